@@ -1,0 +1,157 @@
+"""Command line of tickwire-baremetal.
+
+    python -m tickwire.baremetal build [--force]
+    python -m tickwire.baremetal boot [--accel auto|kvm|tcg]
+    python -m tickwire.baremetal traffic [--config FILE] (--capture PCAP | --generate N)
+        [--symbols S] [--seed K] [--faults RATE] [--warmup N] [--bursts N]
+        [--burst-size N] [--burst-gap S] [--jitter S] [--accel ...]
+
+``traffic`` boots the kernel, sends the stream with the plan's warm-up, bursts and
+jitter (faults mixed in when asked), and prints one JSON object: the strategy's
+statistics, the in-guest cycle percentiles and the host round-trip percentiles. The
+threshold run itself (capture in, orders pcap and STATS.json out) is
+``python -m tickwire.engine threshold --backend baremetal``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from tickwire.engine.config import ConfigError, load_config
+
+from .backend import default_accel
+from .build import BuildError, build_kernel
+from .qemu import Guest, GuestError
+from .traffic import (
+    TrafficPlan,
+    capture_frames,
+    feed_frames,
+    generated_messages,
+    inject_faults,
+    run_plan,
+    threshold_config_for,
+)
+
+__all__ = ["build_parser", "main"]
+
+
+def _percentiles(values: Sequence[int]) -> dict[str, int]:
+    if not values:
+        return {}
+    s = sorted(values)
+    return {f"p{p}": s[min(int(p / 100 * len(s)), len(s) - 1)] for p in (50, 99, 99.9)} | {
+        "max": s[-1],
+        "count": len(s),
+    }
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    print(build_kernel(force=args.force))
+    return 0
+
+
+def _cmd_boot(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else threshold_config_for([])
+    with Guest(config, accel=args.accel or default_accel()) as guest:
+        for line in guest.serial_log:
+            if line:
+                print(line)
+        report = guest.exit(0)
+        print(
+            f"exit status {guest.exit_status} (isa-debug-exit code 0), frames={report.counters['frames']}"
+        )
+    return 0
+
+
+def _cmd_traffic(args: argparse.Namespace) -> int:
+    if args.capture:
+        frames = capture_frames(args.capture)
+        messages: list[bytes] = []
+    else:
+        messages = list(generated_messages(args.generate, args.symbols, args.seed))
+        frames = list(feed_frames(messages))
+    config = load_config(args.config) if args.config else threshold_config_for(messages)
+    if args.faults:
+        frames = [f for _, f in inject_faults(frames, rate=args.faults, seed=args.seed)]
+    plan = TrafficPlan(
+        warmup=args.warmup,
+        bursts=args.bursts,
+        burst_size=args.burst_size,
+        burst_gap=args.burst_gap,
+        jitter=args.jitter,
+        seed=args.seed,
+    )
+    with Guest(config, accel=args.accel or default_accel()) as guest:
+        result = run_plan(guest, frames, plan)
+        report = guest.report()
+        hist = report.histogram
+        out = {
+            "accel": guest.accel,
+            "frames_sent": result.sent + plan.warmup,
+            "orders_in_plan": result.orders,
+            "elapsed_s": round(result.elapsed_s, 3),
+            "stats": report.threshold_stats().to_dict(),
+            "guest_cycles": (
+                {f"p{p}": hist.percentile(p) for p in (50, 99, 99.9)}
+                | {"min": hist.minimum, "max": hist.maximum, "count": hist.count}
+                if hist.count
+                else {}
+            ),
+            "host_round_trip_ns": _percentiles(result.round_trip_ns),
+        }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    p = argparse.ArgumentParser(
+        prog="python -m tickwire.baremetal", description=__doc__.split("\n")[0]
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the kernel image (cached) and print its path")
+    b.add_argument("--force", action="store_true", help="rebuild even when cached")
+    b.set_defaults(func=_cmd_build)
+    boot = sub.add_parser("boot", help="boot the kernel, print its banner, exit cleanly")
+    boot.add_argument("--config", help="threshold TOML (default: no instruments)")
+    boot.add_argument("--accel", choices=("auto", "kvm", "tcg"))
+    boot.set_defaults(func=_cmd_boot)
+    t = sub.add_parser("traffic", help="send a timed stream to the kernel and report")
+    src = t.add_mutually_exclusive_group(required=True)
+    src.add_argument("--capture", help="pcap/pcapng of feed frames")
+    src.add_argument("--generate", type=int, metavar="N", help="generate a day of N ITCH messages")
+    t.add_argument("--config", help="threshold TOML (default: derived from the generated day)")
+    t.add_argument("--symbols", type=int, default=50)
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument(
+        "--faults", type=float, default=0.0, metavar="RATE", help="fault injection rate 0..1"
+    )
+    t.add_argument("--warmup", type=int, default=100)
+    t.add_argument("--bursts", type=int, default=10)
+    t.add_argument("--burst-size", type=int, default=100)
+    t.add_argument("--burst-gap", type=float, default=0.01, metavar="SECONDS")
+    t.add_argument("--jitter", type=float, default=0.0, metavar="SECONDS")
+    t.add_argument("--accel", choices=("auto", "kvm", "tcg"))
+    t.set_defaults(func=_cmd_traffic)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; exit status 0 on success, 2 on a usage or config error."""
+    args = build_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+    except ConfigError as exc:
+        print(f"error: config: {exc}", file=sys.stderr)
+        return 2
+    except (BuildError, GuestError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

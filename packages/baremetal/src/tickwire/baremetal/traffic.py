@@ -1,0 +1,294 @@
+"""Feed traffic for the bare-metal kernel: real frames, from a generated day or a capture.
+
+The pieces, each usable alone:
+
+* :func:`feed_frames` packs raw ITCH messages into MoldUDP64 packets inside
+  Ethernet/IPv4/UDP frames (the project's codecs build every layer);
+  :func:`generated_frames` does it for :func:`tickwire.itch.generator.generate_day`,
+  :func:`capture_frames` reads the frames of a pcap/pcapng capture.
+* :func:`inject_faults` mixes corrupt, truncated, oversize, runt and malformed-MoldUDP64
+  frames into a stream at a given rate, deterministically (seeded), labelling each.
+* :class:`TrafficPlan` and :func:`run_plan` send a stream to a running :class:`Guest`
+  with a warm-up, timed bursts and inter-packet jitter, and measure the host round trip
+  (send to order frame back) of every frame that triggers an order.
+* :func:`threshold_config_for` makes a config that watches the busiest locates of a
+  message stream, with limits that exercise every refusal reason.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+
+__all__ = [
+    "FAULT_KINDS",
+    "FeedAddresses",
+    "PlanResult",
+    "TrafficPlan",
+    "capture_frames",
+    "feed_frames",
+    "generated_frames",
+    "generated_messages",
+    "inject_faults",
+    "run_plan",
+    "threshold_config_for",
+]
+
+MAX_BLOCKS = 38  # per packet, as in the real captures (keeps the payload under 1,400 bytes)
+MAX_PAYLOAD = 1400
+
+
+@dataclass(frozen=True, slots=True)
+class FeedAddresses:
+    """Where the synthetic feed comes from and goes to (loopback-style test addresses)."""
+
+    src_mac: bytes = b"\x02\x00\x00\x00\x00\x01"
+    dst_mac: bytes = b"\x01\x00\x5e\x00\x00\x01"
+    src_ip: str = "198.18.0.1"
+    dst_ip: str = "233.54.12.111"
+    src_port: int = 50000
+    feed_port: int = 26477
+    session: str = "TWFEED0001"
+    vlan_tci: int | None = None
+
+
+def feed_frames(
+    messages: Iterable[bytes],
+    addresses: FeedAddresses | None = None,
+    *,
+    max_blocks: int = MAX_BLOCKS,
+    first_sequence: int = 1,
+) -> Iterator[bytes]:
+    """Pack encoded ITCH messages into MoldUDP64 frames (at most ``max_blocks`` per
+    packet and about 1,400 payload bytes, as a real feed would)."""
+    from tickwire.moldudp64.codec import DownstreamPacket
+    from tickwire.moldudp64.net import build_udp_frame
+
+    a = addresses or FeedAddresses()
+    seq = first_sequence
+    batch: list[bytes] = []
+    size = 20
+
+    def flush() -> bytes:
+        packet = DownstreamPacket(session=a.session, sequence=seq, messages=tuple(batch)).build()
+        return build_udp_frame(
+            packet,
+            src_ip=a.src_ip,
+            dst_ip=a.dst_ip,
+            src_port=a.src_port,
+            dst_port=a.feed_port,
+            src_mac=a.src_mac,
+            dst_mac=a.dst_mac,
+            vlan_tci=a.vlan_tci,
+        )
+
+    for msg in messages:
+        if batch and (len(batch) >= max_blocks or size + 2 + len(msg) > MAX_PAYLOAD):
+            yield flush()
+            seq += len(batch)
+            batch, size = [], 20
+        batch.append(msg)
+        size += 2 + len(msg)
+    if batch:
+        yield flush()
+
+
+def generated_messages(messages: int, symbols: int, seed: int) -> Iterator[bytes]:
+    """The encoded messages of a deterministic generated day."""
+    from tickwire.itch import encode
+    from tickwire.itch.generator import generate_day
+
+    for msg in generate_day(messages, symbols, seed):
+        yield encode(msg)
+
+
+def generated_frames(
+    messages: int, symbols: int, seed: int, addresses: FeedAddresses | None = None
+) -> list[bytes]:
+    """Feed frames of a generated day."""
+    return list(feed_frames(generated_messages(messages, symbols, seed), addresses))
+
+
+def capture_frames(path: str | Path) -> list[bytes]:
+    """Every frame of a pcap or pcapng capture, in file order."""
+    from tickwire.moldudp64.pcap import read_pcap
+
+    return [rec.frame for rec in read_pcap(path)]
+
+
+def threshold_config_for(
+    messages: Sequence[bytes],
+    *,
+    instruments: int = 8,
+    feed_port: int = 26477,
+    armed: bool = True,
+    max_orders: int = 1000,
+) -> ThresholdConfig:
+    """A config watching the locates with the most sell adds in ``messages``.
+
+    Each limit is set at the median sell price seen for that locate, so about half of
+    the sell adds trigger; positions (even-numbered instruments) and notionals
+    (odd-numbered) are capped low enough that ``position`` and ``notional`` refusals
+    happen too.
+    """
+    prices: dict[int, list[int]] = {}
+    for m in messages:
+        if len(m) >= 36 and m[0] in (0x41, 0x46) and m[19] == 0x53:
+            prices.setdefault(int.from_bytes(m[1:3], "big"), []).append(
+                int.from_bytes(m[32:36], "big")
+            )
+    busiest = Counter({loc: len(p) for loc, p in prices.items()}).most_common(instruments)
+    insts = []
+    for n, (loc, _) in enumerate(sorted(busiest)):
+        ps = sorted(prices[loc])
+        limit = max(ps[len(ps) // 2], 1)
+        insts.append(
+            InstrumentConfig(
+                locate=loc,
+                symbol=f"SYM{loc}"[:8],
+                limit_price=limit,
+                base_qty=100,
+                step_qty=50 + 10 * n,
+                tick=100,
+                max_order_qty=500 + 100 * n,
+                max_position=2000 + 500 * n,
+                max_notional=limit * (1500 + 400 * n) * (1 if n % 2 else 100),
+            )
+        )
+    return ThresholdConfig(
+        armed=armed,
+        max_orders=max_orders,
+        first_user_ref_num=1,
+        feed_port=feed_port,
+        order_port=26400,
+        order_session="TWORDERS01",
+        instruments=tuple(insts),
+    )
+
+
+FAULT_KINDS = (
+    "corrupt",  # random bytes flipped anywhere in the frame
+    "truncated",  # cut at a random length (as by a short snap length)
+    "oversize",  # random bytes appended: longer than the UDP length says, up to 9,000
+    "runt",  # fewer than 60 bytes
+    "bad_count",  # the MoldUDP64 message count made larger than the blocks present
+    "bad_block",  # a block length pointing past the end
+    "short_add",  # an Add Order block shortened below its type's length
+    "garbage",  # random bytes of a random length
+)
+
+
+def _fault(kind: str, frame: bytes, rng: random.Random) -> bytes:
+    b = bytearray(frame)
+    l4 = 14 + 4 * (b[14] & 0x0F) if len(b) > 14 and b[12:14] == b"\x08\x00" else 34
+    mold = l4 + 8
+    if kind == "corrupt":
+        for _ in range(rng.randint(1, 8)):
+            i = rng.randrange(len(b))
+            b[i] ^= rng.randint(1, 255)
+        return bytes(b)
+    if kind == "truncated":
+        return bytes(b[: rng.randrange(0, len(b))])
+    if kind == "oversize":
+        return bytes(b) + rng.randbytes(rng.randint(1, 9000 - min(len(b), 8999)))
+    if kind == "runt":
+        return bytes(b[: rng.randrange(0, 60)])
+    if kind == "bad_count" and len(b) >= mold + 20:
+        count = int.from_bytes(b[mold + 18 : mold + 20], "big")
+        b[mold + 18 : mold + 20] = min(count + rng.randint(1, 100), 0xFFFE).to_bytes(2, "big")
+        return bytes(b)
+    if kind == "bad_block" and len(b) >= mold + 22:
+        b[mold + 20 : mold + 22] = rng.randint(len(b), 0xFFFF).to_bytes(2, "big")
+        return bytes(b)
+    if kind == "short_add" and len(b) >= mold + 22:
+        q = mold + 20
+        while q + 2 <= len(b):
+            length = int.from_bytes(b[q : q + 2], "big")
+            if q + 2 < len(b) and b[q + 2] in (0x41, 0x46) and length >= 2:
+                b[q : q + 2] = rng.randint(1, 35).to_bytes(2, "big")
+                return bytes(b)
+            q += 2 + length
+        return bytes(b[: rng.randrange(0, len(b))])
+    return rng.randbytes(rng.randint(0, 1600))
+
+
+def inject_faults(
+    frames: Iterable[bytes], *, rate: float, seed: int, kinds: Sequence[str] = FAULT_KINDS
+) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(label, frame)``: every input frame (label ``valid``), and after each one,
+    with probability ``rate``, a damaged copy labelled with its :data:`FAULT_KINDS` kind."""
+    for k in kinds:
+        if k not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {k!r} (known: {', '.join(FAULT_KINDS)})")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be between 0 and 1, got {rate}")
+    rng = random.Random(seed)
+    for frame in frames:
+        yield "valid", frame
+        if rng.random() < rate:
+            kind = rng.choice(list(kinds))
+            yield kind, _fault(kind, frame, rng)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficPlan:
+    """How to send a stream: ``warmup`` frames first (not measured), then ``bursts``
+    bursts of ``burst_size`` frames separated by ``burst_gap`` seconds, each frame
+    followed by a pause drawn uniformly from ``[0, jitter]`` seconds."""
+
+    warmup: int = 100
+    bursts: int = 10
+    burst_size: int = 100
+    burst_gap: float = 0.01
+    jitter: float = 0.0
+    seed: int = 1
+
+
+@dataclass(slots=True)
+class PlanResult:
+    """What one :func:`run_plan` measured."""
+
+    sent: int = 0
+    orders: int = 0
+    round_trip_ns: list[int] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+def run_plan(guest: object, frames: Sequence[bytes], plan: TrafficPlan) -> PlanResult:
+    """Send ``frames`` (cycled as needed) to a running :class:`~tickwire.baremetal.qemu.Guest`
+    in ack mode, one at a time, timing the round trip of each frame that sends an order
+    (host send to the order frame received, through QEMU's UDP link)."""
+    from .qemu import Guest
+
+    if not isinstance(guest, Guest):
+        raise TypeError("run_plan needs a running Guest")
+    if not frames:
+        raise ValueError("no frames to send")
+    rng = random.Random(plan.seed)
+    result = PlanResult()
+    i = 0
+    for _ in range(plan.warmup):
+        guest.process([frames[i % len(frames)]])
+        i += 1
+    start = time.perf_counter()
+    for burst in range(plan.bursts):
+        for _ in range(plan.burst_size):
+            frame = frames[i % len(frames)]
+            i += 1
+            out, rtt = guest.timed_process(frame)
+            result.sent += 1
+            result.orders += len(out)
+            if rtt is not None:
+                result.round_trip_ns.append(rtt)
+            if plan.jitter:
+                time.sleep(rng.uniform(0, plan.jitter))
+        if plan.burst_gap and burst + 1 < plan.bursts:
+            time.sleep(plan.burst_gap)
+    result.elapsed_s = time.perf_counter() - start
+    return result

@@ -1,0 +1,303 @@
+"""Backtest reports: one JSON document, CSV tables, a PNG plot and a terminal summary.
+
+Money is reported in Price(4) x shares units (``..._e4``: divide by 10,000 for dollars)
+so that every figure is an exact integer and reconciles with the fills; the terminal
+summary shows dollars. Everything in the report except the ``runtime`` object is
+deterministic: the same data, strategy, config and seed give the same report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tickwire.engine.backtest.runner import BacktestResult
+
+__all__ = ["build_report", "percentiles", "summary_text", "write_outputs", "write_plot"]
+
+
+def percentiles(values: Sequence[int]) -> dict[str, int | float | None]:
+    """Nearest-rank P50, P99, P99.9, max and the tail ratio (P99.9 / P50)."""
+    n = len(values)
+    if n == 0:
+        return {
+            "count": 0,
+            "p50": None,
+            "p99": None,
+            "p99_9": None,
+            "max": None,
+            "tail_ratio": None,
+        }
+    ordered = sorted(values)
+
+    def rank(p: float) -> int:
+        return ordered[max(0, math.ceil(p * n) - 1)]
+
+    p50, p999 = rank(0.50), rank(0.999)
+    return {
+        "count": n,
+        "p50": p50,
+        "p99": rank(0.99),
+        "p99_9": p999,
+        "max": ordered[-1],
+        "tail_ratio": round(p999 / p50, 3) if p50 > 0 else None,
+    }
+
+
+def build_report(result: BacktestResult) -> dict[str, Any]:
+    """The JSON report (see ``docs/backtest.md`` for every field)."""
+    symbols: dict[str, dict[str, int]] = {}
+    for f in result.fills:
+        s = symbols.setdefault(f.symbol, {"fills": 0, "bought": 0, "sold": 0, "notional_e4": 0})
+        s["fills"] += 1
+        s["bought" if f.side == "B" else "sold"] += f.quantity
+        s["notional_e4"] += f.quantity * f.price
+    total_pnl = 0
+    for sym, s in symbols.items():
+        pos = result.positions.get(sym, 0)
+        cash = result.cash.get(sym, 0)
+        mark = result.marks.get(sym)
+        pnl = cash + (pos * mark if mark is not None else 0)
+        s.update(
+            {
+                "position": pos,
+                "cash_e4": cash,
+                "mark": mark if mark is not None else 0,
+                "realised_e4": result.realised.get(sym, 0),
+                "pnl_e4": pnl,
+            }
+        )
+        total_pnl += pnl
+    orders_by_state: dict[str, int] = {}
+    for o in result.orders:
+        orders_by_state[o["state"]] = orders_by_state.get(o["state"], 0) + 1
+    by_cause: dict[str, int] = {}
+    for f in result.fills:
+        by_cause[f.cause] = by_cause.get(f.cause, 0) + f.quantity
+    last = result.pnl_series[-1] if result.pnl_series else None
+    return {
+        "config": result.config,
+        "messages": result.messages,
+        "strategy_events": result.strategy_events,
+        "orders": {
+            "sent": len(result.orders) - orders_by_state.get("refused", 0),
+            "by_state": dict(sorted(orders_by_state.items())),
+            "refused_by_risk": result.refusals,
+            "rejected_by_venue": dict(sorted(result.rejects.items())),
+            "venue_messages": dict(sorted(result.updates.items())),
+        },
+        "fills": {
+            "count": len(result.fills),
+            "shares": sum(f.quantity for f in result.fills),
+            "notional_e4": sum(f.quantity * f.price for f in result.fills),
+            "shares_by_cause": dict(sorted(by_cause.items())),
+            "passive_shares": sum(f.quantity for f in result.fills if f.liquidity_flag == "A"),
+            "aggressive_shares": sum(f.quantity for f in result.fills if f.liquidity_flag == "R"),
+        },
+        "pnl": {
+            "total_e4": total_pnl,
+            "realised_e4": sum(result.realised.values()),
+            "unrealised_e4": total_pnl - sum(result.realised.values()),
+            "gross_position": sum(abs(p) for p in result.positions.values()),
+            "series_points": len(result.pnl_series),
+            "max_drawdown_e4": _max_drawdown([p.pnl for p in result.pnl_series]),
+            "final_series_pnl_e4": last.pnl if last is not None else 0,
+        },
+        "symbols": dict(sorted(symbols.items())),
+        "latency_ns": {
+            "tick_to_venue": percentiles(result.tick_to_venue_ns),
+            "order_to_ack": percentiles(result.order_to_ack_ns),
+        },
+        "runtime": {
+            "wall_seconds": round(result.wall_seconds, 3),
+            "messages_per_second": round(result.messages / result.wall_seconds)
+            if result.wall_seconds > 0
+            else None,
+            "strategy_callback_ns": percentiles(result.callback_ns),
+        },
+        "log": result.log[:1000],
+    }
+
+
+def _max_drawdown(series: Sequence[int]) -> int:
+    peak = 0
+    worst = 0
+    for v in series:
+        peak = max(peak, v)
+        worst = max(worst, peak - v)
+    return worst
+
+
+def write_csv(result: BacktestResult, out_dir: Path) -> list[Path]:
+    """orders.csv, fills.csv, pnl.csv and positions.csv in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    p = out_dir / "orders.csv"
+    with p.open("w", newline="") as f:
+        cols = [
+            "user_ref_num",
+            "sent_ns",
+            "symbol",
+            "side",
+            "price",
+            "quantity",
+            "time_in_force",
+            "state",
+            "filled",
+            "replaces",
+            "reason",
+        ]
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(result.orders)
+    paths.append(p)
+    p = out_dir / "fills.csv"
+    with p.open("w", newline="") as f:
+        w2 = csv.writer(f)
+        w2.writerow(
+            [
+                "timestamp",
+                "user_ref_num",
+                "symbol",
+                "side",
+                "quantity",
+                "price",
+                "liquidity_flag",
+                "match_number",
+                "cause",
+            ]
+        )
+        for fl in result.fills:
+            w2.writerow(
+                [
+                    fl.timestamp,
+                    fl.user_ref_num,
+                    fl.symbol,
+                    fl.side,
+                    fl.quantity,
+                    fl.price,
+                    fl.liquidity_flag,
+                    fl.match_number,
+                    fl.cause,
+                ]
+            )
+    paths.append(p)
+    p = out_dir / "pnl.csv"
+    with p.open("w", newline="") as f:
+        w2 = csv.writer(f)
+        w2.writerow(
+            ["timestamp", "gross_position", "realised_e4", "unrealised_e4", "pnl_e4", "fills"]
+        )
+        for pt in result.pnl_series:
+            w2.writerow([pt.timestamp, pt.position, pt.realised, pt.unrealised, pt.pnl, pt.fills])
+    paths.append(p)
+    p = out_dir / "positions.csv"
+    with p.open("w", newline="") as f:
+        w2 = csv.writer(f)
+        w2.writerow(["symbol", "position", "cash_e4", "mark", "realised_e4"])
+        for sym in sorted(set(result.positions) | set(result.cash)):
+            w2.writerow(
+                [
+                    sym,
+                    result.positions.get(sym, 0),
+                    result.cash.get(sym, 0),
+                    result.marks.get(sym, ""),
+                    result.realised.get(sym, 0),
+                ]
+            )
+    paths.append(p)
+    return paths
+
+
+def write_plot(result: BacktestResult, path: Path, title: str = "tickwire backtest") -> Path:
+    """PnL (dollars) and gross position over the day as a PNG (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hours = [p.timestamp / 3.6e12 for p in result.pnl_series]
+    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6), dpi=100)
+    ax1.plot(hours, [p.pnl / 1e4 for p in result.pnl_series], label="total PnL", color="tab:blue")
+    ax1.plot(
+        hours,
+        [p.realised / 1e4 for p in result.pnl_series],
+        label="realised",
+        color="tab:green",
+        linewidth=0.8,
+    )
+    ax1.axhline(0, color="grey", linewidth=0.5)
+    ax1.set_ylabel("PnL ($)")
+    ax1.legend(loc="upper left")
+    ax1.set_title(title)
+    ax1.grid(alpha=0.3)
+    ax2.step(hours, [p.position for p in result.pnl_series], where="post", color="tab:orange")
+    ax2.set_ylabel("gross position (shares)")
+    ax2.set_xlabel("time (hours since midnight, exchange time)")
+    ax2.grid(alpha=0.3)
+    # The order flow is 09:30-16:00; keep the pre-open and after-hours tails short.
+    if hours:
+        ax2.set_xlim(min(9.0, hours[-1]), max(16.5, min(hours[-1], 16.5)))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -> dict[str, Any]:
+    """Write report.json, the CSVs and (``plot``) pnl.png; return the report."""
+    report = build_report(result)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_csv(result, out_dir)
+    if plot:
+        write_plot(
+            result,
+            out_dir / "pnl.png",
+            title=f"tickwire backtest: {result.config.get('strategy', '')}",
+        )
+    return report
+
+
+def _usd(e4: int) -> str:
+    sign = "-" if e4 < 0 else ""
+    return f"{sign}${abs(e4) / 1e4:,.2f}"
+
+
+def _lat(p: dict[str, Any]) -> str:
+    if not p["count"]:
+        return "n/a"
+    return f"P50 {p['p50'] / 1e3:.1f} us  P99 {p['p99'] / 1e3:.1f} us  P99.9 {p['p99_9'] / 1e3:.1f} us  tail x{p['tail_ratio']}"
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """A readable multi-line summary for the terminal."""
+    o, fl, pnl = report["orders"], report["fills"], report["pnl"]
+    rt = report["runtime"]
+    lines = [
+        f"backtest  {report['config'].get('strategy', '')}",
+        f"  data      {report['messages']:,} ITCH messages, {report['strategy_events']:,} strategy events",
+        f"  latency   feed {report['config'].get('feed_latency')}  order {report['config'].get('order_latency')}  ack {report['config'].get('ack_latency')} (ns)",
+        f"  orders    {o['sent']:,} sent, states {o['by_state']}",
+        f"  risk      refused {sum(o['refused_by_risk'].values()):,} {o['refused_by_risk'] or ''}",
+        f"  venue     rejected {sum(o['rejected_by_venue'].values()):,} {o['rejected_by_venue'] or ''}",
+        f"  fills     {fl['count']:,} fills, {fl['shares']:,} shares ({fl['passive_shares']:,} passive, {fl['aggressive_shares']:,} aggressive), notional {_usd(fl['notional_e4'])}",
+        f"  pnl       total {_usd(pnl['total_e4'])}  realised {_usd(pnl['realised_e4'])}  unrealised {_usd(pnl['unrealised_e4'])}  max drawdown {_usd(pnl['max_drawdown_e4'])}",
+        f"  position  {pnl['gross_position']:,} shares gross at the end",
+        f"  tick->venue   {_lat(report['latency_ns']['tick_to_venue'])}",
+        f"  order->ack    {_lat(report['latency_ns']['order_to_ack'])}",
+        f"  runtime   {rt['wall_seconds']} s, {rt['messages_per_second'] or 0:,} msg/s",
+    ]
+    top = sorted(report["symbols"].items(), key=lambda kv: -abs(kv[1]["pnl_e4"]))[:5]
+    if top:
+        lines.append("  top symbols by |PnL|:")
+        for sym, s in top:
+            lines.append(
+                f"    {sym:<6} pnl {_usd(s['pnl_e4']):>12}  pos {s['position']:>7,}  fills {s['fills']:>5,}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,496 @@
+"""The backtest loop: ITCH messages -> venue book and simulated venue -> (feed latency) ->
+the strategy's book and callbacks -> order manager and risk -> (order latency) -> venue.
+
+Three clocks meet in one deterministic event queue, all in ns since midnight:
+
+* exchange time: each ITCH message's timestamp. The venue's book and the simulated venue
+  process a message at its exchange time.
+* strategy time: the strategy sees a message at exchange time + a feed latency draw
+  (deliveries keep feed order: a draw never lets a message overtake the one before).
+* order entry: an order sent at strategy time ``t`` reaches the venue at ``t`` + an order
+  latency draw; the venue's answers reach the strategy after an ack latency draw (both
+  in order, like one TCP session).
+
+At equal times, scheduled events (order arrivals at the venue, answers, timers) come
+before the market message of that time, and feed deliveries of earlier messages come
+before it only when strictly earlier. Nothing reads the wall clock except the
+optional runtime measurements, which are reported separately (``runtime``) because they
+are the only part of a report that differs between two runs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tickwire.engine.backtest.latency import LatencyModel, parse_latency
+from tickwire.engine.backtest.venue import Fill, SimulatedVenue
+from tickwire.engine.book import BookManager, OrderBook, TapePrint
+from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
+from tickwire.engine.strategy.api import (
+    BookUpdate,
+    InstrumentState,
+    OrderUpdate,
+    Strategy,
+    StrategyError,
+    TimerEvent,
+    TradeEvent,
+)
+from tickwire.engine.strategy.orders import OrderManager
+from tickwire.itch import Message, StockDirectory, StockTradingAction
+from tickwire.ouch import v50
+
+__all__ = ["BacktestConfig", "BacktestResult", "PnlPoint", "run_backtest"]
+
+_BOOK_TYPES = frozenset("AFECXDU")
+_SUSPENDED = (
+    "a strategy callback suspended during a backtest: callbacks run in simulated time "
+    "and cannot wait for real I/O or asyncio timers; use ctx.set_timer instead"
+)
+
+# Heap event kinds (the rank orders simultaneous events).
+_ARRIVE = 0  # an OUCH message reaches the venue
+_RESPOND = 1  # a venue answer reaches the strategy
+_TIMER = 2  # a strategy timer
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    """Simulation settings (``[backtest]`` of the config file)."""
+
+    feed_latency: str = "constant:20000"
+    order_latency: str = "constant:30000"
+    ack_latency: str = "constant:30000"
+    seed: int = 1
+    first_user_ref_num: int = 1
+    pnl_sample_every: int = 1_000  # messages between PnL samples (plus one per fill)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> BacktestConfig:
+        """Build from a TOML table; unknown keys are errors."""
+        known = {f for f in cls.__dataclass_fields__}
+        for key in data:
+            if key not in known:
+                raise ValueError(f"backtest.{key}: unknown key (known: {', '.join(sorted(known))})")
+        cfg = cls(**dict(data))
+        for name in ("feed_latency", "order_latency", "ack_latency"):
+            parse_latency(getattr(cfg, name))  # validate early, with a clear message
+        return cfg
+
+
+@dataclass(frozen=True, slots=True)
+class PnlPoint:
+    """Totals over all symbols at one exchange time."""
+
+    timestamp: int
+    position: int  # sum of absolute positions (gross shares held)
+    realised: int
+    unrealised: int
+    pnl: int
+    fills: int
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    """Everything a report is made of."""
+
+    messages: int = 0
+    strategy_events: int = 0
+    fills: list[Fill] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    pnl_series: list[PnlPoint] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)
+    cash: dict[str, int] = field(default_factory=dict)
+    marks: dict[str, int] = field(default_factory=dict)
+    realised: dict[str, int] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)
+    rejects: dict[str, int] = field(default_factory=dict)
+    updates: dict[str, int] = field(default_factory=dict)
+    tick_to_venue_ns: list[int] = field(default_factory=list)
+    order_to_ack_ns: list[int] = field(default_factory=list)
+    callback_ns: list[int] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    log: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+class _Context:
+    """The backtest's implementation of :class:`~tickwire.engine.strategy.api.Context`."""
+
+    def __init__(self, runner: _Runner, config: Mapping[str, Any]) -> None:
+        self._r = runner
+        self.config = config
+        self.orders: OrderManager = runner.manager
+
+    def now(self) -> int:
+        return self._r.now
+
+    def book(self, symbol: str) -> OrderBook | None:
+        locate = self._r.strategy_locates.get(symbol)
+        return None if locate is None else self._r.sbooks.books.get(locate)
+
+    def symbols(self) -> list[str]:
+        return sorted(self._r.strategy_locates)
+
+    def is_trading(self, symbol: str) -> bool:
+        locate = self._r.strategy_locates.get(symbol)
+        return locate is not None and self._r.sbooks.in_continuous_trading(locate)
+
+    def subscribe(self, symbols: list[str] | None) -> None:
+        self._r.subscribed = None if symbols is None else set(symbols)
+
+    def set_timer(self, at_ns: int, name: str) -> None:
+        self._r.push(max(at_ns, self._r.now), _TIMER, name)
+
+    def position(self, symbol: str) -> int:
+        return self._r.risk.ledger.positions.get(symbol, 0)
+
+    def log(self, text: str) -> None:
+        self._r.result.log.append(f"{self._r.now} {text}")
+
+
+class _Runner:
+    def __init__(
+        self,
+        strategy: Strategy,
+        limits: RiskLimits,
+        cfg: BacktestConfig,
+        measure: bool,
+    ) -> None:
+        self.strategy = strategy
+        self.cfg = cfg
+        self.measure = measure
+        self.result = BacktestResult()
+        self.now = 0
+        self.exchange_now = 0
+        self._heap: list[tuple[int, int, int, Any]] = []
+        self._seq = 0
+        self._feed: deque[tuple[int, int, Message]] = deque()
+        self._last_feed = 0
+        self._last_arrival = 0
+        self._last_response = 0
+        self.feed_lat: LatencyModel = parse_latency(cfg.feed_latency, cfg.seed)
+        self.order_lat: LatencyModel = parse_latency(cfg.order_latency, cfg.seed + 1)
+        self.ack_lat: LatencyModel = parse_latency(cfg.ack_latency, cfg.seed + 2)
+        self.vbooks = BookManager()
+        self.venue = SimulatedVenue(self.vbooks, self._respond)
+        self._prints: list[TapePrint] = []
+        self.sbooks = BookManager(on_print=self._prints.append)
+        self.strategy_locates: dict[str, int] = {}
+        self.subscribed: set[str] | None = None
+        self.risk = RiskEngine(limits)
+        self._updates: list[OrderUpdate] = []
+        self.manager = OrderManager(
+            self._send,
+            self.risk,
+            lambda: self.now,
+            first_user_ref_num=cfg.first_user_ref_num,
+            on_update=self._updates.append,
+        )
+        self.ctx = _Context(self, strategy.config)
+        self._trigger_ts = 0  # exchange time of the event being handled (tick-to-venue)
+        self._sent_at: dict[int, int] = {}
+        self._acked: set[int] = set()
+        # A ledger at exchange time for the PnL series (the strategy's own ledger learns
+        # of fills one ack latency later; both end equal).
+        self.xledger = Ledger()
+        self._vbook_by_symbol: dict[str, OrderBook] = {}
+        self._fills_seen = 0
+
+    # -- plumbing -------------------------------------------------------------------------
+    def push(self, t: int, kind: int, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, kind, self._seq, payload))
+
+    def _send(self, msg: v50.InboundMessage) -> None:
+        arrive = max(self._last_arrival, self.now + self.order_lat.sample())
+        self._last_arrival = arrive
+        self.result.tick_to_venue_ns.append(arrive - self._trigger_ts)
+        ref = getattr(msg, "user_ref_num", 0)
+        if ref not in self._sent_at:
+            self._sent_at[ref] = self.now
+        self.push(arrive, _ARRIVE, msg)
+
+    def _respond(self, msg: v50.OutboundMessage) -> None:
+        deliver = max(self._last_response, self.exchange_now + self.ack_lat.sample())
+        self._last_response = deliver
+        self.push(deliver, _RESPOND, msg)
+
+    def _drive(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self.measure:
+            t0 = time.perf_counter_ns()
+        try:
+            coro.send(None)
+        except StopIteration:
+            pass
+        except RuntimeError as exc:
+            if "no running event loop" not in str(exc):
+                raise
+            raise StrategyError(_SUSPENDED) from exc
+        else:
+            coro.close()
+            raise StrategyError(_SUSPENDED)
+        if self.measure:
+            self.result.callback_ns.append(time.perf_counter_ns() - t0)
+        self.result.strategy_events += 1
+        while self._updates:
+            pending, self._updates[:] = list(self._updates), []
+            for upd in pending:
+                self._drive(self.strategy.on_order_update(upd))
+
+    # -- events ---------------------------------------------------------------------------
+    def _heap_event(self) -> None:
+        t, kind, _, payload = heapq.heappop(self._heap)
+        if kind == _ARRIVE:
+            self.exchange_now = max(self.exchange_now, t)
+            self.venue.receive(payload, self.exchange_now)
+            self._record_fills()
+            return
+        self.now = max(self.now, t)
+        if kind == _RESPOND:
+            self._trigger_ts = getattr(payload, "timestamp", t)  # the venue's time
+            ref = getattr(payload, "user_ref_num", 0)
+            if ref in self._sent_at and ref not in self._acked:
+                self._acked.add(ref)
+                self.result.order_to_ack_ns.append(t - self._sent_at[ref])
+            kind_name = type(payload).__name__
+            self.result.updates[kind_name] = self.result.updates.get(kind_name, 0) + 1
+            if isinstance(payload, v50.Rejected):
+                key = f"0x{payload.reason:04X}"
+                self.result.rejects[key] = self.result.rejects.get(key, 0) + 1
+            self.manager.on_message(payload)
+            while self._updates:
+                pending, self._updates[:] = list(self._updates), []
+                for upd in pending:
+                    self._drive(self.strategy.on_order_update(upd))
+        else:
+            self._trigger_ts = t
+            self._drive(self.strategy.on_timer(TimerEvent(payload, t)))
+
+    def _deliver(self, t: int, exch_ts: int, msg: Message) -> None:
+        self.now = max(self.now, t)
+        self._trigger_ts = exch_ts
+        sb = self.sbooks
+        prints = self._prints
+        sb.apply(msg)
+        typ = msg.message_type
+        if isinstance(msg, StockDirectory):
+            self.strategy_locates[msg.stock] = msg.stock_locate
+            return
+        locate = msg.stock_locate
+        book = sb.books.get(locate)
+        if book is None:
+            prints.clear()
+            return
+        symbol = book.symbol
+        if symbol and symbol not in self.strategy_locates:
+            self.strategy_locates[symbol] = locate
+        sub = self.subscribed
+        if sub is not None and symbol not in sub:
+            prints.clear()
+            return
+        if typ in _BOOK_TYPES:
+            bbo = book.bbo()
+            if bbo.bid_price is not None and bbo.ask_price is not None:
+                # The reference price of the collar and of unrealised PnL in risk.
+                self.risk.set_reference(symbol, (bbo.bid_price + bbo.ask_price) // 2)
+            self._drive(
+                self.strategy.on_book(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
+            )
+        elif isinstance(msg, StockTradingAction):
+            state = InstrumentState(symbol, locate, msg.timestamp, str(msg.trading_state))
+            self._drive(self.strategy.on_instrument_state(state))
+        if prints:
+            for p in prints:
+                self._drive(
+                    self.strategy.on_trade(
+                        TradeEvent(
+                            symbol,
+                            locate,
+                            p.timestamp,
+                            p.kind,
+                            p.price,
+                            p.shares,
+                            p.side,
+                            p.match_number,
+                        )
+                    )
+                )
+            prints.clear()
+
+    def _record_fills(self) -> None:
+        fills = self.venue.fills
+        while self._fills_seen < len(fills):
+            f = fills[self._fills_seen]
+            self._fills_seen += 1
+            self.xledger.fill(f.symbol, f.side, f.quantity, f.price)
+            self._mark(f.symbol)
+            self._sample(f.timestamp)
+
+    def _mark(self, symbol: str) -> None:
+        """Mark ``symbol`` from the venue book now: the mid (floor) of a two-sided book,
+        else the one best price there is; an empty book keeps the previous mark. The
+        rule depends only on the book, so sampling never changes the final marks."""
+        book = self._vbook_by_symbol.get(symbol)
+        if book is None:
+            for b in self.vbooks.books.values():
+                if b.symbol == symbol:
+                    book = self._vbook_by_symbol[symbol] = b
+                    break
+            else:
+                return
+        bbo = book.bbo()
+        if bbo.bid_price is not None and bbo.ask_price is not None:
+            self.xledger.mark(symbol, (bbo.bid_price + bbo.ask_price) // 2)
+        elif bbo.bid_price is not None:
+            self.xledger.mark(symbol, bbo.bid_price)
+        elif bbo.ask_price is not None:
+            self.xledger.mark(symbol, bbo.ask_price)
+
+    def _sample(self, t: int) -> None:
+        led = self.xledger
+        realised = sum(led.realised.values())
+        unrealised = sum(led.unrealised(s) for s in led.positions)
+        self.result.pnl_series.append(
+            PnlPoint(
+                t,
+                sum(abs(p) for p in led.positions.values()),
+                realised,
+                unrealised,
+                realised + unrealised,
+                self._fills_seen,
+            )
+        )
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(
+        self, messages: Iterable[Message], progress: Callable[[int], None] | None, total: int | None
+    ) -> BacktestResult:
+        wall0 = time.perf_counter()
+        self._drive(self.strategy.on_start(self.ctx))
+        heap = self._heap
+        feed = self._feed
+        venue = self.venue
+        vapply = self.vbooks.apply
+        sample_every = max(1, self.cfg.pnl_sample_every)
+        count = 0
+        pending_progress = 0
+        feed_sample = self.feed_lat.sample
+        for msg in messages:
+            t = msg.timestamp
+            if t < self.exchange_now:
+                t = self.exchange_now  # never run the clock backwards on a bad stamp
+            # Everything scheduled before this message happens first.
+            while True:
+                ht = heap[0][0] if heap else None
+                ft = feed[0][0] if feed else None
+                if ht is not None and ht <= t and (ft is None or ht <= ft):
+                    self._heap_event()
+                elif ft is not None and ft < t:
+                    ft_, ts_, m_ = feed.popleft()
+                    self._deliver(ft_, ts_, m_)
+                else:
+                    break
+            self.exchange_now = t
+            venue.on_market(msg, t)
+            vapply(msg)
+            if venue.fills and self._fills_seen < len(venue.fills):
+                self._record_fills()
+            deliver = t + feed_sample()
+            if deliver < self._last_feed:
+                deliver = self._last_feed
+            self._last_feed = deliver
+            feed.append((deliver, t, msg))
+            count += 1
+            if count % sample_every == 0:
+                self._mark_all()
+                self._sample(t)
+            if progress is not None:
+                pending_progress += 1
+                if pending_progress >= 4096:
+                    progress(pending_progress)
+                    pending_progress = 0
+        # Drain: deliver the rest of the feed and every answer still in flight.
+        while heap or feed:
+            ht = heap[0][0] if heap else None
+            ft = feed[0][0] if feed else None
+            if ht is not None and (ft is None or ht <= ft):
+                self._heap_event()
+            else:
+                ft_, ts_, m_ = feed.popleft()
+                self._deliver(ft_, ts_, m_)
+        self._drive(self.strategy.on_stop())
+        while heap:  # answers to what on_stop sent (e.g. cancels)
+            self._heap_event()
+        if progress is not None and pending_progress:
+            progress(pending_progress)
+        self._mark_all()
+        self._sample(self.exchange_now)
+        self._finish(count)
+        self.result.wall_seconds = time.perf_counter() - wall0
+        return self.result
+
+    def _mark_all(self) -> None:
+        for symbol in self.xledger.positions:
+            self._mark(symbol)
+
+    def _finish(self, count: int) -> None:
+        r = self.result
+        r.messages = count
+        r.fills = list(self.venue.fills)
+        led = self.xledger
+        r.positions = dict(sorted(led.positions.items()))
+        r.cash = dict(sorted(led.cash.items()))
+        r.marks = {s: led.marks[s] for s in sorted(led.marks) if s in led.positions}
+        r.realised = dict(sorted(led.realised.items()))
+        r.refusals = dict(sorted(self.risk.refusals.items()))
+        for o in self.manager.orders.values():
+            r.orders.append(
+                {
+                    "user_ref_num": o.user_ref_num,
+                    "sent_ns": o.sent_ns,
+                    "symbol": o.symbol,
+                    "side": o.side,
+                    "price": o.price,
+                    "quantity": o.quantity,
+                    "time_in_force": o.time_in_force,
+                    "state": o.state.value,
+                    "filled": o.filled_qty,
+                    "replaces": o.replaces if o.replaces is not None else "",
+                    "reason": o.reason,
+                }
+            )
+
+
+def run_backtest(
+    strategy: Strategy,
+    messages: Iterable[Message],
+    *,
+    limits: RiskLimits | None = None,
+    config: BacktestConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+    total: int | None = None,
+    measure: bool = True,
+) -> BacktestResult:
+    """Run ``strategy`` over ``messages`` (in feed order) and return the result.
+
+    ``progress`` is called with the number of messages processed since its last call;
+    ``total`` (the expected number of messages, if known) is informational only.
+    ``measure`` records wall-clock callback times (reported under ``runtime`` only).
+    """
+    cfg = config if config is not None else BacktestConfig()
+    runner = _Runner(strategy, limits if limits is not None else RiskLimits(), cfg, measure)
+    result = runner.run(messages, progress, total)
+    result.config = {
+        "feed_latency": runner.feed_lat.describe(),
+        "order_latency": runner.order_lat.describe(),
+        "ack_latency": runner.ack_lat.describe(),
+        "seed": cfg.seed,
+        "strategy": f"{type(strategy).__module__}:{type(strategy).__qualname__}",
+        "strategy_config": dict(strategy.config),
+    }
+    return result

@@ -1,0 +1,487 @@
+"""A simulated NASDAQ venue: OUCH 5.0 in, fills driven by the real ITCH order flow out.
+
+The venue keeps its own :class:`~tickwire.engine.book.BookManager` fed at exchange time.
+The strategy's orders are *not* inserted into that book (the historical flow cannot react
+to them: no market impact); instead each resting order of ours remembers exactly which
+displayed orders were ahead of it at its price when it arrived (from the L3 book) and how
+many shares that was, and the real flow works through that queue. What fills us, and
+why (the same text is in ``docs/backtest.md``):
+
+1. **On arrival, against displayed liquidity.** A buy priced at or above displayed asks
+   (a sell at or below displayed bids) executes at once against those resting orders, best
+   price first and FIFO within a price, at their prices (liquidity flag ``R``). Shares we
+   took from a historical order are remembered so they are not taken twice.
+2. **Executions (E, C) of a resting order on our side.** ITCH reports the passive order
+   that traded, so an aggressor hit that side at that price.
+
+   * At a price *worse* than ours for the aggressor (e.g. it sold to a bid below our bid):
+     it would have traded with us first: we fill, up to the executed shares.
+   * At our price, against an order that was ahead of us: the queue ahead shrinks by the
+     executed shares; we do not fill.
+   * At our price, against an order that queued behind us: the aggressor reached our
+     place in the queue. The executed shares first use up what is still ahead of us,
+     the rest fills us.
+3. **Trades (P) strictly through our price.** A non-displayed print below our bid (above
+   our ask) means someone traded at a price that would have reached our order first,
+   whichever side was aggressive, so we fill, up to the printed shares. A print *at* our
+   price fills nothing: its side and queue position are unknown.
+4. **Incoming orders that cross us.** An Add (A, F) or a Replace (U) on the other side
+   priced through our resting order would have executed against us on arrival: we fill,
+   up to its shares, at our price, and those shares of the new order count as taken.
+
+Cancels (X), deletes (D) and replaces (U) of orders ahead of us shrink the queue ahead
+(a replace loses priority). Cross trades (Q) never fill us: our orders are continuous
+market orders (Cross Type ``N``). Several of our orders share one aggressor's shares in
+price-time priority. Passive fills are at our limit price with liquidity flag ``A``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tickwire.engine.book import BUY, BookManager
+from tickwire.itch import (
+    AddOrder,
+    AddOrderMPID,
+    Message,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderExecutedWithPrice,
+    OrderReplace,
+    SystemEvent,
+    Trade,
+)
+from tickwire.ouch import v50
+
+__all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue"]
+
+#: Our order reference numbers live far above any the feed uses.
+_OWN_REF_BASE = 1 << 60
+
+
+class RejectReason:
+    """OUCH 5.0 Appendix D codes the simulated venue can answer with."""
+
+    DESTINATION_CLOSED = 0x02
+    HALTED = 0x07
+    INVALID_SIDE = 0x09
+    INVALID_QUANTITY = 0x13
+    INVALID_SYMBOL = 0x17
+    INVALID_PRICE = 0x1D
+
+
+@dataclass(slots=True, eq=False)
+class SimOrder:
+    """One of our orders resting at the simulated venue."""
+
+    user_ref_num: int
+    locate: int
+    symbol: str
+    side: str  # "B" or "S" (sell short variants are treated as sells)
+    price: int
+    open: int
+    tif: str
+    seq: int
+    order_reference_number: int
+    chain_filled: int = 0
+    ahead: int = 0
+    ahead_refs: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of our order, at exchange time."""
+
+    timestamp: int
+    user_ref_num: int
+    symbol: str
+    side: str
+    quantity: int
+    price: int
+    liquidity_flag: str
+    match_number: int
+    cause: str  # what filled it: arrival, execution, trade, cross-in (see module docs)
+
+
+class SimulatedVenue:
+    """OUCH 5.0 order entry against an ITCH-driven L3 book (see the module docs)."""
+
+    def __init__(self, books: BookManager, respond: Callable[[v50.OutboundMessage], None]) -> None:
+        self.books = books
+        self.respond = respond
+        self.fills: list[Fill] = []
+        self._live: dict[int, SimOrder] = {}  # user_ref_num -> order
+        self._by_locate: dict[int, list[SimOrder]] = {}
+        self._used_refs: set[int] = set()
+        self._consumed: dict[int, int] = {}  # feed order ref -> shares we took from it
+        self._seq = 0
+        self._match = 0
+        self._locates: dict[str, int] = {}
+        self.now = 0
+
+    # -- helpers ------------------------------------------------------------------------
+    def _locate_of(self, symbol: str) -> int | None:
+        locate = self._locates.get(symbol)
+        if locate is None:
+            for loc, book in self.books.books.items():
+                if book.symbol == symbol:
+                    self._locates[symbol] = locate = loc
+                    break
+        return locate
+
+    def _fill(self, o: SimOrder, qty: int, price: int, flag: str, cause: str) -> None:
+        self._match += 1
+        o.open -= qty
+        o.chain_filled += qty
+        self.fills.append(
+            Fill(self.now, o.user_ref_num, o.symbol, o.side, qty, price, flag, self._match, cause)
+        )
+        self.respond(
+            v50.OrderExecuted(
+                timestamp=self.now,
+                user_ref_num=o.user_ref_num,
+                quantity=qty,
+                price=price,
+                liquidity_flag=flag,
+                match_number=self._match,
+            )
+        )
+        if o.open == 0:
+            self._unrest(o)
+
+    def _unrest(self, o: SimOrder) -> None:
+        self._live.pop(o.user_ref_num, None)
+        lst = self._by_locate.get(o.locate)
+        if lst is not None and o in lst:
+            lst.remove(o)
+            if not lst:
+                del self._by_locate[o.locate]
+
+    def _rest(self, o: SimOrder) -> None:
+        book = self.books.books.get(o.locate)
+        levels = None if book is None else (book.bids if o.side == BUY else book.asks)
+        lvl = None if levels is None else levels.get(o.price)
+        if lvl is not None:
+            o.ahead = lvl.shares
+            o.ahead_refs = set(lvl.orders)
+        self._live[o.user_ref_num] = o
+        self._by_locate.setdefault(o.locate, []).append(o)
+
+    def _priority(self, orders: list[SimOrder], side: str) -> list[SimOrder]:
+        mine = [o for o in orders if o.side == side]
+        if side == BUY:
+            mine.sort(key=lambda o: (-o.price, o.seq))
+        else:
+            mine.sort(key=lambda o: (o.price, o.seq))
+        return mine
+
+    # -- market data (call before the venue book applies the message) ---------------------
+    def on_market(self, msg: Message, t: int) -> None:
+        """Let one ITCH message work on our resting orders, then the caller books it."""
+        self.now = t
+        if isinstance(msg, SystemEvent):
+            if msg.event_code == "M":  # end of market hours: Day orders expire
+                self._expire_day_orders()
+            return
+        rest = self._by_locate.get(msg.stock_locate)
+        if rest:
+            orders = self.books.orders
+            if isinstance(msg, OrderExecuted | OrderExecutedWithPrice):
+                o = orders.get(msg.order_reference_number)
+                if o is not None:
+                    executed = min(msg.executed_shares, o.shares)
+                    self._passive(rest, o.side, o.price, executed, o.ref)
+            elif isinstance(msg, OrderCancel):
+                o = orders.get(msg.order_reference_number)
+                if o is not None:
+                    gone = min(msg.cancelled_shares, o.shares)
+                    self._shrink_queue(rest, o.ref, o.side, o.price, gone, gone == o.shares)
+            elif isinstance(msg, OrderDelete):
+                o = orders.get(msg.order_reference_number)
+                if o is not None:
+                    self._shrink_queue(rest, o.ref, o.side, o.price, o.shares, True)
+            elif isinstance(msg, OrderReplace):
+                o = orders.get(msg.original_order_reference_number)
+                if o is not None:
+                    self._shrink_queue(rest, o.ref, o.side, o.price, o.shares, True)
+                    self._crossing(
+                        rest, o.side, msg.price, msg.shares, msg.new_order_reference_number
+                    )
+            elif isinstance(msg, AddOrder | AddOrderMPID):
+                side = BUY if msg.buy_sell_indicator == BUY else "S"
+                self._crossing(rest, side, msg.price, msg.shares, msg.order_reference_number)
+            elif isinstance(msg, Trade):
+                self._through(rest, msg.price, msg.shares)
+        if self._consumed:
+            self._forget_consumed(msg)
+
+    def _forget_consumed(self, msg: Message) -> None:
+        """Keep the shares we took from a feed order within what it still has."""
+        if isinstance(msg, OrderDelete):
+            self._consumed.pop(msg.order_reference_number, None)
+            return
+        if isinstance(msg, OrderReplace):
+            self._consumed.pop(msg.original_order_reference_number, None)
+            return
+        if isinstance(msg, OrderExecuted | OrderExecutedWithPrice):
+            ref, reduce = msg.order_reference_number, msg.executed_shares
+        elif isinstance(msg, OrderCancel):
+            ref, reduce = msg.order_reference_number, msg.cancelled_shares
+        else:
+            return
+        taken = self._consumed.get(ref)
+        if taken is None:
+            return
+        o = self.books.orders.get(ref)
+        left = 0 if o is None else o.shares - reduce
+        if left <= 0:
+            del self._consumed[ref]
+        else:
+            self._consumed[ref] = min(taken, left)
+
+    def _passive(
+        self, rest: list[SimOrder], side: str, price: int, executed: int, ref: int
+    ) -> None:
+        budget = executed
+        for o in self._priority(rest, side):
+            better = o.price > price if side == BUY else o.price < price
+            if better:
+                if budget <= 0:
+                    continue
+                q = min(budget, o.open)
+                budget -= q
+                self._fill(o, q, o.price, "A", "execution-through")
+            elif o.price == price:
+                if ref in o.ahead_refs:
+                    o.ahead = max(0, o.ahead - executed)
+                    continue
+                if budget <= 0:
+                    continue
+                use = min(budget, o.ahead)
+                o.ahead -= use
+                budget -= use
+                q = min(budget, o.open)
+                if q > 0:
+                    budget -= q
+                    self._fill(o, q, o.price, "A", "execution")
+
+    def _shrink_queue(
+        self, rest: list[SimOrder], ref: int, side: str, price: int, shares: int, gone: bool
+    ) -> None:
+        for o in rest:
+            if o.side == side and o.price == price and ref in o.ahead_refs:
+                o.ahead = max(0, o.ahead - shares)
+                if gone:
+                    o.ahead_refs.discard(ref)
+
+    def _crossing(self, rest: list[SimOrder], side: str, price: int, shares: int, ref: int) -> None:
+        """An incoming order on ``side`` at ``price``: does it cross our other-side orders?"""
+        if price <= 0 or shares <= 0:
+            return
+        budget = shares
+        other = "S" if side == BUY else BUY
+        for o in self._priority(rest, other):
+            crosses = price <= o.price if side != BUY else price >= o.price
+            if not crosses or budget <= 0:
+                break
+            q = min(budget, o.open)
+            budget -= q
+            self._consumed[ref] = self._consumed.get(ref, 0) + q
+            self._fill(o, q, o.price, "A", "incoming-cross")
+
+    def _through(self, rest: list[SimOrder], price: int, shares: int) -> None:
+        for side in (BUY, "S"):
+            budget = shares
+            for o in self._priority(rest, side):
+                through = o.price > price if side == BUY else o.price < price
+                if not through or budget <= 0:
+                    break
+                q = min(budget, o.open)
+                budget -= q
+                self._fill(o, q, o.price, "A", "trade-through")
+
+    def _expire_day_orders(self) -> None:
+        for o in sorted(self._live.values(), key=lambda o: o.seq):
+            if o.tif == v50.TimeInForce.DAY:
+                self._cancel(o, o.open, "T")
+
+    # -- order entry -----------------------------------------------------------------------
+    def receive(self, msg: v50.InboundMessage, t: int) -> None:
+        """Process one OUCH 5.0 inbound message arriving at exchange time ``t``."""
+        self.now = t
+        if isinstance(msg, v50.EnterOrder):
+            self._enter(msg)
+        elif isinstance(msg, v50.ReplaceOrder):
+            self._replace(msg)
+        elif isinstance(msg, v50.CancelOrder):
+            o = self._live.get(msg.user_ref_num)
+            if o is not None:  # superfluous cancels are silently ignored (OUCH 5.0 2.3)
+                cut = o.open - min(o.open, msg.quantity)
+                if cut > 0:
+                    self._cancel(o, cut, "U")
+
+    def _cancel(self, o: SimOrder, qty: int, reason: str) -> None:
+        o.open -= qty
+        self.respond(
+            v50.OrderCanceled(
+                timestamp=self.now, user_ref_num=o.user_ref_num, quantity=qty, reason=reason
+            )
+        )
+        if o.open == 0:
+            self._unrest(o)
+
+    def _reject(self, user_ref_num: int, reason: int, cl_ord_id: str) -> None:
+        self.respond(
+            v50.Rejected(
+                timestamp=self.now, user_ref_num=user_ref_num, reason=reason, cl_ord_id=cl_ord_id
+            )
+        )
+
+    def _validate(self, symbol: str, side: str, qty: int, price: int) -> tuple[int | None, int]:
+        locate = self._locate_of(symbol)
+        if locate is None:
+            return None, RejectReason.INVALID_SYMBOL
+        if side not in ("B", "S", "T", "E"):
+            return None, RejectReason.INVALID_SIDE
+        if not 1 <= qty <= 999_999:
+            return None, RejectReason.INVALID_QUANTITY
+        if not 1 <= price <= 1_999_999_900:
+            return None, RejectReason.INVALID_PRICE
+        if self.books.system_event != "Q":
+            return None, RejectReason.DESTINATION_CLOSED
+        if self.books.books[locate].trading_state not in ("T", ""):
+            return None, RejectReason.HALTED
+        return locate, 0
+
+    def _enter(self, msg: v50.EnterOrder) -> None:
+        ref = msg.user_ref_num
+        if ref in self._used_refs:
+            return  # a retransmission: ignored (OUCH 5.0 1.2)
+        self._used_refs.add(ref)
+        locate, reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
+        if locate is None:
+            self._reject(ref, reason, msg.cl_ord_id)
+            return
+        self._seq += 1
+        side = BUY if msg.side == "B" else "S"
+        o = SimOrder(
+            ref,
+            locate,
+            msg.symbol,
+            side,
+            msg.price,
+            msg.quantity,
+            msg.time_in_force,
+            self._seq,
+            _OWN_REF_BASE + self._seq,
+        )
+        self.respond(
+            v50.OrderAccepted(
+                timestamp=self.now,
+                user_ref_num=ref,
+                side=msg.side,
+                quantity=msg.quantity,
+                symbol=msg.symbol,
+                price=msg.price,
+                time_in_force=msg.time_in_force,
+                display=msg.display,
+                order_reference_number=o.order_reference_number,
+                capacity=msg.capacity,
+                intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
+                cross_type=msg.cross_type,
+                order_state="L",
+                cl_ord_id=msg.cl_ord_id,
+            )
+        )
+        self._arrive(o)
+
+    def _arrive(self, o: SimOrder) -> None:
+        """Execute what is marketable against displayed liquidity, then rest or cancel."""
+        book = self.books.books[o.locate]
+        if o.side == BUY:
+            prices = book.asks.irange(maximum=o.price)
+        else:
+            prices = book.bids.irange(minimum=o.price, reverse=True)
+        levels = book.asks if o.side == BUY else book.bids
+        consumed = self._consumed
+        for price in list(prices):
+            if o.open == 0:
+                break
+            for ref, resting in levels[price].orders.items():
+                avail = resting.shares - consumed.get(ref, 0)
+                if avail <= 0:
+                    continue
+                q = min(avail, o.open)
+                consumed[ref] = consumed.get(ref, 0) + q
+                self._fill(o, q, price, "R", "arrival")
+                if o.open == 0:
+                    break
+        if o.open == 0:
+            return
+        if o.tif == v50.TimeInForce.IOC:
+            self.respond(
+                v50.OrderCanceled(
+                    timestamp=self.now, user_ref_num=o.user_ref_num, quantity=o.open, reason="I"
+                )
+            )
+            o.open = 0
+            return
+        self._rest(o)
+
+    def _replace(self, msg: v50.ReplaceOrder) -> None:
+        old = self._live.get(msg.orig_user_ref_num)
+        if old is None or msg.user_ref_num in self._used_refs:
+            return  # silently ignored (OUCH 5.0 2.2, case 1)
+        self._used_refs.add(msg.user_ref_num)
+        locate, _ = self._validate(old.symbol, old.side, msg.quantity, msg.price)
+        if locate is None:
+            # Invalid details: the existing order is taken out of the book (case 2).
+            self._cancel(old, old.open, "Z")
+            return
+        self._unrest(old)
+        self._seq += 1
+        exposed = max(0, msg.quantity - old.chain_filled)
+        o = SimOrder(
+            msg.user_ref_num,
+            old.locate,
+            old.symbol,
+            old.side,
+            msg.price,
+            exposed,
+            msg.time_in_force,
+            self._seq,
+            _OWN_REF_BASE + self._seq,
+            chain_filled=old.chain_filled,
+        )
+        self.respond(
+            v50.OrderReplaced(
+                timestamp=self.now,
+                orig_user_ref_num=old.user_ref_num,
+                user_ref_num=o.user_ref_num,
+                side=old.side,
+                quantity=exposed,
+                symbol=old.symbol,
+                price=msg.price,
+                time_in_force=msg.time_in_force,
+                display=msg.display,
+                order_reference_number=o.order_reference_number,
+                capacity="P",
+                intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
+                cross_type="N",
+                order_state="L" if exposed > 0 else "D",
+                cl_ord_id=msg.cl_ord_id,
+            )
+        )
+        if exposed > 0:
+            self._arrive(o)  # a replace gets a new timestamp: it joins the back of the queue
+
+    # -- inspection ---------------------------------------------------------------------------
+    def live_orders(self) -> list[SimOrder]:
+        """Our resting orders, in arrival order."""
+        return sorted(self._live.values(), key=lambda o: o.seq)
+
+    def queue_ahead(self, user_ref_num: int) -> int:
+        """Shares still ahead of our resting order ``user_ref_num`` at its price."""
+        return self._live[user_ref_num].ahead

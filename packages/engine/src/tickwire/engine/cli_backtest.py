@@ -1,0 +1,268 @@
+"""The ``backtest`` and ``export`` subcommands of ``python -m tickwire.engine``.
+
+    python -m tickwire.engine backtest [DATA] [--strategy module:Class] [--config FILE]
+        [--json OUT] [--out DIR] [--feed-latency SPEC] [--order-latency SPEC] ...
+    python -m tickwire.engine export [DATA] --symbol AAPL [--symbol MSFT] [--levels 10]
+        [--out DIR] [--bbo csv|parquet|none] [--date YYYY-MM-DD]
+
+With no DATA both generate the sample day (``tickwire.itch.generator.generate_day``;
+200,000 messages, 200 symbols, seed 1 unless told otherwise). DATA is a BinaryFILE
+(gzip transparent) or a MoldUDP64 pcap/pcapng capture (detected by its magic).
+The module also runs on its own: ``python -m tickwire.engine.cli_backtest backtest ...``.
+
+Exit status: 0 on success, 1 when the data cannot be read or decoded, 2 on a usage or
+configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import tomllib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_RISK", "add_parser", "main", "run"]
+
+DEFAULT_STRATEGY = "tickwire.engine.strategy.market_maker:MarketMaker"
+
+#: Risk limits used when the config file has no ``[risk]`` table: generous for the
+#: example strategies, but every check is on.
+DEFAULT_RISK: dict[str, Any] = {
+    "max_order_qty": 5_000,
+    "max_order_notional": 10_000_000_000,  # $1,000,000 per order
+    "credit_limit": 2_000_000_000_000,  # $200,000,000 executed + open
+    "max_position": 5_000,
+    "daily_loss_limit": 500_000_000,  # $50,000
+    "price_collar_bps": 500,  # 5% around the mid
+    "duplicate_window_ns": 100_000,  # 100 us
+    "throttle_orders": 200,
+    "throttle_window_ns": 1_000_000_000,  # 200 orders per second
+    "max_open_orders": 100,
+}
+
+
+class _UsageError(Exception):
+    pass
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``backtest`` and ``export`` on an argparse subparsers object."""
+    bt = subparsers.add_parser(
+        "backtest",
+        help="run a strategy on a day of order flow against a simulated venue",
+        description="Replay ITCH order flow through the books into a strategy with a simulated "
+        "venue (L3 queue model, latency models) and write JSON/CSV/PNG reports.",
+    )
+    bt.add_argument(
+        "data", nargs="?", help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)"
+    )
+    bt.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
+    bt.add_argument("--config", help="TOML file with [strategy], [risk] and [backtest] tables")
+    bt.add_argument("--json", help="also write the JSON report here ('-' for stdout)")
+    bt.add_argument(
+        "--out", default="backtest-out", help="output directory (default ./backtest-out)"
+    )
+    bt.add_argument("--feed-latency", help="e.g. constant:20000, lognormal:20000,0.5 (ns)")
+    bt.add_argument("--order-latency", help="order entry latency spec (ns)")
+    bt.add_argument("--ack-latency", help="venue-to-strategy answer latency spec (ns)")
+    bt.add_argument("--seed", type=int, help="seed of the latency draws (default 1)")
+    _add_generator_args(bt)
+    bt.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    bt.add_argument("--quiet", action="store_true", help="no terminal summary")
+    bt.set_defaults(func=run, backtest_command=_cmd_backtest)
+
+    ex = subparsers.add_parser(
+        "export",
+        help="write LOBSTER message/orderbook files and a BBO series for chosen symbols",
+    )
+    ex.add_argument(
+        "data", nargs="?", help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)"
+    )
+    ex.add_argument(
+        "--symbol",
+        action="append",
+        required=True,
+        help="symbol to export (repeatable, or comma-separated)",
+    )
+    ex.add_argument("--levels", type=int, default=10, help="order book levels (default 10)")
+    ex.add_argument("--out", default="lobster-out", help="output directory (default ./lobster-out)")
+    ex.add_argument(
+        "--bbo", default="csv", choices=["csv", "parquet", "none"], help="BBO series format"
+    )
+    ex.add_argument("--date", help="trading date for LOBSTER's full file names (YYYY-MM-DD)")
+    _add_generator_args(ex)
+    ex.set_defaults(func=run, backtest_command=_cmd_export)
+
+
+def _add_generator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--messages", type=int, default=200_000, help="sample day size (default 200000)")
+    p.add_argument("--symbols", type=int, default=200, help="sample day symbols (default 200)")
+    p.add_argument("--day-seed", type=int, default=1, help="sample day seed (default 1)")
+
+
+def _messages(args: argparse.Namespace, progress: Any) -> tuple[Iterator[Any], int | None, str]:
+    """The message stream, its expected length (None if unknown) and a description."""
+    if args.data:
+        from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
+
+        path = Path(args.data)
+        if not path.exists():
+            raise _UsageError(f"{path}: no such file")
+        if is_capture(path):
+            return iter_capture(path), None, str(path)
+        return iter_binaryfile(path), None, str(path)
+    from tickwire.itch.generator import generate_day
+
+    try:
+        stream = generate_day(args.messages, args.symbols, args.day_seed)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    return (
+        stream,
+        args.messages,
+        f"generated day ({args.messages} messages, {args.symbols} symbols, seed {args.day_seed})",
+    )
+
+
+def load_strategy_class(spec: str) -> type:
+    """Import ``module:Class``."""
+    from tickwire.engine.strategy.api import Strategy
+
+    module_name, _, cls_name = spec.partition(":")
+    if not module_name or not cls_name:
+        raise _UsageError(f"--strategy must be module:Class, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise _UsageError(f"--strategy: cannot import {module_name}: {exc}") from None
+    cls = getattr(module, cls_name, None)
+    if not isinstance(cls, type) or not issubclass(cls, Strategy):
+        raise _UsageError(f"--strategy: {spec} is not a tickwire Strategy subclass")
+    return cls
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from tickwire.engine.backtest import BacktestConfig, run_backtest
+    from tickwire.engine.backtest.report import build_report, summary_text, write_outputs
+    from tickwire.engine.risk import parse_risk_limits
+    from tickwire.itch.progress import Progress
+
+    cfg: dict[str, Any] = {}
+    if args.config:
+        try:
+            cfg = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise _UsageError(f"--config: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise _UsageError(f"{args.config}: not valid TOML: {exc}") from None
+        unknown = set(cfg) - {"strategy", "risk", "backtest"}
+        if unknown:
+            raise _UsageError(
+                f"{args.config}: unknown tables {sorted(unknown)} (known: strategy, risk, backtest)"
+            )
+    strategy_cfg = dict(cfg.get("strategy", {}))
+    spec = args.strategy or strategy_cfg.pop("class", None) or DEFAULT_STRATEGY
+    strategy_cfg.pop("class", None)
+    cls = load_strategy_class(spec)
+    try:
+        strategy = cls(strategy_cfg)
+        limits = parse_risk_limits(cfg.get("risk", DEFAULT_RISK))
+        bt = dict(cfg.get("backtest", {}))
+        for key, value in (
+            ("feed_latency", args.feed_latency),
+            ("order_latency", args.order_latency),
+            ("ack_latency", args.ack_latency),
+            ("seed", args.seed),
+        ):
+            if value is not None:
+                bt[key] = value
+        config = BacktestConfig.from_mapping(bt)
+    except (ValueError, TypeError) as exc:
+        raise _UsageError(str(exc)) from None
+
+    stream, total, desc = _messages(args, None)
+    show = not args.quiet
+    with Progress(total, "backtest", unit="msg", enabled=None if show else False) as bar:
+        result = run_backtest(
+            strategy, stream, limits=limits, config=config, progress=bar.update, total=total
+        )
+    out = Path(args.out)
+    report = write_outputs(result, out, plot=not args.no_plot)
+    report["data"] = desc
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.json:
+        text = json.dumps(build_report(result) | {"data": desc}, indent=2) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).write_text(text)
+    if show:
+        print(f"data: {desc}")
+        print(summary_text(report))
+        written = ", ".join(sorted(p.name for p in out.iterdir() if p.is_file()))
+        print(f"  outputs   {out}/ ({written})")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from tickwire.engine.lobster import ExportError, export
+
+    symbols = [s.strip() for item in args.symbol for s in item.split(",") if s.strip()]
+    stream, _, desc = _messages(args, None)
+    try:
+        res = export(
+            stream,
+            symbols,
+            args.out,
+            levels=args.levels,
+            bbo_format=None if args.bbo == "none" else args.bbo,
+            date=args.date,
+        )
+    except ExportError as exc:
+        raise _UsageError(str(exc)) from None
+    print(f"data: {desc}")
+    for sym, n in sorted(res.rows.items()):
+        print(f"  {sym}: {n:,} LOBSTER rows")
+    if res.missing_symbols:
+        print(f"  not found in the data: {', '.join(res.missing_symbols)}")
+    if args.bbo != "none":
+        print(f"  BBO series: {res.bbo_rows:,} rows")
+    for p in res.files:
+        print(f"  wrote {p}")
+    return 0 if not res.missing_symbols else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed ``backtest`` or ``export`` command; returns the exit status.
+
+    ``add_parser`` sets ``func=run`` on both subcommands, so a host CLI that dispatches
+    with ``args.func(args)`` gets the same error handling and exit codes.
+    """
+    from tickwire.itch import DecodeError
+    from tickwire.moldudp64 import MoldError
+
+    try:
+        return int(args.backtest_command(args))
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DecodeError, MoldError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m tickwire.engine.cli_backtest``)."""
+    parser = argparse.ArgumentParser(prog="python -m tickwire.engine.cli_backtest")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(argv)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Research export: LOBSTER message and order book files, and BBO series (CSV or Parquet).
+
+LOBSTER (lobsterdata.com) is the format most limit order book research code reads. For
+each chosen symbol two CSV files without a header are written, row k of one describing
+the event that moved the book from row k-1 to row k of the other:
+
+* ``SYMBOL_message_N.csv``: ``time, type, order id, size, price, direction`` where time
+  is seconds after midnight with nanosecond decimals, price is Price(4) (dollars x 10,000,
+  as in LOBSTER) and direction is 1 for a buy order, -1 for a sell order. Types: 1 new
+  limit order (A, F), 2 partial cancel (X), 3 deletion (D), 4 execution of a visible
+  order (E, C; C at its execution price), 5 execution of a hidden order (P), 6 cross
+  trade (Q, order id 0, direction -1), 7 trading halt (H; price -1 halted, 0 quoting,
+  1 trading). An ITCH replace (U) becomes two rows, a deletion (3) and a new order (1),
+  exactly what the book does with it (the new order loses time priority).
+* ``SYMBOL_orderbook_N.csv``: ``ask price 1, ask size 1, bid price 1, bid size 1, ...``
+  for N levels after the event; empty levels are LOBSTER's dummies (ask 9999999999,
+  bid -9999999999, size 0).
+
+With ``date`` set, files get LOBSTER's full names
+(``SYMBOL_DATE_34200000_57600000_message_N.csv``).
+
+The BBO series has one row per change of a chosen symbol's best bid or offer:
+``timestamp_ns, symbol, bid_price, bid_size, ask_price, ask_size`` (empty prices as
+blank / null). Parquet needs pyarrow (``pip install pyarrow``), imported only then.
+
+The books are the engine's :class:`~tickwire.engine.book.BookManager`; a replace is fed
+to it as the delete and add it is equivalent to, so the intermediate book exists.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tickwire.engine.book import BookManager, OrderBook
+from tickwire.itch import (
+    AddOrder,
+    AddOrderMPID,
+    CrossTrade,
+    Message,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderExecutedWithPrice,
+    OrderReplace,
+    StockTradingAction,
+    Trade,
+)
+
+__all__ = ["ASK_DUMMY", "BID_DUMMY", "ExportError", "ExportResult", "export"]
+
+ASK_DUMMY = 9_999_999_999
+BID_DUMMY = -9_999_999_999
+_HALT_PRICE = {"H": -1, "P": -1, "Q": 0, "T": 1}
+
+
+class ExportError(ValueError):
+    """Bad export arguments (unknown format, missing optional dependency, ...)."""
+
+
+@dataclass(slots=True)
+class ExportResult:
+    """What was written: files per symbol and row counts."""
+
+    files: list[Path] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    bbo_rows: int = 0
+    missing_symbols: list[str] = field(default_factory=list)
+
+
+def _time(ts: int) -> str:
+    return f"{ts // 1_000_000_000}.{ts % 1_000_000_000:09d}"
+
+
+def _depth_row(book: OrderBook, levels: int) -> list[int]:
+    bids, asks = book.depth(levels)
+    row: list[int] = []
+    for i in range(levels):
+        if i < len(asks):
+            row += [asks[i].price, asks[i].shares]
+        else:
+            row += [ASK_DUMMY, 0]
+        if i < len(bids):
+            row += [bids[i].price, bids[i].shares]
+        else:
+            row += [BID_DUMMY, 0]
+    return row
+
+
+class _Writer:
+    def __init__(self, out_dir: Path, symbol: str, levels: int, date: str | None) -> None:
+        stem = f"{symbol}_{date}_34200000_57600000" if date else symbol
+        self.msg_path = out_dir / f"{stem}_message_{levels}.csv"
+        self.book_path = out_dir / f"{stem}_orderbook_{levels}.csv"
+        self._mf: IO[str] = self.msg_path.open("w", newline="")
+        self._bf: IO[str] = self.book_path.open("w", newline="")
+        self.msgs = csv.writer(self._mf)
+        self.books = csv.writer(self._bf)
+        self.rows = 0
+
+    def row(self, fields: list[Any], book: OrderBook, levels: int) -> None:
+        self.msgs.writerow(fields)
+        self.books.writerow(_depth_row(book, levels))
+        self.rows += 1
+
+    def close(self) -> None:
+        self._mf.close()
+        self._bf.close()
+
+
+def export(
+    messages: Iterable[Message],
+    symbols: list[str],
+    out_dir: str | Path,
+    *,
+    levels: int = 10,
+    bbo_format: str | None = "csv",
+    date: str | None = None,
+) -> ExportResult:
+    """Write LOBSTER files (and a BBO series) for ``symbols`` from ITCH ``messages``."""
+    if levels < 1:
+        raise ExportError(f"levels must be >= 1, got {levels}")
+    if bbo_format not in (None, "csv", "parquet"):
+        raise ExportError(f"bbo format must be csv or parquet, got {bbo_format!r}")
+    if bbo_format == "parquet":
+        try:
+            import pyarrow  # type: ignore[import-untyped]  # noqa: F401
+        except ImportError:
+            raise ExportError("Parquet output needs pyarrow: pip install pyarrow") from None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = set(symbols)
+    manager = BookManager()
+    orders = manager.orders
+    writers: dict[int, _Writer] = {}  # locate -> writer
+    last_bbo: dict[int, tuple[int | None, int, int | None, int]] = {}
+    bbo_rows: list[tuple[int, str, int | None, int, int | None, int]] = []
+    result = ExportResult()
+
+    for msg in messages:
+        typ = msg.message_type
+        locate = msg.stock_locate
+        w = writers.get(locate)
+        if w is None:
+            stock = getattr(msg, "stock", None)
+            if stock is not None and stock in wanted and typ in "RAFH":
+                w = writers[locate] = _Writer(out, stock, levels, date)
+                result.files += [w.msg_path, w.book_path]
+            else:
+                manager.apply(msg)
+                continue
+        ts = msg.timestamp
+        book = manager.book(locate)
+        if isinstance(msg, AddOrder | AddOrderMPID):
+            manager.apply(msg)
+            if msg.order_reference_number in orders:
+                side = 1 if msg.buy_sell_indicator == "B" else -1
+                row = [_time(ts), 1, msg.order_reference_number, msg.shares, msg.price, side]
+                w.row(row, book, levels)
+        elif isinstance(msg, OrderExecuted | OrderExecutedWithPrice | OrderCancel | OrderDelete):
+            o = orders.get(msg.order_reference_number)
+            if o is None:
+                manager.apply(msg)
+                continue
+            side = 1 if o.side == "B" else -1
+            if isinstance(msg, OrderDelete):
+                fields = [_time(ts), 3, o.ref, o.shares, o.price, side]
+            elif isinstance(msg, OrderCancel):
+                n = min(msg.cancelled_shares, o.shares)
+                fields = [_time(ts), 3 if n == o.shares else 2, o.ref, n, o.price, side]
+            else:
+                n = min(msg.executed_shares, o.shares)
+                price = msg.execution_price if isinstance(msg, OrderExecutedWithPrice) else o.price
+                fields = [_time(ts), 4, o.ref, n, price, side]
+            manager.apply(msg)
+            w.row(fields, book, levels)
+        elif isinstance(msg, OrderReplace):
+            old = orders.get(msg.original_order_reference_number)
+            if old is None:
+                manager.apply(msg)
+                continue
+            side = 1 if old.side == "B" else -1
+            manager.apply(OrderDelete(locate, msg.tracking_number, ts, old.ref))
+            w.row([_time(ts), 3, old.ref, old.shares, old.price, side], book, levels)
+            new = AddOrder(
+                locate,
+                msg.tracking_number,
+                ts,
+                msg.new_order_reference_number,
+                old.side,
+                msg.shares,
+                book.symbol,
+                msg.price,
+            )
+            manager.apply(new)
+            if new.order_reference_number in orders:
+                row = [_time(ts), 1, new.order_reference_number, new.shares, new.price, side]
+                w.row(row, book, levels)
+        elif isinstance(msg, Trade):
+            manager.apply(msg)
+            side = 1 if msg.buy_sell_indicator == "B" else -1
+            row = [_time(ts), 5, msg.order_reference_number, msg.shares, msg.price, side]
+            w.row(row, book, levels)
+        elif isinstance(msg, CrossTrade):
+            manager.apply(msg)
+            w.row([_time(ts), 6, 0, msg.shares, msg.cross_price, -1], book, levels)
+        elif isinstance(msg, StockTradingAction):
+            manager.apply(msg)
+            price = _HALT_PRICE.get(str(msg.trading_state), -1)
+            w.row([_time(ts), 7, 0, 0, price, -1], book, levels)
+        else:
+            manager.apply(msg)
+            continue
+        if bbo_format is not None:
+            q = book.bbo()
+            key = (q.bid_price, q.bid_size, q.ask_price, q.ask_size)
+            if last_bbo.get(locate) != key:
+                last_bbo[locate] = key
+                bbo_rows.append((ts, book.symbol, *key))
+
+    for w in writers.values():
+        w.close()
+    result.rows = {manager.books[loc].symbol: w.rows for loc, w in writers.items()}
+    result.missing_symbols = sorted(wanted - set(result.rows))
+    if bbo_format is not None:
+        result.bbo_rows = len(bbo_rows)
+        result.files.append(_write_bbo(bbo_rows, out, bbo_format))
+    return result
+
+
+def _write_bbo(
+    rows: list[tuple[int, str, int | None, int, int | None, int]], out: Path, fmt: str
+) -> Path:
+    cols = ["timestamp_ns", "symbol", "bid_price", "bid_size", "ask_price", "ask_size"]
+    if fmt == "parquet":
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        table = pa.table(
+            {name: [r[i] for r in rows] for i, name in enumerate(cols)},
+            schema=pa.schema(
+                [
+                    ("timestamp_ns", pa.int64()),
+                    ("symbol", pa.string()),
+                    ("bid_price", pa.int64()),
+                    ("bid_size", pa.int64()),
+                    ("ask_price", pa.int64()),
+                    ("ask_size", pa.int64()),
+                ]
+            ),
+        )
+        path = out / "bbo.parquet"
+        pq.write_table(table, path)
+        return path
+    path = out / "bbo.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for r in rows:
+            w.writerow(["" if v is None else v for v in r])
+    return path

@@ -1,0 +1,183 @@
+"""The asyncio strategy API: the events a strategy receives and the context it acts through.
+
+A strategy subclasses :class:`Strategy` and overrides the ``async`` callbacks it cares
+about. It never talks to a venue directly: it reads books through ``ctx.book(symbol)``
+and sends, replaces and cancels orders through ``ctx.orders`` (an
+:class:`~tickwire.engine.strategy.orders.OrderManager` speaking OUCH 5.0, with every order
+passing the pre-trade risk checks). Time comes from ``ctx.now()`` and ``ctx.set_timer``,
+never from the wall clock, so the same class runs unchanged in a backtest (simulated time)
+and live (the runner's clock).
+
+In a backtest callbacks are driven to completion one at a time, in simulated time order:
+a callback must not wait for real I/O (``await asyncio.sleep(...)`` would mean nothing in
+simulated time); use timers instead. The runner raises :class:`StrategyError` if a
+callback suspends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tickwire.engine.book import BBO, OrderBook
+from tickwire.itch import Message
+
+if TYPE_CHECKING:
+    from tickwire.engine.strategy.orders import Order, OrderManager
+
+__all__ = [
+    "BookUpdate",
+    "Context",
+    "InstrumentState",
+    "OrderUpdate",
+    "Strategy",
+    "StrategyError",
+    "TimerEvent",
+    "TradeEvent",
+]
+
+
+class StrategyError(RuntimeError):
+    """A strategy broke the API's rules (e.g. a callback suspended in a backtest)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """The book of ``symbol`` changed; ``message`` is the ITCH message that changed it.
+
+    ``book`` is the strategy's own view (as of the feed latency), not the venue's.
+    """
+
+    symbol: str
+    locate: int
+    timestamp: int
+    bbo: BBO
+    book: OrderBook
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    """A print on the tape: ``kind`` is the ITCH letter (E, C, P or Q)."""
+
+    symbol: str
+    locate: int
+    timestamp: int
+    kind: str
+    price: int
+    shares: int
+    side: str
+    match_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentState:
+    """Trading state from a Stock Trading Action (H): T trading, H halted, P paused, Q quotation."""
+
+    symbol: str
+    locate: int
+    timestamp: int
+    trading_state: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """Something happened to one of the strategy's own orders.
+
+    ``kind`` is one of ``accepted``, ``executed``, ``cancelled``, ``replaced``,
+    ``rejected`` (by the venue, ``reason`` is the OUCH reject code) or ``refused`` (by
+    pre-trade risk, ``reason`` is the :class:`~tickwire.engine.risk.RiskReason` code).
+    ``quantity``/``price`` are the executed or cancelled shares and the execution price.
+    """
+
+    kind: str
+    order: Order
+    timestamp: int
+    quantity: int = 0
+    price: int = 0
+    reason: str = ""
+    liquidity_flag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TimerEvent:
+    """A timer set with ``ctx.set_timer`` fired."""
+
+    name: str
+    timestamp: int
+
+
+class Context(Protocol):
+    """What a strategy can see and do; provided by the backtest or the live runner."""
+
+    orders: OrderManager
+    config: Mapping[str, Any]
+
+    def now(self) -> int:
+        """Current time, ns since midnight (simulated in a backtest)."""
+        ...
+
+    def book(self, symbol: str) -> OrderBook | None:
+        """The strategy's view of a symbol's book (None if the symbol is unknown)."""
+        ...
+
+    def symbols(self) -> list[str]:
+        """Every symbol known from the feed so far."""
+        ...
+
+    def is_trading(self, symbol: str) -> bool:
+        """Market hours (System Event Q until M) and the symbol trading (H state T), as
+        the strategy's feed has shown so far; orders outside it are rejected."""
+        ...
+
+    def subscribe(self, symbols: list[str] | None) -> None:
+        """Receive book/trade/state events only for ``symbols`` (None: every symbol)."""
+        ...
+
+    def set_timer(self, at_ns: int, name: str) -> None:
+        """Call ``on_timer`` at time ``at_ns`` (ns since midnight)."""
+        ...
+
+    def position(self, symbol: str) -> int:
+        """Signed position in shares."""
+        ...
+
+    def log(self, text: str) -> None:
+        """A line for the run's log (kept in the backtest report)."""
+        ...
+
+
+class Strategy:
+    """Base class: override what you need; every callback is a coroutine.
+
+    The constructor takes the strategy's config table (``[strategy]`` of the config
+    file) so a strategy is fully described by its class and its config.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config: Mapping[str, Any] = dict(config or {})
+        self.ctx: Context | None = None
+
+    async def on_start(self, ctx: Context) -> None:
+        """Called once before any event; keep ``ctx`` (the base class stores it)."""
+        self.ctx = ctx
+
+    async def on_stop(self) -> None:
+        """Called once at the end of the data (or when the live session ends)."""
+
+    async def on_book(self, update: BookUpdate) -> None:
+        """A subscribed book changed."""
+
+    async def on_trade(self, trade: TradeEvent) -> None:
+        """A print on the tape of a subscribed symbol."""
+
+    async def on_instrument_state(self, state: InstrumentState) -> None:
+        """A subscribed symbol's trading state changed."""
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        """One of this strategy's orders was accepted, executed, cancelled, replaced,
+        rejected or refused by risk."""
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        """A timer fired."""

@@ -1,0 +1,315 @@
+"""The order manager: OUCH 5.0 semantics between a strategy and a venue.
+
+The manager turns ``submit`` / ``replace`` / ``cancel`` calls into OUCH 5.0 inbound
+messages (:class:`~tickwire.ouch.v50.EnterOrder`, ``ReplaceOrder``, ``CancelOrder``) and
+turns the venue's outbound messages (``OrderAccepted``, ``OrderReplaced``,
+``OrderExecuted``, ``OrderCanceled``, ``Rejected``) back into order state and
+:class:`~tickwire.engine.strategy.api.OrderUpdate` events. The rules it keeps are the
+spec's:
+
+* every Enter and Replace uses a fresh UserRefNum, day-unique and strictly increasing;
+* a Replace names the order's current UserRefNum and carries the *total* shares liable
+  for the whole chain (shares already executed plus the new open size);
+* a Cancel carries the new intended order size (0 cancels what is left), and is the only
+  message that may pass the kill switch;
+* every Enter and Replace passes :class:`~tickwire.engine.risk.RiskEngine` first; a
+  refusal never reaches the wire and comes back as an update of kind ``refused``.
+
+Transport is a plain callable taking the inbound message, so the same manager drives the
+simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tickwire.engine.risk import RiskEngine, RiskRefusal
+from tickwire.engine.strategy.api import OrderUpdate
+from tickwire.ouch import v50
+
+__all__ = ["Order", "OrderManager", "OrderState"]
+
+
+class OrderState(StrEnum):
+    """Life cycle of one UserRefNum."""
+
+    PENDING = "pending"  # sent, no answer yet
+    LIVE = "live"  # accepted and open
+    DONE = "done"  # filled, cancelled, replaced away or accepted dead
+    REJECTED = "rejected"  # rejected by the venue
+    REFUSED = "refused"  # refused by pre-trade risk, never sent
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    """One order as the strategy sees it (one UserRefNum of a replace chain)."""
+
+    user_ref_num: int
+    symbol: str
+    side: str
+    price: int
+    quantity: int  # open size requested when sent
+    time_in_force: str
+    cl_ord_id: str
+    sent_ns: int
+    state: OrderState = OrderState.PENDING
+    open_qty: int = 0
+    filled_qty: int = 0  # filled on this UserRefNum
+    chain_filled: int = 0  # filled over the whole replace chain before this UserRefNum
+    order_reference_number: int = 0
+    replaces: int | None = None
+    replaced_by: int | None = None
+    pending_cancel: bool = False
+    reason: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        """Pending or live: may still trade."""
+        return self.state in (OrderState.PENDING, OrderState.LIVE)
+
+
+class OrderManager:
+    """Sends orders with OUCH 5.0 semantics and tracks their state (see module docs)."""
+
+    def __init__(
+        self,
+        send: Callable[[v50.InboundMessage], None],
+        risk: RiskEngine,
+        clock: Callable[[], int],
+        *,
+        first_user_ref_num: int = 1,
+        on_update: Callable[[OrderUpdate], None] | None = None,
+        capacity: str = "P",
+    ) -> None:
+        if not 1 <= first_user_ref_num <= 2**32 - 1:
+            raise ValueError(f"first_user_ref_num must be in 1..2**32-1, got {first_user_ref_num}")
+        self._send = send
+        self.risk = risk
+        self._clock = clock
+        self._next_ref = first_user_ref_num
+        self._on_update = on_update
+        self.capacity = capacity
+        self.orders: dict[int, Order] = {}
+        self.sent = 0
+        self.refused = 0
+
+    def _take_ref(self) -> int:
+        ref = self._next_ref
+        if ref > 2**32 - 1:
+            raise OverflowError("UserRefNum space exhausted (4 bytes)")
+        self._next_ref += 1
+        return ref
+
+    def _emit(self, update: OrderUpdate) -> None:
+        if self._on_update is not None:
+            self._on_update(update)
+
+    def _refuse(self, order: Order, refusal: RiskRefusal) -> Order:
+        order.state = OrderState.REFUSED
+        order.reason = refusal.reason.value
+        self.refused += 1
+        self._emit(OrderUpdate("refused", order, self._clock(), reason=refusal.reason.value))
+        return order
+
+    # -- requests ---------------------------------------------------------------------
+    def submit(
+        self,
+        symbol: str,
+        side: str,
+        quantity: int,
+        price: int,
+        time_in_force: str = v50.TimeInForce.DAY,
+    ) -> Order:
+        """Enter a new limit order; returns it (state ``refused`` if risk said no)."""
+        now = self._clock()
+        ref = self._take_ref()
+        order = Order(
+            ref, symbol, side, price, quantity, str(time_in_force), v50.cl_ord_id_for(ref), now
+        )
+        self.orders[ref] = order
+        refusal = self.risk.submit(ref, symbol, side, quantity, price, now)
+        if refusal is not None:
+            return self._refuse(order, refusal)
+        order.open_qty = quantity
+        self.sent += 1
+        self._send(
+            v50.EnterOrder(
+                user_ref_num=ref,
+                side=side,
+                quantity=quantity,
+                symbol=symbol,
+                price=price,
+                time_in_force=str(time_in_force),
+                display="Y",
+                capacity=self.capacity,
+                intermarket_sweep_eligibility="N",
+                cross_type="N",
+                cl_ord_id=order.cl_ord_id,
+            )
+        )
+        return order
+
+    def replace(
+        self, order: Order, price: int | None = None, quantity: int | None = None
+    ) -> Order | None:
+        """Replace a live order's price and/or open size (losing time priority).
+
+        ``quantity`` is the new *open* size; the wire carries executed + open as OUCH
+        requires. Returns the new order (``refused`` if risk said no), or None when the
+        order is not live (nothing is sent).
+        """
+        if order.state is not OrderState.LIVE or order.replaced_by is not None:
+            return None
+        now = self._clock()
+        new_price = order.price if price is None else price
+        new_open = order.open_qty if quantity is None else quantity
+        ref = self._take_ref()
+        new = Order(
+            ref,
+            order.symbol,
+            order.side,
+            new_price,
+            new_open,
+            order.time_in_force,
+            v50.cl_ord_id_for(ref),
+            now,
+            replaces=order.user_ref_num,
+            chain_filled=order.chain_filled + order.filled_qty,
+        )
+        self.orders[ref] = new
+        refusal = self.risk.submit(
+            ref, order.symbol, order.side, new_open, new_price, now, replaces=order.user_ref_num
+        )
+        if refusal is not None:
+            return self._refuse(new, refusal)
+        order.replaced_by = ref
+        new.open_qty = new_open
+        self.sent += 1
+        self._send(
+            v50.ReplaceOrder(
+                orig_user_ref_num=order.user_ref_num,
+                user_ref_num=ref,
+                quantity=new.chain_filled + new_open,
+                price=new_price,
+                time_in_force=order.time_in_force,
+                display="Y",
+                intermarket_sweep_eligibility="N",
+                cl_ord_id=new.cl_ord_id,
+            )
+        )
+        return new
+
+    def cancel(self, order: Order, remaining: int = 0) -> bool:
+        """Cancel (``remaining=0``) or reduce an open order; allowed under the kill switch."""
+        if not order.is_open or (order.pending_cancel and remaining == 0):
+            return False
+        if remaining == 0:
+            order.pending_cancel = True
+        self._send(v50.CancelOrder(user_ref_num=order.user_ref_num, quantity=remaining))
+        return True
+
+    def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel every open order (of ``symbol``); returns how many cancels were sent."""
+        return sum(
+            self.cancel(o)
+            for o in list(self.orders.values())
+            if o.is_open and (symbol is None or o.symbol == symbol)
+        )
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Pending and live orders (of ``symbol``), oldest first."""
+        return [
+            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
+        ]
+
+    def _finished(self, o: Order) -> None:
+        """``o`` has nothing open left. A replace still in flight for it will be silently
+        ignored by the venue (OUCH 5.0 section 2.2, case 1), so it is finished too."""
+        o.state = OrderState.DONE
+        self.risk.order_done(o.user_ref_num)
+        if o.replaced_by is not None:
+            new = self.orders.get(o.replaced_by)
+            if new is not None and new.state is OrderState.PENDING:
+                new.state = OrderState.DONE
+                new.open_qty = 0
+                new.reason = "original order no longer live"
+                self.risk.order_done(new.user_ref_num)
+
+    # -- venue responses -----------------------------------------------------------------
+    def on_message(self, msg: v50.OutboundMessage) -> None:
+        """Apply one message from the venue and tell the strategy."""
+        if isinstance(msg, v50.OrderExecuted):
+            o = self.orders.get(msg.user_ref_num)
+            if o is None:
+                return
+            o.filled_qty += msg.quantity
+            o.open_qty = max(0, o.open_qty - msg.quantity)
+            self.risk.fill(o.user_ref_num, o.symbol, o.side, msg.quantity, msg.price)
+            if o.open_qty == 0:
+                self._finished(o)
+            self._emit(
+                OrderUpdate(
+                    "executed",
+                    o,
+                    msg.timestamp,
+                    msg.quantity,
+                    msg.price,
+                    liquidity_flag=msg.liquidity_flag,
+                )
+            )
+        elif isinstance(msg, v50.OrderAccepted):
+            o = self.orders.get(msg.user_ref_num)
+            if o is None:
+                return
+            o.order_reference_number = msg.order_reference_number
+            if msg.order_state == "D" or o.open_qty == 0:
+                o.state = OrderState.DONE
+                self.risk.order_done(o.user_ref_num)
+            else:
+                o.state = OrderState.LIVE
+            self._emit(OrderUpdate("accepted", o, msg.timestamp, msg.quantity, msg.price))
+        elif isinstance(msg, v50.OrderCanceled):
+            o = self.orders.get(msg.user_ref_num)
+            if o is None:
+                return
+            o.open_qty = max(0, o.open_qty - msg.quantity)
+            self.risk.reduce(o.user_ref_num, msg.quantity)
+            if o.open_qty == 0:
+                self._finished(o)
+            self._emit(OrderUpdate("cancelled", o, msg.timestamp, msg.quantity, reason=msg.reason))
+        elif isinstance(msg, v50.OrderReplaced):
+            new = self.orders.get(msg.user_ref_num)
+            old = self.orders.get(msg.orig_user_ref_num)
+            if old is not None:
+                old.state = OrderState.DONE
+                old.open_qty = 0
+            if new is None:
+                return
+            new.order_reference_number = msg.order_reference_number
+            new.open_qty = msg.quantity
+            if old is not None:
+                # Executions of the original that crossed the replace in flight arrived
+                # before this message: the chain's filled total is now exact.
+                new.chain_filled = old.chain_filled + old.filled_qty
+            if msg.order_state == "D" or msg.quantity == 0:
+                new.state = OrderState.DONE
+                self.risk.order_done(new.user_ref_num)
+            else:
+                new.state = OrderState.LIVE
+                self.risk.set_remaining(new.user_ref_num, msg.quantity)
+            self._emit(OrderUpdate("replaced", new, msg.timestamp, msg.quantity, msg.price))
+        elif isinstance(msg, v50.Rejected):
+            o = self.orders.get(msg.user_ref_num)
+            if o is None:
+                return
+            o.state = OrderState.REJECTED
+            o.open_qty = 0
+            o.reason = str(msg.reason)
+            self.risk.order_done(o.user_ref_num)
+            if o.replaces is not None:
+                prev = self.orders.get(o.replaces)
+                if prev is not None:
+                    prev.replaced_by = None  # the original stays intact (OUCH 5.0 2.2, case 3)
+            self._emit(OrderUpdate("rejected", o, msg.timestamp, reason=str(msg.reason)))

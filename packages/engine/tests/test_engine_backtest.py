@@ -1,0 +1,318 @@
+"""End-to-end backtests on the generated day: determinism, PnL reconciled with fills,
+latency plumbing, reports and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtest
+from tickwire.engine.backtest.latency import (
+    ConstantLatency,
+    LatencySpecError,
+    LogNormalLatency,
+    parse_latency,
+)
+from tickwire.engine.backtest.report import build_report, percentiles, summary_text, write_outputs
+from tickwire.engine.cli_backtest import DEFAULT_RISK, main
+from tickwire.engine.risk import parse_risk_limits
+from tickwire.engine.strategy import MarketMaker, ThresholdTaker
+from tickwire.itch.generator import generate_day
+
+DAY = (40_000, 40, 1)  # messages, symbols, seed: a small generated day keeps the suite quick
+
+
+def _run(strategy: Any = None, **cfg: Any) -> BacktestResult:
+    return run_backtest(
+        strategy if strategy is not None else MarketMaker(),
+        generate_day(*DAY),
+        limits=parse_risk_limits(DEFAULT_RISK),
+        config=BacktestConfig(**cfg),
+        total=DAY[0],
+    )
+
+
+def _deterministic(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "runtime"}
+
+
+@pytest.fixture(scope="module")
+def mm_result() -> BacktestResult:
+    return _run()
+
+
+def test_engine_backtest_market_maker_is_deterministic(mm_result: BacktestResult) -> None:
+    again = _run()
+    a, b = build_report(mm_result), build_report(again)
+    assert _deterministic(a) == _deterministic(b)
+    assert mm_result.fills == again.fills
+    assert mm_result.pnl_series == again.pnl_series
+    assert a["fills"]["count"] > 20  # it really traded
+    assert a["orders"]["sent"] > 100
+
+
+def test_engine_backtest_pnl_reconciles_with_fills(mm_result: BacktestResult) -> None:
+    report = build_report(mm_result)
+    cash: dict[str, int] = {}
+    pos: dict[str, int] = {}
+    for f in mm_result.fills:
+        signed = f.quantity if f.side == "B" else -f.quantity
+        pos[f.symbol] = pos.get(f.symbol, 0) + signed
+        cash[f.symbol] = cash.get(f.symbol, 0) - signed * f.price
+    total = 0
+    for sym in pos:
+        pnl = cash[sym] + pos[sym] * mm_result.marks.get(sym, 0)
+        assert report["symbols"][sym]["pnl_e4"] == pnl
+        assert report["symbols"][sym]["position"] == pos[sym]
+        total += pnl
+    assert report["pnl"]["total_e4"] == total
+    assert report["pnl"]["realised_e4"] + report["pnl"]["unrealised_e4"] == total
+    assert mm_result.pnl_series[-1].pnl == total
+    # Every fill belongs to an order, and the orders' filled shares add up.
+    filled: dict[int, int] = {}
+    for f in mm_result.fills:
+        filled[f.user_ref_num] = filled.get(f.user_ref_num, 0) + f.quantity
+    for o in mm_result.orders:
+        assert o["filled"] == filled.get(o["user_ref_num"], 0)
+    # The day ends flat on orders: the strategy cancelled everything on stop.
+    assert all(o["state"] in ("done", "refused", "rejected") for o in mm_result.orders)
+
+
+def test_engine_backtest_constant_latencies_show_in_percentiles(mm_result: BacktestResult) -> None:
+    lat = build_report(mm_result)["latency_ns"]
+    # Feed 20 us + order 30 us between the event and the venue; order 30 + ack 30 us.
+    assert lat["tick_to_venue"]["p50"] == lat["tick_to_venue"]["p99_9"] == 50_000
+    assert lat["order_to_ack"]["p50"] == lat["order_to_ack"]["max"] == 60_000
+    assert lat["order_to_ack"]["tail_ratio"] == 1.0
+
+
+def test_engine_backtest_random_latency_is_seeded() -> None:
+    a = _run(feed_latency="lognormal:20000,0.6", order_latency="uniform:10000,90000", seed=7)
+    b = _run(feed_latency="lognormal:20000,0.6", order_latency="uniform:10000,90000", seed=7)
+    c = _run(feed_latency="lognormal:20000,0.6", order_latency="uniform:10000,90000", seed=8)
+    ra, rb, rc = (build_report(x) for x in (a, b, c))
+    assert _deterministic(ra) == _deterministic(rb)
+    assert ra["latency_ns"] != rc["latency_ns"]
+    t = ra["latency_ns"]["order_to_ack"]
+    assert t["p50"] < t["p99"] <= t["p99_9"] and t["tail_ratio"] > 1
+
+
+def test_engine_backtest_taker_trades_and_reconciles() -> None:
+    res = _run(ThresholdTaker())
+    report = build_report(res)
+    assert report["fills"]["count"] > 0
+    assert report["fills"]["passive_shares"] == 0  # IOC only: it never rests
+    assert all(o["time_in_force"] == "3" for o in res.orders)
+    total = sum(-(f.quantity if f.side == "B" else -f.quantity) * f.price for f in res.fills) + sum(
+        p * res.marks.get(s, 0) for s, p in res.positions.items()
+    )
+    assert report["pnl"]["total_e4"] == total
+
+
+def test_engine_backtest_risk_refusals_reach_the_report() -> None:
+    limits = dict(DEFAULT_RISK, max_position=100, max_open_orders=2)
+    res = run_backtest(MarketMaker(), generate_day(*DAY), limits=parse_risk_limits(limits))
+    report = build_report(res)
+    assert sum(report["orders"]["refused_by_risk"].values()) > 0
+    assert all(abs(p) <= 100 for p in res.positions.values())
+
+
+def test_engine_backtest_outputs(tmp_path: Path, mm_result: BacktestResult) -> None:
+    report = write_outputs(mm_result, tmp_path, plot=True)
+    assert json.loads((tmp_path / "report.json").read_text())["pnl"] == report["pnl"]
+    with (tmp_path / "fills.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(mm_result.fills)
+    assert sum(int(r["quantity"]) for r in rows) == report["fills"]["shares"]
+    png = (tmp_path / "pnl.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    text = summary_text(report)
+    assert "pnl" in text and "P99.9" in text
+
+
+def test_engine_backtest_percentiles() -> None:
+    p = percentiles(list(range(1, 1001)))
+    assert (p["p50"], p["p99"], p["p99_9"], p["max"]) == (500, 990, 999, 1000)
+    assert p["tail_ratio"] == round(999 / 500, 3)
+    assert percentiles([])["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("20000", ConstantLatency),
+        ("constant:5", ConstantLatency),
+        ("lognormal:1000,0.5", LogNormalLatency),
+    ],
+)
+def test_engine_backtest_latency_specs(spec: str, kind: type) -> None:
+    model = parse_latency(spec, seed=3)
+    assert isinstance(model, kind)
+    draws = [model.sample() for _ in range(100)]
+    assert all(d >= 0 for d in draws)
+    again = parse_latency(spec, seed=3)
+    assert draws == [again.sample() for _ in range(100)]
+
+
+@pytest.mark.parametrize(
+    "spec", ["", "fast", "uniform:5", "uniform:9,1", "constant:-1", "lognormal:0,1"]
+)
+def test_engine_backtest_latency_bad_specs(spec: str) -> None:
+    with pytest.raises(LatencySpecError):
+        parse_latency(spec)
+
+
+def test_engine_backtest_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text(
+        "[strategy]\nmax_symbols = 3\n[risk]\nmax_position = 400\nmax_order_qty = 500\n"
+        '[backtest]\nfeed_latency = "constant:10000"\n'
+    )
+    out = tmp_path / "out"
+    js = tmp_path / "r.json"
+    rc = main(
+        [
+            "backtest",
+            "--messages",
+            "20000",
+            "--symbols",
+            "20",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--json",
+            str(js),
+            "--no-plot",
+        ]
+    )
+    assert rc == 0
+    stdout = capsys.readouterr().out
+    assert "pnl" in stdout and "outputs" in stdout
+    report = json.loads(js.read_text())
+    assert report["config"]["feed_latency"] == "constant:10000"
+    assert report["config"]["strategy_config"]["max_symbols"] == 3
+    assert {p.name for p in out.iterdir()} >= {"report.json", "orders.csv", "fills.csv", "pnl.csv"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "nope"], "module:Class"),
+        (["--strategy", "json:JSONDecoder"], "not a tickwire Strategy"),
+        (["--feed-latency", "soon"], "bad latency spec"),
+        (["no/such/file"], "no such file"),
+    ],
+)
+def test_engine_backtest_cli_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    rc = main(["backtest", "--messages", "2000", "--symbols", "5", "--out", str(tmp_path), *args])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_engine_backtest_cli_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[risk]\nmax_positon = 5\n")
+    rc = main(
+        [
+            "backtest",
+            "--messages",
+            "2000",
+            "--symbols",
+            "5",
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 2
+    assert "risk.max_positon: unknown key" in capsys.readouterr().err
+
+
+def test_engine_backtest_from_binaryfile_and_capture(tmp_path: Path) -> None:
+    """The same day read back from a BinaryFILE and from a MoldUDP64 pcap gives the same
+    report as the in-memory day."""
+    from tickwire.itch import encode
+    from tickwire.itch.writer import BinaryFileWriter
+    from tickwire.moldudp64.codec import DownstreamPacket
+    from tickwire.moldudp64.net import build_udp_frame
+    from tickwire.moldudp64.pcap import PcapWriter
+
+    day = list(generate_day(8_000, 10, 4))
+    itch = tmp_path / "day.itch"
+    with BinaryFileWriter(itch) as w:
+        for m in day:
+            w.write(m)
+    pcap = tmp_path / "day.pcap"
+    with PcapWriter(pcap) as pw:
+        seq = 1
+        for i in range(0, len(day), 20):
+            blocks = tuple(encode(m) for m in day[i : i + 20])
+            payload = DownstreamPacket("TESTSESS01", seq, blocks).build()
+            seq += len(blocks)
+            frame = build_udp_frame(
+                payload, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=26477
+            )
+            pw.write(frame, timestamp_ns=day[i].timestamp)
+    reports = []
+    for data in (None, itch, pcap):
+        out = tmp_path / f"out-{len(reports)}"
+        args = [
+            "backtest",
+            "--messages",
+            "8000",
+            "--symbols",
+            "10",
+            "--day-seed",
+            "4",
+            "--out",
+            str(out),
+            "--no-plot",
+            "--quiet",
+        ]
+        assert main([*args, str(data)] if data is not None else args) == 0
+        report = json.loads((out / "report.json").read_text())
+        reports.append({k: v for k, v in report.items() if k not in ("runtime", "data")})
+    assert reports[0] == reports[1] == reports[2]
+    assert reports[0]["messages"] == 8_000
+
+
+def test_engine_backtest_cli_bad_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.itch"
+    junk.write_bytes(b"\x00\x24A12345")  # an Add Order cut short: not a BinaryFILE
+    rc = main(["backtest", str(junk), "--out", str(tmp_path / "o"), "--quiet", "--no-plot"])
+    assert rc == 1
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["market_maker", "taker"])
+def test_engine_backtest_example_configs_run(name: str, tmp_path: Path) -> None:
+    cfg = Path(__file__).resolve().parents[1] / "examples" / f"{name}.toml"
+    out = tmp_path / name
+    rc = main(
+        [
+            "backtest",
+            "--config",
+            str(cfg),
+            "--messages",
+            "15000",
+            "--symbols",
+            "15",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-plot",
+        ]
+    )
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["orders"]["sent"] > 0
+    assert report["config"]["strategy"].endswith(
+        "MarketMaker" if name == "market_maker" else "ThresholdTaker"
+    )

@@ -1,0 +1,321 @@
+"""The simulated venue's L3 queue model, on hand-built ITCH flows.
+
+Our order joins the back of its price level; it fills only after the shares ahead of it
+(known exactly from the L3 book) have traded or been cancelled; executions against
+orders behind us, executions and prints through our price, and incoming orders that
+cross us fill us as ``tickwire.engine.backtest.venue`` documents."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tickwire.engine.backtest.venue import SimulatedVenue
+from tickwire.engine.book import BookManager
+from tickwire.itch import (
+    AddOrder,
+    Message,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderReplace,
+    SystemEvent,
+    Trade,
+)
+from tickwire.ouch import v50
+
+SYM = "TEST"
+LOC = 7
+PX = 1_000_000
+
+
+class Sim:
+    """A venue over a book, with the answers it sends collected."""
+
+    def __init__(self) -> None:
+        self.books = BookManager()
+        self.out: list[v50.OutboundMessage] = []
+        self.venue = SimulatedVenue(self.books, self.out.append)
+        self.t = 34_200_000_000_000
+        self.feed(SystemEvent(0, 0, self.t, "Q"))
+
+    def feed(self, msg: Message) -> None:
+        self.venue.on_market(msg, msg.timestamp)
+        self.books.apply(msg)
+
+    def ts(self) -> int:
+        self.t += 1_000
+        return self.t
+
+    def add(self, ref: int, side: str, shares: int, price: int = PX) -> None:
+        self.feed(AddOrder(LOC, 0, self.ts(), ref, side, shares, SYM, price))
+
+    def execute(self, ref: int, shares: int) -> None:
+        self.feed(OrderExecuted(LOC, 0, self.ts(), ref, shares, 1))
+
+    def cancel(self, ref: int, shares: int) -> None:
+        self.feed(OrderCancel(LOC, 0, self.ts(), ref, shares))
+
+    def delete(self, ref: int) -> None:
+        self.feed(OrderDelete(LOC, 0, self.ts(), ref))
+
+    def enter(self, ref: int, side: str, qty: int, price: int = PX, tif: str = "0") -> None:
+        self.venue.receive(
+            v50.EnterOrder(
+                user_ref_num=ref,
+                side=side,
+                quantity=qty,
+                symbol=SYM,
+                price=price,
+                time_in_force=tif,
+                display="Y",
+                capacity="P",
+                intermarket_sweep_eligibility="N",
+                cross_type="N",
+                cl_ord_id=v50.cl_ord_id_for(ref),
+            ),
+            self.ts(),
+        )
+
+    def filled(self, ref: int | None = None) -> int:
+        return sum(
+            m.quantity
+            for m in self.out
+            if isinstance(m, v50.OrderExecuted) and (ref is None or m.user_ref_num == ref)
+        )
+
+    def cancelled(self, ref: int) -> list[v50.OrderCanceled]:
+        return [m for m in self.out if isinstance(m, v50.OrderCanceled) and m.user_ref_num == ref]
+
+
+def test_engine_backtest_queue_walkthrough() -> None:
+    s = Sim()
+    s.add(1, "B", 300)
+    s.add(2, "B", 200)
+    s.enter(10, "B", 100)
+    assert isinstance(s.out[0], v50.OrderAccepted) and s.out[0].order_state == "L"
+    assert s.venue.queue_ahead(10) == 500
+    s.execute(1, 300)  # the first order in line trades: queue moves, we do not fill
+    assert (s.venue.queue_ahead(10), s.filled()) == (200, 0)
+    s.cancel(2, 150)  # a partial cancel ahead of us
+    assert (s.venue.queue_ahead(10), s.filled()) == (50, 0)
+    s.add(3, "B", 100)  # joins behind us
+    s.execute(3, 80)  # an aggressor reached the order behind us: 50 ahead, then 30 to us
+    assert (s.venue.queue_ahead(10), s.filled(10)) == (0, 30)
+    s.delete(2)  # nothing left ahead anyway
+    s.execute(3, 20)
+    assert s.filled(10) == 50
+    fills = [m for m in s.out if isinstance(m, v50.OrderExecuted)]
+    assert all(f.price == PX and f.liquidity_flag == "A" for f in fills)
+    assert len({f.match_number for f in fills}) == len(fills)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ahead=st.lists(st.integers(1, 500), min_size=1, max_size=6),
+    chunks=st.lists(st.tuples(st.booleans(), st.integers(1, 200)), min_size=1, max_size=30),
+    qty=st.integers(1, 300),
+)
+def test_engine_backtest_queue_fills_only_after_the_shares_ahead(
+    ahead: list[int], chunks: list[tuple[bool, int]], qty: int
+) -> None:
+    """Behind N shares, our order fills only once N shares ahead traded or were
+    cancelled; aggressive flow then reaches us through an order queued behind us."""
+    s = Sim()
+    for i, shares in enumerate(ahead):
+        s.add(100 + i, "B", shares)
+    s.enter(10, "B", qty)
+    n = sum(ahead)
+    assert s.venue.queue_ahead(10) == n
+    s.add(999, "B", 10_000)  # behind us: the flow that reaches us once the queue is gone
+    left = dict(enumerate(ahead))
+    removed = 0
+    for execute, size in chunks:
+        live = [i for i in sorted(left) if left[i] > 0]
+        if not live:
+            break
+        i = live[0]
+        take = min(size, left[i])
+        if execute:
+            s.execute(100 + i, take)
+        else:
+            s.cancel(100 + i, take) if take < left[i] else s.delete(100 + i)
+        left[i] -= take
+        removed += take
+        assert s.filled(10) == 0
+        assert s.venue.queue_ahead(10) == n - removed
+    # Now trade the order behind us: each share first clears what is still ahead.
+    s.execute(999, n - removed + qty)
+    assert s.filled(10) == qty
+    assert s.venue.live_orders() == []
+
+
+def test_engine_backtest_queue_trade_through_and_better_price() -> None:
+    s = Sim()
+    s.add(1, "B", 500)
+    s.add(2, "B", 500, PX - 100)
+    s.enter(10, "B", 300)  # behind 500 at PX
+    s.execute(2, 200)  # a seller went down to PX - 100: it passed our price
+    assert s.filled(10) == 200
+    s.feed(Trade(LOC, 0, s.ts(), 0, "B", 100, SYM, PX, 77))  # a print AT our price: no fill
+    assert s.filled(10) == 200
+    s.feed(Trade(LOC, 0, s.ts(), 0, "B", 500, SYM, PX - 100, 78))  # strictly through: fill
+    assert s.filled(10) == 300
+
+
+def test_engine_backtest_queue_incoming_cross_fills_us() -> None:
+    s = Sim()
+    s.add(1, "S", 100, PX + 500)
+    s.enter(10, "B", 300)  # not marketable: best ask is above
+    assert s.filled() == 0
+    s.add(2, "S", 120, PX - 100)  # a sell priced through our bid would have hit us
+    assert s.filled(10) == 120
+    # Those shares are taken: a new buy of ours cannot take them again.
+    s.enter(11, "B", 500, PX, tif="3")
+    assert s.filled(11) == 0
+    assert s.cancelled(11)[0].reason == "I" and s.cancelled(11)[0].quantity == 500
+
+
+def test_engine_backtest_queue_marketable_ioc_partial() -> None:
+    s = Sim()
+    s.add(1, "S", 100, PX)
+    s.add(2, "S", 50, PX + 100)
+    s.add(3, "S", 1_000, PX + 200)
+    s.enter(10, "B", 400, PX + 100, tif="3")  # IOC: takes 150 over two levels
+    ex = [m for m in s.out if isinstance(m, v50.OrderExecuted)]
+    assert [(m.quantity, m.price, m.liquidity_flag) for m in ex] == [
+        (100, PX, "R"),
+        (50, PX + 100, "R"),
+    ]
+    assert s.cancelled(10)[0].quantity == 250 and s.cancelled(10)[0].reason == "I"
+    assert s.venue.live_orders() == []
+
+
+def test_engine_backtest_queue_day_remainder_rests_and_expires() -> None:
+    s = Sim()
+    s.add(1, "S", 100, PX)
+    s.add(2, "B", 70, PX - 100)
+    s.enter(10, "B", 300, PX)  # takes 100, rests 200 at PX (a new level: nothing ahead)
+    assert s.filled(10) == 100
+    assert s.venue.queue_ahead(10) == 0
+    s.enter(11, "S", 100, PX - 100)  # sells into the bid at PX - 100: 70 there
+    assert s.filled(11) == 70
+    s.feed(SystemEvent(0, 0, s.ts(), "M"))  # end of market hours: Day orders expire
+    assert s.cancelled(10)[-1].reason == "T" and s.cancelled(10)[-1].quantity == 200
+    assert s.cancelled(11)[-1].quantity == 30
+
+
+def test_engine_backtest_queue_replace_loses_priority_cancel_keeps_it() -> None:
+    s = Sim()
+    s.add(1, "B", 100)
+    s.enter(10, "B", 300)
+    s.add(2, "B", 200)  # behind us
+    s.venue.receive(v50.CancelOrder(user_ref_num=10, quantity=250), s.ts())  # reduce: keeps place
+    assert s.cancelled(10)[0].quantity == 50
+    assert s.venue.queue_ahead(10) == 100
+    s.venue.receive(
+        v50.ReplaceOrder(
+            orig_user_ref_num=10,
+            user_ref_num=11,
+            quantity=250,
+            price=PX,
+            time_in_force="0",
+            display="Y",
+            intermarket_sweep_eligibility="N",
+            cl_ord_id=v50.cl_ord_id_for(11),
+        ),
+        s.ts(),
+    )
+    rep = [m for m in s.out if isinstance(m, v50.OrderReplaced)]
+    assert rep and rep[0].quantity == 250 and rep[0].orig_user_ref_num == 10
+    assert s.venue.queue_ahead(11) == 300  # now behind both orders
+    # A replace of an order that is no longer live is silently ignored.
+    before = len(s.out)
+    s.venue.receive(
+        v50.ReplaceOrder(
+            orig_user_ref_num=10,
+            user_ref_num=12,
+            quantity=100,
+            price=PX,
+            time_in_force="0",
+            display="Y",
+            intermarket_sweep_eligibility="N",
+            cl_ord_id=v50.cl_ord_id_for(12),
+        ),
+        s.ts(),
+    )
+    assert len(s.out) == before
+
+
+def test_engine_backtest_queue_replace_counts_the_chain() -> None:
+    s = Sim()
+    s.add(1, "S", 100, PX)
+    s.enter(10, "B", 500, PX - 100)
+    s.add(2, "S", 100, PX - 100)  # crosses us: 100 filled
+    assert s.filled(10) == 100
+    # OUCH: the replace quantity is total liability incl. the 100 executed -> 400 exposed.
+    s.venue.receive(
+        v50.ReplaceOrder(
+            orig_user_ref_num=10,
+            user_ref_num=11,
+            quantity=500,
+            price=PX - 200,
+            time_in_force="0",
+            display="Y",
+            intermarket_sweep_eligibility="N",
+            cl_ord_id=v50.cl_ord_id_for(11),
+        ),
+        s.ts(),
+    )
+    rep = next(m for m in s.out if isinstance(m, v50.OrderReplaced))
+    assert rep.quantity == 400
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"qty": 0}, 0x13),
+        ({"qty": 1_000_000}, 0x13),
+        ({"price": 0}, 0x1D),
+        ({"symbol": "NOPE"}, 0x17),
+    ],
+)
+def test_engine_backtest_queue_venue_rejects(kwargs: dict[str, object], code: int) -> None:
+    s = Sim()
+    s.add(1, "B", 100)
+    s.venue.receive(
+        v50.EnterOrder(
+            user_ref_num=5,
+            side="B",
+            quantity=int(kwargs.get("qty", 100)),  # type: ignore[call-overload]
+            symbol=str(kwargs.get("symbol", SYM)),
+            price=int(kwargs.get("price", PX)),  # type: ignore[call-overload]
+            time_in_force="0",
+            display="Y",
+            capacity="P",
+            intermarket_sweep_eligibility="N",
+            cross_type="N",
+            cl_ord_id="X",
+        ),
+        s.ts(),
+    )
+    assert isinstance(s.out[-1], v50.Rejected) and s.out[-1].reason == code
+
+
+def test_engine_backtest_queue_closed_market_rejects() -> None:
+    s = Sim()
+    s.add(1, "B", 100)
+    s.feed(SystemEvent(0, 0, s.ts(), "M"))
+    s.enter(5, "B", 100)
+    assert isinstance(s.out[-1], v50.Rejected) and s.out[-1].reason == 0x02
+
+
+def test_engine_backtest_queue_replace_in_feed_shrinks_queue() -> None:
+    s = Sim()
+    s.add(1, "B", 100)
+    s.add(2, "B", 100)
+    s.enter(10, "B", 100)
+    s.feed(OrderReplace(LOC, 0, s.ts(), 1, 3, 200, PX))  # loses priority: now behind us
+    assert s.venue.queue_ahead(10) == 100
+    s.execute(3, 150)  # behind us: 100 clear the queue, 50 fill us
+    assert s.filled(10) == 50

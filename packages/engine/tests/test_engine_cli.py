@@ -1,0 +1,229 @@
+"""``python -m tickwire.engine``: book and threshold end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tickwire.engine.cli import main
+from tickwire.engine.testing import add_order, feed_frame
+from tickwire.moldudp64.codec import parse_downstream
+from tickwire.moldudp64.net import parse_udp_frame
+from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.ouch import v50
+
+# The shared data sit next to the repository: ../shared/data (DESIGN.md).
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+TEST_FILE = DATA / "itch" / "ex20101224.TEST_ITCH_50"
+MULTIPLE = DATA / "pcap" / "nasdaq-itch50" / "Multiple.Packets.pcap"
+
+CONFIG = """\
+armed = true
+max_orders = 10
+first_user_ref_num = 100
+feed_port = 26477
+order_port = 26400
+order_session = "TWORDERS01"
+
+[[instrument]]
+locate = 6514
+symbol = "META"
+limit_price = 3600000
+base_qty = 100
+step_qty = 100
+tick = 100
+max_order_qty = 1000
+max_position = 5000
+max_notional = 500000000000
+"""
+
+
+def test_book_json_on_the_real_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["book", str(TEST_FILE), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["unknown_references"] == 0
+    assert sorted(out["instruments"]) == ["1", "2", "3"]
+    row = out["instruments"]["2"]
+    assert list(row) == [
+        "symbol",
+        "bid_price",
+        "bid_size",
+        "ask_price",
+        "ask_size",
+        "orders",
+        "levels",
+    ]
+    assert row["symbol"] == "BOB"
+    assert all(isinstance(row[k], int) for k in ("bid_price", "bid_size", "orders", "levels"))
+
+
+def test_book_on_a_capture_as_a_subprocess() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tickwire.engine", "book", str(MULTIPLE), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    out = json.loads(result.stdout)
+    assert out["instruments"]["6514"] == {
+        "symbol": "META",
+        "bid_price": 805200,
+        "bid_size": 1,
+        "ask_price": 3573300,
+        "ask_size": 100,
+        "orders": 38,
+        "levels": 17,
+    }
+    # The capture is a snippet: the one delete refers to an order added before it began.
+    assert out["unknown_references"] == 1
+
+
+def test_book_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["book", str(TEST_FILE)]) == 0
+    text = capsys.readouterr().out
+    assert "12012 messages, 0 unknown references" in text and "BOB" in text
+
+
+def test_book_on_garbage_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.itch"
+    bad.write_bytes(b"\x00\x00Z" + b"\x00" * 5)
+    assert main(["book", str(bad)]) == 1
+    assert "tickwire.engine:" in capsys.readouterr().err
+
+
+def test_threshold_on_the_real_capture(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    out, stats = tmp_path / "orders.pcap", tmp_path / "stats.json"
+    rc = main(
+        [
+            "threshold",
+            "--backend",
+            "reference",
+            "--config",
+            str(cfg),
+            str(MULTIPLE),
+            "--out",
+            str(out),
+            "--json",
+            str(stats),
+        ]
+    )
+    assert rc == 0
+    data = json.loads(stats.read_text())
+    # Frame 2 carries 38 messages of locate 6514, 19 of them sell adds under the limit.
+    assert data == {
+        "frames": 2,
+        "messages_scanned": 39,
+        "triggers": 19,
+        "orders": 1,
+        "suppressed": 18,
+        "parse_errors": 0,
+        "refused": {"killed": 0, "max_orders": 0, "position": 0, "notional": 0},
+        "instruments": {"6514": {"shares": 1000, "notional": 3573300000}},
+    }
+    (record,) = list(read_pcap(out))
+    (second,) = [r for i, r in enumerate(read_pcap(MULTIPLE)) if i == 1]
+    assert record.timestamp_ns == second.timestamp_ns
+    udp = parse_udp_frame(record.frame, verify=True)
+    assert udp.vlan_tci == 141 and udp.dst_ip == "206.200.127.138"
+    order = v50.decode_inbound(parse_downstream(udp.payload).messages[0])
+    assert (order.user_ref_num, order.price, order.quantity, order.symbol) == (  # type: ignore[attr-defined]
+        100,
+        3573300,
+        1000,
+        "META",
+    )
+
+
+def test_threshold_stats_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.replace("locate = 6514", "locate = 13"))
+    cap = tmp_path / "in.pcap"
+    with PcapWriter(cap) as w:
+        w.write(feed_frame([add_order(13, "S", 100)]), timestamp_ns=5)
+        w.write(b"\x00" * 20, timestamp_ns=6)
+    rc = main(
+        [
+            "threshold",
+            "--backend",
+            "reference",
+            "--config",
+            str(cfg),
+            str(cap),
+            "--out",
+            str(tmp_path / "o.pcap"),
+            "--json",
+            "-",
+        ]
+    )
+    assert rc == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["frames"], data["orders"]) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("config", "backend", "message"),
+    [
+        (CONFIG.replace("tick = 100", "tick = 0"), "reference", "instrument[0].tick"),
+        (CONFIG, "no-such-backend", "no backend 'no-such-backend'"),
+    ],
+)
+def test_threshold_usage_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str, backend: str, message: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(config)
+    rc = main(
+        [
+            "threshold",
+            "--backend",
+            backend,
+            "--config",
+            str(cfg),
+            str(MULTIPLE),
+            "--out",
+            str(tmp_path / "o.pcap"),
+            "--json",
+            str(tmp_path / "s.json"),
+        ]
+    )
+    assert rc == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_backends_lists_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backends"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "reference"
+
+
+def test_threshold_refuses_a_non_ethernet_capture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    cap = tmp_path / "raw.pcap"
+    with PcapWriter(cap, linktype=101) as w:  # LINKTYPE_RAW: bare IP packets
+        w.write(b"\x45" + bytes(40))
+    rc = main(
+        [
+            "threshold",
+            "--backend",
+            "reference",
+            "--config",
+            str(cfg),
+            str(cap),
+            "--out",
+            str(tmp_path / "o.pcap"),
+            "--json",
+            str(tmp_path / "s.json"),
+        ]
+    )
+    assert rc == 1
+    assert "not Ethernet" in capsys.readouterr().err

@@ -1,0 +1,173 @@
+"""LOBSTER export: the order book file matches the engine's book at sampled times, and
+the message file replays into exactly the order book file."""
+
+from __future__ import annotations
+
+import csv
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tickwire.engine.book import BookManager
+from tickwire.engine.cli_backtest import main
+from tickwire.engine.lobster import ASK_DUMMY, BID_DUMMY, ExportError, export
+from tickwire.itch import Message
+from tickwire.itch.generator import generate_day
+
+LEVELS = 5
+
+
+@pytest.fixture(scope="module")
+def day() -> list[Message]:
+    return list(generate_day(30_000, 20, 3))
+
+
+@pytest.fixture(scope="module")
+def exported(
+    day: list[Message], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[str]]:
+    out = tmp_path_factory.mktemp("lobster")
+    books = BookManager()
+    books.feed(day)
+    # The two busiest symbols of the day.
+    busiest = sorted(books.books.values(), key=lambda b: -b.order_count)[:2]
+    symbols = [b.symbol for b in busiest]
+    res = export(day, symbols, out, levels=LEVELS, bbo_format="csv")
+    assert sorted(res.rows) == sorted(symbols) and all(n > 100 for n in res.rows.values())
+    return out, symbols
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open() as f:
+        return list(csv.reader(f))
+
+
+def _ns(t: str) -> int:
+    return int(Decimal(t) * 1_000_000_000)
+
+
+def test_engine_lobster_matches_the_book_at_sampled_times(
+    day: list[Message], exported: tuple[Path, list[str]]
+) -> None:
+    out, symbols = exported
+    rng = random.Random(5)
+    for sym in symbols:
+        msgs = _read(out / f"{sym}_message_{LEVELS}.csv")
+        rows = _read(out / f"{sym}_orderbook_{LEVELS}.csv")
+        assert len(msgs) == len(rows)
+        times = [_ns(m[0]) for m in msgs]
+        samples = [*sorted(rng.sample(range(times[0], times[-1] + 1), 40)), times[-1]]
+        books = BookManager()
+        i = 0
+        row = -1
+        for t in samples:
+            while i < len(day) and day[i].timestamp <= t:
+                books.apply(day[i])
+                i += 1
+            while row + 1 < len(times) and times[row + 1] <= t:
+                row += 1
+            book = next(b for b in books.books.values() if b.symbol == sym)
+            bids, asks = book.depth(LEVELS)
+            expected: list[int] = []
+            for k in range(LEVELS):
+                expected += [asks[k].price, asks[k].shares] if k < len(asks) else [ASK_DUMMY, 0]
+                expected += [bids[k].price, bids[k].shares] if k < len(bids) else [BID_DUMMY, 0]
+            assert [int(x) for x in rows[row]] == expected, (sym, t)
+
+
+def test_engine_lobster_messages_replay_into_the_orderbook(
+    exported: tuple[Path, list[str]],
+) -> None:
+    """An independent reader rebuilds the book from the message file alone."""
+    out, symbols = exported
+    for sym in symbols:
+        orders: dict[int, tuple[int, int, int]] = {}  # id -> (direction, price, size)
+        for msg, row in zip(
+            _read(out / f"{sym}_message_{LEVELS}.csv"),
+            _read(out / f"{sym}_orderbook_{LEVELS}.csv"),
+            strict=True,
+        ):
+            _, typ, oid, size, price, direction = (int(x) if i else x for i, x in enumerate(msg))
+            assert isinstance(typ, int) and isinstance(oid, int) and isinstance(size, int)
+            if typ == 1:
+                orders[oid] = (int(direction), int(price), size)
+            elif typ in (2, 4):
+                d, p, s = orders[oid]
+                assert s >= size
+                if s == size:
+                    del orders[oid]
+                else:
+                    orders[oid] = (d, p, s - size)
+            elif typ == 3:
+                assert orders.pop(oid)[2] == size
+            levels: dict[tuple[int, int], int] = {}
+            for d, p, s in orders.values():
+                levels[(d, p)] = levels.get((d, p), 0) + s
+            asks = sorted((p, s) for (d, p), s in levels.items() if d == -1)
+            bids = sorted(((p, s) for (d, p), s in levels.items() if d == 1), reverse=True)
+            expected: list[int] = []
+            for k in range(LEVELS):
+                expected += list(asks[k]) if k < len(asks) else [ASK_DUMMY, 0]
+                expected += list(bids[k]) if k < len(bids) else [BID_DUMMY, 0]
+            assert [int(x) for x in row] == expected
+
+
+def test_engine_lobster_bbo_csv_and_parquet(
+    day: list[Message], tmp_path: Path, exported: tuple[Path, list[str]]
+) -> None:
+    out, symbols = exported
+    with (out / "bbo.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    books = BookManager()
+    books.feed(day)
+    for sym in symbols:
+        last = [r for r in rows if r["symbol"] == sym][-1]
+        book = next(b for b in books.books.values() if b.symbol == sym)
+        q = book.bbo()
+        assert (last["bid_price"], last["ask_price"]) == (
+            str(q.bid_price or ""),
+            str(q.ask_price or ""),
+        )
+        assert (int(last["bid_size"]), int(last["ask_size"])) == (q.bid_size, q.ask_size)
+    import pyarrow.parquet as pq  # a dev dependency; optional for users
+
+    export(day, symbols[:1], tmp_path, levels=2, bbo_format="parquet", date="2026-11-23")
+    table = pq.read_table(tmp_path / "bbo.parquet")
+    assert table.num_rows == sum(1 for r in rows if r["symbol"] == symbols[0])
+    assert (tmp_path / f"{symbols[0]}_2026-11-23_34200000_57600000_message_2.csv").exists()
+
+
+def test_engine_lobster_errors(day: list[Message], tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="levels"):
+        export(day, ["X"], tmp_path, levels=0)
+    with pytest.raises(ExportError, match="csv or parquet"):
+        export(day, ["X"], tmp_path, bbo_format="xlsx")
+    res = export(day[:1000], ["NOTHERE"], tmp_path)
+    assert res.missing_symbols == ["NOTHERE"]
+
+
+def test_engine_lobster_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    books = BookManager()
+    books.feed(generate_day(5_000, 5, 2))
+    sym = next(iter(books.books.values())).symbol
+    rc = main(
+        [
+            "export",
+            "--messages",
+            "5000",
+            "--symbols",
+            "5",
+            "--day-seed",
+            "2",
+            "--symbol",
+            sym,
+            "--levels",
+            "3",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 0
+    assert f"{sym}:" in capsys.readouterr().out
+    assert (tmp_path / f"{sym}_orderbook_3.csv").exists()

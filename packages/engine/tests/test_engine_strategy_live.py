@@ -1,0 +1,87 @@
+"""The same strategy class live: OUCH 5.0 over a real SoupBinTCP session on loopback,
+against the simulated venue serving as the exchange."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from tickwire.engine.backtest.venue import SimulatedVenue
+from tickwire.engine.book import BookManager
+from tickwire.engine.risk import RiskLimits
+from tickwire.engine.strategy import MarketMaker, OrderState
+from tickwire.engine.strategy.live import LiveRunner, wall_clock_ns
+from tickwire.itch import Message
+from tickwire.itch.generator import generate_day
+from tickwire.ouch import v50
+from tickwire.soupbintcp.aio import SoupClient, SoupServerRunner
+from tickwire.soupbintcp.session import ClientSession, ServerConnection, SoupServer
+
+
+async def _session() -> tuple[LiveRunner, SimulatedVenue, list[v50.OutboundMessage]]:
+    vbooks = BookManager()
+    answers: list[v50.OutboundMessage] = []
+    server: SoupServerRunner | None = None
+
+    def respond(msg: v50.OutboundMessage) -> None:
+        answers.append(msg)
+        assert server is not None
+        server.publish(v50.encode(msg))  # sequenced, the way OUCH answers
+
+    venue = SimulatedVenue(vbooks, respond)
+
+    def on_order(conn: ServerConnection, data: bytes) -> None:
+        venue.receive(v50.decode_inbound(data), venue.now)
+
+    server = SoupServerRunner(SoupServer({"TW": "SECRET"}, session="TWLIVE0001"), on_order)
+    port = await server.start("127.0.0.1", 0)
+    runner: LiveRunner | None = None
+
+    def to_runner(m: object) -> None:
+        assert runner is not None
+        runner.on_ouch(m.data)  # type: ignore[attr-defined]
+
+    client = SoupClient(
+        ClientSession("TW", "SECRET"), "127.0.0.1", port, reconnect=False, on_message=to_runner
+    )
+    await client.connect(timeout=5)
+    strategy = MarketMaker({"max_symbols": 3, "requote_ns": 0})
+    runner = LiveRunner(strategy, client.send, limits=RiskLimits(max_position=1_000))
+
+    async def feed() -> AsyncIterator[Message]:
+        for i, msg in enumerate(generate_day(6_000, 6, 2)):
+            venue.on_market(msg, msg.timestamp)  # the exchange sees it first
+            vbooks.apply(msg)
+            yield msg
+            if i % 50 == 0:
+                await asyncio.sleep(0.001)  # let the session carry orders and answers
+
+    try:
+        await asyncio.wait_for(runner.run(feed(), settle=0.5), timeout=60)
+    finally:
+        await client.close()
+        await server.close()
+    return runner, venue, answers
+
+
+def test_engine_strategy_live_over_soupbintcp() -> None:
+    runner, venue, answers = asyncio.run(_session())
+    sent = runner.sent
+    assert any(isinstance(m, v50.EnterOrder) for m in sent)
+    assert any(isinstance(m, v50.ReplaceOrder) for m in sent)
+    # Every order that left got its answer over the session: nothing is left pending.
+    orders = runner.manager.orders.values()
+    assert all(
+        o.state is not OrderState.PENDING for o in orders if o.state is not OrderState.REFUSED
+    )
+    # What the strategy believes it filled is exactly what the venue filled.
+    filled_at_venue: dict[int, int] = {}
+    for f in venue.fills:
+        filled_at_venue[f.user_ref_num] = filled_at_venue.get(f.user_ref_num, 0) + f.quantity
+    assert {o.user_ref_num: o.filled_qty for o in orders if o.filled_qty} == filled_at_venue
+    assert len(answers) >= len(sent)
+
+
+def test_engine_strategy_wall_clock() -> None:
+    t = wall_clock_ns()
+    assert 0 <= t < 86_400 * 1_000_000_000

@@ -1,0 +1,110 @@
+"""tickwire.itch: a complete, strict NASDAQ TotalView-ITCH 5.0 codec.
+
+Every message layout is written once as a construct Struct (:mod:`tickwire.itch.messages`);
+fast codecs are derived from it and tested against it. Typical use::
+
+    import tickwire.itch as itch
+
+    for msg in itch.read("ex20101224.TEST_ITCH_50"):
+        if isinstance(msg, itch.AddOrder) and msg.buy_sell_indicator == "S":
+            print(msg.stock, msg.price)
+"""
+
+from tickwire.itch.messages import (
+    MESSAGE_CLASSES,
+    MESSAGE_LENGTHS,
+    MESSAGE_STRUCTS,
+    NOII,
+    AddOrder,
+    AddOrderMPID,
+    AnyMessage,
+    BrokenTrade,
+    CrossTrade,
+    CrossType,
+    DecodeError,
+    DLCRPriceDiscovery,
+    EncodeError,
+    EventCode,
+    ImbalanceDirection,
+    InterestFlag,
+    IPOQuotingPeriodUpdate,
+    IssueClassification,
+    LULDAuctionCollar,
+    MarketCategory,
+    MarketParticipantPosition,
+    Message,
+    MWCBDeclineLevel,
+    MWCBStatus,
+    OperationalHalt,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderExecutedWithPrice,
+    OrderReplace,
+    RegSHORestriction,
+    RetailPriceImprovementIndicator,
+    Side,
+    StockDirectory,
+    StockTradingAction,
+    SystemEvent,
+    Trade,
+    TradingState,
+    decode,
+    decode_construct,
+    encode,
+    encode_construct,
+)
+from tickwire.itch.reader import BinaryFileReader, ReaderStats, iter_raw, read
+from tickwire.itch.writer import BinaryFileWriter
+
+__all__ = [
+    "MESSAGE_CLASSES",
+    "MESSAGE_LENGTHS",
+    "MESSAGE_STRUCTS",
+    "NOII",
+    "AddOrder",
+    "AddOrderMPID",
+    "AnyMessage",
+    "BinaryFileReader",
+    "BinaryFileWriter",
+    "BrokenTrade",
+    "CrossTrade",
+    "CrossType",
+    "DLCRPriceDiscovery",
+    "DecodeError",
+    "EncodeError",
+    "EventCode",
+    "IPOQuotingPeriodUpdate",
+    "ImbalanceDirection",
+    "InterestFlag",
+    "IssueClassification",
+    "LULDAuctionCollar",
+    "MWCBDeclineLevel",
+    "MWCBStatus",
+    "MarketCategory",
+    "MarketParticipantPosition",
+    "Message",
+    "OperationalHalt",
+    "OrderCancel",
+    "OrderDelete",
+    "OrderExecuted",
+    "OrderExecutedWithPrice",
+    "OrderReplace",
+    "ReaderStats",
+    "RegSHORestriction",
+    "RetailPriceImprovementIndicator",
+    "Side",
+    "StockDirectory",
+    "StockTradingAction",
+    "SystemEvent",
+    "Trade",
+    "TradingState",
+    "decode",
+    "decode_construct",
+    "encode",
+    "encode_construct",
+    "iter_raw",
+    "read",
+]
+
+__version__ = "0.1.0"

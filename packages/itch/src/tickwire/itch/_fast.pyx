@@ -1,0 +1,342 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled ITCH 5.0 codec: the fast path behind :mod:`tickwire.itch.fastpath`.
+
+Nothing here knows a message layout by heart. :mod:`tickwire.itch.fastpath` walks the
+construct table in :mod:`tickwire.itch.messages` (the one place layouts are written) and
+hands this module, per message type, a list of field descriptors: the field's wire
+kind, byte position and width, the byte offset of its ``__slots__`` member in the
+dataclass instance, and for one-character Alpha fields the 256-entry table of decoded
+values (the very objects the pure path returns: StrEnum members or raw characters).
+
+Decoding allocates the frozen, slotted dataclass with ``PyType_GenericAlloc`` and stores
+each value straight into its slot. That skips the generated ``__init__`` (which, for a
+frozen dataclass, goes through ``object.__setattr__`` once per field) and is where most
+of the speed comes from; the resulting objects are indistinguishable from the pure
+path's (same class, same field values, same identity for enum members), which the
+hypothesis tests check against the construct path.
+
+Anything unusual (empty input, unknown type, truncation, a value that does not fit on
+encode) is handed to the pure-Python implementation, so errors are raised by one piece
+of code only and carry exactly the same type and message on both paths.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from libc.stdint cimport uint8_t, uint64_t
+from libc.stdlib cimport malloc
+from libc.string cimport memcpy, memset
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        const char* name
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    PyObject* PyType_GenericAlloc(PyTypeObject* t, Py_ssize_t nitems)
+    object PyLong_FromLong(long v)
+    object PyLong_FromUnsignedLongLong(unsigned long long v)
+    unsigned long long PyLong_AsUnsignedLongLong(object o) except? <unsigned long long>-1
+    bint PyLong_Check(object o)
+    bint PyUnicode_Check(PyObject* o)
+    Py_ssize_t PyUnicode_GET_LENGTH(PyObject* o)
+    unsigned int PyUnicode_KIND(PyObject* o)
+    unsigned int PyUnicode_1BYTE_KIND
+    const uint8_t* PyUnicode_1BYTE_DATA(PyObject* o)
+    object PyUnicode_DecodeLatin1(const char* s, Py_ssize_t size, const char* errors)
+    int T_OBJECT_EX
+    int Py_TPFLAGS_HAVE_GC
+    void PyErr_Clear()
+    void PyObject_GC_UnTrack(void* o)
+    object PyList_New(Py_ssize_t n)
+
+# Wire kinds of a field (fastpath.py uses the same numbers).
+cdef enum:
+    K_U16 = 1
+    K_U32 = 2
+    K_U64 = 3
+    K_TS48 = 4
+    K_CODE = 5   # one-character Alpha: decoded through a 256-entry table
+    K_ALPHA = 6  # multi-character Alpha: latin-1, right space padding stripped
+    MAX_FIELDS = 24
+
+cdef struct Field:
+    int kind
+    int pos
+    int width
+    Py_ssize_t slot
+    PyObject** table
+
+cdef struct Spec:
+    PyTypeObject* cls
+    int length
+    int nfields
+    Field fields[MAX_FIELDS]
+
+cdef Spec _specs[256]
+cdef bint _known[256]
+cdef object _keepalive = []        # owns the classes and code tables the C arrays borrow
+cdef dict _encode_index = {}       # message class -> type byte
+cdef object _pure_decode = None    # tickwire.itch.messages.decode
+cdef object _pure_encode = None    # tickwire.itch.messages.encode
+cdef bint _configured = False
+
+memset(_known, 0, sizeof(_known))
+
+
+def configure(list specs, pure_decode, pure_encode):
+    """Install the per-type field descriptors computed by fastpath.py.
+
+    ``specs`` holds ``(type_byte, cls, length, fields)`` with ``fields`` a list of
+    ``(kind, pos, width, slot_descriptor, table_or_None)`` in wire order.
+    """
+    global _pure_decode, _pure_encode, _configured
+    cdef int t, i, b
+    cdef Spec* s
+    cdef Field* f
+    cdef PyMemberDef* member
+    for t in range(256):
+        _known[t] = False
+    _encode_index.clear()
+    for entry in specs:
+        t, cls, length, fields = entry
+        if not isinstance(cls, type):
+            raise TypeError(f"{cls!r} is not a class")
+        if not ((<PyTypeObject*>cls).tp_flags & Py_TPFLAGS_HAVE_GC):
+            raise TypeError(f"{cls!r}: expected a GC-tracked class")  # dataclasses are
+        if len(fields) > MAX_FIELDS:
+            raise ValueError(f"{cls!r}: too many fields")
+        s = &_specs[t]
+        s.cls = <PyTypeObject*>cls
+        s.length = length
+        s.nfields = len(fields)
+        _keepalive.append(cls)
+        for i, (kind, pos, width, descr, table) in enumerate(fields):
+            if type(descr).__name__ != "member_descriptor":
+                raise TypeError(f"{cls!r}: field {i} is not a __slots__ member")
+            member = (<PyMemberDescrObject*><PyObject*>descr).d_member
+            if member.type != T_OBJECT_EX:
+                raise TypeError(f"{cls!r}: slot {member.name!r} is not an object slot")
+            if pos < 1 or pos + width > length:
+                raise ValueError(f"{cls!r}: field {i} outside the message")
+            f = &s.fields[i]
+            f.kind = kind
+            f.pos = pos
+            f.width = width
+            f.slot = member.offset
+            f.table = NULL
+            if kind == K_CODE:
+                table = tuple(table)
+                if len(table) != 256:
+                    raise ValueError("a code table needs 256 entries")
+                _keepalive.append(table)
+                f.table = <PyObject**>malloc(256 * sizeof(PyObject*))
+                if f.table == NULL:
+                    raise MemoryError()
+                for b in range(256):
+                    f.table[b] = <PyObject*>table[b]
+            elif kind not in (K_U16, K_U32, K_U64, K_TS48, K_ALPHA):
+                raise ValueError(f"unknown field kind {kind}")
+        _known[t] = True
+        _encode_index[cls] = t
+    _pure_decode = pure_decode
+    _pure_encode = pure_encode
+    _configured = True
+
+
+cdef inline uint64_t _be(const uint8_t* q, int width) nogil:
+    cdef uint64_t v = 0
+    cdef int i
+    for i in range(width):
+        v = (v << 8) | q[i]
+    return v
+
+
+cdef object _build(const uint8_t* p, Spec* s):
+    """Decode the message at ``p`` (type byte first; length already checked)."""
+    cdef PyObject* raw = PyType_GenericAlloc(s.cls, 0)
+    if raw == NULL:
+        raise MemoryError()
+    cdef object obj = <object>raw
+    Py_DECREF(obj)  # the cast took a second reference; ``obj`` now owns the only one
+    cdef int i, n
+    cdef Field* f
+    cdef const uint8_t* q
+    cdef object v
+    for i in range(s.nfields):
+        f = &s.fields[i]
+        q = p + f.pos
+        if f.kind == K_CODE:
+            v = <object>f.table[q[0]]
+        elif f.kind == K_U16:
+            v = PyLong_FromLong((q[0] << 8) | q[1])
+        elif f.kind == K_U32:
+            v = PyLong_FromLong(
+                (<long>q[0] << 24) | (<long>q[1] << 16) | (<long>q[2] << 8) | <long>q[3]
+            )
+        elif f.kind == K_ALPHA:
+            n = f.width
+            while n > 0 and q[n - 1] == 32:
+                n -= 1
+            v = PyUnicode_DecodeLatin1(<const char*>q, n, NULL)
+        else:  # K_U64, K_TS48
+            v = PyLong_FromUnsignedLongLong(_be(q, f.width))
+        Py_INCREF(v)
+        (<PyObject**>(<char*>raw + f.slot))[0] = <PyObject*>v
+    # Every value is an int or a str (enum members included): atoms that cannot form a
+    # reference cycle, so the cycle collector has nothing to find here. Untracking (as
+    # CPython does for tuples of atoms) keeps millions of fresh messages from triggering
+    # collections that traverse them all, which otherwise halves the decode rate.
+    PyObject_GC_UnTrack(raw)
+    return obj
+
+
+def decode(data):
+    """Decode one message starting at its type byte (bytes past its length ignored)."""
+    cdef Py_buffer view
+    cdef const uint8_t* p
+    cdef Py_ssize_t n
+    if type(data) is bytes:
+        p = <const uint8_t*>PyBytes_AS_STRING(data)
+        n = len(<bytes>data)
+        if n > 0 and _known[p[0]] and n >= _specs[p[0]].length:
+            return _build(p, &_specs[p[0]])
+        return _pure_decode(data)
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        p = <const uint8_t*>view.buf
+        if view.len > 0 and _known[p[0]] and view.len >= _specs[p[0]].length:
+            return _build(p, &_specs[p[0]])
+    finally:
+        PyBuffer_Release(&view)
+    return _pure_decode(data)
+
+
+def encode(msg):
+    """Encode one message to its wire bytes; the pure encoder raises on bad values."""
+    t = _encode_index.get(type(msg))
+    if t is None:
+        return _pure_encode(msg)
+    cdef Spec* s = &_specs[<int>t]
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, s.length)
+    cdef uint8_t* p = <uint8_t*>PyBytes_AS_STRING(out)
+    if _fill(p, <PyObject*>msg, s, <int>t) < 0:
+        return _pure_encode(msg)  # raises EncodeError with the reason
+    return out
+
+
+cdef int _fill(uint8_t* p, PyObject* msg, Spec* s, int t):
+    """Write ``msg`` into ``p``; -1 (no exception set) when a value does not fit."""
+    cdef int i, j, n
+    cdef Field* f
+    cdef PyObject* v
+    cdef uint64_t x
+    cdef uint8_t* q
+    cdef const uint8_t* src
+    p[0] = <uint8_t>t
+    for i in range(s.nfields):
+        f = &s.fields[i]
+        v = (<PyObject**>(<char*>msg + f.slot))[0]
+        if v == NULL:
+            return -1
+        q = p + f.pos
+        if f.kind == K_CODE or f.kind == K_ALPHA:
+            if not PyUnicode_Check(v) or PyUnicode_KIND(v) != PyUnicode_1BYTE_KIND:
+                return -1
+            n = PyUnicode_GET_LENGTH(v)
+            if f.kind == K_CODE:
+                if n != 1:
+                    return -1
+            elif n > f.width:
+                return -1
+            src = PyUnicode_1BYTE_DATA(v)
+            memcpy(q, src, n)
+            for j in range(n, f.width):
+                q[j] = 32
+        else:
+            if not PyLong_Check(<object>v):
+                return -1
+            try:
+                x = PyLong_AsUnsignedLongLong(<object>v)
+            except (OverflowError, ValueError, TypeError):
+                return -1
+            if f.width < 8 and (x >> (8 * f.width)) != 0:
+                return -1
+            for j in range(f.width - 1, -1, -1):
+                q[j] = <uint8_t>(x & 0xFF)
+                x >>= 8
+    return 0
+
+
+cdef class FrameDecoder:
+    """Decodes BinaryFILE frames (2-byte big-endian length, then the message) in bulk.
+
+    Framing rules (shared with the pure reader): a length prefix of 0 or one that
+    disagrees with the type's fixed length is replaced by the type's length and counted
+    in ``length_fixups``; an unknown type is skipped by its prefix and counted in
+    ``skipped``. ``feed`` decodes every complete frame of ``buf`` from ``start`` and
+    stops at the first incomplete one, or at an unknown type whose prefix is 0 (it
+    cannot be skipped), returning ``(messages, stop_offset, blocked)``. ``limit`` bounds
+    how much one call decodes (frames starting before it), so a caller can walk a large
+    buffer in slices without copying it and without building one huge list.
+    """
+
+    cdef public long long messages
+    cdef public long long skipped
+    cdef public long long length_fixups
+    cdef long long _by_type[256]
+
+    def __cinit__(self):
+        if not _configured:
+            raise RuntimeError("tickwire.itch._fast.configure() has not run")
+        self.messages = 0
+        self.skipped = 0
+        self.length_fixups = 0
+        memset(self._by_type, 0, sizeof(self._by_type))
+
+    @property
+    def by_type(self):
+        """Type letter -> number of messages decoded."""
+        return {chr(t): self._by_type[t] for t in range(256) if self._by_type[t]}
+
+    def feed(self, buf, Py_ssize_t start=0, Py_ssize_t limit=-1):
+        """Decode the frames of ``buf`` that start in [start, limit) (limit -1: no bound)."""
+        cdef Py_buffer view
+        cdef const uint8_t* p
+        cdef Py_ssize_t n, pos, plen, length
+        cdef int t
+        cdef bint blocked = False
+        cdef list out = []
+        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        try:
+            p = <const uint8_t*>view.buf
+            n = view.len
+            pos = start
+            if limit < 0 or limit > n:
+                limit = n
+            while pos < limit and pos + 3 <= n:
+                plen = (p[pos] << 8) | p[pos + 1]
+                t = p[pos + 2]
+                if _known[t]:
+                    length = _specs[t].length
+                    if pos + 2 + length > n:
+                        break
+                    if plen != length:
+                        self.length_fixups += 1
+                    out.append(_build(p + pos + 2, &_specs[t]))
+                    self._by_type[t] += 1
+                    pos += 2 + length
+                else:
+                    if plen == 0:
+                        blocked = True
+                        break
+                    if pos + 2 + plen > n:
+                        break
+                    self.skipped += 1
+                    pos += 2 + plen
+        finally:
+            PyBuffer_Release(&view)
+        self.messages += len(out)
+        return out, pos, blocked

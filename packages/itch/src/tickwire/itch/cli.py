@@ -1,0 +1,207 @@
+"""``python -m tickwire.itch`` (also installed as ``tickwire-itch``).
+
+Commands::
+
+    stats FILE [--json] [--lenient]        message counts by type, skipped frames, fixups
+    dump FILE [--type A,F] [--symbol AAPL] [--limit N] [--json] [--lenient]
+    generate --messages N --symbols K --seed S OUT   (OUT ending in .gz is gzipped)
+
+FILE may be gzipped. Exit status: 0 on success, 1 when the file cannot be decoded
+(strict mode), 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
+
+from tickwire.itch.messages import MESSAGE_CLASSES, DecodeError, Message
+from tickwire.itch.progress import Progress
+from tickwire.itch.reader import BinaryFileReader, read
+
+__all__ = ["main", "message_to_dict"]
+
+#: Messages between progress updates (a counter test in the hot loop is cheap).
+_PROGRESS_EVERY = 1 << 14
+
+
+def _size_of(path: str) -> int | None:
+    """Bytes to read for a progress total, or None when unknown (gzip, pipes)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return None
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _with_progress(reader: BinaryFileReader, it: Iterator[Any], path: str) -> Iterator[Any]:
+    """Pass items through, advancing a progress bar (stderr, tty only) by bytes read."""
+    with Progress(_size_of(path), os.path.basename(path)) as bar:
+        seen = 0
+        n = 0
+        for item in it:
+            yield item
+            n += 1
+            if n == _PROGRESS_EVERY:
+                n = 0
+                now = reader.stats.bytes_read
+                bar.update(now - seen)
+                seen = now
+        bar.update(reader.stats.bytes_read - seen)
+
+
+def message_to_dict(msg: Message) -> dict[str, Any]:
+    """A JSON-ready dict: ``type`` (the letter), ``name`` (the class), then every field
+    under its spec name in snake_case; enum values as plain strings, prices as int."""
+    out: dict[str, Any] = {"type": msg.message_type, "name": type(msg).__name__}
+    for f in dataclasses.fields(msg):
+        value = getattr(msg, f.name)
+        out[f.name] = str(value) if isinstance(value, str) else value
+    return out
+
+
+def _format_timestamp(ns: int) -> str:
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    hours, rem = divmod(seconds, 3600)
+    minutes, secs = divmod(rem, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{nanos:09d}"
+
+
+def _format_human(msg: Message) -> str:
+    parts = [msg.message_type, type(msg).__name__, _format_timestamp(msg.timestamp)]
+    for f in dataclasses.fields(msg):
+        if f.name == "timestamp":
+            continue
+        value = getattr(msg, f.name)
+        parts.append(f"{f.name}={str(value)!r}" if isinstance(value, str) else f"{f.name}={value}")
+    return " ".join(parts)
+
+
+def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    with read(args.file, lenient=args.lenient) as reader:
+        for _ in _with_progress(reader, reader.iter_raw(), args.file):
+            pass
+    summary: dict[str, Any] = {"file": args.file, **reader.stats.as_dict()}
+    if args.json:
+        out.write(json.dumps(summary) + "\n")
+        return 0
+    out.write(f"{args.file}: {summary['messages']} messages, {summary['bytes_read']} bytes\n")
+    for letter, count in sorted(summary["by_type"].items(), key=lambda kv: -kv[1]):
+        out.write(f"  {letter}  {MESSAGE_CLASSES[letter].__name__:<32} {count:>12}\n")
+    out.write(
+        f"skipped (unknown types): {summary['skipped']}  "
+        f"length fixups: {summary['length_fixups']}  errors: {summary['errors']}\n"
+    )
+    return 0
+
+
+def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:
+    types: set[str] | None = None
+    if args.type:
+        types = {t for part in args.type for t in part.split(",") if t}
+        unknown = types - set(MESSAGE_CLASSES)
+        if unknown:
+            raise SystemExit(f"unknown message type(s): {', '.join(sorted(unknown))}")
+    symbol = args.symbol
+    # Messages about an order (E, C, X, D, U) carry no symbol, only the stock locate:
+    # learn the symbol's locate codes from the messages that do name it.
+    locates: set[int] = set()
+    written = 0
+    with read(args.file, lenient=args.lenient) as reader:
+        for msg in _with_progress(reader, iter(reader), args.file):
+            if symbol is not None:
+                stock = getattr(msg, "stock", None)
+                if stock == symbol:
+                    locates.add(msg.stock_locate)
+                elif stock is not None or msg.stock_locate not in locates:
+                    continue
+            if types is not None and msg.message_type not in types:
+                continue
+            if args.json:
+                out.write(json.dumps(message_to_dict(msg)) + "\n")
+            else:
+                out.write(_format_human(msg) + "\n")
+            written += 1
+            if args.limit is not None and written >= args.limit:
+                break
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here: the generator is only needed by this command.
+    from tickwire.itch.generator import generate_day
+    from tickwire.itch.writer import BinaryFileWriter
+
+    if args.messages < 1 or args.symbols < 1:
+        raise SystemExit("--messages and --symbols must be positive")
+    with (
+        BinaryFileWriter(args.out) as writer,
+        Progress(args.messages, os.path.basename(args.out), unit=" msgs") as bar,
+    ):
+        n = 0
+        for msg in generate_day(args.messages, args.symbols, args.seed):
+            writer.write(msg)
+            n += 1
+            if n == _PROGRESS_EVERY:
+                bar.update(n)
+                n = 0
+        bar.update(n)
+    sys.stderr.write(f"wrote {writer.count} messages to {args.out}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tickwire.itch", description="NASDAQ TotalView-ITCH 5.0 tools."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stats", help="count messages by type")
+    p.add_argument("file", help="BinaryFILE (gzip allowed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
+    p.set_defaults(func=_cmd_stats)
+
+    p = sub.add_parser("dump", help="print messages")
+    p.add_argument("file", help="BinaryFILE (gzip allowed)")
+    p.add_argument("--type", action="append", help="message type letters, e.g. A,F (repeatable)")
+    p.add_argument("--symbol", help="only messages about this symbol (by stock and locate)")
+    p.add_argument("--limit", type=int, help="stop after N messages")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
+    p.set_defaults(func=_cmd_dump)
+
+    p = sub.add_parser("generate", help="write a deterministic synthetic trading day")
+    p.add_argument("--messages", type=int, required=True)
+    p.add_argument("--symbols", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("out", help="output BinaryFILE (.gz to compress)")
+    p.set_defaults(func=_cmd_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    stream = out if out is not None else sys.stdout
+    try:
+        status: int = args.func(args, stream)
+    except DecodeError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except BrokenPipeError:  # e.g. `dump ... | head`: not an error
+        # Point stdout at /dev/null so the interpreter's final flush does not fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    return status

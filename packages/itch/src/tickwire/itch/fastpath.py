@@ -1,0 +1,331 @@
+"""The fastest available ITCH 5.0 codec: the compiled extension when built, else pure Python.
+
+``tickwire.itch._fast`` is a Cython extension built (optionally) with the package. This
+module configures it from the construct table in :mod:`tickwire.itch.messages` (field
+kinds, byte positions, widths and code tables are all read from that table, never
+restated) and exposes one API whichever implementation is underneath:
+
+* :func:`decode` / :func:`encode`: one message, same contract as
+  :func:`tickwire.itch.messages.decode` / :func:`~tickwire.itch.messages.encode`,
+  same objects, same errors;
+* :func:`decode_binaryfile`: every message of a BinaryFILE (bytes, a path or a binary
+  file object, read in chunks so memory stays bounded), the fast way to read a file;
+* :data:`AVAILABLE`: True when the compiled extension is in use; :data:`UNAVAILABLE_REASON`
+  says why not otherwise.
+
+Set ``TICKWIRE_PURE=1`` in the environment (before import) to force the pure-Python
+implementation, e.g. to compare the two or to rule the extension out when debugging.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import io
+import itertools
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import IO, Any, Final
+
+import construct as cs
+from tickwire.itch import messages as _m
+from tickwire.itch.messages import (
+    MESSAGE_CLASSES,
+    MESSAGE_LENGTHS,
+    MESSAGE_STRUCTS,
+    DecodeError,
+    Message,
+)
+from tickwire.itch.reader import BinaryFileReader, Source
+
+__all__ = [
+    "AVAILABLE",
+    "COMPILED",
+    "DEFAULT",
+    "PURE",
+    "UNAVAILABLE_REASON",
+    "Codec",
+    "FrameStats",
+    "decode",
+    "decode_binaryfile",
+    "encode",
+    "extension_specs",
+]
+
+# Field kinds shared with _fast.pyx.
+K_U16: Final = 1
+K_U32: Final = 2
+K_U64: Final = 3
+K_TS48: Final = 4
+K_CODE: Final = 5
+K_ALPHA: Final = 6
+
+_INT_KINDS: Final = {">H": (K_U16, 2), ">I": (K_U32, 4), ">L": (K_U32, 4), ">Q": (K_U64, 8)}
+
+CHUNK_SIZE: Final = 1 << 20  # bytes read per step by decode_binaryfile
+
+
+def _slot(cls: type, name: str) -> Any:
+    """The ``__slots__`` member descriptor of ``name`` (may live on a base class)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    raise AttributeError(f"{cls.__name__} has no slot {name!r}")
+
+
+def extension_specs() -> list[tuple[int, type, int, list[tuple[int, int, int, Any, Any]]]]:
+    """Per message type, the field descriptors the extension decodes and encodes with.
+
+    Derived from :data:`tickwire.itch.messages.MESSAGE_STRUCTS` field by field:
+    ``(type byte, class, length, [(kind, position, width, slot descriptor, code table)])``.
+    """
+    specs = []
+    for letter, layout in MESSAGE_STRUCTS.items():
+        cls = MESSAGE_CLASSES[letter]
+        pos = 0
+        out: list[tuple[int, int, int, Any, Any]] = []
+        names = [f.name for f in fields(cls)]
+        for sub in layout.subcons:
+            width = sub.sizeof()
+            if sub.name == "message_type":
+                pos += width
+                continue
+            con = sub.subcon
+            table: tuple[str, ...] | None = None
+            if isinstance(con, cs.FormatField) and con.fmtstr in _INT_KINDS:
+                kind, expected = _INT_KINDS[con.fmtstr]
+            elif isinstance(con, cs.BytesInteger) and not con.signed and not con.swapped:
+                kind, expected = K_TS48, 6
+            elif isinstance(con, _m.Alpha) and con.length == 1:
+                kind, expected = K_CODE, 1
+                table = tuple(con.lookup[bytes([b])] for b in range(256))
+            elif isinstance(con, _m.Alpha):
+                kind, expected = K_ALPHA, con.length
+            else:  # pragma: no cover - a new field type in the table needs a kind here
+                raise TypeError(f"{letter}.{sub.name}: no fast-path kind for {con!r}")
+            if width != expected:  # pragma: no cover
+                raise TypeError(f"{letter}.{sub.name}: width {width} != {expected}")
+            out.append((kind, pos, width, _slot(cls, sub.name), table))
+            pos += width
+        if pos != MESSAGE_LENGTHS[letter] or len(out) != len(names):  # pragma: no cover
+            raise TypeError(f"{letter}: table and class disagree")
+        specs.append((ord(letter), cls, pos, out))
+    return specs
+
+
+def _load_extension() -> tuple[Any, str | None]:
+    if os.environ.get("TICKWIRE_PURE", "") not in ("", "0"):
+        return None, "TICKWIRE_PURE is set"
+    try:
+        ext = importlib.import_module("tickwire.itch._fast")
+    except ImportError as exc:
+        return None, f"extension not built ({exc})"
+    try:
+        ext.configure(extension_specs(), _m.decode, _m.encode)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - layout surprises
+        return None, f"extension rejected the message classes ({exc})"
+    return ext, None
+
+
+_ext, UNAVAILABLE_REASON = _load_extension()
+#: True when the compiled extension is in use.
+AVAILABLE: Final[bool] = _ext is not None
+
+
+@dataclass
+class FrameStats:
+    """Counts kept by :func:`decode_binaryfile`."""
+
+    messages: int = 0
+    skipped: int = 0
+    length_fixups: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+def _open(source: Source) -> tuple[Any, Any]:
+    """A binary stream over ``source`` (gzip unwrapped by its magic bytes), and the file
+    the caller must close (the one we opened), or None."""
+    owned = None
+    if isinstance(source, bytes | bytearray | memoryview):
+        raw: Any = io.BytesIO(bytes(source))
+    elif isinstance(source, str | os.PathLike):
+        raw = Path(source).open("rb")  # noqa: SIM115 - closed by decode_binaryfile
+        owned = raw
+    else:
+        raw = source
+    peek = raw.read(2)
+    stream: Any = _Prepend(peek, raw)
+    if peek == b"\x1f\x8b":
+        # No seek needed: the two magic bytes are put back in front.
+        return gzip.GzipFile(fileobj=stream, mode="rb"), owned
+    return stream, owned
+
+
+class _Prepend:
+    """A stream with some already-read bytes put back in front."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        head = self._head
+        if n < 0:
+            self._head = b""
+            return head + self._stream.read()
+        if n <= len(head):
+            self._head = head[n:]
+            return head[:n]
+        self._head = b""
+        return head + self._stream.read(n - len(head))
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _iter_compiled(source: Source, stats: FrameStats | None, chunk_size: int) -> Iterator[Message]:
+    # Messages come in lists, one per chunk, flattened by itertools.chain: the
+    # per-message step is then C code, not a Python generator resuming.
+    return itertools.chain.from_iterable(_batches(source, stats, chunk_size))
+
+
+def _batches(source: Source, stats: FrameStats | None, chunk_size: int) -> Iterator[list[Message]]:
+    assert _ext is not None
+    decoder = _ext.FrameDecoder()
+    try:
+        if isinstance(source, bytes | bytearray | memoryview) and source[:2] != b"\x1f\x8b":
+            # In memory already: walk it in slices, no copies.
+            end = len(source)
+            pos = 0
+            while True:
+                msgs, stop, blocked = decoder.feed(source, pos, pos + chunk_size)
+                yield msgs
+                if blocked:
+                    _blocked(source, stop, 0)
+                if stop == pos:  # no progress: the end, or a frame cut short
+                    break
+                pos = stop
+            if pos < end:
+                _truncated(source, pos, 0)
+            return
+        stream, owned = _open(source)
+        base = 0  # offset in the (decompressed) stream of buf[0]
+        buf = b""
+        try:
+            while True:
+                chunk = stream.read(chunk_size)
+                buf = buf + chunk if buf else chunk
+                msgs, pos, blocked = decoder.feed(buf, 0)
+                yield msgs
+                if blocked:
+                    _blocked(buf, pos, base)
+                base += pos
+                buf = buf[pos:]
+                if not chunk:
+                    break
+            if buf:
+                _truncated(buf, 0, base)
+        finally:
+            if owned is not None:
+                owned.close()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _gzip_error(exc) from exc
+    finally:
+        if stats is not None:
+            stats.messages = decoder.messages
+            stats.skipped = decoder.skipped
+            stats.length_fixups = decoder.length_fixups
+            stats.by_type = decoder.by_type
+
+
+def _blocked(buf: Any, pos: int, base: int) -> None:
+    raise DecodeError(
+        "unknown message type with a zero length prefix: cannot frame",
+        offset=base + pos,
+        message_type=chr(buf[pos + 2]),
+    )
+
+
+def _truncated(buf: Any, pos: int, base: int) -> None:
+    rest = len(buf) - pos
+    raise DecodeError(
+        f"truncated frame at end of stream: only {rest} bytes left",
+        offset=base + pos,
+        message_type=chr(buf[pos + 2]) if rest > 2 else None,
+    )
+
+
+def _iter_pure(source: Source, stats: FrameStats | None, chunk_size: int) -> Iterator[Message]:
+    # The reader is the pure implementation: the same framing rules by construction.
+    reader = BinaryFileReader(source, chunk_size=chunk_size)
+    try:
+        yield from reader
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _gzip_error(exc) from exc
+    finally:
+        if stats is not None:
+            stats.messages = reader.stats.messages
+            stats.skipped = reader.stats.skipped
+            stats.length_fixups = reader.stats.length_fixups
+            stats.by_type = reader.stats.by_type
+        reader.close()
+
+
+def _gzip_error(exc: Exception) -> DecodeError:
+    """A damaged gzip stream (gzip and zlib raise EOFError, BadGzipFile or zlib.error)
+    reported as the DecodeError the API promises; the offset is unknown, so 0."""
+    return DecodeError(f"corrupt gzip stream: {exc}")
+
+
+@dataclass(frozen=True)
+class Codec:
+    """One implementation of the fast-path API (see :data:`PURE` and :data:`COMPILED`)."""
+
+    name: str
+    #: Decode one message starting at its type byte (bytes past its length are ignored).
+    decode: Callable[[bytes | bytearray | memoryview], Message]
+    #: Encode one message to its wire bytes (EncodeError when a value does not fit).
+    encode: Callable[[Message], bytes]
+    _iterate: Callable[[Source, FrameStats | None, int], Iterator[Message]]
+
+    def decode_binaryfile(
+        self, source: Source, *, stats: FrameStats | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[Message]:
+        """See :func:`decode_binaryfile`."""
+        return self._iterate(source, stats, max(64, chunk_size))
+
+
+#: The pure-Python implementation (always there).
+PURE: Final = Codec("pure", _m.decode, _m.encode, _iter_pure)
+#: The compiled implementation, or None when the extension is not in use.
+COMPILED: Final = (
+    Codec("cython", _ext.decode, _ext.encode, _iter_compiled) if _ext is not None else None
+)
+#: The implementation this module's functions use.
+DEFAULT: Final[Codec] = COMPILED if COMPILED is not None else PURE
+
+#: Decode one message starting at its type byte (see :func:`tickwire.itch.messages.decode`).
+decode: Final = DEFAULT.decode
+#: Encode one message to its wire bytes (see :func:`tickwire.itch.messages.encode`).
+encode: Final = DEFAULT.encode
+
+
+def decode_binaryfile(
+    source: Source, *, stats: FrameStats | None = None, chunk_size: int = CHUNK_SIZE
+) -> Iterator[Message]:
+    """Every message of a BinaryFILE, decoded by the fastest available path.
+
+    ``source`` is bytes, a path or a binary file object; gzip is detected by its magic
+    bytes. Framing follows :mod:`tickwire.itch.reader`: a length prefix that is 0 or
+    disagrees with the type's length is replaced by the type's length (counted in
+    ``stats.length_fixups``), unknown types are skipped by their prefix
+    (``stats.skipped``). Raises :class:`DecodeError` (with the byte offset of the frame)
+    for a truncated tail or an unknown type whose prefix is 0; use
+    :func:`tickwire.itch.read` with ``lenient=True`` to step over damage instead. Input is
+    processed ``chunk_size`` bytes at a time, so memory stays bounded whatever its size.
+    Pass a :class:`FrameStats` to collect the counts (complete when iteration ends).
+    """
+    return DEFAULT.decode_binaryfile(source, stats=stats, chunk_size=chunk_size)

@@ -1,0 +1,367 @@
+"""Streaming BinaryFILE reader: 2-byte big-endian length prefix, then one ITCH message.
+
+Framing rules (the issue and ``specs/NOTES.md``):
+
+* A known message type is always read with the type's own length
+  (:data:`~tickwire.itch.messages.MESSAGE_LENGTHS`). When the length prefix is 0 or
+  disagrees with it, the type's length wins and ``stats.length_fixups`` counts it. (The
+  real NASDAQ sample ``ex20101224.TEST_ITCH_50`` has every prefix zero.)
+* An unknown message type is skipped by its length prefix and counted in
+  ``stats.skipped`` (receivers must tolerate types newer than they are).
+* A truncated tail, or an unknown type whose prefix is 0 (nothing to skip by), cannot be
+  framed: strict mode raises :class:`~tickwire.itch.messages.DecodeError` with the byte
+  offset of the frame (its length prefix, in the uncompressed stream) and the type
+  letter. In lenient mode the problem is logged on the ``tickwire.itch`` logger, kept in
+  ``stats.errors`` and reading goes on: after garbage the reader moves forward byte by
+  byte until a plausible frame (a known type whose prefix is 0 or its length) starts; a
+  truncated tail ends the stream.
+
+Input can be a path, a binary file object or a bytes-like object; gzip is detected from
+its magic number and decompressed on the fly. Memory use is bounded by the chunk size
+however large the input is.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import IO, Any, Final, Protocol, cast
+
+from tickwire.itch.messages import DECODERS, MESSAGE_LENGTHS, DecodeError, Message
+
+__all__ = ["BinaryFileReader", "ReaderStats", "Source", "iter_raw", "read"]
+
+log = logging.getLogger("tickwire.itch")
+
+#: What :func:`read` accepts: a path, a binary file object or the bytes themselves.
+Source = str | os.PathLike[str] | IO[bytes] | bytes | bytearray | memoryview
+
+#: Bytes read per refill. Large enough to amortise the per-chunk work, small enough
+#: that a multi-GB file streams in constant memory.
+CHUNK_SIZE: Final = 1 << 20
+#: Lenient mode keeps at most this many errors in ``stats.errors`` (the count goes on).
+MAX_KEPT_ERRORS: Final = 1000
+
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+# type byte -> message length, for plausibility checks while resynchronising.
+_LENGTH_BY_BYTE: Final = {ord(t): n for t, n in MESSAGE_LENGTHS.items()}
+
+
+@dataclass
+class ReaderStats:
+    """What a reader has seen so far (complete once iteration ends).
+
+    ``messages`` counts messages delivered; ``by_type`` maps type letter to count;
+    ``skipped`` counts frames of unknown type skipped by their prefix (per type letter in
+    ``skipped_by_type``); ``length_fixups`` counts frames whose prefix was 0 or wrong;
+    ``errors`` holds the problems lenient mode reported (at most
+    :data:`MAX_KEPT_ERRORS`; ``error_count`` has them all) and ``garbage_bytes`` the
+    bytes it stepped over; ``bytes_read`` is the uncompressed stream position reached.
+    """
+
+    skipped: int = 0
+    length_fixups: int = 0
+    bytes_read: int = 0
+    garbage_bytes: int = 0
+    error_count: int = 0
+    errors: list[DecodeError] = field(default_factory=list)
+    skipped_by_type: dict[str, int] = field(default_factory=dict)
+    # Per type byte counts: a list indexed by the byte is the cheapest thing to bump in
+    # the per-message loop; ``by_type`` turns it into letters.
+    _counts: list[int] = field(default_factory=lambda: [0] * 256, repr=False)
+
+    @property
+    def messages(self) -> int:
+        """Messages delivered so far."""
+        return sum(self._counts)
+
+    @property
+    def by_type(self) -> dict[str, int]:
+        """Type letter -> messages delivered (letters in byte order)."""
+        return {chr(b): n for b, n in enumerate(self._counts) if n}
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "messages": self.messages,
+            "by_type": self.by_type,
+            "skipped": self.skipped,
+            "skipped_by_type": dict(self.skipped_by_type),
+            "length_fixups": self.length_fixups,
+            "bytes_read": self.bytes_read,
+            "errors": self.error_count,
+            "garbage_bytes": self.garbage_bytes,
+        }
+
+
+class _Prepended(io.RawIOBase):
+    """A read-only stream that yields ``head`` and then the rest of ``tail``.
+
+    Used to give back the bytes consumed while sniffing for gzip on non-seekable input.
+    """
+
+    def __init__(self, head: bytes, tail: IO[bytes]) -> None:
+        self._head = head
+        self._tail = tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._tail.read(len(view))
+        if not data:
+            return 0
+        view[: len(data)] = data
+        return len(data)
+
+
+class _Stream(Protocol):
+    """What the reader needs of a byte stream (files, GzipFile, BufferedReader, ...)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def _open_stream(source: Source) -> tuple[_Stream | None, bytes | None, list[_Stream]]:
+    """(stream, whole bytes, what to close). Exactly one of stream and bytes is set.
+
+    Only what this module opened is closed later: never a file object the caller passed
+    in (a GzipFile wrapped around it leaves it open when closed)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        if data[:2] == _GZIP_MAGIC:
+            zipped = gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb")
+            return zipped, None, [zipped]
+        return None, data, []
+    closers: list[_Stream] = []
+    if isinstance(source, str | os.PathLike):
+        raw: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed by the reader
+        closers.append(raw)
+    else:
+        raw = source
+    head = raw.read(2)
+    rest: _Stream = _Prepended(head, raw) if head else raw
+    if head == _GZIP_MAGIC:
+        zipped = gzip.GzipFile(fileobj=cast(IO[bytes], rest), mode="rb")
+        closers.insert(0, zipped)
+        return zipped, None, closers
+    return rest, None, closers
+
+
+class BinaryFileReader:
+    """Iterate the messages of a BinaryFILE (see the module docstring for the rules).
+
+    Iterating consumes the reader, like a file. ``stats`` is live while iterating and
+    complete afterwards. Use as a context manager (or call :meth:`close`) to release a
+    file the reader opened itself.
+    """
+
+    def __init__(
+        self, source: Source, *, lenient: bool = False, chunk_size: int = CHUNK_SIZE
+    ) -> None:
+        self.lenient = lenient
+        self.stats = ReaderStats()
+        self._chunk_size = max(chunk_size, 64)
+        self._started = False
+        self._stream, self._data, self._closers = _open_stream(source)
+
+    # ---------------------------------------------------------------- context manager
+    def __enter__(self) -> BinaryFileReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close what the reader opened (never a file object the caller passed in)."""
+        while self._closers:
+            self._closers.pop(0).close()
+
+    # ---------------------------------------------------------------- iteration
+    def __iter__(self) -> Iterator[Message]:
+        return self._iterate(decode=True)  # type: ignore[return-value]
+
+    def iter_raw(self) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(offset, message bytes)``: the frame's offset in the uncompressed stream
+        (where its length prefix starts) and the message from its type byte, exactly the
+        type's length (same framing rules as iteration)."""
+        return self._iterate(decode=False)  # type: ignore[return-value]
+
+    def _chunks(self) -> Iterator[bytes]:
+        if self._data is not None:
+            yield self._data
+            return
+        assert self._stream is not None
+        read = self._stream.read
+        size = self._chunk_size
+        consumed = 0
+        while True:
+            try:
+                chunk = read(size)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                # A damaged or cut gzip stream: the data so far was delivered; the rest
+                # is unreadable (lenient mode ends the stream here).
+                self._problem(
+                    DecodeError(
+                        f"corrupt gzip stream: {exc or type(exc).__name__}", offset=consumed
+                    )
+                )
+                return
+            if not chunk:
+                return
+            consumed += len(chunk)
+            yield chunk
+
+    def _iterate(self, decode: bool) -> Iterator[Message | tuple[int, bytes]]:
+        if self._started:
+            raise RuntimeError("a BinaryFileReader can be iterated only once")
+        self._started = True
+        stats = self.stats
+        counts = stats._counts
+        decoders = DECODERS
+        buf = b""
+        base = 0  # stream offset of buf[0]
+        pos = 0
+        fixups = 0
+        try:
+            for chunk in self._chunks():
+                buf = buf[pos:] + chunk if pos < len(buf) else chunk
+                base += pos
+                pos = 0
+                end = len(buf)
+                # The hot loops, one known-type frame per turn, written twice so that
+                # the per-message work has no mode test. Every known length is < 256,
+                # so "prefix == length" is "high byte 0 and low byte == length".
+                if decode:
+                    while pos + 3 <= end:
+                        t = buf[pos + 2]
+                        entry = decoders.get(t)
+                        if entry is None:
+                            nxt = self._unknown(buf, pos, base, end)
+                            if nxt < 0:
+                                break  # the skipped frame continues in the next chunk
+                            pos = nxt
+                            continue
+                        length, dec = entry
+                        nxt = pos + 2 + length
+                        if nxt > end:
+                            break
+                        if buf[pos + 1] != length or buf[pos]:
+                            fixups += 1
+                        counts[t] += 1
+                        yield dec(buf, pos + 2)
+                        pos = nxt
+                else:
+                    while pos + 3 <= end:
+                        t = buf[pos + 2]
+                        entry = decoders.get(t)
+                        if entry is None:
+                            nxt = self._unknown(buf, pos, base, end)
+                            if nxt < 0:
+                                break
+                            pos = nxt
+                            continue
+                        length = entry[0]
+                        nxt = pos + 2 + length
+                        if nxt > end:
+                            break
+                        if buf[pos + 1] != length or buf[pos]:
+                            fixups += 1
+                        counts[t] += 1
+                        yield base + pos, buf[pos + 2 : nxt]
+                        pos = nxt
+                stats.bytes_read = base + pos
+                stats.length_fixups = fixups
+            # End of stream: whatever is left is a truncated frame.
+            rest = len(buf) - pos
+            if rest > 0:
+                letter = chr(buf[pos + 2]) if rest > 2 else None
+                self._problem(
+                    DecodeError(
+                        f"truncated frame at end of stream: only {rest} bytes left",
+                        offset=base + pos,
+                        message_type=letter,
+                    )
+                )
+                stats.garbage_bytes += rest
+            stats.bytes_read = base + len(buf)
+        finally:
+            stats.length_fixups = fixups
+            self.close()
+
+    def _unknown(self, buf: bytes, pos: int, base: int, end: int) -> int:
+        """Handle a frame whose type byte is unknown at ``buf[pos]``.
+
+        Returns the position to continue at, or -1 when more data is needed.
+        """
+        t = buf[pos + 2]
+        prefix = (buf[pos] << 8) | buf[pos + 1]
+        if prefix > 0:
+            nxt = pos + 2 + prefix
+            if nxt > end:
+                return -1
+            letter = chr(t)
+            self.stats.skipped += 1
+            self.stats.skipped_by_type[letter] = self.stats.skipped_by_type.get(letter, 0) + 1
+            return nxt
+        self._problem(
+            DecodeError(
+                "unknown message type with a zero length prefix: cannot frame",
+                offset=base + pos,
+                message_type=chr(t),
+            )
+        )
+        # Lenient: step over garbage until a plausible frame header starts.
+        start = pos
+        pos += 1
+        while pos + 3 <= end:
+            expected = _LENGTH_BY_BYTE.get(buf[pos + 2])
+            if expected is not None and ((buf[pos] << 8) | buf[pos + 1]) in (0, expected):
+                break
+            pos += 1
+        self.stats.garbage_bytes += pos - start
+        return pos
+
+    def _problem(self, error: DecodeError) -> None:
+        """Strict: raise. Lenient: log, count and keep going."""
+        if not self.lenient:
+            raise error
+        stats = self.stats
+        stats.error_count += 1
+        if len(stats.errors) < MAX_KEPT_ERRORS:
+            stats.errors.append(error)
+        log.warning("tickwire.itch: %s", error)
+
+
+def read(source: Source, *, lenient: bool = False) -> BinaryFileReader:
+    """Open a BinaryFILE for reading: iterate the result for :class:`Message` objects.
+
+    ``source`` is a path, a binary file object or bytes; gzip is detected and handled.
+    Strict by default (:class:`DecodeError` on truncation or garbage); ``lenient=True``
+    logs, counts (``reader.stats``) and continues instead.
+    """
+    return BinaryFileReader(source, lenient=lenient)
+
+
+def iter_raw(source: Source, *, lenient: bool = False) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(frame offset, message bytes)`` pairs with the same framing rules as
+    :func:`read`, without decoding (for consumers with their own fast decoder)."""
+    return BinaryFileReader(source, lenient=lenient).iter_raw()

@@ -1,0 +1,155 @@
+"""``python -m tickwire.itch``: stats, dump, generate; and the progress bar."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tickwire.itch as itch
+from tickwire.itch.cli import main, message_to_dict
+from tickwire.itch.progress import Progress
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = main(list(argv), out=out)
+    return status, out.getvalue()
+
+
+def test_stats_json_on_the_real_file(real_file: Path) -> None:
+    status, text = run("stats", str(real_file), "--json")
+    assert status == 0
+    summary = json.loads(text)
+    assert summary["messages"] == 12_012
+    assert summary["skipped"] == 0
+    assert summary["by_type"]["A"] == 4997
+    assert sum(summary["by_type"].values()) == 12_012
+    assert summary["length_fixups"] == 12_012
+
+
+def test_stats_human(real_file: Path) -> None:
+    status, text = run("stats", str(real_file))
+    assert status == 0
+    assert "12012 messages" in text
+    assert "AddOrder" in text
+
+
+def test_module_entry_point(real_file: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickwire.itch", "stats", str(real_file), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(proc.stdout)["messages"] == 12_012
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_dump_json_filters_by_type(real_file: Path) -> None:
+    status, text = run("dump", str(real_file), "--json", "--type", "R,H")
+    assert status == 0
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert len(lines) == 6
+    assert {d["type"] for d in lines} == {"R", "H"}
+    first = lines[0]
+    assert first["name"] == "StockDirectory"
+    assert first["stock"] == "ALC"
+    assert isinstance(first["timestamp"], int)
+
+
+def test_dump_symbol_follows_locate(real_file: Path) -> None:
+    msgs = list(itch.read(real_file))
+    symbol = next(m.stock for m in msgs if isinstance(m, itch.AddOrder))
+    locate = next(m.stock_locate for m in msgs if getattr(m, "stock", None) == symbol)
+    expected = [
+        m
+        for m in msgs
+        if getattr(m, "stock", None) == symbol
+        or (not hasattr(m, "stock") and m.stock_locate == locate and m.stock_locate != 0)
+    ]
+    status, text = run("dump", str(real_file), "--json", "--symbol", symbol)
+    assert status == 0
+    got = [json.loads(line) for line in text.splitlines()]
+    assert got == [message_to_dict(m) for m in expected]
+    assert any(d["type"] in "EXDU" for d in got)  # order events found through the locate
+    assert all(d.get("stock", symbol) == symbol for d in got)
+
+
+def test_dump_human_and_limit(real_file: Path) -> None:
+    status, text = run("dump", str(real_file), "--limit", "3")
+    assert status == 0
+    lines = text.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("S SystemEvent ")
+    assert "event_code='O'" in lines[0]
+
+
+def test_bad_input_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.itch"
+    bad.write_bytes(b"\x00\x00A\x00\x01")
+    status, _ = run("stats", str(bad), "--json")
+    assert status == 1
+    assert "truncated" in capsys.readouterr().err
+    status, text = run("stats", str(bad), "--json", "--lenient")
+    assert status == 0
+    assert json.loads(text)["errors"] == 1
+    status, _ = run("stats", str(tmp_path / "missing.itch"))
+    assert status == 1
+
+
+def test_unknown_type_filter_is_a_usage_error(real_file: Path) -> None:
+    with pytest.raises(SystemExit):
+        run("dump", str(real_file), "--type", "Z")
+
+
+def test_generate_then_stats(tmp_path: Path) -> None:
+    pytest.importorskip("tickwire.itch.generator")
+    out = tmp_path / "day.itch.gz"
+    status, _ = run("generate", "--messages", "3000", "--symbols", "50", "--seed", "7", str(out))
+    assert status == 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    status, text = run("stats", str(out), "--json")
+    summary = json.loads(text)
+    assert summary["messages"] == 3000
+    assert summary["length_fixups"] == 0
+    assert summary["by_type"]["R"] == 50
+    # Deterministic: the same seed gives the same bytes.
+    again = tmp_path / "again.itch.gz"
+    run("generate", "--messages", "3000", "--symbols", "50", "--seed", "7", str(again))
+    assert gzip.decompress(out.read_bytes()) == gzip.decompress(again.read_bytes())
+
+
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_only_on_a_terminal() -> None:
+    quiet = io.StringIO()
+    with Progress(100, "x", stream=quiet) as bar:
+        bar.update(50)
+    assert quiet.getvalue() == ""
+
+    tty = FakeTty()
+    with Progress(1000, "decoding", stream=tty) as bar:
+        bar.update(500)
+    text = tty.getvalue()
+    assert text.startswith("\rdecoding: [")
+    assert "50.0%" in text
+    assert "500/1.0kB" in text
+    assert text.endswith("\n")
+    assert bar.done == 500
+    assert "50.0%" in bar.render()
+
+
+def test_progress_without_total() -> None:
+    tty = FakeTty()
+    with Progress(None, "", stream=tty, unit=" msgs") as bar:
+        bar.update(1234)
+    assert "1.2k msgs" in tty.getvalue()

@@ -1,0 +1,75 @@
+"""tickwire.moldudp64: MoldUDP64 codec, sans-I/O gap recovery, publisher and re-request server.
+
+The core (codec, receiver, publisher, net, pcap) depends on construct only; the asyncio
+adapters add uvloop when it is installed, the scapy layers need the ``pcap`` extra and the
+command-line tools the ``itch`` extra.
+"""
+
+from __future__ import annotations
+
+from .codec import DownstreamPacket, RequestPacket, parse_downstream, parse_request
+from .errors import (
+    BadFrame,
+    BadPcap,
+    BadSession,
+    CountMismatch,
+    MessageTooLarge,
+    MoldError,
+    TrailingBytes,
+    TruncatedPacket,
+)
+from .events import (
+    BadPacket,
+    EndOfSession,
+    Event,
+    FeedResumed,
+    GapDetected,
+    Messages,
+    SendRequest,
+    SessionChanged,
+    StaleFeed,
+)
+from .publisher import (
+    MessageStore,
+    Publisher,
+    PublisherConfig,
+    RequestServer,
+    ServerConfig,
+    pack_messages,
+)
+from .receiver import Receiver, ReceiverConfig, ReceiverStats
+
+__all__ = [
+    "BadFrame",
+    "BadPacket",
+    "BadPcap",
+    "BadSession",
+    "CountMismatch",
+    "DownstreamPacket",
+    "EndOfSession",
+    "Event",
+    "FeedResumed",
+    "GapDetected",
+    "MessageStore",
+    "MessageTooLarge",
+    "Messages",
+    "MoldError",
+    "Publisher",
+    "PublisherConfig",
+    "Receiver",
+    "ReceiverConfig",
+    "ReceiverStats",
+    "RequestPacket",
+    "RequestServer",
+    "SendRequest",
+    "ServerConfig",
+    "SessionChanged",
+    "StaleFeed",
+    "TrailingBytes",
+    "TruncatedPacket",
+    "pack_messages",
+    "parse_downstream",
+    "parse_request",
+]
+
+__version__ = "0.1.0"

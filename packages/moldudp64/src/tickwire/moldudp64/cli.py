@@ -1,0 +1,275 @@
+"""``python -m tickwire.moldudp64``: convert between BinaryFILEs and captures, replay feeds.
+
+Commands:
+
+* ``itch2pcap IN OUT``: pack the ITCH messages of a BinaryFILE into MoldUDP64 packets and
+  write them as an Ethernet/IPv4/UDP pcap (timestamps from the ITCH messages).
+* ``pcap2itch IN OUT``: the ITCH messages carried by the MoldUDP64 packets of a capture, in
+  sequence order, each once (duplicates from A/B lines or retransmissions dropped), as a
+  BinaryFILE.
+* ``replay SOURCE --to HOST:PORT``: send the MoldUDP64 packets of a capture (or of a
+  BinaryFILE packed on the fly) to that one address, with the recorded timing scaled by
+  ``--speed``, or at ``--rate`` packets/s; ``--max`` bounds the count, ``--loop`` repeats.
+
+These commands need the ``itch`` extra (tickwire-itch) for BinaryFILE reading and writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+
+from .codec import HEADER_SIZE, encode_session
+from .net import build_udp_frame
+from .pcap import MoldCapture, PcapWriter
+from .publisher import DEFAULT_MAX_PAYLOAD, pack_messages
+from .replay import capture_payloads, open_sender, parse_address, replay
+
+__all__ = ["main", "pack_binaryfile"]
+
+DEFAULT_PORT = 26477
+
+
+def _itch() -> None:
+    """Exit with a clear message when the ``itch`` extra is not installed."""
+    try:
+        import tickwire.itch  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise SystemExit(
+            "this command needs tickwire-itch: pip install 'tickwire-moldudp64[itch]'"
+        ) from None
+
+
+def _epoch_ns(date: str) -> int:
+    day = dt.datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    return int(day.timestamp()) * 1_000_000_000
+
+
+def pack_binaryfile(
+    source: str,
+    *,
+    session: str,
+    max_payload: int = DEFAULT_MAX_PAYLOAD,
+    flush_ns: int = 1_000_000,
+    day_ns: int = 0,
+    first_sequence: int = 1,
+    end_of_session: bool = True,
+) -> Iterator[tuple[int, bytes]]:
+    """``(timestamp_ns, MoldUDP64 packet)`` for the ITCH messages of a BinaryFILE.
+
+    A packet is closed when the next message would overflow ``max_payload`` or is more than
+    ``flush_ns`` later (ITCH timestamp) than the packet's first message, like a publisher
+    with that flush interval. The packet's timestamp is ``day_ns`` plus its last message's.
+    """
+    from tickwire.itch import iter_raw
+
+    sess = encode_session(session)
+    seq = first_sequence
+    batch: list[bytes] = []
+    size = HEADER_SIZE
+    first_ts = last_ts = 0
+    for _, msg in iter_raw(source):
+        ts = int.from_bytes(msg[5:11], "big") if len(msg) >= 11 else last_ts
+        ts = max(ts, last_ts)
+        if batch and (size + 2 + len(msg) > max_payload or ts - first_ts > flush_ns):
+            (pkt,) = pack_messages(sess, seq, batch, max_payload)
+            yield day_ns + last_ts, pkt
+            seq += len(batch)
+            batch = []
+            size = HEADER_SIZE
+        if not batch:
+            first_ts = ts
+        batch.append(msg)
+        size += 2 + len(msg)
+        last_ts = ts
+    if batch:
+        (pkt,) = pack_messages(sess, seq, batch, max_payload)
+        yield day_ns + last_ts, pkt
+        seq += len(batch)
+    if end_of_session:
+        yield day_ns + last_ts, sess + seq.to_bytes(8, "big") + b"\xff\xff"
+
+
+def _is_capture(path: str) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if head[:2] == b"\x1f\x8b":
+            f.seek(0)
+            head = gzip.GzipFile(fileobj=f).read(4)
+    return head in (
+        b"\xd4\xc3\xb2\xa1",
+        b"\xa1\xb2\xc3\xd4",
+        b"\x4d\x3c\xb2\xa1",
+        b"\xa1\xb2\x3c\x4d",
+        b"\x0a\x0d\x0d\x0a",
+    )
+
+
+def cmd_itch2pcap(args: argparse.Namespace) -> int:
+    _itch()
+    from tickwire.itch.progress import Progress
+
+    frames = 0
+    with PcapWriter(args.output) as out, Progress(None, "itch2pcap", unit="pkt") as bar:
+        for ts, pkt in pack_binaryfile(
+            args.input,
+            session=args.session,
+            max_payload=args.max_payload,
+            flush_ns=int(args.flush_us * 1000),
+            day_ns=_epoch_ns(args.date),
+            end_of_session=not args.no_end_of_session,
+        ):
+            frame = build_udp_frame(
+                pkt,
+                src_ip=args.src_ip,
+                dst_ip=args.dst_ip,
+                src_port=args.src_port,
+                dst_port=args.dst_port,
+                vlan_tci=args.vlan,
+            )
+            out.write(frame, timestamp_ns=ts)
+            frames += 1
+            bar.update(1)
+    print(f"wrote {frames} packets to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_pcap2itch(args: argparse.Namespace) -> int:
+    _itch()
+    from tickwire.itch import BinaryFileWriter
+    from tickwire.itch.progress import Progress
+
+    cap = MoldCapture(args.input, port=args.port)
+    next_seq: dict[str, int] = {}
+    duplicates = missing = 0
+    with BinaryFileWriter(args.output) as out, Progress(None, "pcap2itch", unit="pkt") as bar:
+        for mf in cap:
+            pkt = mf.packet
+            if args.session is not None and pkt.session != args.session:
+                continue
+            bar.update(1)
+            if not pkt.messages:
+                continue
+            expected = next_seq.get(pkt.session, pkt.sequence)
+            if pkt.next_sequence <= expected:
+                duplicates += len(pkt.messages)
+                continue
+            skip = max(0, expected - pkt.sequence)
+            duplicates += skip
+            if pkt.sequence > expected:
+                missing += pkt.sequence - expected
+            for m in pkt.messages[skip:]:
+                out.write(m)
+            next_seq[pkt.session] = pkt.next_sequence
+        written = out.count
+    st = cap.stats
+    summary = {
+        "frames": st.frames,
+        "packets": st.packets,
+        "messages_written": written,
+        "duplicates": duplicates,
+        "missing": missing,
+        "sessions": sorted(next_seq),
+        "not_udp": st.not_udp,
+        "other_port": st.other_port,
+        "bad_packets": st.bad_packets,
+    }
+    print(json.dumps(summary), file=sys.stderr)
+    return 0 if st.bad_packets == 0 else 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    try:
+        address = parse_address(args.to)
+    except ValueError as exc:
+        print(f"replay: refusing --to {args.to!r}: {exc}", file=sys.stderr)
+        return 2
+    if _is_capture(args.source):
+
+        def packets() -> Iterator[tuple[int, bytes]]:
+            return capture_payloads(args.source, port=args.port)
+
+    else:
+        _itch()
+
+        def packets() -> Iterator[tuple[int, bytes]]:
+            return pack_binaryfile(args.source, session=args.session, max_payload=args.max_payload)
+
+    from tickwire.itch.progress import Progress
+
+    with (
+        open_sender(address, ttl=args.ttl) as sock,
+        Progress(args.max, "replay", unit="pkt") as bar,
+    ):
+        report = replay(
+            packets,
+            sock,
+            speed=args.speed,
+            rate=args.rate,
+            max_packets=args.max,
+            loop=args.loop,
+            on_packet=bar.update,
+        )
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(report.text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tickwire.moldudp64", description=__doc__.split("\n\n")[0]
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("itch2pcap", help="BinaryFILE -> MoldUDP64 pcap")
+    a.add_argument("input")
+    a.add_argument("output")
+    a.add_argument("--session", default="TICKWIRE01")
+    a.add_argument("--max-payload", type=int, default=DEFAULT_MAX_PAYLOAD)
+    a.add_argument("--flush-us", type=float, default=1000.0, help="packet flush interval")
+    a.add_argument("--date", default="2020-01-02", help="day the ITCH timestamps belong to")
+    a.add_argument("--src-ip", default="198.18.0.1")
+    a.add_argument("--dst-ip", default="233.54.12.111")
+    a.add_argument("--src-port", type=int, default=DEFAULT_PORT)
+    a.add_argument("--dst-port", type=int, default=DEFAULT_PORT)
+    a.add_argument("--vlan", type=int, default=None, help="802.1Q TCI to tag frames with")
+    a.add_argument("--no-end-of-session", action="store_true")
+    a.set_defaults(func=cmd_itch2pcap)
+
+    b = sub.add_parser("pcap2itch", help="MoldUDP64 pcap/pcapng -> BinaryFILE")
+    b.add_argument("input")
+    b.add_argument("output")
+    b.add_argument("--port", type=int, default=None, help="only this UDP port")
+    b.add_argument("--session", default=None, help="only this session")
+    b.set_defaults(func=cmd_pcap2itch)
+
+    r = sub.add_parser("replay", help="send a capture or BinaryFILE to one UDP address")
+    r.add_argument("source", help="pcap/pcapng capture or ITCH BinaryFILE")
+    r.add_argument("--to", required=True, help="HOST:PORT, a literal IPv4 address")
+    r.add_argument("--speed", type=float, default=1.0, help="timing scale (0: flat out)")
+    r.add_argument("--rate", type=float, default=None, help="fixed packets per second")
+    r.add_argument("--max", type=int, default=None, help="stop after this many packets")
+    r.add_argument("--loop", action="store_true", help="start over at the end")
+    r.add_argument("--port", type=int, default=None, help="only packets for this UDP port")
+    r.add_argument("--session", default="TICKWIRE01", help="session for a BinaryFILE")
+    r.add_argument("--max-payload", type=int, default=DEFAULT_MAX_PAYLOAD)
+    r.add_argument("--ttl", type=int, default=1, help="multicast TTL")
+    r.add_argument("--json", action="store_true", help="print the report as JSON")
+    r.set_defaults(func=cmd_replay)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "loop", False) and args.max is None and not os.isatty(0):
+        print("replay: --loop without --max only from a terminal (it never ends)", file=sys.stderr)
+        return 2
+    result: int = args.func(args)
+    return result

@@ -1,0 +1,220 @@
+"""The command-line tools: itch2pcap, pcap2itch and replay (loopback only, bounded)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from tickwire.moldudp64 import DownstreamPacket, parse_downstream
+from tickwire.moldudp64.cli import main, pack_binaryfile
+from tickwire.moldudp64.net import build_udp_frame
+from tickwire.moldudp64.pcap import MoldCapture, PcapWriter
+
+itch = pytest.importorskip("tickwire.itch")
+
+
+def test_itch2pcap_pcap2itch_round_trip(tmp_path: Path, itch_file: Path) -> None:
+    pcap = tmp_path / "day.pcap"
+    back = tmp_path / "back.itch"
+    assert main(["itch2pcap", str(itch_file), str(pcap), "--max-payload", "500"]) == 0
+    cap = MoldCapture(pcap)
+    seq = 1
+    for mf in cap:
+        assert len(mf.udp.payload) <= 500
+        if mf.packet.messages:
+            assert mf.packet.sequence == seq
+            seq = mf.packet.next_sequence
+    assert cap.stats.messages == 12012 and seq == 12013
+    assert main(["pcap2itch", str(pcap), str(back)]) == 0
+    original = [m for _, m in itch.iter_raw(itch_file)]
+    assert [m for _, m in itch.iter_raw(back)] == original
+
+
+def test_pcap2itch_on_real_captures(tmp_path: Path, real_captures: list[Path]) -> None:
+    for path in real_captures:
+        out = tmp_path / (path.stem + ".itch")
+        assert main(["pcap2itch", str(path), str(out)]) == 0
+        msgs = list(itch.read(out))
+        raw = [m for mf in MoldCapture(path) for m in mf.packet.messages]
+        assert [itch.encode(m) for m in msgs] == raw
+        if path.name == "Multiple.Packets.pcap":
+            assert len(msgs) == 39
+            assert sum(isinstance(m, itch.AddOrder | itch.AddOrderMPID) for m in msgs) >= 30
+        if path.name == "OrderDeleteMessage.pcap":
+            assert isinstance(msgs[0], itch.OrderDelete)
+
+
+def test_pcap2itch_drops_duplicates_and_counts_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pcap = tmp_path / "ab.pcap"
+    from tickwire.itch.generator import generate_day
+
+    msgs = [itch.encode(m) for m in generate_day(40, 3, 1)]
+    packets = [DownstreamPacket("AB", 1 + i * 4, tuple(msgs[i * 4 : i * 4 + 4])) for i in range(10)]
+    order = [0, 0, 1, 2, 1, 4, 3, 5, 6, 7, 8, 9, 9]  # A/B copies, a late one, 3 lost then late
+    with PcapWriter(pcap) as w:
+        for i in order:
+            w.write(
+                build_udp_frame(
+                    packets[i].build(),
+                    src_ip="198.18.0.1",
+                    dst_ip="198.18.0.2",
+                    src_port=1,
+                    dst_port=2,
+                )
+            )
+    out = tmp_path / "ab.itch"
+    assert main(["pcap2itch", str(pcap), str(out)]) == 0
+    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    got = [m for _, m in itch.iter_raw(out)]
+    assert got == msgs[:12] + msgs[16:]
+    assert summary["missing"] == 4 and summary["duplicates"] == 4 * 4
+    assert summary["messages_written"] == 36
+
+
+class Listener:
+    """A loopback UDP sink counting what it gets (bounded by a timeout)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Room for every datagram a test sends, even if this thread is slow to run: as root
+        # SO_RCVBUFFORCE goes past net.core.rmem_max.
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(1.0)
+        self.port = self.sock.getsockname()[1]
+        self.got: list[bytes] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self.got.append(self.sock.recv(65535))
+        except TimeoutError:
+            pass
+        finally:
+            self.sock.close()
+
+    def wait(self) -> list[bytes]:
+        self.thread.join(10)
+        return self.got
+
+
+def test_replay_capture_to_loopback(
+    tmp_path: Path, itch_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pcap = tmp_path / "day.pcap"
+    assert main(["itch2pcap", str(itch_file), str(pcap)]) == 0
+    capsys.readouterr()
+    sink = Listener()
+    rc = main(
+        [
+            "replay",
+            str(pcap),
+            "--to",
+            f"127.0.0.1:{sink.port}",
+            "--max",
+            "300",
+            "--rate",
+            "5000",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["packets"] == 300 and report["destination"] == f"127.0.0.1:{sink.port}"
+    assert set(report["timing_error_us"]) == {"p50", "p90", "p99", "max"}
+    got = sink.wait()
+    expected = [mf.udp.payload for mf in MoldCapture(pcap)][:300]
+    assert got == expected
+
+
+def test_replay_binaryfile_packs_on_the_fly(
+    itch_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sink = Listener()
+    expected = [p for _, p in pack_binaryfile(str(itch_file), session="ONTHEFLY")][:100]
+    rc = main(
+        [
+            "replay",
+            str(itch_file),
+            "--to",
+            f"127.0.0.1:{sink.port}",
+            "--max",
+            "100",
+            "--rate",
+            "5000",
+            "--session",
+            "ONTHEFLY",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["packets"] == 100
+    assert sink.wait() == expected
+
+
+def test_replay_loop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pcap = tmp_path / "small.pcap"
+    with PcapWriter(pcap) as w:
+        for i in range(21):
+            pkt = DownstreamPacket("LOOP", i + 1, (b"x",)).build()
+            w.write(
+                build_udp_frame(
+                    pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
+                ),
+                timestamp_ns=i * 1000,
+            )
+    sink = Listener()
+    rc = main(
+        ["replay", str(pcap), "--to", f"127.0.0.1:{sink.port}", "--max", "50", "--loop", "--json"]
+    )
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["packets"] == 50
+    seqs = [parse_downstream(p).sequence for p in sink.wait()]
+    assert seqs == list(range(1, 22)) * 2 + list(range(1, 9))
+
+
+def test_replay_keeps_recorded_timing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pcap = tmp_path / "t.pcap"
+    with PcapWriter(pcap) as w:
+        for i in range(21):
+            pkt = DownstreamPacket("T", i + 1, (b"x",)).build()
+            frame = build_udp_frame(
+                pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
+            )
+            w.write(frame, timestamp_ns=i * 20_000_000)  # 20 ms apart: 0.4 s recorded
+    sink = Listener()
+    assert (
+        main(["replay", str(pcap), "--to", f"127.0.0.1:{sink.port}", "--speed", "2", "--json"]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert 0.19 <= report["elapsed_s"] < 0.6  # 0.4 s at 2x: 0.2 s
+    assert len(sink.wait()) == 21
+
+
+def test_replay_refuses_anything_but_a_literal_address(tmp_path: Path) -> None:
+    for bad in ("localhost:9", "127.0.0.1", "127.0.0.1:0", "example.com:80", "::1:80"):
+        assert main(["replay", str(tmp_path / "none.pcap"), "--to", bad, "--max", "1"]) == 2
+
+
+def test_module_entry_point(tmp_path: Path, itch_file: Path) -> None:
+    out = tmp_path / "x.pcap"
+    res = subprocess.run(
+        [sys.executable, "-m", "tickwire.moldudp64", "itch2pcap", str(itch_file), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "wrote" in res.stderr and out.stat().st_size > 0

@@ -1,0 +1,169 @@
+"""MoldUDP64 codec: the struct fast path agrees with the construct layouts, errors are typed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tickwire.moldudp64 import (
+    BadSession,
+    CountMismatch,
+    DownstreamPacket,
+    MoldError,
+    RequestPacket,
+    TrailingBytes,
+    TruncatedPacket,
+    parse_downstream,
+    parse_request,
+)
+from tickwire.moldudp64.codec import (
+    REQUEST,
+    build_downstream_construct,
+    parse_downstream_construct,
+)
+from tickwire.moldudp64.pcap import read_moldudp64
+
+sessions = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=10
+)
+sequences = st.integers(min_value=0, max_value=(1 << 64) - 1)
+messages = st.lists(st.binary(max_size=80), max_size=30).map(tuple)
+
+
+@st.composite
+def packets(draw: st.DrawFn) -> DownstreamPacket:
+    kind = draw(st.sampled_from(["data", "heartbeat", "eos"]))
+    session = draw(sessions)
+    seq = draw(sequences)
+    if kind == "heartbeat":
+        return DownstreamPacket.heartbeat(session, seq)
+    if kind == "eos":
+        return DownstreamPacket.end_of_session_packet(session, seq)
+    return DownstreamPacket(session, seq, draw(messages))
+
+
+@settings(max_examples=300, deadline=None)
+@given(packets())
+def test_fast_build_and_parse_agree_with_construct(pkt: DownstreamPacket) -> None:
+    wire = pkt.build()
+    assert wire == build_downstream_construct(pkt)
+    assert parse_downstream(wire) == pkt
+    assert parse_downstream_construct(wire) == pkt
+    assert len(wire) == 20 + sum(2 + len(m) for m in pkt.messages)
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> bytes:
+    """Valid packets, then truncated, extended, or with the count rewritten."""
+    wire = bytearray(draw(packets()).build())
+    how = draw(st.sampled_from(["cut", "append", "count", "none"]))
+    if how == "cut":
+        del wire[draw(st.integers(0, len(wire))) :]
+    elif how == "append":
+        wire += draw(st.binary(min_size=1, max_size=40))
+    elif how == "count":
+        wire[18:20] = draw(st.integers(0, 0xFFFF)).to_bytes(2, "big")
+    return bytes(wire)
+
+
+@settings(max_examples=500, deadline=None)
+@given(damaged())
+def test_fast_parse_fails_exactly_when_construct_does(wire: bytes) -> None:
+    try:
+        expected: DownstreamPacket | None = parse_downstream_construct(wire)
+    except MoldError:
+        expected = None
+    if expected is None:
+        with pytest.raises(MoldError):
+            parse_downstream(wire)
+    else:
+        assert parse_downstream(wire) == expected
+
+
+def test_heartbeat_and_end_of_session() -> None:
+    hb = DownstreamPacket.heartbeat("SESSION001", 42)
+    assert hb.is_heartbeat and hb.count == 0 and hb.next_sequence == 42
+    assert hb.build() == b"SESSION001" + (42).to_bytes(8, "big") + b"\x00\x00"
+    eos = DownstreamPacket.end_of_session_packet("SESSION001", 42)
+    assert eos.end_of_session and not eos.is_heartbeat and eos.count == 0xFFFF
+    assert eos.build()[-2:] == b"\xff\xff"
+    assert parse_downstream(eos.build()) == eos
+
+
+def test_session_padding_and_layout() -> None:
+    wire = DownstreamPacket("AB", 7, (b"hello", b"")).build()
+    assert wire == b"AB        " + (7).to_bytes(8, "big") + b"\x00\x02\x00\x05hello\x00\x00"
+    assert parse_downstream(wire).session == "AB"
+
+
+def _header(count: int, session: bytes = b"S         ", seq: int = 1) -> bytes:
+    return session + seq.to_bytes(8, "big") + count.to_bytes(2, "big")
+
+
+@pytest.mark.parametrize(
+    ("wire", "error", "words"),
+    [
+        (b"short", TruncatedPacket, "header"),
+        (_header(1) + b"\x00", TruncatedPacket, "length runs past"),
+        (_header(1) + b"\x00\x05abc", TruncatedPacket, "runs 2 bytes past"),
+        (_header(3) + b"\x00\x01a\x00\x01b", CountMismatch, "holds 2"),
+        (_header(1) + b"\x00\x01a\x00\x01b", CountMismatch, "2 message blocks follow"),
+        (_header(1) + b"\x00\x01ab", TrailingBytes, "1 bytes follow"),
+        (_header(0) + b"x", TrailingBytes, "follow"),
+        (_header(0xFFFF) + b"\x00", TrailingBytes, "end-of-session"),
+        (_header(0, session=b"\xff" * 10), BadSession, "ASCII"),
+    ],
+)
+def test_bad_packets_raise_typed_errors(wire: bytes, error: type[MoldError], words: str) -> None:
+    with pytest.raises(error, match=words) as info:
+        parse_downstream(wire)
+    assert isinstance(info.value, ValueError)
+
+
+def test_build_rejects_what_cannot_be_encoded() -> None:
+    with pytest.raises(BadSession):
+        DownstreamPacket("ELEVENCHARS", 1).build()
+    with pytest.raises(BadSession):
+        DownstreamPacket("é", 1).build()
+    with pytest.raises(MoldError):
+        DownstreamPacket("S", -1).build()
+    with pytest.raises(MoldError):
+        DownstreamPacket("S", 1, (b"x" * 70000,)).build()
+    with pytest.raises(MoldError):
+        DownstreamPacket("S", 1, (b"x",), end_of_session=True).build()
+    with pytest.raises(MoldError):
+        RequestPacket("S", 1, 0x10000).build()
+
+
+@settings(max_examples=200, deadline=None)
+@given(sessions, sequences, st.integers(0, 0xFFFF))
+def test_request_round_trip_matches_construct(session: str, seq: int, count: int) -> None:
+    req = RequestPacket(session, seq, count)
+    wire = req.build()
+    assert wire == REQUEST.build(
+        {"session": session.encode().ljust(10), "sequence": seq, "count": count}
+    )
+    assert parse_request(wire) == req
+
+
+def test_bad_requests() -> None:
+    with pytest.raises(TruncatedPacket):
+        parse_request(b"x" * 19)
+    with pytest.raises(TrailingBytes):
+        parse_request(b"x" * 21)
+
+
+def test_real_captures_decode(real_captures: list) -> None:  # type: ignore[type-arg]
+    seen = {}
+    for path in real_captures:
+        for mf in read_moldudp64(path):
+            assert mf.packet.session == "000010059B"
+            assert mf.udp.dst_port == 26477
+            seen[(path.name, mf.packet.sequence)] = mf.packet
+            # What we parse we rebuild byte for byte.
+            assert mf.packet.build() == mf.udp.payload
+    multi = seen[("Multiple.Packets.pcap", 19009117)]
+    assert len(multi.messages) == 38
+    assert [m[:1] for m in multi.messages].count(b"A") >= 30
+    assert seen[("OrderDeleteMessage.pcap", 14757722)].messages[0][:1] == b"D"
+    assert len(seen[("OrderDeleteMessage.pcap", 14757722)].messages[0]) == 19

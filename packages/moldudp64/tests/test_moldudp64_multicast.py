@@ -1,0 +1,107 @@
+"""Multicast over a private network namespace (created and removed by the test).
+
+The namespace has only its loopback interface, addressed 198.18.0.1/32 and routed for
+multicast, so nothing can leave it. The asyncio publisher sends to a multicast group; the
+asyncio receiver joins the group on that interface and recovers through the unicast
+re-request server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = [
+    pytest.mark.network,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"
+    ),
+]
+
+SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, random
+    from tickwire.moldudp64.aio import Line, MoldPublisher, MoldReceiver, run
+    from tickwire.moldudp64.events import EndOfSession, Messages
+    from tickwire.moldudp64.publisher import PublisherConfig
+    from tickwire.moldudp64.receiver import ReceiverConfig
+
+    GROUP, PORT, IFACE = "239.192.0.1", 30555, "198.18.0.1"
+
+    class Lossy(MoldPublisher):
+        rng = random.Random(3)
+        def _send(self, data, addr):
+            if addr == self.target and self.rng.random() < 0.05:
+                return
+            super()._send(data, addr)
+
+    async def main():
+        pub = await Lossy.create(
+            PublisherConfig("MCAST", heartbeat_interval=0.05),
+            (GROUP, PORT),
+            request_bind=(IFACE, 0),
+            multicast_interface=IFACE,
+        )
+        rx = await MoldReceiver.create(
+            Line(port=PORT, group=GROUP, interface=IFACE),
+            config=ReceiverConfig(request_server=pub.request_address, start_sequence=1),
+        )
+        sent = [b"msg %d" % i for i in range(3000)]
+        got = []
+
+        async def consume():
+            async for ev in rx.events():
+                if isinstance(ev, Messages):
+                    got.extend(ev.messages)
+                elif isinstance(ev, EndOfSession):
+                    return
+
+        task = asyncio.create_task(consume())
+        for i in range(0, len(sent), 100):
+            pub.publish_many(sent[i : i + 100])
+            await asyncio.sleep(0.001)
+        await pub.end_session()
+        await asyncio.wait_for(task, 20)
+        answered = pub.server.stats.answered
+        await rx.close()
+        await pub.close()
+        return {"ok": got == sent, "got": len(got), "answered": answered}
+
+    print(json.dumps(run(main())))
+    """
+)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+def test_multicast_with_recovery_in_a_namespace() -> None:
+    ns = f"twmold{os.getpid()}"
+    try:
+        _ip("netns", "add", ns)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot create a network namespace: {exc.stderr!r}")
+    try:
+        _ip("-n", ns, "link", "set", "lo", "up")
+        _ip("-n", ns, "link", "set", "lo", "multicast", "on")
+        _ip("-n", ns, "addr", "add", "198.18.0.1/32", "dev", "lo")
+        _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
+        res = subprocess.run(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert res.returncode == 0, res.stderr
+        result = json.loads(res.stdout.strip().splitlines()[-1])
+        assert result["ok"], result
+        assert result["answered"] > 0  # the 5% loss was recovered by unicast re-requests
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)

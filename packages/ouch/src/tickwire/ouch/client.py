@@ -1,0 +1,204 @@
+"""OUCH order entry over SoupBinTCP with asyncio: a client and a host server.
+
+:class:`OuchClient` sends orders as Unsequenced Data and tracks them from the
+Sequenced Data the host returns (:class:`~tickwire.ouch.orders.OrderBook50`
+or :class:`~tickwire.ouch.orders.OrderBook42`). After a dropped connection it
+logs in at its next expected sequence number and resends what was not yet
+acknowledged; the host ignores repeats, so nothing is lost or doubled.
+
+:func:`serve_ouch` runs an :class:`~tickwire.ouch.orders.OuchHost50` (or 4.2)
+behind a :class:`~tickwire.soupbintcp.aio.SoupServerRunner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from tickwire.soupbintcp.aio import SoupClient, SoupServerRunner
+from tickwire.soupbintcp.packets import SoupVersion
+from tickwire.soupbintcp.session import ClientSession, ServerConnection, SoupServer
+from tickwire.soupbintcp.session import Message as SoupMessage
+
+from . import v42, v50
+from ._errors import OuchError
+from ._wire import Message
+from ._wire import encode as encode_message
+from .orders import OrderBook42, OrderBook50, OuchHost42, OuchHost50
+
+__all__ = ["OuchClient", "OuchServer", "serve_ouch"]
+
+log = logging.getLogger("tickwire.ouch")
+Version = Literal["4.2", "5.0"]
+
+
+class OuchClient:
+    """An OUCH 4.2 or 5.0 order-entry client.
+
+    >>> # async with OuchClient("127.0.0.1", port, "USER01", "secret") as c:
+    >>> #     msg = c.book.enter("B", 100, "AAPL", 1_500_000); c.send(msg)
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        *,
+        version: Version = "5.0",
+        session: str = "",
+        next_sequence: int = 1,
+        soup_version: SoupVersion = SoupVersion.V4_1,
+        heartbeat_interval: float = 1.0,
+        timeout: float = 15.0,
+        reconnect: bool = True,
+        tap: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        self.version = version
+        self.book: OrderBook50 | OrderBook42 = OrderBook50() if version == "5.0" else OrderBook42()
+        self._decode = v50.decode_outbound if version == "5.0" else v42.decode_outbound
+        core = ClientSession(
+            username,
+            password,
+            session=session,
+            next_sequence=next_sequence,
+            version=soup_version,
+            heartbeat_interval=heartbeat_interval,
+            timeout=timeout,
+        )
+        self.soup = SoupClient(
+            core,
+            host,
+            port,
+            reconnect=reconnect,
+            on_reconnect=self._resend,
+            tap=tap,
+            on_message=self._on_message,
+        )
+        self.updates: asyncio.Queue[Message] = asyncio.Queue()
+        self.resent = 0
+
+    @property
+    def book50(self) -> OrderBook50:
+        """:attr:`book`, typed, for an OUCH 5.0 client."""
+        if not isinstance(self.book, OrderBook50):
+            raise OuchError("this is an OUCH 4.2 client")
+        return self.book
+
+    @property
+    def book42(self) -> OrderBook42:
+        """:attr:`book`, typed, for an OUCH 4.2 client."""
+        if not isinstance(self.book, OrderBook42):
+            raise OuchError("this is an OUCH 5.0 client")
+        return self.book
+
+    async def __aenter__(self) -> OuchClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        await self.soup.connect()
+
+    def send(self, msg: Message) -> bool:
+        """Send an inbound message built by :attr:`book`.
+
+        While disconnected nothing is sent and False is returned: the book keeps
+        the request pending and it goes out with the resend after the re-login.
+        """
+        if not self.soup.logged_in:
+            return False
+        self.soup.send(encode_message(msg))
+        return True
+
+    async def next_update(self, timeout: float | None = 5.0) -> Message:
+        """The next outbound message from the host (already applied to :attr:`book`)."""
+        return await asyncio.wait_for(self.updates.get(), timeout)
+
+    async def close(self) -> None:
+        await self.soup.close()
+
+    def _resend(self, soup: SoupClient) -> None:
+        for msg in self.book.pending():
+            soup.send(encode_message(msg))
+            self.resent += 1
+
+    def _on_message(self, ev: SoupMessage) -> None:
+        """Sequenced (and 4.0+ unsequenced) data from the host, straight from the protocol."""
+        try:
+            msg = self._decode(ev.data)
+        except OuchError as exc:
+            log.error("undecodable OUCH message at sequence %s: %s", ev.sequence_number, exc)
+            return
+        if isinstance(self.book, OrderBook50):
+            assert isinstance(msg, v50.OutboundMessage)
+            self.book.on_message(msg)
+        else:
+            assert isinstance(msg, v42.OutboundMessage)
+            self.book.on_message(msg)
+        self.updates.put_nowait(msg)
+
+
+@dataclass
+class OuchServer:
+    """A running OUCH host: the SoupBinTCP runner, the order host and the port."""
+
+    runner: SoupServerRunner
+    host: OuchHost50 | OuchHost42
+    port: int
+
+    async def close(self) -> None:
+        await self.runner.close()
+
+
+async def serve_ouch(
+    users: Mapping[str, str],
+    *,
+    version: Version = "5.0",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    session: str = "SESSION001",
+    soup_version: SoupVersion = SoupVersion.V4_1,
+    heartbeat_interval: float = 1.0,
+    timeout: float = 15.0,
+    max_packet_length: int = 1024,
+    max_rate: float = 5000.0,
+    burst: int = 1000,
+) -> OuchServer:
+    """Start an OUCH host on ``host:port`` (``port=0`` picks a free one)."""
+    core = SoupServer(
+        users,
+        session=session,
+        version=soup_version,
+        heartbeat_interval=heartbeat_interval,
+        timeout=timeout,
+        max_packet_length=max_packet_length,
+        max_rate=max_rate,
+        burst=burst,
+    )
+    ouch_host: OuchHost50 | OuchHost42 = OuchHost50() if version == "5.0" else OuchHost42()
+
+    def on_message(conn: ServerConnection, data: bytes) -> None:
+        replies: list[Message]
+        try:
+            if isinstance(ouch_host, OuchHost50):
+                replies = list(ouch_host.handle(v50.decode_inbound(data)))
+            else:
+                replies = list(ouch_host.handle(v42.decode_inbound(data)))
+        except OuchError as exc:
+            log.warning("undecodable inbound OUCH from %s: %s", conn.peer, exc)
+            return
+        for reply in replies:
+            runner.core.publish(encode_message(reply))
+        if replies:
+            runner.pump()
+
+    runner = SoupServerRunner(core, on_message)
+    bound = await runner.start(host, port)
+    return OuchServer(runner, ouch_host, bound)

@@ -1,0 +1,316 @@
+"""OUCH 4.2: every inbound and outbound message.
+
+OUCH 4.2 identifies orders by a 14-character Order Token (``str``), prices are
+4-byte Price(4) ints, Time In Force is a 4-byte number of seconds (0 = IOC,
+99998 = market hours, 99999 = system hours) and timestamps are 8-byte
+nanoseconds since midnight. Lengths are those of ``specs/NOTES.md`` (type byte
+included); Wireshark's ``ouch`` dissector reads the same layouts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ._wire import CHAR, U32, U64, Message, Registry, alpha
+from ._wire import encode as _encode
+
+__all__ = [
+    "INBOUND_LENGTHS",
+    "OUTBOUND_LENGTHS",
+    "TIF_IOC",
+    "TIF_MARKET_HOURS",
+    "TIF_SYSTEM_HOURS",
+    "AiqCanceled",
+    "BrokenTrade",
+    "CancelOrder",
+    "CancelPending",
+    "CancelReject",
+    "EnterOrder",
+    "ExecutedWithReferencePrice",
+    "InboundMessage",
+    "ModifyOrder",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderExecuted",
+    "OrderModified",
+    "OrderPriorityUpdate",
+    "OrderReplaced",
+    "OutboundMessage",
+    "Rejected",
+    "ReplaceOrder",
+    "SystemEvent",
+    "TradeCorrection",
+    "decode_inbound",
+    "decode_outbound",
+    "encode",
+]
+
+TIF_IOC = 0
+TIF_MARKET_HOURS = 99998
+TIF_SYSTEM_HOURS = 99999
+
+INBOUND = Registry("OUCH 4.2 inbound")
+OUTBOUND = Registry("OUCH 4.2 outbound")
+TOKEN = alpha(14)
+STOCK = alpha(8)
+FIRM = alpha(4)
+
+
+class InboundMessage(Message):
+    """A message from the client to NASDAQ."""
+
+    __slots__ = ()
+
+
+class OutboundMessage(Message):
+    """A message from NASDAQ to the client."""
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------- inbound
+@INBOUND.register()
+@dataclass(frozen=True, slots=True)
+class EnterOrder(InboundMessage):
+    message_type: ClassVar[str] = "O"
+    order_token: str = field(metadata=TOKEN)
+    buy_sell_indicator: str = field(metadata=CHAR)
+    shares: int = field(metadata=U32)
+    stock: str = field(metadata=STOCK)
+    price: int = field(metadata=U32)
+    time_in_force: int = field(metadata=U32)
+    firm: str = field(metadata=FIRM)
+    display: str = field(metadata=CHAR)
+    capacity: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    minimum_quantity: int = field(metadata=U32)
+    cross_type: str = field(metadata=CHAR)
+    customer_type: str = field(metadata=CHAR)
+
+
+@INBOUND.register()
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder(InboundMessage):
+    message_type: ClassVar[str] = "U"
+    existing_order_token: str = field(metadata=TOKEN)
+    replacement_order_token: str = field(metadata=TOKEN)
+    shares: int = field(metadata=U32)
+    price: int = field(metadata=U32)
+    time_in_force: int = field(metadata=U32)
+    display: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    minimum_quantity: int = field(metadata=U32)
+
+
+@INBOUND.register()
+@dataclass(frozen=True, slots=True)
+class CancelOrder(InboundMessage):
+    message_type: ClassVar[str] = "X"
+    order_token: str = field(metadata=TOKEN)
+    shares: int = field(metadata=U32)
+
+
+@INBOUND.register()
+@dataclass(frozen=True, slots=True)
+class ModifyOrder(InboundMessage):
+    message_type: ClassVar[str] = "M"
+    order_token: str = field(metadata=TOKEN)
+    buy_sell_indicator: str = field(metadata=CHAR)
+    shares: int = field(metadata=U32)
+
+
+# -------------------------------------------------------------- outbound
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class SystemEvent(OutboundMessage):
+    message_type: ClassVar[str] = "S"
+    timestamp: int = field(metadata=U64)
+    event_code: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderAccepted(OutboundMessage):
+    message_type: ClassVar[str] = "A"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    buy_sell_indicator: str = field(metadata=CHAR)
+    shares: int = field(metadata=U32)
+    stock: str = field(metadata=STOCK)
+    price: int = field(metadata=U32)
+    time_in_force: int = field(metadata=U32)
+    firm: str = field(metadata=FIRM)
+    display: str = field(metadata=CHAR)
+    order_reference_number: int = field(metadata=U64)
+    capacity: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    minimum_quantity: int = field(metadata=U32)
+    cross_type: str = field(metadata=CHAR)
+    order_state: str = field(metadata=CHAR)
+    bbo_weight_indicator: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderReplaced(OutboundMessage):
+    message_type: ClassVar[str] = "U"
+    timestamp: int = field(metadata=U64)
+    replacement_order_token: str = field(metadata=TOKEN)
+    buy_sell_indicator: str = field(metadata=CHAR)
+    shares: int = field(metadata=U32)
+    stock: str = field(metadata=STOCK)
+    price: int = field(metadata=U32)
+    time_in_force: int = field(metadata=U32)
+    firm: str = field(metadata=FIRM)
+    display: str = field(metadata=CHAR)
+    order_reference_number: int = field(metadata=U64)
+    capacity: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    minimum_quantity: int = field(metadata=U32)
+    cross_type: str = field(metadata=CHAR)
+    order_state: str = field(metadata=CHAR)
+    previous_order_token: str = field(metadata=TOKEN)
+    bbo_weight_indicator: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderCanceled(OutboundMessage):
+    message_type: ClassVar[str] = "C"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    decrement_shares: int = field(metadata=U32)
+    reason: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class AiqCanceled(OutboundMessage):
+    message_type: ClassVar[str] = "D"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    decrement_shares: int = field(metadata=U32)
+    reason: str = field(metadata=CHAR)
+    quantity_prevented_from_trading: int = field(metadata=U32)
+    execution_price: int = field(metadata=U32)
+    liquidity_flag: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderExecuted(OutboundMessage):
+    message_type: ClassVar[str] = "E"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    executed_shares: int = field(metadata=U32)
+    execution_price: int = field(metadata=U32)
+    liquidity_flag: str = field(metadata=CHAR)
+    match_number: int = field(metadata=U64)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class BrokenTrade(OutboundMessage):
+    message_type: ClassVar[str] = "B"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    match_number: int = field(metadata=U64)
+    reason: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class ExecutedWithReferencePrice(OutboundMessage):
+    message_type: ClassVar[str] = "G"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    executed_shares: int = field(metadata=U32)
+    execution_price: int = field(metadata=U32)
+    liquidity_flag: str = field(metadata=CHAR)
+    match_number: int = field(metadata=U64)
+    reference_price: int = field(metadata=U32)
+    reference_price_type: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class TradeCorrection(OutboundMessage):
+    message_type: ClassVar[str] = "F"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    executed_shares: int = field(metadata=U32)
+    execution_price: int = field(metadata=U32)
+    liquidity_flag: str = field(metadata=CHAR)
+    match_number: int = field(metadata=U64)
+    reason: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class Rejected(OutboundMessage):
+    message_type: ClassVar[str] = "J"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    reason: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class CancelPending(OutboundMessage):
+    message_type: ClassVar[str] = "P"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class CancelReject(OutboundMessage):
+    message_type: ClassVar[str] = "I"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderPriorityUpdate(OutboundMessage):
+    message_type: ClassVar[str] = "T"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    price: int = field(metadata=U32)
+    display: str = field(metadata=CHAR)
+    order_reference_number: int = field(metadata=U64)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderModified(OutboundMessage):
+    message_type: ClassVar[str] = "M"
+    timestamp: int = field(metadata=U64)
+    order_token: str = field(metadata=TOKEN)
+    buy_sell_indicator: str = field(metadata=CHAR)
+    shares: int = field(metadata=U32)
+
+
+#: message lengths, type byte included (NOTES.md)
+INBOUND_LENGTHS: dict[str, int] = INBOUND.lengths()
+OUTBOUND_LENGTHS: dict[str, int] = OUTBOUND.lengths()
+
+
+def encode(msg: Message) -> bytes:
+    """Encode an OUCH 4.2 message to wire bytes (raises :class:`EncodeError`)."""
+    return _encode(msg)
+
+
+def decode_inbound(data: bytes | memoryview) -> InboundMessage:
+    """Decode one client-to-NASDAQ message (raises :class:`DecodeError`)."""
+    msg = INBOUND.decode(data)
+    assert isinstance(msg, InboundMessage)
+    return msg
+
+
+def decode_outbound(data: bytes | memoryview) -> OutboundMessage:
+    """Decode one NASDAQ-to-client message (raises :class:`DecodeError`)."""
+    msg = OUTBOUND.decode(data)
+    assert isinstance(msg, OutboundMessage)
+    return msg

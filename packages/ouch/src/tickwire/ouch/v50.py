@@ -1,0 +1,571 @@
+"""OUCH 5.0: every inbound and outbound message, with the TagValue appendage.
+
+Layouts follow NASDAQ's *OUCH 5.0 Order Entry Specification* (April 2023).
+Integers are big-endian; prices are 8-byte unsigned ints with 4 implied
+decimals (Price(4) units, e.g. ``1500000`` is $150.0000); alpha fields are
+``str`` without their space padding; enum-like one-character fields are ``str``
+(compare with the :class:`Side`, :class:`TimeInForce`, ... constants or plain
+letters). Timestamps are int nanoseconds since midnight.
+
+Messages that carry an Optional Appendage (inbound O and U, outbound A, U, E
+and R) have an ``appendages`` tuple of :class:`TagValue` as their last field;
+the Appendage Length on the wire is derived from it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any, ClassVar
+
+import construct as cs
+
+from ._errors import DecodeError, EncodeError
+from ._wire import (
+    CHAR,
+    CHAR_TYPE,
+    SINT_TYPES,
+    U16,
+    U32,
+    U64,
+    UINT_TYPES,
+    Message,
+    Registry,
+    WireType,
+    alpha,
+    alpha_type,
+)
+from ._wire import encode as _encode
+
+__all__ = [
+    "INBOUND_MIN_LENGTHS",
+    "OPTION_TYPES",
+    "OUTBOUND_MIN_LENGTHS",
+    "AccountQueryRequest",
+    "AccountQueryResponse",
+    "AiqCanceled",
+    "BrokenTrade",
+    "CancelOrder",
+    "CancelPending",
+    "CancelReject",
+    "Capacity",
+    "CrossType",
+    "Display",
+    "EnterOrder",
+    "InboundMessage",
+    "ModifyOrder",
+    "OptionTag",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderExecuted",
+    "OrderModified",
+    "OrderPriorityUpdate",
+    "OrderReplaced",
+    "OrderRestated",
+    "OutboundMessage",
+    "Rejected",
+    "ReplaceOrder",
+    "Side",
+    "SystemEvent",
+    "TagValue",
+    "TimeInForce",
+    "cl_ord_id_for",
+    "decode_inbound",
+    "decode_outbound",
+    "encode",
+]
+
+
+class Side(StrEnum):
+    BUY = "B"
+    SELL = "S"
+    SELL_SHORT = "T"
+    SELL_SHORT_EXEMPT = "E"
+
+
+class TimeInForce(StrEnum):
+    DAY = "0"
+    IOC = "3"
+    GTX = "5"
+    GTT = "6"
+    AFTER_HOURS = "E"
+
+
+class Display(StrEnum):
+    VISIBLE = "Y"
+    HIDDEN = "N"
+    ATTRIBUTABLE = "A"
+    CONFORMANT = "Z"
+
+
+class Capacity(StrEnum):
+    AGENCY = "A"
+    PRINCIPAL = "P"
+    RISKLESS = "R"
+    OTHER = "O"
+
+
+class CrossType(StrEnum):
+    CONTINUOUS = "N"
+    OPENING = "O"
+    CLOSING = "C"
+    HALT_IPO = "H"
+    SUPPLEMENTAL = "S"
+    RETAIL = "R"
+    EXTENDED_LIFE = "E"
+    AFTER_HOURS_CLOSE = "A"
+
+
+class OptionTag(IntEnum):
+    """OptionTag values of Appendix B (tag 8, "Discretion", has no published tag)."""
+
+    SECONDARY_ORD_REF_NUM = 1
+    FIRM = 2
+    MIN_QTY = 3
+    CUSTOMER_TYPE = 4
+    MAX_FLOOR = 5
+    PRICE_TYPE = 6
+    PEG_OFFSET = 7
+    DISCRETION_PRICE = 9
+    DISCRETION_PRICE_TYPE = 10
+    DISCRETION_PEG_OFFSET = 11
+    POST_ONLY = 12
+    RANDOM_RESERVES = 13
+    ROUTE = 14
+    EXPIRE_TIME = 15
+    TRADE_NOW = 16
+    HANDLE_INST = 17
+    BBO_WEIGHT_INDICATOR = 18
+    DISPLAY_QUANTITY = 22
+    DISPLAY_PRICE = 23
+    GROUP_ID = 24
+    SHARES_LOCATED = 25
+
+
+#: Appendix B: the wire type of each option's value (the size excludes the
+#: TagValue length and tag bytes). Signed Price offsets are signed 4-byte ints.
+OPTION_TYPES: dict[int, WireType] = {
+    OptionTag.SECONDARY_ORD_REF_NUM: UINT_TYPES[8],
+    OptionTag.FIRM: alpha_type(4),
+    OptionTag.MIN_QTY: UINT_TYPES[4],
+    OptionTag.CUSTOMER_TYPE: CHAR_TYPE,
+    OptionTag.MAX_FLOOR: UINT_TYPES[4],
+    OptionTag.PRICE_TYPE: CHAR_TYPE,
+    OptionTag.PEG_OFFSET: SINT_TYPES[4],
+    OptionTag.DISCRETION_PRICE: UINT_TYPES[8],
+    OptionTag.DISCRETION_PRICE_TYPE: CHAR_TYPE,
+    OptionTag.DISCRETION_PEG_OFFSET: SINT_TYPES[4],
+    OptionTag.POST_ONLY: CHAR_TYPE,
+    OptionTag.RANDOM_RESERVES: UINT_TYPES[4],
+    OptionTag.ROUTE: alpha_type(4),
+    OptionTag.EXPIRE_TIME: UINT_TYPES[4],
+    OptionTag.TRADE_NOW: CHAR_TYPE,
+    OptionTag.HANDLE_INST: CHAR_TYPE,
+    OptionTag.BBO_WEIGHT_INDICATOR: CHAR_TYPE,
+    OptionTag.DISPLAY_QUANTITY: UINT_TYPES[4],
+    OptionTag.DISPLAY_PRICE: UINT_TYPES[8],
+    OptionTag.GROUP_ID: UINT_TYPES[2],
+    OptionTag.SHARES_LOCATED: CHAR_TYPE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TagValue:
+    """One option of an Optional Appendage.
+
+    ``value`` is an ``int`` for numeric, price and signed-price options, a
+    ``str`` for alpha and character options, and the raw ``bytes`` for a tag
+    this version does not know (kept so that a message round-trips).
+    """
+
+    tag: int
+    value: int | str | bytes
+
+    @property
+    def name(self) -> str:
+        try:
+            return OptionTag(self.tag).name.lower()
+        except ValueError:
+            return f"tag_{self.tag}"
+
+
+def _option_value_bytes(item: TagValue) -> bytes:
+    wt = OPTION_TYPES.get(item.tag)
+    v = item.value
+    if wt is None:
+        if not isinstance(v, bytes):
+            raise EncodeError(f"unknown option tag {item.tag} needs a bytes value, got {v!r}")
+        return v
+    if wt.kind in ("alpha", "char"):
+        if not isinstance(v, str):
+            raise EncodeError(f"option {item.name} needs a str value, got {v!r}")
+        try:
+            raw = v.encode("ascii")
+        except UnicodeEncodeError as exc:
+            raise EncodeError(f"option {item.name} is not ASCII: {v!r}") from exc
+        if len(raw) > wt.size or (wt.kind == "char" and len(raw) != 1):
+            raise EncodeError(f"option {item.name} must fit {wt.size} characters: {v!r}")
+        return raw.ljust(wt.size, b" ")
+    if not isinstance(v, int):
+        raise EncodeError(f"option {item.name} needs an int value, got {v!r}")
+    try:
+        return struct.pack(">" + wt.fmt, v)
+    except struct.error as exc:
+        raise EncodeError(f"option {item.name}: {exc}") from exc
+
+
+class _TagValueAdapter(cs.Adapter):  # type: ignore[misc]
+    """construct view of one TagValue element: Length (1), OptionTag (1), value."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            cs.Prefixed(cs.Int8ub, cs.Struct("tag" / cs.Int8ub, "value" / cs.GreedyBytes))
+        )
+
+    def _decode(self, obj: Any, context: Any, path: Any) -> TagValue:
+        wt = OPTION_TYPES.get(obj.tag)
+        if wt is None:
+            return TagValue(obj.tag, bytes(obj.value))
+        if len(obj.value) != wt.size:
+            raise cs.ValidationError(
+                f"option tag {obj.tag} value is {len(obj.value)} bytes", path=path
+            )
+        return TagValue(obj.tag, wt.construct.parse(obj.value))
+
+    def _encode(self, obj: TagValue, context: Any, path: Any) -> dict[str, Any]:
+        wt = OPTION_TYPES.get(obj.tag)
+        if wt is None and not isinstance(obj.value, bytes):
+            raise cs.ValidationError(f"unknown option tag {obj.tag} needs bytes", path=path)
+        value = obj.value if wt is None else wt.construct.build(obj.value)
+        return {"tag": obj.tag, "value": value}
+
+
+class _Appendage:
+    """The Optional Appendage: a concatenation of TagValue elements."""
+
+    construct = cs.GreedyRange(_TagValueAdapter())
+
+    def encode(self, items: Sequence[Any]) -> bytes:
+        out = bytearray()
+        for item in items:
+            if not isinstance(item, TagValue):
+                raise EncodeError(f"appendage items must be TagValue, got {item!r}")
+            if not 0 <= item.tag <= 0xFF:
+                raise EncodeError(f"option tag {item.tag} does not fit a byte")
+            value = _option_value_bytes(item)
+            if len(value) + 1 > 0xFF:
+                raise EncodeError(f"option tag {item.tag} value too long")
+            out += bytes((len(value) + 1, item.tag))
+            out += value
+        return bytes(out)
+
+    def decode(self, data: bytes, base_offset: int, message_type: str) -> tuple[TagValue, ...]:
+        items: list[TagValue] = []
+        pos = 0
+        n = len(data)
+        while pos < n:
+            length = data[pos]
+            end = pos + 1 + length
+            if length < 1 or end > n:
+                raise DecodeError(
+                    f"TagValue length {length} runs past the appendage",
+                    offset=base_offset + pos,
+                    message_type=message_type,
+                )
+            tag = data[pos + 1]
+            raw = data[pos + 2 : end]
+            wt = OPTION_TYPES.get(tag)
+            value: int | str | bytes
+            if wt is None:
+                value = raw
+            elif len(raw) != wt.size:
+                raise DecodeError(
+                    f"option tag {tag} is {wt.size} bytes, got {len(raw)}",
+                    offset=base_offset + pos,
+                    message_type=message_type,
+                )
+            elif wt.kind in ("alpha", "char"):
+                try:
+                    text = raw.decode("ascii")
+                except UnicodeDecodeError as exc:
+                    raise DecodeError(
+                        f"non-ASCII option tag {tag}",
+                        offset=base_offset + pos + 2,
+                        message_type=message_type,
+                    ) from exc
+                value = text.rstrip(" ") if wt.kind == "alpha" else text
+            else:
+                value = struct.unpack(">" + wt.fmt, raw)[0]
+            items.append(TagValue(tag, value))
+            pos = end
+        return tuple(items)
+
+
+APPENDAGE = _Appendage()
+INBOUND = Registry("OUCH 5.0 inbound", APPENDAGE)
+OUTBOUND = Registry("OUCH 5.0 outbound", APPENDAGE)
+
+
+class InboundMessage(Message):
+    """A message from the client to NASDAQ."""
+
+    __slots__ = ()
+
+
+class OutboundMessage(Message):
+    """A message from NASDAQ to the client."""
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------- inbound
+@INBOUND.register(appendage=True)
+@dataclass(frozen=True, slots=True)
+class EnterOrder(InboundMessage):
+    message_type: ClassVar[str] = "O"
+    user_ref_num: int = field(metadata=U32)
+    side: str = field(metadata=CHAR)
+    quantity: int = field(metadata=U32)
+    symbol: str = field(metadata=alpha(8))
+    price: int = field(metadata=U64)
+    time_in_force: str = field(metadata=CHAR)
+    display: str = field(metadata=CHAR)
+    capacity: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    cross_type: str = field(metadata=CHAR)
+    cl_ord_id: str = field(metadata=alpha(14))
+    appendages: tuple[TagValue, ...] = ()
+
+
+@INBOUND.register(appendage=True)
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder(InboundMessage):
+    message_type: ClassVar[str] = "U"
+    orig_user_ref_num: int = field(metadata=U32)
+    user_ref_num: int = field(metadata=U32)
+    quantity: int = field(metadata=U32)
+    price: int = field(metadata=U64)
+    time_in_force: str = field(metadata=CHAR)
+    display: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    cl_ord_id: str = field(metadata=alpha(14))
+    appendages: tuple[TagValue, ...] = ()
+
+
+@INBOUND.register()
+@dataclass(frozen=True, slots=True)
+class CancelOrder(InboundMessage):
+    message_type: ClassVar[str] = "X"
+    user_ref_num: int = field(metadata=U32)
+    quantity: int = field(metadata=U32)
+
+
+@INBOUND.register()
+@dataclass(frozen=True, slots=True)
+class ModifyOrder(InboundMessage):
+    message_type: ClassVar[str] = "M"
+    user_ref_num: int = field(metadata=U32)
+    side: str = field(metadata=CHAR)
+    quantity: int = field(metadata=U32)
+
+
+@INBOUND.register()
+@dataclass(frozen=True, slots=True)
+class AccountQueryRequest(InboundMessage):
+    message_type: ClassVar[str] = "Q"
+
+
+# -------------------------------------------------------------- outbound
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class SystemEvent(OutboundMessage):
+    message_type: ClassVar[str] = "S"
+    timestamp: int = field(metadata=U64)
+    event_code: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register(appendage=True)
+@dataclass(frozen=True, slots=True)
+class OrderAccepted(OutboundMessage):
+    message_type: ClassVar[str] = "A"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    side: str = field(metadata=CHAR)
+    quantity: int = field(metadata=U32)
+    symbol: str = field(metadata=alpha(8))
+    price: int = field(metadata=U64)
+    time_in_force: str = field(metadata=CHAR)
+    display: str = field(metadata=CHAR)
+    order_reference_number: int = field(metadata=U64)
+    capacity: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    cross_type: str = field(metadata=CHAR)
+    order_state: str = field(metadata=CHAR)
+    cl_ord_id: str = field(metadata=alpha(14))
+    appendages: tuple[TagValue, ...] = ()
+
+
+@OUTBOUND.register(appendage=True)
+@dataclass(frozen=True, slots=True)
+class OrderReplaced(OutboundMessage):
+    message_type: ClassVar[str] = "U"
+    timestamp: int = field(metadata=U64)
+    orig_user_ref_num: int = field(metadata=U32)
+    user_ref_num: int = field(metadata=U32)
+    side: str = field(metadata=CHAR)
+    quantity: int = field(metadata=U32)
+    symbol: str = field(metadata=alpha(8))
+    price: int = field(metadata=U64)
+    time_in_force: str = field(metadata=CHAR)
+    display: str = field(metadata=CHAR)
+    order_reference_number: int = field(metadata=U64)
+    capacity: str = field(metadata=CHAR)
+    intermarket_sweep_eligibility: str = field(metadata=CHAR)
+    cross_type: str = field(metadata=CHAR)
+    order_state: str = field(metadata=CHAR)
+    cl_ord_id: str = field(metadata=alpha(14))
+    appendages: tuple[TagValue, ...] = ()
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderCanceled(OutboundMessage):
+    message_type: ClassVar[str] = "C"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    quantity: int = field(metadata=U32)
+    reason: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class AiqCanceled(OutboundMessage):
+    message_type: ClassVar[str] = "D"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    decrement_shares: int = field(metadata=U32)
+    reason: str = field(metadata=CHAR)
+    quantity_prevented_from_trading: int = field(metadata=U32)
+    execution_price: int = field(metadata=U64)
+    liquidity_flag: str = field(metadata=CHAR)
+    aiq_strategy: str = field(metadata=CHAR)
+
+
+@OUTBOUND.register(appendage=True)
+@dataclass(frozen=True, slots=True)
+class OrderExecuted(OutboundMessage):
+    message_type: ClassVar[str] = "E"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    quantity: int = field(metadata=U32)
+    price: int = field(metadata=U64)
+    liquidity_flag: str = field(metadata=CHAR)
+    match_number: int = field(metadata=U64)
+    appendages: tuple[TagValue, ...] = ()
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class BrokenTrade(OutboundMessage):
+    message_type: ClassVar[str] = "B"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    match_number: int = field(metadata=U64)
+    reason: str = field(metadata=CHAR)
+    cl_ord_id: str = field(metadata=alpha(14))
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class Rejected(OutboundMessage):
+    message_type: ClassVar[str] = "J"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    reason: int = field(metadata=U16)
+    cl_ord_id: str = field(metadata=alpha(14))
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class CancelPending(OutboundMessage):
+    message_type: ClassVar[str] = "P"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class CancelReject(OutboundMessage):
+    message_type: ClassVar[str] = "I"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderPriorityUpdate(OutboundMessage):
+    message_type: ClassVar[str] = "T"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    price: int = field(metadata=U64)
+    display: str = field(metadata=CHAR)
+    order_reference_number: int = field(metadata=U64)
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class OrderModified(OutboundMessage):
+    message_type: ClassVar[str] = "M"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    side: str = field(metadata=CHAR)
+    quantity: int = field(metadata=U32)
+
+
+@OUTBOUND.register(appendage=True)
+@dataclass(frozen=True, slots=True)
+class OrderRestated(OutboundMessage):
+    message_type: ClassVar[str] = "R"
+    timestamp: int = field(metadata=U64)
+    user_ref_num: int = field(metadata=U32)
+    reason: str = field(metadata=CHAR)
+    appendages: tuple[TagValue, ...] = ()
+
+
+@OUTBOUND.register()
+@dataclass(frozen=True, slots=True)
+class AccountQueryResponse(OutboundMessage):
+    message_type: ClassVar[str] = "Q"
+    timestamp: int = field(metadata=U64)
+    next_user_ref_num: int = field(metadata=U32)
+
+
+#: minimum lengths (type byte included; appendage length included when present)
+INBOUND_MIN_LENGTHS: dict[str, int] = INBOUND.lengths()
+OUTBOUND_MIN_LENGTHS: dict[str, int] = OUTBOUND.lengths()
+
+
+def encode(msg: Message) -> bytes:
+    """Encode an OUCH 5.0 message to wire bytes (raises :class:`EncodeError`)."""
+    return _encode(msg)
+
+
+def decode_inbound(data: bytes | memoryview) -> InboundMessage:
+    """Decode one client-to-NASDAQ message (raises :class:`DecodeError`)."""
+    msg = INBOUND.decode(data)
+    assert isinstance(msg, InboundMessage)
+    return msg
+
+
+def decode_outbound(data: bytes | memoryview) -> OutboundMessage:
+    """Decode one NASDAQ-to-client message (raises :class:`DecodeError`)."""
+    msg = OUTBOUND.decode(data)
+    assert isinstance(msg, OutboundMessage)
+    return msg
+
+
+def cl_ord_id_for(user_ref_num: int) -> str:
+    """The threshold strategy's ClOrdID: ``TW`` + UserRefNum in 12 zero-padded digits."""
+    return f"TW{user_ref_num:012d}"

@@ -1,0 +1,422 @@
+"""asyncio adapters for the sans-I/O SoupBinTCP cores (uvloop when installed).
+
+The adapters own sockets and timers and nothing else: every protocol decision
+is made by :class:`~tickwire.soupbintcp.session.ClientSession` and
+:class:`~tickwire.soupbintcp.session.ServerConnection`. Timers are armed with
+``loop.call_at`` at the core's ``next_deadline()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar, cast
+
+from .session import (
+    Accepted,
+    ClientSession,
+    ClientState,
+    Closed,
+    Event,
+    Message,
+    Rejected,
+    ServerConnection,
+    SessionEnded,
+    SoupServer,
+)
+
+__all__ = ["LoginRejectedError", "SoupClient", "SoupServerRunner", "new_event_loop", "run"]
+
+log = logging.getLogger("tickwire.soupbintcp")
+T = TypeVar("T")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop event loop when uvloop is installed, else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)
+
+
+def _nodelay(transport: asyncio.BaseTransport) -> None:
+    """Small packets must not wait for Nagle (uvloop sets this itself)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class LoginRejectedError(ConnectionError):
+    """The server rejected the login ("A" not authorised, "S" session not available)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"login rejected ({reason})")
+        self.reason = reason
+
+
+# ------------------------------------------------------------------ client
+class _ClientProtocol(asyncio.Protocol):
+    def __init__(self, owner: SoupClient) -> None:
+        self.owner = owner
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, hence the cast
+        self.transport = cast(asyncio.Transport, transport)
+        _nodelay(transport)
+        self.owner._connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.owner._received(self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._lost(self)
+
+
+class SoupClient:
+    """A SoupBinTCP client connection that reconnects and resumes by itself.
+
+    ``await client.connect()`` logs in (raising :class:`LoginRejectedError` on
+    a rejection); ``client.send(msg)`` sends Unsequenced Data;
+    ``await client.receive()`` returns the next :class:`Message` (sequenced
+    ones carry their sequence number). When the connection drops and
+    ``reconnect`` is on, the client reconnects (bounded attempts) and logs in
+    at its next expected sequence number, so nothing is lost or seen twice.
+    ``on_message(message)``, if given, receives messages directly (from the
+    protocol callback, without a queue hop) instead of :meth:`receive`.
+    ``tap(direction, data)``, if given, sees every chunk written ("out") and
+    read ("in"), e.g. to write a capture. ``on_reconnect`` is called on every
+    re-login, as soon as it is accepted and before anything else is sent (e.g.
+    to resend unacknowledged orders).
+    """
+
+    def __init__(
+        self,
+        core: ClientSession,
+        host: str,
+        port: int,
+        *,
+        reconnect: bool = True,
+        reconnect_delay: float = 0.05,
+        max_reconnect_attempts: int = 50,
+        on_reconnect: Callable[[SoupClient], None] | None = None,
+        tap: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[Message], None] | None = None,
+    ) -> None:
+        self.core = core
+        self.tap = tap
+        self.on_message = on_message
+        self.host = host
+        self.port = port
+        self.reconnect = reconnect
+        self.reconnect_delay = reconnect_delay
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self.on_reconnect = on_reconnect
+        self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        self.events: list[Event] = []  # every non-data event, for inspection
+        self.connections = 0
+        self._proto: _ClientProtocol | None = None
+        self._login: asyncio.Future[Accepted] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._closing = False
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._disconnected = asyncio.Event()
+        self._accepted = asyncio.Event()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    async def connect(self, timeout: float = 5.0) -> Accepted:
+        """Open a TCP connection and log in."""
+        loop = asyncio.get_running_loop()
+        self._login = loop.create_future()
+        self._disconnected.clear()
+        await loop.create_connection(lambda: _ClientProtocol(self), self.host, self.port)
+        return await asyncio.wait_for(self._login, timeout)
+
+    def send(self, message: bytes) -> None:
+        """Send an Unsequenced Data packet (raises SessionError when not logged in)."""
+        self.core.send_message(message, self.loop.time())
+        self._flush()
+
+    async def receive(self, timeout: float | None = None) -> Message:
+        return await asyncio.wait_for(self.messages.get(), timeout)
+
+    @property
+    def logged_in(self) -> bool:
+        return self.core.state is ClientState.LOGGED_IN
+
+    def drop(self) -> None:
+        """Abort the TCP connection without logging out (tests a dropped link)."""
+        if self._proto and self._proto.transport:
+            self._proto.transport.abort()
+
+    async def wait_disconnected(self) -> None:
+        await self._disconnected.wait()
+
+    async def wait_logged_in(self, timeout: float = 5.0) -> None:
+        """Wait until logged in (again, after a reconnect)."""
+        await asyncio.wait_for(self._accepted.wait(), timeout)
+
+    async def close(self) -> None:
+        """Log out and close; no reconnect."""
+        self._closing = True
+        if self._reconnect_task:
+            self._reconnect_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnect_task
+        if self._proto and self._proto.transport and not self._proto.transport.is_closing():
+            self._dispatch(self.core.logout(self.loop.time()))
+            self._flush()
+            self._proto.transport.close()
+        if self._timer:
+            self._timer.cancel()
+
+    # -- protocol callbacks -------------------------------------------------
+    def _connected(self, proto: _ClientProtocol) -> None:
+        self._proto = proto
+        self.connections += 1
+        self.core.connect(self.loop.time())
+        self._flush()
+        self._arm()
+
+    def _received(self, proto: _ClientProtocol, data: bytes) -> None:
+        if proto is not self._proto:
+            return
+        if self.tap is not None:
+            self.tap("in", data)
+        self._dispatch(self.core.receive_data(data, self.loop.time()))
+        self._flush()
+        self._arm()
+
+    def _lost(self, proto: _ClientProtocol) -> None:
+        if proto is not self._proto:
+            return
+        self.core.connection_lost()
+        self._proto = None
+        self._accepted.clear()
+        self._disconnected.set()
+        if self._timer:
+            self._timer.cancel()
+            self._timer = None
+        if self._login and not self._login.done():
+            self._login.set_exception(ConnectionError("connection lost before login"))
+        if (
+            self.reconnect
+            and not self._closing
+            and not self.core.ended
+            and self._reconnect_task is None
+        ):
+            self._reconnect_task = self.loop.create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        try:
+            for _ in range(self.max_reconnect_attempts):
+                await asyncio.sleep(self.reconnect_delay)
+                if self._closing:
+                    return
+                try:
+                    await self.connect()
+                except LoginRejectedError:
+                    log.error("re-login rejected; giving up")
+                    return
+                except (TimeoutError, OSError):
+                    continue
+                return
+            log.error("could not reconnect after %d attempts", self.max_reconnect_attempts)
+        finally:
+            self._reconnect_task = None
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, Message):
+                if self.on_message is not None:
+                    self.on_message(ev)
+                else:
+                    self.messages.put_nowait(ev)
+                continue
+            self.events.append(ev)
+            if isinstance(ev, Accepted):
+                self._accepted.set()
+                if self.connections > 1 and self.on_reconnect is not None:
+                    # synchronously, before anything else can be sent on the new link:
+                    # a resend must precede newer orders (UserRefNums only increase)
+                    self.on_reconnect(self)
+                if self._login and not self._login.done():
+                    self._login.set_result(ev)
+            elif isinstance(ev, Rejected):
+                self._closing = True  # a rejected login is final
+                if self._login and not self._login.done():
+                    self._login.set_exception(LoginRejectedError(ev.reason))
+            elif isinstance(ev, SessionEnded):
+                pass
+            elif isinstance(ev, Closed):
+                log.info("client closing: %s", ev.reason)
+                self._flush()
+                if self._proto and self._proto.transport:
+                    self._proto.transport.close()
+
+    def _flush(self) -> None:
+        data = self.core.data_to_send()
+        if (
+            data
+            and self._proto
+            and self._proto.transport
+            and not self._proto.transport.is_closing()
+        ):
+            if self.tap is not None:
+                self.tap("out", data)
+            self._proto.transport.write(data)
+
+    def _arm(self) -> None:
+        deadline = self.core.next_deadline()
+        if self._timer is not None:
+            if deadline is not None and self._timer_when <= deadline:
+                return  # fires earlier, finds nothing due yet, and re-arms then
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer_when = deadline
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch(self.core.timer(self.loop.time()))
+        self._flush()
+        self._arm()
+
+
+# ------------------------------------------------------------------ server
+class _ServerProtocol(asyncio.Protocol):
+    def __init__(self, runner: SoupServerRunner) -> None:
+        self.runner = runner
+        self.transport: asyncio.Transport | None = None
+        self.conn: ServerConnection | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_when = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        _nodelay(transport)
+        self.conn = self.runner.core.connection(self.runner.loop.time(), str(peer))
+        self.runner.connections.add(self)
+        self.arm()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.conn is not None
+        now = self.runner.loop.time()
+        events = self.conn.receive_data(data, now)
+        self.runner._handle(self, events)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn:
+            self.conn.connection_lost()
+        if self.timer:
+            self.timer.cancel()
+        self.runner.connections.discard(self)
+
+    def flush(self) -> None:
+        assert self.conn is not None and self.transport is not None
+        data = self.conn.data_to_send()
+        if data and not self.transport.is_closing():
+            self.transport.write(data)
+        if self.conn.closed and not self.transport.is_closing():
+            self.transport.close()
+
+    def arm(self) -> None:
+        assert self.conn is not None
+        deadline = self.conn.next_deadline()
+        if self.timer is not None:
+            if deadline is not None and self.timer_when <= deadline:
+                return  # fires earlier, finds nothing due yet, and re-arms then
+            self.timer.cancel()
+            self.timer = None
+        if deadline is not None:
+            self.timer_when = deadline
+            self.timer = self.runner.loop.call_at(deadline, self.on_timer)
+
+    def on_timer(self) -> None:
+        self.timer = None
+        assert self.conn is not None
+        self.runner._handle(self, self.conn.timer(self.runner.loop.time()))
+
+
+MessageHandler = Callable[[ServerConnection, bytes], None]
+
+
+class SoupServerRunner:
+    """Serves a :class:`SoupServer` on a TCP port.
+
+    ``on_message(connection, data)`` is called for each Unsequenced Data packet
+    a logged-in client sends; it answers with :meth:`publish` (sequenced, the
+    way OUCH answers) or ``connection.send_unsequenced``.
+    """
+
+    def __init__(self, core: SoupServer, on_message: MessageHandler | None = None) -> None:
+        self.core = core
+        self.on_message = on_message
+        self.connections: set[_ServerProtocol] = set()
+        self._server: asyncio.Server | None = None
+        self.closed_reasons: list[str] = []
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen; returns the port (pick a free one with ``port=0``)."""
+        self._server = await self.loop.create_server(lambda: _ServerProtocol(self), host, port)
+        sock = self._server.sockets[0]
+        return int(sock.getsockname()[1])
+
+    def publish(self, message: bytes) -> int:
+        """Append to the sequenced stream and send it to every logged-in client."""
+        seq = self.core.publish(message)
+        self.pump()
+        return seq
+
+    def pump(self) -> None:
+        now = self.loop.time()
+        for proto in list(self.connections):
+            if proto.conn is not None:
+                self._handle(proto, proto.conn.pump(now))
+
+    def end_session(self) -> None:
+        self.core.end_session()
+        self.pump()
+
+    def _handle(self, proto: _ServerProtocol, events: list[Event]) -> None:
+        assert proto.conn is not None
+        for ev in events:
+            if isinstance(ev, Message) and self.on_message is not None:
+                try:
+                    self.on_message(proto.conn, ev.data)
+                except Exception:  # an application bug must not kill the server
+                    log.exception("message handler failed")
+            elif isinstance(ev, Closed):
+                self.closed_reasons.append(ev.reason)
+        proto.flush()
+        if not proto.conn.closed:
+            proto.arm()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for proto in list(self.connections):
+            if proto.transport is not None:
+                proto.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()

@@ -1,0 +1,92 @@
+"""Order state (sans-I/O): the client books and the conformance hosts."""
+
+from __future__ import annotations
+
+import pytest
+from tickwire.ouch import OuchError, v42, v50
+from tickwire.ouch.orders import OrderBook42, OrderBook50, OuchHost42, OuchHost50
+
+
+def test_ouch_book50_lifecycle_through_host() -> None:
+    book, host = OrderBook50(next_user_ref_num=100), OuchHost50(clock=lambda: 5)
+
+    def exchange(msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
+        replies = host.handle(v50.decode_inbound(v50.encode(msg)))
+        for r in replies:
+            book.on_message(v50.decode_outbound(v50.encode(r)))
+        return replies
+
+    a = book.enter("B", 500, "AAPL", 1_500_000, time_in_force=v50.TimeInForce.IOC)
+    assert a.user_ref_num == 100 and a.cl_ord_id == "TW000000000100"
+    assert book.orders[100].state == "pending" and book.pending() == [a]
+    [acc] = exchange(a)
+    assert isinstance(acc, v50.OrderAccepted) and book.orders[100].state == "live"
+    assert exchange(a) == [] and host.ignored == 1  # a resend is recognised
+    # an execution reported by the exchange
+    book.on_message(v50.OrderExecuted(6, 100, 100, 1_500_000, "R", 77))
+    assert book.orders[100].executed == 100 and book.orders[100].quantity == 400
+    [rep] = exchange(book.replace(100, 500, 1_490_000))
+    assert isinstance(rep, v50.OrderReplaced) and rep.user_ref_num == 101
+    assert 100 not in book.orders and book.orders[101].executed == 100
+    [mod] = exchange(book.modify(101, "B", 300))
+    assert isinstance(mod, v50.OrderModified) and book.orders[101].quantity == 300
+    [can] = exchange(book.cancel(101, 100))
+    assert isinstance(can, v50.OrderCanceled) and can.quantity == 200
+    assert book.orders[101].quantity == 100 and book.orders[101].state == "live"
+    book.on_message(v50.AiqCanceled(7, 101, 100, "Q", 100, 1_490_000, "A", "N"))
+    assert book.orders[101].state == "dead"
+    [q] = exchange(v50.AccountQueryRequest())
+    assert isinstance(q, v50.AccountQueryResponse) and q.next_user_ref_num == 102
+    assert book.pending() == []
+
+
+def test_ouch_book50_reject_and_account_query() -> None:
+    book = OrderBook50()
+    e = book.enter("S", 10, "MSFT", 1)
+    book.on_message(v50.Rejected(1, e.user_ref_num, 0x17, e.cl_ord_id))
+    assert book.orders[e.user_ref_num].state == "rejected" and book.pending() == []
+    book.on_message(v50.AccountQueryResponse(1, 500))
+    assert book.enter("S", 10, "MSFT", 1).user_ref_num == 500  # strictly increasing
+    with pytest.raises(OuchError):
+        book.cancel(12345)
+    with pytest.raises(OuchError):
+        book.enter("S", 10, "TOOLONGSYMBOL", 1)  # validated before any state changes
+    assert book.next_user_ref_num == 501  # the invalid order took no UserRefNum
+
+
+def test_ouch_host50_rejects_bad_quantity_and_ignores_stale() -> None:
+    host = OuchHost50(clock=lambda: 0)
+    bad = v50.EnterOrder(5, "B", 1_000_000, "AAPL", 1, "0", "Y", "A", "N", "N", "x")
+    [rej] = host.handle(bad)
+    assert isinstance(rej, v50.Rejected) and rej.reason == 0x13
+    older = v50.EnterOrder(4, "B", 1, "AAPL", 1, "0", "Y", "A", "N", "N", "x")
+    assert host.handle(older) == []  # below the last UserRefNum: a retransmission
+    assert host.handle(v50.CancelOrder(99, 0)) == []  # superfluous cancel: ignored
+
+
+def test_ouch_book42_lifecycle_through_host() -> None:
+    book, host = OrderBook42(prefix="AB"), OuchHost42(clock=lambda: 1)
+
+    def exchange(msg: v42.InboundMessage) -> list[v42.OutboundMessage]:
+        replies = host.handle(v42.decode_inbound(v42.encode(msg)))
+        for r in replies:
+            book.on_message(v42.decode_outbound(v42.encode(r)))
+        return replies
+
+    e = book.enter("B", 200, "SPY", 4_000_000, firm="FRMA")
+    assert e.order_token == "AB000000000001"
+    [acc] = exchange(e)
+    assert isinstance(acc, v42.OrderAccepted) and acc.firm == "FRMA"
+    assert exchange(e) == []  # duplicate token
+    [rep] = exchange(book.replace(e.order_token, 300, 3_990_000))
+    assert isinstance(rep, v42.OrderReplaced) and rep.previous_order_token == e.order_token
+    new = rep.replacement_order_token
+    book.on_message(v42.ExecutedWithReferencePrice(2, new, 100, 3_990_000, "A", 9, 3_990_000, "N"))
+    assert book.orders[new].executed == 100 and book.orders[new].quantity == 200
+    [mod] = exchange(book.modify(new, "B", 150))
+    assert isinstance(mod, v42.OrderModified) and book.orders[new].quantity == 150
+    [can] = exchange(book.cancel(new))
+    assert isinstance(can, v42.OrderCanceled) and book.orders[new].state == "dead"
+    assert book.pending() == []
+    with pytest.raises(OuchError):
+        book.enter("B", 1, "SPY", 1, order_token=e.order_token)

@@ -1,0 +1,133 @@
+"""SoupBinTCP packets: hypothesis round trips through the framer, the data-packet
+fast path against the construct layout, version differences, typed errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tickwire.soupbintcp.packets import (
+    PACKET,
+    ClientHeartbeat,
+    Debug,
+    EndOfSession,
+    LoginAccepted,
+    LoginRejected,
+    LoginRequest,
+    LogoutRequest,
+    Packet,
+    PacketError,
+    PacketFramer,
+    SequencedData,
+    ServerHeartbeat,
+    SoupVersion,
+    UnsequencedData,
+    build_packet,
+    parse_client_packet,
+    parse_server_packet,
+)
+
+ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def text(n: int) -> st.SearchStrategy[str]:
+    return st.text(ALNUM, max_size=n)
+
+
+server_packets = st.one_of(
+    st.builds(Debug, st.text(ALNUM + " .:", max_size=50)),
+    st.builds(LoginAccepted, text(10), st.integers(0, 10**20 - 1)),
+    st.builds(LoginRejected, st.sampled_from("AS")),
+    st.builds(SequencedData, st.binary(max_size=300)),
+    st.builds(UnsequencedData, st.binary(max_size=300)),
+    st.just(ServerHeartbeat()),
+    st.just(EndOfSession()),
+)
+client_packets = st.one_of(
+    st.builds(Debug, st.text(ALNUM, max_size=50)),
+    st.builds(
+        LoginRequest,
+        text(6),
+        text(10),
+        text(10),
+        st.integers(0, 10**20 - 1),
+        st.none() | st.integers(0, 99999),
+    ),
+    st.builds(UnsequencedData, st.binary(max_size=300)),
+    st.just(ClientHeartbeat()),
+    st.just(LogoutRequest()),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(packets=st.lists(server_packets, max_size=8), cut=st.integers(1, 7))
+def test_ouch_soup_server_packets_round_trip(packets: list[Packet], cut: int) -> None:
+    wire = b"".join(build_packet(p) for p in packets)
+    framer = PacketFramer()
+    bodies = []
+    for i in range(0, len(wire), cut):  # arbitrary TCP segmentation
+        bodies += framer.feed(wire[i : i + cut])
+    assert framer.buffered == 0
+    assert [parse_server_packet(b, SoupVersion.V4_0) for b in bodies] == packets
+
+
+@settings(max_examples=150, deadline=None)
+@given(packet=client_packets)
+def test_ouch_soup_client_packets_round_trip(packet: Packet) -> None:
+    wire = build_packet(packet)
+    assert int.from_bytes(wire[:2], "big") == len(wire) - 2
+    assert wire[2:3] == packet.packet_type.encode()
+    [body] = PacketFramer().feed(wire)
+    assert parse_client_packet(body) == packet
+    if isinstance(packet, LoginRequest):
+        assert len(wire) == (54 if packet.heartbeat_timeout is not None else 49)
+
+
+@settings(max_examples=100, deadline=None)
+@given(kind=st.sampled_from("SU"), message=st.binary(max_size=500))
+def test_ouch_soup_data_fast_path_matches_construct(kind: str, message: bytes) -> None:
+    fast = build_packet(SequencedData(message) if kind == "S" else UnsequencedData(message))
+    ref = PACKET.build({"packet_type": kind.encode(), "payload": {"message": message}})
+    assert fast == ref
+
+
+def test_ouch_soup_login_layout() -> None:
+    wire = build_packet(LoginRequest("ab", "pw", "SESS", 12, 15000))
+    assert (
+        wire
+        == b"\x00\x34L" + b"ab    " + b"pw        " + b"      SESS" + b"12".rjust(20) + b"15000"
+    )
+    wire = build_packet(LoginAccepted("SESS", 7))
+    assert wire == b"\x00\x1fA" + b"      SESS" + b"7".rjust(20)
+
+
+def test_ouch_soup_version_differences() -> None:
+    with pytest.raises(PacketError, match=r"3\.0"):
+        parse_server_packet(b"Ux", SoupVersion.V3_0)
+    assert parse_server_packet(b"Ux", SoupVersion.V4_0) == UnsequencedData(b"x")
+    with pytest.raises(PacketError, match="not sent by a client"):
+        parse_client_packet(b"H")
+    with pytest.raises(PacketError, match="not sent by a server"):
+        parse_server_packet(build_packet(LoginRequest("u", "p", "", 1))[2:])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"?", b"Hx", b"A" + b"x" * 30, b"L" + b"x" * 10, b"L" + b" " * 26 + b"x" * 20, b"J"],
+)
+def test_ouch_soup_malformed_raise_packet_error(body: bytes) -> None:
+    with pytest.raises(PacketError):
+        try:
+            parse_server_packet(body)
+        except PacketError:
+            parse_client_packet(body)
+            raise
+
+
+def test_ouch_soup_build_errors() -> None:
+    with pytest.raises(PacketError):
+        build_packet(LoginRequest("toolongname", "pw", "", 1))
+    with pytest.raises(PacketError):
+        build_packet(LoginAccepted("S", -1))
+    with pytest.raises(PacketError):
+        build_packet(SequencedData(b"x" * 70000))

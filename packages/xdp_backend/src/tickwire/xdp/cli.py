@@ -1,0 +1,191 @@
+"""``python -m tickwire.xdp``: attach, arm, disarm, set, stats, detach.
+
+Every command talks to the kernel through libbpf (no bpftool, no shelling out). ``attach``
+loads the program, installs the config, pins the maps and program under
+``/sys/fs/bpf/tickwire/IFACE/`` (root only) and attaches; the other commands reopen the
+pins, so they work from any process, and the running program sees each change on its
+next frame. Exit status: 0 success, 1 the operation failed, 2 a usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+
+from tickwire.engine.config import ConfigError, InstrumentConfig, load_config
+
+from . import layout
+from .build import BuildError
+from .libbpf import LibbpfError
+from .program import RawStats, XdpError, XdpProgram
+
+__all__ = ["main"]
+
+_LIMIT_FIELDS = (
+    "limit_price",
+    "base_qty",
+    "step_qty",
+    "tick",
+    "max_order_qty",
+    "max_position",
+    "max_notional",
+)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tickwire.xdp", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("attach", help="load, configure, pin and attach the program")
+    a.add_argument("iface")
+    a.add_argument("--config", required=True, help="threshold strategy TOML (docs/threshold.md)")
+    a.add_argument("--mode", choices=("native", "generic"), default="native")
+    a.add_argument(
+        "--mirror",
+        choices=tuple(layout.MIRROR_MODES),
+        default="orders",
+        help="frames copied to the ring buffer: those turned into orders (default), all feed frames, none",
+    )
+
+    for name, text in (
+        ("arm", "let triggers send orders"),
+        ("disarm", "the kill switch: refuse every trigger"),
+    ):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("iface")
+
+    s = sub.add_parser("set", help="change an instrument's limits, or add one")
+    s.add_argument("iface")
+    s.add_argument("--locate", type=int, required=True)
+    s.add_argument("--symbol")
+    for field in _LIMIT_FIELDS:
+        s.add_argument("--" + field.replace("_", "-"), dest=field, type=int)
+
+    st = sub.add_parser("stats", help="counts, shares and notional committed")
+    st.add_argument("iface")
+    st.add_argument("--json", action="store_true", help="print the contract's STATS.json object")
+    st.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+    st.add_argument(
+        "--count", type=int, default=0, help="with --watch: stop after N views (0: until ^C)"
+    )
+
+    d = sub.add_parser("detach", help="detach the program and remove its pins")
+    d.add_argument("iface")
+    return p
+
+
+def _attach(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    prog = XdpProgram.load()
+    try:
+        prog.configure(config, mirror=layout.MIRROR_MODES[args.mirror])
+        base = prog.pin(args.iface)
+        try:
+            prog.attach(args.iface, args.mode)
+        except Exception:
+            XdpProgram.unpin(args.iface)
+            raise
+    finally:
+        prog.close()
+    state = "armed" if config.armed else "DISARMED"
+    print(f"attached to {args.iface} ({args.mode}), {state}, maps pinned in {base}")
+    return 0
+
+
+def _set(args: argparse.Namespace) -> int:
+    with XdpProgram.open_pinned(args.iface) as prog:
+        current = prog.instruments().get(args.locate)
+        changes = {f: getattr(args, f) for f in _LIMIT_FIELDS if getattr(args, f) is not None}
+        if args.symbol is not None:
+            changes["symbol"] = args.symbol
+        if current is None:
+            missing = [f for f in ("symbol", *_LIMIT_FIELDS) if f not in changes]
+            if missing:
+                flags = ", ".join("--" + m.replace("_", "-") for m in missing)
+                raise _UsageError(
+                    f"locate {args.locate} is not watched yet: a new instrument needs {flags}"
+                )
+            inst = InstrumentConfig(locate=args.locate, **changes)  # type: ignore[arg-type]
+        else:
+            if not changes:
+                raise _UsageError("nothing to change: give at least one limit")
+            inst = dataclasses.replace(current[1], **changes)
+        slot = prog.set_instrument(inst)
+    print(f"locate {inst.locate} ({inst.symbol}) set in slot {slot}")
+    return 0
+
+
+def _format(raw: RawStats, armed: bool) -> str:
+    lines = [
+        f"armed {'yes' if armed else 'NO (killed)'}",
+        f"frames {raw.frames}  messages {raw.messages_scanned}  triggers {raw.triggers}  "
+        f"orders {raw.orders}  suppressed {raw.suppressed}  parse errors {raw.parse_errors}",
+        "refused " + "  ".join(f"{k} {v}" for k, v in raw.refused.items()),
+        f"mirrored {raw.mirrored}  mirror dropped {raw.mirror_dropped}  tx errors {raw.tx_errors}",
+        f"{'locate':>6} {'shares':>12} {'notional ($)':>18}",
+    ]
+    for locate, s in sorted(raw.instruments.items()):
+        lines.append(f"{locate:>6} {s.shares:>12} {s.notional / 10_000:>18,.4f}")
+    return "\n".join(lines)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    with XdpProgram.open_pinned(args.iface) as prog:
+        shown = 0
+        while True:
+            raw = prog.raw_stats()
+            if args.json:
+                print(raw.threshold_stats().to_json(), end="", flush=True)
+            else:
+                print(_format(raw, bool(prog.read_config().armed)), flush=True)
+            shown += 1
+            if args.watch is None or (args.count and shown >= args.count):
+                return 0
+            time.sleep(args.watch)
+            if not args.json:
+                print()
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "attach":
+        return _attach(args)
+    if args.command in ("arm", "disarm"):
+        with XdpProgram.open_pinned(args.iface) as prog:
+            prog.set_armed(args.command == "arm")
+        print(f"{args.iface}: {args.command}ed")
+        return 0
+    if args.command == "set":
+        return _set(args)
+    if args.command == "stats":
+        return _stats(args)
+    with XdpProgram.open_pinned(args.iface) as prog:
+        mode = prog.detach(args.iface)
+    XdpProgram.unpin(args.iface)
+    print(f"detached from {args.iface} ({mode})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ConfigError, _UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (XdpError, LibbpfError, BuildError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,544 @@
+"""The loaded XDP program and its maps: load, configure, attach, pin, test-run, read stats.
+
+:class:`XdpProgram` owns one BPF object (or the pinned maps and program of an attached
+one) and is the only place that talks to libbpf; the CLI and the backend are thin layers
+over it. Every map access goes through libbpf's ``bpf_map_*`` calls with the ctypes
+layouts of :mod:`tickwire.xdp.layout`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+from tickwire.engine.threshold import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+
+from . import layout
+from .build import object_path
+from .libbpf import (
+    BPF_ANY,
+    BPF_F_LOCK,
+    RING_BUFFER_SAMPLE_FN,
+    XDP_FLAGS_DRV_MODE,
+    XDP_FLAGS_SKB_MODE,
+    XDP_FLAGS_UPDATE_IF_NOEXIST,
+    LibbpfError,
+    TestRunOpts,
+    XdpAttachOpts,
+    capture_log,
+    check,
+    check_ptr,
+    lib,
+)
+
+__all__ = [
+    "MAP_NAMES",
+    "PASS_PROGRAM_NAME",
+    "PIN_ROOT",
+    "PROGRAM_NAME",
+    "XDP_ABORTED",
+    "XDP_DROP",
+    "XDP_PASS",
+    "XDP_TX",
+    "FrameSizeError",
+    "MirrorReader",
+    "MirroredFrame",
+    "RawStats",
+    "TestRun",
+    "XdpError",
+    "XdpProgram",
+    "pin_dir",
+]
+
+XDP_ABORTED = 0
+XDP_DROP = 1
+XDP_PASS = 2
+XDP_TX = 3
+XDP_FLAGS_REPLACE = 1 << 4
+
+PROGRAM_NAME = "tickwire_threshold"
+#: A program that passes everything, for the peer of a veth (see the C source).
+PASS_PROGRAM_NAME = "tickwire_pass"
+MAP_NAMES = ("tw_config", "tw_instruments", "tw_watched", "tw_state", "tw_stats", "tw_mirror")
+PIN_ROOT = Path("/sys/fs/bpf/tickwire")
+
+#: BPF_PROG_TEST_RUN copies the frame into one page after XDP_PACKET_HEADROOM (256) and
+#: before the skb_shared_info (320 on x86-64): the longest frame it accepts.
+TEST_RUN_MIN_FRAME = 14
+TEST_RUN_MAX_FRAME = 4096 - 256 - 320
+
+AttachMode = Literal["native", "generic"]
+_MODE_FLAGS: dict[str, int] = {"native": XDP_FLAGS_DRV_MODE, "generic": XDP_FLAGS_SKB_MODE}
+
+
+class XdpError(RuntimeError):
+    """A control-plane operation failed (see the message; errno-level detail in __cause__)."""
+
+
+class FrameSizeError(ValueError):
+    """BPF_PROG_TEST_RUN cannot take a frame of this length (shorter than 14 or one page)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TestRun:
+    """One BPF_PROG_TEST_RUN: the XDP verdict, the frame after the program, time per run."""
+
+    __test__ = False  # not a pytest test class
+
+    retval: int
+    data: bytes
+    duration_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawStats:
+    """Every counter of the program, summed over CPUs, plus the per-instrument state."""
+
+    frames: int
+    messages_scanned: int
+    triggers: int
+    orders: int
+    suppressed: int
+    parse_errors: int
+    refused: dict[str, int]
+    mirrored: int
+    mirror_dropped: int
+    tx_errors: int
+    instruments: dict[int, InstrumentStats]
+
+    def threshold_stats(self) -> ThresholdStats:
+        """The contract's statistics (docs/threshold.md section 6)."""
+        return ThresholdStats(
+            frames=self.frames,
+            messages_scanned=self.messages_scanned,
+            triggers=self.triggers,
+            orders=self.orders,
+            suppressed=self.suppressed,
+            parse_errors=self.parse_errors,
+            refused=dict(self.refused),
+            instruments={
+                k: InstrumentStats(v.shares, v.notional)
+                for k, v in sorted(self.instruments.items())
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MirroredFrame:
+    """A frame the program copied to the ring buffer before acting on it."""
+
+    frame_len: int
+    data: bytes  # the first ``len(data)`` bytes of the frame (all of it up to 2048)
+    ordered: bool  # the frame was turned into an order (the stack never saw it)
+
+
+def pin_dir(iface: str) -> Path:
+    """Where the maps and program of the program attached to ``iface`` are pinned."""
+    if not iface or "/" in iface or iface in (".", ".."):
+        raise XdpError(f"invalid interface name {iface!r}")
+    return PIN_ROOT / iface
+
+
+def _ifindex(iface: str) -> int:
+    try:
+        return socket.if_nametoindex(iface)
+    except OSError as exc:
+        raise XdpError(f"no interface {iface!r} in this network namespace") from exc
+
+
+class _Map:
+    """One map by file descriptor."""
+
+    def __init__(self, name: str, fd: int) -> None:
+        self.name = name
+        self.fd = fd
+
+    def lookup(self, key: ctypes._CData, value: ctypes._CData, flags: int = 0) -> bool:
+        lb = lib()
+        ret = lb.bpf_map_lookup_elem_flags(self.fd, ctypes.byref(key), ctypes.byref(value), flags)
+        if ret < 0 and (-ret if ret < -1 else ctypes.get_errno()) == errno.ENOENT:
+            return False
+        check(f"bpf_map_lookup_elem({self.name})", ret)
+        return True
+
+    def update(self, key: ctypes._CData, value: ctypes._CData, flags: int = BPF_ANY) -> None:
+        ret = lib().bpf_map_update_elem(self.fd, ctypes.byref(key), ctypes.byref(value), flags)
+        check(f"bpf_map_update_elem({self.name})", ret)
+
+    def delete(self, key: ctypes._CData) -> None:
+        ret = lib().bpf_map_delete_elem(self.fd, ctypes.byref(key))
+        if ret < 0 and (-ret if ret < -1 else ctypes.get_errno()) == errno.ENOENT:
+            return
+        check(f"bpf_map_delete_elem({self.name})", ret)
+
+    def u32_keys(self) -> list[int]:
+        lb = lib()
+        keys: list[int] = []
+        cur = ctypes.c_uint32()
+        nxt = ctypes.c_uint32()
+        ret = lb.bpf_map_get_next_key(self.fd, None, ctypes.byref(nxt))
+        while ret >= 0:
+            keys.append(nxt.value)
+            cur.value = nxt.value
+            ret = lb.bpf_map_get_next_key(self.fd, ctypes.byref(cur), ctypes.byref(nxt))
+        return keys
+
+
+class XdpProgram:
+    """A loaded (or reopened, pinned) tickwire XDP program and its maps.
+
+    Use :meth:`load` for a fresh program (test runs, attaching) and :meth:`open_pinned`
+    to control one attached by another process. Close it (or use ``with``) to release
+    the file descriptors; an attached program stays attached until :meth:`detach`.
+    """
+
+    def __init__(
+        self, obj: int | None, prog_fd: int, maps: dict[str, int], owned_fds: list[int]
+    ) -> None:
+        self._obj = obj
+        self.prog_fd = prog_fd
+        self._maps = {name: _Map(name, fd) for name, fd in maps.items()}
+        self._owned_fds = owned_fds
+        self._ncpus = check("libbpf_num_possible_cpus", lib().libbpf_num_possible_cpus())
+
+    # -- life cycle --------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, *, program: str = PROGRAM_NAME
+    ) -> XdpProgram:
+        """Open and load the object (built and cached on first use when ``path`` is None).
+
+        Only ``program`` is loaded (the verifier never sees the others).
+        """
+        lb = lib()
+        obj_file = os.fspath(path) if path is not None else str(object_path())
+        with capture_log() as log:
+            obj = check_ptr(
+                "bpf_object__open_file", lb.bpf_object__open_file(obj_file.encode(), None), log
+            )
+            try:
+                prog = lb.bpf_object__next_program(obj, None)
+                while prog:
+                    keep = lb.bpf_program__name(prog) == program.encode()
+                    check("bpf_program__set_autoload", lb.bpf_program__set_autoload(prog, keep))
+                    prog = lb.bpf_object__next_program(obj, prog)
+                check("bpf_object__load", lb.bpf_object__load(obj), log)
+            except LibbpfError:
+                lb.bpf_object__close(obj)
+                raise
+        try:
+            prog = check_ptr(
+                f"find_program {program}",
+                lb.bpf_object__find_program_by_name(obj, program.encode()),
+            )
+            maps = {}
+            for name in MAP_NAMES:
+                m = check_ptr(
+                    f"find_map {name}", lb.bpf_object__find_map_by_name(obj, name.encode())
+                )
+                maps[name] = check(f"bpf_map__fd({name})", lb.bpf_map__fd(m))
+            prog_fd = check("bpf_program__fd", lb.bpf_program__fd(prog))
+        except LibbpfError:
+            lb.bpf_object__close(obj)
+            raise
+        return cls(obj, prog_fd, maps, [])
+
+    @classmethod
+    def open_pinned(cls, iface: str) -> XdpProgram:
+        """Reopen the maps and program pinned for ``iface`` by :meth:`pin`."""
+        base = pin_dir(iface)
+        if not base.is_dir():
+            raise XdpError(f"nothing attached to {iface!r} by tickwire ({base} does not exist)")
+        lb = lib()
+        fds: list[int] = []
+        try:
+            for name in (*MAP_NAMES, "prog"):
+                fds.append(
+                    check(f"bpf_obj_get({base / name})", lb.bpf_obj_get(str(base / name).encode()))
+                )
+        except LibbpfError as exc:
+            for fd in fds:
+                os.close(fd)
+            raise XdpError(f"cannot open the pinned objects in {base}: {exc}") from exc
+        maps = dict(zip(MAP_NAMES, fds[: len(MAP_NAMES)], strict=True))
+        return cls(None, fds[-1], maps, fds)
+
+    def close(self) -> None:
+        """Release the object and file descriptors (idempotent)."""
+        if self._obj is not None:
+            lib().bpf_object__close(self._obj)
+            self._obj = None
+        for fd in self._owned_fds:
+            os.close(fd)
+        self._owned_fds = []
+        self.prog_fd = -1
+
+    def __enter__(self) -> XdpProgram:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- configuration -----------------------------------------------------------------
+    def configure(self, config: ThresholdConfig, *, mirror: int = layout.MIRROR_ORDERS) -> None:
+        """Start a run: install ``config``, zero the state and every counter.
+
+        The instruments are written before the global config so a live program never
+        sees the new flags with the old instruments' slots.
+        """
+        zero = ctypes.c_uint32(0)
+        instruments = self._maps["tw_instruments"]
+        # The filter bitmap is cleared before the hash entries go and set after the new
+        # ones are in, so a running program never skips a locate the hash has.
+        self._maps["tw_watched"].update(zero, layout.Watched())
+        for key in instruments.u32_keys():
+            instruments.delete(ctypes.c_uint32(key))
+        self._maps["tw_state"].update(zero, layout.State(), BPF_F_LOCK)
+        self._zero_stats()
+        watched = layout.Watched()
+        for slot, inst in enumerate(config.instruments):
+            instruments.update(ctypes.c_uint32(inst.locate), layout.instrument_struct(inst, slot))
+            watched.add(inst.locate)
+        self._maps["tw_watched"].update(zero, watched)
+        self._maps["tw_config"].update(zero, layout.config_struct(config, mirror=mirror))
+
+    def _zero_stats(self) -> None:
+        size = (ctypes.sizeof(layout.Stats) + 7) // 8 * 8
+        buf = (ctypes.c_uint8 * (size * self._ncpus))()
+        self._maps["tw_stats"].update(ctypes.c_uint32(0), buf)
+
+    def read_config(self) -> layout.Config:
+        """The global config as the program sees it."""
+        value = layout.Config()
+        self._maps["tw_config"].lookup(ctypes.c_uint32(0), value)
+        return value
+
+    def set_armed(self, armed: bool) -> None:
+        """The kill switch: the program reads it on every frame, so it acts at once."""
+        value = self.read_config()
+        value.armed = 1 if armed else 0
+        self._maps["tw_config"].update(ctypes.c_uint32(0), value)
+
+    def set_mirror(self, mirror: int) -> None:
+        """Which frames are copied to the ring buffer (``layout.MIRROR_*``)."""
+        if mirror not in layout.MIRROR_MODES.values():
+            raise ValueError(f"unknown mirror mode {mirror}")
+        value = self.read_config()
+        value.mirror = mirror
+        self._maps["tw_config"].update(ctypes.c_uint32(0), value)
+
+    def instruments(self) -> dict[int, tuple[int, InstrumentConfig]]:
+        """The watched instruments: locate -> (state slot, its limits)."""
+        out: dict[int, tuple[int, InstrumentConfig]] = {}
+        table = self._maps["tw_instruments"]
+        for locate in sorted(table.u32_keys()):
+            value = layout.Instrument()
+            if table.lookup(ctypes.c_uint32(locate), value):
+                out[locate] = (value.slot, layout.instrument_config(locate, value))
+        return out
+
+    def set_instrument(self, inst: InstrumentConfig) -> int:
+        """Add an instrument or change its limits; returns its state slot.
+
+        A changed instrument keeps its slot (and so its position and notional); a new
+        one takes a slot no instrument of this run has used, whose state is still zero.
+        """
+        current = self.instruments()
+        if inst.locate in current:
+            slot = current[inst.locate][0]
+        else:
+            if len(current) >= layout.MAX_INSTRUMENTS:
+                raise XdpError(f"at most {layout.MAX_INSTRUMENTS} instruments")
+            state = self.read_state()
+            used = {s for s, _ in current.values()}
+            free = [
+                s
+                for s in range(layout.MAX_INSTRUMENTS)
+                if s not in used and state.position[s] == 0 and state.notional[s] == 0
+            ]
+            if not free:
+                raise XdpError("no unused instrument slot left in this run; reconfigure")
+            slot = free[0]
+        self._maps["tw_instruments"].update(
+            ctypes.c_uint32(inst.locate), layout.instrument_struct(inst, slot)
+        )
+        watched = self.read_watched()
+        if inst.locate not in watched:  # after the hash entry: see configure()
+            watched.add(inst.locate)
+            self._maps["tw_watched"].update(ctypes.c_uint32(0), watched)
+        return slot
+
+    def read_watched(self) -> layout.Watched:
+        """The filter bitmap of watched locates."""
+        value = layout.Watched()
+        self._maps["tw_watched"].lookup(ctypes.c_uint32(0), value)
+        return value
+
+    def read_state(self) -> layout.State:
+        """The shared state, read under the program's spin lock (a consistent snapshot)."""
+        value = layout.State()
+        self._maps["tw_state"].lookup(ctypes.c_uint32(0), value, BPF_F_LOCK)
+        return value
+
+    def raw_stats(self) -> RawStats:
+        """Every counter summed over CPUs, and shares/notional per watched instrument."""
+        size = (ctypes.sizeof(layout.Stats) + 7) // 8 * 8
+        buf = (ctypes.c_uint8 * (size * self._ncpus))()
+        self._maps["tw_stats"].lookup(ctypes.c_uint32(0), buf)
+        totals = dict.fromkeys((field[0] for field in layout.Stats._fields_), 0)
+        for cpu in range(self._ncpus):
+            per = layout.Stats.from_buffer(buf, cpu * size)
+            for name in totals:
+                totals[name] += getattr(per, name)
+        state = self.read_state()
+        instruments = {
+            locate: InstrumentStats(state.position[slot], state.notional[slot])
+            for locate, (slot, _) in self.instruments().items()
+        }
+        return RawStats(
+            frames=totals["frames"],
+            messages_scanned=totals["messages_scanned"],
+            triggers=totals["triggers"],
+            orders=totals["orders"],
+            suppressed=totals["suppressed"],
+            parse_errors=totals["parse_errors"],
+            refused={r: totals[f"refused_{r}"] for r in REFUSAL_REASONS},
+            mirrored=totals["mirrored"],
+            mirror_dropped=totals["mirror_dropped"],
+            tx_errors=totals["tx_errors"],
+            instruments=instruments,
+        )
+
+    # -- running -----------------------------------------------------------------------
+    def test_run(self, frame: bytes, *, repeat: int = 1) -> TestRun:
+        """Run the program once (or ``repeat`` times) on ``frame`` with BPF_PROG_TEST_RUN.
+
+        With ``repeat`` > 1 the kernel runs the program on the same buffer again and
+        again, so runs after the first see what the first left (an order frame, if it
+        made one): use it to time paths that do not rewrite the frame.
+        """
+        if not TEST_RUN_MIN_FRAME <= len(frame) <= TEST_RUN_MAX_FRAME:
+            raise FrameSizeError(
+                f"BPF_PROG_TEST_RUN takes frames of {TEST_RUN_MIN_FRAME} to "
+                f"{TEST_RUN_MAX_FRAME} bytes, got {len(frame)}"
+            )
+        data_in = ctypes.create_string_buffer(bytes(frame), len(frame))
+        data_out = ctypes.create_string_buffer(4096)
+        opts = TestRunOpts()
+        opts.sz = ctypes.sizeof(TestRunOpts)
+        opts.data_in = ctypes.cast(data_in, ctypes.c_void_p)
+        opts.data_size_in = len(frame)
+        opts.data_out = ctypes.cast(data_out, ctypes.c_void_p)
+        opts.data_size_out = len(data_out)
+        opts.repeat = repeat
+        check(
+            "bpf_prog_test_run_opts", lib().bpf_prog_test_run_opts(self.prog_fd, ctypes.byref(opts))
+        )
+        return TestRun(opts.retval, data_out.raw[: opts.data_size_out], opts.duration)
+
+    def mirror_reader(self) -> MirrorReader:
+        """A reader of the frames copied to the ring buffer."""
+        return MirrorReader(self._maps["tw_mirror"].fd)
+
+    # -- attaching and pinning -----------------------------------------------------------
+    def attach(self, iface: str, mode: AttachMode = "native") -> None:
+        """Attach to ``iface`` (in this network namespace); refuses to replace a program."""
+        if mode not in _MODE_FLAGS:
+            raise XdpError(f"mode must be 'native' or 'generic', got {mode!r}")
+        flags = _MODE_FLAGS[mode] | XDP_FLAGS_UPDATE_IF_NOEXIST
+        try:
+            check(
+                "bpf_xdp_attach", lib().bpf_xdp_attach(_ifindex(iface), self.prog_fd, flags, None)
+            )
+        except LibbpfError as exc:
+            hint = " (another XDP program is attached)" if exc.errno == errno.EBUSY else ""
+            raise XdpError(f"cannot attach to {iface} in {mode} mode: {exc}{hint}") from exc
+
+    def detach(self, iface: str) -> str:
+        """Detach this program from ``iface`` (whichever mode); returns the mode it had."""
+        ifindex = _ifindex(iface)
+        opts = XdpAttachOpts(sz=ctypes.sizeof(XdpAttachOpts), old_prog_fd=self.prog_fd)
+        errors = []
+        for mode, flag in _MODE_FLAGS.items():
+            # REPLACE with old_prog_fd: only ever removes *this* program.
+            ret = lib().bpf_xdp_detach(ifindex, flag | XDP_FLAGS_REPLACE, ctypes.byref(opts))
+            if ret >= 0:
+                return mode
+            errors.append(f"{mode}: {os.strerror(-ret if ret < -1 else ctypes.get_errno())}")
+        raise XdpError(f"tickwire's program is not attached to {iface} ({'; '.join(errors)})")
+
+    def pin(self, iface: str) -> Path:
+        """Pin the maps and program under /sys/fs/bpf/tickwire/IFACE/, root-only (0700/0600)."""
+        base = pin_dir(iface)
+        for d in (base.parent, base):
+            d.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(d, 0o700)
+        lb = lib()
+        fds = {**{name: m.fd for name, m in self._maps.items()}, "prog": self.prog_fd}
+        for name, fd in fds.items():
+            target = base / name
+            if target.exists():
+                raise XdpError(f"{target} exists: is a program already attached to {iface}?")
+            check(f"bpf_obj_pin({target})", lb.bpf_obj_pin(fd, str(target).encode()))
+            os.chmod(target, stat.S_IRUSR | stat.S_IWUSR)
+        return base
+
+    @staticmethod
+    def unpin(iface: str) -> None:
+        """Remove the pins of ``iface`` (the maps live on while the program is attached)."""
+        base = pin_dir(iface)
+        for name in (*MAP_NAMES, "prog"):
+            (base / name).unlink(missing_ok=True)
+        if base.is_dir():
+            base.rmdir()
+        with contextlib.suppress(OSError):  # only when no other interface has pins
+            base.parent.rmdir()
+
+
+class MirrorReader:
+    """Drains the ring buffer of mirrored frames (``ring_buffer__consume``)."""
+
+    def __init__(self, map_fd: int) -> None:
+        self._frames: list[MirroredFrame] = []
+        self._cb = RING_BUFFER_SAMPLE_FN(self._sample)
+        self._rb: int | None = check_ptr(
+            "ring_buffer__new",
+            lib().ring_buffer__new(map_fd, ctypes.cast(self._cb, ctypes.c_void_p), None, None),
+        )
+
+    def _sample(self, _ctx: int | None, data: int | None, size: int) -> int:
+        if data is None or size < ctypes.sizeof(layout.MirrorRecord):
+            return 0
+        rec = layout.MirrorRecord.from_buffer_copy(
+            ctypes.string_at(data, ctypes.sizeof(layout.MirrorRecord))
+        )
+        copied = min(rec.copied_len, layout.MIRROR_MAX)
+        self._frames.append(
+            MirroredFrame(rec.frame_len, bytes(rec.data[:copied]), bool(rec.ordered))
+        )
+        return 0
+
+    def consume(self) -> list[MirroredFrame]:
+        """Every frame waiting in the ring buffer, oldest first (does not block)."""
+        if self._rb is None:
+            raise XdpError("the mirror reader is closed")
+        check("ring_buffer__consume", lib().ring_buffer__consume(self._rb))
+        frames, self._frames = self._frames, []
+        return frames
+
+    def __iter__(self) -> Iterator[MirroredFrame]:
+        return iter(self.consume())
+
+    def close(self) -> None:
+        if self._rb is not None:
+            lib().ring_buffer__free(self._rb)
+            self._rb = None

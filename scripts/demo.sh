@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's main job on a fresh machine: install the Python side, then backtest the example
+# market maker on a generated sample day (a report in the terminal, JSON/CSV/PNG in ./backtest-out).
+# Arguments go to `python -m tickwire.engine backtest` (e.g. a BinaryFILE or MoldUDP64 capture).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
+  python3 -m pip install --quiet --user uv
+fi
+export PATH="$HOME/.local/bin:$PATH"
+uv sync --all-packages --locked --quiet
+exec uv run --no-sync python -m tickwire.engine backtest "$@"
