@@ -51,7 +51,14 @@ from tickwire.xdp.program import PASS_PROGRAM_NAME
 
 FEED_PORT = 26477
 ORDER_PORT = 26400
-REAL_PCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pcap" / "nasdaq-itch50" / "Multiple.Packets.pcap"
+REAL_PCAP = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "pcap"
+    / "nasdaq-itch50"
+    / "Multiple.Packets.pcap"
+)
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 BIG = 2**62

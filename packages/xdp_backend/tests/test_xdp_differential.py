@@ -204,7 +204,14 @@ def test_frames_too_long_for_test_run_are_refused(xdp: XdpBackend) -> None:
 
 def test_engine_command_line_with_backend_xdp(tmp_path: Path) -> None:
     """``python -m tickwire.engine threshold --backend xdp`` writes what the reference does."""
-    capture = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "pcap" / "nasdaq-itch50" / "Multiple.Packets.pcap"
+    capture = (
+        Path(__file__).resolve().parents[3].parent
+        / "shared"
+        / "data"
+        / "pcap"
+        / "nasdaq-itch50"
+        / "Multiple.Packets.pcap"
+    )
     config = tmp_path / "threshold.toml"
     inst = InstrumentConfig(6514, "META", 3_600_000, 10, 1, 100, 500, 1000, 10**12)
     config.write_text(_config(instruments=(inst,)).to_toml())
