@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tickwire.engine.backtest import BacktestConfig, run_backtest
 from tickwire.engine.risk import RiskEngine, RiskLimits
 from tickwire.engine.strategy import (
@@ -310,3 +312,97 @@ def test_engine_strategy_replace_crossing_an_execution() -> None:
     again = m.replace(new, price=PX - 200, quantity=300)
     assert again is not None and isinstance(sent[-1], v50.ReplaceOrder)
     assert sent[-1].quantity == 500  # 200 executed on the chain + 300 open
+
+
+# -- open_orders keeps an index instead of scanning the day's orders -----------------------
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "submit",
+                "accept",
+                "accept_dead",
+                "execute",
+                "cancel",
+                "canceled",
+                "replace",
+                "replaced",
+                "cancel_all",
+            ]
+        ),
+        st.integers(0, 30),  # which order (index into the orders sent so far)
+        st.integers(1, 300),  # shares
+        st.sampled_from(["AAPL", "MSFT"]),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=_OPS)
+def test_engine_strategy_open_orders_index_equals_a_full_scan(
+    ops: list[tuple[str, int, int, str]],
+) -> None:
+    """Regression: open_orders() used to scan every order ever sent (the live engine's
+    tick-to-trade grew threefold over a run); its index must still give exactly what a full
+    scan gives, in the same order, through any sequence of requests and venue answers."""
+    m, _, _ = manager(max_open_orders=1000)
+    for op, i, qty, sym in ops:
+        refs = list(m.orders)
+        o = m.orders[refs[i % len(refs)]] if refs else None
+        if op == "submit" or o is None:
+            m.submit(sym, "B", qty, PX)
+        elif op in ("accept", "accept_dead"):
+            _accept(m, o.user_ref_num, o.quantity)
+            if op == "accept_dead":
+                m.on_message(
+                    v50.OrderCanceled(
+                        timestamp=1, user_ref_num=o.user_ref_num, quantity=o.open_qty, reason="U"
+                    )
+                )
+        elif op == "execute":
+            m.on_message(
+                v50.OrderExecuted(
+                    timestamp=2,
+                    user_ref_num=o.user_ref_num,
+                    quantity=qty,
+                    price=o.price,
+                    liquidity_flag="A",
+                    match_number=i,
+                )
+            )
+        elif op == "cancel":
+            m.cancel(o)
+        elif op == "canceled":
+            m.on_message(
+                v50.OrderCanceled(
+                    timestamp=3, user_ref_num=o.user_ref_num, quantity=qty, reason="U"
+                )
+            )
+        elif op == "replace":
+            m.replace(o, price=o.price - 100)
+        elif op == "replaced" and o.replaces is not None:
+            m.on_message(
+                v50.OrderReplaced(
+                    timestamp=4,
+                    orig_user_ref_num=o.replaces,
+                    user_ref_num=o.user_ref_num,
+                    side=o.side,
+                    quantity=o.quantity,
+                    symbol=o.symbol,
+                    price=o.price,
+                    time_in_force=o.time_in_force,
+                    display="Y",
+                    order_reference_number=7000 + o.user_ref_num,
+                    capacity="P",
+                    intermarket_sweep_eligibility="N",
+                    cross_type="N",
+                    order_state="L",
+                    cl_ord_id=o.cl_ord_id,
+                )
+            )
+        elif op == "cancel_all":
+            m.cancel_all(sym)
+        for symbol in (None, "AAPL", "MSFT"):
+            full_scan = [x for x in m.orders.values() if x.is_open and symbol in (None, x.symbol)]
+            assert m.open_orders(symbol) == full_scan

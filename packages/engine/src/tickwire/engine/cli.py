@@ -1,6 +1,6 @@
 """``python -m tickwire.engine``: replay books, run the threshold strategy.
 
-    python -m tickwire.engine book FILE [--json]
+    python -m tickwire.engine book FILE [--json] [--backend reference|cython]
     python -m tickwire.engine threshold --backend NAME --config FILE CAPTURE \\
         --out ORDERS.pcap --json STATS.json
     python -m tickwire.engine backends
@@ -25,7 +25,7 @@ from tickwire.engine.backends import (
     available_backends,
     load_backend,
 )
-from tickwire.engine.book import BookManager
+from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
 from tickwire.engine.config import ConfigError, load_config
 from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
 from tickwire.itch import DecodeError
@@ -38,12 +38,20 @@ __all__ = ["main"]
 
 def _cmd_book(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    manager = BookManager()
+    try:
+        manager = make_book_manager(args.backend)
+    except BackendUnavailable as exc:
+        print(f"tickwire.engine: {exc}", file=sys.stderr)
+        return 2
     size = path.stat().st_size
     capture = is_capture(path)
     with Progress(None if capture else size, f"book {path.name}") as bar:
         if capture:
             manager.feed(iter_capture(path, on_frame=bar.update))
+        elif isinstance(manager, CythonBookManager):
+            # ITCH decoded straight from the file's bytes into the compiled books.
+            manager.feed_file(path)
+            bar.update(size)
         else:
             manager.feed(iter_binaryfile(path, on_bytes=bar.update))
     summary = manager.summary()
@@ -131,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     book = sub.add_parser("book", help="replay a BinaryFILE or a MoldUDP64 capture into books")
     book.add_argument("file", help="ITCH 5.0 BinaryFILE (gzip ok) or pcap/pcapng capture")
     book.add_argument("--json", action="store_true", help="print one JSON object")
+    book.add_argument(
+        "--backend",
+        choices=BOOK_BACKENDS,
+        default="reference",
+        help="book implementation: the reference engine or the compiled cython book",
+    )
     book.set_defaults(func=_cmd_book)
     th = sub.add_parser("threshold", help="run a threshold backend over a capture")
     th.add_argument("--backend", required=True, help="registered backend name, e.g. reference")
@@ -145,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tickwire.engine import cli_backtest
 
     cli_backtest.add_parser(sub)
+    __import__("tickwire.engine.cli_live", fromlist=["*"]).add_parser(sub)  # exchange, live
     return parser
 
 

@@ -92,6 +92,9 @@ class OrderManager:
         self._on_update = on_update
         self.capacity = capacity
         self.orders: dict[int, Order] = {}
+        # Orders that may still be open, so open_orders() (asked on every market data event
+        # by strategies) costs the open orders, not every order of the day. Pruned lazily.
+        self._maybe_open: dict[int, Order] = {}
         self.sent = 0
         self.refused = 0
 
@@ -129,6 +132,7 @@ class OrderManager:
             ref, symbol, side, price, quantity, str(time_in_force), v50.cl_ord_id_for(ref), now
         )
         self.orders[ref] = order
+        self._maybe_open[ref] = order
         refusal = self.risk.submit(ref, symbol, side, quantity, price, now)
         if refusal is not None:
             return self._refuse(order, refusal)
@@ -179,6 +183,7 @@ class OrderManager:
             chain_filled=order.chain_filled + order.filled_qty,
         )
         self.orders[ref] = new
+        self._maybe_open[ref] = new
         refusal = self.risk.submit(
             ref, order.symbol, order.side, new_open, new_price, now, replaces=order.user_ref_num
         )
@@ -212,17 +217,19 @@ class OrderManager:
 
     def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every open order (of ``symbol``); returns how many cancels were sent."""
-        return sum(
-            self.cancel(o)
-            for o in list(self.orders.values())
-            if o.is_open and (symbol is None or o.symbol == symbol)
-        )
+        return sum(self.cancel(o) for o in self.open_orders(symbol))
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Pending and live orders (of ``symbol``), oldest first."""
-        return [
-            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
-        ]
+        index = self._maybe_open
+        for ref in [ref for ref, o in index.items() if not o.is_open]:
+            del index[ref]
+        # UserRefNums grow with time, so by reference is oldest first (an order that went
+        # live again after being pruned is re-added at the end of the index).
+        return sorted(
+            (o for o in index.values() if symbol is None or o.symbol == symbol),
+            key=lambda o: o.user_ref_num,
+        )
 
     def _finished(self, o: Order) -> None:
         """``o`` has nothing open left. A replace still in flight for it will be silently
@@ -269,6 +276,7 @@ class OrderManager:
                 self.risk.order_done(o.user_ref_num)
             else:
                 o.state = OrderState.LIVE
+                self._maybe_open[o.user_ref_num] = o
             self._emit(OrderUpdate("accepted", o, msg.timestamp, msg.quantity, msg.price))
         elif isinstance(msg, v50.OrderCanceled):
             o = self.orders.get(msg.user_ref_num)
@@ -298,6 +306,7 @@ class OrderManager:
                 self.risk.order_done(new.user_ref_num)
             else:
                 new.state = OrderState.LIVE
+                self._maybe_open[new.user_ref_num] = new
                 self.risk.set_remaining(new.user_ref_num, msg.quantity)
             self._emit(OrderUpdate("replaced", new, msg.timestamp, msg.quantity, msg.price))
         elif isinstance(msg, v50.Rejected):

@@ -1,0 +1,1070 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled full-depth (L3) ITCH 5.0 books: the ``cython`` backend's book.
+
+The same books, fault rules and statistics as :class:`tickwire.engine.book.BookManager`
+(the oracle; see its docstring for the rules: reorder window, duplicate references,
+clamping, rejection), kept in C structures:
+
+* orders in one pool of C structs, found by reference through an open-addressing hash
+  table (linear probing, backward-shift deletion, so no tombstones slow later probes);
+* per book and side, the price levels in a sorted array of (key, level) pairs whose
+  *last* element is the best price (bids by price, asks by the complemented price), so
+  the busy top of the book is at the cheap end for inserts and removals;
+* each level a FIFO doubly linked list of its orders (O(1) removal from the middle,
+  time priority and queue-ahead from one structure).
+
+:meth:`CBookManager.feed_binaryfile` decodes ITCH straight from the BinaryFILE bytes into
+these structures: no Python object per book message. Administrative messages (rare) are
+decoded with :func:`tickwire.itch.decode` and handled as the reference does.
+
+No wire offset is written here: :mod:`tickwire.engine.cbook` reads them from the ITCH
+construct table and passes them to :func:`configure`.
+"""
+
+from collections import deque
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memmove, memset
+
+cdef extern from *:
+    """
+    #define TW_INT64_MAX 0x7FFFFFFFFFFFFFFFLL
+    """
+    int64_t TW_INT64_MAX
+
+# -- layout, configured once from the ITCH construct table (cbook.py) -------------------
+cdef int L_TS, L_LOCATE
+cdef int A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE
+cdef int E_REF, E_SHARES, E_MATCH
+cdef int C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE
+cdef int X_REF, X_SHARES
+cdef int D_REF
+cdef int U_OLD, U_NEW, U_SHARES, U_PRICE
+cdef int LENGTHS[256]
+cdef bint CONFIGURED = False
+cdef object OrderInfo = None
+cdef object LevelView = None
+cdef object BBO = None
+cdef object TapePrint = None
+cdef object BookStats = None
+cdef object itch_decode = None
+cdef object DecodeError = None
+
+
+def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print, book_stats,
+              decode, decode_error):
+    """Set the wire layout (field offsets by ``"TYPE.field"``) and the Python types used."""
+    global L_TS, L_LOCATE, A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE, E_REF, E_SHARES
+    global E_MATCH, C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE, X_REF, X_SHARES, D_REF
+    global U_OLD, U_NEW, U_SHARES, U_PRICE, CONFIGURED
+    global OrderInfo, LevelView, BBO, TapePrint, BookStats, itch_decode, DecodeError
+    cdef int i
+    if len(lengths) != 256:
+        raise ValueError("lengths must have 256 entries")
+    L_TS = layout["A.timestamp"]
+    L_LOCATE = layout["A.stock_locate"]
+    A_REF = layout["A.order_reference_number"]
+    A_SIDE = layout["A.buy_sell_indicator"]
+    A_SHARES = layout["A.shares"]
+    A_STOCK = layout["A.stock"]
+    A_PRICE = layout["A.price"]
+    E_REF = layout["E.order_reference_number"]
+    E_SHARES = layout["E.executed_shares"]
+    E_MATCH = layout["E.match_number"]
+    C_REF = layout["C.order_reference_number"]
+    C_SHARES = layout["C.executed_shares"]
+    C_MATCH = layout["C.match_number"]
+    C_PRINTABLE = layout["C.printable"]
+    C_PRICE = layout["C.execution_price"]
+    X_REF = layout["X.order_reference_number"]
+    X_SHARES = layout["X.cancelled_shares"]
+    D_REF = layout["D.order_reference_number"]
+    U_OLD = layout["U.original_order_reference_number"]
+    U_NEW = layout["U.new_order_reference_number"]
+    U_SHARES = layout["U.shares"]
+    U_PRICE = layout["U.price"]
+    for i in range(256):
+        LENGTHS[i] = lengths[i]
+    OrderInfo = order_info
+    LevelView = level_view
+    BBO = bbo
+    TapePrint = tape_print
+    BookStats = book_stats
+    itch_decode = decode
+    DecodeError = decode_error
+    CONFIGURED = True
+
+
+cdef inline uint32_t rd16(const uint8_t* p) noexcept nogil:
+    return (<uint32_t>p[0] << 8) | p[1]
+
+
+cdef inline uint32_t rd32(const uint8_t* p) noexcept nogil:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+
+cdef inline uint64_t rd64(const uint8_t* p) noexcept nogil:
+    return (<uint64_t>rd32(p) << 32) | rd32(p + 4)
+
+
+cdef inline uint64_t rd48(const uint8_t* p) noexcept nogil:
+    return (<uint64_t>rd16(p) << 32) | rd32(p + 2)
+
+
+# -- C structures --------------------------------------------------------------------
+cdef struct COrder:
+    uint64_t ref
+    int64_t shares
+    uint32_t price
+    int32_t level
+    int32_t prev
+    int32_t next      # also the free-list link
+    int32_t book
+    uint8_t side      # 0 buy, 1 sell
+
+
+cdef struct CLevel:
+    uint32_t price
+    int32_t count
+    int64_t shares
+    int32_t head
+    int32_t tail      # head doubles as the free-list link
+
+
+cdef struct CSide:
+    uint32_t* keys    # ascending; the best price is the last entry
+    int32_t* lv       # the level of each key
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef struct CBookS:
+    CSide side[2]
+    int64_t order_count
+    uint32_t locate
+
+
+cdef inline uint32_t side_key(uint8_t side, uint32_t price) noexcept nogil:
+    # Bids ascend by price (best = highest = last); asks by the complement (best = lowest).
+    return price if side == 0 else <uint32_t>(~price)
+
+
+cdef inline Py_ssize_t lower_bound(CSide* s, uint32_t key) noexcept nogil:
+    """First index whose key is >= key (n when none)."""
+    cdef Py_ssize_t lo = 0, hi = s.n, mid
+    # Most activity is at or near the best price, the end of the array.
+    if hi == 0 or s.keys[hi - 1] < key:
+        return hi
+    if hi >= 2 and s.keys[hi - 2] < key:
+        return hi - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if s.keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef class CBook:
+    """The full-depth book of one instrument (a view into :class:`CBookManager`), with the
+    instrument state the administrative messages carry, as on
+    :class:`tickwire.engine.book.OrderBook`."""
+
+    cdef CBookManager mgr
+    cdef int32_t idx
+    cdef public int locate
+    cdef public str symbol
+    cdef public object directory, trading_action, reg_sho, ipo_quoting, luld_collar
+    cdef public object noii, rpii, dlcr
+    cdef public str trading_state
+    cdef public dict participants, operational_halts
+
+    def __init__(self, CBookManager mgr, int32_t idx, int locate, str symbol):
+        self.mgr = mgr
+        self.idx = idx
+        self.locate = locate
+        self.symbol = symbol
+        self.directory = self.trading_action = self.reg_sho = self.ipo_quoting = None
+        self.luld_collar = self.noii = self.rpii = self.dlcr = None
+        self.trading_state = ""
+        self.participants = {}
+        self.operational_halts = {}
+
+    @property
+    def order_count(self):
+        return self.mgr.cbooks[self.idx].order_count
+
+    @property
+    def level_count(self):
+        cdef CBookS* b = &self.mgr.cbooks[self.idx]
+        return b.side[0].n + b.side[1].n
+
+    def bbo(self):
+        """Best bid and offer (:class:`tickwire.engine.book.BBO`)."""
+        return self.mgr._bbo(self.idx)
+
+    def depth(self, Py_ssize_t n):
+        """The top ``n`` levels of each side, best first: (bids, asks)."""
+        if n <= 0:
+            return [], []
+        return self.mgr._levels(self.idx, 0, n), self.mgr._levels(self.idx, 1, n)
+
+    def l2(self):
+        """Every level of each side, best first: (bids, asks)."""
+        return self.mgr._levels(self.idx, 0, -1), self.mgr._levels(self.idx, 1, -1)
+
+    def orders_at(self, side, uint32_t price):
+        """The FIFO queue at one price, first in line first (:class:`OrderInfo` items)."""
+        return self.mgr._orders_at(self.idx, 0 if side == "B" else 1, price)
+
+    def crossed(self):
+        """True when the best bid is at or above the best ask (locked or crossed)."""
+        cdef CBookS* b = &self.mgr.cbooks[self.idx]
+        if b.side[0].n == 0 or b.side[1].n == 0:
+            return False
+        return b.side[0].keys[b.side[0].n - 1] >= <uint32_t>(~b.side[1].keys[b.side[1].n - 1])
+
+    def invariant_violations(self, *, bint allow_crossed=True):
+        """Every broken invariant of this book, described; empty when the book is sound."""
+        problems = self.mgr._book_violations(self.idx)
+        if not allow_crossed and self.crossed():
+            q = self.bbo()
+            problems.append(f"book crossed: bid {q.bid_price} >= ask {q.ask_price}")
+        return problems
+
+    def __repr__(self):
+        return f"CBook(locate={self.locate}, symbol={self.symbol!r}, orders={self.order_count})"
+
+
+cdef class CBookManager:
+    """Books for every instrument of a feed, in C; the API of
+    :class:`tickwire.engine.book.BookManager` (see :mod:`tickwire.engine.cbook`)."""
+
+    # order pool + free list
+    cdef COrder* orders_
+    cdef int32_t o_cap, o_free
+    # level pool + free list
+    cdef CLevel* levels_
+    cdef int32_t l_cap, l_free
+    # books
+    cdef CBookS* cbooks
+    cdef int32_t nb, b_cap
+    cdef int32_t* book_of
+    cdef list book_objs
+    # hash: order reference -> order index
+    cdef uint64_t* hkeys
+    cdef int32_t* hvals
+    cdef uint64_t hmask
+    cdef int hshift
+    cdef int64_t hcount
+    # statistics
+    cdef int64_t messages_, unknown_, reordered_, dup_, clamped_, rejected_
+    cdef int64_t counts[256]
+    cdef public int64_t skipped, length_fixups
+    # reorder window (rare: Python objects)
+    cdef readonly int reorder_window
+    cdef dict pending_
+    cdef object expiry_
+    cdef int64_t next_expiry
+    cdef int64_t n_pending
+    # Python-level state
+    cdef public object on_print
+    cdef public dict books
+    cdef public str system_event
+    cdef public object mwcb_levels, mwcb_status
+    cdef dict admin
+
+    def __cinit__(self):
+        self.orders_ = NULL
+        self.levels_ = NULL
+        self.cbooks = NULL
+        self.book_of = NULL
+        self.hkeys = NULL
+        self.hvals = NULL
+
+    def __init__(self, on_print=None, *, int reorder_window=64):
+        cdef int i
+        if not CONFIGURED:
+            raise RuntimeError("tickwire.engine._cbook.configure() was not called")
+        if reorder_window < 0:
+            raise ValueError(f"reorder_window must be >= 0, got {reorder_window}")
+        self.reorder_window = reorder_window
+        self.on_print = on_print
+        self.o_cap = 1 << 12
+        self.orders_ = <COrder*>malloc(self.o_cap * sizeof(COrder))
+        self.l_cap = 1 << 10
+        self.levels_ = <CLevel*>malloc(self.l_cap * sizeof(CLevel))
+        self.b_cap = 64
+        self.cbooks = <CBookS*>malloc(self.b_cap * sizeof(CBookS))
+        self.book_of = <int32_t*>malloc(65536 * sizeof(int32_t))
+        self.hshift = 64 - 13
+        self.hmask = (1 << 13) - 1
+        self.hkeys = <uint64_t*>malloc((self.hmask + 1) * sizeof(uint64_t))
+        self.hvals = <int32_t*>malloc((self.hmask + 1) * sizeof(int32_t))
+        if (self.orders_ == NULL or self.levels_ == NULL or self.cbooks == NULL
+                or self.book_of == NULL or self.hkeys == NULL or self.hvals == NULL):
+            raise MemoryError()
+        memset(self.hvals, 0xFF, (self.hmask + 1) * sizeof(int32_t))
+        for i in range(65536):
+            self.book_of[i] = -1
+        for i in range(self.o_cap):
+            self.orders_[i].next = i + 1 if i + 1 < self.o_cap else -1
+        self.o_free = 0
+        for i in range(self.l_cap):
+            self.levels_[i].head = i + 1 if i + 1 < self.l_cap else -1
+        self.l_free = 0
+        self.nb = 0
+        self.hcount = 0
+        self.book_objs = []
+        self.books = {}
+        memset(self.counts, 0, sizeof(self.counts))
+        self.messages_ = self.unknown_ = self.reordered_ = 0
+        self.dup_ = self.clamped_ = self.rejected_ = 0
+        self.skipped = self.length_fixups = 0
+        self.pending_ = {}
+        self.expiry_ = deque()
+        self.next_expiry = TW_INT64_MAX
+        self.n_pending = 0
+        self.system_event = ""
+        self.mwcb_levels = self.mwcb_status = None
+        self.admin = {
+            "R": self._directory, "S": self._system, "H": self._trading_action,
+            "Y": self._reg_sho, "L": self._participant, "V": self._mwcb_levels,
+            "W": self._mwcb_status, "K": self._ipo, "J": self._luld,
+            "h": self._operational_halt, "I": self._noii, "N": self._rpii, "O": self._dlcr,
+            "P": self._trade, "Q": self._cross, "B": self._broken,
+        }
+
+    def __dealloc__(self):
+        cdef int32_t i
+        if self.cbooks != NULL:
+            for i in range(self.nb):
+                free(self.cbooks[i].side[0].keys)
+                free(self.cbooks[i].side[0].lv)
+                free(self.cbooks[i].side[1].keys)
+                free(self.cbooks[i].side[1].lv)
+        free(self.orders_)
+        free(self.levels_)
+        free(self.cbooks)
+        free(self.book_of)
+        free(self.hkeys)
+        free(self.hvals)
+
+    # -- hash table -------------------------------------------------------------------
+    cdef inline uint64_t _slot(self, uint64_t ref) noexcept nogil:
+        return (ref * <uint64_t>0x9E3779B97F4A7C15) >> self.hshift
+
+    cdef inline int32_t _find(self, uint64_t ref) noexcept nogil:
+        cdef uint64_t i = self._slot(ref)
+        cdef int32_t v
+        while True:
+            v = self.hvals[i]
+            if v < 0 or self.hkeys[i] == ref:
+                return v
+            i = (i + 1) & self.hmask
+
+    cdef int _grow_hash(self) except -1:
+        cdef uint64_t old_cap = self.hmask + 1, i, j
+        cdef uint64_t* ok = self.hkeys
+        cdef int32_t* ov = self.hvals
+        cdef uint64_t cap = old_cap * 2
+        self.hkeys = <uint64_t*>malloc(cap * sizeof(uint64_t))
+        self.hvals = <int32_t*>malloc(cap * sizeof(int32_t))
+        if self.hkeys == NULL or self.hvals == NULL:
+            raise MemoryError()
+        memset(self.hvals, 0xFF, cap * sizeof(int32_t))
+        self.hmask = cap - 1
+        self.hshift -= 1
+        for i in range(old_cap):
+            if ov[i] >= 0:
+                j = self._slot(ok[i])
+                while self.hvals[j] >= 0:
+                    j = (j + 1) & self.hmask
+                self.hkeys[j] = ok[i]
+                self.hvals[j] = ov[i]
+        free(ok)
+        free(ov)
+        return 0
+
+    cdef int _h_insert(self, uint64_t ref, int32_t oi) except -1:
+        cdef uint64_t i
+        if (self.hcount + 1) * 2 > <int64_t>(self.hmask + 1):
+            self._grow_hash()
+        i = self._slot(ref)
+        while self.hvals[i] >= 0:
+            i = (i + 1) & self.hmask
+        self.hkeys[i] = ref
+        self.hvals[i] = oi
+        self.hcount += 1
+        return 0
+
+    cdef void _h_delete(self, uint64_t ref) noexcept nogil:
+        cdef uint64_t i = self._slot(ref), j, h
+        while self.hvals[i] >= 0 and self.hkeys[i] != ref:
+            i = (i + 1) & self.hmask
+        if self.hvals[i] < 0:
+            return
+        j = i
+        while True:
+            j = (j + 1) & self.hmask
+            if self.hvals[j] < 0:
+                break
+            h = self._slot(self.hkeys[j])
+            # Leave the entry where it is when its home slot lies cyclically in (i, j].
+            if (i <= j and i < h and h <= j) or (i > j and (i < h or h <= j)):
+                continue
+            self.hkeys[i] = self.hkeys[j]
+            self.hvals[i] = self.hvals[j]
+            i = j
+        self.hvals[i] = -1
+        self.hcount -= 1
+
+    # -- pools --------------------------------------------------------------------------
+    cdef int32_t _new_order(self) except -1:
+        cdef int32_t i, old = self.o_cap
+        cdef COrder* p
+        if self.o_free < 0:
+            p = <COrder*>realloc(self.orders_, 2 * old * sizeof(COrder))
+            if p == NULL:
+                raise MemoryError()
+            self.orders_ = p
+            self.o_cap = 2 * old
+            for i in range(old, self.o_cap):
+                self.orders_[i].next = i + 1 if i + 1 < self.o_cap else -1
+            self.o_free = old
+        i = self.o_free
+        self.o_free = self.orders_[i].next
+        return i
+
+    cdef int32_t _new_level(self) except -1:
+        cdef int32_t i, old = self.l_cap
+        cdef CLevel* p
+        if self.l_free < 0:
+            p = <CLevel*>realloc(self.levels_, 2 * old * sizeof(CLevel))
+            if p == NULL:
+                raise MemoryError()
+            self.levels_ = p
+            self.l_cap = 2 * old
+            for i in range(old, self.l_cap):
+                self.levels_[i].head = i + 1 if i + 1 < self.l_cap else -1
+            self.l_free = old
+        i = self.l_free
+        self.l_free = self.levels_[i].head
+        return i
+
+    cdef int32_t _book(self, uint32_t locate, const uint8_t* stock, object symbol) except -1:
+        """The index of ``locate``'s book, created (with its symbol) on first use."""
+        cdef int32_t bi = self.book_of[locate]
+        cdef CBookS* p
+        cdef int s
+        if bi >= 0:
+            return bi
+        if self.nb == self.b_cap:
+            p = <CBookS*>realloc(self.cbooks, 2 * self.b_cap * sizeof(CBookS))
+            if p == NULL:
+                raise MemoryError()
+            self.cbooks = p
+            self.b_cap *= 2
+        bi = self.nb
+        for s in range(2):
+            self.cbooks[bi].side[s].n = 0
+            self.cbooks[bi].side[s].cap = 16
+            self.cbooks[bi].side[s].keys = <uint32_t*>malloc(16 * sizeof(uint32_t))
+            self.cbooks[bi].side[s].lv = <int32_t*>malloc(16 * sizeof(int32_t))
+            if self.cbooks[bi].side[s].keys == NULL or self.cbooks[bi].side[s].lv == NULL:
+                raise MemoryError()
+        self.cbooks[bi].order_count = 0
+        self.cbooks[bi].locate = locate
+        self.nb += 1
+        self.book_of[locate] = bi
+        if symbol is None:
+            symbol = ""
+            if stock != NULL:
+                symbol = PyBytes_FromStringAndSize(<const char*>stock, 8).decode("latin-1")
+                symbol = symbol.rstrip(" ")
+        obj = CBook(self, bi, locate, symbol)
+        self.book_objs.append(obj)
+        self.books[locate] = obj
+        return bi
+
+    # -- book changes ---------------------------------------------------------------------
+    cdef int _insert(self, int32_t bi, uint64_t ref, uint8_t side, uint32_t price,
+                     int64_t shares) except -1:
+        cdef CSide* s = &self.cbooks[bi].side[side]
+        cdef uint32_t key = side_key(side, price)
+        cdef Py_ssize_t pos = lower_bound(s, key)
+        cdef int32_t li, oi
+        cdef CLevel* lvl
+        cdef COrder* o
+        cdef uint32_t* nk
+        cdef int32_t* nl
+        if pos < s.n and s.keys[pos] == key:
+            li = s.lv[pos]
+        else:
+            li = self._new_level()
+            if s.n == s.cap:
+                nk = <uint32_t*>realloc(s.keys, 2 * s.cap * sizeof(uint32_t))
+                if nk == NULL:
+                    raise MemoryError()
+                s.keys = nk
+                nl = <int32_t*>realloc(s.lv, 2 * s.cap * sizeof(int32_t))
+                if nl == NULL:
+                    raise MemoryError()
+                s.lv = nl
+                s.cap *= 2
+            if pos < s.n:
+                memmove(&s.keys[pos + 1], &s.keys[pos], (s.n - pos) * sizeof(uint32_t))
+                memmove(&s.lv[pos + 1], &s.lv[pos], (s.n - pos) * sizeof(int32_t))
+            s.keys[pos] = key
+            s.lv[pos] = li
+            s.n += 1
+            lvl = &self.levels_[li]
+            lvl.price = price
+            lvl.count = 0
+            lvl.shares = 0
+            lvl.head = -1
+            lvl.tail = -1
+        oi = self._new_order()
+        o = &self.orders_[oi]
+        lvl = &self.levels_[li]
+        o.ref = ref
+        o.shares = shares
+        o.price = price
+        o.level = li
+        o.book = bi
+        o.side = side
+        o.next = -1
+        o.prev = lvl.tail
+        if lvl.tail >= 0:
+            self.orders_[lvl.tail].next = oi
+        else:
+            lvl.head = oi
+        lvl.tail = oi
+        lvl.count += 1
+        lvl.shares += shares
+        self.cbooks[bi].order_count += 1
+        self._h_insert(ref, oi)
+        if self.n_pending and ref in self.pending_:
+            self._resolve(ref)
+        return 0
+
+    cdef void _remove(self, int32_t oi) noexcept:
+        cdef COrder* o = &self.orders_[oi]
+        cdef CLevel* lvl = &self.levels_[o.level]
+        cdef CSide* s
+        cdef Py_ssize_t pos
+        if o.prev >= 0:
+            self.orders_[o.prev].next = o.next
+        else:
+            lvl.head = o.next
+        if o.next >= 0:
+            self.orders_[o.next].prev = o.prev
+        else:
+            lvl.tail = o.prev
+        lvl.count -= 1
+        lvl.shares -= o.shares
+        self.cbooks[o.book].order_count -= 1
+        if lvl.count == 0:
+            s = &self.cbooks[o.book].side[o.side]
+            pos = lower_bound(s, side_key(o.side, o.price))
+            if pos < s.n - 1:
+                memmove(&s.keys[pos], &s.keys[pos + 1], (s.n - pos - 1) * sizeof(uint32_t))
+                memmove(&s.lv[pos], &s.lv[pos + 1], (s.n - pos - 1) * sizeof(int32_t))
+            s.n -= 1
+            lvl.head = self.l_free
+            self.l_free = o.level
+        self._h_delete(o.ref)
+        o.next = self.o_free
+        self.o_free = oi
+
+    cdef inline void _reduce(self, int32_t oi, int64_t shares) noexcept:
+        cdef COrder* o = &self.orders_[oi]
+        if shares >= o.shares:
+            if shares > o.shares:
+                self.clamped_ += 1
+            self._remove(oi)
+        else:
+            o.shares -= shares
+            self.levels_[o.level].shares -= shares
+
+    # -- messages (fields as C values; shared by the bytes and the object paths) ----------
+    cdef int _op_add(self, uint32_t locate, uint64_t ref, uint8_t side_byte, int64_t shares,
+                     uint32_t price, const uint8_t* stock, object symbol) except -1:
+        cdef int32_t oi = self._find(ref)
+        cdef int32_t bi
+        if oi >= 0:
+            self.dup_ += 1
+            self._remove(oi)
+        if shares == 0 or price == 0:
+            self.rejected_ += 1
+            return 0
+        bi = self.book_of[locate]
+        if bi < 0:
+            bi = self._book(locate, stock, symbol)
+        self._insert(bi, ref, 0 if side_byte == 0x42 else 1, price, shares)
+        return 0
+
+    cdef int _op_exec(self, uint8_t kind, uint64_t ref, int64_t shares, uint64_t ts,
+                      uint64_t match, uint8_t printable, uint32_t price) except -1:
+        cdef int32_t oi = self._find(ref)
+        cdef COrder* o
+        if oi < 0:
+            self._orphan(ref, (kind, ref, shares, ts, match, printable, price))
+            return 0
+        o = &self.orders_[oi]
+        if self.on_print is not None and (kind == 0x45 or printable == 0x59):
+            self.on_print(
+                TapePrint(
+                    chr(kind),
+                    self.cbooks[o.book].locate,
+                    ts,
+                    match,
+                    o.price if kind == 0x45 else price,
+                    shares if shares < o.shares else o.shares,
+                    "B" if o.side == 0 else "S",
+                    o.ref,
+                )
+            )
+        self._reduce(oi, shares)
+        return 0
+
+    cdef int _op_cancel(self, uint64_t ref, int64_t shares) except -1:
+        cdef int32_t oi = self._find(ref)
+        if oi < 0:
+            self._orphan(ref, (0x58, ref, shares))
+            return 0
+        self._reduce(oi, shares)
+        return 0
+
+    cdef int _op_delete(self, uint64_t ref) except -1:
+        cdef int32_t oi = self._find(ref)
+        if oi < 0:
+            self._orphan(ref, (0x44, ref))
+            return 0
+        self._remove(oi)
+        return 0
+
+    cdef int _op_replace(self, uint64_t old, uint64_t new, int64_t shares,
+                         uint32_t price) except -1:
+        cdef int32_t oi = self._find(old)
+        cdef int32_t bi, stale
+        cdef uint8_t side
+        if oi < 0:
+            self._orphan(old, (0x55, old, new, shares, price))
+            return 0
+        bi = self.orders_[oi].book
+        side = self.orders_[oi].side
+        self._remove(oi)
+        stale = self._find(new)
+        if stale >= 0:
+            self.dup_ += 1
+            self._remove(stale)
+        if shares == 0 or price == 0:
+            self.rejected_ += 1
+            return 0
+        # A replace loses time priority: the new order joins the back of its level.
+        self._insert(bi, new, side, price, shares)
+        return 0
+
+    # -- reorder window -----------------------------------------------------------------
+    cdef int _orphan(self, uint64_t ref, tuple held) except -1:
+        if self.reorder_window == 0:
+            self.unknown_ += 1
+            return 0
+        lst = self.pending_.get(ref)
+        if lst is None:
+            self.pending_[ref] = [held]
+            self.expiry_.append((self.messages_ + self.reorder_window, ref))
+            if self.next_expiry == TW_INT64_MAX:
+                self.next_expiry = self.messages_ + self.reorder_window
+        else:
+            lst.append(held)
+        self.n_pending += 1
+        return 0
+
+    cdef int _expire(self, int64_t now) except -1:
+        expiry = self.expiry_
+        pending = self.pending_
+        while expiry and expiry[0][0] < now:
+            ref = expiry.popleft()[1]
+            held = pending.pop(ref, None)
+            if held is not None:
+                self.unknown_ += len(held)
+                self.n_pending -= len(held)
+        self.next_expiry = expiry[0][0] if expiry else TW_INT64_MAX
+        return 0
+
+    cdef int _resolve(self, uint64_t ref) except -1:
+        cdef list held = self.pending_.pop(ref)
+        cdef tuple m
+        cdef int kind
+        self.n_pending -= len(held)
+        self.reordered_ += len(held)
+        for m in held:
+            kind = m[0]
+            if kind == 0x45 or kind == 0x43:
+                self._op_exec(kind, m[1], m[2], m[3], m[4], m[5], m[6])
+            elif kind == 0x58:
+                self._op_cancel(m[1], m[2])
+            elif kind == 0x44:
+                self._op_delete(m[1])
+            else:
+                self._op_replace(m[1], m[2], m[3], m[4])
+        return 0
+
+    cdef inline int _count(self, uint8_t t) except -1:
+        self.messages_ += 1
+        self.counts[t] += 1
+        if self.messages_ > self.next_expiry:
+            self._expire(self.messages_)
+        return 0
+
+    # -- feeding --------------------------------------------------------------------------
+    def apply(self, msg):
+        """Apply one decoded ITCH message (a :mod:`tickwire.itch` dataclass)."""
+        cdef str t = msg.message_type
+        cdef uint8_t c = ord(t)
+        self._count(c)
+        if c == 0x41 or c == 0x46:
+            self._op_add(msg.stock_locate, msg.order_reference_number,
+                         0x42 if msg.buy_sell_indicator == "B" else 0x53,
+                         msg.shares, msg.price, NULL, msg.stock)
+        elif c == 0x45:
+            self._op_exec(c, msg.order_reference_number, msg.executed_shares, msg.timestamp,
+                          msg.match_number, 0, 0)
+        elif c == 0x43:
+            self._op_exec(c, msg.order_reference_number, msg.executed_shares, msg.timestamp,
+                          msg.match_number, 0x59 if msg.printable == "Y" else 0x4E,
+                          msg.execution_price)
+        elif c == 0x58:
+            self._op_cancel(msg.order_reference_number, msg.cancelled_shares)
+        elif c == 0x44:
+            self._op_delete(msg.order_reference_number)
+        elif c == 0x55:
+            self._op_replace(msg.original_order_reference_number,
+                             msg.new_order_reference_number, msg.shares, msg.price)
+        else:
+            handler = self.admin.get(t)
+            if handler is not None:
+                handler(msg)
+
+    def feed(self, messages):
+        """Apply every message of ``messages`` (decoded ITCH messages) in order."""
+        for msg in messages:
+            self.apply(msg)
+
+    def feed_binaryfile(self, data, bint final=True):
+        """Decode BinaryFILE bytes (2-byte length prefix, then the message) straight into
+        the books, with :func:`tickwire.itch.read`'s framing rules: a known type's frame is
+        its type's length whatever the prefix says (``length_fixups`` counts the
+        disagreements), an unknown type is skipped by its prefix (``skipped``).
+
+        Returns the number of bytes consumed: with ``final=False`` an incomplete last frame
+        is left for the next chunk; with ``final=True`` it raises
+        :class:`tickwire.itch.DecodeError`, as does an unknown type with a zero prefix.
+        """
+        cdef bytes buf = data if type(data) is bytes else bytes(data)
+        cdef const uint8_t* b = <const uint8_t*>PyBytes_AS_STRING(buf)
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(buf)
+        cdef Py_ssize_t pos = 0, length, nxt
+        cdef uint32_t prefix
+        cdef uint8_t t
+        cdef const uint8_t* m
+        while pos + 3 <= end:
+            t = b[pos + 2]
+            length = LENGTHS[t]
+            prefix = rd16(b + pos)
+            if length == 0:
+                if prefix == 0:
+                    raise DecodeError(
+                        "unknown message type with a zero length prefix: cannot frame",
+                        offset=pos,
+                        message_type=chr(t),
+                    )
+                nxt = pos + 2 + prefix
+                if nxt > end:
+                    break
+                self.skipped += 1
+                pos = nxt
+                continue
+            nxt = pos + 2 + length
+            if nxt > end:
+                break
+            if prefix != <uint32_t>length:
+                self.length_fixups += 1
+            m = b + pos + 2
+            self.messages_ += 1
+            self.counts[t] += 1
+            if self.messages_ > self.next_expiry:
+                self._expire(self.messages_)
+            if t == 0x41 or t == 0x46:
+                self._op_add(rd16(m + L_LOCATE), rd64(m + A_REF), m[A_SIDE], rd32(m + A_SHARES),
+                             rd32(m + A_PRICE), m + A_STOCK, None)
+            elif t == 0x44:
+                self._op_delete(rd64(m + D_REF))
+            elif t == 0x55:
+                self._op_replace(rd64(m + U_OLD), rd64(m + U_NEW), rd32(m + U_SHARES),
+                                 rd32(m + U_PRICE))
+            elif t == 0x45:
+                self._op_exec(t, rd64(m + E_REF), rd32(m + E_SHARES), rd48(m + L_TS),
+                              rd64(m + E_MATCH), 0, 0)
+            elif t == 0x58:
+                self._op_cancel(rd64(m + X_REF), rd32(m + X_SHARES))
+            elif t == 0x43:
+                self._op_exec(t, rd64(m + C_REF), rd32(m + C_SHARES), rd48(m + L_TS),
+                              rd64(m + C_MATCH), m[C_PRINTABLE], rd32(m + C_PRICE))
+            elif (t == 0x50 or t == 0x51 or t == 0x42) and self.on_print is None:
+                pass  # tape messages change no book
+            else:
+                handler = self.admin.get(chr(t))
+                if handler is not None:
+                    handler(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)))
+            pos = nxt
+        if final and pos < end:
+            raise DecodeError(
+                f"truncated frame at end of stream: only {end - pos} bytes left",
+                offset=pos,
+                message_type=chr(b[pos + 2]) if end - pos > 2 else None,
+            )
+        return pos
+
+    # -- queries --------------------------------------------------------------------------
+    def book(self, int locate):
+        """The book of ``locate`` (created empty on first use)."""
+        obj = self.books.get(locate)
+        if obj is None:
+            if not 0 <= locate < 65536:
+                raise ValueError(f"stock locate {locate} is not a 16-bit value")
+            self._book(locate, NULL, "")
+            obj = self.books[locate]
+        return obj
+
+    def bbo(self, int locate):
+        """Best bid and offer of ``locate``."""
+        if not 0 <= locate < 65536 or self.book_of[locate] < 0:
+            return BBO(None, 0, None, 0)
+        return self._bbo(self.book_of[locate])
+
+    cdef object _bbo(self, int32_t bi):
+        cdef CSide* b = &self.cbooks[bi].side[0]
+        cdef CSide* a = &self.cbooks[bi].side[1]
+        cdef CLevel* lb
+        cdef CLevel* la
+        if b.n:
+            lb = &self.levels_[b.lv[b.n - 1]]
+            if a.n:
+                la = &self.levels_[a.lv[a.n - 1]]
+                return BBO(lb.price, lb.shares, la.price, la.shares)
+            return BBO(lb.price, lb.shares, None, 0)
+        if a.n:
+            la = &self.levels_[a.lv[a.n - 1]]
+            return BBO(None, 0, la.price, la.shares)
+        return BBO(None, 0, None, 0)
+
+    cdef list _levels(self, int32_t bi, int side, Py_ssize_t n):
+        cdef CSide* s = &self.cbooks[bi].side[side]
+        cdef Py_ssize_t i, stop
+        cdef CLevel* lvl
+        cdef list out = []
+        stop = 0 if n < 0 or n >= s.n else s.n - n
+        i = s.n - 1
+        while i >= stop:
+            lvl = &self.levels_[s.lv[i]]
+            out.append(LevelView(lvl.price, lvl.shares, lvl.count))
+            i -= 1
+        return out
+
+    cdef object _info(self, int32_t oi):
+        cdef COrder* o = &self.orders_[oi]
+        return OrderInfo(o.ref, "B" if o.side == 0 else "S", o.price, o.shares,
+                         self.cbooks[o.book].locate)
+
+    cdef list _orders_at(self, int32_t bi, int side, uint32_t price):
+        cdef CSide* s = &self.cbooks[bi].side[side]
+        cdef uint32_t key = side_key(side, price)
+        cdef Py_ssize_t pos = lower_bound(s, key)
+        cdef int32_t oi
+        cdef list out = []
+        if pos >= s.n or s.keys[pos] != key:
+            return out
+        oi = self.levels_[s.lv[pos]].head
+        while oi >= 0:
+            out.append(self._info(oi))
+            oi = self.orders_[oi].next
+        return out
+
+    def order(self, uint64_t ref):
+        """The live order ``ref`` (:class:`OrderInfo`), or None."""
+        cdef int32_t oi = self._find(ref)
+        return None if oi < 0 else self._info(oi)
+
+    def __contains__(self, ref):
+        return ref >= 0 and self._find(ref) >= 0
+
+    @property
+    def live_orders(self):
+        """The number of live orders over all books."""
+        return self.hcount
+
+    def iter_orders(self):
+        """Every live order (:class:`OrderInfo`), in hash-table order."""
+        cdef uint64_t i
+        out = []
+        for i in range(self.hmask + 1):
+            if self.hvals[i] >= 0:
+                out.append(self._info(self.hvals[i]))
+        return iter(out)
+
+    def queue_ahead(self, uint64_t ref):
+        """(shares, orders) ahead of a live order in its price level's FIFO."""
+        cdef int32_t oi = self._find(ref)
+        cdef int32_t cur
+        cdef int64_t shares = 0, count = 0
+        if oi < 0:
+            raise KeyError(f"no live order {ref}")
+        cur = self.levels_[self.orders_[oi].level].head
+        while cur != oi:
+            shares += self.orders_[cur].shares
+            count += 1
+            cur = self.orders_[cur].next
+        return shares, count
+
+    @property
+    def stats(self):
+        """A snapshot of the counters (:class:`tickwire.engine.book.BookStats`)."""
+        cdef int i
+        by_type = {chr(i): self.counts[i] for i in range(256) if self.counts[i]}
+        return BookStats(self.messages_, self.unknown_, self.reordered_, self.dup_,
+                         self.clamped_, self.rejected_, by_type)
+
+    @property
+    def pending(self):
+        """Messages held in the reorder window, waiting for their order's add."""
+        return self.n_pending
+
+    @property
+    def unknown_references(self):
+        """Messages whose order never appeared: dropped ones plus those still held."""
+        return self.unknown_ + self.n_pending
+
+    cdef list _book_violations(self, int32_t bi):
+        cdef CBookS* bk = &self.cbooks[bi]
+        cdef CSide* s
+        cdef CLevel* lvl
+        cdef COrder* o
+        cdef int side
+        cdef Py_ssize_t i
+        cdef int32_t oi, prev
+        cdef int64_t total, count, n
+        cdef list problems = []
+        count = 0
+        for side in range(2):
+            s = &bk.side[side]
+            name = "B" if side == 0 else "S"
+            for i in range(s.n):
+                lvl = &self.levels_[s.lv[i]]
+                if i and s.keys[i - 1] >= s.keys[i]:
+                    problems.append(f"{name} levels out of order at {lvl.price}")
+                if side_key(side, lvl.price) != s.keys[i]:
+                    problems.append(f"{name} level keyed {s.keys[i]} says {lvl.price}")
+                if lvl.count <= 0 or lvl.head < 0:
+                    problems.append(f"{name} level {lvl.price} is empty but present")
+                total = 0
+                n = 0
+                prev = -1
+                oi = lvl.head
+                while oi >= 0 and n <= lvl.count:
+                    o = &self.orders_[oi]
+                    total += o.shares
+                    n += 1
+                    if o.prev != prev or o.level != s.lv[i] or o.book != bi:
+                        problems.append(f"order {o.ref} is filed in the wrong place")
+                    if o.side != side or o.price != lvl.price or o.shares <= 0:
+                        problems.append(f"order {o.ref} disagrees with its level {name}{lvl.price}")
+                    if self._find(o.ref) != oi:
+                        problems.append(f"order {o.ref} is not indexed")
+                    prev = oi
+                    oi = o.next
+                if prev != lvl.tail:
+                    problems.append(f"{name} level {lvl.price}: tail is not the last order")
+                if n != lvl.count:
+                    problems.append(f"{name} level {lvl.price}: count {lvl.count} != {n} orders")
+                if total != lvl.shares:
+                    problems.append(f"{name} level {lvl.price}: total {lvl.shares} != sum {total}")
+                count += n
+        if count != bk.order_count:
+            problems.append(f"order count {bk.order_count} != {count} orders in levels")
+        return problems
+
+    def live_in_books(self):
+        """The number of orders filed in books (equals :attr:`live_orders` when sound)."""
+        cdef int32_t i
+        cdef int64_t n = 0
+        for i in range(self.nb):
+            n += self.cbooks[i].order_count
+        return n
+
+    # -- administrative and tape messages (Python objects; rare) --------------------------
+    def _trade(self, msg):
+        if self.on_print is not None:
+            self.on_print(TapePrint("P", msg.stock_locate, msg.timestamp, msg.match_number,
+                                    msg.price, msg.shares, str(msg.buy_sell_indicator),
+                                    msg.order_reference_number))
+
+    def _cross(self, msg):
+        if self.on_print is not None:
+            self.on_print(TapePrint("Q", msg.stock_locate, msg.timestamp, msg.match_number,
+                                    msg.cross_price, msg.shares))
+
+    def _broken(self, msg):
+        if self.on_print is not None:
+            self.on_print(TapePrint("B", msg.stock_locate, msg.timestamp, msg.match_number,
+                                    0, 0))
+
+    def _directory(self, msg):
+        b = self.book(msg.stock_locate)
+        b.symbol = msg.stock
+        b.directory = msg
+
+    def _system(self, msg):
+        self.system_event = str(msg.event_code)
+
+    def _trading_action(self, msg):
+        b = self.book(msg.stock_locate)
+        b.trading_state = str(msg.trading_state)
+        b.trading_action = msg
+        if not b.symbol:
+            b.symbol = msg.stock
+
+    def _reg_sho(self, msg):
+        self.book(msg.stock_locate).reg_sho = msg
+
+    def _participant(self, msg):
+        self.book(msg.stock_locate).participants[msg.mpid] = msg
+
+    def _mwcb_levels(self, msg):
+        self.mwcb_levels = msg
+
+    def _mwcb_status(self, msg):
+        self.mwcb_status = msg
+
+    def _ipo(self, msg):
+        self.book(msg.stock_locate).ipo_quoting = msg
+
+    def _luld(self, msg):
+        self.book(msg.stock_locate).luld_collar = msg
+
+    def _operational_halt(self, msg):
+        self.book(msg.stock_locate).operational_halts[str(msg.market_code)] = msg
+
+    def _noii(self, msg):
+        self.book(msg.stock_locate).noii = msg
+
+    def _rpii(self, msg):
+        self.book(msg.stock_locate).rpii = msg
+
+    def _dlcr(self, msg):
+        self.book(msg.stock_locate).dlcr = msg

@@ -1,0 +1,251 @@
+"""The compiled full-depth book (``tickwire.engine._cbook``) and the choice of book backend.
+
+:class:`CythonBookManager` has the API of the reference
+:class:`tickwire.engine.book.BookManager` (``apply``, ``feed``, ``book(locate)`` with
+``bbo``/``depth``/``l2``/``orders_at``/``order_count``/``level_count``, ``bbo``,
+``queue_ahead``, ``orders``, ``stats``, ``unknown_references``, ``summary``,
+``invariant_violations``) with the books in C structures, plus :meth:`feed_binaryfile` /
+:meth:`~CythonBookManager.feed_file`, which decode ITCH straight from the BinaryFILE bytes.
+The differences: orders are reported as :class:`OrderInfo` tuples (the reference returns
+its live ``Order`` objects), ``stats`` is a snapshot, and ``orders`` iterates in
+hash-table order rather than arrival order.
+
+The wire offsets it reads are taken here from the ITCH construct table
+(:data:`tickwire.itch.MESSAGE_STRUCTS`), never restated in the extension.
+
+:func:`make_book_manager` picks a backend by name: ``reference`` or ``cython``. When the
+extension is not built, or ``TICKWIRE_PURE=1`` is set, :data:`AVAILABLE` is False and
+asking for ``cython`` raises :class:`~tickwire.engine.backends.BackendUnavailable`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from tickwire.engine.backends import BackendUnavailable
+from tickwire.engine.book import BBO, BookInvariantError, BookManager, BookStats, LevelView
+from tickwire.engine.book import TapePrint as _TapePrint
+from tickwire.engine.scan import field_offset
+from tickwire.itch import MESSAGE_LENGTHS, DecodeError, decode
+
+__all__ = [
+    "AVAILABLE",
+    "BOOK_BACKENDS",
+    "UNAVAILABLE_REASON",
+    "CythonBookManager",
+    "OrderInfo",
+    "make_book_manager",
+]
+
+BOOK_BACKENDS = ("reference", "cython")
+CHUNK_SIZE: Final = 1 << 22
+
+
+class OrderInfo(NamedTuple):
+    """A live order as the compiled book reports it."""
+
+    ref: int
+    side: str
+    price: int
+    shares: int
+    locate: int
+
+
+# Every field the extension reads, "TYPE.field" -> byte offset from the type byte.
+_FIELDS = {
+    "A": (
+        "timestamp",
+        "stock_locate",
+        "order_reference_number",
+        "buy_sell_indicator",
+        "shares",
+        "stock",
+        "price",
+    ),
+    "E": ("order_reference_number", "executed_shares", "match_number"),
+    "C": (
+        "order_reference_number",
+        "executed_shares",
+        "match_number",
+        "printable",
+        "execution_price",
+    ),
+    "X": ("order_reference_number", "cancelled_shares"),
+    "D": ("order_reference_number",),
+    "U": (
+        "original_order_reference_number",
+        "new_order_reference_number",
+        "shares",
+        "price",
+    ),
+}
+
+
+def layout() -> dict[str, int]:
+    """The byte offsets the compiled book reads, from the ITCH construct table."""
+    out = {f"{t}.{name}": field_offset(t, name) for t, names in _FIELDS.items() for name in names}
+    # F shares A's first fields (it only appends the attribution), and every message
+    # carries stock locate and timestamp at the same place: checked, not assumed.
+    for t in ("F", "E", "C", "X", "D", "U"):
+        if field_offset(t, "timestamp") != out["A.timestamp"]:  # pragma: no cover
+            raise AssertionError(f"{t}: timestamp is not where A has it")
+    for name in _FIELDS["A"]:
+        if field_offset("F", name) != out[f"A.{name}"]:  # pragma: no cover
+            raise AssertionError(f"F.{name} is not where A has it")
+    return out
+
+
+def _lengths() -> list[int]:
+    table = [0] * 256
+    for letter, length in MESSAGE_LENGTHS.items():
+        table[ord(letter)] = length
+    return table
+
+
+def _load() -> tuple[Any, str | None]:
+    if os.environ.get("TICKWIRE_PURE", "") not in ("", "0"):
+        return None, "TICKWIRE_PURE is set"
+    try:
+        ext = importlib.import_module("tickwire.engine._cbook")
+    except ImportError as exc:
+        return None, f"extension tickwire.engine._cbook not built ({exc})"
+    ext.configure(
+        layout(),
+        _lengths(),
+        OrderInfo,
+        LevelView,
+        BBO,
+        _TapePrint,
+        BookStats,
+        decode,
+        DecodeError,
+    )
+    return ext, None
+
+
+_ext, UNAVAILABLE_REASON = _load()
+#: True when the compiled book can be used.
+AVAILABLE: Final[bool] = _ext is not None
+
+
+class _OrderIndex(Mapping[int, OrderInfo]):
+    """``manager.orders``: live orders by reference (a read-only view)."""
+
+    def __init__(self, manager: Any) -> None:
+        self._m = manager
+
+    def __getitem__(self, ref: int) -> OrderInfo:
+        info: OrderInfo | None = self._m.order(ref) if 0 <= ref < 2**64 else None
+        if info is None:
+            raise KeyError(ref)
+        return info
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, int) and 0 <= ref < 2**64 and ref in self._m
+
+    def __len__(self) -> int:
+        n: int = self._m.live_orders
+        return n
+
+    def __iter__(self) -> Iterator[int]:
+        return (o.ref for o in self._m.iter_orders())
+
+
+if TYPE_CHECKING or _ext is None:
+    _Base: Any = object
+else:
+    _Base = _ext.CBookManager
+
+
+class CythonBookManager(_Base):  # type: ignore[misc]
+    """Books for every instrument of a feed, in C (the reference API; see module doc)."""
+
+    def __init__(self, on_print: Any = None, *, reorder_window: int = 64) -> None:
+        if _ext is None:
+            raise BackendUnavailable(f"cython book not available: {UNAVAILABLE_REASON}")
+        super().__init__(on_print, reorder_window=reorder_window)
+
+    @property
+    def orders(self) -> Mapping[int, OrderInfo]:
+        """Live orders by reference."""
+        return _OrderIndex(self)
+
+    def feed_file(self, path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> None:
+        """Decode a BinaryFILE (gzip transparent) straight into the books, in chunks."""
+        base = 0  # stream offset of the current buffer's first byte, for errors
+        try:
+            with Path(path).open("rb") as raw:
+                magic = raw.read(2)
+                raw.seek(0)
+                f: Any = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
+                rest = b""
+                while True:
+                    chunk = f.read(chunk_size)
+                    if not chunk:
+                        break
+                    data = rest + chunk if rest else chunk
+                    used: int = self.feed_binaryfile(data, False)
+                    rest = data[used:]
+                    base += used
+                if rest:
+                    self.feed_binaryfile(rest, True)
+        except DecodeError as exc:
+            raise DecodeError(
+                exc.reason, offset=base + exc.offset, message_type=exc.message_type
+            ) from None
+
+    def in_continuous_trading(self, locate: int) -> bool:
+        """Market hours (system events Q..M) and the instrument trading (H state T)."""
+        b = self.books.get(locate)
+        return self.system_event == "Q" and b is not None and b.trading_state in ("T", "")
+
+    def summary(self) -> dict[str, object]:
+        """The JSON object of ``python -m tickwire.engine book --json``."""
+        instruments: dict[str, object] = {}
+        for locate in sorted(self.books):
+            b = self.books[locate]
+            q = b.bbo()
+            instruments[str(locate)] = {
+                "symbol": b.symbol,
+                "bid_price": q.bid_price,
+                "bid_size": q.bid_size,
+                "ask_price": q.ask_price,
+                "ask_size": q.ask_size,
+                "orders": b.order_count,
+                "levels": b.level_count,
+            }
+        return {"unknown_references": self.unknown_references, "instruments": instruments}
+
+    def invariant_violations(self, *, crossed: bool = True) -> list[str]:
+        """Every broken invariant over all books (see the reference's method)."""
+        problems: list[str] = []
+        for locate, b in self.books.items():
+            allow = not crossed or not self.in_continuous_trading(locate)
+            problems += [
+                f"locate {locate}: {p}" for p in b.invariant_violations(allow_crossed=allow)
+            ]
+        if self.live_in_books() != self.live_orders:
+            problems.append(
+                f"{self.live_orders} indexed orders != {self.live_in_books()} orders in books"
+            )
+        return problems
+
+    def check_invariants(self, *, crossed: bool = True) -> None:
+        """Raise :class:`BookInvariantError` listing every broken invariant."""
+        problems = self.invariant_violations(crossed=crossed)
+        if problems:
+            raise BookInvariantError("; ".join(problems[:20]))
+
+
+def make_book_manager(backend: str = "reference", **kwargs: Any) -> BookManager | Any:
+    """A book manager of ``backend`` (``reference`` or ``cython``)."""
+    if backend == "reference":
+        return BookManager(**kwargs)
+    if backend == "cython":
+        return CythonBookManager(**kwargs)
+    raise ValueError(f"unknown book backend {backend!r} (known: {', '.join(BOOK_BACKENDS)})")

@@ -1,0 +1,129 @@
+"""The live engine's terminal dashboard (rich).
+
+It shows what a trader watches: PnL, positions, open orders, the risk state (kill switch)
+and refusals by reason, feed gaps recovered, OUCH reconnects and resends, and tick-to-order
+latency percentiles. Keys: ``k`` trips the kill switch (and cancels open orders), ``a``
+re-arms it, ``q`` ends the session cleanly. Everything shown comes from
+:meth:`~tickwire.engine.live.engine.LiveEngine.snapshot`, the same data as the session
+report, so :func:`render` is a pure function of a snapshot (and tested as one).
+
+rich is imported lazily: it is only needed when the dashboard runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import termios
+import tty
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Group
+    from tickwire.engine.live.engine import LiveEngine
+
+__all__ = ["handle_key", "render", "run_dashboard"]
+
+
+def _px(price: int) -> str:
+    return f"{price / 10_000:,.4f}"
+
+
+def _money(value: int) -> str:
+    """Price(4) x shares as dollars."""
+    return f"{value / 10_000:,.2f}"
+
+
+def render(snap: dict[str, Any]) -> Group:
+    """A rich renderable of one snapshot."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    armed = snap["armed"]
+    head = Text.assemble(
+        ("tickwire live  ", "bold"),
+        ("ARMED" if armed else "KILLED", "bold green" if armed else "bold white on red"),
+        f"   PnL {_money(snap['pnl'])}   up {snap['uptime_s']:.0f}s   ",
+        ("[k] kill  [a] arm  [q] quit", "dim"),
+    )
+    pos = Table(title="positions", expand=True)
+    for col in ("symbol", "position", "cash", "realised"):
+        pos.add_column(col, justify="right" if col != "symbol" else "left")
+    for sym, qty in snap["positions"].items():
+        pos.add_row(
+            sym,
+            str(qty),
+            _money(snap["cash"].get(sym, 0)),
+            _money(snap["realised"].get(sym, 0)),
+        )
+    orders = Table(title="open orders", expand=True)
+    for col in ("ref", "symbol", "side", "price", "open"):
+        orders.add_column(col)
+    for o in snap["orders"]["open"][:15]:
+        orders.add_row(
+            str(o["user_ref_num"]), o["symbol"], o["side"], _px(o["price"]), str(o["open"])
+        )
+    stats = Table(title="risk, feed, session", expand=True, show_header=False)
+    stats.add_column("what")
+    stats.add_column("value", justify="right")
+    o = snap["orders"]
+    stats.add_row("orders sent / refused", f"{o['sent']} / {o['refused']}")
+    for reason, n in sorted(o["refusals"].items()):
+        stats.add_row(f"  refused {reason}", str(n))
+    f = snap["feed"]
+    stats.add_row("feed messages", str(f["messages"]))
+    stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")
+    stats.add_row(
+        "OUCH connections / resent", f"{snap['ouch']['connections']} / {snap['ouch']['resent']}"
+    )
+    lat = snap["latency_ns"]
+    stats.add_row(
+        "tick-to-order us P50/P99/P99.9/max",
+        f"{lat['p50'] / 1e3:.1f} / {lat['p99'] / 1e3:.1f} / {lat['p999'] / 1e3:.1f} / "
+        f"{lat['max'] / 1e3:.1f} (n={lat['count']})",
+    )
+    return Group(head, pos, orders, stats)
+
+
+def handle_key(engine: LiveEngine, key: str) -> str:
+    """Act on one key; returns what was done (for the status line and tests)."""
+    if key == "k":
+        n = engine.kill()
+        return f"kill switch tripped, {n} cancels sent"
+    if key == "a":
+        engine.arm()
+        return "kill switch reset"
+    if key == "q":
+        engine.stop()
+        return "stopping"
+    return ""
+
+
+async def run_dashboard(engine: LiveEngine, refresh: float = 0.25) -> None:
+    """Show the dashboard until the session ends; keys act on the engine."""
+    from rich.live import Live
+
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno() if sys.stdin.isatty() else None
+    saved = termios.tcgetattr(fd) if fd is not None else None
+    if fd is not None:
+        tty.setcbreak(fd)
+
+        def on_key() -> None:
+            for ch in os.read(fd, 32).decode(errors="ignore"):
+                handle_key(engine, ch.lower())
+
+        loop.add_reader(fd, on_key)
+    try:
+        with Live(render(engine.snapshot()), refresh_per_second=1 / refresh, screen=False) as live:
+            while not engine.stopping:
+                live.update(render(engine.snapshot()))
+                await asyncio.sleep(refresh)
+    finally:
+        if fd is not None and saved is not None:
+            loop.remove_reader(fd)
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)

@@ -1,0 +1,391 @@
+"""The live engine: MoldUDP64 feed in, books, strategy, risk, OUCH 5.0 out.
+
+:class:`LiveEngine` wires the existing parts together on one (uvloop) event loop:
+
+* a :class:`~tickwire.moldudp64.aio.MoldReceiver` with gap recovery against the feed's
+  re-request server; its in-order messages are decoded with ``tickwire.itch.decode``;
+* a :class:`~tickwire.engine.strategy.live.LiveRunner` (books, strategy, pre-trade risk,
+  the OUCH 5.0 order manager), unchanged from what the backtest drives;
+* a SoupBinTCP client session (``tickwire.soupbintcp.aio.SoupClient``) carrying OUCH 5.0.
+
+A dropped OUCH connection loses nothing and doubles nothing: the client reconnects and
+logs in at its next expected sequence number, so every answer the exchange sequenced
+meanwhile is replayed; and every request not yet acknowledged (sent into the dead link, or
+made while it was down) is resent, in UserRefNum order, as soon as the login is accepted.
+OUCH makes a repeat harmless: the exchange ignores an Enter or Replace whose UserRefNum is
+not above the last one it processed, and a cancel of an order that is gone.
+
+The kill switch is the risk engine's: :meth:`LiveEngine.kill` refuses every new order
+from the next market data message on (in fact from the next call: nothing queued passes)
+and cancels what is open. Another process trips and resets it through the control socket
+(:func:`send_command`). :meth:`LiveEngine.stop` (SIGINT, SIGTERM, the feed's end of
+session) kills, cancels open orders and waits for the answers, logs out and writes the
+session report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tickwire.engine.risk import RiskLimits
+from tickwire.engine.strategy.api import Strategy
+from tickwire.engine.strategy.live import LiveRunner
+from tickwire.engine.strategy.orders import OrderState
+from tickwire.itch import DecodeError, Message
+from tickwire.itch import decode as itch_decode
+from tickwire.moldudp64.aio import Line, MoldReceiver
+from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages
+from tickwire.moldudp64.receiver import ReceiverConfig
+from tickwire.ouch import OuchError, v50
+from tickwire.soupbintcp.aio import SoupClient
+from tickwire.soupbintcp.session import ClientSession
+from tickwire.soupbintcp.session import Message as SoupMessage
+
+__all__ = ["LiveConfig", "LiveEngine", "percentiles", "send_command"]
+
+log = logging.getLogger("tickwire.engine.live")
+
+
+def percentiles(samples: list[int]) -> dict[str, int]:
+    """P50, P99, P99.9 and max of ``samples`` (nearest rank; zeros when empty)."""
+    if not samples:
+        return {"count": 0, "p50": 0, "p99": 0, "p999": 0, "max": 0}
+    s = sorted(samples)
+    n = len(s)
+
+    def rank(q: float) -> int:
+        return s[min(n - 1, max(0, int(q * n + 0.999999) - 1))]
+
+    return {"count": n, "p50": rank(0.5), "p99": rank(0.99), "p999": rank(0.999), "max": s[-1]}
+
+
+@dataclass(slots=True)
+class LiveConfig:
+    """Where the engine listens and connects, and its limits."""
+
+    feed: tuple[str, int]  # local address the feed arrives on (port 0: any)
+    ouch: tuple[str, int]  # the OUCH 5.0 port of the exchange
+    rerequest: tuple[str, int] | None = None  # the feed's re-request server
+    group: str | None = None  # multicast group of the feed (None: unicast)
+    username: str = "TW"
+    password: str = "SECRET"
+    ouch_session: str = ""
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    first_user_ref_num: int = 1
+    control: str | None = None  # unix socket path for kill/arm/status/stop commands
+    report: str | None = None  # where the session report (JSON) is written
+    stop_at_end_of_session: bool = True
+    shutdown_timeout: float = 2.0
+
+
+class _Runner(LiveRunner):
+    """LiveRunner plus the bookkeeping a live session needs: receive times for the
+    tick-to-order latency, and the requests not yet acknowledged by the exchange."""
+
+    def __init__(self, engine: LiveEngine, strategy: Strategy, config: LiveConfig) -> None:
+        super().__init__(
+            strategy,
+            engine._send_bytes,
+            limits=config.limits,
+            first_user_ref_num=config.first_user_ref_num,
+        )
+        self.rx_times: deque[int] = deque()  # receive time of each queued ITCH message
+        self.current_rx = 0
+        self.latencies: deque[int] = deque(maxlen=200_000)
+        self.unacked: dict[tuple[str, int], v50.InboundMessage] = {}
+        self.messages_seen = 0
+        self.orders_after_kill = 0
+
+    def _send(self, msg: v50.InboundMessage) -> None:
+        if isinstance(msg, v50.EnterOrder):
+            if self.current_rx:
+                self.latencies.append(time.perf_counter_ns() - self.current_rx)
+            if not self.risk.armed:
+                self.orders_after_kill += 1  # cannot happen: risk refuses first (tested)
+        if isinstance(msg, v50.EnterOrder | v50.ReplaceOrder | v50.CancelOrder):
+            self.unacked[(msg.message_type, msg.user_ref_num)] = msg
+        super()._send(msg)
+
+    async def _market(self, msg: Message) -> None:
+        self.current_rx = self.rx_times.popleft() if self.rx_times else 0
+        self.messages_seen += 1
+        await super()._market(msg)
+        self.current_rx = 0
+
+    def acknowledge(self, msg: v50.OutboundMessage) -> None:
+        """Forget the requests ``msg`` answers."""
+        if isinstance(msg, v50.OrderAccepted | v50.Rejected):
+            self.unacked.pop(("O", msg.user_ref_num), None)
+            self.unacked.pop(("U", msg.user_ref_num), None)
+        elif isinstance(msg, v50.OrderReplaced):
+            self.unacked.pop(("U", msg.user_ref_num), None)
+        elif isinstance(msg, v50.OrderCanceled):
+            self.unacked.pop(("X", msg.user_ref_num), None)
+
+    def to_resend(self) -> list[v50.InboundMessage]:
+        """Unacknowledged requests in UserRefNum order; cancels of orders already
+        finished are dropped (the exchange would ignore them anyway)."""
+        out = []
+        for (kind, ref), msg in sorted(self.unacked.items(), key=lambda kv: kv[0][1]):
+            if kind == "X":
+                o = self.manager.orders.get(ref)
+                if o is None or not o.is_open:
+                    del self.unacked[(kind, ref)]
+                    continue
+            out.append(msg)
+        return out
+
+
+class LiveEngine:
+    """One live trading session (see the module docs)."""
+
+    def __init__(self, strategy: Strategy, config: LiveConfig) -> None:
+        self.strategy = strategy
+        self.config = config
+        self.runner = _Runner(self, strategy, config)
+        self.receiver: MoldReceiver | None = None
+        self.client: SoupClient | None = None
+        self.gaps = 0
+        self.end_of_session = False
+        self.resent = 0
+        self.kill_trips = 0
+        self.started = time.time()
+        self._stop = asyncio.Event()
+        self._control: asyncio.AbstractServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._report: dict[str, Any] | None = None
+
+    # -- set up ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind the feed, log in to the OUCH port and open the control socket."""
+        c = self.config
+        rcfg = ReceiverConfig(request_server=c.rerequest, start_sequence=1)
+        line = (
+            Line(port=c.feed[1], group=c.group, interface=c.feed[0])
+            if c.group
+            else Line(port=c.feed[1], host=c.feed[0])
+        )
+        self.receiver = await MoldReceiver.create(
+            line, config=rcfg, on_event=self._on_feed_event, request_bind=(c.feed[0], 0)
+        )
+        core = ClientSession(c.username, c.password, session=c.ouch_session)
+        self.client = SoupClient(
+            core,
+            c.ouch[0],
+            c.ouch[1],
+            reconnect=True,
+            on_reconnect=self._resend,
+            on_message=self._on_ouch,
+        )
+        await self.client.connect()
+        if c.control:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(c.control)
+            self._control = await asyncio.start_unix_server(self._on_control, c.control)
+
+    @property
+    def feed_address(self) -> tuple[str, int]:
+        """Where the feed socket listens (the port is known after :meth:`start`)."""
+        assert self.receiver is not None
+        return self.receiver.local_addresses[0]
+
+    # -- feed -----------------------------------------------------------------------
+    def _on_feed_event(self, ev: Event) -> None:
+        if isinstance(ev, Messages):
+            t = time.perf_counter_ns()
+            self.runner.rx_times.extend([t] * len(ev.messages))
+        elif isinstance(ev, GapDetected):
+            self.gaps += 1
+        elif isinstance(ev, EndOfSession):
+            self.end_of_session = True
+            if self.config.stop_at_end_of_session:
+                self.stop()
+
+    async def _feed(self) -> AsyncIterator[Message]:
+        assert self.receiver is not None
+        async for _session, seq, data in self.receiver.messages():
+            try:
+                yield itch_decode(data)
+            except DecodeError as exc:
+                log.warning("undecodable ITCH message %d: %s", seq, exc)
+                if self.runner.rx_times:
+                    self.runner.rx_times.popleft()
+
+    # -- orders ---------------------------------------------------------------------
+    def _send_bytes(self, data: bytes) -> None:
+        client = self.client
+        if client is not None and client.logged_in:
+            client.send(data)
+        # else: it stays unacknowledged and goes out with the resend after the re-login
+
+    def _resend(self, soup: SoupClient) -> None:
+        for msg in self.runner.to_resend():
+            soup.send(v50.encode(msg))
+            self.resent += 1
+
+    def _on_ouch(self, ev: SoupMessage) -> None:
+        try:
+            msg = v50.decode_outbound(ev.data)
+        except OuchError as exc:
+            log.error("undecodable OUCH message %s: %s", ev.sequence_number, exc)
+            return
+        self.runner.acknowledge(msg)
+        self.runner.on_ouch(ev.data)
+
+    # -- kill switch and control ----------------------------------------------------
+    def kill(self) -> int:
+        """Trip the kill switch and cancel every open order; returns the cancels sent."""
+        self.runner.risk.kill()
+        self.kill_trips += 1
+        return self.runner.manager.cancel_all()
+
+    def arm(self) -> None:
+        """Reset the kill switch."""
+        self.runner.risk.arm()
+
+    async def _on_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = (await reader.readline()).decode("ascii", "replace").strip().lower()
+            if line == "kill":
+                answer: dict[str, Any] = {"ok": True, "cancels": self.kill()}
+            elif line == "arm":
+                self.arm()
+                answer = {"ok": True}
+            elif line == "stop":
+                self.stop()
+                answer = {"ok": True}
+            elif line == "status":
+                answer = {"ok": True, **self.snapshot()}
+            else:
+                answer = {"ok": False, "error": f"unknown command {line!r}"}
+            answer["armed"] = self.runner.risk.armed
+            writer.write((json.dumps(answer) + "\n").encode())
+            await writer.drain()
+        finally:
+            writer.close()
+
+    # -- running --------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the session to end (signal-safe: just sets a flag the loop acts on)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was asked for."""
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+
+    async def run(self) -> dict[str, Any]:
+        """Trade until :meth:`stop`; then shut down cleanly and return the report."""
+        if self.receiver is None:
+            await self.start()
+        self._task = asyncio.create_task(self.runner.run(self._feed(), settle=0.1))
+        stopper = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({self._task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        return await self.shutdown()
+
+    async def shutdown(self) -> dict[str, Any]:
+        """Kill, cancel open orders and wait for their answers, log out, report."""
+        if self._report is not None:
+            return self._report
+        self.kill()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.shutdown_timeout
+        while self.runner.manager.open_orders() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if self.receiver is not None:
+            await self.receiver.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, self.config.shutdown_timeout + 1)
+            except TimeoutError:
+                log.error("strategy did not stop in time")
+        if self.client is not None:
+            await self.client.close()  # logs out
+        if self._control is not None:
+            self._control.close()
+            if self.config.control:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.config.control)
+        self._report = self.snapshot()
+        if self.config.report:
+            Path(self.config.report).write_text(json.dumps(self._report, indent=2) + "\n")
+        return self._report
+
+    # -- state ----------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the dashboard and the session report show."""
+        r = self.runner
+        ledger = r.risk.ledger
+        orders = r.manager.orders.values()
+        states = Counter(str(o.state) for o in orders)
+        refused = Counter(o.reason for o in orders if o.state is OrderState.REFUSED)
+        rx = self.receiver.receiver.stats if self.receiver is not None else None
+        return {
+            "armed": r.risk.armed,
+            "kill_trips": self.kill_trips,
+            "positions": {s: p for s, p in sorted(ledger.positions.items())},
+            "cash": dict(sorted(ledger.cash.items())),
+            "realised": dict(sorted(ledger.realised.items())),
+            "pnl": ledger.total_pnl(),
+            "orders": {
+                "sent": r.manager.sent,
+                "refused": r.manager.refused,
+                "states": dict(states),
+                "refusals": dict(refused),
+                "open": [
+                    {
+                        "user_ref_num": o.user_ref_num,
+                        "symbol": o.symbol,
+                        "side": o.side,
+                        "price": o.price,
+                        "open": o.open_qty,
+                    }
+                    for o in r.manager.open_orders()
+                ],
+            },
+            "feed": {
+                "messages": r.messages_seen,
+                "gaps": self.gaps,
+                "requests": rx.requests_sent if rx else 0,
+                "messages_requested": rx.messages_requested if rx else 0,
+                "duplicates": rx.duplicate_messages if rx else 0,
+                "end_of_session": self.end_of_session,
+            },
+            "ouch": {
+                "connections": self.client.connections if self.client else 0,
+                "resent": self.resent,
+                "unacked": len(r.unacked),
+            },
+            "latency_ns": percentiles(list(r.latencies)),
+            "uptime_s": round(time.time() - self.started, 3),
+        }
+
+
+async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Send ``kill``, ``arm``, ``status`` or ``stop`` to a running engine's control socket."""
+    reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+    try:
+        writer.write(command.encode("ascii") + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    finally:
+        writer.close()
+    answer: dict[str, Any] = json.loads(line)
+    return answer

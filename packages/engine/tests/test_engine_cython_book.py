@@ -1,0 +1,383 @@
+"""The compiled L3 book (``tickwire.engine.cbook``) against the reference book.
+
+Differential, with hypothesis: random valid order lifecycles (with unknown references,
+duplicates, out-of-order deliveries, clamps and rejections) and random garbage messages;
+after every message the two books must agree on the BBO, the top 10 levels, order and
+level counts, the queue of a sampled order, the statistics and the tape. Then the same
+through the bytes path (``feed_binaryfile``), random garbage bytes included, the real
+NASDAQ test file and a generated day.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tickwire.engine import cbook
+from tickwire.engine.book import BookManager, TapePrint
+from tickwire.engine.sources import iter_binaryfile
+from tickwire.itch import (
+    AddOrder,
+    AddOrderMPID,
+    DecodeError,
+    Message,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderExecutedWithPrice,
+    OrderReplace,
+    Trade,
+    encode,
+)
+from tickwire.itch import strategies as its
+from tickwire.itch.fastpath import decode_binaryfile
+from tickwire.itch.generator import generate_day
+
+pytestmark = pytest.mark.skipif(not cbook.AVAILABLE, reason=f"{cbook.UNAVAILABLE_REASON}")
+
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+TEST_FILE = DATA / "itch" / "ex20101224.TEST_ITCH_50"
+
+_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# Small pools so that levels share prices, references collide and orders come back.
+_refs = st.integers(0, 9)
+_locates = st.integers(1, 3)
+_prices = st.sampled_from([0, 9_900, 10_000, 10_100, 10_200, 2**32 - 1])
+_shares = st.sampled_from([0, 1, 50, 100, 300, 2**32 - 1])
+_ts = st.integers(0, 86_400 * 10**9 - 1)
+_sides = st.sampled_from(["B", "S", "X"])
+
+
+def _adds() -> st.SearchStrategy[Message]:
+    return st.builds(
+        AddOrder,
+        stock_locate=_locates,
+        tracking_number=st.just(0),
+        timestamp=_ts,
+        order_reference_number=_refs,
+        buy_sell_indicator=st.sampled_from(["B", "S"]),
+        shares=st.integers(1, 500),
+        stock=st.just("AAPL"),
+        price=st.integers(9_990, 10_010),
+    )
+
+
+def _lifecycle_message() -> st.SearchStrategy[Message]:
+    return st.one_of(
+        st.builds(
+            AddOrder,
+            stock_locate=_locates,
+            tracking_number=st.just(0),
+            timestamp=_ts,
+            order_reference_number=_refs,
+            buy_sell_indicator=_sides,
+            shares=_shares,
+            stock=st.sampled_from(["AAPL", "MSFT", "A B"]),
+            price=_prices,
+        ),
+        st.builds(
+            AddOrderMPID,
+            stock_locate=_locates,
+            tracking_number=st.just(0),
+            timestamp=_ts,
+            order_reference_number=_refs,
+            buy_sell_indicator=_sides,
+            shares=_shares,
+            stock=st.just("QQQ"),
+            price=_prices,
+            attribution=st.just("NSDQ"),
+        ),
+        st.builds(
+            OrderExecuted,
+            stock_locate=_locates,
+            tracking_number=st.just(0),
+            timestamp=_ts,
+            order_reference_number=_refs,
+            executed_shares=_shares,
+            match_number=st.integers(0, 2**64 - 1),
+        ),
+        st.builds(
+            OrderExecutedWithPrice,
+            stock_locate=_locates,
+            tracking_number=st.just(0),
+            timestamp=_ts,
+            order_reference_number=_refs,
+            executed_shares=_shares,
+            match_number=st.integers(0, 100),
+            printable=st.sampled_from(["Y", "N"]),
+            execution_price=_prices,
+        ),
+        st.builds(
+            OrderCancel,
+            stock_locate=_locates,
+            tracking_number=st.just(0),
+            timestamp=_ts,
+            order_reference_number=_refs,
+            cancelled_shares=_shares,
+        ),
+        st.builds(
+            OrderDelete,
+            stock_locate=_locates,
+            tracking_number=st.just(0),
+            timestamp=_ts,
+            order_reference_number=_refs,
+        ),
+        st.builds(
+            OrderReplace,
+            stock_locate=_locates,
+            tracking_number=st.just(0),
+            timestamp=_ts,
+            original_order_reference_number=_refs,
+            new_order_reference_number=_refs,
+            shares=_shares,
+            price=_prices,
+        ),
+        its.trades(stock_locate=_locates),
+        its.stock_directories(stock_locate=_locates),
+        its.stock_trading_actions(stock_locate=_locates),
+        its.system_events(),
+    )
+
+
+# Mostly lifecycles, some arbitrary messages of every type (garbage codes included).
+_message = st.one_of(_adds(), _adds(), _lifecycle_message(), its.messages(valid_codes=False))
+_sequences = st.lists(_message, min_size=20, max_size=100)
+_windows = st.sampled_from([0, 3, 64])
+
+
+def _state(m: Any, locates: Sequence[int], sample: int | None) -> dict[str, object]:
+    """Everything the two books must agree on (OrderInfo and Order compared by fields)."""
+    books = {}
+    for loc in locates:
+        b = m.books.get(loc)
+        if b is None:
+            books[loc] = None
+            continue
+        books[loc] = (b.symbol, b.bbo(), b.depth(10), b.order_count, b.level_count)
+    queue = None
+    if sample is not None and sample in m.orders:
+        o = m.orders[sample]
+        queue = (
+            m.queue_ahead(sample),
+            o.side,
+            o.price,
+            o.shares,
+            [(x.ref, x.shares) for x in m.book(_locate_of(m, sample)).orders_at(o.side, o.price)],
+        )
+    s = m.stats
+    return {
+        "books": books,
+        "sorted_locates": sorted(m.books),
+        "queue": queue,
+        "live": len(m.orders),
+        "stats": (s.messages, s.reordered, s.duplicate_references, s.clamped, s.rejected),
+        "by_type": dict(sorted(s.by_type.items())),
+        "unknown": m.unknown_references,
+        "pending": m.pending,
+        "system_event": m.system_event,
+    }
+
+
+def _locate_of(m: Any, ref: int) -> int:
+    o = m.orders[ref]
+    if isinstance(o, cbook.OrderInfo):
+        return o.locate
+    locate: int = o.book.locate
+    return locate
+
+
+def _binaryfile(messages: Sequence[Message]) -> bytes:
+    return b"".join(struct.pack(">H", len(r)) + r for r in map(encode, messages))
+
+
+@_SETTINGS
+@given(msgs=_sequences, window=_windows, data=st.data())
+def test_book_equals_reference_after_every_message(
+    msgs: list[Message], window: int, data: st.DataObject
+) -> None:
+    ref_prints: list[TapePrint] = []
+    c_prints: list[TapePrint] = []
+    ref = BookManager(ref_prints.append, reorder_window=window)
+    fast = cbook.CythonBookManager(c_prints.append, reorder_window=window)
+    locates = sorted({1, 2, 3} | {m.stock_locate for m in msgs})
+    for msg in msgs:
+        ref.apply(msg)
+        fast.apply(msg)
+        live = sorted(ref.orders)
+        sample = data.draw(st.sampled_from(live)) if live else None
+        assert _state(fast, locates, sample) == _state(ref, locates, sample), msg
+        assert c_prints == ref_prints
+    assert fast.invariant_violations(crossed=False) == []
+    assert fast.summary() == ref.summary()
+    # The bytes path rebuilds the same books from the same messages.
+    raw = cbook.CythonBookManager(reorder_window=window)
+    raw.feed_binaryfile(_binaryfile(msgs))
+    assert _state(raw, locates, None) == _state(ref, locates, None)
+
+
+def _reference_from_bytes(data: bytes) -> tuple[BookManager, type[Exception] | None]:
+    ref = BookManager()
+    try:
+        ref.feed(decode_binaryfile(data))
+    except DecodeError as exc:
+        return ref, type(exc)
+    return ref, None
+
+
+@_SETTINGS
+@given(
+    parts=st.lists(
+        st.one_of(
+            _lifecycle_message().map(lambda m: _binaryfile([m])),
+            st.binary(max_size=12),
+        ),
+        max_size=40,
+    )
+)
+def test_garbage_bytes_same_books_and_same_errors(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    ref, ref_error = _reference_from_bytes(data)
+    fast = cbook.CythonBookManager()
+    error: type[Exception] | None = None
+    try:
+        fast.feed_binaryfile(data)
+    except DecodeError as exc:
+        error = type(exc)
+    assert error == ref_error
+    locates = sorted(ref.books)
+    assert _state(fast, locates, None) == _state(ref, locates, None)
+
+
+def test_chunked_feed_equals_whole_feed() -> None:
+    msgs = list(generate_day(3_000, 20, 5))
+    data = _binaryfile(msgs)
+    whole = cbook.CythonBookManager()
+    whole.feed_binaryfile(data)
+    chunked = cbook.CythonBookManager()
+    rest = b""
+    for i in range(0, len(data), 777):
+        buf = rest + data[i : i + 777]
+        rest = buf[chunked.feed_binaryfile(buf, False) :]
+    chunked.feed_binaryfile(rest, True)
+    assert chunked.summary() == whole.summary()
+    assert chunked.stats == whole.stats
+
+
+def test_truncated_and_unframeable_input_raise_decode_error(tmp_path: Path) -> None:
+    data = _binaryfile(list(generate_day(50, 3, 1)))
+    with pytest.raises(DecodeError, match="truncated"):
+        cbook.CythonBookManager().feed_binaryfile(data[:-3])
+    # From a file, in chunks, the offset is the stream offset of the cut frame.
+    cut = tmp_path / "cut.itch"
+    cut.write_bytes(data[:-3])
+    with pytest.raises(DecodeError) as info:
+        cbook.CythonBookManager().feed_file(cut, chunk_size=64)
+    last = len(data) - 2 - len(encode(list(generate_day(50, 3, 1))[-1]))
+    assert info.value.offset == last
+    with pytest.raises(DecodeError, match="zero length prefix"):
+        cbook.CythonBookManager().feed_binaryfile(b"\x00\x00z" + bytes(10))
+    # An unknown type with a length prefix is skipped by that length.
+    m = cbook.CythonBookManager()
+    m.feed_binaryfile(b"\x00\x03zab" + data)
+    assert m.skipped == 1
+
+
+def test_real_file_rebuilds_to_the_reference_books(tmp_path: Path) -> None:
+    if not TEST_FILE.exists():
+        pytest.skip("shared data not present")
+    ref = BookManager()
+    ref.feed(iter_binaryfile(TEST_FILE))
+    fast = cbook.CythonBookManager()
+    fast.feed_file(TEST_FILE)
+    assert fast.summary() == ref.summary()
+    assert fast.stats == ref.stats
+    assert fast.stats.reordered == 117  # the file's early deletes and executions
+    for loc, b in ref.books.items():
+        assert fast.books[loc].l2() == b.l2()
+    assert {r: (o.price, o.shares, o.side) for r, o in fast.orders.items()} == {
+        r: (o.price, o.shares, o.side) for r, o in ref.orders.items()
+    }
+    fast.check_invariants(crossed=False)
+    # gzip is read transparently.
+    import gzip
+
+    gz = tmp_path / "day.gz"
+    gz.write_bytes(gzip.compress(TEST_FILE.read_bytes()))
+    again = cbook.CythonBookManager()
+    again.feed_file(gz, chunk_size=4096)
+    assert again.summary() == ref.summary()
+
+
+def test_generated_day_rebuilds_to_the_reference_books() -> None:
+    msgs = list(generate_day(60_000, 200, 11))
+    ref = BookManager()
+    ref.feed(msgs)
+    fast = cbook.CythonBookManager()
+    fast.feed_binaryfile(_binaryfile(msgs))
+    assert fast.summary() == ref.summary()
+    assert fast.stats == ref.stats
+    for loc, b in ref.books.items():
+        assert fast.books[loc].l2() == b.l2()
+    for r in list(ref.orders)[::97]:
+        assert fast.queue_ahead(r) == ref.queue_ahead(r)
+    fast.check_invariants()
+
+
+def test_book_api_basics() -> None:
+    m = cbook.CythonBookManager()
+    for i, (side, px, qty) in enumerate([("B", 100, 10), ("B", 100, 20), ("S", 105, 5)]):
+        m.apply(AddOrder(7, 0, 0, i + 1, side, qty, "ZZZ", px))
+    b = m.book(7)
+    assert b.symbol == "ZZZ"
+    assert m.bbo(7) == (100, 30, 105, 5)
+    assert m.bbo(8) == (None, 0, None, 0)
+    assert m.queue_ahead(2) == (10, 1)
+    assert [o.ref for o in b.orders_at("B", 100)] == [1, 2]
+    assert b.orders_at("S", 1) == []
+    assert not b.crossed()
+    m.apply(AddOrder(7, 0, 0, 9, "B", 1, "ZZZ", 105))
+    assert b.crossed()
+    with pytest.raises(KeyError):
+        m.queue_ahead(12345)
+    assert 9 in m.orders and 12345 not in m.orders and len(m.orders) == 4
+    assert -1 not in m.orders and 2**64 not in m.orders and "9" not in m.orders
+    with pytest.raises(KeyError):
+        m.orders[2**70]
+    m.apply(Trade(7, 0, 0, 0, "B", 1, "ZZZ", 1, 1))
+    assert m.stats.by_type == {"A": 4, "P": 1}
+    with pytest.raises(ValueError):
+        cbook.CythonBookManager(reorder_window=-1)
+    assert isinstance(cbook.make_book_manager("cython"), cbook.CythonBookManager)
+    assert isinstance(cbook.make_book_manager("reference"), BookManager)
+    with pytest.raises(ValueError):
+        cbook.make_book_manager("nope")
+
+
+def test_hash_and_pools_grow_under_load() -> None:
+    # Enough live orders and levels to grow the hash table, the order and level pools
+    # and the per-side arrays several times, then remove them all again.
+    m = cbook.CythonBookManager()
+    ref = BookManager()
+    n = 40_000
+    msgs: list[Message] = [
+        AddOrder(1 + i % 5, 0, 0, i * 7919, "B" if i % 2 else "S", 1 + i % 9, "S", 1 + i % 3000)
+        for i in range(n)
+    ]
+    msgs += [OrderDelete(1, 0, 0, i * 7919) for i in range(0, n, 2)]
+    for msg in msgs:
+        ref.apply(msg)
+    m.feed(msgs)
+    assert m.summary() == ref.summary()
+    m.check_invariants(crossed=False)
+    m.feed([OrderDelete(1, 0, 0, i * 7919) for i in range(1, n, 2)])
+    assert len(m.orders) == 0 and m.summary()["instruments"]["1"]["levels"] == 0  # type: ignore[index]

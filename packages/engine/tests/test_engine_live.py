@@ -1,0 +1,224 @@
+"""End to end on loopback: the simulated exchange, the live engine and a strategy.
+
+Real sockets throughout: ITCH 5.0 over MoldUDP64 (UDP) with a re-request server, OUCH 5.0
+over SoupBinTCP (TCP) with login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from typing import Any
+
+from tickwire.engine.exchange import Exchange, ExchangeConfig, Faults
+from tickwire.engine.live import LiveConfig, LiveEngine, send_command
+from tickwire.engine.risk import RiskLimits
+from tickwire.engine.strategy import MarketMaker, Strategy
+from tickwire.engine.strategy.orders import OrderState
+from tickwire.engine.strategy.taker import ThresholdTaker
+from tickwire.itch import AddOrder, SystemEvent
+from tickwire.itch.generator import generate_day
+from tickwire.moldudp64.aio import run
+
+STRATEGY = {"max_symbols": 4, "max_position": 3_000, "exit_ticks": 2}
+
+
+NO_FAULTS = Faults()
+
+
+async def _pair(
+    faults: Faults = NO_FAULTS,
+    control: str | None = None,
+    report: str | None = None,
+    strategy: Strategy | None = None,
+) -> tuple[Exchange, LiveEngine]:
+    ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), faults=faults))
+    cfg = LiveConfig(
+        feed=("127.0.0.1", 0),
+        ouch=("127.0.0.1", ex.ouch50_port),
+        rerequest=ex.rerequest_address,
+        limits=RiskLimits(max_position=5_000),
+        control=control,
+        report=report,
+    )
+    eng = LiveEngine(strategy if strategy is not None else ThresholdTaker(STRATEGY), cfg)
+    await eng.start()
+    assert ex.feed is not None
+    ex.feed.target = eng.feed_address
+    return ex, eng
+
+
+async def _session(
+    faults: Faults = NO_FAULTS,
+    messages: int = 4_000,
+    report: str | None = None,
+    rate: float = 40_000,
+    strategy: Strategy | None = None,
+) -> tuple[Exchange, LiveEngine, dict[str, Any]]:
+    ex, eng = await _pair(faults, report=report, strategy=strategy)
+    task = asyncio.create_task(eng.run())
+    await ex.run_flow(generate_day(messages, 6, 3), rate=rate)
+    await asyncio.sleep(0.3)  # the last answers and recoveries
+    assert ex.feed is not None
+    await ex.feed.end_session()  # the engine stops at the end of session
+    result = await asyncio.wait_for(task, 30)
+    await ex.close()
+    return ex, eng, result
+
+
+def _nonzero(d: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in d.items() if v}
+
+
+def _assert_agree(ex: Exchange, eng: LiveEngine) -> None:
+    """Positions, cash and PnL agree between the engine and the exchange."""
+    mine = eng.runner.risk.ledger
+    theirs = ex.account50.ledger
+    assert _nonzero(mine.positions) == _nonzero(theirs.positions)
+    assert _nonzero(mine.cash) == _nonzero(theirs.cash)
+    assert _nonzero(mine.realised) == _nonzero(theirs.realised)
+
+
+def _assert_books_equal(ex: Exchange, eng: LiveEngine) -> None:
+    books = eng.runner.books.books
+    assert len(books) == len(ex.engine.books)
+    for locate, book in books.items():
+        xb = ex.engine.by_locate[locate]
+        assert book.symbol == xb.symbol
+        assert book.l2() == xb.l2(), book.symbol
+
+
+def test_end_to_end_orders_filled_positions_and_pnl_agree() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "report.json")
+        ex, eng, report = run(_session(report=path))
+        assert os.path.exists(path)
+    m = eng.runner.manager
+    assert m.sent > 5
+    executed = [o for o in m.orders.values() if o.filled_qty]
+    assert executed, "some orders were filled"
+    assert ex.engine.executions > 0
+    _assert_agree(ex, eng)
+    # every order the engine sent reached the exchange exactly once, and nothing is open
+    sent = sorted(o.user_ref_num for o in m.orders.values() if o.state is not OrderState.REFUSED)
+    assert sorted(ex.account50.entered) == sent
+    assert not m.open_orders()
+    assert report["orders"]["sent"] == m.sent
+    assert report["feed"]["end_of_session"]
+    assert report["latency_ns"]["count"] >= 1
+    _assert_books_equal(ex, eng)
+
+
+def test_five_percent_feed_loss_books_equal() -> None:
+    ex, eng, report = run(
+        _session(Faults(feed_loss=0.05, feed_reorder=0.02, feed_delay=0.0002, seed=11))
+    )
+    assert ex.feed is not None and ex.feed.dropped > 5
+    assert report["feed"]["gaps"] > 0 and report["feed"]["messages_requested"] > 0
+    assert eng.runner.messages_seen == ex.published
+    _assert_books_equal(ex, eng)
+    _assert_agree(ex, eng)
+
+
+def test_ouch_connection_dropped_every_order_known_once() -> None:
+    ex, eng, report = run(_session(Faults(drop_ouch_every=3), messages=5_000, rate=10_000))
+    assert ex.ouch_drops >= 2
+    assert report["ouch"]["connections"] >= 3
+    m = eng.runner.manager
+    mine = sorted(o.user_ref_num for o in m.orders.values() if o.state is not OrderState.REFUSED)
+    theirs = ex.account50.entered
+    assert len(theirs) == len(set(theirs)), "no order doubled"
+    assert sorted(theirs) == mine, "no order lost"
+    # both sides agree on the outcome of every order
+    for ref in mine:
+        o = m.orders[ref]
+        rec = ex.account50.records[ref]
+        assert o.filled_qty == rec.executed, ref
+        assert o.is_open == (rec.state == "live"), ref
+    assert any(o.filled_qty for o in m.orders.values())
+    assert report["ouch"]["resent"] > 0
+    _assert_agree(ex, eng)
+
+
+async def _kill_scenario(tmp: str) -> tuple[Exchange, LiveEngine, dict[str, Any], int]:
+    control = os.path.join(tmp, "ctl.sock")
+    ex, eng = await _pair(control=control)
+    task = asyncio.create_task(eng.run())
+    day = generate_day(1_500, 4, 5)  # books and limits; the market stays open
+    ex.replay(m for m in day if not (isinstance(m, SystemEvent) and m.event_code in "MEC"))
+    await asyncio.sleep(0.3)
+    before = eng.runner.manager.sent
+    answer = await send_command(control, "kill")  # from "another process": the socket
+    assert answer["ok"] and answer["armed"] is False
+    # a trigger for every symbol the strategy watches: a sell at its limit
+    strat = eng.strategy
+    assert isinstance(strat, ThresholdTaker) and strat.limits
+    seen = eng.runner.messages_seen
+    for sym, limit in strat.limits.items():
+        ex.engine.submit(sym, "S", 100, limit)
+    ex.flush()
+    while eng.runner.messages_seen < seen + len(strat.limits):
+        await asyncio.sleep(0.01)
+    after_kill = eng.runner.manager.sent - before
+    before = eng.runner.manager.sent
+    status = await send_command(control, "arm")
+    assert status["armed"] is True
+    seen = eng.runner.messages_seen
+    for sym, limit in strat.limits.items():
+        ex.engine.submit(sym, "S", 100, limit)
+    ex.flush()
+    while eng.runner.messages_seen < seen + len(strat.limits):
+        await asyncio.sleep(0.01)
+    after_arm = eng.runner.manager.sent - before
+    await send_command(control, "stop")
+    report = await asyncio.wait_for(task, 10)
+    await ex.close()
+    return ex, eng, report, after_kill, after_arm
+
+
+def test_kill_switch_stops_new_orders_within_one_message() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        _ex, eng, report, after_kill, after_arm = run(_kill_scenario(tmp))
+    assert after_kill == 0, "no order after the kill switch"
+    refused = report["orders"]["refusals"]
+    assert refused.get("kill_switch", 0) >= 1
+    assert eng.runner.orders_after_kill == 0
+    # re-armed, the same triggers send orders again (each within its own message)
+    assert after_arm >= 1
+
+
+def test_matching_price_time_priority() -> None:
+    from tickwire.engine.exchange import MatchingEngine
+
+    out: list[object] = []
+    fills: list[Any] = []
+    eng = MatchingEngine(out.append, fills.append, lambda: 0)
+    eng.system("Q")
+    eng.add_instrument("AAPL")
+    a, _, _ = eng.submit("AAPL", "S", 100, 1_000_000, owner="x")
+    b, _, _ = eng.submit("AAPL", "S", 100, 1_000_000, owner="y")
+    c, _, _ = eng.submit("AAPL", "S", 100, 990_000, owner="z")
+    _, done, resting = eng.submit("AAPL", "B", 250, 1_000_000, owner="me")
+    assert (done, resting) == (250, 0)
+    makers = [f.order_reference_number for f in fills if f.liquidity == "A"]
+    assert makers == [c, a, b]  # best price first, then time
+    assert [f.price for f in fills if f.liquidity == "R"] == [990_000, 1_000_000, 1_000_000]
+    assert eng.orders[b].shares == 50
+    adds = [m for m in out if isinstance(m, AddOrder)]
+    assert len(adds) == 3  # the taker never shows
+
+
+def test_market_maker_quotes_replaced_and_hit_by_flow_positions_agree() -> None:
+    """Resting quotes, replaces and cancels (OUCH 5.0 Replace and Cancel), filled by the
+    background flow as the maker (executions arriving unprompted)."""
+    mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+    ex, eng, report = run(_session(messages=5_000, rate=20_000, strategy=mm))
+    states = report["orders"]["states"]
+    assert states.get("done", 0) > 0
+    replaced = [o for o in eng.runner.manager.orders.values() if o.replaces is not None]
+    assert replaced, "some quotes were replaced"
+    assert any(o.filled_qty for o in eng.runner.manager.orders.values())
+    assert not eng.runner.manager.open_orders()  # cancelled at shutdown, answers seen
+    assert not [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
+    _assert_agree(ex, eng)

@@ -1,0 +1,128 @@
+"""The ``exchange`` and ``live`` commands as separate processes on loopback: SIGTERM
+shuts the engine down cleanly (orders cancelled, logged out, report written) and the
+kill switch is tripped from a third process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ENGINE = [sys.executable, "-m", "tickwire.engine"]
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(path: Path, timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
+    feed = _free_udp_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        ctl = Path(tmp, "ctl.sock")
+        report = Path(tmp, "report.json")
+        stats = Path(tmp, "stats.json")
+        ex = subprocess.Popen(
+            [*ENGINE, "exchange", "--feed", f"127.0.0.1:{feed}", "--ouch-port", "0",
+             "--rerequest-port", "0", "--generate", "3000", "--symbols", "4", "--rate", "3000",
+             "--duration", "30", "--json", str(stats)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert ex.stdout is not None
+            ports = json.loads(ex.stdout.readline())
+            live = subprocess.Popen(
+                [*ENGINE, "live", "--feed", f"127.0.0.1:{feed}",
+                 "--rerequest", f"127.0.0.1:{ports['rerequest'][1]}",
+                 "--ouch", f"127.0.0.1:{ports['ouch50']}", "--control", str(ctl),
+                 "--report", str(report)],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            _wait_for(ctl)
+            time.sleep(0.5)
+            out = subprocess.run(
+                [*ENGINE, "live", "--control", str(ctl), "--command", "kill"],
+                capture_output=True, text=True, timeout=30, check=True,
+            )  # fmt: skip
+            assert json.loads(out.stdout)["armed"] is False
+            status = subprocess.run(
+                [*ENGINE, "live", "--control", str(ctl), "--command", "status"],
+                capture_output=True, text=True, timeout=30, check=True,
+            )  # fmt: skip
+            snap = json.loads(status.stdout)
+            assert snap["armed"] is False and snap["feed"]["messages"] > 0
+            live.send_signal(signal.SIGTERM)
+            assert live.wait(timeout=20) == 0
+            rep = json.loads(report.read_text())
+            assert rep["orders"]["open"] == []
+            assert rep["ouch"]["unacked"] == 0
+            assert not ctl.exists()
+        finally:
+            ex.send_signal(signal.SIGINT)
+            ex.wait(timeout=20)
+            if live.poll() is None:
+                live.kill()
+        xs = json.loads(stats.read_text())
+        assert "logout" in xs["ouch_closed"]  # the engine logged out, not just dropped
+        assert xs["ouch50"]["entered"] == rep["orders"]["sent"]
+        pos = {k: v for k, v in rep["positions"].items() if v}
+        assert {k: v for k, v in xs["ouch50"]["positions"].items() if v} == pos
+
+
+def test_exchange_seeded_from_a_real_itch_file_and_usage_errors() -> None:
+    data = Path(__file__).resolve().parents[3] / "../shared/data/itch/ex20101224.TEST_ITCH_50"
+    feed = _free_udp_port()
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", feed))
+    rx.settimeout(10)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            stats = Path(tmp, "stats.json")
+            done = subprocess.run(
+                [*ENGINE, "exchange", "--feed", f"127.0.0.1:{feed}", "--ouch-port", "0",
+                 "--rerequest-port", "0", "--seed", str(data), "--duration", "0.2",
+                 "--json", str(stats)],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            xs = json.loads(stats.read_text())
+        assert xs["published"] > 1000
+        first = rx.recv(2048)  # MoldUDP64 packets on the feed port
+        assert first[:10] == b"TWFEED0001"
+    finally:
+        rx.close()
+    bad = subprocess.run(
+        [*ENGINE, "exchange", "--feed", "127.0.0.1:9", "--seed", "/nonexistent.itch"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "no such file" in bad.stderr
+    bad = subprocess.run(
+        [*ENGINE, "live", "--command", "kill"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "--control" in bad.stderr
+
+
+def test_live_dashboard_without_rich_is_a_usage_error() -> None:
+    """Without the `dashboard` extra, `live --dashboard` says what to install, before it
+    connects anywhere (the feed and OUCH addresses here have nothing behind them)."""
+    code = (
+        "import sys; sys.modules['rich'] = None\n"
+        "from tickwire.engine.cli import main\n"
+        "sys.exit(main(['live', '--feed', '127.0.0.1:9', '--ouch', '127.0.0.1:9', '--dashboard']))"
+    )
+    bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2, bad.stderr
+    assert "tickwire-engine[dashboard]" in bad.stderr
