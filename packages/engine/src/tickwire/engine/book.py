@@ -27,9 +27,9 @@ compared message by message.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sortedcontainers import SortedDict
 from tickwire.itch import (
@@ -438,20 +438,7 @@ class BookManager:
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``python -m tickwire.engine book --json``."""
-        instruments: dict[str, object] = {}
-        for locate in sorted(self.books):
-            b = self.books[locate]
-            q = b.bbo()
-            instruments[str(locate)] = {
-                "symbol": b.symbol,
-                "bid_price": q.bid_price,
-                "bid_size": q.bid_size,
-                "ask_price": q.ask_price,
-                "ask_size": q.ask_size,
-                "orders": b.order_count,
-                "levels": b.level_count,
-            }
-        return {"unknown_references": self.unknown_references, "instruments": instruments}
+        return book_summary(self.books, self.unknown_references)
 
     def iter_orders(self) -> Iterator[Order]:
         return iter(self.orders.values())
@@ -669,3 +656,23 @@ class BookManager:
 
     def _dlcr(self, msg: DLCRPriceDiscovery) -> None:
         self.book(msg.stock_locate).dlcr = msg
+
+
+def book_summary(books: Mapping[int, Any], unknown_references: int) -> dict[str, object]:
+    """The JSON object of ``python -m tickwire.engine book --json``, from any books with the
+    reference's per-book API (``symbol``, ``bbo()``, ``order_count``, ``level_count``), so
+    every book backend prints the same layout."""
+    instruments: dict[str, object] = {}
+    for locate in sorted(books):
+        b = books[locate]
+        q = b.bbo()
+        instruments[str(locate)] = {
+            "symbol": b.symbol,
+            "bid_price": q.bid_price,
+            "bid_size": q.bid_size,
+            "ask_price": q.ask_price,
+            "ask_size": q.ask_size,
+            "orders": b.order_count,
+            "levels": b.level_count,
+        }
+    return {"unknown_references": unknown_references, "instruments": instruments}

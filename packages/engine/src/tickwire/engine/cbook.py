@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from tickwire.engine.backends import BackendUnavailable
-from tickwire.engine.book import BBO, BookInvariantError, BookManager, BookStats, LevelView
+from tickwire.engine.book import (
+    BBO,
+    BookInvariantError,
+    BookManager,
+    BookStats,
+    LevelView,
+    book_summary,
+)
 from tickwire.engine.book import TapePrint as _TapePrint
 from tickwire.engine.scan import field_offset
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError, decode
@@ -206,20 +213,7 @@ class CythonBookManager(_Base):  # type: ignore[misc]
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``python -m tickwire.engine book --json``."""
-        instruments: dict[str, object] = {}
-        for locate in sorted(self.books):
-            b = self.books[locate]
-            q = b.bbo()
-            instruments[str(locate)] = {
-                "symbol": b.symbol,
-                "bid_price": q.bid_price,
-                "bid_size": q.bid_size,
-                "ask_price": q.ask_price,
-                "ask_size": q.ask_size,
-                "orders": b.order_count,
-                "levels": b.level_count,
-            }
-        return {"unknown_references": self.unknown_references, "instruments": instruments}
+        return book_summary(self.books, self.unknown_references)
 
     def invariant_violations(self, *, crossed: bool = True) -> list[str]:
         """Every broken invariant over all books (see the reference's method)."""
