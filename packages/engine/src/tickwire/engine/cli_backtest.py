@@ -70,6 +70,11 @@ def add_parser(subparsers: Any) -> None:
     bt.add_argument("--order-latency", help="order entry latency spec (ns)")
     bt.add_argument("--ack-latency", help="venue-to-strategy answer latency spec (ns)")
     bt.add_argument("--seed", type=int, help="seed of the latency draws (default 1)")
+    bt.add_argument(
+        "--backend",
+        choices=("reference", "cython"),
+        help="L3 book implementation for the strategy's market view (default reference)",
+    )
     _add_generator_args(bt)
     bt.add_argument("--no-plot", action="store_true", help="skip the PNG")
     bt.add_argument("--quiet", action="store_true", help="no terminal summary")
@@ -146,6 +151,7 @@ def load_strategy_class(spec: str) -> type:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
+    from tickwire.engine.backends import BackendUnavailable
     from tickwire.engine.backtest import BacktestConfig, run_backtest
     from tickwire.engine.backtest.report import build_report, summary_text, write_outputs
     from tickwire.engine.risk import parse_risk_limits
@@ -177,6 +183,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             ("order_latency", args.order_latency),
             ("ack_latency", args.ack_latency),
             ("seed", args.seed),
+            ("book_backend", args.backend),
         ):
             if value is not None:
                 bt[key] = value
@@ -186,10 +193,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     stream, total, desc = _messages(args, None)
     show = not args.quiet
-    with Progress(total, "backtest", unit="msg", enabled=None if show else False) as bar:
-        result = run_backtest(
-            strategy, stream, limits=limits, config=config, progress=bar.update, total=total
-        )
+    try:
+        with Progress(total, "backtest", unit="msg", enabled=None if show else False) as bar:
+            result = run_backtest(
+                strategy, stream, limits=limits, config=config, progress=bar.update, total=total
+            )
+    except BackendUnavailable as exc:  # --backend cython where the extension is not built
+        raise _UsageError(str(exc)) from None
     out = Path(args.out)
     report = write_outputs(result, out, plot=not args.no_plot)
     report["data"] = desc

@@ -118,6 +118,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             if result.wall_seconds > 0
             else None,
             "strategy_callback_ns": percentiles(result.callback_ns),
+            "book_backend": result.book_backend,
         },
         "log": result.log[:1000],
     }
@@ -291,7 +292,8 @@ def summary_text(report: dict[str, Any]) -> str:
         f"  position  {pnl['gross_position']:,} shares gross at the end",
         f"  tick->venue   {_lat(report['latency_ns']['tick_to_venue'])}",
         f"  order->ack    {_lat(report['latency_ns']['order_to_ack'])}",
-        f"  runtime   {rt['wall_seconds']} s, {rt['messages_per_second'] or 0:,} msg/s",
+        f"  runtime   {rt['wall_seconds']} s, {rt['messages_per_second'] or 0:,} msg/s, "
+        f"{rt['book_backend']} books",
     ]
     top = sorted(report["symbols"].items(), key=lambda kv: -abs(kv[1]["pnl_e4"]))[:5]
     if top:

@@ -30,6 +30,7 @@ from typing import Any
 from tickwire.engine.backtest.latency import LatencyModel, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
+from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
 from tickwire.engine.strategy.api import (
     BookUpdate,
@@ -68,6 +69,9 @@ class BacktestConfig:
     seed: int = 1
     first_user_ref_num: int = 1
     pnl_sample_every: int = 1_000  # messages between PnL samples (plus one per fill)
+    # Which L3 book implementation gives the strategy its view of the market. The venue's
+    # queue model always runs on the reference book: it needs each resting order's place.
+    book_backend: str = "reference"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> BacktestConfig:
@@ -77,6 +81,11 @@ class BacktestConfig:
             if key not in known:
                 raise ValueError(f"backtest.{key}: unknown key (known: {', '.join(sorted(known))})")
         cfg = cls(**dict(data))
+        if cfg.book_backend not in BOOK_BACKENDS:
+            raise ValueError(
+                f"backtest.book_backend: {cfg.book_backend!r} is not one of "
+                f"{', '.join(BOOK_BACKENDS)}"
+            )
         for name in ("feed_latency", "order_latency", "ack_latency"):
             parse_latency(getattr(cfg, name))  # validate early, with a clear message
         return cfg
@@ -114,6 +123,7 @@ class BacktestResult:
     order_to_ack_ns: list[int] = field(default_factory=list)
     callback_ns: list[int] = field(default_factory=list)
     wall_seconds: float = 0.0
+    book_backend: str = "reference"
     log: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -179,7 +189,7 @@ class _Runner:
         self.vbooks = BookManager()
         self.venue = SimulatedVenue(self.vbooks, self._respond)
         self._prints: list[TapePrint] = []
-        self.sbooks = BookManager(on_print=self._prints.append)
+        self.sbooks = make_book_manager(cfg.book_backend, on_print=self._prints.append)
         self.strategy_locates: dict[str, int] = {}
         self.subscribed: set[str] | None = None
         self.risk = RiskEngine(limits)
@@ -485,6 +495,7 @@ def run_backtest(
     cfg = config if config is not None else BacktestConfig()
     runner = _Runner(strategy, limits if limits is not None else RiskLimits(), cfg, measure)
     result = runner.run(messages, progress, total)
+    result.book_backend = cfg.book_backend
     result.config = {
         "feed_latency": runner.feed_lat.describe(),
         "order_latency": runner.order_lat.describe(),
