@@ -21,7 +21,7 @@ import importlib
 import json
 import sys
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,8 @@ DEFAULT_RISK: dict[str, Any] = {
 }
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """A bad command line or config file: the engine's CLIs print it and exit 2."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -116,7 +116,7 @@ def _messages(args: argparse.Namespace, progress: Any) -> tuple[Iterator[Any], i
 
         path = Path(args.data)
         if not path.exists():
-            raise _UsageError(f"{path}: no such file")
+            raise UsageError(f"{path}: no such file")
         if is_capture(path):
             return iter_capture(path), None, str(path)
         return iter_binaryfile(path), None, str(path)
@@ -125,12 +125,37 @@ def _messages(args: argparse.Namespace, progress: Any) -> tuple[Iterator[Any], i
     try:
         stream = generate_day(args.messages, args.symbols, args.day_seed)
     except ValueError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     return (
         stream,
         args.messages,
         f"generated day ({args.messages} messages, {args.symbols} symbols, seed {args.day_seed})",
     )
+
+
+def read_config(path: str | None) -> dict[str, Any]:
+    """The TOML config file at ``path`` as a dict (empty when there is none)."""
+    if not path:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--config: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_strategy(spec: str | None, table: Mapping[str, Any], default: str) -> Any:
+    """The strategy named by ``--strategy``, else by the ``[strategy]`` table's ``class``,
+    else ``default``, built with the table's other keys."""
+    strategy_cfg = dict(table)
+    spec = spec or strategy_cfg.pop("class", None) or default
+    strategy_cfg.pop("class", None)
+    cls = load_strategy_class(spec)
+    try:
+        return cls(strategy_cfg)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def load_strategy_class(spec: str) -> type:
@@ -139,14 +164,14 @@ def load_strategy_class(spec: str) -> type:
 
     module_name, _, cls_name = spec.partition(":")
     if not module_name or not cls_name:
-        raise _UsageError(f"--strategy must be module:Class, got {spec!r}")
+        raise UsageError(f"--strategy must be module:Class, got {spec!r}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise _UsageError(f"--strategy: cannot import {module_name}: {exc}") from None
+        raise UsageError(f"--strategy: cannot import {module_name}: {exc}") from None
     cls = getattr(module, cls_name, None)
     if not isinstance(cls, type) or not issubclass(cls, Strategy):
-        raise _UsageError(f"--strategy: {spec} is not a tickwire Strategy subclass")
+        raise UsageError(f"--strategy: {spec} is not a tickwire Strategy subclass")
     return cls
 
 
@@ -157,25 +182,14 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from tickwire.engine.risk import parse_risk_limits
     from tickwire.itch.progress import Progress
 
-    cfg: dict[str, Any] = {}
-    if args.config:
-        try:
-            cfg = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise _UsageError(f"--config: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise _UsageError(f"{args.config}: not valid TOML: {exc}") from None
-        unknown = set(cfg) - {"strategy", "risk", "backtest"}
-        if unknown:
-            raise _UsageError(
-                f"{args.config}: unknown tables {sorted(unknown)} (known: strategy, risk, backtest)"
-            )
-    strategy_cfg = dict(cfg.get("strategy", {}))
-    spec = args.strategy or strategy_cfg.pop("class", None) or DEFAULT_STRATEGY
-    strategy_cfg.pop("class", None)
-    cls = load_strategy_class(spec)
+    cfg = read_config(args.config)
+    unknown = set(cfg) - {"strategy", "risk", "backtest"}
+    if unknown:
+        raise UsageError(
+            f"{args.config}: unknown tables {sorted(unknown)} (known: strategy, risk, backtest)"
+        )
+    strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
     try:
-        strategy = cls(strategy_cfg)
         limits = parse_risk_limits(cfg.get("risk", DEFAULT_RISK))
         bt = dict(cfg.get("backtest", {}))
         for key, value in (
@@ -189,7 +203,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
                 bt[key] = value
         config = BacktestConfig.from_mapping(bt)
     except (ValueError, TypeError) as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
     stream, total, desc = _messages(args, None)
     show = not args.quiet
@@ -199,7 +213,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
                 strategy, stream, limits=limits, config=config, progress=bar.update, total=total
             )
     except BackendUnavailable as exc:  # --backend cython where the extension is not built
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     out = Path(args.out)
     report = write_outputs(result, out, plot=not args.no_plot)
     report["data"] = desc
@@ -233,7 +247,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             date=args.date,
         )
     except ExportError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     print(f"data: {desc}")
     for sym, n in sorted(res.rows.items()):
         print(f"  {sym}: {n:,} LOBSTER rows")
@@ -257,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return int(args.backtest_command(args))
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (DecodeError, MoldError, OSError) as exc:

@@ -24,17 +24,15 @@ import asyncio
 import contextlib
 import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
+
+from tickwire.engine.cli_backtest import UsageError as _UsageError
+from tickwire.engine.cli_backtest import load_strategy, read_config
 
 __all__ = ["add_parser", "parse_address"]
 
 DEFAULT_STRATEGY = "tickwire.engine.strategy.taker:ThresholdTaker"
-
-
-class _UsageError(Exception):
-    pass
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -213,27 +211,13 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from tickwire.engine.cli_backtest import load_strategy_class
     from tickwire.engine.risk import RiskLimits, parse_risk_limits
 
-    cfg: dict[str, Any] = {}
-    if args.config:
-        try:
-            cfg = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise _UsageError(f"--config: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise _UsageError(f"{args.config}: not valid TOML: {exc}") from None
-    strategy_cfg = dict(cfg.get("strategy", {}))
-    spec = args.strategy or strategy_cfg.pop("class", None) or DEFAULT_STRATEGY
-    strategy_cfg.pop("class", None)
+    cfg = read_config(args.config)
+    strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
     try:
-        cls = load_strategy_class(spec)
-        strategy = cls(strategy_cfg)
         limits = parse_risk_limits(cfg["risk"]) if "risk" in cfg else RiskLimits()
     except (ValueError, TypeError) as exc:
-        raise _UsageError(str(exc)) from None
-    except Exception as exc:  # the backtest CLI's usage error
         raise _UsageError(str(exc)) from None
     return strategy, limits
 
