@@ -29,12 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_engine import bench_itch_book, day_file, machine
-from tickwire.engine import BookManager, InstrumentConfig, ThresholdConfig, ThresholdEngine
+from bench_engine import bench_itch_book, day_file, machine, threshold_workload
+from tickwire.engine import BookManager, ThresholdConfig, ThresholdEngine
 from tickwire.engine.cbackend import CythonBackend
 from tickwire.engine.cbook import AVAILABLE, UNAVAILABLE_REASON, CythonBookManager
-from tickwire.engine.testing import feed_frame
-from tickwire.itch import AddOrder, encode
 from tickwire.itch.fastpath import decode_binaryfile
 
 Result = tuple[float, float, int, dict[str, object]]
@@ -55,29 +53,6 @@ def bench_cython(path: Path) -> tuple[Result, CythonBookManager]:
     books.feed_file(path)
     elapsed, cpu = time.perf_counter() - t, time.process_time() - c
     return (elapsed, cpu, books.stats.messages, {"live_orders": len(books.orders)}), books
-
-
-def threshold_frames(path: Path, frames_max: int) -> tuple[ThresholdConfig, list[bytes]]:
-    raw: list[bytes] = []
-    sells: dict[int, int] = {}
-    for msg in decode_binaryfile(path):
-        raw.append(encode(msg))
-        if isinstance(msg, AddOrder) and msg.buy_sell_indicator == "S":
-            sells.setdefault(msg.stock_locate, msg.price)
-        if len(raw) >= frames_max * 20:
-            break
-    instruments = tuple(
-        InstrumentConfig(loc, f"S{loc}", px, 100, 10, 100, 1000, 10**6, 10**13)
-        for loc, px in sorted(sells.items())[:8]
-    )
-    config = ThresholdConfig(True, 10**6, 1, 26477, 26400, "TWORDERS01", instruments)
-    frames: list[bytes] = []
-    i, size = 0, 1
-    while i < len(raw) and len(frames) < frames_max:
-        frames.append(feed_frame(raw[i : i + size], vlan_tci=141))
-        i += size
-        size = size % 40 + 1
-    return config, frames
 
 
 def bench_threshold(backend: object, config: ThresholdConfig, frames: list[bytes]) -> Result:
@@ -138,7 +113,7 @@ def main() -> None:
         wall, cpu = r[0] / cy_r[0], r[1] / cy_r[1]
         print(f"cython / {peer}: {wall:.2f}x wall, {cpu:.2f}x CPU")
         results[f"cython_over_{peer}"] = {"wall": round(wall, 2), "cpu": round(cpu, 2)}
-    config, frames = threshold_frames(path, args.frames)
+    config, frames = threshold_workload(path, args.frames)
     th_ref = bench_threshold(ThresholdEngine(), config, frames)
     print(_line("reference", th_ref, "frames"))
     th_cy = min(

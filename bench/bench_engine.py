@@ -126,7 +126,10 @@ def bench_itch_book(path: Path) -> tuple[float, int, dict[str, int]]:
     )
 
 
-def bench_threshold(path: Path, frames_max: int) -> tuple[float, int, dict[str, int]]:
+def threshold_workload(path: Path, frames_max: int) -> tuple[ThresholdConfig, list[bytes]]:
+    """The threshold benchmarks' input: up to ``frames_max`` VLAN-tagged feed frames of 1 to
+    40 messages from the day at ``path``, and a config watching 8 instruments at the first
+    sell price seen for each (so a realistic share of frames trigger)."""
     raw: list[bytes] = []
     sells: dict[int, int] = {}
     for msg in decode_binaryfile(path):
@@ -140,11 +143,17 @@ def bench_threshold(path: Path, frames_max: int) -> tuple[float, int, dict[str, 
         for loc, px in sorted(sells.items())[:8]
     )
     config = ThresholdConfig(True, 10**6, 1, 26477, 26400, "TWORDERS01", instruments)
-    frames, i, size = [], 0, 1
+    frames: list[bytes] = []
+    i, size = 0, 1
     while i < len(raw) and len(frames) < frames_max:
         frames.append(feed_frame(raw[i : i + size], vlan_tci=141))
         i += size
         size = size % 40 + 1
+    return config, frames
+
+
+def bench_threshold(path: Path, frames_max: int) -> tuple[float, int, dict[str, int]]:
+    config, frames = threshold_workload(path, frames_max)
     engine = ThresholdEngine(config)
     feed = engine.feed
     t, c = time.perf_counter(), time.process_time()
