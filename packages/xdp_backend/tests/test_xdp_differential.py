@@ -167,6 +167,26 @@ def test_the_64_block_limit(xdp: XdpBackend) -> None:
     assert xdp.stats().parse_errors == 1
 
 
+def test_blocks_at_the_end_of_the_payload(xdp: XdpBackend) -> None:
+    # The block loop checks memory for a length field and a whole Add Order at once, and
+    # takes a slower path when that check fails (the last blocks of a frame); with padding
+    # or a cut UDP length the memory goes on past the contract's end E.
+    trig = add_order(13, "S", 1_490_000)
+    short_a = b"A" + bytes(9)
+    frames = []
+    for tail in ([], [FILLER], [b""], [short_a], [b"X"], [FILLER, b""]):
+        for padding in (0, 1, 37, 40, 80):
+            frames.append(feed_frame([trig, *tail], padding=padding))
+            frames.append(feed_frame([*tail, trig], padding=padding))
+    whole = 20 + 2 + len(trig)
+    for cut in range(whole - 3, whole + 1):  # the Add Order cut short at E, memory behind it
+        frames.append(feed_frame([trig], cut=cut, trailing=b"", padding=64))
+        frames.append(feed_frame([trig], snap=14 + 20 + 8 + cut))
+    _compare(xdp, _config(), frames)
+    assert 0 < xdp.stats().orders < len(frames)
+    assert xdp.stats().parse_errors > 0
+
+
 def test_vlan_options_fragments_and_ports(xdp: XdpBackend) -> None:
     trig = [add_order(13, "S", 1_490_000)]
     frames = [
