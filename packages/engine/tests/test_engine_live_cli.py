@@ -126,3 +126,18 @@ def test_live_dashboard_without_rich_is_a_usage_error() -> None:
     bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2, bad.stderr
     assert "tickwire-engine[dashboard]" in bad.stderr
+
+
+def test_live_xdp_mirror_without_tickwire_xdp_is_a_usage_error() -> None:
+    """The engine does not depend on tickwire-xdp: without it, `live --xdp-mirror` says
+    what to install, before it opens any socket."""
+    code = (
+        "import sys; sys.modules['tickwire.xdp'] = None\n"
+        "from tickwire.engine.cli import main\n"
+        "sys.exit(main(['live', '--feed', '127.0.0.1:9', '--ouch', '127.0.0.1:9',"
+        " '--xdp-mirror', 'eth9']))"
+    )
+    bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2, bad.stderr
+    assert "live: --xdp-mirror eth9: the XDP mirror of eth9 needs tickwire-xdp" in bad.stderr
+    assert "pip install tickwire-xdp" in bad.stderr

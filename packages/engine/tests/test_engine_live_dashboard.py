@@ -66,3 +66,15 @@ def test_run_dashboard_until_the_session_stops() -> None:
         await asyncio.wait_for(board, 2)
 
     asyncio.run(main())
+
+
+def test_render_shows_the_frames_from_the_xdp_mirror_when_there_is_one() -> None:
+    snap = _engine().snapshot()
+    assert snap["feed"]["mirror"] is None
+    assert "XDP mirror" not in _text(snap)
+    snap["feed"]["mirror"] = {
+        "frames": 61, "ordered": 60, "cut": 1, "ignored": 0, "bad": 0, "stale": 0,
+        "dropped": 2, "held": 0,
+    }  # fmt: skip
+    assert "frames from the XDP mirror" in _text(snap)
+    assert "61 (60 ordered, 1 cut, 2 dropped)" in _text(snap)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 
 import pytest
 from tickwire.moldudp64.aio import Line, MoldPublisher, MoldReceiver, have_uvloop, run
+from tickwire.moldudp64.codec import DownstreamPacket
 from tickwire.moldudp64.events import Address, EndOfSession, Event, Messages, SendRequest
 from tickwire.moldudp64.publisher import PublisherConfig, ServerConfig
 from tickwire.moldudp64.receiver import ReceiverConfig
@@ -107,3 +109,45 @@ def test_receiver_closes_cleanly_without_traffic() -> None:
         await rx.close()  # idempotent
 
     run(main())
+
+
+@pytest.mark.parametrize(
+    "use_uvloop",
+    [False, pytest.param(True, marks=pytest.mark.skipif(not have_uvloop(), reason="no uvloop"))],
+)
+def test_datagrams_from_another_source_merge_with_the_socket(use_uvloop: bool) -> None:
+    """A second source of the feed (XDP's ring buffer, say) hands packets over with
+    receive_datagram; before_datagram sees each socket datagram first. Whichever path a
+    packet takes, and if it takes both, each message is delivered once, in order."""
+    packets = [DownstreamPacket("MERGE", s, (f"m{s}".encode(),)).build() for s in (1, 2, 3)]
+
+    async def main() -> tuple[list[tuple[int, bytes]], list[bytes], MoldReceiver]:
+        seen: list[bytes] = []
+        rx = await MoldReceiver.create(
+            Line(port=0, host="127.0.0.1"), config=ReceiverConfig(start_sequence=1)
+        )
+        rx.before_datagram = seen.append
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            tx.sendto(packets[0], rx.local_addresses[0])
+            tx.sendto(packets[2], rx.local_addresses[0])
+            got: list[tuple[int, bytes]] = []
+
+            async def take() -> None:
+                async for _session, seq, msg in rx.messages():
+                    got.append((seq, msg))
+                    if seq == 1:  # the other source's copies: 2 (the missing one), 3 again
+                        rx.receive_datagram(packets[1], ("198.18.0.1", 26477))
+                        rx.receive_datagram(packets[2], ("198.18.0.1", 26477))
+                    if seq == 3:
+                        return
+
+            await asyncio.wait_for(take(), 5)
+        await rx.close()
+        rx.receive_datagram(packets[0], ("198.18.0.1", 26477))  # closed: ignored
+        return got, seen, rx
+
+    got, seen, rx = run(main(), use_uvloop=use_uvloop)
+    assert got == [(1, b"m1"), (2, b"m2"), (3, b"m3")]
+    assert seen == [packets[0], packets[2]]  # the socket's, not the other source's
+    assert rx.receiver.stats.packets == 4
+    assert rx.receiver.stats.duplicate_messages == 1

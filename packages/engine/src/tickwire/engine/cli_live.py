@@ -8,13 +8,15 @@
 
     python -m tickwire.engine live --feed 127.0.0.1:26477 --rerequest 127.0.0.1:26478
         --ouch 127.0.0.1:26400 [--strategy module:Class] [--config FILE]
-        [--control /tmp/tw.sock] [--report REPORT.json] [--dashboard]
+        [--control /tmp/tw.sock] [--report REPORT.json] [--dashboard] [--xdp-mirror IFACE]
 
     python -m tickwire.engine live --control /tmp/tw.sock --command kill|arm|status|stop
 
 The exchange prints one JSON line with its ports on stdout when it is ready. The live
 engine runs until SIGINT, SIGTERM, ``--command stop`` or the feed's end of session, then
-cancels its open orders, logs out and writes the report.
+cancels its open orders, logs out and writes the report. ``--xdp-mirror IFACE`` also
+feeds the receiver from the ring buffer of the tickwire XDP program attached to IFACE
+(needs tickwire-xdp and root), so the frames it turned into orders are not gaps.
 """
 
 from __future__ import annotations
@@ -100,6 +102,12 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--report", default=None, help="session report (JSON) path")
     lv.add_argument("--dashboard", action="store_true", help="show the terminal dashboard")
     lv.add_argument("--first-user-ref-num", type=int, default=1)
+    lv.add_argument(
+        "--xdp-mirror",
+        metavar="IFACE",
+        default=None,
+        help="also take the feed from the ring buffer of the tickwire XDP program on IFACE",
+    )
     lv.set_defaults(func=_cmd_live)
 
 
@@ -194,6 +202,7 @@ def _itch_file(name: str) -> Any:
 
 # -------------------------------------------------------------------------- live
 def _cmd_live(args: argparse.Namespace) -> int:
+    from tickwire.engine.live import MirrorError
     from tickwire.moldudp64.aio import run
 
     try:
@@ -205,6 +214,9 @@ def _cmd_live(args: argparse.Namespace) -> int:
             print(json.dumps(run(send_command(args.control, args.command))))
             return 0
         return run(_live(args))
+    except MirrorError as exc:
+        print(f"live: --xdp-mirror {args.xdp_mirror}: {exc}", file=sys.stderr)
+        return 2
     except (_UsageError, OSError) as exc:
         print(f"live: {exc}", file=sys.stderr)
         return 2
@@ -247,6 +259,7 @@ async def _live(args: argparse.Namespace) -> int:
         first_user_ref_num=args.first_user_ref_num,
         control=args.control,
         report=args.report,
+        xdp_mirror=args.xdp_mirror,
     )
     engine = LiveEngine(strategy, cfg)
     await engine.start()

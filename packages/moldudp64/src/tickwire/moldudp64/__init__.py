@@ -72,4 +72,4 @@ __all__ = [
     "parse_request",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

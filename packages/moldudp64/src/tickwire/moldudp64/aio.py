@@ -173,6 +173,11 @@ class MoldReceiver:
     to a multicast group cannot send), and the server's unicast answers come back to it.
     Messages are available from :meth:`messages` / :meth:`events`; every event (messages
     included) is also passed to ``on_event`` when given.
+
+    Datagrams of the feed that reach the process by another path than these sockets (XDP's
+    copy of a frame it turned into an order, for one) are handed over with
+    :meth:`receive_datagram`; ``before_datagram`` lets such a source hand over its older
+    packets before each socket datagram is processed.
     """
 
     def __init__(
@@ -189,6 +194,11 @@ class MoldReceiver:
         self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
         self._timer = _Timer(self._loop, self._tick)
         self._closed = False
+        #: Called with each datagram from the receiver's sockets before it is processed. A
+        #: second source of the same feed hands over its copies of older packets here, so
+        #: they are delivered first instead of the newer packet opening a gap that they
+        #: would close a moment later.
+        self.before_datagram: Callable[[bytes], object] | None = None
 
     @classmethod
     async def create(
@@ -201,11 +211,11 @@ class MoldReceiver:
         if not lines:
             raise ValueError("at least one line to listen on")
         self = cls(Receiver(config), on_event)
-        requests = _Datagrams(self._on_datagram)
+        requests = _Datagrams(self._on_socket_datagram)
         await self._loop.create_datagram_endpoint(_factory(requests), local_addr=request_bind)
         self._requests = requests
         for line in lines:
-            proto = _Datagrams(self._on_datagram)
+            proto = _Datagrams(self._on_socket_datagram)
             await self._loop.create_datagram_endpoint(_factory(proto), sock=line.socket())
             self._protocols.append(proto)
         return self
@@ -217,6 +227,21 @@ class MoldReceiver:
             assert p.transport is not None
             out.append(p.transport.get_extra_info("sockname"))
         return out
+
+    def receive_datagram(self, data: bytes, addr: Address) -> None:
+        """Process a datagram of the feed that came from ``addr`` by another path than the
+        receiver's sockets, exactly as if one of them had received it now.
+
+        Messages already delivered or buffered are dropped by sequence number, so a packet
+        that arrives both ways is delivered once. Ignored after :meth:`close`.
+        """
+        if not self._closed:
+            self._on_datagram(data, addr)
+
+    def _on_socket_datagram(self, data: bytes, addr: Address) -> None:
+        if self.before_datagram is not None:
+            self.before_datagram(data)
+        self._on_datagram(data, addr)
 
     def _on_datagram(self, data: bytes, addr: Address) -> None:
         self._handle(self.receiver.receive(data, addr, self._loop.time()))

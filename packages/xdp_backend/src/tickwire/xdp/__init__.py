@@ -4,7 +4,9 @@ The C program (``bpf/tickwire_xdp.c``, shipped as package data) is compiled with
 on first use and cached; :class:`XdpProgram` loads it through libbpf (ctypes), installs a
 :class:`tickwire.engine.config.ThresholdConfig`, attaches it to an interface, pins its
 maps and reads its statistics. :class:`XdpBackend` runs it frame by frame with
-BPF_PROG_TEST_RUN for the differential harness (``--backend xdp``).
+BPF_PROG_TEST_RUN for the differential harness (``--backend xdp``). :class:`MirrorFeed`
+hands the frames it mirrored (those turned into orders never reach the stack) to a
+userspace MoldUDP64 receiver.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from .backend import XdpBackend
 from .build import BuildError
 from .libbpf import LibbpfError
+from .mirror import MirrorFeed, MirrorStats
 from .program import (
     PIN_ROOT,
     XDP_ABORTED,
@@ -37,7 +40,9 @@ __all__ = [
     "BuildError",
     "FrameSizeError",
     "LibbpfError",
+    "MirrorFeed",
     "MirrorReader",
+    "MirrorStats",
     "MirroredFrame",
     "RawStats",
     "TestRun",

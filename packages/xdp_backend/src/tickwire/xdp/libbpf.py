@@ -116,6 +116,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ring_buffer__new": (_vp, [ctypes.c_int, _vp, _vp, _vp]),
     "ring_buffer__consume": (ctypes.c_int, [_vp]),
     "ring_buffer__poll": (ctypes.c_int, [_vp, ctypes.c_int]),
+    "ring_buffer__epoll_fd": (ctypes.c_int, [_vp]),
     "ring_buffer__free": (None, [_vp]),
     "libbpf_num_possible_cpus": (ctypes.c_int, []),
     "libbpf_set_print": (_vp, [_vp]),

@@ -389,8 +389,9 @@ class XdpProgram:
         self._maps["tw_state"].lookup(ctypes.c_uint32(0), value, BPF_F_LOCK)
         return value
 
-    def raw_stats(self) -> RawStats:
-        """Every counter summed over CPUs, and shares/notional per watched instrument."""
+    def counters(self) -> dict[str, int]:
+        """The fields of ``tw_stats`` summed over CPUs: one map read, cheap enough to poll
+        from a trading loop (:meth:`raw_stats` adds the per-instrument state)."""
         size = (ctypes.sizeof(layout.Stats) + 7) // 8 * 8
         buf = (ctypes.c_uint8 * (size * self._ncpus))()
         self._maps["tw_stats"].lookup(ctypes.c_uint32(0), buf)
@@ -399,6 +400,11 @@ class XdpProgram:
             per = layout.Stats.from_buffer(buf, cpu * size)
             for name in totals:
                 totals[name] += getattr(per, name)
+        return totals
+
+    def raw_stats(self) -> RawStats:
+        """Every counter summed over CPUs, and shares/notional per watched instrument."""
+        totals = self.counters()
         state = self.read_state()
         instruments = {
             locate: InstrumentStats(state.position[slot], state.notional[slot])
@@ -526,6 +532,13 @@ class MirrorReader:
             MirroredFrame(rec.frame_len, bytes(rec.data[:copied]), bool(rec.ordered))
         )
         return 0
+
+    def fileno(self) -> int:
+        """An epoll file descriptor that is readable while frames wait (for an event loop's
+        ``add_reader``; ``ring_buffer__epoll_fd``). It belongs to the reader: do not close it."""
+        if self._rb is None:
+            raise XdpError("the mirror reader is closed")
+        return check("ring_buffer__epoll_fd", lib().ring_buffer__epoll_fd(self._rb))
 
     def consume(self) -> list[MirroredFrame]:
         """Every frame waiting in the ring buffer, oldest first (does not block)."""

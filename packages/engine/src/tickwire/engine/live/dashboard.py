@@ -1,8 +1,8 @@
 """The live engine's terminal dashboard (rich).
 
 It shows what a trader watches: PnL, positions, open orders, the risk state (kill switch)
-and refusals by reason, feed gaps recovered, OUCH reconnects and resends, and tick-to-order
-latency percentiles. Keys: ``k`` trips the kill switch (and cancels open orders), ``a``
+and refusals by reason, feed gaps recovered (and frames taken from the XDP mirror), OUCH
+reconnects and resends, and tick-to-order latency percentiles. Keys: ``k`` trips the kill switch (and cancels open orders), ``a``
 re-arms it, ``q`` ends the session cleanly. Everything shown comes from
 :meth:`~tickwire.engine.live.engine.LiveEngine.snapshot`, the same data as the session
 report, so :func:`render` is a pure function of a snapshot (and tested as one).
@@ -76,6 +76,12 @@ def render(snap: dict[str, Any]) -> Group:
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")
+    m = f.get("mirror")
+    if m is not None:
+        stats.add_row(
+            "frames from the XDP mirror",
+            f"{m['frames']} ({m['ordered']} ordered, {m['cut']} cut, {m['dropped']} dropped)",
+        )
     stats.add_row(
         "OUCH connections / resent", f"{snap['ouch']['connections']} / {snap['ouch']['resent']}"
     )

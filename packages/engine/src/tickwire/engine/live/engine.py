@@ -6,7 +6,11 @@
   re-request server; its in-order messages are decoded with ``tickwire.itch.decode``;
 * a :class:`~tickwire.engine.strategy.live.LiveRunner` (books, strategy, pre-trade risk,
   the OUCH 5.0 order manager), unchanged from what the backtest drives;
-* a SoupBinTCP client session (``tickwire.soupbintcp.aio.SoupClient``) carrying OUCH 5.0.
+* a SoupBinTCP client session (``tickwire.soupbintcp.aio.SoupClient``) carrying OUCH 5.0;
+* optionally (``LiveConfig.xdp_mirror``) the ring buffer of a tickwire XDP program attached
+  to the feed's interface: frames it turned into orders never reach the feed socket, and
+  its copies of them (``tickwire.xdp.MirrorFeed``) go into the same receiver, so they are
+  not gaps. tickwire-xdp is imported only then; the engine does not depend on it.
 
 A dropped OUCH connection loses nothing and doubles nothing: the client reconnects and
 logs in at its next expected sequence number, so every answer the exchange sequenced
@@ -36,7 +40,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy.api import Strategy
@@ -52,7 +56,7 @@ from tickwire.soupbintcp.aio import SoupClient
 from tickwire.soupbintcp.session import ClientSession
 from tickwire.soupbintcp.session import Message as SoupMessage
 
-__all__ = ["LiveConfig", "LiveEngine", "percentiles", "send_command"]
+__all__ = ["LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
 
 log = logging.getLogger("tickwire.engine.live")
 
@@ -87,6 +91,26 @@ class LiveConfig:
     report: str | None = None  # where the session report (JSON) is written
     stop_at_end_of_session: bool = True
     shutdown_timeout: float = 2.0
+    #: Interface with a tickwire XDP program attached (``python -m tickwire.xdp attach``)
+    #: whose mirror of the feed also goes into the receiver (needs tickwire-xdp and root).
+    xdp_mirror: str | None = None
+
+
+class MirrorError(RuntimeError):
+    """``LiveConfig.xdp_mirror`` cannot be used (see the message): tickwire-xdp is not
+    installed, nothing is attached to the interface, not root, or another feed port."""
+
+
+class _Mirror(Protocol):
+    """What the engine uses of ``tickwire.xdp.MirrorFeed`` (typed without importing it)."""
+
+    port: int
+
+    def start(self, receiver: MoldReceiver) -> None: ...
+
+    def snapshot(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
 
 
 class _Runner(LiveRunner):
@@ -155,6 +179,7 @@ class LiveEngine:
         self.config = config
         self.runner = _Runner(self, strategy, config)
         self.receiver: MoldReceiver | None = None
+        self.mirror: _Mirror | None = None
         self.client: SoupClient | None = None
         self.gaps = 0
         self.end_of_session = False
@@ -168,17 +193,29 @@ class LiveEngine:
 
     # -- set up ---------------------------------------------------------------------
     async def start(self) -> None:
-        """Bind the feed, log in to the OUCH port and open the control socket."""
+        """Open the XDP mirror (if configured), bind the feed, log in to the OUCH port and
+        open the control socket. Raises :class:`MirrorError` before anything else when the
+        mirror cannot be used."""
         c = self.config
+        # First, so a mirror that cannot be used fails before any socket is opened.
+        mirror = self._open_mirror(c.xdp_mirror) if c.xdp_mirror is not None else None
         rcfg = ReceiverConfig(request_server=c.rerequest, start_sequence=1)
         line = (
             Line(port=c.feed[1], group=c.group, interface=c.feed[0])
             if c.group
             else Line(port=c.feed[1], host=c.feed[0])
         )
-        self.receiver = await MoldReceiver.create(
-            line, config=rcfg, on_event=self._on_feed_event, request_bind=(c.feed[0], 0)
-        )
+        try:
+            self.receiver = await MoldReceiver.create(
+                line, config=rcfg, on_event=self._on_feed_event, request_bind=(c.feed[0], 0)
+            )
+        except BaseException:
+            if mirror is not None:
+                mirror.close()
+            raise
+        if mirror is not None:
+            mirror.start(self.receiver)
+            self.mirror = mirror
         core = ClientSession(c.username, c.password, session=c.ouch_session)
         self.client = SoupClient(
             core,
@@ -193,6 +230,29 @@ class LiveEngine:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(c.control)
             self._control = await asyncio.start_unix_server(self._on_control, c.control)
+
+    def _open_mirror(self, iface: str) -> _Mirror:
+        c = self.config
+        try:
+            from tickwire.xdp import XdpError
+            from tickwire.xdp.mirror import MirrorFeed
+        except ImportError as exc:
+            raise MirrorError(
+                f"the XDP mirror of {iface} needs tickwire-xdp: pip install tickwire-xdp"
+            ) from exc
+        # Only the feed's own destination: other lines may share the port.
+        address = c.group or (c.feed[0] if c.feed[0] not in ("", "0.0.0.0") else None)
+        try:
+            mirror = MirrorFeed.open(iface, address=address)
+        except (XdpError, OSError) as exc:
+            raise MirrorError(str(exc)) from exc
+        if c.feed[1] not in (0, mirror.port):
+            mirror.close()
+            raise MirrorError(
+                f"the XDP program on {iface} watches feed port {mirror.port}, "
+                f"the engine listens on {c.feed[1]}"
+            )
+        return mirror
 
     @property
     def feed_address(self) -> tuple[str, int]:
@@ -309,6 +369,8 @@ class LiveEngine:
         deadline = loop.time() + self.config.shutdown_timeout
         while self.runner.manager.open_orders() and loop.time() < deadline:
             await asyncio.sleep(0.01)
+        if self.mirror is not None:
+            self.mirror.close()
         if self.receiver is not None:
             await self.receiver.close()
         if self._task is not None:
@@ -367,6 +429,8 @@ class LiveEngine:
                 "messages_requested": rx.messages_requested if rx else 0,
                 "duplicates": rx.duplicate_messages if rx else 0,
                 "end_of_session": self.end_of_session,
+                # frames XDP's ring buffer delivered (None: no mirror configured)
+                "mirror": self.mirror.snapshot() if self.mirror is not None else None,
             },
             "ouch": {
                 "connections": self.client.connections if self.client else 0,
