@@ -257,7 +257,9 @@ def test_open_reads_the_feed_port_of_the_pinned_program(pinned: str) -> None:
 
 
 def test_open_without_pins_says_to_attach() -> None:
-    with pytest.raises(XdpError, match=r"attach one first with `python -m tickwire.xdp attach"):
+    with pytest.raises(
+        XdpError, match=r"attach a program first with `python -m tickwire.xdp attach"
+    ):
         MirrorFeed.open("twxnothere")
 
 
@@ -281,7 +283,7 @@ def test_open_as_non_root_says_root_is_needed(pinned: str) -> None:
     with os.fdopen(read, "rb") as pipe:
         message = pipe.read().decode()
     os.waitpid(pid, 0)
-    assert message.startswith(f"reading the XDP mirror of {pinned} needs root")
+    assert message.startswith(f"the pins of {pinned} under ") and "run as root" in message
 
 
 def test_live_engine_refuses_a_mirror_for_another_feed_port(pinned: str) -> None:
@@ -301,7 +303,7 @@ def test_live_xdp_mirror_without_pins_is_a_usage_error() -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
-    assert "live: --xdp-mirror twxnothere: no tickwire XDP program is attached" in proc.stderr
+    assert "live: --xdp-mirror twxnothere: nothing attached to 'twxnothere'" in proc.stderr
 
 
 # -- end to end: exchange -> veth -> XDP -> live engine ----------------------------------------

@@ -30,7 +30,6 @@ Example (the program attached with ``python -m tickwire.xdp attach eth1 --config
 from __future__ import annotations
 
 import asyncio
-import errno
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
@@ -42,7 +41,7 @@ from tickwire.moldudp64.events import Address
 from tickwire.moldudp64.net import parse_udp_frame
 
 from . import layout
-from .program import XdpError, XdpProgram, pin_dir
+from .program import XdpError, XdpProgram
 
 __all__ = ["MirrorFeed", "MirrorStats"]
 
@@ -72,13 +71,6 @@ class _Copy(NamedTuple):
     session: bytes | None  # None: too short for a MoldUDP64 header
     sequence: int
     ordered: bool
-
-
-def _needs_root(iface: str) -> str:
-    return (
-        f"reading the XDP mirror of {iface} needs root: the pins under {pin_dir(iface)} are "
-        "root-only and the bpf() calls need CAP_BPF"
-    )
 
 
 class MirrorFeed:
@@ -144,23 +136,7 @@ class MirrorFeed:
         Raises :class:`~tickwire.xdp.XdpError` saying what to do when nothing is attached
         there, when the process is not root, or when the program mirrors nothing.
         """
-        base = pin_dir(iface)
-        try:
-            attached = base.is_dir()
-        except PermissionError as exc:
-            raise XdpError(_needs_root(iface)) from exc
-        if not attached:
-            raise XdpError(
-                f"no tickwire XDP program is attached to {iface} ({base} does not exist): "
-                f"attach one first with `python -m tickwire.xdp attach {iface} --config FILE`"
-            )
-        try:
-            program = XdpProgram.open_pinned(iface)
-        except XdpError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, OSError) and cause.errno in (errno.EPERM, errno.EACCES):
-                raise XdpError(_needs_root(iface)) from exc
-            raise
+        program = XdpProgram.open_pinned(iface)
         try:
             return cls(program, address=address, hold=hold, close_program=True)
         except BaseException:

@@ -254,10 +254,25 @@ class XdpProgram:
 
     @classmethod
     def open_pinned(cls, iface: str) -> XdpProgram:
-        """Reopen the maps and program pinned for ``iface`` by :meth:`pin`."""
+        """Reopen the maps and program pinned for ``iface`` by :meth:`pin`.
+
+        Raises :class:`XdpError` saying what to do when nothing is pinned there or when
+        the process may not open the pins (they are root-only).
+        """
         base = pin_dir(iface)
-        if not base.is_dir():
-            raise XdpError(f"nothing attached to {iface!r} by tickwire ({base} does not exist)")
+        needs_root = (
+            f"the pins of {iface} under {base} are root-only and the bpf() calls need "
+            "CAP_BPF: run as root"
+        )
+        try:
+            attached = base.is_dir()
+        except PermissionError as exc:
+            raise XdpError(needs_root) from exc
+        if not attached:
+            raise XdpError(
+                f"nothing attached to {iface!r} by tickwire ({base} does not exist): attach "
+                f"a program first with `python -m tickwire.xdp attach {iface} --config FILE`"
+            )
         lb = lib()
         fds: list[int] = []
         try:
@@ -268,6 +283,8 @@ class XdpProgram:
         except LibbpfError as exc:
             for fd in fds:
                 os.close(fd)
+            if exc.errno in (errno.EPERM, errno.EACCES):
+                raise XdpError(needs_root) from exc
             raise XdpError(f"cannot open the pinned objects in {base}: {exc}") from exc
         maps = dict(zip(MAP_NAMES, fds[: len(MAP_NAMES)], strict=True))
         return cls(None, fds[-1], maps, fds)
