@@ -80,6 +80,19 @@ class TestRunOpts(ctypes.Structure):
     ]
 
 
+class XdpMd(ctypes.Structure):
+    """``struct xdp_md`` (linux/bpf.h): the context of a test run, offsets into the frame."""
+
+    _fields_ = [
+        ("data", ctypes.c_uint32),
+        ("data_end", ctypes.c_uint32),
+        ("data_meta", ctypes.c_uint32),
+        ("ingress_ifindex", ctypes.c_uint32),
+        ("rx_queue_index", ctypes.c_uint32),
+        ("egress_ifindex", ctypes.c_uint32),
+    ]
+
+
 class XdpAttachOpts(ctypes.Structure):
     """``struct bpf_xdp_attach_opts``."""
 
