@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ouch_tshark import assert_not_malformed, needs_tshark, tshark
 from tickwire.ouch.client import OuchClient, serve_ouch
 from tickwire.ouch.decode import decode_capture
 from tickwire.ouch.pcap import TcpCaptureWriter, TcpSegment, read_frames, reassemble
@@ -85,25 +85,16 @@ def tshark_view(path: Path, port: int) -> dict[str, list[str]]:
     """The same lists as :func:`our_view`, as Wireshark's dissectors read them."""
     fields = ["soupbintcp.packet_type", "ouch.packet_type", "ouch.order_token", "ouch.shares",
               "ouch.price", "ouch.replacement_order_token"]  # fmt: skip
-    cmd = ["tshark", "-r", str(path), "-d", f"tcp.port=={port},soupbintcp", "-T", "fields",
-           "-E", "occurrence=a", "-E", "aggregator=|", "-E", "separator=/t"]  # fmt: skip
+    args = ["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|", "-E", "separator=/t"]
     for f in fields:
-        cmd += ["-e", f]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+        args += ["-e", f]
     theirs: dict[str, list[str]] = {k: [] for k in KEYS}
-    for line in res.stdout.splitlines():
+    for line in tshark(path, port, *args).splitlines():
         cols = line.split("\t")
         for key, col in zip(theirs, cols, strict=False):
             theirs[key] += [v.strip("'") for v in col.split("|") if v]
-    bad = subprocess.run(
-        ["tshark", "-r", str(path), "-d", f"tcp.port=={port},soupbintcp", "-Y", "_ws.malformed"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    assert bad.stdout.strip() == "", "Wireshark found malformed packets"
+    assert_not_malformed(path, port)
     return theirs
-
-
-needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 
 
 @pytest.mark.tshark
