@@ -14,6 +14,7 @@ import errno
 import os
 import socket
 import stat
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -573,6 +574,10 @@ class XdpProgram:
             base.parent.rmdir()
 
 
+_MIRROR_DATA = layout.MirrorRecord.data.offset
+_MIRROR_HEADER = struct.Struct("=III")  # frame_len, copied_len, ordered
+
+
 class MirrorReader:
     """Drains the ring buffer of mirrored frames (``ring_buffer__consume``)."""
 
@@ -587,12 +592,13 @@ class MirrorReader:
     def _sample(self, _ctx: int | None, data: int | None, size: int) -> int:
         if data is None or size < ctypes.sizeof(layout.MirrorRecord):
             return 0
-        rec = layout.MirrorRecord.from_buffer_copy(
-            ctypes.string_at(data, ctypes.sizeof(layout.MirrorRecord))
+        # The header, then only the bytes the program copied (not the whole 2 KiB slot).
+        frame_len, copied, ordered = _MIRROR_HEADER.unpack_from(
+            ctypes.string_at(data, _MIRROR_DATA)
         )
-        copied = min(rec.copied_len, layout.MIRROR_MAX)
+        copied = min(copied, layout.MIRROR_MAX)
         self._frames.append(
-            MirroredFrame(rec.frame_len, bytes(rec.data[:copied]), bool(rec.ordered))
+            MirroredFrame(frame_len, ctypes.string_at(data + _MIRROR_DATA, copied), bool(ordered))
         )
         return 0
 
