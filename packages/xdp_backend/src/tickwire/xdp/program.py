@@ -473,15 +473,18 @@ class XdpProgram:
         return TestRun(opts.retval, data_out.raw[: opts.data_size_out], opts.duration)
 
     def run_live(self, frame: bytes, *, repeat: int, iface: str) -> float:
-        """Run the program ``repeat`` times in a row, each time on a fresh copy of ``frame``
-        as if ``iface`` (in this thread's network namespace) had received it, and return
-        the kernel's mean ns per run (BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES).
+        """Run the program ``repeat`` times in a row on ``frame`` as if ``iface`` (in this
+        thread's network namespace) had received it, and return the kernel's mean ns per
+        run (BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES).
 
-        Unlike :meth:`test_run`, what the program does with each copy really happens:
+        Unlike :meth:`test_run`, what the program does with each frame really happens:
         XDP_TX frames leave through ``iface``, XDP_PASS frames enter its network stack, so
         use a namespace of your own (``tickwire.xdp.netns``). The runs follow each other
-        inside the kernel in batches, as on a busy receive queue: what the program's
-        shared state sees from two CPUs at once, which is what it is for.
+        inside the kernel in batches, as on a busy receive queue: it is for what the
+        program's shared state sees from several CPUs at once. Not for per-frame outcomes:
+        the kernel copies ``frame`` into a page once and recycles pages without copying it
+        again, so a run may find what an earlier run left (an order frame, say); batches
+        of one call each keep most runs, not all, on a fresh copy.
         """
         if not TEST_RUN_MIN_FRAME <= len(frame) <= TEST_RUN_MAX_FRAME:
             raise FrameSizeError(
@@ -493,10 +496,7 @@ class XdpProgram:
         total_ns = 0
         done = 0
         while done < repeat:
-            # The kernel copies the frame into each page of a call's pool once and then
-            # recycles the pages as they are: an order written over a frame would be what
-            # the next run sees. One batch per call, of at most the pool's size, keeps
-            # every run on a fresh copy.
+            # One batch per call: each call starts from a pool of freshly copied pages.
             n = min(repeat - done, LIVE_FRAMES_MAX_BATCH)
             opts = TestRunOpts()
             opts.sz = ctypes.sizeof(TestRunOpts)
