@@ -56,7 +56,7 @@ def day_file(messages: int, symbols: int, seed: int) -> Path:
     return path
 
 
-def bench_tickwire(path: Path) -> tuple[float, int, dict[str, int]]:
+def bench_tickwire(path: Path) -> tuple[float, float, int, dict[str, int]]:
     t, c = time.perf_counter(), time.process_time()
     books = BookManager()
     books.feed(decode_binaryfile(path))
@@ -70,7 +70,7 @@ def bench_tickwire(path: Path) -> tuple[float, int, dict[str, int]]:
     )
 
 
-def bench_meatpy(path: Path) -> tuple[float, int, dict[str, int]]:
+def bench_meatpy(path: Path) -> tuple[float, float, int, dict[str, int]]:
     from meatpy.itch50 import (
         ITCH50MarketProcessor,
         ITCH50MessageReader,
@@ -109,7 +109,7 @@ def bench_meatpy(path: Path) -> tuple[float, int, dict[str, int]]:
     return elapsed, cpu, n, {"live_orders": live, "errors": errors}
 
 
-def bench_itch_book(path: Path) -> tuple[float, int, dict[str, int]]:
+def bench_itch_book(path: Path) -> tuple[float, float, int, dict[str, int]]:
     import itch_book
 
     t, c = time.perf_counter(), time.process_time()
@@ -152,7 +152,7 @@ def threshold_workload(path: Path, frames_max: int) -> tuple[ThresholdConfig, li
     return config, frames
 
 
-def bench_threshold(path: Path, frames_max: int) -> tuple[float, int, dict[str, int]]:
+def bench_threshold(path: Path, frames_max: int) -> tuple[float, float, int, dict[str, int]]:
     config, frames = threshold_workload(path, frames_max)
     engine = ThresholdEngine(config)
     feed = engine.feed
