@@ -220,3 +220,60 @@ def test_request_server_answers_and_refuses() -> None:
         1,
     )
     assert parse_request(RequestPacket("S", 5, 0).build()).count == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first=st.integers(1, 2**40),
+    retain=st.one_of(st.none(), st.integers(1, 20)),
+    ops=st.lists(
+        st.one_of(
+            st.binary(max_size=40).map(lambda m: ("append", m)),
+            st.tuples(st.integers(-5, 80), st.integers(-1, 30)).map(lambda r: ("get", r)),
+        ),
+        max_size=120,
+    ),
+)
+def test_message_store_is_a_list_of_the_session(
+    first: int, retain: int | None, ops: list[tuple[str, object]]
+) -> None:
+    """The store answers like a list of every message of the session, less what it forgot."""
+    store = MessageStore(first, retain=retain)
+    model: list[bytes] = []
+    for kind, arg in ops:
+        if kind == "append":
+            assert isinstance(arg, bytes)
+            assert store.append(arg) == first + len(model)
+            model.append(arg)
+        else:
+            assert isinstance(arg, tuple)
+            offset, count = arg
+            seq = store.first_sequence + offset
+            i = seq - first
+            held_from = store.first_sequence - first  # what came before is forgotten
+            want = model[i : i + count] if i >= held_from and count > 0 else []
+            assert store.get(seq, count) == want
+        assert store.next_sequence == first + len(model)
+        held = len(store)
+        assert store.first_sequence == first + len(model) - held
+        if retain is not None:  # at least the last `retain`, at most twice that
+            assert min(retain, len(model)) <= held < 2 * retain
+        else:
+            assert held == len(model)
+        assert store.get(store.first_sequence - 1, 5) == []  # forgotten: out of range
+
+
+def test_message_store_retain_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="retain"):
+        MessageStore(retain=0)
+
+
+def test_request_server_refuses_what_the_store_forgot() -> None:
+    store = MessageStore(retain=10)
+    for i in range(1, 101):
+        store.append(f"m{i}".encode())
+    srv = RequestServer("S", store)
+    assert srv.handle(RequestPacket("S", 50, 1).build(), "c1", 0.0) == []
+    assert srv.stats.out_of_range == 1
+    (packet,) = srv.handle(RequestPacket("S", 95, 3).build(), "c1", 0.0)
+    assert parse_downstream(packet).messages == (b"m95", b"m96", b"m97")

@@ -81,22 +81,40 @@ def pack_messages(
 
 
 class MessageStore:
-    """Every message of one session, by sequence number (in memory)."""
+    """The messages of one session by sequence number, for the re-request server.
 
-    def __init__(self, first_sequence: int = 1) -> None:
+    In memory. With ``retain``, only the last ``retain`` messages are kept, which bounds
+    that memory over a long session: requests for older ones are out of range, which the
+    server counts and ignores, as a real one does for what it no longer has.
+    ``first_sequence`` is the oldest sequence number still held.
+    """
+
+    def __init__(self, first_sequence: int = 1, *, retain: int | None = None) -> None:
+        if retain is not None and retain < 1:
+            raise ValueError(f"retain must be at least 1, got {retain}")
         self.first_sequence = first_sequence
+        self.retain = retain
         self._messages: list[bytes] = []
 
     def append(self, message: bytes) -> int:
         """Store ``message``; return its sequence number."""
-        self._messages.append(message)
-        return self.first_sequence + len(self._messages) - 1
+        messages = self._messages
+        messages.append(message)
+        held = len(messages)
+        if self.retain is not None and held >= 2 * self.retain:
+            # Half of what is held in one go, so appending stays O(1) amortised.
+            forget = held - self.retain
+            del messages[:forget]
+            self.first_sequence += forget
+            held = self.retain
+        return self.first_sequence + held - 1
 
     @property
     def next_sequence(self) -> int:
         return self.first_sequence + len(self._messages)
 
     def __len__(self) -> int:
+        """Messages held (all of the session's unless ``retain`` is set)."""
         return len(self._messages)
 
     def get(self, sequence: int, count: int) -> list[bytes]:
@@ -117,6 +135,8 @@ class PublisherConfig:
     #: Heartbeat after this long without sending; also the end-of-session repeat interval.
     heartbeat_interval: float = 1.0
     first_sequence: int = 1
+    #: Keep only the last this many messages for re-requests (None: the whole session).
+    retain: int | None = None
 
 
 class Publisher:
@@ -127,7 +147,11 @@ class Publisher:
             raise ValueError(f"max_payload {config.max_payload} cannot hold a message block")
         self.config = config
         self._session = encode_session(config.session)
-        self.store = store if store is not None else MessageStore(config.first_sequence)
+        self.store = (
+            store
+            if store is not None
+            else MessageStore(config.first_sequence, retain=config.retain)
+        )
         self._parts: list[bytes] = []
         self._size = HEADER_SIZE
         self._count = 0
