@@ -3,9 +3,10 @@
 It shows what a trader watches: PnL, positions, open orders, the risk state (kill switch)
 and refusals by reason, feed gaps recovered (and frames taken from the XDP mirror), OUCH
 reconnects and resends, and tick-to-order latency percentiles. Keys: ``k`` trips the kill
-switch (and cancels open orders), ``a`` re-arms it, ``q`` ends the session cleanly. Everything shown comes from
-:meth:`~tickwire.engine.live.engine.LiveEngine.snapshot`, the same data as the session
-report, so :func:`render` is a pure function of a snapshot (and tested as one).
+switch (and cancels open orders), ``a`` re-arms it, ``q`` ends the session cleanly.
+Everything shown comes from :meth:`~tickwire.engine.live.engine.LiveEngine.snapshot`, the
+same data as the session report, so :func:`render` is a pure function of a snapshot (and
+tested as one).
 
 rich is imported lazily: it is only needed when the dashboard runs.
 """
