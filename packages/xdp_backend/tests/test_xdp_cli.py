@@ -69,6 +69,30 @@ def test_set_errors_are_clear(iface: str, capsys: pytest.CaptureFixture[str]) ->
     assert "nothing to change" in capsys.readouterr().err
 
 
+def test_mirror_mode_changes_on_the_next_frame(
+    program: XdpProgram, iface: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quiet = feed_frame([add_order(13, "B", 1_490_000)])  # passed, never an order
+    reader = program.mirror_reader()
+    try:
+        reader.consume()
+        assert main(["mirror", iface, "all"]) == 0
+        program.test_run(quiet)
+        assert [f.data for f in reader.consume()] == [quiet]
+        assert main(["mirror", iface, "none"]) == 0
+        program.test_run(TRIGGER)
+        assert reader.consume() == []
+        assert main(["mirror", iface, "orders"]) == 0
+        program.test_run(quiet)
+        program.test_run(TRIGGER)
+        assert [(f.data, f.ordered) for f in reader.consume()] == [(TRIGGER, True)]
+    finally:
+        reader.close()
+    assert capsys.readouterr().out.splitlines()[-1] == f"{iface}: mirror orders"
+    with pytest.raises(SystemExit):  # argparse: an unknown mode is a usage error (2)
+        main(["mirror", iface, "some"])
+
+
 def test_stats(program: XdpProgram, iface: str, capsys: pytest.CaptureFixture[str]) -> None:
     program.test_run(TRIGGER)
     assert main(["stats", iface, "--json"]) == 0
@@ -85,7 +109,9 @@ def test_operational_errors(iface: str, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["detach", iface]) == 1  # pinned, but attached nowhere
     assert "no interface" in capsys.readouterr().err
     assert main(["stats", "twxnosuch0"]) == 1
-    assert "nothing attached" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nothing attached" in err
+    assert "attach a program first with `python -m tickwire.xdp attach twxnosuch0" in err
 
 
 def test_attach_rejects_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""``python -m tickwire.xdp``: attach, arm, disarm, set, stats, detach.
+"""``python -m tickwire.xdp``: attach, arm, disarm, set, mirror, stats, detach.
 
 Every command talks to the kernel through libbpf (no bpftool, no shelling out). ``attach``
 loads the program, installs the config, pins the maps and program under
@@ -67,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--symbol")
     for field in _LIMIT_FIELDS:
         s.add_argument("--" + field.replace("_", "-"), dest=field, type=int)
+
+    m = sub.add_parser("mirror", help="change which frames are copied to the ring buffer")
+    m.add_argument("iface")
+    m.add_argument(
+        "mode",
+        choices=tuple(layout.MIRROR_MODES),
+        help="orders: the frames turned into orders; all: every feed frame; none",
+    )
 
     st = sub.add_parser("stats", help="counts, shares and notional committed")
     st.add_argument("iface")
@@ -163,6 +171,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "set":
         return _set(args)
+    if args.command == "mirror":
+        with XdpProgram.open_pinned(args.iface) as prog:
+            prog.set_mirror(layout.MIRROR_MODES[args.mode])
+        print(f"{args.iface}: mirror {args.mode}")
+        return 0
     if args.command == "stats":
         return _stats(args)
     with XdpProgram.open_pinned(args.iface) as prog:
