@@ -73,6 +73,13 @@ class _Copy(NamedTuple):
     ordered: bool
 
 
+def _place(packet: bytes) -> tuple[bytes, int] | None:
+    """The raw session and the sequence number of a MoldUDP64 packet (None: too short)."""
+    if len(packet) < HEADER_SIZE:
+        return None
+    return packet[:10], int.from_bytes(packet[10:18], "big")
+
+
 class MirrorFeed:
     """Hands the frames in an XDP program's ring buffer to a MoldUDP64 receiver.
 
@@ -182,11 +189,7 @@ class MirrorFeed:
                 st.ignored += 1
                 continue
             payload = udp.payload
-            if len(payload) >= HEADER_SIZE:
-                session: bytes | None = payload[:10]
-                sequence = int.from_bytes(payload[10:18], "big")
-            else:
-                session, sequence = None, 0
+            session, sequence = _place(payload) or (None, 0)
             self._held.append(
                 _Copy(payload, (udp.src_ip, udp.src_port), session, sequence, frame.ordered)
             )
@@ -237,12 +240,10 @@ class MirrorFeed:
         if not held:
             return
         # A datagram too short to say where it belongs orders nothing.
-        header = len(data) >= HEADER_SIZE
-        session = data[:10]
-        sequence = int.from_bytes(data[10:18], "big")
+        place = _place(data)
         while held and (
             self._due(held[0])
-            or (header and (held[0].session != session or held[0].sequence < sequence))
+            or (place is not None and (held[0].session != place[0] or held[0].sequence < place[1]))
         ):
             self._hand(held.popleft())
         if held:

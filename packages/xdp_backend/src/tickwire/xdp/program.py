@@ -159,6 +159,26 @@ def _ifindex(iface: str) -> int:
         raise XdpError(f"no interface {iface!r} in this network namespace") from exc
 
 
+def _frame_buffer(frame: bytes) -> ctypes.Array[ctypes.c_char]:
+    """``frame`` as BPF_PROG_TEST_RUN input, refused when the kernel would refuse it."""
+    if not TEST_RUN_MIN_FRAME <= len(frame) <= TEST_RUN_MAX_FRAME:
+        raise FrameSizeError(
+            f"BPF_PROG_TEST_RUN takes frames of {TEST_RUN_MIN_FRAME} to "
+            f"{TEST_RUN_MAX_FRAME} bytes, got {len(frame)}"
+        )
+    return ctypes.create_string_buffer(bytes(frame), len(frame))
+
+
+def _test_run_opts(data_in: ctypes.Array[ctypes.c_char], repeat: int) -> TestRunOpts:
+    """The options every test run shares: the input frame and the repeat count."""
+    opts = TestRunOpts()
+    opts.sz = ctypes.sizeof(TestRunOpts)
+    opts.data_in = ctypes.cast(data_in, ctypes.c_void_p)
+    opts.data_size_in = len(data_in)
+    opts.repeat = repeat
+    return opts
+
+
 class _Map:
     """One map by file descriptor."""
 
@@ -453,23 +473,12 @@ class XdpProgram:
         again, so runs after the first see what the first left (an order frame, if it
         made one): use it to time paths that do not rewrite the frame.
         """
-        if not TEST_RUN_MIN_FRAME <= len(frame) <= TEST_RUN_MAX_FRAME:
-            raise FrameSizeError(
-                f"BPF_PROG_TEST_RUN takes frames of {TEST_RUN_MIN_FRAME} to "
-                f"{TEST_RUN_MAX_FRAME} bytes, got {len(frame)}"
-            )
-        data_in = ctypes.create_string_buffer(bytes(frame), len(frame))
+        data_in = _frame_buffer(frame)
         data_out = ctypes.create_string_buffer(4096)
-        opts = TestRunOpts()
-        opts.sz = ctypes.sizeof(TestRunOpts)
-        opts.data_in = ctypes.cast(data_in, ctypes.c_void_p)
-        opts.data_size_in = len(frame)
+        opts = _test_run_opts(data_in, repeat)
         opts.data_out = ctypes.cast(data_out, ctypes.c_void_p)
         opts.data_size_out = len(data_out)
-        opts.repeat = repeat
-        check(
-            "bpf_prog_test_run_opts", lib().bpf_prog_test_run_opts(self.prog_fd, ctypes.byref(opts))
-        )
+        self._prog_test_run(opts)
         return TestRun(opts.retval, data_out.raw[: opts.data_size_out], opts.duration)
 
     def run_live(self, frame: bytes, *, repeat: int, iface: str) -> float:
@@ -486,34 +495,27 @@ class XdpProgram:
         again, so a run may find what an earlier run left (an order frame, say); batches
         of one call each keep most runs, not all, on a fresh copy.
         """
-        if not TEST_RUN_MIN_FRAME <= len(frame) <= TEST_RUN_MAX_FRAME:
-            raise FrameSizeError(
-                f"BPF_PROG_TEST_RUN takes frames of {TEST_RUN_MIN_FRAME} to "
-                f"{TEST_RUN_MAX_FRAME} bytes, got {len(frame)}"
-            )
-        data_in = ctypes.create_string_buffer(bytes(frame), len(frame))
+        data_in = _frame_buffer(frame)
         ctx = XdpMd(data_end=len(frame), ingress_ifindex=_ifindex(iface))
         total_ns = 0
         done = 0
         while done < repeat:
             # One batch per call: each call starts from a pool of freshly copied pages.
             n = min(repeat - done, LIVE_FRAMES_MAX_BATCH)
-            opts = TestRunOpts()
-            opts.sz = ctypes.sizeof(TestRunOpts)
-            opts.data_in = ctypes.cast(data_in, ctypes.c_void_p)
-            opts.data_size_in = len(frame)
+            opts = _test_run_opts(data_in, n)
             opts.ctx_in = ctypes.cast(ctypes.pointer(ctx), ctypes.c_void_p)
             opts.ctx_size_in = ctypes.sizeof(ctx)
-            opts.repeat = n
             opts.batch_size = n
             opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES
-            check(
-                "bpf_prog_test_run_opts",
-                lib().bpf_prog_test_run_opts(self.prog_fd, ctypes.byref(opts)),
-            )
+            self._prog_test_run(opts)
             total_ns += opts.duration * n
             done += n
         return total_ns / max(repeat, 1)
+
+    def _prog_test_run(self, opts: TestRunOpts) -> None:
+        check(
+            "bpf_prog_test_run_opts", lib().bpf_prog_test_run_opts(self.prog_fd, ctypes.byref(opts))
+        )
 
     def mirror_reader(self) -> MirrorReader:
         """A reader of the frames copied to the ring buffer."""
