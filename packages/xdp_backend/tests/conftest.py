@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 
 import pytest
+from tickwire.engine.config import ThresholdConfig
 from tickwire.xdp import XdpProgram
 from tickwire.xdp.netns import VethPair, veth_pair
 
@@ -27,3 +29,22 @@ def veth() -> Iterator[VethPair]:
             yield net
         finally:
             XdpProgram.unpin(net.if_xdp)
+
+
+@pytest.fixture
+def pin(program: XdpProgram) -> Iterator[Callable[[ThresholdConfig], str]]:
+    """Configure the session's program with a config and pin it under a throw-away
+    interface name (nothing is attached), which the pin-reopening commands need; the pins
+    are removed afterwards."""
+    names: list[str] = []
+
+    def pin_as(config: ThresholdConfig) -> str:
+        name = f"twxpin{os.getpid() % 100000}"
+        program.configure(config)
+        program.pin(name)
+        names.append(name)
+        return name
+
+    yield pin_as
+    for name in names:
+        XdpProgram.unpin(name)

@@ -7,8 +7,7 @@ without an interface, which is all arm, disarm, set and stats need.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,8 @@ TRIGGER = feed_frame([add_order(13, "S", 1_490_000)])
 
 
 @pytest.fixture
-def iface(program: XdpProgram) -> Iterator[str]:
-    name = f"twxcli{os.getpid() % 100000}"
-    program.configure(CONFIG)
-    program.pin(name)
-    try:
-        yield name
-    finally:
-        XdpProgram.unpin(name)
+def iface(pin: Callable[[ThresholdConfig], str]) -> str:
+    return pin(CONFIG)
 
 
 def test_disarm_and_arm(

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -240,14 +240,8 @@ def test_a_program_that_mirrors_nothing_is_refused(program: XdpProgram) -> None:
 
 # -- opening the pins of an attached program -------------------------------------------------
 @pytest.fixture
-def pinned(program: XdpProgram) -> Iterator[str]:
-    iface = f"twxmir{os.getpid() % 100000}"
-    program.configure(CONFIG)
-    program.pin(iface)
-    try:
-        yield iface
-    finally:
-        XdpProgram.unpin(iface)
+def pinned(pin: Callable[[ThresholdConfig], str]) -> str:
+    return pin(CONFIG)
 
 
 def test_open_reads_the_feed_port_of_the_pinned_program(pinned: str) -> None:

@@ -10,7 +10,7 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from tickwire.engine.config import InstrumentConfig, ThresholdConfig
@@ -121,14 +121,8 @@ def test_test_run_repeat_reports_a_duration(program: XdpProgram) -> None:
 
 
 @pytest.fixture
-def pinned(program: XdpProgram) -> Iterator[str]:
-    iface = f"twxpin{os.getpid() % 100000}"
-    program.configure(CONFIG)
-    program.pin(iface)
-    try:
-        yield iface
-    finally:
-        XdpProgram.unpin(iface)
+def pinned(pin: Callable[[ThresholdConfig], str]) -> str:
+    return pin(CONFIG)
 
 
 def test_pins_are_root_only_and_reopen(program: XdpProgram, pinned: str) -> None:
