@@ -154,22 +154,21 @@ async def _kill_scenario(tmp: str) -> tuple[Exchange, LiveEngine, dict[str, Any]
     # a trigger for every symbol the strategy watches: a sell at its limit
     strat = eng.strategy
     assert isinstance(strat, ThresholdTaker) and strat.limits
-    seen = eng.runner.messages_seen
-    for sym, limit in strat.limits.items():
-        ex.engine.submit(sym, "S", 100, limit)
-    ex.flush()
-    while eng.runner.messages_seen < seen + len(strat.limits):
-        await asyncio.sleep(0.01)
+
+    async def trigger_every_symbol() -> None:
+        seen = eng.runner.messages_seen
+        for sym, limit in strat.limits.items():
+            ex.engine.submit(sym, "S", 100, limit)
+        ex.flush()
+        while eng.runner.messages_seen < seen + len(strat.limits):
+            await asyncio.sleep(0.01)
+
+    await trigger_every_symbol()
     after_kill = eng.runner.manager.sent - before
     before = eng.runner.manager.sent
     status = await send_command(control, "arm")
     assert status["armed"] is True
-    seen = eng.runner.messages_seen
-    for sym, limit in strat.limits.items():
-        ex.engine.submit(sym, "S", 100, limit)
-    ex.flush()
-    while eng.runner.messages_seen < seen + len(strat.limits):
-        await asyncio.sleep(0.01)
+    await trigger_every_symbol()
     after_arm = eng.runner.manager.sent - before
     await send_command(control, "stop")
     report = await asyncio.wait_for(task, 10)
