@@ -423,14 +423,16 @@ class _UdpOrders(asyncio.DatagramProtocol):
     """The exchange's UDP order port: times the arrival of MoldUDP64-framed Enter Orders."""
 
     def __init__(self, waiting: Callable[[], asyncio.Future[int] | None]) -> None:
-        self.waiting = waiting
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        t = time.perf_counter_ns()
         from tickwire.moldudp64.codec import parse_downstream
         from tickwire.ouch import v50
 
-        blocks = parse_downstream(data).messages
+        self.waiting = waiting
+        self.parse, self.v50 = parse_downstream, v50
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        t = time.perf_counter_ns()
+        blocks = self.parse(data).messages
+        v50 = self.v50
         if not (blocks and isinstance(v50.decode_inbound(blocks[0]), v50.EnterOrder)):
             raise ValueError(f"not an Enter Order: {data.hex()}")
         fut = self.waiting()
