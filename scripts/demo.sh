@@ -4,9 +4,7 @@
 # Arguments go to `python -m tickwire.engine backtest` (e.g. a BinaryFILE or MoldUDP64 capture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
-  python3 -m pip install --quiet --user uv
-fi
+bash scripts/install-uv.sh
 export PATH="$HOME/.local/bin:$PATH"
 uv sync --all-packages --locked --quiet
 exec uv run --no-sync python -m tickwire.engine backtest "$@"
