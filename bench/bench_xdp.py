@@ -39,8 +39,7 @@ from tickwire.xdp.program import PASS_PROGRAM_NAME
 FEED_PORT = 26477
 ORDER_PORT = 26400
 REAL_PCAP = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
+    Path(__file__).resolve().parents[1]
     / "data"
     / "pcap"
     / "nasdaq-itch50"

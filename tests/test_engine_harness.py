@@ -23,7 +23,7 @@ from tickwire.itch import AddOrder, AddOrderMPID, encode
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64.pcap import read_pcap
 
-PCAPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pcap" / "nasdaq-itch50"
+PCAPS = Path(__file__).resolve().parents[1] / "data" / "pcap" / "nasdaq-itch50"
 
 _SETTINGS = settings(
     max_examples=150,
@@ -63,7 +63,9 @@ def test_backend_matches_reference(
 
 
 def _real_frames() -> list[bytes]:
-    return [r.frame for p in sorted(PCAPS.glob("*.pcap")) for r in read_pcap(p)]
+    frames = [r.frame for p in sorted(PCAPS.glob("*.pcap")) for r in read_pcap(p)]
+    assert frames, f"no captures in {PCAPS}"
+    return frames
 
 
 REAL_CONFIG = ThresholdConfig(

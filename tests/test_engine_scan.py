@@ -18,7 +18,7 @@ from tickwire.moldudp64.codec import parse_downstream
 from tickwire.moldudp64.net import parse_udp_frame
 from tickwire.moldudp64.pcap import read_pcap
 
-PCAPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pcap" / "nasdaq-itch50"
+PCAPS = Path(__file__).resolve().parents[1] / "data" / "pcap" / "nasdaq-itch50"
 
 
 def _well_formed(spec: FrameSpec) -> FrameSpec:
@@ -87,7 +87,9 @@ def test_offsets_come_from_the_itch_table() -> None:
 
 
 def test_scanner_on_the_real_captures() -> None:
-    for path in sorted(PCAPS.glob("*.pcap")):
+    paths = sorted(PCAPS.glob("*.pcap"))
+    assert paths, f"no captures in {PCAPS}"
+    for path in paths:
         for rec in read_pcap(path):
             seen = scan_frame(rec.frame, 26477)
             assert seen is not None and not seen.parse_error and seen.vlan_tci == 141

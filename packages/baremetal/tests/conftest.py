@@ -75,4 +75,5 @@ def cstrategy(cstrategy_lib: ctypes.CDLL) -> CStrategy:
 
 
 def repo_data() -> Path:
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    """The real test data, in the repository (data/PROVENANCE.md)."""
+    return Path(__file__).resolve().parents[3] / "data"

@@ -28,7 +28,7 @@ from tickwire.baremetal.traffic import (
 from tickwire.engine.config import ThresholdConfig
 from tickwire.engine.threshold import ThresholdEngine
 
-PCAPS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "pcap" / "nasdaq-itch50"
+PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 MESSAGES = list(generated_messages(8000, 20, 9))
 CONFIG = threshold_config_for(MESSAGES, instruments=6, max_orders=200)
 FRAMES = list(feed_frames(MESSAGES, max_blocks=16))
@@ -90,6 +90,7 @@ def test_fault_injection_keeps_kernel_alive_and_equal(guest: Guest) -> None:
 
 def test_real_captures_match_reference(guest: Guest) -> None:
     frames = [f for p in sorted(PCAPS.glob("*.pcap")) for f in capture_frames(p)] * 3
+    assert frames, f"no captures in {PCAPS}"
     config = dataclasses.replace(
         BASE_CONFIG,
         max_orders=5,

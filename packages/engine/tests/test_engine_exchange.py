@@ -15,7 +15,8 @@ from tickwire.ouch import v42, v50
 from tickwire.ouch.client import OuchClient
 from tickwire.soupbintcp.aio import LoginRejectedError
 
-DATA = Path(__file__).resolve().parents[3] / "../shared/data/itch/ex20101224.TEST_ITCH_50"
+# The real test data ship in the repository: data/ (data/PROVENANCE.md).
+DATA = Path(__file__).resolve().parents[3] / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 
 
 def _engine() -> tuple[MatchingEngine, BookManager, list[object]]:
@@ -31,7 +32,6 @@ def _equal(eng: MatchingEngine, books: BookManager) -> None:
         assert book.l2() == eng.by_locate[locate].l2(), book.symbol
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="real ITCH test file not present")
 def test_replaying_a_real_itch_file_the_feed_rebuilds_equal_books() -> None:
     from tickwire.engine.exchange import FlowReplayer
 

@@ -83,7 +83,7 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
 
 
 def test_exchange_seeded_from_a_real_itch_file_and_usage_errors() -> None:
-    data = Path(__file__).resolve().parents[3] / "../shared/data/itch/ex20101224.TEST_ITCH_50"
+    data = Path(__file__).resolve().parents[3] / "data" / "itch" / "ex20101224.TEST_ITCH_50"
     feed = _free_udp_port()
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", feed))

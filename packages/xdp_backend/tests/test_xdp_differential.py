@@ -225,8 +225,7 @@ def test_frames_too_long_for_test_run_are_refused(xdp: XdpBackend) -> None:
 def test_engine_command_line_with_backend_xdp(tmp_path: Path) -> None:
     """``python -m tickwire.engine threshold --backend xdp`` writes what the reference does."""
     capture = (
-        Path(__file__).resolve().parents[3].parent
-        / "shared"
+        Path(__file__).resolve().parents[3]
         / "data"
         / "pcap"
         / "nasdaq-itch50"
