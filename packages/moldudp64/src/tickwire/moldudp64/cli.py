@@ -5,8 +5,9 @@ Commands:
 * ``itch2pcap IN OUT``: pack the ITCH messages of a BinaryFILE into MoldUDP64 packets and
   write them as an Ethernet/IPv4/UDP pcap (timestamps from the ITCH messages).
 * ``pcap2itch IN OUT``: the ITCH messages carried by the MoldUDP64 packets of a capture, in
-  sequence order, each once (duplicates from A/B lines or retransmissions dropped), as a
-  BinaryFILE.
+  sequence order, each once (duplicates from A/B lines or retransmissions dropped, gaps
+  counted: :mod:`tickwire.moldudp64.sequenced`), as a BinaryFILE; ``--keep-duplicates``
+  writes every packet's messages in capture order instead. A JSON summary goes to stderr.
 * ``replay SOURCE --to HOST:PORT``: send the MoldUDP64 packets of a capture (or of a
   BinaryFILE packed on the fly) to that one address, with the recorded timing scaled by
   ``--speed``, or at ``--rate`` packets/s; ``--max`` bounds the count, ``--loop`` repeats.
@@ -29,6 +30,7 @@ from .net import build_udp_frame
 from .pcap import MoldCapture, PcapWriter
 from .publisher import DEFAULT_MAX_PAYLOAD, pack_messages
 from .replay import capture_payloads, open_sender, parse_address, replay
+from .sequenced import SequencedCapture
 
 __all__ = ["main", "pack_binaryfile"]
 
@@ -144,41 +146,31 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
     from tickwire.itch import BinaryFileWriter
     from tickwire.itch.progress import Progress
 
-    cap = MoldCapture(args.input, port=args.port)
-    next_seq: dict[str, int] = {}
-    duplicates = missing = 0
     with BinaryFileWriter(args.output) as out, Progress(None, "pcap2itch", unit="pkt") as bar:
-        for mf in cap:
-            pkt = mf.packet
-            if args.session is not None and pkt.session != args.session:
-                continue
-            bar.update(1)
-            if not pkt.messages:
-                continue
-            expected = next_seq.get(pkt.session, pkt.sequence)
-            if pkt.next_sequence <= expected:
-                duplicates += len(pkt.messages)
-                continue
-            skip = max(0, expected - pkt.sequence)
-            duplicates += skip
-            if pkt.sequence > expected:
-                missing += pkt.sequence - expected
-            for m in pkt.messages[skip:]:
-                out.write(m)
-            next_seq[pkt.session] = pkt.next_sequence
-        written = out.count
-    st = cap.stats
-    summary = {
-        "frames": st.frames,
-        "packets": st.packets,
-        "messages_written": written,
-        "duplicates": duplicates,
-        "missing": missing,
-        "sessions": sorted(next_seq),
-        "not_udp": st.not_udp,
-        "other_port": st.other_port,
-        "bad_packets": st.bad_packets,
-    }
+        if args.keep_duplicates:
+            cap = MoldCapture(args.input, port=args.port)
+            for mf in cap:
+                if args.session is None or mf.packet.session == args.session:
+                    bar.update(1)
+                    for m in mf.packet.messages:
+                        out.write(m)
+            st = cap.stats
+            summary: dict[str, object] = {
+                "frames": st.frames,
+                "packets": st.packets,
+                "not_udp": st.not_udp,
+                "other_port": st.other_port,
+                "bad_packets": st.bad_packets,
+            }
+        else:
+            seq = SequencedCapture(args.input, port=args.port, session=args.session)
+            for ev in seq:
+                bar.update(1)
+                for m in ev.messages:
+                    out.write(m)
+            st = seq.stats.capture
+            summary = seq.stats.as_dict()
+        summary["messages_written"] = out.count
     print(json.dumps(summary), file=sys.stderr)
     return 0 if st.bad_packets == 0 else 1
 
@@ -248,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("output")
     b.add_argument("--port", type=int, default=None, help="only this UDP port")
     b.add_argument("--session", default=None, help="only this session")
+    b.add_argument(
+        "--keep-duplicates",
+        action="store_true",
+        help="every message of every packet in capture order (no sequencing: A/B copies and "
+        "retransmissions all written)",
+    )
     b.set_defaults(func=cmd_pcap2itch)
 
     r = sub.add_parser("replay", help="send a capture or BinaryFILE to one UDP address")

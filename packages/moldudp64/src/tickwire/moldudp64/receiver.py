@@ -105,6 +105,8 @@ class ReceiverStats:
     messages_requested: int = 0
     retries: int = 0
     session_changes: int = 0
+    #: Messages given up by :meth:`Receiver.skip_gap` (never delivered).
+    skipped_messages: int = 0
 
 
 @dataclass(slots=True)
@@ -163,6 +165,16 @@ class Receiver:
     @property
     def in_gap(self) -> bool:
         return self._session_raw is not None and self._expected < self._known_end
+
+    @property
+    def buffered(self) -> int:
+        """Messages held beyond the hole at ``next_sequence``, waiting for it to fill."""
+        return len(self._buffer)
+
+    @property
+    def gap_since(self) -> float | None:
+        """When the hole at ``next_sequence`` appeared (None: no hole)."""
+        return self._gap_since if self.in_gap else None
 
     @property
     def ended(self) -> bool:
@@ -279,6 +291,36 @@ class Receiver:
             self._switch(now, events)
         if self.in_gap:
             self._on_gap(now, events)
+        return events
+
+    def skip_gap(self, now: float) -> list[Event]:
+        """Give up the hole at ``next_sequence``: what a reader without recovery does.
+
+        The missing sequence numbers up to the first buffered message (or up to
+        ``known_end`` when nothing is buffered) are counted in ``stats.skipped_messages``
+        and never delivered; the buffered run after them is delivered at once. A further
+        hole behind that run is a new gap (a new :class:`GapDetected`, timed from ``now``).
+        Returns the events; nothing happens when there is no hole.
+        """
+        events: list[Event] = []
+        if not self.in_gap:
+            return events
+        buf = self._buffer
+        target = min(buf) if buf else self._known_end
+        self.stats.skipped_messages += target - self._expected
+        self._expected = target
+        self._gap_since = None
+        msgs = self._drain(target, target) if buf else []
+        if msgs:
+            self.stats.messages += len(msgs)
+            events.append(Messages(self._session, target, msgs))
+        if self._expected < self._known_end:
+            self._on_gap(now, events)
+        if self._eos is not None and not self._eos_reported and self._expected >= self._eos:
+            self._eos_reported = True
+            events.append(EndOfSession(self._session, self._eos))
+            if self._pending is not None:
+                self._switch(now, events)
         return events
 
     # --- internals ------------------------------------------------------------------------
