@@ -1,6 +1,6 @@
 """``python -m tickwire.engine``: replay books, run the threshold strategy.
 
-    python -m tickwire.engine book FILE [--json] [--backend reference|cython]
+    python -m tickwire.engine book FILE [--json] [--backend reference|cython] [--keep-duplicates]
     python -m tickwire.engine threshold --backend NAME --config FILE CAPTURE \\
         --out ORDERS.pcap --json STATS.json
     python -m tickwire.engine backends
@@ -8,6 +8,11 @@
 
 Exit status: 0 on success, 1 when the input cannot be read or decoded, 2 on a usage or
 configuration error. A progress bar goes to stderr when stderr is a terminal.
+
+A capture is read in sequence order, each message once (A/B copies and retransmissions
+dropped, gaps counted; ``tickwire.moldudp64.sequenced``), and a one-line summary of what
+was dropped or missing is printed (``book --json``: under ``capture``);
+``--keep-duplicates`` applies every packet in capture order instead.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ from tickwire.engine.backends import (
 )
 from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
 from tickwire.engine.config import ConfigError, load_config
-from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
+from tickwire.engine.sources import (
+    KEEP_DUPLICATES_HELP,
+    CaptureFeedStats,
+    is_capture,
+    iter_binaryfile,
+    iter_capture,
+)
 from tickwire.itch import DecodeError
 from tickwire.itch.progress import Progress
 from tickwire.moldudp64 import MoldError
@@ -45,9 +56,17 @@ def _cmd_book(args: argparse.Namespace) -> int:
         return 2
     size = path.stat().st_size
     capture = is_capture(path)
+    feed_stats = CaptureFeedStats()
     with Progress(None if capture else size, f"book {path.name}") as bar:
         if capture:
-            manager.feed(iter_capture(path, on_frame=bar.update))
+            manager.feed(
+                iter_capture(
+                    path,
+                    on_frame=bar.update,
+                    stats=feed_stats,
+                    keep_duplicates=args.keep_duplicates,
+                )
+            )
         elif isinstance(manager, CythonBookManager):
             # ITCH decoded straight from the file's bytes into the compiled books.
             manager.feed_file(path)
@@ -55,11 +74,15 @@ def _cmd_book(args: argparse.Namespace) -> int:
         else:
             manager.feed(iter_binaryfile(path, on_bytes=bar.update))
     summary = manager.summary()
+    if capture:
+        summary["capture"] = feed_stats.as_dict()
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     print(f"{manager.stats.messages} messages, {manager.unknown_references} unknown references")
+    if capture:
+        print(feed_stats.text())
     print(
         f"{'locate':>6} {'symbol':<8} {'bid':>12} {'bid size':>9} {'ask':>12} {'ask size':>9} "
         f"{'orders':>7} {'levels':>7}"
@@ -145,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="reference",
         help="book implementation: the reference engine or the compiled cython book",
     )
+    book.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
     book.set_defaults(func=_cmd_book)
     th = sub.add_parser("threshold", help="run a threshold backend over a capture")
     th.add_argument("--backend", required=True, help="registered backend name, e.g. reference")

@@ -7,7 +7,10 @@
 
 With no DATA both generate the sample day (``tickwire.itch.generator.generate_day``;
 200,000 messages, 200 symbols, seed 1 unless told otherwise). DATA is a BinaryFILE
-(gzip transparent) or a MoldUDP64 pcap/pcapng capture (detected by its magic).
+(gzip transparent) or a MoldUDP64 pcap/pcapng capture (detected by its magic), read in
+sequence order with A/B copies and retransmissions dropped and gaps counted (a summary
+line beside ``data:``, and ``capture`` in the JSON report); ``--keep-duplicates`` applies
+every packet in capture order instead.
 The module also runs on its own: ``python -m tickwire.engine.cli_backtest backtest ...``.
 
 Exit status: 0 on success, 1 when the data cannot be read or decoded, 2 on a usage or
@@ -23,7 +26,10 @@ import sys
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tickwire.engine.sources import CaptureFeedStats
 
 __all__ = ["DEFAULT_RISK", "add_parser", "main", "run"]
 
@@ -104,22 +110,35 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _add_generator_args(p: argparse.ArgumentParser) -> None:
+    from tickwire.engine.sources import KEEP_DUPLICATES_HELP
+
+    p.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
     p.add_argument("--messages", type=int, default=200_000, help="sample day size (default 200000)")
     p.add_argument("--symbols", type=int, default=200, help="sample day symbols (default 200)")
     p.add_argument("--day-seed", type=int, default=1, help="sample day seed (default 1)")
 
 
-def _messages(args: argparse.Namespace, progress: Any) -> tuple[Iterator[Any], int | None, str]:
-    """The message stream, its expected length (None if unknown) and a description."""
+def _messages(
+    args: argparse.Namespace, progress: Any
+) -> tuple[Iterator[Any], int | None, str, CaptureFeedStats | None]:
+    """The message stream, its expected length (None if unknown), a description and,
+    for a capture, the stats its reading fills (see :func:`_capture_summary`)."""
     if args.data:
-        from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
+        from tickwire.engine.sources import (
+            CaptureFeedStats,
+            is_capture,
+            iter_binaryfile,
+            iter_capture,
+        )
 
         path = Path(args.data)
         if not path.exists():
             raise UsageError(f"{path}: no such file")
         if is_capture(path):
-            return iter_capture(path), None, str(path)
-        return iter_binaryfile(path), None, str(path)
+            stats = CaptureFeedStats()
+            stream = iter_capture(path, stats=stats, keep_duplicates=args.keep_duplicates)
+            return stream, None, str(path), stats
+        return iter_binaryfile(path), None, str(path), None
     from tickwire.itch.generator import generate_day
 
     try:
@@ -130,7 +149,14 @@ def _messages(args: argparse.Namespace, progress: Any) -> tuple[Iterator[Any], i
         stream,
         args.messages,
         f"generated day ({args.messages} messages, {args.symbols} symbols, seed {args.day_seed})",
+        None,
     )
+
+
+def _capture_summary(stats: CaptureFeedStats | None) -> dict[str, Any]:
+    """``{"capture": counts}`` for a capture (what was dropped or missing); empty for
+    other data."""
+    return {} if stats is None else {"capture": stats.as_dict()}
 
 
 def read_config(path: str | None) -> dict[str, Any]:
@@ -205,7 +231,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
 
-    stream, total, desc = _messages(args, None)
+    stream, total, desc, feed_stats = _messages(args, None)
     show = not args.quiet
     try:
         with Progress(total, "backtest", unit="msg", enabled=None if show else False) as bar:
@@ -217,15 +243,19 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     out = Path(args.out)
     report = write_outputs(result, out, plot=not args.no_plot)
     report["data"] = desc
+    capture = _capture_summary(feed_stats)
+    report.update(capture)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
-        text = json.dumps(build_report(result) | {"data": desc}, indent=2) + "\n"
+        text = json.dumps(build_report(result) | {"data": desc} | capture, indent=2) + "\n"
         if args.json == "-":
             sys.stdout.write(text)
         else:
             Path(args.json).write_text(text)
     if show:
         print(f"data: {desc}")
+        if feed_stats is not None:
+            print(feed_stats.text())
         print(summary_text(report))
         written = ", ".join(sorted(p.name for p in out.iterdir() if p.is_file()))
         print(f"  outputs   {out}/ ({written})")
@@ -236,7 +266,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from tickwire.engine.lobster import ExportError, export
 
     symbols = [s.strip() for item in args.symbol for s in item.split(",") if s.strip()]
-    stream, _, desc = _messages(args, None)
+    stream, _, desc, feed_stats = _messages(args, None)
     try:
         res = export(
             stream,
@@ -249,6 +279,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     print(f"data: {desc}")
+    if feed_stats is not None:
+        print(feed_stats.text())
     for sym, n in sorted(res.rows.items()):
         print(f"  {sym}: {n:,} LOBSTER rows")
     if res.missing_symbols:
