@@ -1,13 +1,14 @@
 """The ``exchange`` and ``live`` subcommands of ``python -m tickwire.engine``.
 
     python -m tickwire.engine exchange --feed 127.0.0.1:26477 [--ouch-port 26400]
-        [--ouch42-port 26401] [--rerequest-port 26478] [--user TW:SECRET]
+        [--ouch42-port 26401] [--rerequest-port 26478] [--user TW] [--password-file FILE]
         [--seed FILE] [--flow FILE | --generate N --symbols S --day-seed K] [--rate R]
         [--loss 0.05] [--reorder 0.01] [--delay 0.001] [--drop-ouch-every N]
         [--duration SECONDS] [--json STATS.json]
 
     python -m tickwire.engine live --feed 127.0.0.1:26477 --rerequest 127.0.0.1:26478
-        --ouch 127.0.0.1:26400 [--strategy module:Class] [--config FILE]
+        --ouch 127.0.0.1:26400 [--user TW] [--password-file FILE]
+        [--strategy module:Class] [--config FILE]
         [--control /tmp/tw.sock] [--report REPORT.json] [--dashboard] [--xdp-mirror IFACE]
 
     python -m tickwire.engine live --control /tmp/tw.sock --command kill|arm|status|stop
@@ -31,6 +32,13 @@ from typing import Any
 
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
+from tickwire.engine.credentials import (
+    DEFAULT_USER,
+    PASSWORD_ENV,
+    CredentialError,
+    read_password,
+    user_name,
+)
 
 __all__ = ["add_parser", "parse_address"]
 
@@ -49,11 +57,12 @@ def parse_address(text: str) -> tuple[str, int]:
     return (host or "127.0.0.1", p)
 
 
-def _user(text: str) -> tuple[str, str]:
-    name, sep, password = text.partition(":")
-    if not sep or not name or not password:
-        raise argparse.ArgumentTypeError(f"--user wants NAME:PASSWORD, got {text!r}")
-    return name, password
+def _password(args: argparse.Namespace) -> str:
+    """The OUCH password: ``--password-file``, else $TICKWIRE_OUCH_PASSWORD, else the demo's."""
+    try:
+        return read_password(args.password_file)
+    except CredentialError as exc:
+        raise _UsageError(str(exc)) from None
 
 
 def add_parser(sub: Any) -> None:
@@ -64,7 +73,10 @@ def add_parser(sub: Any) -> None:
     ex.add_argument("--ouch-port", type=int, default=26400, help="OUCH 5.0 port (0: any)")
     ex.add_argument("--ouch42-port", type=int, default=None, help="OUCH 4.2 port (off by default)")
     ex.add_argument("--rerequest-port", type=int, default=26478, help="MoldUDP64 re-request port")
-    ex.add_argument("--user", type=_user, action="append", help="NAME:PASSWORD (default TW:SECRET)")
+    ex.add_argument("--user", type=user_name, action="append",
+                    help=f"an OUCH user name, repeatable (default {DEFAULT_USER})")  # fmt: skip
+    ex.add_argument("--password-file", default=None, metavar="FILE",
+                    help=f"the users' password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     ex.add_argument("--seed", default=None, help="ITCH BinaryFILE or capture to seed the books")
     ex.add_argument("--flow", default=None, help="ITCH BinaryFILE or capture replayed at --rate")
     ex.add_argument("--generate", type=int, default=0, help="generated background flow messages")
@@ -93,7 +105,9 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--group", default=None, help="multicast group of the feed")
     lv.add_argument("--rerequest", type=parse_address, default=None, help="re-request server")
     lv.add_argument("--ouch", type=parse_address, default=None, help="the exchange's OUCH 5.0 port")
-    lv.add_argument("--user", type=_user, default=("TW", "SECRET"), help="NAME:PASSWORD")
+    lv.add_argument("--user", type=user_name, default=DEFAULT_USER, help="OUCH user name")
+    lv.add_argument("--password-file", default=None, metavar="FILE",
+                    help=f"the OUCH password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     lv.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
     lv.add_argument("--config", default=None, help="TOML with [strategy] and [risk] tables")
     lv.add_argument("--control", default=None, help="unix socket for kill/arm/status/stop")
@@ -130,7 +144,8 @@ async def _exchange(args: argparse.Namespace) -> int:
     seed = _itch_file(args.seed) if args.seed else None  # bad paths fail before any port opens
     flow: Any = _itch_file(args.flow) if args.flow else None
     faults = Faults(args.loss, args.reorder, args.delay, args.drop_ouch_every, args.fault_seed)
-    users = dict(args.user) if args.user else {"TW": "SECRET"}
+    password = _password(args)
+    users = {name: password for name in args.user or [DEFAULT_USER]}
     cfg = ExchangeConfig(
         feed_target=args.feed,
         host=args.host,
@@ -178,6 +193,7 @@ async def _exchange(args: argparse.Namespace) -> int:
         "dropped_packets": ex.feed.dropped,
         "ouch_drops": ex.ouch_drops,
         "ouch_closed": list(ex.ouch50.closed_reasons) if ex.ouch50 else [],
+        "ouch_closed_counts": dict(ex.ouch50.closed_counts) if ex.ouch50 else {},
         "ouch50": {
             "entered": len(ex.account50.entered),
             "positions": ex.account50.ledger.positions,
@@ -253,8 +269,8 @@ async def _live(args: argparse.Namespace) -> int:
         ouch=args.ouch,
         rerequest=args.rerequest,
         group=args.group,
-        username=args.user[0],
-        password=args.user[1],
+        username=args.user,
+        password=_password(args),
         limits=limits,
         first_user_ref_num=args.first_user_ref_num,
         control=args.control,
