@@ -16,6 +16,7 @@ from .build import BuildError
 from .libbpf import LibbpfError
 from .mirror import MirrorFeed, MirrorStats
 from .program import (
+    BPFFS,
     PIN_ROOT,
     XDP_ABORTED,
     XDP_DROP,
@@ -24,14 +25,18 @@ from .program import (
     FrameSizeError,
     MirroredFrame,
     MirrorReader,
+    PinStatus,
     RawStats,
     TestRun,
     XdpError,
     XdpProgram,
+    ensure_bpffs,
     pin_dir,
+    pin_status,
 )
 
 __all__ = [
+    "BPFFS",
     "PIN_ROOT",
     "XDP_ABORTED",
     "XDP_DROP",
@@ -44,10 +49,13 @@ __all__ = [
     "MirrorReader",
     "MirrorStats",
     "MirroredFrame",
+    "PinStatus",
     "RawStats",
     "TestRun",
     "XdpBackend",
     "XdpError",
     "XdpProgram",
+    "ensure_bpffs",
     "pin_dir",
+    "pin_status",
 ]

@@ -20,7 +20,8 @@ from tickwire.engine.config import ConfigError, InstrumentConfig, load_config
 from . import layout
 from .build import BuildError
 from .libbpf import LibbpfError
-from .program import RawStats, XdpError, XdpProgram
+from .program import RawStats, XdpError, XdpProgram, ensure_bpffs, pin_dir, pin_status
+from .rtnl import native_veth_warning
 
 __all__ = ["main"]
 
@@ -84,17 +85,29 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=int, default=0, help="with --watch: stop after N views (0: until ^C)"
     )
 
-    d = sub.add_parser("detach", help="detach the program and remove its pins")
+    d = sub.add_parser(
+        "detach",
+        help="detach the program and remove its pins (only the pins when its interface is gone)",
+    )
     d.add_argument("iface")
     return p
 
 
 def _attach(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if ensure_bpffs():
+        print("mounted the BPF filesystem at /sys/fs/bpf", file=sys.stderr)
+    status = pin_status(args.iface)
+    if status.state in ("live", "elsewhere"):
+        raise XdpError(
+            f"{status.reason}: detach it first (`python -m tickwire.xdp detach {args.iface}`)"
+        )
     prog = XdpProgram.load()
     try:
         prog.configure(config, mirror=layout.MIRROR_MODES[args.mirror])
-        base = prog.pin(args.iface)
+        base = prog.pin(args.iface)  # replaces stale pins
+        if status.state == "stale":
+            print(f"replaced stale pins in {base}: {status.reason}", file=sys.stderr)
         try:
             prog.attach(args.iface, args.mode)
         except Exception:
@@ -104,6 +117,23 @@ def _attach(args: argparse.Namespace) -> int:
         prog.close()
     state = "armed" if config.armed else "DISARMED"
     print(f"attached to {args.iface} ({args.mode}), {state}, maps pinned in {base}")
+    if args.mode == "native" and (warning := native_veth_warning(args.iface)):
+        print(warning, file=sys.stderr)
+    return 0
+
+
+def _detach(args: argparse.Namespace) -> int:
+    status = pin_status(args.iface)
+    if status.state == "stale":
+        XdpProgram.unpin(args.iface)
+        print(f"{status.reason}: removed its stale pins from {pin_dir(args.iface)}")
+        return 0
+    if status.state == "elsewhere":
+        raise XdpError(f"{status.reason}: run detach in that network namespace")
+    with XdpProgram.open_pinned(args.iface) as prog:
+        mode = prog.detach(args.iface)
+    XdpProgram.unpin(args.iface)
+    print(f"detached from {args.iface} ({mode})")
     return 0
 
 
@@ -178,11 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "stats":
         return _stats(args)
-    with XdpProgram.open_pinned(args.iface) as prog:
-        mode = prog.detach(args.iface)
-    XdpProgram.unpin(args.iface)
-    print(f"detached from {args.iface} ({mode})")
-    return 0
+    return _detach(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
