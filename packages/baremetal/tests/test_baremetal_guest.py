@@ -162,10 +162,35 @@ def test_kill_switch_and_limits_at_run_time(guest: Guest) -> None:
     assert guest.set_limits(bad) == CommandResult.BAD_VALUE  # not a configured locate
     assert guest.command(Command.LIMITS, b"\x0d\x00") == CommandResult.BAD_LENGTH
     assert guest.command(Command.ARM, b"\x02") == CommandResult.BAD_VALUE
-    assert guest.command(Command(3), b"TWCF") == CommandResult.BAD_VALUE  # short config
+    assert guest.command(Command(3), b"TWCF") == CommandResult.BAD_LENGTH  # short config
     assert guest.report().threshold_stats() == s
     assert guest.command(Command(10), b"") == CommandResult.OK  # histogram reset
     assert guest.report().histogram.count == 0
+
+
+def test_commands_of_the_wrong_length_are_refused_and_change_nothing(guest: Guest) -> None:
+    """Short or long bodies get BAD_LENGTH; before, an ARM without a body read the NIC's
+    zero padding and disarmed, and an EXIT without one ended the run."""
+    guest.reconfigure(BASE_CONFIG)
+    errors = guest.report().counters["ctl_errors"]  # not reset by a reconfigure
+    trig = next(iter(feed_frames([sell_add(13, 1_490_000)])))
+    wrong = [
+        (Command.ARM, b""),
+        (Command.ARM, b"\x00\x00"),
+        (Command.ACK, b""),
+        (Command.MAX_ORDERS, b"\x00"),
+        (Command.MAX_ORDERS, bytes(5)),
+        (Command.LIMITS, bytes(21)),
+        (Command.SYNC, b"\x00"),
+        (Command.EXIT, b""),
+    ]
+    for command, body in wrong:
+        assert guest.command(command, body) == CommandResult.BAD_LENGTH, (command, body)
+    assert guest.running
+    assert len(guest.process([trig])[0]) == 1  # still armed, still acking, same limits
+    report = guest.report()
+    assert report.counters["ctl_errors"] == errors + len(wrong)
+    assert report.threshold_stats().orders == 1
 
 
 def test_clean_exit_with_final_report() -> None:
