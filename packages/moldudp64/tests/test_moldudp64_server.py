@@ -104,3 +104,50 @@ def test_server_config_refuses_limits_that_cannot_work(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         ServerConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_rotating_source_ports_over_real_sockets() -> None:
+    """The asyncio server keys its buckets by the datagram's source host: 20 sockets of
+    127.0.0.1 (20 source ports) get ``burst`` answers between them."""
+    import asyncio
+    import socket
+
+    from tickwire.moldudp64.aio import MoldPublisher, run
+    from tickwire.moldudp64.publisher import PublisherConfig
+
+    async def main() -> int:
+        pub = await MoldPublisher.create(
+            PublisherConfig("S"),
+            ("127.0.0.1", 9),
+            request_bind=("127.0.0.1", 0),
+            server_config=ServerConfig(rate=0.01, burst=3),
+        )
+        try:
+            pub.publish_many([b"m%d" % i for i in range(10)])
+            pub.flush()
+            addr = pub.request_address
+            assert addr is not None
+            socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(20)]
+            try:
+                for s in socks:
+                    s.bind(("127.0.0.1", 0))
+                    s.setblocking(False)
+                    s.sendto(RequestPacket("S", 1, 5).build(), addr)
+                await asyncio.sleep(0.3)
+                answered = 0
+                for s in socks:
+                    try:
+                        s.recv(2048)
+                        answered += 1
+                    except BlockingIOError:
+                        pass
+            finally:
+                for s in socks:
+                    s.close()
+            assert pub.server.stats.requests == 20
+            assert pub.server.stats.rate_limited == 17
+            return answered
+        finally:
+            await pub.close()
+
+    assert run(main()) == 3
