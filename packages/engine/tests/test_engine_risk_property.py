@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.engine.exchange import Account50, MatchingEngine
@@ -280,3 +281,16 @@ def test_engine_risk_venue_never_breaks_a_limit(script: list[tuple[Any, ...]]) -
     callback) racing fills, rejects and halts: after every step the venue is within
     every limit, and once all answers are in, risk's view equals the venue's."""
     _run(Session(LIMITS), script)
+
+
+def test_engine_risk_venue_cancel_sizes_are_integers() -> None:
+    """A cancel passes no risk check, so its size is checked where it is made."""
+    s = Session(RiskLimits())
+    o = s.manager.submit("AAPL", "B", 100, PX)
+    s.settle()
+    for remaining in (True, 1.0, "1", -1, 1_000_000):
+        with pytest.raises(ValueError, match="remaining"):
+            s.manager.cancel(o, remaining)
+    assert not s.to_venue
+    s.settle()
+    assert o.open_qty == 100

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tickwire.engine.risk import RiskEngine, RiskRefusal, wire_symbol
+from tickwire.engine.risk import MAX_OUCH_QUANTITY, RiskEngine, RiskRefusal, wire_symbol
 from tickwire.engine.strategy.api import OrderUpdate
 from tickwire.ouch import v50
 
@@ -227,7 +227,16 @@ class OrderManager:
         return new
 
     def cancel(self, order: Order, remaining: int = 0) -> bool:
-        """Cancel (``remaining=0``) or reduce an open order; allowed under the kill switch."""
+        """Cancel (``remaining=0``) or reduce an open order; allowed under the kill switch.
+
+        ``remaining`` must be an ``int`` in 0..999,999 (``ValueError`` otherwise: a
+        cancel passes no risk check, and ``True`` would go out as one share)."""
+        if isinstance(remaining, bool) or not isinstance(remaining, int):
+            raise ValueError(
+                f"remaining must be an integer, got {type(remaining).__name__} {remaining!r}"
+            )
+        if not 0 <= remaining <= MAX_OUCH_QUANTITY:
+            raise ValueError(f"remaining {remaining} out of range 0..{MAX_OUCH_QUANTITY}")
         if not order.is_open or (order.pending_cancel and remaining == 0):
             return False
         if remaining == 0:
