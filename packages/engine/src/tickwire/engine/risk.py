@@ -22,14 +22,16 @@ reason              refuses a new order (or a replace) when
 ``max_notional``    quantity x price > ``max_order_notional``
 ``price_collar``    |price - reference| x 10,000 > ``price_collar_bps`` x reference,
                     or no reference price is known yet for the symbol
-``max_position``    the worst-case position if every open order on that side filled,
-                    plus this one, would exceed ``max_position`` (per symbol override
-                    in ``position_limits``) in absolute value
+``max_position``    the worst-case position if every open order on that side filled
+                    (a replace chain at its largest member), plus what this order
+                    adds, would exceed ``max_position`` (per symbol override in
+                    ``position_limits``) in absolute value
 ``credit_limit``    executed notional (both sides) + open orders' notional + this
                     order's notional > ``credit_limit``
 ``daily_loss``      realised + unrealised PnL (marked at the reference price)
                     <= -``daily_loss_limit``
-``max_open_orders`` the number of live orders >= ``max_open_orders``
+``max_open_orders`` the number of live orders >= ``max_open_orders`` (an order and
+                    its replace in flight count once)
 ``duplicate``       an order with the same symbol, side, quantity and price was sent
                     within the last ``duplicate_window_ns``
 ``throttle``        ``throttle_orders`` orders were already sent within the last
