@@ -125,3 +125,13 @@ def test_receiver_skip_gap_delivers_the_held_run_and_counts_the_hole() -> None:
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="max_held"):
         SequencedCapture(b"", max_held=0)
+
+
+def test_a_far_jump_is_a_gap_like_any_other() -> None:
+    # A capture is a record: the live receiver's max_jump guard (one stray packet claiming
+    # a far sequence number is held as suspect) must not swallow the last packet of a
+    # capture that skips ahead, as NASDAQ's Multiple.Packets.pcap does.
+    far = DownstreamPacket("AB", 5_000_001, (b"far",)).build()
+    got, cap = read(capture([0], tail=far))
+    assert got == [*MSGS[:6], b"far"]
+    assert cap.stats.missing == 5_000_001 - 7 and cap.stats.gaps == 1

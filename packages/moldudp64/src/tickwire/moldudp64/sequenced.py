@@ -23,6 +23,10 @@ How it sequences
   ``gaps``, and the held messages are delivered. At the end of the capture every hole
   still open is given up the same way, including the messages a heartbeat or end of
   session announced that the capture never carried.
+* The capture is taken as the record it is: the live receiver's guards against stray
+  packets on an open port (a session adopted on two packets, a far jump suspect until
+  confirmed) are off; each session is pinned and joined at its first packet, and a jump
+  is a gap like any other.
 * Frames that carry no valid MoldUDP64 packet are skipped and counted by
   :class:`~tickwire.moldudp64.pcap.MoldCapture` (``capture`` in the stats).
 
@@ -60,6 +64,8 @@ __all__ = ["DEFAULT_MAX_HELD", "DEFAULT_WINDOW_NS", "SequenceStats", "SequencedC
 DEFAULT_WINDOW_NS = 1_000_000_000
 #: How many messages may be held behind a hole before it is given up anyway.
 DEFAULT_MAX_HELD = 100_000
+#: Beyond any 64-bit sequence number: the live receiver's ``max_jump`` guard is off.
+_ANY_JUMP = 1 << 64
 
 
 @dataclass(slots=True)
@@ -158,9 +164,15 @@ class SequencedCapture:
                 continue
             rx = receivers.get(name)
             if rx is None:
-                rx = receivers[name] = Receiver(
-                    ReceiverConfig(session=name, stale_after=float("inf"))
+                # Pinned and told where to start: adopted on its first packet. A capture is
+                # a record, not an open port: a far jump is a gap like any other.
+                config = ReceiverConfig(
+                    session=name,
+                    start_sequence=pkt.sequence,
+                    stale_after=float("inf"),
+                    max_jump=_ANY_JUMP,
                 )
+                rx = receivers[name] = Receiver(config)
                 starts[name] = pkt.sequence
             elif pkt.messages and pkt.sequence + len(pkt.messages) <= starts[name]:
                 self.stats.before_start += len(pkt.messages)
