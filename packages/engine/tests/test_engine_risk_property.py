@@ -294,3 +294,14 @@ def test_engine_risk_venue_cancel_sizes_are_integers() -> None:
     assert not s.to_venue
     s.settle()
     assert o.open_qty == 100
+
+
+def test_engine_risk_venue_answers_for_unknown_orders_are_counted() -> None:
+    """An answer naming an order this manager never sent changes nothing, visibly."""
+    s = Session(RiskLimits())
+    m = s.manager
+    m.on_message(v50.OrderExecuted(5, 777, 100, PX, "A", 1))
+    m.on_message(v50.OrderCanceled(5, 778, 100, "U"))
+    m.on_message(v50.Rejected(5, 779, 0x13, "X"))
+    assert m.unknown_answers == 3
+    assert s.risk.ledger.positions == {} and m.orders == {}

@@ -110,6 +110,9 @@ class OrderManager:
         self._maybe_open: dict[int, Order] = {}
         self.sent = 0
         self.refused = 0
+        # Venue answers naming a UserRefNum this manager never sent (nothing to apply
+        # them to; an execution among them is a position risk cannot see).
+        self.unknown_answers = 0
 
     def _take_ref(self) -> int:
         ref = self._next_ref
@@ -279,6 +282,7 @@ class OrderManager:
         if isinstance(msg, v50.OrderExecuted):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.filled_qty += msg.quantity
             o.open_qty = max(0, o.open_qty - msg.quantity)
@@ -298,6 +302,7 @@ class OrderManager:
         elif isinstance(msg, v50.OrderAccepted):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.order_reference_number = msg.order_reference_number
             if msg.order_state == "D" or o.open_qty == 0:
@@ -310,6 +315,7 @@ class OrderManager:
         elif isinstance(msg, v50.OrderCanceled):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.open_qty = max(0, o.open_qty - msg.quantity)
             self.risk.reduce(o.user_ref_num, msg.quantity)
@@ -326,6 +332,7 @@ class OrderManager:
             # The original is gone now (and only now) for risk too.
             self.risk.replaced(msg.orig_user_ref_num, msg.user_ref_num, 0 if dead else msg.quantity)
             if new is None:
+                self.unknown_answers += 1
                 return
             new.order_reference_number = msg.order_reference_number
             new.open_qty = msg.quantity
@@ -342,6 +349,7 @@ class OrderManager:
         elif isinstance(msg, v50.Rejected):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.state = OrderState.REJECTED
             o.open_qty = 0
