@@ -40,6 +40,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from check_dist import relative_links  # noqa: E402  (scripts/ is not a package)
+
 SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 LICENSE = (ROOT / "LICENSE").read_text()
 
@@ -313,3 +316,5 @@ def test_every_package_carries_the_license_and_says_where_it_lives() -> None:
         assert project["urls"]["Source"].endswith(f"/packages/{folder}"), project["urls"]
         assert "Typing :: Typed" in project["classifiers"]
         assert "Topic :: Office/Business :: Financial :: Investment" in project["classifiers"]
+        # The README is the long description: a relative link breaks on the index page.
+        assert relative_links((pyproject.parent / "README.md").read_text()) == [], folder
