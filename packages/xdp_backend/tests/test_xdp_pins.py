@@ -281,3 +281,20 @@ def test_no_warning_for_an_interface_that_is_not_a_veth(net: VethPair) -> None:
     with in_netns(net.ns_xdp):
         assert native_veth_warning("lo") is None
         assert link("lo").kind == ""
+
+
+def test_pins_of_an_interrupted_attach_are_stale_and_replaced(program: XdpProgram) -> None:
+    name = f"twxcut{os.getpid() % 100000}"
+    base = program.pin(name)
+    try:
+        (base / "prog").unlink()  # as if attach died between pinning the maps and the program
+        status = pin_status(name)
+        assert (status.state, status.reason) == (
+            "stale",
+            f"{base} holds no program (an interrupted attach)",
+        )
+        assert program.pin(name) == base
+        assert (base / "prog").exists()
+    finally:
+        XdpProgram.unpin(name)
+    assert pin_status(name).state == "none"

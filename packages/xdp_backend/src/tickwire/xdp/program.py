@@ -314,6 +314,9 @@ def pin_status(iface: str) -> PinStatus:
         raise XdpError(f"the pins of {iface} under {base} are root-only: run as root") from exc
     fd = lib().bpf_obj_get(str(base / "prog").encode())
     if fd < 0:
+        err = -fd if fd < -1 else ctypes.get_errno()
+        if err != errno.ENOENT:
+            raise XdpError(f"cannot open {base / 'prog'} ({os.strerror(err)}): run as root")
         return PinStatus("stale", f"{base} holds no program (an interrupted attach)")
     try:
         prog_id = _fd_prog_id(fd)
