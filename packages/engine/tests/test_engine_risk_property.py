@@ -201,9 +201,9 @@ def test_engine_risk_venue_padded_symbol_is_the_same_symbol() -> None:
 LIMITS = RiskLimits(
     max_order_qty=100,
     max_order_notional=100 * (PX + 5),
-    credit_limit=1_500 * PX,
-    max_position=200,
-    position_limits={"MSFT": 100},
+    credit_limit=1_000 * PX,
+    max_position=100,
+    position_limits={"MSFT": 150},
     restricted=frozenset({"GME"}),
     max_open_orders=5,
 )
@@ -219,6 +219,8 @@ _request = st.one_of(
         _qty,
         _price,
     ),
+    # A strategy that takes all the room risk gives it: the largest size that passes.
+    st.tuples(st.just("greedy"), st.sampled_from(["AAPL", "MSFT"]), st.sampled_from("BS"), _price),
     st.tuples(st.just("replace"), st.integers(0, 20), st.one_of(st.none(), _price), _qty),
     st.tuples(st.just("cancel"), st.integers(0, 20), st.sampled_from([0, 0, 10, 50])),
 )
@@ -246,6 +248,11 @@ def _run(session: Session, script: list[tuple[Any, ...]]) -> None:
                 open_orders: list[Order] = m.open_orders()
                 if req[0] == "submit":
                     m.submit(*req[1:])
+                elif req[0] == "greedy":
+                    _, sym, side, price = req
+                    for qty in (100, 50, 20, 10, 1):
+                        if m.submit(sym, side, qty, price).state is not OrderState.REFUSED:
+                            break
                 elif req[0] == "replace" and open_orders:
                     _, pick, price, qty = req
                     m.replace(open_orders[pick % len(open_orders)], price=price, quantity=qty)
