@@ -50,7 +50,7 @@ from tickwire.itch import DecodeError, Message
 from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
 from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages
-from tickwire.moldudp64.receiver import ReceiverConfig
+from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.ouch import OuchError, v50
 from tickwire.soupbintcp.aio import SoupClient
 from tickwire.soupbintcp.session import ClientSession
@@ -94,6 +94,9 @@ class LiveConfig:
     #: Interface with a tickwire XDP program attached (``python -m tickwire.xdp attach``)
     #: whose mirror of the feed also goes into the receiver (needs tickwire-xdp and root).
     xdp_mirror: str | None = None
+    #: The feed's MoldUDP64 session, pinned: packets of any other session are refused and
+    #: counted (None: the first session two packets confirm; see docs/robustness.md).
+    feed_session: str | None = None
 
 
 class MirrorError(RuntimeError):
@@ -199,7 +202,7 @@ class LiveEngine:
         c = self.config
         # First, so a mirror that cannot be used fails before any socket is opened.
         mirror = self._open_mirror(c.xdp_mirror) if c.xdp_mirror is not None else None
-        rcfg = ReceiverConfig(request_server=c.rerequest, start_sequence=1)
+        rcfg = ReceiverConfig(session=c.feed_session, request_server=c.rerequest, start_sequence=1)
         line = (
             Line(port=c.feed[1], group=c.group, interface=c.feed[0])
             if c.group
@@ -429,6 +432,9 @@ class LiveEngine:
                 "messages_requested": rx.messages_requested if rx else 0,
                 "duplicates": rx.duplicate_messages if rx else 0,
                 "end_of_session": self.end_of_session,
+                "session": self.receiver.receiver.session if self.receiver else None,
+                # what the receiver refused or held back (docs/robustness.md section 2)
+                "refused": _refused(rx),
                 # frames XDP's ring buffer delivered (None: no mirror configured)
                 "mirror": self.mirror.snapshot() if self.mirror is not None else None,
             },
@@ -440,6 +446,22 @@ class LiveEngine:
             "latency_ns": percentiles(list(r.latencies)),
             "uptime_s": round(time.time() - self.started, 3),
         }
+
+
+def _refused(rx: ReceiverStats | None) -> dict[str, int]:
+    """The receiver's counters of what it refused, dropped or held back."""
+    names = (
+        "bad_packets",
+        "other_session_packets",
+        "candidate_packets",
+        "suspect_packets",
+        "jumps_confirmed",
+        "stale_end_of_session",
+        "requests_deferred",
+        "buffer_dropped",
+        "held_dropped",
+    )
+    return {n: getattr(rx, n) if rx is not None else 0 for n in names}
 
 
 async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:
