@@ -10,6 +10,7 @@
         --ouch 127.0.0.1:26400 [--user TW] [--password-file FILE]
         [--strategy module:Class] [--config FILE]
         [--control /tmp/tw.sock] [--report REPORT.json] [--dashboard] [--xdp-mirror IFACE]
+        [--feed-session NAME]
 
     python -m tickwire.engine live --control /tmp/tw.sock --command kill|arm|status|stop
 
@@ -121,6 +122,13 @@ def add_parser(sub: Any) -> None:
         metavar="IFACE",
         default=None,
         help="also take the feed from the ring buffer of the tickwire XDP program on IFACE",
+    )
+    lv.add_argument(
+        "--feed-session",
+        metavar="NAME",
+        default=None,
+        help="pin the feed's MoldUDP64 session: packets of any other are refused "
+        "(default: [feed] session in --config, else the first session two packets confirm)",
     )
     lv.set_defaults(func=_cmd_live)
 
@@ -250,6 +258,28 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     return strategy, limits
 
 
+def _feed_session(args: argparse.Namespace) -> str | None:
+    """The feed session to pin: ``--feed-session``, else ``session`` of the config's
+    ``[feed]`` table, else None (see docs/robustness.md section 2)."""
+    from tickwire.moldudp64.codec import encode_session
+    from tickwire.moldudp64.errors import BadSession
+
+    feed = read_config(args.config).get("feed", {})
+    unknown = set(feed) - {"session"}
+    if unknown:
+        raise _UsageError(f"{args.config}: [feed]: unknown keys {sorted(unknown)} (known: session)")
+    name = args.feed_session if args.feed_session is not None else feed.get("session")
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise _UsageError(f"feed session must be a string, got {name!r}")
+    try:
+        encode_session(name)
+    except BadSession as exc:
+        raise _UsageError(f"feed session: {exc}") from None
+    return name
+
+
 async def _live(args: argparse.Namespace) -> int:
     from tickwire.engine.live import LiveConfig, LiveEngine
 
@@ -276,6 +306,7 @@ async def _live(args: argparse.Namespace) -> int:
         control=args.control,
         report=args.report,
         xdp_mirror=args.xdp_mirror,
+        feed_session=_feed_session(args),
     )
     engine = LiveEngine(strategy, cfg)
     await engine.start()
