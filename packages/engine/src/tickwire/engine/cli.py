@@ -32,6 +32,7 @@ from tickwire.engine.backends import (
 )
 from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
 from tickwire.engine.config import ConfigError, load_config
+from tickwire.engine.risk import RiskConfigError
 from tickwire.engine.sources import (
     KEEP_DUPLICATES_HELP,
     CaptureFeedStats,
@@ -42,7 +43,8 @@ from tickwire.engine.sources import (
 from tickwire.itch import DecodeError
 from tickwire.itch.progress import Progress
 from tickwire.moldudp64 import MoldError
-from tickwire.moldudp64.pcap import LINKTYPE_ETHERNET, PcapWriter, read_pcap
+from tickwire.moldudp64.cliargs import existing_file, run_cli
+from tickwire.moldudp64.pcap import LINKTYPE_ETHERNET, PcapWriter, linktype_name, read_pcap
 
 __all__ = ["main"]
 
@@ -122,13 +124,19 @@ def _cmd_threshold(args: argparse.Namespace) -> int:
             PcapWriter(args.out) as writer,
             Progress(capture.stat().st_size, f"threshold {args.backend}") as bar,
         ):
-            for record in read_pcap(capture):
+            for n, record in enumerate(read_pcap(capture), 1):
                 if record.linktype != LINKTYPE_ETHERNET:
                     raise MoldError(
-                        f"{capture}: link type {record.linktype} is not Ethernet; the "
-                        "strategy takes Ethernet frames"
+                        f"{capture}: link type {linktype_name(record.linktype)} is not "
+                        "Ethernet; the strategy takes Ethernet frames"
                     )
-                for order in backend.feed(record.frame):
+                try:
+                    orders = backend.feed(record.frame)
+                except ValueError as exc:  # a frame this backend cannot take (e.g. too long)
+                    raise MoldError(
+                        f"{capture}: frame {n} ({len(record.frame)} bytes): {exc}"
+                    ) from exc
+                for order in orders:
                     writer.write(order, timestamp_ns=record.timestamp_ns)
                 bar.update(len(record.frame) + 16)
         text = backend.stats().to_json()
@@ -160,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     book = sub.add_parser("book", help="replay a BinaryFILE or a MoldUDP64 capture into books")
-    book.add_argument("file", help="ITCH 5.0 BinaryFILE (gzip ok) or pcap/pcapng capture")
+    book.add_argument(
+        "file", type=existing_file, help="ITCH 5.0 BinaryFILE (gzip ok) or pcap/pcapng capture"
+    )
     book.add_argument("--json", action="store_true", help="print one JSON object")
     book.add_argument(
         "--backend",
@@ -173,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     th = sub.add_parser("threshold", help="run a threshold backend over a capture")
     th.add_argument("--backend", required=True, help="registered backend name, e.g. reference")
     th.add_argument("--config", required=True, help="TOML configuration (docs/threshold.md)")
-    th.add_argument("capture", help="input pcap/pcapng of Ethernet frames")
+    th.add_argument("capture", type=existing_file, help="input pcap/pcapng of Ethernet frames")
     th.add_argument("--out", required=True, help="pcap the order frames are written to")
     th.add_argument("--json", required=True, help="statistics JSON file ('-' for stdout)")
     th.set_defaults(func=_cmd_threshold)
@@ -188,10 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        rc: int = args.func(args)
-    except (OSError, DecodeError, MoldError) as exc:
-        print(f"tickwire.engine: {exc}", file=sys.stderr)
-        return 1
-    return rc
+    """Run the command line; returns the exit status, never a traceback for bad input.
+
+    One error boundary (:func:`tickwire.moldudp64.cliargs.run_cli`) for every subcommand:
+    config and usage errors exit 2, unreadable data (``DecodeError``, ``MoldError``, a
+    truncated gzip, ``OSError``) exits 1, each with one ``PROG: error: ...`` line.
+    """
+    return run_cli(
+        build_parser(),
+        argv,
+        lambda args: int(args.func(args)),
+        usage_errors=(ConfigError, RiskConfigError, BackendNotFound, BackendUnavailable),
+        data_errors=(DecodeError, MoldError),
+    )

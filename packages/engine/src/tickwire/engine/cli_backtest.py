@@ -28,6 +28,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tickwire.moldudp64.cliargs import DATA_ERRORS, existing_file, one_line, positive_int, run_cli
+from tickwire.moldudp64.cliargs import UsageError as _CliUsageError
+
 if TYPE_CHECKING:
     from tickwire.engine.sources import CaptureFeedStats
 
@@ -51,7 +54,7 @@ DEFAULT_RISK: dict[str, Any] = {
 }
 
 
-class UsageError(Exception):
+class UsageError(_CliUsageError):
     """A bad command line or config file: the engine's CLIs print it and exit 2."""
 
 
@@ -64,7 +67,10 @@ def add_parser(subparsers: Any) -> None:
         "venue (L3 queue model, latency models) and write JSON/CSV/PNG reports.",
     )
     bt.add_argument(
-        "data", nargs="?", help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)"
+        "data",
+        nargs="?",
+        type=existing_file,
+        help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)",
     )
     bt.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
     bt.add_argument("--config", help="TOML file with [strategy], [risk] and [backtest] tables")
@@ -91,7 +97,10 @@ def add_parser(subparsers: Any) -> None:
         help="write LOBSTER message/orderbook files and a BBO series for chosen symbols",
     )
     ex.add_argument(
-        "data", nargs="?", help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)"
+        "data",
+        nargs="?",
+        type=existing_file,
+        help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)",
     )
     ex.add_argument(
         "--symbol",
@@ -99,7 +108,9 @@ def add_parser(subparsers: Any) -> None:
         required=True,
         help="symbol to export (repeatable, or comma-separated)",
     )
-    ex.add_argument("--levels", type=int, default=10, help="order book levels (default 10)")
+    ex.add_argument(
+        "--levels", type=positive_int, default=10, help="order book levels (default 10)"
+    )
     ex.add_argument("--out", default="lobster-out", help="output directory (default ./lobster-out)")
     ex.add_argument(
         "--bbo", default="csv", choices=["csv", "parquet", "none"], help="BBO series format"
@@ -113,8 +124,12 @@ def _add_generator_args(p: argparse.ArgumentParser) -> None:
     from tickwire.engine.sources import KEEP_DUPLICATES_HELP
 
     p.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
-    p.add_argument("--messages", type=int, default=200_000, help="sample day size (default 200000)")
-    p.add_argument("--symbols", type=int, default=200, help="sample day symbols (default 200)")
+    p.add_argument(
+        "--messages", type=positive_int, default=200_000, help="sample day size (default 200000)"
+    )
+    p.add_argument(
+        "--symbols", type=positive_int, default=200, help="sample day symbols (default 200)"
+    )
     p.add_argument("--day-seed", type=int, default=1, help="sample day seed (default 1)")
 
 
@@ -164,11 +179,17 @@ def read_config(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--config: {exc}") from None
+        cfg = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: {one_line(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    for key, value in cfg.items():  # [strategy], [risk], [backtest]: tables only
+        if not isinstance(value, dict):
+            raise UsageError(
+                f"{path}: {key}: must be a table ([{key}]), got {type(value).__name__} {value!r}"
+            )
+    return cfg
 
 
 def load_strategy(spec: str | None, table: Mapping[str, Any], default: str) -> Any:
@@ -240,6 +261,11 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             )
     except BackendUnavailable as exc:  # --backend cython where the extension is not built
         raise UsageError(str(exc)) from None
+    except OverflowError as exc:  # the strategy sent more orders than UserRefNums remain
+        raise UsageError(
+            f"backtest.first_user_ref_num: {config.first_user_ref_num} leaves too few "
+            f"4-byte UserRefNums for this run ({exc}); start lower"
+        ) from None
     out = Path(args.out)
     report = write_outputs(result, out, plot=not args.no_plot)
     report["data"] = desc
@@ -298,16 +324,13 @@ def run(args: argparse.Namespace) -> int:
     ``add_parser`` sets ``func=run`` on both subcommands, so a host CLI that dispatches
     with ``args.func(args)`` gets the same error handling and exit codes.
     """
-    from tickwire.itch import DecodeError
-    from tickwire.moldudp64 import MoldError
-
     try:
         return int(args.backtest_command(args))
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except (DecodeError, MoldError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except DATA_ERRORS as exc:  # DecodeError, MoldError, OSError, a truncated gzip, ...
+        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 
@@ -316,8 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tickwire.engine.cli_backtest")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
-    args = parser.parse_args(argv)
-    return run(args)
+    return run_cli(parser, argv, run)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,16 @@ from tickwire.engine.credentials import (
     read_password,
     user_name,
 )
+from tickwire.moldudp64.cliargs import (
+    existing_file,
+    int_range,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    tcp_udp_port_or_any,
+)
 
 __all__ = ["add_parser", "parse_address"]
 
@@ -71,28 +81,59 @@ def add_parser(sub: Any) -> None:
     ex = sub.add_parser("exchange", help="run the simulated exchange (OUCH in, ITCH out)")
     ex.add_argument("--feed", type=parse_address, required=True, help="HOST:PORT the feed goes to")
     ex.add_argument("--host", default="127.0.0.1", help="address the ports listen on")
-    ex.add_argument("--ouch-port", type=int, default=26400, help="OUCH 5.0 port (0: any)")
-    ex.add_argument("--ouch42-port", type=int, default=None, help="OUCH 4.2 port (off by default)")
-    ex.add_argument("--rerequest-port", type=int, default=26478, help="MoldUDP64 re-request port")
+    ex.add_argument(
+        "--ouch-port", type=tcp_udp_port_or_any, default=26400, help="OUCH 5.0 port (0: any)"
+    )
+    ex.add_argument(
+        "--ouch42-port",
+        type=tcp_udp_port_or_any,
+        default=None,
+        help="OUCH 4.2 port (off by default)",
+    )
+    ex.add_argument(
+        "--rerequest-port",
+        type=tcp_udp_port_or_any,
+        default=26478,
+        help="MoldUDP64 re-request port",
+    )
     ex.add_argument("--user", type=user_name, action="append",
                     help=f"an OUCH user name, repeatable (default {DEFAULT_USER})")  # fmt: skip
     ex.add_argument("--password-file", default=None, metavar="FILE",
                     help=f"the users' password (first line); else ${PASSWORD_ENV}")  # fmt: skip
-    ex.add_argument("--seed", default=None, help="ITCH BinaryFILE or capture to seed the books")
-    ex.add_argument("--flow", default=None, help="ITCH BinaryFILE or capture replayed at --rate")
-    ex.add_argument("--generate", type=int, default=0, help="generated background flow messages")
-    ex.add_argument("--symbols", type=int, default=20, help="generated flow symbols")
+    ex.add_argument(
+        "--seed",
+        type=existing_file,
+        default=None,
+        help="ITCH BinaryFILE or capture to seed the books",
+    )
+    ex.add_argument(
+        "--flow",
+        type=existing_file,
+        default=None,
+        help="ITCH BinaryFILE or capture replayed at --rate",
+    )
+    ex.add_argument(
+        "--generate", type=non_negative_int, default=0, help="generated background flow messages"
+    )
+    ex.add_argument("--symbols", type=positive_int, default=20, help="generated flow symbols")
     ex.add_argument("--day-seed", type=int, default=1, help="generated flow seed")
-    ex.add_argument("--rate", type=float, default=10_000.0, help="flow messages per second")
-    ex.add_argument("--loss", type=float, default=0.0, help="feed packet loss probability")
-    ex.add_argument("--reorder", type=float, default=0.0, help="feed reorder probability")
-    ex.add_argument("--delay", type=float, default=0.0, help="feed delay in seconds")
-    ex.add_argument("--drop-ouch-every", type=int, default=0, help="drop OUCH after every N orders")
+    ex.add_argument(
+        "--rate", type=positive_float, default=10_000.0, help="flow messages per second"
+    )
+    ex.add_argument("--loss", type=probability, default=0.0, help="feed packet loss probability")
+    ex.add_argument("--reorder", type=probability, default=0.0, help="feed reorder probability")
+    ex.add_argument("--delay", type=non_negative_float, default=0.0, help="feed delay in seconds")
+    ex.add_argument(
+        "--drop-ouch-every",
+        type=non_negative_int,
+        default=0,
+        help="drop OUCH after every N orders",
+    )
     ex.add_argument("--fault-seed", type=int, default=7)
     ex.add_argument("--open", action="store_true", help="publish O, S, Q before any flow")
     ex.add_argument(
         "--duration",
-        type=float,
+        type=non_negative_float,
         default=None,
         help="seconds to run after the flow (default: until a signal)",
     )
@@ -116,7 +157,9 @@ def add_parser(sub: Any) -> None:
                     help="send a command to a running engine's --control socket and exit")  # fmt: skip
     lv.add_argument("--report", default=None, help="session report (JSON) path")
     lv.add_argument("--dashboard", action="store_true", help="show the terminal dashboard")
-    lv.add_argument("--first-user-ref-num", type=int, default=1)
+    lv.add_argument(
+        "--first-user-ref-num", type=int_range(1, 2**32 - 1, what="UserRefNum"), default=1
+    )
     lv.add_argument(
         "--xdp-mirror",
         metavar="IFACE",
@@ -151,6 +194,13 @@ async def _exchange(args: argparse.Namespace) -> int:
 
     seed = _itch_file(args.seed) if args.seed else None  # bad paths fail before any port opens
     flow: Any = _itch_file(args.flow) if args.flow else None
+    if flow is None and args.generate:
+        from tickwire.itch.generator import generate_day
+
+        try:  # checks the sizes at once, before any port opens
+            flow = generate_day(args.generate, args.symbols, args.day_seed)
+        except ValueError as exc:
+            raise _UsageError(f"--generate: {exc}") from None
     faults = Faults(args.loss, args.reorder, args.delay, args.drop_ouch_every, args.fault_seed)
     password = _password(args)
     users = {name: password for name in args.user or [DEFAULT_USER]}
@@ -178,17 +228,21 @@ async def _exchange(args: argparse.Namespace) -> int:
     if args.open:
         ex.open_market()
     if seed is not None:
-        ex.replay(seed)
-    if flow is None and args.generate:
-        from tickwire.itch.generator import generate_day
-
-        flow = generate_day(args.generate, args.symbols, args.day_seed)
+        try:
+            ex.replay(seed)
+        except BaseException:  # an unreadable --seed: close the ports, then report it
+            await ex.close()
+            raise
     if flow is not None:
         task = asyncio.create_task(ex.run_flow(flow, rate=args.rate))
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        task.cancel()
         waiter.cancel()
+        failure = task.exception() if task.done() and not task.cancelled() else None
+        task.cancel()
+        if failure is not None:  # an unreadable --flow: exit 1 with its error, not 0
+            await ex.close()
+            raise failure
     if not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), args.duration)
