@@ -76,7 +76,9 @@ class _Rx:
         events: list[Event] = []
         rx = await MoldReceiver.create(
             Line(port=0, host="127.0.0.1"),
-            config=ReceiverConfig(start_sequence=1),
+            # Pinned to feed_frame's session: adopted on its first packet (unpinned, a
+            # session needs two packets, docs/robustness.md section 2).
+            config=ReceiverConfig(session="FEED000001", start_sequence=1),
             on_event=events.append,
         )
         return cls(rx, events)
