@@ -82,8 +82,7 @@ def test_mirror_mode_changes_on_the_next_frame(
     finally:
         reader.close()
     assert capsys.readouterr().out.splitlines()[-1] == f"{iface}: mirror orders"
-    with pytest.raises(SystemExit):  # argparse: an unknown mode is a usage error (2)
-        main(["mirror", iface, "some"])
+    assert main(["mirror", iface, "some"]) == 2  # argparse: an unknown mode is a usage error
 
 
 def test_stats(program: XdpProgram, iface: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,5 +112,11 @@ def test_attach_rejects_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_text(CONFIG.to_toml().replace("max_position = 5000", "max_positon = 5000"))
     assert main(["attach", "lo", "--config", str(bad)]) == 2
     assert "instrument[0].max_positon: unknown key" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["attach", "lo"])  # --config is required
+    assert main(["attach", "lo"]) == 2  # --config is required
+    assert "--config" in capsys.readouterr().err
+    assert main(["attach", "lo", "--config", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["set", "lo", "--locate", "70000"]) == 2
+    assert "locate 70000 is not in 1..65535" in capsys.readouterr().err
+    assert main(["stats", "lo", "--watch", "-1"]) == 2
+    assert "-1.0 is not above 0" in capsys.readouterr().err

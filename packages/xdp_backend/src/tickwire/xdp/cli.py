@@ -16,6 +16,14 @@ import time
 from collections.abc import Sequence
 
 from tickwire.engine.config import ConfigError, InstrumentConfig, load_config
+from tickwire.moldudp64.cliargs import (
+    UsageError,
+    existing_file,
+    int_range,
+    non_negative_int,
+    positive_float,
+    run_cli,
+)
 
 from . import layout
 from .build import BuildError
@@ -36,7 +44,7 @@ _LIMIT_FIELDS = (
 )
 
 
-class _UsageError(Exception):
+class _UsageError(UsageError):
     pass
 
 
@@ -46,7 +54,12 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("attach", help="load, configure, pin and attach the program")
     a.add_argument("iface")
-    a.add_argument("--config", required=True, help="threshold strategy TOML (docs/threshold.md)")
+    a.add_argument(
+        "--config",
+        type=existing_file,
+        required=True,
+        help="threshold strategy TOML (docs/threshold.md)",
+    )
     a.add_argument("--mode", choices=("native", "generic"), default="native")
     a.add_argument(
         "--mirror",
@@ -64,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("set", help="change an instrument's limits, or add one")
     s.add_argument("iface")
-    s.add_argument("--locate", type=int, required=True)
+    s.add_argument("--locate", type=int_range(1, 65535, what="locate"), required=True)
     s.add_argument("--symbol")
     for field in _LIMIT_FIELDS:
         s.add_argument("--" + field.replace("_", "-"), dest=field, type=int)
@@ -80,9 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="counts, shares and notional committed")
     st.add_argument("iface")
     st.add_argument("--json", action="store_true", help="print the contract's STATS.json object")
-    st.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+    st.add_argument("--watch", type=positive_float, metavar="SECONDS", help="refresh every SECONDS")
     st.add_argument(
-        "--count", type=int, default=0, help="with --watch: stop after N views (0: until ^C)"
+        "--count",
+        type=non_negative_int,
+        default=0,
+        help="with --watch: stop after N views (0: until ^C)",
     )
 
     d = sub.add_parser(
@@ -186,7 +202,10 @@ def _stats(args: argparse.Namespace) -> int:
             shown += 1
             if args.watch is None or (args.count and shown >= args.count):
                 return 0
-            time.sleep(args.watch)
+            try:
+                time.sleep(args.watch)
+            except KeyboardInterrupt:  # the way to end `--watch` without --count: not 130
+                return 0
             if not args.json:
                 print()
 
@@ -212,18 +231,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        return _run(args)
-    except (ConfigError, _UsageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (XdpError, LibbpfError, BuildError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
+    """Run the command line; returns the exit status (see the module docs), with one
+    ``error:`` line on stderr and never a traceback for bad input."""
+    return run_cli(
+        _parser(),
+        argv,
+        _run,
+        usage_errors=(ConfigError,),
+        data_errors=(XdpError, LibbpfError, BuildError),
+    )
 
 
 if __name__ == "__main__":
