@@ -465,3 +465,18 @@ def test_requests_are_capped_whatever_the_gaps() -> None:
         times += [t] * len(requests(rx.tick(t)))
     assert_within_bucket(times, cfg.request_rate, cfg.request_burst)
     assert len(times) > 300 and rx.stats.requests_deferred > 0
+
+
+def test_packets_held_for_other_sessions_are_bounded() -> None:
+    rx = Receiver(ReceiverConfig(start_sequence=1, max_buffer_bytes=20_000))
+    rx.receive(pkt(1, 1), "A", 0.0)
+    rx.receive(pkt(2, 1), "A", 0.1)  # S adopted (its two packets were candidate packets)
+    for i in range(200):  # 200 KB of three other sessions while S is alive: bytes bound
+        data = DownstreamPacket(f"X{i % 3}", 1 + i, (b"." * 1000,)).build()
+        assert rx.receive(data, "X", 0.2 + i * 0.001) == []
+    assert sum(c.nbytes for c in rx._candidates.values()) <= 20_000
+    assert rx.stats.candidate_packets == 202 and rx.stats.held_dropped == 200 - 19
+    for i in range(40):  # 40 sessions: at most four candidates are tracked
+        rx.receive(DownstreamPacket(f"Y{i}", 1, (b"y",)).build(), "Y", 1.0 + i * 0.001)
+    assert len(rx._candidates) == 4
+    assert rx.session == "S" and delivered(rx.receive(pkt(3, 1), "A", 2.0)) == [3]

@@ -176,7 +176,7 @@ class ReceiverStats:
     requests_sent: int = 0
     messages_requested: int = 0
     retries: int = 0
-    #: Times the request rate cap held a batch of requests back (in whole or in part).
+    #: Batches of requests the rate cap held back (a wait for tokens, or a batch cut short).
     requests_deferred: int = 0
     session_changes: int = 0
     #: Packets claiming a jump beyond ``max_jump`` (not acted on unless confirmed).
@@ -266,6 +266,7 @@ class Receiver:
         self._mark = 0
         self._tokens = float(cfg.request_burst)
         self._tokens_at = float("-inf")
+        self._deferred = False
 
     # --- public state ---------------------------------------------------------------------
 
@@ -748,7 +749,9 @@ class Receiver:
         )
         self._tokens_at = now
         if self._tokens < 1:
-            self.stats.requests_deferred += 1
+            if not self._deferred:  # counted once per wait, not per packet meanwhile
+                self._deferred = True
+                self.stats.requests_deferred += 1
             return
         if retry:
             self.stats.retries += 1
@@ -785,6 +788,7 @@ class Receiver:
         if sent == budget and budget < cfg.max_outstanding and s < limit:
             self.stats.requests_deferred += 1  # the cap cut this batch short
         self._tokens -= sent
+        self._deferred = False
         self._req_hi = max(hi, self._expected + 1)
         self._mark = self._expected
         interval = min(cfg.retry_timeout * cfg.backoff**self._attempts, cfg.max_retry_interval)
