@@ -44,3 +44,17 @@ def test_a_bad_feed_session_is_one_usage_error(
         argv = [*argv, "--config", str(path)]
     with pytest.raises(UsageError, match=message.replace("[", r"\[")):
         _feed_session(_args(*argv))
+
+
+def test_the_backtest_accepts_a_config_file_shared_with_live(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tickwire.engine.cli import main
+
+    cfg = tmp_path / "both.toml"
+    # A bad [backtest] value stops the run right after the check of the tables.
+    cfg.write_text('[feed]\nsession = "TWFEED0001"\n\n[backtest]\nseed = "abc"\n')
+    argv = ["backtest", "--config", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]
+    assert main([*argv, "--messages", "3000", "--symbols", "5", "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "backtest.seed" in err and "unknown tables" not in err

@@ -230,10 +230,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from tickwire.itch.progress import Progress
 
     cfg = read_config(args.config)
-    unknown = set(cfg) - {"strategy", "risk", "backtest"}
+    # [feed] is the live engine's (its feed session): a file both use is accepted here.
+    unknown = set(cfg) - {"strategy", "risk", "backtest", "feed"}
     if unknown:
         raise UsageError(
-            f"{args.config}: unknown tables {sorted(unknown)} (known: strategy, risk, backtest)"
+            f"{args.config}: unknown tables {sorted(unknown)} "
+            "(known: strategy, risk, backtest, feed)"
         )
     strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
     try:
