@@ -161,7 +161,7 @@ def _recv_cmd(at: Endpoints) -> list[str]:
 
 
 def _xdp_cmd(at: Endpoints) -> list[str]:
-    from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+    from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
     big = 2**62  # the same decision as the other traders: 100 shares at the limit, no caps
     order_port = at.orders_udp.rpartition(":")[2]
@@ -195,7 +195,7 @@ def xdp_trader(config_path: str) -> None:
     socket on the feed port (an engine's, in production), and the mirror ring buffer of
     frames turned into orders is drained every 20 ms.
     """
-    from tickwire.engine.config import load_config
+    from tickwire.threshold.config import load_config
     from tickwire.xdp import XdpProgram
     from tickwire.xdp.netns import in_netns
     from tickwire.xdp.program import PASS_PROGRAM_NAME

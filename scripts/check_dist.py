@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Distribution -> modules that must be compiled into its wheels (``pkg/mod``).
 COMPILED: dict[str, tuple[str, ...]] = {
     "tickwire-itch": ("tickwire/itch/_fast",),
-    "tickwire-engine": ("tickwire/engine/_cbook", "tickwire/engine/_cthreshold"),
+    "tickwire-threshold": ("tickwire/threshold/_cthreshold",),
+    "tickwire-engine": ("tickwire/engine/_cbook",),
 }
 
 #: Distribution -> files a wheel must hold besides its Python code.

@@ -8,10 +8,10 @@ test. Then, for each package, a fresh ``uv venv`` gets that one wheel with
 build, its third-party dependencies from the index. The test checks
 
 * exactly the distributions the root README says come with it (the codecs bring
-  construct only; the engine brings the three codecs and sortedcontainers; each backend
-  brings the engine and itself), at the versions of this build;
+  construct only; tickwire-threshold the three codecs; the engine those, tickwire-threshold
+  and sortedcontainers; each backend tickwire-threshold and itself, never the engine), at the versions of this build;
 * the code runs from the venv, not from the workspace, with the repository's LICENSE in
-  its metadata and, for tickwire-itch and tickwire-engine, the compiled extensions in use;
+  its metadata and, for tickwire-itch, tickwire-threshold and tickwire-engine, the compiled extensions in use;
 * the first Python example of the package's README runs, in a scratch directory holding
   the files it names (the NASDAQ sample, the README's ``threshold.toml``); for the
   engine also ``backtest`` without matplotlib (the plot extra is not installed): exit 0,
@@ -47,7 +47,8 @@ SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 LICENSE = (ROOT / "LICENSE").read_text()
 
 CODECS = frozenset({"tickwire-itch", "tickwire-moldudp64", "tickwire-ouch", "construct"})
-ENGINE = CODECS | {"tickwire-engine", "sortedcontainers"}
+THRESHOLD = CODECS | {"tickwire-threshold"}
+ENGINE = THRESHOLD | {"tickwire-engine", "sortedcontainers"}
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,27 @@ PACKAGES = [
     ),
     Package("tickwire-ouch", "ouch", "tickwire.ouch", frozenset({"tickwire-ouch", "construct"})),
     Package(
+        "tickwire-threshold",
+        "threshold",
+        "tickwire.threshold",
+        THRESHOLD,
+        "from tickwire.threshold import cbackend\n"
+        "assert cbackend.AVAILABLE, 'extension not used'\n",
+    ),
+    Package(
         "tickwire-engine",
         "engine",
         "tickwire.engine",
         ENGINE,
-        "from tickwire.engine import cbackend, cbook\n"
-        "assert cbook.AVAILABLE and cbackend.AVAILABLE, 'extensions not used'\n",
+        "from tickwire.engine import cbook\nassert cbook.AVAILABLE, 'extension not used'\n",
     ),
-    Package("tickwire-xdp", "xdp_backend", "tickwire.xdp", ENGINE | {"tickwire-xdp"}),
+    # The backends need the threshold contract only: never the engine, sortedcontainers.
+    Package("tickwire-xdp", "xdp_backend", "tickwire.xdp", THRESHOLD | {"tickwire-xdp"}),
     Package(
-        "tickwire-baremetal", "baremetal", "tickwire.baremetal", ENGINE | {"tickwire-baremetal"}
+        "tickwire-baremetal",
+        "baremetal",
+        "tickwire.baremetal",
+        THRESHOLD | {"tickwire-baremetal"},
     ),
 ]
 
@@ -198,7 +210,7 @@ def test_build_dist_makes_one_sdist_and_the_right_wheels(dist_dir: Path) -> None
         assert f"{stem}.tar.gz" in names
         wheels = [n for n in names if n.startswith(stem) and n.endswith(".whl")]
         assert len(wheels) == 1, wheels
-        if dist in ("tickwire-itch", "tickwire-engine"):
+        if dist in ("tickwire-itch", "tickwire-threshold", "tickwire-engine"):
             assert re.search(r"-cp3\d+-cp3\d+-.*manylinux_\d+_\d+_\w+.*\.whl$", wheels[0])
         else:
             assert wheels[0].endswith("-py3-none-any.whl")

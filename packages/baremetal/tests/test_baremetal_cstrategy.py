@@ -24,8 +24,8 @@ from tickwire.baremetal.traffic import (
     inject_faults,
     threshold_config_for,
 )
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.threshold import ThresholdEngine, ThresholdStats
+from tickwire.threshold import ThresholdEngine, ThresholdStats
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 MESSAGES = list(generated_messages(6000, 20, 3))

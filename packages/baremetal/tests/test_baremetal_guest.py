@@ -25,8 +25,8 @@ from tickwire.baremetal.traffic import (
     inject_faults,
     threshold_config_for,
 )
-from tickwire.engine.config import ThresholdConfig
-from tickwire.engine.threshold import ThresholdEngine
+from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.reference import ThresholdEngine
 
 PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 MESSAGES = list(generated_messages(8000, 20, 9))
@@ -208,7 +208,7 @@ def test_clean_exit_with_final_report() -> None:
 
 
 def test_engine_command_line_runs_the_backend(tmp_path: Path) -> None:
-    """``python -m tickwire.engine threshold --backend baremetal`` writes what the
+    """``python -m tickwire.threshold run --backend baremetal`` writes what the
     reference writes, byte for byte (orders pcap and statistics JSON)."""
     import subprocess
     import sys
@@ -230,7 +230,7 @@ def test_engine_command_line_runs_the_backend(tmp_path: Path) -> None:
     outputs = {}
     for name in ("reference", "baremetal"):
         proc = subprocess.run(
-            [sys.executable, "-m", "tickwire.engine", "threshold", "--backend", name, "--config", str(cfg),
+            [sys.executable, "-m", "tickwire.threshold", "run", "--backend", name, "--config", str(cfg),
              str(capture), "--out", str(tmp_path / f"{name}.pcap"), "--json", str(tmp_path / f"{name}.json")],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from tickwire.engine.cli import main
-from tickwire.engine.testing import add_order, feed_frame
 from tickwire.moldudp64.codec import parse_downstream
 from tickwire.moldudp64.net import parse_udp_frame
 from tickwire.moldudp64.pcap import PcapWriter, read_pcap
 from tickwire.ouch import v50
+from tickwire.threshold.testing import add_order, feed_frame
 
 # The real test data ship in the repository: data/ (data/PROVENANCE.md).
 DATA = Path(__file__).resolve().parents[3] / "data"

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tickwire.engine import cbackend, cbook
+from tickwire.engine import cbook
 from tickwire.engine.cli import main
+from tickwire.threshold import cbackend
 
 # The real test data ship in the repository: data/ (data/PROVENANCE.md).
 DATA = Path(__file__).resolve().parents[3] / "data"
@@ -22,10 +23,11 @@ PCAPS = DATA / "pcap" / "nasdaq-itch50"
 
 _PURE_SCRIPT = """
 import sys
-from tickwire.engine import cbackend, cbook
-from tickwire.engine.backends import BackendUnavailable, load_backend
+from tickwire.engine import cbook
+from tickwire.threshold import cbackend
+from tickwire.threshold.backends import BackendUnavailable, load_backend
 from tickwire.engine.cli import main
-from tickwire.engine.config import ThresholdConfig
+from tickwire.threshold.config import ThresholdConfig
 assert not cbook.AVAILABLE and not cbackend.AVAILABLE
 assert "TICKWIRE_PURE" in cbook.UNAVAILABLE_REASON
 try:

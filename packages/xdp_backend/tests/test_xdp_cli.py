@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import add_order, feed_frame
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.testing import add_order, feed_frame
 from tickwire.xdp import PIN_ROOT, XDP_PASS, XDP_TX, XdpProgram
 from tickwire.xdp.cli import main
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import add_order, feed_frame
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.testing import add_order, feed_frame
 from tickwire.xdp import XDP_PASS, XDP_TX, XdpError, XdpProgram, layout, pin_dir, pin_status
 from tickwire.xdp.build import object_path
 from tickwire.xdp.netns import VethPair, in_netns

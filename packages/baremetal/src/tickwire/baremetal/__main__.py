@@ -10,7 +10,7 @@
 jitter (faults mixed in when asked), and prints one JSON object: the strategy's
 statistics, the in-guest cycle percentiles and the host round-trip percentiles. The
 threshold run itself (capture in, orders pcap and STATS.json out) is
-``python -m tickwire.engine threshold --backend baremetal``.
+``python -m tickwire.threshold run --backend baremetal``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import json
 import sys
 from collections.abc import Sequence
 
-from tickwire.engine.config import ConfigError, load_config
 from tickwire.moldudp64.cliargs import (
     UsageError,
     existing_file,
@@ -30,6 +29,7 @@ from tickwire.moldudp64.cliargs import (
     probability,
     run_cli,
 )
+from tickwire.threshold.config import ConfigError, load_config
 
 from .backend import default_accel
 from .build import BuildError, build_kernel

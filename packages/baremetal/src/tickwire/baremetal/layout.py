@@ -5,7 +5,7 @@ these are tickwire's private formats, not wire protocols of the exchange):
 
 * :data:`CONFIG` - the threshold configuration as the kernel reads it from QEMU fw_cfg
   (``opt/tickwire/config``) at boot, or from a ``CONFIG`` control packet at run time.
-  It is a 1:1 image of :class:`tickwire.engine.config.ThresholdConfig` plus the shared
+  It is a 1:1 image of :class:`tickwire.threshold.config.ThresholdConfig` plus the shared
   secret and the transport's ack flag. The C side (``kernel/strategy.c``) reads the
   same offsets with bounded helpers and re-validates every range.
 * :data:`CONTROL` - a control packet's payload after the Ethernet header (EtherType
@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 
 import construct as c
-from tickwire.engine.config import ThresholdConfig
+from tickwire.threshold.config import ThresholdConfig
 
 __all__ = [
     "ACK",

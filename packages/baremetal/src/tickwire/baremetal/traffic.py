@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 __all__ = [
     "FAULT_KINDS",

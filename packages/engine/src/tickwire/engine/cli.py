@@ -19,19 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tickwire.engine.backends import (
-    BackendNotFound,
-    BackendUnavailable,
-    available_backends,
-    load_backend,
-)
 from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
-from tickwire.engine.config import ConfigError, load_config
 from tickwire.engine.risk import RiskConfigError
 from tickwire.engine.sources import (
     KEEP_DUPLICATES_HELP,
@@ -44,7 +36,9 @@ from tickwire.itch import DecodeError
 from tickwire.itch.progress import Progress
 from tickwire.moldudp64 import MoldError
 from tickwire.moldudp64.cliargs import existing_file, run_cli
-from tickwire.moldudp64.pcap import LINKTYPE_ETHERNET, PcapWriter, linktype_name, read_pcap
+from tickwire.threshold.backends import BackendNotFound, BackendUnavailable
+from tickwire.threshold.cli import add_run_arguments, backends_command, run_command
+from tickwire.threshold.config import ConfigError
 
 __all__ = ["main"]
 
@@ -104,61 +98,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_threshold(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"tickwire.engine: {args.config}: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"tickwire.engine: {exc}", file=sys.stderr)
-        return 2
-    try:
-        backend = load_backend(args.backend)
-    except BackendNotFound as exc:
-        print(f"tickwire.engine: {exc}", file=sys.stderr)
-        return 2
-    try:
-        backend.configure(config)
-        capture = Path(args.capture)
-        with (
-            PcapWriter(args.out) as writer,
-            Progress(capture.stat().st_size, f"threshold {args.backend}") as bar,
-        ):
-            for n, record in enumerate(read_pcap(capture), 1):
-                if record.linktype != LINKTYPE_ETHERNET:
-                    raise MoldError(
-                        f"{capture}: link type {linktype_name(record.linktype)} is not "
-                        "Ethernet; the strategy takes Ethernet frames"
-                    )
-                try:
-                    orders = backend.feed(record.frame)
-                except ValueError as exc:  # a frame this backend cannot take (e.g. too long)
-                    raise MoldError(
-                        f"{capture}: frame {n} ({len(record.frame)} bytes): {exc}"
-                    ) from exc
-                for order in orders:
-                    writer.write(order, timestamp_ns=record.timestamp_ns)
-                bar.update(len(record.frame) + 16)
-        text = backend.stats().to_json()
-    except BackendUnavailable as exc:
-        print(f"tickwire.engine: backend {args.backend!r} unavailable: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        backend.close()
-    if args.json == "-":
-        sys.stdout.write(text)
-    else:
-        tmp = f"{args.json}.part"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, args.json)
-    return 0
-
-
-def _cmd_backends(args: argparse.Namespace) -> int:
-    for name in available_backends():
-        print(name)
-    return 0
+    return run_command(args, prog="tickwire.engine")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,14 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
     book.set_defaults(func=_cmd_book)
     th = sub.add_parser("threshold", help="run a threshold backend over a capture")
-    th.add_argument("--backend", required=True, help="registered backend name, e.g. reference")
-    th.add_argument("--config", required=True, help="TOML configuration (docs/threshold.md)")
-    th.add_argument("capture", type=existing_file, help="input pcap/pcapng of Ethernet frames")
-    th.add_argument("--out", required=True, help="pcap the order frames are written to")
-    th.add_argument("--json", required=True, help="statistics JSON file ('-' for stdout)")
+    add_run_arguments(th)
     th.set_defaults(func=_cmd_threshold)
     be = sub.add_parser("backends", help="list the registered backends")
-    be.set_defaults(func=_cmd_backends)
+    be.set_defaults(func=backends_command)
     # `backtest` and `export` live in their own module, which registers them here.
     from tickwire.engine import cli_backtest
 

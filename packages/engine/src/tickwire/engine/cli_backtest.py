@@ -223,11 +223,11 @@ def load_strategy_class(spec: str) -> type:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from tickwire.engine.backends import BackendUnavailable
     from tickwire.engine.backtest import BacktestConfig, run_backtest
     from tickwire.engine.backtest.report import build_report, summary_text, write_outputs
     from tickwire.engine.risk import parse_risk_limits
     from tickwire.itch.progress import Progress
+    from tickwire.threshold.backends import BackendUnavailable
 
     cfg = read_config(args.config)
     # [feed] is the live engine's (its feed session): a file both use is accepted here.

@@ -2,7 +2,7 @@
 
 The C program (``bpf/tickwire_xdp.c``, shipped as package data) is compiled with clang
 on first use and cached; :class:`XdpProgram` loads it through libbpf (ctypes), installs a
-:class:`tickwire.engine.config.ThresholdConfig`, attaches it to an interface, pins its
+:class:`tickwire.threshold.config.ThresholdConfig`, attaches it to an interface, pins its
 maps and reads its statistics. :class:`XdpBackend` runs it frame by frame with
 BPF_PROG_TEST_RUN for the differential harness (``--backend xdp``). :class:`MirrorFeed`
 hands the frames it mirrored (those turned into orders never reach the stack) to a

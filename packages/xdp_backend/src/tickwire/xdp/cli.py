@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tickwire.engine.config import ConfigError, InstrumentConfig, load_config
 from tickwire.moldudp64.cliargs import (
     UsageError,
     existing_file,
@@ -24,6 +23,7 @@ from tickwire.moldudp64.cliargs import (
     positive_float,
     run_cli,
 )
+from tickwire.threshold.config import ConfigError, InstrumentConfig, load_config
 
 from . import layout
 from .build import BuildError

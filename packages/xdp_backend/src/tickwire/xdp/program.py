@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.threshold import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
 
 from . import layout
 from .build import object_path

@@ -31,7 +31,6 @@ from tickwire.engine.backtest.latency import LatencyModel, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
-from tickwire.engine.config import ConfigError
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
 from tickwire.engine.strategy.api import (
     BookUpdate,
@@ -45,6 +44,7 @@ from tickwire.engine.strategy.api import (
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message, StockDirectory, StockTradingAction
 from tickwire.ouch import v50
+from tickwire.threshold.config import ConfigError
 
 __all__ = ["BacktestConfig", "BacktestResult", "PnlPoint", "run_backtest"]
 

@@ -1,6 +1,6 @@
 """The ``cython`` threshold backend against the reference engine, frame by frame.
 
-The cross-backend harness (``tests/test_engine_harness.py``) runs every registered
+The cross-backend harness (``tests/test_threshold_harness.py``) runs every registered
 backend through its contract model; this is the package's own, smaller differential test
 of the compiled core (same order frames, same STATS.json), over frames that reach every
 rule: triggers and non-triggers, every refusal, suppression, the 64-block limit, short
@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tickwire.engine import InstrumentConfig, ThresholdConfig, ThresholdEngine, run_frames
-from tickwire.engine.backends import BackendUnavailable, load_backend
-from tickwire.engine.cbackend import AVAILABLE, UNAVAILABLE_REASON, CythonBackend
-from tickwire.engine.testing import add_order, feed_frame
 from tickwire.itch import OrderDelete, encode
+from tickwire.threshold import InstrumentConfig, ThresholdConfig, ThresholdEngine, run_frames
+from tickwire.threshold.backends import BackendUnavailable, load_backend
+from tickwire.threshold.cbackend import AVAILABLE, UNAVAILABLE_REASON, CythonBackend
+from tickwire.threshold.testing import add_order, feed_frame
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"{UNAVAILABLE_REASON}")
 
@@ -133,7 +133,7 @@ def test_feed_before_configure_raises() -> None:
 
 
 def test_unavailable_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tickwire.engine import cbackend
+    from tickwire.threshold import cbackend
 
     monkeypatch.setattr(cbackend, "_ext", None)
     with pytest.raises(BackendUnavailable):

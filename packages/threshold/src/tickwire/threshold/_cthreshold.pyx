@@ -1,12 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled threshold strategy: the ``cython`` backend's core (``docs/threshold.md``).
 
-The same decisions as :class:`tickwire.engine.threshold.ThresholdEngine`, taken on the
+The same decisions as :class:`tickwire.threshold.reference.ThresholdEngine`, taken on the
 raw frame bytes with C integers and no Python object per message: Ethernet (one optional
 802.1Q tag) / IPv4 (any IHL, no fragments) / UDP to the feed port / MoldUDP64, at most
 64 blocks, the A/F length rule, then the trigger and the risk checks. The ITCH field
-offsets (stock locate, side, price) are not restated here: :mod:`tickwire.engine.cbackend`
-passes the ones :mod:`tickwire.engine.scan` reads from the ITCH construct table.
+offsets (stock locate, side, price) are not restated here: :mod:`tickwire.threshold.cbackend`
+passes the ones :mod:`tickwire.threshold.scan` reads from the ITCH construct table.
 
 Arithmetic fits in int64 by the configuration's bounds (``config.py``): quantities are
 below 10**6, prices and ticks below 2**32, positions and notionals at most 2**62, so
@@ -67,7 +67,7 @@ cdef inline void wr64(uint8_t* p, uint64_t v) nogil:
 
 
 cdef class ThresholdCore:
-    """One run of the threshold strategy; see :class:`tickwire.engine.cbackend.CythonBackend`."""
+    """One run of the threshold strategy; see :class:`tickwire.threshold.cbackend.CythonBackend`."""
 
     cdef Inst inst[MAX_INST]
     cdef int n_inst

@@ -1,6 +1,7 @@
-"""The differential harness: every registered backend against the reference, and the
-reference against the contract's model (``tests/harness.py``), on hypothesis-generated
-frame sequences, on the real captures and on a generated day carried as MoldUDP64."""
+"""The differential harness: every registered backend (the ``threshold_backend`` fixture of
+tickwire-threshold's pytest plugin) against the reference, and the reference against the
+contract's model (``tickwire.threshold.harness``), on hypothesis-generated frame
+sequences, on the real captures and on a generated day carried as MoldUDP64."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from harness import FrameSpec, configs, expected, frame_sequences
 from hypothesis import HealthCheck, given, settings
-from tickwire.engine import (
+from tickwire.itch import AddOrder, AddOrderMPID, encode
+from tickwire.itch.generator import generate_day
+from tickwire.moldudp64.pcap import read_pcap
+from tickwire.threshold import (
     InstrumentConfig,
     ThresholdConfig,
     ThresholdEngine,
@@ -18,10 +21,16 @@ from tickwire.engine import (
     load_backend,
     run_frames,
 )
-from tickwire.engine.backends import Backend
-from tickwire.itch import AddOrder, AddOrderMPID, encode
-from tickwire.itch.generator import generate_day
-from tickwire.moldudp64.pcap import read_pcap
+from tickwire.threshold.backends import Backend
+from tickwire.threshold.harness import (
+    FrameSpec,
+    HarnessMismatch,
+    check_backend,
+    check_frames,
+    configs,
+    expected,
+    frame_sequences,
+)
 
 PCAPS = Path(__file__).resolve().parents[1] / "data" / "pcap" / "nasdaq-itch50"
 
@@ -53,13 +62,9 @@ def test_reference_follows_the_contract_model(
 @_SETTINGS
 @given(config=configs(), specs=frame_sequences)
 def test_backend_matches_reference(
-    backend: Backend, config: ThresholdConfig, specs: list[FrameSpec]
+    threshold_backend: Backend, config: ThresholdConfig, specs: list[FrameSpec]
 ) -> None:
-    frames = [s.build() for s in specs]
-    want_out, want_stats = run_frames(ThresholdEngine(), config, frames)
-    got_out, got_stats = run_frames(backend, config, frames)
-    assert got_out == want_out
-    assert got_stats.to_json() == want_stats.to_json()
+    check_frames(threshold_backend, config, [s.build() for s in specs])
 
 
 def _real_frames() -> list[bytes]:
@@ -82,12 +87,9 @@ REAL_CONFIG = ThresholdConfig(
 )
 
 
-def test_backend_on_the_real_captures(backend: Backend) -> None:
+def test_backend_on_the_real_captures(threshold_backend: Backend) -> None:
     frames = _real_frames() * 3  # positions build up across repeats
-    want_out, want_stats = run_frames(ThresholdEngine(), REAL_CONFIG, frames)
-    got_out, got_stats = run_frames(backend, REAL_CONFIG, frames)
-    assert got_out == want_out
-    assert got_stats.to_json() == want_stats.to_json()
+    want_stats = check_frames(threshold_backend, REAL_CONFIG, frames)
     # And what the reference did is what the contract says, worked out by hand: the
     # 38-message packet has 19 META sell adds at or under $360 (one order of
     # min(10 + 1*((3600000-3573300)//100), 500, 1000) = 277 shares, 18 suppressed).
@@ -133,13 +135,9 @@ def test_generated_day_reference_matches_model() -> None:
     assert got_stats.refused["position"] + got_stats.refused["max_orders"] > 0
 
 
-def test_backend_on_a_generated_day(backend: Backend) -> None:
+def test_backend_on_a_generated_day(threshold_backend: Backend) -> None:
     config, specs = _generated_specs(20_000)
-    frames = [s.build() for s in specs]
-    want_out, want_stats = run_frames(ThresholdEngine(), config, frames)
-    got_out, got_stats = run_frames(backend, config, frames)
-    assert got_out == want_out
-    assert got_stats.to_json() == want_stats.to_json()
+    check_frames(threshold_backend, config, [s.build() for s in specs])
 
 
 def test_configure_resets_every_counter() -> None:
@@ -190,3 +188,18 @@ def test_the_harness_catches_a_wrong_backend() -> None:
     assert out == want_out and stats.to_json() != want_stats.to_json()
     out, stats = run_frames(_WrongTtl(), config, frames)
     assert out != want_out and stats.to_json() == want_stats.to_json()
+    with pytest.raises(HarnessMismatch, match="statistics after"):
+        check_frames(_MiscountsSuppression(), config, frames)
+    with pytest.raises(HarnessMismatch, match="input frame"):
+        check_frames(_WrongTtl(), config, frames)
+
+
+@pytest.mark.parametrize("broken", [_MiscountsSuppression, _WrongTtl])
+def test_check_backend_catches_a_wrong_backend(broken: type[ThresholdEngine]) -> None:
+    """The public one-call harness finds each broken backend on generated input."""
+    with pytest.raises(HarnessMismatch):
+        check_backend(broken, max_examples=200, derandomize=True)
+
+
+def test_check_backend_passes_the_reference() -> None:
+    check_backend(ThresholdEngine, max_examples=30, derandomize=True)

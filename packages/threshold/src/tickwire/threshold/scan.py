@@ -6,7 +6,7 @@ defect, but the contract needs byte-level control that a whole-packet decoder ca
 the messages *before* a bad block still count and may trigger, a frame cut by a snap length
 is read up to the cut, and at most 64 blocks are looked at (a defect after the 64th must
 not be seen). The scanner is therefore small, allocation-light and checked against those
-codecs and against ``tickwire.itch.decode`` by hypothesis (``tests/test_engine_scan.py``).
+codecs and against ``tickwire.itch.decode`` by hypothesis (``packages/threshold/tests/test_threshold_scan.py``).
 
 It only *locates* things: the A/F field offsets it reads (stock locate, side, price) are
 cross-checked against the ITCH codec, and the A/F minimum lengths come from

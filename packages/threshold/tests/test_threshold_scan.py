@@ -1,4 +1,4 @@
-"""The threshold scanner (``tickwire.engine.scan``) checked against the codecs it stands
+"""The threshold scanner (``tickwire.threshold.scan``) checked against the codecs it stands
 in for: ``tickwire.moldudp64.net.parse_udp_frame``, ``codec.parse_downstream`` and
 ``tickwire.itch.decode`` (see ``docs/threshold.md`` section 3 for why it exists)."""
 
@@ -8,17 +8,17 @@ import dataclasses
 import socket
 from pathlib import Path
 
-from harness import FEED_PORT, FrameSpec, frame_specs
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickwire.engine.scan import MAX_SCANNED, add_order_view, field_offset, scan_frame
 from tickwire.itch import AddOrder, AddOrderMPID, decode, encode
 from tickwire.itch.strategies import messages_of
 from tickwire.moldudp64.codec import parse_downstream
 from tickwire.moldudp64.net import parse_udp_frame
 from tickwire.moldudp64.pcap import read_pcap
+from tickwire.threshold.harness import FEED_PORT, FrameSpec, frame_specs
+from tickwire.threshold.scan import MAX_SCANNED, add_order_view, field_offset, scan_frame
 
-PCAPS = Path(__file__).resolve().parents[1] / "data" / "pcap" / "nasdaq-itch50"
+PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 
 
 def _well_formed(spec: FrameSpec) -> FrameSpec:

@@ -1,38 +1,51 @@
-"""The differential harness of the threshold strategy (``docs/threshold.md``).
+"""The differential harness of the threshold strategy (``docs/threshold.md``), public.
 
-Three things live here, shared by ``tests/test_engine_harness.py`` and any backend's own
-tests:
+Hypothesis differential testing across backends: a backend is held to the reference
+engine by feeding both the same frames and comparing the outputs frame by frame and the
+statistics (STATS.json text), byte for byte. Run it on a backend of your own with one
+call, :func:`check_backend` (or the ``threshold_backend`` fixture of this package's pytest
+plugin for every registered backend); :func:`check_frames` does one comparison on frames
+you choose (a capture, a regression case) and says where the two first differ.
+
+The algorithm of :func:`check_backend`: hypothesis draws a configuration and a sequence of
+frames (:func:`configs`, :data:`frame_sequences`); the backend made once by the factory is
+configured with it (``configure`` resets every counter, position and sequence, as the
+contract requires) and fed the frames, the reference likewise; the first frame whose
+order frames differ, or else differing statistics, fails the example with a
+:class:`HarnessMismatch`, which hypothesis then shrinks to a minimal configuration and
+frame sequence before re-raising it. Nothing is mocked: both sides get the very bytes.
+
+The parts, also usable on their own:
 
 * :class:`FrameSpec`: a *structural* description of one input frame (its message blocks
   and every way the contract says a frame can be odd: VLAN tag, IPv4 options, another
   port, fragments, truncation of the MoldUDP64 packet, snap-length cuts, stray trailing
   bytes, Ethernet padding, heartbeats), built into bytes with the project codecs
-  (:func:`tickwire.engine.testing.feed_frame`);
+  (:func:`tickwire.threshold.testing.feed_frame`);
 * :func:`expected`: an independent model that computes, from the descriptions alone,
   the order frames and statistics the contract prescribes (it reads messages with
   ``tickwire.itch.decode``, never with the engine's scanner);
 * hypothesis strategies for configurations and frame sequences that reach every rule and
   every limit's edge (64 blocks, positions, notionals, max orders, suppression).
 
-A backend is held to the reference by feeding both the same frames and comparing the
-outputs frame by frame and the statistics, byte for byte.
+Needs hypothesis: ``pip install tickwire-threshold[harness]``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tickwire.engine import (
-    InstrumentConfig,
-    InstrumentStats,
-    ThresholdConfig,
-    ThresholdStats,
-    build_order_frame,
-)
-from tickwire.engine.testing import (
+from tickwire.itch import MESSAGE_LENGTHS, AddOrder, AddOrderMPID, OrderDelete, decode, encode
+from tickwire.threshold.backends import Backend, run_frames
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.order import build_order_frame
+from tickwire.threshold.reference import ThresholdEngine
+from tickwire.threshold.stats import InstrumentStats, ThresholdStats
+from tickwire.threshold.testing import (
     FEED_DST_IP,
     FEED_DST_MAC,
     FEED_SRC_IP,
@@ -40,7 +53,24 @@ from tickwire.engine.testing import (
     add_order,
     feed_frame,
 )
-from tickwire.itch import MESSAGE_LENGTHS, AddOrder, AddOrderMPID, OrderDelete, decode, encode
+
+__all__ = [
+    "FEED_PORT",
+    "FILLER",
+    "LOCATES",
+    "ORDER_PORT",
+    "FrameSpec",
+    "HarnessMismatch",
+    "add_blocks",
+    "blocks",
+    "check_backend",
+    "check_frames",
+    "configs",
+    "expected",
+    "frame_sequences",
+    "frame_specs",
+    "instruments",
+]
 
 FEED_PORT = 26477
 ORDER_PORT = 26400
@@ -303,3 +333,83 @@ def frame_specs(draw: st.DrawFn) -> FrameSpec:
 
 
 frame_sequences = st.lists(frame_specs(), min_size=1, max_size=6)
+
+
+# ----------------------------------------------------------------------- the comparisons
+
+
+class HarnessMismatch(AssertionError):
+    """A backend differs from the reference; the message says where and how."""
+
+
+def _frames_text(frames: Sequence[bytes]) -> str:
+    return "[" + ", ".join(f.hex() for f in frames) + "]" if frames else "no order frame"
+
+
+def check_frames(
+    backend: Backend,
+    config: ThresholdConfig,
+    frames: Sequence[bytes],
+    *,
+    reference: Backend | None = None,
+) -> ThresholdStats:
+    """Run ``frames`` through ``backend`` and the reference; raise on any difference.
+
+    Both are configured with ``config`` first, so state left by an earlier run does not
+    count. Returns the reference's statistics when the two agree; otherwise raises
+    :class:`HarnessMismatch` naming the first input frame (1-based) whose order frames
+    differ, both sides in hex, or else both STATS.json texts. ``reference`` defaults to a
+    new :class:`~tickwire.threshold.reference.ThresholdEngine`.
+    """
+    want_out, want_stats = run_frames(reference or ThresholdEngine(), config, frames)
+    got_out, got_stats = run_frames(backend, config, frames)
+    for n, (got, want) in enumerate(zip(got_out, want_out, strict=True), 1):
+        if got != want:
+            raise HarnessMismatch(
+                f"input frame {n} of {len(frames)} ({frames[n - 1].hex()}): the backend "
+                f"sent {_frames_text(got)}, the reference {_frames_text(want)}"
+            )
+    got_json, want_json = got_stats.to_json(), want_stats.to_json()
+    if got_json != want_json:
+        raise HarnessMismatch(
+            f"statistics after {len(frames)} frames differ: the backend reported "
+            f"{' '.join(got_json.split())}, the reference {' '.join(want_json.split())}"
+        )
+    return want_stats
+
+
+def check_backend(
+    factory: Callable[[], Backend],
+    *,
+    max_examples: int = 100,
+    derandomize: bool = False,
+) -> None:
+    """Hold the backend ``factory()`` makes to the reference on generated input.
+
+    hypothesis draws ``max_examples`` configurations and frame sequences that reach every
+    rule of the contract and every limit's edge; each is checked with
+    :func:`check_frames` on one backend instance (made once, closed at the end). A
+    difference raises :class:`HarnessMismatch` for the shrunk, minimal example. A
+    backend that cannot run here raises
+    :class:`~tickwire.threshold.backends.BackendUnavailable` from its ``configure``, which
+    propagates (the plugin's ``threshold_backend`` fixture skips on it).
+    ``derandomize=True`` makes the run reproducible (a fixed seed, as for CI).
+    """
+    backend = factory()
+    reference = ThresholdEngine()
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=derandomize,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(config=configs(), specs=frame_sequences)
+    def run(config: ThresholdConfig, specs: list[FrameSpec]) -> None:
+        check_frames(backend, config, [s.build() for s in specs], reference=reference)
+
+    try:
+        run()
+    finally:
+        backend.close()

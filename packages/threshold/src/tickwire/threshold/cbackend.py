@@ -2,13 +2,13 @@
 
 :class:`CythonBackend` is what ``threshold --backend cython`` loads (entry point
 ``tickwire.backends: cython``). It hands the validated configuration to the compiled
-``tickwire.engine._cthreshold.ThresholdCore`` and turns its counters back into
-:class:`~tickwire.engine.threshold.ThresholdStats`, so the differential harness compares it
+``tickwire.threshold._cthreshold.ThresholdCore`` and turns its counters back into
+:class:`~tickwire.threshold.stats.ThresholdStats`, so the differential harness compares it
 with the reference byte for byte (frames and STATS.json).
 
 When the extension is not built (no compiler at install time, ``TICKWIRE_NO_EXT=1``) or
 ``TICKWIRE_PURE=1`` is set, :data:`AVAILABLE` is False and :meth:`CythonBackend.configure`
-raises :class:`~tickwire.engine.backends.BackendUnavailable` with the reason: a user who
+raises :class:`~tickwire.threshold.backends.BackendUnavailable` with the reason: a user who
 asks for the compiled backend is told it is not there rather than silently given the
 reference engine (which stays available as ``--backend reference``).
 """
@@ -19,10 +19,10 @@ import importlib
 import os
 from typing import Any, Final
 
-from tickwire.engine.backends import BackendUnavailable
-from tickwire.engine.config import ThresholdConfig
-from tickwire.engine.scan import A_LOCATE, A_PRICE, A_SIDE, min_add_lengths
-from tickwire.engine.threshold import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+from tickwire.threshold.backends import BackendUnavailable
+from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.scan import A_LOCATE, A_PRICE, A_SIDE, min_add_lengths
+from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
 
 __all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "CythonBackend"]
 
@@ -31,9 +31,9 @@ def _load() -> tuple[Any, str | None]:
     if os.environ.get("TICKWIRE_PURE", "") not in ("", "0"):
         return None, "TICKWIRE_PURE is set"
     try:
-        return importlib.import_module("tickwire.engine._cthreshold"), None
+        return importlib.import_module("tickwire.threshold._cthreshold"), None
     except ImportError as exc:
-        return None, f"extension tickwire.engine._cthreshold not built ({exc})"
+        return None, f"extension tickwire.threshold._cthreshold not built ({exc})"
 
 
 _ext, UNAVAILABLE_REASON = _load()

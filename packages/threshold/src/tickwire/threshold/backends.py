@@ -5,10 +5,10 @@ A backend is anything with ``configure``, ``feed``, ``stats`` and ``close`` (the
 entry-point group ``tickwire.backends``::
 
     [project.entry-points."tickwire.backends"]
-    reference = "tickwire.engine.threshold:ReferenceBackend"
+    reference = "tickwire.threshold.reference:ReferenceBackend"
 
 Every backend must reproduce the reference (``docs/threshold.md``) byte for byte; the
-differential harness in ``tests/test_engine_harness.py`` runs every registered backend
+differential harness in ``tests/test_threshold_harness.py`` runs every registered backend
 against it, so a new backend plugs in by registering itself and nothing else.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, runtime_checkable
 
-from tickwire.engine.config import ThresholdConfig
-from tickwire.engine.threshold import ThresholdStats
+from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.stats import ThresholdStats
 
 __all__ = [
     "ENTRY_POINT_GROUP",

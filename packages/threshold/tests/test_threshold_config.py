@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickwire.engine import (
+from tickwire.threshold import (
     ConfigError,
     InstrumentConfig,
     ThresholdConfig,

@@ -8,150 +8,19 @@ MoldUDP64 packet, ``tickwire.moldudp64.net`` for Ethernet/IPv4/UDP), never by ha
 
 from __future__ import annotations
 
-import json
 import struct
-from dataclasses import dataclass, field
-from typing import Any
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.scan import A_LOCATE, A_PRICE, A_SIDE, scan_frame
+from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.order import build_order_frame
+from tickwire.threshold.scan import A_LOCATE, A_PRICE, A_SIDE, scan_frame
+from tickwire.threshold.stats import InstrumentStats, ThresholdStats
 
 _ADD_TYPES = (ord("A"), ord("F"))
 _SELL = ord("S")
 _LOCATE, _SIDE, _PRICE = A_LOCATE, A_SIDE, A_PRICE
 _unpack_price = struct.Struct(">I").unpack_from
 
-__all__ = [
-    "REFUSAL_REASONS",
-    "InstrumentStats",
-    "ReferenceBackend",
-    "ThresholdEngine",
-    "ThresholdStats",
-    "build_order_frame",
-]
-
-REFUSAL_REASONS = ("killed", "max_orders", "position", "notional")
-
-
-@dataclass(slots=True)
-class InstrumentStats:
-    """What was ordered for one instrument: shares (the position) and notional."""
-
-    shares: int = 0
-    notional: int = 0
-
-
-@dataclass(slots=True)
-class ThresholdStats:
-    """The strategy's statistics; ``to_json`` is the canonical STATS.json text."""
-
-    frames: int = 0
-    messages_scanned: int = 0
-    triggers: int = 0
-    orders: int = 0
-    suppressed: int = 0
-    parse_errors: int = 0
-    refused: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REFUSAL_REASONS, 0))
-    instruments: dict[int, InstrumentStats] = field(default_factory=dict)
-
-    @classmethod
-    def for_config(cls, config: ThresholdConfig) -> ThresholdStats:
-        """Zeroed statistics with one entry per configured instrument."""
-        return cls(instruments={i.locate: InstrumentStats() for i in config.instruments})
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of ``docs/threshold.md`` section 6 (keys in contract order)."""
-        return {
-            "frames": self.frames,
-            "messages_scanned": self.messages_scanned,
-            "triggers": self.triggers,
-            "orders": self.orders,
-            "suppressed": self.suppressed,
-            "parse_errors": self.parse_errors,
-            "refused": {r: self.refused[r] for r in REFUSAL_REASONS},
-            "instruments": {
-                str(locate): {"shares": s.shares, "notional": s.notional}
-                for locate, s in sorted(self.instruments.items())
-            },
-        }
-
-    def to_json(self) -> str:
-        """Canonical serialisation: ``json.dumps(to_dict(), indent=2) + "\\n"``."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ThresholdStats:
-        """Rebuild from the JSON object (how out-of-process backends report)."""
-        return cls(
-            frames=int(data["frames"]),
-            messages_scanned=int(data["messages_scanned"]),
-            triggers=int(data["triggers"]),
-            orders=int(data["orders"]),
-            suppressed=int(data["suppressed"]),
-            parse_errors=int(data["parse_errors"]),
-            refused={r: int(data["refused"][r]) for r in REFUSAL_REASONS},
-            instruments={
-                int(k): InstrumentStats(int(v["shares"]), int(v["notional"]))
-                for k, v in data["instruments"].items()
-            },
-        )
-
-
-def build_order_frame(
-    *,
-    in_dst_mac: bytes,
-    in_src_mac: bytes,
-    vlan_tci: int | None,
-    in_src_ip: bytes,
-    in_dst_ip: bytes,
-    config: ThresholdConfig,
-    instrument: InstrumentConfig,
-    sequence: int,
-    user_ref_num: int,
-    quantity: int,
-    price: int,
-) -> bytes:
-    """The order frame of ``docs/threshold.md`` section 5, built with the project codecs.
-
-    ``in_*`` are the addresses of the triggering input frame (IPs as 4 raw bytes).
-    """
-    from tickwire.moldudp64.codec import DownstreamPacket
-    from tickwire.moldudp64.net import build_udp_frame
-    from tickwire.ouch import v50
-
-    order = v50.EnterOrder(
-        user_ref_num=user_ref_num,
-        side="B",
-        quantity=quantity,
-        symbol=instrument.symbol,
-        price=price,
-        time_in_force="3",
-        display="Y",
-        capacity="P",
-        intermarket_sweep_eligibility="N",
-        cross_type="N",
-        cl_ord_id=f"TW{user_ref_num:012d}",
-        appendages=(),
-    )
-    packet = DownstreamPacket(
-        session=config.order_session, sequence=sequence, messages=(v50.encode(order),)
-    ).build()
-    # Addresses swapped: the order goes back to where the feed frame came from.
-    return build_udp_frame(
-        packet,
-        dst_mac=in_src_mac,
-        src_mac=in_dst_mac,
-        vlan_tci=vlan_tci,
-        src_ip=in_dst_ip,
-        dst_ip=in_src_ip,
-        src_port=config.feed_port,
-        dst_port=config.order_port,
-        ttl=64,
-        tos=0,
-        identification=0,
-        dont_fragment=True,
-        udp_checksum=False,
-    )
+__all__ = ["ReferenceBackend", "ThresholdEngine"]
 
 
 class ThresholdEngine:
