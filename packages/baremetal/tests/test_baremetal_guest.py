@@ -207,7 +207,7 @@ def test_clean_exit_with_final_report() -> None:
         assert not g.running
 
 
-def test_engine_command_line_runs_the_backend(tmp_path: Path) -> None:
+def test_threshold_command_line_runs_the_backend(tmp_path: Path) -> None:
     """``python -m tickwire.threshold run --backend baremetal`` writes what the
     reference writes, byte for byte (orders pcap and statistics JSON)."""
     import subprocess
