@@ -10,7 +10,9 @@
 * optionally (``LiveConfig.xdp_mirror``) the ring buffer of a tickwire XDP program attached
   to the feed's interface: frames it turned into orders never reach the feed socket, and
   its copies of them (``tickwire.xdp.MirrorFeed``) go into the same receiver, so they are
-  not gaps. tickwire-xdp is imported only then; the engine does not depend on it.
+  not gaps. The mirror is a plugin: the engine never imports tickwire-xdp, it loads the
+  ``xdp-mirror`` entry point of the group ``tickwire.engine.feeds`` (:data:`FEED_PLUGINS`),
+  which tickwire-xdp registers; without it installed, asking for the mirror says so.
 
 A dropped OUCH connection loses nothing and doubles nothing: the client reconnects and
 logs in at its next expected sequence number, so every answer the exchange sequenced
@@ -37,8 +39,9 @@ import os
 import signal
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,6 +105,13 @@ class LiveConfig:
 class MirrorError(RuntimeError):
     """``LiveConfig.xdp_mirror`` cannot be used (see the message): tickwire-xdp is not
     installed, nothing is attached to the interface, not root, or another feed port."""
+
+
+#: Entry-point group of extra feed sources. ``xdp-mirror`` (registered by tickwire-xdp:
+#: ``tickwire.xdp.mirror:MirrorFeed.open``) is called as ``opener(iface, address=...)``
+#: and returns a :class:`_Mirror`, or raises ``OSError``/``RuntimeError`` saying why not.
+FEED_PLUGINS = "tickwire.engine.feeds"
+XDP_MIRROR_PLUGIN = "xdp-mirror"
 
 
 class _Mirror(Protocol):
@@ -236,18 +246,19 @@ class LiveEngine:
 
     def _open_mirror(self, iface: str) -> _Mirror:
         c = self.config
+        missing = f"the XDP mirror of {iface} needs tickwire-xdp: pip install tickwire-xdp"
+        plugins = entry_points(group=FEED_PLUGINS, name=XDP_MIRROR_PLUGIN)
+        if not plugins:
+            raise MirrorError(missing)
         try:
-            from tickwire.xdp import XdpError
-            from tickwire.xdp.mirror import MirrorFeed
-        except ImportError as exc:
-            raise MirrorError(
-                f"the XDP mirror of {iface} needs tickwire-xdp: pip install tickwire-xdp"
-            ) from exc
+            opener: Callable[..., _Mirror] = next(iter(plugins)).load()
+        except ImportError as exc:  # registered, but its distribution cannot be imported
+            raise MirrorError(missing) from exc
         # Only the feed's own destination: other lines may share the port.
         address = c.group or (c.feed[0] if c.feed[0] not in ("", "0.0.0.0") else None)
         try:
-            mirror = MirrorFeed.open(iface, address=address)
-        except (XdpError, OSError) as exc:
+            mirror = opener(iface, address=address)
+        except (RuntimeError, OSError) as exc:  # XdpError is a RuntimeError
             raise MirrorError(str(exc)) from exc
         if c.feed[1] not in (0, mirror.port):
             mirror.close()
