@@ -31,7 +31,7 @@ from tickwire.moldudp64.cli import pack_binaryfile
 from tickwire.moldudp64.net import build_udp_frame
 from tickwire.moldudp64.pcap import PcapWriter
 
-pytestmark = pytest.mark.timeout(60)  # a hang fails the case instead of the whole run
+pytestmark = pytest.mark.timeout(60, method="thread")  # a hang fails, whatever it blocks in
 
 THRESHOLD_TOML = """\
 armed = true
