@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from tickwire.engine.book import BookManager
-from tickwire.engine.exchange import Exchange, ExchangeConfig, MatchingEngine
+from tickwire.exchange import Exchange, ExchangeConfig, MatchingEngine
 from tickwire.itch import read
 from tickwire.moldudp64.aio import run
 from tickwire.ouch import v42, v50
@@ -33,7 +33,7 @@ def _equal(eng: MatchingEngine, books: BookManager) -> None:
 
 
 def test_replaying_a_real_itch_file_the_feed_rebuilds_equal_books() -> None:
-    from tickwire.engine.exchange import FlowReplayer
+    from tickwire.exchange import FlowReplayer
 
     eng, books, _ = _engine()
     flow = FlowReplayer(eng)

@@ -3,10 +3,10 @@
 ``python -m tickwire.engine exchange`` runs it (see :mod:`tickwire.engine.cli_live`).
 """
 
-from tickwire.engine.exchange.accounts import Account42, Account50, OrderRecord
-from tickwire.engine.exchange.matching import Fill, MatchingEngine, MatchingError, Resting
-from tickwire.engine.exchange.seed import FlowReplayer
-from tickwire.engine.exchange.server import Exchange, ExchangeConfig, Faults, FaultyPublisher
+from tickwire.exchange.accounts import Account42, Account50, OrderRecord
+from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError, Resting
+from tickwire.exchange.seed import FlowReplayer
+from tickwire.exchange.server import Exchange, ExchangeConfig, Faults, FaultyPublisher
 
 __all__ = [
     "Account42",

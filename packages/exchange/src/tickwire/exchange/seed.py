@@ -12,7 +12,7 @@ the participants' orders interleave.
 
 from __future__ import annotations
 
-from tickwire.engine.exchange.matching import MatchingEngine, MatchingError
+from tickwire.exchange.matching import MatchingEngine, MatchingError
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tickwire.engine.exchange.matching import Fill, MatchingEngine, MatchingError
+from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
 from tickwire.engine.risk import Ledger
 from tickwire.ouch import v42, v50
 

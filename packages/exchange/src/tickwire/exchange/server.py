@@ -2,13 +2,13 @@
 
 :class:`Exchange` puts the sans-I/O parts together on one asyncio loop:
 
-* a :class:`~tickwire.engine.exchange.matching.MatchingEngine` whose every book change
+* a :class:`~tickwire.exchange.matching.MatchingEngine` whose every book change
   goes out as ITCH 5.0 through a MoldUDP64 publisher (``tickwire.moldudp64.aio``) with its
   re-request server;
 * an OUCH 5.0 port and, optionally, an OUCH 4.2 port, each a SoupBinTCP server
   (``tickwire.soupbintcp.aio.SoupServerRunner``) with login, in front of an
-  :class:`~tickwire.engine.exchange.accounts.Account50` /
-  :class:`~tickwire.engine.exchange.accounts.Account42`; answers are sequenced data, so a
+  :class:`~tickwire.exchange.accounts.Account50` /
+  :class:`~tickwire.exchange.accounts.Account42`; answers are sequenced data, so a
   client that re-logs in at its next sequence number gets what it missed;
 * seeding and background flow from ITCH messages (:class:`FlowReplayer`);
 * fault injection (:class:`Faults`): feed packet loss, reordering and delay (applied to
@@ -24,9 +24,9 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tickwire.engine.exchange.accounts import Account42, Account50
-from tickwire.engine.exchange.matching import Fill, MatchingEngine
-from tickwire.engine.exchange.seed import FlowReplayer
+from tickwire.exchange.accounts import Account42, Account50
+from tickwire.exchange.matching import Fill, MatchingEngine
+from tickwire.exchange.seed import FlowReplayer
 from tickwire.engine.strategy.live import wall_clock_ns
 from tickwire.itch import Message
 from tickwire.itch import encode as itch_encode
