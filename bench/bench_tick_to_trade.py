@@ -5,7 +5,7 @@ receiving the order it triggered.
         [--path loopback,veth] [--triggers 2000] [--warmup 200] [--no-pin]
         [--plot bench/out/t2t.png]
 
-The simulated exchange (``tickwire.engine.exchange``) runs in this process. For every
+The simulated exchange (``tickwire.exchange``) runs in this process. For every
 trigger it publishes one MoldUDP64 packet with one ITCH Add Order (a sell at the watched
 symbol's limit) and waits for the order it triggers. Two clocks:
 
@@ -251,7 +251,7 @@ async def measure(
     Returns ``{"app": [...], "wire": [...]}``: the exchange's clock, and kernel timestamps
     at its interface (:class:`WireTap`).
     """
-    from tickwire.engine.exchange import Exchange, ExchangeConfig
+    from tickwire.exchange import Exchange, ExchangeConfig
 
     ex = await Exchange.start(
         ExchangeConfig(feed_target=(bot_host, FEED_PORT), host=host, flush_interval=0.0)

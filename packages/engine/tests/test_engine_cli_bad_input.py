@@ -18,7 +18,7 @@ SMALL = ["--messages", "3000", "--symbols", "5", "--no-plot", "--quiet"]
 def _error_line(err: str) -> str:
     assert "Traceback" not in err
     # argparse's "PROG: error: ..." after its usage lines, else the command's one line
-    # ("exchange: ...", "live: ..." name the subcommand instead)
+    # ("live: ..." names the subcommand instead)
     lines = [x for x in err.splitlines() if "error:" in x] or err.strip().splitlines()
     assert len(lines) == 1, err
     return lines[0]
@@ -113,38 +113,6 @@ def test_unknown_link_type_is_an_error_not_zero_messages(
     assert "link type 113" in _error_line(capsys.readouterr().err)
     assert main(["backtest", str(cap), "--out", str(tmp_path / "o"), "--no-plot", "--quiet"]) == 1
     assert "link type 113" in _error_line(capsys.readouterr().err)
-
-
-EXCHANGE = ["exchange", "--feed", "127.0.0.1:9", "--ouch-port", "0", "--rerequest-port", "0"]
-
-
-@pytest.mark.parametrize(
-    ("argv", "needle"),
-    [
-        (["--ouch-port", "99999"], "port 99999 is not in 0..65535"),
-        (["--loss", "2"], "probability 2.0 is not in 0..1"),
-        (["--reorder", "-0.1"], "is not in 0..1"),
-        (["--rate", "-5"], "-5.0 is not above 0"),
-        (["--delay", "nan"], "not a finite number"),
-        (["--duration", "-1"], "is negative"),
-        (["--generate", "10", "--symbols", "5000"], "cannot hold a day"),
-        (["--flow", "/nonexistent.itch"], "no such file"),
-    ],
-)
-def test_exchange_bad_arguments_exit_2_before_any_port_opens(
-    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
-) -> None:
-    assert main([*EXCHANGE, "--duration", "0", *argv]) == 2  # a regression ends at once
-    assert needle in _error_line(capsys.readouterr().err)
-
-
-def test_exchange_flow_from_a_bad_file_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    bad = tmp_path / "cut.itch"
-    bad.write_bytes(_day(tmp_path)[:-5])
-    assert main([*EXCHANGE, "--flow", str(bad), "--rate", "1000000", "--duration", "0"]) == 1
-    assert "truncated" in _error_line(capsys.readouterr().err)
 
 
 def test_live_first_user_ref_num_range(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,13 +1,9 @@
-"""OUCH passwords reach ``exchange`` and ``live`` from a file or the environment, never
-from argv (where ``ps`` and shell history show them)."""
+"""OUCH passwords reach ``live`` (and tickwire-exchange's ``exchange``) from a file or the
+environment, never from argv (where ``ps`` and shell history show them)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +16,6 @@ from tickwire.engine.credentials import (
     read_password,
     user_name,
 )
-from tickwire.soupbintcp import ClientSession
-from tickwire.soupbintcp.aio import LoginRejectedError, SoupClient, run
 
 ENGINE = [sys.executable, "-m", "tickwire.engine"]
 
@@ -69,16 +63,13 @@ def test_user_refuses_a_password_without_echoing_it() -> None:
         user_name("TOOLONGNAME")
 
 
-def test_exchange_and_live_refuse_a_password_on_the_command_line() -> None:
-    for cmd in (
-        ["exchange", "--feed", "127.0.0.1:9", "--ouch-port", "0", "--rerequest-port", "0",
-         "--duration", "0", "--user", "TW:Hunter2"],
-        ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9", "--user", "TW:Hunter2"],
-    ):  # fmt: skip
-        done = subprocess.run([*ENGINE, *cmd], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 2, done.stderr
-        assert "password on the command line" in done.stderr
-        assert "Hunter2" not in done.stderr + done.stdout
+def test_live_refuses_a_password_on_the_command_line() -> None:
+    """(The exchange's side: tickwire-exchange's test_exchange_cli.py.)"""
+    cmd = ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9", "--user", "TW:Hunter2"]
+    done = subprocess.run([*ENGINE, *cmd], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "password on the command line" in done.stderr
+    assert "Hunter2" not in done.stderr + done.stdout
     done = subprocess.run(
         [*ENGINE, "live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9",
          "--password-file", "/nonexistent/pw"],
@@ -86,43 +77,3 @@ def test_exchange_and_live_refuse_a_password_on_the_command_line() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == "live: --password-file /nonexistent/pw: No such file or directory"
-
-
-def test_exchange_takes_its_users_password_from_the_file(tmp_path: Path) -> None:
-    """Two users with the file's password; the environment's (overridden) and the demo
-    default are refused."""
-    pw = tmp_path / "pw"
-    pw.write_text("FilePw9\n")
-    env = {**os.environ, PASSWORD_ENV: "EnvPw"}
-    ex = subprocess.Popen(
-        [*ENGINE, "exchange", "--feed", "127.0.0.1:9", "--ouch-port", "0",
-         "--rerequest-port", "0", "--duration", "30", "--user", "ALICE", "--user", "BOB",
-         "--password-file", str(pw)],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    try:
-        assert ex.stdout is not None
-        port = json.loads(ex.stdout.readline())["ouch50"]
-
-        async def login(user: str, password: str) -> str:
-            client = SoupClient(ClientSession(user, password), "127.0.0.1", port)
-            try:
-                await client.connect()
-            except LoginRejectedError as exc:
-                return exc.reason
-            await client.close()
-            await asyncio.sleep(0.2)  # the server has the logout: the session is free
-            return "accepted"
-
-        async def main() -> list[str]:
-            return [
-                await login("ALICE", "FilePw9"),
-                await login("BOB", "FilePw9"),
-                await login("ALICE", "EnvPw"),
-                await login("TW", "SECRET"),
-            ]
-
-        assert run(main()) == ["accepted", "accepted", "A", "A"]
-    finally:
-        ex.send_signal(signal.SIGINT)
-        ex.wait(timeout=20)

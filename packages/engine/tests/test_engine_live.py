@@ -12,12 +12,12 @@ import socket
 import tempfile
 from typing import Any
 
-from tickwire.engine.exchange import Exchange, ExchangeConfig, Faults
 from tickwire.engine.live import LiveConfig, LiveEngine, send_command
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import MarketMaker, Strategy
 from tickwire.engine.strategy.orders import OrderState
 from tickwire.engine.strategy.taker import ThresholdTaker
+from tickwire.exchange import Exchange, ExchangeConfig, Faults
 from tickwire.itch import AddOrder, SystemEvent
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64 import DownstreamPacket
@@ -190,7 +190,7 @@ def test_kill_switch_stops_new_orders_within_one_message() -> None:
 
 
 def test_matching_price_time_priority() -> None:
-    from tickwire.engine.exchange import MatchingEngine
+    from tickwire.exchange import MatchingEngine
 
     out: list[object] = []
     fills: list[Any] = []

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tickwire.engine.exchange import Account50, MatchingEngine
-from tickwire.engine.exchange.matching import Fill
 from tickwire.engine.risk import RiskEngine, RiskLimits
 from tickwire.engine.strategy import OrderManager, OrderState
 from tickwire.engine.strategy.orders import Order
+from tickwire.exchange import Account50, MatchingEngine
+from tickwire.exchange.matching import Fill
 from tickwire.ouch import v50
 
 PX = 10_000  # $1.0000

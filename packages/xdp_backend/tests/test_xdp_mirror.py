@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tickwire.engine.exchange import Exchange, ExchangeConfig
 from tickwire.engine.live import LiveConfig, LiveEngine, MirrorError
 from tickwire.engine.strategy.taker import ThresholdTaker
+from tickwire.exchange import Exchange, ExchangeConfig
 from tickwire.itch import AddOrder, AddOrderMPID, Message, StockDirectory
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64.aio import Line, MoldReceiver, run

@@ -5,6 +5,8 @@
         --out ORDERS.pcap --json STATS.json
     python -m tickwire.engine backends
     python -m tickwire.engine backtest|export ...   (see tickwire.engine.cli_backtest)
+    python -m tickwire.engine live ...              (see tickwire.engine.cli_live)
+    python -m tickwire.engine exchange ...          (tickwire-exchange; tickwire.engine.cli_plugins)
 
 Exit status: 0 on success, 1 when the input cannot be read or decoded, 2 on a usage or
 configuration error. A progress bar goes to stderr when stderr is a terminal.
@@ -129,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tickwire.engine import cli_backtest
 
     cli_backtest.add_parser(sub)
-    __import__("tickwire.engine.cli_live", fromlist=["*"]).add_parser(sub)  # exchange, live
+    __import__("tickwire.engine.cli_live", fromlist=["*"]).add_parser(sub)  # live
+    # Commands of other distributions (exchange: tickwire-exchange), by entry point.
+    __import__("tickwire.engine.cli_plugins", fromlist=["*"]).add_parsers(sub)
     return parser
 
 

@@ -21,19 +21,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
 from tickwire.engine.risk import Ledger
+from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
 from tickwire.ouch import v42, v50
 
 __all__ = ["Account42", "Account50", "OrderRecord"]
 
-#: OUCH 5.0 reject reasons used here (spec, "Order Reject Reasons").
-REJECT_HALTED = 0x07
-REJECT_INVALID_QUANTITY = 0x13
-REJECT_INVALID_SYMBOL = 0x17
-REJECT_INVALID_PRICE = 0x1D
-REJECT_INVALID_SIDE = 0x09
+#: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port (see _V42_REJECT).
+Reject = v50.RejectReason
 MAX_SHARES = 1_000_000
+#: The OUCH 4.2 Rejected reason letter for each reason :meth:`_AccountBase._validate`
+#: gives (S invalid stock, H halted; Z otherwise).
+_V42_REJECT = {Reject.INVALID_SYMBOL: "S", Reject.HALTED: "H"}
 
 
 @dataclass(slots=True)
@@ -94,18 +93,19 @@ class _AccountBase:
     def _executed(self, fill: Fill) -> object:
         raise NotImplementedError
 
-    def _validate(self, symbol: str, side: str, qty: int, price: int) -> int:
+    def _validate(self, symbol: str, side: str, qty: int, price: int) -> Reject | None:
+        """Why a new order is rejected, or None when it may enter the book."""
         if symbol not in self.engine.books:
-            return REJECT_INVALID_SYMBOL
+            return Reject.INVALID_SYMBOL
         if side not in ("B", "S", "T", "E"):
-            return REJECT_INVALID_SIDE
+            return Reject.INVALID_SIDE
         if not 0 < qty < MAX_SHARES:
-            return REJECT_INVALID_QUANTITY
+            return Reject.INVALID_QUANTITY
         if price <= 0:
-            return REJECT_INVALID_PRICE
+            return Reject.INVALID_PRICE
         if not self.engine.is_trading(symbol):
-            return REJECT_HALTED
-        return 0
+            return Reject.HALTED
+        return None
 
     def _rejected(self, key: int | str, symbol: str, side: str, qty: int, price: int) -> None:
         """A rejected order is still known (once): recorded, never on a book."""
@@ -170,7 +170,7 @@ class Account50(_AccountBase):
                 return []
             self.last_user_ref_num = msg.user_ref_num
             reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
-            if reason:
+            if reason is not None:
                 self._rejected(msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price)
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
             self.cl_ord_ids[msg.user_ref_num] = msg.cl_ord_id
@@ -183,7 +183,8 @@ class Account50(_AccountBase):
                 )
             except MatchingError:
                 self._batch = None
-                return [v50.Rejected(ts, msg.user_ref_num, 0x0A, msg.cl_ord_id)]
+                reason = Reject.PROCESSING_ERROR
+                return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
             acc = v50.OrderAccepted(
                 ts, msg.user_ref_num, msg.side, msg.quantity, msg.symbol, msg.price,
                 msg.time_in_force, msg.display, rec.ref, msg.capacity,
@@ -215,7 +216,8 @@ class Account50(_AccountBase):
             return []
         new_open = msg.quantity - old.executed  # the wire carries the chain's total
         if not 0 < msg.quantity < MAX_SHARES or new_open <= 0 or msg.price <= 0:
-            return [v50.Rejected(ts, msg.user_ref_num, REJECT_INVALID_QUANTITY, msg.cl_ord_id)]
+            reason = Reject.INVALID_QUANTITY
+            return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
         self._begin()
         result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num)
         old.state = "done"
@@ -261,12 +263,11 @@ class Account42(_AccountBase):
                 self.ignored += 1
                 return []
             reason = self._validate(msg.stock, msg.buy_sell_indicator, msg.shares, msg.price)
-            if reason:
+            if reason is not None:
                 self._rejected(
                     msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price
                 )
-                code = {REJECT_INVALID_SYMBOL: "S", REJECT_HALTED: "H"}.get(reason, "Z")
-                return [v42.Rejected(ts, msg.order_token, code)]
+                return [v42.Rejected(ts, msg.order_token, _V42_REJECT.get(reason, "Z"))]
             ioc = msg.time_in_force == 0
             self._begin()
             rec, unfilled = self._enter(

@@ -24,10 +24,10 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from tickwire.engine.strategy.live import wall_clock_ns
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.exchange.matching import Fill, MatchingEngine
 from tickwire.exchange.seed import FlowReplayer
-from tickwire.engine.strategy.live import wall_clock_ns
 from tickwire.itch import Message
 from tickwire.itch import encode as itch_encode
 from tickwire.moldudp64.aio import MoldPublisher

@@ -1,0 +1,10 @@
+"""Deprecated alias of :mod:`tickwire.exchange.server` (see :mod:`tickwire.engine.exchange`)."""
+
+from typing import TYPE_CHECKING
+
+from tickwire.engine.exchange import _alias
+
+if TYPE_CHECKING:
+    from tickwire.exchange.server import *  # noqa: F403
+else:
+    _alias(__name__)
