@@ -9,7 +9,8 @@ build, its third-party dependencies from the index. The test checks
 
 * exactly the distributions the root README says come with it (the codecs bring
   construct only; tickwire-threshold the three codecs; the engine those, tickwire-threshold
-  and sortedcontainers; each backend tickwire-threshold and itself, never the engine), at the versions of this build;
+  and sortedcontainers; each backend tickwire-threshold and itself, never the engine; the
+  simulated exchange the engine and itself), at the versions of this build;
 * the code runs from the venv, not from the workspace, with the repository's LICENSE in
   its metadata and, for tickwire-itch, tickwire-threshold and tickwire-engine, the compiled extensions in use;
 * the first Python example of the package's README runs, in a scratch directory holding
@@ -51,6 +52,27 @@ THRESHOLD = CODECS | {"tickwire-threshold"}
 ENGINE = THRESHOLD | {"tickwire-engine", "sortedcontainers"}
 
 
+#: The engine alone: its ``exchange`` command says what to install (exit 2, one line).
+ENGINE_WITHOUT_EXCHANGE = textwrap.dedent(
+    """
+    import subprocess, sys
+    cmd = [sys.executable, "-m", "tickwire.engine", "exchange", "--feed", "127.0.0.1:9"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.endswith("pip install tickwire-exchange\\n"), done.stderr
+    """
+)
+#: With tickwire-exchange, the engine's command line finds ``exchange`` (entry point).
+EXCHANGE_IN_THE_ENGINE = textwrap.dedent(
+    """
+    import subprocess, sys
+    cmd = [sys.executable, "-m", "tickwire.engine", "exchange", "--help"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "--feed" in done.stdout, done.stdout
+    """
+)
+
+
 @dataclass(frozen=True)
 class Package:
     dist: str
@@ -90,7 +112,15 @@ PACKAGES = [
         "engine",
         "tickwire.engine",
         ENGINE,
-        "from tickwire.engine import cbook\nassert cbook.AVAILABLE, 'extension not used'\n",
+        "from tickwire.engine import cbook\nassert cbook.AVAILABLE, 'extension not used'\n"
+        + ENGINE_WITHOUT_EXCHANGE,
+    ),
+    Package(
+        "tickwire-exchange",
+        "exchange",
+        "tickwire.exchange",
+        ENGINE | {"tickwire-exchange"},
+        EXCHANGE_IN_THE_ENGINE,
     ),
     # The backends need the threshold contract only: never the engine, sortedcontainers.
     Package("tickwire-xdp", "xdp_backend", "tickwire.xdp", THRESHOLD | {"tickwire-xdp"}),
