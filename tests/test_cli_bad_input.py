@@ -209,6 +209,23 @@ FILE_COMMANDS: list[tuple[str, Argv]] = [
             str(f),
         ],
     ),
+    (
+        "tickwire.exchange.cli",
+        lambda c, f: [
+            "--feed",
+            "127.0.0.1:9",
+            "--ouch-port",
+            "0",
+            "--rerequest-port",
+            "0",
+            "--rate",
+            "1000000",
+            "--duration",
+            "0",
+            "--flow",
+            str(f),
+        ],
+    ),
     ("tickwire.engine.cli_backtest", lambda c, f: ["backtest", str(f), "--no-plot", "--quiet"]),
     ("tickwire.baremetal.__main__", lambda c, f: ["traffic", "--capture", str(f)]),
 ]
@@ -370,6 +387,8 @@ BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
     ("tickwire.engine.cli", ["exchange", "--feed", "127.0.0.1:9", "--ouch-port", "99999"]),
     ("tickwire.engine.cli", ["exchange", "--feed", "127.0.0.1:9", "--loss", "2"]),
     ("tickwire.engine.cli", ["exchange", "--feed", "127.0.0.1:9", "--rate", "-5"]),
+    ("tickwire.exchange.cli", ["--feed", "127.0.0.1:9", "--ouch-port", "99999"]),
+    ("tickwire.exchange.cli", ["--feed", "127.0.0.1:9", "--generate", "10", "--symbols", "5000"]),
     (
         "tickwire.engine.cli",
         [
@@ -440,6 +459,7 @@ ENTRY_POINTS: list[tuple[list[str], str, int]] = [
         "port 99999",
         2,
     ),
+    (["tickwire.exchange", "--feed", "127.0.0.1:9", "--loss", "2"], "probability 2.0", 2),
     (
         [
             "tickwire.engine.cli_backtest",
