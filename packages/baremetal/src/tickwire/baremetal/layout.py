@@ -23,7 +23,10 @@ import enum
 import secrets
 from dataclasses import dataclass
 
+from typing import Any
+
 import construct as c
+from tickwire.threshold.cheader import construct_layout
 from tickwire.threshold.config import ThresholdConfig
 
 __all__ = [
@@ -240,3 +243,42 @@ def parse_ack(frame: bytes) -> Ack | None:
         return None
     parsed = ACK.parse(frame[14 : 14 + ACK.sizeof()])
     return Ack(kind=parsed.kind, a=parsed.a, b=parsed.b, c=parsed.c)
+
+
+# --- the generated C header (kernel/tickwire_layout.h) -----------------------------------------
+# tickwire.threshold.cheader writes it from the wire tables and the layouts above: the
+# kernel reads the config blob, control packets and limits, and writes replies, at these
+# offsets (TW_CFG_*, TW_CTL_*, TW_ACK_*, ...). tests/test_baremetal_layout_header.py
+# regenerates it and fails on any difference.
+
+
+def _const(struct: Any, name: str) -> Any:
+    """The value of the ``Const`` field ``name`` of a construct Struct."""
+    return next(sub.subcon.value for sub in struct.subcons if sub.name == name)
+
+
+def _c_string(raw: bytes) -> str:
+    return '"' + raw.decode("ascii") + '"'
+
+
+C_GUARD = "TICKWIRE_BAREMETAL_LAYOUT_H"
+C_CONSTANTS: tuple[tuple[str, int | str, str], ...] = (
+    ("TW_ETH_P_TWCTL", f"0x{ETHERTYPE_CONTROL:04x}", "control EtherType (local experimental)"),
+    ("TW_SECRET_LEN", SECRET_LEN, "the shared secret"),
+    ("TW_CFG_MAGIC", _c_string(_const(CONFIG, "magic")), ""),
+    ("TW_CFG_VERSION", _const(CONFIG, "version"), ""),
+    ("TW_CFG_FLAG_ARMED", f"0x{FLAG_ARMED:04x}u", ""),
+    ("TW_CFG_FLAG_ACK", f"0x{FLAG_ACK:04x}u", ""),
+    ("TW_CTL_MAGIC", _c_string(_const(CONTROL, "magic")), ""),
+    ("TW_ACK_MAGIC", _c_string(_const(ACK, "magic")), ""),
+    ("TW_ACK_KIND_FRAME", ACK_KIND_FRAME, ""),
+    ("TW_ACK_KIND_DONE", ACK_KIND_DONE, ""),
+)
+C_LAYOUTS = (
+    construct_layout("CFG", "tickwire.baremetal.layout.CONFIG (header)", CONFIG),
+    construct_layout("CFG_INSTRUMENT", "tickwire.baremetal.layout.INSTRUMENT", INSTRUMENT),
+    construct_layout("CTL", "tickwire.baremetal.layout.CONTROL (header)", CONTROL),
+    construct_layout("LIMITS", "tickwire.baremetal.layout.LIMITS", LIMITS),
+    construct_layout("FRAME_BODY", "tickwire.baremetal.layout.FRAME_BODY (header)", FRAME_BODY),
+    construct_layout("ACK", "tickwire.baremetal.layout.ACK", ACK),
+)

@@ -11,7 +11,8 @@ Two places can hold the object:
 
 Files are written to a temporary name and renamed, so two processes building at once
 never load a half-written object. This module imports nothing but the standard library
-(``setup.py`` loads it by path at wheel build time).
+(``setup.py`` loads it by path at wheel build time), except for the optional, lazy
+import of the header generator in :func:`generated_layout_header`.
 """
 
 from __future__ import annotations
@@ -31,12 +32,16 @@ __all__ = [
     "build_prebuilt",
     "cache_dir",
     "compile_object",
+    "generated_layout_header",
     "object_path",
     "source_files",
 ]
 
 SOURCE = "tickwire_xdp.c"
 HEADER = "tickwire_xdp.h"
+#: Generated from the Python tables by tickwire.threshold.cheader (see source_files).
+LAYOUT_HEADER = "tickwire_layout.h"
+SOURCES = (SOURCE, HEADER, LAYOUT_HEADER)
 PREBUILT = "tickwire_xdp.o"
 STAMP = "tickwire_xdp.o.sha256"
 
@@ -46,9 +51,26 @@ class BuildError(RuntimeError):
 
 
 def source_files() -> dict[str, bytes]:
-    """The C source and header as shipped in the package, by file name."""
+    """The C source and headers, by file name: as shipped in the package, except the
+    layout header, which is generated from the installed Python tables when they can be
+    imported (always, once installed; the shipped copy, which the tests keep equal to
+    it, serves the wheel build)."""
     base = resources.files("tickwire.xdp") / "bpf"
-    return {name: (base / name).read_bytes() for name in (SOURCE, HEADER)}
+    files = {name: (base / name).read_bytes() for name in SOURCES}
+    generated = generated_layout_header()
+    if generated is not None:
+        files[LAYOUT_HEADER] = generated
+    return files
+
+
+def generated_layout_header() -> bytes | None:
+    """``tickwire_layout.h`` as :mod:`tickwire.threshold.cheader` writes it from the
+    tables, or None when they cannot be imported (setup.py, at wheel build time)."""
+    try:
+        from tickwire.threshold.cheader import backend_header
+    except ImportError:
+        return None
+    return backend_header("tickwire.xdp.layout").encode()
 
 
 def sources_digest(files: dict[str, bytes]) -> str:
@@ -93,7 +115,7 @@ def _include_dirs() -> list[str]:
 
 
 def compile_object(files: dict[str, bytes], target: Path, clang: str | None = None) -> None:
-    """Compile ``files`` (the .c and its header) into the BPF object ``target``, atomically."""
+    """Compile ``files`` (the .c and its headers) into the BPF object ``target``, atomically."""
     clang = clang or _clang()
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
@@ -111,7 +133,7 @@ def compile_object(files: dict[str, bytes], target: Path, clang: str | None = No
 
 def build_prebuilt(src_dir: Path, out_dir: Path) -> Path:
     """Compile the sources in ``src_dir`` into ``out_dir`` with a stamp (wheel build)."""
-    files = {name: (src_dir / name).read_bytes() for name in (SOURCE, HEADER)}
+    files = {name: (src_dir / name).read_bytes() for name in SOURCES}
     target = out_dir / PREBUILT
     compile_object(files, target)
     (out_dir / STAMP).write_text(sources_digest(files) + "\n")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ctypes
 
-from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.cheader import ORDER_LENGTHS, SESSION_LEN, SYMBOL_LEN, ctypes_layout
+from tickwire.threshold.config import MAX_INSTRUMENTS, InstrumentConfig, ThresholdConfig
 
 __all__ = [
     "MAX_INSTRUMENTS",
@@ -28,10 +29,11 @@ __all__ = [
     "instrument_struct",
 ]
 
-MAX_INSTRUMENTS = 64
 MAX_FRAME = 0x8000
 MIRROR_MAX = 2048
-ORDER_FRAME_LEN = 111
+MIRROR_RING_BYTES = 1 << 20  # a power of two of pages
+#: The order frame of docs/threshold.md section 5, untagged (from the wire tables).
+ORDER_FRAME_LEN = ORDER_LENGTHS["TW_ORDER_FRAME_LEN"]
 MIRROR_ORDERS = 0
 MIRROR_ALL = 1
 MIRROR_NONE = 2
@@ -48,7 +50,7 @@ class Config(ctypes.Structure):
         ("first_user_ref_num", ctypes.c_uint64),
         ("feed_port", ctypes.c_uint16),
         ("order_port", ctypes.c_uint16),
-        ("order_session", ctypes.c_uint8 * 10),
+        ("order_session", ctypes.c_uint8 * SESSION_LEN),
         ("_pad", ctypes.c_uint8 * 2),
     ]
 
@@ -58,7 +60,7 @@ class Instrument(ctypes.Structure):
 
     _fields_ = [
         ("slot", ctypes.c_uint32),
-        ("symbol", ctypes.c_uint8 * 8),
+        ("symbol", ctypes.c_uint8 * SYMBOL_LEN),
         ("_pad", ctypes.c_uint32),
         ("limit_price", ctypes.c_uint64),
         ("base_qty", ctypes.c_uint64),
@@ -152,7 +154,7 @@ def config_struct(config: ThresholdConfig, *, mirror: int = MIRROR_ORDERS) -> Co
     c.first_user_ref_num = config.first_user_ref_num
     c.feed_port = config.feed_port
     c.order_port = config.order_port
-    ctypes.memmove(c.order_session, _padded(config.order_session, 10), 10)
+    ctypes.memmove(c.order_session, _padded(config.order_session, SESSION_LEN), SESSION_LEN)
     return c
 
 
@@ -162,7 +164,7 @@ def instrument_struct(inst: InstrumentConfig, slot: int) -> Instrument:
         raise ValueError(f"slot must be 0..{MAX_INSTRUMENTS - 1}, got {slot}")
     v = Instrument()
     v.slot = slot
-    ctypes.memmove(v.symbol, _padded(inst.symbol, 8), 8)
+    ctypes.memmove(v.symbol, _padded(inst.symbol, SYMBOL_LEN), SYMBOL_LEN)
     v.limit_price = inst.limit_price
     v.base_qty = inst.base_qty
     v.step_qty = inst.step_qty
@@ -186,3 +188,24 @@ def instrument_config(locate: int, v: Instrument) -> InstrumentConfig:
         max_position=v.max_position,
         max_notional=v.max_notional,
     )
+
+
+# --- the generated C header (bpf/tickwire_layout.h) -------------------------------------------
+# tickwire.threshold.cheader writes it from the wire tables and these: the program's own
+# constants and one TW_CHECK_XDP_<NAME>(tag) macro per struct above, which
+# bpf/tickwire_xdp.h applies to its structs (sizes and every field's offset and size).
+# tests/test_xdp_layout_header.py regenerates the header and fails on any difference.
+
+C_GUARD = "TICKWIRE_XDP_LAYOUT_H"
+C_CONSTANTS: tuple[tuple[str, int | str, str], ...] = (
+    ("TW_MAX_FRAME", f"0x{MAX_FRAME:04x}", "longest linear frame (offsets masked with it)"),
+    ("TW_MIRROR_MAX", MIRROR_MAX, "bytes of a frame copied to the ring buffer"),
+    ("TW_MIRROR_RING_BYTES", f"(1 << {MIRROR_RING_BYTES.bit_length() - 1})", "ring buffer"),
+    ("TW_MIRROR_ORDERS", MIRROR_ORDERS, "tw_config.mirror: frames turned into orders"),
+    ("TW_MIRROR_ALL", MIRROR_ALL, "tw_config.mirror: every frame for the feed port"),
+    ("TW_MIRROR_NONE", MIRROR_NONE, "tw_config.mirror: nothing"),
+)
+C_LAYOUTS = tuple(
+    ctypes_layout(f"XDP_{name.removeprefix('tw_').upper()}", f"tickwire.xdp.layout.{cls.__name__}", cls)
+    for name, cls in STRUCTS.items()
+)

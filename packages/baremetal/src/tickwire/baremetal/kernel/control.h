@@ -22,10 +22,10 @@
 #include "parse.h"
 #include "strategy.h"
 
-#define TW_ETH_HDR 14u
+/* The control packet's header (TW_CTL_*: magic, secret, seq, command, body length), the
+ * LIMITS body (TW_LIMITS_*), the FRAME body's length (TW_FRAME_BODY_*) and the reply
+ * (TW_ACK_*) are generated into tickwire_layout.h from tickwire.baremetal.layout. */
 #define TW_ETH_ZLEN 60u /* the shortest Ethernet frame (no FCS): shorter ones are padded */
-#define TW_CTL_HDR 27u  /* magic 4, secret 16, seq 4, command 1, body length 2 */
-#define TW_CTL_LIMITS 22u
 
 enum {
     CMD_SYNC = 1,
@@ -60,15 +60,15 @@ static inline u32 tw_ctl_size(u32 cmd, const u8 *body, u32 blen) {
         want = 4;
         break;
     case CMD_LIMITS:
-        want = TW_CTL_LIMITS;
+        want = TW_LIMITS_LEN;
         break;
     case CMD_CONFIG:
-        if (tw_le16(body, blen, 46, &v)) return RES_BAD_LENGTH;
-        want = TW_CFG_HEADER + v * TW_CFG_INSTRUMENT; /* v < 2^16: no overflow */
+        if (tw_le16(body, blen, TW_CFG_COUNT_OFF, &v)) return RES_BAD_LENGTH;
+        want = TW_CFG_LEN + v * TW_CFG_INSTRUMENT_LEN; /* v < 2^16: no overflow */
         break;
     case CMD_FRAME:
-        if (tw_le16(body, blen, 0, &v)) return RES_BAD_LENGTH;
-        want = 2 + v;
+        if (tw_le16(body, blen, TW_FRAME_BODY_LENGTH_OFF, &v)) return RES_BAD_LENGTH;
+        want = TW_FRAME_BODY_LEN + v;
         break;
     default:
         return RES_UNKNOWN;
@@ -79,13 +79,14 @@ static inline u32 tw_ctl_size(u32 cmd, const u8 *body, u32 blen) {
 /* Check an authenticated control frame `f` of `n` bytes; on RES_OK, `*body` and `*blen`
  * are its body and the body's declared (and checked) length. */
 static inline u32 tw_ctl_check(const u8 *f, u32 n, const u8 **body, u32 *blen) {
-    const u32 off = TW_ETH_HDR + TW_CTL_HDR;
+    const u32 off = TW_ETH_LEN + TW_CTL_LEN;
     u32 len;
-    if (!tw_has(n, 0, off) || tw_le16(f, n, off - 2, &len)) return RES_BAD_LENGTH;
+    if (!tw_has(n, 0, off) || tw_le16(f, n, TW_ETH_LEN + TW_CTL_BODY_LENGTH_OFF, &len))
+        return RES_BAD_LENGTH;
     if (!tw_has(n, off, len)) return RES_BAD_LENGTH;        /* body past the frame */
     if (n - off != len && n > TW_ETH_ZLEN) return RES_BAD_LENGTH; /* bytes after it */
     *body = f + off;
     *blen = len;
-    return tw_ctl_size(f[off - 3], *body, len);
+    return tw_ctl_size(f[TW_ETH_LEN + TW_CTL_COMMAND_OFF], *body, len);
 }
 #endif

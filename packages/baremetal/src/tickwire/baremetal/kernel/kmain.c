@@ -15,12 +15,8 @@
 #include "serial.h"
 #include "strategy.h"
 
-#define ETH_P_TWCTL 0x88B5u /* IEEE 802 local experimental EtherType 1 */
-#define CTL_MAGIC "TWCT"
-#define ACK_MAGIC "TWAK"
-#define CFG_MAX (TW_CFG_HEADER + TW_MAX_INSTRUMENTS * TW_CFG_INSTRUMENT)
-
-enum { ACK_FRAME = 1, ACK_DONE = 2 };
+/* TW_ETH_P_TWCTL, TW_CTL_*, TW_ACK_*, TW_LIMITS_*: tickwire_layout.h (via strategy.h). */
+#define CFG_MAX (TW_CFG_LEN + TW_MAX_INSTRUMENTS * TW_CFG_INSTRUMENT_LEN)
 
 /* Log-linear latency histogram: exact below 16 cycles, then 16 sub-buckets per power of
  * two (under 6.25 % relative width), 32-bit cycle counts. tickwire.baremetal.stats
@@ -108,17 +104,20 @@ static void dump_stats(u32 seq, const char *why) {
 
 /* A small reply frame to the host: "TWAK", kind, then two u32 and one u64 (LE). */
 static void send_ack(u32 kind, u32 a, u32 b, u64 c) {
-    static u8 f[60];
+    static u8 f[TW_ETH_ZLEN];
+    u8 *ack = f + TW_ETH_LEN;
+    _Static_assert(TW_ETH_LEN + TW_ACK_LEN <= TW_ETH_ZLEN, "the reply fits a minimal frame");
+    _Static_assert(TW_ACK_A_LEN == 4 && TW_ACK_B_LEN == 4 && TW_ACK_C_LEN == 8, "ack widths");
     memset(f, 0, sizeof f);
-    memset(f, 0xFF, 6);
-    memcpy(f + 6, mac, 6);
-    tw_put_be16(f + 12, ETH_P_TWCTL);
-    memcpy(f + 14, ACK_MAGIC, 4);
-    f[18] = (u8)kind;
-    tw_put_le32(f + 20, a);
-    tw_put_le32(f + 24, b);
-    tw_put_le32(f + 28, (u32)c);
-    tw_put_le32(f + 32, (u32)(c >> 32));
+    memset(f + TW_ETH_DST_OFF, 0xFF, TW_ETH_DST_LEN);
+    memcpy(f + TW_ETH_SRC_OFF, mac, TW_ETH_SRC_LEN);
+    tw_put_be16(f + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_TWCTL);
+    memcpy(ack + TW_ACK_MAGIC_OFF, TW_ACK_MAGIC, TW_ACK_MAGIC_LEN);
+    ack[TW_ACK_KIND_OFF] = (u8)kind;
+    tw_put_le32(ack + TW_ACK_A_OFF, a);
+    tw_put_le32(ack + TW_ACK_B_OFF, b);
+    tw_put_le32(ack + TW_ACK_C_OFF, (u32)c);
+    tw_put_le32(ack + TW_ACK_C_OFF + 4, (u32)(c >> 32));
     e1000_tx(f, sizeof f, 0);
 }
 
@@ -127,7 +126,7 @@ static void strategy_frame(const u8 *f, u32 n, u64 t_done) {
     u32 olen = tw_process(&state, f, n, order);
     if (olen && e1000_tx(order, olen, &t_tail) == 0) hist_add(t_tail - t_done);
     if (state.cfg.ack_frames)
-        send_ack(ACK_FRAME, (u32)state.st.frames, (u32)state.st.orders, olen ? 1 : 0);
+        send_ack(TW_ACK_KIND_FRAME, (u32)state.st.frames, (u32)state.st.orders, olen ? 1 : 0);
 }
 
 /* Constant-time compare: the secret must not leak through timing. */
@@ -168,8 +167,10 @@ static u32 control(const u8 *f, u32 n, u32 seq, u32 cmd, u64 t_done) {
         state.cfg.max_orders = v;
         return RES_OK;
     case CMD_LIMITS:
-        if (tw_le16(body, blen, 0, &loc) || tw_le32(body, blen, 2, &v) ||
-            tw_le64(body, blen, 6, &pos) || tw_le64(body, blen, 14, &notional))
+        if (tw_le16(body, blen, TW_LIMITS_LOCATE_OFF, &loc) ||
+            tw_le32(body, blen, TW_LIMITS_MAX_ORDER_QTY_OFF, &v) ||
+            tw_le64(body, blen, TW_LIMITS_MAX_POSITION_OFF, &pos) ||
+            tw_le64(body, blen, TW_LIMITS_MAX_NOTIONAL_OFF, &notional))
             return RES_BAD_LENGTH;
         if (!state.loc_index[loc] || v == 0 || v > 999999u || pos > (1ull << 62) ||
             notional > (1ull << 62))
@@ -186,10 +187,15 @@ static u32 control(const u8 *f, u32 n, u32 seq, u32 cmd, u64 t_done) {
         qemu_exit(blen >= 1 ? body[0] : 0);
     case CMD_FRAME: {
         u32 inner_type;
-        if (tw_le16(body, blen, 0, &v) || !tw_has(blen, 2, v)) return RES_BAD_LENGTH;
+        const u8 *inner = body + TW_FRAME_BODY_LEN;
+        if (tw_le16(body, blen, TW_FRAME_BODY_LENGTH_OFF, &v) ||
+            !tw_has(blen, TW_FRAME_BODY_LEN, v))
+            return RES_BAD_LENGTH;
         /* A wrapped frame is never executed as a control packet (no nesting). */
-        if (tw_be16(body + 2, v, 12, &inner_type) == 0 && inner_type == ETH_P_TWCTL) ctl_rejected++;
-        strategy_frame(body + 2, v, t_done);
+        if (tw_be16(inner, v, TW_ETH_ETHERTYPE_OFF, &inner_type) == 0 &&
+            inner_type == TW_ETH_P_TWCTL)
+            ctl_rejected++;
+        strategy_frame(inner, v, t_done);
         return RES_OK;
     }
     case CMD_ACK:
@@ -206,15 +212,18 @@ static u32 control(const u8 *f, u32 n, u32 seq, u32 cmd, u64 t_done) {
 
 static void handle(const u8 *f, u32 n, u64 t_done) {
     u32 type, seq, cmd;
-    if (tw_be16(f, n, 12, &type) == 0 && type == ETH_P_TWCTL) {
-        if (tw_has(n, 14, TW_CTL_HDR) && memcmp(f + 14, CTL_MAGIC, 4) == 0 && secret_ok(f + 18)) {
-            tw_le32(f, n, 34, &seq);
-            cmd = f[38];
+    const u8 *ctl = f + TW_ETH_LEN;
+    if (tw_be16(f, n, TW_ETH_ETHERTYPE_OFF, &type) == 0 && type == TW_ETH_P_TWCTL) {
+        if (tw_has(n, TW_ETH_LEN, TW_CTL_LEN) &&
+            memcmp(ctl + TW_CTL_MAGIC_OFF, TW_CTL_MAGIC, TW_CTL_MAGIC_LEN) == 0 &&
+            secret_ok(ctl + TW_CTL_SECRET_OFF)) {
+            tw_le32(f, n, TW_ETH_LEN + TW_CTL_SEQ_OFF, &seq);
+            cmd = ctl[TW_CTL_COMMAND_OFF];
             u32 res = control(f, n, seq, cmd, t_done);
             if (res == RES_OK) ctl_ok++;
             else ctl_errors++;
             /* FRAME is answered by its frame's ack, unless it was refused. */
-            if (cmd != CMD_FRAME || res != RES_OK) send_ack(ACK_DONE, seq, res, state.st.frames);
+            if (cmd != CMD_FRAME || res != RES_OK) send_ack(TW_ACK_KIND_DONE, seq, res, state.st.frames);
             return;
         }
         ctl_rejected++; /* and, like any frame, it goes to the strategy */

@@ -7,17 +7,42 @@
 #include "strategy.h"
 #include "parse.h"
 
-#define ETH_P_8021Q 0x8100u
-#define ETH_P_IPV4 0x0800u
-#define IPPROTO_UDP 17u
-#define ITCH_ADD 0x41u      /* 'A' */
-#define ITCH_ADD_MPID 0x46u /* 'F' */
-#define ITCH_ADD_LEN 36u
-#define ITCH_ADD_MPID_LEN 40u
-#define ITCH_OFF_LOCATE 1u
-#define ITCH_OFF_SIDE 19u
-#define ITCH_OFF_PRICE 32u
-#define MOLD_HEADER 20u
+/* What this file assumes of the generated layouts (tickwire_layout.h): A and F are read
+ * at A's offsets; the widths of what is read and written; the order frame's symbol is
+ * the instrument's; the config fields are read with these widths. */
+_Static_assert(TW_ITCH_F_STOCK_LOCATE_OFF == TW_ITCH_A_STOCK_LOCATE_OFF &&
+                   TW_ITCH_F_BUY_SELL_INDICATOR_OFF == TW_ITCH_A_BUY_SELL_INDICATOR_OFF &&
+                   TW_ITCH_F_PRICE_OFF == TW_ITCH_A_PRICE_OFF,
+               "A and F share the fields read");
+_Static_assert(TW_ITCH_A_STOCK_LOCATE_LEN == 2 && TW_ITCH_A_PRICE_LEN == 4 &&
+                   TW_ETH_ETHERTYPE_LEN == 2 && TW_VLAN_TCI_LEN == 2 &&
+                   TW_VLAN_ETHERTYPE_LEN == 2 && TW_IPV4_FLAGS_FRAGMENT_LEN == 2 &&
+                   TW_IPV4_SRC_LEN == 4 && TW_IPV4_DST_LEN == 4 && TW_UDP_DST_PORT_LEN == 2 &&
+                   TW_UDP_LENGTH_LEN == 2 && TW_MOLD_COUNT_LEN == 2 &&
+                   TW_MOLD_SEQUENCE_LEN == 8 && TW_MOLD_BLOCK_PREFIX_LEN == 2,
+               "the widths the frame is read and written with");
+_Static_assert(TW_OUCH_ENTER_ORDER_USER_REF_NUM_LEN == 4 &&
+                   TW_OUCH_ENTER_ORDER_QUANTITY_LEN == 4 && TW_OUCH_ENTER_ORDER_PRICE_LEN == 8 &&
+                   TW_OUCH_ENTER_ORDER_CL_ORD_ID_LEN == 2 + 12 &&
+                   TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_LEN == 2 &&
+                   TW_OUCH_ENTER_ORDER_SYMBOL_LEN == TW_CFG_INSTRUMENT_SYMBOL_LEN &&
+                   TW_MOLD_SESSION_LEN == TW_CFG_ORDER_SESSION_LEN,
+               "the Enter Order as build_order writes it");
+_Static_assert(TW_CFG_VERSION_LEN == 2 && TW_CFG_FLAGS_LEN == 2 && TW_CFG_MAX_ORDERS_LEN == 4 &&
+                   TW_CFG_FIRST_USER_REF_NUM_LEN == 4 && TW_CFG_FEED_PORT_LEN == 2 &&
+                   TW_CFG_ORDER_PORT_LEN == 2 && TW_CFG_SECRET_LEN == TW_SECRET_LEN &&
+                   TW_CFG_COUNT_LEN == 2 && TW_CFG_INSTRUMENT_LOCATE_LEN == 2 &&
+                   TW_CFG_INSTRUMENT_LIMIT_PRICE_LEN == 4 && TW_CFG_INSTRUMENT_BASE_QTY_LEN == 4 &&
+                   TW_CFG_INSTRUMENT_STEP_QTY_LEN == 4 && TW_CFG_INSTRUMENT_TICK_LEN == 4 &&
+                   TW_CFG_INSTRUMENT_MAX_ORDER_QTY_LEN == 4 &&
+                   TW_CFG_INSTRUMENT_MAX_POSITION_LEN == 8 &&
+                   TW_CFG_INSTRUMENT_MAX_NOTIONAL_LEN == 8,
+               "the config blob as tw_load_config reads it");
+TW_CHECK_COUNTERS(tw_stats); /* the contract's counters, in its order */
+
+/* Version 4, a header without options; the TTL of an order (docs/threshold.md section 5). */
+#define TW_IPV4_VIHL (0x40u | (TW_IPV4_LEN / 4u))
+#define TW_ORDER_TTL 64u
 
 u32 tw_state_size(void) { return (u32)sizeof(struct tw_state); }
 
@@ -37,42 +62,43 @@ static int check_padded(const u8 *p, u32 width, u8 lo) {
 int tw_load_config(struct tw_state *s, const u8 *b, u32 len) {
     static struct tw_config cfg; /* parsed aside so an invalid blob changes nothing */
     u32 version, flags, count, v;
-    if (!tw_has(len, 0, TW_CFG_HEADER)) return TW_CFG_SHORT;
-    if (memcmp(b, TW_CFG_MAGIC, 4) != 0) return TW_CFG_BAD_MAGIC;
-    tw_le16(b, len, 4, &version);
+    if (!tw_has(len, 0, TW_CFG_LEN)) return TW_CFG_SHORT;
+    if (memcmp(b + TW_CFG_MAGIC_OFF, TW_CFG_MAGIC, TW_CFG_MAGIC_LEN) != 0) return TW_CFG_BAD_MAGIC;
+    tw_le16(b, len, TW_CFG_VERSION_OFF, &version);
     if (version != TW_CFG_VERSION) return TW_CFG_BAD_VERSION;
     memset(&cfg, 0, sizeof cfg);
-    tw_le16(b, len, 6, &flags);
+    tw_le16(b, len, TW_CFG_FLAGS_OFF, &flags);
     cfg.armed = (flags & TW_CFG_FLAG_ARMED) != 0;
     cfg.ack_frames = (flags & TW_CFG_FLAG_ACK) != 0;
-    tw_le32(b, len, 8, &cfg.max_orders);
-    tw_le32(b, len, 12, &cfg.first_user_ref_num);
-    tw_le16(b, len, 16, &cfg.feed_port);
-    tw_le16(b, len, 18, &cfg.order_port);
-    memcpy(cfg.order_session, b + 20, 10);
-    memcpy(cfg.secret, b + 30, TW_SECRET_LEN);
-    tw_le16(b, len, 46, &count);
+    tw_le32(b, len, TW_CFG_MAX_ORDERS_OFF, &cfg.max_orders);
+    tw_le32(b, len, TW_CFG_FIRST_USER_REF_NUM_OFF, &cfg.first_user_ref_num);
+    tw_le16(b, len, TW_CFG_FEED_PORT_OFF, &cfg.feed_port);
+    tw_le16(b, len, TW_CFG_ORDER_PORT_OFF, &cfg.order_port);
+    memcpy(cfg.order_session, b + TW_CFG_ORDER_SESSION_OFF, TW_CFG_ORDER_SESSION_LEN);
+    memcpy(cfg.secret, b + TW_CFG_SECRET_OFF, TW_CFG_SECRET_LEN);
+    tw_le16(b, len, TW_CFG_COUNT_OFF, &count);
     /* first_user_ref_num + max_orders - 1 must fit in the 4-byte UserRefNum. */
     if (cfg.max_orders > 0 && cfg.max_orders - 1 > 0xFFFFFFFFu - cfg.first_user_ref_num)
         return TW_CFG_BAD_VALUE;
     if (cfg.feed_port == 0 || cfg.order_port == 0) return TW_CFG_BAD_VALUE;
-    if (!check_padded(cfg.order_session, 10, 0x20)) return TW_CFG_BAD_VALUE;
+    if (!check_padded(cfg.order_session, TW_CFG_ORDER_SESSION_LEN, 0x20)) return TW_CFG_BAD_VALUE;
     if (count > TW_MAX_INSTRUMENTS) return TW_CFG_TOO_MANY;
-    if (len != TW_CFG_HEADER + count * TW_CFG_INSTRUMENT) return TW_CFG_LENGTH;
+    if (len != TW_CFG_LEN + count * TW_CFG_INSTRUMENT_LEN) return TW_CFG_LENGTH;
     cfg.count = count;
     for (u32 i = 0; i < count; i++) {
         struct tw_instrument *in = &cfg.inst[i];
-        u32 o = TW_CFG_HEADER + i * TW_CFG_INSTRUMENT;
-        tw_le16(b, len, o, &in->locate);
-        memcpy(in->symbol, b + o + 2, 8);
-        tw_le32(b, len, o + 10, &in->limit_price);
-        tw_le32(b, len, o + 14, &in->base_qty);
-        tw_le32(b, len, o + 18, &in->step_qty);
-        tw_le32(b, len, o + 22, &in->tick);
-        tw_le32(b, len, o + 26, &in->max_order_qty);
-        tw_le64(b, len, o + 30, &in->max_position);
-        tw_le64(b, len, o + 38, &in->max_notional);
-        if (in->locate == 0 || !check_padded(in->symbol, 8, 0x21)) return TW_CFG_BAD_VALUE;
+        u32 o = TW_CFG_LEN + i * TW_CFG_INSTRUMENT_LEN;
+        tw_le16(b, len, o + TW_CFG_INSTRUMENT_LOCATE_OFF, &in->locate);
+        memcpy(in->symbol, b + o + TW_CFG_INSTRUMENT_SYMBOL_OFF, TW_CFG_INSTRUMENT_SYMBOL_LEN);
+        tw_le32(b, len, o + TW_CFG_INSTRUMENT_LIMIT_PRICE_OFF, &in->limit_price);
+        tw_le32(b, len, o + TW_CFG_INSTRUMENT_BASE_QTY_OFF, &in->base_qty);
+        tw_le32(b, len, o + TW_CFG_INSTRUMENT_STEP_QTY_OFF, &in->step_qty);
+        tw_le32(b, len, o + TW_CFG_INSTRUMENT_TICK_OFF, &in->tick);
+        tw_le32(b, len, o + TW_CFG_INSTRUMENT_MAX_ORDER_QTY_OFF, &in->max_order_qty);
+        tw_le64(b, len, o + TW_CFG_INSTRUMENT_MAX_POSITION_OFF, &in->max_position);
+        tw_le64(b, len, o + TW_CFG_INSTRUMENT_MAX_NOTIONAL_OFF, &in->max_notional);
+        if (in->locate == 0 || !check_padded(in->symbol, TW_CFG_INSTRUMENT_SYMBOL_LEN, 0x21))
+            return TW_CFG_BAD_VALUE;
         if (in->limit_price == 0 || in->tick == 0) return TW_CFG_BAD_VALUE;
         if (in->base_qty > 999999u || in->step_qty > 999999u) return TW_CFG_BAD_VALUE;
         if (in->max_order_qty == 0 || in->max_order_qty > 999999u) return TW_CFG_BAD_VALUE;
@@ -97,76 +123,77 @@ static u32 ipv4_checksum(const u8 *h, u32 len) {
 }
 
 /* Section 5: the order frame. `f` is the input frame, already known to hold the
- * Ethernet header, the tag (when `tagged`) and the IPv4 addresses at l3 + 12 .. l3 + 20. */
+ * Ethernet header, the tag (when `tagged`) and the IPv4 header at l3. */
 static u32 build_order(const struct tw_state *s, const struct tw_instrument *in, const u8 *f,
                        int tagged, u32 l3, u32 urn, u64 seq, u32 qty, u32 price, u8 *out) {
-    u32 o = 0;
-    memcpy(out, f + 6, 6);     /* destination = input source */
-    memcpy(out + 6, f, 6);     /* source = input destination */
-    o = 12;
+    u32 o = TW_ETH_ETHERTYPE_OFF;
+    memcpy(out + TW_ETH_DST_OFF, f + TW_ETH_SRC_OFF, TW_ETH_DST_LEN); /* = input source */
+    memcpy(out + TW_ETH_SRC_OFF, f + TW_ETH_DST_OFF, TW_ETH_SRC_LEN); /* = input destination */
     if (tagged) {
-        tw_put_be16(out + 12, ETH_P_8021Q);
-        out[14] = f[14];
-        out[15] = f[15];
-        o = 16;
+        tw_put_be16(out + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_8021Q);
+        memcpy(out + TW_ETH_LEN + TW_VLAN_TCI_OFF, f + TW_ETH_LEN + TW_VLAN_TCI_OFF,
+               TW_VLAN_TCI_LEN);
+        o += TW_VLAN_LEN; /* the inner EtherType */
     }
-    tw_put_be16(out + o, ETH_P_IPV4);
-    o += 2;
+    tw_put_be16(out + o, TW_ETH_P_IPV4);
+    o += TW_ETH_ETHERTYPE_LEN;
     u8 *ip = out + o;
-    ip[0] = 0x45;
-    ip[1] = 0;
-    tw_put_be16(ip + 2, 97);
-    tw_put_be16(ip + 4, 0);
-    tw_put_be16(ip + 6, 0x4000);
-    ip[8] = 64;
-    ip[9] = IPPROTO_UDP;
-    ip[10] = ip[11] = 0;
-    memcpy(ip + 12, f + l3 + 16, 4); /* source = input destination IP */
-    memcpy(ip + 16, f + l3 + 12, 4); /* destination = input source IP */
-    tw_put_be16(ip + 10, ipv4_checksum(ip, 20));
-    u8 *udp = ip + 20;
-    tw_put_be16(udp, s->cfg.feed_port);
-    tw_put_be16(udp + 2, s->cfg.order_port);
-    tw_put_be16(udp + 4, 77);
-    tw_put_be16(udp + 6, 0);
-    u8 *mold = udp + 8;
-    memcpy(mold, s->cfg.order_session, 10);
-    tw_put_be64(mold + 10, seq);
-    tw_put_be16(mold + 18, 1);
-    tw_put_be16(mold + 20, 47);
-    u8 *ouch = mold + 22; /* OUCH 5.0 Enter Order, 47 bytes */
-    ouch[0] = 'O';
-    tw_put_be32(ouch + 1, urn);
-    ouch[5] = 'B';
-    tw_put_be32(ouch + 6, qty);
-    memcpy(ouch + 10, in->symbol, 8);
-    tw_put_be64(ouch + 18, price);
-    ouch[26] = '3';
-    ouch[27] = 'Y';
-    ouch[28] = 'P';
-    ouch[29] = 'N';
-    ouch[30] = 'N';
-    ouch[31] = 'T';
-    ouch[32] = 'W';
+    ip[TW_IPV4_VERSION_IHL_OFF] = TW_IPV4_VIHL;
+    ip[TW_IPV4_TOS_OFF] = 0;
+    tw_put_be16(ip + TW_IPV4_TOTAL_LENGTH_OFF, TW_ORDER_IP_LEN);
+    tw_put_be16(ip + TW_IPV4_IDENTIFICATION_OFF, 0);
+    tw_put_be16(ip + TW_IPV4_FLAGS_FRAGMENT_OFF, TW_IP_DF);
+    ip[TW_IPV4_TTL_OFF] = TW_ORDER_TTL;
+    ip[TW_IPV4_PROTOCOL_OFF] = TW_IPPROTO_UDP;
+    tw_put_be16(ip + TW_IPV4_CHECKSUM_OFF, 0);
+    /* source = input destination IP, destination = input source IP */
+    memcpy(ip + TW_IPV4_SRC_OFF, f + l3 + TW_IPV4_DST_OFF, TW_IPV4_SRC_LEN);
+    memcpy(ip + TW_IPV4_DST_OFF, f + l3 + TW_IPV4_SRC_OFF, TW_IPV4_DST_LEN);
+    tw_put_be16(ip + TW_IPV4_CHECKSUM_OFF, ipv4_checksum(ip, TW_IPV4_LEN));
+    u8 *udp = ip + TW_IPV4_LEN;
+    tw_put_be16(udp + TW_UDP_SRC_PORT_OFF, s->cfg.feed_port);
+    tw_put_be16(udp + TW_UDP_DST_PORT_OFF, s->cfg.order_port);
+    tw_put_be16(udp + TW_UDP_LENGTH_OFF, TW_ORDER_UDP_LEN);
+    tw_put_be16(udp + TW_UDP_CHECKSUM_OFF, 0);
+    u8 *mold = udp + TW_UDP_LEN;
+    memcpy(mold + TW_MOLD_SESSION_OFF, s->cfg.order_session, TW_MOLD_SESSION_LEN);
+    tw_put_be64(mold + TW_MOLD_SEQUENCE_OFF, seq);
+    tw_put_be16(mold + TW_MOLD_COUNT_OFF, 1);
+    tw_put_be16(mold + TW_MOLD_LEN, TW_OUCH_ENTER_ORDER_LEN); /* the block's length */
+    u8 *ouch = mold + TW_MOLD_LEN + TW_MOLD_BLOCK_PREFIX_LEN; /* OUCH 5.0 Enter Order */
+    ouch[TW_OUCH_ENTER_ORDER_MESSAGE_TYPE_OFF] = TW_OUCH_ENTER_ORDER_TYPE;
+    tw_put_be32(ouch + TW_OUCH_ENTER_ORDER_USER_REF_NUM_OFF, urn);
+    ouch[TW_OUCH_ENTER_ORDER_SIDE_OFF] = 'B';
+    tw_put_be32(ouch + TW_OUCH_ENTER_ORDER_QUANTITY_OFF, qty);
+    memcpy(ouch + TW_OUCH_ENTER_ORDER_SYMBOL_OFF, in->symbol, TW_OUCH_ENTER_ORDER_SYMBOL_LEN);
+    tw_put_be64(ouch + TW_OUCH_ENTER_ORDER_PRICE_OFF, price);
+    ouch[TW_OUCH_ENTER_ORDER_TIME_IN_FORCE_OFF] = '3'; /* IOC */
+    ouch[TW_OUCH_ENTER_ORDER_DISPLAY_OFF] = 'Y';
+    ouch[TW_OUCH_ENTER_ORDER_CAPACITY_OFF] = 'P'; /* principal */
+    ouch[TW_OUCH_ENTER_ORDER_INTERMARKET_SWEEP_ELIGIBILITY_OFF] = 'N';
+    ouch[TW_OUCH_ENTER_ORDER_CROSS_TYPE_OFF] = 'N';
+    u8 *id = ouch + TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF; /* "TW" + UserRefNum, 12 digits */
+    id[0] = 'T';
+    id[1] = 'W';
     u32 d = urn;
     for (int i = 11; i >= 0; i--) { /* 12 zero-padded decimal digits, 32-bit division only */
-        ouch[33 + i] = (u8)('0' + d % 10u);
+        id[2 + i] = (u8)('0' + d % 10u);
         d /= 10u;
     }
-    tw_put_be16(ouch + 45, 0); /* no appendage */
-    return o + 20 + 8 + 22 + 47;
+    tw_put_be16(ouch + TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_OFF, 0); /* no appendage */
+    return o + TW_ORDER_IP_LEN;
 }
 
 /* Section 4 for one A/F trigger candidate. Returns the order length or 0. */
 static u32 evaluate(struct tw_state *s, const u8 *m, u32 l, const u8 *f, int tagged, u32 l3,
                     int *sent, u8 *out) {
     u32 locate, price;
-    if (l == 0 || (m[0] != ITCH_ADD && m[0] != ITCH_ADD_MPID)) return 0;
-    if (tw_be16(m, l, ITCH_OFF_LOCATE, &locate) || tw_be32(m, l, ITCH_OFF_PRICE, &price) ||
-        !tw_has(l, ITCH_OFF_SIDE, 1))
+    if (l == 0 || (m[0] != TW_ITCH_A_TYPE && m[0] != TW_ITCH_F_TYPE)) return 0;
+    if (tw_be16(m, l, TW_ITCH_A_STOCK_LOCATE_OFF, &locate) ||
+        tw_be32(m, l, TW_ITCH_A_PRICE_OFF, &price) || !tw_has(l, TW_ITCH_A_BUY_SELL_INDICATOR_OFF, 1))
         return 0; /* unreachable: the caller checked the A/F length */
     u32 idx = s->loc_index[locate & 0xFFFFu];
-    if (idx == 0 || m[ITCH_OFF_SIDE] != 'S') return 0;
+    if (idx == 0 || m[TW_ITCH_A_BUY_SELL_INDICATOR_OFF] != 'S') return 0;
     struct tw_instrument *in = &s->cfg.inst[idx - 1];
     if (price == 0 || price > in->limit_price) return 0;
     s->st.triggers++;
@@ -189,44 +216,47 @@ static u32 evaluate(struct tw_state *s, const u8 *m, u32 l, const u8 *f, int tag
 }
 
 u32 tw_process(struct tw_state *s, const u8 *f, u32 n, u8 *out) {
-    u32 type, tci, l3 = 14, vihl, frag, dport, ulen, count;
+    u32 type, tci, l3 = TW_ETH_LEN, vihl, frag, dport, ulen, count;
     int tagged = 0;
     s->st.frames++;
     /* Section 2: is this a frame for the feed port? Any failure: ignored. */
-    if (tw_be16(f, n, 12, &type)) return 0;
-    if (type == ETH_P_8021Q) {
-        if (tw_be16(f, n, 14, &tci) || tw_be16(f, n, 16, &type)) return 0;
+    if (tw_be16(f, n, TW_ETH_ETHERTYPE_OFF, &type)) return 0;
+    if (type == TW_ETH_P_8021Q) {
+        if (tw_be16(f, n, TW_ETH_LEN + TW_VLAN_TCI_OFF, &tci) ||
+            tw_be16(f, n, TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF, &type))
+            return 0;
         tagged = 1;
-        l3 = 18;
+        l3 = TW_ETH_LEN + TW_VLAN_LEN;
     }
-    if (type != ETH_P_IPV4 || !tw_has(n, l3, 20)) return 0;
-    vihl = f[l3];
-    if ((vihl >> 4) != 4 || (vihl & 0xFu) < 5) return 0;
+    if (type != TW_ETH_P_IPV4 || !tw_has(n, l3, TW_IPV4_LEN)) return 0;
+    vihl = f[l3 + TW_IPV4_VERSION_IHL_OFF];
+    if ((vihl >> 4) != 4 || (vihl & 0xFu) < TW_IPV4_LEN / 4u) return 0;
     u32 l4 = l3 + 4u * (vihl & 0xFu);
-    if (!tw_has(n, l3, 4u * (vihl & 0xFu)) || f[l3 + 9] != IPPROTO_UDP) return 0;
-    tw_be16(f, n, l3 + 6, &frag);
+    if (!tw_has(n, l3, 4u * (vihl & 0xFu)) || f[l3 + TW_IPV4_PROTOCOL_OFF] != TW_IPPROTO_UDP)
+        return 0;
+    tw_be16(f, n, l3 + TW_IPV4_FLAGS_FRAGMENT_OFF, &frag);
     if (frag & 0x3FFFu) return 0; /* More Fragments or a fragment offset */
-    if (!tw_has(n, l4, 8)) return 0;
-    tw_be16(f, n, l4 + 2, &dport);
+    if (!tw_has(n, l4, TW_UDP_LEN)) return 0;
+    tw_be16(f, n, l4 + TW_UDP_DST_PORT_OFF, &dport);
     if (dport != s->cfg.feed_port) return 0;
-    tw_be16(f, n, l4 + 4, &ulen);
-    if (ulen < 8) { s->st.parse_errors++; return 0; }
-    u32 p = l4 + 8;
+    tw_be16(f, n, l4 + TW_UDP_LENGTH_OFF, &ulen);
+    if (ulen < TW_UDP_LEN) { s->st.parse_errors++; return 0; }
+    u32 p = l4 + TW_UDP_LEN;
     u32 e = (n - l4 < ulen) ? n : l4 + ulen; /* min(L4 + UL, N) without overflow */
     /* Section 3: the MoldUDP64 packet in f[p:e]. */
-    if (e - p < MOLD_HEADER) { s->st.parse_errors++; return 0; }
-    tw_be16(f, e, p + 18, &count);
-    if (count == 0 || count == 0xFFFFu) return 0;
-    u32 q = p + MOLD_HEADER, olen = 0;
+    if (e - p < TW_MOLD_LEN) { s->st.parse_errors++; return 0; }
+    tw_be16(f, e, p + TW_MOLD_COUNT_OFF, &count);
+    if (count == 0 || count == TW_MOLD_END_OF_SESSION) return 0;
+    u32 q = p + TW_MOLD_LEN, olen = 0;
     int sent = 0;
     for (u32 i = 0; i < count && i < TW_MAX_SCANNED; i++) {
         u32 l;
         if (tw_be16(f, e, q, &l)) { s->st.parse_errors++; break; }
-        q += 2;
+        q += TW_MOLD_BLOCK_PREFIX_LEN;
         if (!tw_has(e, q, l)) { s->st.parse_errors++; break; }
         const u8 *m = f + q;
-        if (l >= 1 && ((m[0] == ITCH_ADD && l < ITCH_ADD_LEN) ||
-                       (m[0] == ITCH_ADD_MPID && l < ITCH_ADD_MPID_LEN))) {
+        if (l >= 1 && ((m[0] == TW_ITCH_A_TYPE && l < TW_ITCH_A_LEN) ||
+                       (m[0] == TW_ITCH_F_TYPE && l < TW_ITCH_F_LEN))) {
             s->st.parse_errors++;
             break;
         }

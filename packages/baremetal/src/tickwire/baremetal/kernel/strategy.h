@@ -6,24 +6,20 @@
 #ifndef TW_STRATEGY_H
 #define TW_STRATEGY_H
 #include "types.h"
+/* Generated from the Python tables (tickwire.threshold.cheader with the layouts of
+ * tickwire.baremetal.layout): every wire offset and length, the threshold contract's
+ * constants (TW_MAX_INSTRUMENTS, TW_MAX_SCANNED, TW_ORDER_*), and the layouts of the
+ * config blob (TW_CFG_*, TW_CFG_INSTRUMENT_*), control packets and replies. */
+#include "tickwire_layout.h"
 
-#define TW_MAX_INSTRUMENTS 64
-#define TW_MAX_SCANNED 64
-#define TW_ORDER_MAX 115 /* 111 bytes, 115 with an 802.1Q tag */
+#define TW_ORDER_MAX TW_ORDER_FRAME_TAGGED_LEN /* room for the longest order frame */
 
-/* Binary configuration blob (little-endian), built by tickwire.baremetal.layout.CONFIG.
- * Header 48 bytes, then `count` instruments of 46 bytes. */
-#define TW_CFG_MAGIC "TWCF"
-#define TW_CFG_VERSION 1
-#define TW_CFG_HEADER 48
-#define TW_CFG_INSTRUMENT 46
-#define TW_CFG_FLAG_ARMED 0x0001u
-#define TW_CFG_FLAG_ACK 0x0002u
-#define TW_SECRET_LEN 16
+/* Binary configuration blob (little-endian), built by tickwire.baremetal.layout.CONFIG:
+ * a TW_CFG_LEN-byte header, then `count` instruments of TW_CFG_INSTRUMENT_LEN bytes. */
 
 struct tw_instrument {
     u32 locate;
-    u8 symbol[8]; /* space-padded */
+    u8 symbol[TW_CFG_INSTRUMENT_SYMBOL_LEN]; /* space-padded */
     u32 limit_price, base_qty, step_qty, tick, max_order_qty;
     u64 max_position, max_notional;
     u64 position, notional; /* run state: shares and Price(4) x shares committed */
@@ -35,7 +31,7 @@ struct tw_config {
     u32 max_orders;
     u32 first_user_ref_num;
     u32 feed_port, order_port;
-    u8 order_session[10];
+    u8 order_session[TW_CFG_ORDER_SESSION_LEN];
     u8 secret[TW_SECRET_LEN];
     u32 count;
     struct tw_instrument inst[TW_MAX_INSTRUMENTS];

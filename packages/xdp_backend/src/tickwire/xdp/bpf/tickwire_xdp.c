@@ -86,6 +86,45 @@ struct {
  * from the object's BTF, which the tests compare with tickwire.xdp.layout. */
 struct tw_mirror_record *tw_mirror_record_btf __attribute__((unused));
 
+/* ---- what this file assumes of the generated layouts ---------------------------------- */
+
+/* The scanner reads A and F at A's offsets, with these widths; the order frame writes
+ * the Enter Order's fields with these widths and copies the feed's symbol into it. */
+_Static_assert(TW_ITCH_F_STOCK_LOCATE_OFF == TW_ITCH_A_STOCK_LOCATE_OFF &&
+	       TW_ITCH_F_BUY_SELL_INDICATOR_OFF == TW_ITCH_A_BUY_SELL_INDICATOR_OFF &&
+	       TW_ITCH_F_PRICE_OFF == TW_ITCH_A_PRICE_OFF, "A and F share the fields read");
+_Static_assert(TW_ITCH_A_STOCK_LOCATE_LEN == 2 && TW_ITCH_A_PRICE_LEN == 4 &&
+	       TW_ITCH_A_BUY_SELL_INDICATOR_LEN == 1, "rd16 locate, rd32 price, one side byte");
+_Static_assert(TW_ETH_ETHERTYPE_LEN == 2 && TW_VLAN_ETHERTYPE_LEN == 2 &&
+	       TW_IPV4_TOTAL_LENGTH_LEN == 2 && TW_IPV4_FLAGS_FRAGMENT_LEN == 2 &&
+	       TW_IPV4_CHECKSUM_LEN == 2 && TW_IPV4_SRC_LEN == 4 && TW_IPV4_DST_LEN == 4 &&
+	       TW_UDP_DST_PORT_LEN == 2 && TW_UDP_LENGTH_LEN == 2 && TW_MOLD_COUNT_LEN == 2 &&
+	       TW_MOLD_SEQUENCE_LEN == 8 && TW_MOLD_BLOCK_PREFIX_LEN == 2,
+	       "the widths the frame is read and written with");
+_Static_assert(TW_OUCH_ENTER_ORDER_USER_REF_NUM_LEN == 4 && TW_OUCH_ENTER_ORDER_QUANTITY_LEN == 4 &&
+	       TW_OUCH_ENTER_ORDER_PRICE_LEN == 8 &&
+	       TW_OUCH_ENTER_ORDER_CL_ORD_ID_LEN == 2 + 12 &&
+	       TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_LEN == 2 &&
+	       TW_OUCH_ENTER_ORDER_SYMBOL_LEN == TW_ITCH_A_STOCK_LEN,
+	       "the Enter Order as tw_emit writes it");
+_Static_assert(TW_ETH_DST_LEN + TW_ETH_SRC_LEN == TW_ETH_ETHERTYPE_OFF, "macs[] holds both");
+
+/* Version 4, a header without options: the first byte of every IPv4 header written. */
+#define TW_IPV4_VIHL (0x40 | (TW_IPV4_LEN / 4))
+/* The TTL of an order (docs/threshold.md section 5). */
+#define TW_ORDER_TTL 64
+
+/* The packed wire structs of tickwire_layout.h, referenced so the object's BTF carries
+ * them: the tests compare their offsets with the Python tables. */
+struct tw_wire_eth *tw_wire_eth_btf __attribute__((unused));
+struct tw_wire_vlan *tw_wire_vlan_btf __attribute__((unused));
+struct tw_wire_ipv4 *tw_wire_ipv4_btf __attribute__((unused));
+struct tw_wire_udp *tw_wire_udp_btf __attribute__((unused));
+struct tw_wire_mold *tw_wire_mold_btf __attribute__((unused));
+struct tw_wire_itch_a *tw_wire_itch_a_btf __attribute__((unused));
+struct tw_wire_itch_f *tw_wire_itch_f_btf __attribute__((unused));
+struct tw_wire_ouch_enter_order *tw_wire_ouch_enter_order_btf __attribute__((unused));
+
 /* ---- parsing helpers ---------------------------------------------------------------- */
 
 /* A pointer to len bytes at offset off of the frame, or NULL when they are not all inside
@@ -150,7 +189,7 @@ struct tw_order {
 	__u64 seq_index; /* orders sent before this one */
 	__u64 qty;
 	__u64 price;
-	__u8 symbol[8];
+	__u8 symbol[TW_ITCH_A_STOCK_LEN];
 };
 
 /* Rules 2-6 of section 4 for one trigger. Rule 1 (suppressed) is the caller's. */
@@ -193,7 +232,7 @@ static __always_inline int tw_decide(struct tw_config *cfg, struct tw_instrument
 	if (verdict == TW_SENT) {
 		out->qty = qty;
 		out->price = price;
-		__builtin_memcpy(out->symbol, inst->symbol, 8);
+		__builtin_memcpy(out->symbol, inst->symbol, sizeof(out->symbol));
 	}
 	return verdict;
 }
@@ -232,7 +271,7 @@ static __always_inline int tw_emit(struct xdp_md *ctx, struct tw_stats *st, stru
 				   const __u8 *macs /* dst[6], src[6] of the input */, __u16 tci_be,
 				   __u32 saddr, __u32 daddr /* input's, host order */)
 {
-	__u32 out_len = tagged ? TW_ORDER_FRAME_LEN + 4 : TW_ORDER_FRAME_LEN;
+	__u32 out_len = tagged ? TW_ORDER_FRAME_TAGGED_LEN : TW_ORDER_FRAME_LEN;
 	void *data, *data_end;
 	__u8 *eth, *ip, *udp, *mold, *ouch;
 	__u32 sum, ref;
@@ -247,74 +286,73 @@ static __always_inline int tw_emit(struct xdp_md *ctx, struct tw_stats *st, stru
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	eth = data;
-	if ((void *)(eth + 14) > data_end)
+	if ((void *)(eth + TW_ETH_LEN) > data_end)
 		return XDP_ABORTED;
 	/* Ethernet: addresses swapped, the tag kept. */
-	__builtin_memcpy(eth, macs + 6, 6);
-	__builtin_memcpy(eth + 6, macs, 6);
+	__builtin_memcpy(eth + TW_ETH_DST_OFF, macs + TW_ETH_SRC_OFF, TW_ETH_DST_LEN);
+	__builtin_memcpy(eth + TW_ETH_SRC_OFF, macs + TW_ETH_DST_OFF, TW_ETH_SRC_LEN);
 	if (tagged) {
-		if ((void *)(eth + 18) > data_end)
+		if ((void *)(eth + TW_ETH_LEN + TW_VLAN_LEN) > data_end)
 			return XDP_ABORTED;
-		eth[12] = 0x81;
-		eth[13] = 0x00;
-		__builtin_memcpy(eth + 14, &tci_be, 2);
-		eth[16] = 0x08;
-		eth[17] = 0x00;
-		ip = eth + 18;
+		wr16(eth + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_8021Q);
+		__builtin_memcpy(eth + TW_ETH_LEN + TW_VLAN_TCI_OFF, &tci_be, TW_VLAN_TCI_LEN);
+		wr16(eth + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF, TW_ETH_P_IPV4);
+		ip = eth + TW_ETH_LEN + TW_VLAN_LEN;
 	} else {
-		eth[12] = 0x08;
-		eth[13] = 0x00;
-		ip = eth + 14;
+		wr16(eth + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_IPV4);
+		ip = eth + TW_ETH_LEN;
 	}
 	if ((void *)(ip + TW_ORDER_IP_LEN) > data_end)
 		return XDP_ABORTED;
 
 	/* IPv4: no options, TOS 0, ID 0, DF, TTL 64, UDP, addresses swapped. */
-	ip[0] = 0x45;
-	ip[1] = 0;
-	wr16(ip + 2, TW_ORDER_IP_LEN);
-	wr16(ip + 4, 0);
-	wr16(ip + 6, 0x4000);
-	ip[8] = 64;
-	ip[9] = IPPROTO_UDP;
-	wr32(ip + 12, daddr);
-	wr32(ip + 16, saddr);
-	sum = 0x4500 + TW_ORDER_IP_LEN + 0x4000 + ((64 << 8) | IPPROTO_UDP);
+	ip[TW_IPV4_VERSION_IHL_OFF] = TW_IPV4_VIHL;
+	ip[TW_IPV4_TOS_OFF] = 0;
+	wr16(ip + TW_IPV4_TOTAL_LENGTH_OFF, TW_ORDER_IP_LEN);
+	wr16(ip + TW_IPV4_IDENTIFICATION_OFF, 0);
+	wr16(ip + TW_IPV4_FLAGS_FRAGMENT_OFF, TW_IP_DF);
+	ip[TW_IPV4_TTL_OFF] = TW_ORDER_TTL;
+	ip[TW_IPV4_PROTOCOL_OFF] = TW_IPPROTO_UDP;
+	wr32(ip + TW_IPV4_SRC_OFF, daddr);
+	wr32(ip + TW_IPV4_DST_OFF, saddr);
+	/* The header's 16-bit words; the checksum word is zero and the addresses added below. */
+	sum = (TW_IPV4_VIHL << 8) + TW_ORDER_IP_LEN + TW_IP_DF + ((TW_ORDER_TTL << 8) | TW_IPPROTO_UDP);
 	sum += (daddr >> 16) + (daddr & 0xffff) + (saddr >> 16) + (saddr & 0xffff);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
-	wr16(ip + 10, (__u16)~sum);
+	wr16(ip + TW_IPV4_CHECKSUM_OFF, (__u16)~sum);
 
 	/* UDP: feed port -> order port, no checksum. */
-	udp = ip + 20;
-	wr16(udp, cfg->feed_port);
-	wr16(udp + 2, cfg->order_port);
-	wr16(udp + 4, TW_ORDER_IP_LEN - 20);
-	wr16(udp + 6, 0);
+	udp = ip + TW_IPV4_LEN;
+	wr16(udp + TW_UDP_SRC_PORT_OFF, cfg->feed_port);
+	wr16(udp + TW_UDP_DST_PORT_OFF, cfg->order_port);
+	wr16(udp + TW_UDP_LENGTH_OFF, TW_ORDER_UDP_LEN);
+	wr16(udp + TW_UDP_CHECKSUM_OFF, 0);
 
 	/* MoldUDP64: the order session, its own sequence number, one block. */
-	mold = udp + 8;
-	__builtin_memcpy(mold, cfg->order_session, 10);
-	wr64(mold + 10, ord->seq_index + 1);
-	wr16(mold + 18, 1);
-	wr16(mold + 20, TW_OUCH_ENTER_ORDER_LEN);
+	mold = udp + TW_UDP_LEN;
+	__builtin_memcpy(mold + TW_MOLD_SESSION_OFF, cfg->order_session, TW_MOLD_SESSION_LEN);
+	wr64(mold + TW_MOLD_SEQUENCE_OFF, ord->seq_index + 1);
+	wr16(mold + TW_MOLD_COUNT_OFF, 1);
+	wr16(mold + TW_MOLD_LEN, TW_OUCH_ENTER_ORDER_LEN); /* the block's length */
 
 	/* OUCH 5.0 Enter Order. */
-	ouch = mold + 22;
+	ouch = mold + TW_MOLD_LEN + TW_MOLD_BLOCK_PREFIX_LEN;
 	ref = cfg->first_user_ref_num + (__u32)ord->seq_index;
-	ouch[0] = 'O';
-	wr32(ouch + 1, ref);
-	ouch[5] = 'B';
-	wr32(ouch + 6, (__u32)ord->qty);
-	__builtin_memcpy(ouch + 10, ord->symbol, 8);
-	wr64(ouch + 18, ord->price);
-	ouch[26] = '3'; /* Time In Force: IOC */
-	ouch[27] = 'Y'; /* Display */
-	ouch[28] = 'P'; /* Capacity: principal */
-	ouch[29] = 'N'; /* Intermarket Sweep Eligibility */
-	ouch[30] = 'N'; /* Cross Type */
-	ouch[31] = 'T'; /* ClOrdID: "TW" + UserRefNum in 12 zero-padded digits */
-	ouch[32] = 'W';
+	ouch[TW_OUCH_ENTER_ORDER_MESSAGE_TYPE_OFF] = TW_OUCH_ENTER_ORDER_TYPE;
+	wr32(ouch + TW_OUCH_ENTER_ORDER_USER_REF_NUM_OFF, ref);
+	ouch[TW_OUCH_ENTER_ORDER_SIDE_OFF] = 'B';
+	wr32(ouch + TW_OUCH_ENTER_ORDER_QUANTITY_OFF, (__u32)ord->qty);
+	__builtin_memcpy(ouch + TW_OUCH_ENTER_ORDER_SYMBOL_OFF, ord->symbol, TW_OUCH_ENTER_ORDER_SYMBOL_LEN);
+	wr64(ouch + TW_OUCH_ENTER_ORDER_PRICE_OFF, ord->price);
+	ouch[TW_OUCH_ENTER_ORDER_TIME_IN_FORCE_OFF] = '3'; /* IOC */
+	ouch[TW_OUCH_ENTER_ORDER_DISPLAY_OFF] = 'Y';
+	ouch[TW_OUCH_ENTER_ORDER_CAPACITY_OFF] = 'P'; /* principal */
+	ouch[TW_OUCH_ENTER_ORDER_INTERMARKET_SWEEP_ELIGIBILITY_OFF] = 'N';
+	ouch[TW_OUCH_ENTER_ORDER_CROSS_TYPE_OFF] = 'N';
+	/* ClOrdID: "TW" + UserRefNum in 12 zero-padded digits */
+	ouch[TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF] = 'T';
+	ouch[TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF + 1] = 'W';
 	/* Decimal digits without division (BPF has no multiply-high, so clang would emit a
 	 * real divide per digit, ~30 cycles each): for any 32-bit v,
 	 * v / 10 == (v * 0xCCCCCCCD) >> 35 exactly. */
@@ -323,10 +361,10 @@ static __always_inline int tw_emit(struct xdp_md *ctx, struct tw_stats *st, stru
 	for (i = 11; i >= 0; i--) {
 		__u64 q = (v * 0xCCCCCCCDULL) >> 35;
 
-		ouch[33 + i] = '0' + (__u8)(v - q * 10);
+		ouch[TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF + 2 + i] = '0' + (__u8)(v - q * 10);
 		v = q;
 	}
-	wr16(ouch + 45, 0); /* Appendage Length */
+	wr16(ouch + TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_OFF, 0); /* no appendage */
 	return XDP_TX;
 }
 
@@ -343,7 +381,7 @@ int tickwire_threshold(struct xdp_md *ctx)
 	struct tw_instrument *inst, *last_inst = NULL;
 	struct tw_watched *watched;
 	struct tw_order ord = {};
-	__u8 macs[12];
+	__u8 macs[TW_ETH_DST_LEN + TW_ETH_SRC_LEN];
 	__u8 *p8;
 	__u32 zero = 0, n, l3, l4, ihl, ulen, count, locate, last_locate = 0;
 	__u64 p, e, q, msg, len, i = 0;
@@ -364,112 +402,114 @@ int tickwire_threshold(struct xdp_md *ctx)
 		return XDP_PASS;
 
 	/* Section 2: is this a frame for the feed port? Any "no" is XDP_PASS, uncounted. */
-	p8 = pkt_at(data, data_end, 0, 14);
+	p8 = pkt_at(data, data_end, 0, TW_ETH_LEN);
 	if (!p8)
 		return XDP_PASS;
-	__builtin_memcpy(macs, p8, 12);
-	l3 = 14;
-	ethertype = rd16(p8 + 12);
-	if (ethertype == ETH_P_8021Q) {
+	__builtin_memcpy(macs, p8, sizeof(macs));
+	l3 = TW_ETH_LEN;
+	ethertype = rd16(p8 + TW_ETH_ETHERTYPE_OFF);
+	if (ethertype == TW_ETH_P_8021Q) {
 		/* One 802.1Q tag; an inner tag is simply "not IPv4". */
-		p8 = pkt_at(data, data_end, 0, 18);
+		p8 = pkt_at(data, data_end, 0, TW_ETH_LEN + TW_VLAN_LEN);
 		if (!p8)
 			return XDP_PASS;
-		__builtin_memcpy(&tci_be, p8 + 14, 2);
-		ethertype = rd16(p8 + 16);
+		__builtin_memcpy(&tci_be, p8 + TW_ETH_LEN + TW_VLAN_TCI_OFF, TW_VLAN_TCI_LEN);
+		ethertype = rd16(p8 + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF);
 		tagged = 1;
-		l3 = 18;
+		l3 = TW_ETH_LEN + TW_VLAN_LEN;
 	}
-	if (ethertype != ETH_P_IP)
+	if (ethertype != TW_ETH_P_IPV4)
 		return XDP_PASS;
-	p8 = pkt_at(data, data_end, l3, 20);
+	p8 = pkt_at(data, data_end, l3, TW_IPV4_LEN);
 	if (!p8)
 		return XDP_PASS;
-	ihl = p8[0] & 0x0f;
-	if ((p8[0] >> 4) != 4 || ihl < 5)
+	ihl = p8[TW_IPV4_VERSION_IHL_OFF] & 0x0f;
+	if ((p8[TW_IPV4_VERSION_IHL_OFF] >> 4) != 4 || ihl < TW_IPV4_LEN / 4)
 		return XDP_PASS;
-	if (p8[9] != IPPROTO_UDP)
+	if (p8[TW_IPV4_PROTOCOL_OFF] != TW_IPPROTO_UDP)
 		return XDP_PASS;
-	if (rd16(p8 + 6) & 0x3fff) /* More Fragments, or a fragment offset */
+	if (rd16(p8 + TW_IPV4_FLAGS_FRAGMENT_OFF) & 0x3fff) /* More Fragments, or an offset */
 		return XDP_PASS;
-	saddr = rd32(p8 + 12);
-	daddr = rd32(p8 + 16);
+	saddr = rd32(p8 + TW_IPV4_SRC_OFF);
+	daddr = rd32(p8 + TW_IPV4_DST_OFF);
 	l4 = l3 + 4 * ihl;
 	if (l4 > n) /* the options run past the end */
 		return XDP_PASS;
-	p8 = pkt_at(data, data_end, l4, 8);
+	p8 = pkt_at(data, data_end, l4, TW_UDP_LEN);
 	if (!p8)
 		return XDP_PASS;
-	if (rd16(p8 + 2) != cfg->feed_port)
+	if (rd16(p8 + TW_UDP_DST_PORT_OFF) != cfg->feed_port)
 		return XDP_PASS;
-	ulen = rd16(p8 + 4);
-	if (ulen < 8) {
+	ulen = rd16(p8 + TW_UDP_LENGTH_OFF);
+	if (ulen < TW_UDP_LEN) {
 		st->parse_errors += 1;
 		goto done;
 	}
-	p = l4 + 8;
+	p = l4 + TW_UDP_LEN;
 	e = l4 + ulen;
 	if (e > n)
 		e = n;
 
-	/* Section 3: the MoldUDP64 header and at most 64 blocks. */
-	if (e - p < 20) {
+	/* Section 3: the MoldUDP64 header and at most TW_MAX_SCANNED blocks. */
+	if (e - p < TW_MOLD_LEN) {
 		st->parse_errors += 1;
 		goto done;
 	}
-	p8 = pkt_at(data, data_end, p, 20);
+	p8 = pkt_at(data, data_end, p, TW_MOLD_LEN);
 	if (!p8) {
 		st->parse_errors += 1;
 		goto done;
 	}
-	count = rd16(p8 + 18);
-	if (count == 0 || count == 0xffff)
+	count = rd16(p8 + TW_MOLD_COUNT_OFF);
+	if (count == 0 || count == TW_MOLD_END_OF_SESSION)
 		goto done;
-	q = p + 20;
+	q = p + TW_MOLD_LEN;
 	for (i = 0; i < TW_MAX_SCANNED; i++) {
 		if (i >= count)
 			break;
-		/* One memory check for the length field and the 36 bytes an Add Order needs.
+		/* One memory check for the length field and the bytes an Add Order needs.
 		 * When it fails this is one of the last blocks: if it is a valid block at all
 		 * (q + 2 + len <= E <= N) it is shorter than an Add Order. */
-		p8 = pkt_at(data, data_end, q, 2 + TW_ITCH_A_LEN);
+		p8 = pkt_at(data, data_end, q, TW_MOLD_BLOCK_PREFIX_LEN + TW_ITCH_A_LEN);
 		if (!p8) {
-			p8 = pkt_at(data, data_end, q, 2);
+			p8 = pkt_at(data, data_end, q, TW_MOLD_BLOCK_PREFIX_LEN);
 			if (!p8) /* q + 2 > N >= E */
 				goto bad_block;
 			len = rd16(p8);
-			msg = q + 2;
+			msg = q + TW_MOLD_BLOCK_PREFIX_LEN;
 			q = msg + len;
 			if (q > e)
 				goto bad_block;
 			if (len) {
 				p8 = pkt_at(data, data_end, msg, 1);
-				if (!p8 || p8[0] == 'A' || p8[0] == 'F')
+				if (!p8 || p8[0] == TW_ITCH_A_TYPE || p8[0] == TW_ITCH_F_TYPE)
 					goto bad_block;
 			}
 			continue;
 		}
 		len = rd16(p8);
-		q += 2 + len;
+		q += TW_MOLD_BLOCK_PREFIX_LEN + len;
 		/* The block runs past the end (a length field past E gives this too). */
 		if (q > e)
 			goto bad_block;
-		p8 += 2;
+		p8 += TW_MOLD_BLOCK_PREFIX_LEN;
 		if (len < TW_ITCH_A_LEN) {
 			/* Too short for an Add Order: scanned, unless it claims to be one. */
-			if (len && (p8[0] == 'A' || p8[0] == 'F'))
+			if (len && (p8[0] == TW_ITCH_A_TYPE || p8[0] == TW_ITCH_F_TYPE))
 				goto bad_block;
 			continue;
 		}
-		if (p8[0] == 'F' && len < TW_ITCH_F_LEN)
+		if (p8[0] == TW_ITCH_F_TYPE && len < TW_ITCH_F_LEN)
 			goto bad_block;
-		/* Section 4: a trigger is a sell Add Order for a watched locate, 0 < p <= limit. */
-		if ((p8[0] != 'A' && p8[0] != 'F') || p8[19] != 'S')
+		/* Section 4: a trigger is a sell Add Order for a watched locate, 0 < p <= limit.
+		 * A and F share these offsets (asserted above). */
+		if ((p8[0] != TW_ITCH_A_TYPE && p8[0] != TW_ITCH_F_TYPE) ||
+		    p8[TW_ITCH_A_BUY_SELL_INDICATOR_OFF] != 'S')
 			continue;
-		price = rd32(p8 + 32);
+		price = rd32(p8 + TW_ITCH_A_PRICE_OFF);
 		if (price == 0)
 			continue;
-		locate = rd16(p8 + 1);
+		locate = rd16(p8 + TW_ITCH_A_STOCK_LOCATE_OFF);
 		if (!((watched->bits[(locate >> 6) & 1023] >> (locate & 63)) & 1))
 			continue;
 		/* Feeds send runs of one instrument; remember the last lookup of this frame.

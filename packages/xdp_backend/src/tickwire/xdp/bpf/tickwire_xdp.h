@@ -2,9 +2,10 @@
 /*
  * tickwire_xdp.h: the layouts shared by the XDP program and its userspace control plane.
  *
- * tickwire.xdp.layout mirrors every struct here with ctypes; tests/test_xdp_program.py checks
- * the two agree against the BTF that clang emits for the object, so a field added here
- * without its Python twin fails the tests instead of silently shifting the others.
+ * tickwire.xdp.layout mirrors every struct here with ctypes. The generated header carries
+ * their offsets and sizes (checked below at compile time) and tests/test_xdp_program.py
+ * compares the BTF that clang emits for the object with them too, so a field added here
+ * without its Python twin fails the build instead of silently shifting the others.
  * All fields are host byte order; wire values are converted when read or written.
  */
 #ifndef TICKWIRE_XDP_H
@@ -13,21 +14,12 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 
-#define TW_MAX_INSTRUMENTS 64 /* a power of two: slots are masked with it */
-#define TW_MAX_SCANNED 64     /* MoldUDP64 blocks looked at per packet */
-#define TW_ITCH_A_LEN 36      /* ITCH 5.0 Add Order, type byte included */
-#define TW_ITCH_F_LEN 40      /* ITCH 5.0 Add Order with MPID attribution */
-#define TW_OUCH_ENTER_ORDER_LEN 47 /* OUCH 5.0 Enter Order without appendages */
-#define TW_ORDER_IP_LEN (20 + 8 + 20 + 2 + TW_OUCH_ENTER_ORDER_LEN) /* 97 */
-#define TW_ORDER_FRAME_LEN (14 + TW_ORDER_IP_LEN)                   /* 111 */
-#define TW_MAX_FRAME 0x8000 /* longest linear frame handled (offsets are masked with it) */
-#define TW_MIRROR_MAX 2048              /* bytes of a frame copied to the ring buffer */
-#define TW_MIRROR_RING_BYTES (1 << 20)  /* the ring buffer (a power of two of pages) */
-
-/* tw_config.mirror */
-#define TW_MIRROR_ORDERS 0 /* copy the frames turned into orders (the stack never sees them) */
-#define TW_MIRROR_ALL 1    /* copy every frame for the feed port */
-#define TW_MIRROR_NONE 2   /* copy nothing (benchmarks, the differential backend) */
+/* Every wire offset and length (ITCH, MoldUDP64, OUCH 5.0, Ethernet/802.1Q/IPv4/UDP),
+ * the threshold contract's constants and the program's own (TW_MAX_FRAME, TW_MIRROR_*)
+ * are generated from the Python tables into tickwire_layout.h (tickwire.threshold.cheader
+ * with the layouts of tickwire.xdp.layout); the TW_CHECK_ macros at the end hold each
+ * struct here to its ctypes twin at compile time. */
+#include "tickwire_layout.h"
 
 struct tw_config {
 	__u32 armed; /* the kill switch: 0 refuses every trigger as "killed" */
@@ -36,13 +28,13 @@ struct tw_config {
 	__u64 first_user_ref_num;
 	__u16 feed_port;
 	__u16 order_port;
-	__u8 order_session[10]; /* space padded */
+	__u8 order_session[TW_MOLD_SESSION_LEN]; /* space padded */
 	__u8 _pad[2];
 };
 
 struct tw_instrument {
 	__u32 slot; /* index into tw_state.position / notional, < TW_MAX_INSTRUMENTS */
-	__u8 symbol[8]; /* space padded */
+	__u8 symbol[TW_ITCH_A_STOCK_LEN]; /* space padded */
 	__u32 _pad;
 	__u64 limit_price;
 	__u64 base_qty;
@@ -92,5 +84,13 @@ struct tw_mirror_record {
 	__u32 _pad;
 	__u8 data[TW_MIRROR_MAX];
 };
+
+TW_CHECK_XDP_CONFIG(tw_config);
+TW_CHECK_XDP_INSTRUMENT(tw_instrument);
+TW_CHECK_XDP_STATE(tw_state);
+TW_CHECK_XDP_WATCHED(tw_watched);
+TW_CHECK_XDP_STATS(tw_stats);
+TW_CHECK_XDP_MIRROR_RECORD(tw_mirror_record);
+TW_CHECK_COUNTERS(tw_stats); /* the contract's counters first, in its order */
 
 #endif
