@@ -120,7 +120,9 @@ def test_layout_walker_stops_at_the_variable_part() -> None:
     lay = construct_layout(
         "T",
         "test",
-        cs.Struct("a" / cs.Int16ub, "n" / cs.Int8ub, "rest" / cs.Prefixed(cs.Int16ub, cs.GreedyBytes)),
+        cs.Struct(
+            "a" / cs.Int16ub, "n" / cs.Int8ub, "rest" / cs.Prefixed(cs.Int16ub, cs.GreedyBytes)
+        ),
     )
     assert [(f.name, f.offset, f.length) for f in lay.fields] == [
         ("a", 0, 2),
@@ -163,7 +165,9 @@ def test_cli_writes_checks_and_reports_one_line(
     assert main([str(out)]) == 0
     assert out.read_text() == HEADER
     assert main(["--check", str(out)]) == 0
-    out.write_text(HEADER.replace("#define TW_ITCH_A_PRICE_OFF 32", "#define TW_ITCH_A_PRICE_OFF 31"))
+    out.write_text(
+        HEADER.replace("#define TW_ITCH_A_PRICE_OFF 32", "#define TW_ITCH_A_PRICE_OFF 31")
+    )
     assert check_header(out, HEADER) == f"{out} differs from the tables: regenerate it"
     assert main(["--check", str(out)]) == 1
     err = capsys.readouterr().err

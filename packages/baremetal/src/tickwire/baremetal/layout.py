@@ -22,7 +22,6 @@ from __future__ import annotations
 import enum
 import secrets
 from dataclasses import dataclass
-
 from typing import Any
 
 import construct as c
@@ -121,6 +120,14 @@ CONTROL = c.Struct(
 """A control packet's payload (after the 14-byte Ethernet header): 27 bytes of header
 (the last two the body's length), then the body; what follows it is padding."""
 
+LIMITS = c.Struct(
+    "locate" / c.Int16ul,
+    "max_order_qty" / c.Int32ul,
+    "max_position" / c.Int64ul,
+    "max_notional" / c.Int64ul,
+)
+"""Body of ``Command.LIMITS``: new risk limits for one configured instrument."""
+
 #: The exact body length of each command, or None when the body says it (CONFIG: 48 +
 #: 46 * count; FRAME: 2 + length). The kernel refuses any other length (BAD_LENGTH).
 BODY_SIZE: dict[Command, int | None] = {
@@ -129,20 +136,12 @@ BODY_SIZE: dict[Command, int | None] = {
     Command.CONFIG: None,
     Command.ARM: 1,
     Command.MAX_ORDERS: 4,
-    Command.LIMITS: 22,
+    Command.LIMITS: LIMITS.sizeof(),
     Command.EXIT: 1,
     Command.FRAME: None,
     Command.ACK: 1,
     Command.HIST_RESET: 0,
 }
-
-LIMITS = c.Struct(
-    "locate" / c.Int16ul,
-    "max_order_qty" / c.Int32ul,
-    "max_position" / c.Int64ul,
-    "max_notional" / c.Int64ul,
-)
-"""Body of ``Command.LIMITS``: new risk limits for one configured instrument."""
 
 FRAME_BODY = c.Struct("length" / c.Int16ul, "frame" / c.Bytes(c.this.length))
 """Body of ``Command.FRAME``."""

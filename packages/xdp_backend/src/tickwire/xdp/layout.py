@@ -206,6 +206,8 @@ C_CONSTANTS: tuple[tuple[str, int | str, str], ...] = (
     ("TW_MIRROR_NONE", MIRROR_NONE, "tw_config.mirror: nothing"),
 )
 C_LAYOUTS = tuple(
-    ctypes_layout(f"XDP_{name.removeprefix('tw_').upper()}", f"tickwire.xdp.layout.{cls.__name__}", cls)
+    ctypes_layout(
+        f"XDP_{name.removeprefix('tw_').upper()}", f"tickwire.xdp.layout.{cls.__name__}", cls
+    )
     for name, cls in STRUCTS.items()
 )
