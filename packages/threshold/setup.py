@@ -94,5 +94,5 @@ def _extensions() -> list[Extension]:
 setup(
     ext_modules=_extensions(),
     cmdclass={"build_ext": OptionalBuildExt, "build_py": CleanBuildPy},
-    exclude_package_data={"tickwire.threshold": ["*.c", "*.pyx"]},
+    exclude_package_data={"tickwire.threshold": ["*.c", "*.pyx", "*.h"]},
 )

@@ -185,3 +185,11 @@ def test_python_dash_m_runs() -> None:
         check=True,
     )
     assert proc.stdout == HEADER
+
+
+def test_the_cython_backends_header_is_current() -> None:
+    """_cthreshold.pyx includes the header shipped next to it (no --layouts)."""
+    import tickwire.threshold as pkg
+
+    shipped = Path(next(iter(pkg.__path__))) / "tickwire_layout.h"
+    assert shipped.read_text() == HEADER

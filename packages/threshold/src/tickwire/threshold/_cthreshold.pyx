@@ -14,16 +14,95 @@ below 10**6, prices and ticks below 2**32, positions and notionals at most 2**62
 
 The order frame is written byte by byte (like the XDP and bare-metal programs); the
 differential harness holds it to the reference, which builds it with the project codecs.
+Every offset and length of the frames read and written comes from ``tickwire_layout.h``,
+the C header :mod:`tickwire.threshold.cheader` generates from the Python tables (the copy
+next to this file is checked by the tests), as in the XDP and bare-metal C.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
-DEF MAX_INST = 64
-DEF MAX_SCANNED = 64
-DEF OUCH_LEN = 47           # OUCH 5.0 Enter Order with no appendage
-DEF ORDER_IP_LEN = 20 + 8 + 20 + 2 + OUCH_LEN
+cdef extern from "tickwire_layout.h":
+    enum:
+        TW_MAX_INSTRUMENTS
+        TW_MAX_SCANNED
+        TW_ETH_P_IPV4
+        TW_ETH_P_8021Q
+        TW_IPPROTO_UDP
+        TW_IP_DF
+        TW_MOLD_END_OF_SESSION
+        TW_ITCH_A_TYPE
+        TW_ITCH_F_TYPE
+        TW_OUCH_ENTER_ORDER_TYPE
+        TW_ETH_DST_OFF
+        TW_ETH_DST_LEN
+        TW_ETH_SRC_OFF
+        TW_ETH_SRC_LEN
+        TW_ETH_ETHERTYPE_OFF
+        TW_ETH_LEN
+        TW_VLAN_TCI_OFF
+        TW_VLAN_TCI_LEN
+        TW_VLAN_ETHERTYPE_OFF
+        TW_VLAN_LEN
+        TW_IPV4_VERSION_IHL_OFF
+        TW_IPV4_TOS_OFF
+        TW_IPV4_TOTAL_LENGTH_OFF
+        TW_IPV4_IDENTIFICATION_OFF
+        TW_IPV4_FLAGS_FRAGMENT_OFF
+        TW_IPV4_TTL_OFF
+        TW_IPV4_PROTOCOL_OFF
+        TW_IPV4_CHECKSUM_OFF
+        TW_IPV4_SRC_OFF
+        TW_IPV4_DST_OFF
+        TW_IPV4_LEN
+        TW_UDP_SRC_PORT_OFF
+        TW_UDP_DST_PORT_OFF
+        TW_UDP_LENGTH_OFF
+        TW_UDP_CHECKSUM_OFF
+        TW_UDP_LEN
+        TW_MOLD_SESSION_OFF
+        TW_MOLD_SESSION_LEN
+        TW_MOLD_SEQUENCE_OFF
+        TW_MOLD_COUNT_OFF
+        TW_MOLD_LEN
+        TW_MOLD_BLOCK_PREFIX_LEN
+        TW_OUCH_ENTER_ORDER_MESSAGE_TYPE_OFF
+        TW_OUCH_ENTER_ORDER_USER_REF_NUM_OFF
+        TW_OUCH_ENTER_ORDER_SIDE_OFF
+        TW_OUCH_ENTER_ORDER_QUANTITY_OFF
+        TW_OUCH_ENTER_ORDER_SYMBOL_OFF
+        TW_OUCH_ENTER_ORDER_SYMBOL_LEN
+        TW_OUCH_ENTER_ORDER_PRICE_OFF
+        TW_OUCH_ENTER_ORDER_TIME_IN_FORCE_OFF
+        TW_OUCH_ENTER_ORDER_DISPLAY_OFF
+        TW_OUCH_ENTER_ORDER_CAPACITY_OFF
+        TW_OUCH_ENTER_ORDER_INTERMARKET_SWEEP_ELIGIBILITY_OFF
+        TW_OUCH_ENTER_ORDER_CROSS_TYPE_OFF
+        TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF
+        TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_OFF
+        TW_OUCH_ENTER_ORDER_LEN
+        TW_ORDER_IP_LEN
+        TW_ORDER_UDP_LEN
+
+# The widths this file reads and writes with (rd16 / rd32 / wr16 / wr32 / wr64, 12 digits)
+# are held to the header by the C compiler.
+cdef extern from *:
+    """
+    _Static_assert(TW_ITCH_A_STOCK_LOCATE_LEN == 2 && TW_ITCH_A_PRICE_LEN == 4 &&
+                   TW_ETH_ETHERTYPE_LEN == 2 && TW_VLAN_ETHERTYPE_LEN == 2 &&
+                   TW_IPV4_FLAGS_FRAGMENT_LEN == 2 && TW_IPV4_SRC_LEN == 4 &&
+                   TW_IPV4_DST_LEN == 4 && TW_UDP_DST_PORT_LEN == 2 &&
+                   TW_UDP_LENGTH_LEN == 2 && TW_MOLD_COUNT_LEN == 2 &&
+                   TW_MOLD_SEQUENCE_LEN == 8 && TW_MOLD_BLOCK_PREFIX_LEN == 2 &&
+                   TW_OUCH_ENTER_ORDER_USER_REF_NUM_LEN == 4 &&
+                   TW_OUCH_ENTER_ORDER_QUANTITY_LEN == 4 && TW_OUCH_ENTER_ORDER_PRICE_LEN == 8 &&
+                   TW_OUCH_ENTER_ORDER_CL_ORD_ID_LEN == 2 + 12 &&
+                   TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_LEN == 2,
+                   "the widths _cthreshold.pyx reads and writes with");
+    """
+
+DEF ORDER_TTL = 64  # the TTL of an order (docs/threshold.md section 5)
 
 
 cdef struct Inst:
@@ -37,7 +116,7 @@ cdef struct Inst:
     int64_t max_notional
     int64_t shares
     int64_t notional
-    uint8_t symbol[8]
+    uint8_t symbol[TW_OUCH_ENTER_ORDER_SYMBOL_LEN]
 
 
 cdef inline uint32_t rd16(const uint8_t* p) nogil:
@@ -69,7 +148,7 @@ cdef inline void wr64(uint8_t* p, uint64_t v) nogil:
 cdef class ThresholdCore:
     """One run of the threshold strategy; see :class:`tickwire.threshold.cbackend.CythonBackend`."""
 
-    cdef Inst inst[MAX_INST]
+    cdef Inst inst[TW_MAX_INSTRUMENTS]
     cdef int n_inst
     cdef signed char slot[65536]   # locate -> instrument index, -1 when not watched
     cdef bint armed
@@ -77,7 +156,7 @@ cdef class ThresholdCore:
     cdef uint32_t first_user_ref_num
     cdef uint32_t feed_port
     cdef uint32_t order_port
-    cdef uint8_t session[10]
+    cdef uint8_t session[TW_MOLD_SESSION_LEN]
     cdef Py_ssize_t off_locate, off_side, off_price, len_a, len_f
     # statistics
     cdef public int64_t frames, messages_scanned, triggers, orders, suppressed, parse_errors
@@ -101,10 +180,10 @@ cdef class ThresholdCore:
         """``instruments``: (locate, symbol bytes (8, space padded), limit_price, base_qty,
         step_qty, tick, max_order_qty, max_position, max_notional) tuples."""
         cdef int i
-        if len(session) != 10:
-            raise ValueError("session must be 10 bytes (space padded)")
-        if len(instruments) > MAX_INST:
-            raise ValueError(f"at most {MAX_INST} instruments")
+        if len(session) != TW_MOLD_SESSION_LEN:
+            raise ValueError(f"session must be {TW_MOLD_SESSION_LEN} bytes (space padded)")
+        if len(instruments) > TW_MAX_INSTRUMENTS:
+            raise ValueError(f"at most {TW_MAX_INSTRUMENTS} instruments")
         if off_price + 4 > len_a or off_side >= len_a or off_locate + 2 > len_a:
             raise ValueError("A/F field offsets outside the message")
         self.armed = armed
@@ -112,7 +191,7 @@ cdef class ThresholdCore:
         self.first_user_ref_num = first_user_ref_num
         self.feed_port = feed_port
         self.order_port = order_port
-        memcpy(self.session, PyBytes_AS_STRING(session), 10)
+        memcpy(self.session, PyBytes_AS_STRING(session), TW_MOLD_SESSION_LEN)
         self.off_locate = off_locate
         self.off_side = off_side
         self.off_price = off_price
@@ -122,8 +201,10 @@ cdef class ThresholdCore:
         self.n_inst = len(instruments)
         for i in range(self.n_inst):
             locate, symbol, limit, base, step, tick, max_qty, max_pos, max_not = instruments[i]
-            if len(symbol) != 8:
-                raise ValueError("symbol must be 8 bytes (space padded)")
+            if len(symbol) != TW_OUCH_ENTER_ORDER_SYMBOL_LEN:
+                raise ValueError(
+                    f"symbol must be {TW_OUCH_ENTER_ORDER_SYMBOL_LEN} bytes (space padded)"
+                )
             self.inst[i].locate = locate
             self.inst[i].limit_price = limit
             self.inst[i].base_qty = base
@@ -134,7 +215,7 @@ cdef class ThresholdCore:
             self.inst[i].max_notional = max_not
             self.inst[i].shares = 0
             self.inst[i].notional = 0
-            memcpy(self.inst[i].symbol, PyBytes_AS_STRING(symbol), 8)
+            memcpy(self.inst[i].symbol, PyBytes_AS_STRING(symbol), TW_OUCH_ENTER_ORDER_SYMBOL_LEN)
             self.slot[<uint16_t>locate] = <signed char>i
         self.frames = self.messages_scanned = self.triggers = self.orders = 0
         self.suppressed = self.parse_errors = 0
@@ -162,53 +243,53 @@ cdef class ThresholdCore:
         cdef int64_t order_qty = 0, order_price = 0
         cdef int order_inst = -1
         self.frames += 1
-        if n < 14:
+        if n < TW_ETH_LEN:
             return []
-        ethertype = rd16(f + 12)
-        l3 = 14
-        if ethertype == 0x8100:
-            if n < 18:
+        ethertype = rd16(f + TW_ETH_ETHERTYPE_OFF)
+        l3 = TW_ETH_LEN
+        if ethertype == TW_ETH_P_8021Q:
+            if n < TW_ETH_LEN + TW_VLAN_LEN:
                 return []
             tagged = True
-            ethertype = rd16(f + 16)
-            l3 = 18
-        if ethertype != 0x0800 or n < l3 + 20:
+            ethertype = rd16(f + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF)
+            l3 = TW_ETH_LEN + TW_VLAN_LEN
+        if ethertype != TW_ETH_P_IPV4 or n < l3 + TW_IPV4_LEN:
             return []
-        vihl = f[l3]
+        vihl = f[l3 + TW_IPV4_VERSION_IHL_OFF]
         ihl = vihl & 0x0F
-        if (vihl >> 4) != 4 or ihl < 5:
+        if (vihl >> 4) != 4 or ihl < TW_IPV4_LEN // 4:
             return []
         l4 = l3 + 4 * ihl
-        if n < l4 or f[l3 + 9] != 17:
+        if n < l4 or f[l3 + TW_IPV4_PROTOCOL_OFF] != TW_IPPROTO_UDP:
             return []
-        if rd16(f + l3 + 6) & 0x3FFF:
+        if rd16(f + l3 + TW_IPV4_FLAGS_FRAGMENT_OFF) & 0x3FFF:
             return []  # MF set or a non-zero fragment offset
-        if n < l4 + 8:
+        if n < l4 + TW_UDP_LEN:
             return []
-        if rd16(f + l4 + 2) != self.feed_port:
+        if rd16(f + l4 + TW_UDP_DST_PORT_OFF) != self.feed_port:
             return []
-        udp_len = rd16(f + l4 + 4)
-        if udp_len < 8:
+        udp_len = rd16(f + l4 + TW_UDP_LENGTH_OFF)
+        if udp_len < TW_UDP_LEN:
             self.parse_errors += 1
             return []
-        start = l4 + 8
+        start = l4 + TW_UDP_LEN
         end = l4 + udp_len
         if end > n:
             end = n
-        if end - start < 20:
+        if end - start < TW_MOLD_LEN:
             self.parse_errors += 1
             return []
-        count = rd16(f + start + 18)
-        if count == 0 or count == 0xFFFF:
+        count = rd16(f + start + TW_MOLD_COUNT_OFF)
+        if count == 0 or count == TW_MOLD_END_OF_SESSION:
             return []
-        limit = count if count < MAX_SCANNED else MAX_SCANNED
-        q = start + 20
+        limit = count if count < TW_MAX_SCANNED else TW_MAX_SCANNED
+        q = start + TW_MOLD_LEN
         for k in range(limit):
-            if q + 2 > end:
+            if q + TW_MOLD_BLOCK_PREFIX_LEN > end:
                 error = True
                 break
             length = rd16(f + q)
-            q += 2
+            q += TW_MOLD_BLOCK_PREFIX_LEN
             if q + length > end:
                 error = True
                 break
@@ -217,11 +298,11 @@ cdef class ThresholdCore:
             if length == 0:
                 self.messages_scanned += 1
                 continue
-            if msg[0] == 0x41:
+            if msg[0] == TW_ITCH_A_TYPE:
                 if length < self.len_a:
                     error = True
                     break
-            elif msg[0] == 0x46:
+            elif msg[0] == TW_ITCH_F_TYPE:
                 if length < self.len_f:
                     error = True
                     break
@@ -278,7 +359,7 @@ cdef class ThresholdCore:
         self, const uint8_t* f, bint tagged, Py_ssize_t l3, int idx, int64_t qty, int64_t price
     ):
         """The order frame of docs/threshold.md section 5 (``self.orders`` already counts it)."""
-        cdef Py_ssize_t total = (18 if tagged else 14) + ORDER_IP_LEN
+        cdef Py_ssize_t total = (TW_ETH_LEN + TW_VLAN_LEN if tagged else TW_ETH_LEN) + TW_ORDER_IP_LEN
         cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
         cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
         cdef uint8_t* ip
@@ -289,68 +370,67 @@ cdef class ThresholdCore:
         cdef uint64_t v
         cdef int i
         # Ethernet: addresses swapped, an 802.1Q tag kept.
-        memcpy(o, f + 6, 6)
-        memcpy(o + 6, f, 6)
+        memcpy(o + TW_ETH_DST_OFF, f + TW_ETH_SRC_OFF, TW_ETH_DST_LEN)
+        memcpy(o + TW_ETH_SRC_OFF, f + TW_ETH_DST_OFF, TW_ETH_SRC_LEN)
         if tagged:
-            o[12] = 0x81
-            o[13] = 0x00
-            o[14] = f[14]
-            o[15] = f[15]
-            o[16] = 0x08
-            o[17] = 0x00
-            ip = o + 18
+            wr16(o + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_8021Q)
+            memcpy(o + TW_ETH_LEN + TW_VLAN_TCI_OFF, f + TW_ETH_LEN + TW_VLAN_TCI_OFF, TW_VLAN_TCI_LEN)
+            wr16(o + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF, TW_ETH_P_IPV4)
+            ip = o + TW_ETH_LEN + TW_VLAN_LEN
         else:
-            o[12] = 0x08
-            o[13] = 0x00
-            ip = o + 14
+            wr16(o + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_IPV4)
+            ip = o + TW_ETH_LEN
         # IPv4: no options, TOS 0, ID 0, DF, TTL 64, UDP, addresses swapped.
-        saddr = rd32(f + l3 + 12)
-        daddr = rd32(f + l3 + 16)
-        ip[0] = 0x45
-        ip[1] = 0
-        wr16(ip + 2, ORDER_IP_LEN)
-        wr16(ip + 4, 0)
-        wr16(ip + 6, 0x4000)
-        ip[8] = 64
-        ip[9] = 17
-        wr32(ip + 12, daddr)
-        wr32(ip + 16, saddr)
-        sum = 0x4500 + ORDER_IP_LEN + 0x4000 + ((64 << 8) | 17)
+        saddr = rd32(f + l3 + TW_IPV4_SRC_OFF)
+        daddr = rd32(f + l3 + TW_IPV4_DST_OFF)
+        ip[TW_IPV4_VERSION_IHL_OFF] = 0x40 | (TW_IPV4_LEN // 4)
+        ip[TW_IPV4_TOS_OFF] = 0
+        wr16(ip + TW_IPV4_TOTAL_LENGTH_OFF, TW_ORDER_IP_LEN)
+        wr16(ip + TW_IPV4_IDENTIFICATION_OFF, 0)
+        wr16(ip + TW_IPV4_FLAGS_FRAGMENT_OFF, TW_IP_DF)
+        ip[TW_IPV4_TTL_OFF] = ORDER_TTL
+        ip[TW_IPV4_PROTOCOL_OFF] = TW_IPPROTO_UDP
+        wr32(ip + TW_IPV4_SRC_OFF, daddr)
+        wr32(ip + TW_IPV4_DST_OFF, saddr)
+        # The header's 16-bit words; the checksum word is zero, the addresses added below.
+        sum = ((0x40 | (TW_IPV4_LEN // 4)) << 8) + TW_ORDER_IP_LEN + TW_IP_DF
+        sum += (ORDER_TTL << 8) | TW_IPPROTO_UDP
         sum += (daddr >> 16) + (daddr & 0xFFFF) + (saddr >> 16) + (saddr & 0xFFFF)
         sum = (sum & 0xFFFF) + (sum >> 16)
         sum = (sum & 0xFFFF) + (sum >> 16)
-        wr16(ip + 10, (~sum) & 0xFFFF)
+        wr16(ip + TW_IPV4_CHECKSUM_OFF, (~sum) & 0xFFFF)
         # UDP: feed port -> order port, checksum 0.
-        udp = ip + 20
-        wr16(udp, self.feed_port)
-        wr16(udp + 2, self.order_port)
-        wr16(udp + 4, ORDER_IP_LEN - 20)
-        wr16(udp + 6, 0)
+        udp = ip + TW_IPV4_LEN
+        wr16(udp + TW_UDP_SRC_PORT_OFF, self.feed_port)
+        wr16(udp + TW_UDP_DST_PORT_OFF, self.order_port)
+        wr16(udp + TW_UDP_LENGTH_OFF, TW_ORDER_UDP_LEN)
+        wr16(udp + TW_UDP_CHECKSUM_OFF, 0)
         # MoldUDP64: the order session, the order's own sequence number, one block.
-        mold = udp + 8
-        memcpy(mold, self.session, 10)
-        wr64(mold + 10, <uint64_t>self.orders)
-        wr16(mold + 18, 1)
-        wr16(mold + 20, OUCH_LEN)
+        mold = udp + TW_UDP_LEN
+        memcpy(mold + TW_MOLD_SESSION_OFF, self.session, TW_MOLD_SESSION_LEN)
+        wr64(mold + TW_MOLD_SEQUENCE_OFF, <uint64_t>self.orders)
+        wr16(mold + TW_MOLD_COUNT_OFF, 1)
+        wr16(mold + TW_MOLD_LEN, TW_OUCH_ENTER_ORDER_LEN)  # the block's length
         # OUCH 5.0 Enter Order.
-        ouch = mold + 22
+        ouch = mold + TW_MOLD_LEN + TW_MOLD_BLOCK_PREFIX_LEN
         ref = self.first_user_ref_num + <uint32_t>(self.orders - 1)
-        ouch[0] = 0x4F  # 'O'
-        wr32(ouch + 1, ref)
-        ouch[5] = 0x42  # Side 'B'
-        wr32(ouch + 6, <uint32_t>qty)
-        memcpy(ouch + 10, self.inst[idx].symbol, 8)
-        wr64(ouch + 18, <uint64_t>price)
-        ouch[26] = 0x33  # Time In Force '3' (IOC)
-        ouch[27] = 0x59  # Display 'Y'
-        ouch[28] = 0x50  # Capacity 'P'
-        ouch[29] = 0x4E  # Intermarket Sweep Eligibility 'N'
-        ouch[30] = 0x4E  # Cross Type 'N'
-        ouch[31] = 0x54  # ClOrdID: "TW" + UserRefNum in 12 zero-padded digits
-        ouch[32] = 0x57
+        ouch[TW_OUCH_ENTER_ORDER_MESSAGE_TYPE_OFF] = TW_OUCH_ENTER_ORDER_TYPE
+        wr32(ouch + TW_OUCH_ENTER_ORDER_USER_REF_NUM_OFF, ref)
+        ouch[TW_OUCH_ENTER_ORDER_SIDE_OFF] = 0x42  # 'B'
+        wr32(ouch + TW_OUCH_ENTER_ORDER_QUANTITY_OFF, <uint32_t>qty)
+        memcpy(ouch + TW_OUCH_ENTER_ORDER_SYMBOL_OFF, self.inst[idx].symbol, TW_OUCH_ENTER_ORDER_SYMBOL_LEN)
+        wr64(ouch + TW_OUCH_ENTER_ORDER_PRICE_OFF, <uint64_t>price)
+        ouch[TW_OUCH_ENTER_ORDER_TIME_IN_FORCE_OFF] = 0x33  # '3' (IOC)
+        ouch[TW_OUCH_ENTER_ORDER_DISPLAY_OFF] = 0x59  # 'Y'
+        ouch[TW_OUCH_ENTER_ORDER_CAPACITY_OFF] = 0x50  # 'P'
+        ouch[TW_OUCH_ENTER_ORDER_INTERMARKET_SWEEP_ELIGIBILITY_OFF] = 0x4E  # 'N'
+        ouch[TW_OUCH_ENTER_ORDER_CROSS_TYPE_OFF] = 0x4E  # 'N'
+        # ClOrdID: "TW" + UserRefNum in 12 zero-padded digits
+        ouch[TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF] = 0x54
+        ouch[TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF + 1] = 0x57
         v = ref
         for i in range(11, -1, -1):
-            ouch[33 + i] = <uint8_t>(0x30 + v % 10)
+            ouch[TW_OUCH_ENTER_ORDER_CL_ORD_ID_OFF + 2 + i] = <uint8_t>(0x30 + v % 10)
             v //= 10
-        wr16(ouch + 45, 0)  # Appendage Length
+        wr16(ouch + TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_OFF, 0)  # no appendage
         return out

@@ -19,7 +19,8 @@ import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from tickwire.itch import MESSAGE_LENGTHS, MESSAGE_STRUCTS
+from tickwire.itch import MESSAGE_LENGTHS
+from tickwire.itch.layouts import offset as itch_offset
 
 __all__ = [
     "A_LOCATE",
@@ -46,13 +47,12 @@ _TYPE_F = 0x46
 
 
 def field_offset(message_type: str, name: str) -> int:
-    """Byte offset of field ``name`` in an ITCH message, from the ITCH package's table."""
-    offset = 0
-    for sub in MESSAGE_STRUCTS[message_type].subcons:
-        if sub.name == name:
-            return offset
-        offset += sub.sizeof()
-    raise KeyError(f"{message_type} has no field {name!r}")
+    """Byte offset of field ``name`` in an ITCH message: :func:`tickwire.itch.layouts.offset`
+    (KeyError, as before, for a type or field the table does not have)."""
+    try:
+        return itch_offset(message_type, name)
+    except ValueError as exc:
+        raise KeyError(str(exc)) from None
 
 
 def min_add_lengths() -> tuple[int, int]:
