@@ -193,3 +193,17 @@ def test_the_cython_backends_header_is_current() -> None:
 
     shipped = Path(next(iter(pkg.__path__))) / "tickwire_layout.h"
     assert shipped.read_text() == HEADER
+
+
+def test_wire_spans_slice_real_frames() -> None:
+    from tickwire.threshold.cheader import WIRE
+
+    frame = order(None)
+    eth, ip, udp, mold = WIRE["ETH"], WIRE["IPV4"], WIRE["UDP"], WIRE["MOLD"]
+    assert frame[eth.span("ethertype")] == b"\x08\x00"
+    assert frame[ip.span("dst", eth.size)] == bytes([198, 18, 0, 1])  # back to the source
+    base = eth.size + ip.size + udp.size
+    assert frame[mold.span("session", base)] == b"TWORDERS01"
+    assert int.from_bytes(frame[mold.span("sequence", base)], "big") == 3
+    with pytest.raises(KeyError, match="MOLD has no field 'nope'"):
+        mold.field("nope")

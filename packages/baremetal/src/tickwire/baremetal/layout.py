@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import construct as c
-from tickwire.threshold.cheader import construct_layout
+from tickwire.threshold.cheader import WIRE, construct_layout
 from tickwire.threshold.config import ThresholdConfig
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "build_ack",
     "build_control",
     "config_blob",
+    "control_seq",
     "new_secret",
     "parse_ack",
 ]
@@ -236,12 +237,20 @@ def build_ack(
 
 def parse_ack(frame: bytes) -> Ack | None:
     """The reply carried by ``frame``, or None when it is not a kernel reply."""
-    if len(frame) < 14 + ACK.sizeof() or frame[12:14] != ETHERTYPE_CONTROL.to_bytes(2, "big"):
+    eth = WIRE["ETH"].size
+    if len(frame) < eth + ACK.sizeof():
         return None
-    if frame[14:18] != b"TWAK":
+    if frame[WIRE["ETH"].span("ethertype")] != ETHERTYPE_CONTROL.to_bytes(2, "big"):
         return None
-    parsed = ACK.parse(frame[14 : 14 + ACK.sizeof()])
+    if frame[_ACK_LAYOUT.span("magic", eth)] != _const(ACK, "magic"):
+        return None
+    parsed = ACK.parse(frame[eth : eth + ACK.sizeof()])
     return Ack(kind=parsed.kind, a=parsed.a, b=parsed.b, c=parsed.c)
+
+
+def control_seq(frame: bytes) -> int:
+    """The sequence number of a control frame built by :func:`build_control`."""
+    return int.from_bytes(frame[_CTL_LAYOUT.span("seq", WIRE["ETH"].size)], "little")
 
 
 # --- the generated C header (kernel/tickwire_layout.h) -----------------------------------------
@@ -273,11 +282,13 @@ C_CONSTANTS: tuple[tuple[str, int | str, str], ...] = (
     ("TW_ACK_KIND_FRAME", ACK_KIND_FRAME, ""),
     ("TW_ACK_KIND_DONE", ACK_KIND_DONE, ""),
 )
+_CTL_LAYOUT = construct_layout("CTL", "tickwire.baremetal.layout.CONTROL (header)", CONTROL)
+_ACK_LAYOUT = construct_layout("ACK", "tickwire.baremetal.layout.ACK", ACK)
 C_LAYOUTS = (
     construct_layout("CFG", "tickwire.baremetal.layout.CONFIG (header)", CONFIG),
     construct_layout("CFG_INSTRUMENT", "tickwire.baremetal.layout.INSTRUMENT", INSTRUMENT),
-    construct_layout("CTL", "tickwire.baremetal.layout.CONTROL (header)", CONTROL),
+    _CTL_LAYOUT,
     construct_layout("LIMITS", "tickwire.baremetal.layout.LIMITS", LIMITS),
     construct_layout("FRAME_BODY", "tickwire.baremetal.layout.FRAME_BODY (header)", FRAME_BODY),
-    construct_layout("ACK", "tickwire.baremetal.layout.ACK", ACK),
+    _ACK_LAYOUT,
 )

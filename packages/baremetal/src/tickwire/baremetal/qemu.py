@@ -357,7 +357,7 @@ class Guest:
     def command(self, command: Command, body: bytes = b"") -> CommandResult:
         """Send one control command and wait for its answer."""
         frame = self._control(command, body)
-        seq = int.from_bytes(frame[34:38], "little")
+        seq = layout.control_seq(frame)
         self._send(frame)
         deadline = time.monotonic() + self.reply_timeout
         while True:
@@ -448,7 +448,7 @@ class Guest:
 
     def _drain_until_sync(self) -> list[bytes]:
         frame = self._control(Command.SYNC)
-        seq = int.from_bytes(frame[34:38], "little")
+        seq = layout.control_seq(frame)
         self._send(frame)
         got: list[bytes] = []
         while True:
@@ -463,7 +463,7 @@ class Guest:
     def sync(self) -> int:
         """Barrier: returns once every earlier frame is processed; the kernel's frame count."""
         frame = self._control(Command.SYNC)
-        seq = int.from_bytes(frame[34:38], "little")
+        seq = layout.control_seq(frame)
         self._send(frame)
         while True:
             ack = layout.parse_ack(self._recv(self.reply_timeout))
@@ -475,7 +475,7 @@ class Guest:
     def report(self) -> GuestReport:
         """Ask for statistics and the histogram and parse the serial report."""
         frame = self._control(Command.STATS)
-        seq = int.from_bytes(frame[34:38], "little")
+        seq = layout.control_seq(frame)
         self._send(frame)
         self._wait_line(
             lambda ln: ln.startswith("STATS") and f" seq={seq} " in ln, self.reply_timeout
@@ -535,7 +535,7 @@ class Guest:
 
         QEMU's exit status is ``(code << 1) | 1``; the report is returned."""
         frame = self._control(Command.EXIT, bytes([code]))
-        seq = int.from_bytes(frame[34:38], "little")
+        seq = layout.control_seq(frame)
         self._send(frame)
         assert self._proc is not None
         try:

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tickwire.moldudp64.net import ETHERTYPE_IPV4
+from tickwire.threshold.cheader import ORDER_LENGTHS, WIRE
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 __all__ = [
@@ -73,7 +75,7 @@ def feed_frames(
     a = addresses or FeedAddresses()
     seq = first_sequence
     batch: list[bytes] = []
-    size = 20
+    size = _MOLD.size
 
     def flush() -> bytes:
         packet = DownstreamPacket(session=a.session, sequence=seq, messages=tuple(batch)).build()
@@ -89,12 +91,12 @@ def feed_frames(
         )
 
     for msg in messages:
-        if batch and (len(batch) >= max_blocks or size + 2 + len(msg) > MAX_PAYLOAD):
+        if batch and (len(batch) >= max_blocks or size + _BLOCK + len(msg) > MAX_PAYLOAD):
             yield flush()
             seq += len(batch)
-            batch, size = [], 20
+            batch, size = [], _MOLD.size
         batch.append(msg)
-        size += 2 + len(msg)
+        size += _BLOCK + len(msg)
     if batch:
         yield flush()
 
@@ -150,10 +152,16 @@ def threshold_config_for(
     happen too.
     """
     prices: dict[int, list[int]] = {}
+    add = WIRE["ITCH_A"]
+    side, locate, price = (
+        add.span("buy_sell_indicator"),
+        add.span("stock_locate"),
+        add.span("price"),
+    )
     for m in messages:
-        if len(m) >= 36 and m[0] in (0x41, 0x46) and m[19] == 0x53:
-            prices.setdefault(int.from_bytes(m[1:3], "big"), []).append(
-                int.from_bytes(m[32:36], "big")
+        if len(m) >= add.size and m[0] in _ADD_TYPES and m[side] == b"S":
+            prices.setdefault(int.from_bytes(m[locate], "big"), []).append(
+                int.from_bytes(m[price], "big")
             )
     busiest = Counter({loc: len(p) for loc, p in prices.items()}).most_common(instruments)
     insts = []
@@ -196,10 +204,22 @@ FAULT_KINDS = (
 )
 
 
+_ADD_TYPES = (ord("A"), ord("F"))
+_ETH, _IPV4, _UDP, _MOLD = WIRE["ETH"], WIRE["IPV4"], WIRE["UDP"], WIRE["MOLD"]
+_IPV4_TYPE = ETHERTYPE_IPV4.to_bytes(2, "big")
+_BLOCK = ORDER_LENGTHS["TW_MOLD_BLOCK_PREFIX_LEN"]
+
+
 def _fault(kind: str, frame: bytes, rng: random.Random) -> bytes:
     b = bytearray(frame)
-    l4 = 14 + 4 * (b[14] & 0x0F) if len(b) > 14 and b[12:14] == b"\x08\x00" else 34
-    mold = l4 + 8
+    eth = _ETH.size
+    if len(b) > eth and b[_ETH.span("ethertype")] == _IPV4_TYPE:  # untagged IPv4: its IHL
+        l4 = eth + 4 * (b[eth + _IPV4.field("version_ihl").offset] & 0x0F)
+    else:
+        l4 = eth + _IPV4.size
+    mold = l4 + _UDP.size
+    count = _MOLD.span("count", mold)
+    first = mold + _MOLD.size  # the first block's length
     if kind == "corrupt":
         for _ in range(rng.randint(1, 8)):
             i = rng.randrange(len(b))
@@ -211,21 +231,22 @@ def _fault(kind: str, frame: bytes, rng: random.Random) -> bytes:
         return bytes(b) + rng.randbytes(rng.randint(1, 9000 - min(len(b), 8999)))
     if kind == "runt":
         return bytes(b[: rng.randrange(0, 60)])
-    if kind == "bad_count" and len(b) >= mold + 20:
-        count = int.from_bytes(b[mold + 18 : mold + 20], "big")
-        b[mold + 18 : mold + 20] = min(count + rng.randint(1, 100), 0xFFFE).to_bytes(2, "big")
+    if kind == "bad_count" and len(b) >= first:
+        n = int.from_bytes(b[count], "big")
+        b[count] = min(n + rng.randint(1, 100), 0xFFFE).to_bytes(2, "big")
         return bytes(b)
-    if kind == "bad_block" and len(b) >= mold + 22:
-        b[mold + 20 : mold + 22] = rng.randint(len(b), 0xFFFF).to_bytes(2, "big")
+    if kind == "bad_block" and len(b) >= first + _BLOCK:
+        b[first : first + _BLOCK] = rng.randint(len(b), 0xFFFF).to_bytes(2, "big")
         return bytes(b)
-    if kind == "short_add" and len(b) >= mold + 22:
-        q = mold + 20
-        while q + 2 <= len(b):
-            length = int.from_bytes(b[q : q + 2], "big")
-            if q + 2 < len(b) and b[q + 2] in (0x41, 0x46) and length >= 2:
-                b[q : q + 2] = rng.randint(1, 35).to_bytes(2, "big")
+    if kind == "short_add" and len(b) >= first + _BLOCK:
+        q = first
+        while q + _BLOCK <= len(b):
+            length = int.from_bytes(b[q : q + _BLOCK], "big")
+            if q + _BLOCK < len(b) and b[q + _BLOCK] in _ADD_TYPES and length >= 2:
+                short = rng.randint(1, WIRE["ITCH_A"].size - 1)
+                b[q : q + _BLOCK] = short.to_bytes(2, "big")
                 return bytes(b)
-            q += 2 + length
+            q += _BLOCK + length
         return bytes(b[: rng.randrange(0, len(b))])
     return rng.randbytes(rng.randint(0, 1600))
 

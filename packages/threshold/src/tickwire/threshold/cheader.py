@@ -39,9 +39,10 @@ import argparse
 import ctypes
 import importlib
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import construct as cs
@@ -58,6 +59,7 @@ __all__ = [
     "ORDER_LENGTHS",
     "SESSION_LEN",
     "SYMBOL_LEN",
+    "WIRE",
     "CField",
     "CLayout",
     "backend_header",
@@ -116,6 +118,18 @@ class CLayout:
     size: int
     wire: bool = True
 
+    def field(self, name: str) -> CField:
+        """The field ``name`` (KeyError naming the layout when there is none)."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.prefix} has no field {name!r}")
+
+    def span(self, name: str, base: int = 0) -> slice:
+        """``data[span]`` is field ``name`` of the layout starting at ``base``."""
+        f = self.field(name)
+        return slice(base + f.offset, base + f.offset + f.length)
+
 
 def construct_layout(prefix: str, source: str, struct: Any, *, wire: bool = True) -> CLayout:
     """Walk a construct ``Struct`` up to its first variable-size field (see the module
@@ -172,10 +186,16 @@ def wire_layouts() -> tuple[CLayout, ...]:
     )
 
 
+#: The wire layouts by prefix (``ETH``, ``VLAN``, ``IPV4``, ``UDP``, ``MOLD``, ``ITCH_A``,
+#: ``ITCH_F``, ``OUCH_ENTER_ORDER``): the same numbers as the header, for Python code
+#: that slices frames (traffic tools, the mirror) instead of restating them.
+WIRE: Mapping[str, CLayout] = MappingProxyType({lay.prefix: lay for lay in wire_layouts()})
+
+
 def _order_frame() -> list[tuple[str, int, str]]:
     """The lengths of the order frame of ``docs/threshold.md`` section 5: one Enter
     Order in one MoldUDP64 block, in UDP, IPv4 (no options), Ethernet."""
-    lay = {x.prefix: x for x in wire_layouts()}
+    lay = WIRE
     block = mold.MESSAGE_BLOCK.lengthfield.sizeof()
     mold_len = lay["MOLD"].size + block + lay["OUCH_ENTER_ORDER"].size
     udp_len = lay["UDP"].size + mold_len

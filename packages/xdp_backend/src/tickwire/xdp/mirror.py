@@ -39,6 +39,7 @@ from tickwire.moldudp64.codec import HEADER_SIZE, encode_session
 from tickwire.moldudp64.errors import BadFrame
 from tickwire.moldudp64.events import Address
 from tickwire.moldudp64.net import parse_udp_frame
+from tickwire.threshold.cheader import WIRE
 
 from . import layout
 from .program import XdpError, XdpProgram
@@ -73,11 +74,15 @@ class _Copy(NamedTuple):
     ordered: bool
 
 
+_SESSION = WIRE["MOLD"].span("session")
+_SEQUENCE = WIRE["MOLD"].span("sequence")
+
+
 def _place(packet: bytes) -> tuple[bytes, int] | None:
     """The raw session and the sequence number of a MoldUDP64 packet (None: too short)."""
     if len(packet) < HEADER_SIZE:
         return None
-    return packet[:10], int.from_bytes(packet[10:18], "big")
+    return packet[_SESSION], int.from_bytes(packet[_SEQUENCE], "big")
 
 
 class MirrorFeed:

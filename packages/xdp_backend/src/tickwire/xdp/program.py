@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tickwire.threshold.cheader import WIRE
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
 
@@ -85,7 +86,7 @@ _OWNER = "owner"
 
 #: BPF_PROG_TEST_RUN copies the frame into one page after XDP_PACKET_HEADROOM (256) and
 #: before the skb_shared_info (320 on x86-64): the longest frame it accepts.
-TEST_RUN_MIN_FRAME = 14
+TEST_RUN_MIN_FRAME = WIRE["ETH"].size  # an Ethernet header
 TEST_RUN_MAX_FRAME = 4096 - 256 - 320
 BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1  # linux/bpf.h
 LIVE_FRAMES_MAX_BATCH = 256  # the kernel's TEST_XDP_MAX_BATCH
