@@ -11,6 +11,12 @@ When the extension is not built (no compiler at install time, ``TICKWIRE_NO_EXT=
 raises :class:`~tickwire.threshold.backends.BackendUnavailable` with the reason: a user who
 asks for the compiled backend is told it is not there rather than silently given the
 reference engine (which stays available as ``--backend reference``).
+
+The core's offsets come from the generated ``tickwire_layout.h``; its order frames are
+also checked against the one builder when this module is imported
+(:func:`check_order_writer`: untagged and VLAN-tagged, UserRefNum at the top of its
+range, a price at the limit), as ``tickwire.itch`` checks its fast codecs against its
+table: a drift fails the import with ``AssertionError`` instead of sending other bytes.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import importlib
 import os
 from typing import Any, Final
 
-from tickwire.threshold.backends import BackendUnavailable
-from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.backends import BackendUnavailable, run_frames
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.reference import ThresholdEngine
 from tickwire.threshold.scan import A_LOCATE, A_PRICE, A_SIDE, min_add_lengths
 from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+from tickwire.threshold.testing import add_order, feed_frame
 
-__all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "CythonBackend"]
+__all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "CythonBackend", "check_order_writer"]
 
 
 def _load() -> tuple[Any, str | None]:
@@ -131,3 +139,32 @@ class CythonBackend:
 
     def close(self) -> None:
         """Nothing to release: the compiled core lives in-process (stats stay readable)."""
+
+
+def check_order_writer() -> None:
+    """Raise ``AssertionError`` unless the compiled core's order frames are the reference's.
+
+    The reference builds its frames with :func:`tickwire.threshold.order.build_order_frame`
+    (the project codecs); the core writes them at the generated header's offsets. Four
+    triggers (untagged and tagged, below and at the limit, UserRefNum reaching 2**32 - 1)
+    through both, compared byte for byte. Run at import when the extension is built.
+    """
+    inst = InstrumentConfig(4242, "ZVZZT.A", 4_000_000, 7, 3, 100, 999_999, 2**62, 2**62)
+    config = ThresholdConfig(True, 4, 2**32 - 4, 26477, 26400, "PROBE 01", (inst,))
+    frames = [
+        feed_frame([add_order(4242, "S", price)], vlan_tci=tci)
+        for tci in (None, 0xE08D)
+        for price in (3_512_345, 4_000_000)
+    ]
+    got, _ = run_frames(CythonBackend(), config, frames)
+    want, _ = run_frames(ThresholdEngine(), config, frames)
+    for n, (a, b) in enumerate(zip(got, want, strict=True), 1):
+        if a != b:
+            raise AssertionError(
+                f"tickwire.threshold._cthreshold writes another order frame than "
+                f"build_order_frame (probe {n}): {[f.hex() for f in a]} != {[f.hex() for f in b]}"
+            )
+
+
+if _ext is not None:
+    check_order_writer()
