@@ -54,10 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "threshold_backend_name" not in metafunc.fixturenames:
-        return
-    chosen: list[str] = metafunc.config.getoption("threshold_backend")
+def pytest_configure(config: pytest.Config) -> None:
+    """An unknown ``--threshold-backend`` is a usage error (exit 4), before collection."""
+    chosen: list[str] = config.getoption("threshold_backend")
     registered = available_backends()
     unknown = [name for name in chosen if name not in registered]
     if unknown:
@@ -65,7 +64,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"--threshold-backend {', '.join(unknown)}: not registered "
             f"(known: {', '.join(registered) or 'none'})"
         )
-    metafunc.parametrize("threshold_backend_name", chosen or registered, indirect=True)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "threshold_backend_name" not in metafunc.fixturenames:
+        return
+    chosen: list[str] = metafunc.config.getoption("threshold_backend")
+    names = chosen or available_backends()
+    metafunc.parametrize("threshold_backend_name", names, indirect=True)
 
 
 @pytest.fixture

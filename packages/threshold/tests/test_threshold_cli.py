@@ -1,0 +1,59 @@
+"""``python -m tickwire.threshold``: ``run`` writes what ``python -m tickwire.engine
+threshold`` writes (one command, two entry points), ``backends``, and the exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tickwire.engine.cli import main as engine_main
+from tickwire.threshold.cli import main
+
+CAPTURE = (
+    Path(__file__).resolve().parents[3]
+    / "data"
+    / "pcap"
+    / "nasdaq-itch50"
+    / "Multiple.Packets.pcap"
+)
+CONFIG = (
+    "armed = true\nmax_orders = 5\nfirst_user_ref_num = 100\nfeed_port = 26477\n"
+    'order_port = 26400\norder_session = "TWORDERS01"\n\n[[instrument]]\nlocate = 6514\n'
+    'symbol = "META"\nlimit_price = 3600000\nbase_qty = 1000\nstep_qty = 0\ntick = 100\n'
+    "max_order_qty = 1000\nmax_position = 5000\nmax_notional = 1000000000000\n"
+)
+
+
+def _args(tmp_path: Path, name: str, backend: str = "reference") -> list[str]:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(CONFIG)
+    out, stats = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
+    return ["--backend", backend, "--config", str(cfg), str(CAPTURE), "--out", str(out),
+            "--json", str(stats)]  # fmt: skip
+
+
+def test_run_is_the_engine_threshold_command(tmp_path: Path) -> None:
+    assert main(["run", *_args(tmp_path, "new")]) == 0
+    assert engine_main(["threshold", *_args(tmp_path, "old")]) == 0
+    assert (tmp_path / "new.pcap").read_bytes() == (tmp_path / "old.pcap").read_bytes()
+    assert (tmp_path / "new.json").read_text() == (tmp_path / "old.json").read_text()
+    assert '"orders": 1' in (tmp_path / "new.json").read_text()
+
+
+def test_unknown_backend_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", *_args(tmp_path, "x", backend="nosuch")]) == 2
+    assert "no backend 'nosuch' registered" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_backends_as_a_process() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "tickwire.threshold", "backends"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.splitlines()[0] == "reference"
+    assert "cython" in out.stdout.splitlines()
