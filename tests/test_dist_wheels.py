@@ -47,7 +47,9 @@ from check_dist import relative_links  # noqa: E402  (scripts/ is not a package)
 SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 LICENSE = (ROOT / "LICENSE").read_text()
 
-CODECS = frozenset({"tickwire-itch", "tickwire-moldudp64", "tickwire-ouch", "construct"})
+CODECS = frozenset(
+    {"tickwire-itch", "tickwire-moldudp64", "tickwire-soupbintcp", "tickwire-ouch", "construct"}
+)
 THRESHOLD = CODECS | {"tickwire-threshold"}
 ENGINE = THRESHOLD | {"tickwire-engine", "sortedcontainers"}
 
@@ -98,7 +100,18 @@ PACKAGES = [
         "tickwire.moldudp64",
         frozenset({"tickwire-moldudp64", "construct"}),
     ),
-    Package("tickwire-ouch", "ouch", "tickwire.ouch", frozenset({"tickwire-ouch", "construct"})),
+    Package(
+        "tickwire-soupbintcp",
+        "soupbintcp",
+        "tickwire.soupbintcp",
+        frozenset({"tickwire-soupbintcp", "construct"}),
+    ),
+    Package(
+        "tickwire-ouch",
+        "ouch",
+        "tickwire.ouch",
+        frozenset({"tickwire-ouch", "tickwire-soupbintcp", "construct"}),
+    ),
     Package(
         "tickwire-threshold",
         "threshold",

@@ -61,7 +61,7 @@ client_packets = st.one_of(
 
 @settings(max_examples=150, deadline=None)
 @given(packets=st.lists(server_packets, max_size=8), cut=st.integers(1, 7))
-def test_ouch_soup_server_packets_round_trip(packets: list[Packet], cut: int) -> None:
+def test_soupbintcp_server_packets_round_trip(packets: list[Packet], cut: int) -> None:
     wire = b"".join(build_packet(p) for p in packets)
     framer = PacketFramer()
     bodies = []
@@ -73,7 +73,7 @@ def test_ouch_soup_server_packets_round_trip(packets: list[Packet], cut: int) ->
 
 @settings(max_examples=150, deadline=None)
 @given(packet=client_packets)
-def test_ouch_soup_client_packets_round_trip(packet: Packet) -> None:
+def test_soupbintcp_client_packets_round_trip(packet: Packet) -> None:
     wire = build_packet(packet)
     assert int.from_bytes(wire[:2], "big") == len(wire) - 2
     assert wire[2:3] == packet.packet_type.encode()
@@ -85,13 +85,13 @@ def test_ouch_soup_client_packets_round_trip(packet: Packet) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(kind=st.sampled_from("SU"), message=st.binary(max_size=500))
-def test_ouch_soup_data_fast_path_matches_construct(kind: str, message: bytes) -> None:
+def test_soupbintcp_data_fast_path_matches_construct(kind: str, message: bytes) -> None:
     fast = build_packet(SequencedData(message) if kind == "S" else UnsequencedData(message))
     ref = PACKET.build({"packet_type": kind.encode(), "payload": {"message": message}})
     assert fast == ref
 
 
-def test_ouch_soup_login_layout() -> None:
+def test_soupbintcp_login_layout() -> None:
     wire = build_packet(LoginRequest("ab", "pw", "SESS", 12, 15000))
     assert (
         wire
@@ -101,7 +101,7 @@ def test_ouch_soup_login_layout() -> None:
     assert wire == b"\x00\x1fA" + b"      SESS" + b"7".rjust(20)
 
 
-def test_ouch_soup_version_differences() -> None:
+def test_soupbintcp_version_differences() -> None:
     with pytest.raises(PacketError, match=r"3\.0"):
         parse_server_packet(b"Ux", SoupVersion.V3_0)
     assert parse_server_packet(b"Ux", SoupVersion.V4_0) == UnsequencedData(b"x")
@@ -115,7 +115,7 @@ def test_ouch_soup_version_differences() -> None:
     "body",
     [b"", b"?", b"Hx", b"A" + b"x" * 30, b"L" + b"x" * 10, b"L" + b" " * 26 + b"x" * 20, b"J"],
 )
-def test_ouch_soup_malformed_raise_packet_error(body: bytes) -> None:
+def test_soupbintcp_malformed_raise_packet_error(body: bytes) -> None:
     with pytest.raises(PacketError):
         try:
             parse_server_packet(body)
@@ -124,7 +124,7 @@ def test_ouch_soup_malformed_raise_packet_error(body: bytes) -> None:
             raise
 
 
-def test_ouch_soup_build_errors() -> None:
+def test_soupbintcp_build_errors() -> None:
     with pytest.raises(PacketError):
         build_packet(LoginRequest("toolongname", "pw", "", 1))
     with pytest.raises(PacketError):
