@@ -1,4 +1,4 @@
-"""SoupBinTCP 3.0, 4.0 and 4.1 logical packets.
+"""SoupBinTCP 3.0, 4.0 and 4.1 logical packets, driven by one table.
 
 Every packet is ``Packet Length (2, big-endian, counts type + payload)``,
 ``Packet Type (1)`` and a payload. Numeric fields of the login packets are
@@ -8,13 +8,28 @@ left-padded (spec 2.2.1); Username and Password are padded on the right.
 Versions differ only in two places: 4.0 added server-to-client Unsequenced
 Data, 4.1 added the 5-digit Heartbeat Timeout (ms) to the Login Request.
 
-The layouts are written once as construct structs (:data:`PACKET`); the hot
-data packets also have a direct ``struct`` fast path, checked against the
-construct layout by the tests.
+:data:`PACKET_TYPES` is the one table: per type byte, the packet class, who
+sends it (:class:`Sender`), the first version whose servers send it, and the
+payload layout as a construct struct whose fields are named as the class's.
+Everything else is derived from it:
+
+* :data:`PACKET`, the declarative layout of every packet (length prefix, type,
+  payload), is the table's payloads under a ``Switch`` on the type byte;
+* :func:`build_packet` and the parsers map dataclass fields to the payload by
+  name (an import-time check fails if a class and its payload disagree);
+* each class's ``packet_type``, ``sender`` and ``from_server``, the type sets
+  :data:`CLIENT_PACKET_TYPES` / :data:`SERVER_PACKET_TYPES`, which side may send
+  what (:func:`parse_server_packet`, :func:`parse_client_packet`) and the body
+  lengths a type can have (:attr:`PacketType.lengths`);
+* the fast paths: a payload of one greedy ``message`` field is a data packet
+  (``struct`` packing, :func:`data_packet`), an empty payload a constant; the
+  tests check both against :data:`PACKET`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import struct
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,8 +37,13 @@ from typing import Any, ClassVar
 
 import construct as cs
 
+from .fields import AsciiNumber, PaddedText
+
 __all__ = [
+    "CLIENT_PACKET_TYPES",
     "PACKET",
+    "PACKET_TYPES",
+    "SERVER_PACKET_TYPES",
     "ClientHeartbeat",
     "Debug",
     "EndOfSession",
@@ -34,6 +54,8 @@ __all__ = [
     "Packet",
     "PacketError",
     "PacketFramer",
+    "PacketType",
+    "Sender",
     "SequencedData",
     "ServerHeartbeat",
     "SoupVersion",
@@ -51,54 +73,27 @@ class SoupVersion(Enum):
     V4_1 = "4.1"
 
 
+_VERSION_ORDER = {v: i for i, v in enumerate(SoupVersion)}
+
+
 class PacketError(ValueError):
     """Bytes that are not a valid SoupBinTCP packet (or not valid from that side)."""
 
 
-class _Numeric(cs.Adapter):  # type: ignore[misc]
-    """ASCII decimal number, right-justified, left-padded with spaces."""
+class Sender(Enum):
+    """Who sends a packet type."""
 
-    def __init__(self, size: int) -> None:
-        super().__init__(cs.Bytes(size))
-        self.size = size
+    CLIENT = "client"
+    SERVER = "server"
+    EITHER = "either"
 
-    def _decode(self, obj: bytes, context: Any, path: Any) -> int:
-        text = obj.strip(b" ")
-        if not text.isdigit():
-            raise cs.ValidationError(f"not an ASCII number: {obj!r}", path=path)
-        return int(text)
+    @property
+    def client(self) -> bool:
+        return self is not Sender.SERVER
 
-    def _encode(self, obj: int, context: Any, path: Any) -> bytes:
-        if not isinstance(obj, int) or obj < 0:
-            raise cs.ValidationError(f"{obj!r} is not a non-negative int", path=path)
-        raw = str(obj).encode("ascii")
-        if len(raw) > self.size:
-            raise cs.ValidationError(f"{obj} does not fit {self.size} digits", path=path)
-        return raw.rjust(self.size, b" ")
-
-
-class _Text(cs.Adapter):  # type: ignore[misc]
-    """Fixed-width ASCII; ``right`` pads on the right (left-justified), else on the left."""
-
-    def __init__(self, size: int, *, right: bool) -> None:
-        super().__init__(cs.Bytes(size))
-        self.size = size
-        self.right = right
-
-    def _decode(self, obj: bytes, context: Any, path: Any) -> str:
-        try:
-            return obj.decode("ascii").strip(" ")
-        except UnicodeDecodeError as exc:
-            raise cs.ValidationError(f"non-ASCII text {obj!r}", path=path) from exc
-
-    def _encode(self, obj: str, context: Any, path: Any) -> bytes:
-        try:
-            raw = obj.encode("ascii")
-        except (UnicodeEncodeError, AttributeError) as exc:
-            raise cs.ValidationError(f"{obj!r} is not ASCII text", path=path) from exc
-        if len(raw) > self.size:
-            raise cs.ValidationError(f"{obj!r} longer than {self.size}", path=path)
-        return raw.ljust(self.size, b" ") if self.right else raw.rjust(self.size, b" ")
+    @property
+    def server(self) -> bool:
+        return self is not Sender.CLIENT
 
 
 class _FreeText(cs.Adapter):  # type: ignore[misc]
@@ -112,56 +107,15 @@ class _FreeText(cs.Adapter):  # type: ignore[misc]
         return obj.encode("ascii", errors="replace")
 
 
-_LOGIN_REQUEST_40 = cs.Struct(
-    "username" / _Text(6, right=True),
-    "password" / _Text(10, right=True),
-    "requested_session" / _Text(10, right=False),
-    "requested_sequence_number" / _Numeric(20),
-)
-_LOGIN_REQUEST_41 = cs.Struct(
-    *_LOGIN_REQUEST_40.subcons,
-    "heartbeat_timeout" / _Numeric(5),
-)
-
-#: The declarative layout of every packet: length prefix, type, payload.
-PACKET = cs.Prefixed(
-    cs.Int16ub,
-    cs.Struct(
-        "packet_type" / cs.Bytes(1),
-        "payload"
-        / cs.Switch(
-            cs.this.packet_type,
-            {
-                b"+": cs.Struct("text" / _FreeText()),
-                b"A": cs.Struct(
-                    "session" / _Text(10, right=False), "sequence_number" / _Numeric(20)
-                ),
-                b"J": cs.Struct("reject_reason_code" / _Text(1, right=True)),
-                b"S": cs.Struct("message" / cs.GreedyBytes),
-                b"U": cs.Struct("message" / cs.GreedyBytes),
-                b"H": cs.Struct(),
-                b"Z": cs.Struct(),
-                b"L": cs.Select(
-                    cs.Struct(*_LOGIN_REQUEST_41.subcons, cs.Terminated),
-                    cs.Struct(*_LOGIN_REQUEST_40.subcons, cs.Terminated),
-                ),
-                b"R": cs.Struct(),
-                b"O": cs.Struct(),
-            },
-            default=cs.Error,
-        ),
-        cs.Terminated,
-    ),
-)
-
-
 class Packet:
-    """Base of every SoupBinTCP packet."""
+    """Base of every SoupBinTCP packet. The class attributes come from :data:`PACKET_TYPES`."""
 
     __slots__ = ()
     packet_type: ClassVar[str]
+    sender: ClassVar[Sender]
     #: sent by the server (True), the client (False) or either (None)
     from_server: ClassVar[bool | None]
+    spec: ClassVar[PacketType]
 
     def build(self) -> bytes:
         return build_packet(self)
@@ -169,23 +123,17 @@ class Packet:
 
 @dataclass(frozen=True, slots=True)
 class Debug(Packet):
-    packet_type: ClassVar[str] = "+"
-    from_server: ClassVar[bool | None] = None
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class LoginAccepted(Packet):
-    packet_type: ClassVar[str] = "A"
-    from_server: ClassVar[bool | None] = True
     session: str
     sequence_number: int
 
 
 @dataclass(frozen=True, slots=True)
 class LoginRejected(Packet):
-    packet_type: ClassVar[str] = "J"
-    from_server: ClassVar[bool | None] = True
     #: "A" not authorised, "S" session not available
     reject_reason_code: str
 
@@ -195,8 +143,6 @@ class LoginRejected(Packet):
 
 @dataclass(frozen=True, slots=True)
 class SequencedData(Packet):
-    packet_type: ClassVar[str] = "S"
-    from_server: ClassVar[bool | None] = True
     message: bytes
 
 
@@ -204,29 +150,23 @@ class SequencedData(Packet):
 class UnsequencedData(Packet):
     """Client to server (every version) or server to client (4.0 and later)."""
 
-    packet_type: ClassVar[str] = "U"
-    from_server: ClassVar[bool | None] = None
     message: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class ServerHeartbeat(Packet):
-    packet_type: ClassVar[str] = "H"
-    from_server: ClassVar[bool | None] = True
+    pass
 
 
 @dataclass(frozen=True, slots=True)
 class EndOfSession(Packet):
-    packet_type: ClassVar[str] = "Z"
-    from_server: ClassVar[bool | None] = True
+    pass
 
 
 @dataclass(frozen=True, slots=True)
 class LoginRequest(Packet):
     """``heartbeat_timeout`` (ms) is sent only by SoupBinTCP 4.1 (``None`` otherwise)."""
 
-    packet_type: ClassVar[str] = "L"
-    from_server: ClassVar[bool | None] = False
     username: str
     password: str = field(repr=False)  # never in logs or reprs
     requested_session: str
@@ -236,64 +176,169 @@ class LoginRequest(Packet):
 
 @dataclass(frozen=True, slots=True)
 class ClientHeartbeat(Packet):
-    packet_type: ClassVar[str] = "R"
-    from_server: ClassVar[bool | None] = False
+    pass
 
 
 @dataclass(frozen=True, slots=True)
 class LogoutRequest(Packet):
-    packet_type: ClassVar[str] = "O"
-    from_server: ClassVar[bool | None] = False
+    pass
 
 
-_CLASSES: dict[bytes, type[Packet]] = {
-    c.packet_type.encode(): c
-    for c in (
-        Debug,
-        LoginAccepted,
-        LoginRejected,
-        SequencedData,
-        UnsequencedData,
-        ServerHeartbeat,
-        EndOfSession,
-        LoginRequest,
-        ClientHeartbeat,
-        LogoutRequest,
+def _names(con: Any) -> list[str]:
+    """The field names of a payload (of every alternative of a ``Select``, in order)."""
+    if isinstance(con, cs.Select):
+        out: list[str] = []
+        for sub in con.subcons:
+            out += [n for n in _names(sub) if n not in out]
+        return out
+    return [sc.name for sc in con.subcons if sc.name]
+
+
+def _sizes(con: Any) -> frozenset[int] | None:
+    """The payload sizes a layout can have; None when it is variable."""
+    if isinstance(con, cs.Select):
+        alternatives = [_sizes(sub) for sub in con.subcons]
+        if any(a is None for a in alternatives):
+            return None
+        return frozenset().union(*alternatives)  # type: ignore[arg-type]
+    try:
+        return frozenset({con.sizeof()})
+    except cs.SizeofError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PacketType:
+    """One row of :data:`PACKET_TYPES`."""
+
+    code: bytes
+    cls: type[Packet]
+    sender: Sender
+    #: the payload layout, its fields named as ``cls``'s
+    payload: Any
+    #: the first version whose servers send this type (clients: every version)
+    server_since: SoupVersion = SoupVersion.V3_0
+
+    def server_sends(self, version: SoupVersion) -> bool:
+        """Whether servers of ``version`` send this type."""
+        return self.sender.server and _VERSION_ORDER[version] >= _VERSION_ORDER[self.server_since]
+
+    @property
+    def name(self) -> str:
+        """The spec's name ("Unsequenced Data")."""
+        return re.sub(r"(?<!^)(?=[A-Z])", " ", self.cls.__name__)
+
+    @property
+    def fields(self) -> list[str]:
+        return _names(self.payload)
+
+    @property
+    def is_data(self) -> bool:
+        """A data packet: the payload is one message of any length (the fast path)."""
+        subcons = getattr(self.payload, "subcons", [])
+        return len(subcons) == 1 and subcons[0].name == "message" and self.lengths is None
+
+    @property
+    def lengths(self) -> frozenset[int] | None:
+        """The body lengths (type byte included) this type can have; None: any."""
+        sizes = _sizes(self.payload)
+        return None if sizes is None else frozenset(1 + n for n in sizes)
+
+
+def _login_request(*extra: Any) -> Any:
+    return cs.Struct(
+        "username" / PaddedText(6),
+        "password" / PaddedText(10),
+        "requested_session" / PaddedText(10, justify="right"),
+        "requested_sequence_number" / AsciiNumber(20),
+        *extra,
+        cs.Terminated,
     )
-}
-_EMPTY: dict[bytes, Packet] = {
-    b"H": ServerHeartbeat(),
-    b"Z": EndOfSession(),
-    b"R": ClientHeartbeat(),
-    b"O": LogoutRequest(),
-}
+
+
+#: The one packet table: type byte, class, sender, payload (and when servers began to
+#: send it). Everything else in this module is derived from it.
+PACKET_TYPES: tuple[PacketType, ...] = (
+    PacketType(b"+", Debug, Sender.EITHER, cs.Struct("text" / _FreeText())),
+    PacketType(
+        b"A",
+        LoginAccepted,
+        Sender.SERVER,
+        cs.Struct("session" / PaddedText(10, justify="right"), "sequence_number" / AsciiNumber(20)),
+    ),
+    PacketType(b"J", LoginRejected, Sender.SERVER, cs.Struct("reject_reason_code" / PaddedText(1))),
+    PacketType(b"S", SequencedData, Sender.SERVER, cs.Struct("message" / cs.GreedyBytes)),
+    PacketType(
+        b"U",
+        UnsequencedData,
+        Sender.EITHER,
+        cs.Struct("message" / cs.GreedyBytes),
+        server_since=SoupVersion.V4_0,
+    ),
+    PacketType(b"H", ServerHeartbeat, Sender.SERVER, cs.Struct()),
+    PacketType(b"Z", EndOfSession, Sender.SERVER, cs.Struct()),
+    # 4.1 first: without a Heartbeat Timeout it fails and the 4.0 layout is built instead
+    PacketType(
+        b"L",
+        LoginRequest,
+        Sender.CLIENT,
+        cs.Select(_login_request("heartbeat_timeout" / AsciiNumber(5)), _login_request()),
+    ),
+    PacketType(b"R", ClientHeartbeat, Sender.CLIENT, cs.Struct()),
+    PacketType(b"O", LogoutRequest, Sender.CLIENT, cs.Struct()),
+)
+
+#: The declarative layout of every packet: length prefix, type, payload.
+PACKET = cs.Prefixed(
+    cs.Int16ub,
+    cs.Struct(
+        "packet_type" / cs.Bytes(1),
+        "payload"
+        / cs.Switch(
+            cs.this.packet_type, {t.code: t.payload for t in PACKET_TYPES}, default=cs.Error
+        ),
+        cs.Terminated,
+    ),
+)
+
+#: The type bytes each side may send (in some version).
+CLIENT_PACKET_TYPES = frozenset(t.code for t in PACKET_TYPES if t.sender.client)
+SERVER_PACKET_TYPES = frozenset(t.code for t in PACKET_TYPES if t.sender.server)
+
+_BY_CODE: dict[bytes, PacketType] = {}
+_EMPTY: dict[bytes, Packet] = {}
+_DATA: dict[bytes, type[Packet]] = {}
+_FROM_SERVER = {Sender.CLIENT: False, Sender.SERVER: True, Sender.EITHER: None}
 _LEN = struct.Struct(">H")
 MAX_PAYLOAD = 0xFFFF - 1
+
+for _t in PACKET_TYPES:
+    _declared = [f.name for f in dataclasses.fields(_t.cls)]  # type: ignore[arg-type]
+    if _declared != _t.fields or _t.code in _BY_CODE or len(_t.code) != 1:
+        raise TypeError(f"packet table: {_t.cls.__name__} {_declared} vs payload {_t.fields}")
+    _t.cls.packet_type = _t.code.decode("ascii")
+    _t.cls.sender = _t.sender
+    _t.cls.from_server = _FROM_SERVER[_t.sender]
+    _t.cls.spec = _t
+    _BY_CODE[_t.code] = _t
+    if not _declared:
+        _EMPTY[_t.code] = _t.cls()
+    elif _t.is_data:
+        _DATA[_t.code] = _t.cls
+_EMPTY_WIRE = {code: _LEN.pack(1) + code for code in _EMPTY}
 
 
 def build_packet(packet: Packet) -> bytes:
     """The wire bytes of a packet (length prefix included)."""
-    if isinstance(packet, SequencedData | UnsequencedData):
-        return data_packet(packet.packet_type, packet.message)
-    values: dict[str, Any] = {}
-    if isinstance(packet, Debug):
-        values = {"text": packet.text}
-    elif isinstance(packet, LoginAccepted):
-        values = {"session": packet.session, "sequence_number": packet.sequence_number}
-    elif isinstance(packet, LoginRejected):
-        values = {"reject_reason_code": packet.reject_reason_code}
-    elif isinstance(packet, LoginRequest):
-        values = {
-            "username": packet.username,
-            "password": packet.password,
-            "requested_session": packet.requested_session,
-            "requested_sequence_number": packet.requested_sequence_number,
-            # construct's Select tries the 4.1 layout first; without a timeout it fails
-            # validation and the 4.0 layout (no Heartbeat Timeout) is built instead
-            "heartbeat_timeout": packet.heartbeat_timeout,
-        }
+    code = packet.packet_type.encode()
+    if code in _DATA:
+        return data_packet(packet.packet_type, packet.message)  # type: ignore[attr-defined]
+    empty = _EMPTY_WIRE.get(code)
+    if empty is not None:
+        return empty
+    values = {name: getattr(packet, name) for name in packet.spec.fields}
     try:
-        return bytes(PACKET.build({"packet_type": packet.packet_type.encode(), "payload": values}))
+        return bytes(PACKET.build({"packet_type": code, "payload": values}))
     except cs.ConstructError as exc:
         raise PacketError(f"cannot build {packet!r}: {exc}") from exc
 
@@ -310,33 +355,22 @@ def _parse(body: bytes | memoryview) -> Packet:
     if len(body) == 0:
         raise PacketError("empty packet (length 0)")
     t = bytes(body[:1])
-    if t in (b"S", b"U"):
-        return (SequencedData if t == b"S" else UnsequencedData)(bytes(body[1:]))
-    cls = _CLASSES.get(t)
-    if cls is None:
+    data = _DATA.get(t)
+    if data is not None:
+        return data(bytes(body[1:]))  # type: ignore[call-arg]
+    spec = _BY_CODE.get(t)
+    if spec is None:
         raise PacketError(f"unknown packet type {t!r}")
-    if t in _EMPTY:
+    empty = _EMPTY.get(t)
+    if empty is not None:
         if len(body) != 1:
             raise PacketError(f"packet {t!r} carries {len(body) - 1} unexpected bytes")
-        return _EMPTY[t]
+        return empty
     try:
-        c = PACKET.parse(_LEN.pack(len(body)) + bytes(body))
+        payload = PACKET.parse(_LEN.pack(len(body)) + bytes(body)).payload
     except cs.ConstructError as exc:
-        raise PacketError(f"malformed {cls.__name__}: {exc}") from exc
-    p = c.payload
-    if cls is Debug:
-        return Debug(p.text)
-    if cls is LoginAccepted:
-        return LoginAccepted(p.session, p.sequence_number)
-    if cls is LoginRejected:
-        return LoginRejected(p.reject_reason_code)
-    return LoginRequest(
-        p.username,
-        p.password,
-        p.requested_session,
-        p.requested_sequence_number,
-        p.get("heartbeat_timeout"),
-    )
+        raise PacketError(f"malformed {spec.cls.__name__}: {exc}") from exc
+    return spec.cls(**{name: payload[name] for name in spec.fields if name in payload})
 
 
 def parse_server_packet(
@@ -344,10 +378,11 @@ def parse_server_packet(
 ) -> Packet:
     """Parse a packet a server sent (the client's view); raises :class:`PacketError`."""
     packet = _parse(body)
-    if packet.from_server is False:
+    spec = packet.spec
+    if not spec.sender.server:
         raise PacketError(f"{type(packet).__name__} is not sent by a server")
-    if isinstance(packet, UnsequencedData) and version is SoupVersion.V3_0:
-        raise PacketError("SoupBinTCP 3.0 servers send no Unsequenced Data")
+    if not spec.server_sends(version):
+        raise PacketError(f"SoupBinTCP {version.value} servers send no {spec.name}")
     return packet
 
 
@@ -356,7 +391,7 @@ def parse_client_packet(
 ) -> Packet:
     """Parse a packet a client sent (the server's view); raises :class:`PacketError`."""
     packet = _parse(body)
-    if packet.from_server is True:
+    if not packet.spec.sender.client:
         raise PacketError(f"{type(packet).__name__} is not sent by a client")
     return packet
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from typing import Any
 
 from .packets import (
     ClientHeartbeat,
@@ -49,6 +49,7 @@ from .packets import (
     parse_client_packet,
     parse_server_packet,
 )
+from .state import Action, Direction, Role, SessionState, allowed, next_state, reads
 
 __all__ = [
     "Accepted",
@@ -132,11 +133,21 @@ class Closed(Event):
 
 
 # ------------------------------------------------------------------ client
-class ClientState(Enum):
-    IDLE = "idle"
-    LOGIN_SENT = "login_sent"
-    LOGGED_IN = "logged_in"
-    CLOSED = "closed"
+#: The client's state; the same enum as the server's (:class:`~.state.SessionState`).
+ClientState = SessionState
+
+#: Why a received packet that is legal but ends the connection closes it.
+_CLOSE_REASONS: dict[type[Packet], str] = {
+    LoginRejected: "login rejected",
+    EndOfSession: "end of session",
+    LogoutRequest: "logout",
+}
+#: How an illegal packet is named in the protocol error, by the state it arrived in.
+_WHEN = {
+    SessionState.LOGIN_SENT: "before Login Accepted",
+    SessionState.AWAITING_LOGIN: "before login",
+    SessionState.LOGGED_IN: "after login",
+}
 
 
 class ClientSession:
@@ -144,8 +155,13 @@ class ClientSession:
 
     Call :meth:`connect` for every new TCP connection: it queues a Login Request
     for the current session and the next expected sequence number, so a
-    reconnect resumes exactly where the last connection stopped.
+    reconnect resumes exactly where the last connection stopped. What may be
+    sent or received when is :data:`~tickwire.soupbintcp.state.TRANSITIONS`
+    (role ``CLIENT``); a packet it forbids closes the connection with a protocol
+    error, a call it forbids raises :class:`SessionError`.
     """
+
+    role = Role.CLIENT
 
     def __init__(
         self,
@@ -167,13 +183,22 @@ class ClientSession:
         self.heartbeat_interval = heartbeat_interval
         self.timeout = timeout
         self.max_packet_length = max_packet_length
-        self.state = ClientState.IDLE
+        self.state = SessionState.IDLE
         self.ended = False
         self._out = bytearray()
         self._framer = PacketFramer(max_packet_length)
         self._server_seq = 0
         self._last_recv = 0.0
         self._last_send = 0.0
+        self._on: dict[type[Packet], Callable[[Any], list[Event]]] = {
+            SequencedData: self._on_sequenced,
+            UnsequencedData: lambda p: [Message(p.message, None)],
+            ServerHeartbeat: lambda p: [],
+            Debug: lambda p: [DebugText(p.text)],
+            LoginAccepted: self._on_accepted,
+            LoginRejected: lambda p: [Rejected(p.reject_reason_code)],
+            EndOfSession: self._on_end,
+        }
 
     def __repr__(self) -> str:  # no password
         return (
@@ -183,7 +208,7 @@ class ClientSession:
 
     def connect(self, now: float) -> None:
         """A new TCP connection is up: queue the Login Request."""
-        if self.state in (ClientState.LOGIN_SENT, ClientState.LOGGED_IN):
+        if not allowed(self.role, self.state, (Direction.SENT, LoginRequest)):
             raise SessionError(f"already connected ({self.state.value})")
         self._framer = PacketFramer(self.max_packet_length)
         self._out.clear()
@@ -201,24 +226,22 @@ class ClientSession:
             now,
         )
         self._last_recv = now
-        self.state = ClientState.LOGIN_SENT
 
     def send_message(self, message: bytes, now: float) -> None:
         """Queue an Unsequenced Data packet (only once logged in)."""
-        if self.state is not ClientState.LOGGED_IN:
+        if not allowed(self.role, self.state, (Direction.SENT, UnsequencedData)):
             raise SessionError(f"cannot send data while {self.state.value}")
         self._out += data_packet("U", message)
         self._last_send = now
 
     def logout(self, now: float) -> list[Event]:
-        if self.state is ClientState.LOGGED_IN:
+        if allowed(self.role, self.state, (Direction.SENT, LogoutRequest)):
             self._send(LogoutRequest(), now)
         return self._close("logout")
 
     def connection_lost(self) -> None:
         """The transport went away; the session survives for the next :meth:`connect`."""
-        if self.state is not ClientState.CLOSED:
-            self.state = ClientState.CLOSED
+        self.state = next_state(self.role, self.state, Action.CLOSE)
 
     def data_to_send(self) -> bytes:
         data = bytes(self._out)
@@ -227,24 +250,27 @@ class ClientSession:
 
     def next_deadline(self) -> float | None:
         """When :meth:`timer` next has something to do (None when not connected)."""
-        if self.state is ClientState.LOGIN_SENT:
-            return self._last_recv + self.timeout
-        if self.state is ClientState.LOGGED_IN:
+        if not reads(self.role, self.state):
+            return None
+        if allowed(self.role, self.state, (Direction.SENT, ClientHeartbeat)):
             return min(self._last_recv + self.timeout, self._last_send + self.heartbeat_interval)
-        return None
+        return self._last_recv + self.timeout
 
     def timer(self, now: float) -> list[Event]:
         """Heartbeats and the dead-peer timeout."""
-        if self.state not in (ClientState.LOGIN_SENT, ClientState.LOGGED_IN):
+        if not reads(self.role, self.state):
             return []
         if now - self._last_recv >= self.timeout:
             return self._close("heartbeat timeout: nothing from the server")
-        if self.state is ClientState.LOGGED_IN and now - self._last_send >= self.heartbeat_interval:
+        if (
+            allowed(self.role, self.state, (Direction.SENT, ClientHeartbeat))
+            and now - self._last_send >= self.heartbeat_interval
+        ):
             self._send(ClientHeartbeat(), now)
         return []
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
-        if self.state not in (ClientState.LOGIN_SENT, ClientState.LOGGED_IN):
+        if not reads(self.role, self.state):
             return []
         self._last_recv = now
         events: list[Event] = []
@@ -258,60 +284,56 @@ class ClientSession:
             except PacketError as exc:
                 events += self._close(f"protocol error: {exc}")
                 return events
-            events += self._handle(packet)
-            if self._closed_now():
+            events += self._receive(packet)
+            if not reads(self.role, self.state):
                 break
         return events
 
-    def _closed_now(self) -> bool:
-        # a method, so that type narrowing of ``state`` does not outlive _handle()
-        return self.state is ClientState.CLOSED
+    def _receive(self, packet: Packet) -> list[Event]:
+        """Apply one packet the server sent: the table says whether it is legal and
+        what state follows; :attr:`_on` does what the packet means."""
+        cls = type(packet)
+        trigger = (Direction.RECEIVED, cls)
+        if not allowed(self.role, self.state, trigger):
+            return self._close(f"protocol error: {cls.spec.name} {_WHEN[self.state]}")
+        self.state = target = next_state(self.role, self.state, trigger)
+        events = self._on[cls](packet)
+        if target is SessionState.CLOSED:
+            events.append(Closed(_CLOSE_REASONS[cls]))
+        return events
 
-    def _handle(self, packet: Packet) -> list[Event]:
-        if isinstance(packet, SequencedData):
-            if self.state is not ClientState.LOGGED_IN:
-                return self._close("protocol error: data before Login Accepted")
-            seq = self._server_seq
-            self._server_seq += 1
-            if seq < self.next_sequence:
-                return []  # a replay of something already delivered
-            self.next_sequence = seq + 1
-            return [Message(packet.message, seq)]
-        if isinstance(packet, ServerHeartbeat):
-            return []
-        if isinstance(packet, UnsequencedData):
-            if self.state is not ClientState.LOGGED_IN:
-                return self._close("protocol error: data before Login Accepted")
-            return [Message(packet.message, None)]
-        if isinstance(packet, Debug):
-            return [DebugText(packet.text)]
-        if isinstance(packet, LoginAccepted):
-            if self.state is not ClientState.LOGIN_SENT:
-                return self._close("protocol error: unexpected Login Accepted")
-            self.state = ClientState.LOGGED_IN
-            self.session = packet.session
-            self._server_seq = packet.sequence_number
-            if packet.sequence_number > self.next_sequence:
-                log.warning(
-                    "server resumes at %d, %d messages not replayed",
-                    packet.sequence_number,
-                    packet.sequence_number - self.next_sequence,
-                )
-                self.next_sequence = packet.sequence_number
-            return [Accepted(packet.session, packet.sequence_number)]
-        if isinstance(packet, LoginRejected):
-            return [Rejected(packet.reject_reason_code), *self._close("login rejected")]
-        if isinstance(packet, EndOfSession):
-            self.ended = True
-            return [SessionEnded(), *self._close("end of session")]
-        return self._close(f"protocol error: unexpected {type(packet).__name__}")
+    def _on_sequenced(self, packet: SequencedData) -> list[Event]:
+        seq = self._server_seq
+        self._server_seq += 1
+        if seq < self.next_sequence:
+            return []  # a replay of something already delivered
+        self.next_sequence = seq + 1
+        return [Message(packet.message, seq)]
+
+    def _on_accepted(self, packet: LoginAccepted) -> list[Event]:
+        self.session = packet.session
+        self._server_seq = packet.sequence_number
+        if packet.sequence_number > self.next_sequence:
+            log.warning(
+                "server resumes at %d, %d messages not replayed",
+                packet.sequence_number,
+                packet.sequence_number - self.next_sequence,
+            )
+            self.next_sequence = packet.sequence_number
+        return [Accepted(packet.session, packet.sequence_number)]
+
+    def _on_end(self, packet: EndOfSession) -> list[Event]:
+        self.ended = True
+        return [SessionEnded()]
 
     def _send(self, packet: Packet, now: float) -> None:
+        """Queue a packet; the table must allow sending it (a bug here otherwise)."""
+        self.state = next_state(self.role, self.state, (Direction.SENT, type(packet)))
         self._out += build_packet(packet)
         self._last_send = now
 
     def _close(self, reason: str) -> list[Event]:
-        self.state = ClientState.CLOSED
+        self.state = next_state(self.role, self.state, Action.CLOSE)
         return [Closed(reason)]
 
 
@@ -493,7 +515,17 @@ class SoupServer:
 
 
 class ServerConnection:
-    """The server side of one TCP connection."""
+    """The server side of one TCP connection.
+
+    What may be sent or received when is
+    :data:`~tickwire.soupbintcp.state.TRANSITIONS` (role ``SERVER``): a packet it
+    forbids is a protocol error (counted, the connection closed); sending data
+    before login raises :class:`SessionError`. The Login Request is legal while
+    awaiting login, and the answer the server sends (:meth:`_login`) moves the
+    connection on: Login Accepted to ``LOGGED_IN``, Login Rejected to ``CLOSED``.
+    """
+
+    role = Role.SERVER
 
     def __init__(
         self, server: SoupServer, now: float, peer: str = "", source: Hashable | None = None
@@ -502,8 +534,7 @@ class ServerConnection:
         self.peer = peer
         self.source: Hashable = peer if source is None else source
         self.username: str | None = None
-        self.logged_in = False
-        self.closed = False
+        self.state = SessionState.AWAITING_LOGIN
         self.cursor = 0  # index into server.stream of the next message to send
         self.timeout = server.timeout
         self._framer = PacketFramer(server.max_packet_length)
@@ -513,7 +544,21 @@ class ServerConnection:
         self._last_send = now
         self._tokens = float(server.burst)
         self._token_time = now
-        self._sent_end = False
+        self._on: dict[type[Packet], Callable[[Any, float], list[Event]]] = {
+            LoginRequest: self._login,
+            UnsequencedData: lambda p, now: [Message(p.message, None)],
+            ClientHeartbeat: lambda p, now: [],
+            Debug: lambda p, now: [],
+            LogoutRequest: lambda p, now: [],
+        }
+
+    @property
+    def logged_in(self) -> bool:
+        return self.state is SessionState.LOGGED_IN
+
+    @property
+    def closed(self) -> bool:
+        return self.state is SessionState.CLOSED
 
     def data_to_send(self) -> bytes:
         data = bytes(self._out)
@@ -522,7 +567,7 @@ class ServerConnection:
 
     def pump(self, now: float) -> list[Event]:
         """Queue every sequenced message not yet sent (and End of Session)."""
-        if not self.logged_in or self.closed:
+        if not allowed(self.role, self.state, (Direction.SENT, SequencedData)):
             return []
         stream = self.server.stream
         if self.cursor < len(stream):
@@ -530,46 +575,53 @@ class ServerConnection:
                 self._out += data_packet("S", msg)
             self.cursor = len(stream)
             self._last_send = now
-        if self.server.ended and not self._sent_end:
-            self._sent_end = True
+        if self.server.ended:
             self._send(EndOfSession(), now)
-            return self._close("end of session")
+            return [Closed("end of session")]
         return []
 
     def send_unsequenced(self, message: bytes, now: float) -> None:
-        if not self.logged_in or self.closed:
+        if not allowed(self.role, self.state, (Direction.SENT, UnsequencedData)):
             raise SessionError("not logged in")
-        if self.server.version is SoupVersion.V3_0:
-            raise SessionError("SoupBinTCP 3.0 has no server Unsequenced Data")
+        if not UnsequencedData.spec.server_sends(self.server.version):
+            raise SessionError(
+                f"SoupBinTCP {self.server.version.value} has no server Unsequenced Data"
+            )
         self._out += data_packet("U", message)
         self._last_send = now
 
     def next_deadline(self) -> float | None:
-        if self.closed:
+        if not reads(self.role, self.state):
             return None
-        if not self.logged_in:
+        if self.state is SessionState.AWAITING_LOGIN:
             return min(self._opened + self.server.login_timeout, self._last_recv + self.timeout)
         return min(self._last_recv + self.timeout, self._last_send + self.server.heartbeat_interval)
 
     def timer(self, now: float) -> list[Event]:
-        if self.closed:
+        if not reads(self.role, self.state):
             return []
-        if not self.logged_in and now - self._opened >= self.server.login_timeout:
+        if (
+            self.state is SessionState.AWAITING_LOGIN
+            and now - self._opened >= self.server.login_timeout
+        ):
             self.server.stats.timeouts += 1
             return self._close("no login request in time")
         if now - self._last_recv >= self.timeout:
             self.server.stats.timeouts += 1
             return self._close("heartbeat timeout: nothing from the client")
-        if self.logged_in and now - self._last_send >= self.server.heartbeat_interval:
+        if (
+            allowed(self.role, self.state, (Direction.SENT, ServerHeartbeat))
+            and now - self._last_send >= self.server.heartbeat_interval
+        ):
             self._send(ServerHeartbeat(), now)
         return []
 
     def connection_lost(self) -> None:
         self._release()
-        self.closed = True
+        self.state = next_state(self.role, self.state, Action.CLOSE)
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
-        if self.closed:
+        if not reads(self.role, self.state):
             return []
         self._last_recv = now
         try:
@@ -587,8 +639,8 @@ class ServerConnection:
             except PacketError as exc:
                 events += self._protocol_error(str(exc))
                 break
-            events += self._handle(packet, now)
-            if self.closed:
+            events += self._receive(packet, now)
+            if not reads(self.role, self.state):
                 break
         return events
 
@@ -601,20 +653,21 @@ class ServerConnection:
         self._tokens -= 1.0
         return True
 
-    def _handle(self, packet: Packet, now: float) -> list[Event]:
-        if isinstance(packet, Debug | ClientHeartbeat):
-            return []
-        if isinstance(packet, LoginRequest):
-            if self.logged_in:
-                return self._protocol_error("second Login Request")
-            return self._login(packet, now)
-        if not self.logged_in:
-            return self._protocol_error(f"{type(packet).__name__} before login")
-        if isinstance(packet, UnsequencedData):
-            return [Message(packet.message, None)]
-        if isinstance(packet, LogoutRequest):
-            return self._close("logout")
-        return self._protocol_error(f"unexpected {type(packet).__name__}")
+    def _receive(self, packet: Packet, now: float) -> list[Event]:
+        """Apply one packet the client sent: the table says whether it is legal and
+        what state follows; :attr:`_on` does what the packet means."""
+        cls = type(packet)
+        trigger = (Direction.RECEIVED, cls)
+        if not allowed(self.role, self.state, trigger):
+            return self._protocol_error(f"{cls.spec.name} {_WHEN[self.state]}")
+        # the transition first: the Login Request keeps the state, the answer the
+        # handler sends moves it on
+        self.state = target = next_state(self.role, self.state, trigger)
+        events = self._on[cls](packet, now)
+        if target is SessionState.CLOSED:
+            self._release()
+            events.append(Closed(_CLOSE_REASONS[cls]))
+        return events
 
     def _login(self, req: LoginRequest, now: float) -> list[Event]:
         """Check a Login Request, in this order; every refusal answers Login Rejected,
@@ -668,7 +721,6 @@ class ServerConnection:
         requested = req.requested_sequence_number
         start = s.next_sequence if requested == 0 else min(requested, s.next_sequence)
         self.username = req.username
-        self.logged_in = True
         s.active = self
         self.cursor = start - 1
         s.stats.logins += 1
@@ -685,6 +737,10 @@ class ServerConnection:
         return self._close(f"protocol error: {reason}")
 
     def _send(self, packet: Packet, now: float) -> None:
+        """Queue a packet; the table must allow sending it (a bug here otherwise)."""
+        self.state = next_state(self.role, self.state, (Direction.SENT, type(packet)))
+        if self.state is SessionState.CLOSED:
+            self._release()
         self._out += build_packet(packet)
         self._last_send = now
 
@@ -694,5 +750,5 @@ class ServerConnection:
 
     def _close(self, reason: str) -> list[Event]:
         self._release()
-        self.closed = True
+        self.state = next_state(self.role, self.state, Action.CLOSE)
         return [Closed(reason)]
