@@ -8,10 +8,10 @@ from tickwire.ouch.orders import OrderBook42, OrderBook50, OuchHost42, OuchHost5
 
 
 def test_ouch_book50_lifecycle_through_host() -> None:
-    book, host = OrderBook50(next_user_ref_num=100), OuchHost50(clock=lambda: 5)
+    book, host = OrderBook50(next_user_ref_num=100), OuchHost50()
 
     def exchange(msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
-        replies = host.handle(v50.decode_inbound(v50.encode(msg)))
+        replies = host.handle(v50.decode_inbound(v50.encode(msg)), 5)
         for r in replies:
             book.on_message(v50.decode_outbound(v50.encode(r)))
         return replies
@@ -55,20 +55,20 @@ def test_ouch_book50_reject_and_account_query() -> None:
 
 
 def test_ouch_host50_rejects_bad_quantity_and_ignores_stale() -> None:
-    host = OuchHost50(clock=lambda: 0)
+    host = OuchHost50()
     bad = v50.EnterOrder(5, "B", 1_000_000, "AAPL", 1, "0", "Y", "A", "N", "N", "x")
-    [rej] = host.handle(bad)
+    [rej] = host.handle(bad, 0)
     assert isinstance(rej, v50.Rejected) and rej.reason == 0x13
     older = v50.EnterOrder(4, "B", 1, "AAPL", 1, "0", "Y", "A", "N", "N", "x")
-    assert host.handle(older) == []  # below the last UserRefNum: a retransmission
-    assert host.handle(v50.CancelOrder(99, 0)) == []  # superfluous cancel: ignored
+    assert host.handle(older, 0) == []  # below the last UserRefNum: a retransmission
+    assert host.handle(v50.CancelOrder(99, 0), 0) == []  # superfluous cancel: ignored
 
 
 def test_ouch_book42_lifecycle_through_host() -> None:
-    book, host = OrderBook42(prefix="AB"), OuchHost42(clock=lambda: 1)
+    book, host = OrderBook42(prefix="AB"), OuchHost42()
 
     def exchange(msg: v42.InboundMessage) -> list[v42.OutboundMessage]:
-        replies = host.handle(v42.decode_inbound(v42.encode(msg)))
+        replies = host.handle(v42.decode_inbound(v42.encode(msg)), 1)
         for r in replies:
             book.on_message(v42.decode_outbound(v42.encode(r)))
         return replies
@@ -90,3 +90,29 @@ def test_ouch_book42_lifecycle_through_host() -> None:
     assert book.pending() == []
     with pytest.raises(OuchError):
         book.enter("B", 1, "SPY", 1, order_token=e.order_token)
+
+
+def test_ouch_hosts_take_the_time_and_read_no_clock() -> None:
+    """Sans-I/O: the answers carry the ``now`` given, whatever the wall clock says; the
+    adapter (``serve_ouch``) owns the clock."""
+    enter = v50.EnterOrder(
+        1, "B", 100, "AAPL", 1_000_000, "0", "Y", "P", "N", "N", v50.cl_ord_id_for(1), ()
+    )
+    [acc] = OuchHost50().handle(enter, 123)
+    assert acc.timestamp == 123
+    [acc42] = OuchHost42().handle(OrderBook42(prefix="AB").enter("B", 10, "AAPL", 100), 7)
+    assert acc42.timestamp == 7
+    with pytest.raises(TypeError, match="now"):
+        OuchHost50().handle(enter)
+
+
+def test_ouch_hosts_clock_argument_is_deprecated_but_works() -> None:
+    with pytest.warns(DeprecationWarning, match="handle"):
+        host = OuchHost50(clock=lambda: 42)
+    enter = v50.EnterOrder(
+        1, "B", 100, "AAPL", 1_000_000, "0", "Y", "P", "N", "N", v50.cl_ord_id_for(1), ()
+    )
+    [acc] = host.handle(enter)
+    assert acc.timestamp == 42
+    with pytest.warns(DeprecationWarning):
+        OuchHost42(clock=lambda: 1)

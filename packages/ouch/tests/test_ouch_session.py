@@ -39,7 +39,7 @@ def shuttle(
 def test_ouch_session_drop_client_to_server_orders_not_lost_or_doubled() -> None:
     """Orders in flight when the link dies are resent; the host recognises repeats."""
     server = SoupServer(USERS)
-    host = OuchHost50(clock=lambda: 0)
+    host = OuchHost50()
     book = OrderBook50()
     client = ClientSession("USER01", "Secret123")
     client.connect(0.0)
@@ -49,7 +49,7 @@ def test_ouch_session_drop_client_to_server_orders_not_lost_or_doubled() -> None
     def host_side(events: list[Event]) -> None:
         for ev in events:
             if isinstance(ev, Message):
-                for reply in host.handle(v50.decode_inbound(ev.data)):
+                for reply in host.handle(v50.decode_inbound(ev.data), 0):
                     server.publish(v50.encode(reply))
 
     accepted: list[int] = []

@@ -20,39 +20,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import construct as cs
+from tickwire.soupbintcp.fields import PaddedText, ascii_bytes
 
 from ._errors import DecodeError, EncodeError
 
 Kind = Literal["uint", "int", "alpha", "char"]
-
-
-def _ascii(obj: object, path: Any) -> bytes:
-    if not isinstance(obj, str):
-        raise cs.ValidationError(f"{obj!r} is not a str", path=path)
-    try:
-        return obj.encode("ascii")
-    except UnicodeEncodeError as exc:
-        raise cs.ValidationError(f"{obj!r} is not ASCII", path=path) from exc
-
-
-class _AlphaAdapter(cs.Adapter):  # type: ignore[misc]
-    """Fixed-width ASCII, left-justified and padded on the right with spaces."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(cs.Bytes(size))
-        self.size = size
-
-    def _decode(self, obj: bytes, context: Any, path: Any) -> str:
-        try:
-            return obj.decode("ascii").rstrip(" ")
-        except UnicodeDecodeError as exc:
-            raise cs.ValidationError(f"non-ASCII alpha field: {obj!r}", path=path) from exc
-
-    def _encode(self, obj: str, context: Any, path: Any) -> bytes:
-        raw = _ascii(obj, path)
-        if len(raw) > self.size:
-            raise cs.ValidationError(f"{obj!r} longer than {self.size}", path=path)
-        return raw.ljust(self.size, b" ")
 
 
 class _CharAdapter(cs.Adapter):  # type: ignore[misc]
@@ -68,7 +40,7 @@ class _CharAdapter(cs.Adapter):  # type: ignore[misc]
             raise cs.ValidationError(f"non-ASCII char field: {obj!r}", path=path) from exc
 
     def _encode(self, obj: str, context: Any, path: Any) -> bytes:
-        raw = _ascii(obj, path)
+        raw = ascii_bytes(obj, path)
         if len(raw) != 1:
             raise cs.ValidationError(f"{obj!r} is not one character", path=path)
         return raw
@@ -96,7 +68,7 @@ def _sint(size: int) -> WireType:
 
 def alpha_type(size: int) -> WireType:
     """Space-padded ASCII of ``size`` bytes, a ``str`` without the padding in Python."""
-    return WireType("alpha", size, _AlphaAdapter(size), f"{size}s")
+    return WireType("alpha", size, PaddedText(size), f"{size}s")
 
 
 CHAR_TYPE = WireType("char", 1, _CharAdapter(), "1s")

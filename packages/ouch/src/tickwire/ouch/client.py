@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -29,10 +30,19 @@ from ._wire import Message
 from ._wire import encode as encode_message
 from .orders import OrderBook42, OrderBook50, OuchHost42, OuchHost50
 
-__all__ = ["OuchClient", "OuchServer", "serve_ouch"]
+__all__ = ["OuchClient", "OuchServer", "ns_since_midnight", "serve_ouch"]
 
 log = logging.getLogger("tickwire.ouch")
 Version = Literal["4.2", "5.0"]
+
+
+def ns_since_midnight() -> int:
+    """The wall clock as OUCH stamps its messages: nanoseconds since midnight (UTC here).
+
+    The wall clock, not a monotonic one: an OUCH timestamp is a time of day that the
+    peer compares with its own and with market data, so it must agree with the wall.
+    """
+    return time.time_ns() % 86_400_000_000_000
 
 
 class OuchClient:
@@ -170,8 +180,10 @@ async def serve_ouch(
     max_packet_length: int = 1024,
     max_rate: float = 5000.0,
     burst: int = 1000,
+    clock: Callable[[], int] = ns_since_midnight,
 ) -> OuchServer:
-    """Start an OUCH host on ``host:port`` (``port=0`` picks a free one)."""
+    """Start an OUCH host on ``host:port`` (``port=0`` picks a free one). The host's
+    answers are stamped ``clock()`` (ns since midnight; the wall clock by default)."""
     core = SoupServer(
         users,
         session=session,
@@ -188,9 +200,9 @@ async def serve_ouch(
         replies: list[Message]
         try:
             if isinstance(ouch_host, OuchHost50):
-                replies = list(ouch_host.handle(v50.decode_inbound(data)))
+                replies = list(ouch_host.handle(v50.decode_inbound(data), clock()))
             else:
-                replies = list(ouch_host.handle(v42.decode_inbound(data)))
+                replies = list(ouch_host.handle(v42.decode_inbound(data), clock()))
         except OuchError as exc:
             log.warning("undecodable inbound OUCH from %s: %s", conn.peer, exc)
             return

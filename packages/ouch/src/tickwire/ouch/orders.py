@@ -18,7 +18,7 @@ for tests, examples and benchmarks, not a matching engine: nothing executes.
 from __future__ import annotations
 
 import dataclasses
-import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -46,9 +46,25 @@ class Order(Generic[K]):
     history: list[object] = field(default_factory=list)
 
 
-def _ns_since_midnight() -> int:
-    t = time.time_ns()
-    return t % 86_400_000_000_000
+def _stamp(host: OuchHost50 | OuchHost42, now: int | None) -> int:
+    """The timestamp of the answers: ``now``, or (deprecated) the host's ``clock()``."""
+    if now is not None:
+        return now
+    if host.clock is None:
+        raise TypeError(
+            f"{type(host).__name__}.handle(msg, now): now, the time in ns since midnight, is needed"
+        )
+    return host.clock()
+
+
+def _deprecated_clock(cls: str, clock: Callable[[], int] | None) -> Callable[[], int] | None:
+    if clock is not None:
+        warnings.warn(
+            f"{cls}(clock=...) is deprecated: pass the time to handle(msg, now)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return clock
 
 
 # ================================================================ OUCH 5.0
@@ -220,20 +236,23 @@ class OrderBook50:
 class OuchHost50:
     """The host side of an OUCH 5.0 port's order lifecycle (no matching).
 
-    ``handle(inbound)`` returns the outbound messages to sequence. Enter and
+    ``handle(inbound, now)`` returns the outbound messages to sequence, stamped
+    ``now`` (ns since midnight: sans-I/O, the caller owns the clock;
+    :func:`~tickwire.ouch.client.serve_ouch` passes the wall clock). Enter and
     Replace with a UserRefNum at or below the last one processed are ignored
     as retransmissions (spec 1.2); superfluous cancels are ignored.
     """
 
-    def __init__(self, clock: Callable[[], int] = _ns_since_midnight) -> None:
-        self.clock = clock
+    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+        #: deprecated: read by :meth:`handle` only when it is given no ``now``
+        self.clock = _deprecated_clock("OuchHost50", clock)
         self.last_user_ref_num = 0
         self.next_order_reference_number = 1
         self.live: dict[int, v50.OrderAccepted | v50.OrderReplaced] = {}
         self.ignored = 0
 
-    def handle(self, msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
-        ts = self.clock()
+    def handle(self, msg: v50.InboundMessage, now: int | None = None) -> list[v50.OutboundMessage]:
+        ts = _stamp(self, now)
         if isinstance(msg, v50.EnterOrder):
             if msg.user_ref_num <= self.last_user_ref_num:
                 self.ignored += 1
@@ -447,17 +466,19 @@ class OrderBook42:
 
 class OuchHost42:
     """The host side of an OUCH 4.2 port's order lifecycle (no matching);
-    a token already used is ignored (duplicate Enter Orders are benign)."""
+    a token already used is ignored (duplicate Enter Orders are benign).
+    ``handle(inbound, now)`` stamps its answers ``now``, as :class:`OuchHost50`."""
 
-    def __init__(self, clock: Callable[[], int] = _ns_since_midnight) -> None:
-        self.clock = clock
+    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+        #: deprecated: read by :meth:`handle` only when it is given no ``now``
+        self.clock = _deprecated_clock("OuchHost42", clock)
         self.used_tokens: set[str] = set()
         self.next_order_reference_number = 1
         self.live: dict[str, v42.OrderAccepted | v42.OrderReplaced] = {}
         self.ignored = 0
 
-    def handle(self, msg: v42.InboundMessage) -> list[v42.OutboundMessage]:
-        ts = self.clock()
+    def handle(self, msg: v42.InboundMessage, now: int | None = None) -> list[v42.OutboundMessage]:
+        ts = _stamp(self, now)
         if isinstance(msg, v42.EnterOrder):
             if msg.order_token in self.used_tokens:
                 self.ignored += 1

@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 import construct as cs
 
-__all__ = ["AsciiNumber", "PaddedText"]
+__all__ = ["AsciiNumber", "PaddedText", "ascii_bytes"]
 
 
-def _ascii(obj: object, path: Any) -> bytes:
+def ascii_bytes(obj: object, path: Any = None) -> bytes:
+    """``obj``, a ``str`` of ASCII characters, encoded; else ``construct.ValidationError``."""
     if not isinstance(obj, str):
         raise cs.ValidationError(f"{obj!r} is not a str", path=path)
     try:
@@ -54,7 +55,7 @@ class PaddedText(cs.Adapter):  # type: ignore[misc]
         return text.rstrip(" ") if self.justify == "left" else text.lstrip(" ")
 
     def _encode(self, obj: str, context: Any, path: Any) -> bytes:
-        raw = _ascii(obj, path)
+        raw = ascii_bytes(obj, path)
         if len(raw) > self.size:
             raise cs.ValidationError(f"{obj!r} longer than {self.size}", path=path)
         return raw.ljust(self.size, b" ") if self.justify == "left" else raw.rjust(self.size, b" ")
