@@ -3,11 +3,16 @@ fast path against the construct layout, version differences, typed errors."""
 
 from __future__ import annotations
 
+import construct as cs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tickwire.soupbintcp.fields import PaddedText
 from tickwire.soupbintcp.packets import (
+    CLIENT_PACKET_TYPES,
     PACKET,
+    PACKET_TYPES,
+    SERVER_PACKET_TYPES,
     ClientHeartbeat,
     Debug,
     EndOfSession,
@@ -18,6 +23,7 @@ from tickwire.soupbintcp.packets import (
     Packet,
     PacketError,
     PacketFramer,
+    Sender,
     SequencedData,
     ServerHeartbeat,
     SoupVersion,
@@ -131,3 +137,54 @@ def test_soupbintcp_build_errors() -> None:
         build_packet(LoginAccepted("S", -1))
     with pytest.raises(PacketError):
         build_packet(SequencedData(b"x" * 70000))
+
+
+def test_soupbintcp_table_drives_classes_sides_and_lengths() -> None:
+    """Everything about a packet type comes from its row of PACKET_TYPES."""
+    assert [t.code for t in PACKET_TYPES] == [t.cls.packet_type.encode() for t in PACKET_TYPES]
+    assert {bytes([c]) for c in b"+LURO"} == CLIENT_PACKET_TYPES
+    assert {bytes([c]) for c in b"+AJSUHZ"} == SERVER_PACKET_TYPES
+    lengths = {t.code: t.lengths for t in PACKET_TYPES}
+    assert lengths[b"L"] == {47, 52} and lengths[b"A"] == {31} and lengths[b"J"] == {2}
+    assert lengths[b"H"] == lengths[b"R"] == {1} and lengths[b"S"] is None
+    assert LoginRequest.sender is Sender.CLIENT and LoginRequest.from_server is False
+    assert UnsequencedData.spec.server_sends(SoupVersion.V4_0)
+    assert not UnsequencedData.spec.server_sends(SoupVersion.V3_0)
+    assert len(build_packet(LoginRequest("u", "p", "", 1))) == 2 + 47
+    assert len(build_packet(LoginRequest("u", "p", "", 1, 500))) == 2 + 52
+    assert len(build_packet(LoginAccepted("S", 1))) == 2 + 31
+
+
+@pytest.mark.parametrize("cls", [ServerHeartbeat, EndOfSession, ClientHeartbeat, LogoutRequest])
+def test_soupbintcp_empty_fast_path_matches_construct(cls: type[Packet]) -> None:
+    ref = PACKET.build({"packet_type": cls.packet_type.encode(), "payload": {}})
+    assert build_packet(cls()) == ref
+
+
+padded = st.text("AB z9", max_size=6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    username=padded.filter(lambda t: not t.endswith(" ")),
+    session=padded.filter(lambda t: not t.startswith(" ")),
+)
+def test_soupbintcp_padded_text_round_trips_exactly(username: str, session: str) -> None:
+    """Decoding removes only the padding: a leading space of a left-justified Username
+    (and a trailing one of the right-justified Session) is kept. The old adapter stripped
+    both sides, so ``" AB"`` came back as ``"AB"``."""
+    req = LoginRequest(username, "pw", session, 1)
+    assert parse_client_packet(build_packet(req)[2:]) == req
+    acc = LoginAccepted(session, 3)
+    assert parse_server_packet(build_packet(acc)[2:]) == acc
+
+
+def test_soupbintcp_padded_text_errors() -> None:
+    with pytest.raises(ValueError, match="justify"):
+        PaddedText(4, justify="centre")  # type: ignore[arg-type]
+    for bad in ("toolong", "é", b"ab", 3):
+        with pytest.raises(cs.ValidationError):
+            PaddedText(4).build(bad)
+    with pytest.raises(cs.ValidationError, match="non-ASCII"):
+        PaddedText(2).parse(b"\xff ")
+    assert PaddedText(4, justify="right").build("ab") == b"  ab"

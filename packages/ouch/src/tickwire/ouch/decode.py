@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tickwire.soupbintcp.packets import (
+    CLIENT_PACKET_TYPES,
+    SERVER_PACKET_TYPES,
     LoginRequest,
     Packet,
     PacketError,
@@ -56,10 +58,11 @@ from .pcap import ReassemblyStats, parse_tcp, read_frames, reassemble
 __all__ = ["DecodeStats", "decode_capture", "main", "message_to_dict"]
 
 VersionChoice = Literal["auto", "4.2", "5.0"]
-_CLIENT_ONLY = {ord("L"), ord("R"), ord("O")}
-_SERVER_ONLY = {ord("A"), ord("J"), ord("S"), ord("H"), ord("Z")}
-_CLIENT_TYPES: frozenset[int] = frozenset(b"+LURO")
-_SERVER_TYPES: frozenset[int] = frozenset(b"+AJSUHZ")
+# the type bytes each side sends, from SoupBinTCP's packet table
+_CLIENT_TYPES: frozenset[int] = frozenset(t[0] for t in CLIENT_PACKET_TYPES)
+_SERVER_TYPES: frozenset[int] = frozenset(t[0] for t in SERVER_PACKET_TYPES)
+_CLIENT_ONLY = _CLIENT_TYPES - _SERVER_TYPES
+_SERVER_ONLY = _SERVER_TYPES - _CLIENT_TYPES
 #: Packets checked in a row before a resynchronisation point is accepted.
 _RESYNC_CHAIN = 64
 

@@ -201,6 +201,16 @@ def _sizes(con: Any) -> frozenset[int] | None:
         if any(a is None for a in alternatives):
             return None
         return frozenset().union(*alternatives)  # type: ignore[arg-type]
+    if isinstance(con, cs.Struct):  # its fields' sizes (a Terminated check takes none)
+        total = 0
+        for sub in con.subcons:
+            if sub is cs.Terminated:
+                continue
+            try:
+                total += sub.sizeof()
+            except cs.SizeofError:
+                return None
+        return frozenset({total})
     try:
         return frozenset({con.sizeof()})
     except cs.SizeofError:
