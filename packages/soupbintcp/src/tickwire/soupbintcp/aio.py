@@ -4,6 +4,12 @@ The adapters own sockets and timers and nothing else: every protocol decision
 is made by :class:`~tickwire.soupbintcp.session.ClientSession` and
 :class:`~tickwire.soupbintcp.session.ServerConnection`. Timers are armed with
 ``loop.call_at`` at the core's ``next_deadline()``.
+
+The adapters are the only place a clock is read: they pass ``loop.time()``, the
+event loop's monotonic clock, as ``now``. Monotonic because ``now`` only measures
+intervals (heartbeats, timeouts, the packet rate and failed-login buckets): a
+wall-clock step (NTP, a leap second) would fire every timeout at once or starve
+the heartbeats, and ``call_at`` expects the loop's own clock.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ whatever it wants sent accumulates until :meth:`data_to_send` drains it. A
 reconnects, heartbeat timeouts and garbage input testable with simulated time;
 :mod:`tickwire.soupbintcp.aio` wraps the cores for asyncio.
 
+What may be sent or received in which state is one table for both sides,
+:data:`tickwire.soupbintcp.state.TRANSITIONS`: the cores look every packet up
+there (a packet it forbids closes the connection as a protocol error, a call it
+forbids raises :class:`SessionError`) and do only what the table cannot say
+(sequence numbers, timers, limits, the login check).
+
 Sequencing (spec 1.2): the server numbers its Sequenced Data from 1; a client
 logs in again with its session and its next expected sequence number and so
 sees every message exactly once across reconnects. :class:`ClientSession`
