@@ -10,6 +10,6 @@ README = Path(__file__).parents[1] / "README.md"
 
 def test_soupbintcp_readme_examples_run() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert len(blocks) == 1
+    assert len(blocks) == 2
     for block in blocks:
         exec(compile(block, str(README), "exec"), {"__name__": "readme"})
