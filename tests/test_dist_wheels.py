@@ -8,9 +8,10 @@ test. Then, for each package, a fresh ``uv venv`` gets that one wheel with
 build, its third-party dependencies from the index. The test checks
 
 * exactly the distributions the root README says come with it (the codecs bring
-  construct only; tickwire-threshold the three codecs; the engine those, tickwire-threshold
-  and sortedcontainers; each backend tickwire-threshold and itself, never the engine; the
-  simulated exchange the engine and itself), at the versions of this build;
+  construct only, tickwire-ouch also tickwire-soupbintcp; tickwire-threshold the three
+  codecs; the engine those, tickwire-threshold and sortedcontainers; each backend
+  tickwire-threshold and itself, never the engine; the simulated exchange the engine and
+  itself), at the versions of this build;
 * the code runs from the venv, not from the workspace, with the repository's LICENSE in
   its metadata and, for tickwire-itch, tickwire-threshold and tickwire-engine, the compiled extensions in use;
 * the first Python example of the package's README runs, in a scratch directory holding
