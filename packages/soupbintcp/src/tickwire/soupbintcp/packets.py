@@ -336,6 +336,12 @@ for _t in PACKET_TYPES:
     elif _t.is_data:
         _DATA[_t.code] = _t.cls
 _EMPTY_WIRE = {code: _LEN.pack(1) + code for code in _EMPTY}
+# which classes each side sends (servers: per version), for the parsers' one lookup
+_SERVER_SENDS = {
+    v: frozenset(t.cls for t in PACKET_TYPES if t.server_sends(v)) for v in SoupVersion
+}
+_SERVER_41 = _SERVER_SENDS[SoupVersion.V4_1]
+_CLIENT_SENDS = frozenset(t.cls for t in PACKET_TYPES if t.sender.client)
 
 
 def build_packet(packet: Packet) -> bytes:
@@ -388,10 +394,11 @@ def parse_server_packet(
 ) -> Packet:
     """Parse a packet a server sent (the client's view); raises :class:`PacketError`."""
     packet = _parse(body)
-    spec = packet.spec
-    if not spec.sender.server:
-        raise PacketError(f"{type(packet).__name__} is not sent by a server")
-    if not spec.server_sends(version):
+    legal = _SERVER_41 if version is SoupVersion.V4_1 else _SERVER_SENDS[version]
+    if type(packet) not in legal:
+        spec = packet.spec
+        if not spec.sender.server:
+            raise PacketError(f"{type(packet).__name__} is not sent by a server")
         raise PacketError(f"SoupBinTCP {version.value} servers send no {spec.name}")
     return packet
 
@@ -401,7 +408,7 @@ def parse_client_packet(
 ) -> Packet:
     """Parse a packet a client sent (the server's view); raises :class:`PacketError`."""
     packet = _parse(body)
-    if not packet.spec.sender.client:
+    if type(packet) not in _CLIENT_SENDS:
         raise PacketError(f"{type(packet).__name__} is not sent by a client")
     return packet
 

@@ -55,7 +55,7 @@ from .packets import (
     parse_client_packet,
     parse_server_packet,
 )
-from .state import Action, Direction, Role, SessionState, allowed, next_state, reads
+from .state import Role, SessionState, StateMachine
 
 __all__ = [
     "Accepted",
@@ -156,7 +156,7 @@ _WHEN = {
 }
 
 
-class ClientSession:
+class ClientSession(StateMachine):
     """The client side of one SoupBinTCP session, across any number of connections.
 
     Call :meth:`connect` for every new TCP connection: it queues a Login Request
@@ -189,7 +189,7 @@ class ClientSession:
         self.heartbeat_interval = heartbeat_interval
         self.timeout = timeout
         self.max_packet_length = max_packet_length
-        self.state = SessionState.IDLE
+        self._go(SessionState.IDLE)
         self.ended = False
         self._out = bytearray()
         self._framer = PacketFramer(max_packet_length)
@@ -214,7 +214,7 @@ class ClientSession:
 
     def connect(self, now: float) -> None:
         """A new TCP connection is up: queue the Login Request."""
-        if not allowed(self.role, self.state, (Direction.SENT, LoginRequest)):
+        if not self.can_send(LoginRequest):
             raise SessionError(f"already connected ({self.state.value})")
         self._framer = PacketFramer(self.max_packet_length)
         self._out.clear()
@@ -235,19 +235,19 @@ class ClientSession:
 
     def send_message(self, message: bytes, now: float) -> None:
         """Queue an Unsequenced Data packet (only once logged in)."""
-        if not allowed(self.role, self.state, (Direction.SENT, UnsequencedData)):
+        if not self.can_send(UnsequencedData):
             raise SessionError(f"cannot send data while {self.state.value}")
         self._out += data_packet("U", message)
         self._last_send = now
 
     def logout(self, now: float) -> list[Event]:
-        if allowed(self.role, self.state, (Direction.SENT, LogoutRequest)):
+        if self.can_send(LogoutRequest):
             self._send(LogoutRequest(), now)
         return self._close("logout")
 
     def connection_lost(self) -> None:
         """The transport went away; the session survives for the next :meth:`connect`."""
-        self.state = next_state(self.role, self.state, Action.CLOSE)
+        self._closing()
 
     def data_to_send(self) -> bytes:
         data = bytes(self._out)
@@ -256,27 +256,24 @@ class ClientSession:
 
     def next_deadline(self) -> float | None:
         """When :meth:`timer` next has something to do (None when not connected)."""
-        if not reads(self.role, self.state):
+        if not self.reading:
             return None
-        if allowed(self.role, self.state, (Direction.SENT, ClientHeartbeat)):
+        if self.can_send(ClientHeartbeat):
             return min(self._last_recv + self.timeout, self._last_send + self.heartbeat_interval)
         return self._last_recv + self.timeout
 
     def timer(self, now: float) -> list[Event]:
         """Heartbeats and the dead-peer timeout."""
-        if not reads(self.role, self.state):
+        if not self.reading:
             return []
         if now - self._last_recv >= self.timeout:
             return self._close("heartbeat timeout: nothing from the server")
-        if (
-            allowed(self.role, self.state, (Direction.SENT, ClientHeartbeat))
-            and now - self._last_send >= self.heartbeat_interval
-        ):
+        if self.can_send(ClientHeartbeat) and now - self._last_send >= self.heartbeat_interval:
             self._send(ClientHeartbeat(), now)
         return []
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
-        if not reads(self.role, self.state):
+        if not self.reading:
             return []
         self._last_recv = now
         events: list[Event] = []
@@ -284,28 +281,25 @@ class ClientSession:
             bodies = self._framer.feed(data)
         except PacketError as exc:
             return self._close(f"protocol error: {exc}")
+        # Each packet: the table says whether it is legal now and what state follows
+        # (looked up in this state's row, kept at hand by _go); _on does what it means.
         for body in bodies:
             try:
                 packet = parse_server_packet(body, self.version)
             except PacketError as exc:
                 events += self._close(f"protocol error: {exc}")
                 return events
-            events += self._receive(packet)
-            if not reads(self.role, self.state):
+            cls = type(packet)
+            target = self._received.get(cls)
+            if target is None:
+                events += self._close(f"protocol error: {cls.spec.name} {_WHEN[self.state]}")
                 break
-        return events
-
-    def _receive(self, packet: Packet) -> list[Event]:
-        """Apply one packet the server sent: the table says whether it is legal and
-        what state follows; :attr:`_on` does what the packet means."""
-        cls = type(packet)
-        trigger = (Direction.RECEIVED, cls)
-        if not allowed(self.role, self.state, trigger):
-            return self._close(f"protocol error: {cls.spec.name} {_WHEN[self.state]}")
-        self.state = target = next_state(self.role, self.state, trigger)
-        events = self._on[cls](packet)
-        if target is SessionState.CLOSED:
-            events.append(Closed(_CLOSE_REASONS[cls]))
+            if target is not self.state:
+                self._go(target)
+            events += self._on[cls](packet)
+            if target is SessionState.CLOSED:
+                events.append(Closed(_CLOSE_REASONS[cls]))
+                break
         return events
 
     def _on_sequenced(self, packet: SequencedData) -> list[Event]:
@@ -334,12 +328,12 @@ class ClientSession:
 
     def _send(self, packet: Packet, now: float) -> None:
         """Queue a packet; the table must allow sending it (a bug here otherwise)."""
-        self.state = next_state(self.role, self.state, (Direction.SENT, type(packet)))
+        self._sent_packet(type(packet))
         self._out += build_packet(packet)
         self._last_send = now
 
     def _close(self, reason: str) -> list[Event]:
-        self.state = next_state(self.role, self.state, Action.CLOSE)
+        self._closing()
         return [Closed(reason)]
 
 
@@ -520,7 +514,7 @@ class SoupServer:
         count_reason(self.stats.by_reason, reason)
 
 
-class ServerConnection:
+class ServerConnection(StateMachine):
     """The server side of one TCP connection.
 
     What may be sent or received when is
@@ -540,7 +534,7 @@ class ServerConnection:
         self.peer = peer
         self.source: Hashable = peer if source is None else source
         self.username: str | None = None
-        self.state = SessionState.AWAITING_LOGIN
+        self._go(SessionState.AWAITING_LOGIN)
         self.cursor = 0  # index into server.stream of the next message to send
         self.timeout = server.timeout
         self._framer = PacketFramer(server.max_packet_length)
@@ -573,7 +567,7 @@ class ServerConnection:
 
     def pump(self, now: float) -> list[Event]:
         """Queue every sequenced message not yet sent (and End of Session)."""
-        if not allowed(self.role, self.state, (Direction.SENT, SequencedData)):
+        if not self.can_send(SequencedData):
             return []
         stream = self.server.stream
         if self.cursor < len(stream):
@@ -587,7 +581,7 @@ class ServerConnection:
         return []
 
     def send_unsequenced(self, message: bytes, now: float) -> None:
-        if not allowed(self.role, self.state, (Direction.SENT, UnsequencedData)):
+        if not self.can_send(UnsequencedData):
             raise SessionError("not logged in")
         if not UnsequencedData.spec.server_sends(self.server.version):
             raise SessionError(
@@ -597,14 +591,14 @@ class ServerConnection:
         self._last_send = now
 
     def next_deadline(self) -> float | None:
-        if not reads(self.role, self.state):
+        if not self.reading:
             return None
         if self.state is SessionState.AWAITING_LOGIN:
             return min(self._opened + self.server.login_timeout, self._last_recv + self.timeout)
         return min(self._last_recv + self.timeout, self._last_send + self.server.heartbeat_interval)
 
     def timer(self, now: float) -> list[Event]:
-        if not reads(self.role, self.state):
+        if not self.reading:
             return []
         if (
             self.state is SessionState.AWAITING_LOGIN
@@ -616,7 +610,7 @@ class ServerConnection:
             self.server.stats.timeouts += 1
             return self._close("heartbeat timeout: nothing from the client")
         if (
-            allowed(self.role, self.state, (Direction.SENT, ServerHeartbeat))
+            self.can_send(ServerHeartbeat)
             and now - self._last_send >= self.server.heartbeat_interval
         ):
             self._send(ServerHeartbeat(), now)
@@ -624,10 +618,10 @@ class ServerConnection:
 
     def connection_lost(self) -> None:
         self._release()
-        self.state = next_state(self.role, self.state, Action.CLOSE)
+        self._closing()
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
-        if not reads(self.role, self.state):
+        if not self.reading:
             return []
         self._last_recv = now
         try:
@@ -645,8 +639,21 @@ class ServerConnection:
             except PacketError as exc:
                 events += self._protocol_error(str(exc))
                 break
-            events += self._receive(packet, now)
-            if not reads(self.role, self.state):
+            # the table says whether the packet is legal now and what state follows;
+            # the transition first: a Login Request keeps the state, and the answer
+            # the handler sends moves it on
+            cls = type(packet)
+            target = self._received.get(cls)
+            if target is None:
+                events += self._protocol_error(f"{cls.spec.name} {_WHEN[self.state]}")
+                break
+            if target is not self.state:
+                self._go(target)
+            events += self._on[cls](packet, now)
+            if target is SessionState.CLOSED:
+                self._release()
+                events.append(Closed(_CLOSE_REASONS[cls]))
+            if not self._received:  # closed, here or by the handler
                 break
         return events
 
@@ -658,22 +665,6 @@ class ServerConnection:
             return False
         self._tokens -= 1.0
         return True
-
-    def _receive(self, packet: Packet, now: float) -> list[Event]:
-        """Apply one packet the client sent: the table says whether it is legal and
-        what state follows; :attr:`_on` does what the packet means."""
-        cls = type(packet)
-        trigger = (Direction.RECEIVED, cls)
-        if not allowed(self.role, self.state, trigger):
-            return self._protocol_error(f"{cls.spec.name} {_WHEN[self.state]}")
-        # the transition first: the Login Request keeps the state, the answer the
-        # handler sends moves it on
-        self.state = target = next_state(self.role, self.state, trigger)
-        events = self._on[cls](packet, now)
-        if target is SessionState.CLOSED:
-            self._release()
-            events.append(Closed(_CLOSE_REASONS[cls]))
-        return events
 
     def _login(self, req: LoginRequest, now: float) -> list[Event]:
         """Check a Login Request, in this order; every refusal answers Login Rejected,
@@ -744,7 +735,7 @@ class ServerConnection:
 
     def _send(self, packet: Packet, now: float) -> None:
         """Queue a packet; the table must allow sending it (a bug here otherwise)."""
-        self.state = next_state(self.role, self.state, (Direction.SENT, type(packet)))
+        self._sent_packet(type(packet))
         if self.state is SessionState.CLOSED:
             self._release()
         self._out += build_packet(packet)
@@ -756,5 +747,5 @@ class ServerConnection:
 
     def _close(self, reason: str) -> list[Event]:
         self._release()
-        self.state = next_state(self.role, self.state, Action.CLOSE)
+        self._closing()
         return [Closed(reason)]

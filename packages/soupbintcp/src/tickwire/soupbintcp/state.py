@@ -40,11 +40,14 @@ from .packets import (
 )
 
 __all__ = [
+    "RECEIVED",
+    "SENT",
     "TRANSITIONS",
     "Action",
     "Direction",
     "Role",
     "SessionState",
+    "StateMachine",
     "TransitionError",
     "Trigger",
     "allowed",
@@ -179,9 +182,65 @@ def allowed(role: Role, state: SessionState, trigger: Trigger) -> bool:
     return trigger in TRANSITIONS[role].get(state, {})
 
 
+def _by_packet(
+    direction: Direction,
+) -> dict[Role, dict[SessionState, dict[type[Packet], SessionState]]]:
+    return {
+        role: {
+            state: {
+                t[1]: target
+                for t, target in row.items()
+                if isinstance(t, tuple) and t[0] is direction
+            }
+            for state, row in states.items()
+        }
+        for role, states in TRANSITIONS.items()
+    }
+
+
+#: The table's packet triggers keyed by packet class, one dict per (role, state), for the
+#: cores' hot path (a class hashes in C; a core keeps the dicts of its current state).
+RECEIVED = _by_packet(Direction.RECEIVED)
+SENT = _by_packet(Direction.SENT)
+
+
 def reads(role: Role, state: SessionState) -> bool:
     """Whether a core in ``state`` reads packets (some received trigger is legal there)."""
-    return any(
-        isinstance(t, tuple) and t[0] is Direction.RECEIVED
-        for t in TRANSITIONS[role].get(state, {})
-    )
+    return bool(RECEIVED[role].get(state))
+
+
+class StateMachine:
+    """The table as the cores use it: ``state`` and the packets legal in it.
+
+    Every change of state goes through :meth:`_go`, which also keeps the state's rows
+    of :data:`RECEIVED` and :data:`SENT` at hand, so a packet costs one dict lookup.
+    """
+
+    role: Role
+    state: SessionState
+    _received: dict[type[Packet], SessionState]
+    _sent: dict[type[Packet], SessionState]
+
+    def _go(self, state: SessionState) -> None:
+        self.state = state
+        self._received = RECEIVED[self.role][state]
+        self._sent = SENT[self.role][state]
+
+    @property
+    def reading(self) -> bool:
+        """Whether the core reads packets now (the table lists a received packet)."""
+        return bool(self._received)
+
+    def can_send(self, cls: type[Packet]) -> bool:
+        """Whether the table lets this core send a ``cls`` packet now."""
+        return cls in self._sent
+
+    def _sent_packet(self, cls: type[Packet]) -> None:
+        target = self._sent.get(cls)
+        if target is None:
+            raise TransitionError(self.role, self.state, (Direction.SENT, cls))
+        if target is not self.state:
+            self._go(target)
+
+    def _closing(self) -> None:
+        self._go(next_state(self.role, self.state, Action.CLOSE))
