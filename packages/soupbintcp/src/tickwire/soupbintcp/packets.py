@@ -236,7 +236,8 @@ class PacketType:
     @property
     def name(self) -> str:
         """The spec's name ("Unsequenced Data")."""
-        return re.sub(r"(?<!^)(?=[A-Z])", " ", self.cls.__name__)
+        words = re.sub(r"(?<!^)(?=[A-Z])", " ", self.cls.__name__)
+        return words.replace(" Of ", " of ")  # EndOfSession: "End of Session"
 
     @property
     def fields(self) -> list[str]:
