@@ -14,35 +14,54 @@ streams one frame and waits until its order (if any) has left the TX port;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
+from tickwire.engine.backends import BackendUnavailable
 from tickwire.engine.config import ThresholdConfig
 from tickwire.engine.threshold import ThresholdStats
 
 from . import control, regs
 from .sim import CoreSim
+from .vsim import VerilatorSim, VsimUnavailable
 
-__all__ = ["FpgaBackend"]
+__all__ = ["FpgaBackend", "FpgaVerilatorBackend"]
+
+Simulator = Literal["python", "verilator"]
 
 
 class FpgaBackend:
-    """The threshold strategy on the simulated FPGA core (the Backend protocol)."""
+    """The threshold strategy on the simulated FPGA core (the Backend protocol).
+
+    ``simulator`` is ``"python"`` (Amaranth's simulator, always available) or
+    ``"verilator"`` (the exported Verilog compiled by Verilator: faster, needs verilator
+    and g++; :class:`BackendUnavailable` from :meth:`configure` otherwise).
+    """
 
     name = "fpga"
 
-    def __init__(self) -> None:
-        self.sim: CoreSim | None = None
+    def __init__(self, simulator: Simulator = "python") -> None:
+        if simulator not in ("python", "verilator"):
+            raise ValueError(f"simulator must be 'python' or 'verilator', not {simulator!r}")
+        self.simulator = simulator
+        self.sim: CoreSim | VerilatorSim | None = None
         self._config: ThresholdConfig | None = None
         self._slots_in_use = regs.INST_SLOTS
 
     def configure(self, config: ThresholdConfig) -> None:
         """Load ``config`` over the register bus; counters, positions and numbering reset."""
         if self.sim is None:
-            self.sim = CoreSim()
+            if self.simulator == "python":
+                self.sim = CoreSim()
+            else:
+                try:
+                    self.sim = VerilatorSim()
+                except VsimUnavailable as exc:
+                    raise BackendUnavailable(str(exc)) from exc
         control.load_config(self.sim, config, slots_in_use=self._slots_in_use)
         self._slots_in_use = len(config.instruments)
         self._config = config
 
-    def _running(self) -> tuple[CoreSim, ThresholdConfig]:
+    def _running(self) -> tuple[CoreSim | VerilatorSim, ThresholdConfig]:
         if self.sim is None or self._config is None:
             raise RuntimeError("configure() the backend before feeding frames")
         return self.sim, self._config
@@ -63,7 +82,18 @@ class FpgaBackend:
         return control.read_stats(sim, config)
 
     def close(self) -> None:
-        """Drop the simulator."""
+        """End the simulation."""
+        if isinstance(self.sim, VerilatorSim):
+            self.sim.close()
         self.sim = None
         self._config = None
         self._slots_in_use = regs.INST_SLOTS
+
+
+class FpgaVerilatorBackend(FpgaBackend):
+    """The entry-point factory for ``--backend fpga-verilator`` (the compiled simulation)."""
+
+    name = "fpga-verilator"
+
+    def __init__(self) -> None:
+        super().__init__("verilator")

@@ -1,0 +1,79 @@
+"""The compiled (Verilator) simulation against the Python one and the reference."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from harness import FrameSpec
+from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+from tickwire.engine.threshold import ThresholdEngine
+from tickwire.fpga.backend import FpgaBackend
+from tickwire.itch import AddOrder, AddOrderMPID, encode
+from tickwire.itch.generator import generate_day
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("verilator") is None or shutil.which("g++") is None,
+    reason="verilator and g++ needed (scripts/setup.sh)",
+)
+
+
+@pytest.fixture(scope="module")
+def vsim() -> Iterator[FpgaBackend]:
+    backend = FpgaBackend("verilator")
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def _day(messages: int) -> tuple[ThresholdConfig, list[bytes]]:
+    """A generated day as MoldUDP64 packets of 1 to 40 messages, some 802.1Q-tagged."""
+    day = list(generate_day(messages, 30, 5))
+    first_price: dict[int, int] = {}
+    for m in day:
+        if isinstance(m, AddOrder | AddOrderMPID) and m.buy_sell_indicator == "S":
+            first_price.setdefault(m.stock_locate, m.price)
+    instruments = tuple(
+        InstrumentConfig(loc, f"S{loc}", px, 100, 10, 100, 1000, 20_000, 10**13)
+        for loc, px in sorted(first_price.items())[:12]
+    )
+    config = ThresholdConfig(True, 150, 7, 26477, 26400, "TWORDERS01", instruments)
+    raw = [encode(m) for m in day]
+    frames, i, size = [], 0, 1
+    while i < len(raw):
+        tag = 141 if size % 3 == 0 else None
+        frames.append(FrameSpec(blocks=tuple(raw[i : i + size]), vlan_tci=tag).build())
+        i += size
+        size = size % 40 + 1
+    return config, frames
+
+
+def test_python_and_verilator_agree_on_every_frame_of_a_generated_day(
+    fpga: FpgaBackend, vsim: FpgaBackend
+) -> None:
+    """Back to back, frame by frame: the same orders, the same statistics, and every
+    order's first TX beat the same number of cycles after its frame's first RX beat."""
+    config, frames = _day(4_000)
+    results = []
+    for backend in (fpga, vsim):
+        backend.configure(config)
+        out = backend.feed_many(frames)
+        assert backend.sim is not None
+        lat = [(x.frame, x.first_tx - x.first_rx) for x in backend.sim.latencies]
+        results.append((out, backend.stats().to_json(), lat))
+    assert results[0] == results[1]
+    engine = ThresholdEngine(config)
+    assert results[1][0] == [engine.feed(f) for f in frames]
+    assert results[1][1] == engine.stats().to_json()
+    assert engine.stats().orders > 20 and engine.stats().suppressed > 0
+
+
+def test_verilator_on_a_long_day_matches_the_reference(vsim: FpgaBackend) -> None:
+    config, frames = _day(60_000)
+    engine = ThresholdEngine(config)
+    want = [engine.feed(f) for f in frames]
+    vsim.configure(config)
+    assert vsim.feed_many(frames) == want
+    assert vsim.stats().to_json() == engine.stats().to_json()
