@@ -17,6 +17,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     verilog = sub.add_parser("verilog", help="write the core's Verilog")
     verilog.add_argument("out", help="the .v file to write")
+    ctl = sub.add_parser("control", help="a control-plane session on a simulated core")
+    ctl.add_argument("--config", required=True, help="the threshold config (TOML)")
+    ctl.add_argument("--simulator", choices=("python", "verilator"), default="python")
+    ctl.add_argument("script", nargs="?", help="commands, one per line (default: stdin)")
     return parser
 
 
@@ -28,6 +32,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         path = write(args.out)
         print(f"wrote {path} (top module {TOP})")
+        return 0
+    return _control(args.config, args.simulator, args.script)
+
+
+def _control(config_path: str, simulator: str, script: str | None) -> int:
+    from tickwire.engine.config import ConfigError, load_config
+
+    from .session import Session, SessionError
+    from .sim import CoreSim
+    from .vsim import VerilatorSim, VsimUnavailable
+
+    try:
+        config = load_config(config_path)
+    except (ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sim = CoreSim() if simulator == "python" else VerilatorSim()
+    except VsimUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        session = Session(config, sim)
+        if script is None:
+            session.run(sys.stdin)
+        else:
+            with open(script) as lines:
+                session.run(lines)
+    except (SessionError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if isinstance(sim, VerilatorSim):
+            sim.close()
     return 0
 
 

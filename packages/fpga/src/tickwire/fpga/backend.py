@@ -79,7 +79,7 @@ class FpgaBackend:
     def stats(self) -> ThresholdStats:
         """The statistics, read from the core's counters."""
         sim, config = self._running()
-        return control.read_stats(sim, config)
+        return control.read_stats(sim, control.config_slots(config))
 
     def close(self) -> None:
         """End the simulation."""

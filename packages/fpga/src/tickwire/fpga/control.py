@@ -24,6 +24,7 @@ from .recip import reciprocal
 
 __all__ = [
     "Bus",
+    "config_slots",
     "config_writes",
     "instrument_writes",
     "load_config",
@@ -138,11 +139,17 @@ _COUNTERS = {
 _REFUSED = {r: f"REFUSED_{r.upper()}" for r in REFUSAL_REASONS}
 
 
-def read_stats(bus: Bus, config: ThresholdConfig) -> ThresholdStats:
-    """The contract's statistics, read from the counters and the slots of ``config``."""
+def config_slots(config: ThresholdConfig) -> list[tuple[int, int]]:
+    """``(slot, locate)`` of every instrument of ``config`` as :func:`load_config` puts them."""
+    return [(slot, inst.locate) for slot, inst in enumerate(config.instruments)]
+
+
+def read_stats(bus: Bus, slots: Sequence[tuple[int, int]]) -> ThresholdStats:
+    """The contract's statistics: the counters, and shares and notional of each
+    ``(slot, locate)`` in ``slots`` (keyed by locate)."""
     names = [*_COUNTERS.values(), *_REFUSED.values()]
     addresses = [a for n in names for a in (regs.addr(n), regs.addr(n) + 1)]
-    for slot in range(len(config.instruments)):
+    for slot, _ in slots:
         base = regs.addr("INST_SHARES", slot)
         addresses += [base, base + 1, base + 2, base + 3]
     words = bus.read_many(addresses)
@@ -158,7 +165,7 @@ def read_stats(bus: Bus, config: ThresholdConfig) -> ThresholdStats:
         parse_errors=by_name["PARSE_ERRORS"],
         refused={r: by_name[reg] for r, reg in _REFUSED.items()},
         instruments={
-            inst.locate: InstrumentStats(inst_values[2 * i], inst_values[2 * i + 1])
-            for i, inst in enumerate(config.instruments)
+            locate: InstrumentStats(inst_values[2 * i], inst_values[2 * i + 1])
+            for i, (_, locate) in enumerate(slots)
         },
     )
