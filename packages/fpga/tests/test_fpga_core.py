@@ -154,3 +154,25 @@ def test_clord_id_digits_follow_the_bcd_counter_across_a_decade(fpga: FpgaBacken
     99_999_999 -> 100_000_000 within the run (the BCD counter's longest carry)."""
     frames = [feed_frame([add_order(14, "S", 3_999_990 - i)]) for i in range(14)]
     _check(fpga, CONFIG, frames)
+
+
+def test_order_leaves_five_cycles_after_the_trigger_message_ends(fpga: FpgaBackend) -> None:
+    """At every byte alignment, A and F, with and without a tag or IPv4 options: the
+    order's first TX beat is exactly 5 cycles after the RX beat holding the trigger
+    message's last byte (the TX port idle: frames 40 idle cycles apart)."""
+    frames, ends = [], []
+    for pad in range(8):
+        for mpid in (None, "GSCO"):
+            for vlan, options in ((None, b""), (7, b""), (None, b"\x01" * 8)):
+                trigger = add_order(13, "S", 1_499_900, mpid=mpid)
+                filler = b"X" * pad  # a message type that never triggers
+                frames.append(feed_frame([filler, trigger], vlan_tci=vlan, options=options))
+                start = 14 + (4 if vlan is not None else 0) + 20 + len(options) + 8 + 20
+                ends.append(start + 2 + pad + 2 + len(trigger) - 1)
+    roomy = dataclasses.replace(CONFIG.instruments[0], max_position=2**62, max_notional=2**62)
+    fpga.configure(dataclasses.replace(CONFIG, instruments=(roomy,)))
+    assert fpga.sim is not None
+    out = fpga.sim.stream(frames, gap=40)
+    assert all(len(o) == 1 for o in out)
+    got = {x.frame: x.first_tx - x.first_rx - ends[x.frame] // 8 for x in fpga.sim.latencies}
+    assert got == dict.fromkeys(range(len(frames)), 5)
