@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tickwire.fpga.build import BuildError, BuildReport, build, parse_report
+from tickwire.fpga.build import BuildError, BuildReport, build, parse_report, part_name
 
 
 def test_parse_report_reads_the_clock_and_the_resources() -> None:
@@ -32,3 +32,11 @@ def test_parse_report_without_a_clock_is_an_error() -> None:
 def test_unknown_device_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="device must be one of"):
         build(tmp_path, device="ice40")
+
+
+@pytest.mark.parametrize(
+    ("device", "part"),
+    [("um5g-45k", "LFE5UM5G-45F"), ("25k", "LFE5U-25F"), ("um-85k", "LFE5UM-85F")],
+)
+def test_part_names(device: str, part: str) -> None:
+    assert part_name(device) == part

@@ -23,7 +23,7 @@ from typing import Any
 
 from .verilog import TOP, write
 
-__all__ = ["CLOCK_MHZ", "DEVICES", "BuildError", "BuildReport", "build"]
+__all__ = ["CLOCK_MHZ", "DEVICES", "BuildError", "BuildReport", "build", "part_name"]
 
 CLOCK_MHZ = 156.25
 
@@ -66,7 +66,7 @@ class BuildReport:
     def summary(self) -> str:
         """A short human-readable account."""
         lines = [
-            f"device LFE5{self.device.upper()} {self.package} speed {self.speed}: "
+            f"device {part_name(self.device)} {self.package} speed {self.speed}: "
             f"clk {self.achieved_mhz:.2f} MHz achieved for {self.target_mhz:.2f} MHz "
             f"({'met' if self.met else 'NOT met'}); "
             f"synthesis {self.synth_seconds:.0f} s, place and route {self.pnr_seconds:.0f} s",
@@ -75,6 +75,12 @@ class BuildReport:
             if used:
                 lines.append(f"  {name:<16} {used:>7} / {available:<7} ({used / available:.0%})")
         return "\n".join(lines)
+
+
+def part_name(device: str) -> str:
+    """Lattice's name of a nextpnr-ecp5 device option: ``um5g-45k`` -> ``LFE5UM5G-45F``."""
+    family, _, size = device.rpartition("-")
+    return f"LFE5{(family or 'u').upper()}-{size.upper().replace('K', 'F')}"
 
 
 def _run(cmd: list[str], cwd: Path, log: Path) -> float:
