@@ -290,7 +290,10 @@ class ThresholdCore(wiring.Component):
         m.d.sync += [r_valid.eq(self.rx_valid), r_data.eq(self.rx_data)]
         m.d.sync += [r_be.eq(self.rx_be), r_last.eq(self.rx_last), r_beat.eq(in_beat)]
         with m.If(self.rx_valid):
-            m.d.sync += in_beat.eq(Mux(self.rx_last, 0, in_beat + 1))
+            # Saturating: past 16,383 beats (131 KB, beyond any UDP datagram's end) every
+            # beat keeps the last position, so nothing is read twice.
+            at_max = in_beat == (1 << len(in_beat)) - 1
+            m.d.sync += in_beat.eq(Mux(self.rx_last, 0, Mux(at_max, in_beat, in_beat + 1)))
             with m.If(in_beat < _HDR_BEATS):
                 m.d.sync += hdr.word_select(in_beat[0:4], 64).eq(self.rx_data)
 
