@@ -6,7 +6,9 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from harness import FrameSpec
+from harness import FrameSpec, configs, frame_sequences
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tickwire.engine.config import InstrumentConfig, ThresholdConfig
 from tickwire.engine.threshold import ThresholdEngine
 from tickwire.fpga.backend import FpgaBackend
@@ -102,6 +104,79 @@ def test_frames_longer_than_the_beat_counter(vsim: FpgaBackend) -> None:
     short[60:62] = (5).to_bytes(2, "big")
     wrapped = bytes(short) + bytes(140_000 - len(short))
     frames = [huge, trigger, huge[:65_600], trigger, wrapped, trigger]
+    engine = ThresholdEngine(config)
+    want = [engine.feed(f) for f in frames]
+    vsim.configure(config)
+    assert vsim.feed_many(frames) == want
+    assert vsim.stats().to_json() == engine.stats().to_json()
+
+
+_FUZZ_CONFIG = ThresholdConfig(
+    True,
+    1000,
+    1,
+    26477,
+    26400,
+    "TWORDERS01",
+    (
+        InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 50_000, 10**12),
+        InstrumentConfig(14, "MSFT", 4_000_000, 10, 3, 7, 999_999, 2**62, 2**62),
+    ),
+)
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    """A valid trigger frame with bytes changed, inserted or cut anywhere, or raw bytes."""
+    from tickwire.engine.testing import add_order, feed_frame
+
+    if draw(st.integers(0, 4)) == 0:
+        return draw(st.binary(max_size=200))
+    blocks = [
+        add_order(draw(st.sampled_from([13, 14, 15])), "S", draw(st.integers(1, 4_000_000)))
+        for _ in range(draw(st.integers(1, 4)))
+    ]
+    frame = bytearray(feed_frame(blocks, vlan_tci=draw(st.sampled_from([None, 5]))))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(frame) - 1))
+        kind = draw(st.sampled_from(["set", "set", "insert", "cut"]))
+        if kind == "set":
+            frame[at] = draw(st.integers(0, 255))
+        elif kind == "insert":
+            frame[at:at] = draw(st.binary(min_size=1, max_size=3))
+        else:
+            del frame[at:]
+            break
+    return bytes(frame)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(frames=st.lists(_mutated(), min_size=1, max_size=8))
+def test_verilator_on_damaged_and_arbitrary_frames(vsim: FpgaBackend, frames: list[bytes]) -> None:
+    """Byte-level damage anywhere in the headers or the blocks, back to back."""
+    engine = ThresholdEngine(_FUZZ_CONFIG)
+    want = [engine.feed(f) for f in frames]
+    vsim.configure(_FUZZ_CONFIG)
+    assert vsim.feed_many(frames) == want
+    assert vsim.stats().to_json() == engine.stats().to_json()
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(config=configs(), batches=st.lists(frame_sequences, min_size=1, max_size=6))
+def test_verilator_back_to_back_on_the_harness_frames(
+    vsim: FpgaBackend, config: ThresholdConfig, batches: list[list[FrameSpec]]
+) -> None:
+    """The harness's frames and configs (every rule, every limit's edge), back to back,
+    in more examples than the Python simulator can afford."""
+    frames = [s.build() for batch in batches for s in batch]
     engine = ThresholdEngine(config)
     want = [engine.feed(f) for f in frames]
     vsim.configure(config)
