@@ -37,7 +37,7 @@ from tickwire.baremetal.traffic import (
     run_plan,
     threshold_config_for,
 )
-from tickwire.engine.threshold import ThresholdEngine
+from tickwire.threshold.reference import ThresholdEngine
 
 DRIVER = r"""
 #include <stdio.h>

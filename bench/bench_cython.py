@@ -30,10 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_engine import bench_itch_book, day_file, machine, threshold_workload
-from tickwire.engine import BookManager, ThresholdConfig, ThresholdEngine
-from tickwire.engine.cbackend import CythonBackend
+from tickwire.engine import BookManager
 from tickwire.engine.cbook import AVAILABLE, UNAVAILABLE_REASON, CythonBookManager
 from tickwire.itch.fastpath import decode_binaryfile
+from tickwire.threshold import ThresholdConfig, ThresholdEngine
+from tickwire.threshold.cbackend import CythonBackend
 
 Result = tuple[float, float, int, dict[str, object]]
 

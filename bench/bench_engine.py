@@ -33,11 +33,12 @@ import sys
 import time
 from pathlib import Path
 
-from tickwire.engine import BookManager, InstrumentConfig, ThresholdConfig, ThresholdEngine
-from tickwire.engine.testing import feed_frame
+from tickwire.engine import BookManager
 from tickwire.itch import AddOrder, BinaryFileWriter, encode
 from tickwire.itch.fastpath import decode_binaryfile
 from tickwire.itch.generator import generate_day
+from tickwire.threshold import InstrumentConfig, ThresholdConfig, ThresholdEngine
+from tickwire.threshold.testing import feed_frame
 
 OUT = Path(__file__).resolve().parent / "out"
 

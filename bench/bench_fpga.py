@@ -26,13 +26,13 @@ import sys
 import time
 from collections import Counter
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import feed_frame
-from tickwire.engine.threshold import ThresholdEngine
 from tickwire.fpga.backend import FpgaBackend
 from tickwire.fpga.sim import CLOCK_HZ
 from tickwire.itch import AddOrder, AddOrderMPID, encode
 from tickwire.itch.generator import generate_day
+from tickwire.threshold import ThresholdEngine
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.testing import feed_frame
 
 NS_PER_CYCLE = 1e9 / CLOCK_HZ
 

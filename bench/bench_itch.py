@@ -41,7 +41,7 @@ from tickwire.itch.messages import MESSAGE_LENGTHS, decode_construct
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
-REAL = HERE.parent.parent / "shared" / "data" / "itch" / "ex20101224.TEST_ITCH_50"
+REAL = HERE.parent / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 
 
 def write_day(path: Path, messages: int, symbols: int, seed: int) -> None:

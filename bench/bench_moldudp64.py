@@ -128,8 +128,14 @@ async def e2e(messages: list[bytes], loss: float) -> dict[str, float]:
 
     rx = await MoldReceiver.create(
         Line(port=0, host="127.0.0.1"),
+        # Requests as fast as the server above allows (the receiver's default cap, 200 a
+        # second, is the default server's per-address limit).
         config=ReceiverConfig(
-            request_server=pub.request_address, start_sequence=1, retry_timeout=0.01
+            request_server=pub.request_address,
+            start_sequence=1,
+            retry_timeout=0.01,
+            request_rate=100_000,
+            request_burst=10_000,
         ),
         on_event=on_event,
     )

@@ -5,7 +5,7 @@ receiving the order it triggered.
         [--path loopback,veth] [--triggers 2000] [--warmup 200] [--no-pin]
         [--plot bench/out/t2t.png]
 
-The simulated exchange (``tickwire.engine.exchange``) runs in this process. For every
+The simulated exchange (``tickwire.exchange``) runs in this process. For every
 trigger it publishes one MoldUDP64 packet with one ITCH Add Order (a sell at the watched
 symbol's limit) and waits for the order it triggers. Two clocks:
 
@@ -161,7 +161,7 @@ def _recv_cmd(at: Endpoints) -> list[str]:
 
 
 def _xdp_cmd(at: Endpoints) -> list[str]:
-    from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+    from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
     big = 2**62  # the same decision as the other traders: 100 shares at the limit, no caps
     order_port = at.orders_udp.rpartition(":")[2]
@@ -195,7 +195,7 @@ def xdp_trader(config_path: str) -> None:
     socket on the feed port (an engine's, in production), and the mirror ring buffer of
     frames turned into orders is drained every 20 ms.
     """
-    from tickwire.engine.config import load_config
+    from tickwire.threshold.config import load_config
     from tickwire.xdp import XdpProgram
     from tickwire.xdp.netns import in_netns
     from tickwire.xdp.program import PASS_PROGRAM_NAME
@@ -251,7 +251,7 @@ async def measure(
     Returns ``{"app": [...], "wire": [...]}``: the exchange's clock, and kernel timestamps
     at its interface (:class:`WireTap`).
     """
-    from tickwire.engine.exchange import Exchange, ExchangeConfig
+    from tickwire.exchange import Exchange, ExchangeConfig
 
     ex = await Exchange.start(
         ExchangeConfig(feed_target=(bot_host, FEED_PORT), host=host, flush_interval=0.0)

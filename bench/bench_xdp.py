@@ -28,10 +28,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import add_order, feed_frame
-from tickwire.engine.threshold import ThresholdEngine
 from tickwire.moldudp64.pcap import read_pcap
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.reference import ThresholdEngine
+from tickwire.threshold.testing import add_order, feed_frame
 from tickwire.xdp import XDP_PASS, XDP_TX, XdpProgram
 from tickwire.xdp.layout import MIRROR_NONE
 from tickwire.xdp.program import PASS_PROGRAM_NAME
@@ -39,8 +39,7 @@ from tickwire.xdp.program import PASS_PROGRAM_NAME
 FEED_PORT = 26477
 ORDER_PORT = 26400
 REAL_PCAP = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
+    Path(__file__).resolve().parents[1]
     / "data"
     / "pcap"
     / "nasdaq-itch50"

@@ -1,13 +1,14 @@
-"""Build hook for tickwire-engine: the optional Cython extensions.
+"""Build hook for tickwire-engine: the optional Cython extension.
 
-All metadata lives in pyproject.toml; this file only declares the compiled paths of the
-``cython`` backend: ``tickwire.engine._cbook`` (the full-depth L3 book, ITCH decoded
-straight from bytes) and ``tickwire.engine._cthreshold`` (the threshold strategy). Both
-are optional on purpose, like ``tickwire.itch._fast``: tickwire-engine must install and
-work (through the reference engine) on a machine without a C compiler or without Cython,
-so a failed compile is reported and skipped instead of failing the install.
-``tickwire.engine.cbook.AVAILABLE`` and ``tickwire.engine.cbackend.AVAILABLE`` say at
-runtime whether the compiled paths are in use. ``TICKWIRE_NO_EXT=1`` builds without them.
+All metadata lives in pyproject.toml; this file only declares the compiled path of the
+``cython`` book backend: ``tickwire.engine._cbook`` (the full-depth L3 book, ITCH decoded
+straight from bytes). It is optional on purpose, like ``tickwire.itch._fast``:
+tickwire-engine must install and work (through the reference book) on a machine without a
+C compiler or without Cython, so a failed compile is reported and skipped instead of
+failing the install. ``tickwire.engine.cbook.AVAILABLE`` says at runtime whether the
+compiled path is in use. ``TICKWIRE_NO_EXT=1`` builds without it. (The compiled threshold
+backend is built by tickwire-threshold's own setup.py; build isolation gives each package
+its own copy of :class:`OptionalBuildExt`.)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
 PKG = "src/tickwire/engine"
-MODULES = ("_cbook", "_cthreshold")
+MODULES = ("_cbook",)
 
 
 class OptionalBuildExt(build_ext):
@@ -44,7 +45,7 @@ class OptionalBuildExt(build_ext):
     def _skip(exc: BaseException) -> None:
         print(
             f"WARNING: tickwire.engine extensions not built ({exc!r}); "
-            "the reference engine will be used",
+            "the reference book will be used",
             file=sys.stderr,
         )
 

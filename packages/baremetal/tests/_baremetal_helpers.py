@@ -8,7 +8,7 @@ import shutil
 
 from tickwire.baremetal import qemu_binary
 from tickwire.baremetal.layout import config_blob, new_secret
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 TOOLS = ("nasm", "gcc", "ld")
 

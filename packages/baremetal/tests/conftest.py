@@ -69,10 +69,44 @@ def cstrategy_lib(tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
     return lib
 
 
+@pytest.fixture(scope="session")
+def ccontrol_lib(tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
+    """kernel/control.h's length checks compiled hosted, as ``tw_ctl_check_frame``."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc missing")
+    src = kernel_source_dir()
+    out = tmp_path_factory.mktemp("ccontrol") / "libtwcontrol.so"
+    shim = out.parent / "shim.c"
+    shim.write_text(
+        '#include "control.h"\n'
+        "u32 tw_ctl_check_frame(const u8 *f, u32 n, u32 *blen) {\n"
+        "    const u8 *body = 0;\n"
+        "    u32 len = 0xFFFFFFFFu, r = tw_ctl_check(f, n, &body, &len);\n"
+        "    *blen = len;\n"
+        "    return r;\n"
+        "}\n"
+    )
+    subprocess.run(
+        ["gcc", "-O2", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-fsanitize=undefined",
+         "-fno-sanitize-recover=all", f"-I{src}", "-o", str(out), str(shim)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    lib = ctypes.CDLL(str(out))
+    lib.tw_ctl_check_frame.restype = ctypes.c_uint32
+    lib.tw_ctl_check_frame.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_uint32,
+        ctypes.POINTER(ctypes.c_uint32),
+    ]
+    return lib
+
+
 @pytest.fixture
 def cstrategy(cstrategy_lib: ctypes.CDLL) -> CStrategy:
     return CStrategy(cstrategy_lib)
 
 
 def repo_data() -> Path:
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    """The real test data, in the repository (data/PROVENANCE.md)."""
+    return Path(__file__).resolve().parents[3] / "data"

@@ -24,10 +24,10 @@ from tickwire.baremetal.traffic import (
     inject_faults,
     threshold_config_for,
 )
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.threshold import ThresholdEngine, ThresholdStats
+from tickwire.threshold import ThresholdEngine, ThresholdStats
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
-PCAPS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "pcap" / "nasdaq-itch50"
+PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 MESSAGES = list(generated_messages(6000, 20, 3))
 CONFIG = threshold_config_for(MESSAGES, instruments=6, max_orders=60)
 FRAMES = list(feed_frames(MESSAGES, max_blocks=12))
@@ -82,6 +82,7 @@ def test_tagged_frames_match_reference(cstrategy: CStrategy) -> None:
 
 def test_real_captures_match_reference(cstrategy: CStrategy) -> None:
     frames = [f for p in sorted(PCAPS.glob("*.pcap")) for f in capture_frames(p)]
+    assert frames, f"no captures in {PCAPS}"
     config = ThresholdConfig(
         True, 5, 1, 26477, 26400, "TWORDERS01",
         (InstrumentConfig(6514, "META", 3_600_000, 10, 1, 100, 500, 1000, 10**12),),

@@ -25,10 +25,10 @@ from tickwire.baremetal.traffic import (
     inject_faults,
     threshold_config_for,
 )
-from tickwire.engine.config import ThresholdConfig
-from tickwire.engine.threshold import ThresholdEngine
+from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.reference import ThresholdEngine
 
-PCAPS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "pcap" / "nasdaq-itch50"
+PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 MESSAGES = list(generated_messages(8000, 20, 9))
 CONFIG = threshold_config_for(MESSAGES, instruments=6, max_orders=200)
 FRAMES = list(feed_frames(MESSAGES, max_blocks=16))
@@ -90,6 +90,7 @@ def test_fault_injection_keeps_kernel_alive_and_equal(guest: Guest) -> None:
 
 def test_real_captures_match_reference(guest: Guest) -> None:
     frames = [f for p in sorted(PCAPS.glob("*.pcap")) for f in capture_frames(p)] * 3
+    assert frames, f"no captures in {PCAPS}"
     config = dataclasses.replace(
         BASE_CONFIG,
         max_orders=5,
@@ -161,10 +162,35 @@ def test_kill_switch_and_limits_at_run_time(guest: Guest) -> None:
     assert guest.set_limits(bad) == CommandResult.BAD_VALUE  # not a configured locate
     assert guest.command(Command.LIMITS, b"\x0d\x00") == CommandResult.BAD_LENGTH
     assert guest.command(Command.ARM, b"\x02") == CommandResult.BAD_VALUE
-    assert guest.command(Command(3), b"TWCF") == CommandResult.BAD_VALUE  # short config
+    assert guest.command(Command(3), b"TWCF") == CommandResult.BAD_LENGTH  # short config
     assert guest.report().threshold_stats() == s
     assert guest.command(Command(10), b"") == CommandResult.OK  # histogram reset
     assert guest.report().histogram.count == 0
+
+
+def test_commands_of_the_wrong_length_are_refused_and_change_nothing(guest: Guest) -> None:
+    """Short or long bodies get BAD_LENGTH; before, an ARM without a body read the NIC's
+    zero padding and disarmed, and an EXIT without one ended the run."""
+    guest.reconfigure(BASE_CONFIG)
+    errors = guest.report().counters["ctl_errors"]  # not reset by a reconfigure
+    trig = next(iter(feed_frames([sell_add(13, 1_490_000)])))
+    wrong = [
+        (Command.ARM, b""),
+        (Command.ARM, b"\x00\x00"),
+        (Command.ACK, b""),
+        (Command.MAX_ORDERS, b"\x00"),
+        (Command.MAX_ORDERS, bytes(5)),
+        (Command.LIMITS, bytes(21)),
+        (Command.SYNC, b"\x00"),
+        (Command.EXIT, b""),
+    ]
+    for command, body in wrong:
+        assert guest.command(command, body) == CommandResult.BAD_LENGTH, (command, body)
+    assert guest.running
+    assert len(guest.process([trig])[0]) == 1  # still armed, still acking, same limits
+    report = guest.report()
+    assert report.counters["ctl_errors"] == errors + len(wrong)
+    assert report.threshold_stats().orders == 1
 
 
 def test_clean_exit_with_final_report() -> None:
@@ -181,8 +207,8 @@ def test_clean_exit_with_final_report() -> None:
         assert not g.running
 
 
-def test_engine_command_line_runs_the_backend(tmp_path: Path) -> None:
-    """``python -m tickwire.engine threshold --backend baremetal`` writes what the
+def test_threshold_command_line_runs_the_backend(tmp_path: Path) -> None:
+    """``python -m tickwire.threshold run --backend baremetal`` writes what the
     reference writes, byte for byte (orders pcap and statistics JSON)."""
     import subprocess
     import sys
@@ -204,7 +230,7 @@ def test_engine_command_line_runs_the_backend(tmp_path: Path) -> None:
     outputs = {}
     for name in ("reference", "baremetal"):
         proc = subprocess.run(
-            [sys.executable, "-m", "tickwire.engine", "threshold", "--backend", name, "--config", str(cfg),
+            [sys.executable, "-m", "tickwire.threshold", "run", "--backend", name, "--config", str(cfg),
              str(capture), "--out", str(tmp_path / f"{name}.pcap"), "--json", str(tmp_path / f"{name}.json")],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip

@@ -33,8 +33,8 @@ from tickwire.baremetal.stats import (
     parse_report,
 )
 from tickwire.baremetal.traffic import FAULT_KINDS, feed_frames, generated_messages, inject_faults
-from tickwire.engine.backends import available_backends, load_backend
-from tickwire.engine.config import InstrumentConfig
+from tickwire.threshold.backends import available_backends, load_backend
+from tickwire.threshold.config import InstrumentConfig
 
 
 def test_config_blob_layout() -> None:

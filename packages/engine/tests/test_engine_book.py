@@ -30,8 +30,8 @@ from tickwire.itch import (
 )
 from tickwire.itch.generator import generate_day
 
-# The shared data sit next to the repository: ../shared/data (DESIGN.md).
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+# The real test data ship in the repository: data/ (data/PROVENANCE.md).
+DATA = Path(__file__).resolve().parents[3] / "data"
 TEST_FILE = DATA / "itch" / "ex20101224.TEST_ITCH_50"
 PCAPS = DATA / "pcap" / "nasdaq-itch50"
 

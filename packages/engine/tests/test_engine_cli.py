@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from tickwire.engine.cli import main
-from tickwire.engine.testing import add_order, feed_frame
 from tickwire.moldudp64.codec import parse_downstream
 from tickwire.moldudp64.net import parse_udp_frame
 from tickwire.moldudp64.pcap import PcapWriter, read_pcap
 from tickwire.ouch import v50
+from tickwire.threshold.testing import add_order, feed_frame
 
-# The shared data sit next to the repository: ../shared/data (DESIGN.md).
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+# The real test data ship in the repository: data/ (data/PROVENANCE.md).
+DATA = Path(__file__).resolve().parents[3] / "data"
 TEST_FILE = DATA / "itch" / "ex20101224.TEST_ITCH_50"
 MULTIPLE = DATA / "pcap" / "nasdaq-itch50" / "Multiple.Packets.pcap"
 

@@ -40,7 +40,8 @@ from tickwire.itch.generator import generate_day
 
 pytestmark = pytest.mark.skipif(not cbook.AVAILABLE, reason=f"{cbook.UNAVAILABLE_REASON}")
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+# The real test data ship in the repository: data/ (data/PROVENANCE.md).
+DATA = Path(__file__).resolve().parents[3] / "data"
 TEST_FILE = DATA / "itch" / "ex20101224.TEST_ITCH_50"
 
 _SETTINGS = settings(
@@ -293,8 +294,6 @@ def test_truncated_and_unframeable_input_raise_decode_error(tmp_path: Path) -> N
 
 
 def test_real_file_rebuilds_to_the_reference_books(tmp_path: Path) -> None:
-    if not TEST_FILE.exists():
-        pytest.skip("shared data not present")
     ref = BookManager()
     ref.feed(iter_binaryfile(TEST_FILE))
     fast = cbook.CythonBookManager()

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import tempfile
 from typing import Any
 
-from tickwire.engine.exchange import Exchange, ExchangeConfig, Faults
 from tickwire.engine.live import LiveConfig, LiveEngine, send_command
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import MarketMaker, Strategy
 from tickwire.engine.strategy.orders import OrderState
 from tickwire.engine.strategy.taker import ThresholdTaker
+from tickwire.exchange import Exchange, ExchangeConfig, Faults
 from tickwire.itch import AddOrder, SystemEvent
 from tickwire.itch.generator import generate_day
+from tickwire.moldudp64 import DownstreamPacket
 from tickwire.moldudp64.aio import run
 
 STRATEGY = {"max_symbols": 4, "max_position": 3_000, "exit_ticks": 2}
@@ -188,7 +190,7 @@ def test_kill_switch_stops_new_orders_within_one_message() -> None:
 
 
 def test_matching_price_time_priority() -> None:
-    from tickwire.engine.exchange import MatchingEngine
+    from tickwire.exchange import MatchingEngine
 
     out: list[object] = []
     fills: list[Any] = []
@@ -220,4 +222,60 @@ def test_market_maker_quotes_replaced_and_hit_by_flow_positions_agree() -> None:
     assert any(o.filled_qty for o in eng.runner.manager.orders.values())
     assert not eng.runner.manager.open_orders()  # cancelled at shutdown, answers seen
     assert not [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
+    _assert_agree(ex, eng)
+
+
+def test_a_pinned_feed_session_holds_against_packets_nobody_published() -> None:
+    """Sent to the engine's feed port mid-session: a packet of another session, an end of
+    session below what was delivered and a heartbeat with an absurd sequence number. The
+    engine keeps its feed (pinned with ``feed_session``), sends no request for the absurd
+    number, and stops only at the real end of session, with books equal to the exchange's."""
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], bool]:
+        ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
+        session = ex.config.feed_session
+        cfg = LiveConfig(
+            feed=("127.0.0.1", 0),
+            ouch=("127.0.0.1", ex.ouch50_port),
+            rerequest=ex.rerequest_address,
+            limits=RiskLimits(max_position=5_000),
+            feed_session=session,
+        )
+        eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
+        await eng.start()
+        assert ex.feed is not None
+        ex.feed.target = eng.feed_address
+        task = asyncio.create_task(eng.run())
+        flow = asyncio.create_task(ex.run_flow(generate_day(4_000, 6, 3), rate=20_000))
+        for _ in range(2_000):
+            if eng.runner.messages_seen >= 500:
+                break
+            await asyncio.sleep(0.005)
+        hostile = (
+            DownstreamPacket("STRAY00001", 1, (b"x",)).build(),
+            DownstreamPacket.end_of_session_packet(session, 1).build(),
+            DownstreamPacket.heartbeat(session, 2**62).build(),
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for data in hostile:
+                sock.sendto(data, eng.feed_address)
+        await flow
+        await asyncio.sleep(0.3)
+        survived = not task.done()  # the stale end of session did not end it
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 30)
+        await ex.close()
+        return ex, eng, report, survived
+
+    ex, eng, report, survived = run(main())
+    assert survived
+    feed = report["feed"]
+    assert feed["session"] == "TWFEED0001" and feed["end_of_session"]
+    refused = feed["refused"]
+    assert refused["other_session_packets"] == 1
+    assert refused["stale_end_of_session"] == 1
+    assert refused["suspect_packets"] == 1 and refused["jumps_confirmed"] == 0
+    assert feed["requests"] < 20  # no storm (a handful at most for real loss)
+    assert eng.runner.messages_seen == ex.published
+    _assert_books_equal(ex, eng)
     _assert_agree(ex, eng)

@@ -78,3 +78,13 @@ def test_render_shows_the_frames_from_the_xdp_mirror_when_there_is_one() -> None
     }  # fmt: skip
     assert "frames from the XDP mirror" in _text(snap)
     assert "61 (60 ordered, 1 cut, 2 dropped)" in _text(snap)
+
+
+def test_render_shows_what_the_feed_receiver_refused() -> None:
+    snap = _engine().snapshot()
+    assert snap["feed"]["refused"]["stale_end_of_session"] == 0
+    assert "feed packets refused" not in _text(snap)
+    snap["feed"]["refused"].update(other_session_packets=2, stale_end_of_session=1)
+    text = _text(snap)
+    assert "feed packets refused" in text
+    assert "other_session 2, stale_end_of_session 1" in text

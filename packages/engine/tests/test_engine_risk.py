@@ -569,3 +569,97 @@ def _check_script(lim: RiskLimits, script: list[tuple[Any, ...]]) -> None:
             else:
                 r.kill()
         assert r.open_orders() == len(open_orders)
+
+
+# -- hostile input: wire symbols, integers, the clock ---------------------------------------
+
+
+@pytest.mark.parametrize("symbol", ["AAPL ", "AAPL    ", "AAPL   "])
+def test_engine_risk_padded_symbol_is_the_wire_symbol(symbol: str) -> None:
+    """OUCH space-pads the symbol: ``"AAPL "`` goes out as AAPL, so AAPL's limit and the
+    restricted list apply to it, and its exposure and fills are booked as AAPL."""
+    r = engine(position_limits={SYM: 100}, restricted=frozenset({"MSFT"}))
+    assert r.submit(1, SYM, "B", 60, REF, 0) is None
+    refusal = r.submit(2, symbol, "B", 60, REF, 0)
+    assert refusal is not None and refusal.reason is RiskReason.MAX_POSITION
+    restricted = r.submit(3, "MSFT" + symbol[4:], "B", 1, REF, 0)
+    assert restricted is not None and restricted.reason is RiskReason.RESTRICTED
+    assert r.submit(4, symbol, "S", 10, REF, 0) is None
+    r.fill(4, symbol, "S", 10, REF)
+    assert r.ledger.positions == {SYM: -10}
+
+
+@pytest.mark.parametrize(
+    "symbol", ["", " ", " AAPL", "AA PL", "TOOLONGSYM", "AAPL\x00", "AAPL\t", "AAPLé", 5]
+)
+def test_engine_risk_refuses_what_is_not_a_wire_symbol(symbol: Any) -> None:
+    r = engine()
+    refusal = r.submit(1, symbol, "B", 1, REF, 0)
+    assert refusal is not None and refusal.reason is RiskReason.INVALID
+    assert "not a wire symbol" in refusal.detail
+    assert r.open_orders() == 0
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "detail"),
+    [
+        (True, REF, "quantity must be an integer, got bool True"),
+        (100.0, REF, "quantity must be an integer, got float 100.0"),
+        ("100", REF, "quantity must be an integer, got str '100'"),
+        (100, 438300.5, "price must be an integer, got float 438300.5"),
+        (100, True, "price must be an integer, got bool True"),
+        (100, 2_000_000_000, "price 2000000000 out of range"),
+    ],
+)
+def test_engine_risk_refuses_non_integers(quantity: Any, price: Any, detail: str) -> None:
+    r = engine()
+    refusal = r.submit(1, SYM, "B", quantity, price, 0)
+    assert refusal is not None and refusal.reason is RiskReason.INVALID
+    assert refusal.detail.startswith(detail)
+    assert r.refusals == {"invalid": 1} and r.open_orders() == 0
+
+
+def test_engine_risk_refuses_unknown_sides() -> None:
+    r = engine()
+    for side in ("b", "X", "", 1):
+        refusal = r.submit(1, SYM, side, 1, REF, 0)
+        assert refusal is not None and refusal.reason is RiskReason.INVALID
+    assert r.submit(1, SYM, "T", 1, REF, 0) is None  # sell short is a sell
+
+
+def test_engine_risk_clock_must_not_go_backwards() -> None:
+    """Rate windows need monotonic time; time since midnight wrapping is an error, not
+    a day of refusals."""
+    r = engine(throttle_orders=1, throttle_window_ns=2_000_000_000)
+    before_midnight = 86_398 * 1_000_000_000
+    assert r.submit(1, SYM, "B", 1, REF, before_midnight) is None
+    with pytest.raises(ValueError, match="risk clock went backwards"):
+        r.submit(2, SYM, "B", 2, REF, 1_000_000_000)
+    assert r.submit(3, SYM, "B", 3, REF, before_midnight + 2_000_000_000) is None
+
+
+def test_engine_risk_replace_keeps_symbol_and_side() -> None:
+    r = engine()
+    assert r.submit(1, SYM, "B", 10, REF, 0) is None
+    for sym, side in (("MSFT", "B"), (SYM, "S")):
+        refusal = r.submit(2, sym, side, 10, REF, 0, replaces=1)
+        assert refusal is not None and refusal.reason is RiskReason.INVALID
+
+
+def test_engine_risk_replace_chain_counts_the_worse_member() -> None:
+    """Original and replacement in flight count as one order at the worse of the two;
+    the venue's answer leaves one of them."""
+    r = engine(max_position=100, credit_limit=100 * REF, max_open_orders=2)
+    assert r.submit(1, SYM, "B", 100, REF, 0) is None
+    assert r.submit(2, SYM, "B", 10, REF, 0, replaces=1) is None  # down: adds nothing
+    assert r.open_orders() == 1
+    refusal = r.check(SYM, "B", 1, REF, 0)
+    assert refusal is not None and refusal.reason is RiskReason.MAX_POSITION
+    r.order_done(2)  # the replace was rejected: the original is all there is
+    assert r.check(SYM, "S", 100, REF, 0) is not None  # credit: 100 still open
+    assert r.submit(3, SYM, "B", 10, REF, 0, replaces=1) is None
+    r.fill(1, SYM, "B", 30, REF)  # the original trades while the replace is in flight
+    r.replaced(1, 3, 10)  # the venue says the replacement has 10 open
+    assert r.open_orders() == 1
+    assert r.check(SYM, "B", 60, REF, 0) is None
+    assert r.check(SYM, "B", 61, REF, 0) is not None

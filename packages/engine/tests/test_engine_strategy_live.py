@@ -4,6 +4,7 @@ against the simulated venue serving as the exchange."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 from tickwire.engine.backtest.venue import SimulatedVenue
@@ -85,3 +86,22 @@ def test_engine_strategy_live_over_soupbintcp() -> None:
 def test_engine_strategy_wall_clock() -> None:
     t = wall_clock_ns()
     assert 0 <= t < 86_400 * 1_000_000_000
+
+
+def test_engine_strategy_live_risk_windows_survive_midnight() -> None:
+    """The throttle runs on a monotonic clock: an order after local midnight is not
+    refused because the one before it was sent at 23:59:58 (time since midnight wraps)."""
+    wall = [86_398 * 1_000_000_000]  # 23:59:58 local time
+    runner = LiveRunner(
+        MarketMaker(),
+        lambda data: None,
+        limits=RiskLimits(throttle_orders=1, throttle_window_ns=1_000_000),  # 1 per ms
+        clock=lambda: wall[0],
+    )
+    first = runner.manager.submit("AAPL", "B", 100, 1_000_000)
+    time.sleep(0.005)  # 5 ms of monotonic time
+    wall[0] = 1_000_000_000  # 00:00:01 the next day
+    second = runner.manager.submit("AAPL", "B", 100, 1_000_100)
+    assert first.state is OrderState.PENDING
+    assert second.state is OrderState.PENDING, second.reason
+    assert runner.risk.refusals == {}

@@ -1,4 +1,4 @@
-"""The command lines: the engine's ``threshold --backend fpga`` and ``tickwire.fpga control``."""
+"""The command lines: ``tickwire.threshold run --backend fpga`` and ``tickwire.fpga control``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tickwire.engine.cli import main as engine_main
-from tickwire.engine.testing import add_order, feed_frame
 from tickwire.fpga.__main__ import main
 from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.threshold.cli import main as threshold_main
+from tickwire.threshold.testing import add_order, feed_frame
 
 CONFIG = """\
 armed = true
@@ -46,12 +46,12 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 def _threshold(backend: str, cfg: Path, cap: Path, tmp: Path) -> tuple[bytes, str]:
     out, stats = tmp / f"{backend}.pcap", tmp / f"{backend}.json"
-    args = ["threshold", "--backend", backend, "--config", str(cfg), str(cap)]
-    assert engine_main([*args, "--out", str(out), "--json", str(stats)]) == 0
+    args = ["run", "--backend", backend, "--config", str(cfg), str(cap)]
+    assert threshold_main([*args, "--out", str(out), "--json", str(stats)]) == 0
     return out.read_bytes(), stats.read_text()
 
 
-def test_engine_command_line_on_fpga_is_the_reference(
+def test_threshold_command_line_on_fpga_is_the_reference(
     files: tuple[Path, Path], tmp_path: Path
 ) -> None:
     cfg, cap = files

@@ -1,6 +1,6 @@
 """The simulated core against the reference: back-to-back frames, register timing, the bus.
 
-The cross-backend harness (``tests/test_engine_harness.py``) already runs the ``fpga``
+The cross-backend harness (``tests/test_threshold_harness.py``) already runs the ``fpga``
 backend frame by frame (idle cycles between frames). These tests add what is particular
 to hardware: frames on consecutive cycles with no idle beat (so a frame's decision and
 order overlap the next frame's parsing), register writes landing in the middle of a
@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness import FrameSpec, configs, frame_sequences
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import add_order, feed_frame
-from tickwire.engine.threshold import ThresholdEngine
 from tickwire.fpga import regs
 from tickwire.fpga.backend import FpgaBackend
 from tickwire.fpga.control import instrument_writes
 from tickwire.fpga.sim import frame_beats
 from tickwire.itch import OrderDelete, encode
+from tickwire.threshold import ThresholdEngine
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.harness import FrameSpec, configs, frame_sequences
+from tickwire.threshold.testing import add_order, feed_frame
 
 FEED_PORT = 26477
 FILLER = encode(OrderDelete(13, 0, 0, 42))

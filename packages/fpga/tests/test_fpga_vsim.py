@@ -6,14 +6,14 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from harness import FrameSpec, configs, frame_sequences
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.threshold import ThresholdEngine
 from tickwire.fpga.backend import FpgaBackend
 from tickwire.itch import AddOrder, AddOrderMPID, encode
 from tickwire.itch.generator import generate_day
+from tickwire.threshold import ThresholdEngine
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.harness import FrameSpec, configs, frame_sequences
 
 pytestmark = pytest.mark.skipif(
     shutil.which("verilator") is None or shutil.which("g++") is None,
@@ -84,7 +84,7 @@ def test_verilator_on_a_long_day_matches_the_reference(vsim: FpgaBackend) -> Non
 def test_frames_longer_than_the_beat_counter(vsim: FpgaBackend) -> None:
     """A frame of 140,000 bytes (more beats than the 14-bit beat counter counts: it
     saturates, and every byte past the UDP datagram is ignored anyway), then normal ones."""
-    from tickwire.engine.testing import add_order, feed_frame
+    from tickwire.threshold.testing import add_order, feed_frame
 
     config = ThresholdConfig(
         True,
@@ -128,7 +128,7 @@ _FUZZ_CONFIG = ThresholdConfig(
 @st.composite
 def _mutated(draw: st.DrawFn) -> bytes:
     """A valid trigger frame with bytes changed, inserted or cut anywhere, or raw bytes."""
-    from tickwire.engine.testing import add_order, feed_frame
+    from tickwire.threshold.testing import add_order, feed_frame
 
     if draw(st.integers(0, 4)) == 0:
         return draw(st.binary(max_size=200))

@@ -8,15 +8,13 @@ import pytest
 from tickwire.itch import MESSAGE_LENGTHS
 
 #: The real NASDAQ ITCH 5.0 sample (every length prefix is zero).
-#: The repository sits next to ``shared/`` (``../shared/data/itch`` from the repo root).
-REAL_FILE = (
-    Path(__file__).resolve().parents[4] / "shared" / "data" / "itch" / "ex20101224.TEST_ITCH_50"
-)
+#: It ships in the repository: ``data/itch`` (``data/PROVENANCE.md``).
+REAL_FILE = Path(__file__).resolve().parents[3] / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 
 
 @pytest.fixture(scope="session")
 def real_file() -> Path:
-    if not REAL_FILE.exists():  # pragma: no cover - the data ships with the repo checkout
+    if not REAL_FILE.exists():  # pragma: no cover - the data ship with the checkout
         pytest.fail(f"real ITCH sample missing: {REAL_FILE}")
     return REAL_FILE
 

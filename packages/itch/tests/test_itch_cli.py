@@ -100,12 +100,14 @@ def test_bad_input_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert status == 0
     assert json.loads(text)["errors"] == 1
     status, _ = run("stats", str(tmp_path / "missing.itch"))
-    assert status == 1
+    assert status == 2  # a path that names no file is a usage error, like argparse's FileType
 
 
-def test_unknown_type_filter_is_a_usage_error(real_file: Path) -> None:
-    with pytest.raises(SystemExit):
-        run("dump", str(real_file), "--type", "Z")
+def test_unknown_type_filter_is_a_usage_error(
+    real_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("dump", str(real_file), "--type", "Z")[0] == 2
+    assert "unknown message type(s): Z" in capsys.readouterr().err
 
 
 def test_generate_then_stats(tmp_path: Path) -> None:
@@ -153,3 +155,34 @@ def test_progress_without_total() -> None:
     with Progress(None, "", stream=tty, unit=" msgs") as bar:
         bar.update(1234)
     assert "1.2k msgs" in tty.getvalue()
+
+
+def test_bad_arguments_and_files_give_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tickwire.itch.generator")
+    day = tmp_path / "day.itch"
+    assert run("generate", "--messages", "300", "--symbols", "3", str(day))[0] == 0
+    cut_gz = tmp_path / "cut.itch.gz"
+    cut_gz.write_bytes(gzip.compress(day.read_bytes())[:300])
+    empty = tmp_path / "empty.itch"
+    empty.write_bytes(b"")
+    capsys.readouterr()
+    for argv, status, needle in (
+        # sizes generate_day refuses: a usage error, and no output file
+        (["generate", "--messages", "10", "--symbols", "5000", str(tmp_path / "g.itch")], 2,
+         "10 messages cannot hold a day of 5000 symbols"),
+        (["generate", "--messages", "0", "--symbols", "1", str(tmp_path / "g.itch")], 2,
+         "0 is not at least 1"),
+        (["dump", str(day), "--limit", "-1"], 2, "-1 is not at least 1"),
+        (["stats", str(cut_gz)], 1, "gzip"),
+        (["dump", str(cut_gz)], 1, "gzip"),
+        (["stats", str(empty)], 2, "empty file"),
+        (["stats", str(tmp_path)], 2, "is a directory"),
+    ):  # fmt: skip
+        assert run(*argv)[0] == status, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        (line,) = [x for x in err.splitlines() if "error:" in x]
+        assert needle in line, (argv, line)
+    assert not (tmp_path / "g.itch").exists()

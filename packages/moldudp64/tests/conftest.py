@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
+#: The real test data ship in the repository: data/ (data/PROVENANCE.md).
+DATA = Path(__file__).resolve().parents[3] / "data"
 PCAP_DIR = DATA / "pcap" / "nasdaq-itch50"
 ITCH_FILE = DATA / "itch" / "ex20101224.TEST_ITCH_50"
 
@@ -15,12 +16,12 @@ ITCH_FILE = DATA / "itch" / "ex20101224.TEST_ITCH_50"
 def real_captures() -> list[Path]:
     files = sorted(PCAP_DIR.glob("*.pcap"))
     if not files:
-        pytest.skip(f"real captures not found in {PCAP_DIR}")
+        pytest.fail(f"real captures not found in {PCAP_DIR}")
     return files
 
 
 @pytest.fixture(scope="session")
 def itch_file() -> Path:
     if not ITCH_FILE.exists():
-        pytest.skip(f"real ITCH file not found: {ITCH_FILE}")
+        pytest.fail(f"real ITCH file not found: {ITCH_FILE}")
     return ITCH_FILE

@@ -57,7 +57,7 @@ def test_pcap2itch_drops_duplicates_and_counts_gaps(
 
     msgs = [itch.encode(m) for m in generate_day(40, 3, 1)]
     packets = [DownstreamPacket("AB", 1 + i * 4, tuple(msgs[i * 4 : i * 4 + 4])) for i in range(10)]
-    order = [0, 0, 1, 2, 1, 4, 3, 5, 6, 7, 8, 9, 9]  # A/B copies, a late one, 3 lost then late
+    order = [0, 0, 1, 2, 1, 4, 3, 5, 6, 8, 9, 9]  # A/B copies, 3 late (in time), 7 lost
     with PcapWriter(pcap) as w:
         for i in order:
             w.write(
@@ -73,9 +73,15 @@ def test_pcap2itch_drops_duplicates_and_counts_gaps(
     assert main(["pcap2itch", str(pcap), str(out)]) == 0
     summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     got = [m for _, m in itch.iter_raw(out)]
-    assert got == msgs[:12] + msgs[16:]
-    assert summary["missing"] == 4 and summary["duplicates"] == 4 * 4
+    assert got == msgs[:28] + msgs[32:]
+    assert summary["missing"] == 4 and summary["gaps"] == 1
+    assert summary["duplicates"] == 3 * 4
     assert summary["messages_written"] == 36
+    # --keep-duplicates: every packet's messages, in capture order.
+    assert main(["pcap2itch", "--keep-duplicates", str(pcap), str(out)]) == 0
+    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert [m for _, m in itch.iter_raw(out)] == [m for i in order for m in packets[i].messages]
+    assert summary["messages_written"] == 4 * len(order)
 
 
 class Listener:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,12 +45,20 @@ def delivered(events: list[Event]) -> list[int]:
     return out
 
 
+def hb(seq: int, session: str = "S") -> bytes:
+    return DownstreamPacket.heartbeat(session, seq).build()
+
+
+def eos(seq: int, session: str = "S") -> bytes:
+    return DownstreamPacket.end_of_session_packet(session, seq).build()
+
+
 def requests(events: list[Event]) -> list[tuple[int, int]]:
     return [(e.request.sequence, e.request.count) for e in events if isinstance(e, SendRequest)]
 
 
 def test_in_order_duplicates_overlap_and_reorder() -> None:
-    rx = Receiver(ReceiverConfig(request_server=SRV))
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, request_server=SRV))
     ev = rx.receive(pkt(1, 3), "A", 0.0)
     assert ev[0] == SessionChanged(None, "S", 1)
     assert delivered(ev) == [1, 2, 3]
@@ -104,8 +114,15 @@ def test_heartbeat_reveals_lost_tail_and_end_of_session_waits_for_it() -> None:
 
 def test_late_join_and_start_from_one() -> None:
     late = Receiver(ReceiverConfig(request_server=SRV))
-    assert delivered(late.receive(pkt(100, 2), "A", 0.0)) == [100, 101]
-    full = Receiver(ReceiverConfig(request_server=SRV, start_sequence=1, request_delay=0))
+    # The join point is fixed by two independent packets (the B copy is not one).
+    assert late.receive(pkt(100, 2), "A", 0.0) == []
+    assert late.receive(pkt(100, 2), "B", 0.0) == []
+    ev = late.receive(pkt(102, 1), "A", 0.001)
+    assert ev[0] == SessionChanged(None, "S", 100)
+    assert delivered(ev) == [100, 101, 102]
+    full = Receiver(
+        ReceiverConfig(session="S", request_server=SRV, start_sequence=1, request_delay=0)
+    )
     ev = full.receive(pkt(100, 2), "A", 0.0)
     assert delivered(ev) == [] and requests(ev) == [(1, 99)]
 
@@ -122,7 +139,7 @@ def test_stale_feed_and_resume() -> None:
 
 
 def test_bad_and_foreign_packets_are_counted_not_raised() -> None:
-    rx = Receiver(ReceiverConfig(session="MINE"))
+    rx = Receiver(ReceiverConfig(session="MINE", start_sequence=1))
     for junk in (b"", b"x" * 19, pkt(1, 2, "MINE")[:-1], pkt(1, 1, "MINE") + b"zz", b"\xff" * 20):
         ev = rx.receive(junk, "A", 0.0)
         assert len(ev) == 1 and isinstance(ev[0], BadPacket)
@@ -133,20 +150,31 @@ def test_bad_and_foreign_packets_are_counted_not_raised() -> None:
     assert isinstance(ev[0], BadPacket)
 
 
-def test_session_change_after_end_and_after_grace() -> None:
-    rx = Receiver(ReceiverConfig(request_server=SRV, session_grace=5.0))
-    rx.receive(pkt(1, 2, "ONE"), "A", 0.0)
-    rx.receive(DownstreamPacket.end_of_session_packet("ONE", 3).build(), "A", 0.1)
-    ev = rx.receive(pkt(1, 2, "TWO"), "A", 0.2)
-    assert SessionChanged("ONE", "TWO", 1, 0) in ev and delivered(ev) == [1, 2]
-    assert rx.receive(pkt(3, 1, "ONE"), "A", 0.3) == []  # the retired session is ignored
-    # A crash: THREE starts while TWO is incomplete and never ended. TWO gets the grace.
-    rx.receive(pkt(4, 1, "TWO"), "A", 1.0)  # 3 missing
-    assert delivered(rx.receive(pkt(1, 1, "THREE"), "A", 2.0)) == []
-    assert not any(isinstance(e, SessionChanged) for e in rx.tick(6.9))  # still in grace
-    ev = rx.tick(7.0)
+def test_session_change_after_end_and_after_silence_and_a_run() -> None:
+    rx = Receiver(ReceiverConfig(start_sequence=1, session_grace=5.0))
+    assert rx.receive(pkt(1, 1, "ONE"), "A", 0.0) == []
+    ev = rx.receive(pkt(2, 1, "ONE"), "A", 0.05)  # the second packet adopts ONE
+    assert ev[0] == SessionChanged(None, "ONE", 1) and delivered(ev) == [1, 2]
+    assert EndOfSession("ONE", 3) in rx.receive(eos(3, "ONE"), "A", 0.1)
+    # After ONE's end the next session is adopted on its second independent packet.
+    assert rx.receive(pkt(1, 2, "TWO"), "A", 0.2) == []
+    ev = rx.receive(pkt(3, 1, "TWO"), "A", 0.21)
+    assert SessionChanged("ONE", "TWO", 1, 0) in ev and delivered(ev) == [1, 2, 3]
+    assert rx.receive(pkt(4, 1, "ONE"), "A", 0.3) == []  # the retired session is refused
+    assert rx.stats.other_session_packets == 1
+    # A crash: TWO goes silent at 1.0, incomplete and never ended, and THREE starts. The
+    # change waits for session_grace of TWO's silence and a run of THREE's packets.
+    rx.receive(pkt(5, 1, "TWO"), "A", 1.0)  # 4 missing
+    ev = []
+    for t, p in ((2.0, pkt(1, 1, "THREE")), (3.0, hb(2, "THREE")), (4.0, hb(2, "THREE"))):
+        ev += rx.receive(p, "A", t)
+    assert rx.next_deadline() == 6.0
+    ev += rx.tick(5.9)
+    assert not any(isinstance(e, SessionChanged) for e in ev)
+    ev = rx.tick(6.0)
     assert SessionChanged("TWO", "THREE", 1, 2) in ev
     assert delivered(ev) == [1]
+    assert rx.stats.session_changes == 2
 
 
 def test_publisher_packs_flushes_heartbeats_and_ends() -> None:
@@ -277,3 +305,178 @@ def test_request_server_refuses_what_the_store_forgot() -> None:
     assert srv.stats.out_of_range == 1
     (packet,) = srv.handle(RequestPacket("S", 95, 3).build(), "c1", 0.0)
     assert parse_downstream(packet).messages == (b"m95", b"m96", b"m97")
+
+
+# --- hostile and stray packets (docs/robustness.md section 2) ------------------------------
+
+
+def assert_within_bucket(times: list[float], rate: float, burst: float) -> None:
+    """The request times fit a token bucket of ``burst`` refilled at ``rate`` a second."""
+    tokens, last = burst, float("-inf")
+    for t in times:
+        tokens = min(burst, tokens + (t - last) * rate) - 1
+        last = t
+        assert tokens >= -1e-9, f"request at {t} over the cap ({rate}/s, burst {burst})"
+
+
+def test_a_stray_session_packet_never_changes_the_session() -> None:
+    """One packet of another session while the real feed idles on heartbeats."""
+    rx = Receiver(ReceiverConfig(request_server=SRV, start_sequence=1))
+    ev = rx.receive(pkt(1, 2), "A", 0.0) + rx.receive(pkt(3, 1), "A", 0.01)
+    assert delivered(ev) == [1, 2, 3]
+    ev = rx.receive(pkt(1, 5, "STRAY"), "X", 0.5)
+    for i in range(1, 30):  # heartbeats only, a second apart; timers run in between
+        ev += rx.tick(i - 0.5) + rx.receive(hb(4), "A", float(i))
+    ev += rx.tick(40.0)
+    assert not any(isinstance(e, SessionChanged) for e in ev)
+    assert rx.session == "S"
+    assert delivered(rx.receive(pkt(4, 1), "A", 41.0)) == [4]
+
+
+def test_a_sustained_other_session_does_not_take_over_a_live_one() -> None:
+    rx = Receiver(ReceiverConfig(start_sequence=1))
+    rx.receive(pkt(1, 1), "A", 0.0)
+    rx.receive(hb(2), "A", 0.5)
+    ev: list[Event] = []
+    for i in range(1, 20):  # the other session sends every 0.1 s, S heartbeats every 1 s
+        for k in range(10):
+            ev += rx.receive(hb(i * 10 + k, "OTHER"), "X", i + k / 10)
+        ev += rx.receive(hb(2), "A", i + 0.95) + rx.tick(i + 0.96)
+    assert not any(isinstance(e, SessionChanged) for e in ev) and rx.session == "S"
+
+
+def test_a_stray_first_packet_does_not_choose_the_session() -> None:
+    rx = Receiver(ReceiverConfig(request_server=SRV, start_sequence=1))
+    ev = rx.receive(pkt(1, 1, "STRAY"), "X", 0.0)
+    ev += rx.receive(pkt(1, 2), "A", 0.1) + rx.receive(pkt(3, 1), "A", 0.2)
+    assert [e for e in ev if isinstance(e, SessionChanged)] == [SessionChanged(None, "S", 1)]
+    assert delivered(ev) == [1, 2, 3] and rx.session == "S"
+
+
+def test_a_pinned_session_starts_at_once_and_never_changes() -> None:
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, session_grace=0.5))
+    assert delivered(rx.receive(pkt(1, 1), "A", 0.0)) == [1]
+    ev: list[Event] = []
+    for i in range(10):  # S is silent, NEW runs for 10 s: still refused
+        ev += rx.receive(hb(1 + i, "NEW"), "X", 1.0 + i) + rx.tick(1.5 + i)
+    assert not any(isinstance(e, SessionChanged) for e in ev)
+    assert rx.stats.other_session_packets == 10
+    assert delivered(rx.receive(pkt(2, 1), "A", 20.0)) == [2]
+
+
+def test_an_end_of_session_below_what_was_delivered_is_ignored() -> None:
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1))
+    rx.receive(pkt(1, 10), "A", 0.0)
+    ev = rx.receive(eos(5), "X", 0.1)
+    assert not any(isinstance(e, EndOfSession) for e in ev) and not rx.ended
+    assert rx.stats.stale_end_of_session == 1
+    assert delivered(rx.receive(pkt(11, 1), "A", 0.2)) == [11]
+    assert rx.receive(eos(12), "A", 0.3) == [EndOfSession("S", 12)]
+
+
+def test_an_end_of_session_that_data_contradicts_is_dropped() -> None:
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1))
+    rx.receive(pkt(1, 2), "A", 0.0)
+    ev = rx.receive(eos(5), "X", 0.1)  # ahead of delivery: believed for now
+    assert not any(isinstance(e, EndOfSession) for e in ev)
+    ev = rx.receive(pkt(3, 4), "A", 0.2)  # 3..6: messages at and past "the end"
+    assert delivered(ev) == [3, 4, 5, 6]
+    assert not any(isinstance(e, EndOfSession) for e in ev) and not rx.ended
+    assert rx.stats.stale_end_of_session == 1
+
+
+def test_one_absurd_heartbeat_starts_no_request_storm() -> None:
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, request_server=SRV))
+    ev = rx.receive(pkt(1, 1), "A", 0.0) + rx.receive(hb(2**62), "X", 0.005)
+    for i in range(1000):  # the real feed goes on in order for 10 s
+        t = 0.01 * (i + 1)
+        ev += rx.receive(pkt(2 + i, 1), "A", t) + rx.tick(t + 0.005)
+    assert requests(ev) == []
+    assert not rx.in_gap and rx.known_end == 1002
+    assert not any(isinstance(e, GapDetected) for e in ev)
+    assert rx.stats.suspect_packets == 1 and rx.stats.jumps_confirmed == 0
+
+
+def test_a_real_jump_is_confirmed_by_the_next_packet() -> None:
+    rx = Receiver(
+        ReceiverConfig(session="S", start_sequence=1, request_server=SRV, request_delay=0)
+    )
+    rx.receive(pkt(1, 1), "A", 0.0)
+    ev = rx.receive(pkt(500_001, 1), "A", 0.1)  # 500,000 lost: suspect
+    ev += rx.receive(pkt(500_001, 1), "B", 0.1)  # its B copy is no confirmation
+    assert requests(ev) == [] and rx.known_end == 2
+    ev = rx.receive(hb(500_002), "A", 0.2)  # the next packet confirms it
+    assert rx.stats.jumps_confirmed == 1 and rx.known_end == 500_002
+    assert requests(ev)[0] == (2, 1000) and len(requests(ev)) == 8
+    assert rx.stats.suspect_packets == 2
+
+
+def test_late_join_one_absurd_first_packet_does_not_hide_the_feed() -> None:
+    rx = Receiver(ReceiverConfig(request_server=SRV))  # late join, any session
+    ev = rx.receive(pkt(2**62, 1), "X", 0.0)
+    for i, t in enumerate((0.1, 0.2, 0.3)):
+        ev += rx.receive(pkt(100 + i, 1), "A", t)
+    assert delivered(ev) == [100, 101, 102]
+    assert rx.stats.duplicate_messages == 0 and rx.stats.suspect_packets == 1
+
+
+def test_the_out_of_order_buffer_is_bounded_in_bytes() -> None:
+    def big(seq: int) -> bytes:
+        return DownstreamPacket("S", seq, (f"m{seq}".encode().ljust(1000, b"."),)).build()
+
+    cfg = ReceiverConfig(session="S", start_sequence=1, request_server=SRV, request_delay=0)
+    rx = Receiver(dataclasses.replace(cfg, max_buffer_bytes=10_000))
+    rx.receive(big(1), "A", 0.0)
+    for seq in range(3, 103):  # 2 is lost: 100 KB arrive out of order
+        rx.receive(big(seq), "A", 0.0)
+    assert sum(len(m) for m in rx._buffer.values()) <= 10_000
+    assert rx.buffered_bytes == 10_000 and rx.stats.buffer_dropped == 90
+    # Nothing is lost: what was dropped is requested and delivered once answered.
+    got = [1]
+    ev = rx.receive(big(2), SRV, 0.01)
+    for _ in range(50):
+        for e in ev:
+            if isinstance(e, Messages):
+                got += range(e.sequence, e.next_sequence)
+        want = [s for r in requests(ev) for s in range(r[0], r[0] + r[1])]
+        ev = rx.tick(rx.next_deadline() or 0.0)
+        for s in want:
+            ev += rx.receive(big(s), SRV, 0.0)
+    assert got == list(range(1, 103)) and rx.buffered_bytes == 0
+
+
+def test_requests_are_capped_whatever_the_gaps() -> None:
+    cfg = ReceiverConfig(
+        session="S",
+        start_sequence=1,
+        request_server=SRV,
+        request_delay=0,
+        max_request=1,
+        retry_timeout=0.001,
+        backoff=1.0,
+    )
+    rx = Receiver(cfg)
+    rx.receive(pkt(1, 1), "A", 0.0)
+    for s in range(3, 2000, 2):  # every other message lost; nothing answers
+        rx.receive(pkt(s, 1), "A", 0.0)
+    times: list[float] = []
+    for i in range(2000):
+        t = i * 0.001
+        times += [t] * len(requests(rx.tick(t)))
+    assert_within_bucket(times, cfg.request_rate, cfg.request_burst)
+    assert len(times) > 300 and rx.stats.requests_deferred > 0
+
+
+def test_packets_held_for_other_sessions_are_bounded() -> None:
+    rx = Receiver(ReceiverConfig(start_sequence=1, max_buffer_bytes=20_000))
+    rx.receive(pkt(1, 1), "A", 0.0)
+    rx.receive(pkt(2, 1), "A", 0.1)  # S adopted (its two packets were candidate packets)
+    for i in range(200):  # 200 KB of three other sessions while S is alive: bytes bound
+        data = DownstreamPacket(f"X{i % 3}", 1 + i, (b"." * 1000,)).build()
+        assert rx.receive(data, "X", 0.2 + i * 0.001) == []
+    assert sum(c.nbytes for c in rx._candidates.values()) <= 20_000
+    assert rx.stats.candidate_packets == 202 and rx.stats.held_dropped == 200 - 19
+    for i in range(40):  # 40 sessions: at most four candidates are tracked
+        rx.receive(DownstreamPacket(f"Y{i}", 1, (b"y",)).build(), "Y", 1.0 + i * 0.001)
+    assert len(rx._candidates) == 4
+    assert rx.session == "S" and delivered(rx.receive(pkt(3, 1), "A", 2.0)) == [3]

@@ -5,13 +5,17 @@ A deterministic discrete-event simulation with virtual time connects the sans-I/
 receiver. Every transmission on every link (both feed lines, requests, answers) takes its
 fate from a hypothesis-drawn list: delivered after some delay (so packets reorder), lost, or
 duplicated. Once the list runs out the network delivers cleanly, so the network is eventually
-reliable, which is what any recovery protocol needs to finish. The property: the receiver
-delivers exactly the published messages, in order, each once, and reports the end of session.
+reliable, which is what any recovery protocol needs to finish. Hostile packets are injected
+at drawn times on top: single packets of stray sessions, ends of session below what was
+already delivered, heartbeats and data claiming absurd sequence numbers. The property: the
+receiver delivers exactly the published messages, in order, each once, reports the end of
+session, and its requests never exceed the cap (``request_rate``, ``request_burst``).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
@@ -52,6 +56,58 @@ fates = st.lists(
     ),
     max_size=400,
 )
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A packet nobody published, reaching the receiver at ``at``."""
+
+    at: float
+    kind: str  # stray | stale_eos | absurd_heartbeat | absurd_data
+    value: int
+
+    def packet(self, index: int, rx: Receiver) -> bytes | None:
+        """Its bytes, made when it is sent (a stale end of session depends on the receiver)."""
+        if self.kind == "stray":  # each a single packet of its own session
+            name, seq = f"STRAY{index}", 1 + self.value % 1000
+            if self.value % 2:
+                return DownstreamPacket(name, seq, (b"stray",)).build()
+            return DownstreamPacket.heartbeat(name, seq).build()
+        session = rx.session
+        if session is None:
+            return None
+        if self.kind == "stale_eos":
+            if rx.next_sequence <= 1:
+                return None  # nothing delivered: nothing is below it
+            seq = 1 + self.value % (rx.next_sequence - 1)
+            return DownstreamPacket.end_of_session_packet(session, seq).build()
+        # Absurd, and far from each other: single packets, none confirms another.
+        seq = 2**40 + index * 2**30 + self.value % 2**20
+        if self.kind == "absurd_heartbeat":
+            return DownstreamPacket.heartbeat(session, seq).build()
+        return DownstreamPacket(session, seq, (b"evil",)).build()
+
+
+hostiles = st.lists(
+    st.builds(
+        Hostile,
+        at=st.floats(0, 3),
+        kind=st.sampled_from(["stray", "stale_eos", "absurd_heartbeat", "absurd_data"]),
+        value=st.integers(0, 2**62),
+    ),
+    max_size=8,
+)
+
+
+def assert_request_cap(events: list[tuple[float, Event]], config: ReceiverConfig) -> None:
+    """The requests fit the receiver's token bucket: the absolute cap on requests."""
+    rate, burst = config.request_rate, config.request_burst
+    tokens, last = burst, float("-inf")
+    for at, ev in events:
+        if isinstance(ev, SendRequest):
+            tokens = min(burst, tokens + (at - last) * rate) - 1
+            last = at
+            assert tokens >= -1e-9, f"request at {at} over {rate}/s with burst {burst}"
 
 
 @dataclass
@@ -121,18 +177,22 @@ def simulate(
     limit: float = 2000.0,
     lines: tuple[str, ...] = ("lineA", "lineB"),
     joined: bool = False,
+    hostile: Sequence[Hostile] = (),
 ) -> tuple[list[tuple[str, int, bytes]], list[Event], Net]:
     """Run until the receiver has seen the last feed's end of session; return what it got."""
     net = Net(fate_list)
     rx = Receiver(config)
     delivered: list[tuple[str, int, bytes]] = []
     events: list[Event] = []
+    timed: list[tuple[float, Event]] = []
+    attacks = sorted(enumerate(hostile), key=lambda h: h[1].at)
     last_session = feeds[-1].publisher.session
     now = 0.0
 
     def handle(evs: list[Event]) -> None:
         for ev in evs:
             events.append(ev)
+            timed.append((now, ev))
             if isinstance(ev, Messages):
                 for i, m in enumerate(ev.messages):
                     delivered.append((ev.session, ev.sequence + i, m))
@@ -140,11 +200,13 @@ def simulate(
                 net.send(now, "rx", "server", ev.data)
 
     if joined:
-        # The receiver was listening when the first session started: it saw its first
-        # heartbeat. (Otherwise losing every packet of a short first session is
-        # indistinguishable from joining late, when that session was already over.)
-        first = feeds[0].publisher
-        handle(rx.receive(DownstreamPacket.heartbeat(first.session, 1).build(), "lineA", 0.0))
+        # The receiver was listening when the first session started: it saw its first two
+        # heartbeats (one packet alone adopts no session). Otherwise losing every packet of
+        # a short first session is indistinguishable from joining late, when that session
+        # was already over.
+        first = DownstreamPacket.heartbeat(feeds[0].publisher.session, 1).build()
+        handle(rx.receive(first, "lineA", -1.0))
+        handle(rx.receive(first, "lineA", 0.0))
     steps = 0
     while now < limit:
         steps += 1
@@ -159,7 +221,14 @@ def simulate(
         d = rx.next_deadline()
         if d is not None:
             times.append(d)
+        if attacks:
+            times.append(attacks[0][1].at)
         now = max(now, min(times))
+        while attacks and attacks[0][1].at <= now:
+            index, h = attacks.pop(0)
+            data = h.packet(index, rx)
+            if data is not None:
+                handle(rx.receive(data, "hostile", now))
         for i, f in enumerate(feeds):
             if not (i == 0 or feeds[i - 1].publisher.closed) or now < f.start:
                 continue
@@ -189,6 +258,7 @@ def simulate(
             handle(rx.tick(now))
     else:
         raise AssertionError(f"no end of session after {limit} simulated seconds: {rx.stats}")
+    assert_request_cap(timed, config)
     return delivered, events, net
 
 
@@ -205,9 +275,19 @@ gaps_st = st.lists(st.sampled_from([0.0, 0.0, 0.0005, 0.003, 0.05, 1.5]), max_si
 
 
 @settings(max_examples=150, deadline=None)
-@given(messages=messages_st, gaps=gaps_st, fate_list=fates, b_line=st.booleans())
+@given(
+    messages=messages_st,
+    gaps=gaps_st,
+    fate_list=fates,
+    b_line=st.booleans(),
+    hostile=hostiles,
+)
 def test_any_loss_pattern_delivers_everything_once_in_order(
-    messages: list[bytes], gaps: list[float], fate_list: list[Fate], b_line: bool
+    messages: list[bytes],
+    gaps: list[float],
+    fate_list: list[Fate],
+    b_line: bool,
+    hostile: list[Hostile],
 ) -> None:
     feed = Feed.make("SESSIONA", messages, gaps, start=0.0)
     delivered, events, _ = simulate(
@@ -215,6 +295,7 @@ def test_any_loss_pattern_delivers_everything_once_in_order(
         fate_list,
         ReceiverConfig(request_server="server", start_sequence=1),
         lines=("lineA", "lineB") if b_line else ("lineA",),
+        hostile=hostile,
     )
     check_in_order_once(delivered)
     assert [m for _, _, m in delivered] == messages
@@ -224,16 +305,20 @@ def test_any_loss_pattern_delivers_everything_once_in_order(
 
 
 @settings(max_examples=60, deadline=None)
-@given(first=messages_st, second=messages_st, gaps=gaps_st, fate_list=fates)
+@given(first=messages_st, second=messages_st, gaps=gaps_st, fate_list=fates, hostile=hostiles)
 def test_session_change(
-    first: list[bytes], second: list[bytes], gaps: list[float], fate_list: list[Fate]
+    first: list[bytes],
+    second: list[bytes],
+    gaps: list[float],
+    fate_list: list[Fate],
+    hostile: list[Hostile],
 ) -> None:
     """Session 1 ends, a new publisher starts session 2: both delivered whole, in order."""
     feeds = [Feed.make("SESSION1", first, gaps, 0.0), Feed.make("SESSION2", second, gaps, 0.0)]
     # A grace longer than the lossy stretch of the network can last: session 1 is finished
     # (its end of session, repeated every second, gets through) before session 2 starts.
     cfg = ReceiverConfig(request_server="server", start_sequence=1, session_grace=900.0)
-    delivered, events, _ = simulate(feeds, fate_list, cfg, joined=True)
+    delivered, events, _ = simulate(feeds, fate_list, cfg, joined=True, hostile=hostile)
     check_in_order_once(delivered)
     assert [m for s, _, m in delivered if s == "SESSION1"] == first
     assert [m for s, _, m in delivered if s == "SESSION2"] == second
@@ -291,13 +376,23 @@ def _restart_same_session(
 
 
 @settings(max_examples=50, deadline=None)
-@given(messages=messages_st, fate_list=fates, join_at=st.floats(0.0, 0.5), from_start=st.booleans())
+@given(
+    messages=messages_st,
+    fate_list=fates,
+    join_at=st.floats(0.0, 0.5),
+    from_start=st.booleans(),
+    hostile=hostiles,
+)
 def test_late_join(
-    messages: list[bytes], fate_list: list[Fate], join_at: float, from_start: bool
+    messages: list[bytes],
+    fate_list: list[Fate],
+    join_at: float,
+    from_start: bool,
+    hostile: list[Hostile],
 ) -> None:
     feed = Feed.make("LATE", messages, [0.002], start=0.0)
     cfg = ReceiverConfig(request_server="server", start_sequence=1 if from_start else None)
-    delivered, events, _ = simulate([feed], fate_list, cfg, rx_start=join_at)
+    delivered, events, _ = simulate([feed], fate_list, cfg, rx_start=join_at, hostile=hostile)
     check_in_order_once(delivered)
     got = [m for _, _, m in delivered]
     if from_start:

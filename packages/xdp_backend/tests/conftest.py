@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from tickwire.engine.config import ThresholdConfig
+from tickwire.threshold.config import ThresholdConfig
 from tickwire.xdp import XdpProgram
 from tickwire.xdp.netns import VethPair, veth_pair
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import add_order, feed_frame
-from tickwire.xdp import XDP_PASS, XDP_TX, XdpProgram
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.testing import add_order, feed_frame
+from tickwire.xdp import PIN_ROOT, XDP_PASS, XDP_TX, XdpProgram
 from tickwire.xdp.cli import main
 
 CONFIG = ThresholdConfig(
@@ -82,8 +82,7 @@ def test_mirror_mode_changes_on_the_next_frame(
     finally:
         reader.close()
     assert capsys.readouterr().out.splitlines()[-1] == f"{iface}: mirror orders"
-    with pytest.raises(SystemExit):  # argparse: an unknown mode is a usage error (2)
-        main(["mirror", iface, "some"])
+    assert main(["mirror", iface, "some"]) == 2  # argparse: an unknown mode is a usage error
 
 
 def test_stats(program: XdpProgram, iface: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,8 +98,9 @@ def test_stats(program: XdpProgram, iface: str, capsys: pytest.CaptureFixture[st
 
 
 def test_operational_errors(iface: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["detach", iface]) == 1  # pinned, but attached nowhere
-    assert "no interface" in capsys.readouterr().err
+    assert main(["detach", iface]) == 0  # pinned, but its interface does not exist: stale
+    assert f"{iface} no longer exists" in capsys.readouterr().out
+    assert not (PIN_ROOT / iface).exists()  # the stale pins are gone (test_xdp_pins.py)
     assert main(["stats", "twxnosuch0"]) == 1
     err = capsys.readouterr().err
     assert "nothing attached" in err
@@ -112,5 +112,11 @@ def test_attach_rejects_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_text(CONFIG.to_toml().replace("max_position = 5000", "max_positon = 5000"))
     assert main(["attach", "lo", "--config", str(bad)]) == 2
     assert "instrument[0].max_positon: unknown key" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["attach", "lo"])  # --config is required
+    assert main(["attach", "lo"]) == 2  # --config is required
+    assert "--config" in capsys.readouterr().err
+    assert main(["attach", "lo", "--config", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["set", "lo", "--locate", "70000"]) == 2
+    assert "locate 70000 is not in 1..65535" in capsys.readouterr().err
+    assert main(["stats", "lo", "--watch", "-1"]) == 2
+    assert "-1.0 is not above 0" in capsys.readouterr().err

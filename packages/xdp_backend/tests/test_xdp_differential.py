@@ -1,6 +1,6 @@
 """The xdp backend against the reference engine, frame by frame and byte for byte.
 
-The cross-backend harness (tests/test_engine_harness.py) holds every backend to the
+The cross-backend harness (tests/test_threshold_harness.py) holds every backend to the
 reference on structured frames; these tests add what matters for code that runs in the
 kernel: arbitrary bytes, valid frames with one byte or the length changed anywhere, and
 the edges of every limit, written out one by one.
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tickwire.engine.backends import load_backend, run_frames
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import add_order, feed_frame
-from tickwire.engine.threshold import ThresholdEngine
 from tickwire.itch import OrderDelete, encode
 from tickwire.moldudp64.net import parse_udp_frame
+from tickwire.threshold.backends import load_backend, run_frames
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.reference import ThresholdEngine
+from tickwire.threshold.testing import add_order, feed_frame
 from tickwire.xdp import FrameSizeError, XdpBackend
 from tickwire.xdp.program import TEST_RUN_MAX_FRAME
 
@@ -222,11 +222,10 @@ def test_frames_too_long_for_test_run_are_refused(xdp: XdpBackend) -> None:
         xdp.feed(bytes(TEST_RUN_MAX_FRAME + 1))
 
 
-def test_engine_command_line_with_backend_xdp(tmp_path: Path) -> None:
-    """``python -m tickwire.engine threshold --backend xdp`` writes what the reference does."""
+def test_threshold_command_line_with_backend_xdp(tmp_path: Path) -> None:
+    """``python -m tickwire.threshold run --backend xdp`` writes what the reference does."""
     capture = (
-        Path(__file__).resolve().parents[3].parent
-        / "shared"
+        Path(__file__).resolve().parents[3]
         / "data"
         / "pcap"
         / "nasdaq-itch50"
@@ -238,7 +237,7 @@ def test_engine_command_line_with_backend_xdp(tmp_path: Path) -> None:
     outputs = {}
     for name in ("reference", "xdp"):
         orders, stats = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
-        cmd = [sys.executable, "-m", "tickwire.engine", "threshold", "--backend", name]
+        cmd = [sys.executable, "-m", "tickwire.threshold", "run", "--backend", name]
         cmd += ["--config", str(config), str(capture), "--out", str(orders), "--json", str(stats)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr

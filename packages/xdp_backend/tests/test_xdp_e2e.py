@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 
 import pytest
-from tickwire.engine.config import parse_config
-from tickwire.engine.testing import add_order, feed_frame
-from tickwire.engine.threshold import ThresholdEngine, ThresholdStats
 from tickwire.itch import OrderDelete, encode
 from tickwire.moldudp64.codec import parse_downstream
 from tickwire.moldudp64.net import parse_udp_frame
 from tickwire.moldudp64.pcap import PcapWriter
 from tickwire.ouch import v50
+from tickwire.threshold import ThresholdEngine, ThresholdStats
+from tickwire.threshold.config import parse_config
+from tickwire.threshold.testing import add_order, feed_frame
 from tickwire.xdp import XdpProgram
 from tickwire.xdp.netns import VethPair, in_netns
 from tickwire.xdp.program import PASS_PROGRAM_NAME

@@ -23,18 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig, parse_config
-from tickwire.engine.exchange import Exchange, ExchangeConfig
 from tickwire.engine.live import LiveConfig, LiveEngine, MirrorError
 from tickwire.engine.strategy.taker import ThresholdTaker
-from tickwire.engine.testing import FEED_DST_IP, add_order, feed_frame
-from tickwire.engine.threshold import ThresholdEngine
+from tickwire.exchange import Exchange, ExchangeConfig
 from tickwire.itch import AddOrder, AddOrderMPID, Message, StockDirectory
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64.aio import Line, MoldReceiver, run
 from tickwire.moldudp64.events import Event, GapDetected
 from tickwire.moldudp64.net import parse_udp_frame
 from tickwire.moldudp64.receiver import ReceiverConfig
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig, parse_config
+from tickwire.threshold.reference import ThresholdEngine
+from tickwire.threshold.testing import FEED_DST_IP, add_order, feed_frame
 from tickwire.xdp import XDP_PASS, XDP_TX, MirrorFeed, XdpError, XdpProgram, layout
 from tickwire.xdp.netns import VethPair, in_netns
 from tickwire.xdp.program import PASS_PROGRAM_NAME
@@ -76,7 +76,9 @@ class _Rx:
         events: list[Event] = []
         rx = await MoldReceiver.create(
             Line(port=0, host="127.0.0.1"),
-            config=ReceiverConfig(start_sequence=1),
+            # Pinned to feed_frame's session: adopted on its first packet (unpinned, a
+            # session needs two packets, docs/robustness.md section 2).
+            config=ReceiverConfig(session="FEED000001", start_sequence=1),
             on_event=events.append,
         )
         return cls(rx, events)

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.testing import add_order, feed_frame
-from tickwire.xdp import XDP_PASS, XDP_TX, XdpError, XdpProgram, layout, pin_dir
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.testing import add_order, feed_frame
+from tickwire.xdp import XDP_PASS, XDP_TX, XdpError, XdpProgram, layout, pin_dir, pin_status
 from tickwire.xdp.build import object_path
 from tickwire.xdp.netns import VethPair, in_netns
 from tickwire.xdp.program import MAP_NAMES
@@ -130,16 +130,18 @@ def test_pins_are_root_only_and_reopen(program: XdpProgram, pinned: str) -> None
     assert stat.S_IMODE(base.stat().st_mode) == 0o700
     assert stat.S_IMODE(base.parent.stat().st_mode) == 0o700
     names = sorted(p.name for p in base.iterdir())
-    assert names == sorted([*MAP_NAMES, "prog"])
+    assert names == sorted([*MAP_NAMES, "prog", "owner"])  # owner: where it was attached
     for p in base.iterdir():
-        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+        if p.name != "owner":
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600
     with XdpProgram.open_pinned(pinned) as other:
         other.set_armed(False)  # through the pins, seen by the loaded program
     assert program.test_run(TRIGGER).retval == XDP_PASS
     with XdpProgram.open_pinned(pinned) as other:
         assert other.raw_stats().refused["killed"] == 1
-    with pytest.raises(XdpError, match="exists"):
-        program.pin(pinned)
+    # Attached nowhere (no such interface), the pins are stale: pinning again replaces them.
+    assert pin_status(pinned).state == "stale"
+    assert program.pin(pinned) == base
 
 
 def test_errors_are_typed(program: XdpProgram) -> None:

@@ -2,7 +2,7 @@
 
 * :mod:`tickwire.baremetal.build` builds the multiboot kernel (nasm, gcc, ld), cached.
 * :class:`Guest` boots it under QEMU (KVM or TCG) on a loopback UDP link and talks to it.
-* :class:`BaremetalBackend` is the ``baremetal`` backend of ``tickwire.engine``.
+* :class:`BaremetalBackend` is the ``baremetal`` backend of ``tickwire.threshold``.
 * :mod:`tickwire.baremetal.traffic` generates feed traffic, faults and timed bursts.
 * :mod:`tickwire.baremetal.layout` holds the config, control and reply layouts.
 """

@@ -10,7 +10,7 @@
 jitter (faults mixed in when asked), and prints one JSON object: the strategy's
 statistics, the in-guest cycle percentiles and the host round-trip percentiles. The
 threshold run itself (capture in, orders pcap and STATS.json out) is
-``python -m tickwire.engine threshold --backend baremetal``.
+``python -m tickwire.threshold run --backend baremetal``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ import json
 import sys
 from collections.abc import Sequence
 
-from tickwire.engine.config import ConfigError, load_config
+from tickwire.moldudp64.cliargs import (
+    UsageError,
+    existing_file,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+    probability,
+    run_cli,
+)
+from tickwire.threshold.config import ConfigError, load_config
 
 from .backend import default_accel
 from .build import BuildError, build_kernel
@@ -71,7 +80,10 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
         frames = capture_frames(args.capture)
         messages: list[bytes] = []
     else:
-        messages = list(generated_messages(args.generate, args.symbols, args.seed))
+        try:  # the sizes are checked when the generator starts
+            messages = list(generated_messages(args.generate, args.symbols, args.seed))
+        except ValueError as exc:
+            raise UsageError(f"--generate: {exc}") from None
         frames = list(feed_frames(messages))
     config = load_config(args.config) if args.config else threshold_config_for(messages)
     if args.faults:
@@ -116,41 +128,49 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild even when cached")
     b.set_defaults(func=_cmd_build)
     boot = sub.add_parser("boot", help="boot the kernel, print its banner, exit cleanly")
-    boot.add_argument("--config", help="threshold TOML (default: no instruments)")
+    boot.add_argument(
+        "--config", type=existing_file, help="threshold TOML (default: no instruments)"
+    )
     boot.add_argument("--accel", choices=("auto", "kvm", "tcg"))
     boot.set_defaults(func=_cmd_boot)
     t = sub.add_parser("traffic", help="send a timed stream to the kernel and report")
     src = t.add_mutually_exclusive_group(required=True)
-    src.add_argument("--capture", help="pcap/pcapng of feed frames")
-    src.add_argument("--generate", type=int, metavar="N", help="generate a day of N ITCH messages")
-    t.add_argument("--config", help="threshold TOML (default: derived from the generated day)")
-    t.add_argument("--symbols", type=int, default=50)
+    src.add_argument("--capture", type=existing_file, help="pcap/pcapng of feed frames")
+    src.add_argument(
+        "--generate", type=positive_int, metavar="N", help="generate a day of N ITCH messages"
+    )
+    t.add_argument(
+        "--config",
+        type=existing_file,
+        help="threshold TOML (default: derived from the generated day)",
+    )
+    t.add_argument("--symbols", type=positive_int, default=50)
     t.add_argument("--seed", type=int, default=1)
     t.add_argument(
-        "--faults", type=float, default=0.0, metavar="RATE", help="fault injection rate 0..1"
+        "--faults", type=probability, default=0.0, metavar="RATE", help="fault injection rate 0..1"
     )
-    t.add_argument("--warmup", type=int, default=100)
-    t.add_argument("--bursts", type=int, default=10)
-    t.add_argument("--burst-size", type=int, default=100)
-    t.add_argument("--burst-gap", type=float, default=0.01, metavar="SECONDS")
-    t.add_argument("--jitter", type=float, default=0.0, metavar="SECONDS")
+    t.add_argument("--warmup", type=non_negative_int, default=100)
+    t.add_argument("--bursts", type=non_negative_int, default=10)
+    t.add_argument("--burst-size", type=positive_int, default=100)
+    t.add_argument("--burst-gap", type=non_negative_float, default=0.01, metavar="SECONDS")
+    t.add_argument("--jitter", type=non_negative_float, default=0.0, metavar="SECONDS")
     t.add_argument("--accel", choices=("auto", "kvm", "tcg"))
     t.set_defaults(func=_cmd_traffic)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; exit status 0 on success, 2 on a usage or config error."""
-    args = build_parser().parse_args(argv)
-    try:
-        rc: int = args.func(args)
-    except ConfigError as exc:
-        print(f"error: config: {exc}", file=sys.stderr)
-        return 2
-    except (BuildError, GuestError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return rc
+    """Run the command line; exit status 0 on success, 1 when the capture cannot be read
+    or a frame cannot be sent (e.g. longer than the e1000 takes), the build or the guest
+    failed, 2 on a usage or config error, 130 interrupted: one ``error:`` line on
+    stderr, never a traceback for bad input (:func:`tickwire.moldudp64.cliargs.run_cli`)."""
+    return run_cli(
+        build_parser(),
+        argv,
+        lambda args: int(args.func(args)),
+        usage_errors=(ConfigError,),
+        data_errors=(BuildError, GuestError),
+    )
 
 
 if __name__ == "__main__":

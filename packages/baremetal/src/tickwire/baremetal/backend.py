@@ -1,8 +1,8 @@
 """The ``baremetal`` backend: the threshold strategy in the kernel, under QEMU.
 
 Registered under the ``tickwire.backends`` entry point, so
-``python -m tickwire.engine threshold --backend baremetal ...`` and the differential
-harness (``tests/test_engine_harness.py``) run it like any other backend.
+``python -m tickwire.threshold run --backend baremetal ...`` and the differential
+harness (``tests/test_threshold_harness.py``) run it like any other backend.
 
 One boot serves many cases: the first :meth:`configure` boots the kernel (config via
 fw_cfg); later calls reload the config over a control packet, which resets statistics,
@@ -16,9 +16,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 
-from tickwire.engine.backends import BackendUnavailable
-from tickwire.engine.config import ThresholdConfig
-from tickwire.engine.threshold import ThresholdStats
+from tickwire.threshold.backends import BackendUnavailable
+from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.stats import ThresholdStats
 
 from .build import BuildError
 from .qemu import ACCEL_ENV, Guest, default_accel, qemu_binary

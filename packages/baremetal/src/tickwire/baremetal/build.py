@@ -18,7 +18,7 @@ from pathlib import Path
 __all__ = ["KERNEL_SOURCES", "BuildError", "build_kernel", "cache_dir", "kernel_source_dir"]
 
 C_SOURCES = ("kmain.c", "strategy.c", "e1000.c", "pci.c", "fwcfg.c", "serial.c", "libc.c")
-HEADERS = ("types.h", "io.h", "parse.h", "strategy.h", "serial.h", "hw.h")
+HEADERS = ("types.h", "io.h", "parse.h", "strategy.h", "serial.h", "hw.h", "control.h")
 KERNEL_SOURCES = ("boot.asm", "linker.ld", *C_SOURCES, *HEADERS)
 
 CFLAGS = (

@@ -5,12 +5,14 @@ these are tickwire's private formats, not wire protocols of the exchange):
 
 * :data:`CONFIG` - the threshold configuration as the kernel reads it from QEMU fw_cfg
   (``opt/tickwire/config``) at boot, or from a ``CONFIG`` control packet at run time.
-  It is a 1:1 image of :class:`tickwire.engine.config.ThresholdConfig` plus the shared
+  It is a 1:1 image of :class:`tickwire.threshold.config.ThresholdConfig` plus the shared
   secret and the transport's ack flag. The C side (``kernel/strategy.c``) reads the
   same offsets with bounded helpers and re-validates every range.
 * :data:`CONTROL` - a control packet's payload after the Ethernet header (EtherType
   0x88B5, IEEE local experimental): magic ``TWCT``, the secret, a sequence number, a
-  command and its body.
+  command, its body's length and the body. The length is explicit because the NIC pads
+  frames shorter than 60 bytes with zeros; the kernel answers ``BAD_LENGTH`` to a body
+  that is not exactly its command's length (``kernel/control.h``) and changes nothing.
 * :data:`ACK` - the kernel's replies: per-frame acknowledgements (when ack mode is on)
   and "command done" answers.
 """
@@ -22,12 +24,13 @@ import secrets
 from dataclasses import dataclass
 
 import construct as c
-from tickwire.engine.config import ThresholdConfig
+from tickwire.threshold.config import ThresholdConfig
 
 __all__ = [
     "ACK",
     "ACK_KIND_DONE",
     "ACK_KIND_FRAME",
+    "BODY_SIZE",
     "CONFIG",
     "CONTROL",
     "ETHERTYPE_CONTROL",
@@ -110,9 +113,25 @@ CONTROL = c.Struct(
     "secret" / c.Bytes(SECRET_LEN),
     "seq" / c.Int32ul,
     "command" / c.Int8ul,
-    "body" / c.GreedyBytes,
+    "body" / c.Prefixed(c.Int16ul, c.GreedyBytes),
 )
-"""A control packet's payload (after the 14-byte Ethernet header)."""
+"""A control packet's payload (after the 14-byte Ethernet header): 27 bytes of header
+(the last two the body's length), then the body; what follows it is padding."""
+
+#: The exact body length of each command, or None when the body says it (CONFIG: 48 +
+#: 46 * count; FRAME: 2 + length). The kernel refuses any other length (BAD_LENGTH).
+BODY_SIZE: dict[Command, int | None] = {
+    Command.SYNC: 0,
+    Command.STATS: 0,
+    Command.CONFIG: None,
+    Command.ARM: 1,
+    Command.MAX_ORDERS: 4,
+    Command.LIMITS: 22,
+    Command.EXIT: 1,
+    Command.FRAME: None,
+    Command.ACK: 1,
+    Command.HIST_RESET: 0,
+}
 
 LIMITS = c.Struct(
     "locate" / c.Int16ul,

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 from . import layout
 from .build import build_kernel

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tickwire.engine.threshold import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
 
 __all__ = [
     "CycleHistogram",

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 __all__ = [
     "FAULT_KINDS",
@@ -116,10 +116,22 @@ def generated_frames(
 
 
 def capture_frames(path: str | Path) -> list[bytes]:
-    """Every frame of a pcap or pcapng capture, in file order."""
-    from tickwire.moldudp64.pcap import read_pcap
+    """Every frame of a pcap or pcapng capture, in file order.
 
-    return [rec.frame for rec in read_pcap(path)]
+    Raises ``BadPcap`` for a record of another link type than Ethernet (the guest's NIC
+    takes Ethernet frames; anything else would be sent as garbage).
+    """
+    from tickwire.moldudp64.errors import BadPcap
+    from tickwire.moldudp64.pcap import LINKTYPE_ETHERNET, linktype_name, read_pcap
+
+    frames = []
+    for n, rec in enumerate(read_pcap(path), 1):
+        if rec.linktype != LINKTYPE_ETHERNET:
+            raise BadPcap(
+                f"{path}: frame {n}: link type {linktype_name(rec.linktype)} is not Ethernet"
+            )
+        frames.append(rec.frame)
+    return frames
 
 
 def threshold_config_for(

@@ -3,20 +3,19 @@
 * :mod:`tickwire.engine.book`: full-depth (L3) ITCH order books per instrument (BBO,
   depth, L2, queue ahead, invariants), fed from a BinaryFILE, a MoldUDP64 capture or
   live messages (:mod:`tickwire.engine.sources`);
-* :mod:`tickwire.engine.threshold`: the reference threshold strategy (raw Ethernet frames
-  in, order frames and statistics out), specified in ``docs/threshold.md``;
-* :mod:`tickwire.engine.backends`: the backend interface every implementation of that
-  strategy plugs into, loaded by name from the ``tickwire.backends`` entry points.
+* strategies, pre-trade risk, backtests, the live engine and the simulated exchange.
+
+The threshold strategy (its configuration, the reference engine, the backend interface,
+the Cython backend and the differential harness) is the tickwire-threshold distribution,
+:mod:`tickwire.threshold`. Its names are still importable from here for one minor version
+(tickwire-engine 0.3.x), with a ``DeprecationWarning``.
 """
 
-from tickwire.engine.backends import (
-    Backend,
-    BackendNotFound,
-    BackendUnavailable,
-    available_backends,
-    load_backend,
-    run_frames,
-)
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
 from tickwire.engine.book import (
     BBO,
     BookInvariantError,
@@ -28,13 +27,6 @@ from tickwire.engine.book import (
     OrderBook,
     TapePrint,
 )
-from tickwire.engine.config import (
-    ConfigError,
-    InstrumentConfig,
-    ThresholdConfig,
-    load_config,
-    parse_config,
-)
 from tickwire.engine.sources import (
     apply_receiver_events,
     is_capture,
@@ -42,44 +34,57 @@ from tickwire.engine.sources import (
     iter_capture,
     rebuild,
 )
-from tickwire.engine.threshold import (
-    InstrumentStats,
-    ReferenceBackend,
-    ThresholdEngine,
-    ThresholdStats,
-    build_order_frame,
-)
 
 __all__ = [
     "BBO",
-    "Backend",
-    "BackendNotFound",
-    "BackendUnavailable",
     "BookInvariantError",
     "BookManager",
     "BookStats",
-    "ConfigError",
-    "InstrumentConfig",
-    "InstrumentStats",
     "Level",
     "LevelView",
     "Order",
     "OrderBook",
-    "ReferenceBackend",
     "TapePrint",
-    "ThresholdConfig",
-    "ThresholdEngine",
-    "ThresholdStats",
     "apply_receiver_events",
-    "available_backends",
-    "build_order_frame",
     "is_capture",
     "iter_binaryfile",
     "iter_capture",
-    "load_backend",
-    "load_config",
-    "parse_config",
     "rebuild",
-    "run_frames",
 ]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
+
+#: Names that moved to :mod:`tickwire.threshold` (deprecated here; gone in 0.4.0).
+_MOVED_TO_THRESHOLD = frozenset(
+    {
+        "Backend",
+        "BackendNotFound",
+        "BackendUnavailable",
+        "ConfigError",
+        "InstrumentConfig",
+        "InstrumentStats",
+        "ReferenceBackend",
+        "ThresholdConfig",
+        "ThresholdEngine",
+        "ThresholdStats",
+        "available_backends",
+        "build_order_frame",
+        "load_backend",
+        "load_config",
+        "parse_config",
+        "run_frames",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """``tickwire.engine.ThresholdConfig`` and the like: the moved names, with a warning."""
+    if name in _MOVED_TO_THRESHOLD:
+        import tickwire.threshold
+
+        warnings.warn(
+            f"tickwire.engine.{name} is deprecated: import it from tickwire.threshold",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(tickwire.threshold, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

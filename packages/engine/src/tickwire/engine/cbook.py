@@ -15,7 +15,7 @@ The wire offsets it reads are taken here from the ITCH construct table
 
 :func:`make_book_manager` picks a backend by name: ``reference`` or ``cython``. When the
 extension is not built, or ``TICKWIRE_PURE=1`` is set, :data:`AVAILABLE` is False and
-asking for ``cython`` raises :class:`~tickwire.engine.backends.BackendUnavailable`.
+asking for ``cython`` raises :class:`~tickwire.threshold.backends.BackendUnavailable`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from tickwire.engine.backends import BackendUnavailable
 from tickwire.engine.book import (
     BBO,
     BookInvariantError,
@@ -37,8 +36,9 @@ from tickwire.engine.book import (
     book_summary,
 )
 from tickwire.engine.book import TapePrint as _TapePrint
-from tickwire.engine.scan import field_offset
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError, decode
+from tickwire.threshold.backends import BackendUnavailable
+from tickwire.threshold.scan import field_offset
 
 __all__ = [
     "AVAILABLE",

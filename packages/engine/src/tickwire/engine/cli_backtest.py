@@ -7,7 +7,10 @@
 
 With no DATA both generate the sample day (``tickwire.itch.generator.generate_day``;
 200,000 messages, 200 symbols, seed 1 unless told otherwise). DATA is a BinaryFILE
-(gzip transparent) or a MoldUDP64 pcap/pcapng capture (detected by its magic).
+(gzip transparent) or a MoldUDP64 pcap/pcapng capture (detected by its magic), read in
+sequence order with A/B copies and retransmissions dropped and gaps counted (a summary
+line beside ``data:``, and ``capture`` in the JSON report); ``--keep-duplicates`` applies
+every packet in capture order instead.
 The module also runs on its own: ``python -m tickwire.engine.cli_backtest backtest ...``.
 
 Exit status: 0 on success, 1 when the data cannot be read or decoded, 2 on a usage or
@@ -23,7 +26,13 @@ import sys
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tickwire.moldudp64.cliargs import DATA_ERRORS, existing_file, one_line, positive_int, run_cli
+from tickwire.moldudp64.cliargs import UsageError as _CliUsageError
+
+if TYPE_CHECKING:
+    from tickwire.engine.sources import CaptureFeedStats
 
 __all__ = ["DEFAULT_RISK", "add_parser", "main", "run"]
 
@@ -45,7 +54,7 @@ DEFAULT_RISK: dict[str, Any] = {
 }
 
 
-class UsageError(Exception):
+class UsageError(_CliUsageError):
     """A bad command line or config file: the engine's CLIs print it and exit 2."""
 
 
@@ -58,7 +67,10 @@ def add_parser(subparsers: Any) -> None:
         "venue (L3 queue model, latency models) and write JSON/CSV/PNG reports.",
     )
     bt.add_argument(
-        "data", nargs="?", help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)"
+        "data",
+        nargs="?",
+        type=existing_file,
+        help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)",
     )
     bt.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
     bt.add_argument("--config", help="TOML file with [strategy], [risk] and [backtest] tables")
@@ -85,7 +97,10 @@ def add_parser(subparsers: Any) -> None:
         help="write LOBSTER message/orderbook files and a BBO series for chosen symbols",
     )
     ex.add_argument(
-        "data", nargs="?", help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)"
+        "data",
+        nargs="?",
+        type=existing_file,
+        help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)",
     )
     ex.add_argument(
         "--symbol",
@@ -93,7 +108,9 @@ def add_parser(subparsers: Any) -> None:
         required=True,
         help="symbol to export (repeatable, or comma-separated)",
     )
-    ex.add_argument("--levels", type=int, default=10, help="order book levels (default 10)")
+    ex.add_argument(
+        "--levels", type=positive_int, default=10, help="order book levels (default 10)"
+    )
     ex.add_argument("--out", default="lobster-out", help="output directory (default ./lobster-out)")
     ex.add_argument(
         "--bbo", default="csv", choices=["csv", "parquet", "none"], help="BBO series format"
@@ -104,22 +121,39 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _add_generator_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--messages", type=int, default=200_000, help="sample day size (default 200000)")
-    p.add_argument("--symbols", type=int, default=200, help="sample day symbols (default 200)")
+    from tickwire.engine.sources import KEEP_DUPLICATES_HELP
+
+    p.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
+    p.add_argument(
+        "--messages", type=positive_int, default=200_000, help="sample day size (default 200000)"
+    )
+    p.add_argument(
+        "--symbols", type=positive_int, default=200, help="sample day symbols (default 200)"
+    )
     p.add_argument("--day-seed", type=int, default=1, help="sample day seed (default 1)")
 
 
-def _messages(args: argparse.Namespace, progress: Any) -> tuple[Iterator[Any], int | None, str]:
-    """The message stream, its expected length (None if unknown) and a description."""
+def _messages(
+    args: argparse.Namespace, progress: Any
+) -> tuple[Iterator[Any], int | None, str, CaptureFeedStats | None]:
+    """The message stream, its expected length (None if unknown), a description and,
+    for a capture, the stats its reading fills (see :func:`_capture_summary`)."""
     if args.data:
-        from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
+        from tickwire.engine.sources import (
+            CaptureFeedStats,
+            is_capture,
+            iter_binaryfile,
+            iter_capture,
+        )
 
         path = Path(args.data)
         if not path.exists():
             raise UsageError(f"{path}: no such file")
         if is_capture(path):
-            return iter_capture(path), None, str(path)
-        return iter_binaryfile(path), None, str(path)
+            stats = CaptureFeedStats()
+            stream = iter_capture(path, stats=stats, keep_duplicates=args.keep_duplicates)
+            return stream, None, str(path), stats
+        return iter_binaryfile(path), None, str(path), None
     from tickwire.itch.generator import generate_day
 
     try:
@@ -130,7 +164,14 @@ def _messages(args: argparse.Namespace, progress: Any) -> tuple[Iterator[Any], i
         stream,
         args.messages,
         f"generated day ({args.messages} messages, {args.symbols} symbols, seed {args.day_seed})",
+        None,
     )
+
+
+def _capture_summary(stats: CaptureFeedStats | None) -> dict[str, Any]:
+    """``{"capture": counts}`` for a capture (what was dropped or missing); empty for
+    other data."""
+    return {} if stats is None else {"capture": stats.as_dict()}
 
 
 def read_config(path: str | None) -> dict[str, Any]:
@@ -138,11 +179,17 @@ def read_config(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--config: {exc}") from None
+        cfg = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: {one_line(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    for key, value in cfg.items():  # [strategy], [risk], [backtest]: tables only
+        if not isinstance(value, dict):
+            raise UsageError(
+                f"{path}: {key}: must be a table ([{key}]), got {type(value).__name__} {value!r}"
+            )
+    return cfg
 
 
 def load_strategy(spec: str | None, table: Mapping[str, Any], default: str) -> Any:
@@ -176,17 +223,19 @@ def load_strategy_class(spec: str) -> type:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from tickwire.engine.backends import BackendUnavailable
     from tickwire.engine.backtest import BacktestConfig, run_backtest
     from tickwire.engine.backtest.report import build_report, summary_text, write_outputs
     from tickwire.engine.risk import parse_risk_limits
     from tickwire.itch.progress import Progress
+    from tickwire.threshold.backends import BackendUnavailable
 
     cfg = read_config(args.config)
-    unknown = set(cfg) - {"strategy", "risk", "backtest"}
+    # [feed] is the live engine's (its feed session): a file both use is accepted here.
+    unknown = set(cfg) - {"strategy", "risk", "backtest", "feed"}
     if unknown:
         raise UsageError(
-            f"{args.config}: unknown tables {sorted(unknown)} (known: strategy, risk, backtest)"
+            f"{args.config}: unknown tables {sorted(unknown)} "
+            "(known: strategy, risk, backtest, feed)"
         )
     strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
     try:
@@ -205,7 +254,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
 
-    stream, total, desc = _messages(args, None)
+    stream, total, desc, feed_stats = _messages(args, None)
     show = not args.quiet
     try:
         with Progress(total, "backtest", unit="msg", enabled=None if show else False) as bar:
@@ -214,18 +263,27 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             )
     except BackendUnavailable as exc:  # --backend cython where the extension is not built
         raise UsageError(str(exc)) from None
+    except OverflowError as exc:  # the strategy sent more orders than UserRefNums remain
+        raise UsageError(
+            f"backtest.first_user_ref_num: {config.first_user_ref_num} leaves too few "
+            f"4-byte UserRefNums for this run ({exc}); start lower"
+        ) from None
     out = Path(args.out)
     report = write_outputs(result, out, plot=not args.no_plot)
     report["data"] = desc
+    capture = _capture_summary(feed_stats)
+    report.update(capture)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
-        text = json.dumps(build_report(result) | {"data": desc}, indent=2) + "\n"
+        text = json.dumps(build_report(result) | {"data": desc} | capture, indent=2) + "\n"
         if args.json == "-":
             sys.stdout.write(text)
         else:
             Path(args.json).write_text(text)
     if show:
         print(f"data: {desc}")
+        if feed_stats is not None:
+            print(feed_stats.text())
         print(summary_text(report))
         written = ", ".join(sorted(p.name for p in out.iterdir() if p.is_file()))
         print(f"  outputs   {out}/ ({written})")
@@ -236,7 +294,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from tickwire.engine.lobster import ExportError, export
 
     symbols = [s.strip() for item in args.symbol for s in item.split(",") if s.strip()]
-    stream, _, desc = _messages(args, None)
+    stream, _, desc, feed_stats = _messages(args, None)
     try:
         res = export(
             stream,
@@ -249,6 +307,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     print(f"data: {desc}")
+    if feed_stats is not None:
+        print(feed_stats.text())
     for sym, n in sorted(res.rows.items()):
         print(f"  {sym}: {n:,} LOBSTER rows")
     if res.missing_symbols:
@@ -266,16 +326,13 @@ def run(args: argparse.Namespace) -> int:
     ``add_parser`` sets ``func=run`` on both subcommands, so a host CLI that dispatches
     with ``args.func(args)`` gets the same error handling and exit codes.
     """
-    from tickwire.itch import DecodeError
-    from tickwire.moldudp64 import MoldError
-
     try:
         return int(args.backtest_command(args))
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except (DecodeError, MoldError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except DATA_ERRORS as exc:  # DecodeError, MoldError, OSError, a truncated gzip, ...
+        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 
@@ -284,8 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tickwire.engine.cli_backtest")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
-    args = parser.parse_args(argv)
-    return run(args)
+    return run_cli(parser, argv, run)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,17 @@
-"""The ``exchange`` and ``live`` subcommands of ``python -m tickwire.engine``.
-
-    python -m tickwire.engine exchange --feed 127.0.0.1:26477 [--ouch-port 26400]
-        [--ouch42-port 26401] [--rerequest-port 26478] [--user TW:SECRET]
-        [--seed FILE] [--flow FILE | --generate N --symbols S --day-seed K] [--rate R]
-        [--loss 0.05] [--reorder 0.01] [--delay 0.001] [--drop-ouch-every N]
-        [--duration SECONDS] [--json STATS.json]
+"""The ``live`` subcommand of ``python -m tickwire.engine``.
 
     python -m tickwire.engine live --feed 127.0.0.1:26477 --rerequest 127.0.0.1:26478
-        --ouch 127.0.0.1:26400 [--strategy module:Class] [--config FILE]
+        --ouch 127.0.0.1:26400 [--user TW] [--password-file FILE]
+        [--strategy module:Class] [--config FILE]
         [--control /tmp/tw.sock] [--report REPORT.json] [--dashboard] [--xdp-mirror IFACE]
+        [--feed-session NAME]
 
     python -m tickwire.engine live --control /tmp/tw.sock --command kill|arm|status|stop
 
-The exchange prints one JSON line with its ports on stdout when it is ready. The live
-engine runs until SIGINT, SIGTERM, ``--command stop`` or the feed's end of session, then
-cancels its open orders, logs out and writes the report. ``--xdp-mirror IFACE`` also
+The simulated exchange to trade against is tickwire-exchange (``python -m
+tickwire.exchange``, also ``python -m tickwire.engine exchange``). The live engine runs
+until SIGINT, SIGTERM, ``--command stop`` or the feed's end of session, then cancels its
+open orders, logs out and writes the report. ``--xdp-mirror IFACE`` also
 feeds the receiver from the ring buffer of the tickwire XDP program attached to IFACE
 (needs tickwire-xdp and root), so the frames it turned into orders are not gaps.
 """
@@ -23,14 +20,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
+from tickwire.engine.credentials import (
+    DEFAULT_USER,
+    PASSWORD_ENV,
+    CredentialError,
+    read_password,
+    user_name,
+)
+from tickwire.moldudp64.cliargs import (
+    int_range,
+)
 
 __all__ = ["add_parser", "parse_address"]
 
@@ -49,43 +54,16 @@ def parse_address(text: str) -> tuple[str, int]:
     return (host or "127.0.0.1", p)
 
 
-def _user(text: str) -> tuple[str, str]:
-    name, sep, password = text.partition(":")
-    if not sep or not name or not password:
-        raise argparse.ArgumentTypeError(f"--user wants NAME:PASSWORD, got {text!r}")
-    return name, password
+def _password(args: argparse.Namespace) -> str:
+    """The OUCH password: ``--password-file``, else $TICKWIRE_OUCH_PASSWORD, else the demo's."""
+    try:
+        return read_password(args.password_file)
+    except CredentialError as exc:
+        raise _UsageError(str(exc)) from None
 
 
 def add_parser(sub: Any) -> None:
-    """Register ``exchange`` and ``live`` on the engine's subparsers."""
-    ex = sub.add_parser("exchange", help="run the simulated exchange (OUCH in, ITCH out)")
-    ex.add_argument("--feed", type=parse_address, required=True, help="HOST:PORT the feed goes to")
-    ex.add_argument("--host", default="127.0.0.1", help="address the ports listen on")
-    ex.add_argument("--ouch-port", type=int, default=26400, help="OUCH 5.0 port (0: any)")
-    ex.add_argument("--ouch42-port", type=int, default=None, help="OUCH 4.2 port (off by default)")
-    ex.add_argument("--rerequest-port", type=int, default=26478, help="MoldUDP64 re-request port")
-    ex.add_argument("--user", type=_user, action="append", help="NAME:PASSWORD (default TW:SECRET)")
-    ex.add_argument("--seed", default=None, help="ITCH BinaryFILE or capture to seed the books")
-    ex.add_argument("--flow", default=None, help="ITCH BinaryFILE or capture replayed at --rate")
-    ex.add_argument("--generate", type=int, default=0, help="generated background flow messages")
-    ex.add_argument("--symbols", type=int, default=20, help="generated flow symbols")
-    ex.add_argument("--day-seed", type=int, default=1, help="generated flow seed")
-    ex.add_argument("--rate", type=float, default=10_000.0, help="flow messages per second")
-    ex.add_argument("--loss", type=float, default=0.0, help="feed packet loss probability")
-    ex.add_argument("--reorder", type=float, default=0.0, help="feed reorder probability")
-    ex.add_argument("--delay", type=float, default=0.0, help="feed delay in seconds")
-    ex.add_argument("--drop-ouch-every", type=int, default=0, help="drop OUCH after every N orders")
-    ex.add_argument("--fault-seed", type=int, default=7)
-    ex.add_argument("--open", action="store_true", help="publish O, S, Q before any flow")
-    ex.add_argument(
-        "--duration",
-        type=float,
-        default=None,
-        help="seconds to run after the flow (default: until a signal)",
-    )
-    ex.add_argument("--json", default=None, help="write exchange statistics here on exit")
-    ex.set_defaults(func=_cmd_exchange)
-
+    """Register ``live`` on the engine's subparsers."""
     lv = sub.add_parser("live", help="trade live: MoldUDP64 feed in, OUCH 5.0 out")
     lv.add_argument(
         "--feed", type=parse_address, default=None, help="HOST:PORT to receive the feed on"
@@ -93,7 +71,9 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--group", default=None, help="multicast group of the feed")
     lv.add_argument("--rerequest", type=parse_address, default=None, help="re-request server")
     lv.add_argument("--ouch", type=parse_address, default=None, help="the exchange's OUCH 5.0 port")
-    lv.add_argument("--user", type=_user, default=("TW", "SECRET"), help="NAME:PASSWORD")
+    lv.add_argument("--user", type=user_name, default=DEFAULT_USER, help="OUCH user name")
+    lv.add_argument("--password-file", default=None, metavar="FILE",
+                    help=f"the OUCH password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     lv.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
     lv.add_argument("--config", default=None, help="TOML with [strategy] and [risk] tables")
     lv.add_argument("--control", default=None, help="unix socket for kill/arm/status/stop")
@@ -101,103 +81,23 @@ def add_parser(sub: Any) -> None:
                     help="send a command to a running engine's --control socket and exit")  # fmt: skip
     lv.add_argument("--report", default=None, help="session report (JSON) path")
     lv.add_argument("--dashboard", action="store_true", help="show the terminal dashboard")
-    lv.add_argument("--first-user-ref-num", type=int, default=1)
+    lv.add_argument(
+        "--first-user-ref-num", type=int_range(1, 2**32 - 1, what="UserRefNum"), default=1
+    )
     lv.add_argument(
         "--xdp-mirror",
         metavar="IFACE",
         default=None,
         help="also take the feed from the ring buffer of the tickwire XDP program on IFACE",
     )
-    lv.set_defaults(func=_cmd_live)
-
-
-# ---------------------------------------------------------------------- exchange
-def _cmd_exchange(args: argparse.Namespace) -> int:
-    from tickwire.moldudp64.aio import run
-
-    try:
-        return run(_exchange(args))
-    except _UsageError as exc:
-        print(f"exchange: {exc}", file=sys.stderr)
-        return 2
-
-
-async def _exchange(args: argparse.Namespace) -> int:
-    import signal
-
-    from tickwire.engine.exchange import Exchange, ExchangeConfig, Faults
-
-    seed = _itch_file(args.seed) if args.seed else None  # bad paths fail before any port opens
-    flow: Any = _itch_file(args.flow) if args.flow else None
-    faults = Faults(args.loss, args.reorder, args.delay, args.drop_ouch_every, args.fault_seed)
-    users = dict(args.user) if args.user else {"TW": "SECRET"}
-    cfg = ExchangeConfig(
-        feed_target=args.feed,
-        host=args.host,
-        ouch50_port=args.ouch_port,
-        ouch42_port=args.ouch42_port,
-        rerequest_port=args.rerequest_port,
-        users=users,
-        faults=faults,
+    lv.add_argument(
+        "--feed-session",
+        metavar="NAME",
+        default=None,
+        help="pin the feed's MoldUDP64 session: packets of any other are refused "
+        "(default: [feed] session in --config, else the first session two packets confirm)",
     )
-    ex = await Exchange.start(cfg)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    ready = {
-        "ouch50": ex.ouch50_port,
-        "ouch42": ex.ouch42_port,
-        "rerequest": list(ex.rerequest_address),
-        "feed": list(args.feed),
-    }
-    print(json.dumps(ready), flush=True)
-    if args.open:
-        ex.open_market()
-    if seed is not None:
-        ex.replay(seed)
-    if flow is None and args.generate:
-        from tickwire.itch.generator import generate_day
-
-        flow = generate_day(args.generate, args.symbols, args.day_seed)
-    if flow is not None:
-        task = asyncio.create_task(ex.run_flow(flow, rate=args.rate))
-        waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        task.cancel()
-        waiter.cancel()
-    if not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), args.duration)
-    assert ex.feed is not None
-    await ex.feed.end_session()
-    await asyncio.sleep(0.5)  # late re-requests, the end of session repeated
-    stats = {
-        "published": ex.published,
-        "executions": ex.engine.executions,
-        "dropped_packets": ex.feed.dropped,
-        "ouch_drops": ex.ouch_drops,
-        "ouch_closed": list(ex.ouch50.closed_reasons) if ex.ouch50 else [],
-        "ouch50": {
-            "entered": len(ex.account50.entered),
-            "positions": ex.account50.ledger.positions,
-            "cash": ex.account50.ledger.cash,
-        },
-    }
-    await ex.close()
-    if args.json:
-        Path(args.json).write_text(json.dumps(stats, indent=2) + "\n")
-    print(json.dumps(stats), flush=True)
-    return 0
-
-
-def _itch_file(name: str) -> Any:
-    from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
-
-    path = Path(name)
-    if not path.exists():
-        raise _UsageError(f"{path}: no such file")
-    return iter_capture(path) if is_capture(path) else iter_binaryfile(path)
+    lv.set_defaults(func=_cmd_live)
 
 
 # -------------------------------------------------------------------------- live
@@ -234,6 +134,28 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     return strategy, limits
 
 
+def _feed_session(args: argparse.Namespace) -> str | None:
+    """The feed session to pin: ``--feed-session``, else ``session`` of the config's
+    ``[feed]`` table, else None (see docs/robustness.md section 2)."""
+    from tickwire.moldudp64.codec import encode_session
+    from tickwire.moldudp64.errors import BadSession
+
+    feed = read_config(args.config).get("feed", {})
+    unknown = set(feed) - {"session"}
+    if unknown:
+        raise _UsageError(f"{args.config}: [feed]: unknown keys {sorted(unknown)} (known: session)")
+    name = args.feed_session if args.feed_session is not None else feed.get("session")
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise _UsageError(f"feed session must be a string, got {name!r}")
+    try:
+        encode_session(name)
+    except BadSession as exc:
+        raise _UsageError(f"feed session: {exc}") from None
+    return name
+
+
 async def _live(args: argparse.Namespace) -> int:
     from tickwire.engine.live import LiveConfig, LiveEngine
 
@@ -253,13 +175,14 @@ async def _live(args: argparse.Namespace) -> int:
         ouch=args.ouch,
         rerequest=args.rerequest,
         group=args.group,
-        username=args.user[0],
-        password=args.user[1],
+        username=args.user,
+        password=_password(args),
         limits=limits,
         first_user_ref_num=args.first_user_ref_num,
         control=args.control,
         report=args.report,
         xdp_mirror=args.xdp_mirror,
+        feed_session=_feed_session(args),
     )
     engine = LiveEngine(strategy, cfg)
     await engine.start()

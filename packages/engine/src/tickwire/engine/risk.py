@@ -12,31 +12,48 @@ Checks, in the order they are evaluated (the first failing one is reported):
 ==================  ================================================================
 reason              refuses a new order (or a replace) when
 ==================  ================================================================
-``invalid``         quantity < 1 or > 999,999 (OUCH 5.0), or price < 1
+``invalid``         quantity or price not an ``int`` (``True``, ``100.0`` are refused),
+                    quantity < 1 or > 999,999, price < 1 or > $199,999.99 (OUCH
+                    5.0), side not B/S/T/E, a symbol that is not a wire symbol, or
+                    a replace that changes symbol or side
 ``kill_switch``     the kill switch is engaged (cancels are always allowed)
 ``restricted``      the symbol is on the restricted list
 ``max_order_qty``   quantity > ``max_order_qty``
 ``max_notional``    quantity x price > ``max_order_notional``
 ``price_collar``    |price - reference| x 10,000 > ``price_collar_bps`` x reference,
                     or no reference price is known yet for the symbol
-``max_position``    the worst-case position if every open order on that side filled,
-                    plus this one, would exceed ``max_position`` (per symbol override
-                    in ``position_limits``) in absolute value
+``max_position``    the worst-case position if every open order on that side filled
+                    (a replace chain at its largest member), plus what this order
+                    adds, would exceed ``max_position`` (per symbol override in
+                    ``position_limits``) in absolute value
 ``credit_limit``    executed notional (both sides) + open orders' notional + this
                     order's notional > ``credit_limit``
 ``daily_loss``      realised + unrealised PnL (marked at the reference price)
                     <= -``daily_loss_limit``
-``max_open_orders`` the number of live orders >= ``max_open_orders``
+``max_open_orders`` the number of live orders >= ``max_open_orders`` (an order and
+                    its replace in flight count once)
 ``duplicate``       an order with the same symbol, side, quantity and price was sent
                     within the last ``duplicate_window_ns``
 ``throttle``        ``throttle_orders`` orders were already sent within the last
                     ``throttle_window_ns`` (a sliding window)
 ==================  ================================================================
 
-A replace is checked as the order it would become: the old order's open quantity is
-taken out of the exposure figures first. Refused orders do not count towards the
-throttle, the duplicate window or any exposure. Every refusal is counted by reason
-(:attr:`RiskEngine.refusals`).
+Symbols are compared as they go on the wire: OUCH pads the 8-byte field with spaces,
+so ``"AAPL "`` *is* ``AAPL`` (for its limits and the restricted list) and is recorded
+as ``AAPL``; a string that no wire field can carry (empty, longer than 8, a space inside
+or in front, non-printable) is ``invalid``.
+
+Every order is counted until the venue says it is gone, whatever is in flight: a
+cancel frees nothing until it is confirmed, and a replace is counted together with
+the order it replaces, at the worse of the two, until the venue accepts or rejects it
+(see :class:`RiskEngine`). A replace is checked as the chain it would make, and only
+what it *adds* to the worst case can breach ``max_position`` or ``credit_limit``.
+Refused orders do not count towards the throttle, the duplicate window or any
+exposure. Every refusal is counted by reason (:attr:`RiskEngine.refusals`).
+
+The windows (``duplicate``, ``throttle``) run on the monotonic time the caller
+passes as ``now_ns``: never time since midnight, which wraps and would hold a full
+throttle for a day.
 
 Money is integer: prices in Price(4) units, notional and PnL in Price(4) x shares
 (1 unit = $0.0001), like the rest of the engine. No floats.
@@ -53,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "MAX_OUCH_PRICE",
     "MAX_OUCH_QUANTITY",
     "Ledger",
     "RiskConfigError",
@@ -62,10 +80,13 @@ __all__ = [
     "RiskRefusal",
     "load_risk_limits",
     "parse_risk_limits",
+    "wire_symbol",
 ]
 
 #: OUCH 5.0: "Must be greater than zero and less than 1,000,000".
 MAX_OUCH_QUANTITY = 999_999
+#: OUCH 5.0: the largest price, $199,999.9900 in Price(4).
+MAX_OUCH_PRICE = 1_999_999_900
 
 
 class RiskReason(StrEnum):
@@ -328,14 +349,47 @@ class Ledger:
 
 @dataclass(slots=True)
 class _Open:
+    """One order as risk counts it: what the venue may still execute of it."""
+
     symbol: str
     side: str
     remaining: int
     price: int
+    chain: int  # the reference of the first order of its replace chain
 
 
 class RiskEngine:
-    """Stateful pre-trade checks (see the module docstring for every rule)."""
+    """Stateful pre-trade checks (see the module docstring for every rule).
+
+    **Open orders and replace chains.** Every order the engine let through is counted,
+    at its open size, until the venue says it is gone: a fill moves shares from the
+    order to the position (:meth:`fill`), a confirmed cancel removes them
+    (:meth:`reduce`), a reject or a dead order removes the order (:meth:`order_done`).
+    A cancel in flight therefore frees nothing. A replace in flight does not free the
+    original either: until the venue answers, the original may still execute in full
+    (the replace may be rejected, or silently ignored if the original is gone first),
+    or the replacement may become live at its new size. So the original and its
+    replacement form a *chain*, and the chain counts the worst of its members:
+
+    * shares: ``max(remaining of each member)`` in the worst-case position;
+    * money: ``max(remaining x price of each member)`` in the credit used;
+    * orders: one, for ``max_open_orders``.
+
+    Then the venue's answer settles it: Order Replaced (:meth:`replaced`) leaves only the
+    replacement, at the size the venue reports; Rejected (:meth:`order_done` of the
+    replacement) leaves only the original. An execution of the original while the
+    replace is in flight comes out of the original only (conservative: under OUCH 5.0
+    the venue takes it out of the replacement too, and says so in Order Replaced).
+
+    An order is refused for an exposure limit only if it adds exposure: a replace that
+    does not raise its chain's worst case (a replace down) is never refused for
+    ``max_position`` or ``credit_limit``.
+
+    **Time.** ``now_ns`` feeds the throttle and duplicate windows only, and must never
+    go backwards: pass a monotonic clock (``time.monotonic_ns`` live, the simulation's
+    event time in a backtest), never time since midnight, which wraps. A ``now_ns``
+    below the last one seen raises :class:`ValueError`.
+    """
 
     def __init__(self, limits: RiskLimits, ledger: Ledger | None = None) -> None:
         self.limits = limits
@@ -344,7 +398,8 @@ class RiskEngine:
         self.refusals: Counter[str] = Counter()
         self.accepted = 0
         self._open: dict[int, _Open] = {}
-        self._open_notional = 0
+        self._chains: dict[int, list[int]] = {}  # chain id -> member refs, oldest first
+        self._last_now: int | None = None
         self._sent_times: deque[int] = deque()
         self._recent: deque[tuple[int, tuple[str, str, int, int]]] = deque()
         self._recent_keys: Counter[tuple[str, str, int, int]] = Counter()
@@ -364,17 +419,39 @@ class RiskEngine:
         self.ledger.mark(symbol, price)
 
     def open_orders(self) -> int:
-        """Live orders the engine knows about."""
-        return len(self._open)
+        """Orders the venue may hold (an order and its replace in flight count once)."""
+        return len(self._chains)
 
-    def _worst_position(self, symbol: str, side: str, exclude: int | None) -> int:
+    def _chain_exposure(self, chain: int) -> tuple[int, int]:
+        """(shares, notional) the worst member of ``chain`` may still execute."""
+        shares = notional = 0
+        for ref in self._chains[chain]:
+            o = self._open[ref]
+            shares = max(shares, o.remaining)
+            notional = max(notional, o.remaining * o.price)
+        return shares, notional
+
+    def _exposure(self, symbol: str, buy: bool) -> tuple[int, int]:
+        """(worst-case position on one side of ``symbol``, open notional of every chain)."""
         pos = self.ledger.positions.get(symbol, 0)
-        for ref, o in self._open.items():
-            if ref == exclude or o.symbol != symbol:
-                continue
-            if (o.side == "B") == (side == "B"):
-                pos += o.remaining if o.side == "B" else -o.remaining
-        return pos
+        notional = 0
+        for chain, refs in self._chains.items():
+            shares, money = self._chain_exposure(chain)
+            notional += money
+            head = self._open[refs[0]]
+            if head.symbol == symbol and (head.side == "B") == buy:
+                pos += shares if buy else -shares
+        return pos, notional
+
+    def _tick(self, now_ns: int) -> None:
+        if isinstance(now_ns, bool) or not isinstance(now_ns, int):
+            raise TypeError(f"now_ns must be an integer (monotonic ns), got {now_ns!r}")
+        if self._last_now is not None and now_ns < self._last_now:
+            raise ValueError(
+                f"risk clock went backwards ({now_ns} < {self._last_now} ns): "
+                "pass a monotonic clock, not time since midnight"
+            )
+        self._last_now = now_ns
 
     def check(
         self,
@@ -386,15 +463,27 @@ class RiskEngine:
         *,
         replaces: int | None = None,
     ) -> RiskRefusal | None:
-        """``None`` when the order may leave, else why not. Does not change state.
+        """``None`` when the order may leave, else why not. Changes no exposure state
+        (it only notes ``now_ns``).
 
+        ``symbol`` is compared as it goes on the wire (:func:`wire_symbol`);
+        ``quantity`` and ``price`` must be ``int`` (not ``bool``, not ``float``).
         ``replaces`` is the order reference (UserRefNum) of the order a replace takes
-        the place of; its open quantity leaves the exposure figures first.
+        the place of: the replacement joins that order's chain (see the class docs).
+        ``now_ns`` is monotonic time (see the class docs).
         """
+        self._tick(now_ns)
         lim = self.limits
-        if not 1 <= quantity <= MAX_OUCH_QUANTITY or price < 1:
+        invalid = _invalid(symbol, side, quantity, price)
+        if invalid is not None:
+            return RiskRefusal(RiskReason.INVALID, invalid)
+        symbol = symbol.rstrip(" ")
+        old = self._open.get(replaces) if replaces is not None else None
+        if old is not None and (old.symbol != symbol or (old.side == "B") != (side == "B")):
             return RiskRefusal(
-                RiskReason.INVALID, f"quantity {quantity} / price {price} out of range"
+                RiskReason.INVALID,
+                f"a replace keeps the symbol and side of order {replaces} "
+                f"({old.symbol} {old.side}), got {symbol} {side}",
             )
         if not self.armed:
             return RiskRefusal(RiskReason.KILL_SWITCH, "kill switch engaged")
@@ -418,23 +507,29 @@ class RiskEngine:
                     RiskReason.PRICE_COLLAR,
                     f"price {price} outside {lim.price_collar_bps} bps of {ref}",
                 )
-        old = self._open.get(replaces) if replaces is not None else None
         max_pos = lim.position_limit(symbol)
-        if max_pos is not None:
-            worst = self._worst_position(symbol, side, replaces)
-            worst += quantity if side == "B" else -quantity
-            if abs(worst) > max_pos:
+        if max_pos is not None or lim.credit_limit is not None:
+            buy = side == "B"
+            worst, used = self._exposure(symbol, buy)
+            # What this order adds: all of it, or for a replace what it raises its
+            # chain's worst case by (a replace down adds nothing).
+            add_shares, add_notional = quantity, notional
+            if old is not None:
+                shares, money = self._chain_exposure(old.chain)
+                add_shares = max(0, quantity - shares)
+                add_notional = max(0, notional - money)
+            worst += add_shares if buy else -add_shares
+            if max_pos is not None and add_shares and abs(worst) > max_pos:
                 return RiskRefusal(
                     RiskReason.MAX_POSITION, f"worst-case position {worst} beyond {max_pos}"
                 )
-        if lim.credit_limit is not None:
-            used = self.ledger.executed_notional + self._open_notional
-            if old is not None:
-                used -= old.remaining * old.price
-            if used + notional > lim.credit_limit:
-                return RiskRefusal(
-                    RiskReason.CREDIT_LIMIT, f"credit {used} + {notional} > {lim.credit_limit}"
-                )
+            if lim.credit_limit is not None and add_notional:
+                used += self.ledger.executed_notional
+                if used + add_notional > lim.credit_limit:
+                    return RiskRefusal(
+                        RiskReason.CREDIT_LIMIT,
+                        f"credit {used} + {add_notional} > {lim.credit_limit}",
+                    )
         if lim.daily_loss_limit is not None:
             pnl = self.ledger.total_pnl()
             if pnl <= -lim.daily_loss_limit:
@@ -444,11 +539,11 @@ class RiskEngine:
         if (
             lim.max_open_orders is not None
             and old is None
-            and len(self._open) >= lim.max_open_orders
+            and len(self._chains) >= lim.max_open_orders
         ):
             return RiskRefusal(
                 RiskReason.MAX_OPEN_ORDERS,
-                f"{len(self._open)} open orders (max {lim.max_open_orders})",
+                f"{len(self._chains)} open orders (max {lim.max_open_orders})",
             )
         if lim.duplicate_window_ns is not None:
             self._expire(now_ns)
@@ -491,16 +586,23 @@ class RiskEngine:
         *,
         replaces: int | None = None,
     ) -> RiskRefusal | None:
-        """Check, and on success record the order as sent; count a refusal by reason."""
+        """Check, and on success record the order as sent; count a refusal by reason.
+
+        A replace (``replaces`` set) does not end the original: both are counted as one
+        chain until :meth:`replaced` or :meth:`order_done` says which one is left.
+        """
         refusal = self.check(symbol, side, quantity, price, now_ns, replaces=replaces)
+        if refusal is None and ref in self._open:
+            refusal = RiskRefusal(RiskReason.INVALID, f"order reference {ref} is already open")
         if refusal is not None:
             self.refusals[refusal.reason.value] += 1
             return refusal
+        symbol = symbol.rstrip(" ")
         self.accepted += 1
-        if replaces is not None:
-            self.order_done(replaces)
-        self._open[ref] = _Open(symbol, side, quantity, price)
-        self._open_notional += quantity * price
+        old = self._open.get(replaces) if replaces is not None else None
+        chain = ref if old is None else old.chain
+        self._open[ref] = _Open(symbol, side, quantity, price, chain)
+        self._chains.setdefault(chain, []).append(ref)
         self._sent_times.append(now_ns)
         key = (symbol, side, quantity, price)
         self._recent.append((now_ns, key))
@@ -510,8 +612,15 @@ class RiskEngine:
     def fill(self, ref: int, symbol: str, side: str, quantity: int, price: int) -> None:
         """An execution of ``quantity`` at ``price`` of order ``ref``: always booked in the
         ledger; the order's open exposure shrinks if it is still tracked."""
-        self.ledger.fill(symbol, side, quantity, price)
+        self.ledger.fill(symbol.rstrip(" "), side, quantity, price)
         self.reduce(ref, quantity)
+
+    def replaced(self, orig_ref: int, ref: int, quantity: int) -> None:
+        """The venue replaced order ``orig_ref`` by ``ref``, which has ``quantity`` shares
+        open (0: it is dead): the original leaves its chain, the replacement stays at the
+        venue's size."""
+        self.order_done(orig_ref)
+        self.set_remaining(ref, quantity)
 
     def set_remaining(self, ref: int, quantity: int) -> None:
         """The venue says order ``ref`` has ``quantity`` shares open (e.g. after a replace)."""
@@ -521,22 +630,61 @@ class RiskEngine:
         if quantity <= 0:
             self.order_done(ref)
             return
-        self._open_notional += (quantity - o.remaining) * o.price
         o.remaining = quantity
 
     def reduce(self, ref: int, quantity: int) -> None:
-        """``quantity`` shares of order ``ref`` were cancelled."""
+        """``quantity`` shares of order ``ref`` left the book (executed or cancelled)."""
         o = self._open.get(ref)
         if o is None:
             return
-        take = min(quantity, o.remaining)
-        o.remaining -= take
-        self._open_notional -= take * o.price
+        o.remaining -= min(quantity, o.remaining)
         if o.remaining == 0:
-            del self._open[ref]
+            self.order_done(ref)
 
     def order_done(self, ref: int) -> None:
-        """Order ``ref`` is no longer live (cancelled, replaced, dead or rejected)."""
+        """Order ``ref`` is gone at the venue (cancelled, replaced, dead or rejected).
+
+        Only that order leaves its chain: a rejected replacement leaves the original
+        counted, a finished original leaves its replacement in flight counted until the
+        venue (or the order manager, which knows the venue will ignore it) says so.
+        """
         o = self._open.pop(ref, None)
-        if o is not None:
-            self._open_notional -= o.remaining * o.price
+        if o is None:
+            return
+        refs = self._chains[o.chain]
+        refs.remove(ref)
+        if not refs:
+            del self._chains[o.chain]
+
+
+def wire_symbol(symbol: object) -> str | None:
+    """``symbol`` as it goes on the wire, without the right padding, or None if it is not
+    a valid wire symbol (1 to 8 printable ASCII characters, no space inside, padded with
+    spaces on the right: ``"AAPL "`` and ``"AAPL"`` are both ``AAPL``)."""
+    if not isinstance(symbol, str):
+        return None
+    text = symbol.rstrip(" ")
+    if not 1 <= len(text) <= 8 or not all(0x21 <= ord(c) <= 0x7E for c in text):
+        return None
+    return text
+
+
+def _invalid(symbol: object, side: object, quantity: object, price: object) -> str | None:
+    """Why an order is malformed, or None. Integers only: ``True`` would go out as one
+    share and ``100.0`` or ``438300.5`` cannot be encoded (or would fill in a backtest)."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        return f"quantity must be an integer, got {type(quantity).__name__} {quantity!r}"
+    if isinstance(price, bool) or not isinstance(price, int):
+        return f"price must be an integer, got {type(price).__name__} {price!r}"
+    if not 1 <= quantity <= MAX_OUCH_QUANTITY:
+        return f"quantity {quantity} out of range 1..{MAX_OUCH_QUANTITY}"
+    if not 1 <= price <= MAX_OUCH_PRICE:
+        return f"price {price} out of range 1..{MAX_OUCH_PRICE}"
+    if side not in ("B", "S", "T", "E"):
+        return f"side {side!r} is not one of B, S, T, E"
+    if wire_symbol(symbol) is None:
+        return (
+            f"symbol {symbol!r} is not a wire symbol "
+            "(1 to 8 printable ASCII characters, space padded on the right)"
+        )
+    return None

@@ -7,8 +7,9 @@ for captures and ``tickwire.itch.decode`` for the message blocks inside them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -18,8 +19,10 @@ from tickwire.itch import DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
 from tickwire.moldudp64.events import Event, Messages
 from tickwire.moldudp64.pcap import MoldCapture
+from tickwire.moldudp64.sequenced import SequencedCapture
 
 __all__ = [
+    "KEEP_DUPLICATES_HELP",
     "CaptureFeedStats",
     "apply_receiver_events",
     "is_capture",
@@ -37,6 +40,12 @@ _PCAP_MAGICS = {
 }
 
 Source = str | os.PathLike[str]
+
+#: The ``--keep-duplicates`` help of every engine command that reads captures.
+KEEP_DUPLICATES_HELP = (
+    "read a capture's packets in capture order, every copy applied (default: sequence "
+    "order, A/B copies and retransmissions dropped, gaps counted)"
+)
 
 
 def is_capture(path: Source) -> bool:
@@ -77,13 +86,51 @@ def iter_binaryfile(
 
 @dataclass(slots=True)
 class CaptureFeedStats:
-    """What :func:`iter_capture` skipped: frames that carry no MoldUDP64 packet and
-    message blocks that are not a decodable ITCH message (unknown type, short block)."""
+    """What :func:`iter_capture` read, dropped and could not find.
+
+    ``skipped_frames`` carry no MoldUDP64 packet; ``skipped_messages`` are blocks that are
+    not a decodable ITCH message (unknown type, short block). When sequenced (the
+    default), ``duplicates`` are later copies dropped (A/B lines, retransmissions),
+    ``missing`` the sequence numbers never found in ``gaps`` holes, and ``before_start``
+    copies numbered before a session's first packet in the capture
+    (:mod:`tickwire.moldudp64.sequenced`).
+    """
 
     frames: int = 0
     packets: int = 0
     skipped_frames: int = 0
     skipped_messages: int = 0
+    sequenced: bool = True
+    messages: int = 0
+    duplicates: int = 0
+    missing: int = 0
+    gaps: int = 0
+    before_start: int = 0
+
+    def as_dict(self) -> dict[str, int | bool]:
+        """The counts as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    def text(self) -> str:
+        """One line for the command lines' stderr summary."""
+        if self.sequenced:
+            line = (
+                f"capture: {self.messages:,} messages in sequence order, "
+                f"{self.duplicates:,} duplicates dropped, {self.gaps:,} gaps "
+                f"({self.missing:,} messages missing)"
+            )
+            if self.before_start:
+                line += f", {self.before_start:,} copies before the start dropped"
+        else:
+            line = (
+                f"capture: {self.messages:,} messages of {self.packets:,} packets in capture "
+                "order (--keep-duplicates: copies not dropped, gaps not counted)"
+            )
+        if self.skipped_frames:
+            line += f", {self.skipped_frames:,} frames without a MoldUDP64 packet"
+        if self.skipped_messages:
+            line += f", {self.skipped_messages:,} blocks not ITCH"
+        return line
 
 
 def iter_capture(
@@ -92,25 +139,47 @@ def iter_capture(
     port: int | None = None,
     stats: CaptureFeedStats | None = None,
     on_frame: Callable[[int], None] | None = None,
+    keep_duplicates: bool = False,
 ) -> Iterator[Message]:
-    """Every ITCH message carried by the MoldUDP64 packets of a pcap/pcapng capture.
+    """The ITCH messages carried by the MoldUDP64 packets of a pcap/pcapng capture.
 
-    ``port`` keeps only one UDP port. Blocks the ITCH codec rejects (unknown types must
-    be skipped by length, per the spec) are counted in ``stats.skipped_messages``.
+    By default in sequence order, each message once, as the publisher sent it: the
+    packets go through :class:`tickwire.moldudp64.sequenced.SequencedCapture` (the live
+    receiver's rules), so an A/B capture (every packet twice), retransmissions and
+    reordering give the same messages as one clean line; duplicates dropped and gaps
+    are counted in ``stats``. ``keep_duplicates`` reads every packet in capture order
+    instead (every copy applied). ``port`` keeps only one UDP port. Blocks the ITCH
+    codec rejects (unknown types must be skipped by length, per the spec) are counted
+    in ``stats.skipped_messages``. ``on_frame`` is called with 1 per packet read.
     """
     st = stats if stats is not None else CaptureFeedStats()
-    capture = MoldCapture(path, port=port)
-    for mold in capture:
-        st.packets += 1
+    st.sequenced = not keep_duplicates
+    if keep_duplicates:
+        capture = MoldCapture(path, port=port)
+        blocks: Iterator[Sequence[bytes]] = (mold.packet.messages for mold in capture)
+        cstats = capture.stats
+    else:
+        sequenced = SequencedCapture(path, port=port)
+        blocks = (ev.messages for ev in sequenced)
+        cstats = sequenced.stats.capture
+    for run in blocks:
         if on_frame is not None:
             on_frame(1)
-        for block in mold.packet.messages:
+        st.messages += len(run)
+        for block in run:
             try:
                 yield decode(block)
             except DecodeError:
                 st.skipped_messages += 1
-    st.frames = capture.stats.frames
-    st.skipped_frames = capture.stats.frames - capture.stats.packets
+    st.frames = cstats.frames
+    st.packets = cstats.packets
+    st.skipped_frames = cstats.frames - cstats.packets
+    if not keep_duplicates:
+        seq = sequenced.stats
+        st.duplicates = seq.duplicates
+        st.missing = seq.missing
+        st.gaps = seq.gaps
+        st.before_start = seq.before_start
 
 
 def apply_receiver_events(manager: BookManager, events: Iterable[Event]) -> int:
@@ -139,13 +208,15 @@ def rebuild(
     *,
     books: BookManager | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    keep_duplicates: bool = False,
 ) -> BookManager:
-    """Replay a BinaryFILE, a capture (detected by its magic) or messages into books."""
+    """Replay a BinaryFILE, a capture (detected by its magic; in sequence order unless
+    ``keep_duplicates``, see :func:`iter_capture`) or messages into books."""
     manager = books if books is not None else BookManager()
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if is_capture(path):
-            manager.feed(iter_capture(path, on_frame=on_bytes))
+            manager.feed(iter_capture(path, on_frame=on_bytes, keep_duplicates=keep_duplicates))
         else:
             manager.feed(iter_binaryfile(path, on_bytes=on_bytes))
     else:

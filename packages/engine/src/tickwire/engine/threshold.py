@@ -1,266 +1,37 @@
-"""The reference threshold strategy: raw Ethernet frames in, order frames and stats out.
+"""Deprecated: moved to :mod:`tickwire.threshold.reference` (tickwire-threshold).
 
-Everything here follows ``docs/threshold.md``, the authoritative specification that every
-backend must reproduce byte for byte. The order frame is built with the project's codecs
-(``tickwire.ouch.v50`` for the Enter Order, ``tickwire.moldudp64.codec`` for the
-MoldUDP64 packet, ``tickwire.moldudp64.net`` for Ethernet/IPv4/UDP), never by hand.
+The threshold strategy's contract is its own distribution since tickwire-engine 0.3.0, so
+a backend installs it without the engine. This module re-exports the new one and warns
+once on import; it goes away in tickwire-engine 0.4.0.
 """
 
 from __future__ import annotations
 
-import json
-import struct
-from dataclasses import dataclass, field
+import warnings
 from typing import Any
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.scan import A_LOCATE, A_PRICE, A_SIDE, scan_frame
+from tickwire.threshold import order as _order
+from tickwire.threshold import reference as _new
+from tickwire.threshold import stats as _stats
 
-_ADD_TYPES = (ord("A"), ord("F"))
-_SELL = ord("S")
-_LOCATE, _SIDE, _PRICE = A_LOCATE, A_SIDE, A_PRICE
-_unpack_price = struct.Struct(">I").unpack_from
+# The reference module was split: the statistics and the order-frame builder have their
+# own modules now; the old names stay reachable here.
+from tickwire.threshold.order import *  # noqa: F403
+from tickwire.threshold.reference import *  # noqa: F403
+from tickwire.threshold.stats import *  # noqa: F403
 
-__all__ = [
-    "REFUSAL_REASONS",
-    "InstrumentStats",
-    "ReferenceBackend",
-    "ThresholdEngine",
-    "ThresholdStats",
-    "build_order_frame",
-]
+warnings.warn(
+    "tickwire.engine.threshold is deprecated: import tickwire.threshold.reference instead",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-REFUSAL_REASONS = ("killed", "max_orders", "position", "notional")
-
-
-@dataclass(slots=True)
-class InstrumentStats:
-    """What was ordered for one instrument: shares (the position) and notional."""
-
-    shares: int = 0
-    notional: int = 0
+__all__ = [*_new.__all__, *_order.__all__, *_stats.__all__]
 
 
-@dataclass(slots=True)
-class ThresholdStats:
-    """The strategy's statistics; ``to_json`` is the canonical STATS.json text."""
-
-    frames: int = 0
-    messages_scanned: int = 0
-    triggers: int = 0
-    orders: int = 0
-    suppressed: int = 0
-    parse_errors: int = 0
-    refused: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REFUSAL_REASONS, 0))
-    instruments: dict[int, InstrumentStats] = field(default_factory=dict)
-
-    @classmethod
-    def for_config(cls, config: ThresholdConfig) -> ThresholdStats:
-        """Zeroed statistics with one entry per configured instrument."""
-        return cls(instruments={i.locate: InstrumentStats() for i in config.instruments})
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of ``docs/threshold.md`` section 6 (keys in contract order)."""
-        return {
-            "frames": self.frames,
-            "messages_scanned": self.messages_scanned,
-            "triggers": self.triggers,
-            "orders": self.orders,
-            "suppressed": self.suppressed,
-            "parse_errors": self.parse_errors,
-            "refused": {r: self.refused[r] for r in REFUSAL_REASONS},
-            "instruments": {
-                str(locate): {"shares": s.shares, "notional": s.notional}
-                for locate, s in sorted(self.instruments.items())
-            },
-        }
-
-    def to_json(self) -> str:
-        """Canonical serialisation: ``json.dumps(to_dict(), indent=2) + "\\n"``."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ThresholdStats:
-        """Rebuild from the JSON object (how out-of-process backends report)."""
-        return cls(
-            frames=int(data["frames"]),
-            messages_scanned=int(data["messages_scanned"]),
-            triggers=int(data["triggers"]),
-            orders=int(data["orders"]),
-            suppressed=int(data["suppressed"]),
-            parse_errors=int(data["parse_errors"]),
-            refused={r: int(data["refused"][r]) for r in REFUSAL_REASONS},
-            instruments={
-                int(k): InstrumentStats(int(v["shares"]), int(v["notional"]))
-                for k, v in data["instruments"].items()
-            },
-        )
-
-
-def build_order_frame(
-    *,
-    in_dst_mac: bytes,
-    in_src_mac: bytes,
-    vlan_tci: int | None,
-    in_src_ip: bytes,
-    in_dst_ip: bytes,
-    config: ThresholdConfig,
-    instrument: InstrumentConfig,
-    sequence: int,
-    user_ref_num: int,
-    quantity: int,
-    price: int,
-) -> bytes:
-    """The order frame of ``docs/threshold.md`` section 5, built with the project codecs.
-
-    ``in_*`` are the addresses of the triggering input frame (IPs as 4 raw bytes).
-    """
-    from tickwire.moldudp64.codec import DownstreamPacket
-    from tickwire.moldudp64.net import build_udp_frame
-    from tickwire.ouch import v50
-
-    order = v50.EnterOrder(
-        user_ref_num=user_ref_num,
-        side="B",
-        quantity=quantity,
-        symbol=instrument.symbol,
-        price=price,
-        time_in_force="3",
-        display="Y",
-        capacity="P",
-        intermarket_sweep_eligibility="N",
-        cross_type="N",
-        cl_ord_id=f"TW{user_ref_num:012d}",
-        appendages=(),
-    )
-    packet = DownstreamPacket(
-        session=config.order_session, sequence=sequence, messages=(v50.encode(order),)
-    ).build()
-    # Addresses swapped: the order goes back to where the feed frame came from.
-    return build_udp_frame(
-        packet,
-        dst_mac=in_src_mac,
-        src_mac=in_dst_mac,
-        vlan_tci=vlan_tci,
-        src_ip=in_dst_ip,
-        dst_ip=in_src_ip,
-        src_port=config.feed_port,
-        dst_port=config.order_port,
-        ttl=64,
-        tos=0,
-        identification=0,
-        dont_fragment=True,
-        udp_checksum=False,
-    )
-
-
-class ThresholdEngine:
-    """The reference threshold strategy (one instance = one run)."""
-
-    name = "reference"
-
-    def __init__(self, config: ThresholdConfig | None = None) -> None:
-        self._config: ThresholdConfig | None = None
-        self._stats = ThresholdStats()
-        if config is not None:
-            self.configure(config)
-
-    # -- Backend protocol -------------------------------------------------------------
-    def configure(self, config: ThresholdConfig) -> None:
-        """Start a run with ``config``: all counters, positions and sequences reset."""
-        self._config = config
-        self._by_locate = {i.locate: i for i in config.instruments}
-        self._stats = ThresholdStats.for_config(config)
-        self._refused = self._stats.refused
-        self._inst_stats = self._stats.instruments
-
-    def feed(self, frame: bytes) -> list[bytes]:
-        """Process one input frame; return the order frames it caused (zero or one)."""
-        config = self._config
-        if config is None:
-            raise RuntimeError("configure() the engine before feeding frames")
-        stats = self._stats
-        stats.frames += 1
-        scanned = scan_frame(bytes(frame), config.feed_port)
-        if scanned is None:
-            return []
-        stats.messages_scanned += len(scanned.blocks)
-        if scanned.parse_error:
-            stats.parse_errors += 1
-        out: list[bytes] = []
-        by_locate = self._by_locate
-        for block in scanned.blocks:
-            # Inline add_order_view (hot loop): A/F, sell side, watched locate, price.
-            if not block or block[0] not in _ADD_TYPES or block[_SIDE] != _SELL:
-                continue
-            inst = by_locate.get((block[_LOCATE] << 8) | block[_LOCATE + 1])
-            if inst is None:
-                continue
-            price = _unpack_price(block, _PRICE)[0]
-            if not 0 < price <= inst.limit_price:
-                continue
-            stats.triggers += 1
-            if out:
-                stats.suppressed += 1
-                continue
-            if not config.armed:
-                self._refused["killed"] += 1
-                continue
-            if stats.orders >= config.max_orders:
-                self._refused["max_orders"] += 1
-                continue
-            held = self._inst_stats[inst.locate]
-            qty = min(
-                inst.base_qty + inst.step_qty * ((inst.limit_price - price) // inst.tick),
-                inst.max_order_qty,
-                inst.max_position - held.shares,
-            )
-            if qty <= 0:
-                self._refused["position"] += 1
-                continue
-            if held.notional + qty * price > inst.max_notional:
-                self._refused["notional"] += 1
-                continue
-            user_ref_num = config.first_user_ref_num + stats.orders
-            stats.orders += 1
-            held.shares += qty
-            held.notional += qty * price
-            out.append(
-                build_order_frame(
-                    in_dst_mac=scanned.dst_mac,
-                    in_src_mac=scanned.src_mac,
-                    vlan_tci=scanned.vlan_tci,
-                    in_src_ip=scanned.src_ip,
-                    in_dst_ip=scanned.dst_ip,
-                    config=config,
-                    instrument=inst,
-                    sequence=stats.orders,
-                    user_ref_num=user_ref_num,
-                    quantity=qty,
-                    price=price,
-                )
-            )
-        return out
-
-    def stats(self) -> ThresholdStats:
-        """A snapshot of the statistics so far."""
-        s = self._stats
-        return ThresholdStats(
-            frames=s.frames,
-            messages_scanned=s.messages_scanned,
-            triggers=s.triggers,
-            orders=s.orders,
-            suppressed=s.suppressed,
-            parse_errors=s.parse_errors,
-            refused=dict(s.refused),
-            instruments={
-                k: InstrumentStats(v.shares, v.notional) for k, v in s.instruments.items()
-            },
-        )
-
-    def close(self) -> None:
-        """Nothing to release: the reference runs in-process."""
-
-
-class ReferenceBackend(ThresholdEngine):
-    """The entry-point factory for ``--backend reference``."""
+def __getattr__(name: str) -> Any:
+    """Names outside ``__all__`` (e.g. helpers) still resolve, from the new module."""
+    for module in (_new, _order, _stats):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -65,7 +65,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _control(config_path: str, simulator: str, script: str | None) -> int:
-    from tickwire.engine.config import ConfigError, load_config
+    from tickwire.threshold.config import ConfigError, load_config
 
     from .session import Session, SessionError
     from .sim import CoreSim

@@ -1,8 +1,8 @@
 """The ``fpga`` backend: the threshold core in a cycle-accurate simulation.
 
 Registered under the ``tickwire.backends`` entry point, so
-``python -m tickwire.engine threshold --backend fpga ...`` and the differential harness
-(``tests/test_engine_harness.py``) run the hardware design like any other backend.
+``python -m tickwire.threshold run --backend fpga ...`` and the differential harness
+(``tests/test_threshold_harness.py``) run the hardware design like any other backend.
 
 One simulator serves many runs: :meth:`FpgaBackend.configure` loads the config through
 the register bus (:func:`tickwire.fpga.control.load_config`: registers, instrument slots,
@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from tickwire.engine.backends import BackendUnavailable
-from tickwire.engine.config import ThresholdConfig
-from tickwire.engine.threshold import ThresholdStats
+from tickwire.threshold import ThresholdStats
+from tickwire.threshold.backends import BackendUnavailable
+from tickwire.threshold.config import ThresholdConfig
 
 from . import control, regs
 from .sim import CoreSim

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.threshold import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+from tickwire.threshold import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 from . import regs
 from .recip import reciprocal

@@ -64,7 +64,7 @@ from amaranth import Array, C, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from tickwire.engine.scan import A_LOCATE, A_PRICE, A_SIDE, MAX_SCANNED, min_add_lengths
+from tickwire.threshold.scan import A_LOCATE, A_PRICE, A_SIDE, MAX_SCANNED, min_add_lengths
 
 from . import regs
 from .recip import RECIP_BITS

@@ -27,8 +27,8 @@ import shlex
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tickwire.engine.config import ConfigError, InstrumentConfig, ThresholdConfig
 from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.threshold.config import ConfigError, InstrumentConfig, ThresholdConfig
 
 from . import control, regs
 from .sim import CoreSim
@@ -187,7 +187,7 @@ class Session:
 
     def _validate(self, inst: InstrumentConfig) -> None:
         """The config file's rules, by building a one-instrument config and checking it."""
-        from tickwire.engine.config import parse_config
+        from tickwire.threshold.config import parse_config
 
         fields = dataclasses.asdict(inst)
         body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in fields.items())

@@ -10,6 +10,7 @@ fast codecs are derived from it and tested against it. Typical use::
             print(msg.stock, msg.price)
 """
 
+from tickwire.itch.layouts import LAYOUTS, FieldKind, WireField, layout, offset, wire_field
 from tickwire.itch.messages import (
     MESSAGE_CLASSES,
     MESSAGE_LENGTHS,
@@ -58,6 +59,7 @@ from tickwire.itch.reader import BinaryFileReader, ReaderStats, iter_raw, read
 from tickwire.itch.writer import BinaryFileWriter
 
 __all__ = [
+    "LAYOUTS",
     "MESSAGE_CLASSES",
     "MESSAGE_LENGTHS",
     "MESSAGE_STRUCTS",
@@ -74,6 +76,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "EventCode",
+    "FieldKind",
     "IPOQuotingPeriodUpdate",
     "ImbalanceDirection",
     "InterestFlag",
@@ -99,12 +102,16 @@ __all__ = [
     "SystemEvent",
     "Trade",
     "TradingState",
+    "WireField",
     "decode",
     "decode_construct",
     "encode",
     "encode_construct",
     "iter_raw",
+    "layout",
+    "offset",
     "read",
+    "wire_field",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

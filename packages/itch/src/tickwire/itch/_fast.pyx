@@ -52,7 +52,8 @@ cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void* o)
     object PyList_New(Py_ssize_t n)
 
-# Wire kinds of a field (fastpath.py uses the same numbers).
+# Wire kinds of a field: the numbers of tickwire.itch.layouts.FieldKind, which fastpath.py
+# passes to configure(); configure() refuses them unless they equal FIELD_KINDS below.
 cdef enum:
     K_U16 = 1
     K_U32 = 2
@@ -85,13 +86,28 @@ cdef bint _configured = False
 
 memset(_known, 0, sizeof(_known))
 
+#: The kind numbers compiled in above, by FieldKind name.
+FIELD_KINDS = {
+    "U16": K_U16,
+    "U32": K_U32,
+    "U64": K_U64,
+    "TS48": K_TS48,
+    "CODE": K_CODE,
+    "ALPHA": K_ALPHA,
+}
 
-def configure(list specs, pure_decode, pure_encode):
+
+def configure(dict kinds, list specs, pure_decode, pure_encode):
     """Install the per-type field descriptors computed by fastpath.py.
 
+    ``kinds`` is the caller's kind name -> number mapping (from
+    ``tickwire.itch.layouts.FieldKind``); a ValueError unless it equals
+    :data:`FIELD_KINDS`, so a drift between the two is refused before any spec is used.
     ``specs`` holds ``(type_byte, cls, length, fields)`` with ``fields`` a list of
     ``(kind, pos, width, slot_descriptor, table_or_None)`` in wire order.
     """
+    if kinds != FIELD_KINDS:
+        raise ValueError(f"field kinds {kinds} != the compiled ones {FIELD_KINDS}")
     global _pure_decode, _pure_encode, _configured
     cdef int t, i, b
     cdef Spec* s

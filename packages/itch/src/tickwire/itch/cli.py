@@ -6,8 +6,9 @@ Commands::
     dump FILE [--type A,F] [--symbol AAPL] [--limit N] [--json] [--lenient]
     generate --messages N --symbols K --seed S OUT   (OUT ending in .gz is gzipped)
 
-FILE may be gzipped. Exit status: 0 on success, 1 when the file cannot be decoded
-(strict mode), 2 on usage errors.
+FILE may be gzipped. Exit status: 0 on success, 1 when the file cannot be read or
+decoded (strict mode), 2 on usage errors (a missing, empty or directory FILE included),
+130 when interrupted; an error is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from tickwire.itch.messages import MESSAGE_CLASSES, DecodeError, Message
+from tickwire.itch._cli import UsageError, existing_file, positive_int, run_cli
+from tickwire.itch.messages import MESSAGE_CLASSES, Message
 from tickwire.itch.progress import Progress
 from tickwire.itch.reader import BinaryFileReader, read
 
@@ -108,7 +110,7 @@ def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:
         types = {t for part in args.type for t in part.split(",") if t}
         unknown = types - set(MESSAGE_CLASSES)
         if unknown:
-            raise SystemExit(f"unknown message type(s): {', '.join(sorted(unknown))}")
+            raise UsageError(f"--type: unknown message type(s): {', '.join(sorted(unknown))}")
     symbol = args.symbol
     # Messages about an order (E, C, X, D, U) carry no symbol, only the stock locate:
     # learn the symbol's locate codes from the messages that do name it.
@@ -139,14 +141,16 @@ def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     from tickwire.itch.generator import generate_day
     from tickwire.itch.writer import BinaryFileWriter
 
-    if args.messages < 1 or args.symbols < 1:
-        raise SystemExit("--messages and --symbols must be positive")
+    try:  # checks the sizes at once, before the output file is created
+        messages = generate_day(args.messages, args.symbols, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     with (
         BinaryFileWriter(args.out) as writer,
         Progress(args.messages, os.path.basename(args.out), unit=" msgs") as bar,
     ):
         n = 0
-        for msg in generate_day(args.messages, args.symbols, args.seed):
+        for msg in messages:
             writer.write(msg)
             n += 1
             if n == _PROGRESS_EVERY:
@@ -164,23 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("stats", help="count messages by type")
-    p.add_argument("file", help="BinaryFILE (gzip allowed)")
+    p.add_argument("file", type=existing_file, help="BinaryFILE (gzip allowed)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("dump", help="print messages")
-    p.add_argument("file", help="BinaryFILE (gzip allowed)")
+    p.add_argument("file", type=existing_file, help="BinaryFILE (gzip allowed)")
     p.add_argument("--type", action="append", help="message type letters, e.g. A,F (repeatable)")
     p.add_argument("--symbol", help="only messages about this symbol (by stock and locate)")
-    p.add_argument("--limit", type=int, help="stop after N messages")
+    p.add_argument("--limit", type=positive_int, help="stop after N messages")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
     p.set_defaults(func=_cmd_dump)
 
     p = sub.add_parser("generate", help="write a deterministic synthetic trading day")
-    p.add_argument("--messages", type=int, required=True)
-    p.add_argument("--symbols", type=int, required=True)
+    p.add_argument("--messages", type=positive_int, required=True)
+    p.add_argument("--symbols", type=positive_int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("out", help="output BinaryFILE (.gz to compress)")
     p.set_defaults(func=_cmd_generate)
@@ -188,20 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the CLI; returns the exit status (0 success, 1 undecodable input, 2 usage,
+    130 interrupted), with one ``error:`` line on stderr and never a traceback."""
     stream = out if out is not None else sys.stdout
-    try:
-        status: int = args.func(args, stream)
-    except DecodeError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
-    except BrokenPipeError:  # e.g. `dump ... | head`: not an error
-        # Point stdout at /dev/null so the interpreter's final flush does not fail too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except OSError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
-    return status
+    return run_cli(build_parser(), argv, lambda args: int(args.func(args, stream)))

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Final
 
-import construct as cs
 from tickwire.itch import messages as _m
+from tickwire.itch.layouts import LAYOUTS, FieldKind
 from tickwire.itch.messages import (
     MESSAGE_CLASSES,
     MESSAGE_LENGTHS,
@@ -45,6 +45,7 @@ __all__ = [
     "AVAILABLE",
     "COMPILED",
     "DEFAULT",
+    "EXTENSION_KINDS",
     "PURE",
     "UNAVAILABLE_REASON",
     "Codec",
@@ -55,15 +56,12 @@ __all__ = [
     "extension_specs",
 ]
 
-# Field kinds shared with _fast.pyx.
-K_U16: Final = 1
-K_U32: Final = 2
-K_U64: Final = 3
-K_TS48: Final = 4
-K_CODE: Final = 5
-K_ALPHA: Final = 6
-
-_INT_KINDS: Final = {">H": (K_U16, 2), ">I": (K_U32, 4), ">L": (K_U32, 4), ">Q": (K_U64, 8)}
+#: Field kind name -> number, as the extension's ``cdef enum`` must have them: the numbers
+#: are :class:`tickwire.itch.layouts.FieldKind`'s, and ``configure`` refuses to run when its
+#: own disagree (see :func:`_load_extension`).
+EXTENSION_KINDS: Final[dict[str, int]] = {
+    k.name: int(k) for k in FieldKind if k is not FieldKind.TYPE
+}
 
 CHUNK_SIZE: Final = 1 << 20  # bytes read per step by decode_binaryfile
 
@@ -79,40 +77,26 @@ def _slot(cls: type, name: str) -> Any:
 def extension_specs() -> list[tuple[int, type, int, list[tuple[int, int, int, Any, Any]]]]:
     """Per message type, the field descriptors the extension decodes and encodes with.
 
-    Derived from :data:`tickwire.itch.messages.MESSAGE_STRUCTS` field by field:
+    Derived from :data:`tickwire.itch.layouts.LAYOUTS` (itself walked from the construct
+    table) field by field, the type byte left out:
     ``(type byte, class, length, [(kind, position, width, slot descriptor, code table)])``.
     """
     specs = []
-    for letter, layout in MESSAGE_STRUCTS.items():
+    for letter, wire in LAYOUTS.items():
         cls = MESSAGE_CLASSES[letter]
-        pos = 0
+        cons = {sub.name: sub.subcon for sub in MESSAGE_STRUCTS[letter].subcons}
         out: list[tuple[int, int, int, Any, Any]] = []
-        names = [f.name for f in fields(cls)]
-        for sub in layout.subcons:
-            width = sub.sizeof()
-            if sub.name == "message_type":
-                pos += width
+        for f in wire:
+            if f.kind is FieldKind.TYPE:
                 continue
-            con = sub.subcon
             table: tuple[str, ...] | None = None
-            if isinstance(con, cs.FormatField) and con.fmtstr in _INT_KINDS:
-                kind, expected = _INT_KINDS[con.fmtstr]
-            elif isinstance(con, cs.BytesInteger) and not con.signed and not con.swapped:
-                kind, expected = K_TS48, 6
-            elif isinstance(con, _m.Alpha) and con.length == 1:
-                kind, expected = K_CODE, 1
-                table = tuple(con.lookup[bytes([b])] for b in range(256))
-            elif isinstance(con, _m.Alpha):
-                kind, expected = K_ALPHA, con.length
-            else:  # pragma: no cover - a new field type in the table needs a kind here
-                raise TypeError(f"{letter}.{sub.name}: no fast-path kind for {con!r}")
-            if width != expected:  # pragma: no cover
-                raise TypeError(f"{letter}.{sub.name}: width {width} != {expected}")
-            out.append((kind, pos, width, _slot(cls, sub.name), table))
-            pos += width
-        if pos != MESSAGE_LENGTHS[letter] or len(out) != len(names):  # pragma: no cover
+            if f.kind is FieldKind.CODE:
+                lookup = cons[f.name].lookup
+                table = tuple(lookup[bytes([b])] for b in range(256))
+            out.append((int(f.kind), f.offset, f.length, _slot(cls, f.name), table))
+        if len(out) != len(fields(cls)):  # pragma: no cover - messages.py checks this
             raise TypeError(f"{letter}: table and class disagree")
-        specs.append((ord(letter), cls, pos, out))
+        specs.append((ord(letter), cls, MESSAGE_LENGTHS[letter], out))
     return specs
 
 
@@ -124,7 +108,7 @@ def _load_extension() -> tuple[Any, str | None]:
     except ImportError as exc:
         return None, f"extension not built ({exc})"
     try:
-        ext.configure(extension_specs(), _m.decode, _m.encode)
+        ext.configure(EXTENSION_KINDS, extension_specs(), _m.decode, _m.encode)
     except (TypeError, ValueError) as exc:  # pragma: no cover - layout surprises
         return None, f"extension rejected the message classes ({exc})"
     return ext, None

@@ -38,6 +38,7 @@ from .publisher import (
     pack_messages,
 )
 from .receiver import Receiver, ReceiverConfig, ReceiverStats
+from .sequenced import SequencedCapture, SequenceStats
 
 __all__ = [
     "BadFrame",
@@ -62,6 +63,8 @@ __all__ = [
     "RequestPacket",
     "RequestServer",
     "SendRequest",
+    "SequenceStats",
+    "SequencedCapture",
     "ServerConfig",
     "SessionChanged",
     "StaleFeed",

@@ -174,6 +174,10 @@ class MoldReceiver:
     Messages are available from :meth:`messages` / :meth:`events`; every event (messages
     included) is also passed to ``on_event`` when given.
 
+    Every datagram on these sockets goes through the receiver's rules for stray and hostile
+    packets (:mod:`tickwire.moldudp64.receiver`): anyone who can reach the port can send
+    one, so pin the feed's session (``ReceiverConfig.session``) where it is known.
+
     Datagrams of the feed that reach the process by another path than these sockets (XDP's
     copy of a frame it turned into an order, for one) are handed over with
     :meth:`receive_datagram`; ``before_datagram`` lets such a source hand over its older

@@ -5,8 +5,9 @@ Commands:
 * ``itch2pcap IN OUT``: pack the ITCH messages of a BinaryFILE into MoldUDP64 packets and
   write them as an Ethernet/IPv4/UDP pcap (timestamps from the ITCH messages).
 * ``pcap2itch IN OUT``: the ITCH messages carried by the MoldUDP64 packets of a capture, in
-  sequence order, each once (duplicates from A/B lines or retransmissions dropped), as a
-  BinaryFILE.
+  sequence order, each once (duplicates from A/B lines or retransmissions dropped, gaps
+  counted: :mod:`tickwire.moldudp64.sequenced`), as a BinaryFILE; ``--keep-duplicates``
+  writes every packet's messages in capture order instead. A JSON summary goes to stderr.
 * ``replay SOURCE --to HOST:PORT``: send the MoldUDP64 packets of a capture (or of a
   BinaryFILE packed on the fly) to that one address, with the recorded timing scaled by
   ``--speed``, or at ``--rate`` packets/s; ``--max`` bounds the count, ``--loop`` repeats.
@@ -24,11 +25,26 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from .cliargs import (
+    UsageError,
+    existing_file,
+    int_range,
+    ipv4,
+    iso_date,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    run_cli,
+    session,
+    tcp_udp_port,
+    vlan_tci,
+)
 from .codec import HEADER_SIZE, encode_session
 from .net import build_udp_frame
 from .pcap import MoldCapture, PcapWriter
 from .publisher import DEFAULT_MAX_PAYLOAD, pack_messages
 from .replay import capture_payloads, open_sender, parse_address, replay
+from .sequenced import SequencedCapture
 
 __all__ = ["main", "pack_binaryfile"]
 
@@ -43,6 +59,21 @@ def _itch() -> None:
         raise SystemExit(
             "this command needs tickwire-itch: pip install 'tickwire-moldudp64[itch]'"
         ) from None
+
+
+#: The smallest ``--max-payload`` that fits any ITCH 5.0 message (the longest, NOII, is
+#: 50 bytes) with the MoldUDP64 header and its block length; the largest is what one
+#: UDP datagram over IPv4 carries.
+_MAX_PAYLOAD_RANGE = (HEADER_SIZE + 2 + 50, 65_507)
+_max_payload = int_range(*_MAX_PAYLOAD_RANGE, what="--max-payload")
+
+
+def _address(text: str) -> tuple[str, int]:
+    """``--to``: a literal ``IPv4:PORT`` (see :func:`~tickwire.moldudp64.replay.parse_address`)."""
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"refusing {text!r}: {exc}") from None
 
 
 def _epoch_ns(date: str) -> int:
@@ -144,51 +175,37 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
     from tickwire.itch import BinaryFileWriter
     from tickwire.itch.progress import Progress
 
-    cap = MoldCapture(args.input, port=args.port)
-    next_seq: dict[str, int] = {}
-    duplicates = missing = 0
     with BinaryFileWriter(args.output) as out, Progress(None, "pcap2itch", unit="pkt") as bar:
-        for mf in cap:
-            pkt = mf.packet
-            if args.session is not None and pkt.session != args.session:
-                continue
-            bar.update(1)
-            if not pkt.messages:
-                continue
-            expected = next_seq.get(pkt.session, pkt.sequence)
-            if pkt.next_sequence <= expected:
-                duplicates += len(pkt.messages)
-                continue
-            skip = max(0, expected - pkt.sequence)
-            duplicates += skip
-            if pkt.sequence > expected:
-                missing += pkt.sequence - expected
-            for m in pkt.messages[skip:]:
-                out.write(m)
-            next_seq[pkt.session] = pkt.next_sequence
-        written = out.count
-    st = cap.stats
-    summary = {
-        "frames": st.frames,
-        "packets": st.packets,
-        "messages_written": written,
-        "duplicates": duplicates,
-        "missing": missing,
-        "sessions": sorted(next_seq),
-        "not_udp": st.not_udp,
-        "other_port": st.other_port,
-        "bad_packets": st.bad_packets,
-    }
+        if args.keep_duplicates:
+            cap = MoldCapture(args.input, port=args.port)
+            for mf in cap:
+                if args.session is None or mf.packet.session == args.session:
+                    bar.update(1)
+                    for m in mf.packet.messages:
+                        out.write(m)
+            st = cap.stats
+            summary: dict[str, object] = {
+                "frames": st.frames,
+                "packets": st.packets,
+                "not_udp": st.not_udp,
+                "other_port": st.other_port,
+                "bad_packets": st.bad_packets,
+            }
+        else:
+            seq = SequencedCapture(args.input, port=args.port, session=args.session)
+            for ev in seq:
+                bar.update(1)
+                for m in ev.messages:
+                    out.write(m)
+            st = seq.stats.capture
+            summary = seq.stats.as_dict()
+        summary["messages_written"] = out.count
     print(json.dumps(summary), file=sys.stderr)
     return 0 if st.bad_packets == 0 else 1
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    try:
-        address = parse_address(args.to)
-    except ValueError as exc:
-        print(f"replay: refusing --to {args.to!r}: {exc}", file=sys.stderr)
-        return 2
+    address = args.to
     if _is_capture(args.source):
 
         def packets() -> Iterator[tuple[int, bytes]]:
@@ -229,47 +246,63 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("itch2pcap", help="BinaryFILE -> MoldUDP64 pcap")
-    a.add_argument("input")
+    a.add_argument("input", type=existing_file)
     a.add_argument("output")
-    a.add_argument("--session", default="TICKWIRE01")
-    a.add_argument("--max-payload", type=int, default=DEFAULT_MAX_PAYLOAD)
-    a.add_argument("--flush-us", type=float, default=1000.0, help="packet flush interval")
-    a.add_argument("--date", default="2020-01-02", help="day the ITCH timestamps belong to")
-    a.add_argument("--src-ip", default="198.18.0.1")
-    a.add_argument("--dst-ip", default="233.54.12.111")
-    a.add_argument("--src-port", type=int, default=DEFAULT_PORT)
-    a.add_argument("--dst-port", type=int, default=DEFAULT_PORT)
-    a.add_argument("--vlan", type=int, default=None, help="802.1Q TCI to tag frames with")
+    a.add_argument("--session", type=session, default="TICKWIRE01")
+    a.add_argument("--max-payload", type=_max_payload, default=DEFAULT_MAX_PAYLOAD)
+    a.add_argument(
+        "--flush-us", type=non_negative_float, default=1000.0, help="packet flush interval"
+    )
+    a.add_argument(
+        "--date", type=iso_date, default="2020-01-02", help="day the ITCH timestamps belong to"
+    )
+    a.add_argument("--src-ip", type=ipv4, default="198.18.0.1")
+    a.add_argument("--dst-ip", type=ipv4, default="233.54.12.111")
+    a.add_argument("--src-port", type=tcp_udp_port, default=DEFAULT_PORT)
+    a.add_argument("--dst-port", type=tcp_udp_port, default=DEFAULT_PORT)
+    a.add_argument("--vlan", type=vlan_tci, default=None, help="802.1Q TCI to tag frames with")
     a.add_argument("--no-end-of-session", action="store_true")
     a.set_defaults(func=cmd_itch2pcap)
 
     b = sub.add_parser("pcap2itch", help="MoldUDP64 pcap/pcapng -> BinaryFILE")
-    b.add_argument("input")
+    b.add_argument("input", type=existing_file)
     b.add_argument("output")
-    b.add_argument("--port", type=int, default=None, help="only this UDP port")
-    b.add_argument("--session", default=None, help="only this session")
+    b.add_argument("--port", type=tcp_udp_port, default=None, help="only this UDP port")
+    b.add_argument("--session", type=session, default=None, help="only this session")
+    b.add_argument(
+        "--keep-duplicates",
+        action="store_true",
+        help="every message of every packet in capture order (no sequencing: A/B copies and "
+        "retransmissions all written)",
+    )
     b.set_defaults(func=cmd_pcap2itch)
 
     r = sub.add_parser("replay", help="send a capture or BinaryFILE to one UDP address")
-    r.add_argument("source", help="pcap/pcapng capture or ITCH BinaryFILE")
-    r.add_argument("--to", required=True, help="HOST:PORT, a literal IPv4 address")
-    r.add_argument("--speed", type=float, default=1.0, help="timing scale (0: flat out)")
-    r.add_argument("--rate", type=float, default=None, help="fixed packets per second")
-    r.add_argument("--max", type=int, default=None, help="stop after this many packets")
+    r.add_argument("source", type=existing_file, help="pcap/pcapng capture or ITCH BinaryFILE")
+    r.add_argument("--to", type=_address, required=True, help="HOST:PORT, a literal IPv4 address")
+    r.add_argument(
+        "--speed", type=non_negative_float, default=1.0, help="timing scale (0: flat out)"
+    )
+    r.add_argument("--rate", type=positive_float, default=None, help="fixed packets per second")
+    r.add_argument("--max", type=positive_int, default=None, help="stop after this many packets")
     r.add_argument("--loop", action="store_true", help="start over at the end")
-    r.add_argument("--port", type=int, default=None, help="only packets for this UDP port")
-    r.add_argument("--session", default="TICKWIRE01", help="session for a BinaryFILE")
-    r.add_argument("--max-payload", type=int, default=DEFAULT_MAX_PAYLOAD)
-    r.add_argument("--ttl", type=int, default=1, help="multicast TTL")
+    r.add_argument("--port", type=tcp_udp_port, default=None, help="only packets for this UDP port")
+    r.add_argument("--session", type=session, default="TICKWIRE01", help="session for a BinaryFILE")
+    r.add_argument("--max-payload", type=_max_payload, default=DEFAULT_MAX_PAYLOAD)
+    r.add_argument("--ttl", type=int_range(0, 255, what="TTL"), default=1, help="multicast TTL")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
     r.set_defaults(func=cmd_replay)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     if getattr(args, "loop", False) and args.max is None and not os.isatty(0):
-        print("replay: --loop without --max only from a terminal (it never ends)", file=sys.stderr)
-        return 2
+        raise UsageError("replay: --loop without --max only from a terminal (it never ends)")
     result: int = args.func(args)
     return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see :mod:`.cliargs`: 0 success,
+    1 unreadable input, 2 a usage error, 130 interrupted), never a traceback for bad input."""
+    return run_cli(build_parser(), argv, _run)

@@ -66,10 +66,15 @@ class SendRequest:
 
 @dataclass(frozen=True, slots=True)
 class SessionChanged:
-    """The feed moved from session ``old`` (None: the first session seen) to ``new``.
+    """The feed moved from session ``old`` (None: the first session adopted) to ``new``.
 
-    ``abandoned`` is the number of messages of ``old`` known to exist that were never
-    delivered (0 on a clean change after the old session's end).
+    A session is adopted on two independent packets, or on its first one when it is pinned
+    (``ReceiverConfig.session``) with a ``start_sequence``; it changes after the old
+    session's end, or mid-session only after the old one was silent for ``session_grace``
+    while the new one sent ``session_change_after`` packets (see
+    :mod:`tickwire.moldudp64.receiver`). ``abandoned`` is the number of messages of ``old``
+    known to exist that were never delivered (0 on a clean change after the old session's
+    end).
     """
 
     old: str | None

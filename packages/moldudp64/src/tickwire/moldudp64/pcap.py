@@ -29,12 +29,14 @@ from .net import UdpFrame, parse_udp_frame
 
 __all__ = [
     "LINKTYPE_ETHERNET",
+    "LINKTYPE_NAMES",
     "PCAP_HEADER",
     "PCAP_RECORD",
     "CaptureStats",
     "MoldCapture",
     "PcapRecord",
     "PcapWriter",
+    "linktype_name",
     "read_moldudp64",
     "read_pcap",
 ]
@@ -364,6 +366,26 @@ class MoldFrame:
     packet: DownstreamPacket
 
 
+#: Names of common link types, for error messages (pcap LINKTYPE_* values).
+LINKTYPE_NAMES = {
+    0: "BSD loopback",
+    1: "Ethernet",
+    101: "raw IP",
+    105: "802.11",
+    113: "Linux cooked (SLL)",
+    127: "802.11 radiotap",
+    228: "raw IPv4",
+    229: "raw IPv6",
+    276: "Linux cooked v2 (SLL2)",
+}
+
+
+def linktype_name(linktype: int) -> str:
+    """``"113 (Linux cooked (SLL))"``: the number and, when known, the name."""
+    name = LINKTYPE_NAMES.get(linktype)
+    return f"{linktype} ({name})" if name else str(linktype)
+
+
 class MoldCapture:
     """Iterate the MoldUDP64 packets of a capture, counting everything it skips.
 
@@ -371,6 +393,11 @@ class MoldCapture:
     ``port`` (when given, either direction) or whose payload is not a valid MoldUDP64 packet
     (``bad_packets``; the first errors are kept in ``stats.errors``) are skipped and counted,
     unless ``strict`` asks for an exception instead.
+
+    A record of another link type than Ethernet raises :class:`BadPcap` naming the link type,
+    strict or not: such a capture (a ``-i any`` capture is Linux cooked, a loopback capture
+    BSD loopback) cannot be read for MoldUDP64 at all, and skipping every frame would turn
+    it into an empty feed that looks like a quiet day.
     """
 
     def __init__(
@@ -389,9 +416,12 @@ class MoldCapture:
         st = self.stats
         for rec in read_pcap(self._source):
             st.frames += 1
+            if rec.linktype != LINKTYPE_ETHERNET:
+                raise BadPcap(
+                    f"frame {st.frames}: link type {linktype_name(rec.linktype)} is not "
+                    "Ethernet; MoldUDP64 is read from Ethernet captures only"
+                )
             try:
-                if rec.linktype != LINKTYPE_ETHERNET:
-                    raise BadFrame(f"link type {rec.linktype} is not Ethernet")
                 udp = parse_udp_frame(rec.frame)
             except BadFrame:
                 if self._strict:

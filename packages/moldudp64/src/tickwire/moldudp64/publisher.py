@@ -9,8 +9,9 @@ receiver that lost it still learns the session's end). Every published message i
 
 :class:`RequestServer` answers request packets from that store, unicast to the requester,
 with ordinary downstream packets. It never raises on what it is sent: requests for another
-session, out of range, malformed or over the per-requester rate are counted, logged at debug
-level and dropped (the receiver retries with backoff).
+session, out of range, malformed, over the per-address rate or over the global byte budget
+are counted by reason in :class:`ServerStats`, logged at debug level and dropped (the
+receiver retries with backoff).
 
 Neither owns a socket or a clock: they return the datagrams to send, and the asyncio adapters
 (:mod:`tickwire.moldudp64.aio`) or a simulation deliver them.
@@ -41,6 +42,7 @@ __all__ = [
     "ServerConfig",
     "ServerStats",
     "pack_messages",
+    "source_address",
 ]
 
 log = logging.getLogger("tickwire.moldudp64.publisher")
@@ -257,33 +259,106 @@ class Publisher:
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
+    """Limits of a :class:`RequestServer`.
+
+    A 20-byte request can ask for ``max_count`` messages, tens of kilobytes of answer, and
+    UDP source addresses cost nothing to vary, so the server limits what it sends at two
+    levels: a token bucket of requests per source *address* (the port is ignored, so
+    rotating source ports buys nothing) and one token bucket of answer bytes shared by all
+    requesters, which caps the server's output whatever the number of addresses.
+    """
+
     #: Largest UDP payload of an answer packet.
     max_payload: int = DEFAULT_MAX_PAYLOAD
     #: Most messages sent for one request (a bigger request is answered in part; the receiver
     #: asks again for the rest).
     max_count: int = 2000
-    #: Requests per second each requester may make (token bucket refill rate) ...
+    #: Requests per second each source address may make (token bucket refill rate) ...
     rate: float = 200.0
     #: ... and how many it may make in a burst.
     burst: float = 50.0
-    #: Requesters remembered for rate limiting (the oldest are forgotten beyond this).
+    #: Source addresses remembered for rate limiting (the least recently seen is forgotten
+    #: beyond this, so the table stays bounded whatever addresses requests claim).
     max_requesters: int = 10_000
+    #: Answer bytes (UDP payload) per second, all requesters together (refill rate) ...
+    byte_rate: float = 10_000_000.0
+    #: ... and the most sent in a burst. At least ``max_payload``, so a packet always fits.
+    byte_burst: float = 1_000_000.0
+
+    def __post_init__(self) -> None:
+        if self.max_payload < HEADER_SIZE + 2:
+            raise ValueError(f"max_payload {self.max_payload} cannot hold a message block")
+        if self.max_count < 1 or self.max_requesters < 1:
+            raise ValueError("max_count and max_requesters must be at least 1")
+        if not (self.rate > 0 and self.burst >= 1 and self.byte_rate > 0):
+            raise ValueError("rate and byte_rate must be positive and burst at least 1")
+        if self.byte_burst < self.max_payload:
+            raise ValueError(
+                f"byte_burst {self.byte_burst} is below max_payload {self.max_payload}:"
+                " no answer packet could ever be sent"
+            )
 
 
 @dataclass(slots=True)
 class ServerStats:
+    """What a :class:`RequestServer` did with the requests it got.
+
+    Every request is counted once in ``requests`` and, unless answered, once under the
+    reason it was refused (``bad_requests``, ``wrong_session``, ``out_of_range``,
+    ``rate_limited``, ``over_budget``). ``partial`` counts answers cut short by the byte
+    budget (the receiver asks again for the rest); ``forgotten`` counts source addresses
+    dropped from the full rate-limit table.
+    """
+
     requests: int = 0
     answered: int = 0
     messages_sent: int = 0
     packets_sent: int = 0
+    bytes_sent: int = 0
     wrong_session: int = 0
     out_of_range: int = 0
+    #: Refused: the source address was over its request rate.
     rate_limited: int = 0
+    #: Refused: the global byte budget could not pay for even one answer packet.
+    over_budget: int = 0
+    #: Answered in part: the byte budget paid for only the first packets.
+    partial: int = 0
     bad_requests: int = 0
+    forgotten: int = 0
+
+
+def source_address(source: Address) -> Address:
+    """The address part of a datagram source: ``(host, port, ...)`` gives ``host``.
+
+    Rate limits are keyed by it, not by ``(host, port)``: a requester can pick any number
+    of source ports. Anything that is not a tuple (a simulation's node name) is its own key.
+    """
+    if isinstance(source, tuple) and source:
+        return source[0]
+    return source
 
 
 class RequestServer:
-    """Answers MoldUDP64 request packets for one session from a :class:`MessageStore`."""
+    """Answers MoldUDP64 request packets for one session from a :class:`MessageStore`.
+
+    For each request, in order (each refusal counted in :attr:`stats`, nothing sent):
+
+    1. it must parse (``bad_requests``), name this session (``wrong_session``) and ask
+       for at least one message the store holds (``out_of_range``);
+    2. the source address (:func:`source_address`: the port is ignored) takes a token
+       from its bucket, ``burst`` deep and refilled at ``rate`` a second, else
+       ``rate_limited``. The buckets live in a table of at most ``max_requesters``
+       addresses, least recently seen first out (``forgotten``): a forgotten address
+       comes back with a full bucket, which costs at most ``burst`` extra requests and
+       is still paid for in step 3;
+    3. the answer (at most ``max_count`` messages, packed into ``max_payload`` packets)
+       is paid for from one byte bucket shared by every requester, ``byte_burst`` deep
+       and refilled at ``byte_rate`` bytes a second: the packets it can pay for go out
+       (``partial`` when not all), and if it cannot pay for the first, ``over_budget``.
+
+    So whatever the number of addresses and ports, the server sends at most
+    ``byte_burst + byte_rate * t`` bytes in any ``t`` seconds.
+    """
 
     def __init__(
         self, session: str, store: MessageStore, config: ServerConfig | None = None
@@ -293,7 +368,10 @@ class RequestServer:
         self.store = store
         self.config = config or ServerConfig()
         self.stats = ServerStats()
+        # Insertion order is recency: a source is moved to the end when it is seen.
         self._buckets: dict[Address, tuple[float, float]] = {}
+        self._bytes = float(self.config.byte_burst)
+        self._bytes_time: float | None = None
 
     def handle(self, data: bytes, source: Address, now: float) -> list[bytes]:
         """Answer one request datagram; return the packets to send back to ``source``."""
@@ -327,26 +405,54 @@ class RequestServer:
                 store.next_sequence - 1,
             )
             return []
-        if not self._allow(source, now):
+        if not self._allow(source_address(source), now):
             st.rate_limited += 1
             log.debug("request from %s over the rate limit", source)
             return []
         msgs = store.get(req.sequence, min(req.count, self.config.max_count))
-        packets = pack_messages(self._session, req.sequence, msgs, self.config.max_payload)
+        packets = self._pay(
+            pack_messages(self._session, req.sequence, msgs, self.config.max_payload), now
+        )
+        if not packets:
+            st.over_budget += 1
+            log.debug("request from %s over the byte budget", source)
+            return []
+        sent = sum(int.from_bytes(p[18:20], "big") for p in packets)
+        if sent < len(msgs):
+            st.partial += 1
         st.answered += 1
-        st.messages_sent += len(msgs)
+        st.messages_sent += sent
         st.packets_sent += len(packets)
+        st.bytes_sent += sum(len(p) for p in packets)
         return packets
 
-    def _allow(self, source: Address, now: float) -> bool:
+    def _allow(self, address: Address, now: float) -> bool:
+        """Take one request token from ``address``'s bucket."""
         cfg = self.config
         buckets = self._buckets
-        tokens, last = buckets.get(source, (cfg.burst, now))
-        tokens = min(cfg.burst, tokens + (now - last) * cfg.rate)
+        held = buckets.pop(address, None)
+        tokens, last = held if held is not None else (cfg.burst, now)
+        tokens = min(cfg.burst, tokens + max(0.0, now - last) * cfg.rate)
         ok = tokens >= 1.0
         if ok:
             tokens -= 1.0
-        if source not in buckets and len(buckets) >= cfg.max_requesters:
-            del buckets[next(iter(buckets))]
-        buckets[source] = (tokens, now)
+        if held is None and len(buckets) >= cfg.max_requesters:
+            del buckets[next(iter(buckets))]  # the least recently seen
+            self.stats.forgotten += 1
+        buckets[address] = (tokens, now)
         return ok
+
+    def _pay(self, packets: list[bytes], now: float) -> list[bytes]:
+        """The leading ``packets`` the global byte bucket can pay for (and pays)."""
+        cfg = self.config
+        if self._bytes_time is not None:
+            refill = max(0.0, now - self._bytes_time) * cfg.byte_rate
+            self._bytes = min(cfg.byte_burst, self._bytes + refill)
+        self._bytes_time = now
+        n = 0
+        for p in packets:
+            if len(p) > self._bytes:
+                break
+            self._bytes -= len(p)
+            n += 1
+        return packets[:n]

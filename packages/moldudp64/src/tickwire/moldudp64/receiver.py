@@ -19,9 +19,51 @@ A/B pair a few microseconds later) the receiver requests the missing runs of the
 messages (split to what the server allows). The next batch goes out as soon as that window
 is filled; if it is not filled within ``retry_timeout``, the still-missing runs are requested
 again, with exponential backoff (``backoff``, capped at ``max_retry_interval``) while no
-progress is made, so a throttled or lossy server is not flooded. Whichever copy of a message
-arrives first (line A, line B or a retransmission) is used; later copies are counted as
-duplicates and dropped.
+progress is made, so a throttled or lossy server is not flooded. Whatever the pattern, a
+token bucket caps the requests absolutely: at most ``request_burst`` at once and
+``request_rate`` a second; a batch the bucket cannot pay for waits for it (counted in
+``requests_deferred``). Whichever copy of a message arrives first (line A, line B or a
+retransmission) is used; later copies are counted as duplicates and dropped. The buffer of
+out-of-order messages holds at most ``max_buffer`` messages and ``max_buffer_bytes`` bytes
+of them; what does not fit is dropped (``buffer_dropped``) and requested again later.
+
+Hostile and stray packets
+-------------------------
+Anyone who can reach the feed port can send a well-formed packet, so no single packet may
+move the receiver far. Two rules, one for the session and one for sequence numbers:
+
+* **A session is adopted on two packets, changed on a sustained run.** With
+  ``session`` set (pinned) only that session is ever accepted; every other one is refused
+  (``other_session_packets``). Otherwise each other session is a *candidate* (at most
+  four, the least recently heard forgotten; their packets held, within ``max_buffer_bytes``
+  and counted in ``candidate_packets``). The first session, and the next one after the
+  current session's end of session was delivered, is adopted when a second, independent
+  packet of it arrives. Mid-session, a candidate replaces the current session only when the
+  current one has been silent (no packet at all, heartbeats included) for
+  ``session_grace`` seconds *and* the candidate sent ``session_change_after`` independent
+  packets during that silence: a publisher restart, not a stray packet. The new session
+  starts from sequence 1, the held packets are processed in arrival order, and the old
+  session is retired (its packets are refused from then on). Only a pinned session with
+  an explicit ``start_sequence`` is adopted on its first packet: nothing about it is left
+  to guess.
+* **A jump beyond ``max_jump`` is suspect until a second packet confirms it.** A packet
+  of the current session that claims messages more than ``max_jump`` beyond ``known_end``
+  (a data packet's end, a heartbeat's or end of session's next sequence number) is not
+  acted on: it is held as the suspect and counted (``suspect_packets``). A second,
+  independent packet claiming a position within ``max_jump`` of it, within
+  ``stale_after`` seconds, confirms the jump (``jumps_confirmed``): both are processed.
+  A real jump (a burst of loss, a join far into the session) is confirmed by the next
+  packet, a heartbeat at the latest; a single absurd number never raises ``known_end``, so
+  it neither starts a request storm nor holds the receiver in a gap. On a late join the
+  same two packets, close to each other, fix the starting point, so one absurd first
+  packet cannot make every real packet a duplicate.
+
+*Independent* means another datagram: a byte-identical copy within ``copy_window`` seconds
+(the B line, a duplicate in the network) does not count; a heartbeat repeated a second
+later does. An end of session below what was already delivered is stale: it is ignored
+and counted (``stale_end_of_session``), as is one that data delivered beyond it
+contradicts. The latest end of session at or above the delivered position is the one
+that counts.
 """
 
 from __future__ import annotations
@@ -34,7 +76,6 @@ from .codec import (
     END_OF_SESSION_COUNT,
     HEADER_SIZE,
     RequestPacket,
-    decode_session,
     encode_session,
     parse_downstream,
     split_blocks,
@@ -59,15 +100,23 @@ log = logging.getLogger("tickwire.moldudp64.receiver")
 
 _seq_count = struct.Struct(">QH").unpack_from
 
+#: Candidate sessions tracked at once (the least recently heard is forgotten beyond this).
+_MAX_CANDIDATES = 4
+#: Packets held per candidate session (bytes are bounded by ``max_buffer_bytes``).
+_MAX_HELD = 100_000
+#: Datagrams remembered per candidate run to tell copies from independent packets.
+_MAX_SEEN = 64
+
 
 @dataclass(frozen=True, slots=True)
 class ReceiverConfig:
     """How a :class:`Receiver` joins, recovers and times out. Times are in seconds."""
 
-    #: Accept only this session (None: the first session seen, then follow session changes).
+    #: Pin this session: only it is accepted, the receiver never changes session (None:
+    #: adopt the first session confirmed by two packets, then follow publisher restarts).
     session: str | None = None
-    #: First sequence number wanted: None joins at the first packet seen (late join: messages
-    #: before it are not wanted); 1 recovers the whole session from its start.
+    #: First sequence number wanted: None joins at the first packets seen (late join:
+    #: messages before them are not wanted); 1 recovers the whole session from its start.
     start_sequence: int | None = None
     #: Where request packets go (None: no recovery, gaps wait for the other line).
     request_server: Address = None
@@ -83,37 +132,99 @@ class ReceiverConfig:
     backoff: float = 2.0
     #: Upper bound of the retry interval.
     max_retry_interval: float = 2.0
+    #: Absolute cap on request packets: this many a second (token bucket refill) ...
+    request_rate: float = 200.0
+    #: ... and at most this many at once (the bucket's size). The defaults match the
+    #: per-address limit of :class:`~tickwire.moldudp64.publisher.ServerConfig`.
+    request_burst: float = 50.0
     #: Report :class:`StaleFeed` after this long without any packet (heartbeats are 1 s).
     stale_after: float = 3.0
-    #: Packets of a new session are held this long while the old one may still complete.
+    #: A new session replaces the current one (not ended) only after the current one has
+    #: been silent this long ...
     session_grace: float = 5.0
+    #: ... and the new one sent this many independent packets during that silence.
+    session_change_after: int = 3
+    #: A packet claiming messages more than this beyond the highest known sequence number
+    #: is suspect until a second, independent packet confirms the jump.
+    max_jump: int = 100_000
+    #: Byte-identical datagrams this close in time are one packet (the B line, a duplicate
+    #: in the network), not two independent ones.
+    copy_window: float = 0.25
     #: Most out-of-order messages kept; beyond it they are dropped and re-requested later.
     max_buffer: int = 1_000_000
+    #: Most bytes of out-of-order messages kept (and, separately, of packets held for
+    #: candidate sessions); beyond it they are dropped and re-requested later.
+    max_buffer_bytes: int = 64 << 20
 
 
 @dataclass(slots=True)
 class ReceiverStats:
+    """What a :class:`Receiver` saw, delivered, requested and refused."""
+
     packets: int = 0
     messages: int = 0
     duplicate_messages: int = 0
     out_of_order_packets: int = 0
     heartbeats: int = 0
     bad_packets: int = 0
+    #: Packets of a session refused outright: not the pinned one, retired, or over the
+    #: candidate limit.
     other_session_packets: int = 0
+    #: Packets of a session not (yet) adopted, held as a candidate for a session change.
+    candidate_packets: int = 0
     gaps: int = 0
     requests_sent: int = 0
     messages_requested: int = 0
     retries: int = 0
+    #: Batches of requests the rate cap held back (a wait for tokens, or a batch cut short).
+    requests_deferred: int = 0
     session_changes: int = 0
+    #: Packets claiming a jump beyond ``max_jump`` (not acted on unless confirmed).
+    suspect_packets: int = 0
+    #: Suspect jumps a second, independent packet confirmed.
+    jumps_confirmed: int = 0
+    #: End-of-session packets ignored: below what was delivered, or contradicted by data.
+    stale_end_of_session: int = 0
+    #: Out-of-order messages not buffered (``max_buffer`` / ``max_buffer_bytes``); they
+    #: are requested again.
+    buffer_dropped: int = 0
+    #: Packets of candidate sessions not held (over the bound); requested after a change.
+    held_dropped: int = 0
+    #: Messages given up by :meth:`Receiver.skip_gap` (never delivered).
+    skipped_messages: int = 0
 
 
 @dataclass(slots=True)
-class _Pending:
-    """Packets of a new session held while the old session may still complete."""
+class _Candidate:
+    """A session not (yet) adopted, its run of independent packets and its held packets."""
 
     session: bytes
-    since: float
+    name: str
+    claim: int  # the position the run's first packet claimed
+    first_seq: int  # lowest sequence number of the run (a late join starts there)
+    mark: float  # Receiver._cur_rx when the run began: a later packet of the current
+    # session (a new _cur_rx) restarts the run
+    last: float  # arrival of its last packet
+    run: int = 0
+    seen: dict[int, float] = field(default_factory=dict)  # hash(datagram) -> arrival
     packets: list[tuple[bytes, Address, float]] = field(default_factory=list)
+    nbytes: int = 0
+
+
+@dataclass(slots=True)
+class _Suspect:
+    """A packet of the current session claiming an implausible jump."""
+
+    claim: int
+    digest: int
+    at: float
+    data: bytes
+    source: Address
+
+
+def _claim(seq: int, count: int) -> int:
+    """One past the last sequence number a packet says exists."""
+    return seq if count == 0 or count == END_OF_SESSION_COUNT else seq + count
 
 
 class Receiver:
@@ -123,6 +234,12 @@ class Receiver:
         self.config = cfg = config or ReceiverConfig()
         if cfg.max_request < 1 or cfg.max_outstanding < 1:
             raise ValueError("max_request and max_outstanding must be at least 1")
+        if cfg.request_rate <= 0 or cfg.request_burst < 1:
+            raise ValueError("request_rate must be positive and request_burst at least 1")
+        if cfg.max_jump < 1 or cfg.session_change_after < 1:
+            raise ValueError("max_jump and session_change_after must be at least 1")
+        if cfg.max_buffer < 0 or cfg.max_buffer_bytes < 0:
+            raise ValueError("max_buffer and max_buffer_bytes must not be negative")
         self.stats = ReceiverStats()
         self._fixed = encode_session(cfg.session) if cfg.session is not None else None
         self._session_raw: bytes | None = None
@@ -130,29 +247,37 @@ class Receiver:
         self._retired: set[bytes] = set()
         self._expected = 0  # valid once a session is established
         self._known_end = 0
+        self._max_jump = cfg.max_jump
         self._buffer: dict[int, bytes] = {}
+        self._buffer_bytes = 0
         self._eos: int | None = None
         self._eos_reported = False
         self._last_rx: float | None = None
+        self._cur_rx = 0.0  # last packet of the current session
         self._stale = False
-        self._pending: _Pending | None = None
+        self._candidates: dict[bytes, _Candidate] = {}
+        self._held_bytes = 0
+        self._suspect: _Suspect | None = None
         # recovery state
         self._gap_since: float | None = None
         self._req_hi = 0
         self._retry_at = 0.0
         self._attempts = 0
         self._mark = 0
+        self._tokens = float(cfg.request_burst)
+        self._tokens_at = float("-inf")
+        self._deferred = False
 
     # --- public state ---------------------------------------------------------------------
 
     @property
     def session(self) -> str | None:
-        """The current session (None before the first packet)."""
+        """The current session (None before one is adopted)."""
         return self._session if self._session_raw is not None else None
 
     @property
     def next_sequence(self) -> int:
-        """The next sequence number to deliver (0 before the first packet)."""
+        """The next sequence number to deliver (0 before a session is adopted)."""
         return self._expected
 
     @property
@@ -169,19 +294,39 @@ class Receiver:
         """True once end of session was seen and everything before it delivered."""
         return self._eos_reported
 
+    @property
+    def buffered(self) -> int:
+        """Messages held beyond the hole at ``next_sequence``, waiting for it to fill."""
+        return len(self._buffer)
+
+    @property
+    def gap_since(self) -> float | None:
+        """When the hole at ``next_sequence`` appeared (None: no hole)."""
+        return self._gap_since if self.in_gap else None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of out-of-order messages held (at most ``max_buffer_bytes``)."""
+        return self._buffer_bytes
+
     def next_deadline(self) -> float | None:
         """When :meth:`tick` has something to do next (None: only a packet can change that)."""
+        cfg = self.config
         times: list[float] = []
         if self._last_rx is not None and not self._stale:
-            times.append(self._last_rx + self.config.stale_after)
-        if self._pending is not None:
-            times.append(self._pending.since + self.config.session_grace)
-        if self.in_gap and self.config.request_server is not None and self._gap_since is not None:
-            first = self._gap_since + self.config.request_delay
-            if self._expected >= self._req_hi:
-                times.append(first)
-            else:
-                times.append(max(first, self._retry_at))
+            times.append(self._last_rx + cfg.stale_after)
+        if self._candidates and self._session_raw is not None and not self._eos_reported:
+            n = cfg.session_change_after
+            cur = self._cur_rx
+            if any(c.run >= n and c.mark == cur for c in self._candidates.values()):
+                times.append(cur + cfg.session_grace)
+        if self.in_gap and cfg.request_server is not None and self._gap_since is not None:
+            t = self._gap_since + cfg.request_delay
+            if self._expected < self._req_hi:
+                t = max(t, self._retry_at)
+            if self._tokens < 1:
+                t = max(t, self._tokens_at + (1 - self._tokens) / cfg.request_rate)
+            times.append(t)
         return min(times) if times else None
 
     # --- input ----------------------------------------------------------------------------
@@ -222,9 +367,17 @@ class Receiver:
                         offset=20,
                     ),
                 )
+            self._cur_rx = now
+            if seq > self._known_end + self._max_jump:
+                return self._on_jump(seq, data, source, now, events)
             self.stats.heartbeats += 1
             if count:
-                self._eos = seq
+                if seq < self._expected:
+                    self.stats.stale_end_of_session += 1
+                    log.debug("stale end of session %d from %s: %d delivered", seq, source,
+                              self._expected)  # fmt: skip
+                else:
+                    self._eos = seq
             if seq > self._known_end:
                 self._known_end = seq
         else:
@@ -232,6 +385,7 @@ class Receiver:
                 msgs = split_blocks(data, count)
             except MoldError as exc:
                 return self._bad(events, source, exc)
+            self._cur_rx = now
             end = seq + count
             expected = self._expected
             if end <= expected:
@@ -247,8 +401,8 @@ class Receiver:
                     msgs.extend(self._drain(expected, end))
                 self.stats.messages += len(msgs)
                 events.append(Messages(self._session, expected, msgs))
-                if self._pending is not None:
-                    self._pending.since = now  # the old session still progresses
+            elif end > self._known_end + self._max_jump:
+                return self._on_jump(end, data, source, now, events)
             else:
                 self.stats.out_of_order_packets += 1
                 self._store(seq, msgs)
@@ -258,15 +412,56 @@ class Receiver:
             self._on_gap(now, events)
         elif self._gap_since is not None:
             self._gap_since = None
-        if self._eos is not None and not self._eos_reported and self._expected >= self._eos:
-            self._eos_reported = True
-            events.append(EndOfSession(self._session, self._eos))
-            if self._pending is not None:
-                self._switch(now, events)
+        eos = self._eos
+        if eos is not None and not self._eos_reported and self._expected >= eos:
+            if self._expected > eos:
+                # Messages at and beyond it were delivered: that was no end of session.
+                self._eos = None
+                self.stats.stale_end_of_session += 1
+            else:
+                self._eos_reported = True
+                events.append(EndOfSession(self._session, eos))
+                if self._candidates:
+                    self._adopt_ready(now, events)
+        return events
+
+    def skip_gap(self, now: float) -> list[Event]:
+        """Give up the hole at ``next_sequence``: what a reader without recovery does.
+
+        The missing sequence numbers up to the first buffered message (or up to
+        ``known_end`` when nothing is buffered) are counted in ``stats.skipped_messages``
+        and never delivered; the buffered run after them is delivered at once. A further
+        hole behind that run is a new gap (a new :class:`GapDetected`, timed from ``now``).
+        Returns the events; nothing happens when there is no hole.
+        """
+        events: list[Event] = []
+        if not self.in_gap:
+            return events
+        buf = self._buffer
+        target = min(buf) if buf else self._known_end
+        self.stats.skipped_messages += target - self._expected
+        self._expected = target
+        self._gap_since = None
+        msgs = self._drain(target, target) if buf else []
+        if msgs:
+            self.stats.messages += len(msgs)
+            events.append(Messages(self._session, target, msgs))
+        if self._expected < self._known_end:
+            self._on_gap(now, events)
+        eos = self._eos
+        if eos is not None and not self._eos_reported and self._expected >= eos:
+            if self._expected > eos:  # messages beyond it exist: that was no end of session
+                self._eos = None
+                self.stats.stale_end_of_session += 1
+            else:
+                self._eos_reported = True
+                events.append(EndOfSession(self._session, eos))
+                if self._candidates:
+                    self._adopt_ready(now, events)
         return events
 
     def tick(self, now: float) -> list[Event]:
-        """Timers: retries, stale feed, session grace. Call at :meth:`next_deadline`."""
+        """Timers: retries, stale feed, session change. Call at :meth:`next_deadline`."""
         events: list[Event] = []
         if (
             self._last_rx is not None
@@ -275,13 +470,14 @@ class Receiver:
         ):
             self._stale = True
             events.append(StaleFeed(now - self._last_rx))
-        if self._pending is not None and now >= self._pending.since + self.config.session_grace:
-            self._switch(now, events)
+        if self._candidates:
+            self._prune(now)
+            self._adopt_ready(now, events)
         if self.in_gap:
             self._on_gap(now, events)
         return events
 
-    # --- internals ------------------------------------------------------------------------
+    # --- internals: bad packets, sessions -------------------------------------------------
 
     def _bad(self, events: list[Event], source: Address, exc: MoldError) -> list[Event]:
         self.stats.bad_packets += 1
@@ -299,43 +495,130 @@ class Receiver:
         except MoldError as exc:
             self._bad(events, source, exc)
             return False
-        if (self._fixed is not None and session != self._fixed) or session in self._retired:
+        fixed = self._fixed
+        if (fixed is not None and session != fixed) or session in self._retired:
             self.stats.other_session_packets += 1
             return False
-        if self._session_raw is None:
-            self._establish(session, name, data, now, events)
+        start = self.config.start_sequence
+        if self._session_raw is None and fixed is not None and start is not None:
+            # Session and start both configured: nothing to confirm. The jump rule still
+            # guards the position.
+            self._establish(session, name, start, now, events)
             return True
-        # A new session: the publisher restarted. Finish the old one first while it may still
-        # complete (until its end of session is delivered, or for ``session_grace``), holding
-        # the new session's packets meanwhile.
-        if self._pending is None:
-            self._pending = _Pending(session, now)
-        elif self._pending.session != session:
-            self.stats.other_session_packets += 1
-            return False
-        if len(self._pending.packets) < 100_000:
-            self._pending.packets.append((data, source, now))
-        if self._eos_reported:
-            self._switch(now, events)
+        self._candidate(session, name, data, source, now, events)
         return False
 
-    def _establish(
-        self, session: bytes, name: str, data: bytes, now: float, events: list[Event]
+    def _candidate(
+        self,
+        session: bytes,
+        name: str,
+        data: bytes,
+        source: Address,
+        now: float,
+        events: list[Event],
     ) -> None:
-        start = self.config.start_sequence
-        if start is None:
-            start = _seq_count(data, 10)[0]
+        """Count a packet of a session not adopted into its candidate's run; adopt it when
+        the run is long enough (see the module docstring)."""
+        cfg = self.config
+        cands = self._candidates
+        self.stats.candidate_packets += 1
+        seq, count = _seq_count(data, 10)
+        claim = _claim(seq, count)
+        cand = cands.get(session)
+        if cand is None:
+            if len(cands) >= _MAX_CANDIDATES:
+                self._forget(min(cands.values(), key=lambda c: c.last))
+            cand = cands[session] = _Candidate(session, name, claim, seq, self._cur_rx, now)
+        current = self._session_raw is not None and not self._eos_reported
+        if (current and cand.mark != self._cur_rx) or abs(claim - cand.claim) > cfg.max_jump:
+            # The current session spoke since the run began, or this packet is far from
+            # the run's position: the run starts again here (held packets are kept).
+            cand.run = 0
+            cand.seen.clear()
+            cand.claim = claim
+            cand.first_seq = seq
+            cand.mark = self._cur_rx
+        cand.last = now
+        digest = hash(data)
+        at = cand.seen.get(digest)
+        if at is not None and now - at < cfg.copy_window:
+            return  # a copy of a packet of the run: no new evidence, already held
+        if len(cand.seen) < _MAX_SEEN:
+            cand.seen[digest] = now
+        cand.run += 1
+        if seq < cand.first_seq:
+            cand.first_seq = seq
+        extra: tuple[bytes, Address, float] | None = None
+        if (
+            len(cand.packets) < _MAX_HELD
+            and self._held_bytes + len(data) <= self.config.max_buffer_bytes
+        ):
+            cand.packets.append((data, source, now))
+            cand.nbytes += len(data)
+            self._held_bytes += len(data)
+        else:
+            self.stats.held_dropped += 1
+            extra = (data, source, now)
+        if self._ready(cand, now):
+            self._adopt(cand, now, events, extra)
+
+    def _ready(self, cand: _Candidate, now: float) -> bool:
+        if self._session_raw is None or self._eos_reported:
+            return cand.run >= 2
+        return (
+            cand.mark == self._cur_rx
+            and cand.run >= self.config.session_change_after
+            and now - self._cur_rx >= self.config.session_grace
+        )
+
+    def _adopt_ready(self, now: float, events: list[Event]) -> None:
+        ready = [c for c in self._candidates.values() if self._ready(c, now)]
+        if ready:
+            self._adopt(max(ready, key=lambda c: c.run), now, events, None)
+
+    def _forget(self, cand: _Candidate) -> None:
+        del self._candidates[cand.session]
+        self._held_bytes -= cand.nbytes
+
+    def _prune(self, now: float) -> None:
+        """Forget candidates not heard from for two ``session_grace``."""
+        limit = 2 * self.config.session_grace
+        for c in [c for c in self._candidates.values() if now - c.last > limit]:
+            self._forget(c)
+
+    def _adopt(
+        self,
+        cand: _Candidate,
+        now: float,
+        events: list[Event],
+        extra: tuple[bytes, Address, float] | None,
+    ) -> None:
+        """Make ``cand`` the current session and process its held packets (and ``extra``,
+        the packet that could not be held)."""
+        self._candidates.clear()
+        self._held_bytes = 0
+        if self._session_raw is None:
+            start = self.config.start_sequence
+            self._establish(
+                cand.session, cand.name, cand.first_seq if start is None else start, now, events
+            )
+        else:
+            self._switch(cand, now, events)
+        for data, source, _at in cand.packets if extra is None else [*cand.packets, extra]:
+            self._process(data, source, now, events)
+
+    def _establish(
+        self, session: bytes, name: str, start: int, now: float, events: list[Event]
+    ) -> None:
         self._session_raw = session
         self._session = name
         self._expected = start
         self._known_end = start
+        self._cur_rx = now
         events.append(SessionChanged(None, name, start))
 
-    def _switch(self, now: float, events: list[Event]) -> None:
-        """Retire the current session and start the pending one from sequence 1."""
-        pending = self._pending
-        assert pending is not None
-        self._pending = None
+    def _switch(self, cand: _Candidate, now: float, events: list[Event]) -> None:
+        """Retire the current session and start ``cand``'s from sequence 1."""
         abandoned = max(
             0, (self._eos if self._eos is not None else self._known_end) - self._expected
         )
@@ -343,45 +626,96 @@ class Receiver:
         if self._session_raw is not None:
             self._retired.add(self._session_raw)
         self.stats.session_changes += 1
-        self._session_raw = pending.session
-        self._session = decode_session(pending.session)
+        self._session_raw = cand.session
+        self._session = cand.name
         self._expected = 1
         self._known_end = 1
+        self._cur_rx = now
         self._buffer.clear()
+        self._buffer_bytes = 0
         self._eos = None
         self._eos_reported = False
+        self._suspect = None
         self._gap_since = None
         self._req_hi = 0
         self._attempts = 0
         if abandoned:
             log.warning("session %s abandoned with %d messages undelivered", old, abandoned)
         events.append(SessionChanged(old, self._session, 1, abandoned))
-        for data, source, _at in pending.packets:
-            self._process(data, source, now, events)
+
+    # --- internals: sequence numbers ------------------------------------------------------
+
+    def _on_jump(
+        self, claim: int, data: bytes, source: Address, now: float, events: list[Event]
+    ) -> list[Event]:
+        """A packet of the current session claiming messages up to ``claim``, more than
+        ``max_jump`` beyond ``known_end``: hold it as the suspect, or, when it confirms the
+        suspect held, accept the jump and process both."""
+        cfg = self.config
+        digest = hash(data)
+        s = self._suspect
+        if (
+            s is not None
+            and now - s.at < cfg.stale_after
+            and abs(claim - s.claim) <= cfg.max_jump
+            and not (digest == s.digest and now - s.at < cfg.copy_window)
+        ):
+            self._suspect = None
+            self.stats.jumps_confirmed += 1
+            log.info(
+                "session %s: sequence jump from %d to %d confirmed",
+                self._session,
+                self._known_end,
+                min(claim, s.claim),
+            )
+            # Both claims are now within max_jump of known_end: processed as usual.
+            self._known_end = max(self._known_end, min(claim, s.claim))
+            self._process(s.data, s.source, now, events)
+            return self._process(data, source, now, events)
+        self.stats.suspect_packets += 1
+        log.debug(
+            "session %s: packet from %s claims sequence %d, %d beyond the known end: suspect",
+            self._session,
+            source,
+            claim,
+            claim - self._known_end,
+        )
+        if s is None or not (digest == s.digest and now - s.at < cfg.copy_window):
+            self._suspect = _Suspect(claim, digest, now, data, source)
+        return events
 
     def _store(self, seq: int, msgs: list[bytes]) -> None:
+        cfg = self.config
         buf = self._buffer
-        room = self.config.max_buffer - len(buf)
-        if room <= 0:
-            return
-        for i, m in enumerate(msgs[:room] if room < len(msgs) else msgs):
+        room = cfg.max_buffer - len(buf)
+        nbytes = self._buffer_bytes
+        cap = cfg.max_buffer_bytes
+        for i, m in enumerate(msgs):
             s = seq + i
             if s in buf:
                 self.stats.duplicate_messages += 1
-            else:
+            elif room > 0 and nbytes + len(m) <= cap:
                 buf[s] = m
+                room -= 1
+                nbytes += len(m)
+            else:
+                self.stats.buffer_dropped += 1
+        self._buffer_bytes = nbytes
 
     def _drain(self, old_expected: int, end: int) -> list[bytes]:
         """Take buffered messages from ``end`` on; forget buffered copies below ``end``."""
         buf = self._buffer
         pop = buf.pop
+        freed = 0
         if len(buf) < end - old_expected:
             for s in [s for s in buf if s < end]:
-                del buf[s]
+                freed += len(pop(s))
                 self.stats.duplicate_messages += 1
         else:
             for s in range(old_expected, end):
-                if pop(s, None) is not None:
+                m = pop(s, None)
+                if m is not None:
+                    freed += len(m)
                     self.stats.duplicate_messages += 1
         out: list[bytes] = []
         s = end
@@ -389,7 +723,10 @@ class Receiver:
             out.append(pop(s))
             s += 1
         self._expected = s
+        self._buffer_bytes -= freed + sum(map(len, out))
         return out
+
+    # --- internals: requests --------------------------------------------------------------
 
     def _on_gap(self, now: float, events: list[Event]) -> None:
         cfg = self.config
@@ -403,9 +740,20 @@ class Receiver:
             self._attempts = 0
         if cfg.request_server is None or now < self._gap_since + cfg.request_delay:
             return
-        if self._expected < self._req_hi:
-            if now < self._retry_at:
-                return  # answers to the current window may still be on their way
+        retry = self._expected < self._req_hi
+        if retry and now < self._retry_at:
+            return  # answers to the current window may still be on their way
+        # The token bucket: refill for the time since the last look, at most request_burst.
+        self._tokens = min(
+            cfg.request_burst, self._tokens + (now - self._tokens_at) * cfg.request_rate
+        )
+        self._tokens_at = now
+        if self._tokens < 1:
+            if not self._deferred:  # counted once per wait, not per packet meanwhile
+                self._deferred = True
+                self.stats.requests_deferred += 1
+            return
+        if retry:
             self.stats.retries += 1
             if self._expected > self._mark:
                 self._attempts = 0  # progress since the last request: no backoff
@@ -419,10 +767,11 @@ class Receiver:
         cfg = self.config
         buf = self._buffer
         limit = min(self._known_end, self._expected + cfg.max_request * cfg.max_outstanding)
+        budget = min(cfg.max_outstanding, int(self._tokens))
         s = self._expected
         sent = 0
         hi = s
-        while s < limit and sent < cfg.max_outstanding:
+        while s < limit and sent < budget:
             if s in buf:
                 s += 1
                 continue
@@ -436,6 +785,10 @@ class Receiver:
             self.stats.messages_requested += s - start
             sent += 1
             hi = s
+        if sent == budget and budget < cfg.max_outstanding and s < limit:
+            self.stats.requests_deferred += 1  # the cap cut this batch short
+        self._tokens -= sent
+        self._deferred = False
         self._req_hi = max(hi, self._expected + 1)
         self._mark = self._expected
         interval = min(cfg.retry_timeout * cfg.backoff**self._attempts, cfg.max_retry_interval)

@@ -33,7 +33,10 @@ def parse_address(text: str) -> tuple[str, int]:
         socket.inet_pton(socket.AF_INET, host)
     except OSError:
         raise ValueError(f"{host!r} is not a literal IPv4 address") from None
-    port = int(port_s)
+    try:
+        port = int(port_s, 10)
+    except ValueError:
+        raise ValueError(f"port {port_s!r} is not an integer") from None
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is out of range")
     return host, port

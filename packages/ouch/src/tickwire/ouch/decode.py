@@ -5,6 +5,24 @@ SoupBinTCP packet, in capture order, both directions, after TCP reassembly.
 Each names the packet, its direction and the SoupBinTCP fields; data packets
 carry the OUCH message decoded (``--ouch 4.2`` / ``5.0``, or ``auto`` to detect
 per connection), field names in snake_case, prices as int.
+
+Bytes the capture missed
+------------------------
+When a direction of a connection loses bytes the capture never had (a dropped
+segment: :func:`tickwire.ouch.pcap.reassemble` gives the hole up once the peer
+acknowledged past it, too much waits behind it, or the capture ends), a ``gap``
+record says how many bytes are missing (and how many bytes of a packet cut by
+the hole were dropped), and the framing resynchronises. SoupBinTCP has no
+sync marker, so the rule is: the stream resumes at the first offset of the
+bytes after the hole from which at least one complete packet, and then up to
+64 in a row, parse (a length of 1..65535, a packet type that side sends, its
+fields valid, and a data packet's OUCH message decodes) and the run lines up
+with the end of those bytes (the last packet may run on into the next
+segment). Bytes skipped to get there are reported in a ``resync`` record; a
+chunk with no such offset is skipped whole and the search goes on in the next
+one. Every packet after that is decoded as usual. The
+totals are in :class:`DecodeStats`; the command line prints them on stderr and
+exits 1 when anything was lost.
 """
 
 from __future__ import annotations
@@ -14,6 +32,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,15 +48,47 @@ from tickwire.soupbintcp.packets import (
 )
 
 from . import v42, v50
+from ._cli import existing_file, port, run_cli
 from ._errors import OuchError
 from ._wire import Message
-from .pcap import CaptureError, parse_tcp, read_frames, reassemble
+from .pcap import ReassemblyStats, parse_tcp, read_frames, reassemble
 
-__all__ = ["decode_capture", "main", "message_to_dict"]
+__all__ = ["DecodeStats", "decode_capture", "main", "message_to_dict"]
 
 VersionChoice = Literal["auto", "4.2", "5.0"]
 _CLIENT_ONLY = {ord("L"), ord("R"), ord("O")}
 _SERVER_ONLY = {ord("A"), ord("J"), ord("S"), ord("H"), ord("Z")}
+_CLIENT_TYPES: frozenset[int] = frozenset(b"+LURO")
+_SERVER_TYPES: frozenset[int] = frozenset(b"+AJSUHZ")
+#: Packets checked in a row before a resynchronisation point is accepted.
+_RESYNC_CHAIN = 64
+
+Key = tuple[str, int, str, int]
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """What :func:`decode_capture` could not decode because the capture missed it."""
+
+    #: SoupBinTCP packets decoded.
+    packets: int = 0
+    #: Holes in a direction's byte stream (``gap`` records).
+    gaps: int = 0
+    #: Bytes of the TCP streams missing from the capture.
+    lost_bytes: int = 0
+    #: Bytes that were there but could not be framed: the start of a packet a hole cut,
+    #: and bytes after a hole skipped to resynchronise.
+    skipped_bytes: int = 0
+    #: The TCP reassembly's own counts (segments, retransmitted bytes, ...).
+    tcp: ReassemblyStats = field(default_factory=ReassemblyStats)
+
+    def text(self) -> str:
+        """One line for stderr."""
+        return (
+            f"{self.gaps} gap(s) in the capture: {self.lost_bytes:,} bytes missing, "
+            f"{self.skipped_bytes:,} bytes skipped to resynchronise; "
+            f"{self.packets:,} packets decoded"
+        )
 
 
 def message_to_dict(msg: Message) -> dict[str, Any]:
@@ -95,22 +146,62 @@ def decode_capture(
     version: VersionChoice = "auto",
     server_port: int | None = None,
     show_passwords: bool = False,
+    stats: DecodeStats | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield one dict per SoupBinTCP packet of a capture."""
+    """Yield one dict per SoupBinTCP packet of a capture, and a ``gap`` (and ``resync``)
+    record where the capture lost bytes (see the module docstring); ``stats`` counts."""
+    st = stats if stats is not None else DecodeStats()
     segments = (s for s in (parse_tcp(f) for f in read_frames(source)) if s is not None)
-    framers: dict[tuple[str, int, str, int], PacketFramer] = {}
-    broken: set[tuple[str, int, str, int]] = set()
+    framers: dict[Key, PacketFramer] = {}
+    broken: set[Key] = set()
+    resync: dict[Key, int] = {}  # directions looking for a packet boundary: bytes skipped
     # per connection (unordered endpoint pair): which endpoint is the server
     servers: dict[frozenset[tuple[str, int]], tuple[str, int]] = {}
     versions: dict[frozenset[tuple[str, int]], str] = {}
-    for chunk in reassemble(segments):
+    for chunk in reassemble(segments, stats=st.tcp):
         key = (chunk.src, chunk.sport, chunk.dst, chunk.dport)
+        conn = frozenset({(chunk.src, chunk.sport), (chunk.dst, chunk.dport)})
+        data = chunk.data
+        if chunk.lost:
+            cut = framers.pop(key).buffered if key in framers else 0
+            st.gaps += 1
+            st.lost_bytes += chunk.lost
+            st.skipped_bytes += cut
+            yield {
+                "timestamp_ns": chunk.timestamp_ns,
+                "src": _endpoint(chunk.src, chunk.sport),
+                "dst": _endpoint(chunk.dst, chunk.dport),
+                "gap": {"lost_bytes": chunk.lost, "cut_bytes": cut},
+            }
+            if key not in broken:
+                resync[key] = resync.get(key, 0)
         if key in broken:
             continue
-        conn = frozenset({(chunk.src, chunk.sport), (chunk.dst, chunk.dport)})
+        if key in resync:
+            if not data:
+                continue
+            side = servers.get(conn)
+            from_server = None if side is None else side == (chunk.src, chunk.sport)
+            if from_server is None and server_port is not None:
+                from_server = chunk.sport == server_port
+            start = _boundary(data, from_server, versions.get(conn, version))  # type: ignore[arg-type]
+            if start is None:
+                st.skipped_bytes += len(data)
+                resync[key] += len(data)
+                continue
+            st.skipped_bytes += start
+            skipped = resync.pop(key) + start
+            if skipped:
+                yield {
+                    "timestamp_ns": chunk.timestamp_ns,
+                    "src": _endpoint(chunk.src, chunk.sport),
+                    "dst": _endpoint(chunk.dst, chunk.dport),
+                    "resync": {"skipped_bytes": skipped},
+                }
+            data = data[start:]
         framer = framers.setdefault(key, PacketFramer())
         try:
-            bodies = framer.feed(chunk.data)
+            bodies = framer.feed(data)
         except PacketError as exc:
             broken.add(key)
             yield {"timestamp_ns": chunk.timestamp_ns, "error": f"not SoupBinTCP: {exc}"}
@@ -138,6 +229,7 @@ def decode_capture(
                 rec["raw_hex"] = body.hex()
                 yield rec
                 continue
+            st.packets += 1
             rec.update(_packet_to_dict(packet, show_passwords))
             if isinstance(packet, SequencedData | UnsequencedData):
                 inbound = not from_server
@@ -156,6 +248,52 @@ def decode_capture(
             yield rec
 
 
+def _boundary(data: bytes, from_server: bool | None, version: VersionChoice) -> int | None:
+    """The first offset of ``data`` (the bytes after a hole) where SoupBinTCP framing can
+    resume: from there, at least one complete packet and then up to ``_RESYNC_CHAIN`` of
+    them parse (data packets carrying an OUCH message of ``version`` that decodes), and
+    the run lines up with the end of ``data`` (its last packet may run on past it).
+    ``from_server`` None: either side's packets."""
+    sides = (True, False) if from_server is None else (from_server,)
+    types = frozenset().union(*(_SERVER_TYPES if s else _CLIENT_TYPES for s in sides))
+
+    def valid(body: bytes) -> bool:
+        for server in sides:
+            try:
+                packet = parse_server_packet(body) if server else parse_client_packet(body)
+            except PacketError:
+                continue
+            if (
+                isinstance(packet, SequencedData | UnsequencedData)
+                and _decode_ouch(packet.message, not server, version)[1] is None
+            ):
+                continue
+            return True
+        return False
+
+    n = len(data)
+    for first in range(n - 2):
+        pos, complete = first, 0
+        while complete < _RESYNC_CHAIN:
+            if n - pos < 3:  # the next length's first bytes, or nothing, are left
+                return first
+            length = (data[pos] << 8) | data[pos + 1]
+            if length == 0 or data[pos + 2] not in types:
+                break
+            end = pos + 2 + length
+            if end > n:  # a packet running on into the next segment
+                if complete:
+                    return first
+                break
+            if not valid(data[pos + 2 : end]):
+                break
+            complete += 1
+            pos = end
+        else:
+            return first
+    return None
+
+
 def _endpoint(addr: str, port: int) -> str:
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
@@ -171,37 +309,60 @@ def _unambiguous(data: bytes, inbound: bool, ver: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``decode``; returns the exit status (0, 1 for an unreadable capture, 2 for a
+    usage error, 130 interrupted), with one ``error:`` line and never a traceback."""
     parser = argparse.ArgumentParser(
         prog="python -m tickwire.ouch", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    dec = sub.add_parser("decode", help="decode SoupBinTCP/OUCH from a pcap or pcapng capture")
-    dec.add_argument("capture", type=Path)
+    dec = sub.add_parser(
+        "decode",
+        help="decode SoupBinTCP/OUCH from a pcap or pcapng capture",
+        description="Decode SoupBinTCP/OUCH from a capture, one record per packet. Bytes the "
+        "capture missed give a 'gap' record, the framing resynchronises after it, and the "
+        "exit status is 1 (a count on stderr); 0 when every byte was there.",
+    )
+    dec.add_argument("capture", type=existing_file)
     dec.add_argument("--json", action="store_true", help="one JSON object per line (default: text)")
     dec.add_argument("--ouch", choices=["auto", "4.2", "5.0"], default="auto", help="OUCH version")
-    dec.add_argument("--port", type=int, default=None, help="the server's TCP port (else inferred)")
+    dec.add_argument(
+        "--port", type=port, default=None, help="the server's TCP port (else inferred)"
+    )
     dec.add_argument("--show-passwords", action="store_true", help="do not redact login passwords")
-    args = parser.parse_args(argv)
-    try:
-        for rec in decode_capture(
-            args.capture,
-            version=args.ouch,
-            server_port=args.port,
-            show_passwords=args.show_passwords,
-        ):
-            if args.json:
-                print(json.dumps(rec))
-            else:
-                print(_text(rec))
-    except (CaptureError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    return run_cli(parser, argv, _decode)
+
+
+def _decode(args: argparse.Namespace) -> int:
+    stats = DecodeStats()
+    for rec in decode_capture(
+        args.capture,
+        version=args.ouch,
+        server_port=args.port,
+        show_passwords=args.show_passwords,
+        stats=stats,
+    ):
+        if args.json:
+            print(json.dumps(rec))
+        else:
+            print(_text(rec))
+    if stats.gaps:
+        print(f"python -m tickwire.ouch decode: {stats.text()}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # pragma: no cover - piping into head
-        return 0
     return 0
 
 
 def _text(rec: dict[str, Any]) -> str:
+    if "gap" in rec:
+        gap = rec["gap"]
+        return (
+            f"{rec['timestamp_ns']} {rec['src']} -> {rec['dst']} GAP {gap['lost_bytes']} bytes "
+            f"missing from the capture ({gap['cut_bytes']} bytes of a cut packet dropped)"
+        )
+    if "resync" in rec:
+        return (
+            f"{rec['timestamp_ns']} {rec['src']} -> {rec['dst']} RESYNC "
+            f"{rec['resync']['skipped_bytes']} bytes skipped to the next packet boundary"
+        )
     if "packet" not in rec:
         return f"{rec.get('timestamp_ns')} ERROR {rec.get('error')}"
     head = f"{rec['timestamp_ns']} {rec['src']} -> {rec['dst']} {rec['packet']}"

@@ -240,7 +240,8 @@ class OuchHost50:
                 return []
             self.last_user_ref_num = msg.user_ref_num
             if not 0 < msg.quantity < 1_000_000:
-                return [v50.Rejected(ts, msg.user_ref_num, 0x13, msg.cl_ord_id)]
+                reason = v50.RejectReason.INVALID_QUANTITY
+                return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
             acc = v50.OrderAccepted(
                 ts, msg.user_ref_num, msg.side, msg.quantity, msg.symbol, msg.price,
                 msg.time_in_force, msg.display, self._orn(), msg.capacity,

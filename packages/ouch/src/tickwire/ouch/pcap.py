@@ -3,7 +3,8 @@
 Why not dpkt or tickwire-moldudp64's reader: tickwire-ouch depends on
 construct alone, and the decode tool needs TCP stream reassembly (in-order
 delivery, retransmissions and overlaps trimmed, out-of-order segments held
-back), which neither gives. pcap (micro- and nanosecond) and pcapng (EPB and
+back, holes the capture missed given up and reported: :func:`reassemble`),
+which neither gives. pcap (micro- and nanosecond) and pcapng (EPB and
 SPB) over Ethernet (802.1Q tags), Linux cooked (SLL, SLL2), BSD loopback and
 raw IP are read; IPv4, and IPv6 without extension headers.
 
@@ -14,9 +15,10 @@ chunks each side sent, which is how the tests hand Wireshark a session.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -24,8 +26,10 @@ from typing import BinaryIO
 from ._errors import OuchError
 
 __all__ = [
+    "DEFAULT_MAX_HELD",
     "CaptureError",
     "Frame",
+    "ReassemblyStats",
     "TcpCaptureWriter",
     "TcpSegment",
     "TcpStreamChunk",
@@ -61,11 +65,16 @@ class TcpSegment:
     SYN = 0x02
     FIN = 0x01
     RST = 0x04
+    ACK = 0x10
 
 
 @dataclass(frozen=True, slots=True)
 class TcpStreamChunk:
-    """In-order bytes of one direction of a TCP connection."""
+    """In-order bytes of one direction of a TCP connection.
+
+    ``lost`` is the number of bytes of this direction missing from the capture right
+    before ``data`` (a hole :func:`reassemble` gave up; ``data`` may then be empty).
+    """
 
     timestamp_ns: int
     src: str
@@ -73,6 +82,7 @@ class TcpStreamChunk:
     dst: str
     dport: int
     data: bytes
+    lost: int = 0
 
 
 # ------------------------------------------------------------------ reading
@@ -183,11 +193,19 @@ def _ip_payload(frame: Frame) -> bytes | None:
         return d[4:] if len(d) >= 4 else None
     if lt in (101, 228, 229):  # raw IP / raw IPv4 / raw IPv6
         return d
-    return None
+    # Not "no TCP here": a link type we cannot read would hide every segment of the
+    # capture and make a decode of it look like an empty session.
+    raise CaptureError(
+        f"link type {lt} cannot be read (Ethernet 1, Linux cooked 113/276, BSD loopback 0 "
+        "and raw IP 101/228/229 can)"
+    )
 
 
 def parse_tcp(frame: Frame) -> TcpSegment | None:
-    """The TCP segment of an IPv4 or IPv6 frame (None for anything else or truncated)."""
+    """The TCP segment of an IPv4 or IPv6 frame (None for anything else or truncated).
+
+    Raises :class:`CaptureError` for a frame of a link type this reader does not know.
+    """
     ip = _ip_payload(frame)
     if ip is None or len(ip) < 20:
         return None
@@ -231,51 +249,180 @@ def _parse_tcp6(frame: Frame, ip: bytes) -> TcpSegment | None:
     )
 
 
-@dataclass
+@dataclass(slots=True)
+class ReassemblyStats:
+    """What :func:`reassemble` delivered, dropped and found missing (bytes, all flows)."""
+
+    #: TCP segments seen (with or without payload).
+    segments: int = 0
+    #: Stream bytes delivered in order.
+    delivered: int = 0
+    #: Bytes already delivered that came again (retransmissions, overlaps), dropped.
+    retransmitted: int = 0
+    #: Holes given up (each announced by a chunk whose ``lost`` is non-zero).
+    gaps: int = 0
+    #: Stream bytes missing from the capture, summed over the holes.
+    lost: int = 0
+
+
+@dataclass(slots=True)
 class _Flow:
-    next_seq: int | None = None
-    held: dict[int, TcpSegment] = field(default_factory=dict)
+    """One direction of a connection. Sequence numbers are unwrapped to 64 bits around
+    ``next`` (the next byte to deliver), so held segments order in a heap."""
+
+    key: tuple[str, int, str, int]
+    next: int
+    acked: int
+    held: list[tuple[int, int, TcpSegment]] = field(default_factory=list)
+    held_bytes: int = 0
+    lost: int = 0  # bytes given up, to announce on the next chunk
+    fin: int | None = None  # where the FIN is (it takes a sequence number, no byte)
+
+    def unwrap(self, seq32: int) -> int:
+        """The 64-bit position of a 32-bit sequence number: the one nearest ``next``."""
+        diff = (seq32 - self.next) & 0xFFFFFFFF
+        return self.next + (diff - 0x1_0000_0000 if diff >= 0x8000_0000 else diff)
 
 
-def reassemble(segments: Iterator[TcpSegment] | list[TcpSegment]) -> Iterator[TcpStreamChunk]:
-    """In-order byte chunks per direction of every TCP connection.
+#: Bytes a flow may hold behind a hole before the hole is given up anyway.
+DEFAULT_MAX_HELD = 16 << 20
 
-    Retransmitted and overlapping bytes are delivered once; a segment from the
-    future is held until the gap before it fills. Sequence numbers wrap.
+
+def reassemble(
+    segments: Iterable[TcpSegment],
+    *,
+    stats: ReassemblyStats | None = None,
+    max_held: int = DEFAULT_MAX_HELD,
+) -> Iterator[TcpStreamChunk]:
+    """In-order byte chunks per direction of every TCP connection, in linear time.
+
+    Each direction is a :class:`_Flow` with ``next``, the next byte to deliver, and a
+    heap of segments from the future (sequence numbers unwrapped to 64 bits, so they
+    wrap freely). A segment at or before ``next`` is delivered at once, trimmed of what
+    was already delivered (retransmissions and overlaps are dropped and counted); a later
+    one is held until the hole before it fills. Every segment costs one heap push and
+    pop: no re-scanning, no byte concatenation.
+
+    A hole is given up, and its bytes counted as lost, when it can no longer fill:
+
+    * the peer acknowledged bytes past its start (an ACK of the other direction): the
+      receiver had them, so no retransmission will come and the capture missed them;
+    * more than ``max_held`` bytes wait behind it;
+    * the capture ends (every hole still open, flow by flow).
+
+    The first chunk after a hole carries the number of bytes missing in ``lost`` (with
+    empty ``data`` when nothing follows yet), so a consumer knows the stream was cut
+    there and can resynchronise its framing.
     """
+    st = stats if stats is not None else ReassemblyStats()
     flows: dict[tuple[str, int, str, int], _Flow] = {}
+    last_ns = 0
     for seg in segments:
+        st.segments += 1
+        last_ns = seg.timestamp_ns
         key = (seg.src, seg.sport, seg.dst, seg.dport)
-        flow = flows.setdefault(key, _Flow())
+        if seg.flags & TcpSegment.ACK:
+            rev = flows.get((seg.dst, seg.dport, seg.src, seg.sport))
+            if rev is not None:
+                acked = rev.unwrap(seg.ack)
+                if rev.fin is not None and acked > rev.fin:
+                    acked = rev.fin  # the ACK of the FIN itself
+                if acked > rev.acked:
+                    rev.acked = acked
+                    if acked > rev.next:
+                        yield from _settle(rev, seg.timestamp_ns, max_held, st)
+        flow = flows.get(key)
         if seg.flags & TcpSegment.SYN:
-            flow.next_seq = (seg.seq + 1) & 0xFFFFFFFF
-            flow.held.clear()
+            start = (seg.seq + 1) & 0xFFFFFFFF
+            if flow is not None and flow.held:
+                yield from _flush(flow, seg.timestamp_ns, st)  # new connection, same ports
+            flow = flows[key] = _Flow(key, start, start)
+        if flow is None:
             if not seg.payload:
                 continue
+            flow = flows[key] = _Flow(key, seg.seq, seg.seq)  # capture began mid-connection
+        pos = flow.unwrap(seg.seq) + (1 if seg.flags & TcpSegment.SYN else 0)
+        if seg.flags & TcpSegment.FIN:
+            flow.fin = pos + len(seg.payload)
         if not seg.payload:
             continue
-        if flow.next_seq is None:
-            flow.next_seq = seg.seq  # capture started mid-connection
-        flow.held[seg.seq] = seg
-        progressed = True
-        while progressed and flow.held:
-            progressed = False
-            for s_seq in list(flow.held):
-                s = flow.held[s_seq]
-                rel = (s_seq - flow.next_seq) & 0xFFFFFFFF
-                if rel >= 0x80000000:  # starts before next_seq: trim what we already have
-                    skip = (flow.next_seq - s_seq) & 0xFFFFFFFF
-                    del flow.held[s_seq]
-                    if skip < len(s.payload):
-                        data = s.payload[skip:]
-                        flow.next_seq = (flow.next_seq + len(data)) & 0xFFFFFFFF
-                        yield TcpStreamChunk(s.timestamp_ns, s.src, s.sport, s.dst, s.dport, data)
-                        progressed = True
-                elif rel == 0:
-                    del flow.held[s_seq]
-                    flow.next_seq = (flow.next_seq + len(s.payload)) & 0xFFFFFFFF
-                    yield TcpStreamChunk(s.timestamp_ns, s.src, s.sport, s.dst, s.dport, s.payload)
-                    progressed = True
+        if pos + len(seg.payload) <= flow.next:
+            st.retransmitted += len(seg.payload)
+            continue
+        heapq.heappush(flow.held, (pos, st.segments, seg))
+        flow.held_bytes += len(seg.payload)
+        yield from _settle(flow, seg.timestamp_ns, max_held, st)
+    for flow in flows.values():
+        if flow.held or flow.acked > flow.next:
+            yield from _flush(flow, last_ns, st)
+
+
+def _settle(
+    flow: _Flow, now_ns: int, max_held: int, st: ReassemblyStats
+) -> Iterator[TcpStreamChunk]:
+    """Deliver what ``flow`` can, giving up holes the rules of :func:`reassemble` say
+    will not fill (``now_ns``: the capture time, for a gap announced on its own)."""
+    while True:
+        yield from _deliver(flow, st)
+        held = flow.held
+        if flow.acked > flow.next:
+            _skip(flow, min(flow.acked, held[0][0]) if held else flow.acked, st)
+        elif held and flow.held_bytes > max_held:
+            _skip(flow, held[0][0], st)
+        else:
+            break
+    if flow.lost:  # nothing to deliver after the hole yet: announce it on its own
+        yield _gap(flow, now_ns)
+
+
+def _flush(flow: _Flow, now_ns: int, st: ReassemblyStats) -> Iterator[TcpStreamChunk]:
+    """Give up every hole of ``flow`` and deliver everything it holds."""
+    while True:
+        yield from _deliver(flow, st)
+        if flow.held:
+            _skip(flow, flow.held[0][0], st)
+        elif flow.acked > flow.next:
+            _skip(flow, flow.acked, st)
+        else:
+            break
+    if flow.lost:
+        yield _gap(flow, now_ns)
+
+
+def _skip(flow: _Flow, to: int, st: ReassemblyStats) -> None:
+    """Give up the bytes from ``flow.next`` to ``to``."""
+    st.gaps += 1
+    st.lost += to - flow.next
+    flow.lost += to - flow.next
+    flow.next = to
+
+
+def _deliver(flow: _Flow, st: ReassemblyStats) -> Iterator[TcpStreamChunk]:
+    """Pop the held segments that start at or before ``next``; yield their new bytes."""
+    held = flow.held
+    while held and held[0][0] <= flow.next:
+        pos, _, s = heapq.heappop(held)
+        flow.held_bytes -= len(s.payload)
+        skip = flow.next - pos
+        if skip >= len(s.payload):
+            st.retransmitted += len(s.payload)
+            continue
+        st.retransmitted += skip
+        data = s.payload[skip:] if skip else s.payload
+        flow.next += len(data)
+        st.delivered += len(data)
+        yield _chunk(s, data, flow.lost)
+        flow.lost = 0
+
+
+def _chunk(s: TcpSegment, data: bytes, lost: int) -> TcpStreamChunk:
+    return TcpStreamChunk(s.timestamp_ns, s.src, s.sport, s.dst, s.dport, data, lost)
+
+
+def _gap(flow: _Flow, now_ns: int) -> TcpStreamChunk:
+    """A chunk with no data announcing ``flow``'s lost bytes."""
+    lost, flow.lost = flow.lost, 0
+    return TcpStreamChunk(now_ns, *flow.key, b"", lost)
 
 
 # ------------------------------------------------------------------ writing

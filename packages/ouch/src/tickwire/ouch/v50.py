@@ -65,6 +65,7 @@ __all__ = [
     "OrderReplaced",
     "OrderRestated",
     "OutboundMessage",
+    "RejectReason",
     "Rejected",
     "ReplaceOrder",
     "Side",
@@ -116,6 +117,59 @@ class CrossType(StrEnum):
     RETAIL = "R"
     EXTENDED_LIFE = "E"
     AFTER_HOURS_CLOSE = "A"
+
+
+class RejectReason(IntEnum):
+    """The Reason of a :class:`Rejected` message: Appendix D, "Order Reject Reasons".
+
+    The one table of these codes in tickwire: the simulated exchange, the backtest's
+    venue and the order book of :mod:`tickwire.ouch.orders` answer with its members.
+    ``Rejected.reason`` stays a plain ``int`` when decoded, so a code newer than this
+    table still decodes; ``RejectReason(code)`` names a known one (``ValueError`` else).
+    """
+
+    QUOTE_UNAVAILABLE = 0x01
+    DESTINATION_CLOSED = 0x02
+    INVALID_DISPLAY = 0x03
+    INVALID_MAX_FLOOR = 0x04
+    INVALID_PEG_TYPE = 0x05
+    FAT_FINGER = 0x06
+    HALTED = 0x07
+    ISO_NOT_ALLOWED = 0x08
+    INVALID_SIDE = 0x09
+    PROCESSING_ERROR = 0x0A
+    CANCEL_PENDING = 0x0B
+    FIRM_NOT_AUTHORIZED = 0x0C
+    INVALID_MIN_QUANTITY = 0x0D
+    NO_CLOSING_REFERENCE_PRICE = 0x0E
+    OTHER = 0x0F
+    CANCEL_NOT_ALLOWED = 0x10
+    PEGGING_NOT_ALLOWED = 0x11
+    CROSSED_MARKET = 0x12
+    INVALID_QUANTITY = 0x13
+    INVALID_CROSS_ORDER = 0x14
+    REPLACE_NOT_ALLOWED = 0x15
+    ROUTING_NOT_ALLOWED = 0x16
+    INVALID_SYMBOL = 0x17
+    TEST = 0x18
+    LATE_LOC_TOO_AGGRESSIVE = 0x19
+    RETAIL_NOT_ALLOWED = 0x1A
+    INVALID_MIDPOINT_POST_ONLY_PRICE = 0x1B
+    INVALID_DESTINATION = 0x1C
+    INVALID_PRICE = 0x1D
+    SHARES_EXCEED_THRESHOLD = 0x1E
+    EXCEEDS_MAXIMUM_ALLOWED_NOTIONAL_VALUE = 0x1F
+    RISK_AGGREGATE_EXPOSURE_EXCEEDED = 0x20
+    RISK_MARKET_IMPACT = 0x21
+    RISK_RESTRICTED_STOCK = 0x22
+    RISK_SHORT_SELL_RESTRICTED = 0x23
+    RISK_ORDER_TYPE_RESTRICTED = 0x24
+    RISK_EXCEEDS_ADV_LIMIT = 0x25
+    RISK_FAT_FINGER = 0x26
+    RISK_LOCATE_REQUIRED = 0x27
+    RISK_SYMBOL_MESSAGE_RATE_RESTRICTION = 0x28
+    RISK_PORT_MESSAGE_RATE_RESTRICTION = 0x29
+    RISK_DUPLICATE_MESSAGE_RATE_RESTRICTION = 0x2A
 
 
 class OptionTag(IntEnum):

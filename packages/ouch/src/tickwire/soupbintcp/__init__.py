@@ -41,6 +41,7 @@ from .session import (
     SessionEnded,
     SessionError,
     SoupServer,
+    SourceThrottle,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "SessionError",
     "SoupServer",
     "SoupVersion",
+    "SourceThrottle",
     "UnsequencedData",
     "build_packet",
     "parse_client_packet",

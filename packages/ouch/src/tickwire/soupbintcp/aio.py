@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, cast
 
@@ -26,6 +27,7 @@ from .session import (
     ServerConnection,
     SessionEnded,
     SoupServer,
+    count_reason,
 )
 
 __all__ = ["LoginRejectedError", "SoupClient", "SoupServerRunner", "new_event_loop", "run"]
@@ -311,7 +313,9 @@ class _ServerProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         _nodelay(transport)
-        self.conn = self.runner.core.connection(self.runner.loop.time(), str(peer))
+        # The address without the port: failed logins are throttled per address.
+        source = peer[0] if isinstance(peer, tuple) and peer else peer
+        self.conn = self.runner.core.connection(self.runner.loop.time(), str(peer), source)
         self.runner.connections.add(self)
         self.arm()
 
@@ -363,14 +367,27 @@ class SoupServerRunner:
     ``on_message(connection, data)`` is called for each Unsequenced Data packet
     a logged-in client sends; it answers with :meth:`publish` (sequenced, the
     way OUCH answers) or ``connection.send_unsequenced``.
+
+    Why connections closed, in bounded memory however many a peer opens:
+    ``closed_reasons`` holds the last ``keep_reasons`` reasons in full, and
+    ``closed_counts`` counts every close by
+    :func:`~tickwire.soupbintcp.session.reason_kind` (at most 64 kinds, the
+    rest under ``"other"``).
     """
 
-    def __init__(self, core: SoupServer, on_message: MessageHandler | None = None) -> None:
+    def __init__(
+        self,
+        core: SoupServer,
+        on_message: MessageHandler | None = None,
+        *,
+        keep_reasons: int = 100,
+    ) -> None:
         self.core = core
         self.on_message = on_message
         self.connections: set[_ServerProtocol] = set()
         self._server: asyncio.Server | None = None
-        self.closed_reasons: list[str] = []
+        self.closed_reasons: deque[str] = deque(maxlen=keep_reasons)
+        self.closed_counts: dict[str, int] = {}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -408,6 +425,7 @@ class SoupServerRunner:
                     log.exception("message handler failed")
             elif isinstance(ev, Closed):
                 self.closed_reasons.append(ev.reason)
+                count_reason(self.closed_counts, ev.reason)
         proto.flush()
         if not proto.conn.closed:
             proto.arm()

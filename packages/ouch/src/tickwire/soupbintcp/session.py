@@ -12,13 +12,20 @@ logs in again with its session and its next expected sequence number and so
 sees every message exactly once across reconnects. :class:`ClientSession`
 additionally drops any replayed message it already delivered, so a server
 that resumes too early still causes no duplicate.
+
+Logins (server): a source address that failed too many logins is refused
+without its password being checked (:class:`SourceThrottle`), and a session
+has at most one logged-in connection: a second login with the right password
+is refused with "Session not available" while the first is up (see
+:meth:`ServerConnection._login`).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -58,6 +65,8 @@ __all__ = [
     "SessionEnded",
     "SessionError",
     "SoupServer",
+    "SourceThrottle",
+    "reason_kind",
 ]
 
 log = logging.getLogger("tickwire.soupbintcp")
@@ -307,14 +316,94 @@ class ClientSession:
 
 
 # ------------------------------------------------------------------ server
+#: Most distinct keys a reason counter holds; later new reasons count under "other".
+MAX_REASON_KINDS = 64
+_NUMBER = re.compile(r"\d+")
+
+
+def reason_kind(reason: str) -> str:
+    """The fixed part of a close or error reason: the text before its first ``": "``,
+    numbers shown as ``N``.
+
+    Details (a packet length, a type byte) are the peer's to choose, so counters are
+    keyed by this, not by the whole reason.
+    """
+    return _NUMBER.sub("N", reason.split(": ", 1)[0])
+
+
+def count_reason(counts: dict[str, int], reason: str, limit: int = MAX_REASON_KINDS) -> None:
+    """Count ``reason`` by :func:`reason_kind` in ``counts``, holding at most ``limit`` keys
+    (a kind not yet held counts under ``"other"`` once the limit is reached)."""
+    key = reason_kind(reason)
+    if key not in counts and len(counts) >= limit - 1:
+        key = "other"
+    counts[key] = counts.get(key, 0) + 1
+
+
 @dataclass
 class ServerStats:
     logins: int = 0
+    #: Logins refused for wrong credentials (``throttled`` ones are not checked, not here).
     bad_logins: int = 0
     protocol_errors: int = 0
     rate_limited: int = 0
     timeouts: int = 0
+    #: Logins refused unchecked: their source address failed too many logins recently.
+    login_throttled: int = 0
+    #: Logins with the right password refused because the session is already logged in.
+    duplicate_logins: int = 0
+    #: Source addresses dropped from the full failed-login table (least recent first).
+    sources_forgotten: int = 0
+    #: Protocol errors by :func:`reason_kind`, at most ``MAX_REASON_KINDS`` keys.
     by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class SourceThrottle:
+    """Failed attempts per source address: a token bucket each, in a bounded table.
+
+    A source may fail ``burst`` times in a row; after that one more failure is allowed
+    per ``1 / rate`` seconds (the bucket refills at ``rate`` tokens a second, up to
+    ``burst``). :meth:`blocked` says whether a source has no token left: the caller then
+    refuses it *without* checking its password, so a guesser learns nothing while
+    blocked. Only failures are recorded; the table holds at most ``max_sources``
+    addresses and forgets the one that failed least recently beyond that (a forgotten
+    source starts again with ``burst`` attempts). Sans-I/O: time is passed in.
+    """
+
+    def __init__(self, burst: int = 5, rate: float = 0.2, max_sources: int = 10_000) -> None:
+        if burst < 1 or rate <= 0 or max_sources < 1:
+            raise ValueError(
+                f"need burst >= 1, rate > 0 and max_sources >= 1, got {burst}, {rate}, {max_sources}"
+            )
+        self.burst = burst
+        self.rate = rate
+        self.max_sources = max_sources
+        self.forgotten = 0
+        # Insertion order is recency of the last failure.
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _tokens(self, source: Hashable, now: float) -> float:
+        held = self._buckets.get(source)
+        if held is None:
+            return float(self.burst)
+        tokens, last = held
+        return min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
+
+    def blocked(self, source: Hashable, now: float) -> bool:
+        """True while ``source`` has no failure left to spend."""
+        return self._tokens(source, now) < 1.0
+
+    def failed(self, source: Hashable, now: float) -> None:
+        """Record one failure of ``source``."""
+        tokens = self._tokens(source, now) - 1.0
+        buckets = self._buckets
+        if buckets.pop(source, None) is None and len(buckets) >= self.max_sources:
+            del buckets[next(iter(buckets))]
+            self.forgotten += 1
+        buckets[source] = (max(0.0, tokens), now)
 
 
 class SoupServer:
@@ -322,7 +411,10 @@ class SoupServer:
 
     Keeps the sequenced stream (every message published, replayed from any
     requested sequence on re-login), the users, and the limits each
-    :class:`ServerConnection` enforces.
+    :class:`ServerConnection` enforces: packet length and rate per connection,
+    failed logins per source address (``failed_login_burst`` in a row, then one per
+    ``1 / failed_login_rate`` seconds, in a table of ``max_login_sources``
+    addresses), and one logged-in connection at a time (:attr:`active`).
     """
 
     def __init__(
@@ -337,6 +429,9 @@ class SoupServer:
         max_packet_length: int = 1024,
         max_rate: float = 5000.0,
         burst: int = 1000,
+        failed_login_burst: int = 5,
+        failed_login_rate: float = 0.2,
+        max_login_sources: int = 10_000,
     ) -> None:
         if not users:
             raise ValueError("a server needs at least one user")
@@ -353,6 +448,11 @@ class SoupServer:
         self.stream: list[bytes] = []
         self.ended = False
         self.stats = ServerStats()
+        self.login_throttle = SourceThrottle(
+            failed_login_burst, failed_login_rate, max_login_sources
+        )
+        #: The logged-in connection, if any (one at a time: see ``ServerConnection._login``).
+        self.active: ServerConnection | None = None
 
     def __repr__(self) -> str:
         return f"SoupServer(session={self.session!r}, users={len(self._users)}, sequenced={len(self.stream)})"
@@ -381,19 +481,26 @@ class SoupServer:
             ok |= hmac.compare_digest(u, user) & hmac.compare_digest(p, pw)
         return ok
 
-    def connection(self, now: float, peer: str = "") -> ServerConnection:
-        return ServerConnection(self, now, peer)
+    def connection(
+        self, now: float, peer: str = "", source: Hashable | None = None
+    ) -> ServerConnection:
+        """A new TCP connection from ``peer`` (for logs); ``source`` is its address (the
+        failed-login throttle's key; ``peer`` when not given)."""
+        return ServerConnection(self, now, peer, source)
 
     def _count(self, reason: str) -> None:
-        self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + 1
+        count_reason(self.stats.by_reason, reason)
 
 
 class ServerConnection:
     """The server side of one TCP connection."""
 
-    def __init__(self, server: SoupServer, now: float, peer: str = "") -> None:
+    def __init__(
+        self, server: SoupServer, now: float, peer: str = "", source: Hashable | None = None
+    ) -> None:
         self.server = server
         self.peer = peer
+        self.source: Hashable = peer if source is None else source
         self.username: str | None = None
         self.logged_in = False
         self.closed = False
@@ -458,6 +565,7 @@ class ServerConnection:
         return []
 
     def connection_lost(self) -> None:
+        self._release()
         self.closed = True
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
@@ -509,9 +617,33 @@ class ServerConnection:
         return self._protocol_error(f"unexpected {type(packet).__name__}")
 
     def _login(self, req: LoginRequest, now: float) -> list[Event]:
+        """Check a Login Request, in this order; every refusal answers Login Rejected,
+        is counted and closes the connection.
+
+        1. The source address failed too many logins lately (:class:`SourceThrottle`):
+           "A" (Not Authorized) without checking the password, so guessing at the
+           connection rate learns nothing (``login_throttled``).
+        2. Wrong username or password: "A", and one failure charged to the source
+           (``bad_logins``).
+        3. Another session requested, or the session ended: "S" (``bad_logins``).
+        4. The session is already logged in on another connection: "S" (Session not
+           available), and the first connection carries on (``duplicate_logins``). Two
+           live connections would each see the other's answers (the sequenced stream is
+           the session's), and logging the first out instead would let anyone holding
+           the password take over the session mid-day and its open orders, or two
+           reconnecting engines evict each other forever. A dead first connection is
+           released when the transport reports it lost, or by its heartbeat timeout.
+        """
         s = self.server
+        if s.login_throttle.blocked(self.source, now):
+            s.stats.login_throttled += 1
+            log.debug("throttled login for user %r from %s", req.username, self.peer or "?")
+            self._send(LoginRejected(LoginRejected.NOT_AUTHORIZED), now)
+            return self._close("login rejected: too many failed logins from this address")
         if not s.authenticate(req.username, req.password):
             s.stats.bad_logins += 1
+            s.login_throttle.failed(self.source, now)
+            s.stats.sources_forgotten = s.login_throttle.forgotten
             log.warning("rejected login for user %r from %s", req.username, self.peer or "?")
             self._send(LoginRejected(LoginRejected.NOT_AUTHORIZED), now)
             return self._close("login rejected: not authorized")
@@ -519,6 +651,17 @@ class ServerConnection:
             s.stats.bad_logins += 1
             self._send(LoginRejected(LoginRejected.SESSION_NOT_AVAILABLE), now)
             return self._close("login rejected: session not available")
+        if s.active is not None and s.active is not self and not s.active.closed:
+            s.stats.duplicate_logins += 1
+            log.warning(
+                "refused a second login for user %r from %s: session %s is logged in from %s",
+                req.username,
+                self.peer or "?",
+                s.session,
+                s.active.peer or "?",
+            )
+            self._send(LoginRejected(LoginRejected.SESSION_NOT_AVAILABLE), now)
+            return self._close("login rejected: session already logged in")
         if req.heartbeat_timeout:
             self.timeout = req.heartbeat_timeout / 1000.0
         # 0 asks for the most recent message onwards; beyond the end means "from the end"
@@ -526,6 +669,7 @@ class ServerConnection:
         start = s.next_sequence if requested == 0 else min(requested, s.next_sequence)
         self.username = req.username
         self.logged_in = True
+        s.active = self
         self.cursor = start - 1
         s.stats.logins += 1
         log.info("user %r logged in from %s at sequence %d", req.username, self.peer or "?", start)
@@ -544,6 +688,11 @@ class ServerConnection:
         self._out += build_packet(packet)
         self._last_send = now
 
+    def _release(self) -> None:
+        if self.server.active is self:
+            self.server.active = None
+
     def _close(self, reason: str) -> list[Event]:
+        self._release()
         self.closed = True
         return [Closed(reason)]

@@ -2,7 +2,7 @@
 
 The C program (``bpf/tickwire_xdp.c``, shipped as package data) is compiled with clang
 on first use and cached; :class:`XdpProgram` loads it through libbpf (ctypes), installs a
-:class:`tickwire.engine.config.ThresholdConfig`, attaches it to an interface, pins its
+:class:`tickwire.threshold.config.ThresholdConfig`, attaches it to an interface, pins its
 maps and reads its statistics. :class:`XdpBackend` runs it frame by frame with
 BPF_PROG_TEST_RUN for the differential harness (``--backend xdp``). :class:`MirrorFeed`
 hands the frames it mirrored (those turned into orders never reach the stack) to a
@@ -16,6 +16,7 @@ from .build import BuildError
 from .libbpf import LibbpfError
 from .mirror import MirrorFeed, MirrorStats
 from .program import (
+    BPFFS,
     PIN_ROOT,
     XDP_ABORTED,
     XDP_DROP,
@@ -24,14 +25,18 @@ from .program import (
     FrameSizeError,
     MirroredFrame,
     MirrorReader,
+    PinStatus,
     RawStats,
     TestRun,
     XdpError,
     XdpProgram,
+    ensure_bpffs,
     pin_dir,
+    pin_status,
 )
 
 __all__ = [
+    "BPFFS",
     "PIN_ROOT",
     "XDP_ABORTED",
     "XDP_DROP",
@@ -44,10 +49,13 @@ __all__ = [
     "MirrorReader",
     "MirrorStats",
     "MirroredFrame",
+    "PinStatus",
     "RawStats",
     "TestRun",
     "XdpBackend",
     "XdpError",
     "XdpProgram",
+    "ensure_bpffs",
     "pin_dir",
+    "pin_status",
 ]

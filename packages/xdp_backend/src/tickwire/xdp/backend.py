@@ -18,9 +18,9 @@ import atexit
 import os
 import threading
 
-from tickwire.engine.backends import BackendUnavailable
-from tickwire.engine.config import ThresholdConfig
-from tickwire.engine.threshold import ThresholdStats
+from tickwire.threshold.backends import BackendUnavailable
+from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.stats import ThresholdStats
 
 from . import layout
 from .build import BuildError

@@ -15,12 +15,21 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tickwire.engine.config import ConfigError, InstrumentConfig, load_config
+from tickwire.moldudp64.cliargs import (
+    UsageError,
+    existing_file,
+    int_range,
+    non_negative_int,
+    positive_float,
+    run_cli,
+)
+from tickwire.threshold.config import ConfigError, InstrumentConfig, load_config
 
 from . import layout
 from .build import BuildError
 from .libbpf import LibbpfError
-from .program import RawStats, XdpError, XdpProgram
+from .program import RawStats, XdpError, XdpProgram, ensure_bpffs, pin_dir, pin_status
+from .rtnl import native_veth_warning
 
 __all__ = ["main"]
 
@@ -35,7 +44,7 @@ _LIMIT_FIELDS = (
 )
 
 
-class _UsageError(Exception):
+class _UsageError(UsageError):
     pass
 
 
@@ -45,7 +54,12 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("attach", help="load, configure, pin and attach the program")
     a.add_argument("iface")
-    a.add_argument("--config", required=True, help="threshold strategy TOML (docs/threshold.md)")
+    a.add_argument(
+        "--config",
+        type=existing_file,
+        required=True,
+        help="threshold strategy TOML (docs/threshold.md)",
+    )
     a.add_argument("--mode", choices=("native", "generic"), default="native")
     a.add_argument(
         "--mirror",
@@ -63,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("set", help="change an instrument's limits, or add one")
     s.add_argument("iface")
-    s.add_argument("--locate", type=int, required=True)
+    s.add_argument("--locate", type=int_range(1, 65535, what="locate"), required=True)
     s.add_argument("--symbol")
     for field in _LIMIT_FIELDS:
         s.add_argument("--" + field.replace("_", "-"), dest=field, type=int)
@@ -79,22 +93,37 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="counts, shares and notional committed")
     st.add_argument("iface")
     st.add_argument("--json", action="store_true", help="print the contract's STATS.json object")
-    st.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+    st.add_argument("--watch", type=positive_float, metavar="SECONDS", help="refresh every SECONDS")
     st.add_argument(
-        "--count", type=int, default=0, help="with --watch: stop after N views (0: until ^C)"
+        "--count",
+        type=non_negative_int,
+        default=0,
+        help="with --watch: stop after N views (0: until ^C)",
     )
 
-    d = sub.add_parser("detach", help="detach the program and remove its pins")
+    d = sub.add_parser(
+        "detach",
+        help="detach the program and remove its pins (only the pins when its interface is gone)",
+    )
     d.add_argument("iface")
     return p
 
 
 def _attach(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if ensure_bpffs():
+        print("mounted the BPF filesystem at /sys/fs/bpf", file=sys.stderr)
+    status = pin_status(args.iface)
+    if status.state in ("live", "elsewhere"):
+        raise XdpError(
+            f"{status.reason}: detach it first (`python -m tickwire.xdp detach {args.iface}`)"
+        )
     prog = XdpProgram.load()
     try:
         prog.configure(config, mirror=layout.MIRROR_MODES[args.mirror])
-        base = prog.pin(args.iface)
+        base = prog.pin(args.iface)  # replaces stale pins
+        if status.state == "stale":
+            print(f"replaced stale pins in {base}: {status.reason}", file=sys.stderr)
         try:
             prog.attach(args.iface, args.mode)
         except Exception:
@@ -104,6 +133,23 @@ def _attach(args: argparse.Namespace) -> int:
         prog.close()
     state = "armed" if config.armed else "DISARMED"
     print(f"attached to {args.iface} ({args.mode}), {state}, maps pinned in {base}")
+    if args.mode == "native" and (warning := native_veth_warning(args.iface)):
+        print(warning, file=sys.stderr)
+    return 0
+
+
+def _detach(args: argparse.Namespace) -> int:
+    status = pin_status(args.iface)
+    if status.state == "stale":
+        XdpProgram.unpin(args.iface)
+        print(f"{status.reason}: removed its stale pins from {pin_dir(args.iface)}")
+        return 0
+    if status.state == "elsewhere":
+        raise XdpError(f"{status.reason}: run detach in that network namespace")
+    with XdpProgram.open_pinned(args.iface) as prog:
+        mode = prog.detach(args.iface)
+    XdpProgram.unpin(args.iface)
+    print(f"detached from {args.iface} ({mode})")
     return 0
 
 
@@ -156,7 +202,10 @@ def _stats(args: argparse.Namespace) -> int:
             shown += 1
             if args.watch is None or (args.count and shown >= args.count):
                 return 0
-            time.sleep(args.watch)
+            try:
+                time.sleep(args.watch)
+            except KeyboardInterrupt:  # the way to end `--watch` without --count: not 130
+                return 0
             if not args.json:
                 print()
 
@@ -178,26 +227,19 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "stats":
         return _stats(args)
-    with XdpProgram.open_pinned(args.iface) as prog:
-        mode = prog.detach(args.iface)
-    XdpProgram.unpin(args.iface)
-    print(f"detached from {args.iface} ({mode})")
-    return 0
+    return _detach(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        return _run(args)
-    except (ConfigError, _UsageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (XdpError, LibbpfError, BuildError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
+    """Run the command line; returns the exit status (see the module docs), with one
+    ``error:`` line on stderr and never a traceback for bad input."""
+    return run_cli(
+        _parser(),
+        argv,
+        _run,
+        usage_errors=(ConfigError,),
+        data_errors=(XdpError, LibbpfError, BuildError),
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 __all__ = [
     "MAX_INSTRUMENTS",

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tickwire.engine.config import InstrumentConfig, ThresholdConfig
-from tickwire.engine.threshold import REFUSAL_REASONS, InstrumentStats, ThresholdStats
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
 
 from . import layout
 from .build import object_path
@@ -43,6 +43,7 @@ from .libbpf import (
 )
 
 __all__ = [
+    "BPFFS",
     "MAP_NAMES",
     "PASS_PROGRAM_NAME",
     "PIN_ROOT",
@@ -54,11 +55,14 @@ __all__ = [
     "FrameSizeError",
     "MirrorReader",
     "MirroredFrame",
+    "PinStatus",
     "RawStats",
     "TestRun",
     "XdpError",
     "XdpProgram",
+    "ensure_bpffs",
     "pin_dir",
+    "pin_status",
 ]
 
 XDP_ABORTED = 0
@@ -71,7 +75,13 @@ PROGRAM_NAME = "tickwire_threshold"
 #: A program that passes everything, for the peer of a veth (see the C source).
 PASS_PROGRAM_NAME = "tickwire_pass"
 MAP_NAMES = ("tw_config", "tw_instruments", "tw_watched", "tw_state", "tw_stats", "tw_mirror")
-PIN_ROOT = Path("/sys/fs/bpf/tickwire")
+#: Where the BPF filesystem is mounted (by systemd, bpftool or iproute2; by
+#: :func:`ensure_bpffs` on a machine where nothing did).
+BPFFS = Path("/sys/fs/bpf")
+PIN_ROOT = BPFFS / "tickwire"
+#: A symlink in each pin directory recording where the program was attached:
+#: ``netns:INODE:ifindex:N`` (bpffs holds only pins, directories and symlinks).
+_OWNER = "owner"
 
 #: BPF_PROG_TEST_RUN copies the frame into one page after XDP_PACKET_HEADROOM (256) and
 #: before the skb_shared_info (320 on x86-64): the longest frame it accepts.
@@ -157,6 +167,179 @@ def _ifindex(iface: str) -> int:
         return socket.if_nametoindex(iface)
     except OSError as exc:
         raise XdpError(f"no interface {iface!r} in this network namespace") from exc
+
+
+def _bpffs_mounted(root: Path) -> bool:
+    """Whether a BPF filesystem is mounted at ``root`` in this mount namespace."""
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if len(fields) >= 3 and fields[1] == str(root) and fields[2] == "bpf":
+                return True
+    return False
+
+
+def _root_mount_id(mountinfo: str) -> str:
+    with open(mountinfo) as lines:
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == "/":
+                return fields[0]
+    return ""
+
+
+def _in_init_mount_namespace() -> bool:
+    """Whether this process shares PID 1's mount namespace (the system's; a container's
+    own in a container). Compared by namespace inode, or, where PID 1's namespace links
+    are not readable, by the id of the root mount (a new mount namespace copies every
+    mount under new ids). True when neither can be read."""
+    with contextlib.suppress(OSError):
+        return os.stat("/proc/self/ns/mnt").st_ino == os.stat("/proc/1/ns/mnt").st_ino
+    try:
+        return _root_mount_id("/proc/self/mountinfo") == _root_mount_id("/proc/1/mountinfo")
+    except OSError:
+        return True
+
+
+def ensure_bpffs(root: Path = BPFFS) -> bool:
+    """Make sure the BPF filesystem is mounted at ``root``; True when this call mounted it.
+
+    Pins live on a BPF filesystem, which a fresh VM may not have mounted (systemd mounts
+    it, a minimal init does not). As bpftool and iproute2 do, a root process mounts it
+    itself (``mount -t bpf bpf /sys/fs/bpf``, mode 0700, through mount(2)); any other
+    process gets an :class:`XdpError` saying exactly what to run. The check reads
+    ``/proc/self/mounts``, so it is per mount namespace, like the pins themselves.
+
+    It mounts only in PID 1's mount namespace. In another one (``ip netns exec`` makes one
+    and remounts /sys, hiding the system's bpffs) a bpffs mounted here would vanish with
+    the namespace, and the pins with it, leaving an attached program no command can reach:
+    that is an error saying to use ``nsenter --net``, which switches the network namespace
+    only.
+    """
+    if _bpffs_mounted(root):
+        return False
+    how = f"mount -t bpf bpf {root}"
+    if os.geteuid() != 0:
+        raise XdpError(
+            f"the BPF filesystem is not mounted at {root}, so nothing can be pinned: run "
+            f"`sudo {how}` (or run this command as root, which mounts it)"
+        )
+    if not _in_init_mount_namespace():
+        raise XdpError(
+            f"the BPF filesystem is not mounted at {root} in this mount namespace, which is "
+            "not the system's (as under `ip netns exec`, which remounts /sys): pins made here "
+            "would vanish with it; enter only the network namespace (`nsenter "
+            f"--net=/run/netns/NAME ...`), or run `{how}` if this namespace outlives the program"
+        )
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+    if libc.mount(b"bpf", str(root).encode(), b"bpf", 0, b"mode=0700") != 0:
+        err = ctypes.get_errno()
+        raise XdpError(
+            f"cannot mount the BPF filesystem at {root} ({os.strerror(err)}): run `{how}`"
+        )
+    return True
+
+
+def _netns_inode() -> int:
+    """The inode of this thread's network namespace (what ``ip netns identify`` compares)."""
+    return os.stat("/proc/thread-self/ns/net").st_ino
+
+
+def _netns_alive(inode: int) -> bool:
+    """Whether a network namespace with this inode still exists: a named one (a bind mount
+    in /run/netns) or one a thread is in. (One held only by an open file descriptor is
+    not seen.)"""
+    candidates = [*Path("/run/netns").glob("*"), *Path("/proc").glob("[0-9]*/task/*/ns/net")]
+    for path in candidates:
+        with contextlib.suppress(OSError):
+            if path.stat().st_ino == inode:
+                return True
+    return False
+
+
+def _fd_prog_id(fd: int) -> int:
+    """The kernel's id of the program behind ``fd`` (from /proc/self/fdinfo)."""
+    with open(f"/proc/self/fdinfo/{fd}") as info:
+        for line in info:
+            if line.startswith("prog_id:"):
+                return int(line.split()[1])
+    raise XdpError(f"fd {fd} is not a BPF program")
+
+
+def _attached_prog_ids(ifindex: int) -> set[int]:
+    """The ids of the XDP programs attached to ``ifindex`` (native and generic)."""
+    ids = set()
+    for flag in _MODE_FLAGS.values():
+        prog_id = ctypes.c_uint32()
+        if lib().bpf_xdp_query_id(ifindex, flag, ctypes.byref(prog_id)) >= 0 and prog_id.value:
+            ids.add(prog_id.value)
+    return ids
+
+
+@dataclass(frozen=True, slots=True)
+class PinStatus:
+    """What the pins of an interface stand for (see :func:`pin_status`).
+
+    ``state`` is ``"none"`` (no pins), ``"live"`` (the pinned program is attached to the
+    interface of that name in this network namespace), ``"elsewhere"`` (pinned by an
+    attachment in another network namespace that still exists) or ``"stale"`` (left by
+    an interface that is gone or was recreated, or by an interrupted attach); ``reason``
+    says which, in one line.
+    """
+
+    state: Literal["none", "live", "elsewhere", "stale"]
+    reason: str
+
+
+def pin_status(iface: str) -> PinStatus:
+    """Tell a live attachment from pins left behind, for ``attach`` and ``detach``.
+
+    The pin directory is named after the interface, but interfaces come and go (a veth is
+    deleted with its namespace, a NIC is renamed) while pins stay until removed. So the
+    directory also records where the program was attached (the ``owner`` symlink: network
+    namespace inode and ifindex), and the pins are live only when the pinned program's
+    id is among the XDP programs now attached to ``iface``. Pinned from another network
+    namespace: live there ("elsewhere") while that namespace exists, else stale. Needs
+    root (the pins are root-only).
+    """
+    base = pin_dir(iface)
+    try:
+        if not base.is_dir():
+            return PinStatus(
+                "none", f"nothing attached to {iface!r} by tickwire ({base} does not exist)"
+            )
+        owner = os.readlink(base / _OWNER) if (base / _OWNER).is_symlink() else ""
+    except PermissionError as exc:
+        raise XdpError(f"the pins of {iface} under {base} are root-only: run as root") from exc
+    fd = lib().bpf_obj_get(str(base / "prog").encode())
+    if fd < 0:
+        err = -fd if fd < -1 else ctypes.get_errno()
+        if err != errno.ENOENT:
+            raise XdpError(f"cannot open {base / 'prog'} ({os.strerror(err)}): run as root")
+        return PinStatus("stale", f"{base} holds no program (an interrupted attach)")
+    try:
+        prog_id = _fd_prog_id(fd)
+    finally:
+        os.close(fd)
+    fields = owner.split(":")
+    if len(fields) == 4 and fields[0] == "netns" and int(fields[1]) != _netns_inode():
+        if _netns_alive(int(fields[1])):
+            return PinStatus(
+                "elsewhere",
+                f"program {prog_id} was attached to {iface} in another network namespace "
+                f"(inode {fields[1]}), which still exists",
+            )
+        return PinStatus("stale", f"{iface}'s network namespace is gone (program {prog_id})")
+    try:
+        ifindex = socket.if_nametoindex(iface)
+    except OSError:
+        return PinStatus("stale", f"{iface} no longer exists (program {prog_id})")
+    if prog_id in _attached_prog_ids(ifindex):
+        return PinStatus("live", f"program {prog_id} is attached to {iface}")
+    return PinStatus(
+        "stale", f"program {prog_id} is not attached to {iface} (the interface was recreated)"
+    )
 
 
 def _frame_buffer(frame: bytes) -> ctypes.Array[ctypes.c_char]:
@@ -292,6 +475,12 @@ class XdpProgram:
             attached = base.is_dir()
         except PermissionError as exc:
             raise XdpError(needs_root) from exc
+        if not attached and not _bpffs_mounted(BPFFS):
+            raise XdpError(
+                f"nothing attached to {iface!r} by tickwire: the BPF filesystem is not "
+                f"mounted at {BPFFS} in this mount namespace, so nothing is pinned; attach "
+                f"a program first with `python -m tickwire.xdp attach {iface} --config FILE`"
+            )
         if not attached:
             raise XdpError(
                 f"nothing attached to {iface!r} by tickwire ({base} does not exist): attach "
@@ -549,8 +738,23 @@ class XdpProgram:
         raise XdpError(f"tickwire's program is not attached to {iface} ({'; '.join(errors)})")
 
     def pin(self, iface: str) -> Path:
-        """Pin the maps and program under /sys/fs/bpf/tickwire/IFACE/, root-only (0700/0600)."""
+        """Pin the maps and program under /sys/fs/bpf/tickwire/IFACE/, root-only (0700/0600).
+
+        Mounts the BPF filesystem first when it is missing (:func:`ensure_bpffs`). Pins
+        already there are replaced when :func:`pin_status` finds them stale (their
+        interface is gone or was recreated); a live attachment, here or in another network
+        namespace, is refused. The ``owner`` symlink records this network namespace and
+        the interface's ifindex (0 when there is none) for the next :func:`pin_status`.
+        """
+        ensure_bpffs()
         base = pin_dir(iface)
+        status = pin_status(iface)
+        if status.state in ("live", "elsewhere"):
+            raise XdpError(
+                f"{status.reason}: detach it first (`python -m tickwire.xdp detach {iface}`)"
+            )
+        if status.state == "stale":
+            self.unpin(iface)
         for d in (base.parent, base):
             d.mkdir(mode=0o700, exist_ok=True)
             os.chmod(d, 0o700)
@@ -558,17 +762,20 @@ class XdpProgram:
         fds = {**{name: m.fd for name, m in self._maps.items()}, "prog": self.prog_fd}
         for name, fd in fds.items():
             target = base / name
-            if target.exists():
-                raise XdpError(f"{target} exists: is a program already attached to {iface}?")
             check(f"bpf_obj_pin({target})", lb.bpf_obj_pin(fd, str(target).encode()))
             os.chmod(target, stat.S_IRUSR | stat.S_IWUSR)
+        try:
+            ifindex = socket.if_nametoindex(iface)
+        except OSError:
+            ifindex = 0
+        os.symlink(f"netns:{_netns_inode()}:ifindex:{ifindex}", base / _OWNER)
         return base
 
     @staticmethod
     def unpin(iface: str) -> None:
         """Remove the pins of ``iface`` (the maps live on while the program is attached)."""
         base = pin_dir(iface)
-        for name in (*MAP_NAMES, "prog"):
+        for name in (*MAP_NAMES, "prog", _OWNER):
             (base / name).unlink(missing_ok=True)
         if base.is_dir():
             base.rmdir()

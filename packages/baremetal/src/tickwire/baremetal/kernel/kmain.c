@@ -5,7 +5,10 @@
  * config) change the kill switch and limits, reload the config, request statistics,
  * deliver a frame with its true length (QEMU's e1000 pads frames shorter than 60 bytes)
  * and end the run. A 0x88B5 frame without the right secret is an ordinary input frame to
- * the strategy (which ignores it) and is counted as rejected. */
+ * the strategy (which ignores it) and is counted as rejected. An authenticated command
+ * whose body is not exactly its command's length is answered RES_BAD_LENGTH and changes
+ * nothing (control.h). */
+#include "control.h"
 #include "hw.h"
 #include "io.h"
 #include "parse.h"
@@ -15,23 +18,9 @@
 #define ETH_P_TWCTL 0x88B5u /* IEEE 802 local experimental EtherType 1 */
 #define CTL_MAGIC "TWCT"
 #define ACK_MAGIC "TWAK"
-#define CTL_HDR 25u /* magic 4, secret 16, seq 4, command 1 (after the 14-byte Ethernet header) */
 #define CFG_MAX (TW_CFG_HEADER + TW_MAX_INSTRUMENTS * TW_CFG_INSTRUMENT)
 
-enum {
-    CMD_SYNC = 1,
-    CMD_STATS = 2,
-    CMD_CONFIG = 3,
-    CMD_ARM = 4,
-    CMD_MAX_ORDERS = 5,
-    CMD_LIMITS = 6,
-    CMD_EXIT = 7,
-    CMD_FRAME = 8,
-    CMD_ACK = 9,
-    CMD_HIST_RESET = 10,
-};
 enum { ACK_FRAME = 1, ACK_DONE = 2 };
-enum { RES_OK = 0, RES_BAD_LENGTH = 1, RES_BAD_VALUE = 2, RES_UNKNOWN = 3 };
 
 /* Log-linear latency histogram: exact below 16 cycles, then 16 sub-buckets per power of
  * two (under 6.25 % relative width), 32-bit cycle counts. tickwire.baremetal.stats
@@ -149,9 +138,11 @@ static int secret_ok(const u8 *p) {
 }
 
 static u32 control(const u8 *f, u32 n, u32 seq, u32 cmd, u64 t_done) {
-    const u8 *body = f + 14 + CTL_HDR;
-    u32 blen = n - 14 - CTL_HDR, v, loc;
+    const u8 *body;
+    u32 blen, v, loc;
     u64 pos, notional;
+    u32 res = tw_ctl_check(f, n, &body, &blen); /* exact lengths, before anything changes */
+    if (res != RES_OK) return res;
     switch (cmd) {
     case CMD_SYNC:
         return RES_OK;
@@ -216,13 +207,14 @@ static u32 control(const u8 *f, u32 n, u32 seq, u32 cmd, u64 t_done) {
 static void handle(const u8 *f, u32 n, u64 t_done) {
     u32 type, seq, cmd;
     if (tw_be16(f, n, 12, &type) == 0 && type == ETH_P_TWCTL) {
-        if (tw_has(n, 14, CTL_HDR) && memcmp(f + 14, CTL_MAGIC, 4) == 0 && secret_ok(f + 18)) {
+        if (tw_has(n, 14, TW_CTL_HDR) && memcmp(f + 14, CTL_MAGIC, 4) == 0 && secret_ok(f + 18)) {
             tw_le32(f, n, 34, &seq);
             cmd = f[38];
             u32 res = control(f, n, seq, cmd, t_done);
             if (res == RES_OK) ctl_ok++;
             else ctl_errors++;
-            if (cmd != CMD_FRAME) send_ack(ACK_DONE, seq, res, state.st.frames);
+            /* FRAME is answered by its frame's ack, unless it was refused. */
+            if (cmd != CMD_FRAME || res != RES_OK) send_ack(ACK_DONE, seq, res, state.st.frames);
             return;
         }
         ctl_rejected++; /* and, like any frame, it goes to the strategy */

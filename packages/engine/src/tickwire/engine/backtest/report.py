@@ -4,6 +4,13 @@ Money is reported in Price(4) x shares units (``..._e4``: divide by 10,000 for d
 so that every figure is an exact integer and reconciles with the fills; the terminal
 summary shows dollars. Everything in the report except the ``runtime`` object is
 deterministic: the same data, strategy, config and seed give the same report.
+
+The PNG needs matplotlib, which only the ``plot`` extra installs. Without it
+:func:`write_outputs` writes everything else, records ``runtime.plot = "skipped: <why>"``
+(``"pnl.png"`` when written, ``"not requested"`` for ``plot=False``) and the terminal
+summary says the PNG was skipped, why, and how to get it: a backtest on a plain
+``pip install tickwire-engine`` succeeds instead of dying at its last step.
+:func:`write_plot` itself raises :class:`PlotUnavailable` (an ``ImportError``).
 """
 
 from __future__ import annotations
@@ -17,7 +24,21 @@ from typing import Any
 
 from tickwire.engine.backtest.runner import BacktestResult
 
-__all__ = ["build_report", "percentiles", "summary_text", "write_outputs", "write_plot"]
+__all__ = [
+    "PlotUnavailable",
+    "build_report",
+    "percentiles",
+    "summary_text",
+    "write_outputs",
+    "write_plot",
+]
+
+#: How to get the PNG, for the messages that say it is missing.
+PLOT_HINT = "pip install 'tickwire-engine[plot]'"
+
+
+class PlotUnavailable(ImportError):
+    """matplotlib (the ``plot`` extra) cannot be imported, so no PNG can be drawn."""
 
 
 def percentiles(values: Sequence[int]) -> dict[str, int | float | None]:
@@ -215,11 +236,17 @@ def write_csv(result: BacktestResult, out_dir: Path) -> list[Path]:
 
 
 def write_plot(result: BacktestResult, path: Path, title: str = "tickwire backtest") -> Path:
-    """PnL (dollars) and gross position over the day as a PNG (needs matplotlib)."""
-    import matplotlib
+    """PnL (dollars) and gross position over the day as a PNG.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Raises :class:`PlotUnavailable` when matplotlib (the ``plot`` extra) cannot be imported.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise PlotUnavailable(f"matplotlib cannot be imported ({exc}); {PLOT_HINT}") from exc
 
     hours = [p.timestamp / 3.6e12 for p in result.pnl_series]
     fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6), dpi=100)
@@ -251,17 +278,28 @@ def write_plot(result: BacktestResult, path: Path, title: str = "tickwire backte
 
 
 def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -> dict[str, Any]:
-    """Write report.json, the CSVs and (``plot``) pnl.png; return the report."""
+    """Write report.json, the CSVs and (``plot``) pnl.png; return the report.
+
+    ``runtime.plot`` in the report says what became of the PNG: ``"pnl.png"``,
+    ``"not requested"``, or ``"skipped: <reason>"`` when matplotlib is not installed (the
+    rest is written all the same).
+    """
     report = build_report(result)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     write_csv(result, out_dir)
+    plot_outcome = "not requested"
     if plot:
-        write_plot(
-            result,
-            out_dir / "pnl.png",
-            title=f"tickwire backtest: {result.config.get('strategy', '')}",
-        )
+        try:
+            write_plot(
+                result,
+                out_dir / "pnl.png",
+                title=f"tickwire backtest: {result.config.get('strategy', '')}",
+            )
+            plot_outcome = "pnl.png"
+        except PlotUnavailable as exc:
+            plot_outcome = f"skipped: {exc}"
+    report["runtime"]["plot"] = plot_outcome
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -295,6 +333,9 @@ def summary_text(report: dict[str, Any]) -> str:
         f"  runtime   {rt['wall_seconds']} s, {rt['messages_per_second'] or 0:,} msg/s, "
         f"{rt['book_backend']} books",
     ]
+    plot = str(rt.get("plot", ""))
+    if plot.startswith("skipped: "):
+        lines.append(f"  plot      pnl.png skipped: {plot.removeprefix('skipped: ')}")
     top = sorted(report["symbols"].items(), key=lambda kv: -abs(kv[1]["pnl_e4"]))[:5]
     if top:
         lines.append("  top symbols by |PnL|:")

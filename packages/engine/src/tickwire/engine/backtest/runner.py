@@ -44,6 +44,7 @@ from tickwire.engine.strategy.api import (
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message, StockDirectory, StockTradingAction
 from tickwire.ouch import v50
+from tickwire.threshold.config import ConfigError
 
 __all__ = ["BacktestConfig", "BacktestResult", "PnlPoint", "run_backtest"]
 
@@ -80,6 +81,8 @@ class BacktestConfig:
         for key in data:
             if key not in known:
                 raise ValueError(f"backtest.{key}: unknown key (known: {', '.join(sorted(known))})")
+        for key, value in data.items():
+            _check_field(key, value)
         cfg = cls(**dict(data))
         if cfg.book_backend not in BOOK_BACKENDS:
             raise ValueError(
@@ -89,6 +92,28 @@ class BacktestConfig:
         for name in ("feed_latency", "order_latency", "ack_latency"):
             parse_latency(getattr(cfg, name))  # validate early, with a clear message
         return cfg
+
+
+#: ``[backtest]`` keys that are integers, with their bounds (None: unbounded).
+_INT_FIELDS: dict[str, tuple[int | None, int | None]] = {
+    "seed": (None, None),
+    "first_user_ref_num": (1, 2**32 - 1),  # OUCH 5.0 UserRefNum: 4 bytes, from 1
+    "pnl_sample_every": (1, None),
+}
+
+
+def _check_field(key: str, value: object) -> None:
+    """Type and range of one ``[backtest]`` value; a :class:`ConfigError` names the key."""
+    path = f"backtest.{key}"
+    if key in _INT_FIELDS:
+        if not isinstance(value, int) or isinstance(value, bool):  # TOML true is not 1
+            raise ConfigError(path, f"must be an integer, got {type(value).__name__} {value!r}")
+        lo, hi = _INT_FIELDS[key]
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+            raise ConfigError(path, f"must be {bounds}, got {value}")
+    elif not isinstance(value, str):
+        raise ConfigError(path, f"must be a string, got {type(value).__name__} {value!r}")
 
 
 @dataclass(frozen=True, slots=True)

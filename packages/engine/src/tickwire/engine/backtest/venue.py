@@ -54,22 +54,12 @@ from tickwire.itch import (
     Trade,
 )
 from tickwire.ouch import v50
+from tickwire.ouch.v50 import RejectReason  # the one table of reject codes; re-exported here
 
 __all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue"]
 
 #: Our order reference numbers live far above any the feed uses.
 _OWN_REF_BASE = 1 << 60
-
-
-class RejectReason:
-    """OUCH 5.0 Appendix D codes the simulated venue can answer with."""
-
-    DESTINATION_CLOSED = 0x02
-    HALTED = 0x07
-    INVALID_SIDE = 0x09
-    INVALID_QUANTITY = 0x13
-    INVALID_SYMBOL = 0x17
-    INVALID_PRICE = 0x1D
 
 
 @dataclass(slots=True, eq=False)

@@ -77,6 +77,12 @@ def render(snap: dict[str, Any]) -> Group:
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")
+    refused = {k: n for k, n in (f.get("refused") or {}).items() if n}
+    if refused:  # what the receiver refused or held back (docs/robustness.md section 2)
+        stats.add_row(
+            "feed packets refused",
+            ", ".join(f"{k.removesuffix('_packets')} {n}" for k, n in sorted(refused.items())),
+        )
     m = f.get("mirror")
     if m is not None:
         stats.add_row(

@@ -10,7 +10,9 @@
 * optionally (``LiveConfig.xdp_mirror``) the ring buffer of a tickwire XDP program attached
   to the feed's interface: frames it turned into orders never reach the feed socket, and
   its copies of them (``tickwire.xdp.MirrorFeed``) go into the same receiver, so they are
-  not gaps. tickwire-xdp is imported only then; the engine does not depend on it.
+  not gaps. The mirror is a plugin: the engine never imports tickwire-xdp, it loads the
+  ``xdp-mirror`` entry point of the group ``tickwire.engine.feeds`` (:data:`FEED_PLUGINS`),
+  which tickwire-xdp registers; without it installed, asking for the mirror says so.
 
 A dropped OUCH connection loses nothing and doubles nothing: the client reconnects and
 logs in at its next expected sequence number, so every answer the exchange sequenced
@@ -37,8 +39,9 @@ import os
 import signal
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,7 +53,7 @@ from tickwire.itch import DecodeError, Message
 from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
 from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages
-from tickwire.moldudp64.receiver import ReceiverConfig
+from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.ouch import OuchError, v50
 from tickwire.soupbintcp.aio import SoupClient
 from tickwire.soupbintcp.session import ClientSession
@@ -94,11 +97,21 @@ class LiveConfig:
     #: Interface with a tickwire XDP program attached (``python -m tickwire.xdp attach``)
     #: whose mirror of the feed also goes into the receiver (needs tickwire-xdp and root).
     xdp_mirror: str | None = None
+    #: The feed's MoldUDP64 session, pinned: packets of any other session are refused and
+    #: counted (None: the first session two packets confirm; see docs/robustness.md).
+    feed_session: str | None = None
 
 
 class MirrorError(RuntimeError):
     """``LiveConfig.xdp_mirror`` cannot be used (see the message): tickwire-xdp is not
     installed, nothing is attached to the interface, not root, or another feed port."""
+
+
+#: Entry-point group of extra feed sources. ``xdp-mirror`` (registered by tickwire-xdp:
+#: ``tickwire.xdp.mirror:MirrorFeed.open``) is called as ``opener(iface, address=...)``
+#: and returns a :class:`_Mirror`, or raises ``OSError``/``RuntimeError`` saying why not.
+FEED_PLUGINS = "tickwire.engine.feeds"
+XDP_MIRROR_PLUGIN = "xdp-mirror"
 
 
 class _Mirror(Protocol):
@@ -199,7 +212,7 @@ class LiveEngine:
         c = self.config
         # First, so a mirror that cannot be used fails before any socket is opened.
         mirror = self._open_mirror(c.xdp_mirror) if c.xdp_mirror is not None else None
-        rcfg = ReceiverConfig(request_server=c.rerequest, start_sequence=1)
+        rcfg = ReceiverConfig(session=c.feed_session, request_server=c.rerequest, start_sequence=1)
         line = (
             Line(port=c.feed[1], group=c.group, interface=c.feed[0])
             if c.group
@@ -233,18 +246,19 @@ class LiveEngine:
 
     def _open_mirror(self, iface: str) -> _Mirror:
         c = self.config
+        missing = f"the XDP mirror of {iface} needs tickwire-xdp: pip install tickwire-xdp"
+        plugins = entry_points(group=FEED_PLUGINS, name=XDP_MIRROR_PLUGIN)
+        if not plugins:
+            raise MirrorError(missing)
         try:
-            from tickwire.xdp import XdpError
-            from tickwire.xdp.mirror import MirrorFeed
-        except ImportError as exc:
-            raise MirrorError(
-                f"the XDP mirror of {iface} needs tickwire-xdp: pip install tickwire-xdp"
-            ) from exc
+            opener: Callable[..., _Mirror] = next(iter(plugins)).load()
+        except ImportError as exc:  # registered, but its distribution cannot be imported
+            raise MirrorError(missing) from exc
         # Only the feed's own destination: other lines may share the port.
         address = c.group or (c.feed[0] if c.feed[0] not in ("", "0.0.0.0") else None)
         try:
-            mirror = MirrorFeed.open(iface, address=address)
-        except (XdpError, OSError) as exc:
+            mirror = opener(iface, address=address)
+        except (RuntimeError, OSError) as exc:  # XdpError is a RuntimeError
             raise MirrorError(str(exc)) from exc
         if c.feed[1] not in (0, mirror.port):
             mirror.close()
@@ -429,6 +443,9 @@ class LiveEngine:
                 "messages_requested": rx.messages_requested if rx else 0,
                 "duplicates": rx.duplicate_messages if rx else 0,
                 "end_of_session": self.end_of_session,
+                "session": self.receiver.receiver.session if self.receiver else None,
+                # what the receiver refused or held back (docs/robustness.md section 2)
+                "refused": _refused(rx),
                 # frames XDP's ring buffer delivered (None: no mirror configured)
                 "mirror": self.mirror.snapshot() if self.mirror is not None else None,
             },
@@ -440,6 +457,22 @@ class LiveEngine:
             "latency_ns": percentiles(list(r.latencies)),
             "uptime_s": round(time.time() - self.started, 3),
         }
+
+
+def _refused(rx: ReceiverStats | None) -> dict[str, int]:
+    """The receiver's counters of what it refused, dropped or held back."""
+    names = (
+        "bad_packets",
+        "other_session_packets",
+        "candidate_packets",
+        "suspect_packets",
+        "jumps_confirmed",
+        "stale_end_of_session",
+        "requests_deferred",
+        "buffer_dropped",
+        "held_dropped",
+    )
+    return {n: getattr(rx, n) if rx is not None else 0 for n in names}
 
 
 async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:

@@ -35,11 +35,46 @@ __all__ = [
     "StrategyError",
     "TimerEvent",
     "TradeEvent",
+    "strategy_params",
 ]
 
 
 class StrategyError(RuntimeError):
     """A strategy broke the API's rules (e.g. a callback suspended in a backtest)."""
+
+
+def strategy_params(
+    owner: str,
+    config: Mapping[str, Any] | None,
+    defaults: Mapping[str, Any],
+    minimums: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """``defaults`` updated with ``config`` (the ``[strategy]`` table), checked key by key.
+
+    Every key must be one of ``defaults`` and have its default's type: an integer default
+    takes integers only (TOML ``true`` is not 1, ``"100"`` is not 100), a list default a
+    list; ``minimums`` bounds integers from below. A ``ValueError`` names the key
+    (``strategy.quote_size: must be an integer, got str 'abc'``), so a bad value is
+    refused before the run instead of raising a ``TypeError`` in the middle of it.
+    """
+    params = dict(config or {})
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ValueError(f"strategy: unknown {owner} keys {sorted(unknown)}")
+    for key, value in params.items():
+        default = defaults[key]
+        path = f"strategy.{key}"
+        if isinstance(default, int) and not isinstance(default, bool):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(
+                    f"{path}: must be an integer, got {type(value).__name__} {value!r}"
+                )
+            low = (minimums or {}).get(key)
+            if low is not None and value < low:
+                raise ValueError(f"{path}: must be at least {low}, got {value}")
+        elif isinstance(default, list) and not isinstance(value, list):
+            raise ValueError(f"{path}: must be a list, got {type(value).__name__} {value!r}")
+    return {**defaults, **params}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,10 @@ transports instead of simulated ones:
   :meth:`tickwire.soupbintcp.SoupClient.send`); the venue's answers are fed back with
   :meth:`LiveRunner.on_ouch` (raw OUCH 5.0 outbound bytes);
 * time is the wall clock as ns since local midnight (``clock`` to override), and timers
-  are asyncio timers.
+  are asyncio timers; pre-trade risk's rate windows (throttle, duplicates) run on
+  ``time.monotonic_ns`` instead (``risk_clock`` to override), because time since
+  midnight wraps: a throttle filled at 23:59:58 would otherwise refuse every order
+  until 23:59:58 the next day.
 
 Every event (market data, OUCH answers, timers) goes through one queue and one
 dispatcher, so callbacks run one at a time, in arrival order, exactly as in a backtest;
@@ -99,9 +102,11 @@ class LiveRunner:
         limits: RiskLimits | None = None,
         first_user_ref_num: int = 1,
         clock: Callable[[], int] = wall_clock_ns,
+        risk_clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.strategy = strategy
         self.clock = clock
+        self.risk_clock = risk_clock
         self._send_bytes = send
         self._prints: list[TapePrint] = []
         self.books = BookManager(on_print=self._prints.append)
@@ -115,6 +120,7 @@ class LiveRunner:
             clock,
             first_user_ref_num=first_user_ref_num,
             on_update=self._updates.append,
+            risk_clock=risk_clock,
         )
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.ctx = _LiveContext(self, strategy.config)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tickwire.engine.strategy.api import BookUpdate, Context, Strategy
+from tickwire.engine.strategy.api import BookUpdate, Context, Strategy, strategy_params
 from tickwire.engine.strategy.orders import Order, OrderState
 
 __all__ = ["MarketMaker"]
@@ -42,15 +42,25 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+_MINIMUMS = {
+    "max_symbols": 1,
+    "quote_size": 1,
+    "max_inventory": 0,
+    "skew_shares": 1,
+    "tick": 1,
+    "improve_spread_ticks": 0,
+    "requote_ns": 0,
+}
+
+
 class MarketMaker(Strategy):
     """Quotes both sides of a few symbols (see the module docs)."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        unknown = set(config or {}) - set(_DEFAULTS)
-        if unknown:
-            raise ValueError(f"strategy: unknown MarketMaker keys {sorted(unknown)}")
-        super().__init__({**_DEFAULTS, **(config or {})})
+        super().__init__(strategy_params("MarketMaker", config, _DEFAULTS, _MINIMUMS))
         c = self.config
+        if not all(isinstance(sym, str) for sym in c["symbols"]):
+            raise ValueError(f"strategy.symbols: must be a list of symbols, got {c['symbols']!r}")
         self.symbols: list[str] = list(c["symbols"])
         self.auto = not self.symbols
         self.quotes: dict[tuple[str, str], Order] = {}

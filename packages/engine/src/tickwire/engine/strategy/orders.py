@@ -13,7 +13,14 @@ spec's:
 * a Cancel carries the new intended order size (0 cancels what is left), and is the only
   message that may pass the kill switch;
 * every Enter and Replace passes :class:`~tickwire.engine.risk.RiskEngine` first; a
-  refusal never reaches the wire and comes back as an update of kind ``refused``.
+  refusal never reaches the wire and comes back as an update of kind ``refused``;
+* risk hears only what the venue says: an order's exposure is freed by the venue's
+  Executed, Canceled, Rejected or dead Accepted, never by sending a Cancel, and a
+  Replace in flight keeps the original counted until Order Replaced or Rejected
+  answers it (a Replace whose original finished first is silently ignored by the
+  venue, OUCH 5.0 section 2.2, so it is finished with it);
+* symbols are kept in their wire form (``"AAPL "`` is sent, tracked and risk-checked
+  as ``AAPL``).
 
 Transport is a plain callable taking the inbound message, so the same manager drives the
 simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
@@ -25,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tickwire.engine.risk import RiskEngine, RiskRefusal
+from tickwire.engine.risk import MAX_OUCH_QUANTITY, RiskEngine, RiskRefusal, wire_symbol
 from tickwire.engine.strategy.api import OrderUpdate
 from tickwire.ouch import v50
 
@@ -82,12 +89,18 @@ class OrderManager:
         first_user_ref_num: int = 1,
         on_update: Callable[[OrderUpdate], None] | None = None,
         capacity: str = "P",
+        risk_clock: Callable[[], int] | None = None,
     ) -> None:
+        """``clock`` stamps orders and updates (ns since midnight, like ITCH and OUCH);
+        ``risk_clock`` is the monotonic ns risk's rate windows run on (default:
+        ``clock``, right for a backtest, whose event time never goes backwards; live it
+        must be e.g. ``time.monotonic_ns``, as time since midnight wraps)."""
         if not 1 <= first_user_ref_num <= 2**32 - 1:
             raise ValueError(f"first_user_ref_num must be in 1..2**32-1, got {first_user_ref_num}")
         self._send = send
         self.risk = risk
         self._clock = clock
+        self._risk_clock = clock if risk_clock is None else risk_clock
         self._next_ref = first_user_ref_num
         self._on_update = on_update
         self.capacity = capacity
@@ -97,6 +110,9 @@ class OrderManager:
         self._maybe_open: dict[int, Order] = {}
         self.sent = 0
         self.refused = 0
+        # Venue answers naming a UserRefNum this manager never sent (nothing to apply
+        # them to; an execution among them is a position risk cannot see).
+        self.unknown_answers = 0
 
     def _take_ref(self) -> int:
         ref = self._next_ref
@@ -128,12 +144,13 @@ class OrderManager:
         """Enter a new limit order; returns it (state ``refused`` if risk said no)."""
         now = self._clock()
         ref = self._take_ref()
+        symbol = wire_symbol(symbol) or symbol  # an invalid one is refused by risk
         order = Order(
             ref, symbol, side, price, quantity, str(time_in_force), v50.cl_ord_id_for(ref), now
         )
         self.orders[ref] = order
         self._maybe_open[ref] = order
-        refusal = self.risk.submit(ref, symbol, side, quantity, price, now)
+        refusal = self.risk.submit(ref, symbol, side, quantity, price, self._risk_clock())
         if refusal is not None:
             return self._refuse(order, refusal)
         order.open_qty = quantity
@@ -185,7 +202,13 @@ class OrderManager:
         self.orders[ref] = new
         self._maybe_open[ref] = new
         refusal = self.risk.submit(
-            ref, order.symbol, order.side, new_open, new_price, now, replaces=order.user_ref_num
+            ref,
+            order.symbol,
+            order.side,
+            new_open,
+            new_price,
+            self._risk_clock(),
+            replaces=order.user_ref_num,
         )
         if refusal is not None:
             return self._refuse(new, refusal)
@@ -207,7 +230,16 @@ class OrderManager:
         return new
 
     def cancel(self, order: Order, remaining: int = 0) -> bool:
-        """Cancel (``remaining=0``) or reduce an open order; allowed under the kill switch."""
+        """Cancel (``remaining=0``) or reduce an open order; allowed under the kill switch.
+
+        ``remaining`` must be an ``int`` in 0..999,999 (``ValueError`` otherwise: a
+        cancel passes no risk check, and ``True`` would go out as one share)."""
+        if isinstance(remaining, bool) or not isinstance(remaining, int):
+            raise ValueError(
+                f"remaining must be an integer, got {type(remaining).__name__} {remaining!r}"
+            )
+        if not 0 <= remaining <= MAX_OUCH_QUANTITY:
+            raise ValueError(f"remaining {remaining} out of range 0..{MAX_OUCH_QUANTITY}")
         if not order.is_open or (order.pending_cancel and remaining == 0):
             return False
         if remaining == 0:
@@ -250,6 +282,7 @@ class OrderManager:
         if isinstance(msg, v50.OrderExecuted):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.filled_qty += msg.quantity
             o.open_qty = max(0, o.open_qty - msg.quantity)
@@ -269,6 +302,7 @@ class OrderManager:
         elif isinstance(msg, v50.OrderAccepted):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.order_reference_number = msg.order_reference_number
             if msg.order_state == "D" or o.open_qty == 0:
@@ -281,6 +315,7 @@ class OrderManager:
         elif isinstance(msg, v50.OrderCanceled):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.open_qty = max(0, o.open_qty - msg.quantity)
             self.risk.reduce(o.user_ref_num, msg.quantity)
@@ -293,7 +328,11 @@ class OrderManager:
             if old is not None:
                 old.state = OrderState.DONE
                 old.open_qty = 0
+            dead = msg.order_state == "D" or msg.quantity == 0
+            # The original is gone now (and only now) for risk too.
+            self.risk.replaced(msg.orig_user_ref_num, msg.user_ref_num, 0 if dead else msg.quantity)
             if new is None:
+                self.unknown_answers += 1
                 return
             new.order_reference_number = msg.order_reference_number
             new.open_qty = msg.quantity
@@ -301,17 +340,16 @@ class OrderManager:
                 # Executions of the original that crossed the replace in flight arrived
                 # before this message: the chain's filled total is now exact.
                 new.chain_filled = old.chain_filled + old.filled_qty
-            if msg.order_state == "D" or msg.quantity == 0:
+            if dead:
                 new.state = OrderState.DONE
-                self.risk.order_done(new.user_ref_num)
             else:
                 new.state = OrderState.LIVE
                 self._maybe_open[new.user_ref_num] = new
-                self.risk.set_remaining(new.user_ref_num, msg.quantity)
             self._emit(OrderUpdate("replaced", new, msg.timestamp, msg.quantity, msg.price))
         elif isinstance(msg, v50.Rejected):
             o = self.orders.get(msg.user_ref_num)
             if o is None:
+                self.unknown_answers += 1
                 return
             o.state = OrderState.REJECTED
             o.open_qty = 0

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tickwire.engine.strategy.api import BookUpdate, Context, Strategy
+from tickwire.engine.strategy.api import BookUpdate, Context, Strategy, strategy_params
 from tickwire.engine.strategy.orders import OrderState
 from tickwire.itch import AddOrder, AddOrderMPID
 from tickwire.ouch.v50 import TimeInForce
@@ -50,14 +50,22 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+_MINIMUMS = {
+    "max_symbols": 1,
+    "base_qty": 0,
+    "step_qty": 0,
+    "tick": 1,
+    "max_order_qty": 1,
+    "max_position": 0,
+    "exit_ticks": 0,
+}
+
+
 class ThresholdTaker(Strategy):
     """Buys sell orders that arrive at or below a limit (see the module docs)."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        unknown = set(config or {}) - set(_DEFAULTS)
-        if unknown:
-            raise ValueError(f"strategy: unknown ThresholdTaker keys {sorted(unknown)}")
-        super().__init__({**_DEFAULTS, **(config or {})})
+        super().__init__(strategy_params("ThresholdTaker", config, _DEFAULTS, _MINIMUMS))
         self.limits: dict[str, int] = {}
         for i, inst in enumerate(self.config["instruments"]):
             try:

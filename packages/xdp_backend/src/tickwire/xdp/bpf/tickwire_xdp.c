@@ -4,7 +4,7 @@
  *
  * Reads Ethernet (one optional 802.1Q tag) / IPv4 (any IHL) / UDP frames carrying
  * MoldUDP64 packets of ITCH 5.0 messages, decides on Add Orders (A, F) exactly as the
- * reference engine (tickwire.engine.threshold) does, and turns the frame into a
+ * reference engine (tickwire.threshold.reference) does, and turns the frame into a
  * MoldUDP64-framed OUCH 5.0 Enter Order in place, sent back with XDP_TX. Everything it
  * does not act on is XDP_PASS, so the kernel stack (and the userspace engine) still gets
  * it; frames turned into orders are first copied into a ring buffer for userspace.

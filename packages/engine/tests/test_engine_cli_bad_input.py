@@ -1,0 +1,121 @@
+"""``python -m tickwire.engine`` under bad config values, arguments and files: one
+``error:`` line naming the problem, exit 2 (usage, config) or 1 (data), never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from tickwire.engine.cli import main
+from tickwire.itch import BinaryFileWriter
+from tickwire.itch.generator import generate_day
+from tickwire.moldudp64.pcap import PcapWriter
+
+SMALL = ["--messages", "3000", "--symbols", "5", "--no-plot", "--quiet"]
+
+
+def _error_line(err: str) -> str:
+    assert "Traceback" not in err
+    # argparse's "PROG: error: ..." after its usage lines, else the command's one line
+    # ("live: ..." names the subcommand instead)
+    lines = [x for x in err.splitlines() if "error:" in x] or err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('[backtest]\nseed = "abc"\n', "backtest.seed: must be an integer, got str 'abc'"),
+        ("[backtest]\nseed = true\n", "backtest.seed: must be an integer, got bool True"),
+        ("[backtest]\nfirst_user_ref_num = -5\n", "backtest.first_user_ref_num: must be between"),
+        ("[backtest]\npnl_sample_every = 0\n", "backtest.pnl_sample_every: must be at least 1"),
+        ("[backtest]\nfeed_latency = 5\n", "backtest.feed_latency: must be a string"),
+        # 4294967290 is valid but leaves 5 UserRefNums: the market maker needs more
+        ("[backtest]\nfirst_user_ref_num = 4294967290\n", "leaves too few 4-byte UserRefNums"),
+        ('[strategy]\nquote_size = "abc"\n', "strategy.quote_size: must be an integer"),
+        ("[strategy]\nskew_shares = 0\n", "strategy.skew_shares: must be at least 1"),
+        ('[strategy]\nsymbols = "AAPL"\n', "strategy.symbols: must be a list"),
+        ("[strategy]\nsymbols = [1, 2]\n", "strategy.symbols: must be a list of symbols"),
+        ("backtest = 5\n", "backtest: must be a table"),
+        ("[risk]\nmax_order_qty = 'x'\n", "risk.max_order_qty"),
+    ],
+)
+def test_backtest_config_values_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, needle: str
+) -> None:
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text(toml)
+    rc = main(["backtest", "--config", str(cfg), "--out", str(tmp_path / "o"), *SMALL])
+    assert rc == 2
+    assert needle in _error_line(capsys.readouterr().err)
+
+
+def test_taker_parameters_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text(
+        '[strategy]\nclass = "tickwire.engine.strategy.taker:ThresholdTaker"\ntick = 0\n'
+    )
+    assert main(["backtest", "--config", str(cfg), "--out", str(tmp_path / "o"), *SMALL]) == 2
+    assert "strategy.tick: must be at least 1" in _error_line(capsys.readouterr().err)
+
+
+def test_backtest_config_that_is_not_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "bt.toml"
+    cfg.write_bytes(b"\xff\xfe\x00 not toml")
+    assert main(["backtest", "--config", str(cfg), "--out", str(tmp_path / "o"), *SMALL]) == 2
+    assert "utf-8" in _error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["backtest", "--messages", "10", "--symbols", "5000"], "cannot hold a day"),
+        (["backtest", "--messages", "-10"], "count -10 is not at least 1"),
+        (["export", "--symbol", "X", "--levels", "0"], "count 0 is not at least 1"),
+    ],
+)
+def test_generator_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert needle in _error_line(capsys.readouterr().err)
+
+
+def _day(tmp_path: Path) -> bytes:
+    path = tmp_path / "day.itch"
+    with BinaryFileWriter(path) as w:
+        for msg in generate_day(500, 3, 1):
+            w.write(msg)
+    return path.read_bytes()
+
+
+def test_truncated_gzip_is_data_error_for_every_book(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.itch.gz"
+    cut.write_bytes(gzip.compress(_day(tmp_path))[:400])
+    for backend in ("reference", "cython"):
+        assert main(["book", str(cut), "--backend", backend]) == 1
+        assert "gzip" in _error_line(capsys.readouterr().err)
+
+
+def test_unknown_link_type_is_an_error_not_zero_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cap = tmp_path / "sll.pcap"
+    with PcapWriter(cap, linktype=113) as w:  # Linux cooked, as `tcpdump -i any` writes
+        w.write(bytes(80))
+    assert main(["book", str(cap)]) == 1
+    assert "link type 113" in _error_line(capsys.readouterr().err)
+    assert main(["backtest", str(cap), "--out", str(tmp_path / "o"), "--no-plot", "--quiet"]) == 1
+    assert "link type 113" in _error_line(capsys.readouterr().err)
+
+
+def test_live_first_user_ref_num_range(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9"]
+    assert main([*argv, "--first-user-ref-num", "0"]) == 2
+    assert "UserRefNum 0 is not in 1..4294967295" in _error_line(capsys.readouterr().err)

@@ -1,0 +1,323 @@
+"""OUCH 5.0 and 4.2 order-entry accounts in front of the matching engine (sans-I/O).
+
+An account is one OUCH port: it turns inbound messages into matching engine requests and
+answers the way NASDAQ does: Order Accepted (with the order reference number the ITCH
+feed shows), Order Executed for every fill (liquidity flag ``A`` added or ``R`` removed,
+the match number of the ITCH Order Executed), Order Canceled (reason ``U`` user request,
+``I`` the unexecuted rest of an IOC order), Order Replaced and Rejected.
+
+Inbound messages are benignly repeatable, as the spec requires: an Enter or Replace with
+a UserRefNum at or below the last one processed (5.0), or an Order Token already used
+(4.2), is ignored. That is what lets a client resend everything not yet acknowledged after
+a dropped connection without an order being doubled. Every accepted order is recorded in
+:attr:`entered` (in arrival order), and fills go to a
+:class:`~tickwire.engine.risk.Ledger`, so a test can check both sides agree.
+
+``send(outbound)`` delivers the answers (the server publishes them as sequenced data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tickwire.engine.risk import Ledger
+from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
+from tickwire.ouch import v42, v50
+
+__all__ = ["Account42", "Account50", "OrderRecord"]
+
+#: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port (see _V42_REJECT).
+Reject = v50.RejectReason
+MAX_SHARES = 1_000_000
+#: The OUCH 4.2 Rejected reason letter for each reason :meth:`_AccountBase._validate`
+#: gives (S invalid stock, H halted; Z otherwise).
+_V42_REJECT = {Reject.INVALID_SYMBOL: "S", Reject.HALTED: "H"}
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """The exchange's view of one account order (one UserRefNum or token)."""
+
+    key: int | str
+    symbol: str
+    side: str
+    price: int
+    quantity: int
+    ref: int = 0  # order reference number (0: never reached the book)
+    executed: int = 0
+    open: int = 0
+    state: str = "live"  # live, done, rejected
+
+
+class _AccountBase:
+    def __init__(
+        self, name: str, engine: MatchingEngine, send: Callable[[object], None] | None = None
+    ) -> None:
+        self.name = name
+        self.engine = engine
+        self.send: Callable[[object], None] = send if send is not None else (lambda m: None)
+        self.ledger = Ledger()
+        self.entered: list[int | str] = []
+        self.records: dict[int | str, OrderRecord] = {}
+        self.ignored = 0
+        self._batch: list[object] | None = None
+
+    def _emit(self, msg: object) -> None:
+        if self._batch is not None:
+            self._batch.append(msg)
+        else:
+            self.send(msg)
+
+    def _begin(self) -> None:
+        self._batch = []
+
+    def _end(self, first: list[object]) -> list[object]:
+        batch, self._batch = self._batch or [], None
+        return first + batch
+
+    def on_fill(self, fill: Fill) -> None:
+        """A fill of one of this account's orders (called by the exchange)."""
+        if not isinstance(fill.tag, int | str):
+            return
+        rec = self.records.get(fill.tag)
+        if rec is None:
+            return
+        rec.executed += fill.shares
+        rec.open = max(0, rec.open - fill.shares)
+        if rec.open == 0 and fill.liquidity == "A":
+            rec.state = "done"
+        self.ledger.fill(fill.symbol, fill.side, fill.shares, fill.price)
+        self._emit(self._executed(fill))
+
+    def _executed(self, fill: Fill) -> object:
+        raise NotImplementedError
+
+    def _validate(self, symbol: str, side: str, qty: int, price: int) -> Reject | None:
+        """Why a new order is rejected, or None when it may enter the book."""
+        if symbol not in self.engine.books:
+            return Reject.INVALID_SYMBOL
+        if side not in ("B", "S", "T", "E"):
+            return Reject.INVALID_SIDE
+        if not 0 < qty < MAX_SHARES:
+            return Reject.INVALID_QUANTITY
+        if price <= 0:
+            return Reject.INVALID_PRICE
+        if not self.engine.is_trading(symbol):
+            return Reject.HALTED
+        return None
+
+    def _rejected(self, key: int | str, symbol: str, side: str, qty: int, price: int) -> None:
+        """A rejected order is still known (once): recorded, never on a book."""
+        self.records[key] = OrderRecord(key, symbol, side, price, qty, state="rejected")
+        self.entered.append(key)
+
+    def _enter(self, key: int | str, symbol: str, side: str, qty: int, price: int, ioc: bool) -> tuple[OrderRecord, int]:  # fmt: skip
+        rec = OrderRecord(key, symbol, side, price, qty, open=qty)
+        self.records[key] = rec
+        self.entered.append(key)
+        ref, done, resting = self.engine.submit(
+            symbol, side, qty, price, ioc=ioc, owner=self, tag=key
+        )
+        rec.ref = ref
+        rec.open = resting
+        if resting == 0:
+            rec.state = "done"
+        return rec, qty - done - resting
+
+    def _cancel(self, key: int | str, remaining: int) -> int:
+        rec = self.records.get(key)
+        if rec is None or rec.state != "live" or remaining >= rec.open:
+            self.ignored += 1
+            return 0
+        dec = self.engine.cancel(rec.ref, remaining)
+        rec.open -= dec
+        if rec.open == 0:
+            rec.state = "done"
+        return dec
+
+
+class Account50(_AccountBase):
+    """An OUCH 5.0 port (see the module docs)."""
+
+    def __init__(
+        self, name: str, engine: MatchingEngine, send: Callable[[object], None] | None = None
+    ) -> None:
+        super().__init__(name, engine, send)
+        self.last_user_ref_num = 0
+        self.cl_ord_ids: dict[int, str] = {}
+
+    def _executed(self, fill: Fill) -> v50.OrderExecuted:
+        return v50.OrderExecuted(
+            self.engine.clock(),
+            int(fill.tag),  # type: ignore[call-overload]
+            fill.shares,
+            fill.price,
+            fill.liquidity,
+            fill.match_number,
+        )
+
+    def handle(self, msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
+        """Answer one inbound message (executions of the order itself included)."""
+        out = self._handle(msg)
+        return out  # type: ignore[return-value]
+
+    def _handle(self, msg: v50.InboundMessage) -> list[object]:
+        ts = self.engine.clock()
+        if isinstance(msg, v50.EnterOrder):
+            if msg.user_ref_num <= self.last_user_ref_num:
+                self.ignored += 1  # a repeat (resent after a reconnect): ignore it
+                return []
+            self.last_user_ref_num = msg.user_ref_num
+            reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
+            if reason is not None:
+                self._rejected(msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price)
+                return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
+            self.cl_ord_ids[msg.user_ref_num] = msg.cl_ord_id
+            ioc = msg.time_in_force == v50.TimeInForce.IOC
+            # The Accepted goes first; executions of the incoming order follow it.
+            self._begin()
+            try:
+                rec, unfilled = self._enter(
+                    msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price, ioc
+                )
+            except MatchingError:
+                self._batch = None
+                reason = Reject.PROCESSING_ERROR
+                return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
+            acc = v50.OrderAccepted(
+                ts, msg.user_ref_num, msg.side, msg.quantity, msg.symbol, msg.price,
+                msg.time_in_force, msg.display, rec.ref, msg.capacity,
+                msg.intermarket_sweep_eligibility, msg.cross_type, "L", msg.cl_ord_id,
+                msg.appendages,
+            )  # fmt: skip
+            out = self._end([acc])
+            if ioc and unfilled:
+                out.append(v50.OrderCanceled(ts, msg.user_ref_num, unfilled, "I"))
+            return out
+        if isinstance(msg, v50.CancelOrder):
+            dec = self._cancel(msg.user_ref_num, msg.quantity)
+            return [v50.OrderCanceled(ts, msg.user_ref_num, dec, "U")] if dec else []
+        if isinstance(msg, v50.ReplaceOrder):
+            return self._replace(msg, ts)
+        if isinstance(msg, v50.AccountQueryRequest):
+            return [v50.AccountQueryResponse(ts, self.last_user_ref_num + 1)]
+        self.ignored += 1
+        return []
+
+    def _replace(self, msg: v50.ReplaceOrder, ts: int) -> list[object]:
+        old = self.records.get(msg.orig_user_ref_num)
+        if msg.user_ref_num <= self.last_user_ref_num:
+            self.ignored += 1
+            return []
+        self.last_user_ref_num = msg.user_ref_num
+        if old is None or old.state != "live":
+            self.ignored += 1  # the original is gone: silently ignored (spec 2.2)
+            return []
+        new_open = msg.quantity - old.executed  # the wire carries the chain's total
+        if not 0 < msg.quantity < MAX_SHARES or new_open <= 0 or msg.price <= 0:
+            reason = Reject.INVALID_QUANTITY
+            return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
+        self._begin()
+        result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num)
+        old.state = "done"
+        old.open = 0
+        assert result is not None
+        ref, _, resting = result
+        rec = OrderRecord(msg.user_ref_num, old.symbol, old.side, msg.price, new_open, ref)
+        rec.executed = old.executed
+        self.records[msg.user_ref_num] = rec
+        self.entered.append(msg.user_ref_num)
+        rec.open = resting
+        rec.state = "live" if resting else "done"
+        rep = v50.OrderReplaced(
+            ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, resting, old.symbol,
+            msg.price, msg.time_in_force, msg.display, ref, "P",
+            msg.intermarket_sweep_eligibility, "N", "L" if resting else "D", msg.cl_ord_id,
+            msg.appendages,
+        )  # fmt: skip
+        return self._end([rep])
+
+
+class Account42(_AccountBase):
+    """An OUCH 4.2 port: orders keyed by Order Token (see the module docs)."""
+
+    def _executed(self, fill: Fill) -> v42.OrderExecuted:
+        return v42.OrderExecuted(
+            self.engine.clock(),
+            str(fill.tag),
+            fill.shares,
+            fill.price,
+            fill.liquidity,
+            fill.match_number,
+        )
+
+    def handle(self, msg: v42.InboundMessage) -> list[v42.OutboundMessage]:
+        """Answer one inbound message (executions of the order itself included)."""
+        return self._handle(msg)  # type: ignore[return-value]
+
+    def _handle(self, msg: v42.InboundMessage) -> list[object]:
+        ts = self.engine.clock()
+        if isinstance(msg, v42.EnterOrder):
+            if msg.order_token in self.records:
+                self.ignored += 1
+                return []
+            reason = self._validate(msg.stock, msg.buy_sell_indicator, msg.shares, msg.price)
+            if reason is not None:
+                self._rejected(
+                    msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price
+                )
+                return [v42.Rejected(ts, msg.order_token, _V42_REJECT.get(reason, "Z"))]
+            ioc = msg.time_in_force == 0
+            self._begin()
+            rec, unfilled = self._enter(
+                msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc
+            )
+            acc = v42.OrderAccepted(
+                ts, msg.order_token, msg.buy_sell_indicator, msg.shares, msg.stock, msg.price,
+                msg.time_in_force, msg.firm, msg.display, rec.ref, msg.capacity,
+                msg.intermarket_sweep_eligibility, msg.minimum_quantity, msg.cross_type, "L", " ",
+            )  # fmt: skip
+            out = self._end([acc])
+            if ioc and unfilled:
+                out.append(v42.OrderCanceled(ts, msg.order_token, unfilled, "I"))
+            return out
+        if isinstance(msg, v42.CancelOrder):
+            dec = self._cancel(msg.order_token, msg.shares)
+            return [v42.OrderCanceled(ts, msg.order_token, dec, "U")] if dec else []
+        if isinstance(msg, v42.ReplaceOrder):
+            return self._replace(msg, ts)
+        self.ignored += 1
+        return []
+
+    def _replace(self, msg: v42.ReplaceOrder, ts: int) -> list[object]:
+        """OUCH 4.2 Replace: ``shares`` is the new open size of the replacement order."""
+        old = self.records.get(msg.existing_order_token)
+        if msg.replacement_order_token in self.records or old is None or old.state != "live":
+            self.ignored += 1  # a repeat, or the original is gone: ignored
+            return []
+        if not 0 < msg.shares < MAX_SHARES or msg.price <= 0:
+            self._rejected(msg.replacement_order_token, old.symbol, old.side, msg.shares, msg.price)
+            return [v42.Rejected(ts, msg.replacement_order_token, "Z")]
+        self._begin()
+        result = self.engine.replace(
+            old.ref, msg.shares, msg.price, tag=msg.replacement_order_token
+        )
+        assert result is not None
+        ref, _, resting = result
+        old.state = "done"
+        old.open = 0
+        rec = OrderRecord(
+            msg.replacement_order_token, old.symbol, old.side, msg.price, msg.shares, ref
+        )
+        rec.executed = old.executed
+        rec.open = resting
+        rec.state = "live" if resting else "done"
+        self.records[msg.replacement_order_token] = rec
+        self.entered.append(msg.replacement_order_token)
+        rep = v42.OrderReplaced(
+            ts, msg.replacement_order_token, old.side, resting, old.symbol, msg.price,
+            msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,
+            msg.minimum_quantity, "N", "L" if resting else "D", msg.existing_order_token, " ",
+        )  # fmt: skip
+        return self._end([rep])

@@ -1,0 +1,260 @@
+"""The simulated exchange's command line: ``python -m tickwire.exchange`` (``tickwire-exchange``).
+
+    python -m tickwire.exchange --feed 127.0.0.1:26477 [--ouch-port 26400]
+        [--ouch42-port 26401] [--rerequest-port 26478] [--user TW] [--password-file FILE]
+        [--seed FILE] [--flow FILE | --generate N --symbols S --day-seed K] [--rate R]
+        [--loss 0.05] [--reorder 0.01] [--delay 0.001] [--drop-ouch-every N]
+        [--open] [--duration SECONDS] [--json STATS.json]
+
+The same command is ``python -m tickwire.engine exchange ...``: tickwire-engine's command
+line finds it through the ``tickwire.engine.commands`` entry-point group, where this
+distribution registers :func:`add_engine_command` (the engine does not import
+tickwire.exchange, which depends on it; without tickwire-exchange installed it says what
+to install).
+
+The exchange prints one JSON line with its ports on stdout when it is ready, then
+publishes the seed and the flow and runs until SIGINT, SIGTERM or ``--duration`` after
+the flow; it then ends the feed's session, waits half a second for late re-requests,
+and prints (and writes to ``--json``) its statistics.
+
+Exit status: 0 on success, 1 when ``--seed`` or ``--flow`` cannot be read or decoded, 2
+on a usage error (checked before any port opens), 130 on Ctrl-C before the ports are up.
+OUCH passwords come from ``--password-file`` or $TICKWIRE_OUCH_PASSWORD, never argv
+(:mod:`tickwire.engine.credentials`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tickwire.engine.cli_backtest import UsageError
+from tickwire.engine.cli_live import parse_address
+from tickwire.engine.credentials import (
+    DEFAULT_USER,
+    PASSWORD_ENV,
+    CredentialError,
+    read_password,
+    user_name,
+)
+from tickwire.moldudp64.cliargs import (
+    existing_file,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    run_cli,
+    tcp_udp_port_or_any,
+)
+
+__all__ = ["add_arguments", "add_engine_command", "build_parser", "main", "run"]
+
+HELP = "run the simulated exchange (OUCH in, ITCH out)"
+
+
+def add_arguments(ex: argparse.ArgumentParser) -> None:
+    """The exchange's options, on ``ex`` (its own parser or the engine's subcommand)."""
+    ex.add_argument("--feed", type=parse_address, required=True, help="HOST:PORT the feed goes to")
+    ex.add_argument("--host", default="127.0.0.1", help="address the ports listen on")
+    ex.add_argument(
+        "--ouch-port", type=tcp_udp_port_or_any, default=26400, help="OUCH 5.0 port (0: any)"
+    )
+    ex.add_argument(
+        "--ouch42-port",
+        type=tcp_udp_port_or_any,
+        default=None,
+        help="OUCH 4.2 port (off by default)",
+    )
+    ex.add_argument(
+        "--rerequest-port",
+        type=tcp_udp_port_or_any,
+        default=26478,
+        help="MoldUDP64 re-request port",
+    )
+    ex.add_argument("--user", type=user_name, action="append",
+                    help=f"an OUCH user name, repeatable (default {DEFAULT_USER})")  # fmt: skip
+    ex.add_argument("--password-file", default=None, metavar="FILE",
+                    help=f"the users' password (first line); else ${PASSWORD_ENV}")  # fmt: skip
+    ex.add_argument(
+        "--seed",
+        type=existing_file,
+        default=None,
+        help="ITCH BinaryFILE or capture to seed the books",
+    )
+    ex.add_argument(
+        "--flow",
+        type=existing_file,
+        default=None,
+        help="ITCH BinaryFILE or capture replayed at --rate",
+    )
+    ex.add_argument(
+        "--generate", type=non_negative_int, default=0, help="generated background flow messages"
+    )
+    ex.add_argument("--symbols", type=positive_int, default=20, help="generated flow symbols")
+    ex.add_argument("--day-seed", type=int, default=1, help="generated flow seed")
+    ex.add_argument(
+        "--rate", type=positive_float, default=10_000.0, help="flow messages per second"
+    )
+    ex.add_argument("--loss", type=probability, default=0.0, help="feed packet loss probability")
+    ex.add_argument("--reorder", type=probability, default=0.0, help="feed reorder probability")
+    ex.add_argument("--delay", type=non_negative_float, default=0.0, help="feed delay in seconds")
+    ex.add_argument(
+        "--drop-ouch-every",
+        type=non_negative_int,
+        default=0,
+        help="drop OUCH after every N orders",
+    )
+    ex.add_argument("--fault-seed", type=int, default=7)
+    ex.add_argument("--open", action="store_true", help="publish O, S, Q before any flow")
+    ex.add_argument(
+        "--duration",
+        type=non_negative_float,
+        default=None,
+        help="seconds to run after the flow (default: until a signal)",
+    )
+    ex.add_argument("--json", default=None, help="write exchange statistics here on exit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m tickwire.exchange``."""
+    parser = argparse.ArgumentParser(prog="python -m tickwire.exchange", description=HELP)
+    add_arguments(parser)
+    return parser
+
+
+def add_engine_command(sub: Any) -> None:
+    """Register ``exchange`` on the engine's subparsers (the ``tickwire.engine.commands``
+    entry point). Usage errors print ``exchange: ...`` and exit 2, as they always did
+    there; everything else goes through the engine's error boundary."""
+    ex = sub.add_parser("exchange", help=HELP, description=HELP)
+    add_arguments(ex)
+    ex.set_defaults(func=_engine_command)
+
+
+def _engine_command(args: argparse.Namespace) -> int:
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status, never a traceback for bad input
+    (one ``python -m tickwire.exchange: error: ...`` line, see the module docs)."""
+    from tickwire.itch import DecodeError
+    from tickwire.moldudp64 import MoldError
+
+    return run_cli(build_parser(), argv, run, data_errors=(DecodeError, MoldError))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the exchange the parsed ``args`` describe until it stops; the exit status.
+
+    Raises :class:`~tickwire.engine.cli_backtest.UsageError` for a bad file, password or
+    ``--generate`` size, before any port opens.
+    """
+    from tickwire.moldudp64.aio import run as run_loop
+
+    return run_loop(_exchange(args))
+
+
+async def _exchange(args: argparse.Namespace) -> int:
+    import signal
+
+    from tickwire.exchange import Exchange, ExchangeConfig, Faults
+
+    seed = _itch_file(args.seed) if args.seed else None  # bad paths fail before any port opens
+    flow: Any = _itch_file(args.flow) if args.flow else None
+    if flow is None and args.generate:
+        from tickwire.itch.generator import generate_day
+
+        try:  # checks the sizes at once, before any port opens
+            flow = generate_day(args.generate, args.symbols, args.day_seed)
+        except ValueError as exc:
+            raise UsageError(f"--generate: {exc}") from None
+    faults = Faults(args.loss, args.reorder, args.delay, args.drop_ouch_every, args.fault_seed)
+    try:
+        password = read_password(args.password_file)
+    except CredentialError as exc:
+        raise UsageError(str(exc)) from None
+    users = {name: password for name in args.user or [DEFAULT_USER]}
+    cfg = ExchangeConfig(
+        feed_target=args.feed,
+        host=args.host,
+        ouch50_port=args.ouch_port,
+        ouch42_port=args.ouch42_port,
+        rerequest_port=args.rerequest_port,
+        users=users,
+        faults=faults,
+    )
+    ex = await Exchange.start(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ready = {
+        "ouch50": ex.ouch50_port,
+        "ouch42": ex.ouch42_port,
+        "rerequest": list(ex.rerequest_address),
+        "feed": list(args.feed),
+    }
+    print(json.dumps(ready), flush=True)
+    if args.open:
+        ex.open_market()
+    if seed is not None:
+        try:
+            ex.replay(seed)
+        except BaseException:  # an unreadable --seed: close the ports, then report it
+            await ex.close()
+            raise
+    if flow is not None:
+        task = asyncio.create_task(ex.run_flow(flow, rate=args.rate))
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        failure = task.exception() if task.done() and not task.cancelled() else None
+        task.cancel()
+        if failure is not None:  # an unreadable --flow: exit 1 with its error, not 0
+            await ex.close()
+            raise failure
+    if not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), args.duration)
+    assert ex.feed is not None
+    await ex.feed.end_session()
+    await asyncio.sleep(0.5)  # late re-requests, the end of session repeated
+    stats = {
+        "published": ex.published,
+        "executions": ex.engine.executions,
+        "dropped_packets": ex.feed.dropped,
+        "ouch_drops": ex.ouch_drops,
+        "ouch_closed": list(ex.ouch50.closed_reasons) if ex.ouch50 else [],
+        "ouch_closed_counts": dict(ex.ouch50.closed_counts) if ex.ouch50 else {},
+        "ouch50": {
+            "entered": len(ex.account50.entered),
+            "positions": ex.account50.ledger.positions,
+            "cash": ex.account50.ledger.cash,
+        },
+    }
+    await ex.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps(stats, indent=2) + "\n")
+    print(json.dumps(stats), flush=True)
+    return 0
+
+
+def _itch_file(name: str) -> Any:
+    from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
+
+    path = Path(name)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    return iter_capture(path) if is_capture(path) else iter_binaryfile(path)

@@ -1,0 +1,319 @@
+"""A price-time priority matching engine for many instruments, publishing ITCH 5.0.
+
+Every change to a book is returned as the ITCH 5.0 message NASDAQ would publish for it:
+a resting order is an Add Order (``A``), an execution of a resting order an Order
+Executed (``E``, one per maker, with a fresh match number), a partial cancel an Order
+Cancel (``X``), a full cancel an Order Delete (``D``) and a non-crossing replace an Order
+Replace (``U``). An incoming order that trades is never shown itself (it only takes
+liquidity), exactly as on NASDAQ, so replaying the published messages into
+:class:`tickwire.engine.book.BookManager` rebuilds books equal to this engine's.
+
+Fills are reported to whoever owns the two sides through ``on_fill`` (a :class:`Fill` per
+side), so the OUCH front ends can send Executed messages to their account. The engine owns
+no socket and no clock beyond the ``clock`` callable: it is a sans-I/O core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sortedcontainers import SortedDict
+from tickwire.engine.book import LevelView
+from tickwire.itch import (
+    AddOrder,
+    Message,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderReplace,
+    StockDirectory,
+    StockTradingAction,
+    SystemEvent,
+)
+
+__all__ = ["Fill", "MatchingEngine", "MatchingError", "Resting"]
+
+
+class MatchingError(ValueError):
+    """A request the engine cannot carry out (unknown symbol or order, bad size or price)."""
+
+
+@dataclass(slots=True, eq=False)
+class Resting:
+    """An order resting on a book. ``owner`` is the account (None: background flow)."""
+
+    ref: int
+    symbol: str
+    side: str
+    price: int
+    shares: int
+    owner: object | None = None
+    tag: object | None = None  # the owner's key for the order (UserRefNum, token)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One side of one execution: ``liquidity`` is ``A`` (added, the maker) or ``R``."""
+
+    owner: object | None
+    tag: object | None
+    symbol: str
+    side: str
+    shares: int
+    price: int
+    match_number: int
+    liquidity: str
+    order_reference_number: int
+
+
+@dataclass(slots=True)
+class _Book:
+    locate: int
+    symbol: str
+    # price -> FIFO of resting orders (dicts keep insertion order: time priority)
+    bids: SortedDict = field(default_factory=SortedDict)
+    asks: SortedDict = field(default_factory=SortedDict)
+    trading_state: str = "T"
+
+    def side(self, side: str) -> SortedDict:
+        return self.bids if side == "B" else self.asks
+
+    def l2(self) -> tuple[list[LevelView], list[LevelView]]:
+        def view(levels: dict[int, Resting], price: int) -> LevelView:
+            return LevelView(price, sum(o.shares for o in levels.values()), len(levels))
+
+        bids = [view(self.bids[p], p) for p in reversed(self.bids.keys())]
+        asks = [view(self.asks[p], p) for p in self.asks]
+        return bids, asks
+
+
+def _crosses(side: str, price: int, best: int) -> bool:
+    return price >= best if side == "B" else price <= best
+
+
+class MatchingEngine:
+    """Price-time priority books for many instruments (see the module docs).
+
+    ``publish(msg)`` receives every ITCH message in order; ``on_fill(fill)`` every side
+    of every execution. ``clock()`` gives ITCH timestamps (ns since midnight).
+    """
+
+    def __init__(
+        self,
+        publish: Callable[[Message], None],
+        on_fill: Callable[[Fill], None],
+        clock: Callable[[], int],
+    ) -> None:
+        self.publish = publish
+        self.on_fill = on_fill
+        self.clock = clock
+        self.books: dict[str, _Book] = {}
+        self.by_locate: dict[int, _Book] = {}
+        self.orders: dict[int, Resting] = {}
+        self.next_ref = 1
+        self.next_match = 1
+        self.system_event = ""
+        self.executions = 0
+
+    # -- session and instruments ---------------------------------------------------------
+    def system(self, code: str) -> None:
+        """Publish a System Event (O, S, Q, M, E, C)."""
+        self.system_event = code
+        self.publish(SystemEvent(0, 0, self.clock(), code))
+
+    def add_instrument(self, symbol: str, locate: int | None = None) -> int:
+        """List ``symbol`` (Stock Directory, then Trading Action T); returns its locate."""
+        if symbol in self.books:
+            return self.books[symbol].locate
+        if locate is None:
+            locate = max(self.by_locate, default=0) + 1
+        if locate in self.by_locate or not 0 < locate < 65536:
+            raise MatchingError(f"locate {locate} is taken or out of range")
+        book = _Book(locate, symbol)
+        self.books[symbol] = book
+        self.by_locate[locate] = book
+        now = self.clock()
+        self.publish(
+            StockDirectory(
+                locate,
+                0,
+                now,
+                symbol,
+                "Q",
+                "N",
+                100,
+                "N",
+                "C",
+                "Z",
+                "P",
+                "N",
+                "N",
+                "1",
+                "N",
+                0,
+                "N",
+            )
+        )
+        self.set_trading_state(symbol, "T")
+        return locate
+
+    def set_trading_state(self, symbol: str, state: str) -> None:
+        """Publish a Stock Trading Action (T trading, H halted, P paused, Q quotation)."""
+        book = self._book(symbol)
+        book.trading_state = state
+        self.publish(StockTradingAction(book.locate, 0, self.clock(), symbol, state, " ", ""))
+
+    def is_trading(self, symbol: str) -> bool:
+        book = self.books.get(symbol)
+        return book is not None and book.trading_state == "T" and self.system_event == "Q"
+
+    def _book(self, symbol: str) -> _Book:
+        book = self.books.get(symbol)
+        if book is None:
+            raise MatchingError(f"unknown symbol {symbol!r}")
+        return book
+
+    # -- orders ---------------------------------------------------------------------------
+    def submit(
+        self,
+        symbol: str,
+        side: str,
+        shares: int,
+        price: int,
+        *,
+        ioc: bool = False,
+        owner: object | None = None,
+        tag: object | None = None,
+    ) -> tuple[int, int, int]:
+        """Match an incoming limit order, then rest what is left (unless ``ioc``).
+
+        Returns ``(order reference number, shares executed, shares resting)``. Sell
+        short variants (``T``, ``E``) trade as sells.
+        """
+        if shares <= 0 or price <= 0:
+            raise MatchingError(f"bad order: {shares} shares at {price}")
+        book = self._book(symbol)
+        side = "B" if side == "B" else "S"
+        ref = self.next_ref
+        self.next_ref += 1
+        left = shares
+        contra = book.side("S" if side == "B" else "B")
+        while left and contra:
+            best = contra.keys()[0 if side == "B" else -1]
+            if not _crosses(side, price, best):
+                break
+            level: dict[int, Resting] = contra[best]
+            maker = next(iter(level.values()))
+            qty = min(left, maker.shares)
+            left -= qty
+            self._execute(book, maker, qty, best, taker_owner=owner, taker_tag=tag, taker_ref=ref)
+        resting = 0
+        if left and not ioc:
+            resting = left
+            o = Resting(ref, symbol, side, price, left, owner, tag)
+            self.orders[ref] = o
+            book.side(side).setdefault(price, {})[ref] = o
+            self.publish(AddOrder(book.locate, 0, self.clock(), ref, side, left, symbol, price))
+        return ref, shares - left, resting
+
+    def _execute(
+        self,
+        book: _Book,
+        maker: Resting,
+        qty: int,
+        price: int,
+        *,
+        taker_owner: object | None,
+        taker_tag: object | None,
+        taker_ref: int,
+    ) -> None:
+        match = self.next_match
+        self.next_match += 1
+        self.executions += 1
+        self.publish(OrderExecuted(book.locate, 0, self.clock(), maker.ref, qty, match))
+        self._reduce(book, maker, qty)
+        self.on_fill(
+            Fill(maker.owner, maker.tag, book.symbol, maker.side, qty, price, match, "A", maker.ref)
+        )
+        taker_side = "S" if maker.side == "B" else "B"
+        self.on_fill(
+            Fill(taker_owner, taker_tag, book.symbol, taker_side, qty, price, match, "R", taker_ref)
+        )
+
+    def _reduce(self, book: _Book, o: Resting, qty: int) -> None:
+        o.shares -= qty
+        if o.shares <= 0:
+            levels = book.side(o.side)
+            level = levels[o.price]
+            del level[o.ref]
+            if not level:
+                del levels[o.price]
+            del self.orders[o.ref]
+
+    def execute(self, ref: int, shares: int) -> int:
+        """Execute up to ``shares`` of a resting order against hidden contra flow
+        (replayed executions of a seed file); returns the shares executed."""
+        o = self.orders.get(ref)
+        if o is None:
+            return 0
+        qty = min(shares, o.shares)
+        self._execute(
+            self.books[o.symbol], o, qty, o.price, taker_owner=None, taker_tag=None, taker_ref=0
+        )
+        return qty
+
+    def cancel(self, ref: int, remaining: int = 0) -> int:
+        """Reduce a resting order to ``remaining`` shares (0 deletes it); returns the
+        shares cancelled (0 when the order is gone or already that small)."""
+        o = self.orders.get(ref)
+        if o is None or remaining >= o.shares:
+            return 0
+        book = self.books[o.symbol]
+        dec = o.shares - remaining
+        if remaining == 0:
+            self.publish(OrderDelete(book.locate, 0, self.clock(), ref))
+        else:
+            self.publish(OrderCancel(book.locate, 0, self.clock(), ref, dec))
+        self._reduce(book, o, dec)
+        return dec
+
+    def replace(
+        self, ref: int, shares: int, price: int, *, tag: object | None = None
+    ) -> tuple[int, int, int] | None:
+        """Replace a resting order (new reference number, time priority lost).
+
+        A replace that does not cross is published as Order Replace (``U``); one that
+        crosses is a delete plus a new order that matches first. Returns like
+        :meth:`submit`, or None when the order is gone.
+        """
+        o = self.orders.get(ref)
+        if o is None:
+            return None
+        if shares <= 0 or price <= 0:
+            raise MatchingError(f"bad replace: {shares} shares at {price}")
+        book = self.books[o.symbol]
+        contra = book.side("S" if o.side == "B" else "B")
+        best = None if not contra else contra.keys()[0 if o.side == "B" else -1]
+        new_tag = o.tag if tag is None else tag
+        if best is not None and _crosses(o.side, price, best):
+            self.cancel(ref)
+            return self.submit(o.symbol, o.side, shares, price, owner=o.owner, tag=new_tag)
+        self._reduce(book, o, o.shares)
+        new = self.next_ref
+        self.next_ref += 1
+        self.publish(OrderReplace(book.locate, 0, self.clock(), ref, new, shares, price))
+        n = Resting(new, o.symbol, o.side, price, shares, o.owner, new_tag)
+        self.orders[new] = n
+        book.side(o.side).setdefault(price, {})[new] = n
+        return new, 0, shares
+
+    # -- views ----------------------------------------------------------------------------
+    def l2(self, symbol: str) -> tuple[list[LevelView], list[LevelView]]:
+        """Every level of each side, best first (same shape as the engine's books)."""
+        return self._book(symbol).l2()
+
+    def resting_orders(self, symbol: str | None = None) -> Iterator[Resting]:
+        for o in self.orders.values():
+            if symbol is None or o.symbol == symbol:
+                yield o

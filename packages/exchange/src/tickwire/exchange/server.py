@@ -1,0 +1,273 @@
+"""The simulated exchange on the network: OUCH over SoupBinTCP in, ITCH over MoldUDP64 out.
+
+:class:`Exchange` puts the sans-I/O parts together on one asyncio loop:
+
+* a :class:`~tickwire.exchange.matching.MatchingEngine` whose every book change
+  goes out as ITCH 5.0 through a MoldUDP64 publisher (``tickwire.moldudp64.aio``) with its
+  re-request server;
+* an OUCH 5.0 port and, optionally, an OUCH 4.2 port, each a SoupBinTCP server
+  (``tickwire.soupbintcp.aio.SoupServerRunner``) with login, in front of an
+  :class:`~tickwire.exchange.accounts.Account50` /
+  :class:`~tickwire.exchange.accounts.Account42`; answers are sequenced data, so a
+  client that re-logs in at its next sequence number gets what it missed;
+* seeding and background flow from ITCH messages (:class:`FlowReplayer`);
+* fault injection (:class:`Faults`): feed packet loss, reordering and delay (applied to
+  the feed line only; the re-request server answers faithfully, as NASDAQ's does), and
+  dropping the OUCH connection after every N orders, *after* the order was processed but
+  before its answers left (the harshest moment for a client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tickwire.engine.strategy.live import wall_clock_ns
+from tickwire.exchange.accounts import Account42, Account50
+from tickwire.exchange.matching import Fill, MatchingEngine
+from tickwire.exchange.seed import FlowReplayer
+from tickwire.itch import Message
+from tickwire.itch import encode as itch_encode
+from tickwire.moldudp64.aio import MoldPublisher
+from tickwire.moldudp64.events import Address
+from tickwire.moldudp64.publisher import PublisherConfig, RequestServer
+from tickwire.ouch import OuchError, v42, v50
+from tickwire.ouch import encode as ouch_encode
+from tickwire.soupbintcp.aio import SoupServerRunner
+from tickwire.soupbintcp.session import ServerConnection, SoupServer
+
+__all__ = ["Exchange", "ExchangeConfig", "Faults", "FaultyPublisher"]
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Faults injected on purpose (all off by default)."""
+
+    #: Probability that a feed packet is not sent at all.
+    feed_loss: float = 0.0
+    #: Probability that a feed packet is held back and sent after the next one.
+    feed_reorder: float = 0.0
+    #: Extra delay (seconds) before every feed packet leaves.
+    feed_delay: float = 0.0
+    #: Abort the OUCH connection right after every N-th Enter Order (0: never).
+    drop_ouch_every: int = 0
+    #: Seed of the fault generator (reproducible runs).
+    seed: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    """Where the exchange listens and sends, and who may log in."""
+
+    feed_target: tuple[str, int]
+    host: str = "127.0.0.1"
+    ouch50_port: int = 0
+    ouch42_port: int | None = None
+    rerequest_port: int = 0
+    users: Mapping[str, str] = field(default_factory=lambda: {"TW": "SECRET"})
+    feed_session: str = "TWFEED0001"
+    ouch_session: str = "TWOUCH0001"
+    flush_interval: float = 0.0005
+    faults: Faults = Faults()
+
+
+class FaultyPublisher(MoldPublisher):
+    """A MoldUDP64 publisher whose feed line loses, reorders and delays packets."""
+
+    faults: Faults = Faults()
+    rng: random.Random = random.Random(0)
+    held: bytes | None = None
+    dropped = 0
+    reordered = 0
+
+    def _send(self, data: bytes, addr: Address) -> None:
+        f = self.faults
+        if addr != self.target or (not f.feed_loss and not f.feed_reorder and not f.feed_delay):
+            super()._send(data, addr)
+            return
+        if self.rng.random() < f.feed_loss:
+            self.dropped += 1
+            return
+        if self.held is None and self.rng.random() < f.feed_reorder:
+            self.held = data
+            self.reordered += 1
+            return
+        out = [data]
+        if self.held is not None:
+            out.append(self.held)
+            self.held = None
+        for d in out:
+            if f.feed_delay:
+                asyncio.get_running_loop().call_later(f.feed_delay, super()._send, d, addr)
+            else:
+                super()._send(d, addr)
+
+
+class Exchange:
+    """The simulated exchange (see the module docs). ``await Exchange.start(config)``."""
+
+    def __init__(self, config: ExchangeConfig) -> None:
+        self.config = config
+        self.engine = MatchingEngine(self._publish_itch, self._on_fill, wall_clock_ns)
+        self.flow = FlowReplayer(self.engine)
+        self.account50 = Account50("ouch50", self.engine)
+        self.account42 = Account42("ouch42", self.engine)
+        self.feed: FaultyPublisher | None = None
+        self.ouch50: SoupServerRunner | None = None
+        self.ouch42: SoupServerRunner | None = None
+        self.ouch50_port = 0
+        self.ouch42_port: int | None = None
+        self.published = 0
+        self.unpublished = 0
+        self.ouch_drops = 0
+        self._enters = 0
+
+    @classmethod
+    async def start(cls, config: ExchangeConfig) -> Exchange:
+        self = cls(config)
+        f = config.faults
+        pub_cfg = PublisherConfig(config.feed_session, flush_interval=config.flush_interval)
+        feed = await FaultyPublisher.create(
+            pub_cfg, config.feed_target, request_bind=(config.host, config.rerequest_port)
+        )
+        assert isinstance(feed, FaultyPublisher)
+        feed.faults = f
+        feed.rng = random.Random(f.seed)
+        # answers to re-requests are never faulted, and are not rate limited for a test
+        feed.server = RequestServer(pub_cfg.session, feed.publisher.store)
+        self.feed = feed
+        self.ouch50 = SoupServerRunner(self._soup(), self._on_ouch50)
+        self.ouch50_port = await self.ouch50.start(config.host, config.ouch50_port)
+        self.account50.send = self._sender(self.ouch50)
+        if config.ouch42_port is not None:
+            self.ouch42 = SoupServerRunner(self._soup(), self._on_ouch42)
+            self.ouch42_port = await self.ouch42.start(config.host, config.ouch42_port)
+            self.account42.send = self._sender(self.ouch42)
+        return self
+
+    def _soup(self) -> SoupServer:
+        return SoupServer(
+            self.config.users,
+            session=self.config.ouch_session,
+            max_rate=1_000_000.0,
+            burst=1_000_000,
+        )
+
+    @staticmethod
+    def _sender(runner: SoupServerRunner) -> _Publish:
+        return _Publish(runner)
+
+    @property
+    def rerequest_address(self) -> tuple[str, int]:
+        assert self.feed is not None and self.feed.request_address is not None
+        return self.feed.request_address
+
+    # -- ITCH out -------------------------------------------------------------------
+    def _publish_itch(self, msg: Message) -> None:
+        if self.feed is None or self.feed.publisher.closed:
+            # after the feed's end of session the OUCH ports still take cancels (a
+            # trader shutting down); their book changes have no session to go out on
+            self.unpublished += 1
+            return
+        self.published += 1
+        self.feed.publish(itch_encode(msg))
+
+    def _on_fill(self, fill: Fill) -> None:
+        owner = fill.owner
+        if isinstance(owner, Account50 | Account42):
+            owner.on_fill(fill)
+
+    # -- OUCH in --------------------------------------------------------------------
+    def _on_ouch50(self, conn: ServerConnection, data: bytes) -> None:
+        try:
+            msg = v50.decode_inbound(data)
+        except OuchError:
+            return
+        self._answer(self.ouch50, self.account50.handle(msg), isinstance(msg, v50.EnterOrder))
+
+    def _on_ouch42(self, conn: ServerConnection, data: bytes) -> None:
+        try:
+            msg = v42.decode_inbound(data)
+        except OuchError:
+            return
+        self._answer(self.ouch42, self.account42.handle(msg), isinstance(msg, v42.EnterOrder))
+
+    def _answer(
+        self,
+        runner: SoupServerRunner | None,
+        replies: Iterable[v50.OutboundMessage | v42.OutboundMessage],
+        enter: bool,
+    ) -> None:
+        assert runner is not None
+        for reply in replies:
+            runner.core.publish(ouch_encode(reply))
+        runner.pump()
+        self.flush()
+        n = self.config.faults.drop_ouch_every
+        if enter:
+            self._enters += 1
+            if n and self._enters % n == 0:
+                self.drop_ouch(runner)
+
+    def drop_ouch(self, runner: SoupServerRunner | None = None) -> None:
+        """Abort every OUCH connection (of ``runner``) without a logout: the fault."""
+        for r in [runner] if runner is not None else [self.ouch50, self.ouch42]:
+            if r is None:
+                continue
+            for proto in list(r.connections):
+                if proto.transport is not None:
+                    proto.transport.abort()
+                    self.ouch_drops += 1
+
+    # -- flow -----------------------------------------------------------------------
+    def open_market(self) -> None:
+        """Publish the start of the day up to market hours (O, S, Q)."""
+        for code in "OSQ":
+            self.engine.system(code)
+        self.flush()
+
+    def replay(self, messages: Iterable[Message]) -> None:
+        """Replay seed messages at once (seeding the books)."""
+        for msg in messages:
+            self.flow.apply(msg)
+        self.flush()
+
+    async def run_flow(
+        self, messages: Iterable[Message], *, rate: float = 20_000.0, batch: int = 20
+    ) -> int:
+        """Replay background flow at about ``rate`` messages a second; returns the count."""
+        n = 0
+        pause = batch / rate if rate > 0 else 0.0
+        for msg in messages:
+            self.flow.apply(msg)
+            n += 1
+            if n % batch == 0:
+                self.flush()
+                await asyncio.sleep(pause)
+        self.flush()
+        return n
+
+    def flush(self) -> None:
+        if self.feed is not None:
+            self.feed.flush()
+
+    async def close(self) -> None:
+        """End the feed session, close the OUCH ports."""
+        for r in (self.ouch50, self.ouch42):
+            if r is not None:
+                r.end_session()
+                await r.close()
+        if self.feed is not None:
+            await self.feed.close()
+
+
+class _Publish:
+    """Send an account's unsolicited answer (a maker fill) as sequenced data."""
+
+    def __init__(self, runner: SoupServerRunner) -> None:
+        self.runner = runner
+
+    def __call__(self, msg: object) -> None:
+        self.runner.publish(ouch_encode(msg))  # type: ignore[arg-type]

@@ -1,0 +1,189 @@
+"""The exchange's command line, both ways in: ``python -m tickwire.exchange`` and
+``python -m tickwire.engine exchange`` (the engine finds the command through the
+``tickwire.engine.commands`` entry point this distribution registers). Same options, same
+checks before any port opens, one ``error:`` line and never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from tickwire.engine.cli import build_parser as engine_parser
+from tickwire.engine.cli import main as engine_main
+from tickwire.engine.credentials import PASSWORD_ENV
+from tickwire.exchange.cli import add_engine_command
+from tickwire.exchange.cli import main as exchange_main
+from tickwire.itch import BinaryFileWriter
+from tickwire.itch.generator import generate_day
+from tickwire.soupbintcp import ClientSession
+from tickwire.soupbintcp.aio import LoginRejectedError, SoupClient, run
+
+EXCHANGE = [sys.executable, "-m", "tickwire.exchange"]
+ENGINE_EXCHANGE = [sys.executable, "-m", "tickwire.engine", "exchange"]
+DATA = Path(__file__).resolve().parents[3] / "data" / "itch" / "ex20101224.TEST_ITCH_50"
+LOCAL = ["--feed", "127.0.0.1:9", "--ouch-port", "0", "--rerequest-port", "0"]
+
+
+def _via_engine(argv: Sequence[str]) -> int:
+    return engine_main(["exchange", *argv])
+
+
+#: The command's two doors, as functions of its argv.
+MAINS: dict[str, Callable[[Sequence[str]], int]] = {
+    "tickwire.exchange": exchange_main,
+    "tickwire.engine exchange": _via_engine,
+}
+
+
+def _error_line(err: str) -> str:
+    assert "Traceback" not in err
+    # argparse's "PROG: error: ..." after its usage lines, else the command's one line
+    lines = [x for x in err.splitlines() if "error:" in x] or err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_engine_lists_the_exchange_command_from_the_entry_point() -> None:
+    sub = next(a for a in engine_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    # the real parser of the plugin, not the stand-in for a missing tickwire-exchange
+    options = {o for a in sub.choices["exchange"]._actions for o in a.option_strings}
+    assert {"--feed", "--ouch-port", "--seed", "--flow", "--loss", "--json"} <= options
+    ours = argparse.ArgumentParser().add_subparsers()
+    add_engine_command(ours)
+    assert set(ours.choices) == {"exchange"}
+
+
+@pytest.mark.parametrize("door", MAINS)
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--ouch-port", "99999"], "port 99999 is not in 0..65535"),
+        (["--loss", "2"], "probability 2.0 is not in 0..1"),
+        (["--reorder", "-0.1"], "is not in 0..1"),
+        (["--rate", "-5"], "-5.0 is not above 0"),
+        (["--delay", "nan"], "not a finite number"),
+        (["--duration", "-1"], "is negative"),
+        (["--generate", "10", "--symbols", "5000"], "cannot hold a day"),
+        (["--flow", "/nonexistent.itch"], "no such file"),
+        (["--seed", "/nonexistent.itch"], "no such file"),
+        (["--password-file", "/nonexistent/pw"], "--password-file /nonexistent/pw: No such file"),
+    ],
+)
+def test_bad_arguments_exit_2_before_any_port_opens(
+    capsys: pytest.CaptureFixture[str], door: str, argv: list[str], needle: str
+) -> None:
+    assert MAINS[door]([*LOCAL, "--duration", "0", *argv]) == 2  # a regression ends at once
+    assert needle in _error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("door", MAINS)
+def test_a_flow_from_a_bad_file_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], door: str
+) -> None:
+    day = tmp_path / "day.itch"
+    with BinaryFileWriter(day) as w:
+        for msg in generate_day(500, 3, 1):
+            w.write(msg)
+    bad = tmp_path / "cut.itch"
+    bad.write_bytes(day.read_bytes()[:-5])
+    assert MAINS[door]([*LOCAL, "--flow", str(bad), "--rate", "1000000", "--duration", "0"]) == 1
+    assert "truncated" in _error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", [EXCHANGE, ENGINE_EXCHANGE], ids=["exchange", "engine"])
+def test_a_password_on_the_command_line_is_refused(command: list[str]) -> None:
+    done = subprocess.run(
+        [*command, *LOCAL, "--duration", "0", "--user", "TW:Hunter2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "password on the command line" in done.stderr
+    assert "Hunter2" not in done.stderr + done.stdout
+
+
+def test_the_users_password_comes_from_the_file(tmp_path: Path) -> None:
+    """Two users with the file's password; the environment's (overridden) and the demo
+    default are refused."""
+    pw = tmp_path / "pw"
+    pw.write_text("FilePw9\n")
+    env = {**os.environ, PASSWORD_ENV: "EnvPw"}
+    ex = subprocess.Popen(
+        [*EXCHANGE, *LOCAL, "--duration", "30", "--user", "ALICE", "--user", "BOB",
+         "--password-file", str(pw)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert ex.stdout is not None
+        port = json.loads(ex.stdout.readline())["ouch50"]
+
+        async def login(user: str, password: str) -> str:
+            client = SoupClient(ClientSession(user, password), "127.0.0.1", port)
+            try:
+                await client.connect()
+            except LoginRejectedError as exc:
+                return exc.reason
+            await client.close()
+            await asyncio.sleep(0.2)  # the server has the logout: the session is free
+            return "accepted"
+
+        async def main() -> list[str]:
+            return [
+                await login("ALICE", "FilePw9"),
+                await login("BOB", "FilePw9"),
+                await login("ALICE", "EnvPw"),
+                await login("TW", "SECRET"),
+            ]
+
+        assert run(main()) == ["accepted", "accepted", "A", "A"]
+    finally:
+        ex.send_signal(signal.SIGINT)
+        ex.wait(timeout=20)
+
+
+def test_seeded_from_a_real_itch_file_it_publishes_the_feed() -> None:
+    feed = _free_udp_port()
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", feed))
+    rx.settimeout(10)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            stats = Path(tmp, "stats.json")
+            done = subprocess.run(
+                [*EXCHANGE, "--feed", f"127.0.0.1:{feed}", "--ouch-port", "0",
+                 "--rerequest-port", "0", "--seed", str(DATA), "--duration", "0.2",
+                 "--json", str(stats)],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            xs = json.loads(stats.read_text())
+        assert xs["published"] > 1000
+        assert json.loads(done.stdout.splitlines()[-1]) == xs  # the statistics, on stdout too
+        first = rx.recv(2048)  # MoldUDP64 packets on the feed port
+        assert first[:10] == b"TWFEED0001"
+    finally:
+        rx.close()
+
+
+def test_the_console_script_runs_the_same_command() -> None:
+    script = Path(sys.executable).with_name("tickwire-exchange")
+    assert script.exists(), "tickwire-exchange console script not installed"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--feed" in done.stdout
+    bad = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "the following arguments are required: --feed" in bad.stderr

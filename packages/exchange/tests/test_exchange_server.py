@@ -1,0 +1,129 @@
+"""The simulated exchange on its own: matching, replay of a real ITCH file, and both OUCH
+front ends (5.0 and 4.2) over SoupBinTCP with login, with the stock OUCH clients."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from tickwire.engine.book import BookManager
+from tickwire.exchange import Exchange, ExchangeConfig, MatchingEngine
+from tickwire.itch import read
+from tickwire.moldudp64.aio import run
+from tickwire.ouch import v42, v50
+from tickwire.ouch.client import OuchClient
+from tickwire.soupbintcp.aio import LoginRejectedError
+
+# The real test data ship in the repository: data/ (data/PROVENANCE.md).
+DATA = Path(__file__).resolve().parents[3] / "data" / "itch" / "ex20101224.TEST_ITCH_50"
+
+
+def _engine() -> tuple[MatchingEngine, BookManager, list[object]]:
+    books = BookManager()
+    fills: list[object] = []
+    eng = MatchingEngine(books.apply, fills.append, lambda: 1)
+    return eng, books, fills
+
+
+def _equal(eng: MatchingEngine, books: BookManager) -> None:
+    assert len(books.books) == len(eng.books)
+    for locate, book in books.books.items():
+        assert book.l2() == eng.by_locate[locate].l2(), book.symbol
+
+
+def test_replaying_a_real_itch_file_the_feed_rebuilds_equal_books() -> None:
+    from tickwire.exchange import FlowReplayer
+
+    eng, books, _ = _engine()
+    flow = FlowReplayer(eng)
+    for msg in read(DATA, lenient=True):
+        flow.apply(msg)
+    assert flow.replayed == 12_012
+    assert sum(len(b.bids) + len(b.asks) for b in eng.books.values()) > 0
+    _equal(eng, books)
+    assert not books.invariant_violations()
+
+
+def test_replace_and_cancel_publish_itch_and_keep_books_equal() -> None:
+    eng, books, fills = _engine()
+    eng.system("Q")
+    eng.add_instrument("MSFT")
+    a, _, _ = eng.submit("MSFT", "B", 300, 2_000_000, owner="me", tag=1)
+    b, _, _ = eng.submit("MSFT", "S", 200, 2_010_000)
+    res = eng.replace(a, 400, 2_005_000)  # does not cross: Order Replace
+    assert res is not None and res[2] == 400
+    assert eng.cancel(res[0], 100) == 300  # partial: Order Cancel
+    crossing = eng.replace(b, 200, 2_005_000)  # crosses: delete + new order that trades
+    assert crossing is not None and crossing[1] == 100 and crossing[2] == 100
+    assert len(fills) == 2
+    _equal(eng, books)
+    assert books.stats.by_type.get("U") == 1 and books.stats.by_type.get("E") == 1
+    assert eng.cancel(12345) == 0
+
+
+async def _ouch_both() -> tuple[list[object], list[object], Exchange]:
+    ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), ouch42_port=0))
+    ex.open_market()
+    ex.engine.add_instrument("AAPL")
+    ex.engine.submit("AAPL", "S", 500, 1_500_000)  # someone else's offer
+    c5 = OuchClient("127.0.0.1", ex.ouch50_port, "TW", "SECRET", version="5.0")
+    assert ex.ouch42_port is not None
+    c4 = OuchClient("127.0.0.1", ex.ouch42_port, "TW", "SECRET", version="4.2")
+    await c5.connect()
+    await c4.connect()
+    got5: list[object] = []
+    got4: list[object] = []
+    c5.send(c5.book50.enter("B", 200, "AAPL", 1_500_000, time_in_force=v50.TimeInForce.IOC))
+    got5 += [await c5.next_update(), await c5.next_update()]
+    c5.send(c5.book50.enter("B", 100, "NOPE", 1_500_000))
+    got5.append(await c5.next_update())
+    c4.send(c4.book42.enter("B", 100, "AAPL", 1_490_000))  # rests
+    got4.append(await c4.next_update())
+    ex.engine.submit("AAPL", "S", 100, 1_480_000)  # hits the 4.2 bid: it gets an Executed
+    got4.append(await c4.next_update())
+    c4.send(c4.book42.enter("B", 100, "AAPL", 1_400_000))
+    got4.append(await c4.next_update())
+    token = got4[-1].order_token  # type: ignore[attr-defined]
+    c4.send(c4.book42.replace(token, 300, 1_410_000))
+    got4.append(await c4.next_update())
+    token = got4[-1].replacement_order_token  # type: ignore[attr-defined]
+    c4.send(c4.book42.cancel(token))
+    got4.append(await c4.next_update())
+    await c5.close()
+    await c4.close()
+    await ex.close()
+    return got5, got4, ex
+
+
+def test_ouch50_and_ouch42_ports_accept_execute_reject_cancel() -> None:
+    got5, got4, ex = run(_ouch_both())
+    acc, exe, rej = got5
+    assert isinstance(acc, v50.OrderAccepted) and acc.order_reference_number > 0
+    assert isinstance(exe, v50.OrderExecuted) and (exe.quantity, exe.price) == (200, 1_500_000)
+    assert exe.liquidity_flag == "R"
+    assert isinstance(rej, v50.Rejected) and rej.reason == 0x17  # invalid symbol
+    a4, e4, a4b, r4, c4 = got4
+    assert isinstance(a4, v42.OrderAccepted)
+    assert isinstance(e4, v42.OrderExecuted) and e4.liquidity_flag == "A"
+    assert e4.execution_price == 1_490_000  # the resting order's price
+    assert isinstance(a4b, v42.OrderAccepted)
+    assert isinstance(r4, v42.OrderReplaced) and (r4.shares, r4.price) == (300, 1_410_000)
+    assert r4.previous_order_token == a4b.order_token
+    assert isinstance(c4, v42.OrderCanceled) and c4.decrement_shares == 300
+    assert ex.account50.ledger.positions == {"AAPL": 200}
+    assert ex.account42.ledger.positions == {"AAPL": 100}
+
+
+async def _bad_login() -> None:
+    ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
+    try:
+        client = OuchClient("127.0.0.1", ex.ouch50_port, "TW", "WRONG", reconnect=False)
+        with pytest.raises(LoginRejectedError):
+            await asyncio.wait_for(client.connect(), 5)
+    finally:
+        await ex.close()
+
+
+def test_login_is_checked() -> None:
+    run(_bad_login())

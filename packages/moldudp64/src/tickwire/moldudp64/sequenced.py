@@ -1,0 +1,207 @@
+"""A capture's MoldUDP64 messages in sequence order, each once, gaps counted.
+
+A capture of a feed is rarely the feed: an A/B pair puts every packet on the wire twice,
+a re-request server answers with copies, and the two lines race, so packets arrive out of
+order. :class:`SequencedCapture` gives back what the publisher sent, the way the live
+receiver does, by running each session of the capture through its own sans-I/O
+:class:`~tickwire.moldudp64.receiver.Receiver` (no re-request server; the capture's
+timestamps are the clock). It is the one place captures are sequenced: ``pcap2itch`` and
+the engine's ``book``, ``backtest`` and ``export`` all read captures through it.
+
+How it sequences
+----------------
+* A session is joined at its first packet in the capture: the capture says nothing about
+  the messages before it. Copies of earlier sequence numbers that come after it are
+  counted in ``before_start`` (not delivered: their predecessors are unknown).
+* A packet at the next expected sequence number (or overlapping it) is delivered at once;
+  whichever copy of a message comes first is used, every later copy is counted in
+  ``duplicates`` and dropped.
+* A packet beyond it is held, and the hole before it waits for the other line or a
+  retransmission: for ``window_ns`` of capture time, or until ``max_held`` messages are
+  held behind it, whichever comes first. Then the hole is given up
+  (:meth:`Receiver.skip_gap`): its messages are counted in ``missing``, each hole once in
+  ``gaps``, and the held messages are delivered. At the end of the capture every hole
+  still open is given up the same way, including the messages a heartbeat or end of
+  session announced that the capture never carried.
+* The capture is taken as the record it is: the live receiver's guards against stray
+  packets on an open port (a session adopted on two packets, a far jump suspect until
+  confirmed) are off; each session is pinned and joined at its first packet, and a jump
+  is a gap like any other.
+* Frames that carry no valid MoldUDP64 packet are skipped and counted by
+  :class:`~tickwire.moldudp64.pcap.MoldCapture` (``capture`` in the stats).
+
+>>> from tickwire.moldudp64.codec import DownstreamPacket
+>>> from tickwire.moldudp64.net import build_udp_frame
+>>> from tickwire.moldudp64.pcap import PcapWriter
+>>> import io
+>>> buf = io.BytesIO()
+>>> with PcapWriter(buf) as w:
+...     for seq in (1, 1, 3, 2, 3, 2):  # lines A and B, packet 3 before packet 2
+...         pkt = DownstreamPacket("S", seq, (b"m%d" % seq,)).build()
+...         w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
+...                                 src_port=1, dst_port=2))
+>>> cap = SequencedCapture(buf.getvalue())
+>>> [m for ev in cap for m in ev.messages]
+[b'm1', b'm2', b'm3']
+>>> cap.stats.duplicates, cap.stats.missing
+(3, 0)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .events import Event, Messages
+from .pcap import CaptureStats, MoldCapture
+from .receiver import Receiver, ReceiverConfig
+
+__all__ = ["DEFAULT_MAX_HELD", "DEFAULT_WINDOW_NS", "SequenceStats", "SequencedCapture"]
+
+#: How long (capture time) a hole waits for the other line or a retransmission.
+DEFAULT_WINDOW_NS = 1_000_000_000
+#: How many messages may be held behind a hole before it is given up anyway.
+DEFAULT_MAX_HELD = 100_000
+#: Beyond any 64-bit sequence number: the live receiver's ``max_jump`` guard is off.
+_ANY_JUMP = 1 << 64
+
+
+@dataclass(slots=True)
+class SequenceStats:
+    """What :class:`SequencedCapture` delivered, dropped and could not find."""
+
+    #: Messages delivered, in sequence order, each once.
+    messages: int = 0
+    #: Later copies of delivered messages (the other line, retransmissions), dropped.
+    duplicates: int = 0
+    #: Sequence numbers given up: never in the capture (or not within the window).
+    missing: int = 0
+    #: Holes given up (each counts its messages in ``missing``).
+    gaps: int = 0
+    #: Messages numbered before their session's first packet in the capture, dropped.
+    before_start: int = 0
+    #: Packets of sessions other than the one asked for.
+    other_session_packets: int = 0
+    #: Per session: the sequence number it was joined at and the next one after the last
+    #: message delivered.
+    sessions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: What the capture reader skipped (frames without a valid MoldUDP64 packet).
+    capture: CaptureStats = field(default_factory=CaptureStats)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (the command lines print it)."""
+        cap = self.capture
+        return {
+            "frames": cap.frames,
+            "packets": cap.packets,
+            "messages": self.messages,
+            "duplicates": self.duplicates,
+            "missing": self.missing,
+            "gaps": self.gaps,
+            "before_start": self.before_start,
+            "sessions": {s: {"first": a, "next": b} for s, a, b in self._session_rows()},
+            "not_udp": cap.not_udp,
+            "other_port": cap.other_port,
+            "bad_packets": cap.bad_packets,
+            "other_session_packets": self.other_session_packets,
+        }
+
+    def _session_rows(self) -> list[tuple[str, int, int]]:
+        return [(s, a, b) for s, (a, b) in sorted(self.sessions.items())]
+
+    def text(self) -> str:
+        """One line for a terminal: duplicates dropped, gaps and messages missing."""
+        line = (
+            f"capture: {self.messages:,} messages in sequence order, "
+            f"{self.duplicates:,} duplicates dropped, {self.gaps:,} gaps "
+            f"({self.missing:,} messages missing)"
+        )
+        if self.before_start:
+            line += f", {self.before_start:,} before the start dropped"
+        skipped = self.capture.frames - self.capture.packets
+        if skipped:
+            line += f", {skipped:,} frames without a MoldUDP64 packet"
+        return line
+
+
+class SequencedCapture:
+    """Iterate the :class:`~tickwire.moldudp64.events.Messages` of a capture in sequence
+    order, each message once (see the module docstring for the rules).
+
+    ``port`` keeps one UDP port, ``session`` one session. ``window_ns`` and ``max_held``
+    bound how long and how much a hole may hold back before it is given up. ``stats`` is
+    complete once the iteration ends.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | IO[bytes] | bytes,
+        *,
+        port: int | None = None,
+        session: str | None = None,
+        window_ns: int = DEFAULT_WINDOW_NS,
+        max_held: int = DEFAULT_MAX_HELD,
+    ) -> None:
+        if window_ns < 0 or max_held < 1:
+            raise ValueError("window_ns must be at least 0 and max_held at least 1")
+        self._capture = MoldCapture(source, port=port)
+        self._session = session
+        self._window = window_ns / 1e9
+        self._max_held = max_held
+        self.stats = SequenceStats(capture=self._capture.stats)
+
+    def __iter__(self) -> Iterator[Messages]:
+        receivers: dict[str, Receiver] = {}
+        starts: dict[str, int] = {}
+        window, max_held = self._window, self._max_held
+        for mf in self._capture:
+            pkt = mf.packet
+            name = pkt.session
+            if self._session is not None and name != self._session:
+                self.stats.other_session_packets += 1
+                continue
+            rx = receivers.get(name)
+            if rx is None:
+                # Pinned and told where to start: adopted on its first packet. A capture is
+                # a record, not an open port: a far jump is a gap like any other.
+                config = ReceiverConfig(
+                    session=name,
+                    start_sequence=pkt.sequence,
+                    stale_after=float("inf"),
+                    max_jump=_ANY_JUMP,
+                )
+                rx = receivers[name] = Receiver(config)
+                starts[name] = pkt.sequence
+            elif pkt.messages and pkt.sequence + len(pkt.messages) <= starts[name]:
+                self.stats.before_start += len(pkt.messages)
+                continue
+            now = mf.timestamp_ns / 1e9
+            since = rx.gap_since
+            if since is not None and now - since >= window:
+                yield from self._skip(rx, now)  # the hole expired before this packet came
+            yield from _delivered(rx.receive(mf.udp.payload, None, now))
+            if rx.buffered >= max_held:
+                yield from self._skip(rx, now)
+        for rx in receivers.values():
+            while rx.in_gap:
+                yield from self._skip(rx, 0.0)
+        st = self.stats
+        for name, rx in receivers.items():
+            rs = rx.stats
+            st.messages += rs.messages
+            st.duplicates += rs.duplicate_messages
+            st.missing += rs.skipped_messages
+            st.sessions[name] = (starts[name], rx.next_sequence)
+
+    def _skip(self, rx: Receiver, now: float) -> Iterator[Messages]:
+        """Give up ``rx``'s hole; count it as a gap."""
+        self.stats.gaps += 1
+        yield from _delivered(rx.skip_gap(now))
+
+
+def _delivered(events: list[Event]) -> Iterator[Messages]:
+    for ev in events:
+        if isinstance(ev, Messages):
+            yield ev

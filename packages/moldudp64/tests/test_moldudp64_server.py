@@ -1,0 +1,153 @@
+"""The re-request server under abuse: per-address rate limits and the global byte budget."""
+
+from __future__ import annotations
+
+import pytest
+from tickwire.moldudp64 import RequestPacket, parse_downstream
+from tickwire.moldudp64.publisher import (
+    MessageStore,
+    RequestServer,
+    ServerConfig,
+    source_address,
+)
+
+REQUEST = RequestPacket("S", 1, 500).build()
+
+
+def store_of(n: int, size: int = 30) -> MessageStore:
+    store = MessageStore()
+    for i in range(n):
+        store.append(i.to_bytes(4, "big") * (size // 4))
+    return store
+
+
+def test_rotating_source_ports_share_one_bucket() -> None:
+    """One address on 1,000 source ports gets its burst answered, not 1,000 answers."""
+    srv = RequestServer("S", store_of(1000), ServerConfig(rate=10, burst=5))
+    answered = [
+        bool(srv.handle(REQUEST, ("198.18.0.1", 10_000 + port), 0.0)) for port in range(1000)
+    ]
+    assert sum(answered) == 5 and all(answered[:5])
+    assert srv.stats.rate_limited == 995
+    assert srv.handle(REQUEST, ("198.18.0.2", 10_000), 0.0)  # another address: its own bucket
+    assert srv.handle(REQUEST, ("198.18.0.1", 1), 0.1)  # refilled at `rate`: one more
+    assert not srv.handle(REQUEST, ("198.18.0.1", 2), 0.1)
+
+
+def test_a_flood_from_many_addresses_is_capped_at_the_byte_budget() -> None:
+    """4,000 addresses asking 100 times a second for ten seconds: the output stays within
+    byte_burst + byte_rate * t at every instant, and the budget is spent, not wasted."""
+    cfg = ServerConfig(rate=1000, burst=1000, byte_rate=200_000, byte_burst=50_000)
+    srv = RequestServer("S", store_of(5000), cfg)
+    sent = 0
+    for step in range(1000):  # every 10 ms
+        now = step * 0.01
+        for k in range(4):
+            ip = f"198.18.{(step * 4 + k) % 4000 // 250}.{(step * 4 + k) % 250}"
+            sent += sum(len(p) for p in srv.handle(REQUEST, (ip, 4000 + step), now))
+        assert sent <= cfg.byte_burst + cfg.byte_rate * now
+    st = srv.stats
+    assert st.bytes_sent == sent
+    assert sent >= 0.95 * cfg.byte_rate * 9.99  # the budget is used
+    assert st.over_budget + st.answered == st.requests == 4000
+    assert st.over_budget > 2000 and st.rate_limited == 0
+    # 500 messages (17 kB) each: the full burst pays for three, then answers are partial.
+    assert st.partial == st.answered - 3
+
+
+def test_a_partial_answer_is_a_prefix_the_receiver_can_continue() -> None:
+    cfg = ServerConfig(max_payload=200, byte_rate=1, byte_burst=1000)
+    srv = RequestServer("S", store_of(100, size=20), cfg)
+    packets = srv.handle(RequestPacket("S", 7, 100).build(), "rx", 0.0)
+    assert 0 < sum(len(p) for p in packets) <= 1000
+    seq = 7
+    for p in packets:
+        d = parse_downstream(p)
+        assert d.sequence == seq
+        seq += len(d.messages)
+    assert srv.stats.messages_sent == seq - 7 < 94
+    assert srv.stats.partial == 1
+    assert srv.handle(RequestPacket("S", seq, 10).build(), "rx", 0.0) == []  # spent
+    assert srv.stats.over_budget == 1
+
+
+def test_the_requester_table_is_bounded_and_forgets_the_least_recently_seen() -> None:
+    srv = RequestServer("S", store_of(10), ServerConfig(rate=1, burst=1, max_requesters=3))
+    req = RequestPacket("S", 1, 1).build()
+    for ip in ("198.18.0.1", "198.18.0.2", "198.18.0.3"):
+        assert srv.handle(req, (ip, 1), 0.0)
+    assert not srv.handle(req, ("198.18.0.1", 2), 0.0)  # .1 seen again: now the most recent
+    assert srv.handle(req, ("198.18.0.4", 1), 0.0)  # forgets .2, the least recently seen
+    assert srv.stats.forgotten == 1 and len(srv._buckets) == 3
+    assert not srv.handle(req, ("198.18.0.1", 3), 0.0)  # still remembered: still limited
+    assert srv.handle(req, ("198.18.0.2", 1), 0.0)  # forgotten: a fresh bucket
+
+
+def test_source_address_ignores_the_port() -> None:
+    assert source_address(("198.18.0.1", 5)) == source_address(("198.18.0.1", 6))
+    assert source_address(("::1", 5, 0, 0)) == "::1"
+    assert source_address("node-a") == "node-a"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"byte_burst": 100}, "byte_burst"),
+        ({"rate": 0}, "rate"),
+        ({"burst": 0.5}, "burst"),
+        ({"max_requesters": 0}, "max_requesters"),
+        ({"max_payload": 10}, "max_payload"),
+    ],
+)
+def test_server_config_refuses_limits_that_cannot_work(
+    kwargs: dict[str, float], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        ServerConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_rotating_source_ports_over_real_sockets() -> None:
+    """The asyncio server keys its buckets by the datagram's source host: 20 sockets of
+    127.0.0.1 (20 source ports) get ``burst`` answers between them."""
+    import asyncio
+    import socket
+
+    from tickwire.moldudp64.aio import MoldPublisher, run
+    from tickwire.moldudp64.publisher import PublisherConfig
+
+    async def main() -> int:
+        pub = await MoldPublisher.create(
+            PublisherConfig("S"),
+            ("127.0.0.1", 9),
+            request_bind=("127.0.0.1", 0),
+            server_config=ServerConfig(rate=0.01, burst=3),
+        )
+        try:
+            pub.publish_many([b"m%d" % i for i in range(10)])
+            pub.flush()
+            addr = pub.request_address
+            assert addr is not None
+            socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(20)]
+            try:
+                for s in socks:
+                    s.bind(("127.0.0.1", 0))
+                    s.setblocking(False)
+                    s.sendto(RequestPacket("S", 1, 5).build(), addr)
+                await asyncio.sleep(0.3)
+                answered = 0
+                for s in socks:
+                    try:
+                        s.recv(2048)
+                        answered += 1
+                    except BlockingIOError:
+                        pass
+            finally:
+                for s in socks:
+                    s.close()
+            assert pub.server.stats.requests == 20
+            assert pub.server.stats.rate_limited == 17
+            return answered
+        finally:
+            await pub.close()
+
+    assert run(main()) == 3

@@ -1,0 +1,141 @@
+"""``python -m tickwire.threshold`` (console script ``tickwire-threshold``).
+
+    python -m tickwire.threshold run --backend NAME --config FILE CAPTURE \\
+        --out ORDERS.pcap --json STATS.json
+    python -m tickwire.threshold backends
+
+``run`` feeds every frame of a pcap/pcapng capture of Ethernet frames to one registered
+backend (``docs/threshold.md``), writes the order frames to ``--out`` with the timestamp
+of the frame that caused each, and the statistics (STATS.json, section 6) to ``--json``
+(``-`` for stdout; a file is written whole or not at all). ``backends`` lists the
+registered backends, ``reference`` first. ``python -m tickwire.engine threshold`` is the
+same command (:func:`add_run_arguments` and :func:`run_command` serve both).
+
+Exit status: 0 on success, 1 when the capture cannot be read (or is not Ethernet), 2 on a
+usage or configuration error or an unknown or unavailable backend; one ``PROG: error:``
+line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tickwire.itch import DecodeError
+from tickwire.itch.progress import Progress
+from tickwire.moldudp64 import MoldError
+from tickwire.moldudp64.cliargs import existing_file, run_cli
+from tickwire.moldudp64.pcap import LINKTYPE_ETHERNET, PcapWriter, linktype_name, read_pcap
+from tickwire.threshold.backends import (
+    BackendNotFound,
+    BackendUnavailable,
+    available_backends,
+    load_backend,
+)
+from tickwire.threshold.config import ConfigError, load_config
+
+__all__ = ["USAGE_ERRORS", "add_run_arguments", "backends_command", "main", "run_command"]
+
+#: The exceptions the command line reports as usage errors (exit 2).
+USAGE_ERRORS: tuple[type[BaseException], ...] = (ConfigError, BackendNotFound, BackendUnavailable)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``run`` (and of ``python -m tickwire.engine threshold``)."""
+    parser.add_argument("--backend", required=True, help="registered backend name, e.g. reference")
+    parser.add_argument("--config", required=True, help="TOML configuration (docs/threshold.md)")
+    parser.add_argument("capture", type=existing_file, help="input pcap/pcapng of Ethernet frames")
+    parser.add_argument("--out", required=True, help="pcap the order frames are written to")
+    parser.add_argument("--json", required=True, help="statistics JSON file ('-' for stdout)")
+
+
+def run_command(args: argparse.Namespace, prog: str = "tickwire.threshold") -> int:
+    """Run one backend over a capture (the arguments of :func:`add_run_arguments`).
+
+    The configuration and the backend are checked before any output is created; the
+    order pcap is written as frames are fed, the statistics only at the end.
+    """
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{prog}: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        backend = load_backend(args.backend)
+    except BackendNotFound as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        backend.configure(config)
+        capture = Path(args.capture)
+        with (
+            PcapWriter(args.out) as writer,
+            Progress(capture.stat().st_size, f"threshold {args.backend}") as bar,
+        ):
+            for n, record in enumerate(read_pcap(capture), 1):
+                if record.linktype != LINKTYPE_ETHERNET:
+                    raise MoldError(
+                        f"{capture}: link type {linktype_name(record.linktype)} is not "
+                        "Ethernet; the strategy takes Ethernet frames"
+                    )
+                try:
+                    orders = backend.feed(record.frame)
+                except ValueError as exc:  # a frame this backend cannot take (e.g. too long)
+                    raise MoldError(
+                        f"{capture}: frame {n} ({len(record.frame)} bytes): {exc}"
+                    ) from exc
+                for order in orders:
+                    writer.write(order, timestamp_ns=record.timestamp_ns)
+                bar.update(len(record.frame) + 16)
+        text = backend.stats().to_json()
+    except BackendUnavailable as exc:
+        print(f"{prog}: backend {args.backend!r} unavailable: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        backend.close()
+    if args.json == "-":
+        sys.stdout.write(text)
+    else:
+        tmp = f"{args.json}.part"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, args.json)
+    return 0
+
+
+def backends_command(args: argparse.Namespace) -> int:
+    """Print the registered backend names, one a line, ``reference`` first."""
+    for name in available_backends():
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tickwire.threshold",
+        description="the threshold strategy: run a backend over a capture, list backends.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a threshold backend over a capture")
+    add_run_arguments(run)
+    run.set_defaults(func=run_command)
+    be = sub.add_parser("backends", help="list the registered backends")
+    be.set_defaults(func=backends_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status, never a traceback for bad input."""
+    return run_cli(
+        build_parser(),
+        argv,
+        lambda args: int(args.func(args)),
+        usage_errors=USAGE_ERRORS,
+        data_errors=(DecodeError, MoldError),
+    )

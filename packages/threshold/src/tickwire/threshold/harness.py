@@ -1,0 +1,415 @@
+"""The differential harness of the threshold strategy (``docs/threshold.md``), public.
+
+Hypothesis differential testing across backends: a backend is held to the reference
+engine by feeding both the same frames and comparing the outputs frame by frame and the
+statistics (STATS.json text), byte for byte. Run it on a backend of your own with one
+call, :func:`check_backend` (or the ``threshold_backend`` fixture of this package's pytest
+plugin for every registered backend); :func:`check_frames` does one comparison on frames
+you choose (a capture, a regression case) and says where the two first differ.
+
+The algorithm of :func:`check_backend`: hypothesis draws a configuration and a sequence of
+frames (:func:`configs`, :data:`frame_sequences`); the backend made once by the factory is
+configured with it (``configure`` resets every counter, position and sequence, as the
+contract requires) and fed the frames, the reference likewise; the first frame whose
+order frames differ, or else differing statistics, fails the example with a
+:class:`HarnessMismatch`, which hypothesis then shrinks to a minimal configuration and
+frame sequence before re-raising it. Nothing is mocked: both sides get the very bytes.
+
+The parts, also usable on their own:
+
+* :class:`FrameSpec`: a *structural* description of one input frame (its message blocks
+  and every way the contract says a frame can be odd: VLAN tag, IPv4 options, another
+  port, fragments, truncation of the MoldUDP64 packet, snap-length cuts, stray trailing
+  bytes, Ethernet padding, heartbeats), built into bytes with the project codecs
+  (:func:`tickwire.threshold.testing.feed_frame`);
+* :func:`expected`: an independent model that computes, from the descriptions alone,
+  the order frames and statistics the contract prescribes (it reads messages with
+  ``tickwire.itch.decode``, never with the engine's scanner);
+* hypothesis strategies for configurations and frame sequences that reach every rule and
+  every limit's edge (64 blocks, positions, notionals, max orders, suppression).
+
+Needs hypothesis: ``pip install tickwire-threshold[harness]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tickwire.itch import MESSAGE_LENGTHS, AddOrder, AddOrderMPID, OrderDelete, decode, encode
+from tickwire.threshold.backends import Backend, run_frames
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.order import build_order_frame
+from tickwire.threshold.reference import ThresholdEngine
+from tickwire.threshold.stats import InstrumentStats, ThresholdStats
+from tickwire.threshold.testing import (
+    FEED_DST_IP,
+    FEED_DST_MAC,
+    FEED_SRC_IP,
+    FEED_SRC_MAC,
+    add_order,
+    feed_frame,
+)
+
+__all__ = [
+    "FEED_PORT",
+    "FILLER",
+    "LOCATES",
+    "ORDER_PORT",
+    "FrameSpec",
+    "HarnessMismatch",
+    "add_blocks",
+    "blocks",
+    "check_backend",
+    "check_frames",
+    "configs",
+    "expected",
+    "frame_sequences",
+    "frame_specs",
+    "instruments",
+]
+
+FEED_PORT = 26477
+ORDER_PORT = 26400
+LOCATES = (13, 14, 15)
+FILLER = encode(OrderDelete(13, 0, 0, 42))  # a scanned message that never triggers
+_ETH, _VLAN, _IP, _UDP, _MOLD = 14, 4, 20, 8, 20
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """One input frame, described structurally (see :func:`feed_frame` for the knobs)."""
+
+    blocks: tuple[bytes, ...] = ()
+    vlan_tci: int | None = None
+    options: bytes = b""
+    dst_port: int = FEED_PORT
+    flags_fragment: int | None = None
+    end_of_session: bool = False
+    cut: int | None = None
+    trailing: bytes = b""
+    padding: int = 0
+    snap: int | None = None
+
+    def build(self) -> bytes:
+        return feed_frame(
+            list(self.blocks),
+            dst_port=self.dst_port,
+            vlan_tci=self.vlan_tci,
+            options=self.options,
+            flags_fragment=self.flags_fragment,
+            end_of_session=self.end_of_session,
+            cut=self.cut,
+            trailing=self.trailing,
+            padding=self.padding,
+            snap=self.snap,
+        )
+
+    @property
+    def headers(self) -> int:
+        """Bytes from the frame start to the MoldUDP64 payload."""
+        return _ETH + (_VLAN if self.vlan_tci is not None else 0) + _IP + len(self.options) + _UDP
+
+    @property
+    def packet_length(self) -> int:
+        """Length of the MoldUDP64 payload the frame's UDP length announces."""
+        full = _MOLD + (0 if self.end_of_session else sum(2 + len(b) for b in self.blocks))
+        return (full if self.cut is None else min(full, self.cut)) + len(self.trailing)
+
+
+def _is_for_feed(spec: FrameSpec, feed_port: int) -> bool:
+    if spec.dst_port != feed_port:
+        return False
+    if spec.flags_fragment is not None and spec.flags_fragment & 0x3FFF:
+        return False
+    # A snap length that cuts into the Ethernet/IPv4/UDP headers hides the frame.
+    return spec.snap is None or spec.snap >= spec.headers
+
+
+def _trigger(block: bytes) -> tuple[int, bool, int] | None:
+    """(locate, sell, price) of a complete A/F block read with the ITCH codec."""
+    if not block or block[0] not in b"AF":
+        return None
+    msg = decode(block[: MESSAGE_LENGTHS[chr(block[0])]])
+    assert isinstance(msg, AddOrder | AddOrderMPID)
+    return msg.stock_locate, msg.buy_sell_indicator == "S", msg.price
+
+
+def expected(
+    config: ThresholdConfig, specs: Sequence[FrameSpec]
+) -> tuple[list[list[bytes]], ThresholdStats]:
+    """What the contract prescribes for ``specs``: order frames per frame and the stats."""
+    stats = ThresholdStats(instruments={i.locate: InstrumentStats() for i in config.instruments})
+    watched = {i.locate: i for i in config.instruments}
+    outputs: list[list[bytes]] = []
+    for spec in specs:
+        stats.frames += 1
+        out: list[bytes] = []
+        outputs.append(out)
+        if not _is_for_feed(spec, config.feed_port):
+            continue
+        available = spec.packet_length
+        if spec.snap is not None:
+            available = min(available, spec.snap - spec.headers)
+        if available < _MOLD:
+            stats.parse_errors += 1
+            continue
+        if spec.end_of_session or not spec.blocks:
+            continue  # count 0xFFFF or 0: nothing to scan
+        pos = _MOLD
+        for i, block in enumerate(spec.blocks):
+            if i == 64:
+                break
+            if pos + 2 > available or pos + 2 + len(block) > available:
+                stats.parse_errors += 1
+                break
+            if block and block[0] in b"AF" and len(block) < MESSAGE_LENGTHS[chr(block[0])]:
+                stats.parse_errors += 1
+                break
+            pos += 2 + len(block)
+            stats.messages_scanned += 1
+            seen = _trigger(block)
+            if seen is None:
+                continue
+            locate, sell, price = seen
+            inst = watched.get(locate)
+            if not sell or inst is None or not 0 < price <= inst.limit_price:
+                continue
+            stats.triggers += 1
+            if out:
+                stats.suppressed += 1
+            elif not config.armed:
+                stats.refused["killed"] += 1
+            elif stats.orders == config.max_orders:
+                stats.refused["max_orders"] += 1
+            else:
+                held = stats.instruments[locate]
+                improvement = (inst.limit_price - price) // inst.tick
+                qty = min(
+                    inst.base_qty + inst.step_qty * improvement,
+                    inst.max_order_qty,
+                    inst.max_position - held.shares,
+                )
+                if qty <= 0:
+                    stats.refused["position"] += 1
+                elif held.notional + qty * price > inst.max_notional:
+                    stats.refused["notional"] += 1
+                else:
+                    out.append(_order(config, inst, spec, stats.orders, qty, price))
+                    stats.orders += 1
+                    held.shares += qty
+                    held.notional += qty * price
+    return outputs, stats
+
+
+def _order(
+    config: ThresholdConfig,
+    inst: InstrumentConfig,
+    spec: FrameSpec,
+    sent: int,
+    qty: int,
+    price: int,
+) -> bytes:
+    return build_order_frame(
+        in_dst_mac=FEED_DST_MAC,
+        in_src_mac=FEED_SRC_MAC,
+        vlan_tci=spec.vlan_tci,
+        in_src_ip=bytes(int(x) for x in FEED_SRC_IP.split(".")),
+        in_dst_ip=bytes(int(x) for x in FEED_DST_IP.split(".")),
+        config=config,
+        instrument=inst,
+        sequence=sent + 1,
+        user_ref_num=config.first_user_ref_num + sent,
+        quantity=qty,
+        price=price,
+    )
+
+
+# ----------------------------------------------------------------------- hypothesis strategies
+
+_LIMITS = (1000, 2000, 5000)
+
+
+@st.composite
+def instruments(draw: st.DrawFn, locate: int) -> InstrumentConfig:
+    return InstrumentConfig(
+        locate=locate,
+        symbol=draw(st.sampled_from(["AAPL", "MSFT", "A", "ZVZZT", "BRK.A", "QQQQQQQQ"])),
+        limit_price=draw(st.sampled_from(_LIMITS)),
+        base_qty=draw(st.integers(0, 300)),
+        step_qty=draw(st.integers(0, 300)),
+        tick=draw(st.sampled_from([1, 7, 100, 499, 2**32 - 1])),
+        max_order_qty=draw(st.sampled_from([1, 100, 999, 999_999])),
+        max_position=draw(st.sampled_from([0, 100, 1000, 2500, 2**62, 2**62])),
+        max_notional=draw(st.sampled_from([0, 1_000_000, 4_000_000, 2**62, 2**62, 2**62])),
+    )
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> ThresholdConfig:
+    locates = draw(
+        st.lists(
+            st.sampled_from(LOCATES),
+            min_size=draw(st.sampled_from([0, 1, 1, 1])),
+            max_size=3,
+            unique=True,
+        )
+    )
+    max_orders = draw(st.sampled_from([0, 1, 2, 3, 10]))
+    return ThresholdConfig(
+        armed=draw(st.sampled_from([True, True, True, False])),  # mostly armed
+        max_orders=max_orders,
+        first_user_ref_num=draw(st.sampled_from([0, 1, 2**32 - 1 - max_orders])),
+        feed_port=FEED_PORT,
+        order_port=ORDER_PORT,
+        order_session=draw(st.sampled_from(["TWORDERS01", "A", "   x  "])),
+        instruments=tuple(draw(instruments(loc)) for loc in locates),
+    )
+
+
+def _prices() -> st.SearchStrategy[int]:
+    edges = [0, 1, 2**32 - 1] + [x + d for x in _LIMITS for d in (-1, 0, 1)]
+    return st.one_of(st.sampled_from(edges), st.integers(1, 5000))
+
+
+@st.composite
+def add_blocks(draw: st.DrawFn) -> bytes:
+    return add_order(
+        draw(st.sampled_from((*LOCATES, *LOCATES, 16))),
+        draw(st.sampled_from("SSSB")),
+        draw(_prices()),
+        shares=draw(st.integers(0, 2**32 - 1)),
+        ref=draw(st.integers(0, 2**64 - 1)),
+        mpid=draw(st.one_of(st.none(), st.just("GSCO"))),
+    )
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> bytes:
+    kind = draw(
+        st.sampled_from(["add"] * 8 + ["filler", "filler", "short", "longer", "empty", "other"])
+    )
+    if kind == "add":
+        return draw(add_blocks())
+    if kind == "filler":
+        return FILLER
+    if kind == "short":  # an A/F block shorter than its type: a parse error
+        full = draw(add_blocks())
+        return full[: draw(st.integers(1, len(full) - 1))]
+    if kind == "longer":  # extra bytes after a whole A/F are ignored
+        return draw(add_blocks()) + draw(st.binary(min_size=1, max_size=8))
+    if kind == "empty":
+        return b""
+    first = draw(st.integers(0, 255).filter(lambda b: b not in b"AF"))
+    return bytes([first]) + draw(st.binary(max_size=40))
+
+
+@st.composite
+def frame_specs(draw: st.DrawFn) -> FrameSpec:
+    body = draw(st.lists(blocks(), max_size=6))
+    if draw(st.integers(0, 9)) == 0:  # around the 64-block scan limit
+        body = body[:2] + [FILLER] * draw(st.integers(58, 64)) + body[2:]
+    spec = FrameSpec(
+        blocks=tuple(body),
+        vlan_tci=draw(st.one_of(st.none(), st.none(), st.integers(0, 0xFFFF))),
+        options=draw(st.sampled_from([b"", b"", b"\x01\x01\x01\x01", bytes([1]) * 40])),
+        dst_port=draw(st.sampled_from([FEED_PORT] * 8 + [ORDER_PORT, 1])),
+        flags_fragment=draw(st.sampled_from([None] * 8 + [0, 0x2000, 0x0001, 0x4001])),
+        end_of_session=draw(st.integers(0, 19)) == 0,
+        padding=draw(st.sampled_from([0, 0, 0, 1, 26])),
+    )
+    mode = draw(st.sampled_from(["whole"] * 9 + ["cut", "trailing", "snap"]))
+    if mode == "cut":
+        spec = dataclasses.replace(spec, cut=draw(st.integers(0, spec.packet_length)))
+    elif mode == "trailing":
+        spec = dataclasses.replace(spec, trailing=draw(st.binary(min_size=1, max_size=6)))
+    elif mode == "snap":
+        total = spec.headers + spec.packet_length
+        spec = dataclasses.replace(spec, snap=draw(st.integers(0, total)), padding=0)
+    return spec
+
+
+frame_sequences = st.lists(frame_specs(), min_size=1, max_size=6)
+
+
+# ----------------------------------------------------------------------- the comparisons
+
+
+class HarnessMismatch(AssertionError):
+    """A backend differs from the reference; the message says where and how."""
+
+
+def _frames_text(frames: Sequence[bytes]) -> str:
+    return "[" + ", ".join(f.hex() for f in frames) + "]" if frames else "no order frame"
+
+
+def check_frames(
+    backend: Backend,
+    config: ThresholdConfig,
+    frames: Sequence[bytes],
+    *,
+    reference: Backend | None = None,
+) -> ThresholdStats:
+    """Run ``frames`` through ``backend`` and the reference; raise on any difference.
+
+    Both are configured with ``config`` first, so state left by an earlier run does not
+    count. Returns the reference's statistics when the two agree; otherwise raises
+    :class:`HarnessMismatch` naming the first input frame (1-based) whose order frames
+    differ, both sides in hex, or else both STATS.json texts. ``reference`` defaults to a
+    new :class:`~tickwire.threshold.reference.ThresholdEngine`.
+    """
+    want_out, want_stats = run_frames(reference or ThresholdEngine(), config, frames)
+    got_out, got_stats = run_frames(backend, config, frames)
+    for n, (got, want) in enumerate(zip(got_out, want_out, strict=True), 1):
+        if got != want:
+            raise HarnessMismatch(
+                f"input frame {n} of {len(frames)} ({frames[n - 1].hex()}): the backend "
+                f"sent {_frames_text(got)}, the reference {_frames_text(want)}"
+            )
+    got_json, want_json = got_stats.to_json(), want_stats.to_json()
+    if got_json != want_json:
+        raise HarnessMismatch(
+            f"statistics after {len(frames)} frames differ: the backend reported "
+            f"{' '.join(got_json.split())}, the reference {' '.join(want_json.split())}"
+        )
+    return want_stats
+
+
+def check_backend(
+    factory: Callable[[], Backend],
+    *,
+    max_examples: int = 100,
+    derandomize: bool = False,
+) -> None:
+    """Hold the backend ``factory()`` makes to the reference on generated input.
+
+    hypothesis draws ``max_examples`` configurations and frame sequences that reach every
+    rule of the contract and every limit's edge; each is checked with
+    :func:`check_frames` on one backend instance (made once, closed at the end). A
+    difference raises :class:`HarnessMismatch` for the shrunk, minimal example. A
+    backend that cannot run here raises
+    :class:`~tickwire.threshold.backends.BackendUnavailable` from its ``configure``, which
+    propagates (the plugin's ``threshold_backend`` fixture skips on it).
+    ``derandomize=True`` makes the run reproducible (a fixed seed, as for CI).
+    """
+    backend = factory()
+    reference = ThresholdEngine()
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=derandomize,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(config=configs(), specs=frame_sequences)
+    def run(config: ThresholdConfig, specs: list[FrameSpec]) -> None:
+        check_frames(backend, config, [s.build() for s in specs], reference=reference)
+
+    try:
+        run()
+    finally:
+        backend.close()

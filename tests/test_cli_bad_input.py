@@ -1,0 +1,496 @@
+"""Every tickwire command line over a corpus of bad files and bad arguments.
+
+Issue #14, section 5 (``docs/robustness.md``): no command prints a traceback for bad
+input or arguments; it prints one line naming the problem and exits 1 when the data
+cannot be read, 2 for a usage or configuration error, and never hangs or exits 0.
+
+The corpus is generated in a temporary directory: empty, random bytes, truncated gzip,
+gzip garbage, truncated ITCH, truncated pcap header and record, a pcap of an unknown link
+type, pcapng garbage, an oversized frame, TOML with wrong types, negative and overflowing
+values, a directory and a missing path. Each case runs the CLI's ``main(argv)`` in
+process (``main`` returns the status; argparse's own exit is caught too), under a
+per-test timeout; a few subprocess runs prove the ``python -m`` entry points.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import os
+import random
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tickwire.itch import BinaryFileWriter
+from tickwire.itch.generator import generate_day
+from tickwire.moldudp64.cli import pack_binaryfile
+from tickwire.moldudp64.net import build_udp_frame
+from tickwire.moldudp64.pcap import PcapWriter
+
+pytestmark = pytest.mark.timeout(60, method="thread")  # a hang fails, whatever it blocks in
+
+THRESHOLD_TOML = """\
+armed = true
+max_orders = 10
+first_user_ref_num = 100
+feed_port = 26477
+order_port = 26400
+order_session = "TWORDERS01"
+
+[[instrument]]
+locate = 1
+symbol = "AAAA"
+limit_price = 3600000
+base_qty = 100
+step_qty = 100
+tick = 100
+max_order_qty = 1000
+max_position = 5000
+max_notional = 500000000000
+"""
+
+
+def _pcap_header(linktype: int) -> bytes:
+    return struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype)
+
+
+def _record(frame: bytes) -> bytes:
+    return struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("corpus")
+    itch = d / "good.itch"
+    with BinaryFileWriter(itch) as w:
+        for msg in generate_day(600, 3, 1):
+            w.write(msg)
+    good = itch.read_bytes()
+    frames = [
+        build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2)
+        for _, pkt in pack_binaryfile(str(itch), session="TICKWIRE01")
+    ]
+    cap = d / "good.pcap"
+    with PcapWriter(cap) as pw:
+        for frame in frames:
+            pw.write(frame)
+    good_pcap = cap.read_bytes()
+    noise = random.Random(14).randbytes(3000)
+    blobs = {
+        "empty": b"",
+        "random": noise,
+        "trunc.gz": gzip.compress(good)[: len(gzip.compress(good)) // 2],
+        "garbage.gz": b"\x1f\x8b" + noise[:100],
+        "trunc.itch": good[:-5],
+        "trunc_hdr.pcap": good_pcap[:10],
+        "trunc_rec.pcap": good_pcap[:-7],
+        "linktype.pcap": _pcap_header(147) + _record(bytes(60)) * 3,
+        "garbage.pcapng": b"\x0a\x0d\x0d\x0a" + noise[:200],
+        # a feed frame padded to 20,000 bytes: more than BPF_PROG_TEST_RUN (3,520) or the
+        # e1000 (16,384) take
+        "oversized.pcap": _pcap_header(1) + _record(frames[0] + bytes(20_000 - len(frames[0]))),
+    }
+    toml = {
+        "bad_toml.toml": "armed = = 1\n",
+        "not_utf8.toml": b"\xff\xfe\x00 garbage",
+        "th_type.toml": THRESHOLD_TOML.replace("max_orders = 10", 'max_orders = "x"'),
+        "th_negative.toml": THRESHOLD_TOML.replace("base_qty = 100", "base_qty = -1"),
+        "th_overflow.toml": THRESHOLD_TOML.replace(
+            "first_user_ref_num = 100", "first_user_ref_num = 4294967295"
+        ),
+        "bt_seed.toml": '[backtest]\nseed = "abc"\n',
+        "bt_ref_negative.toml": "[backtest]\nfirst_user_ref_num = -5\n",
+        "bt_ref_overflow.toml": "[backtest]\nfirst_user_ref_num = 4294967290\n",
+        "bt_strategy_type.toml": '[strategy]\nquote_size = "abc"\n',
+        "bt_risk_type.toml": '[risk]\nmax_order_qty = "abc"\n',
+        "bt_not_a_table.toml": "backtest = 5\n",
+    }
+    files = {"itch": itch, "pcap": cap, "dir": d / "adir", "missing": d / "missing"}
+    files["dir"].mkdir()
+    (d / "good.toml").write_text(THRESHOLD_TOML)
+    files["good.toml"] = d / "good.toml"
+    for name, data in {**blobs, **toml}.items():
+        files[name] = d / name
+        if isinstance(data, str):
+            files[name].write_text(data)
+        else:
+            files[name].write_bytes(data)
+    files["out"] = d / "out"
+    files["out"].mkdir()
+    return files
+
+
+#: Bad data files: exit 1. Paths that name no file: exit 2 (argparse's FileType rule).
+DATA_FILES = [
+    "random",
+    "trunc.gz",
+    "garbage.gz",
+    "trunc.itch",
+    "trunc_hdr.pcap",
+    "trunc_rec.pcap",
+    "linktype.pcap",
+    "garbage.pcapng",
+]
+NO_FILE = ["empty", "dir", "missing"]
+
+Argv = Callable[[dict[str, Path], Path], list[str]]
+
+#: (module with main, argv for a bad input path) for every command that reads a data file.
+FILE_COMMANDS: list[tuple[str, Argv]] = [
+    ("tickwire.itch.cli", lambda c, f: ["stats", str(f)]),
+    ("tickwire.itch.cli", lambda c, f: ["dump", str(f), "--json"]),
+    ("tickwire.moldudp64.cli", lambda c, f: ["itch2pcap", str(f), str(c["out"] / "o.pcap")]),
+    ("tickwire.moldudp64.cli", lambda c, f: ["pcap2itch", str(f), str(c["out"] / "o.itch")]),
+    (
+        "tickwire.moldudp64.cli",
+        lambda c, f: ["replay", str(f), "--to", "127.0.0.1:9", "--speed", "0", "--max", "3"],
+    ),
+    ("tickwire.ouch.decode", lambda c, f: ["decode", str(f), "--json"]),
+    ("tickwire.engine.cli", lambda c, f: ["book", str(f)]),
+    ("tickwire.engine.cli", lambda c, f: ["book", str(f), "--backend", "cython"]),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: ["backtest", str(f), "--out", str(c["out"] / "bt"), "--no-plot", "--quiet"],
+    ),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: ["export", str(f), "--symbol", "AAAA", "--out", str(c["out"] / "ex")],
+    ),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: [
+            "threshold",
+            "--backend",
+            "reference",
+            "--config",
+            str(c["good.toml"]),
+            str(f),
+            "--out",
+            str(c["out"] / "t.pcap"),
+            "--json",
+            str(c["out"] / "t.json"),
+        ],
+    ),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: [
+            "exchange",
+            "--feed",
+            "127.0.0.1:9",
+            "--ouch-port",
+            "0",
+            "--rerequest-port",
+            "0",
+            "--rate",
+            "1000000",
+            "--duration",
+            "0",
+            "--flow",
+            str(f),
+        ],
+    ),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: [
+            "exchange",
+            "--feed",
+            "127.0.0.1:9",
+            "--ouch-port",
+            "0",
+            "--rerequest-port",
+            "0",
+            "--duration",
+            "0",
+            "--seed",
+            str(f),
+        ],
+    ),
+    (
+        "tickwire.exchange.cli",
+        lambda c, f: [
+            "--feed",
+            "127.0.0.1:9",
+            "--ouch-port",
+            "0",
+            "--rerequest-port",
+            "0",
+            "--rate",
+            "1000000",
+            "--duration",
+            "0",
+            "--flow",
+            str(f),
+        ],
+    ),
+    ("tickwire.engine.cli_backtest", lambda c, f: ["backtest", str(f), "--no-plot", "--quiet"]),
+    ("tickwire.baremetal.__main__", lambda c, f: ["traffic", "--capture", str(f)]),
+]
+
+#: Every command that reads a TOML config, for each bad config: exit 2.
+CONFIG_COMMANDS: list[tuple[str, Argv]] = [
+    (
+        "tickwire.engine.cli",
+        lambda c, f: [
+            "threshold",
+            "--backend",
+            "reference",
+            "--config",
+            str(f),
+            str(c["pcap"]),
+            "--out",
+            str(c["out"] / "t.pcap"),
+            "--json",
+            str(c["out"] / "t.json"),
+        ],
+    ),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: [
+            "backtest",
+            "--config",
+            str(f),
+            "--messages",
+            "3000",
+            "--symbols",
+            "5",
+            "--out",
+            str(c["out"] / "bt"),
+            "--no-plot",
+            "--quiet",
+        ],
+    ),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9", "--config", str(f)],
+    ),
+    ("tickwire.xdp.cli", lambda c, f: ["attach", "lo", "--config", str(f)]),
+    ("tickwire.baremetal.__main__", lambda c, f: ["boot", "--config", str(f)]),
+]
+THRESHOLD_CONFIGS = [
+    "bad_toml.toml",
+    "not_utf8.toml",
+    "th_type.toml",
+    "th_negative.toml",
+    "th_overflow.toml",
+    "dir",
+    "missing",
+]
+BACKTEST_CONFIGS = [
+    "bad_toml.toml",
+    "not_utf8.toml",
+    "bt_seed.toml",
+    "bt_ref_negative.toml",
+    "bt_ref_overflow.toml",
+    "bt_strategy_type.toml",
+    "bt_risk_type.toml",
+    "bt_not_a_table.toml",
+    "dir",
+    "missing",
+]
+
+
+def _run(module: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    main = importlib.import_module(module).main
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # still accepted: argparse's own exit
+        status = exc.code if isinstance(exc.code, int) else 1
+    return status, capsys.readouterr().err
+
+
+def _check(status: int, err: str, expected: set[int], what: str) -> None:
+    assert "Traceback" not in err, f"{what}: traceback\n{err}"
+    assert status in expected, f"{what}: exit {status}, wanted {expected}\n{err}"
+    # One line names the problem: argparse's "PROG: error: ..." (after its usage lines),
+    # else the only line of stderr.
+    lines = [x for x in err.splitlines() if "error:" in x] or err.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) > 10, f"{what}: not one line\n{err}"
+
+
+def _ids(cmds: list[tuple[str, Argv]]) -> list[str]:
+    dummy = {"out": Path("OUT"), "good.toml": Path("C"), "pcap": Path("P")}
+    return [
+        f"{m.split('.')[1]}-{'_'.join(a(dummy, Path('F'))[:1])}-{i}"
+        for i, (m, a) in enumerate(cmds)
+    ]
+
+
+@pytest.mark.parametrize(("module", "argv"), FILE_COMMANDS, ids=_ids(FILE_COMMANDS))
+def test_every_file_command_over_the_corpus(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], module: str, argv: Argv
+) -> None:
+    for name in DATA_FILES + NO_FILE:
+        if module == "tickwire.baremetal.__main__" and name == "oversized.pcap":
+            continue  # it would boot a guest; threshold --backend baremetal covers it
+        status, err = _run(module, argv(corpus, corpus[name]), capsys)
+        _check(status, err, {2} if name in NO_FILE else {1}, f"{module} {name}")
+
+
+@pytest.mark.parametrize(("module", "argv"), CONFIG_COMMANDS, ids=_ids(CONFIG_COMMANDS))
+def test_every_config_command_over_bad_toml(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], module: str, argv: Argv
+) -> None:
+    backtest_like = "backtest" in argv(corpus, Path("x")) or "live" in argv(corpus, Path("x"))
+    for name in BACKTEST_CONFIGS if backtest_like else THRESHOLD_CONFIGS:
+        if name == "bt_ref_overflow.toml" and "live" in argv(corpus, Path("x")):
+            continue  # valid for live: nothing runs out before it connects
+        status, err = _run(module, argv(corpus, corpus[name]), capsys)
+        _check(status, err, {2}, f"{module} {name}")
+
+
+@pytest.mark.parametrize("backend", ["xdp", "baremetal"])
+def test_threshold_backends_on_oversized_frames_and_truncated_gzip(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    for name, needle in (("oversized.pcap", "frame 1 (20000 bytes)"), ("trunc.gz", "gzip")):
+        argv = [
+            "threshold",
+            "--backend",
+            backend,
+            "--config",
+            str(corpus["good.toml"]),
+            str(corpus[name]),
+            "--out",
+            str(corpus["out"] / "t.pcap"),
+            "--json",
+            str(corpus["out"] / "t.json"),
+        ]
+        status, err = _run("tickwire.engine.cli", argv, capsys)
+        if status == 2 and "unavailable" in err:
+            pytest.skip(err.strip())  # not root, no clang/libbpf or no QEMU here
+        _check(status, err, {1}, f"{backend} {name}")
+        assert needle in err
+
+
+BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
+    ("tickwire.itch.cli", ["generate", "--symbols", "5000", "--messages", "10", "OUT/g.itch"]),
+    ("tickwire.itch.cli", ["generate", "--symbols", "0", "--messages", "10", "OUT/g.itch"]),
+    ("tickwire.itch.cli", ["dump", "ITCH", "--limit", "-1"]),
+    ("tickwire.itch.cli", ["dump", "ITCH", "--type", "Z"]),
+    ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--max-payload", "5"]),
+    ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--session", "WAYTOOLONG1"]),
+    ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--vlan", "99999"]),
+    ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--src-ip", "1.2.3"]),
+    ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--dst-port", "70000"]),
+    ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--date", "yesterday"]),
+    ("tickwire.moldudp64.cli", ["pcap2itch", "PCAP", "OUT/o.itch", "--port", "-3"]),
+    ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "127.0.0.1:9", "--rate", "-5"]),
+    ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "localhost:9", "--max", "1"]),
+    ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "127.0.0.1:99999", "--max", "1"]),
+    ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "127.0.0.1:9", "--ttl", "999"]),
+    ("tickwire.ouch.decode", ["decode", "PCAP", "--port", "99999"]),
+    ("tickwire.engine.cli", ["book", "ITCH", "--backend", "fpga"]),
+    ("tickwire.engine.cli", ["exchange", "--feed", "127.0.0.1:9", "--ouch-port", "99999"]),
+    ("tickwire.engine.cli", ["exchange", "--feed", "127.0.0.1:9", "--loss", "2"]),
+    ("tickwire.engine.cli", ["exchange", "--feed", "127.0.0.1:9", "--rate", "-5"]),
+    ("tickwire.exchange.cli", ["--feed", "127.0.0.1:9", "--ouch-port", "99999"]),
+    ("tickwire.exchange.cli", ["--feed", "127.0.0.1:9", "--generate", "10", "--symbols", "5000"]),
+    (
+        "tickwire.engine.cli",
+        [
+            "exchange",
+            "--feed",
+            "127.0.0.1:9",
+            "--generate",
+            "10",
+            "--symbols",
+            "5000",
+            "--duration",
+            "0",
+        ],
+    ),
+    ("tickwire.engine.cli", ["backtest", "--messages", "10", "--symbols", "5000"]),
+    ("tickwire.engine.cli", ["export", "--symbol", "X", "--levels", "-1"]),
+    (
+        "tickwire.engine.cli",
+        ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9", "--first-user-ref-num", "-1"],
+    ),
+    (
+        "tickwire.engine.cli",
+        [
+            "threshold",
+            "--backend",
+            "nope",
+            "--config",
+            "TOML",
+            "PCAP",
+            "--out",
+            "OUT/t.pcap",
+            "--json",
+            "OUT/t.json",
+        ],
+    ),
+    ("tickwire.xdp.cli", ["set", "lo", "--locate", "99999999"]),
+    ("tickwire.xdp.cli", ["stats", "lo", "--watch", "-1"]),
+    ("tickwire.baremetal.__main__", ["traffic", "--generate", "-5"]),
+    ("tickwire.baremetal.__main__", ["traffic", "--generate", "10", "--symbols", "5000"]),
+    ("tickwire.baremetal.__main__", ["traffic", "--generate", "100", "--faults", "2"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"), BAD_ARGUMENTS, ids=[" ".join(a) for _, a in BAD_ARGUMENTS]
+)
+def test_bad_arguments_are_usage_errors(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], module: str, argv: list[str]
+) -> None:
+    subst = {
+        "ITCH": str(corpus["itch"]),
+        "PCAP": str(corpus["pcap"]),
+        "TOML": str(corpus["good.toml"]),
+    }
+    real = [subst.get(a, a.replace("OUT/", f"{corpus['out']}/")) for a in argv]
+    status, err = _run(module, real, capsys)
+    _check(status, err, {2}, " ".join(argv))
+
+
+#: The entry points themselves, as users run them: exit status and stderr of a process.
+ENTRY_POINTS: list[tuple[list[str], str, int]] = [
+    (["tickwire.itch", "stats", "trunc.gz"], "gzip", 1),
+    (["tickwire.moldudp64", "pcap2itch", "linktype.pcap", "OUT/o.itch"], "link type 147", 1),
+    (["tickwire.ouch", "decode", "garbage.pcapng"], "pcapng", 1),
+    (["tickwire.engine", "book", "trunc_rec.pcap"], "file ends inside", 1),
+    (
+        ["tickwire.engine", "exchange", "--feed", "127.0.0.1:9", "--ouch-port", "99999"],
+        "port 99999",
+        2,
+    ),
+    (["tickwire.exchange", "--feed", "127.0.0.1:9", "--loss", "2"], "probability 2.0", 2),
+    (
+        [
+            "tickwire.engine.cli_backtest",
+            "backtest",
+            "--config",
+            "bt_seed.toml",
+            "--messages",
+            "3000",
+            "--symbols",
+            "5",
+            "--out",
+            "OUT/bt",
+        ],
+        "backtest.seed",
+        2,
+    ),
+    (["tickwire.xdp", "set", "lo", "--locate", "0"], "locate 0", 2),
+    (["tickwire.baremetal", "traffic", "--capture", "random"], "not a pcap", 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle", "expected"), ENTRY_POINTS, ids=[" ".join(a[:2]) for a, _, _ in ENTRY_POINTS]
+)
+def test_entry_points_as_subprocesses(
+    corpus: dict[str, Path], argv: list[str], needle: str, expected: int
+) -> None:
+    real = [str(corpus[a]) if a in corpus else a.replace("OUT/", f"{corpus['out']}/") for a in argv]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", *real], capture_output=True, text=True, timeout=60, env=env
+    )
+    _check(done.returncode, done.stderr, {expected}, " ".join(argv))
+    assert needle in done.stderr

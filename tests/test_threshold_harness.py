@@ -1,0 +1,205 @@
+"""The differential harness: every registered backend (the ``threshold_backend`` fixture of
+tickwire-threshold's pytest plugin) against the reference, and the reference against the
+contract's model (``tickwire.threshold.harness``), on hypothesis-generated frame
+sequences, on the real captures and on a generated day carried as MoldUDP64."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from tickwire.itch import AddOrder, AddOrderMPID, encode
+from tickwire.itch.generator import generate_day
+from tickwire.moldudp64.pcap import read_pcap
+from tickwire.threshold import (
+    InstrumentConfig,
+    ThresholdConfig,
+    ThresholdEngine,
+    available_backends,
+    load_backend,
+    run_frames,
+)
+from tickwire.threshold.backends import Backend
+from tickwire.threshold.harness import (
+    FrameSpec,
+    HarnessMismatch,
+    check_backend,
+    check_frames,
+    configs,
+    expected,
+    frame_sequences,
+)
+
+PCAPS = Path(__file__).resolve().parents[1] / "data" / "pcap" / "nasdaq-itch50"
+
+_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def test_reference_is_registered() -> None:
+    assert available_backends()[0] == "reference"
+    assert isinstance(load_backend("reference"), ThresholdEngine)
+
+
+@_SETTINGS
+@given(config=configs(), specs=frame_sequences)
+def test_reference_follows_the_contract_model(
+    config: ThresholdConfig, specs: list[FrameSpec]
+) -> None:
+    want_out, want_stats = expected(config, specs)
+    got_out, got_stats = run_frames(ThresholdEngine(), config, [s.build() for s in specs])
+    assert got_out == want_out
+    assert got_stats == want_stats
+    s = got_stats
+    assert s.triggers == s.orders + s.suppressed + sum(s.refused.values())
+
+
+@_SETTINGS
+@given(config=configs(), specs=frame_sequences)
+def test_backend_matches_reference(
+    threshold_backend: Backend, config: ThresholdConfig, specs: list[FrameSpec]
+) -> None:
+    check_frames(threshold_backend, config, [s.build() for s in specs])
+
+
+def _real_frames() -> list[bytes]:
+    frames = [r.frame for p in sorted(PCAPS.glob("*.pcap")) for r in read_pcap(p)]
+    assert frames, f"no captures in {PCAPS}"
+    return frames
+
+
+REAL_CONFIG = ThresholdConfig(
+    armed=True,
+    max_orders=5,
+    first_user_ref_num=1,
+    feed_port=26477,
+    order_port=26400,
+    order_session="TWORDERS01",
+    instruments=(
+        InstrumentConfig(6514, "META", 3_600_000, 10, 1, 100, 500, 1000, 10**12),
+        InstrumentConfig(5528, "X", 900_000, 100, 0, 1, 100, 100, 10**12),
+    ),
+)
+
+
+def test_backend_on_the_real_captures(threshold_backend: Backend) -> None:
+    frames = _real_frames() * 3  # positions build up across repeats
+    want_stats = check_frames(threshold_backend, REAL_CONFIG, frames)
+    # And what the reference did is what the contract says, worked out by hand: the
+    # 38-message packet has 19 META sell adds at or under $360 (one order of
+    # min(10 + 1*((3600000-3573300)//100), 500, 1000) = 277 shares, 18 suppressed).
+    # The lone A of locate 5528 is a buy: no trigger.
+    assert want_stats.orders == 3
+    assert want_stats.refused == {"killed": 0, "max_orders": 0, "position": 0, "notional": 0}
+    assert want_stats.suppressed == 54
+    assert want_stats.instruments[6514].shares == 3 * 277
+    assert want_stats.parse_errors == 0
+    assert want_stats.messages_scanned == 3 * 46
+
+
+def _generated_specs(messages: int) -> tuple[ThresholdConfig, list[FrameSpec]]:
+    """A generated day carried as MoldUDP64 packets of 1 to 40 messages."""
+    day = list(generate_day(messages, 30, 11))
+    sells = [
+        m for m in day if isinstance(m, AddOrder | AddOrderMPID) and m.buy_sell_indicator == "S"
+    ]
+    watched: dict[int, int] = {}
+    for m in sells:  # limit = the median-ish sell price seen first per locate
+        watched.setdefault(m.stock_locate, m.price)
+    instruments = tuple(
+        InstrumentConfig(loc, f"S{loc}", px, 100, 10, 100, 1000, 20_000, 10**13)
+        for loc, px in sorted(watched.items())[:8]
+    )
+    config = ThresholdConfig(True, 200, 1, 26477, 26400, "TWORDERS01", instruments)
+    raw = [encode(m) for m in day]
+    specs, i, size = [], 0, 1
+    while i < len(raw):
+        specs.append(FrameSpec(blocks=tuple(raw[i : i + size]), vlan_tci=141))
+        i += size
+        size = size % 40 + 1
+    return config, specs
+
+
+def test_generated_day_reference_matches_model() -> None:
+    config, specs = _generated_specs(20_000)
+    want_out, want_stats = expected(config, specs)
+    got_out, got_stats = run_frames(ThresholdEngine(), config, [s.build() for s in specs])
+    assert got_stats == want_stats
+    assert got_out == want_out
+    assert got_stats.orders > 20 and got_stats.suppressed > 0
+    assert got_stats.refused["position"] + got_stats.refused["max_orders"] > 0
+
+
+def test_backend_on_a_generated_day(threshold_backend: Backend) -> None:
+    config, specs = _generated_specs(20_000)
+    check_frames(threshold_backend, config, [s.build() for s in specs])
+
+
+def test_configure_resets_every_counter() -> None:
+    engine = ThresholdEngine()
+    frames = _real_frames()
+    first = run_frames(engine, REAL_CONFIG, frames)
+    second = run_frames(engine, REAL_CONFIG, frames)
+    assert first[0] == second[0] and first[1] == second[1]
+    # A different config in between does not leak state either.
+    run_frames(engine, dataclasses.replace(REAL_CONFIG, armed=False), frames)
+    assert run_frames(engine, REAL_CONFIG, frames) == first
+
+
+@pytest.mark.parametrize("name", ["reference"])
+def test_reference_against_itself_on_captures(name: str) -> None:
+    frames = _real_frames()
+    a = run_frames(load_backend(name), REAL_CONFIG, frames)
+    b = run_frames(ThresholdEngine(REAL_CONFIG), REAL_CONFIG, frames)
+    assert a[0] == b[0] and a[1].to_json() == b[1].to_json()
+
+
+class _MiscountsSuppression(ThresholdEngine):
+    """Deliberately wrong: counts suppressed triggers as refused ``killed``."""
+
+    def feed(self, frame: bytes) -> list[bytes]:
+        before = self._stats.suppressed
+        out = super().feed(frame)
+        moved = self._stats.suppressed - before
+        self._stats.suppressed -= moved
+        self._stats.refused["killed"] += moved
+        return out
+
+
+class _WrongTtl(ThresholdEngine):
+    """Deliberately wrong: order frames with TTL 63 (checksum left as it was)."""
+
+    def feed(self, frame: bytes) -> list[bytes]:
+        return [f[:22] + b"\x3f" + f[23:] for f in super().feed(frame)]
+
+
+def test_the_harness_catches_a_wrong_backend() -> None:
+    """The comparisons the harness makes fail on backends that each break one rule."""
+    config, specs = _generated_specs(5_000)
+    frames = [s.build() for s in specs]
+    want_out, want_stats = run_frames(ThresholdEngine(), config, frames)
+    assert want_stats.suppressed > 0 and want_stats.orders > 0
+    out, stats = run_frames(_MiscountsSuppression(), config, frames)
+    assert out == want_out and stats.to_json() != want_stats.to_json()
+    out, stats = run_frames(_WrongTtl(), config, frames)
+    assert out != want_out and stats.to_json() == want_stats.to_json()
+    with pytest.raises(HarnessMismatch, match="statistics after"):
+        check_frames(_MiscountsSuppression(), config, frames)
+    with pytest.raises(HarnessMismatch, match="input frame"):
+        check_frames(_WrongTtl(), config, frames)
+
+
+@pytest.mark.parametrize("broken", [_MiscountsSuppression, _WrongTtl])
+def test_check_backend_catches_a_wrong_backend(broken: type[ThresholdEngine]) -> None:
+    """The public one-call harness finds each broken backend on generated input."""
+    with pytest.raises(HarnessMismatch):
+        check_backend(broken, max_examples=200, derandomize=True)
+
+
+def test_check_backend_passes_the_reference() -> None:
+    check_backend(ThresholdEngine, max_examples=30, derandomize=True)
