@@ -52,6 +52,12 @@ ALLOWED: dict[str, set[str]] = {
         "tickwire-itch",
         "tickwire-net",
     },
+    "tickwire-fpga": {
+        "tickwire-threshold",
+        "tickwire-moldudp64",
+        "tickwire-itch",
+        "tickwire-net",
+    },
 }
 
 #: Deprecation shims of modules that moved to a distribution which depends on this one:

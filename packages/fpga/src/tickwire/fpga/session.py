@@ -1,0 +1,225 @@
+"""A control-plane session on a simulated core: arm, disarm, set, stats, feed, raw registers.
+
+In the spirit of ``python -m tickwire.xdp arm/disarm/set/stats``, but a simulated core
+lives only as long as its process, so the commands are read from a script or stdin, one
+per line, and applied in order to one core loaded with ``--config``::
+
+    arm | disarm                       the kill switch, from the next frame
+    set LOCATE KEY=VALUE ...           change limits of an instrument (keys as in the
+                                       config file); a new locate needs every key and
+                                       takes the first free slot
+    unset LOCATE                       empty the instrument's slot
+    feed CAPTURE [ORDERS.pcap]         stream the capture's frames back to back
+    stats                              the statistics JSON (contract section 6)
+    read NAME [SLOT]                   a register (64-bit ones read whole), by map name
+    write NAME VALUE [SLOT]            a raw register write (config is staged: then
+                                       ``write CONTROL 1`` applies it)
+
+Every change goes through the register bus exactly as a host would drive the core
+(:mod:`tickwire.fpga.control`); a bad line stops the session with a one-line error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.threshold.config import ConfigError, InstrumentConfig, ThresholdConfig
+
+from . import control, regs
+from .sim import CoreSim
+from .vsim import VerilatorSim
+
+__all__ = ["Session", "SessionError"]
+
+_INT_KEYS = {
+    f.name for f in dataclasses.fields(InstrumentConfig) if f.name not in ("locate", "symbol")
+}
+
+
+class SessionError(ValueError):
+    """A command line of a session is wrong (the message says which and why)."""
+
+
+class Session:
+    """A core loaded with ``config`` and the commands that change and inspect it."""
+
+    def __init__(
+        self,
+        config: ThresholdConfig,
+        sim: CoreSim | VerilatorSim,
+        out: Callable[[str], None] = print,
+    ) -> None:
+        self.sim = sim
+        self.out = out
+        self.config = config
+        self.slots: list[InstrumentConfig | None] = list(config.instruments)
+        self.slots += [None] * (regs.INST_SLOTS - len(self.slots))
+        control.load_config(sim, config)
+
+    def run(self, lines: Iterable[str]) -> None:
+        """Apply every command; raise :class:`SessionError` on the first bad one."""
+        for number, line in enumerate(lines, 1):
+            words = shlex.split(line, comments=True)
+            if not words:
+                continue
+            try:
+                self.command(words)
+            except SessionError as exc:
+                raise SessionError(f"line {number}: {exc}") from None
+
+    def command(self, words: list[str]) -> None:
+        """Apply one command (its words)."""
+        name, args = words[0], words[1:]
+        handler = getattr(self, f"_cmd_{name}", None)
+        if handler is None:
+            raise SessionError(f"unknown command {name!r}")
+        handler(args)
+
+    # -- commands -----------------------------------------------------------------------
+    def _cmd_arm(self, args: list[str]) -> None:
+        self._no_args("arm", args)
+        control.set_armed(self.sim, True)
+        self.out("armed (from the next frame)")
+
+    def _cmd_disarm(self, args: list[str]) -> None:
+        self._no_args("disarm", args)
+        control.set_armed(self.sim, False)
+        self.out("disarmed (from the next frame)")
+
+    def _cmd_set(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise SessionError("usage: set LOCATE KEY=VALUE ...")
+        locate = self._int("LOCATE", args[0])
+        changes: dict[str, object] = {}
+        for pair in args[1:]:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise SessionError(f"{pair!r} is not KEY=VALUE")
+            if key == "symbol":
+                changes[key] = value
+            elif key in _INT_KEYS:
+                changes[key] = self._int(key, value)
+            else:
+                raise SessionError(f"unknown instrument key {key!r}")
+        slot = self._slot_of(locate)
+        if slot is None:
+            free = [i for i, s in enumerate(self.slots) if s is None]
+            if not free:
+                raise SessionError(f"no free slot for locate {locate}")
+            slot = free[0]
+            try:
+                inst = InstrumentConfig(locate=locate, **changes)  # type: ignore[arg-type]
+            except TypeError:
+                raise SessionError(f"a new locate {locate} needs every instrument key") from None
+            except ConfigError as exc:
+                raise SessionError(str(exc)) from None
+        else:
+            current = self.slots[slot]
+            assert current is not None
+            try:
+                inst = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+            except ConfigError as exc:
+                raise SessionError(str(exc)) from None
+        self._validate(inst)
+        control.set_instrument(self.sim, slot, inst)
+        self.slots[slot] = inst
+        self.out(f"slot {slot}: locate {locate} set (from the next frame)")
+
+    def _cmd_unset(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise SessionError("usage: unset LOCATE")
+        locate = self._int("LOCATE", args[0])
+        slot = self._slot_of(locate)
+        if slot is None:
+            raise SessionError(f"no instrument has locate {locate}")
+        control.set_instrument(self.sim, slot, None)
+        self.slots[slot] = None
+        self.out(f"slot {slot}: emptied (from the next frame)")
+
+    def _cmd_feed(self, args: list[str]) -> None:
+        if len(args) not in (1, 2):
+            raise SessionError("usage: feed CAPTURE [ORDERS.pcap]")
+        try:
+            records = list(read_pcap(args[0]))
+        except (OSError, ValueError) as exc:
+            raise SessionError(f"cannot read {args[0]}: {exc}") from None
+        outputs = self.sim.stream([r.frame for r in records])
+        orders = sum(len(o) for o in outputs)
+        if len(args) == 2:
+            with PcapWriter(Path(args[1])) as writer:
+                for record, out in zip(records, outputs, strict=True):
+                    for frame in out:
+                        writer.write(frame, timestamp_ns=record.timestamp_ns)
+        self.out(f"fed {len(records)} frames, {orders} orders")
+
+    def _cmd_stats(self, args: list[str]) -> None:
+        self._no_args("stats", args)
+        slots = [(i, s.locate) for i, s in enumerate(self.slots) if s is not None]
+        self.out(control.read_stats(self.sim, slots).to_json().rstrip("\n"))
+
+    def _cmd_read(self, args: list[str]) -> None:
+        reg, slot = self._reg(args, 1)
+        base = regs.addr(reg.name, slot)
+        words = self.sim.read_many([base + w for w in range(reg.words)])
+        value = sum(w << (32 * i) for i, w in enumerate(words))
+        self.out(f"{reg.name}[{slot}] = {value} ({value:#x})")
+
+    def _cmd_write(self, args: list[str]) -> None:
+        reg, slot = self._reg(args, 2)
+        value = self._int("VALUE", args[1])
+        if not 0 <= value < 1 << (32 * reg.words) or reg.access in ("RO", "STAT"):
+            raise SessionError(f"{reg.name} is {reg.access}, {reg.words * 32} bits")
+        base = regs.addr(reg.name, slot)
+        self.sim.write_many([(base + w, value >> (32 * w)) for w in range(reg.words)])
+        self.out(f"{reg.name}[{slot}] <- {value:#x}")
+
+    # -- helpers ------------------------------------------------------------------------
+    def _slot_of(self, locate: int) -> int | None:
+        for i, s in enumerate(self.slots):
+            if s is not None and s.locate == locate:
+                return i
+        return None
+
+    def _validate(self, inst: InstrumentConfig) -> None:
+        """The config file's rules, by building a one-instrument config and checking it."""
+        from tickwire.threshold.config import parse_config
+
+        fields = dataclasses.asdict(inst)
+        body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in fields.items())
+        text = (
+            "armed = true\nmax_orders = 0\nfirst_user_ref_num = 0\nfeed_port = 1\n"
+            f'order_port = 1\norder_session = "X"\n[[instrument]]\n{body}\n'
+        )
+        try:
+            parse_config(text)
+        except ConfigError as exc:
+            raise SessionError(str(exc)) from None
+
+    @staticmethod
+    def _int(what: str, text: str) -> int:
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise SessionError(f"{what} must be an integer, got {text!r}") from None
+
+    @staticmethod
+    def _no_args(name: str, args: list[str]) -> None:
+        if args:
+            raise SessionError(f"{name} takes no arguments")
+
+    def _reg(self, args: list[str], needed: int) -> tuple[regs.Register, int]:
+        if len(args) not in (needed, needed + 1):
+            raise SessionError("usage: read NAME [SLOT] | write NAME VALUE [SLOT]")
+        try:
+            reg = regs.reg(args[0].upper())
+        except KeyError:
+            raise SessionError(f"no register {args[0]!r}") from None
+        slot = self._int("SLOT", args[needed]) if len(args) > needed else 0
+        if not 0 <= slot < reg.slots:
+            raise SessionError(f"{reg.name} has {reg.slots} slot(s)")
+        return reg, slot

@@ -1,0 +1,189 @@
+"""The compiled simulation: the exported Verilog under Verilator, for long runs and benchmarks.
+
+:class:`VerilatorSim` has the interface of :class:`tickwire.fpga.sim.CoreSim` (the bus of
+:mod:`tickwire.fpga.control`, :meth:`~VerilatorSim.stream`, ``latencies``), so the
+backend, the control plane and the tests drive either one. The model is built once per
+design: :func:`build` exports the Verilog, runs ``verilator --cc --exe --build`` with
+``verilator/main.cpp`` (the cycle loop and a binary stdin/stdout protocol, described in
+that file) and caches the program under ``~/.cache/tickwire/fpga/<key>/``, where the key
+hashes the design's sources, the harness, the Amaranth version and ``verilator
+--version``.
+
+Both simulations run the same cycles: inputs set, settle, outputs sampled, one rising
+edge; ``tests/test_fpga_vsim.py`` checks that they agree on every frame of a generated
+day, cycle counts of every order included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import IO
+
+from . import regs
+from .sim import Latency
+
+__all__ = ["VerilatorSim", "VsimUnavailable", "build", "cache_dir"]
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = ("core.py", "regs.py", "recip.py", "verilog.py", "verilator/main.cpp")
+
+
+class VsimUnavailable(RuntimeError):
+    """Verilator (or a C++ compiler) is missing, or the model did not build."""
+
+
+def cache_dir() -> Path:
+    """Where built models are kept (``TICKWIRE_CACHE`` overrides ``~/.cache/tickwire``)."""
+    root = os.environ.get("TICKWIRE_CACHE") or Path.home() / ".cache" / "tickwire"
+    return Path(root) / "fpga"
+
+
+def _key(verilator: str) -> str:
+    h = hashlib.sha256()
+    for name in _SOURCES:
+        h.update((_HERE / name).read_bytes())
+    h.update(version("amaranth").encode())
+    h.update(subprocess.run([verilator, "--version"], capture_output=True, check=True).stdout)
+    return h.hexdigest()[:16]
+
+
+def build() -> Path:
+    """The simulation program for the current design (built on first use)."""
+    verilator = shutil.which("verilator")
+    if verilator is None or shutil.which("g++") is None:
+        raise VsimUnavailable("verilator and g++ are needed (scripts/setup.sh installs them)")
+    out = cache_dir() / _key(verilator)
+    program = out / "obj_dir" / "vsim"
+    if program.exists():
+        return program
+    from .verilog import TOP, write
+
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp / f"{TOP}.v")
+    cmd = [
+        verilator,
+        "--cc",
+        "--exe",
+        "--build",
+        "-j",
+        "2",
+        "-Wno-fatal",
+        "-Wno-lint",
+        "-Wno-style",
+        "--top-module",
+        TOP,
+        f"{TOP}.v",
+        str(_HERE / "verilator" / "main.cpp"),
+        "-o",
+        "vsim",
+    ]
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise VsimUnavailable(f"verilator build failed: {(proc.stdout + proc.stderr)[-2000:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return program
+
+
+class VerilatorSim:
+    """One compiled-simulation process driven through RX, TX and the register bus."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([str(build())], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.frames_since_reset = 0
+        self.latencies: list[Latency] = []
+
+    def _io(self) -> tuple[IO[bytes], IO[bytes]]:
+        if self.proc.stdin is None or self.proc.stdout is None:  # pragma: no cover
+            raise RuntimeError("the simulation process has no pipes")
+        return self.proc.stdin, self.proc.stdout
+
+    def _read(self, fmt: str) -> tuple[int, ...]:
+        _, out = self._io()
+        size = struct.calcsize(fmt)
+        raw = out.read(size)
+        if len(raw) != size:
+            raise RuntimeError(f"the simulation process stopped (exit {self.proc.poll()})")
+        return struct.unpack(fmt, raw)
+
+    @property
+    def cycle(self) -> int:
+        """Cycles simulated so far."""
+        inp, _ = self._io()
+        inp.write(b"C")
+        inp.flush()
+        return self._read("<Q")[0]
+
+    # -- the bus (tickwire.fpga.control.Bus) --------------------------------------------
+    def write_many(self, writes: Sequence[tuple[int, int]]) -> None:
+        """One bus write a cycle."""
+        inp, _ = self._io()
+        inp.write(b"".join(struct.pack("<cHI", b"W", a, v & 0xFFFFFFFF) for a, v in writes))
+        inp.flush()
+        for address, value in writes:
+            if address == regs.addr("CONTROL") and value & regs.CONTROL_RESET:
+                self.frames_since_reset = 0
+                self.latencies.clear()
+
+    def read_many(self, addresses: Sequence[int]) -> list[int]:
+        """One bus read a cycle."""
+        inp, _ = self._io()
+        inp.write(b"".join(struct.pack("<cH", b"R", a) for a in addresses))
+        inp.flush()
+        return [self._read("<I")[0] for _ in addresses]
+
+    def settle(self) -> None:
+        """Run until no APPLY is pending and no RESET is running."""
+        while self.read_many([regs.addr("STATUS")])[0] & (
+            regs.STATUS_BUSY | regs.STATUS_APPLY_PENDING
+        ):
+            pass
+
+    # -- frames -------------------------------------------------------------------------
+    def stream(self, frames: Sequence[bytes], gap: int = 0) -> list[list[bytes]]:
+        """Send ``frames`` (``gap`` idle cycles after each); the order frames of each."""
+        inp, out = self._io()
+        parts = [struct.pack("<cII", b"S", gap, len(frames))]
+        parts += [struct.pack("<I", len(f)) + bytes(f) for f in frames]
+        inp.write(b"".join(parts))
+        inp.flush()
+        first = self.frames_since_reset
+        rx_cycles = list(self._read(f"<{len(frames)}Q")) if frames else []
+        (npush,) = self._read("<I")
+        pushes = [self._read("<IQ")[0] for _ in range(npush)]
+        (norders,) = self._read("<I")
+        outputs: list[list[bytes]] = [[] for _ in frames]
+        for k in range(norders):
+            tx_first, length = self._read("<QI")
+            data = out.read(length)
+            index = (pushes[k] - first) % (1 << 32)
+            outputs[index].append(data)
+            self.latencies.append(Latency(index, rx_cycles[index], tx_first))
+        if norders != npush:
+            raise AssertionError(f"{npush} orders queued but {norders} sent")
+        self.frames_since_reset += len(frames)
+        return outputs
+
+    def close(self) -> None:
+        """End the simulation process."""
+        if self.proc.poll() is None:
+            inp, _ = self._io()
+            try:
+                inp.write(b"Q")
+                inp.close()
+            except BrokenPipeError:  # pragma: no cover
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,42 @@
+"""The ECP5 build's report reading and argument checks (the build itself is a benchmark:
+minutes of CPU, see bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tickwire.fpga.build import BuildError, BuildReport, build, parse_report, part_name
+
+
+def test_parse_report_reads_the_clock_and_the_resources() -> None:
+    data = {
+        "fmax": {"$glbnet$clk": {"achieved": 171.2, "constraint": 156.25}},
+        "utilization": {
+            "TRELLIS_COMB": {"available": 43848, "used": 12000},
+            "DP16KD": {"available": 108, "used": 17},
+        },
+    }
+    mhz, util = parse_report(data)
+    assert mhz == 171.2 and util["DP16KD"] == (17, 108)
+    report = BuildReport("um5g-45k", "CABGA381", 8, 156.25, mhz, util)
+    assert report.met and "171.20 MHz" in report.summary() and "DP16KD" in report.summary()
+    assert not BuildReport("um5g-45k", "CABGA381", 8, 156.25, 150.0).met
+
+
+def test_parse_report_without_a_clock_is_an_error() -> None:
+    with pytest.raises(BuildError, match="no clock"):
+        parse_report({"utilization": {}})
+
+
+def test_unknown_device_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="device must be one of"):
+        build(tmp_path, device="ice40")
+
+
+@pytest.mark.parametrize(
+    ("device", "part"),
+    [("um5g-45k", "LFE5UM5G-45F"), ("25k", "LFE5U-25F"), ("um-85k", "LFE5UM-85F")],
+)
+def test_part_names(device: str, part: str) -> None:
+    assert part_name(device) == part

@@ -1,0 +1,123 @@
+"""The command lines: ``tickwire.threshold run --backend fpga`` and ``tickwire.fpga control``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tickwire.fpga.__main__ import main
+from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.threshold.cli import main as threshold_main
+from tickwire.threshold.testing import add_order, feed_frame
+
+CONFIG = """\
+armed = true
+max_orders = 10
+first_user_ref_num = 100
+feed_port = 26477
+order_port = 26400
+order_session = "TWORDERS01"
+
+[[instrument]]
+locate = 13
+symbol = "AAPL"
+limit_price = 1500000
+base_qty = 100
+step_qty = 100
+tick = 100
+max_order_qty = 1000
+max_position = 5000
+max_notional = 500000000000
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    cap = tmp_path / "in.pcap"
+    with PcapWriter(cap) as w:
+        w.write(feed_frame([add_order(13, "S", 1_499_800)]), timestamp_ns=5)
+        w.write(b"\x00" * 20, timestamp_ns=6)
+        w.write(feed_frame([add_order(13, "S", 1_400_000)], vlan_tci=7), timestamp_ns=7)
+    return cfg, cap
+
+
+def _threshold(backend: str, cfg: Path, cap: Path, tmp: Path) -> tuple[bytes, str]:
+    out, stats = tmp / f"{backend}.pcap", tmp / f"{backend}.json"
+    args = ["run", "--backend", backend, "--config", str(cfg), str(cap)]
+    assert threshold_main([*args, "--out", str(out), "--json", str(stats)]) == 0
+    return out.read_bytes(), stats.read_text()
+
+
+def test_threshold_command_line_on_fpga_is_the_reference(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cfg, cap = files
+    want = _threshold("reference", cfg, cap, tmp_path)
+    assert json.loads(want[1])["orders"] == 2
+    assert _threshold("fpga", cfg, cap, tmp_path) == want
+
+
+def test_control_session(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg, cap = files
+    orders = tmp_path / "orders.pcap"
+    script = tmp_path / "s.txt"
+    script.write_text(
+        "\n".join(
+            [
+                "disarm",
+                f"feed {cap}",  # both triggers refused: killed
+                "arm",
+                "set 13 limit_price=1450000  # now only the second frame triggers",
+                f"feed {cap} {orders}",
+                "read ARMED",
+                "read INST_MAX_POSITION",
+                "stats",
+            ]
+        )
+    )
+    assert main(["control", "--config", str(cfg), str(script)]) == 0
+    out = capsys.readouterr().out
+    stats = json.loads(out[out.index("{") :])
+    assert stats["refused"]["killed"] == 2
+    assert stats["orders"] == 1 and stats["triggers"] == 3
+    assert "ARMED[0] = 1 (0x1)" in out and "INST_MAX_POSITION[0] = 5000" in out
+    frames = [r.frame for r in read_pcap(orders)]
+    assert len(frames) == 1 and frames[0][12:14] == b"\x81\x00"  # the tagged frame's order
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("frobnicate", "unknown command 'frobnicate'"),
+        ("set 13 tick=0", "tick"),
+        ("set 99 limit_price=5", "needs every instrument key"),
+        ("unset 99", "no instrument has locate 99"),
+        ("read NOPE", "no register 'NOPE'"),
+        ("write FRAMES 1", "FRAMES is STAT"),
+    ],
+)
+def test_control_session_errors_exit_1(
+    files: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    line: str,
+    message: str,
+) -> None:
+    cfg, _ = files
+    script = tmp_path / "s.txt"
+    script.write_text(f"stats\n{line}\n")
+    assert main(["control", "--config", str(cfg), str(script)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: line 2: ") and message in err
+
+
+def test_control_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.replace("tick = 100", "tick = 0"))
+    assert main(["control", "--config", str(cfg)]) == 2
+    assert "instrument[0].tick" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""The simulated core against the reference: back-to-back frames, register timing, the bus.
+
+The cross-backend harness (``tests/test_threshold_harness.py``) already runs the ``fpga``
+backend frame by frame (idle cycles between frames). These tests add what is particular
+to hardware: frames on consecutive cycles with no idle beat (so a frame's decision and
+order overlap the next frame's parsing), register writes landing in the middle of a
+frame, and the register bus itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tickwire.fpga import regs
+from tickwire.fpga.backend import FpgaBackend
+from tickwire.fpga.control import instrument_writes
+from tickwire.fpga.sim import frame_beats
+from tickwire.itch import OrderDelete, encode
+from tickwire.threshold import ThresholdEngine
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.harness import FrameSpec, configs, frame_sequences
+from tickwire.threshold.testing import add_order, feed_frame
+
+FEED_PORT = 26477
+FILLER = encode(OrderDelete(13, 0, 0, 42))
+
+CONFIG = ThresholdConfig(
+    armed=True,
+    max_orders=1000,
+    first_user_ref_num=99_999_990,
+    feed_port=FEED_PORT,
+    order_port=26400,
+    order_session="TWORDERS01",
+    instruments=(
+        InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 500_000_000_000),
+        InstrumentConfig(14, "MSFT", 4_000_000, 10, 3, 7, 999_999, 2**62, 2**62),
+    ),
+)
+
+
+def _reference(config: ThresholdConfig, frames: list[bytes]) -> tuple[list[list[bytes]], str]:
+    engine = ThresholdEngine(config)
+    out = [engine.feed(f) for f in frames]
+    return out, engine.stats().to_json()
+
+
+def _check(fpga: FpgaBackend, config: ThresholdConfig, frames: list[bytes]) -> None:
+    want_out, want_stats = _reference(config, frames)
+    fpga.configure(config)
+    got_out = fpga.feed_many(frames)
+    assert got_out == want_out
+    assert fpga.stats().to_json() == want_stats
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(config=configs(), batches=st.lists(frame_sequences, min_size=1, max_size=4))
+def test_back_to_back_frames_match_the_reference(
+    fpga: FpgaBackend, config: ThresholdConfig, batches: list[list[FrameSpec]]
+) -> None:
+    """Random frames of every kind (damaged, truncated, VLAN, options, fragments, > 64
+    blocks, limit edges) on consecutive cycles, no idle beat in between."""
+    _check(fpga, config, [s.build() for batch in batches for s in batch])
+
+
+def test_a_beat_every_cycle_under_minimum_size_frames(fpga: FpgaBackend) -> None:
+    """60-byte frames (heartbeats, other ports, runts) back to back with trigger frames:
+    every beat is taken on its cycle (the RX port has no ready), every frame is counted
+    and every order is the reference's."""
+    cut = feed_frame([], padding=10)[:60]  # a heartbeat cut inside its MoldUDP64 header
+    other = feed_frame([FILLER], dst_port=1)[:60]
+    trigger = feed_frame([add_order(13, "S", 1_499_900)])
+    frames = [cut, other, trigger, b"", cut[:14]] * 12 + [trigger] * 8
+    assert all(len(f) <= 60 for f in frames if f != trigger)
+    _check(fpga, CONFIG, frames)
+    assert fpga.stats().frames == len(frames)
+    assert fpga.stats().parse_errors == 12
+    assert fpga.stats().orders == 20
+
+
+def _two_trigger_frames() -> tuple[bytes, bytes]:
+    a = feed_frame([FILLER] * 4 + [add_order(13, "S", 1_499_900)])
+    b = feed_frame([add_order(13, "S", 1_499_800)])
+    return a, b
+
+
+def test_disarm_in_the_middle_of_a_frame_takes_effect_from_the_next(fpga: FpgaBackend) -> None:
+    a, b = _two_trigger_frames()
+    fpga.configure(CONFIG)
+    assert fpga.sim is not None
+    writes = [
+        (2, regs.addr("ARMED"), 0),
+        (3, regs.addr("CONTROL"), regs.CONTROL_APPLY),
+    ]
+    out = fpga.sim.stream([a, b], writes=writes)
+    want_a = ThresholdEngine(CONFIG).feed(a)
+    assert out == [want_a, []] and want_a
+    stats = fpga.stats()
+    assert stats.orders == 1 and stats.refused["killed"] == 1
+
+
+def test_arm_in_the_middle_of_a_frame_takes_effect_from_the_next(fpga: FpgaBackend) -> None:
+    a, b = _two_trigger_frames()
+    fpga.configure(dataclasses.replace(CONFIG, armed=False))
+    assert fpga.sim is not None
+    writes = [(2, regs.addr("ARMED"), 1), (3, regs.addr("CONTROL"), regs.CONTROL_APPLY)]
+    out = fpga.sim.stream([a, b], writes=writes)
+    stats = fpga.stats()
+    assert out[0] == [] and stats.refused["killed"] == 1
+    assert len(out[1]) == 1 and stats.orders == 1
+    assert out[1] == ThresholdEngine(CONFIG).feed(b)
+
+
+def test_set_instrument_in_the_middle_of_a_frame_takes_effect_from_the_next(
+    fpga: FpgaBackend,
+) -> None:
+    """Both frames trigger under the old limit; the new one (below both prices) is
+    written, slot and all, while frame a is on the wire: a still orders, b does not."""
+    a, b = _two_trigger_frames()
+    fpga.configure(CONFIG)
+    assert fpga.sim is not None
+    lower = dataclasses.replace(CONFIG.instruments[0], limit_price=1_000_000)
+    writes = [(1 + i, addr, value) for i, (addr, value) in enumerate(instrument_writes(0, lower))]
+    writes.append((len(writes) + 1, regs.addr("CONTROL"), regs.CONTROL_APPLY))
+    assert len(writes) < len(frame_beats(a)) - 2  # all written before a's trigger ends
+    out = fpga.sim.stream([a, b], writes=writes)
+    assert out == [ThresholdEngine(CONFIG).feed(a), []]
+    stats = fpga.stats()
+    assert stats.triggers == 1 and stats.orders == 1
+    engine = ThresholdEngine(CONFIG)
+    engine.feed(a)
+    assert stats.instruments == engine.stats().instruments  # kept across the change
+
+
+def test_registers_read_back(fpga: FpgaBackend) -> None:
+    fpga.configure(CONFIG)
+    assert fpga.sim is not None
+    got = fpga.sim.read_many(
+        [regs.addr("ID"), regs.addr("MAX_ORDERS"), regs.addr("FEED_PORT"), regs.addr("STATUS")]
+    )
+    assert got == [regs.CORE_ID, 1000, FEED_PORT, 0]
+    session = fpga.sim.read_many([regs.addr("ORDER_SESSION", i) for i in range(3)])
+    raw = b"".join(w.to_bytes(4, "big") for w in session)[:10]
+    assert raw == b"TWORDERS01"
+
+
+def test_clord_id_digits_follow_the_bcd_counter_across_a_decade(fpga: FpgaBackend) -> None:
+    """first_user_ref_num 99_999_990: the UserRefNum and its 12 decimal digits cross
+    99_999_999 -> 100_000_000 within the run (the BCD counter's longest carry)."""
+    frames = [feed_frame([add_order(14, "S", 3_999_990 - i)]) for i in range(14)]
+    _check(fpga, CONFIG, frames)
+
+
+def test_order_leaves_five_cycles_after_the_trigger_message_ends(fpga: FpgaBackend) -> None:
+    """At every byte alignment, A and F, with and without a tag or IPv4 options: the
+    order's first TX beat is exactly 5 cycles after the RX beat holding the trigger
+    message's last byte (the TX port idle: frames 40 idle cycles apart)."""
+    frames, ends = [], []
+    for pad in range(8):
+        for mpid in (None, "GSCO"):
+            for vlan, options in ((None, b""), (7, b""), (None, b"\x01" * 8)):
+                trigger = add_order(13, "S", 1_499_900, mpid=mpid)
+                filler = b"X" * pad  # a message type that never triggers
+                frames.append(feed_frame([filler, trigger], vlan_tci=vlan, options=options))
+                start = 14 + (4 if vlan is not None else 0) + 20 + len(options) + 8 + 20
+                ends.append(start + 2 + pad + 2 + len(trigger) - 1)
+    roomy = dataclasses.replace(CONFIG.instruments[0], max_position=2**62, max_notional=2**62)
+    fpga.configure(dataclasses.replace(CONFIG, instruments=(roomy,)))
+    assert fpga.sim is not None
+    out = fpga.sim.stream(frames, gap=40)
+    assert all(len(o) == 1 for o in out)
+    got = {x.frame: x.first_tx - x.first_rx - ends[x.frame] // 8 for x in fpga.sim.latencies}
+    assert got == dict.fromkeys(range(len(frames)), 5)
