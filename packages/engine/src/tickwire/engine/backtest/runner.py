@@ -32,23 +32,15 @@ from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
-from tickwire.engine.strategy.api import (
-    BookUpdate,
-    InstrumentState,
-    OrderUpdate,
-    Strategy,
-    StrategyError,
-    TimerEvent,
-    TradeEvent,
-)
+from tickwire.engine.strategy.api import OrderUpdate, Strategy, StrategyError, TimerEvent
+from tickwire.engine.strategy.context import StrategyContext, callback_for
 from tickwire.engine.strategy.orders import OrderManager
-from tickwire.itch import Message, StockDirectory, StockTradingAction
+from tickwire.itch import Message
 from tickwire.ouch import v50
 from tickwire.threshold.config import ConfigError
 
 __all__ = ["BacktestConfig", "BacktestResult", "PnlPoint", "run_backtest"]
 
-_BOOK_TYPES = frozenset("AFECXDU")
 _SUSPENDED = (
     "a strategy callback suspended during a backtest: callbacks run in simulated time "
     "and cannot wait for real I/O or asyncio timers; use ctx.set_timer instead"
@@ -153,41 +145,6 @@ class BacktestResult:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-class _Context:
-    """The backtest's implementation of :class:`~tickwire.engine.strategy.api.Context`."""
-
-    def __init__(self, runner: _Runner, config: Mapping[str, Any]) -> None:
-        self._r = runner
-        self.config = config
-        self.orders: OrderManager = runner.manager
-
-    def now(self) -> int:
-        return self._r.now
-
-    def book(self, symbol: str) -> OrderBook | None:
-        locate = self._r.strategy_locates.get(symbol)
-        return None if locate is None else self._r.sbooks.books.get(locate)
-
-    def symbols(self) -> list[str]:
-        return sorted(self._r.strategy_locates)
-
-    def is_trading(self, symbol: str) -> bool:
-        locate = self._r.strategy_locates.get(symbol)
-        return locate is not None and self._r.sbooks.in_continuous_trading(locate)
-
-    def subscribe(self, symbols: list[str] | None) -> None:
-        self._r.subscribed = None if symbols is None else set(symbols)
-
-    def set_timer(self, at_ns: int, name: str) -> None:
-        self._r.push(max(at_ns, self._r.now), _TIMER, name)
-
-    def position(self, symbol: str) -> int:
-        return self._r.risk.ledger.positions.get(symbol, 0)
-
-    def log(self, text: str) -> None:
-        self._r.result.log.append(f"{self._r.now} {text}")
-
-
 class _Runner:
     def __init__(
         self,
@@ -213,10 +170,8 @@ class _Runner:
         self.ack_lat: LatencyModel = parse_latency(cfg.ack_latency, cfg.seed + 2)
         self.vbooks = BookManager()
         self.venue = SimulatedVenue(self.vbooks, self._respond)
-        self._prints: list[TapePrint] = []
-        self.sbooks = make_book_manager(cfg.book_backend, on_print=self._prints.append)
-        self.strategy_locates: dict[str, int] = {}
-        self.subscribed: set[str] | None = None
+        prints: list[TapePrint] = []
+        self.sbooks = make_book_manager(cfg.book_backend, on_print=prints.append)
         self.risk = RiskEngine(limits)
         self._updates: list[OrderUpdate] = []
         self.manager = OrderManager(
@@ -226,7 +181,15 @@ class _Runner:
             first_user_ref_num=cfg.first_user_ref_num,
             on_update=self._updates.append,
         )
-        self.ctx = _Context(self, strategy.config)
+        self.ctx = StrategyContext(
+            strategy.config,
+            self.manager,
+            self.sbooks,
+            prints,
+            clock=lambda: self.now,
+            schedule=lambda at, name: self.push(at, _TIMER, name),
+            log=self.result.log,
+        )
         self._trigger_ts = 0  # exchange time of the event being handled (tick-to-venue)
         self._sent_at: dict[int, int] = {}
         self._acked: set[int] = set()
@@ -309,53 +272,9 @@ class _Runner:
     def _deliver(self, t: int, exch_ts: int, msg: Message) -> None:
         self.now = max(self.now, t)
         self._trigger_ts = exch_ts
-        sb = self.sbooks
-        prints = self._prints
-        sb.apply(msg)
-        typ = msg.message_type
-        if isinstance(msg, StockDirectory):
-            self.strategy_locates[msg.stock] = msg.stock_locate
-            return
-        locate = msg.stock_locate
-        book = sb.books.get(locate)
-        if book is None:
-            prints.clear()
-            return
-        symbol = book.symbol
-        if symbol and symbol not in self.strategy_locates:
-            self.strategy_locates[symbol] = locate
-        sub = self.subscribed
-        if sub is not None and symbol not in sub:
-            prints.clear()
-            return
-        if typ in _BOOK_TYPES:
-            bbo = book.bbo()
-            if bbo.bid_price is not None and bbo.ask_price is not None:
-                # The reference price of the collar and of unrealised PnL in risk.
-                self.risk.set_reference(symbol, (bbo.bid_price + bbo.ask_price) // 2)
-            self._drive(
-                self.strategy.on_book(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
-            )
-        elif isinstance(msg, StockTradingAction):
-            state = InstrumentState(symbol, locate, msg.timestamp, str(msg.trading_state))
-            self._drive(self.strategy.on_instrument_state(state))
-        if prints:
-            for p in prints:
-                self._drive(
-                    self.strategy.on_trade(
-                        TradeEvent(
-                            symbol,
-                            locate,
-                            p.timestamp,
-                            p.kind,
-                            p.price,
-                            p.shares,
-                            p.side,
-                            p.match_number,
-                        )
-                    )
-                )
-            prints.clear()
+        strategy = self.strategy
+        for event in self.ctx.market(msg):
+            self._drive(callback_for(strategy, event))
 
     def _record_fills(self) -> None:
         fills = self.venue.fills

@@ -26,26 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from tickwire.engine.book import BookManager, OrderBook, TapePrint
+from tickwire.engine.book import BookManager, TapePrint
 from tickwire.engine.risk import RiskEngine, RiskLimits
-from tickwire.engine.strategy.api import (
-    BookUpdate,
-    InstrumentState,
-    OrderUpdate,
-    Strategy,
-    TimerEvent,
-    TradeEvent,
-)
+from tickwire.engine.strategy.api import OrderUpdate, Strategy, TimerEvent
+from tickwire.engine.strategy.context import StrategyContext, StrategyEvent, callback_for
 from tickwire.engine.strategy.orders import OrderManager
-from tickwire.itch import Message, StockDirectory, StockTradingAction
+from tickwire.itch import Message
 from tickwire.ouch import v50
 
 __all__ = ["LiveRunner", "wall_clock_ns"]
-
-_BOOK_TYPES = frozenset("AFECXDU")
 
 
 def wall_clock_ns() -> int:
@@ -54,41 +46,6 @@ def wall_clock_ns() -> int:
     lt = time.localtime(now // 1_000_000_000)
     seconds = lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec
     return seconds * 1_000_000_000 + now % 1_000_000_000
-
-
-class _LiveContext:
-    def __init__(self, runner: LiveRunner, config: Mapping[str, Any]) -> None:
-        self._r = runner
-        self.config = config
-        self.orders: OrderManager = runner.manager
-
-    def now(self) -> int:
-        return self._r.clock()
-
-    def book(self, symbol: str) -> OrderBook | None:
-        locate = self._r.locates.get(symbol)
-        return None if locate is None else self._r.books.books.get(locate)
-
-    def symbols(self) -> list[str]:
-        return sorted(self._r.locates)
-
-    def is_trading(self, symbol: str) -> bool:
-        locate = self._r.locates.get(symbol)
-        return locate is not None and self._r.books.in_continuous_trading(locate)
-
-    def subscribe(self, symbols: list[str] | None) -> None:
-        self._r.subscribed = None if symbols is None else set(symbols)
-
-    def set_timer(self, at_ns: int, name: str) -> None:
-        delay = max(0, at_ns - self._r.clock()) / 1e9
-        loop = asyncio.get_running_loop()
-        loop.call_later(delay, self._r.queue.put_nowait, ("timer", (name, at_ns)))
-
-    def position(self, symbol: str) -> int:
-        return self._r.risk.ledger.positions.get(symbol, 0)
-
-    def log(self, text: str) -> None:
-        self._r.log.append(f"{self._r.clock()} {text}")
 
 
 class LiveRunner:
@@ -108,10 +65,8 @@ class LiveRunner:
         self.clock = clock
         self.risk_clock = risk_clock
         self._send_bytes = send
-        self._prints: list[TapePrint] = []
-        self.books = BookManager(on_print=self._prints.append)
-        self.locates: dict[str, int] = {}
-        self.subscribed: set[str] | None = None
+        prints: list[TapePrint] = []
+        self.books = BookManager(on_print=prints.append)
         self.risk = RiskEngine(limits if limits is not None else RiskLimits())
         self._updates: list[OrderUpdate] = []
         self.manager = OrderManager(
@@ -123,9 +78,33 @@ class LiveRunner:
             risk_clock=risk_clock,
         )
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.ctx = _LiveContext(self, strategy.config)
         self.log: list[str] = []
+        self.ctx = StrategyContext(
+            strategy.config,
+            self.manager,
+            self.books,
+            prints,
+            clock=clock,
+            schedule=self._schedule,
+            log=self.log,
+        )
         self.sent: list[v50.InboundMessage] = []
+
+    @property
+    def locates(self) -> dict[str, int]:
+        """Symbol -> locate of every symbol known from the feed (the context's)."""
+        return self.ctx.locates
+
+    @property
+    def subscribed(self) -> set[str] | None:
+        """The symbols the strategy subscribed to (None: all)."""
+        return self.ctx.subscribed
+
+    def _schedule(self, at: int, name: str) -> None:
+        """The context's timers: an asyncio timer that queues the event at ``at``."""
+        delay = max(0, at - self.clock()) / 1e9
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, self.queue.put_nowait, ("timer", (name, at)))
 
     def _send(self, msg: v50.InboundMessage) -> None:
         self.sent.append(msg)
@@ -145,45 +124,24 @@ class LiveRunner:
             for upd in pending:
                 await self.strategy.on_order_update(upd)
 
+    async def _call(self, event: StrategyEvent) -> None:
+        """Run one callback, then deliver the order updates it caused (as a backtest)."""
+        await callback_for(self.strategy, event)
+        await self._drain_updates()
+
     async def _dispatch(self, kind: str, payload: Any) -> None:
         if kind == "ouch":
             self.manager.on_message(v50.decode_outbound(payload))
+            await self._drain_updates()
         elif kind == "timer":
             name, at = payload
-            await self.strategy.on_timer(TimerEvent(name, at))
+            await self._call(TimerEvent(name, at))
         else:
             await self._market(payload)
-        await self._drain_updates()
 
     async def _market(self, msg: Message) -> None:
-        self.books.apply(msg)
-        if isinstance(msg, StockDirectory):
-            self.locates[msg.stock] = msg.stock_locate
-            return
-        book = self.books.books.get(msg.stock_locate)
-        prints = self._prints
-        if book is None or (self.subscribed is not None and book.symbol not in self.subscribed):
-            prints.clear()
-            return
-        symbol = book.symbol
-        self.locates.setdefault(symbol, msg.stock_locate)
-        if msg.message_type in _BOOK_TYPES:
-            bbo = book.bbo()
-            if bbo.bid_price is not None and bbo.ask_price is not None:
-                self.risk.set_reference(symbol, (bbo.bid_price + bbo.ask_price) // 2)
-            await self.strategy.on_book(
-                BookUpdate(symbol, book.locate, msg.timestamp, bbo, book, msg)
-            )
-            await self._drain_updates()
-        elif isinstance(msg, StockTradingAction):
-            state = InstrumentState(symbol, book.locate, msg.timestamp, str(msg.trading_state))
-            await self.strategy.on_instrument_state(state)
-        for p in prints:
-            trade = TradeEvent(
-                symbol, book.locate, p.timestamp, p.kind, p.price, p.shares, p.side, p.match_number
-            )
-            await self.strategy.on_trade(trade)
-        prints.clear()
+        for event in self.ctx.market(msg):
+            await self._call(event)
 
     async def run(self, feed: AsyncIterator[Message], *, settle: float = 0.2) -> None:
         """Start the strategy, run until ``feed`` ends, then stop it and wait ``settle``

@@ -1,0 +1,169 @@
+"""The one strategy :class:`~tickwire.engine.strategy.api.Context`, shared by the backtest
+and the live runner.
+
+:class:`StrategyContext` is sans-I/O: it reads no clock and starts no timer of its own.
+What differs between a backtest and a live session comes in as arguments:
+
+* ``clock``: the strategy's time, ns since midnight (simulated event time in a backtest;
+  the wall clock the live adapter passes);
+* ``schedule``: how a timer is set (the backtest pushes it on its event heap, live sets
+  an asyncio timer that queues it);
+* ``orders``: the :class:`~tickwire.engine.strategy.orders.OrderManager`, whose ``send``
+  is where orders go (the simulated venue, or OUCH over SoupBinTCP);
+* ``books`` and ``prints``: the strategy's view of the market (a reference or compiled
+  book manager) and the list its tape prints are appended to.
+
+:meth:`StrategyContext.market` is the feed side, the same for both: it applies one ITCH
+message to the strategy's books and returns the events the strategy gets for it, in the
+order its callbacks run. The rule, one for both paths:
+
+1. the message is applied to the books;
+2. a Stock Directory (R) makes its symbol known (``symbols()``, ``book()``) and yields
+   nothing;
+3. a message for a locate with no book yields nothing (its tape prints are dropped);
+4. the book's symbol becomes known if it was not (a book the feed built without a
+   directory message): known symbols do not depend on the subscription;
+5. only then the subscription: a symbol outside it yields nothing (prints dropped);
+6. a book message (A F E C X D U) sets risk's reference price (the mid of a two-sided
+   book) and yields a :class:`BookUpdate`; a Stock Trading Action (H) an
+   :class:`InstrumentState`; then one :class:`TradeEvent` per tape print.
+
+``subscribe`` filters callbacks, never what the context knows. The runners drive each
+returned event's callback to completion and deliver the order updates it caused before
+the next event (:func:`callback_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from tickwire.engine.book import BookManager, OrderBook, TapePrint
+from tickwire.engine.strategy.api import (
+    BookUpdate,
+    InstrumentState,
+    OrderUpdate,
+    Strategy,
+    TimerEvent,
+    TradeEvent,
+)
+from tickwire.engine.strategy.orders import OrderManager
+from tickwire.itch import Message, StockDirectory, StockTradingAction
+
+__all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for"]
+
+_BOOK_TYPES = frozenset("AFECXDU")
+
+#: What :meth:`StrategyContext.market` yields.
+MarketEvent = BookUpdate | InstrumentState | TradeEvent
+#: Every event a strategy callback receives.
+StrategyEvent = BookUpdate | InstrumentState | TradeEvent | TimerEvent | OrderUpdate
+
+_NOTHING: tuple[MarketEvent, ...] = ()
+
+_CALLBACKS: dict[type, str] = {
+    BookUpdate: "on_book",
+    InstrumentState: "on_instrument_state",
+    TradeEvent: "on_trade",
+    TimerEvent: "on_timer",
+    OrderUpdate: "on_order_update",
+}
+
+
+def callback_for(strategy: Strategy, event: StrategyEvent) -> Coroutine[Any, Any, None]:
+    """The coroutine of ``strategy``'s callback for ``event`` (``on_book`` for a
+    :class:`BookUpdate`, ...)."""
+    method: Callable[[Any], Coroutine[Any, Any, None]] = getattr(strategy, _CALLBACKS[type(event)])
+    return method(event)
+
+
+class StrategyContext:
+    """The :class:`~tickwire.engine.strategy.api.Context` of both runners (see the
+    module docs for what is a parameter and for the feed rule)."""
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        orders: OrderManager,
+        books: BookManager,
+        prints: list[TapePrint],
+        *,
+        clock: Callable[[], int],
+        schedule: Callable[[int, str], None],
+        log: list[str],
+    ) -> None:
+        self.config = config
+        self.orders = orders
+        self.books = books
+        self._prints = prints
+        self._clock = clock
+        self._schedule = schedule
+        self.lines = log
+        self.locates: dict[str, int] = {}
+        self.subscribed: set[str] | None = None
+
+    # -- the Context protocol -----------------------------------------------------------
+    def now(self) -> int:
+        return self._clock()
+
+    def book(self, symbol: str) -> OrderBook | None:
+        locate = self.locates.get(symbol)
+        return None if locate is None else self.books.books.get(locate)
+
+    def symbols(self) -> list[str]:
+        return sorted(self.locates)
+
+    def is_trading(self, symbol: str) -> bool:
+        locate = self.locates.get(symbol)
+        return locate is not None and self.books.in_continuous_trading(locate)
+
+    def subscribe(self, symbols: list[str] | None) -> None:
+        self.subscribed = None if symbols is None else set(symbols)
+
+    def set_timer(self, at_ns: int, name: str) -> None:
+        """A time already past fires now: the timer's event carries ``max(at_ns, now)``."""
+        self._schedule(max(at_ns, self._clock()), name)
+
+    def position(self, symbol: str) -> int:
+        return self.orders.risk.ledger.positions.get(symbol, 0)
+
+    def log(self, text: str) -> None:
+        self.lines.append(f"{self._clock()} {text}")
+
+    # -- the feed -----------------------------------------------------------------------
+    def market(self, msg: Message) -> tuple[MarketEvent, ...] | list[MarketEvent]:
+        """Apply ``msg`` to the strategy's books; the events it gives, in callback order."""
+        self.books.apply(msg)
+        prints = self._prints
+        if isinstance(msg, StockDirectory):
+            self.locates[msg.stock] = msg.stock_locate
+            return _NOTHING
+        locate = msg.stock_locate
+        book = self.books.books.get(locate)
+        if book is None:
+            prints.clear()
+            return _NOTHING
+        symbol = book.symbol
+        if symbol and symbol not in self.locates:
+            self.locates[symbol] = locate
+        sub = self.subscribed
+        if sub is not None and symbol not in sub:
+            prints.clear()
+            return _NOTHING
+        events: list[MarketEvent] = []
+        if msg.message_type in _BOOK_TYPES:
+            bbo = book.bbo()
+            if bbo.bid_price is not None and bbo.ask_price is not None:
+                # The reference price of the collar and of unrealised PnL in risk.
+                self.orders.risk.set_reference(symbol, (bbo.bid_price + bbo.ask_price) // 2)
+            events.append(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
+        elif isinstance(msg, StockTradingAction):
+            events.append(InstrumentState(symbol, locate, msg.timestamp, str(msg.trading_state)))
+        if prints:
+            for p in prints:
+                trade = TradeEvent(
+                    symbol, locate, p.timestamp, p.kind, p.price, p.shares, p.side, p.match_number
+                )
+                events.append(trade)
+            prints.clear()
+        return events
