@@ -13,6 +13,11 @@ Host side, :class:`OuchHost50` and :class:`OuchHost42` answer inbound
 messages the way an OUCH port does for the order lifecycle (accept, replace,
 cancel, modify, account query; duplicates ignored). They are conformance hosts
 for tests, examples and benchmarks, not a matching engine: nothing executes.
+
+The client books' order state is the one :class:`~tickwire.ouch.tracker.OrderTracker`:
+the books add the request side (UserRefNums or tokens, validation, the requests not yet
+acknowledged) and their :attr:`~OrderBook50.orders` view, one entry per replace chain
+under its current key.
 """
 
 from __future__ import annotations
@@ -20,30 +25,64 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from . import v42, v50
 from ._errors import OuchError
+from .tracker import Event, OrderTracker, TrackedOrder
 
 __all__ = ["Order", "OrderBook42", "OrderBook50", "OuchHost42", "OuchHost50"]
 
 K = TypeVar("K", int, str)
 
 
-@dataclass
-class Order(Generic[K]):
-    """One order chain as the client sees it."""
+#: One order chain as a client book sees it (the tracker's record: ``quantity`` is the
+#: shares open, ``executed`` the shares executed over the chain).
+Order = TrackedOrder
 
-    key: K  # UserRefNum (5.0) or Order Token (4.2) of the current order in the chain
-    symbol: str
-    side: str
-    price: int
-    quantity: int  # shares open on the book (as last reported)
-    state: str = "pending"  # pending, live, dead, rejected
-    executed: int = 0
-    order_reference_number: int | None = None
-    history: list[object] = field(default_factory=list)
+
+class _ClientBook(Generic[K]):
+    """What both client books share: the tracker, the chain view, the pending requests."""
+
+    def __init__(self) -> None:
+        self.tracker: OrderTracker[K] = OrderTracker(keep_history=True)
+        self.orders: dict[K, TrackedOrder[K]] = {}  # one entry per chain, current key
+        self._pending: dict[K, Any] = {}  # key -> unacknowledged Enter or Replace
+        self._pending_other: list[tuple[str, K, Any]] = []  # (cancel|modify, key, request)
+
+    def _chain(self, key: K, what: str) -> TrackedOrder[K]:
+        order = self.orders.get(key)
+        if order is None:
+            raise OuchError(f"no order with {what} {key!r}")
+        return order
+
+    def _sent(self, order: TrackedOrder[K], request: object) -> None:
+        self.tracker.sent(order)
+        if order.replaces is None:
+            self.orders[order.key] = order
+        self._pending[order.key] = request
+
+    def _apply(self, msg: object) -> TrackedOrder[K] | None:
+        """Apply an outbound message; returns the order it concerned (if any)."""
+        change = self.tracker.on_message(msg)
+        if change is None:
+            return None
+        answer = change.answer
+        key, event = answer.key, answer.event
+        if event is Event.REPLACED or event is Event.REPLACED_DEAD:
+            if answer.orig is not None:
+                self.orders.pop(answer.orig, None)
+            self._pending.pop(key, None)
+            if change.order is not None:
+                self.orders[key] = change.order
+        elif event in (Event.ACCEPTED, Event.ACCEPTED_DEAD, Event.REJECTED):
+            self._pending.pop(key, None)
+        elif event is Event.CANCELED or event is Event.MODIFIED:
+            kind = "cancel" if event is Event.CANCELED else "modify"
+            self._pending_other = [p for p in self._pending_other if p[:2] != (kind, key)]
+        for gone in change.cascaded:  # a replace the venue will ignore: nothing to resend
+            self._pending.pop(gone.key, None)
+        return change.order
 
 
 def _stamp(host: OuchHost50 | OuchHost42, now: int | None) -> int:
@@ -68,14 +107,12 @@ def _deprecated_clock(cls: str, clock: Callable[[], int] | None) -> Callable[[],
 
 
 # ================================================================ OUCH 5.0
-class OrderBook50:
+class OrderBook50(_ClientBook[int]):
     """Client-side OUCH 5.0 order state keyed by UserRefNum."""
 
     def __init__(self, next_user_ref_num: int = 1) -> None:
+        super().__init__()
         self.next_user_ref_num = next_user_ref_num
-        self.orders: dict[int, Order[int]] = {}
-        self._pending: dict[int, v50.InboundMessage] = {}  # UserRefNum -> unacknowledged request
-        self._pending_other: list[v50.InboundMessage] = []  # cancels and modifies
 
     def _peek_user_ref_num(self) -> int:
         """The next UserRefNum; taken (incremented) only once its message validated."""
@@ -116,8 +153,7 @@ class OrderBook50:
         )
         v50.encode(msg)  # validate before any state changes
         self.next_user_ref_num = urn + 1
-        self.orders[urn] = Order(urn, symbol, side, price, quantity)
-        self._pending[urn] = msg
+        self._sent(TrackedOrder(urn, symbol, side, price, quantity), msg)
         return msg
 
     def replace(
@@ -132,8 +168,7 @@ class OrderBook50:
         cl_ord_id: str | None = None,
         appendages: tuple[v50.TagValue, ...] = (),
     ) -> v50.ReplaceOrder:
-        if user_ref_num not in self.orders:
-            raise OuchError(f"no order with UserRefNum {user_ref_num}")
+        old = self._chain(user_ref_num, "UserRefNum")
         new = self._peek_user_ref_num()
         msg = v50.ReplaceOrder(
             user_ref_num,
@@ -148,89 +183,34 @@ class OrderBook50:
         )
         v50.encode(msg)
         self.next_user_ref_num = new + 1
-        self._pending[new] = msg
+        # The wire carries the chain's total (executed + open); open is the rest.
+        open_ = max(0, quantity - old.executed)
+        self._sent(TrackedOrder(new, old.symbol, old.side, price, open_, replaces=old.key), msg)
         return msg
 
     def cancel(self, user_ref_num: int, quantity: int = 0) -> v50.CancelOrder:
-        if user_ref_num not in self.orders:
-            raise OuchError(f"no order with UserRefNum {user_ref_num}")
+        self._chain(user_ref_num, "UserRefNum")
         msg = v50.CancelOrder(user_ref_num, quantity)
-        self._pending_other.append(msg)
+        self._pending_other.append(("cancel", user_ref_num, msg))
         return msg
 
     def modify(self, user_ref_num: int, side: str, quantity: int) -> v50.ModifyOrder:
-        if user_ref_num not in self.orders:
-            raise OuchError(f"no order with UserRefNum {user_ref_num}")
+        self._chain(user_ref_num, "UserRefNum")
         msg = v50.ModifyOrder(user_ref_num, side, quantity)
-        self._pending_other.append(msg)
+        self._pending_other.append(("modify", user_ref_num, msg))
         return msg
 
     def pending(self) -> list[v50.InboundMessage]:
         """Requests not yet acknowledged, in the order they were made (resend these)."""
         reqs: list[v50.InboundMessage] = [self._pending[k] for k in sorted(self._pending)]
-        return reqs + list(self._pending_other)
+        return reqs + [req for _, _, req in self._pending_other]
 
     def on_message(self, msg: v50.OutboundMessage) -> Order[int] | None:
         """Apply an outbound message; returns the order it concerned (if any)."""
         if isinstance(msg, v50.AccountQueryResponse):
             self.next_user_ref_num = max(self.next_user_ref_num, msg.next_user_ref_num)
             return None
-        urn = getattr(msg, "user_ref_num", None)
-        if urn is None:
-            return None
-        if isinstance(msg, v50.OrderReplaced):
-            old = self.orders.pop(msg.orig_user_ref_num, None)
-            self._pending.pop(msg.user_ref_num, None)
-            order = Order(
-                msg.user_ref_num, msg.symbol, msg.side, msg.price, msg.quantity,
-                executed=old.executed if old else 0,
-                history=old.history if old else [],
-            )  # fmt: skip
-            order.order_reference_number = msg.order_reference_number
-            order.state = "live" if msg.order_state == "L" else "dead"
-            self.orders[msg.user_ref_num] = order
-            order.history.append(msg)
-            return order
-        found = self.orders.get(urn)
-        if isinstance(msg, v50.Rejected):
-            self._pending.pop(urn, None)
-            if found is not None and found.state == "pending":
-                found.state = "rejected"
-        if found is None:
-            return None
-        order = found
-        order.history.append(msg)
-        if isinstance(msg, v50.OrderAccepted):
-            self._pending.pop(urn, None)
-            order.state = "live" if msg.order_state == "L" else "dead"
-            order.quantity = msg.quantity
-            order.price = msg.price
-            order.order_reference_number = msg.order_reference_number
-        elif isinstance(msg, v50.OrderExecuted):
-            order.executed += msg.quantity
-            order.quantity = max(0, order.quantity - msg.quantity)
-            if order.quantity == 0:
-                order.state = "dead"
-        elif isinstance(msg, v50.OrderCanceled | v50.AiqCanceled):
-            dec = msg.quantity if isinstance(msg, v50.OrderCanceled) else msg.decrement_shares
-            order.quantity = max(0, order.quantity - dec)
-            self._pending_other = [
-                m for m in self._pending_other
-                if not (isinstance(m, v50.CancelOrder) and m.user_ref_num == urn)
-            ]  # fmt: skip
-            if order.quantity == 0:
-                order.state = "dead"
-        elif isinstance(msg, v50.OrderModified):
-            order.side = msg.side
-            order.quantity = msg.quantity
-            self._pending_other = [
-                m for m in self._pending_other
-                if not (isinstance(m, v50.ModifyOrder) and m.user_ref_num == urn)
-            ]  # fmt: skip
-        elif isinstance(msg, v50.OrderPriorityUpdate):
-            order.price = msg.price
-            order.order_reference_number = msg.order_reference_number
-        return order
+        return self._apply(msg)
 
 
 class OuchHost50:
@@ -319,19 +299,17 @@ def _with_quantity(
 
 
 # ================================================================ OUCH 4.2
-class OrderBook42:
+class OrderBook42(_ClientBook[str]):
     """Client-side OUCH 4.2 order state keyed by Order Token.
 
     Tokens must be day-unique; by default they are ``prefix`` plus a counter.
     """
 
     def __init__(self, prefix: str = "TW", first: int = 1) -> None:
+        super().__init__()
         self.prefix = prefix
         self.counter = first
-        self.orders: dict[str, Order[str]] = {}
         self.used_tokens: set[str] = set()  # day-unique, even after a replace retires one
-        self._pending: dict[str, v42.InboundMessage] = {}
-        self._pending_other: list[v42.InboundMessage] = []
 
     def new_token(self) -> str:
         while True:
@@ -366,8 +344,7 @@ class OrderBook42:
         )  # fmt: skip
         v42.encode(msg)
         self.used_tokens.add(token)
-        self.orders[token] = Order(token, stock, buy_sell_indicator, price, shares)
-        self._pending[token] = msg
+        self._sent(TrackedOrder(token, stock, buy_sell_indicator, price, shares), msg)
         return msg
 
     def replace(
@@ -381,8 +358,7 @@ class OrderBook42:
         intermarket_sweep_eligibility: str = "N",
         minimum_quantity: int = 0,
     ) -> v42.ReplaceOrder:
-        if order_token not in self.orders:
-            raise OuchError(f"no order with token {order_token!r}")
+        old = self._chain(order_token, "token")
         new = self.new_token()
         msg = v42.ReplaceOrder(
             order_token, new, shares, price, time_in_force, display,
@@ -390,78 +366,29 @@ class OrderBook42:
         )  # fmt: skip
         v42.encode(msg)
         self.used_tokens.add(new)
-        self._pending[new] = msg
+        open_ = max(0, shares - old.executed)  # the wire carries executed + open
+        self._sent(TrackedOrder(new, old.symbol, old.side, price, open_, replaces=old.key), msg)
         return msg
 
     def cancel(self, order_token: str, shares: int = 0) -> v42.CancelOrder:
-        if order_token not in self.orders:
-            raise OuchError(f"no order with token {order_token!r}")
+        self._chain(order_token, "token")
         msg = v42.CancelOrder(order_token, shares)
-        self._pending_other.append(msg)
+        self._pending_other.append(("cancel", order_token, msg))
         return msg
 
     def modify(self, order_token: str, buy_sell_indicator: str, shares: int) -> v42.ModifyOrder:
-        if order_token not in self.orders:
-            raise OuchError(f"no order with token {order_token!r}")
+        self._chain(order_token, "token")
         msg = v42.ModifyOrder(order_token, buy_sell_indicator, shares)
-        self._pending_other.append(msg)
+        self._pending_other.append(("modify", order_token, msg))
         return msg
 
     def pending(self) -> list[v42.InboundMessage]:
-        return list(self._pending.values()) + list(self._pending_other)
+        """Requests not yet acknowledged, in the order they were made (resend these)."""
+        return list(self._pending.values()) + [req for _, _, req in self._pending_other]
 
     def on_message(self, msg: v42.OutboundMessage) -> Order[str] | None:
-        if isinstance(msg, v42.OrderReplaced):
-            old = self.orders.pop(msg.previous_order_token, None)
-            self._pending.pop(msg.replacement_order_token, None)
-            order = Order(
-                msg.replacement_order_token, msg.stock, msg.buy_sell_indicator, msg.price,
-                msg.shares, executed=old.executed if old else 0, history=old.history if old else [],
-            )  # fmt: skip
-            order.state = "live" if msg.order_state == "L" else "dead"
-            order.order_reference_number = msg.order_reference_number
-            order.history.append(msg)
-            self.orders[order.key] = order
-            return order
-        token = getattr(msg, "order_token", None)
-        if token is None:
-            return None
-        found = self.orders.get(token)
-        if isinstance(msg, v42.Rejected):
-            self._pending.pop(token, None)
-            if found is not None and found.state == "pending":
-                found.state = "rejected"
-        if found is None:
-            return None
-        order = found
-        order.history.append(msg)
-        if isinstance(msg, v42.OrderAccepted):
-            self._pending.pop(token, None)
-            order.state = "live" if msg.order_state == "L" else "dead"
-            order.quantity = msg.shares
-            order.price = msg.price
-            order.order_reference_number = msg.order_reference_number
-        elif isinstance(msg, v42.OrderExecuted | v42.ExecutedWithReferencePrice):
-            order.executed += msg.executed_shares
-            order.quantity = max(0, order.quantity - msg.executed_shares)
-            if order.quantity == 0:
-                order.state = "dead"
-        elif isinstance(msg, v42.OrderCanceled | v42.AiqCanceled):
-            order.quantity = max(0, order.quantity - msg.decrement_shares)
-            self._pending_other = [
-                m for m in self._pending_other
-                if not (isinstance(m, v42.CancelOrder) and m.order_token == token)
-            ]  # fmt: skip
-            if order.quantity == 0:
-                order.state = "dead"
-        elif isinstance(msg, v42.OrderModified):
-            order.side = msg.buy_sell_indicator
-            order.quantity = msg.shares
-            self._pending_other = [
-                m for m in self._pending_other
-                if not (isinstance(m, v42.ModifyOrder) and m.order_token == token)
-            ]  # fmt: skip
-        return order
+        """Apply an outbound message; returns the order it concerned (if any)."""
+        return self._apply(msg)
 
 
 class OuchHost42:

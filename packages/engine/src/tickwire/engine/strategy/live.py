@@ -11,8 +11,9 @@ transports instead of simulated ones:
   ``tickwire.ouch.v50.encode`` and handed to ``send`` (for example
   :meth:`tickwire.soupbintcp.SoupClient.send`); the venue's answers are fed back with
   :meth:`LiveRunner.on_ouch` (raw OUCH 5.0 outbound bytes);
-* time is the wall clock as ns since local midnight (``clock`` to override), and timers
-  are asyncio timers; pre-trade risk's rate windows (throttle, duplicates) run on
+* the runner is the adapter that reads real clocks; the strategy's context and the order
+  manager are sans-I/O and get them as arguments. Time is :func:`wall_clock_ns`, ns
+  since local midnight (``clock`` to override), and timers are asyncio timers; pre-trade risk's rate windows (throttle, duplicates) run on
   ``time.monotonic_ns`` instead (``risk_clock`` to override), because time since
   midnight wraps: a throttle filled at 23:59:58 would otherwise refuse every order
   until 23:59:58 the next day.

@@ -22,6 +22,14 @@ spec's:
 * symbols are kept in their wire form (``"AAPL "`` is sent, tracked and risk-checked
   as ``AAPL``).
 
+The order state machine is not restated here: every order is a record of the one
+:class:`~tickwire.ouch.tracker.OrderTracker` of tickwire-ouch (driven by the OUCH 5.0
+answers through its table), and the manager maps what each answer changed to risk
+(``fill``, ``reduce``, ``replaced``, ``order_done``) and to the strategy's updates. An
+``AiqCanceled`` is a cancel like ``OrderCanceled``. Answers naming a UserRefNum this
+manager never sent (or one risk refused, which never reached the wire) are counted in
+``unknown_answers``.
+
 Transport is a plain callable taking the inbound message, so the same manager drives the
 simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
 """
@@ -29,18 +37,20 @@ simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tickwire.engine.risk import MAX_OUCH_QUANTITY, RiskEngine, RiskRefusal, wire_symbol
 from tickwire.engine.strategy.api import OrderUpdate
 from tickwire.ouch import v50
+from tickwire.ouch.tracker import Event, OrderTracker, TrackedOrder
+from tickwire.ouch.tracker import OrderState as WireState
 
 __all__ = ["Order", "OrderManager", "OrderState"]
 
 
 class OrderState(StrEnum):
-    """Life cycle of one UserRefNum."""
+    """Life cycle of one UserRefNum (the tracker's states, plus ``refused``)."""
 
     PENDING = "pending"  # sent, no answer yet
     LIVE = "live"  # accepted and open
@@ -49,9 +59,21 @@ class OrderState(StrEnum):
     REFUSED = "refused"  # refused by pre-trade risk, never sent
 
 
+_STATES = {
+    WireState.PENDING: OrderState.PENDING,
+    WireState.LIVE: OrderState.LIVE,
+    WireState.DEAD: OrderState.DONE,
+    WireState.REJECTED: OrderState.REJECTED,
+}
+
+
 @dataclass(slots=True, eq=False)
 class Order:
-    """One order as the strategy sees it (one UserRefNum of a replace chain)."""
+    """One order as the strategy sees it (one UserRefNum of a replace chain).
+
+    What the strategy asked for is kept here; what the venue answered (state, shares
+    open and filled, the replace links) is the tracker's record :attr:`tracked`.
+    """
 
     user_ref_num: int
     symbol: str
@@ -61,20 +83,53 @@ class Order:
     time_in_force: str
     cl_ord_id: str
     sent_ns: int
-    state: OrderState = OrderState.PENDING
-    open_qty: int = 0
-    filled_qty: int = 0  # filled on this UserRefNum
-    chain_filled: int = 0  # filled over the whole replace chain before this UserRefNum
-    order_reference_number: int = 0
     replaces: int | None = None
-    replaced_by: int | None = None
     pending_cancel: bool = False
-    reason: str = ""
+    refused: bool = False  # by pre-trade risk: never sent, never tracked
+    tracked: TrackedOrder[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tracked = TrackedOrder(
+            self.user_ref_num, self.symbol, self.side, self.price, 0, replaces=self.replaces
+        )
+
+    @property
+    def state(self) -> OrderState:
+        return OrderState.REFUSED if self.refused else _STATES[self.tracked.state]
+
+    @property
+    def open_qty(self) -> int:
+        """Shares open on the book."""
+        return self.tracked.quantity
+
+    @property
+    def filled_qty(self) -> int:
+        """Filled on this UserRefNum."""
+        return self.tracked.filled
+
+    @property
+    def chain_filled(self) -> int:
+        """Filled over the whole replace chain before this UserRefNum."""
+        return self.tracked.chain_filled
+
+    @property
+    def order_reference_number(self) -> int:
+        return self.tracked.order_reference_number or 0
+
+    @property
+    def replaced_by(self) -> int | None:
+        """The UserRefNum of a replacement sent and not rejected."""
+        return self.tracked.replaced_by
+
+    @property
+    def reason(self) -> str:
+        """Why it was refused (risk), rejected (venue) or finished unanswered."""
+        return self.tracked.reason
 
     @property
     def is_open(self) -> bool:
         """Pending or live: may still trade."""
-        return self.state in (OrderState.PENDING, OrderState.LIVE)
+        return not self.refused and self.tracked.is_open
 
 
 class OrderManager:
@@ -105,6 +160,7 @@ class OrderManager:
         self._on_update = on_update
         self.capacity = capacity
         self.orders: dict[int, Order] = {}
+        self.tracker: OrderTracker[int] = OrderTracker()
         # Orders that may still be open, so open_orders() (asked on every market data event
         # by strategies) costs the open orders, not every order of the day. Pruned lazily.
         self._maybe_open: dict[int, Order] = {}
@@ -126,8 +182,8 @@ class OrderManager:
             self._on_update(update)
 
     def _refuse(self, order: Order, refusal: RiskRefusal) -> Order:
-        order.state = OrderState.REFUSED
-        order.reason = refusal.reason.value
+        order.refused = True
+        order.tracked.reason = refusal.reason.value
         self.refused += 1
         self._emit(OrderUpdate("refused", order, self._clock(), reason=refusal.reason.value))
         return order
@@ -153,7 +209,8 @@ class OrderManager:
         refusal = self.risk.submit(ref, symbol, side, quantity, price, self._risk_clock())
         if refusal is not None:
             return self._refuse(order, refusal)
-        order.open_qty = quantity
+        order.tracked.quantity = quantity
+        self.tracker.sent(order.tracked)
         self.sent += 1
         self._send(
             v50.EnterOrder(
@@ -197,8 +254,8 @@ class OrderManager:
             v50.cl_ord_id_for(ref),
             now,
             replaces=order.user_ref_num,
-            chain_filled=order.chain_filled + order.filled_qty,
         )
+        new.tracked.chain_filled = order.tracked.executed
         self.orders[ref] = new
         self._maybe_open[ref] = new
         refusal = self.risk.submit(
@@ -212,8 +269,8 @@ class OrderManager:
         )
         if refusal is not None:
             return self._refuse(new, refusal)
-        order.replaced_by = ref
-        new.open_qty = new_open
+        new.tracked.quantity = new_open
+        self.tracker.sent(new.tracked)  # the original's replaced_by is now ``ref``
         self.sent += 1
         self._send(
             v50.ReplaceOrder(
@@ -263,100 +320,58 @@ class OrderManager:
             key=lambda o: o.user_ref_num,
         )
 
-    def _finished(self, o: Order) -> None:
-        """``o`` has nothing open left. A replace still in flight for it will be silently
-        ignored by the venue (OUCH 5.0 section 2.2, case 1), so it is finished too."""
-        o.state = OrderState.DONE
+    def _ended(self, o: Order, cascaded: list[TrackedOrder[int]]) -> None:
+        """``o`` has nothing open left; so have the replacements the tracker ended with it
+        (a replace in flight for it will be silently ignored by the venue)."""
         self.risk.order_done(o.user_ref_num)
-        if o.replaced_by is not None:
-            new = self.orders.get(o.replaced_by)
-            if new is not None and new.state is OrderState.PENDING:
-                new.state = OrderState.DONE
-                new.open_qty = 0
-                new.reason = "original order no longer live"
-                self.risk.order_done(new.user_ref_num)
+        for gone in cascaded:
+            self.risk.order_done(gone.key)
 
     # -- venue responses -----------------------------------------------------------------
     def on_message(self, msg: v50.OutboundMessage) -> None:
-        """Apply one message from the venue and tell the strategy."""
-        if isinstance(msg, v50.OrderExecuted):
-            o = self.orders.get(msg.user_ref_num)
-            if o is None:
+        """Apply one message from the venue (the tracker), then tell risk and the strategy."""
+        change = self.tracker.on_message(msg)
+        if change is None:
+            return  # about no order (account query response, ...)
+        a = change.answer
+        event = a.event
+        ts: int = getattr(msg, "timestamp", 0)  # every answer about an order has one
+        if event is Event.REPLACED or event is Event.REPLACED_DEAD:
+            assert a.orig is not None
+            dead = event is Event.REPLACED_DEAD or a.quantity == 0
+            # The original is gone now (and only now) for risk too.
+            self.risk.replaced(a.orig, a.key, 0 if dead else a.quantity)
+            new = self.orders.get(a.key)
+            if new is None or change.adopted:
                 self.unknown_answers += 1
                 return
-            o.filled_qty += msg.quantity
-            o.open_qty = max(0, o.open_qty - msg.quantity)
-            self.risk.fill(o.user_ref_num, o.symbol, o.side, msg.quantity, msg.price)
+            if not dead:
+                self._maybe_open[a.key] = new
+            self._emit(OrderUpdate("replaced", new, ts, a.quantity, a.price))
+            return
+        o = self.orders.get(a.key) if change.order is not None else None
+        if o is None:
+            self.unknown_answers += 1
+            return
+        if event is Event.EXECUTED:
+            self.risk.fill(o.user_ref_num, o.symbol, o.side, a.quantity, a.price)
             if o.open_qty == 0:
-                self._finished(o)
+                self._ended(o, change.cascaded)
             self._emit(
-                OrderUpdate(
-                    "executed",
-                    o,
-                    msg.timestamp,
-                    msg.quantity,
-                    msg.price,
-                    liquidity_flag=msg.liquidity_flag,
-                )
+                OrderUpdate("executed", o, ts, a.quantity, a.price, liquidity_flag=a.liquidity_flag)
             )
-        elif isinstance(msg, v50.OrderAccepted):
-            o = self.orders.get(msg.user_ref_num)
-            if o is None:
-                self.unknown_answers += 1
-                return
-            o.order_reference_number = msg.order_reference_number
-            if msg.order_state == "D" or o.open_qty == 0:
-                o.state = OrderState.DONE
+        elif event is Event.ACCEPTED or event is Event.ACCEPTED_DEAD:
+            if o.state is OrderState.DONE:
                 self.risk.order_done(o.user_ref_num)
             else:
-                o.state = OrderState.LIVE
                 self._maybe_open[o.user_ref_num] = o
-            self._emit(OrderUpdate("accepted", o, msg.timestamp, msg.quantity, msg.price))
-        elif isinstance(msg, v50.OrderCanceled):
-            o = self.orders.get(msg.user_ref_num)
-            if o is None:
-                self.unknown_answers += 1
-                return
-            o.open_qty = max(0, o.open_qty - msg.quantity)
-            self.risk.reduce(o.user_ref_num, msg.quantity)
+            self._emit(OrderUpdate("accepted", o, ts, a.quantity, a.price))
+        elif event is Event.CANCELED:
+            self.risk.reduce(o.user_ref_num, a.quantity)
             if o.open_qty == 0:
-                self._finished(o)
-            self._emit(OrderUpdate("cancelled", o, msg.timestamp, msg.quantity, reason=msg.reason))
-        elif isinstance(msg, v50.OrderReplaced):
-            new = self.orders.get(msg.user_ref_num)
-            old = self.orders.get(msg.orig_user_ref_num)
-            if old is not None:
-                old.state = OrderState.DONE
-                old.open_qty = 0
-            dead = msg.order_state == "D" or msg.quantity == 0
-            # The original is gone now (and only now) for risk too.
-            self.risk.replaced(msg.orig_user_ref_num, msg.user_ref_num, 0 if dead else msg.quantity)
-            if new is None:
-                self.unknown_answers += 1
-                return
-            new.order_reference_number = msg.order_reference_number
-            new.open_qty = msg.quantity
-            if old is not None:
-                # Executions of the original that crossed the replace in flight arrived
-                # before this message: the chain's filled total is now exact.
-                new.chain_filled = old.chain_filled + old.filled_qty
-            if dead:
-                new.state = OrderState.DONE
-            else:
-                new.state = OrderState.LIVE
-                self._maybe_open[new.user_ref_num] = new
-            self._emit(OrderUpdate("replaced", new, msg.timestamp, msg.quantity, msg.price))
-        elif isinstance(msg, v50.Rejected):
-            o = self.orders.get(msg.user_ref_num)
-            if o is None:
-                self.unknown_answers += 1
-                return
-            o.state = OrderState.REJECTED
-            o.open_qty = 0
-            o.reason = str(msg.reason)
+                self._ended(o, change.cascaded)
+            self._emit(OrderUpdate("cancelled", o, ts, a.quantity, reason=a.reason))
+        elif event is Event.REJECTED:
             self.risk.order_done(o.user_ref_num)
-            if o.replaces is not None:
-                prev = self.orders.get(o.replaces)
-                if prev is not None:
-                    prev.replaced_by = None  # the original stays intact (OUCH 5.0 2.2, case 3)
-            self._emit(OrderUpdate("rejected", o, msg.timestamp, reason=str(msg.reason)))
+            self._emit(OrderUpdate("rejected", o, ts, reason=a.reason))
+        # MODIFIED and PRIORITY: the tracker keeps them; the manager sends no Modify.

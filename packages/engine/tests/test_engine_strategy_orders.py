@@ -1,0 +1,61 @@
+"""The engine's OrderManager on the one OUCH order tracker of tickwire-ouch."""
+
+from __future__ import annotations
+
+from tickwire.engine.risk import RiskEngine, RiskLimits
+from tickwire.engine.strategy import OrderManager, OrderState, OrderUpdate
+from tickwire.ouch import v50
+
+PX = 1_000_000
+
+
+def _manager() -> tuple[OrderManager, list[OrderUpdate]]:
+    updates: list[OrderUpdate] = []
+    risk = RiskEngine(RiskLimits(max_open_orders=1))
+    m = OrderManager(lambda msg: None, risk, lambda: 7, on_update=updates.append)
+    return m, updates
+
+
+def _accept(m: OrderManager, ref: int, qty: int) -> None:
+    o = m.orders[ref]
+    orn = 9000 + ref
+    args = (o.price, "0", "Y", orn, "P", "N", "N", "L", o.cl_ord_id)
+    m.on_message(v50.OrderAccepted(1, ref, o.side, qty, o.symbol, *args))
+
+
+def test_engine_orders_state_is_the_ouch_trackers() -> None:
+    m, _ = _manager()
+    o = m.submit("AAPL", "B", 100, PX)
+    assert m.tracker.orders[o.user_ref_num] is o.tracked
+    _accept(m, o.user_ref_num, 100)
+    assert (o.state, o.tracked.state, o.order_reference_number) == (
+        OrderState.LIVE,
+        "live",
+        9000 + o.user_ref_num,
+    )
+
+
+def test_engine_orders_aiq_cancel_frees_the_order() -> None:
+    """An AIQ cancel (anti-internalisation) was ignored: the order stayed open forever for
+    the strategy and for risk's open-order count."""
+    m, updates = _manager()
+    o = m.submit("AAPL", "B", 100, PX)
+    _accept(m, o.user_ref_num, 100)
+    m.on_message(v50.AiqCanceled(2, o.user_ref_num, 100, "Q", 100, PX, "A", "N"))
+    assert (o.state, o.open_qty) == (OrderState.DONE, 0)
+    assert [(u.kind, u.quantity, u.reason) for u in updates][-1] == ("cancelled", 100, "Q")
+    assert m.open_orders() == [] and m.risk.open_orders() == 0
+    # The freed slot takes a new order (max_open_orders=1).
+    assert m.submit("AAPL", "B", 100, PX).state is OrderState.PENDING
+
+
+def test_engine_orders_answers_for_a_refused_order_are_unknown() -> None:
+    """A UserRefNum risk refused never reached the wire: an answer naming it is counted,
+    never applied to the refused order."""
+    m, _ = _manager()
+    m.submit("AAPL", "B", 100, PX)
+    refused = m.submit("AAPL", "B", 100, PX)  # a second open order: refused
+    assert refused.state is OrderState.REFUSED
+    m.on_message(v50.OrderExecuted(3, refused.user_ref_num, 100, PX, "A", 1))
+    assert refused.state is OrderState.REFUSED and refused.filled_qty == 0
+    assert m.unknown_answers == 1

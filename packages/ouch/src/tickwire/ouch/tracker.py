@@ -1,0 +1,368 @@
+"""The one OUCH order tracker (sans-I/O): order state from the venue's answers, for
+OUCH 4.2 (keyed by Order Token) and OUCH 5.0 (keyed by UserRefNum).
+
+Every client-side view of orders in tickwire builds on :class:`OrderTracker`: the
+order books :class:`~tickwire.ouch.orders.OrderBook50` and
+:class:`~tickwire.ouch.orders.OrderBook42` (which add the requests and their resend),
+and the engine's ``OrderManager`` (which adds pre-trade risk and strategy callbacks).
+
+The algorithm, in two tables:
+
+1. :data:`ANSWERS` turns each outbound message that concerns an order, of either
+   version, into one :class:`Answer` (its :class:`Event`, the key, the shares, the
+   price, ...): ``OrderAccepted`` is ``ACCEPTED`` (``ACCEPTED_DEAD`` when its order
+   state is ``D``), ``OrderExecuted`` and 4.2's ``ExecutedWithReferencePrice`` are
+   ``EXECUTED``, ``OrderCanceled`` and ``AiqCanceled`` are ``CANCELED`` (by the shares
+   decremented), ``OrderReplaced`` is ``REPLACED`` (or ``REPLACED_DEAD``), ``Rejected``
+   is ``REJECTED``, ``OrderModified`` ``MODIFIED`` and 5.0's ``OrderPriorityUpdate``
+   ``PRIORITY``; a cancel pending or refused, a restatement, a broken trade or a trade
+   correction is a ``NOTICE`` (kept in the order's history, nothing else changes). Any
+   other message (account query, system event) concerns no order.
+2. :meth:`OrderTracker.apply` updates the order's shares and then its state:
+   :data:`TRANSITIONS` gives the state an event leads to (accepted: live, rejected:
+   rejected, ...), and an order with no shares left open after an accept, a replace, an
+   execution or a cancel is ``DEAD``. An event not in the table leaves the state as is.
+
+The chain rules of a Replace (the same in 4.2 and 5.0):
+
+* a replacement is tracked from the moment it is sent (:meth:`OrderTracker.sent` with
+  ``replaces``), ``PENDING``, and its original keeps trading until the venue answers;
+* ``REPLACED`` ends the original (``DEAD``, nothing open) and makes the replacement live
+  with the venue's shares; shares executed over the chain carry over
+  (:attr:`TrackedOrder.executed`). A replacement the tracker never saw sent is adopted
+  from the answer (a session resumed by another client);
+* a rejected replacement leaves its original intact (OUCH 5.0 section 2.2, case 3);
+* an original that ends (executed or cancelled to nothing) while its replacement is in
+  flight ends that replacement too: the venue silently ignores a replace of an order
+  that is gone (section 2.2, case 1). :attr:`Change.cascaded` lists it.
+
+An answer naming a key never tracked changes nothing and is counted in
+:attr:`OrderTracker.unknown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from . import v42, v50
+
+__all__ = [
+    "ANSWERS",
+    "TRANSITIONS",
+    "Answer",
+    "Change",
+    "Event",
+    "OrderState",
+    "OrderTracker",
+    "TrackedOrder",
+    "answer_for",
+]
+
+K = TypeVar("K", int, str)
+
+
+class OrderState(StrEnum):
+    """The life cycle of one order key (UserRefNum or Order Token)."""
+
+    PENDING = "pending"  # sent, not answered yet
+    LIVE = "live"  # accepted (or replaced in) and open
+    DEAD = "dead"  # nothing open: filled, cancelled, replaced away, or accepted dead
+    REJECTED = "rejected"  # the venue rejected the Enter or Replace
+
+
+class Event(StrEnum):
+    """What one outbound message says about an order."""
+
+    ACCEPTED = "accepted"
+    ACCEPTED_DEAD = "accepted_dead"
+    EXECUTED = "executed"
+    CANCELED = "canceled"
+    REPLACED = "replaced"
+    REPLACED_DEAD = "replaced_dead"
+    REJECTED = "rejected"
+    MODIFIED = "modified"
+    PRIORITY = "priority"
+    NOTICE = "notice"  # about the order, no change to its state or shares
+
+
+#: The state an event leads its order to (an event not listed keeps the state; any order
+#: with nothing open after an accept, replace, execution or cancel is DEAD).
+TRANSITIONS: dict[Event, OrderState] = {
+    Event.ACCEPTED: OrderState.LIVE,
+    Event.ACCEPTED_DEAD: OrderState.DEAD,
+    Event.REPLACED: OrderState.LIVE,
+    Event.REPLACED_DEAD: OrderState.DEAD,
+    Event.REJECTED: OrderState.REJECTED,
+}
+
+#: Events after which an order with no shares open is DEAD.
+_ENDS_WHEN_EMPTY = frozenset({Event.ACCEPTED, Event.REPLACED, Event.EXECUTED, Event.CANCELED})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[K]):
+    """One outbound message, as the tracker reads it (version-independent)."""
+
+    event: Event
+    key: K
+    quantity: int = 0  # accepted/replaced/modified: shares open; executed/canceled: shares
+    price: int = 0
+    orig: K | None = None  # REPLACED: the key it replaced
+    order_reference_number: int | None = None
+    side: str = ""
+    symbol: str = ""
+    reason: str = ""
+    liquidity_flag: str = ""
+
+
+def _accepted(key: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
+    event = Event.ACCEPTED if m.order_state == "L" else Event.ACCEPTED_DEAD
+    return Answer(event, key, qty, m.price, None, m.order_reference_number, side, symbol)
+
+
+def _replaced(key: Any, orig: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
+    event = Event.REPLACED if m.order_state == "L" else Event.REPLACED_DEAD
+    return Answer(event, key, qty, m.price, orig, m.order_reference_number, side, symbol)
+
+
+#: Outbound message class -> its :class:`Answer` (OUCH 5.0 and 4.2).
+ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
+    # OUCH 5.0, keyed by UserRefNum
+    v50.OrderAccepted: lambda m: _accepted(m.user_ref_num, m, m.quantity, m.side, m.symbol),
+    v50.OrderReplaced: lambda m: _replaced(
+        m.user_ref_num, m.orig_user_ref_num, m, m.quantity, m.side, m.symbol
+    ),
+    v50.OrderExecuted: lambda m: Answer(
+        Event.EXECUTED, m.user_ref_num, m.quantity, m.price, liquidity_flag=m.liquidity_flag
+    ),
+    v50.OrderCanceled: lambda m: Answer(
+        Event.CANCELED, m.user_ref_num, m.quantity, reason=m.reason
+    ),
+    v50.AiqCanceled: lambda m: Answer(
+        Event.CANCELED, m.user_ref_num, m.decrement_shares, reason=m.reason
+    ),
+    v50.Rejected: lambda m: Answer(Event.REJECTED, m.user_ref_num, reason=str(m.reason)),
+    v50.OrderModified: lambda m: Answer(Event.MODIFIED, m.user_ref_num, m.quantity, side=m.side),
+    v50.OrderPriorityUpdate: lambda m: Answer(
+        Event.PRIORITY,
+        m.user_ref_num,
+        price=m.price,
+        order_reference_number=m.order_reference_number,
+    ),
+    # OUCH 4.2, keyed by Order Token
+    v42.OrderAccepted: lambda m: _accepted(
+        m.order_token, m, m.shares, m.buy_sell_indicator, m.stock
+    ),
+    v42.OrderReplaced: lambda m: _replaced(
+        m.replacement_order_token,
+        m.previous_order_token,
+        m,
+        m.shares,
+        m.buy_sell_indicator,
+        m.stock,
+    ),
+    v42.OrderExecuted: lambda m: Answer(
+        Event.EXECUTED,
+        m.order_token,
+        m.executed_shares,
+        m.execution_price,
+        liquidity_flag=m.liquidity_flag,
+    ),
+    v42.ExecutedWithReferencePrice: lambda m: Answer(
+        Event.EXECUTED,
+        m.order_token,
+        m.executed_shares,
+        m.execution_price,
+        liquidity_flag=m.liquidity_flag,
+    ),
+    v42.OrderCanceled: lambda m: Answer(
+        Event.CANCELED, m.order_token, m.decrement_shares, reason=m.reason
+    ),
+    v42.AiqCanceled: lambda m: Answer(
+        Event.CANCELED, m.order_token, m.decrement_shares, reason=m.reason
+    ),
+    v42.Rejected: lambda m: Answer(Event.REJECTED, m.order_token, reason=m.reason),
+    v42.OrderPriorityUpdate: lambda m: Answer(
+        Event.PRIORITY,
+        m.order_token,
+        price=m.price,
+        order_reference_number=m.order_reference_number,
+    ),
+    v42.OrderModified: lambda m: Answer(
+        Event.MODIFIED, m.order_token, m.shares, side=m.buy_sell_indicator
+    ),
+}
+
+
+#: Messages about one order that change neither its state nor its shares: a cancel
+#: pending or refused, a restatement, a broken trade or a trade correction (reported to
+#: the order's history; the executed total stays as the executions said).
+for _cls, _key in (
+    (v50.CancelPending, "user_ref_num"),
+    (v50.CancelReject, "user_ref_num"),
+    (v50.OrderRestated, "user_ref_num"),
+    (v50.BrokenTrade, "user_ref_num"),
+    (v42.CancelPending, "order_token"),
+    (v42.CancelReject, "order_token"),
+    (v42.BrokenTrade, "order_token"),
+    (v42.TradeCorrection, "order_token"),
+):
+    ANSWERS[_cls] = lambda m, _key=_key: Answer(Event.NOTICE, getattr(m, _key))
+
+
+def answer_for(msg: object) -> Answer[Any] | None:
+    """The :class:`Answer` of an outbound message, or None if it concerns no order."""
+    parse = ANSWERS.get(type(msg))
+    return None if parse is None else parse(msg)
+
+
+@dataclass(slots=True, eq=False)
+class TrackedOrder(Generic[K]):
+    """One order key (UserRefNum or Order Token) as the venue's answers left it."""
+
+    key: K
+    symbol: str
+    side: str
+    price: int
+    quantity: int  # shares open: as requested while pending, then as the venue says
+    state: OrderState = OrderState.PENDING
+    filled: int = 0  # executed on this key
+    chain_filled: int = 0  # executed over the replace chain before this key
+    order_reference_number: int | None = None
+    replaces: K | None = None
+    replaced_by: K | None = None  # a replacement sent and not rejected
+    reason: str = ""
+    history: list[object] = field(default_factory=list)
+
+    @property
+    def executed(self) -> int:
+        """Shares executed over the whole replace chain up to and including this key."""
+        return self.chain_filled + self.filled
+
+    @property
+    def is_open(self) -> bool:
+        """Pending or live: may still trade."""
+        return self.state is OrderState.PENDING or self.state is OrderState.LIVE
+
+
+@dataclass(slots=True)
+class Change(Generic[K]):
+    """What one answer did (see :meth:`OrderTracker.apply`)."""
+
+    answer: Answer[K]
+    order: TrackedOrder[K] | None  # the order the answer names (None: unknown key)
+    previous: TrackedOrder[K] | None = None  # REPLACED: the original, now dead
+    cascaded: list[TrackedOrder[K]] = field(default_factory=list)  # replacements ended
+    adopted: bool = False  # REPLACED: the replacement was not tracked before
+
+
+class OrderTracker(Generic[K]):
+    """Order state of one OUCH session's orders (see the module docs).
+
+    ``keep_history`` keeps each order's outbound messages (carried along a replace
+    chain) in :attr:`TrackedOrder.history`.
+    """
+
+    def __init__(self, *, keep_history: bool = False) -> None:
+        self.orders: dict[K, TrackedOrder[K]] = {}
+        self.keep_history = keep_history
+        self.unknown = 0  # answers naming a key never tracked
+
+    def sent(self, order: TrackedOrder[K]) -> TrackedOrder[K]:
+        """Track ``order``, just sent (an Enter, or a Replace of ``order.replaces``)."""
+        self.orders[order.key] = order
+        if order.replaces is not None:
+            orig = self.orders.get(order.replaces)
+            if orig is not None:
+                orig.replaced_by = order.key
+                order.chain_filled = orig.executed
+        return order
+
+    def on_message(self, msg: object) -> Change[K] | None:
+        """Apply one outbound message; None if it concerns no order."""
+        answer = answer_for(msg)
+        if answer is None:
+            return None
+        change: Change[K] = self.apply(answer)
+        if self.keep_history and change.order is not None:
+            change.order.history.append(msg)
+        return change
+
+    def apply(self, a: Answer[K]) -> Change[K]:
+        """Apply one answer: shares first, then the state (:data:`TRANSITIONS`)."""
+        event = a.event
+        if event is Event.REPLACED or event is Event.REPLACED_DEAD:
+            return self._replaced(a)
+        o = self.orders.get(a.key)
+        if o is None:
+            self.unknown += 1
+            return Change(a, None)
+        change = Change(a, o)
+        if event is Event.EXECUTED:
+            o.filled += a.quantity
+            o.quantity = max(0, o.quantity - a.quantity)
+        elif event is Event.CANCELED:
+            o.quantity = max(0, o.quantity - a.quantity)
+        elif event is Event.ACCEPTED or event is Event.ACCEPTED_DEAD:
+            o.quantity, o.price = a.quantity, a.price
+            o.order_reference_number = a.order_reference_number
+        elif event is Event.REJECTED:
+            o.quantity = 0
+            o.reason = a.reason
+            if o.replaces is not None:
+                orig = self.orders.get(o.replaces)
+                if orig is not None and orig.replaced_by == o.key:
+                    orig.replaced_by = None  # the original stays intact
+        elif event is Event.MODIFIED:
+            o.side, o.quantity = a.side, a.quantity
+        elif event is Event.PRIORITY:
+            o.price, o.order_reference_number = a.price, a.order_reference_number
+        self._transition(o, event, change)
+        return change
+
+    def _transition(self, o: TrackedOrder[K], event: Event, change: Change[K]) -> None:
+        state = TRANSITIONS.get(event)
+        if state is not None:
+            o.state = state
+        if o.quantity == 0 and event in _ENDS_WHEN_EMPTY:
+            o.state = OrderState.DEAD
+            if event is Event.EXECUTED or event is Event.CANCELED:
+                self._end_replacement(o, change)
+
+    def _end_replacement(self, o: TrackedOrder[K], change: Change[K]) -> None:
+        """``o`` ended with a replacement in flight: the venue will ignore that replace."""
+        if o.replaced_by is None:
+            return
+        new = self.orders.get(o.replaced_by)
+        if new is not None and new.state is OrderState.PENDING:
+            new.state = OrderState.DEAD
+            new.quantity = 0
+            new.reason = "original order no longer live"
+            change.cascaded.append(new)
+
+    def _replaced(self, a: Answer[K]) -> Change[K]:
+        old = self.orders.get(a.orig) if a.orig is not None else None
+        if old is not None:
+            old.state = OrderState.DEAD
+            old.quantity = 0
+        new = self.orders.get(a.key)
+        adopted = new is None
+        if new is None:
+            new = self.orders[a.key] = TrackedOrder(
+                a.key, a.symbol, a.side, a.price, a.quantity, replaces=a.orig
+            )
+        if old is not None:
+            # Executions of the original that crossed the replace in flight arrived
+            # before this answer: the chain's executed total is now exact.
+            new.chain_filled = old.executed
+            if self.keep_history and new.history is not old.history:
+                new.history[:0] = old.history
+                old.history = new.history
+        new.quantity, new.price = a.quantity, a.price
+        new.order_reference_number = a.order_reference_number
+        change = Change(a, new, old, adopted=adopted)
+        self._transition(new, a.event, change)
+        return change

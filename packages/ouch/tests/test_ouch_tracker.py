@@ -1,0 +1,156 @@
+"""The one order tracker: OUCH 4.2 and 5.0 answers through one table, one state machine."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tickwire.ouch import v42, v50
+from tickwire.ouch.orders import OrderBook42, OrderBook50
+from tickwire.ouch.tracker import (
+    ANSWERS,
+    Event,
+    OrderState,
+    OrderTracker,
+    TrackedOrder,
+    answer_for,
+)
+
+
+def _accepted50(urn: int, qty: int, state: str = "L") -> v50.OrderAccepted:
+    return v50.OrderAccepted(1, urn, "B", qty, "AAPL", 100, "0", "Y", 7, "A", "N", "N", state, "x")
+
+
+def _replaced50(orig: int, urn: int, qty: int) -> v50.OrderReplaced:
+    return v50.OrderReplaced(
+        2, orig, urn, "B", qty, "AAPL", 99, "0", "Y", 8, "A", "N", "N", "L", "x"
+    )
+
+
+def _accepted42(token: str, qty: int) -> v42.OrderAccepted:
+    return v42.OrderAccepted(
+        1, token, "B", qty, "AAPL", 100, 0, "", "Y", 7, "A", "N", 0, "N", "L", " "
+    )
+
+
+def _replaced42(orig: str, token: str, qty: int) -> v42.OrderReplaced:
+    return v42.OrderReplaced(
+        2, token, "B", qty, "AAPL", 99, 0, "", "Y", 8, "A", "N", 0, "N", "L", orig, " "
+    )
+
+
+def _story(version: str) -> list[tuple[str, OrderState, int, int, OrderState | None]]:
+    """Enter 500, accept, execute 100, replace (total 300), replaced, cancel the rest:
+    the same answers of either version leave the same states and shares."""
+    keys: tuple[int, int] | tuple[str, str] = (1, 2) if version == "5.0" else ("A1", "A2")
+    tracker: OrderTracker = OrderTracker()  # type: ignore[type-arg]
+    first, second = keys
+    tracker.sent(TrackedOrder(first, "AAPL", "B", 100, 500))
+    if version == "5.0":
+        msgs: list[object] = [
+            _accepted50(1, 500),
+            v50.OrderExecuted(3, 1, 100, 100, "A", 1),
+        ]
+        after_replace: list[object] = [
+            _replaced50(1, 2, 200),
+            v50.OrderCanceled(4, 2, 200, "U"),
+        ]
+    else:
+        msgs = [_accepted42("A1", 500), v42.OrderExecuted(3, "A1", 100, 100, "A", 1)]
+        after_replace = [_replaced42("A1", "A2", 200), v42.OrderCanceled(4, "A2", 200, "U")]
+    seen = []
+    for m in msgs:
+        change = tracker.on_message(m)
+        assert change is not None and change.order is not None
+        o = change.order
+        seen.append((str(change.answer.event), o.state, o.quantity, o.executed, None))
+    tracker.sent(TrackedOrder(second, "AAPL", "B", 99, 200, replaces=first))
+    assert tracker.orders[first].replaced_by == second
+    for m in after_replace:
+        change = tracker.on_message(m)
+        assert change is not None and change.order is not None
+        o = change.order
+        prev = change.previous.state if change.previous is not None else None
+        seen.append((str(change.answer.event), o.state, o.quantity, o.executed, prev))
+    return seen
+
+
+def test_ouch_tracker_one_table_for_both_versions() -> None:
+    story = _story("5.0")
+    assert story == _story("4.2")
+    assert story == [
+        ("accepted", OrderState.LIVE, 500, 0, None),
+        ("executed", OrderState.LIVE, 400, 100, None),
+        ("replaced", OrderState.LIVE, 200, 100, OrderState.DEAD),  # chain executed carried
+        ("canceled", OrderState.DEAD, 0, 100, None),
+    ]
+
+
+def test_ouch_tracker_every_message_about_an_order_is_in_the_table() -> None:
+    """Nothing about an order is silently dropped: each outbound class naming an order
+    has an entry (state-changing or a NOTICE); the rest name no order."""
+    for mod, key in ((v50, "user_ref_num"), (v42, "order_token")):
+        for name in dir(mod):
+            cls = getattr(mod, name)
+            if not (isinstance(cls, type) and issubclass(cls, mod.OutboundMessage)):
+                continue
+            if cls is mod.OutboundMessage:
+                continue
+            names = {f.name for f in dataclasses.fields(cls)}
+            about_order = key in names or "replacement_order_token" in names
+            assert (cls in ANSWERS) == about_order, cls
+
+
+def test_ouch_tracker_original_gone_ends_the_replacement_in_flight() -> None:
+    """OUCH 5.0 2.2 case 1: a Replace of an order that is gone is ignored by the venue."""
+    tracker: OrderTracker[int] = OrderTracker()
+    tracker.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    tracker.on_message(_accepted50(1, 100))
+    tracker.sent(TrackedOrder(2, "AAPL", "B", 99, 100, replaces=1))
+    change = tracker.on_message(v50.OrderExecuted(3, 1, 100, 100, "A", 1))
+    assert change is not None and [o.key for o in change.cascaded] == [2]
+    assert tracker.orders[1].state is OrderState.DEAD
+    assert tracker.orders[2].state is OrderState.DEAD
+    assert tracker.orders[2].reason == "original order no longer live"
+
+
+def test_ouch_book_resends_no_replace_of_an_order_that_is_gone() -> None:
+    for book, enter, answer in (
+        (OrderBook50(), lambda b: b.enter("B", 100, "AAPL", 100), _accepted50),
+        (OrderBook42(), lambda b: b.enter("B", 100, "AAPL", 100), _accepted42),
+    ):
+        e = enter(book)
+        key = getattr(e, "user_ref_num", None) or e.order_token
+        book.on_message(answer(key, 100))
+        book.replace(key, 100, 99)
+        if isinstance(book, OrderBook50):
+            book.on_message(v50.OrderExecuted(3, key, 100, 100, "A", 1))
+        else:
+            book.on_message(v42.OrderExecuted(3, key, 100, 100, "A", 1))
+        assert book.orders[key].state == "dead"
+        assert book.pending() == []  # the old book kept the Replace to resend
+
+
+def test_ouch_tracker_rejected_replacement_leaves_the_original() -> None:
+    tracker: OrderTracker[int] = OrderTracker()
+    tracker.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    tracker.on_message(_accepted50(1, 100))
+    tracker.sent(TrackedOrder(2, "AAPL", "B", 99, 100, replaces=1))
+    tracker.on_message(v50.Rejected(3, 2, 0x17, "x"))
+    assert tracker.orders[2].state is OrderState.REJECTED
+    assert tracker.orders[1].state is OrderState.LIVE and tracker.orders[1].replaced_by is None
+
+
+def test_ouch_tracker_counts_answers_for_unknown_orders() -> None:
+    tracker: OrderTracker[int] = OrderTracker()
+    change = tracker.on_message(v50.OrderExecuted(3, 99, 100, 100, "A", 1))
+    assert change is not None and change.order is None and tracker.unknown == 1
+    assert tracker.on_message(v50.AccountQueryResponse(1, 5)) is None  # about no order
+    notice = answer_for(v50.CancelReject(1, 99))
+    assert notice is not None and notice.event is Event.NOTICE
+
+
+def test_ouch_tracker_aiq_cancel_ends_the_order() -> None:
+    book = OrderBook50()
+    book.on_message(_accepted50(book.enter("B", 100, "AAPL", 100).user_ref_num, 100))
+    book.on_message(v50.AiqCanceled(4, 1, 100, "Q", 0, 0, "A", "N"))
+    assert book.orders[1].state == "dead" and book.orders[1].quantity == 0
