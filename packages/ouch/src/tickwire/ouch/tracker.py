@@ -197,6 +197,10 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
 }
 
 
+def _notice(key_field: str) -> Callable[[Any], Answer[Any]]:
+    return lambda m: Answer(Event.NOTICE, getattr(m, key_field))
+
+
 #: Messages about one order that change neither its state nor its shares: a cancel
 #: pending or refused, a restatement, a broken trade or a trade correction (reported to
 #: the order's history; the executed total stays as the executions said).
@@ -210,7 +214,7 @@ for _cls, _key in (
     (v42.BrokenTrade, "order_token"),
     (v42.TradeCorrection, "order_token"),
 ):
-    ANSWERS[_cls] = lambda m, _key=_key: Answer(Event.NOTICE, getattr(m, _key))
+    ANSWERS[_cls] = _notice(_key)
 
 
 def answer_for(msg: object) -> Answer[Any] | None:
