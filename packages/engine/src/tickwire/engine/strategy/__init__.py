@@ -11,6 +11,7 @@ from tickwire.engine.strategy.api import (
     TimerEvent,
     TradeEvent,
 )
+from tickwire.engine.strategy.context import StrategyContext
 from tickwire.engine.strategy.live import LiveRunner
 from tickwire.engine.strategy.market_maker import MarketMaker
 from tickwire.engine.strategy.orders import Order, OrderManager, OrderState
@@ -27,6 +28,7 @@ __all__ = [
     "OrderState",
     "OrderUpdate",
     "Strategy",
+    "StrategyContext",
     "StrategyError",
     "ThresholdTaker",
     "TimerEvent",

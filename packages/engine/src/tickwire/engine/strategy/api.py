@@ -144,7 +144,8 @@ class TimerEvent:
 
 
 class Context(Protocol):
-    """What a strategy can see and do; provided by the backtest or the live runner."""
+    """What a strategy can see and do; the backtest and the live runner both provide it as
+    a :class:`~tickwire.engine.strategy.context.StrategyContext`."""
 
     orders: OrderManager
     config: Mapping[str, Any]
