@@ -43,9 +43,9 @@ An answer naming a key never tracked changes nothing and is counted in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from . import v42, v50
 
@@ -102,9 +102,9 @@ TRANSITIONS: dict[Event, OrderState] = {
 _ENDS_WHEN_EMPTY = frozenset({Event.ACCEPTED, Event.REPLACED, Event.EXECUTED, Event.CANCELED})
 
 
-@dataclass(frozen=True, slots=True)
-class Answer(Generic[K]):
-    """One outbound message, as the tracker reads it (version-independent)."""
+class Answer(NamedTuple, Generic[K]):
+    """One outbound message, as the tracker reads it (version-independent; a tuple, as
+    one is made per message)."""
 
     event: Event
     key: K
@@ -239,7 +239,8 @@ class TrackedOrder(Generic[K]):
     replaces: K | None = None
     replaced_by: K | None = None  # a replacement sent and not rejected
     reason: str = ""
-    history: list[object] = field(default_factory=list)
+    # The outbound messages about it (along its replace chain), if the tracker keeps them.
+    history: list[object] | None = None
 
     @property
     def executed(self) -> int:
@@ -259,7 +260,7 @@ class Change(Generic[K]):
     answer: Answer[K]
     order: TrackedOrder[K] | None  # the order the answer names (None: unknown key)
     previous: TrackedOrder[K] | None = None  # REPLACED: the original, now dead
-    cascaded: list[TrackedOrder[K]] = field(default_factory=list)  # replacements ended
+    cascaded: tuple[TrackedOrder[K], ...] = ()  # replacements ended with their original
     adopted: bool = False  # REPLACED: the replacement was not tracked before
 
 
@@ -287,11 +288,13 @@ class OrderTracker(Generic[K]):
 
     def on_message(self, msg: object) -> Change[K] | None:
         """Apply one outbound message; None if it concerns no order."""
-        answer = answer_for(msg)
-        if answer is None:
+        parse = ANSWERS.get(type(msg))
+        if parse is None:
             return None
-        change: Change[K] = self.apply(answer)
+        change: Change[K] = self.apply(parse(msg))
         if self.keep_history and change.order is not None:
+            if change.order.history is None:
+                change.order.history = []
             change.order.history.append(msg)
         return change
 
@@ -345,7 +348,7 @@ class OrderTracker(Generic[K]):
             new.state = OrderState.DEAD
             new.quantity = 0
             new.reason = "original order no longer live"
-            change.cascaded.append(new)
+            change.cascaded += (new,)
 
     def _replaced(self, a: Answer[K]) -> Change[K]:
         old = self.orders.get(a.orig) if a.orig is not None else None
@@ -363,8 +366,7 @@ class OrderTracker(Generic[K]):
             # before this answer: the chain's executed total is now exact.
             new.chain_filled = old.executed
             if self.keep_history and new.history is not old.history:
-                new.history[:0] = old.history
-                old.history = new.history
+                new.history = old.history = (old.history or []) + (new.history or [])
         new.quantity, new.price = a.quantity, a.price
         new.order_reference_number = a.order_reference_number
         change = Change(a, new, old, adopted=adopted)

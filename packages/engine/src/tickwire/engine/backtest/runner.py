@@ -33,7 +33,7 @@ from tickwire.engine.book import BookManager, OrderBook, TapePrint
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
 from tickwire.engine.strategy.api import OrderUpdate, Strategy, StrategyError, TimerEvent
-from tickwire.engine.strategy.context import StrategyContext, callback_for
+from tickwire.engine.strategy.context import StrategyContext, callbacks
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message
 from tickwire.ouch import v50
@@ -190,6 +190,7 @@ class _Runner:
             schedule=lambda at, name: self.push(at, _TIMER, name),
             log=self.result.log,
         )
+        self._callbacks = callbacks(strategy)
         self._trigger_ts = 0  # exchange time of the event being handled (tick-to-venue)
         self._sent_at: dict[int, int] = {}
         self._acked: set[int] = set()
@@ -272,9 +273,9 @@ class _Runner:
     def _deliver(self, t: int, exch_ts: int, msg: Message) -> None:
         self.now = max(self.now, t)
         self._trigger_ts = exch_ts
-        strategy = self.strategy
+        callback = self._callbacks
         for event in self.ctx.market(msg):
-            self._drive(callback_for(strategy, event))
+            self._drive(callback[type(event)](event))
 
     def _record_fills(self) -> None:
         fills = self.venue.fills

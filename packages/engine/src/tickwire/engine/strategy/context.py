@@ -50,7 +50,7 @@ from tickwire.engine.strategy.api import (
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message, StockDirectory, StockTradingAction
 
-__all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for"]
+__all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
 
 _BOOK_TYPES = frozenset("AFECXDU")
 
@@ -68,6 +68,13 @@ _CALLBACKS: dict[type, str] = {
     TimerEvent: "on_timer",
     OrderUpdate: "on_order_update",
 }
+
+
+def callbacks(
+    strategy: Strategy,
+) -> dict[type, Callable[[Any], Coroutine[Any, Any, None]]]:
+    """Event type -> ``strategy``'s bound callback (a runner's hot path looks them up once)."""
+    return {cls: getattr(strategy, name) for cls, name in _CALLBACKS.items()}
 
 
 def callback_for(strategy: Strategy, event: StrategyEvent) -> Coroutine[Any, Any, None]:

@@ -129,7 +129,8 @@ class Order:
     @property
     def is_open(self) -> bool:
         """Pending or live: may still trade."""
-        return not self.refused and self.tracked.is_open
+        state = self.tracked.state  # (the tracker's is_open, inlined: strategies ask often)
+        return not self.refused and (state is WireState.PENDING or state is WireState.LIVE)
 
 
 class OrderManager:
@@ -320,7 +321,7 @@ class OrderManager:
             key=lambda o: o.user_ref_num,
         )
 
-    def _ended(self, o: Order, cascaded: list[TrackedOrder[int]]) -> None:
+    def _ended(self, o: Order, cascaded: tuple[TrackedOrder[int], ...]) -> None:
         """``o`` has nothing open left; so have the replacements the tracker ended with it
         (a replace in flight for it will be silently ignored by the venue)."""
         self.risk.order_done(o.user_ref_num)
