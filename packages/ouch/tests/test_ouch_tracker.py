@@ -154,3 +154,11 @@ def test_ouch_tracker_aiq_cancel_ends_the_order() -> None:
     book.on_message(_accepted50(book.enter("B", 100, "AAPL", 100).user_ref_num, 100))
     book.on_message(v50.AiqCanceled(4, 1, 100, "Q", 0, 0, "A", "N"))
     assert book.orders[1].state == "dead" and book.orders[1].quantity == 0
+
+
+def test_ouch_book_orders_have_a_history_list_from_the_start() -> None:
+    book = OrderBook50()
+    e = book.enter("B", 100, "AAPL", 100)
+    assert book.orders[e.user_ref_num].history == []
+    book.on_message(_accepted50(e.user_ref_num, 100))
+    assert len(book.orders[e.user_ref_num].history or []) == 1

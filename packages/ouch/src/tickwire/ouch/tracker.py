@@ -279,6 +279,8 @@ class OrderTracker(Generic[K]):
     def sent(self, order: TrackedOrder[K]) -> TrackedOrder[K]:
         """Track ``order``, just sent (an Enter, or a Replace of ``order.replaces``)."""
         self.orders[order.key] = order
+        if self.keep_history and order.history is None:
+            order.history = []
         if order.replaces is not None:
             orig = self.orders.get(order.replaces)
             if orig is not None:
