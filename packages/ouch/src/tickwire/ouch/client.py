@@ -37,12 +37,19 @@ Version = Literal["4.2", "5.0"]
 
 
 def ns_since_midnight() -> int:
-    """The wall clock as OUCH stamps its messages: nanoseconds since midnight (UTC here).
+    """The wall clock as ITCH and OUCH stamp their messages: nanoseconds since local midnight.
 
-    The wall clock, not a monotonic one: an OUCH timestamp is a time of day that the
-    peer compares with its own and with market data, so it must agree with the wall.
+    The project's one wall clock (the live engine, the simulated exchange and the OUCH
+    server all read this one). A wall clock, not a monotonic one: an OUCH timestamp is a
+    time of day that the peer compares with its own and with market data, so it must agree
+    with the wall; local midnight because the venue stamps its own (exchange-local) day, and
+    a host runs in its venue's time zone. Measuring intervals (timeouts, rate windows) uses
+    a monotonic clock instead.
     """
-    return time.time_ns() % 86_400_000_000_000
+    now = time.time_ns()
+    lt = time.localtime(now // 1_000_000_000)
+    seconds = lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec
+    return seconds * 1_000_000_000 + now % 1_000_000_000
 
 
 class OuchClient:

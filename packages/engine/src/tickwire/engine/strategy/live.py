@@ -37,16 +37,14 @@ from tickwire.engine.strategy.context import StrategyContext, StrategyEvent, cal
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message
 from tickwire.ouch import v50
+from tickwire.ouch.client import ns_since_midnight
 
 __all__ = ["LiveRunner", "wall_clock_ns"]
 
 
-def wall_clock_ns() -> int:
-    """Nanoseconds since local midnight, the ITCH and OUCH timestamp convention."""
-    now = time.time_ns()
-    lt = time.localtime(now // 1_000_000_000)
-    seconds = lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec
-    return seconds * 1_000_000_000 + now % 1_000_000_000
+#: The project's one wall clock (ns since local midnight), under the name the engine has
+#: always exported: the same function as :func:`tickwire.ouch.client.ns_since_midnight`.
+wall_clock_ns = ns_since_midnight
 
 
 class LiveRunner:
