@@ -59,6 +59,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tickwire.net.stats import percentiles
+
 SYMBOL = "TWTT"
 LIMIT = 1_000_000  # $100.0000
 NS_X, NS_B = "twtt_x", "twtt_b"
@@ -499,17 +501,11 @@ def veth_down() -> None:
 
 
 def stats(samples: list[int]) -> dict[str, float]:
-    s = sorted(samples)
-    n = len(s)
-    if not n:
-        return {"n": 0, "p50": 0.0, "p99": 0.0, "p999": 0.0, "max": 0.0, "tail": 0.0}
-
-    def q(x: float) -> float:
-        return s[min(n - 1, max(0, int(x * n + 0.999999) - 1))] / 1e3
-
-    p50 = q(0.5)
-    return {"n": n, "p50": p50, "p99": q(0.99), "p999": q(0.999), "max": s[-1] / 1e3,
-            "tail": q(0.999) / p50 if p50 else 0.0}  # fmt: skip
+    """The project's percentiles (tickwire.net.stats, nearest rank), in microseconds."""
+    p = percentiles(samples)
+    us = {k: (v or 0) / 1e3 for k, v in (("p50", p["p50"]), ("p99", p["p99"]),
+                                          ("p99_9", p["p99_9"]), ("max", p["max"]))}  # fmt: skip
+    return {"count": p["count"], **us, "tail_ratio": p["tail_ratio"] or 0.0}
 
 
 def _plot(results: dict[tuple[str, str], list[int]], path: Path) -> None:
@@ -650,8 +646,8 @@ def main() -> None:
             ratio = f"{base['p50'] / s['p50']:.2f}x" if base["p50"] and s["p50"] else "-"
             tenth = max(1, len(samples) // 10)  # drift over the run (state that grows per order)
             drift = f"{stats(samples[:tenth])['p50']:.0f}/{stats(samples[-tenth:])['p50']:.0f}"
-            print(f"{backend:<11}{path:<10}{s['n']:>6}{s['p50']:>9.1f}{s['p99']:>9.1f}"
-                  f"{s['p999']:>9.1f}{s['max']:>9.1f}{s['tail']:>7.2f}  {ratio:>13}  {drift}")  # fmt: skip
+            print(f"{backend:<11}{path:<10}{s['count']:>6}{s['p50']:>9.1f}{s['p99']:>9.1f}"
+                  f"{s['p99_9']:>9.1f}{s['max']:>9.1f}{s['tail_ratio']:>7.2f}  {ratio:>13}  {drift}")  # fmt: skip
     if args.plot:
         _plot({k: v["wire"] or v["app"] for k, v in results.items()}, Path(args.plot))
 

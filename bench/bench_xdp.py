@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tickwire.moldudp64.pcap import read_pcap
+from tickwire.net import read_pcap
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 from tickwire.threshold.reference import ThresholdEngine
 from tickwire.threshold.testing import add_order, feed_frame

@@ -28,8 +28,7 @@ import pytest
 from tickwire.itch import BinaryFileWriter
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64.cli import pack_binaryfile
-from tickwire.moldudp64.net import build_udp_frame
-from tickwire.moldudp64.pcap import PcapWriter
+from tickwire.net import PcapWriter, build_udp_frame
 
 pytestmark = pytest.mark.timeout(60, method="thread")  # a hang fails, whatever it blocks in
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from tickwire.itch import AddOrder, AddOrderMPID, encode
 from tickwire.itch.generator import generate_day
-from tickwire.moldudp64.pcap import read_pcap
+from tickwire.net import read_pcap
 from tickwire.threshold import (
     InstrumentConfig,
     ThresholdConfig,

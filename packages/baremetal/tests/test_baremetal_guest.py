@@ -320,7 +320,7 @@ def test_wireshark_reads_the_kernels_orders(guest: Guest, tmp_path: Path) -> Non
     import shutil
     import subprocess
 
-    from tickwire.moldudp64.pcap import PcapWriter
+    from tickwire.net import PcapWriter
 
     if shutil.which("tshark") is None:
         pytest.skip("tshark missing (scripts/setup.sh installs it)")

@@ -241,8 +241,7 @@ def test_engine_backtest_from_binaryfile_and_capture(tmp_path: Path) -> None:
     from tickwire.itch import encode
     from tickwire.itch.writer import BinaryFileWriter
     from tickwire.moldudp64.codec import DownstreamPacket
-    from tickwire.moldudp64.net import build_udp_frame
-    from tickwire.moldudp64.pcap import PcapWriter
+    from tickwire.net import PcapWriter, build_udp_frame
 
     day = list(generate_day(8_000, 10, 4))
     itch = tmp_path / "day.itch"

@@ -12,8 +12,7 @@ from tickwire.engine.sources import CaptureFeedStats, iter_capture
 from tickwire.itch import BinaryFileWriter
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64.cli import pack_binaryfile
-from tickwire.moldudp64.net import build_udp_frame
-from tickwire.moldudp64.pcap import PcapWriter
+from tickwire.net import PcapWriter, build_udp_frame
 
 DAY = (6_000, 8, 3)  # messages, symbols, seed
 

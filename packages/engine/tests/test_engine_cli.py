@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from tickwire.engine.cli import main
 from tickwire.moldudp64.codec import parse_downstream
-from tickwire.moldudp64.net import parse_udp_frame
-from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.net import PcapWriter, parse_udp_frame, read_pcap
 from tickwire.ouch import v50
 from tickwire.threshold.testing import add_order, feed_frame
 

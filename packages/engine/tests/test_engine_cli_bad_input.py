@@ -10,7 +10,7 @@ import pytest
 from tickwire.engine.cli import main
 from tickwire.itch import BinaryFileWriter
 from tickwire.itch.generator import generate_day
-from tickwire.moldudp64.pcap import PcapWriter
+from tickwire.net import PcapWriter
 
 SMALL = ["--messages", "3000", "--symbols", "5", "--no-plot", "--quiet"]
 

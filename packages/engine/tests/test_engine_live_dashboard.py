@@ -48,7 +48,7 @@ def test_keys_trip_and_reset_the_kill_switch() -> None:
 
 def test_percentiles_nearest_rank() -> None:
     p = percentiles(list(range(1, 1001)))
-    assert (p["p50"], p["p99"], p["p999"], p["max"]) == (500, 990, 999, 1000)
+    assert (p["p50"], p["p99"], p["p99_9"], p["max"]) == (500, 990, 999, 1000)
     assert percentiles([])["count"] == 0
 
 

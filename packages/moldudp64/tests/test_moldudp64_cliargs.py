@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tickwire.moldudp64 import BadPcap
+from tickwire.moldudp64.capture import MoldCapture
 from tickwire.moldudp64.cli import main
 from tickwire.moldudp64.cliargs import (
     UsageError,
@@ -22,8 +23,7 @@ from tickwire.moldudp64.cliargs import (
     vlan_tci,
 )
 from tickwire.moldudp64.codec import DownstreamPacket
-from tickwire.moldudp64.net import build_udp_frame
-from tickwire.moldudp64.pcap import MoldCapture, PcapWriter
+from tickwire.net import PcapWriter, build_udp_frame
 
 
 def _itch(tmp_path: Path) -> Path:

@@ -16,12 +16,12 @@ from tickwire.moldudp64 import (
     parse_downstream,
     parse_request,
 )
+from tickwire.moldudp64.capture import read_moldudp64
 from tickwire.moldudp64.codec import (
     REQUEST,
     build_downstream_construct,
     parse_downstream_construct,
 )
-from tickwire.moldudp64.pcap import read_moldudp64
 
 sessions = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=10

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from tickwire.moldudp64 import DownstreamPacket
-from tickwire.moldudp64.net import build_udp_frame
-from tickwire.moldudp64.pcap import MoldCapture, PcapWriter
+from tickwire.moldudp64.capture import MoldCapture
+from tickwire.net import PcapWriter, build_udp_frame
 
 pytest.importorskip("scapy")
 itch = pytest.importorskip("tickwire.itch")

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tickwire.moldudp64 import DownstreamPacket, Receiver, ReceiverConfig
 from tickwire.moldudp64.events import GapDetected, Messages
-from tickwire.moldudp64.net import build_udp_frame
-from tickwire.moldudp64.pcap import PcapWriter
 from tickwire.moldudp64.sequenced import SequencedCapture
+from tickwire.net import PcapWriter, build_udp_frame
 
 MSGS = [b"msg%03d" % i for i in range(60)]
 #: Six messages a packet: packet i carries sequence numbers 6i+1 .. 6i+6.

@@ -1,4 +1,4 @@
-"""Ethernet/802.1Q/IPv4/UDP parse and build, against construct, scapy and real captures."""
+"""Ethernet/802.1Q/IPv4/IPv6/UDP/TCP parse and build, against scapy and real captures."""
 
 from __future__ import annotations
 
@@ -8,16 +8,37 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickwire.moldudp64 import BadFrame
-from tickwire.moldudp64.net import (
+from tickwire.net import BadFrame, BadPcap, read_pcap
+from tickwire.net.checksum import ipv4_checksum
+from tickwire.net.frames import (
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    TCP_ACK,
+    TCP_PSH,
+    Cursor,
+    Ethernet,
+    Ipv4,
+    Tcp,
+    Udp,
     UdpFrame,
+    build_ethernet,
+    build_ipv4,
+    build_tcp,
+    build_tcp_frame,
+    build_udp,
     build_udp_frame,
-    ipv4_checksum,
     multicast_mac,
+    network_layer,
+    parse_ethernet,
+    parse_ipv4,
+    parse_ipv6,
+    parse_tcp,
+    parse_tcp_frame,
+    parse_udp,
     parse_udp_frame,
-    parse_udp_frame_construct,
 )
-from tickwire.moldudp64.pcap import read_pcap
 
 ips = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
 ports = st.integers(0, 0xFFFF)
@@ -54,7 +75,7 @@ def test_real_frames_rebuild_byte_for_byte(real_captures: list[Path]) -> None:
     csum=st.booleans(),
     pad=st.integers(0, 30),
 )
-def test_build_parse_round_trip_against_construct_and_scapy(
+def test_build_parse_round_trip_against_scapy(
     payload: bytes,
     src_ip: str,
     dst_ip: str,
@@ -92,15 +113,6 @@ def test_build_parse_round_trip_against_construct_and_scapy(
     )
     assert (udp.udp_checksum != 0) == csum
     assert udp.build() == frame
-
-    ref = parse_udp_frame_construct(frame)
-    assert ref["payload"] == payload
-    assert ref["ip"].version_ihl.ihl * 4 == 20 + len(options)
-    assert ref["ip"].checksum == int.from_bytes(
-        frame[(18 if vlan is not None else 14) + 10 :][:2], "big"
-    )
-    assert ref["udp"].length == 8 + len(payload)
-    assert (ref["vlan"].tci if ref["vlan"] is not None else None) == vlan
 
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
@@ -166,9 +178,9 @@ def test_bad_frames_raise_typed_errors() -> None:
     with pytest.raises(BadFrame, match=r"frame ends inside its 802\.1Q"):
         parse_udp_frame(_frame(vlan_tci=5)[:16])
     with pytest.raises(BadFrame):
-        build_udp_frame(b"", src_ip="1.2.3", dst_ip="1.2.3.4", src_port=1, dst_port=2)
+        build_udp_frame(b"", src_ip="198.18.0", dst_ip="198.18.0.2", src_port=1, dst_port=2)
     with pytest.raises(BadFrame):
-        build_udp_frame(b"", src_ip="1.2.3.4", dst_ip="1.2.3.4", src_port=70000, dst_port=2)
+        build_udp_frame(b"", src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=70000, dst_port=2)
 
 
 def test_frame_fields_and_defaults() -> None:
@@ -181,7 +193,237 @@ def test_frame_fields_and_defaults() -> None:
     assert isinstance(udp, UdpFrame) and udp.src_ip == "198.18.0.1"
     no_df = parse_udp_frame(
         build_udp_frame(
-            b"", src_ip="1.1.1.1", dst_ip="2.2.2.2", src_port=1, dst_port=2, dont_fragment=False
+            b"",
+            src_ip="198.18.0.1",
+            dst_ip="198.18.0.2",
+            src_port=1,
+            dst_port=2,
+            dont_fragment=False,
         )
     )
     assert no_df.ip_flags_fragment == 0
+
+
+# --- one parser per header: hypothesis round trips --------------------------------------
+
+macs = st.binary(min_size=6, max_size=6)
+ip4 = st.binary(min_size=4, max_size=4)
+opts = st.integers(0, 10).map(lambda n: bytes([1]) * (4 * n))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    dst=macs,
+    src=macs,
+    ethertype=st.integers(0, 0xFFFF).filter(lambda e: e not in (0x8100, 0x88A8)),
+    tci=st.none() | st.integers(0, 0xFFFF),
+    rest=st.binary(max_size=20),
+)
+def test_ethernet_header_round_trip(
+    dst: bytes, src: bytes, ethertype: int, tci: int | None, rest: bytes
+) -> None:
+    hdr = build_ethernet(dst, src, ethertype, vlan_tci=tci)
+    cur = Cursor(hdr + rest)
+    assert parse_ethernet(cur) == Ethernet(dst, src, ethertype, tci)
+    assert cur.pos == len(hdr) and cur.rest() == rest
+
+
+def test_ethernet_stacked_tags_and_their_limit() -> None:
+    inner = build_ethernet(bytes(6), bytes(6), ETHERTYPE_IPV4, vlan_tci=7)
+    qinq = inner[:12] + bytes.fromhex("88a80009") + inner[12:]  # outer S-tag 9, inner 7
+    cur = Cursor(qinq)
+    assert parse_ethernet(cur) == Ethernet(bytes(6), bytes(6), ETHERTYPE_IPV4, 9)
+    assert cur.pos == 22
+    with pytest.raises(BadFrame, match="more than 1 VLAN tags"):
+        parse_ethernet(Cursor(qinq), max_tags=1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    src=ip4,
+    dst=ip4,
+    protocol=st.integers(0, 255),
+    payload=st.binary(max_size=64),
+    tos=st.integers(0, 255),
+    ident=st.integers(0, 0xFFFF),
+    flags=st.integers(0, 0xFFFF),
+    ttl=st.integers(0, 255),
+    options=opts,
+    pad=st.binary(max_size=8),
+)
+def test_ipv4_header_round_trip(
+    src: bytes,
+    dst: bytes,
+    protocol: int,
+    payload: bytes,
+    tos: int,
+    ident: int,
+    flags: int,
+    ttl: int,
+    options: bytes,
+    pad: bytes,
+) -> None:
+    hdr = build_ipv4(
+        src,
+        dst,
+        protocol,
+        len(payload),
+        tos=tos,
+        identification=ident,
+        flags_fragment=flags,
+        ttl=ttl,
+        options=options,
+    )
+    assert ipv4_checksum(hdr) == 0
+    cur = Cursor(hdr + payload + pad)
+    ip = parse_ipv4(cur)
+    assert ip == Ipv4(
+        tos,
+        len(hdr) + len(payload),
+        ident,
+        flags,
+        ttl,
+        protocol,
+        int.from_bytes(hdr[10:12], "big"),
+        src,
+        dst,
+        options,
+    )
+    assert ip.header_length == len(hdr)
+    assert cur.rest() == payload  # the padding is cut off by the total length
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sport=ports, dport=ports, payload=st.binary(max_size=64), src=ip4, dst=ip4, csum=st.booleans()
+)
+def test_udp_header_round_trip(
+    sport: int, dport: int, payload: bytes, src: bytes, dst: bytes, csum: bool
+) -> None:
+    hdr = build_udp(sport, dport, payload, checksum_ips=(src, dst) if csum else None)
+    cur = Cursor(hdr + payload + b"\x00\x00")
+    udp = parse_udp(cur)
+    assert udp == Udp(sport, dport, 8 + len(payload), int.from_bytes(hdr[6:8], "big"))
+    assert (udp.checksum != 0) == csum
+    assert cur.rest() == payload
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sport=ports,
+    dport=ports,
+    seq=st.integers(0, 0xFFFFFFFF),
+    ack=st.integers(0, 0xFFFFFFFF),
+    flags=st.integers(0, 0x3F),
+    window=st.integers(0, 0xFFFF),
+    options=opts,
+    payload=st.binary(max_size=64),
+)
+def test_tcp_header_round_trip(
+    sport: int,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    window: int,
+    options: bytes,
+    payload: bytes,
+) -> None:
+    hdr = build_tcp(sport, dport, seq, ack, flags, payload, window=window, options=options)
+    cur = Cursor(hdr + payload)
+    assert parse_tcp(cur) == Tcp(sport, dport, seq, ack, flags, window, 0, 0, options)
+    assert cur.rest() == payload
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    src=ips,
+    dst=ips,
+    sport=ports,
+    dport=ports,
+    seq=st.integers(0, 0xFFFFFFFF),
+    ack=st.integers(0, 0xFFFFFFFF),
+    payload=st.binary(max_size=200),
+)
+def test_tcp_frame_round_trip_against_scapy(
+    src: str, dst: str, sport: int, dport: int, seq: int, ack: int, payload: bytes
+) -> None:
+    frame = build_tcp_frame(
+        payload, src=(src, sport), dst=(dst, dport), seq=seq, ack=ack, flags=TCP_PSH | TCP_ACK
+    )
+    got = parse_tcp_frame(1, frame)
+    assert got is not None
+    assert (got.src_ip, got.dst_ip, got.payload) == (src, dst, payload)
+    assert (got.tcp.src_port, got.tcp.dst_port, got.tcp.seq, got.tcp.ack) == (
+        sport,
+        dport,
+        seq,
+        ack,
+    )
+
+    from scapy.layers.inet import IP, TCP
+
+    sp = IP(frame[14:])
+    again = IP(frame[14:])
+    del again.chksum
+    del again[TCP].chksum
+    rebuilt = IP(bytes(again))
+    assert (rebuilt.chksum, rebuilt[TCP].chksum) == (sp.chksum, sp[TCP].chksum)
+    assert bytes(sp[TCP].payload) == payload
+
+
+def test_ipv6_and_link_types() -> None:
+    tcp = build_tcp(40000, 26400, 1, 0, TCP_ACK, b"hi") + b"hi"
+    v6 = (
+        (6 << 28).to_bytes(4, "big")
+        + len(tcp).to_bytes(2, "big")
+        + bytes([IPPROTO_TCP, 64])
+        + bytes(15)
+        + b"\x01"
+        + bytes(15)
+        + b"\x02"
+    )
+    cur = Cursor(v6 + tcp)
+    ip6 = parse_ipv6(cur)
+    assert (ip6.next_header, ip6.payload_length, ip6.hop_limit) == (IPPROTO_TCP, len(tcp), 64)
+    v4 = build_ipv4(b"\xc6\x12\x00\x01", b"\xc6\x12\x00\x02", IPPROTO_UDP, 0)
+    sll = bytes(14) + b"\x08\x00" + v4
+    sll2 = b"\x86\xdd" + bytes(18) + v6 + tcp
+    for linktype, frame, etype, start in (
+        (113, sll, ETHERTYPE_IPV4, 16),
+        (276, sll2, ETHERTYPE_IPV6, 20),
+        (0, b"\x02\x00\x00\x00" + v4, ETHERTYPE_IPV4, 4),
+        (101, v6 + tcp, ETHERTYPE_IPV6, 0),
+        (228, v4, ETHERTYPE_IPV4, 0),
+        (229, v6 + tcp, ETHERTYPE_IPV6, 0),
+    ):
+        found = network_layer(linktype, frame)
+        assert found is not None and found[0] == etype and found[1].pos == start
+    seg = parse_tcp_frame(229, v6 + tcp)
+    assert seg is not None and (seg.src_ip, seg.dst_ip, seg.payload) == ("::1", "::2", b"hi")
+    assert network_layer(113, bytes(14) + b"\x08\x06" + v4) is None  # ARP
+    assert network_layer(1, bytes(5)) is None
+    with pytest.raises(BadPcap, match=r"link type 147 cannot be read"):
+        network_layer(147, v4)
+
+
+def test_every_header_is_bounds_checked() -> None:
+    """Each parser refuses a header cut anywhere, with BadFrame, never IndexError."""
+    frame = build_tcp_frame(
+        b"data", src=("198.18.0.1", 1), dst=("198.18.0.2", 2), seq=0, ack=0, flags=0
+    )
+    for cut in range(len(frame)):
+        cur = Cursor(frame[:cut])
+        try:
+            parse_ethernet(cur)
+            parse_ipv4(cur)
+            parse_tcp(cur)
+        except BadFrame:
+            continue
+        raise AssertionError(f"a frame cut at {cut} bytes parsed")
+    with pytest.raises(BadFrame, match="TCP data offset"):
+        parse_tcp(Cursor(bytes(12) + b"\x40\x00" + bytes(6)))
+    with pytest.raises(BadFrame, match="IP version 4 is not 6"):
+        parse_ipv6(Cursor(frame[14:] + bytes(40)))
+    with pytest.raises(BadFrame, match="does not fit in 32 bits"):
+        build_tcp(1, 2, 1 << 32, 0, 0)

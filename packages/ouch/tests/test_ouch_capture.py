@@ -1,5 +1,5 @@
 """Captures: a real loopback OUCH 4.2 session written as pcap, read back by our
-decode tool and by Wireshark's soupbintcp/ouch dissectors; TCP reassembly."""
+decode tool and by Wireshark's soupbintcp/ouch dissectors."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from _ouch_tshark import assert_not_malformed, needs_tshark, tshark
+from tickwire.net.tcp import TcpCaptureWriter
 from tickwire.ouch.client import OuchClient, serve_ouch
 from tickwire.ouch.decode import decode_capture
-from tickwire.ouch.pcap import TcpCaptureWriter, TcpSegment, read_frames, reassemble
 from tickwire.soupbintcp.aio import run
 
 
@@ -197,70 +197,3 @@ def test_ouch_decode_tool_bad_file(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert res.returncode == 1 and "not a pcap" in res.stderr
-
-
-def _seg(seq: int, data: bytes, flags: int = 0x18) -> TcpSegment:
-    return TcpSegment(0, "10.0.0.1", 1, "10.0.0.2", 2, seq, 0, flags, data)
-
-
-def test_ouch_tcp_reassembly_reorder_retransmit_overlap_wrap() -> None:
-    base = 0xFFFFFFF0  # sequence numbers wrap inside the stream
-    stream = bytes(range(60))
-    segs = [
-        _seg(base - 1, b"", 0x02),  # SYN
-        _seg(base + 20, stream[20:40]),  # early: held back
-        _seg(base, stream[0:10]),
-        _seg(base, stream[0:10]),  # retransmission
-        _seg((base + 5) & 0xFFFFFFFF, stream[5:25]),  # overlap
-        _seg((base + 40) & 0xFFFFFFFF, stream[40:60]),
-    ]
-    out = b"".join(c.data for c in reassemble(segs))
-    assert out == stream
-
-
-def test_ouch_pcap_reader_pcapng(tmp_path: Path) -> None:
-    """pcapng with a nanosecond if_tsresol, as written by hand here."""
-    import struct
-
-    frame = b"\x00" * 14
-    shb_body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-    shb = (
-        struct.pack("<II", 0x0A0D0D0A, 12 + len(shb_body))
-        + shb_body
-        + struct.pack("<I", 12 + len(shb_body))
-    )
-    opt = struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)
-    idb_body = struct.pack("<HHI", 1, 0, 65535) + opt
-    idb = (
-        struct.pack("<II", 1, 12 + len(idb_body)) + idb_body + struct.pack("<I", 12 + len(idb_body))
-    )
-    ts = 1_700_000_000_123_456_789
-    epb_body = (
-        struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame))
-        + frame
-        + b"\x00\x00"
-    )
-    epb = (
-        struct.pack("<II", 6, 12 + len(epb_body)) + epb_body + struct.pack("<I", 12 + len(epb_body))
-    )
-    p = tmp_path / "x.pcapng"
-    p.write_bytes(shb + idb + epb)
-    [f] = list(read_frames(p))
-    assert f.timestamp_ns == ts and f.linktype == 1 and f.data == frame
-
-
-def test_ouch_pcap_ipv6_and_vlan_frames() -> None:
-    import struct
-
-    from tickwire.ouch.pcap import Frame, parse_tcp
-
-    tcp = struct.pack(">HHIIBBHHH", 5000, 26400, 7, 0, 5 << 4, 0x18, 1000, 0, 0) + b"\x00\x01H"
-    ip6 = (
-        struct.pack(">IHBB", 6 << 28, len(tcp), 6, 64)
-        + bytes(15) + b"\x01" + bytes(15) + b"\x01"
-    )  # fmt: skip
-    eth = b"\x02" * 12 + b"\x81\x00\x00\x05" + b"\x86\xdd"  # one 802.1Q tag, then IPv6
-    seg = parse_tcp(Frame(0, 1, eth + ip6 + tcp))
-    assert (
-        seg is not None and seg.src == "::1" and seg.dport == 26400 and seg.payload == b"\x00\x01H"
-    )

@@ -1,5 +1,5 @@
-"""A capture that lost TCP segments: reassembly gives the hole up and says so, decode
-reports the gap, resynchronises and decodes what follows, all in linear time."""
+"""A capture that lost TCP segments: decode reports the gap, resynchronises and decodes
+what follows, all in linear time (the reassembly rules are tested in tickwire-net)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tickwire.net.tcp import TcpCaptureWriter
 from tickwire.ouch import v42
 from tickwire.ouch.decode import DecodeStats, decode_capture, main
-from tickwire.ouch.pcap import (
-    ReassemblyStats,
-    TcpCaptureWriter,
-    TcpSegment,
-    TcpStreamChunk,
-    reassemble,
-)
 from tickwire.soupbintcp.packets import (
     ClientHeartbeat,
     LoginAccepted,
@@ -27,57 +21,6 @@ from tickwire.soupbintcp.packets import (
 )
 
 SERVER = ("10.0.0.2", 26400)
-
-
-def _seg(
-    seq: int, data: bytes, *, ack: int = 0, flags: int = 0x18, server: bool = True
-) -> TcpSegment:
-    src, dst = (SERVER, ("10.0.0.1", 40000)) if server else (("10.0.0.1", 40000), SERVER)
-    return TcpSegment(0, src[0], src[1], dst[0], dst[1], seq, ack, flags, data)
-
-
-def _run(segs: list[TcpSegment], **kw: int) -> tuple[list[TcpStreamChunk], ReassemblyStats]:
-    st = ReassemblyStats()
-    return list(reassemble(segs, stats=st, **kw)), st
-
-
-def test_a_hole_the_peer_acknowledged_is_given_up_at_once() -> None:
-    chunks, st = _run(
-        [
-            _seg(1000, b"a" * 10),
-            _seg(1020, b"c" * 10),  # 1010..1020 never captured
-            _seg(5000, b"", ack=1030, server=False),  # the client had it all
-            _seg(1030, b"d" * 10),
-        ]
-    )
-    assert [(c.data, c.lost) for c in chunks] == [(b"a" * 10, 0), (b"c" * 10, 10), (b"d" * 10, 0)]
-    assert (st.gaps, st.lost, st.delivered) == (1, 10, 30)
-
-
-def test_an_acknowledged_tail_with_nothing_after_it_is_announced_empty() -> None:
-    chunks, _ = _run([_seg(1000, b"a" * 10), _seg(5000, b"", ack=1025, server=False)])
-    assert [(c.data, c.lost, c.src) for c in chunks] == [
-        (b"a" * 10, 0, SERVER[0]),
-        (b"", 15, SERVER[0]),
-    ]
-
-
-def test_the_ack_of_a_fin_is_no_lost_byte() -> None:
-    chunks, st = _run(
-        [_seg(1000, b"a" * 10, flags=0x19), _seg(5000, b"", ack=1011, server=False, flags=0x11)]
-    )
-    assert [c.data for c in chunks] == [b"a" * 10] and st.gaps == 0
-
-
-def test_unacknowledged_holes_wait_for_max_held_or_the_end() -> None:
-    segs = [_seg(1000, b"a" * 10), *(_seg(1020 + 10 * i, bytes([i]) * 10) for i in range(5))]
-    chunks, st = _run(segs)  # the end of the capture gives the hole up
-    assert [c.lost for c in chunks] == [0, 10, 0, 0, 0, 0] and st.delivered == 60
-    chunks, st = _run(segs, max_held=25)  # the third held segment goes past 25 bytes
-    assert [c.lost for c in chunks] == [0, 10, 0, 0, 0, 0] and st.gaps == 1
-    # A late copy of the lost bytes after the hole was given up is counted, not delivered.
-    chunks, st = _run([*segs, _seg(1010, b"b" * 10)], max_held=25)
-    assert st.retransmitted == 10 and b"b" not in b"".join(c.data for c in chunks)
 
 
 # --------------------------------------------------------------------------- decode

@@ -37,9 +37,9 @@ from _ouch_strategies import message_strategy
 from _ouch_tshark import Proto, dissect, needs_tshark
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tickwire.net.tcp import TcpCaptureWriter
 from tickwire.ouch import v42
 from tickwire.ouch._wire import Message
-from tickwire.ouch.pcap import TcpCaptureWriter
 from tickwire.soupbintcp.packets import LoginAccepted, LoginRequest, build_packet, data_packet
 
 PORT = 26400

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from tickwire.itch import OrderDelete, encode
 from tickwire.moldudp64.codec import parse_downstream
-from tickwire.moldudp64.net import ipv4_checksum, parse_udp_frame
-from tickwire.moldudp64.pcap import PcapWriter
+from tickwire.net import PcapWriter, ipv4_checksum, parse_udp_frame
 from tickwire.ouch import v50
 from tickwire.threshold import InstrumentConfig, ThresholdConfig, ThresholdEngine
 from tickwire.threshold.testing import add_order, feed_frame

@@ -1,5 +1,5 @@
 """The threshold scanner (``tickwire.threshold.scan``) checked against the codecs it stands
-in for: ``tickwire.moldudp64.net.parse_udp_frame``, ``codec.parse_downstream`` and
+in for: ``tickwire.net.parse_udp_frame``, ``codec.parse_downstream`` and
 ``tickwire.itch.decode`` (see ``docs/threshold.md`` section 3 for why it exists)."""
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from tickwire.itch import AddOrder, AddOrderMPID, decode, encode
 from tickwire.itch.strategies import messages_of
 from tickwire.moldudp64.codec import parse_downstream
-from tickwire.moldudp64.net import parse_udp_frame
-from tickwire.moldudp64.pcap import read_pcap
+from tickwire.net import parse_udp_frame, read_pcap
 from tickwire.threshold.harness import FEED_PORT, FrameSpec, frame_specs
 from tickwire.threshold.scan import MAX_SCANNED, add_order_view, field_offset, scan_frame
 

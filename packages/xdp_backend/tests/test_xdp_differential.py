@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.itch import OrderDelete, encode
-from tickwire.moldudp64.net import parse_udp_frame
+from tickwire.net import parse_udp_frame
 from tickwire.threshold.backends import load_backend, run_frames
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 from tickwire.threshold.reference import ThresholdEngine

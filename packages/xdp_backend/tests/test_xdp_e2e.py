@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 from tickwire.itch import OrderDelete, encode
 from tickwire.moldudp64.codec import parse_downstream
-from tickwire.moldudp64.net import parse_udp_frame
-from tickwire.moldudp64.pcap import PcapWriter
+from tickwire.net import PcapWriter, parse_udp_frame
 from tickwire.ouch import v50
 from tickwire.threshold import ThresholdEngine, ThresholdStats
 from tickwire.threshold.config import parse_config

@@ -30,8 +30,8 @@ from tickwire.itch import AddOrder, AddOrderMPID, Message, StockDirectory
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64.aio import Line, MoldReceiver, run
 from tickwire.moldudp64.events import Event, GapDetected
-from tickwire.moldudp64.net import parse_udp_frame
 from tickwire.moldudp64.receiver import ReceiverConfig
+from tickwire.net import parse_udp_frame
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig, parse_config
 from tickwire.threshold.reference import ThresholdEngine
 from tickwire.threshold.testing import FEED_DST_IP, add_order, feed_frame

@@ -29,6 +29,7 @@ from tickwire.moldudp64.cliargs import (
     probability,
     run_cli,
 )
+from tickwire.net.stats import QUANTILES, percentiles
 from tickwire.threshold.config import ConfigError, load_config
 
 from .backend import default_accel
@@ -45,16 +46,6 @@ from .traffic import (
 )
 
 __all__ = ["build_parser", "main"]
-
-
-def _percentiles(values: Sequence[int]) -> dict[str, int]:
-    if not values:
-        return {}
-    s = sorted(values)
-    return {f"p{p}": s[min(int(p / 100 * len(s)), len(s) - 1)] for p in (50, 99, 99.9)} | {
-        "max": s[-1],
-        "count": len(s),
-    }
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -107,12 +98,12 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
             "elapsed_s": round(result.elapsed_s, 3),
             "stats": report.threshold_stats().to_dict(),
             "guest_cycles": (
-                {f"p{p}": hist.percentile(p) for p in (50, 99, 99.9)}
+                {k: hist.percentile(q * 100) for k, q in QUANTILES.items()}
                 | {"min": hist.minimum, "max": hist.maximum, "count": hist.count}
                 if hist.count
                 else {}
             ),
-            "host_round_trip_ns": _percentiles(result.round_trip_ns),
+            "host_round_trip_ns": percentiles(result.round_trip_ns),
         }
     print(json.dumps(out, indent=2))
     return 0

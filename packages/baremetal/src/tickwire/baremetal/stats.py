@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tickwire.net.stats import nearest_rank
 from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
 
 __all__ = [
@@ -76,7 +77,7 @@ class CycleHistogram:
             raise ValueError(f"percentile must be in (0, 100], got {p}")
         if self.count == 0:
             raise ValueError("empty histogram")
-        rank = p / 100 * self.count
+        rank = nearest_rank(p / 100, self.count)  # the project's definition (tickwire.net)
         seen = 0
         for index in sorted(self.buckets):
             seen += self.buckets[index]

@@ -70,7 +70,7 @@ def feed_frames(
     """Pack encoded ITCH messages into MoldUDP64 frames (at most ``max_blocks`` per
     packet and about 1,400 payload bytes, as a real feed would)."""
     from tickwire.moldudp64.codec import DownstreamPacket
-    from tickwire.moldudp64.net import build_udp_frame
+    from tickwire.net import build_udp_frame
 
     a = addresses or FeedAddresses()
     seq = first_sequence
@@ -123,8 +123,7 @@ def capture_frames(path: str | Path) -> list[bytes]:
     Raises ``BadPcap`` for a record of another link type than Ethernet (the guest's NIC
     takes Ethernet frames; anything else would be sent as garbage).
     """
-    from tickwire.moldudp64.errors import BadPcap
-    from tickwire.moldudp64.pcap import LINKTYPE_ETHERNET, linktype_name, read_pcap
+    from tickwire.net import LINKTYPE_ETHERNET, BadPcap, linktype_name, read_pcap
 
     frames = []
     for n, rec in enumerate(read_pcap(path), 1):

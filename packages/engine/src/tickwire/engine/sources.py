@@ -1,7 +1,7 @@
 """Where books get their messages: a BinaryFILE, a MoldUDP64 capture, or live messages.
 
 All decoding is the codecs' job: ``tickwire.itch.fastpath.decode_binaryfile`` (the
-fastest ITCH path, Cython when built) for BinaryFILEs, ``tickwire.moldudp64.pcap``
+fastest ITCH path, Cython when built) for BinaryFILEs, ``tickwire.moldudp64.capture``
 for captures and ``tickwire.itch.decode`` for the message blocks inside them.
 """
 
@@ -17,8 +17,8 @@ from typing import IO
 from tickwire.engine.book import BookManager
 from tickwire.itch import DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
+from tickwire.moldudp64.capture import MoldCapture
 from tickwire.moldudp64.events import Event, Messages
-from tickwire.moldudp64.pcap import MoldCapture
 from tickwire.moldudp64.sequenced import SequencedCapture
 
 __all__ = [

@@ -25,6 +25,9 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from tickwire.net import PcapWriter, build_udp_frame
+
+from .capture import MoldCapture
 from .cliargs import (
     UsageError,
     existing_file,
@@ -40,8 +43,6 @@ from .cliargs import (
     vlan_tci,
 )
 from .codec import HEADER_SIZE, encode_session
-from .net import build_udp_frame
-from .pcap import MoldCapture, PcapWriter
 from .publisher import DEFAULT_MAX_PAYLOAD, pack_messages
 from .replay import capture_payloads, open_sender, parse_address, replay
 from .sequenced import SequencedCapture

@@ -6,6 +6,9 @@ caller can catch one type at the edge and still tell the cases apart by subclass
 
 from __future__ import annotations
 
+from tickwire.net.errors import BadFrame as _NetBadFrame
+from tickwire.net.errors import BadPcap as _NetBadPcap
+
 __all__ = [
     "BadFrame",
     "BadPcap",
@@ -28,7 +31,9 @@ class MoldError(ValueError):
     def __init__(self, reason: str, *, offset: int | None = None) -> None:
         self.reason = reason
         self.offset = offset
-        super().__init__(reason if offset is None else f"{reason} (at byte {offset})")
+        # ValueError's, not super()'s: BadFrame and BadPcap also derive from tickwire.net's
+        # errors, whose __init__ would take the formatted message for the reason.
+        ValueError.__init__(self, reason if offset is None else f"{reason} (at byte {offset})")
 
 
 class TruncatedPacket(MoldError):
@@ -51,9 +56,17 @@ class MessageTooLarge(MoldError):
     """A message that cannot fit in one packet of the configured payload size."""
 
 
-class BadFrame(MoldError):
-    """A link-layer frame that is not Ethernet (+ one optional 802.1Q tag) / IPv4 / UDP."""
+class BadFrame(MoldError, _NetBadFrame):
+    """A link-layer frame that is not Ethernet (+ one optional 802.1Q tag) / IPv4 / UDP.
+
+    Also a :class:`tickwire.net.errors.BadFrame`, which the frame parsers raise:
+    ``except tickwire.net.errors.BadFrame`` catches both.
+    """
 
 
-class BadPcap(MoldError):
-    """A capture file that is not a readable pcap or pcapng file."""
+class BadPcap(MoldError, _NetBadPcap):
+    """A capture file that is not a readable pcap or pcapng file.
+
+    Also a :class:`tickwire.net.errors.BadPcap`, which the capture reader raises:
+    ``except tickwire.net.errors.BadPcap`` catches both.
+    """

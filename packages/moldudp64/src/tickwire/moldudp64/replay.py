@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tickwire.net.stats import percentiles
+
+from .capture import MoldCapture
 from .codec import END_OF_SESSION_COUNT, HEADER_SIZE
-from .pcap import MoldCapture
 
 __all__ = ["ReplayReport", "capture_payloads", "open_sender", "parse_address", "replay"]
 
@@ -87,16 +89,12 @@ class ReplayReport:
         return "\n".join(lines)
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    v = sorted(values)
-    n = len(v)
-
-    def pick(q: float) -> float:
-        return v[min(n - 1, round(q * (n - 1)))]
-
-    return {"p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "max": v[-1]}
+def _timing_error(values: list[float]) -> dict[str, float]:
+    """The project's percentiles (:func:`tickwire.net.stats.percentiles`, nearest rank) of
+    the send-time errors: ``p50``, ``p99``, ``p99_9`` and ``max`` (empty with no packets)."""
+    p = percentiles(values)
+    picked = {"p50": p["p50"], "p99": p["p99"], "p99_9": p["p99_9"], "max": p["max"]}
+    return {k: float(v) for k, v in picked.items() if v is not None}
 
 
 def replay(
@@ -189,5 +187,5 @@ def replay(
     if rep.elapsed_s > 0:
         rep.packets_per_s = rep.packets / rep.elapsed_s
         rep.messages_per_s = rep.messages / rep.elapsed_s
-    rep.timing_error_us = _percentiles(errors)
+    rep.timing_error_us = _timing_error(errors)
     return rep

@@ -28,11 +28,11 @@ How it sequences
   confirmed) are off; each session is pinned and joined at its first packet, and a jump
   is a gap like any other.
 * Frames that carry no valid MoldUDP64 packet are skipped and counted by
-  :class:`~tickwire.moldudp64.pcap.MoldCapture` (``capture`` in the stats).
+  :class:`~tickwire.moldudp64.capture.MoldCapture` (``capture`` in the stats).
 
 >>> from tickwire.moldudp64.codec import DownstreamPacket
->>> from tickwire.moldudp64.net import build_udp_frame
->>> from tickwire.moldudp64.pcap import PcapWriter
+>>> from tickwire.net import build_udp_frame
+>>> from tickwire.net import PcapWriter
 >>> import io
 >>> buf = io.BytesIO()
 >>> with PcapWriter(buf) as w:
@@ -54,8 +54,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .capture import CaptureStats, MoldCapture
 from .events import Event, Messages
-from .pcap import CaptureStats, MoldCapture
 from .receiver import Receiver, ReceiverConfig
 
 __all__ = ["DEFAULT_MAX_HELD", "DEFAULT_WINDOW_NS", "SequenceStats", "SequencedCapture"]

@@ -1,119 +1,408 @@
-"""Ethernet (one optional 802.1Q tag) / IPv4 (any IHL) / UDP frames: parse and build.
+"""Ethernet II, 802.1Q, IPv4, IPv6, UDP and TCP headers: parse and build.
 
-Just enough link, network and transport layer to read and write the frames MoldUDP64 travels
-in. The header layouts are written once as construct structs (:data:`ETHERNET`,
-:data:`VLAN_TAG`, :data:`IPV4`, :data:`UDP`); :func:`parse_udp_frame` and
-:func:`build_udp_frame` are the fast ``struct`` paths, checked against those layouts (and
-against scapy) by the tests.
+Parsing walks a :class:`Cursor` over the frame, one header at a time, in the manner of the
+XDP tutorial's ``parsing_helpers.h``: each ``parse_*`` function checks that its header
+fits between ``cursor.pos`` and ``cursor.end`` *before* reading it, checks the header's own
+fields, advances ``pos`` past it and returns the header as a named tuple, whose next-layer
+field (``ethertype``, ``protocol``) tells the caller which parser comes next. A header that
+says how long its payload is (IPv4 total length, the UDP length) also pulls ``end`` in to
+that length, so Ethernet padding and a trailing FCS never reach the next layer. Every
+failure is a :class:`~tickwire.net.errors.BadFrame` naming the problem and the byte offset.
 
-Addresses: MACs are 6 raw bytes, IPv4 addresses dotted-quad strings.
+:func:`parse_udp_frame` and :func:`parse_tcp_frame` compose these parsers for the two
+frames this project meets (MoldUDP64 in UDP, SoupBinTCP in TCP); :func:`network_layer`
+finds the IP packet in a captured frame of any link type the readers support.
+
+Building is the mirror image: ``build_*`` packs one header with ``struct`` (the layouts
+are the ``*_HEADER`` structs below, the one place they are written) and the frame builders
+fill in lengths and checksums (:mod:`tickwire.net.checksum`).
+
+Addresses: MACs are 6 raw bytes, IPv4 addresses dotted-quad strings (or 4 raw bytes where
+a builder takes them), IPv6 addresses their compressed text form.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
-import construct as c
-
-from .errors import BadFrame
+from .checksum import IPPROTO_TCP, IPPROTO_UDP, ipv4_checksum, tcp_checksum, udp_checksum
+from .errors import BadFrame, BadPcap
 
 __all__ = [
-    "ETHERNET",
+    "ETHERNET_HEADER",
     "ETHERTYPE_IPV4",
+    "ETHERTYPE_IPV6",
+    "ETHERTYPE_QINQ",
     "ETHERTYPE_VLAN",
+    "IPPROTO_TCP",
     "IPPROTO_UDP",
-    "IPV4",
-    "UDP",
+    "IPV4_HEADER",
+    "IPV6_HEADER",
+    "IP_DF",
+    "LINKTYPE_ETHERNET",
+    "LINKTYPE_IPV4",
+    "LINKTYPE_IPV6",
+    "LINKTYPE_LINUX_SLL",
+    "LINKTYPE_LINUX_SLL2",
+    "LINKTYPE_NAMES",
+    "LINKTYPE_NULL",
+    "LINKTYPE_RAW",
+    "TCP_ACK",
+    "TCP_FIN",
+    "TCP_HEADER",
+    "TCP_PSH",
+    "TCP_RST",
+    "TCP_SYN",
+    "UDP_HEADER",
     "VLAN_TAG",
+    "Cursor",
+    "Ethernet",
+    "Ipv4",
+    "Ipv6",
+    "Tcp",
+    "TcpFrame",
+    "Udp",
     "UdpFrame",
+    "build_ethernet",
+    "build_ipv4",
+    "build_tcp",
+    "build_tcp_frame",
+    "build_udp",
     "build_udp_frame",
-    "ipv4_checksum",
+    "ip_bytes",
+    "linktype_name",
     "multicast_mac",
+    "network_layer",
+    "parse_ethernet",
+    "parse_ipv4",
+    "parse_ipv6",
+    "parse_tcp",
+    "parse_tcp_frame",
+    "parse_udp",
     "parse_udp_frame",
-    "udp_checksum",
 ]
 
 ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
 ETHERTYPE_VLAN = 0x8100
-IPPROTO_UDP = 17
+#: 802.1ad service tag (the outer tag of QinQ).
+ETHERTYPE_QINQ = 0x88A8
 #: Don't Fragment, fragment offset 0: the IPv4 flags/offset word of an ordinary datagram.
 IP_DF = 0x4000
 
-# --- declarative layouts --------------------------------------------------------------------
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_PSH = 0x08
+TCP_ACK = 0x10
 
-ETHERNET = c.Struct("dst" / c.Bytes(6), "src" / c.Bytes(6), "ethertype" / c.Int16ub)
-VLAN_TAG = c.Struct("tci" / c.Int16ub, "ethertype" / c.Int16ub)
-IPV4 = c.Struct(
-    "version_ihl" / c.BitStruct("version" / c.BitsInteger(4), "ihl" / c.BitsInteger(4)),
-    "tos" / c.Int8ub,
-    "total_length" / c.Int16ub,
-    "identification" / c.Int16ub,
-    "flags_fragment" / c.Int16ub,
-    "ttl" / c.Int8ub,
-    "protocol" / c.Int8ub,
-    "checksum" / c.Int16ub,
-    "src" / c.Bytes(4),
-    "dst" / c.Bytes(4),
-    "options" / c.Bytes(c.this.version_ihl.ihl * 4 - 20),
-)
-UDP = c.Struct(
-    "src_port" / c.Int16ub,
-    "dst_port" / c.Int16ub,
-    "length" / c.Int16ub,
-    "checksum" / c.Int16ub,
-)
+# pcap LINKTYPE_* values of the link layers network_layer() reads.
+LINKTYPE_NULL = 0  # BSD loopback: a 4-byte address family in host order
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101  # raw IPv4 or IPv6 (version nibble)
+LINKTYPE_LINUX_SLL = 113  # Linux cooked capture v1 (tcpdump -i any)
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
 
-_ETH = struct.Struct(">6s6sH")
-_IP = struct.Struct(">BBHHHBBH4s4s")
-_UDP = struct.Struct(">HHHH")
+#: Names of common link types, for error messages.
+LINKTYPE_NAMES = {
+    LINKTYPE_NULL: "BSD loopback",
+    LINKTYPE_ETHERNET: "Ethernet",
+    LINKTYPE_RAW: "raw IP",
+    105: "802.11",
+    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)",
+    127: "802.11 radiotap",
+    LINKTYPE_IPV4: "raw IPv4",
+    LINKTYPE_IPV6: "raw IPv6",
+    LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)",
+}
+
+
+def linktype_name(linktype: int) -> str:
+    """``"113 (Linux cooked (SLL))"``: the number and, when known, the name."""
+    name = LINKTYPE_NAMES.get(linktype)
+    return f"{linktype} ({name})" if name else str(linktype)
+
+
+# --- the header layouts (the one place they are written) -----------------------------------
+
+#: Ethernet II: destination MAC, source MAC, ethertype.
+ETHERNET_HEADER = struct.Struct(">6s6sH")
+#: 802.1Q / 802.1ad tag after the source MAC: TCI, then the inner ethertype.
+VLAN_TAG = struct.Struct(">HH")
+#: IPv4 without options: version/IHL, TOS, total length, id, flags/fragment, TTL,
+#: protocol, checksum, source, destination.
+IPV4_HEADER = struct.Struct(">BBHHHBBH4s4s")
+#: IPv6 fixed header: version/class/flow, payload length, next header, hop limit, addresses.
+IPV6_HEADER = struct.Struct(">IHBB16s16s")
+#: UDP: source port, destination port, length, checksum.
+UDP_HEADER = struct.Struct(">HHHH")
+#: TCP without options: ports, sequence, acknowledgment, data offset/flags word, window,
+#: checksum, urgent pointer.
+TCP_HEADER = struct.Struct(">HHIIHHHH")
+
 _ZERO_MAC = b"\x00" * 6
 
 
-def _fold(total: int) -> int:
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+class Cursor:
+    """A position in a frame and the end of the current layer (``data[pos:end]``).
 
-
-def _sum16(data: bytes) -> int:
-    if len(data) & 1:
-        data += b"\x00"
-    return sum(struct.unpack(f">{len(data) // 2}H", data))
-
-
-def ipv4_checksum(header: bytes) -> int:
-    """The Internet checksum (RFC 791/1071) of an IPv4 header.
-
-    Over a header whose checksum field is zero this is the value to store in it; over a header
-    that already carries a correct checksum it is 0.
+    The ``parse_*`` functions check their header fits before ``end``, advance ``pos`` past
+    it and may pull ``end`` in to the length the header declares.
     """
-    return (~_fold(_sum16(bytes(header)))) & 0xFFFF
+
+    __slots__ = ("data", "end", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+
+    def rest(self) -> bytes:
+        """The bytes of the current layer not parsed yet."""
+        return self.data[self.pos : self.end]
+
+    def __repr__(self) -> str:
+        return f"Cursor(pos={self.pos}, end={self.end}, len={len(self.data)})"
 
 
-def udp_checksum(src_ip: bytes, dst_ip: bytes, segment: bytes) -> int:
-    """The UDP checksum of ``segment`` (header with checksum 0, plus payload), RFC 768.
+class Ethernet(NamedTuple):
+    """An Ethernet II header, with the 802.1Q tag's TCI (the outer one if stacked)."""
 
-    A computed 0 is sent as 0xFFFF, since 0 on the wire means "no checksum".
+    dst: bytes
+    src: bytes
+    #: The ethertype after the tags: what comes next.
+    ethertype: int
+    vlan_tci: int | None = None
+
+
+class Ipv4(NamedTuple):
+    """An IPv4 header (addresses as 4 raw bytes)."""
+
+    tos: int
+    total_length: int
+    identification: int
+    flags_fragment: int
+    ttl: int
+    protocol: int
+    checksum: int
+    src: bytes
+    dst: bytes
+    options: bytes = b""
+
+    @property
+    def header_length(self) -> int:
+        return 20 + len(self.options)
+
+
+class Ipv6(NamedTuple):
+    """An IPv6 fixed header (addresses as 16 raw bytes)."""
+
+    traffic_class: int
+    flow_label: int
+    payload_length: int
+    next_header: int
+    hop_limit: int
+    src: bytes
+    dst: bytes
+
+
+class Udp(NamedTuple):
+    src_port: int
+    dst_port: int
+    length: int
+    checksum: int
+
+
+class Tcp(NamedTuple):
+    src_port: int
+    dst_port: int
+    seq: int
+    ack: int
+    #: FIN, SYN, RST, PSH, ACK, URG (the low 6 bits of the flags).
+    flags: int
+    window: int
+    checksum: int
+    urgent: int = 0
+    options: bytes = b""
+
+
+def parse_ethernet(cur: Cursor, *, max_tags: int = 2) -> Ethernet:
+    """Parse an Ethernet II header and up to ``max_tags`` 802.1Q/802.1ad tags."""
+    data, pos = cur.data, cur.pos
+    if cur.end - pos < 14:
+        raise BadFrame(f"an Ethernet header is 14 bytes, the frame has {cur.end - pos}", offset=pos)
+    dst, src, ethertype = ETHERNET_HEADER.unpack_from(data, pos)
+    pos += 14
+    tci: int | None = None
+    tags = 0
+    while ethertype in (ETHERTYPE_VLAN, ETHERTYPE_QINQ):
+        if tags == max_tags:
+            raise BadFrame(f"more than {max_tags} VLAN tags", offset=pos - 2)
+        if cur.end - pos < 4:
+            raise BadFrame("frame ends inside its 802.1Q tag", offset=pos)
+        t, ethertype = VLAN_TAG.unpack_from(data, pos)
+        if tci is None:
+            tci = t
+        tags += 1
+        pos += 4
+    cur.pos = pos
+    return Ethernet(dst, src, ethertype, tci)
+
+
+def parse_ipv4(cur: Cursor, *, truncated_ok: bool = False) -> Ipv4:
+    """Parse an IPv4 header (any IHL) and pull ``end`` in to its total length.
+
+    A total length beyond the bytes present is an error, unless ``truncated_ok`` (a capture
+    cut at its snap length, or a segmentation-offload capture whose total length is 0):
+    then ``end`` stays where it was.
     """
-    pseudo = src_ip + dst_ip + struct.pack(">BBH", 0, IPPROTO_UDP, len(segment))
-    value = (~_fold(_sum16(pseudo) + _sum16(segment))) & 0xFFFF
-    return value or 0xFFFF
+    data, pos = cur.data, cur.pos
+    avail = cur.end - pos
+    if avail < 20:
+        raise BadFrame("frame ends inside its IPv4 header", offset=pos)
+    vihl, tos, total, ident, flags_frag, ttl, proto, cksum, src, dst = IPV4_HEADER.unpack_from(
+        data, pos
+    )
+    if vihl >> 4 != 4:
+        raise BadFrame(f"IP version {vihl >> 4} is not 4", offset=pos)
+    hl = (vihl & 0x0F) * 4
+    if hl < 20:
+        raise BadFrame(f"IPv4 header length {hl} is below 20", offset=pos)
+    if total < hl or total > avail:
+        if not truncated_ok or (total and total < hl) or hl > avail:
+            raise BadFrame(
+                f"IPv4 total length {total} does not fit the {avail} bytes after the link header",
+                offset=pos + 2,
+            )
+    else:
+        cur.end = pos + total
+    cur.pos = pos + hl
+    return Ipv4(
+        tos, total, ident, flags_frag, ttl, proto, cksum, src, dst, data[pos + 20 : pos + hl]
+    )
 
 
-# build_udp_frame's ``udp_checksum`` flag shadows the function inside it.
-_udp_checksum = udp_checksum
+def parse_ipv6(cur: Cursor, *, truncated_ok: bool = False) -> Ipv6:
+    """Parse the IPv6 fixed header (extension headers are the caller's: ``next_header``)
+    and pull ``end`` in to its payload length."""
+    data, pos = cur.data, cur.pos
+    avail = cur.end - pos
+    if avail < 40:
+        raise BadFrame("frame ends inside its IPv6 header", offset=pos)
+    vtf, plen, nxt, hops, src, dst = IPV6_HEADER.unpack_from(data, pos)
+    if vtf >> 28 != 6:
+        raise BadFrame(f"IP version {vtf >> 28} is not 6", offset=pos)
+    if 40 + plen > avail:
+        if not truncated_ok:
+            raise BadFrame(
+                f"IPv6 payload length {plen} does not fit the {avail - 40} bytes after its header",
+                offset=pos + 4,
+            )
+    else:
+        cur.end = pos + 40 + plen
+    cur.pos = pos + 40
+    return Ipv6((vtf >> 20) & 0xFF, vtf & 0xFFFFF, plen, nxt, hops, src, dst)
+
+
+def parse_udp(cur: Cursor) -> Udp:
+    """Parse a UDP header and pull ``end`` in to the UDP length."""
+    pos = cur.pos
+    if cur.end - pos < 8:
+        raise BadFrame("datagram ends inside its UDP header", offset=pos)
+    udp = Udp._make(UDP_HEADER.unpack_from(cur.data, pos))
+    if udp.length < 8 or udp.length > cur.end - pos:
+        raise BadFrame(f"UDP length {udp.length} does not fit the IPv4 payload", offset=pos + 4)
+    cur.pos = pos + 8
+    cur.end = pos + udp.length
+    return udp
+
+
+def parse_tcp(cur: Cursor) -> Tcp:
+    """Parse a TCP header with its options; the payload is what is left up to ``end``."""
+    pos = cur.pos
+    if cur.end - pos < 20:
+        raise BadFrame("segment ends inside its TCP header", offset=pos)
+    sport, dport, seq, ack, off_flags, window, cksum, urg = TCP_HEADER.unpack_from(cur.data, pos)
+    doff = (off_flags >> 12) * 4
+    if doff < 20 or doff > cur.end - pos:
+        raise BadFrame(f"TCP data offset {doff} does not fit the segment", offset=pos + 12)
+    cur.pos = pos + doff
+    return Tcp(
+        sport,
+        dport,
+        seq,
+        ack,
+        off_flags & 0x3F,
+        window,
+        cksum,
+        urg,
+        cur.data[pos + 20 : pos + doff],
+    )
+
+
+_SLL_IP = {ETHERTYPE_IPV4, ETHERTYPE_IPV6}
+
+
+def network_layer(linktype: int, frame: bytes) -> tuple[int, Cursor] | None:
+    """Where the IP packet of a captured frame starts: ``(ethertype, cursor)``.
+
+    Reads Ethernet (with 802.1Q/802.1ad tags), Linux cooked v1 and v2, BSD loopback and raw
+    IP (101, 228, 229). ``None`` when the frame is too short for its link header or carries
+    neither IPv4 nor IPv6. A link type it cannot read raises
+    :class:`~tickwire.net.errors.BadPcap` instead: skipping every frame of such a capture
+    would make it look empty.
+    """
+    n = len(frame)
+    if linktype == LINKTYPE_ETHERNET:
+        cur = Cursor(frame)
+        try:
+            eth = parse_ethernet(cur)
+        except BadFrame:
+            return None
+        return (eth.ethertype, cur) if eth.ethertype in _SLL_IP else None
+    if linktype == LINKTYPE_LINUX_SLL:
+        if n < 16:
+            return None
+        etype = (frame[14] << 8) | frame[15]
+        return (etype, Cursor(frame, 16)) if etype in _SLL_IP else None
+    if linktype == LINKTYPE_LINUX_SLL2:
+        if n < 20:
+            return None
+        etype = (frame[0] << 8) | frame[1]
+        return (etype, Cursor(frame, 20)) if etype in _SLL_IP else None
+    if linktype in (LINKTYPE_NULL, LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6):
+        start = 4 if linktype == LINKTYPE_NULL else 0
+        if n <= start:
+            return None
+        version = frame[start] >> 4
+        if version == 4:
+            return ETHERTYPE_IPV4, Cursor(frame, start)
+        if version == 6:
+            return ETHERTYPE_IPV6, Cursor(frame, start)
+        return None
+    raise BadPcap(
+        f"link type {linktype_name(linktype)} cannot be read (Ethernet 1, Linux cooked "
+        "113/276, BSD loopback 0 and raw IP 101/228/229 can)"
+    )
+
+
+# --- UDP frames ----------------------------------------------------------------------------
 
 
 def multicast_mac(ip: str | bytes) -> bytes:
     """The Ethernet address an IPv4 multicast group maps to (01:00:5e + low 23 bits)."""
-    raw = _ip_bytes(ip)
+    raw = ip_bytes(ip)
     return bytes((0x01, 0x00, 0x5E, raw[1] & 0x7F, raw[2], raw[3]))
 
 
-def _ip_bytes(ip: str | bytes) -> bytes:
+def ip_bytes(ip: str | bytes | bytearray) -> bytes:
+    """An IPv4 address as 4 raw bytes (from a dotted quad or 4 bytes)."""
     if isinstance(ip, bytes | bytearray):
         if len(ip) != 4:
             raise BadFrame(f"an IPv4 address is 4 bytes, not {len(ip)}")
@@ -165,72 +454,132 @@ class UdpFrame:
 
 
 def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = False) -> UdpFrame:
-    """Parse an Ethernet/IPv4/UDP frame.
+    """Parse an Ethernet (one optional 802.1Q tag) / IPv4 / UDP frame.
 
-    Lengths come from the IPv4 total length and the UDP length, so Ethernet padding and a
-    trailing FCS are ignored. With ``verify`` the IPv4 header checksum (and the UDP checksum
-    when non-zero) must be correct. Raises :class:`~tickwire.moldudp64.errors.BadFrame` for
-    anything else: not IPv4, not UDP, a fragment, truncated or inconsistent lengths.
+    :func:`parse_ethernet`, :func:`parse_ipv4` and :func:`parse_udp` in turn, so lengths
+    come from the IPv4 total length and the UDP length (Ethernet padding and a trailing FCS
+    are ignored). With ``verify`` the IPv4 header checksum (and the UDP checksum when
+    non-zero) must be correct. Raises :class:`~tickwire.net.errors.BadFrame` for anything
+    else: not IPv4, not UDP, a fragment, truncated or inconsistent lengths.
     """
     data = frame if type(frame) is bytes else bytes(frame)
-    n = len(data)
-    if n < 14:
-        raise BadFrame(f"an Ethernet header is 14 bytes, the frame has {n}", offset=0)
-    dst_mac, src_mac, ethertype = _ETH.unpack_from(data)
-    off = 14
-    tci: int | None = None
-    if ethertype == ETHERTYPE_VLAN:
-        if n < 18:
-            raise BadFrame("frame ends inside its 802.1Q tag", offset=14)
-        tci = (data[14] << 8) | data[15]
-        ethertype = (data[16] << 8) | data[17]
-        off = 18
-    if ethertype != ETHERTYPE_IPV4:
-        raise BadFrame(f"ethertype 0x{ethertype:04x} is not IPv4", offset=off - 2)
-    if n < off + 20:
-        raise BadFrame("frame ends inside its IPv4 header", offset=off)
-    vihl, tos, total, ident, flags_frag, ttl, proto, _cksum, src, dst = _IP.unpack_from(data, off)
-    if vihl >> 4 != 4:
-        raise BadFrame(f"IP version {vihl >> 4} is not 4", offset=off)
-    hl = (vihl & 0x0F) * 4
-    if hl < 20:
-        raise BadFrame(f"IPv4 header length {hl} is below 20", offset=off)
-    if total < hl or off + total > n:
-        raise BadFrame(
-            f"IPv4 total length {total} does not fit the {n - off} bytes after the link header",
-            offset=off + 2,
-        )
-    if proto != IPPROTO_UDP:
-        raise BadFrame(f"IP protocol {proto} is not UDP", offset=off + 9)
-    if flags_frag & 0x3FFF:
+    cur = Cursor(data)
+    eth = parse_ethernet(cur, max_tags=1)
+    if eth.ethertype != ETHERTYPE_IPV4:
+        raise BadFrame(f"ethertype 0x{eth.ethertype:04x} is not IPv4", offset=cur.pos - 2)
+    off = cur.pos
+    ip = parse_ipv4(cur)
+    if ip.protocol != IPPROTO_UDP:
+        raise BadFrame(f"IP protocol {ip.protocol} is not UDP", offset=off + 9)
+    if ip.flags_fragment & 0x3FFF:
         raise BadFrame("IPv4 fragment: the UDP datagram is not whole", offset=off + 6)
-    if verify and ipv4_checksum(data[off : off + hl]) != 0:
+    if verify and ipv4_checksum(data[off : cur.pos]) != 0:
         raise BadFrame("bad IPv4 header checksum", offset=off + 10)
-    u = off + hl
-    if total - hl < 8:
-        raise BadFrame("datagram ends inside its UDP header", offset=u)
-    sport, dport, ulen, ucsum = _UDP.unpack_from(data, u)
-    if ulen < 8 or ulen > total - hl:
-        raise BadFrame(f"UDP length {ulen} does not fit the IPv4 payload", offset=u + 4)
-    if verify and ucsum and udp_checksum(src, dst, data[u : u + ulen]) != 0xFFFF:
+    u = cur.pos
+    udp = parse_udp(cur)
+    if verify and udp.checksum and udp_checksum(ip.src, ip.dst, data[u : cur.end]) != 0xFFFF:
         # Summing a segment that includes its own correct checksum gives 0 -> reported 0xFFFF.
         raise BadFrame("bad UDP checksum", offset=u + 6)
     return UdpFrame(
-        dst_mac,
-        src_mac,
-        tci,
-        socket.inet_ntoa(src),
-        socket.inet_ntoa(dst),
-        sport,
-        dport,
-        data[u + 8 : u + ulen],
-        tos,
-        ident,
-        flags_frag,
-        ttl,
-        data[off + 20 : off + hl],
-        ucsum,
+        eth.dst,
+        eth.src,
+        eth.vlan_tci,
+        socket.inet_ntoa(ip.src),
+        socket.inet_ntoa(ip.dst),
+        udp.src_port,
+        udp.dst_port,
+        data[cur.pos : cur.end],
+        ip.tos,
+        ip.identification,
+        ip.flags_fragment,
+        ip.ttl,
+        ip.options,
+        udp.checksum,
     )
+
+
+def _check_fields(*fields: tuple[str, int, int]) -> None:
+    for name, value, bits in fields:
+        if not 0 <= value < (1 << bits):
+            raise BadFrame(f"{name} {value} does not fit in {bits} bits")
+
+
+def build_ethernet(
+    dst_mac: bytes, src_mac: bytes, ethertype: int, *, vlan_tci: int | None = None
+) -> bytes:
+    """An Ethernet II header, with one 802.1Q tag when ``vlan_tci`` is given."""
+    if len(dst_mac) != 6 or len(src_mac) != 6:
+        raise BadFrame("MAC addresses are 6 bytes")
+    _check_fields(("ethertype", ethertype, 16))
+    if vlan_tci is None:
+        return ETHERNET_HEADER.pack(dst_mac, src_mac, ethertype)
+    if not 0 <= vlan_tci <= 0xFFFF:
+        raise BadFrame(f"802.1Q TCI {vlan_tci} does not fit in 16 bits")
+    return ETHERNET_HEADER.pack(dst_mac, src_mac, ETHERTYPE_VLAN) + VLAN_TAG.pack(
+        vlan_tci, ethertype
+    )
+
+
+def build_ipv4(
+    src: bytes,
+    dst: bytes,
+    protocol: int,
+    payload_length: int,
+    *,
+    tos: int = 0,
+    identification: int = 0,
+    flags_fragment: int = IP_DF,
+    ttl: int = 64,
+    options: bytes = b"",
+) -> bytes:
+    """An IPv4 header with a valid checksum (``src``/``dst``: 4 raw bytes each).
+
+    ``options`` are padded with zeros (End of Option List) to a multiple of 4.
+    """
+    if len(options) % 4:
+        options = options + b"\x00" * (4 - len(options) % 4)
+    hl = 20 + len(options)
+    if hl > 60:
+        raise BadFrame(f"IPv4 options of {len(options)} bytes exceed the 40-byte maximum")
+    total = hl + payload_length
+    if total > 0xFFFF:
+        raise BadFrame(f"a {payload_length}-byte payload does not fit one IPv4 datagram")
+    _check_fields(
+        ("tos", tos, 8),
+        ("identification", identification, 16),
+        ("flags_fragment", flags_fragment, 16),
+        ("ttl", ttl, 8),
+        ("protocol", protocol, 8),
+    )
+    ip = bytearray(
+        IPV4_HEADER.pack(
+            0x40 | (hl // 4), tos, total, identification, flags_fragment, ttl, protocol, 0, src, dst
+        )
+    )
+    ip += options
+    cks = ipv4_checksum(ip)
+    ip[10] = cks >> 8
+    ip[11] = cks & 0xFF
+    return bytes(ip)
+
+
+def build_udp(
+    src_port: int,
+    dst_port: int,
+    payload: bytes,
+    *,
+    checksum_ips: tuple[bytes, bytes] | None = None,
+) -> bytes:
+    """A UDP header for ``payload``; with the checksum over ``checksum_ips`` (source and
+    destination, 4 raw bytes each) when given, else 0 ("none", legal over IPv4)."""
+    _check_fields(("src_port", src_port, 16), ("dst_port", dst_port, 16))
+    ulen = 8 + len(payload)
+    if ulen > 0xFFFF:
+        raise BadFrame(f"a {len(payload)}-byte payload does not fit one UDP datagram")
+    csum = 0
+    if checksum_ips is not None:
+        csum = udp_checksum(*checksum_ips, UDP_HEADER.pack(src_port, dst_port, ulen, 0) + payload)
+    return UDP_HEADER.pack(src_port, dst_port, ulen, csum)
 
 
 def build_udp_frame(
@@ -260,91 +609,124 @@ def build_udp_frame(
     ``options`` are IPv4 options, padded with zeros (End of Option List) to a multiple of 4.
     The UDP checksum is 0 ("none", legal over IPv4) unless ``udp_checksum`` asks for one.
     """
-    src = _ip_bytes(src_ip)
-    dst = _ip_bytes(dst_ip)
+    src = ip_bytes(src_ip)
+    dst = ip_bytes(dst_ip)
     if flags_fragment is None:
         flags_fragment = IP_DF if dont_fragment else 0
     if dst_mac is None:
         dst_mac = multicast_mac(dst) if 224 <= dst[0] <= 239 else _ZERO_MAC
-    if len(dst_mac) != 6 or len(src_mac) != 6:
-        raise BadFrame("MAC addresses are 6 bytes")
-    if len(options) % 4:
-        options = options + b"\x00" * (4 - len(options) % 4)
-    hl = 20 + len(options)
-    if hl > 60:
-        raise BadFrame(f"IPv4 options of {len(options)} bytes exceed the 40-byte maximum")
-    ulen = 8 + len(payload)
-    total = hl + ulen
-    if total > 0xFFFF:
-        raise BadFrame(f"a {len(payload)}-byte payload does not fit one IPv4 datagram")
-    for name, value, bits in (
+    link = build_ethernet(dst_mac, src_mac, ETHERTYPE_IPV4, vlan_tci=vlan_tci)
+    udp = build_udp(src_port, dst_port, payload, checksum_ips=(src, dst) if udp_checksum else None)
+    ip = build_ipv4(
+        src,
+        dst,
+        IPPROTO_UDP,
+        8 + len(payload),
+        tos=tos,
+        identification=identification,
+        flags_fragment=flags_fragment,
+        ttl=ttl,
+        options=options,
+    )
+    return b"".join((link, ip, udp, payload))
+
+
+# --- TCP frames ----------------------------------------------------------------------------
+
+
+def build_tcp(
+    src_port: int,
+    dst_port: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    payload: bytes = b"",
+    *,
+    window: int = 65535,
+    options: bytes = b"",
+    checksum_ips: tuple[bytes, bytes] | None = None,
+) -> bytes:
+    """A TCP header (``options`` padded with zeros to a multiple of 4), with the checksum
+    over ``checksum_ips`` (4 raw bytes each) when given, else 0."""
+    _check_fields(
         ("src_port", src_port, 16),
         ("dst_port", dst_port, 16),
-        ("tos", tos, 8),
-        ("identification", identification, 16),
-        ("flags_fragment", flags_fragment, 16),
-        ("ttl", ttl, 8),
-    ):
-        if not 0 <= value < (1 << bits):
-            raise BadFrame(f"{name} {value} does not fit in {bits} bits")
-    ip = bytearray(
-        _IP.pack(
-            0x40 | (hl // 4),
-            tos,
-            total,
-            identification,
-            flags_fragment,
-            ttl,
-            IPPROTO_UDP,
-            0,
-            src,
-            dst,
-        )
+        ("seq", seq, 32),
+        ("ack", ack, 32),
+        ("flags", flags, 6),
+        ("window", window, 16),
     )
-    ip += options
-    cks = ipv4_checksum(bytes(ip))
-    ip[10] = cks >> 8
-    ip[11] = cks & 0xFF
-    ucsum = 0
-    if udp_checksum:
-        ucsum = _udp_checksum(src, dst, _UDP.pack(src_port, dst_port, ulen, 0) + payload)
-    if vlan_tci is None:
-        link = _ETH.pack(dst_mac, src_mac, ETHERTYPE_IPV4)
-    else:
-        if not 0 <= vlan_tci <= 0xFFFF:
-            raise BadFrame(f"802.1Q TCI {vlan_tci} does not fit in 16 bits")
-        link = _ETH.pack(dst_mac, src_mac, ETHERTYPE_VLAN) + struct.pack(
-            ">HH", vlan_tci, ETHERTYPE_IPV4
-        )
-    return b"".join((link, ip, _UDP.pack(src_port, dst_port, ulen, ucsum), payload))
+    if len(options) % 4:
+        options = options + b"\x00" * (4 - len(options) % 4)
+    doff = 20 + len(options)
+    if doff > 60:
+        raise BadFrame(f"TCP options of {len(options)} bytes exceed the 40-byte maximum")
+    hdr = TCP_HEADER.pack(src_port, dst_port, seq, ack, (doff // 4) << 12 | flags, window, 0, 0)
+    hdr += options
+    if checksum_ips is None:
+        return hdr
+    csum = tcp_checksum(*checksum_ips, hdr + payload)
+    return hdr[:16] + struct.pack(">H", csum) + hdr[18:]
 
 
-def parse_udp_frame_construct(frame: bytes) -> dict[str, Any]:
-    """Parse the headers with the construct layouts (the reference the tests compare against).
+@dataclass(frozen=True, slots=True)
+class TcpFrame:
+    """The TCP segment of an IPv4 or IPv6 packet: addresses as text, header, payload."""
 
-    Returns a plain dict: ``eth``, ``vlan`` (or None), ``ip``, ``udp`` containers and the
-    ``payload`` bytes.
+    src_ip: str
+    dst_ip: str
+    tcp: Tcp
+    payload: bytes
+
+
+def parse_tcp_frame(linktype: int, frame: bytes, *, truncated_ok: bool = True) -> TcpFrame | None:
+    """The TCP segment of a captured frame of any link type :func:`network_layer` reads.
+
+    ``None`` for a frame that is not IPv4/IPv6 TCP (IPv6 without extension headers) or that
+    is too short for its headers; a link type it cannot read raises
+    :class:`~tickwire.net.errors.BadPcap`. ``truncated_ok`` (the default) accepts an IP
+    total length beyond the captured bytes (snap length, segmentation offload) and keeps
+    what was captured.
     """
+    found = network_layer(linktype, frame)
+    if found is None:
+        return None
+    ethertype, cur = found
     try:
-        eth: Any = ETHERNET.parse(frame)
-        off = ETHERNET.sizeof()
-        vlan: Any = None
-        ethertype = eth.ethertype
-        if ethertype == ETHERTYPE_VLAN:
-            vlan = VLAN_TAG.parse(frame[off:])
-            off += VLAN_TAG.sizeof()
-            ethertype = vlan.ethertype
-        ip: Any = IPV4.parse(frame[off:])
-        hl = ip.version_ihl.ihl * 4
-        udp: Any = UDP.parse(frame[off + hl :])
-    except c.ConstructError as exc:
-        raise BadFrame(f"not an Ethernet/IPv4/UDP frame: {exc}") from None
-    start = off + hl + UDP.sizeof()
-    return {
-        "eth": eth,
-        "ethertype": ethertype,
-        "vlan": vlan,
-        "ip": ip,
-        "udp": udp,
-        "payload": frame[start : off + hl + udp.length],
-    }
+        if ethertype == ETHERTYPE_IPV4:
+            ip4 = parse_ipv4(cur, truncated_ok=truncated_ok)
+            if ip4.protocol != IPPROTO_TCP:
+                return None
+            src, dst = socket.inet_ntoa(ip4.src), socket.inet_ntoa(ip4.dst)
+        else:
+            ip6 = parse_ipv6(cur, truncated_ok=truncated_ok)
+            if ip6.next_header != IPPROTO_TCP:
+                return None
+            src = str(ipaddress.IPv6Address(ip6.src))
+            dst = str(ipaddress.IPv6Address(ip6.dst))
+        tcp = parse_tcp(cur)
+    except BadFrame:
+        return None
+    return TcpFrame(src, dst, tcp, cur.data[cur.pos : cur.end])
+
+
+def build_tcp_frame(
+    payload: bytes,
+    *,
+    src: tuple[str | bytes, int],
+    dst: tuple[str | bytes, int],
+    seq: int,
+    ack: int,
+    flags: int,
+    src_mac: bytes = b"\x02\x00\x00\x00\x00\x01",
+    dst_mac: bytes = b"\x02\x00\x00\x00\x00\x02",
+    window: int = 65535,
+    ttl: int = 64,
+) -> bytes:
+    """An Ethernet/IPv4/TCP frame with valid IPv4 and TCP checksums (DF set, id 0)."""
+    sip, dip = ip_bytes(src[0]), ip_bytes(dst[0])
+    tcp = build_tcp(
+        src[1], dst[1], seq, ack, flags, payload, window=window, checksum_ips=(sip, dip)
+    )
+    ip = build_ipv4(sip, dip, IPPROTO_TCP, len(tcp) + len(payload), ttl=ttl)
+    return build_ethernet(dst_mac, src_mac, ETHERTYPE_IPV4) + ip + tcp + payload

@@ -1,13 +1,22 @@
-"""Read pcap and pcapng captures, write pcap; pull MoldUDP64 packets out of them.
+"""Read pcap and pcapng captures; write either.
 
-:func:`read_pcap` streams records from a classic pcap file (either byte order, microsecond or
-nanosecond timestamps) or a pcapng file (section/interface blocks, enhanced, simple and
-obsolete packet blocks, any ``if_tsresol``), gzip-compressed or not. It reads the file in
-large chunks and unpacks headers with ``struct``, so it keeps up with multi-gigabyte
-captures without holding them in memory.
+:func:`read_pcap` streams the records of a classic pcap file (either byte order, microsecond
+or nanosecond timestamps) or a pcapng file (section and interface blocks, enhanced, simple
+and obsolete packet blocks, any ``if_tsresol`` and ``if_tsoffset``, sections of either byte
+order), gzip-compressed or not, from a path, a binary file object or bytes.
 
-:class:`PcapWriter` writes classic pcap with nanosecond timestamps (magic ``a1b23c4d``),
-which tshark, tcpdump, scapy and dpkt all read.
+How it reads: a :class:`_Chunks` window holds about a megabyte of the stream; each header is
+unpacked with ``struct`` at ``pos`` after ``need(n)`` made ``n`` bytes available (refilling
+the window, never holding the whole file), so multi-gigabyte captures stream in constant
+memory. Every length read from the file is checked before it is used: a record longer than
+16 MiB, a pcapng block length below 12, unaligned or past the end of the file, packet data
+running past its block, a packet for an interface not declared in its section, a file cut
+inside a header or a record: each is a :class:`~tickwire.net.errors.BadPcap` naming it, with
+the byte offset. A clean end of file between records is the only silent end.
+
+:class:`PcapWriter` writes classic pcap with nanosecond timestamps (magic ``a1b23c4d``) and
+:class:`PcapngWriter` pcapng (one section, one interface with ``if_tsresol`` 9, enhanced
+packet blocks); tshark, tcpdump, scapy and dpkt read both.
 """
 
 from __future__ import annotations
@@ -17,52 +26,38 @@ import io
 import os
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, BinaryIO
 
-import construct as c
-
-from .codec import DownstreamPacket, parse_downstream
-from .errors import BadFrame, BadPcap, MoldError
-from .net import UdpFrame, parse_udp_frame
+from .errors import BadPcap, NetError
+from .frames import LINKTYPE_ETHERNET, LINKTYPE_NAMES, linktype_name
 
 __all__ = [
     "LINKTYPE_ETHERNET",
     "LINKTYPE_NAMES",
+    "MAX_RECORD",
+    "PCAPNG_BLOCK",
     "PCAP_HEADER",
     "PCAP_RECORD",
-    "CaptureStats",
-    "MoldCapture",
     "PcapRecord",
     "PcapWriter",
+    "PcapngWriter",
     "linktype_name",
-    "read_moldudp64",
     "read_pcap",
 ]
 
-LINKTYPE_ETHERNET = 1
 _CHUNK = 1 << 20
 #: No sane capture record is larger than this; a bigger length means a corrupt file.
-_MAX_RECORD = 1 << 24
+MAX_RECORD = 1 << 24
 
-#: Classic pcap file header (little-endian variant shown; the magic tells the byte order).
-PCAP_HEADER = c.Struct(
-    "magic" / c.Int32ul,
-    "version_major" / c.Int16ul,
-    "version_minor" / c.Int16ul,
-    "thiszone" / c.Int32sl,
-    "sigfigs" / c.Int32ul,
-    "snaplen" / c.Int32ul,
-    "linktype" / c.Int32ul,
-)
-#: Classic pcap record header.
-PCAP_RECORD = c.Struct(
-    "ts_sec" / c.Int32ul,
-    "ts_frac" / c.Int32ul,
-    "incl_len" / c.Int32ul,
-    "orig_len" / c.Int32ul,
-)
+#: Classic pcap file header, little-endian (the magic tells a reader the byte order):
+#: magic, version major, minor, thiszone, sigfigs, snaplen, link type.
+PCAP_HEADER = struct.Struct("<IHHiIII")
+#: Classic pcap record header: seconds, fraction (us or ns), captured length, wire length.
+PCAP_RECORD = struct.Struct("<IIII")
+#: pcapng block header: type, total length (repeated after the body).
+PCAPNG_BLOCK = struct.Struct("<II")
 
 _MAGIC_US = 0xA1B2C3D4
 _MAGIC_NS = 0xA1B23C4D
@@ -141,14 +136,18 @@ def _open(
 def read_pcap(source: str | os.PathLike[str] | IO[bytes] | bytes) -> Iterator[PcapRecord]:
     """Stream the records of a pcap or pcapng capture (path, binary file object or bytes).
 
-    Raises :class:`~tickwire.moldudp64.errors.BadPcap` for a file that is neither, or that is
+    Raises :class:`~tickwire.net.errors.BadPcap` for a file that is neither, or that is
     cut inside a record.
     """
     f, head, owned = _open(source)
     try:
         chunks = _Chunks(f, head)
         if not chunks.need(4):
-            raise BadPcap("empty file: no pcap or pcapng header", offset=0)
+            if not chunks.buf:
+                raise BadPcap("empty file: no pcap or pcapng header", offset=0)
+            raise BadPcap(
+                f"a {len(chunks.buf)}-byte file is too short for a pcap or pcapng header", offset=0
+            )
         magic_le = struct.unpack_from("<I", chunks.buf, 0)[0]
         if magic_le == _PCAPNG_SHB:
             yield from _read_pcapng(chunks)
@@ -160,8 +159,7 @@ def read_pcap(source: str | os.PathLike[str] | IO[bytes] | bytes) -> Iterator[Pc
 
 
 def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
-    if not ch.need(24):
-        raise BadPcap("file ends inside the pcap header", offset=0)
+    # The magic first: a short file of something else is "not a pcap", not a cut pcap.
     magic = struct.unpack_from("<I", ch.buf, 0)[0]
     if magic in (_MAGIC_US, _MAGIC_NS):
         endian = "<"
@@ -170,6 +168,8 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
         if magic not in (_MAGIC_US, _MAGIC_NS):
             raise BadPcap(f"not a pcap or pcapng file (magic {ch.buf[:4].hex()})", offset=0)
         endian = ">"
+    if not ch.need(24):
+        raise BadPcap("file ends inside the pcap header", offset=0)
     scale = 1 if magic == _MAGIC_NS else 1000
     linktype = struct.unpack_from(endian + "I", ch.buf, 20)[0] & 0x0FFFFFFF
     ch.pos = 24
@@ -181,7 +181,7 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
                 raise BadPcap("file ends inside a record header", offset=ch.offset)
             return
         sec, frac, incl, orig = unpack(ch.buf, ch.pos)
-        if incl > _MAX_RECORD:
+        if incl > MAX_RECORD:
             raise BadPcap(f"record length {incl} is not plausible", offset=ch.offset)
         if not ch.need(16 + incl):
             raise BadPcap(f"file ends inside a {incl}-byte record", offset=ch.offset)
@@ -230,7 +230,7 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
                 )
             interfaces = []  # interface ids are per section
         btype, blen = struct.unpack_from(endian + "II", ch.buf, ch.pos)
-        if blen < 12 or blen % 4 or blen > _MAX_RECORD:
+        if blen < 12 or blen % 4 or blen > MAX_RECORD:
             raise BadPcap(f"pcapng block length {blen} is not valid", offset=block_start)
         if not ch.need(blen):
             raise BadPcap(f"file ends inside a {blen}-byte pcapng block", offset=block_start)
@@ -281,8 +281,50 @@ def _interface_options(iface: _Interface, opts: bytes, endian: str) -> None:
             iface.offset_ns = struct.unpack(endian + "q", value)[0] * 1_000_000_000
 
 
-class PcapWriter:
+class _Writer:
+    """What both writers share: the destination, the record count, closing."""
+
+    def __init__(self, dest: str | os.PathLike[str] | BinaryIO | IO[bytes]) -> None:
+        if isinstance(dest, str | os.PathLike):
+            self._f: IO[bytes] = open(dest, "wb")  # noqa: SIM115 - closed by close()
+            self._owned = True
+        else:
+            self._f = dest
+            self._owned = False
+        #: Frames written so far.
+        self.count = 0
+
+    @staticmethod
+    def _check(frame: bytes, timestamp_ns: int) -> None:
+        if timestamp_ns < 0:
+            raise NetError(f"negative timestamp {timestamp_ns}")
+        if len(frame) > MAX_RECORD:
+            raise NetError(f"a {len(frame)}-byte frame is larger than a record may be")
+
+    def close(self) -> None:
+        """Close the file (a path given to the constructor) or flush it (a file object)."""
+        if self._owned:
+            self._f.close()
+        else:
+            self._f.flush()
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class PcapWriter(_Writer):
     """Write a classic pcap file (nanosecond timestamps unless ``nanosecond=False``).
+
+    A timestamp the format cannot hold (negative, or past 2106 where the 32-bit seconds
+    end) raises :class:`~tickwire.net.errors.NetError` instead of wrapping around.
 
     >>> import io
     >>> buf = io.BytesIO()
@@ -300,153 +342,73 @@ class PcapWriter:
         snaplen: int = 262144,
         nanosecond: bool = True,
     ) -> None:
-        if isinstance(dest, str | os.PathLike):
-            self._f: IO[bytes] = open(dest, "wb")  # noqa: SIM115 - closed by close()
-            self._owned = True
-        else:
-            self._f = dest
-            self._owned = False
+        super().__init__(dest)
         self._ns = nanosecond
-        self._rec = struct.Struct("<IIII")
-        self.count = 0
         self._f.write(
-            struct.pack(
-                "<IHHiIII", _MAGIC_NS if nanosecond else _MAGIC_US, 2, 4, 0, 0, snaplen, linktype
-            )
+            PCAP_HEADER.pack(_MAGIC_NS if nanosecond else _MAGIC_US, 2, 4, 0, 0, snaplen, linktype)
         )
 
     def write(self, frame: bytes, *, timestamp_ns: int = 0) -> None:
         """Append one frame captured at ``timestamp_ns`` (ns since the epoch)."""
-        if timestamp_ns < 0:
-            raise MoldError(f"negative timestamp {timestamp_ns}")
+        self._check(frame, timestamp_ns)
         sec, ns = divmod(timestamp_ns, 1_000_000_000)
+        if sec > 0xFFFFFFFF:
+            raise NetError(f"timestamp {timestamp_ns} ns is past what pcap can hold (2106)")
         frac = ns if self._ns else ns // 1000
         n = len(frame)
-        self._f.write(self._rec.pack(sec & 0xFFFFFFFF, frac, n, n))
+        self._f.write(PCAP_RECORD.pack(sec, frac, n, n))
         self._f.write(frame)
         self.count += 1
-
-    def close(self) -> None:
-        if self._owned:
-            self._f.close()
-        else:
-            self._f.flush()
 
     def __enter__(self) -> PcapWriter:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+
+def _block(btype: int, body: bytes) -> bytes:
+    """A little-endian pcapng block: type, length, body padded to 4 bytes, length again."""
+    body += b"\x00" * (-len(body) % 4)
+    n = len(body) + 12
+    return PCAPNG_BLOCK.pack(btype, n) + body + struct.pack("<I", n)
 
 
-@dataclass(slots=True)
-class CaptureStats:
-    """What :class:`MoldCapture` saw: every frame is counted in exactly one bucket."""
+class PcapngWriter(_Writer):
+    """Write a pcapng file: one section, one interface (``linktype``, nanosecond
+    timestamps: ``if_tsresol`` 9), one enhanced packet block per frame.
 
-    frames: int = 0
-    packets: int = 0
-    messages: int = 0
-    not_udp: int = 0
-    other_port: int = 0
-    bad_packets: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class MoldFrame:
-    """A MoldUDP64 packet found in a capture, with its frame and timestamp."""
-
-    timestamp_ns: int
-    udp: UdpFrame
-    packet: DownstreamPacket
-
-
-#: Names of common link types, for error messages (pcap LINKTYPE_* values).
-LINKTYPE_NAMES = {
-    0: "BSD loopback",
-    1: "Ethernet",
-    101: "raw IP",
-    105: "802.11",
-    113: "Linux cooked (SLL)",
-    127: "802.11 radiotap",
-    228: "raw IPv4",
-    229: "raw IPv6",
-    276: "Linux cooked v2 (SLL2)",
-}
-
-
-def linktype_name(linktype: int) -> str:
-    """``"113 (Linux cooked (SLL))"``: the number and, when known, the name."""
-    name = LINKTYPE_NAMES.get(linktype)
-    return f"{linktype} ({name})" if name else str(linktype)
-
-
-class MoldCapture:
-    """Iterate the MoldUDP64 packets of a capture, counting everything it skips.
-
-    Frames that are not Ethernet/IPv4/UDP (``not_udp``), that are for another UDP port than
-    ``port`` (when given, either direction) or whose payload is not a valid MoldUDP64 packet
-    (``bad_packets``; the first errors are kept in ``stats.errors``) are skipped and counted,
-    unless ``strict`` asks for an exception instead.
-
-    A record of another link type than Ethernet raises :class:`BadPcap` naming the link type,
-    strict or not: such a capture (a ``-i any`` capture is Linux cooked, a loopback capture
-    BSD loopback) cannot be read for MoldUDP64 at all, and skipping every frame would turn
-    it into an empty feed that looks like a quiet day.
+    >>> import io
+    >>> buf = io.BytesIO()
+    >>> with PcapngWriter(buf) as w:
+    ...     w.write(b"\\x00" * 60, timestamp_ns=1_500_000_000)
+    >>> [r.timestamp_ns for r in read_pcap(buf.getvalue())]
+    [1500000000]
     """
 
     def __init__(
         self,
-        source: str | os.PathLike[str] | IO[bytes] | bytes,
+        dest: str | os.PathLike[str] | BinaryIO | IO[bytes],
         *,
-        port: int | None = None,
-        strict: bool = False,
+        linktype: int = LINKTYPE_ETHERNET,
+        snaplen: int = 262144,
     ) -> None:
-        self._source = source
-        self._port = port
-        self._strict = strict
-        self.stats = CaptureStats()
+        super().__init__(dest)
+        if not 0 <= linktype <= 0xFFFF:
+            raise NetError(f"pcapng link type {linktype} does not fit in 16 bits")
+        # Section header: byte-order magic, version 1.0, section length unknown (-1).
+        shb = struct.pack("<IHHq", _PCAPNG_BOM, 1, 0, -1)
+        # Interface description: link type, reserved, snap length; if_tsresol = 9 (ns).
+        idb = struct.pack("<HHI", linktype, 0, snaplen) + struct.pack("<HHB3x", 9, 1, 9)
+        idb += struct.pack("<HH", 0, 0)  # opt_endofopt
+        self._f.write(_block(_PCAPNG_SHB, shb) + _block(1, idb))
 
-    def __iter__(self) -> Iterator[MoldFrame]:
-        st = self.stats
-        for rec in read_pcap(self._source):
-            st.frames += 1
-            if rec.linktype != LINKTYPE_ETHERNET:
-                raise BadPcap(
-                    f"frame {st.frames}: link type {linktype_name(rec.linktype)} is not "
-                    "Ethernet; MoldUDP64 is read from Ethernet captures only"
-                )
-            try:
-                udp = parse_udp_frame(rec.frame)
-            except BadFrame:
-                if self._strict:
-                    raise
-                st.not_udp += 1
-                continue
-            if self._port is not None and self._port not in (udp.dst_port, udp.src_port):
-                st.other_port += 1
-                continue
-            try:
-                pkt = parse_downstream(udp.payload)
-            except MoldError as exc:
-                if self._strict:
-                    raise
-                st.bad_packets += 1
-                if len(st.errors) < 20:
-                    st.errors.append(f"frame {st.frames}: {exc}")
-                continue
-            st.packets += 1
-            st.messages += len(pkt.messages)
-            yield MoldFrame(rec.timestamp_ns, udp, pkt)
+    def write(self, frame: bytes, *, timestamp_ns: int = 0) -> None:
+        """Append one frame captured at ``timestamp_ns`` (ns since the epoch)."""
+        self._check(frame, timestamp_ns)
+        if timestamp_ns >> 64:
+            raise NetError(f"timestamp {timestamp_ns} ns does not fit pcapng's 64 bits")
+        n = len(frame)
+        epb = struct.pack("<IIIII", 0, timestamp_ns >> 32, timestamp_ns & 0xFFFFFFFF, n, n)
+        self._f.write(_block(6, epb + frame))
+        self.count += 1
 
-
-def read_moldudp64(
-    source: str | os.PathLike[str] | IO[bytes] | bytes, *, port: int | None = None
-) -> Iterator[MoldFrame]:
-    """The MoldUDP64 packets of a capture (see :class:`MoldCapture` for the skipping rules)."""
-    return iter(MoldCapture(source, port=port))
+    def __enter__(self) -> PcapngWriter:
+        return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tickwire.net.errors import BadPcap
+
 
 class OuchError(ValueError):
     """Base class of every error raised by :mod:`tickwire.ouch`."""
@@ -27,3 +29,8 @@ class DecodeError(OuchError):
 
 class EncodeError(OuchError):
     """A message object whose field values do not fit the wire layout."""
+
+
+class CaptureError(OuchError, BadPcap):
+    """A capture file that cannot be read (also a :class:`tickwire.net.errors.BadPcap`,
+    which the reader of tickwire-net raises)."""

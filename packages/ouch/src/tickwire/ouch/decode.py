@@ -9,7 +9,7 @@ per connection), field names in snake_case, prices as int.
 Bytes the capture missed
 ------------------------
 When a direction of a connection loses bytes the capture never had (a dropped
-segment: :func:`tickwire.ouch.pcap.reassemble` gives the hole up once the peer
+segment: :func:`tickwire.net.tcp.reassemble` gives the hole up once the peer
 acknowledged past it, too much waits behind it, or the capture ends), a ``gap``
 record says how many bytes are missing (and how many bytes of a packet cut by
 the hole were dropped), and the framing resynchronises. SoupBinTCP has no
@@ -36,6 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tickwire.net.errors import BadPcap
+from tickwire.net.pcap import read_pcap
+from tickwire.net.tcp import ReassemblyStats, TcpSegment, reassemble, tcp_segments
 from tickwire.soupbintcp.packets import (
     CLIENT_PACKET_TYPES,
     SERVER_PACKET_TYPES,
@@ -51,9 +54,8 @@ from tickwire.soupbintcp.packets import (
 
 from . import v42, v50
 from ._cli import existing_file, port, run_cli
-from ._errors import OuchError
+from ._errors import CaptureError, OuchError
 from ._wire import Message
-from .pcap import ReassemblyStats, parse_tcp, read_frames, reassemble
 
 __all__ = ["DecodeStats", "decode_capture", "main", "message_to_dict"]
 
@@ -143,6 +145,16 @@ def _decode_ouch(
     return None, None, "; ".join(errors)
 
 
+def _segments(source: str | Path | bytes) -> Iterator[TcpSegment]:
+    """The TCP segments of a capture; a capture that cannot be read is a CaptureError."""
+    try:
+        yield from tcp_segments(read_pcap(source))
+    except BadPcap as exc:
+        if isinstance(exc, CaptureError):
+            raise
+        raise CaptureError(exc.reason, offset=exc.offset) from None
+
+
 def decode_capture(
     source: str | Path | bytes,
     *,
@@ -154,7 +166,7 @@ def decode_capture(
     """Yield one dict per SoupBinTCP packet of a capture, and a ``gap`` (and ``resync``)
     record where the capture lost bytes (see the module docstring); ``stats`` counts."""
     st = stats if stats is not None else DecodeStats()
-    segments = (s for s in (parse_tcp(f) for f in read_frames(source)) if s is not None)
+    segments = _segments(source)
     framers: dict[Key, PacketFramer] = {}
     broken: set[Key] = set()
     resync: dict[Key, int] = {}  # directions looking for a packet boundary: bytes skipped

@@ -28,7 +28,7 @@ from tickwire.itch import DecodeError
 from tickwire.itch.progress import Progress
 from tickwire.moldudp64 import MoldError
 from tickwire.moldudp64.cliargs import existing_file, run_cli
-from tickwire.moldudp64.pcap import LINKTYPE_ETHERNET, PcapWriter, linktype_name, read_pcap
+from tickwire.net import LINKTYPE_ETHERNET, PcapWriter, linktype_name, read_pcap
 from tickwire.threshold.backends import (
     BackendNotFound,
     BackendUnavailable,

@@ -2,14 +2,14 @@
 
 ONE builder, used by the reference engine, the differential harness and the tests: the
 OUCH 5.0 Enter Order comes from ``tickwire.ouch.v50``, the MoldUDP64 packet from
-``tickwire.moldudp64.codec``, Ethernet/IPv4/UDP from ``tickwire.moldudp64.net``; no field
+``tickwire.moldudp64.codec``, Ethernet/IPv4/UDP from ``tickwire.net``; no field
 is placed by hand here.
 """
 
 from __future__ import annotations
 
 from tickwire.moldudp64.codec import DownstreamPacket
-from tickwire.moldudp64.net import build_udp_frame
+from tickwire.net import build_udp_frame
 from tickwire.ouch import v50
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 

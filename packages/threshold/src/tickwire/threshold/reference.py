@@ -3,7 +3,7 @@
 Everything here follows ``docs/threshold.md``, the authoritative specification that every
 backend must reproduce byte for byte. The order frame is built with the project's codecs
 (``tickwire.ouch.v50`` for the Enter Order, ``tickwire.moldudp64.codec`` for the
-MoldUDP64 packet, ``tickwire.moldudp64.net`` for Ethernet/IPv4/UDP), never by hand.
+MoldUDP64 packet, ``tickwire.net`` for Ethernet/IPv4/UDP), never by hand.
 """
 
 from __future__ import annotations

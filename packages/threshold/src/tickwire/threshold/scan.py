@@ -1,6 +1,6 @@
 """The input-frame scanner of the threshold strategy (``docs/threshold.md`` sections 2-4).
 
-Why hand-written rather than ``tickwire.moldudp64.net.parse_udp_frame`` followed by
+Why hand-written rather than ``tickwire.net.parse_udp_frame`` followed by
 ``codec.parse_downstream``: those decode a frame or a packet whole and raise on its first
 defect, but the contract needs byte-level control that a whole-packet decoder cannot give:
 the messages *before* a bad block still count and may trigger, a frame cut by a snap length

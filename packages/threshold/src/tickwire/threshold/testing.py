@@ -1,7 +1,7 @@
 """Builders of threshold-strategy input frames, for tests of any backend.
 
 Everything is built with the project codecs (``tickwire.itch.encode``,
-``tickwire.moldudp64.codec.DownstreamPacket``, ``tickwire.moldudp64.net.build_udp_frame``);
+``tickwire.moldudp64.codec.DownstreamPacket``, ``tickwire.net.build_udp_frame``);
 the knobs (``cut``, ``trailing``, ``padding``, ``snap``) produce the malformed and
 truncated frames the contract has rules for, without re-describing any wire layout.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tickwire.itch import AddOrder, AddOrderMPID, encode
 from tickwire.moldudp64.codec import DownstreamPacket
-from tickwire.moldudp64.net import build_udp_frame
+from tickwire.net import build_udp_frame
 
 __all__ = [
     "FEED_DST_IP",

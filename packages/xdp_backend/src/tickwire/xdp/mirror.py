@@ -36,9 +36,8 @@ from typing import NamedTuple
 
 from tickwire.moldudp64.aio import MoldReceiver
 from tickwire.moldudp64.codec import HEADER_SIZE, encode_session
-from tickwire.moldudp64.errors import BadFrame
 from tickwire.moldudp64.events import Address
-from tickwire.moldudp64.net import parse_udp_frame
+from tickwire.net import BadFrame, parse_udp_frame
 from tickwire.threshold.cheader import WIRE
 
 from . import layout

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tickwire.engine.backtest.runner import BacktestResult
+from tickwire.net.stats import percentiles
 
 __all__ = [
     "PlotUnavailable",
@@ -39,34 +39,6 @@ PLOT_HINT = "pip install 'tickwire-engine[plot]'"
 
 class PlotUnavailable(ImportError):
     """matplotlib (the ``plot`` extra) cannot be imported, so no PNG can be drawn."""
-
-
-def percentiles(values: Sequence[int]) -> dict[str, int | float | None]:
-    """Nearest-rank P50, P99, P99.9, max and the tail ratio (P99.9 / P50)."""
-    n = len(values)
-    if n == 0:
-        return {
-            "count": 0,
-            "p50": None,
-            "p99": None,
-            "p99_9": None,
-            "max": None,
-            "tail_ratio": None,
-        }
-    ordered = sorted(values)
-
-    def rank(p: float) -> int:
-        return ordered[max(0, math.ceil(p * n) - 1)]
-
-    p50, p999 = rank(0.50), rank(0.999)
-    return {
-        "count": n,
-        "p50": p50,
-        "p99": rank(0.99),
-        "p99_9": p999,
-        "max": ordered[-1],
-        "tail_ratio": round(p999 / p50, 3) if p50 > 0 else None,
-    }
 
 
 def build_report(result: BacktestResult) -> dict[str, Any]:

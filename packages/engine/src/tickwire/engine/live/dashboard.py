@@ -93,11 +93,8 @@ def render(snap: dict[str, Any]) -> Group:
         "OUCH connections / resent", f"{snap['ouch']['connections']} / {snap['ouch']['resent']}"
     )
     lat = snap["latency_ns"]
-    stats.add_row(
-        "tick-to-order us P50/P99/P99.9/max",
-        f"{lat['p50'] / 1e3:.1f} / {lat['p99'] / 1e3:.1f} / {lat['p999'] / 1e3:.1f} / "
-        f"{lat['max'] / 1e3:.1f} (n={lat['count']})",
-    )
+    us = [f"{(lat[k] or 0) / 1e3:.1f}" for k in ("p50", "p99", "p99_9", "max")]
+    stats.add_row("tick-to-order us P50/P99/P99.9/max", f"{' / '.join(us)} (n={lat['count']})")
     return Group(head, pos, orders, stats)
 
 

@@ -54,6 +54,7 @@ from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
 from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages
 from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
+from tickwire.net.stats import percentiles
 from tickwire.ouch import OuchError, v50
 from tickwire.soupbintcp.aio import SoupClient
 from tickwire.soupbintcp.session import ClientSession
@@ -62,19 +63,6 @@ from tickwire.soupbintcp.session import Message as SoupMessage
 __all__ = ["LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
 
 log = logging.getLogger("tickwire.engine.live")
-
-
-def percentiles(samples: list[int]) -> dict[str, int]:
-    """P50, P99, P99.9 and max of ``samples`` (nearest rank; zeros when empty)."""
-    if not samples:
-        return {"count": 0, "p50": 0, "p99": 0, "p999": 0, "max": 0}
-    s = sorted(samples)
-    n = len(s)
-
-    def rank(q: float) -> int:
-        return s[min(n - 1, max(0, int(q * n + 0.999999) - 1))]
-
-    return {"count": n, "p50": rank(0.5), "p99": rank(0.99), "p999": rank(0.999), "max": s[-1]}
 
 
 @dataclass(slots=True)

@@ -1,0 +1,115 @@
+"""MoldUDP64 packets out of captures (MoldCapture), and the deprecated modules that moved
+to tickwire-net (tickwire.moldudp64.net, tickwire.moldudp64.pcap)."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from tickwire.moldudp64 import BadFrame, BadPcap, DownstreamPacket, MoldError
+from tickwire.moldudp64.capture import MoldCapture
+from tickwire.net import PcapWriter, build_udp_frame
+from tickwire.net import errors as net_errors
+
+
+def _frames(n: int) -> list[tuple[int, bytes]]:
+    out = []
+    for i in range(n):
+        payload = DownstreamPacket("TEST", 1 + i, (bytes([65 + i % 26]) * (i % 50 + 1),)).build()
+        frame = build_udp_frame(
+            payload, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1000, dst_port=26477
+        )
+        out.append((1_700_000_000_123_456_789 + i * 1_000_001, frame))
+    return out
+
+
+def test_capture_reads_every_packet(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcap"
+    with PcapWriter(path) as w:
+        for ts, fr in _frames(200):
+            w.write(fr, timestamp_ns=ts)
+    cap = MoldCapture(path, port=26477)
+    assert [m.packet.sequence for m in cap] == list(range(1, 201))
+    assert cap.stats.packets == 200 and cap.stats.messages == 200
+
+
+def test_capture_counts_what_it_skips() -> None:
+    out = io.BytesIO()
+    good = _frames(1)[0][1]
+    with PcapWriter(out) as w:
+        w.write(good)
+        w.write(b"\x00" * 60)  # not IPv4
+        w.write(
+            build_udp_frame(
+                b"short", src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=26477
+            )
+        )
+        w.write(
+            build_udp_frame(b"", src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=9)
+        )
+    cap = MoldCapture(out.getvalue(), port=26477)
+    assert len(list(cap)) == 1
+    st = cap.stats
+    assert (st.frames, st.packets, st.not_udp, st.bad_packets, st.other_port) == (4, 1, 1, 1, 1)
+    assert "frame 3" in st.errors[0]
+
+
+def test_capture_errors_are_mold_errors_and_net_errors() -> None:
+    """The reader moved to tickwire-net; what MoldCapture raises is still a MoldError."""
+    with pytest.raises(BadPcap, match="not a pcap") as bad:
+        list(MoldCapture(b"\x00" * 40))
+    assert isinstance(bad.value, MoldError) and isinstance(bad.value, net_errors.BadPcap)
+    assert bad.value.reason.startswith("not a pcap") and bad.value.offset == 0
+    out = io.BytesIO()
+    with PcapWriter(out) as w:
+        w.write(b"\x00" * 60)
+    with pytest.raises(BadFrame, match="not IPv4") as frame:
+        list(MoldCapture(out.getvalue(), strict=True))
+    assert isinstance(frame.value, MoldError) and isinstance(frame.value, net_errors.BadFrame)
+
+
+def _fresh(name: str) -> tuple[ModuleType, list[warnings.WarningMessage]]:
+    sys.modules.pop(name, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module(name)
+    return module, caught
+
+
+def test_deprecated_net_module_warns_and_keeps_its_names() -> None:
+    net, caught = _fresh("tickwire.moldudp64.net")
+    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+    frame = net.build_udp_frame(
+        b"x", src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
+    )
+    assert net.parse_udp_frame(frame).payload == b"x"
+    # The construct layouts stay here and agree with tickwire.net's frames.
+    ref = net.parse_udp_frame_construct(frame)
+    assert ref["payload"] == b"x" and ref["udp"].length == 9 and ref["ip"].ttl == 64
+    assert net.ipv4_checksum(frame[14:34]) == 0
+    with pytest.raises(MoldError, match="14 bytes"):  # still a MoldError, as before
+        net.parse_udp_frame(b"\x00")
+    with pytest.raises(MoldError, match="dotted-quad"):
+        net.build_udp_frame(b"", src_ip="198.18", dst_ip="198.18.0.2", src_port=1, dst_port=2)
+
+
+def test_deprecated_pcap_module_warns_and_keeps_its_names() -> None:
+    pcap, caught = _fresh("tickwire.moldudp64.pcap")
+    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+    out = io.BytesIO()
+    with pcap.PcapWriter(out, snaplen=1000) as w:
+        w.write(b"\xab" * 70, timestamp_ns=3_000_000_123)
+    raw = out.getvalue()
+    head = pcap.PCAP_HEADER.parse(raw)
+    assert (head.magic, head.snaplen, head.linktype) == (0xA1B23C4D, 1000, 1)
+    rec = pcap.PCAP_RECORD.parse(raw[24:])
+    assert (rec.ts_sec, rec.ts_frac, rec.incl_len, rec.orig_len) == (3, 123, 70, 70)
+    assert [r.frame for r in pcap.read_pcap(raw)] == [b"\xab" * 70]
+    with pytest.raises(MoldError, match="empty"):
+        list(pcap.read_pcap(b""))
+    assert pcap.MoldCapture is MoldCapture

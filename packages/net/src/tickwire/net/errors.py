@@ -1,0 +1,32 @@
+"""Typed errors of tickwire.net.
+
+Every error raised for bad input is a :class:`NetError` (a ``ValueError``), so a command
+line can catch ``ValueError`` at its edge and print one line. ``offset`` is the byte offset
+in the frame (or the file) where the problem was found, when that is meaningful.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BadFrame", "BadPcap", "NetError"]
+
+
+class NetError(ValueError):
+    """Base of every error raised by tickwire.net for bad input.
+
+    The message is ``reason`` followed by ``(at byte N)`` when ``offset`` is known.
+    """
+
+    def __init__(self, reason: str, *, offset: int | None = None) -> None:
+        self.reason = reason
+        self.offset = offset
+        super().__init__(reason if offset is None else f"{reason} (at byte {offset})")
+
+
+class BadFrame(NetError):
+    """A frame or header that cannot be parsed or built: truncated, inconsistent lengths,
+    another protocol than the one asked for, a field that does not fit."""
+
+
+class BadPcap(NetError):
+    """A capture file that is not a readable pcap or pcapng file, or a record of a link
+    type the reader cannot take."""

@@ -1,0 +1,73 @@
+"""Latency percentiles, once, for every report of the project.
+
+The definition is the **nearest rank** (the one the backtest report has always used): with
+``n`` values sorted ascending, the ``q``-quantile is the value of rank ``ceil(q * n)``
+(1-based, at least 1). It is always a value that was measured, never an interpolation, and
+``P100`` is the maximum. :func:`percentiles` reports P50, P99, P99.9, the maximum and the
+tail ratio P99.9 / P50 under one set of keys, so backtest, live, replay and bare-metal
+latencies can be compared side by side:
+
+``count``, ``p50``, ``p99``, ``p99_9``, ``max``, ``tail_ratio``
+
+With no values every key but ``count`` is ``None``; the tail ratio is ``None`` when P50 is
+not positive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TypedDict, TypeVar
+
+__all__ = ["QUANTILES", "Percentiles", "nearest_rank", "percentiles"]
+
+#: The quantiles :func:`percentiles` reports, by key.
+QUANTILES = {"p50": 0.50, "p99": 0.99, "p99_9": 0.999}
+
+_N = TypeVar("_N", int, float)
+
+
+class Percentiles(TypedDict):
+    """What :func:`percentiles` returns."""
+
+    count: int
+    p50: float | None
+    p99: float | None
+    p99_9: float | None
+    max: float | None
+    tail_ratio: float | None
+
+
+def nearest_rank(q: float, n: int) -> int:
+    """The 1-based rank of the ``q``-quantile (0 < q <= 1) of ``n`` values: ``ceil(q * n)``.
+
+    ``q * n`` is rounded to 9 decimals first, so a float product such as
+    ``0.999 * 1000 = 998.9999999999999`` still names rank 999.
+    """
+    if not 0 < q <= 1:
+        raise ValueError(f"quantile must be in (0, 1], got {q}")
+    if n <= 0:
+        raise ValueError(f"no rank in {n} values")
+    return max(1, math.ceil(round(q * n, 9)))
+
+
+def percentiles(values: Sequence[_N]) -> Percentiles:
+    """Nearest-rank P50, P99, P99.9, max and the tail ratio (P99.9 / P50) of ``values``.
+
+    >>> p = percentiles(range(1, 1001))
+    >>> p["p50"], p["p99"], p["p99_9"], p["max"], p["tail_ratio"]
+    (500, 990, 999, 1000, 1.998)
+    """
+    n = len(values)
+    if n == 0:
+        return Percentiles(count=0, p50=None, p99=None, p99_9=None, max=None, tail_ratio=None)
+    ordered = sorted(values)
+    p50, p99, p999 = (ordered[nearest_rank(q, n) - 1] for q in QUANTILES.values())
+    return Percentiles(
+        count=n,
+        p50=p50,
+        p99=p99,
+        p99_9=p999,
+        max=ordered[-1],
+        tail_ratio=round(p999 / p50, 3) if p50 > 0 else None,
+    )
