@@ -49,7 +49,14 @@ SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 LICENSE = (ROOT / "LICENSE").read_text()
 
 CODECS = frozenset(
-    {"tickwire-itch", "tickwire-moldudp64", "tickwire-soupbintcp", "tickwire-ouch", "construct"}
+    {
+        "tickwire-itch",
+        "tickwire-net",
+        "tickwire-moldudp64",
+        "tickwire-soupbintcp",
+        "tickwire-ouch",
+        "construct",
+    }
 )
 THRESHOLD = CODECS | {"tickwire-threshold"}
 ENGINE = THRESHOLD | {"tickwire-engine", "sortedcontainers"}
@@ -95,11 +102,12 @@ PACKAGES = [
         frozenset({"tickwire-itch", "construct"}),
         "from tickwire.itch import fastpath\nassert fastpath.AVAILABLE, 'extension not used'\n",
     ),
+    Package("tickwire-net", "net", "tickwire.net", frozenset({"tickwire-net"})),
     Package(
         "tickwire-moldudp64",
         "moldudp64",
         "tickwire.moldudp64",
-        frozenset({"tickwire-moldudp64", "construct"}),
+        frozenset({"tickwire-moldudp64", "tickwire-net", "construct"}),
     ),
     Package(
         "tickwire-soupbintcp",
@@ -111,7 +119,7 @@ PACKAGES = [
         "tickwire-ouch",
         "ouch",
         "tickwire.ouch",
-        frozenset({"tickwire-ouch", "tickwire-soupbintcp", "construct"}),
+        frozenset({"tickwire-ouch", "tickwire-soupbintcp", "tickwire-net", "construct"}),
     ),
     Package(
         "tickwire-threshold",

@@ -1,6 +1,6 @@
 """tickwire.moldudp64: MoldUDP64 codec, sans-I/O gap recovery, publisher and re-request server.
 
-The core (codec, receiver, publisher, net, pcap) depends on construct only; the asyncio
+The core (codec, receiver, publisher, capture) depends on construct and tickwire-net; the asyncio
 adapters add uvloop when it is installed, the scapy layers need the ``pcap`` extra and the
 command-line tools the ``itch`` extra.
 """
@@ -75,4 +75,4 @@ __all__ = [
     "parse_request",
 ]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
