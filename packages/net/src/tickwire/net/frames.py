@@ -232,27 +232,74 @@ class Tcp(NamedTuple):
     options: bytes = b""
 
 
-def parse_ethernet(cur: Cursor, *, max_tags: int = 2) -> Ethernet:
-    """Parse an Ethernet II header and up to ``max_tags`` 802.1Q/802.1ad tags."""
-    data, pos = cur.data, cur.pos
-    if cur.end - pos < 14:
-        raise BadFrame(f"an Ethernet header is 14 bytes, the frame has {cur.end - pos}", offset=pos)
-    dst, src, ethertype = ETHERNET_HEADER.unpack_from(data, pos)
+# Each header's checks are written once, in a core that works on (data, pos, end) and
+# returns plain values; the public parse_* functions wrap a core for a Cursor and return
+# named tuples, and parse_udp_frame (the hot path of captures and the XDP mirror) calls the
+# cores directly, which saves building objects it would throw away.
+
+
+def _ethernet(data: bytes, pos: int, end: int, max_tags: int) -> tuple[int, int | None, int]:
+    """Ethernet core: ``(ethertype after the tags, first TCI or None, position after)``."""
+    if end - pos < 14:
+        raise BadFrame(f"an Ethernet header is 14 bytes, the frame has {end - pos}", offset=pos)
+    ethertype = (data[pos + 12] << 8) | data[pos + 13]
     pos += 14
     tci: int | None = None
     tags = 0
     while ethertype in (ETHERTYPE_VLAN, ETHERTYPE_QINQ):
         if tags == max_tags:
             raise BadFrame(f"more than {max_tags} VLAN tags", offset=pos - 2)
-        if cur.end - pos < 4:
+        if end - pos < 4:
             raise BadFrame("frame ends inside its 802.1Q tag", offset=pos)
-        t, ethertype = VLAN_TAG.unpack_from(data, pos)
         if tci is None:
-            tci = t
+            tci = (data[pos] << 8) | data[pos + 1]
+        ethertype = (data[pos + 2] << 8) | data[pos + 3]
         tags += 1
         pos += 4
-    cur.pos = pos
-    return Ethernet(dst, src, ethertype, tci)
+    return ethertype, tci, pos
+
+
+_Ipv4Fields = tuple[int, int, int, int, int, int, int, int, bytes, bytes]
+
+
+def _ipv4(data: bytes, pos: int, end: int, truncated_ok: bool) -> tuple[_Ipv4Fields, int, int]:
+    """IPv4 core: ``(the header's struct fields, header length, end of the datagram)``."""
+    avail = end - pos
+    if avail < 20:
+        raise BadFrame("frame ends inside its IPv4 header", offset=pos)
+    fields: _Ipv4Fields = IPV4_HEADER.unpack_from(data, pos)
+    vihl = fields[0]
+    if vihl >> 4 != 4:
+        raise BadFrame(f"IP version {vihl >> 4} is not 4", offset=pos)
+    hl = (vihl & 0x0F) * 4
+    if hl < 20:
+        raise BadFrame(f"IPv4 header length {hl} is below 20", offset=pos)
+    total = fields[2]
+    if hl <= total <= avail:
+        return fields, hl, pos + total
+    if not truncated_ok or (total and total < hl) or hl > avail:
+        raise BadFrame(
+            f"IPv4 total length {total} does not fit the {avail} bytes after the link header",
+            offset=pos + 2,
+        )
+    return fields, hl, end
+
+
+def _udp(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
+    """UDP core: ``(source port, destination port, length, checksum)``."""
+    if end - pos < 8:
+        raise BadFrame("datagram ends inside its UDP header", offset=pos)
+    fields: tuple[int, int, int, int] = UDP_HEADER.unpack_from(data, pos)
+    if fields[2] < 8 or fields[2] > end - pos:
+        raise BadFrame(f"UDP length {fields[2]} does not fit the IPv4 payload", offset=pos + 4)
+    return fields
+
+
+def parse_ethernet(cur: Cursor, *, max_tags: int = 2) -> Ethernet:
+    """Parse an Ethernet II header and up to ``max_tags`` 802.1Q/802.1ad tags."""
+    pos = cur.pos
+    ethertype, tci, cur.pos = _ethernet(cur.data, pos, cur.end, max_tags)
+    return Ethernet(cur.data[pos : pos + 6], cur.data[pos + 6 : pos + 12], ethertype, tci)
 
 
 def parse_ipv4(cur: Cursor, *, truncated_ok: bool = False) -> Ipv4:
@@ -262,30 +309,10 @@ def parse_ipv4(cur: Cursor, *, truncated_ok: bool = False) -> Ipv4:
     cut at its snap length, or a segmentation-offload capture whose total length is 0):
     then ``end`` stays where it was.
     """
-    data, pos = cur.data, cur.pos
-    avail = cur.end - pos
-    if avail < 20:
-        raise BadFrame("frame ends inside its IPv4 header", offset=pos)
-    vihl, tos, total, ident, flags_frag, ttl, proto, cksum, src, dst = IPV4_HEADER.unpack_from(
-        data, pos
-    )
-    if vihl >> 4 != 4:
-        raise BadFrame(f"IP version {vihl >> 4} is not 4", offset=pos)
-    hl = (vihl & 0x0F) * 4
-    if hl < 20:
-        raise BadFrame(f"IPv4 header length {hl} is below 20", offset=pos)
-    if total < hl or total > avail:
-        if not truncated_ok or (total and total < hl) or hl > avail:
-            raise BadFrame(
-                f"IPv4 total length {total} does not fit the {avail} bytes after the link header",
-                offset=pos + 2,
-            )
-    else:
-        cur.end = pos + total
+    pos = cur.pos
+    f, hl, cur.end = _ipv4(cur.data, pos, cur.end, truncated_ok)
     cur.pos = pos + hl
-    return Ipv4(
-        tos, total, ident, flags_frag, ttl, proto, cksum, src, dst, data[pos + 20 : pos + hl]
-    )
+    return Ipv4(*f[1:], cur.data[pos + 20 : pos + hl])
 
 
 def parse_ipv6(cur: Cursor, *, truncated_ok: bool = False) -> Ipv6:
@@ -313,11 +340,7 @@ def parse_ipv6(cur: Cursor, *, truncated_ok: bool = False) -> Ipv6:
 def parse_udp(cur: Cursor) -> Udp:
     """Parse a UDP header and pull ``end`` in to the UDP length."""
     pos = cur.pos
-    if cur.end - pos < 8:
-        raise BadFrame("datagram ends inside its UDP header", offset=pos)
-    udp = Udp._make(UDP_HEADER.unpack_from(cur.data, pos))
-    if udp.length < 8 or udp.length > cur.end - pos:
-        raise BadFrame(f"UDP length {udp.length} does not fit the IPv4 payload", offset=pos + 4)
+    udp = Udp(*_udp(cur.data, pos, cur.end))
     cur.pos = pos + 8
     cur.end = pos + udp.length
     return udp
@@ -456,45 +479,45 @@ class UdpFrame:
 def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = False) -> UdpFrame:
     """Parse an Ethernet (one optional 802.1Q tag) / IPv4 / UDP frame.
 
-    :func:`parse_ethernet`, :func:`parse_ipv4` and :func:`parse_udp` in turn, so lengths
-    come from the IPv4 total length and the UDP length (Ethernet padding and a trailing FCS
-    are ignored). With ``verify`` the IPv4 header checksum (and the UDP checksum when
+    The checks of :func:`parse_ethernet`, :func:`parse_ipv4` and :func:`parse_udp` in turn
+    (their cores, without the named tuples), so lengths come from the IPv4 total length and
+    the UDP length (Ethernet padding and a trailing FCS are ignored). With ``verify`` the IPv4 header checksum (and the UDP checksum when
     non-zero) must be correct. Raises :class:`~tickwire.net.errors.BadFrame` for anything
     else: not IPv4, not UDP, a fragment, truncated or inconsistent lengths.
     """
     data = frame if type(frame) is bytes else bytes(frame)
-    cur = Cursor(data)
-    eth = parse_ethernet(cur, max_tags=1)
-    if eth.ethertype != ETHERTYPE_IPV4:
-        raise BadFrame(f"ethertype 0x{eth.ethertype:04x} is not IPv4", offset=cur.pos - 2)
-    off = cur.pos
-    ip = parse_ipv4(cur)
-    if ip.protocol != IPPROTO_UDP:
-        raise BadFrame(f"IP protocol {ip.protocol} is not UDP", offset=off + 9)
-    if ip.flags_fragment & 0x3FFF:
+    n = len(data)
+    ethertype, tci, off = _ethernet(data, 0, n, 1)
+    if ethertype != ETHERTYPE_IPV4:
+        raise BadFrame(f"ethertype 0x{ethertype:04x} is not IPv4", offset=off - 2)
+    ip, hl, end = _ipv4(data, off, n, False)
+    _vihl, tos, _total, ident, flags_frag, ttl, proto, _cksum, src, dst = ip
+    if proto != IPPROTO_UDP:
+        raise BadFrame(f"IP protocol {proto} is not UDP", offset=off + 9)
+    if flags_frag & 0x3FFF:
         raise BadFrame("IPv4 fragment: the UDP datagram is not whole", offset=off + 6)
-    if verify and ipv4_checksum(data[off : cur.pos]) != 0:
+    if verify and ipv4_checksum(data[off : off + hl]) != 0:
         raise BadFrame("bad IPv4 header checksum", offset=off + 10)
-    u = cur.pos
-    udp = parse_udp(cur)
-    if verify and udp.checksum and udp_checksum(ip.src, ip.dst, data[u : cur.end]) != 0xFFFF:
+    u = off + hl
+    sport, dport, ulen, ucsum = _udp(data, u, end)
+    if verify and ucsum and udp_checksum(src, dst, data[u : u + ulen]) != 0xFFFF:
         # Summing a segment that includes its own correct checksum gives 0 -> reported 0xFFFF.
         raise BadFrame("bad UDP checksum", offset=u + 6)
     return UdpFrame(
-        eth.dst,
-        eth.src,
-        eth.vlan_tci,
-        socket.inet_ntoa(ip.src),
-        socket.inet_ntoa(ip.dst),
-        udp.src_port,
-        udp.dst_port,
-        data[cur.pos : cur.end],
-        ip.tos,
-        ip.identification,
-        ip.flags_fragment,
-        ip.ttl,
-        ip.options,
-        udp.checksum,
+        data[0:6],
+        data[6:12],
+        tci,
+        socket.inet_ntoa(src),
+        socket.inet_ntoa(dst),
+        sport,
+        dport,
+        data[u + 8 : u + ulen],
+        tos,
+        ident,
+        flags_frag,
+        ttl,
+        data[off + 20 : off + hl],
+        ucsum,
     )
 
 
@@ -510,7 +533,8 @@ def build_ethernet(
     """An Ethernet II header, with one 802.1Q tag when ``vlan_tci`` is given."""
     if len(dst_mac) != 6 or len(src_mac) != 6:
         raise BadFrame("MAC addresses are 6 bytes")
-    _check_fields(("ethertype", ethertype, 16))
+    if not 0 <= ethertype < 0x10000:
+        _check_fields(("ethertype", ethertype, 16))
     if vlan_tci is None:
         return ETHERNET_HEADER.pack(dst_mac, src_mac, ethertype)
     if not 0 <= vlan_tci <= 0xFFFF:
@@ -544,23 +568,29 @@ def build_ipv4(
     total = hl + payload_length
     if total > 0xFFFF:
         raise BadFrame(f"a {payload_length}-byte payload does not fit one IPv4 datagram")
-    _check_fields(
-        ("tos", tos, 8),
-        ("identification", identification, 16),
-        ("flags_fragment", flags_fragment, 16),
-        ("ttl", ttl, 8),
-        ("protocol", protocol, 8),
-    )
-    ip = bytearray(
-        IPV4_HEADER.pack(
-            0x40 | (hl // 4), tos, total, identification, flags_fragment, ttl, protocol, 0, src, dst
+    if not (
+        0 <= tos < 0x100
+        and 0 <= identification < 0x10000
+        and 0 <= flags_fragment < 0x10000
+        and 0 <= ttl < 0x100
+        and 0 <= protocol < 0x100
+    ):  # the comparisons alone on the way that succeeds; the message only on failure
+        _check_fields(
+            ("tos", tos, 8),
+            ("identification", identification, 16),
+            ("flags_fragment", flags_fragment, 16),
+            ("ttl", ttl, 8),
+            ("protocol", protocol, 8),
         )
+    vihl = 0x40 | (hl // 4)
+    pack = IPV4_HEADER.pack
+    cks = ipv4_checksum(
+        pack(vihl, tos, total, identification, flags_fragment, ttl, protocol, 0, src, dst) + options
     )
-    ip += options
-    cks = ipv4_checksum(ip)
-    ip[10] = cks >> 8
-    ip[11] = cks & 0xFF
-    return bytes(ip)
+    return (
+        pack(vihl, tos, total, identification, flags_fragment, ttl, protocol, cks, src, dst)
+        + options
+    )
 
 
 def build_udp(
@@ -572,7 +602,8 @@ def build_udp(
 ) -> bytes:
     """A UDP header for ``payload``; with the checksum over ``checksum_ips`` (source and
     destination, 4 raw bytes each) when given, else 0 ("none", legal over IPv4)."""
-    _check_fields(("src_port", src_port, 16), ("dst_port", dst_port, 16))
+    if not (0 <= src_port < 0x10000 and 0 <= dst_port < 0x10000):
+        _check_fields(("src_port", src_port, 16), ("dst_port", dst_port, 16))
     ulen = 8 + len(payload)
     if ulen > 0xFFFF:
         raise BadFrame(f"a {len(payload)}-byte payload does not fit one UDP datagram")
