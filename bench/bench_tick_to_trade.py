@@ -59,6 +59,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tickwire.net import BadFrame, Cursor
+from tickwire.net.frames import (
+    ETHERTYPE_IPV4,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    parse_ethernet,
+    parse_ipv4,
+    parse_tcp,
+    parse_udp,
+)
 from tickwire.net.stats import percentiles
 
 SYMBOL = "TWTT"
@@ -386,22 +396,32 @@ class WireTap:
                 got = _timestamp(anc)
 
     def _kind(self, frame: bytes, *, outgoing: bool) -> str | None:
-        # Ethernet (lo has a zeroed one too) / IPv4 / UDP or TCP
-        if len(frame) < 34 or frame[12:14] != b"\x08\x00":
+        # Ethernet (lo has a zeroed one too) / IPv4 / UDP or TCP, parsed by tickwire.net
+        cur = Cursor(frame)
+        try:
+            if parse_ethernet(cur).ethertype != ETHERTYPE_IPV4:
+                return None
+            proto = parse_ipv4(cur, truncated_ok=True).protocol
+            if proto == IPPROTO_UDP:
+                dport = parse_udp(cur).dst_port
+            elif proto == IPPROTO_TCP:
+                dport = parse_tcp(cur).dst_port
+            else:
+                return None
+        except BadFrame:
             return None
-        l4 = 14 + 4 * (frame[14] & 0x0F)
-        proto, dport = frame[23], int.from_bytes(frame[l4 + 2 : l4 + 4], "big")
-        if outgoing and proto == 17 and dport == FEED_PORT:
+        payload = cur.rest()
+        if outgoing and proto == IPPROTO_UDP and dport == FEED_PORT:
             # The trigger's packet starts with its Add Order; heartbeats have no blocks and
             # the exchange's reports of the previous order's fill start otherwise.
-            return "trigger" if frame[l4 + 8 + 22 : l4 + 8 + 23] == b"A" else None
+            return "trigger" if payload[22:23] == b"A" else None
         if outgoing:
             return None
-        if proto == 17 and dport == ORDER_PORT:
+        if proto == IPPROTO_UDP and dport == ORDER_PORT:
             return "order"
-        if proto == 6 and dport == self.ouch_port:
+        if proto == IPPROTO_TCP and dport == self.ouch_port:
             # SoupBinTCP packets in the segment: an Unsequenced Data 'U' carrying OUCH 'O'.
-            data = frame[l4 + 4 * (frame[l4 + 12] >> 4) :]
+            data = payload
             while len(data) >= 4:
                 n = int.from_bytes(data[:2], "big")
                 if data[2:4] == b"UO":

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tickwire.moldudp64.net import ETHERTYPE_IPV4
 from tickwire.threshold.cheader import ORDER_LENGTHS, WIRE
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
@@ -205,18 +204,29 @@ FAULT_KINDS = (
 
 _ADD_TYPES = (ord("A"), ord("F"))
 _ETH, _IPV4, _UDP, _MOLD = WIRE["ETH"], WIRE["IPV4"], WIRE["UDP"], WIRE["MOLD"]
-_IPV4_TYPE = ETHERTYPE_IPV4.to_bytes(2, "big")
 _BLOCK = ORDER_LENGTHS["TW_MOLD_BLOCK_PREFIX_LEN"]
+
+
+def _udp_payload_offset(frame: bytes) -> int:
+    """Where the UDP payload (the MoldUDP64 packet) of ``frame`` starts, found by
+    tickwire.net's header parsers (802.1Q tags and IPv4 options included); right after
+    an untagged Ethernet, option-less IPv4 and UDP header when it cannot be parsed."""
+    from tickwire.net import BadFrame, Cursor
+    from tickwire.net.frames import parse_ethernet, parse_ipv4, parse_udp
+
+    cur = Cursor(frame)
+    try:
+        parse_ethernet(cur)
+        parse_ipv4(cur)
+        parse_udp(cur)
+    except BadFrame:
+        return _ETH.size + _IPV4.size + _UDP.size
+    return cur.pos
 
 
 def _fault(kind: str, frame: bytes, rng: random.Random) -> bytes:
     b = bytearray(frame)
-    eth = _ETH.size
-    if len(b) > eth and b[_ETH.span("ethertype")] == _IPV4_TYPE:  # untagged IPv4: its IHL
-        l4 = eth + 4 * (b[eth + _IPV4.field("version_ihl").offset] & 0x0F)
-    else:
-        l4 = eth + _IPV4.size
-    mold = l4 + _UDP.size
+    mold = _udp_payload_offset(frame)
     count = _MOLD.span("count", mold)
     first = mold + _MOLD.size  # the first block's length
     if kind == "corrupt":
