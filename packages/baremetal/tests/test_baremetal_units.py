@@ -211,3 +211,22 @@ def test_backend_is_registered_and_accel_override(monkeypatch: pytest.MonkeyPatc
     assert default_accel() in ("tcg", "auto")
     with pytest.raises(RuntimeError, match="configure"):
         BaremetalBackend().feed(b"")
+
+
+def test_faults_hit_the_moldudp64_header_of_a_vlan_frame() -> None:
+    """The injector finds the MoldUDP64 packet with tickwire.net's parsers; it took byte 42
+    of an 802.1Q frame (4 bytes into the session name) for the packet's start."""
+    import random
+
+    from tickwire.baremetal.traffic import _fault
+    from tickwire.moldudp64 import DownstreamPacket
+    from tickwire.net import build_udp_frame, parse_udp_frame
+
+    pkt = DownstreamPacket("S", 1, (b"x" * 40,)).build()
+    frame = build_udp_frame(
+        pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2, vlan_tci=141
+    )
+    bad = _fault("bad_count", frame, random.Random(3))
+    payload = parse_udp_frame(bad).payload
+    assert payload[:18] == pkt[:18]  # session and sequence number untouched
+    assert int.from_bytes(payload[18:20], "big") > 1  # the message count was raised
