@@ -113,3 +113,22 @@ def test_deprecated_pcap_module_warns_and_keeps_its_names() -> None:
     with pytest.raises(MoldError, match="empty"):
         list(pcap.read_pcap(b""))
     assert pcap.MoldCapture is MoldCapture
+
+
+def test_the_deprecated_construct_layouts_agree_with_the_net_tables() -> None:
+    """The construct copies kept in the shim describe the same headers as tickwire.net's."""
+    from tickwire.net import frames
+
+    net, _ = _fresh("tickwire.moldudp64.net")
+    for construct_struct, table in (
+        (net.ETHERNET, frames.ETHERNET_LAYOUT),
+        (net.VLAN_TAG, frames.VLAN_LAYOUT),
+        (net.UDP, frames.UDP_LAYOUT),
+    ):
+        assert [(s.name, s.sizeof()) for s in construct_struct.subcons] == [
+            (f.name, f.size) for f in table.fields
+        ]
+    fixed = [s for s in net.IPV4.subcons if s.name != "options"]
+    assert [(s.name, s.sizeof()) for s in fixed] == [
+        (f.name, f.size) for f in frames.IPV4_LAYOUT.fields
+    ]

@@ -427,3 +427,23 @@ def test_every_header_is_bounds_checked() -> None:
         parse_ipv6(Cursor(frame[14:] + bytes(40)))
     with pytest.raises(BadFrame, match="does not fit in 32 bits"):
         build_tcp(1, 2, 1 << 32, 0, 0)
+
+
+def test_header_tables_give_the_structs_and_offsets() -> None:
+    from tickwire.net import frames
+
+    for layout, size in (
+        (frames.ETHERNET_LAYOUT, 14),
+        (frames.VLAN_LAYOUT, 4),
+        (frames.IPV4_LAYOUT, 20),
+        (frames.IPV6_LAYOUT, 40),
+        (frames.UDP_LAYOUT, 8),
+        (frames.TCP_LAYOUT, 20),
+    ):
+        assert layout.size == layout.struct.size == size
+        ends = [f.offset + f.size for f in layout.fields]
+        assert [f.offset for f in layout.fields] == [0, *ends[:-1]] and ends[-1] == size
+    assert frames.IPV4_LAYOUT.field("ttl").offset == 8
+    assert frames.IPV4_HEADER is frames.IPV4_LAYOUT.struct
+    with pytest.raises(KeyError, match="IPv4 has no field 'nope'"):
+        frames.IPV4_LAYOUT.field("nope")

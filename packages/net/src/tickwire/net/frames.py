@@ -34,6 +34,7 @@ from .errors import BadFrame, BadPcap
 
 __all__ = [
     "ETHERNET_HEADER",
+    "ETHERNET_LAYOUT",
     "ETHERTYPE_IPV4",
     "ETHERTYPE_IPV6",
     "ETHERTYPE_QINQ",
@@ -41,7 +42,9 @@ __all__ = [
     "IPPROTO_TCP",
     "IPPROTO_UDP",
     "IPV4_HEADER",
+    "IPV4_LAYOUT",
     "IPV6_HEADER",
+    "IPV6_LAYOUT",
     "IP_DF",
     "LINKTYPE_ETHERNET",
     "LINKTYPE_IPV4",
@@ -54,13 +57,18 @@ __all__ = [
     "TCP_ACK",
     "TCP_FIN",
     "TCP_HEADER",
+    "TCP_LAYOUT",
     "TCP_PSH",
     "TCP_RST",
     "TCP_SYN",
     "UDP_HEADER",
+    "UDP_LAYOUT",
+    "VLAN_LAYOUT",
     "VLAN_TAG",
     "Cursor",
     "Ethernet",
+    "HeaderField",
+    "HeaderLayout",
     "Ipv4",
     "Ipv6",
     "Tcp",
@@ -131,20 +139,106 @@ def linktype_name(linktype: int) -> str:
 
 # --- the header layouts (the one place they are written) -----------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class HeaderField:
+    """One field of a header: its name, byte offset and size."""
+
+    name: str
+    offset: int
+    size: int
+
+
+class HeaderLayout:
+    """The wire layout of one header, as a table of ``(field, struct code)`` in order.
+
+    The table is the one place the layout is written: :attr:`struct` (big-endian) packs
+    and unpacks the header, :attr:`fields` gives each field's offset and size (the C header
+    of the compiled backends is generated from them, ``tickwire.threshold.cheader``).
+    """
+
+    __slots__ = ("fields", "name", "size", "struct")
+
+    def __init__(self, name: str, table: tuple[tuple[str, str], ...]) -> None:
+        self.name = name
+        self.struct = struct.Struct(">" + "".join(code for _, code in table))
+        fields = []
+        pos = 0
+        for field_name, code in table:
+            width = struct.calcsize(">" + code)
+            fields.append(HeaderField(field_name, pos, width))
+            pos += width
+        self.fields: tuple[HeaderField, ...] = tuple(fields)
+        self.size: int = pos
+
+    def field(self, name: str) -> HeaderField:
+        """The field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"HeaderLayout({self.name!r}, {self.size} bytes)"
+
+
 #: Ethernet II: destination MAC, source MAC, ethertype.
-ETHERNET_HEADER = struct.Struct(">6s6sH")
+ETHERNET_LAYOUT = HeaderLayout("Ethernet II", (("dst", "6s"), ("src", "6s"), ("ethertype", "H")))
 #: 802.1Q / 802.1ad tag after the source MAC: TCI, then the inner ethertype.
-VLAN_TAG = struct.Struct(">HH")
-#: IPv4 without options: version/IHL, TOS, total length, id, flags/fragment, TTL,
-#: protocol, checksum, source, destination.
-IPV4_HEADER = struct.Struct(">BBHHHBBH4s4s")
-#: IPv6 fixed header: version/class/flow, payload length, next header, hop limit, addresses.
-IPV6_HEADER = struct.Struct(">IHBB16s16s")
-#: UDP: source port, destination port, length, checksum.
-UDP_HEADER = struct.Struct(">HHHH")
-#: TCP without options: ports, sequence, acknowledgment, data offset/flags word, window,
-#: checksum, urgent pointer.
-TCP_HEADER = struct.Struct(">HHIIHHHH")
+VLAN_LAYOUT = HeaderLayout("802.1Q tag", (("tci", "H"), ("ethertype", "H")))
+#: IPv4 without its options (version and IHL share the first byte).
+IPV4_LAYOUT = HeaderLayout(
+    "IPv4",
+    (
+        ("version_ihl", "B"),
+        ("tos", "B"),
+        ("total_length", "H"),
+        ("identification", "H"),
+        ("flags_fragment", "H"),
+        ("ttl", "B"),
+        ("protocol", "B"),
+        ("checksum", "H"),
+        ("src", "4s"),
+        ("dst", "4s"),
+    ),
+)
+#: The IPv6 fixed header (version, traffic class and flow label share the first word).
+IPV6_LAYOUT = HeaderLayout(
+    "IPv6",
+    (
+        ("version_class_flow", "I"),
+        ("payload_length", "H"),
+        ("next_header", "B"),
+        ("hop_limit", "B"),
+        ("src", "16s"),
+        ("dst", "16s"),
+    ),
+)
+UDP_LAYOUT = HeaderLayout(
+    "UDP", (("src_port", "H"), ("dst_port", "H"), ("length", "H"), ("checksum", "H"))
+)
+#: TCP without its options (data offset and flags share one 16-bit word).
+TCP_LAYOUT = HeaderLayout(
+    "TCP",
+    (
+        ("src_port", "H"),
+        ("dst_port", "H"),
+        ("seq", "I"),
+        ("ack", "I"),
+        ("offset_flags", "H"),
+        ("window", "H"),
+        ("checksum", "H"),
+        ("urgent", "H"),
+    ),
+)
+
+# The structs the parsers and builders use, from the tables.
+ETHERNET_HEADER = ETHERNET_LAYOUT.struct
+VLAN_TAG = VLAN_LAYOUT.struct
+IPV4_HEADER = IPV4_LAYOUT.struct
+IPV6_HEADER = IPV6_LAYOUT.struct
+UDP_HEADER = UDP_LAYOUT.struct
+TCP_HEADER = TCP_LAYOUT.struct
 
 _ZERO_MAC = b"\x00" * 6
 

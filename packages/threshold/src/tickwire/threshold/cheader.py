@@ -5,7 +5,7 @@ codecs and build the same order frame. Their C used to restate the layouts by ha
 36, 97, 77, 47 ...); now every offset and length they use comes from a header this module
 writes, and the header comes from the one table of each format:
 
-* Ethernet, 802.1Q, IPv4 and UDP: the construct Structs of :mod:`tickwire.moldudp64.net`;
+* Ethernet, 802.1Q, IPv4 and UDP: the header tables of :mod:`tickwire.net.frames`;
 * the MoldUDP64 header and message block: :data:`tickwire.moldudp64.codec.HEADER` and
   :data:`~tickwire.moldudp64.codec.MESSAGE_BLOCK`;
 * ITCH 5.0 Add Order (``A``, ``F``): :func:`tickwire.itch.layouts.layout`;
@@ -18,7 +18,8 @@ Algorithm. Each table is walked into a :class:`CLayout`: its fields in order, ea
 the offset (the sum of the lengths before it) and length (``sizeof`` of the field). A
 construct Struct is walked until its first field of variable size: a ``Prefixed`` field
 contributes its length prefix as ``<name>_length`` (the OUCH appendage length) and ends
-the fixed part, any other variable field just ends it. A ctypes Structure gives its
+the fixed part, any other variable field just ends it. A tickwire.net ``HeaderLayout``
+and a ctypes Structure give their
 fields' ``offset``/``size`` directly. Each layout becomes ``#define TW_<P>_<FIELD>_OFF``
 / ``_LEN`` lines and ``TW_<P>_LEN`` (the fixed part; ``TW_<P>_SIZE`` for a C struct),
 and, for the wire formats, a packed struct of byte fields (``struct tw_wire_<p>``) with a
@@ -48,7 +49,7 @@ from typing import Any
 import construct as cs
 from tickwire.itch.layouts import layout as itch_layout
 from tickwire.moldudp64 import codec as mold
-from tickwire.moldudp64 import net
+from tickwire.net import frames as net
 from tickwire.ouch import v50
 from tickwire.threshold.config import MAX_INSTRUMENTS
 from tickwire.threshold.scan import MAX_SCANNED
@@ -153,6 +154,12 @@ def construct_layout(prefix: str, source: str, struct: Any, *, wire: bool = True
     return CLayout(prefix, source, tuple(fields), pos, wire)
 
 
+def net_layout(prefix: str, source: str, layout: net.HeaderLayout) -> CLayout:
+    """A header table of tickwire.net (its fields' offsets and sizes)."""
+    fields = tuple(CField(f.name, f.offset, f.size) for f in layout.fields)
+    return CLayout(prefix, source, fields, layout.size, True)
+
+
 def ctypes_layout(prefix: str, source: str, struct: type[ctypes.Structure]) -> CLayout:
     """A ctypes Structure's fields, offsets and sizes (a C struct the backend defines)."""
     fields = tuple(
@@ -171,10 +178,10 @@ def _itch(letter: str) -> CLayout:
 def wire_layouts() -> tuple[CLayout, ...]:
     """The wire formats the backends parse and build, from their tables."""
     return (
-        construct_layout("ETH", "tickwire.moldudp64.net.ETHERNET", net.ETHERNET),
-        construct_layout("VLAN", "tickwire.moldudp64.net.VLAN_TAG", net.VLAN_TAG),
-        construct_layout("IPV4", "tickwire.moldudp64.net.IPV4 (no options)", net.IPV4),
-        construct_layout("UDP", "tickwire.moldudp64.net.UDP", net.UDP),
+        net_layout("ETH", "tickwire.net.frames.ETHERNET_LAYOUT", net.ETHERNET_LAYOUT),
+        net_layout("VLAN", "tickwire.net.frames.VLAN_LAYOUT", net.VLAN_LAYOUT),
+        net_layout("IPV4", "tickwire.net.frames.IPV4_LAYOUT (no options)", net.IPV4_LAYOUT),
+        net_layout("UDP", "tickwire.net.frames.UDP_LAYOUT", net.UDP_LAYOUT),
         construct_layout("MOLD", "tickwire.moldudp64.codec.HEADER", mold.HEADER),
         _itch("A"),
         _itch("F"),

@@ -17,7 +17,7 @@
 #define TW_ITCH_F_TYPE 0x46                      /* 'F' */
 #define TW_OUCH_ENTER_ORDER_TYPE 0x4f            /* 'O' */
 
-/* tickwire.moldudp64.net.ETHERNET */
+/* tickwire.net.frames.ETHERNET_LAYOUT */
 #define TW_ETH_DST_OFF 0
 #define TW_ETH_DST_LEN 6
 #define TW_ETH_SRC_OFF 6
@@ -35,7 +35,7 @@ _Static_assert(__builtin_offsetof(struct tw_wire_eth, dst) == TW_ETH_DST_OFF, "t
 _Static_assert(__builtin_offsetof(struct tw_wire_eth, src) == TW_ETH_SRC_OFF, "tw_wire_eth.src");
 _Static_assert(__builtin_offsetof(struct tw_wire_eth, ethertype) == TW_ETH_ETHERTYPE_OFF, "tw_wire_eth.ethertype");
 
-/* tickwire.moldudp64.net.VLAN_TAG */
+/* tickwire.net.frames.VLAN_LAYOUT */
 #define TW_VLAN_TCI_OFF 0
 #define TW_VLAN_TCI_LEN 2
 #define TW_VLAN_ETHERTYPE_OFF 2
@@ -49,7 +49,7 @@ _Static_assert(sizeof(struct tw_wire_vlan) == TW_VLAN_LEN, "tw_wire_vlan");
 _Static_assert(__builtin_offsetof(struct tw_wire_vlan, tci) == TW_VLAN_TCI_OFF, "tw_wire_vlan.tci");
 _Static_assert(__builtin_offsetof(struct tw_wire_vlan, ethertype) == TW_VLAN_ETHERTYPE_OFF, "tw_wire_vlan.ethertype");
 
-/* tickwire.moldudp64.net.IPV4 (no options) */
+/* tickwire.net.frames.IPV4_LAYOUT (no options) */
 #define TW_IPV4_VERSION_IHL_OFF 0
 #define TW_IPV4_VERSION_IHL_LEN 1
 #define TW_IPV4_TOS_OFF 1
@@ -95,7 +95,7 @@ _Static_assert(__builtin_offsetof(struct tw_wire_ipv4, checksum) == TW_IPV4_CHEC
 _Static_assert(__builtin_offsetof(struct tw_wire_ipv4, src) == TW_IPV4_SRC_OFF, "tw_wire_ipv4.src");
 _Static_assert(__builtin_offsetof(struct tw_wire_ipv4, dst) == TW_IPV4_DST_OFF, "tw_wire_ipv4.dst");
 
-/* tickwire.moldudp64.net.UDP */
+/* tickwire.net.frames.UDP_LAYOUT */
 #define TW_UDP_SRC_PORT_OFF 0
 #define TW_UDP_SRC_PORT_LEN 2
 #define TW_UDP_DST_PORT_OFF 2
