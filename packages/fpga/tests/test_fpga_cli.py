@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from tickwire.fpga.__main__ import main
-from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.net import PcapWriter, read_pcap
 from tickwire.threshold.cli import main as threshold_main
 from tickwire.threshold.testing import add_order, feed_frame
 

@@ -27,7 +27,7 @@ import shlex
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tickwire.moldudp64.pcap import PcapWriter, read_pcap
+from tickwire.net import PcapWriter, read_pcap
 from tickwire.threshold.config import ConfigError, InstrumentConfig, ThresholdConfig
 
 from . import control, regs
