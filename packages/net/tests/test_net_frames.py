@@ -447,3 +447,18 @@ def test_header_tables_give_the_structs_and_offsets() -> None:
     assert frames.IPV4_HEADER is frames.IPV4_LAYOUT.struct
     with pytest.raises(KeyError, match="IPv4 has no field 'nope'"):
         frames.IPV4_LAYOUT.field("nope")
+
+
+def test_parsed_frames_are_ordinary_frozen_dataclasses() -> None:
+    """parse_udp_frame builds UdpFrame through slot descriptors (for speed): the result is
+    the same as the dataclass constructor's, frozen, equal and hashable."""
+    import dataclasses
+
+    frame = build_udp_frame(
+        b"x", src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2, vlan_tci=7
+    )
+    parsed = parse_udp_frame(frame)
+    built = UdpFrame(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(UdpFrame)})
+    assert parsed == built and hash(parsed) == hash(built) and repr(parsed) == repr(built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.src_port = 3  # type: ignore[misc]

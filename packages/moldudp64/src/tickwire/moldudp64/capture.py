@@ -75,8 +75,39 @@ class MoldCapture:
         self.stats = CaptureStats()
 
     def __iter__(self) -> Iterator[MoldFrame]:
+        # One try around the whole loop (free per frame): the reader's and the frame
+        # parser's errors leave as this package's, which are also tickwire.net's.
         try:
-            yield from self._frames()
+            st = self.stats
+            for rec in read_pcap(self._source):
+                st.frames += 1
+                if rec.linktype != LINKTYPE_ETHERNET:
+                    raise BadPcap(
+                        f"frame {st.frames}: link type {linktype_name(rec.linktype)} is not "
+                        "Ethernet; MoldUDP64 is read from Ethernet captures only"
+                    )
+                try:
+                    udp = parse_udp_frame(rec.frame)
+                except NetBadFrame:
+                    if self._strict:
+                        raise
+                    st.not_udp += 1
+                    continue
+                if self._port is not None and self._port not in (udp.dst_port, udp.src_port):
+                    st.other_port += 1
+                    continue
+                try:
+                    pkt = parse_downstream(udp.payload)
+                except MoldError as exc:
+                    if self._strict:
+                        raise
+                    st.bad_packets += 1
+                    if len(st.errors) < 20:
+                        st.errors.append(f"frame {st.frames}: {exc}")
+                    continue
+                st.packets += 1
+                st.messages += len(pkt.messages)
+                yield MoldFrame(rec.timestamp_ns, udp, pkt)
         except NetBadPcap as exc:
             if isinstance(exc, MoldError):
                 raise
@@ -85,38 +116,6 @@ class MoldCapture:
             if isinstance(exc, MoldError):
                 raise
             raise BadFrame(exc.reason, offset=exc.offset) from None
-
-    def _frames(self) -> Iterator[MoldFrame]:
-        st = self.stats
-        for rec in read_pcap(self._source):
-            st.frames += 1
-            if rec.linktype != LINKTYPE_ETHERNET:
-                raise BadPcap(
-                    f"frame {st.frames}: link type {linktype_name(rec.linktype)} is not "
-                    "Ethernet; MoldUDP64 is read from Ethernet captures only"
-                )
-            try:
-                udp = parse_udp_frame(rec.frame)
-            except NetBadFrame:
-                if self._strict:
-                    raise
-                st.not_udp += 1
-                continue
-            if self._port is not None and self._port not in (udp.dst_port, udp.src_port):
-                st.other_port += 1
-                continue
-            try:
-                pkt = parse_downstream(udp.payload)
-            except MoldError as exc:
-                if self._strict:
-                    raise
-                st.bad_packets += 1
-                if len(st.errors) < 20:
-                    st.errors.append(f"frame {st.frames}: {exc}")
-                continue
-            st.packets += 1
-            st.messages += len(pkt.messages)
-            yield MoldFrame(rec.timestamp_ns, udp, pkt)
 
 
 def read_moldudp64(

@@ -23,11 +23,13 @@ a builder takes them), IPv6 addresses their compressed text form.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from .checksum import IPPROTO_TCP, IPPROTO_UDP, ipv4_checksum, tcp_checksum, udp_checksum
 from .errors import BadFrame, BadPcap
@@ -240,6 +242,7 @@ IPV6_HEADER = IPV6_LAYOUT.struct
 UDP_HEADER = UDP_LAYOUT.struct
 TCP_HEADER = TCP_LAYOUT.struct
 
+_T = TypeVar("_T")
 _ZERO_MAC = b"\x00" * 6
 
 
@@ -338,6 +341,8 @@ def _ethernet(data: bytes, pos: int, end: int, max_tags: int) -> tuple[int, int 
         raise BadFrame(f"an Ethernet header is 14 bytes, the frame has {end - pos}", offset=pos)
     ethertype = (data[pos + 12] << 8) | data[pos + 13]
     pos += 14
+    if ethertype != 0x8100 and ethertype != 0x88A8:  # untagged (ETHERTYPE_VLAN, _QINQ)
+        return ethertype, None, pos
     tci: int | None = None
     tags = 0
     while ethertype in (ETHERTYPE_VLAN, ETHERTYPE_QINQ):
@@ -570,6 +575,27 @@ class UdpFrame:
         )
 
 
+def _positional_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor of the frozen, slotted dataclass ``cls`` taking every field in order.
+
+    A frozen dataclass's ``__init__`` stores each field with ``object.__setattr__(self,
+    name, value)``, a lookup by name per field: for :class:`UdpFrame` (14 fields) that was
+    half the cost of :func:`parse_udp_frame`. This writes each slot through its descriptor
+    instead, with the descriptors bound once; the instance is the same (frozen, equal,
+    hashable), only built faster.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    env.update({f"_set{i}": getattr(cls, name).__set__ for i, name in enumerate(names)})
+    body = "".join(f"    _set{i}(obj, {name})\n" for i, name in enumerate(names))
+    exec(f"def make({', '.join(names)}):\n    obj = _new(_cls)\n{body}    return obj\n", env)
+    make: Callable[..., _T] = env["make"]
+    return make
+
+
+_make_udp_frame = _positional_constructor(UdpFrame)
+
+
 def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = False) -> UdpFrame:
     """Parse an Ethernet (one optional 802.1Q tag) / IPv4 / UDP frame.
 
@@ -597,7 +623,7 @@ def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = Fal
     if verify and ucsum and udp_checksum(src, dst, data[u : u + ulen]) != 0xFFFF:
         # Summing a segment that includes its own correct checksum gives 0 -> reported 0xFFFF.
         raise BadFrame("bad UDP checksum", offset=u + 6)
-    return UdpFrame(
+    return _make_udp_frame(
         data[0:6],
         data[6:12],
         tci,
