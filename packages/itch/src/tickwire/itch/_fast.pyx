@@ -25,7 +25,8 @@ from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport uint8_t, uint64_t
-from libc.stdlib cimport malloc
+from libc.stdlib cimport free, malloc, realloc
+from libc.stdint cimport int32_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
 cdef extern from "Python.h":
@@ -356,3 +357,264 @@ cdef class FrameDecoder:
             PyBuffer_Release(&view)
         self.messages += len(out)
         return out, pos, blocked
+
+
+
+# --------------------------------------------------------------------------------------
+# Columns: messages straight into Arrow buffers (tickwire.itch.columnar)
+# --------------------------------------------------------------------------------------
+
+cdef struct Col:
+    uint8_t* buf
+    Py_ssize_t len
+    Py_ssize_t cap
+
+cdef struct TypeCols:
+    Py_ssize_t rows
+    Col data[MAX_FIELDS]   # integers: host-order values; strings: UTF-8 bytes
+    Col offs[MAX_FIELDS]   # strings only: int32 offsets into data, rows + 1 of them
+
+
+cdef int _reserve(Col* c, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t want = c.len + extra
+    cdef Py_ssize_t cap
+    cdef uint8_t* nb
+    if want <= c.cap:
+        return 0
+    cap = c.cap * 2 if c.cap else 4096
+    while cap < want:
+        cap *= 2
+    nb = <uint8_t*>realloc(c.buf, cap)
+    if nb == NULL:
+        raise MemoryError()
+    c.buf = nb
+    c.cap = cap
+    return 0
+
+
+cdef class ColumnBuilder:
+    """Decodes ITCH messages into per-type, per-field Arrow buffers, no object per message.
+
+    For every message type the builder keeps one growing C buffer per field, laid out as
+    Arrow wants it: ``U16``/``U32`` as host-order ``uint16``/``uint32``, ``U64`` and
+    the 6-byte timestamp as ``uint64``; ``CODE`` and ``ALPHA`` as an Arrow ``string``
+    column (``int32`` offsets plus UTF-8 data; Alpha right padding stripped, latin-1
+    bytes of 0x80 and above written as their two-byte UTF-8 form, so the text is the
+    one :func:`tickwire.itch.messages.decode` returns). The field list and widths come
+    from the specs :func:`configure` installed, i.e. from the wire table.
+
+    :meth:`feed` frames a BinaryFILE buffer with exactly :class:`FrameDecoder`'s rules
+    (and its counters); :meth:`add` takes messages already framed (a MoldUDP64
+    payload's, type byte first). :meth:`take` hands over what was built as
+    ``{type byte: (rows, [buffers per field])}`` (each buffer ``bytes``: an integer
+    column's values, or a string column's ``(offsets, data)``) and starts afresh, so a
+    caller bounds memory by taking after every chunk.
+    """
+
+    cdef public long long messages
+    cdef public long long skipped
+    cdef public long long length_fixups
+    cdef long long _by_type[256]
+    cdef TypeCols* _cols[256]
+
+    def __cinit__(self):
+        if not _configured:
+            raise RuntimeError("tickwire.itch._fast.configure() has not run")
+        self.messages = 0
+        self.skipped = 0
+        self.length_fixups = 0
+        memset(self._by_type, 0, sizeof(self._by_type))
+        memset(self._cols, 0, sizeof(self._cols))
+
+    def __dealloc__(self):
+        cdef int t
+        for t in range(256):
+            self._free(t)
+
+    cdef void _free(self, int t):
+        cdef TypeCols* tc = self._cols[t]
+        cdef int i
+        if tc == NULL:
+            return
+        for i in range(MAX_FIELDS):
+            free(tc.data[i].buf)
+            free(tc.offs[i].buf)
+        free(tc)
+        self._cols[t] = NULL
+
+    @property
+    def by_type(self):
+        """Type letter -> number of messages added."""
+        return {chr(t): self._by_type[t] for t in range(256) if self._by_type[t]}
+
+    cdef TypeCols* _open(self, int t) except NULL:
+        cdef TypeCols* tc = <TypeCols*>malloc(sizeof(TypeCols))
+        cdef Spec* s = &_specs[t]
+        cdef int i
+        if tc == NULL:
+            raise MemoryError()
+        memset(tc, 0, sizeof(TypeCols))
+        self._cols[t] = tc
+        for i in range(s.nfields):
+            if s.fields[i].kind == K_CODE or s.fields[i].kind == K_ALPHA:
+                _reserve(&tc.offs[i], 4)
+                (<int32_t*>tc.offs[i].buf)[0] = 0
+                tc.offs[i].len = 4
+        return tc
+
+    cdef int _append(self, const uint8_t* p, int t) except -1:
+        cdef Spec* s = &_specs[t]
+        cdef TypeCols* tc = self._cols[t]
+        cdef int i, n, j
+        cdef Field* f
+        cdef const uint8_t* q
+        cdef Col* c
+        cdef uint8_t* w
+        cdef uint8_t b
+        cdef uint16_t v16
+        cdef uint32_t v32
+        cdef uint64_t v64
+        if tc == NULL:
+            tc = self._open(t)
+        for i in range(s.nfields):
+            f = &s.fields[i]
+            q = p + f.pos
+            c = &tc.data[i]
+            if f.kind == K_CODE or f.kind == K_ALPHA:
+                n = f.width
+                if f.kind == K_ALPHA:
+                    while n > 0 and q[n - 1] == 32:
+                        n -= 1
+                _reserve(c, 2 * n)
+                w = c.buf + c.len
+                for j in range(n):
+                    b = q[j]
+                    if b < 0x80:
+                        w[0] = b
+                        w += 1
+                    else:
+                        w[0] = 0xC0 | (b >> 6)
+                        w[1] = 0x80 | (b & 0x3F)
+                        w += 2
+                c.len = w - c.buf
+                if c.len > 0x7FFFFFFF:
+                    raise OverflowError("a string column passed 2 GiB: take() more often")
+                _reserve(&tc.offs[i], 4)
+                (<int32_t*>(tc.offs[i].buf + tc.offs[i].len))[0] = <int32_t>c.len
+                tc.offs[i].len += 4
+            elif f.kind == K_U16:
+                _reserve(c, 2)
+                v16 = <uint16_t>((q[0] << 8) | q[1])
+                memcpy(c.buf + c.len, &v16, 2)
+                c.len += 2
+            elif f.kind == K_U32:
+                _reserve(c, 4)
+                v32 = ((<uint32_t>q[0] << 24) | (<uint32_t>q[1] << 16)
+                       | (<uint32_t>q[2] << 8) | <uint32_t>q[3])
+                memcpy(c.buf + c.len, &v32, 4)
+                c.len += 4
+            else:  # K_U64, K_TS48
+                _reserve(c, 8)
+                v64 = _be(q, f.width)
+                memcpy(c.buf + c.len, &v64, 8)
+                c.len += 8
+        tc.rows += 1
+        self._by_type[t] += 1
+        self.messages += 1
+        return 0
+
+    def feed(self, buf, Py_ssize_t start=0, Py_ssize_t limit=-1):
+        """Add the BinaryFILE frames of ``buf`` that start in [start, limit) (limit -1: no
+        bound), framed as :meth:`FrameDecoder.feed` frames them; returns
+        ``(stop_offset, blocked)``."""
+        cdef Py_buffer view
+        cdef const uint8_t* p
+        cdef Py_ssize_t n, pos, plen, length
+        cdef int t
+        cdef bint blocked = False
+        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        try:
+            p = <const uint8_t*>view.buf
+            n = view.len
+            pos = start
+            if limit < 0 or limit > n:
+                limit = n
+            while pos < limit and pos + 3 <= n:
+                plen = (p[pos] << 8) | p[pos + 1]
+                t = p[pos + 2]
+                if _known[t]:
+                    length = _specs[t].length
+                    if pos + 2 + length > n:
+                        break
+                    if plen != length:
+                        self.length_fixups += 1
+                    self._append(p + pos + 2, t)
+                    pos += 2 + length
+                else:
+                    if plen == 0:
+                        blocked = True
+                        break
+                    if pos + 2 + plen > n:
+                        break
+                    self.skipped += 1
+                    pos += 2 + plen
+        finally:
+            PyBuffer_Release(&view)
+        return pos, blocked
+
+    def add(self, messages):
+        """Add already framed messages (each bytes-like, type byte first; bytes past the
+        type's length ignored). An unknown type is skipped and counted in ``skipped``; a
+        message shorter than its type's length raises the pure decoder's DecodeError."""
+        cdef Py_buffer view
+        cdef const uint8_t* p
+        cdef int t
+        for m in messages:
+            PyObject_GetBuffer(m, &view, PyBUF_SIMPLE)
+            try:
+                p = <const uint8_t*>view.buf
+                if view.len == 0:
+                    t = -1
+                else:
+                    t = p[0]
+                if t >= 0 and _known[t] and view.len >= _specs[t].length:
+                    self._append(p, t)
+                    continue
+            finally:
+                PyBuffer_Release(&view)
+            if t >= 0 and not _known[t]:
+                self.skipped += 1
+                continue
+            _pure_decode(m)  # raises the DecodeError (empty or truncated)
+
+    def take(self):
+        """``{type byte: (rows, columns)}`` of what was built since the last take, in
+        type byte order; ``columns`` holds per field (wire order, type byte left out)
+        the values ``bytes`` of an integer column or ``(offsets, data)`` of a string
+        column. The builder is empty afterwards (its counters go on)."""
+        cdef dict out = {}
+        cdef TypeCols* tc
+        cdef Spec* s
+        cdef int t, i
+        cdef list cols
+        for t in range(256):
+            tc = self._cols[t]
+            if tc == NULL or tc.rows == 0:
+                continue
+            s = &_specs[t]
+            cols = []
+            for i in range(s.nfields):
+                values = PyBytes_FromStringAndSize(<char*>tc.data[i].buf, tc.data[i].len)
+                if s.fields[i].kind == K_CODE or s.fields[i].kind == K_ALPHA:
+                    offsets = PyBytes_FromStringAndSize(<char*>tc.offs[i].buf, tc.offs[i].len)
+                    cols.append((offsets, values))
+                else:
+                    cols.append(values)
+            out[t] = (tc.rows, cols)
+            # Empty again, keeping the capacity for the next chunk.
+            tc.rows = 0
+            for i in range(s.nfields):
+                tc.data[i].len = 0
+                if s.fields[i].kind == K_CODE or s.fields[i].kind == K_ALPHA:
+                    tc.offs[i].len = 4
+        return out

@@ -5,6 +5,8 @@ Commands::
     stats FILE [--json] [--lenient]        message counts by type, skipped frames, fixups
     dump FILE [--type A,F] [--symbol AAPL] [--limit N] [--json] [--lenient]
     generate --messages N --symbols K --seed S OUT   (OUT ending in .gz is gzipped)
+    convert FILE --parquet OUTDIR [--compression C] [--no-series] [--json]
+                                           one Parquet file per message type
 
 FILE may be gzipped. Exit status: 0 on success, 1 when the file cannot be read or
 decoded (strict mode), 2 on usage errors (a missing, empty or directory FILE included),
@@ -161,6 +163,34 @@ def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here: pyarrow (the [arrow] extra) is only needed by this command.
+    from tickwire.itch import convert
+
+    try:
+        update, close = convert.rich_progress(os.path.basename(args.file))
+    except ImportError as exc:
+        raise UsageError(f"{exc}: pip install 'tickwire-itch[arrow]'") from None
+    try:
+        summary = convert.convert(
+            args.file,
+            args.parquet,
+            implementation=args.implementation,
+            compression=args.compression,
+            series=not args.no_series,
+            progress=update,
+        )
+    except ImportError as exc:  # pyarrow, or the capture reader, not installed
+        raise UsageError(str(exc)) from None
+    finally:
+        close()
+    if args.json:
+        out.write(json.dumps(summary.as_dict()) + "\n")
+    else:
+        convert.print_summary(summary, out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tickwire.itch", description="NASDAQ TotalView-ITCH 5.0 tools."
@@ -188,6 +218,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("out", help="output BinaryFILE (.gz to compress)")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser(
+        "convert",
+        help="write a day as Parquet, one file per message type (needs tickwire-itch[arrow])",
+    )
+    p.add_argument(
+        "file", type=existing_file, help="BinaryFILE (gzip allowed) or MoldUDP64 pcap/pcapng"
+    )
+    p.add_argument("--parquet", required=True, metavar="OUTDIR", help="output directory")
+    p.add_argument(
+        "--compression",
+        choices=("snappy", "zstd", "gzip", "none"),
+        default="snappy",
+        help="Parquet compression (default: snappy)",
+    )
+    p.add_argument(
+        "--implementation",
+        choices=("auto", "cython", "pure"),
+        default="auto",
+        help="column builder (default: auto, the compiled one when built)",
+    )
+    p.add_argument(
+        "--no-series", action="store_true", help="skip series plugins (the engine's BBO, trades)"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=_cmd_convert)
     return parser
 
 

@@ -1,0 +1,307 @@
+"""``python -m tickwire.itch convert DAY --parquet OUTDIR``: a day as Parquet, one file per
+message type.
+
+The algorithm:
+
+1. **Sniff** the input's first four bytes. A pcap or pcapng capture is read through a
+   capture reader plugin (below); anything else is a BinaryFILE, gzip detected.
+2. **Stream** :func:`tickwire.itch.columnar.iter_batches` (or
+   :func:`~tickwire.itch.columnar.iter_message_batches` for a capture's messages): one
+   Arrow record batch per type per input chunk, built by the compiled column builder
+   (the pure one without the extension: the same tables). Batches of a type are held
+   until :data:`ROW_GROUP_ROWS` rows are waiting, then written as one Parquet row group,
+   so memory stays bounded whatever the size of the day.
+3. **Write** each type to ``OUTDIR/<letter>_<MessageName>.parquet`` (``A_AddOrder``,
+   ...; the schema of :func:`tickwire.itch.columnar.schema`, integer prices and
+   timestamps) through a ``.part`` file renamed when the whole input has been read. On
+   any error every ``.part`` file is removed, so a failed run leaves no half-written
+   table next to good ones; files of earlier runs for types this day lacks are removed
+   too, so OUTDIR holds exactly this day's tables.
+4. **Series plugins** (entry point group ``tickwire.itch.series``) add derived tables
+   after the per-type ones: tickwire-engine registers ``book``, the BBO and trades
+   series from its compiled book (``--no-series`` skips them).
+5. **Summary**: rows and bytes per file, messages, skipped frames, length fixups,
+   seconds and the rate, on stdout (``--json`` for one JSON object); a rich progress bar
+   by input bytes on stderr when it is a terminal.
+
+Why plugins: tickwire-itch depends on nothing but construct, so it cannot import the
+MoldUDP64 capture reader (tickwire-moldudp64) or the book (tickwire-engine). Each of
+those packages registers an entry point in the group this module looks up:
+``tickwire.itch.captures`` (name ``moldudp64``: a callable taking the path and
+returning an iterable of the capture's ITCH messages in sequence order, with a
+``summary()`` dict) and ``tickwire.itch.series``. Installed without them, a capture
+gets a one-line error that says what to install, and no series are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Final, Protocol, TextIO
+
+from tickwire.itch import columnar
+from tickwire.itch.fastpath import FrameStats
+from tickwire.itch.messages import MESSAGE_CLASSES
+
+__all__ = [
+    "CAPTURE_GROUP",
+    "ROW_GROUP_ROWS",
+    "SERIES_GROUP",
+    "CaptureMessages",
+    "ConvertSummary",
+    "convert",
+    "is_capture",
+    "print_summary",
+    "rich_progress",
+    "table_filename",
+]
+
+#: Entry point group of capture readers (tickwire-moldudp64 registers ``moldudp64``).
+CAPTURE_GROUP: Final = "tickwire.itch.captures"
+#: Entry point group of derived series (tickwire-engine registers ``book``).
+SERIES_GROUP: Final = "tickwire.itch.series"
+#: Rows of one type gathered before they are written as one Parquet row group.
+ROW_GROUP_ROWS: Final = 1 << 20
+#: Input bytes per step (the progress bar moves once per step).
+CONVERT_CHUNK: Final = 1 << 23
+
+_CAPTURE_MAGICS: Final = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+)
+
+
+class CaptureMessages(Protocol):
+    """What a ``tickwire.itch.captures`` plugin returns for a capture path."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class ConvertSummary:
+    """What :func:`convert` did (``convert --json`` prints it)."""
+
+    source: str
+    out: str
+    kind: str
+    implementation: str
+    messages: int = 0
+    skipped: int = 0
+    length_fixups: int = 0
+    seconds: float = 0.0
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    capture: dict[str, Any] | None = None
+    series: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def table_filename(message_type: str) -> str:
+    """``A_AddOrder.parquet`` for ``"A"``: the type letter, then the message name."""
+    return f"{message_type}_{MESSAGE_CLASSES[message_type].__name__}.parquet"
+
+
+def is_capture(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` starts with a pcap or pcapng magic number."""
+    with open(path, "rb") as f:
+        return f.read(4) in _CAPTURE_MAGICS
+
+
+def _plugin(group: str, name: str) -> Callable[..., Any] | None:
+    for ep in entry_points(group=group):
+        if ep.name == name:
+            loaded: Callable[..., Any] = ep.load()
+            return loaded
+    return None
+
+
+def _series_plugins() -> list[tuple[str, Callable[..., Any]]]:
+    return sorted((ep.name, ep.load()) for ep in entry_points(group=SERIES_GROUP))
+
+
+class _TypeWriter:
+    """One type's Parquet file: batches held until a row group's worth, then written."""
+
+    def __init__(self, final: Path, compression: str) -> None:
+        self.final = final
+        self.part = final.with_name(final.name + ".part")
+        self.rows = 0
+        self._held: list[Any] = []
+        self._held_rows = 0
+        self._compression = compression
+        self._writer: Any = None
+
+    def add(self, batch: Any) -> None:
+        self._held.append(batch)
+        self._held_rows += batch.num_rows
+        self.rows += batch.num_rows
+        if self._held_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._held:
+            return
+        pa = columnar.require("pyarrow")
+        pq = columnar.require("pyarrow.parquet")
+        table = pa.Table.from_batches(self._held)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.part, table.schema, compression=self._compression)
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._held, self._held_rows = [], 0
+
+    def finish(self) -> None:
+        self._flush()
+        self._writer.close()
+        self.part.replace(self.final)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self.part.unlink(missing_ok=True)
+
+
+def convert(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    implementation: columnar.Implementation = "auto",
+    compression: str = "snappy",
+    series: bool = True,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> ConvertSummary:
+    """Write ``source`` (BinaryFILE, gzip, or a pcap/pcapng MoldUDP64 capture with
+    tickwire-moldudp64 installed) to ``out`` as one Parquet file per message type, plus
+    the installed series plugins' tables; see the module docstring. ``progress`` is
+    called with (input bytes done, total or None). Raises DecodeError (a ValueError) for
+    input that cannot be framed, leaving no ``.part`` file behind."""
+    columnar.require("pyarrow")
+    t0 = time.perf_counter()
+    src = os.fspath(source)
+    outdir = Path(out)
+    capture = is_capture(src)
+    impl = "pure" if not columnar._use_compiled(implementation) else "cython"
+    summary = ConvertSummary(src, str(outdir), "capture" if capture else "binaryfile", impl)
+    reader: CaptureMessages | None = None
+    if capture:
+        opener = _plugin(CAPTURE_GROUP, "moldudp64")
+        if opener is None:
+            raise ImportError(
+                f"{src} is a packet capture; reading one needs tickwire-moldudp64: "
+                "pip install 'tickwire-moldudp64[itch]'"
+            )
+        reader = opener(src)
+    outdir.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, _TypeWriter] = {}
+    stats = FrameStats()
+    total = os.path.getsize(src)
+    try:
+        with open(src, "rb") as raw:
+            batches: Iterable[tuple[str, Any]]
+            if reader is not None:
+                batches = columnar.iter_message_batches(
+                    reader, implementation=implementation, stats=stats
+                )
+            else:
+
+                def step() -> None:
+                    if progress is not None:
+                        progress(raw.tell(), total)
+
+                batches = columnar.iter_batches(
+                    raw,
+                    implementation=implementation,
+                    stats=stats,
+                    chunk_size=CONVERT_CHUNK,
+                    progress=step,
+                )
+            for letter, batch in batches:
+                w = writers.get(letter)
+                if w is None:
+                    w = writers[letter] = _TypeWriter(outdir / table_filename(letter), compression)
+                w.add(batch)
+        for w in writers.values():
+            w.finish()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    if progress is not None:
+        progress(total, total)
+    for letter in MESSAGE_CLASSES:  # tables of an earlier run this day does not have
+        if letter not in writers:
+            (outdir / table_filename(letter)).unlink(missing_ok=True)
+    summary.messages = stats.messages
+    summary.skipped = stats.skipped
+    summary.length_fixups = stats.length_fixups
+    for letter in sorted(writers, key=ord):
+        w = writers[letter]
+        summary.files[w.final.name] = {"rows": w.rows, "bytes": w.final.stat().st_size}
+    if reader is not None:
+        summary.capture = reader.summary()
+    if series:
+        for name, plugin in _series_plugins():
+            for path, rows in plugin(src, outdir, compression=compression):
+                summary.files[Path(path).name] = {"rows": rows, "bytes": Path(path).stat().st_size}
+            summary.series.append(name)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def print_summary(summary: ConvertSummary, out: TextIO) -> None:
+    """The human summary of ``convert``."""
+    rate = summary.messages / summary.seconds if summary.seconds > 0 else 0.0
+    out.write(
+        f"{summary.source}: {summary.messages:,} messages in {summary.seconds:.2f} s "
+        f"({rate:,.0f} msg/s, {summary.implementation}) -> {summary.out}\n"
+    )
+    for name, info in summary.files.items():
+        out.write(f"  {name:<40} {info['rows']:>12,} rows {info['bytes']:>14,} bytes\n")
+    out.write(
+        f"skipped (unknown types): {summary.skipped}  length fixups: {summary.length_fixups}\n"
+    )
+    if summary.capture is not None:
+        out.write(f"capture: {json.dumps(summary.capture, sort_keys=True)}\n")
+    if not summary.series:
+        out.write("series: none installed (tickwire-engine adds BBO and trades)\n")
+
+
+def rich_progress(label: str) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
+    """A rich progress bar on stderr (shown only on a terminal): ``(update, close)``."""
+    if not sys.stderr.isatty():
+        return (lambda done, total: None), (lambda: None)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    )
+    bar.start()
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
