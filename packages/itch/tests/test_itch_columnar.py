@@ -86,7 +86,7 @@ def test_schema_is_the_layout_table() -> None:
         expected = [(f.name, kinds[f.kind]) for f in wire if f.kind is not FieldKind.TYPE]
         assert [(f.name, f.type) for f in sch] == expected, letter
         assert sch.metadata[b"itch_message_type"] == letter.encode()
-    with pytest.raises(ValueError, match="not an ITCH 5.0 message type"):
+    with pytest.raises(ValueError, match=r"not an ITCH 5\.0 message type"):
         columnar.schema("?")
 
 
