@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tickwire.engine.backtest.frames import write_parquet
 from tickwire.engine.backtest.runner import BacktestResult
 from tickwire.net.stats import percentiles
 
@@ -250,7 +251,9 @@ def write_plot(result: BacktestResult, path: Path, title: str = "tickwire backte
 
 
 def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -> dict[str, Any]:
-    """Write report.json, the CSVs and (``plot``) pnl.png; return the report.
+    """Write report.json, the CSVs, the same tables as Parquet (when pyarrow is
+    installed; ``runtime.parquet`` names the files or says why they were skipped) and
+    (``plot``) pnl.png; return the report.
 
     ``runtime.plot`` in the report says what became of the PNG: ``"pnl.png"``,
     ``"not requested"``, or ``"skipped: <reason>"`` when matplotlib is not installed (the
@@ -271,6 +274,11 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -
         except PlotUnavailable as exc:
             plot_outcome = f"skipped: {exc}"
     report["runtime"]["plot"] = plot_outcome
+    try:  # the same tables as Parquet, next to the CSVs
+        names = [p.name for p in write_parquet(result, out_dir)]
+        report["runtime"]["parquet"] = ", ".join(names)
+    except ImportError as exc:
+        report["runtime"]["parquet"] = f"skipped: {exc}"
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 

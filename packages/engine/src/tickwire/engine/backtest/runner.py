@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tickwire.engine.backtest.latency import LatencyModel, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
@@ -143,6 +143,14 @@ class BacktestResult:
     book_backend: str = "reference"
     log: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+
+    def to_frames(self, library: Literal["pandas", "polars", "arrow"] = "pandas") -> dict[str, Any]:
+        """``orders``, ``fills``, ``pnl`` and ``positions`` as pandas DataFrames (or
+        ``"polars"`` DataFrames, ``"arrow"`` tables): the CSVs' tables, integers kept
+        (:mod:`tickwire.engine.backtest.frames`; needs pyarrow, the ``parquet`` extra)."""
+        from tickwire.engine.backtest.frames import to_frames
+
+        return to_frames(self, library)
 
 
 class _Runner:

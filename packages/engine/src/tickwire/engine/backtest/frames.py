@@ -1,0 +1,173 @@
+"""Backtest results as tables: Arrow, pandas or polars frames, and Parquet files.
+
+The four tables are the CSVs of :func:`tickwire.engine.backtest.report.write_csv`, same
+names, same columns in the same order, same rows (a test reads both and compares them):
+
+* ``orders``: one row per UserRefNum sent (``replaces`` null when it replaced nothing);
+* ``fills``: one row per execution of ours, at exchange time;
+* ``pnl``: the PnL series (``..._e4``: Price(4) x shares, divide by 10,000 for dollars);
+* ``positions``: per symbol, the end position, cash, mark (null when never marked) and
+  realised PnL.
+
+Everything stays an integer (prices in Price(4), times in nanoseconds since midnight),
+as in the CSVs. :data:`SCHEMA` is the one definition of the columns and their Arrow
+types; the rows come straight from the :class:`~tickwire.engine.backtest.runner.BacktestResult`.
+pyarrow is needed (the ``parquet`` extra), plus pandas or polars for their frames.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pyarrow
+    from tickwire.engine.backtest.runner import BacktestResult
+
+__all__ = ["PARQUET_HINT", "SCHEMA", "result_rows", "to_arrow", "to_frames", "write_parquet"]
+
+#: How to get Parquet and frames, for the messages that say they are missing.
+PARQUET_HINT: Final = "pip install 'tickwire-engine[parquet]'"
+
+#: Table -> its columns and their Arrow types (names of ``pyarrow`` type factories).
+SCHEMA: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
+    "orders": (
+        ("user_ref_num", "uint32"),
+        ("sent_ns", "int64"),
+        ("symbol", "string"),
+        ("side", "string"),
+        ("price", "int64"),
+        ("quantity", "int64"),
+        ("time_in_force", "string"),
+        ("state", "string"),
+        ("filled", "int64"),
+        ("replaces", "uint32"),
+        ("reason", "string"),
+    ),
+    "fills": (
+        ("timestamp", "int64"),
+        ("user_ref_num", "uint32"),
+        ("symbol", "string"),
+        ("side", "string"),
+        ("quantity", "int64"),
+        ("price", "int64"),
+        ("liquidity_flag", "string"),
+        ("match_number", "uint64"),
+        ("cause", "string"),
+    ),
+    "pnl": (
+        ("timestamp", "int64"),
+        ("gross_position", "int64"),
+        ("realised_e4", "int64"),
+        ("unrealised_e4", "int64"),
+        ("pnl_e4", "int64"),
+        ("fills", "int64"),
+    ),
+    "positions": (
+        ("symbol", "string"),
+        ("position", "int64"),
+        ("cash_e4", "int64"),
+        ("mark", "int64"),
+        ("realised_e4", "int64"),
+    ),
+}
+
+
+def result_rows(result: BacktestResult) -> dict[str, list[tuple[Any, ...]]]:
+    """Each table's rows, as tuples in :data:`SCHEMA`'s column order (None for null)."""
+    order_cols = [name for name, _ in SCHEMA["orders"]]
+    orders = [
+        tuple(
+            (o.get(c) if o.get(c) != "" else None) if c == "replaces" else o.get(c)
+            for c in order_cols
+        )
+        for o in result.orders
+    ]
+    fills = [
+        (
+            f.timestamp,
+            f.user_ref_num,
+            f.symbol,
+            f.side,
+            f.quantity,
+            f.price,
+            f.liquidity_flag,
+            f.match_number,
+            f.cause,
+        )
+        for f in result.fills
+    ]
+    pnl = [
+        (p.timestamp, p.position, p.realised, p.unrealised, p.pnl, p.fills)
+        for p in result.pnl_series
+    ]
+    positions = [
+        (
+            sym,
+            result.positions.get(sym, 0),
+            result.cash.get(sym, 0),
+            result.marks.get(sym),
+            result.realised.get(sym, 0),
+        )
+        for sym in sorted(set(result.positions) | set(result.cash))
+    ]
+    return {"orders": orders, "fills": fills, "pnl": pnl, "positions": positions}
+
+
+def _pyarrow() -> Any:
+    try:
+        return importlib.import_module("pyarrow")
+    except ImportError:
+        raise ImportError(f"pyarrow is not installed: {PARQUET_HINT}") from None
+
+
+def to_arrow(result: BacktestResult) -> dict[str, pyarrow.Table]:
+    """The four tables as Arrow tables (see the module docstring)."""
+    pa = _pyarrow()
+    out = {}
+    for name, rows in result_rows(result).items():
+        cols = SCHEMA[name]
+        schema = pa.schema([(c, getattr(pa, t)()) for c, t in cols])
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
+        out[name] = pa.Table.from_arrays(
+            [pa.array(list(v), type=f.type) for v, f in zip(values, schema, strict=True)],
+            schema=schema,
+        )
+    return out
+
+
+def to_frames(
+    result: BacktestResult, library: Literal["pandas", "polars", "arrow"] = "pandas"
+) -> dict[str, Any]:
+    """The four tables as pandas DataFrames (default), polars DataFrames or Arrow tables."""
+    tables = to_arrow(result)
+    if library == "arrow":
+        return dict(tables)
+    if library == "pandas":
+        try:
+            importlib.import_module("pandas")
+        except ImportError:
+            raise ImportError("pandas is not installed: pip install pandas") from None
+        return {name: t.to_pandas() for name, t in tables.items()}
+    if library == "polars":
+        try:
+            pl = importlib.import_module("polars")
+        except ImportError:
+            raise ImportError("polars is not installed: pip install polars") from None
+        return {name: pl.from_arrow(t) for name, t in tables.items()}
+    raise ValueError(f"library must be pandas, polars or arrow, not {library!r}")
+
+
+def write_parquet(result: BacktestResult, out_dir: Path) -> list[Path]:
+    """orders.parquet, fills.parquet, pnl.parquet and positions.parquet in ``out_dir``
+    (next to the CSVs); ImportError naming the extra when pyarrow is missing."""
+    pq = _pyarrow() and importlib.import_module("pyarrow.parquet")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, table in to_arrow(result).items():
+        path = out_dir / f"{name}.parquet"
+        pq.write_table(table, path)
+        paths.append(path)
+    return paths
