@@ -142,6 +142,7 @@ Argv = Callable[[dict[str, Path], Path], list[str]]
 FILE_COMMANDS: list[tuple[str, Argv]] = [
     ("tickwire.itch.cli", lambda c, f: ["stats", str(f)]),
     ("tickwire.itch.cli", lambda c, f: ["dump", str(f), "--json"]),
+    ("tickwire.itch.cli", lambda c, f: ["convert", str(f), "--parquet", str(c["out"] / "pq")]),
     ("tickwire.moldudp64.cli", lambda c, f: ["itch2pcap", str(f), str(c["out"] / "o.pcap")]),
     ("tickwire.moldudp64.cli", lambda c, f: ["pcap2itch", str(f), str(c["out"] / "o.itch")]),
     (

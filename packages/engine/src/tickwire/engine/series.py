@@ -31,7 +31,7 @@ from typing import Any, Final
 from tickwire.engine import cbook
 from tickwire.engine.book import BBO, BookManager, TapePrint
 from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
-from tickwire.itch import Message
+from tickwire.itch import Message, StockDirectory
 
 __all__ = ["BBO_FIELDS", "BOOK_TYPES", "FLUSH_ROWS", "TRADE_FIELDS", "book_series", "iter_series"]
 
@@ -119,7 +119,7 @@ def iter_series(messages: Iterator[Message]) -> Iterator[tuple[str, list[tuple[A
                 if len(bbo_rows) >= FLUSH_ROWS:
                     yield "bbo", bbo_rows
                     bbo_rows = []
-        elif t == "R":
+        elif isinstance(msg, StockDirectory):
             symbols[msg.stock_locate] = msg.stock
         if prints:
             for p in prints:
@@ -160,7 +160,7 @@ def book_series(
     try:
         for name, rows in iter_series(_messages(os.fspath(source))):
             sch = schemas[name]
-            cols = list(zip(*rows, strict=True)) if rows else [[] for _ in sch]
+            cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in sch]
             table = pa.Table.from_arrays(
                 [pa.array(c, type=f.type) for c, f in zip(cols, sch, strict=True)], schema=sch
             )
