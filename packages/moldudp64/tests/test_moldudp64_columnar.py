@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tickwire.itch import MESSAGE_LENGTHS
 from tickwire.moldudp64 import DownstreamPacket
-from tickwire.moldudp64.net import build_udp_frame
-from tickwire.moldudp64.pcap import PcapWriter
+from tickwire.net.frames import build_udp_frame
+from tickwire.net.pcap import PcapWriter
 
 pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
