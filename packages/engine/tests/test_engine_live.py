@@ -34,6 +34,7 @@ async def _pair(
     control: str | None = None,
     report: str | None = None,
     strategy: Strategy | None = None,
+    first_user_ref_num: int = 1,
 ) -> tuple[Exchange, LiveEngine]:
     ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), faults=faults))
     cfg = LiveConfig(
@@ -43,6 +44,7 @@ async def _pair(
         limits=RiskLimits(max_position=5_000),
         control=control,
         report=report,
+        first_user_ref_num=first_user_ref_num,
     )
     eng = LiveEngine(strategy if strategy is not None else ThresholdTaker(STRATEGY), cfg)
     await eng.start()
@@ -57,8 +59,11 @@ async def _session(
     report: str | None = None,
     rate: float = 40_000,
     strategy: Strategy | None = None,
+    first_user_ref_num: int = 1,
 ) -> tuple[Exchange, LiveEngine, dict[str, Any]]:
-    ex, eng = await _pair(faults, report=report, strategy=strategy)
+    ex, eng = await _pair(
+        faults, report=report, strategy=strategy, first_user_ref_num=first_user_ref_num
+    )
     task = asyncio.create_task(eng.run())
     await ex.run_flow(generate_day(messages, 6, 3), rate=rate)
     await asyncio.sleep(0.3)  # the last answers and recoveries
@@ -110,6 +115,23 @@ def test_end_to_end_orders_filled_positions_and_pnl_agree() -> None:
     assert report["feed"]["end_of_session"]
     assert report["latency_ns"]["count"] >= 1
     _assert_books_equal(ex, eng)
+
+
+def test_user_ref_nums_running_out_refuses_orders_and_the_session_goes_on() -> None:
+    # Three UserRefNums left: the fourth order is refused (it raised OverflowError in the
+    # strategy's callback before), counted and reported, and the session runs to its end.
+    first = 2**32 - 3
+    ex, eng, report = run(_session(first_user_ref_num=first))
+    m = eng.runner.manager
+    assert m.sent == 3
+    assert sorted(ex.account50.entered) == [first, first + 1, first + 2]
+    exhausted = report["orders"]["refusals"]["user_ref_num_exhausted"]
+    assert exhausted >= 1
+    assert m.refused >= exhausted and report["orders"]["refused"] == m.refused
+    assert 0 not in m.orders, "an order refused for want of a UserRefNum is not kept"
+    assert report["feed"]["end_of_session"]
+    assert eng.runner.messages_seen == ex.published
+    _assert_agree(ex, eng)
 
 
 def test_five_percent_feed_loss_books_equal() -> None:

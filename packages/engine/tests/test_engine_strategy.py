@@ -161,6 +161,43 @@ def test_engine_strategy_cancel_passes_the_kill_switch() -> None:
     assert dict(m.risk.refusals) == {"kill_switch": 2}
 
 
+def test_engine_strategy_user_ref_nums_exhausted_refuses_and_can_still_cancel() -> None:
+    sent: list[v50.InboundMessage] = []
+    updates: list[OrderUpdate] = []
+    last = 2**32 - 1
+    m = OrderManager(
+        sent.append,
+        RiskEngine(RiskLimits()),
+        lambda: 5,
+        first_user_ref_num=last,
+        on_update=updates.append,
+    )
+    o = m.submit("AAPL", "B", 100, PX)
+    assert o.user_ref_num == last and len(sent) == 1
+    _accept(m, last, 100)
+    more = m.submit("AAPL", "S", 100, PX + 100)  # raised OverflowError before
+    assert more.state is OrderState.REFUSED and more.reason == "user_ref_num_exhausted"
+    assert more.user_ref_num == 0 and 0 not in m.orders
+    assert updates[-1].kind == "refused" and updates[-1].reason == "user_ref_num_exhausted"
+    new = m.replace(o, price=PX - 100)
+    assert new is not None and new.state is OrderState.REFUSED and new.user_ref_num == 0
+    assert o.state is OrderState.LIVE and o.replaced_by is None  # the original stands
+    assert len(sent) == 1 and m.sent == 1 and m.refused == 2
+    assert dict(m.risk.refusals) == {"user_ref_num_exhausted": 2}
+    assert m.cancel(o) and isinstance(sent[-1], v50.CancelOrder)
+    # the backtest's mode: running out is a configuration error
+    strict = OrderManager(
+        sent.append,
+        RiskEngine(RiskLimits()),
+        lambda: 5,
+        first_user_ref_num=last,
+        on_refs_exhausted="raise",
+    )
+    strict.submit("AAPL", "B", 100, PX)
+    with pytest.raises(OverflowError, match="UserRefNum space exhausted"):
+        strict.submit("AAPL", "B", 100, PX)
+
+
 def test_engine_strategy_rejected_by_venue() -> None:
     m, _, updates = manager()
     o = m.submit("AAPL", "B", 100, PX)

@@ -38,6 +38,11 @@ reason              refuses a new order (or a replace) when
                     ``throttle_window_ns`` (a sliding window)
 ==================  ================================================================
 
+One more code is not a check of this engine but shares its counters: the order
+manager refuses an order with ``user_ref_num_exhausted`` when no 4-byte UserRefNum is
+left for it (:meth:`RiskEngine.refuse`), so a long live session keeps running, and
+cancelling, instead of failing on its next order.
+
 Symbols are compared as they go on the wire: OUCH pads the 8-byte field with spaces,
 so ``"AAPL "`` *is* ``AAPL`` (for its limits and the restricted list) and is recorded
 as ``AAPL``; a string that no wire field can carry (empty, longer than 8, a space inside
@@ -104,6 +109,9 @@ class RiskReason(StrEnum):
     MAX_OPEN_ORDERS = "max_open_orders"
     DUPLICATE = "duplicate"
     THROTTLE = "throttle"
+    #: Not a check of this engine: the order manager has no UserRefNum left (4 bytes),
+    #: so the order cannot be sent; it refuses it with this code (:meth:`RiskEngine.refuse`).
+    USER_REF_NUM_EXHAUSTED = "user_ref_num_exhausted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -608,6 +616,12 @@ class RiskEngine:
         self._recent.append((now_ns, key))
         self._recent_keys[key] += 1
         return None
+
+    def refuse(self, reason: RiskReason, detail: str) -> RiskRefusal:
+        """Count a refusal decided outside the checks (the order manager's
+        ``user_ref_num_exhausted``) with the others in :attr:`refusals`; returns it."""
+        self.refusals[reason.value] += 1
+        return RiskRefusal(reason, detail)
 
     def fill(self, ref: int, symbol: str, side: str, quantity: int, price: int) -> None:
         """An execution of ``quantity`` at ``price`` of order ``ref``: always booked in the

@@ -188,6 +188,7 @@ class _Runner:
             lambda: self.now,
             first_user_ref_num=cfg.first_user_ref_num,
             on_update=self._updates.append,
+            on_refs_exhausted="raise",  # a configuration error: exit 2 names the key
         )
         self.ctx = StrategyContext(
             strategy.config,

@@ -48,7 +48,6 @@ from typing import Any, Protocol
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy.api import Strategy
 from tickwire.engine.strategy.live import LiveRunner
-from tickwire.engine.strategy.orders import OrderState
 from tickwire.itch import DecodeError, Message
 from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
@@ -399,7 +398,6 @@ class LiveEngine:
         ledger = r.risk.ledger
         orders = r.manager.orders.values()
         states = Counter(str(o.state) for o in orders)
-        refused = Counter(o.reason for o in orders if o.state is OrderState.REFUSED)
         rx = self.receiver.receiver.stats if self.receiver is not None else None
         return {
             "armed": r.risk.armed,
@@ -412,7 +410,11 @@ class LiveEngine:
                 "sent": r.manager.sent,
                 "refused": r.manager.refused,
                 "states": dict(states),
-                "refusals": dict(refused),
+                # by reason, from risk's counters: they also count the orders refused
+                # for want of a UserRefNum, which ``orders`` does not keep
+                "refusals": dict(sorted(r.risk.refusals.items())),
+                # venue answers naming a UserRefNum this engine never sent
+                "unknown_answers": r.manager.unknown_answers,
                 "open": [
                     {
                         "user_ref_num": o.user_ref_num,

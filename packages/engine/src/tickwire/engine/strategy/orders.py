@@ -14,6 +14,12 @@ spec's:
   message that may pass the kill switch;
 * every Enter and Replace passes :class:`~tickwire.engine.risk.RiskEngine` first; a
   refusal never reaches the wire and comes back as an update of kind ``refused``;
+* when the 4-byte UserRefNum space is used up (2**32 - 1 was the last), Enters and
+  Replaces are refused the same way, reason ``user_ref_num_exhausted``, counted in
+  ``refused`` and by risk's ``refusals``: the session goes on and can still cancel.
+  Such an order has UserRefNum 0 (never valid on the wire) and is not kept in
+  ``orders``. ``on_refs_exhausted="raise"`` raises :class:`OverflowError` instead (the
+  backtest, for which running out is a configuration error);
 * risk hears only what the venue says: an order's exposure is freed by the venue's
   Executed, Canceled, Rejected or dead Accepted, never by sending a Cancel, and a
   Replace in flight keeps the original counted until Order Replaced or Rejected
@@ -39,8 +45,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
-from tickwire.engine.risk import MAX_OUCH_QUANTITY, RiskEngine, RiskRefusal, wire_symbol
+from tickwire.engine.risk import (
+    MAX_OUCH_QUANTITY,
+    RiskEngine,
+    RiskReason,
+    RiskRefusal,
+    wire_symbol,
+)
 from tickwire.engine.strategy.api import OrderUpdate
 from tickwire.ouch import v50
 from tickwire.ouch.tracker import Event, OrderTracker, TrackedOrder
@@ -146,11 +159,18 @@ class OrderManager:
         on_update: Callable[[OrderUpdate], None] | None = None,
         capacity: str = "P",
         risk_clock: Callable[[], int] | None = None,
+        on_refs_exhausted: Literal["refuse", "raise"] = "refuse",
     ) -> None:
         """``clock`` stamps orders and updates (ns since midnight, like ITCH and OUCH);
         ``risk_clock`` is the monotonic ns risk's rate windows run on (default:
         ``clock``, right for a backtest, whose event time never goes backwards; live it
-        must be e.g. ``time.monotonic_ns``, as time since midnight wraps)."""
+        must be e.g. ``time.monotonic_ns``, as time since midnight wraps).
+        ``on_refs_exhausted``: what an order past UserRefNum 2**32 - 1 gets (see the
+        module docs)."""
+        if on_refs_exhausted not in ("refuse", "raise"):
+            raise ValueError(
+                f"on_refs_exhausted must be 'refuse' or 'raise', got {on_refs_exhausted!r}"
+            )
         if not 1 <= first_user_ref_num <= 2**32 - 1:
             raise ValueError(f"first_user_ref_num must be in 1..2**32-1, got {first_user_ref_num}")
         self._send = send
@@ -158,6 +178,7 @@ class OrderManager:
         self._clock = clock
         self._risk_clock = clock if risk_clock is None else risk_clock
         self._next_ref = first_user_ref_num
+        self._refs_exhausted = on_refs_exhausted
         self._on_update = on_update
         self.capacity = capacity
         self.orders: dict[int, Order] = {}
@@ -172,11 +193,21 @@ class OrderManager:
         self.unknown_answers = 0
 
     def _take_ref(self) -> int:
+        """The next UserRefNum; 0 (never sent) when none is left, for the caller to
+        refuse with :meth:`_exhausted` (``OverflowError`` in ``raise`` mode)."""
         ref = self._next_ref
         if ref > 2**32 - 1:
-            raise OverflowError("UserRefNum space exhausted (4 bytes)")
+            if self._refs_exhausted == "raise":
+                raise OverflowError("UserRefNum space exhausted (4 bytes)")
+            return 0
         self._next_ref += 1
         return ref
+
+    def _exhausted(self) -> RiskRefusal:
+        return self.risk.refuse(
+            RiskReason.USER_REF_NUM_EXHAUSTED,
+            f"no UserRefNum left: {2**32 - 1} (4 bytes) was the last",
+        )
 
     def _emit(self, update: OrderUpdate) -> None:
         if self._on_update is not None:
@@ -205,6 +236,8 @@ class OrderManager:
         order = Order(
             ref, symbol, side, price, quantity, str(time_in_force), v50.cl_ord_id_for(ref), now
         )
+        if not ref:  # no UserRefNum left: refused, not kept in ``orders``
+            return self._refuse(order, self._exhausted())
         self.orders[ref] = order
         self._maybe_open[ref] = order
         refusal = self.risk.submit(ref, symbol, side, quantity, price, self._risk_clock())
@@ -257,6 +290,8 @@ class OrderManager:
             replaces=order.user_ref_num,
         )
         new.tracked.chain_filled = order.tracked.executed
+        if not ref:  # no UserRefNum left: refused, not kept in ``orders``
+            return self._refuse(new, self._exhausted())
         self.orders[ref] = new
         self._maybe_open[ref] = new
         refusal = self.risk.submit(
