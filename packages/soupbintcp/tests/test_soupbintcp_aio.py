@@ -1,5 +1,7 @@
-"""The asyncio adapters over loopback (bounded): a rejected login is final, a silent peer
-is closed by its heartbeat timeout."""
+"""The asyncio adapters over loopback (bounded): "A" (not authorized) is final, "S"
+(session not available) is retried for a bounded time, so a reconnect waits out the
+half-open connection a drop left the server holding, and a silent peer is closed by its
+heartbeat timeout."""
 
 from __future__ import annotations
 
@@ -51,6 +53,117 @@ def test_soupbintcp_aio_heartbeat_timeout_closes_dead_peer() -> None:
             assert "heartbeat timeout: nothing from the client" in runner.closed_reasons
             writer.close()
         finally:
+            await runner.close()
+
+    run(main())
+
+
+class _Relay:
+    """A TCP relay on loopback between a client and the server. :meth:`cut` drops the
+    client's side only and leaves the server's side open and silent: the half-open
+    connection a network drop leaves the server holding."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.pairs.append((writer, up_writer))
+        self.tasks += [
+            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(self._pipe(up_reader, writer)),
+        ]
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if writer.is_closing():
+                return
+            writer.write(data)
+
+    def cut(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        self.tasks.clear()
+        for down, _up in self.pairs:
+            down.transport.abort()  # the client sees the drop; the server sees nothing
+
+    async def close(self) -> None:
+        self.cut()
+        for _down, up in self.pairs:
+            up.transport.abort()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+def _live_client(port: int, **kw: float) -> SoupClient:
+    # SoupBinTCP 4.1: the Login Request asks the server for a 0.5 s heartbeat timeout
+    core = ClientSession("USER01", "Secret123", timeout=0.5, heartbeat_interval=0.1)
+    return SoupClient(core, "127.0.0.1", port, reconnect_delay=0.02, max_backoff=0.1, **kw)
+
+
+def test_soupbintcp_aio_reconnect_waits_out_a_half_open_session() -> None:
+    # The server still holds the dropped connection, so the re-login gets "S" (Session
+    # not available) until the server's heartbeat timeout frees the session. The client
+    # took that "S" for final and gave up; it retries with backoff and gets back in.
+    async def main() -> None:
+        core = SoupServer(USERS, heartbeat_interval=0.1)
+        runner = SoupServerRunner(core)
+        relay = _Relay(await runner.start())
+        client = _live_client(await relay.start(), busy_retry_for=5.0)
+        try:
+            await client.connect()
+            runner.publish(b"one")
+            assert (await client.receive(2.0)).data == b"one"
+            relay.cut()
+            await client.wait_disconnected()
+            runner.publish(b"two")  # into the half-open connection: lost on the wire
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            await client.wait_logged_in(timeout=5.0)
+            assert loop.time() - t0 >= 0.3, "not before the server timed the old one out"
+            got = await client.receive(2.0)
+            assert (got.data, got.sequence_number) == (b"two", 2)  # resumed, nothing lost
+            assert client.busy_retries >= 1 and core.stats.duplicate_logins >= 1
+            assert core.stats.timeouts == 1 and core.stats.logins == 2
+        finally:
+            await client.close()
+            await relay.close()
+            await runner.close()
+
+    run(main())
+
+
+def test_soupbintcp_aio_session_not_available_is_retried_for_a_bounded_time() -> None:
+    async def main() -> None:
+        core = SoupServer(USERS, heartbeat_interval=0.1)
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        holder = _live_client(port)  # alive and heartbeating: never frees the session
+        second = _live_client(port, busy_retry_for=0.4)
+        try:
+            await holder.connect()
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            with pytest.raises(LoginRejectedError) as info:
+                await second.connect()
+            assert info.value.reason == "S"
+            assert 0.2 <= loop.time() - t0 < 2.0
+            assert second.busy_retries >= 2 and second.connections == second.busy_retries + 1
+            assert holder.logged_in and core.stats.duplicate_logins == second.connections
+            await asyncio.sleep(0.1)
+            assert second.connections == second.busy_retries + 1  # no reconnect loop after
+        finally:
+            await second.close()
+            await holder.close()
             await runner.close()
 
     run(main())

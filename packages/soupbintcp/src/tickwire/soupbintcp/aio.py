@@ -106,6 +106,21 @@ class SoupClient:
     read ("in"), e.g. to write a capture. ``on_reconnect`` is called on every
     re-login, as soon as it is accepted and before anything else is sent (e.g.
     to resend unacknowledged orders).
+
+    **Login rejections.** "A" (Not Authorized) is final: no retry, no reconnect.
+    "S" (Session not available) is retried, by :meth:`connect` and by the
+    reconnect loop alike: a server allows one logged-in connection per session,
+    and a network drop can leave it holding the old connection, half-open, until
+    it notices the loss or its heartbeat timeout expires (15 s by default; the
+    timeout this client asked for in its Login Request under SoupBinTCP 4.1).
+    The algorithm:
+
+    1. log in; accepted: done; "A": raise :class:`LoginRejectedError`;
+    2. "S": close this connection, count it in :attr:`busy_retries`, wait
+       ``delay`` (``reconnect_delay`` at first, doubled after each "S", at most
+       ``max_backoff``), and go to 1;
+    3. unless the next try would start more than ``busy_retry_for`` seconds
+       after the first: then raise :class:`LoginRejectedError` ("S").
     """
 
     def __init__(
@@ -120,7 +135,14 @@ class SoupClient:
         on_reconnect: Callable[[SoupClient], None] | None = None,
         tap: Callable[[str, bytes], None] | None = None,
         on_message: Callable[[Message], None] | None = None,
+        busy_retry_for: float = 30.0,
+        max_backoff: float = 1.0,
     ) -> None:
+        if busy_retry_for < 0 or max_backoff <= 0 or reconnect_delay <= 0:
+            raise ValueError(
+                "busy_retry_for must be >= 0, max_backoff and reconnect_delay > 0; got "
+                f"{busy_retry_for}, {max_backoff}, {reconnect_delay}"
+            )
         self.core = core
         self.tap = tap
         self.on_message = on_message
@@ -130,6 +152,11 @@ class SoupClient:
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_attempts = max_reconnect_attempts
         self.on_reconnect = on_reconnect
+        self.busy_retry_for = busy_retry_for
+        self.max_backoff = max_backoff
+        #: Logins answered "S" (Session not available) and retried (see the class docs).
+        self.busy_retries = 0
+        self._rejected = False  # this connection's login was rejected
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         self.events: list[Event] = []  # every non-data event, for inspection
         self.connections = 0
@@ -147,7 +174,32 @@ class SoupClient:
         return asyncio.get_running_loop()
 
     async def connect(self, timeout: float = 5.0) -> Accepted:
-        """Open a TCP connection and log in."""
+        """Open a TCP connection and log in, retrying "S" (see the class docs);
+        ``timeout`` bounds each attempt."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.busy_retry_for
+        delay = self.reconnect_delay
+        while True:
+            try:
+                return await self._login_once(timeout)
+            except LoginRejectedError as exc:
+                if exc.reason != "S" or self._closing or loop.time() + delay > give_up:
+                    raise
+            self.busy_retries += 1
+            log.warning(
+                "login rejected: session not available (a previous connection may still "
+                "hold it); retry %d in %.2f s",
+                self.busy_retries,
+                delay,
+            )
+            if self._proto is not None and self._proto.transport is not None:
+                self._proto.transport.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+            if self._closing:
+                raise LoginRejectedError("S")
+
+    async def _login_once(self, timeout: float) -> Accepted:
         loop = asyncio.get_running_loop()
         self._login = loop.create_future()
         self._disconnected.clear()
@@ -195,6 +247,7 @@ class SoupClient:
     # -- protocol callbacks -------------------------------------------------
     def _connected(self, proto: _ClientProtocol) -> None:
         self._proto = proto
+        self._rejected = False
         self.connections += 1
         self.core.connect(self.loop.time())
         self._flush()
@@ -224,6 +277,7 @@ class SoupClient:
         if (
             self.reconnect
             and not self._closing
+            and not self._rejected  # connect() decides whether to try again
             and not self.core.ended
             and self._reconnect_task is None
         ):
@@ -237,8 +291,8 @@ class SoupClient:
                     return
                 try:
                     await self.connect()
-                except LoginRejectedError:
-                    log.error("re-login rejected; giving up")
+                except LoginRejectedError as exc:  # "A", or "S" for busy_retry_for
+                    log.error("re-login rejected (%s); giving up", exc.reason)
                     return
                 except (TimeoutError, OSError):
                     continue
@@ -265,7 +319,9 @@ class SoupClient:
                 if self._login and not self._login.done():
                     self._login.set_result(ev)
             elif isinstance(ev, Rejected):
-                self._closing = True  # a rejected login is final
+                self._rejected = True
+                if ev.reason != "S":
+                    self._closing = True  # final; "S" is retried by connect()
                 if self._login and not self._login.done():
                     self._login.set_exception(LoginRejectedError(ev.reason))
             elif isinstance(ev, SessionEnded):
