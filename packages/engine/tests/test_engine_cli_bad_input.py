@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import socket
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,39 @@ def test_live_first_user_ref_num_range(capsys: pytest.CaptureFixture[str]) -> No
     argv = ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9"]
     assert main([*argv, "--first-user-ref-num", "0"]) == 2
     assert "UserRefNum 0 is not in 1..4294967295" in _error_line(capsys.readouterr().err)
+
+
+def test_live_control_socket_missing_names_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nobody.sock"
+    assert main(["live", "--control", str(missing), "--command", "status"]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"control socket {missing}: No such file or directory" in line
+    stale = tmp_path / "stale.sock"  # a socket file nobody listens on any more
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(stale))
+    assert main(["live", "--control", str(stale), "--command", "status"]) == 2
+    assert f"control socket {stale}: Connection refused" in _error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("flag", ["--ouch", "--rerequest"])
+@pytest.mark.parametrize("port", ["0", "65536", "-1"])
+def test_live_addresses_connected_to_need_a_port_from_1(
+    capsys: pytest.CaptureFixture[str], flag: str, port: str
+) -> None:
+    argv = ["live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:9"]
+    assert main([*argv, flag, f"127.0.0.1:{port}"]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"port out of range 1..65535: '127.0.0.1:{port}'" in line and flag in line
+
+
+def test_live_feed_listens_so_port_0_is_any_port() -> None:
+    from tickwire.engine.cli_live import listen_address, parse_address
+
+    assert listen_address("127.0.0.1:0") == ("127.0.0.1", 0)
+    assert parse_address("7001") == ("127.0.0.1", 7001)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"1\.\.65535"):
+        parse_address("127.0.0.1:0")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"0\.\.65535"):
+        listen_address("127.0.0.1:65536")

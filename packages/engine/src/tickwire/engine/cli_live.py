@@ -37,21 +37,31 @@ from tickwire.moldudp64.cliargs import (
     int_range,
 )
 
-__all__ = ["add_parser", "parse_address"]
+__all__ = ["add_parser", "listen_address", "parse_address"]
 
 DEFAULT_STRATEGY = "tickwire.engine.strategy.taker:ThresholdTaker"
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (or just ``PORT``, on 127.0.0.1) to a tuple."""
+def parse_address(text: str, *, listen: bool = False) -> tuple[str, int]:
+    """``HOST:PORT`` (or just ``PORT``, on 127.0.0.1) to a tuple.
+
+    The port must be 1..65535: an address connected or sent to cannot be port 0. Only
+    an address listened on (``listen``, e.g. ``live --feed``) may say 0, any free port.
+    """
     host, _, port = text.rpartition(":")
     try:
         p = int(port)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not HOST:PORT: {text!r}") from None
-    if not 0 <= p < 65536:
-        raise argparse.ArgumentTypeError(f"port out of range: {text!r}")
+    low = 0 if listen else 1
+    if not low <= p < 65536:
+        raise argparse.ArgumentTypeError(f"port out of range {low}..65535: {text!r}")
     return (host or "127.0.0.1", p)
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """:func:`parse_address` for an address listened on (port 0: any free port)."""
+    return parse_address(text, listen=True)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -66,7 +76,10 @@ def add_parser(sub: Any) -> None:
     """Register ``live`` on the engine's subparsers."""
     lv = sub.add_parser("live", help="trade live: MoldUDP64 feed in, OUCH 5.0 out")
     lv.add_argument(
-        "--feed", type=parse_address, default=None, help="HOST:PORT to receive the feed on"
+        "--feed",
+        type=listen_address,
+        default=None,
+        help="HOST:PORT to receive the feed on (port 0: any free port)",
     )
     lv.add_argument("--group", default=None, help="multicast group of the feed")
     lv.add_argument("--rerequest", type=parse_address, default=None, help="re-request server")

@@ -1,6 +1,7 @@
 """The live engine (``python -m tickwire.engine live``) and its terminal dashboard."""
 
 from tickwire.engine.live.engine import (
+    ControlError,
     LiveConfig,
     LiveEngine,
     MirrorError,
@@ -8,4 +9,4 @@ from tickwire.engine.live.engine import (
     send_command,
 )
 
-__all__ = ["LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
+__all__ = ["ControlError", "LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]

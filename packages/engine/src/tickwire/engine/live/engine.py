@@ -441,6 +441,8 @@ class LiveEngine:
             },
             "ouch": {
                 "connections": self.client.connections if self.client else 0,
+                # logins answered "S" (session still held by a dropped connection), retried
+                "busy_retries": self.client.busy_retries if self.client else 0,
                 "resent": self.resent,
                 "unacked": len(r.unacked),
             },
@@ -465,14 +467,36 @@ def _refused(rx: ReceiverStats | None) -> dict[str, int]:
     return {n: getattr(rx, n) if rx is not None else 0 for n in names}
 
 
+class ControlError(OSError):
+    """The control socket cannot be reached or gave no answer; the message names it."""
+
+
 async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:
-    """Send ``kill``, ``arm``, ``status`` or ``stop`` to a running engine's control socket."""
-    reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+    """Send ``kill``, ``arm``, ``status`` or ``stop`` to a running engine's control socket.
+
+    Raises :class:`ControlError` naming ``path`` when nothing listens there (no such
+    file, a stale socket, not a socket), in ``timeout``, or when the answer is not JSON.
+    """
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+    except TimeoutError:
+        raise ControlError(f"control socket {path}: no answer in {timeout:g} s") from None
+    except OSError as exc:
+        raise ControlError(
+            f"control socket {path}: {exc.strerror or exc} (is an engine running with it?)"
+        ) from None
     try:
         writer.write(command.encode("ascii") + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), timeout)
+    except (TimeoutError, OSError) as exc:
+        raise ControlError(f"control socket {path}: {exc or 'no answer'}") from None
     finally:
         writer.close()
-    answer: dict[str, Any] = json.loads(line)
+    try:
+        answer: dict[str, Any] = json.loads(line)
+    except ValueError:
+        raise ControlError(
+            f"control socket {path}: not an engine's answer: {line[:80]!r}"
+        ) from None
     return answer
