@@ -120,6 +120,17 @@ def test_engine_backtest_risk_refusals_reach_the_report() -> None:
     assert all(abs(p) <= 100 for p in res.positions.values())
 
 
+def test_engine_backtest_answers_for_orders_never_sent_reach_the_report(
+    mm_result: BacktestResult,
+) -> None:
+    report = build_report(mm_result)
+    assert report["orders"]["unknown_answers"] == mm_result.unknown_answers == 0
+    assert "never sent" not in summary_text(report)  # a line only when there are some
+    report = build_report(BacktestResult(unknown_answers=3))
+    assert report["orders"]["unknown_answers"] == 3
+    assert "3 answers for orders never sent (ignored)" in summary_text(report)
+
+
 def test_engine_backtest_outputs(tmp_path: Path, mm_result: BacktestResult) -> None:
     report = write_outputs(mm_result, tmp_path, plot=True)
     assert json.loads((tmp_path / "report.json").read_text())["pnl"] == report["pnl"]

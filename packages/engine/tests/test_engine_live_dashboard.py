@@ -6,6 +6,7 @@ from rich.console import Console
 from tickwire.engine.live import LiveConfig, LiveEngine, percentiles
 from tickwire.engine.live.dashboard import handle_key, render
 from tickwire.engine.strategy.taker import ThresholdTaker
+from tickwire.ouch import v50
 
 
 def _engine() -> LiveEngine:
@@ -88,3 +89,15 @@ def test_render_shows_what_the_feed_receiver_refused() -> None:
     text = _text(snap)
     assert "feed packets refused" in text
     assert "other_session 2, stale_end_of_session 1" in text
+
+
+def test_answers_for_orders_never_sent_are_reported_and_shown() -> None:
+    eng = _engine()
+    assert eng.snapshot()["orders"]["unknown_answers"] == 0
+    assert "never sent" not in _text(eng.snapshot())
+    eng.runner.manager.on_message(
+        v50.OrderCanceled(timestamp=5, user_ref_num=777, quantity=100, reason="U")
+    )
+    snap = eng.snapshot()
+    assert snap["orders"]["unknown_answers"] == 1
+    assert "answers for orders never sent" in _text(snap)

@@ -22,6 +22,7 @@ from tickwire.engine.strategy import (
     ThresholdTaker,
     TimerEvent,
 )
+from tickwire.engine.strategy.live import LiveRunner
 from tickwire.itch import AddOrder, Message, OrderExecuted, SystemEvent
 from tickwire.ouch import v50
 
@@ -272,6 +273,38 @@ def test_engine_strategy_events_in_simulated_time() -> None:
     assert ("timer", T0 + 5_000_000) in s.events
     assert res.fills[0].timestamp == T0 + 2_000 + 1_000 + 5_000  # at the venue
     assert res.refusals == {"price_collar": 1}
+
+
+class PaddedPosition(Recorder):
+    """Asks for its position with the symbol padded as on the wire."""
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        if update.kind == "executed":
+            self.events.append(("position", (self.ctx.position("ABC "), self.ctx.position("ABC"))))
+
+
+def test_engine_strategy_position_of_a_padded_symbol() -> None:
+    # The ledger books fills under the wire symbol "ABC"; ctx.position("ABC ") was 0.
+    s = PaddedPosition()
+    res = run_backtest(s, flow(), limits=RiskLimits(price_collar_bps=1000))
+    assert ("position", (200, 200)) in s.events
+    assert res.positions == {"ABC": 200} and res.unknown_answers == 0
+    live = LiveRunner(s, lambda data: None)
+    m = live.manager
+    o = m.submit("ABC     ", "S", 300, PX)
+    _accept(m, o.user_ref_num, 300)
+    m.on_message(
+        v50.OrderExecuted(
+            timestamp=2,
+            user_ref_num=o.user_ref_num,
+            quantity=300,
+            price=PX,
+            liquidity_flag="A",
+            match_number=1,
+        )
+    )
+    assert live.ctx.position("ABC     ") == live.ctx.position("ABC") == -300
 
 
 class Sleeper(Strategy):

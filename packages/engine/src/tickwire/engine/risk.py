@@ -308,6 +308,11 @@ class Ledger:
         self.marks: dict[str, int] = {}
         self.executed_notional = 0
 
+    def position(self, symbol: str) -> int:
+        """Signed position in ``symbol`` as it goes on the wire (:func:`wire_symbol`:
+        ``"AAPL "`` is ``AAPL``, the key the ledger books fills under); 0 if none."""
+        return self.positions.get(wire_symbol(symbol) or symbol, 0)
+
     def fill(self, symbol: str, side: str, quantity: int, price: int) -> None:
         """Book a fill: ``side`` "B" buys, anything else ("S", "T", "E") sells."""
         signed = quantity if side == "B" else -quantity

@@ -81,6 +81,9 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "sent": len(result.orders) - orders_by_state.get("refused", 0),
             "by_state": dict(sorted(orders_by_state.items())),
             "refused_by_risk": result.refusals,
+            # venue answers naming a UserRefNum never sent: nothing to apply them to, and
+            # an execution among them is a position risk cannot see
+            "unknown_answers": result.unknown_answers,
             "rejected_by_venue": dict(sorted(result.rejects.items())),
             "venue_messages": dict(sorted(result.updates.items())),
         },
@@ -313,6 +316,10 @@ def summary_text(report: dict[str, Any]) -> str:
         f"  runtime   {rt['wall_seconds']} s, {rt['messages_per_second'] or 0:,} msg/s, "
         f"{rt['book_backend']} books",
     ]
+    if o.get("unknown_answers"):
+        lines.insert(
+            6, f"  venue     {o['unknown_answers']:,} answers for orders never sent (ignored)"
+        )
     plot = str(rt.get("plot", ""))
     if plot.startswith("skipped: "):
         lines.append(f"  plot      pnl.png skipped: {plot.removeprefix('skipped: ')}")

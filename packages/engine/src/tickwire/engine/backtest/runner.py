@@ -134,6 +134,7 @@ class BacktestResult:
     marks: dict[str, int] = field(default_factory=dict)
     realised: dict[str, int] = field(default_factory=dict)
     refusals: dict[str, int] = field(default_factory=dict)
+    unknown_answers: int = 0  # venue answers naming a UserRefNum never sent
     rejects: dict[str, int] = field(default_factory=dict)
     updates: dict[str, int] = field(default_factory=dict)
     tick_to_venue_ns: list[int] = field(default_factory=list)
@@ -412,6 +413,7 @@ class _Runner:
         r.marks = {s: led.marks[s] for s in sorted(led.marks) if s in led.positions}
         r.realised = dict(sorted(led.realised.items()))
         r.refusals = dict(sorted(self.risk.refusals.items()))
+        r.unknown_answers = self.manager.unknown_answers
         for o in self.manager.orders.values():
             r.orders.append(
                 {

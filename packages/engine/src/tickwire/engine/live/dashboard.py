@@ -74,6 +74,8 @@ def render(snap: dict[str, Any]) -> Group:
     stats.add_row("orders sent / refused", f"{o['sent']} / {o['refused']}")
     for reason, n in sorted(o["refusals"].items()):
         stats.add_row(f"  refused {reason}", str(n))
+    if o.get("unknown_answers"):  # venue answers naming a UserRefNum never sent
+        stats.add_row("answers for orders never sent", str(o["unknown_answers"]))
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")

@@ -176,7 +176,7 @@ class Context(Protocol):
         ...
 
     def position(self, symbol: str) -> int:
-        """Signed position in shares."""
+        """Signed position in shares (``"AAPL "`` is ``AAPL``, as on the wire)."""
         ...
 
     def log(self, text: str) -> None:

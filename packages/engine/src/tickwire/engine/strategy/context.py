@@ -132,7 +132,7 @@ class StrategyContext:
         self._schedule(max(at_ns, self._clock()), name)
 
     def position(self, symbol: str) -> int:
-        return self.orders.risk.ledger.positions.get(symbol, 0)
+        return self.orders.risk.ledger.position(symbol)  # "AAPL " is AAPL
 
     def log(self, text: str) -> None:
         self.lines.append(f"{self._clock()} {text}")
