@@ -283,7 +283,7 @@ def bench_pcap_read(messages: list[bytes]) -> dict[str, float]:
         with PcapWriter(path) as w:
             for i, p in enumerate(packets * 4):
                 frame = build_udp_frame(
-                    p, src_ip="198.18.0.1", dst_ip="233.54.12.111", src_port=1, dst_port=26477
+                    p, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=26477
                 )
                 w.write(frame, timestamp_ns=i * 1000)
         n = len(packets) * 4

@@ -478,6 +478,32 @@ ENTRY_POINTS: list[tuple[list[str], str, int]] = [
     ),
     (["tickwire.xdp", "set", "lo", "--locate", "0"], "locate 0", 2),
     (["tickwire.baremetal", "traffic", "--capture", "random"], "not a pcap", 1),
+    # the control socket's path is named (it said "[Errno 2] No such file or directory")
+    (
+        ["tickwire.engine", "live", "--control", "OUT/nobody.sock", "--command", "status"],
+        "nobody.sock: No such file or directory",
+        2,
+    ),
+    # port 0 is only for listening (--feed); an address connected to needs 1..65535
+    (
+        ["tickwire.engine", "live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:0"],
+        "--ouch: port out of range 1..65535",
+        2,
+    ),
+    (
+        [
+            "tickwire.engine",
+            "live",
+            "--feed",
+            "127.0.0.1:0",
+            "--ouch",
+            "127.0.0.1:9",
+            "--rerequest",
+            "0",
+        ],
+        "--rerequest: port out of range 1..65535",
+        2,
+    ),
 ]
 
 

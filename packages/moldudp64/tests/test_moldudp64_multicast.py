@@ -32,6 +32,8 @@ SCRIPT = textwrap.dedent(
     from tickwire.moldudp64.publisher import PublisherConfig
     from tickwire.moldudp64.receiver import ReceiverConfig
 
+    # A multicast group cannot be in 198.18.0.0/15: an organization-local one (RFC
+    # 2365), joined on lo inside this test's own namespace; nothing leaves it.
     GROUP, PORT, IFACE = "239.192.0.1", 30555, "198.18.0.1"
 
     class Lossy(MoldPublisher):

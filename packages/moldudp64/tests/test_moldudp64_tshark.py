@@ -71,7 +71,7 @@ def test_tshark_reads_our_packets(tmp_path: Path) -> None:
             frame = build_udp_frame(
                 p.build(),
                 src_ip="198.18.0.1",
-                dst_ip="233.54.12.111",
+                dst_ip="198.18.0.2",
                 src_port=40000,
                 dst_port=PORT,
                 vlan_tci=100 if i % 2 else None,

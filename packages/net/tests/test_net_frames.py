@@ -184,11 +184,13 @@ def test_bad_frames_raise_typed_errors() -> None:
 
 
 def test_frame_fields_and_defaults() -> None:
+    # A multicast group (the MAC follows from it) cannot be in 198.18.0.0/15: an
+    # organization-local one (RFC 2365), in a frame that is only built, never sent.
     frame = build_udp_frame(
-        b"x", src_ip=b"\xc6\x12\x00\x01", dst_ip="233.54.12.111", src_port=5, dst_port=6
+        b"x", src_ip=b"\xc6\x12\x00\x01", dst_ip="239.192.0.1", src_port=5, dst_port=6
     )
     udp = parse_udp_frame(frame)
-    assert udp.dst_mac == bytes.fromhex("01005e360c6f")
+    assert udp.dst_mac == bytes.fromhex("01005e400001")
     assert udp.ip_flags_fragment == 0x4000 and udp.ip_ttl == 64 and udp.udp_checksum == 0
     assert isinstance(udp, UdpFrame) and udp.src_ip == "198.18.0.1"
     no_df = parse_udp_frame(

@@ -20,7 +20,7 @@ from tickwire.soupbintcp.packets import (
     data_packet,
 )
 
-SERVER = ("10.0.0.2", 26400)
+SERVER = ("198.18.0.2", 26400)
 
 
 # --------------------------------------------------------------------------- decode
@@ -35,7 +35,7 @@ def _events(n: int) -> bytes:
 
 def _session(n: int, mss: int) -> bytes:
     buf = io.BytesIO()
-    with TcpCaptureWriter(buf, server=SERVER, client=("10.0.0.1", 40000), mss=mss) as w:
+    with TcpCaptureWriter(buf, server=SERVER, client=("198.18.0.1", 40000), mss=mss) as w:
         w.client_sent(build_packet(LoginRequest("USER01", "pw", "", 1)))
         w.server_sent(build_packet(LoginAccepted("SESSION001", 1)))
         w.server_sent(_events(n))
@@ -101,7 +101,7 @@ def test_decode_command_exits_1_and_says_so_on_stderr(
 def _heartbeats(n: int) -> bytes:
     """A server sending ``n`` heartbeats, one segment each; the third segment lost."""
     buf = io.BytesIO()
-    with TcpCaptureWriter(buf, server=SERVER, client=("10.0.0.1", 40000)) as w:
+    with TcpCaptureWriter(buf, server=SERVER, client=("198.18.0.1", 40000)) as w:
         for _ in range(n):
             w.server_sent(b"\x00\x01H")
     return _drop(buf.getvalue(), 5)

@@ -47,12 +47,14 @@ MAX_PAYLOAD = 1400
 
 @dataclass(frozen=True, slots=True)
 class FeedAddresses:
-    """Where the synthetic feed comes from and goes to (loopback-style test addresses)."""
+    """Where the synthetic feed comes from and goes to: test addresses only, IPv4 in
+    198.18.0.0/15 (the benchmarking range, RFC 2544) and locally administered unicast
+    MACs, never a real feed's (the guest's NIC is promiscuous and ignores them)."""
 
     src_mac: bytes = b"\x02\x00\x00\x00\x00\x01"
-    dst_mac: bytes = b"\x01\x00\x5e\x00\x00\x01"
+    dst_mac: bytes = b"\x02\x00\x00\x00\x00\x02"
     src_ip: str = "198.18.0.1"
-    dst_ip: str = "233.54.12.111"
+    dst_ip: str = "198.18.0.2"
     src_port: int = 50000
     feed_port: int = 26477
     session: str = "TWFEED0001"

@@ -257,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--date", type=iso_date, default="2020-01-02", help="day the ITCH timestamps belong to"
     )
+    # test addresses in 198.18.0.0/15 (RFC 2544), never a real feed's
     a.add_argument("--src-ip", type=ipv4, default="198.18.0.1")
-    a.add_argument("--dst-ip", type=ipv4, default="233.54.12.111")
+    a.add_argument("--dst-ip", type=ipv4, default="198.18.0.2")
     a.add_argument("--src-port", type=tcp_udp_port, default=DEFAULT_PORT)
     a.add_argument("--dst-port", type=tcp_udp_port, default=DEFAULT_PORT)
     a.add_argument("--vlan", type=vlan_tci, default=None, help="802.1Q TCI to tag frames with")
