@@ -8,4 +8,5 @@ uv sync --all-packages --all-groups --locked --quiet
 uv run --no-sync ruff check .
 uv run --no-sync ruff format --check .
 uv run --no-sync mypy
+NO_MKDOCS_2_WARNING=1 uv run --no-sync mkdocs build --strict --quiet   # the site (mkdocs.yml) into site/
 uv run --no-sync pytest "$@"
