@@ -73,7 +73,9 @@ def add_parser(subparsers: Any) -> None:
         help="BinaryFILE or MoldUDP64 capture (default: generate the sample day)",
     )
     bt.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
-    bt.add_argument("--config", help="TOML file with [strategy], [risk] and [backtest] tables")
+    bt.add_argument(
+        "--config", help="TOML file with [strategy], [risk], [backtest] and [fees] tables"
+    )
     bt.add_argument("--json", help="also write the JSON report here ('-' for stdout)")
     bt.add_argument(
         "--out", default="backtest-out", help="output directory (default ./backtest-out)"
@@ -224,6 +226,7 @@ def load_strategy_class(spec: str) -> type:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from tickwire.engine.backtest import BacktestConfig, run_backtest
+    from tickwire.engine.backtest.fees import FeeSchedule
     from tickwire.engine.backtest.report import build_report, summary_text, write_outputs
     from tickwire.engine.risk import parse_risk_limits
     from tickwire.itch.progress import Progress
@@ -231,11 +234,11 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     cfg = read_config(args.config)
     # [feed] is the live engine's (its feed session): a file both use is accepted here.
-    unknown = set(cfg) - {"strategy", "risk", "backtest", "feed"}
+    unknown = set(cfg) - {"strategy", "risk", "backtest", "fees", "feed"}
     if unknown:
         raise UsageError(
             f"{args.config}: unknown tables {sorted(unknown)} "
-            "(known: strategy, risk, backtest, feed)"
+            "(known: strategy, risk, backtest, fees, feed)"
         )
     strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
     try:
@@ -251,6 +254,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             if value is not None:
                 bt[key] = value
         config = BacktestConfig.from_mapping(bt)
+        fees = FeeSchedule.from_mapping(cfg.get("fees", {}))
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -259,7 +263,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     try:
         with Progress(total, "backtest", unit="msg", enabled=None if show else False) as bar:
             result = run_backtest(
-                strategy, stream, limits=limits, config=config, progress=bar.update, total=total
+                strategy,
+                stream,
+                limits=limits,
+                config=config,
+                progress=bar.update,
+                total=total,
+                fees=fees,
             )
     except BackendUnavailable as exc:  # --backend cython where the extension is not built
         raise UsageError(str(exc)) from None

@@ -23,6 +23,7 @@ from typing import Any
 
 from tickwire.engine.backtest.frames import write_parquet
 from tickwire.engine.backtest.runner import BacktestResult
+from tickwire.engine.backtest.stats import statistics, symbol_statistics
 from tickwire.net.stats import percentiles
 
 __all__ = [
@@ -55,17 +56,22 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         pos = result.positions.get(sym, 0)
         cash = result.cash.get(sym, 0)
         mark = result.marks.get(sym)
-        pnl = cash + (pos * mark if mark is not None else 0)
+        gross = cash + (pos * mark if mark is not None else 0)
+        fees = result.fees.get(sym, 0)
         s.update(
             {
                 "position": pos,
                 "cash_e4": cash,
                 "mark": mark if mark is not None else 0,
                 "realised_e4": result.realised.get(sym, 0),
-                "pnl_e4": pnl,
+                "pnl_e4": gross - fees,  # net of fees
+                "gross_pnl_e4": gross,
+                "fees_e4": fees,
             }
         )
-        total_pnl += pnl
+        s.update(symbol_statistics(result, sym))
+        total_pnl += gross
+    total_fees = sum(result.fees.values())
     orders_by_state: dict[str, int] = {}
     for o in result.orders:
         orders_by_state[o["state"]] = orders_by_state.get(o["state"], 0) + 1
@@ -96,14 +102,33 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "aggressive_shares": sum(f.quantity for f in result.fills if f.liquidity_flag == "R"),
         },
         "pnl": {
-            "total_e4": total_pnl,
+            "total_e4": total_pnl - total_fees,  # net of fees
             "realised_e4": sum(result.realised.values()),
             "unrealised_e4": total_pnl - sum(result.realised.values()),
+            "gross_e4": total_pnl,  # before fees
+            "fees_e4": total_fees,  # fees paid less rebates received
+            "net_e4": total_pnl - total_fees,
             "gross_position": sum(abs(p) for p in result.positions.values()),
             "series_points": len(result.pnl_series),
             "max_drawdown_e4": _max_drawdown([p.pnl for p in result.pnl_series]),
             "final_series_pnl_e4": last.pnl if last is not None else 0,
         },
+        "fees": {
+            "schedule": result.fee_schedule.as_dict(),
+            "total_e4": total_fees,
+            "removed_e4": sum(
+                result.fee_schedule.fee("R", f.quantity) or 0
+                for f in result.fills
+                if f.liquidity_flag == "R"
+            ),
+            "added_e4": sum(
+                result.fee_schedule.fee("A", f.quantity) or 0
+                for f in result.fills
+                if f.liquidity_flag == "A"
+            ),
+            "unknown_flag_fills": result.unknown_flag_fills,
+        },
+        "statistics": statistics(result),
         "symbols": dict(sorted(symbols.items())),
         "latency_ns": {
             "tick_to_venue": percentiles(result.tick_to_venue_ns),
@@ -297,6 +322,14 @@ def _lat(p: dict[str, Any]) -> str:
     return f"P50 {p['p50'] / 1e3:.1f} us  P99 {p['p99'] / 1e3:.1f} us  P99.9 {p['p99_9'] / 1e3:.1f} us  tail x{p['tail_ratio']}"
 
 
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.2f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.1f}%"
+
+
 def summary_text(report: dict[str, Any]) -> str:
     """A readable multi-line summary for the terminal."""
     o, fl, pnl = report["orders"], report["fills"], report["pnl"]
@@ -316,6 +349,34 @@ def summary_text(report: dict[str, Any]) -> str:
         f"  runtime   {rt['wall_seconds']} s, {rt['messages_per_second'] or 0:,} msg/s, "
         f"{rt['book_backend']} books",
     ]
+    st = report.get("statistics")
+    if st is not None:
+        lines.insert(
+            8,
+            f"  stats     Sharpe {_num(st['sharpe'])}  Sortino {_num(st['sortino'])} "
+            f"(per-minute, annualised)  max drawdown {_usd(st['max_drawdown_e4'])} "
+            f"over {st['max_drawdown_duration_ns'] / 6e10:,.1f} min",
+        )
+        lines.insert(
+            9,
+            f"  trading   turnover {_usd(st['turnover_e4'])}  fill ratio {_pct(st['fill_ratio'])}"
+            f"  orders filled {_pct(st['orders_filled_ratio'])}  queue ahead at fill "
+            f"{_num(st['avg_queue_ahead_at_fill'])} shares",
+        )
+    fees = report.get("fees")
+    charged = fees is not None and any(fees["schedule"].values())
+    if fees is not None and (charged or fees["unknown_flag_fills"]):
+        lines.insert(
+            8,
+            f"  fees      gross {_usd(pnl['gross_e4'])}  fees {_usd(pnl['fees_e4'])} "
+            f"(remove {_usd(fees['removed_e4'])}, add {_usd(fees['added_e4'])})  "
+            f"net {_usd(pnl['net_e4'])}"
+            + (
+                f"  ({fees['unknown_flag_fills']:,} fills with an unpriced flag)"
+                if fees["unknown_flag_fills"]
+                else ""
+            ),
+        )
     if o.get("unknown_answers"):
         lines.insert(
             6, f"  venue     {o['unknown_answers']:,} answers for orders never sent (ignored)"
@@ -327,7 +388,13 @@ def summary_text(report: dict[str, Any]) -> str:
     if top:
         lines.append("  top symbols by |PnL|:")
         for sym, s in top:
-            lines.append(
-                f"    {sym:<6} pnl {_usd(s['pnl_e4']):>12}  pos {s['position']:>7,}  fills {s['fills']:>5,}"
-            )
+            line = f"    {sym:<6} pnl {_usd(s['pnl_e4']):>12}  pos {s['position']:>7,}  fills {s['fills']:>5,}"
+            if "fill_ratio" in s:
+                if charged:
+                    line += f"  fees {_usd(s.get('fees_e4', 0)):>9}"
+                line += (
+                    f"  fill ratio {_pct(s['fill_ratio']):>6}"
+                    f"  queue {_num(s['avg_queue_ahead_at_fill']):>9}"
+                )
+            lines.append(line)
     return "\n".join(lines)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.backtest.latency import LatencyModel, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
@@ -110,7 +111,11 @@ def _check_field(key: str, value: object) -> None:
 
 @dataclass(frozen=True, slots=True)
 class PnlPoint:
-    """Totals over all symbols at one exchange time."""
+    """Totals over all symbols at one exchange time.
+
+    ``pnl`` is net of fees: ``realised + unrealised - fees`` (``fees`` is what the fee
+    schedule charged so far, negative when rebates exceed fees; 0 without a schedule).
+    """
 
     timestamp: int
     position: int  # sum of absolute positions (gross shares held)
@@ -118,6 +123,7 @@ class PnlPoint:
     unrealised: int
     pnl: int
     fills: int
+    fees: int = 0
 
 
 @dataclass(slots=True)
@@ -135,6 +141,9 @@ class BacktestResult:
     realised: dict[str, int] = field(default_factory=dict)
     refusals: dict[str, int] = field(default_factory=dict)
     unknown_answers: int = 0  # venue answers naming a UserRefNum never sent
+    fees: dict[str, int] = field(default_factory=dict)  # per symbol, Price(4) x shares
+    fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
+    unknown_flag_fills: int = 0  # fills whose liquidity flag the schedule does not price
     rejects: dict[str, int] = field(default_factory=dict)
     updates: dict[str, int] = field(default_factory=dict)
     tick_to_venue_ns: list[int] = field(default_factory=list)
@@ -161,11 +170,14 @@ class _Runner:
         limits: RiskLimits,
         cfg: BacktestConfig,
         measure: bool,
+        fees: FeeSchedule,
     ) -> None:
         self.strategy = strategy
         self.cfg = cfg
         self.measure = measure
-        self.result = BacktestResult()
+        self.result = BacktestResult(fee_schedule=fees)
+        self.fees = fees
+        self._fees_total = 0
         self.now = 0
         self.exchange_now = 0
         self._heap: list[tuple[int, int, int, Any]] = []
@@ -293,6 +305,12 @@ class _Runner:
             f = fills[self._fills_seen]
             self._fills_seen += 1
             self.xledger.fill(f.symbol, f.side, f.quantity, f.price)
+            fee = self.fees.fee(f.liquidity_flag, f.quantity)
+            if fee is None:
+                self.result.unknown_flag_fills += 1
+            else:
+                self.result.fees[f.symbol] = self.result.fees.get(f.symbol, 0) + fee
+                self._fees_total += fee
             self._mark(f.symbol)
             self._sample(f.timestamp)
 
@@ -326,8 +344,9 @@ class _Runner:
                 sum(abs(p) for p in led.positions.values()),
                 realised,
                 unrealised,
-                realised + unrealised,
+                realised + unrealised - self._fees_total,
                 self._fills_seen,
+                self._fees_total,
             )
         )
 
@@ -412,6 +431,7 @@ class _Runner:
         r.cash = dict(sorted(led.cash.items()))
         r.marks = {s: led.marks[s] for s in sorted(led.marks) if s in led.positions}
         r.realised = dict(sorted(led.realised.items()))
+        r.fees = dict(sorted(r.fees.items()))
         r.refusals = dict(sorted(self.risk.refusals.items()))
         r.unknown_answers = self.manager.unknown_answers
         for o in self.manager.orders.values():
@@ -441,15 +461,22 @@ def run_backtest(
     progress: Callable[[int], None] | None = None,
     total: int | None = None,
     measure: bool = True,
+    fees: FeeSchedule | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` over ``messages`` (in feed order) and return the result.
+
+    ``fees`` (the ``[fees]`` table; default none) charges each fill by its liquidity
+    flag; the PnL series and the report's PnL are net of it.
 
     ``progress`` is called with the number of messages processed since its last call;
     ``total`` (the expected number of messages, if known) is informational only.
     ``measure`` records wall-clock callback times (reported under ``runtime`` only).
     """
     cfg = config if config is not None else BacktestConfig()
-    runner = _Runner(strategy, limits if limits is not None else RiskLimits(), cfg, measure)
+    schedule = fees if fees is not None else FeeSchedule()
+    runner = _Runner(
+        strategy, limits if limits is not None else RiskLimits(), cfg, measure, schedule
+    )
     result = runner.run(messages, progress, total)
     result.book_backend = cfg.book_backend
     result.config = {
@@ -460,4 +487,6 @@ def run_backtest(
         "strategy": f"{type(strategy).__module__}:{type(strategy).__qualname__}",
         "strategy_config": dict(strategy.config),
     }
+    if not schedule.is_free:  # without a schedule the config reads as it always did
+        result.config["fees"] = schedule.as_dict()
     return result

@@ -77,6 +77,7 @@ class SimOrder:
     order_reference_number: int
     chain_filled: int = 0
     ahead: int = 0
+    joined_ahead: int = 0  # ``ahead`` when the order joined its price level: its FIFO place
     ahead_refs: set[int] = field(default_factory=set)
 
 
@@ -93,6 +94,9 @@ class Fill:
     liquidity_flag: str
     match_number: int
     cause: str  # what filled it: arrival, execution, trade, cross-in (see module docs)
+    #: Shares that were ahead of the order at its price when it joined the queue (its
+    #: FIFO place, from the L3 book); 0 for an aggressive fill (flag ``R``).
+    queue_ahead: int = 0
 
 
 class SimulatedVenue:
@@ -126,7 +130,18 @@ class SimulatedVenue:
         o.open -= qty
         o.chain_filled += qty
         self.fills.append(
-            Fill(self.now, o.user_ref_num, o.symbol, o.side, qty, price, flag, self._match, cause)
+            Fill(
+                self.now,
+                o.user_ref_num,
+                o.symbol,
+                o.side,
+                qty,
+                price,
+                flag,
+                self._match,
+                cause,
+                o.joined_ahead if flag == "A" else 0,
+            )
         )
         self.respond(
             v50.OrderExecuted(
@@ -154,7 +169,7 @@ class SimulatedVenue:
         levels = None if book is None else (book.bids if o.side == BUY else book.asks)
         lvl = None if levels is None else levels.get(o.price)
         if lvl is not None:
-            o.ahead = lvl.shares
+            o.ahead = o.joined_ahead = lvl.shares
             o.ahead_refs = set(lvl.orders)
         self._live[o.user_ref_num] = o
         self._by_locate.setdefault(o.locate, []).append(o)
