@@ -146,6 +146,48 @@ cdef struct CBookS:
     uint32_t locate
 
 
+# The BBO recorder's columns, each a growing buffer laid out as an Arrow column wants it:
+# timestamp u64, locate u16, bid price u32 (+ validity bitmap), bid size u64, ask price u32
+# (+ validity bitmap), ask size u64.
+cdef enum:
+    REC_TS = 0
+    REC_LOCATE = 1
+    REC_BID_PX = 2
+    REC_BID_OK = 3
+    REC_BID_SZ = 4
+    REC_ASK_PX = 5
+    REC_ASK_OK = 6
+    REC_ASK_SZ = 7
+    REC_COLS = 8
+
+cdef struct RecCol:
+    uint8_t* buf
+    Py_ssize_t len
+    Py_ssize_t cap
+
+cdef struct RecLast:
+    bint seen
+    bint bid_ok, ask_ok
+    uint32_t bid_px, ask_px
+    int64_t bid_sz, ask_sz
+
+
+cdef int rec_grow(RecCol* c, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap
+    cdef uint8_t* nb
+    if c.len + extra <= c.cap:
+        return 0
+    cap = c.cap * 2 if c.cap else 1 << 16
+    while cap < c.len + extra:
+        cap *= 2
+    nb = <uint8_t*>realloc(c.buf, cap)
+    if nb == NULL:
+        raise MemoryError()
+    c.buf = nb
+    c.cap = cap
+    return 0
+
+
 cdef inline uint32_t side_key(uint8_t side, uint32_t price) noexcept nogil:
     # Bids ascend by price (best = highest = last); asks by the complement (best = lowest).
     return price if side == 0 else <uint32_t>(~price)
@@ -276,8 +318,17 @@ cdef class CBookManager:
     cdef public str system_event
     cdef public object mwcb_levels, mwcb_status
     cdef dict admin
+    # BBO recorder (record_bbo): one row per change of a book's best bid or offer
+    cdef bint rec_on
+    cdef RecCol rec[REC_COLS]
+    cdef Py_ssize_t rec_rows
+    cdef RecLast* rec_last
 
     def __cinit__(self):
+        self.rec_on = False
+        self.rec_rows = 0
+        self.rec_last = NULL
+        memset(self.rec, 0, sizeof(self.rec))
         self.orders_ = NULL
         self.levels_ = NULL
         self.cbooks = NULL
@@ -340,6 +391,10 @@ cdef class CBookManager:
 
     def __dealloc__(self):
         cdef int32_t i
+        cdef int c
+        for c in range(REC_COLS):
+            free(self.rec[c].buf)
+        free(self.rec_last)
         if self.cbooks != NULL:
             for i in range(self.nb):
                 free(self.cbooks[i].side[0].keys)
@@ -822,6 +877,9 @@ cdef class CBookManager:
                 handler = self.admin.get(chr(t))
                 if handler is not None:
                     handler(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)))
+            if self.rec_on and (t == 0x41 or t == 0x46 or t == 0x44 or t == 0x55 or t == 0x45
+                                or t == 0x58 or t == 0x43):
+                self._rec_bbo(rd16(m + L_LOCATE), rd48(m + L_TS))
             pos = nxt
         if final and pos < end:
             raise DecodeError(
@@ -830,6 +888,93 @@ cdef class CBookManager:
                 message_type=chr(b[pos + 2]) if end - pos > 2 else None,
             )
         return pos
+
+    # -- BBO recorder -----------------------------------------------------------------------
+    def record_bbo(self, bint on=True):
+        """Record, during :meth:`feed_binaryfile`, a row each time a message that can move
+        a book (A, F, D, U, E, X, C) leaves that instrument's best bid or offer different
+        from the last row recorded for it (the first such message of an instrument always
+        records one); :meth:`take_bbo` hands the rows over."""
+        if on and self.rec_last == NULL:
+            self.rec_last = <RecLast*>malloc(65536 * sizeof(RecLast))
+            if self.rec_last == NULL:
+                raise MemoryError()
+            memset(self.rec_last, 0, 65536 * sizeof(RecLast))
+        self.rec_on = on
+
+    cdef int _rec_bbo(self, uint16_t locate, uint64_t ts) except -1:
+        cdef int32_t bi = self.book_of[locate]
+        cdef RecLast now
+        cdef RecLast* last = &self.rec_last[locate]
+        cdef CSide* sd
+        cdef CLevel* lvl
+        cdef Py_ssize_t r, byte
+        cdef uint8_t bit
+        memset(&now, 0, sizeof(now))
+        now.seen = True
+        if bi >= 0:
+            sd = &self.cbooks[bi].side[0]
+            if sd.n:
+                lvl = &self.levels_[sd.lv[sd.n - 1]]
+                now.bid_ok, now.bid_px, now.bid_sz = True, lvl.price, lvl.shares
+            sd = &self.cbooks[bi].side[1]
+            if sd.n:
+                lvl = &self.levels_[sd.lv[sd.n - 1]]
+                now.ask_ok, now.ask_px, now.ask_sz = True, lvl.price, lvl.shares
+        if (last.seen and last.bid_ok == now.bid_ok and last.ask_ok == now.ask_ok
+                and last.bid_px == now.bid_px and last.bid_sz == now.bid_sz
+                and last.ask_px == now.ask_px and last.ask_sz == now.ask_sz):
+            return 0
+        last[0] = now
+        r = self.rec_rows
+        byte = r >> 3
+        bit = <uint8_t>(1 << (r & 7))
+        rec_grow(&self.rec[REC_TS], 8)
+        (<uint64_t*>(self.rec[REC_TS].buf + self.rec[REC_TS].len))[0] = ts
+        rec_grow(&self.rec[REC_LOCATE], 2)
+        (<uint16_t*>(self.rec[REC_LOCATE].buf + self.rec[REC_LOCATE].len))[0] = locate
+        rec_grow(&self.rec[REC_BID_PX], 4)
+        (<uint32_t*>(self.rec[REC_BID_PX].buf + self.rec[REC_BID_PX].len))[0] = now.bid_px
+        rec_grow(&self.rec[REC_ASK_PX], 4)
+        (<uint32_t*>(self.rec[REC_ASK_PX].buf + self.rec[REC_ASK_PX].len))[0] = now.ask_px
+        rec_grow(&self.rec[REC_BID_SZ], 8)
+        (<int64_t*>(self.rec[REC_BID_SZ].buf + self.rec[REC_BID_SZ].len))[0] = now.bid_sz
+        rec_grow(&self.rec[REC_ASK_SZ], 8)
+        (<int64_t*>(self.rec[REC_ASK_SZ].buf + self.rec[REC_ASK_SZ].len))[0] = now.ask_sz
+        for c in (REC_BID_OK, REC_ASK_OK):
+            if (r & 7) == 0:
+                rec_grow(&self.rec[c], 1)
+                self.rec[c].buf[byte] = 0
+                self.rec[c].len += 1
+        if now.bid_ok:
+            self.rec[REC_BID_OK].buf[byte] |= bit
+        if now.ask_ok:
+            self.rec[REC_ASK_OK].buf[byte] |= bit
+        self.rec[REC_TS].len += 8
+        self.rec[REC_LOCATE].len += 2
+        self.rec[REC_BID_PX].len += 4
+        self.rec[REC_ASK_PX].len += 4
+        self.rec[REC_BID_SZ].len += 8
+        self.rec[REC_ASK_SZ].len += 8
+        self.rec_rows += 1
+        return 0
+
+    def take_bbo(self):
+        """``(rows, {column: bytes})`` of the BBO rows recorded since the last take, and
+        start afresh. Columns: ``timestamp`` (u64), ``stock_locate`` (u16), ``bid_price``
+        and ``ask_price`` (u32) with ``bid_valid`` / ``ask_valid`` (Arrow validity
+        bitmaps: 0 for an empty side), ``bid_size`` and ``ask_size`` (i64), host order."""
+        names = ("timestamp", "stock_locate", "bid_price", "bid_valid", "bid_size",
+                 "ask_price", "ask_valid", "ask_size")
+        cdef int c
+        out = {}
+        for c in range(REC_COLS):
+            out[names[c]] = PyBytes_FromStringAndSize(<const char*>self.rec[c].buf,
+                                                      self.rec[c].len)
+            self.rec[c].len = 0
+        rows = self.rec_rows
+        self.rec_rows = 0
+        return rows, out
 
     # -- queries --------------------------------------------------------------------------
     def book(self, int locate):
