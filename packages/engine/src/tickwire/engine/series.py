@@ -216,18 +216,22 @@ def _compiled_tables(source: str) -> Iterator[tuple[str, Any]]:
     sch = _schemas()["bbo"]
     rest = b""
 
+    symbols: list[Any] = [None, -1]  # locate -> symbol array, and the books it was made of
+
     def bbo_table() -> Any:
         rows, cols = manager.take_bbo()
-        names = ["" for _ in range(65536)]
-        for loc, book in manager.books.items():
-            names[loc] = book.symbol
+        if symbols[1] != len(manager.books):  # books are only ever added
+            names = ["" for _ in range(65536)]
+            for loc, book in manager.books.items():
+                names[loc] = book.symbol
+            symbols[:] = [pa.array(names, type=pa.string()), len(manager.books)]
         locate = pa.Array.from_buffers(
             pa.uint16(), rows, [None, pa.py_buffer(cols["stock_locate"])]
         )
         arrays = [
             pa.Array.from_buffers(pa.uint64(), rows, [None, pa.py_buffer(cols["timestamp"])]),
             locate,
-            pc.take(pa.array(names, type=pa.string()), locate),
+            pc.take(symbols[0], locate),
         ]
         for side in ("bid", "ask"):
             valid = pa.py_buffer(cols[f"{side}_valid"])
