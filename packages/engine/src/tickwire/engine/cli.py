@@ -5,6 +5,7 @@
         --out ORDERS.pcap --json STATS.json
     python -m tickwire.engine backends
     python -m tickwire.engine backtest|export ...   (see tickwire.engine.cli_backtest)
+    python -m tickwire.engine sweep ...             (see tickwire.engine.cli_sweep)
     python -m tickwire.engine live ...              (see tickwire.engine.cli_live)
     python -m tickwire.engine exchange ...          (tickwire-exchange; tickwire.engine.cli_plugins)
 
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tickwire.engine import cli_backtest
 
     cli_backtest.add_parser(sub)
+    __import__("tickwire.engine.cli_sweep", fromlist=["*"]).add_parser(sub)  # sweep
     __import__("tickwire.engine.cli_live", fromlist=["*"]).add_parser(sub)  # live
     # Commands of other distributions (exchange: tickwire-exchange), by entry point.
     __import__("tickwire.engine.cli_plugins", fromlist=["*"]).add_parsers(sub)

@@ -26,7 +26,7 @@ import sys
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tickwire.moldudp64.cliargs import DATA_ERRORS, existing_file, one_line, positive_int, run_cli
 from tickwire.moldudp64.cliargs import UsageError as _CliUsageError
@@ -34,7 +34,18 @@ from tickwire.moldudp64.cliargs import UsageError as _CliUsageError
 if TYPE_CHECKING:
     from tickwire.engine.sources import CaptureFeedStats
 
-__all__ = ["DEFAULT_RISK", "add_parser", "main", "run"]
+__all__ = [
+    "DEFAULT_RISK",
+    "PreparedBacktest",
+    "add_parser",
+    "backtest_file",
+    "execute_backtest",
+    "main",
+    "prepare_backtest",
+    "read_config",
+    "run",
+    "write_backtest",
+]
 
 DEFAULT_STRATEGY = "tickwire.engine.strategy.market_maker:MarketMaker"
 
@@ -141,21 +152,7 @@ def _messages(
     """The message stream, its expected length (None if unknown), a description and,
     for a capture, the stats its reading fills (see :func:`_capture_summary`)."""
     if args.data:
-        from tickwire.engine.sources import (
-            CaptureFeedStats,
-            is_capture,
-            iter_binaryfile,
-            iter_capture,
-        )
-
-        path = Path(args.data)
-        if not path.exists():
-            raise UsageError(f"{path}: no such file")
-        if is_capture(path):
-            stats = CaptureFeedStats()
-            stream = iter_capture(path, stats=stats, keep_duplicates=args.keep_duplicates)
-            return stream, None, str(path), stats
-        return iter_binaryfile(path), None, str(path), None
+        return _open_data(Path(args.data), args.keep_duplicates)
     from tickwire.itch.generator import generate_day
 
     try:
@@ -168,6 +165,26 @@ def _messages(
         f"generated day ({args.messages} messages, {args.symbols} symbols, seed {args.day_seed})",
         None,
     )
+
+
+def _open_data(
+    path: Path, keep_duplicates: bool
+) -> tuple[Iterator[Any], int | None, str, CaptureFeedStats | None]:
+    """:func:`_messages` for a file: a BinaryFILE or a capture (detected by its magic)."""
+    from tickwire.engine.sources import (
+        CaptureFeedStats,
+        is_capture,
+        iter_binaryfile,
+        iter_capture,
+    )
+
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if is_capture(path):
+        stats = CaptureFeedStats()
+        stream = iter_capture(path, stats=stats, keep_duplicates=keep_duplicates)
+        return stream, None, str(path), stats
+    return iter_binaryfile(path), None, str(path), None
 
 
 def _capture_summary(stats: CaptureFeedStats | None) -> dict[str, Any]:
@@ -224,66 +241,142 @@ def load_strategy_class(spec: str) -> type:
     return cls
 
 
-def _cmd_backtest(args: argparse.Namespace) -> int:
-    from tickwire.engine.backtest import BacktestConfig, run_backtest
-    from tickwire.engine.backtest.fees import FeeSchedule
-    from tickwire.engine.backtest.report import build_report, summary_text, write_outputs
-    from tickwire.engine.risk import parse_risk_limits
-    from tickwire.itch.progress import Progress
-    from tickwire.threshold.backends import BackendUnavailable
+class PreparedBacktest(NamedTuple):
+    """What a config file's tables build: everything a run needs but its data."""
 
-    cfg = read_config(args.config)
+    strategy: Any  # a tickwire.engine.strategy.Strategy
+    limits: Any  # tickwire.engine.risk.RiskLimits
+    config: Any  # tickwire.engine.backtest.BacktestConfig
+    fees: Any  # tickwire.engine.backtest.fees.FeeSchedule
+
+
+def prepare_backtest(
+    cfg: Mapping[str, Any],
+    *,
+    source: str | None,
+    strategy: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> PreparedBacktest:
+    """The strategy, risk limits, :class:`BacktestConfig` and fee schedule of a config
+    file's tables.
+
+    ``cfg`` is the parsed file (:func:`read_config`), ``source`` names it in errors,
+    ``strategy`` is ``--strategy`` and ``overrides`` are ``[backtest]`` keys given on the
+    command line (None values are ignored). Every problem is a one-line
+    :class:`UsageError` naming the key. ``backtest`` and ``sweep`` both build their runs
+    here, so a sweep's run is the backtest the same config would give.
+    """
+    from tickwire.engine.backtest import BacktestConfig
+    from tickwire.engine.backtest.fees import FeeSchedule
+    from tickwire.engine.risk import parse_risk_limits
+
     # [feed] is the live engine's (its feed session): a file both use is accepted here.
     unknown = set(cfg) - {"strategy", "risk", "backtest", "fees", "feed"}
     if unknown:
         raise UsageError(
-            f"{args.config}: unknown tables {sorted(unknown)} "
+            f"{source}: unknown tables {sorted(unknown)} "
             "(known: strategy, risk, backtest, fees, feed)"
         )
-    strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
+    built = load_strategy(strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
     try:
         limits = parse_risk_limits(cfg.get("risk", DEFAULT_RISK))
         bt = dict(cfg.get("backtest", {}))
-        for key, value in (
-            ("feed_latency", args.feed_latency),
-            ("order_latency", args.order_latency),
-            ("ack_latency", args.ack_latency),
-            ("seed", args.seed),
-            ("book_backend", args.backend),
-        ):
-            if value is not None:
-                bt[key] = value
+        bt.update({k: v for k, v in (overrides or {}).items() if v is not None})
         config = BacktestConfig.from_mapping(bt)
         fees = FeeSchedule.from_mapping(cfg.get("fees", {}))
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
+    return PreparedBacktest(built, limits, config, fees)
 
-    stream, total, desc, feed_stats = _messages(args, None)
-    show = not args.quiet
+
+def execute_backtest(
+    prepared: PreparedBacktest,
+    stream: Iterator[Any],
+    *,
+    total: int | None = None,
+    show: bool = False,
+) -> Any:
+    """``run_backtest`` of ``prepared`` over ``stream`` with a progress bar (``show``) and
+    its usage errors as :class:`UsageError`; returns the :class:`BacktestResult`."""
+    from tickwire.engine.backtest import run_backtest
+    from tickwire.itch.progress import Progress
+    from tickwire.threshold.backends import BackendUnavailable
+
     try:
         with Progress(total, "backtest", unit="msg", enabled=None if show else False) as bar:
-            result = run_backtest(
-                strategy,
+            return run_backtest(
+                prepared.strategy,
                 stream,
-                limits=limits,
-                config=config,
+                limits=prepared.limits,
+                config=prepared.config,
                 progress=bar.update,
                 total=total,
-                fees=fees,
+                fees=prepared.fees,
             )
     except BackendUnavailable as exc:  # --backend cython where the extension is not built
         raise UsageError(str(exc)) from None
     except OverflowError as exc:  # the strategy sent more orders than UserRefNums remain
         raise UsageError(
-            f"backtest.first_user_ref_num: {config.first_user_ref_num} leaves too few "
+            f"backtest.first_user_ref_num: {prepared.config.first_user_ref_num} leaves too few "
             f"4-byte UserRefNums for this run ({exc}); start lower"
         ) from None
-    out = Path(args.out)
-    report = write_outputs(result, out, plot=not args.no_plot)
+
+
+def write_backtest(
+    result: Any, out: Path, desc: str, feed_stats: CaptureFeedStats | None, *, plot: bool
+) -> dict[str, Any]:
+    """Write the backtest's outputs to ``out`` (report.json with ``data`` and, for a
+    capture, ``capture``; the CSVs; ``plot``: pnl.png) and return the report."""
+    from tickwire.engine.backtest.report import write_outputs
+
+    report = write_outputs(result, out, plot=plot)
     report["data"] = desc
-    capture = _capture_summary(feed_stats)
-    report.update(capture)
+    report.update(_capture_summary(feed_stats))
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def backtest_file(
+    cfg: Mapping[str, Any],
+    data: Path,
+    out: Path,
+    *,
+    source: str | None = None,
+    strategy: str | None = None,
+    keep_duplicates: bool = False,
+    plot: bool = True,
+) -> dict[str, Any]:
+    """``python -m tickwire.engine backtest DATA --config FILE --out OUT --quiet`` as a
+    function of the parsed config ``cfg``: writes the same outputs and returns the report.
+    A sweep's worker runs this for each (day, parameter set)."""
+    prepared = prepare_backtest(cfg, source=source, strategy=strategy)
+    stream, total, desc, feed_stats = _open_data(data, keep_duplicates)
+    result = execute_backtest(prepared, stream, total=total)
+    return write_backtest(result, out, desc, feed_stats, plot=plot)
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from tickwire.engine.backtest.report import build_report, summary_text
+
+    cfg = read_config(args.config)
+    prepared = prepare_backtest(
+        cfg,
+        source=args.config,
+        strategy=args.strategy,
+        overrides={
+            "feed_latency": args.feed_latency,
+            "order_latency": args.order_latency,
+            "ack_latency": args.ack_latency,
+            "seed": args.seed,
+            "book_backend": args.backend,
+        },
+    )
+    stream, total, desc, feed_stats = _messages(args, None)
+    show = not args.quiet
+    result = execute_backtest(prepared, stream, total=total, show=show)
+    out = Path(args.out)
+    report = write_backtest(result, out, desc, feed_stats, plot=not args.no_plot)
+    capture = _capture_summary(feed_stats)
     if args.json:
         text = json.dumps(build_report(result) | {"data": desc} | capture, indent=2) + "\n"
         if args.json == "-":

@@ -1,0 +1,638 @@
+"""Parameter sweeps: the backtest of every (day, parameter set) pair, on Dask distributed.
+
+``python -m tickwire.engine sweep`` (:mod:`tickwire.engine.cli_sweep`) is the command;
+this module is the library under it. The algorithm:
+
+1. The grid (:func:`load_grid`): ``[grid]`` maps dotted paths into the backtest config
+   (``"strategy.quote_size" = [100, 200]``, or the same as nested TOML tables) to lists of
+   values; the parameter sets are their cartesian product, in the order the keys and
+   values are written, numbered ``p000``, ``p001``, ... (:meth:`Grid.combinations`).
+2. Before anything runs, every parameter set is written into a copy of the base config
+   (:func:`apply_params`) and built exactly as ``backtest`` builds its run
+   (:func:`tickwire.engine.cli_backtest.prepare_backtest`), so a bad value is one usage
+   error naming the grid file, the parameter set and the key, not N failed runs.
+3. One Dask task per pair (:class:`SweepTask`, :func:`run_task`) on a ``LocalCluster``
+   of worker processes (one thread each: the backtest is pure Python) or on the
+   scheduler given. A task runs :func:`tickwire.engine.cli_backtest.backtest_file`, the
+   ``backtest`` command as a function: the same config loading, the same run and the
+   same report, written to ``DIR/runs/<day>/<params-id>/``. It returns one small summary
+   row (:data:`METRICS`, from the report); any exception in the run becomes a row with
+   ``status = "error"`` and the one-line error, so one failing day never loses the others.
+4. The client collects the rows with ``as_completed`` (a callback per finished run for
+   the progress bar and the failure lines); a task that dies with its worker
+   (``KilledWorker``) becomes an error row the same way.
+5. :func:`write_results`: ``summary.parquet`` and ``summary.csv`` (every row, ordered by
+   day then parameter set), ``sweep.json`` (days, grid, parameter sets),
+   ``pnl_heatmap.png`` and ``equity.png`` (:func:`write_plots`).
+
+Everything in a row except ``runtime_s`` is deterministic: it is what ``backtest`` on
+that day with that config reports (``tests``: the same numbers as serial runs).
+Paths are made absolute before they are sent: with ``--scheduler`` the workers must see
+the data and the output folder at the same paths (a shared file system).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import itertools
+import json
+import math
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tickwire.moldudp64.cliargs import UsageError, one_line
+
+__all__ = [
+    "METRICS",
+    "Grid",
+    "SweepResult",
+    "SweepTask",
+    "apply_params",
+    "collect_days",
+    "load_grid",
+    "parse_grid",
+    "run_sweep",
+    "run_task",
+    "summarize",
+    "write_plots",
+    "write_results",
+]
+
+#: What to install for a sweep, for the messages that say something is missing.
+DASK_HINT = "pip install 'tickwire-engine[dask]'"
+
+#: The config tables a grid key may point into.
+TABLES = ("strategy", "risk", "backtest")
+
+#: Summary columns taken from each run's report (after ``day``, ``params_id``, the
+#: parameters, ``status`` and ``error``); money in Price(4) x shares (``_e4``).
+METRICS = (
+    "messages",
+    "pnl_e4",
+    "realised_e4",
+    "unrealised_e4",
+    "max_drawdown_e4",
+    "fills",
+    "shares",
+    "orders_sent",
+    "refused_by_risk",
+    "rejected_by_venue",
+    "tick_to_venue_p50_ns",
+    "tick_to_venue_p99_ns",
+    "tick_to_venue_p99_9_ns",
+    "order_to_ack_p50_ns",
+    "order_to_ack_p99_ns",
+    "order_to_ack_p99_9_ns",
+    "runtime_s",
+)
+
+_Scalar = (bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Dotted config keys and, for each, the values to try (in file order)."""
+
+    keys: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+
+    def combinations(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every parameter set as ``(params_id, {key: value})``: the cartesian product,
+        the last key varying fastest, ids ``p000``, ``p001``, ..."""
+        width = max(3, len(str(self.size - 1)))
+        return [
+            (f"p{i:0{width}d}", dict(zip(self.keys, combo, strict=True)))
+            for i, combo in enumerate(itertools.product(*self.values))
+        ]
+
+    @property
+    def size(self) -> int:
+        """The number of parameter sets."""
+        return math.prod(len(v) for v in self.values)
+
+
+def load_grid(path: str | Path) -> Grid:
+    """The grid TOML file at ``path`` (see :func:`parse_grid`)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--grid {path}: {one_line(exc)}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    return parse_grid(data, str(path))
+
+
+def parse_grid(data: Mapping[str, Any], source: str) -> Grid:
+    """Validate a parsed grid file; every problem is one :class:`UsageError` line that
+    names ``source`` and the key (``grid.strategy.quote_size: ...``).
+
+    ``[grid]`` is the only table. Its keys are dotted paths whose first part is one of
+    :data:`TABLES` (quoted, ``"strategy.quote_size" = [...]``, or as nested tables); each
+    maps to a non-empty list of distinct numbers, strings or booleans of one type (ints
+    and floats mix).
+    """
+    unknown = sorted(set(data) - {"grid"})
+    if unknown:
+        raise UsageError(f"{source}: unknown tables {unknown} (known: grid)")
+    table = data.get("grid")
+    if not isinstance(table, dict) or not table:
+        raise UsageError(
+            f'{source}: [grid] is missing or empty: give at least one "table.key" = [values], '
+            f'e.g. "strategy.quote_size" = [100, 200]'
+        )
+    keys: list[str] = []
+    values: list[tuple[Any, ...]] = []
+    for key, vals in _flatten(table, ()):
+        name = f"grid.{key}"
+        parts = key.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise UsageError(
+                f"{source}: {name}: must be a dotted path table.key, e.g. backtest.seed"
+            )
+        if parts[0] not in TABLES:
+            raise UsageError(
+                f"{source}: {name}: unknown table {parts[0]!r} (known: {', '.join(TABLES)})"
+            )
+        if key in keys:
+            raise UsageError(f"{source}: {name}: given twice")
+        if not isinstance(vals, list):
+            raise UsageError(
+                f"{source}: {name}: must be a list of values, got {type(vals).__name__} {vals!r}"
+            )
+        if not vals:
+            raise UsageError(f"{source}: {name}: must list at least one value")
+        kinds = set()
+        for v in vals:
+            if not isinstance(v, _Scalar):
+                raise UsageError(
+                    f"{source}: {name}: values must be numbers, strings or booleans, "
+                    f"got {type(v).__name__} {v!r}"
+                )
+            kinds.add(_kind(v))
+        if len(kinds) > 1:
+            raise UsageError(
+                f"{source}: {name}: values must all be of one type, got {' and '.join(sorted(kinds))}"
+            )
+        seen: list[Any] = []
+        for v in vals:
+            if v in seen:
+                raise UsageError(f"{source}: {name}: value {v!r} is listed twice")
+            seen.append(v)
+        keys.append(key)
+        values.append(tuple(vals))
+    return Grid(tuple(keys), tuple(values))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "str"
+
+
+def _flatten(table: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterable[tuple[str, Any]]:
+    """``(dotted key, value)`` for every leaf of nested tables."""
+    for key, value in table.items():
+        path = (*prefix, key)
+        if isinstance(value, dict):
+            yield from _flatten(value, path)
+        else:
+            yield ".".join(path), value
+
+
+def apply_params(cfg: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the config ``cfg`` with each dotted key of ``params`` set (tables made
+    as needed); a key through a value that is not a table is a :class:`UsageError`."""
+    out = copy.deepcopy(dict(cfg))
+    for key, value in params.items():
+        parts = key.split(".")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise UsageError(f"grid.{key}: {where} is a {type(child).__name__}, not a table")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def collect_days(paths: Sequence[str | Path]) -> list[Path]:
+    """The day files of ``--data``: each file as given, each folder's files (not hidden)
+    sorted by name; absolute. Names must be distinct (they name the run folders)."""
+    days: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            if not found:
+                raise UsageError(f"--data {p}: the folder has no files")
+            days.extend(found)
+        elif p.is_file():
+            days.append(p)
+        else:
+            raise UsageError(f"--data {p}: no such file or folder")
+    by_name: dict[str, Path] = {}
+    for d in days:
+        if d.name in by_name:
+            raise UsageError(
+                f"--data: two days are named {d.name} ({by_name[d.name]}, {d}); "
+                "their results would share a folder: rename one"
+            )
+        by_name[d.name] = d
+    return [d.resolve() for d in days]
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One (day, parameter set) run, as sent to a worker."""
+
+    day: str  # absolute path of the day's file
+    day_name: str
+    params_id: str
+    params: dict[str, Any]
+    config: dict[str, Any]  # the base config with the parameters applied
+    out: str  # absolute path of the run's folder
+    source: str | None = None  # the config file, for error messages
+    strategy: str | None = None  # --strategy
+    keep_duplicates: bool = False
+    plot: bool = True
+
+
+def _row(task: SweepTask) -> dict[str, Any]:
+    row: dict[str, Any] = {"day": task.day_name, "params_id": task.params_id}
+    row.update(task.params)
+    row.update({"status": "ok", "error": None})
+    row.update(dict.fromkeys(METRICS))
+    return row
+
+
+def summarize(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`METRICS` of one backtest report (``runtime_s`` excepted)."""
+    pnl, fills, orders = report["pnl"], report["fills"], report["orders"]
+    lat = report["latency_ns"]
+    out: dict[str, Any] = {
+        "messages": report["messages"],
+        "pnl_e4": pnl["total_e4"],
+        "realised_e4": pnl["realised_e4"],
+        "unrealised_e4": pnl["unrealised_e4"],
+        "max_drawdown_e4": pnl["max_drawdown_e4"],
+        "fills": fills["count"],
+        "shares": fills["shares"],
+        "orders_sent": orders["sent"],
+        "refused_by_risk": sum(orders["refused_by_risk"].values()),
+        "rejected_by_venue": sum(orders["rejected_by_venue"].values()),
+    }
+    for name in ("tick_to_venue", "order_to_ack"):
+        for p in ("p50", "p99", "p99_9"):
+            out[f"{name}_{p}_ns"] = lat[name][p]
+    return out
+
+
+def run_task(task: SweepTask) -> dict[str, Any]:
+    """Run one pair (on a worker): the backtest with its outputs in ``task.out``; the
+    summary row, with ``status = "error"`` and the one-line error if it failed."""
+    from tickwire.engine.cli_backtest import backtest_file
+
+    row = _row(task)
+    start = time.perf_counter()
+    try:
+        out = Path(task.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "params.json").write_text(
+            json.dumps({"day": task.day, "params_id": task.params_id, "params": task.params}) + "\n"
+        )
+        report = backtest_file(
+            task.config,
+            Path(task.day),
+            out,
+            source=task.source,
+            strategy=task.strategy,
+            keep_duplicates=task.keep_duplicates,
+            plot=task.plot,
+        )
+        row.update(summarize(report))
+    except Exception as exc:  # any failure is this run's row, never the sweep's end
+        row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
+    row["runtime_s"] = round(time.perf_counter() - start, 3)
+    return row
+
+
+@dataclass
+class SweepResult:
+    """The rows of a finished sweep (ordered by day, then parameter set)."""
+
+    rows: list[dict[str, Any]]
+    days: list[str]
+    grid: Grid
+    workers: int
+    wall_seconds: float
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The rows whose run failed."""
+        return [r for r in self.rows if r["status"] != "ok"]
+
+
+def build_tasks(
+    days: Sequence[Path],
+    cfg: Mapping[str, Any],
+    grid: Grid,
+    out: Path,
+    *,
+    source: str | None = None,
+    grid_source: str = "grid",
+    strategy: str | None = None,
+    keep_duplicates: bool = False,
+    plot: bool = True,
+) -> list[SweepTask]:
+    """One task per (day, parameter set), each parameter set checked first by building
+    it as ``backtest`` would (a bad value is a :class:`UsageError` before any run)."""
+    from tickwire.engine.cli_backtest import prepare_backtest
+
+    combos = []
+    for pid, params in grid.combinations():
+        text = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        try:
+            merged = apply_params(cfg, params)
+            prepare_backtest(merged, source=source, strategy=strategy)
+        except UsageError as exc:
+            raise UsageError(f"{grid_source}: {pid} ({text}): {one_line(exc)}") from None
+        combos.append((pid, params, merged))
+    out = out.resolve()
+    return [
+        SweepTask(
+            day=str(day),
+            day_name=day.name,
+            params_id=pid,
+            params=params,
+            config=merged,
+            out=str(out / "runs" / day.name / pid),
+            source=source,
+            strategy=strategy,
+            keep_duplicates=keep_duplicates,
+            plot=plot,
+        )
+        for day in days
+        for pid, params, merged in combos
+    ]
+
+
+def run_sweep(
+    tasks: Sequence[SweepTask],
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Run ``tasks`` on Dask distributed; returns the rows (in task order) and the number
+    of workers.
+
+    ``scheduler`` is a scheduler address (``tcp://HOST:8786``); without it a
+    ``LocalCluster`` of ``workers`` processes (default: one per CPU), one thread each, is
+    started and closed. ``on_done(row)`` is called as each run finishes.
+    """
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise UsageError(f"sweep needs Dask distributed ({exc}): {DASK_HINT}") from None
+    import logging
+    import os
+
+    cluster: Any = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout=10)  # type: ignore[no-untyped-call]
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise UsageError(
+                    f"--scheduler {scheduler}: cannot connect: {one_line(exc)}"
+                ) from None
+        else:
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)  # type: ignore[no-untyped-call]
+        with client:
+            n_workers = len(client.scheduler_info()["workers"])
+            by_key: dict[Any, int] = {}
+            futures = []
+            for i, task in enumerate(tasks):
+                fut = client.submit(
+                    run_task, task, key=f"sweep-{i}-{task.day_name}-{task.params_id}", pure=False
+                )
+                by_key[fut.key] = i
+                futures.append(fut)
+            rows: list[dict[str, Any] | None] = [None] * len(tasks)
+            for fut in as_completed(futures):  # type: ignore[no-untyped-call]
+                i = by_key[fut.key]
+                try:
+                    row = fut.result()
+                except Exception as exc:  # the worker died (KilledWorker), ...
+                    row = _row(tasks[i])
+                    row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
+                rows[i] = row
+                if on_done is not None:
+                    on_done(row)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return [r for r in rows if r is not None], n_workers
+
+
+def write_results(
+    rows: Sequence[Mapping[str, Any]],
+    days: Sequence[str],
+    grid: Grid,
+    out: Path,
+    *,
+    plot: bool = True,
+) -> list[Path]:
+    """``summary.parquet``, ``summary.csv``, ``sweep.json`` and (``plot``) the two PNGs
+    in ``out``; returns the paths written."""
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise UsageError(f"sweep writes Parquet with pyarrow ({exc}): {DASK_HINT}") from None
+
+    out.mkdir(parents=True, exist_ok=True)
+    columns = ["day", "params_id", *grid.keys, "status", "error", *METRICS]
+    paths = []
+    p = out / "summary.csv"
+    with p.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    paths.append(p)
+    p = out / "summary.parquet"
+    pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]).select(columns), p)
+    paths.append(p)
+    p = out / "sweep.json"
+    p.write_text(
+        json.dumps(
+            {
+                "days": list(days),
+                "grid": dict(zip(grid.keys, map(list, grid.values), strict=True)),
+                "params": dict(grid.combinations()),
+                "runs": len(rows),
+                "failed": sum(r["status"] != "ok" for r in rows),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    paths.append(p)
+    if plot:
+        paths.extend(write_plots(rows, days, grid, out))
+    return paths
+
+
+def total_pnl(rows: Iterable[Mapping[str, Any]], grid: Grid) -> dict[str, int | None]:
+    """Each parameter set's PnL summed over the days (Price(4) x shares); None for a set
+    with a failed day (its total is unknown)."""
+    totals: dict[str, int | None] = {pid: 0 for pid, _ in grid.combinations()}
+    for r in rows:
+        t = totals.get(r["params_id"])
+        totals[r["params_id"]] = None if t is None or r["status"] != "ok" else t + int(r["pnl_e4"])
+    return totals
+
+
+def write_plots(
+    rows: Sequence[Mapping[str, Any]], days: Sequence[str], grid: Grid, out: Path
+) -> list[Path]:
+    """``pnl_heatmap.png``: PnL summed over the days per parameter set (one key: bars;
+    two: a heatmap; more: a heatmap over the two keys whose values move the mean PnL
+    most, each cell the best set over the other keys; a set with a failed day is left
+    blank). ``equity.png``: each set's cumulative PnL day by day (a failed day: a red x)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise UsageError(f"sweep plots need matplotlib ({exc}): {DASK_HINT}") from None
+
+    combos = grid.combinations()
+    totals = total_pnl(rows, grid)
+    usd = {pid: (None if v is None else v / 1e4) for pid, v in totals.items()}
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
+    if len(grid.keys) == 1:
+        (key,) = grid.keys
+        labels = [str(params[key]) for _, params in combos]
+        heights = [v if (v := usd[pid]) is not None else 0.0 for pid, _ in combos]
+        colours = [
+            "lightgrey"
+            if usd[pid] is None
+            else ("tab:green" if (usd[pid] or 0) >= 0 else "tab:red")
+            for pid, _ in combos
+        ]
+        ax.bar(labels, heights, color=colours)
+        for x, (pid, _) in enumerate(combos):
+            ax.annotate(
+                "failed" if usd[pid] is None else f"${usd[pid]:,.0f}",
+                (x, heights[x]),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"PnL over {len(days)} days ($)")
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.set_title("sweep: PnL per parameter value")
+    else:
+        kx, ky = _best_axes(grid, combos, usd)
+        xs = list(grid.values[grid.keys.index(kx)])
+        ys = list(grid.values[grid.keys.index(ky)])
+        cells: list[list[float]] = [[math.nan] * len(xs) for _ in ys]
+        for pid, params in combos:
+            v = usd[pid]
+            if v is None:
+                continue
+            i, j = ys.index(params[ky]), xs.index(params[kx])
+            cells[i][j] = v if math.isnan(cells[i][j]) else max(cells[i][j], v)
+        im = ax.imshow(cells, origin="lower", cmap="RdYlGn", aspect="auto")
+        fig.colorbar(im, ax=ax, label=f"PnL over {len(days)} days ($)")
+        ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+        ax.set_xlabel(kx)
+        ax.set_ylabel(ky)
+        for i, line in enumerate(cells):
+            for j, v in enumerate(line):
+                text = "failed" if math.isnan(v) else f"${v:,.0f}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=8)
+        rest = [k for k in grid.keys if k not in (kx, ky)]
+        title = "sweep: PnL over the grid"
+        if rest:
+            title += f"\n(each cell: the best over {', '.join(rest)})"
+        ax.set_title(title)
+    fig.tight_layout()
+    p = out / "pnl_heatmap.png"
+    fig.savefig(p)
+    plt.close(fig)
+    paths.append(p)
+
+    fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
+    by_pair = {(r["day"], r["params_id"]): r for r in rows}
+    xs_days = list(range(len(days)))
+    for pid, params in combos:
+        cum = 0.0
+        ys_: list[float] = []
+        fails: list[tuple[int, float]] = []
+        for i, day in enumerate(days):
+            r = by_pair.get((day, pid))
+            if r is None or r["status"] != "ok":
+                fails.append((i, cum))
+            else:
+                cum += int(r["pnl_e4"]) / 1e4
+            ys_.append(cum)
+        label = f"{pid} " + ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in params.items())
+        ax.plot(xs_days, ys_, marker="o", markersize=3, label=label)
+        if fails:
+            ax.plot(*zip(*fails, strict=True), "x", color="red", markersize=8)
+    ax.set_xticks(xs_days, list(days), rotation=30, ha="right")
+    ax.set_ylabel("cumulative PnL ($)")
+    ax.set_xlabel("day")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.grid(alpha=0.3)
+    ax.set_title("sweep: equity per parameter set over the days (red x: a failed run)")
+    if len(combos) <= 16:
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    p = out / "equity.png"
+    fig.savefig(p)
+    plt.close(fig)
+    paths.append(p)
+    return paths
+
+
+def _best_axes(
+    grid: Grid, combos: Sequence[tuple[str, dict[str, Any]]], usd: Mapping[str, float | None]
+) -> tuple[str, str]:
+    """The two keys (in grid order) whose values move the mean PnL most: for each key,
+    the range of the mean PnL of the sets sharing each of its values."""
+    if len(grid.keys) == 2:
+        return grid.keys[0], grid.keys[1]
+    spread: dict[str, float] = {}
+    for key in grid.keys:
+        means = []
+        for value in grid.values[grid.keys.index(key)]:
+            vals = [usd[pid] for pid, p in combos if p[key] == value and usd[pid] is not None]
+            if vals:
+                means.append(sum(v for v in vals if v is not None) / len(vals))
+        spread[key] = max(means) - min(means) if means else 0.0
+    best = sorted(grid.keys, key=lambda k: -spread[k])[:2]
+    best.sort(key=grid.keys.index)
+    return best[0], best[1]

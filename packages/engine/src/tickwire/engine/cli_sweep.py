@@ -1,0 +1,186 @@
+"""The ``sweep`` subcommand of ``python -m tickwire.engine``: backtests over days x a grid.
+
+    python -m tickwire.engine sweep --data DAY [DAY ...] (files or folders)
+        --grid GRID.toml [--config FILE] [--strategy module:Class] --out DIR
+        [--scheduler ADDRESS | --workers N] [--no-plot] [--keep-duplicates] [--quiet]
+
+Every (day, parameter set) pair is one ``backtest`` (the same config loading, run and
+report; its outputs in ``DIR/runs/<day>/<params-id>/``), run on Dask distributed: a
+``LocalCluster`` of ``--workers`` processes by default, the cluster of ``--scheduler``
+otherwise (:mod:`tickwire.engine.backtest.sweep` has the algorithm). ``DIR`` gets
+``summary.parquet``, ``summary.csv``, ``sweep.json``, ``pnl_heatmap.png`` and
+``equity.png``. A progress bar with runs done and ETA goes to stderr when it is a
+terminal; each failed run is a line on stderr and a row with ``status = "error"``.
+
+Exit status: 0 when every run succeeded, 1 when any failed (the others' results are
+written all the same), 2 on a usage, config or grid error (nothing is run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tickwire.moldudp64.cliargs import DATA_ERRORS, UsageError, one_line, positive_int
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``sweep`` on an argparse subparsers object."""
+    sw = subparsers.add_parser(
+        "sweep",
+        help="backtest every (day, parameter set) pair of a grid on Dask distributed",
+        description="Run the backtest for every day x every parameter set of a grid, in "
+        "parallel on Dask distributed, and write a summary table and plots.",
+    )
+    sw.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="DAY",
+        help="BinaryFILEs or captures, or folders of them (one day per file)",
+    )
+    sw.add_argument("--grid", required=True, help='TOML file: [grid] "table.key" = [values]')
+    sw.add_argument("--config", help="the base config (TOML, as for backtest)")
+    sw.add_argument("--strategy", default=None, help="module:Class (as for backtest)")
+    sw.add_argument("--out", default="sweep-out", help="output directory (default ./sweep-out)")
+    where = sw.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", help="address of a Dask scheduler (default: start a LocalCluster)"
+    )
+    where.add_argument(
+        "--workers", type=positive_int, help="LocalCluster worker processes (default: CPUs)"
+    )
+    sw.add_argument("--keep-duplicates", action="store_true", help="as for backtest")
+    sw.add_argument("--no-plot", action="store_true", help="no PNGs (the sweep's nor the runs')")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    sw.set_defaults(func=run)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from tickwire.engine.backtest.sweep import (
+        build_tasks,
+        collect_days,
+        load_grid,
+        run_sweep,
+        total_pnl,
+        write_results,
+    )
+    from tickwire.engine.cli_backtest import read_config
+
+    grid = load_grid(args.grid)
+    cfg = read_config(args.config)
+    days = collect_days(args.data)
+    out = Path(args.out)
+    tasks = build_tasks(
+        days,
+        cfg,
+        grid,
+        out,
+        source=args.config,
+        grid_source=args.grid,
+        strategy=args.strategy,
+        keep_duplicates=args.keep_duplicates,
+        plot=not args.no_plot,
+    )
+    start = time.perf_counter()
+    with _ProgressBar(len(tasks), enabled=not args.quiet) as bar:
+        rows, n_workers = run_sweep(
+            tasks, scheduler=args.scheduler, workers=args.workers, on_done=bar.done
+        )
+    wall = time.perf_counter() - start
+    names = [d.name for d in days]
+    files = write_results(rows, names, grid, out, plot=not args.no_plot)
+    failed = [r for r in rows if r["status"] != "ok"]
+    if failed:
+        print(
+            f"sweep: {len(failed)} of {len(rows)} runs failed (status and error in "
+            f"{out / 'summary.csv'})",
+            file=sys.stderr,
+        )
+    if not args.quiet:
+        print(
+            f"sweep: {len(rows)} runs ({len(days)} days x {grid.size} parameter sets) on "
+            f"{n_workers} workers in {wall:.1f} s: {len(rows) - len(failed)} ok, "
+            f"{len(failed)} failed"
+        )
+        totals = {k: v for k, v in total_pnl(rows, grid).items() if v is not None}
+        if totals:
+            best = max(totals, key=lambda k: totals[k])
+            params = dict(grid.combinations())[best]
+            text = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            print(f"  best      {best} ({text}): PnL ${totals[best] / 1e4:,.2f} over the days")
+        print(f"  outputs   {out}/ ({', '.join(p.name for p in files)}, runs/)")
+    return 1 if failed else 0
+
+
+class _ProgressBar:
+    """Runs done of ``total`` with the ETA (rich, on stderr, only when it is a terminal);
+    each failed run is also a line on stderr, terminal or not."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total = total
+        self._progress: Any = None
+        self._task: Any = None
+        if enabled:
+            try:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+            except ImportError:  # the bar is optional; the failure lines are not
+                return
+            console = Console(stderr=True)
+            if console.is_terminal:
+                self._progress = Progress(
+                    TextColumn("sweep"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("runs"),
+                    TimeElapsedColumn(),
+                    TextColumn("ETA"),
+                    TimeRemainingColumn(),
+                    console=console,
+                )
+                self._task = self._progress.add_task("sweep", total=total)
+
+    def __enter__(self) -> _ProgressBar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def done(self, row: dict[str, Any]) -> None:
+        """One run finished (``row`` is its summary)."""
+        if row["status"] != "ok":
+            line = f"sweep: {row['day']} {row['params_id']} failed: {row['error']}"
+            if self._progress is not None:
+                self._progress.console.print(line, markup=False, highlight=False)
+            else:
+                print(line, file=sys.stderr)
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed ``sweep`` command; returns the exit status (see the module docs)."""
+    try:
+        return _cmd_sweep(args)
+    except UsageError as exc:
+        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except DATA_ERRORS as exc:  # the output folder cannot be written, ...
+        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 1

@@ -1,0 +1,253 @@
+"""``python -m tickwire.engine sweep``: days x a parameter grid on a Dask LocalCluster.
+
+The sweep's results are held to serial ``backtest`` runs of each pair (a config file per
+parameter set with the values written in, run through the ``backtest`` command), a
+corrupt day must not lose the other days' results, and every bad grid is one line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from tickwire.engine.backtest.sweep import Grid, apply_params, parse_grid
+from tickwire.engine.cli import main
+from tickwire.itch.generator import generate_day
+from tickwire.itch.writer import BinaryFileWriter
+from tickwire.moldudp64.cliargs import UsageError
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CONFIG = EXAMPLES / "market_maker.toml"
+
+GRID = """\
+[grid]
+"strategy.quote_size" = [100, 200]
+strategy.improve_spread_ticks = [1, 3]   # a nested key: the same as quoted
+"""
+
+PARAMS = [
+    {"strategy.quote_size": q, "strategy.improve_spread_ticks": t}
+    for q in (100, 200)
+    for t in (1, 3)
+]
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three generated days of 20,000 messages (20 symbols, seeds 1 to 3)."""
+    folder = tmp_path_factory.mktemp("days")
+    paths = []
+    for seed in (1, 2, 3):
+        path = folder / f"day{seed}.itch"
+        with BinaryFileWriter(path) as w:
+            w.write_all(generate_day(20_000, 20, seed))
+        paths.append(path)
+    return paths
+
+
+def _deterministic(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without its wall-clock part (``runtime``)."""
+    return {k: v for k, v in report.items() if k != "runtime"}
+
+
+def _serial_config(tmp: Path, params: dict[str, Any]) -> Path:
+    """The example config with ``params`` written into its [strategy] table as text, so the
+    serial runs do not share the sweep's way of applying a grid."""
+    lines = CONFIG.read_text().splitlines()
+    at = lines.index("[strategy]") + 1
+    for key, value in params.items():
+        table, name = key.split(".")
+        assert table == "strategy"
+        lines = [ln for ln in lines if not ln.startswith(f"{name} ")]
+        lines.insert(at, f"{name} = {value}")
+    path = tmp / ("cfg-" + "-".join(str(v) for v in params.values()) + ".toml")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_sweep_equals_serial_backtests(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID)
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", *map(str, days), "--config", str(CONFIG), "--grid", str(grid)]
+    assert main([*argv, "--out", str(out), "--workers", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "12 runs (3 days x 4 parameter sets) on 2 workers" in printed
+    assert "12 ok, 0 failed" in printed
+
+    with (out / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    table = pq.read_table(out / "summary.parquet").to_pylist()
+    assert len(rows) == len(table) == 12
+    assert [(r["day"], r["params_id"]) for r in table] == [
+        (d.name, f"p{i:03d}") for d in days for i in range(4)
+    ]
+    for png in ("pnl_heatmap.png", "equity.png"):
+        assert (out / png).read_bytes().startswith(b"\x89PNG")
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["params"] == {f"p{i:03d}": p for i, p in enumerate(PARAMS)}
+
+    for row, csv_row in zip(table, rows, strict=True):
+        i = int(row["params_id"][1:])
+        day = next(d for d in days if d.name == row["day"])
+        assert {k: row[k] for k in PARAMS[i]} == PARAMS[i]
+        assert row["status"] == "ok" and row["error"] is None
+        assert csv_row["pnl_e4"] == str(row["pnl_e4"])
+        serial = tmp_path / "serial" / row["day"] / row["params_id"]
+        cfg = _serial_config(tmp_path, PARAMS[i])
+        assert (
+            main(["backtest", str(day), "--config", str(cfg), "--out", str(serial), "--quiet"]) == 0
+        )
+        expected = json.loads((serial / "report.json").read_text())
+        run_dir = out / "runs" / row["day"] / row["params_id"]
+        got = json.loads((run_dir / "report.json").read_text())
+        # The whole report, to the last fill and latency sample, and every CSV.
+        assert _deterministic(got) == _deterministic(expected)
+        for name in ("orders.csv", "fills.csv", "pnl.csv", "positions.csv"):
+            assert (run_dir / name).read_bytes() == (serial / name).read_bytes()
+        assert (run_dir / "pnl.png").exists()
+        # The summary row is the report's figures.
+        assert row["messages"] == expected["messages"] == 20_000
+        assert row["pnl_e4"] == expected["pnl"]["total_e4"]
+        assert row["realised_e4"] == expected["pnl"]["realised_e4"]
+        assert row["max_drawdown_e4"] == expected["pnl"]["max_drawdown_e4"]
+        assert row["fills"] == expected["fills"]["count"]
+        assert row["orders_sent"] == expected["orders"]["sent"]
+        lat = expected["latency_ns"]
+        assert row["tick_to_venue_p99_ns"] == lat["tick_to_venue"]["p99"]
+        assert row["order_to_ack_p50_ns"] == lat["order_to_ack"]["p50"]
+        assert row["runtime_s"] > 0
+    # Not a degenerate grid: the parameters change the outcome.
+    assert len({r["pnl_e4"] for r in table}) > 4
+
+
+def test_a_corrupt_day_loses_nothing_else(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "days"
+    folder.mkdir()
+    shutil.copy(days[0], folder / "a-good.itch")
+    raw = days[1].read_bytes()
+    # Half a day, then a message whose length prefix runs past the end of the file.
+    (folder / "b-corrupt.itch").write_bytes(raw[: len(raw) // 2] + b"\x00\x30A\x00\x01")
+    shutil.copy(days[2], folder / "c-good.itch")
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1, 2]\n')
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", str(folder), "--grid", str(grid), "--out", str(out)]
+    assert main([*argv, "--workers", "2", "--no-plot", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    rows = pq.read_table(out / "summary.parquet").to_pylist()
+    assert [(r["day"], r["status"]) for r in rows] == [
+        ("a-good.itch", "ok"),
+        ("a-good.itch", "ok"),
+        ("b-corrupt.itch", "error"),
+        ("b-corrupt.itch", "error"),
+        ("c-good.itch", "ok"),
+        ("c-good.itch", "ok"),
+    ]
+    for r in rows:
+        if r["status"] == "error":
+            assert "DecodeError" in r["error"] and "\n" not in r["error"]
+            assert r["pnl_e4"] is None
+            assert f"sweep: b-corrupt.itch {r['params_id']} failed: {r['error']}" in err
+        else:
+            assert r["error"] is None and r["messages"] == 20_000
+            assert (out / "runs" / r["day"] / r["params_id"] / "report.json").exists()
+    assert "sweep: 2 of 6 runs failed" in err
+    assert "Traceback" not in err
+    with (out / "summary.csv").open() as f:
+        assert [r["status"] for r in csv.DictReader(f)] == [r["status"] for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ("", "[grid] is missing or empty"),
+        ("[grid]\n", "[grid] is missing or empty"),
+        ("[grid]\nx = [", "not valid TOML"),
+        ('[grids]\n"strategy.quote_size" = [1]\n', "unknown tables ['grids'] (known: grid)"),
+        ("[grid]\nseed = [1, 2]\n", "grid.seed: must be a dotted path table.key"),
+        ('[grid]\n"venue.x" = [1]\n', "grid.venue.x: unknown table 'venue'"),
+        ('[grid]\n"strategy.quote_size" = 100\n', "grid.strategy.quote_size: must be a list"),
+        ('[grid]\n"strategy.quote_size" = []\n', "grid.strategy.quote_size: must list at least"),
+        ('[grid]\n"strategy.quote_size" = [1, "a"]\n', "must all be of one type, got number and"),
+        ('[grid]\n"strategy.quote_size" = [1, 1]\n', "grid.strategy.quote_size: value 1 is"),
+        ('[grid]\n"strategy.symbols" = [["A"]]\n', "grid.strategy.symbols: values must be"),
+        ('[grid]\n"strategy.quote_size" = [100, 0]\n', "p001 (strategy.quote_size=0)"),
+        ('[grid]\n"strategy.quote_sz" = [100]\n', "unknown MarketMaker keys ['quote_sz']"),
+        ('[grid]\n"risk.max_positon" = [100]\n', "risk.max_positon"),
+        ('[grid]\n"backtest.feed_latency" = ["fast"]\n', "backtest.feed_latency"),
+        ('[grid]\n"strategy.class" = ["nope:Nope"]\n', "cannot import nope"),
+    ],
+)
+def test_grid_errors_are_one_line(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], grid: str, message: str
+) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text(grid)
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(path), "--out", str(out)]
+    assert main([*argv, "--config", str(CONFIG), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sweep: error: "), err
+    assert message in err
+    assert str(path) in err
+    assert not out.exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--data", "/nonexistent/day.itch"], "--data /nonexistent/day.itch: no such file"),
+        (["--config", "/nonexistent.toml"], "--config /nonexistent.toml"),
+    ],
+)
+def test_bad_days_and_config_are_usage_errors(
+    days: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    base = ["sweep", "--grid", str(grid), "--out", str(tmp_path / "o"), "--quiet"]
+    if "--data" not in argv:
+        base += ["--data", str(days[0])]
+    assert main([*base, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_two_days_with_one_name_are_refused(days: list[Path], tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    shutil.copy(days[0], other / days[0].name)
+    from tickwire.engine.backtest.sweep import collect_days
+
+    with pytest.raises(UsageError, match=r"two days are named day1\.itch"):
+        collect_days([days[0], other / days[0].name])
+
+
+def test_grid_order_and_apply() -> None:
+    grid = parse_grid({"grid": {"strategy": {"a": [1, 2]}, "backtest.seed": [7, 8, 9]}}, "g.toml")
+    assert grid == Grid(("strategy.a", "backtest.seed"), ((1, 2), (7, 8, 9)))
+    combos = grid.combinations()
+    assert [pid for pid, _ in combos] == [f"p{i:03d}" for i in range(6)]
+    assert combos[1] == ("p001", {"strategy.a": 1, "backtest.seed": 8})
+    base = {"strategy": {"a": 0, "b": 5}}
+    assert apply_params(base, combos[5][1]) == {
+        "strategy": {"a": 2, "b": 5},
+        "backtest": {"seed": 9},
+    }
+    assert base == {"strategy": {"a": 0, "b": 5}}  # a copy
+    with pytest.raises(UsageError, match=r"grid.strategy.b.c: strategy.b is a int, not a table"):
+        apply_params(base, {"strategy.b.c": 1})
