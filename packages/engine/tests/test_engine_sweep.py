@@ -23,12 +23,7 @@ from tickwire.moldudp64.cliargs import UsageError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CONFIG = EXAMPLES / "market_maker.toml"
-
-GRID = """\
-[grid]
-"strategy.quote_size" = [100, 200]
-strategy.improve_spread_ticks = [1, 3]   # a nested key: the same as quoted
-"""
+GRID = EXAMPLES / "market_maker_grid.toml"  # the example of docs/backtest.md
 
 PARAMS = [
     {"strategy.quote_size": q, "strategy.improve_spread_ticks": t}
@@ -73,11 +68,9 @@ def _serial_config(tmp: Path, params: dict[str, Any]) -> Path:
 def test_sweep_equals_serial_backtests(
     days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    grid = tmp_path / "grid.toml"
-    grid.write_text(GRID)
     out = tmp_path / "sweep"
-    argv = ["sweep", "--data", *map(str, days), "--config", str(CONFIG), "--grid", str(grid)]
-    assert main([*argv, "--out", str(out), "--workers", "2"]) == 0
+    argv = ["sweep", "--data", *map(str, days), "--config", str(CONFIG), "--grid", str(GRID)]
+    assert main([*argv, "--out", str(out), "--workers", "2", "--no-plot"]) == 0
     printed = capsys.readouterr().out
     assert "12 runs (3 days x 4 parameter sets) on 2 workers" in printed
     assert "12 ok, 0 failed" in printed
@@ -89,8 +82,7 @@ def test_sweep_equals_serial_backtests(
     assert [(r["day"], r["params_id"]) for r in table] == [
         (d.name, f"p{i:03d}") for d in days for i in range(4)
     ]
-    for png in ("pnl_heatmap.png", "equity.png"):
-        assert (out / png).read_bytes().startswith(b"\x89PNG")
+    assert not (out / "pnl_heatmap.png").exists()  # --no-plot
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["params"] == {f"p{i:03d}": p for i, p in enumerate(PARAMS)}
 
@@ -112,7 +104,6 @@ def test_sweep_equals_serial_backtests(
         assert _deterministic(got) == _deterministic(expected)
         for name in ("orders.csv", "fills.csv", "pnl.csv", "positions.csv"):
             assert (run_dir / name).read_bytes() == (serial / name).read_bytes()
-        assert (run_dir / "pnl.png").exists()
         # The summary row is the report's figures.
         assert row["messages"] == expected["messages"] == 20_000
         assert row["pnl_e4"] == expected["pnl"]["total_e4"]
@@ -142,8 +133,10 @@ def test_a_corrupt_day_loses_nothing_else(
     grid.write_text('[grid]\n"backtest.seed" = [1, 2]\n')
     out = tmp_path / "sweep"
     argv = ["sweep", "--data", str(folder), "--grid", str(grid), "--out", str(out)]
-    assert main([*argv, "--workers", "2", "--no-plot", "--quiet"]) == 1
+    assert main([*argv, "--workers", "2", "--quiet"]) == 1
     err = capsys.readouterr().err
+    for png in ("pnl_heatmap.png", "equity.png"):  # drawn with the failed runs marked
+        assert (out / png).read_bytes().startswith(b"\x89PNG")
     rows = pq.read_table(out / "summary.parquet").to_pylist()
     assert [(r["day"], r["status"]) for r in rows] == [
         ("a-good.itch", "ok"),
@@ -161,6 +154,7 @@ def test_a_corrupt_day_loses_nothing_else(
         else:
             assert r["error"] is None and r["messages"] == 20_000
             assert (out / "runs" / r["day"] / r["params_id"] / "report.json").exists()
+            assert (out / "runs" / r["day"] / r["params_id"] / "pnl.png").exists()
     assert "sweep: 2 of 6 runs failed" in err
     assert "Traceback" not in err
     with (out / "summary.csv").open() as f:
@@ -203,11 +197,21 @@ def test_grid_errors_are_one_line(
     assert not out.exists()  # nothing ran
 
 
+BAD_CONFIGS = {
+    "bad_toml": ("[strategy\n", "not valid TOML"),
+    "not_a_table": ("backtest = 5\n", "backtest: must be a table"),
+    "unknown_table": ("[venue]\nx = 1\n", "unknown tables ['venue']"),
+    "risk_key": ("[risk]\nmax_positon = 5\n", "risk.max_positon"),
+    "seed_type": ('[backtest]\nseed = "abc"\n', "backtest.seed"),
+}
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--data", "/nonexistent/day.itch"], "--data /nonexistent/day.itch: no such file"),
         (["--config", "/nonexistent.toml"], "--config /nonexistent.toml"),
+        *((["--config", name], message) for name, (_, message) in BAD_CONFIGS.items()),
     ],
 )
 def test_bad_days_and_config_are_usage_errors(
@@ -218,13 +222,18 @@ def test_bad_days_and_config_are_usage_errors(
     message: str,
 ) -> None:
     grid = tmp_path / "grid.toml"
-    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    grid.write_text('[grid]\n"strategy.quote_size" = [100]\n')
+    if argv[0] == "--config" and argv[1] in BAD_CONFIGS:
+        cfg = tmp_path / f"{argv[1]}.toml"
+        cfg.write_text(BAD_CONFIGS[argv[1]][0])
+        argv = ["--config", str(cfg)]
     base = ["sweep", "--grid", str(grid), "--out", str(tmp_path / "o"), "--quiet"]
     if "--data" not in argv:
         base += ["--data", str(days[0])]
     assert main([*base, *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "o").exists()  # nothing ran
 
 
 def test_two_days_with_one_name_are_refused(days: list[Path], tmp_path: Path) -> None:
@@ -251,3 +260,84 @@ def test_grid_order_and_apply() -> None:
     assert base == {"strategy": {"a": 0, "b": 5}}  # a copy
     with pytest.raises(UsageError, match=r"grid.strategy.b.c: strategy.b is a int, not a table"):
         apply_params(base, {"strategy.b.c": 1})
+
+
+def test_sweep_on_a_running_scheduler(days: list[Path], tmp_path: Path) -> None:
+    """``--scheduler ADDRESS``: the runs go to that cluster's workers (which the sweep
+    neither starts nor stops), with the same results as on the sweep's own cluster."""
+    from dask.distributed import LocalCluster
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100, 200]\n')
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--no-plot", "--quiet"]
+        out = tmp_path / "remote"
+        assert main([*argv, "--out", str(out), "--scheduler", cluster.scheduler_address]) == 0
+        assert len(cluster.workers) == 1  # still there
+    rows = pq.read_table(out / "summary.parquet").to_pylist()
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    for r in rows:
+        serial = tmp_path / "serial" / r["params_id"]
+        cfg = tmp_path / f"{r['params_id']}.toml"
+        cfg.write_text(f"[strategy]\nquote_size = {r['strategy.quote_size']}\n")
+        assert main(["backtest", str(days[0]), "--config", str(cfg), "--out", str(serial),
+                     "--no-plot", "--quiet"]) == 0  # fmt: skip
+        report = json.loads((out / "runs" / r["day"] / r["params_id"] / "report.json").read_text())
+        expected = json.loads((serial / "report.json").read_text())
+        assert _deterministic(report) == _deterministic(expected)
+        assert r["pnl_e4"] == expected["pnl"]["total_e4"]
+
+
+def test_a_bad_scheduler_address_is_one_line(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--scheduler", "no-port-here", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sweep: error: --scheduler no-port-here: cannot connect: ")
+    assert err.count("\n") == 1
+
+
+KILLER = '''\
+import os
+
+from tickwire.engine.strategy.api import Strategy
+
+
+class Killer(Strategy):
+    """Ends the worker process that runs it, as a crash or the OOM killer would."""
+
+    async def on_start(self, ctx):
+        os._exit(3)
+'''
+
+
+def test_a_run_that_kills_its_worker_is_an_error_row(
+    days: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker process dies mid-run (a crash, the OOM killer): once the scheduler gives
+    the task up (``KilledWorker``; at once here, after 3 retries by default) the client
+    makes it an error row, and the summary is written."""
+    import dask
+    import distributed  # noqa: F401  (its defaults join dask.config on import)
+
+    (tmp_path / "sweep_killer.py").write_text(KILLER)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the client builds each strategy first
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the workers import it to run it
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.class" = ["sweep_killer:Killer"]\n')
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out)]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        assert main([*argv, "--workers", "1", "--no-plot", "--quiet"]) == 1
+    (row,) = pq.read_table(out / "summary.parquet").to_pylist()
+    assert row["status"] == "error" and row["pnl_e4"] is None
+    assert row["error"].startswith("KilledWorker: ") and "\n" not in row["error"]
+    assert "sweep: day1.itch p000 failed: KilledWorker: " in capsys.readouterr().err
