@@ -109,6 +109,8 @@ def test_sweep_equals_serial_backtests(
         assert row["pnl_e4"] == expected["pnl"]["total_e4"]
         assert row["realised_e4"] == expected["pnl"]["realised_e4"]
         assert row["max_drawdown_e4"] == expected["pnl"]["max_drawdown_e4"]
+        assert row["fees_e4"] == expected["pnl"]["fees_e4"]
+        assert row["sharpe"] == expected["statistics"]["sharpe"]
         assert row["fills"] == expected["fills"]["count"]
         assert row["orders_sent"] == expected["orders"]["sent"]
         lat = expected["latency_ns"]
@@ -170,6 +172,7 @@ def test_a_corrupt_day_loses_nothing_else(
         ('[grids]\n"strategy.quote_size" = [1]\n', "unknown tables ['grids'] (known: grid)"),
         ("[grid]\nseed = [1, 2]\n", "grid.seed: must be a dotted path table.key"),
         ('[grid]\n"venue.x" = [1]\n', "grid.venue.x: unknown table 'venue'"),
+        ('[grid]\n"fees.add_per_shar" = [1]\n', "fees.add_per_shar"),
         ('[grid]\n"strategy.quote_size" = 100\n', "grid.strategy.quote_size: must be a list"),
         ('[grid]\n"strategy.quote_size" = []\n', "grid.strategy.quote_size: must list at least"),
         ('[grid]\n"strategy.quote_size" = [1, "a"]\n', "must all be of one type, got number and"),

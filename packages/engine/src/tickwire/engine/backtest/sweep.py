@@ -67,7 +67,7 @@ __all__ = [
 DASK_HINT = "pip install 'tickwire-engine[dask]'"
 
 #: The config tables a grid key may point into.
-TABLES = ("strategy", "risk", "backtest")
+TABLES = ("strategy", "risk", "backtest", "fees")
 
 #: Summary columns taken from each run's report (after ``day``, ``params_id``, the
 #: parameters, ``status`` and ``error``); money in Price(4) x shares (``_e4``).
@@ -76,7 +76,9 @@ METRICS = (
     "pnl_e4",
     "realised_e4",
     "unrealised_e4",
+    "fees_e4",
     "max_drawdown_e4",
+    "sharpe",
     "fills",
     "shares",
     "orders_sent",
@@ -281,7 +283,9 @@ def summarize(report: Mapping[str, Any]) -> dict[str, Any]:
         "pnl_e4": pnl["total_e4"],
         "realised_e4": pnl["realised_e4"],
         "unrealised_e4": pnl["unrealised_e4"],
+        "fees_e4": pnl["fees_e4"],
         "max_drawdown_e4": pnl["max_drawdown_e4"],
+        "sharpe": report["statistics"]["sharpe"],
         "fills": fills["count"],
         "shares": fills["shares"],
         "orders_sent": orders["sent"],
