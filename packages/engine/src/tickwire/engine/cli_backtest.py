@@ -102,6 +102,16 @@ def add_parser(subparsers: Any) -> None:
     )
     _add_generator_args(bt)
     bt.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    bt.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write a self-contained HTML report (charts and tables; the html extra)",
+    )
+    bt.add_argument(
+        "--html-symbol",
+        metavar="SYM",
+        help="symbol of the HTML report's price chart with fills (default: the most-filled)",
+    )
     bt.add_argument("--quiet", action="store_true", help="no terminal summary")
     bt.set_defaults(func=run, backtest_command=_cmd_backtest)
 
@@ -358,6 +368,17 @@ def backtest_file(
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from tickwire.engine.backtest.report import build_report, summary_text
 
+    if args.html_symbol is not None and not args.html:
+        raise UsageError("--html-symbol needs --html PATH")
+    if args.html:
+        from tickwire.engine.backtest.html_report import HtmlUnavailable, require_plotly
+
+        try:  # before the run, not after it
+            require_plotly()
+        except HtmlUnavailable as exc:
+            raise UsageError(f"--html: {exc}") from None
+        if Path(args.html).is_dir():
+            raise UsageError(f"--html {args.html}: is a directory (give the file to write)")
     cfg = read_config(args.config)
     prepared = prepare_backtest(
         cfg,
@@ -377,6 +398,16 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     out = Path(args.out)
     report = write_backtest(result, out, desc, feed_stats, plot=not args.no_plot)
     capture = _capture_summary(feed_stats)
+    if args.html:
+        from tickwire.engine.backtest.html_report import UnknownSymbol, write_html
+
+        try:
+            report["runtime"]["html"] = str(
+                write_html(result, report, Path(args.html), args.html_symbol)
+            )
+        except UnknownSymbol as exc:  # the other outputs are written; no HTML
+            raise UsageError(str(exc)) from None
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         text = json.dumps(build_report(result) | {"data": desc} | capture, indent=2) + "\n"
         if args.json == "-":
@@ -390,6 +421,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         print(summary_text(report))
         written = ", ".join(sorted(p.name for p in out.iterdir() if p.is_file()))
         print(f"  outputs   {out}/ ({written})")
+        if args.html:
+            print(f"  html      {args.html}")
     return 0
 
 

@@ -144,6 +144,9 @@ class BacktestResult:
     fees: dict[str, int] = field(default_factory=dict)  # per symbol, Price(4) x shares
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
     unknown_flag_fills: int = 0  # fills whose liquidity flag the schedule does not price
+    #: Per traded symbol, ``(exchange time, mark)`` whenever its mark changed at a fill or
+    #: a PnL sample: the price line under the fills in the HTML report.
+    mark_series: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
     updates: dict[str, int] = field(default_factory=dict)
     tick_to_venue_ns: list[int] = field(default_factory=list)
@@ -328,11 +331,17 @@ class _Runner:
                 return
         bbo = book.bbo()
         if bbo.bid_price is not None and bbo.ask_price is not None:
-            self.xledger.mark(symbol, (bbo.bid_price + bbo.ask_price) // 2)
+            mark = (bbo.bid_price + bbo.ask_price) // 2
         elif bbo.bid_price is not None:
-            self.xledger.mark(symbol, bbo.bid_price)
+            mark = bbo.bid_price
         elif bbo.ask_price is not None:
-            self.xledger.mark(symbol, bbo.ask_price)
+            mark = bbo.ask_price
+        else:
+            return
+        self.xledger.mark(symbol, mark)
+        series = self.result.mark_series.setdefault(symbol, [])
+        if not series or series[-1][1] != mark:  # changes only: bounded by the price moves
+            series.append((self.exchange_now, mark))
 
     def _sample(self, t: int) -> None:
         led = self.xledger
