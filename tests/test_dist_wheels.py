@@ -303,7 +303,9 @@ def test_wheel_alone_in_a_fresh_venv_runs_its_readme_example(
     if "threshold.toml" in example:  # the README shows that file in a toml block
         (config,) = [b for b in _readme_blocks(package.folder, "toml") if "[[instrument]]" in b]
         (work / "threshold.toml").write_text(config)
-    shutil.copy(SAMPLE, work / SAMPLE.name)  # the engine's example opens the NASDAQ sample
+    sample = work / SAMPLE.relative_to(ROOT)  # the engine's example opens data/itch/...
+    sample.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SAMPLE, sample)
     (work / "readme_example.py").write_text(example)
     _run([str(python), "readme_example.py"], work, timeout=600)
 

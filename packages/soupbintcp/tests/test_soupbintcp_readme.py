@@ -1,18 +1,13 @@
-"""The README's Python examples really run."""
+"""The README's transition table is the one in ``tickwire.soupbintcp.state``.
+
+(Its Python examples run in ``tests/test_docs_examples.py``, with every other document's.)
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 README = Path(__file__).parents[1] / "README.md"
-
-
-def test_soupbintcp_readme_examples_run() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert len(blocks) == 2
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), {"__name__": "readme"})
 
 
 def table_rows() -> list[str]:
