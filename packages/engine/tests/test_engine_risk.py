@@ -18,6 +18,7 @@ from tickwire.engine.risk import (
     RiskReason,
     load_risk_limits,
     parse_risk_limits,
+    wire_symbol,
 )
 
 SYM = "AAPL"
@@ -598,6 +599,19 @@ def test_engine_risk_refuses_what_is_not_a_wire_symbol(symbol: Any) -> None:
     assert refusal is not None and refusal.reason is RiskReason.INVALID
     assert "not a wire symbol" in refusal.detail
     assert r.open_orders() == 0
+
+
+def test_engine_risk_wire_symbol_is_printable_ascii_without_inner_space() -> None:
+    """wire_symbol checks characters with str methods (risk asks on every order); it
+    accepts exactly 0x21-0x7E inside a symbol, for every code point of the BMP in every
+    position (alone, inside, before the padding, after a leading space)."""
+    for code in range(0x10000):
+        c = chr(code)
+        ok = 0x21 <= code <= 0x7E
+        assert wire_symbol(c) == (c if ok else None), hex(code)
+        assert wire_symbol("A" + c + "B") == ("A" + c + "B" if ok else None)
+        assert wire_symbol("AB" + c + "  ") == ("AB" + c if ok else "AB" if c == " " else None)
+        assert wire_symbol(" " + c) is None
 
 
 @pytest.mark.parametrize(

@@ -445,13 +445,23 @@ class RiskEngine:
         return shares, notional
 
     def _exposure(self, symbol: str, buy: bool) -> tuple[int, int]:
-        """(worst-case position on one side of ``symbol``, open notional of every chain)."""
+        """(worst-case position on one side of ``symbol``, open notional of every chain).
+
+        Every check walks every open chain, so the walk is inlined: a chain of one
+        order (no replace in flight, the usual case) is that order's remaining shares
+        and notional; a longer chain is its worst member's (:meth:`_chain_exposure`).
+        """
         pos = self.ledger.positions.get(symbol, 0)
         notional = 0
+        open_orders = self._open
         for chain, refs in self._chains.items():
-            shares, money = self._chain_exposure(chain)
-            notional += money
-            head = self._open[refs[0]]
+            head = open_orders[refs[0]]
+            if len(refs) == 1:
+                shares = head.remaining
+                notional += shares * head.price
+            else:
+                shares, money = self._chain_exposure(chain)
+                notional += money
             if head.symbol == symbol and (head.side == "B") == buy:
                 pos += shares if buy else -shares
         return pos, notional
@@ -683,7 +693,9 @@ def wire_symbol(symbol: object) -> str | None:
     if not isinstance(symbol, str):
         return None
     text = symbol.rstrip(" ")
-    if not 1 <= len(text) <= 8 or not all(0x21 <= ord(c) <= 0x7E for c in text):
+    # Printable ASCII is 0x20-0x7E; the space is its only character not allowed inside.
+    # (str methods, not a generator over the characters: risk asks on every order.)
+    if not 1 <= len(text) <= 8 or not (text.isascii() and text.isprintable()) or " " in text:
         return None
     return text
 
