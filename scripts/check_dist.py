@@ -46,6 +46,18 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     # Prebuilt when the build machine has clang (setup.py); without it every user compiles.
     "tickwire-xdp": ("tickwire/xdp/bpf/tickwire_xdp.o", "tickwire/xdp/bpf/tickwire_xdp.c"),
     "tickwire-baremetal": ("tickwire/baremetal/kernel/kmain.c",),
+    # The example configs the docs use (packages/engine/examples, copied by setup.py).
+    "tickwire-engine": tuple(
+        f"tickwire/engine/examples/{p.name}"
+        for p in sorted((ROOT / "packages/engine/examples").glob("*.toml"))
+    ),
+}
+
+#: Distribution -> files its sdist must hold (relative to the sdist's top folder).
+SDIST_REQUIRED: dict[str, tuple[str, ...]] = {
+    "tickwire-engine": tuple(
+        f"examples/{p.name}" for p in sorted((ROOT / "packages/engine/examples").glob("*.toml"))
+    ),
 }
 
 #: A Markdown link or image target: ``](target)`` or a ``[ref]: target`` definition.
@@ -122,6 +134,10 @@ def check(dist_dir: Path) -> list[str]:
                     problems.append(f"{sdist.name}: no {stem}/LICENSE")
                 elif member.read() != license_text:
                     problems.append(f"{sdist.name}: LICENSE differs from the repository's")
+                names = set(tf.getnames())
+                for path in SDIST_REQUIRED.get(dist, ()):
+                    if f"{stem}/{path}" not in names:
+                        problems.append(f"{sdist.name}: {path} missing")
         for wheel in wheels:
             problems += _wheel_problems(wheel, dist, license_text)
     known = {f"{d.replace('-', '_')}-{v}" for d, v in packages().items()}

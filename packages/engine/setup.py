@@ -52,7 +52,9 @@ class OptionalBuildExt(build_ext):
 
 class CleanBuildPy(build_py):
     """build_py that drops compiled leftovers of an earlier build from ``build/lib``
-    (a wheel built without the extensions must not ship a stale binary)."""
+    (a wheel built without the extensions must not ship a stale binary), and puts the
+    example configurations (``examples/*.toml``, in the sdist through MANIFEST.in) into
+    the wheel as ``tickwire/engine/examples/``."""
 
     def run(self) -> None:
         if not self.distribution.ext_modules:
@@ -61,6 +63,13 @@ class CleanBuildPy(build_py):
                 for path in stale.glob(f"{name}*"):
                     path.unlink()
         super().run()
+        examples = sorted((HERE / "examples").glob("*.toml"))
+        if not examples:
+            raise FileNotFoundError(f"{HERE / 'examples'}: no example configs to ship")
+        target = Path(self.build_lib) / "tickwire" / "engine" / "examples"
+        target.mkdir(parents=True, exist_ok=True)
+        for path in examples:
+            self.copy_file(str(path), str(target / path.name))
 
 
 def _extensions() -> list[Extension]:
