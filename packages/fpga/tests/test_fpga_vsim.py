@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from tickwire.itch.generator import generate_day
 from tickwire.threshold import ThresholdEngine
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 from tickwire.threshold.harness import FrameSpec, configs, frame_sequences
+from tickwire.threshold.testing import add_order, feed_frame
 
 pytestmark = pytest.mark.skipif(
     shutil.which("verilator") is None or shutil.which("g++") is None,
@@ -182,3 +184,48 @@ def test_verilator_back_to_back_on_the_harness_frames(
     vsim.configure(config)
     assert vsim.feed_many(frames) == want
     assert vsim.stats().to_json() == engine.stats().to_json()
+
+
+def _small_block_frames() -> list[bytes]:
+    """Packets of blocks shorter than a beat at every alignment, with every count.
+
+    The scanner follows up to four block starts inside one beat (zero-length blocks are
+    two bytes), so these frames put the block limit, the count, a short ``A``/``F``
+    (an error) and the packet's end on each of those hops, then a trigger after them.
+    """
+    trigger = add_order(13, "S", 1_400_000)
+    patterns: list[list[bytes]] = [[b""] * k for k in range(1, 9)]
+    patterns += [
+        [b"", b"X", b"", b"XY", b""],
+        [b"X", b"", b"", b"", b""],
+        [b"XYZ", b"", b"XY", b"", b""],
+        [b"", b"", b"A", b"", b""],
+        [b"", b"F12", b""],
+        [b"", b"", b"", b"A1234"],
+    ]
+    frames = []
+    for lead in range(8):
+        for pattern in patterns:
+            blocks = [b"L" * lead, *pattern, trigger]
+            for count in range(1, len(blocks) + 2):
+                frame = bytearray(feed_frame(blocks))
+                frame[60:62] = count.to_bytes(2, "big")  # the MoldUDP64 count
+                frames.append(bytes(frame))
+            frames.append(feed_frame(blocks, cut=20 + 2 * len(blocks) + lead))
+    for lead in range(8):  # the 64-block limit landing on each hop
+        frames.append(feed_frame([b"L" * lead, *([b""] * 70), trigger]))
+        frames.append(feed_frame([b"L" * lead, *([b""] * 62), trigger, b""]))
+    return frames
+
+
+def test_verilator_on_blocks_shorter_than_a_beat(vsim: FpgaBackend) -> None:
+    """Back to back: the reference's orders and statistics, message counts included."""
+    frames = _small_block_frames()
+    inst = InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 2**62, 2**62)
+    config = dataclasses.replace(_FUZZ_CONFIG, max_orders=10**6, instruments=(inst,))
+    engine = ThresholdEngine(config)
+    want = [engine.feed(f) for f in frames]
+    vsim.configure(config)
+    assert vsim.feed_many(frames) == want
+    assert vsim.stats().to_json() == engine.stats().to_json()
+    assert engine.stats().orders > 150 and engine.stats().parse_errors > 250

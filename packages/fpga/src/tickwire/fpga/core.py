@@ -17,14 +17,25 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     ``L4 = L3 + 4 * IHL``), the frame is decided for the feed port or ignored, with the
     checks of section 2 in one cycle; ``P = L4 + 8`` and the UDP end ``L4 + UL`` are
     kept for the frame.
-    *MoldUDP64*: an 8-lane unrolled byte state machine (HDR, LEN_HI, LEN_LO, BODY, DONE,
-    ERR) walks the bytes in ``[P, L4 + UL)``: the count at ``P + 18``, then per block the
-    length, the body (type at 0 with the A/F length rule, locate at 1..2, side at 19,
-    price at 32..35) and its end, at most 64 blocks, stopping after ``count`` blocks.
-    Every lane may end a block (up to four zero-length blocks a beat are counted), but
-    an A/F block is at least 38 bytes, so at most one trigger candidate ends in a beat.
-    A frame that ends (or whose UDP length ends) in any state but DONE has one parse
-    error. State resets at every last beat.
+    *MoldUDP64*, by block-start pointer jumping: every lane is read, in parallel, as
+    the low byte of a block length field (its high byte is the lane before, or the
+    previous beat's last byte), giving that block's length ``n``, the lane where it
+    would end (``lane + n``, when in this beat) and the lane of the next length field's
+    low byte (``lane + n + 2``, one-hot), and whether its type byte makes it a short
+    ``A``/``F`` (an error). The only chain within a beat follows that one-hot pointer from
+    the registered start: at most four hops (a zero-length block is two bytes), each an
+    AND-OR of eight 10-bit vectors, where a hop either ends its block in the beat, errs,
+    reaches the block limit (``min(count, 64)`` blocks, counted down) or leaves its block
+    open. An open block is registered (its body start, length, where it ends) and ended
+    in a later beat by comparing the registered end with the beat, and its fields are
+    taken by fixed offsets from the registered body start (type at 0, locate at 1..2,
+    side at 19, price at 32..35). The count is read at ``P + 18`` the same way. Only an
+    open block can be a trigger (an A/F block is at least 38 bytes), so the candidate
+    never waits for the hops, and at most one ends in a beat. A frame that ends (or
+    whose UDP length ends) before DONE has one parse error. State resets at every last
+    beat. The header decision is made in the beat with byte ``L4 + 7``; the first byte
+    the scanner reads (``P + 18``) is at least 19 bytes later, so it reads the decision
+    from registers.
 *Locate lookup*
     The locate of the message being scanned is compared with the 64 slot locates (a
     CAM) the cycle after it is complete, and the slot's configuration and its position
@@ -73,7 +84,7 @@ __all__ = ["DESC", "INST", "ORDER_FRAME_BEATS", "POS", "ThresholdCore"]
 
 _LEN_A, _LEN_F = min_add_lengths()
 _TYPE_A, _TYPE_F, _SELL = 0x41, 0x46, 0x53
-_HDR, _LEN_HI, _LEN_LO, _BODY, _DONE, _ERR = range(6)
+_S_HDR, _S_BLK, _S_DONE, _S_ERR = range(4)
 _HDR_BEATS = 12  # the header buffer: P <= 18 + 60 + 8 = 86 bytes
 _POS = 18  # bits of a byte position (frames and UDP ends up to 256 KiB)
 TX_FIFO_DEPTH = 8
@@ -366,124 +377,271 @@ class ThresholdCore(wiring.Component):
             end_now.eq(Mux(f_done, f_end, l4 + udp_len)),
         ]
 
-        # ------------------------------------------------------------------ scanner lanes
-        layout = {
-            "phase": 3,
-            "cnt": 16,
-            "blk": 7,
-            "lhi": 8,
-            "bstart": _POS,
-            "bend": _POS,
-            "blen": 16,
-            "mtype": 8,
-            "mloc": 16,
-            "mside": 8,
-            "mprice": 32,
-        }
-        state = {k: Signal(w, name=f"scan_{k}") for k, w in layout.items()}
-        cur = state
-        completes: list[Any] = []
+        # ------------------------------------------------------------------ scanner
+        # Block-start pointer jumping (see the module docstring): every lane is read in
+        # parallel as the low byte of a block length field (its high byte is the lane
+        # before, or the previous beat's last byte), and the only chain within a beat is
+        # at most four hops of an 8-bit one-hot "next length field ends here" vector.
         cand_any = Signal()
         ev_price = Signal(32)
-        cand_price: list[Any] = []
-        cands: list[Any] = []
-        for lane in range(8):
-            lm = Module()
-            m.submodules[f"lane{lane}"] = _Wrap(lm)
-            nxt = {k: Signal(w, name=f"lane{lane}_{k}") for k, w in layout.items()}
-            lm.d.comb += [nxt[k].eq(cur[k]) for k in layout]
-            done_l = Signal(name=f"lane{lane}_complete")
-            cand_l = Signal(name=f"lane{lane}_candidate")
-            b = r_data[8 * lane : 8 * lane + 8]
-            pos = base + lane
-            active = scan_now & r_be[lane] & (pos >= p_now) & (pos < end_now)
+        sc_phase = Signal(2)
+        sc_left = Signal(7)  # blocks still to scan before DONE (count, at most 64)
+        sc_nlo = Signal(_POS)  # position of the next block's length low byte
+        sc_pend = Signal()  # a block is open: it completes at sc_nlo - 2
+        sc_lhi = Signal(8)  # the previous beat's last byte
+        sc_bstart = Signal(_POS)  # the open block's body (type byte) position
+        sc_blen = Signal(16)
+        sc_mtype = Signal(8)
+        sc_mloc = Signal(16)
+        sc_mside = Signal(8)
+        sc_mprice = Signal(32)
+        state_regs = [sc_phase, sc_left, sc_nlo, sc_pend, sc_lhi, sc_bstart, sc_blen]
+        state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice]
 
-            def complete(
-                in_body: bool,
-                cur: dict[str, Any] = cur,
-                nxt: dict[str, Any] = nxt,
-                done_l: Any = done_l,
-                cand_l: Any = cand_l,
-                lm: Any = lm,
-            ) -> None:
-                blk = cur["blk"] + 1
-                lm.d.comb += [nxt["blk"].eq(blk), done_l.eq(1)]
-                with lm.If((blk == cur["cnt"]) | (blk == MAX_SCANNED)):
-                    lm.d.comb += nxt["phase"].eq(_DONE)
-                with lm.Else():
-                    lm.d.comb += nxt["phase"].eq(_LEN_HI)
-                if in_body:
-                    is_add = (nxt["mtype"] == _TYPE_A) | (nxt["mtype"] == _TYPE_F)
-                    lm.d.comb += cand_l.eq(is_add & (nxt["mside"] == _SELL))
+        pm = Module()  # everything below that does not depend on the hops
+        m.submodules.scan_lanes = _Wrap(pm)
+        lb = [r_data[8 * i : 8 * i + 8] for i in range(8)]
+        room = Signal(4)  # lanes 0..room-1 hold scanned bytes (a prefix of the beat)
+        left_end = Signal(_POS + 1)
+        pm.d.comb += left_end.eq(f_end - base)
+        pm.d.comb += room.eq(
+            Mux(
+                ~(r_valid & f_scan) | (f_end <= base),
+                0,
+                Mux(left_end >= nbytes, nbytes, left_end[0:4]),
+            )
+        )
+        v = Signal(8)
+        pm.d.comb += v.eq(Cat(*[room > i for i in range(8)]))
+        blk = sc_phase == _S_BLK
+        hdrp = sc_phase == _S_HDR
 
-            with lm.If(active), lm.Switch(cur["phase"]):
-                with lm.Case(_HDR):
-                    rel = pos - p_now
-                    with lm.If(rel == 18):
-                        lm.d.comb += nxt["cnt"][8:16].eq(b)
-                    with lm.If(rel == 19):
-                        count = Cat(b, cur["cnt"][8:16])
-                        lm.d.comb += nxt["cnt"].eq(count)
-                        with lm.If((count == 0) | (count == 0xFFFF)):
-                            lm.d.comb += nxt["phase"].eq(_DONE)
-                        with lm.Else():
-                            lm.d.comb += nxt["phase"].eq(_LEN_HI)
-                with lm.Case(_LEN_HI):
-                    lm.d.comb += [nxt["lhi"].eq(b), nxt["phase"].eq(_LEN_LO)]
-                with lm.Case(_LEN_LO):
-                    length = Cat(b, cur["lhi"])
-                    lm.d.comb += [
-                        nxt["blen"].eq(length),
-                        nxt["bstart"].eq(pos + 1),
-                        nxt["bend"].eq(pos + length),
+        # Per lane i as a length field's low byte: n, completion lane i + n, next low byte
+        # at i + n + 2 (one-hot over 0..9: 8 and 9 are the next beat's lanes 0 and 1).
+        hi_b = [sc_lhi, *lb[:7]]
+        n_l: list[Any] = []
+        comp_l: list[Any] = []
+        short_l: list[Any] = []
+        nx_l: list[Any] = []
+        adv_l: list[Any] = []
+        for i in range(8):
+            n_i = Signal(16, name=f"lane{i}_len")
+            pm.d.comb += n_i.eq(Cat(lb[i], hi_b[i]))
+            fits = n_i <= 7 - i
+            cv = Signal(name=f"lane{i}_ends")
+            pm.d.comb += cv.eq(fits & v.bit_select((n_i + i)[0:3], 1))
+            sh = Signal(name=f"lane{i}_short")
+            if i < 7:
+                t = lb[i + 1]
+                pm.d.comb += sh.eq(
+                    (n_i != 0)
+                    & v[i + 1]
+                    & (((t == _TYPE_A) & (n_i < _LEN_A)) | ((t == _TYPE_F) & (n_i < _LEN_F)))
+                )
+            comp = Signal(name=f"lane{i}_complete")
+            pm.d.comb += comp.eq(cv & ~sh)
+            nx = Signal(10, name=f"lane{i}_next")
+            pm.d.comb += nx.eq(
+                Cat(*[n_i == j - i - 2 if j >= i + 2 else C(0, 1) for j in range(10)])
+            )
+            adv = Signal(_POS, name=f"lane{i}_adv")
+            pm.d.comb += adv.eq(n_i + (i + 2))
+            n_l.append(n_i)
+            comp_l.append(comp)
+            short_l.append(sh)
+            nx_l.append(nx)
+            adv_l.append(adv)
+
+        # The open block (registered): its type check, its completion, its fields.
+        dn = Signal(_POS)  # the next low byte, relative to this beat
+        dbs = Signal(_POS)  # this beat, relative to the open block's body
+        dh = Signal(_POS)  # this beat, relative to P
+        pm.d.comb += [dn.eq(sc_nlo - base), dbs.eq(base - sc_bstart), dh.eq(base - f_p)]
+
+        def at(rel: Any, k: int, i: int) -> Any:
+            """Lane i is at offset k of what ``rel`` (beat - origin) is relative to."""
+            return rel == ((k - i) % (1 << _POS))
+
+        ptype = _or_all([Mux(at(dbs, 0, i) & v[i], lb[i], 0) for i in range(8)])
+        ptype_here = _or_all([at(dbs, 0, i) & v[i] for i in range(8)])
+        pend_err = Signal()
+        pm.d.comb += pend_err.eq(
+            blk
+            & sc_pend
+            & ptype_here
+            & (sc_blen != 0)
+            & (
+                ((ptype == _TYPE_A) & (sc_blen < _LEN_A))
+                | ((ptype == _TYPE_F) & (sc_blen < _LEN_F))
+            )
+        )
+        pend_comp = Signal()
+        pm.d.comb += pend_comp.eq(
+            blk & sc_pend & ~pend_err & _or_all([(dn == i + 2) & v[i] for i in range(8)])
+        )
+        # Count (at P + 18, P + 19) in HDR: the lane with its low byte reads it as n.
+        c19 = [hdrp & at(dh, 19, i) & v[i] for i in range(8)]
+        c19_any = Signal()
+        cnt_ok = Signal()
+        pm.d.comb += c19_any.eq(_or_all(c19))
+        pm.d.comb += cnt_ok.eq(
+            _or_all([c19[i] & (n_l[i] != 0) & (n_l[i] != 0xFFFF) for i in range(8)])
+        )
+        left0 = Signal(7)
+        pm.d.comb += left0.eq(
+            Mux(
+                hdrp,
+                _or_all(
+                    [
+                        Mux(c19[i], Mux(n_l[i] < MAX_SCANNED, n_l[i], MAX_SCANNED), 0)
+                        for i in range(8)
                     ]
-                    with lm.If(length == 0):
-                        complete(False)
-                    with lm.Else():
-                        lm.d.comb += nxt["phase"].eq(_BODY)
-                with lm.Case(_BODY):
-                    j = pos - cur["bstart"]
-                    with lm.If(j == 0):
-                        lm.d.comb += nxt["mtype"].eq(b)
-                    with lm.If(j == A_LOCATE):
-                        lm.d.comb += nxt["mloc"][8:16].eq(b)
-                    with lm.If(j == A_LOCATE + 1):
-                        lm.d.comb += nxt["mloc"][0:8].eq(b)
-                    with lm.If(j == A_SIDE):
-                        lm.d.comb += nxt["mside"].eq(b)
-                    for k in range(4):
-                        with lm.If(j == A_PRICE + k):
-                            lm.d.comb += nxt["mprice"][8 * (3 - k) : 8 * (4 - k)].eq(b)
-                    short = (j == 0) & (
-                        ((b == _TYPE_A) & (cur["blen"] < _LEN_A))
-                        | ((b == _TYPE_F) & (cur["blen"] < _LEN_F))
-                    )
-                    with lm.If(short):
-                        lm.d.comb += nxt["phase"].eq(_ERR)
-                    with lm.Elif(pos == cur["bend"]):
-                        complete(True)
-            completes.append(done_l)
-            cand_price.append(Mux(cand_l, nxt["mprice"], 0))
-            cands.append(cand_l)
-            cur = nxt
-        sm.d.comb += [ev_price.eq(_or_all(cand_price)), cand_any.eq(_or_all(cands))]
+                ),
+                sc_left - pend_comp,
+            )
+        )
+        left_is = [Signal(name=f"left_is_{k + 1}") for k in range(4)]
+        pm.d.comb += [left_is[k].eq(left0 == k + 1) for k in range(4)]
+        start = Signal(10)
+        go_blk = blk & (~sc_pend | pend_comp) & ~(pend_comp & (sc_left == 1))
+        pm.d.comb += start.eq(
+            Cat(*[(go_blk & (dn == j)) if j < 8 else C(0, 1) for j in range(10)])
+            | Cat(C(0, 2), *[c19[i] & cnt_ok for i in range(8)])
+        )
+        # The open block's fields, read by offset from its registered body start.
+        offsets = {"type": [0], "loc": [A_LOCATE, A_LOCATE + 1], "side": [A_SIDE]}
+        offsets["price"] = [A_PRICE + k for k in range(4)]
 
+        def field_byte(k: int) -> tuple[Any, Any]:
+            hit = [at(dbs, k, i) & v[i] for i in range(8)]
+            return _or_all(hit), _or_all([Mux(hit[i], lb[i], 0) for i in range(8)])
+
+        price_now = Signal(32)
+        price_bytes = []
+        for k in range(4):
+            h, val = field_byte(A_PRICE + k)
+            price_bytes.append(Mux(h, val, sc_mprice[8 * (3 - k) : 8 * (4 - k)]))
+        pm.d.comb += price_now.eq(Cat(*reversed(price_bytes)))
+        side_h, side_v = field_byte(A_SIDE)
+        type_h, type_v = field_byte(0)
+        lhi_h, lhi_v = field_byte(A_LOCATE)
+        llo_h, llo_v = field_byte(A_LOCATE + 1)
+        pm.d.comb += [
+            cand_any.eq(
+                pend_comp
+                & (sc_blen >= min(_LEN_A, _LEN_F))
+                & ((sc_mtype == _TYPE_A) | (sc_mtype == _TYPE_F))
+                & (sc_mside == _SELL)
+            ),
+            ev_price.eq(price_now),
+        ]
+
+        # The hops: P_k one-hot over lanes (8, 9: the next beat), at most four a beat.
+        hop = start
+        comps: list[Any] = [pend_comp]
+        dones: list[Any] = [pend_comp & (sc_left == 1)]
+        errs: list[Any] = [pend_err]
+        opens: list[Any] = []
+        beyond: list[Any] = [Cat(C(0, 8), start[8:10])]
+        for k in range(4):
+            hk = Module()
+            m.submodules[f"scan_hop{k}"] = _Wrap(hk)
+            p = hop
+            c_k = Signal(name=f"hop{k}_complete")
+            d_k = Signal(name=f"hop{k}_done")
+            e_k = Signal(name=f"hop{k}_error")
+            o_k = Signal(8, name=f"hop{k}_open")
+            nxt = Signal(10, name=f"hop{k}_next")
+            hk.d.comb += [
+                c_k.eq(_or_all([p[i] & comp_l[i] for i in range(8)])),
+                e_k.eq(_or_all([p[i] & short_l[i] for i in range(8)])),
+                o_k.eq(Cat(*[p[i] & ~comp_l[i] & ~short_l[i] for i in range(8)])),
+            ]
+            hk.d.comb += d_k.eq(c_k & left_is[k])
+            hk.d.comb += nxt.eq(
+                Mux(d_k, 0, _or_all([Mux(p[i] & comp_l[i], nx_l[i], 0) for i in range(8)]))
+            )
+            comps.append(c_k)
+            dones.append(d_k)
+            errs.append(e_k)
+            opens.append(o_k)
+            beyond.append(nxt)
+            hop = Cat(nxt[0:8], C(0, 2))
+
+        fm = Module()  # the state after this beat
+        m.submodules.scan_next = _Wrap(fm)
+        op = Signal(8)
+        over = Signal(10)
+        fm.d.comb += [op.eq(_or_all(opens)), over.eq(_or_all(beyond))]
+        any_open = op.any()
+        hdr_zero = c19_any & ~cnt_ok
+        n_phase = Signal(2)
+        with fm.If(_or_all(errs)):
+            fm.d.comb += n_phase.eq(_S_ERR)
+        with fm.Elif(_or_all(dones) | hdr_zero):
+            fm.d.comb += n_phase.eq(_S_DONE)
+        with fm.Elif(c19_any):
+            fm.d.comb += n_phase.eq(_S_BLK)
+        with fm.Else():
+            fm.d.comb += n_phase.eq(sc_phase)
+        n_nlo = Signal(_POS)
+        with fm.If(any_open):
+            fm.d.comb += n_nlo.eq(base + _or_all([Mux(op[i], adv_l[i], 0) for i in range(8)]))
+        with fm.Elif(over[8]):
+            fm.d.comb += n_nlo.eq(base + 8)
+        with fm.Elif(over[9]):
+            fm.d.comb += n_nlo.eq(base + 9)
+        with fm.Else():
+            fm.d.comb += n_nlo.eq(sc_nlo)
         scanned_now = Signal(4)
-        sm.d.comb += scanned_now.eq(sum(completes))
+        fm.d.comb += scanned_now.eq(sum(comps))
+        n_left = Signal(7)
+        fm.d.comb += n_left.eq(left0 - sum(comps[1:]))
+
+        def open_byte(k: int) -> tuple[Any, Any]:
+            """Byte k of the body of the block opened in this beat, when it is in it."""
+            lanes = [i for i in range(8) if i + 1 + k < 8]
+            hit = _or_all([op[i] & v[i + 1 + k] for i in lanes])
+            return hit, _or_all([Mux(op[i], lb[i + 1 + k], 0) for i in lanes])
+
+        o_type = open_byte(0)
+        o_lhi = open_byte(A_LOCATE)
+        o_llo = open_byte(A_LOCATE + 1)
+
+        def take(reg: Any, opened: tuple[Any, Any], pending: tuple[Any, Any]) -> Any:
+            return Mux(opened[0], opened[1], Mux(pending[0], pending[1], reg))
+
+        n_state = [
+            n_phase,
+            n_left,
+            n_nlo,
+            any_open | (sc_pend & ~pend_comp),
+            lb[7],
+            Mux(any_open, base + _or_all([Mux(op[i], i + 1, 0) for i in range(8)]), sc_bstart),
+            Mux(any_open, _or_all([Mux(op[i], n_l[i], 0) for i in range(8)]), sc_blen),
+            take(sc_mtype, o_type, (type_h, type_v)),
+            Cat(
+                take(sc_mloc[0:8], o_llo, (llo_h, llo_v)),
+                take(sc_mloc[8:16], o_lhi, (lhi_h, lhi_v)),
+            ),
+            Mux(side_h, side_v, sc_mside),
+            price_now,
+        ]
+        cur_phase = n_phase
+
         fcount = Signal(32)
         in_frame = Signal()
-        reset_state = {k: Const(0, w) for k, w in layout.items()}
         with m.If(r_valid):
             m.d.sync += ctr["scanned"].eq(ctr["scanned"] + scanned_now)
             with m.If(r_last):
-                m.d.sync += [state[k].eq(reset_state[k]) for k in layout]
+                m.d.sync += [s.eq(0) for s in state_regs]
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
-                bad = uerr_now | (scan_now & (cur["phase"] != _DONE))
+                bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
                 with m.If(bad):
                     m.d.sync += ctr["parse_errors"].eq(ctr["parse_errors"] + 1)
             with m.Else():
-                m.d.sync += [state[k].eq(cur[k]) for k in layout]
+                m.d.sync += [s.eq(x) for s, x in zip(state_regs, n_state, strict=True)]
                 m.d.sync += in_frame.eq(1)
                 with m.If(decide):
                     m.d.sync += [
@@ -497,10 +655,10 @@ class ThresholdCore(wiring.Component):
         # ------------------------------------------------------------------ locate lookup
         cam_idx = Signal(6)
         cam_hit = Signal()
-        hit_any, idx_expr = _priority([act_loc[i] == state["mloc"] for i in range(regs.INST_SLOTS)])
+        hit_any, idx_expr = _priority([act_loc[i] == sc_mloc for i in range(regs.INST_SLOTS)])
         cam_hit_c = Signal()
         cam_idx_c = Signal(6)
-        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & (state["mloc"] != 0))]
+        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & (sc_mloc != 0))]
         m.d.sync += [cam_idx.eq(cam_idx_c), cam_hit.eq(cam_hit_c)]
         m.d.comb += [cfg_rd.addr.eq(cam_idx), pos_rd.addr.eq(cam_idx)]
 
