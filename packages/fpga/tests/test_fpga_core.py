@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tickwire.fpga import regs
 from tickwire.fpga.backend import FpgaBackend
 from tickwire.fpga.control import instrument_writes
+from tickwire.fpga.core import LATENCY_CYCLES
 from tickwire.fpga.sim import frame_beats
 from tickwire.itch import OrderDelete, encode
 from tickwire.threshold import ThresholdEngine
@@ -156,10 +157,14 @@ def test_clord_id_digits_follow_the_bcd_counter_across_a_decade(fpga: FpgaBacken
     _check(fpga, CONFIG, frames)
 
 
-def test_order_leaves_five_cycles_after_the_trigger_message_ends(fpga: FpgaBackend) -> None:
+def test_order_leaves_a_fixed_number_of_cycles_after_the_trigger_message_ends(
+    fpga: FpgaBackend,
+) -> None:
     """At every byte alignment, A and F, with and without a tag or IPv4 options: the
-    order's first TX beat is exactly 5 cycles after the RX beat holding the trigger
-    message's last byte (the TX port idle: frames 40 idle cycles apart)."""
+    order's first TX beat is exactly LATENCY_CYCLES (9) after the RX beat holding the
+    trigger message's last byte (the TX port idle: frames 40 idle cycles apart), and so
+    at most 10 after the last price byte's beat, within the 12 of the target."""
+    assert LATENCY_CYCLES == 9
     frames, ends = [], []
     for pad in range(8):
         for mpid in (None, "GSCO"):
@@ -175,4 +180,4 @@ def test_order_leaves_five_cycles_after_the_trigger_message_ends(fpga: FpgaBacke
     out = fpga.sim.stream(frames, gap=40)
     assert all(len(o) == 1 for o in out)
     got = {x.frame: x.first_tx - x.first_rx - ends[x.frame] // 8 for x in fpga.sim.latencies}
-    assert got == dict.fromkeys(range(len(frames)), 5)
+    assert got == dict.fromkeys(range(len(frames)), LATENCY_CYCLES)

@@ -41,13 +41,18 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     CAM) the cycle after it is complete, and the slot's configuration and its position
     are read from two memories the cycle after; the price comes at least 30 bytes
     (four beats) after the locate, so both are ready at cycle T.
-``S1`` (T + 1)
-    ``0 < p <= limit`` (a trigger), and ``(limit - p) * m >> s`` (the division by
-    ``tick`` as a multiply by the host-computed reciprocal, :mod:`tickwire.fpga.recip`).
-``S2`` (T + 2)
-    ``base + step * improvement`` capped at ``max_order_qty``; the order's IPv4 header
-    checksum (it covers only constants and the two addresses).
-``S3`` (T + 3): the decision
+``S1`` (T + 1), ``S1M`` (T + 2), ``S1S`` (T + 3)
+    ``0 < p <= limit`` (a trigger) and ``limit - p``; its product with the reciprocal
+    ``m``; the product shifted right by ``s`` (the division by ``tick`` as a multiply by
+    the host-computed reciprocal, :mod:`tickwire.fpga.recip`). Each multiply has a
+    stage of its own with a register after it (the ECP5's 18x18 multipliers and the
+    adders that join them take most of a 6.4 ns cycle).
+``S2M`` (T + 4), ``S2`` (T + 5)
+    ``step * improvement``; ``base +`` it, capped at ``max_order_qty``, and the order's
+    IPv4 header checksum (it covers only constants and the two addresses).
+``S3Q`` (T + 6)
+    The quantity ``q = min(.., max_position - shares)`` and its cost ``q * p``.
+``S3`` (T + 7): the decision
     The contract's rules in order: suppressed (an order was sent for this frame: the
     event carries its frame number), killed, max orders, position (``q = min(..,
     max_position - shares) <= 0``), notional; else the order is sent: counters, the
@@ -57,14 +62,15 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     to half of a frame's events.
 TX
     The FIFO's head (first word fall through) is turned into the 111/115-byte frame and
-    sent a beat a cycle from T + 4 on; frames queue back to back. The ClOrdID's decimal
+    sent a beat a cycle from T + 8 on; frames queue back to back. The ClOrdID's decimal
     UserRefNum comes from a BCD counter kept beside the binary one (set by double dabble
     at RESET, incremented in BCD per order), so no binary-to-decimal conversion sits in
     the order path.
 
 Why one trigger decision never races another: state only changes when an order is
 sent, a sent order suppresses every later trigger of its frame, and the first trigger
-of the next frame ends at least 100 bytes (12 beats) later, long after ``S3``.
+of the next frame ends at least 100 bytes (12 beats) later, after ``S3`` (T + 7) has
+written the position it reads.
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ from tickwire.threshold.scan import A_LOCATE, A_PRICE, A_SIDE, MAX_SCANNED, min_
 from . import regs
 from .recip import RECIP_BITS
 
-__all__ = ["DESC", "INST", "ORDER_FRAME_BEATS", "POS", "ThresholdCore"]
+__all__ = ["DESC", "INST", "LATENCY_CYCLES", "ORDER_FRAME_BEATS", "POS", "ThresholdCore"]
 
 _LEN_A, _LEN_F = min_add_lengths()
 _TYPE_A, _TYPE_F, _SELL = 0x41, 0x46, 0x53
@@ -89,6 +95,9 @@ _HDR_BEATS = 12  # the header buffer: P <= 18 + 60 + 8 = 86 bytes
 _POS = 18  # bits of a byte position (frames and UDP ends up to 256 KiB)
 TX_FIFO_DEPTH = 8
 ORDER_FRAME_BEATS = (14, 15)
+LATENCY_CYCLES = 9
+"""Cycles from the RX beat that completes a trigger message to its order's first TX beat:
+the input register, the scanner (T), S1, S1M, S1S, S2M, S2, S3Q, S3 (the FIFO write)."""
 """Beats of an order frame without and with an 802.1Q tag (111 and 115 bytes)."""
 
 INST = data.StructLayout(
@@ -663,15 +672,13 @@ class ThresholdCore(wiring.Component):
         m.d.comb += [cfg_rd.addr.eq(cam_idx), pos_rd.addr.eq(cam_idx)]
 
         # ------------------------------------------------------------------ S1..S3
+        # Each multiply has a stage of its own and its result a register after it (they
+        # map to the ECP5's 18x18 multipliers and their adder trees): S1 compares and
+        # subtracts, S1M multiplies by the reciprocal, S1S shifts; S2M multiplies by the
+        # step, S2 adds and caps; S3Q takes the quantity and multiplies by the price,
+        # S3 decides. A stage's event register holds what the later stages need.
         s1 = Signal(_EVT)
         s1_v = Signal()
-        s2 = Signal(_EVT)
-        s2_v = Signal()
-        s2_impr = Signal(32)
-        s3 = Signal(_EVT)
-        s3_v = Signal()
-        s3_ap = Signal(20)
-        s3_csum = Signal(16)
         hdr_l3 = Mux(vlan, hdr[8 * 18 : 8 * 38], hdr[8 * 14 : 8 * 34])
         m.d.sync += s1_v.eq(r_valid & cand_any & cam_hit)
         with m.If(r_valid & cand_any & cam_hit):
@@ -693,19 +700,37 @@ class ThresholdCore(wiring.Component):
                 s1.oport.eq(act_oport),
                 s1.session.eq(act_session),
             ]
+
+        def stage(prev: Any, go: Any, name: str) -> tuple[Any, Any]:
+            """The next stage's event register and valid, loaded from ``prev`` on ``go``."""
+            ev = Signal(_EVT, name=name)
+            ev_v = Signal(name=f"{name}_v")
+            m.d.sync += ev_v.eq(go)
+            with m.If(go):
+                m.d.sync += ev.eq(prev)
+            return ev, ev_v
+
         trig = Signal()
-        impr = Signal(32)
-        diff = (s1.inst.limit - s1.price)[0:32]
-        d1.d.comb += [
-            trig.eq(s1_v & (s1.price != 0) & (s1.price <= s1.inst.limit)),
-            impr.eq(((diff * s1.inst.recip) >> s1.inst.shift)[0:32]),
-        ]
-        m.d.sync += s2_v.eq(trig)
+        d1.d.comb += trig.eq(s1_v & (s1.price != 0) & (s1.price <= s1.inst.limit))
+        s1m, s1m_v = stage(s1, trig, "s1m")
+        s1m_diff = Signal(32)
         with m.If(trig):
-            m.d.sync += [s2.eq(s1), s2_impr.eq(impr)]
+            m.d.sync += s1m_diff.eq((s1.inst.limit - s1.price)[0:32])
+        s1s, s1s_v = stage(s1m, s1m_v, "s1s")
+        s1s_prod = Signal(32 + RECIP_BITS)
+        with m.If(s1m_v):
+            m.d.sync += s1s_prod.eq(s1m_diff * s1m.inst.recip)
+        s2m, s2m_v = stage(s1s, s1s_v, "s2m")
+        s2m_impr = Signal(32)
+        with m.If(s1s_v):
+            m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
+        s2, s2_v = stage(s2m, s2m_v, "s2")
+        s2_step = Signal(52)
+        with m.If(s2m_v):
+            m.d.sync += s2_step.eq(s2m.inst.step * s2m_impr)
 
         amount = Signal(53)
-        d2.d.comb += amount.eq(s2.inst.base + s2.inst.step * s2_impr)
+        d2.d.comb += amount.eq(s2.inst.base + s2_step)
         words = [0x4500, 97, 0, 0x4000, (64 << 8) | 17]
         csum_sum = Signal(20)
         d2.d.comb += csum_sum.eq(
@@ -722,20 +747,31 @@ class ThresholdCore(wiring.Component):
             csum.eq(~(fold1[0:16] + fold1[16])[0:16]),
             capped.eq(Mux(amount < s2.inst.maxq, amount, s2.inst.maxq)),
         ]
-        m.d.sync += s3_v.eq(s2_v)
+        s3q, s3q_v = stage(s2, s2_v, "s3q")
+        s3q_ap = Signal(20)
+        s3q_csum = Signal(16)
         with m.If(s2_v):
-            m.d.sync += [s3.eq(s2), s3_ap.eq(capped), s3_csum.eq(csum)]
+            m.d.sync += [s3q_ap.eq(capped), s3q_csum.eq(csum)]
+
+        pos_room = (s3q.inst.maxpos - s3q.pos.shares)[0:63]
+        qty_c = Signal(20)
+        d3.d.comb += qty_c.eq(
+            Mux(s3q.pos.shares >= s3q.inst.maxpos, 0, Mux(pos_room < s3q_ap, pos_room, s3q_ap))
+        )
+        s3, s3_v = stage(s3q, s3q_v, "s3")
+        qty = Signal(20)
+        s3_cost = Signal(52)
+        s3_csum = Signal(16)
+        with m.If(s3q_v):
+            m.d.sync += [qty.eq(qty_c), s3_cost.eq(qty_c * s3q.price), s3_csum.eq(s3q_csum)]
 
         sent_v = Signal()
         sent_frame = Signal(32)
         first_ref = Signal(32)
         bcd = Signal(40)
         shares = s3.pos.shares
-        room = (s3.inst.maxpos - shares)[0:63]
-        qty = Signal(20)
-        d3.d.comb += qty.eq(Mux(shares >= s3.inst.maxpos, 0, Mux(room < s3_ap, room, s3_ap)))
         new_notional = Signal(64)
-        d3.d.comb += new_notional.eq(s3.pos.notional + qty * s3.price)
+        d3.d.comb += new_notional.eq(s3.pos.notional + s3_cost)
         tx_fifo = fifo.SyncFIFO(width=DESC.size, depth=TX_FIFO_DEPTH)
         m.submodules.tx_fifo = tx_fifo
         desc = data.View(DESC, tx_fifo.w_data)
@@ -944,7 +980,17 @@ class ThresholdCore(wiring.Component):
         m.d.comb += self.bus_r_data.eq(Mux(r_inst, words4.word_select(r_word, 32), rdata))
 
         m.d.comb += self.traffic.eq(
-            self.rx_valid | r_valid | in_frame | s1_v | s2_v | s3_v | tx_fifo.r_rdy
+            self.rx_valid
+            | r_valid
+            | in_frame
+            | s1_v
+            | s1m_v
+            | s1s_v
+            | s2m_v
+            | s2_v
+            | s3q_v
+            | s3_v
+            | tx_fifo.r_rdy
         )
         return m
 
