@@ -410,18 +410,11 @@ class ThresholdCore(wiring.Component):
         pm = Module()  # everything below that does not depend on the hops
         m.submodules.scan_lanes = _Wrap(pm)
         lb = [r_data[8 * i : 8 * i + 8] for i in range(8)]
-        room = Signal(4)  # lanes 0..room-1 hold scanned bytes (a prefix of the beat)
-        left_end = Signal(_POS + 1)
-        pm.d.comb += left_end.eq(f_end - base)
-        pm.d.comb += room.eq(
-            Mux(
-                ~(r_valid & f_scan) | (f_end <= base),
-                0,
-                Mux(left_end >= nbytes, nbytes, left_end[0:4]),
-            )
-        )
+        # The lanes of the beat that hold scanned bytes, a register: decided a cycle ahead
+        # from the incoming beat (the beat after the header decision never holds one).
         v = Signal(8)
-        pm.d.comb += v.eq(Cat(*[room > i for i in range(8)]))
+        v_in = Cat(*[self.rx_be[i] & (in_beat * 8 + i < f_end) for i in range(8)])
+        m.d.sync += v.eq(Mux(self.rx_valid & f_scan & ~(r_valid & r_last), v_in, 0))
         blk = sc_phase == _S_BLK
         hdrp = sc_phase == _S_HDR
 
@@ -510,7 +503,16 @@ class ThresholdCore(wiring.Component):
             )
         )
         left_is = [Signal(name=f"left_is_{k + 1}") for k in range(4)]
-        pm.d.comb += [left_is[k].eq(left0 == k + 1) for k in range(4)]
+        pm.d.comb += [
+            left_is[k].eq(
+                Mux(
+                    hdrp,
+                    _or_all([c19[i] & (n_l[i] == k + 1) for i in range(8)]),
+                    Mux(pend_comp, sc_left == k + 2, sc_left == k + 1),
+                )
+            )
+            for k in range(4)
+        ]
         start = Signal(10)
         go_blk = blk & (~sc_pend | pend_comp) & ~(pend_comp & (sc_left == 1))
         pm.d.comb += start.eq(
@@ -640,15 +642,21 @@ class ThresholdCore(wiring.Component):
 
         fcount = Signal(32)
         in_frame = Signal()
+        # The scanned count and a frame's parse error reach their counters a cycle later.
+        scanned_reg = Signal(4)
+        error_reg = Signal()
+        m.d.sync += [scanned_reg.eq(0), error_reg.eq(0)]
+        m.d.sync += ctr["scanned"].eq(ctr["scanned"] + scanned_reg)
+        with m.If(error_reg):
+            m.d.sync += ctr["parse_errors"].eq(ctr["parse_errors"] + 1)
         with m.If(r_valid):
-            m.d.sync += ctr["scanned"].eq(ctr["scanned"] + scanned_now)
+            m.d.sync += scanned_reg.eq(scanned_now)
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
                 bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
-                with m.If(bad):
-                    m.d.sync += ctr["parse_errors"].eq(ctr["parse_errors"] + 1)
+                m.d.sync += error_reg.eq(bad)
             with m.Else():
                 m.d.sync += [s.eq(x) for s, x in zip(state_regs, n_state, strict=True)]
                 m.d.sync += in_frame.eq(1)
