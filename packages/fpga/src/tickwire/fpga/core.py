@@ -26,9 +26,10 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     the registered start: at most four hops (a zero-length block is two bytes), each an
     AND-OR of eight 10-bit vectors, where a hop either ends its block in the beat, errs,
     reaches the block limit (``min(count, 64)`` blocks, counted down) or leaves its block
-    open. An open block is registered (its body start, length, where it ends) and ended
-    in a later beat by comparing the registered end with the beat, and its fields are
-    taken by fixed offsets from the registered body start (type at 0, locate at 1..2,
+    open. An open block is registered (its body start, length, where it ends; positions
+    relative to the next beat, so no subtract comes before the hops and no adder after
+    them) and ended in a later beat by comparing the registered end with the lanes, and
+    its fields are taken by fixed offsets from the registered body start (type at 0, locate at 1..2,
     side at 19, price at 32..35). The count is read at ``P + 18`` the same way. Only an
     open block can be a trigger (an A/F block is at least 38 bytes), so the candidate
     never waits for the hops, and at most one ends in a beat. A frame that ends (or
@@ -395,16 +396,17 @@ class ThresholdCore(wiring.Component):
         ev_price = Signal(32)
         sc_phase = Signal(2)
         sc_left = Signal(7)  # blocks still to scan before DONE (count, at most 64)
-        sc_nlo = Signal(_POS)  # position of the next block's length low byte
-        sc_pend = Signal()  # a block is open: it completes at sc_nlo - 2
+        # Positions are kept relative to the next beat, so the hops start from registers.
+        sc_dn = Signal(_POS)  # the next block's length low byte - the next beat's first
+        sc_pend = Signal()  # a block is open: it completes at sc_dn - 2 (in that beat)
         sc_lhi = Signal(8)  # the previous beat's last byte
-        sc_bstart = Signal(_POS)  # the open block's body (type byte) position
+        sc_db = Signal(_POS)  # the next beat's first byte - the open block's body (type)
         sc_blen = Signal(16)
         sc_mtype = Signal(8)
         sc_mloc = Signal(16)
         sc_mside = Signal(8)
         sc_mprice = Signal(32)
-        state_regs = [sc_phase, sc_left, sc_nlo, sc_pend, sc_lhi, sc_bstart, sc_blen]
+        state_regs = [sc_phase, sc_left, sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
         state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice]
 
         pm = Module()  # everything below that does not depend on the hops
@@ -455,10 +457,10 @@ class ThresholdCore(wiring.Component):
             adv_l.append(adv)
 
         # The open block (registered): its type check, its completion, its fields.
-        dn = Signal(_POS)  # the next low byte, relative to this beat
-        dbs = Signal(_POS)  # this beat, relative to the open block's body
+        dn = sc_dn  # the next low byte, relative to this beat
+        dbs = sc_db  # this beat, relative to the open block's body
         dh = Signal(_POS)  # this beat, relative to P
-        pm.d.comb += [dn.eq(sc_nlo - base), dbs.eq(base - sc_bstart), dh.eq(base - f_p)]
+        pm.d.comb += dh.eq(base - f_p)
 
         def at(rel: Any, k: int, i: int) -> Any:
             """Lane i is at offset k of what ``rel`` (beat - origin) is relative to."""
@@ -595,15 +597,15 @@ class ThresholdCore(wiring.Component):
             fm.d.comb += n_phase.eq(_S_BLK)
         with fm.Else():
             fm.d.comb += n_phase.eq(sc_phase)
-        n_nlo = Signal(_POS)
+        n_dn = Signal(_POS)
         with fm.If(any_open):
-            fm.d.comb += n_nlo.eq(base + _or_all([Mux(op[i], adv_l[i], 0) for i in range(8)]))
+            fm.d.comb += n_dn.eq(_or_all([Mux(op[i], adv_l[i], 0) for i in range(8)]) - 8)
         with fm.Elif(over[8]):
-            fm.d.comb += n_nlo.eq(base + 8)
+            fm.d.comb += n_dn.eq(0)
         with fm.Elif(over[9]):
-            fm.d.comb += n_nlo.eq(base + 9)
+            fm.d.comb += n_dn.eq(1)
         with fm.Else():
-            fm.d.comb += n_nlo.eq(sc_nlo)
+            fm.d.comb += n_dn.eq(Mux(sc_dn >= 8, sc_dn - 8, sc_dn))
         scanned_now = Signal(4)
         fm.d.comb += scanned_now.eq(sum(comps))
         n_left = Signal(7)
@@ -625,10 +627,10 @@ class ThresholdCore(wiring.Component):
         n_state = [
             n_phase,
             n_left,
-            n_nlo,
+            n_dn,
             any_open | (sc_pend & ~pend_comp),
             lb[7],
-            Mux(any_open, base + _or_all([Mux(op[i], i + 1, 0) for i in range(8)]), sc_bstart),
+            Mux(any_open, _or_all([Mux(op[i], 7 - i, 0) for i in range(8)]), sc_db + 8),
             Mux(any_open, _or_all([Mux(op[i], n_l[i], 0) for i in range(8)]), sc_blen),
             take(sc_mtype, o_type, (type_h, type_v)),
             Cat(
