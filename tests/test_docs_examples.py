@@ -133,8 +133,31 @@ def shell_script(text: str) -> str:
     return "\n".join(commands) + "\n"
 
 
+#: What a checkout holds that a clone does not: the environment, build output, caches.
+#: Skipped when the repository is not a git checkout (``.ci/run`` tests a copy without
+#: ``.git``), where the copy is made by walking the tree instead of ``git ls-files``.
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "site",
+    "dist",
+    "build",
+    "out",
+    "backtest-out",
+    "__pycache__",
+    "*.egg-info",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "*.so",
+)
+
+
 def fresh_checkout(dest: Path) -> Path:
     """Copy the repository's tracked files (as in the working tree) to ``dest``."""
+    if not (ROOT / ".git").exists():
+        shutil.copytree(ROOT, dest, ignore=NOT_IN_A_CLONE, dirs_exist_ok=True)
+        return dest
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
     ).stdout.split(b"\0")
