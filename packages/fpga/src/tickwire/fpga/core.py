@@ -466,8 +466,10 @@ class ThresholdCore(wiring.Component):
             """Lane i is at offset k of what ``rel`` (beat - origin) is relative to."""
             return rel == ((k - i) % (1 << _POS))
 
-        ptype = _or_all([Mux(at(dbs, 0, i) & v[i], lb[i], 0) for i in range(8)])
-        ptype_here = _or_all([at(dbs, 0, i) & v[i] for i in range(8)])
+        # A block opened at lane 6 or before had its type checked in that beat; one opened
+        # at lane 7 has its type byte at lane 0 of the next beat (``sc_db`` is then 0).
+        ptype = lb[0]
+        ptype_here = (sc_db == 0) & v[0]
         pend_err = Signal()
         pm.d.comb += pend_err.eq(
             blk
