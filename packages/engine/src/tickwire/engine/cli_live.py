@@ -88,7 +88,9 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--password-file", default=None, metavar="FILE",
                     help=f"the OUCH password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     lv.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
-    lv.add_argument("--config", default=None, help="TOML with [strategy] and [risk] tables")
+    lv.add_argument(
+        "--config", default=None, help="TOML with [strategy], [risk], [fees] and [feed] tables"
+    )
     lv.add_argument("--control", default=None, help="unix socket for kill/arm/status/stop")
     lv.add_argument("--command", choices=["kill", "arm", "status", "stop"], default=None,
                     help="send a command to a running engine's --control socket and exit")  # fmt: skip
@@ -135,16 +137,19 @@ def _cmd_live(args: argparse.Namespace) -> int:
         return 2
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The strategy, risk limits and fee schedule of ``--config`` (the backtest's tables)."""
+    from tickwire.engine.backtest.fees import FeeSchedule
     from tickwire.engine.risk import RiskLimits, parse_risk_limits
 
     cfg = read_config(args.config)
     strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
     try:
         limits = parse_risk_limits(cfg["risk"]) if "risk" in cfg else RiskLimits()
+        fees = FeeSchedule.from_mapping(cfg.get("fees", {}))
     except (ValueError, TypeError) as exc:
         raise _UsageError(str(exc)) from None
-    return strategy, limits
+    return strategy, limits, fees
 
 
 def _feed_session(args: argparse.Namespace) -> str | None:
@@ -182,7 +187,7 @@ async def _live(args: argparse.Namespace) -> int:
             raise _UsageError(
                 "--dashboard needs rich: pip install 'tickwire-engine[dashboard]'"
             ) from None
-    strategy, limits = _load(args)
+    strategy, limits, fees = _load(args)
     cfg = LiveConfig(
         feed=args.feed,
         ouch=args.ouch,
@@ -196,6 +201,7 @@ async def _live(args: argparse.Namespace) -> int:
         report=args.report,
         xdp_mirror=args.xdp_mirror,
         feed_session=_feed_session(args),
+        fees=fees,
     )
     engine = LiveEngine(strategy, cfg)
     await engine.start()

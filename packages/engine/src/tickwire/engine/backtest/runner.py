@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tickwire.engine.backtest.fees import FeeSchedule
+from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.backtest.latency import LatencyModel, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
@@ -179,8 +179,7 @@ class _Runner:
         self.cfg = cfg
         self.measure = measure
         self.result = BacktestResult(fee_schedule=fees)
-        self.fees = fees
-        self._fees_total = 0
+        self.fees = FeeLedger(fees)
         self.now = 0
         self.exchange_now = 0
         self._heap: list[tuple[int, int, int, Any]] = []
@@ -308,12 +307,7 @@ class _Runner:
             f = fills[self._fills_seen]
             self._fills_seen += 1
             self.xledger.fill(f.symbol, f.side, f.quantity, f.price)
-            fee = self.fees.fee(f.liquidity_flag, f.quantity)
-            if fee is None:
-                self.result.unknown_flag_fills += 1
-            else:
-                self.result.fees[f.symbol] = self.result.fees.get(f.symbol, 0) + fee
-                self._fees_total += fee
+            self.fees.charge(f.symbol, f.liquidity_flag, f.quantity)
             self._mark(f.symbol)
             self._sample(f.timestamp)
 
@@ -353,9 +347,9 @@ class _Runner:
                 sum(abs(p) for p in led.positions.values()),
                 realised,
                 unrealised,
-                realised + unrealised - self._fees_total,
+                realised + unrealised - self.fees.total,
                 self._fills_seen,
-                self._fees_total,
+                self.fees.total,
             )
         )
 
@@ -440,7 +434,8 @@ class _Runner:
         r.cash = dict(sorted(led.cash.items()))
         r.marks = {s: led.marks[s] for s in sorted(led.marks) if s in led.positions}
         r.realised = dict(sorted(led.realised.items()))
-        r.fees = dict(sorted(r.fees.items()))
+        r.fees = dict(sorted(self.fees.by_symbol.items()))
+        r.unknown_flag_fills = self.fees.unknown_flag_fills
         r.refusals = dict(sorted(self.risk.refusals.items()))
         r.unknown_answers = self.manager.unknown_answers
         for o in self.manager.orders.values():

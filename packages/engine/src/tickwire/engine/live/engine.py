@@ -45,6 +45,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy.api import Strategy
 from tickwire.engine.strategy.live import LiveRunner
@@ -87,6 +88,9 @@ class LiveConfig:
     #: The feed's MoldUDP64 session, pinned: packets of any other session are refused and
     #: counted (None: the first session two packets confirm; see docs/robustness.md).
     feed_session: str | None = None
+    #: Fees and rebates by liquidity flag (the ``[fees]`` table), charged on every
+    #: execution as a backtest charges its fills; the report's ``pnl`` is net of them.
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
 
 
 class MirrorError(RuntimeError):
@@ -123,6 +127,7 @@ class _Runner(LiveRunner):
             engine._send_bytes,
             limits=config.limits,
             first_user_ref_num=config.first_user_ref_num,
+            fees=config.fees,
         )
         self.rx_times: deque[int] = deque()  # receive time of each queued ITCH message
         self.current_rx = 0
@@ -405,7 +410,10 @@ class LiveEngine:
             "positions": {s: p for s, p in sorted(ledger.positions.items())},
             "cash": dict(sorted(ledger.cash.items())),
             "realised": dict(sorted(ledger.realised.items())),
-            "pnl": ledger.total_pnl(),
+            "pnl": ledger.total_pnl() - r.fees.total,  # net of fees, as a backtest's
+            "pnl_gross": ledger.total_pnl(),
+            # what the [fees] schedule charged the executions (the backtest's table)
+            "fees": r.fees.as_dict(),
             "orders": {
                 "sent": r.manager.sent,
                 "refused": r.manager.refused,
