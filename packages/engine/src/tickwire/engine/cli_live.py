@@ -147,8 +147,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     try:
         limits = parse_risk_limits(cfg["risk"]) if "risk" in cfg else RiskLimits()
         fees = FeeSchedule.from_mapping(cfg.get("fees", {}))
-    except (ValueError, TypeError) as exc:
-        raise _UsageError(str(exc)) from None
+    except (ValueError, TypeError) as exc:  # a ConfigError names the key; we name the file
+        raise _UsageError(f"{args.config}: {exc}") from None
     return strategy, limits, fees
 
 

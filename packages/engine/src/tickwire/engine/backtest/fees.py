@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tickwire.threshold.config import ConfigError
+from tickwire.threshold.schema import Int, check_fields, from_table, setting
 
 __all__ = ["MAX_PER_SHARE", "FeeLedger", "FeeSchedule"]
 
@@ -39,32 +39,29 @@ __all__ = ["MAX_PER_SHARE", "FeeLedger", "FeeSchedule"]
 MAX_PER_SHARE = 10_000
 
 
+_PER_SHARE = Int(-MAX_PER_SHARE, MAX_PER_SHARE)
+
+
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
-    """Per-share fee (positive) or rebate (negative) in Price(4) units, by liquidity flag."""
+    """Per-share fee (positive) or rebate (negative) in Price(4) units, by liquidity flag
+    (``[fees]`` of the config file; the keys are declared with
+    :mod:`tickwire.threshold.schema`)."""
 
-    remove_per_share: int = 0  # flag R: we took displayed liquidity
-    add_per_share: int = 0  # flag A: our resting order was executed
+    remove_per_share: int = setting(
+        _PER_SHARE, 0, doc="flag R (we took displayed liquidity), Price(4) per share"
+    )
+    add_per_share: int = setting(
+        _PER_SHARE, 0, doc="flag A (our resting order executed); negative: a rebate"
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> FeeSchedule:
         """Build from the ``[fees]`` TOML table; a :class:`ConfigError` names the key."""
-        known = sorted(cls.__dataclass_fields__)
-        for key, value in data.items():
-            if key not in known:
-                raise ConfigError(f"fees.{key}", f"unknown key (known: {', '.join(known)})")
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(
-                    f"fees.{key}",
-                    f"must be an integer (Price(4) units per share), got "
-                    f"{type(value).__name__} {value!r}",
-                )
-            if not -MAX_PER_SHARE <= value <= MAX_PER_SHARE:
-                raise ConfigError(
-                    f"fees.{key}",
-                    f"must be between {-MAX_PER_SHARE} and {MAX_PER_SHARE}, got {value}",
-                )
-        return cls(**dict(data))
+        return from_table(cls, data, "fees")
 
     @property
     def is_free(self) -> bool:

@@ -38,7 +38,7 @@ from tickwire.engine.strategy.context import StrategyContext, callbacks
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message
 from tickwire.ouch import v50
-from tickwire.threshold.config import ConfigError
+from tickwire.threshold.schema import Choice, Int, Str, check_fields, from_table, setting
 
 __all__ = ["BacktestConfig", "BacktestResult", "PnlPoint", "run_backtest"]
 
@@ -53,60 +53,46 @@ _RESPOND = 1  # a venue answer reaches the strategy
 _TIMER = 2  # a strategy timer
 
 
+def _latency_spec(spec: str) -> object:
+    return parse_latency(spec)
+
+
+_LATENCY = Str(
+    _latency_spec,
+    "`constant:NS` (or `NS`), `uniform:LO,HI`, `normal:MEAN,SD`, `lognormal:MEDIAN,SIGMA`",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class BacktestConfig:
-    """Simulation settings (``[backtest]`` of the config file)."""
+    """Simulation settings (``[backtest]`` of the config file), validated on
+    construction; the keys are declared with :mod:`tickwire.threshold.schema`."""
 
-    feed_latency: str = "constant:20000"
-    order_latency: str = "constant:30000"
-    ack_latency: str = "constant:30000"
-    seed: int = 1
-    first_user_ref_num: int = 1
-    pnl_sample_every: int = 1_000  # messages between PnL samples (plus one per fill)
+    feed_latency: str = setting(
+        _LATENCY, "constant:20000", doc="exchange to strategy, ns (a latency spec)"
+    )
+    order_latency: str = setting(_LATENCY, "constant:30000", doc="strategy to venue, ns")
+    ack_latency: str = setting(_LATENCY, "constant:30000", doc="venue answer to strategy, ns")
+    seed: int = setting(Int(), 1, doc="seed of the latency draws")
+    first_user_ref_num: int = setting(
+        Int(1, 2**32 - 1), 1, doc="the first order's UserRefNum (OUCH 5.0: 4 bytes, from 1)"
+    )
+    pnl_sample_every: int = setting(
+        Int(1), 1_000, doc="messages between PnL samples (plus one per fill)"
+    )
     # Which L3 book implementation gives the strategy its view of the market. The venue's
     # queue model always runs on the reference book: it needs each resting order's place.
-    book_backend: str = "reference"
+    book_backend: str = setting(
+        Choice(BOOK_BACKENDS), "reference", doc="the L3 book of the strategy's market view"
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> BacktestConfig:
-        """Build from a TOML table; unknown keys are errors."""
-        known = {f for f in cls.__dataclass_fields__}
-        for key in data:
-            if key not in known:
-                raise ValueError(f"backtest.{key}: unknown key (known: {', '.join(sorted(known))})")
-        for key, value in data.items():
-            _check_field(key, value)
-        cfg = cls(**dict(data))
-        if cfg.book_backend not in BOOK_BACKENDS:
-            raise ValueError(
-                f"backtest.book_backend: {cfg.book_backend!r} is not one of "
-                f"{', '.join(BOOK_BACKENDS)}"
-            )
-        for name in ("feed_latency", "order_latency", "ack_latency"):
-            parse_latency(getattr(cfg, name))  # validate early, with a clear message
-        return cfg
-
-
-#: ``[backtest]`` keys that are integers, with their bounds (None: unbounded).
-_INT_FIELDS: dict[str, tuple[int | None, int | None]] = {
-    "seed": (None, None),
-    "first_user_ref_num": (1, 2**32 - 1),  # OUCH 5.0 UserRefNum: 4 bytes, from 1
-    "pnl_sample_every": (1, None),
-}
-
-
-def _check_field(key: str, value: object) -> None:
-    """Type and range of one ``[backtest]`` value; a :class:`ConfigError` names the key."""
-    path = f"backtest.{key}"
-    if key in _INT_FIELDS:
-        if not isinstance(value, int) or isinstance(value, bool):  # TOML true is not 1
-            raise ConfigError(path, f"must be an integer, got {type(value).__name__} {value!r}")
-        lo, hi = _INT_FIELDS[key]
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            bounds = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
-            raise ConfigError(path, f"must be {bounds}, got {value}")
-    elif not isinstance(value, str):
-        raise ConfigError(path, f"must be a string, got {type(value).__name__} {value!r}")
+        """Build from the ``[backtest]`` TOML table; a :class:`ConfigError` names the key."""
+        return from_table(cls, data, "backtest")
 
 
 @dataclass(frozen=True, slots=True)
