@@ -97,6 +97,7 @@ __all__ = [
     "RiskRefusal",
     "load_risk_limits",
     "parse_risk_limits",
+    "symbol_key",
     "wire_symbol",
 ]
 
@@ -233,7 +234,7 @@ class Ledger:
     def position(self, symbol: str) -> int:
         """Signed position in ``symbol`` as it goes on the wire (:func:`wire_symbol`:
         ``"AAPL "`` is ``AAPL``, the key the ledger books fills under); 0 if none."""
-        return self.positions.get(wire_symbol(symbol) or symbol, 0)
+        return self.positions.get(symbol_key(symbol), 0)
 
     def fill(self, symbol: str, side: str, quantity: int, price: int) -> None:
         """Book a fill: ``side`` "B" buys, anything else ("S", "T", "E") sells."""
@@ -620,6 +621,15 @@ def wire_symbol(symbol: object) -> str | None:
     if not 1 <= len(text) <= 8 or not (text.isascii() and text.isprintable()) or " " in text:
         return None
     return text
+
+
+def symbol_key(symbol: str) -> str:
+    """The key the engine files ``symbol`` under: its wire form (``"AAPL    "`` and
+    ``"AAPL"`` are both ``AAPL``, as the feed's decoders and the ledger name it), or
+    ``symbol`` itself when it is no wire symbol (so it finds nothing). Every lookup by a
+    symbol a strategy gives goes through it: ``ctx.position``, ``ctx.book``,
+    ``ctx.is_trading``, ``ctx.subscribe``."""
+    return wire_symbol(symbol) or symbol
 
 
 def _invalid(symbol: object, side: object, quantity: object, price: object) -> str | None:
