@@ -24,6 +24,7 @@ import pytest
 from tickwire.engine.backtest import BacktestConfig
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.cli_backtest import DEFAULT_RISK, UsageError, prepare_backtest
+from tickwire.engine.live import FeedConfig
 from tickwire.engine.risk import RiskConfigError, RiskLimits, parse_risk_limits
 from tickwire.threshold import schema
 from tickwire.threshold.config import ThresholdConfig, config_from_mapping
@@ -70,12 +71,17 @@ CONFIGS: list[tuple[type, str, Callable[[Mapping[str, Any]], Any], dict[str, Any
     (RiskLimits, "risk", parse_risk_limits, dict(DEFAULT_RISK)),
     (BacktestConfig, "backtest", BacktestConfig.from_mapping, {}),
     (FeeSchedule, "fees", FeeSchedule.from_mapping, {}),
+    (
+        FeedConfig,
+        "feed",
+        lambda t: schema.from_table(FeedConfig, t, "feed"),
+        {"session": "TWFEED01"},
+    ),
 ]
 
 #: The reasons: what was expected and what was found, or the key's place in the file.
 FORMAT = re.compile(
-    r"^(must be .+|character .+ is not allowed|at most \d+ \w+, got \d+|unknown key|missing"
-    r"|bad latency spec .+)$"
+    r"^(must be .+|character .+ is not allowed|at most \d+ \w+, got \d+|unknown key|missing)$"
 )
 
 
@@ -110,7 +116,7 @@ def _out_of_range(kind: Any) -> list[object]:
     if isinstance(kind, Choice):
         return ["nope"]
     if isinstance(kind, Str) and kind.validate is not None:
-        return ["bogus:1"]
+        return ["bogus:1,x,y"]
     if isinstance(kind, ListOf):
         return [[bad] for bad in _out_of_range(kind.item)]
     if isinstance(kind, MapOf):

@@ -155,19 +155,19 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 def _feed_session(args: argparse.Namespace) -> str | None:
     """The feed session to pin: ``--feed-session``, else ``session`` of the config's
     ``[feed]`` table, else None (see docs/robustness.md section 2)."""
+    from tickwire.engine.live import FeedConfig
     from tickwire.moldudp64.codec import encode_session
     from tickwire.moldudp64.errors import BadSession
+    from tickwire.threshold.schema import ConfigError, from_table
 
-    feed = read_config(args.config).get("feed", {})
-    unknown = set(feed) - {"session"}
-    if unknown:
-        raise _UsageError(f"{args.config}: [feed]: unknown keys {sorted(unknown)} (known: session)")
-    name = args.feed_session if args.feed_session is not None else feed.get("session")
+    try:
+        feed = from_table(FeedConfig, read_config(args.config).get("feed", {}), "feed")
+    except ConfigError as exc:  # names the key; we name the file
+        raise _UsageError(f"{args.config}: {exc}") from None
+    name = args.feed_session if args.feed_session is not None else feed.session
     if name is None:
         return None
-    if not isinstance(name, str):
-        raise _UsageError(f"feed session must be a string, got {name!r}")
-    try:
+    try:  # --feed-session (the file's session is checked above)
         encode_session(name)
     except BadSession as exc:
         raise _UsageError(f"feed session: {exc}") from None

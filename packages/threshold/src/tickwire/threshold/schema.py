@@ -228,9 +228,12 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Str:
-    """Any string, checked by ``validate`` (whose ``ValueError`` is the reason)."""
+    """A string that ``validate`` accepts (a ``ValueError`` refuses it): the reason is
+    ``must be EXPECTED, got 'value'``, followed by the error's text in parentheses when it
+    has one (a detail such as which number of a latency spec is not a number)."""
 
     validate: Callable[[str], object] | None = None
+    expected: str = "a string"
     valid: str = "any string"
     type_name: str = "str"
 
@@ -245,7 +248,8 @@ class Str:
             try:
                 self.validate(value)
             except ValueError as exc:
-                raise error(path, str(exc)) from None
+                detail = f" ({exc})" if str(exc) else ""
+                raise error(path, f"must be {self.expected}, got {value!r}{detail}") from None
 
     def describe(self) -> str:
         return self.valid

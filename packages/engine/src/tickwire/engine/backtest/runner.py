@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
-from tickwire.engine.backtest.latency import LatencyModel, parse_latency
+from tickwire.engine.backtest.latency import LatencyModel, LatencySpecError, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
@@ -53,12 +53,18 @@ _RESPOND = 1  # a venue answer reaches the strategy
 _TIMER = 2  # a strategy timer
 
 
-def _latency_spec(spec: str) -> object:
-    return parse_latency(spec)
+def _latency_spec(spec: str) -> None:
+    """Refuse a bad latency spec with what is wrong in it (``parse_latency``'s text
+    without its ``bad latency spec '...':`` lead, which the schema's message says)."""
+    try:
+        parse_latency(spec)
+    except LatencySpecError as exc:
+        raise ValueError(str(exc).removeprefix(f"bad latency spec {spec!r}: ")) from None
 
 
 _LATENCY = Str(
     _latency_spec,
+    "a latency spec",
     "`constant:NS` (or `NS`), `uniform:LO,HI`, `normal:MEAN,SD`, `lognormal:MEDIAN,SIGMA`",
 )
 

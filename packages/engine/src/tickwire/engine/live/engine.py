@@ -52,6 +52,8 @@ from tickwire.engine.strategy.live import LiveRunner
 from tickwire.itch import DecodeError, Message
 from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
+from tickwire.moldudp64.codec import encode_session
+from tickwire.moldudp64.errors import BadSession
 from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages
 from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.net.stats import percentiles
@@ -59,10 +61,35 @@ from tickwire.ouch import OuchError, v50
 from tickwire.soupbintcp.aio import SoupClient
 from tickwire.soupbintcp.session import ClientSession
 from tickwire.soupbintcp.session import Message as SoupMessage
+from tickwire.threshold.schema import Str, check_fields, setting
 
-__all__ = ["LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
+__all__ = ["FeedConfig", "LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
 
 log = logging.getLogger("tickwire.engine.live")
+
+
+def _feed_session(name: str) -> None:
+    try:
+        encode_session(name)
+    except BadSession:
+        raise ValueError() from None  # the schema's "must be ..., got ..." says it all
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """The ``[feed]`` table of ``live --config`` (declared with
+    :mod:`tickwire.threshold.schema`, checked like every config table)."""
+
+    session: str | None = setting(
+        Str(_feed_session, "at most 10 ASCII characters", "at most 10 ASCII characters"),
+        None,
+        optional=True,
+        doc="pin the feed's MoldUDP64 session: packets of any other are refused "
+        "(`--feed-session` wins); off: the first session two packets confirm",
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(slots=True)
