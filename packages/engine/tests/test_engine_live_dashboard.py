@@ -134,3 +134,28 @@ def test_fees_reach_the_report_and_the_dashboard() -> None:
     text = _text(snap)
     assert "PnL gross / fees / net" in text and "300.00 / 0.90 / 299.10" in text
     assert "PnL 299.10" in text
+
+
+def test_an_execution_nobody_sent_trips_the_live_kill_switch() -> None:
+    """Through the live runner's OUCH path: an Order Executed naming a UserRefNum this
+    engine never sent engages the kill switch; the report and the dashboard say so."""
+    import asyncio
+
+    eng = _engine()
+    order = eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+    assert order.state.value == "pending" and eng.runner.risk.armed
+
+    async def main() -> None:
+        unknown = v50.OrderExecuted(
+            timestamp=5, user_ref_num=777, quantity=100, price=1_500_000,
+            liquidity_flag="A", match_number=1,
+        )  # fmt: skip
+        await eng.runner._dispatch("ouch", v50.encode(unknown))
+
+    asyncio.run(main())
+    snap = eng.snapshot()
+    assert snap["armed"] is False
+    assert snap["orders"]["unknown_executions"] == snap["orders"]["unknown_answers"] == 1
+    assert isinstance(eng.runner.sent[-1], v50.CancelOrder)  # the open order is cancelled
+    text = _text(snap)
+    assert "KILLED" in text and "executions of orders never sent" in text

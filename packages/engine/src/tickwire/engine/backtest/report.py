@@ -91,6 +91,8 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             # venue answers naming a UserRefNum never sent: nothing to apply them to, and
             # an execution among them is a position risk cannot see
             "unknown_answers": result.unknown_answers,
+            # executions among them: each trips the kill switch (docs/robustness.md)
+            "unknown_executions": result.unknown_executions,
             "rejected_by_venue": dict(sorted(result.rejects.items())),
             "venue_messages": dict(sorted(result.updates.items())),
         },
@@ -304,6 +306,12 @@ def summary_text(report: dict[str, Any]) -> str:
     if o.get("unknown_answers"):
         lines.insert(
             6, f"  venue     {o['unknown_answers']:,} answers for orders never sent (ignored)"
+        )
+    if o.get("unknown_executions"):
+        lines.insert(
+            6,
+            f"  risk      {o['unknown_executions']:,} executions of orders never sent: "
+            "kill switch tripped",
         )
     plot = str(rt.get("plot", ""))
     if plot.startswith("skipped: "):

@@ -133,6 +133,7 @@ class BacktestResult:
     realised: dict[str, int] = field(default_factory=dict)
     refusals: dict[str, int] = field(default_factory=dict)
     unknown_answers: int = 0  # venue answers naming a UserRefNum never sent
+    unknown_executions: int = 0  # executions among them: each trips the kill switch
     fees: dict[str, int] = field(default_factory=dict)  # per symbol, Price(4) x shares
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
     unknown_flag_fills: int = 0  # fills whose liquidity flag the schedule does not price
@@ -430,6 +431,7 @@ class _Runner:
         r.unknown_flag_fills = self.fees.unknown_flag_fills
         r.refusals = dict(sorted(self.risk.refusals.items()))
         r.unknown_answers = self.manager.unknown_answers
+        r.unknown_executions = self.manager.unknown_executions
         for o in self.manager.orders.values():
             r.orders.append(
                 {

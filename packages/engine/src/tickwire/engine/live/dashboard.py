@@ -84,6 +84,8 @@ def render(snap: dict[str, Any]) -> Group:
         stats.add_row(f"  refused {reason}", str(n))
     if o.get("unknown_answers"):  # venue answers naming a UserRefNum never sent
         stats.add_row("answers for orders never sent", str(o["unknown_answers"]))
+    if o.get("unknown_executions"):  # executions among them tripped the kill switch
+        stats.add_row("executions of orders never sent", f"{o['unknown_executions']} (kill switch)")
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")

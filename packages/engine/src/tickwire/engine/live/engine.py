@@ -450,6 +450,8 @@ class LiveEngine:
                 "refusals": dict(sorted(r.risk.refusals.items())),
                 # venue answers naming a UserRefNum this engine never sent
                 "unknown_answers": r.manager.unknown_answers,
+                # executions among them: each trips the kill switch
+                "unknown_executions": r.manager.unknown_executions,
                 "open": [
                     {
                         "user_ref_num": o.user_ref_num,
