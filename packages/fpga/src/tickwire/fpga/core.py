@@ -82,24 +82,62 @@ from amaranth import Array, C, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from tickwire.net import frames as net
+from tickwire.threshold.cheader import WIRE
 from tickwire.threshold.scan import A_LOCATE, A_PRICE, A_SIDE, MAX_SCANNED, min_add_lengths
 
 from . import regs
 from .recip import RECIP_BITS
+from .wire import (
+    BLOCK_PREFIX,
+    COUNT_LO,
+    ETHERTYPE,
+    INNER_ETHERTYPE,
+    IP_DST,
+    IP_FRAG,
+    IP_MIN_IHL,
+    IP_PROTO,
+    IP_SRC,
+    IP_TTL,
+    IP_VERSION,
+    IP_VIHL,
+    L3_TAGGED,
+    L3_UNTAGGED,
+    ORDER_BLOCK_LEN,
+    ORDER_FRAME_BEATS,
+    ORDER_IP_LEN,
+    ORDER_LAST_BE,
+    ORDER_UDP_LEN,
+    TCI,
+    UDP_DPORT,
+    UDP_HEADER,
+    UDP_LENGTH,
+)
 
 __all__ = ["DESC", "INST", "LATENCY_CYCLES", "ORDER_FRAME_BEATS", "POS", "ThresholdCore"]
 
 _LEN_A, _LEN_F = min_add_lengths()
 _TYPE_A, _TYPE_F, _SELL = 0x41, 0x46, 0x53
 _S_HDR, _S_BLK, _S_DONE, _S_ERR = range(4)
-_HDR_BEATS = 12  # the header buffer: P <= 18 + 60 + 8 = 86 bytes
+_HDR_BEATS = 12  # the header buffer: P <= 18 + 60 + 8 = 86 bytes (checked below)
+_FRAGMENT = 0x3FFF  # MF and the fragment offset: a fragment is not scanned
+_ETH_DST = WIRE["ETH"].field("dst").offset
+_ETH_SRC = WIRE["ETH"].field("src").offset
+# The header decision reads bytes before P from the buffer; the largest P has a tag and
+# 40 bytes of IPv4 options.
+assert L3_TAGGED + 15 * 4 + UDP_HEADER <= 8 * _HDR_BEATS
 _POS = 18  # bits of a byte position (frames and UDP ends up to 256 KiB)
 TX_FIFO_DEPTH = 8
-ORDER_FRAME_BEATS = (14, 15)
-LATENCY_CYCLES = 9
+LATENCY_CYCLES = 10
 """Cycles from the RX beat that completes a trigger message to its order's first TX beat:
-the input register, the scanner (T), S1, S1M, S1S, S2M, S2, S3Q, S3 (the FIFO write)."""
-"""Beats of an order frame without and with an 802.1Q tag (111 and 115 bytes)."""
+the input register, the scanner (T), S1, S1M, S1S, S2M, S2, S3Q, S3P, S3 (the FIFO
+write)."""
+QTY_BITS = 20
+"""Bits of a quantity: max_order_qty is at most 999,999 (``docs/threshold.md``)."""
+COST_BITS = QTY_BITS + 32
+"""Bits of a cost ``q * p`` (a price is below 2**32)."""
+IP_VIHL_TOS = (((IP_VERSION << 4) | IP_MIN_IHL) << 8) | 0
+"""The first 16-bit word of an order's IPv4 header: version 4, no options, TOS 0."""
 
 INST = data.StructLayout(
     {
@@ -193,13 +231,16 @@ def order_frame_bytes(d: Any, vlan: bool) -> list[Any]:
     out += _wire_bytes(d.dmac, 6) + _wire_bytes(d.smac, 6)
     if vlan:
         out += [C(0x81, 8), C(0x00, 8), *_wire_bytes(d.tci, 2)]
-    out += [C(0x08, 8), C(0x00, 8)]
-    out += [C(v, 8) for v in (0x45, 0x00, 0x00, 97, 0x00, 0x00, 0x40, 0x00, 64, 17)]
+    out += [C(v, 8) for v in net.ETHERTYPE_IPV4.to_bytes(2, "big")]
+    out += [C(v, 8) for v in IP_VIHL_TOS.to_bytes(2, "big") + ORDER_IP_LEN.to_bytes(2, "big")]
+    out += [C(v, 8) for v in bytes(2) + net.IP_DF.to_bytes(2, "big")]
+    out += [C(IP_TTL, 8), C(net.IPPROTO_UDP, 8)]
     out += _be_bytes(d.csum, 2) + _wire_bytes(d.sip, 4) + _wire_bytes(d.dip, 4)
-    out += _be_bytes(d.fport, 2) + _be_bytes(d.oport, 2) + [C(0, 8), C(77, 8), C(0, 8), C(0, 8)]
+    out += _be_bytes(d.fport, 2) + _be_bytes(d.oport, 2)
+    out += [C(v, 8) for v in ORDER_UDP_LEN.to_bytes(2, "big") + bytes(2)]  # no UDP checksum
     out += _word_bytes(d.session, 10)
     out += [C(0, 8)] * 3 + _be_bytes(Cat(d.seq, C(0, 7)), 5)
-    out += [C(0, 8), C(1, 8), C(0, 8), C(47, 8)]
+    out += [C(v, 8) for v in (1).to_bytes(2, "big") + ORDER_BLOCK_LEN.to_bytes(2, "big")]
     out += _ascii("O") + _be_bytes(d.uref, 4) + _ascii("B")
     out += _be_bytes(Cat(d.qty, C(0, 12)), 4)
     out += _word_bytes(d.symbol, 8)
@@ -347,19 +388,22 @@ class ThresholdCore(wiring.Component):
         base = Signal(_POS)
         nrx = Signal(_POS)
         hm.d.comb += [base.eq(r_beat * 8), nrx.eq(base + nbytes)]
-        ethertype = u16(12)
+        ethertype = u16(ETHERTYPE)
         vlan = Signal()
         l3 = Signal(5)
-        hm.d.comb += [vlan.eq(ethertype == 0x8100), l3.eq(Mux(vlan, 18, 14))]
-        l3type = Mux(vlan, u16(16), ethertype)
-        vihl = Mux(vlan, byte(18), byte(14))
+        hm.d.comb += [
+            vlan.eq(ethertype == net.ETHERTYPE_VLAN),
+            l3.eq(Mux(vlan, L3_TAGGED, L3_UNTAGGED)),
+        ]
+        l3type = Mux(vlan, u16(INNER_ETHERTYPE), ethertype)
+        vihl = Mux(vlan, byte(L3_TAGGED + IP_VIHL), byte(L3_UNTAGGED + IP_VIHL))
         ihl = vihl[0:4]
         l4 = Signal(7)
         hm.d.comb += l4.eq(l3 + (ihl << 2))
-        frag = Mux(vlan, u16(18 + 6), u16(14 + 6))
-        proto = Mux(vlan, byte(18 + 9), byte(14 + 9))
-        dport = u16(l4 + 2)
-        udp_len = u16(l4 + 4)
+        frag = Mux(vlan, u16(L3_TAGGED + IP_FRAG), u16(L3_UNTAGGED + IP_FRAG))
+        proto = Mux(vlan, byte(L3_TAGGED + IP_PROTO), byte(L3_UNTAGGED + IP_PROTO))
+        dport = u16(l4 + UDP_DPORT)
+        udp_len = u16(l4 + UDP_LENGTH)
         f_done = Signal()  # the header decision is made for this frame
         f_scan = Signal()  # ... and the MoldUDP64 packet is being scanned
         f_uerr = Signal()  # ... and the UDP length was below 8 (one parse error)
@@ -367,13 +411,13 @@ class ThresholdCore(wiring.Component):
         f_end = Signal(_POS)
         decide = Signal()
         feed_ok = Signal()
-        hm.d.comb += decide.eq(r_valid & ~f_done & (nrx >= l4 + 8))
+        hm.d.comb += decide.eq(r_valid & ~f_done & (nrx >= l4 + UDP_HEADER))
         hm.d.comb += feed_ok.eq(
-            (l3type == 0x0800)
-            & (vihl[4:8] == 4)
-            & (ihl >= 5)
-            & (proto == 17)
-            & ((frag & 0x3FFF) == 0)
+            (l3type == net.ETHERTYPE_IPV4)
+            & (vihl[4:8] == IP_VERSION)
+            & (ihl >= IP_MIN_IHL)
+            & (proto == net.IPPROTO_UDP)
+            & ((frag & _FRAGMENT) == 0)
             & (dport == act_fport)
         )
         scan_now = Signal()
@@ -381,9 +425,9 @@ class ThresholdCore(wiring.Component):
         p_now = Signal(_POS)
         end_now = Signal(_POS)
         hm.d.comb += [
-            scan_now.eq(f_scan | (decide & feed_ok & (udp_len >= 8))),
-            uerr_now.eq(f_uerr | (decide & feed_ok & (udp_len < 8))),
-            p_now.eq(Mux(f_done, f_p, l4 + 8)),
+            scan_now.eq(f_scan | (decide & feed_ok & (udp_len >= UDP_HEADER))),
+            uerr_now.eq(f_uerr | (decide & feed_ok & (udp_len < UDP_HEADER))),
+            p_now.eq(Mux(f_done, f_p, l4 + UDP_HEADER)),
             end_now.eq(Mux(f_done, f_end, l4 + udp_len)),
         ]
 
@@ -420,47 +464,95 @@ class ThresholdCore(wiring.Component):
         blk = sc_phase == _S_BLK
         hdrp = sc_phase == _S_HDR
 
-        # Per lane i as a length field's low byte: n, completion lane i + n, next low byte
-        # at i + n + 2 (one-hot over 0..9: 8 and 9 are the next beat's lanes 0 and 1).
+        # Per lane i as a length field's low byte, decoded a cycle ahead from the incoming
+        # beat and registered with it (the hops then start from registers): the lane
+        # where the block would end in the beat, one-hot (``lane_end``: n == e - i, which
+        # also gives the next length field's low byte, at e + 2), whether its type byte
+        # makes it a short A/F (``lane_short``), and the next low byte's position
+        # relative to the next beat when it is past this one (``lane_adv``, and one-hot
+        # over 0..9 in ``lane_adv_oh``). The lane-0 high byte is the beat before's last.
+        xm = Module()
+        m.submodules.scan_decode = _Wrap(xm)
+        xb = [self.rx_data[8 * i : 8 * i + 8] for i in range(8)]
+        pre_hi = Signal(8)
+        xm.d.comb += pre_hi.eq(Mux(r_valid, Mux(r_last, 0, r_data[56:64]), sc_lhi))
+        x_hi = [pre_hi, *xb[:7]]
+        end_l: list[Any] = []
+        short_raw: list[Any] = []
+        adv_l: list[Any] = []
+        adv_oh: list[Any] = []
+        for i in range(8):
+            n_x = Signal(16, name=f"pre{i}_len")
+            xm.d.comb += n_x.eq(Cat(xb[i], x_hi[i]))
+            e_c = Signal(8, name=f"pre{i}_end")
+            xm.d.comb += e_c.eq(Cat(*[n_x == e - i if e >= i else C(0, 1) for e in range(8)]))
+            sh_c = Signal(name=f"pre{i}_short")
+            if i < 7:
+                t = xb[i + 1]
+                xm.d.comb += sh_c.eq(
+                    (n_x != 0)
+                    & (((t == _TYPE_A) & (n_x < _LEN_A)) | ((t == _TYPE_F) & (n_x < _LEN_F)))
+                )
+            adv_c = Signal(_POS, name=f"pre{i}_adv")
+            xm.d.comb += adv_c.eq(n_x + (i + BLOCK_PREFIX - 8))
+            aoh_c = Signal(10, name=f"pre{i}_adv_oh")
+            xm.d.comb += aoh_c.eq(
+                Cat(
+                    *[
+                        n_x == k if (k := j + 8 - i - BLOCK_PREFIX) >= 0 else C(0, 1)
+                        for j in range(10)
+                    ]
+                )
+            )
+            e_r = Signal(8, name=f"lane{i}_end")
+            sh_r = Signal(name=f"lane{i}_short_raw")
+            adv_r = Signal(_POS, name=f"lane{i}_adv")
+            aoh_r = Signal(10, name=f"lane{i}_adv_oh")
+            m.d.sync += [e_r.eq(e_c), sh_r.eq(sh_c), adv_r.eq(adv_c), aoh_r.eq(aoh_c)]
+            end_l.append(e_r)
+            short_raw.append(sh_r)
+            adv_l.append(adv_r)
+            adv_oh.append(aoh_r)
+
+        # In the scanner's cycle: the lane's block completes when its end lane holds a
+        # scanned byte and it is not a short A/F (a short one's type byte is then scanned
+        # too: lanes hold scanned bytes from lane 0 up); ``lane_next`` (one-hot over
+        # 0..9, 8 and 9 the next beat's lanes 0 and 1) is where its successor's length
+        # low byte is, when it completes.
         hi_b = [sc_lhi, *lb[:7]]
         n_l: list[Any] = []
         comp_l: list[Any] = []
         short_l: list[Any] = []
         nx_l: list[Any] = []
-        adv_l: list[Any] = []
         for i in range(8):
             n_i = Signal(16, name=f"lane{i}_len")
             pm.d.comb += n_i.eq(Cat(lb[i], hi_b[i]))
-            fits = n_i <= 7 - i
-            cv = Signal(name=f"lane{i}_ends")
-            pm.d.comb += cv.eq(fits & v.bit_select((n_i + i)[0:3], 1))
-            sh = Signal(name=f"lane{i}_short")
-            if i < 7:
-                t = lb[i + 1]
-                pm.d.comb += sh.eq(
-                    (n_i != 0)
-                    & v[i + 1]
-                    & (((t == _TYPE_A) & (n_i < _LEN_A)) | ((t == _TYPE_F) & (n_i < _LEN_F)))
-                )
-            comp = Signal(name=f"lane{i}_complete")
-            pm.d.comb += comp.eq(cv & ~sh)
             nx = Signal(10, name=f"lane{i}_next")
             pm.d.comb += nx.eq(
-                Cat(*[n_i == j - i - 2 if j >= i + 2 else C(0, 1) for j in range(10)])
+                Cat(
+                    C(0, BLOCK_PREFIX),
+                    *[end_l[i][e] & v[e] & ~short_raw[i] for e in range(10 - BLOCK_PREFIX)],
+                )
             )
-            adv = Signal(_POS, name=f"lane{i}_adv")
-            pm.d.comb += adv.eq(n_i + (i + 2))
+            comp = Signal(name=f"lane{i}_complete")
+            pm.d.comb += comp.eq(nx.any())
+            sh = Signal(name=f"lane{i}_short")
+            pm.d.comb += sh.eq(short_raw[i] & v[i + 1] if i < 7 else 0)
             n_l.append(n_i)
             comp_l.append(comp)
             short_l.append(sh)
             nx_l.append(nx)
-            adv_l.append(adv)
 
         # The open block (registered): its type check, its completion, its fields.
-        dn = sc_dn  # the next low byte, relative to this beat
         dbs = sc_db  # this beat, relative to the open block's body
-        dh = Signal(_POS)  # this beat, relative to P
-        pm.d.comb += dh.eq(base - f_p)
+        # sc_dn one-hot over 0..9 (a register beside it), and the lanes of the count's low
+        # byte (P + COUNT_LO), decided a cycle ahead from the incoming beat's position (the
+        # count is at least two beats after the header decision, so f_p is set by then).
+        dn_oh = Signal(10, init=1)
+        c19_r = Signal(8)
+        cpos = Signal(_POS)
+        xm.d.comb += cpos.eq(f_p + COUNT_LO)
+        m.d.sync += c19_r.eq(Cat(*[in_beat * 8 + i == cpos for i in range(8)]))
 
         def at(rel: Any, k: int, i: int) -> Any:
             """Lane i is at offset k of what ``rel`` (beat - origin) is relative to."""
@@ -483,10 +575,13 @@ class ThresholdCore(wiring.Component):
         )
         pend_comp = Signal()
         pm.d.comb += pend_comp.eq(
-            blk & sc_pend & ~pend_err & _or_all([(dn == i + 2) & v[i] for i in range(8)])
+            blk
+            & sc_pend
+            & ~pend_err
+            & _or_all([dn_oh[i + BLOCK_PREFIX] & v[i] for i in range(10 - BLOCK_PREFIX)])
         )
         # Count (at P + 18, P + 19) in HDR: the lane with its low byte reads it as n.
-        c19 = [hdrp & at(dh, 19, i) & v[i] for i in range(8)]
+        c19 = [hdrp & c19_r[i] & v[i] for i in range(8)]
         c19_any = Signal()
         cnt_ok = Signal()
         pm.d.comb += c19_any.eq(_or_all(c19))
@@ -517,12 +612,13 @@ class ThresholdCore(wiring.Component):
             )
             for k in range(4)
         ]
-        start = Signal(10)
+        # Where this beat's first block length field is (one-hot over 0..9), before the
+        # hops: after the count in HDR, else sc_dn; and whether the hops run at all.
         go_blk = blk & (~sc_pend | pend_comp) & ~(pend_comp & (sc_left == 1))
-        pm.d.comb += start.eq(
-            Cat(*[(go_blk & (dn == j)) if j < 8 else C(0, 1) for j in range(10)])
-            | Cat(C(0, 2), *[c19[i] & cnt_ok for i in range(8)])
-        )
+        start = Signal(10)
+        pm.d.comb += start.eq(Mux(hdrp, Cat(C(0, BLOCK_PREFIX), *c19), Cat(dn_oh[0:8], C(0, 2))))
+        go = Signal()
+        pm.d.comb += go.eq(Mux(hdrp, cnt_ok, go_blk))
         # The open block's fields, read by offset from its registered body start.
         offsets = {"type": [0], "loc": [A_LOCATE, A_LOCATE + 1], "side": [A_SIDE]}
         offsets["price"] = [A_PRICE + k for k in range(4)]
@@ -551,42 +647,60 @@ class ThresholdCore(wiring.Component):
             ev_price.eq(price_now),
         ]
 
-        # The hops: P_k one-hot over lanes (8, 9: the next beat), at most four a beat.
-        hop = start
+        # The hops: P_k one-hot over lanes (8, 9: the next beat), at most four a beat. The
+        # walk itself is not gated (a lane's successor exists only when it completes, so
+        # the walk stops by itself at an open or short block); the block limit and ``go``
+        # are applied to each hop's result after it. Two hops are composed per step
+        # (``two[i]``: where the walk is two hops after lane i), so hop 3's position is
+        # two steps from the start, not four.
+        wm = Module()
+        m.submodules.scan_hops = _Wrap(wm)
+
+        def step(pos: Any, succ: list[Any], name: str) -> Any:
+            out = Signal(10, name=name)
+            wm.d.comb += out.eq(_or_all([Mux(pos[i], succ[i], 0) for i in range(8)]))
+            return out
+
+        two = [step(nx_l[i], nx_l, f"lane{i}_next2") for i in range(8)]
+        n0 = step(start, nx_l, "hop0_next")
+        n1 = step(start, two, "hop1_next")
+        n2 = step(n0, two, "hop2_next")
+        n3 = step(n1, two, "hop3_next")
+        walk = [start, n0, n1, n2]
+        nexts = [n0, n1, n2, n3]
+        # Hop k counts when no earlier hop reached the block limit (left_is is one-hot).
+        gate = [go & ~_or_all([C(0, 1), *left_is[:k]]) for k in range(5)]
         comps: list[Any] = [pend_comp]
         dones: list[Any] = [pend_comp & (sc_left == 1)]
         errs: list[Any] = [pend_err]
         opens: list[Any] = []
-        beyond: list[Any] = [Cat(C(0, 8), start[8:10])]
+        beyond: list[Any] = [start[8:10] & Cat(go, go)]
         for k in range(4):
             hk = Module()
             m.submodules[f"scan_hop{k}"] = _Wrap(hk)
-            p = hop
+            p = walk[k]
             c_k = Signal(name=f"hop{k}_complete")
             d_k = Signal(name=f"hop{k}_done")
             e_k = Signal(name=f"hop{k}_error")
             o_k = Signal(8, name=f"hop{k}_open")
-            nxt = Signal(10, name=f"hop{k}_next")
+            b_k = Signal(2, name=f"hop{k}_beyond")
             hk.d.comb += [
-                c_k.eq(_or_all([p[i] & comp_l[i] for i in range(8)])),
-                e_k.eq(_or_all([p[i] & short_l[i] for i in range(8)])),
-                o_k.eq(Cat(*[p[i] & ~comp_l[i] & ~short_l[i] for i in range(8)])),
+                c_k.eq(gate[k] & _or_all([p[i] & comp_l[i] for i in range(8)])),
+                e_k.eq(gate[k] & _or_all([p[i] & short_l[i] for i in range(8)])),
+                o_k.eq(Cat(*[gate[k] & p[i] & ~comp_l[i] & ~short_l[i] for i in range(8)])),
+                d_k.eq(c_k & left_is[k]),
+                b_k.eq(nexts[k][8:10] & Cat(gate[k + 1], gate[k + 1])),
             ]
-            hk.d.comb += d_k.eq(c_k & left_is[k])
-            hk.d.comb += nxt.eq(
-                Mux(d_k, 0, _or_all([Mux(p[i] & comp_l[i], nx_l[i], 0) for i in range(8)]))
-            )
             comps.append(c_k)
             dones.append(d_k)
             errs.append(e_k)
             opens.append(o_k)
-            beyond.append(nxt)
-            hop = Cat(nxt[0:8], C(0, 2))
+            beyond.append(b_k)
 
         fm = Module()  # the state after this beat
         m.submodules.scan_next = _Wrap(fm)
         op = Signal(8)
-        over = Signal(10)
+        over = Signal(2)
         fm.d.comb += [op.eq(_or_all(opens)), over.eq(_or_all(beyond))]
         any_open = op.any()
         hdr_zero = c19_any & ~cnt_ok
@@ -600,14 +714,20 @@ class ThresholdCore(wiring.Component):
         with fm.Else():
             fm.d.comb += n_phase.eq(sc_phase)
         n_dn = Signal(_POS)
+        n_dn_oh = Signal(10)
+        later = Signal(10)  # sc_dn - 8 one-hot, or sc_dn's own when it is in this beat
+        fm.d.comb += later.eq(Mux(sc_dn >= 8, Cat(*[sc_dn == j + 8 for j in range(10)]), dn_oh))
         with fm.If(any_open):
-            fm.d.comb += n_dn.eq(_or_all([Mux(op[i], adv_l[i], 0) for i in range(8)]) - 8)
-        with fm.Elif(over[8]):
-            fm.d.comb += n_dn.eq(0)
-        with fm.Elif(over[9]):
-            fm.d.comb += n_dn.eq(1)
+            fm.d.comb += [
+                n_dn.eq(_or_all([Mux(op[i], adv_l[i], 0) for i in range(8)])),
+                n_dn_oh.eq(_or_all([Mux(op[i], adv_oh[i], 0) for i in range(8)])),
+            ]
+        with fm.Elif(over[0]):
+            fm.d.comb += [n_dn.eq(0), n_dn_oh.eq(1 << 0)]
+        with fm.Elif(over[1]):
+            fm.d.comb += [n_dn.eq(1), n_dn_oh.eq(1 << 1)]
         with fm.Else():
-            fm.d.comb += n_dn.eq(Mux(sc_dn >= 8, sc_dn - 8, sc_dn))
+            fm.d.comb += [n_dn.eq(Mux(sc_dn >= 8, sc_dn - 8, sc_dn)), n_dn_oh.eq(later)]
         scanned_now = Signal(4)
         fm.d.comb += scanned_now.eq(sum(comps))
         n_left = Signal(7)
@@ -657,12 +777,14 @@ class ThresholdCore(wiring.Component):
             m.d.sync += scanned_reg.eq(scanned_now)
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
+                m.d.sync += dn_oh.eq(1 << 0)
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
                 bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
                 m.d.sync += error_reg.eq(bad)
             with m.Else():
                 m.d.sync += [s.eq(x) for s, x in zip(state_regs, n_state, strict=True)]
+                m.d.sync += dn_oh.eq(n_dn_oh)
                 m.d.sync += in_frame.eq(1)
                 with m.If(decide):
                     m.d.sync += [
@@ -691,7 +813,7 @@ class ThresholdCore(wiring.Component):
         # S3 decides. A stage's event register holds what the later stages need.
         s1 = Signal(_EVT)
         s1_v = Signal()
-        hdr_l3 = Mux(vlan, hdr[8 * 18 : 8 * 38], hdr[8 * 14 : 8 * 34])
+        hdr_ip = Mux(vlan, hdr[8 * L3_TAGGED :], hdr[8 * L3_UNTAGGED :])
         m.d.sync += s1_v.eq(r_valid & cand_any & cam_hit)
         with m.If(r_valid & cand_any & cam_hit):
             m.d.sync += [
@@ -702,12 +824,12 @@ class ThresholdCore(wiring.Component):
                 s1.maxo.eq(act_maxo),
                 s1.inst.eq(cfg_rd.data),
                 s1.pos.eq(pos_rd.data),
-                s1.dmac.eq(hdr[48:96]),
-                s1.smac.eq(hdr[0:48]),
+                s1.dmac.eq(hdr[8 * _ETH_SRC : 8 * _ETH_SRC + 48]),
+                s1.smac.eq(hdr[8 * _ETH_DST : 8 * _ETH_DST + 48]),
                 s1.vlan.eq(vlan),
-                s1.tci.eq(hdr[8 * 14 : 8 * 16]),
-                s1.sip.eq(hdr_l3[8 * 16 : 8 * 20]),
-                s1.dip.eq(hdr_l3[8 * 12 : 8 * 16]),
+                s1.tci.eq(hdr[8 * TCI : 8 * TCI + 16]),
+                s1.sip.eq(hdr_ip[8 * IP_DST : 8 * IP_DST + 32]),
+                s1.dip.eq(hdr_ip[8 * IP_SRC : 8 * IP_SRC + 32]),
                 s1.fport.eq(act_fport),
                 s1.oport.eq(act_oport),
                 s1.session.eq(act_session),
@@ -738,12 +860,33 @@ class ThresholdCore(wiring.Component):
             m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
         s2, s2_v = stage(s2m, s2m_v, "s2")
         s2_step = Signal(52)
+        # The rooms left under the position and notional limits, subtracted here (their
+        # 63-bit carry chains off the quantity's path) and saturated in S2.
+        s2_room = Signal(64)
+        s2_nroom = Signal(64)
         with m.If(s2m_v):
-            m.d.sync += s2_step.eq(s2m.inst.step * s2m_impr)
+            m.d.sync += [
+                s2_step.eq(s2m.inst.step * s2m_impr),
+                s2_room.eq(s2m.inst.maxpos - s2m.pos.shares),
+                s2_nroom.eq(s2m.inst.maxnot - s2m.pos.notional),
+            ]
 
-        amount = Signal(53)
-        d2.d.comb += amount.eq(s2.inst.base + s2_step)
-        words = [0x4500, 97, 0, 0x4000, (64 << 8) | 17]
+        # Narrow widths, exact for the config's ranges (docs/threshold.md): a quantity
+        # is below 2**20 (max_order_qty <= 999,999), so ``base + step * impr`` is capped
+        # at max_order_qty as soon as the product reaches 2**20, and the rooms saturate
+        # at 2**20 - 1 (shares) and 2**53 - 1 (notional: a cost q * p is below 2**52).
+        # A negative room (a limit lowered below the position by set_instrument) is 0:
+        # every quantity is then refused for position, every cost (at least 1) for
+        # notional, as in the reference.
+        amount = Signal(21)
+        d2.d.comb += amount.eq(s2.inst.base + s2_step[0:QTY_BITS])
+        words = [
+            IP_VIHL_TOS,
+            ORDER_IP_LEN,
+            0,
+            net.IP_DF,
+            (IP_TTL << 8) | net.IPPROTO_UDP,
+        ]
         csum_sum = Signal(20)
         d2.d.comb += csum_sum.eq(
             sum(words)
@@ -754,28 +897,73 @@ class ThresholdCore(wiring.Component):
         )
         fold1 = csum_sum[0:16] + csum_sum[16:20]
         csum = Signal(16)
-        capped = Signal(20)
+        capped = Signal(QTY_BITS)
+        room = Signal(QTY_BITS)
+        nroom = Signal(COST_BITS + 1)
         d2.d.comb += [
             csum.eq(~(fold1[0:16] + fold1[16])[0:16]),
-            capped.eq(Mux(amount < s2.inst.maxq, amount, s2.inst.maxq)),
+            capped.eq(
+                Mux(
+                    s2_step[QTY_BITS:].any() | (amount >= s2.inst.maxq),
+                    s2.inst.maxq,
+                    amount,
+                )
+            ),
+            room.eq(
+                Mux(
+                    s2_room[63],
+                    0,
+                    Mux(s2_room[QTY_BITS:63].any(), (1 << QTY_BITS) - 1, s2_room[0:QTY_BITS]),
+                )
+            ),
+            nroom.eq(
+                Mux(
+                    s2_nroom[63],
+                    0,
+                    Mux(
+                        s2_nroom[COST_BITS + 1 : 63].any(),
+                        (1 << (COST_BITS + 1)) - 1,
+                        s2_nroom[0 : COST_BITS + 1],
+                    ),
+                )
+            ),
         ]
         s3q, s3q_v = stage(s2, s2_v, "s3q")
-        s3q_ap = Signal(20)
+        s3q_ap = Signal(QTY_BITS)
+        s3q_room = Signal(QTY_BITS)
+        s3q_nroom = Signal(COST_BITS + 1)
         s3q_csum = Signal(16)
         with m.If(s2_v):
-            m.d.sync += [s3q_ap.eq(capped), s3q_csum.eq(csum)]
+            m.d.sync += [
+                s3q_ap.eq(capped),
+                s3q_room.eq(room),
+                s3q_nroom.eq(nroom),
+                s3q_csum.eq(csum),
+            ]
 
-        pos_room = (s3q.inst.maxpos - s3q.pos.shares)[0:63]
-        qty_c = Signal(20)
-        d3.d.comb += qty_c.eq(
-            Mux(s3q.pos.shares >= s3q.inst.maxpos, 0, Mux(pos_room < s3q_ap, pos_room, s3q_ap))
-        )
-        s3, s3_v = stage(s3q, s3q_v, "s3")
-        qty = Signal(20)
-        s3_cost = Signal(52)
-        s3_csum = Signal(16)
+        # S3Q: the quantity; S3P: its cost, a multiply from registers to a register.
+        s3p, s3p_v = stage(s3q, s3q_v, "s3p")
+        s3p_qty = Signal(QTY_BITS)
+        s3p_nroom = Signal(COST_BITS + 1)
+        s3p_csum = Signal(16)
         with m.If(s3q_v):
-            m.d.sync += [qty.eq(qty_c), s3_cost.eq(qty_c * s3q.price), s3_csum.eq(s3q_csum)]
+            m.d.sync += [
+                s3p_qty.eq(Mux(s3q_room < s3q_ap, s3q_room, s3q_ap)),
+                s3p_nroom.eq(s3q_nroom),
+                s3p_csum.eq(s3q_csum),
+            ]
+        s3, s3_v = stage(s3p, s3p_v, "s3")
+        qty = Signal(QTY_BITS)
+        s3_cost = Signal(COST_BITS)
+        s3_nroom = Signal(COST_BITS + 1)
+        s3_csum = Signal(16)
+        with m.If(s3p_v):
+            m.d.sync += [
+                qty.eq(s3p_qty),
+                s3_cost.eq(s3p_qty * s3p.price),
+                s3_nroom.eq(s3p_nroom),
+                s3_csum.eq(s3p_csum),
+            ]
 
         sent_v = Signal()
         sent_frame = Signal(32)
@@ -816,7 +1004,7 @@ class ThresholdCore(wiring.Component):
                 m.d.sync += ctr["max_orders"].eq(ctr["max_orders"] + 1)
             with m.Elif(qty == 0):
                 m.d.sync += ctr["position"].eq(ctr["position"] + 1)
-            with m.Elif(new_notional > s3.inst.maxnot):
+            with m.Elif(s3_cost > s3_nroom):
                 m.d.sync += ctr["notional"].eq(ctr["notional"] + 1)
             with m.Else():
                 m.d.comb += send.eq(1)
@@ -849,12 +1037,13 @@ class ThresholdCore(wiring.Component):
         tm.d.comb += vec.eq(Mux(head.vlan, frame_vlan, frame_plain))
         tx_beat = Signal(4)
         last_beat = Mux(head.vlan, ORDER_FRAME_BEATS[1] - 1, ORDER_FRAME_BEATS[0] - 1)
+        last_be = Mux(head.vlan, ORDER_LAST_BE[1], ORDER_LAST_BE[0])
         is_last = tx_beat == last_beat
         m.d.comb += [
             self.tx_valid.eq(tx_fifo.r_rdy),
             self.tx_data.eq(vec.word_select(tx_beat, 64)),
             self.tx_last.eq(tx_fifo.r_rdy & is_last),
-            self.tx_be.eq(Mux(is_last, Mux(head.vlan, 0x07, 0x7F), 0xFF)),
+            self.tx_be.eq(Mux(is_last, last_be, 0xFF)),
             tx_fifo.r_en.eq(is_last),
         ]
         with m.If(tx_fifo.r_rdy):
@@ -1001,6 +1190,7 @@ class ThresholdCore(wiring.Component):
             | s2m_v
             | s2_v
             | s3q_v
+            | s3p_v
             | s3_v
             | tx_fifo.r_rdy
         )

@@ -2,7 +2,6 @@
 
 from tickwire.engine.live.engine import (
     ControlError,
-    FeedConfig,
     LiveConfig,
     LiveEngine,
     MirrorError,
@@ -10,12 +9,4 @@ from tickwire.engine.live.engine import (
     send_command,
 )
 
-__all__ = [
-    "ControlError",
-    "FeedConfig",
-    "LiveConfig",
-    "LiveEngine",
-    "MirrorError",
-    "percentiles",
-    "send_command",
-]
+__all__ = ["ControlError", "LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
