@@ -429,6 +429,9 @@ BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
     ("tickwire.baremetal.__main__", ["traffic", "--generate", "-5"]),
     ("tickwire.baremetal.__main__", ["traffic", "--generate", "10", "--symbols", "5000"]),
     ("tickwire.baremetal.__main__", ["traffic", "--generate", "100", "--faults", "2"]),
+    ("tickwire.baremetal.__main__", ["traffic", "--generate", "100", "--repeat", "0"]),
+    ("tickwire.baremetal.__main__", ["traffic", "--generate", "100", "--repeat", "2", "--loop"]),
+    ("tickwire.baremetal.__main__", ["traffic", "--generate", "100", "--max-seconds", "0"]),
 ]
 
 

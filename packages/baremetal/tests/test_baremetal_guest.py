@@ -278,6 +278,71 @@ def test_traffic_plan_measures_round_trips(guest: Guest) -> None:
     assert guest.report().threshold_stats() == ref.stats()
 
 
+def test_traffic_plan_sends_the_stream_once_unless_asked(guest: Guest) -> None:
+    """A 2-frame stream under the default plan (100 warm-up, 10 bursts of 100) goes out
+    twice, not 1,100 times; ``repeat`` sends it N times over, ``loop`` up to the plan's
+    count, and ``max_seconds`` bounds a loop in time."""
+    from tickwire.baremetal.traffic import TrafficPlan, run_plan
+
+    two = FRAMES[:2]
+    guest.reconfigure(CONFIG)
+    result = run_plan(guest, two, TrafficPlan(burst_gap=0))
+    assert guest.report().threshold_stats().frames == 2  # 1,100 before
+    assert (result.frames_sent, result.warmup_sent, result.sent) == (2, 2, 0)
+    assert result.stopped == "stream"
+
+    guest.reconfigure(CONFIG)
+    result = run_plan(guest, two, TrafficPlan(warmup=1, bursts=2, burst_size=5, repeat=3))
+    assert (result.frames_sent, result.sent, result.stopped) == (6, 5, "stream")
+    want, _ = reference(CONFIG, [*two, *two, *two])
+    assert result.orders == sum(len(o) for o in want[1:])
+    assert guest.report().threshold_stats().frames == 6
+
+    guest.reconfigure(CONFIG)
+    plan = TrafficPlan(warmup=1, bursts=2, burst_size=5, burst_gap=0, loop=True)
+    result = run_plan(guest, two, plan)
+    assert (result.frames_sent, result.stopped) == (plan.frames, "plan") == (11, "plan")
+
+    guest.reconfigure(CONFIG)
+    plan = TrafficPlan(warmup=0, bursts=10**6, burst_size=10, loop=True, max_seconds=0.3)
+    result = run_plan(guest, two, plan)
+    assert result.stopped == "time" and 0 < result.frames_sent < plan.frames
+    assert result.elapsed_s < 5
+    assert guest.report().threshold_stats().frames == result.frames_sent
+
+    with pytest.raises(ValueError, match="repeat"):
+        TrafficPlan(repeat=2, loop=True)
+
+
+def test_traffic_command_line_sends_a_capture_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``traffic --capture`` of a 2-frame capture sends 2 frames and says so (it sent
+    1,100: the default plan cycled the capture); ``--repeat 3`` sends 6."""
+    import json
+
+    from tickwire.baremetal.__main__ import main
+    from tickwire.net import PcapWriter
+
+    missing = tools_missing()
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)}")
+    capture = tmp_path / "two.pcap"
+    with PcapWriter(capture) as w:
+        for frame in FRAMES[:2]:
+            w.write(frame)
+    assert main(["traffic", "--capture", str(capture), "--burst-gap", "0"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["stats"]["frames"] == 2  # 1,100 before
+    assert out["stream_frames"] == 2 and out["frames_sent"] == 2 and out["stopped"] == "stream"
+    assert "the stream ended after 2 of the plan's 1100 frames" in captured.err
+    assert main(["traffic", "--capture", str(capture), "--repeat", "3", "--warmup", "0",
+                 "--bursts", "1", "--burst-size", "4"]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert (out["frames_sent"], out["stats"]["frames"], out["stopped"]) == (4, 4, "plan")
+
+
 def test_traffic_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
@@ -291,6 +356,7 @@ def test_traffic_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["frames_sent"] == 23 and out["stats"]["frames"] == 23
+    assert out["warmup_frames_sent"] == 3 and out["stopped"] == "plan"
     assert out["accel"] in ("kvm", "tcg")
 
 

@@ -129,6 +129,11 @@ def test_engine_backtest_answers_for_orders_never_sent_reach_the_report(
     report = build_report(BacktestResult(unknown_answers=3))
     assert report["orders"]["unknown_answers"] == 3
     assert "3 answers for orders never sent (ignored)" in summary_text(report)
+    assert report["orders"]["unknown_executions"] == mm_result.unknown_executions == 0
+    assert "kill switch tripped" not in summary_text(report)
+    report = build_report(BacktestResult(unknown_answers=3, unknown_executions=2))
+    assert report["orders"]["unknown_executions"] == 2
+    assert "2 executions of orders never sent: kill switch tripped" in summary_text(report)
 
 
 def test_engine_backtest_outputs(tmp_path: Path, mm_result: BacktestResult) -> None:

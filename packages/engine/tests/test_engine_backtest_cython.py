@@ -55,7 +55,9 @@ def test_engine_backtest_cli_backend_cython(
 
 
 def test_engine_backtest_book_backend_is_validated() -> None:
-    with pytest.raises(ValueError, match=r"backtest\.book_backend: 'rust' is not one of"):
+    with pytest.raises(
+        ValueError, match=r"backtest\.book_backend: must be one of reference, cython, got .rust."
+    ):
         BacktestConfig.from_mapping({"book_backend": "rust"})
 
 

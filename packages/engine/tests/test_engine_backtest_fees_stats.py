@@ -4,14 +4,15 @@ symbol), on hand-built series and on the generated day."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tickwire.engine.backtest import BacktestConfig, BacktestResult, PnlPoint, run_backtest
-from tickwire.engine.backtest.fees import FeeSchedule
-from tickwire.engine.backtest.report import build_report, summary_text
+from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
+from tickwire.engine.backtest.report import build_report, summary_text, write_csv
 from tickwire.engine.backtest.stats import (
     MINUTES_PER_YEAR,
     SESSION_OPEN_NS,
@@ -101,6 +102,58 @@ def test_engine_fees_in_pnl_and_report(free: BacktestResult, charged: BacktestRe
         assert s["gross_pnl_e4"] == a["symbols"][sym]["pnl_e4"]
     assert b["config"]["fees"] == {"remove_per_share": 30, "add_per_share": -20}
     assert "  fees      gross" in summary_text(b)
+
+
+def test_engine_fees_in_the_csvs_and_frames(charged: BacktestResult, tmp_path: Path) -> None:
+    """fills.csv has each fill's fee, pnl.csv the fees so far beside the net PnL and
+    positions.csv each symbol's: they reconcile with the report (issue #18: the PnL was
+    net of fees, but no table said how much)."""
+    import csv
+
+    write_csv(charged, tmp_path)
+
+    def table(name: str) -> list[dict[str, str]]:
+        with (tmp_path / f"{name}.csv").open() as f:
+            return list(csv.DictReader(f))
+
+    report = build_report(charged)
+    expected = report["fees"]["total_e4"]
+    fills, pnl, positions = table("fills"), table("pnl"), table("positions")
+    per_fill = [int(r["fee_e4"]) for r in fills]
+    assert per_fill == [FEES.fee(f.liquidity_flag, f.quantity) for f in charged.fills]
+    assert sum(per_fill) == expected != 0
+    # cumulative where PnL is: each point's fees are those of the fills it has seen
+    running = [0, *itertools.accumulate(per_fill)]
+    for row in pnl:
+        assert int(row["fees_e4"]) == running[int(row["fills"])]
+    assert int(pnl[-1]["fees_e4"]) == expected
+    assert {r["symbol"]: int(r["fees_e4"]) for r in positions} == {
+        sym: charged.fees.get(sym, 0) for sym in (r["symbol"] for r in positions)
+    }
+    assert sum(int(r["fees_e4"]) for r in positions) == expected
+    pytest.importorskip("pyarrow")
+    frames = charged.to_frames("arrow")
+    assert frames["fills"].column("fee_e4").to_pylist() == per_fill
+    assert frames["pnl"].column("fees_e4").to_pylist() == [int(r["fees_e4"]) for r in pnl]
+    assert sum(frames["positions"].column("fees_e4").to_pylist()) == expected
+
+
+def test_engine_fees_the_report_and_the_run_charge_alike(charged: BacktestResult) -> None:
+    """The report's fee table is the run's fills replayed through the one FeeLedger, and
+    a flag the schedule does not price is counted, charged nothing."""
+    ledger = FeeLedger.replay(FEES, charged.fills)
+    assert ledger.by_symbol == charged.fees
+    assert ledger.as_dict() == build_report(charged)["fees"]
+    odd = FeeLedger(FEES)
+    assert odd.charge("AAPL", "X", 100) == 0
+    assert (odd.unknown_flag_fills, odd.total, odd.by_symbol) == (1, 0, {})
+    assert odd.charge("AAPL", "R", 100) == 3_000 and odd.charge("AAPL", "A", 50) == -1_000
+    assert (odd.removed, odd.added, odd.total, odd.by_symbol) == (
+        3_000,
+        -1_000,
+        2_000,
+        {"AAPL": 2_000},
+    )
 
 
 def test_engine_fees_default_changes_no_existing_figure(free: BacktestResult) -> None:

@@ -10,8 +10,10 @@ import asyncio
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
+from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.live import LiveConfig, LiveEngine, send_command
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import MarketMaker, Strategy
@@ -22,11 +24,13 @@ from tickwire.itch import AddOrder, SystemEvent
 from tickwire.itch.generator import generate_day
 from tickwire.moldudp64 import DownstreamPacket
 from tickwire.moldudp64.aio import run
+from tickwire.ouch import v50
 
 STRATEGY = {"max_symbols": 4, "max_position": 3_000, "exit_ticks": 2}
 
 
 NO_FAULTS = Faults()
+FREE = FeeSchedule()
 
 
 async def _pair(
@@ -35,6 +39,7 @@ async def _pair(
     report: str | None = None,
     strategy: Strategy | None = None,
     first_user_ref_num: int = 1,
+    fees: FeeSchedule = FREE,
 ) -> tuple[Exchange, LiveEngine]:
     ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), faults=faults))
     cfg = LiveConfig(
@@ -45,6 +50,7 @@ async def _pair(
         control=control,
         report=report,
         first_user_ref_num=first_user_ref_num,
+        fees=fees,
     )
     eng = LiveEngine(strategy if strategy is not None else ThresholdTaker(STRATEGY), cfg)
     await eng.start()
@@ -60,10 +66,20 @@ async def _session(
     rate: float = 40_000,
     strategy: Strategy | None = None,
     first_user_ref_num: int = 1,
+    fees: FeeSchedule = FREE,
+    on_ouch: Callable[[bytes], None] | None = None,
 ) -> tuple[Exchange, LiveEngine, dict[str, Any]]:
     ex, eng = await _pair(
-        faults, report=report, strategy=strategy, first_user_ref_num=first_user_ref_num
+        faults, report=report, strategy=strategy, first_user_ref_num=first_user_ref_num, fees=fees
     )
+    if on_ouch is not None:  # sees every OUCH message the engine gets, then passes it on
+        deliver = eng.runner.on_ouch
+
+        def tap(data: bytes) -> None:
+            on_ouch(data)
+            deliver(data)
+
+        eng.runner.on_ouch = tap  # type: ignore[method-assign]
     task = asyncio.create_task(eng.run())
     await ex.run_flow(generate_day(messages, 6, 3), rate=rate)
     await asyncio.sleep(0.3)  # the last answers and recoveries
@@ -245,6 +261,39 @@ def test_market_maker_quotes_replaced_and_hit_by_flow_positions_agree() -> None:
     assert not eng.runner.manager.open_orders()  # cancelled at shutdown, answers seen
     assert not [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
     _assert_agree(ex, eng)
+
+
+def test_live_fees_charge_every_execution_as_the_schedule_says() -> None:
+    """``LiveConfig.fees`` (``[fees]`` of ``live --config``) charges each execution the
+    venue reports by its liquidity flag, as a backtest charges its fills: the report's
+    ``fees`` is the schedule over the OUCH Order Executed messages the engine received,
+    and its ``pnl`` is net of them (issue #18: the live engine ignored ``[fees]``)."""
+    fees = FeeSchedule(remove_per_share=30, add_per_share=-20)
+    executions: list[v50.OrderExecuted] = []
+
+    def tap(data: bytes) -> None:
+        msg = v50.decode_outbound(data)
+        if isinstance(msg, v50.OrderExecuted):
+            executions.append(msg)
+
+    mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+    ex, eng, report = run(
+        _session(messages=5_000, rate=20_000, strategy=mm, fees=fees, on_ouch=tap)
+    )
+    assert executions, "the maker's quotes were hit"
+    removed = sum(e.quantity * 30 for e in executions if e.liquidity_flag == "R")
+    added = sum(e.quantity * -20 for e in executions if e.liquidity_flag == "A")
+    assert added < 0
+    assert report["fees"] == {
+        "schedule": {"remove_per_share": 30, "add_per_share": -20},
+        "total_e4": removed + added,
+        "removed_e4": removed,
+        "added_e4": added,
+        "unknown_flag_fills": 0,
+    }
+    gross = eng.runner.risk.ledger.total_pnl()
+    assert report["pnl_gross"] == gross and report["pnl"] == gross - (removed + added)
+    _assert_agree(ex, eng)  # fees change the money reported, never the trading
 
 
 def test_a_pinned_feed_session_holds_against_packets_nobody_published() -> None:

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 ENGINE = [sys.executable, "-m", "tickwire.engine"]
 
 
@@ -36,6 +38,8 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
         ctl = Path(tmp, "ctl.sock")
         report = Path(tmp, "report.json")
         stats = Path(tmp, "stats.json")
+        config = Path(tmp, "fees.toml")
+        config.write_text("[fees]\nremove_per_share = 30\nadd_per_share = -20\n")
         ex = subprocess.Popen(
             [*ENGINE, "exchange", "--feed", f"127.0.0.1:{feed}", "--ouch-port", "0",
              "--rerequest-port", "0", "--generate", "3000", "--symbols", "4", "--rate", "3000",
@@ -49,7 +53,7 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
                 [*ENGINE, "live", "--feed", f"127.0.0.1:{feed}",
                  "--rerequest", f"127.0.0.1:{ports['rerequest'][1]}",
                  "--ouch", f"127.0.0.1:{ports['ouch50']}", "--control", str(ctl),
-                 "--report", str(report)],
+                 "--report", str(report), "--config", str(config)],
                 stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
             _wait_for(ctl)
@@ -68,6 +72,9 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
             live.send_signal(signal.SIGTERM)
             assert live.wait(timeout=20) == 0
             rep = json.loads(report.read_text())
+            # [fees] of --config is the session's schedule (it was ignored)
+            assert rep["fees"]["schedule"] == {"remove_per_share": 30, "add_per_share": -20}
+            assert rep["pnl"] == rep["pnl_gross"] - rep["fees"]["total_e4"]
             assert rep["orders"]["open"] == []
             assert rep["ouch"]["unacked"] == 0
             assert not ctl.exists()
@@ -116,3 +123,18 @@ def test_live_xdp_mirror_without_tickwire_xdp_is_a_usage_error() -> None:
     assert bad.returncode == 2, bad.stderr
     assert "live: --xdp-mirror eth9: the XDP mirror of eth9 needs tickwire-xdp" in bad.stderr
     assert "pip install tickwire-xdp" in bad.stderr
+
+
+def test_live_config_with_a_bad_fees_table_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[fees]`` of ``live --config`` is checked as a backtest's is, before anything
+    connects (nothing listens at the addresses given)."""
+    from tickwire.engine.cli import main
+
+    config = tmp_path / "fees.toml"
+    config.write_text("[fees]\nremove_per_share = 0.003\n")
+    argv = ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9", "--config", str(config)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "fees.remove_per_share: must be an integer" in err and "\n" not in err

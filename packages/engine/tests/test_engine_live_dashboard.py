@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.live import LiveConfig, LiveEngine, percentiles
 from tickwire.engine.live.dashboard import handle_key, render
 from tickwire.engine.strategy.taker import ThresholdTaker
@@ -101,3 +102,60 @@ def test_answers_for_orders_never_sent_are_reported_and_shown() -> None:
     snap = eng.snapshot()
     assert snap["orders"]["unknown_answers"] == 1
     assert "answers for orders never sent" in _text(snap)
+
+
+def test_fees_reach_the_report_and_the_dashboard() -> None:
+    """An execution is charged by ``LiveConfig.fees``: the snapshot's ``pnl`` is net of
+    it, ``fees`` is the backtest report's table, and the dashboard shows gross, fees and
+    net when a schedule is set (and nothing new without one)."""
+    assert "fees" not in _text(_engine().snapshot())
+    eng = LiveEngine(
+        ThresholdTaker(),
+        LiveConfig(
+            feed=("127.0.0.1", 0),
+            ouch=("127.0.0.1", 1),
+            fees=FeeSchedule(remove_per_share=30, add_per_share=-20),
+        ),
+    )
+    order = eng.runner.manager.submit("AAPL", "B", 300, 1_500_000)
+    m = eng.runner.manager
+    m.on_message(v50.OrderAccepted(
+        timestamp=1, user_ref_num=order.user_ref_num, side="B", quantity=300, symbol="AAPL",
+        price=1_500_000, time_in_force="0", display="Y", order_reference_number=9,
+        capacity="A", intermarket_sweep_eligibility="N", cross_type="N", order_state="L", cl_ord_id="",
+    ))  # fmt: skip
+    m.on_message(v50.OrderExecuted(timestamp=2, user_ref_num=order.user_ref_num,
+                                   quantity=300, price=1_500_000, liquidity_flag="R",
+                                   match_number=1))  # fmt: skip
+    eng.runner.risk.ledger.mark("AAPL", 1_510_000)
+    snap = eng.snapshot()
+    assert snap["fees"]["total_e4"] == snap["fees"]["removed_e4"] == 9_000  # 300 x $0.003
+    assert snap["pnl_gross"] == 3_000_000 and snap["pnl"] == 3_000_000 - 9_000
+    text = _text(snap)
+    assert "PnL gross / fees / net" in text and "300.00 / 0.90 / 299.10" in text
+    assert "PnL 299.10" in text
+
+
+def test_an_execution_nobody_sent_trips_the_live_kill_switch() -> None:
+    """Through the live runner's OUCH path: an Order Executed naming a UserRefNum this
+    engine never sent engages the kill switch; the report and the dashboard say so."""
+    import asyncio
+
+    eng = _engine()
+    order = eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+    assert order.state.value == "pending" and eng.runner.risk.armed
+
+    async def main() -> None:
+        unknown = v50.OrderExecuted(
+            timestamp=5, user_ref_num=777, quantity=100, price=1_500_000,
+            liquidity_flag="A", match_number=1,
+        )  # fmt: skip
+        await eng.runner._dispatch("ouch", v50.encode(unknown))
+
+    asyncio.run(main())
+    snap = eng.snapshot()
+    assert snap["armed"] is False
+    assert snap["orders"]["unknown_executions"] == snap["orders"]["unknown_answers"] == 1
+    assert isinstance(eng.runner.sent[-1], v50.CancelOrder)  # the open order is cancelled
+    text = _text(snap)
+    assert "KILLED" in text and "executions of orders never sent" in text

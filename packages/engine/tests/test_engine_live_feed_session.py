@@ -32,7 +32,12 @@ def test_the_flag_or_the_config_table_names_the_session(tmp_path: Path) -> None:
         (["--feed-session", "ELEVENCHARS"], None, "longer than 10"),
         (["--feed-session", "S\u00e9"], None, "not ASCII"),
         ([], "[feed]\nsession = 7\n", "must be a string"),
-        ([], '[feed]\nsesion = "X"\n', "unknown keys ['sesion']"),
+        ([], '[feed]\nsesion = "X"\n', "live.toml: feed.sesion: unknown key"),
+        (
+            [],
+            '[feed]\nsession = "ELEVENCHARS"\n',
+            "live.toml: feed.session: must be at most 10 ASCII characters, got 'ELEVENCHARS'",
+        ),
     ],
 )
 def test_a_bad_feed_session_is_one_usage_error(

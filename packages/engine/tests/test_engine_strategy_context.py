@@ -60,20 +60,26 @@ class Recorder(Strategy):
     """Records every callback with what the context says at that moment, and sends an
     order risk refuses from each market callback (a refusal is an update in between)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pad: str = "") -> None:
         super().__init__({})
         self.events: list[tuple[Any, ...]] = []
         self.timers: list[tuple[str, int]] = []
+        self.pad = pad  # asks for every symbol with this padding (as on the wire)
 
     async def on_start(self, ctx: Context) -> None:
         await super().on_start(ctx)
-        ctx.subscribe(["AAA"])
+        ctx.subscribe(["AAA" + self.pad])
         ctx.set_timer(-5, "past")  # a time already past fires now, stamped now
 
     def _seen(self, what: str, symbol: str, ts: int, detail: object) -> None:
         ctx = self.ctx
         assert ctx is not None
-        known = (tuple(ctx.symbols()), ctx.book("CCC") is not None, ctx.is_trading(symbol))
+        pad = self.pad
+        known = (
+            tuple(ctx.symbols()),
+            ctx.book("CCC" + pad) is not None,
+            ctx.is_trading(symbol + pad),
+        )
         self.events.append((what, symbol, ts, detail, known))
         ctx.orders.submit(symbol, "B", 5_000, PX)  # above max_order_qty: refused
 
@@ -94,8 +100,8 @@ class Recorder(Strategy):
         self.timers.append((timer.name, timer.timestamp))
 
 
-def _backtest() -> Recorder:
-    strategy = Recorder()
+def _backtest(pad: str = "") -> Recorder:
+    strategy = Recorder(pad)
     zero = "constant:0"
     cfg = BacktestConfig(feed_latency=zero, order_latency=zero, ack_latency=zero)
     run_backtest(
@@ -104,8 +110,8 @@ def _backtest() -> Recorder:
     return strategy
 
 
-def _live() -> Recorder:
-    strategy = Recorder()
+def _live(pad: str = "") -> Recorder:
+    strategy = Recorder(pad)
     sent: list[bytes] = []
 
     async def feed() -> AsyncIterator[Message]:
@@ -137,3 +143,16 @@ def test_engine_strategy_context_backtest_and_live_give_the_same_callbacks() -> 
     assert kinds[1::2] == ["refused"] * 6
     # CCC became known from its book although it has no directory and is not subscribed.
     assert bt.events[-2][4] == (("AAA", "BBB", "CCC"), True, False)
+
+
+def test_engine_strategy_context_padded_symbols_are_the_wire_symbols() -> None:
+    """``"AAA     "`` (padded as on the wire) is AAA for ``subscribe``, ``book`` and
+    ``is_trading`` on both paths, as it already was for ``position`` and risk: the
+    subscription got no AAA callback and ``book``/``is_trading`` said unknown (issue #18)."""
+    for run in (_backtest, _live):
+        assert run("     ").events == run().events
+    ctx = _live().ctx
+    assert ctx is not None
+    assert ctx.book("AAA     ") is ctx.book("AAA") is not None
+    assert ctx.book("A AA") is None and ctx.book("") is None  # no wire symbol: unknown
+    assert ctx.is_trading("BBB ") is ctx.is_trading("BBB") is True

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from tickwire.engine.risk import RiskEngine, RiskLimits
 from tickwire.engine.strategy import OrderManager, OrderState, OrderUpdate
 from tickwire.ouch import v50
@@ -59,3 +62,35 @@ def test_engine_orders_answers_for_a_refused_order_are_unknown() -> None:
     m.on_message(v50.OrderExecuted(3, refused.user_ref_num, 100, PX, "A", 1))
     assert refused.state is OrderState.REFUSED and refused.filled_qty == 0
     assert m.unknown_answers == 1
+
+
+def test_an_execution_of_an_unknown_order_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Shares changed hands that no ledger booked: the kill switch trips, open orders are
+    cancelled, and it is counted and logged once (it was counted with the other unknown
+    answers and trading went on with a position risk could not see)."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7)
+    o = m.submit("AAPL", "B", 100, PX)
+    _accept(m, o.user_ref_num, 100)
+    # answers that are not executions change nothing about the position: no trip
+    m.on_message(v50.OrderCanceled(2, 777, 100, "U"))
+    assert risk.armed and m.unknown_answers == 1 and m.unknown_executions == 0
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderExecuted(3, 778, 200, PX, "A", 1))
+        m.on_message(v50.OrderExecuted(4, 779, 300, PX, "R", 2))
+    assert not risk.armed
+    assert (m.unknown_answers, m.unknown_executions) == (3, 2)
+    assert sent[-1] == v50.CancelOrder(user_ref_num=o.user_ref_num, quantity=0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "kill switch tripped: the venue executed 200 at 1000000 of UserRefNum 778, an order "
+        "this engine does not know (the position is no longer what it believes); 1 cancels sent"
+    ]
+    assert m.submit("AAPL", "B", 100, PX).reason == "kill_switch"
+    # re-armed by the operator, the next one trips it again, with its own line
+    risk.arm()
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderExecuted(5, 780, 100, PX, "A", 3))
+    assert not risk.armed and m.unknown_executions == 3 and len(caplog.records) == 2

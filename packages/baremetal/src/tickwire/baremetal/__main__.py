@@ -4,11 +4,15 @@
     python -m tickwire.baremetal boot [--accel auto|kvm|tcg]
     python -m tickwire.baremetal traffic [--config FILE] (--capture PCAP | --generate N)
         [--symbols S] [--seed K] [--faults RATE] [--warmup N] [--bursts N]
-        [--burst-size N] [--burst-gap S] [--jitter S] [--accel ...]
+        [--burst-size N] [--burst-gap S] [--jitter S] [--repeat N | --loop]
+        [--max-seconds S] [--accel ...]
 
 ``traffic`` boots the kernel, sends the stream with the plan's warm-up, bursts and
-jitter (faults mixed in when asked), and prints one JSON object: the strategy's
-statistics, the in-guest cycle percentiles and the host round-trip percentiles. The
+jitter (faults mixed in when asked), and prints one JSON object: the frames sent and
+why sending stopped, the strategy's statistics, the in-guest cycle percentiles and the
+host round-trip percentiles. The stream (the capture's frames or the generated day's)
+is sent once unless ``--repeat N`` or ``--loop`` asks for more, and never beyond the
+plan's frames or ``--max-seconds``. The
 threshold run itself (capture in, orders pcap and STATS.json out) is
 ``python -m tickwire.threshold run --backend baremetal``.
 """
@@ -25,6 +29,7 @@ from tickwire.moldudp64.cliargs import (
     existing_file,
     non_negative_float,
     non_negative_int,
+    positive_float,
     positive_int,
     probability,
     run_cli,
@@ -86,6 +91,9 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
         burst_gap=args.burst_gap,
         jitter=args.jitter,
         seed=args.seed,
+        repeat=args.repeat,
+        loop=args.loop,
+        max_seconds=args.max_seconds,
     )
     with Guest(config, accel=args.accel or default_accel()) as guest:
         result = run_plan(guest, frames, plan)
@@ -93,7 +101,10 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
         hist = report.histogram
         out = {
             "accel": guest.accel,
-            "frames_sent": result.sent + plan.warmup,
+            "stream_frames": len(frames),
+            "frames_sent": result.frames_sent,
+            "warmup_frames_sent": result.warmup_sent,
+            "stopped": result.stopped,
             "orders_in_plan": result.orders,
             "elapsed_s": round(result.elapsed_s, 3),
             "stats": report.threshold_stats().to_dict(),
@@ -106,6 +117,12 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
             "host_round_trip_ns": percentiles(result.round_trip_ns),
         }
     print(json.dumps(out, indent=2))
+    if result.stopped == "stream" and result.frames_sent < plan.frames:
+        print(
+            f"note: the stream ended after {result.frames_sent} of the plan's {plan.frames}"
+            " frames (--repeat N or --loop sends it again)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -145,6 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--burst-size", type=positive_int, default=100)
     t.add_argument("--burst-gap", type=non_negative_float, default=0.01, metavar="SECONDS")
     t.add_argument("--jitter", type=non_negative_float, default=0.0, metavar="SECONDS")
+    again = t.add_mutually_exclusive_group()
+    again.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="send the stream N times over (default: once)",
+    )
+    again.add_argument(
+        "--loop",
+        action="store_true",
+        help="cycle the stream until the plan's warm-up and bursts are sent",
+    )
+    t.add_argument(
+        "--max-seconds",
+        type=positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="stop sending after this long (default: 300)",
+    )
     t.add_argument("--accel", choices=("auto", "kvm", "tcg"))
     t.set_defaults(func=_cmd_traffic)
     return p

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from tickwire.threshold.cheader import ORDER_LENGTHS, WIRE
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
@@ -31,6 +32,7 @@ __all__ = [
     "FAULT_KINDS",
     "FeedAddresses",
     "PlanResult",
+    "StopReason",
     "TrafficPlan",
     "capture_frames",
     "feed_frames",
@@ -284,7 +286,16 @@ def inject_faults(
 class TrafficPlan:
     """How to send a stream: ``warmup`` frames first (not measured), then ``bursts``
     bursts of ``burst_size`` frames separated by ``burst_gap`` seconds, each frame
-    followed by a pause drawn uniformly from ``[0, jitter]`` seconds."""
+    followed by a pause drawn uniformly from ``[0, jitter]`` seconds.
+
+    The stream is sent once (``repeat`` = 1): sending stops at its end even when the
+    plan asks for more frames, since a capture resent is a feed that never happened
+    (a 2-frame capture used to go out 1,100 times). ``repeat`` = N sends it N times
+    over; ``loop`` cycles it until the plan's ``warmup + bursts * burst_size`` frames
+    are sent. Every run is bounded in count (the plan's frames) and in time
+    (``max_seconds`` from the first frame); :attr:`PlanResult.stopped` says which limit
+    ended it.
+    """
 
     warmup: int = 100
     bursts: int = 10
@@ -292,22 +303,56 @@ class TrafficPlan:
     burst_gap: float = 0.01
     jitter: float = 0.0
     seed: int = 1
+    repeat: int = 1
+    loop: bool = False
+    max_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise ValueError(f"repeat must be at least 1, got {self.repeat}")
+        if self.loop and self.repeat != 1:
+            raise ValueError("loop and repeat exclude each other (loop cycles the stream)")
+        if not self.max_seconds > 0:
+            raise ValueError(f"max_seconds must be positive, got {self.max_seconds}")
+
+    @property
+    def frames(self) -> int:
+        """How many frames the plan asks for (warm-up and bursts)."""
+        return self.warmup + self.bursts * self.burst_size
+
+
+#: Why :func:`run_plan` stopped: the plan's frames were all sent, the stream ended
+#: (its ``repeat`` passes done), or ``max_seconds`` ran out.
+StopReason = Literal["plan", "stream", "time"]
 
 
 @dataclass(slots=True)
 class PlanResult:
-    """What one :func:`run_plan` measured."""
+    """What one :func:`run_plan` sent and measured: ``warmup_sent`` frames of warm-up,
+    ``sent`` measured ones, ``orders`` they triggered and their ``round_trip_ns``."""
 
     sent: int = 0
     orders: int = 0
     round_trip_ns: list[int] = field(default_factory=list)
     elapsed_s: float = 0.0
+    warmup_sent: int = 0
+    stopped: StopReason = "plan"
+
+    @property
+    def frames_sent(self) -> int:
+        """Every frame sent, warm-up included."""
+        return self.warmup_sent + self.sent
 
 
 def run_plan(guest: object, frames: Sequence[bytes], plan: TrafficPlan) -> PlanResult:
-    """Send ``frames`` (cycled as needed) to a running :class:`~tickwire.baremetal.qemu.Guest`
-    in ack mode, one at a time, timing the round trip of each frame that sends an order
-    (host send to the order frame received, through QEMU's UDP link)."""
+    """Send ``frames`` to a running :class:`~tickwire.baremetal.qemu.Guest` in ack mode,
+    one at a time, by ``plan``, timing the round trip of each frame that sends an order
+    (host send to the order frame received, through QEMU's UDP link).
+
+    The stream is ``frames`` once, ``plan.repeat`` times over, or cycled with
+    ``plan.loop``; the run stops at the first of: the plan's frames sent, the stream's
+    end, ``plan.max_seconds`` since the first frame (``PlanResult.stopped``).
+    """
     from .qemu import Guest
 
     if not isinstance(guest, Guest):
@@ -316,23 +361,42 @@ def run_plan(guest: object, frames: Sequence[bytes], plan: TrafficPlan) -> PlanR
         raise ValueError("no frames to send")
     rng = random.Random(plan.seed)
     result = PlanResult()
+    available = None if plan.loop else len(frames) * plan.repeat
+    deadline = time.perf_counter() + plan.max_seconds
     i = 0
+
+    def stop() -> StopReason | None:
+        if available is not None and i >= available:
+            return "stream"
+        if time.perf_counter() >= deadline:
+            return "time"
+        return None
+
     for _ in range(plan.warmup):
+        if (why := stop()) is not None:
+            result.stopped = why
+            return result
         guest.process([frames[i % len(frames)]])
         i += 1
+        result.warmup_sent += 1
     start = time.perf_counter()
-    for burst in range(plan.bursts):
-        for _ in range(plan.burst_size):
-            frame = frames[i % len(frames)]
-            i += 1
-            out, rtt = guest.timed_process(frame)
-            result.sent += 1
-            result.orders += len(out)
-            if rtt is not None:
-                result.round_trip_ns.append(rtt)
-            if plan.jitter:
-                time.sleep(rng.uniform(0, plan.jitter))
-        if plan.burst_gap and burst + 1 < plan.bursts:
-            time.sleep(plan.burst_gap)
-    result.elapsed_s = time.perf_counter() - start
+    try:
+        for burst in range(plan.bursts):
+            for _ in range(plan.burst_size):
+                if (why := stop()) is not None:
+                    result.stopped = why
+                    return result
+                frame = frames[i % len(frames)]
+                i += 1
+                out, rtt = guest.timed_process(frame)
+                result.sent += 1
+                result.orders += len(out)
+                if rtt is not None:
+                    result.round_trip_ns.append(rtt)
+                if plan.jitter:
+                    time.sleep(rng.uniform(0, plan.jitter))
+            if plan.burst_gap and burst + 1 < plan.bursts:
+                time.sleep(min(plan.burst_gap, max(deadline - time.perf_counter(), 0.0)))
+    finally:
+        result.elapsed_s = time.perf_counter() - start
     return result

@@ -294,8 +294,8 @@ def prepare_backtest(
         bt.update({k: v for k, v in (overrides or {}).items() if v is not None})
         config = BacktestConfig.from_mapping(bt)
         fees = FeeSchedule.from_mapping(cfg.get("fees", {}))
-    except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc)) from None
+    except (ValueError, TypeError) as exc:  # a ConfigError names the key; we name the file
+        raise UsageError(f"{source}: {exc}" if source else str(exc)) from None
     return PreparedBacktest(built, limits, config, fees)
 
 

@@ -69,10 +69,22 @@ from __future__ import annotations
 import tomllib
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from tickwire.threshold.schema import (
+    Bool,
+    ConfigError,
+    Int,
+    ListOf,
+    MapOf,
+    Text,
+    check_fields,
+    from_table,
+    setting,
+)
 
 __all__ = [
     "MAX_OUCH_PRICE",
@@ -85,6 +97,7 @@ __all__ = [
     "RiskRefusal",
     "load_risk_limits",
     "parse_risk_limits",
+    "symbol_key",
     "wire_symbol",
 ]
 
@@ -122,104 +135,63 @@ class RiskRefusal:
     detail: str
 
 
-class RiskConfigError(ValueError):
-    """An invalid risk configuration; the message starts with the offending key."""
+class RiskConfigError(ConfigError):
+    """An invalid risk configuration; the message starts with the offending key
+    (a :class:`tickwire.threshold.schema.ConfigError`, the one configuration error)."""
 
-    def __init__(self, key: str, reason: str) -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"{key}: {reason}")
+
+#: Every limit is below 2^62, so sums of notionals stay exact in a signed 64-bit integer.
+_LIMIT = Int(0, 2**62 - 1)
+_SYMBOL = Text(8, 0x21)
+
+
+def _limit(doc: str, lo: int = 0) -> Any:
+    return setting(Int(lo, 2**62 - 1) if lo else _LIMIT, None, optional=True, doc=doc)
 
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    """The configured limits; ``None`` disables a check.
+    """The configured limits (``[risk]`` of a config file); ``None`` disables a check.
 
-    Validated on construction (raises :class:`RiskConfigError`).
+    Validated on construction (raises :class:`RiskConfigError`); the keys, their kinds
+    and bounds are declared with :mod:`tickwire.threshold.schema`.
     """
 
-    armed: bool = True
-    max_order_qty: int | None = None
-    max_order_notional: int | None = None
-    credit_limit: int | None = None
-    max_position: int | None = None
-    position_limits: Mapping[str, int] = field(default_factory=dict)
-    daily_loss_limit: int | None = None
-    price_collar_bps: int | None = None
-    restricted: frozenset[str] = frozenset()
-    duplicate_window_ns: int | None = None
-    throttle_orders: int | None = None
-    throttle_window_ns: int | None = None
-    max_open_orders: int | None = None
+    armed: bool = setting(Bool(), True, doc="`false` starts with the kill switch engaged")
+    max_order_qty: int | None = _limit("shares per order")
+    max_order_notional: int | None = _limit("quantity x price per order, Price(4) x shares")
+    credit_limit: int | None = _limit(
+        "executed notional + open orders' notional + this order's, Price(4) x shares"
+    )
+    max_position: int | None = _limit(
+        "worst-case absolute position per symbol, shares (override: `position_limits`)"
+    )
+    position_limits: Mapping[str, int] = setting(
+        MapOf(_SYMBOL, _LIMIT),
+        factory=dict,
+        doc="`[risk.position_limits]` `SYMBOL = shares`: `max_position` for one symbol",
+    )
+    daily_loss_limit: int | None = _limit("refuses at realised + unrealised PnL <= -limit")
+    price_collar_bps: int | None = _limit("basis points around the reference price")
+    restricted: frozenset[str] = setting(
+        ListOf(_SYMBOL, frozenset), frozenset(), doc="symbols never traded"
+    )
+    duplicate_window_ns: int | None = _limit("same symbol, side, quantity, price within it")
+    throttle_orders: int | None = _limit("orders per `throttle_window_ns`; set both or neither")
+    throttle_window_ns: int | None = _limit("the throttle's sliding window, ns", lo=1)
+    max_open_orders: int | None = _limit("live orders (an order and its replace count once)")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.armed, bool):
-            raise RiskConfigError("armed", f"must be a boolean, got {self.armed!r}")
-        for name in (
-            "max_order_qty",
-            "max_order_notional",
-            "credit_limit",
-            "max_position",
-            "daily_loss_limit",
-            "price_collar_bps",
-            "duplicate_window_ns",
-            "throttle_orders",
-            "throttle_window_ns",
-            "max_open_orders",
-        ):
-            _check_limit(name, getattr(self, name))
-        for symbol, limit in self.position_limits.items():
-            _check_symbol(f"position_limits.{symbol}", symbol)
-            _check_limit(f"position_limits.{symbol}", limit)
-        for i, symbol in enumerate(sorted(self.restricted)):
-            _check_symbol(f"restricted[{i}]", symbol)
+        check_fields(self, error=RiskConfigError)
         if (self.throttle_orders is None) != (self.throttle_window_ns is None):
             raise RiskConfigError(
                 "throttle_orders",
                 "throttle_orders and throttle_window_ns must be set together",
             )
-        if self.throttle_window_ns == 0:
-            raise RiskConfigError("throttle_window_ns", "must be >= 1, got 0")
 
     def position_limit(self, symbol: str) -> int | None:
         """The max absolute position for ``symbol`` (its override, else the default)."""
         return self.position_limits.get(symbol, self.max_position)
-
-
-def _check_limit(key: str, value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RiskConfigError(key, f"must be an integer, got {value!r}")
-    if value < 0:
-        raise RiskConfigError(key, f"must be >= 0, got {value}")
-    if value >= 2**62:
-        raise RiskConfigError(key, f"must be < 2**62, got {value}")
-
-
-def _check_symbol(key: str, symbol: object) -> None:
-    if (
-        not isinstance(symbol, str)
-        or not 1 <= len(symbol) <= 8
-        or not all(0x21 <= ord(c) <= 0x7E for c in symbol)
-    ):
-        raise RiskConfigError(
-            key, f"must be a symbol of 1 to 8 printable characters, got {symbol!r}"
-        )
-
-
-_INT_KEYS = (
-    "max_order_qty",
-    "max_order_notional",
-    "credit_limit",
-    "max_position",
-    "daily_loss_limit",
-    "price_collar_bps",
-    "duplicate_window_ns",
-    "throttle_orders",
-    "throttle_window_ns",
-    "max_open_orders",
-)
 
 
 def parse_risk_limits(data: Mapping[str, Any], prefix: str = "risk") -> RiskLimits:
@@ -228,53 +200,7 @@ def parse_risk_limits(data: Mapping[str, Any], prefix: str = "risk") -> RiskLimi
     Unknown keys are errors: a typo such as ``max_positon`` must never silently drop a
     limit. Error messages start with ``prefix.key``.
     """
-    known = {"armed", "position_limits", "restricted", *_INT_KEYS}
-    for key in data:
-        if key not in known:
-            raise RiskConfigError(
-                f"{prefix}.{key}", f"unknown key (known: {', '.join(sorted(known))})"
-            )
-    kwargs: dict[str, Any] = {}
-    if "armed" in data:
-        if not isinstance(data["armed"], bool):
-            raise RiskConfigError(f"{prefix}.armed", f"must be a boolean, got {data['armed']!r}")
-        kwargs["armed"] = data["armed"]
-    for key in _INT_KEYS:
-        if key in data:
-            try:
-                _check_limit(key, data[key])
-            except RiskConfigError as exc:
-                raise RiskConfigError(f"{prefix}.{key}", exc.reason) from None
-            kwargs[key] = data[key]
-    if "position_limits" in data:
-        table = data["position_limits"]
-        if not isinstance(table, Mapping):
-            raise RiskConfigError(f"{prefix}.position_limits", "must be a table of symbol = shares")
-        limits: dict[str, int] = {}
-        for symbol, value in table.items():
-            try:
-                _check_symbol(symbol, symbol)
-                _check_limit(symbol, value)
-            except RiskConfigError as exc:
-                raise RiskConfigError(f"{prefix}.position_limits.{symbol}", exc.reason) from None
-            limits[symbol] = value
-        kwargs["position_limits"] = limits
-    if "restricted" in data:
-        items = data["restricted"]
-        if not isinstance(items, list):
-            raise RiskConfigError(f"{prefix}.restricted", "must be a list of symbols")
-        for i, symbol in enumerate(items):
-            try:
-                _check_symbol(str(i), symbol)
-            except RiskConfigError as exc:
-                raise RiskConfigError(f"{prefix}.restricted[{i}]", exc.reason) from None
-        kwargs["restricted"] = frozenset(items)
-    try:
-        return RiskLimits(**kwargs)
-    except RiskConfigError as exc:
-        if exc.key.startswith(prefix + "."):
-            raise
-        raise RiskConfigError(f"{prefix}.{exc.key}", exc.reason) from None
+    return from_table(RiskLimits, data, prefix, error=RiskConfigError)
 
 
 def load_risk_limits(path: str | Path) -> RiskLimits:
@@ -283,10 +209,7 @@ def load_risk_limits(path: str | Path) -> RiskLimits:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise RiskConfigError(str(path), f"not valid TOML: {exc}") from None
-    table = data.get("risk", data)
-    if not isinstance(table, dict):
-        raise RiskConfigError("risk", "must be a table")
-    return parse_risk_limits(table)
+    return parse_risk_limits(data.get("risk", data))
 
 
 class Ledger:
@@ -311,7 +234,7 @@ class Ledger:
     def position(self, symbol: str) -> int:
         """Signed position in ``symbol`` as it goes on the wire (:func:`wire_symbol`:
         ``"AAPL "`` is ``AAPL``, the key the ledger books fills under); 0 if none."""
-        return self.positions.get(wire_symbol(symbol) or symbol, 0)
+        return self.positions.get(symbol_key(symbol), 0)
 
     def fill(self, symbol: str, side: str, quantity: int, price: int) -> None:
         """Book a fill: ``side`` "B" buys, anything else ("S", "T", "E") sells."""
@@ -698,6 +621,15 @@ def wire_symbol(symbol: object) -> str | None:
     if not 1 <= len(text) <= 8 or not (text.isascii() and text.isprintable()) or " " in text:
         return None
     return text
+
+
+def symbol_key(symbol: str) -> str:
+    """The key the engine files ``symbol`` under: its wire form (``"AAPL    "`` and
+    ``"AAPL"`` are both ``AAPL``, as the feed's decoders and the ledger name it), or
+    ``symbol`` itself when it is no wire symbol (so it finds nothing). Every lookup by a
+    symbol a strategy gives goes through it: ``ctx.position``, ``ctx.book``,
+    ``ctx.is_trading``, ``ctx.subscribe``."""
+    return wire_symbol(symbol) or symbol
 
 
 def _invalid(symbol: object, side: object, quantity: object, price: object) -> str | None:

@@ -4,6 +4,9 @@ Everything a backend of the threshold strategy (``docs/threshold.md``) needs, an
 of the engine's books, risk or backtests:
 
 * :mod:`tickwire.threshold.config`: the one TOML configuration (strict validation);
+* :mod:`tickwire.threshold.schema`: the schema mechanism that configuration, and every
+  other tickwire configuration (the engine's risk, backtest and fees tables), is declared
+  and checked with, with one error format;
 * :mod:`tickwire.threshold.scan`: the input-frame scanner (Ethernet/IPv4/UDP/MoldUDP64);
 * :mod:`tickwire.threshold.reference`: the reference engine, the oracle every backend
   must reproduce byte for byte;

@@ -4,7 +4,10 @@ The schema and every validation rule are specified in ``docs/threshold.md`` (sec
 Validation is strict on purpose: an unknown key is an error (a typo such as
 ``max_positon`` must not silently remove a risk limit), booleans are not integers, and
 every bound is chosen so that the strategy's arithmetic fits in a signed 64-bit integer
-in the C backends.
+in the C backends. The keys, their kinds and bounds are declared once, on the dataclass
+fields, with :mod:`tickwire.threshold.schema` (the mechanism every tickwire
+configuration shares); it checks a parsed file and a configuration built in code alike,
+and renders the reference table of ``docs/threshold.md``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tickwire.threshold.schema import (
+    Bool,
+    ConfigError,
+    Int,
+    Tables,
+    Text,
+    check_fields,
+    from_table,
+    setting,
+)
 
 __all__ = [
     "MAX_INSTRUMENTS",
@@ -30,47 +44,57 @@ _QTY_MAX = 999_999  # OUCH 5.0: quantity must be greater than zero and less than
 _LIMIT_62 = 2**62
 
 
-class ConfigError(ValueError):
-    """An invalid threshold configuration; the message starts with the key path."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"{key}: {reason}" if key else reason)
+_PORT = Int(1, 65535)
+_U32_INT = Int(0, _U32)
+_QTY = Int(0, _QTY_MAX)
+_LIMIT = Int(0, _LIMIT_62)
 
 
 @dataclass(frozen=True, slots=True)
 class InstrumentConfig:
-    """One watched instrument, keyed by its ITCH stock locate."""
+    """One watched instrument, keyed by its ITCH stock locate (``[[instrument]]``)."""
 
-    locate: int
-    symbol: str
-    limit_price: int
-    base_qty: int
-    step_qty: int
-    tick: int
-    max_order_qty: int
-    max_position: int
-    max_notional: int
+    locate: int = setting(Int(1, 65535), doc="unique among instruments")
+    symbol: str = setting(Text(8, 0x21), doc="space-padded to 8 bytes in the order")
+    limit_price: int = setting(Int(1, _U32), doc="Price(4)")
+    base_qty: int = setting(_QTY)
+    step_qty: int = setting(_QTY, doc="extra shares per tick of improvement")
+    tick: int = setting(Int(1, _U32), doc="Price(4); never zero, so no division by zero")
+    max_order_qty: int = setting(Int(1, _QTY_MAX), doc="OUCH 5.0: quantity must be below 1,000,000")
+    max_position: int = setting(_LIMIT, doc="shares")
+    max_notional: int = setting(_LIMIT, doc="Price(4) x shares")
 
     def __post_init__(self) -> None:
-        _check_instrument(self, "instrument")
+        check_fields(self, "instrument")
 
 
 @dataclass(frozen=True, slots=True)
 class ThresholdConfig:
     """The whole strategy configuration (validated on construction)."""
 
-    armed: bool
-    max_orders: int
-    first_user_ref_num: int
-    feed_port: int
-    order_port: int
-    order_session: str
-    instruments: tuple[InstrumentConfig, ...] = ()
+    armed: bool = setting(Bool(), doc="the kill switch; `false` refuses every trigger as `killed`")
+    max_orders: int = setting(_U32_INT, doc="orders sent over the whole run, all instruments")
+    first_user_ref_num: int = setting(
+        _U32_INT,
+        doc="and `first_user_ref_num + max_orders - 1 <= 2^32 - 1` (UserRefNum is 4 bytes)",
+    )
+    feed_port: int = setting(_PORT, doc="UDP destination port of the feed")
+    order_port: int = setting(_PORT, doc="UDP destination port of the order frames")
+    order_session: str = setting(Text(10, 0x20), doc="space-padded on the right to 10 bytes")
+    instruments: tuple[InstrumentConfig, ...] = setting(
+        Tables(InstrumentConfig, "instrument", MAX_INSTRUMENTS, "locate", "instruments"),
+        (),
+        key="instrument",
+        doc="the watched instruments, `[[instrument]]` tables",
+    )
 
     def __post_init__(self) -> None:
-        _check_top(self)
+        check_fields(self)
+        if self.first_user_ref_num + self.max_orders - 1 > _U32:
+            raise ConfigError(
+                "first_user_ref_num",
+                f"first_user_ref_num + max_orders - 1 must fit in 4 bytes (<= {_U32})",
+            )
 
     def instrument(self, locate: int) -> InstrumentConfig | None:
         """The instrument watched at ``locate``, or None."""
@@ -111,131 +135,9 @@ def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-_TOP_KEYS = (
-    "armed",
-    "max_orders",
-    "first_user_ref_num",
-    "feed_port",
-    "order_port",
-    "order_session",
-)
-_INSTRUMENT_KEYS = (
-    "locate",
-    "symbol",
-    "limit_price",
-    "base_qty",
-    "step_qty",
-    "tick",
-    "max_order_qty",
-    "max_position",
-    "max_notional",
-)
-_INT_RANGES: dict[str, tuple[int, int]] = {
-    "max_orders": (0, _U32),
-    "first_user_ref_num": (0, _U32),
-    "feed_port": (1, 65535),
-    "order_port": (1, 65535),
-    "locate": (1, 65535),
-    "limit_price": (1, _U32),
-    "base_qty": (0, _QTY_MAX),
-    "step_qty": (0, _QTY_MAX),
-    "tick": (1, _U32),
-    "max_order_qty": (1, _QTY_MAX),
-    "max_position": (0, _LIMIT_62),
-    "max_notional": (0, _LIMIT_62),
-}
-
-
-def _check_int(key: str, path: str, value: object) -> None:
-    # bool is a subclass of int in Python; TOML `true` must not pass as 1.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(path, f"must be an integer, got {type(value).__name__} {value!r}")
-    lo, hi = _INT_RANGES[key]
-    if not lo <= value <= hi:
-        raise ConfigError(path, f"must be between {lo} and {hi}, got {value}")
-
-
-def _check_text(path: str, value: object, max_len: int, lo_char: int) -> None:
-    if not isinstance(value, str):
-        raise ConfigError(path, f"must be a string, got {type(value).__name__} {value!r}")
-    if not 1 <= len(value) <= max_len:
-        raise ConfigError(path, f"must be 1 to {max_len} characters, got {len(value)}")
-    for ch in value:
-        if not lo_char <= ord(ch) <= 0x7E:
-            raise ConfigError(path, f"character {ch!r} is not allowed")
-
-
-def _check_instrument(inst: InstrumentConfig, path: str) -> None:
-    for key in _INSTRUMENT_KEYS:
-        if key == "symbol":
-            _check_text(f"{path}.symbol", inst.symbol, 8, 0x21)
-        else:
-            _check_int(key, f"{path}.{key}", getattr(inst, key))
-
-
-def _check_top(cfg: ThresholdConfig) -> None:
-    if not isinstance(cfg.armed, bool):
-        raise ConfigError("armed", f"must be a boolean, got {type(cfg.armed).__name__}")
-    for key in ("max_orders", "first_user_ref_num", "feed_port", "order_port"):
-        _check_int(key, key, getattr(cfg, key))
-    _check_text("order_session", cfg.order_session, 10, 0x20)
-    if cfg.first_user_ref_num + cfg.max_orders - 1 > _U32:
-        raise ConfigError(
-            "first_user_ref_num",
-            f"first_user_ref_num + max_orders - 1 must fit in 4 bytes (<= {_U32})",
-        )
-    if len(cfg.instruments) > MAX_INSTRUMENTS:
-        raise ConfigError(
-            "instrument", f"at most {MAX_INSTRUMENTS} instruments, got {len(cfg.instruments)}"
-        )
-    seen: set[int] = set()
-    for i, inst in enumerate(cfg.instruments):
-        if not isinstance(inst, InstrumentConfig):
-            raise ConfigError(f"instrument[{i}]", "must be an InstrumentConfig")
-        if inst.locate in seen:
-            raise ConfigError(f"instrument[{i}].locate", f"locate {inst.locate} repeats")
-        seen.add(inst.locate)
-
-
-def _check_keys(table: Mapping[str, Any], path: str, allowed: tuple[str, ...]) -> None:
-    prefix = f"{path}." if path else ""
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"{prefix}{key}", "unknown key")
-    for key in allowed:
-        if key not in table:
-            raise ConfigError(f"{prefix}{key}", "missing")
-
-
 def config_from_mapping(data: Mapping[str, Any]) -> ThresholdConfig:
     """Validate a parsed TOML document (a mapping) and build the config."""
-    top = {k: v for k, v in data.items() if k != "instrument"}
-    _check_keys(top, "", _TOP_KEYS)
-    raw_instruments = data.get("instrument", [])
-    if not isinstance(raw_instruments, list):
-        raise ConfigError("instrument", "must be an array of tables ([[instrument]])")
-    instruments = []
-    for i, raw in enumerate(raw_instruments):
-        path = f"instrument[{i}]"
-        if not isinstance(raw, dict):
-            raise ConfigError(path, "must be a table")
-        _check_keys(raw, path, _INSTRUMENT_KEYS)
-        # Check with the indexed path before the dataclass re-checks generically.
-        for key in _INSTRUMENT_KEYS:
-            if key == "symbol":
-                _check_text(f"{path}.symbol", raw[key], 8, 0x21)
-            else:
-                _check_int(key, f"{path}.{key}", raw[key])
-        instruments.append(InstrumentConfig(**{k: raw[k] for k in _INSTRUMENT_KEYS}))
-    return ThresholdConfig(
-        armed=top["armed"],
-        max_orders=top["max_orders"],
-        first_user_ref_num=top["first_user_ref_num"],
-        feed_port=top["feed_port"],
-        order_port=top["order_port"],
-        order_session=top["order_session"],
-        instruments=tuple(instruments),
-    )
+    return from_table(ThresholdConfig, data)
 
 
 def parse_config(text: str) -> ThresholdConfig:

@@ -15,49 +15,53 @@ A fill of ``q`` shares costs ``q * per_share`` in the report's ``..._e4`` money 
 default schedule is all zeros: no fees, and a report identical to one made without
 the table. A flag the schedule does not know costs nothing and is counted
 (``fees.unknown_flag_fills`` in the report), never silently charged as one of the two.
+
+:class:`FeeLedger` applies a schedule fill by fill and keeps the totals. It is the one
+place fees are charged: the backtest charges each simulated fill at exchange time, the
+backtest report replays the result's fills through one to get its ``fees`` table, and
+the live engine (``[fees]`` of ``live --config``, ``LiveConfig.fees``) charges each
+execution the venue reports, for its session report and dashboard. Both therefore show
+the same fees for the same fills (tested: ``test_engine_fees_shared.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from tickwire.threshold.config import ConfigError
+from tickwire.threshold.schema import Int, check_fields, from_table, setting
 
-__all__ = ["MAX_PER_SHARE", "FeeSchedule"]
+__all__ = ["MAX_PER_SHARE", "FeeLedger", "FeeSchedule"]
 
 #: The largest fee or rebate accepted, in Price(4) units per share ($1.00 a share): a
 #: bound that catches a schedule written in dollars times 10,000 twice.
 MAX_PER_SHARE = 10_000
 
 
+_PER_SHARE = Int(-MAX_PER_SHARE, MAX_PER_SHARE)
+
+
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
-    """Per-share fee (positive) or rebate (negative) in Price(4) units, by liquidity flag."""
+    """Per-share fee (positive) or rebate (negative) in Price(4) units, by liquidity flag
+    (``[fees]`` of the config file; the keys are declared with
+    :mod:`tickwire.threshold.schema`)."""
 
-    remove_per_share: int = 0  # flag R: we took displayed liquidity
-    add_per_share: int = 0  # flag A: our resting order was executed
+    remove_per_share: int = setting(
+        _PER_SHARE, 0, doc="flag R (we took displayed liquidity), Price(4) per share"
+    )
+    add_per_share: int = setting(
+        _PER_SHARE, 0, doc="flag A (our resting order executed); negative: a rebate"
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> FeeSchedule:
         """Build from the ``[fees]`` TOML table; a :class:`ConfigError` names the key."""
-        known = sorted(cls.__dataclass_fields__)
-        for key, value in data.items():
-            if key not in known:
-                raise ConfigError(f"fees.{key}", f"unknown key (known: {', '.join(known)})")
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(
-                    f"fees.{key}",
-                    f"must be an integer (Price(4) units per share), got "
-                    f"{type(value).__name__} {value!r}",
-                )
-            if not -MAX_PER_SHARE <= value <= MAX_PER_SHARE:
-                raise ConfigError(
-                    f"fees.{key}",
-                    f"must be between {-MAX_PER_SHARE} and {MAX_PER_SHARE}, got {value}",
-                )
-        return cls(**dict(data))
+        return from_table(cls, data, "fees")
 
     @property
     def is_free(self) -> bool:
@@ -76,3 +80,69 @@ class FeeSchedule:
     def as_dict(self) -> dict[str, int]:
         """The schedule as the report's ``config.fees`` shows it."""
         return {"remove_per_share": self.remove_per_share, "add_per_share": self.add_per_share}
+
+
+class _FillLike(Protocol):
+    """What :meth:`FeeLedger.replay` reads of a fill (a backtest's ``Fill``)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def liquidity_flag(self) -> str: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+
+@dataclass(slots=True)
+class FeeLedger:
+    """What ``schedule`` charged, fill by fill, in Price(4) x shares units.
+
+    ``by_symbol`` and :attr:`total` are net (fees paid less rebates received),
+    ``removed`` and ``added`` split them by liquidity flag, and ``unknown_flag_fills``
+    counts the fills charged nothing because the schedule does not price their flag.
+    """
+
+    schedule: FeeSchedule = field(default_factory=FeeSchedule)
+    by_symbol: dict[str, int] = field(default_factory=dict)
+    removed: int = 0
+    added: int = 0
+    unknown_flag_fills: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every fee charged less every rebate paid."""
+        return self.removed + self.added
+
+    def charge(self, symbol: str, liquidity_flag: str, quantity: int) -> int:
+        """Charge one fill; returns its fee (negative: a rebate; 0 for an unknown flag,
+        which is counted in ``unknown_flag_fills``)."""
+        fee = self.schedule.fee(liquidity_flag, quantity)
+        if fee is None:
+            self.unknown_flag_fills += 1
+            return 0
+        self.by_symbol[symbol] = self.by_symbol.get(symbol, 0) + fee
+        if liquidity_flag == "R":
+            self.removed += fee
+        else:
+            self.added += fee
+        return fee
+
+    @classmethod
+    def replay(cls, schedule: FeeSchedule, fills: Iterable[_FillLike]) -> FeeLedger:
+        """A ledger that charged ``fills`` in order."""
+        ledger = cls(schedule)
+        for f in fills:
+            ledger.charge(f.symbol, f.liquidity_flag, f.quantity)
+        return ledger
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``fees`` table of the backtest report and of the live session report."""
+        return {
+            "schedule": self.schedule.as_dict(),
+            "total_e4": self.total,
+            "removed_e4": self.removed,
+            "added_e4": self.added,
+            "unknown_flag_fills": self.unknown_flag_fills,
+        }

@@ -4,10 +4,13 @@ The four tables are the CSVs of :func:`tickwire.engine.backtest.report.write_csv
 names, same columns in the same order, same rows (a test reads both and compares them):
 
 * ``orders``: one row per UserRefNum sent (``replaces`` null when it replaced nothing);
-* ``fills``: one row per execution of ours, at exchange time;
+* ``fills``: one row per execution of ours, at exchange time, with ``fee_e4``, what the
+  fee schedule charged it (negative: a rebate; 0 without a schedule or for a liquidity
+  flag the schedule does not price);
 * ``pnl``: the PnL series (``..._e4``: Price(4) x shares, divide by 10,000 for dollars);
-* ``positions``: per symbol, the end position, cash, mark (null when never marked) and
-  realised PnL.
+  ``pnl_e4`` is net of fees and ``fees_e4`` the fees charged so far;
+* ``positions``: per symbol, the end position, cash, mark (null when never marked),
+  realised PnL (before fees) and ``fees_e4``, the symbol's fees.
 
 Everything stays an integer (prices in Price(4), times in nanoseconds since midnight),
 as in the CSVs. :data:`SCHEMA` is the one definition of the columns and their Arrow
@@ -56,6 +59,7 @@ SCHEMA: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
         ("liquidity_flag", "string"),
         ("match_number", "uint64"),
         ("cause", "string"),
+        ("fee_e4", "int64"),
     ),
     "pnl": (
         ("timestamp", "int64"),
@@ -64,6 +68,7 @@ SCHEMA: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
         ("unrealised_e4", "int64"),
         ("pnl_e4", "int64"),
         ("fills", "int64"),
+        ("fees_e4", "int64"),
     ),
     "positions": (
         ("symbol", "string"),
@@ -71,6 +76,7 @@ SCHEMA: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
         ("cash_e4", "int64"),
         ("mark", "int64"),
         ("realised_e4", "int64"),
+        ("fees_e4", "int64"),
     ),
 }
 
@@ -85,6 +91,7 @@ def result_rows(result: BacktestResult) -> dict[str, list[tuple[Any, ...]]]:
         )
         for o in result.orders
     ]
+    fee = result.fee_schedule.fee
     fills = [
         (
             f.timestamp,
@@ -96,11 +103,12 @@ def result_rows(result: BacktestResult) -> dict[str, list[tuple[Any, ...]]]:
             f.liquidity_flag,
             f.match_number,
             f.cause,
+            fee(f.liquidity_flag, f.quantity) or 0,
         )
         for f in result.fills
     ]
     pnl = [
-        (p.timestamp, p.position, p.realised, p.unrealised, p.pnl, p.fills)
+        (p.timestamp, p.position, p.realised, p.unrealised, p.pnl, p.fills, p.fees)
         for p in result.pnl_series
     ]
     positions = [
@@ -110,6 +118,7 @@ def result_rows(result: BacktestResult) -> dict[str, list[tuple[Any, ...]]]:
             result.cash.get(sym, 0),
             result.marks.get(sym),
             result.realised.get(sym, 0),
+            result.fees.get(sym, 0),
         )
         for sym in sorted(set(result.positions) | set(result.cash))
     ]

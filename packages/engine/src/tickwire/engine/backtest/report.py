@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tickwire.engine.backtest.frames import write_parquet
+from tickwire.engine.backtest.fees import FeeLedger
+from tickwire.engine.backtest.frames import SCHEMA, result_rows, write_parquet
 from tickwire.engine.backtest.runner import BacktestResult
 from tickwire.engine.backtest.stats import statistics, symbol_statistics
 from tickwire.net.stats import percentiles
@@ -90,6 +91,8 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             # venue answers naming a UserRefNum never sent: nothing to apply them to, and
             # an execution among them is a position risk cannot see
             "unknown_answers": result.unknown_answers,
+            # executions among them: each trips the kill switch (docs/robustness.md)
+            "unknown_executions": result.unknown_executions,
             "rejected_by_venue": dict(sorted(result.rejects.items())),
             "venue_messages": dict(sorted(result.updates.items())),
         },
@@ -113,21 +116,9 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "max_drawdown_e4": _max_drawdown([p.pnl for p in result.pnl_series]),
             "final_series_pnl_e4": last.pnl if last is not None else 0,
         },
-        "fees": {
-            "schedule": result.fee_schedule.as_dict(),
-            "total_e4": total_fees,
-            "removed_e4": sum(
-                result.fee_schedule.fee("R", f.quantity) or 0
-                for f in result.fills
-                if f.liquidity_flag == "R"
-            ),
-            "added_e4": sum(
-                result.fee_schedule.fee("A", f.quantity) or 0
-                for f in result.fills
-                if f.liquidity_flag == "A"
-            ),
-            "unknown_flag_fills": result.unknown_flag_fills,
-        },
+        # the fills replayed through the schedule: the one fee implementation, which the
+        # run itself charged fill by fill (and the live engine charges executions with)
+        "fees": FeeLedger.replay(result.fee_schedule, result.fills).as_dict(),
         "statistics": statistics(result),
         "symbols": dict(sorted(symbols.items())),
         "latency_ns": {
@@ -156,83 +147,18 @@ def _max_drawdown(series: Sequence[int]) -> int:
 
 
 def write_csv(result: BacktestResult, out_dir: Path) -> list[Path]:
-    """orders.csv, fills.csv, pnl.csv and positions.csv in ``out_dir``."""
+    """orders.csv, fills.csv, pnl.csv and positions.csv in ``out_dir``: the tables of
+    :mod:`tickwire.engine.backtest.frames` (:data:`~tickwire.engine.backtest.frames.SCHEMA`,
+    one definition for the CSVs, the frames and Parquet), a null written empty."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    p = out_dir / "orders.csv"
-    with p.open("w", newline="") as f:
-        cols = [
-            "user_ref_num",
-            "sent_ns",
-            "symbol",
-            "side",
-            "price",
-            "quantity",
-            "time_in_force",
-            "state",
-            "filled",
-            "replaces",
-            "reason",
-        ]
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(result.orders)
-    paths.append(p)
-    p = out_dir / "fills.csv"
-    with p.open("w", newline="") as f:
-        w2 = csv.writer(f)
-        w2.writerow(
-            [
-                "timestamp",
-                "user_ref_num",
-                "symbol",
-                "side",
-                "quantity",
-                "price",
-                "liquidity_flag",
-                "match_number",
-                "cause",
-            ]
-        )
-        for fl in result.fills:
-            w2.writerow(
-                [
-                    fl.timestamp,
-                    fl.user_ref_num,
-                    fl.symbol,
-                    fl.side,
-                    fl.quantity,
-                    fl.price,
-                    fl.liquidity_flag,
-                    fl.match_number,
-                    fl.cause,
-                ]
-            )
-    paths.append(p)
-    p = out_dir / "pnl.csv"
-    with p.open("w", newline="") as f:
-        w2 = csv.writer(f)
-        w2.writerow(
-            ["timestamp", "gross_position", "realised_e4", "unrealised_e4", "pnl_e4", "fills"]
-        )
-        for pt in result.pnl_series:
-            w2.writerow([pt.timestamp, pt.position, pt.realised, pt.unrealised, pt.pnl, pt.fills])
-    paths.append(p)
-    p = out_dir / "positions.csv"
-    with p.open("w", newline="") as f:
-        w2 = csv.writer(f)
-        w2.writerow(["symbol", "position", "cash_e4", "mark", "realised_e4"])
-        for sym in sorted(set(result.positions) | set(result.cash)):
-            w2.writerow(
-                [
-                    sym,
-                    result.positions.get(sym, 0),
-                    result.cash.get(sym, 0),
-                    result.marks.get(sym, ""),
-                    result.realised.get(sym, 0),
-                ]
-            )
-    paths.append(p)
+    for name, rows in result_rows(result).items():
+        p = out_dir / f"{name}.csv"
+        with p.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow([column for column, _ in SCHEMA[name]])
+            w.writerows(rows)
+        paths.append(p)
     return paths
 
 
@@ -380,6 +306,12 @@ def summary_text(report: dict[str, Any]) -> str:
     if o.get("unknown_answers"):
         lines.insert(
             6, f"  venue     {o['unknown_answers']:,} answers for orders never sent (ignored)"
+        )
+    if o.get("unknown_executions"):
+        lines.insert(
+            6,
+            f"  risk      {o['unknown_executions']:,} executions of orders never sent: "
+            "kill switch tripped",
         )
     plot = str(rt.get("plot", ""))
     if plot.startswith("skipped: "):

@@ -27,8 +27,8 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tickwire.engine.backtest.fees import FeeSchedule
-from tickwire.engine.backtest.latency import LatencyModel, parse_latency
+from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
+from tickwire.engine.backtest.latency import LatencyModel, LatencySpecError, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
@@ -38,7 +38,7 @@ from tickwire.engine.strategy.context import StrategyContext, callbacks
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message
 from tickwire.ouch import v50
-from tickwire.threshold.config import ConfigError
+from tickwire.threshold.schema import Choice, Int, Str, check_fields, from_table, setting
 
 __all__ = ["BacktestConfig", "BacktestResult", "PnlPoint", "run_backtest"]
 
@@ -53,60 +53,52 @@ _RESPOND = 1  # a venue answer reaches the strategy
 _TIMER = 2  # a strategy timer
 
 
+def _latency_spec(spec: str) -> None:
+    """Refuse a bad latency spec with what is wrong in it (``parse_latency``'s text
+    without its ``bad latency spec '...':`` lead, which the schema's message says)."""
+    try:
+        parse_latency(spec)
+    except LatencySpecError as exc:
+        raise ValueError(str(exc).removeprefix(f"bad latency spec {spec!r}: ")) from None
+
+
+_LATENCY = Str(
+    _latency_spec,
+    "a latency spec",
+    "`constant:NS` (or `NS`), `uniform:LO,HI`, `normal:MEAN,SD`, `lognormal:MEDIAN,SIGMA`",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class BacktestConfig:
-    """Simulation settings (``[backtest]`` of the config file)."""
+    """Simulation settings (``[backtest]`` of the config file), validated on
+    construction; the keys are declared with :mod:`tickwire.threshold.schema`."""
 
-    feed_latency: str = "constant:20000"
-    order_latency: str = "constant:30000"
-    ack_latency: str = "constant:30000"
-    seed: int = 1
-    first_user_ref_num: int = 1
-    pnl_sample_every: int = 1_000  # messages between PnL samples (plus one per fill)
+    feed_latency: str = setting(
+        _LATENCY, "constant:20000", doc="exchange to strategy, ns (a latency spec)"
+    )
+    order_latency: str = setting(_LATENCY, "constant:30000", doc="strategy to venue, ns")
+    ack_latency: str = setting(_LATENCY, "constant:30000", doc="venue answer to strategy, ns")
+    seed: int = setting(Int(), 1, doc="seed of the latency draws")
+    first_user_ref_num: int = setting(
+        Int(1, 2**32 - 1), 1, doc="the first order's UserRefNum (OUCH 5.0: 4 bytes, from 1)"
+    )
+    pnl_sample_every: int = setting(
+        Int(1), 1_000, doc="messages between PnL samples (plus one per fill)"
+    )
     # Which L3 book implementation gives the strategy its view of the market. The venue's
     # queue model always runs on the reference book: it needs each resting order's place.
-    book_backend: str = "reference"
+    book_backend: str = setting(
+        Choice(BOOK_BACKENDS), "reference", doc="the L3 book of the strategy's market view"
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> BacktestConfig:
-        """Build from a TOML table; unknown keys are errors."""
-        known = {f for f in cls.__dataclass_fields__}
-        for key in data:
-            if key not in known:
-                raise ValueError(f"backtest.{key}: unknown key (known: {', '.join(sorted(known))})")
-        for key, value in data.items():
-            _check_field(key, value)
-        cfg = cls(**dict(data))
-        if cfg.book_backend not in BOOK_BACKENDS:
-            raise ValueError(
-                f"backtest.book_backend: {cfg.book_backend!r} is not one of "
-                f"{', '.join(BOOK_BACKENDS)}"
-            )
-        for name in ("feed_latency", "order_latency", "ack_latency"):
-            parse_latency(getattr(cfg, name))  # validate early, with a clear message
-        return cfg
-
-
-#: ``[backtest]`` keys that are integers, with their bounds (None: unbounded).
-_INT_FIELDS: dict[str, tuple[int | None, int | None]] = {
-    "seed": (None, None),
-    "first_user_ref_num": (1, 2**32 - 1),  # OUCH 5.0 UserRefNum: 4 bytes, from 1
-    "pnl_sample_every": (1, None),
-}
-
-
-def _check_field(key: str, value: object) -> None:
-    """Type and range of one ``[backtest]`` value; a :class:`ConfigError` names the key."""
-    path = f"backtest.{key}"
-    if key in _INT_FIELDS:
-        if not isinstance(value, int) or isinstance(value, bool):  # TOML true is not 1
-            raise ConfigError(path, f"must be an integer, got {type(value).__name__} {value!r}")
-        lo, hi = _INT_FIELDS[key]
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            bounds = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
-            raise ConfigError(path, f"must be {bounds}, got {value}")
-    elif not isinstance(value, str):
-        raise ConfigError(path, f"must be a string, got {type(value).__name__} {value!r}")
+        """Build from the ``[backtest]`` TOML table; a :class:`ConfigError` names the key."""
+        return from_table(cls, data, "backtest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +133,7 @@ class BacktestResult:
     realised: dict[str, int] = field(default_factory=dict)
     refusals: dict[str, int] = field(default_factory=dict)
     unknown_answers: int = 0  # venue answers naming a UserRefNum never sent
+    unknown_executions: int = 0  # executions among them: each trips the kill switch
     fees: dict[str, int] = field(default_factory=dict)  # per symbol, Price(4) x shares
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
     unknown_flag_fills: int = 0  # fills whose liquidity flag the schedule does not price
@@ -179,8 +172,7 @@ class _Runner:
         self.cfg = cfg
         self.measure = measure
         self.result = BacktestResult(fee_schedule=fees)
-        self.fees = fees
-        self._fees_total = 0
+        self.fees = FeeLedger(fees)
         self.now = 0
         self.exchange_now = 0
         self._heap: list[tuple[int, int, int, Any]] = []
@@ -308,12 +300,7 @@ class _Runner:
             f = fills[self._fills_seen]
             self._fills_seen += 1
             self.xledger.fill(f.symbol, f.side, f.quantity, f.price)
-            fee = self.fees.fee(f.liquidity_flag, f.quantity)
-            if fee is None:
-                self.result.unknown_flag_fills += 1
-            else:
-                self.result.fees[f.symbol] = self.result.fees.get(f.symbol, 0) + fee
-                self._fees_total += fee
+            self.fees.charge(f.symbol, f.liquidity_flag, f.quantity)
             self._mark(f.symbol)
             self._sample(f.timestamp)
 
@@ -353,9 +340,9 @@ class _Runner:
                 sum(abs(p) for p in led.positions.values()),
                 realised,
                 unrealised,
-                realised + unrealised - self._fees_total,
+                realised + unrealised - self.fees.total,
                 self._fills_seen,
-                self._fees_total,
+                self.fees.total,
             )
         )
 
@@ -440,9 +427,11 @@ class _Runner:
         r.cash = dict(sorted(led.cash.items()))
         r.marks = {s: led.marks[s] for s in sorted(led.marks) if s in led.positions}
         r.realised = dict(sorted(led.realised.items()))
-        r.fees = dict(sorted(r.fees.items()))
+        r.fees = dict(sorted(self.fees.by_symbol.items()))
+        r.unknown_flag_fills = self.fees.unknown_flag_fills
         r.refusals = dict(sorted(self.risk.refusals.items()))
         r.unknown_answers = self.manager.unknown_answers
+        r.unknown_executions = self.manager.unknown_executions
         for o in self.manager.orders.values():
             r.orders.append(
                 {

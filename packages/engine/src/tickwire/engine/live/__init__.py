@@ -2,6 +2,7 @@
 
 from tickwire.engine.live.engine import (
     ControlError,
+    FeedConfig,
     LiveConfig,
     LiveEngine,
     MirrorError,
@@ -9,4 +10,12 @@ from tickwire.engine.live.engine import (
     send_command,
 )
 
-__all__ = ["ControlError", "LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
+__all__ = [
+    "ControlError",
+    "FeedConfig",
+    "LiveConfig",
+    "LiveEngine",
+    "MirrorError",
+    "percentiles",
+    "send_command",
+]

@@ -72,10 +72,20 @@ def render(snap: dict[str, Any]) -> Group:
     stats.add_column("value", justify="right")
     o = snap["orders"]
     stats.add_row("orders sent / refused", f"{o['sent']} / {o['refused']}")
+    fees = snap.get("fees")
+    if fees is not None and (any(fees["schedule"].values()) or fees["unknown_flag_fills"]):
+        unknown = fees["unknown_flag_fills"]
+        stats.add_row(
+            "PnL gross / fees / net",
+            f"{_money(snap['pnl_gross'])} / {_money(fees['total_e4'])} / {_money(snap['pnl'])}"
+            + (f" ({unknown} fills with an unpriced flag)" if unknown else ""),
+        )
     for reason, n in sorted(o["refusals"].items()):
         stats.add_row(f"  refused {reason}", str(n))
     if o.get("unknown_answers"):  # venue answers naming a UserRefNum never sent
         stats.add_row("answers for orders never sent", str(o["unknown_answers"]))
+    if o.get("unknown_executions"):  # executions among them tripped the kill switch
+        stats.add_row("executions of orders never sent", f"{o['unknown_executions']} (kill switch)")
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")

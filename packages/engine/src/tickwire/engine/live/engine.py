@@ -45,12 +45,15 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy.api import Strategy
 from tickwire.engine.strategy.live import LiveRunner
 from tickwire.itch import DecodeError, Message
 from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
+from tickwire.moldudp64.codec import encode_session
+from tickwire.moldudp64.errors import BadSession
 from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages
 from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.net.stats import percentiles
@@ -58,10 +61,35 @@ from tickwire.ouch import OuchError, v50
 from tickwire.soupbintcp.aio import SoupClient
 from tickwire.soupbintcp.session import ClientSession
 from tickwire.soupbintcp.session import Message as SoupMessage
+from tickwire.threshold.schema import Str, check_fields, setting
 
-__all__ = ["LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
+__all__ = ["FeedConfig", "LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
 
 log = logging.getLogger("tickwire.engine.live")
+
+
+def _feed_session(name: str) -> None:
+    try:
+        encode_session(name)
+    except BadSession:
+        raise ValueError() from None  # the schema's "must be ..., got ..." says it all
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """The ``[feed]`` table of ``live --config`` (declared with
+    :mod:`tickwire.threshold.schema`, checked like every config table)."""
+
+    session: str | None = setting(
+        Str(_feed_session, "at most 10 ASCII characters", "at most 10 ASCII characters"),
+        None,
+        optional=True,
+        doc="pin the feed's MoldUDP64 session: packets of any other are refused "
+        "(`--feed-session` wins); off: the first session two packets confirm",
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(slots=True)
@@ -87,6 +115,9 @@ class LiveConfig:
     #: The feed's MoldUDP64 session, pinned: packets of any other session are refused and
     #: counted (None: the first session two packets confirm; see docs/robustness.md).
     feed_session: str | None = None
+    #: Fees and rebates by liquidity flag (the ``[fees]`` table), charged on every
+    #: execution as a backtest charges its fills; the report's ``pnl`` is net of them.
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
 
 
 class MirrorError(RuntimeError):
@@ -123,6 +154,7 @@ class _Runner(LiveRunner):
             engine._send_bytes,
             limits=config.limits,
             first_user_ref_num=config.first_user_ref_num,
+            fees=config.fees,
         )
         self.rx_times: deque[int] = deque()  # receive time of each queued ITCH message
         self.current_rx = 0
@@ -405,7 +437,10 @@ class LiveEngine:
             "positions": {s: p for s, p in sorted(ledger.positions.items())},
             "cash": dict(sorted(ledger.cash.items())),
             "realised": dict(sorted(ledger.realised.items())),
-            "pnl": ledger.total_pnl(),
+            "pnl": ledger.total_pnl() - r.fees.total,  # net of fees, as a backtest's
+            "pnl_gross": ledger.total_pnl(),
+            # what the [fees] schedule charged the executions (the backtest's table)
+            "fees": r.fees.as_dict(),
             "orders": {
                 "sent": r.manager.sent,
                 "refused": r.manager.refused,
@@ -415,6 +450,8 @@ class LiveEngine:
                 "refusals": dict(sorted(r.risk.refusals.items())),
                 # venue answers naming a UserRefNum this engine never sent
                 "unknown_answers": r.manager.unknown_answers,
+                # executions among them: each trips the kill switch
+                "unknown_executions": r.manager.unknown_executions,
                 "open": [
                     {
                         "user_ref_num": o.user_ref_num,

@@ -28,7 +28,10 @@ order its callbacks run. The rule, one for both paths:
    book) and yields a :class:`BookUpdate`; a Stock Trading Action (H) an
    :class:`InstrumentState`; then one :class:`TradeEvent` per tape print.
 
-``subscribe`` filters callbacks, never what the context knows. The runners drive each
+``subscribe`` filters callbacks, never what the context knows. A symbol the strategy
+gives (``book``, ``is_trading``, ``subscribe``, ``position``) is looked up in its wire
+form, :func:`~tickwire.engine.risk.symbol_key` (``"AAPL    "`` is AAPL), the form in
+which the feed's decoders name symbols and risk and the ledger key them. The runners drive each
 returned event's callback to completion and deliver the order updates it caused before
 the next event (:func:`callback_for`).
 """
@@ -39,6 +42,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from tickwire.engine.book import BookManager, OrderBook, TapePrint
+from tickwire.engine.risk import symbol_key
 from tickwire.engine.strategy.api import (
     BookUpdate,
     InstrumentState,
@@ -114,18 +118,18 @@ class StrategyContext:
         return self._clock()
 
     def book(self, symbol: str) -> OrderBook | None:
-        locate = self.locates.get(symbol)
+        locate = self.locates.get(symbol_key(symbol))
         return None if locate is None else self.books.books.get(locate)
 
     def symbols(self) -> list[str]:
         return sorted(self.locates)
 
     def is_trading(self, symbol: str) -> bool:
-        locate = self.locates.get(symbol)
+        locate = self.locates.get(symbol_key(symbol))
         return locate is not None and self.books.in_continuous_trading(locate)
 
     def subscribe(self, symbols: list[str] | None) -> None:
-        self.subscribed = None if symbols is None else set(symbols)
+        self.subscribed = None if symbols is None else {symbol_key(s) for s in symbols}
 
     def set_timer(self, at_ns: int, name: str) -> None:
         """A time already past fires now: the timer's event carries ``max(at_ns, now)``."""

@@ -17,6 +17,9 @@ transports instead of simulated ones:
   ``time.monotonic_ns`` instead (``risk_clock`` to override), because time since
   midnight wraps: a throttle filled at 23:59:58 would otherwise refuse every order
   until 23:59:58 the next day.
+* every execution the order manager applies is charged by the fee schedule (``fees``,
+  the ``[fees]`` table of a config) in :attr:`LiveRunner.fees`, the backtest's
+  :class:`~tickwire.engine.backtest.fees.FeeLedger`: the same fees for the same fills.
 
 Every event (market data, OUCH answers, timers) goes through one queue and one
 dispatcher, so callbacks run one at a time, in arrival order, exactly as in a backtest;
@@ -30,6 +33,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.book import BookManager, TapePrint
 from tickwire.engine.risk import RiskEngine, RiskLimits
 from tickwire.engine.strategy.api import OrderUpdate, Strategy, TimerEvent
@@ -59,6 +63,7 @@ class LiveRunner:
         first_user_ref_num: int = 1,
         clock: Callable[[], int] = wall_clock_ns,
         risk_clock: Callable[[], int] = time.monotonic_ns,
+        fees: FeeSchedule | None = None,
     ) -> None:
         self.strategy = strategy
         self.clock = clock
@@ -68,12 +73,14 @@ class LiveRunner:
         self.books = BookManager(on_print=prints.append)
         self.risk = RiskEngine(limits if limits is not None else RiskLimits())
         self._updates: list[OrderUpdate] = []
+        #: What the fee schedule charged the session's executions.
+        self.fees = FeeLedger(fees if fees is not None else FeeSchedule())
         self.manager = OrderManager(
             self._send,
             self.risk,
             clock,
             first_user_ref_num=first_user_ref_num,
-            on_update=self._updates.append,
+            on_update=self._on_update,
             risk_clock=risk_clock,
         )
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -98,6 +105,13 @@ class LiveRunner:
     def subscribed(self) -> set[str] | None:
         """The symbols the strategy subscribed to (None: all)."""
         return self.ctx.subscribed
+
+    def _on_update(self, update: OrderUpdate) -> None:
+        """The order manager's updates: an execution is charged its fee, then every
+        update waits for the strategy."""
+        if update.kind == "executed":
+            self.fees.charge(update.order.symbol, update.liquidity_flag, update.quantity)
+        self._updates.append(update)
 
     def _schedule(self, at: int, name: str) -> None:
         """The context's timers: an asyncio timer that queues the event at ``at``."""

@@ -36,12 +36,23 @@ answers through its table), and the manager maps what each answer changed to ris
 manager never sent (or one risk refused, which never reached the wire) are counted in
 ``unknown_answers``.
 
+An *execution* among them trips the kill switch. Rule: an Order Executed naming an order
+the manager does not know engages risk's kill switch and cancels every open order, as
+``kill`` does live; it is counted in ``unknown_executions`` and logged (a warning on the
+``tickwire.engine.orders`` logger) when it trips the switch, not again for the ones that
+follow while it is engaged; re-arming is the operator's decision. Reason: shares changed
+hands that no ledger booked, so the position, and every limit measured from it, is no
+longer what the engine believes; trading on would breach limits unseen. Tests:
+``test_engine_strategy_orders.py::test_an_execution_of_an_unknown_order_trips_the_kill_switch``,
+``test_engine_live_dashboard.py::test_an_execution_nobody_sent_trips_the_live_kill_switch``.
+
 Transport is a plain callable taking the inbound message, so the same manager drives the
 simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -58,6 +69,8 @@ from tickwire.engine.strategy.api import OrderUpdate
 from tickwire.ouch import v50
 from tickwire.ouch.tracker import Event, OrderTracker, TrackedOrder
 from tickwire.ouch.tracker import OrderState as WireState
+
+log = logging.getLogger("tickwire.engine.orders")
 
 __all__ = ["Order", "OrderManager", "OrderState"]
 
@@ -191,6 +204,8 @@ class OrderManager:
         # Venue answers naming a UserRefNum this manager never sent (nothing to apply
         # them to; an execution among them is a position risk cannot see).
         self.unknown_answers = 0
+        # Executions among them: each trips the kill switch (module docs).
+        self.unknown_executions = 0
 
     def _take_ref(self) -> int:
         """The next UserRefNum; 0 (never sent) when none is left, for the caller to
@@ -363,6 +378,24 @@ class OrderManager:
         for gone in cascaded:
             self.risk.order_done(gone.key)
 
+    def _unknown_execution(self, ref: int, quantity: int, price: int) -> None:
+        """An execution of an order this manager does not know: the position is not what
+        it believes, so the kill switch trips and open orders are cancelled (module docs)."""
+        self.unknown_executions += 1
+        if not self.risk.armed:
+            return  # already tripped: counted, not logged again
+        self.risk.kill()
+        cancels = self.cancel_all()
+        log.warning(
+            "kill switch tripped: the venue executed %d at %d of UserRefNum %d, an order "
+            "this engine does not know (the position is no longer what it believes); "
+            "%d cancels sent",
+            quantity,
+            price,
+            ref,
+            cancels,
+        )
+
     # -- venue responses -----------------------------------------------------------------
     def on_message(self, msg: v50.OutboundMessage) -> None:
         """Apply one message from the venue (the tracker), then tell risk and the strategy."""
@@ -388,6 +421,8 @@ class OrderManager:
         o = self.orders.get(a.key) if change.order is not None else None
         if o is None:
             self.unknown_answers += 1
+            if event is Event.EXECUTED:
+                self._unknown_execution(a.key, a.quantity, a.price)
             return
         if event is Event.EXECUTED:
             self.risk.fill(o.user_ref_num, o.symbol, o.side, a.quantity, a.price)
