@@ -26,8 +26,11 @@ from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.cli_backtest import DEFAULT_RISK, UsageError, prepare_backtest
 from tickwire.engine.live import FeedConfig
 from tickwire.engine.risk import RiskConfigError, RiskLimits, parse_risk_limits
+from tickwire.engine.strategy.api import strategy_params, strategy_table
+from tickwire.engine.strategy.market_maker import MarketMakerParams
+from tickwire.engine.strategy.taker import TakerInstrument, TakerParams
 from tickwire.threshold import schema
-from tickwire.threshold.config import ThresholdConfig, config_from_mapping
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig, config_from_mapping
 from tickwire.threshold.schema import (
     Bool,
     Choice,
@@ -77,11 +80,19 @@ CONFIGS: list[tuple[type, str, Callable[[Mapping[str, Any]], Any], dict[str, Any
         lambda t: schema.from_table(FeedConfig, t, "feed"),
         {"session": "TWFEED01"},
     ),
+    (MarketMakerParams, "strategy", lambda t: strategy_table(MarketMakerParams, t), {}),
+    (TakerParams, "strategy", lambda t: strategy_table(TakerParams, t), {}),
 ]
+#: A valid table of each settings class found in an array of tables.
+NESTED: dict[type, dict[str, Any]] = {
+    InstrumentConfig: INSTRUMENT,
+    TakerInstrument: {"symbol": "AAPL", "limit_price": 1_500_000},
+}
 
 #: The reasons: what was expected and what was found, or the key's place in the file.
 FORMAT = re.compile(
-    r"^(must be .+|character .+ is not allowed|at most \d+ \w+, got \d+|unknown key|missing)$"
+    r"^(must be .+|character .+ is not allowed|at most \d+ \w+, got \d+|unknown key|missing"
+    r"|\w+ .+ repeats)$"
 )
 
 
@@ -124,7 +135,9 @@ def _out_of_range(kind: Any) -> list[object]:
             {bad: 1} for bad in _out_of_range(kind.key) if isinstance(bad, str)
         ]
     if isinstance(kind, Tables):
-        return [[]] if kind.max_len is None else [[INSTRUMENT] * (kind.max_len + 1)]
+        one = NESTED[kind.cls]
+        many = [] if kind.max_len is None else [[one] * (kind.max_len + 1)]
+        return many + ([[one, one]] if kind.unique else [])
     return []
 
 
@@ -146,7 +159,7 @@ def _cases() -> list[Any]:
                     )
                 )
         for where_cls, path, wrap in places:
-            base = INSTRUMENT if where_cls is not cls else valid
+            base = NESTED[where_cls] if where_cls is not cls else valid
             for name, key, s, f in schema.settings(where_cls):
                 kpath = schema.join(path, key)
                 tag = f"{where_cls.__name__}.{name}"
@@ -219,6 +232,9 @@ def test_config_schema_one_mechanism_checks_every_config(monkeypatch: pytest.Mon
         load(valid)
     for path in ("max_orders", "instrument[0].tick", "instrument[0].max_notional"):
         assert path in seen
+    strategy_table(TakerParams, {"instruments": [NESTED[TakerInstrument]]})
+    strategy_params("Mine", {"depth": 3}, {"depth": 1})
+    assert {"strategy.instruments[0].limit_price", "strategy.depth"} <= set(seen)
     assert {f"risk.{k}" for k in DEFAULT_RISK} <= set(seen)
     seen.clear()
     prepare_backtest(
@@ -278,3 +294,27 @@ def test_config_schema_stale_docs_fail(tmp_path: Path) -> None:
     assert "-10000 ..= 10000" in fresh
     stale = fresh.replace("-10000 ..= 10000", "-100 ..= 100", 1)
     assert config_reference.rewrite(stale) != stale
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"depth": 0}, "strategy.depth: must be at least 1, got 0"),
+        ({"dpeth": 3}, "strategy.dpeth: unknown key"),
+        ({"depth": True}, "strategy.depth: must be an integer, got bool True"),
+        ({"on": 1}, "strategy.on: must be a boolean, got int"),
+        ({"name": 5}, "strategy.name: must be a string, got int 5"),
+        ({"names": "a"}, "strategy.names: must be a list, got str 'a'"),
+    ],
+)
+def test_config_schema_strategy_params_of_a_users_strategy(
+    config: dict[str, Any], message: str
+) -> None:
+    """``strategy_params`` (a strategy's defaults as its schema) is the same mechanism."""
+    defaults = {"depth": 1, "on": True, "name": "x", "names": [], "ratio": 0.5}
+    with pytest.raises(ConfigError) as info:
+        strategy_params("Mine", config, defaults, {"depth": 1})
+    assert str(info.value) == message
+    params = strategy_params("Mine", {"ratio": 2}, defaults, {"depth": 1})
+    assert params == {**defaults, "ratio": 2}
+    assert params["names"] is not defaults["names"]

@@ -219,7 +219,7 @@ def test_engine_backtest_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     [
         (["--strategy", "nope"], "module:Class"),
         (["--strategy", "json:JSONDecoder"], "not a tickwire Strategy"),
-        (["--feed-latency", "soon"], "bad latency spec"),
+        (["--feed-latency", "soon"], "backtest.feed_latency: must be a latency spec, got 'soon'"),
         (["no/such/file"], "no such file"),
     ],
 )

@@ -39,7 +39,7 @@ def _error_line(err: str) -> str:
         ('[strategy]\nquote_size = "abc"\n', "strategy.quote_size: must be an integer"),
         ("[strategy]\nskew_shares = 0\n", "strategy.skew_shares: must be at least 1"),
         ('[strategy]\nsymbols = "AAPL"\n', "strategy.symbols: must be a list"),
-        ("[strategy]\nsymbols = [1, 2]\n", "strategy.symbols: must be a list of symbols"),
+        ("[strategy]\nsymbols = [1, 2]\n", "strategy.symbols[0]: must be a string, got int 1"),
         ("backtest = 5\n", "backtest: must be a table"),
         ("[risk]\nmax_order_qty = 'x'\n", "risk.max_order_qty"),
     ],

@@ -319,12 +319,14 @@ def test_engine_strategy_suspending_callback_is_an_error(delay: float) -> None:
 
 
 def test_engine_strategy_examples_reject_unknown_config() -> None:
-    with pytest.raises(ValueError, match="unknown MarketMaker keys"):
+    with pytest.raises(ValueError, match=r"^strategy\.quote_sise: unknown key$"):
         MarketMaker({"quote_sise": 1})
-    with pytest.raises(ValueError, match="unknown ThresholdTaker keys"):
+    with pytest.raises(ValueError, match=r"^strategy\.limt: unknown key$"):
         ThresholdTaker({"limt": 1})
-    with pytest.raises(ValueError, match=r"instruments\[0\]"):
+    with pytest.raises(ValueError, match=r"^strategy\.instruments\[0\]\.limit_price: missing$"):
         ThresholdTaker({"instruments": [{"symbol": "X"}]})
+    with pytest.raises(ValueError, match=r"^strategy\.instruments\[1\]\.symbol: symbol X repeats$"):
+        ThresholdTaker({"instruments": [{"symbol": "X", "limit_price": 1}] * 2})
 
 
 def test_engine_strategy_taker_threshold_quantity() -> None:

@@ -179,7 +179,7 @@ def test_a_corrupt_day_loses_nothing_else(
         ('[grid]\n"strategy.quote_size" = [1, 1]\n', "grid.strategy.quote_size: value 1 is"),
         ('[grid]\n"strategy.symbols" = [["A"]]\n', "grid.strategy.symbols: values must be"),
         ('[grid]\n"strategy.quote_size" = [100, 0]\n', "p001 (strategy.quote_size=0)"),
-        ('[grid]\n"strategy.quote_sz" = [100]\n', "unknown MarketMaker keys ['quote_sz']"),
+        ('[grid]\n"strategy.quote_sz" = [100]\n', "strategy.quote_sz: unknown key"),
         ('[grid]\n"risk.max_positon" = [100]\n', "risk.max_positon"),
         ('[grid]\n"backtest.feed_latency" = ["fast"]\n', "backtest.feed_latency"),
         ('[grid]\n"strategy.class" = ["nope:Nope"]\n', "cannot import nope"),

@@ -16,12 +16,24 @@ callback suspends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tickwire.engine.book import BBO, OrderBook
 from tickwire.itch import Message
+from tickwire.threshold.schema import (
+    Bool,
+    ConfigError,
+    Int,
+    Kind,
+    ListOf,
+    Str,
+    from_table,
+    setting,
+)
 
 if TYPE_CHECKING:
     from tickwire.engine.strategy.orders import Order, OrderManager
@@ -36,11 +48,54 @@ __all__ = [
     "TimerEvent",
     "TradeEvent",
     "strategy_params",
+    "strategy_table",
 ]
 
 
 class StrategyError(RuntimeError):
     """A strategy broke the API's rules (e.g. a callback suspended in a backtest)."""
+
+
+def strategy_table(cls: type, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``[strategy]`` table ``config`` checked against the settings dataclass ``cls``
+    (declared with :mod:`tickwire.threshold.schema`, like every config table), as a dict
+    with the defaults filled in: a :class:`~tickwire.threshold.schema.ConfigError` (a
+    ``ValueError``) names the key, ``strategy.quote_size: must be at least 1, got 0``."""
+    params: Any = from_table(cls, dict(config or {}), "strategy")
+    return dataclasses.asdict(params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unchecked:
+    """A value of a type the defaults give no rule for (a float, a table): taken as is."""
+
+    type_name: str
+
+    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
+        return value
+
+    def check(self, value: object, path: str, error: type[ConfigError]) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "any"
+
+
+def _copier(default: Any) -> Callable[[], Any]:
+    """A factory of copies of a mutable default (no two strategies share one list)."""
+    return lambda: copy.copy(default)
+
+
+def _kind_of(default: object, low: int | None) -> Kind:
+    if isinstance(default, bool):
+        return Bool()
+    if isinstance(default, int):
+        return Int(low)
+    if isinstance(default, str):
+        return Str()
+    if isinstance(default, list):
+        return ListOf(_Unchecked("any"), list)
+    return _Unchecked(type(default).__name__)
 
 
 def strategy_params(
@@ -49,32 +104,27 @@ def strategy_params(
     defaults: Mapping[str, Any],
     minimums: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """``defaults`` updated with ``config`` (the ``[strategy]`` table), checked key by key.
+    """``defaults`` updated with ``config`` (the ``[strategy]`` table), checked key by key
+    by the schema mechanism (:func:`strategy_table` of a settings dataclass made from
+    ``defaults``; a strategy may declare its own instead, as the examples do).
 
     Every key must be one of ``defaults`` and have its default's type: an integer default
-    takes integers only (TOML ``true`` is not 1, ``"100"`` is not 100), a list default a
-    list; ``minimums`` bounds integers from below. A ``ValueError`` names the key
-    (``strategy.quote_size: must be an integer, got str 'abc'``), so a bad value is
-    refused before the run instead of raising a ``TypeError`` in the middle of it.
+    takes integers only (TOML ``true`` is not 1, ``"100"`` is not 100), a boolean a
+    boolean, a string a string, a list default a list; ``minimums`` bounds integers from
+    below. A ``ValueError`` names the key (``strategy.quote_size: must be an integer, got
+    str 'abc'``), so a bad value is refused before the run instead of raising a
+    ``TypeError`` in the middle of it.
     """
-    params = dict(config or {})
-    unknown = set(params) - set(defaults)
-    if unknown:
-        raise ValueError(f"strategy: unknown {owner} keys {sorted(unknown)}")
-    for key, value in params.items():
-        default = defaults[key]
-        path = f"strategy.{key}"
-        if isinstance(default, int) and not isinstance(default, bool):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(
-                    f"{path}: must be an integer, got {type(value).__name__} {value!r}"
-                )
-            low = (minimums or {}).get(key)
-            if low is not None and value < low:
-                raise ValueError(f"{path}: must be at least {low}, got {value}")
-        elif isinstance(default, list) and not isinstance(value, list):
-            raise ValueError(f"{path}: must be a list, got {type(value).__name__} {value!r}")
-    return {**defaults, **params}
+    fields = []
+    for key, default in defaults.items():
+        kind = _kind_of(default, (minimums or {}).get(key))
+        if isinstance(default, list | dict | set):
+            spec = setting(kind, factory=_copier(default))
+        else:
+            spec = setting(kind, default)
+        fields.append((key, Any, spec))
+    cls = dataclasses.make_dataclass(f"{owner}Params", fields, frozen=True)
+    return strategy_table(cls, config)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ least ``improve_spread_ticks`` wide; it skews both quotes down (up) by one tick 
 ``requote_ns``. With no ``symbols`` configured it picks the first ``max_symbols``
 symbols whose book becomes two-sided. At the end it cancels everything.
 
-Config (``[strategy]`` of the config file; prices in Price(4) units)::
+Config (``[strategy]`` of the config file, :class:`MarketMakerParams`; prices in Price(4)
+units)::
 
     symbols = []              # empty: choose automatically
     max_symbols = 5
@@ -23,44 +24,43 @@ Config (``[strategy]`` of the config file; prices in Price(4) units)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from tickwire.engine.strategy.api import BookUpdate, Context, Strategy, strategy_params
+from tickwire.engine.strategy.api import BookUpdate, Context, Strategy, strategy_table
 from tickwire.engine.strategy.orders import Order, OrderState
+from tickwire.threshold.schema import Int, ListOf, Str, check_fields, setting
 
-__all__ = ["MarketMaker"]
-
-_DEFAULTS: dict[str, Any] = {
-    "symbols": [],
-    "max_symbols": 5,
-    "quote_size": 100,
-    "max_inventory": 500,
-    "skew_shares": 200,
-    "tick": 100,
-    "improve_spread_ticks": 3,
-    "requote_ns": 1_000_000,
-}
+__all__ = ["MarketMaker", "MarketMakerParams"]
 
 
-_MINIMUMS = {
-    "max_symbols": 1,
-    "quote_size": 1,
-    "max_inventory": 0,
-    "skew_shares": 1,
-    "tick": 1,
-    "improve_spread_ticks": 0,
-    "requote_ns": 0,
-}
+@dataclass(frozen=True, slots=True)
+class MarketMakerParams:
+    """The ``[strategy]`` keys of :class:`MarketMaker` (prices in Price(4) units)."""
+
+    symbols: list[str] = setting(
+        ListOf(Str(), list), factory=list, doc="symbols to quote; empty: choose automatically"
+    )
+    max_symbols: int = setting(Int(1), 5, doc="symbols chosen automatically (first two-sided)")
+    quote_size: int = setting(Int(1), 100, doc="shares per quote")
+    max_inventory: int = setting(Int(0), 500, doc="stop bidding (offering) at this long (short)")
+    skew_shares: int = setting(Int(1), 200, doc="quotes move one tick per this many shares held")
+    tick: int = setting(Int(1), 100, doc="price increment, Price(4)")
+    improve_spread_ticks: int = setting(
+        Int(0), 3, doc="improve each side by a tick when the spread is this wide"
+    )
+    requote_ns: int = setting(Int(0), 1_000_000, doc="at most one replace per quote per this")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 class MarketMaker(Strategy):
     """Quotes both sides of a few symbols (see the module docs)."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(strategy_params("MarketMaker", config, _DEFAULTS, _MINIMUMS))
+        super().__init__(strategy_table(MarketMakerParams, config))
         c = self.config
-        if not all(isinstance(sym, str) for sym in c["symbols"]):
-            raise ValueError(f"strategy.symbols: must be a list of symbols, got {c['symbols']!r}")
         self.symbols: list[str] = list(c["symbols"])
         self.auto = not self.symbols
         self.quotes: dict[tuple[str, str], Order] = {}

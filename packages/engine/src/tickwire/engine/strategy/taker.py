@@ -8,7 +8,7 @@ engine it runs through the strategy API, so its orders pass pre-trade risk and i
 come from the simulated venue. It also takes profit: with a long position and a best bid
 at least ``exit_ticks`` above the limit it sells the position with an IOC at the bid.
 
-Config (``[strategy]``; prices in Price(4) units)::
+Config (``[strategy]``, :class:`TakerParams`; prices in Price(4) units)::
 
     # explicit instruments ...
     [[strategy.instruments]]
@@ -28,52 +28,63 @@ Config (``[strategy]``; prices in Price(4) units)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from tickwire.engine.strategy.api import BookUpdate, Context, Strategy, strategy_params
+from tickwire.engine.strategy.api import BookUpdate, Context, Strategy, strategy_table
 from tickwire.engine.strategy.orders import OrderState
 from tickwire.itch import AddOrder, AddOrderMPID
 from tickwire.ouch.v50 import TimeInForce
+from tickwire.threshold.schema import Int, Tables, Text, check_fields, setting
 
-__all__ = ["ThresholdTaker"]
-
-_DEFAULTS: dict[str, Any] = {
-    "instruments": [],
-    "max_symbols": 5,
-    "limit_ticks": 1,
-    "base_qty": 100,
-    "step_qty": 100,
-    "tick": 100,
-    "max_order_qty": 1000,
-    "max_position": 2000,
-    "exit_ticks": 3,
-}
+__all__ = ["TakerInstrument", "TakerParams", "ThresholdTaker"]
 
 
-_MINIMUMS = {
-    "max_symbols": 1,
-    "base_qty": 0,
-    "step_qty": 0,
-    "tick": 1,
-    "max_order_qty": 1,
-    "max_position": 0,
-    "exit_ticks": 0,
-}
+@dataclass(frozen=True, slots=True)
+class TakerInstrument:
+    """One ``[[strategy.instruments]]`` table: a watched symbol and its limit."""
+
+    symbol: str = setting(Text(8, 0x21), doc="the symbol")
+    limit_price: int = setting(
+        Int(1), doc="sell orders at or below this price trigger a buy, Price(4)"
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TakerParams:
+    """The ``[strategy]`` keys of :class:`ThresholdTaker` (prices in Price(4) units)."""
+
+    instruments: tuple[TakerInstrument, ...] = setting(
+        Tables(TakerInstrument, "strategy.instruments", unique="symbol"),
+        (),
+        doc="watched symbols; none: choose automatically",
+    )
+    max_symbols: int = setting(Int(1), 5, doc="symbols chosen automatically")
+    limit_ticks: int = setting(
+        Int(), 1, doc="an automatic symbol's limit: its first mid + this many ticks"
+    )
+    base_qty: int = setting(Int(0), 100, doc="shares at the limit")
+    step_qty: int = setting(Int(0), 100, doc="extra shares per tick below the limit")
+    tick: int = setting(Int(1), 100, doc="price increment, Price(4)")
+    max_order_qty: int = setting(Int(1), 1000, doc="shares per order at most")
+    max_position: int = setting(Int(0), 2000, doc="long position at most, shares")
+    exit_ticks: int = setting(Int(0), 3, doc="sell the position when the bid is this far above")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 class ThresholdTaker(Strategy):
     """Buys sell orders that arrive at or below a limit (see the module docs)."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(strategy_params("ThresholdTaker", config, _DEFAULTS, _MINIMUMS))
-        self.limits: dict[str, int] = {}
-        for i, inst in enumerate(self.config["instruments"]):
-            try:
-                self.limits[str(inst["symbol"])] = int(inst["limit_price"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"strategy.instruments[{i}]: needs symbol and limit_price ({exc})"
-                ) from None
+        super().__init__(strategy_table(TakerParams, config))
+        self.limits: dict[str, int] = {
+            inst["symbol"]: inst["limit_price"] for inst in self.config["instruments"]
+        }
         self.auto = not self.limits
         self.triggers = 0
 
