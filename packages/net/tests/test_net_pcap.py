@@ -7,6 +7,7 @@ import io
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tickwire.net import BadPcap, NetError, PcapngWriter, PcapWriter, build_udp_frame, read_pcap
 from tickwire.net.pcap import PCAP_HEADER, PCAP_RECORD
+
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from _net_captures import capture_corpus  # noqa: E402
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 
@@ -250,3 +256,20 @@ def test_tshark_reads_what_we_write(tmp_path: Path, fmt: str) -> None:
     assert all(r[2] == "1" for r in rows)  # 1: good checksum
     for r, (ts, _) in zip(rows, frames, strict=True):
         assert abs(float(r[0]) - ts / 1e9) < 1e-6
+
+
+def test_is_capture_reads_the_magic_under_gzip(tmp_path: Path) -> None:
+    """A gzipped pcap or pcapng (``day.pcap.gz``) is a capture, as read_pcap reads it;
+    is_capture said no (it read the gzip magic), so commands read it as a BinaryFILE."""
+    from tickwire.net import CAPTURE_MAGICS, is_capture
+
+    corpus = capture_corpus(tmp_path)
+    assert {name: is_capture(p) for name, (p, _) in corpus.items()} == {
+        name: capture for name, (_, capture) in corpus.items()
+    }
+    for name, (path, capture) in corpus.items():
+        if capture and not name.startswith("pcap_big"):  # headers only: no records
+            assert len(list(read_pcap(path))) == 2, name
+    assert len(CAPTURE_MAGICS) == 5
+    with pytest.raises(FileNotFoundError):
+        is_capture(tmp_path / "missing.pcap")

@@ -20,6 +20,7 @@ from tickwire.itch.fastpath import FrameStats, decode_binaryfile
 from tickwire.moldudp64.capture import MoldCapture
 from tickwire.moldudp64.events import Event, Messages
 from tickwire.moldudp64.sequenced import SequencedCapture
+from tickwire.net.pcap import is_capture  # re-exported: a capture, gzipped or not, by its magic
 
 __all__ = [
     "KEEP_DUPLICATES_HELP",
@@ -31,14 +32,6 @@ __all__ = [
     "rebuild",
 ]
 
-_PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x0a\x0d\x0d\x0a",  # pcapng section header block
-}
-
 Source = str | os.PathLike[str]
 
 #: The ``--keep-duplicates`` help of every engine command that reads captures.
@@ -46,12 +39,6 @@ KEEP_DUPLICATES_HELP = (
     "read a capture's packets in capture order, every copy applied (default: sequence "
     "order, A/B copies and retransmissions dropped, gaps counted)"
 )
-
-
-def is_capture(path: Source) -> bool:
-    """True when ``path`` starts with a pcap or pcapng magic number."""
-    with open(path, "rb") as f:
-        return f.read(4) in _PCAP_MAGICS
 
 
 class _CountingReader:

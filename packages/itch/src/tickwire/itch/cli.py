@@ -16,6 +16,7 @@ decoded (strict mode), 2 on usage errors (a missing, empty or directory FILE inc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from tickwire.itch._cli import UsageError, existing_file, positive_int, run_cli
-from tickwire.itch.messages import MESSAGE_CLASSES, Message
+from tickwire.itch.messages import MESSAGE_CLASSES, Message, decode
 from tickwire.itch.progress import Progress
 from tickwire.itch.reader import BinaryFileReader, read
 
@@ -106,6 +107,24 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _messages(path: str, *, lenient: bool) -> Iterator[Iterator[Message]]:
+    """The messages of ``path``: a pcap/pcapng MoldUDP64 capture (gzipped too, as
+    ``convert`` reads it) in sequence order through the capture reader plugin, else a
+    BinaryFILE (gzip allowed) with a progress bar."""
+    from tickwire.itch import convert
+
+    if convert.is_capture(path):
+        try:
+            capture = convert.capture_messages(path)
+        except ImportError as exc:  # the capture reader (tickwire-moldudp64) is missing
+            raise UsageError(str(exc)) from None
+        yield (decode(raw) for raw in capture)
+        return
+    with read(path, lenient=lenient) as reader:
+        yield _with_progress(reader, iter(reader), path)
+
+
 def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:
     types: set[str] | None = None
     if args.type:
@@ -118,8 +137,8 @@ def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:
     # learn the symbol's locate codes from the messages that do name it.
     locates: set[int] = set()
     written = 0
-    with read(args.file, lenient=args.lenient) as reader:
-        for msg in _with_progress(reader, iter(reader), args.file):
+    with _messages(args.file, lenient=args.lenient) as messages:
+        for msg in messages:
             if symbol is not None:
                 stock = getattr(msg, "stock", None)
                 if stock == symbol:

@@ -3,8 +3,9 @@ message type.
 
 The algorithm:
 
-1. **Sniff** the input's first four bytes. A pcap or pcapng capture is read through a
-   capture reader plugin (below); anything else is a BinaryFILE, gzip detected.
+1. **Sniff** the input's first four bytes, under gzip when it is gzip-compressed
+   (:func:`is_capture`). A pcap or pcapng capture (``day.pcap.gz`` too) is read through
+   a capture reader plugin (below); anything else is a BinaryFILE, gzip detected.
 2. **Stream** :func:`tickwire.itch.columnar.iter_batches` (or
    :func:`~tickwire.itch.columnar.iter_message_batches` for a capture's messages): one
    Arrow record batch per type per input chunk, built by the compiled column builder
@@ -39,6 +40,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
@@ -48,6 +50,7 @@ from typing import Any, Final, Protocol, TextIO
 from tickwire.itch import columnar
 from tickwire.itch.fastpath import FrameStats
 from tickwire.itch.messages import MESSAGE_CLASSES
+from tickwire.itch.reader import _open_stream
 
 __all__ = [
     "CAPTURE_GROUP",
@@ -55,6 +58,7 @@ __all__ = [
     "SERIES_GROUP",
     "CaptureMessages",
     "ConvertSummary",
+    "capture_messages",
     "convert",
     "is_capture",
     "print_summary",
@@ -115,9 +119,37 @@ def table_filename(message_type: str) -> str:
 
 
 def is_capture(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` starts with a pcap or pcapng magic number."""
-    with open(path, "rb") as f:
-        return f.read(4) in _CAPTURE_MAGICS
+    """True when ``path`` starts with a pcap or pcapng magic number, read through gzip
+    when the file is gzip-compressed (``day.pcap.gz``), as the readers read it.
+
+    tickwire-itch depends on nothing, so this is its own sniff of the magic numbers of
+    :data:`tickwire.net.pcap.CAPTURE_MAGICS` (``tests/test_capture_sniffing.py`` holds the
+    two to the same answers); the gzip layer is the BinaryFILE reader's."""
+    stream, _, owned = _open_stream(path)
+    try:
+        assert stream is not None  # a path always gives a stream
+        head = b""
+        while len(head) < 4 and (more := stream.read(4 - len(head))):
+            head += more  # short reads: the sniffed bytes come back first, then the rest
+    except (OSError, EOFError, zlib.error):  # a damaged gzip stream: not recognisably one
+        return False
+    finally:
+        for f in owned:
+            f.close()
+    return head in _CAPTURE_MAGICS
+
+
+def capture_messages(src: str) -> CaptureMessages:
+    """The ITCH messages of the capture at ``src``, in sequence order, from the capture
+    reader plugin (tickwire-moldudp64's); ImportError saying what to install without it."""
+    opener = _plugin(CAPTURE_GROUP, "moldudp64")
+    if opener is None:
+        raise ImportError(
+            f"{src} is a packet capture; reading one needs tickwire-moldudp64: "
+            "pip install 'tickwire-moldudp64[itch]'"
+        )
+    reader: CaptureMessages = opener(src)
+    return reader
 
 
 def _plugin(group: str, name: str) -> Callable[..., Any] | None:
@@ -194,15 +226,7 @@ def convert(
     capture = is_capture(src)
     impl = "pure" if not columnar._use_compiled(implementation) else "cython"
     summary = ConvertSummary(src, str(outdir), "capture" if capture else "binaryfile", impl)
-    reader: CaptureMessages | None = None
-    if capture:
-        opener = _plugin(CAPTURE_GROUP, "moldudp64")
-        if opener is None:
-            raise ImportError(
-                f"{src} is a packet capture; reading one needs tickwire-moldudp64: "
-                "pip install 'tickwire-moldudp64[itch]'"
-            )
-        reader = opener(src)
+    reader = capture_messages(src) if capture else None
     outdir.mkdir(parents=True, exist_ok=True)
     writers: dict[str, _TypeWriter] = {}
     stats = FrameStats()

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 
-from tickwire.net import PcapWriter, build_udp_frame
+from tickwire.net import PcapWriter, build_udp_frame, is_capture
 
 from .capture import MoldCapture
 from .cliargs import (
@@ -127,21 +126,6 @@ def pack_binaryfile(
         yield day_ns + last_ts, sess + seq.to_bytes(8, "big") + b"\xff\xff"
 
 
-def _is_capture(path: str) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(4)
-        if head[:2] == b"\x1f\x8b":
-            f.seek(0)
-            head = gzip.GzipFile(fileobj=f).read(4)
-    return head in (
-        b"\xd4\xc3\xb2\xa1",
-        b"\xa1\xb2\xc3\xd4",
-        b"\x4d\x3c\xb2\xa1",
-        b"\xa1\xb2\x3c\x4d",
-        b"\x0a\x0d\x0d\x0a",
-    )
-
-
 def cmd_itch2pcap(args: argparse.Namespace) -> int:
     _itch()
     from tickwire.itch.progress import Progress
@@ -207,7 +191,7 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     address = args.to
-    if _is_capture(args.source):
+    if is_capture(args.source):
 
         def packets() -> Iterator[tuple[int, bytes]]:
             return capture_payloads(args.source, port=args.port)

@@ -29,7 +29,7 @@ from .frames import (
     parse_tcp_frame,
     parse_udp_frame,
 )
-from .pcap import PcapngWriter, PcapRecord, PcapWriter, read_pcap
+from .pcap import CAPTURE_MAGICS, PcapngWriter, PcapRecord, PcapWriter, is_capture, read_pcap
 from .stats import percentiles
 from .tcp import (
     ReassemblyStats,
@@ -42,6 +42,7 @@ from .tcp import (
 )
 
 __all__ = [
+    "CAPTURE_MAGICS",
     "LINKTYPE_ETHERNET",
     "LINKTYPE_NAMES",
     "BadFrame",
@@ -60,6 +61,7 @@ __all__ = [
     "build_udp_frame",
     "internet_checksum",
     "ipv4_checksum",
+    "is_capture",
     "linktype_name",
     "multicast_mac",
     "parse_tcp_frame",

@@ -4,6 +4,8 @@
 or nanosecond timestamps) or a pcapng file (section and interface blocks, enhanced, simple
 and obsolete packet blocks, any ``if_tsresol`` and ``if_tsoffset``, sections of either byte
 order), gzip-compressed or not, from a path, a binary file object or bytes.
+:func:`is_capture` says whether a file is one (its magic number, under gzip too), so a
+command tells a capture from a BinaryFILE by the same rule the reader reads by.
 
 How it reads: a :class:`_Chunks` window holds about a megabyte of the stream; each header is
 unpacked with ``struct`` at ``pos`` after ``need(n)`` made ``n`` bytes available (refilling
@@ -25,15 +27,17 @@ import gzip
 import io
 import os
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Final
 
 from .errors import BadPcap, NetError
 from .frames import LINKTYPE_ETHERNET, LINKTYPE_NAMES, linktype_name
 
 __all__ = [
+    "CAPTURE_MAGICS",
     "LINKTYPE_ETHERNET",
     "LINKTYPE_NAMES",
     "MAX_RECORD",
@@ -43,6 +47,7 @@ __all__ = [
     "PcapRecord",
     "PcapWriter",
     "PcapngWriter",
+    "is_capture",
     "linktype_name",
     "read_pcap",
 ]
@@ -63,6 +68,14 @@ _MAGIC_US = 0xA1B2C3D4
 _MAGIC_NS = 0xA1B23C4D
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BOM = 0x1A2B3C4D
+
+#: The first four bytes of every capture :func:`read_pcap` reads, as they are in the file:
+#: classic pcap with microsecond or nanosecond timestamps in either byte order, and a
+#: pcapng section header block (its type reads the same in both byte orders).
+CAPTURE_MAGICS: Final = frozenset(
+    [struct.pack(e + "I", m) for e in "<>" for m in (_MAGIC_US, _MAGIC_NS)]
+    + [struct.pack("<I", _PCAPNG_SHB)]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +144,24 @@ def _open(
     g: IO[bytes] = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
     owned.append(g)
     return g, b"", owned
+
+
+def is_capture(path: str | os.PathLike[str]) -> bool:
+    """True when the file at ``path`` starts with a pcap or pcapng magic number
+    (:data:`CAPTURE_MAGICS`), read through gzip when it is gzip-compressed
+    (``day.pcap.gz``): the files :func:`read_pcap` reads. Anything else (a BinaryFILE, a
+    file under 4 bytes, a gzip stream too damaged to give 4 bytes) is False, and reading
+    it is left to whoever does, with that reader's error. ``OSError`` when ``path``
+    cannot be opened."""
+    f, head, owned = _open(path)
+    try:
+        head += f.read(4 - len(head))
+    except (OSError, EOFError, zlib.error):  # a damaged gzip stream: not recognisably one
+        return False
+    finally:
+        for g in reversed(owned):
+            g.close()
+    return head in CAPTURE_MAGICS
 
 
 def read_pcap(source: str | os.PathLike[str] | IO[bytes] | bytes) -> Iterator[PcapRecord]:

@@ -1,0 +1,83 @@
+"""One rule tells a capture from a BinaryFILE in every package: the pcap/pcapng magic
+number, read through gzip when the file is gzipped (``tickwire.net.pcap.is_capture``).
+tickwire-itch, which depends on nothing, sniffs on its own; here the two are held to the
+same answers, and ``dump``, ``convert``, ``book`` and ``backtest`` read a gzipped capture
+as they read it plain (they read ``day.pcap.gz`` as a BinaryFILE and failed)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from tickwire.itch import convert
+from tickwire.net import pcap
+
+ROOT = Path(__file__).resolve().parents[1]
+CAPTURE = ROOT / "data" / "pcap" / "nasdaq-itch50" / "Multiple.Packets.pcap"
+
+sys.path.insert(0, str(ROOT / "packages" / "net" / "tests"))
+from _net_captures import capture_corpus  # noqa: E402
+
+
+def test_itch_sniffs_as_tickwire_net_does(tmp_path: Path) -> None:
+    assert set(convert._CAPTURE_MAGICS) == pcap.CAPTURE_MAGICS
+    corpus = capture_corpus(tmp_path)
+    assert any(name.endswith(".gz") and capture for name, (_, capture) in corpus.items())
+    for name, (path, capture) in corpus.items():
+        assert convert.is_capture(path) is pcap.is_capture(path) is capture, name
+    from tickwire.engine import sources
+
+    assert sources.is_capture is pcap.is_capture  # the engine's commands ask it
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if not CAPTURE.exists():
+        pytest.fail(f"{CAPTURE} is missing (data/PROVENANCE.md)")
+    d = tmp_path_factory.mktemp("day")
+    plain, gz = d / "day.pcap", d / "day.pcap.gz"
+    shutil.copy(CAPTURE, plain)
+    gz.write_bytes(gzip.compress(CAPTURE.read_bytes()))
+    return plain, gz
+
+
+def test_dump_reads_a_capture_gzipped_or_not(
+    captures: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tickwire.itch.cli import main
+
+    outputs = []
+    for path in captures:
+        assert main(["dump", str(path), "--limit", "5"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].splitlines()[0].startswith("D OrderDelete 09:30:00.007495351")
+
+
+def test_convert_book_and_backtest_read_a_gzipped_capture(
+    captures: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pyarrow")
+    from tickwire.engine.cli import main as engine
+
+    plain, gz = captures
+    summaries = [convert.convert(p, tmp_path / p.name) for p in (plain, gz)]
+    assert summaries[0].kind == summaries[1].kind == "capture"
+    assert summaries[0].messages == summaries[1].messages == 39
+    assert summaries[0].files == summaries[1].files
+    books = []
+    for p in (plain, gz):
+        assert engine(["book", str(p)]) == 0
+        books.append(capsys.readouterr().out)
+    assert books[0] == books[1] and "META" in books[0]
+    reports = []
+    for p in (plain, gz):
+        out = tmp_path / f"bt-{p.name}"
+        assert engine(["backtest", str(p), "--no-plot", "--quiet", "--out", str(out)]) == 0
+        reports.append(json.loads((out / "report.json").read_text()))
+    assert reports[0]["messages"] == reports[1]["messages"] == 39
+    assert reports[0]["capture"] == reports[1]["capture"]
