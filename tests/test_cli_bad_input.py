@@ -270,6 +270,17 @@ CONFIG_COMMANDS: list[tuple[str, Argv]] = [
     ("tickwire.xdp.cli", lambda c, f: ["attach", "lo", "--config", str(f)]),
     ("tickwire.baremetal.__main__", lambda c, f: ["boot", "--config", str(f)]),
 ]
+#: Bad values of the config schemas (tickwire.threshold.schema): every command's line names
+#: the file before the key (``cfg.toml: max_orders: must be an integer, got str 'x'``).
+NAMED_VALUE_ERRORS = {
+    "th_type.toml",
+    "th_negative.toml",
+    "th_overflow.toml",
+    "bt_seed.toml",
+    "bt_ref_negative.toml",
+    "bt_strategy_type.toml",
+    "bt_risk_type.toml",
+}
 THRESHOLD_CONFIGS = [
     "bad_toml.toml",
     "not_utf8.toml",
@@ -340,6 +351,13 @@ def test_every_config_command_over_bad_toml(
             continue  # valid for live: nothing runs out before it connects
         status, err = _run(module, argv(corpus, corpus[name]), capsys)
         _check(status, err, {2}, f"{module} {name}")
+        # A bad value of a table the command reads (live reads no [backtest]): the line
+        # names the file, then the key.
+        if name in NAMED_VALUE_ERRORS and not (
+            "live" in argv(corpus, Path("x")) and name.startswith(("bt_seed", "bt_ref"))
+        ):
+            line = err.strip().splitlines()[-1]
+            assert f"{corpus[name]}: " in line, f"{module} {name}: the file is not named\n{err}"
 
 
 @pytest.mark.parametrize("backend", ["xdp", "baremetal"])

@@ -35,7 +35,8 @@ from tickwire.moldudp64.cliargs import (
     run_cli,
 )
 from tickwire.net.stats import QUANTILES, percentiles
-from tickwire.threshold.config import ConfigError, load_config
+from tickwire.threshold.cli import load_config_argument
+from tickwire.threshold.config import ConfigError
 
 from .backend import default_accel
 from .build import BuildError, build_kernel
@@ -59,7 +60,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_boot(args: argparse.Namespace) -> int:
-    config = load_config(args.config) if args.config else threshold_config_for([])
+    config = load_config_argument(args.config) if args.config else threshold_config_for([])
     with Guest(config, accel=args.accel or default_accel()) as guest:
         for line in guest.serial_log:
             if line:
@@ -81,7 +82,7 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(f"--generate: {exc}") from None
         frames = list(feed_frames(messages))
-    config = load_config(args.config) if args.config else threshold_config_for(messages)
+    config = load_config_argument(args.config) if args.config else threshold_config_for(messages)
     if args.faults:
         frames = [f for _, f in inject_faults(frames, rate=args.faults, seed=args.seed)]
     plan = TrafficPlan(

@@ -221,9 +221,12 @@ def read_config(path: str | None) -> dict[str, Any]:
     return cfg
 
 
-def load_strategy(spec: str | None, table: Mapping[str, Any], default: str) -> Any:
+def load_strategy(
+    spec: str | None, table: Mapping[str, Any], default: str, source: str | None = None
+) -> Any:
     """The strategy named by ``--strategy``, else by the ``[strategy]`` table's ``class``,
-    else ``default``, built with the table's other keys."""
+    else ``default``, built with the table's other keys; ``source`` (the config file)
+    leads the line of a bad key (``mm.toml: strategy.quote_size: ...``)."""
     strategy_cfg = dict(table)
     spec = spec or strategy_cfg.pop("class", None) or default
     strategy_cfg.pop("class", None)
@@ -231,7 +234,7 @@ def load_strategy(spec: str | None, table: Mapping[str, Any], default: str) -> A
     try:
         return cls(strategy_cfg)
     except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"{source}: {exc}" if source else str(exc)) from None
 
 
 def load_strategy_class(spec: str) -> type:
@@ -287,7 +290,7 @@ def prepare_backtest(
             f"{source}: unknown tables {sorted(unknown)} "
             "(known: strategy, risk, backtest, fees, feed)"
         )
-    built = load_strategy(strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
+    built = load_strategy(strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY, source)
     try:
         limits = parse_risk_limits(cfg.get("risk", DEFAULT_RISK))
         bt = dict(cfg.get("backtest", {}))

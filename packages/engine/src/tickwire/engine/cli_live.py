@@ -143,7 +143,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from tickwire.engine.risk import RiskLimits, parse_risk_limits
 
     cfg = read_config(args.config)
-    strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY)
+    strategy = load_strategy(args.strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY, args.config)
     try:
         limits = parse_risk_limits(cfg["risk"]) if "risk" in cfg else RiskLimits()
         fees = FeeSchedule.from_mapping(cfg.get("fees", {}))

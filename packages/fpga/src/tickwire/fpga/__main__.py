@@ -65,15 +65,15 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _control(config_path: str, simulator: str, script: str | None) -> int:
-    from tickwire.threshold.config import ConfigError, load_config
+    from tickwire.threshold.cli import UsageError, load_config_argument
 
     from .session import Session, SessionError
     from .sim import CoreSim
     from .vsim import VerilatorSim, VsimUnavailable
 
     try:
-        config = load_config(config_path)
-    except (ConfigError, OSError) as exc:
+        config = load_config_argument(config_path)
+    except (UsageError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:

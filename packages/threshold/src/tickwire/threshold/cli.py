@@ -27,7 +27,7 @@ from pathlib import Path
 from tickwire.itch import DecodeError
 from tickwire.itch.progress import Progress
 from tickwire.moldudp64 import MoldError
-from tickwire.moldudp64.cliargs import existing_file, run_cli
+from tickwire.moldudp64.cliargs import UsageError, existing_file, run_cli
 from tickwire.net import LINKTYPE_ETHERNET, PcapWriter, linktype_name, read_pcap
 from tickwire.threshold.backends import (
     BackendNotFound,
@@ -35,12 +35,31 @@ from tickwire.threshold.backends import (
     available_backends,
     load_backend,
 )
-from tickwire.threshold.config import ConfigError, load_config
+from tickwire.threshold.config import ConfigError, ThresholdConfig, load_config
 
-__all__ = ["USAGE_ERRORS", "add_run_arguments", "backends_command", "main", "run_command"]
+__all__ = [
+    "USAGE_ERRORS",
+    "UsageError",
+    "add_run_arguments",
+    "backends_command",
+    "load_config_argument",
+    "main",
+    "run_command",
+]
 
 #: The exceptions the command line reports as usage errors (exit 2).
 USAGE_ERRORS: tuple[type[BaseException], ...] = (ConfigError, BackendNotFound, BackendUnavailable)
+
+
+def load_config_argument(path: str | Path) -> ThresholdConfig:
+    """:func:`~tickwire.threshold.config.load_config` for a command line's ``--config``
+    (this one's and every backend's): a bad file is one :class:`UsageError` line naming
+    the file, then the key (``cfg.toml: instrument[0].tick: must be between 1 and
+    4294967295, got 0``), which ``run_cli`` prints with exit status 2."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UsageError(f"{path}: {exc}") from None
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +78,9 @@ def run_command(args: argparse.Namespace, prog: str = "tickwire.threshold") -> i
     order pcap is written as frames are fed, the statistics only at the end.
     """
     try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"{prog}: {args.config}: {exc}", file=sys.stderr)
+        config = load_config_argument(args.config)
+    except UsageError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

@@ -23,7 +23,8 @@ from tickwire.moldudp64.cliargs import (
     positive_float,
     run_cli,
 )
-from tickwire.threshold.config import ConfigError, InstrumentConfig, load_config
+from tickwire.threshold.cli import load_config_argument
+from tickwire.threshold.config import ConfigError, InstrumentConfig
 
 from . import layout
 from .build import BuildError
@@ -110,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _attach(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config_argument(args.config)
     if ensure_bpffs():
         print("mounted the BPF filesystem at /sys/fs/bpf", file=sys.stderr)
     status = pin_status(args.iface)
