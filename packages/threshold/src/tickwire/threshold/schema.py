@@ -44,7 +44,7 @@ a file has several errors the first in that order is reported, one at a time.
 shared 2-core machine, figures in ``bench/RESULTS.md``, "Config schema"):
 
 * the messages are a contract, and neither library says them. For ``tick = 0`` msgspec
-  raises ``Expected `int` >= 1 - at `$.instrument[0].tick``` (one string: no value found,
+  raises ``Expected `int` >= 1 - at `$.instrument[0].tick` `` (one string: no value found,
   no upper bound, so it would be parsed back and the value re-checked), pydantic a
   four-line ``1 validation error for Config / instrument.0.tick / Input should be greater
   than or equal to 1 [type=greater_than_equal, ...]``: structured, but translating its
