@@ -56,7 +56,8 @@ over the row's: above 1.0x the row is faster than hftbacktest.
 
 ``--memory`` writes generated days of increasing length once to a directory (a temporary
 one unless ``--memory-dir``) and runs each backtest (reference and compiled) on each, in a
-fresh process streaming the file (``iter_binaryfile``), with the strategy on the day's
+fresh process streaming the file (the reference through ``iter_binaryfile``, the compiled
+core given the path), with the strategy on the day's
 busiest symbol; it prints the peak RSS (``ru_maxrss``) over the process's RSS before the
 run. ``--memory-trace`` runs the reference under ``tracemalloc`` on two day lengths and
 prints the allocation sites that grew with the day.
@@ -96,6 +97,7 @@ from tickwire.itch import (
     OrderReplace,
     SystemEvent,
     Trade,
+    encode,
 )
 from tickwire.itch.generator import generate_day
 
@@ -285,47 +287,61 @@ def join_strategy(symbol: str) -> Strategy:
     return JoinBBO({**JOIN_CONFIG, "symbols": [symbol], "max_symbols": 1})
 
 
-def backend_names() -> tuple[str, ...]:
-    """The backtest backends the engine offers, reference first."""
-    try:
-        from tickwire.engine.backtest import BACKTEST_BACKENDS  # type: ignore[attr-defined]
+def backtest_backends() -> tuple[str, ...]:
+    """What ``run_backtest(backend=...)`` accepts (the compiled core's names), reference
+    first; just the reference where the engine has no such keyword yet."""
+    from tickwire.engine.backtest import runner
 
-        return tuple(BACKTEST_BACKENDS)
-    except ImportError:
-        from tickwire.engine.cbook import BOOK_BACKENDS
-
-        return tuple(BOOK_BACKENDS)
+    if "backend" not in inspect.signature(run_backtest).parameters:
+        return ("reference",)
+    return tuple(getattr(runner, "BACKENDS", ("reference",)))
 
 
 def default_compiled() -> str:
-    names = [n for n in backend_names() if n != "reference"]
+    """The compiled core's name where the engine has one, else the compiled book."""
+    names = [n for n in backtest_backends() if n != "reference"]
     return names[-1] if names else "cython"
 
 
 def core_status(name: str) -> str:
-    """What ``name`` runs today: the whole compiled core, or only the strategy's book."""
-    if "backend" in inspect.signature(run_backtest).parameters:
+    """What ``name`` runs: the whole compiled core, or only the strategy's book."""
+    if name != "reference" and name in backtest_backends():
         return "compiled core"
-    try:
-        from tickwire.engine.backtest import BACKTEST_BACKENDS  # type: ignore[attr-defined]  # noqa: F401
+    return "PENDING: the compiled core is not on main; --backend cython is the strategy's book only"
 
-        return "compiled core"
-    except ImportError:
-        return "PENDING: core not on main; strategy book only"
+
+def binaryfile(messages: Iterable[Message]) -> bytes:
+    """``messages`` as BinaryFILE bytes (each message after its 2-byte length)."""
+    parts = []
+    for msg in messages:
+        body = encode(msg)
+        parts.append(len(body).to_bytes(2, "big"))
+        parts.append(body)
+    return b"".join(parts)
 
 
 def run_tickwire(
     strategy: Strategy,
-    messages: Iterable[Message],
+    messages: Iterable[Message] | bytes | str,
     backend: str,
     limits: RiskLimits,
     total: int | None = None,
 ) -> BacktestResult:
-    """A backtest as the CLI runs it with ``--backend backend`` (no wall-clock sampling)."""
-    if "backend" in inspect.signature(run_backtest).parameters:
+    """A backtest as the CLI runs it with ``--backend backend`` (no wall-clock sampling).
+
+    ``messages`` may be BinaryFILE bytes or a path only for the compiled core (which reads
+    bytes); the reference is given decoded messages."""
+    if backend != "reference" and backend in backtest_backends():
         return run_backtest(  # type: ignore[call-arg]
-            strategy, messages, limits=limits, total=total, measure=False, backend=backend
+            strategy,
+            messages,  # type: ignore[arg-type]
+            limits=limits,
+            total=total,
+            measure=False,
+            backend=backend,
         )
+    if not isinstance(messages, Iterable) or isinstance(messages, bytes | str):
+        raise TypeError("the reference backtest is given decoded messages")
     config = BacktestConfig(book_backend=backend)
     return run_backtest(
         strategy, messages, limits=limits, config=config, total=total, measure=False
@@ -571,10 +587,14 @@ def bench_workload(
     print(f"\n{w['title']}: {len(msgs):,} messages, {w['events']:,} events")
     print(HEADER)
     rows: list[Row] = []
+    # The compiled core reads BinaryFILE bytes (decoded in C, in the timed part); the
+    # reference is given the decoded messages (decoding not timed).
+    raw = binaryfile(msgs) if status == "compiled core" else None
     for label, backend in (("tickwire reference", "reference"), (f"tickwire {compiled}", compiled)):
 
         def one(backend: str = backend) -> BacktestResult:
-            return run_tickwire(w["strategy"](), msgs, backend, limits, len(msgs))
+            source = raw if backend != "reference" and raw is not None else msgs
+            return run_tickwire(w["strategy"](), source, backend, limits, len(msgs))
 
         wall, cpu, res = timed(one, args.repeat)
         position = sum(abs(p) for p in res.positions.values())
@@ -699,9 +719,13 @@ def memory_child(args: argparse.Namespace) -> None:
     limits = parse_risk_limits(DEFAULT_RISK)
     before = rss_kib()
     t0 = time.process_time()
+    strategy = Strategy() if args.memory_strategy == "idle" else join_strategy(args.memory_symbol)
+    compiled = (
+        args.memory_child != "reference" and core_status(args.memory_child) == "compiled core"
+    )
     res = run_tickwire(
-        join_strategy(args.memory_symbol),
-        iter_binaryfile(args.memory_file),
+        strategy,
+        args.memory_file if compiled else iter_binaryfile(args.memory_file),
         args.memory_child,
         limits,
     )
@@ -746,14 +770,20 @@ def write_day(path: Path, messages: int, symbols: int, seed: int) -> tuple[str, 
 def main_memory(args: argparse.Namespace) -> None:
     sizes = [int(float(s)) for s in args.memory_sizes.split(",")]
     compiled = args.compiled or default_compiled()
+    backends = (args.memory_backends or f"reference,{compiled}").split(",")
     keep = args.memory_dir is not None
     tmp = None if keep else tempfile.TemporaryDirectory(prefix="hbench-mem-")
     folder = Path(args.memory_dir if keep else tmp.name)  # type: ignore[union-attr]
     folder.mkdir(parents=True, exist_ok=True)
     print(
         f"python {platform.python_version()} on {platform.machine()}; peak RSS of one backtest "
-        f"streaming a generated day from a file ({args.symbols} symbols, seed {args.seed}), the "
-        f"strategy on the day's busiest symbol; compiled: --backend {compiled} ({core_status(compiled)})"
+        f"streaming a generated day from a file ({args.symbols} symbols, seed {args.seed}), "
+        + (
+            "the idle base Strategy (no orders)"
+            if args.memory_strategy == "idle"
+            else "JoinBBO on the day's busiest symbol"
+        )
+        + f"; compiled: --backend {compiled} ({core_status(compiled)})"
     )
     print(
         f"{'messages':>12}  {'backend':<12}{'RSS before MiB':>15}{'peak MiB':>10}{'growth MiB':>12}{'CPU s':>8}{'msg/s':>10}  fills"
@@ -768,7 +798,7 @@ def main_memory(args: argparse.Namespace) -> None:
                 f"  (wrote {path.name}, {path.stat().st_size / 2**20:.0f} MiB, in {made:.0f} s)",
                 flush=True,
             )
-        for backend in ("reference", compiled):
+        for backend in backends:
             cmd = [
                 sys.executable,
                 str(HERE),
@@ -778,6 +808,8 @@ def main_memory(args: argparse.Namespace) -> None:
                 str(path),
                 "--memory-symbol",
                 symbol,
+                "--memory-strategy",
+                args.memory_strategy,
             ]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
@@ -833,6 +865,13 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="peak RSS against day length")
     ap.add_argument("--memory-sizes", default="1000000,2000000,5000000,10000000,20000000")
     ap.add_argument("--memory-dir", help="keep the generated days here (default: a temp dir)")
+    ap.add_argument("--memory-backends", help="comma-separated (default: reference and --compiled)")
+    ap.add_argument(
+        "--memory-strategy",
+        choices=("join", "idle"),
+        default="join",
+        help="join: JoinBBO on the busiest symbol (default); idle: the base Strategy, no orders",
+    )
     ap.add_argument("--memory-trace", action="store_true", help="tracemalloc growth sites")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     ap.add_argument("--memory-file", help=argparse.SUPPRESS)
