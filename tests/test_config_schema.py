@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from tickwire.engine.backtest import BacktestConfig
 from tickwire.engine.backtest.fees import FeeSchedule
-from tickwire.engine.cli_backtest import DEFAULT_RISK, UsageError, prepare_backtest
+from tickwire.engine.cli_backtest import DEFAULT_RISK, ConfigFile, UsageError, prepare_backtest
 from tickwire.engine.live import FeedConfig
 from tickwire.engine.risk import RiskConfigError, RiskLimits, parse_risk_limits
 from tickwire.engine.strategy.api import strategy_params, strategy_table
@@ -80,6 +80,7 @@ CONFIGS: list[tuple[type, str, Callable[[Mapping[str, Any]], Any], dict[str, Any
         lambda t: schema.from_table(FeedConfig, t, "feed"),
         {"session": "TWFEED01"},
     ),
+    (ConfigFile, "", lambda t: schema.from_table(ConfigFile, t), {"risk": {}, "feed": {}}),
     (MarketMakerParams, "strategy", lambda t: strategy_table(MarketMakerParams, t), {}),
     (TakerParams, "strategy", lambda t: strategy_table(TakerParams, t), {}),
 ]

@@ -203,7 +203,7 @@ def test_grid_errors_are_one_line(
 BAD_CONFIGS = {
     "bad_toml": ("[strategy\n", "not valid TOML"),
     "not_a_table": ("backtest = 5\n", "backtest: must be a table"),
-    "unknown_table": ("[venue]\nx = 1\n", "unknown tables ['venue']"),
+    "unknown_table": ("[venue]\nx = 1\n", "venue: unknown key"),
     "risk_key": ("[risk]\nmax_positon = 5\n", "risk.max_positon"),
     "seed_type": ('[backtest]\nseed = "abc"\n', "backtest.seed"),
 }

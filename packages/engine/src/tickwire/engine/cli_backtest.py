@@ -25,20 +25,24 @@ import json
 import sys
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tickwire.moldudp64.cliargs import DATA_ERRORS, existing_file, one_line, positive_int, run_cli
 from tickwire.moldudp64.cliargs import UsageError as _CliUsageError
+from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 if TYPE_CHECKING:
     from tickwire.engine.sources import CaptureFeedStats
 
 __all__ = [
     "DEFAULT_RISK",
+    "ConfigFile",
     "PreparedBacktest",
     "add_parser",
     "backtest_file",
+    "check_tables",
     "execute_backtest",
     "main",
     "prepare_backtest",
@@ -203,8 +207,41 @@ def _capture_summary(stats: CaptureFeedStats | None) -> dict[str, Any]:
     return {} if stats is None else {"capture": stats.as_dict()}
 
 
+#: A table whose keys its own schema checks (``RiskLimits``, ``BacktestConfig``, ...).
+_TABLE = MapOf(Str(), Raw(), valid="a table")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFile:
+    """The tables of a ``backtest``, ``sweep`` or ``live`` config file, all optional
+    (declared with :mod:`tickwire.threshold.schema`: another table, or a key outside a
+    table, is an error naming it); each table's keys are checked by its own schema."""
+
+    strategy: Mapping[str, Any] = setting(
+        _TABLE, factory=dict, doc="`class` (`module:Class`) and the strategy's own keys"
+    )
+    risk: Mapping[str, Any] = setting(
+        _TABLE, factory=dict, doc="`RiskLimits`; without it `DEFAULT_RISK` (backtest)"
+    )
+    backtest: Mapping[str, Any] = setting(_TABLE, factory=dict, doc="`BacktestConfig`")
+    fees: Mapping[str, Any] = setting(_TABLE, factory=dict, doc="`FeeSchedule`")
+    feed: Mapping[str, Any] = setting(
+        _TABLE, factory=dict, doc="`FeedConfig`: live only, see docs/live.md"
+    )
+
+
+def check_tables(cfg: Mapping[str, Any], source: str | None) -> None:
+    """Refuse a parsed config file whose top level is not :class:`ConfigFile`'s tables,
+    with a :class:`UsageError` line naming ``source`` and the key."""
+    try:
+        from_table(ConfigFile, cfg)
+    except ConfigError as exc:
+        raise UsageError(f"{source}: {exc}" if source else str(exc)) from None
+
+
 def read_config(path: str | None) -> dict[str, Any]:
-    """The TOML config file at ``path`` as a dict (empty when there is none)."""
+    """The TOML config file at ``path`` as a dict (empty when there is none), its tables
+    checked (:class:`ConfigFile`; each table's keys are checked where it is used)."""
     if not path:
         return {}
     try:
@@ -213,11 +250,7 @@ def read_config(path: str | None) -> dict[str, Any]:
         raise UsageError(f"--config {path}: {one_line(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
-    for key, value in cfg.items():  # [strategy], [risk], [backtest]: tables only
-        if not isinstance(value, dict):
-            raise UsageError(
-                f"{path}: {key}: must be a table ([{key}]), got {type(value).__name__} {value!r}"
-            )
+    check_tables(cfg, path)
     return cfg
 
 
@@ -284,12 +317,7 @@ def prepare_backtest(
     from tickwire.engine.risk import parse_risk_limits
 
     # [feed] is the live engine's (its feed session): a file both use is accepted here.
-    unknown = set(cfg) - {"strategy", "risk", "backtest", "fees", "feed"}
-    if unknown:
-        raise UsageError(
-            f"{source}: unknown tables {sorted(unknown)} "
-            "(known: strategy, risk, backtest, fees, feed)"
-        )
+    check_tables(cfg, source)
     built = load_strategy(strategy, cfg.get("strategy", {}), DEFAULT_STRATEGY, source)
     try:
         limits = parse_risk_limits(cfg.get("risk", DEFAULT_RISK))

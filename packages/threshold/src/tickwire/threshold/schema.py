@@ -80,6 +80,7 @@ __all__ = [
     "Kind",
     "ListOf",
     "MapOf",
+    "Raw",
     "Str",
     "Table",
     "Tables",
@@ -256,6 +257,25 @@ class Str:
 
 
 @dataclass(frozen=True, slots=True)
+class Raw:
+    """Any value, taken as is: a table whose keys another schema checks later (a
+    strategy's ``[strategy]``, checked by its constructor), or a default's type that
+    has no rule."""
+
+    type_name: str = "any"
+    valid: str = "any"
+
+    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
+        return value
+
+    def check(self, value: object, path: str, error: type[ConfigError]) -> None:
+        return None
+
+    def describe(self) -> str:
+        return self.valid
+
+
+@dataclass(frozen=True, slots=True)
 class Choice:
     """One of a few strings."""
 
@@ -311,6 +331,7 @@ class MapOf:
     key: Kind
     value: Kind
     type_name: str = "table"
+    valid: str | None = None  # the reference's valid values (default: the kinds')
 
     def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
         if not isinstance(value, Mapping):
@@ -329,6 +350,8 @@ class MapOf:
             self.value.check(v, join(path, str(k)), error)
 
     def describe(self) -> str:
+        if self.valid is not None:
+            return self.valid
         return f"keys: {self.key.describe()}; values: {self.value.describe()}"
 
 

@@ -26,10 +26,10 @@ from tickwire.engine.book import BBO, OrderBook
 from tickwire.itch import Message
 from tickwire.threshold.schema import (
     Bool,
-    ConfigError,
     Int,
     Kind,
     ListOf,
+    Raw,
     Str,
     from_table,
     setting,
@@ -65,22 +65,6 @@ def strategy_table(cls: type, config: Mapping[str, Any] | None) -> dict[str, Any
     return dataclasses.asdict(params)
 
 
-@dataclass(frozen=True, slots=True)
-class _Unchecked:
-    """A value of a type the defaults give no rule for (a float, a table): taken as is."""
-
-    type_name: str
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        return value
-
-    def check(self, value: object, path: str, error: type[ConfigError]) -> None:
-        return None
-
-    def describe(self) -> str:
-        return "any"
-
-
 def _copier(default: Any) -> Callable[[], Any]:
     """A factory of copies of a mutable default (no two strategies share one list)."""
     return lambda: copy.copy(default)
@@ -94,8 +78,8 @@ def _kind_of(default: object, low: int | None) -> Kind:
     if isinstance(default, str):
         return Str()
     if isinstance(default, list):
-        return ListOf(_Unchecked("any"), list)
-    return _Unchecked(type(default).__name__)
+        return ListOf(Raw(), list)
+    return Raw(type(default).__name__)
 
 
 def strategy_params(
