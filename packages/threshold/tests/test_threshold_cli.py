@@ -57,3 +57,19 @@ def test_backends_as_a_process() -> None:
     )  # fmt: skip
     assert out.stdout.splitlines()[0] == "reference"
     assert "cython" in out.stdout.splitlines()
+
+
+def test_threshold_cli_config_argument_names_the_file_once(tmp_path: Path) -> None:
+    """``load_config_argument`` (every backend's ``--config``): the file, then the key;
+    a file that is not UTF-8 is named once (``load_config``'s line already names it)."""
+    from tickwire.threshold.cli import UsageError, load_config_argument
+
+    bad = tmp_path / "c.toml"
+    bad.write_text("armed = true\n")
+    with pytest.raises(UsageError) as info:
+        load_config_argument(bad)
+    assert str(info.value) == f"{bad}: max_orders: missing"
+    bad.write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(UsageError) as info:
+        load_config_argument(bad)
+    assert str(info.value).count(str(bad)) == 1 and "not UTF-8" in str(info.value)

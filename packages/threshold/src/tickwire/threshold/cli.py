@@ -59,7 +59,8 @@ def load_config_argument(path: str | Path) -> ThresholdConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        raise UsageError(f"{path}: {exc}") from None
+        text = str(exc)  # the file once: load_config's "not UTF-8" line already names it
+        raise UsageError(text if text.startswith(f"{path}: ") else f"{path}: {text}") from None
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
