@@ -31,7 +31,7 @@ holds every one of them to the text the hand-written validator printed).
 **The algorithm** (:func:`from_table`): reject a value that is not a table; report the
 first key not declared (in file order) as ``unknown key``; then the first declared key
 absent without a default as ``missing``; then check each declared value in declaration
-order with its kind (a kind checks the type first, then the range; a nested table or
+order with its kind (a kind checks the type first, then the range; a table of values or an
 array of tables recurses with the longer path); then construct the dataclass, whose
 ``__post_init__`` runs the rules that relate several keys (``first_user_ref_num +
 max_orders - 1`` fits in 4 bytes, throttle keys set together) and reports them with a
@@ -82,11 +82,11 @@ __all__ = [
     "MapOf",
     "Raw",
     "Str",
-    "Table",
     "Tables",
     "Text",
     "check_fields",
     "from_table",
+    "join",
     "reference_rows",
     "reference_table",
     "setting",
@@ -353,24 +353,6 @@ class MapOf:
         if self.valid is not None:
             return self.valid
         return f"keys: {self.key.describe()}; values: {self.value.describe()}"
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A nested table described by another settings dataclass (its own keys)."""
-
-    cls: type
-    type_name: str = "table"
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        return from_table(self.cls, value, path, error=error)
-
-    def check(self, value: object, path: str, error: type[ConfigError]) -> None:
-        if not isinstance(value, self.cls):
-            raise error(path, f"must be a {self.cls.__name__}")
-
-    def describe(self) -> str:
-        return f"the keys of `{self.cls.__name__}` below"
 
 
 @dataclass(frozen=True, slots=True)
