@@ -26,7 +26,7 @@ from collections import deque
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memmove, memset
+from libc.string cimport memcpy, memmove, memset
 
 cdef extern from *:
     """
@@ -42,6 +42,7 @@ cdef int C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE
 cdef int X_REF, X_SHARES
 cdef int D_REF
 cdef int U_OLD, U_NEW, U_SHARES, U_PRICE
+cdef int P_PRICE
 cdef int LENGTHS[256]
 cdef bint CONFIGURED = False
 cdef object OrderInfo = None
@@ -58,7 +59,7 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     """Set the wire layout (field offsets by ``"TYPE.field"``) and the Python types used."""
     global L_TS, L_LOCATE, A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE, E_REF, E_SHARES
     global E_MATCH, C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE, X_REF, X_SHARES, D_REF
-    global U_OLD, U_NEW, U_SHARES, U_PRICE, CONFIGURED
+    global U_OLD, U_NEW, U_SHARES, U_PRICE, P_PRICE, CONFIGURED
     global OrderInfo, LevelView, BBO, TapePrint, BookStats, itch_decode, DecodeError
     cdef int i
     if len(lengths) != 256:
@@ -85,6 +86,7 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     U_NEW = layout["U.new_order_reference_number"]
     U_SHARES = layout["U.shares"]
     U_PRICE = layout["U.price"]
+    P_PRICE = layout["P.price"]
     for i in range(256):
         LENGTHS[i] = lengths[i]
     OrderInfo = order_info
@@ -111,6 +113,42 @@ cdef inline uint64_t rd64(const uint8_t* p) noexcept nogil:
 
 cdef inline uint64_t rd48(const uint8_t* p) noexcept nogil:
     return (<uint64_t>rd16(p) << 32) | rd32(p + 2)
+
+
+# -- framing (the one BinaryFILE framing loop step: feed_binaryfile and the replay core) --
+cdef enum:
+    FRAME_OK = 0      # a known message at pos + 2, its prefix as the spec says
+    FRAME_FIXUP = 1   # a known message whose prefix disagreed: framed by its type's length
+    FRAME_SKIP = 2    # an unknown type, skipped by its prefix
+
+
+cdef inline Py_ssize_t frame_next(const uint8_t* b, Py_ssize_t pos, Py_ssize_t end,
+                                  int* kind) except -2:
+    """The offset after the frame at ``pos`` (``kind`` says what it held), or -1 when the
+    frame is not complete in ``b[:end]``. A known type's frame is its type's length
+    whatever the prefix says; an unknown type is skipped by its prefix; an unknown type
+    with a zero prefix cannot be framed (:class:`tickwire.itch.DecodeError`)."""
+    cdef uint8_t t
+    cdef Py_ssize_t length, nxt
+    cdef uint32_t prefix
+    if pos + 3 > end:
+        return -1
+    t = b[pos + 2]
+    length = LENGTHS[t]
+    prefix = rd16(b + pos)
+    if length == 0:
+        if prefix == 0:
+            raise DecodeError(
+                "unknown message type with a zero length prefix: cannot frame",
+                offset=pos,
+                message_type=chr(t),
+            )
+        nxt = pos + 2 + prefix
+        kind[0] = FRAME_SKIP
+    else:
+        nxt = pos + 2 + length
+        kind[0] = FRAME_OK if prefix == <uint32_t>length else FRAME_FIXUP
+    return -1 if nxt > end else nxt
 
 
 # -- C structures --------------------------------------------------------------------
@@ -261,6 +299,22 @@ cdef class CBook:
     def orders_at(self, side, uint32_t price):
         """The FIFO queue at one price, first in line first (:class:`OrderInfo` items)."""
         return self.mgr._orders_at(self.idx, 0 if side == "B" else 1, price)
+
+    def prices_through(self, side, uint32_t limit):
+        """The prices of ``side``'s levels an order of the other side limited at ``limit``
+        reaches, best first (see :meth:`tickwire.engine.book.OrderBook.prices_through`)."""
+        cdef int sd = 0 if side == "B" else 1
+        cdef CSide* s = &self.mgr.cbooks[self.idx].side[sd]
+        cdef Py_ssize_t i = s.n - 1
+        cdef uint32_t price
+        cdef list out = []
+        while i >= 0:
+            price = self.mgr.levels_[s.lv[i]].price
+            if (sd == 0 and price < limit) or (sd == 1 and price > limit):
+                break
+            out.append(price)
+            i -= 1
+        return out
 
     def crossed(self):
         """True when the best bid is at or above the best ask (locked or crossed)."""
@@ -824,62 +878,18 @@ cdef class CBookManager:
         cdef bytes buf = data if type(data) is bytes else bytes(data)
         cdef const uint8_t* b = <const uint8_t*>PyBytes_AS_STRING(buf)
         cdef Py_ssize_t end = PyBytes_GET_SIZE(buf)
-        cdef Py_ssize_t pos = 0, length, nxt
-        cdef uint32_t prefix
-        cdef uint8_t t
-        cdef const uint8_t* m
-        while pos + 3 <= end:
-            t = b[pos + 2]
-            length = LENGTHS[t]
-            prefix = rd16(b + pos)
-            if length == 0:
-                if prefix == 0:
-                    raise DecodeError(
-                        "unknown message type with a zero length prefix: cannot frame",
-                        offset=pos,
-                        message_type=chr(t),
-                    )
-                nxt = pos + 2 + prefix
-                if nxt > end:
-                    break
-                self.skipped += 1
-                pos = nxt
-                continue
-            nxt = pos + 2 + length
-            if nxt > end:
+        cdef Py_ssize_t pos = 0, nxt
+        cdef int kind
+        while True:
+            nxt = frame_next(b, pos, end, &kind)
+            if nxt < 0:
                 break
-            if prefix != <uint32_t>length:
-                self.length_fixups += 1
-            m = b + pos + 2
-            self.messages_ += 1
-            self.counts[t] += 1
-            if self.messages_ > self.next_expiry:
-                self._expire(self.messages_)
-            if t == 0x41 or t == 0x46:
-                self._op_add(rd16(m + L_LOCATE), rd64(m + A_REF), m[A_SIDE], rd32(m + A_SHARES),
-                             rd32(m + A_PRICE), m + A_STOCK, None)
-            elif t == 0x44:
-                self._op_delete(rd64(m + D_REF))
-            elif t == 0x55:
-                self._op_replace(rd64(m + U_OLD), rd64(m + U_NEW), rd32(m + U_SHARES),
-                                 rd32(m + U_PRICE))
-            elif t == 0x45:
-                self._op_exec(t, rd64(m + E_REF), rd32(m + E_SHARES), rd48(m + L_TS),
-                              rd64(m + E_MATCH), 0, 0)
-            elif t == 0x58:
-                self._op_cancel(rd64(m + X_REF), rd32(m + X_SHARES))
-            elif t == 0x43:
-                self._op_exec(t, rd64(m + C_REF), rd32(m + C_SHARES), rd48(m + L_TS),
-                              rd64(m + C_MATCH), m[C_PRINTABLE], rd32(m + C_PRICE))
-            elif (t == 0x50 or t == 0x51 or t == 0x42) and self.on_print is None:
-                pass  # tape messages change no book
+            if kind == FRAME_SKIP:
+                self.skipped += 1
             else:
-                handler = self.admin.get(chr(t))
-                if handler is not None:
-                    handler(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)))
-            if self.rec_on and (t == 0x41 or t == 0x46 or t == 0x44 or t == 0x55 or t == 0x45
-                                or t == 0x58 or t == 0x43):
-                self._rec_bbo(rd16(m + L_LOCATE), rd48(m + L_TS))
+                if kind == FRAME_FIXUP:
+                    self.length_fixups += 1
+                self._apply_frame(b + pos + 2, nxt - pos - 2)
             pos = nxt
         if final and pos < end:
             raise DecodeError(
@@ -888,6 +898,40 @@ cdef class CBookManager:
                 message_type=chr(b[pos + 2]) if end - pos > 2 else None,
             )
         return pos
+
+    cdef int _apply_frame(self, const uint8_t* m, Py_ssize_t length) except -1:
+        """Apply one framed message (``m`` its type byte, ``length`` its spec length)."""
+        cdef uint8_t t = m[0]
+        self.messages_ += 1
+        self.counts[t] += 1
+        if self.messages_ > self.next_expiry:
+            self._expire(self.messages_)
+        if t == 0x41 or t == 0x46:
+            self._op_add(rd16(m + L_LOCATE), rd64(m + A_REF), m[A_SIDE], rd32(m + A_SHARES),
+                         rd32(m + A_PRICE), m + A_STOCK, None)
+        elif t == 0x44:
+            self._op_delete(rd64(m + D_REF))
+        elif t == 0x55:
+            self._op_replace(rd64(m + U_OLD), rd64(m + U_NEW), rd32(m + U_SHARES),
+                             rd32(m + U_PRICE))
+        elif t == 0x45:
+            self._op_exec(t, rd64(m + E_REF), rd32(m + E_SHARES), rd48(m + L_TS),
+                          rd64(m + E_MATCH), 0, 0)
+        elif t == 0x58:
+            self._op_cancel(rd64(m + X_REF), rd32(m + X_SHARES))
+        elif t == 0x43:
+            self._op_exec(t, rd64(m + C_REF), rd32(m + C_SHARES), rd48(m + L_TS),
+                          rd64(m + C_MATCH), m[C_PRINTABLE], rd32(m + C_PRICE))
+        elif (t == 0x50 or t == 0x51 or t == 0x42) and self.on_print is None:
+            pass  # tape messages change no book
+        else:
+            handler = self.admin.get(chr(t))
+            if handler is not None:
+                handler(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)))
+        if self.rec_on and (t == 0x41 or t == 0x46 or t == 0x44 or t == 0x55 or t == 0x45
+                            or t == 0x58 or t == 0x43):
+            self._rec_bbo(rd16(m + L_LOCATE), rd48(m + L_TS))
+        return 0
 
     # -- BBO recorder -----------------------------------------------------------------------
     def record_bbo(self, bint on=True):
@@ -1213,3 +1257,512 @@ cdef class CBookManager:
 
     def _dlcr(self, msg):
         self.book(msg.stock_locate).dlcr = msg
+
+
+# -- the compiled replay core of the backtest ---------------------------------------------
+DEF FEED_SLOT = 56  # bytes kept per message in flight to the strategy (ITCH 5.0's longest is 50)
+
+cdef struct FeedItem:
+    int64_t deliver   # strategy time it reaches the strategy
+    int64_t ts        # its exchange time
+    uint16_t length
+    uint8_t data[FEED_SLOT]
+
+# Where the strategy side of a locate runs (ReplayCore.route).
+cdef enum:
+    ROUTE_PY = 0      # through StrategyContext.market (unknown symbol, or every book message)
+    ROUTE_SKIP = 1    # known symbol outside the subscription: the strategy's book only, in C
+    ROUTE_FILTER = 2  # subscribed, book="bbo"/"none": in C, Python only for what it consumes
+
+cdef inline bint is_book_type(uint8_t t) noexcept nogil:
+    return (t == 0x41 or t == 0x46 or t == 0x45 or t == 0x43 or t == 0x58 or t == 0x44
+            or t == 0x55)
+
+
+cdef class ReplayCore:
+    """The backtest's event loop over ITCH bytes, for :mod:`tickwire.engine.backtest.core`.
+
+    It runs the reference runner's loop (:mod:`tickwire.engine.backtest.runner`) with the
+    same rule for simultaneous events, on two compiled books (the venue's, at exchange
+    time, and the strategy's, at strategy time) and a ring of the messages in flight to
+    the strategy (their bytes, not objects). Python (``runner``: the reference runner's
+    objects) runs only where the reference would run code that can change something
+    beyond the books:
+
+    * the venue's queue model, for a message of a locate where our orders rest, one that
+      names a feed order we took shares from, and the system events (Day expiry);
+    * scheduled events (order arrivals, venue answers, timers): the runner's heap;
+    * deliveries the strategy consumes (``route``), and every administrative message;
+    * the PnL samples, every ``pnl_sample_every`` messages.
+
+    Everything else (most messages of the day) is two book updates and a ring push in C.
+    Before Python runs, the clocks it reads (``now``, ``exchange_now``, the trigger time)
+    are written to the runner, and read back after.
+    """
+
+    cdef CBookManager vb, sb
+    cdef object runner, venue, ctx, heap, consumed, by_locate, feed_sample, progress
+    cdef object deliver_py, heap_event, on_market, record_fills, sample, last_bbo
+    cdef object set_reference, prints, fills
+    cdef int64_t now, exchange_now, trigger_ts, last_feed, feed_const, heap_top
+    cdef int64_t count, sample_every, pending_progress, fills_seen
+    cdef FeedItem* q
+    cdef Py_ssize_t qhead, qlen, qcap
+    cdef uint8_t vflag[65536]
+    cdef int64_t vbid[65536]      # our best resting buy price per locate (-1: none)
+    cdef int64_t vask[65536]      # our best resting sell price per locate (INT64_MAX: none)
+    cdef object ahead             # every feed order ahead of one of ours (a superset)
+    cdef uint8_t route[65536]
+    cdef RecLast lastq[65536]
+    cdef list flagged
+    cdef object sub_obj
+    cdef Py_ssize_t n_locates, n_books
+    cdef bint routes_stale
+    cdef int book_mode       # 0 every, 1 bbo, 2 none
+    cdef bint trades, states
+    cdef public int64_t python_deliveries, python_venue, c_deliveries
+
+    def __cinit__(self):
+        self.q = NULL
+
+    def __init__(self, runner, CBookManager vbooks, CBookManager sbooks, int64_t feed_const,
+                 feed_sample, int64_t sample_every, progress):
+        cdef int i
+        self.runner = runner
+        self.vb = vbooks
+        self.sb = sbooks
+        self.venue = runner.venue
+        self.ctx = runner.ctx
+        self.heap = runner._heap
+        self.consumed = self.venue._consumed
+        self.by_locate = self.venue._by_locate
+        self.fills = self.venue.fills
+        self.feed_const = feed_const
+        self.feed_sample = feed_sample
+        self.sample_every = sample_every
+        self.progress = progress
+        self.deliver_py = runner._deliver
+        self.heap_event = runner._heap_event
+        self.on_market = self.venue.on_market
+        self.record_fills = runner._record_fills
+        self.sample = runner._sample_now
+        self.last_bbo = self.ctx.last_bbo
+        self.set_reference = self.ctx.orders.risk.set_reference
+        self.prints = runner.prints
+        mode = self.ctx.consumes.book
+        self.book_mode = 0 if mode == "every" else (1 if mode == "bbo" else 2)
+        self.trades = self.ctx.consumes.trades
+        self.states = self.ctx.consumes.states
+        self.qcap = 1 << 10
+        self.q = <FeedItem*>malloc(self.qcap * sizeof(FeedItem))
+        if self.q == NULL:
+            raise MemoryError()
+        self.qhead = self.qlen = 0
+        memset(self.vflag, 0, sizeof(self.vflag))
+        for i in range(65536):
+            self.vbid[i] = -1
+            self.vask[i] = TW_INT64_MAX
+        self.ahead = set()
+        memset(self.route, ROUTE_PY, sizeof(self.route))
+        memset(self.lastq, 0, sizeof(self.lastq))
+        self.flagged = []
+        self.sub_obj = self.ctx.subscribed
+        self.n_locates = -1
+        self.n_books = -1
+        self.routes_stale = True
+        self.count = self.pending_progress = 0
+        self.python_deliveries = self.python_venue = self.c_deliveries = 0
+        self._pull()
+
+    def __dealloc__(self):
+        free(self.q)
+
+    @property
+    def messages(self):
+        return self.count
+
+    # -- the runner's clocks ------------------------------------------------------------------
+    cdef inline int _push(self) except -1:
+        r = self.runner
+        r.now = self.now
+        r.exchange_now = self.exchange_now
+        r._trigger_ts = self.trigger_ts
+        return 0
+
+    cdef int _pull(self) except -1:
+        r = self.runner
+        self.now = r.now
+        self.exchange_now = r.exchange_now
+        self.trigger_ts = r._trigger_ts
+        heap = self.heap
+        self.heap_top = heap[0][0] if heap else TW_INT64_MAX
+        return 0
+
+    cdef int _after_strategy(self) except -1:
+        """The strategy may have changed its subscription or the symbols it knows."""
+        ctx = self.ctx
+        if (ctx.subscribed is not self.sub_obj or len(ctx.locates) != self.n_locates
+                or len(self.sb.books) != self.n_books):
+            self.routes_stale = True
+        return 0
+
+    cdef int _after_venue(self) except -1:
+        """Our resting orders may have moved: refresh, per locate, whether we rest there,
+        our best buy and sell prices, and the feed orders ahead of ours."""
+        cdef int loc
+        cdef int64_t price
+        for loc in self.flagged:
+            self.vflag[loc] = 0
+            self.vbid[loc] = -1
+            self.vask[loc] = TW_INT64_MAX
+        self.flagged = list(self.by_locate)
+        ahead = set()
+        for loc, orders in self.by_locate.items():
+            self.vflag[loc] = 1
+            for o in orders:
+                price = o.price
+                if o.side == "B":
+                    if price > self.vbid[loc]:
+                        self.vbid[loc] = price
+                elif price < self.vask[loc]:
+                    self.vask[loc] = price
+                if o.ahead_refs:
+                    ahead |= o.ahead_refs
+        self.ahead = ahead
+        return 0
+
+    cdef int _routes(self) except -1:
+        """Recompute ``route`` for every locate with a strategy book (the feed rule of
+        :class:`~tickwire.engine.strategy.context.StrategyContext`, steps 3 to 5)."""
+        cdef int loc
+        ctx = self.ctx
+        sub = ctx.subscribed
+        locates = ctx.locates
+        memset(self.route, ROUTE_PY, sizeof(self.route))
+        for loc, book in self.sb.books.items():
+            symbol = book.symbol
+            if symbol and symbol not in locates:
+                continue  # the context learns it at its next message
+            if sub is not None and symbol not in sub:
+                self.route[loc] = ROUTE_SKIP
+            elif self.book_mode != 0:
+                self.route[loc] = ROUTE_FILTER
+        self.sub_obj = sub
+        self.n_locates = len(locates)
+        self.n_books = len(self.sb.books)
+        self.routes_stale = False
+        return 0
+
+    # -- scheduled events ---------------------------------------------------------------------
+    cdef int _heap_event(self) except -1:
+        self._push()
+        self.heap_event()
+        self._pull()
+        self._after_venue()
+        self._after_strategy()
+        return 0
+
+    # -- the strategy's feed ------------------------------------------------------------------
+    cdef int _deliver(self) except -1:
+        cdef FeedItem* it = &self.q[self.qhead]
+        cdef const uint8_t* m = it.data
+        cdef uint8_t t = m[0]
+        cdef uint16_t loc
+        cdef int route
+        cdef int64_t ft = it.deliver, ts = it.ts
+        self.qhead = (self.qhead + 1) % self.qcap
+        self.qlen -= 1
+        if ft > self.now:
+            self.now = ft
+        self.trigger_ts = ts
+        if self.routes_stale:
+            self._routes()
+        loc = rd16(m + L_LOCATE)
+        route = self.route[loc]
+        if route != ROUTE_PY:
+            if is_book_type(t):
+                if route == ROUTE_FILTER:
+                    return self._deliver_filtered(m, it.length, t, loc, ft, ts)
+                if t == 0x45 or t == 0x43:  # its prints are dropped: never build them
+                    saved = self.sb.on_print
+                    self.sb.on_print = None
+                    self.sb._apply_frame(m, it.length)
+                    self.sb.on_print = saved
+                else:
+                    self.sb._apply_frame(m, it.length)
+                self.c_deliveries += 1
+                return 0
+            if t == 0x50 or t == 0x51 or t == 0x42:  # tape: changes no book
+                if route == ROUTE_SKIP or not self.trades:
+                    self.sb._count(t)
+                    self.c_deliveries += 1
+                    return 0
+            elif t != 0x52 and t != 0x48:  # administrative, not a directory or a state
+                self.sb._apply_frame(m, it.length)
+                self.c_deliveries += 1
+                return 0
+        self.python_deliveries += 1
+        self._push()
+        self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, it.length)))
+        self._pull()
+        self._after_strategy()
+        if self.book_mode != 0 and is_book_type(t):
+            self._sync_last(loc)
+        return 0
+
+    cdef int _sync_last(self, uint16_t loc) except -1:
+        """The context remembered a BBO for ``loc``: keep the C copy equal."""
+        q = self.last_bbo.get(loc)
+        cdef RecLast* last = &self.lastq[loc]
+        if q is None:
+            return 0
+        last.seen = True
+        last.bid_ok = q[0] is not None
+        last.bid_px = q[0] if q[0] is not None else 0
+        last.bid_sz = q[1]
+        last.ask_ok = q[2] is not None
+        last.ask_px = q[2] if q[2] is not None else 0
+        last.ask_sz = q[3]
+        return 0
+
+    cdef int _deliver_filtered(self, const uint8_t* m, Py_ssize_t length, uint8_t t,
+                               uint16_t loc, int64_t ft, int64_t ts) except -1:
+        """A subscribed symbol of a strategy that takes BBO changes (or no book events):
+        apply in C, then call Python only for a changed BBO (``bbo``), a new mid for risk
+        (``none``), or prints it takes."""
+        cdef RecLast now
+        cdef RecLast* last = &self.lastq[loc]
+        cdef CSide* sd
+        cdef CLevel* lvl
+        cdef int32_t bi
+        cdef bint changed
+        prints = self.prints
+        if not self.trades and (t == 0x45 or t == 0x43):
+            saved = self.sb.on_print
+            self.sb.on_print = None
+            self.sb._apply_frame(m, length)
+            self.sb.on_print = saved
+        else:
+            self.sb._apply_frame(m, length)
+        memset(&now, 0, sizeof(now))
+        now.seen = True
+        bi = self.sb.book_of[loc]
+        if bi >= 0:
+            sd = &self.sb.cbooks[bi].side[0]
+            if sd.n:
+                lvl = &self.sb.levels_[sd.lv[sd.n - 1]]
+                now.bid_ok, now.bid_px, now.bid_sz = True, lvl.price, lvl.shares
+            sd = &self.sb.cbooks[bi].side[1]
+            if sd.n:
+                lvl = &self.sb.levels_[sd.lv[sd.n - 1]]
+                now.ask_ok, now.ask_px, now.ask_sz = True, lvl.price, lvl.shares
+        changed = not (last.seen and last.bid_ok == now.bid_ok and last.ask_ok == now.ask_ok
+                       and last.bid_px == now.bid_px and last.bid_sz == now.bid_sz
+                       and last.ask_px == now.ask_px and last.ask_sz == now.ask_sz)
+        if (changed and self.book_mode == 1) or len(prints):
+            return self._python_applied(None, m, length, ft, ts)
+        if changed:  # book="none": no callback, but risk's reference price follows the mid
+            last[0] = now
+            self.last_bbo[loc] = BBO(now.bid_px if now.bid_ok else None, now.bid_sz,
+                                     now.ask_px if now.ask_ok else None, now.ask_sz)
+            if now.bid_ok and now.ask_ok:
+                self.set_reference(self.sb.books[loc].symbol,
+                                   (<int64_t>now.bid_px + now.ask_px) // 2)
+        self.c_deliveries += 1
+        return 0
+
+    cdef int _python_applied(self, object unused, const uint8_t* m, Py_ssize_t length,
+                             int64_t ft, int64_t ts) except -1:
+        """Deliver a message already applied to the strategy's book through the context."""
+        self.python_deliveries += 1
+        self._push()
+        self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)),
+                        True)
+        self._pull()
+        self._after_strategy()
+        if is_book_type(m[0]):
+            self._sync_last(rd16(m + L_LOCATE))
+        return 0
+
+    # -- the exchange side --------------------------------------------------------------------
+    cdef bint _venue_needs_python(self, const uint8_t* m, uint8_t t) except -1:
+        """Would the venue's queue model (``SimulatedVenue.on_market``) act on this message?
+
+        Its rules, read backwards: a system event may end market hours; where our orders
+        rest (``vflag``), an execution (E, C) of a feed order works on our orders of its
+        side priced at or through it (``vbid``/``vask``), a cancel or delete (X, D) on our
+        queue only if that order was ahead of one of ours (``ahead``), an add (A, F) or the
+        new side of a replace (U) only if it crosses one of ours, a trade (P) only strictly
+        through one of ours. Anywhere, a book message naming a feed order we took shares
+        from (``_consumed``). Otherwise on_market would change nothing: it is not called."""
+        cdef uint64_t ref = 0
+        cdef uint16_t loc
+        cdef int32_t oi
+        cdef int64_t price
+        cdef uint8_t side
+        if t == 0x53:
+            return True
+        if not is_book_type(t) and t != 0x50:
+            return False
+        loc = rd16(m + L_LOCATE)
+        if t == 0x45:
+            ref = rd64(m + E_REF)
+        elif t == 0x43:
+            ref = rd64(m + C_REF)
+        elif t == 0x58:
+            ref = rd64(m + X_REF)
+        elif t == 0x44:
+            ref = rd64(m + D_REF)
+        elif t == 0x55:
+            ref = rd64(m + U_OLD)
+        if self.vflag[loc]:
+            if t == 0x41 or t == 0x46:
+                price = rd32(m + A_PRICE)
+                if rd32(m + A_SHARES) > 0 and price > 0:
+                    if m[A_SIDE] == 0x42:
+                        if self.vask[loc] <= price:
+                            return True
+                    elif self.vbid[loc] >= price:
+                        return True
+                return False  # an add names no feed order we took from
+            if t == 0x50:
+                price = rd32(m + P_PRICE)
+                return self.vbid[loc] > price or self.vask[loc] < price
+            if t == 0x45 or t == 0x43:
+                oi = self.vb._find(ref)
+                if oi >= 0:
+                    price = self.vb.orders_[oi].price
+                    if self.vb.orders_[oi].side == 0:
+                        if self.vbid[loc] >= price:
+                            return True
+                    elif self.vask[loc] <= price:
+                        return True
+            elif t == 0x58 or t == 0x44:
+                if self.ahead and ref in self.ahead:
+                    return True
+            else:  # U: the old order leaves a queue, the new one may cross us
+                oi = self.vb._find(ref)
+                if oi >= 0:
+                    if self.ahead and ref in self.ahead:
+                        return True
+                    price = rd32(m + U_PRICE)
+                    side = self.vb.orders_[oi].side
+                    if rd32(m + U_SHARES) > 0 and price > 0:
+                        if side == 0:
+                            if self.vask[loc] <= price:
+                                return True
+                        elif self.vbid[loc] >= price:
+                            return True
+        if t == 0x41 or t == 0x46 or t == 0x50 or not self.consumed:
+            return False
+        return ref in self.consumed
+
+    cdef int _message(self, const uint8_t* m, Py_ssize_t length) except -1:
+        cdef uint8_t t = m[0]
+        cdef int64_t t_ex = <int64_t>rd48(m + L_TS)
+        cdef int64_t deliver, ft
+        cdef FeedItem* it
+        cdef FeedItem* nq
+        cdef Py_ssize_t i
+        if t_ex < self.exchange_now:
+            t_ex = self.exchange_now  # never run the clock backwards on a bad stamp
+        # Everything scheduled before this message happens first.
+        while True:
+            ft = self.q[self.qhead].deliver if self.qlen else TW_INT64_MAX
+            if self.heap_top <= t_ex and self.heap_top <= ft:
+                self._heap_event()
+            elif ft < t_ex:
+                self._deliver()
+            else:
+                break
+        self.exchange_now = t_ex
+        if self._venue_needs_python(m, t):
+            self.python_venue += 1
+            msg = itch_decode(PyBytes_FromStringAndSize(<const char*>m, length))
+            self._push()
+            self.on_market(msg, t_ex)
+            self.vb._apply_frame(m, length)
+            if len(self.fills) != self.runner._fills_seen:
+                self.record_fills()
+            self._pull()
+            self._after_venue()
+        else:
+            self.vb._apply_frame(m, length)
+        if self.feed_const >= 0:
+            deliver = t_ex + self.feed_const
+        else:
+            deliver = t_ex + <int64_t>self.feed_sample()
+        if deliver < self.last_feed:
+            deliver = self.last_feed
+        self.last_feed = deliver
+        if self.qlen == self.qcap:
+            nq = <FeedItem*>malloc(2 * self.qcap * sizeof(FeedItem))
+            if nq == NULL:
+                raise MemoryError()
+            for i in range(self.qlen):
+                nq[i] = self.q[(self.qhead + i) % self.qcap]
+            free(self.q)
+            self.q = nq
+            self.qhead = 0
+            self.qcap *= 2
+        it = &self.q[(self.qhead + self.qlen) % self.qcap]
+        it.deliver = deliver
+        it.ts = t_ex
+        it.length = <uint16_t>length
+        memcpy(it.data, m, length)
+        self.qlen += 1
+        self.count += 1
+        if self.count % self.sample_every == 0:
+            self._push()
+            self.sample(t_ex)
+            self._pull()
+        if self.progress is not None:
+            self.pending_progress += 1
+            if self.pending_progress >= 4096:
+                self.progress(self.pending_progress)
+                self.pending_progress = 0
+        return 0
+
+    def feed(self, data, bint final=True):
+        """Run every complete message of BinaryFILE bytes ``data`` through the loop; the
+        bytes used (``final``: an incomplete last frame is a DecodeError), as
+        :meth:`CBookManager.feed_binaryfile`."""
+        cdef bytes buf = data if type(data) is bytes else bytes(data)
+        cdef const uint8_t* b = <const uint8_t*>PyBytes_AS_STRING(buf)
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(buf)
+        cdef Py_ssize_t pos = 0, nxt
+        cdef int kind
+        while True:
+            nxt = frame_next(b, pos, end, &kind)
+            if nxt < 0:
+                break
+            if kind == FRAME_SKIP:
+                self.vb.skipped += 1
+            else:
+                if kind == FRAME_FIXUP:
+                    self.vb.length_fixups += 1
+                if nxt - pos - 2 > FEED_SLOT:
+                    raise ValueError(f"ITCH message of {nxt - pos - 2} bytes: longer than a slot")
+                self._message(b + pos + 2, nxt - pos - 2)
+            pos = nxt
+        if final and pos < end:
+            raise DecodeError(
+                f"truncated frame at end of stream: only {end - pos} bytes left",
+                offset=pos,
+                message_type=chr(b[pos + 2]) if end - pos > 2 else None,
+            )
+        return pos
+
+    def drain(self):
+        """Deliver the rest of the feed and every answer still in flight."""
+        cdef int64_t ft
+        while self.qlen or self.heap_top != TW_INT64_MAX:
+            ft = self.q[self.qhead].deliver if self.qlen else TW_INT64_MAX
+            if self.heap_top != TW_INT64_MAX and self.heap_top <= ft:
+                self._heap_event()
+            else:
+                self._deliver()
+        self._push()
+        if self.progress is not None and self.pending_progress:
+            self.progress(self.pending_progress)
+            self.pending_progress = 0

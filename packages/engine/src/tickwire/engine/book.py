@@ -211,6 +211,14 @@ class OrderBook:
         lvl = levels.get(price)
         return list(lvl.orders.values()) if lvl is not None else []
 
+    def prices_through(self, side: str, limit: int) -> list[int]:
+        """The prices of ``side``'s levels that an order of the other side limited at
+        ``limit`` reaches, best first: asks at or below ``limit`` (``side`` "S"), bids at
+        or above it (``side`` "B")."""
+        if side == BUY:
+            return list(self.bids.irange(minimum=limit, reverse=True))
+        return list(self.asks.irange(maximum=limit))
+
     def crossed(self) -> bool:
         """True when the best bid is at or above the best ask (locked or crossed)."""
         return bool(self.bids and self.asks and self.bids.keys()[-1] >= self.asks.keys()[0])

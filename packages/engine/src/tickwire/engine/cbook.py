@@ -84,6 +84,7 @@ _FIELDS = {
     ),
     "X": ("order_reference_number", "cancelled_shares"),
     "D": ("order_reference_number",),
+    "P": ("price",),
     "U": (
         "original_order_reference_number",
         "new_order_reference_number",

@@ -101,8 +101,10 @@ def add_parser(subparsers: Any) -> None:
     bt.add_argument("--seed", type=int, help="seed of the latency draws (default 1)")
     bt.add_argument(
         "--backend",
-        choices=("reference", "cython"),
-        help="L3 book implementation for the strategy's market view (default reference)",
+        choices=("reference", "cython", "compiled"),
+        help="reference: the Python backtest (the oracle); cython: the same with the "
+        "strategy's book compiled; compiled: the whole backtest in the compiled replay "
+        "core, same report (default reference)",
     )
     _add_generator_args(bt)
     bt.add_argument("--no-plot", action="store_true", help="skip the PNG")
@@ -332,7 +334,7 @@ def prepare_backtest(
 
 def execute_backtest(
     prepared: PreparedBacktest,
-    stream: Iterator[Any],
+    stream: Any,
     *,
     total: int | None = None,
     show: bool = False,
@@ -424,6 +426,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         },
     )
     stream, total, desc, feed_stats = _messages(args, None)
+    if args.data and feed_stats is None:  # a BinaryFILE: the compiled core streams its bytes
+        stream = args.data
     show = not args.quiet
     result = execute_backtest(prepared, stream, total=total, show=show)
     out = Path(args.out)

@@ -10,10 +10,17 @@ from tickwire.engine.backtest.latency import (
     UniformLatency,
     parse_latency,
 )
-from tickwire.engine.backtest.runner import BacktestConfig, BacktestResult, PnlPoint, run_backtest
+from tickwire.engine.backtest.runner import (
+    BACKENDS,
+    BacktestConfig,
+    BacktestResult,
+    PnlPoint,
+    run_backtest,
+)
 from tickwire.engine.backtest.venue import Fill, SimOrder, SimulatedVenue
 
 __all__ = [
+    "BACKENDS",
     "BacktestConfig",
     "BacktestResult",
     "ConstantLatency",

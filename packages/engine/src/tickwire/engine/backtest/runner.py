@@ -21,26 +21,33 @@ are the only part of a report that differs between two runs.
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.backtest.latency import LatencyModel, LatencySpecError, parse_latency
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
-from tickwire.engine.book import BookManager, OrderBook, TapePrint
+from tickwire.engine.book import BookManager, TapePrint
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
-from tickwire.engine.strategy.api import OrderUpdate, Strategy, StrategyError, TimerEvent
+from tickwire.engine.strategy.api import (
+    OrderUpdate,
+    Strategy,
+    StrategyError,
+    TimerEvent,
+    declared_consumes,
+)
 from tickwire.engine.strategy.context import StrategyContext, callbacks
 from tickwire.engine.strategy.orders import OrderManager
-from tickwire.itch import Message
+from tickwire.itch import Message, read
 from tickwire.ouch import v50
 from tickwire.threshold.schema import Choice, Int, Str, check_fields, from_table, setting
 
-__all__ = ["BacktestConfig", "BacktestResult", "PnlPoint", "run_backtest"]
+__all__ = ["BACKENDS", "BacktestConfig", "BacktestResult", "PnlPoint", "Source", "run_backtest"]
 
 _SUSPENDED = (
     "a strategy callback suspended during a backtest: callbacks run in simulated time "
@@ -86,10 +93,13 @@ class BacktestConfig:
     pnl_sample_every: int = setting(
         Int(1), 1_000, doc="messages between PnL samples (plus one per fill)"
     )
-    # Which L3 book implementation gives the strategy its view of the market. The venue's
-    # queue model always runs on the reference book: it needs each resting order's place.
+    # Which L3 book implementation gives the strategy its view of the market (the venue's
+    # queue model runs on the reference book), or "compiled": the whole backtest in the
+    # compiled replay core (tickwire.engine.backtest.core), both books in C.
     book_backend: str = setting(
-        Choice(BOOK_BACKENDS), "reference", doc="the L3 book of the strategy's market view"
+        Choice((*BOOK_BACKENDS, "compiled")),
+        "reference",
+        doc="the L3 book of the strategy's market view, or compiled: the replay core",
     )
 
     def __post_init__(self) -> None:
@@ -167,6 +177,7 @@ class _Runner:
         cfg: BacktestConfig,
         measure: bool,
         fees: FeeSchedule,
+        compiled: bool = False,
     ) -> None:
         self.strategy = strategy
         self.cfg = cfg
@@ -184,10 +195,15 @@ class _Runner:
         self.feed_lat: LatencyModel = parse_latency(cfg.feed_latency, cfg.seed)
         self.order_lat: LatencyModel = parse_latency(cfg.order_latency, cfg.seed + 1)
         self.ack_lat: LatencyModel = parse_latency(cfg.ack_latency, cfg.seed + 2)
-        self.vbooks = BookManager()
+        # The compiled core (``compiled``) keeps both books in C; the reference keeps the
+        # venue's on the reference book and the strategy's on ``cfg.book_backend``.
+        self.vbooks: Any = make_book_manager("cython") if compiled else BookManager()
         self.venue = SimulatedVenue(self.vbooks, self._respond)
-        prints: list[TapePrint] = []
-        self.sbooks = make_book_manager(cfg.book_backend, on_print=prints.append)
+        self.prints: list[TapePrint] = []
+        prints = self.prints
+        self.sbooks = make_book_manager(
+            "cython" if compiled else cfg.book_backend, on_print=prints.append
+        )
         self.risk = RiskEngine(limits)
         self._updates: list[OrderUpdate] = []
         self.manager = OrderManager(
@@ -206,6 +222,7 @@ class _Runner:
             clock=lambda: self.now,
             schedule=lambda at, name: self.push(at, _TIMER, name),
             log=self.result.log,
+            consumes=declared_consumes(strategy),
         )
         self._callbacks = callbacks(strategy)
         self._trigger_ts = 0  # exchange time of the event being handled (tick-to-venue)
@@ -214,7 +231,9 @@ class _Runner:
         # A ledger at exchange time for the PnL series (the strategy's own ledger learns
         # of fills one ack latency later; both end equal).
         self.xledger = Ledger()
-        self._vbook_by_symbol: dict[str, OrderBook] = {}
+        self._vbook_by_symbol: dict[str, Any] = {}
+        #: The compiled core's counts of where deliveries ran (empty on the reference).
+        self.core_counts: dict[str, int] = {}
         self._fills_seen = 0
 
     # -- plumbing -------------------------------------------------------------------------
@@ -287,11 +306,11 @@ class _Runner:
             self._trigger_ts = t
             self._drive(self.strategy.on_timer(TimerEvent(payload, t)))
 
-    def _deliver(self, t: int, exch_ts: int, msg: Message) -> None:
+    def _deliver(self, t: int, exch_ts: int, msg: Message, applied: bool = False) -> None:
         self.now = max(self.now, t)
         self._trigger_ts = exch_ts
         callback = self._callbacks
-        for event in self.ctx.market(msg):
+        for event in self.ctx.market(msg, applied):
             self._drive(callback[type(event)](event))
 
     def _record_fills(self) -> None:
@@ -329,6 +348,11 @@ class _Runner:
         series = self.result.mark_series.setdefault(symbol, [])
         if not series or series[-1][1] != mark:  # changes only: bounded by the price moves
             series.append((self.exchange_now, mark))
+
+    def _sample_now(self, t: int) -> None:
+        """The every-``pnl_sample_every``-messages sample: marks, then a PnL point."""
+        self._mark_all()
+        self._sample(t)
 
     def _sample(self, t: int) -> None:
         led = self.xledger
@@ -387,8 +411,7 @@ class _Runner:
             feed.append((deliver, t, msg))
             count += 1
             if count % sample_every == 0:
-                self._mark_all()
-                self._sample(t)
+                self._sample_now(t)
             if progress is not None:
                 pending_progress += 1
                 if pending_progress >= 4096:
@@ -403,11 +426,15 @@ class _Runner:
             else:
                 ft_, ts_, m_ = feed.popleft()
                 self._deliver(ft_, ts_, m_)
-        self._drive(self.strategy.on_stop())
-        while heap:  # answers to what on_stop sent (e.g. cancels)
-            self._heap_event()
         if progress is not None and pending_progress:
             progress(pending_progress)
+        return self.end(count, wall0)
+
+    def end(self, count: int, wall0: float) -> BacktestResult:
+        """After the data and its drain: ``on_stop``, its answers, the last sample."""
+        self._drive(self.strategy.on_stop())
+        while self._heap:  # answers to what on_stop sent (e.g. cancels)
+            self._heap_event()
         self._mark_all()
         self._sample(self.exchange_now)
         self._finish(count)
@@ -450,9 +477,18 @@ class _Runner:
             )
 
 
+#: What ``run_backtest(backend=...)`` (and ``--backend``) accepts: the reference loop
+#: (its strategy book per ``book_backend``) or the compiled replay core.
+BACKENDS = ("reference", "compiled")
+
+#: What a backtest reads: decoded messages in feed order, or a BinaryFILE (a path,
+#: gzip transparent, or its bytes).
+Source = Iterable[Message] | str | os.PathLike[str] | bytes
+
+
 def run_backtest(
     strategy: Strategy,
-    messages: Iterable[Message],
+    messages: Source,
     *,
     limits: RiskLimits | None = None,
     config: BacktestConfig | None = None,
@@ -460,8 +496,18 @@ def run_backtest(
     total: int | None = None,
     measure: bool = True,
     fees: FeeSchedule | None = None,
+    backend: str | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` over ``messages`` (in feed order) and return the result.
+
+    ``messages`` is an iterable of decoded ITCH messages, or a BinaryFILE: a path (gzip
+    transparent) or its bytes, streamed in chunks.
+
+    ``backend`` is ``"reference"`` (this module's loop, the oracle; the strategy's book
+    per ``config.book_backend``) or ``"compiled"`` (the compiled replay core,
+    :mod:`tickwire.engine.backtest.core`: the same result, see ``docs/backtest.md``);
+    None takes ``"compiled"`` when ``config.book_backend`` is ``"compiled"``, else the
+    reference.
 
     ``fees`` (the ``[fees]`` table; default none) charges each fill by its liquidity
     flag; the PnL series and the report's PnL are net of it.
@@ -471,12 +517,33 @@ def run_backtest(
     ``measure`` records wall-clock callback times (reported under ``runtime`` only).
     """
     cfg = config if config is not None else BacktestConfig()
+    if backend is None:
+        backend = "compiled" if cfg.book_backend == "compiled" else "reference"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     schedule = fees if fees is not None else FeeSchedule()
+    compiled = backend == "compiled"
+    if not compiled and cfg.book_backend == "compiled":
+        cfg = replace(cfg, book_backend="reference")
+    if compiled:
+        from tickwire.engine.backtest.core import check_core
+
+        check_core(strategy)
     runner = _Runner(
-        strategy, limits if limits is not None else RiskLimits(), cfg, measure, schedule
+        strategy,
+        limits if limits is not None else RiskLimits(),
+        cfg,
+        measure,
+        schedule,
+        compiled=compiled,
     )
-    result = runner.run(messages, progress, total)
-    result.book_backend = cfg.book_backend
+    if compiled:
+        from tickwire.engine.backtest.core import run_core
+
+        result = run_core(runner, messages, progress)
+    else:
+        result = runner.run(_messages(messages), progress, total)
+    result.book_backend = "compiled" if compiled else cfg.book_backend
     result.config = {
         "feed_latency": runner.feed_lat.describe(),
         "order_latency": runner.order_lat.describe(),
@@ -488,3 +555,14 @@ def run_backtest(
     if not schedule.is_free:  # without a schedule the config reads as it always did
         result.config["fees"] = schedule.as_dict()
     return result
+
+
+def _messages(source: Source) -> Iterable[Message]:
+    """Decoded messages of ``source`` (see :data:`Source`) for the reference loop."""
+    if isinstance(source, str | os.PathLike):
+        from tickwire.engine.sources import iter_binaryfile
+
+        return iter_binaryfile(source)
+    if isinstance(source, bytes | bytearray | memoryview):
+        return iter(read(bytes(source)))
+    return source

@@ -1,6 +1,9 @@
 """A simulated NASDAQ venue: OUCH 5.0 in, fills driven by the real ITCH order flow out.
 
-The venue keeps its own :class:`~tickwire.engine.book.BookManager` fed at exchange time.
+The venue keeps its own :class:`~tickwire.engine.book.BookManager` fed at exchange time
+(or the compiled :class:`~tickwire.engine.cbook.CythonBookManager`: it asks a book only
+``orders_at``, ``prices_through``, ``orders``, ``symbol`` and ``trading_state``, which both
+answer alike).
 The strategy's orders are *not* inserted into that book (the historical flow cannot react
 to them: no market impact); instead each resting order of ours remembers exactly which
 displayed orders were ahead of it at its price when it arrived (from the L3 book) and how
@@ -166,11 +169,10 @@ class SimulatedVenue:
 
     def _rest(self, o: SimOrder) -> None:
         book = self.books.books.get(o.locate)
-        levels = None if book is None else (book.bids if o.side == BUY else book.asks)
-        lvl = None if levels is None else levels.get(o.price)
-        if lvl is not None:
-            o.ahead = o.joined_ahead = lvl.shares
-            o.ahead_refs = set(lvl.orders)
+        queue = [] if book is None else book.orders_at(o.side, o.price)
+        if queue:
+            o.ahead = o.joined_ahead = sum(q.shares for q in queue)
+            o.ahead_refs = {q.ref for q in queue}
         self._live[o.user_ref_num] = o
         self._by_locate.setdefault(o.locate, []).append(o)
 
@@ -405,16 +407,13 @@ class SimulatedVenue:
     def _arrive(self, o: SimOrder) -> None:
         """Execute what is marketable against displayed liquidity, then rest or cancel."""
         book = self.books.books[o.locate]
-        if o.side == BUY:
-            prices = book.asks.irange(maximum=o.price)
-        else:
-            prices = book.bids.irange(minimum=o.price, reverse=True)
-        levels = book.asks if o.side == BUY else book.bids
+        other = "S" if o.side == BUY else BUY
         consumed = self._consumed
-        for price in list(prices):
+        for price in book.prices_through(other, o.price):
             if o.open == 0:
                 break
-            for ref, resting in levels[price].orders.items():
+            for resting in book.orders_at(other, price):
+                ref = resting.ref
                 avail = resting.shares - consumed.get(ref, 0)
                 if avail <= 0:
                     continue

@@ -3,6 +3,7 @@ example strategies (the backtest lives in :mod:`tickwire.engine.backtest`)."""
 
 from tickwire.engine.strategy.api import (
     BookUpdate,
+    Consumes,
     Context,
     InstrumentState,
     OrderUpdate,
@@ -19,6 +20,7 @@ from tickwire.engine.strategy.taker import ThresholdTaker
 
 __all__ = [
     "BookUpdate",
+    "Consumes",
     "Context",
     "InstrumentState",
     "LiveRunner",

@@ -20,7 +20,7 @@ import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from tickwire.engine.book import BBO, OrderBook
 from tickwire.itch import Message
@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from tickwire.engine.strategy.orders import Order, OrderManager
 
 __all__ = [
+    "BOOK_EVENTS",
     "BookUpdate",
+    "Consumes",
     "Context",
     "InstrumentState",
     "OrderUpdate",
@@ -47,6 +49,7 @@ __all__ = [
     "StrategyError",
     "TimerEvent",
     "TradeEvent",
+    "declared_consumes",
     "strategy_params",
     "strategy_table",
 ]
@@ -109,6 +112,45 @@ def strategy_params(
         fields.append((key, Any, spec))
     cls = dataclasses.make_dataclass(f"{owner}Params", fields, frozen=True)
     return strategy_table(cls, config)
+
+
+#: The values of :attr:`Consumes.book`.
+BOOK_EVENTS = ("every", "bbo", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Consumes:
+    """What a strategy is called for, on each symbol it subscribed to (``ctx.subscribe``).
+
+    A strategy declares it as a class attribute, ``consumes = Consumes(book="bbo",
+    trades=False)``; both backtests (the reference and the compiled core) and the live
+    runner honour it, so a declaration changes what the strategy sees, never which
+    backtest it runs in. The default is every event, today's meaning:
+
+    * ``book``: ``"every"`` calls ``on_book`` for every book message (A F E C X D U) of a
+      subscribed symbol; ``"bbo"`` only for those that leave its best bid or offer
+      (price or size) different from what it was at the symbol's previous book message
+      while subscribed (the first one always counts); ``"none"`` never;
+    * ``trades``: ``on_trade`` for the tape prints (E, printable C, P, Q, B);
+    * ``states``: ``on_instrument_state`` for Stock Trading Actions (H).
+
+    Order updates and timers are the strategy's own and always delivered. Whatever it
+    declares, the strategy's books, ``ctx.symbols()`` and risk's reference prices (the mid
+    of a subscribed symbol's book) follow every message, as before: the declaration only
+    filters callbacks. The compiled core uses it to stay out of Python: a book message
+    of a ``"bbo"`` strategy that moves no best price never builds a Python object.
+    """
+
+    book: Literal["every", "bbo", "none"] = "every"
+    trades: bool = True
+    states: bool = True
+
+    def __post_init__(self) -> None:
+        if self.book not in BOOK_EVENTS:
+            raise ValueError(f"Consumes.book: {self.book!r} is not one of {', '.join(BOOK_EVENTS)}")
+        for name in ("trades", "states"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"Consumes.{name}: must be a boolean")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +264,13 @@ class Strategy:
     """Base class: override what you need; every callback is a coroutine.
 
     The constructor takes the strategy's config table (``[strategy]`` of the config
-    file) so a strategy is fully described by its class and its config.
+    file) so a strategy is fully described by its class and its config. ``consumes``
+    (a :class:`Consumes`) declares which market events it is called for; the default is
+    every event of its subscribed symbols.
     """
+
+    #: The market events this strategy is called for (see :class:`Consumes`).
+    consumes: ClassVar[Consumes] = Consumes()
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: Mapping[str, Any] = dict(config or {})
@@ -251,3 +298,15 @@ class Strategy:
 
     async def on_timer(self, timer: TimerEvent) -> None:
         """A timer fired."""
+
+
+def declared_consumes(strategy: Strategy) -> Consumes:
+    """``strategy.consumes``, checked: a :class:`StrategyError` names the class when it is
+    not a :class:`Consumes` (a dict or a string would otherwise filter nothing)."""
+    declared = getattr(strategy, "consumes", None)
+    if not isinstance(declared, Consumes):
+        raise StrategyError(
+            f"{type(strategy).__qualname__}.consumes must be a Consumes(...), "
+            f"got {type(declared).__name__} {declared!r}"
+        )
+    return declared

@@ -26,7 +26,12 @@ order its callbacks run. The rule, one for both paths:
 5. only then the subscription: a symbol outside it yields nothing (prints dropped);
 6. a book message (A F E C X D U) sets risk's reference price (the mid of a two-sided
    book) and yields a :class:`BookUpdate`; a Stock Trading Action (H) an
-   :class:`InstrumentState`; then one :class:`TradeEvent` per tape print.
+   :class:`InstrumentState`; then one :class:`TradeEvent` per tape print;
+7. what the strategy declared (``consumes``, a :class:`~tickwire.engine.strategy.api.Consumes`)
+   filters those events: with ``book="bbo"`` a book message yields its
+   :class:`BookUpdate` only when the book's BBO differs from the one at the symbol's
+   previous book message that reached step 6 (remembered per locate); ``trades=False``
+   drops the :class:`TradeEvent`, ``states=False`` the :class:`InstrumentState`.
 
 ``subscribe`` filters callbacks, never what the context knows. A symbol the strategy
 gives (``book``, ``is_trading``, ``subscribe``, ``position``) is looked up in its wire
@@ -41,10 +46,11 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from tickwire.engine.book import BookManager, OrderBook, TapePrint
+from tickwire.engine.book import BBO, BookManager, OrderBook, TapePrint
 from tickwire.engine.risk import symbol_key
 from tickwire.engine.strategy.api import (
     BookUpdate,
+    Consumes,
     InstrumentState,
     OrderUpdate,
     Strategy,
@@ -102,6 +108,7 @@ class StrategyContext:
         clock: Callable[[], int],
         schedule: Callable[[int, str], None],
         log: list[str],
+        consumes: Consumes | None = None,
     ) -> None:
         self.config = config
         self.orders = orders
@@ -112,6 +119,12 @@ class StrategyContext:
         self.lines = log
         self.locates: dict[str, int] = {}
         self.subscribed: set[str] | None = None
+        self.consumes = consumes if consumes is not None else Consumes()
+        self._every_book = self.consumes.book == "every"
+        self._no_book = self.consumes.book == "none"
+        #: ``book`` "bbo" or "none": the BBO at each locate's last book message that
+        #: passed the subscription (step 7; the compiled core keeps it too).
+        self.last_bbo: dict[int, BBO] = {}
 
     # -- the Context protocol -----------------------------------------------------------
     def now(self) -> int:
@@ -142,9 +155,15 @@ class StrategyContext:
         self.lines.append(f"{self._clock()} {text}")
 
     # -- the feed -----------------------------------------------------------------------
-    def market(self, msg: Message) -> tuple[MarketEvent, ...] | list[MarketEvent]:
-        """Apply ``msg`` to the strategy's books; the events it gives, in callback order."""
-        self.books.apply(msg)
+    def market(
+        self, msg: Message, applied: bool = False
+    ) -> tuple[MarketEvent, ...] | list[MarketEvent]:
+        """Apply ``msg`` to the strategy's books; the events it gives, in callback order.
+
+        ``applied``: the books already hold it (the compiled core applies a message in C
+        before it knows whether the strategy consumes it)."""
+        if not applied:
+            self.books.apply(msg)
         prints = self._prints
         if isinstance(msg, StockDirectory):
             self.locates[msg.stock] = msg.stock_locate
@@ -162,15 +181,23 @@ class StrategyContext:
             prints.clear()
             return _NOTHING
         events: list[MarketEvent] = []
+        consumes = self.consumes
         if msg.message_type in _BOOK_TYPES:
             bbo = book.bbo()
             if bbo.bid_price is not None and bbo.ask_price is not None:
                 # The reference price of the collar and of unrealised PnL in risk.
                 self.orders.risk.set_reference(symbol, (bbo.bid_price + bbo.ask_price) // 2)
-            events.append(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
-        elif isinstance(msg, StockTradingAction):
+            if self._every_book:
+                events.append(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
+            else:
+                if not self._no_book and self.last_bbo.get(locate) != bbo:
+                    events.append(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
+                self.last_bbo[locate] = bbo
+        elif isinstance(msg, StockTradingAction) and consumes.states:
             events.append(InstrumentState(symbol, locate, msg.timestamp, str(msg.trading_state)))
-        if prints:
+        if prints and not consumes.trades:
+            prints.clear()
+        elif prints:
             for p in prints:
                 trade = TradeEvent(
                     symbol, locate, p.timestamp, p.kind, p.price, p.shares, p.side, p.match_number

@@ -36,7 +36,7 @@ from typing import Any
 from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.book import BookManager, TapePrint
 from tickwire.engine.risk import RiskEngine, RiskLimits
-from tickwire.engine.strategy.api import OrderUpdate, Strategy, TimerEvent
+from tickwire.engine.strategy.api import OrderUpdate, Strategy, TimerEvent, declared_consumes
 from tickwire.engine.strategy.context import StrategyContext, StrategyEvent, callback_for
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message
@@ -93,6 +93,7 @@ class LiveRunner:
             clock=clock,
             schedule=self._schedule,
             log=self.log,
+            consumes=declared_consumes(strategy),
         )
         self.sent: list[v50.InboundMessage] = []
 

@@ -1,0 +1,140 @@
+"""The compiled replay core: the whole backtest loop over ITCH bytes, in C where it can be.
+
+``run_backtest(..., backend="compiled")`` (``--backend compiled``) runs the reference
+runner's loop (:mod:`tickwire.engine.backtest.runner`, the oracle) in
+``tickwire.engine._cbook.ReplayCore``, with the same objects wherever something beyond the
+books can happen, so the report is the reference's to the last fill, cent and latency
+sample. The rule, per ITCH message of the stream:
+
+1. the events due before it (order arrivals, venue answers and timers from the runner's
+   heap; deliveries to the strategy from a ring of message bytes) run in the reference's
+   order: at equal times a scheduled event before a delivery, a delivery only when
+   strictly earlier than the message;
+2. the venue's book (compiled) applies it; the venue's queue model (the reference
+   :class:`~tickwire.engine.backtest.venue.SimulatedVenue`, on that compiled book) sees
+   it first, as a decoded message, only when it can act on it: a system event, a message
+   of a locate where one of our orders rests, one naming a feed order we took shares from;
+3. its bytes join the ring at exchange time + a feed latency draw (a constant is added in
+   C; a random model is drawn from the reference's own seeded model, in the same order).
+
+A delivery is applied to the strategy's compiled book; it becomes a decoded message and
+goes through :meth:`StrategyContext.market
+<tickwire.engine.strategy.context.StrategyContext.market>` (the reference's feed rule and
+callbacks) only when the strategy consumes it: its symbol is subscribed and its
+:class:`~tickwire.engine.strategy.api.Consumes` declaration takes it (with ``book="bbo"``
+a book message that leaves the BBO as it was stays in C), or it is a directory or a
+trading-state message. An unsubscribed symbol never reaches Python.
+
+Every latency model, fee schedule, risk limit and strategy of the reference runs here.
+The compiled extension must be built (``tickwire.engine.cbook.AVAILABLE``); without it
+:class:`~tickwire.threshold.backends.BackendUnavailable` says why.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tickwire.engine import cbook
+from tickwire.engine.backtest.latency import ConstantLatency
+from tickwire.engine.strategy.api import Strategy, declared_consumes
+from tickwire.itch import DecodeError, Message, encode
+from tickwire.threshold.backends import BackendUnavailable
+
+if TYPE_CHECKING:
+    from tickwire.engine.backtest.runner import BacktestResult, Source, _Runner
+
+__all__ = ["CHUNK_SIZE", "check_core", "chunks", "run_core"]
+
+#: Bytes read from a file per step of the core.
+CHUNK_SIZE = 1 << 20
+#: Messages encoded per chunk when the core is given decoded messages.
+_BATCH = 8192
+
+
+def check_core(strategy: Strategy) -> None:
+    """Refuse, before anything runs, what the core cannot run: the extension not built
+    (:class:`BackendUnavailable`) or a bad ``consumes`` declaration."""
+    if not cbook.AVAILABLE:
+        raise BackendUnavailable(f"compiled replay core not available: {cbook.UNAVAILABLE_REASON}")
+    declared_consumes(strategy)
+
+
+def _framed(messages: Iterable[Message]) -> Iterator[bytes]:
+    """Decoded messages as BinaryFILE chunks (2-byte length, then the message)."""
+    it = iter(messages)
+    while True:
+        parts = []
+        for msg in islice(it, _BATCH):
+            body = encode(msg)
+            parts.append(len(body).to_bytes(2, "big"))
+            parts.append(body)
+        if not parts:
+            return
+        yield b"".join(parts)
+
+
+def chunks(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """BinaryFILE bytes of ``source`` in chunks: read from a path (gzip transparent),
+    the bytes given, or encoded from decoded messages."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        yield bytes(source)
+        return
+    if isinstance(source, str | os.PathLike):
+        with Path(source).open("rb") as raw:
+            magic = raw.read(2)
+            raw.seek(0)
+            f: Any = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
+            while True:
+                chunk = f.read(chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+    else:
+        yield from _framed(source)
+
+
+def run_core(
+    runner: _Runner, source: Source, progress: Callable[[int], None] | None
+) -> BacktestResult:
+    """Run ``runner`` (built with ``compiled=True``) over ``source`` in the core."""
+    ext: Any = cbook._ext
+    wall0 = time.perf_counter()
+    runner._drive(runner.strategy.on_start(runner.ctx))
+    feed = runner.feed_lat
+    const = feed.ns if isinstance(feed, ConstantLatency) else -1
+    core = ext.ReplayCore(
+        runner,
+        runner.vbooks,
+        runner.sbooks,
+        const,
+        feed.sample,
+        max(1, runner.cfg.pnl_sample_every),
+        progress,
+    )
+    base = 0  # stream offset of the current buffer's first byte, for errors
+    rest = b""
+    try:
+        for chunk in chunks(source):
+            data = rest + chunk if rest else chunk
+            used: int = core.feed(data, False)
+            rest = data[used:]
+            base += used
+        if rest:
+            core.feed(rest, True)
+    except DecodeError as exc:
+        raise DecodeError(
+            exc.reason, offset=base + exc.offset, message_type=exc.message_type
+        ) from None
+    core.drain()
+    runner.core_counts = {
+        "python_deliveries": core.python_deliveries,
+        "c_deliveries": core.c_deliveries,
+        "python_venue": core.python_venue,
+    }
+    return runner.end(core.messages, wall0)

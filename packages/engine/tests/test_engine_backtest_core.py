@@ -1,0 +1,344 @@
+"""The compiled replay core against the reference backtest (the oracle).
+
+The same strategy, config and seed must give the same report to the last fill, cent and
+latency sample on both: a differential hypothesis test over random strategies' order
+flows (submit, replace, cancel, IOC and Day, timers, on generated days with executions
+anywhere in the book, halts and the market close, under every ``Consumes`` declaration
+and latency model), the two example strategies, and the real sample file in ``data/``.
+
+``_run`` is the one entry point both sides go through (``run_backtest(..., backend=)``);
+``_outcome`` is everything deterministic a run produces.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtest
+from tickwire.engine.backtest.report import build_report
+from tickwire.engine.cli_backtest import DEFAULT_RISK
+from tickwire.engine.risk import parse_risk_limits
+from tickwire.engine.strategy import (
+    BookUpdate,
+    Consumes,
+    MarketMaker,
+    OrderUpdate,
+    Strategy,
+    ThresholdTaker,
+    TimerEvent,
+    TradeEvent,
+)
+from tickwire.engine.strategy.api import Context, InstrumentState
+from tickwire.engine.strategy.orders import Order, OrderState
+from tickwire.itch import Message, StockTradingAction, read
+from tickwire.itch.generator import generate_day
+from tickwire.ouch.v50 import TimeInForce
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "itch" / "ex20101224.TEST_ITCH_50"
+
+#: The backtests compared with the reference.
+CORES = ["compiled"]
+
+
+# -- a random strategy -----------------------------------------------------------------
+class RandomFlow(Strategy):
+    """Acts at random, deterministically from its seed and the events it is given: on a
+    book update, a print, a timer or an order update it may submit (Day or IOC, priced
+    anywhere from through the far side to a few ticks behind its own), replace (price and
+    size), cancel (all or part), or set a timer. Every decision is drawn from its own RNG,
+    so two backtests that call it identically make it act identically."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.rng = random.Random(c["seed"])
+        self.symbols: list[str] | None = c.get("symbols")
+        self.p_act: float = c.get("p_act", 0.05)
+        self.timer_ns: int = c.get("timer_ns", 0)
+        self.seen: list[str] = []
+        self.timers = 0
+
+    async def on_start(self, ctx: Context) -> None:
+        await super().on_start(ctx)
+        ctx.subscribe(self.symbols)
+        if self.timer_ns:  # from the open (09:30), at most 300 of them
+            ctx.set_timer(34_200 * 10**9 + self.timer_ns, "tick")
+
+    def _act(self, symbol: str) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        rng = self.rng
+        if rng.random() >= self.p_act:
+            return
+        book = ctx.book(symbol)
+        if book is None:
+            return
+        bbo = book.bbo()
+        ref = bbo.bid_price or bbo.ask_price
+        if ref is None:
+            return
+        tick = 100
+        mine = [o for o in ctx.orders.open_orders(symbol) if o.state is OrderState.LIVE]
+        r = rng.random()
+        if r < 0.5 or not mine:
+            side = rng.choice("BS")
+            far = bbo.ask_price if side == "B" else bbo.bid_price
+            near = bbo.bid_price if side == "B" else bbo.ask_price
+            base = {0: far, 1: near}.get(rng.randrange(3)) or ref
+            sign = 1 if side == "B" else -1
+            price = max(tick, base + sign * tick * rng.randint(-3, 2))
+            tif = TimeInForce.IOC if rng.random() < 0.3 else TimeInForce.DAY
+            ctx.orders.submit(symbol, side, rng.randint(1, 400), price, tif)
+        elif r < 0.75:
+            o: Order = rng.choice(mine)
+            price = max(tick, o.price + tick * rng.randint(-2, 2))
+            ctx.orders.replace(o, price=price, quantity=rng.randint(1, 400))
+        else:
+            o = rng.choice(mine)
+            ctx.orders.cancel(o, 0 if rng.random() < 0.7 else max(0, o.open_qty // 2))
+
+    def _pick(self, symbol: str) -> None:
+        if symbol not in self.seen:
+            self.seen.append(symbol)
+        self._act(symbol)
+
+    async def on_book(self, update: BookUpdate) -> None:
+        self._pick(update.symbol)
+
+    async def on_trade(self, trade: TradeEvent) -> None:
+        self._pick(trade.symbol)
+
+    async def on_instrument_state(self, state: InstrumentState) -> None:
+        self._pick(state.symbol)
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        if self.rng.random() < 0.3:
+            self._act(update.order.symbol)
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.seen:
+            self._act(self.rng.choice(self.seen))
+        self.timers += 1
+        if self.timers < 300:
+            ctx.set_timer(timer.timestamp + self.timer_ns, "tick")
+
+    async def on_stop(self) -> None:
+        if self.ctx is not None and self.rng.random() < 0.5:
+            self.ctx.orders.cancel_all()
+
+
+def _with_consumes(consumes: Consumes) -> type[RandomFlow]:
+    return type("RandomFlow", (RandomFlow,), {"consumes": consumes, "__module__": __name__})
+
+
+# -- days -----------------------------------------------------------------------------
+def _day(messages: int, symbols: int, seed: int, halts: int) -> list[Message]:
+    """A generated day with ``halts`` trading halts (H then T for one symbol, some
+    messages apart) spliced into the continuous session."""
+    day = list(generate_day(messages, symbols, seed))
+    if halts:
+        rng = random.Random(seed)
+        tickers = {m.stock_locate: m.stock for m in day if isinstance(m, StockTradingAction)}
+        start = next(i for i, m in enumerate(day) if getattr(m, "event_code", "") == "Q") + 1
+        end = next(i for i, m in enumerate(day) if getattr(m, "event_code", "") == "M")
+        for _ in range(halts):
+            i = rng.randrange(start, end - 1)
+            j = rng.randrange(i + 1, min(end, i + 400))
+            locate = rng.choice(sorted(tickers))
+            for pos, state in ((j, "T"), (i, "H")):
+                ts = day[pos].timestamp
+                day.insert(
+                    pos,
+                    StockTradingAction(
+                        stock_locate=locate,
+                        tracking_number=0,
+                        timestamp=ts,
+                        stock=tickers[locate],
+                        trading_state=state,
+                        reserved=" ",
+                        reason="",
+                    ),
+                )
+            end += 2
+    return day
+
+
+# -- running and comparing ------------------------------------------------------------
+def _run(
+    factory: Callable[[], Strategy],
+    messages: Any,
+    backend: str,
+    config: BacktestConfig | None = None,
+) -> BacktestResult:
+    return run_backtest(
+        factory(),
+        messages,
+        limits=parse_risk_limits(DEFAULT_RISK),
+        config=config or BacktestConfig(),
+        backend=backend,
+    )
+
+
+def _outcome(result: BacktestResult) -> dict[str, Any]:
+    """Everything deterministic in a run: the report without ``runtime`` and the tables
+    and samples behind it, in order."""
+    report = build_report(result)
+    del report["runtime"]
+    return {
+        "report": report,
+        "fills": result.fills,
+        "orders": result.orders,
+        "pnl": result.pnl_series,
+        "marks": result.mark_series,
+        "tick_to_venue": result.tick_to_venue_ns,
+        "order_to_ack": result.order_to_ack_ns,
+        "log": result.log,
+    }
+
+
+def _same(
+    factory: Callable[[], Strategy], day: Any, config: BacktestConfig | None = None
+) -> dict[str, Any]:
+    """Run every backtest in :data:`CORES` and the reference; assert they agree."""
+    messages: Callable[[], Any] = day if callable(day) else (lambda: day)
+    want = _outcome(_run(factory, messages(), "reference", config))
+    for backend in CORES:
+        got = _outcome(_run(factory, messages(), backend, config))
+        for key in want:
+            assert got[key] == want[key], f"{backend}: {key} differs from the reference"
+    return want
+
+
+LATENCIES = st.sampled_from(
+    [
+        ("constant:20000", "constant:30000", "constant:30000"),
+        ("constant:0", "constant:0", "constant:0"),
+        ("uniform:1000,200000", "lognormal:30000,0.8", "normal:30000,20000"),
+        ("lognormal:5000000,1.0", "constant:1000", "uniform:0,5000000"),
+    ]
+)
+CONSUMES = st.builds(
+    Consumes,
+    book=st.sampled_from(["every", "bbo", "none"]),
+    trades=st.booleans(),
+    states=st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    day_seed=st.integers(1, 50),
+    halts=st.integers(0, 4),
+    strat_seed=st.integers(0, 2**32 - 1),
+    consumes=CONSUMES,
+    latencies=LATENCIES,
+    seed=st.integers(0, 5),
+    subscribe=st.sampled_from(["all", "one", "two"]),
+    p_act=st.sampled_from([0.02, 0.2, 0.6]),
+    timer_ns=st.sampled_from([0, 7_000_000, 60_000_000_000]),
+)
+def test_engine_backtest_core_random_flows_match_the_reference(
+    day_seed: int,
+    halts: int,
+    strat_seed: int,
+    consumes: Consumes,
+    latencies: tuple[str, str, str],
+    seed: int,
+    subscribe: str,
+    p_act: float,
+    timer_ns: int,
+) -> None:
+    day = _day(3_000, 4, day_seed, halts)
+    tickers = sorted({m.stock for m in day if isinstance(m, StockTradingAction)})
+    symbols = {"all": None, "one": tickers[:1], "two": tickers[1:3]}[subscribe]
+    cls = _with_consumes(consumes)
+    params = {"seed": strat_seed, "symbols": symbols, "p_act": p_act, "timer_ns": timer_ns}
+    feed, order, ack = latencies
+    config = BacktestConfig(
+        feed_latency=feed, order_latency=order, ack_latency=ack, seed=seed, pnl_sample_every=97
+    )
+    _same(lambda: cls(params), day, config)
+
+
+@pytest.mark.parametrize("strategy", [MarketMaker, ThresholdTaker])
+def test_engine_backtest_core_example_strategies_match_the_reference(strategy: type) -> None:
+    want = _same(strategy, lambda: generate_day(40_000, 40, 3))
+    assert want["report"]["fills"]["count"] > 0  # the strategy really traded
+
+
+def _sample_file() -> Iterator[Message]:
+    with DATA.open("rb") as f:
+        yield from read(f)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        MarketMaker,
+        ThresholdTaker,
+        lambda: _with_consumes(Consumes(book="bbo"))({"seed": 7, "p_act": 0.3}),
+    ],
+    ids=["MarketMaker", "ThresholdTaker", "RandomFlow"],
+)
+def test_engine_backtest_core_sample_file_matches_the_reference(
+    factory: Callable[[], Strategy],
+) -> None:
+    _same(factory, _sample_file)
+    for backend in CORES:  # a path streams from the file, with the same result
+        assert _outcome(_run(factory, DATA, backend)) == _outcome(
+            _run(factory, _sample_file(), "reference")
+        )
+
+
+# -- the declaration on the reference -------------------------------------------------
+class _Recorder(Strategy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.books: list[tuple[int, Any]] = []
+        self.trades = 0
+        self.states = 0
+
+    async def on_book(self, update: BookUpdate) -> None:
+        self.books.append((update.timestamp, update.bbo))
+
+    async def on_trade(self, trade: TradeEvent) -> None:
+        self.trades += 1
+
+    async def on_instrument_state(self, state: InstrumentState) -> None:
+        self.states += 1
+
+
+def test_engine_backtest_core_consumes_filters_callbacks_on_the_reference() -> None:
+    day = _day(3_000, 3, 2, 2)
+
+    def run(consumes: Consumes) -> _Recorder:
+        rec = type("R", (_Recorder,), {"consumes": consumes})()
+        run_backtest(rec, day, limits=parse_risk_limits(DEFAULT_RISK))
+        return rec
+
+    every = run(Consumes())
+    bbo = run(Consumes(book="bbo"))
+    quiet = run(Consumes(book="none", trades=False, states=False))
+    assert every.trades > 0 and every.states > 0
+    assert bbo.trades == every.trades and bbo.states == every.states
+    assert quiet.books == [] and quiet.trades == 0 and quiet.states == 0
+    # "bbo": exactly the updates whose BBO differs from the previous book message's, per
+    # symbol; "every" saw all of them.
+    assert 0 < len(bbo.books) < len(every.books)
+    assert set(bbo.books) <= set(every.books)
+
+
+def test_engine_backtest_core_consumes_must_be_declared_with_consumes() -> None:
+    bad = type("Bad", (Strategy,), {"consumes": {"book": "bbo"}})()
+    with pytest.raises(Exception, match=r"Bad\.consumes must be a Consumes\(\.\.\.\), got dict"):
+        run_backtest(bad, generate_day(2_000, 2, 1))
+    with pytest.raises(ValueError, match=r"Consumes\.book: 'top' is not one of every, bbo, none"):
+        Consumes(book="top")  # type: ignore[arg-type]
