@@ -56,7 +56,8 @@ def test_engine_backtest_cli_backend_cython(
 
 def test_engine_backtest_book_backend_is_validated() -> None:
     with pytest.raises(
-        ValueError, match=r"backtest\.book_backend: must be one of reference, cython, got .rust."
+        ValueError,
+        match=r"backtest\.book_backend: must be one of reference, cython, compiled, got .rust.",
     ):
         BacktestConfig.from_mapping({"book_backend": "rust"})
 
