@@ -168,8 +168,9 @@ def test_a_corrupt_day_loses_nothing_else(
     [
         ("", "[grid] is missing or empty"),
         ("[grid]\n", "[grid] is missing or empty"),
+        ("grid = 5\n", "grid: must be a table, got int 5"),
         ("[grid]\nx = [", "not valid TOML"),
-        ('[grids]\n"strategy.quote_size" = [1]\n', "unknown tables ['grids'] (known: grid)"),
+        ('[grids]\n"strategy.quote_size" = [1]\n', "grids: unknown key"),
         ("[grid]\nseed = [1, 2]\n", "grid.seed: must be a dotted path table.key"),
         ('[grid]\n"venue.x" = [1]\n', "grid.venue.x: unknown table 'venue'"),
         ('[grid]\n"fees.add_per_shar" = [1]\n', "fees.add_per_shar"),

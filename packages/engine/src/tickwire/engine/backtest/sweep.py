@@ -46,10 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from tickwire.moldudp64.cliargs import UsageError, one_line
+from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 __all__ = [
     "METRICS",
     "Grid",
+    "GridFile",
     "SweepResult",
     "SweepTask",
     "apply_params",
@@ -118,6 +120,16 @@ class Grid:
         return math.prod(len(v) for v in self.values)
 
 
+@dataclass(frozen=True)
+class GridFile:
+    """The tables of a grid file: ``[grid]`` only (its dotted keys are checked by
+    :func:`parse_grid`, against the config schemas when the runs are built)."""
+
+    grid: Mapping[str, Any] = setting(
+        MapOf(Str(), Raw(), valid='`"table.key" = [values]`'), factory=dict
+    )
+
+
 def load_grid(path: str | Path) -> Grid:
     """The grid TOML file at ``path`` (see :func:`parse_grid`)."""
     try:
@@ -138,9 +150,10 @@ def parse_grid(data: Mapping[str, Any], source: str) -> Grid:
     maps to a non-empty list of distinct numbers, strings or booleans of one type (ints
     and floats mix).
     """
-    unknown = sorted(set(data) - {"grid"})
-    if unknown:
-        raise UsageError(f"{source}: unknown tables {unknown} (known: grid)")
+    try:  # the file's one table, checked by the schema mechanism like every config file
+        from_table(GridFile, data)
+    except ConfigError as exc:
+        raise UsageError(f"{source}: {exc}") from None
     table = data.get("grid")
     if not isinstance(table, dict) or not table:
         raise UsageError(
