@@ -210,6 +210,7 @@ def test_book_equals_reference_after_every_message(
     c_prints: list[TapePrint] = []
     ref = BookManager(ref_prints.append, reorder_window=window)
     fast = cbook.CythonBookManager(c_prints.append, reorder_window=window)
+    fast.record_trades(True)
     locates = sorted({1, 2, 3} | {m.stock_locate for m in msgs})
     for msg in msgs:
         ref.apply(msg)
@@ -220,10 +221,64 @@ def test_book_equals_reference_after_every_message(
         assert c_prints == ref_prints
     assert fast.invariant_violations(crossed=False) == []
     assert fast.summary() == ref.summary()
-    # The bytes path rebuilds the same books from the same messages.
-    raw = cbook.CythonBookManager(reorder_window=window)
+    assert _recorded_prints(fast) == ref_prints  # the object path records too
+    # The bytes path rebuilds the same books from the same messages, and prints the same
+    # tape (P, Q and B read in C, no decode), to on_print and to the trades recorder.
+    raw_prints: list[TapePrint] = []
+    raw = cbook.CythonBookManager(raw_prints.append, reorder_window=window)
+    raw.record_trades(True)
     raw.feed_binaryfile(_binaryfile(msgs))
     assert _state(raw, locates, None) == _state(ref, locates, None)
+    assert raw_prints == ref_prints
+    assert _recorded_prints(raw) == ref_prints
+    # tickwire.itch's framer feeding the book through its C sink: the same again.
+    sunk = cbook.CythonBookManager(reorder_window=window)
+    sunk.record_trades(True)
+    builder = _column_builder()
+    builder.attach(sunk)
+    assert builder.feed(_binaryfile(msgs)) == (len(_binaryfile(msgs)), False)
+    assert _state(sunk, locates, None) == _state(ref, locates, None)
+    assert _recorded_prints(sunk) == ref_prints
+
+
+def _column_builder() -> Any:
+    from tickwire.itch import fastpath
+
+    if fastpath._ext is None:
+        pytest.skip(f"tickwire.itch's extension is not built: {fastpath.UNAVAILABLE_REASON}")
+    return fastpath._ext.ColumnBuilder()
+
+
+_TRADE_FORMATS = {
+    "timestamp": "Q",
+    "stock_locate": "H",
+    "kind": "B",
+    "match_number": "Q",
+    "price": "I",
+    "shares": "Q",
+    "side": "B",
+    "order_reference_number": "Q",
+}
+
+
+def _recorded_prints(m: Any) -> list[TapePrint]:
+    """The trades recorder's rows (``take_trades``) as the prints they record."""
+    rows, cols = m.take_trades()
+    c = {name: memoryview(cols[name]).cast(fmt).tolist() for name, fmt in _TRADE_FORMATS.items()}
+    assert all(len(v) == rows for v in c.values())
+    return [
+        TapePrint(
+            chr(c["kind"][i]),
+            c["stock_locate"][i],
+            c["timestamp"][i],
+            c["match_number"][i],
+            c["price"][i],
+            c["shares"][i],
+            chr(c["side"][i]) if c["side"][i] else "",
+            c["order_reference_number"][i],
+        )
+        for i in range(rows)
+    ]
 
 
 def _reference_from_bytes(data: bytes) -> tuple[BookManager, type[Exception] | None]:
@@ -330,6 +385,35 @@ def test_generated_day_rebuilds_to_the_reference_books() -> None:
     for r in list(ref.orders)[::97]:
         assert fast.queue_ahead(r) == ref.queue_ahead(r)
     fast.check_invariants()
+
+
+def test_sink_errors_propagate_and_the_capsule_keeps_the_book_alive() -> None:
+    """An exception raised inside the book while tickwire.itch's framer feeds it (here
+    by on_print) comes out of the framer's feed; the capsule alone keeps its book alive;
+    the recorders and on_print see one print per execution."""
+    msgs = list(generate_day(3_000, 20, 5))
+    data = _binaryfile(msgs)
+
+    def refuse(p: TapePrint) -> None:
+        raise RuntimeError(f"no prints please: {p.kind}")
+
+    builder = _column_builder()
+    builder.attach(cbook.CythonBookManager(refuse))
+    with pytest.raises(RuntimeError, match="no prints please"):
+        builder.feed(data)
+
+    class OnlyTheCapsule:
+        def itch_sink(self) -> object:
+            sink: object = cbook.CythonBookManager().itch_sink()  # nothing else holds it
+            return sink
+
+    import gc
+
+    builder = _column_builder()
+    builder.attach(OnlyTheCapsule())
+    gc.collect()
+    assert builder.feed(data) == (len(data), False)
+    assert builder.messages == len(msgs)
 
 
 def test_book_api_basics() -> None:

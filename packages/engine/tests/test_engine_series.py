@@ -25,11 +25,25 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_convert_writes_the_series(day: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["one-pass", "own-pass"])
+def test_convert_writes_the_series(
+    day: Path, tmp_path: Path, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the compiled book, convert feeds it from its own framing (one pass); without
+    it the plugin reads the input itself: the same files either way, equal to the
+    series' own pass (itself equal to the reference book's and itch-book's, below)."""
+    if compiled and not cbook.AVAILABLE:
+        pytest.skip(f"compiled book not built: {cbook.UNAVAILABLE_REASON}")
+    monkeypatch.setattr(cbook, "AVAILABLE", compiled)
     out = io.StringIO()
     assert itch_main(["convert", str(day), "--parquet", str(tmp_path), "--json"], out=out) == 0
     summary = json.loads(out.getvalue())
     assert summary["series"] == ["book"]
+    assert summary["one_pass"] == (["book"] if compiled else [])
+    want = tables(day)
+    for name in ("bbo", "trades"):
+        got = pq.read_table(tmp_path / f"{name}.parquet")
+        assert got.equals(want[name]), name
     bbo = pq.read_table(tmp_path / "bbo.parquet")
     trades = pq.read_table(tmp_path / "trades.parquet")
     assert summary["files"]["bbo.parquet"]["rows"] == bbo.num_rows > 0
@@ -89,3 +103,20 @@ def test_a_capture_gives_the_files_series(day: Path, tmp_path: Path) -> None:
     got, want = tables(cap), tables(day)
     for name in want:
         assert got[name].equals(want[name]), name
+
+
+def test_convert_of_a_capture_feeds_the_book_in_the_same_pass(day: Path, tmp_path: Path) -> None:
+    """A capture's messages (from the moldudp64 capture reader, in sequence order) go
+    through the column builder to the book: the series of the BinaryFILE."""
+    from tickwire.moldudp64.cli import main as mold_main
+
+    cap = tmp_path / "day.pcap"
+    assert mold_main(["itch2pcap", str(day), str(cap)]) == 0
+    out = io.StringIO()
+    outdir = tmp_path / "out"
+    assert itch_main(["convert", str(cap), "--parquet", str(outdir), "--json"], out=out) == 0
+    summary = json.loads(out.getvalue())
+    assert summary["one_pass"] == (["book"] if cbook.AVAILABLE else [])
+    want = tables(day)
+    for name in ("bbo", "trades"):
+        assert pq.read_table(outdir / f"{name}.parquet").equals(want[name]), name

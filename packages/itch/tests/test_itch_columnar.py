@@ -278,3 +278,12 @@ def test_convert_bad_input(
         # Nothing half-written is left behind.
         assert not out.exists() or not any(p.suffix == ".part" for p in out.iterdir())
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_sinks_need_the_compiled_builder(real_bytes: bytes) -> None:
+    """Message sinks are fed in C by the compiled builder; asking the pure one for them
+    is a one-line error, not a silently unfed sink."""
+    with pytest.raises(ValueError, match="sinks need the compiled column builder"):
+        columnar.iter_batches(real_bytes, implementation="pure", sinks=[object()])
+    with pytest.raises(ValueError, match="sinks need the compiled column builder"):
+        columnar.iter_message_batches([], implementation="pure", sinks=[object()])

@@ -334,6 +334,78 @@ def test_binaryfile_equals_construct_on_random_streams(
     assert list(codec.decode_binaryfile(gzip.compress(data), chunk_size=chunk)) == expected
 
 
+def split_stream() -> tuple[bytes, list[bytes]]:
+    """Frames of several lengths: a fixed-up prefix, a zero prefix, an unknown type."""
+    bodies = [
+        encode_construct(AddOrder(1, 0, 34_200_000_000_000, 7, "B", 100, "AAPL", 1_500_000)),
+        encode_construct(AddOrder(2, 0, 34_200_000_000_001, 8, "S", 200, "MSFT", 2_500_000)),
+    ]
+    data = (
+        frame(bodies[0])
+        + frame(b"z" + bytes(5))  # unknown type, skipped by its prefix
+        + frame(bodies[1], 0)  # zero prefix: the type's length is used
+        + frame(bodies[0], 99)  # wrong prefix: fixed up
+    )
+    return data, [bodies[0], bodies[1], bodies[0]]
+
+
+def compiled_ext() -> Any:
+    if fastpath._ext is None:
+        pytest.skip(f"compiled fast path not in use: {fastpath.UNAVAILABLE_REASON}")
+    return fastpath._ext
+
+
+def test_frame_split_at_every_offset() -> None:
+    """The one framing loop of FrameDecoder.feed and ColumnBuilder.feed: a buffer cut at
+    any offset (inside a prefix, a type byte, a body, a skipped frame), the head fed
+    first and the unconsumed rest carried into the tail, frames every message once, with
+    the same counters, as the whole buffer in one call."""
+    ext = compiled_ext()
+    data, bodies = split_stream()
+    whole = ext.ColumnBuilder()
+    assert whole.feed(data) == (len(data), False)
+    want_columns = whole.take()
+    for cut in range(len(data) + 1):
+        dec, col = ext.FrameDecoder(), ext.ColumnBuilder()
+        msgs, stop, blocked = dec.feed(data[:cut])
+        assert col.feed(data[:cut]) == (stop, False) and not blocked
+        rest = data[stop:cut] + data[cut:]
+        more, end, _ = dec.feed(rest)
+        assert col.feed(rest) == (end, False)
+        assert end == len(rest), cut
+        assert msgs + more == [decode_construct(b) for b in bodies], cut
+        for framer in (dec, col):
+            assert (framer.messages, framer.skipped, framer.length_fixups) == (3, 1, 2), cut
+            assert framer.by_type == {"A": 3}, cut
+        assert col.take() == want_columns, cut
+
+
+def test_frame_limit_and_blocked() -> None:
+    """``limit`` stops before the first frame starting at or after it; an unknown type
+    with a zero prefix blocks the loop at its offset."""
+    ext = compiled_ext()
+    data, _ = split_stream()
+    first = 2 + MESSAGE_LENGTHS["A"]
+    for framer in (ext.FrameDecoder(), ext.ColumnBuilder()):
+        got = framer.feed(data, 0, first)
+        assert got[-2:] == (first, False)
+        assert framer.feed(data + frame(b"z", 0), first)[-2:] == (len(data), True)
+
+
+def test_attach_refuses_what_is_not_a_sink() -> None:
+    ext = compiled_ext()
+
+    class NotACapsule:
+        def itch_sink(self) -> object:
+            return object()
+
+    for framer in (ext.FrameDecoder(), ext.ColumnBuilder()):
+        with pytest.raises(TypeError, match=r"did not return a 'tickwire\.itch\.sink' capsule"):
+            framer.attach(NotACapsule())
+        with pytest.raises(AttributeError):
+            framer.attach(object())
+
+
 @settings(max_examples=25, deadline=None)
 @given(day=streams())
 def test_binaryfile_on_consistent_streams(codec: fastpath.Codec, day: list[Message]) -> None:

@@ -15,7 +15,11 @@ clamping, rejection), kept in C structures:
 
 :meth:`CBookManager.feed_binaryfile` decodes ITCH straight from the BinaryFILE bytes into
 these structures: no Python object per book message. Administrative messages (rare) are
-decoded with :func:`tickwire.itch.decode` and handled as the reference does.
+decoded with tickwire.itch's compiled decoder and handled as the reference does; tape
+messages (P, Q, B) are read in C. :meth:`CBookManager.itch_sink` hands tickwire.itch's
+framer a C entry point to the same per-message code, so a conversion's one framing
+feeds the book. The BBO and trades recorders (``record_bbo``, ``record_trades``) write
+their rows into C buffers laid out as Arrow columns.
 
 No wire offset is written here: :mod:`tickwire.engine.cbook` reads them from the ITCH
 construct table and passes them to :func:`configure`.
@@ -24,6 +28,8 @@ construct table and passes them to :func:`configure`.
 from collections import deque
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memmove, memset
@@ -34,6 +40,32 @@ cdef extern from *:
     """
     int64_t TW_INT64_MAX
 
+# The message sink of tickwire.itch's framers (its ABI version 1, restated here because
+# this module must build without tickwire-itch's sources; the capsule name carries the
+# contract and the framer checks ``abi``): ``python -m tickwire.itch convert`` frames the
+# input once and hands every message to this book through ``message`` (see itch_sink()).
+cdef extern from *:
+    """
+    typedef int (*tickwire_itch_sink_fn)(void *ctx, const unsigned char *msg, size_t len);
+    typedef struct tickwire_itch_sink {
+        unsigned int abi;
+        tickwire_itch_sink_fn message;
+        void *ctx;
+    } tickwire_itch_sink;
+    """
+    ctypedef int (*tickwire_itch_sink_fn)(
+        void* ctx, const unsigned char* msg, size_t length
+    ) except -1
+    ctypedef struct tickwire_itch_sink:
+        unsigned int abi
+        tickwire_itch_sink_fn message
+        void* ctx
+
+cdef extern from "Python.h":
+    object PyCapsule_New(void* pointer, const char* name, void (*destructor)(object))
+    void* PyCapsule_GetContext(object capsule)
+    int PyCapsule_SetContext(object capsule, void* context) except -1
+
 # -- layout, configured once from the ITCH construct table (cbook.py) -------------------
 cdef int L_TS, L_LOCATE
 cdef int A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE
@@ -42,7 +74,9 @@ cdef int C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE
 cdef int X_REF, X_SHARES
 cdef int D_REF
 cdef int U_OLD, U_NEW, U_SHARES, U_PRICE
-cdef int P_PRICE
+cdef int P_REF, P_SIDE, P_SHARES, P_PRICE, P_MATCH
+cdef int Q_SHARES, Q_PRICE, Q_MATCH
+cdef int B_MATCH
 cdef int LENGTHS[256]
 cdef bint CONFIGURED = False
 cdef object OrderInfo = None
@@ -59,7 +93,8 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     """Set the wire layout (field offsets by ``"TYPE.field"``) and the Python types used."""
     global L_TS, L_LOCATE, A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE, E_REF, E_SHARES
     global E_MATCH, C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE, X_REF, X_SHARES, D_REF
-    global U_OLD, U_NEW, U_SHARES, U_PRICE, P_PRICE, CONFIGURED
+    global U_OLD, U_NEW, U_SHARES, U_PRICE, CONFIGURED
+    global P_REF, P_SIDE, P_SHARES, P_PRICE, P_MATCH, Q_SHARES, Q_PRICE, Q_MATCH, B_MATCH
     global OrderInfo, LevelView, BBO, TapePrint, BookStats, itch_decode, DecodeError
     cdef int i
     if len(lengths) != 256:
@@ -86,7 +121,15 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     U_NEW = layout["U.new_order_reference_number"]
     U_SHARES = layout["U.shares"]
     U_PRICE = layout["U.price"]
+    P_REF = layout["P.order_reference_number"]
+    P_SIDE = layout["P.buy_sell_indicator"]
+    P_SHARES = layout["P.shares"]
     P_PRICE = layout["P.price"]
+    P_MATCH = layout["P.match_number"]
+    Q_SHARES = layout["Q.shares"]
+    Q_PRICE = layout["Q.cross_price"]
+    Q_MATCH = layout["Q.match_number"]
+    B_MATCH = layout["B.match_number"]
     for i in range(256):
         LENGTHS[i] = lengths[i]
     OrderInfo = order_info
@@ -198,16 +241,51 @@ cdef enum:
     REC_ASK_SZ = 7
     REC_COLS = 8
 
+# The trades recorder's columns (record_trades): timestamp u64, locate u16, kind u8 (the
+# ITCH letter), match number u64, price u32, shares u64, side u8 (0: none), reference u64.
+cdef enum:
+    TR_TS = 0
+    TR_LOCATE = 1
+    TR_KIND = 2
+    TR_MATCH = 3
+    TR_PRICE = 4
+    TR_SHARES = 5
+    TR_SIDE = 6
+    TR_REF = 7
+    TR_COLS = 8
+
 cdef struct RecCol:
     uint8_t* buf
     Py_ssize_t len
     Py_ssize_t cap
+
 
 cdef struct RecLast:
     bint seen
     bint bid_ok, ask_ok
     uint32_t bid_px, ask_px
     int64_t bid_sz, ask_sz
+
+
+cdef int rec_reserve(RecCol* cols, const int* widths, int ncols, Py_ssize_t rows,
+                     Py_ssize_t* cap_rows) except -1:
+    """Room for ``rows + 1`` rows in every column (``widths`` bytes a row; 0 for a
+    validity bitmap), grown by doubling: one check per row, not one per column."""
+    cdef Py_ssize_t cap
+    cdef int c
+    if rows < cap_rows[0]:
+        return 0
+    cap = cap_rows[0] * 2 if cap_rows[0] else 1 << 14
+    for c in range(ncols):
+        rec_grow(&cols[c], (cap * widths[c] if widths[c] else (cap >> 3) + 1) - cols[c].len)
+    cap_rows[0] = cap
+    return 0
+
+
+cdef int BBO_WIDTHS[8]
+BBO_WIDTHS[:] = [8, 2, 4, 0, 8, 4, 0, 8]
+cdef int TRADE_WIDTHS[8]
+TRADE_WIDTHS[:] = [8, 2, 1, 8, 4, 8, 1, 8]
 
 
 cdef int rec_grow(RecCol* c, Py_ssize_t extra) except -1:
@@ -375,14 +453,26 @@ cdef class CBookManager:
     # BBO recorder (record_bbo): one row per change of a book's best bid or offer
     cdef bint rec_on
     cdef RecCol rec[REC_COLS]
-    cdef Py_ssize_t rec_rows
+    cdef Py_ssize_t rec_rows, rec_cap
     cdef RecLast* rec_last
+    # trades recorder (record_trades): one row per print
+    cdef bint tr_on
+    cdef RecCol tr[TR_COLS]
+    cdef Py_ssize_t tr_rows, tr_cap
+    # tickwire.itch sink (itch_sink)
+    cdef tickwire_itch_sink sink_
 
     def __cinit__(self):
         self.rec_on = False
-        self.rec_rows = 0
+        self.rec_rows = self.rec_cap = 0
         self.rec_last = NULL
         memset(self.rec, 0, sizeof(self.rec))
+        self.tr_on = False
+        self.tr_rows = self.tr_cap = 0
+        memset(self.tr, 0, sizeof(self.tr))
+        self.sink_.abi = 1
+        self.sink_.message = _sink_message
+        self.sink_.ctx = <void*>self
         self.orders_ = NULL
         self.levels_ = NULL
         self.cbooks = NULL
@@ -448,6 +538,8 @@ cdef class CBookManager:
         cdef int c
         for c in range(REC_COLS):
             free(self.rec[c].buf)
+        for c in range(TR_COLS):
+            free(self.tr[c].buf)
         free(self.rec_last)
         if self.cbooks != NULL:
             for i in range(self.nb):
@@ -724,19 +816,11 @@ cdef class CBookManager:
             self._orphan(ref, (kind, ref, shares, ts, match, printable, price))
             return 0
         o = &self.orders_[oi]
-        if self.on_print is not None and (kind == 0x45 or printable == 0x59):
-            self.on_print(
-                TapePrint(
-                    chr(kind),
-                    self.cbooks[o.book].locate,
-                    ts,
-                    match,
-                    o.price if kind == 0x45 else price,
-                    shares if shares < o.shares else o.shares,
-                    "B" if o.side == 0 else "S",
-                    o.ref,
-                )
-            )
+        if (self.tr_on or self.on_print is not None) and (kind == 0x45 or printable == 0x59):
+            self._print(kind, self.cbooks[o.book].locate, ts, match,
+                        o.price if kind == 0x45 else price,
+                        shares if shares < o.shares else o.shares,
+                        0x42 if o.side == 0 else 0x53, o.ref)
         self._reduce(oi, shares)
         return 0
 
@@ -900,7 +984,9 @@ cdef class CBookManager:
         return pos
 
     cdef int _apply_frame(self, const uint8_t* m, Py_ssize_t length) except -1:
-        """Apply one framed message (``m`` its type byte, ``length`` its spec length)."""
+        """Apply one framed message (``m`` its type byte, ``length`` its spec length) read
+        straight from its bytes: the body of :meth:`feed_binaryfile`, of the compiled
+        replay core's feed and of the tickwire.itch sink (:meth:`itch_sink`)."""
         cdef uint8_t t = m[0]
         self.messages_ += 1
         self.counts[t] += 1
@@ -922,16 +1008,82 @@ cdef class CBookManager:
         elif t == 0x43:
             self._op_exec(t, rd64(m + C_REF), rd32(m + C_SHARES), rd48(m + L_TS),
                           rd64(m + C_MATCH), m[C_PRINTABLE], rd32(m + C_PRICE))
-        elif (t == 0x50 or t == 0x51 or t == 0x42) and self.on_print is None:
-            pass  # tape messages change no book
+        elif t == 0x50:
+            if self.tr_on or self.on_print is not None:
+                self._print(t, rd16(m + L_LOCATE), rd48(m + L_TS), rd64(m + P_MATCH),
+                            rd32(m + P_PRICE), rd32(m + P_SHARES), m[P_SIDE], rd64(m + P_REF))
+        elif t == 0x51:
+            if self.tr_on or self.on_print is not None:
+                self._print(t, rd16(m + L_LOCATE), rd48(m + L_TS), rd64(m + Q_MATCH),
+                            rd32(m + Q_PRICE), rd64(m + Q_SHARES), 0, 0)
+        elif t == 0x42:
+            if self.tr_on or self.on_print is not None:
+                self._print(t, rd16(m + L_LOCATE), rd48(m + L_TS), rd64(m + B_MATCH), 0, 0, 0, 0)
         else:
             handler = self.admin.get(chr(t))
             if handler is not None:
                 handler(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)))
-        if self.rec_on and (t == 0x41 or t == 0x46 or t == 0x44 or t == 0x55 or t == 0x45
-                            or t == 0x58 or t == 0x43):
+            return 0
+        if self.rec_on and t != 0x50 and t != 0x51 and t != 0x42:
             self._rec_bbo(rd16(m + L_LOCATE), rd48(m + L_TS))
         return 0
+
+    # -- prints: on_print and the trades recorder ----------------------------------------
+    cdef int _print(self, uint8_t kind, uint32_t locate, uint64_t ts, uint64_t match,
+                    uint32_t price, uint64_t shares, uint8_t side, uint64_t ref) except -1:
+        """One print on the tape (E, printable C, P, Q, B; ``side`` 0 for none): a row of
+        the trades recorder when it is on, a :class:`TapePrint` to ``on_print`` when set."""
+        cdef Py_ssize_t r
+        if self.tr_on:
+            r = self.tr_rows
+            rec_reserve(self.tr, TRADE_WIDTHS, TR_COLS, r, &self.tr_cap)
+            (<uint64_t*>self.tr[TR_TS].buf)[r] = ts
+            (<uint16_t*>self.tr[TR_LOCATE].buf)[r] = <uint16_t>locate
+            self.tr[TR_KIND].buf[r] = kind
+            (<uint64_t*>self.tr[TR_MATCH].buf)[r] = match
+            (<uint32_t*>self.tr[TR_PRICE].buf)[r] = price
+            (<uint64_t*>self.tr[TR_SHARES].buf)[r] = shares
+            self.tr[TR_SIDE].buf[r] = side
+            (<uint64_t*>self.tr[TR_REF].buf)[r] = ref
+            self.tr_rows = r + 1
+        if self.on_print is not None:
+            self.on_print(TapePrint(chr(kind), locate, ts, match, price, shares,
+                                    chr(side) if side else "", ref))
+        return 0
+
+    def record_trades(self, bint on=True):
+        """Record every print (E, printable C, P, Q, B, in tape order, whether fed as
+        bytes or as objects) as a row in C buffers; :meth:`take_trades` hands them over.
+        ``on_print``, when set, is still called."""
+        self.tr_on = on
+
+    def take_trades(self):
+        """``(rows, {column: bytes})`` of the prints recorded since the last take, and
+        start afresh. Columns (host order): ``timestamp`` (u64), ``stock_locate`` (u16),
+        ``kind`` (u8, the ITCH letter), ``match_number`` (u64), ``price`` (u32),
+        ``shares`` (u64), ``side`` (u8: ``B``/``S`` for E and C, the message's for P, 0
+        for none), ``order_reference_number`` (u64)."""
+        names = ("timestamp", "stock_locate", "kind", "match_number", "price", "shares",
+                 "side", "order_reference_number")
+        cdef int c
+        cdef Py_ssize_t rows = self.tr_rows
+        out = {}
+        for c in range(TR_COLS):
+            out[names[c]] = PyBytes_FromStringAndSize(<const char*>self.tr[c].buf,
+                                                      rows * TRADE_WIDTHS[c])
+        self.tr_rows = 0
+        return rows, out
+
+    # -- tickwire.itch sink -----------------------------------------------------------------
+    def itch_sink(self):
+        """A ``"tickwire.itch.sink"`` capsule: attached to a tickwire.itch framer
+        (``ColumnBuilder.attach``), every message it frames is applied to these books as
+        :meth:`feed_binaryfile` applies it (recorders included), in C, with no Python call
+        per message. The capsule holds a reference to this manager."""
+        cap = PyCapsule_New(&self.sink_, "tickwire.itch.sink", _release_sink)
+        Py_INCREF(self)
+        PyCapsule_SetContext(cap, <void*>self)
+        return cap
 
     # -- BBO recorder -----------------------------------------------------------------------
     def record_bbo(self, bint on=True):
@@ -971,36 +1123,23 @@ cdef class CBookManager:
             return 0
         last[0] = now
         r = self.rec_rows
+        rec_reserve(self.rec, BBO_WIDTHS, REC_COLS, r, &self.rec_cap)
         byte = r >> 3
         bit = <uint8_t>(1 << (r & 7))
-        rec_grow(&self.rec[REC_TS], 8)
-        (<uint64_t*>(self.rec[REC_TS].buf + self.rec[REC_TS].len))[0] = ts
-        rec_grow(&self.rec[REC_LOCATE], 2)
-        (<uint16_t*>(self.rec[REC_LOCATE].buf + self.rec[REC_LOCATE].len))[0] = locate
-        rec_grow(&self.rec[REC_BID_PX], 4)
-        (<uint32_t*>(self.rec[REC_BID_PX].buf + self.rec[REC_BID_PX].len))[0] = now.bid_px
-        rec_grow(&self.rec[REC_ASK_PX], 4)
-        (<uint32_t*>(self.rec[REC_ASK_PX].buf + self.rec[REC_ASK_PX].len))[0] = now.ask_px
-        rec_grow(&self.rec[REC_BID_SZ], 8)
-        (<int64_t*>(self.rec[REC_BID_SZ].buf + self.rec[REC_BID_SZ].len))[0] = now.bid_sz
-        rec_grow(&self.rec[REC_ASK_SZ], 8)
-        (<int64_t*>(self.rec[REC_ASK_SZ].buf + self.rec[REC_ASK_SZ].len))[0] = now.ask_sz
-        for c in (REC_BID_OK, REC_ASK_OK):
-            if (r & 7) == 0:
-                rec_grow(&self.rec[c], 1)
-                self.rec[c].buf[byte] = 0
-                self.rec[c].len += 1
+        if (r & 7) == 0:
+            self.rec[REC_BID_OK].buf[byte] = 0
+            self.rec[REC_ASK_OK].buf[byte] = 0
+        (<uint64_t*>self.rec[REC_TS].buf)[r] = ts
+        (<uint16_t*>self.rec[REC_LOCATE].buf)[r] = locate
+        (<uint32_t*>self.rec[REC_BID_PX].buf)[r] = now.bid_px
+        (<uint32_t*>self.rec[REC_ASK_PX].buf)[r] = now.ask_px
+        (<int64_t*>self.rec[REC_BID_SZ].buf)[r] = now.bid_sz
+        (<int64_t*>self.rec[REC_ASK_SZ].buf)[r] = now.ask_sz
         if now.bid_ok:
             self.rec[REC_BID_OK].buf[byte] |= bit
         if now.ask_ok:
             self.rec[REC_ASK_OK].buf[byte] |= bit
-        self.rec[REC_TS].len += 8
-        self.rec[REC_LOCATE].len += 2
-        self.rec[REC_BID_PX].len += 4
-        self.rec[REC_ASK_PX].len += 4
-        self.rec[REC_BID_SZ].len += 8
-        self.rec[REC_ASK_SZ].len += 8
-        self.rec_rows += 1
+        self.rec_rows = r + 1
         return 0
 
     def take_bbo(self):
@@ -1011,12 +1150,13 @@ cdef class CBookManager:
         names = ("timestamp", "stock_locate", "bid_price", "bid_valid", "bid_size",
                  "ask_price", "ask_valid", "ask_size")
         cdef int c
+        cdef Py_ssize_t rows = self.rec_rows
         out = {}
         for c in range(REC_COLS):
-            out[names[c]] = PyBytes_FromStringAndSize(<const char*>self.rec[c].buf,
-                                                      self.rec[c].len)
-            self.rec[c].len = 0
-        rows = self.rec_rows
+            out[names[c]] = PyBytes_FromStringAndSize(
+                <const char*>self.rec[c].buf,
+                rows * BBO_WIDTHS[c] if BBO_WIDTHS[c] else (rows + 7) >> 3,
+            )
         self.rec_rows = 0
         return rows, out
 
@@ -1198,20 +1338,15 @@ cdef class CBookManager:
 
     # -- administrative and tape messages (Python objects; rare) --------------------------
     def _trade(self, msg):
-        if self.on_print is not None:
-            self.on_print(TapePrint("P", msg.stock_locate, msg.timestamp, msg.match_number,
-                                    msg.price, msg.shares, str(msg.buy_sell_indicator),
-                                    msg.order_reference_number))
+        self._print(0x50, msg.stock_locate, msg.timestamp, msg.match_number, msg.price,
+                    msg.shares, ord(str(msg.buy_sell_indicator)), msg.order_reference_number)
 
     def _cross(self, msg):
-        if self.on_print is not None:
-            self.on_print(TapePrint("Q", msg.stock_locate, msg.timestamp, msg.match_number,
-                                    msg.cross_price, msg.shares))
+        self._print(0x51, msg.stock_locate, msg.timestamp, msg.match_number,
+                    msg.cross_price, msg.shares, 0, 0)
 
     def _broken(self, msg):
-        if self.on_print is not None:
-            self.on_print(TapePrint("B", msg.stock_locate, msg.timestamp, msg.match_number,
-                                    0, 0))
+        self._print(0x42, msg.stock_locate, msg.timestamp, msg.match_number, 0, 0, 0, 0)
 
     def _directory(self, msg):
         b = self.book(msg.stock_locate)
@@ -1766,3 +1901,24 @@ cdef class ReplayCore:
         if self.progress is not None and self.pending_progress:
             self.progress(self.pending_progress)
             self.pending_progress = 0
+
+
+# -- the tickwire.itch sink's C side ---------------------------------------------------------
+cdef int _sink_message(void* ctx, const unsigned char* m, size_t n) except -1:
+    """A message framed by tickwire.itch (type byte first): applied as feed_binaryfile
+    applies it. A type this book does not know is counted in ``skipped``."""
+    cdef CBookManager mgr = <CBookManager>ctx
+    cdef uint8_t t = m[0]
+    cdef Py_ssize_t length = LENGTHS[t]
+    if length == 0:
+        mgr.skipped += 1
+        return 0
+    if <Py_ssize_t>n < length:
+        raise DecodeError(
+            f"a {chr(t)} message needs {length} bytes, got {n}", offset=0, message_type=chr(t)
+        )
+    return mgr._apply_frame(m, length)
+
+
+cdef void _release_sink(object cap) noexcept:
+    Py_DECREF(<object>PyCapsule_GetContext(cap))

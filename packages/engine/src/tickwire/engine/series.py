@@ -2,11 +2,9 @@
 ``python -m tickwire.itch convert`` (entry point group ``tickwire.itch.series``).
 
 tickwire-itch writes one Parquet table per message type but has no order book (it
-depends on nothing else), so it looks up this plugin, registered by tickwire-engine. The
-algorithm: read the same input (a BinaryFILE, gzip, or a MoldUDP64 capture in sequence
-order through :class:`~tickwire.moldudp64.sequenced.SequencedCapture`), apply every
-message to a fresh book manager, and
-
+depends on nothing else), so it looks up this plugin, registered by tickwire-engine
+(:class:`BookSeries`). The algorithm: apply every message of the input (a BinaryFILE,
+gzip, or a MoldUDP64 capture in sequence order) to a fresh book manager, and
 
 * after each message that can move a book (A, F, E, C, X, D, U), compare that
   instrument's best bid and offer with the last one written for it; a change is a row
@@ -16,21 +14,30 @@ message to a fresh book manager, and
   a row of ``trades.parquet``: ``timestamp, stock_locate, stock, kind, match_number,
   price, shares, side, order_reference_number``.
 
-Two implementations, the same tables (tested, and equal to itch-book's book on a
-generated day):
+Where the messages come from:
 
-* **compiled** (:func:`_compiled_tables`, when ``tickwire.engine._cbook`` is built): the
-  bytes go through ``CBookManager.feed_binaryfile`` (a capture's messages are framed with
-  their lengths first); its BBO recorder (``record_bbo``) compares the top of the book in
-  C after each such message and appends changed rows to C buffers laid out as Arrow
-  columns, handed over after each chunk (``take_bbo``); the symbol column is a
-  vectorised take from the locate -> symbol table. Prints come through ``on_print``;
-* **reference** (:func:`iter_series`): each decoded message applied to
+* **one pass** (``convert`` with both extensions built): tickwire.itch's column builder
+  frames the input once and hands every message to the compiled book through its C sink
+  (``CBookManager.itch_sink()``, a ``"tickwire.itch.sink"`` capsule; the ABI is in
+  ``tickwire/itch/_fast.pyx``): no Python call per message, no second read or framing.
+  :meth:`BookSeries.chunk_done` takes the rows after each input chunk;
+* **own pass** (:func:`iter_tables`, :func:`book_series`, or ``convert`` without a
+  compiled builder): the compiled book's own ``feed_binaryfile`` over the input (a
+  capture's messages, through :class:`~tickwire.moldudp64.sequenced.SequencedCapture`,
+  are framed with their lengths first), or without the compiled book
+  :func:`iter_series`: each decoded message applied to
   :class:`~tickwire.engine.book.BookManager` and its BBO compared in Python, rows in
   lists of at most :data:`FLUSH_ROWS`.
 
-Tables are written through ``.part`` files renamed at the end (removed on error). Needs
-pyarrow (the engine's ``parquet`` extra, or ``tickwire-itch[arrow]``).
+With the compiled book, the rows are recorded in C (``record_bbo``: the top of the book
+compared after each such message; ``record_trades``: every print) into buffers laid out
+as Arrow columns and handed over as they are (``take_bbo``, ``take_trades``); the text
+columns are vectorised takes (locate -> symbol, byte -> letter). All paths give the same
+tables (tested, and equal to itch-book's book on a generated day).
+
+Tables are written by :class:`tickwire.itch.convert.TableWriter` (``.part`` files renamed
+at the end, removed on error; row groups of about a million rows). Needs pyarrow (the
+engine's ``parquet`` extra, or ``tickwire-itch[arrow]``).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from tickwire.engine import cbook
 from tickwire.engine.book import BBO, BookManager, TapePrint
 from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
 from tickwire.itch import DecodeError, Message, StockDirectory
+from tickwire.itch.convert import TableWriter
 from tickwire.moldudp64.sequenced import SequencedCapture
 
 __all__ = [
@@ -52,6 +60,7 @@ __all__ = [
     "BOOK_TYPES",
     "FLUSH_ROWS",
     "TRADE_FIELDS",
+    "BookSeries",
     "book_series",
     "iter_capture_raw",
     "iter_series",
@@ -203,45 +212,90 @@ def _binaryfile_chunks(source: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _compiled_tables(source: str) -> Iterator[tuple[str, Any]]:
-    """The series from the compiled book's own feed loop: the BBO rows are recorded in C
-    (``CBookManager.record_bbo``) and handed to Arrow as they are; prints come through
-    ``on_print`` (a few per cent of the messages)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class _Recorder:
+    """The compiled book with its BBO and trades recorders on (``record_bbo``,
+    ``record_trades``): rows recorded in C, handed to Arrow as they are. The symbol
+    columns are a vectorised take from the locate -> symbol table, the ``kind`` and
+    ``side`` columns one from a byte -> letter table."""
 
-    prints: list[TapePrint] = []
-    manager: Any = cbook.make_book_manager("cython", on_print=prints.append)
-    manager.record_bbo(True)
-    sch = _schemas()["bbo"]
-    rest = b""
+    def __init__(self) -> None:
+        self.manager: Any = cbook.CythonBookManager()
+        self.manager.record_bbo(True)
+        self.manager.record_trades(True)
+        self._symbols: Any = None
+        self._symbols_of = -1  # the number of books the symbol table was made from
 
-    symbols: list[Any] = [None, -1]  # locate -> symbol array, and the books it was made of
+    def _symbol_table(self) -> Any:
+        import pyarrow as pa
 
-    def bbo_table() -> Any:
-        rows, cols = manager.take_bbo()
-        if symbols[1] != len(manager.books):  # books are only ever added
+        books = self.manager.books
+        if self._symbols_of != len(books):  # books are only ever added
             names = ["" for _ in range(65536)]
-            for loc, book in manager.books.items():
+            for loc, book in books.items():
                 names[loc] = book.symbol
-            symbols[:] = [pa.array(names, type=pa.string()), len(manager.books)]
-        locate = pa.Array.from_buffers(
-            pa.uint16(), rows, [None, pa.py_buffer(cols["stock_locate"])]
-        )
-        arrays = [
-            pa.Array.from_buffers(pa.uint64(), rows, [None, pa.py_buffer(cols["timestamp"])]),
-            locate,
-            pc.take(symbols[0], locate),
-        ]
-        for side in ("bid", "ask"):
-            valid = pa.py_buffer(cols[f"{side}_valid"])
-            price = pa.py_buffer(cols[f"{side}_price"])
-            arrays.append(pa.Array.from_buffers(pa.uint32(), rows, [valid, price]))
-            arrays.append(
-                pa.Array.from_buffers(pa.uint64(), rows, [None, pa.py_buffer(cols[f"{side}_size"])])
-            )
-        return pa.Table.from_arrays(arrays, schema=sch)
+            self._symbols = pa.array(names, type=pa.string())
+            self._symbols_of = len(books)
+        return self._symbols
 
+    def tables(self, *, empty: bool = False) -> Iterator[tuple[str, Any]]:
+        """The rows recorded since the last call, ``bbo`` then ``trades`` (a table with
+        no rows only when ``empty``)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        schemas = _schemas()
+        rows, cols = self.manager.take_bbo()
+        if rows or empty:
+            locate = _column(pa.uint16(), rows, cols["stock_locate"])
+            arrays = [
+                _column(pa.uint64(), rows, cols["timestamp"]),
+                locate,
+                pc.take(self._symbol_table(), locate),
+            ]
+            for side in ("bid", "ask"):
+                valid = pa.py_buffer(cols[f"{side}_valid"])
+                price = pa.py_buffer(cols[f"{side}_price"])
+                arrays.append(pa.Array.from_buffers(pa.uint32(), rows, [valid, price]))
+                arrays.append(_column(pa.uint64(), rows, cols[f"{side}_size"]))
+            yield "bbo", pa.Table.from_arrays(arrays, schema=schemas["bbo"])
+        rows, cols = self.manager.take_trades()
+        if rows or empty:
+            locate = _column(pa.uint16(), rows, cols["stock_locate"])
+            kinds, sides = _letters()
+            arrays = [
+                _column(pa.uint64(), rows, cols["timestamp"]),
+                locate,
+                pc.take(self._symbol_table(), locate),
+                pc.take(kinds, _column(pa.uint8(), rows, cols["kind"])),
+                _column(pa.uint64(), rows, cols["match_number"]),
+                _column(pa.uint32(), rows, cols["price"]),
+                _column(pa.uint64(), rows, cols["shares"]),
+                pc.take(sides, _column(pa.uint8(), rows, cols["side"])),
+                _column(pa.uint64(), rows, cols["order_reference_number"]),
+            ]
+            yield "trades", pa.Table.from_arrays(arrays, schema=schemas["trades"])
+
+
+def _column(kind: Any, rows: int, data: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(kind, rows, [None, pa.py_buffer(data)])
+
+
+def _letters() -> tuple[Any, Any]:
+    """Byte -> one-letter string (``kind``), and the same with 0 -> "" (``side``)."""
+    import pyarrow as pa
+
+    chars = [chr(b) for b in range(256)]
+    return pa.array(chars, type=pa.string()), pa.array(["", *chars[1:]], type=pa.string())
+
+
+def _compiled_tables(source: str) -> Iterator[tuple[str, Any]]:
+    """The series from the compiled book's own feed loop over ``source`` (a pass of its
+    own; ``convert`` feeds the book from its own framing instead: :class:`BookSeries`)."""
+    rec = _Recorder()
+    manager = rec.manager
+    rest = b""
     base = 0
     try:
         for chunk in _binaryfile_chunks(source):
@@ -249,36 +303,14 @@ def _compiled_tables(source: str) -> Iterator[tuple[str, Any]]:
             used: int = manager.feed_binaryfile(data, False)
             rest = data[used:]
             base += used
-            yield "bbo", bbo_table()
-            if prints:
-                yield "trades", _rows_table("trades", _print_rows(prints, manager))
-                prints.clear()
+            yield from rec.tables()
         if rest:
             manager.feed_binaryfile(rest, True)
     except DecodeError as exc:
         raise DecodeError(
             exc.reason, offset=base + exc.offset, message_type=exc.message_type
         ) from None
-    yield "bbo", bbo_table()
-    yield "trades", _rows_table("trades", _print_rows(prints, manager))
-
-
-def _print_rows(prints: list[TapePrint], manager: Any) -> list[tuple[Any, ...]]:
-    books = manager.books
-    return [
-        (
-            p.timestamp,
-            p.stock_locate,
-            books[p.stock_locate].symbol if p.stock_locate in books else "",
-            p.kind,
-            p.match_number,
-            p.price,
-            p.shares,
-            str(p.side),
-            p.order_reference_number,
-        )
-        for p in prints
-    ]
+    yield from rec.tables(empty=True)
 
 
 def iter_tables(source: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
@@ -293,32 +325,75 @@ def iter_tables(source: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
         yield name, _rows_table(name, rows)
 
 
+class BookSeries:
+    """The ``tickwire.itch.series`` entry point ``book``: ``bbo.parquet`` and
+    ``trades.parquet`` of a conversion, written to ``outdir`` through ``.part`` files.
+
+    With the compiled book (:attr:`one_pass` True), ``convert`` attaches the book to its
+    own framer (:meth:`itch_sink`: every message the column builder frames is applied to
+    the book in C, its BBO and trades recorders on) and calls :meth:`chunk_done` after
+    each input chunk, which writes the rows recorded so far: one read and one framing of
+    the input give the per-type tables and the series. Otherwise ``convert`` calls
+    :meth:`run`, a pass of its own (:func:`iter_tables`). Then :meth:`finish`, or
+    :meth:`abort` on error.
+    """
+
+    def __init__(self, outdir: str | os.PathLike[str], *, compression: str = "snappy") -> None:
+        out = Path(outdir)
+        self.one_pass: bool = cbook.AVAILABLE
+        self._rec = _Recorder() if self.one_pass else None
+        self._writers = {
+            name: TableWriter(out / f"{name}.parquet", compression, schema)
+            for name, schema in _schemas().items()
+        }
+
+    def _write(self, name: str, table: Any) -> None:
+        self._writers[name].add(table)
+
+    def itch_sink(self) -> object:
+        """The compiled book's ``"tickwire.itch.sink"`` capsule (only when one_pass)."""
+        if self._rec is None:
+            raise RuntimeError(f"the compiled book is not available: {cbook.UNAVAILABLE_REASON}")
+        sink: object = self._rec.manager.itch_sink()
+        return sink
+
+    def chunk_done(self) -> None:
+        """Write what the recorders hold (after each chunk the framer fed the book)."""
+        if self._rec is not None:
+            for name, table in self._rec.tables():
+                self._write(name, table)
+
+    def run(self, source: str | os.PathLike[str]) -> None:
+        """The series of ``source`` from a pass of their own (see :func:`iter_tables`)."""
+        self._rec = None  # not fed by a framer: nothing to take at finish()
+        for name, table in iter_tables(source):
+            self._write(name, table)
+
+    def finish(self) -> list[tuple[Path, int]]:
+        """Write what is left, close, rename the ``.part`` files; ``(path, rows)`` of each."""
+        if self._rec is not None:
+            for name, table in self._rec.tables():
+                self._write(name, table)
+        for w in self._writers.values():
+            w.finish()
+        return [(w.final, w.rows) for w in self._writers.values()]
+
+    def abort(self) -> None:
+        """Close and remove the ``.part`` files."""
+        for w in self._writers.values():
+            w.abort()
+
+
 def book_series(
     source: str | os.PathLike[str], outdir: str | os.PathLike[str], *, compression: str = "snappy"
 ) -> list[tuple[Path, int]]:
-    """The ``tickwire.itch.series`` entry point: write ``bbo.parquet`` and
-    ``trades.parquet`` for ``source`` into ``outdir``; returns ``(path, rows)`` of each."""
-    import pyarrow.parquet as pq
-
-    schemas = _schemas()
-    out = Path(outdir)
-    writers: dict[str, Any] = {}
-    counts = {"bbo": 0, "trades": 0}
-    parts = {name: out / f"{name}.parquet.part" for name in schemas}
+    """Write ``bbo.parquet`` and ``trades.parquet`` for ``source`` into ``outdir`` in a
+    pass of their own (``convert`` uses :class:`BookSeries` in its one pass instead);
+    returns ``(path, rows)`` of each."""
+    writer = BookSeries(outdir, compression=compression)
     try:
-        for name, table in iter_tables(source):
-            if name not in writers:
-                writers[name] = pq.ParquetWriter(
-                    parts[name], schemas[name], compression=compression
-                )
-            writers[name].write_table(table)
-            counts[name] += table.num_rows
-        for name, w in writers.items():
-            w.close()
-            parts[name].replace(out / f"{name}.parquet")
+        writer.run(source)
+        return writer.finish()
     except BaseException:
-        for name, w in writers.items():
-            w.close()
-            parts[name].unlink(missing_ok=True)
+        writer.abort()
         raise
-    return [(out / f"{name}.parquet", counts[name]) for name in schemas]

@@ -287,23 +287,80 @@ cdef int _fill(uint8_t* p, PyObject* msg, Spec* s, int t):
     return 0
 
 
-cdef class FrameDecoder:
-    """Decodes BinaryFILE frames (2-byte big-endian length, then the message) in bulk.
+# --------------------------------------------------------------------------------------
+# Framing: the one BinaryFILE loop, and the C sinks it can feed
+# --------------------------------------------------------------------------------------
+
+# The message sink ABI (version 1). A sink is a Python object whose ``itch_sink()``
+# returns a PyCapsule named "tickwire.itch.sink" that points to this struct; the
+# framers call ``message(ctx, msg, len)`` for every framed message of a known type (the
+# type byte first, ``len`` the type's length), in input order, with the GIL held. It
+# returns 0, or -1 with a Python exception set (which the framer then raises). The
+# capsule must keep ``ctx`` alive (e.g. hold a reference to the object it belongs to);
+# the framer keeps the sink object and the capsule for as long as it is attached.
+#
+# Why a capsule and not a ``.pxd`` to cimport: a cimport would make the sink's package
+# (tickwire-engine) need tickwire-itch's sources at its build time (a build requirement
+# under build isolation, and a rebuild whenever this module's cdef classes change), and
+# would tie the two compiled modules' layouts together at compile time. A named capsule
+# holding a versioned two-member struct is checked at run time (``attach`` refuses any
+# other name or ABI), the two wheels build and install independently, and the only
+# thing restated on the other side is this struct.
+cdef extern from *:
+    """
+    typedef int (*tickwire_itch_sink_fn)(void *ctx, const unsigned char *msg, size_t len);
+    typedef struct tickwire_itch_sink {
+        unsigned int abi;
+        tickwire_itch_sink_fn message;
+        void *ctx;
+    } tickwire_itch_sink;
+    #define TICKWIRE_ITCH_SINK_ABI 1u
+    """
+    ctypedef int (*tickwire_itch_sink_fn)(
+        void* ctx, const unsigned char* msg, size_t length
+    ) except -1
+    ctypedef struct tickwire_itch_sink:
+        unsigned int abi
+        tickwire_itch_sink_fn message
+        void* ctx
+    unsigned int TICKWIRE_ITCH_SINK_ABI
+
+cdef extern from "Python.h":
+    void* PyCapsule_GetPointer(object capsule, const char* name) except? NULL
+    bint PyCapsule_IsValid(object capsule, const char* name)
+
+#: The capsule name and ABI version a sink's ``itch_sink()`` must give.
+SINK_CAPSULE = "tickwire.itch.sink"
+SINK_ABI = TICKWIRE_ITCH_SINK_ABI
+cdef enum:
+    MAX_SINKS = 8
+
+
+cdef class _Framer:
+    """The BinaryFILE framing loop (one copy, for :class:`FrameDecoder` and
+    :class:`ColumnBuilder`), its counters, and the C sinks attached to it.
 
     Framing rules (shared with the pure reader): a length prefix of 0 or one that
     disagrees with the type's fixed length is replaced by the type's length and counted
     in ``length_fixups``; an unknown type is skipped by its prefix and counted in
-    ``skipped``. ``feed`` decodes every complete frame of ``buf`` from ``start`` and
-    stops at the first incomplete one, or at an unknown type whose prefix is 0 (it
-    cannot be skipped), returning ``(messages, stop_offset, blocked)``. ``limit`` bounds
-    how much one call decodes (frames starting before it), so a caller can walk a large
-    buffer in slices without copying it and without building one huge list.
+    ``skipped``. :meth:`_frame` handles every complete frame of a buffer from ``start``
+    and stops at the first incomplete one, or at an unknown type whose prefix is 0 (it
+    cannot be skipped). ``limit`` bounds how much one call handles (frames starting
+    before it), so a caller can walk a large buffer in slices without copying it.
+
+    Every message of a known type goes to the subclass's :meth:`_message`, then to each
+    attached sink (:meth:`attach`), in order: one read and one framing of the input feed
+    the subclass's output and every sink (``python -m tickwire.itch convert`` feeds the
+    engine's compiled book this way, with no Python call per message).
     """
 
     cdef public long long messages
     cdef public long long skipped
     cdef public long long length_fixups
     cdef long long _by_type[256]
+    cdef tickwire_itch_sink* _sinks[MAX_SINKS]
+    cdef int _nsinks
+    cdef list _sink_refs
 
     def __cinit__(self):
         if not _configured:
@@ -312,20 +369,57 @@ cdef class FrameDecoder:
         self.skipped = 0
         self.length_fixups = 0
         memset(self._by_type, 0, sizeof(self._by_type))
+        self._nsinks = 0
+        self._sink_refs = []
 
     @property
     def by_type(self):
-        """Type letter -> number of messages decoded."""
+        """Type letter -> number of messages framed."""
         return {chr(t): self._by_type[t] for t in range(256) if self._by_type[t]}
 
-    def feed(self, buf, Py_ssize_t start=0, Py_ssize_t limit=-1):
-        """Decode the frames of ``buf`` that start in [start, limit) (limit -1: no bound)."""
+    def attach(self, sink):
+        """Feed every message framed from now on to ``sink`` as well: an object whose
+        ``itch_sink()`` returns a ``"tickwire.itch.sink"`` capsule (see the ABI above).
+        A TypeError for anything else, a ValueError for another ABI version or past 8
+        sinks."""
+        cap = sink.itch_sink()
+        if not PyCapsule_IsValid(cap, "tickwire.itch.sink"):
+            raise TypeError(
+                f"{type(sink).__name__}.itch_sink() did not return a 'tickwire.itch.sink' capsule"
+            )
+        cdef tickwire_itch_sink* s = <tickwire_itch_sink*>PyCapsule_GetPointer(
+            cap, "tickwire.itch.sink"
+        )
+        if s.abi != TICKWIRE_ITCH_SINK_ABI or s.message == NULL:
+            raise ValueError(
+                f"{type(sink).__name__}: sink ABI {s.abi}, expected {TICKWIRE_ITCH_SINK_ABI}"
+            )
+        if self._nsinks == MAX_SINKS:
+            raise ValueError(f"at most {MAX_SINKS} sinks")
+        self._sinks[self._nsinks] = s
+        self._nsinks += 1
+        self._sink_refs.append((sink, cap))  # keeps the struct and its ctx alive
+
+    cdef int _message(self, const uint8_t* m, int t) except -1:
+        return 0
+
+    cdef inline int _emit(self, const uint8_t* m, int t) except -1:
+        cdef int i
+        self._message(m, t)
+        self._by_type[t] += 1
+        self.messages += 1
+        for i in range(self._nsinks):
+            self._sinks[i].message(self._sinks[i].ctx, m, _specs[t].length)
+        return 0
+
+    cdef tuple _frame(self, buf, Py_ssize_t start, Py_ssize_t limit):
+        """Frame the BinaryFILE frames of ``buf`` starting in [start, limit) (limit -1:
+        no bound); ``(stop_offset, blocked)``."""
         cdef Py_buffer view
         cdef const uint8_t* p
         cdef Py_ssize_t n, pos, plen, length
         cdef int t
         cdef bint blocked = False
-        cdef list out = []
         PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
         try:
             p = <const uint8_t*>view.buf
@@ -342,8 +436,7 @@ cdef class FrameDecoder:
                         break
                     if plen != length:
                         self.length_fixups += 1
-                    out.append(_build(p + pos + 2, &_specs[t]))
-                    self._by_type[t] += 1
+                    self._emit(p + pos + 2, t)
                     pos += 2 + length
                 else:
                     if plen == 0:
@@ -355,9 +448,29 @@ cdef class FrameDecoder:
                     pos += 2 + plen
         finally:
             PyBuffer_Release(&view)
-        self.messages += len(out)
-        return out, pos, blocked
+        return pos, blocked
 
+
+cdef class FrameDecoder(_Framer):
+    """Decodes BinaryFILE frames (2-byte big-endian length, then the message) in bulk,
+    with :class:`_Framer`'s rules and counters. ``feed`` decodes every complete frame of
+    ``buf`` from ``start`` and returns ``(messages, stop_offset, blocked)``."""
+
+    cdef list _out
+
+    cdef int _message(self, const uint8_t* m, int t) except -1:
+        self._out.append(_build(m, &_specs[t]))
+        return 0
+
+    def feed(self, buf, Py_ssize_t start=0, Py_ssize_t limit=-1):
+        """Decode the frames of ``buf`` that start in [start, limit) (limit -1: no bound)."""
+        cdef list out = []
+        self._out = out
+        try:
+            pos, blocked = self._frame(buf, start, limit)
+        finally:
+            self._out = None
+        return out, pos, blocked
 
 
 # --------------------------------------------------------------------------------------
@@ -392,7 +505,7 @@ cdef int _reserve(Col* c, Py_ssize_t extra) except -1:
     return 0
 
 
-cdef class ColumnBuilder:
+cdef class ColumnBuilder(_Framer):
     """Decodes ITCH messages into per-type, per-field Arrow buffers, no object per message.
 
     For every message type the builder keeps one growing C buffer per field, laid out as
@@ -411,19 +524,9 @@ cdef class ColumnBuilder:
     caller bounds memory by taking after every chunk.
     """
 
-    cdef public long long messages
-    cdef public long long skipped
-    cdef public long long length_fixups
-    cdef long long _by_type[256]
     cdef TypeCols* _cols[256]
 
     def __cinit__(self):
-        if not _configured:
-            raise RuntimeError("tickwire.itch._fast.configure() has not run")
-        self.messages = 0
-        self.skipped = 0
-        self.length_fixups = 0
-        memset(self._by_type, 0, sizeof(self._by_type))
         memset(self._cols, 0, sizeof(self._cols))
 
     def __dealloc__(self):
@@ -442,11 +545,6 @@ cdef class ColumnBuilder:
         free(tc)
         self._cols[t] = NULL
 
-    @property
-    def by_type(self):
-        """Type letter -> number of messages added."""
-        return {chr(t): self._by_type[t] for t in range(256) if self._by_type[t]}
-
     cdef TypeCols* _open(self, int t) except NULL:
         cdef TypeCols* tc = <TypeCols*>malloc(sizeof(TypeCols))
         cdef Spec* s = &_specs[t]
@@ -462,7 +560,7 @@ cdef class ColumnBuilder:
                 tc.offs[i].len = 4
         return tc
 
-    cdef int _append(self, const uint8_t* p, int t) except -1:
+    cdef int _message(self, const uint8_t* p, int t) except -1:
         cdef Spec* s = &_specs[t]
         cdef TypeCols* tc = self._cols[t]
         cdef int i, n, j
@@ -519,48 +617,13 @@ cdef class ColumnBuilder:
                 memcpy(c.buf + c.len, &v64, 8)
                 c.len += 8
         tc.rows += 1
-        self._by_type[t] += 1
-        self.messages += 1
         return 0
 
     def feed(self, buf, Py_ssize_t start=0, Py_ssize_t limit=-1):
         """Add the BinaryFILE frames of ``buf`` that start in [start, limit) (limit -1: no
-        bound), framed as :meth:`FrameDecoder.feed` frames them; returns
-        ``(stop_offset, blocked)``."""
-        cdef Py_buffer view
-        cdef const uint8_t* p
-        cdef Py_ssize_t n, pos, plen, length
-        cdef int t
-        cdef bint blocked = False
-        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
-        try:
-            p = <const uint8_t*>view.buf
-            n = view.len
-            pos = start
-            if limit < 0 or limit > n:
-                limit = n
-            while pos < limit and pos + 3 <= n:
-                plen = (p[pos] << 8) | p[pos + 1]
-                t = p[pos + 2]
-                if _known[t]:
-                    length = _specs[t].length
-                    if pos + 2 + length > n:
-                        break
-                    if plen != length:
-                        self.length_fixups += 1
-                    self._append(p + pos + 2, t)
-                    pos += 2 + length
-                else:
-                    if plen == 0:
-                        blocked = True
-                        break
-                    if pos + 2 + plen > n:
-                        break
-                    self.skipped += 1
-                    pos += 2 + plen
-        finally:
-            PyBuffer_Release(&view)
-        return pos, blocked
+        bound), framed by :class:`_Framer`'s loop (the one :meth:`FrameDecoder.feed`
+        uses); returns ``(stop_offset, blocked)``."""
+        return self._frame(buf, start, limit)
 
     def add(self, messages):
         """Add already framed messages (each bytes-like, type byte first; bytes past the
@@ -578,7 +641,7 @@ cdef class ColumnBuilder:
                 else:
                     t = p[0]
                 if t >= 0 and _known[t] and view.len >= _specs[t].length:
-                    self._append(p, t)
+                    self._emit(p, t)
                     continue
             finally:
                 PyBuffer_Release(&view)

@@ -54,7 +54,7 @@ import importlib
 import operator
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -176,15 +176,23 @@ def _compiled_batches(built: dict[int, tuple[int, list[Any]]]) -> Iterator[tuple
         yield letter, pa.RecordBatch.from_arrays(arrays, schema=sch)
 
 
+def _builder(sinks: Sequence[object]) -> Any:
+    ext = fastpath._ext
+    assert ext is not None
+    builder = ext.ColumnBuilder()
+    for sink in sinks:
+        builder.attach(sink)
+    return builder
+
+
 def _iter_compiled_file(
     source: Source,
     stats: fastpath.FrameStats | None,
     chunk_size: int,
     progress: Callable[[], None] | None,
+    sinks: Sequence[object],
 ) -> Iterator[tuple[str, Any]]:
-    ext = fastpath._ext
-    assert ext is not None
-    builder = ext.ColumnBuilder()
+    builder = _builder(sinks)
     try:
         if isinstance(source, bytes | bytearray | memoryview) and source[:2] != b"\x1f\x8b":
             end = len(source)
@@ -313,18 +321,31 @@ def iter_batches(
     stats: fastpath.FrameStats | None = None,
     chunk_size: int = fastpath.CHUNK_SIZE,
     progress: Callable[[], None] | None = None,
+    sinks: Sequence[object] = (),
 ) -> Iterator[tuple[str, pyarrow.RecordBatch]]:
     """``(type letter, record batch)`` pairs for every message of a BinaryFILE, in input
     chunks of ``chunk_size`` bytes (gzip detected; same framing rules and errors as
     :func:`tickwire.itch.fastpath.decode_binaryfile`). Each batch has :func:`schema`'s
     schema; concatenating a type's batches gives its table. ``progress`` is called after
     each chunk (e.g. to show how far a file object's ``tell()`` is); ``stats`` is filled
-    with the counts when the iteration ends."""
+    with the counts when the iteration ends.
+
+    ``sinks`` (compiled builder only, ValueError otherwise) are C message sinks the
+    builder feeds every message it frames, in C (``ColumnBuilder.attach``: an object
+    whose ``itch_sink()`` gives a ``"tickwire.itch.sink"`` capsule, e.g.
+    tickwire-engine's compiled book); each chunk's messages have reached them when
+    ``progress`` is called."""
     require("pyarrow")
     size = max(64, chunk_size)
     if _use_compiled(implementation):
-        return _iter_compiled_file(source, stats, size, progress)
+        return _iter_compiled_file(source, stats, size, progress, sinks)
+    _no_sinks(sinks)
     return _iter_pure_file(source, stats, size, progress)
+
+
+def _no_sinks(sinks: Sequence[object]) -> None:
+    if sinks:
+        raise ValueError("message sinks need the compiled column builder")
 
 
 def iter_message_batches(
@@ -332,22 +353,27 @@ def iter_message_batches(
     *,
     implementation: Implementation = "auto",
     stats: fastpath.FrameStats | None = None,
+    progress: Callable[[], None] | None = None,
+    sinks: Sequence[object] = (),
 ) -> Iterator[tuple[str, pyarrow.RecordBatch]]:
     """Like :func:`iter_batches`, for messages the caller has framed already (each one
-    from its type byte, e.g. a MoldUDP64 packet's messages). An unknown type is skipped
-    and counted; an empty or truncated message raises DecodeError."""
+    from its type byte, e.g. a MoldUDP64 packet's messages; ``progress`` is called after
+    each batch of them). An unknown type is skipped and counted; an empty or truncated
+    message raises DecodeError."""
     require("pyarrow")
     if _use_compiled(implementation):
-        return _iter_compiled_messages(messages, stats)
-    return _iter_pure_messages(messages, stats)
+        return _iter_compiled_messages(messages, stats, progress, sinks)
+    _no_sinks(sinks)
+    return _iter_pure_messages(messages, stats, progress)
 
 
 def _iter_compiled_messages(
-    messages: Iterable[bytes | bytearray | memoryview], stats: fastpath.FrameStats | None
+    messages: Iterable[bytes | bytearray | memoryview],
+    stats: fastpath.FrameStats | None,
+    progress: Callable[[], None] | None,
+    sinks: Sequence[object],
 ) -> Iterator[tuple[str, Any]]:
-    ext = fastpath._ext
-    assert ext is not None
-    builder = ext.ColumnBuilder()
+    builder = _builder(sinks)
     batch: list[bytes | bytearray | memoryview] = []
     try:
         for m in messages:
@@ -356,8 +382,12 @@ def _iter_compiled_messages(
                 builder.add(batch)
                 batch = []
                 yield from _compiled_batches(builder.take())
+                if progress is not None:
+                    progress()
         builder.add(batch)
         yield from _compiled_batches(builder.take())
+        if progress is not None:
+            progress()
     finally:
         if stats is not None:
             stats.messages = builder.messages
@@ -366,7 +396,9 @@ def _iter_compiled_messages(
 
 
 def _iter_pure_messages(
-    messages: Iterable[bytes | bytearray | memoryview], stats: fastpath.FrameStats | None
+    messages: Iterable[bytes | bytearray | memoryview],
+    stats: fastpath.FrameStats | None,
+    progress: Callable[[], None] | None,
 ) -> Iterator[tuple[str, Any]]:
     builder = _PureBuilder()
     counts: dict[str, int] = {}
@@ -381,7 +413,11 @@ def _iter_pure_messages(
             builder.add(msg)
             if builder.pending >= PURE_BATCH:
                 yield from builder.take()
+                if progress is not None:
+                    progress()
         yield from builder.take()
+        if progress is not None:
+            progress()
     finally:
         if stats is not None:
             stats.messages = sum(counts.values())
