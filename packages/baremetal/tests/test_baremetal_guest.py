@@ -231,7 +231,7 @@ def test_threshold_command_line_runs_the_backend(tmp_path: Path) -> None:
     for name in ("reference", "baremetal"):
         proc = subprocess.run(
             [sys.executable, "-m", "tickwire.threshold", "run", "--backend", name, "--config", str(cfg),
-             str(capture), "--out", str(tmp_path / f"{name}.pcap"), "--json", str(tmp_path / f"{name}.json")],
+             str(capture), "--orders", str(tmp_path / f"{name}.pcap"), "--json", str(tmp_path / f"{name}.json")],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr

@@ -332,3 +332,18 @@ def test_engine_backtest_example_configs_run(name: str, tmp_path: Path) -> None:
     assert report["config"]["strategy"].endswith(
         "MarketMaker" if name == "market_maker" else "ThresholdTaker"
     )
+
+
+def test_json_on_stdout_is_json_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--json -`` (or ``--json`` alone) used to print the terminal summary after the
+    JSON report on stdout, so stdout did not parse; now the text is left out there, and
+    with ``--json PATH`` it is printed as before (docs/cli.md)."""
+    day = ["backtest", "--messages", "3000", "--symbols", "5", "--no-plot"]
+    for flag in (["--json"], ["--json", "-"]):
+        assert main([*day, "--out", str(tmp_path / "o"), *flag]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert "pnl" in report
+    path = tmp_path / "r.json"
+    assert main([*day, "--out", str(tmp_path / "o"), "--json", str(path)]) == 0
+    assert "outputs" in capsys.readouterr().out
+    assert "pnl" in json.loads(path.read_text())

@@ -92,7 +92,7 @@ def test_book_on_garbage_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad = tmp_path / "bad.itch"
     bad.write_bytes(b"\x00\x00Z" + b"\x00" * 5)
     assert main(["book", str(bad)]) == 1
-    assert "tickwire.engine:" in capsys.readouterr().err
+    assert "tickwire-engine: error: " in capsys.readouterr().err
 
 
 def test_threshold_on_the_real_capture(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_threshold_on_the_real_capture(tmp_path: Path) -> None:
             "--config",
             str(cfg),
             str(MULTIPLE),
-            "--out",
+            "--orders",
             str(out),
             "--json",
             str(stats),
@@ -155,7 +155,7 @@ def test_threshold_stats_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture
             "--config",
             str(cfg),
             str(cap),
-            "--out",
+            "--orders",
             str(tmp_path / "o.pcap"),
             "--json",
             "-",
@@ -186,7 +186,7 @@ def test_threshold_usage_errors_exit_2(
             "--config",
             str(cfg),
             str(MULTIPLE),
-            "--out",
+            "--orders",
             str(tmp_path / "o.pcap"),
             "--json",
             str(tmp_path / "s.json"),
@@ -218,7 +218,7 @@ def test_threshold_refuses_a_non_ethernet_capture(
             "--config",
             str(cfg),
             str(cap),
-            "--out",
+            "--orders",
             str(tmp_path / "o.pcap"),
             "--json",
             str(tmp_path / "s.json"),

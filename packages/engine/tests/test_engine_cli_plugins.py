@@ -18,8 +18,8 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from tickwire.cli import run_cli
 from tickwire.engine.cli_plugins import KNOWN, add_parsers
-from tickwire.moldudp64.cliargs import run_cli
 
 #: Without site: sys.path is PYTHONPATH (set by the fixture) and the standard library.
 PYTHON = [sys.executable, "-S"]
@@ -60,7 +60,7 @@ def test_without_tickwire_exchange_the_exchange_command_says_what_to_install(
         )  # fmt: skip
         assert done.returncode == 2, done.stderr
         assert done.stderr == (
-            "python -m tickwire.engine: error: the exchange command needs tickwire-exchange: "
+            "tickwire-engine: error: the exchange command needs tickwire-exchange: "
             "pip install tickwire-exchange\n"
         )
         assert done.stdout == ""

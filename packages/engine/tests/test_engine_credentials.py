@@ -76,4 +76,6 @@ def test_live_refuses_a_password_on_the_command_line() -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.strip() == "live: --password-file /nonexistent/pw: No such file or directory"
+    assert done.stderr.strip() == (
+        "tickwire-engine: error: --password-file /nonexistent/pw: No such file or directory"
+    )

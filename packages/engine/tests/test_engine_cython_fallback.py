@@ -73,7 +73,7 @@ def test_book_cli_backends_agree(capture: bool, capsys: pytest.CaptureFixture[st
     path = PCAPS / "Multiple.Packets.pcap" if capture else TEST_FILE
     results = []
     for backend in ("reference", "cython"):
-        assert main(["book", "--backend", backend, "--json", str(path)]) == 0
+        assert main(["book", "--backend", backend, str(path), "--json"]) == 0
         results.append(json.loads(capsys.readouterr().out))
     assert results[0] == results[1]
     assert results[1]["instruments"]
@@ -101,7 +101,7 @@ def test_threshold_cli_cython_equals_reference(tmp_path: Path) -> None:
                 "--config",
                 str(config),
                 str(captures[0]),
-                "--out",
+                "--orders",
                 str(out),
                 "--json",
                 str(stats),

@@ -15,11 +15,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from tickwire.cli import UsageError
 from tickwire.engine.backtest.sweep import Grid, apply_params, parse_grid
 from tickwire.engine.cli import main
 from tickwire.itch.generator import generate_day
 from tickwire.itch.writer import BinaryFileWriter
-from tickwire.moldudp64.cliargs import UsageError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CONFIG = EXAMPLES / "market_maker.toml"
@@ -195,7 +195,7 @@ def test_grid_errors_are_one_line(
     argv = ["sweep", "--data", str(days[0]), "--grid", str(path), "--out", str(out)]
     assert main([*argv, "--config", str(CONFIG), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("sweep: error: "), err
+    assert err.count("\n") == 1 and err.startswith("tickwire-engine: error: "), err
     assert message in err
     assert str(path) in err
     assert not out.exists()  # nothing ran
@@ -302,7 +302,7 @@ def test_a_bad_scheduler_address_is_one_line(
     argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(tmp_path / "o")]
     assert main([*argv, "--scheduler", "no-port-here", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("sweep: error: --scheduler no-port-here: cannot connect: ")
+    assert err.startswith("tickwire-engine: error: --scheduler no-port-here: cannot connect: ")
     assert err.count("\n") == 1
 
 

@@ -63,7 +63,7 @@ def test_the_engine_lists_the_exchange_command_from_the_entry_point() -> None:
     sub = next(a for a in engine_parser()._actions if isinstance(a, argparse._SubParsersAction))
     # the real parser of the plugin, not the stand-in for a missing tickwire-exchange
     options = {o for a in sub.choices["exchange"]._actions for o in a.option_strings}
-    assert {"--feed", "--ouch-port", "--seed", "--flow", "--loss", "--json"} <= options
+    assert {"--feed", "--ouch-port", "--preload", "--flow", "--loss", "--json"} <= options
     ours = argparse.ArgumentParser().add_subparsers()
     add_engine_command(ours)
     assert set(ours.choices) == {"exchange"}
@@ -81,13 +81,16 @@ def test_the_engine_lists_the_exchange_command_from_the_entry_point() -> None:
         (["--duration", "-1"], "is negative"),
         (["--generate", "10", "--symbols", "5000"], "cannot hold a day"),
         (["--flow", "/nonexistent.itch"], "no such file"),
-        (["--seed", "/nonexistent.itch"], "no such file"),
+        (["--preload", "/nonexistent.itch"], "no such file"),
+        (["--seed", "/nonexistent.itch"], "no such file"),  # the deprecated name
+        (["--seed", "DATA", "--preload", "DATA"], "give --preload only"),
         (["--password-file", "/nonexistent/pw"], "--password-file /nonexistent/pw: No such file"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_port_opens(
     capsys: pytest.CaptureFixture[str], door: str, argv: list[str], needle: str
 ) -> None:
+    argv = [str(DATA) if a == "DATA" else a for a in argv]
     assert MAINS[door]([*LOCAL, "--duration", "0", *argv]) == 2  # a regression ends at once
     assert needle in _error_line(capsys.readouterr().err)
 
@@ -166,7 +169,7 @@ def test_seeded_from_a_real_itch_file_it_publishes_the_feed() -> None:
             stats = Path(tmp, "stats.json")
             done = subprocess.run(
                 [*EXCHANGE, "--feed", f"127.0.0.1:{feed}", "--ouch-port", "0",
-                 "--rerequest-port", "0", "--seed", str(DATA), "--duration", "0.2",
+                 "--rerequest-port", "0", "--preload", str(DATA), "--duration", "0.2",
                  "--json", str(stats)],
                 capture_output=True, text=True, timeout=60,
             )  # fmt: skip
@@ -187,3 +190,16 @@ def test_the_console_script_runs_the_same_command() -> None:
     assert done.returncode == 0 and "--feed" in done.stdout
     bad = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "the following arguments are required: --feed" in bad.stderr
+
+
+def test_seed_is_the_deprecated_name_of_preload(capsys: pytest.CaptureFixture[str]) -> None:
+    """--seed is a random seed in every other command; the file that fills the books is
+    --preload (issue #18). The old spelling is read until 0.3, with a warning, and runs
+    the same checks before any port opens."""
+    from tickwire.exchange.cli import main
+
+    assert main([*LOCAL, "--duration", "0", "--seed", str(DATA), "--generate", "10",
+                 "--symbols", "5000"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "warning: --seed FILE is deprecated: use --preload FILE" in err
+    assert "cannot hold a day" in err

@@ -47,7 +47,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 def _threshold(backend: str, cfg: Path, cap: Path, tmp: Path) -> tuple[bytes, str]:
     out, stats = tmp / f"{backend}.pcap", tmp / f"{backend}.json"
     args = ["run", "--backend", backend, "--config", str(cfg), str(cap)]
-    assert threshold_main([*args, "--out", str(out), "--json", str(stats)]) == 0
+    assert threshold_main([*args, "--orders", str(out), "--json", str(stats)]) == 0
     return out.read_bytes(), stats.read_text()
 
 
@@ -113,7 +113,7 @@ def test_control_session_errors_exit_1(
     script.write_text(f"stats\n{line}\n")
     assert main(["control", "--config", str(cfg), str(script)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: line 2: ") and message in err
+    assert err.startswith("tickwire-fpga: error: line 2: ") and message in err
 
 
 def test_control_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

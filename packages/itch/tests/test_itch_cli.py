@@ -1,4 +1,4 @@
-"""``python -m tickwire.itch``: stats, dump, generate; and the progress bar."""
+"""``python -m tickwire.itch``: stats, dump, generate."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tickwire.itch as itch
 from tickwire.itch.cli import main, message_to_dict
-from tickwire.itch.progress import Progress
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -127,34 +127,16 @@ def test_generate_then_stats(tmp_path: Path) -> None:
     assert gzip.decompress(out.read_bytes()) == gzip.decompress(again.read_bytes())
 
 
-class FakeTty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
+def test_the_old_progress_module_is_a_deprecated_alias() -> None:
+    import importlib
+    import sys
 
+    from tickwire.cli import Progress
 
-def test_progress_draws_only_on_a_terminal() -> None:
-    quiet = io.StringIO()
-    with Progress(100, "x", stream=quiet) as bar:
-        bar.update(50)
-    assert quiet.getvalue() == ""
-
-    tty = FakeTty()
-    with Progress(1000, "decoding", stream=tty) as bar:
-        bar.update(500)
-    text = tty.getvalue()
-    assert text.startswith("\rdecoding: [")
-    assert "50.0%" in text
-    assert "500/1.0kB" in text
-    assert text.endswith("\n")
-    assert bar.done == 500
-    assert "50.0%" in bar.render()
-
-
-def test_progress_without_total() -> None:
-    tty = FakeTty()
-    with Progress(None, "", stream=tty, unit=" msgs") as bar:
-        bar.update(1234)
-    assert "1.2k msgs" in tty.getvalue()
+    sys.modules.pop("tickwire.itch.progress", None)
+    with pytest.warns(DeprecationWarning, match="tickwire.cli.Progress"):
+        old = importlib.import_module("tickwire.itch.progress")
+    assert old.Progress is Progress
 
 
 def test_bad_arguments_and_files_give_one_line_not_a_traceback(
@@ -186,3 +168,40 @@ def test_bad_arguments_and_files_give_one_line_not_a_traceback(
         (line,) = [x for x in err.splitlines() if "error:" in x]
         assert needle in line, (argv, line)
     assert not (tmp_path / "g.itch").exists()
+
+
+def test_json_path_writes_the_file_and_keeps_the_text(real_file: Path, tmp_path: Path) -> None:
+    """``--json`` took no value; now ``--json PATH`` writes the JSON there, and stdout
+    keeps the text output (``--json``/``--json -``: JSON on stdout only)."""
+    path = tmp_path / "stats.json"
+    status, text = run("stats", str(real_file), "--json", str(path))
+    assert status == 0 and "12012 messages" in text
+    assert json.loads(path.read_text())["messages"] == 12_012
+    dump = tmp_path / "dump.jsonl"
+    status, text = run("dump", str(real_file), "--limit", "3", "--json", str(dump))
+    assert status == 0 and len(text.splitlines()) == 3 and not text.startswith("{")
+    assert [json.loads(x)["type"] for x in dump.read_text().splitlines()] == ["S", "R", "R"]
+
+
+def test_a_failed_generate_leaves_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The output was created before the day was: an interrupted or failed run left a
+    truncated BinaryFILE behind; now it is written beside and renamed at the end."""
+    import tickwire.itch.writer as writer
+
+    class Boom(writer.BinaryFileWriter):
+        def write(self, msg: Any) -> None:
+            if self.count == 100:
+                raise OSError(28, "No space left on device")
+            super().write(msg)
+
+    out = tmp_path / "day.itch.gz"
+    real = writer.BinaryFileWriter
+    writer.BinaryFileWriter = Boom  # type: ignore[misc]
+    try:
+        assert run("generate", "--messages", "3000", "--symbols", "5", str(out))[0] == 1
+    finally:
+        writer.BinaryFileWriter = real  # type: ignore[misc]
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

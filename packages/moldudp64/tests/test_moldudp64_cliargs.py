@@ -1,5 +1,6 @@
-"""``tickwire.moldudp64.cliargs`` and the moldudp64 command line under bad input:
-one ``error:`` line, exit 1 (data) or 2 (usage), never a traceback."""
+"""The argument types (``tickwire.cli``, re-exported by the deprecated
+``tickwire.moldudp64.cliargs``) and the moldudp64 command line under bad input: one
+``error:`` line, exit 1 (data) or 2 (usage), never a traceback."""
 
 from __future__ import annotations
 
@@ -9,19 +10,18 @@ import struct
 from pathlib import Path
 
 import pytest
-from tickwire.moldudp64 import BadPcap
-from tickwire.moldudp64.capture import MoldCapture
-from tickwire.moldudp64.cli import main
-from tickwire.moldudp64.cliargs import (
+from tickwire.cli import (
     UsageError,
     existing_file,
     ipv4,
     probability,
     run_cli,
-    session,
     tcp_udp_port,
     vlan_tci,
 )
+from tickwire.moldudp64 import BadPcap
+from tickwire.moldudp64.capture import MoldCapture
+from tickwire.moldudp64.cli import main, session
 from tickwire.moldudp64.codec import DownstreamPacket
 from tickwire.net import PcapWriter, build_udp_frame
 
@@ -206,3 +206,15 @@ def test_run_cli_statuses(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(parser, ["--nope"], lambda a: 0) == 2
     with pytest.raises(RuntimeError):  # a bug keeps its traceback
         run_cli(parser, [], lambda a: raising(RuntimeError("bug")))
+
+
+def test_the_old_cliargs_module_is_a_deprecated_alias() -> None:
+    import importlib
+    import sys
+
+    import tickwire.cli
+
+    sys.modules.pop("tickwire.moldudp64.cliargs", None)
+    with pytest.warns(DeprecationWarning, match="use tickwire.cli"):
+        old = importlib.import_module("tickwire.moldudp64.cliargs")
+    assert old.run_cli is tickwire.cli.run_cli and old.session is session

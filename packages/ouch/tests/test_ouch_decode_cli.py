@@ -61,7 +61,7 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     cap.write_bytes(_pcap(1, []))
     for argv, needle in (
         (["decode", str(cap), "--port", "99999"], "port 99999 is not in 1..65535"),
-        (["decode", str(cap), "--port", "0"], "0 is not at least 1"),
+        (["decode", str(cap), "--port", "0"], "port 0 is not in 1..65535"),
         (["decode", str(tmp_path / "missing.pcap")], "no such file"),
         (["decode", str(tmp_path)], "is a directory"),
     ):

@@ -30,7 +30,7 @@ def _args(tmp_path: Path, name: str, backend: str = "reference") -> list[str]:
     cfg = tmp_path / "t.toml"
     cfg.write_text(CONFIG)
     out, stats = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
-    return ["--backend", backend, "--config", str(cfg), str(CAPTURE), "--out", str(out),
+    return ["--backend", backend, "--config", str(cfg), str(CAPTURE), "--orders", str(out),
             "--json", str(stats)]  # fmt: skip
 
 
@@ -73,3 +73,45 @@ def test_threshold_cli_config_argument_names_the_file_once(tmp_path: Path) -> No
     with pytest.raises(UsageError) as info:
         load_config_argument(bad)
     assert str(info.value).count(str(bad)) == 1 and "not UTF-8" in str(info.value)
+
+
+def test_out_is_the_deprecated_name_of_orders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out is a folder in every other command; the orders pcap is --orders (issue #18).
+    The old spelling still works until 0.3, with a warning."""
+    args = _args(tmp_path, "new")
+    assert main(["run", *args]) == 0
+    assert capsys.readouterr().err == ""
+    old = [("--out" if a == "--orders" else a) for a in _args(tmp_path, "old")]
+    assert main(["run", *old]) == 0
+    assert "--out FILE is deprecated: use --orders FILE" in capsys.readouterr().err
+    assert (tmp_path / "new.pcap").read_bytes() == (tmp_path / "old.pcap").read_bytes()
+    assert main(["run", *args, "--out", str(tmp_path / "x.pcap")]) == 2
+    assert "give --orders only" in capsys.readouterr().err
+    no_orders = [a for a in args if a != "--orders" and not a.endswith("new.pcap")]
+    assert main(["run", *no_orders]) == 2
+    assert "required: --orders" in capsys.readouterr().err
+
+
+def test_a_failed_run_leaves_no_orders_pcap_and_no_stats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The orders pcap used to be created before the capture was read: a capture that
+    failed half way (here: not Ethernet) left it behind, half-written."""
+    from tickwire.net import PcapWriter
+
+    bad = tmp_path / "raw.pcap"
+    with PcapWriter(bad, linktype=101) as w:  # raw IP, not Ethernet
+        w.write(b"\x45" + bytes(40))
+    args = [str(bad) if a == str(CAPTURE) else a for a in _args(tmp_path, "x")]
+    assert main(["run", *args]) == 1
+    assert "is not Ethernet" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.pcap", "t.toml"]
+
+
+def test_json_without_a_value_is_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args(tmp_path, "x")
+    to_stdout = [*args[: args.index("--json")], "--json"]
+    assert main(["run", *to_stdout]) == 0
+    assert '"orders": 1' in capsys.readouterr().out

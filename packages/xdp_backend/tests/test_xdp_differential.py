@@ -238,7 +238,15 @@ def test_threshold_command_line_with_backend_xdp(tmp_path: Path) -> None:
     for name in ("reference", "xdp"):
         orders, stats = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
         cmd = [sys.executable, "-m", "tickwire.threshold", "run", "--backend", name]
-        cmd += ["--config", str(config), str(capture), "--out", str(orders), "--json", str(stats)]
+        cmd += [
+            "--config",
+            str(config),
+            str(capture),
+            "--orders",
+            str(orders),
+            "--json",
+            str(stats),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         outputs[name] = (orders.read_bytes(), stats.read_text())

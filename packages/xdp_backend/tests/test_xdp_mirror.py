@@ -299,7 +299,10 @@ def test_live_xdp_mirror_without_pins_is_a_usage_error() -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
-    assert "live: --xdp-mirror twxnothere: nothing attached to 'twxnothere'" in proc.stderr
+    assert (
+        "tickwire-engine: error: --xdp-mirror twxnothere: nothing attached to 'twxnothere'"
+        in proc.stderr
+    )
 
 
 # -- end to end: exchange -> veth -> XDP -> live engine ----------------------------------------

@@ -24,7 +24,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from tickwire.moldudp64.cliargs import (
+from tickwire.cli import (
     UsageError,
     existing_file,
     non_negative_float,
@@ -129,9 +129,7 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
-    p = argparse.ArgumentParser(
-        prog="python -m tickwire.baremetal", description=__doc__.split("\n")[0]
-    )
+    p = argparse.ArgumentParser(prog="tickwire-baremetal", description="The bare-metal kernel.")
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the kernel image (cached) and print its path")
     b.add_argument("--force", action="store_true", help="rebuild even when cached")
@@ -140,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument(
         "--config", type=existing_file, help="threshold TOML (default: no instruments)"
     )
-    boot.add_argument("--accel", choices=("auto", "kvm", "tcg"))
+    boot.add_argument(
+        "--accel", choices=("auto", "kvm", "tcg"), help="QEMU accelerator (default: auto)"
+    )
     boot.set_defaults(func=_cmd_boot)
     t = sub.add_parser("traffic", help="send a timed stream to the kernel and report")
     src = t.add_mutually_exclusive_group(required=True)
@@ -153,23 +153,33 @@ def build_parser() -> argparse.ArgumentParser:
         type=existing_file,
         help="threshold TOML (default: derived from the generated day)",
     )
-    t.add_argument("--symbols", type=positive_int, default=50)
-    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--symbols", type=positive_int, default=50, help="generated day symbols")
+    t.add_argument(
+        "--seed", type=int, default=1, help="random seed of the day, the faults and the jitter"
+    )
     t.add_argument(
         "--faults", type=probability, default=0.0, metavar="RATE", help="fault injection rate 0..1"
     )
-    t.add_argument("--warmup", type=non_negative_int, default=100)
-    t.add_argument("--bursts", type=non_negative_int, default=10)
-    t.add_argument("--burst-size", type=positive_int, default=100)
-    t.add_argument("--burst-gap", type=non_negative_float, default=0.01, metavar="SECONDS")
-    t.add_argument("--jitter", type=non_negative_float, default=0.0, metavar="SECONDS")
+    t.add_argument("--warmup", type=non_negative_int, default=100, help="frames sent first")
+    t.add_argument("--bursts", type=non_negative_int, default=10, help="bursts sent")
+    t.add_argument("--burst-size", type=positive_int, default=100, help="frames per burst")
+    t.add_argument(
+        "--burst-gap",
+        type=non_negative_float,
+        default=0.01,
+        metavar="SECONDS",
+        help="between bursts",
+    )
+    t.add_argument(
+        "--jitter", type=non_negative_float, default=0.0, metavar="SECONDS", help="random delays"
+    )
     again = t.add_mutually_exclusive_group()
     again.add_argument(
         "--repeat",
         type=positive_int,
         default=1,
         metavar="N",
-        help="send the stream N times over (default: once)",
+        help="send the stream N times over",
     )
     again.add_argument(
         "--loop",
@@ -181,9 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_float,
         default=300.0,
         metavar="SECONDS",
-        help="stop sending after this long (default: 300)",
+        help="stop sending after this long",
     )
-    t.add_argument("--accel", choices=("auto", "kvm", "tcg"))
+    t.add_argument(
+        "--accel", choices=("auto", "kvm", "tcg"), help="QEMU accelerator (default: auto)"
+    )
     t.set_defaults(func=_cmd_traffic)
     return p
 
@@ -192,13 +204,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; exit status 0 on success, 1 when the capture cannot be read
     or a frame cannot be sent (e.g. longer than the e1000 takes), the build or the guest
     failed, 2 on a usage or config error, 130 interrupted: one ``error:`` line on
-    stderr, never a traceback for bad input (:func:`tickwire.moldudp64.cliargs.run_cli`)."""
+    stderr, never a traceback for bad input (:func:`tickwire.cli.run_cli`)."""
     return run_cli(
         build_parser(),
         argv,
         lambda args: int(args.func(args)),
         usage_errors=(ConfigError,),
         data_errors=(BuildError, GuestError),
+        dist="tickwire-baremetal",
     )
 
 

@@ -2,7 +2,7 @@
 
     python -m tickwire.engine book FILE [--json] [--backend reference|cython] [--keep-duplicates]
     python -m tickwire.engine threshold --backend NAME --config FILE CAPTURE \\
-        --out ORDERS.pcap --json STATS.json
+        --orders ORDERS.pcap --json STATS.json
     python -m tickwire.engine backends
     python -m tickwire.engine backtest|export ...   (see tickwire.engine.cli_backtest)
     python -m tickwire.engine sweep ...             (see tickwire.engine.cli_sweep)
@@ -21,11 +21,18 @@ was dropped or missing is printed (``book --json``: under ``capture``);
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tickwire.cli import (
+    Progress,
+    UsageError,
+    add_json_option,
+    existing_file,
+    json_to_stdout,
+    run_cli,
+    write_json,
+)
 from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
 from tickwire.engine.risk import RiskConfigError
 from tickwire.engine.sources import (
@@ -36,9 +43,7 @@ from tickwire.engine.sources import (
     iter_capture,
 )
 from tickwire.itch import DecodeError
-from tickwire.itch.progress import Progress
 from tickwire.moldudp64 import MoldError
-from tickwire.moldudp64.cliargs import existing_file, run_cli
 from tickwire.threshold.backends import BackendNotFound, BackendUnavailable
 from tickwire.threshold.cli import add_run_arguments, backends_command, run_command
 from tickwire.threshold.config import ConfigError
@@ -51,8 +56,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
     try:
         manager = make_book_manager(args.backend)
     except BackendUnavailable as exc:
-        print(f"tickwire.engine: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     size = path.stat().st_size
     capture = is_capture(path)
     feed_stats = CaptureFeedStats()
@@ -75,9 +79,9 @@ def _cmd_book(args: argparse.Namespace) -> int:
     summary = manager.summary()
     if capture:
         summary["capture"] = feed_stats.as_dict()
-    if args.json:
-        json.dump(summary, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if args.json is not None:
+        write_json(args.json, summary, indent=2)
+    if json_to_stdout(args.json):
         return 0
     print(f"{manager.stats.messages} messages, {manager.unknown_references} unknown references")
     if capture:
@@ -101,12 +105,12 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_threshold(args: argparse.Namespace) -> int:
-    return run_command(args, prog="tickwire.engine")
+    return run_command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tickwire.engine",
+        prog="tickwire-engine",
         description="tickwire reference engine: order books and the threshold strategy.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument(
         "file", type=existing_file, help="ITCH 5.0 BinaryFILE (gzip ok) or pcap/pcapng capture"
     )
-    book.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(book, "the books' summary, one object")
     book.add_argument(
         "--backend",
         choices=BOOK_BACKENDS,
@@ -142,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status, never a traceback for bad input.
 
-    One error boundary (:func:`tickwire.moldudp64.cliargs.run_cli`) for every subcommand:
+    One error boundary (:func:`tickwire.cli.run_cli`) for every subcommand:
     config and usage errors exit 2, unreadable data (``DecodeError``, ``MoldError``, a
     truncated gzip, ``OSError``) exits 1, each with one ``PROG: error: ...`` line.
     """
@@ -152,4 +156,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         lambda args: int(args.func(args)),
         usage_errors=(ConfigError, RiskConfigError, BackendNotFound, BackendUnavailable),
         data_errors=(DecodeError, MoldError),
+        dist="tickwire-engine",
     )

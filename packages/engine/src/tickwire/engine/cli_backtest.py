@@ -29,8 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tickwire.moldudp64.cliargs import DATA_ERRORS, existing_file, one_line, positive_int, run_cli
-from tickwire.moldudp64.cliargs import UsageError as _CliUsageError
+from tickwire.cli import (
+    Progress,
+    add_json_option,
+    atomic_path,
+    existing_file,
+    json_to_stdout,
+    one_line,
+    positive_int,
+    run_cli,
+    write_json,
+)
+from tickwire.cli import UsageError as _CliUsageError
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 if TYPE_CHECKING:
@@ -91,34 +101,33 @@ def add_parser(subparsers: Any) -> None:
     bt.add_argument(
         "--config", help="TOML file with [strategy], [risk], [backtest] and [fees] tables"
     )
-    bt.add_argument("--json", help="also write the JSON report here ('-' for stdout)")
-    bt.add_argument(
-        "--out", default="backtest-out", help="output directory (default ./backtest-out)"
-    )
+    add_json_option(bt, "the report")
+    bt.add_argument("--out", default="backtest-out", help="output directory")
     bt.add_argument("--feed-latency", help="e.g. constant:20000, lognormal:20000,0.5 (ns)")
     bt.add_argument("--order-latency", help="order entry latency spec (ns)")
     bt.add_argument("--ack-latency", help="venue-to-strategy answer latency spec (ns)")
-    bt.add_argument("--seed", type=int, help="seed of the latency draws (default 1)")
+    bt.add_argument("--seed", type=int, help="random seed of the latency draws (default: 1)")
     bt.add_argument(
         "--backend",
         choices=("reference", "cython", "compiled"),
         help="reference: the Python backtest (the oracle); cython: the same with the "
         "strategy's book compiled; compiled: the whole backtest in the compiled replay "
-        "core, same report (default reference)",
+        "core, same report (default: reference)",
     )
     _add_generator_args(bt)
     bt.add_argument("--no-plot", action="store_true", help="skip the PNG")
     bt.add_argument(
         "--html",
         metavar="PATH",
-        help="also write a self-contained HTML report (charts and tables; the html extra)",
+        help="also write a self-contained HTML report (charts and tables; the html extra), "
+        "whole or not at all",
     )
     bt.add_argument(
         "--html-symbol",
         metavar="SYM",
         help="symbol of the HTML report's price chart with fills (default: the most-filled)",
     )
-    bt.add_argument("--quiet", action="store_true", help="no terminal summary")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar or terminal summary")
     bt.set_defaults(func=run, backtest_command=_cmd_backtest)
 
     ex = subparsers.add_parser(
@@ -137,10 +146,8 @@ def add_parser(subparsers: Any) -> None:
         required=True,
         help="symbol to export (repeatable, or comma-separated)",
     )
-    ex.add_argument(
-        "--levels", type=positive_int, default=10, help="order book levels (default 10)"
-    )
-    ex.add_argument("--out", default="lobster-out", help="output directory (default ./lobster-out)")
+    ex.add_argument("--levels", type=positive_int, default=10, help="order book levels")
+    ex.add_argument("--out", default="lobster-out", help="output directory")
     ex.add_argument(
         "--bbo", default="csv", choices=["csv", "parquet", "none"], help="BBO series format"
     )
@@ -153,13 +160,9 @@ def _add_generator_args(p: argparse.ArgumentParser) -> None:
     from tickwire.engine.sources import KEEP_DUPLICATES_HELP
 
     p.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
-    p.add_argument(
-        "--messages", type=positive_int, default=200_000, help="sample day size (default 200000)"
-    )
-    p.add_argument(
-        "--symbols", type=positive_int, default=200, help="sample day symbols (default 200)"
-    )
-    p.add_argument("--day-seed", type=int, default=1, help="sample day seed (default 1)")
+    p.add_argument("--messages", type=positive_int, default=200_000, help="sample day size")
+    p.add_argument("--symbols", type=positive_int, default=200, help="sample day symbols")
+    p.add_argument("--day-seed", type=int, default=1, help="random seed of the sample day")
 
 
 def _messages(
@@ -342,7 +345,6 @@ def execute_backtest(
     """``run_backtest`` of ``prepared`` over ``stream`` with a progress bar (``show``) and
     its usage errors as :class:`UsageError`; returns the :class:`BacktestResult`."""
     from tickwire.engine.backtest import run_backtest
-    from tickwire.itch.progress import Progress
     from tickwire.threshold.backends import BackendUnavailable
 
     try:
@@ -437,19 +439,15 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         from tickwire.engine.backtest.html_report import UnknownSymbol, write_html
 
         try:
-            report["runtime"]["html"] = str(
-                write_html(result, report, Path(args.html), args.html_symbol)
-            )
+            with atomic_path(args.html) as tmp:
+                write_html(result, report, tmp, args.html_symbol)
+            report["runtime"]["html"] = str(Path(args.html))
         except UnknownSymbol as exc:  # the other outputs are written; no HTML
             raise UsageError(str(exc)) from None
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    if args.json:
-        text = json.dumps(build_report(result) | {"data": desc} | capture, indent=2) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            Path(args.json).write_text(text)
-    if show:
+    if args.json is not None:
+        write_json(args.json, build_report(result) | {"data": desc} | capture, indent=2)
+    if show and not json_to_stdout(args.json):
         print(f"data: {desc}")
         if feed_stats is not None:
             print(feed_stats.text())
@@ -494,17 +492,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the parsed ``backtest`` or ``export`` command; returns the exit status.
 
-    ``add_parser`` sets ``func=run`` on both subcommands, so a host CLI that dispatches
-    with ``args.func(args)`` gets the same error handling and exit codes.
+    ``add_parser`` sets ``func=run`` on both subcommands; a :class:`UsageError` (exit 2)
+    or unreadable data (exit 1) is left to the host's error boundary,
+    :func:`tickwire.cli.run_cli`, which prints it as one line.
     """
-    try:
-        return int(args.backtest_command(args))
-    except UsageError as exc:
-        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except DATA_ERRORS as exc:  # DecodeError, MoldError, OSError, a truncated gzip, ...
-        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
+    return int(args.backtest_command(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -512,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tickwire.engine.cli_backtest")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
-    return run_cli(parser, argv, run)
+    return run_cli(parser, argv, run, dist="tickwire-engine")
 
 
 if __name__ == "__main__":

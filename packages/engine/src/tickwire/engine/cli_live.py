@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from typing import Any
 
+from tickwire.cli import int_range, one_line
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
 from tickwire.engine.credentials import (
@@ -32,9 +32,6 @@ from tickwire.engine.credentials import (
     CredentialError,
     read_password,
     user_name,
-)
-from tickwire.moldudp64.cliargs import (
-    int_range,
 )
 
 __all__ = ["add_parser", "listen_address", "parse_address"]
@@ -94,10 +91,13 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--control", default=None, help="unix socket for kill/arm/status/stop")
     lv.add_argument("--command", choices=["kill", "arm", "status", "stop"], default=None,
                     help="send a command to a running engine's --control socket and exit")  # fmt: skip
-    lv.add_argument("--report", default=None, help="session report (JSON) path")
+    lv.add_argument("--report", default=None, metavar="PATH", help="session report (JSON) path")
     lv.add_argument("--dashboard", action="store_true", help="show the terminal dashboard")
     lv.add_argument(
-        "--first-user-ref-num", type=int_range(1, 2**32 - 1, what="UserRefNum"), default=1
+        "--first-user-ref-num",
+        type=int_range(1, 2**32 - 1, what="UserRefNum"),
+        default=1,
+        help="the first order's UserRefNum",
     )
     lv.add_argument(
         "--xdp-mirror",
@@ -130,11 +130,9 @@ def _cmd_live(args: argparse.Namespace) -> int:
             return 0
         return run(_live(args))
     except MirrorError as exc:
-        print(f"live: --xdp-mirror {args.xdp_mirror}: {exc}", file=sys.stderr)
-        return 2
-    except (_UsageError, OSError) as exc:
-        print(f"live: {exc}", file=sys.stderr)
-        return 2
+        raise _UsageError(f"--xdp-mirror {args.xdp_mirror}: {exc}") from None
+    except OSError as exc:  # a socket or file named on the command line: a usage error
+        raise _UsageError(one_line(exc)) from None
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:

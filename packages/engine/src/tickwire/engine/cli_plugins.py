@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from tickwire.moldudp64.cliargs import UsageError, one_line
+from tickwire.cli import UsageError, one_line
 
 __all__ = ["GROUP", "KNOWN", "add_parsers", "installed"]
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tickwire.moldudp64.cliargs import DATA_ERRORS, UsageError, one_line, positive_int
+from tickwire.cli import Progress, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -47,7 +47,7 @@ def add_parser(subparsers: Any) -> None:
     sw.add_argument("--grid", required=True, help='TOML file: [grid] "table.key" = [values]')
     sw.add_argument("--config", help="the base config (TOML, as for backtest)")
     sw.add_argument("--strategy", default=None, help="module:Class (as for backtest)")
-    sw.add_argument("--out", default="sweep-out", help="output directory (default ./sweep-out)")
+    sw.add_argument("--out", default="sweep-out", help="output directory")
     where = sw.add_mutually_exclusive_group()
     where.add_argument(
         "--scheduler", help="address of a Dask scheduler (default: start a LocalCluster)"
@@ -88,9 +88,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         plot=not args.no_plot,
     )
     start = time.perf_counter()
-    with _ProgressBar(len(tasks), enabled=not args.quiet) as bar:
+    with Progress(len(tasks), "sweep", unit="runs", enabled=False if args.quiet else None) as bar:
+
+        def done(row: dict[str, Any]) -> None:
+            """One run finished: a failure is a line on stderr (terminal or not)."""
+            if row["status"] != "ok":
+                bar.print(f"sweep: {row['day']} {row['params_id']} failed: {row['error']}")
+            bar.update(1)
+
         rows, n_workers = run_sweep(
-            tasks, scheduler=args.scheduler, workers=args.workers, on_done=bar.done
+            tasks, scheduler=args.scheduler, workers=args.workers, on_done=done
         )
     wall = time.perf_counter() - start
     names = [d.name for d in days]
@@ -118,69 +125,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-class _ProgressBar:
-    """Runs done of ``total`` with the ETA (rich, on stderr, only when it is a terminal);
-    each failed run is also a line on stderr, terminal or not."""
-
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total = total
-        self._progress: Any = None
-        self._task: Any = None
-        if enabled:
-            try:
-                from rich.console import Console
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeElapsedColumn,
-                    TimeRemainingColumn,
-                )
-            except ImportError:  # the bar is optional; the failure lines are not
-                return
-            console = Console(stderr=True)
-            if console.is_terminal:
-                self._progress = Progress(
-                    TextColumn("sweep"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TextColumn("runs"),
-                    TimeElapsedColumn(),
-                    TextColumn("ETA"),
-                    TimeRemainingColumn(),
-                    console=console,
-                )
-                self._task = self._progress.add_task("sweep", total=total)
-
-    def __enter__(self) -> _ProgressBar:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def done(self, row: dict[str, Any]) -> None:
-        """One run finished (``row`` is its summary)."""
-        if row["status"] != "ok":
-            line = f"sweep: {row['day']} {row['params_id']} failed: {row['error']}"
-            if self._progress is not None:
-                self._progress.console.print(line, markup=False, highlight=False)
-            else:
-                print(line, file=sys.stderr)
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run the parsed ``sweep`` command; returns the exit status (see the module docs)."""
-    try:
-        return _cmd_sweep(args)
-    except UsageError as exc:
-        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except DATA_ERRORS as exc:  # the output folder cannot be written, ...
-        print(f"{args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
+    """Run the parsed ``sweep`` command; returns the exit status (see the module docs).
+    A usage, config or grid error (exit 2) and a failed write (exit 1) are left to the
+    host's error boundary, :func:`tickwire.cli.run_cli`."""
+    return _cmd_sweep(args)

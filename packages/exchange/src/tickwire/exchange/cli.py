@@ -2,9 +2,9 @@
 
     python -m tickwire.exchange --feed 127.0.0.1:26477 [--ouch-port 26400]
         [--ouch42-port 26401] [--rerequest-port 26478] [--user TW] [--password-file FILE]
-        [--seed FILE] [--flow FILE | --generate N --symbols S --day-seed K] [--rate R]
+        [--preload FILE] [--flow FILE | --generate N --symbols S --day-seed K] [--rate R]
         [--loss 0.05] [--reorder 0.01] [--delay 0.001] [--drop-ouch-every N]
-        [--open] [--duration SECONDS] [--json STATS.json]
+        [--open] [--duration SECONDS] [--json [STATS.json]]
 
 The same command is ``python -m tickwire.engine exchange ...``: tickwire-engine's command
 line finds it through the ``tickwire.engine.commands`` entry-point group, where this
@@ -17,7 +17,9 @@ publishes the seed and the flow and runs until SIGINT, SIGTERM or ``--duration``
 the flow; it then ends the feed's session, waits half a second for late re-requests,
 and prints (and writes to ``--json``) its statistics.
 
-Exit status: 0 on success, 1 when ``--seed`` or ``--flow`` cannot be read or decoded, 2
+``--preload`` was ``--seed`` before 0.2 (still read, with a warning, until 0.3: ``--seed``
+is a random seed in every other command). Exit status: 0 on success, 1 when
+``--preload`` or ``--flow`` cannot be read or decoded, 2
 on a usage error (checked before any port opens), 130 on Ctrl-C before the ports are up.
 OUCH passwords come from ``--password-file`` or $TICKWIRE_OUCH_PASSWORD, never argv
 (:mod:`tickwire.engine.credentials`).
@@ -34,16 +36,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tickwire.engine.cli_backtest import UsageError
-from tickwire.engine.cli_live import parse_address
-from tickwire.engine.credentials import (
-    DEFAULT_USER,
-    PASSWORD_ENV,
-    CredentialError,
-    read_password,
-    user_name,
-)
-from tickwire.moldudp64.cliargs import (
+from tickwire.cli import (
+    add_json_option,
+    atomic_open,
     existing_file,
     non_negative_float,
     non_negative_int,
@@ -52,6 +47,15 @@ from tickwire.moldudp64.cliargs import (
     probability,
     run_cli,
     tcp_udp_port_or_any,
+)
+from tickwire.engine.cli_backtest import UsageError
+from tickwire.engine.cli_live import parse_address
+from tickwire.engine.credentials import (
+    DEFAULT_USER,
+    PASSWORD_ENV,
+    CredentialError,
+    read_password,
+    user_name,
 )
 
 __all__ = ["add_arguments", "add_engine_command", "build_parser", "main", "run"]
@@ -83,11 +87,14 @@ def add_arguments(ex: argparse.ArgumentParser) -> None:
     ex.add_argument("--password-file", default=None, metavar="FILE",
                     help=f"the users' password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     ex.add_argument(
-        "--seed",
+        "--preload",
         type=existing_file,
         default=None,
-        help="ITCH BinaryFILE or capture to seed the books",
+        metavar="FILE",
+        help="ITCH BinaryFILE or capture to fill the books with before trading",
     )
+    # Before 0.2 this was --seed, which every other command uses for a random seed.
+    ex.add_argument("--seed", dest="preload_deprecated", type=existing_file, help=argparse.SUPPRESS)
     ex.add_argument(
         "--flow",
         type=existing_file,
@@ -98,7 +105,7 @@ def add_arguments(ex: argparse.ArgumentParser) -> None:
         "--generate", type=non_negative_int, default=0, help="generated background flow messages"
     )
     ex.add_argument("--symbols", type=positive_int, default=20, help="generated flow symbols")
-    ex.add_argument("--day-seed", type=int, default=1, help="generated flow seed")
+    ex.add_argument("--day-seed", type=int, default=1, help="random seed of the generated flow")
     ex.add_argument(
         "--rate", type=positive_float, default=10_000.0, help="flow messages per second"
     )
@@ -111,7 +118,7 @@ def add_arguments(ex: argparse.ArgumentParser) -> None:
         default=0,
         help="drop OUCH after every N orders",
     )
-    ex.add_argument("--fault-seed", type=int, default=7)
+    ex.add_argument("--fault-seed", type=int, default=7, help="random seed of the feed faults")
     ex.add_argument("--open", action="store_true", help="publish O, S, Q before any flow")
     ex.add_argument(
         "--duration",
@@ -119,12 +126,12 @@ def add_arguments(ex: argparse.ArgumentParser) -> None:
         default=None,
         help="seconds to run after the flow (default: until a signal)",
     )
-    ex.add_argument("--json", default=None, help="write exchange statistics here on exit")
+    add_json_option(ex, "the statistics on exit")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m tickwire.exchange``."""
-    parser = argparse.ArgumentParser(prog="python -m tickwire.exchange", description=HELP)
+    parser = argparse.ArgumentParser(prog="tickwire-exchange", description=HELP)
     add_arguments(parser)
     return parser
 
@@ -139,11 +146,7 @@ def add_engine_command(sub: Any) -> None:
 
 
 def _engine_command(args: argparse.Namespace) -> int:
-    try:
-        return run(args)
-    except UsageError as exc:
-        print(f"exchange: {exc}", file=sys.stderr)
-        return 2
+    return run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tickwire.itch import DecodeError
     from tickwire.moldudp64 import MoldError
 
-    return run_cli(build_parser(), argv, run, data_errors=(DecodeError, MoldError))
+    return run_cli(
+        build_parser(), argv, run, data_errors=(DecodeError, MoldError), dist="tickwire-exchange"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,7 +176,12 @@ async def _exchange(args: argparse.Namespace) -> int:
 
     from tickwire.exchange import Exchange, ExchangeConfig, Faults
 
-    seed = _itch_file(args.seed) if args.seed else None  # bad paths fail before any port opens
+    if args.preload_deprecated is not None:
+        if args.preload is not None:
+            raise UsageError("--seed is the old name of --preload: give --preload only")
+        print("warning: --seed FILE is deprecated: use --preload FILE", file=sys.stderr)
+        args.preload = args.preload_deprecated
+    seed = _itch_file(args.preload) if args.preload else None  # before any port opens
     flow: Any = _itch_file(args.flow) if args.flow else None
     if flow is None and args.generate:
         from tickwire.itch.generator import generate_day
@@ -245,9 +255,10 @@ async def _exchange(args: argparse.Namespace) -> int:
         },
     }
     await ex.close()
-    if args.json:
-        Path(args.json).write_text(json.dumps(stats, indent=2) + "\n")
-    print(json.dumps(stats), flush=True)
+    if args.json is not None and args.json != "-":
+        with atomic_open(args.json) as f:
+            f.write(json.dumps(stats, indent=2) + "\n")
+    print(json.dumps(stats), flush=True)  # stdout is JSON lines whatever --json says
     return 0
 
 

@@ -2,15 +2,18 @@
 
 Commands::
 
-    stats FILE [--json] [--lenient]        message counts by type, skipped frames, fixups
-    dump FILE [--type A,F] [--symbol AAPL] [--limit N] [--json] [--lenient]
+    stats FILE [--lenient] [--json [PATH]]   message counts by type, skipped frames, fixups
+    dump FILE [--type A,F] [--symbol AAPL] [--limit N] [--lenient] [--json [PATH]]
     generate --messages N --symbols K --seed S OUT   (OUT ending in .gz is gzipped)
-    convert FILE --parquet OUTDIR [--compression C] [--no-series] [--json]
+    convert FILE --parquet OUTDIR [--compression C] [--no-series] [--json [PATH]]
                                            one Parquet file per message type
 
-FILE may be gzipped. Exit status: 0 on success, 1 when the file cannot be read or
+FILE may be gzipped. The conventions of every tickwire command line (``docs/cli.md``,
+:mod:`tickwire.cli`): exit status 0 on success, 1 when the file cannot be read or
 decoded (strict mode), 2 on usage errors (a missing, empty or directory FILE included),
-130 when interrupted; an error is one line on stderr, never a traceback.
+130 when interrupted; an error is one line on stderr, never a traceback; ``--json``
+writes JSON to stdout (in place of the text) or to PATH; ``OUT`` is written whole or not
+at all.
 """
 
 from __future__ import annotations
@@ -22,11 +25,22 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any, TextIO
 
-from tickwire.itch._cli import UsageError, existing_file, positive_int, run_cli
+from tickwire.cli import (
+    Progress,
+    UsageError,
+    add_json_option,
+    atomic_path,
+    existing_file,
+    json_output,
+    json_to_stdout,
+    positive_int,
+    run_cli,
+    write_json,
+)
 from tickwire.itch.messages import MESSAGE_CLASSES, Message, decode
-from tickwire.itch.progress import Progress
 from tickwire.itch.reader import BinaryFileReader, read
 
 __all__ = ["main", "message_to_dict"]
@@ -94,8 +108,9 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         for _ in _with_progress(reader, reader.iter_raw(), args.file):
             pass
     summary: dict[str, Any] = {"file": args.file, **reader.stats.as_dict()}
-    if args.json:
-        out.write(json.dumps(summary) + "\n")
+    if args.json is not None:
+        write_json(args.json, summary, stdout=out)
+    if json_to_stdout(args.json):
         return 0
     out.write(f"{args.file}: {summary['messages']} messages, {summary['bytes_read']} bytes\n")
     for letter, count in sorted(summary["by_type"].items(), key=lambda kv: -kv[1]):
@@ -137,7 +152,11 @@ def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:
     # learn the symbol's locate codes from the messages that do name it.
     locates: set[int] = set()
     written = 0
-    with _messages(args.file, lenient=args.lenient) as messages:
+    text = None if json_to_stdout(args.json) else out
+    with (
+        json_output(args.json, out) if args.json is not None else nullcontext(None) as as_json,
+        _messages(args.file, lenient=args.lenient) as messages,
+    ):
         for msg in messages:
             if symbol is not None:
                 stock = getattr(msg, "stock", None)
@@ -147,10 +166,10 @@ def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:
                     continue
             if types is not None and msg.message_type not in types:
                 continue
-            if args.json:
-                out.write(json.dumps(message_to_dict(msg)) + "\n")
-            else:
-                out.write(_format_human(msg) + "\n")
+            if as_json is not None:
+                as_json.write(json.dumps(message_to_dict(msg)) + "\n")
+            if text is not None:
+                text.write(_format_human(msg) + "\n")
             written += 1
             if args.limit is not None and written >= args.limit:
                 break
@@ -167,8 +186,9 @@ def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with (
-        BinaryFileWriter(args.out) as writer,
-        Progress(args.messages, os.path.basename(args.out), unit=" msgs") as bar,
+        atomic_path(args.out) as tmp,
+        BinaryFileWriter(tmp) as writer,
+        Progress(args.messages, os.path.basename(args.out), unit="msg") as bar,
     ):
         n = 0
         for msg in messages:
@@ -186,10 +206,7 @@ def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     # Imported here: pyarrow (the [arrow] extra) is only needed by this command.
     from tickwire.itch import convert
 
-    try:
-        update, close = convert.rich_progress(os.path.basename(args.file))
-    except ImportError as exc:
-        raise UsageError(f"{exc}: pip install 'tickwire-itch[arrow]'") from None
+    bar = Progress(None, os.path.basename(args.file))
     try:
         summary = convert.convert(
             args.file,
@@ -197,29 +214,29 @@ def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
             implementation=args.implementation,
             compression=args.compression,
             series=not args.no_series,
-            progress=update,
+            progress=bar.set,
         )
     except ImportError as exc:  # pyarrow, or the capture reader, not installed
         raise UsageError(str(exc)) from None
     finally:
-        close()
-    if args.json:
-        out.write(json.dumps(summary.as_dict()) + "\n")
-    else:
+        bar.close()
+    if args.json is not None:
+        write_json(args.json, summary.as_dict(), stdout=out)
+    if not json_to_stdout(args.json):
         convert.print_summary(summary, out)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tickwire.itch", description="NASDAQ TotalView-ITCH 5.0 tools."
+        prog="tickwire-itch", description="NASDAQ TotalView-ITCH 5.0 tools."
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("stats", help="count messages by type")
     p.add_argument("file", type=existing_file, help="BinaryFILE (gzip allowed)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
+    add_json_option(p, "the counts, one object")
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("dump", help="print messages")
@@ -227,15 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", action="append", help="message type letters, e.g. A,F (repeatable)")
     p.add_argument("--symbol", help="only messages about this symbol (by stock and locate)")
     p.add_argument("--limit", type=positive_int, help="stop after N messages")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
+    add_json_option(p, "the messages, one object per line")
     p.set_defaults(func=_cmd_dump)
 
     p = sub.add_parser("generate", help="write a deterministic synthetic trading day")
-    p.add_argument("--messages", type=positive_int, required=True)
-    p.add_argument("--symbols", type=positive_int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("out", help="output BinaryFILE (.gz to compress)")
+    p.add_argument("--messages", type=positive_int, required=True, help="messages in the day")
+    p.add_argument("--symbols", type=positive_int, required=True, help="instruments traded")
+    p.add_argument("--seed", type=int, default=0, help="random seed (the same seed, the same day)")
+    p.add_argument("out", help="output BinaryFILE (.gz to compress), written whole or not at all")
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser(
@@ -250,18 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--compression",
         choices=("snappy", "zstd", "gzip", "none"),
         default="snappy",
-        help="Parquet compression (default: snappy)",
+        help="Parquet compression",
     )
     p.add_argument(
         "--implementation",
         choices=("auto", "cython", "pure"),
         default="auto",
-        help="column builder (default: auto, the compiled one when built)",
+        help="column builder (auto: the compiled one when built)",
     )
     p.add_argument(
         "--no-series", action="store_true", help="skip series plugins (the engine's BBO, trades)"
     )
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_json_option(p, "the summary, one object")
     p.set_defaults(func=_cmd_convert)
     return parser
 
@@ -270,4 +287,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     """Run the CLI; returns the exit status (0 success, 1 undecodable input, 2 usage,
     130 interrupted), with one ``error:`` line on stderr and never a traceback."""
     stream = out if out is not None else sys.stdout
-    return run_cli(build_parser(), argv, lambda args: int(args.func(args, stream)))
+    return run_cli(
+        build_parser(), argv, lambda args: int(args.func(args, stream)), dist="tickwire-itch"
+    )

@@ -32,7 +32,8 @@ The algorithm:
    seconds and the rate, on stdout (``--json`` for one JSON object); a rich progress bar
    by input bytes on stderr when it is a terminal.
 
-Why plugins: tickwire-itch depends on nothing but construct, so it cannot import the
+Why plugins: tickwire-itch depends on nothing but construct (and tickwire-cli, its command
+line's conventions), so it cannot import the
 MoldUDP64 capture reader (tickwire-moldudp64) or the book (tickwire-engine). Each of
 those packages registers an entry point in the group this module looks up:
 ``tickwire.itch.captures`` (name ``moldudp64``: a callable taking the path and
@@ -46,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -442,29 +442,9 @@ def print_summary(summary: ConvertSummary, out: TextIO) -> None:
 
 
 def rich_progress(label: str) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
-    """A rich progress bar on stderr (shown only on a terminal): ``(update, close)``."""
-    if not sys.stderr.isatty():
-        return (lambda done, total: None), (lambda: None)
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    """A progress bar on stderr (shown only on a terminal): ``(update, close)``; the
+    bar is :class:`tickwire.cli.Progress`, which the command line uses directly."""
+    from tickwire.cli import Progress
 
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        transient=False,
-    )
-    bar.start()
-    task = bar.add_task(label, total=None)
-
-    def update(done: int, total: int | None) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return update, bar.stop
+    bar = Progress(None, label)
+    return bar.set, bar.close

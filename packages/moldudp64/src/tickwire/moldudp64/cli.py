@@ -24,29 +24,33 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
-from tickwire.net import PcapWriter, build_udp_frame, is_capture
-
-from .capture import MoldCapture
-from .cliargs import (
+from tickwire.cli import (
+    Progress,
     UsageError,
+    add_json_option,
+    atomic_path,
     existing_file,
     int_range,
     ipv4,
     iso_date,
+    json_to_stdout,
     non_negative_float,
     positive_float,
     positive_int,
     run_cli,
-    session,
     tcp_udp_port,
     vlan_tci,
+    write_json,
 )
-from .codec import HEADER_SIZE, encode_session
+from tickwire.net import PcapWriter, build_udp_frame, is_capture
+
+from .capture import MoldCapture
+from .codec import HEADER_SIZE, SESSION_LENGTH, encode_session
 from .publisher import DEFAULT_MAX_PAYLOAD, pack_messages
 from .replay import capture_payloads, open_sender, parse_address, replay
 from .sequenced import SequencedCapture
 
-__all__ = ["main", "pack_binaryfile"]
+__all__ = ["main", "pack_binaryfile", "session"]
 
 DEFAULT_PORT = 26477
 
@@ -56,7 +60,7 @@ def _itch() -> None:
     try:
         import tickwire.itch  # noqa: F401
     except ImportError:  # pragma: no cover - depends on the installation
-        raise SystemExit(
+        raise UsageError(
             "this command needs tickwire-itch: pip install 'tickwire-moldudp64[itch]'"
         ) from None
 
@@ -68,8 +72,17 @@ _MAX_PAYLOAD_RANGE = (HEADER_SIZE + 2 + 50, 65_507)
 _max_payload = int_range(*_MAX_PAYLOAD_RANGE, what="--max-payload")
 
 
+def session(text: str) -> str:
+    """An argparse type: a MoldUDP64 session name, 1 to 10 printable ASCII characters."""
+    if not 1 <= len(text) <= SESSION_LENGTH or not all(" " <= ch <= "~" for ch in text):
+        raise argparse.ArgumentTypeError(
+            f"session {text!r} is not 1 to {SESSION_LENGTH} printable ASCII characters"
+        )
+    return text
+
+
 def _address(text: str) -> tuple[str, int]:
-    """``--to``: a literal ``IPv4:PORT`` (see :func:`~tickwire.moldudp64.replay.parse_address`)."""
+    """``--to``: a literal ``IPv4:PORT`` (see :func:`tickwire.moldudp64.replay.parse_address`)."""
     try:
         return parse_address(text)
     except ValueError as exc:
@@ -128,10 +141,12 @@ def pack_binaryfile(
 
 def cmd_itch2pcap(args: argparse.Namespace) -> int:
     _itch()
-    from tickwire.itch.progress import Progress
-
     frames = 0
-    with PcapWriter(args.output) as out, Progress(None, "itch2pcap", unit="pkt") as bar:
+    with (
+        atomic_path(args.output) as tmp,
+        PcapWriter(tmp) as out,
+        Progress(None, "itch2pcap", unit="pkt") as bar,
+    ):
         for ts, pkt in pack_binaryfile(
             args.input,
             session=args.session,
@@ -158,9 +173,12 @@ def cmd_itch2pcap(args: argparse.Namespace) -> int:
 def cmd_pcap2itch(args: argparse.Namespace) -> int:
     _itch()
     from tickwire.itch import BinaryFileWriter
-    from tickwire.itch.progress import Progress
 
-    with BinaryFileWriter(args.output) as out, Progress(None, "pcap2itch", unit="pkt") as bar:
+    with (
+        atomic_path(args.output) as tmp,
+        BinaryFileWriter(tmp) as out,
+        Progress(None, "pcap2itch", unit="pkt") as bar,
+    ):
         if args.keep_duplicates:
             cap = MoldCapture(args.input, port=args.port)
             for mf in cap:
@@ -202,8 +220,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
         def packets() -> Iterator[tuple[int, bytes]]:
             return pack_binaryfile(args.source, session=args.session, max_payload=args.max_payload)
 
-    from tickwire.itch.progress import Progress
-
     with (
         open_sender(address, ttl=args.ttl) as sock,
         Progress(args.max, "replay", unit="pkt") as bar,
@@ -217,24 +233,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
             loop=args.loop,
             on_packet=bar.update,
         )
-    if args.json:
-        print(json.dumps(report.as_dict()))
-    else:
+    if args.json is not None:
+        write_json(args.json, report.as_dict())
+    if not json_to_stdout(args.json):
         print(report.text())
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m tickwire.moldudp64", description=__doc__.split("\n\n")[0]
+        prog="tickwire-moldudp64",
+        description="Convert between BinaryFILEs and MoldUDP64 captures, replay feeds.",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("itch2pcap", help="BinaryFILE -> MoldUDP64 pcap")
-    a.add_argument("input", type=existing_file)
-    a.add_argument("output")
-    a.add_argument("--session", type=session, default="TICKWIRE01")
-    a.add_argument("--max-payload", type=_max_payload, default=DEFAULT_MAX_PAYLOAD)
+    a.add_argument("input", type=existing_file, help="ITCH BinaryFILE (gzip allowed)")
+    a.add_argument("output", help="pcap to write, whole or not at all")
+    a.add_argument("--session", type=session, default="TICKWIRE01", help="MoldUDP64 session")
+    a.add_argument(
+        "--max-payload", type=_max_payload, default=DEFAULT_MAX_PAYLOAD, help="UDP payload bytes"
+    )
     a.add_argument(
         "--flush-us", type=non_negative_float, default=1000.0, help="packet flush interval"
     )
@@ -242,17 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--date", type=iso_date, default="2020-01-02", help="day the ITCH timestamps belong to"
     )
     # test addresses in 198.18.0.0/15 (RFC 2544), never a real feed's
-    a.add_argument("--src-ip", type=ipv4, default="198.18.0.1")
-    a.add_argument("--dst-ip", type=ipv4, default="198.18.0.2")
-    a.add_argument("--src-port", type=tcp_udp_port, default=DEFAULT_PORT)
-    a.add_argument("--dst-port", type=tcp_udp_port, default=DEFAULT_PORT)
+    a.add_argument("--src-ip", type=ipv4, default="198.18.0.1", help="IPv4 source")
+    a.add_argument("--dst-ip", type=ipv4, default="198.18.0.2", help="IPv4 destination")
+    a.add_argument("--src-port", type=tcp_udp_port, default=DEFAULT_PORT, help="UDP source port")
+    a.add_argument(
+        "--dst-port", type=tcp_udp_port, default=DEFAULT_PORT, help="UDP destination port"
+    )
     a.add_argument("--vlan", type=vlan_tci, default=None, help="802.1Q TCI to tag frames with")
-    a.add_argument("--no-end-of-session", action="store_true")
+    a.add_argument(
+        "--no-end-of-session", action="store_true", help="no end-of-session packet at the end"
+    )
     a.set_defaults(func=cmd_itch2pcap)
 
     b = sub.add_parser("pcap2itch", help="MoldUDP64 pcap/pcapng -> BinaryFILE")
-    b.add_argument("input", type=existing_file)
-    b.add_argument("output")
+    b.add_argument("input", type=existing_file, help="pcap or pcapng capture (gzip allowed)")
+    b.add_argument("output", help="BinaryFILE to write (.gz to compress), whole or not at all")
     b.add_argument("--port", type=tcp_udp_port, default=None, help="only this UDP port")
     b.add_argument("--session", type=session, default=None, help="only this session")
     b.add_argument(
@@ -274,9 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--loop", action="store_true", help="start over at the end")
     r.add_argument("--port", type=tcp_udp_port, default=None, help="only packets for this UDP port")
     r.add_argument("--session", type=session, default="TICKWIRE01", help="session for a BinaryFILE")
-    r.add_argument("--max-payload", type=_max_payload, default=DEFAULT_MAX_PAYLOAD)
+    r.add_argument(
+        "--max-payload",
+        type=_max_payload,
+        default=DEFAULT_MAX_PAYLOAD,
+        help="UDP payload bytes for a BinaryFILE",
+    )
     r.add_argument("--ttl", type=int_range(0, 255, what="TTL"), default=1, help="multicast TTL")
-    r.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_option(r, "the report")
     r.set_defaults(func=cmd_replay)
     return p
 
@@ -289,6 +317,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (see :mod:`.cliargs`: 0 success,
-    1 unreadable input, 2 a usage error, 130 interrupted), never a traceback for bad input."""
-    return run_cli(build_parser(), argv, _run)
+    """Run the command line; returns the exit status (:func:`tickwire.cli.run_cli`:
+    0 success, 1 unreadable input, 2 a usage error, 130 interrupted), never a traceback
+    for bad input."""
+    return run_cli(build_parser(), argv, _run, dist="tickwire-moldudp64")

@@ -32,10 +32,19 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tickwire.cli import (
+    add_json_option,
+    existing_file,
+    json_output,
+    json_to_stdout,
+    run_cli,
+    tcp_udp_port,
+)
 from tickwire.net.errors import BadPcap
 from tickwire.net.pcap import read_pcap
 from tickwire.net.tcp import ReassemblyStats, TcpSegment, reassemble, tcp_segments
@@ -53,7 +62,6 @@ from tickwire.soupbintcp.packets import (
 )
 
 from . import v42, v50
-from ._cli import existing_file, port, run_cli
 from ._errors import CaptureError, OuchError
 from ._wire import Message
 
@@ -327,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``decode``; returns the exit status (0, 1 for an unreadable capture, 2 for a
     usage error, 130 interrupted), with one ``error:`` line and never a traceback."""
     parser = argparse.ArgumentParser(
-        prog="python -m tickwire.ouch", description=__doc__.split("\n")[0]
+        prog="tickwire-ouch",
+        description="Decode SoupBinTCP (and the OUCH it carries) from a capture.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     dec = sub.add_parser(
@@ -337,31 +346,33 @@ def main(argv: list[str] | None = None) -> int:
         "capture missed give a 'gap' record, the framing resynchronises after it, and the "
         "exit status is 1 (a count on stderr); 0 when every byte was there.",
     )
-    dec.add_argument("capture", type=existing_file)
-    dec.add_argument("--json", action="store_true", help="one JSON object per line (default: text)")
+    dec.add_argument("capture", type=existing_file, help="pcap or pcapng capture")
+    add_json_option(dec, "the packets, one object per line")
     dec.add_argument("--ouch", choices=["auto", "4.2", "5.0"], default="auto", help="OUCH version")
     dec.add_argument(
-        "--port", type=port, default=None, help="the server's TCP port (else inferred)"
+        "--port", type=tcp_udp_port, default=None, help="the server's TCP port (else inferred)"
     )
     dec.add_argument("--show-passwords", action="store_true", help="do not redact login passwords")
-    return run_cli(parser, argv, _decode)
+    return run_cli(parser, argv, lambda args: _decode(args, parser.prog), dist="tickwire-ouch")
 
 
-def _decode(args: argparse.Namespace) -> int:
+def _decode(args: argparse.Namespace, prog: str) -> int:
     stats = DecodeStats()
-    for rec in decode_capture(
-        args.capture,
-        version=args.ouch,
-        server_port=args.port,
-        show_passwords=args.show_passwords,
-        stats=stats,
-    ):
-        if args.json:
-            print(json.dumps(rec))
-        else:
-            print(_text(rec))
+    text = None if json_to_stdout(args.json) else sys.stdout
+    with json_output(args.json) if args.json is not None else nullcontext(None) as as_json:
+        for rec in decode_capture(
+            args.capture,
+            version=args.ouch,
+            server_port=args.port,
+            show_passwords=args.show_passwords,
+            stats=stats,
+        ):
+            if as_json is not None:
+                as_json.write(json.dumps(rec) + "\n")
+            if text is not None:
+                text.write(_text(rec) + "\n")
     if stats.gaps:
-        print(f"python -m tickwire.ouch decode: {stats.text()}", file=sys.stderr)
+        print(f"{prog} decode: {stats.text()}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,13 +1,15 @@
 """``python -m tickwire.threshold`` (console script ``tickwire-threshold``).
 
     python -m tickwire.threshold run --backend NAME --config FILE CAPTURE \\
-        --out ORDERS.pcap --json STATS.json
+        --orders ORDERS.pcap --json STATS.json
     python -m tickwire.threshold backends
 
 ``run`` feeds every frame of a pcap/pcapng capture of Ethernet frames to one registered
-backend (``docs/threshold.md``), writes the order frames to ``--out`` with the timestamp
-of the frame that caused each, and the statistics (STATS.json, section 6) to ``--json``
-(``-`` for stdout; a file is written whole or not at all). ``backends`` lists the
+backend (``docs/threshold.md``), writes the order frames to ``--orders`` with the
+timestamp of the frame that caused each, and the statistics (STATS.json, section 6) to
+``--json`` (``-`` or no value for stdout; a file is written whole or not at all, and so
+is the orders pcap). ``--orders`` was ``--out`` before 0.2 (still read, with a warning,
+until 0.3: ``--out`` is a folder in every other command). ``backends`` lists the
 registered backends, ``reference`` first. ``python -m tickwire.engine threshold`` is the
 same command (:func:`add_run_arguments` and :func:`run_command` serve both).
 
@@ -19,15 +21,22 @@ line, never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tickwire.cli import (
+    Progress,
+    UsageError,
+    add_json_option,
+    atomic_path,
+    existing_file,
+    json_output,
+    one_line,
+    run_cli,
+)
 from tickwire.itch import DecodeError
-from tickwire.itch.progress import Progress
 from tickwire.moldudp64 import MoldError
-from tickwire.moldudp64.cliargs import UsageError, existing_file, run_cli
 from tickwire.net import LINKTYPE_ETHERNET, PcapWriter, linktype_name, read_pcap
 from tickwire.threshold.backends import (
     BackendNotFound,
@@ -68,34 +77,48 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", required=True, help="registered backend name, e.g. reference")
     parser.add_argument("--config", required=True, help="TOML configuration (docs/threshold.md)")
     parser.add_argument("capture", type=existing_file, help="input pcap/pcapng of Ethernet frames")
-    parser.add_argument("--out", required=True, help="pcap the order frames are written to")
-    parser.add_argument("--json", required=True, help="statistics JSON file ('-' for stdout)")
+    parser.add_argument(
+        "--orders",
+        metavar="FILE",
+        help="pcap the order frames are written to (required), whole or not at all",
+    )
+    # Before 0.2 the orders pcap was --out, which every other command uses for a folder.
+    parser.add_argument("--out", dest="out_deprecated", metavar="FILE", help=argparse.SUPPRESS)
+    add_json_option(parser, "the statistics (STATS.json)", required=True)
 
 
-def run_command(args: argparse.Namespace, prog: str = "tickwire.threshold") -> int:
+def _orders_path(args: argparse.Namespace) -> str:
+    """``--orders``, or the deprecated ``--out`` with a warning on stderr."""
+    old = getattr(args, "out_deprecated", None)
+    if args.orders is not None and old is not None:
+        raise UsageError("--out is the old name of --orders: give --orders only")
+    if old is not None:
+        print("warning: --out FILE is deprecated: use --orders FILE", file=sys.stderr)
+        return str(old)
+    if args.orders is None:
+        raise UsageError("the following arguments are required: --orders")
+    return str(args.orders)
+
+
+def run_command(args: argparse.Namespace) -> int:
     """Run one backend over a capture (the arguments of :func:`add_run_arguments`).
 
     The configuration and the backend are checked before any output is created; the
-    order pcap is written as frames are fed, the statistics only at the end.
+    order pcap is written as frames are fed to a temporary file beside it, renamed when
+    the run succeeds; the statistics are written at the end.
     """
+    orders = _orders_path(args)
     try:
         config = load_config_argument(args.config)
-    except UsageError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
     except OSError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        backend = load_backend(args.backend)
-    except BackendNotFound as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(one_line(exc)) from None
+    backend = load_backend(args.backend)
     try:
         backend.configure(config)
         capture = Path(args.capture)
         with (
-            PcapWriter(args.out) as writer,
+            atomic_path(orders) as tmp,
+            PcapWriter(tmp) as writer,
             Progress(capture.stat().st_size, f"threshold {args.backend}") as bar,
         ):
             for n, record in enumerate(read_pcap(capture), 1):
@@ -105,27 +128,21 @@ def run_command(args: argparse.Namespace, prog: str = "tickwire.threshold") -> i
                         "Ethernet; the strategy takes Ethernet frames"
                     )
                 try:
-                    orders = backend.feed(record.frame)
+                    orders_out = backend.feed(record.frame)
                 except ValueError as exc:  # a frame this backend cannot take (e.g. too long)
                     raise MoldError(
                         f"{capture}: frame {n} ({len(record.frame)} bytes): {exc}"
                     ) from exc
-                for order in orders:
+                for order in orders_out:
                     writer.write(order, timestamp_ns=record.timestamp_ns)
                 bar.update(len(record.frame) + 16)
         text = backend.stats().to_json()
     except BackendUnavailable as exc:
-        print(f"{prog}: backend {args.backend!r} unavailable: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"backend {args.backend!r} unavailable: {exc}") from None
     finally:
         backend.close()
-    if args.json == "-":
-        sys.stdout.write(text)
-    else:
-        tmp = f"{args.json}.part"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, args.json)
+    with json_output(args.json) as out:  # the canonical STATS.json text, as it is
+        out.write(text)
     return 0
 
 
@@ -138,7 +155,7 @@ def backends_command(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tickwire.threshold",
+        prog="tickwire-threshold",
         description="the threshold strategy: run a backend over a capture, list backends.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,4 +175,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         lambda args: int(args.func(args)),
         usage_errors=USAGE_ERRORS,
         data_errors=(DecodeError, MoldError),
+        dist="tickwire-threshold",
     )

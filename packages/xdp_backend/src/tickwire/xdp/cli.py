@@ -14,11 +14,15 @@ import dataclasses
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 
-from tickwire.moldudp64.cliargs import (
+from tickwire.cli import (
     UsageError,
+    add_json_option,
     existing_file,
     int_range,
+    json_output,
+    json_to_stdout,
     non_negative_int,
     positive_float,
     run_cli,
@@ -50,7 +54,10 @@ class _UsageError(UsageError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tickwire.xdp", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="tickwire-xdp",
+        description="The XDP threshold program: attach, arm, disarm, set, mirror, stats, detach.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("attach", help="load, configure, pin and attach the program")
@@ -61,12 +68,14 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="threshold strategy TOML (docs/threshold.md)",
     )
-    a.add_argument("--mode", choices=("native", "generic"), default="native")
+    a.add_argument(
+        "--mode", choices=("native", "generic"), default="native", help="XDP attach mode"
+    )
     a.add_argument(
         "--mirror",
         choices=tuple(layout.MIRROR_MODES),
         default="orders",
-        help="frames copied to the ring buffer: those turned into orders (default), all feed frames, none",
+        help="frames copied to the ring buffer: those turned into orders, all feed frames, none",
     )
 
     for name, text in (
@@ -93,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("stats", help="counts, shares and notional committed")
     st.add_argument("iface")
-    st.add_argument("--json", action="store_true", help="print the contract's STATS.json object")
+    add_json_option(st, "the contract's STATS.json object (one per view)")
     st.add_argument("--watch", type=positive_float, metavar="SECONDS", help="refresh every SECONDS")
     st.add_argument(
         "--count",
@@ -192,13 +201,18 @@ def _format(raw: RawStats, armed: bool) -> str:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    with XdpProgram.open_pinned(args.iface) as prog:
+    text = not json_to_stdout(args.json)
+    with (
+        XdpProgram.open_pinned(args.iface) as prog,
+        json_output(args.json) if args.json is not None else nullcontext(None) as as_json,
+    ):
         shown = 0
         while True:
             raw = prog.raw_stats()
-            if args.json:
-                print(raw.threshold_stats().to_json(), end="", flush=True)
-            else:
+            if as_json is not None:
+                as_json.write(raw.threshold_stats().to_json())
+                as_json.flush()
+            if text:
                 print(_format(raw, bool(prog.read_config().armed)), flush=True)
             shown += 1
             if args.watch is None or (args.count and shown >= args.count):
@@ -207,7 +221,7 @@ def _stats(args: argparse.Namespace) -> int:
                 time.sleep(args.watch)
             except KeyboardInterrupt:  # the way to end `--watch` without --count: not 130
                 return 0
-            if not args.json:
+            if text:
                 print()
 
 
@@ -240,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _run,
         usage_errors=(ConfigError,),
         data_errors=(XdpError, LibbpfError, BuildError),
+        dist="tickwire-xdp",
     )
 
 

@@ -1,0 +1,81 @@
+"""The conventions every tickwire command line shares, in one place, and the
+``tickwire`` command (:mod:`tickwire.cli.main`).
+
+* :func:`run_cli` (:mod:`tickwire.cli.boundary`): the error boundary, one
+  ``PROG: error: ...`` line and the exit statuses (2 usage, 1 failure, 130 interrupted,
+  0 when stdout's reader went away), ``--version`` on every parser, help with defaults.
+* :mod:`tickwire.cli.args`: the validated argparse types (ports, counts, probabilities,
+  an input file that must exist).
+* :mod:`tickwire.cli.output`: ``--json [PATH|-]`` and output files written whole or not
+  at all.
+* :class:`Progress` (:mod:`tickwire.cli.progress`): rich progress bars on stderr, on a
+  terminal only.
+
+See ``docs/cli.md``.
+"""
+
+from tickwire.cli.args import (
+    existing_file,
+    int_range,
+    ipv4,
+    iso_date,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    tcp_udp_port,
+    tcp_udp_port_or_any,
+    vlan_tci,
+)
+from tickwire.cli.boundary import (
+    DATA_ERRORS,
+    HelpFormatter,
+    UsageError,
+    dist_version,
+    invoked_as,
+    one_line,
+    parser_of,
+    run_cli,
+    walk,
+)
+from tickwire.cli.output import (
+    add_json_option,
+    atomic_open,
+    atomic_path,
+    json_output,
+    json_to_stdout,
+    write_json,
+)
+from tickwire.cli.progress import Progress
+
+__all__ = [
+    "DATA_ERRORS",
+    "HelpFormatter",
+    "Progress",
+    "UsageError",
+    "add_json_option",
+    "atomic_open",
+    "atomic_path",
+    "dist_version",
+    "existing_file",
+    "int_range",
+    "invoked_as",
+    "ipv4",
+    "iso_date",
+    "json_output",
+    "json_to_stdout",
+    "non_negative_float",
+    "non_negative_int",
+    "one_line",
+    "parser_of",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "run_cli",
+    "tcp_udp_port",
+    "tcp_udp_port_or_any",
+    "vlan_tci",
+    "walk",
+    "write_json",
+]

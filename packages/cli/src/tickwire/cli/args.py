@@ -1,0 +1,140 @@
+"""Validated argparse types shared by every tickwire command line.
+
+Option values are checked while parsing (a port outside 1..65535, a probability outside
+0..1, a path that names no file, ...), so a mistake is a usage error (exit 2, one line)
+reported before anything is opened, sent or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import math
+import os
+from collections.abc import Callable
+
+__all__ = [
+    "existing_file",
+    "int_range",
+    "ipv4",
+    "iso_date",
+    "non_negative_float",
+    "non_negative_int",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "tcp_udp_port",
+    "tcp_udp_port_or_any",
+    "vlan_tci",
+]
+
+
+def int_range(lo: int, hi: int | None = None, *, what: str = "") -> Callable[[str], int]:
+    """An argparse type: a decimal integer in ``lo..hi`` (no upper bound when None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"at least {lo}" if hi is None else f"in {lo}..{hi}"
+            raise argparse.ArgumentTypeError(f"{what or 'value'} {value} is not {bound}")
+        return value
+
+    parse.__name__ = what or "integer"  # argparse names the type in some messages
+    return parse
+
+
+#: A TCP or UDP port to connect or send to: 1..65535.
+tcp_udp_port = int_range(1, 65535, what="port")
+#: A port to listen on: 0 (any free port) to 65535.
+tcp_udp_port_or_any = int_range(0, 65535, what="port")
+#: A count or size that must be at least 1.
+positive_int = int_range(1, what="count")
+#: A count that may be 0.
+non_negative_int = int_range(0, what="count")
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def probability(text: str) -> float:
+    """An argparse type: a probability, 0 to 1."""
+    value = _float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"probability {value} is not in 0..1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0 (a rate, an interval)."""
+    value = _float(text)
+    if value <= 0.0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number, 0 or more (a delay, a scale)."""
+    value = _float(text)
+    if value < 0.0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def vlan_tci(text: str) -> int:
+    """An argparse type: an 802.1Q tag control information word (PCP, DEI, VLAN ID),
+    0..65535, decimal or ``0x`` hex; a plain VLAN ID is 0..4095 of it."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"802.1Q TCI {value} is not in 0..65535")
+    return value
+
+
+def ipv4(text: str) -> str:
+    """An argparse type: a dotted-quad IPv4 address (no name resolution)."""
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address") from None
+
+
+def iso_date(text: str) -> str:
+    """An argparse type: a date, ``YYYY-MM-DD``."""
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    return text
+
+
+def existing_file(text: str) -> str:
+    """An argparse type: a path to read, which must exist and not be a directory or an
+    empty regular file (a pipe or ``/dev/stdin`` is fine).
+
+    The rule: a missing input is a usage error (exit 2, like argparse's ``FileType``),
+    found while parsing, so no output file has been created yet when it is reported.
+    """
+    try:
+        st = os.stat(text)
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{text}: no such file") from None
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc.strerror or exc}") from None
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
+    if st.st_size == 0 and os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text}: empty file")
+    return text

@@ -1,0 +1,240 @@
+"""The one error boundary of tickwire's command lines, and what every parser gets.
+
+Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
+
+1. **prepares the parser tree**: every parser and subparser gets ``--version`` (the
+   distribution's version, read with ``importlib.metadata``) and :class:`HelpFormatter`
+   (defaults shown, descriptions kept as written). Run under the ``tickwire`` command
+   (:mod:`tickwire.cli.main`), the program name becomes ``tickwire NAME``.
+2. **parses**; argparse's own errors exit 2 with its usage and ``PROG: error: ...``.
+3. **runs the command** and turns what it raises into the exit-status convention:
+
+   * **2, usage**: :class:`UsageError` (or ``argparse.ArgumentTypeError``, or one of the
+     ``usage_errors`` given: a config validator's error), found after parsing;
+   * **1, failure**: the input cannot be read or decoded, or an I/O operation failed:
+     :data:`DATA_ERRORS` (``OSError``, ``EOFError`` of a truncated gzip member,
+     ``ValueError``, which every codec's typed error is, ``zlib.error``,
+     ``struct.error``) and the ``data_errors`` given; usage is checked first, since
+     config errors are often ``ValueError`` too;
+   * **130**: interrupted (Ctrl-C), quietly;
+   * **0**: stdout closed by its reader (``dump ... | head``): the command ends quietly
+     with the status it would have had, and stdout is pointed at ``/dev/null`` so the
+     interpreter's final flush does not fail too.
+
+   Either way stderr gets one line, ``PROG: error: what went wrong``, never a traceback.
+   Anything else is a bug in tickwire and keeps its traceback.
+
+``main`` returns the status and never raises ``SystemExit``, so tests call ``main(argv)``
+directly. Test: ``packages/cli/tests/test_cli_boundary.py`` and, over every registered
+command, ``tests/test_cli_conventions.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import os
+import struct
+import sys
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+__all__ = [
+    "DATA_ERRORS",
+    "HelpFormatter",
+    "UsageError",
+    "dist_version",
+    "invoked_as",
+    "one_line",
+    "parser_of",
+    "run_cli",
+    "walk",
+]
+
+#: The errors every command treats as unreadable data or a failed operation (exit 1).
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    zlib.error,
+    struct.error,
+)
+
+#: The program name the ``tickwire`` command runs a package's ``main`` under
+#: (``tickwire itch``); None when the package's own script or ``python -m`` runs it.
+_PROG: ContextVar[str | None] = ContextVar("tickwire_cli_prog", default=None)
+#: Set by :func:`parser_of`: ``run_cli`` hands the prepared parser over instead of running.
+_CAPTURE: ContextVar[list[argparse.ArgumentParser] | None] = ContextVar(
+    "tickwire_cli_capture", default=None
+)
+
+
+class UsageError(Exception):
+    """A bad argument or config value found after parsing: :func:`run_cli` exits 2."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (an ``OSError`` as ``FILE: reason``)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        text = f"{where}: {exc.strerror}" if where else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
+        text = f"corrupt or truncated gzip data: {text}"
+    return " ".join(text.split())
+
+
+def dist_version(dist: str) -> str:
+    """The installed version of the distribution ``dist`` ("unknown" if not installed)."""
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help with each option's default shown, ``(default: X)``, and descriptions and
+    epilogs kept as written (their lists and examples stay on their lines).
+
+    A default is not shown when there is none to show: None, a flag's False, or a help
+    text that already places ``%(default)s`` itself.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            "%(default)" in text
+            or action.default is None
+            or action.default is False
+            or action.default is argparse.SUPPRESS
+            or isinstance(action, argparse._VersionAction | argparse._HelpAction)
+        ):
+            return action.help
+        if not action.option_strings and action.nargs not in ("?", "*"):
+            return action.help
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+def walk(
+    parser: argparse.ArgumentParser,
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """``(path, parser)`` for ``parser`` and every subcommand parser below it, depth first
+    (``path`` is the subcommand names from the root: ``()``, ``("stats",)``, ...)."""
+
+    def visit(
+        path: tuple[str, ...], p: argparse.ArgumentParser
+    ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+        yield path, p
+        seen: set[int] = set()
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    if id(sub) not in seen:  # an alias names a parser already visited
+                        seen.add(id(sub))
+                        yield from visit((*path, name), sub)
+
+    yield from visit((), parser)
+
+
+def _prepare(parser: argparse.ArgumentParser, dist: str | None) -> None:
+    """Give every parser of the tree ``--version``, :class:`HelpFormatter` and, under the
+    ``tickwire`` command, its program name."""
+    prog = _PROG.get()
+    root = parser.prog
+    text = f"%(prog)s ({dist} {dist_version(dist)})" if dist else None
+    for _, p in walk(parser):
+        if prog is not None and p.prog.startswith(root):
+            p.prog = prog + p.prog[len(root) :]
+        p.formatter_class = HelpFormatter
+        if (
+            text is not None
+            and "-" in p.prefix_chars
+            and "--version" not in p._option_string_actions
+        ):
+            p.add_argument("--version", action="version", version=text)
+        for action in p._actions:
+            # An option with a default and no help would hide the default: give it one.
+            if (
+                action.help is None
+                and action.option_strings
+                and action.default not in (None, False, argparse.SUPPRESS)
+            ):
+                action.help = "(default: %(default)s)"
+
+
+@contextlib.contextmanager
+def invoked_as(prog: str) -> Iterator[None]:
+    """Run a package's ``main`` as ``prog`` (the ``tickwire`` command: ``tickwire itch``)."""
+    token = _PROG.set(prog)
+    try:
+        yield
+    finally:
+        _PROG.reset(token)
+
+
+def parser_of(main: Callable[..., Any]) -> argparse.ArgumentParser:
+    """The prepared parser a command's ``main`` runs (nothing is parsed or run): what the
+    convention test walks."""
+    found: list[argparse.ArgumentParser] = []
+    token = _CAPTURE.set(found)
+    try:
+        main([])
+    finally:
+        _CAPTURE.reset(token)
+    if not found:
+        raise TypeError(f"{main!r} does not end in tickwire.cli.run_cli")
+    return found[0]
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by a non-file (a test's capture)
+        pass
+
+
+def run_cli(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    command: Callable[[argparse.Namespace], int],
+    *,
+    dist: str | None = None,
+    usage_errors: tuple[type[BaseException], ...] = (),
+    data_errors: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Parse ``argv`` and run ``command(args)`` inside the convention above; returns the
+    exit status. ``dist`` is the distribution whose version ``--version`` prints."""
+    _prepare(parser, dist)
+    capture = _CAPTURE.get()
+    if capture is not None:
+        capture.append(parser)
+        return 0
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed usage and the error (or the help)
+        if exc.code is None:
+            return 0
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return int(command(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as exc:
+        if isinstance(exc, (UsageError, argparse.ArgumentTypeError, *usage_errors)):
+            status = 2
+        elif isinstance(exc, (*DATA_ERRORS, *data_errors)):
+            status = 1
+        else:
+            raise
+        print(f"{parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        return status

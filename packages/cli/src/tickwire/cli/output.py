@@ -1,0 +1,123 @@
+"""Output files and ``--json`` the same way in every command.
+
+The rules:
+
+* ``--json [PATH|-]`` (:func:`add_json_option`) has one meaning everywhere: the
+  command's output also as JSON, on stdout (no value, or ``-``; the text output is then
+  left out, so stdout is JSON only) or in the file ``PATH`` (the text output goes to
+  stdout as without the option). A value that could be read as the command's next
+  argument is taken as the path, so write ``--json`` last or as ``--json=PATH``.
+* An output file is never left empty or half-written: it is written to a temporary file
+  beside it (same folder, so the rename is atomic, and a name ending in the target's, so
+  a writer that picks gzip by the ``.gz`` suffix still sees it) and renamed over the
+  target only when the command succeeds; when it fails, the temporary file is removed
+  and an existing target is untouched (:func:`atomic_path`, :func:`atomic_open`). A
+  target that exists and is not a regular file (``/dev/null``, a FIFO) is written in
+  place.
+
+Inputs are validated while parsing (:func:`tickwire.cli.args.existing_file`), so a
+missing input never creates an output at all. Test: ``packages/cli/tests/test_cli_output.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+__all__ = [
+    "JSON_HELP",
+    "add_json_option",
+    "atomic_open",
+    "atomic_path",
+    "json_output",
+    "json_to_stdout",
+    "write_json",
+]
+
+#: What ``--json`` means, appended to each command's own help for it.
+JSON_HELP = "no value or '-': stdout, in place of the text; PATH: that file, written whole"
+
+
+def add_json_option(
+    parser: argparse.ArgumentParser | Any, what: str, *, required: bool = False
+) -> None:
+    """Add ``--json [PATH|-]`` to ``parser``: ``what`` says what is written (``args.json``
+    is None when not given, ``-`` for stdout, else the path)."""
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        required=required,
+        metavar="PATH",
+        help=f"{what} as JSON ({JSON_HELP})",
+    )
+
+
+def json_to_stdout(value: str | None) -> bool:
+    """Whether ``--json`` sends the JSON to stdout (then the text output is left out)."""
+    return value == "-"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path to write ``path``'s content to; renamed to ``path`` when the
+    ``with`` block ends without an exception, removed when it raises (see the module
+    docs). A target that exists and is not a regular file is yielded as is."""
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise IsADirectoryError(21, "is a directory, not a file", str(target))
+        yield target  # a device or a FIFO: nothing to replace
+        return
+    tmp = target.with_name(f".{secrets.token_hex(4)}.part-{target.name}")
+    # Created here, with the mode a plain open() would give (0666 less the umask).
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO[Any]]:
+    """``open(path, mode)`` through :func:`atomic_path` (``encoding`` for text modes)."""
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=None if "b" in mode else encoding) as f:
+        yield f
+
+
+@contextlib.contextmanager
+def json_output(value: str, stdout: TextIO | None = None) -> Iterator[TextIO]:
+    """The stream ``--json`` output goes to: ``stdout`` (default ``sys.stdout``) for
+    ``-``, else the file ``value`` (atomic: complete when the block ends without an
+    exception, absent otherwise)."""
+    if value == "-":
+        yield stdout if stdout is not None else sys.stdout
+        return
+    with atomic_open(value, "w") as f:
+        yield f  # type: ignore[misc]
+
+
+def write_json(
+    value: str, obj: Any, *, indent: int | None = None, stdout: TextIO | None = None
+) -> None:
+    """Write ``obj`` as one JSON document (and a newline) where ``--json value`` says."""
+    with json_output(value, stdout) as out:
+        out.write(json.dumps(obj, indent=indent) + "\n")

@@ -1,0 +1,152 @@
+"""``tickwire.cli.run_cli``: exit statuses, the one error line, ``--version`` and help
+with defaults on every parser of a tree, and the quiet end of a closed pipe."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from tickwire.cli import (
+    HelpFormatter,
+    UsageError,
+    invoked_as,
+    one_line,
+    parser_of,
+    run_cli,
+    walk,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tickwire-demo", description="demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run it")
+    run.add_argument("--count", type=int, default=3, help="how many")
+    run.add_argument("--name", default="x")  # no help: the default is shown all the same
+    run.add_argument("--flag", action="store_true", help="a flag")
+    return parser
+
+
+def _main(raise_: BaseException | None = None):  # type: ignore[no-untyped-def]
+    def command(args: argparse.Namespace) -> int:
+        if raise_ is not None:
+            raise raise_
+        return 0
+
+    def main(argv: list[str]) -> int:
+        return run_cli(_parser(), argv, command, dist="tickwire-cli")
+
+    return main
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "line"),
+    [
+        (UsageError("bad --count"), 2, "tickwire-demo: error: bad --count"),
+        (FileNotFoundError(2, "No such file or directory", "x.itch"), 1,
+         "tickwire-demo: error: x.itch: No such file or directory"),
+        (ValueError("truncated\nmessage"), 1, "tickwire-demo: error: truncated message"),
+        (EOFError("eof"), 1, "tickwire-demo: error: corrupt or truncated gzip data: eof"),
+    ],
+)  # fmt: skip
+def test_errors_are_one_line_with_the_one_prefix(
+    capsys: pytest.CaptureFixture[str], exc: BaseException, status: int, line: str
+) -> None:
+    assert _main(exc)(["run"]) == status
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_interrupt_is_130_quietly(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(KeyboardInterrupt())(["run"]) == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    with pytest.raises(ZeroDivisionError):
+        _main(ZeroDivisionError())(["run"])
+
+
+def test_usage_errors_are_checked_before_data_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    class ConfigError(ValueError):
+        pass
+
+    def command(args: argparse.Namespace) -> int:
+        raise ConfigError("max_orders: must be an integer")
+
+    assert run_cli(_parser(), ["run"], command, usage_errors=(ConfigError,)) == 2
+
+
+def test_every_parser_gets_version_and_the_help_formatter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = parser_of(_main())
+    for _, p in walk(parser):
+        assert "--version" in p._option_string_actions
+        assert p.formatter_class is HelpFormatter
+    assert _main()(["run", "--version"]) == 0
+    assert capsys.readouterr().out.startswith("tickwire-demo run (tickwire-cli ")
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main()(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "how many (default: 3)" in text
+    assert "(default: x)" in text  # --name has no help text of its own
+    assert "a flag (default" not in text  # a flag's False is no default worth showing
+
+
+def test_under_the_tickwire_command_the_program_is_named_as_typed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with invoked_as("tickwire demo"):
+        assert _main(UsageError("no"))(["run"]) == 2
+    assert capsys.readouterr().err == "tickwire demo: error: no\n"
+    assert _main(UsageError("no"))(["run"]) == 2
+    assert capsys.readouterr().err == "tickwire-demo: error: no\n"
+
+
+def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main()(["run", "--count", "x"]) == 2
+    assert "tickwire-demo run: error: argument --count" in capsys.readouterr().err
+
+
+def test_one_line_of_an_oserror_names_the_file() -> None:
+    assert one_line(PermissionError(13, "Permission denied", "/x")) == "/x: Permission denied"
+
+
+def test_a_closed_pipe_ends_quietly_with_0(tmp_path: Path) -> None:
+    """``... | head``: the reader goes away; the command exits 0 with nothing on stderr
+    (the mechanism ``itch dump`` had, now every command's)."""
+    script = tmp_path / "spew.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import argparse, sys
+            from tickwire.cli import run_cli
+
+            def command(args):
+                for i in range(10_000_000):
+                    print(i)
+                return 0
+
+            sys.exit(run_cli(argparse.ArgumentParser(prog="spew"), [], command))
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        f"{sys.executable} {script} | head -1; echo status ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.stdout == "0\nstatus 0\n"
+    assert done.stderr == ""

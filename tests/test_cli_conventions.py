@@ -1,0 +1,173 @@
+"""Every registered command line keeps the conventions of ``docs/cli.md`` (issue #18,
+section 3), checked by walking each command of the ``tickwire.commands`` entry points
+and each of its subcommands (``tickwire.cli.parser_of`` hands over the parser a ``main``
+would run):
+
+* ``--version`` works on every command and subcommand and names the distribution;
+* help shows every option's default, and no reST markup;
+* a missing input file is one ``PROG: error:`` line, exit 2, and no output file;
+* the commands that stream to stdout end quietly with 0 when its reader goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tickwire.cli import existing_file, parser_of, walk
+from tickwire.cli.main import KNOWN
+
+pytestmark = pytest.mark.timeout(120, method="thread")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
+COMMANDS = {ep.name: ep for ep in entry_points(group="tickwire.commands")}
+REST = ("``", ":class:", ":func:", ":mod:", ":meth:", ":data:", ":attr:")
+
+
+def _all_parsers() -> list[tuple[str, tuple[str, ...], argparse.ArgumentParser, Any]]:
+    found = []
+    for name, ep in sorted(COMMANDS.items()):
+        main = ep.load()
+        for path, parser in walk(parser_of(main)):
+            found.append((name, path, parser, main))
+    return found
+
+
+PARSERS = _all_parsers()
+IDS = [" ".join((name, *path)) for name, path, _, _ in PARSERS]
+
+
+def test_every_project_command_is_registered() -> None:
+    assert set(KNOWN) <= set(COMMANDS)
+    assert len(PARSERS) > 30  # the commands and their subcommands
+
+
+def _shown(action: argparse.Action) -> bool:
+    return action.default not in (None, False, argparse.SUPPRESS) and (
+        bool(action.option_strings) or action.nargs in ("?", "*")
+    )
+
+
+@pytest.mark.parametrize(("name", "path", "parser", "main"), PARSERS, ids=IDS)
+def test_version_help_defaults_and_no_rest(
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    path: tuple[str, ...],
+    parser: argparse.ArgumentParser,
+    main: Callable[[list[str]], int],
+) -> None:
+    if "-" not in parser.prefix_chars:  # a stand-in for a command not installed
+        return
+    assert main([*path, "--version"]) == 0
+    out = capsys.readouterr().out
+    dist = COMMANDS[name].dist
+    assert dist is not None and f"({dist.name} {dist.version})" in out, out
+
+    text = parser.format_help()
+    flat = " ".join(text.split())
+    for marker in REST:
+        assert marker not in text, f"reST {marker!r} in the help of {' '.join(path)}:\n{text}"
+    for action in parser._actions:
+        if _shown(action) and action.help is not argparse.SUPPRESS:
+            assert f"(default: {action.default})" in flat, (
+                f"{name} {' '.join(path)} {action.option_strings or action.dest}: "
+                f"default {action.default!r} not shown:\n{text}"
+            )
+
+
+#: For every subcommand that reads an input file: an argv with ``MISSING`` as that input
+#: and ``OUT`` as what it would write. (The test below fails on a subcommand not listed.)
+MISSING_INPUT: dict[tuple[str, ...], list[str]] = {
+    ("itch", "stats"): ["MISSING", "--json", "OUT"],
+    ("itch", "dump"): ["MISSING", "--json", "OUT"],
+    ("itch", "convert"): ["MISSING", "--parquet", "OUT"],
+    ("moldudp64", "itch2pcap"): ["MISSING", "OUT"],
+    ("moldudp64", "pcap2itch"): ["MISSING", "OUT"],
+    ("moldudp64", "replay"): ["MISSING", "--to", "127.0.0.1:9", "--json", "OUT"],
+    ("ouch", "decode"): ["MISSING", "--json", "OUT"],
+    ("threshold", "run"): ["--backend", "reference", "--config", "CONFIG", "MISSING",
+                           "--orders", "OUT", "--json", "OUT2"],
+    ("engine", "book"): ["MISSING", "--json", "OUT"],
+    ("engine", "threshold"): ["--backend", "reference", "--config", "CONFIG", "MISSING",
+                              "--orders", "OUT", "--json", "OUT2"],
+    ("engine", "backtest"): ["MISSING", "--out", "OUT", "--json", "OUT2"],
+    ("engine", "export"): ["MISSING", "--symbol", "A", "--out", "OUT"],
+    ("engine", "exchange"): ["--feed", "127.0.0.1:9", "--flow", "MISSING", "--json", "OUT"],
+    ("exchange",): ["--feed", "127.0.0.1:9", "--flow", "MISSING", "--json", "OUT"],
+    ("xdp", "attach"): ["lo", "--config", "MISSING"],
+    ("baremetal", "boot"): ["--config", "MISSING"],
+    ("baremetal", "traffic"): ["--capture", "MISSING"],
+    ("fpga", "control"): ["--config", "MISSING"],
+}  # fmt: skip
+
+
+def _reads_a_file(parser: argparse.ArgumentParser) -> bool:
+    return any(a.type is existing_file for a in parser._actions)
+
+
+def test_every_command_that_reads_a_file_is_in_the_table() -> None:
+    readers = {(name, *path) for name, path, p, _ in PARSERS if _reads_a_file(p)}
+    assert readers == set(MISSING_INPUT), readers ^ set(MISSING_INPUT)
+
+
+@pytest.mark.parametrize("command", sorted(MISSING_INPUT), ids=" ".join)
+def test_a_missing_input_is_one_line_exit_2_and_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("armed = true\n")
+    subst = {
+        "MISSING": str(tmp_path / "missing.itch"),
+        "OUT": str(tmp_path / "out"),
+        "OUT2": str(tmp_path / "out2"),
+        "CONFIG": str(config),
+    }
+    argv = [*command[1:], *(subst.get(a, a) for a in MISSING_INPUT[command])]
+    status = COMMANDS[command[0]].load()(argv)
+    err = capsys.readouterr().err
+    assert status == 2, err
+    lines = [line for line in err.splitlines() if ": error: " in line]
+    prog = f"tickwire-{command[0]} {' '.join(command[1:])}".rstrip()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), err
+    assert "missing.itch: no such file" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]  # nothing written
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tickwire.itch.cli import main
+
+    path = tmp_path_factory.mktemp("day") / "day.itch"
+    assert main(["generate", "--messages", "50000", "--symbols", "20", str(path)]) == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "tickwire.itch", "dump", "DAY"],
+        ["-m", "tickwire.itch", "dump", "DAY", "--json"],
+        ["-m", "tickwire.cli", "itch", "dump", "DAY"],
+    ],
+    ids=" ".join,
+)
+def test_streaming_into_a_closed_pipe_ends_quietly_with_0(day: Path, argv: list[str]) -> None:
+    cmd = " ".join([sys.executable, *(str(day) if a == "DAY" else a for a in argv)])
+    done = subprocess.run(
+        f"{cmd} | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert done.stdout == "0\n" and done.stderr == "", done
