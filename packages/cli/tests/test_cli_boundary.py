@@ -47,11 +47,11 @@ def _main(raise_: BaseException | None = None):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("exc", "status", "line"),
     [
-        (UsageError("bad --count"), 2, "tickwire-demo: error: bad --count"),
+        (UsageError("bad --count"), 2, "tickwire-demo run: error: bad --count"),
         (FileNotFoundError(2, "No such file or directory", "x.itch"), 1,
-         "tickwire-demo: error: x.itch: No such file or directory"),
-        (ValueError("truncated\nmessage"), 1, "tickwire-demo: error: truncated message"),
-        (EOFError("eof"), 1, "tickwire-demo: error: corrupt or truncated gzip data: eof"),
+         "tickwire-demo run: error: x.itch: No such file or directory"),
+        (ValueError("truncated\nmessage"), 1, "tickwire-demo run: error: truncated message"),
+        (EOFError("eof"), 1, "tickwire-demo run: error: corrupt or truncated gzip data: eof"),
     ],
 )  # fmt: skip
 def test_errors_are_one_line_with_the_one_prefix(
@@ -105,9 +105,9 @@ def test_under_the_tickwire_command_the_program_is_named_as_typed(
 ) -> None:
     with invoked_as("tickwire demo"):
         assert _main(UsageError("no"))(["run"]) == 2
-    assert capsys.readouterr().err == "tickwire demo: error: no\n"
+    assert capsys.readouterr().err == "tickwire demo run: error: no\n"
     assert _main(UsageError("no"))(["run"]) == 2
-    assert capsys.readouterr().err == "tickwire-demo: error: no\n"
+    assert capsys.readouterr().err == "tickwire-demo run: error: no\n"
 
 
 def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,7 +92,7 @@ def test_book_on_garbage_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad = tmp_path / "bad.itch"
     bad.write_bytes(b"\x00\x00Z" + b"\x00" * 5)
     assert main(["book", str(bad)]) == 1
-    assert "tickwire-engine: error: " in capsys.readouterr().err
+    assert "tickwire-engine book: error: " in capsys.readouterr().err
 
 
 def test_threshold_on_the_real_capture(tmp_path: Path) -> None:

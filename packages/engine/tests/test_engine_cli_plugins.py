@@ -60,7 +60,7 @@ def test_without_tickwire_exchange_the_exchange_command_says_what_to_install(
         )  # fmt: skip
         assert done.returncode == 2, done.stderr
         assert done.stderr == (
-            "tickwire-engine: error: the exchange command needs tickwire-exchange: "
+            "tickwire-engine exchange: error: the exchange command needs tickwire-exchange: "
             "pip install tickwire-exchange\n"
         )
         assert done.stdout == ""
@@ -150,7 +150,7 @@ def test_a_plugin_that_fails_to_load_is_one_line_and_a_builtin_name_wins(
     status = run_cli(parser, ["exchange", "--feed", "x"], lambda a: int(a.func(a)))
     assert status == 2
     assert capsys.readouterr().err == (
-        "engine: error: exchange: tickwire-exchange failed to load: "
+        "engine exchange: error: exchange: tickwire-exchange failed to load: "
         "No module named 'sortedcontainers'\n"
     )
     assert run_cli(parser, ["book"], lambda a: int(a.func(a))) == 0

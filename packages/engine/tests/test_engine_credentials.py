@@ -77,5 +77,5 @@ def test_live_refuses_a_password_on_the_command_line() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "tickwire-engine: error: --password-file /nonexistent/pw: No such file or directory"
+        "tickwire-engine live: error: --password-file /nonexistent/pw: No such file or directory"
     )

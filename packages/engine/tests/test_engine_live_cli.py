@@ -122,7 +122,7 @@ def test_live_xdp_mirror_without_tickwire_xdp_is_a_usage_error() -> None:
     bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2, bad.stderr
     assert (
-        "tickwire-engine: error: --xdp-mirror eth9: the XDP mirror of eth9 needs tickwire-xdp"
+        "tickwire-engine live: error: --xdp-mirror eth9: the XDP mirror of eth9 needs tickwire-xdp"
         in bad.stderr
     )
     assert "pip install tickwire-xdp" in bad.stderr

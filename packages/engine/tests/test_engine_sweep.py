@@ -195,7 +195,7 @@ def test_grid_errors_are_one_line(
     argv = ["sweep", "--data", str(days[0]), "--grid", str(path), "--out", str(out)]
     assert main([*argv, "--config", str(CONFIG), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("tickwire-engine: error: "), err
+    assert err.count("\n") == 1 and err.startswith("tickwire-engine sweep: error: "), err
     assert message in err
     assert str(path) in err
     assert not out.exists()  # nothing ran
@@ -302,7 +302,9 @@ def test_a_bad_scheduler_address_is_one_line(
     argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(tmp_path / "o")]
     assert main([*argv, "--scheduler", "no-port-here", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("tickwire-engine: error: --scheduler no-port-here: cannot connect: ")
+    assert err.startswith(
+        "tickwire-engine sweep: error: --scheduler no-port-here: cannot connect: "
+    )
     assert err.count("\n") == 1
 
 

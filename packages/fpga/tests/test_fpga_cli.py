@@ -113,7 +113,7 @@ def test_control_session_errors_exit_1(
     script.write_text(f"stats\n{line}\n")
     assert main(["control", "--config", str(cfg), str(script)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("tickwire-fpga: error: line 2: ") and message in err
+    assert err.startswith("tickwire-fpga control: error: line 2: ") and message in err
 
 
 def test_control_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -300,7 +300,7 @@ def test_live_xdp_mirror_without_pins_is_a_usage_error() -> None:
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert (
-        "tickwire-engine: error: --xdp-mirror twxnothere: nothing attached to 'twxnothere'"
+        "tickwire-engine live: error: --xdp-mirror twxnothere: nothing attached to 'twxnothere'"
         in proc.stderr
     )
 

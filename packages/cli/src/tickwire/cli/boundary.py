@@ -21,7 +21,8 @@ Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
      with the status it would have had, and stdout is pointed at ``/dev/null`` so the
      interpreter's final flush does not fail too.
 
-   Either way stderr gets one line, ``PROG: error: what went wrong``, never a traceback.
+   Either way stderr gets one line, ``PROG: error: what went wrong`` (``PROG`` names the
+   subcommand that ran, as argparse's own errors do), never a traceback.
    Anything else is a bug in tickwire and keeps its traceback.
 
 ``main`` returns the status and never raises ``SystemExit``, so tests call ``main(argv)``
@@ -71,6 +72,10 @@ _PROG: ContextVar[str | None] = ContextVar("tickwire_cli_prog", default=None)
 _CAPTURE: ContextVar[list[argparse.ArgumentParser] | None] = ContextVar(
     "tickwire_cli_capture", default=None
 )
+
+
+#: Where :func:`run_cli` finds the program name of the subcommand that ran.
+_PROG_DEST = "_tickwire_prog"
 
 
 class UsageError(Exception):
@@ -150,6 +155,8 @@ def _prepare(parser: argparse.ArgumentParser, dist: str | None) -> None:
     for _, p in walk(parser):
         if prog is not None and p.prog.startswith(root):
             p.prog = prog + p.prog[len(root) :]
+        # The deepest parser's default wins: the error line names the subcommand run.
+        p.set_defaults(**{_PROG_DEST: p.prog})
         p.formatter_class = HelpFormatter
         if (
             text is not None
@@ -236,5 +243,6 @@ def run_cli(
             status = 1
         else:
             raise
-        print(f"{parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        prog = getattr(args, _PROG_DEST, parser.prog)
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return status
