@@ -11,22 +11,31 @@ The pipeline
 ``R`` (input register)
     The beat is registered, and beats 0..11 of the frame are written into a 96-byte
     header buffer. The scanner then sees, in the same cycle, a beat and a buffer that
-    already holds it, so header fields are read from the buffer by offset.
+    already holds it, so header fields are read from the buffer by offset (every offset
+    from the one wire table, :mod:`tickwire.fpga.wire`). Decoded from the incoming beat
+    and registered with it: the byte count so far, the valid lanes, and each lane read
+    as a block length's low byte (below).
 Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message)
     *Header*: once the bytes received reach ``L4 + 8`` (``L3`` from the EtherType,
     ``L4 = L3 + 4 * IHL``), the frame is decided for the feed port or ignored, with the
     checks of section 2 in one cycle; ``P = L4 + 8`` and the UDP end ``L4 + UL`` are
-    kept for the frame.
+    kept for the frame. The fields before the UDP header (bytes 0..27) are decoded every
+    cycle and registered, ``L4`` also one-hot over its 17 possible values, so the
+    decision cycle only compares the 17 candidate ports and selects the UDP length.
     *MoldUDP64*, by block-start pointer jumping: every lane is read, in parallel, as
     the low byte of a block length field (its high byte is the lane before, or the
     previous beat's last byte), giving that block's length ``n``, the lane where it
     would end (``lane + n``, when in this beat) and the lane of the next length field's
     low byte (``lane + n + 2``, one-hot), and whether its type byte makes it a short
-    ``A``/``F`` (an error). The only chain within a beat follows that one-hot pointer from
-    the registered start: at most four hops (a zero-length block is two bytes), each an
-    AND-OR of eight 10-bit vectors, where a hop either ends its block in the beat, errs,
-    reaches the block limit (``min(count, 64)`` blocks, counted down) or leaves its block
-    open. An open block is registered (its body start, length, where it ends; positions
+    ``A``/``F`` (an error); all but the valid lanes are decoded a cycle ahead from the
+    incoming beat. The only chain within a beat follows that one-hot pointer from the
+    registered start (one-hot too): at most four hops (a zero-length block is two
+    bytes), where a hop either ends its block in the beat, errs, reaches the block limit
+    (``min(count, 64)`` blocks, counted down) or leaves its block open. The walk itself
+    is not gated: a lane has a successor only when its block completes, so it stops by
+    itself at an open or short block; two hops are composed per step (hop 3 is two
+    AND-OR steps from the start); the block limit and whether the walk runs at all are
+    applied to each hop's result after it. An open block is registered (its body start, length, where it ends; positions
     relative to the next beat, so no subtract comes before the hops and no adder after
     them) and ended in a later beat by comparing the registered end with the lanes, and
     its fields are taken by fixed offsets from the registered body start (type at 0, locate at 1..2,
@@ -44,33 +53,35 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     (four beats) after the locate, so both are ready at cycle T.
 ``S1`` (T + 1), ``S1M`` (T + 2), ``S1S`` (T + 3)
     ``0 < p <= limit`` (a trigger) and ``limit - p``; its product with the reciprocal
-    ``m``; the product shifted right by ``s`` (the division by ``tick`` as a multiply by
+    ``m`` (two 32 x 17 halves); the halves added and shifted right by ``s`` (the division by ``tick`` as a multiply by
     the host-computed reciprocal, :mod:`tickwire.fpga.recip`). Each multiply has a
     stage of its own with a register after it (the ECP5's 18x18 multipliers and the
     adders that join them take most of a 6.4 ns cycle).
 ``S2M`` (T + 4), ``S2`` (T + 5)
-    ``step * improvement``; ``base +`` it, capped at ``max_order_qty``, and the order's
+    ``step * improvement`` and the rooms ``max_position - shares`` and ``max_notional -
+    notional``; ``base +`` the product, capped at ``max_order_qty``, the rooms saturated
+    (quantities are below 2**20, costs below 2**52: the config's ranges), and the order's
     IPv4 header checksum (it covers only constants and the two addresses).
-``S3Q`` (T + 6)
-    The quantity ``q = min(.., max_position - shares)`` and its cost ``q * p``.
-``S3`` (T + 7): the decision
+``S3Q`` (T + 6), ``S3P`` (T + 7)
+    The quantity ``q = min(.., room)``; its cost ``q * p``.
+``S3`` (T + 8): the decision
     The contract's rules in order: suppressed (an order was sent for this frame: the
     event carries its frame number), killed, max orders, position (``q = min(..,
-    max_position - shares) <= 0``), notional; else the order is sent: counters, the
+    max_position - shares) <= 0``), notional (``q * p`` above the notional room); else the order is sent: counters, the
     slot's shares and notional are updated and an order descriptor is written to the TX
     FIFO. Decisions read the state they update in the same stage, and an event carries
     the configuration it was read with, so a config change between frames never applies
     to half of a frame's events.
 TX
     The FIFO's head (first word fall through) is turned into the 111/115-byte frame and
-    sent a beat a cycle from T + 8 on; frames queue back to back. The ClOrdID's decimal
+    sent a beat a cycle from T + 9 on; frames queue back to back. The ClOrdID's decimal
     UserRefNum comes from a BCD counter kept beside the binary one (set by double dabble
     at RESET, incremented in BCD per order), so no binary-to-decimal conversion sits in
     the order path.
 
 Why one trigger decision never races another: state only changes when an order is
 sent, a sent order suppresses every later trigger of its frame, and the first trigger
-of the next frame ends at least 100 bytes (12 beats) later, after ``S3`` (T + 7) has
+of the next frame ends at least 100 bytes (12 beats) later, after ``S3`` (T + 8) has
 written the position it reads.
 """
 
@@ -252,14 +263,17 @@ def order_frame_bytes(d: Any, vlan: bool) -> list[Any]:
 
 
 def _bcd_increment(bcd: Any) -> Any:
-    """``bcd + 1`` for a 10-digit BCD value (digit 0 in the low nibble)."""
+    """``bcd + 1`` for a 10-digit BCD value (digit 0 in the low nibble).
+
+    Digit k is incremented when every digit below it is 9 (the carry reaches it), and
+    wraps to 0 when it is 9 itself: each carry is an AND of the digits' ``== 9``, not a
+    ripple through the digits below."""
+    nines = [bcd[4 * k : 4 * k + 4] == 9 for k in range(10)]
     digits: list[Any] = []
-    carry: Any = Const(1, 1)
     for k in range(10):
         d = bcd[4 * k : 4 * k + 4]
-        wrap = carry & (d == 9)
-        digits.append(Mux(wrap, 0, Mux(carry, d + 1, d))[0:4])
-        carry = wrap
+        carry = Cat(Const(1, 1), *nines[:k]).all()
+        digits.append(Mux(carry, Mux(nines[k], 0, d + 1), d)[0:4])
     return Cat(*digits)
 
 
@@ -383,27 +397,53 @@ class ThresholdCore(wiring.Component):
         def u16(offset: Any) -> Any:
             return Cat(byte(offset + 1), byte(offset))
 
-        nbytes = Signal(4)
-        hm.d.comb += nbytes.eq(sum(r_be[i] for i in range(8)))
-        base = Signal(_POS)
+        # Bytes received so far, counted a cycle ahead from the incoming beat.
         nrx = Signal(_POS)
-        hm.d.comb += [base.eq(r_beat * 8), nrx.eq(base + nbytes)]
+        m.d.sync += nrx.eq(in_beat * 8 + sum(self.rx_be[i] for i in range(8)))
+        # The header fields up to the IPv4 protocol (bytes 0..27, in beats 0..3) are
+        # decoded every cycle from the buffer and registered: from beat 4 on they are
+        # the frame's, and no frame for the feed decides before beat 5 (L4 + 8 >= 42).
+        # L4 is one of 17 offsets (14 + 4k): it is kept one-hot, so the UDP port and
+        # length are read by 17 comparisons and a 17-way select instead of a shifter.
         ethertype = u16(ETHERTYPE)
-        vlan = Signal()
-        l3 = Signal(5)
-        hm.d.comb += [
-            vlan.eq(ethertype == net.ETHERTYPE_VLAN),
-            l3.eq(Mux(vlan, L3_TAGGED, L3_UNTAGGED)),
-        ]
-        l3type = Mux(vlan, u16(INNER_ETHERTYPE), ethertype)
-        vihl = Mux(vlan, byte(L3_TAGGED + IP_VIHL), byte(L3_UNTAGGED + IP_VIHL))
+        c_vlan = Signal()
+        hm.d.comb += c_vlan.eq(ethertype == net.ETHERTYPE_VLAN)
+        l3type = Mux(c_vlan, u16(INNER_ETHERTYPE), ethertype)
+        vihl = Mux(c_vlan, byte(L3_TAGGED + IP_VIHL), byte(L3_UNTAGGED + IP_VIHL))
         ihl = vihl[0:4]
+        c_l4 = Signal(7)
+        hm.d.comb += c_l4.eq(Mux(c_vlan, L3_TAGGED, L3_UNTAGGED) + (ihl << 2))
+        frag = Mux(c_vlan, u16(L3_TAGGED + IP_FRAG), u16(L3_UNTAGGED + IP_FRAG))
+        proto = Mux(c_vlan, byte(L3_TAGGED + IP_PROTO), byte(L3_UNTAGGED + IP_PROTO))
+        l4_at = [L3_UNTAGGED + 4 * k for k in range((L3_TAGGED + 60 - L3_UNTAGGED) // 4 + 1)]
+        vlan = Signal()
         l4 = Signal(7)
-        hm.d.comb += l4.eq(l3 + (ihl << 2))
-        frag = Mux(vlan, u16(L3_TAGGED + IP_FRAG), u16(L3_UNTAGGED + IP_FRAG))
-        proto = Mux(vlan, byte(L3_TAGGED + IP_PROTO), byte(L3_UNTAGGED + IP_PROTO))
-        dport = u16(l4 + UDP_DPORT)
-        udp_len = u16(l4 + UDP_LENGTH)
+        l4_oh = Signal(len(l4_at))
+        ip_ok = Signal()
+        m.d.sync += [
+            vlan.eq(c_vlan),
+            l4.eq(c_l4),
+            l4_oh.eq(Cat(*[c_l4 == at for at in l4_at])),
+            ip_ok.eq(
+                (l3type == net.ETHERTYPE_IPV4)
+                & (vihl[4:8] == IP_VERSION)
+                & (ihl >= IP_MIN_IHL)
+                & (proto == net.IPPROTO_UDP)
+                & ((frag & _FRAGMENT) == 0)
+            ),
+        ]
+        dport_ok = Signal()
+        udp_len = Signal(16)
+        hm.d.comb += [
+            dport_ok.eq(
+                _or_all(
+                    [l4_oh[k] & (u16(at + UDP_DPORT) == act_fport) for k, at in enumerate(l4_at)]
+                )
+            ),
+            udp_len.eq(
+                _or_all([Mux(l4_oh[k], u16(at + UDP_LENGTH), 0) for k, at in enumerate(l4_at)])
+            ),
+        ]
         f_done = Signal()  # the header decision is made for this frame
         f_scan = Signal()  # ... and the MoldUDP64 packet is being scanned
         f_uerr = Signal()  # ... and the UDP length was below 8 (one parse error)
@@ -411,15 +451,8 @@ class ThresholdCore(wiring.Component):
         f_end = Signal(_POS)
         decide = Signal()
         feed_ok = Signal()
-        hm.d.comb += decide.eq(r_valid & ~f_done & (nrx >= l4 + UDP_HEADER))
-        hm.d.comb += feed_ok.eq(
-            (l3type == net.ETHERTYPE_IPV4)
-            & (vihl[4:8] == IP_VERSION)
-            & (ihl >= IP_MIN_IHL)
-            & (proto == net.IPPROTO_UDP)
-            & ((frag & _FRAGMENT) == 0)
-            & (dport == act_fport)
-        )
+        hm.d.comb += decide.eq(r_valid & ~f_done & (r_beat >= 4) & (nrx >= l4 + UDP_HEADER))
+        hm.d.comb += feed_ok.eq(ip_ok & dport_ok)
         scan_now = Signal()
         uerr_now = Signal()
         p_now = Signal(_POS)
@@ -450,8 +483,13 @@ class ThresholdCore(wiring.Component):
         sc_mloc = Signal(16)
         sc_mside = Signal(8)
         sc_mprice = Signal(32)
+        # sc_db == 0, and the open block too short for an A or an F (a nonzero length
+        # below the minimum): registered beside sc_db and sc_blen, off the hops' path.
+        sc_db0 = Signal(init=1)
+        sc_short_a = Signal()
+        sc_short_f = Signal()
         state_regs = [sc_phase, sc_left, sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
-        state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice]
+        state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice, sc_db0, sc_short_a, sc_short_f]
 
         pm = Module()  # everything below that does not depend on the hops
         m.submodules.scan_lanes = _Wrap(pm)
@@ -524,6 +562,8 @@ class ThresholdCore(wiring.Component):
         comp_l: list[Any] = []
         short_l: list[Any] = []
         nx_l: list[Any] = []
+        short_a_l: list[Any] = []
+        short_f_l: list[Any] = []
         for i in range(8):
             n_i = Signal(16, name=f"lane{i}_len")
             pm.d.comb += n_i.eq(Cat(lb[i], hi_b[i]))
@@ -538,6 +578,14 @@ class ThresholdCore(wiring.Component):
             pm.d.comb += comp.eq(nx.any())
             sh = Signal(name=f"lane{i}_short")
             pm.d.comb += sh.eq(short_raw[i] & v[i + 1] if i < 7 else 0)
+            sa = Signal(name=f"lane{i}_short_a")
+            sf = Signal(name=f"lane{i}_short_f")
+            pm.d.comb += [
+                sa.eq((n_i != 0) & (n_i < _LEN_A)),
+                sf.eq((n_i != 0) & (n_i < _LEN_F)),
+            ]
+            short_a_l.append(sa)
+            short_f_l.append(sf)
             n_l.append(n_i)
             comp_l.append(comp)
             short_l.append(sh)
@@ -561,17 +609,13 @@ class ThresholdCore(wiring.Component):
         # A block opened at lane 6 or before had its type checked in that beat; one opened
         # at lane 7 has its type byte at lane 0 of the next beat (``sc_db`` is then 0).
         ptype = lb[0]
-        ptype_here = (sc_db == 0) & v[0]
+        ptype_here = sc_db0 & v[0]
         pend_err = Signal()
         pm.d.comb += pend_err.eq(
             blk
             & sc_pend
             & ptype_here
-            & (sc_blen != 0)
-            & (
-                ((ptype == _TYPE_A) & (sc_blen < _LEN_A))
-                | ((ptype == _TYPE_F) & (sc_blen < _LEN_F))
-            )
+            & (((ptype == _TYPE_A) & sc_short_a) | ((ptype == _TYPE_F) & sc_short_f))
         )
         pend_comp = Signal()
         pm.d.comb += pend_comp.eq(
@@ -761,6 +805,9 @@ class ThresholdCore(wiring.Component):
             ),
             Mux(side_h, side_v, sc_mside),
             price_now,
+            Mux(any_open, op[7], sc_db == (1 << _POS) - 8),
+            Mux(any_open, _or_all([op[i] & short_a_l[i] for i in range(8)]), sc_short_a),
+            Mux(any_open, _or_all([op[i] & short_f_l[i] for i in range(8)]), sc_short_f),
         ]
         cur_phase = n_phase
 
@@ -777,7 +824,7 @@ class ThresholdCore(wiring.Component):
             m.d.sync += scanned_reg.eq(scanned_now)
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
-                m.d.sync += dn_oh.eq(1 << 0)
+                m.d.sync += [dn_oh.eq(1 << 0), sc_db0.eq(1)]
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
                 bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
@@ -810,66 +857,72 @@ class ThresholdCore(wiring.Component):
         # map to the ECP5's 18x18 multipliers and their adder trees): S1 compares and
         # subtracts, S1M multiplies by the reciprocal, S1S shifts; S2M multiplies by the
         # step, S2 adds and caps; S3Q takes the quantity and multiplies by the price,
-        # S3 decides. A stage's event register holds what the later stages need.
+        # S3 decides. A stage's event register holds what the later stages need; every
+        # stage register loads each cycle and its valid bit says when it holds an event.
         s1 = Signal(_EVT)
         s1_v = Signal()
         hdr_ip = Mux(vlan, hdr[8 * L3_TAGGED :], hdr[8 * L3_UNTAGGED :])
         m.d.sync += s1_v.eq(r_valid & cand_any & cam_hit)
-        with m.If(r_valid & cand_any & cam_hit):
-            m.d.sync += [
-                s1.frame.eq(fcount),
-                s1.price.eq(ev_price),
-                s1.idx.eq(cam_idx),
-                s1.armed.eq(act_armed),
-                s1.maxo.eq(act_maxo),
-                s1.inst.eq(cfg_rd.data),
-                s1.pos.eq(pos_rd.data),
-                s1.dmac.eq(hdr[8 * _ETH_SRC : 8 * _ETH_SRC + 48]),
-                s1.smac.eq(hdr[8 * _ETH_DST : 8 * _ETH_DST + 48]),
-                s1.vlan.eq(vlan),
-                s1.tci.eq(hdr[8 * TCI : 8 * TCI + 16]),
-                s1.sip.eq(hdr_ip[8 * IP_DST : 8 * IP_DST + 32]),
-                s1.dip.eq(hdr_ip[8 * IP_SRC : 8 * IP_SRC + 32]),
-                s1.fport.eq(act_fport),
-                s1.oport.eq(act_oport),
-                s1.session.eq(act_session),
-            ]
+        m.d.sync += [
+            s1.frame.eq(fcount),
+            s1.price.eq(ev_price),
+            s1.idx.eq(cam_idx),
+            s1.armed.eq(act_armed),
+            s1.maxo.eq(act_maxo),
+            s1.inst.eq(cfg_rd.data),
+            s1.pos.eq(pos_rd.data),
+            s1.dmac.eq(hdr[8 * _ETH_SRC : 8 * _ETH_SRC + 48]),
+            s1.smac.eq(hdr[8 * _ETH_DST : 8 * _ETH_DST + 48]),
+            s1.vlan.eq(vlan),
+            s1.tci.eq(hdr[8 * TCI : 8 * TCI + 16]),
+            s1.sip.eq(hdr_ip[8 * IP_DST : 8 * IP_DST + 32]),
+            s1.dip.eq(hdr_ip[8 * IP_SRC : 8 * IP_SRC + 32]),
+            s1.fport.eq(act_fport),
+            s1.oport.eq(act_oport),
+            s1.session.eq(act_session),
+        ]
 
         def stage(prev: Any, go: Any, name: str) -> tuple[Any, Any]:
-            """The next stage's event register and valid, loaded from ``prev`` on ``go``."""
+            """The next stage's event register, loaded from ``prev`` every cycle, and its
+            valid, ``go``: no enable fans out to the hundreds of bits of an event (the
+            valid says when the register holds one), so no decision sits before them."""
             ev = Signal(_EVT, name=name)
             ev_v = Signal(name=f"{name}_v")
             m.d.sync += ev_v.eq(go)
-            with m.If(go):
-                m.d.sync += ev.eq(prev)
+            m.d.sync += ev.eq(prev)
             return ev, ev_v
 
         trig = Signal()
         d1.d.comb += trig.eq(s1_v & (s1.price != 0) & (s1.price <= s1.inst.limit))
         s1m, s1m_v = stage(s1, trig, "s1m")
         s1m_diff = Signal(32)
-        with m.If(trig):
-            m.d.sync += s1m_diff.eq((s1.inst.limit - s1.price)[0:32])
+        m.d.sync += s1m_diff.eq((s1.inst.limit - s1.price)[0:32])
+        # The 32 x 34 multiply as two 32 x 17 halves (each its own multipliers and one
+        # adder), joined in S1S by the adder before the shift.
         s1s, s1s_v = stage(s1m, s1m_v, "s1s")
-        s1s_prod = Signal(32 + RECIP_BITS)
-        with m.If(s1m_v):
-            m.d.sync += s1s_prod.eq(s1m_diff * s1m.inst.recip)
+        half = RECIP_BITS // 2
+        s1s_lo = Signal(32 + half)
+        s1s_hi = Signal(32 + RECIP_BITS - half)
+        m.d.sync += [
+            s1s_lo.eq(s1m_diff * s1m.inst.recip[:half]),
+            s1s_hi.eq(s1m_diff * s1m.inst.recip[half:]),
+        ]
         s2m, s2m_v = stage(s1s, s1s_v, "s2m")
         s2m_impr = Signal(32)
-        with m.If(s1s_v):
-            m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
+        s1s_prod = Signal(32 + RECIP_BITS)
+        d1.d.comb += s1s_prod.eq(s1s_lo + (s1s_hi << half))
+        m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
         s2, s2_v = stage(s2m, s2m_v, "s2")
         s2_step = Signal(52)
         # The rooms left under the position and notional limits, subtracted here (their
         # 63-bit carry chains off the quantity's path) and saturated in S2.
         s2_room = Signal(64)
         s2_nroom = Signal(64)
-        with m.If(s2m_v):
-            m.d.sync += [
-                s2_step.eq(s2m.inst.step * s2m_impr),
-                s2_room.eq(s2m.inst.maxpos - s2m.pos.shares),
-                s2_nroom.eq(s2m.inst.maxnot - s2m.pos.notional),
-            ]
+        m.d.sync += [
+            s2_step.eq(s2m.inst.step * s2m_impr),
+            s2_room.eq(s2m.inst.maxpos - s2m.pos.shares),
+            s2_nroom.eq(s2m.inst.maxnot - s2m.pos.notional),
+        ]
 
         # Narrow widths, exact for the config's ranges (docs/threshold.md): a quantity
         # is below 2**20 (max_order_qty <= 999,999), so ``base + step * impr`` is capped
@@ -933,37 +986,34 @@ class ThresholdCore(wiring.Component):
         s3q_room = Signal(QTY_BITS)
         s3q_nroom = Signal(COST_BITS + 1)
         s3q_csum = Signal(16)
-        with m.If(s2_v):
-            m.d.sync += [
-                s3q_ap.eq(capped),
-                s3q_room.eq(room),
-                s3q_nroom.eq(nroom),
-                s3q_csum.eq(csum),
-            ]
+        m.d.sync += [
+            s3q_ap.eq(capped),
+            s3q_room.eq(room),
+            s3q_nroom.eq(nroom),
+            s3q_csum.eq(csum),
+        ]
 
         # S3Q: the quantity; S3P: its cost, a multiply from registers to a register.
         s3p, s3p_v = stage(s3q, s3q_v, "s3p")
         s3p_qty = Signal(QTY_BITS)
         s3p_nroom = Signal(COST_BITS + 1)
         s3p_csum = Signal(16)
-        with m.If(s3q_v):
-            m.d.sync += [
-                s3p_qty.eq(Mux(s3q_room < s3q_ap, s3q_room, s3q_ap)),
-                s3p_nroom.eq(s3q_nroom),
-                s3p_csum.eq(s3q_csum),
-            ]
+        m.d.sync += [
+            s3p_qty.eq(Mux(s3q_room < s3q_ap, s3q_room, s3q_ap)),
+            s3p_nroom.eq(s3q_nroom),
+            s3p_csum.eq(s3q_csum),
+        ]
         s3, s3_v = stage(s3p, s3p_v, "s3")
         qty = Signal(QTY_BITS)
         s3_cost = Signal(COST_BITS)
         s3_nroom = Signal(COST_BITS + 1)
         s3_csum = Signal(16)
-        with m.If(s3p_v):
-            m.d.sync += [
-                qty.eq(s3p_qty),
-                s3_cost.eq(s3p_qty * s3p.price),
-                s3_nroom.eq(s3p_nroom),
-                s3_csum.eq(s3p_csum),
-            ]
+        m.d.sync += [
+            qty.eq(s3p_qty),
+            s3_cost.eq(s3p_qty * s3p.price),
+            s3_nroom.eq(s3p_nroom),
+            s3_csum.eq(s3p_csum),
+        ]
 
         sent_v = Signal()
         sent_frame = Signal(32)
