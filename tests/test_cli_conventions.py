@@ -150,17 +150,33 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SoupBinTCP session of 20,000 server heartbeats: 20,000 decoded records."""
+    from tickwire.net.tcp import TcpCaptureWriter
+
+    path = tmp_path_factory.mktemp("session") / "session.pcap"
+    with TcpCaptureWriter(path) as w:
+        w.server_sent(b"\x00\x01H" * 20_000)
+    return path
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["-m", "tickwire.itch", "dump", "DAY"],
         ["-m", "tickwire.itch", "dump", "DAY", "--json"],
         ["-m", "tickwire.cli", "itch", "dump", "DAY"],
+        ["-m", "tickwire.ouch", "decode", "SESSION"],
+        ["-m", "tickwire.ouch", "decode", "SESSION", "--json"],
     ],
     ids=" ".join,
 )
-def test_streaming_into_a_closed_pipe_ends_quietly_with_0(day: Path, argv: list[str]) -> None:
-    cmd = " ".join([sys.executable, *(str(day) if a == "DAY" else a for a in argv)])
+def test_streaming_into_a_closed_pipe_ends_quietly_with_0(
+    day: Path, session: Path, argv: list[str]
+) -> None:
+    files = {"DAY": str(day), "SESSION": str(session)}
+    cmd = " ".join([sys.executable, *(files.get(a, a) for a in argv)])
     done = subprocess.run(
         f"{cmd} | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}",
         shell=True,
