@@ -12,6 +12,8 @@ and latency model), the two example strategies, and the real sample file in ``da
 
 from __future__ import annotations
 
+import gzip
+import json
 import random
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,9 +22,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tickwire.engine import cbook
 from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtest
 from tickwire.engine.backtest.report import build_report
-from tickwire.engine.cli_backtest import DEFAULT_RISK
+from tickwire.engine.cli_backtest import DEFAULT_RISK, main
 from tickwire.engine.risk import parse_risk_limits
 from tickwire.engine.strategy import (
     BookUpdate,
@@ -36,7 +39,7 @@ from tickwire.engine.strategy import (
 )
 from tickwire.engine.strategy.api import Context, InstrumentState
 from tickwire.engine.strategy.orders import Order, OrderState
-from tickwire.itch import Message, StockTradingAction, read
+from tickwire.itch import DecodeError, Message, StockTradingAction, read
 from tickwire.itch.generator import generate_day
 from tickwire.ouch.v50 import TimeInForce
 
@@ -342,3 +345,57 @@ def test_engine_backtest_core_consumes_must_be_declared_with_consumes() -> None:
         run_backtest(bad, generate_day(2_000, 2, 1))
     with pytest.raises(ValueError, match=r"Consumes\.book: 'top' is not one of every, bbo, none"):
         Consumes(book="top")  # type: ignore[arg-type]
+
+
+# -- the command line and the file ----------------------------------------------------
+def test_engine_backtest_core_cli_backend_compiled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``backtest DATA --backend compiled`` streams the file into the core and writes the
+    reference's report (all but ``runtime``)."""
+    reports = {}
+    for backend in ("reference", "compiled"):
+        js = tmp_path / f"{backend}.json"
+        args = ["backtest", str(DATA), "--no-plot", "--quiet", "--json", str(js)]
+        assert main([*args, "--out", str(tmp_path / backend), "--backend", backend]) == 0
+        reports[backend] = json.loads(js.read_text())
+    assert reports["compiled"]["runtime"]["book_backend"] == "compiled"
+    for r in reports.values():
+        del r["runtime"]
+    assert reports["compiled"] == reports["reference"]
+
+
+def test_engine_backtest_core_unavailable_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the extension is not built, ``--backend compiled`` says so and exits 2,
+    never a silent fall back to the reference."""
+    monkeypatch.setattr(cbook, "AVAILABLE", False)
+    monkeypatch.setattr(cbook, "UNAVAILABLE_REASON", "extension not built (test)")
+    args = ["backtest", "--messages", "2000", "--symbols", "5", "--no-plot", "--quiet"]
+    assert main([*args, "--out", str(tmp_path), "--backend", "compiled"]) == 2
+    assert "compiled replay core not available: extension not built (test)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_engine_backtest_core_reads_gzip_and_bytes(tmp_path: Path) -> None:
+    gz = tmp_path / "sample.itch.gz"
+    gz.write_bytes(gzip.compress(DATA.read_bytes()))
+    want = _outcome(_run(ThresholdTaker, _sample_file(), "reference"))
+    assert _outcome(_run(ThresholdTaker, gz, "compiled")) == want
+    assert _outcome(_run(ThresholdTaker, DATA.read_bytes(), "compiled")) == want
+
+
+def test_engine_backtest_core_truncated_file_is_a_decode_error(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.itch"
+    data = DATA.read_bytes()
+    cut.write_bytes(data[: len(data) - 7])
+    for backend in ("reference", "compiled"):
+        with pytest.raises(DecodeError, match="truncated"):
+            _run(ThresholdTaker, cut, backend)
+
+
+def test_engine_backtest_core_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="backend 'jit' is not one of reference, compiled"):
+        _run(ThresholdTaker, _sample_file(), "jit")
