@@ -138,8 +138,17 @@ class RandomFlow(Strategy):
             self.ctx.orders.cancel_all()
 
 
-def _with_consumes(consumes: Consumes) -> type[RandomFlow]:
-    return type("RandomFlow", (RandomFlow,), {"consumes": consumes, "__module__": __name__})
+def _with_consumes(
+    consumes: Consumes, on_book: bool = True, on_trade: bool = True
+) -> type[RandomFlow]:
+    """RandomFlow declaring ``consumes``, without its ``on_book`` / ``on_trade`` (the base
+    class's no-op: the core counts those events instead of calling them) when False."""
+    body: dict[str, Any] = {"consumes": consumes, "__module__": __name__}
+    if not on_book:
+        body["on_book"] = Strategy.on_book
+    if not on_trade:
+        body["on_trade"] = Strategy.on_trade
+    return type("RandomFlow", (RandomFlow,), body)
 
 
 # -- days -----------------------------------------------------------------------------
@@ -247,6 +256,7 @@ CONSUMES = st.builds(
     subscribe=st.sampled_from(["all", "one", "two"]),
     p_act=st.sampled_from([0.02, 0.2, 0.6]),
     timer_ns=st.sampled_from([0, 7_000_000, 60_000_000_000]),
+    callbacks=st.sampled_from([(True, True), (False, True), (True, False), (False, False)]),
 )
 def test_engine_backtest_core_random_flows_match_the_reference(
     day_seed: int,
@@ -258,11 +268,12 @@ def test_engine_backtest_core_random_flows_match_the_reference(
     subscribe: str,
     p_act: float,
     timer_ns: int,
+    callbacks: tuple[bool, bool],
 ) -> None:
     day = _day(3_000, 4, day_seed, halts)
     tickers = sorted({m.stock for m in day if isinstance(m, StockTradingAction)})
     symbols = {"all": None, "one": tickers[:1], "two": tickers[1:3]}[subscribe]
-    cls = _with_consumes(consumes)
+    cls = _with_consumes(consumes, *callbacks)
     params = {"seed": strat_seed, "symbols": symbols, "p_act": p_act, "timer_ns": timer_ns}
     feed, order, ack = latencies
     config = BacktestConfig(
@@ -275,6 +286,13 @@ def test_engine_backtest_core_random_flows_match_the_reference(
 def test_engine_backtest_core_example_strategies_match_the_reference(strategy: type) -> None:
     want = _same(strategy, lambda: generate_day(40_000, 40, 3))
     assert want["report"]["fills"]["count"] > 0  # the strategy really traded
+
+
+def test_engine_backtest_core_base_strategy_counts_every_event() -> None:
+    """The base Strategy (every callback the no-op) is called for everything by the
+    reference; the core calls none of the market ones and counts them the same."""
+    want = _same(Strategy, lambda: _day(5_000, 6, 4, 3))
+    assert want["report"]["strategy_events"] > 4_000
 
 
 def _sample_file() -> Iterator[Message]:

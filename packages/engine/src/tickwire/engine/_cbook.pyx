@@ -1453,15 +1453,19 @@ cdef class ReplayCore:
     cdef object sub_obj
     cdef Py_ssize_t n_locates, n_books
     cdef bint routes_stale
-    cdef int book_mode       # 0 every, 1 bbo, 2 none
-    cdef bint trades, states
+    cdef int book_mode       # 0 every, 1 bbo, 2 no on_book call (none, or a no-op on_book)
+    cdef bint count_book     # on_book is the base no-op of book="every": count, never call
+    cdef bint trades         # the prints are delivered (on_trade, or counted: count_prints)
+    cdef bint count_prints   # on_trade is the base no-op: count the prints, never call
     cdef public int64_t python_deliveries, python_venue, c_deliveries
+    cdef public int64_t counted_events  # events of base no-op callbacks, never called
 
     def __cinit__(self):
         self.q = NULL
 
     def __init__(self, runner, CBookManager vbooks, CBookManager sbooks, int64_t feed_const,
-                 feed_sample, int64_t sample_every, progress):
+                 feed_sample, int64_t sample_every, progress, bint book_calls=True,
+                 bint trade_calls=True):
         cdef int i
         self.runner = runner
         self.vb = vbooks
@@ -1486,8 +1490,13 @@ cdef class ReplayCore:
         self.prints = runner.prints
         mode = self.ctx.consumes.book
         self.book_mode = 0 if mode == "every" else (1 if mode == "bbo" else 2)
+        self.count_book = False
+        if not book_calls and self.book_mode == 0:
+            self.book_mode = 2
+            self.count_book = True
         self.trades = self.ctx.consumes.trades
-        self.states = self.ctx.consumes.states
+        self.count_prints = self.trades and not trade_calls
+        self.counted_events = 0
         self.qcap = 1 << 10
         self.q = <FeedItem*>malloc(self.qcap * sizeof(FeedItem))
         if self.q == NULL:
@@ -1586,6 +1595,9 @@ cdef class ReplayCore:
         self.n_locates = len(locates)
         self.n_books = len(self.sb.books)
         self.routes_stale = False
+        # What lastq caches (the context's BBO per locate, risk's mark) is only followed
+        # while a locate stays filtered: start afresh, the next message counts as a change.
+        memset(self.lastq, 0, sizeof(self.lastq))
         return 0
 
     # -- scheduled events ---------------------------------------------------------------------
@@ -1618,17 +1630,13 @@ cdef class ReplayCore:
             if is_book_type(t):
                 if route == ROUTE_FILTER:
                     return self._deliver_filtered(m, it.length, t, loc, ft, ts)
-                if t == 0x45 or t == 0x43:  # its prints are dropped: never build them
-                    saved = self.sb.on_print
-                    self.sb.on_print = None
-                    self.sb._apply_frame(m, it.length)
-                    self.sb.on_print = saved
-                else:
-                    self.sb._apply_frame(m, it.length)
+                self._apply_quiet(m, it.length)  # its prints are dropped: never build them
                 self.c_deliveries += 1
                 return 0
             if t == 0x50 or t == 0x51 or t == 0x42:  # tape: changes no book
-                if route == ROUTE_SKIP or not self.trades:
+                if route == ROUTE_SKIP or not self.trades or self.count_prints:
+                    if route == ROUTE_FILTER and self.count_prints:
+                        self.counted_events += 1  # one print, never built
                     self.sb._count(t)
                     self.c_deliveries += 1
                     return 0
@@ -1641,47 +1649,26 @@ cdef class ReplayCore:
         self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, it.length)))
         self._pull()
         self._after_strategy()
-        if self.book_mode != 0 and is_book_type(t):
-            self._sync_last(loc)
         return 0
 
-    cdef int _sync_last(self, uint16_t loc) except -1:
-        """The context remembered a BBO for ``loc``: keep the C copy equal."""
-        q = self.last_bbo.get(loc)
-        cdef RecLast* last = &self.lastq[loc]
-        if q is None:
-            return 0
-        last.seen = True
-        last.bid_ok = q[0] is not None
-        last.bid_px = q[0] if q[0] is not None else 0
-        last.bid_sz = q[1]
-        last.ask_ok = q[2] is not None
-        last.ask_px = q[2] if q[2] is not None else 0
-        last.ask_sz = q[3]
+    cdef int _apply_quiet(self, const uint8_t* m, Py_ssize_t length) except -1:
+        """Apply to the strategy's book with no tape prints built (an execution's, or
+        one a reordered message releases): where they would be dropped anyway."""
+        saved = self.sb.on_print
+        self.sb.on_print = None
+        try:
+            self.sb._apply_frame(m, length)
+        finally:
+            self.sb.on_print = saved
         return 0
 
-    cdef int _deliver_filtered(self, const uint8_t* m, Py_ssize_t length, uint8_t t,
-                               uint16_t loc, int64_t ft, int64_t ts) except -1:
-        """A subscribed symbol of a strategy that takes BBO changes (or no book events):
-        apply in C, then call Python only for a changed BBO (``bbo``), a new mid for risk
-        (``none``), or prints it takes."""
-        cdef RecLast now
-        cdef RecLast* last = &self.lastq[loc]
+    cdef void _bbo_of(self, uint16_t loc, RecLast* now) noexcept:
+        """The strategy's book's BBO of ``loc`` now."""
         cdef CSide* sd
         cdef CLevel* lvl
-        cdef int32_t bi
-        cdef bint changed
-        prints = self.prints
-        if not self.trades and (t == 0x45 or t == 0x43):
-            saved = self.sb.on_print
-            self.sb.on_print = None
-            self.sb._apply_frame(m, length)
-            self.sb.on_print = saved
-        else:
-            self.sb._apply_frame(m, length)
-        memset(&now, 0, sizeof(now))
+        cdef int32_t bi = self.sb.book_of[loc]
+        memset(now, 0, sizeof(RecLast))
         now.seen = True
-        bi = self.sb.book_of[loc]
         if bi >= 0:
             sd = &self.sb.cbooks[bi].side[0]
             if sd.n:
@@ -1691,15 +1678,33 @@ cdef class ReplayCore:
             if sd.n:
                 lvl = &self.sb.levels_[sd.lv[sd.n - 1]]
                 now.ask_ok, now.ask_px, now.ask_sz = True, lvl.price, lvl.shares
+
+    cdef int _deliver_filtered(self, const uint8_t* m, Py_ssize_t length, uint8_t t,
+                               uint16_t loc, int64_t ft, int64_t ts) except -1:
+        """A subscribed symbol of a strategy that takes BBO changes (or no book events):
+        apply in C, then call Python only for a changed BBO (``bbo``), a new mid for risk
+        (``none``), or prints it takes."""
+        cdef RecLast now
+        cdef RecLast* last = &self.lastq[loc]
+        cdef bint changed
+        prints = self.prints
+        if self.trades:
+            self.sb._apply_frame(m, length)
+        else:
+            self._apply_quiet(m, length)
+        self._bbo_of(loc, &now)
         changed = not (last.seen and last.bid_ok == now.bid_ok and last.ask_ok == now.ask_ok
                        and last.bid_px == now.bid_px and last.bid_sz == now.bid_sz
                        and last.ask_px == now.ask_px and last.ask_sz == now.ask_sz)
-        if (changed and self.book_mode == 1) or len(prints):
+        if (changed and self.book_mode == 1) or (len(prints) and not self.count_prints):
             return self._python_applied(None, m, length, ft, ts)
-        if changed:  # book="none": no callback, but risk's reference price follows the mid
+        if len(prints):  # on_trade is the base no-op: its events are counted, not called
+            self.counted_events += len(prints)
+            prints.clear()
+        if self.count_book:
+            self.counted_events += 1
+        if changed:  # no on_book call, but risk's reference price follows the mid
             last[0] = now
-            self.last_bbo[loc] = BBO(now.bid_px if now.bid_ok else None, now.bid_sz,
-                                     now.ask_px if now.ask_ok else None, now.ask_sz)
             if now.bid_ok and now.ask_ok:
                 self.set_reference(self.sb.books[loc].symbol,
                                    (<int64_t>now.bid_px + now.ask_px) // 2)
@@ -1715,8 +1720,8 @@ cdef class ReplayCore:
                         True)
         self._pull()
         self._after_strategy()
-        if is_book_type(m[0]):
-            self._sync_last(rd16(m + L_LOCATE))
+        # The context saw this book as it is now (its BBO for "bbo", risk's mark).
+        self._bbo_of(rd16(m + L_LOCATE), &self.lastq[rd16(m + L_LOCATE)])
         return 0
 
     # -- the exchange side --------------------------------------------------------------------

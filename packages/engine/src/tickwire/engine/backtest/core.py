@@ -116,6 +116,10 @@ def run_core(
         feed.sample,
         max(1, runner.cfg.pnl_sample_every),
         progress,
+        # A callback the strategy did not override is the base class's no-op: the core
+        # counts its events (strategy_events) instead of calling it.
+        type(runner.strategy).on_book is not Strategy.on_book,
+        type(runner.strategy).on_trade is not Strategy.on_trade,
     )
     base = 0  # stream offset of the current buffer's first byte, for errors
     rest = b""
@@ -132,6 +136,7 @@ def run_core(
             exc.reason, offset=base + exc.offset, message_type=exc.message_type
         ) from None
     core.drain()
+    runner.result.strategy_events += core.counted_events
     runner.core_counts = {
         "python_deliveries": core.python_deliveries,
         "c_deliveries": core.c_deliveries,
