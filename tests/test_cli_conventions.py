@@ -187,3 +187,19 @@ def test_streaming_into_a_closed_pipe_ends_quietly_with_0(
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert done.stdout == "0\n" and done.stderr == "", done
+
+
+def test_out_is_always_a_folder_and_seed_always_a_random_seed() -> None:
+    """One meaning per option name (docs/cli.md): ``--out`` names a folder (the threshold
+    run's orders pcap was ``--out``: now ``--orders``) and ``--seed`` a random seed (the
+    exchange's book file was ``--seed``: now ``--preload``). The old spellings are hidden
+    deprecated aliases."""
+    for name, path, parser, _ in PARSERS:
+        for action in parser._actions:
+            if action.help is argparse.SUPPRESS:
+                continue
+            where = f"{name} {' '.join(path)} {action.option_strings}"
+            if "--out" in action.option_strings:
+                assert "directory" in (action.help or ""), where
+            if "--seed" in action.option_strings:
+                assert "random seed" in (action.help or ""), where
