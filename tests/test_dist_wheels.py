@@ -384,11 +384,14 @@ PURE_ITCH_CHECK = textwrap.dedent(
 @pytest.mark.slow
 def test_pure_itch_wheel_works_with_construct_alone(tmp_path: Path) -> None:
     """The wheel a machine without a compiler builds (``TICKWIRE_NO_EXT=1``, see
-    packages/itch/setup.py): tagged pure, complete through the construct fallback."""
+    packages/itch/setup.py): tagged pure, complete through the construct fallback (and
+    tickwire-cli, with rich, for its command line)."""
     out = tmp_path / "dist"
     env = {**_env(), "TICKWIRE_NO_EXT": "1"}
-    cmd = [_uv(), "build", "--wheel", "--quiet", str(ROOT / "packages" / "itch"), "-o", str(out)]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300, env=env)
+    for folder in ("itch", "cli"):  # tickwire-cli is on no index yet: beside it
+        cmd = [_uv(), "build", "--wheel", "--quiet", str(ROOT / "packages" / folder), "-o",
+               str(out)]  # fmt: skip
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300, env=env)
     (wheel,) = out.glob("tickwire_itch-*.whl")
     assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
     python = _fresh_venv(tmp_path / "venv")
@@ -398,7 +401,7 @@ def test_pure_itch_wheel_works_with_construct_alone(tmp_path: Path) -> None:
     probe = json.loads(
         _run([str(python), "-c", PROBE, "tickwire-itch", "tickwire.itch"], work).stdout
     )
-    assert set(probe["installed"]) == {"tickwire-itch", "construct"}, probe["installed"]
+    assert set(probe["installed"]) == CLI | {"tickwire-itch", "construct"}, probe["installed"]
     _run([str(python), "-c", PURE_ITCH_CHECK, str(SAMPLE)], work)
 
 
