@@ -1644,6 +1644,9 @@ cdef class ReplayCore:
                 self.sb._apply_frame(m, it.length)
                 self.c_deliveries += 1
                 return 0
+        if is_book_type(t):  # applied here, from the bytes: the context reads the book after
+            self.sb._apply_frame(m, it.length)
+            return self._python_applied(None, m, it.length, ft, ts, False)
         self.python_deliveries += 1
         self._push()
         self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, it.length)))
@@ -1697,7 +1700,7 @@ cdef class ReplayCore:
                        and last.bid_px == now.bid_px and last.bid_sz == now.bid_sz
                        and last.ask_px == now.ask_px and last.ask_sz == now.ask_sz)
         if (changed and self.book_mode == 1) or (len(prints) and not self.count_prints):
-            return self._python_applied(None, m, length, ft, ts)
+            return self._python_applied(None, m, length, ft, ts, True)
         if len(prints):  # on_trade is the base no-op: its events are counted, not called
             self.counted_events += len(prints)
             prints.clear()
@@ -1712,16 +1715,17 @@ cdef class ReplayCore:
         return 0
 
     cdef int _python_applied(self, object unused, const uint8_t* m, Py_ssize_t length,
-                             int64_t ft, int64_t ts) except -1:
-        """Deliver a message already applied to the strategy's book through the context."""
+                             int64_t ft, int64_t ts, bint filtered) except -1:
+        """Deliver a book message already applied to the strategy's book through the
+        context (``filtered``: of a locate whose BBO ``lastq`` follows)."""
         self.python_deliveries += 1
         self._push()
         self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)),
                         True)
         self._pull()
         self._after_strategy()
-        # The context saw this book as it is now (its BBO for "bbo", risk's mark).
-        self._bbo_of(rd16(m + L_LOCATE), &self.lastq[rd16(m + L_LOCATE)])
+        if filtered:  # the context saw this book as it is now (its "bbo", risk's mark)
+            self._bbo_of(rd16(m + L_LOCATE), &self.lastq[rd16(m + L_LOCATE)])
         return 0
 
     # -- the exchange side --------------------------------------------------------------------
