@@ -483,13 +483,8 @@ class ThresholdCore(wiring.Component):
         sc_mloc = Signal(16)
         sc_mside = Signal(8)
         sc_mprice = Signal(32)
-        # sc_db == 0, and the open block too short for an A or an F (a nonzero length
-        # below the minimum): registered beside sc_db and sc_blen, off the hops' path.
-        sc_db0 = Signal(init=1)
-        sc_short_a = Signal()
-        sc_short_f = Signal()
         state_regs = [sc_phase, sc_left, sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
-        state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice, sc_db0, sc_short_a, sc_short_f]
+        state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice]
 
         pm = Module()  # everything below that does not depend on the hops
         m.submodules.scan_lanes = _Wrap(pm)
@@ -562,8 +557,6 @@ class ThresholdCore(wiring.Component):
         comp_l: list[Any] = []
         short_l: list[Any] = []
         nx_l: list[Any] = []
-        short_a_l: list[Any] = []
-        short_f_l: list[Any] = []
         for i in range(8):
             n_i = Signal(16, name=f"lane{i}_len")
             pm.d.comb += n_i.eq(Cat(lb[i], hi_b[i]))
@@ -578,14 +571,6 @@ class ThresholdCore(wiring.Component):
             pm.d.comb += comp.eq(nx.any())
             sh = Signal(name=f"lane{i}_short")
             pm.d.comb += sh.eq(short_raw[i] & v[i + 1] if i < 7 else 0)
-            sa = Signal(name=f"lane{i}_short_a")
-            sf = Signal(name=f"lane{i}_short_f")
-            pm.d.comb += [
-                sa.eq((n_i != 0) & (n_i < _LEN_A)),
-                sf.eq((n_i != 0) & (n_i < _LEN_F)),
-            ]
-            short_a_l.append(sa)
-            short_f_l.append(sf)
             n_l.append(n_i)
             comp_l.append(comp)
             short_l.append(sh)
@@ -609,13 +594,17 @@ class ThresholdCore(wiring.Component):
         # A block opened at lane 6 or before had its type checked in that beat; one opened
         # at lane 7 has its type byte at lane 0 of the next beat (``sc_db`` is then 0).
         ptype = lb[0]
-        ptype_here = sc_db0 & v[0]
+        ptype_here = (sc_db == 0) & v[0]
         pend_err = Signal()
         pm.d.comb += pend_err.eq(
             blk
             & sc_pend
             & ptype_here
-            & (((ptype == _TYPE_A) & sc_short_a) | ((ptype == _TYPE_F) & sc_short_f))
+            & (sc_blen != 0)
+            & (
+                ((ptype == _TYPE_A) & (sc_blen < _LEN_A))
+                | ((ptype == _TYPE_F) & (sc_blen < _LEN_F))
+            )
         )
         pend_comp = Signal()
         pm.d.comb += pend_comp.eq(
@@ -805,9 +794,6 @@ class ThresholdCore(wiring.Component):
             ),
             Mux(side_h, side_v, sc_mside),
             price_now,
-            Mux(any_open, op[7], sc_db == (1 << _POS) - 8),
-            Mux(any_open, _or_all([op[i] & short_a_l[i] for i in range(8)]), sc_short_a),
-            Mux(any_open, _or_all([op[i] & short_f_l[i] for i in range(8)]), sc_short_f),
         ]
         cur_phase = n_phase
 
@@ -824,7 +810,7 @@ class ThresholdCore(wiring.Component):
             m.d.sync += scanned_reg.eq(scanned_now)
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
-                m.d.sync += [dn_oh.eq(1 << 0), sc_db0.eq(1)]
+                m.d.sync += dn_oh.eq(1 << 0)
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
                 bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
