@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.local/bin:$PATH"
+# shellcheck source=scripts/pythons.sh
+source scripts/pythons.sh
 
 OUT="${1:-dist}"
 read -r -a PYTHON_SPECS <<<"${TICKWIRE_DIST_PYTHONS:-3.11}"
@@ -30,23 +32,11 @@ trap 'rm -rf "$raw"' EXIT
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-interpreter() {  # a version such as 3.12, or a path -> an interpreter on this machine
-  local spec=$1 found root dir
-  if [ -x "$spec" ]; then echo "$spec"; return; fi
-  if found=$(uv python find --system --no-python-downloads "$spec" 2>/dev/null); then
-    echo "$found"; return
-  fi
-  # pyenv installs that are not the global version: their shims refuse to run, uv skips them.
-  if command -v pyenv >/dev/null 2>&1 && root=$(pyenv root 2>/dev/null); then
-    for dir in $(ls -d "$root/versions/$spec" "$root/versions/$spec".* 2>/dev/null | sort -V -r); do
-      if [ -x "$dir/bin/python$spec" ]; then echo "$dir/bin/python$spec"; return; fi
-    done
-  fi
-  echo "build-dist: no Python $spec on this machine" >&2
-  exit 1
-}
 PYTHONS=()
-for spec in "${PYTHON_SPECS[@]}"; do PYTHONS+=("$(interpreter "$spec")"); done
+for spec in "${PYTHON_SPECS[@]}"; do
+  find_python "$spec" || { echo "build-dist: $WHY_NOT" >&2; exit 1; }
+  PYTHONS+=("$FOUND_PYTHON")
+done
 
 run() {  # run a step quietly; on failure show its output and stop
   local log="$raw/step.log"

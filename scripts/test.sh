@@ -1,12 +1,84 @@
 #!/usr/bin/env bash
-# Runs every check tickwire has, on a fresh machine: installs what is missing, then lint, types, tests.
+# Runs every check tickwire has, on a fresh machine: installs what is missing, then lint, types,
+# the docs site, and the test suite on every supported Python the machine has.
+#
+#   bash scripts/test.sh [PYTEST ARGS...]              # extra arguments go to every pytest run
+#   TICKWIRE_PYTHONS="3.12" bash scripts/test.sh ...   # only these versions (default: all)
+#
+# Interpreters. scripts/pythons.sh holds the supported versions (3.11, 3.12, 3.13) and finds an
+# interpreter for each by version, never by patch level (uv's search, then pyenv's installs).
+# Every version found runs the whole suite in its own environment (.venv for 3.11, what
+# `uv run` uses; .venv-3.12, .venv-3.13: each synced from uv.lock, the Cython extensions
+# compiled for it). Lint (ruff), types (mypy, which checks for 3.11 whatever runs it) and the
+# docs site (mkdocs build --strict) run once, in the first version's environment. A version
+# this machine lacks is skipped with one line saying why (TICKWIRE_REQUIRE_PYTHONS=1, set by
+# .ci/run, counts it as a failure instead). A summary line per version ends the output; the
+# exit status is 0 only if every run passed.
+#
+# Time: CI's whole run must stay under 25 minutes on the 2-core CI machine when it is quiet.
+# One interpreter's suite in one process took 7 minutes there (7m45s for all of .ci/run), so
+# three in a row (21 min) plus two more environments to sync and compile and the lint, types
+# and site steps would not fit. So each suite runs on two pytest-xdist workers, a test file
+# per worker (--dist loadfile: a file's module and session fixtures, such as a QEMU guest or
+# the built wheels, are made once), TICKWIRE_TEST_WORKERS=N to change it (0: one process).
+# Every test still runs on every interpreter: no smaller hypothesis profile, nothing skipped.
+# The suite is safe in parallel: network namespaces, veth pairs and BPF pins are named after
+# the process id, sockets bind port 0, scratch files live in each worker's tmp_path, and the
+# build caches (BPF object, bare-metal kernel, Verilator model) are keyed by content and
+# renamed into place. Measurements: docs/CONTRIBUTING.md#python-versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.local/bin:$PATH"
-uv sync --all-packages --all-groups --locked --quiet
-uv run --no-sync ruff check .
-uv run --no-sync ruff format --check .
-uv run --no-sync mypy
-NO_MKDOCS_2_WARNING=1 uv run --no-sync mkdocs build --strict --quiet   # the site (mkdocs.yml) into site/
-uv run --no-sync pytest "$@"
+# shellcheck source=scripts/pythons.sh
+source scripts/pythons.sh
+
+read -r -a WANTED <<<"${TICKWIRE_PYTHONS:-${SUPPORTED_PYTHONS[*]}}"
+SYNC=(uv sync --all-packages --all-groups --locked --quiet --no-python-downloads)
+workers=${TICKWIRE_TEST_WORKERS:-2}
+XDIST=()
+if [ "$workers" != 0 ]; then XDIST=(-n "$workers" --dist loadfile); fi
+summary=()
+failed=0
+
+for version in "${WANTED[@]}"; do
+  if ! find_python "$version"; then
+    if [ "${TICKWIRE_REQUIRE_PYTHONS:-0}" = 1 ]; then
+      summary+=("test: python $version FAILED: $WHY_NOT (TICKWIRE_REQUIRE_PYTHONS=1)")
+      failed=1
+    else
+      summary+=("test: python $version skipped: $WHY_NOT")
+    fi
+    echo "${summary[-1]}"
+    continue
+  fi
+  python=$FOUND_PYTHON
+  primary=${primary:-$version}
+  env=.venv-$version
+  if [ "$version" = "${SUPPORTED_PYTHONS[0]}" ]; then env=.venv; fi
+  echo "test: python $version ($python) in $env"
+  export UV_PROJECT_ENVIRONMENT=$env
+  "${SYNC[@]}" --python "$python"
+  if [ "$version" = "$primary" ]; then
+    uv run --no-sync ruff check .
+    uv run --no-sync ruff format --check .
+    uv run --no-sync mypy
+    NO_MKDOCS_2_WARNING=1 uv run --no-sync mkdocs build --strict --quiet   # mkdocs.yml into site/
+  fi
+  status=0
+  uv run --no-sync pytest "${XDIST[@]}" "$@" || status=$?
+  if [ "$status" -eq 0 ]; then
+    summary+=("test: python $version passed ($python, $env)")
+  else
+    summary+=("test: python $version FAILED: pytest exited $status ($python, $env)")
+    failed=1
+  fi
+  unset UV_PROJECT_ENVIRONMENT
+done
+
+if [ -z "${primary:-}" ]; then
+  summary+=("test: FAILED: none of the Python versions ${WANTED[*]} is on this machine")
+  failed=1
+fi
+printf '%s\n' "${summary[@]}"
+exit "$failed"

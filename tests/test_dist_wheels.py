@@ -19,6 +19,11 @@ build, its third-party dependencies from the index. The test checks
   engine also ``backtest`` without matplotlib (the plot extra is not installed): exit 0,
   the report, and a line that says why there is no PNG.
 
+Interpreter: the one running the tests (``sys.executable``) builds the compiled wheels
+(``TICKWIRE_DIST_PYTHONS`` set to it) and makes every fresh venv, so the wheels tested are
+the ones for it. ``scripts/test.sh`` runs the suite once per supported Python (3.11, 3.12,
+3.13, each the machine has), which builds and installs the wheels of each.
+
 The XDP example needs root, BTF and libbpf; the bare-metal one QEMU, nasm and gcc. Where
 the machine lacks them, the install and import checks still run and the example is
 skipped with the reason. The pure-Python tickwire-itch wheel (``TICKWIRE_NO_EXT=1``, what
@@ -214,9 +219,17 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str], cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
+        cmd,
+        cwd=cwd,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
@@ -282,7 +295,9 @@ def _unmet_needs(dist: str) -> str | None:
 @pytest.fixture(scope="session")
 def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    _run(["bash", str(ROOT / "scripts" / "build-dist.sh"), str(out)], ROOT, timeout=1200)
+    env = {**_env(), "TICKWIRE_DIST_PYTHONS": sys.executable}  # the wheels for this Python
+    cmd = ["bash", str(ROOT / "scripts" / "build-dist.sh"), str(out)]
+    _run(cmd, ROOT, timeout=1200, env=env)
     return out
 
 
@@ -419,3 +434,30 @@ def test_every_package_carries_the_license_and_says_where_it_lives() -> None:
         assert "Topic :: Office/Business :: Financial :: Investment" in project["classifiers"]
         # The README is the long description: a relative link breaks on the index page.
         assert relative_links((pyproject.parent / "README.md").read_text()) == [], folder
+
+
+def _supported_pythons() -> list[str]:
+    """``SUPPORTED_PYTHONS`` of scripts/pythons.sh, the one list (scripts/test.sh runs each)."""
+    text = (ROOT / "scripts" / "pythons.sh").read_text()
+    (line,) = re.findall(r"^SUPPORTED_PYTHONS=\((.*)\)$", text, re.MULTILINE)
+    return line.split()
+
+
+def test_metadata_names_the_supported_pythons() -> None:
+    """The classifiers list exactly the versions scripts/test.sh runs; requires-python, the
+    workspace's and mypy's target start at the first; nothing caps the newest."""
+    versions = _supported_pythons()
+    assert versions == sorted(versions, key=lambda v: tuple(map(int, v.split(".")))), versions
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert root["project"]["requires-python"] == f">={versions[0]}"
+    assert root["tool"]["mypy"]["python_version"] == versions[0]
+    assert root["tool"]["ruff"]["target-version"] == "py" + versions[0].replace(".", "")
+    for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        assert project["requires-python"] == f">={versions[0]}", pyproject
+        listed = [
+            c.rsplit(" :: ", 1)[1]
+            for c in project["classifiers"]
+            if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+        ]
+        assert listed == versions, (pyproject, listed)
