@@ -41,7 +41,8 @@ Workloads (the issue's):
 * ``a``: the busiest symbol alone (its messages and the system events);
 * ``b``: the whole day, the strategy on the busiest symbol (hftbacktest: every symbol an
   asset, the strategy on one of them);
-* ``c``: the whole day, no strategy (tickwire: the base ``Strategy``, which does nothing;
+* ``c``: the whole day, no strategy (tickwire: ``Idle``, a strategy that does nothing and,
+  where the engine has ``Consumes``, declares that it consumes no market event;
   hftbacktest: ``elapse`` to the end of the data).
 
 Rows per workload: tickwire's reference backtest; tickwire's compiled core (``--compiled``,
@@ -67,7 +68,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import inspect
 import json
 import os
 import platform
@@ -83,9 +83,10 @@ from typing import Any
 
 import numpy as np
 from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtest
+from tickwire.engine.backtest.runner import BACKENDS
 from tickwire.engine.cli_backtest import DEFAULT_RISK
 from tickwire.engine.risk import RiskLimits, parse_risk_limits
-from tickwire.engine.strategy import MarketMaker, Strategy
+from tickwire.engine.strategy import Consumes, MarketMaker, Strategy
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
@@ -266,21 +267,17 @@ def _reduce(
 
 # -- tickwire ---------------------------------------------------------------------------------
 class JoinBBO(MarketMaker):
-    """The shipped MarketMaker, configured by :data:`JOIN_CONFIG` to join the BBO."""
+    """The shipped MarketMaker, configured by :data:`JOIN_CONFIG` to join the BBO. It reads
+    the BBO of its symbol only, so it declares that: the compiled core then stays out of
+    Python for every other message (the reference honours the same declaration)."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
 
 
-def _declare_bbo() -> None:
-    """Where the engine has ``Consumes`` (issue #16), declare what JoinBBO reads: the BBO
-    of its symbol, no trades, no trading states; the compiled core then stays out of Python
-    for every other message. The reference honours the same declaration."""
-    try:
-        from tickwire.engine.strategy import Consumes  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    JoinBBO.consumes = Consumes(book="bbo", trades=False, states=False)  # type: ignore[attr-defined]
+class Idle(Strategy):
+    """No strategy: does nothing and is called for no market event."""
 
-
-_declare_bbo()
+    consumes = Consumes(book="none", trades=False, states=False)
 
 
 def join_strategy(symbol: str) -> Strategy:
@@ -288,13 +285,8 @@ def join_strategy(symbol: str) -> Strategy:
 
 
 def backtest_backends() -> tuple[str, ...]:
-    """What ``run_backtest(backend=...)`` accepts (the compiled core's names), reference
-    first; just the reference where the engine has no such keyword yet."""
-    from tickwire.engine.backtest import runner
-
-    if "backend" not in inspect.signature(run_backtest).parameters:
-        return ("reference",)
-    return tuple(getattr(runner, "BACKENDS", ("reference",)))
+    """What ``run_backtest(backend=...)`` accepts: the reference and the compiled core."""
+    return tuple(BACKENDS)
 
 
 def default_compiled() -> str:
@@ -307,7 +299,7 @@ def core_status(name: str) -> str:
     """What ``name`` runs: the whole compiled core, or only the strategy's book."""
     if name != "reference" and name in backtest_backends():
         return "compiled core"
-    return "PENDING: the compiled core is not on main; --backend cython is the strategy's book only"
+    return "the reference loop with this strategy book"
 
 
 def binaryfile(messages: Iterable[Message]) -> bytes:
@@ -332,9 +324,9 @@ def run_tickwire(
     ``messages`` may be BinaryFILE bytes or a path only for the compiled core (which reads
     bytes); the reference is given decoded messages."""
     if backend != "reference" and backend in backtest_backends():
-        return run_backtest(  # type: ignore[call-arg]
+        return run_backtest(
             strategy,
-            messages,  # type: ignore[arg-type]
+            messages,
             limits=limits,
             total=total,
             measure=False,
@@ -679,7 +671,7 @@ def main_bench(args: argparse.Namespace) -> None:
             "title": "c. whole day, no strategy",
             "messages": day.messages,
             "events": ev_all,
-            "strategy": Strategy,
+            "strategy": Idle,
             "arrays": names,
             "strategy_asset": None,
         },
