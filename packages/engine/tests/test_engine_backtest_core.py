@@ -129,6 +129,9 @@ class RandomFlow(Strategy):
         assert ctx is not None
         if self.seen:
             self._act(self.rng.choice(self.seen))
+            r = self.rng.random()
+            if r < 0.1:  # a new subscription, or the same one again
+                ctx.subscribe(self.rng.choice([None, self.symbols, self.seen[:1], self.seen]))
         self.timers += 1
         if self.timers < 300:
             ctx.set_timer(timer.timestamp + self.timer_ns, "tick")

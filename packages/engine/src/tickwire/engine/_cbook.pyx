@@ -1543,10 +1543,17 @@ cdef class ReplayCore:
         return 0
 
     cdef int _after_strategy(self) except -1:
-        """The strategy may have changed its subscription or the symbols it knows."""
+        """The strategy may have changed its subscription or the symbols it knows. (A
+        subscription to the same symbols again is no change: a strategy may well call
+        ``ctx.subscribe`` with the same list on every callback.)"""
         ctx = self.ctx
-        if (ctx.subscribed is not self.sub_obj or len(ctx.locates) != self.n_locates
-                or len(self.sb.books) != self.n_books):
+        sub = ctx.subscribed
+        if sub is not self.sub_obj:
+            if sub is None or self.sub_obj is None or sub != self.sub_obj:
+                self.routes_stale = True
+                return 0
+            self.sub_obj = sub
+        if len(ctx.locates) != self.n_locates or len(self.sb.books) != self.n_books:
             self.routes_stale = True
         return 0
 
