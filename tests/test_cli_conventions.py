@@ -3,7 +3,9 @@ section 3), checked by walking each command of the ``tickwire.commands`` entry p
 and each of its subcommands (``tickwire.cli.parser_of`` hands over the parser a ``main``
 would run):
 
-* ``--version`` works on every command and subcommand and names the distribution;
+* ``--version`` works on every command and subcommand and names the distribution (a
+  plugin subcommand's own: ``engine exchange`` is tickwire-exchange's);
+* an option that writes JSON is ``--json [PATH|-]`` (the live report was ``--report``);
 * help shows every option's default, and no reST markup;
 * a missing input file is one ``PROG: error:`` line, exit 2, and no output file;
 * the commands that stream to stdout end quietly with 0 when its reader goes away.
@@ -29,6 +31,8 @@ pytestmark = pytest.mark.timeout(120, method="thread")
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 COMMANDS = {ep.name: ep for ep in entry_points(group="tickwire.commands")}
+#: Subcommands of the engine other distributions register (tickwire.engine.cli_plugins).
+ENGINE_PLUGINS = {ep.name: ep for ep in entry_points(group="tickwire.engine.commands")}
 REST = ("``", ":class:", ":func:", ":mod:", ":meth:", ":data:", ":attr:")
 
 
@@ -68,7 +72,8 @@ def test_version_help_defaults_and_no_rest(
         return
     assert main([*path, "--version"]) == 0
     out = capsys.readouterr().out
-    dist = COMMANDS[name].dist
+    plugin = ENGINE_PLUGINS.get(path[0]) if name == "engine" and path else None
+    dist = (plugin or COMMANDS[name]).dist
     assert dist is not None and f"({dist.name} {dist.version})" in out, out
 
     text = parser.format_help()
@@ -203,3 +208,16 @@ def test_out_is_always_a_folder_and_seed_always_a_random_seed() -> None:
                 assert "directory" in (action.help or ""), where
             if "--seed" in action.option_strings:
                 assert "random seed" in (action.help or ""), where
+
+
+def test_json_output_is_always_the_json_option() -> None:
+    """``--json [PATH|-]`` is the one option that writes JSON (docs/cli.md): no other
+    visible option's help offers a JSON file or report (``engine live --report PATH`` did;
+    it is now a hidden deprecated alias of ``--json``)."""
+    for name, path, parser, _ in PARSERS:
+        for action in parser._actions:
+            if action.help is argparse.SUPPRESS or "--json" in action.option_strings:
+                continue
+            if action.option_strings and "JSON" in (action.help or ""):
+                where = f"{name} {' '.join(path)} {action.option_strings}: {action.help}"
+                raise AssertionError(f"JSON output not through --json: {where}")

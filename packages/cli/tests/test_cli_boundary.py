@@ -14,6 +14,7 @@ import pytest
 from tickwire.cli import (
     HelpFormatter,
     UsageError,
+    add_version,
     invoked_as,
     one_line,
     parser_of,
@@ -89,6 +90,20 @@ def test_every_parser_gets_version_and_the_help_formatter(
         assert "--version" in p._option_string_actions
         assert p.formatter_class is HelpFormatter
     assert _main()(["run", "--version"]) == 0
+    assert capsys.readouterr().out.startswith("tickwire-demo run (tickwire-cli ")
+
+
+def test_a_subcommand_of_another_distribution_keeps_its_own_version(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A plugin subcommand (the engine's ``exchange``) given ``add_version`` with its own
+    distribution keeps it; ``run_cli`` gives the rest of the tree the command's."""
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    add_version(sub.add_parser("plugin"), "tickwire-itch")
+    assert run_cli(parser, ["plugin", "--version"], lambda a: 0, dist="tickwire-cli") == 0
+    assert capsys.readouterr().out.startswith("tickwire-demo plugin (tickwire-itch ")
+    assert run_cli(_parser(), ["run", "--version"], lambda a: 0, dist="tickwire-cli") == 0
     assert capsys.readouterr().out.startswith("tickwire-demo run (tickwire-cli ")
 
 

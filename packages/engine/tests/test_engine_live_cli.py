@@ -1,7 +1,8 @@
 """The ``exchange`` (tickwire-exchange, found by the engine's command line through its entry
 point) and ``live`` commands as separate processes on loopback: SIGTERM
 shuts the engine down cleanly (orders cancelled, logged out, report written) and the
-kill switch is tripped from a third process."""
+kill switch is tripped from a third process. The report file is ``--json PATH``, written
+whole (renamed over the target); ``--report PATH`` is its deprecated old name."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
         stats = Path(tmp, "stats.json")
         config = Path(tmp, "fees.toml")
         config.write_text("[fees]\nremove_per_share = 30\nadd_per_share = -20\n")
+        report.write_text("an older report\n")
+        before = report.stat().st_ino
         ex = subprocess.Popen(
             [*ENGINE, "exchange", "--feed", f"127.0.0.1:{feed}", "--ouch-port", "0",
              "--rerequest-port", "0", "--generate", "3000", "--symbols", "4", "--rate", "3000",
@@ -53,7 +56,7 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
                 [*ENGINE, "live", "--feed", f"127.0.0.1:{feed}",
                  "--rerequest", f"127.0.0.1:{ports['rerequest'][1]}",
                  "--ouch", f"127.0.0.1:{ports['ouch50']}", "--control", str(ctl),
-                 "--report", str(report), "--config", str(config)],
+                 "--config", str(config), "--json", str(report)],
                 stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
             _wait_for(ctl)
@@ -71,7 +74,11 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
             assert snap["armed"] is False and snap["feed"]["messages"] > 0
             live.send_signal(signal.SIGTERM)
             assert live.wait(timeout=20) == 0
+            # written to a temporary file and renamed over the old one, never in place
+            assert report.stat().st_ino != before
+            assert [p.name for p in Path(tmp).iterdir() if ".part-" in p.name] == []
             rep = json.loads(report.read_text())
+            assert live.stdout is not None and json.loads(live.stdout.read()) == rep
             # [fees] of --config is the session's schedule (it was ignored)
             assert rep["fees"]["schedule"] == {"remove_per_share": 30, "add_per_share": -20}
             assert rep["pnl"] == rep["pnl_gross"] - rep["fees"]["total_e4"]
@@ -141,3 +148,23 @@ def test_live_config_with_a_bad_fees_table_is_a_usage_error(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "fees.remove_per_share: must be an integer" in err and "\n" not in err
+
+
+def test_live_report_is_the_deprecated_name_of_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--report PATH`` (before 0.3) is read as ``--json PATH`` with a warning; both at
+    once is a usage error. Nothing listens at the OUCH address, so the session fails to
+    start (exit 2, one line) and no report is written."""
+    from tickwire.engine.cli import main
+
+    report = tmp_path / "report.json"
+    base = ["live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:9"]
+    assert main([*base, "--report", str(report), "--json", str(report)]) == 2
+    err = capsys.readouterr().err
+    assert "error: --report is the old name of --json: give --json only" in err
+    assert main([*base, "--report", str(report)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "warning: --report PATH is deprecated: use --json PATH", lines
+    assert len(lines) == 2 and lines[1].startswith("tickwire-engine live: error: "), lines
+    assert not report.exists()

@@ -418,7 +418,7 @@ async def _session(
         "live", "--feed", f"{net.ip_xdp}:{FEED_PORT}",
         "--rerequest", f"{net.ip_peer}:{ex.rerequest_address[1]}",
         "--ouch", f"{net.ip_peer}:{ex.ouch50_port}",
-        "--control", str(ctl), "--report", str(report),
+        "--control", str(ctl), "--json", str(report),
     ]  # fmt: skip
     if mirror:
         cmd += ["--xdp-mirror", net.if_xdp]

@@ -3,7 +3,8 @@
 Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
 
 1. **prepares the parser tree**: every parser and subparser gets ``--version`` (the
-   distribution's version, read with ``importlib.metadata``) and :class:`HelpFormatter`
+   distribution's version, read with ``importlib.metadata``; :func:`add_version`, which
+   keeps a ``--version`` a plugin subcommand gave itself) and :class:`HelpFormatter`
    (defaults shown, descriptions kept as written). Run under the ``tickwire`` command
    (:mod:`tickwire.cli.main`), the program name becomes ``tickwire NAME``.
 2. **parses**; argparse's own errors exit 2 with its usage and ``PROG: error: ...``.
@@ -48,6 +49,7 @@ __all__ = [
     "DATA_ERRORS",
     "HelpFormatter",
     "UsageError",
+    "add_version",
     "dist_version",
     "invoked_as",
     "one_line",
@@ -102,6 +104,21 @@ def dist_version(dist: str) -> str:
         return "unknown"
 
 
+def add_version(parser: argparse.ArgumentParser, dist: str) -> None:
+    """Give ``parser`` and every subcommand parser below it that has none a ``--version``
+    printing ``PROG (DIST VERSION)``, the installed version of the distribution ``dist``.
+
+    :func:`run_cli` calls it on the whole tree with the command's distribution; a
+    subcommand another distribution registers (a plugin: ``tickwire.engine.cli_plugins``)
+    calls it on its own parser first, so its ``--version`` names that distribution. A
+    stand-in parser without ``-`` among its prefix characters gets none.
+    """
+    text = f"%(prog)s ({dist} {dist_version(dist)})"
+    for _, p in walk(parser):
+        if "-" in p.prefix_chars and "--version" not in p._option_string_actions:
+            p.add_argument("--version", action="version", version=text)
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Help with each option's default shown, ``(default: X)``, and descriptions and
     epilogs kept as written (their lists and examples stay on their lines).
@@ -151,19 +168,14 @@ def _prepare(parser: argparse.ArgumentParser, dist: str | None) -> None:
     ``tickwire`` command, its program name."""
     prog = _PROG.get()
     root = parser.prog
-    text = f"%(prog)s ({dist} {dist_version(dist)})" if dist else None
+    if dist:
+        add_version(parser, dist)
     for _, p in walk(parser):
         if prog is not None and p.prog.startswith(root):
             p.prog = prog + p.prog[len(root) :]
         # The deepest parser's default wins: the error line names the subcommand run.
         p.set_defaults(**{_PROG_DEST: p.prog})
         p.formatter_class = HelpFormatter
-        if (
-            text is not None
-            and "-" in p.prefix_chars
-            and "--version" not in p._option_string_actions
-        ):
-            p.add_argument("--version", action="version", version=text)
         for action in p._actions:
             # An option with a default and no help would hide the default: give it one.
             if (

@@ -3,7 +3,7 @@
     python -m tickwire.engine live --feed 127.0.0.1:26477 --rerequest 127.0.0.1:26478
         --ouch 127.0.0.1:26400 [--user TW] [--password-file FILE]
         [--strategy module:Class] [--config FILE]
-        [--control /tmp/tw.sock] [--report REPORT.json] [--dashboard] [--xdp-mirror IFACE]
+        [--control /tmp/tw.sock] [--dashboard] [--xdp-mirror IFACE] [--json [PATH|-]]
         [--feed-session NAME]
 
     python -m tickwire.engine live --control /tmp/tw.sock --command kill|arm|status|stop
@@ -11,7 +11,9 @@
 The simulated exchange to trade against is tickwire-exchange (``python -m
 tickwire.exchange``, also ``python -m tickwire.engine exchange``). The live engine runs
 until SIGINT, SIGTERM, ``--command stop`` or the feed's end of session, then cancels its
-open orders, logs out and writes the report. ``--xdp-mirror IFACE`` also
+open orders, logs out and prints the session report, one JSON line on stdout; ``--json
+PATH`` also writes it (indented) to PATH, whole or not at all (``--report PATH`` before
+0.3, still read with a warning until 0.4). ``--xdp-mirror IFACE`` also
 feeds the receiver from the ring buffer of the tickwire XDP program attached to IFACE
 (needs tickwire-xdp and root), so the frames it turned into orders are not gaps.
 """
@@ -21,9 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
-from tickwire.cli import int_range, one_line
+from tickwire.cli import add_json_option, int_range, json_to_stdout, one_line
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
 from tickwire.engine.credentials import (
@@ -91,7 +94,8 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--control", default=None, help="unix socket for kill/arm/status/stop")
     lv.add_argument("--command", choices=["kill", "arm", "status", "stop"], default=None,
                     help="send a command to a running engine's --control socket and exit")  # fmt: skip
-    lv.add_argument("--report", default=None, metavar="PATH", help="session report (JSON) path")
+    # Before 0.3 the report file was --report, where every other command says --json.
+    lv.add_argument("--report", dest="report_deprecated", metavar="PATH", help=argparse.SUPPRESS)
     lv.add_argument("--dashboard", action="store_true", help="show the terminal dashboard")
     lv.add_argument(
         "--first-user-ref-num",
@@ -112,7 +116,23 @@ def add_parser(sub: Any) -> None:
         help="pin the feed's MoldUDP64 session: packets of any other are refused "
         "(default: [feed] session in --config, else the first session two packets confirm)",
     )
+    add_json_option(lv, "the session report")
     lv.set_defaults(func=_cmd_live)
+
+
+def _report_path(args: argparse.Namespace) -> str | None:
+    """The file the session report is written to: ``--json PATH`` (None for no value or
+    ``-``: stdout only, where it goes anyway), or the deprecated ``--report PATH`` with a
+    warning on stderr."""
+    old = args.report_deprecated
+    if old is not None:
+        if args.json is not None:
+            raise _UsageError("--report is the old name of --json: give --json only")
+        print("warning: --report PATH is deprecated: use --json PATH", file=sys.stderr)
+        return str(old)
+    if args.json is None or json_to_stdout(args.json):
+        return None
+    return str(args.json)
 
 
 # -------------------------------------------------------------------------- live
@@ -177,6 +197,7 @@ async def _live(args: argparse.Namespace) -> int:
 
     if args.feed is None or args.ouch is None:
         raise _UsageError("--feed and --ouch are required (or --command with --control)")
+    report_path = _report_path(args)
     if args.dashboard:
         # Refuse before connecting, not with a traceback in the middle of a session.
         try:
@@ -196,7 +217,7 @@ async def _live(args: argparse.Namespace) -> int:
         limits=limits,
         first_user_ref_num=args.first_user_ref_num,
         control=args.control,
-        report=args.report,
+        report=report_path,
         xdp_mirror=args.xdp_mirror,
         feed_session=_feed_session(args),
         fees=fees,

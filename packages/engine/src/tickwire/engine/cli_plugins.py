@@ -13,6 +13,10 @@ one command with ``sub.add_parser(name, ...)`` and ``set_defaults(func=...)``, w
 Rules:
 
 * a built-in command wins: an entry point with the name of one is skipped;
+* a plugin command's ``--version`` names its own distribution (the entry point's, e.g.
+  ``tickwire-engine exchange --version`` prints tickwire-exchange's version), not the
+  engine's: it gets :func:`tickwire.cli.add_version` before the engine's ``run_cli``
+  gives the rest of the tree the engine's (test: ``tests/test_cli_conventions.py``);
 * a command of :data:`KNOWN` whose distribution is not installed is still listed in
   ``--help``; running it prints one line saying what to install and exits 2 (whatever
   options follow it, so ``exchange --feed ...`` gets that line, not an argparse error);
@@ -30,7 +34,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from tickwire.cli import UsageError, one_line
+from tickwire.cli import UsageError, add_version, one_line
 
 __all__ = ["GROUP", "KNOWN", "add_parsers", "installed"]
 
@@ -71,6 +75,9 @@ def add_parsers(
             _stand_in(sub, name, f"{name}: {dist} failed to load: {one_line(register)}")
         else:
             register(sub)
+            provider = _distribution(name)
+            if provider is not None and name in sub.choices:
+                add_version(sub.choices[name], provider)
     for name, (dist, help_text) in KNOWN.items():
         if name not in sub.choices:
             _stand_in(
@@ -79,6 +86,15 @@ def add_parsers(
                 f"the {name} command needs {dist}: pip install {dist}",
                 help_text=f"{help_text} (needs {dist})",
             )
+
+
+def _distribution(name: str) -> str | None:
+    """The distribution whose entry point of :data:`GROUP` registers ``name`` (else the
+    one :data:`KNOWN` names for it; None for neither)."""
+    for ep in entry_points(group=GROUP, name=name):
+        if ep.dist is not None:
+            return str(ep.dist.name)
+    return KNOWN[name][0] if name in KNOWN else None
 
 
 def _stand_in(sub: Any, name: str, message: str, help_text: str | None = None) -> None:

@@ -42,9 +42,9 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any, Protocol
 
+from tickwire.cli import atomic_open
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy.api import Strategy
@@ -106,7 +106,9 @@ class LiveConfig:
     limits: RiskLimits = field(default_factory=RiskLimits)
     first_user_ref_num: int = 1
     control: str | None = None  # unix socket path for kill/arm/status/stop commands
-    report: str | None = None  # where the session report (JSON) is written
+    #: Where the session report (JSON) is written at shutdown, whole or not at all (a
+    #: temporary file beside it, renamed over it: ``tickwire.cli.atomic_open``).
+    report: str | None = None
     stop_at_end_of_session: bool = True
     shutdown_timeout: float = 2.0
     #: Interface with a tickwire XDP program attached (``python -m tickwire.xdp attach``)
@@ -420,7 +422,8 @@ class LiveEngine:
                     os.unlink(self.config.control)
         self._report = self.snapshot()
         if self.config.report:
-            Path(self.config.report).write_text(json.dumps(self._report, indent=2) + "\n")
+            with atomic_open(self.config.report) as f:  # whole or not at all
+                f.write(json.dumps(self._report, indent=2) + "\n")
         return self._report
 
     # -- state ----------------------------------------------------------------------
