@@ -28,8 +28,13 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     would end (``lane + n``, when in this beat) and the lane of the next length field's
     low byte (``lane + n + 2``, one-hot), and whether its type byte makes it a short
     ``A``/``F`` (an error); all but the valid lanes are decoded a cycle ahead from the
-    incoming beat. The only chain within a beat follows that one-hot pointer from the
-    registered start (one-hot too): at most four hops (a zero-length block is two
+    incoming beat. So is every check the scanner's cycle would otherwise make on a
+    lane's 16-bit value: too short for an A or an F (kept with an open block, so its
+    type check in a later beat is an AND of registered bits and lane 0's type compare,
+    also made a cycle ahead), and, read as the MoldUDP64 count, nonzero and not 0xFFFF,
+    each of 1..4 and ``min(count, 64)``: the count's lane selects them instead of
+    comparing its bytes in the cycle that starts the hops. The only chain within a beat
+    follows that one-hot pointer from the registered start (one-hot too): at most four hops (a zero-length block is two
     bytes), where a hop either ends its block in the beat, errs, reaches the block limit
     (``min(count, 64)`` blocks, counted down) or leaves its block open. The walk itself
     is not gated: a lane has a successor only when its block completes, so it stops by
@@ -483,8 +488,13 @@ class ThresholdCore(wiring.Component):
         sc_mloc = Signal(16)
         sc_mside = Signal(8)
         sc_mprice = Signal(32)
+        # sc_db == 0, and the open block too short for an A or an F (a nonzero length
+        # below the minimum): registered beside sc_db and sc_blen, off the hops' path.
+        sc_db0 = Signal(init=1)
+        sc_short_a = Signal()
+        sc_short_f = Signal()
         state_regs = [sc_phase, sc_left, sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
-        state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice]
+        state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice, sc_db0, sc_short_a, sc_short_f]
 
         pm = Module()  # everything below that does not depend on the hops
         m.submodules.scan_lanes = _Wrap(pm)
@@ -514,9 +524,35 @@ class ThresholdCore(wiring.Component):
         short_raw: list[Any] = []
         adv_l: list[Any] = []
         adv_oh: list[Any] = []
+        # Also per lane, for the open block's and the count's checks in the scanner's
+        # cycle: the length too short for an A or an F (``lane_short_a``/``_f``), and as
+        # the MoldUDP64 count: neither 0 nor 0xFFFF (``lane_cnt_ok``), each of 1..4
+        # (``lane_cnt_is``, one-hot), and the block limit min(n, 64) (``lane_cnt_min``).
+        short_a_l: list[Any] = []
+        short_f_l: list[Any] = []
+        cnt_ok_l: list[Any] = []
+        cnt_is_l: list[Any] = []
+        cnt_min_l: list[Any] = []
         for i in range(8):
             n_x = Signal(16, name=f"pre{i}_len")
             xm.d.comb += n_x.eq(Cat(xb[i], x_hi[i]))
+            sa_r = Signal(name=f"lane{i}_short_a")
+            sf_r = Signal(name=f"lane{i}_short_f")
+            ok_r = Signal(name=f"lane{i}_cnt_ok")
+            is_r = Signal(4, name=f"lane{i}_cnt_is")
+            min_r = Signal(7, name=f"lane{i}_cnt_min")
+            m.d.sync += [
+                sa_r.eq((n_x != 0) & (n_x < _LEN_A)),
+                sf_r.eq((n_x != 0) & (n_x < _LEN_F)),
+                ok_r.eq((n_x != 0) & (n_x != 0xFFFF)),
+                is_r.eq(Cat(*[n_x == k + 1 for k in range(4)])),
+                min_r.eq(Mux(n_x < MAX_SCANNED, n_x, MAX_SCANNED)),
+            ]
+            short_a_l.append(sa_r)
+            short_f_l.append(sf_r)
+            cnt_ok_l.append(ok_r)
+            cnt_is_l.append(is_r)
+            cnt_min_l.append(min_r)
             e_c = Signal(8, name=f"pre{i}_end")
             xm.d.comb += e_c.eq(Cat(*[n_x == e - i if e >= i else C(0, 1) for e in range(8)]))
             sh_c = Signal(name=f"pre{i}_short")
@@ -593,18 +629,14 @@ class ThresholdCore(wiring.Component):
 
         # A block opened at lane 6 or before had its type checked in that beat; one opened
         # at lane 7 has its type byte at lane 0 of the next beat (``sc_db`` is then 0).
-        ptype = lb[0]
-        ptype_here = (sc_db == 0) & v[0]
+        # Lane 0 compared with the A and F type bytes a cycle ahead, from the incoming beat.
+        ptype_a = Signal()
+        ptype_f = Signal()
+        m.d.sync += [ptype_a.eq(xb[0] == _TYPE_A), ptype_f.eq(xb[0] == _TYPE_F)]
+        ptype_here = sc_db0 & v[0]
         pend_err = Signal()
         pm.d.comb += pend_err.eq(
-            blk
-            & sc_pend
-            & ptype_here
-            & (sc_blen != 0)
-            & (
-                ((ptype == _TYPE_A) & (sc_blen < _LEN_A))
-                | ((ptype == _TYPE_F) & (sc_blen < _LEN_F))
-            )
+            blk & sc_pend & ptype_here & ((ptype_a & sc_short_a) | (ptype_f & sc_short_f))
         )
         pend_comp = Signal()
         pm.d.comb += pend_comp.eq(
@@ -618,19 +650,12 @@ class ThresholdCore(wiring.Component):
         c19_any = Signal()
         cnt_ok = Signal()
         pm.d.comb += c19_any.eq(_or_all(c19))
-        pm.d.comb += cnt_ok.eq(
-            _or_all([c19[i] & (n_l[i] != 0) & (n_l[i] != 0xFFFF) for i in range(8)])
-        )
+        pm.d.comb += cnt_ok.eq(_or_all([c19[i] & cnt_ok_l[i] for i in range(8)]))
         left0 = Signal(7)
         pm.d.comb += left0.eq(
             Mux(
                 hdrp,
-                _or_all(
-                    [
-                        Mux(c19[i], Mux(n_l[i] < MAX_SCANNED, n_l[i], MAX_SCANNED), 0)
-                        for i in range(8)
-                    ]
-                ),
+                _or_all([Mux(c19[i], cnt_min_l[i], 0) for i in range(8)]),
                 sc_left - pend_comp,
             )
         )
@@ -639,7 +664,7 @@ class ThresholdCore(wiring.Component):
             left_is[k].eq(
                 Mux(
                     hdrp,
-                    _or_all([c19[i] & (n_l[i] == k + 1) for i in range(8)]),
+                    _or_all([c19[i] & cnt_is_l[i][k] for i in range(8)]),
                     Mux(pend_comp, sc_left == k + 2, sc_left == k + 1),
                 )
             )
@@ -794,6 +819,9 @@ class ThresholdCore(wiring.Component):
             ),
             Mux(side_h, side_v, sc_mside),
             price_now,
+            Mux(any_open, op[7], sc_db == (1 << _POS) - 8),
+            Mux(any_open, _or_all([op[i] & short_a_l[i] for i in range(8)]), sc_short_a),
+            Mux(any_open, _or_all([op[i] & short_f_l[i] for i in range(8)]), sc_short_f),
         ]
         cur_phase = n_phase
 
@@ -810,7 +838,7 @@ class ThresholdCore(wiring.Component):
             m.d.sync += scanned_reg.eq(scanned_now)
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
-                m.d.sync += dn_oh.eq(1 << 0)
+                m.d.sync += [dn_oh.eq(1 << 0), sc_db0.eq(1)]
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
                 bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
