@@ -157,6 +157,25 @@ def test_clord_id_digits_follow_the_bcd_counter_across_a_decade(fpga: FpgaBacken
     _check(fpga, CONFIG, frames)
 
 
+def test_step_times_improvement_across_the_halves_of_its_multiply(fpga: FpgaBackend) -> None:
+    """``step * improvement`` is made as two 20 x 16 halves joined in S2: improvements of
+    2**16 ticks and more (tick 1) with small steps put the high half under 2**20 into the
+    quantity (steps 1 and 3), reach max_order_qty (10), and carry into 2**20 when the
+    halves are added (11: the product 1,100,000 is capped, its low 20 bits are not)."""
+    steps = (1, 3, 10, 11)
+    insts = tuple(
+        InstrumentConfig(13 + k, f"S{k}", 1_500_000, 100, step, 1, 999_999, 2**62, 2**62)
+        for k, step in enumerate(steps)
+    )
+    config = dataclasses.replace(CONFIG, instruments=insts)
+    frames = [
+        feed_frame([add_order(13 + k, "S", price)])
+        for k in range(len(steps))
+        for price in (1_430_000, 1_400_000, 1_434_464)
+    ]
+    _check(fpga, config, frames)
+
+
 def test_order_leaves_a_fixed_number_of_cycles_after_the_trigger_message_ends(
     fpga: FpgaBackend,
 ) -> None:

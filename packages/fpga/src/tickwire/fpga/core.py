@@ -36,7 +36,9 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     comparing its bytes in the cycle that starts the hops. The only chain within a beat
     follows that one-hot pointer from the registered start (one-hot too): at most four hops (a zero-length block is two
     bytes), where a hop either ends its block in the beat, errs, reaches the block limit
-    (``min(count, 64)`` blocks, counted down) or leaves its block open. The walk itself
+    (``min(count, 64)`` blocks, counted down: the count after the beat is selected by
+    how many blocks it completes among values made before the hops) or leaves its block
+    open. The walk itself
     is not gated: a lane has a successor only when its block completes, so it stops by
     itself at an open or short block; two hops are composed per step (hop 3 is two
     AND-OR steps from the start); the block limit and whether the walk runs at all are
@@ -63,12 +65,15 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     stage of its own with a register after it (the ECP5's 18x18 multipliers and the
     adders that join them take most of a 6.4 ns cycle).
 ``S2M`` (T + 4), ``S2`` (T + 5)
-    ``step * improvement`` and the rooms ``max_position - shares`` and ``max_notional -
-    notional``; ``base +`` the product, capped at ``max_order_qty``, the rooms saturated
+    ``step * improvement`` (two 20 x 16 halves, each registered) and the rooms
+    ``max_position - shares`` and ``max_notional - notional``; the halves joined (only
+    the product's low 20 bits and whether it reaches 2**20), ``base +`` it, capped at ``max_order_qty``, the rooms saturated
     (quantities are below 2**20, costs below 2**52: the config's ranges), and the order's
     IPv4 header checksum (it covers only constants and the two addresses).
 ``S3Q`` (T + 6), ``S3P`` (T + 7)
-    The quantity ``q = min(.., room)``; its cost ``q * p``.
+    The quantity ``q = min(.., room)`` and, beside the compare, both candidates' costs
+    (``room * p`` and ``.. * p``, each as two 20 x 16 halves, registered: ``q * p`` is the
+    smaller since ``p > 0``); the chosen candidate's halves joined into the cost.
 ``S3`` (T + 8): the decision
     The contract's rules in order: suppressed (an order was sent for this frame: the
     event carries its frame number), killed, max orders, position (``q = min(..,
@@ -532,7 +537,7 @@ class ThresholdCore(wiring.Component):
         short_f_l: list[Any] = []
         cnt_ok_l: list[Any] = []
         cnt_is_l: list[Any] = []
-        cnt_min_l: list[Any] = []
+        cnt_left_l: list[list[Any]] = []
         for i in range(8):
             n_x = Signal(16, name=f"pre{i}_len")
             xm.d.comb += n_x.eq(Cat(xb[i], x_hi[i]))
@@ -540,19 +545,21 @@ class ThresholdCore(wiring.Component):
             sf_r = Signal(name=f"lane{i}_short_f")
             ok_r = Signal(name=f"lane{i}_cnt_ok")
             is_r = Signal(4, name=f"lane{i}_cnt_is")
-            min_r = Signal(7, name=f"lane{i}_cnt_min")
+            min_r = [Signal(7, name=f"lane{i}_cnt_left{j}") for j in range(5)]
             m.d.sync += [
                 sa_r.eq((n_x != 0) & (n_x < _LEN_A)),
                 sf_r.eq((n_x != 0) & (n_x < _LEN_F)),
                 ok_r.eq((n_x != 0) & (n_x != 0xFFFF)),
                 is_r.eq(Cat(*[n_x == k + 1 for k in range(4)])),
-                min_r.eq(Mux(n_x < MAX_SCANNED, n_x, MAX_SCANNED)),
+            ]
+            m.d.sync += [
+                min_r[j].eq(Mux(n_x < MAX_SCANNED, n_x, MAX_SCANNED) - j) for j in range(5)
             ]
             short_a_l.append(sa_r)
             short_f_l.append(sf_r)
             cnt_ok_l.append(ok_r)
             cnt_is_l.append(is_r)
-            cnt_min_l.append(min_r)
+            cnt_left_l.append(min_r)
             e_c = Signal(8, name=f"pre{i}_end")
             xm.d.comb += e_c.eq(Cat(*[n_x == e - i if e >= i else C(0, 1) for e in range(8)]))
             sh_c = Signal(name=f"pre{i}_short")
@@ -651,14 +658,21 @@ class ThresholdCore(wiring.Component):
         cnt_ok = Signal()
         pm.d.comb += c19_any.eq(_or_all(c19))
         pm.d.comb += cnt_ok.eq(_or_all([c19[i] & cnt_ok_l[i] for i in range(8)]))
-        left0 = Signal(7)
-        pm.d.comb += left0.eq(
-            Mux(
-                hdrp,
-                _or_all([Mux(c19[i], cnt_min_l[i], 0) for i in range(8)]),
-                sc_left - pend_comp,
+        # The blocks left after this beat, for each number j of blocks it completes
+        # (``left_after[j]``): from the count's lane (decoded a cycle ahead, minus j) in
+        # HDR, else ``sc_left - j``; the beat's completions then select one, no subtract
+        # after them.
+        left_after = [Signal(7, name=f"left_after_{j}") for j in range(6)]
+        pm.d.comb += [
+            left_after[j].eq(
+                Mux(
+                    hdrp,
+                    _or_all([Mux(c19[i], cnt_left_l[i][j], 0) for i in range(8)]) if j < 5 else 0,
+                    sc_left - j,
+                )
             )
-        )
+            for j in range(6)
+        ]
         left_is = [Signal(name=f"left_is_{k + 1}") for k in range(4)]
         pm.d.comb += [
             left_is[k].eq(
@@ -789,7 +803,14 @@ class ThresholdCore(wiring.Component):
         scanned_now = Signal(4)
         fm.d.comb += scanned_now.eq(sum(comps))
         n_left = Signal(7)
-        fm.d.comb += n_left.eq(left0 - sum(comps[1:]))
+        # The hops' completions are a thermometer code (hop k + 1 completes only after
+        # hop k), so how many blocks this beat completes is one-hot from them and the
+        # pending block's completion.
+        hop_n = [~comps[1], *[comps[k] & ~comps[k + 1] for k in range(1, 4)], comps[4]]
+        done_n = [
+            Mux(pend_comp, hop_n[j - 1] if j else 0, hop_n[j] if j < 5 else 0) for j in range(6)
+        ]
+        fm.d.comb += n_left.eq(_or_all([Mux(done_n[j], left_after[j], 0) for j in range(6)]))
 
         def open_byte(k: int) -> tuple[Any, Any]:
             """Byte k of the body of the block opened in this beat, when it is in it."""
@@ -927,13 +948,18 @@ class ThresholdCore(wiring.Component):
         d1.d.comb += s1s_prod.eq(s1s_lo + (s1s_hi << half))
         m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
         s2, s2_v = stage(s2m, s2m_v, "s2")
-        s2_step = Signal(52)
+        # ``step * impr`` as two 20 x 16 halves (each its multipliers and one adder, as
+        # the reciprocal's), joined in S2: only its low 20 bits and whether it reaches
+        # 2**20 are needed there.
+        s2_step_lo = Signal(QTY_BITS + 16)
+        s2_step_hi = Signal(QTY_BITS + 16)
         # The rooms left under the position and notional limits, subtracted here (their
         # 63-bit carry chains off the quantity's path) and saturated in S2.
         s2_room = Signal(64)
         s2_nroom = Signal(64)
         m.d.sync += [
-            s2_step.eq(s2m.inst.step * s2m_impr),
+            s2_step_lo.eq(s2m.inst.step * s2m_impr[0:16]),
+            s2_step_hi.eq(s2m.inst.step * s2m_impr[16:32]),
             s2_room.eq(s2m.inst.maxpos - s2m.pos.shares),
             s2_nroom.eq(s2m.inst.maxnot - s2m.pos.notional),
         ]
@@ -945,8 +971,16 @@ class ThresholdCore(wiring.Component):
         # A negative room (a limit lowered below the position by set_instrument) is 0:
         # every quantity is then refused for position, every cost (at least 1) for
         # notional, as in the reference.
+        # step * impr = lo + hi * 2**16 reaches 2**20 when hi >= 16 or lo >= 2**20, else
+        # it is ``step_low`` (21 bits), which holds its low 20 bits and the rest.
+        step_low = Signal(QTY_BITS + 1)
+        step_over = Signal()
+        d2.d.comb += [
+            step_low.eq(s2_step_lo[0:QTY_BITS] + (s2_step_hi[0:4] << 16)),
+            step_over.eq(s2_step_hi[4:].any() | s2_step_lo[QTY_BITS:].any() | step_low[QTY_BITS]),
+        ]
         amount = Signal(21)
-        d2.d.comb += amount.eq(s2.inst.base + s2_step[0:QTY_BITS])
+        d2.d.comb += amount.eq(s2.inst.base + step_low[0:QTY_BITS])
         words = [
             IP_VIHL_TOS,
             ORDER_IP_LEN,
@@ -971,7 +1005,7 @@ class ThresholdCore(wiring.Component):
             csum.eq(~(fold1[0:16] + fold1[16])[0:16]),
             capped.eq(
                 Mux(
-                    s2_step[QTY_BITS:].any() | (amount >= s2.inst.maxq),
+                    step_over | (amount >= s2.inst.maxq),
                     s2.inst.maxq,
                     amount,
                 )
@@ -1007,16 +1041,35 @@ class ThresholdCore(wiring.Component):
             s3q_csum.eq(csum),
         ]
 
-        # S3Q: the quantity; S3P: its cost, a multiply from registers to a register.
+        # S3Q: the quantity q = min(room, ap), and since p > 0, q * p = min(room * p,
+        # ap * p): both candidates' products are made beside the compare, each as two
+        # 20 x 16 halves (a price's 16-bit halves) with a register after them; S3P takes
+        # the chosen candidate's halves and joins them (one adder): no multiply waits for
+        # the compare, and no product's adder tree follows its multipliers in one cycle.
         s3p, s3p_v = stage(s3q, s3q_v, "s3p")
         s3p_qty = Signal(QTY_BITS)
+        s3p_take_room = Signal()
         s3p_nroom = Signal(COST_BITS + 1)
         s3p_csum = Signal(16)
+        s3p_halves = {
+            (who, h): Signal(QTY_BITS + 16, name=f"s3p_{who}_{h}")
+            for who in ("room", "ap")
+            for h in ("lo", "hi")
+        }
+        take_room = s3q_room < s3q_ap
         m.d.sync += [
-            s3p_qty.eq(Mux(s3q_room < s3q_ap, s3q_room, s3q_ap)),
+            s3p_qty.eq(Mux(take_room, s3q_room, s3q_ap)),
+            s3p_take_room.eq(take_room),
             s3p_nroom.eq(s3q_nroom),
             s3p_csum.eq(s3q_csum),
         ]
+        for who, factor in (("room", s3q_room), ("ap", s3q_ap)):
+            m.d.sync += [
+                s3p_halves[who, "lo"].eq(factor * s3q.price[0:16]),
+                s3p_halves[who, "hi"].eq(factor * s3q.price[16:32]),
+            ]
+        cost_lo = Mux(s3p_take_room, s3p_halves["room", "lo"], s3p_halves["ap", "lo"])
+        cost_hi = Mux(s3p_take_room, s3p_halves["room", "hi"], s3p_halves["ap", "hi"])
         s3, s3_v = stage(s3p, s3p_v, "s3")
         qty = Signal(QTY_BITS)
         s3_cost = Signal(COST_BITS)
@@ -1024,7 +1077,7 @@ class ThresholdCore(wiring.Component):
         s3_csum = Signal(16)
         m.d.sync += [
             qty.eq(s3p_qty),
-            s3_cost.eq(s3p_qty * s3p.price),
+            s3_cost.eq((cost_lo + (cost_hi << 16))[0:COST_BITS]),
             s3_nroom.eq(s3p_nroom),
             s3_csum.eq(s3p_csum),
         ]
