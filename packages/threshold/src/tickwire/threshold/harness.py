@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 from tickwire.itch import MESSAGE_LENGTHS, AddOrder, AddOrderMPID, OrderDelete, decode, encode
 from tickwire.threshold.backends import Backend, run_frames
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.monitoring import clear_orphaned_events
 from tickwire.threshold.order import build_order_frame
 from tickwire.threshold.reference import ThresholdEngine
 from tickwire.threshold.stats import InstrumentStats, ThresholdStats
@@ -413,3 +414,4 @@ def check_backend(
         run()
     finally:
         backend.close()
+        clear_orphaned_events()

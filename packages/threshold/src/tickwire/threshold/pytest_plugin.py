@@ -15,6 +15,10 @@ installed in the environment without listing them:
 Combine it with :func:`tickwire.threshold.harness.check_frames` or
 :func:`~tickwire.threshold.harness.check_backend` (``docs/threshold.md``, "Testing a
 backend"). The module imports nothing heavy: hypothesis is only needed by the harness.
+
+After every test it switches off the ``sys.monitoring`` events a failed hypothesis run
+left on with no tool behind them (:mod:`tickwire.threshold.monitoring`: on Python 3.12
+and 3.13 they slow every later test in the process, up to hundreds of times).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from tickwire.threshold.backends import (
     load_backend,
 )
 from tickwire.threshold.config import ThresholdConfig
+from tickwire.threshold.monitoring import clear_orphaned_events
 
 __all__ = ["PROBE_CONFIG", "threshold_backend", "threshold_backend_name"]
 
@@ -64,6 +69,12 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--threshold-backend {', '.join(unknown)}: not registered "
             f"(known: {', '.join(registered) or 'none'})"
         )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """No test leaves ``sys.monitoring`` events on for the tests after it."""
+    clear_orphaned_events()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
