@@ -121,7 +121,13 @@ def _found(value: object) -> str:
 
 
 class Kind(Protocol):
-    """What a value must be: checks and converts a parsed value, checks a built one."""
+    """What a value must be: checks and converts a parsed value, checks a built one.
+
+    The kinds here subclass it for its :meth:`parse`: a value that needs no conversion
+    is parsed by checking it and keeping it as it is, so only the kinds that build
+    something (a list, a table, dataclasses) write their own."""
+
+    __slots__ = ()
 
     @property
     def type_name(self) -> str:
@@ -129,8 +135,10 @@ class Kind(Protocol):
         ...
 
     def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        """The value as the dataclass holds it, from a parsed TOML value."""
-        ...
+        """The value as the dataclass holds it, from a parsed TOML value (by default the
+        value itself, once :meth:`check` accepts it)."""
+        self.check(value, path, error)
+        return value
 
     def check(self, value: object, path: str, error: type[ConfigError]) -> None:
         """Raise ``error(path, reason)`` unless ``value`` (as the dataclass holds it) is valid."""
@@ -152,16 +160,12 @@ def _power(n: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Int:
+class Int(Kind):
     """An integer (never a boolean or a float) within ``lo ..= hi`` (None: unbounded)."""
 
     lo: int | None = None
     hi: int | None = None
     type_name: str = "int"
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        self.check(value, path, error)
-        return value
 
     def check(self, value: object, path: str, error: type[ConfigError]) -> None:
         # bool is a subclass of int in Python; TOML `true` must not pass as 1.
@@ -184,14 +188,10 @@ class Int:
 
 
 @dataclass(frozen=True, slots=True)
-class Bool:
+class Bool(Kind):
     """``true`` or ``false`` (never ``1``)."""
 
     type_name: str = "bool"
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        self.check(value, path, error)
-        return value
 
     def check(self, value: object, path: str, error: type[ConfigError]) -> None:
         if not isinstance(value, bool):
@@ -202,17 +202,13 @@ class Bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Text:
+class Text(Kind):
     """A string of ``1 ..= max_len`` characters, each in ``lo_char ..= hi_char``."""
 
     max_len: int
     lo_char: int = 0x20
     hi_char: int = 0x7E
     type_name: str = "str"
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        self.check(value, path, error)
-        return value
 
     def check(self, value: object, path: str, error: type[ConfigError]) -> None:
         if not isinstance(value, str):
@@ -228,7 +224,7 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
-class Str:
+class Str(Kind):
     """A string that ``validate`` accepts (a ``ValueError`` refuses it): the reason is
     ``must be EXPECTED, got 'value'``, followed by the error's text in parentheses when it
     has one (a detail such as which number of a latency spec is not a number)."""
@@ -237,10 +233,6 @@ class Str:
     expected: str = "a string"
     valid: str = "any string"
     type_name: str = "str"
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        self.check(value, path, error)
-        return value
 
     def check(self, value: object, path: str, error: type[ConfigError]) -> None:
         if not isinstance(value, str):
@@ -257,16 +249,13 @@ class Str:
 
 
 @dataclass(frozen=True, slots=True)
-class Raw:
+class Raw(Kind):
     """Any value, taken as is: a table whose keys another schema checks later (a
     strategy's ``[strategy]``, checked by its constructor), or a default's type that
     has no rule."""
 
     type_name: str = "any"
     valid: str = "any"
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        return value
 
     def check(self, value: object, path: str, error: type[ConfigError]) -> None:
         return None
@@ -276,15 +265,11 @@ class Raw:
 
 
 @dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(Kind):
     """One of a few strings."""
 
     values: tuple[str, ...]
     type_name: str = "str"
-
-    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
-        self.check(value, path, error)
-        return value
 
     def check(self, value: object, path: str, error: type[ConfigError]) -> None:
         if not isinstance(value, str):
@@ -297,7 +282,7 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
-class ListOf:
+class ListOf(Kind):
     """A TOML array (a list) of ``item`` values, held as ``into`` (e.g. ``frozenset``); items are
     named ``KEY[i]`` in errors (sorted first when ``into`` does not keep an order)."""
 
@@ -324,7 +309,7 @@ class ListOf:
 
 
 @dataclass(frozen=True, slots=True)
-class MapOf:
+class MapOf(Kind):
     """A table of ``key = value`` whose keys are checked by ``key`` and values by
     ``value`` (``[risk.position_limits]`` ``AAPL = 500``); named ``PATH.KEY`` in errors."""
 
@@ -356,7 +341,7 @@ class MapOf:
 
 
 @dataclass(frozen=True, slots=True)
-class Tables:
+class Tables(Kind):
     """An array of tables (``[[instrument]]``), each described by ``cls``, at most
     ``max_len`` of them, ``unique`` naming a key no two may share; held as a tuple."""
 
