@@ -16,11 +16,14 @@ day, cycle counts of every order included.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import shutil
 import struct
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -32,6 +35,7 @@ from .sim import Latency
 __all__ = ["VerilatorSim", "VsimUnavailable", "build", "cache_dir"]
 
 _HERE = Path(__file__).resolve().parent
+_PROGRAM = Path("obj_dir", "vsim")
 _SOURCES = ("core.py", "regs.py", "recip.py", "verilog.py", "verilator/main.cpp")
 
 
@@ -55,43 +59,81 @@ def _key(verilator: str) -> str:
 
 
 def build() -> Path:
-    """The simulation program for the current design (built on first use)."""
+    """The simulation program for the current design (built on first use).
+
+    Safe when several processes (pytest-xdist workers, CI's interpreters sharing
+    ``~/.cache/tickwire``, two users) build the same model from a cold cache at once:
+    each builds in its own fresh folder beside the cache entry and renames the finished
+    folder to the entry in one step (:func:`_install`). A folder only ever becomes the
+    entry whole, so a program found there is complete; the entry is never removed or
+    replaced while in use; the loser of the rename uses the winner's model, identical by
+    construction (the key is the hash of everything the model is made from) and removes
+    its own. ``tests/test_fpga_vsim_build.py`` races two builds.
+    """
     verilator = shutil.which("verilator")
     if verilator is None or shutil.which("g++") is None:
         raise VsimUnavailable("verilator and g++ are needed (scripts/setup.sh installs them)")
     out = cache_dir() / _key(verilator)
-    program = out / "obj_dir" / "vsim"
+    program = out / _PROGRAM
     if program.exists():
         return program
     from .verilog import TOP, write
 
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp / f"{TOP}.v")
-    cmd = [
-        verilator,
-        "--cc",
-        "--exe",
-        "--build",
-        "-j",
-        "2",
-        "-Wno-fatal",
-        "-Wno-lint",
-        "-Wno-style",
-        "--top-module",
-        TOP,
-        f"{TOP}.v",
-        str(_HERE / "verilator" / "main.cpp"),
-        "-o",
-        "vsim",
-    ]
-    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise VsimUnavailable(f"verilator build failed: {(proc.stdout + proc.stderr)[-2000:]}")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp", dir=out.parent))
+    try:
+        write(tmp / f"{TOP}.v")
+        cmd = [
+            verilator,
+            "--cc",
+            "--exe",
+            "--build",
+            "-j",
+            "2",
+            "-Wno-fatal",
+            "-Wno-lint",
+            "-Wno-style",
+            "--top-module",
+            TOP,
+            f"{TOP}.v",
+            str(_HERE / "verilator" / "main.cpp"),
+            "-o",
+            "vsim",
+        ]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise VsimUnavailable(f"verilator build failed: {(proc.stdout + proc.stderr)[-2000:]}")
+        _install(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return program
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Rename the built folder ``tmp`` to the cache entry ``out``, atomically.
+
+    ``rename(2)`` of a folder onto a non-empty one fails (ENOTEMPTY or EEXIST) and never
+    mixes the two, so at most one builder's folder becomes the entry. On that failure a
+    complete entry (its program present) is the winner's: keep it (the caller removes
+    ``tmp``). An entry without a program was not made by a rename of this function (a
+    hand-damaged cache): it is moved aside in one rename, so a concurrent builder never
+    sees it half-deleted, then removed, and the rename is tried once more.
+    """
+    for _ in range(2):
+        try:
+            tmp.rename(out)
+            return
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        if (out / _PROGRAM).exists():
+            return
+        aside = Path(tempfile.mkdtemp(prefix=f"{out.name}.old", dir=out.parent))
+        with contextlib.suppress(FileNotFoundError):
+            out.rename(aside / "entry")
+        shutil.rmtree(aside, ignore_errors=True)
+    if not (out / _PROGRAM).exists():
+        raise VsimUnavailable(f"could not install the built model at {out}")
 
 
 class VerilatorSim:
