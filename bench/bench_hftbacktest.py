@@ -1,7 +1,7 @@
 """Backtest side by side with hftbacktest 2.4.4: the same order flow, strategy and latencies.
 
     uv run --no-sync python bench/bench_hftbacktest.py [--messages 2000000] [--symbols 200]
-        [--seed 1] [--workloads a,b,c] [--compiled NAME] [--repeat 1] [--no-cold]
+        [--seed 1] [--workloads a,a0,b,c] [--compiled NAME] [--repeat 1] [--no-cold]
     uv run --no-sync python bench/bench_hftbacktest.py --memory
         [--memory-sizes 1000000,2000000,5000000,10000000,20000000] [--memory-dir DIR]
     uv run --no-sync python bench/bench_hftbacktest.py --memory-trace [--messages 1000000]
@@ -41,6 +41,10 @@ Workloads (the issue's):
 * ``a``: the busiest symbol alone (its messages and the system events);
 * ``b``: the whole day, the strategy on the busiest symbol (hftbacktest: every symbol an
   asset, the strategy on one of them);
+* ``a0``: workload a with a strategy that subscribes to the symbol, declares BBO changes and
+  does nothing when called (``BboFloor``): what calling a plain-Python strategy on each BBO
+  change costs before it does anything (hftbacktest runs its join strategy, as in a, so the
+  ratio says how far that floor alone is from hftbacktest's whole run);
 * ``c``: the whole day, no strategy (tickwire: ``Idle``, a strategy that does nothing and,
   where the engine has ``Consumes``, declares that it consumes no market event;
   hftbacktest: ``elapse`` to the end of the data).
@@ -86,7 +90,7 @@ from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtes
 from tickwire.engine.backtest.runner import BACKENDS
 from tickwire.engine.cli_backtest import DEFAULT_RISK
 from tickwire.engine.risk import RiskLimits, parse_risk_limits
-from tickwire.engine.strategy import Consumes, MarketMaker, Strategy
+from tickwire.engine.strategy import Consumes, Context, MarketMaker, Strategy
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
@@ -278,6 +282,20 @@ class Idle(Strategy):
     """No strategy: does nothing and is called for no market event."""
 
     consumes = Consumes(book="none", trades=False, states=False)
+
+
+class BboFloor(Strategy):
+    """Subscribes to one symbol, is called on each of its BBO changes, and does nothing."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__()
+        self.symbol = symbol
+
+    async def on_start(self, ctx: Context) -> None:
+        await super().on_start(ctx)
+        ctx.subscribe([self.symbol])
 
 
 def join_strategy(symbol: str) -> Strategy:
@@ -659,6 +677,15 @@ def main_bench(args: argparse.Namespace) -> None:
             "arrays": [f"{day.busiest_locate}.npy"],
             "strategy_asset": 0,
         },
+        "a0": {
+            "title": f"a0. busiest symbol alone ({day.busiest_symbol}), a strategy that "
+            "does nothing on each BBO change (hftbacktest: its join strategy, as in a)",
+            "messages": sym_msgs,
+            "events": ev_sym,
+            "strategy": lambda: BboFloor(day.busiest_symbol),
+            "arrays": [f"{day.busiest_locate}.npy"],
+            "strategy_asset": 0,
+        },
         "b": {
             "title": f"b. whole day, strategy on {day.busiest_symbol}",
             "messages": day.messages,
@@ -847,7 +874,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=2_000_000)
     ap.add_argument("--symbols", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--workloads", default="a,b,c", help="comma-separated: a, b, c")
+    ap.add_argument("--workloads", default="a,b,c", help="comma-separated: a, a0, b, c")
     ap.add_argument("--compiled", help="tickwire's compiled backend (default: the engine's)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--no-cold", action="store_true", help="skip hftbacktest's fresh-process runs")
