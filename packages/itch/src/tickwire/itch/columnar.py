@@ -193,53 +193,15 @@ def _iter_compiled_file(
     sinks: Sequence[object],
 ) -> Iterator[tuple[str, Any]]:
     builder = _builder(sinks)
-    try:
-        if isinstance(source, bytes | bytearray | memoryview) and source[:2] != b"\x1f\x8b":
-            end = len(source)
-            pos = 0
-            while True:
-                stop, blocked = builder.feed(source, pos, pos + chunk_size)
-                yield from _compiled_batches(builder.take())
-                if blocked:
-                    fastpath._blocked(source, stop, 0)
-                if stop == pos:
-                    break
-                pos = stop
-                if progress is not None:
-                    progress()
-            if pos < end:
-                fastpath._truncated(source, pos, 0)
-            return
-        stream, owned = fastpath._open(source)
-        base = 0
-        buf = b""
-        try:
-            while True:
-                chunk = stream.read(chunk_size)
-                buf = buf + chunk if buf else chunk
-                pos, blocked = builder.feed(buf, 0)
-                yield from _compiled_batches(builder.take())
-                if progress is not None:
-                    progress()
-                if blocked:
-                    fastpath._blocked(buf, pos, base)
-                base += pos
-                buf = buf[pos:]
-                if not chunk:
-                    break
-            if buf:
-                fastpath._truncated(buf, 0, base)
-        finally:
-            if owned is not None:
-                owned.close()
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise fastpath._gzip_error(exc) from exc
-    finally:
-        if stats is not None:
-            stats.messages = builder.messages
-            stats.skipped = builder.skipped
-            stats.length_fixups = builder.length_fixups
-            stats.by_type = builder.by_type
+
+    def feed(buf: Any, start: int, limit: int) -> tuple[dict[int, Any], int, bool]:
+        stop, blocked = builder.feed(buf, start, limit)
+        return builder.take(), stop, blocked
+
+    for built in fastpath._frame_chunks(builder, feed, source, stats, chunk_size):
+        yield from _compiled_batches(built)
+        if progress is not None:
+            progress()
 
 
 # --------------------------------------------------------------------------------------

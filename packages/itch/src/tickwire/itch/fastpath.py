@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeVar
 
 from tickwire.itch import messages as _m
 from tickwire.itch.layouts import LAYOUTS, FieldKind
@@ -62,6 +62,8 @@ __all__ = [
 EXTENSION_KINDS: Final[dict[str, int]] = {
     k.name: int(k) for k in FieldKind if k is not FieldKind.TYPE
 }
+
+_T = TypeVar("_T")
 
 CHUNK_SIZE: Final = 1 << 20  # bytes read per step by decode_binaryfile
 
@@ -179,14 +181,37 @@ def _iter_compiled(source: Source, stats: FrameStats | None, chunk_size: int) ->
 def _batches(source: Source, stats: FrameStats | None, chunk_size: int) -> Iterator[list[Message]]:
     assert _ext is not None
     decoder = _ext.FrameDecoder()
+    return _frame_chunks(decoder, decoder.feed, source, stats, chunk_size)
+
+
+def _frame_chunks(
+    framer: Any,
+    feed: Callable[[Any, int, int], tuple[_T, int, bool]],
+    source: Source,
+    stats: FrameStats | None,
+    chunk_size: int,
+) -> Iterator[_T]:
+    """The one chunked read-and-frame loop over a BinaryFILE for the compiled framers
+    (:func:`decode_binaryfile`'s ``FrameDecoder``, :mod:`tickwire.itch.columnar`'s
+    ``ColumnBuilder``): what ``feed`` gives for each chunk, in order.
+
+    ``feed(buf, start, limit)`` frames the frames of ``buf`` that start in
+    ``[start, limit)`` (``limit`` -1: no bound) and returns ``(output, stop, blocked)``
+    (the framer's ``_Framer._frame``). Bytes in memory are walked in slices of
+    ``chunk_size`` with no copy; anything else (a path, a file object, gzip) is read
+    ``chunk_size`` bytes at a time, an incomplete last frame carried into the next read.
+    An unframeable frame (``blocked``: an unknown type with a zero prefix) and bytes left
+    at the end (a cut frame) raise :class:`DecodeError` at their stream offset, after the
+    output of the frames before them; a broken gzip stream is a DecodeError too.
+    ``stats`` gets ``framer``'s counters when the iteration ends, however it ends."""
     try:
         if isinstance(source, bytes | bytearray | memoryview) and source[:2] != b"\x1f\x8b":
             # In memory already: walk it in slices, no copies.
             end = len(source)
             pos = 0
             while True:
-                msgs, stop, blocked = decoder.feed(source, pos, pos + chunk_size)
-                yield msgs
+                out, stop, blocked = feed(source, pos, pos + chunk_size)
+                yield out
                 if blocked:
                     _blocked(source, stop, 0)
                 if stop == pos:  # no progress: the end, or a frame cut short
@@ -202,8 +227,8 @@ def _batches(source: Source, stats: FrameStats | None, chunk_size: int) -> Itera
             while True:
                 chunk = stream.read(chunk_size)
                 buf = buf + chunk if buf else chunk
-                msgs, pos, blocked = decoder.feed(buf, 0)
-                yield msgs
+                out, pos, blocked = feed(buf, 0, -1)
+                yield out
                 if blocked:
                     _blocked(buf, pos, base)
                 base += pos
@@ -219,10 +244,10 @@ def _batches(source: Source, stats: FrameStats | None, chunk_size: int) -> Itera
         raise _gzip_error(exc) from exc
     finally:
         if stats is not None:
-            stats.messages = decoder.messages
-            stats.skipped = decoder.skipped
-            stats.length_fixups = decoder.length_fixups
-            stats.by_type = decoder.by_type
+            stats.messages = framer.messages
+            stats.skipped = framer.skipped
+            stats.length_fixups = framer.length_fixups
+            stats.by_type = framer.by_type
 
 
 def _blocked(buf: Any, pos: int, base: int) -> None:
