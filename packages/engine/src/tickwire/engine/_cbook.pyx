@@ -158,40 +158,109 @@ cdef inline uint64_t rd48(const uint8_t* p) noexcept nogil:
     return (<uint64_t>rd16(p) << 32) | rd32(p + 2)
 
 
-# -- framing (the one BinaryFILE framing loop step: feed_binaryfile and the replay core) --
-cdef enum:
-    FRAME_OK = 0      # a known message at pos + 2, its prefix as the spec says
-    FRAME_FIXUP = 1   # a known message whose prefix disagreed: framed by its type's length
-    FRAME_SKIP = 2    # an unknown type, skipped by its prefix
+# -- framing (the one BinaryFILE loop: feed_binaryfile and the replay core) ----------
+# Why not tickwire.itch's framing loop (``_Framer._frame`` in ``tickwire/itch/_fast.pyx``,
+# which frames by the same rules): a cimport of it would make this package need
+# tickwire-itch's sources at build time and tie the two compiled modules' layouts together
+# (the reason the itch sink ABI is a capsule, see there), and the capsule way, this book
+# attached as a sink of itch's framer (as ``python -m tickwire.itch convert`` does, where
+# the framing is paid for the columns anyway), costs more per message than this whole
+# loop: the book as a sink added 36 to 43 ns a message to itch's framer (its dispatch and
+# the book, with no framing), where this loop takes 34 to 35 ns for framing and book
+# together (1M generated messages, bench/bench_cbook_feed.py, CPU time,
+# bench/RESULTS.md "Backtest: compiled replay core"), and it would need tickwire-itch's
+# extension built for this one to frame at all. So the step is written twice, once per
+# compiled module, and held to the same rules by tests (test_engine_cython_book's garbage
+# bytes against the reference reader, test_engine_cbook_framing).
+cdef struct Frames:
+    # The one BinaryFILE loop over a bytes buffer, shared by CBookManager.feed_binaryfile
+    # and ReplayCore.feed: frames_of, then frames_next until it gives 0, then
+    # frames_close. The step is pure C with no Python error path (an unframeable frame
+    # sets ``blocked``, frames_close raises it), so the C compiler inlines it into both
+    # loops, and the struct is a local of its loop (frames_close takes it by value), kept
+    # in registers across the per-message calls: the shared loop runs as fast as the two
+    # hand-written ones did (bench/RESULTS.md, "Backtest: compiled replay core").
+    const uint8_t* b
+    Py_ssize_t pos          # the first byte not yet framed
+    Py_ssize_t end
+    const uint8_t* msg      # the message frames_next gave (its type byte)
+    int64_t* skipped        # the owner's counters (CBookManager.skipped, .length_fixups)
+    int64_t* length_fixups
+    bint blocked            # stopped at an unknown type with a zero prefix
 
 
-cdef inline Py_ssize_t frame_next(const uint8_t* b, Py_ssize_t pos, Py_ssize_t end,
-                                  int* kind) except -2:
-    """The offset after the frame at ``pos`` (``kind`` says what it held), or -1 when the
-    frame is not complete in ``b[:end]``. A known type's frame is its type's length
-    whatever the prefix says; an unknown type is skipped by its prefix; an unknown type
-    with a zero prefix cannot be framed (:class:`tickwire.itch.DecodeError`)."""
+cdef inline bytes as_bytes(object data):
+    return data if type(data) is bytes else bytes(data)
+
+
+cdef inline Frames frames_of(bytes buf, int64_t* skipped, int64_t* length_fixups) noexcept:
+    """The frames of ``buf`` (kept alive by the caller while they are used), counting
+    into ``skipped`` and ``length_fixups``."""
+    cdef Frames f
+    f.b = <const uint8_t*>PyBytes_AS_STRING(buf)
+    f.pos = 0
+    f.end = PyBytes_GET_SIZE(buf)
+    f.msg = NULL
+    f.skipped = skipped
+    f.length_fixups = length_fixups
+    f.blocked = False
+    return f
+
+
+cdef inline Py_ssize_t frames_next(Frames* f) noexcept nogil:
+    """The length of the next complete message of a known type (the message, type byte
+    first, at ``f.msg``), or 0 when the next frame is not complete in the buffer or
+    cannot be framed (``f.blocked``). :func:`tickwire.itch.read`'s framing rules: a known
+    type's frame is its type's length whatever the prefix says (a disagreeing prefix is
+    counted in ``length_fixups``); an unknown type is skipped by its prefix (counted in
+    ``skipped``); an unknown type with a zero prefix cannot be framed."""
     cdef uint8_t t
-    cdef Py_ssize_t length, nxt
+    cdef Py_ssize_t pos, length, nxt
     cdef uint32_t prefix
-    if pos + 3 > end:
-        return -1
-    t = b[pos + 2]
-    length = LENGTHS[t]
-    prefix = rd16(b + pos)
-    if length == 0:
-        if prefix == 0:
-            raise DecodeError(
-                "unknown message type with a zero length prefix: cannot frame",
-                offset=pos,
-                message_type=chr(t),
-            )
-        nxt = pos + 2 + prefix
-        kind[0] = FRAME_SKIP
-    else:
+    while True:
+        pos = f.pos
+        if pos + 3 > f.end:
+            return 0
+        t = f.b[pos + 2]
+        length = LENGTHS[t]
+        prefix = rd16(f.b + pos)
+        if length == 0:
+            if prefix == 0:
+                f.blocked = True
+                return 0
+            nxt = pos + 2 + prefix
+            if nxt > f.end:
+                return 0
+            f.pos = nxt
+            f.skipped[0] += 1
+            continue
         nxt = pos + 2 + length
-        kind[0] = FRAME_OK if prefix == <uint32_t>length else FRAME_FIXUP
-    return -1 if nxt > end else nxt
+        if nxt > f.end:
+            return 0
+        if prefix != <uint32_t>length:
+            f.length_fixups[0] += 1
+        f.pos = nxt
+        f.msg = f.b + pos + 2
+        return length
+
+
+cdef Py_ssize_t frames_close(Frames f, bint final) except -1:
+    """The bytes consumed (every complete frame). An unframeable frame is a
+    :class:`tickwire.itch.DecodeError`, and so, with ``final``, is an incomplete last
+    frame (without ``final`` it is left for the next chunk)."""
+    if f.blocked:
+        raise DecodeError(
+            "unknown message type with a zero length prefix: cannot frame",
+            offset=f.pos,
+            message_type=chr(f.b[f.pos + 2]),
+        )
+    if final and f.pos < f.end:
+        raise DecodeError(
+            f"truncated frame at end of stream: only {f.end - f.pos} bytes left",
+            offset=f.pos,
+            message_type=chr(f.b[f.pos + 2]) if f.end - f.pos > 2 else None,
+        )
+    return f.pos
 
 
 # -- C structures --------------------------------------------------------------------
@@ -959,29 +1028,15 @@ cdef class CBookManager:
         is left for the next chunk; with ``final=True`` it raises
         :class:`tickwire.itch.DecodeError`, as does an unknown type with a zero prefix.
         """
-        cdef bytes buf = data if type(data) is bytes else bytes(data)
-        cdef const uint8_t* b = <const uint8_t*>PyBytes_AS_STRING(buf)
-        cdef Py_ssize_t end = PyBytes_GET_SIZE(buf)
-        cdef Py_ssize_t pos = 0, nxt
-        cdef int kind
+        cdef bytes buf = as_bytes(data)
+        cdef Frames f = frames_of(buf, &self.skipped, &self.length_fixups)
+        cdef Py_ssize_t length
         while True:
-            nxt = frame_next(b, pos, end, &kind)
-            if nxt < 0:
+            length = frames_next(&f)
+            if length == 0:
                 break
-            if kind == FRAME_SKIP:
-                self.skipped += 1
-            else:
-                if kind == FRAME_FIXUP:
-                    self.length_fixups += 1
-                self._apply_frame(b + pos + 2, nxt - pos - 2)
-            pos = nxt
-        if final and pos < end:
-            raise DecodeError(
-                f"truncated frame at end of stream: only {end - pos} bytes left",
-                offset=pos,
-                message_type=chr(b[pos + 2]) if end - pos > 2 else None,
-            )
-        return pos
+            self._apply_frame(f.msg, length)
+        return frames_close(f, final)
 
     cdef int _apply_frame(self, const uint8_t* m, Py_ssize_t length) except -1:
         """Apply one framed message (``m`` its type byte, ``length`` its spec length) read
@@ -1878,31 +1933,17 @@ cdef class ReplayCore:
         """Run every complete message of BinaryFILE bytes ``data`` through the loop; the
         bytes used (``final``: an incomplete last frame is a DecodeError), as
         :meth:`CBookManager.feed_binaryfile`."""
-        cdef bytes buf = data if type(data) is bytes else bytes(data)
-        cdef const uint8_t* b = <const uint8_t*>PyBytes_AS_STRING(buf)
-        cdef Py_ssize_t end = PyBytes_GET_SIZE(buf)
-        cdef Py_ssize_t pos = 0, nxt
-        cdef int kind
+        cdef bytes buf = as_bytes(data)
+        cdef Frames f = frames_of(buf, &self.vb.skipped, &self.vb.length_fixups)
+        cdef Py_ssize_t length
         while True:
-            nxt = frame_next(b, pos, end, &kind)
-            if nxt < 0:
+            length = frames_next(&f)
+            if length == 0:
                 break
-            if kind == FRAME_SKIP:
-                self.vb.skipped += 1
-            else:
-                if kind == FRAME_FIXUP:
-                    self.vb.length_fixups += 1
-                if nxt - pos - 2 > FEED_SLOT:
-                    raise ValueError(f"ITCH message of {nxt - pos - 2} bytes: longer than a slot")
-                self._message(b + pos + 2, nxt - pos - 2)
-            pos = nxt
-        if final and pos < end:
-            raise DecodeError(
-                f"truncated frame at end of stream: only {end - pos} bytes left",
-                offset=pos,
-                message_type=chr(b[pos + 2]) if end - pos > 2 else None,
-            )
-        return pos
+            if length > FEED_SLOT:
+                raise ValueError(f"ITCH message of {length} bytes: longer than a slot")
+            self._message(f.msg, length)
+        return frames_close(f, final)
 
     def drain(self):
         """Deliver the rest of the feed and every answer still in flight."""
