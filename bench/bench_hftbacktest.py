@@ -63,8 +63,9 @@ over the row's: above 1.0x the row is faster than hftbacktest.
 one unless ``--memory-dir``) and runs each backtest (reference and compiled) on each, in a
 fresh process streaming the file (the reference through ``iter_binaryfile``, the compiled
 core given the path), with the strategy on the day's
-busiest symbol; it prints the peak RSS (``ru_maxrss``) over the process's RSS before the
-run. ``--memory-trace`` runs the reference under ``tracemalloc`` on two day lengths and
+busiest symbol, and builds its report (from the records the run kept on disk); it prints
+the peak RSS (``ru_maxrss``) over the process's RSS before the run, and the CPU time of
+the run and the report. ``--memory-trace`` runs the reference under ``tracemalloc`` on two day lengths and
 prints the allocation sites that grew with the day.
 """
 
@@ -87,6 +88,7 @@ from typing import Any
 
 import numpy as np
 from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtest
+from tickwire.engine.backtest.report import build_report
 from tickwire.engine.backtest.runner import BACKENDS
 from tickwire.engine.cli_backtest import DEFAULT_RISK
 from tickwire.engine.risk import RiskLimits, parse_risk_limits
@@ -748,6 +750,8 @@ def memory_child(args: argparse.Namespace) -> None:
         args.memory_child,
         limits,
     )
+    with res:  # the report too: it is computed from the records the run kept on disk
+        report = build_report(res)
     cpu = time.process_time() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
@@ -756,8 +760,9 @@ def memory_child(args: argparse.Namespace) -> None:
                 "before": before,
                 "peak": peak,
                 "cpu": cpu,
-                "messages": res.messages,
-                "fills": len(res.fills),
+                "messages": report["messages"],
+                "fills": report["fills"]["count"],
+                "orders": report["orders"]["sent"],
             }
         )
     )
@@ -835,7 +840,8 @@ def main_memory(args: argparse.Namespace) -> None:
             before, peak = r["before"] / 1024, r["peak"] / 1024
             print(
                 f"{n:>12,}  {backend:<12}{before:15.0f}{peak:10.0f}{peak - before:12.0f}"
-                f"{r['cpu']:8.1f}{r['messages'] / r['cpu']:10,.0f}  {r['fills']}",
+                f"{r['cpu']:8.1f}{r['messages'] / r['cpu']:10,.0f}  {r['fills']}"
+                f"  ({r['orders']} orders)",
                 flush=True,
             )
     if tmp is not None:

@@ -319,3 +319,17 @@ def test_engine_backtest_queue_replace_in_feed_shrinks_queue() -> None:
     assert s.venue.queue_ahead(10) == 100
     s.execute(3, 150)  # behind us: 100 clear the queue, 50 fill us
     assert s.filled(10) == 50
+
+
+def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored() -> None:
+    """OUCH 5.0 1.2: UserRefNums are strictly increasing, so an Enter at or below the
+    highest one used is a retransmission, ignored (as OuchHost50 does); the venue keeps
+    that number, not a set of every UserRefNum of the day."""
+    s = Sim()
+    s.enter(5, "B", 100)
+    answered = len(s.out)
+    s.enter(5, "B", 100)  # the same again
+    s.enter(3, "B", 100)  # unused, but below the last: was accepted when a set was kept
+    assert len(s.out) == answered
+    s.enter(6, "B", 100)
+    assert len(s.out) == answered + 1

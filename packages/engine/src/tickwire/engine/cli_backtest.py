@@ -396,12 +396,11 @@ def backtest_file(
     A sweep's worker runs this for each (day, parameter set)."""
     prepared = prepare_backtest(cfg, source=source, strategy=strategy)
     stream, total, desc, feed_stats = _open_data(data, keep_duplicates)
-    result = execute_backtest(prepared, stream, total=total)
-    return write_backtest(result, out, desc, feed_stats, plot=plot)
+    with execute_backtest(prepared, stream, total=total) as result:  # its records: removed
+        return write_backtest(result, out, desc, feed_stats, plot=plot)
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from tickwire.engine.backtest.report import build_report, summary_text
 
     if args.html_symbol is not None and not args.html:
         raise UsageError("--html-symbol needs --html PATH")
@@ -431,7 +430,20 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.data and feed_stats is None:  # a BinaryFILE: the compiled core streams its bytes
         stream = args.data
     show = not args.quiet
-    result = execute_backtest(prepared, stream, total=total, show=show)
+    with execute_backtest(prepared, stream, total=total, show=show) as result:
+        return _backtest_outputs(args, result, desc, feed_stats, show)
+
+
+def _backtest_outputs(
+    args: argparse.Namespace,
+    result: Any,
+    desc: str,
+    feed_stats: CaptureFeedStats | None,
+    show: bool,
+) -> int:
+    """``backtest``'s outputs from ``result`` (whose records on disk the caller removes)."""
+    from tickwire.engine.backtest.report import build_report, summary_text
+
     out = Path(args.out)
     report = write_backtest(result, out, desc, feed_stats, plot=not args.no_plot)
     capture = _capture_summary(feed_stats)

@@ -517,9 +517,13 @@ class RiskEngine:
         if lim.duplicate_window_ns is not None:
             horizon = now_ns - lim.duplicate_window_ns
             recent = self._recent
+            keys = self._recent_keys
             while recent and recent[0][0] <= horizon:
                 _, key = recent.popleft()
-                self._recent_keys[key] -= 1
+                if keys[key] > 1:
+                    keys[key] -= 1
+                else:
+                    del keys[key]  # a key per order of the day would stay otherwise
 
     def submit(
         self,
@@ -549,10 +553,15 @@ class RiskEngine:
         chain = ref if old is None else old.chain
         self._open[ref] = _Open(symbol, side, quantity, price, chain)
         self._chains.setdefault(chain, []).append(ref)
-        self._sent_times.append(now_ns)
-        key = (symbol, side, quantity, price)
-        self._recent.append((now_ns, key))
-        self._recent_keys[key] += 1
+        lim = self.limits
+        # The rate windows' history, kept only for a window that is set (and pruned to
+        # it by _expire): without one, a time per order of the day would stay.
+        if lim.throttle_orders is not None and lim.throttle_window_ns is not None:
+            self._sent_times.append(now_ns)
+        if lim.duplicate_window_ns is not None:
+            key = (symbol, side, quantity, price)
+            self._recent.append((now_ns, key))
+            self._recent_keys[key] += 1
         return None
 
     def refuse(self, reason: RiskReason, detail: str) -> RiskRefusal:

@@ -51,8 +51,12 @@ def nearest_rank(q: float, n: int) -> int:
     return max(1, math.ceil(round(q * n, 9)))
 
 
-def percentiles(values: Sequence[_N]) -> Percentiles:
+def percentiles(values: Sequence[_N], *, ordered: bool = False) -> Percentiles:
     """Nearest-rank P50, P99, P99.9, max and the tail ratio (P99.9 / P50) of ``values``.
+
+    ``ordered=True``: ``values`` are already in ascending order and are read only at the
+    ranks and at ``[-1]`` (so a view over values kept on disk, such as a backtest's
+    spilled latency samples, is given without being loaded or copied).
 
     >>> p = percentiles(range(1, 1001))
     >>> p["p50"], p["p99"], p["p99_9"], p["max"], p["tail_ratio"]
@@ -61,13 +65,13 @@ def percentiles(values: Sequence[_N]) -> Percentiles:
     n = len(values)
     if n == 0:
         return Percentiles(count=0, p50=None, p99=None, p99_9=None, max=None, tail_ratio=None)
-    ordered = sorted(values)
-    p50, p99, p999 = (ordered[nearest_rank(q, n) - 1] for q in QUANTILES.values())
+    ranked = values if ordered else sorted(values)
+    p50, p99, p999 = (ranked[nearest_rank(q, n) - 1] for q in QUANTILES.values())
     return Percentiles(
         count=n,
         p50=p50,
         p99=p99,
         p99_9=p999,
-        max=ordered[-1],
+        max=ranked[-1],
         tail_ratio=round(p999 / p50, 3) if p50 > 0 else None,
     )

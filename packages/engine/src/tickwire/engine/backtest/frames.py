@@ -21,7 +21,8 @@ pyarrow is needed (the ``parquet`` extra), plus pandas or polars for their frame
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -29,7 +30,15 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pyarrow
     from tickwire.engine.backtest.runner import BacktestResult
 
-__all__ = ["PARQUET_HINT", "SCHEMA", "result_rows", "to_arrow", "to_frames", "write_parquet"]
+__all__ = [
+    "PARQUET_HINT",
+    "SCHEMA",
+    "iter_rows",
+    "result_rows",
+    "to_arrow",
+    "to_frames",
+    "write_parquet",
+]
 
 #: How to get Parquet and frames, for the messages that say they are missing.
 PARQUET_HINT: Final = "pip install 'tickwire-engine[parquet]'"
@@ -81,18 +90,19 @@ SCHEMA: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
 }
 
 
-def result_rows(result: BacktestResult) -> dict[str, list[tuple[Any, ...]]]:
-    """Each table's rows, as tuples in :data:`SCHEMA`'s column order (None for null)."""
+def iter_rows(result: BacktestResult) -> dict[str, Iterator[tuple[Any, ...]]]:
+    """Each table's rows, as tuples in :data:`SCHEMA`'s column order (None for null),
+    streamed from the result's records (which may be on disk)."""
     order_cols = [name for name, _ in SCHEMA["orders"]]
-    orders = [
+    orders = (
         tuple(
             (o.get(c) if o.get(c) != "" else None) if c == "replaces" else o.get(c)
             for c in order_cols
         )
         for o in result.orders
-    ]
+    )
     fee = result.fee_schedule.fee
-    fills = [
+    fills = (
         (
             f.timestamp,
             f.user_ref_num,
@@ -106,23 +116,30 @@ def result_rows(result: BacktestResult) -> dict[str, list[tuple[Any, ...]]]:
             fee(f.liquidity_flag, f.quantity) or 0,
         )
         for f in result.fills
-    ]
-    pnl = [
+    )
+    pnl = (
         (p.timestamp, p.position, p.realised, p.unrealised, p.pnl, p.fills, p.fees)
         for p in result.pnl_series
-    ]
-    positions = [
-        (
-            sym,
-            result.positions.get(sym, 0),
-            result.cash.get(sym, 0),
-            result.marks.get(sym),
-            result.realised.get(sym, 0),
-            result.fees.get(sym, 0),
-        )
-        for sym in sorted(set(result.positions) | set(result.cash))
-    ]
+    )
+    positions = iter(
+        [
+            (
+                sym,
+                result.positions.get(sym, 0),
+                result.cash.get(sym, 0),
+                result.marks.get(sym),
+                result.realised.get(sym, 0),
+                result.fees.get(sym, 0),
+            )
+            for sym in sorted(set(result.positions) | set(result.cash))
+        ]
+    )
     return {"orders": orders, "fills": fills, "pnl": pnl, "positions": positions}
+
+
+def result_rows(result: BacktestResult) -> dict[str, list[tuple[Any, ...]]]:
+    """Each table's rows, as tuples in :data:`SCHEMA`'s column order (None for null)."""
+    return {name: list(rows) for name, rows in iter_rows(result).items()}
 
 
 def _pyarrow() -> Any:
@@ -132,19 +149,22 @@ def _pyarrow() -> Any:
         raise ImportError(f"pyarrow is not installed: {PARQUET_HINT}") from None
 
 
+def _schema(pa: Any, name: str) -> Any:
+    return pa.schema([(c, getattr(pa, t)()) for c, t in SCHEMA[name]])
+
+
+def _table(pa: Any, schema: Any, rows: Iterable[tuple[Any, ...]]) -> Any:
+    values = list(zip(*rows, strict=True)) or [() for _ in schema]
+    return pa.Table.from_arrays(
+        [pa.array(list(v), type=f.type) for v, f in zip(values, schema, strict=True)],
+        schema=schema,
+    )
+
+
 def to_arrow(result: BacktestResult) -> dict[str, pyarrow.Table]:
     """The four tables as Arrow tables (see the module docstring)."""
     pa = _pyarrow()
-    out = {}
-    for name, rows in result_rows(result).items():
-        cols = SCHEMA[name]
-        schema = pa.schema([(c, getattr(pa, t)()) for c, t in cols])
-        values = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
-        out[name] = pa.Table.from_arrays(
-            [pa.array(list(v), type=f.type) for v, f in zip(values, schema, strict=True)],
-            schema=schema,
-        )
-    return out
+    return {name: _table(pa, _schema(pa, name), rows) for name, rows in iter_rows(result).items()}
 
 
 def to_frames(
@@ -169,14 +189,29 @@ def to_frames(
     raise ValueError(f"library must be pandas, polars or arrow, not {library!r}")
 
 
+#: Rows per Parquet row group written (the tables are streamed, a group at a time).
+PARQUET_ROWS = 1 << 16
+
+
 def write_parquet(result: BacktestResult, out_dir: Path) -> list[Path]:
     """orders.parquet, fills.parquet, pnl.parquet and positions.parquet in ``out_dir``
-    (next to the CSVs); ImportError naming the extra when pyarrow is missing."""
-    pq = _pyarrow() and importlib.import_module("pyarrow.parquet")
+    (next to the CSVs), streamed :data:`PARQUET_ROWS` rows at a time; ImportError naming
+    the extra when pyarrow is missing."""
+    pa = _pyarrow()
+    pq = importlib.import_module("pyarrow.parquet")
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, table in to_arrow(result).items():
+    for name, rows in iter_rows(result).items():
         path = out_dir / f"{name}.parquet"
-        pq.write_table(table, path)
+        schema = _schema(pa, name)
+        with pq.ParquetWriter(path, schema) as writer:
+            first = True
+            while True:
+                group = list(islice(rows, PARQUET_ROWS))
+                if group or first:  # an empty table still gets its schema
+                    writer.write_table(_table(pa, schema, group))
+                first = False
+                if len(group) < PARQUET_ROWS:
+                    break
         paths.append(path)
     return paths

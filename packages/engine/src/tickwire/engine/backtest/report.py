@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from tickwire.engine.backtest.fees import FeeLedger
-from tickwire.engine.backtest.frames import SCHEMA, result_rows, write_parquet
+from tickwire.engine.backtest.frames import SCHEMA, iter_rows, write_parquet
 from tickwire.engine.backtest.runner import BacktestResult
-from tickwire.engine.backtest.stats import statistics, symbol_statistics
+from tickwire.engine.backtest.spill import percentiles_of
+from tickwire.engine.backtest.stats import statistics, symbol_statistics_all
 from tickwire.net.stats import percentiles
 
 __all__ = [
@@ -45,13 +46,30 @@ class PlotUnavailable(ImportError):
 
 
 def build_report(result: BacktestResult) -> dict[str, Any]:
-    """The JSON report (see ``docs/backtest.md`` for every field)."""
+    """The JSON report (see ``docs/backtest.md`` for every field).
+
+    It streams the result's records (a pass over the fills, one over the orders, one over
+    the PnL series; the latency percentiles read at their ranks), so a run's records on
+    disk are never loaded whole."""
     symbols: dict[str, dict[str, int]] = {}
+    by_cause: dict[str, int] = {}
+    count = shares = notional = passive = aggressive = 0
     for f in result.fills:
-        s = symbols.setdefault(f.symbol, {"fills": 0, "bought": 0, "sold": 0, "notional_e4": 0})
+        s = symbols.get(f.symbol)
+        if s is None:
+            s = symbols[f.symbol] = {"fills": 0, "bought": 0, "sold": 0, "notional_e4": 0}
         s["fills"] += 1
         s["bought" if f.side == "B" else "sold"] += f.quantity
         s["notional_e4"] += f.quantity * f.price
+        by_cause[f.cause] = by_cause.get(f.cause, 0) + f.quantity
+        count += 1
+        shares += f.quantity
+        notional += f.quantity * f.price
+        if f.liquidity_flag == "A":
+            passive += f.quantity
+        elif f.liquidity_flag == "R":
+            aggressive += f.quantity
+    per_symbol = symbol_statistics_all(result, symbols)
     total_pnl = 0
     for sym, s in symbols.items():
         pos = result.positions.get(sym, 0)
@@ -70,22 +88,21 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
                 "fees_e4": fees,
             }
         )
-        s.update(symbol_statistics(result, sym))
+        s.update(per_symbol[sym])
         total_pnl += gross
     total_fees = sum(result.fees.values())
     orders_by_state: dict[str, int] = {}
     for o in result.orders:
         orders_by_state[o["state"]] = orders_by_state.get(o["state"], 0) + 1
-    by_cause: dict[str, int] = {}
-    for f in result.fills:
-        by_cause[f.cause] = by_cause.get(f.cause, 0) + f.quantity
-    last = result.pnl_series[-1] if result.pnl_series else None
+    n_orders = sum(orders_by_state.values())
+    points = len(result.pnl_series)
+    last = result.pnl_series[-1] if points else None
     return {
         "config": result.config,
         "messages": result.messages,
         "strategy_events": result.strategy_events,
         "orders": {
-            "sent": len(result.orders) - orders_by_state.get("refused", 0),
+            "sent": n_orders - orders_by_state.get("refused", 0),
             "by_state": dict(sorted(orders_by_state.items())),
             "refused_by_risk": result.refusals,
             # venue answers naming a UserRefNum never sent: nothing to apply them to, and
@@ -97,12 +114,12 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "venue_messages": dict(sorted(result.updates.items())),
         },
         "fills": {
-            "count": len(result.fills),
-            "shares": sum(f.quantity for f in result.fills),
-            "notional_e4": sum(f.quantity * f.price for f in result.fills),
+            "count": count,
+            "shares": shares,
+            "notional_e4": notional,
             "shares_by_cause": dict(sorted(by_cause.items())),
-            "passive_shares": sum(f.quantity for f in result.fills if f.liquidity_flag == "A"),
-            "aggressive_shares": sum(f.quantity for f in result.fills if f.liquidity_flag == "R"),
+            "passive_shares": passive,
+            "aggressive_shares": aggressive,
         },
         "pnl": {
             "total_e4": total_pnl - total_fees,  # net of fees
@@ -112,8 +129,8 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "fees_e4": total_fees,  # fees paid less rebates received
             "net_e4": total_pnl - total_fees,
             "gross_position": sum(abs(p) for p in result.positions.values()),
-            "series_points": len(result.pnl_series),
-            "max_drawdown_e4": _max_drawdown([p.pnl for p in result.pnl_series]),
+            "series_points": points,
+            "max_drawdown_e4": _max_drawdown(p.pnl for p in result.pnl_series),
             "final_series_pnl_e4": last.pnl if last is not None else 0,
         },
         # the fills replayed through the schedule: the one fee implementation, which the
@@ -122,22 +139,22 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         "statistics": statistics(result),
         "symbols": dict(sorted(symbols.items())),
         "latency_ns": {
-            "tick_to_venue": percentiles(result.tick_to_venue_ns),
-            "order_to_ack": percentiles(result.order_to_ack_ns),
+            "tick_to_venue": percentiles_of(result.tick_to_venue_ns),
+            "order_to_ack": percentiles_of(result.order_to_ack_ns),
         },
         "runtime": {
             "wall_seconds": round(result.wall_seconds, 3),
             "messages_per_second": round(result.messages / result.wall_seconds)
             if result.wall_seconds > 0
             else None,
-            "strategy_callback_ns": percentiles(result.callback_ns),
+            "strategy_callback_ns": percentiles_of(result.callback_ns),
             "book_backend": result.book_backend,
         },
         "log": result.log[:1000],
     }
 
 
-def _max_drawdown(series: Sequence[int]) -> int:
+def _max_drawdown(series: Iterable[int]) -> int:
     peak = 0
     worst = 0
     for v in series:
@@ -152,7 +169,7 @@ def write_csv(result: BacktestResult, out_dir: Path) -> list[Path]:
     one definition for the CSVs, the frames and Parquet), a null written empty."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, rows in result_rows(result).items():
+    for name, rows in iter_rows(result).items():  # streamed: the records may be on disk
         p = out_dir / f"{name}.csv"
         with p.open("w", newline="") as f:
             w = csv.writer(f)

@@ -24,12 +24,14 @@ import heapq
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import TracebackType
 from typing import Any, Literal
 
 from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.backtest.latency import LatencyModel, LatencySpecError, parse_latency
+from tickwire.engine.backtest.spill import Spill
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
 from tickwire.engine.book import BookManager, TapePrint
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
@@ -42,7 +44,7 @@ from tickwire.engine.strategy.api import (
     declared_consumes,
 )
 from tickwire.engine.strategy.context import StrategyContext, callbacks
-from tickwire.engine.strategy.orders import OrderManager
+from tickwire.engine.strategy.orders import Order, OrderManager
 from tickwire.itch import Message, read
 from tickwire.ouch import v50
 from tickwire.threshold.schema import Choice, Int, Str, check_fields, from_table, setting
@@ -128,15 +130,88 @@ class PnlPoint:
     fees: int = 0
 
 
+#: The columns of the orders table (``BacktestResult.orders``: a dict per order).
+ORDER_COLUMNS = (
+    "user_ref_num",
+    "sent_ns",
+    "symbol",
+    "side",
+    "price",
+    "quantity",
+    "time_in_force",
+    "state",
+    "filled",
+    "replaces",
+    "reason",
+)
+
+
+def _order_dict(*values: Any) -> dict[str, Any]:
+    row = dict(zip(ORDER_COLUMNS, values, strict=True))
+    if row["replaces"] is None:
+        row["replaces"] = ""
+    return row
+
+
+def _order_row(o: Order) -> tuple[Any, ...]:
+    return (
+        o.user_ref_num,
+        o.sent_ns,
+        o.symbol,
+        o.side,
+        o.price,
+        o.quantity,
+        o.time_in_force,
+        o.state.value,
+        o.filled_qty,
+        o.replaces,
+        o.reason,
+    )
+
+
+class MarkSeries(Mapping[str, list[tuple[int, int]]]):
+    """``BacktestResult.mark_series`` of a run: per symbol, its ``(exchange time, mark)``
+    changes, read from the spilled marks table (one scan per symbol asked)."""
+
+    def __init__(self, rows: Sequence[tuple[str, int, int]], symbols: Mapping[str, int]) -> None:
+        self._rows = rows
+        self._symbols = symbols
+
+    def __getitem__(self, symbol: str) -> list[tuple[int, int]]:
+        if symbol not in self._symbols:
+            raise KeyError(symbol)
+        return [(t, m) for s, t, m in self._rows if s == symbol]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._symbols))
+
+    def __len__(self) -> int:
+        return len(self._symbols)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(slots=True)
 class BacktestResult:
-    """Everything a report is made of."""
+    """Everything a report is made of.
+
+    A run's per-order, per-fill and per-sample records (``orders``, ``fills``,
+    ``pnl_series``, ``mark_series`` and the latency samples) are kept on disk as it goes
+    (:mod:`tickwire.engine.backtest.spill`) and read back as sequences; :meth:`close` (or
+    the end of a ``with`` block, or garbage collection) removes the files. A result made
+    by hand holds plain lists.
+    """
 
     messages: int = 0
     strategy_events: int = 0
-    fills: list[Fill] = field(default_factory=list)
-    orders: list[dict[str, Any]] = field(default_factory=list)
-    pnl_series: list[PnlPoint] = field(default_factory=list)
+    fills: Sequence[Fill] = field(default_factory=list)
+    orders: Sequence[dict[str, Any]] = field(default_factory=list)
+    pnl_series: Sequence[PnlPoint] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)
     cash: dict[str, int] = field(default_factory=dict)
     marks: dict[str, int] = field(default_factory=dict)
@@ -149,16 +224,35 @@ class BacktestResult:
     unknown_flag_fills: int = 0  # fills whose liquidity flag the schedule does not price
     #: Per traded symbol, ``(exchange time, mark)`` whenever its mark changed at a fill or
     #: a PnL sample: the price line under the fills in the HTML report.
-    mark_series: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    mark_series: Mapping[str, Sequence[tuple[int, int]]] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
     updates: dict[str, int] = field(default_factory=dict)
-    tick_to_venue_ns: list[int] = field(default_factory=list)
-    order_to_ack_ns: list[int] = field(default_factory=list)
-    callback_ns: list[int] = field(default_factory=list)
+    tick_to_venue_ns: Sequence[int] = field(default_factory=list)
+    order_to_ack_ns: Sequence[int] = field(default_factory=list)
+    callback_ns: Sequence[int] = field(default_factory=list)
     wall_seconds: float = 0.0
     book_backend: str = "reference"
     log: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    #: Where the records above are kept on disk (None: in memory).
+    spill: Spill | None = None
+
+    def close(self) -> None:
+        """Remove the records kept on disk (idempotent); reading them after it raises
+        :class:`~tickwire.engine.backtest.spill.SpillClosed`."""
+        if self.spill is not None:
+            self.spill.close()
+
+    def __enter__(self) -> BacktestResult:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def to_frames(self, library: Literal["pandas", "polars", "arrow"] = "pandas") -> dict[str, Any]:
         """``orders``, ``fills``, ``pnl`` and ``positions`` as pandas DataFrames (or
@@ -182,7 +276,27 @@ class _Runner:
         self.strategy = strategy
         self.cfg = cfg
         self.measure = measure
-        self.result = BacktestResult(fee_schedule=fees)
+        # The records that grow with the day go to disk as the run goes (spill.py).
+        self.spill = spill = Spill()
+        self._fills = spill.table("fills", "iussiisusi", Fill)
+        self._orders = spill.table("orders", "uissiissiu?s", _order_dict)
+        self._pnl = spill.table("pnl", "iiiiiii", PnlPoint)
+        self._marks = spill.table("marks", "sii", lambda s, t, m: (s, t, m))
+        self._last_mark: dict[str, int] = {}
+        self._tick_to_venue = spill.ints("tick_to_venue")
+        self._order_to_ack = spill.ints("order_to_ack")
+        self._callback = spill.ints("callback")
+        self.result = BacktestResult(
+            fee_schedule=fees,
+            fills=self._fills,
+            orders=self._orders,
+            pnl_series=self._pnl,
+            mark_series=MarkSeries(self._marks, self._last_mark),
+            tick_to_venue_ns=self._tick_to_venue,
+            order_to_ack_ns=self._order_to_ack,
+            callback_ns=self._callback,
+            spill=spill,
+        )
         self.fees = FeeLedger(fees)
         self.now = 0
         self.exchange_now = 0
@@ -211,7 +325,7 @@ class _Runner:
             self.risk,
             lambda: self.now,
             first_user_ref_num=cfg.first_user_ref_num,
-            on_update=self._updates.append,
+            on_update=self._on_update,
             on_refs_exhausted="raise",  # a configuration error: exit 2 names the key
         )
         self.ctx = StrategyContext(
@@ -226,15 +340,22 @@ class _Runner:
         )
         self._callbacks = callbacks(strategy)
         self._trigger_ts = 0  # exchange time of the event being handled (tick-to-venue)
+        # Send times of the UserRefNums sent and not answered yet (order-to-ack), and
+        # the last one sent: a message naming a lower one is about an order sent before.
         self._sent_at: dict[int, int] = {}
-        self._acked: set[int] = set()
+        self._last_sent_ref = 0
+        # UserRefNum -> OUCH messages in flight (either way) that name it, or name an
+        # order that replaces it: while any is, an answer may still change its order.
+        self._pins: dict[int, int] = {}
+        self._finished: list[int] = []  # orders an update was about: maybe done for good
         # A ledger at exchange time for the PnL series (the strategy's own ledger learns
         # of fills one ack latency later; both end equal).
         self.xledger = Ledger()
         self._vbook_by_symbol: dict[str, Any] = {}
         #: The compiled core's counts of where deliveries ran (empty on the reference).
         self.core_counts: dict[str, int] = {}
-        self._fills_seen = 0
+        self._fills_seen = 0  # of venue.fills, drained into the fills table as recorded
+        self._fill_count = 0
 
     # -- plumbing -------------------------------------------------------------------------
     def push(self, t: int, kind: int, payload: Any) -> None:
@@ -244,16 +365,57 @@ class _Runner:
     def _send(self, msg: v50.InboundMessage) -> None:
         arrive = max(self._last_arrival, self.now + self.order_lat.sample())
         self._last_arrival = arrive
-        self.result.tick_to_venue_ns.append(arrive - self._trigger_ts)
+        self._tick_to_venue.append(arrive - self._trigger_ts)
         ref = getattr(msg, "user_ref_num", 0)
-        if ref not in self._sent_at:
+        if ref > self._last_sent_ref:  # an Enter or a Replace: a new UserRefNum
+            self._last_sent_ref = ref
             self._sent_at[ref] = self.now
+        self._pin(msg, 1)
         self.push(arrive, _ARRIVE, msg)
 
     def _respond(self, msg: v50.OutboundMessage) -> None:
         deliver = max(self._last_response, self.exchange_now + self.ack_lat.sample())
         self._last_response = deliver
+        self._pin(msg, 1)
         self.push(deliver, _RESPOND, msg)
+
+    # -- the orders table --------------------------------------------------------------
+    # An order's row is written to the orders table, and the order manager forgets it,
+    # once nothing can change it any more: it is closed (done, rejected or refused), it
+    # does not rest at the venue, and no OUCH message in flight names it or an order
+    # replacing it (the venue speaks only of resting orders and in answer to a message;
+    # the manager looks an answer's order up, and a replacement's original). The rest
+    # are written at the end. Test: test_engine_backtest_spill.py.
+    def _pin(self, msg: Any, delta: int) -> None:
+        ref = getattr(msg, "user_ref_num", 0)
+        o = self.manager.orders.get(ref)
+        pins = self._pins
+        # (a Replace names its original twice: counted twice, unpinned twice)
+        for r in (ref, getattr(msg, "orig_user_ref_num", 0), o.replaces if o else None):
+            if r:
+                n = pins.get(r, 0) + delta
+                if n:
+                    pins[r] = n
+                else:
+                    del pins[r]
+                    self._finished.append(r)
+
+    def _on_update(self, update: OrderUpdate) -> None:
+        self._updates.append(update)
+        if not update.order.is_open:
+            self._finished.append(update.order.user_ref_num)
+
+    def _forget_finished(self) -> None:
+        finished, self._finished = self._finished, []
+        orders = self.manager.orders
+        live = self.venue._live
+        pins = self._pins
+        first = self.cfg.first_user_ref_num
+        for ref in finished:
+            o = orders.get(ref)
+            if o is not None and not o.is_open and ref not in pins and ref not in live:
+                self._orders.put(ref - first, _order_row(o))
+                self.manager.forget(ref)
 
     def _drive(self, coro: Coroutine[Any, Any, None]) -> None:
         if self.measure:
@@ -270,12 +432,14 @@ class _Runner:
             coro.close()
             raise StrategyError(_SUSPENDED)
         if self.measure:
-            self.result.callback_ns.append(time.perf_counter_ns() - t0)
+            self._callback.append(time.perf_counter_ns() - t0)
         self.result.strategy_events += 1
         while self._updates:
             pending, self._updates[:] = list(self._updates), []
             for upd in pending:
                 self._drive(self.strategy.on_order_update(upd))
+        if self._finished:
+            self._forget_finished()
 
     # -- events ---------------------------------------------------------------------------
     def _heap_event(self) -> None:
@@ -284,24 +448,29 @@ class _Runner:
             self.exchange_now = max(self.exchange_now, t)
             self.venue.receive(payload, self.exchange_now)
             self._record_fills()
+            self._pin(payload, -1)
+            if self._finished:
+                self._forget_finished()
             return
         self.now = max(self.now, t)
         if kind == _RESPOND:
             self._trigger_ts = getattr(payload, "timestamp", t)  # the venue's time
-            ref = getattr(payload, "user_ref_num", 0)
-            if ref in self._sent_at and ref not in self._acked:
-                self._acked.add(ref)
-                self.result.order_to_ack_ns.append(t - self._sent_at[ref])
+            sent = self._sent_at.pop(getattr(payload, "user_ref_num", 0), None)
+            if sent is not None:  # the first answer about this UserRefNum
+                self._order_to_ack.append(t - sent)
             kind_name = type(payload).__name__
             self.result.updates[kind_name] = self.result.updates.get(kind_name, 0) + 1
             if isinstance(payload, v50.Rejected):
                 key = f"0x{payload.reason:04X}"
                 self.result.rejects[key] = self.result.rejects.get(key, 0) + 1
             self.manager.on_message(payload)
+            self._pin(payload, -1)
             while self._updates:
                 pending, self._updates[:] = list(self._updates), []
                 for upd in pending:
                     self._drive(self.strategy.on_order_update(upd))
+            if self._finished:
+                self._forget_finished()
         else:
             self._trigger_ts = t
             self._drive(self.strategy.on_timer(TimerEvent(payload, t)))
@@ -314,14 +483,34 @@ class _Runner:
             self._drive(callback[type(event)](event))
 
     def _record_fills(self) -> None:
+        """Book the venue's new fills, write them to the fills table and drop them from
+        the venue's list (the same list object: the compiled core holds it)."""
         fills = self.venue.fills
+        table = self._fills
         while self._fills_seen < len(fills):
             f = fills[self._fills_seen]
             self._fills_seen += 1
+            self._fill_count += 1
+            table.append(
+                (
+                    f.timestamp,
+                    f.user_ref_num,
+                    f.symbol,
+                    f.side,
+                    f.quantity,
+                    f.price,
+                    f.liquidity_flag,
+                    f.match_number,
+                    f.cause,
+                    f.queue_ahead,
+                )
+            )
             self.xledger.fill(f.symbol, f.side, f.quantity, f.price)
             self.fees.charge(f.symbol, f.liquidity_flag, f.quantity)
             self._mark(f.symbol)
             self._sample(f.timestamp)
+        fills.clear()
+        self._fills_seen = 0
 
     def _mark(self, symbol: str) -> None:
         """Mark ``symbol`` from the venue book now: the mid (floor) of a two-sided book,
@@ -345,9 +534,9 @@ class _Runner:
         else:
             return
         self.xledger.mark(symbol, mark)
-        series = self.result.mark_series.setdefault(symbol, [])
-        if not series or series[-1][1] != mark:  # changes only: bounded by the price moves
-            series.append((self.exchange_now, mark))
+        if self._last_mark.get(symbol) != mark:  # changes only: bounded by the price moves
+            self._last_mark[symbol] = mark
+            self._marks.append((symbol, self.exchange_now, mark))
 
     def _sample_now(self, t: int) -> None:
         """The every-``pnl_sample_every``-messages sample: marks, then a PnL point."""
@@ -358,14 +547,14 @@ class _Runner:
         led = self.xledger
         realised = sum(led.realised.values())
         unrealised = sum(led.unrealised(s) for s in led.positions)
-        self.result.pnl_series.append(
-            PnlPoint(
+        self._pnl.append(
+            (
                 t,
                 sum(abs(p) for p in led.positions.values()),
                 realised,
                 unrealised,
                 realised + unrealised - self.fees.total,
-                self._fills_seen,
+                self._fill_count,
                 self.fees.total,
             )
         )
@@ -448,7 +637,6 @@ class _Runner:
     def _finish(self, count: int) -> None:
         r = self.result
         r.messages = count
-        r.fills = list(self.venue.fills)
         led = self.xledger
         r.positions = dict(sorted(led.positions.items()))
         r.cash = dict(sorted(led.cash.items()))
@@ -459,22 +647,11 @@ class _Runner:
         r.refusals = dict(sorted(self.risk.refusals.items()))
         r.unknown_answers = self.manager.unknown_answers
         r.unknown_executions = self.manager.unknown_executions
-        for o in self.manager.orders.values():
-            r.orders.append(
-                {
-                    "user_ref_num": o.user_ref_num,
-                    "sent_ns": o.sent_ns,
-                    "symbol": o.symbol,
-                    "side": o.side,
-                    "price": o.price,
-                    "quantity": o.quantity,
-                    "time_in_force": o.time_in_force,
-                    "state": o.state.value,
-                    "filled": o.filled_qty,
-                    "replaces": o.replaces if o.replaces is not None else "",
-                    "reason": o.reason,
-                }
-            )
+        first = self.cfg.first_user_ref_num
+        for o in self.manager.orders.values():  # the orders not written yet
+            self._orders.put(o.user_ref_num - first, _order_row(o))
+        for table in (self._fills, self._orders, self._pnl, self._marks):
+            table.flush()
 
 
 #: What ``run_backtest(backend=...)`` (and ``--backend``) accepts: the reference loop
@@ -537,12 +714,16 @@ def run_backtest(
         schedule,
         compiled=compiled,
     )
-    if compiled:
-        from tickwire.engine.backtest.core import run_core
+    try:
+        if compiled:
+            from tickwire.engine.backtest.core import run_core
 
-        result = run_core(runner, messages, progress)
-    else:
-        result = runner.run(_messages(messages), progress, total)
+            result = run_core(runner, messages, progress)
+        else:
+            result = runner.run(_messages(messages), progress, total)
+    except BaseException:
+        runner.spill.close()  # nothing of a failed run is kept on disk
+        raise
     result.book_backend = "compiled" if compiled else cfg.book_backend
     result.config = {
         "feed_latency": runner.feed_lat.describe(),

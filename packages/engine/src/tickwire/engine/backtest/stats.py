@@ -2,7 +2,8 @@
 fill ratio, queue position at fill, and the same per symbol.
 
 Everything here is a pure function of a :class:`BacktestResult`, so it is as
-deterministic as the run. The rules (the same text is in ``docs/backtest.md``):
+deterministic as the run, and reads its records as streams (a pass over each; they may be
+on disk, :mod:`tickwire.engine.backtest.spill`). The rules (the same text is in ``docs/backtest.md``):
 
 * **Sharpe and Sortino** are computed on *per-minute PnL changes* in exchange time. The
   net PnL (after fees) at the end of each minute is the last PnL sample at or before
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tickwire.engine.backtest.runner import BacktestResult, PnlPoint
@@ -46,6 +47,7 @@ __all__ = [
     "sharpe_sortino",
     "statistics",
     "symbol_statistics",
+    "symbol_statistics_all",
 ]
 
 NS_PER_MINUTE = 60_000_000_000
@@ -65,11 +67,13 @@ def minute_changes(series: Sequence[PnlPoint]) -> list[int]:
     if end <= start:
         return []
     values: list[int] = []
-    i, last = 0, 0
+    last = 0
+    points = iter(series)
+    point = next(points, None)
     for edge in range(start, end + 1, NS_PER_MINUTE):
-        while i < len(series) and series[i].timestamp <= edge:
-            last = series[i].pnl
-            i += 1
+        while point is not None and point.timestamp <= edge:
+            last = point.pnl
+            point = next(points, None)
         values.append(last)
     return [b - a for a, b in itertools.pairwise(values)]
 
@@ -111,43 +115,77 @@ def _ratio(num: int, den: int) -> float | None:
 
 def statistics(result: BacktestResult) -> dict[str, Any]:
     """The report's ``statistics`` object (see the module docs for each rule)."""
-    sharpe, sortino = sharpe_sortino(minute_changes(result.pnl_series))
+    changes = minute_changes(result.pnl_series)
+    sharpe, sortino = sharpe_sortino(changes)
     dd, dd_ns = drawdown(result.pnl_series)
-    sent = [o for o in result.orders if o["state"] != "refused"]
-    ordered = sum(int(o["quantity"]) for o in sent)
-    filled = sum(int(o["filled"]) for o in sent)
-    passive = [f for f in result.fills if f.liquidity_flag == "A"]
+    ordered = filled = sent = sent_filled = 0
+    for o in result.orders:
+        if o["state"] != "refused":
+            sent += 1
+            ordered += int(o["quantity"])
+            filled += int(o["filled"])
+            sent_filled += 1 if o["filled"] else 0
+    turnover = turnover_shares = queue = passive = 0
+    for f in result.fills:
+        turnover += f.quantity * f.price
+        turnover_shares += f.quantity
+        if f.liquidity_flag == "A":
+            queue += f.queue_ahead
+            passive += 1
     return {
         "sampling": "per-minute net PnL changes, 09:30-16:00, annualised by sqrt(252*390)",
-        "minutes": len(minute_changes(result.pnl_series)),
+        "minutes": len(changes),
         "sharpe": sharpe,
         "sortino": sortino,
         "max_drawdown_e4": dd,
         "max_drawdown_duration_ns": dd_ns,
-        "turnover_e4": sum(f.quantity * f.price for f in result.fills),
-        "turnover_shares": sum(f.quantity for f in result.fills),
+        "turnover_e4": turnover,
+        "turnover_shares": turnover_shares,
         "fill_ratio": _ratio(filled, ordered),
-        "orders_filled_ratio": _ratio(sum(1 for o in sent if o["filled"]), len(sent)),
-        "avg_queue_ahead_at_fill": round(sum(f.queue_ahead for f in passive) / len(passive), 2)
-        if passive
-        else None,
+        "orders_filled_ratio": _ratio(sent_filled, sent),
+        "avg_queue_ahead_at_fill": round(queue / passive, 2) if passive else None,
     }
 
 
 def symbol_statistics(result: BacktestResult, symbol: str) -> dict[str, Any]:
     """Per-symbol additions to the report's ``symbols`` entries."""
-    fills = [f for f in result.fills if f.symbol == symbol]
-    passive = [f for f in fills if f.liquidity_flag == "A"]
-    key = symbol.rstrip()  # orders and fills both carry the wire form; compare trimmed
-    sent = [
-        o for o in result.orders if str(o["symbol"]).rstrip() == key and o["state"] != "refused"
-    ]
-    ordered = sum(int(o["quantity"]) for o in sent)
-    return {
-        "passive_shares": sum(f.quantity for f in passive),
-        "aggressive_shares": sum(f.quantity for f in fills if f.liquidity_flag == "R"),
-        "fill_ratio": _ratio(sum(int(o["filled"]) for o in sent), ordered),
-        "avg_queue_ahead_at_fill": round(sum(f.queue_ahead for f in passive) / len(passive), 2)
-        if passive
-        else None,
-    }
+    return symbol_statistics_all(result, [symbol])[symbol]
+
+
+def symbol_statistics_all(
+    result: BacktestResult, symbols: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """:func:`symbol_statistics` of each of ``symbols`` (default: every symbol filled),
+    in one pass over the fills and one over the orders."""
+    # symbol -> [passive shares, aggressive shares, passive fills, queue ahead summed]
+    fills: dict[str, list[int]] = {}
+    for f in result.fills:
+        acc = fills.get(f.symbol)
+        if acc is None:
+            acc = fills[f.symbol] = [0, 0, 0, 0]
+        if f.liquidity_flag == "A":
+            acc[0] += f.quantity
+            acc[2] += 1
+            acc[3] += f.queue_ahead
+        elif f.liquidity_flag == "R":
+            acc[1] += f.quantity
+    # orders and fills both carry the wire form; compare trimmed
+    orders: dict[str, list[int]] = {}  # trimmed symbol -> [ordered, filled]
+    for o in result.orders:
+        if o["state"] != "refused":
+            acc = orders.get(str(o["symbol"]).rstrip())
+            if acc is None:
+                acc = orders[str(o["symbol"]).rstrip()] = [0, 0]
+            acc[0] += int(o["quantity"])
+            acc[1] += int(o["filled"])
+    out = {}
+    for symbol in fills if symbols is None else symbols:
+        p_shares, a_shares, p_fills, queue = fills.get(symbol, (0, 0, 0, 0))
+        ordered, filled = orders.get(symbol.rstrip(), (0, 0))
+        out[symbol] = {
+            "passive_shares": p_shares,
+            "aggressive_shares": a_shares,
+            "fill_ratio": _ratio(filled, ordered),
+            "avg_queue_ahead_at_fill": round(queue / p_fills, 2) if p_fills else None,
+        }
+    return out

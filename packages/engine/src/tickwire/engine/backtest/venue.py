@@ -111,7 +111,10 @@ class SimulatedVenue:
         self.fills: list[Fill] = []
         self._live: dict[int, SimOrder] = {}  # user_ref_num -> order
         self._by_locate: dict[int, list[SimOrder]] = {}
-        self._used_refs: set[int] = set()
+        # The highest UserRefNum an Enter or Replace used: one at or below it is a
+        # retransmission, ignored (OUCH 5.0 1.2: UserRefNums are strictly increasing;
+        # tickwire.ouch.orders.OuchHost50's rule). A number, not a set of every one used.
+        self._last_ref = 0
         self._consumed: dict[int, int] = {}  # feed order ref -> shares we took from it
         self._seq = 0
         self._match = 0
@@ -364,9 +367,9 @@ class SimulatedVenue:
 
     def _enter(self, msg: v50.EnterOrder) -> None:
         ref = msg.user_ref_num
-        if ref in self._used_refs:
+        if ref <= self._last_ref:
             return  # a retransmission: ignored (OUCH 5.0 1.2)
-        self._used_refs.add(ref)
+        self._last_ref = ref
         locate, reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
         if locate is None:
             self._reject(ref, reason, msg.cl_ord_id)
@@ -436,9 +439,9 @@ class SimulatedVenue:
 
     def _replace(self, msg: v50.ReplaceOrder) -> None:
         old = self._live.get(msg.orig_user_ref_num)
-        if old is None or msg.user_ref_num in self._used_refs:
-            return  # silently ignored (OUCH 5.0 2.2, case 1)
-        self._used_refs.add(msg.user_ref_num)
+        if old is None or msg.user_ref_num <= self._last_ref:
+            return  # silently ignored (OUCH 5.0 2.2, case 1; 1.2)
+        self._last_ref = msg.user_ref_num
         locate, _ = self._validate(old.symbol, old.side, msg.quantity, msg.price)
         if locate is None:
             # Invalid details: the existing order is taken out of the book (case 2).

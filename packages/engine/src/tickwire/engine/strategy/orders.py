@@ -371,6 +371,23 @@ class OrderManager:
             key=lambda o: o.user_ref_num,
         )
 
+    def forget(self, user_ref_num: int) -> Order | None:
+        """Drop a closed order (done, rejected or refused) from :attr:`orders` and the
+        tracker, and return it; None (and nothing dropped) if it is unknown or open.
+
+        For a session that knows no answer can name it any more and keeps its record
+        elsewhere: the backtest writes it to its orders table (a day's orders would
+        otherwise stay in memory to the end). An answer naming a forgotten order counts
+        as unknown, as for one never sent. The live engine forgets nothing."""
+        o = self.orders.get(user_ref_num)
+        if o is None or o.is_open:
+            return None
+        del self.orders[user_ref_num]
+        self._maybe_open.pop(user_ref_num, None)
+        if self.tracker.orders.get(user_ref_num) is o.tracked:
+            del self.tracker.orders[user_ref_num]
+        return o
+
     def _ended(self, o: Order, cascaded: tuple[TrackedOrder[int], ...]) -> None:
         """``o`` has nothing open left; so have the replacements the tracker ended with it
         (a replace in flight for it will be silently ignored by the venue)."""

@@ -1,0 +1,393 @@
+"""A backtest's records on disk while it runs: orders, fills, the PnL series, the marks and
+the latency samples, so that its memory does not grow with the length of the day.
+
+Everything a report counts grows with the day: a row per order and per fill, a PnL point
+per fill and per ``pnl_sample_every`` messages, a latency sample per order sent and
+answered and (``measure``) per strategy callback. A :class:`Spill` keeps them in
+temporary files of one directory (``tempfile.mkdtemp``, so under ``$TMPDIR``, named
+``tickwire-backtest-*``) and the report reads them back as streams at the end. The rule:
+
+* **Tables** (:class:`SpilledTable`): each row is one fixed-size binary record packed with
+  :mod:`struct` from its columns' kinds (``i`` int64, ``u`` uint64, ``s`` a string, as the
+  index of the spill's string table: the distinct strings of a day are few, symbols,
+  sides, states, reasons, causes; ``?`` after a kind: nullable, one bit of the record's
+  leading mask byte, whose top bit marks a written record). Rows are appended to a buffer
+  of :data:`BATCH` records, written to the file when it is full: memory holds one batch per
+  table. :meth:`SpilledTable.put` writes a row at its index instead (the orders table: a
+  row is written when the order can change no more, in any order, and read back in
+  UserRefNum order).
+* **Samples** (:class:`SpilledInts`): int64s in arrival order, an ``array('q')`` buffer of
+  :data:`BATCH` values written when full (an append costs what a list append does).
+  Their nearest-rank percentiles are exact and read no more than a batch at a time: each
+  batch is sorted into a run of a second file, which is memory-mapped, and the value of
+  rank ``k`` is the smallest ``x`` with ``count(values <= x) >= k``, found by bisection
+  on ``x`` (at most 64 steps), each count a bisection in every run
+  (:meth:`SpilledInts.sorted_view`, given to :func:`tickwire.net.stats.percentiles` with
+  ``ordered=True``: the one definition of the percentiles).
+
+Both are read-only :class:`~collections.abc.Sequence` views once written (``len``,
+iteration in order, indexing, slices, ``==`` with any sequence), so a
+:class:`~tickwire.engine.backtest.runner.BacktestResult` reads as it did with lists.
+
+The files are removed by :meth:`Spill.close` (``BacktestResult.close()``, or leaving its
+``with`` block), when the spill is garbage collected, at interpreter exit, and by the
+runner on an error; reading a closed spill raises :class:`SpillClosed`. Test:
+``test_engine_backtest_spill.py``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+import shutil
+import struct
+import tempfile
+import weakref
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, Generic, TypeVar, overload
+
+from tickwire.net.stats import Percentiles, percentiles
+
+__all__ = ["BATCH", "Spill", "SpillClosed", "SpilledInts", "SpilledTable", "percentiles_of"]
+
+#: Records held in memory per table before they are written (a batch is read back whole).
+BATCH = 1 << 14
+
+T = TypeVar("T")
+
+_KINDS = {"i": "q", "u": "Q", "s": "I"}
+_PRESENT = 0x80
+
+
+class SpillClosed(RuntimeError):
+    """The records were on disk and have been removed (the result was closed)."""
+
+
+def _cleanup(path: str, files: list[IO[bytes]], maps: list[tuple[memoryview, mmap.mmap]]) -> None:
+    for view, mapped in maps:
+        view.release()
+        mapped.close()
+    for f in files:
+        f.close()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Spill:
+    """One temporary directory of a run's tables and samples (see the module docs)."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None, batch: int | None = None):
+        self.batch = max(1, BATCH if batch is None else batch)
+        self.path = tempfile.mkdtemp(prefix="tickwire-backtest-", dir=directory)
+        self._files: list[IO[bytes]] = []
+        self._maps: list[tuple[memoryview, mmap.mmap]] = []
+        self._finalize = weakref.finalize(self, _cleanup, self.path, self._files, self._maps)
+        self.strings: list[str] = []
+        self._index: dict[str, int] = {}
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalize.alive
+
+    def close(self) -> None:
+        """Remove the files (idempotent); the views read no more after it."""
+        self._finalize()
+
+    def open(self, name: str) -> IO[bytes]:
+        """A new file ``name`` of the spill, read and written unbuffered."""
+        if self.closed:
+            raise SpillClosed(f"backtest records in {self.path} were removed")
+        f = open(os.path.join(self.path, name), "w+b", buffering=0)  # noqa: SIM115 - closed by close()
+        self._files.append(f)
+        return f
+
+    def intern(self, s: str) -> int:
+        i = self._index.get(s)
+        if i is None:
+            i = self._index[s] = len(self.strings)
+            self.strings.append(s)
+        return i
+
+    def table(self, name: str, columns: str, make: Callable[..., T]) -> SpilledTable[T]:
+        """A table of rows with ``columns`` (kinds, e.g. ``"iss?u"``), read back as
+        ``make(*row)``."""
+        return SpilledTable(self, name, columns, make)
+
+    def ints(self, name: str) -> SpilledInts:
+        return SpilledInts(self, name)
+
+
+class _View(Sequence[T]):
+    """Equality and repr of a spilled sequence, as for a list of its items."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {len(self):,} on disk>"
+
+
+class SpilledTable(_View[T], Generic[T]):
+    """Fixed-size records of one table (see the module docs)."""
+
+    def __init__(self, spill: Spill, name: str, columns: str, make: Callable[..., T]) -> None:
+        self._spill = spill
+        self._make = make
+        kinds: list[tuple[str, bool]] = []
+        for c in columns:
+            if c == "?":
+                kinds[-1] = (kinds[-1][0], True)
+            elif c in _KINDS:
+                kinds.append((c, False))
+            else:
+                raise ValueError(
+                    f"column kind must be one of i, u, s (then ? if nullable), got {c!r}"
+                )
+        # (kind, null bit or 0): the nullable columns' bits in the mask byte, from 1
+        nulls = [n for n, (_, nullable) in enumerate(kinds) if nullable]
+        if len(nulls) > 7:
+            raise ValueError("at most 7 nullable columns")
+        self._kinds = tuple(
+            (kind, 1 << nulls.index(n) if nullable else 0)
+            for n, (kind, nullable) in enumerate(kinds)
+        )
+        self._struct = struct.Struct("<B" + "".join(_KINDS[k] for k, _ in kinds))
+        self.size = self._struct.size
+        self._file = spill.open(name)
+        self._buffer = bytearray()
+        self._buffered = 0
+        self._written = 0  # records in the file (append mode)
+        self._slots: dict[int, bytes] = {}  # put(): records not written yet
+        self._len = 0
+
+    # -- writing ----------------------------------------------------------------------------
+    def _encode(self, row: Sequence[Any]) -> bytes:
+        mask = _PRESENT
+        values = []
+        intern = self._spill.intern
+        for (kind, null), v in zip(self._kinds, row, strict=True):
+            if v is None:
+                if not null:
+                    raise ValueError(f"None in a column that is not nullable: {row!r}")
+                mask |= null
+                values.append(0)
+            else:
+                values.append(intern(v) if kind == "s" else v)
+        return self._struct.pack(mask, *values)
+
+    def append(self, row: Sequence[Any]) -> None:
+        """Add ``row`` (a value per column, None for a null) at the end."""
+        self._buffer += self._encode(row)
+        self._buffered += 1
+        self._len += 1
+        if self._buffered >= self._spill.batch:
+            self.flush()
+
+    def put(self, index: int, row: Sequence[Any]) -> None:
+        """Write ``row`` at ``index`` (the table's length becomes at least ``index + 1``;
+        indices never put read as absent and are skipped)."""
+        self._slots[index] = self._encode(row)
+        self._len = max(self._len, index + 1)
+        if len(self._slots) >= self._spill.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._spill.closed:
+            raise SpillClosed(f"backtest records in {self._spill.path} were removed")
+        fd = self._file.fileno()
+        if self._buffered:
+            os.pwrite(fd, self._buffer, self._written * self.size)
+            self._written += self._buffered
+            self._buffer.clear()
+            self._buffered = 0
+        if self._slots:
+            for index in sorted(self._slots):
+                os.pwrite(fd, self._slots[index], index * self.size)
+            self._slots.clear()
+
+    # -- reading ----------------------------------------------------------------------------
+    def _decode(self, record: tuple[Any, ...]) -> T | None:
+        mask = record[0]
+        if not mask & _PRESENT:
+            return None
+        strings = self._spill.strings
+        values = [
+            None if mask & null else (strings[v] if kind == "s" else v)
+            for (kind, null), v in zip(self._kinds, record[1:], strict=True)
+        ]
+        return self._make(*values)
+
+    def _read(self, start: int, stop: int) -> Iterator[T | None]:
+        self.flush()
+        fd = self._file.fileno()
+        step = self._spill.batch
+        for lo in range(start, stop, step):
+            n = min(step, stop - lo)
+            data = os.pread(fd, n * self.size, lo * self.size)
+            data += bytes(n * self.size - len(data))  # a hole past the file's end: absent
+            for record in self._struct.iter_unpack(data):
+                yield self._decode(record)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[T]:
+        for item in self._read(0, self._len):
+            if item is not None:
+                yield item
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._len)
+            if step != 1:
+                return list(self)[index]
+            return [x for x in self._read(start, max(start, stop)) if x is not None]
+        i = index + self._len if index < 0 else index
+        if not 0 <= i < self._len:
+            raise IndexError("spilled table index out of range")
+        item = next(self._read(i, i + 1))
+        if item is None:
+            raise IndexError(f"no row at {index}")
+        return item
+
+
+class _SortedRuns(Sequence[int]):
+    """The values of a :class:`SpilledInts` in ascending order, read at a rank by
+    bisection over sorted, memory-mapped runs (see the module docs)."""
+
+    def __init__(self, runs: memoryview, bounds: list[tuple[int, int]], n: int) -> None:
+        self._runs = runs
+        self._bounds = bounds
+        self._n = n
+        self._lo = min(runs[a] for a, _ in bounds)
+        self._hi = max(runs[b - 1] for _, b in bounds)
+        self._cache: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _count_le(self, x: int) -> int:
+        runs = self._runs
+        return sum(bisect.bisect_right(runs, x, a, b) - a for a, b in self._bounds)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        if isinstance(index, slice):
+            raise TypeError("a sorted view of spilled samples is read one rank at a time")
+        k = index + self._n if index < 0 else index
+        if not 0 <= k < self._n:
+            raise IndexError("rank out of range")
+        hit = self._cache.get(k)
+        if hit is not None:
+            return hit
+        lo, hi = self._lo, self._hi
+        while lo < hi:  # the smallest x with count(<= x) > k is the value of rank k (0-based)
+            mid = (lo + hi) // 2
+            if self._count_le(mid) > k:
+                hi = mid
+            else:
+                lo = mid + 1
+        self._cache[k] = lo
+        return lo
+
+
+class SpilledInts(_View[int]):
+    """int64 samples in arrival order (see the module docs)."""
+
+    def __init__(self, spill: Spill, name: str) -> None:
+        self._spill = spill
+        self._name = name
+        self._file = spill.open(name)
+        self._buffer = array("q")
+        self._written = 0
+        self._sorted: _SortedRuns | None = None
+
+    def append(self, value: int) -> None:
+        buf = self._buffer
+        buf.append(value)
+        if len(buf) >= self._spill.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._spill.closed:
+            raise SpillClosed(f"backtest records in {self._spill.path} were removed")
+        if self._buffer:
+            os.pwrite(self._file.fileno(), self._buffer.tobytes(), self._written * 8)
+            self._written += len(self._buffer)
+            self._buffer = array("q")
+            self._sorted = None
+
+    def __len__(self) -> int:
+        return self._written + len(self._buffer)
+
+    def _chunks(self) -> Iterator[array[int]]:
+        fd = self._file.fileno()
+        step = self._spill.batch
+        for lo in range(0, self._written, step):
+            chunk = array("q")
+            chunk.frombytes(os.pread(fd, min(step, self._written - lo) * 8, lo * 8))
+            yield chunk
+        if self._buffer:
+            yield self._buffer
+
+    def __iter__(self) -> Iterator[int]:
+        if self._spill.closed:
+            raise SpillClosed(f"backtest records in {self._spill.path} were removed")
+        for chunk in self._chunks():
+            yield from chunk
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError("spilled samples index out of range")
+        if i >= self._written:
+            return self._buffer[i - self._written]
+        data = os.pread(self._file.fileno(), 8, i * 8)
+        return int.from_bytes(data, "little", signed=True)
+
+    def sorted_view(self) -> Sequence[int]:
+        """The samples in ascending order, for :func:`~tickwire.net.stats.percentiles`
+        with ``ordered=True``: a sorted list when they fit one batch, else a view over
+        sorted runs on disk (written once, then reused until more samples come)."""
+        if self._written == 0:
+            return sorted(self._buffer)
+        self.flush()
+        if self._sorted is None:
+            runs = self._spill.open(f"{self._name}.runs")
+            bounds = []
+            for chunk in self._chunks():
+                start = runs.tell() // 8
+                runs.write(array("q", sorted(chunk)).tobytes())
+                bounds.append((start, start + len(chunk)))
+            mapped = mmap.mmap(runs.fileno(), 0, access=mmap.ACCESS_READ)
+            view = memoryview(mapped).cast("q")
+            self._spill._maps.append((view, mapped))
+            self._sorted = _SortedRuns(view, bounds, self._written)
+        return self._sorted
+
+
+def percentiles_of(values: Sequence[int] | Sequence[float]) -> Percentiles:
+    """:func:`tickwire.net.stats.percentiles` of a list or of :class:`SpilledInts` (read
+    at the ranks, never loaded whole)."""
+    if isinstance(values, SpilledInts):
+        return percentiles(values.sorted_view(), ordered=True)
+    return percentiles(values)
