@@ -4,8 +4,9 @@ the latency samples, so that its memory does not grow with the length of the day
 Everything a report counts grows with the day: a row per order and per fill, a PnL point
 per fill and per ``pnl_sample_every`` messages, a latency sample per order sent and
 answered and (``measure``) per strategy callback. A :class:`Spill` keeps them in
-temporary files of one directory (``tempfile.mkdtemp``, so under ``$TMPDIR``, named
-``tickwire-backtest-*``) and the report reads them back as streams at the end. The rule:
+unnamed temporary files (:func:`tempfile.TemporaryFile`: in ``$TMPDIR``, else ``/tmp``,
+unlinked at once, so nothing is left behind however the process ends) and the report
+reads them back as streams at the end. The rule:
 
 * **Tables** (:class:`SpilledTable`): each row is one fixed-size binary record packed with
   :mod:`struct` from its columns' kinds (``i`` int64, ``u`` uint64, ``s`` a string, as the
@@ -29,9 +30,10 @@ Both are read-only :class:`~collections.abc.Sequence` views once written (``len`
 iteration in order, indexing, slices, ``==`` with any sequence), so a
 :class:`~tickwire.engine.backtest.runner.BacktestResult` reads as it did with lists.
 
-The files are removed by :meth:`Spill.close` (``BacktestResult.close()``, or leaving its
-``with`` block), when the spill is garbage collected, at interpreter exit, and by the
-runner on an error; reading a closed spill raises :class:`SpillClosed`. Test:
+The files are closed, which frees their space, by :meth:`Spill.close`
+(``BacktestResult.close()``, or leaving its ``with`` block), when the spill is garbage
+collected, at interpreter exit, by the runner on an error, and by the kernel when the
+process ends in any other way; reading a closed spill raises :class:`SpillClosed`. Test:
 ``test_engine_backtest_spill.py``.
 """
 
@@ -40,7 +42,6 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
-import shutil
 import struct
 import tempfile
 import weakref
@@ -65,24 +66,24 @@ class SpillClosed(RuntimeError):
     """The records were on disk and have been removed (the result was closed)."""
 
 
-def _cleanup(path: str, files: list[IO[bytes]], maps: list[tuple[memoryview, mmap.mmap]]) -> None:
+def _cleanup(files: list[IO[bytes]], maps: list[tuple[memoryview, mmap.mmap]]) -> None:
     for view, mapped in maps:
         view.release()
         mapped.close()
     for f in files:
         f.close()
-    shutil.rmtree(path, ignore_errors=True)
 
 
 class Spill:
-    """One temporary directory of a run's tables and samples (see the module docs)."""
+    """A run's tables and samples in unnamed temporary files of ``directory`` (default:
+    the system's temporary directory; see the module docs)."""
 
     def __init__(self, directory: str | os.PathLike[str] | None = None, batch: int | None = None):
         self.batch = max(1, BATCH if batch is None else batch)
-        self.path = tempfile.mkdtemp(prefix="tickwire-backtest-", dir=directory)
+        self.path = os.fspath(directory) if directory is not None else tempfile.gettempdir()
         self._files: list[IO[bytes]] = []
         self._maps: list[tuple[memoryview, mmap.mmap]] = []
-        self._finalize = weakref.finalize(self, _cleanup, self.path, self._files, self._maps)
+        self._finalize = weakref.finalize(self, _cleanup, self._files, self._maps)
         self.strings: list[str] = []
         self._index: dict[str, int] = {}
 
@@ -91,14 +92,16 @@ class Spill:
         return not self._finalize.alive
 
     def close(self) -> None:
-        """Remove the files (idempotent); the views read no more after it."""
+        """Close the files, freeing their space (idempotent); the views read no more."""
         self._finalize()
 
     def open(self, name: str) -> IO[bytes]:
-        """A new file ``name`` of the spill, read and written unbuffered."""
+        """A new unnamed file for ``name``, read and written unbuffered."""
         if self.closed:
-            raise SpillClosed(f"backtest records in {self.path} were removed")
-        f = open(os.path.join(self.path, name), "w+b", buffering=0)  # noqa: SIM115 - closed by close()
+            raise SpillClosed(f"backtest records ({name}) were removed")
+        f = tempfile.TemporaryFile(  # noqa: SIM115 - closed by close(), or with the spill
+            prefix=f"tickwire-backtest-{name}-", dir=self.path, buffering=0
+        )
         self._files.append(f)
         return f
 
@@ -198,7 +201,7 @@ class SpilledTable(_View[T], Generic[T]):
 
     def flush(self) -> None:
         if self._spill.closed:
-            raise SpillClosed(f"backtest records in {self._spill.path} were removed")
+            raise SpillClosed("backtest records were removed (the result was closed)")
         fd = self._file.fileno()
         if self._buffered:
             os.pwrite(fd, self._buffer, self._written * self.size)
@@ -322,7 +325,7 @@ class SpilledInts(_View[int]):
 
     def flush(self) -> None:
         if self._spill.closed:
-            raise SpillClosed(f"backtest records in {self._spill.path} were removed")
+            raise SpillClosed("backtest records were removed (the result was closed)")
         if self._buffer:
             os.pwrite(self._file.fileno(), self._buffer.tobytes(), self._written * 8)
             self._written += len(self._buffer)
@@ -344,7 +347,7 @@ class SpilledInts(_View[int]):
 
     def __iter__(self) -> Iterator[int]:
         if self._spill.closed:
-            raise SpillClosed(f"backtest records in {self._spill.path} were removed")
+            raise SpillClosed("backtest records were removed (the result was closed)")
         for chunk in self._chunks():
             yield from chunk
 
