@@ -15,6 +15,12 @@ interleaved within a round). The per-message figure is the runs' own time (``run
 read + backtest + write, on one worker process) over their messages, and the month is
 projected from it: 21 days x ``--month-messages`` per parameter set, the runs spread
 evenly over N workers (they are independent, so N workers take ceil(runs / N) run times).
+
+``--backend compiled`` runs every pair on the compiled replay core (``[backtest]
+book_backend``). ``--cpu-rounds N`` measures instead, with no cluster, the CPU time
+(``time.process_time``) of each run as a worker does it (:func:`run_task` in this process:
+read, backtest, write), best of N per run; run it from two checkouts with their own venvs
+(``cd TREE && .venv/bin/python /path/to/bench/bench_sweep.py --cpu-rounds 3``) to A/B them.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tickwire.engine.backtest.sweep import build_tasks, parse_grid, run_sweep, write_results
+from tickwire.engine.backtest.sweep import (
+    build_tasks,
+    parse_grid,
+    run_sweep,
+    run_task,
+    write_results,
+)
 from tickwire.engine.cli_backtest import read_config
 from tickwire.itch.generator import generate_day
 from tickwire.itch.writer import BinaryFileWriter
@@ -59,11 +71,17 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--month-messages", type=int, default=400_000_000)
     ap.add_argument("--rounds", type=int, default=2, help="worker counts interleaved; best kept")
+    ap.add_argument("--backend", choices=("reference", "compiled"), default="reference")
+    ap.add_argument("--cpu-rounds", type=int, default=0, help="CPU time per run, no cluster")
     args = ap.parse_args()
     out = ROOT / "bench" / "out" / "sweep"
     days = make_days(out / "days", args.days, args.messages, args.symbols)
     grid = parse_grid(GRID, "bench grid")
     cfg = read_config(str(CONFIG))
+    cfg.setdefault("backtest", {})["book_backend"] = args.backend
+    if args.cpu_rounds:
+        cpu_per_run(days, cfg, grid, out / "cpu", args.cpu_rounds)
+        return
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
@@ -110,6 +128,28 @@ def main() -> None:
         for n in (1, 8, 32, 128):
             cells.append(_human(math.ceil(runs / n) * day_s))
         print(f"| {sets} | {runs} | " + " | ".join(cells) + " |")
+
+
+def cpu_per_run(days: list[Path], cfg: dict[str, Any], grid: Any, out: Path, rounds: int) -> None:
+    """Each run's CPU time in this process (best of ``rounds``), and their sum."""
+    tasks = build_tasks(days, cfg, grid, out, source=str(CONFIG), plot=False)
+    best: dict[int, float] = {}
+    messages = 0
+    for _ in range(rounds):
+        messages = 0
+        for i, task in enumerate(tasks):
+            t0 = time.process_time()
+            row = run_task(task)
+            cpu = time.process_time() - t0
+            assert row["status"] == "ok", row["error"]
+            messages += int(row["messages"])
+            best[i] = min(best.get(i, cpu), cpu)
+    total = sum(best.values())
+    backend = cfg["backtest"]["book_backend"]
+    print(
+        f"FIG sweep_cpu {backend} runs {len(tasks)} cpu_s {total:.3f} "
+        f"per_run_s {total / len(tasks):.3f} msg_per_cpu_s {messages / total:,.0f}"
+    )
 
 
 def _human(seconds: float) -> str:

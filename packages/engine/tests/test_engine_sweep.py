@@ -347,3 +347,83 @@ def test_a_run_that_kills_its_worker_is_an_error_row(
     assert row["status"] == "error" and row["pnl_e4"] is None
     assert row["error"].startswith("KilledWorker: ") and "\n" not in row["error"]
     assert "sweep: day1.itch p000 failed: KilledWorker: " in capsys.readouterr().err
+
+
+def _compiled_config(tmp: Path) -> Path:
+    """The example config with the compiled replay core (``book_backend``), as text."""
+    text = CONFIG.read_text().replace("[backtest]\n", '[backtest]\nbook_backend = "compiled"\n')
+    path = tmp / "compiled.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_compiled_run_streams_the_days_bytes(
+    days: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep's run with the compiled core gives it the day's file, as ``backtest
+    --backend compiled`` does: nothing decodes the day into Python messages (which the
+    core would encode back to bytes), and the report is the serial command's."""
+    import tickwire.engine.sources as sources
+    from tickwire.engine.backtest.sweep import SweepTask, run_task
+    from tickwire.engine.cli_backtest import read_config
+
+    decoded: list[Any] = []
+    real = sources.iter_binaryfile
+
+    def recording(path: Any, **kwargs: Any) -> Any:
+        decoded.append(path)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(sources, "iter_binaryfile", recording)
+    cfg_path = _compiled_config(tmp_path)
+    out = tmp_path / "run"
+    task = SweepTask(
+        day=str(days[0]),
+        day_name=days[0].name,
+        params_id="p000",
+        params={},
+        config=read_config(str(cfg_path)),
+        out=str(out),
+        source=str(cfg_path),
+        plot=False,
+    )
+    row = run_task(task)
+    assert row["status"] == "ok", row["error"]
+    assert decoded == []  # the core read the file's bytes itself
+    monkeypatch.setattr(sources, "iter_binaryfile", real)
+    serial = tmp_path / "serial"
+    argv = ["backtest", str(days[0]), "--config", str(cfg_path), "--out", str(serial)]
+    assert main([*argv, "--no-plot", "--quiet"]) == 0
+    got = json.loads((out / "report.json").read_text())
+    expected = json.loads((serial / "report.json").read_text())
+    assert got["runtime"]["book_backend"] == "compiled"
+    assert _deterministic(got) == _deterministic(expected)
+    assert got["messages"] == 20_000 and got["fills"]["count"] > 0
+
+
+def test_compiled_sweep_equals_serial_backtests(days: list[Path], tmp_path: Path) -> None:
+    """The sweep with the compiled core: each run's report and CSVs are the serial
+    ``backtest --backend reference`` run's (the oracle) of the same pair."""
+    cfg = _compiled_config(tmp_path)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100, 200]\n')
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", str(days[0]), "--config", str(cfg), "--grid", str(grid)]
+    assert main([*argv, "--out", str(out), "--workers", "2", "--no-plot", "--quiet"]) == 0
+    rows = pq.read_table(out / "summary.parquet").to_pylist()
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    for r in rows:
+        serial = tmp_path / "serial" / r["params_id"]
+        params = {"strategy.quote_size": r["strategy.quote_size"]}
+        ref_cfg = _serial_config(tmp_path, params)
+        assert main(["backtest", str(days[0]), "--config", str(ref_cfg), "--out", str(serial),
+                     "--backend", "reference", "--no-plot", "--quiet"]) == 0  # fmt: skip
+        run_dir = out / "runs" / r["day"] / r["params_id"]
+        got = json.loads((run_dir / "report.json").read_text())
+        expected = json.loads((serial / "report.json").read_text())
+        assert got["runtime"]["book_backend"] == "compiled"
+        assert expected["runtime"]["book_backend"] == "reference"
+        assert _deterministic(got) == _deterministic(expected)
+        for name in ("orders.csv", "fills.csv", "pnl.csv", "positions.csv"):
+            assert (run_dir / name).read_bytes() == (serial / name).read_bytes()
+        assert r["pnl_e4"] == expected["pnl"]["total_e4"]

@@ -24,7 +24,7 @@ import importlib
 import json
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -166,12 +166,13 @@ def _add_generator_args(p: argparse.ArgumentParser) -> None:
 
 
 def _messages(
-    args: argparse.Namespace, progress: Any
-) -> tuple[Iterator[Any], int | None, str, CaptureFeedStats | None]:
+    args: argparse.Namespace, progress: Any, *, run_source: bool = False
+) -> tuple[Any, int | None, str, CaptureFeedStats | None]:
     """The message stream, its expected length (None if unknown), a description and,
-    for a capture, the stats its reading fills (see :func:`_capture_summary`)."""
+    for a capture, the stats its reading fills (see :func:`_capture_summary`);
+    ``run_source``: a BinaryFILE as its path (see :func:`_open_data`)."""
     if args.data:
-        return _open_data(Path(args.data), args.keep_duplicates)
+        return _open_data(Path(args.data), args.keep_duplicates, run_source=run_source)
     from tickwire.itch.generator import generate_day
 
     try:
@@ -187,9 +188,15 @@ def _messages(
 
 
 def _open_data(
-    path: Path, keep_duplicates: bool
-) -> tuple[Iterator[Any], int | None, str, CaptureFeedStats | None]:
-    """:func:`_messages` for a file: a BinaryFILE or a capture (detected by its magic)."""
+    path: Path, keep_duplicates: bool, *, run_source: bool = False
+) -> tuple[Any, int | None, str, CaptureFeedStats | None]:
+    """:func:`_messages` for a file: a BinaryFILE or a capture (detected by its magic).
+
+    ``run_source`` (a backtest's data): a BinaryFILE is returned as its path, a
+    :data:`~tickwire.engine.backtest.runner.Source` that ``run_backtest`` reads itself:
+    the reference decodes it, the compiled core streams its bytes with no Python object
+    per message (decoded messages would be encoded back to bytes for it). A capture is
+    always decoded messages (sequenced here, with its stats)."""
     from tickwire.engine.sources import (
         CaptureFeedStats,
         is_capture,
@@ -203,7 +210,7 @@ def _open_data(
         stats = CaptureFeedStats()
         stream = iter_capture(path, stats=stats, keep_duplicates=keep_duplicates)
         return stream, None, str(path), stats
-    return iter_binaryfile(path), None, str(path), None
+    return (path if run_source else iter_binaryfile(path)), None, str(path), None
 
 
 def _capture_summary(stats: CaptureFeedStats | None) -> dict[str, Any]:
@@ -395,7 +402,7 @@ def backtest_file(
     function of the parsed config ``cfg``: writes the same outputs and returns the report.
     A sweep's worker runs this for each (day, parameter set)."""
     prepared = prepare_backtest(cfg, source=source, strategy=strategy)
-    stream, total, desc, feed_stats = _open_data(data, keep_duplicates)
+    stream, total, desc, feed_stats = _open_data(data, keep_duplicates, run_source=True)
     with execute_backtest(prepared, stream, total=total) as result:  # its records: removed
         return write_backtest(result, out, desc, feed_stats, plot=plot)
 
@@ -426,9 +433,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             "book_backend": args.backend,
         },
     )
-    stream, total, desc, feed_stats = _messages(args, None)
-    if args.data and feed_stats is None:  # a BinaryFILE: the compiled core streams its bytes
-        stream = args.data
+    stream, total, desc, feed_stats = _messages(args, None, run_source=True)
     show = not args.quiet
     with execute_backtest(prepared, stream, total=total, show=show) as result:
         return _backtest_outputs(args, result, desc, feed_stats, show)
