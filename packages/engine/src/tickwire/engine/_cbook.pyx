@@ -26,6 +26,7 @@ construct table and passes them to :func:`configure`.
 """
 
 from collections import deque
+from itertools import islice
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
@@ -1508,6 +1509,8 @@ cdef class ReplayCore:
     cdef object sub_obj
     cdef Py_ssize_t n_locates, n_books
     cdef bint routes_stale
+    cdef dict waiting        # symbol -> locates routed to Python until the context knows it
+    cdef public int64_t route_updates  # locates whose route was computed (start-up: linear)
     cdef int book_mode       # 0 every, 1 bbo, 2 no on_book call (none, or a no-op on_book)
     cdef bint count_book     # on_book is the base no-op of book="every": count, never call
     cdef bint trades         # the prints are delivered (on_trade, or counted: count_prints)
@@ -1569,6 +1572,8 @@ cdef class ReplayCore:
         self.n_locates = -1
         self.n_books = -1
         self.routes_stale = True
+        self.waiting = {}
+        self.route_updates = 0
         self.count = self.pending_progress = 0
         self.python_deliveries = self.python_venue = self.c_deliveries = 0
         self._pull()
@@ -1598,9 +1603,19 @@ cdef class ReplayCore:
         return 0
 
     cdef int _after_strategy(self) except -1:
-        """The strategy may have changed its subscription or the symbols it knows. (A
-        subscription to the same symbols again is no change: a strategy may well call
-        ``ctx.subscribe`` with the same list on every callback.)"""
+        """The strategy may have changed its subscription, or the context and the
+        strategy's books may know new symbols and locates.
+
+        A new subscription recomputes every route (:meth:`_routes`; a subscription to the
+        same symbols again is no change: a strategy may well call ``ctx.subscribe`` with
+        the same list on every callback). New symbols and books only touch their own
+        locates: both dicts only grow, in insertion order, so the new entries are their
+        last ones; a new book's locate is routed, and a new symbol routes the locates that
+        were waiting for it (:meth:`_route`). So the start-up's directory burst (a symbol
+        and a book per message, ~10k on a real day) costs one route each, not a pass over
+        every book each (quadratic: seconds on a full day; held by
+        ``test_engine_backtest_core_start_up_routes_are_linear``)."""
+        cdef Py_ssize_t n
         ctx = self.ctx
         sub = ctx.subscribed
         if sub is not self.sub_obj:
@@ -1608,8 +1623,29 @@ cdef class ReplayCore:
                 self.routes_stale = True
                 return 0
             self.sub_obj = sub
-        if len(ctx.locates) != self.n_locates or len(self.sb.books) != self.n_books:
-            self.routes_stale = True
+        if self.routes_stale:
+            return 0  # every route is recomputed before the next delivery anyway
+        locates = ctx.locates
+        books = self.sb.books
+        n = len(locates)
+        if n != self.n_locates:
+            if n < self.n_locates:
+                self.routes_stale = True  # not only new entries: start afresh
+                return 0
+            for symbol in list(islice(reversed(locates), n - self.n_locates)):
+                for loc in self.waiting.pop(symbol, ()):
+                    self._route(loc, books.get(loc))
+                loc = locates[symbol]
+                self._route(loc, books.get(loc))
+            self.n_locates = n
+        n = len(books)
+        if n != self.n_books:
+            if n < self.n_books:
+                self.routes_stale = True
+                return 0
+            for loc, book in list(islice(reversed(books.items()), n - self.n_books)):
+                self._route(loc, book)
+            self.n_books = n
         return 0
 
     cdef int _after_venue(self) except -1:
@@ -1638,28 +1674,39 @@ cdef class ReplayCore:
         return 0
 
     cdef int _routes(self) except -1:
-        """Recompute ``route`` for every locate with a strategy book (the feed rule of
-        :class:`~tickwire.engine.strategy.context.StrategyContext`, steps 3 to 5)."""
-        cdef int loc
+        """Recompute ``route`` for every locate with a strategy book (:meth:`_route`):
+        at the first delivery and after a change of subscription."""
         ctx = self.ctx
-        sub = ctx.subscribed
-        locates = ctx.locates
         memset(self.route, ROUTE_PY, sizeof(self.route))
+        self.waiting = {}
+        self.sub_obj = ctx.subscribed
         for loc, book in self.sb.books.items():
-            symbol = book.symbol
-            if symbol and symbol not in locates:
-                continue  # the context learns it at its next message
-            if sub is not None and symbol not in sub:
-                self.route[loc] = ROUTE_SKIP
-            elif self.book_mode != 0:
-                self.route[loc] = ROUTE_FILTER
-        self.sub_obj = sub
-        self.n_locates = len(locates)
+            self._route(loc, book)
+        self.n_locates = len(ctx.locates)
         self.n_books = len(self.sb.books)
         self.routes_stale = False
+        return 0
+
+    cdef int _route(self, int loc, object book) except -1:
+        """Compute ``route[loc]`` from the state now (the feed rule of
+        :class:`~tickwire.engine.strategy.context.StrategyContext`, steps 3 to 5): Python
+        for a locate with no strategy book, or whose symbol the context does not know
+        yet (it learns it at its next message: the locate waits in ``waiting`` for it);
+        else in C, skipped outside the subscription, filtered for ``book="bbo"``/"none"."""
+        cdef uint8_t r = ROUTE_PY
+        self.route_updates += 1
+        if book is not None:
+            symbol = book.symbol
+            if symbol and symbol not in self.ctx.locates:
+                self.waiting.setdefault(symbol, []).append(loc)
+            elif self.sub_obj is not None and symbol not in self.sub_obj:
+                r = ROUTE_SKIP
+            elif self.book_mode != 0:
+                r = ROUTE_FILTER
+        self.route[loc] = r
         # What lastq caches (the context's BBO per locate, risk's mark) is only followed
         # while a locate stays filtered: start afresh, the next message counts as a change.
-        memset(self.lastq, 0, sizeof(self.lastq))
+        memset(&self.lastq[loc], 0, sizeof(RecLast))
         return 0
 
     # -- scheduled events ---------------------------------------------------------------------
@@ -1714,6 +1761,8 @@ cdef class ReplayCore:
         self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, it.length)))
         self._pull()
         self._after_strategy()
+        if t == 0x52 and not self.routes_stale:  # the directory (re)named its book
+            self._route(loc, self.sb.books.get(loc))
         return 0
 
     cdef int _apply_quiet(self, const uint8_t* m, Py_ssize_t length) except -1:

@@ -141,5 +141,6 @@ def run_core(
         "python_deliveries": core.python_deliveries,
         "c_deliveries": core.c_deliveries,
         "python_venue": core.python_venue,
+        "route_updates": core.route_updates,
     }
     return runner.end(core.messages, wall0)
