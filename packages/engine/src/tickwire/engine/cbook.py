@@ -23,7 +23,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -52,6 +52,45 @@ __all__ = [
 
 BOOK_BACKENDS = ("reference", "cython")
 CHUNK_SIZE: Final = 1 << 22
+
+
+def file_chunks(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """A BinaryFILE's bytes in chunks of ``chunk_size`` (a gzip file read through gzip)."""
+    with Path(path).open("rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        f: Any = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
+        while chunk := f.read(chunk_size):
+            yield chunk
+
+
+def feed_chunks(feed: Callable[[bytes, bool], int], chunks: Iterable[bytes]) -> Iterator[int]:
+    """Feed a BinaryFILE stream, in ``chunks``, to a compiled loop's ``feed(data, final)``.
+
+    The one chunk loop of the compiled book and the replay core. Each chunk is joined to
+    the bytes the previous call left (a message cut at a chunk's end); ``feed(data,
+    False)`` takes the whole messages and returns how many bytes it used; the rest is
+    carried. After the last chunk what is left goes in with ``final=True``, where a cut
+    message is a :class:`~tickwire.itch.DecodeError`. A ``DecodeError``'s offset, which
+    ``feed`` counts from the start of its ``data``, is made an offset in the whole stream.
+    Yields the stream offset reached after each chunk, so a caller can act between
+    chunks (``series`` hands the rows recorded so far to Arrow).
+    """
+    base = 0  # stream offset of the current buffer's first byte
+    rest = b""
+    try:
+        for chunk in chunks:
+            data = rest + chunk if rest else chunk
+            used = feed(data, False)
+            rest = data[used:]
+            base += used
+            yield base
+        if rest:
+            feed(rest, True)
+    except DecodeError as exc:
+        raise DecodeError(
+            exc.reason, offset=base + exc.offset, message_type=exc.message_type
+        ) from None
 
 
 class OrderInfo(NamedTuple):
@@ -192,27 +231,8 @@ class CythonBookManager(_Base):  # type: ignore[misc]
 
     def feed_file(self, path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> None:
         """Decode a BinaryFILE (gzip transparent) straight into the books, in chunks."""
-        base = 0  # stream offset of the current buffer's first byte, for errors
-        try:
-            with Path(path).open("rb") as raw:
-                magic = raw.read(2)
-                raw.seek(0)
-                f: Any = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-                rest = b""
-                while True:
-                    chunk = f.read(chunk_size)
-                    if not chunk:
-                        break
-                    data = rest + chunk if rest else chunk
-                    used: int = self.feed_binaryfile(data, False)
-                    rest = data[used:]
-                    base += used
-                if rest:
-                    self.feed_binaryfile(rest, True)
-        except DecodeError as exc:
-            raise DecodeError(
-                exc.reason, offset=base + exc.offset, message_type=exc.message_type
-            ) from None
+        for _ in feed_chunks(self.feed_binaryfile, file_chunks(path, chunk_size)):
+            pass
 
     def in_continuous_trading(self, locate: int) -> bool:
         """Market hours (system events Q..M) and the instrument trading (H state T)."""

@@ -42,7 +42,6 @@ engine's ``parquet`` extra, or ``tickwire-itch[arrow]``).
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +50,7 @@ from typing import Any, Final
 from tickwire.engine import cbook
 from tickwire.engine.book import BBO, BookManager, TapePrint
 from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
-from tickwire.itch import DecodeError, Message, StockDirectory
+from tickwire.itch import Message, StockDirectory
 from tickwire.itch.convert import TableWriter
 from tickwire.moldudp64.sequenced import SequencedCapture
 
@@ -205,11 +204,7 @@ def _binaryfile_chunks(source: str) -> Iterator[bytes]:
                 frames.clear()
         yield b"".join(frames)
         return
-    with open(source, "rb") as raw:
-        f: Any = gzip.GzipFile(fileobj=raw) if raw.read(2) == b"\x1f\x8b" else raw
-        raw.seek(0)
-        while chunk := f.read(cbook.CHUNK_SIZE):
-            yield chunk
+    yield from cbook.file_chunks(source)
 
 
 class _Recorder:
@@ -294,22 +289,8 @@ def _compiled_tables(source: str) -> Iterator[tuple[str, Any]]:
     """The series from the compiled book's own feed loop over ``source`` (a pass of its
     own; ``convert`` feeds the book from its own framing instead: :class:`BookSeries`)."""
     rec = _Recorder()
-    manager = rec.manager
-    rest = b""
-    base = 0
-    try:
-        for chunk in _binaryfile_chunks(source):
-            data = rest + chunk if rest else chunk
-            used: int = manager.feed_binaryfile(data, False)
-            rest = data[used:]
-            base += used
-            yield from rec.tables()
-        if rest:
-            manager.feed_binaryfile(rest, True)
-    except DecodeError as exc:
-        raise DecodeError(
-            exc.reason, offset=base + exc.offset, message_type=exc.message_type
-        ) from None
+    for _ in cbook.feed_chunks(rec.manager.feed_binaryfile, _binaryfile_chunks(source)):
+        yield from rec.tables()
     yield from rec.tables(empty=True)
 
 

@@ -32,18 +32,16 @@ The compiled extension must be built (``tickwire.engine.cbook.AVAILABLE``); with
 
 from __future__ import annotations
 
-import gzip
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tickwire.engine import cbook
 from tickwire.engine.backtest.latency import ConstantLatency
 from tickwire.engine.strategy.api import Strategy, declared_consumes
-from tickwire.itch import DecodeError, Message, encode
+from tickwire.itch import Message, encode
 from tickwire.threshold.backends import BackendUnavailable
 
 if TYPE_CHECKING:
@@ -86,15 +84,7 @@ def chunks(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         yield bytes(source)
         return
     if isinstance(source, str | os.PathLike):
-        with Path(source).open("rb") as raw:
-            magic = raw.read(2)
-            raw.seek(0)
-            f: Any = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-            while True:
-                chunk = f.read(chunk_size)
-                if not chunk:
-                    return
-                yield chunk
+        yield from cbook.file_chunks(source, chunk_size)
     else:
         yield from _framed(source)
 
@@ -121,20 +111,8 @@ def run_core(
         type(runner.strategy).on_book is not Strategy.on_book,
         type(runner.strategy).on_trade is not Strategy.on_trade,
     )
-    base = 0  # stream offset of the current buffer's first byte, for errors
-    rest = b""
-    try:
-        for chunk in chunks(source):
-            data = rest + chunk if rest else chunk
-            used: int = core.feed(data, False)
-            rest = data[used:]
-            base += used
-        if rest:
-            core.feed(rest, True)
-    except DecodeError as exc:
-        raise DecodeError(
-            exc.reason, offset=base + exc.offset, message_type=exc.message_type
-        ) from None
+    for _ in cbook.feed_chunks(core.feed, chunks(source)):
+        pass
     core.drain()
     runner.result.strategy_events += core.counted_events
     runner.core_counts = {
