@@ -459,6 +459,7 @@ class ThresholdCore(wiring.Component):
         f_uerr = Signal()  # ... and the UDP length was below 8 (one parse error)
         f_p = Signal(_POS)
         f_end = Signal(_POS)
+        f_cnt_in = Signal()  # ... and the MoldUDP64 count's low byte is in the datagram
         decide = Signal()
         feed_ok = Signal()
         hm.d.comb += decide.eq(r_valid & ~f_done & (r_beat >= 4) & (nrx >= l4 + UDP_HEADER))
@@ -508,7 +509,11 @@ class ThresholdCore(wiring.Component):
         # from the incoming beat (the beat after the header decision never holds one).
         v = Signal(8)
         v_in = Cat(*[self.rx_be[i] & (in_beat * 8 + i < f_end) for i in range(8)])
-        m.d.sync += v.eq(Mux(self.rx_valid & f_scan & ~(r_valid & r_last), v_in, 0))
+        v_gate = Signal()
+        m.d.comb += v_gate.eq(self.rx_valid & f_scan & ~(r_valid & r_last))
+        v_next = Signal(8)
+        m.d.comb += v_next.eq(Mux(v_gate, v_in, 0))
+        m.d.sync += v.eq(v_next)
         blk = sc_phase == _S_BLK
         hdrp = sc_phase == _S_HDR
 
@@ -530,30 +535,46 @@ class ThresholdCore(wiring.Component):
         adv_l: list[Any] = []
         adv_oh: list[Any] = []
         # Also per lane, for the open block's and the count's checks in the scanner's
-        # cycle: the length too short for an A or an F (``lane_short_a``/``_f``), and as
-        # the MoldUDP64 count: neither 0 nor 0xFFFF (``lane_cnt_ok``), each of 1..4
-        # (``lane_cnt_is``, one-hot), and the block limit min(n, 64) (``lane_cnt_min``).
+        # cycle: the length too short for an A or an F (``lane_short_a``/``_f``), and,
+        # when the lane holds the count's low byte (``c19_x``), the count's checks:
+        # neither 0 nor 0xFFFF (``pre_cnt_ok``), each of 1..4 (``pre_cnt_is``, one-hot),
+        # and the block limit min(n, 64) - j (``pre_cnt_left``), selected and registered below.
         short_a_l: list[Any] = []
         short_f_l: list[Any] = []
         cnt_ok_l: list[Any] = []
         cnt_is_l: list[Any] = []
         cnt_left_l: list[list[Any]] = []
+        # The lane of the count's low byte (P + COUNT_LO) when it is one of the next
+        # beat's scanned lanes (its bit of ``v_next``), decided a cycle ahead from the
+        # incoming beat's position (the count is at least two beats after the header
+        # decision, so f_p is set by then). It is before the datagram's end when the
+        # datagram holds it (``f_cnt_in``, from the UDP length at the decision), so the
+        # position compare on ``f_end`` is not in its path.
+        cpos = Signal(_POS)
+        xm.d.comb += cpos.eq(f_p + COUNT_LO)
+        c19_x = Signal(8)
+        xm.d.comb += c19_x.eq(
+            Cat(*[(in_beat * 8 + i == cpos) & self.rx_be[i] & f_cnt_in & v_gate for i in range(8)])
+        )
         for i in range(8):
             n_x = Signal(16, name=f"pre{i}_len")
             xm.d.comb += n_x.eq(Cat(xb[i], x_hi[i]))
             sa_r = Signal(name=f"lane{i}_short_a")
             sf_r = Signal(name=f"lane{i}_short_f")
-            ok_r = Signal(name=f"lane{i}_cnt_ok")
-            is_r = Signal(4, name=f"lane{i}_cnt_is")
-            min_r = [Signal(7, name=f"lane{i}_cnt_left{j}") for j in range(5)]
+            ok_r = Signal(name=f"pre{i}_cnt_ok")
+            is_r = Signal(4, name=f"pre{i}_cnt_is")
+            min_r = [Signal(7, name=f"pre{i}_cnt_left{j}") for j in range(5)]
             m.d.sync += [
                 sa_r.eq((n_x != 0) & (n_x < _LEN_A)),
                 sf_r.eq((n_x != 0) & (n_x < _LEN_F)),
-                ok_r.eq((n_x != 0) & (n_x != 0xFFFF)),
-                is_r.eq(Cat(*[n_x == k + 1 for k in range(4)])),
             ]
-            m.d.sync += [
-                min_r[j].eq(Mux(n_x < MAX_SCANNED, n_x, MAX_SCANNED) - j) for j in range(5)
+            xm.d.comb += [
+                ok_r.eq(c19_x[i] & (n_x != 0) & (n_x != 0xFFFF)),
+                is_r.eq(Mux(c19_x[i], Cat(*[n_x == k + 1 for k in range(4)]), 0)),
+            ]
+            xm.d.comb += [
+                min_r[j].eq(Mux(c19_x[i], Mux(n_x < MAX_SCANNED, n_x, MAX_SCANNED) - j, 0))
+                for j in range(5)
             ]
             short_a_l.append(sa_r)
             short_f_l.append(sf_r)
@@ -619,45 +640,50 @@ class ThresholdCore(wiring.Component):
             short_l.append(sh)
             nx_l.append(nx)
 
+        # The count's lane and its checks, selected from the incoming beat and registered
+        # (the count's lane is among the scanned ones: ``c19v``), so in the scanner's
+        # cycle the count's checks are one register each, not an 8-lane select after
+        # the valid lanes: whether a lane holds it (``cnt_here``), neither 0 nor 0xFFFF
+        # (``cnt_ok_r``), each of 1..4 (``cnt_is_r``), and min(count, 64) - j for each
+        # number j of blocks the beat may complete (``cnt_left_r``).
+        c19v = Signal(8)
+        cnt_here = Signal()
+        cnt_ok_r = Signal()
+        cnt_is_r = Signal(4)
+        cnt_left_r = [Signal(7, name=f"cnt_left{j}") for j in range(5)]
+        m.d.sync += [
+            c19v.eq(c19_x),
+            cnt_here.eq(c19_x.any()),
+            cnt_ok_r.eq(_or_all(cnt_ok_l)),
+            cnt_is_r.eq(_or_all(cnt_is_l)),
+        ]
+        m.d.sync += [
+            cnt_left_r[j].eq(_or_all([lane[j] for lane in cnt_left_l]))
+            for j in range(len(cnt_left_r))
+        ]
+
         # The open block (registered): its type check, its completion, its fields.
         dbs = sc_db  # this beat, relative to the open block's body
-        # sc_dn one-hot over 0..9 (a register beside it), and the lanes of the count's low
-        # byte (P + COUNT_LO), decided a cycle ahead from the incoming beat's position (the
-        # count is at least two beats after the header decision, so f_p is set by then).
+        # sc_dn one-hot over 0..9 (a register beside it).
         dn_oh = Signal(10, init=1)
-        c19_r = Signal(8)
-        cpos = Signal(_POS)
-        xm.d.comb += cpos.eq(f_p + COUNT_LO)
-        m.d.sync += c19_r.eq(Cat(*[in_beat * 8 + i == cpos for i in range(8)]))
 
         def at(rel: Any, k: int, i: int) -> Any:
             """Lane i is at offset k of what ``rel`` (beat - origin) is relative to."""
             return rel == ((k - i) % (1 << _POS))
 
-        # A block opened at lane 6 or before had its type checked in that beat; one opened
-        # at lane 7 has its type byte at lane 0 of the next beat (``sc_db`` is then 0).
-        # Lane 0 compared with the A and F type bytes a cycle ahead, from the incoming beat.
-        ptype_a = Signal()
-        ptype_f = Signal()
-        m.d.sync += [ptype_a.eq(xb[0] == _TYPE_A), ptype_f.eq(xb[0] == _TYPE_F)]
-        ptype_here = sc_db0 & v[0]
+        # The open block's fate in this beat, decided a beat ahead (``_pending_fate``)
+        # and registered: it is a short A/F (``pend_err``: a block opened at lane 7 has
+        # its type byte at lane 0 of the next beat, ``sc_db0``), or it completes here
+        # (``pend_comp``: its end lane holds a scanned byte). Both lead ``go``, the hops'
+        # gates and the block count, so they start from registers.
         pend_err = Signal()
-        pm.d.comb += pend_err.eq(
-            blk & sc_pend & ptype_here & ((ptype_a & sc_short_a) | (ptype_f & sc_short_f))
-        )
         pend_comp = Signal()
-        pm.d.comb += pend_comp.eq(
-            blk
-            & sc_pend
-            & ~pend_err
-            & _or_all([dn_oh[i + BLOCK_PREFIX] & v[i] for i in range(10 - BLOCK_PREFIX)])
-        )
         # Count (at P + 18, P + 19) in HDR: the lane with its low byte reads it as n.
-        c19 = [hdrp & c19_r[i] & v[i] for i in range(8)]
+        c19 = [hdrp & c19v[i] for i in range(8)]
         c19_any = Signal()
         cnt_ok = Signal()
-        pm.d.comb += c19_any.eq(_or_all(c19))
-        pm.d.comb += cnt_ok.eq(_or_all([c19[i] & cnt_ok_l[i] for i in range(8)]))
+        pm.d.comb += c19_any.eq(hdrp & cnt_here)
+        pm.d.comb += cnt_ok.eq(hdrp & cnt_ok_r)
         # The blocks left after this beat, for each number j of blocks it completes
         # (``left_after[j]``): from the count's lane (decoded a cycle ahead, minus j) in
         # HDR, else ``sc_left - j``; the beat's completions then select one, no subtract
@@ -667,7 +693,7 @@ class ThresholdCore(wiring.Component):
             left_after[j].eq(
                 Mux(
                     hdrp,
-                    _or_all([Mux(c19[i], cnt_left_l[i][j], 0) for i in range(8)]) if j < 5 else 0,
+                    cnt_left_r[j] if j < len(cnt_left_r) else 0,
                     sc_left - j,
                 )
             )
@@ -678,7 +704,7 @@ class ThresholdCore(wiring.Component):
             left_is[k].eq(
                 Mux(
                     hdrp,
-                    _or_all([c19[i] & cnt_is_l[i][k] for i in range(8)]),
+                    cnt_is_r[k],
                     Mux(pend_comp, sc_left == k + 2, sc_left == k + 1),
                 )
             )
@@ -846,6 +872,55 @@ class ThresholdCore(wiring.Component):
         ]
         cur_phase = n_phase
 
+        # ``pend_err`` and ``pend_comp`` of the next beat, from the state it will have and
+        # the incoming beat (its scanned lanes ``v_next``, its lane 0 against the A and F
+        # type bytes). Per case of the state update:
+        # - idle (no beat in the register): the state holds;
+        # - the frame's last beat: the state is reset (nothing is open);
+        # - a block opened in this beat (``op[i]``, at most one lane; the phase stays
+        #   BLK): its registered facts per lane (``adv_oh``, ``short_a_l``...) give both,
+        #   per lane beside the hops, so only ``op`` selects after them;
+        # - none opened: the open block is still open only if it neither completed nor
+        #   was short here (then no hop ran, and the phase is unchanged), its end one beat
+        #   nearer (``later``).
+        # ``test_fpga_core.py``, ``test_fpga_vsim.py`` and the harness (blocks ending at
+        # every lane, short A/F at lane 7, idle beats between beats) hold it to the
+        # reference.
+        qa = Signal()
+        qf = Signal()
+        fm.d.comb += [qa.eq(xb[0] == _TYPE_A), qf.eq(xb[0] == _TYPE_F)]
+
+        def fate(phase_blk: Any, pend: Any, ends: Any, db0: Any, sa: Any, sf: Any) -> Any:
+            err = phase_blk & pend & db0 & v_next[0] & ((qa & sa) | (qf & sf))
+            end = _or_all([ends[i + BLOCK_PREFIX] & v_next[i] for i in range(10 - BLOCK_PREFIX)])
+            return err, phase_blk & pend & ~err & end
+
+        hold_err, hold_comp = fate(blk, sc_pend, dn_oh, sc_db0, sc_short_a, sc_short_f)
+        on_err, on_comp = fate(
+            blk & ~pend_err,
+            sc_pend & ~pend_comp,
+            later,
+            sc_db == (1 << _POS) - 8,
+            sc_short_a,
+            sc_short_f,
+        )
+        lane_comp = []
+        for i in range(8):
+            le, lc = fate(C(1, 1), C(1, 1), adv_oh[i], C(i == 7, 1), short_a_l[i], short_f_l[i])
+            lane_comp.append(lc)
+            if i == 7:
+                open_err = le
+        n_err = Signal()
+        n_comp = Signal()
+        fm.d.comb += [
+            n_err.eq(Mux(any_open, op[7] & open_err, on_err)),
+            n_comp.eq(Mux(any_open, _or_all([op[i] & lane_comp[i] for i in range(8)]), on_comp)),
+        ]
+        m.d.sync += [
+            pend_err.eq(Mux(r_valid, Mux(r_last, 0, n_err), hold_err)),
+            pend_comp.eq(Mux(r_valid, Mux(r_last, 0, n_comp), hold_comp)),
+        ]
+
         fcount = Signal(32)
         in_frame = Signal()
         # The scanned count and a frame's parse error reach their counters a cycle later.
@@ -860,7 +935,8 @@ class ThresholdCore(wiring.Component):
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
                 m.d.sync += [dn_oh.eq(1 << 0), sc_db0.eq(1)]
-                m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), in_frame.eq(0)]
+                m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), f_cnt_in.eq(0)]
+                m.d.sync += in_frame.eq(0)
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
                 bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
                 m.d.sync += error_reg.eq(bad)
@@ -875,6 +951,7 @@ class ThresholdCore(wiring.Component):
                         f_uerr.eq(uerr_now),
                         f_p.eq(p_now),
                         f_end.eq(end_now),
+                        f_cnt_in.eq(udp_len > UDP_HEADER + COUNT_LO),
                     ]
 
         # ------------------------------------------------------------------ locate lookup
