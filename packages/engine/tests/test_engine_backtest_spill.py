@@ -49,15 +49,15 @@ def _spill_files() -> list[str]:
 
 def test_a_table_reads_back_its_rows_in_order_with_nulls(scratch: Path) -> None:
     s = Spill(batch=3)
-    t = s.table("t", "isu?", lambda a, b, c: (a, b, c))
-    rows = [(i, f"s{i % 4}", None if i % 3 else i) for i in range(10)]
+    t = s.table("t", "isu?s?", lambda a, b, c, d: (a, b, c, d))
+    rows = [(i, f"s{i % 4}", None if i % 3 else i, None if i % 2 else "x") for i in range(10)]
     for r in rows:
         t.append(r)
     assert len(t) == 10
     assert list(t) == rows and t == rows
     assert t[0] == rows[0] and t[-1] == rows[-1] and t[4:7] == rows[4:7]
     with pytest.raises(ValueError, match="not nullable"):
-        t.append((None, "x", 1))
+        t.append((None, "x", 1, "y"))
     assert len(_spill_files()) == 1
     s.close()
     assert not _spill_files()

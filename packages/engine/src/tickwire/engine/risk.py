@@ -493,7 +493,7 @@ class RiskEngine:
             )
         if lim.duplicate_window_ns is not None:
             self._expire(now_ns)
-            if self._recent_keys[(symbol, side, quantity, price)] > 0:
+            if self._recent_keys.get((symbol, side, quantity, price), 0) > 0:
                 return RiskRefusal(
                     RiskReason.DUPLICATE,
                     f"same order sent within {lim.duplicate_window_ns} ns",

@@ -387,11 +387,20 @@ class _Runner:
     # the manager looks an answer's order up, and a replacement's original). The rest
     # are written at the end. Test: test_engine_backtest_spill.py.
     def _pin(self, msg: Any, delta: int) -> None:
-        ref = getattr(msg, "user_ref_num", 0)
-        o = self.manager.orders.get(ref)
         pins = self._pins
-        # (a Replace names its original twice: counted twice, unpinned twice)
-        for r in (ref, getattr(msg, "orig_user_ref_num", 0), o.replaces if o else None):
+        ref = getattr(msg, "user_ref_num", 0)
+        # A Replace and an Order Replaced name the original; a Rejected replacement
+        # makes the tracker look its original up. (By type: a getattr default would
+        # raise and catch an AttributeError for most messages.)
+        kind = type(msg)
+        if kind is v50.ReplaceOrder or kind is v50.OrderReplaced:
+            orig = msg.orig_user_ref_num
+        elif kind is v50.Rejected:
+            o = self.manager.orders.get(ref)
+            orig = o.replaces if o is not None and o.replaces is not None else 0
+        else:
+            orig = 0
+        for r in (ref, orig) if orig else (ref,):
             if r:
                 n = pins.get(r, 0) + delta
                 if n:
@@ -407,15 +416,15 @@ class _Runner:
 
     def _forget_finished(self) -> None:
         finished, self._finished = self._finished, []
-        orders = self.manager.orders
         live = self.venue._live
         pins = self._pins
+        forget = self.manager.forget
         first = self.cfg.first_user_ref_num
         for ref in finished:
-            o = orders.get(ref)
-            if o is not None and not o.is_open and ref not in pins and ref not in live:
-                self._orders.put(ref - first, _order_row(o))
-                self.manager.forget(ref)
+            if ref not in pins and ref not in live:
+                o = forget(ref)  # None: open, or already forgotten
+                if o is not None:
+                    self._orders.put(ref - first, _order_row(o))
 
     def _drive(self, coro: Coroutine[Any, Any, None]) -> None:
         if self.measure:

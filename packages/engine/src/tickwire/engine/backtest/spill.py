@@ -159,6 +159,8 @@ class SpilledTable(_View[T], Generic[T]):
             (kind, 1 << nulls.index(n) if nullable else 0)
             for n, (kind, nullable) in enumerate(kinds)
         )
+        self._strs = tuple(n for n, (kind, _) in enumerate(kinds) if kind == "s")
+        self._nulls = tuple((n, null) for n, (_, null) in enumerate(self._kinds) if null)
         self._struct = struct.Struct("<B" + "".join(_KINDS[k] for k, _ in kinds))
         self.size = self._struct.size
         self._file = spill.open(name)
@@ -170,18 +172,26 @@ class SpilledTable(_View[T], Generic[T]):
 
     # -- writing ----------------------------------------------------------------------------
     def _encode(self, row: Sequence[Any]) -> bytes:
+        values = list(row)
+        index = self._spill._index
+        for n in self._strs:
+            v = values[n]
+            if v is not None:
+                i = index.get(v)
+                values[n] = self._spill.intern(v) if i is None else i
         mask = _PRESENT
-        values = []
-        intern = self._spill.intern
-        for (kind, null), v in zip(self._kinds, row, strict=True):
-            if v is None:
-                if not null:
-                    raise ValueError(f"None in a column that is not nullable: {row!r}")
+        for n, null in self._nulls:
+            if values[n] is None:
                 mask |= null
-                values.append(0)
-            else:
-                values.append(intern(v) if kind == "s" else v)
-        return self._struct.pack(mask, *values)
+                values[n] = 0
+        try:
+            return self._struct.pack(mask, *values)
+        except struct.error:
+            if len(values) != len(self._kinds):
+                raise ValueError(f"{len(self._kinds)} columns, got {len(row)}: {row!r}") from None
+            if None in values:
+                raise ValueError(f"None in a column that is not nullable: {row!r}") from None
+            raise
 
     def append(self, row: Sequence[Any]) -> None:
         """Add ``row`` (a value per column, None for a null) at the end."""
