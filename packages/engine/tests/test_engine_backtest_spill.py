@@ -146,16 +146,25 @@ class _Fails(Strategy):
             raise RuntimeError("strategy bug")
 
 
-def test_the_files_are_closed_when_a_run_fails(scratch: Path) -> None:
+def test_the_files_are_closed_when_a_run_fails(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spill, "BATCH", 2)  # files opened (the PnL samples fill batches)
     with pytest.raises(RuntimeError, match="strategy bug") as failure:
         run_backtest(_Fails(), generate_day(5_000, 5, 1))
     assert failure.value.__traceback__ is not None  # the run's frames are still held
     assert not _spill_files()
 
 
-def test_the_files_are_closed_when_the_result_goes(scratch: Path) -> None:
+def test_the_files_are_closed_when_the_result_goes(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert len(_spill_files()) == 0
+    with _mm(3_000) as small:  # every record fits a batch: no file at all
+        assert not _spill_files() and len(small.orders) > 100
+    monkeypatch.setattr(spill, "BATCH", 2)
     result = _mm(3_000)
-    assert len(_spill_files()) == 7  # fills, orders, pnl, marks and three sample series
+    assert len(_spill_files()) == 6  # fills, orders, pnl, marks, two sample series
     del result
     gc.collect()  # the run's objects hold each other (the strategy context and its runner)
     assert not _spill_files()

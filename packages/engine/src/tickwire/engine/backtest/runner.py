@@ -659,8 +659,6 @@ class _Runner:
         first = self.cfg.first_user_ref_num
         for o in self.manager.orders.values():  # the orders not written yet
             self._orders.put(o.user_ref_num - first, _order_row(o))
-        for table in (self._fills, self._orders, self._pnl, self._marks):
-            table.flush()
 
 
 #: What ``run_backtest(backend=...)`` (and ``--backend``) accepts: the reference loop

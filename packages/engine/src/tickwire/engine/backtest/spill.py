@@ -14,7 +14,8 @@ reads them back as streams at the end. The rule:
   sides, states, reasons, causes; ``?`` after a kind: nullable, one bit of the record's
   leading mask byte, whose top bit marks a written record). Rows are appended to a buffer
   of :data:`BATCH` records, written to the file when it is full: memory holds one batch per
-  table. :meth:`SpilledTable.put` writes a row at its index instead (the orders table: a
+  table, and a table's file is opened only when its first batch is written (a run whose
+  records fit a batch per table holds no file, and no file descriptor). :meth:`SpilledTable.put` writes a row at its index instead (the orders table: a
   row is written when the order can change no more, in any order, and read back in
   UserRefNum order).
 * **Samples** (:class:`SpilledInts`): int64s in arrival order, an ``array('q')`` buffer of
@@ -163,7 +164,8 @@ class SpilledTable(_View[T], Generic[T]):
         self._nulls = tuple((n, null) for n, (_, null) in enumerate(self._kinds) if null)
         self._struct = struct.Struct("<B" + "".join(_KINDS[k] for k, _ in kinds))
         self.size = self._struct.size
-        self._file = spill.open(name)
+        self._name = name
+        self._file: IO[bytes] | None = None  # opened at the first batch written
         self._buffer = bytearray()
         self._buffered = 0
         self._written = 0  # records in the file (append mode)
@@ -209,10 +211,19 @@ class SpilledTable(_View[T], Generic[T]):
         if len(self._slots) >= self._spill.batch:
             self.flush()
 
+    def _fd(self) -> int:
+        if self._file is None:
+            self._file = self._spill.open(self._name)
+        return self._file.fileno()
+
     def flush(self) -> None:
+        """Write what is buffered to the file (opening it: a table that never filled a
+        batch and is only read needs no file)."""
         if self._spill.closed:
             raise SpillClosed("backtest records were removed (the result was closed)")
-        fd = self._file.fileno()
+        if not self._buffered and not self._slots:
+            return
+        fd = self._fd()
         if self._buffered:
             os.pwrite(fd, self._buffer, self._written * self.size)
             self._written += self._buffered
@@ -236,8 +247,21 @@ class SpilledTable(_View[T], Generic[T]):
         return self._make(*values)
 
     def _read(self, start: int, stop: int) -> Iterator[T | None]:
+        if self._spill.closed:
+            raise SpillClosed("backtest records were removed (the result was closed)")
+        size = self.size
+        if self._file is None and not (self._buffered and self._slots):  # all in memory
+            if self._buffered:
+                for record in self._struct.iter_unpack(self._buffer[start * size : stop * size]):
+                    yield self._decode(record)
+            else:
+                absent = bytes(size)
+                for i in range(start, stop):
+                    record = self._struct.unpack(self._slots.get(i, absent))
+                    yield self._decode(record)
+            return
         self.flush()
-        fd = self._file.fileno()
+        fd = self._fd()
         step = self._spill.batch
         for lo in range(start, stop, step):
             n = min(step, stop - lo)
@@ -322,7 +346,7 @@ class SpilledInts(_View[int]):
     def __init__(self, spill: Spill, name: str) -> None:
         self._spill = spill
         self._name = name
-        self._file = spill.open(name)
+        self._file: IO[bytes] | None = None  # opened at the first batch written
         self._buffer = array("q")
         self._written = 0
         self._sorted: _SortedRuns | None = None
@@ -337,6 +361,8 @@ class SpilledInts(_View[int]):
         if self._spill.closed:
             raise SpillClosed("backtest records were removed (the result was closed)")
         if self._buffer:
+            if self._file is None:
+                self._file = self._spill.open(self._name)
             os.pwrite(self._file.fileno(), self._buffer.tobytes(), self._written * 8)
             self._written += len(self._buffer)
             self._buffer = array("q")
@@ -346,11 +372,13 @@ class SpilledInts(_View[int]):
         return self._written + len(self._buffer)
 
     def _chunks(self) -> Iterator[array[int]]:
-        fd = self._file.fileno()
         step = self._spill.batch
         for lo in range(0, self._written, step):
+            assert self._file is not None  # something was written
             chunk = array("q")
-            chunk.frombytes(os.pread(fd, min(step, self._written - lo) * 8, lo * 8))
+            chunk.frombytes(
+                os.pread(self._file.fileno(), min(step, self._written - lo) * 8, lo * 8)
+            )
             yield chunk
         if self._buffer:
             yield self._buffer
@@ -374,6 +402,7 @@ class SpilledInts(_View[int]):
             raise IndexError("spilled samples index out of range")
         if i >= self._written:
             return self._buffer[i - self._written]
+        assert self._file is not None  # i < self._written
         data = os.pread(self._file.fileno(), 8, i * 8)
         return int.from_bytes(data, "little", signed=True)
 
