@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-uv.sh
 export PATH="$HOME/.local/bin:$PATH"
-uv sync --all-packages --locked --quiet
+# --inexact: in a developer's checkout, keep the dev and bench groups scripts/test.sh installed.
+uv sync --all-packages --locked --inexact --quiet
 exec uv run --no-sync python -m tickwire.engine backtest "$@"
