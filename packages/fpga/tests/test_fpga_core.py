@@ -176,6 +176,37 @@ def test_step_times_improvement_across_the_halves_of_its_multiply(fpga: FpgaBack
     _check(fpga, config, frames)
 
 
+def test_improvement_across_the_halves_of_the_reciprocal_multiply(
+    fpga: FpgaBackend,
+) -> None:
+    """``(limit - price) * recip`` is made as two 32 x 17 halves (by the reciprocal's low
+    and high 17 bits) joined in S2M before the shift: differences with bits in both
+    16-bit halves, at ``a * tick - 1`` and ``a * tick`` (the floor's edges, where the
+    product is just above an integer after the shift: any partial product left out or
+    misaligned moves it below), with base and step 1 so the quantity is the improvement
+    plus 1 (fails without the low half, or with it as four 16 x 17 products less
+    ``diff[16:] * recip[:17]``)."""
+    limit = 4_000_000_000
+    cases = {
+        1: (65_535, 65_536, 0x1FFFF, 999_998),
+        3: (89_999, 90_000),
+        7: (864_191, 864_192),
+        1_000: (499_999, 500_000, 998_999, 999_000),
+        65_537: (6_553_699, 6_553_700, 2_621_479_999, 2_621_480_000),
+    }
+    insts = tuple(
+        InstrumentConfig(13 + k, f"S{k}", limit, 1, 1, tick, 999_999, 2**62, 2**62)
+        for k, tick in enumerate(cases)
+    )
+    config = dataclasses.replace(CONFIG, instruments=insts)
+    frames = [
+        feed_frame([add_order(13 + k, "S", limit - d)])
+        for k, diffs in enumerate(cases.values())
+        for d in diffs
+    ]
+    _check(fpga, config, frames)
+
+
 def test_order_leaves_a_fixed_number_of_cycles_after_the_trigger_message_ends(
     fpga: FpgaBackend,
 ) -> None:
