@@ -16,9 +16,9 @@
 # exit status is 0 only if every run passed.
 #
 # Time: CI's whole run must stay under 25 minutes on the 2-core CI machine when it is quiet.
-# One interpreter's suite in one process took 7 minutes there (7m45s for all of .ci/run), so
-# three in a row (21 min) plus two more environments to sync and compile and the lint, types
-# and site steps would not fit. So each suite runs on two pytest-xdist workers, a test file
+# One interpreter's suite in one process took 7 minutes there, so three in a row plus two
+# more environments to sync and compile and the lint, types and site steps would not fit.
+# With two workers a quiet .ci/run took 16 min 49 s (each suite about 5 min). So each suite runs on two pytest-xdist workers, a test file
 # per worker (--dist loadfile: a file's module and session fixtures, such as a QEMU guest or
 # the built wheels, are made once), TICKWIRE_TEST_WORKERS=N to change it (0: one process).
 # Every test still runs on every interpreter: no smaller hypothesis profile, nothing skipped.
