@@ -194,3 +194,51 @@ def test_memory_does_not_grow_with_the_day(scratch: Path, monkeypatch: pytest.Mo
     n = 15_000
     small, large = _peak(n), _peak(4 * n)
     assert large - small < 1 << 18, (small, large)
+
+
+@given(
+    st.lists(st.text(max_size=40), max_size=200),
+    st.integers(1, 30),
+)
+def test_spilled_lines_read_back_as_written(lines: list[str], batch: int) -> None:
+    s = Spill(batch=batch)
+    try:
+        log = s.lines("log")
+        for line in lines:
+            log.append(line)
+        assert len(log) == len(lines)
+        assert list(log) == lines and log == lines
+        assert log[:7] == lines[:7] and log[3:] == lines[3:]
+        if lines:
+            assert log[0] == lines[0] and log[-1] == lines[-1]
+            assert log[len(lines) // 2] == lines[len(lines) // 2]
+    finally:
+        s.close()
+
+
+class _Chatty(Strategy):
+    """Logs a line at every book update: a log as long as the day."""
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"{update.symbol} bid {update.bbo.bid_price} ask {update.bbo.ask_price}")
+
+
+def test_the_strategy_log_is_spilled_and_written_whole(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ctx.log lines go to disk with the records (the log grew in memory with the day
+    before), report.json keeps the first LOG_IN_REPORT and log.txt has every line."""
+    from tickwire.engine.backtest.report import LOG_IN_REPORT, write_outputs
+
+    monkeypatch.setattr(spill, "BATCH", 64)
+    with run_backtest(_Chatty(), generate_day(3_000, 5, 1), measure=False) as result:
+        n = len(result.log)
+        assert n > LOG_IN_REPORT
+        assert any("log" in f for f in _spill_files())  # on disk, not in a list
+        assert not isinstance(result.log, list)
+        report = write_outputs(result, scratch / "out", plot=False)
+        written = (scratch / "out" / "log.txt").read_text().splitlines()
+        assert written == list(result.log) and len(written) == n
+        assert report["log"] == written[:LOG_IN_REPORT] and report["log_lines"] == n
+        assert written[0].split(" ", 1)[0].isdigit()  # "<time> <text>"

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 #: How to get the PNG, for the messages that say it is missing.
+#: The strategy's first log lines kept in report.json (all of them go to log.txt).
+LOG_IN_REPORT = 1000
 PLOT_HINT = "pip install 'tickwire-engine[plot]'"
 
 
@@ -150,7 +152,9 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
             "strategy_callback_ns": percentiles_of(result.callback_ns),
             "book_backend": result.book_backend,
         },
-        "log": result.log[:1000],
+        # the first lines here; every line in log.txt (write_outputs)
+        "log": result.log[:LOG_IN_REPORT],
+        "log_lines": len(result.log),
     }
 
 
@@ -161,6 +165,18 @@ def _max_drawdown(series: Iterable[int]) -> int:
         peak = max(peak, v)
         worst = max(worst, peak - v)
     return worst
+
+
+def write_log(result: BacktestResult, out_dir: Path) -> Path | None:
+    """log.txt in ``out_dir``: every ``ctx.log`` line of the run, streamed (None, and no
+    file, when the strategy logged nothing)."""
+    if not len(result.log):
+        return None
+    p = out_dir / "log.txt"
+    with p.open("w") as f:
+        for line in result.log:
+            f.write(line + "\n")
+    return p
 
 
 def write_csv(result: BacktestResult, out_dir: Path) -> list[Path]:
@@ -222,9 +238,9 @@ def write_plot(result: BacktestResult, path: Path, title: str = "tickwire backte
 
 
 def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -> dict[str, Any]:
-    """Write report.json, the CSVs, the same tables as Parquet (when pyarrow is
-    installed; ``runtime.parquet`` names the files or says why they were skipped) and
-    (``plot``) pnl.png; return the report.
+    """Write report.json, the CSVs, log.txt (the strategy's log lines, if any), the same
+    tables as Parquet (when pyarrow is installed; ``runtime.parquet`` names the files or
+    says why they were skipped) and (``plot``) pnl.png; return the report.
 
     ``runtime.plot`` in the report says what became of the PNG: ``"pnl.png"``,
     ``"not requested"``, or ``"skipped: <reason>"`` when matplotlib is not installed (the
@@ -233,6 +249,7 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -
     report = build_report(result)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(result, out_dir)
+    write_log(result, out_dir)
     plot_outcome = "not requested"
     if plot:
         try:

@@ -232,7 +232,8 @@ class BacktestResult:
     callback_ns: Sequence[int] = field(default_factory=list)
     wall_seconds: float = 0.0
     book_backend: str = "reference"
-    log: list[str] = field(default_factory=list)
+    #: The strategy's ``ctx.log`` lines, each ``"<time> <text>"`` (on disk, as the records).
+    log: Sequence[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     #: Where the records above are kept on disk (None: in memory).
     spill: Spill | None = None
@@ -286,6 +287,7 @@ class _Runner:
         self._tick_to_venue = spill.ints("tick_to_venue")
         self._order_to_ack = spill.ints("order_to_ack")
         self._callback = spill.ints("callback")
+        self._log = spill.lines("log")
         self.result = BacktestResult(
             fee_schedule=fees,
             fills=self._fills,
@@ -295,6 +297,7 @@ class _Runner:
             tick_to_venue_ns=self._tick_to_venue,
             order_to_ack_ns=self._order_to_ack,
             callback_ns=self._callback,
+            log=self._log,
             spill=spill,
         )
         self.fees = FeeLedger(fees)
@@ -335,7 +338,7 @@ class _Runner:
             prints,
             clock=lambda: self.now,
             schedule=lambda at, name: self.push(at, _TIMER, name),
-            log=self.result.log,
+            log=self._log,
             consumes=declared_consumes(strategy),
         )
         self._callbacks = callbacks(strategy)

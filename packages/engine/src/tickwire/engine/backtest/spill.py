@@ -26,6 +26,10 @@ reads them back as streams at the end. The rule:
   on ``x`` (at most 64 steps), each count a bisection in every run
   (:meth:`SpilledInts.sorted_view`, given to :func:`tickwire.net.stats.percentiles` with
   ``ordered=True``: the one definition of the percentiles).
+* **Lines** (:class:`SpilledLines`): the strategy's ``ctx.log`` lines, free text, so not
+  interned: their UTF-8 bytes appended to a file in batches of :data:`BATCH` lines, each
+  line's end offset a :class:`SpilledInts` sample; line ``i`` is the bytes between the
+  ends of lines ``i - 1`` and ``i``.
 
 Both are read-only :class:`~collections.abc.Sequence` views once written (``len``,
 iteration in order, indexing, slices, ``==`` with any sequence), so a
@@ -48,11 +52,20 @@ import tempfile
 import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from itertools import pairwise
 from typing import IO, Any, Generic, TypeVar, overload
 
 from tickwire.net.stats import Percentiles, percentiles
 
-__all__ = ["BATCH", "Spill", "SpillClosed", "SpilledInts", "SpilledTable", "percentiles_of"]
+__all__ = [
+    "BATCH",
+    "Spill",
+    "SpillClosed",
+    "SpilledInts",
+    "SpilledLines",
+    "SpilledTable",
+    "percentiles_of",
+]
 
 #: Records held in memory per table before they are written (a batch is read back whole).
 BATCH = 1 << 14
@@ -120,6 +133,9 @@ class Spill:
 
     def ints(self, name: str) -> SpilledInts:
         return SpilledInts(self, name)
+
+    def lines(self, name: str) -> SpilledLines:
+        return SpilledLines(self, name)
 
 
 class _View(Sequence[T]):
@@ -395,7 +411,10 @@ class SpilledInts(_View[int]):
     def __getitem__(self, index: slice) -> list[int]: ...
     def __getitem__(self, index: int | slice) -> int | list[int]:
         if isinstance(index, slice):
-            return list(self)[index]
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return list(self)[index]
+            return self._range(start, max(start, stop)).tolist()
         n = len(self)
         i = index + n if index < 0 else index
         if not 0 <= i < n:
@@ -405,6 +424,19 @@ class SpilledInts(_View[int]):
         assert self._file is not None  # i < self._written
         data = os.pread(self._file.fileno(), 8, i * 8)
         return int.from_bytes(data, "little", signed=True)
+
+    def _range(self, start: int, stop: int) -> array[int]:
+        """Samples ``start:stop`` (``0 <= start <= stop <= len``), read at their offsets."""
+        if self._spill.closed:
+            raise SpillClosed("backtest records were removed (the result was closed)")
+        out = array("q")
+        if start < self._written:
+            assert self._file is not None  # something was written
+            hi = min(stop, self._written)
+            out.frombytes(os.pread(self._file.fileno(), (hi - start) * 8, start * 8))
+        if stop > self._written:
+            out.extend(self._buffer[max(0, start - self._written) : stop - self._written])
+        return out
 
     def sorted_view(self) -> Sequence[int]:
         """The samples in ascending order, for :func:`~tickwire.net.stats.percentiles`
@@ -433,3 +465,79 @@ def percentiles_of(values: Sequence[int] | Sequence[float]) -> Percentiles:
     if isinstance(values, SpilledInts):
         return percentiles(values.sorted_view(), ordered=True)
     return percentiles(values)
+
+
+class SpilledLines(_View[str]):
+    """Lines of text in arrival order (see the module docs)."""
+
+    def __init__(self, spill: Spill, name: str) -> None:
+        self._spill = spill
+        self._name = name
+        self._file: IO[bytes] | None = None  # opened at the first batch written
+        self._ends = SpilledInts(spill, f"{name}.ends")  # each line's end offset
+        self._buffer = bytearray()
+        self._buffered = 0
+        self._written = 0  # bytes in the file
+
+    def append(self, line: str) -> None:
+        self._buffer += line.encode()
+        self._ends.append(self._written + len(self._buffer))
+        self._buffered += 1
+        if self._buffered >= self._spill.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._spill.closed:
+            raise SpillClosed("backtest records were removed (the result was closed)")
+        if self._buffer:
+            if self._file is None:
+                self._file = self._spill.open(self._name)
+            os.pwrite(self._file.fileno(), self._buffer, self._written)
+            self._written += len(self._buffer)
+            self._buffer.clear()
+            self._buffered = 0
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def _bytes(self, start: int, stop: int) -> bytes:
+        """The bytes at offsets ``start:stop`` of the file and then the buffer."""
+        out = b""
+        if start < self._written:
+            assert self._file is not None  # something was written
+            out = os.pread(self._file.fileno(), min(stop, self._written) - start, start)
+        if stop > self._written:
+            out += self._buffer[max(0, start - self._written) : stop - self._written]
+        return out
+
+    def _read(self, start: int, stop: int) -> Iterator[str]:
+        if self._spill.closed:
+            raise SpillClosed("backtest records were removed (the result was closed)")
+        step = self._spill.batch
+        ends = self._ends
+        for lo in range(start, stop, step):
+            hi = min(stop, lo + step)
+            first = ends[lo - 1] if lo else 0
+            offsets = [first, *ends._range(lo, hi)]
+            data = self._bytes(first, offsets[-1])
+            for a, b in pairwise(offsets):
+                yield data[a - first : b - first].decode()
+
+    def __iter__(self) -> Iterator[str]:
+        return self._read(0, len(self))
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        n = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                return list(self)[index]
+            return list(self._read(start, max(start, stop)))
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError("spilled lines index out of range")
+        return next(self._read(i, i + 1))

@@ -11,7 +11,9 @@ What differs between a backtest and a live session comes in as arguments:
 * ``orders``: the :class:`~tickwire.engine.strategy.orders.OrderManager`, whose ``send``
   is where orders go (the simulated venue, or OUCH over SoupBinTCP);
 * ``books`` and ``prints``: the strategy's view of the market (a reference or compiled
-  book manager) and the list its tape prints are appended to.
+  book manager) and the list its tape prints are appended to;
+* ``log``: where ``ctx.log`` lines go, anything with ``append`` (the backtest's spilled
+  :class:`~tickwire.engine.backtest.spill.SpilledLines`, the live runner's list).
 
 :meth:`StrategyContext.market` is the feed side, the same for both: it applies one ITCH
 message to the strategy's books and returns the events the strategy gets for it, in the
@@ -44,7 +46,7 @@ the next event (:func:`callback_for`).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from tickwire.engine.book import BBO, BookManager, OrderBook, TapePrint
 from tickwire.engine.risk import symbol_key
@@ -94,6 +96,12 @@ def callback_for(strategy: Strategy, event: StrategyEvent) -> Coroutine[Any, Any
     return method(event)
 
 
+class LogLines(Protocol):
+    """Where the context's log lines go."""
+
+    def append(self, line: str, /) -> None: ...
+
+
 class StrategyContext:
     """The :class:`~tickwire.engine.strategy.api.Context` of both runners (see the
     module docs for what is a parameter and for the feed rule)."""
@@ -107,7 +115,7 @@ class StrategyContext:
         *,
         clock: Callable[[], int],
         schedule: Callable[[int, str], None],
-        log: list[str],
+        log: LogLines,
         consumes: Consumes | None = None,
     ) -> None:
         self.config = config
