@@ -1,4 +1,5 @@
-"""Two processes building the Verilator model from a cold cache at once (issue #17).
+"""Two processes building the Verilator model from a cold cache at once, and a builder
+killed mid-build (issue #17).
 
 Builder B starts first and is held after its Verilator compile (by a wrapper around the
 real ``subprocess.run``: the compile itself runs) until builder A, started once B is
@@ -125,3 +126,77 @@ def test_two_cold_builds_at_once_both_get_a_working_model(tmp_path: Path) -> Non
     assert os.stat(entry).st_ino == installed == b["inode"]
     # Nothing but the entry is left in the cache (B removed its own build folder).
     assert [p.name for p in (cache / "fpga").iterdir()] == [entry.parents[1].name]
+
+
+_KILLED = r"""
+import subprocess, sys, time
+from pathlib import Path
+
+from tickwire.fpga import vsim
+
+sync = Path(sys.argv[1])
+real_run = subprocess.run
+
+
+def run(cmd, *args, **kwargs):
+    if "--build" not in cmd:
+        return real_run(cmd, *args, **kwargs)
+    (sync / "compiling").write_text(kwargs["cwd"].name)
+    time.sleep(600)  # killed here, mid-compile
+
+
+vsim.subprocess.run = run
+vsim.build()
+"""
+
+
+def test_a_killed_builder_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tickwire.fpga import vsim
+
+    cache, sync = tmp_path / "cache", tmp_path / "sync"
+    sync.mkdir()
+    monkeypatch.setenv("TICKWIRE_CACHE", str(cache))
+    env = {**os.environ, "TICKWIRE_CACHE": str(cache)}
+    child = subprocess.Popen([sys.executable, "-c", _KILLED, str(sync)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (sync / "compiling").exists():
+            assert child.poll() is None, "the builder ended before compiling"
+            assert time.monotonic() < deadline, "the builder never started compiling"
+            time.sleep(0.05)
+        folder = cache / "fpga" / (sync / "compiling").read_text()
+        old = time.time() - 7200  # far past every grace period
+        os.utime(folder, (old, old))
+
+        real_run = subprocess.run
+
+        def failing_compile(cmd: list[str], *args: object, **kwargs: object) -> object:
+            if "--build" not in cmd:
+                return real_run(cmd, *args, **kwargs)  # type: ignore[call-overload]
+            return subprocess.CompletedProcess(cmd, 1, "", "no compile in this test")
+
+        monkeypatch.setattr(vsim.subprocess, "run", failing_compile)
+        # A running builder's folder is kept, however old.
+        with pytest.raises(vsim.VsimUnavailable):
+            vsim.build()
+        assert folder.is_dir() and (folder / "tickwire_threshold.v").exists()
+        child.kill()
+        child.wait()
+        # An aside an install was killed before removing (no lock file), old; and a
+        # folder a builder has just made (no lock file yet), new.
+        aside = cache / "fpga" / "0123456789abcdef.oldx1y2"
+        (aside / "entry").mkdir(parents=True)
+        os.utime(aside, (old, old))
+        fresh = cache / "fpga" / "0123456789abcdef.tmpx3y4"
+        fresh.mkdir()
+        # Its builder killed, the next build removes it (before the fix it stayed for ever).
+        with pytest.raises(vsim.VsimUnavailable):
+            vsim.build()
+        assert not folder.exists() and not aside.exists()
+        assert list((cache / "fpga").iterdir()) == [fresh]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import shutil
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -37,6 +39,13 @@ __all__ = ["VerilatorSim", "VsimUnavailable", "build", "cache_dir"]
 _HERE = Path(__file__).resolve().parent
 _PROGRAM = Path("obj_dir", "vsim")
 _SOURCES = ("core.py", "regs.py", "recip.py", "verilog.py", "verilator/main.cpp")
+_TMP = ".tmp"  # in the name of a builder's folder
+_ASIDE = ".old"  # in the name of a folder being removed
+_LOCK = ".builder.lock"  # held by the builder while it builds
+_STALE_AFTER = 60.0
+"""Seconds before a build folder whose lock no one holds may be removed as stale."""
+_STALE_UNLOCKED_AFTER = 3600.0
+"""Seconds before a build folder without a lock file may be removed as stale."""
 
 
 class VsimUnavailable(RuntimeError):
@@ -68,7 +77,9 @@ def build() -> Path:
     entry whole, so a program found there is complete; the entry is never removed or
     replaced while in use; the loser of the rename uses the winner's model, identical by
     construction (the key is the hash of everything the model is made from) and removes
-    its own. ``tests/test_fpga_vsim_build.py`` races two builds.
+    its own. A builder killed mid-build leaves its folder: the next build removes it
+    (:func:`_remove_stale`). ``tests/test_fpga_vsim_build.py`` races two builds and kills
+    one.
     """
     verilator = shutil.which("verilator")
     if verilator is None or shutil.which("g++") is None:
@@ -80,8 +91,11 @@ def build() -> Path:
     from .verilog import TOP, write
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp", dir=out.parent))
+    _remove_stale(out.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}{_TMP}", dir=out.parent))
+    lock = (tmp / _LOCK).open("w")
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         write(tmp / f"{TOP}.v")
         cmd = [
             verilator,
@@ -106,7 +120,50 @@ def build() -> Path:
         _install(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        lock.close()
     return program
+
+
+def _remove_stale(cache: Path) -> None:
+    """Remove the build folders that builders killed mid-build left in ``cache``.
+
+    A builder holds an exclusive ``flock`` on the ``.builder.lock`` file in its folder
+    for as long as it builds; the kernel releases it when the process ends, however it
+    ends (a kill, an ``os._exit``), so a folder whose lock can be taken belongs to no
+    running builder, on this machine or another sharing the folder through the same
+    kernel. Its pid is not used: pids are reused, and containers sharing a cache have
+    their own. A folder younger than :data:`_STALE_AFTER` seconds is left alone (a
+    builder takes its lock just after creating its folder); one without a lock file
+    (an aside of ``_install`` or of this function, or the folder of a builder of a
+    version before the lock) until :data:`_STALE_UNLOCKED_AFTER`, far longer than a
+    build. The folder is renamed aside before it is removed, so no other cleaner sees it
+    half-deleted. ``tests/test_fpga_vsim_build.py`` kills a builder mid-compile.
+    """
+    now = time.time()
+    for folder in cache.iterdir():
+        if _TMP not in folder.name and _ASIDE not in folder.name:
+            continue
+        try:
+            age = now - folder.stat().st_mtime
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        if age < _STALE_AFTER:
+            continue
+        try:
+            with (folder / _LOCK).open("r") as held:
+                try:
+                    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a running builder's
+        except FileNotFoundError:
+            if age < _STALE_UNLOCKED_AFTER:
+                continue
+        except NotADirectoryError:
+            continue
+        aside = Path(tempfile.mkdtemp(prefix=f"stale{_ASIDE}", dir=cache))
+        with contextlib.suppress(FileNotFoundError):
+            folder.rename(aside / "entry")
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _install(tmp: Path, out: Path) -> None:
@@ -128,7 +185,7 @@ def _install(tmp: Path, out: Path) -> None:
                 raise
         if (out / _PROGRAM).exists():
             return
-        aside = Path(tempfile.mkdtemp(prefix=f"{out.name}.old", dir=out.parent))
+        aside = Path(tempfile.mkdtemp(prefix=f"{out.name}{_ASIDE}", dir=out.parent))
         with contextlib.suppress(FileNotFoundError):
             out.rename(aside / "entry")
         shutil.rmtree(aside, ignore_errors=True)
