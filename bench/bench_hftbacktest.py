@@ -2,6 +2,7 @@
 
     uv run --no-sync python bench/bench_hftbacktest.py [--messages 2000000] [--symbols 200]
         [--seed 1] [--workloads a,a0,b,c] [--compiled NAME] [--repeat 1] [--no-cold]
+        [--no-python-strategy]
     uv run --no-sync python bench/bench_hftbacktest.py --memory
         [--memory-sizes 1000000,2000000,5000000,10000000,20000000] [--memory-dir DIR]
     uv run --no-sync python bench/bench_hftbacktest.py --memory-trace [--messages 1000000]
@@ -57,7 +58,11 @@ process: import, JIT compile and run, measured from outside with ``os.wait4``). 
 wall and CPU seconds (``time.process_time``: steadier than wall on a shared machine), the
 workload's ITCH messages per CPU second, the equivalent hftbacktest events per CPU second
 (the converted rows of the same flow over the same time), and hftbacktest warm's CPU time
-over the row's: above 1.0x the row is faster than hftbacktest.
+over the row's: above 1.0x the row is faster than hftbacktest. Where a strategy runs, a last
+row (unless ``--no-python-strategy``) runs hftbacktest warm with the same strategy as plain
+Python (the ``@njit`` function's ``py_func``: the code interpreted, calling the compiled
+backtest), the footing tickwire's plain-Python strategies stand on; tickwire's rows note
+their ratio to it.
 
 ``--memory`` writes generated days of increasing length once to a directory (a temporary
 one unless ``--memory-dir``) and runs each backtest (reference and compiled) on each, in a
@@ -466,12 +471,18 @@ def hbt_run(
     order_latency: int,
     ack_latency: int,
     market: tuple[int, int],
+    python_strategy: bool = False,
 ) -> dict[str, float]:
     """One hftbacktest run over ``arrays`` (one asset each); the strategy on asset
-    ``strategy_asset`` (None: no strategy). Returns the counters and the fills."""
+    ``strategy_asset`` (None: no strategy). Returns the counters and the fills.
+
+    ``python_strategy``: the strategy runs as plain Python (its ``@njit`` function's
+    ``py_func``: the same code, interpreted, calling the compiled backtest)."""
     from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
 
     join_bbo_hbt, drain_hbt = hbt_functions()
+    if python_strategy:
+        join_bbo_hbt = getattr(join_bbo_hbt, "py_func")  # noqa: B009 - numba's attribute
     assets = [
         BacktestAsset()
         .data(arr)
@@ -625,14 +636,26 @@ def bench_workload(
     )
     counters = ", ".join(f"{k} {int(v):,}" for k, v in res.items())
     warm = Row("hftbacktest warm", wall, cpu, counters)
+    plain = None
+    if asset is not None and not args.no_python_strategy:
+        wall, cpu, res = timed(
+            lambda: hbt_run(
+                arrays, asset, args.order_latency, args.ack_latency, market, python_strategy=True
+            ),
+            args.repeat,
+        )
+        counters = ", ".join(f"{k} {int(v):,}" for k, v in res.items())
+        plain = Row("hftbacktest, plain-Python strategy", wall, cpu, counters)
     cold = None
     if not args.no_cold:
         cw, cc = cold_child(args, key, data_dir)
         cold = Row("hftbacktest cold (fresh process)", cw, cc, "import + JIT compile + run")
-    for r in [*rows, warm, *([cold] if cold else [])]:
+    for r in [*rows, warm, *([cold] if cold else []), *([plain] if plain else [])]:
         ours = r in rows
         x_warm = f"{warm.cpu / r.cpu:7.2f}x" if ours else f"{'':8}"
         x_cold = f"{cold.cpu / r.cpu:7.2f}x" if ours and cold else f"{'':8}"
+        if ours and plain is not None:
+            r.note += f"; {plain.cpu / r.cpu:.2f}x hftbacktest plain-Python"
         print(
             f"{r.name:<34}{r.wall:8.2f}{r.cpu:8.2f}{len(msgs) / r.cpu:12,.0f}"
             f"{w['events'] / r.cpu:12,.0f}{x_warm}{x_cold}  {r.note}",
@@ -884,6 +907,11 @@ def main() -> None:
     ap.add_argument("--compiled", help="tickwire's compiled backend (default: the engine's)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--no-cold", action="store_true", help="skip hftbacktest's fresh-process runs")
+    ap.add_argument(
+        "--no-python-strategy",
+        action="store_true",
+        help="skip hftbacktest with its strategy as plain Python (py_func)",
+    )
     ap.add_argument("--feed-latency", type=int, default=20_000)
     ap.add_argument("--order-latency", type=int, default=30_000)
     ap.add_argument("--ack-latency", type=int, default=30_000)
