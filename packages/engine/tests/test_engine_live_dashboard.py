@@ -34,6 +34,18 @@ def test_render_shows_pnl_positions_risk_gaps_latency() -> None:
     assert "20.0" in text  # P50 in microseconds
 
 
+def test_render_shows_the_strategy_log_last_lines_as_written() -> None:
+    eng = _engine()
+    assert "strategy log" not in _text(eng.snapshot())  # nothing logged: no panel
+    for i in range(12):
+        eng.runner.ctx.log(f"step {i} [bold]not markup[/bold]")
+    snap = eng.snapshot()
+    assert snap["log"]["lines"] == 12 and len(snap["log"]["last"]) == 10
+    text = _text(snap)
+    assert "strategy log (12 lines)" in text
+    assert "step 11 [bold]not markup[/bold]" in text and "step 6 " not in text
+
+
 def test_keys_trip_and_reset_the_kill_switch() -> None:
     eng = _engine()
     assert "tripped" in handle_key(eng, "k")

@@ -4,9 +4,11 @@ against the simulated venue serving as the exchange."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
+import pytest
 from tickwire.engine.backtest.venue import SimulatedVenue
 from tickwire.engine.book import BookManager
 from tickwire.engine.risk import RiskLimits
@@ -105,3 +107,28 @@ def test_engine_strategy_live_risk_windows_survive_midnight() -> None:
     assert first.state is OrderState.PENDING
     assert second.state is OrderState.PENDING, second.reason
     assert runner.risk.refusals == {}
+
+
+def test_live_strategy_log_goes_to_the_logger_and_what_is_kept_is_bounded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A day's session kept every ctx.log line and every OUCH message sent in lists that
+    nobody read: the lines now go to the tickwire.engine.strategy logger and only the last
+    LOG_KEPT lines and SENT_KEPT messages stay."""
+    from tickwire.engine.strategy import live
+
+    sent_bytes: list[bytes] = []
+    runner = live.LiveRunner(MarketMaker(), sent_bytes.append, limits=RiskLimits())
+    with caplog.at_level(logging.INFO, logger="tickwire.engine.strategy"):
+        for i in range(live.LOG_KEPT + 50):
+            runner.ctx.log(f"line {i}")
+    assert runner.log.lines == live.LOG_KEPT + 50
+    assert [r.split(" ", 1)[1] for r in runner.log.recent] == [
+        f"line {i}" for i in range(50, live.LOG_KEPT + 50)
+    ]
+    logged = [r.getMessage() for r in caplog.records if r.name == "tickwire.engine.strategy"]
+    assert len(logged) == live.LOG_KEPT + 50 and logged[0].endswith(" line 0")
+    for i in range(live.SENT_KEPT + 5):
+        runner._send(v50.CancelOrder(user_ref_num=i + 1, quantity=0))
+    assert len(runner.sent) == live.SENT_KEPT and runner.sent[0].user_ref_num == 6
+    assert len(sent_bytes) == live.SENT_KEPT + 5  # every one left

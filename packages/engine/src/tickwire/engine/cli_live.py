@@ -192,6 +192,21 @@ def _feed_session(args: argparse.Namespace) -> str | None:
     return name
 
 
+def _strategy_log_to_stderr() -> None:
+    """The strategy's ``ctx.log`` lines on stderr as they come, ``strategy: LINE`` (the
+    dashboard shows the last ones instead; a program that configured the logger keeps
+    its own handlers)."""
+    import logging
+
+    log = logging.getLogger("tickwire.engine.strategy")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("strategy: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 async def _live(args: argparse.Namespace) -> int:
     from tickwire.engine.live import LiveConfig, LiveEngine
 
@@ -232,6 +247,7 @@ async def _live(args: argparse.Namespace) -> int:
         report = await engine.run()
         await board
     else:
+        _strategy_log_to_stderr()
         report = await engine.run()
     print(json.dumps(report), flush=True)
     return 0

@@ -107,7 +107,14 @@ def render(snap: dict[str, Any]) -> Group:
     lat = snap["latency_ns"]
     us = [f"{(lat[k] or 0) / 1e3:.1f}" for k in ("p50", "p99", "p99_9", "max")]
     stats.add_row("tick-to-order us P50/P99/P99.9/max", f"{' / '.join(us)} (n={lat['count']})")
-    return Group(head, pos, orders, stats)
+    log = snap.get("log")
+    if not log or not log["last"]:
+        return Group(head, pos, orders, stats)
+    lines = Table(title=f"strategy log ({log['lines']} lines)", expand=True, show_header=False)
+    lines.add_column("line", overflow="fold")
+    for line in log["last"][-5:]:
+        lines.add_row(Text(line))  # as written: no rich markup
+    return Group(head, pos, orders, stats, lines)
 
 
 def handle_key(engine: LiveEngine, key: str) -> str:

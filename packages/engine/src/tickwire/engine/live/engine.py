@@ -130,6 +130,8 @@ class MirrorError(RuntimeError):
 #: Entry-point group of extra feed sources. ``xdp-mirror`` (registered by tickwire-xdp:
 #: ``tickwire.xdp.mirror:MirrorFeed.open``) is called as ``opener(iface, address=...)``
 #: and returns a :class:`_Mirror`, or raises ``OSError``/``RuntimeError`` saying why not.
+#: The strategy's last log lines in a snapshot (the dashboard, the session report).
+LOG_SHOWN = 10
 FEED_PLUGINS = "tickwire.engine.feeds"
 XDP_MIRROR_PLUGIN = "xdp-mirror"
 
@@ -487,6 +489,8 @@ class LiveEngine:
                 "unacked": len(r.unacked),
             },
             "latency_ns": percentiles(list(r.latencies)),
+            # the strategy's ctx.log: every line went to the tickwire.engine.strategy logger
+            "log": {"lines": r.log.lines, "last": list(r.log.recent)[-LOG_SHOWN:]},
             "uptime_s": round(time.time() - self.started, 3),
         }
 

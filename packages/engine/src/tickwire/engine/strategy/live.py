@@ -20,6 +20,10 @@ transports instead of simulated ones:
 * every execution the order manager applies is charged by the fee schedule (``fees``,
   the ``[fees]`` table of a config) in :attr:`LiveRunner.fees`, the backtest's
   :class:`~tickwire.engine.backtest.fees.FeeLedger`: the same fees for the same fills.
+* what grows with the session is bounded: the strategy's ``ctx.log`` lines go to the
+  ``tickwire.engine.strategy`` logger (INFO) as they come and only the last
+  :data:`LOG_KEPT` stay (:class:`StrategyLog`); :attr:`LiveRunner.sent` keeps the last
+  :data:`SENT_KEPT` OUCH messages sent (a day's would grow without bound).
 
 Every event (market data, OUCH answers, timers) goes through one queue and one
 dispatcher, so callbacks run one at a time, in arrival order, exactly as in a backtest;
@@ -29,7 +33,9 @@ unlike a backtest, a live callback may ``await`` real I/O.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -43,12 +49,33 @@ from tickwire.itch import Message
 from tickwire.ouch import v50
 from tickwire.ouch.client import ns_since_midnight
 
-__all__ = ["LiveRunner", "wall_clock_ns"]
+__all__ = ["LOG_KEPT", "SENT_KEPT", "LiveRunner", "StrategyLog", "wall_clock_ns"]
+
+#: The strategy's last log lines a live session keeps (all of them go to the logger).
+LOG_KEPT = 200
+#: The last OUCH messages sent a live session keeps (:attr:`LiveRunner.sent`).
+SENT_KEPT = 1000
+
+_strategy_log = logging.getLogger("tickwire.engine.strategy")
 
 
 #: The project's one wall clock (ns since local midnight), under the name the engine has
 #: always exported: the same function as :func:`tickwire.ouch.client.ns_since_midnight`.
 wall_clock_ns = ns_since_midnight
+
+
+class StrategyLog:
+    """Where a live strategy's ``ctx.log`` lines go: each to the ``tickwire.engine.strategy``
+    logger at INFO, the last ``keep`` in :attr:`recent`, the count in :attr:`lines`."""
+
+    def __init__(self, keep: int = LOG_KEPT) -> None:
+        self.recent: deque[str] = deque(maxlen=keep)
+        self.lines = 0
+
+    def append(self, line: str) -> None:
+        self.lines += 1
+        self.recent.append(line)
+        _strategy_log.info("%s", line)
 
 
 class LiveRunner:
@@ -84,7 +111,7 @@ class LiveRunner:
             risk_clock=risk_clock,
         )
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.log: list[str] = []
+        self.log = StrategyLog()
         self.ctx = StrategyContext(
             strategy.config,
             self.manager,
@@ -95,7 +122,8 @@ class LiveRunner:
             log=self.log,
             consumes=declared_consumes(strategy),
         )
-        self.sent: list[v50.InboundMessage] = []
+        #: The last :data:`SENT_KEPT` OUCH messages sent, oldest first.
+        self.sent: deque[v50.InboundMessage] = deque(maxlen=SENT_KEPT)
 
     @property
     def locates(self) -> dict[str, int]:
