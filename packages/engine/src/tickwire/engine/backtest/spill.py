@@ -356,15 +356,42 @@ class _SortedRuns(Sequence[int]):
         return lo
 
 
+class _Append:
+    """An unnamed file of a spill written at its end, opened at its first write."""
+
+    def __init__(self, spill: Spill, name: str) -> None:
+        self._spill = spill
+        self._name = name
+        self._file: IO[bytes] | None = None
+        self.size = 0  # bytes written
+
+    def write(self, data: bytes | bytearray) -> None:
+        if self._spill.closed:
+            raise SpillClosed("backtest records were removed (the result was closed)")
+        if self._file is None:
+            self._file = self._spill.open(self._name)
+        os.pwrite(self._file.fileno(), data, self.size)
+        self.size += len(data)
+
+    def read(self, offset: int, n: int) -> bytes:
+        """``n`` bytes from ``offset`` (within what was written)."""
+        if self._spill.closed:
+            raise SpillClosed("backtest records were removed (the result was closed)")
+        if not n:
+            return b""
+        assert self._file is not None  # something was written
+        return os.pread(self._file.fileno(), n, offset)
+
+
 class SpilledInts(_View[int]):
     """int64 samples in arrival order (see the module docs)."""
 
     def __init__(self, spill: Spill, name: str) -> None:
         self._spill = spill
         self._name = name
-        self._file: IO[bytes] | None = None  # opened at the first batch written
+        self._out = _Append(spill, name)
         self._buffer = array("q")
-        self._written = 0
+        self._written = 0  # samples in the file
         self._sorted: _SortedRuns | None = None
 
     def append(self, value: int) -> None:
@@ -377,9 +404,7 @@ class SpilledInts(_View[int]):
         if self._spill.closed:
             raise SpillClosed("backtest records were removed (the result was closed)")
         if self._buffer:
-            if self._file is None:
-                self._file = self._spill.open(self._name)
-            os.pwrite(self._file.fileno(), self._buffer.tobytes(), self._written * 8)
+            self._out.write(self._buffer.tobytes())
             self._written += len(self._buffer)
             self._buffer = array("q")
             self._sorted = None
@@ -390,11 +415,8 @@ class SpilledInts(_View[int]):
     def _chunks(self) -> Iterator[array[int]]:
         step = self._spill.batch
         for lo in range(0, self._written, step):
-            assert self._file is not None  # something was written
             chunk = array("q")
-            chunk.frombytes(
-                os.pread(self._file.fileno(), min(step, self._written - lo) * 8, lo * 8)
-            )
+            chunk.frombytes(self._out.read(lo * 8, min(step, self._written - lo) * 8))
             yield chunk
         if self._buffer:
             yield self._buffer
@@ -421,19 +443,13 @@ class SpilledInts(_View[int]):
             raise IndexError("spilled samples index out of range")
         if i >= self._written:
             return self._buffer[i - self._written]
-        assert self._file is not None  # i < self._written
-        data = os.pread(self._file.fileno(), 8, i * 8)
-        return int.from_bytes(data, "little", signed=True)
+        return int.from_bytes(self._out.read(i * 8, 8), "little", signed=True)
 
     def _range(self, start: int, stop: int) -> array[int]:
         """Samples ``start:stop`` (``0 <= start <= stop <= len``), read at their offsets."""
-        if self._spill.closed:
-            raise SpillClosed("backtest records were removed (the result was closed)")
         out = array("q")
         if start < self._written:
-            assert self._file is not None  # something was written
-            hi = min(stop, self._written)
-            out.frombytes(os.pread(self._file.fileno(), (hi - start) * 8, start * 8))
+            out.frombytes(self._out.read(start * 8, (min(stop, self._written) - start) * 8))
         if stop > self._written:
             out.extend(self._buffer[max(0, start - self._written) : stop - self._written])
         return out
@@ -472,16 +488,14 @@ class SpilledLines(_View[str]):
 
     def __init__(self, spill: Spill, name: str) -> None:
         self._spill = spill
-        self._name = name
-        self._file: IO[bytes] | None = None  # opened at the first batch written
+        self._out = _Append(spill, name)
         self._ends = SpilledInts(spill, f"{name}.ends")  # each line's end offset
         self._buffer = bytearray()
         self._buffered = 0
-        self._written = 0  # bytes in the file
 
     def append(self, line: str) -> None:
         self._buffer += line.encode()
-        self._ends.append(self._written + len(self._buffer))
+        self._ends.append(self._out.size + len(self._buffer))
         self._buffered += 1
         if self._buffered >= self._spill.batch:
             self.flush()
@@ -490,24 +504,19 @@ class SpilledLines(_View[str]):
         if self._spill.closed:
             raise SpillClosed("backtest records were removed (the result was closed)")
         if self._buffer:
-            if self._file is None:
-                self._file = self._spill.open(self._name)
-            os.pwrite(self._file.fileno(), self._buffer, self._written)
-            self._written += len(self._buffer)
+            self._out.write(self._buffer)
             self._buffer.clear()
-            self._buffered = 0
+        self._buffered = 0
 
     def __len__(self) -> int:
         return len(self._ends)
 
     def _bytes(self, start: int, stop: int) -> bytes:
         """The bytes at offsets ``start:stop`` of the file and then the buffer."""
-        out = b""
-        if start < self._written:
-            assert self._file is not None  # something was written
-            out = os.pread(self._file.fileno(), min(stop, self._written) - start, start)
-        if stop > self._written:
-            out += self._buffer[max(0, start - self._written) : stop - self._written]
+        written = self._out.size
+        out = self._out.read(start, min(stop, written) - start) if start < written else b""
+        if stop > written:
+            out += self._buffer[max(0, start - written) : stop - written]
         return out
 
     def _read(self, start: int, stop: int) -> Iterator[str]:
