@@ -54,27 +54,30 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     the scanner reads (``P + 18``) is at least 19 bytes later, so it reads the decision
     from registers.
 *Locate lookup*
-    The locate of the message being scanned is compared with the 64 slot locates (a
-    CAM) the cycle after it is complete, and the slot's configuration and its position
-    are read from two memories the cycle after; the price comes at least 30 bytes
-    (four beats) after the locate, so both are ready at cycle T.
-``S1`` (T + 1), ``S1M`` (T + 2), ``S1S`` (T + 3)
+    The locate of the message being scanned is copied into a register of the CAM's own
+    the cycle after it is complete, compared with the 64 slot locates (a CAM) the cycle
+    after, and the slot's configuration and its position are read from two memories the
+    cycle after that; the price's last byte comes 33 bytes (at least four beats) after
+    the locate's, so both are ready at cycle T.
+``S1`` (T + 1), ``S1M`` (T + 2), ``S1A`` (T + 3), ``S1S`` (T + 4)
     ``0 < p <= limit`` (a trigger) and ``limit - p``; its product with the reciprocal
-    ``m`` (two 32 x 17 halves); the halves added and shifted right by ``s`` (the division by ``tick`` as a multiply by
-    the host-computed reciprocal, :mod:`tickwire.fpga.recip`). Each multiply has a
-    stage of its own with a register after it (the ECP5's 18x18 multipliers and the
-    adders that join them take most of a 6.4 ns cycle).
-``S2M`` (T + 4), ``S2`` (T + 5)
+    ``m`` as four partial products (one 18x18 multiplier each, registered with no
+    adder after them); their sum (carry-save, one carry chain); the sum shifted right
+    by ``s`` (the division by ``tick`` as a multiply by the host-computed reciprocal,
+    :mod:`tickwire.fpga.recip`). Each multiply has a stage of its own with a register
+    after it (the ECP5's 18x18 multipliers, the routing to and from them and the adders
+    that join them take more than a 6.4 ns cycle).
+``S2M`` (T + 5), ``S2`` (T + 6)
     ``step * improvement`` (two 20 x 16 halves, each registered) and the rooms
     ``max_position - shares`` and ``max_notional - notional``; the halves joined (only
     the product's low 20 bits and whether it reaches 2**20), ``base +`` it, capped at ``max_order_qty``, the rooms saturated
     (quantities are below 2**20, costs below 2**52: the config's ranges), and the order's
     IPv4 header checksum (it covers only constants and the two addresses).
-``S3Q`` (T + 6), ``S3P`` (T + 7)
+``S3Q`` (T + 7), ``S3P`` (T + 8)
     The quantity ``q = min(.., room)`` and, beside the compare, both candidates' costs
     (``room * p`` and ``.. * p``, each as two 20 x 16 halves, registered: ``q * p`` is the
     smaller since ``p > 0``); the chosen candidate's halves joined into the cost.
-``S3`` (T + 8): the decision
+``S3`` (T + 9): the decision
     The contract's rules in order: suppressed (an order was sent for this frame: the
     event carries its frame number), killed, max orders, position (``q = min(..,
     max_position - shares) <= 0``), notional (``q * p`` above the notional room); else the order is sent: counters, the
@@ -84,14 +87,14 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     to half of a frame's events.
 TX
     The FIFO's head (first word fall through) is turned into the 111/115-byte frame and
-    sent a beat a cycle from T + 9 on; frames queue back to back. The ClOrdID's decimal
+    sent a beat a cycle from T + 10 on; frames queue back to back. The ClOrdID's decimal
     UserRefNum comes from a BCD counter kept beside the binary one (set by double dabble
     at RESET, incremented in BCD per order), so no binary-to-decimal conversion sits in
     the order path.
 
 Why one trigger decision never races another: state only changes when an order is
 sent, a sent order suppresses every later trigger of its frame, and the first trigger
-of the next frame ends at least 100 bytes (12 beats) later, after ``S3`` (T + 8) has
+of the next frame ends at least 100 bytes (12 beats) later, after ``S3`` (T + 9) has
 written the position it reads.
 """
 
@@ -149,9 +152,9 @@ _ETH_SRC = WIRE["ETH"].field("src").offset
 assert L3_TAGGED + 15 * 4 + UDP_HEADER <= 8 * _HDR_BEATS
 _POS = 18  # bits of a byte position (frames and UDP ends up to 256 KiB)
 TX_FIFO_DEPTH = 8
-LATENCY_CYCLES = 10
+LATENCY_CYCLES = 11
 """Cycles from the RX beat that completes a trigger message to its order's first TX beat:
-the input register, the scanner (T), S1, S1M, S1S, S2M, S2, S3Q, S3P, S3 (the FIFO
+the input register, the scanner (T), S1, S1M, S1A, S1S, S2M, S2, S3Q, S3P, S3 (the FIFO
 write)."""
 QTY_BITS = 20
 """Bits of a quantity: max_order_qty is at most 999,999 (``docs/threshold.md``)."""
@@ -955,12 +958,21 @@ class ThresholdCore(wiring.Component):
                     ]
 
         # ------------------------------------------------------------------ locate lookup
+        # The locate is copied into a register of the CAM's own before the 64 compares:
+        # sc_mloc is written by the scanner's open-block field selection (after the hops),
+        # and driving the compares from it put its flip-flops by the CAM, far from the
+        # scanner. The copy costs no latency: the locate's low byte (body byte 2) is 33
+        # bytes before the price's last (byte 35), so at least four beats before T: the
+        # copy (L + 1 -> L + 2), the compare (-> L + 3) and the memory read (-> L + 4)
+        # fit, L being the scanner's cycle of the beat with the locate's low byte.
+        cam_loc = Signal(16)
+        m.d.sync += cam_loc.eq(sc_mloc)
         cam_idx = Signal(6)
         cam_hit = Signal()
-        hit_any, idx_expr = _priority([act_loc[i] == sc_mloc for i in range(regs.INST_SLOTS)])
+        hit_any, idx_expr = _priority([act_loc[i] == cam_loc for i in range(regs.INST_SLOTS)])
         cam_hit_c = Signal()
         cam_idx_c = Signal(6)
-        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & (sc_mloc != 0))]
+        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & (cam_loc != 0))]
         m.d.sync += [cam_idx.eq(cam_idx_c), cam_hit.eq(cam_hit_c)]
         m.d.comb += [cfg_rd.addr.eq(cam_idx), pos_rd.addr.eq(cam_idx)]
 
@@ -1009,20 +1021,38 @@ class ThresholdCore(wiring.Component):
         s1m, s1m_v = stage(s1, trig, "s1m")
         s1m_diff = Signal(32)
         m.d.sync += s1m_diff.eq((s1.inst.limit - s1.price)[0:32])
-        # The 32 x 34 multiply as two 32 x 17 halves (each its own multipliers and one
-        # adder), joined in S1S by the adder before the shift.
-        s1s, s1s_v = stage(s1m, s1m_v, "s1s")
-        half = RECIP_BITS // 2
-        s1s_lo = Signal(32 + half)
-        s1s_hi = Signal(32 + RECIP_BITS - half)
-        m.d.sync += [
-            s1s_lo.eq(s1m_diff * s1m.inst.recip[:half]),
-            s1s_hi.eq(s1m_diff * s1m.inst.recip[half:]),
+        # The 32 x 34 multiply as four partial products, one MULT18X18D each (18 and 14
+        # bits of the difference by 18 and 16 bits of the reciprocal, unsigned), each
+        # registered with no adder after it (S1M); in S1A their sum: the outer two
+        # products do not overlap (one concatenation), the middle two are added to it
+        # carry-save (a 3:2 step of one LUT level), so the sum is one carry chain; in S1S
+        # the shift. Each has a cycle: the multipliers sit where the placer finds them,
+        # 2.4 ns of routing from the difference and 2.5 ns to the first adder, which with
+        # the multiplier and a 48-bit carry chain in one cycle led the timing report.
+        s1a, s1a_v = stage(s1m, s1m_v, "s1a")
+        d_parts = (s1m_diff[0:18], s1m_diff[18:32])
+        r_parts = (s1m.inst.recip[0:18], s1m.inst.recip[18:RECIP_BITS])
+        pp: dict[tuple[int, int], Signal] = {}
+        for i, d in enumerate(d_parts):
+            for j, r in enumerate(r_parts):
+                pp[i, j] = Signal(len(d) + len(r), name=f"s1a_pp{i}{j}")
+                m.d.sync += pp[i, j].eq(d * r)
+        prod_bits = 32 + RECIP_BITS
+        outer = Cat(pp[0, 0], pp[1, 1])  # pp00 < 2**36, pp11 from bit 36
+        mid_a = Signal(prod_bits)
+        mid_b = Signal(prod_bits)
+        d1.d.comb += [mid_a.eq(pp[0, 1] << 18), mid_b.eq(pp[1, 0] << 18)]
+        csa_sum = Signal(prod_bits)
+        csa_carry = Signal(prod_bits)
+        d1.d.comb += [
+            csa_sum.eq(outer ^ mid_a ^ mid_b),
+            csa_carry.eq(((outer & mid_a) | (outer & mid_b) | (mid_a & mid_b)) << 1),
         ]
+        s1s, s1s_v = stage(s1a, s1a_v, "s1s")
+        s1s_prod = Signal(prod_bits)
+        m.d.sync += s1s_prod.eq(csa_sum + csa_carry)
         s2m, s2m_v = stage(s1s, s1s_v, "s2m")
         s2m_impr = Signal(32)
-        s1s_prod = Signal(32 + RECIP_BITS)
-        d1.d.comb += s1s_prod.eq(s1s_lo + (s1s_hi << half))
         m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
         s2, s2_v = stage(s2m, s2m_v, "s2")
         # ``step * impr`` as two 20 x 16 halves (each its multipliers and one adder, as
@@ -1380,6 +1410,7 @@ class ThresholdCore(wiring.Component):
             | in_frame
             | s1_v
             | s1m_v
+            | s1a_v
             | s1s_v
             | s2m_v
             | s2_v
