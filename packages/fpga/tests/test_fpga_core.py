@@ -18,6 +18,7 @@ from tickwire.fpga.backend import FpgaBackend
 from tickwire.fpga.control import instrument_writes
 from tickwire.fpga.core import LATENCY_CYCLES
 from tickwire.fpga.sim import frame_beats
+from tickwire.fpga.wire import IP_MIN_IHL, L3_UNTAGGED, UDP_LENGTH
 from tickwire.itch import OrderDelete, encode
 from tickwire.threshold import ThresholdEngine
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
@@ -233,3 +234,71 @@ def test_order_leaves_a_fixed_number_of_cycles_after_the_trigger_message_ends(
     assert all(len(o) == 1 for o in out)
     got = {x.frame: x.first_tx - x.first_rx - ends[x.frame] // 8 for x in fpga.sim.latencies}
     assert got == dict.fromkeys(range(len(frames)), LATENCY_CYCLES)
+
+
+def test_a_block_cut_by_the_udp_length_before_the_frame_ends(fpga: FpgaBackend) -> None:
+    """A trigger message whose block runs past the UDP datagram's end while the frame goes
+    on (bytes after the datagram, as Ethernet padding or a damaged length leaves): the
+    contract does not scan it (one parse error, no order). At every byte alignment and
+    every cut within the last 10 bytes, so the datagram ends in the beat where the
+    pending block would complete or the one before; each followed by an intact trigger.
+    The scanner decides whether the open block completes in the incoming beat a beat
+    ahead, from that beat's lanes before the datagram's end (fails when those lanes are
+    taken one beat late)."""
+    l4 = L3_UNTAGGED + 4 * IP_MIN_IHL
+    frames = []
+    for pad in range(8):
+        for cut in range(1, 11):
+            trigger = add_order(13, "S", 1_499_900)
+            frame = bytearray(feed_frame([b"X" * pad, trigger]))
+            udp_len = int.from_bytes(frame[l4 + UDP_LENGTH : l4 + UDP_LENGTH + 2], "big")
+            frame[l4 + UDP_LENGTH : l4 + UDP_LENGTH + 2] = (udp_len - cut).to_bytes(2, "big")
+            frames += [bytes(frame), feed_frame([add_order(14, "S", 3_999_990)])]
+    _check(fpga, CONFIG, frames)
+
+
+def test_notional_rule_at_its_edge(fpga: FpgaBackend) -> None:
+    """The notional rule refuses ``notional + q * p > max_notional``: costs exactly at the
+    room (sent) and one above it (refused), with the cost's 16-bit halves both nonzero,
+    the largest cost the config allows (999,999 shares at 2**32 - 1), the quantity
+    capped by the position room (``room * p``), and a second order on an instrument that
+    already holds notional. The compare is made a stage before the decision, carry-save
+    (fails when it refuses a cost equal to the room)."""
+    big_p = 2**32 - 1
+    cases = [  # (base, price, max_position, max_notional offsets from the cost(s))
+        (100, 1_499_900, 2**62, (0, -1, 1)),
+        (999_999, big_p, 2**62, (0, -1)),
+        (1000, 0x1_0001, 7, (0, -1)),  # q = 7, the position room
+    ]
+    insts, frames = [], []
+    locate = 13
+    for base, price, max_pos, offsets in cases:
+        q = min(base, max_pos)
+        for off in offsets:
+            insts.append(
+                InstrumentConfig(
+                    locate, f"S{locate}", price, base, 1, 1, 999_999, max_pos, q * price + off
+                )
+            )
+            frames.append(feed_frame([add_order(locate, "S", price)]))
+            locate += 1
+    # Two orders on one instrument: the second's room is what the first left.
+    first, second = 1_234_567, 2_345_678
+    for off in (0, -1):
+        insts.append(
+            InstrumentConfig(
+                locate,
+                f"S{locate}",
+                second,
+                300,
+                1,
+                1,
+                999_999,
+                2**62,
+                300 * (first + second) + off,
+            )
+        )
+        frames += [feed_frame([add_order(locate, "S", p)]) for p in (first, second)]
+        locate += 1
+    config = dataclasses.replace(CONFIG, instruments=tuple(insts))
+    _check(fpga, config, frames)

@@ -76,7 +76,9 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
 ``S3Q`` (T + 7), ``S3P`` (T + 8)
     The quantity ``q = min(.., room)`` and, beside the compare, both candidates' costs
     (``room * p`` and ``.. * p``, each as two 20 x 16 halves, registered: ``q * p`` is the
-    smaller since ``p > 0``); the chosen candidate's halves joined into the cost.
+    smaller since ``p > 0``); the chosen candidate's halves joined into the cost, and
+    each rule's condition below decided and registered (the notional one carry-save
+    from the halves), so S3 only takes the first that holds.
 ``S3`` (T + 9): the decision
     The contract's rules in order: suppressed (an order was sent for this frame: the
     event carries its frame number), killed, max orders, position (``q = min(..,
@@ -378,13 +380,16 @@ class ThresholdCore(wiring.Component):
         hdr = Signal(8 * 8 * _HDR_BEATS)
         m.d.sync += [r_valid.eq(self.rx_valid), r_data.eq(self.rx_data)]
         m.d.sync += [r_be.eq(self.rx_be), r_last.eq(self.rx_last), r_beat.eq(in_beat)]
-        with m.If(self.rx_valid):
-            # Saturating: past 16,383 beats (131 KB, beyond any UDP datagram's end) every
-            # beat keeps the last position, so nothing is read twice.
-            at_max = in_beat == (1 << len(in_beat)) - 1
-            m.d.sync += in_beat.eq(Mux(self.rx_last, 0, Mux(at_max, in_beat, in_beat + 1)))
-            with m.If(in_beat < _HDR_BEATS):
-                m.d.sync += hdr.word_select(in_beat[0:4], 64).eq(self.rx_data)
+        # Saturating: past 16,383 beats (131 KB, beyond any UDP datagram's end) every
+        # beat keeps the last position, so nothing is read twice.
+        at_max = in_beat == (1 << len(in_beat)) - 1
+        in_beat_next = Signal(14)
+        m.d.comb += in_beat_next.eq(
+            Mux(self.rx_valid, Mux(self.rx_last, 0, Mux(at_max, in_beat, in_beat + 1)), in_beat)
+        )
+        m.d.sync += in_beat.eq(in_beat_next)
+        with m.If(self.rx_valid), m.If(in_beat < _HDR_BEATS):
+            m.d.sync += hdr.word_select(in_beat[0:4], 64).eq(self.rx_data)
 
         # Combinational logic lives in submodules by stage: the Python simulator re-runs a
         # module's whole combinational part whenever one of its inputs changes.
@@ -517,6 +522,17 @@ class ThresholdCore(wiring.Component):
         v_next = Signal(8)
         m.d.comb += v_next.eq(Mux(v_gate, v_in, 0))
         m.d.sync += v.eq(v_next)
+        # The same lanes for the pending block's fate (below), with the datagram-end
+        # compare made a cycle ahead of the incoming beat (``in_beat_next``) and
+        # registered, so the fate does not wait for it. It reads ``f_end`` a cycle early:
+        # wrong only in the cycle after the header decision sets ``f_end``, when the fate
+        # is 0 whatever the lanes (the phase is still HDR and no block can open: the
+        # count's low byte is at least 19 bytes after the decision's last byte, never in
+        # the next beat).
+        v_end_pre = Signal(8)
+        m.d.sync += v_end_pre.eq(Cat(*[in_beat_next * 8 + i < f_end for i in range(8)]))
+        vf_next = Signal(8)
+        m.d.comb += vf_next.eq(Mux(v_gate, self.rx_be & v_end_pre, 0))
         blk = sc_phase == _S_BLK
         hdrp = sc_phase == _S_HDR
 
@@ -876,7 +892,7 @@ class ThresholdCore(wiring.Component):
         cur_phase = n_phase
 
         # ``pend_err`` and ``pend_comp`` of the next beat, from the state it will have and
-        # the incoming beat (its scanned lanes ``v_next``, its lane 0 against the A and F
+        # the incoming beat (its scanned lanes ``vf_next``, its lane 0 against the A and F
         # type bytes). Per case of the state update:
         # - idle (no beat in the register): the state holds;
         # - the frame's last beat: the state is reset (nothing is open);
@@ -894,8 +910,8 @@ class ThresholdCore(wiring.Component):
         fm.d.comb += [qa.eq(xb[0] == _TYPE_A), qf.eq(xb[0] == _TYPE_F)]
 
         def fate(phase_blk: Any, pend: Any, ends: Any, db0: Any, sa: Any, sf: Any) -> Any:
-            err = phase_blk & pend & db0 & v_next[0] & ((qa & sa) | (qf & sf))
-            end = _or_all([ends[i + BLOCK_PREFIX] & v_next[i] for i in range(10 - BLOCK_PREFIX)])
+            err = phase_blk & pend & db0 & vf_next[0] & ((qa & sa) | (qf & sf))
+            end = _or_all([ends[i + BLOCK_PREFIX] & vf_next[i] for i in range(10 - BLOCK_PREFIX)])
             return err, phase_blk & pend & ~err & end
 
         hold_err, hold_comp = fate(blk, sc_pend, dn_oh, sc_db0, sc_short_a, sc_short_f)
@@ -1156,7 +1172,7 @@ class ThresholdCore(wiring.Component):
         s3p, s3p_v = stage(s3q, s3q_v, "s3p")
         s3p_qty = Signal(QTY_BITS)
         s3p_take_room = Signal()
-        s3p_nroom = Signal(COST_BITS + 1)
+        s3p_room1 = Signal(COST_BITS + 2)  # the notional room + 1
         s3p_csum = Signal(16)
         s3p_halves = {
             (who, h): Signal(QTY_BITS + 16, name=f"s3p_{who}_{h}")
@@ -1167,7 +1183,7 @@ class ThresholdCore(wiring.Component):
         m.d.sync += [
             s3p_qty.eq(Mux(take_room, s3q_room, s3q_ap)),
             s3p_take_room.eq(take_room),
-            s3p_nroom.eq(s3q_nroom),
+            s3p_room1.eq(s3q_nroom + 1),
             s3p_csum.eq(s3q_csum),
         ]
         for who, factor in (("room", s3q_room), ("ap", s3q_ap)):
@@ -1180,17 +1196,46 @@ class ThresholdCore(wiring.Component):
         s3, s3_v = stage(s3p, s3p_v, "s3")
         qty = Signal(QTY_BITS)
         s3_cost = Signal(COST_BITS)
-        s3_nroom = Signal(COST_BITS + 1)
         s3_csum = Signal(16)
         m.d.sync += [
             qty.eq(s3p_qty),
             s3_cost.eq((cost_lo + (cost_hi << 16))[0:COST_BITS]),
-            s3_nroom.eq(s3p_nroom),
             s3_csum.eq(s3p_csum),
         ]
-
+        # The rules' conditions are decided in S3P and registered, so S3 only takes the
+        # first that holds: its decision drives the counters, the BCD counter, the FIFO
+        # and the position write, and a 53-bit compare before it led the report. Exact
+        # because events are at least four cycles apart (an A/F block is at least 38
+        # bytes, and the next frame's first trigger 100 bytes later) and the state they
+        # read (the orders count, the frame of the last order) changes only when S3
+        # sends: nothing changes it between an event's S3P and its S3 (a bus RESET then
+        # would be in the middle of traffic, which a run does not do). The notional rule
+        # ``cost > room`` is the sign of ``room - cost_lo - cost_hi * 2**16``: the three
+        # terms added carry-save (one LUT level) then one carry chain, beside the chain
+        # that joins the cost.
         sent_v = Signal()
         sent_frame = Signal(32)
+        # cost > room is cost >= room + 1, the sign of (room + 1) + ~lo + ~hi + 1 (each ~
+        # in ``wide`` bits is -x - 1): the carry-save carry's free bit 0 takes the + 1.
+        wide = COST_BITS + 3
+        lo_w = Signal(wide)
+        hi_w = Signal(wide)
+        d3.d.comb += [lo_w.eq(cost_lo), hi_w.eq(cost_hi << 16)]
+        room_w = Signal(wide)
+        d3.d.comb += room_w.eq(s3p_room1)
+        over_sum = room_w ^ ~lo_w ^ ~hi_w
+        over_maj = (room_w & ~lo_w) | (room_w & ~hi_w) | (~lo_w & ~hi_w)
+        over_diff = Signal(wide)  # room - cost, modulo 2**wide
+        d3.d.comb += over_diff.eq(over_sum + Cat(C(1, 1), over_maj[0 : wide - 1]))
+        rule = {n: Signal(name=f"s3_rule_{n}") for n in ("supp", "kill", "maxo", "qzero", "over")}
+        m.d.sync += [
+            rule["supp"].eq(sent_v & (sent_frame == s3p.frame)),
+            rule["kill"].eq(~s3p.armed),
+            rule["maxo"].eq(ctr["orders"] == s3p.maxo),
+            rule["qzero"].eq(s3p_qty == 0),
+            rule["over"].eq(over_diff[wide - 1]),
+        ]
+
         first_ref = Signal(32)
         bcd = Signal(40)
         shares = s3.pos.shares
@@ -1220,15 +1265,15 @@ class ThresholdCore(wiring.Component):
         ]
         with m.If(s3_v):
             m.d.sync += ctr["triggers"].eq(ctr["triggers"] + 1)
-            with m.If(sent_v & (sent_frame == s3.frame)):
+            with m.If(rule["supp"]):
                 m.d.sync += ctr["suppressed"].eq(ctr["suppressed"] + 1)
-            with m.Elif(~s3.armed):
+            with m.Elif(rule["kill"]):
                 m.d.sync += ctr["killed"].eq(ctr["killed"] + 1)
-            with m.Elif(ctr["orders"] == s3.maxo):
+            with m.Elif(rule["maxo"]):
                 m.d.sync += ctr["max_orders"].eq(ctr["max_orders"] + 1)
-            with m.Elif(qty == 0):
+            with m.Elif(rule["qzero"]):
                 m.d.sync += ctr["position"].eq(ctr["position"] + 1)
-            with m.Elif(s3_cost > s3_nroom):
+            with m.Elif(rule["over"]):
                 m.d.sync += ctr["notional"].eq(ctr["notional"] + 1)
             with m.Else():
                 m.d.comb += send.eq(1)
