@@ -159,11 +159,14 @@ def test_clord_id_digits_follow_the_bcd_counter_across_a_decade(fpga: FpgaBacken
 
 
 def test_step_times_improvement_across_the_halves_of_its_multiply(fpga: FpgaBackend) -> None:
-    """``step * improvement`` is made as two 20 x 16 halves joined in S2: improvements of
-    2**16 ticks and more (tick 1) with small steps put the high half under 2**20 into the
-    quantity (steps 1 and 3), reach max_order_qty (10), and carry into 2**20 when the
-    halves are added (11: the product 1,100,000 is capped, its low 20 bits are not)."""
-    steps = (1, 3, 10, 11)
+    """``step * improvement`` is made as three parts joined in S2 (the step's low 18 bits
+    by each 16-bit half of the improvement, its top 2 bits by the improvement):
+    improvements of 2**16 ticks and more (tick 1) with small steps put the high half
+    under 2**20 into the quantity (steps 1 and 3), reach max_order_qty (10), and carry
+    into 2**20 when the parts are added (11: the product 1,100,000 is capped, its low 20
+    bits are not); steps of 2**18 and more with improvements of 1 and 3 ticks put the
+    top part into the quantity (fails without it)."""
+    steps = (1, 3, 10, 11, 2**18, 2**18 + 3, 3 * 2**18 - 1, 999_999)
     insts = tuple(
         InstrumentConfig(13 + k, f"S{k}", 1_500_000, 100, step, 1, 999_999, 2**62, 2**62)
         for k, step in enumerate(steps)
@@ -172,7 +175,7 @@ def test_step_times_improvement_across_the_halves_of_its_multiply(fpga: FpgaBack
     frames = [
         feed_frame([add_order(13 + k, "S", price)])
         for k in range(len(steps))
-        for price in (1_430_000, 1_400_000, 1_434_464)
+        for price in (1_430_000, 1_400_000, 1_434_464, 1_499_999, 1_499_997)
     ]
     _check(fpga, config, frames)
 
@@ -261,14 +264,16 @@ def test_notional_rule_at_its_edge(fpga: FpgaBackend) -> None:
     """The notional rule refuses ``notional + q * p > max_notional``: costs exactly at the
     room (sent) and one above it (refused), with the cost's 16-bit halves both nonzero,
     the largest cost the config allows (999,999 shares at 2**32 - 1), the quantity
-    capped by the position room (``room * p``), and a second order on an instrument that
-    already holds notional. The compare is made a stage before the decision, carry-save
-    (fails when it refuses a cost equal to the room)."""
+    capped by the position room (``room * p``, below and above 2**18 shares), and a
+    second order on an instrument that already holds notional. The compare is made a
+    stage before the decision, carry-save (fails when it refuses a cost equal to the
+    room, or without the cost's part from the quantity's top 2 bits)."""
     big_p = 2**32 - 1
     cases = [  # (base, price, max_position, max_notional offsets from the cost(s))
         (100, 1_499_900, 2**62, (0, -1, 1)),
         (999_999, big_p, 2**62, (0, -1)),
         (1000, 0x1_0001, 7, (0, -1)),  # q = 7, the position room
+        (500_000, 3 * 0x1_0001, 300_001, (0, -1)),  # q = 300,001 >= 2**18, the room
     ]
     insts, frames = [], []
     locate = 13

@@ -1060,10 +1060,8 @@ class ThresholdCore(wiring.Component):
         d1.d.comb += [mid_a.eq(pp[0, 1] << 18), mid_b.eq(pp[1, 0] << 18)]
         csa_sum = Signal(prod_bits)
         csa_carry = Signal(prod_bits)
-        d1.d.comb += [
-            csa_sum.eq(outer ^ mid_a ^ mid_b),
-            csa_carry.eq(((outer & mid_a) | (outer & mid_b) | (mid_a & mid_b)) << 1),
-        ]
+        s1a_sum, s1a_maj = _carry_save(outer, mid_a, mid_b)
+        d1.d.comb += [csa_sum.eq(s1a_sum), csa_carry.eq(s1a_maj << 1)]
         s1s, s1s_v = stage(s1a, s1a_v, "s1s")
         s1s_prod = Signal(prod_bits)
         m.d.sync += s1s_prod.eq(csa_sum + csa_carry)
@@ -1071,18 +1069,21 @@ class ThresholdCore(wiring.Component):
         s2m_impr = Signal(32)
         m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
         s2, s2_v = stage(s2m, s2m_v, "s2")
-        # ``step * impr`` as two 20 x 16 halves (each its multipliers and one adder, as
-        # the reciprocal's), joined in S2: only its low 20 bits and whether it reaches
-        # 2**20 are needed there.
-        s2_step_lo = Signal(QTY_BITS + 16)
-        s2_step_hi = Signal(QTY_BITS + 16)
+        # ``step * impr`` as three parts with no adder after a multiplier (as the
+        # reciprocal's): ``step[0:18]`` by each 16-bit half of ``impr``, one MULT18X18D
+        # each, and ``step[18:20] * impr`` as selects and an adder; joined in S2, where
+        # only the product's low 20 bits and whether it reaches 2**20 are needed.
+        s2_step_lo = Signal(18 + 16)
+        s2_step_hi = Signal(18 + 16)
+        s2_step_top = Signal(2 + 32)
         # The rooms left under the position and notional limits, subtracted here (their
         # 63-bit carry chains off the quantity's path) and saturated in S2.
         s2_room = Signal(64)
         s2_nroom = Signal(64)
         m.d.sync += [
-            s2_step_lo.eq(s2m.inst.step * s2m_impr[0:16]),
-            s2_step_hi.eq(s2m.inst.step * s2m_impr[16:32]),
+            s2_step_lo.eq(s2m.inst.step[0:18] * s2m_impr[0:16]),
+            s2_step_hi.eq(s2m.inst.step[0:18] * s2m_impr[16:32]),
+            s2_step_top.eq(_times_top2(s2m.inst.step[18:20], s2m_impr)),
             s2_room.eq(s2m.inst.maxpos - s2m.pos.shares),
             s2_nroom.eq(s2m.inst.maxnot - s2m.pos.notional),
         ]
@@ -1094,13 +1095,24 @@ class ThresholdCore(wiring.Component):
         # A negative room (a limit lowered below the position by set_instrument) is 0:
         # every quantity is then refused for position, every cost (at least 1) for
         # notional, as in the reference.
-        # step * impr = lo + hi * 2**16 reaches 2**20 when hi >= 16 or lo >= 2**20, else
-        # it is ``step_low`` (21 bits), which holds its low 20 bits and the rest.
-        step_low = Signal(QTY_BITS + 1)
+        # step * impr = lo + hi * 2**16 + top * 2**18 reaches 2**20 when lo >= 2**20,
+        # hi >= 16 or top >= 4, else it is ``step_low`` (below 3 * 2**20: 22 bits, the
+        # three low parts added carry-save), which holds its low 20 bits and the rest.
+        step_low = Signal(QTY_BITS + 2)
         step_over = Signal()
+        st_sum, st_maj = _carry_save(
+            Cat(s2_step_lo[0:QTY_BITS], C(0, 2)),
+            Cat(C(0, 16), s2_step_hi[0:4], C(0, 2)),
+            Cat(C(0, 18), s2_step_top[0:2], C(0, 2)),
+        )
         d2.d.comb += [
-            step_low.eq(s2_step_lo[0:QTY_BITS] + (s2_step_hi[0:4] << 16)),
-            step_over.eq(s2_step_hi[4:].any() | s2_step_lo[QTY_BITS:].any() | step_low[QTY_BITS]),
+            step_low.eq(st_sum + (st_maj << 1)[0 : QTY_BITS + 2]),
+            step_over.eq(
+                s2_step_top[2:].any()
+                | s2_step_hi[4:].any()
+                | s2_step_lo[QTY_BITS:].any()
+                | step_low[QTY_BITS:].any()
+            ),
         ]
         amount = Signal(21)
         d2.d.comb += amount.eq(s2.inst.base + step_low[0:QTY_BITS])
@@ -1165,19 +1177,21 @@ class ThresholdCore(wiring.Component):
         ]
 
         # S3Q: the quantity q = min(room, ap), and since p > 0, q * p = min(room * p,
-        # ap * p): both candidates' products are made beside the compare, each as two
-        # 20 x 16 halves (a price's 16-bit halves) with a register after them; S3P takes
-        # the chosen candidate's halves and joins them (one adder): no multiply waits for
-        # the compare, and no product's adder tree follows its multipliers in one cycle.
+        # ap * p): both candidates' products are made beside the compare, each as three
+        # parts with a register after them and no adder after a multiplier (the factor's
+        # low 18 bits by each 16-bit half of the price, one MULT18X18D each, and its top
+        # 2 bits by the price as selects and an adder); S3P takes the chosen candidate's
+        # parts and joins them (a 3:2 step, one carry chain): no multiply waits for the
+        # compare, and no product's adder follows its multipliers in one cycle.
         s3p, s3p_v = stage(s3q, s3q_v, "s3p")
         s3p_qty = Signal(QTY_BITS)
         s3p_take_room = Signal()
         s3p_room1 = Signal(COST_BITS + 2)  # the notional room + 1
         s3p_csum = Signal(16)
-        s3p_halves = {
-            (who, h): Signal(QTY_BITS + 16, name=f"s3p_{who}_{h}")
+        s3p_parts = {
+            (who, h): Signal(34, name=f"s3p_{who}_{h}")
             for who in ("room", "ap")
-            for h in ("lo", "hi")
+            for h in ("lo", "hi", "top")
         }
         take_room = s3q_room < s3q_ap
         m.d.sync += [
@@ -1188,18 +1202,26 @@ class ThresholdCore(wiring.Component):
         ]
         for who, factor in (("room", s3q_room), ("ap", s3q_ap)):
             m.d.sync += [
-                s3p_halves[who, "lo"].eq(factor * s3q.price[0:16]),
-                s3p_halves[who, "hi"].eq(factor * s3q.price[16:32]),
+                s3p_parts[who, "lo"].eq(factor[0:18] * s3q.price[0:16]),
+                s3p_parts[who, "hi"].eq(factor[0:18] * s3q.price[16:32]),
+                s3p_parts[who, "top"].eq(_times_top2(factor[18:20], s3q.price)),
             ]
-        cost_lo = Mux(s3p_take_room, s3p_halves["room", "lo"], s3p_halves["ap", "lo"])
-        cost_hi = Mux(s3p_take_room, s3p_halves["room", "hi"], s3p_halves["ap", "hi"])
+        wide = COST_BITS + 3
+        # The chosen candidate's parts at their weights, ``wide`` bits.
+        cost_w: dict[str, Signal] = {}
+        for h, weight in (("lo", 0), ("hi", 16), ("top", 18)):
+            cost_w[h] = Signal(wide, name=f"s3p_cost_{h}")
+            d3.d.comb += cost_w[h].eq(
+                Mux(s3p_take_room, s3p_parts["room", h], s3p_parts["ap", h]) << weight
+            )
+        cost_sum, cost_maj = _carry_save(cost_w["lo"], cost_w["hi"], cost_w["top"])
         s3, s3_v = stage(s3p, s3p_v, "s3")
         qty = Signal(QTY_BITS)
         s3_cost = Signal(COST_BITS)
         s3_csum = Signal(16)
         m.d.sync += [
             qty.eq(s3p_qty),
-            s3_cost.eq((cost_lo + (cost_hi << 16))[0:COST_BITS]),
+            s3_cost.eq((cost_sum + (cost_maj << 1))[0:COST_BITS]),
             s3_csum.eq(s3p_csum),
         ]
         # The rules' conditions are decided in S3P and registered, so S3 only takes the
@@ -1210,23 +1232,21 @@ class ThresholdCore(wiring.Component):
         # read (the orders count, the frame of the last order) changes only when S3
         # sends: nothing changes it between an event's S3P and its S3 (a bus RESET then
         # would be in the middle of traffic, which a run does not do). The notional rule
-        # ``cost > room`` is the sign of ``room - cost_lo - cost_hi * 2**16``: the three
-        # terms added carry-save (one LUT level) then one carry chain, beside the chain
+        # ``cost > room`` is the sign of ``room - cost``, the cost's three parts and the
+        # room added carry-save (two LUT levels) then one carry chain, beside the chain
         # that joins the cost.
         sent_v = Signal()
         sent_frame = Signal(32)
-        # cost > room is cost >= room + 1, the sign of (room + 1) + ~lo + ~hi + 1 (each ~
-        # in ``wide`` bits is -x - 1): the carry-save carry's free bit 0 takes the + 1.
-        wide = COST_BITS + 3
-        lo_w = Signal(wide)
-        hi_w = Signal(wide)
-        d3.d.comb += [lo_w.eq(cost_lo), hi_w.eq(cost_hi << 16)]
+        # room - cost = (room + 1) + ~lo + ~hi + ~top + 2 (each ~ in ``wide`` bits is
+        # -x - 1): each carry-save carry's free bit 0 takes a + 1.
         room_w = Signal(wide)
         d3.d.comb += room_w.eq(s3p_room1)
-        over_sum = room_w ^ ~lo_w ^ ~hi_w
-        over_maj = (room_w & ~lo_w) | (room_w & ~hi_w) | (~lo_w & ~hi_w)
+        o1_sum, o1_maj = _carry_save(room_w, ~cost_w["lo"], ~cost_w["hi"])
+        o1_carry = Signal(wide)
+        d3.d.comb += o1_carry.eq(Cat(C(1, 1), o1_maj[0 : wide - 1]))
+        o2_sum, o2_maj = _carry_save(o1_sum, o1_carry, ~cost_w["top"])
         over_diff = Signal(wide)  # room - cost, modulo 2**wide
-        d3.d.comb += over_diff.eq(over_sum + Cat(C(1, 1), over_maj[0 : wide - 1]))
+        d3.d.comb += over_diff.eq(o2_sum + Cat(C(1, 1), o2_maj[0 : wide - 1]))
         rule = {n: Signal(name=f"s3_rule_{n}") for n in ("supp", "kill", "maxo", "qzero", "over")}
         m.d.sync += [
             rule["supp"].eq(sent_v & (sent_frame == s3p.frame)),
@@ -1465,6 +1485,19 @@ class ThresholdCore(wiring.Component):
             | tx_fifo.r_rdy
         )
         return m
+
+
+def _carry_save(x: Any, y: Any, z: Any) -> tuple[Any, Any]:
+    """Three addends as two with the same sum (a 3:2 step, one LUT level): the bitwise
+    sum and the majority carry, the carry's weight one bit up (``x + y + z == sum + 2 *
+    carry``). The caller adds ``sum`` and ``carry`` shifted left in one carry chain."""
+    return x ^ y ^ z, (x & y) | (x & z) | (y & z)
+
+
+def _times_top2(top: Any, value: Any) -> Any:
+    """``top * value`` for a 2-bit ``top``, as two selects and an adder (no multiplier):
+    the part of a 20-bit factor an 18 x 18 multiplier does not take."""
+    return Mux(top[0], value, 0) + Mux(top[1], value << 1, 0)
 
 
 def _or_all(values: list[Any]) -> Any:
