@@ -68,17 +68,20 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     after it (the ECP5's 18x18 multipliers, the routing to and from them and the adders
     that join them take more than a 6.4 ns cycle).
 ``S2M`` (T + 5), ``S2`` (T + 6)
-    ``step * improvement`` (two 20 x 16 halves, each registered) and the rooms
-    ``max_position - shares`` and ``max_notional - notional``; the halves joined (only
-    the product's low 20 bits and whether it reaches 2**20), ``base +`` it, capped at ``max_order_qty``, the rooms saturated
-    (quantities are below 2**20, costs below 2**52: the config's ranges), and the order's
-    IPv4 header checksum (it covers only constants and the two addresses).
+    ``step * improvement`` (three parts, each registered: the step's low 18 bits by
+    each 16-bit half on a multiplier, its top 2 bits by selects and an adder) and the
+    rooms ``max_position - shares`` and ``max_notional - notional``; ``base +`` the
+    parts (carry-save; only the product's low 20 bits and whether it reaches 2**20
+    matter), capped at ``max_order_qty`` (its compare beside the sum), the rooms
+    saturated (quantities are below 2**20, costs below 2**52: the config's ranges). The
+    order's IPv4 header checksum (it covers only constants and the two addresses) is
+    summed in S1S and folded in S2M and S2.
 ``S3Q`` (T + 7), ``S3P`` (T + 8)
     The quantity ``q = min(.., room)`` and, beside the compare, both candidates' costs
-    (``room * p`` and ``.. * p``, each as two 20 x 16 halves, registered: ``q * p`` is the
-    smaller since ``p > 0``); the chosen candidate's halves joined into the cost, and
-    each rule's condition below decided and registered (the notional one carry-save
-    from the halves), so S3 only takes the first that holds.
+    (``room * p`` and ``.. * p``, each as three parts like the step's, registered: ``q *
+    p`` is the smaller since ``p > 0``); the chosen candidate's parts joined into the
+    cost (carry-save), and each rule's condition below decided and registered (the
+    notional one carry-save from the parts), so S3 only takes the first that holds.
 ``S3`` (T + 9): the decision
     The contract's rules in order: suppressed (an order was sent for this frame: the
     event carries its frame number), killed, max orders, position (``q = min(..,
@@ -1068,6 +1071,27 @@ class ThresholdCore(wiring.Component):
         s2m, s2m_v = stage(s1s, s1s_v, "s2m")
         s2m_impr = Signal(32)
         m.d.sync += s2m_impr.eq((s1s_prod >> s1s.inst.shift)[0:32])
+        # The order's IPv4 header checksum covers only constants and the event's two
+        # addresses, so it is spread over three stages beside the arithmetic: the sum of
+        # the header's 16-bit words (S1S), its first fold (S2M), the second fold and the
+        # complement (S2). Made in S2 at once, its four carry chains led the report.
+        words = [
+            IP_VIHL_TOS,
+            ORDER_IP_LEN,
+            0,
+            net.IP_DF,
+            (IP_TTL << 8) | net.IPPROTO_UDP,
+        ]
+        csum_sum = Signal(20)
+        m.d.sync += csum_sum.eq(
+            sum(words)
+            + Cat(s1s.sip[8:16], s1s.sip[0:8])
+            + Cat(s1s.sip[24:32], s1s.sip[16:24])
+            + Cat(s1s.dip[8:16], s1s.dip[0:8])
+            + Cat(s1s.dip[24:32], s1s.dip[16:24])
+        )
+        csum_fold = Signal(17)
+        m.d.sync += csum_fold.eq(csum_sum[0:16] + csum_sum[16:20])
         s2, s2_v = stage(s2m, s2m_v, "s2")
         # ``step * impr`` as three parts with no adder after a multiplier (as the
         # reciprocal's): ``step[0:18]`` by each 16-bit half of ``impr``, one MULT18X18D
@@ -1096,53 +1120,49 @@ class ThresholdCore(wiring.Component):
         # every quantity is then refused for position, every cost (at least 1) for
         # notional, as in the reference.
         # step * impr = lo + hi * 2**16 + top * 2**18 reaches 2**20 when lo >= 2**20,
-        # hi >= 16 or top >= 4, else it is ``step_low`` (below 3 * 2**20: 22 bits, the
-        # three low parts added carry-save), which holds its low 20 bits and the rest.
-        step_low = Signal(QTY_BITS + 2)
+        # hi >= 16 or top >= 4 (``step_over``); else ``amount = base + `` the three low
+        # parts is below 2**22, and is capped when it reaches max_order_qty (below
+        # 2**20: so a product of 2**20 or more from the low parts is capped too). The
+        # four addends are summed carry-save (two 3:2 steps, one carry chain) and, beside
+        # that chain, ``amount - maxq`` (a third 3:2 step with ``~maxq``, one chain): the
+        # compare does not wait for the sum.
         step_over = Signal()
-        st_sum, st_maj = _carry_save(
-            Cat(s2_step_lo[0:QTY_BITS], C(0, 2)),
-            Cat(C(0, 16), s2_step_hi[0:4], C(0, 2)),
-            Cat(C(0, 18), s2_step_top[0:2], C(0, 2)),
+        d2.d.comb += step_over.eq(
+            s2_step_top[2:].any() | s2_step_hi[4:].any() | s2_step_lo[QTY_BITS:].any()
         )
+        aw = QTY_BITS + 4  # amount < 2**22, and amount - maxq's sign
+        a1_sum, a1_maj = _carry_save(
+            Cat(s2.inst.base, C(0, aw - QTY_BITS)),
+            Cat(s2_step_lo[0:QTY_BITS], C(0, aw - QTY_BITS)),
+            Cat(C(0, 16), s2_step_hi[0:4], C(0, aw - QTY_BITS)),
+        )
+        a1_carry = Signal(aw)
+        d2.d.comb += a1_carry.eq(a1_maj << 1)
+        a2_sum, a2_maj = _carry_save(
+            a1_sum, a1_carry, Cat(C(0, 18), s2_step_top[0:2], C(0, aw - QTY_BITS))
+        )
+        a2_carry = Signal(aw)
+        d2.d.comb += a2_carry.eq(a2_maj << 1)
+        maxq_n = Signal(aw)
+        d2.d.comb += maxq_n.eq(~Cat(s2.inst.maxq, C(0, aw - QTY_BITS)))
+        a3_sum, a3_maj = _carry_save(a2_sum, a2_carry, maxq_n)
+        amount = Signal(aw)
+        below = Signal(aw)  # amount - maxq, modulo 2**aw (its sign: amount < maxq)
         d2.d.comb += [
-            step_low.eq(st_sum + (st_maj << 1)[0 : QTY_BITS + 2]),
-            step_over.eq(
-                s2_step_top[2:].any()
-                | s2_step_hi[4:].any()
-                | s2_step_lo[QTY_BITS:].any()
-                | step_low[QTY_BITS:].any()
-            ),
+            amount.eq(a2_sum + a2_carry),
+            below.eq(a3_sum + Cat(C(1, 1), a3_maj[0 : aw - 1])),
         ]
-        amount = Signal(21)
-        d2.d.comb += amount.eq(s2.inst.base + step_low[0:QTY_BITS])
-        words = [
-            IP_VIHL_TOS,
-            ORDER_IP_LEN,
-            0,
-            net.IP_DF,
-            (IP_TTL << 8) | net.IPPROTO_UDP,
-        ]
-        csum_sum = Signal(20)
-        d2.d.comb += csum_sum.eq(
-            sum(words)
-            + Cat(s2.sip[8:16], s2.sip[0:8])
-            + Cat(s2.sip[24:32], s2.sip[16:24])
-            + Cat(s2.dip[8:16], s2.dip[0:8])
-            + Cat(s2.dip[24:32], s2.dip[16:24])
-        )
-        fold1 = csum_sum[0:16] + csum_sum[16:20]
         csum = Signal(16)
         capped = Signal(QTY_BITS)
         room = Signal(QTY_BITS)
         nroom = Signal(COST_BITS + 1)
         d2.d.comb += [
-            csum.eq(~(fold1[0:16] + fold1[16])[0:16]),
+            csum.eq(~(csum_fold[0:16] + csum_fold[16])[0:16]),
             capped.eq(
                 Mux(
-                    step_over | (amount >= s2.inst.maxq),
+                    step_over | ~below[aw - 1],
                     s2.inst.maxq,
-                    amount,
+                    amount[0:QTY_BITS],
                 )
             ),
             room.eq(
