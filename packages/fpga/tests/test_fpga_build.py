@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tickwire.fpga.build import BuildError, BuildReport, build, parse_report, part_name
+from tickwire.fpga.build import (
+    BuildError,
+    BuildReport,
+    build,
+    parse_report,
+    part_name,
+    synth_script,
+)
 
 
 def test_parse_report_reads_the_clock_and_the_resources() -> None:
@@ -40,3 +47,14 @@ def test_unknown_device_is_refused(tmp_path: Path) -> None:
 )
 def test_part_names(device: str, part: str) -> None:
     assert part_name(device) == part
+
+
+def test_synthesis_maps_with_abc9_only_when_asked() -> None:
+    from tickwire.fpga.__main__ import _parser
+
+    assert "synth_ecp5 -abc9 -top tickwire_threshold " in synth_script(abc9=True)
+    assert "-abc9" not in synth_script()
+    assert _parser().parse_args(["build"]).abc9 is False
+    assert _parser().parse_args(["build", "--abc9"]).abc9 is True
+    report = BuildReport("um5g-45k", "CABGA381", 8, 156.25, 120.0, synthesis="synth_ecp5 -abc9")
+    assert "synthesis (synth_ecp5 -abc9)" in report.summary()

@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     bld.add_argument("--freq", type=float, default=156.25, help="target clock, MHz")
     bld.add_argument("--seed", type=int, default=1, help="random seed of placement and routing")
     bld.add_argument("--out", default="build/fpga", help="working directory")
+    bld.add_argument(
+        "--abc9", action="store_true", help="map the LUTs with ABC9 (synth_ecp5 -abc9)"
+    )
     ctl = sub.add_parser("control", help="a control-plane session on a simulated core")
     ctl.add_argument(
         "--config", type=existing_file, required=True, help="the threshold config (TOML)"
@@ -79,6 +82,7 @@ def _build(args: argparse.Namespace) -> int:
         speed=args.speed,
         freq_mhz=args.freq,
         seed=args.seed,
+        abc9=args.abc9,
     )
     print(report.summary())
     return 0 if report.met else 1
