@@ -151,6 +151,33 @@ class _View(Sequence[T]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {len(self):,} on disk>"
 
+    #: What an index out of range is called in its error.
+    _what = "spilled records"
+
+    def _item(self, i: int) -> T:
+        """The item at ``i`` (``0 <= i < len``)."""
+        raise NotImplementedError
+
+    def _slice(self, start: int, stop: int) -> list[T]:
+        """The items ``start:stop`` (``0 <= start <= stop <= len``)."""
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        n = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                return list(self)[index]
+            return self._slice(start, max(start, stop))
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(f"{self._what} index out of range")
+        return self._item(i)
+
 
 class SpilledTable(_View[T], Generic[T]):
     """Fixed-size records of one table (see the module docs)."""
@@ -294,22 +321,15 @@ class SpilledTable(_View[T], Generic[T]):
             if item is not None:
                 yield item
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[T]: ...
-    def __getitem__(self, index: int | slice) -> T | list[T]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(self._len)
-            if step != 1:
-                return list(self)[index]
-            return [x for x in self._read(start, max(start, stop)) if x is not None]
-        i = index + self._len if index < 0 else index
-        if not 0 <= i < self._len:
-            raise IndexError("spilled table index out of range")
+    _what = "spilled table"
+
+    def _slice(self, start: int, stop: int) -> list[T]:
+        return [x for x in self._read(start, stop) if x is not None]
+
+    def _item(self, i: int) -> T:
         item = next(self._read(i, i + 1))
         if item is None:
-            raise IndexError(f"no row at {index}")
+            raise IndexError(f"no row at {i}")
         return item
 
 
@@ -427,20 +447,12 @@ class SpilledInts(_View[int]):
         for chunk in self._chunks():
             yield from chunk
 
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[int]: ...
-    def __getitem__(self, index: int | slice) -> int | list[int]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step != 1:
-                return list(self)[index]
-            return self._range(start, max(start, stop)).tolist()
-        n = len(self)
-        i = index + n if index < 0 else index
-        if not 0 <= i < n:
-            raise IndexError("spilled samples index out of range")
+    _what = "spilled samples"
+
+    def _slice(self, start: int, stop: int) -> list[int]:
+        return self._range(start, stop).tolist()
+
+    def _item(self, i: int) -> int:
         if i >= self._written:
             return self._buffer[i - self._written]
         return int.from_bytes(self._out.read(i * 8, 8), "little", signed=True)
@@ -535,18 +547,10 @@ class SpilledLines(_View[str]):
     def __iter__(self) -> Iterator[str]:
         return self._read(0, len(self))
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        n = len(self)
-        if isinstance(index, slice):
-            start, stop, step = index.indices(n)
-            if step != 1:
-                return list(self)[index]
-            return list(self._read(start, max(start, stop)))
-        i = index + n if index < 0 else index
-        if not 0 <= i < n:
-            raise IndexError("spilled lines index out of range")
+    _what = "spilled lines"
+
+    def _slice(self, start: int, stop: int) -> list[str]:
+        return list(self._read(start, stop))
+
+    def _item(self, i: int) -> str:
         return next(self._read(i, i + 1))
