@@ -37,9 +37,9 @@ __all__ = [
     "write_plot",
 ]
 
-#: How to get the PNG, for the messages that say it is missing.
 #: The strategy's first log lines kept in report.json (all of them go to log.txt).
 LOG_IN_REPORT = 1000
+#: How to get the PNG, for the messages that say it is missing.
 PLOT_HINT = "pip install 'tickwire-engine[plot]'"
 
 

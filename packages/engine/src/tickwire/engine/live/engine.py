@@ -127,11 +127,12 @@ class MirrorError(RuntimeError):
     installed, nothing is attached to the interface, not root, or another feed port."""
 
 
+#: The strategy's last log lines in a snapshot (the dashboard, the session report).
+LOG_SHOWN = 10
+
 #: Entry-point group of extra feed sources. ``xdp-mirror`` (registered by tickwire-xdp:
 #: ``tickwire.xdp.mirror:MirrorFeed.open``) is called as ``opener(iface, address=...)``
 #: and returns a :class:`_Mirror`, or raises ``OSError``/``RuntimeError`` saying why not.
-#: The strategy's last log lines in a snapshot (the dashboard, the session report).
-LOG_SHOWN = 10
 FEED_PLUGINS = "tickwire.engine.feeds"
 XDP_MIRROR_PLUGIN = "xdp-mirror"
 

@@ -13,7 +13,8 @@ What differs between a backtest and a live session comes in as arguments:
 * ``books`` and ``prints``: the strategy's view of the market (a reference or compiled
   book manager) and the list its tape prints are appended to;
 * ``log``: where ``ctx.log`` lines go, anything with ``append`` (the backtest's spilled
-  :class:`~tickwire.engine.backtest.spill.SpilledLines`, the live runner's list).
+  :class:`~tickwire.engine.backtest.spill.SpilledLines`, the live runner's
+  :class:`~tickwire.engine.strategy.live.StrategyLog`).
 
 :meth:`StrategyContext.market` is the feed side, the same for both: it applies one ITCH
 message to the strategy's books and returns the events the strategy gets for it, in the
