@@ -469,6 +469,66 @@ def test_bad_arguments_are_usage_errors(
     _check(status, err, {2}, " ".join(argv))
 
 
+#: Commands given one of their inputs as an output (IN is the input's path): exit 2, the
+#: input unchanged. On the old code each replaced its input and exited 0.
+OUTPUT_IS_INPUT: list[tuple[str, list[str], str]] = [
+    ("tickwire.moldudp64.cli", ["itch2pcap", "IN", "IN"], "itch"),
+    ("tickwire.moldudp64.cli", ["pcap2itch", "IN", "IN"], "pcap"),
+    ("tickwire.itch.cli", ["dump", "IN", "--json", "IN"], "itch"),
+    ("tickwire.itch.cli", ["generate", "--messages", "10", "--symbols", "2", "IN"], "none"),
+    ("tickwire.engine.cli", ["book", "IN", "--json", "IN"], "pcap"),
+    (
+        "tickwire.engine.cli",
+        [
+            "threshold",
+            "--backend",
+            "reference",
+            "--config",
+            "TOML",
+            "IN",
+            "--orders",
+            "IN",
+            "--json",
+            "OUT/t.json",
+        ],
+        "pcap",
+    ),
+    (
+        "tickwire.engine.cli",
+        ["backtest", "IN", "--out", "OUT/bt_in", "--no-plot", "--quiet", "--html", "IN"],
+        "itch",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "kind"), OUTPUT_IS_INPUT, ids=[" ".join(a) for _, a, _ in OUTPUT_IS_INPUT]
+)
+def test_an_output_never_replaces_the_commands_input(
+    corpus: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    module: str,
+    argv: list[str],
+    kind: str,
+) -> None:
+    if kind == "none":  # generate reads nothing: writing over a file is what it is asked
+        target = tmp_path / "old.itch"
+        target.write_bytes(b"old")
+        status, err = _run(module, [str(target) if a == "IN" else a for a in argv], capsys)
+        assert status == 0 and target.read_bytes() != b"old", err
+        return
+    source = tmp_path / f"in.{kind}"
+    source.write_bytes(corpus[kind].read_bytes())
+    subst = {"IN": str(source), "TOML": str(corpus["good.toml"])}
+    real = [subst.get(a, a.replace("OUT/", f"{corpus['out']}/")) for a in argv]
+    status, err = _run(module, real, capsys)
+    _check(status, err, {2}, " ".join(argv))
+    assert f"{source}: is also this command's input" in err
+    assert source.read_bytes() == corpus[kind].read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == [source.name]  # no temporary file left
+
+
 #: The entry points themselves, as users run them: exit status and stderr of a process.
 ENTRY_POINTS: list[tuple[list[str], str, int]] = [
     (["tickwire.itch", "stats", "trunc.gz"], "gzip", 1),

@@ -11,7 +11,16 @@ import stat
 from pathlib import Path
 
 import pytest
-from tickwire.cli import add_json_option, atomic_open, atomic_path, json_output, write_json
+from tickwire.cli import (
+    add_json_option,
+    atomic_open,
+    atomic_path,
+    existing_file,
+    json_output,
+    one_line,
+    run_cli,
+    write_json,
+)
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -79,3 +88,68 @@ def test_a_device_is_written_in_place_and_a_directory_refused(tmp_path: Path) ->
 def test_a_missing_folder_is_an_oserror(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "no" / "x.json"):
         pass
+
+
+def test_a_missing_folder_is_named_not_the_temporary_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as caught, atomic_path(tmp_path / "no" / "x.json"):
+        pass
+    assert caught.value.filename == str(tmp_path / "no" / "x.json")
+    assert (
+        one_line(caught.value) == f"{tmp_path / 'no' / 'x.json'}: no such folder {tmp_path / 'no'}"
+    )
+
+
+def _convert(argv: list[str]) -> int:
+    """A command like every converter: an input (existing_file), an output written with
+    atomic_path, and --json PATH."""
+    p = argparse.ArgumentParser(prog="conv")
+    p.add_argument("input", type=existing_file)
+    p.add_argument("output")
+    add_json_option(p, "the summary")
+
+    def command(args: argparse.Namespace) -> int:
+        data = Path(args.input).read_bytes()
+        with atomic_path(args.output) as tmp:
+            tmp.write_bytes(data.upper())
+        if args.json is not None:
+            write_json(args.json, {"bytes": len(data)})
+        return 0
+
+    return run_cli(p, argv, command)
+
+
+@pytest.mark.parametrize("through", ["same path", "symbolic link", "--json"])
+def test_an_output_never_replaces_an_input_of_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], through: str
+) -> None:
+    """The rule (module docs): an output naming a file the command reads is a usage error,
+    and the input is left as it was. On the old code the input was replaced (exit 0)."""
+    day = tmp_path / "day.itch"
+    day.write_bytes(b"the day")
+    source, out = str(day), str(tmp_path / "out.bin")
+    if through == "same path":
+        out = str(day)
+    elif through == "symbolic link":
+        (tmp_path / "link.itch").symlink_to(day)
+        source, out = str(tmp_path / "link.itch"), str(day)
+    argv = [source, out] if through != "--json" else [source, out, "--json", str(day)]
+    assert _convert(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"conv: error: {day}: is also this command's input"
+    )
+    assert day.read_bytes() == b"the day"
+    assert not [p for p in tmp_path.iterdir() if ".part-" in p.name]
+    # Outside a command (a library call) nothing is noted: the caller decides.
+    with atomic_path(day) as tmp:
+        tmp.write_bytes(b"new")
+    assert day.read_bytes() == b"new"
+
+
+def test_outputs_that_are_not_inputs_are_written(tmp_path: Path) -> None:
+    (tmp_path / "in").write_bytes(b"abc")
+    assert (
+        _convert([str(tmp_path / "in"), str(tmp_path / "out"), "--json", str(tmp_path / "s")]) == 0
+    )
+    assert (tmp_path / "out").read_bytes() == b"ABC"
+    assert json.loads((tmp_path / "s").read_text()) == {"bytes": 3}

@@ -8,14 +8,17 @@ reported before anything is opened, sent or written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import ipaddress
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 __all__ = [
     "existing_file",
+    "input_named",
     "int_range",
     "ipv4",
     "iso_date",
@@ -24,6 +27,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "probability",
+    "reading_inputs",
     "tcp_udp_port",
     "tcp_udp_port_or_any",
     "vlan_tci",
@@ -120,12 +124,40 @@ def iso_date(text: str) -> str:
     return text
 
 
+#: The regular files the running command reads, ``(device, inode) -> path as given``:
+#: noted by :func:`existing_file` while :func:`~tickwire.cli.run_cli` parses, asked by
+#: :func:`~tickwire.cli.atomic_path`; None outside a command.
+_INPUTS: ContextVar[dict[tuple[int, int], str] | None] = ContextVar(
+    "tickwire_cli_inputs", default=None
+)
+
+
+@contextlib.contextmanager
+def reading_inputs() -> Iterator[None]:
+    """Note the inputs :func:`existing_file` accepts inside the block (:func:`run_cli`
+    runs each command in one), so no output of the command can replace one of them."""
+    token = _INPUTS.set({})
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
+def input_named(st: os.stat_result) -> str | None:
+    """The path the running command was given for the input file ``st`` is (same device
+    and inode), or None: not an input, or no command running."""
+    inputs = _INPUTS.get()
+    return None if inputs is None else inputs.get((st.st_dev, st.st_ino))
+
+
 def existing_file(text: str) -> str:
     """An argparse type: a path to read, which must exist and not be a directory or an
     empty regular file (a pipe or ``/dev/stdin`` is fine).
 
     The rule: a missing input is a usage error (exit 2, like argparse's ``FileType``),
     found while parsing, so no output file has been created yet when it is reported.
+    Under :func:`run_cli` the file is noted as an input (:func:`reading_inputs`), so
+    an output named like it is refused instead of replacing it.
     """
     try:
         st = os.stat(text)
@@ -137,4 +169,7 @@ def existing_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
     if st.st_size == 0 and os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text}: empty file")
+    inputs = _INPUTS.get()
+    if inputs is not None and os.path.isfile(text):
+        inputs.setdefault((st.st_dev, st.st_ino), text)
     return text

@@ -25,6 +25,9 @@ Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
    Either way stderr gets one line, ``PROG: error: what went wrong`` (``PROG`` names the
    subcommand that ran, as argparse's own errors do), never a traceback.
    Anything else is a bug in tickwire and keeps its traceback.
+4. **notes the command's inputs** (:func:`~tickwire.cli.args.reading_inputs`): the files
+   :func:`~tickwire.cli.args.existing_file` accepted, which no output of the command
+   may replace (:func:`~tickwire.cli.atomic_path` refuses them, exit 2).
 
 ``main`` returns the status and never raises ``SystemExit``, so tests call ``main(argv)``
 directly. Test: ``packages/cli/tests/test_cli_boundary.py`` and, over every registered
@@ -44,6 +47,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+from tickwire.cli.args import reading_inputs
 
 __all__ = [
     "DATA_ERRORS",
@@ -235,6 +240,17 @@ def run_cli(
     if capture is not None:
         capture.append(parser)
         return 0
+    with reading_inputs():  # what existing_file accepts, no output may replace
+        return _parse_and_run(parser, argv, command, usage_errors, data_errors)
+
+
+def _parse_and_run(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    command: Callable[[argparse.Namespace], int],
+    usage_errors: tuple[type[BaseException], ...],
+    data_errors: tuple[type[BaseException], ...],
+) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse printed usage and the error (or the help)

@@ -13,7 +13,13 @@ The rules:
   target only when the command succeeds; when it fails, the temporary file is removed
   and an existing target is untouched (:func:`atomic_path`, :func:`atomic_open`). A
   target that exists and is not a regular file (``/dev/null``, a FIFO) is written in
-  place.
+  place. A target in a folder that does not exist is an error naming the target (not
+  the temporary file).
+* An output never replaces an input of the same command: a target that is a file the
+  command reads (given to :func:`~tickwire.cli.args.existing_file`, the same file by
+  device and inode, so through a symbolic link too) is a usage error (exit 2) before
+  anything is written. Why: ``threshold run CAP --orders CAP`` replaced the capture with
+  the orders, ``engine backtest DAY --html DAY`` the day with the HTML report.
 
 Inputs are validated while parsing (:func:`tickwire.cli.args.existing_file`), so a
 missing input never creates an output at all. Test: ``packages/cli/tests/test_cli_output.py``.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -30,6 +37,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
+
+from tickwire.cli.args import input_named
+from tickwire.cli.boundary import UsageError
 
 __all__ = [
     "JSON_HELP",
@@ -70,16 +80,32 @@ def json_to_stdout(value: str | None) -> bool:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path to write ``path``'s content to; renamed to ``path`` when the
     ``with`` block ends without an exception, removed when it raises (see the module
-    docs). A target that exists and is not a regular file is yielded as is."""
+    docs). A target that exists and is not a regular file is yielded as is; one that is
+    an input of the running command raises :class:`~tickwire.cli.UsageError`."""
     target = Path(path)
     if target.exists() and not target.is_file():
         if target.is_dir():
             raise IsADirectoryError(21, "is a directory, not a file", str(target))
         yield target  # a device or a FIFO: nothing to replace
         return
+    with contextlib.suppress(OSError):
+        source = input_named(target.stat())
+        if source is not None:
+            same = "" if os.path.abspath(source) == os.path.abspath(target) else f" ({source})"
+            raise UsageError(
+                f"{target}: is also this command's input{same}; an output never replaces "
+                "an input: name another file"
+            )
     tmp = target.with_name(f".{secrets.token_hex(4)}.part-{target.name}")
-    # Created here, with the mode a plain open() would give (0666 less the umask).
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        # Created here, with the mode a plain open() would give (0666 less the umask).
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:  # name the target, not the temporary file
+        if isinstance(exc, FileNotFoundError) and not target.parent.is_dir():
+            raise FileNotFoundError(
+                errno.ENOENT, f"no such folder {target.parent}", str(target)
+            ) from None
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from None
     try:
         yield tmp
     except BaseException:
