@@ -103,6 +103,20 @@ def test_bad_input_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert status == 2  # a path that names no file is a usage error, like argparse's FileType
 
 
+@pytest.mark.parametrize("lenient", [False, True])
+def test_stats_of_a_capture_says_it_is_one(
+    real_file: Path, capsys: pytest.CaptureFixture[str], lenient: bool
+) -> None:
+    """A real MoldUDP64 capture given to ``stats`` (which reads BinaryFILEs): exit 1, one
+    line saying what the file is. On the old code ``--lenient`` exited 0 with counts of
+    "messages" found in the capture's bytes."""
+    capture = real_file.parents[1] / "pcap" / "nasdaq-itch50" / "Multiple.Packets.pcap"
+    status, text = run("stats", str(capture), *(["--lenient"] if lenient else []))
+    err = capsys.readouterr().err
+    assert (status, text) == (1, "")
+    assert err.count("\n") == 1 and "a pcap or pcapng capture, not a BinaryFILE" in err
+
+
 def test_unknown_type_filter_is_a_usage_error(
     real_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -213,8 +213,8 @@ def test_random_bytes_raise_only_decode_error(data: bytes) -> None:
         try:
             for msg in reader:
                 assert isinstance(msg, itch.Message)
-        except DecodeError as exc:
-            assert not lenient
+        except DecodeError as exc:  # lenient mode raises only for a capture
+            assert not lenient or exc.reason.startswith("a pcap or pcapng capture")
             assert 0 <= exc.offset < len(data)
         assert reader.stats.bytes_read <= len(data)
 
@@ -268,3 +268,58 @@ def test_streaming_memory_is_bounded() -> None:
     assert n == copies * len(MSGS)
     assert reader.stats.skipped == copies
     assert peak < 8 * 1024 * 1024, peak
+
+
+CAPTURE_HEADS = [
+    b"\xd4\xc3\xb2\xa1",  # classic pcap, microseconds, little-endian
+    b"\xa1\xb2\xc3\xd4",  # the same, big-endian
+    b"\x4d\x3c\xb2\xa1",  # nanoseconds, little-endian
+    b"\xa1\xb2\x3c\x4d",  # nanoseconds, big-endian
+    b"\x0a\x0d\x0d\x0a",  # pcapng section header block
+]
+
+
+@pytest.mark.parametrize("head", CAPTURE_HEADS, ids=lambda h: h.hex())
+@pytest.mark.parametrize("form", ["bytes", "path", "gzip", "file"])
+def test_a_capture_is_refused_not_framed(tmp_path: Path, head: bytes, form: str) -> None:
+    """A stream that starts like a pcap or pcapng file is not a BinaryFILE: every framer
+    says so at offset 0, lenient mode too. On the old code strict mode failed somewhere
+    inside with a framing error and lenient mode counted "messages" found in its bytes."""
+    from tickwire.itch import fastpath
+
+    data = head + bytes(20) + b"".join(frame(encode(m)) for m in MSGS) * 50
+
+    def source() -> object:
+        if form == "bytes":
+            return data
+        path = tmp_path / ("cap.gz" if form == "gzip" else "cap")
+        path.write_bytes(gzip.compress(data) if form == "gzip" else data)
+        return str(path) if form != "file" else path.open("rb")
+
+    readers = [
+        lambda s: list(read(s)),
+        lambda s: list(read(s, lenient=True)),
+        lambda s: list(iter_raw(s)),
+        *(
+            (lambda s, c=codec: list(c.decode_binaryfile(s, chunk_size=64)))
+            for codec in (fastpath.PURE, fastpath.COMPILED)
+            if codec is not None
+        ),
+    ]
+    for reader in readers:
+        src = source()
+        with pytest.raises(DecodeError, match="a pcap or pcapng capture, not a BinaryFILE") as e:
+            reader(src)
+        assert e.value.offset == 0
+        if isinstance(src, io.IOBase):
+            src.close()
+
+
+def test_a_binaryfile_is_not_taken_for_a_capture() -> None:
+    """The rule looks at the stream's first four bytes only: the same bytes later on, in
+    an unknown type's frame, are skipped as before."""
+    body = b"\x0a\x0d\x0d\x0a" + b"?" * 10
+    data = (
+        b"".join(frame(encode(m)) for m in MSGS[:1]) + frame(b"Z" + body) + frame(encode(MSGS[1]))
+    )
+    assert list(read(data)) == MSGS[:2]

@@ -59,7 +59,7 @@ from typing import Any, Final, Protocol, TextIO
 from tickwire.itch import columnar
 from tickwire.itch.fastpath import FrameStats
 from tickwire.itch.messages import MESSAGE_CLASSES
-from tickwire.itch.reader import _open_stream
+from tickwire.itch.reader import _CAPTURE_MAGICS, _open_stream
 
 __all__ = [
     "CAPTURE_GROUP",
@@ -86,14 +86,6 @@ SERIES_GROUP: Final = "tickwire.itch.series"
 ROW_GROUP_ROWS: Final = 1 << 20
 #: Input bytes per step (the progress bar moves once per step).
 CONVERT_CHUNK: Final = 1 << 23
-
-_CAPTURE_MAGICS: Final = (
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x0a\x0d\x0d\x0a",
-)
 
 
 class CaptureMessages(Protocol):

@@ -39,7 +39,7 @@ from tickwire.itch.messages import (
     DecodeError,
     Message,
 )
-from tickwire.itch.reader import BinaryFileReader, Source
+from tickwire.itch.reader import BinaryFileReader, Source, refuse_capture
 
 __all__ = [
     "AVAILABLE",
@@ -207,6 +207,7 @@ def _frame_chunks(
     try:
         if isinstance(source, bytes | bytearray | memoryview) and source[:2] != b"\x1f\x8b":
             # In memory already: walk it in slices, no copies.
+            refuse_capture(source)
             end = len(source)
             pos = 0
             while True:
@@ -226,6 +227,8 @@ def _frame_chunks(
         try:
             while True:
                 chunk = stream.read(chunk_size)
+                if not base and not buf:
+                    refuse_capture(chunk)  # the stream's first bytes
                 buf = buf + chunk if buf else chunk
                 out, pos, blocked = feed(buf, 0, -1)
                 yield out

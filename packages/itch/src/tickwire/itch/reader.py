@@ -15,6 +15,13 @@ Framing rules (the issue and ``specs/NOTES.md``):
   ``stats.errors`` and reading goes on: after garbage the reader moves forward byte by
   byte until a plausible frame (a known type whose prefix is 0 or its length) starts; a
   truncated tail ends the stream.
+* A stream that starts with a pcap or pcapng magic number is a capture, not a BinaryFILE:
+  both modes raise :class:`~tickwire.itch.messages.DecodeError` at offset 0 saying so (no
+  BinaryFILE starts that way: its first prefix would be 2,573 or more bytes, no ITCH
+  message's length). Why: lenient mode resynchronised through a capture and reported
+  counts of "messages" found in its bytes, exit 0; strict mode said "unknown message
+  type with a zero length prefix" somewhere inside it. The compiled framers
+  (:mod:`tickwire.itch.fastpath`) apply the same rule (:func:`refuse_capture`).
 
 Input can be a path, a binary file object or a bytes-like object; gzip is detected from
 its magic number and decompressed on the fly. Memory use is bounded by the chunk size
@@ -35,7 +42,7 @@ from typing import IO, Any, Final, Protocol, cast
 
 from tickwire.itch.messages import DECODERS, MESSAGE_LENGTHS, DecodeError, Message
 
-__all__ = ["BinaryFileReader", "ReaderStats", "Source", "iter_raw", "read"]
+__all__ = ["BinaryFileReader", "ReaderStats", "Source", "iter_raw", "read", "refuse_capture"]
 
 log = logging.getLogger("tickwire.itch")
 
@@ -49,6 +56,17 @@ CHUNK_SIZE: Final = 1 << 20
 MAX_KEPT_ERRORS: Final = 1000
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+#: The first four bytes of a capture, as in the file: classic pcap (microsecond and
+#: nanosecond, both byte orders) and pcapng's section header block. tickwire-itch imports
+#: nothing, so this is its copy of :data:`tickwire.net.pcap.CAPTURE_MAGICS`
+#: (``tests/test_capture_sniffing.py`` holds the two equal).
+_CAPTURE_MAGICS: Final = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+)
 # type byte -> message length, for plausibility checks while resynchronising.
 _LENGTH_BY_BYTE: Final = {ord(t): n for t, n in MESSAGE_LENGTHS.items()}
 
@@ -98,6 +116,17 @@ class ReaderStats:
             "errors": self.error_count,
             "garbage_bytes": self.garbage_bytes,
         }
+
+
+def refuse_capture(head: bytes | bytearray | memoryview) -> None:
+    """Raise :class:`DecodeError` when ``head``, the first bytes of a (decompressed)
+    stream, starts like a pcap or pcapng capture (see the module docstring)."""
+    if bytes(head[:4]) in _CAPTURE_MAGICS:
+        raise DecodeError(
+            "a pcap or pcapng capture, not a BinaryFILE (moldudp64 pcap2itch writes its "
+            "MoldUDP64 messages as one)",
+            offset=0,
+        )
 
 
 class _Prepended(io.RawIOBase):
@@ -241,9 +270,13 @@ class BinaryFileReader:
         base = 0  # stream offset of buf[0]
         pos = 0
         fixups = 0
+        sniff = True
         try:
             for chunk in self._chunks():
                 buf = buf[pos:] + chunk if pos < len(buf) else chunk
+                if sniff and len(buf) >= 4:  # buf starts the stream: no frame taken yet
+                    sniff = False
+                    refuse_capture(buf)
                 base += pos
                 pos = 0
                 end = len(buf)
