@@ -347,3 +347,28 @@ def test_json_on_stdout_is_json_only(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main([*day, "--out", str(tmp_path / "o"), "--json", str(path)]) == 0
     assert "outputs" in capsys.readouterr().out
     assert "pnl" in json.loads(path.read_text())
+
+
+def test_engine_backtest_latency_draws_are_bounded_and_unchanged_below_a_day() -> None:
+    """Every draw is in 0..MAX_LATENCY_NS (a day); below it the lognormal gives the draws
+    random.lognormvariate gave (reports of old seeds are unchanged)."""
+    import math
+    import random
+
+    from tickwire.engine.backtest.latency import MAX_LATENCY_NS
+
+    model = parse_latency("lognormal:20000,0.5", seed=3)
+    rng = random.Random(3)
+    assert [model.sample() for _ in range(2000)] == [
+        round(rng.lognormvariate(math.log(20000), 0.5)) for _ in range(2000)
+    ]
+    for spec in ("lognormal:20000,99", f"normal:{MAX_LATENCY_NS},{MAX_LATENCY_NS}"):
+        model = parse_latency(spec, seed=1)
+        draws = [model.sample() for _ in range(2000)]
+        assert min(draws) >= 0 and max(draws) == MAX_LATENCY_NS, spec
+    for bad in ("lognormal:20000,nan", "lognormal:20000,inf", "lognormal:20000,-1"):
+        with pytest.raises(LatencySpecError, match="finite sigma"):
+            parse_latency(bad)
+    for bad in (f"constant:{MAX_LATENCY_NS + 1}", f"uniform:0,{MAX_LATENCY_NS + 1}"):
+        with pytest.raises(LatencySpecError, match="more than a day"):
+            parse_latency(bad)

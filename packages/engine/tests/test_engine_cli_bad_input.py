@@ -36,6 +36,15 @@ def _error_line(err: str) -> str:
         ("[backtest]\nfeed_latency = 5\n", "backtest.feed_latency: must be a string"),
         # 4294967290 is valid but leaves 5 UserRefNums: the market maker needs more
         ("[backtest]\nfirst_user_ref_num = 4294967290\n", "leaves too few 4-byte UserRefNums"),
+        # latency specs that failed mid-run (NaN: exit 1; the others blamed on
+        # first_user_ref_num through an OverflowError)
+        (
+            '[backtest]\nfeed_latency = "lognormal:20000,nan"\n',
+            "a finite sigma >= 0, got 20000,nan",
+        ),
+        ('[backtest]\norder_latency = "lognormal:20000,inf"\n', "backtest.order_latency: must be"),
+        ('[backtest]\nack_latency = "constant:100000000000000000000000"\n', "more than a day"),
+        ('[backtest]\nfeed_latency = "normal:20000,100000000000000000000"\n', "more than a day"),
         ('[strategy]\nquote_size = "abc"\n', "strategy.quote_size: must be an integer"),
         ("[strategy]\nskew_shares = 0\n", "strategy.skew_shares: must be at least 1"),
         ('[strategy]\nsymbols = "AAPL"\n', "strategy.symbols: must be a list"),
@@ -52,6 +61,17 @@ def test_backtest_config_values_are_named(
     rc = main(["backtest", "--config", str(cfg), "--out", str(tmp_path / "o"), *SMALL])
     assert rc == 2
     assert needle in _error_line(capsys.readouterr().err)
+
+
+def test_a_wild_but_valid_latency_runs_and_blames_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sigma 99: half the draws beyond a day, clipped to a day (they never arrive). On the
+    old code exp() overflowed mid-run and the error named backtest.first_user_ref_num."""
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text('[backtest]\nfeed_latency = "lognormal:20000,99"\n')
+    rc = main(["backtest", "--config", str(cfg), "--out", str(tmp_path / "o"), *SMALL])
+    assert rc == 0, capsys.readouterr().err
 
 
 def test_taker_parameters_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ from tickwire.engine.strategy import (
     StrategyError,
     ThresholdTaker,
     TimerEvent,
+    UserRefNumsExhausted,
 )
 from tickwire.engine.strategy.live import LiveRunner
 from tickwire.itch import AddOrder, Message, OrderExecuted, SystemEvent
@@ -195,8 +196,10 @@ def test_engine_strategy_user_ref_nums_exhausted_refuses_and_can_still_cancel() 
         on_refs_exhausted="raise",
     )
     strict.submit("AAPL", "B", 100, PX)
-    with pytest.raises(OverflowError, match="UserRefNum space exhausted"):
+    # its own type (an OverflowError), so the backtest names the key for it alone
+    with pytest.raises(UserRefNumsExhausted, match="UserRefNum space exhausted"):
         strict.submit("AAPL", "B", 100, PX)
+    assert issubclass(UserRefNumsExhausted, OverflowError)
 
 
 def test_engine_strategy_rejected_by_venue() -> None:

@@ -352,6 +352,7 @@ def execute_backtest(
     """``run_backtest`` of ``prepared`` over ``stream`` with a progress bar (``show``) and
     its usage errors as :class:`UsageError`; returns the :class:`BacktestResult`."""
     from tickwire.engine.backtest import run_backtest
+    from tickwire.engine.strategy.orders import UserRefNumsExhausted
     from tickwire.threshold.backends import BackendUnavailable
 
     try:
@@ -367,7 +368,7 @@ def execute_backtest(
             )
     except BackendUnavailable as exc:  # --backend cython where the extension is not built
         raise UsageError(str(exc)) from None
-    except OverflowError as exc:  # the strategy sent more orders than UserRefNums remain
+    except UserRefNumsExhausted as exc:  # more orders than UserRefNums remain
         raise UsageError(
             f"backtest.first_user_ref_num: {prepared.config.first_user_ref_num} leaves too few "
             f"4-byte UserRefNums for this run ({exc}); start lower"

@@ -8,6 +8,17 @@ Specs are short strings, used by the CLI and the config file:
 * ``"uniform:10000,50000"``: uniform integer in [10 us, 50 us];
 * ``"normal:20000,3000"``: normal(mean, sd) clipped at 0;
 * ``"lognormal:20000,0.5"``: median 20 us, sigma 0.5 of the log (a realistic long tail).
+
+Every parameter is bounded when the model is made, and every draw is clipped into
+``0..MAX_LATENCY_NS`` (one day): times, a parameter above a day, and a sigma that is not
+a finite number are refused (:class:`LatencySpecError`, a configuration error naming the
+key). Why: ``constant:10**23``, ``normal:20000,10**23``, ``lognormal:20000,99`` and
+``lognormal:20000,inf`` were accepted and failed mid-run with an ``OverflowError`` the
+backtest command blamed on ``backtest.first_user_ref_num``; ``lognormal:20000,nan``
+with "cannot convert float NaN to integer", exit 1. A latency beyond a day means the
+message never arrives in the day, so clipping a draw there changes no result; the draws
+below it are the same numbers from the same seeds as before (the lognormal's is
+``exp`` of the same normal variate). Test: ``test_engine_latency.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = [
+    "MAX_LATENCY_NS",
     "ConstantLatency",
     "LatencyModel",
     "LatencySpecError",
@@ -28,8 +40,22 @@ __all__ = [
 ]
 
 
+#: The largest latency a model gives: one day in ns (longer never arrives in the day).
+MAX_LATENCY_NS = 86_400 * 10**9
+_LOG_MAX = math.log(MAX_LATENCY_NS)
+
+
 class LatencySpecError(ValueError):
-    """A latency spec string that cannot be parsed."""
+    """A latency spec string that cannot be parsed, or parameters out of range."""
+
+
+def _check_ns(what: str, *values: int) -> None:
+    """Refuse a parameter in ns above :data:`MAX_LATENCY_NS` (negatives are each model's)."""
+    for value in values:
+        if value > MAX_LATENCY_NS:
+            raise LatencySpecError(
+                f"{what} latency {value} ns is more than a day ({MAX_LATENCY_NS} ns)"
+            )
 
 
 class LatencyModel(Protocol):
@@ -47,6 +73,7 @@ class ConstantLatency:
     def __post_init__(self) -> None:
         if self.ns < 0:
             raise LatencySpecError(f"latency must be >= 0 ns, got {self.ns}")
+        _check_ns("constant", self.ns)
 
     def sample(self) -> int:
         return self.ns
@@ -67,6 +94,7 @@ class UniformLatency:
             raise LatencySpecError(
                 f"uniform latency needs 0 <= low <= high, got {self.low},{self.high}"
             )
+        _check_ns("uniform", self.high)
         self._rng = random.Random(self.seed)
 
     def sample(self) -> int:
@@ -86,10 +114,11 @@ class NormalLatency:
     def __post_init__(self) -> None:
         if self.mean < 0 or self.sd < 0:
             raise LatencySpecError(f"normal latency needs mean, sd >= 0, got {self.mean},{self.sd}")
+        _check_ns("normal", self.mean, self.sd)
         self._rng = random.Random(self.seed)
 
     def sample(self) -> int:
-        return max(0, round(self._rng.gauss(self.mean, self.sd)))
+        return min(MAX_LATENCY_NS, max(0, round(self._rng.gauss(self.mean, self.sd))))
 
     def describe(self) -> str:
         return f"normal:{self.mean},{self.sd}"
@@ -101,16 +130,23 @@ class LogNormalLatency:
     sigma: float
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
+    _mu: float = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.median <= 0 or self.sigma < 0:
+        if self.median <= 0 or not (math.isfinite(self.sigma) and self.sigma >= 0):
             raise LatencySpecError(
-                f"lognormal latency needs median > 0 and sigma >= 0, got {self.median},{self.sigma}"
+                "lognormal latency needs median > 0 and a finite sigma >= 0, "
+                f"got {self.median},{self.sigma}"
             )
+        _check_ns("lognormal", self.median)
+        self._mu = math.log(self.median)
         self._rng = random.Random(self.seed)
 
     def sample(self) -> int:
-        return round(self._rng.lognormvariate(math.log(self.median), self.sigma))
+        # random.lognormvariate is exp(normalvariate(mu, sigma)): the same draw, with the
+        # exponent clipped first (exp overflows past about 709).
+        x = self._rng.normalvariate(self._mu, self.sigma)
+        return round(math.exp(x)) if x < _LOG_MAX else MAX_LATENCY_NS
 
     def describe(self) -> str:
         return f"lognormal:{self.median},{self.sigma}"

@@ -15,7 +15,7 @@ from tickwire.engine.strategy.api import (
 from tickwire.engine.strategy.context import StrategyContext
 from tickwire.engine.strategy.live import LiveRunner
 from tickwire.engine.strategy.market_maker import MarketMaker
-from tickwire.engine.strategy.orders import Order, OrderManager, OrderState
+from tickwire.engine.strategy.orders import Order, OrderManager, OrderState, UserRefNumsExhausted
 from tickwire.engine.strategy.taker import ThresholdTaker
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "ThresholdTaker",
     "TimerEvent",
     "TradeEvent",
+    "UserRefNumsExhausted",
 ]

@@ -18,8 +18,9 @@ spec's:
   Replaces are refused the same way, reason ``user_ref_num_exhausted``, counted in
   ``refused`` and by risk's ``refusals``: the session goes on and can still cancel.
   Such an order has UserRefNum 0 (never valid on the wire) and is not kept in
-  ``orders``. ``on_refs_exhausted="raise"`` raises :class:`OverflowError` instead (the
-  backtest, for which running out is a configuration error);
+  ``orders``. ``on_refs_exhausted="raise"`` raises :class:`UserRefNumsExhausted` (an
+  ``OverflowError``) instead (the backtest, for which running out is a configuration
+  error; its command line names the key for this error only, not for any overflow);
 * risk hears only what the venue says: an order's exposure is freed by the venue's
   Executed, Canceled, Rejected or dead Accepted, never by sending a Cancel, and a
   Replace in flight keeps the original counted until Order Replaced or Rejected
@@ -72,7 +73,13 @@ from tickwire.ouch.tracker import OrderState as WireState
 
 log = logging.getLogger("tickwire.engine.orders")
 
-__all__ = ["Order", "OrderManager", "OrderState"]
+__all__ = ["Order", "OrderManager", "OrderState", "UserRefNumsExhausted"]
+
+
+class UserRefNumsExhausted(OverflowError):
+    """The 4-byte UserRefNum space is used up and the manager was told to raise
+    (``on_refs_exhausted="raise"``): a distinct type, so a caller that turns it into
+    a configuration error (``backtest.first_user_ref_num``) blames nothing else on it."""
 
 
 class OrderState(StrEnum):
@@ -209,11 +216,11 @@ class OrderManager:
 
     def _take_ref(self) -> int:
         """The next UserRefNum; 0 (never sent) when none is left, for the caller to
-        refuse with :meth:`_exhausted` (``OverflowError`` in ``raise`` mode)."""
+        refuse with :meth:`_exhausted` (:class:`UserRefNumsExhausted` in ``raise`` mode)."""
         ref = self._next_ref
         if ref > 2**32 - 1:
             if self._refs_exhausted == "raise":
-                raise OverflowError("UserRefNum space exhausted (4 bytes)")
+                raise UserRefNumsExhausted("UserRefNum space exhausted (4 bytes)")
             return 0
         self._next_ref += 1
         return ref
