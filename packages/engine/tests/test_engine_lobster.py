@@ -138,11 +138,26 @@ def test_engine_lobster_bbo_csv_and_parquet(
     assert (tmp_path / f"{symbols[0]}_2026-11-23_34200000_57600000_message_2.csv").exists()
 
 
+def test_engine_lobster_cli_date_is_checked_while_parsing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["export", "--symbol", "X", "--date", "2020-13-01", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--messages", "100", "--symbols", "2"]) == 2
+    assert "'2020-13-01' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_engine_lobster_errors(day: list[Message], tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="levels"):
         export(day, ["X"], tmp_path, levels=0)
     with pytest.raises(ExportError, match="csv or parquet"):
         export(day, ["X"], tmp_path, bbo_format="xlsx")
+    # The date is part of every file name: only a real YYYY-MM-DD date (2020-13-01 and
+    # ../x were written as given, the second outside the folder).
+    for bad in ("2020-13-01", "../x", "20200102"):
+        with pytest.raises(ExportError, match="YYYY-MM-DD"):
+            export(day, ["X"], tmp_path / "d", date=bad)
+    assert not (tmp_path / "d").exists()
     res = export(day[:1000], ["NOTHERE"], tmp_path)
     assert res.missing_symbols == ["NOTHERE"]
 

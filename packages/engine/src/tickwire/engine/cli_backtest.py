@@ -34,6 +34,7 @@ from tickwire.cli import (
     add_json_option,
     atomic_path,
     existing_file,
+    iso_date,
     json_to_stdout,
     one_line,
     positive_int,
@@ -151,7 +152,9 @@ def add_parser(subparsers: Any) -> None:
     ex.add_argument(
         "--bbo", default="csv", choices=["csv", "parquet", "none"], help="BBO series format"
     )
-    ex.add_argument("--date", help="trading date for LOBSTER's full file names (YYYY-MM-DD)")
+    ex.add_argument(
+        "--date", type=iso_date, help="trading date for LOBSTER's full file names (YYYY-MM-DD)"
+    )
     _add_generator_args(ex)
     ex.set_defaults(func=run, backtest_command=_cmd_export)
 

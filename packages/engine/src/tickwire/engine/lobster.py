@@ -17,7 +17,9 @@ the event that moved the book from row k-1 to row k of the other:
   bid -9999999999, size 0).
 
 With ``date`` set, files get LOBSTER's full names
-(``SYMBOL_DATE_34200000_57600000_message_N.csv``).
+(``SYMBOL_DATE_34200000_57600000_message_N.csv``); it must be a date written
+``YYYY-MM-DD`` (:class:`ExportError` otherwise, before anything is written: it becomes
+part of every file name, so ``2020-13-01`` or ``../x`` was written as given).
 
 The BBO series has one row per change of a chosen symbol's best bid or offer:
 ``timestamp_ns, symbol, bid_price, bid_size, ask_price, ask_size`` (empty prices as
@@ -30,6 +32,7 @@ to it as the delete and add it is equivalent to, so the intermediate book exists
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +114,13 @@ class _Writer:
         self._bf.close()
 
 
+def _is_date(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def export(
     messages: Iterable[Message],
     symbols: list[str],
@@ -123,6 +133,8 @@ def export(
     """Write LOBSTER files (and a BBO series) for ``symbols`` from ITCH ``messages``."""
     if levels < 1:
         raise ExportError(f"levels must be >= 1, got {levels}")
+    if date is not None and not _is_date(date):
+        raise ExportError(f"date must be a date written YYYY-MM-DD, got {date!r}")
     if bbo_format not in (None, "csv", "parquet"):
         raise ExportError(f"bbo format must be csv or parquet, got {bbo_format!r}")
     if bbo_format == "parquet":
