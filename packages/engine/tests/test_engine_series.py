@@ -53,6 +53,24 @@ def test_convert_writes_the_series(
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_no_series_removes_an_earlier_runs_series(day: Path, tmp_path: Path) -> None:
+    """OUTDIR holds exactly this run's files: day A's bbo.parquet and trades.parquet are
+    removed by a run of day B with --no-series, as A's tables of types B lacks are. On
+    the old code they stayed beside B's tables and passed for B's series."""
+    out = io.StringIO()
+    assert itch_main(["convert", str(day), "--parquet", str(tmp_path), "--json"], out=out) == 0
+    written = sorted(json.loads(out.getvalue())["files"])
+    assert set(series.BookSeries.FILES) <= set(written)  # FILES names what it writes
+    other = tmp_path / "b.itch"
+    assert itch_main(["generate", "--messages", "50", "--symbols", "2", str(other)]) == 0
+    argv = ["convert", str(other), "--parquet", str(tmp_path), "--json", "--no-series"]
+    out = io.StringIO()
+    assert itch_main(argv, out=out) == 0
+    files = json.loads(out.getvalue())["files"]
+    assert sorted(p.name for p in tmp_path.glob("*.parquet")) == sorted(files)
+    assert not set(series.BookSeries.FILES) & set(files)
+
+
 @pytest.mark.skipif(not cbook.AVAILABLE, reason="compiled book not built")
 def test_compiled_and_reference_books_give_the_same_series(
     day: Path, monkeypatch: pytest.MonkeyPatch

@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from tickwire.engine import cbook
 from tickwire.engine.book import BBO, BookManager, TapePrint
@@ -318,6 +318,10 @@ class BookSeries:
     :meth:`run`, a pass of its own (:func:`iter_tables`). Then :meth:`finish`, or
     :meth:`abort` on error.
     """
+
+    #: The files it writes in ``outdir``: ``convert --no-series`` removes an earlier
+    #: run's (tickwire.itch.convert, step 4).
+    FILES: ClassVar[tuple[str, ...]] = ("bbo.parquet", "trades.parquet")
 
     def __init__(self, outdir: str | os.PathLike[str], *, compression: str = "snappy") -> None:
         out = Path(outdir)

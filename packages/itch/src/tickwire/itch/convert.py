@@ -16,8 +16,9 @@ The algorithm:
    ...; the schema of :func:`tickwire.itch.columnar.schema`, integer prices and
    timestamps) through a ``.part`` file renamed when the whole input has been read. On
    any error every ``.part`` file is removed, so a failed run leaves no half-written
-   table next to good ones; files of earlier runs for types this day lacks are removed
-   too, so OUTDIR holds exactly this day's tables.
+   table next to good ones, and OUTDIR itself when the run created it; files of earlier
+   runs for types this day lacks are removed too, so OUTDIR holds exactly this day's
+   tables.
 4. **Series plugins** (entry point group ``tickwire.itch.series``) add derived tables:
    tickwire-engine registers ``book``, the BBO and trades series from its compiled book
    (``--no-series`` skips them). Each entry point is a factory called with
@@ -28,6 +29,9 @@ The algorithm:
    it has. So the input is read and framed once for the per-type tables and the series.
    Otherwise (no compiled builder or book) it reads the input itself: ``run(source)``
    after the per-type tables. Then ``finish()`` gives its files (``abort()`` on error).
+   A factory's ``FILES`` (a class attribute, the file names it writes) lets a run with
+   ``--no-series`` remove those files of an earlier run, as step 3 does for the tables:
+   day A's ``bbo.parquet`` beside day B's tables passed for day B's.
 5. **Summary**: rows and bytes per file, messages, skipped frames, length fixups,
    seconds and the rate, on stdout (``--json`` for one JSON object); a rich progress bar
    by input bytes on stderr when it is a terminal.
@@ -332,6 +336,7 @@ def convert(
     impl = "pure" if not columnar._use_compiled(implementation) else "cython"
     summary = ConvertSummary(src, str(outdir), "capture" if capture else "binaryfile", impl)
     reader = capture_messages(src) if capture else None
+    created = not outdir.exists()  # a folder this run made goes again if it fails
     outdir.mkdir(parents=True, exist_ok=True)
     writers: dict[str, TableWriter] = {}
     plugins: list[tuple[str, SeriesWriter]] = []
@@ -386,12 +391,19 @@ def convert(
             w.abort()
         for _, plugin in plugins:
             plugin.abort()
+        if created:
+            with contextlib.suppress(OSError):  # only when empty: never anything else
+                outdir.rmdir()
         raise
     if progress is not None:
         progress(total, total)
     for letter in MESSAGE_CLASSES:  # tables of an earlier run this day does not have
         if letter not in writers:
             (outdir / table_filename(letter)).unlink(missing_ok=True)
+    if not series:  # an earlier run's series would pass for this day's
+        for _, factory in _series_plugins():
+            for name in getattr(factory, "FILES", ()):
+                (outdir / name).unlink(missing_ok=True)
     summary.messages = stats.messages
     summary.skipped = stats.skipped
     summary.length_fixups = stats.length_fixups
