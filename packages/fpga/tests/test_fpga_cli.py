@@ -99,6 +99,7 @@ def test_control_session(
         ("unset 99", "no instrument has locate 99"),
         ("read NOPE", "no register 'NOPE'"),
         ("write FRAMES 1", "FRAMES is STAT"),
+        ('set 1 limit_price "5', "No closing quotation"),  # shlex's error had no line
     ],
 )
 def test_control_session_errors_exit_1(
@@ -114,6 +115,19 @@ def test_control_session_errors_exit_1(
     assert main(["control", "--config", str(cfg), str(script)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tickwire-fpga control: error: line 2: ") and message in err
+
+
+def test_control_script_not_utf8_names_the_file(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "'utf-8' codec can't decode byte 0xff in position 6: ..." (or decoded with
+    the locale's encoding) without naming the script."""
+    cfg, _ = files
+    script = tmp_path / "s.txt"
+    script.write_bytes(b"stats\n\xff\xfe\n")
+    assert main(["control", "--config", str(cfg), str(script)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"tickwire-fpga control: error: {script}: not UTF-8 text (invalid start byte)\n"
 
 
 def test_control_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -91,7 +91,7 @@ def _build(args: argparse.Namespace) -> int:
 def _control(config_path: str, simulator: str, script: str | None) -> int:
     from tickwire.threshold.cli import load_config_argument
 
-    from .session import Session  # a line that fails: SessionError, a ValueError: exit 1
+    from .session import Session, SessionError  # a line that fails: a ValueError, exit 1
     from .sim import CoreSim
     from .vsim import VerilatorSim, VsimUnavailable
 
@@ -102,11 +102,15 @@ def _control(config_path: str, simulator: str, script: str | None) -> int:
         raise UsageError(str(exc)) from None
     try:
         session = Session(config, sim)
-        if script is None:
-            session.run(sys.stdin)
-        else:
-            with open(script) as lines:
-                session.run(lines)
+        try:
+            if script is None:
+                session.run(sys.stdin)
+            else:
+                with open(script, encoding="utf-8") as lines:
+                    session.run(lines)
+        except UnicodeDecodeError as exc:  # it names neither the file nor the line
+            where = script if script is not None else "stdin"
+            raise SessionError(f"{where}: not UTF-8 text ({exc.reason})") from None
     finally:
         if isinstance(sim, VerilatorSim):
             sim.close()

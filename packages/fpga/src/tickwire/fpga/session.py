@@ -64,7 +64,10 @@ class Session:
     def run(self, lines: Iterable[str]) -> None:
         """Apply every command; raise :class:`SessionError` on the first bad one."""
         for number, line in enumerate(lines, 1):
-            words = shlex.split(line, comments=True)
+            try:
+                words = shlex.split(line, comments=True)
+            except ValueError as exc:  # an unclosed quote: shlex names no line
+                raise SessionError(f"line {number}: {exc}") from None
             if not words:
                 continue
             try:
