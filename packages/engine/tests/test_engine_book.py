@@ -302,6 +302,9 @@ def test_directory_names_instruments() -> None:
     summary = m.summary()
     assert summary == {
         "unknown_references": 0,
+        "duplicate_references": 0,
+        "clamped": 0,
+        "rejected": 0,
         "instruments": {
             "5": {
                 "symbol": "MSFT",

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tickwire.engine import cbook
 from tickwire.engine.cli import main
+from tickwire.itch import AddOrder, BinaryFileWriter, OrderExecuted
 from tickwire.moldudp64.codec import parse_downstream
 from tickwire.net import PcapWriter, parse_udp_frame, read_pcap
 from tickwire.ouch import v50
@@ -86,6 +88,37 @@ def test_book_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["book", str(TEST_FILE)]) == 0
     text = capsys.readouterr().out
     assert "12012 messages, 0 unknown references" in text and "BOB" in text
+
+
+@pytest.mark.parametrize("backend", ["reference", "cython"])
+def test_book_shows_the_faults_it_handled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    """A feed that contradicts itself (an add onto a live reference, an execution beyond
+    the order, an add of zero shares) is rebuilt by the book's rules and each fault is
+    shown, in the text and the JSON. The book counted them, but ``book`` showed only the
+    unknown references: the first order vanished from the bid with nothing said."""
+    if backend == "cython" and not cbook.AVAILABLE:
+        pytest.skip(f"compiled book not built: {cbook.UNAVAILABLE_REASON}")
+    day = tmp_path / "day.itch"
+    with BinaryFileWriter(day) as w:
+        for msg in (
+            AddOrder(1, 0, 10, 1, "B", 100, "AAPL", 1_000_000),
+            AddOrder(1, 0, 11, 1, "S", 50, "AAPL", 900_000),  # reference 1 is live
+            OrderExecuted(1, 0, 12, 1, 80, 1),  # 50 left
+            AddOrder(1, 0, 13, 2, "B", 0, "AAPL", 1_000_000),  # zero shares
+        ):
+            w.write(msg)
+    assert main(["book", str(day), "--backend", backend]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        "4 messages, 0 unknown references, 1 adds onto a live reference (the older order "
+        "evicted), 1 executions or cancels beyond the order's shares, 1 adds or replaces "
+        "not booked (zero shares or price)"
+    )
+    assert main(["book", str(day), "--backend", backend, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["duplicate_references"], out["clamped"], out["rejected"]) == (1, 1, 1)
 
 
 def test_book_on_garbage_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -446,7 +446,7 @@ class BookManager:
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``python -m tickwire.engine book --json``."""
-        return book_summary(self.books, self.unknown_references)
+        return book_summary(self.books, self.unknown_references, self.stats)
 
     def iter_orders(self) -> Iterator[Order]:
         return iter(self.orders.values())
@@ -666,10 +666,19 @@ class BookManager:
         self.book(msg.stock_locate).dlcr = msg
 
 
-def book_summary(books: Mapping[int, Any], unknown_references: int) -> dict[str, object]:
+def book_summary(
+    books: Mapping[int, Any], unknown_references: int, stats: BookStats | None = None
+) -> dict[str, object]:
     """The JSON object of ``python -m tickwire.engine book --json``, from any books with the
     reference's per-book API (``symbol``, ``bbo()``, ``order_count``, ``level_count``), so
-    every book backend prints the same layout."""
+    every book backend prints the same layout. With ``stats``, the faults the book
+    handled (module docs) beside ``unknown_references``: ``duplicate_references``,
+    ``clamped`` and ``rejected``, so a feed that contradicts itself says so."""
+    faults: dict[str, object] = {"unknown_references": unknown_references}
+    if stats is not None:
+        faults["duplicate_references"] = stats.duplicate_references
+        faults["clamped"] = stats.clamped
+        faults["rejected"] = stats.rejected
     instruments: dict[str, object] = {}
     for locate in sorted(books):
         b = books[locate]
@@ -683,4 +692,18 @@ def book_summary(books: Mapping[int, Any], unknown_references: int) -> dict[str,
             "orders": b.order_count,
             "levels": b.level_count,
         }
-    return {"unknown_references": unknown_references, "instruments": instruments}
+    return {**faults, "instruments": instruments}
+
+
+def faults_text(stats: BookStats, unknown_references: int) -> str:
+    """``N messages, N unknown references`` and each other fault the book handled when
+    there was one (``engine book`` prints it)."""
+    line = f"{stats.messages} messages, {unknown_references} unknown references"
+    for count, what in (
+        (stats.duplicate_references, "adds onto a live reference (the older order evicted)"),
+        (stats.clamped, "executions or cancels beyond the order's shares"),
+        (stats.rejected, "adds or replaces not booked (zero shares or price)"),
+    ):
+        if count:
+            line += f", {count} {what}"
+    return line

@@ -241,7 +241,7 @@ class CythonBookManager(_Base):  # type: ignore[misc]
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``python -m tickwire.engine book --json``."""
-        return book_summary(self.books, self.unknown_references)
+        return book_summary(self.books, self.unknown_references, self.stats)
 
     def invariant_violations(self, *, crossed: bool = True) -> list[str]:
         """Every broken invariant over all books (see the reference's method)."""

@@ -33,6 +33,7 @@ from tickwire.cli import (
     run_cli,
     write_json,
 )
+from tickwire.engine.book import faults_text
 from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
 from tickwire.engine.risk import RiskConfigError
 from tickwire.engine.sources import (
@@ -83,7 +84,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
         write_json(args.json, summary, indent=2)
     if json_to_stdout(args.json):
         return 0
-    print(f"{manager.stats.messages} messages, {manager.unknown_references} unknown references")
+    print(faults_text(manager.stats, manager.unknown_references))
     if capture:
         print(feed_stats.text())
     print(
