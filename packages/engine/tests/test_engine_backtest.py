@@ -372,3 +372,49 @@ def test_engine_backtest_latency_draws_are_bounded_and_unchanged_below_a_day() -
     for bad in (f"constant:{MAX_LATENCY_NS + 1}", f"uniform:0,{MAX_LATENCY_NS + 1}"):
         with pytest.raises(LatencySpecError, match="more than a day"):
             parse_latency(bad)
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_engine_backtest_report_shows_the_books_faults(backend: str) -> None:
+    """A day that contradicts itself (a generated day with one add reusing a live
+    reference, one execution beyond its order and one add of zero shares) is traded on
+    the book's rules, and the report says what the venue's book made of it; both
+    backends count the same. The book counted them, the report showed none."""
+    from tickwire.engine import cbook
+    from tickwire.itch import AddOrder, OrderDelete, OrderExecuted
+
+    if backend == "compiled" and not cbook.AVAILABLE:
+        pytest.skip(f"compiled book not built: {cbook.UNAVAILABLE_REASON}")
+    day = list(generate_day(3000, 5, 1))
+    later = [m for m in day if isinstance(m, AddOrder)][-1]
+    at = day.index(later)
+    loc, t, sym, far = later.stock_locate, later.timestamp, later.stock, 1_999_990_000
+    hostile = [
+        AddOrder(loc, 0, t, 10**12, "B", 0, sym, 1_000_000),  # zero shares: rejected
+        AddOrder(loc, 0, t, 10**12 + 1, "S", 100, sym, far),
+        OrderExecuted(loc, 0, t, 10**12 + 1, 500, 10**9),  # beyond its 100: clamped
+        AddOrder(loc, 0, t, 10**12 + 2, "S", 100, sym, far),
+        AddOrder(loc, 0, t, 10**12 + 2, "S", 200, sym, far),  # a live reference again
+        OrderDelete(loc, 0, t, 10**12 + 2),
+    ]
+    day[at:at] = hostile
+    result = run_backtest(
+        MarketMaker(),
+        day,
+        limits=parse_risk_limits(DEFAULT_RISK),
+        config=BacktestConfig(),
+        backend=backend,
+    )
+    report = build_report(result)
+    faults = report["book_faults"]
+    assert faults == {
+        "unknown_references": 0,
+        "duplicate_references": 1,
+        "clamped": 1,
+        "rejected": 1,
+    }
+    assert "  book      " in summary_text(report) and "not booked" in summary_text(report)
+    clean = build_report(
+        run_backtest(MarketMaker(), generate_day(3000, 5, 1), config=BacktestConfig())
+    )
+    assert not any(clean["book_faults"].values()) and "  book  " not in summary_text(clean)

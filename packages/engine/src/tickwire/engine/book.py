@@ -666,19 +666,48 @@ class BookManager:
         self.book(msg.stock_locate).dlcr = msg
 
 
+def fault_counts(unknown_references: int, stats: BookStats) -> dict[str, int]:
+    """The faults a book handled (module docs), by name: ``unknown_references``,
+    ``duplicate_references``, ``clamped``, ``rejected`` (``engine book --json``, the
+    backtest report's ``book_faults``)."""
+    return {
+        "unknown_references": unknown_references,
+        "duplicate_references": stats.duplicate_references,
+        "clamped": stats.clamped,
+        "rejected": stats.rejected,
+    }
+
+
+#: How a terminal line names each fault of :func:`fault_counts` other than the unknown
+#: references.
+_FAULT_WORDS = {
+    "duplicate_references": "adds onto a live reference (the older order evicted)",
+    "clamped": "executions or cancels beyond the order's shares",
+    "rejected": "adds or replaces not booked (zero shares or price)",
+}
+
+
+def fault_phrases(faults: Mapping[str, int]) -> list[str]:
+    """``N what`` for each fault of :func:`fault_counts` that happened, unknown references
+    first."""
+    out = []
+    if faults.get("unknown_references"):
+        out.append(f"{faults['unknown_references']} unknown references")
+    out += [f"{faults[k]} {words}" for k, words in _FAULT_WORDS.items() if faults.get(k)]
+    return out
+
+
 def book_summary(
     books: Mapping[int, Any], unknown_references: int, stats: BookStats | None = None
 ) -> dict[str, object]:
     """The JSON object of ``python -m tickwire.engine book --json``, from any books with the
     reference's per-book API (``symbol``, ``bbo()``, ``order_count``, ``level_count``), so
-    every book backend prints the same layout. With ``stats``, the faults the book
-    handled (module docs) beside ``unknown_references``: ``duplicate_references``,
-    ``clamped`` and ``rejected``, so a feed that contradicts itself says so."""
+    every book backend prints the same layout. With ``stats``, every fault the book
+    handled (:func:`fault_counts`) beside ``unknown_references``, so a feed that
+    contradicts itself says so."""
     faults: dict[str, object] = {"unknown_references": unknown_references}
     if stats is not None:
-        faults["duplicate_references"] = stats.duplicate_references
-        faults["clamped"] = stats.clamped
-        faults["rejected"] = stats.rejected
+        faults.update(fault_counts(unknown_references, stats))
     instruments: dict[str, object] = {}
     for locate in sorted(books):
         b = books[locate]
@@ -698,12 +727,6 @@ def book_summary(
 def faults_text(stats: BookStats, unknown_references: int) -> str:
     """``N messages, N unknown references`` and each other fault the book handled when
     there was one (``engine book`` prints it)."""
-    line = f"{stats.messages} messages, {unknown_references} unknown references"
-    for count, what in (
-        (stats.duplicate_references, "adds onto a live reference (the older order evicted)"),
-        (stats.clamped, "executions or cancels beyond the order's shares"),
-        (stats.rejected, "adds or replaces not booked (zero shares or price)"),
-    ):
-        if count:
-            line += f", {count} {what}"
-    return line
+    faults = fault_counts(unknown_references, stats)
+    rest = fault_phrases({**faults, "unknown_references": 0})
+    return ", ".join([f"{stats.messages} messages, {unknown_references} unknown references", *rest])

@@ -26,6 +26,7 @@ from tickwire.engine.backtest.frames import SCHEMA, iter_rows, write_parquet
 from tickwire.engine.backtest.runner import BacktestResult
 from tickwire.engine.backtest.spill import percentiles_of
 from tickwire.engine.backtest.stats import statistics, symbol_statistics_all
+from tickwire.engine.book import fault_phrases
 from tickwire.net.stats import percentiles
 
 __all__ = [
@@ -103,6 +104,8 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         "config": result.config,
         "messages": result.messages,
         "strategy_events": result.strategy_events,
+        # what the venue's book made of the data (tickwire.engine.book's fault rules)
+        "book_faults": result.book_faults,
         "orders": {
             "sent": n_orders - orders_by_state.get("refused", 0),
             "by_state": dict(sorted(orders_by_state.items())),
@@ -347,6 +350,9 @@ def summary_text(report: dict[str, Any]) -> str:
             f"  risk      {o['unknown_executions']:,} executions of orders never sent: "
             "kill switch tripped",
         )
+    faults = fault_phrases(report.get("book_faults", {}))
+    if faults:  # after "data": the other lines above are placed by index
+        lines.insert(2, f"  book      {', '.join(faults)}")
     plot = str(rt.get("plot", ""))
     if plot.startswith("skipped: "):
         lines.append(f"  plot      pnl.png skipped: {plot.removeprefix('skipped: ')}")

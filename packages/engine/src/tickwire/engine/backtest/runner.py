@@ -33,7 +33,7 @@ from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.backtest.latency import LatencyModel, LatencySpecError, parse_latency
 from tickwire.engine.backtest.spill import Spill
 from tickwire.engine.backtest.venue import Fill, SimulatedVenue
-from tickwire.engine.book import BookManager, TapePrint
+from tickwire.engine.book import BookManager, TapePrint, fault_counts
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
 from tickwire.engine.strategy.api import (
@@ -222,6 +222,8 @@ class BacktestResult:
     fees: dict[str, int] = field(default_factory=dict)  # per symbol, Price(4) x shares
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
     unknown_flag_fills: int = 0  # fills whose liquidity flag the schedule does not price
+    #: What the venue's book made of the data: its faults (``book.fault_counts``).
+    book_faults: dict[str, int] = field(default_factory=dict)
     #: Per traded symbol, ``(exchange time, mark)`` whenever its mark changed at a fill or
     #: a PnL sample: the price line under the fills in the HTML report.
     mark_series: Mapping[str, Sequence[tuple[int, int]]] = field(default_factory=dict)
@@ -659,6 +661,7 @@ class _Runner:
         r.refusals = dict(sorted(self.risk.refusals.items()))
         r.unknown_answers = self.manager.unknown_answers
         r.unknown_executions = self.manager.unknown_executions
+        r.book_faults = fault_counts(self.vbooks.unknown_references, self.vbooks.stats)
         first = self.cfg.first_user_ref_num
         for o in self.manager.orders.values():  # the orders not written yet
             self._orders.put(o.user_ref_num - first, _order_row(o))
