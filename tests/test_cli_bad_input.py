@@ -397,6 +397,11 @@ BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
     ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--date", "yesterday"]),
     ("tickwire.moldudp64.cli", ["pcap2itch", "PCAP", "OUT/o.itch", "--port", "-3"]),
     ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "127.0.0.1:9", "--rate", "-5"]),
+    # one timing or the other: --rate silently replaced --speed
+    (
+        "tickwire.moldudp64.cli",
+        ["replay", "PCAP", "--to", "127.0.0.1:9", "--rate", "5", "--speed", "2", "--max", "1"],
+    ),
     ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "localhost:9", "--max", "1"]),
     ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "127.0.0.1:99999", "--max", "1"]),
     ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "127.0.0.1:9", "--ttl", "999"]),

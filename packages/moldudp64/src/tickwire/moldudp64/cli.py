@@ -289,10 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="send a capture or BinaryFILE to one UDP address")
     r.add_argument("source", type=existing_file, help="pcap/pcapng capture or ITCH BinaryFILE")
     r.add_argument("--to", type=_address, required=True, help="HOST:PORT, a literal IPv4 address")
-    r.add_argument(
+    timing = r.add_mutually_exclusive_group()  # --rate replaced --speed without a word
+    timing.add_argument(
         "--speed", type=non_negative_float, default=1.0, help="timing scale (0: flat out)"
     )
-    r.add_argument("--rate", type=positive_float, default=None, help="fixed packets per second")
+    timing.add_argument(
+        "--rate", type=positive_float, default=None, help="fixed packets per second"
+    )
     r.add_argument("--max", type=positive_int, default=None, help="stop after this many packets")
     r.add_argument("--loop", action="store_true", help="start over at the end")
     r.add_argument("--port", type=tcp_udp_port, default=None, help="only packets for this UDP port")
