@@ -107,6 +107,26 @@ def test_generator_arguments(
     assert needle in _error_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["backtest", "DAY", "--messages", "5", "--no-plot"], "--messages: describe the sample"),
+        (["backtest", "DAY", "--day-seed", "9", "--symbols", "3"], "--symbols, --day-seed"),
+        (["export", "DAY", "--symbol", "X", "--messages", "7"], "which DATA replaces"),
+    ],
+)
+def test_sample_day_options_with_data_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    """The sample day's options do nothing with DATA: exit 2, not ignored without a word
+    (``backtest DAY --messages 5`` ran the whole day, exit 0)."""
+    _day(tmp_path)
+    real = [str(tmp_path / "day.itch") if a == "DAY" else a for a in argv]
+    assert main([*real, "--out", str(tmp_path / "o")]) == 2
+    assert needle in _error_line(capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
 def _day(tmp_path: Path) -> bytes:
     path = tmp_path / "day.itch"
     with BinaryFileWriter(path) as w:

@@ -163,9 +163,18 @@ def _add_generator_args(p: argparse.ArgumentParser) -> None:
     from tickwire.engine.sources import KEEP_DUPLICATES_HELP
 
     p.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
-    p.add_argument("--messages", type=positive_int, default=200_000, help="sample day size")
-    p.add_argument("--symbols", type=positive_int, default=200, help="sample day symbols")
-    p.add_argument("--day-seed", type=int, default=1, help="random seed of the sample day")
+    # Defaults applied in _messages: None says "not given", so DATA with one of them is
+    # refused (it was ignored without a word).
+    for flag, kind, default, what in _SAMPLE_DAY:
+        p.add_argument(flag, type=kind, default=None, help=f"{what} (default: {default})")
+
+
+#: The sample day's options: (flag, type, default, help). Only without DATA.
+_SAMPLE_DAY: tuple[tuple[str, Any, int, str], ...] = (
+    ("--messages", positive_int, 200_000, "sample day size"),
+    ("--symbols", positive_int, 200, "sample day symbols"),
+    ("--day-seed", int, 1, "random seed of the sample day"),
+)
 
 
 def _messages(
@@ -174,20 +183,34 @@ def _messages(
     """The message stream, its expected length (None if unknown), a description and,
     for a capture, the stats its reading fills (see :func:`_capture_summary`);
     ``run_source``: a BinaryFILE as its path (see :func:`_open_data`)."""
+    given = [flag for flag, *_ in _SAMPLE_DAY if getattr(args, _dest(flag)) is not None]
     if args.data:
+        if given:
+            raise UsageError(
+                f"{', '.join(given)}: describe the sample day, which DATA replaces "
+                f"({args.data}): leave {'them' if len(given) > 1 else 'it'} out"
+            )
         return _open_data(Path(args.data), args.keep_duplicates, run_source=run_source)
     from tickwire.itch.generator import generate_day
 
+    messages, symbols, seed = (
+        getattr(args, _dest(flag)) if getattr(args, _dest(flag)) is not None else default
+        for flag, _, default, _ in _SAMPLE_DAY
+    )
     try:
-        stream = generate_day(args.messages, args.symbols, args.day_seed)
+        stream = generate_day(messages, symbols, seed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return (
         stream,
-        args.messages,
-        f"generated day ({args.messages} messages, {args.symbols} symbols, seed {args.day_seed})",
+        messages,
+        f"generated day ({messages} messages, {symbols} symbols, seed {seed})",
         None,
     )
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
 
 
 def _open_data(
