@@ -115,3 +115,30 @@ def test_export_on_an_ab_capture(
         files.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert files[0] == files[1] and len(files[0]) >= 2 * len(symbols)
     assert "duplicates dropped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("keep_duplicates", [False, True])
+def test_a_second_session_in_a_capture_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], keep_duplicates: bool
+) -> None:
+    """One packet of another session in a capture: each session is sequenced on its own
+    and every message is read, so the capture line says there were two and names them
+    (``capture.sessions`` in the JSON). Nothing said so: one stray packet's messages went
+    into the books unseen."""
+    from tickwire.moldudp64.codec import DownstreamPacket, parse_downstream
+
+    itch = tmp_path / "day.itch"
+    with BinaryFileWriter(itch) as out:
+        for msg in generate_day(500, 3, 1):
+            out.write(msg)
+    packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
+    stray = DownstreamPacket("STRAY1", 1, parse_downstream(packets[5][1]).messages)
+    packets.insert(6, (packets[5][0], stray.build()))
+    cap = tmp_path / "mixed.pcap"
+    write_capture(cap, packets, list(range(len(packets))))
+    argv = ["book", str(cap), *(["--keep-duplicates"] if keep_duplicates else [])]
+    assert engine_main(argv) == 0
+    text = capsys.readouterr().out
+    assert "2 MoldUDP64 sessions, all read: FEED01, STRAY1" in text
+    assert engine_main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["capture"]["sessions"] == ["FEED01", "STRAY1"]

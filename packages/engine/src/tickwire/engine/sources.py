@@ -80,7 +80,10 @@ class CaptureFeedStats:
     default), ``duplicates`` are later copies dropped (A/B lines, retransmissions),
     ``missing`` the sequence numbers never found in ``gaps`` holes, and ``before_start``
     copies numbered before a session's first packet in the capture
-    (:mod:`tickwire.moldudp64.sequenced`).
+    (:mod:`tickwire.moldudp64.sequenced`). ``sessions`` names the MoldUDP64 sessions the
+    capture carried: each is sequenced on its own and all their messages are read, so
+    the text line names them when there is more than one (a feed has one at a time; a
+    second may be a restart, another feed, or one stray packet).
     """
 
     frames: int = 0
@@ -93,8 +96,9 @@ class CaptureFeedStats:
     missing: int = 0
     gaps: int = 0
     before_start: int = 0
+    sessions: list[str] = dataclasses.field(default_factory=list)
 
-    def as_dict(self) -> dict[str, int | bool]:
+    def as_dict(self) -> dict[str, int | bool | list[str]]:
         """The counts as a JSON-ready dict."""
         return dataclasses.asdict(self)
 
@@ -117,6 +121,10 @@ class CaptureFeedStats:
             line += f", {self.skipped_frames:,} frames without a MoldUDP64 packet"
         if self.skipped_messages:
             line += f", {self.skipped_messages:,} blocks not ITCH"
+        if len(self.sessions) > 1:
+            line += f", {len(self.sessions)} MoldUDP64 sessions, all read: " + ", ".join(
+                self.sessions
+            )
         return line
 
 
@@ -141,9 +149,10 @@ def iter_capture(
     """
     st = stats if stats is not None else CaptureFeedStats()
     st.sequenced = not keep_duplicates
+    names: set[str] = set()
     if keep_duplicates:
         capture = MoldCapture(path, port=port)
-        blocks: Iterator[Sequence[bytes]] = (mold.packet.messages for mold in capture)
+        blocks: Iterator[Sequence[bytes]] = _noting_sessions(capture, names)
         cstats = capture.stats
     else:
         sequenced = SequencedCapture(path, port=port)
@@ -163,10 +172,19 @@ def iter_capture(
     st.skipped_frames = cstats.frames - cstats.packets
     if not keep_duplicates:
         seq = sequenced.stats
+        names.update(seq.sessions)
         st.duplicates = seq.duplicates
         st.missing = seq.missing
         st.gaps = seq.gaps
         st.before_start = seq.before_start
+    st.sessions = sorted(names)
+
+
+def _noting_sessions(capture: MoldCapture, names: set[str]) -> Iterator[Sequence[bytes]]:
+    """Each packet's messages, its session noted in ``names``."""
+    for mold in capture:
+        names.add(mold.packet.session)
+        yield mold.packet.messages
 
 
 def apply_receiver_events(manager: BookManager, events: Iterable[Event]) -> int:
