@@ -104,6 +104,30 @@ def test_render_shows_what_the_feed_receiver_refused() -> None:
     assert "other_session 2, stale_end_of_session 1" in text
 
 
+def test_the_books_faults_reach_the_report_and_the_dashboard() -> None:
+    """The live books apply the feed by the book's fault rules; what they made of it is
+    in the snapshot (``feed.book_faults``) and on the dashboard when any is not zero. It
+    was in neither: an order evicted by a reused reference went unsaid."""
+    from tickwire.itch import AddOrder, OrderExecuted
+
+    eng = _engine()
+    assert not any(eng.snapshot()["feed"]["book_faults"].values())
+    assert "book faults" not in _text(eng.snapshot())
+    books = eng.runner.books
+    books.apply(AddOrder(1, 0, 1, 5, "B", 100, "AAPL", 1_000_000))
+    books.apply(AddOrder(1, 0, 2, 5, "S", 100, "AAPL", 1_010_000))  # reference 5 again
+    books.apply(OrderExecuted(1, 0, 3, 5, 500, 1))  # beyond its 100
+    snap = eng.snapshot()
+    assert snap["feed"]["book_faults"] == {
+        "unknown_references": 0,
+        "duplicate_references": 1,
+        "clamped": 1,
+        "rejected": 0,
+    }
+    text = _text(snap)
+    assert "book faults" in text and "1 adds onto a live reference" in text
+
+
 def test_answers_for_orders_never_sent_are_reported_and_shown() -> None:
     eng = _engine()
     assert eng.snapshot()["orders"]["unknown_answers"] == 0

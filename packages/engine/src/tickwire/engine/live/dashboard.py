@@ -21,6 +21,8 @@ import termios
 import tty
 from typing import TYPE_CHECKING, Any
 
+from tickwire.engine.book import fault_phrases
+
 if TYPE_CHECKING:
     from rich.console import Group
     from tickwire.engine.live.engine import LiveEngine
@@ -95,6 +97,9 @@ def render(snap: dict[str, Any]) -> Group:
             "feed packets refused",
             ", ".join(f"{k.removesuffix('_packets')} {n}" for k, n in sorted(refused.items())),
         )
+    faults = fault_phrases(f.get("book_faults") or {})
+    if faults:  # a feed that contradicts itself, rebuilt by the book's rules
+        stats.add_row("book faults", ", ".join(faults))
     m = f.get("mirror")
     if m is not None:
         stats.add_row(

@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from tickwire.cli import atomic_open
 from tickwire.engine.backtest.fees import FeeSchedule
+from tickwire.engine.book import fault_counts
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy.api import Strategy
 from tickwire.engine.strategy.live import LiveRunner
@@ -479,6 +480,8 @@ class LiveEngine:
                 "session": self.receiver.receiver.session if self.receiver else None,
                 # what the receiver refused or held back (docs/robustness.md section 2)
                 "refused": _refused(rx),
+                # what the book made of the messages (tickwire.engine.book's fault rules)
+                "book_faults": fault_counts(r.books.unknown_references, r.books.stats),
                 # frames XDP's ring buffer delivered (None: no mirror configured)
                 "mirror": self.mirror.snapshot() if self.mirror is not None else None,
             },
