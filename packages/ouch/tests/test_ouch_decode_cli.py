@@ -67,3 +67,51 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ):
         assert main(argv) == 2
         assert needle in _error_line(capsys.readouterr().err)
+
+
+def _tcp_capture(path: Path, segments: list[tuple[bool, bytes]]) -> None:
+    """One connection, client 198.18.0.1:40000 to server 198.18.0.2:26400; each segment
+    (from the server?, bytes) in order, sequence numbers following on."""
+    from tickwire.net import PcapWriter
+    from tickwire.net.frames import build_tcp_frame
+
+    client, server = ("198.18.0.1", 40000), ("198.18.0.2", 26400)
+    seq = {client: 1000, server: 5000}
+    with PcapWriter(path) as w:
+        for from_server, data in segments:
+            src, dst = (server, client) if from_server else (client, server)
+            w.write(build_tcp_frame(data, src=src, dst=dst, seq=seq[src], ack=seq[dst], flags=0x18))
+            seq[src] += len(data)
+
+
+def test_packets_before_a_bad_header_are_decoded_and_undecoded_bytes_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A good packet and a zero length in one segment: the packet is decoded, then the
+    error record; the capture's end inside a packet is a ``cut`` record; bytes left
+    undecoded exit 1 with the totals. The framer dropped the good packet, a cut packet
+    went unsaid, and a capture of random bytes printed nothing with exit 0."""
+    from tickwire.soupbintcp.packets import ServerHeartbeat, build_packet
+
+    beat = build_packet(ServerHeartbeat())
+    cap = tmp_path / "c.pcap"
+    _tcp_capture(cap, [(True, beat + b"\x00\x00" + b"rest"), (False, b"\x00\x30" + b"x" * 10)])
+    assert main(["decode", str(cap)]) == 1
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert "ServerHeartbeat" in lines[0]
+    assert "ERROR not SoupBinTCP: packet length 0" in lines[1]
+    assert lines[2].endswith("CUT 12 bytes of a packet the capture ends inside")
+    assert "18 bytes not decoded" in _one_line(err)  # 00 00 "rest" + the cut 12
+
+    rnd = tmp_path / "r.pcap"
+    _tcp_capture(rnd, [(False, bytes(range(7, 207)))])
+    assert main(["decode", str(rnd), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out and "200 bytes not decoded" in _one_line(err)
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err
+    (line,) = err.splitlines()
+    return line

@@ -130,6 +130,27 @@ def test_soupbintcp_malformed_raise_packet_error(body: bytes) -> None:
             raise
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"A" + b"\xff" * 30, "malformed LoginAccepted: session: non-ASCII text"),
+        (b"A" + b"x" * 5, "malformed LoginAccepted: session: stream read less than"),
+        (b"J", "malformed LoginRejected: reject_reason_code: stream read less than"),
+        (b"L" + b"x" * 10, "malformed LoginRequest: a 10-byte payload fits none of its layouts"),
+    ],
+)
+def test_soupbintcp_malformed_is_one_line_naming_the_field(body: bytes, reason: str) -> None:
+    """It was construct's two lines, ``Error in path (parsing) -> payload -> session`` then
+    the reason (``no subconstruct matched`` for a login of the wrong size), which split a
+    log line and ``ouch decode``'s text record in two."""
+    with pytest.raises(PacketError) as caught:
+        try:
+            parse_server_packet(body)
+        except PacketError:
+            parse_client_packet(body)
+    assert str(caught.value).startswith(reason) and "\n" not in str(caught.value)
+
+
 def test_soupbintcp_build_errors() -> None:
     with pytest.raises(PacketError):
         build_packet(LoginRequest("toolongname", "pw", "", 1))

@@ -262,3 +262,28 @@ def test_soupbintcp_state_server_random_sequences(steps: list[Packet | str]) -> 
         assert conn.logged_in == (conn.state is SessionState.LOGGED_IN)
         assert (server.active is conn) == conn.logged_in
         conn.data_to_send()
+
+
+def test_soupbintcp_state_packets_before_a_bad_length_are_handled_then_it_closes() -> None:
+    """A good packet and a broken header in one read: the packet is handled, then the
+    protocol error closes. The framer raised before returning anything, so the client
+    lost a Sequenced Data (an execution) read together with garbage, and the server a
+    client's packet."""
+    from tickwire.soupbintcp import Message
+    from tickwire.soupbintcp.packets import PacketError, PacketFramer
+
+    good = build_packet(SequencedData(b"executed"))
+    with pytest.raises(PacketError, match="packet length 0") as caught:
+        PacketFramer().feed(good + good + b"\x00\x00")
+    assert caught.value.bodies == (good[2:], good[2:])
+
+    client = client_in(SessionState.LOGGED_IN)
+    events = client.receive_data(good + b"\x00\x00", 1.0)
+    assert events[0] == Message(b"executed", 1)
+    assert isinstance(events[-1], Closed) and "packet length 0" in events[-1].reason
+    assert client.state is SessionState.CLOSED and client.next_sequence == 2
+
+    server = server_in(SessionState.LOGGED_IN)
+    events = server.receive_data(build_packet(UnsequencedData(b"order")) + b"\x00\x00", 1.0)
+    assert events[0] == Message(b"order")
+    assert isinstance(events[-1], Closed) and "packet length 0" in events[-1].reason

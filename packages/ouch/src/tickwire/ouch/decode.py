@@ -20,9 +20,13 @@ fields valid, and a data packet's OUCH message decodes) and the run lines up
 with the end of those bytes (the last packet may run on into the next
 segment). Bytes skipped to get there are reported in a ``resync`` record; a
 chunk with no such offset is skipped whole and the search goes on in the next
-one. Every packet after that is decoded as usual. The
-totals are in :class:`DecodeStats`; the command line prints them on stderr and
-exits 1 when anything was lost.
+one. Every packet after that is decoded as usual. A direction whose bytes end
+inside a packet gets a ``cut`` record at the end; one with a length that is not
+SoupBinTCP (0, or over the limit) gets an ``error`` record after the packets
+framed before it, and its later bytes are not read. The totals are in
+:class:`DecodeStats`; the command line prints them on stderr and exits 1 when
+anything was lost or not decoded (a capture of random bytes on the port printed
+nothing and exited 0).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +94,9 @@ class DecodeStats:
     #: Bytes of the TCP streams missing from the capture.
     lost_bytes: int = 0
     #: Bytes that were there but could not be framed: the start of a packet a hole cut,
-    #: and bytes after a hole skipped to resynchronise.
+    #: bytes after a hole skipped to resynchronise, a packet the capture ends inside
+    #: (a ``cut`` record), and a direction's bytes from a header that is not SoupBinTCP
+    #: on (its ``error`` record).
     skipped_bytes: int = 0
     #: The TCP reassembly's own counts (segments, retransmitted bytes, ...).
     tcp: ReassemblyStats = field(default_factory=ReassemblyStats)
@@ -99,9 +105,15 @@ class DecodeStats:
         """One line for stderr."""
         return (
             f"{self.gaps} gap(s) in the capture: {self.lost_bytes:,} bytes missing, "
-            f"{self.skipped_bytes:,} bytes skipped to resynchronise; "
+            f"{self.skipped_bytes:,} bytes not decoded (cut by a gap or the capture's end, "
+            f"skipped to resynchronise, or after a header that is not SoupBinTCP); "
             f"{self.packets:,} packets decoded"
         )
+
+    @property
+    def lost(self) -> bool:
+        """Whether any byte of the streams went undecoded (the command exits 1)."""
+        return bool(self.gaps or self.skipped_bytes)
 
 
 def message_to_dict(msg: Message) -> dict[str, Any]:
@@ -181,8 +193,10 @@ def decode_capture(
     # per connection (unordered endpoint pair): which endpoint is the server
     servers: dict[frozenset[tuple[str, int]], tuple[str, int]] = {}
     versions: dict[frozenset[tuple[str, int]], str] = {}
+    last: dict[Key, int] = {}  # each direction's last timestamp
     for chunk in reassemble(segments, stats=st.tcp):
         key = (chunk.src, chunk.sport, chunk.dst, chunk.dport)
+        last[key] = chunk.timestamp_ns
         conn = frozenset({(chunk.src, chunk.sport), (chunk.dst, chunk.dport)})
         data = chunk.data
         if chunk.lost:
@@ -199,6 +213,7 @@ def decode_capture(
             if key not in broken:
                 resync[key] = resync.get(key, 0)
         if key in broken:
+            st.skipped_bytes += len(data)
             continue
         if key in resync:
             if not data:
@@ -223,12 +238,13 @@ def decode_capture(
                 }
             data = data[start:]
         framer = framers.setdefault(key, PacketFramer())
+        framing: PacketError | None = None
         try:
-            bodies = framer.feed(data)
-        except PacketError as exc:
+            bodies: Sequence[bytes] = framer.feed(data)
+        except PacketError as exc:  # the packets before the bad length, then the error
+            bodies, framing = exc.bodies, exc
             broken.add(key)
-            yield {"timestamp_ns": chunk.timestamp_ns, "error": f"not SoupBinTCP: {exc}"}
-            continue
+            st.skipped_bytes += framer.buffered
         for body in bodies:
             src = (chunk.src, chunk.sport)
             if conn not in servers:
@@ -269,6 +285,17 @@ def decode_capture(
                 else:
                     rec["ouch_error"] = err
             yield rec
+        if framing is not None:
+            yield {"timestamp_ns": chunk.timestamp_ns, "error": f"not SoupBinTCP: {framing}"}
+    for key, framer in framers.items():  # the capture ended inside a packet
+        if key not in broken and framer.buffered:
+            st.skipped_bytes += framer.buffered
+            yield {
+                "timestamp_ns": last[key],
+                "src": _endpoint(key[0], key[1]),
+                "dst": _endpoint(key[2], key[3]),
+                "cut": {"bytes": framer.buffered},
+            }
 
 
 def _boundary(data: bytes, from_server: bool | None, version: VersionChoice) -> int | None:
@@ -371,7 +398,7 @@ def _decode(args: argparse.Namespace, prog: str) -> int:
                 as_json.write(json.dumps(rec) + "\n")
             if text is not None:
                 text.write(_text(rec) + "\n")
-    if stats.gaps:
+    if stats.lost:
         print(f"{prog} decode: {stats.text()}", file=sys.stderr)
         return 1
     return 0
@@ -383,6 +410,11 @@ def _text(rec: dict[str, Any]) -> str:
         return (
             f"{rec['timestamp_ns']} {rec['src']} -> {rec['dst']} GAP {gap['lost_bytes']} bytes "
             f"missing from the capture ({gap['cut_bytes']} bytes of a cut packet dropped)"
+        )
+    if "cut" in rec:
+        return (
+            f"{rec['timestamp_ns']} {rec['src']} -> {rec['dst']} CUT {rec['cut']['bytes']} "
+            "bytes of a packet the capture ends inside"
         )
     if "resync" in rec:
         return (

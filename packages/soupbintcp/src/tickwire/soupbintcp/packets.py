@@ -77,7 +77,17 @@ _VERSION_ORDER = {v: i for i, v in enumerate(SoupVersion)}
 
 
 class PacketError(ValueError):
-    """Bytes that are not a valid SoupBinTCP packet (or not valid from that side)."""
+    """Bytes that are not a valid SoupBinTCP packet (or not valid from that side).
+
+    ``bodies``: when :meth:`PacketFramer.feed` raises it, the packets it framed from the
+    same bytes before the bad length, in order (the caller handles them before the
+    error: a valid Sequenced Data in the same TCP read as a broken header is still
+    data); empty otherwise.
+    """
+
+    def __init__(self, message: str, *, bodies: tuple[bytes, ...] = ()) -> None:
+        super().__init__(message)
+        self.bodies = bodies
 
 
 class Sender(Enum):
@@ -386,7 +396,8 @@ def _parse(body: bytes | memoryview) -> Packet:
     try:
         payload = PACKET.parse(_LEN.pack(len(body)) + bytes(body)).payload
     except cs.ConstructError as exc:
-        raise PacketError(f"malformed {spec.cls.__name__}: {exc}") from exc
+        reason = _construct_reason(exc, len(body) - 1)
+        raise PacketError(f"malformed {spec.cls.__name__}: {reason}") from exc
     return spec.cls(**{name: payload[name] for name in spec.fields if name in payload})
 
 
@@ -414,11 +425,28 @@ def parse_client_packet(
     return packet
 
 
+def _construct_reason(exc: cs.ConstructError, size: int) -> str:
+    """construct's error on one line, naming the field: ``session: non-ASCII text: ...``
+    (it was ``Error in path (parsing) -> payload -> session`` and the reason on a second
+    line, which split a log line or ``ouch decode``'s text record in two)."""
+    path, _, reason = str(exc).partition("\n")
+    if not reason:
+        path, reason = "", path
+    field = path.rpartition("-> ")[2].strip() if "->" in path else ""
+    if reason.strip() == "no subconstruct matched":  # a layout chosen by its length
+        reason = f"a {size}-byte payload fits none of its layouts"
+        field = ""
+    text = " ".join(reason.split())
+    return f"{field}: {text}" if field and field != "payload" else text
+
+
 class PacketFramer:
     """Splits a TCP byte stream into packet bodies (type + payload).
 
     ``max_length`` bounds the Packet Length a peer may announce; a longer or a
-    zero length raises :class:`PacketError` at once, before buffering it.
+    zero length raises :class:`PacketError` at once, before buffering it, with the
+    packets framed before it in the same bytes in its ``bodies`` (they were dropped: an
+    Order Executed read together with a broken header was lost).
     """
 
     def __init__(self, max_length: int = 0xFFFF) -> None:
@@ -435,7 +463,10 @@ class PacketFramer:
             length = (buf[pos] << 8) | buf[pos + 1]
             if length == 0 or length > self.max_length:
                 del buf[:pos]
-                raise PacketError(f"packet length {length} outside 1..{self.max_length}")
+                # the packets before it are good: they go with the error, never lost
+                raise PacketError(
+                    f"packet length {length} outside 1..{self.max_length}", bodies=tuple(out)
+                )
             end = pos + 2 + length
             if end > n:
                 break

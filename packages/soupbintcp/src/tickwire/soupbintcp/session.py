@@ -31,7 +31,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,10 +277,11 @@ class ClientSession(StateMachine):
             return []
         self._last_recv = now
         events: list[Event] = []
+        framing: PacketError | None = None
         try:
-            bodies = self._framer.feed(data)
-        except PacketError as exc:
-            return self._close(f"protocol error: {exc}")
+            bodies: Sequence[bytes] = self._framer.feed(data)
+        except PacketError as exc:  # the packets before the bad length first
+            bodies, framing = exc.bodies, exc
         # Each packet: the table says whether it is legal now and what state follows
         # (looked up in this state's row, kept at hand by _go); _on does what it means.
         for body in bodies:
@@ -300,6 +301,8 @@ class ClientSession(StateMachine):
             if target is SessionState.CLOSED:
                 events.append(Closed(_CLOSE_REASONS[cls]))
                 break
+        if framing is not None and self.state is not SessionState.CLOSED:
+            events += self._close(f"protocol error: {framing}")
         return events
 
     def _on_sequenced(self, packet: SequencedData) -> list[Event]:
@@ -624,10 +627,11 @@ class ServerConnection(StateMachine):
         if not self.reading:
             return []
         self._last_recv = now
+        framing: PacketError | None = None
         try:
-            bodies = self._framer.feed(data)
-        except PacketError as exc:
-            return self._protocol_error(str(exc))
+            bodies: Sequence[bytes] = self._framer.feed(data)
+        except PacketError as exc:  # the packets before the bad length first
+            bodies, framing = exc.bodies, exc
         events: list[Event] = []
         for body in bodies:
             if not self._take_token(now):
@@ -655,6 +659,8 @@ class ServerConnection(StateMachine):
                 events.append(Closed(_CLOSE_REASONS[cls]))
             if not self._received:  # closed, here or by the handler
                 break
+        if framing is not None and self._received:
+            events += self._protocol_error(str(framing))
         return events
 
     def _take_token(self, now: float) -> bool:
