@@ -115,3 +115,35 @@ def _one_line(err: str) -> str:
     assert "Traceback" not in err
     (line,) = err.splitlines()
     return line
+
+
+def test_the_handshake_says_which_side_is_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A client that sends a server-only packet type (End of Session) first: with the
+    handshake in the capture, the SYN's destination is the server and every record keeps
+    its direction. The first side-specific packet decided, so the client was taken for
+    the server and every record of the connection had its direction swapped."""
+    import json
+
+    from tickwire.net import PcapWriter
+    from tickwire.net.frames import build_tcp_frame
+    from tickwire.soupbintcp.packets import EndOfSession, SequencedData, build_packet
+
+    client, server = ("198.18.0.1", 40000), ("198.18.0.2", 26400)
+    cap = tmp_path / "h.pcap"
+    with PcapWriter(cap) as w:
+        for src, dst, seq, ack, flags, data in (
+            (client, server, 999, 0, 0x02, b""),  # SYN
+            (server, client, 4999, 1000, 0x12, b""),  # SYN-ACK
+            (client, server, 1000, 5000, 0x18, build_packet(EndOfSession())),
+            (server, client, 5000, 1003, 0x18, build_packet(SequencedData(b"x"))),
+        ):
+            w.write(build_tcp_frame(data, src=src, dst=dst, seq=seq, ack=ack, flags=flags))
+    main(["decode", str(cap), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["src"], r["direction"]) for r in records] == [
+        ("198.18.0.1:40000", "client_to_server"),
+        ("198.18.0.2:26400", "server_to_client"),
+    ]
+    assert "not sent by a client" in records[0]["error"]

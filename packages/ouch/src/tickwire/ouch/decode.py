@@ -27,6 +27,11 @@ framed before it, and its later bytes are not read. The totals are in
 :class:`DecodeStats`; the command line prints them on stderr and exits 1 when
 anything was lost or not decoded (a capture of random bytes on the port printed
 nothing and exited 0).
+
+Which side is the server: ``--port`` says; else the connection's handshake (the
+destination of its SYN), when the capture has it; else the first packet of a type
+only one side sends. Without the handshake rule a client sending a server-only type
+(an End of Session) swapped the directions of its whole connection.
 """
 
 from __future__ import annotations
@@ -175,6 +180,17 @@ def _segments(source: str | Path | bytes) -> Iterator[TcpSegment]:
         raise CaptureError(exc.reason, offset=exc.offset) from None
 
 
+def _noting_handshakes(
+    segments: Iterator[TcpSegment], servers: dict[frozenset[tuple[str, int]], tuple[str, int]]
+) -> Iterator[TcpSegment]:
+    """Pass ``segments`` on, noting in ``servers`` the destination of each connection's
+    SYN (without ACK): the server, whatever packet types either side sends later."""
+    for seg in segments:
+        if seg.flags & TcpSegment.SYN and not seg.flags & TcpSegment.ACK:
+            servers[frozenset({(seg.src, seg.sport), (seg.dst, seg.dport)})] = (seg.dst, seg.dport)
+        yield seg
+
+
 def decode_capture(
     source: str | Path | bytes,
     *,
@@ -186,12 +202,14 @@ def decode_capture(
     """Yield one dict per SoupBinTCP packet of a capture, and a ``gap`` (and ``resync``)
     record where the capture lost bytes (see the module docstring); ``stats`` counts."""
     st = stats if stats is not None else DecodeStats()
+    # per connection (unordered endpoint pair): which endpoint is the server
+    servers: dict[frozenset[tuple[str, int]], tuple[str, int]] = {}
     segments = _segments(source)
+    if server_port is None:
+        segments = _noting_handshakes(segments, servers)
     framers: dict[Key, PacketFramer] = {}
     broken: set[Key] = set()
     resync: dict[Key, int] = {}  # directions looking for a packet boundary: bytes skipped
-    # per connection (unordered endpoint pair): which endpoint is the server
-    servers: dict[frozenset[tuple[str, int]], tuple[str, int]] = {}
     versions: dict[frozenset[tuple[str, int]], str] = {}
     last: dict[Key, int] = {}  # each direction's last timestamp
     for chunk in reassemble(segments, stats=st.tcp):
