@@ -503,6 +503,42 @@ OUTPUT_IS_INPUT: list[tuple[str, list[str], str]] = [
         ["backtest", "IN", "--out", "OUT/bt_in", "--no-plot", "--quiet", "--html", "IN"],
         "itch",
     ),
+    # the configs are inputs too (tickwire.cli.config_file)
+    (
+        "tickwire.engine.cli",
+        [
+            "threshold",
+            "--backend",
+            "reference",
+            "--config",
+            "IN",
+            "PCAP",
+            "--orders",
+            "IN",
+            "--json",
+            "OUT/t.json",
+        ],
+        "good.toml",
+    ),
+    (
+        "tickwire.engine.cli",
+        [
+            "backtest",
+            "--config",
+            "IN",
+            "--messages",
+            "2000",
+            "--symbols",
+            "3",
+            "--out",
+            "OUT/bt_cfg",
+            "--no-plot",
+            "--quiet",
+            "--html",
+            "IN",
+        ],
+        "bt_seed_ok.toml",
+    ),
 ]
 
 
@@ -523,14 +559,15 @@ def test_an_output_never_replaces_the_commands_input(
         status, err = _run(module, [str(target) if a == "IN" else a for a in argv], capsys)
         assert status == 0 and target.read_bytes() != b"old", err
         return
+    data = b"[backtest]\nseed = 3\n" if kind == "bt_seed_ok.toml" else corpus[kind].read_bytes()
     source = tmp_path / f"in.{kind}"
-    source.write_bytes(corpus[kind].read_bytes())
-    subst = {"IN": str(source), "TOML": str(corpus["good.toml"])}
+    source.write_bytes(data)
+    subst = {"IN": str(source), "TOML": str(corpus["good.toml"]), "PCAP": str(corpus["pcap"])}
     real = [subst.get(a, a.replace("OUT/", f"{corpus['out']}/")) for a in argv]
     status, err = _run(module, real, capsys)
     _check(status, err, {2}, " ".join(argv))
     assert f"{source}: is also this command's input" in err
-    assert source.read_bytes() == corpus[kind].read_bytes()
+    assert source.read_bytes() == data
     assert [p.name for p in tmp_path.iterdir()] == [source.name]  # no temporary file left
 
 

@@ -84,7 +84,7 @@ def test_the_engine_lists_the_exchange_command_from_the_entry_point() -> None:
         (["--preload", "/nonexistent.itch"], "no such file"),
         (["--seed", "/nonexistent.itch"], "no such file"),  # the deprecated name
         (["--seed", "DATA", "--preload", "DATA"], "give --preload only"),
-        (["--password-file", "/nonexistent/pw"], "--password-file /nonexistent/pw: No such file"),
+        (["--password-file", "/nonexistent/pw"], "--password-file: /nonexistent/pw: no such file"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_port_opens(

@@ -15,6 +15,7 @@ See ``docs/cli.md``.
 """
 
 from tickwire.cli.args import (
+    config_file,
     existing_file,
     int_range,
     ipv4,
@@ -59,6 +60,7 @@ __all__ = [
     "add_version",
     "atomic_open",
     "atomic_path",
+    "config_file",
     "dist_version",
     "existing_file",
     "int_range",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 __all__ = [
+    "config_file",
     "existing_file",
     "input_named",
     "int_range",
@@ -159,6 +160,18 @@ def existing_file(text: str) -> str:
     Under :func:`run_cli` the file is noted as an input (:func:`reading_inputs`), so
     an output named like it is refused instead of replacing it.
     """
+    return _existing(text, empty_ok=False)
+
+
+def config_file(text: str) -> str:
+    """An argparse type: a file of settings to read (``--config``, ``--grid``, a password
+    file): :func:`existing_file`'s rules, noted as an input the same way, except that an
+    empty file is fine (every key at its default; the loader says if one is required).
+    Why noted: ``threshold run CAP --config C --orders C`` replaced the config."""
+    return _existing(text, empty_ok=True)
+
+
+def _existing(text: str, *, empty_ok: bool) -> str:
     try:
         st = os.stat(text)
     except FileNotFoundError:
@@ -167,7 +180,7 @@ def existing_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text}: {exc.strerror or exc}") from None
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
-    if st.st_size == 0 and os.path.isfile(text):
+    if not empty_ok and st.st_size == 0 and os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text}: empty file")
     inputs = _INPUTS.get()
     if inputs is not None and os.path.isfile(text):

@@ -33,6 +33,7 @@ from tickwire.cli import (
     Progress,
     add_json_option,
     atomic_path,
+    config_file,
     existing_file,
     iso_date,
     json_to_stdout,
@@ -100,7 +101,9 @@ def add_parser(subparsers: Any) -> None:
     )
     bt.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
     bt.add_argument(
-        "--config", help="TOML file with [strategy], [risk], [backtest] and [fees] tables"
+        "--config",
+        type=config_file,
+        help="TOML file with [strategy], [risk], [backtest] and [fees] tables",
     )
     add_json_option(bt, "the report")
     bt.add_argument("--out", default="backtest-out", help="output directory")

@@ -26,7 +26,7 @@ import json
 import sys
 from typing import Any
 
-from tickwire.cli import add_json_option, int_range, json_to_stdout, one_line
+from tickwire.cli import add_json_option, config_file, int_range, json_to_stdout, one_line
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
 from tickwire.engine.credentials import (
@@ -85,11 +85,14 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--rerequest", type=parse_address, default=None, help="re-request server")
     lv.add_argument("--ouch", type=parse_address, default=None, help="the exchange's OUCH 5.0 port")
     lv.add_argument("--user", type=user_name, default=DEFAULT_USER, help="OUCH user name")
-    lv.add_argument("--password-file", default=None, metavar="FILE",
+    lv.add_argument("--password-file", type=config_file, default=None, metavar="FILE",
                     help=f"the OUCH password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     lv.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
     lv.add_argument(
-        "--config", default=None, help="TOML with [strategy], [risk], [fees] and [feed] tables"
+        "--config",
+        type=config_file,
+        default=None,
+        help="TOML with [strategy], [risk], [fees] and [feed] tables",
     )
     lv.add_argument("--control", default=None, help="unix socket for kill/arm/status/stop")
     lv.add_argument("--command", choices=["kill", "arm", "status", "stop"], default=None,

@@ -30,6 +30,7 @@ from tickwire.cli import (
     UsageError,
     add_json_option,
     atomic_path,
+    config_file,
     existing_file,
     json_output,
     one_line,
@@ -75,7 +76,9 @@ def load_config_argument(path: str | Path) -> ThresholdConfig:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``run`` (and of ``python -m tickwire.engine threshold``)."""
     parser.add_argument("--backend", required=True, help="registered backend name, e.g. reference")
-    parser.add_argument("--config", required=True, help="TOML configuration (docs/threshold.md)")
+    parser.add_argument(
+        "--config", type=config_file, required=True, help="TOML configuration (docs/threshold.md)"
+    )
     parser.add_argument("capture", type=existing_file, help="input pcap/pcapng of Ethernet frames")
     parser.add_argument(
         "--orders",
