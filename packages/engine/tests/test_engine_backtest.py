@@ -278,20 +278,10 @@ def test_engine_backtest_from_binaryfile_and_capture(tmp_path: Path) -> None:
     reports = []
     for data in (None, itch, pcap):
         out = tmp_path / f"out-{len(reports)}"
-        args = [
-            "backtest",
-            "--messages",
-            "8000",
-            "--symbols",
-            "10",
-            "--day-seed",
-            "4",
-            "--out",
-            str(out),
-            "--no-plot",
-            "--quiet",
-        ]
-        assert main([*args, str(data)] if data is not None else args) == 0
+        args = ["backtest", "--out", str(out), "--no-plot", "--quiet"]
+        # the sample day's options only without DATA (with it they are a usage error)
+        day_args = ["--messages", "8000", "--symbols", "10", "--day-seed", "4"]
+        assert main([*args, str(data)] if data is not None else [*args, *day_args]) == 0
         report = json.loads((out / "report.json").read_text())
         skip = ("runtime", "data", "capture")  # capture: what the capture reader dropped
         reports.append({k: v for k, v in report.items() if k not in skip})
