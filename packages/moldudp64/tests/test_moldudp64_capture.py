@@ -28,6 +28,43 @@ def _frames(n: int) -> list[tuple[int, bytes]]:
     return out
 
 
+def test_frames_the_capture_cut_short_are_counted_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture taken with a small snap length: the frames it cut are counted as cut
+    (with what to change), not as frames that are not UDP; pcap2itch exits 1 since their
+    messages are lost. They were counted under ``not_udp`` (pcap2itch exit 0), which
+    sends a user looking for the wrong problem."""
+    import struct
+
+    from tickwire.itch import AddOrder, BinaryFileWriter, SystemEvent
+    from tickwire.moldudp64.cli import main, pack_binaryfile
+
+    day = tmp_path / "day.itch"
+    with BinaryFileWriter(day) as w:
+        for i in range(6):  # 10 ms apart: a packet each (each frame over 64 bytes)
+            w.write(SystemEvent(0, 0, i * 10**7, "O") if i == 0 else
+                    AddOrder(1, 0, i * 10**7, i, "B", 100, "AAPL", 1_000_000))  # fmt: skip
+    frames = [
+        build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2)
+        for _, pkt in pack_binaryfile(str(day), session="TEST", end_of_session=False)
+    ]
+    raw = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 64, 1))
+    for i, frame in enumerate(frames):
+        kept = frame[:64] if i in (2, 4) else frame
+        raw += struct.pack("<IIII", 1, i, len(kept), len(frame)) + kept
+    assert len(frames) == 6 and len(frames[2]) > 64 and len(frames[4]) > 64
+    path = tmp_path / "snap.pcap"
+    path.write_bytes(bytes(raw))
+    cap = MoldCapture(path)
+    assert [m.packet.sequence for m in cap] == [1, 2, 4, 6]
+    st = cap.stats
+    assert (st.frames, st.packets, st.cut, st.not_udp, st.bad_packets) == (6, 4, 2, 0, 0)
+    assert "snap length" in st.errors[0]
+    assert main(["pcap2itch", str(path), str(tmp_path / "o.itch")]) == 1
+    assert '"cut_frames": 2' in capsys.readouterr().err
+
+
 def test_capture_reads_every_packet(tmp_path: Path) -> None:
     path = tmp_path / "x.pcap"
     with PcapWriter(path) as w:

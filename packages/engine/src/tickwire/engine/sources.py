@@ -89,6 +89,8 @@ class CaptureFeedStats:
     frames: int = 0
     packets: int = 0
     skipped_frames: int = 0
+    #: Of the skipped frames, those the capture cut short (its snap length).
+    cut_frames: int = 0
     skipped_messages: int = 0
     sequenced: bool = True
     messages: int = 0
@@ -119,6 +121,8 @@ class CaptureFeedStats:
             )
         if self.skipped_frames:
             line += f", {self.skipped_frames:,} frames without a MoldUDP64 packet"
+            if self.cut_frames:
+                line += f" ({self.cut_frames:,} cut short by the capture's snap length)"
         if self.skipped_messages:
             line += f", {self.skipped_messages:,} blocks not ITCH"
         if len(self.sessions) > 1:
@@ -170,6 +174,7 @@ def iter_capture(
     st.frames = cstats.frames
     st.packets = cstats.packets
     st.skipped_frames = cstats.frames - cstats.packets
+    st.cut_frames = cstats.cut
     if not keep_duplicates:
         seq = sequenced.stats
         names.update(seq.sessions)

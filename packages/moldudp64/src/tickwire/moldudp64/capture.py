@@ -36,6 +36,10 @@ class CaptureStats:
     not_udp: int = 0
     other_port: int = 0
     bad_packets: int = 0
+    #: Frames the capture cut short (captured below their length on the wire: the
+    #: capture's snap length) that are no whole MoldUDP64 packet: counted here, not as
+    #: ``not_udp`` or ``bad_packets``, so the summary says what to change.
+    cut: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -91,7 +95,10 @@ class MoldCapture:
                 except NetBadFrame:
                     if self._strict:
                         raise
-                    st.not_udp += 1
+                    if rec.original_length > len(rec.frame):
+                        self._cut(rec.original_length, len(rec.frame))
+                    else:
+                        st.not_udp += 1
                     continue
                 if self._port is not None and self._port not in (udp.dst_port, udp.src_port):
                     st.other_port += 1
@@ -101,6 +108,9 @@ class MoldCapture:
                 except MoldError as exc:
                     if self._strict:
                         raise
+                    if rec.original_length > len(rec.frame):
+                        self._cut(rec.original_length, len(rec.frame))
+                        continue
                     st.bad_packets += 1
                     if len(st.errors) < 20:
                         st.errors.append(f"frame {st.frames}: {exc}")
@@ -116,6 +126,14 @@ class MoldCapture:
             if isinstance(exc, MoldError):
                 raise
             raise BadFrame(exc.reason, offset=exc.offset) from None
+
+    def _cut(self, wire: int, captured: int) -> None:
+        st = self.stats
+        st.cut += 1
+        if len(st.errors) < 20:
+            st.errors.append(
+                f"frame {st.frames}: {captured} of its {wire} bytes captured (snap length)"
+            )
 
 
 def read_moldudp64(

@@ -193,6 +193,7 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
                 "not_udp": st.not_udp,
                 "other_port": st.other_port,
                 "bad_packets": st.bad_packets,
+                "cut_frames": st.cut,
             }
         else:
             seq = SequencedCapture(args.input, port=args.port, session=args.session)
@@ -204,7 +205,7 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
             summary = seq.stats.as_dict()
         summary["messages_written"] = out.count
     print(json.dumps(summary), file=sys.stderr)
-    return 0 if st.bad_packets == 0 else 1
+    return 0 if st.bad_packets == 0 and st.cut == 0 else 1
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -105,6 +105,7 @@ class SequenceStats:
             "not_udp": cap.not_udp,
             "other_port": cap.other_port,
             "bad_packets": cap.bad_packets,
+            "cut_frames": cap.cut,
             "other_session_packets": self.other_session_packets,
         }
 
@@ -123,6 +124,8 @@ class SequenceStats:
         skipped = self.capture.frames - self.capture.packets
         if skipped:
             line += f", {skipped:,} frames without a MoldUDP64 packet"
+            if self.capture.cut:
+                line += f" ({self.capture.cut:,} cut short by the capture's snap length)"
         return line
 
 
