@@ -7,6 +7,7 @@ import csv
 import random
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tickwire.engine.book import BookManager
@@ -186,3 +187,38 @@ def test_engine_lobster_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert rc == 0
     assert f"{sym}:" in capsys.readouterr().out
     assert (tmp_path / f"{sym}_orderbook_3.csv").exists()
+
+
+def test_engine_lobster_a_failed_export_leaves_no_file(
+    day: list[Message], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day that fails part way (a truncated file) leaves no LOBSTER file, no BBO series
+    and not the folder the export made; a folder that was there keeps what it held. The
+    files were written in place: exit 1 with two plausible CSVs of half a day left."""
+    from tickwire.itch import BinaryFileWriter, DecodeError
+
+    def cut_short() -> Any:
+        yield from day[: len(day) // 2]
+        raise DecodeError("truncated frame at end of stream: only 5 bytes left")
+
+    symbol = next(m.stock for m in day if m.message_type == "R")
+    out = tmp_path / "new"
+    with pytest.raises(DecodeError):
+        export(cut_short(), [symbol], out, levels=2)
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    with pytest.raises(DecodeError):
+        export(cut_short(), [symbol], kept, levels=2, bbo_format="csv")
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+
+    data = tmp_path / "day.itch"
+    with BinaryFileWriter(data) as w:
+        for m in day[:2000]:
+            w.write(m)
+    data.write_bytes(data.read_bytes()[:-3])
+    cli_out = tmp_path / "cli"
+    assert main(["export", str(data), "--symbol", symbol, "--out", str(cli_out)]) == 1
+    assert "truncated" in capsys.readouterr().err
+    assert not cli_out.exists()

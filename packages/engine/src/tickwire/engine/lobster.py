@@ -31,6 +31,7 @@ to it as the delete and add it is equivalent to, so the intermediate book exists
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 from collections.abc import Iterable
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tickwire.cli import atomic_path
 from tickwire.engine.book import BookManager, OrderBook
 from tickwire.itch import (
     AddOrder,
@@ -94,12 +96,22 @@ def _depth_row(book: OrderBook, levels: int) -> list[int]:
 
 
 class _Writer:
-    def __init__(self, out_dir: Path, symbol: str, levels: int, date: str | None) -> None:
+    """A symbol's two LOBSTER files, written through temporary files that ``files`` (the
+    export's stack) renames when the export ends and removes when it fails."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        symbol: str,
+        levels: int,
+        date: str | None,
+        files: contextlib.ExitStack,
+    ) -> None:
         stem = f"{symbol}_{date}_34200000_57600000" if date else symbol
         self.msg_path = out_dir / f"{stem}_message_{levels}.csv"
         self.book_path = out_dir / f"{stem}_orderbook_{levels}.csv"
-        self._mf: IO[str] = self.msg_path.open("w", newline="")
-        self._bf: IO[str] = self.book_path.open("w", newline="")
+        self._mf: IO[str] = _open_whole(files, self.msg_path)
+        self._bf: IO[str] = _open_whole(files, self.book_path)
         self.msgs = csv.writer(self._mf)
         self.books = csv.writer(self._bf)
         self.rows = 0
@@ -109,9 +121,19 @@ class _Writer:
         self.books.writerow(_depth_row(book, levels))
         self.rows += 1
 
-    def close(self) -> None:
-        self._mf.close()
-        self._bf.close()
+
+def _rmdir(path: Path) -> bool:
+    """Remove the empty folder ``path`` (quietly not, if it is not empty); False."""
+    with contextlib.suppress(OSError):
+        path.rmdir()
+    return False
+
+
+def _open_whole(files: contextlib.ExitStack, path: Path) -> IO[str]:
+    """``path`` open for writing through :func:`tickwire.cli.atomic_path` on ``files``:
+    closed, then renamed into place, when the stack ends; removed if it ends in an error."""
+    tmp = files.enter_context(atomic_path(path))
+    return files.enter_context(tmp.open("w", newline=""))
 
 
 def _is_date(text: str) -> bool:
@@ -143,6 +165,7 @@ def export(
         except ImportError:
             raise ExportError("Parquet output needs pyarrow: pip install pyarrow") from None
     out = Path(out_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     wanted = set(symbols)
     manager = BookManager()
@@ -152,99 +175,109 @@ def export(
     bbo_rows: list[tuple[int, str, int | None, int, int | None, int]] = []
     result = ExportResult()
 
-    for msg in messages:
-        typ = msg.message_type
-        locate = msg.stock_locate
-        w = writers.get(locate)
-        if w is None:
-            stock = getattr(msg, "stock", None)
-            if stock is not None and stock in wanted and typ in "RAFH":
-                w = writers[locate] = _Writer(out, stock, levels, date)
-                result.files += [w.msg_path, w.book_path]
-            else:
+    # Every file through a temporary one: renamed when the export ends, removed if it
+    # fails (a day cut short left LOBSTER files that looked whole, exit 1).
+    with contextlib.ExitStack() as files:
+        if created:  # last out: a failed export leaves no folder it made (empty by then)
+            files.push(lambda kind, *_: kind is not None and _rmdir(out))
+        for msg in messages:
+            typ = msg.message_type
+            locate = msg.stock_locate
+            w = writers.get(locate)
+            if w is None:
+                stock = getattr(msg, "stock", None)
+                if stock is not None and stock in wanted and typ in "RAFH":
+                    w = writers[locate] = _Writer(out, stock, levels, date, files)
+                    result.files += [w.msg_path, w.book_path]
+                else:
+                    manager.apply(msg)
+                    continue
+            ts = msg.timestamp
+            book = manager.book(locate)
+            if isinstance(msg, AddOrder | AddOrderMPID):
                 manager.apply(msg)
-                continue
-        ts = msg.timestamp
-        book = manager.book(locate)
-        if isinstance(msg, AddOrder | AddOrderMPID):
-            manager.apply(msg)
-            if msg.order_reference_number in orders:
+                if msg.order_reference_number in orders:
+                    side = 1 if msg.buy_sell_indicator == "B" else -1
+                    row = [_time(ts), 1, msg.order_reference_number, msg.shares, msg.price, side]
+                    w.row(row, book, levels)
+            elif isinstance(
+                msg, OrderExecuted | OrderExecutedWithPrice | OrderCancel | OrderDelete
+            ):
+                o = orders.get(msg.order_reference_number)
+                if o is None:
+                    manager.apply(msg)
+                    continue
+                side = 1 if o.side == "B" else -1
+                if isinstance(msg, OrderDelete):
+                    fields = [_time(ts), 3, o.ref, o.shares, o.price, side]
+                elif isinstance(msg, OrderCancel):
+                    n = min(msg.cancelled_shares, o.shares)
+                    fields = [_time(ts), 3 if n == o.shares else 2, o.ref, n, o.price, side]
+                else:
+                    n = min(msg.executed_shares, o.shares)
+                    price = (
+                        msg.execution_price if isinstance(msg, OrderExecutedWithPrice) else o.price
+                    )
+                    fields = [_time(ts), 4, o.ref, n, price, side]
+                manager.apply(msg)
+                w.row(fields, book, levels)
+            elif isinstance(msg, OrderReplace):
+                old = orders.get(msg.original_order_reference_number)
+                if old is None:
+                    manager.apply(msg)
+                    continue
+                side = 1 if old.side == "B" else -1
+                manager.apply(OrderDelete(locate, msg.tracking_number, ts, old.ref))
+                w.row([_time(ts), 3, old.ref, old.shares, old.price, side], book, levels)
+                new = AddOrder(
+                    locate,
+                    msg.tracking_number,
+                    ts,
+                    msg.new_order_reference_number,
+                    old.side,
+                    msg.shares,
+                    book.symbol,
+                    msg.price,
+                )
+                manager.apply(new)
+                if new.order_reference_number in orders:
+                    row = [_time(ts), 1, new.order_reference_number, new.shares, new.price, side]
+                    w.row(row, book, levels)
+            elif isinstance(msg, Trade):
+                manager.apply(msg)
                 side = 1 if msg.buy_sell_indicator == "B" else -1
-                row = [_time(ts), 1, msg.order_reference_number, msg.shares, msg.price, side]
+                row = [_time(ts), 5, msg.order_reference_number, msg.shares, msg.price, side]
                 w.row(row, book, levels)
-        elif isinstance(msg, OrderExecuted | OrderExecutedWithPrice | OrderCancel | OrderDelete):
-            o = orders.get(msg.order_reference_number)
-            if o is None:
+            elif isinstance(msg, CrossTrade):
                 manager.apply(msg)
-                continue
-            side = 1 if o.side == "B" else -1
-            if isinstance(msg, OrderDelete):
-                fields = [_time(ts), 3, o.ref, o.shares, o.price, side]
-            elif isinstance(msg, OrderCancel):
-                n = min(msg.cancelled_shares, o.shares)
-                fields = [_time(ts), 3 if n == o.shares else 2, o.ref, n, o.price, side]
+                w.row([_time(ts), 6, 0, msg.shares, msg.cross_price, -1], book, levels)
+            elif isinstance(msg, StockTradingAction):
+                manager.apply(msg)
+                price = _HALT_PRICE.get(str(msg.trading_state), -1)
+                w.row([_time(ts), 7, 0, 0, price, -1], book, levels)
             else:
-                n = min(msg.executed_shares, o.shares)
-                price = msg.execution_price if isinstance(msg, OrderExecutedWithPrice) else o.price
-                fields = [_time(ts), 4, o.ref, n, price, side]
-            manager.apply(msg)
-            w.row(fields, book, levels)
-        elif isinstance(msg, OrderReplace):
-            old = orders.get(msg.original_order_reference_number)
-            if old is None:
                 manager.apply(msg)
                 continue
-            side = 1 if old.side == "B" else -1
-            manager.apply(OrderDelete(locate, msg.tracking_number, ts, old.ref))
-            w.row([_time(ts), 3, old.ref, old.shares, old.price, side], book, levels)
-            new = AddOrder(
-                locate,
-                msg.tracking_number,
-                ts,
-                msg.new_order_reference_number,
-                old.side,
-                msg.shares,
-                book.symbol,
-                msg.price,
-            )
-            manager.apply(new)
-            if new.order_reference_number in orders:
-                row = [_time(ts), 1, new.order_reference_number, new.shares, new.price, side]
-                w.row(row, book, levels)
-        elif isinstance(msg, Trade):
-            manager.apply(msg)
-            side = 1 if msg.buy_sell_indicator == "B" else -1
-            row = [_time(ts), 5, msg.order_reference_number, msg.shares, msg.price, side]
-            w.row(row, book, levels)
-        elif isinstance(msg, CrossTrade):
-            manager.apply(msg)
-            w.row([_time(ts), 6, 0, msg.shares, msg.cross_price, -1], book, levels)
-        elif isinstance(msg, StockTradingAction):
-            manager.apply(msg)
-            price = _HALT_PRICE.get(str(msg.trading_state), -1)
-            w.row([_time(ts), 7, 0, 0, price, -1], book, levels)
-        else:
-            manager.apply(msg)
-            continue
-        if bbo_format is not None:
-            q = book.bbo()
-            key = (q.bid_price, q.bid_size, q.ask_price, q.ask_size)
-            if last_bbo.get(locate) != key:
-                last_bbo[locate] = key
-                bbo_rows.append((ts, book.symbol, *key))
+            if bbo_format is not None:
+                q = book.bbo()
+                key = (q.bid_price, q.bid_size, q.ask_price, q.ask_size)
+                if last_bbo.get(locate) != key:
+                    last_bbo[locate] = key
+                    bbo_rows.append((ts, book.symbol, *key))
 
-    for w in writers.values():
-        w.close()
-    result.rows = {manager.books[loc].symbol: w.rows for loc, w in writers.items()}
-    result.missing_symbols = sorted(wanted - set(result.rows))
-    if bbo_format is not None:
-        result.bbo_rows = len(bbo_rows)
-        result.files.append(_write_bbo(bbo_rows, out, bbo_format))
+        result.rows = {manager.books[loc].symbol: w.rows for loc, w in writers.items()}
+        result.missing_symbols = sorted(wanted - set(result.rows))
+        if bbo_format is not None:
+            result.bbo_rows = len(bbo_rows)
+            result.files.append(_write_bbo(bbo_rows, out, bbo_format, files))
     return result
 
 
 def _write_bbo(
-    rows: list[tuple[int, str, int | None, int, int | None, int]], out: Path, fmt: str
+    rows: list[tuple[int, str, int | None, int, int | None, int]],
+    out: Path,
+    fmt: str,
+    files: contextlib.ExitStack,
 ) -> Path:
     cols = ["timestamp_ns", "symbol", "bid_price", "bid_size", "ask_price", "ask_size"]
     if fmt == "parquet":
@@ -265,12 +298,11 @@ def _write_bbo(
             ),
         )
         path = out / "bbo.parquet"
-        pq.write_table(table, path)
+        pq.write_table(table, files.enter_context(atomic_path(path)))
         return path
     path = out / "bbo.csv"
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
-        for r in rows:
-            w.writerow(["" if v is None else v for v in r])
+    w = csv.writer(_open_whole(files, path))
+    w.writerow(cols)
+    for r in rows:
+        w.writerow(["" if v is None else v for v in r])
     return path
