@@ -408,3 +408,20 @@ def test_engine_backtest_report_shows_the_books_faults(backend: str) -> None:
         run_backtest(MarketMaker(), generate_day(3000, 5, 1), config=BacktestConfig())
     )
     assert not any(clean["book_faults"].values()) and "  book  " not in summary_text(clean)
+
+
+def test_engine_backtest_outputs_leave_no_file_of_an_earlier_run(
+    mm_result: BacktestResult, tmp_path: Path
+) -> None:
+    """The folder holds one run's files: pnl.png and log.txt of an earlier run are removed
+    by a run that writes neither (``--no-plot``, a strategy that logs nothing). They
+    stayed beside the new report and passed for this run's."""
+    (tmp_path / "pnl.png").write_bytes(b"an earlier day's chart")
+    (tmp_path / "log.txt").write_text("an earlier strategy's log\n")
+    (tmp_path / "notes.txt").write_text("mine")
+    assert not len(mm_result.log)
+    report = write_outputs(mm_result, tmp_path, plot=False)
+    assert report["runtime"]["plot"] == "not requested"
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "pnl.png" not in names and "log.txt" not in names
+    assert {"report.json", "orders.csv", "notes.txt"} <= names

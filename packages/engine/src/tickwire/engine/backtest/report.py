@@ -248,11 +248,17 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -
     ``runtime.plot`` in the report says what became of the PNG: ``"pnl.png"``,
     ``"not requested"``, or ``"skipped: <reason>"`` when matplotlib is not installed (the
     rest is written all the same).
+
+    The folder holds one run's files: an earlier run's pnl.png, log.txt or Parquet tables
+    that this run does not write are removed. Why: ``--no-plot`` into the folder of an
+    earlier run left that run's pnl.png beside this run's report.
     """
     report = build_report(result)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(result, out_dir)
-    write_log(result, out_dir)
+    stale: list[str] = []
+    if write_log(result, out_dir) is None:
+        stale.append("log.txt")
     plot_outcome = "not requested"
     if plot:
         try:
@@ -264,12 +270,17 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -
             plot_outcome = "pnl.png"
         except PlotUnavailable as exc:
             plot_outcome = f"skipped: {exc}"
+    if plot_outcome != "pnl.png":
+        stale.append("pnl.png")
     report["runtime"]["plot"] = plot_outcome
     try:  # the same tables as Parquet, next to the CSVs
         names = [p.name for p in write_parquet(result, out_dir)]
         report["runtime"]["parquet"] = ", ".join(names)
     except ImportError as exc:
         report["runtime"]["parquet"] = f"skipped: {exc}"
+        stale += [f"{name}.parquet" for name in SCHEMA]
+    for name in stale:  # an earlier run's, which would pass for this one's
+        (out_dir / name).unlink(missing_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
