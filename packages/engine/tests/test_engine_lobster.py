@@ -222,3 +222,14 @@ def test_engine_lobster_a_failed_export_leaves_no_file(
     assert main(["export", str(data), "--symbol", symbol, "--out", str(cli_out)]) == 1
     assert "truncated" in capsys.readouterr().err
     assert not cli_out.exists()
+
+
+def test_engine_lobster_an_earlier_runs_bbo_series_goes(day: list[Message], tmp_path: Path) -> None:
+    """``--bbo none`` (or the other format) into an earlier export's folder removes its
+    bbo.csv: it stayed, with other symbols or another day, beside this export's files."""
+    symbol = next(m.stock for m in day if m.message_type == "R")
+    (tmp_path / "bbo.csv").write_text("an earlier day\n")
+    export(day[:3000], [symbol], tmp_path, levels=2, bbo_format=None)
+    assert not (tmp_path / "bbo.csv").exists()
+    export(day[:3000], [symbol], tmp_path, levels=2, bbo_format="csv")
+    assert (tmp_path / "bbo.csv").read_text().startswith("timestamp_ns,")

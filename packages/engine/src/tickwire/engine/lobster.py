@@ -21,7 +21,9 @@ With ``date`` set, files get LOBSTER's full names
 ``YYYY-MM-DD`` (:class:`ExportError` otherwise, before anything is written: it becomes
 part of every file name, so ``2020-13-01`` or ``../x`` was written as given).
 
-The BBO series has one row per change of a chosen symbol's best bid or offer:
+The BBO series has one row per change of a chosen symbol's best bid or offer (an
+earlier export's ``bbo.csv`` or ``bbo.parquet`` that this one does not write is removed,
+as it would pass for this one's):
 ``timestamp_ns, symbol, bid_price, bid_size, ask_price, ask_size`` (empty prices as
 blank / null). Parquet needs pyarrow (``pip install pyarrow``), imported only then.
 
@@ -270,6 +272,9 @@ def export(
         if bbo_format is not None:
             result.bbo_rows = len(bbo_rows)
             result.files.append(_write_bbo(bbo_rows, out, bbo_format, files))
+    for fmt in ("csv", "parquet"):  # an earlier run's series would pass for this one's
+        if fmt != bbo_format:
+            (out / f"bbo.{fmt}").unlink(missing_ok=True)
     return result
 
 
