@@ -168,3 +168,42 @@ def test_live_report_is_the_deprecated_name_of_json(
     assert lines[0] == "warning: --report PATH is deprecated: use --json PATH", lines
     assert len(lines) == 2 and lines[1].startswith("tickwire-engine live: error: "), lines
     assert not report.exists()
+
+
+def test_live_never_takes_a_control_path_that_is_not_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--control`` naming a file that is not a socket, or a socket another engine
+    listens on, is refused before anything is opened, and the file or socket stays. The
+    engine unlinked whatever was there: a typo deleted a data file, and a second engine
+    took the first one's control socket (its kill and stop no longer reachable)."""
+    from tickwire.engine.cli import main
+    from tickwire.engine.live import ControlError
+    from tickwire.engine.live.engine import check_control_path
+
+    data = tmp_path / "day.itch"
+    data.write_bytes(b"a day")
+    argv = ["live", "--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9", "--control"]
+    assert main([*argv, str(data)]) == 2
+    assert "exists and is not a socket" in capsys.readouterr().err
+    assert data.read_bytes() == b"a day"
+
+    short = tempfile.TemporaryDirectory(prefix="tw-ctl-", dir="/tmp")  # sun_path is short
+    sock_path = str(Path(short.name) / "c.sock")
+    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        live.bind(sock_path)
+        live.listen(1)
+        assert main([*argv, sock_path]) == 2
+        assert "another engine is listening on it" in capsys.readouterr().err
+        assert Path(sock_path).exists()
+    finally:
+        live.close()
+    # Nobody listens now: a stale socket, which the engine may take.
+    with pytest.raises(ControlError):
+        check_control_path(str(data))
+    check_control_path(sock_path)
+    assert Path(sock_path).exists()
+    check_control_path(sock_path, remove_stale=True)
+    assert not Path(sock_path).exists()
+    short.cleanup()

@@ -37,6 +37,8 @@ import json
 import logging
 import os
 import signal
+import socket
+import stat
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
@@ -233,8 +235,11 @@ class LiveEngine:
     async def start(self) -> None:
         """Open the XDP mirror (if configured), bind the feed, log in to the OUCH port and
         open the control socket. Raises :class:`MirrorError` before anything else when the
-        mirror cannot be used."""
+        mirror cannot be used, and :class:`ControlError` when ``control`` names something
+        the engine must not take (:func:`check_control_path`)."""
         c = self.config
+        if c.control:
+            check_control_path(c.control)
         # First, so a mirror that cannot be used fails before any socket is opened.
         mirror = self._open_mirror(c.xdp_mirror) if c.xdp_mirror is not None else None
         rcfg = ReceiverConfig(session=c.feed_session, request_server=c.rerequest, start_sequence=1)
@@ -265,8 +270,7 @@ class LiveEngine:
         )
         await self.client.connect()
         if c.control:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(c.control)
+            check_control_path(c.control, remove_stale=True)
             self._control = await asyncio.start_unix_server(self._on_control, c.control)
 
     def _open_mirror(self, iface: str) -> _Mirror:
@@ -516,7 +520,37 @@ def _refused(rx: ReceiverStats | None) -> dict[str, int]:
 
 
 class ControlError(OSError):
-    """The control socket cannot be reached or gave no answer; the message names it."""
+    """The control socket cannot be reached or gave no answer, or its path cannot be
+    taken; the message names it."""
+
+
+def check_control_path(path: str, *, remove_stale: bool = False) -> None:
+    """Check that the engine may take ``path`` for its control socket: nothing there, or a
+    stale socket (``remove_stale`` removes it, to bind in its place). Anything else raises
+    :class:`ControlError`: a path that is not a socket (a typo naming a data file, which
+    was deleted), and a socket another engine answers on (its kill switch would have been
+    taken from it: its socket file unlinked, its ``kill`` and ``stop`` no longer reachable).
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ControlError(f"control socket {path}: exists and is not a socket; name a new path")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except OSError:  # nobody listens: a socket left by an engine that ended
+        if remove_stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise ControlError(
+        f"control socket {path}: another engine is listening on it; stop it or name a new path"
+    )
 
 
 async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:
