@@ -197,3 +197,20 @@ def test_live_feed_listens_so_port_0_is_any_port() -> None:
         parse_address("127.0.0.1:0")
     with pytest.raises(argparse.ArgumentTypeError, match=r"0\.\.65535"):
         listen_address("127.0.0.1:65536")
+
+
+def test_live_names_the_address_that_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A unicast --group is refused while parsing, and an OUCH port nobody listens on is
+    named: they were "Invalid argument" and "Connection refused" naming nothing."""
+    assert (
+        main(["live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:9", "--group", "127.0.0.1"])
+        == 2
+    )
+    assert "--group: 127.0.0.1 is not a multicast group (224.0.0.0/4)" in _error_line(
+        capsys.readouterr().err
+    )
+    with socket.socket() as s:  # a port nobody listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["live", "--feed", "127.0.0.1:0", "--ouch", f"127.0.0.1:{port}"]) == 2
+    assert f"OUCH 127.0.0.1:{port}: Connection refused" in _error_line(capsys.readouterr().err)

@@ -23,6 +23,7 @@ __all__ = [
     "int_range",
     "ipv4",
     "iso_date",
+    "multicast_ipv4",
     "non_negative_float",
     "non_negative_int",
     "positive_float",
@@ -114,6 +115,16 @@ def ipv4(text: str) -> str:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address") from None
+
+
+def multicast_ipv4(text: str) -> str:
+    """An argparse type: an IPv4 multicast group (224.0.0.0/4), dotted quad. Why: a
+    unicast address given as a group failed when the socket joined it, as "Invalid
+    argument" naming nothing."""
+    value = ipv4(text)
+    if not ipaddress.IPv4Address(value).is_multicast:
+        raise argparse.ArgumentTypeError(f"{text} is not a multicast group (224.0.0.0/4)")
+    return value
 
 
 def iso_date(text: str) -> str:

@@ -26,7 +26,14 @@ import json
 import sys
 from typing import Any
 
-from tickwire.cli import add_json_option, config_file, int_range, json_to_stdout, one_line
+from tickwire.cli import (
+    add_json_option,
+    config_file,
+    int_range,
+    json_to_stdout,
+    multicast_ipv4,
+    one_line,
+)
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
 from tickwire.engine.credentials import (
@@ -81,7 +88,9 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="HOST:PORT to receive the feed on (port 0: any free port)",
     )
-    lv.add_argument("--group", default=None, help="multicast group of the feed")
+    lv.add_argument(
+        "--group", type=multicast_ipv4, default=None, help="multicast group of the feed"
+    )
     lv.add_argument("--rerequest", type=parse_address, default=None, help="re-request server")
     lv.add_argument("--ouch", type=parse_address, default=None, help="the exchange's OUCH 5.0 port")
     lv.add_argument("--user", type=user_name, default=DEFAULT_USER, help="OUCH user name")

@@ -252,9 +252,14 @@ class LiveEngine:
             self.receiver = await MoldReceiver.create(
                 line, config=rcfg, on_event=self._on_feed_event, request_bind=(c.feed[0], 0)
             )
-        except BaseException:
+        except BaseException as exc:
             if mirror is not None:
                 mirror.close()
+            if isinstance(exc, OSError) and exc.filename is None:  # name what failed
+                where = f"group {c.group} on " if c.group else ""
+                raise type(exc)(
+                    exc.errno, exc.strerror, f"feed {where}{c.feed[0]}:{c.feed[1]}"
+                ) from None
             raise
         if mirror is not None:
             mirror.start(self.receiver)
@@ -268,7 +273,12 @@ class LiveEngine:
             on_reconnect=self._resend,
             on_message=self._on_ouch,
         )
-        await self.client.connect()
+        try:
+            await self.client.connect()
+        except OSError as exc:  # "Connection refused" named nothing
+            if exc.filename is not None or exc.errno is None:
+                raise
+            raise type(exc)(exc.errno, exc.strerror, f"OUCH {c.ouch[0]}:{c.ouch[1]}") from None
         if c.control:
             check_control_path(c.control, remove_stale=True)
             self._control = await asyncio.start_unix_server(self._on_control, c.control)
