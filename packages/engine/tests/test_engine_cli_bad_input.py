@@ -97,7 +97,9 @@ def test_backtest_config_that_is_not_text(
     [
         (["backtest", "--messages", "10", "--symbols", "5000"], "cannot hold a day"),
         (["backtest", "--messages", "-10"], "count -10 is not at least 1"),
-        (["export", "--symbol", "X", "--levels", "0"], "count 0 is not at least 1"),
+        (["export", "--symbol", "X", "--levels", "0"], "levels 0 is not in 1..1000"),
+        # four columns a level in every row: it ran for ever, filling the disk
+        (["export", "--symbol", "X", "--levels", "100000000000000000"], "is not in 1..1000"),
     ],
 )
 def test_generator_arguments(

@@ -151,6 +151,8 @@ def test_engine_lobster_cli_date_is_checked_while_parsing(
 def test_engine_lobster_errors(day: list[Message], tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="levels"):
         export(day, ["X"], tmp_path, levels=0)
+    with pytest.raises(ExportError, match="levels must be 1 to 1000"):
+        export(day, ["X"], tmp_path, levels=10**17)
     with pytest.raises(ExportError, match="csv or parquet"):
         export(day, ["X"], tmp_path, bbo_format="xlsx")
     # The date is part of every file name: only a real YYYY-MM-DD date (2020-13-01 and

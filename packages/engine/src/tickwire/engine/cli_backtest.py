@@ -35,6 +35,7 @@ from tickwire.cli import (
     atomic_path,
     config_file,
     existing_file,
+    int_range,
     iso_date,
     json_to_stdout,
     one_line,
@@ -43,6 +44,7 @@ from tickwire.cli import (
     write_json,
 )
 from tickwire.cli import UsageError as _CliUsageError
+from tickwire.engine.lobster import MAX_LEVELS
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 if TYPE_CHECKING:
@@ -150,7 +152,12 @@ def add_parser(subparsers: Any) -> None:
         required=True,
         help="symbol to export (repeatable, or comma-separated)",
     )
-    ex.add_argument("--levels", type=positive_int, default=10, help="order book levels")
+    ex.add_argument(
+        "--levels",
+        type=int_range(1, MAX_LEVELS, what="levels"),
+        default=10,
+        help="order book levels",
+    )
     ex.add_argument("--out", default="lobster-out", help="output directory")
     ex.add_argument(
         "--bbo", default="csv", choices=["csv", "parquet", "none"], help="BBO series format"

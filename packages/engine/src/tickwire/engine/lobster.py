@@ -124,6 +124,12 @@ class _Writer:
         self.rows += 1
 
 
+#: The most order book levels a file carries: each row of ``*_orderbook_N.csv`` has four
+#: columns per level, padded with dummies, so ``--levels 10**17`` ran for ever filling
+#: the disk (``--levels 100000`` wrote 1.2 GB for a 3,000-message day).
+MAX_LEVELS = 1000
+
+
 def _rmdir(path: Path) -> bool:
     """Remove the empty folder ``path`` (quietly not, if it is not empty); False."""
     with contextlib.suppress(OSError):
@@ -155,8 +161,8 @@ def export(
     date: str | None = None,
 ) -> ExportResult:
     """Write LOBSTER files (and a BBO series) for ``symbols`` from ITCH ``messages``."""
-    if levels < 1:
-        raise ExportError(f"levels must be >= 1, got {levels}")
+    if not 1 <= levels <= MAX_LEVELS:
+        raise ExportError(f"levels must be 1 to {MAX_LEVELS}, got {levels}")
     if date is not None and not _is_date(date):
         raise ExportError(f"date must be a date written YYYY-MM-DD, got {date!r}")
     if bbo_format not in (None, "csv", "parquet"):
