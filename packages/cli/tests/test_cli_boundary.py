@@ -165,3 +165,39 @@ def test_a_closed_pipe_ends_quietly_with_0(tmp_path: Path) -> None:
     )
     assert done.stdout == "0\nstatus 0\n"
     assert done.stderr == ""
+
+
+def test_sigterm_ends_a_command_like_ctrl_c_and_its_output_goes(tmp_path: Path) -> None:
+    """SIGTERM (kill, timeout, a service manager) while a command writes its output: the
+    command's ``with`` blocks end, the temporary copy is removed, exit 143. The process
+    died at once and left the hidden ``.part`` file (500 MB for a killed itch generate)."""
+    import signal
+    import time
+
+    script = (
+        "import argparse, sys, time\n"
+        "from tickwire.cli import atomic_path, run_cli\n"
+        "def command(args):\n"
+        "    with atomic_path(args.out) as tmp:\n"
+        "        tmp.write_bytes(b'half')\n"
+        "        print('writing', flush=True)\n"
+        "        time.sleep(60)\n"
+        "    return 0\n"
+        "p = argparse.ArgumentParser(prog='slow')\n"
+        "p.add_argument('out')\n"
+        "sys.exit(run_cli(p, sys.argv[1:], command))\n"
+    )
+    out = tmp_path / "out.bin"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+        assert [p.name for p in tmp_path.iterdir() if ".part-" in p.name]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            time.sleep(0.1)
+    assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,12 @@ Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
      ``ValueError``, which every codec's typed error is, ``zlib.error``,
      ``struct.error``) and the ``data_errors`` given; usage is checked first, since
      config errors are often ``ValueError`` too;
-   * **130**: interrupted (Ctrl-C), quietly;
+   * **130**: interrupted (Ctrl-C), quietly; **143**: terminated (SIGTERM: ``kill``,
+     ``timeout``, a service manager), quietly. SIGTERM is turned into an exception
+     (:class:`Terminated`) while the command runs, so its ``with`` blocks end as for
+     Ctrl-C: an output file's temporary copy is removed (a killed ``itch generate``
+     left a hidden 500 MB ``.part`` file). A command with its own SIGTERM handling (the
+     live engine's and the exchange's event loops) replaces it while it runs;
    * **0**: stdout closed by its reader (``dump ... | head``): the command ends quietly
      with the status it would have had, and stdout is pointed at ``/dev/null`` so the
      interpreter's final flush does not fail too.
@@ -40,8 +45,10 @@ import argparse
 import contextlib
 import gzip
 import os
+import signal
 import struct
 import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
@@ -87,6 +94,28 @@ _PROG_DEST = "_tickwire_prog"
 
 class UsageError(Exception):
     """A bad argument or config value found after parsing: :func:`run_cli` exits 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived while :func:`run_cli` ran the command (it exits 143)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` inside the block (main thread only; the
+    handler before it is put back after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def one_line(exc: BaseException) -> str:
@@ -240,8 +269,11 @@ def run_cli(
     if capture is not None:
         capture.append(parser)
         return 0
-    with reading_inputs():  # what existing_file accepts, no output may replace
-        return _parse_and_run(parser, argv, command, usage_errors, data_errors)
+    with reading_inputs(), _terminate_as_exception():  # inputs noted; SIGTERM cleans up
+        try:
+            return _parse_and_run(parser, argv, command, usage_errors, data_errors)
+        except Terminated:
+            return 143
 
 
 def _parse_and_run(
