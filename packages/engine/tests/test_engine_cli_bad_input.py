@@ -208,7 +208,7 @@ def test_live_names_the_address_that_failed(capsys: pytest.CaptureFixture[str]) 
         main(["live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:9", "--group", "127.0.0.1"])
         == 2
     )
-    assert "--group: 127.0.0.1 is not a multicast group (224.0.0.0/4)" in _error_line(
+    assert "--group: 127.0.0.1 is not a multicast group (first octet 224 to 239)" in _error_line(
         capsys.readouterr().err
     )
     with socket.socket() as s:  # a port nobody listens on once it is closed

@@ -118,12 +118,14 @@ def ipv4(text: str) -> str:
 
 
 def multicast_ipv4(text: str) -> str:
-    """An argparse type: an IPv4 multicast group (224.0.0.0/4), dotted quad. Why: a
+    """An argparse type: an IPv4 multicast group (RFC 5771: first octet 224 to 239), dotted quad. Why: a
     unicast address given as a group failed when the socket joined it, as "Invalid
     argument" naming nothing."""
     value = ipv4(text)
     if not ipaddress.IPv4Address(value).is_multicast:
-        raise argparse.ArgumentTypeError(f"{text} is not a multicast group (224.0.0.0/4)")
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a multicast group (first octet 224 to 239)"
+        )
     return value
 
 
