@@ -355,6 +355,21 @@ def test_engine_backtest_core_example_strategies_match_the_reference(strategy: t
     assert want["report"]["fills"]["count"] > 0  # the strategy really traded
 
 
+def test_engine_backtest_core_adds_with_no_side_match_the_reference() -> None:
+    """Adds whose side is neither B nor S (a damaged or made-up feed) are no orders for
+    either book nor for the venue's queue model (engine.book's module docs); the core
+    (its venue filter, ``ReplayCore._venue_needs_python``, reads the side byte) agrees."""
+    day = [
+        dataclasses.replace(m, buy_sell_indicator="X")
+        if isinstance(m, AddOrder | AddOrderMPID) and i % 7 == 0
+        else m
+        for i, m in enumerate(generate_day(20_000, 20, 5))
+    ]
+    want = _same(MarketMaker, day)
+    assert want["report"]["fills"]["count"] > 0
+    assert want["report"]["book_faults"]["rejected"] > 100
+
+
 def test_engine_backtest_core_base_strategy_counts_every_event() -> None:
     """The base Strategy (every callback the no-op) is called for everything by the
     reference; the core calls none of the market ones and counts them the same."""

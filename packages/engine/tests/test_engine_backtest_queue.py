@@ -176,6 +176,20 @@ def test_engine_backtest_queue_incoming_cross_fills_us() -> None:
     assert s.cancelled(11)[0].reason == "I" and s.cancelled(11)[0].quantity == 500
 
 
+def test_engine_backtest_queue_incoming_add_with_no_side_fills_nothing() -> None:
+    """An Add Order whose side is neither B nor S is no order (the book does not book it:
+    a fault, ``rejected``), so it crosses nothing of ours either: it was read as a sell,
+    which filled our bid on a damaged or made-up message."""
+    s = Sim()
+    s.add(1, "S", 100, PX + 500)
+    s.enter(10, "B", 300)
+    s.add(2, "X", 120, PX - 100)
+    assert s.filled(10) == 0
+    assert s.books.stats.rejected == 1 and 2 not in s.books.orders
+    s.add(3, "S", 120, PX - 100)  # the same add with a real side still crosses us
+    assert s.filled(10) == 120
+
+
 def test_engine_backtest_queue_marketable_ioc_partial() -> None:
     s = Sim()
     s.add(1, "S", 100, PX)

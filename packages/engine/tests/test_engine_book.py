@@ -214,6 +214,9 @@ def test_faults_are_counted_never_raised() -> None:
     m.apply(add(2, "S", 0, 1000))
     m.apply(add(3, "S", 10, 0))
     assert m.stats.rejected == 2 and not m.orders
+    m.apply(add(4, "X", 10, 1000))  # a side that is neither B nor S: not booked as an ask
+    assert m.stats.rejected == 3 and not m.orders
+    assert m.bbo(1) == BBO(None, 0, None, 0)
     m.check_invariants()
 
 

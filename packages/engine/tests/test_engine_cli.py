@@ -107,18 +107,19 @@ def test_book_shows_the_faults_it_handled(
             AddOrder(1, 0, 11, 1, "S", 50, "AAPL", 900_000),  # reference 1 is live
             OrderExecuted(1, 0, 12, 1, 80, 1),  # 50 left
             AddOrder(1, 0, 13, 2, "B", 0, "AAPL", 1_000_000),  # zero shares
+            AddOrder(1, 0, 14, 3, "X", 10, "AAPL", 1_000_000),  # no side
         ):
             w.write(msg)
     assert main(["book", str(day), "--backend", backend]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == (
-        "4 messages, 0 unknown references, 1 adds onto a live reference (the older order "
-        "evicted), 1 executions or cancels beyond the order's shares, 1 adds or replaces "
-        "not booked (zero shares or price)"
+        "5 messages, 0 unknown references, 1 adds onto a live reference (the older order "
+        "evicted), 1 executions or cancels beyond the order's shares, 2 adds or replaces "
+        "not booked (zero shares or price, no side)"
     )
     assert main(["book", str(day), "--backend", backend, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert (out["duplicate_references"], out["clamped"], out["rejected"]) == (1, 1, 1)
+    assert (out["duplicate_references"], out["clamped"], out["rejected"]) == (1, 1, 2)
 
 
 def test_book_on_garbage_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

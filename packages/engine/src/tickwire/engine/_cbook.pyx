@@ -869,8 +869,8 @@ cdef class CBookManager:
         if oi >= 0:
             self.dup_ += 1
             self._remove(oi)
-        if shares == 0 or price == 0:
-            self.rejected_ += 1
+        if shares == 0 or price == 0 or (side_byte != 0x42 and side_byte != 0x53):
+            self.rejected_ += 1  # no order (book.py's module docs)
             return 0
         bi = self.book_of[locate]
         if bi < 0:
@@ -992,8 +992,9 @@ cdef class CBookManager:
         cdef uint8_t c = ord(t)
         self._count(c)
         if c == 0x41 or c == 0x46:
+            side = msg.buy_sell_indicator
             self._op_add(msg.stock_locate, msg.order_reference_number,
-                         0x42 if msg.buy_sell_indicator == "B" else 0x53,
+                         0x42 if side == "B" else (0x53 if side == "S" else 0),
                          msg.shares, msg.price, NULL, msg.stock)
         elif c == 0x45:
             self._op_exec(c, msg.order_reference_number, msg.executed_shares, msg.timestamp,
@@ -1877,7 +1878,7 @@ cdef class ReplayCore:
                     if m[A_SIDE] == 0x42:
                         if self.vask[loc] <= price:
                             return True
-                    elif self.vbid[loc] >= price:
+                    elif m[A_SIDE] == 0x53 and self.vbid[loc] >= price:
                         return True
                 return False  # an add names no feed order we took from
             if t == 0x50:

@@ -21,7 +21,9 @@ message whose order never shows up within the window is dropped and counted in
 the stale order first (``duplicate_references``); an execution or cancel larger than
 the order removes it (``clamped``); an add or replace with zero shares or a zero price is
 not booked (``rejected``). These are the rules itch-book documents, so both books can be
-compared message by message.
+compared message by message. An add whose side is neither ``B`` nor ``S`` is not booked
+either (``rejected``): it is no order, and read as a sell it would stand on the ask and
+cross a backtest's bids (test: ``test_faults_are_counted_never_raised``).
 """
 
 from __future__ import annotations
@@ -493,14 +495,15 @@ class BookManager:
             self._remove(orders[ref])
         shares = msg.shares
         price = msg.price
-        if not shares or not price:
+        indicator = msg.buy_sell_indicator
+        if not shares or not price or (indicator != BUY and indicator != SELL):
             self.stats.rejected += 1
             return
         book = self.books.get(msg.stock_locate)
         if book is None:
             book = self.book(msg.stock_locate)
             book.symbol = msg.stock
-        if msg.buy_sell_indicator == BUY:
+        if indicator == BUY:
             side, levels = BUY, book.bids
         else:
             side, levels = SELL, book.asks
@@ -683,7 +686,7 @@ def fault_counts(unknown_references: int, stats: BookStats) -> dict[str, int]:
 _FAULT_WORDS = {
     "duplicate_references": "adds onto a live reference (the older order evicted)",
     "clamped": "executions or cancels beyond the order's shares",
-    "rejected": "adds or replaces not booked (zero shares or price)",
+    "rejected": "adds or replaces not booked (zero shares or price, no side)",
 }
 
 

@@ -220,8 +220,10 @@ class SimulatedVenue:
                         rest, o.side, msg.price, msg.shares, msg.new_order_reference_number
                     )
             elif isinstance(msg, AddOrder | AddOrderMPID):
-                side = BUY if msg.buy_sell_indicator == BUY else "S"
-                self._crossing(rest, side, msg.price, msg.shares, msg.order_reference_number)
+                indicator = msg.buy_sell_indicator
+                if indicator == BUY or indicator == "S":  # else no order (the book's docs)
+                    side = BUY if indicator == BUY else "S"
+                    self._crossing(rest, side, msg.price, msg.shares, msg.order_reference_number)
             elif isinstance(msg, Trade):
                 self._through(rest, msg.price, msg.shares)
         if self._consumed:
