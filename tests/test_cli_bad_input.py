@@ -571,6 +571,21 @@ def test_an_output_never_replaces_the_commands_input(
     assert [p.name for p in tmp_path.iterdir()] == [source.name]  # no temporary file left
 
 
+def test_two_outputs_never_name_one_file(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``threshold ... --orders X --json X``: the JSON is refused (exit 2) and the orders
+    capture stays whole. On the old code the JSON replaced the orders, exit 0."""
+    out = tmp_path / "both"
+    argv = ["threshold", "--backend", "reference", "--config", str(corpus["good.toml"])]
+    argv += [str(corpus["pcap"]), "--orders", str(out), "--json", str(out)]
+    status, err = _run("tickwire.engine.cli", argv, capsys)
+    _check(status, err, {2}, " ".join(argv))
+    assert f"{out}: is also another output of this command" in err
+    assert out.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")  # a pcap
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
+
+
 #: The entry points themselves, as users run them: exit status and stderr of a process.
 ENTRY_POINTS: list[tuple[list[str], str, int]] = [
     (["tickwire.itch", "stats", "trunc.gz"], "gzip", 1),

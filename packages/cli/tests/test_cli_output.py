@@ -153,3 +153,24 @@ def test_outputs_that_are_not_inputs_are_written(tmp_path: Path) -> None:
     )
     assert (tmp_path / "out").read_bytes() == b"ABC"
     assert json.loads((tmp_path / "s").read_text()) == {"bytes": 3}
+
+
+@pytest.mark.parametrize("through", ["same path", "symbolic link"])
+def test_two_outputs_of_a_command_never_name_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], through: str
+) -> None:
+    """``conv IN OUT --json OUT``: the second output is a usage error (exit 2) and the
+    first stays whole. On the old code the JSON replaced the output, exit 0."""
+    (tmp_path / "in").write_bytes(b"abc")
+    out = tmp_path / "out"
+    second = str(out)
+    if through == "symbolic link":
+        (tmp_path / "link").symlink_to(out)
+        second = str(tmp_path / "link")
+    assert _convert([str(tmp_path / "in"), str(out), "--json", second]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"conv: error: {second}: is also another output of this command"
+    )
+    assert out.read_bytes() == b"ABC"
+    assert not [p for p in tmp_path.iterdir() if ".part-" in p.name]

@@ -146,15 +146,39 @@ _INPUTS: ContextVar[dict[tuple[int, int], str] | None] = ContextVar(
 )
 
 
+#: The files the running command has written or is writing (through
+#: :func:`~tickwire.cli.atomic_path`), ``real path -> path as given``; None outside a
+#: command.
+_OUTPUTS: ContextVar[dict[str, str] | None] = ContextVar("tickwire_cli_outputs", default=None)
+
+
 @contextlib.contextmanager
 def reading_inputs() -> Iterator[None]:
-    """Note the inputs :func:`existing_file` accepts inside the block (:func:`run_cli`
-    runs each command in one), so no output of the command can replace one of them."""
+    """Note the inputs :func:`existing_file` accepts and the outputs
+    :func:`~tickwire.cli.atomic_path` writes inside the block (:func:`run_cli` runs each
+    command in one), so no output of the command can replace one of its inputs, nor
+    another of its outputs."""
     token = _INPUTS.set({})
+    out_token = _OUTPUTS.set({})
     try:
         yield
     finally:
+        _OUTPUTS.reset(out_token)
         _INPUTS.reset(token)
+
+
+def output_named(path: str | os.PathLike[str]) -> str | None:
+    """Note ``path`` as an output of the running command; the path an earlier output
+    was given as when it is the same file (symbolic links resolved), else None (a new
+    output, or no command running)."""
+    outputs = _OUTPUTS.get()
+    if outputs is None:
+        return None
+    key = os.path.realpath(path)
+    earlier = outputs.get(key)
+    if earlier is None:
+        outputs[key] = str(path)
+    return earlier
 
 
 def input_named(st: os.stat_result) -> str | None:

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from tickwire.cli.args import input_named
+from tickwire.cli.args import input_named, output_named
 from tickwire.cli.boundary import UsageError
 
 __all__ = [
@@ -81,7 +81,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path to write ``path``'s content to; renamed to ``path`` when the
     ``with`` block ends without an exception, removed when it raises (see the module
     docs). A target that exists and is not a regular file is yielded as is; one that is
-    an input of the running command raises :class:`~tickwire.cli.UsageError`."""
+    an input of the running command, or a file another of its outputs already named
+    (``--orders X --json X``: the second would replace the first), raises
+    :class:`~tickwire.cli.UsageError`."""
     target = Path(path)
     if target.exists() and not target.is_file():
         if target.is_dir():
@@ -96,6 +98,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
                 f"{target}: is also this command's input{same}; an output never replaces "
                 "an input: name another file"
             )
+    earlier = output_named(target)
+    if earlier is not None:
+        same = "" if os.path.abspath(earlier) == os.path.abspath(target) else f" ({earlier})"
+        raise UsageError(
+            f"{target}: is also another output of this command{same}; each output needs "
+            "its own file"
+        )
     tmp = target.with_name(f".{secrets.token_hex(4)}.part-{target.name}")
     try:
         # Created here, with the mode a plain open() would give (0666 less the umask).
