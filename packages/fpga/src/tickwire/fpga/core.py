@@ -27,8 +27,8 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     previous beat's last byte), giving that block's length ``n``, the lane where it
     would end (``lane + n``, when in this beat) and the lane of the next length field's
     low byte (``lane + n + 2``, one-hot), and whether its type byte makes it a short
-    ``A``/``F`` (an error); all but the valid lanes are decoded a cycle ahead from the
-    incoming beat. So is every check the scanner's cycle would otherwise make on a
+    ``A``/``F`` (an error); all of it is decoded a cycle ahead from the incoming beat
+    and registered. So is every check the scanner's cycle would otherwise make on a
     lane's 16-bit value: too short for an A or an F (kept with an open block, so its
     type check in a later beat is an AND of registered bits and lane 0's type compare,
     also made a cycle ahead), and, read as the MoldUDP64 count, nonzero and not 0xFFFF,
@@ -40,8 +40,12 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     how many blocks it completes among values made before the hops) or leaves its block
     open. The walk itself
     is not gated: a lane has a successor only when its block completes, so it stops by
-    itself at an open or short block; two hops are composed per step (hop 3 is two
-    AND-OR steps from the start); the block limit and whether the walk runs at all are
+    itself at an open or short block. Where the walk is one, two, three and four hops
+    after each lane depends on the beat alone (its bytes and its scanned lanes), so
+    these four tables are made a cycle ahead from the incoming beat and registered; in
+    the scanner's cycle each hop's position is one AND-OR select of its table by the
+    start (a select of a select is the select of the composed table), all four the same
+    depth from the registers. The block limit and whether the walk runs at all are
     applied to each hop's result after it. An open block is registered (its body start, length, where it ends; positions
     relative to the next beat, so no subtract comes before the hops and no adder after
     them) and ended in a later beat by comparing the registered end with the lanes, and
@@ -155,6 +159,7 @@ _ETH_SRC = WIRE["ETH"].field("src").offset
 # The header decision reads bytes before P from the buffer; the largest P has a tag and
 # 40 bytes of IPv4 options.
 assert L3_TAGGED + 15 * 4 + UDP_HEADER <= 8 * _HDR_BEATS
+_LEFT_EQ = 5  # sc_left's values 1..5 kept one-hot: the hops' gates read them
 _POS = 18  # bits of a byte position (frames and UDP ends up to 256 KiB)
 TX_FIFO_DEPTH = 8
 LATENCY_CYCLES = 11
@@ -495,6 +500,7 @@ class ThresholdCore(wiring.Component):
         ev_price = Signal(32)
         sc_phase = Signal(2)
         sc_left = Signal(7)  # blocks still to scan before DONE (count, at most 64)
+        sc_left_eq = Signal(_LEFT_EQ)  # bit k: sc_left == k + 1 (its small values)
         # Positions are kept relative to the next beat, so the hops start from registers.
         sc_dn = Signal(_POS)  # the next block's length low byte - the next beat's first
         sc_pend = Signal()  # a block is open: it completes at sc_dn - 2 (in that beat)
@@ -510,7 +516,7 @@ class ThresholdCore(wiring.Component):
         sc_db0 = Signal(init=1)
         sc_short_a = Signal()
         sc_short_f = Signal()
-        state_regs = [sc_phase, sc_left, sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
+        state_regs = [sc_phase, sc_left, sc_left_eq, sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
         state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice, sc_db0, sc_short_a, sc_short_f]
 
         pm = Module()  # everything below that does not depend on the hops
@@ -540,26 +546,27 @@ class ThresholdCore(wiring.Component):
         hdrp = sc_phase == _S_HDR
 
         # Per lane i as a length field's low byte, decoded a cycle ahead from the incoming
-        # beat and registered with it (the hops then start from registers): the lane
-        # where the block would end in the beat, one-hot (``lane_end``: n == e - i, which
-        # also gives the next length field's low byte, at e + 2), whether its type byte
-        # makes it a short A/F (``lane_short``), and the next low byte's position
-        # relative to the next beat when it is past this one (``lane_adv``, and one-hot
-        # over 0..9 in ``lane_adv_oh``). The lane-0 high byte is the beat before's last.
+        # beat (the hops then start from registers): the lane where the block would end
+        # in the beat, one-hot (``pre_end``: n == e - i, which also gives the next length
+        # field's low byte, at e + 2), whether its type byte makes it a short A/F
+        # (``pre_short``; both go into the walk's tables below), and the next low byte's
+        # position relative to the next beat when it is past this one (``lane_adv``, and
+        # one-hot over 0..9 in ``lane_adv_oh``). The lane-0 high byte is the beat
+        # before's last.
         xm = Module()
         m.submodules.scan_decode = _Wrap(xm)
         xb = [self.rx_data[8 * i : 8 * i + 8] for i in range(8)]
         pre_hi = Signal(8)
         xm.d.comb += pre_hi.eq(Mux(r_valid, Mux(r_last, 0, r_data[56:64]), sc_lhi))
         x_hi = [pre_hi, *xb[:7]]
-        end_l: list[Any] = []
-        short_raw: list[Any] = []
+        end_c: list[Any] = []
+        short_c: list[Any] = []
         adv_l: list[Any] = []
         adv_oh: list[Any] = []
         # Also per lane, for the open block's and the count's checks in the scanner's
         # cycle: the length too short for an A or an F (``lane_short_a``/``_f``), and,
         # when the lane holds the count's low byte (``c19_x``), the count's checks:
-        # neither 0 nor 0xFFFF (``pre_cnt_ok``), each of 1..4 (``pre_cnt_is``, one-hot),
+        # neither 0 nor 0xFFFF (``pre_cnt_ok``), each of 1..9 (``pre_cnt_is``, one-hot),
         # and the block limit min(n, 64) - j (``pre_cnt_left``), selected and registered below.
         short_a_l: list[Any] = []
         short_f_l: list[Any] = []
@@ -584,7 +591,7 @@ class ThresholdCore(wiring.Component):
             sa_r = Signal(name=f"lane{i}_short_a")
             sf_r = Signal(name=f"lane{i}_short_f")
             ok_r = Signal(name=f"pre{i}_cnt_ok")
-            is_r = Signal(4, name=f"pre{i}_cnt_is")
+            is_r = Signal(_LEFT_EQ + 4, name=f"pre{i}_cnt_is")
             min_r = [Signal(7, name=f"pre{i}_cnt_left{j}") for j in range(5)]
             m.d.sync += [
                 sa_r.eq((n_x != 0) & (n_x < _LEN_A)),
@@ -592,7 +599,7 @@ class ThresholdCore(wiring.Component):
             ]
             xm.d.comb += [
                 ok_r.eq(c19_x[i] & (n_x != 0) & (n_x != 0xFFFF)),
-                is_r.eq(Mux(c19_x[i], Cat(*[n_x == k + 1 for k in range(4)]), 0)),
+                is_r.eq(Mux(c19_x[i], Cat(*[n_x == k + 1 for k in range(len(is_r))]), 0)),
             ]
             xm.d.comb += [
                 min_r[j].eq(Mux(c19_x[i], Mux(n_x < MAX_SCANNED, n_x, MAX_SCANNED) - j, 0))
@@ -623,55 +630,89 @@ class ThresholdCore(wiring.Component):
                     ]
                 )
             )
-            e_r = Signal(8, name=f"lane{i}_end")
-            sh_r = Signal(name=f"lane{i}_short_raw")
             adv_r = Signal(_POS, name=f"lane{i}_adv")
             aoh_r = Signal(10, name=f"lane{i}_adv_oh")
-            m.d.sync += [e_r.eq(e_c), sh_r.eq(sh_c), adv_r.eq(adv_c), aoh_r.eq(aoh_c)]
-            end_l.append(e_r)
-            short_raw.append(sh_r)
+            m.d.sync += [adv_r.eq(adv_c), aoh_r.eq(aoh_c)]
+            end_c.append(e_c)
+            short_c.append(sh_c)
             adv_l.append(adv_r)
             adv_oh.append(aoh_r)
 
-        # In the scanner's cycle: the lane's block completes when its end lane holds a
+        # Per lane, for the hops: the lane's block completes when its end lane holds a
         # scanned byte and it is not a short A/F (a short one's type byte is then scanned
         # too: lanes hold scanned bytes from lane 0 up); ``lane_next`` (one-hot over
         # 0..9, 8 and 9 the next beat's lanes 0 and 1) is where its successor's length
-        # low byte is, when it completes.
-        hi_b = [sc_lhi, *lb[:7]]
-        n_l: list[Any] = []
+        # low byte is, when it completes; ``lane_short``: a short A/F whose type byte is
+        # scanned. And the walk's tables: where the walk is two, three and four hops
+        # after lane i (``lane_next2``.. ``4``, a successor being a lane's ``lane_next``).
+        # All are functions of the beat alone (its bytes and its scanned lanes ``v``),
+        # so they are made a cycle ahead from the incoming beat (``v_next``) and
+        # registered with it: in the scanner's cycle every hop is one select by the
+        # registered start (``step``), and no lane's decode is in the state loop.
+        nm = Module()
+        m.submodules.scan_next_pre = _Wrap(nm)
+        nx_c: list[Any] = []
         comp_l: list[Any] = []
         short_l: list[Any] = []
         nx_l: list[Any] = []
         for i in range(8):
-            n_i = Signal(16, name=f"lane{i}_len")
-            pm.d.comb += n_i.eq(Cat(lb[i], hi_b[i]))
-            nx = Signal(10, name=f"lane{i}_next")
-            pm.d.comb += nx.eq(
+            nx = Signal(10, name=f"pre{i}_next")
+            nm.d.comb += nx.eq(
                 Cat(
                     C(0, BLOCK_PREFIX),
-                    *[end_l[i][e] & v[e] & ~short_raw[i] for e in range(10 - BLOCK_PREFIX)],
+                    *[end_c[i][e] & v_next[e] & ~short_c[i] for e in range(10 - BLOCK_PREFIX)],
                 )
             )
-            comp = Signal(name=f"lane{i}_complete")
-            pm.d.comb += comp.eq(nx.any())
-            sh = Signal(name=f"lane{i}_short")
-            pm.d.comb += sh.eq(short_raw[i] & v[i + 1] if i < 7 else 0)
+            nx_r = Signal(10, name=f"lane{i}_next")
+            comp_r = Signal(name=f"lane{i}_complete")
+            sh_r = Signal(name=f"lane{i}_short")
+            m.d.sync += [
+                nx_r.eq(nx),
+                comp_r.eq(nx.any()),
+                sh_r.eq(short_c[i] & v_next[i + 1] if i < 7 else 0),
+            ]
+            nx_c.append(nx)
+            comp_l.append(comp_r)
+            short_l.append(sh_r)
+            nx_l.append(nx_r)
+
+        def step(mod: Module, pos: Any, succ: list[Any], name: str) -> Any:
+            """Where a walk at ``pos`` (one-hot over 0..9) is after the hops of ``succ``
+            (per lane 0..7; a position 8 or 9 is the next beat's, with no successor)."""
+            out = Signal(10, name=name)
+            mod.d.comb += out.eq(_or_all([Mux(pos[i], succ[i], 0) for i in range(8)]))
+            return out
+
+        tm2 = Module()
+        m.submodules.scan_two_pre = _Wrap(tm2)
+        two_c = [step(tm2, nx_c[i], nx_c, f"pre{i}_next2") for i in range(8)]
+        tm4 = Module()
+        m.submodules.scan_four_pre = _Wrap(tm4)
+        three_c = [step(tm4, two_c[i], nx_c, f"pre{i}_next3") for i in range(8)]
+        four_c = [step(tm4, two_c[i], two_c, f"pre{i}_next4") for i in range(8)]
+        hop_tables: list[list[Any]] = [nx_l]
+        for k, table in ((2, two_c), (3, three_c), (4, four_c)):
+            regs_k = [Signal(10, name=f"lane{i}_next{k}") for i in range(8)]
+            m.d.sync += [r.eq(c) for r, c in zip(regs_k, table, strict=True)]
+            hop_tables.append(regs_k)
+
+        hi_b = [sc_lhi, *lb[:7]]
+        n_l: list[Any] = []
+        for i in range(8):
+            n_i = Signal(16, name=f"lane{i}_len")
+            pm.d.comb += n_i.eq(Cat(lb[i], hi_b[i]))
             n_l.append(n_i)
-            comp_l.append(comp)
-            short_l.append(sh)
-            nx_l.append(nx)
 
         # The count's lane and its checks, selected from the incoming beat and registered
         # (the count's lane is among the scanned ones: ``c19v``), so in the scanner's
         # cycle the count's checks are one register each, not an 8-lane select after
         # the valid lanes: whether a lane holds it (``cnt_here``), neither 0 nor 0xFFFF
-        # (``cnt_ok_r``), each of 1..4 (``cnt_is_r``), and min(count, 64) - j for each
+        # (``cnt_ok_r``), each of 1..9 (``cnt_is_r``), and min(count, 64) - j for each
         # number j of blocks the beat may complete (``cnt_left_r``).
         c19v = Signal(8)
         cnt_here = Signal()
         cnt_ok_r = Signal()
-        cnt_is_r = Signal(4)
+        cnt_is_r = Signal(_LEFT_EQ + 4)
         cnt_left_r = [Signal(7, name=f"cnt_left{j}") for j in range(5)]
         m.d.sync += [
             c19v.eq(c19_x),
@@ -700,6 +741,12 @@ class ThresholdCore(wiring.Component):
         # gates and the block count, so they start from registers.
         pend_err = Signal()
         pend_comp = Signal()
+        # ``pend_comp`` twice: the register above drives the hops' gates and the block
+        # count (the scanner's loop), its complement ``pend_open`` (a second flip-flop:
+        # Yosys merges identical registers, not a register with its complement) the
+        # trigger candidate and the open block's own update, so each can sit by its loads.
+        pend_open = Signal(init=1)
+        pend_comp_b = ~pend_open
         # Count (at P + 18, P + 19) in HDR: the lane with its low byte reads it as n.
         c19 = [hdrp & c19v[i] for i in range(8)]
         c19_any = Signal()
@@ -721,20 +768,24 @@ class ThresholdCore(wiring.Component):
             )
             for j in range(6)
         ]
+        # Hop k reaches the block limit (``left_is[k]``: the blocks left before it are
+        # 1): in HDR the count is k + 1, else sc_left is k + 1, or k + 2 when the pending
+        # block completes first. sc_left's small values are kept one-hot beside it
+        # (``sc_left_eq``), so the hops' gates read a register, not a compare.
         left_is = [Signal(name=f"left_is_{k + 1}") for k in range(4)]
         pm.d.comb += [
             left_is[k].eq(
                 Mux(
                     hdrp,
                     cnt_is_r[k],
-                    Mux(pend_comp, sc_left == k + 2, sc_left == k + 1),
+                    Mux(pend_comp, sc_left_eq[k + 1], sc_left_eq[k]),
                 )
             )
             for k in range(4)
         ]
         # Where this beat's first block length field is (one-hot over 0..9), before the
         # hops: after the count in HDR, else sc_dn; and whether the hops run at all.
-        go_blk = blk & (~sc_pend | pend_comp) & ~(pend_comp & (sc_left == 1))
+        go_blk = blk & (~sc_pend | pend_comp) & ~(pend_comp & sc_left_eq[0])
         start = Signal(10)
         pm.d.comb += start.eq(Mux(hdrp, Cat(C(0, BLOCK_PREFIX), *c19), Cat(dn_oh[0:8], C(0, 2))))
         go = Signal()
@@ -759,7 +810,7 @@ class ThresholdCore(wiring.Component):
         llo_h, llo_v = field_byte(A_LOCATE + 1)
         pm.d.comb += [
             cand_any.eq(
-                pend_comp
+                pend_comp_b
                 & (sc_blen >= min(_LEN_A, _LEN_F))
                 & ((sc_mtype == _TYPE_A) | (sc_mtype == _TYPE_F))
                 & (sc_mside == _SELL)
@@ -770,28 +821,21 @@ class ThresholdCore(wiring.Component):
         # The hops: P_k one-hot over lanes (8, 9: the next beat), at most four a beat. The
         # walk itself is not gated (a lane's successor exists only when it completes, so
         # the walk stops by itself at an open or short block); the block limit and ``go``
-        # are applied to each hop's result after it. Two hops are composed per step
-        # (``two[i]``: where the walk is two hops after lane i), so hop 3's position is
-        # two steps from the start, not four.
+        # are applied to each hop's result after it. Hop k's position is one select of
+        # the registered table of k hops by the start (``step`` distributes: k hops
+        # from the start are the start's entry of the k-hop table), so every hop is the
+        # same depth from the registers, not k selects in a row.
         wm = Module()
         m.submodules.scan_hops = _Wrap(wm)
-
-        def step(pos: Any, succ: list[Any], name: str) -> Any:
-            out = Signal(10, name=name)
-            wm.d.comb += out.eq(_or_all([Mux(pos[i], succ[i], 0) for i in range(8)]))
-            return out
-
-        two = [step(nx_l[i], nx_l, f"lane{i}_next2") for i in range(8)]
-        n0 = step(start, nx_l, "hop0_next")
-        n1 = step(start, two, "hop1_next")
-        n2 = step(n0, two, "hop2_next")
-        n3 = step(n1, two, "hop3_next")
+        n0, n1, n2, n3 = (
+            step(wm, start, table, f"hop{k}_next") for k, table in enumerate(hop_tables)
+        )
         walk = [start, n0, n1, n2]
         nexts = [n0, n1, n2, n3]
         # Hop k counts when no earlier hop reached the block limit (left_is is one-hot).
         gate = [go & ~_or_all([C(0, 1), *left_is[:k]]) for k in range(5)]
         comps: list[Any] = [pend_comp]
-        dones: list[Any] = [pend_comp & (sc_left == 1)]
+        dones: list[Any] = [pend_comp & sc_left_eq[0]]
         errs: list[Any] = [pend_err]
         opens: list[Any] = []
         beyond: list[Any] = [start[8:10] & Cat(go, go)]
@@ -859,6 +903,24 @@ class ThresholdCore(wiring.Component):
             Mux(pend_comp, hop_n[j - 1] if j else 0, hop_n[j] if j < 5 else 0) for j in range(6)
         ]
         fm.d.comb += n_left.eq(_or_all([Mux(done_n[j], left_after[j], 0) for j in range(6)]))
+        # ``n_left == k + 1`` by the same select, each candidate compared before it:
+        # ``left_after[j] == k + 1`` is the count's ``== k + 1 + j`` (decoded a cycle
+        # ahead) in HDR, else ``sc_left == k + 1 + j``.
+        n_left_eq = Signal(_LEFT_EQ)
+        left_after_eq = [
+            [
+                Mux(
+                    hdrp,
+                    cnt_is_r[k + j] if j < len(cnt_left_r) else 0,
+                    sc_left == k + 1 + j,
+                )
+                for k in range(_LEFT_EQ)
+            ]
+            for j in range(6)
+        ]
+        fm.d.comb += n_left_eq.eq(
+            _or_all([Mux(done_n[j], Cat(*left_after_eq[j]), 0) for j in range(6)])
+        )
 
         def open_byte(k: int) -> tuple[Any, Any]:
             """Byte k of the body of the block opened in this beat, when it is in it."""
@@ -876,8 +938,9 @@ class ThresholdCore(wiring.Component):
         n_state = [
             n_phase,
             n_left,
+            n_left_eq,
             n_dn,
-            any_open | (sc_pend & ~pend_comp),
+            any_open | (sc_pend & pend_open),
             lb[7],
             Mux(any_open, _or_all([Mux(op[i], 7 - i, 0) for i in range(8)]), sc_db + 8),
             Mux(any_open, _or_all([Mux(op[i], n_l[i], 0) for i in range(8)]), sc_blen),
@@ -920,7 +983,7 @@ class ThresholdCore(wiring.Component):
         hold_err, hold_comp = fate(blk, sc_pend, dn_oh, sc_db0, sc_short_a, sc_short_f)
         on_err, on_comp = fate(
             blk & ~pend_err,
-            sc_pend & ~pend_comp,
+            sc_pend & pend_open,
             later,
             sc_db == (1 << _POS) - 8,
             sc_short_a,
@@ -938,9 +1001,12 @@ class ThresholdCore(wiring.Component):
             n_err.eq(Mux(any_open, op[7] & open_err, on_err)),
             n_comp.eq(Mux(any_open, _or_all([op[i] & lane_comp[i] for i in range(8)]), on_comp)),
         ]
+        comp_next = Signal()
+        fm.d.comb += comp_next.eq(Mux(r_valid, Mux(r_last, 0, n_comp), hold_comp))
         m.d.sync += [
             pend_err.eq(Mux(r_valid, Mux(r_last, 0, n_err), hold_err)),
-            pend_comp.eq(Mux(r_valid, Mux(r_last, 0, n_comp), hold_comp)),
+            pend_comp.eq(comp_next),
+            pend_open.eq(~comp_next),
         ]
 
         fcount = Signal(32)
