@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     bld.add_argument(
         "--abc9", action="store_true", help="map the LUTs with ABC9 (synth_ecp5 -abc9)"
     )
+    bld.add_argument(
+        "--registered-ports",
+        action="store_true",
+        help="a register on every port of the core, so every path is timed",
+    )
     ctl = sub.add_parser("control", help="a control-plane session on a simulated core")
     ctl.add_argument(
         "--config", type=existing_file, required=True, help="the threshold config (TOML)"
@@ -83,6 +88,7 @@ def _build(args: argparse.Namespace) -> int:
         freq_mhz=args.freq,
         seed=args.seed,
         abc9=args.abc9,
+        registered_ports=args.registered_ports,
     )
     print(report.summary())
     return 0 if report.met else 1

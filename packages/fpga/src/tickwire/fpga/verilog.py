@@ -19,12 +19,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from amaranth import Module
 from amaranth.back import verilog
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Flow
 
 from .core import ThresholdCore
 
-__all__ = ["TOP", "WAIVERS", "LintError", "generate", "lint", "write"]
+__all__ = ["TOP", "WAIVERS", "LintError", "RegisteredPorts", "generate", "lint", "write"]
 
 TOP = "tickwire_threshold"
 
@@ -39,17 +43,43 @@ class LintError(RuntimeError):
     """Verilator found something in the Verilog (its report is the message)."""
 
 
-def generate() -> str:
-    """The Verilog text of the core."""
-    core = ThresholdCore()
-    text: str = verilog.convert(core, name=TOP, emit_src=False)
+class RegisteredPorts(wiring.Component):
+    """The core with a register on each of its ports, the same ports: every input
+    registered before the core, every output after it.
+
+    What a MAC's RX stream and a bus bridge give the core on a chip (their outputs are
+    registers), and what makes every path of the core a register-to-register path for
+    the timing analysis of :func:`tickwire.fpga.build.build`: out of context, nextpnr
+    times only paths between registers, and the core decodes the incoming beat from its
+    ``rx_data`` port directly (a cycle ahead of the scanner), which a port-to-register
+    path would leave out. Each port is one cycle later than the core's own.
+    """
+
+    def __init__(self) -> None:
+        self.core = ThresholdCore()
+        super().__init__(dict(self.core.signature.members))
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        m.submodules.core = self.core
+        for name, member in self.signature.members.items():
+            outer, inner = getattr(self, name), getattr(self.core, name)
+            m.d.sync += inner.eq(outer) if member.flow == Flow.In else outer.eq(inner)
+        return m
+
+
+def generate(registered_ports: bool = False) -> str:
+    """The Verilog text of the core (``registered_ports``: of :class:`RegisteredPorts`)."""
+    top = RegisteredPorts() if registered_ports else ThresholdCore()
+    text: str = verilog.convert(top, name=TOP, emit_src=False)
     return text
 
 
-def write(path: str | Path) -> Path:
-    """Write the Verilog to ``path``; return it."""
+def write(path: str | Path, registered_ports: bool = False) -> Path:
+    """Write the Verilog to ``path`` (``registered_ports``: see :func:`generate`);
+    return it."""
     out = Path(path)
-    out.write_text(generate())
+    out.write_text(generate(registered_ports))
     return out
 
 
