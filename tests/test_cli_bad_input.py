@@ -427,6 +427,10 @@ BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("tickwire.engine.cli", ["backtest", "--messages", "10", "--symbols", "5000"]),
+    # an output folder that is a file: refused while parsing, not after the whole run
+    ("tickwire.engine.cli", ["backtest", "--messages", "2000", "--symbols", "3", "--out", "ITCH"]),
+    ("tickwire.engine.cli", ["export", "ITCH", "--symbol", "X", "--out", "ITCH"]),
+    ("tickwire.itch.cli", ["convert", "ITCH", "--parquet", "ITCH"]),
     ("tickwire.engine.cli", ["export", "--symbol", "X", "--levels", "-1"]),
     (
         "tickwire.engine.cli",

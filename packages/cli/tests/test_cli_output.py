@@ -18,6 +18,7 @@ from tickwire.cli import (
     existing_file,
     json_output,
     one_line,
+    output_folder,
     run_cli,
     write_json,
 )
@@ -174,3 +175,16 @@ def test_two_outputs_of_a_command_never_name_one_file(
     )
     assert out.read_bytes() == b"ABC"
     assert not [p for p in tmp_path.iterdir() if ".part-" in p.name]
+
+
+def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    """``--out FILE`` is refused while parsing (exit 2), before the command runs: the
+    backtest ran a whole day and then failed at writing its report ("File exists")."""
+    (tmp_path / "f").write_text("x")
+    p = argparse.ArgumentParser(prog="bt")
+    p.add_argument("--out", type=output_folder)
+    with pytest.raises(SystemExit) as caught:
+        p.parse_args(["--out", str(tmp_path / "f")])
+    assert caught.value.code == 2
+    assert p.parse_args(["--out", str(tmp_path)]).out == str(tmp_path)  # an existing folder
+    assert p.parse_args(["--out", str(tmp_path / "new")]).out == str(tmp_path / "new")

@@ -26,6 +26,7 @@ __all__ = [
     "multicast_ipv4",
     "non_negative_float",
     "non_negative_int",
+    "output_folder",
     "positive_float",
     "positive_int",
     "probability",
@@ -186,6 +187,16 @@ def input_named(st: os.stat_result) -> str | None:
     and inode), or None: not an input, or no command running."""
     inputs = _INPUTS.get()
     return None if inputs is None else inputs.get((st.st_dev, st.st_ino))
+
+
+def output_folder(text: str) -> str:
+    """An argparse type: a folder to write a command's files into (``--out``), made by the
+    command when missing. A path that exists and is not a folder is a usage error, found
+    while parsing. Why: ``backtest --out FILE`` ran the whole backtest and then failed
+    at writing its report, "File exists"."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder")
+    return text
 
 
 def existing_file(text: str) -> str:

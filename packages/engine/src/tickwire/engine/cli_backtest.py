@@ -39,6 +39,7 @@ from tickwire.cli import (
     iso_date,
     json_to_stdout,
     one_line,
+    output_folder,
     positive_int,
     run_cli,
     write_json,
@@ -108,7 +109,7 @@ def add_parser(subparsers: Any) -> None:
         help="TOML file with [strategy], [risk], [backtest] and [fees] tables",
     )
     add_json_option(bt, "the report")
-    bt.add_argument("--out", default="backtest-out", help="output directory")
+    bt.add_argument("--out", default="backtest-out", type=output_folder, help="output directory")
     bt.add_argument("--feed-latency", help="e.g. constant:20000, lognormal:20000,0.5 (ns)")
     bt.add_argument("--order-latency", help="order entry latency spec (ns)")
     bt.add_argument("--ack-latency", help="venue-to-strategy answer latency spec (ns)")
@@ -158,7 +159,7 @@ def add_parser(subparsers: Any) -> None:
         default=10,
         help="order book levels",
     )
-    ex.add_argument("--out", default="lobster-out", help="output directory")
+    ex.add_argument("--out", default="lobster-out", type=output_folder, help="output directory")
     ex.add_argument(
         "--bbo", default="csv", choices=["csv", "parquet", "none"], help="BBO series format"
     )

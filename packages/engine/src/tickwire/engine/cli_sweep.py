@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tickwire.cli import Progress, positive_int
+from tickwire.cli import Progress, output_folder, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -47,7 +47,7 @@ def add_parser(subparsers: Any) -> None:
     sw.add_argument("--grid", required=True, help='TOML file: [grid] "table.key" = [values]')
     sw.add_argument("--config", help="the base config (TOML, as for backtest)")
     sw.add_argument("--strategy", default=None, help="module:Class (as for backtest)")
-    sw.add_argument("--out", default="sweep-out", help="output directory")
+    sw.add_argument("--out", default="sweep-out", type=output_folder, help="output directory")
     where = sw.add_mutually_exclusive_group()
     where.add_argument(
         "--scheduler", help="address of a Dask scheduler (default: start a LocalCluster)"

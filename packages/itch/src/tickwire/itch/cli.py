@@ -36,6 +36,7 @@ from tickwire.cli import (
     existing_file,
     json_output,
     json_to_stdout,
+    output_folder,
     positive_int,
     run_cli,
     write_json,
@@ -262,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "file", type=existing_file, help="BinaryFILE (gzip allowed) or MoldUDP64 pcap/pcapng"
     )
-    p.add_argument("--parquet", required=True, metavar="OUTDIR", help="output directory")
+    p.add_argument(
+        "--parquet", required=True, metavar="OUTDIR", type=output_folder, help="output directory"
+    )
     p.add_argument(
         "--compression",
         choices=("snappy", "zstd", "gzip", "none"),
