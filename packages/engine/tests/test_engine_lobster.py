@@ -165,6 +165,23 @@ def test_engine_lobster_errors(day: list[Message], tmp_path: Path) -> None:
     assert res.missing_symbols == ["NOTHERE"]
 
 
+def test_engine_lobster_cli_a_symbol_not_in_the_data_is_an_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The symbols found are written; one that is not in the data ends the command with
+    exit 1 and one ``error:`` line on stderr naming it, as every failure (docs/cli.md).
+    It was a line among the summary on stdout, exit 1, no error."""
+    books = BookManager()
+    books.feed(generate_day(3_000, 3, 2))
+    sym = next(b.symbol for b in books.books.values())
+    argv = ["export", "--symbol", sym, "--symbol", "NOPE", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--messages", "3000", "--symbols", "3", "--day-seed", "2"]) == 1
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.endswith(" export: error: not found in the data: NOPE\n")
+    assert f"{sym}: " in out and "NOPE" not in out
+    assert (tmp_path / "o").is_dir() and any((tmp_path / "o").iterdir())
+
+
 def test_engine_lobster_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     books = BookManager()
     books.feed(generate_day(5_000, 5, 2))

@@ -535,13 +535,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(feed_stats.text())
     for sym, n in sorted(res.rows.items()):
         print(f"  {sym}: {n:,} LOBSTER rows")
-    if res.missing_symbols:
-        print(f"  not found in the data: {', '.join(res.missing_symbols)}")
     if args.bbo != "none":
         print(f"  BBO series: {res.bbo_rows:,} rows")
     for p in res.files:
         print(f"  wrote {p}")
-    return 0 if not res.missing_symbols else 1
+    if res.missing_symbols:  # the found ones are written; the command failed all the same
+        raise ValueError(f"not found in the data: {', '.join(res.missing_symbols)}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
