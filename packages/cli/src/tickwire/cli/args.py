@@ -27,6 +27,7 @@ __all__ = [
     "non_negative_float",
     "non_negative_int",
     "output_folder",
+    "output_named",
     "positive_float",
     "positive_int",
     "probability",

@@ -30,9 +30,10 @@ Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
    Either way stderr gets one line, ``PROG: error: what went wrong`` (``PROG`` names the
    subcommand that ran, as argparse's own errors do), never a traceback.
    Anything else is a bug in tickwire and keeps its traceback.
-4. **notes the command's inputs** (:func:`~tickwire.cli.args.reading_inputs`): the files
-   :func:`~tickwire.cli.args.existing_file` accepted, which no output of the command
-   may replace (:func:`~tickwire.cli.atomic_path` refuses them, exit 2).
+4. **notes the command's inputs and outputs** (:func:`~tickwire.cli.args.reading_inputs`):
+   the files :func:`~tickwire.cli.args.existing_file` accepted, which no output of the
+   command may replace, and the files :func:`~tickwire.cli.atomic_path` writes, which no
+   other output may name (it refuses both, exit 2).
 
 ``main`` returns the status and never raises ``SystemExit``, so tests call ``main(argv)``
 directly. Test: ``packages/cli/tests/test_cli_boundary.py`` and, over every registered
