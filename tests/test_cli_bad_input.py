@@ -395,6 +395,7 @@ BAD_ARGUMENTS: list[tuple[str, list[str]]] = [
     ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--src-ip", "1.2.3"]),
     ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--dst-port", "70000"]),
     ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--date", "yesterday"]),
+    ("tickwire.moldudp64.cli", ["itch2pcap", "ITCH", "OUT/o.pcap", "--date", "20200102"]),
     ("tickwire.moldudp64.cli", ["pcap2itch", "PCAP", "OUT/o.itch", "--port", "-3"]),
     ("tickwire.moldudp64.cli", ["replay", "PCAP", "--to", "127.0.0.1:9", "--rate", "-5"]),
     # one timing or the other: --rate silently replaced --speed

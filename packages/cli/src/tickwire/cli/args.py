@@ -22,6 +22,7 @@ __all__ = [
     "input_named",
     "int_range",
     "ipv4",
+    "is_iso_date",
     "iso_date",
     "multicast_ipv4",
     "non_negative_float",
@@ -131,12 +132,19 @@ def multicast_ipv4(text: str) -> str:
     return value
 
 
-def iso_date(text: str) -> str:
-    """An argparse type: a date, ``YYYY-MM-DD``."""
+def is_iso_date(text: str) -> bool:
+    """Whether ``text`` is a calendar date written ``YYYY-MM-DD`` (``date.fromisoformat``
+    alone also reads ``20200102`` since Python 3.11)."""
     try:
-        dt.date.fromisoformat(text)
+        return dt.date.fromisoformat(text).isoformat() == text
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        return False
+
+
+def iso_date(text: str) -> str:
+    """An argparse type: a date, ``YYYY-MM-DD`` (:func:`is_iso_date`)."""
+    if not is_iso_date(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)")
     return text
 
 

@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tickwire.cli import atomic_path
+from tickwire.cli import atomic_path, is_iso_date
 from tickwire.engine.book import BookManager, OrderBook
 from tickwire.itch import (
     AddOrder,
@@ -144,13 +143,6 @@ def _open_whole(files: contextlib.ExitStack, path: Path) -> IO[str]:
     return files.enter_context(tmp.open("w", newline=""))
 
 
-def _is_date(text: str) -> bool:
-    try:
-        return dt.date.fromisoformat(text).isoformat() == text
-    except ValueError:
-        return False
-
-
 def export(
     messages: Iterable[Message],
     symbols: list[str],
@@ -163,7 +155,7 @@ def export(
     """Write LOBSTER files (and a BBO series) for ``symbols`` from ITCH ``messages``."""
     if not 1 <= levels <= MAX_LEVELS:
         raise ExportError(f"levels must be 1 to {MAX_LEVELS}, got {levels}")
-    if date is not None and not _is_date(date):
+    if date is not None and not is_iso_date(date):
         raise ExportError(f"date must be a date written YYYY-MM-DD, got {date!r}")
     if bbo_format not in (None, "csv", "parquet"):
         raise ExportError(f"bbo format must be csv or parquet, got {bbo_format!r}")
