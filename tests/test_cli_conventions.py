@@ -8,6 +8,7 @@ would run):
 * an option that writes JSON is ``--json [PATH|-]`` (the live report was ``--report``);
 * help shows every option's default, and no reST markup;
 * a missing input file is one ``PROG: error:`` line, exit 2, and no output file;
+* every output file named on the line is an ``output_file`` (checked before the run);
 * the commands that stream to stdout end quietly with 0 when its reader goes away.
 """
 
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tickwire.cli import existing_file, parser_of, walk
+from tickwire.cli import existing_file, output_file, parser_of, walk
 from tickwire.cli.main import KNOWN
+from tickwire.cli.output import add_json_option
 
 pytestmark = pytest.mark.timeout(120, method="thread")
 
@@ -221,3 +223,27 @@ def test_json_output_is_always_the_json_option() -> None:
             if action.option_strings and "JSON" in (action.help or ""):
                 where = f"{name} {' '.join(path)} {action.option_strings}: {action.help}"
                 raise AssertionError(f"JSON output not through --json: {where}")
+
+
+def _json_type() -> Any:
+    probe = argparse.ArgumentParser()
+    add_json_option(probe, "x")
+    return next(a.type for a in probe._actions if "--json" in a.option_strings)
+
+
+def test_every_output_file_is_checked_before_the_run() -> None:
+    """An argument that names a file the command writes (its help says "whole or not at
+    all", or it is ``--json``) is typed :func:`tickwire.cli.output_file`, so a clash with
+    an input or another output, a folder or a missing folder is refused before the run
+    (``engine backtest DAY --html DAY`` refused only after a whole backtest)."""
+    json_type = _json_type()
+    for name, path, parser, _ in PARSERS:
+        for action in parser._actions:
+            where = f"{name} {' '.join(path)} {action.option_strings or action.dest}"
+            if "--json" in action.option_strings:
+                assert action.type is json_type, where
+            elif "whole or not at all" in (action.help or "") or action.dest in (
+                "out_deprecated",
+                "report_deprecated",
+            ):
+                assert action.type is output_file, where

@@ -18,6 +18,7 @@ from tickwire.cli import (
     existing_file,
     json_output,
     one_line,
+    output_file,
     output_folder,
     run_cli,
     write_json,
@@ -188,3 +189,67 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> Non
     assert caught.value.code == 2
     assert p.parse_args(["--out", str(tmp_path)]).out == str(tmp_path)  # an existing folder
     assert p.parse_args(["--out", str(tmp_path / "new")]).out == str(tmp_path / "new")
+
+
+def _report(argv: list[str], ran: list[bool]) -> int:
+    """A command like ``backtest --html PATH DAY``: its outputs are named with
+    :func:`output_file`, before or after the input on the line."""
+    p = argparse.ArgumentParser(prog="bt")
+    p.add_argument("--html", type=output_file)
+    p.add_argument("day", type=existing_file)
+    add_json_option(p, "the report")
+
+    def command(args: argparse.Namespace) -> int:
+        ran.append(True)  # the long run the refusal must come before
+        with atomic_path(args.html) as tmp:
+            tmp.write_text("<html>")
+        return 0
+
+    return run_cli(p, argv, command)
+
+
+@pytest.mark.parametrize("clash", ["the input", "the input by a link", "another output"])
+def test_a_named_output_that_clashes_is_refused_before_the_command_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clash: str
+) -> None:
+    """``bt --html DAY DAY`` (the output named before the input) and ``bt --html X --json
+    X DAY`` are usage errors found when parsing ends: the command never runs. On the old
+    code the whole run happened first and the refusal came at the write."""
+    day = tmp_path / "day.itch"
+    day.write_bytes(b"the day")
+    html = str(day)
+    if clash == "the input by a link":
+        (tmp_path / "link").symlink_to(day)
+        html = str(tmp_path / "link")
+    argv = ["--html", html, str(day)]
+    if clash == "another output":
+        html = str(tmp_path / "r.html")
+        argv = ["--html", html, "--json", html, str(day)]
+    ran: list[bool] = []
+    assert _report(argv, ran) == 2
+    assert ran == []
+    err = capsys.readouterr().err
+    what = "this command's input" if clash != "another output" else "another output"
+    assert err.count("\n") == 1 and err.startswith(f"bt: error: {html}: is also {what}"), err
+    assert day.read_bytes() == b"the day"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["day.itch", *(["link"] if clash == "the input by a link" else [])]
+    )
+    # No clash: the command runs and writes; /dev/null is never a clash.
+    assert _report(["--html", str(tmp_path / "r.html"), str(day), "--json", "-"], ran) == 0
+    assert ran == [True] and (tmp_path / "r.html").read_text() == "<html>"
+    assert _report(["--html", os.devnull, "--json", os.devnull, str(day)], ran) == 0
+
+
+def test_a_named_output_in_a_missing_folder_or_naming_a_folder_is_a_parse_error(
+    tmp_path: Path,
+) -> None:
+    """Found while parsing (exit 2, before the input is even read): a missing folder
+    (which atomic_path would find only at the write, exit 1) and a folder."""
+    p = argparse.ArgumentParser(prog="bt")
+    p.add_argument("--html", type=output_file)
+    for bad in (str(tmp_path / "no" / "r.html"), str(tmp_path)):
+        with pytest.raises(SystemExit) as caught:
+            p.parse_args(["--html", bad])
+        assert caught.value.code == 2
+    assert p.parse_args(["--html", "r.html"]).html == "r.html"  # the working folder

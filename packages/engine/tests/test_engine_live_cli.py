@@ -160,7 +160,8 @@ def test_live_report_is_the_deprecated_name_of_json(
 
     report = tmp_path / "report.json"
     base = ["live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:9"]
-    assert main([*base, "--report", str(report), "--json", str(report)]) == 2
+    both = ["--report", str(report), "--json", str(tmp_path / "other.json")]
+    assert main([*base, *both]) == 2
     err = capsys.readouterr().err
     assert "error: --report is the old name of --json: give --json only" in err
     assert main([*base, "--report", str(report)]) == 2

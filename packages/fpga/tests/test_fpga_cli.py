@@ -113,8 +113,56 @@ def test_control_session_errors_exit_1(
     script = tmp_path / "s.txt"
     script.write_text(f"stats\n{line}\n")
     assert main(["control", "--config", str(cfg), str(script)]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert err.startswith("tickwire-fpga control: error: line 2: ") and message in err
+    assert out == ""  # checked whole first: line 1's stats never ran (it did before)
+
+
+@pytest.mark.parametrize(
+    ("last", "message"),
+    [
+        ("feed {tmp}/no/o.pcap", "no such file"),
+        ("feed {cap} {tmp}/no/o.pcap", "no such folder"),
+        ("feed {cap} {tmp}", "is a directory, not a file"),
+        ("feed {cap} {cap}", "is also this command's input"),
+        ("feed {cap} {cfg}", "is also this command's input"),
+        ("feed {cap} {orders}", "is also another output of this command"),
+        ("set 13 limit_price=5", "needs every instrument key"),  # line 2 emptied it
+        ("unset 14", "no instrument has locate 14"),  # line 3 emptied it
+    ],
+)
+def test_control_script_is_checked_whole_before_a_line_is_applied(
+    files: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    last: str,
+    message: str,
+) -> None:
+    """A bad last line (a feed that cannot read or write, or a change to a slot an earlier
+    line emptied) is one error line naming it, and nothing of the lines before happened:
+    no output, the orders file of line 1 not written, the capture and config untouched.
+    On the old code lines 1 to 4 ran first (their output printed, the orders written) and
+    ``feed CAP CAP`` replaced the capture with the orders."""
+    cfg, cap = files
+    orders = tmp_path / "orders.pcap"
+    new = "set 14 symbol=MSFT limit_price=5 base_qty=1 step_qty=1 tick=1 max_order_qty=9 "
+    new += "max_position=9 max_notional=99"
+    lines = [f"feed {cap} {orders}", "unset 13", new, "unset 14", "stats"]
+    lines.append(last.format(tmp=tmp_path, cap=cap, cfg=cfg, orders=orders))
+    script = tmp_path / "s.txt"
+    script.write_text("\n".join(lines) + "\n")
+    before = cap.read_bytes(), cfg.read_bytes()
+    assert main(["control", "--config", str(cfg), str(script)]) == 1
+    out, err = capsys.readouterr()
+    assert err.startswith("tickwire-fpga control: error: line 6: ") and message in err, err
+    assert err.count("\n") == 1 and out == ""
+    assert not orders.exists() and (cap.read_bytes(), cfg.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "in.pcap", "s.txt"]
+    # Without the last line the same script runs whole.
+    script.write_text("\n".join(lines[:-1]) + "\n")
+    assert main(["control", "--config", str(cfg), str(script)]) == 0
+    assert "fed 3 frames, 2 orders" in capsys.readouterr().out
+    assert len(list(read_pcap(orders))) == 2
 
 
 def test_control_script_not_utf8_names_the_file(

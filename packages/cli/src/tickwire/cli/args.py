@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 __all__ = [
+    "check_outputs",
     "config_file",
     "existing_file",
+    "input_clash",
     "input_named",
     "int_range",
     "ipv4",
@@ -27,6 +29,8 @@ __all__ = [
     "multicast_ipv4",
     "non_negative_float",
     "non_negative_int",
+    "output_clash",
+    "output_file",
     "output_folder",
     "output_named",
     "positive_float",
@@ -161,6 +165,13 @@ _INPUTS: ContextVar[dict[tuple[int, int], str] | None] = ContextVar(
 #: command.
 _OUTPUTS: ContextVar[dict[str, str] | None] = ContextVar("tickwire_cli_outputs", default=None)
 
+#: The output files named on the running command's line (:func:`output_file`), in the
+#: order parsed; :func:`check_outputs` refuses a clash once parsing has ended. None
+#: outside a command.
+_NAMED_OUTPUTS: ContextVar[list[str] | None] = ContextVar(
+    "tickwire_cli_named_outputs", default=None
+)
+
 
 @contextlib.contextmanager
 def reading_inputs() -> Iterator[None]:
@@ -170,9 +181,11 @@ def reading_inputs() -> Iterator[None]:
     another of its outputs."""
     token = _INPUTS.set({})
     out_token = _OUTPUTS.set({})
+    named_token = _NAMED_OUTPUTS.set([])
     try:
         yield
     finally:
+        _NAMED_OUTPUTS.reset(named_token)
         _OUTPUTS.reset(out_token)
         _INPUTS.reset(token)
 
@@ -196,6 +209,74 @@ def input_named(st: os.stat_result) -> str | None:
     and inode), or None: not an input, or no command running."""
     inputs = _INPUTS.get()
     return None if inputs is None else inputs.get((st.st_dev, st.st_ino))
+
+
+def input_clash(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be an output of the running command (it is one of its inputs:
+    the same device and inode, so through a symbolic link too), or None."""
+    try:
+        source = input_named(os.stat(path))
+    except OSError:
+        return None
+    if source is None:
+        return None
+    same = "" if os.path.abspath(source) == os.path.abspath(path) else f" ({source})"
+    return (
+        f"{path}: is also this command's input{same}; an output never replaces an input: "
+        "name another file"
+    )
+
+
+def output_clash(path: str | os.PathLike[str], earlier: str) -> str:
+    """Why ``path`` cannot be an output: another output, given as ``earlier``, is the
+    same file."""
+    same = "" if os.path.abspath(earlier) == os.path.abspath(path) else f" ({earlier})"
+    return f"{path}: is also another output of this command{same}; each output needs its own file"
+
+
+def _special(path: str) -> bool:
+    """A target that exists and is not a regular file or a folder (``/dev/null``, a FIFO):
+    written in place, never replaced, so it clashes with nothing."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
+def output_file(text: str) -> str:
+    """An argparse type: a file the command writes, whole or not at all
+    (:func:`~tickwire.cli.atomic_path`).
+
+    The rule: every reason the write would be refused is found before the command runs.
+    While parsing: a folder, or a file in a folder that does not exist. Once parsing has
+    ended (:func:`check_outputs`, which :func:`~tickwire.cli.run_cli` calls; the inputs
+    may come later on the line): an input of the command, or the same file as another
+    output. Why: ``engine backtest DAY --html DAY`` ran the whole backtest and then
+    refused to replace its input; ``--html X --json X`` wrote one and refused the other.
+    ``atomic_path`` checks the same again when it writes (for paths not named on the
+    command line). Test: ``packages/cli/tests/test_cli_output.py``.
+    """
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
+    folder = os.path.dirname(text) or "."
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{text}: no such folder {folder}")
+    named = _NAMED_OUTPUTS.get()
+    if named is not None and not _special(text):
+        named.append(text)
+    return text
+
+
+def check_outputs() -> None:
+    """Refuse (:class:`argparse.ArgumentTypeError`, a usage error) an output named on the
+    command line (:func:`output_file`) that is an input of the command or the same file
+    as another output; :func:`~tickwire.cli.run_cli` calls it when parsing has ended."""
+    seen: dict[str, str] = {}
+    for path in _NAMED_OUTPUTS.get() or ():
+        clash = input_clash(path)
+        if clash is not None:
+            raise argparse.ArgumentTypeError(clash)
+        key = os.path.realpath(path)
+        if key in seen:
+            raise argparse.ArgumentTypeError(output_clash(path, seen[key]))
+        seen[key] = path
 
 
 def output_folder(text: str) -> str:

@@ -33,7 +33,10 @@ Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
 4. **notes the command's inputs and outputs** (:func:`~tickwire.cli.args.reading_inputs`):
    the files :func:`~tickwire.cli.args.existing_file` accepted, which no output of the
    command may replace, and the files :func:`~tickwire.cli.atomic_path` writes, which no
-   other output may name (it refuses both, exit 2).
+   other output may name (it refuses both, exit 2). Outputs named on the command line
+   (:func:`~tickwire.cli.args.output_file`) are checked the same way when parsing ends,
+   before the command runs (:func:`~tickwire.cli.args.check_outputs`), so a clash never
+   costs a run.
 
 ``main`` returns the status and never raises ``SystemExit``, so tests call ``main(argv)``
 directly. Test: ``packages/cli/tests/test_cli_boundary.py`` and, over every registered
@@ -56,7 +59,7 @@ from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from tickwire.cli.args import reading_inputs
+from tickwire.cli.args import check_outputs, reading_inputs
 
 __all__ = [
     "DATA_ERRORS",
@@ -291,6 +294,7 @@ def _parse_and_run(
             return 0
         return exc.code if isinstance(exc.code, int) else 2
     try:
+        check_outputs()  # outputs against inputs and each other, before anything runs
         return int(command(args))
     except KeyboardInterrupt:
         return 130

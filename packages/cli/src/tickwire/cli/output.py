@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from tickwire.cli.args import input_named, output_named
+from tickwire.cli.args import input_clash, output_clash, output_file, output_named
 from tickwire.cli.boundary import UsageError
 
 __all__ = [
@@ -67,8 +67,14 @@ def add_json_option(
         default=None,
         required=required,
         metavar="PATH",
+        type=_json_target,
         help=f"{what} as JSON ({JSON_HELP})",
     )
+
+
+def _json_target(text: str) -> str:
+    """``--json``'s value: ``-`` (stdout) or an :func:`~tickwire.cli.args.output_file`."""
+    return text if text == "-" else output_file(text)
 
 
 def json_to_stdout(value: str | None) -> bool:
@@ -90,21 +96,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise IsADirectoryError(21, "is a directory, not a file", str(target))
         yield target  # a device or a FIFO: nothing to replace
         return
-    with contextlib.suppress(OSError):
-        source = input_named(target.stat())
-        if source is not None:
-            same = "" if os.path.abspath(source) == os.path.abspath(target) else f" ({source})"
-            raise UsageError(
-                f"{target}: is also this command's input{same}; an output never replaces "
-                "an input: name another file"
-            )
+    clash = input_clash(target)
+    if clash is not None:
+        raise UsageError(clash)
     earlier = output_named(target)
     if earlier is not None:
-        same = "" if os.path.abspath(earlier) == os.path.abspath(target) else f" ({earlier})"
-        raise UsageError(
-            f"{target}: is also another output of this command{same}; each output needs "
-            "its own file"
-        )
+        raise UsageError(output_clash(target, earlier))
     tmp = target.with_name(f".{secrets.token_hex(4)}.part-{target.name}")
     try:
         # Created here, with the mode a plain open() would give (0666 less the umask).

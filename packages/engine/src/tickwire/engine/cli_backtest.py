@@ -39,6 +39,7 @@ from tickwire.cli import (
     iso_date,
     json_to_stdout,
     one_line,
+    output_file,
     output_folder,
     positive_int,
     run_cli,
@@ -126,6 +127,7 @@ def add_parser(subparsers: Any) -> None:
     bt.add_argument(
         "--html",
         metavar="PATH",
+        type=output_file,
         help="also write a self-contained HTML report (charts and tables; the html extra), "
         "whole or not at all",
     )

@@ -33,6 +33,7 @@ from tickwire.cli import (
     json_to_stdout,
     multicast_ipv4,
     one_line,
+    output_file,
 )
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
@@ -107,7 +108,13 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--command", choices=["kill", "arm", "status", "stop"], default=None,
                     help="send a command to a running engine's --control socket and exit")  # fmt: skip
     # Before 0.3 the report file was --report, where every other command says --json.
-    lv.add_argument("--report", dest="report_deprecated", metavar="PATH", help=argparse.SUPPRESS)
+    lv.add_argument(
+        "--report",
+        dest="report_deprecated",
+        metavar="PATH",
+        type=output_file,
+        help=argparse.SUPPRESS,
+    )
     lv.add_argument("--dashboard", action="store_true", help="show the terminal dashboard")
     lv.add_argument(
         "--first-user-ref-num",

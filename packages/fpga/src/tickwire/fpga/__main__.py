@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tickwire.cli import UsageError, atomic_path, existing_file, run_cli
+from tickwire.cli import UsageError, atomic_path, existing_file, output_file, run_cli
 
 __all__ = ["main"]
 
@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     verilog = sub.add_parser("verilog", help="write the core's Verilog")
-    verilog.add_argument("out", help="the .v file to write, whole or not at all")
+    verilog.add_argument("out", type=output_file, help="the .v file to write, whole or not at all")
     bld = sub.add_parser("build", help="synthesise, place and route for an ECP5")
     bld.add_argument("--device", default="um5g-45k", help="nextpnr-ecp5 device")
     bld.add_argument("--package", default="CABGA381", help="the device's package")
@@ -110,7 +110,7 @@ def _control(config_path: str, simulator: str, script: str | None) -> int:
         session = Session(config, sim)
         try:
             if script is None:
-                session.run(sys.stdin)
+                session.run(sys.stdin, check_first=not sys.stdin.isatty())  # typed: as entered
             else:
                 with open(script, encoding="utf-8") as lines:
                     session.run(lines)

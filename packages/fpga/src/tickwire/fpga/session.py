@@ -16,17 +16,26 @@ per line, and applied in order to one core loaded with ``--config``::
                                        ``write CONTROL 1`` applies it)
 
 Every change goes through the register bus exactly as a host would drive the core
-(:mod:`tickwire.fpga.control`); a bad line stops the session with a one-line error.
+(:mod:`tickwire.fpga.control`). A script is checked whole before its first line is
+applied (:meth:`Session.run`): every line is parsed and validated against the slots the
+lines before it leave, each ``feed``'s capture must be a file to read and its orders a
+file to write, so a bad line 40 is one error line and nothing of lines 1 to 39 happens
+(no capture fed, no orders file written). Why: a typo at the end of a long script used
+to fail after every earlier feed had run. Typed at a terminal, each line is applied as it
+is entered. Test: ``packages/fpga/tests/test_fpga_cli.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import os
 import shlex
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
+from tickwire.cli import UsageError, atomic_path, existing_file, output_file
+from tickwire.cli.args import input_clash, output_clash
 from tickwire.net import PcapWriter, read_pcap
 from tickwire.threshold.config import ConfigError, InstrumentConfig, ThresholdConfig
 
@@ -59,10 +68,28 @@ class Session:
         self.config = config
         self.slots: list[InstrumentConfig | None] = list(config.instruments)
         self.slots += [None] * (regs.INST_SLOTS - len(self.slots))
+        self._dry = False  # checking a script: validate and track slots, touch nothing
+        self._orders_named: dict[str, str] = {}  # the dry run's feed outputs, by real path
         control.load_config(sim, config)
 
-    def run(self, lines: Iterable[str]) -> None:
-        """Apply every command; raise :class:`SessionError` on the first bad one."""
+    def run(self, lines: Iterable[str], *, check_first: bool = True) -> None:
+        """Apply every command; raise :class:`SessionError` on the first bad one.
+
+        With ``check_first`` (a script), every line is checked before the first is
+        applied (the module docs); without it (a terminal), each is applied as read."""
+        if check_first:
+            lines = list(lines)
+            slots = list(self.slots)
+            self._dry = True
+            try:
+                self._run(lines)
+            finally:
+                self._dry = False
+                self.slots = slots
+                self._orders_named.clear()
+        self._run(lines)
+
+    def _run(self, lines: Iterable[str]) -> None:
         for number, line in enumerate(lines, 1):
             try:
                 words = shlex.split(line, comments=True)
@@ -86,11 +113,15 @@ class Session:
     # -- commands -----------------------------------------------------------------------
     def _cmd_arm(self, args: list[str]) -> None:
         self._no_args("arm", args)
+        if self._dry:
+            return
         control.set_armed(self.sim, True)
         self.out("armed (from the next frame)")
 
     def _cmd_disarm(self, args: list[str]) -> None:
         self._no_args("disarm", args)
+        if self._dry:
+            return
         control.set_armed(self.sim, False)
         self.out("disarmed (from the next frame)")
 
@@ -129,8 +160,10 @@ class Session:
             except ConfigError as exc:
                 raise SessionError(str(exc)) from None
         self._validate(inst)
-        control.set_instrument(self.sim, slot, inst)
         self.slots[slot] = inst
+        if self._dry:
+            return
+        control.set_instrument(self.sim, slot, inst)
         self.out(f"slot {slot}: locate {locate} set (from the next frame)")
 
     def _cmd_unset(self, args: list[str]) -> None:
@@ -140,13 +173,18 @@ class Session:
         slot = self._slot_of(locate)
         if slot is None:
             raise SessionError(f"no instrument has locate {locate}")
-        control.set_instrument(self.sim, slot, None)
         self.slots[slot] = None
+        if self._dry:
+            return
+        control.set_instrument(self.sim, slot, None)
         self.out(f"slot {slot}: emptied (from the next frame)")
 
     def _cmd_feed(self, args: list[str]) -> None:
         if len(args) not in (1, 2):
             raise SessionError("usage: feed CAPTURE [ORDERS.pcap]")
+        self._check_feed(*args)
+        if self._dry:
+            return
         try:
             records = list(read_pcap(args[0]))
         except (OSError, ValueError) as exc:
@@ -154,19 +192,47 @@ class Session:
         outputs = self.sim.stream([r.frame for r in records])
         orders = sum(len(o) for o in outputs)
         if len(args) == 2:
-            with PcapWriter(Path(args[1])) as writer:
-                for record, out in zip(records, outputs, strict=True):
-                    for frame in out:
-                        writer.write(frame, timestamp_ns=record.timestamp_ns)
+            try:
+                with atomic_path(args[1]) as tmp, PcapWriter(tmp) as writer:
+                    for record, out in zip(records, outputs, strict=True):
+                        for frame in out:
+                            writer.write(frame, timestamp_ns=record.timestamp_ns)
+            except UsageError as exc:  # another output of the session named the file
+                raise SessionError(str(exc)) from None
         self.out(f"fed {len(records)} frames, {orders} orders")
+
+    def _check_feed(self, capture: str, orders: str | None = None) -> None:
+        """What ``feed`` would refuse or fail on, found before any line is applied: a
+        capture that is not a file to read, an orders file that could not be written
+        (a folder, a missing folder), that is one of the session's inputs or that an
+        earlier ``feed`` writes too."""
+        try:
+            existing_file(capture)  # noted as an input of the command, as --config is
+            if orders is not None:
+                output_file(orders)
+        except argparse.ArgumentTypeError as exc:
+            raise SessionError(str(exc)) from None
+        if orders is None or (os.path.exists(orders) and not os.path.isfile(orders)):
+            return  # no file, or a device or FIFO: written in place
+        clash = input_clash(orders)
+        key = os.path.realpath(orders)
+        if clash is None and key in self._orders_named:
+            clash = output_clash(orders, self._orders_named[key])
+        if clash is not None:
+            raise SessionError(clash)
+        self._orders_named[key] = orders
 
     def _cmd_stats(self, args: list[str]) -> None:
         self._no_args("stats", args)
+        if self._dry:
+            return
         slots = [(i, s.locate) for i, s in enumerate(self.slots) if s is not None]
         self.out(control.read_stats(self.sim, slots).to_json().rstrip("\n"))
 
     def _cmd_read(self, args: list[str]) -> None:
         reg, slot = self._reg(args, 1)
+        if self._dry:
+            return
         base = regs.addr(reg.name, slot)
         words = self.sim.read_many([base + w for w in range(reg.words)])
         value = sum(w << (32 * i) for i, w in enumerate(words))
@@ -177,6 +243,8 @@ class Session:
         value = self._int("VALUE", args[1])
         if not 0 <= value < 1 << (32 * reg.words) or reg.access in ("RO", "STAT"):
             raise SessionError(f"{reg.name} is {reg.access}, {reg.words * 32} bits")
+        if self._dry:
+            return
         base = regs.addr(reg.name, slot)
         self.sim.write_many([(base + w, value >> (32 * w)) for w in range(reg.words)])
         self.out(f"{reg.name}[{slot}] <- {value:#x}")

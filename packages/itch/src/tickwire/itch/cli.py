@@ -36,6 +36,7 @@ from tickwire.cli import (
     existing_file,
     json_output,
     json_to_stdout,
+    output_file,
     output_folder,
     positive_int,
     run_cli,
@@ -253,7 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--messages", type=positive_int, required=True, help="messages in the day")
     p.add_argument("--symbols", type=positive_int, required=True, help="instruments traded")
     p.add_argument("--seed", type=int, default=0, help="random seed (the same seed, the same day)")
-    p.add_argument("out", help="output BinaryFILE (.gz to compress), written whole or not at all")
+    p.add_argument(
+        "out",
+        type=output_file,
+        help="output BinaryFILE (.gz to compress), written whole or not at all",
+    )
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser(

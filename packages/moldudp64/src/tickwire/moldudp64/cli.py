@@ -35,6 +35,7 @@ from tickwire.cli import (
     iso_date,
     json_to_stdout,
     non_negative_float,
+    output_file,
     positive_float,
     positive_int,
     run_cli,
@@ -250,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("itch2pcap", help="BinaryFILE -> MoldUDP64 pcap")
     a.add_argument("input", type=existing_file, help="ITCH BinaryFILE (gzip allowed)")
-    a.add_argument("output", help="pcap to write, whole or not at all")
+    a.add_argument("output", type=output_file, help="pcap to write, whole or not at all")
     a.add_argument("--session", type=session, default="TICKWIRE01", help="MoldUDP64 session")
     a.add_argument(
         "--max-payload", type=_max_payload, default=DEFAULT_MAX_PAYLOAD, help="UDP payload bytes"
@@ -276,7 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("pcap2itch", help="MoldUDP64 pcap/pcapng -> BinaryFILE")
     b.add_argument("input", type=existing_file, help="pcap or pcapng capture (gzip allowed)")
-    b.add_argument("output", help="BinaryFILE to write (.gz to compress), whole or not at all")
+    b.add_argument(
+        "output",
+        type=output_file,
+        help="BinaryFILE to write (.gz to compress), whole or not at all",
+    )
     b.add_argument("--port", type=tcp_udp_port, default=None, help="only this UDP port")
     b.add_argument("--session", type=session, default=None, help="only this session")
     b.add_argument(

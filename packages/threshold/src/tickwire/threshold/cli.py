@@ -34,6 +34,7 @@ from tickwire.cli import (
     existing_file,
     json_output,
     one_line,
+    output_file,
     run_cli,
 )
 from tickwire.itch import DecodeError
@@ -83,10 +84,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--orders",
         metavar="FILE",
+        type=output_file,
         help="pcap the order frames are written to (required), whole or not at all",
     )
     # Before 0.2 the orders pcap was --out, which every other command uses for a folder.
-    parser.add_argument("--out", dest="out_deprecated", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--out", dest="out_deprecated", metavar="FILE", type=output_file, help=argparse.SUPPRESS
+    )
     add_json_option(parser, "the statistics (STATS.json)", required=True)
 
 
