@@ -4,6 +4,7 @@ the same books, the same backtest PnL and the same LOBSTER export."""
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -117,14 +118,8 @@ def test_export_on_an_ab_capture(
     assert "duplicates dropped" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("keep_duplicates", [False, True])
-def test_a_second_session_in_a_capture_is_named(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], keep_duplicates: bool
-) -> None:
-    """One packet of another session in a capture: each session is sequenced on its own
-    and every message is read, so the capture line says there were two and names them
-    (``capture.sessions`` in the JSON). Nothing said so: one stray packet's messages went
-    into the books unseen."""
+def mixed_capture(tmp_path: Path, *, stray_at: int = 6) -> tuple[Path, Path]:
+    """(a capture of session FEED01 with one packet of STRAY1 inserted, the same without)."""
     from tickwire.moldudp64.codec import DownstreamPacket, parse_downstream
 
     itch = tmp_path / "day.itch"
@@ -132,13 +127,192 @@ def test_a_second_session_in_a_capture_is_named(
         for msg in generate_day(500, 3, 1):
             out.write(msg)
     packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
+    clean = tmp_path / "clean.pcap"
+    write_capture(clean, packets, list(range(len(packets))))
     stray = DownstreamPacket("STRAY1", 1, parse_downstream(packets[5][1]).messages)
-    packets.insert(6, (packets[5][0], stray.build()))
+    packets.insert(stray_at, (packets[5][0], stray.build()))
     cap = tmp_path / "mixed.pcap"
     write_capture(cap, packets, list(range(len(packets))))
-    argv = ["book", str(cap), *(["--keep-duplicates"] if keep_duplicates else [])]
-    assert engine_main(argv) == 0
-    text = capsys.readouterr().out
-    assert "2 MoldUDP64 sessions, all read: FEED01, STRAY1" in text
-    assert engine_main([*argv, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["capture"]["sessions"] == ["FEED01", "STRAY1"]
+    return cap, clean
+
+
+COMMANDS = {  # each command that reads a capture, its output in OUT
+    "book": ["book", "{cap}", "--json", "{out}/book.json"],
+    "backtest": ["backtest", "{cap}", "--out", "{out}", "--no-plot", "--quiet"],
+    "export": ["export", "{cap}", "--symbol", "AAPL", "--out", "{out}"],
+}
+
+
+def _argv(cmd: str, cap: Path, out: Path, *extra: str) -> list[str]:
+    if cmd == "book":
+        out.mkdir(exist_ok=True)
+    return [a.format(cap=cap, out=out) for a in COMMANDS[cmd]] + list(extra)
+
+
+@pytest.mark.parametrize("keep_duplicates", [False, True])
+@pytest.mark.parametrize("cmd", sorted(COMMANDS))
+def test_a_capture_of_two_sessions_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cmd: str, keep_duplicates: bool
+) -> None:
+    """One packet of another session in a capture: without --session, every command
+    that reads it stops at that packet with one line naming both sessions and the
+    option, exit 2, and writes nothing. It was merged into the same books (each session
+    sequenced on its own), only named in the capture line: a stray packet's orders
+    were booked, two feeds were one."""
+    cap, _ = mixed_capture(tmp_path)
+    out = tmp_path / "out"
+    extra = ["--keep-duplicates"] if keep_duplicates else []
+    assert engine_main(_argv(cmd, cap, out, *extra)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "'STRAY1'" in err and "'FEED01'" in err and "--session NAME" in err
+    assert "frame 7 " in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("keep_duplicates", [False, True])
+def test_session_reads_one_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], keep_duplicates: bool
+) -> None:
+    """--session FEED01 gives the books of the capture without the stray packet, and the
+    capture line says what was skipped; --session STRAY1 the stray packet's alone."""
+    cap, clean = mixed_capture(tmp_path)
+    extra = ["--keep-duplicates"] if keep_duplicates else []
+    assert engine_main(["book", str(clean), "--json", *extra]) == 0
+    want = json.loads(capsys.readouterr().out)
+    assert engine_main(["book", str(cap), "--json", "--session", "FEED01", *extra]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["instruments"] == want["instruments"]
+    assert got["capture"]["other_session"] == 1
+    assert got["capture"]["sessions"] == ["FEED01", "STRAY1"]
+    assert engine_main(["book", str(cap), "--session", "FEED01", *extra]) == 0
+    assert "session FEED01 read, 1 packets of STRAY1 skipped" in capsys.readouterr().out
+    assert engine_main(["book", str(cap), "--json", "--session", "STRAY1", *extra]) == 0
+    stray = json.loads(capsys.readouterr().out)
+    assert stray["capture"]["packets"] == 1 and stray["capture"]["other_session"] > 1
+
+
+def test_session_backtest_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cap, clean = mixed_capture(tmp_path)
+    for cmd in ("backtest", "export"):
+        assert engine_main(_argv(cmd, clean, tmp_path / f"{cmd}-clean")) == 0
+        assert engine_main(_argv(cmd, cap, tmp_path / cmd, "--session", "FEED01")) == 0
+        capsys.readouterr()
+        names = sorted(p.name for p in (tmp_path / cmd).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / f"{cmd}-clean").iterdir())
+        if cmd == "export":
+            for n in names:
+                assert (tmp_path / cmd / n).read_bytes() == (
+                    tmp_path / f"{cmd}-clean" / n
+                ).read_bytes()
+    report = json.loads((tmp_path / "backtest" / "report.json").read_text())
+    clean_report = json.loads((tmp_path / "backtest-clean" / "report.json").read_text())
+    assert report["pnl"] == clean_report["pnl"] and report["messages"] == clean_report["messages"]
+    assert report["capture"]["other_session"] == 1
+
+
+@pytest.mark.parametrize("cmd", sorted(COMMANDS))
+def test_a_session_not_in_the_capture_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cmd: str
+) -> None:
+    """--session NOPE read nothing and said so nowhere: empty books, exit 0."""
+    cap, _ = mixed_capture(tmp_path)
+    assert engine_main(_argv(cmd, cap, tmp_path / "out", "--session", "NOPE")) == 2
+    err = capsys.readouterr().err
+    assert "session 'NOPE': not one packet of it in the capture" in err
+    assert "'FEED01', 'STRAY1'" in err
+
+
+@pytest.mark.parametrize("option", [["--session", "FEED01"], ["--keep-duplicates"]])
+def test_capture_options_for_a_binaryfile_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    """They were ignored without a word."""
+    itch = tmp_path / "day.itch"
+    with BinaryFileWriter(itch) as out:
+        for msg in generate_day(200, 2, 1):
+            out.write(msg)
+    for argv in (["book", str(itch)], _argv("backtest", itch, tmp_path / "o"), ["backtest"]):
+        assert engine_main([*argv, *option]) == 2
+        err = capsys.readouterr().err
+        assert f"{option[0]}: for a MoldUDP64 capture, not " in err
+
+
+def faulty_capture(tmp_path: Path, fault: str) -> Path:
+    """A one-session capture with one packet lost: ``bad`` (its count lies: the packet
+    does not parse), ``cut`` (captured below its wire length) or ``gap`` (not there)."""
+    itch = tmp_path / "day.itch"
+    with BinaryFileWriter(itch) as out:
+        for msg in generate_day(500, 3, 1):
+            out.write(msg)
+    packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
+    raw = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))  # pcap, us
+    for i, (ts, pkt) in enumerate(packets):
+        if i == 5 and fault == "gap":
+            continue
+        if i == 5 and fault == "bad":
+            count = int.from_bytes(pkt[18:20], "big") + 1
+            pkt = pkt[:18] + count.to_bytes(2, "big") + pkt[20:]
+        frame = build_udp_frame(
+            pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=26477
+        )
+        kept = frame[:60] if i == 5 and fault == "cut" else frame
+        sec, us = divmod(ts // 1000, 1_000_000)
+        raw += struct.pack("<IIII", sec, us, len(kept), len(frame)) + kept
+    cap = tmp_path / f"{fault}.pcap"
+    cap.write_bytes(bytes(raw))
+    return cap
+
+
+@pytest.mark.parametrize("fault", ["bad", "cut", "gap"])
+@pytest.mark.parametrize("cmd", sorted(COMMANDS))
+def test_lost_messages_are_an_error_after_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cmd: str, fault: str
+) -> None:
+    """One rule for every command that reads a capture (docs/cli.md, "Captures"): the
+    output is written, and one error line saying what was lost, exit 1, says it is not
+    whole. engine book, backtest and export exited 0 (the loss was in the capture line,
+    if the user read it) where pcap2itch exited 1."""
+    cap = faulty_capture(tmp_path, fault)
+    out = tmp_path / "out"
+    assert engine_main(_argv(cmd, cap, out)) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    what = {"bad": "1 bad MoldUDP64 packets", "cut": "1 frames cut short", "gap": "1 sequence gaps"}
+    assert f"error: {cap}: {what[fault]}" in err and "without those messages" in err
+    assert any(out.iterdir())  # written, and said not to be whole
+
+
+def test_a_whole_capture_is_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Other traffic, A/B copies and a second session read with --session are no loss."""
+    cap, _ = mixed_capture(tmp_path)
+    for cmd in sorted(COMMANDS):
+        assert engine_main(_argv(cmd, cap, tmp_path / cmd, "--session", "FEED01")) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_sweep_run_of_a_capture_with_lost_messages_is_incomplete(tmp_path: Path) -> None:
+    """A sweep's run keeps its figures and says the day lost messages (status
+    "incomplete", counted as failed: the sweep exits 1); --session reaches the run."""
+    from tickwire.engine.backtest.sweep import SweepTask, run_task
+
+    def task(day: Path, **kw: object) -> SweepTask:
+        return SweepTask(
+            day=str(day),
+            day_name=day.name,
+            params_id="p0",
+            params={},
+            config={},
+            out=str(tmp_path / "runs" / day.stem),
+            plot=False,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    row = run_task(task(faulty_capture(tmp_path, "gap")))
+    assert row["status"] == "incomplete" and row["pnl_e4"] is not None
+    assert row["error"].startswith("gap.pcap: 1 sequence gaps (")
+    cap, _ = mixed_capture(tmp_path)
+    row = run_task(task(cap))
+    assert row["status"] == "error" and "SessionChoiceError" in row["error"]
+    row = run_task(task(cap, session="FEED01"))
+    assert row["status"] == "ok", row["error"]

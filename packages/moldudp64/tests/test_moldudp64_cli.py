@@ -35,10 +35,26 @@ def test_itch2pcap_pcap2itch_round_trip(tmp_path: Path, itch_file: Path) -> None
     assert [m for _, m in itch.iter_raw(back)] == original
 
 
-def test_pcap2itch_on_real_captures(tmp_path: Path, real_captures: list[Path]) -> None:
+def test_pcap2itch_on_real_captures(
+    tmp_path: Path, real_captures: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     for path in real_captures:
         out = tmp_path / (path.stem + ".itch")
-        assert main(["pcap2itch", str(path), str(out)]) == 0
+        # A sample of two packets 4,244,620 messages apart: lost messages, said in one
+        # error line, exit 1, the output written without them (docs/cli.md, "Captures").
+        gap = path.name == "Multiple.Packets.pcap"
+        assert main(["pcap2itch", str(path), str(out)]) == (1 if gap else 0)
+        err = capsys.readouterr().err
+        assert ("error: " in err) == gap and "Traceback" not in err
+        if gap:
+            assert (
+                err.strip()
+                .splitlines()[-1]
+                .endswith(
+                    f"1 sequence gaps (4,244,620 messages missing); {out} is written without "
+                    "those messages"
+                )
+            )
         msgs = list(itch.read(out))
         raw = [m for mf in MoldCapture(path) for m in mf.packet.messages]
         assert [itch.encode(m) for m in msgs] == raw
@@ -70,15 +86,19 @@ def test_pcap2itch_drops_duplicates_and_counts_gaps(
                 )
             )
     out = tmp_path / "ab.itch"
-    assert main(["pcap2itch", str(pcap), str(out)]) == 0
-    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert main(["pcap2itch", str(pcap), str(out)]) == 1  # 7 lost: written, not whole
+    summary_line, error = capsys.readouterr().err.strip().splitlines()
+    summary = json.loads(summary_line)
+    assert error.endswith(
+        f"1 sequence gaps (4 messages missing); {out} is written without those messages"
+    )
     got = [m for _, m in itch.iter_raw(out)]
     assert got == msgs[:28] + msgs[32:]
     assert summary["missing"] == 4 and summary["gaps"] == 1
     assert summary["duplicates"] == 3 * 4
     assert summary["messages_written"] == 36
     # --keep-duplicates: every packet's messages, in capture order.
-    assert main(["pcap2itch", "--keep-duplicates", str(pcap), str(out)]) == 0
+    assert main(["pcap2itch", "--keep-duplicates", str(pcap), str(out)]) == 0  # no sequencing
     summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert [m for _, m in itch.iter_raw(out)] == [m for i in order for m in packets[i].messages]
     assert summary["messages_written"] == 4 * len(order)
@@ -227,3 +247,33 @@ def test_module_entry_point(tmp_path: Path, itch_file: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert "wrote" in res.stderr and out.stat().st_size > 0
+
+
+def test_pcap2itch_refuses_a_capture_of_two_sessions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same rule as the engine's commands: without --session, a packet of a second
+    session is a usage error naming both, and nothing is written (both sessions' messages
+    were written into one BinaryFILE); --session picks one and counts the other's."""
+    pcap = tmp_path / "two.pcap"
+    with PcapWriter(pcap) as w:
+        for name, seq in (("FEED", 1), ("FEED", 2), ("OTHER", 1), ("FEED", 3)):
+            pkt = DownstreamPacket(name, seq, (b"m%d" % seq,)).build()
+            w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
+                                    src_port=1, dst_port=2))  # fmt: skip
+    out = tmp_path / "o.itch"
+    for extra in ([], ["--keep-duplicates"]):
+        assert main(["pcap2itch", str(pcap), str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "frame 3 is a packet of MoldUDP64 session 'OTHER', in a capture of session " in err
+        assert "'FEED' (frame 1)" in err and "--session NAME" in err
+        assert not out.exists()
+        assert main(["pcap2itch", str(pcap), str(out), "--session", "FEED", *extra]) == 0
+        summary = json.loads(capsys.readouterr().err)
+        assert out.read_bytes() == b"\x00\x02m1\x00\x02m2\x00\x02m3"  # BinaryFILE
+        assert summary["other_session_packets"] == 1
+        out.unlink()
+        assert main(["pcap2itch", str(pcap), str(out), "--session", "NONE", *extra]) == 2
+        assert "session 'NONE': not one packet of it" in capsys.readouterr().err
+        assert not out.exists()

@@ -1,6 +1,7 @@
 """``python -m tickwire.engine``: replay books, run the threshold strategy.
 
     python -m tickwire.engine book FILE [--json] [--backend reference|cython] [--keep-duplicates]
+        [--session NAME]
     python -m tickwire.engine threshold --backend NAME --config FILE CAPTURE \\
         --orders ORDERS.pcap --json STATS.json
     python -m tickwire.engine backends
@@ -15,7 +16,10 @@ configuration error. A progress bar goes to stderr when stderr is a terminal.
 A capture is read in sequence order, each message once (A/B copies and retransmissions
 dropped, gaps counted; ``tickwire.moldudp64.sequenced``), and a one-line summary of what
 was dropped or missing is printed (``book --json``: under ``capture``);
-``--keep-duplicates`` applies every packet in capture order instead.
+``--keep-duplicates`` applies every packet in capture order instead. One session is
+read: ``--session NAME``, or the capture's only one (a second is a usage error naming
+both); lost messages (bad packets, cut frames, gaps) end the command with one ``error:``
+line and exit 1 once its output is written (``docs/cli.md``, "Captures").
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from tickwire.cli import (
     run_cli,
     write_json,
 )
-from tickwire.engine.book import faults_text
+from tickwire.engine.book import BookManager, faults_text
 from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
 from tickwire.engine.risk import RiskConfigError
 from tickwire.engine.sources import (
-    KEEP_DUPLICATES_HELP,
     CaptureFeedStats,
+    add_capture_options,
+    check_capture_options,
     is_capture,
     iter_binaryfile,
     iter_capture,
@@ -60,6 +65,9 @@ def _cmd_book(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     size = path.stat().st_size
     capture = is_capture(path)
+    check_capture_options(
+        path, capture=capture, session=args.session, keep_duplicates=args.keep_duplicates
+    )
     feed_stats = CaptureFeedStats()
     with Progress(None if capture else size, f"book {path.name}") as bar:
         if capture:
@@ -69,6 +77,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
                     on_frame=bar.update,
                     stats=feed_stats,
                     keep_duplicates=args.keep_duplicates,
+                    session=args.session,
                 )
             )
         elif isinstance(manager, CythonBookManager):
@@ -82,10 +91,21 @@ def _cmd_book(args: argparse.Namespace) -> int:
         summary["capture"] = feed_stats.as_dict()
     if args.json is not None:
         write_json(args.json, summary, indent=2)
-    if json_to_stdout(args.json):
-        return 0
-    print(faults_text(manager.stats, manager.unknown_references))
+    if not json_to_stdout(args.json):
+        _print_books(manager, summary, feed_stats if capture else None)
     if capture:
+        feed_stats.check_whole(path, "the books are built")
+    return 0
+
+
+def _print_books(
+    manager: BookManager | CythonBookManager,
+    summary: dict[str, object],
+    feed_stats: CaptureFeedStats | None,
+) -> None:
+    """``book``'s text: the faults, the capture line, a row per instrument."""
+    print(faults_text(manager.stats, manager.unknown_references))
+    if feed_stats is not None:
         print(feed_stats.text())
     print(
         f"{'locate':>6} {'symbol':<8} {'bid':>12} {'bid size':>9} {'ask':>12} {'ask size':>9} "
@@ -102,7 +122,6 @@ def _cmd_book(args: argparse.Namespace) -> int:
             f"{locate:>6} {row['symbol']:<8} {px(row['bid_price']):>12} {row['bid_size']:>9} "
             f"{px(row['ask_price']):>12} {row['ask_size']:>9} {row['orders']:>7} {row['levels']:>7}"
         )
-    return 0
 
 
 def _cmd_threshold(args: argparse.Namespace) -> int:
@@ -126,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="reference",
         help="book implementation: the reference engine or the compiled cython book",
     )
-    book.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
+    add_capture_options(book)
     book.set_defaults(func=_cmd_book)
     th = sub.add_parser("threshold", help="run a threshold backend over a capture")
     add_run_arguments(th)

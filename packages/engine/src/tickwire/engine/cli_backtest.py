@@ -10,7 +10,10 @@ With no DATA both generate the sample day (``tickwire.itch.generator.generate_da
 (gzip transparent) or a MoldUDP64 pcap/pcapng capture (detected by its magic), read in
 sequence order with A/B copies and retransmissions dropped and gaps counted (a summary
 line beside ``data:``, and ``capture`` in the JSON report); ``--keep-duplicates`` applies
-every packet in capture order instead.
+every packet in capture order instead. One session is read: ``--session NAME`` or the
+capture's only one (a second is a usage error naming both); lost messages (bad packets,
+cut frames, gaps) end the command with one ``error:`` line and exit 1 once its outputs
+are written (``docs/cli.md``, "Captures").
 The module also runs on its own: ``python -m tickwire.engine.cli_backtest backtest ...``.
 
 Exit status: 0 on success, 1 when the data cannot be read or decoded, 2 on a usage or
@@ -173,9 +176,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _add_generator_args(p: argparse.ArgumentParser) -> None:
-    from tickwire.engine.sources import KEEP_DUPLICATES_HELP
+    from tickwire.engine.sources import add_capture_options
 
-    p.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
+    add_capture_options(p)
     # Defaults applied in _messages: None says "not given", so DATA with one of them is
     # refused (it was ignored without a word).
     for flag, kind, default, what in _SAMPLE_DAY:
@@ -203,8 +206,15 @@ def _messages(
                 f"{', '.join(given)}: describe the sample day, which DATA replaces "
                 f"({args.data}): leave {'them' if len(given) > 1 else 'it'} out"
             )
-        return _open_data(Path(args.data), args.keep_duplicates, run_source=run_source)
+        return _open_data(
+            Path(args.data), args.keep_duplicates, run_source=run_source, session=args.session
+        )
+    from tickwire.engine.sources import check_capture_options
     from tickwire.itch.generator import generate_day
+
+    check_capture_options(
+        None, capture=False, session=args.session, keep_duplicates=args.keep_duplicates
+    )
 
     messages, symbols, seed = (
         getattr(args, _dest(flag)) if getattr(args, _dest(flag)) is not None else default
@@ -227,7 +237,7 @@ def _dest(flag: str) -> str:
 
 
 def _open_data(
-    path: Path, keep_duplicates: bool, *, run_source: bool = False
+    path: Path, keep_duplicates: bool, *, run_source: bool = False, session: str | None = None
 ) -> tuple[Any, int | None, str, CaptureFeedStats | None]:
     """:func:`_messages` for a file: a BinaryFILE or a capture (detected by its magic).
 
@@ -235,9 +245,11 @@ def _open_data(
     :data:`~tickwire.engine.backtest.runner.Source` that ``run_backtest`` reads itself:
     the reference decodes it, the compiled core streams its bytes with no Python object
     per message (decoded messages would be encoded back to bytes for it). A capture is
-    always decoded messages (sequenced here, with its stats)."""
+    always decoded messages (sequenced here, with its stats; one session: ``session``
+    or its only one)."""
     from tickwire.engine.sources import (
         CaptureFeedStats,
+        check_capture_options,
         is_capture,
         iter_binaryfile,
         iter_capture,
@@ -245,9 +257,11 @@ def _open_data(
 
     if not path.exists():
         raise UsageError(f"{path}: no such file")
-    if is_capture(path):
+    capture = is_capture(path)
+    check_capture_options(path, capture=capture, session=session, keep_duplicates=keep_duplicates)
+    if capture:
         stats = CaptureFeedStats()
-        stream = iter_capture(path, stats=stats, keep_duplicates=keep_duplicates)
+        stream = iter_capture(path, stats=stats, keep_duplicates=keep_duplicates, session=session)
         return stream, None, str(path), stats
     return (path if run_source else iter_binaryfile(path)), None, str(path), None
 
@@ -436,13 +450,18 @@ def backtest_file(
     source: str | None = None,
     strategy: str | None = None,
     keep_duplicates: bool = False,
+    session: str | None = None,
     plot: bool = True,
 ) -> dict[str, Any]:
     """``python -m tickwire.engine backtest DATA --config FILE --out OUT --quiet`` as a
-    function of the parsed config ``cfg``: writes the same outputs and returns the report.
+    function of the parsed config ``cfg``: writes the same outputs and returns the report
+    (lost capture messages are not raised here: ``report["capture"]`` counts them, and
+    :func:`tickwire.engine.sources.CaptureFeedStats.check_whole` is the caller's rule).
     A sweep's worker runs this for each (day, parameter set)."""
     prepared = prepare_backtest(cfg, source=source, strategy=strategy)
-    stream, total, desc, feed_stats = _open_data(data, keep_duplicates, run_source=True)
+    stream, total, desc, feed_stats = _open_data(
+        data, keep_duplicates, run_source=True, session=session
+    )
     with execute_backtest(prepared, stream, total=total) as result:  # its records: removed
         return write_backtest(result, out, desc, feed_stats, plot=plot)
 
@@ -513,6 +532,8 @@ def _backtest_outputs(
         print(f"  outputs   {out}/ ({written})")
         if args.html:
             print(f"  html      {args.html}")
+    if feed_stats is not None:
+        feed_stats.check_whole(desc, "the report is written")
     return 0
 
 
@@ -543,6 +564,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"  wrote {p}")
     if res.missing_symbols:  # the found ones are written; the command failed all the same
         raise ValueError(f"not found in the data: {', '.join(res.missing_symbols)}")
+    if feed_stats is not None:
+        feed_stats.check_whole(desc, "the files are written")
     return 0
 
 

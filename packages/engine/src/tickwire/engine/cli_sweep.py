@@ -2,7 +2,8 @@
 
     python -m tickwire.engine sweep --data DAY [DAY ...] (files or folders)
         --grid GRID.toml [--config FILE] [--strategy module:Class] --out DIR
-        [--scheduler ADDRESS | --workers N] [--no-plot] [--keep-duplicates] [--quiet]
+        [--scheduler ADDRESS | --workers N] [--no-plot] [--keep-duplicates]
+        [--session NAME] [--quiet]
 
 Every (day, parameter set) pair is one ``backtest`` (the same config loading, run and
 report; its outputs in ``DIR/runs/<day>/<params-id>/``), run on Dask distributed: a
@@ -10,7 +11,9 @@ report; its outputs in ``DIR/runs/<day>/<params-id>/``), run on Dask distributed
 otherwise (:mod:`tickwire.engine.backtest.sweep` has the algorithm). ``DIR`` gets
 ``summary.parquet``, ``summary.csv``, ``sweep.json``, ``pnl_heatmap.png`` and
 ``equity.png``. A progress bar with runs done and ETA goes to stderr when it is a
-terminal; each failed run is a line on stderr and a row with ``status = "error"``.
+terminal; each failed run is a line on stderr and a row with ``status = "error"``; a run
+whose capture lost messages (bad packets, cut frames, gaps) keeps its figures, with
+``status = "incomplete"`` and what was lost in ``error`` (``docs/cli.md``, "Captures").
 
 Exit status: 0 when every run succeeded, 1 when any failed (the others' results are
 written all the same), 2 on a usage, config or grid error (nothing is run).
@@ -55,7 +58,9 @@ def add_parser(subparsers: Any) -> None:
     where.add_argument(
         "--workers", type=positive_int, help="LocalCluster worker processes (default: CPUs)"
     )
-    sw.add_argument("--keep-duplicates", action="store_true", help="as for backtest")
+    from tickwire.engine.sources import add_capture_options
+
+    add_capture_options(sw)
     sw.add_argument("--no-plot", action="store_true", help="no PNGs (the sweep's nor the runs')")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     sw.set_defaults(func=run)
@@ -85,6 +90,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         grid_source=args.grid,
         strategy=args.strategy,
         keep_duplicates=args.keep_duplicates,
+        session=args.session,
         plot=not args.no_plot,
     )
     start = time.perf_counter()
@@ -93,7 +99,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         def done(row: dict[str, Any]) -> None:
             """One run finished: a failure is a line on stderr (terminal or not)."""
             if row["status"] != "ok":
-                bar.print(f"sweep: {row['day']} {row['params_id']} failed: {row['error']}")
+                what = "incomplete" if row["status"] == "incomplete" else "failed"
+                bar.print(f"sweep: {row['day']} {row['params_id']} {what}: {row['error']}")
             bar.update(1)
 
         rows, n_workers = run_sweep(

@@ -7,6 +7,7 @@ for captures and ``tickwire.itch.decode`` for the message blocks inside them.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,18 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tickwire.cli import UsageError
 from tickwire.engine.book import BookManager
 from tickwire.itch import DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
-from tickwire.moldudp64.capture import MoldCapture
+from tickwire.moldudp64.capture import CaptureStats, MoldCapture, faults_text
+from tickwire.moldudp64.cli import session as session_name
+from tickwire.moldudp64.errors import IncompleteCapture
 from tickwire.moldudp64.events import Event, Messages
 from tickwire.moldudp64.sequenced import SequencedCapture
 from tickwire.net.pcap import is_capture  # re-exported: a capture, gzipped or not, by its magic
 
 __all__ = [
     "KEEP_DUPLICATES_HELP",
+    "SESSION_HELP",
     "CaptureFeedStats",
+    "add_capture_options",
     "apply_receiver_events",
+    "check_capture_options",
     "is_capture",
     "iter_binaryfile",
     "iter_capture",
@@ -39,6 +46,34 @@ KEEP_DUPLICATES_HELP = (
     "read a capture's packets in capture order, every copy applied (default: sequence "
     "order, A/B copies and retransmissions dropped, gaps counted)"
 )
+#: The ``--session`` help of every engine command that reads captures.
+SESSION_HELP = (
+    "read only this MoldUDP64 session of a capture (default: the capture's one session; "
+    "a packet of a second is refused, exit 2, naming both)"
+)
+
+
+def add_capture_options(parser: argparse.ArgumentParser) -> None:
+    """``--keep-duplicates`` and ``--session``: how every engine command that reads a
+    capture reads it (``book``, ``backtest``, ``export``, ``sweep``; the same as
+    ``pcap2itch``'s). :func:`check_capture_options` refuses them for a BinaryFILE."""
+    parser.add_argument("--keep-duplicates", action="store_true", help=KEEP_DUPLICATES_HELP)
+    parser.add_argument("--session", type=session_name, default=None, help=SESSION_HELP)
+
+
+def check_capture_options(
+    data: Source | None, *, capture: bool, session: str | None, keep_duplicates: bool
+) -> None:
+    """A :class:`UsageError` when a capture's options are given for a BinaryFILE or, with
+    ``data`` None, the generated sample day (they would be ignored without a word)."""
+    given = [
+        flag
+        for flag, on in (("--session", session is not None), ("--keep-duplicates", keep_duplicates))
+        if on
+    ]
+    if given and not capture:
+        what = "the generated sample day" if data is None else f"{data}, an ITCH BinaryFILE"
+        raise UsageError(f"{' and '.join(given)}: for a MoldUDP64 capture, not {what}")
 
 
 class _CountingReader:
@@ -81,9 +116,9 @@ class CaptureFeedStats:
     ``missing`` the sequence numbers never found in ``gaps`` holes, and ``before_start``
     copies numbered before a session's first packet in the capture
     (:mod:`tickwire.moldudp64.sequenced`). ``sessions`` names the MoldUDP64 sessions the
-    capture carried: each is sequenced on its own and all their messages are read, so
-    the text line names them when there is more than one (a feed has one at a time; a
-    second may be a restart, another feed, or one stray packet).
+    capture carried; one is read (:func:`iter_capture`), and ``other_session`` counts the
+    packets of the others when ``session`` chose one. ``bad_packets`` and ``cut_frames``
+    (of the skipped frames) and ``gaps`` are lost messages: :meth:`faults`.
     """
 
     frames: int = 0
@@ -91,6 +126,12 @@ class CaptureFeedStats:
     skipped_frames: int = 0
     #: Of the skipped frames, those the capture cut short (its snap length).
     cut_frames: int = 0
+    #: Of the skipped frames, those whose payload is not a valid MoldUDP64 packet.
+    bad_packets: int = 0
+    #: Packets of sessions other than the one chosen (not in ``packets``).
+    other_session: int = 0
+    #: The first bad packet's error.
+    first_error: str | None = None
     skipped_messages: int = 0
     sequenced: bool = True
     messages: int = 0
@@ -99,10 +140,29 @@ class CaptureFeedStats:
     gaps: int = 0
     before_start: int = 0
     sessions: list[str] = dataclasses.field(default_factory=list)
+    #: The session asked for (``--session``), None for the capture's one session.
+    session: str | None = None
 
-    def as_dict(self) -> dict[str, int | bool | list[str]]:
+    def as_dict(self) -> dict[str, int | bool | list[str] | str | None]:
         """The counts as a JSON-ready dict."""
         return dataclasses.asdict(self)
+
+    def faults(self) -> str | None:
+        """What the reading lost, one phrase (bad packets, cut frames, gaps), or None when
+        the messages are whole (:func:`tickwire.moldudp64.capture.faults_text`, the rule
+        of every command that reads captures)."""
+        cap = CaptureStats(bad_packets=self.bad_packets, cut=self.cut_frames)
+        if self.first_error is not None:
+            cap.errors.append(self.first_error)
+        return faults_text(cap, gaps=self.gaps, missing=self.missing)
+
+    def check_whole(self, data: Source, what: str) -> None:
+        """Raise :class:`~tickwire.moldudp64.errors.IncompleteCapture` (exit 1, one line)
+        when :meth:`faults` found lost messages; ``what`` names the output built without
+        them. The commands call it once their outputs are written."""
+        faults = self.faults()
+        if faults is not None:
+            raise IncompleteCapture(f"{data}: {faults}; {what} without those messages")
 
     def text(self) -> str:
         """One line for the command lines' stderr summary."""
@@ -121,11 +181,25 @@ class CaptureFeedStats:
             )
         if self.skipped_frames:
             line += f", {self.skipped_frames:,} frames without a MoldUDP64 packet"
-            if self.cut_frames:
-                line += f" ({self.cut_frames:,} cut short by the capture's snap length)"
+            lost = [
+                f"{n:,} {what}"
+                for n, what in (
+                    (self.bad_packets, "bad"),
+                    (self.cut_frames, "cut short by the capture's snap length"),
+                )
+                if n
+            ]
+            if lost:
+                line += f" ({', '.join(lost)})"
         if self.skipped_messages:
             line += f", {self.skipped_messages:,} blocks not ITCH"
-        if len(self.sessions) > 1:
+        if self.other_session:
+            others = [s for s in self.sessions if s != self.session]
+            line += (
+                f", session {self.session} read, {self.other_session:,} packets of "
+                f"{', '.join(others)} skipped"
+            )
+        elif len(self.sessions) > 1:
             line += f", {len(self.sessions)} MoldUDP64 sessions, all read: " + ", ".join(
                 self.sessions
             )
@@ -139,6 +213,8 @@ def iter_capture(
     stats: CaptureFeedStats | None = None,
     on_frame: Callable[[int], None] | None = None,
     keep_duplicates: bool = False,
+    session: str | None = None,
+    all_sessions: bool = False,
 ) -> Iterator[Message]:
     """The ITCH messages carried by the MoldUDP64 packets of a pcap/pcapng capture.
 
@@ -147,19 +223,31 @@ def iter_capture(
     receiver's rules), so an A/B capture (every packet twice), retransmissions and
     reordering give the same messages as one clean line; duplicates dropped and gaps
     are counted in ``stats``. ``keep_duplicates`` reads every packet in capture order
-    instead (every copy applied). ``port`` keeps only one UDP port. Blocks the ITCH
-    codec rejects (unknown types must be skipped by length, per the spec) are counted
-    in ``stats.skipped_messages``. ``on_frame`` is called with 1 per packet read.
+    instead (every copy applied). ``port`` keeps only one UDP port.
+
+    One session is read: ``session``, or the capture's one session. A packet of a second
+    session with no ``session`` given raises
+    :class:`~tickwire.moldudp64.errors.SessionChoiceError` (a usage error naming both):
+    two feeds, or a feed and a stray packet, merged into one set of books would be
+    plausible and wrong, and guessing which one is meant (the one with more packets)
+    would be wrong for a stray burst or two halves of a restart. ``all_sessions`` reads
+    every session, each sequenced on its own (the capture line names them).
+
+    Blocks the ITCH codec rejects (unknown types must be skipped by length, per the spec)
+    are counted in ``stats.skipped_messages``. ``on_frame`` is called with 1 per packet
+    read. Lost messages (bad packets, cut frames, gaps) are counted, not raised:
+    :meth:`CaptureFeedStats.check_whole` is the commands' rule.
     """
     st = stats if stats is not None else CaptureFeedStats()
     st.sequenced = not keep_duplicates
-    names: set[str] = set()
+    st.session = session
+    one = session is None and not all_sessions
     if keep_duplicates:
-        capture = MoldCapture(path, port=port)
-        blocks: Iterator[Sequence[bytes]] = _noting_sessions(capture, names)
+        capture = MoldCapture(path, port=port, session=session, one_session=one)
+        blocks: Iterator[Sequence[bytes]] = (mold.packet.messages for mold in capture)
         cstats = capture.stats
     else:
-        sequenced = SequencedCapture(path, port=port)
+        sequenced = SequencedCapture(path, port=port, session=session, one_session=one)
         blocks = (ev.messages for ev in sequenced)
         cstats = sequenced.stats.capture
     for run in blocks:
@@ -173,23 +261,18 @@ def iter_capture(
                 st.skipped_messages += 1
     st.frames = cstats.frames
     st.packets = cstats.packets
-    st.skipped_frames = cstats.frames - cstats.packets
+    st.other_session = cstats.other_session
+    st.skipped_frames = cstats.frames - cstats.packets - cstats.other_session
     st.cut_frames = cstats.cut
+    st.bad_packets = cstats.bad_packets
+    st.first_error = cstats.errors[0] if cstats.errors else None
     if not keep_duplicates:
         seq = sequenced.stats
-        names.update(seq.sessions)
         st.duplicates = seq.duplicates
         st.missing = seq.missing
         st.gaps = seq.gaps
         st.before_start = seq.before_start
-    st.sessions = sorted(names)
-
-
-def _noting_sessions(capture: MoldCapture, names: set[str]) -> Iterator[Sequence[bytes]]:
-    """Each packet's messages, its session noted in ``names``."""
-    for mold in capture:
-        names.add(mold.packet.session)
-        yield mold.packet.messages
+    st.sessions = sorted(cstats.sessions)
 
 
 def apply_receiver_events(manager: BookManager, events: Iterable[Event]) -> int:
@@ -219,14 +302,20 @@ def rebuild(
     books: BookManager | None = None,
     on_bytes: Callable[[int], None] | None = None,
     keep_duplicates: bool = False,
+    session: str | None = None,
 ) -> BookManager:
     """Replay a BinaryFILE, a capture (detected by its magic; in sequence order unless
-    ``keep_duplicates``, see :func:`iter_capture`) or messages into books."""
+    ``keep_duplicates``, one session: ``session`` or its only one; see
+    :func:`iter_capture`) or messages into books."""
     manager = books if books is not None else BookManager()
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if is_capture(path):
-            manager.feed(iter_capture(path, on_frame=on_bytes, keep_duplicates=keep_duplicates))
+            manager.feed(
+                iter_capture(
+                    path, on_frame=on_bytes, keep_duplicates=keep_duplicates, session=session
+                )
+            )
         else:
             manager.feed(iter_binaryfile(path, on_bytes=on_bytes))
     else:

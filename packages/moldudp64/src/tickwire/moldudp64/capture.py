@@ -21,9 +21,13 @@ from tickwire.net.frames import LINKTYPE_ETHERNET, UdpFrame, linktype_name, pars
 from tickwire.net.pcap import read_pcap
 
 from .codec import DownstreamPacket, parse_downstream
-from .errors import BadFrame, BadPcap, MoldError
+from .errors import BadFrame, BadPcap, MoldError, SessionChoiceError
 
-__all__ = ["CaptureStats", "MoldCapture", "MoldFrame", "read_moldudp64"]
+__all__ = ["CaptureStats", "MoldCapture", "MoldFrame", "faults_text", "read_moldudp64"]
+
+#: How many session names :attr:`CaptureStats.sessions` keeps (a hostile capture may
+#: carry a new name in every packet; the rest are still filtered and counted).
+MAX_SESSION_NAMES = 64
 
 
 @dataclass(slots=True)
@@ -40,7 +44,31 @@ class CaptureStats:
     #: capture's snap length) that are no whole MoldUDP64 packet: counted here, not as
     #: ``not_udp`` or ``bad_packets``, so the summary says what to change.
     cut: int = 0
+    #: Packets of sessions other than the one asked for (``session=``): not in ``packets``.
+    other_session: int = 0
+    #: Packets per session name seen (the first :data:`MAX_SESSION_NAMES` names), the
+    #: filtered sessions included, in the order first seen.
+    sessions: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+
+
+def faults_text(stats: CaptureStats, *, gaps: int = 0, missing: int = 0) -> str | None:
+    """What a capture's reading lost, as one phrase, or None when nothing was lost.
+
+    The one rule of every command that reads a capture's messages (``docs/cli.md``):
+    MoldUDP64 packets that do not parse (``bad_packets``), frames the capture cut short
+    (``cut``) and sequence numbers never found (``gaps``, ``missing``: sequenced reading
+    only) are lost messages, so the output built from them is not whole. Frames of other
+    traffic, other ports or other sessions, and A/B copies, are not faults.
+    """
+    parts = []
+    if stats.bad_packets:
+        parts.append(f"{stats.bad_packets:,} bad MoldUDP64 packets ({stats.errors[0]})")
+    if stats.cut:
+        parts.append(f"{stats.cut:,} frames cut short by the capture's snap length")
+    if gaps:
+        parts.append(f"{gaps:,} sequence gaps ({missing:,} messages missing)")
+    return ", ".join(parts) if parts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +88,13 @@ class MoldCapture:
     (``bad_packets``; the first errors are kept in ``stats.errors``) are skipped and counted,
     unless ``strict`` asks for an exception instead.
 
+    Sessions: ``session`` keeps the packets of that session only (the others counted in
+    ``other_session``; not one packet of it, when the capture has others, raises
+    :class:`SessionChoiceError` at the end). Without it, ``one_session`` requires one
+    session: the first packet of a second raises :class:`SessionChoiceError` naming both
+    (an A/B capture of two feeds, or a stray packet, must not be merged into one feed
+    without a word); otherwise every session is read.
+
     A record of another link type than Ethernet raises :class:`BadPcap` naming the link type,
     strict or not: such a capture (a ``-i any`` capture is Linux cooked, a loopback capture
     BSD loopback) cannot be read for MoldUDP64 at all, and skipping every frame would turn
@@ -72,10 +107,14 @@ class MoldCapture:
         *,
         port: int | None = None,
         strict: bool = False,
+        session: str | None = None,
+        one_session: bool = False,
     ) -> None:
         self._source = source
         self._port = port
         self._strict = strict
+        self._session = session
+        self._one_session = one_session
         self.stats = CaptureStats()
 
     def __iter__(self) -> Iterator[MoldFrame]:
@@ -83,6 +122,9 @@ class MoldCapture:
         # parser's errors leave as this package's, which are also tickwire.net's.
         try:
             st = self.stats
+            want = self._session
+            first: tuple[str, int] | None = None  # one_session: the session and its frame
+            names = st.sessions
             for rec in read_pcap(self._source):
                 st.frames += 1
                 if rec.linktype != LINKTYPE_ETHERNET:
@@ -115,9 +157,33 @@ class MoldCapture:
                     if len(st.errors) < 20:
                         st.errors.append(f"frame {st.frames}: {exc}")
                     continue
+                name = pkt.session
+                if name in names:
+                    names[name] += 1
+                elif len(names) < MAX_SESSION_NAMES:
+                    names[name] = 1
+                if want is not None:
+                    if name != want:
+                        st.other_session += 1
+                        continue
+                elif self._one_session:
+                    if first is None:
+                        first = (name, st.frames)
+                    elif name != first[0]:
+                        raise SessionChoiceError(
+                            f"frame {st.frames:,} is a packet of MoldUDP64 session {name!r}, "
+                            f"in a capture of session {first[0]!r} (frame {first[1]:,}): "
+                            "sessions are not merged into one feed; choose one with "
+                            "--session NAME"
+                        )
                 st.packets += 1
                 st.messages += len(pkt.messages)
                 yield MoldFrame(rec.timestamp_ns, udp, pkt)
+            if want is not None and not st.packets and st.other_session:
+                raise SessionChoiceError(
+                    f"session {want!r}: not one packet of it in the capture (its "
+                    f"sessions: {', '.join(repr(n) for n in names)})"
+                )
         except NetBadPcap as exc:
             if isinstance(exc, MoldError):
                 raise

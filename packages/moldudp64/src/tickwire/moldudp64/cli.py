@@ -8,6 +8,9 @@ Commands:
   sequence order, each once (duplicates from A/B lines or retransmissions dropped, gaps
   counted: :mod:`tickwire.moldudp64.sequenced`), as a BinaryFILE; ``--keep-duplicates``
   writes every packet's messages in capture order instead. A JSON summary goes to stderr.
+  A capture of more than one session is refused (exit 2) unless ``--session`` picks one;
+  lost messages (bad packets, cut frames, gaps) are one ``error:`` line and exit 1, the
+  output written without them (``docs/cli.md``, "Captures").
 * ``replay SOURCE --to HOST:PORT``: send the MoldUDP64 packets of a capture (or of a
   BinaryFILE packed on the fly) to that one address, with the recorded timing scaled by
   ``--speed``, or at ``--rate`` packets/s; ``--max`` bounds the count, ``--loop`` repeats.
@@ -45,8 +48,9 @@ from tickwire.cli import (
 )
 from tickwire.net import PcapWriter, build_udp_frame, is_capture
 
-from .capture import MoldCapture
+from .capture import MoldCapture, faults_text
 from .codec import HEADER_SIZE, SESSION_LENGTH, encode_session
+from .errors import IncompleteCapture
 from .publisher import DEFAULT_MAX_PAYLOAD, pack_messages
 from .replay import capture_payloads, open_sender, parse_address, replay
 from .sequenced import SequencedCapture
@@ -175,18 +179,18 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
     _itch()
     from tickwire.itch import BinaryFileWriter
 
+    one = args.session is None  # a capture of two sessions is refused, not merged
     with (
         atomic_path(args.output) as tmp,
         BinaryFileWriter(tmp) as out,
         Progress(None, "pcap2itch", unit="pkt") as bar,
     ):
         if args.keep_duplicates:
-            cap = MoldCapture(args.input, port=args.port)
+            cap = MoldCapture(args.input, port=args.port, session=args.session, one_session=one)
             for mf in cap:
-                if args.session is None or mf.packet.session == args.session:
-                    bar.update(1)
-                    for m in mf.packet.messages:
-                        out.write(m)
+                bar.update(1)
+                for m in mf.packet.messages:
+                    out.write(m)
             st = cap.stats
             summary: dict[str, object] = {
                 "frames": st.frames,
@@ -195,18 +199,26 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
                 "other_port": st.other_port,
                 "bad_packets": st.bad_packets,
                 "cut_frames": st.cut,
+                "other_session_packets": st.other_session,
             }
+            faults = faults_text(st)
         else:
-            seq = SequencedCapture(args.input, port=args.port, session=args.session)
+            seq = SequencedCapture(
+                args.input, port=args.port, session=args.session, one_session=one
+            )
             for ev in seq:
                 bar.update(1)
                 for m in ev.messages:
                     out.write(m)
-            st = seq.stats.capture
             summary = seq.stats.as_dict()
+            faults = seq.stats.faults()
         summary["messages_written"] = out.count
     print(json.dumps(summary), file=sys.stderr)
-    return 0 if st.bad_packets == 0 and st.cut == 0 else 1
+    if faults is not None:  # written, and said not to be whole: one line, exit 1
+        raise IncompleteCapture(
+            f"{args.input}: {faults}; {args.output} is written without those messages"
+        )
+    return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -283,7 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="BinaryFILE to write (.gz to compress), whole or not at all",
     )
     b.add_argument("--port", type=tcp_udp_port, default=None, help="only this UDP port")
-    b.add_argument("--session", type=session, default=None, help="only this session")
+    b.add_argument(
+        "--session",
+        type=session,
+        default=None,
+        help="only this session (default: the capture's one session; a packet of a second "
+        "is refused, exit 2, naming both)",
+    )
     b.add_argument(
         "--keep-duplicates",
         action="store_true",

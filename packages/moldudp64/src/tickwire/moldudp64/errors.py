@@ -6,6 +6,7 @@ caller can catch one type at the edge and still tell the cases apart by subclass
 
 from __future__ import annotations
 
+from tickwire.cli.boundary import UsageError as _UsageError
 from tickwire.net.errors import BadFrame as _NetBadFrame
 from tickwire.net.errors import BadPcap as _NetBadPcap
 
@@ -14,8 +15,10 @@ __all__ = [
     "BadPcap",
     "BadSession",
     "CountMismatch",
+    "IncompleteCapture",
     "MessageTooLarge",
     "MoldError",
+    "SessionChoiceError",
     "TrailingBytes",
     "TruncatedPacket",
 ]
@@ -69,4 +72,23 @@ class BadPcap(MoldError, _NetBadPcap):
 
     Also a :class:`tickwire.net.errors.BadPcap`, which the capture reader raises:
     ``except tickwire.net.errors.BadPcap`` catches both.
+    """
+
+
+class SessionChoiceError(MoldError, _UsageError):
+    """A capture's sessions do not fit the session asked for: a packet of a second
+    session where one session was required (no ``--session``), or not one packet of
+    the session named.
+
+    Also a :class:`tickwire.cli.UsageError`: every command line ends it with exit 2 and
+    one line naming the sessions and ``--session`` (the fix is an option, not the data).
+    """
+
+
+class IncompleteCapture(MoldError):
+    """A capture's messages were read with some lost: MoldUDP64 packets that do not
+    parse, frames the capture cut short, sequence numbers never found.
+
+    The commands raise it after writing their outputs, so the exit status (1) and one
+    ``error:`` line say the output is not whole (:func:`tickwire.moldudp64.capture.faults_text`).
     """

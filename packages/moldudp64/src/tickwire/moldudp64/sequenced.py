@@ -54,7 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .capture import CaptureStats, MoldCapture
+from .capture import CaptureStats, MoldCapture, faults_text
 from .events import Event, Messages
 from .receiver import Receiver, ReceiverConfig
 
@@ -112,6 +112,11 @@ class SequenceStats:
     def _session_rows(self) -> list[tuple[str, int, int]]:
         return [(s, a, b) for s, (a, b) in sorted(self.sessions.items())]
 
+    def faults(self) -> str | None:
+        """What the reading lost (bad packets, cut frames, gaps), one phrase, or None
+        (:func:`tickwire.moldudp64.capture.faults_text`)."""
+        return faults_text(self.capture, gaps=self.gaps, missing=self.missing)
+
     def text(self) -> str:
         """One line for a terminal: duplicates dropped, gaps and messages missing."""
         line = (
@@ -133,7 +138,9 @@ class SequencedCapture:
     """Iterate the :class:`~tickwire.moldudp64.events.Messages` of a capture in sequence
     order, each message once (see the module docstring for the rules).
 
-    ``port`` keeps one UDP port, ``session`` one session. ``window_ns`` and ``max_held``
+    ``port`` keeps one UDP port, ``session`` one session; without it ``one_session``
+    refuses a capture of more than one (:class:`~tickwire.moldudp64.capture.MoldCapture`
+    has the rule), else every session is read, each on its own. ``window_ns`` and ``max_held``
     bound how long and how much a hole may hold back before it is given up. ``stats`` is
     complete once the iteration ends.
     """
@@ -144,13 +151,13 @@ class SequencedCapture:
         *,
         port: int | None = None,
         session: str | None = None,
+        one_session: bool = False,
         window_ns: int = DEFAULT_WINDOW_NS,
         max_held: int = DEFAULT_MAX_HELD,
     ) -> None:
         if window_ns < 0 or max_held < 1:
             raise ValueError("window_ns must be at least 0 and max_held at least 1")
-        self._capture = MoldCapture(source, port=port)
-        self._session = session
+        self._capture = MoldCapture(source, port=port, session=session, one_session=one_session)
         self._window = window_ns / 1e9
         self._max_held = max_held
         self.stats = SequenceStats(capture=self._capture.stats)
@@ -162,9 +169,6 @@ class SequencedCapture:
         for mf in self._capture:
             pkt = mf.packet
             name = pkt.session
-            if self._session is not None and name != self._session:
-                self.stats.other_session_packets += 1
-                continue
             rx = receivers.get(name)
             if rx is None:
                 # Pinned and told where to start: adopted on its first packet. A capture is
@@ -191,6 +195,7 @@ class SequencedCapture:
             while rx.in_gap:
                 yield from self._skip(rx, 0.0)
         st = self.stats
+        st.other_session_packets = self._capture.stats.other_session
         for name, rx in receivers.items():
             rs = rx.stats
             st.messages += rs.messages

@@ -276,6 +276,7 @@ class SweepTask:
     source: str | None = None  # the config file, for error messages
     strategy: str | None = None  # --strategy
     keep_duplicates: bool = False
+    session: str | None = None  # --session
     plot: bool = True
 
 
@@ -311,6 +312,15 @@ def summarize(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _capture_faults(report: Mapping[str, Any]) -> str | None:
+    """What a run's capture lost (:meth:`CaptureFeedStats.faults`), None if whole or
+    not a capture."""
+    from tickwire.engine.sources import CaptureFeedStats
+
+    counts = report.get("capture")
+    return None if counts is None else CaptureFeedStats(**counts).faults()
+
+
 def run_task(task: SweepTask) -> dict[str, Any]:
     """Run one pair (on a worker): the backtest with its outputs in ``task.out``; the
     summary row, with ``status = "error"`` and the one-line error if it failed."""
@@ -331,9 +341,13 @@ def run_task(task: SweepTask) -> dict[str, Any]:
             source=task.source,
             strategy=task.strategy,
             keep_duplicates=task.keep_duplicates,
+            session=task.session,
             plot=task.plot,
         )
         row.update(summarize(report))
+        faults = _capture_faults(report)
+        if faults is not None:  # figures of a day with messages lost: kept, and said so
+            row.update(status="incomplete", error=f"{task.day_name}: {faults}")
     except Exception as exc:  # any failure is this run's row, never the sweep's end
         row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
     row["runtime_s"] = round(time.perf_counter() - start, 3)
@@ -367,6 +381,7 @@ def build_tasks(
     grid_source: str = "grid",
     strategy: str | None = None,
     keep_duplicates: bool = False,
+    session: str | None = None,
     plot: bool = True,
 ) -> list[SweepTask]:
     """One task per (day, parameter set), each parameter set checked first by building
@@ -394,6 +409,7 @@ def build_tasks(
             source=source,
             strategy=strategy,
             keep_duplicates=keep_duplicates,
+            session=session,
             plot=plot,
         )
         for day in days
