@@ -350,3 +350,45 @@ def test_a_pinned_feed_session_holds_against_packets_nobody_published() -> None:
     assert eng.runner.messages_seen == ex.published
     _assert_books_equal(ex, eng)
     _assert_agree(ex, eng)
+
+
+def test_a_session_change_trips_the_kill_switch() -> None:
+    """Two packets of a made-up session sent to an unpinned engine's feed port before the
+    feed starts are a session: adopted, their Add Orders booked. When the real feed takes
+    over (the made-up one silent for the grace), the books hold both sessions' orders, so
+    the engine trips its kill switch, cancels what is open and sends nothing more, and the
+    report names the change. The old code traded on, books unlike the exchange's, with
+    nothing said but a count of candidate packets."""
+    from tickwire.itch import encode
+
+    def stray(seq: int, ref: int) -> bytes:
+        add = AddOrder(1, 0, 1, ref, "B", 5_000, "STRAY", 99_990_000)
+        return DownstreamPacket("STRAY00001", seq, (encode(add),)).build()
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], int]:
+        ex, eng = await _pair()
+        task = asyncio.create_task(eng.run())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for seq in (1, 2):
+                sock.sendto(stray(seq, 900_000_000 + seq), eng.feed_address)
+        await asyncio.sleep(0.05)
+        await ex.run_flow(generate_day(4_000, 6, 3), rate=20_000)
+        for _ in range(400):  # the real feed is adopted after 5 s of the other's silence
+            if eng.session_changes:
+                break
+            await asyncio.sleep(0.025)
+        sent_at_change = eng.runner.manager.sent
+        await ex.run_flow(generate_day(4_000, 6, 4), rate=20_000)
+        await asyncio.sleep(0.3)
+        assert ex.feed is not None
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 30)
+        await ex.close()
+        return ex, eng, report, sent_at_change
+
+    _, eng, report, sent_at_change = run(main())
+    assert report["feed"]["session_changes"] == ["STRAY00001 -> TWFEED0001"]
+    assert report["feed"]["session"] == "TWFEED0001"
+    assert not report["armed"] and report["kill_trips"] == 2  # the change, then the stop
+    assert eng.runner.manager.sent == sent_at_change  # nothing sent after the change
+    assert 900_000_001 in eng.runner.books.orders  # why: the stray orders are in the books

@@ -27,6 +27,18 @@ and cancels what is open. Another process trips and resets it through the contro
 (:func:`send_command`). :meth:`LiveEngine.stop` (SIGINT, SIGTERM, the feed's end of
 session) kills, cancels open orders and waits for the answers, logs out and writes the
 session report.
+
+The feed's session changing trips the kill switch too. Unpinned (no ``feed_session``),
+the receiver adopts the first session two packets confirm and moves to another after the
+first one's end or silence (:mod:`tickwire.moldudp64.receiver`): two stray packets sent
+before the feed starts are a session, adopted, and their orders stay in the books when the
+real feed takes over. The books then hold two sessions' orders and no rule can tell them
+apart, so the engine stops trading on them: it trips the kill switch, cancels what is open,
+logs a warning naming both sessions and counts the change (``feed.session_changes`` in
+the report). ``arm`` resumes, on the operator's word; pinning the session
+(``--feed-session``, ``[feed] session``) keeps such packets out altogether. Test:
+``test_engine_live.py::test_a_session_change_trips_the_kill_switch`` (the books differed
+from the exchange's and the engine traded on, with no word, on the old code).
 """
 
 from __future__ import annotations
@@ -57,7 +69,7 @@ from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
 from tickwire.moldudp64.codec import encode_session
 from tickwire.moldudp64.errors import BadSession
-from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages
+from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages, SessionChanged
 from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.net.stats import percentiles
 from tickwire.ouch import OuchError, v50
@@ -225,6 +237,8 @@ class LiveEngine:
         self.end_of_session = False
         self.resent = 0
         self.kill_trips = 0
+        #: "OLD -> NEW" for each change of the feed's session (each tripped the kill switch)
+        self.session_changes: list[str] = []
         self.started = time.time()
         self._stop = asyncio.Event()
         self._control: asyncio.AbstractServer | None = None
@@ -324,6 +338,19 @@ class LiveEngine:
             self.end_of_session = True
             if self.config.stop_at_end_of_session:
                 self.stop()
+        elif isinstance(ev, SessionChanged) and ev.old is not None:
+            # the books hold the old session's orders: no trading on them (module docs)
+            self.session_changes.append(f"{ev.old} -> {ev.new}")
+            cancels = self.kill()
+            log.warning(
+                "kill switch tripped: the feed's MoldUDP64 session changed from %r to %r "
+                "(%d messages of the old one abandoned); the books hold both sessions' "
+                "orders. %d cancels sent; pin the session with --feed-session",
+                ev.old,
+                ev.new,
+                ev.abandoned,
+                cancels,
+            )
 
     async def _feed(self) -> AsyncIterator[Message]:
         assert self.receiver is not None
@@ -492,6 +519,8 @@ class LiveEngine:
                 "duplicates": rx.duplicate_messages if rx else 0,
                 "end_of_session": self.end_of_session,
                 "session": self.receiver.receiver.session if self.receiver else None,
+                # each change tripped the kill switch (module docs)
+                "session_changes": list(self.session_changes),
                 # what the receiver refused or held back (docs/robustness.md section 2)
                 "refused": _refused(rx),
                 # what the book made of the messages (tickwire.engine.book's fault rules)

@@ -1,0 +1,142 @@
+"""The live engine on a multicast feed with hostile packets on its group, in a private
+network namespace (created and removed by the test).
+
+The namespace has only its loopback interface, addressed 198.18.0.1/32 and routed for
+multicast, so nothing can leave it (as ``test_moldudp64_multicast.py``). The simulated
+exchange publishes its feed to the group twice, as lines A and B (every packet again from
+another socket), and a third socket sends packets of another session to the same group:
+one before the feed's first packet, one mid-session, each an Add Order that would change
+a book. The engine, with no session pinned, must apply every feed message exactly once
+and none of the stray ones: its books equal the exchange's and it saw exactly what the
+exchange published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = [
+    pytest.mark.network,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"
+    ),
+]
+
+SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, socket
+    from tickwire.engine.live import LiveConfig, LiveEngine
+    from tickwire.engine.risk import RiskLimits
+    from tickwire.engine.strategy.taker import ThresholdTaker
+    from tickwire.exchange import Exchange, ExchangeConfig
+    from tickwire.itch import AddOrder, encode
+    from tickwire.itch.generator import generate_day
+    from tickwire.moldudp64 import DownstreamPacket
+    from tickwire.moldudp64.aio import run
+
+    # A multicast group cannot be in 198.18.0.0/15: an organization-local one (RFC
+    # 2365), joined on lo inside this test's own namespace; nothing leaves it.
+    GROUP, PORT, IFACE = "239.192.0.1", 30556, "198.18.0.1"
+
+    def sender():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(IFACE))
+        return s
+
+    def stray(seq, ref):
+        # a bid far through every ask of locate 1: any book that takes it differs
+        add = AddOrder(1, 0, 1, ref, "B", 5_000, "STRAY", 99_990_000)
+        return DownstreamPacket("STRAY00001", seq, (encode(add),)).build()
+
+    async def main():
+        ex = await Exchange.start(ExchangeConfig(feed_target=(GROUP, PORT), host=IFACE))
+        line_b, hostile = sender(), sender()
+        send_a = ex.feed._send
+
+        def both_lines(data, addr):
+            send_a(data, addr)
+            if addr == ex.feed.target:
+                line_b.sendto(data, addr)
+
+        ex.feed._send = both_lines
+        cfg = LiveConfig(
+            feed=(IFACE, PORT),
+            group=GROUP,
+            ouch=(IFACE, ex.ouch50_port),
+            rerequest=ex.rerequest_address,
+            limits=RiskLimits(max_position=5_000),
+        )
+        eng = LiveEngine(ThresholdTaker({"max_symbols": 4, "max_position": 3_000}), cfg)
+        await eng.start()
+        task = asyncio.create_task(eng.run())
+        hostile.sendto(stray(1, 900_000_001), (GROUP, PORT))  # before the feed's first
+        await asyncio.sleep(0.05)
+        flow = asyncio.create_task(ex.run_flow(generate_day(4_000, 6, 3), rate=20_000))
+        for _ in range(2_000):
+            if eng.runner.messages_seen >= 1_500:
+                break
+            await asyncio.sleep(0.005)
+        hostile.sendto(stray(2, 900_000_002), (GROUP, PORT))  # mid-session
+        await flow
+        await asyncio.sleep(0.3)
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 30)
+        books = eng.runner.books.books
+        equal = len(books) == len(ex.engine.books) and all(
+            book.l2() == ex.engine.by_locate[locate].l2() for locate, book in books.items()
+        )
+        stray_refs = [r for r in (900_000_001, 900_000_002) if r in eng.runner.books.orders]
+        out = {
+            "equal": equal,
+            "seen": eng.runner.messages_seen,
+            "published": ex.published,
+            "feed": report["feed"],
+            "stray_refs": stray_refs,
+        }
+        await ex.close()
+        return out
+
+    print(json.dumps(run(main()), default=str))
+    """
+)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+def test_live_multicast_ab_lines_and_stray_session_packets() -> None:
+    ns = f"twlive{os.getpid()}"
+    try:
+        _ip("netns", "add", ns)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot create a network namespace: {exc.stderr!r}")
+    try:
+        _ip("-n", ns, "link", "set", "lo", "up")
+        _ip("-n", ns, "link", "set", "lo", "multicast", "on")
+        _ip("-n", ns, "addr", "add", "198.18.0.1/32", "dev", "lo")
+        _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
+        res = subprocess.run(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0, res.stderr
+        result = json.loads(res.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+    feed = result["feed"]
+    assert result["stray_refs"] == [], result
+    assert result["equal"], result
+    assert result["seen"] == result["published"] > 0, result  # each message once
+    assert feed["session"] == "TWFEED0001" and feed["end_of_session"], feed
+    assert feed["duplicates"] >= result["published"] // 2  # line B's copies, dropped
+    assert feed["refused"]["candidate_packets"] + feed["refused"]["other_session_packets"] >= 2
