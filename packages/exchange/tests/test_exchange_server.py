@@ -127,3 +127,33 @@ async def _bad_login() -> None:
 
 def test_login_is_checked() -> None:
     run(_bad_login())
+
+
+def test_undecodable_ouch_is_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """An unknown message type and an Enter Order cut short get no answer (as at NASDAQ),
+    but are counted and logged with the peer and the reason; the connection goes on and
+    the next order is answered. They were dropped without a trace."""
+
+    async def main() -> tuple[Exchange, object]:
+        ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
+        ex.open_market()
+        ex.engine.add_instrument("AAPL")
+        c5 = OuchClient("127.0.0.1", ex.ouch50_port, "TW", "SECRET", version="5.0")
+        await c5.connect()
+        enter = c5.book50.enter("B", 100, "AAPL", 1_000_000)
+        c5.soup.send(b"Z" + bytes(20))  # no such type
+        c5.soup.send(v50.encode(enter)[:-3])  # cut short
+        c5.send(enter)
+        answer = await c5.next_update()
+        await c5.close()
+        await ex.close()
+        return ex, answer
+
+    with caplog.at_level("WARNING", logger="tickwire.exchange"):
+        ex, answer = run(main())
+    assert isinstance(answer, v50.OrderAccepted)
+    assert ex.undecodable == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "tickwire.exchange"]
+    assert len(lines) == 2 and all("not decoded, not answered" in line for line in lines)
+    assert "OUCH 5.0 from ('127.0.0.1', " in lines[0] and "(TW)" in lines[0]
+    assert "EnterOrder is 47 bytes or more, got 44" in lines[1]

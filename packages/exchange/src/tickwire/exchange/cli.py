@@ -247,6 +247,7 @@ async def _exchange(args: argparse.Namespace) -> int:
         "executions": ex.engine.executions,
         "dropped_packets": ex.feed.dropped,
         "ouch_drops": ex.ouch_drops,
+        "ouch_undecodable": ex.undecodable,
         "ouch_closed": list(ex.ouch50.closed_reasons) if ex.ouch50 else [],
         "ouch_closed_counts": dict(ex.ouch50.closed_counts) if ex.ouch50 else {},
         "ouch50": {

@@ -15,11 +15,19 @@
   the feed line only; the re-request server answers faithfully, as NASDAQ's does), and
   dropping the OUCH connection after every N orders, *after* the order was processed but
   before its answers left (the harshest moment for a client).
+
+A message an OUCH port cannot decode (an unknown type, a length its type does not have)
+gets no answer, as at NASDAQ, and is not lost without a word: it is counted
+(:attr:`Exchange.undecodable`, ``ouch_undecodable`` in the command's stats) and the first
+:data:`LOGGED_UNDECODABLE` are logged with the peer and the decoder's reason. Why: a
+client whose Enter Order was a byte short waited for an answer that never came, and the
+exchange showed nothing. Test: ``test_exchange_server.py::test_undecodable_ouch_is_counted_and_logged``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +45,11 @@ from tickwire.ouch import OuchError, v42, v50
 from tickwire.ouch import encode as ouch_encode
 from tickwire.soupbintcp.aio import SoupServerRunner
 from tickwire.soupbintcp.session import ServerConnection, SoupServer
+
+log = logging.getLogger("tickwire.exchange")
+
+#: How many undecodable OUCH messages are logged (all are counted).
+LOGGED_UNDECODABLE = 20
 
 __all__ = ["Exchange", "ExchangeConfig", "Faults", "FaultyPublisher"]
 
@@ -122,6 +135,8 @@ class Exchange:
         self.published = 0
         self.unpublished = 0
         self.ouch_drops = 0
+        #: OUCH messages no decoder could read (unknown type, wrong length): unanswered.
+        self.undecodable = 0
         self._enters = 0
 
     @classmethod
@@ -183,16 +198,34 @@ class Exchange:
     def _on_ouch50(self, conn: ServerConnection, data: bytes) -> None:
         try:
             msg = v50.decode_inbound(data)
-        except OuchError:
+        except OuchError as exc:
+            self._undecodable(conn, "5.0", data, exc)
             return
         self._answer(self.ouch50, self.account50.handle(msg), isinstance(msg, v50.EnterOrder))
 
     def _on_ouch42(self, conn: ServerConnection, data: bytes) -> None:
         try:
             msg = v42.decode_inbound(data)
-        except OuchError:
+        except OuchError as exc:
+            self._undecodable(conn, "4.2", data, exc)
             return
         self._answer(self.ouch42, self.account42.handle(msg), isinstance(msg, v42.EnterOrder))
+
+    def _undecodable(
+        self, conn: ServerConnection, version: str, data: bytes, exc: Exception
+    ) -> None:
+        """Count (and log the first few of) the OUCH messages no decoder could read."""
+        self.undecodable += 1
+        if self.undecodable <= LOGGED_UNDECODABLE:
+            log.warning(
+                "OUCH %s from %s (%s): %d bytes not decoded, not answered: %s%s",
+                version,
+                conn.peer,
+                conn.username,
+                len(data),
+                exc,
+                " (later ones are counted only)" if self.undecodable == LOGGED_UNDECODABLE else "",
+            )
 
     def _answer(
         self,
