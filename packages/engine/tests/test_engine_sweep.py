@@ -240,6 +240,24 @@ def test_bad_days_and_config_are_usage_errors(
     assert not (tmp_path / "o").exists()  # nothing ran
 
 
+def test_a_grid_too_large_is_one_line(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8 keys of 20 values: 25.6 billion parameter sets. They were all built before
+    anything ran: a MemoryError traceback (or the machine's memory, without a limit)."""
+    grid = tmp_path / "grid.toml"
+    keys = [f"strategy.k{i}" for i in range(7)] + ["backtest.seed"]
+    grid.write_text("[grid]\n" + "".join(f'"{k}" = {list(range(1, 21))}\n' for k in keys))
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{grid}: 25,600,000,000 parameter sets x 1 days = 25,600,000,000 runs" in err
+    assert "(100,000): split it" in err
+    assert not out.exists()
+
+
 def test_two_days_with_one_name_are_refused(days: list[Path], tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     other.mkdir()

@@ -49,6 +49,7 @@ from tickwire.cli import UsageError, one_line
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 __all__ = [
+    "MAX_RUNS",
     "METRICS",
     "Grid",
     "GridFile",
@@ -67,6 +68,13 @@ __all__ = [
 
 #: What to install for a sweep, for the messages that say something is missing.
 DASK_HINT = "pip install 'tickwire-engine[dask]'"
+
+#: The most runs (days x parameter sets) one sweep takes. Why: the parameter sets are
+#: built and checked before anything runs and every run is a task with its own config,
+#: so a grid of 8 keys of 20 values (25.6 billion sets) ran out of memory (a
+#: ``MemoryError`` traceback) instead of saying what was asked. 100,000 is 21 days x
+#: 4,761 sets, a few hundred MB of tasks; split a larger sweep (by days, or by a key).
+MAX_RUNS = 100_000
 
 #: The config tables a grid key may point into.
 TABLES = ("strategy", "risk", "backtest", "fees")
@@ -385,8 +393,16 @@ def build_tasks(
     plot: bool = True,
 ) -> list[SweepTask]:
     """One task per (day, parameter set), each parameter set checked first by building
-    it as ``backtest`` would (a bad value is a :class:`UsageError` before any run)."""
+    it as ``backtest`` would (a bad value is a :class:`UsageError` before any run); more
+    than :data:`MAX_RUNS` runs is a :class:`UsageError` before any set is built."""
     from tickwire.engine.cli_backtest import prepare_backtest
+
+    runs = grid.size * len(days)
+    if runs > MAX_RUNS:
+        raise UsageError(
+            f"{grid_source}: {grid.size:,} parameter sets x {len(days):,} days = {runs:,} "
+            f"runs, more than a sweep takes ({MAX_RUNS:,}): split it, by days or by a key"
+        )
 
     combos = []
     for pid, params in grid.combinations():
