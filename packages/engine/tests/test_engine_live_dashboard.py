@@ -195,3 +195,26 @@ def test_an_execution_nobody_sent_trips_the_live_kill_switch() -> None:
     assert isinstance(eng.runner.sent[-1], v50.CancelOrder)  # the open order is cancelled
     text = _text(snap)
     assert "KILLED" in text and "executions of orders never sent" in text
+
+
+def test_an_execution_beyond_the_order_trips_the_live_kill_switch() -> None:
+    """Through the live runner's OUCH path: an Order Executed of more shares than the
+    order had open; the report and the dashboard say so."""
+    import asyncio
+
+    eng = _engine()
+    order = eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+
+    async def main() -> None:
+        over = v50.OrderExecuted(
+            timestamp=5, user_ref_num=order.user_ref_num, quantity=400, price=1_500_000,
+            liquidity_flag="A", match_number=1,
+        )  # fmt: skip
+        await eng.runner._dispatch("ouch", v50.encode(over))
+
+    asyncio.run(main())
+    snap = eng.snapshot()
+    assert snap["armed"] is False and snap["orders"]["excess_executions"] == 1
+    assert snap["positions"] == {"AAPL": 400}
+    text = _text(snap)
+    assert "KILLED" in text and "executions beyond the order" in text

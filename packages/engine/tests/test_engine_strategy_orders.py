@@ -94,3 +94,49 @@ def test_an_execution_of_an_unknown_order_trips_the_kill_switch(
     with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
         m.on_message(v50.OrderExecuted(5, 780, 100, PX, "A", 3))
     assert not risk.armed and m.unknown_executions == 3 and len(caplog.records) == 2
+
+
+def test_answers_no_order_explains_trip_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An Executed of more than the order had open, and an Order Replaced of an order by
+    a UserRefNum never sent: each is booked as the venue says, counted, logged, and trips
+    the kill switch (the replacement the venue holds is cancelled too). The old code
+    booked 900 shares of a 100-share order past max_position, and let a replacement it
+    never sent free the original's exposure, trading on with nothing said."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits(max_position=500))
+    m = OrderManager(sent.append, risk, lambda: 7)
+    over = m.submit("AAPL", "B", 100, PX)
+    _accept(m, over.user_ref_num, 100)
+    other = m.submit("MSFT", "S", 100, PX)
+    _accept(m, other.user_ref_num, 100)
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderExecuted(2, over.user_ref_num, 900, PX, "A", 1))
+    assert risk.ledger.positions == {"AAPL": 900}  # what the venue says, booked
+    assert not risk.armed and m.excess_executions == 1
+    assert sent[-1] == v50.CancelOrder(user_ref_num=other.user_ref_num, quantity=0)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"kill switch tripped: the venue executed 900 of UserRefNum {over.user_ref_num}, "
+        "which had 100 open (the position went 800 shares beyond what risk approved); "
+        "1 cancels sent"
+    ]
+    # An execution of all that was open trips nothing.
+    m = OrderManager(sent.append, risk := RiskEngine(RiskLimits()), lambda: 7)
+    whole = m.submit("AAPL", "S", 300, PX)
+    _accept(m, whole.user_ref_num, 300)
+    m.on_message(v50.OrderExecuted(3, whole.user_ref_num, 300, PX, "A", 2))
+    assert risk.armed and m.excess_executions == 0
+    caplog.clear()
+    # A replacement never sent.
+    live = m.submit("AAPL", "S", 100, PX)
+    _accept(m, live.user_ref_num, 100)
+    args = ("S", 300, "AAPL", PX, "0", "Y", 556, "A", "N", "N", "L", v50.cl_ord_id_for(9999))
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderReplaced(4, live.user_ref_num, 9999, *args))
+    assert not risk.armed and m.unexpected_replacements == 1 and m.unknown_answers == 1
+    assert sent[-1] == v50.CancelOrder(user_ref_num=9999, quantity=0)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"kill switch tripped: the venue replaced UserRefNum {live.user_ref_num} by 9999 "
+        "(300 shares open), a replacement this engine never sent; 0 cancels sent"
+    ]

@@ -88,6 +88,10 @@ def render(snap: dict[str, Any]) -> Group:
         stats.add_row("answers for orders never sent", str(o["unknown_answers"]))
     if o.get("unknown_executions"):  # executions among them tripped the kill switch
         stats.add_row("executions of orders never sent", f"{o['unknown_executions']} (kill switch)")
+    if o.get("excess_executions"):  # more shares than the order had open
+        stats.add_row("executions beyond the order", f"{o['excess_executions']} (kill switch)")
+    if o.get("unexpected_replacements"):  # replacements this engine never sent
+        stats.add_row("replacements never sent", f"{o['unexpected_replacements']} (kill switch)")
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")

@@ -500,6 +500,10 @@ class LiveEngine:
                 "unknown_answers": r.manager.unknown_answers,
                 # executions among them: each trips the kill switch
                 "unknown_executions": r.manager.unknown_executions,
+                # executions beyond an order's open shares, replacements never sent:
+                # each tripped the kill switch (tickwire.engine.strategy.orders)
+                "excess_executions": r.manager.excess_executions,
+                "unexpected_replacements": r.manager.unexpected_replacements,
                 "open": [
                     {
                         "user_ref_num": o.user_ref_num,

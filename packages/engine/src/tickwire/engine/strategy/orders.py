@@ -47,6 +47,16 @@ longer what the engine believes; trading on would breach limits unseen. Tests:
 ``test_engine_strategy_orders.py::test_an_execution_of_an_unknown_order_trips_the_kill_switch``,
 ``test_engine_live_dashboard.py::test_an_execution_nobody_sent_trips_the_live_kill_switch``.
 
+Two more answers no order this manager sent can explain trip it the same way, each
+counted and logged. An Order Executed of more shares than the order had open
+(``excess_executions``): the ledger books what the venue says it executed, and the
+position went beyond what risk approved. An Order Replaced of one of its orders by a
+UserRefNum it never sent (``unexpected_replacements``): the venue holds an order of this
+account that the manager never made; a cancel of it goes out with the others. Test:
+``test_engine_strategy_orders.py::test_answers_no_order_explains_trip_the_kill_switch``
+(the old code booked a 900-share fill of a 100-share order, past ``max_position``, and a
+replacement it never sent freed the original's exposure, trading on with nothing said).
+
 Transport is a plain callable taking the inbound message, so the same manager drives the
 simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
 """
@@ -213,6 +223,10 @@ class OrderManager:
         self.unknown_answers = 0
         # Executions among them: each trips the kill switch (module docs).
         self.unknown_executions = 0
+        # Executions of more shares than the order had open: each trips it too.
+        self.excess_executions = 0
+        # Replacements of an order by a UserRefNum never sent: each trips it too.
+        self.unexpected_replacements = 0
 
     def _take_ref(self) -> int:
         """The next UserRefNum; 0 (never sent) when none is left, for the caller to
@@ -406,23 +420,39 @@ class OrderManager:
         """An execution of an order this manager does not know: the position is not what
         it believes, so the kill switch trips and open orders are cancelled (module docs)."""
         self.unknown_executions += 1
+        self._distrust(
+            f"the venue executed {quantity} at {price} of UserRefNum {ref}, an order this "
+            "engine does not know (the position is no longer what it believes)"
+        )
+
+    def _distrust(self, why: str) -> None:
+        """The venue said something no order of this manager explains: engage risk's kill
+        switch, cancel every open order and log ``why`` once (not again while it stays
+        engaged: re-arming is the operator's decision)."""
         if not self.risk.armed:
             return  # already tripped: counted, not logged again
         self.risk.kill()
         cancels = self.cancel_all()
-        log.warning(
-            "kill switch tripped: the venue executed %d at %d of UserRefNum %d, an order "
-            "this engine does not know (the position is no longer what it believes); "
-            "%d cancels sent",
-            quantity,
-            price,
-            ref,
-            cancels,
+        log.warning("kill switch tripped: %s; %d cancels sent", why, cancels)
+
+    def _unexpected_replacement(self, orig: int, ref: int, quantity: int) -> None:
+        """The venue replaced order ``orig`` by ``ref``, a UserRefNum this manager never
+        sent: trip the kill switch and cancel ``ref`` too (module docs)."""
+        self.unexpected_replacements += 1
+        armed = self.risk.armed
+        self._distrust(
+            f"the venue replaced UserRefNum {orig} by {ref} ({quantity} shares open), a "
+            "replacement this engine never sent"
         )
+        if armed:  # the order the venue holds for this account, unknown here: cancelled
+            self._send(v50.CancelOrder(user_ref_num=ref, quantity=0))
 
     # -- venue responses -----------------------------------------------------------------
     def on_message(self, msg: v50.OutboundMessage) -> None:
         """Apply one message from the venue (the tracker), then tell risk and the strategy."""
+        before = None  # an execution's order: what it had open before it
+        if isinstance(msg, v50.OrderExecuted) and msg.user_ref_num in self.orders:
+            before = self.orders[msg.user_ref_num].open_qty
         change = self.tracker.on_message(msg)
         if change is None:
             return  # about no order (account query response, ...)
@@ -437,6 +467,8 @@ class OrderManager:
             new = self.orders.get(a.key)
             if new is None or change.adopted:
                 self.unknown_answers += 1
+                if a.orig in self.orders and not dead:
+                    self._unexpected_replacement(a.orig, a.key, a.quantity)
                 return
             if not dead:
                 self._maybe_open[a.key] = new
@@ -455,6 +487,13 @@ class OrderManager:
             self._emit(
                 OrderUpdate("executed", o, ts, a.quantity, a.price, liquidity_flag=a.liquidity_flag)
             )
+            if before is not None and a.quantity > before:  # booked, then distrusted
+                self.excess_executions += 1
+                self._distrust(
+                    f"the venue executed {a.quantity} of UserRefNum {o.user_ref_num}, which "
+                    f"had {before} open (the position went {a.quantity - before} shares "
+                    "beyond what risk approved)"
+                )
         elif event is Event.ACCEPTED or event is Event.ACCEPTED_DEAD:
             if o.state is OrderState.DONE:
                 self.risk.order_done(o.user_ref_num)
