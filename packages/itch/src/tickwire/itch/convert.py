@@ -93,11 +93,21 @@ CONVERT_CHUNK: Final = 1 << 23
 
 
 class CaptureMessages(Protocol):
-    """What a ``tickwire.itch.captures`` plugin returns for a capture path."""
+    """What a ``tickwire.itch.captures`` plugin returns for a capture path. A plugin may
+    also have ``faults() -> str | None``: what the reading lost (packets that do not
+    parse, frames cut short, sequence gaps), which :func:`capture_faults` reads."""
 
     def __iter__(self) -> Iterator[bytes]: ...
 
     def summary(self) -> dict[str, Any]: ...
+
+
+def capture_faults(reader: CaptureMessages) -> str | None:
+    """What ``reader`` lost, once iterated (its ``faults()``, None without one): the
+    commands write their output, then end with that as one error line, exit 1 (the rule
+    of every command that reads captures, ``docs/cli.md``)."""
+    faults = getattr(reader, "faults", None)
+    return None if faults is None else faults()
 
 
 class SeriesWriter(Protocol):
@@ -142,6 +152,8 @@ class ConvertSummary:
     seconds: float = 0.0
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     capture: dict[str, Any] | None = None
+    #: What the capture's reading lost (:func:`capture_faults`), None when whole.
+    capture_faults: str | None = None
     series: list[str] = field(default_factory=list)
     #: The series fed by the conversion's own framing (the others read the input again).
     one_pass: list[str] = field(default_factory=list)
@@ -415,6 +427,7 @@ def convert(
     summary.files.update(series_files)  # the series after the per-type tables
     if reader is not None:
         summary.capture = reader.summary()
+        summary.capture_faults = capture_faults(reader)
     summary.seconds = time.perf_counter() - t0
     return summary
 

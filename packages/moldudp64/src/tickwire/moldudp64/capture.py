@@ -174,7 +174,8 @@ class MoldCapture:
                             f"frame {st.frames:,} is a packet of MoldUDP64 session {name!r}, "
                             f"in a capture of session {first[0]!r} (frame {first[1]:,}): "
                             "sessions are not merged into one feed; choose one with "
-                            "--session NAME"
+                            "--session NAME (pcap2itch --session NAME writes one as a "
+                            "BinaryFILE)"
                         )
                 st.packets += 1
                 st.messages += len(pkt.messages)

@@ -36,9 +36,16 @@ class CaptureMessages:
     :meth:`summary`, the capture's counts, complete after the iteration."""
 
     def __init__(
-        self, source: CaptureSource, *, port: int | None = None, session: str | None = None
+        self,
+        source: CaptureSource,
+        *,
+        port: int | None = None,
+        session: str | None = None,
+        one_session: bool = False,
     ) -> None:
-        self._capture = SequencedCapture(source, port=port, session=session)
+        self._capture = SequencedCapture(
+            source, port=port, session=session, one_session=one_session
+        )
 
     def __iter__(self) -> Iterator[bytes]:
         for event in self._capture:
@@ -48,10 +55,17 @@ class CaptureMessages:
         """Delivered, duplicate, missing and gap counts (``SequenceStats.as_dict``)."""
         return self._capture.stats.as_dict()
 
+    def faults(self) -> str | None:
+        """What the reading lost (bad packets, cut frames, gaps), one phrase, or None
+        (:meth:`SequenceStats.faults`; complete after the iteration)."""
+        return self._capture.stats.faults()
+
 
 def open_capture(source: CaptureSource) -> CaptureMessages:
-    """The ``tickwire.itch.captures`` entry point: every session, every port."""
-    return CaptureMessages(source)
+    """The ``tickwire.itch.captures`` entry point: every port, the capture's one session
+    (a packet of a second raises :class:`~tickwire.moldudp64.errors.SessionChoiceError`,
+    the rule of every command that reads captures, ``docs/cli.md``)."""
+    return CaptureMessages(source, one_session=True)
 
 
 def capture_to_arrow(

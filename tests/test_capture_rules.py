@@ -1,0 +1,66 @@
+"""The two rules of every command that reads a capture's messages (``docs/cli.md``,
+"Captures") held on the commands of tickwire-itch, which read captures through the
+``tickwire.itch.captures`` plugin of tickwire-moldudp64: ``itch dump`` and ``itch
+convert`` refuse a capture of two MoldUDP64 sessions (exit 2, naming both; they merged
+them), and end with one error line and exit 1 when messages were lost (a sequence gap),
+their output written all the same (they exited 0)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tickwire.itch import encode
+from tickwire.itch.cli import main as itch_main
+from tickwire.itch.generator import generate_day
+from tickwire.moldudp64 import DownstreamPacket
+from tickwire.net import PcapWriter, build_udp_frame
+
+
+def _capture(path: Path, packets: list[tuple[str, int]]) -> Path:
+    """A capture of one message a packet: (session, sequence) each."""
+    msgs = [encode(m) for m in generate_day(40, 2, 1)]
+    with PcapWriter(path) as w:
+        for session, seq in packets:
+            pkt = DownstreamPacket(session, seq, (msgs[seq - 1],)).build()
+            w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
+                                    src_port=1, dst_port=26477))  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("cmd", ["dump", "convert"])
+def test_itch_commands_follow_the_capture_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cmd: str
+) -> None:
+    if cmd == "convert":
+        pytest.importorskip("pyarrow")
+    whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
+    gap = _capture(tmp_path / "gap.pcap", [("FEED", s) for s in range(1, 11) if s != 4])
+    mixed = _capture(tmp_path / "mixed.pcap", [("FEED", 1), ("FEED", 2), ("OTHER", 1), ("FEED", 3)])
+
+    def run(path: Path) -> tuple[int, str]:
+        out = tmp_path / f"{cmd}-{path.stem}"
+        argv = [cmd, str(path)] + (
+            ["--parquet", str(out), "--no-series"] if cmd == "convert" else []
+        )
+        status = itch_main(argv)
+        return status, capsys.readouterr().err
+
+    assert run(whole) == (0, "")
+    status, err = run(gap)
+    assert status == 1 and err.count("\n") == 1
+    assert f"error: {gap}: 1 sequence gaps (1 messages missing); the " in err
+    assert "without those messages" in err
+    status, err = run(mixed)
+    assert status == 2 and err.count("\n") == 1
+    assert "session 'OTHER', in a capture of session 'FEED'" in err
+    assert "pcap2itch --session NAME" in err
+
+
+def test_dump_limit_stops_before_the_gap_is_known(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--limit stops reading: what the rest lost is not known, so nothing is said."""
+    gap = _capture(tmp_path / "gap.pcap", [("FEED", s) for s in range(1, 11) if s != 4])
+    assert itch_main(["dump", str(gap), "--limit", "2"]) == 0
+    assert capsys.readouterr().err == ""
