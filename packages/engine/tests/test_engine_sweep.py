@@ -258,6 +258,19 @@ def test_a_grid_too_large_is_one_line(
     assert not out.exists()
 
 
+def test_an_empty_day_in_a_folder_is_refused(days: list[Path], tmp_path: Path) -> None:
+    """An empty file among the days was run as a day of no messages, "ok" with a PnL of
+    0 in the totals; backtest refuses it (an empty input, exit 2), and so does sweep."""
+    from tickwire.engine.backtest.sweep import collect_days
+
+    folder = tmp_path / "days"
+    folder.mkdir()
+    shutil.copy(days[0], folder / days[0].name)
+    (folder / "empty.itch").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"^--data .*empty\.itch: empty file$"):
+        collect_days([folder])
+
+
 def test_two_days_with_one_name_are_refused(days: list[Path], tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     other.mkdir()

@@ -33,6 +33,7 @@ the data and the output folder at the same paths (a shared file system).
 
 from __future__ import annotations
 
+import argparse
 import copy
 import csv
 import itertools
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tickwire.cli import UsageError, one_line
+from tickwire.cli import UsageError, existing_file, one_line
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 __all__ = [
@@ -248,7 +249,10 @@ def apply_params(cfg: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str,
 
 def collect_days(paths: Sequence[str | Path]) -> list[Path]:
     """The day files of ``--data``: each file as given, each folder's files (not hidden)
-    sorted by name; absolute. Names must be distinct (they name the run folders)."""
+    sorted by name; absolute. Names must be distinct (they name the run folders), and
+    each is an input as ``backtest``'s DATA is (:func:`tickwire.cli.existing_file`: an
+    empty file is a usage error, not a day of no messages counted as a run that went
+    well)."""
     days: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -260,6 +264,11 @@ def collect_days(paths: Sequence[str | Path]) -> list[Path]:
             days.append(p)
         else:
             raise UsageError(f"--data {p}: no such file or folder")
+    for d in days:  # every day is an input as for backtest: an empty one is refused
+        try:
+            existing_file(str(d))
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"--data {exc}") from None
     by_name: dict[str, Path] = {}
     for d in days:
         if d.name in by_name:
