@@ -53,7 +53,7 @@ def test_itch_commands_follow_the_capture_rules(
     assert "without those messages" in err
     status, err = run(mixed)
     assert status == 2 and err.count("\n") == 1
-    assert "session 'OTHER', in a capture of session 'FEED'" in err
+    assert "session 'OTHER' and frame 1 one of session 'FEED'" in err
     assert "pcap2itch --session NAME" in err
 
 

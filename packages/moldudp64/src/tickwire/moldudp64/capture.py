@@ -171,8 +171,8 @@ class MoldCapture:
                         first = (name, st.frames)
                     elif name != first[0]:
                         raise SessionChoiceError(
-                            f"frame {st.frames:,} is a packet of MoldUDP64 session {name!r}, "
-                            f"in a capture of session {first[0]!r} (frame {first[1]:,}): "
+                            f"frame {st.frames:,} is a packet of MoldUDP64 session {name!r} "
+                            f"and frame {first[1]:,} one of session {first[0]!r}: "
                             "sessions are not merged into one feed; choose one with "
                             "--session NAME (pcap2itch --session NAME writes one as a "
                             "BinaryFILE)"
