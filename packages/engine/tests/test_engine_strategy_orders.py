@@ -140,3 +140,30 @@ def test_answers_no_order_explains_trip_the_kill_switch(
         f"kill switch tripped: the venue replaced UserRefNum {live.user_ref_num} by 9999 "
         "(300 shares open), a replacement this engine never sent; 0 cancels sent"
     ]
+
+
+def test_a_replacement_answered_for_another_order_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The engine replaces A by R; the venue answers "B replaced by R". The old code took
+    it: B ended, A stayed live with its replace pending for ever, and trading went on."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7)
+    a = m.submit("AAPL", "B", 100, PX)
+    _accept(m, a.user_ref_num, 100)
+    b = m.submit("AAPL", "B", 100, PX - 100)
+    _accept(m, b.user_ref_num, 100)
+    r = m.replace(a, price=PX + 100, quantity=200)
+    assert r is not None
+    args = ("B", 200, "AAPL", PX + 100, "0", "Y", 9100, "A", "N", "N", "L", r.cl_ord_id)
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderReplaced(2, b.user_ref_num, r.user_ref_num, *args))
+    assert not risk.armed and m.unexpected_replacements == 1
+    assert [rec.getMessage() for rec in caplog.records] == [
+        f"kill switch tripped: the venue replaced UserRefNum {b.user_ref_num} by "
+        f"{r.user_ref_num} (200 shares open), a replacement this engine sent for UserRefNum "
+        f"{a.user_ref_num}; 2 cancels sent"
+    ]
+    cancels = [msg for msg in sent if isinstance(msg, v50.CancelOrder)]
+    assert sorted(c.user_ref_num for c in cancels) == [a.user_ref_num, r.user_ref_num]

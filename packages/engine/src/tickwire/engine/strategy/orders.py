@@ -51,8 +51,10 @@ Two more answers no order this manager sent can explain trip it the same way, ea
 counted and logged. An Order Executed of more shares than the order had open
 (``excess_executions``): the ledger books what the venue says it executed, and the
 position went beyond what risk approved. An Order Replaced of one of its orders by a
-UserRefNum it never sent (``unexpected_replacements``): the venue holds an order of this
-account that the manager never made; a cancel of it goes out with the others. Test:
+UserRefNum it never sent, or sent to replace another of its orders
+(``unexpected_replacements``): the venue holds an order of this account that the manager
+never made (a cancel of it goes out with the others), or says another order ended than
+the one the manager replaced. Test:
 ``test_engine_strategy_orders.py::test_answers_no_order_explains_trip_the_kill_switch``
 (the old code booked a 900-share fill of a 100-share order, past ``max_position``, and a
 replacement it never sent freed the original's exposure, trading on with nothing said).
@@ -435,16 +437,23 @@ class OrderManager:
         cancels = self.cancel_all()
         log.warning("kill switch tripped: %s; %d cancels sent", why, cancels)
 
-    def _unexpected_replacement(self, orig: int, ref: int, quantity: int) -> None:
+    def _unexpected_replacement(
+        self, orig: int, ref: int, quantity: int, sent_for: int | None = None
+    ) -> None:
         """The venue replaced order ``orig`` by ``ref``, a UserRefNum this manager never
-        sent: trip the kill switch and cancel ``ref`` too (module docs)."""
+        sent (``sent_for`` None: ``ref`` is cancelled too) or sent to replace another order
+        (``sent_for``): trip the kill switch (module docs)."""
         self.unexpected_replacements += 1
         armed = self.risk.armed
-        self._distrust(
-            f"the venue replaced UserRefNum {orig} by {ref} ({quantity} shares open), a "
-            "replacement this engine never sent"
+        what = (
+            "a replacement this engine never sent"
+            if sent_for is None
+            else f"a replacement this engine sent for UserRefNum {sent_for}"
         )
-        if armed:  # the order the venue holds for this account, unknown here: cancelled
+        self._distrust(
+            f"the venue replaced UserRefNum {orig} by {ref} ({quantity} shares open), {what}"
+        )
+        if armed and sent_for is None:  # held for this account, unknown here: cancelled
             self._send(v50.CancelOrder(user_ref_num=ref, quantity=0))
 
     # -- venue responses -----------------------------------------------------------------
@@ -473,6 +482,8 @@ class OrderManager:
             if not dead:
                 self._maybe_open[a.key] = new
             self._emit(OrderUpdate("replaced", new, ts, a.quantity, a.price))
+            if new.tracked.replaces != a.orig:  # sent to replace another order
+                self._unexpected_replacement(a.orig, a.key, a.quantity, new.tracked.replaces)
             return
         o = self.orders.get(a.key) if change.order is not None else None
         if o is None:
