@@ -145,8 +145,11 @@ def test_engine_backtest_html_bad_arguments(
         ]
     )
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and message in err and "\n" not in err
+    errors = [line for line in err.splitlines() if ": error: " in line]  # after a usage
+    assert rc == 2 and len(errors) == 1 and message in errors[0], err
     assert not (tmp_path / "r.html").exists()  # nothing half-made under the asked-for name
+    if message == "is a directory":  # an output_file: refused before the run
+        assert not (tmp_path / "out").exists()
 
 
 def test_engine_backtest_html_without_plotly_says_how_before_running(tmp_path: Path) -> None:
