@@ -13,14 +13,12 @@ exchange published.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from tickwire.moldudp64.testing import NamespaceUnavailable, run_in_multicast_netns
 
 pytestmark = [
     pytest.mark.network,
@@ -108,31 +106,11 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
 def test_live_multicast_ab_lines_and_stray_session_packets() -> None:
-    ns = f"twlive{os.getpid()}"
     try:
-        _ip("netns", "add", ns)
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot create a network namespace: {exc.stderr!r}")
-    try:
-        _ip("-n", ns, "link", "set", "lo", "up")
-        _ip("-n", ns, "link", "set", "lo", "multicast", "on")
-        _ip("-n", ns, "addr", "add", "198.18.0.1/32", "dev", "lo")
-        _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
-        res = subprocess.run(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", SCRIPT],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert res.returncode == 0, res.stderr
-        result = json.loads(res.stdout.strip().splitlines()[-1])
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+        result = run_in_multicast_netns("twlive", SCRIPT, timeout=120)
+    except NamespaceUnavailable as exc:
+        pytest.skip(str(exc))
     feed = result["feed"]
     assert result["stray_refs"] == [], result
     assert result["equal"], result

@@ -8,14 +8,12 @@ re-request server.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from tickwire.moldudp64.testing import NamespaceUnavailable, run_in_multicast_netns
 
 pytestmark = [
     pytest.mark.network,
@@ -80,30 +78,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
 def test_multicast_with_recovery_in_a_namespace() -> None:
-    ns = f"twmold{os.getpid()}"
     try:
-        _ip("netns", "add", ns)
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot create a network namespace: {exc.stderr!r}")
-    try:
-        _ip("-n", ns, "link", "set", "lo", "up")
-        _ip("-n", ns, "link", "set", "lo", "multicast", "on")
-        _ip("-n", ns, "addr", "add", "198.18.0.1/32", "dev", "lo")
-        _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
-        res = subprocess.run(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", SCRIPT],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert res.returncode == 0, res.stderr
-        result = json.loads(res.stdout.strip().splitlines()[-1])
-        assert result["ok"], result
-        assert result["answered"] > 0  # the 5% loss was recovered by unicast re-requests
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+        result = run_in_multicast_netns("twmold", SCRIPT, timeout=60)
+    except NamespaceUnavailable as exc:
+        pytest.skip(str(exc))
+    assert result["ok"], result
+    assert result["answered"] > 0  # the 5% loss was recovered by unicast re-requests
