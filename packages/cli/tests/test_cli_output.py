@@ -241,15 +241,35 @@ def test_a_named_output_that_clashes_is_refused_before_the_command_runs(
     assert _report(["--html", os.devnull, "--json", os.devnull, str(day)], ran) == 0
 
 
-def test_a_named_output_in_a_missing_folder_or_naming_a_folder_is_a_parse_error(
-    tmp_path: Path,
+def test_a_named_output_in_a_missing_folder_is_refused_unless_the_command_makes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Found while parsing (exit 2, before the input is even read): a missing folder
-    (which atomic_path would find only at the write, exit 1) and a folder."""
+    """A folder is refused while parsing; a missing folder once parsing has ended, before
+    the command runs, unless it is (or is above) an ``--out`` folder the command makes:
+    ``backtest --out run1 --json run1/summary.json`` worked before the check and works."""
     p = argparse.ArgumentParser(prog="bt")
     p.add_argument("--html", type=output_file)
-    for bad in (str(tmp_path / "no" / "r.html"), str(tmp_path)):
-        with pytest.raises(SystemExit) as caught:
-            p.parse_args(["--html", bad])
-        assert caught.value.code == 2
-    assert p.parse_args(["--html", "r.html"]).html == "r.html"  # the working folder
+    p.add_argument("--out", type=output_folder, default=str(tmp_path / "default-out"))
+    with pytest.raises(SystemExit) as caught:
+        p.parse_args(["--html", str(tmp_path)])
+    assert caught.value.code == 2
+    assert "is a directory, not a file" in capsys.readouterr().err
+    ran: list[str] = []
+
+    def command(args: argparse.Namespace) -> int:
+        ran.append(args.html)
+        return 0
+
+    missing = tmp_path / "no" / "r.html"
+    assert run_cli(p, ["--html", str(missing)], command) == 2
+    err = capsys.readouterr().err
+    assert err == f"bt: error: {missing}: no such folder {tmp_path / 'no'}\n" and ran == []
+    made = [
+        ["--out", str(tmp_path / "run1"), "--html", str(tmp_path / "run1" / "r.html")],
+        ["--html", str(tmp_path / "a" / "r.html"), "--out", str(tmp_path / "a" / "b")],
+        ["--html", str(tmp_path / "default-out" / "r.html")],  # the default --out
+        ["--html", "r.html"],  # the working folder
+    ]
+    for argv in made:
+        assert run_cli(p, argv, command) == 0, capsys.readouterr().err
+    assert ran == [argv[argv.index("--html") + 1] for argv in made]

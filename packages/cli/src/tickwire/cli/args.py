@@ -26,6 +26,7 @@ __all__ = [
     "ipv4",
     "is_iso_date",
     "iso_date",
+    "missing_folder",
     "multicast_ipv4",
     "non_negative_float",
     "non_negative_int",
@@ -172,6 +173,12 @@ _NAMED_OUTPUTS: ContextVar[list[str] | None] = ContextVar(
     "tickwire_cli_named_outputs", default=None
 )
 
+#: The output folders named on the running command's line (:func:`output_folder`, their
+#: defaults too), which the command makes: a named output file may be in one.
+_NAMED_FOLDERS: ContextVar[list[str] | None] = ContextVar(
+    "tickwire_cli_named_folders", default=None
+)
+
 
 @contextlib.contextmanager
 def reading_inputs() -> Iterator[None]:
@@ -182,9 +189,11 @@ def reading_inputs() -> Iterator[None]:
     token = _INPUTS.set({})
     out_token = _OUTPUTS.set({})
     named_token = _NAMED_OUTPUTS.set([])
+    folders_token = _NAMED_FOLDERS.set([])
     try:
         yield
     finally:
+        _NAMED_FOLDERS.reset(folders_token)
         _NAMED_OUTPUTS.reset(named_token)
         _OUTPUTS.reset(out_token)
         _INPUTS.reset(token)
@@ -240,24 +249,38 @@ def _special(path: str) -> bool:
     return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
+def missing_folder(path: str) -> str | None:
+    """Why ``path`` cannot be written: its folder does not exist and is not one the
+    running command makes (an :func:`output_folder` of its line, or a folder above one:
+    they are made with their parents); or None."""
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(folder):
+        return None
+    want = os.path.abspath(folder)
+    for made in _NAMED_FOLDERS.get() or ():
+        made = os.path.abspath(made)
+        if made == want or made.startswith(want.rstrip(os.sep) + os.sep):
+            return None
+    return f"{path}: no such folder {folder}"
+
+
 def output_file(text: str) -> str:
     """An argparse type: a file the command writes, whole or not at all
     (:func:`~tickwire.cli.atomic_path`).
 
     The rule: every reason the write would be refused is found before the command runs.
-    While parsing: a folder, or a file in a folder that does not exist. Once parsing has
-    ended (:func:`check_outputs`, which :func:`~tickwire.cli.run_cli` calls; the inputs
-    may come later on the line): an input of the command, or the same file as another
-    output. Why: ``engine backtest DAY --html DAY`` ran the whole backtest and then
-    refused to replace its input; ``--html X --json X`` wrote one and refused the other.
+    While parsing: a folder. Once parsing has ended (:func:`check_outputs`, which
+    :func:`~tickwire.cli.run_cli` calls; the inputs and the output folders may come
+    later on the line): a folder that does not exist and that the command does not make
+    (``backtest --out run1 --json run1/summary.json`` is fine: ``run1`` is its
+    :func:`output_folder`), an input of the command, or the same file as another output.
+    Why: ``engine backtest DAY --html DAY`` ran the whole backtest and then refused to
+    replace its input; ``--html X --json X`` wrote one and refused the other.
     ``atomic_path`` checks the same again when it writes (for paths not named on the
     command line). Test: ``packages/cli/tests/test_cli_output.py``.
     """
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
-    folder = os.path.dirname(text) or "."
-    if not os.path.isdir(folder):
-        raise argparse.ArgumentTypeError(f"{text}: no such folder {folder}")
     named = _NAMED_OUTPUTS.get()
     if named is not None and not _special(text):
         named.append(text)
@@ -266,11 +289,12 @@ def output_file(text: str) -> str:
 
 def check_outputs() -> None:
     """Refuse (:class:`argparse.ArgumentTypeError`, a usage error) an output named on the
-    command line (:func:`output_file`) that is an input of the command or the same file
-    as another output; :func:`~tickwire.cli.run_cli` calls it when parsing has ended."""
+    command line (:func:`output_file`) in a folder that does not exist and that the
+    command does not make, that is an input of the command or the same file as another
+    output; :func:`~tickwire.cli.run_cli` calls it when parsing has ended."""
     seen: dict[str, str] = {}
     for path in _NAMED_OUTPUTS.get() or ():
-        clash = input_clash(path)
+        clash = missing_folder(path) or input_clash(path)
         if clash is not None:
             raise argparse.ArgumentTypeError(clash)
         key = os.path.realpath(path)
@@ -286,6 +310,9 @@ def output_folder(text: str) -> str:
     at writing its report, "File exists"."""
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder")
+    folders = _NAMED_FOLDERS.get()
+    if folders is not None:
+        folders.append(text)
     return text
 
 

@@ -35,7 +35,7 @@ import shlex
 from collections.abc import Callable, Iterable
 
 from tickwire.cli import UsageError, atomic_path, existing_file, output_file
-from tickwire.cli.args import input_clash, output_clash
+from tickwire.cli.args import input_clash, missing_folder, output_clash
 from tickwire.net import PcapWriter, read_pcap
 from tickwire.threshold.config import ConfigError, InstrumentConfig, ThresholdConfig
 
@@ -214,7 +214,7 @@ class Session:
             raise SessionError(str(exc)) from None
         if orders is None or (os.path.exists(orders) and not os.path.isfile(orders)):
             return  # no file, or a device or FIFO: written in place
-        clash = input_clash(orders)
+        clash = missing_folder(orders) or input_clash(orders)
         key = os.path.realpath(orders)
         if clash is None and key in self._orders_named:
             clash = output_clash(orders, self._orders_named[key])
