@@ -3,7 +3,8 @@
 ``tickwire.itch.captures`` plugin of tickwire-moldudp64: ``itch dump`` and ``itch
 convert`` refuse a capture of two MoldUDP64 sessions (exit 2, naming both; they merged
 them), and end with one error line and exit 1 when messages were lost (a sequence gap),
-their output written all the same (they exited 0)."""
+their output written all the same (they exited 0). A copy of a message that differs
+from the copy read (a forged packet of the session came first) is such a fault too."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ from tickwire.moldudp64 import DownstreamPacket
 from tickwire.net import PcapWriter, build_udp_frame
 
 
-def _capture(path: Path, packets: list[tuple[str, int]]) -> Path:
-    """A capture of one message a packet: (session, sequence) each."""
+def _capture(path: Path, packets: list[tuple[str, int]], forged: int = 0) -> Path:
+    """A capture of one message a packet: (session, sequence) each; the first packet of
+    sequence number ``forged`` carries a made-up message (its last byte changed)."""
     msgs = [encode(m) for m in generate_day(40, 2, 1)]
     with PcapWriter(path) as w:
         for session, seq in packets:
-            pkt = DownstreamPacket(session, seq, (msgs[seq - 1],)).build()
+            msg = msgs[seq - 1]
+            if seq == forged:
+                msg, forged = msg[:-1] + bytes([msg[-1] ^ 1]), 0
+            pkt = DownstreamPacket(session, seq, (msg,)).build()
             w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
                                     src_port=1, dst_port=26477))  # fmt: skip
     return path
@@ -37,6 +42,9 @@ def test_itch_commands_follow_the_capture_rules(
     whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
     gap = _capture(tmp_path / "gap.pcap", [("FEED", s) for s in range(1, 11) if s != 4])
     mixed = _capture(tmp_path / "mixed.pcap", [("FEED", 1), ("FEED", 2), ("OTHER", 1), ("FEED", 3)])
+    ab = [("FEED", s) for s in range(1, 11) for _line in "AB"]
+    clean_ab = _capture(tmp_path / "ab.pcap", ab)
+    forged = _capture(tmp_path / "forged.pcap", [*ab[:6], ("FEED", 4), *ab[6:]], forged=4)
 
     def run(path: Path) -> tuple[int, str]:
         out = tmp_path / f"{cmd}-{path.stem}"
@@ -47,10 +55,14 @@ def test_itch_commands_follow_the_capture_rules(
         return status, capsys.readouterr().err
 
     assert run(whole) == (0, "")
+    assert run(clean_ab) == (0, "")
+    status, err = run(forged)  # a made-up copy of 4 came first: both real copies differ
+    assert status == 1 and err.count("\n") == 1
+    assert f"error: {forged}: 2 messages whose copies differ (one copy lies, the first " in err
     status, err = run(gap)
     assert status == 1 and err.count("\n") == 1
     assert f"error: {gap}: 1 sequence gaps (1 messages missing); the " in err
-    assert "without those messages" in err
+    assert "all the same" in err
     status, err = run(mixed)
     assert status == 2 and err.count("\n") == 1
     assert "session 'OTHER' and frame 1 one of session 'FEED'" in err

@@ -240,13 +240,18 @@ def test_capture_options_for_a_binaryfile_are_refused(
 
 def faulty_capture(tmp_path: Path, fault: str) -> Path:
     """A one-session capture with one packet lost: ``bad`` (its count lies: the packet
-    does not parse), ``cut`` (captured below its wire length) or ``gap`` (not there)."""
+    does not parse), ``cut`` (captured below its wire length) or ``gap`` (not there); or
+    ``forged``: a copy of it with its last byte changed comes first (the real one is then
+    an A/B duplicate that differs)."""
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as out:
         for msg in generate_day(500, 3, 1):
             out.write(msg)
     packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
     raw = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))  # pcap, us
+    if fault == "forged":
+        ts, pkt = packets[5]
+        packets.insert(5, (ts, pkt[:-1] + bytes([pkt[-1] ^ 1])))
     for i, (ts, pkt) in enumerate(packets):
         if i == 5 and fault == "gap":
             continue
@@ -264,7 +269,7 @@ def faulty_capture(tmp_path: Path, fault: str) -> Path:
     return cap
 
 
-@pytest.mark.parametrize("fault", ["bad", "cut", "gap"])
+@pytest.mark.parametrize("fault", ["bad", "cut", "gap", "forged"])
 @pytest.mark.parametrize("cmd", sorted(COMMANDS))
 def test_lost_messages_are_an_error_after_the_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], cmd: str, fault: str
@@ -278,8 +283,13 @@ def test_lost_messages_are_an_error_after_the_output(
     assert engine_main(_argv(cmd, cap, out)) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    what = {"bad": "1 bad MoldUDP64 packets", "cut": "1 frames cut short", "gap": "1 sequence gaps"}
-    assert f"error: {cap}: {what[fault]}" in err and "without those messages" in err
+    what = {
+        "bad": "1 bad MoldUDP64 packets",
+        "cut": "1 frames cut short",
+        "gap": "1 sequence gaps",
+        "forged": "1 messages whose copies differ (one copy lies, the first at FEED01 ",
+    }
+    assert f"error: {cap}: {what[fault]}" in err and "all the same" in err
     assert any(out.iterdir())  # written, and said not to be whole
 
 

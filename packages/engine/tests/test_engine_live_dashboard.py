@@ -218,3 +218,21 @@ def test_an_execution_beyond_the_order_trips_the_live_kill_switch() -> None:
     assert snap["positions"] == {"AAPL": 400}
     text = _text(snap)
     assert "KILLED" in text and "executions beyond the order" in text
+
+
+def test_a_feed_copy_that_differs_trips_the_live_kill_switch_once() -> None:
+    """The receiver's Conflict (a forged packet of the session was applied, or is the
+    copy now): the kill switch trips, the open order is cancelled, a flood trips it
+    once; the report and the dashboard say so."""
+    from tickwire.moldudp64.events import Conflict
+
+    eng = _engine()
+    eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+    eng._on_feed_event(Conflict("TWFEED0001", 40, 2, ("198.18.0.7", 1)))
+    assert eng.runner.risk.armed is False and eng.kill_trips == 1
+    assert isinstance(eng.runner.sent[-1], v50.CancelOrder)
+    eng._on_feed_event(Conflict("TWFEED0001", 41, 1, ("198.18.0.7", 1)))
+    snap = eng.snapshot()
+    assert eng.kill_trips == 1 and snap["feed"]["conflicts"] == 3
+    text = _text(snap)
+    assert "KILLED" in text and "feed copies that differ" in text

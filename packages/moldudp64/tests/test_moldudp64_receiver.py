@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tickwire.moldudp64 import DownstreamPacket, RequestPacket, parse_downstream, parse_request
 from tickwire.moldudp64.events import (
     BadPacket,
+    Conflict,
     EndOfSession,
     Event,
     FeedResumed,
@@ -480,3 +481,112 @@ def test_packets_held_for_other_sessions_are_bounded() -> None:
         rx.receive(DownstreamPacket(f"Y{i}", 1, (b"y",)).build(), "Y", 1.0 + i * 0.001)
     assert len(rx._candidates) == 4
     assert rx.session == "S" and delivered(rx.receive(pkt(3, 1), "A", 2.0)) == [3]
+
+
+def forged(seq: int, n: int, session: str = "S") -> bytes:
+    """A well-formed packet of the session with made-up messages."""
+    return DownstreamPacket(session, seq, tuple(f"X{seq + i}".encode() for i in range(n))).build()
+
+
+def conflicts(events: list[Event]) -> list[Conflict]:
+    return [e for e in events if isinstance(e, Conflict)]
+
+
+def test_a_forged_packet_before_the_real_one_is_a_conflict() -> None:
+    """A forged packet of the real session, sequence numbers right, arrives first: it is
+    delivered (nothing can tell yet), and the real packet's A and B copies, which differ
+    from it, are each reported; the receiver goes on."""
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, request_server=SRV))
+    rx.receive(pkt(1, 3), "A", 0.0)
+    rx.receive(pkt(1, 3), "B", 0.0)
+    ev = rx.receive(forged(4, 2), "X", 0.001)
+    assert [m for e in ev if isinstance(e, Messages) for m in e.messages] == [b"X4", b"X5"]
+    assert conflicts(ev) == []
+    ev = rx.receive(pkt(4, 3), "A", 0.002)  # m4, m5 differ; m6 is new
+    assert conflicts(ev) == [Conflict("S", 4, 2, "A")]
+    assert [m for e in ev if isinstance(e, Messages) for m in e.messages] == [b"m6"]
+    ev = rx.receive(pkt(4, 3), "B", 0.002)
+    assert conflicts(ev) == [Conflict("S", 4, 2, "B")]
+    assert rx.stats.conflicts == 4 and rx.stats.unchecked_duplicates == 0
+    assert rx.next_sequence == 7 and not rx.in_gap
+
+
+def test_a_forged_packet_after_the_real_one_and_one_beyond_a_hole() -> None:
+    """Whichever copy comes first, a difference is reported: a forged copy of delivered
+    messages, and a copy of a message still buffered behind a hole (compared byte for
+    byte, and again when the hole's packet delivers over it)."""
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, request_server=SRV))
+    rx.receive(pkt(1, 2), "A", 0.0)
+    assert conflicts(rx.receive(forged(2, 1), "X", 0.0)) == [Conflict("S", 2, 1, "X")]
+    rx.receive(pkt(5, 2), "A", 0.001)  # 3, 4 missing: 5, 6 buffered
+    assert conflicts(rx.receive(forged(6, 1), "X", 0.001)) == [Conflict("S", 6, 1, "X")]
+    ev = rx.receive(forged(3, 3), "X", 0.002)  # fills the hole, lies about 5 (buffered)
+    assert conflicts(ev) == [Conflict("S", 5, 1, "X")]
+    assert delivered([e for e in ev if not isinstance(e, Messages)]) == []
+    assert rx.next_sequence == 7 and rx.stats.conflicts == 3
+
+
+def test_a_retransmission_that_differs_is_a_conflict() -> None:
+    """A gap filled by line B, then the retransmission requested for it differs (and,
+    the other way round, a retransmission first and line B's copy differs)."""
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, request_server=SRV))
+    rx.receive(pkt(1, 2), "A", 0.0)
+    ev = rx.receive(pkt(5, 1), "A", 0.01)  # 3, 4 missing
+    ev += rx.tick(0.02)
+    assert requests(ev) == [(3, 2)]
+    assert delivered(rx.receive(pkt(3, 2), "B", 0.021)) == [3, 4, 5]
+    answer = DownstreamPacket("S", 3, (b"m3", b"X4")).build()
+    assert conflicts(rx.receive(answer, SRV, 0.03)) == [Conflict("S", 4, 1, SRV)]
+    ev = rx.receive(pkt(8, 1), "A", 0.04)  # 6, 7 missing
+    ev += rx.tick(0.05)
+    assert requests(ev) == [(6, 2)]
+    ev = rx.receive(DownstreamPacket("S", 6, (b"X6", b"m7")).build(), SRV, 0.051)
+    assert conflicts(ev) == []  # first copy: delivered, nothing to compare yet
+    assert conflicts(rx.receive(pkt(6, 2), "B", 0.052)) == [Conflict("S", 6, 1, "B")]
+    assert rx.stats.conflicts == 2
+
+
+def test_clean_ab_lines_and_retransmissions_raise_no_conflict() -> None:
+    """Lines A and B, out of order, overlapping, retransmitted, copies late by up to the
+    window: never a conflict; copies older than the window or of given-up numbers are
+    counted as unchecked, never as conflicts."""
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, request_server=SRV,
+                                 verify_window=64))  # fmt: skip
+    t = 0.0
+    for seq in range(1, 400, 4):
+        t += 0.001
+        for data, src in ((pkt(seq + 2, 2), "A"), (pkt(seq, 2), "A"), (pkt(seq, 4), "B")):
+            assert conflicts(rx.receive(data, src, t)) == []
+        assert conflicts(rx.receive(pkt(max(1, seq - 60), 3), SRV, t)) == []  # retransmission
+    assert rx.next_sequence == 401 and rx.stats.conflicts == 0
+    assert rx.stats.unchecked_duplicates == 0
+    assert conflicts(rx.receive(forged(300, 2), "X", t)) == []  # beyond the window
+    assert rx.stats.unchecked_duplicates == 2
+    rx.receive(pkt(410, 1), "A", t)
+    rx.skip_gap(t)  # 401 .. 409 given up
+    assert conflicts(rx.receive(forged(401, 9), "X", t)) == []
+    assert rx.stats.unchecked_duplicates == 11 and rx.stats.conflicts == 0
+    assert conflicts(rx.receive(forged(410, 1), "X", t)) == [Conflict("S", 410, 1, "X")]
+
+
+def test_a_session_change_forgets_the_old_sessions_digests() -> None:
+    rx = Receiver(ReceiverConfig(start_sequence=1, session_grace=0.5))
+    rx.receive(pkt(1, 3), "A", 0.0)
+    rx.receive(pkt(4, 1), "A", 0.001)  # S adopted
+    for i in range(3):  # T, after S's silence: a restart
+        rx.receive(pkt(1, 1, "T"), "B", 1.0 + i * 0.3)
+    assert rx.session == "T"
+    ev = rx.receive(DownstreamPacket("T", 2, (b"other",)).build(), "B", 2.0)
+    assert conflicts(ev) == []
+    assert conflicts(rx.receive(DownstreamPacket("T", 2, (b"X",)).build(), "B", 2.0)) == [
+        Conflict("T", 2, 1, "B")
+    ]
+
+
+def test_verify_window_zero_compares_no_delivered_copy() -> None:
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, verify_window=0))
+    rx.receive(pkt(1, 2), "A", 0.0)
+    assert conflicts(rx.receive(forged(1, 2), "X", 0.0)) == []
+    assert rx.stats.unchecked_duplicates == 2
+    with pytest.raises(ValueError, match="verify_window"):
+        Receiver(ReceiverConfig(verify_window=-1))

@@ -9,7 +9,8 @@ reliable, which is what any recovery protocol needs to finish. Hostile packets a
 at drawn times on top: single packets of stray sessions, ends of session below what was
 already delivered, heartbeats and data claiming absurd sequence numbers. The property: the
 receiver delivers exactly the published messages, in order, each once, reports the end of
-session, and its requests never exceed the cap (``request_rate``, ``request_burst``).
+session, its requests never exceed the cap (``request_rate``, ``request_burst``), and the
+copies it drops never differ from what it delivered (no false :class:`Conflict`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tickwire.moldudp64 import DownstreamPacket
 from tickwire.moldudp64.events import (
+    Conflict,
     EndOfSession,
     Event,
     Messages,
@@ -302,6 +304,8 @@ def test_any_loss_pattern_delivers_everything_once_in_order(
     assert [s for _, s, _ in delivered] == list(range(1, len(messages) + 1))
     ends = [e for e in events if isinstance(e, EndOfSession)]
     assert ends == [EndOfSession("SESSIONA", len(messages) + 1)]
+    # Copies (line B, retransmissions, network duplicates) agree: never a false alarm.
+    assert not [e for e in events if isinstance(e, Conflict)]
 
 
 @settings(max_examples=60, deadline=None)

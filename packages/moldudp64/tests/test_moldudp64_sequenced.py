@@ -17,11 +17,21 @@ MSGS = [b"msg%03d" % i for i in range(60)]
 PACKETS = [DownstreamPacket("AB", 1 + 6 * i, tuple(MSGS[6 * i : 6 * i + 6])) for i in range(10)]
 
 
-def capture(order: list[int], *, times_ms: list[int] | None = None, tail: bytes = b"") -> bytes:
-    """A pcap of ``PACKETS[i]`` for i in ``order`` (optional capture times, in ms)."""
+def capture(
+    order: list[int],
+    *,
+    times_ms: list[int] | None = None,
+    tail: bytes = b"",
+    forged: frozenset[int] = frozenset(),
+) -> bytes:
+    """A pcap of ``PACKETS[i]`` for i in ``order`` (optional capture times, in ms); the
+    frames at the positions in ``forged`` carry made-up messages of the same packet."""
     buf = io.BytesIO()
     with PcapWriter(buf) as w:
-        payloads = [PACKETS[i].build() for i in order] + ([tail] if tail else [])
+        payloads = [
+            (PACKETS[i] if n not in forged else _forge(PACKETS[i])).build()
+            for n, i in enumerate(order)
+        ] + ([tail] if tail else [])
         for n, payload in enumerate(payloads):
             ts = (times_ms[n] if times_ms else n) * 1_000_000
             frame = build_udp_frame(
@@ -29,6 +39,10 @@ def capture(order: list[int], *, times_ms: list[int] | None = None, tail: bytes 
             )
             w.write(frame, timestamp_ns=ts)
     return buf.getvalue()
+
+
+def _forge(pkt: DownstreamPacket) -> DownstreamPacket:
+    return DownstreamPacket(pkt.session, pkt.sequence, tuple(b"X" + m[1:] for m in pkt.messages))
 
 
 def read(data: bytes, **kw: int) -> tuple[list[bytes], SequencedCapture]:
@@ -101,6 +115,24 @@ def test_any_ab_interleaving_after_the_first_packet_is_undone(
     assert cap.stats.messages + cap.stats.missing == 60
     assert sorted(got) == got  # in sequence order
     assert cap.stats.messages == len(got)
+    assert cap.stats.conflicts == 0  # copies that agree, however interleaved or given up
+
+
+def test_a_forged_copy_first_is_a_fault_named_in_one_phrase() -> None:
+    """A made-up copy of packet 2 comes before lines A and B: it is what is read (nothing
+    can tell yet), both real copies differ from it, and the capture is not whole. The
+    clean A/B capture is whole."""
+    order = [0, 0, 1, 1, 1, 2, 2]
+    got, cap = read(capture(order))
+    assert cap.stats.conflicts == 0 and cap.stats.faults() is None
+    got, cap = read(capture(order, forged=frozenset({2})))
+    assert got[6:12] == [b"X" + m[1:] for m in MSGS[6:12]]
+    assert cap.stats.conflicts == 12 and cap.stats.first_conflict == "AB 7"
+    assert (
+        cap.stats.faults() == "12 messages whose copies differ (one copy lies, the first at AB 7)"
+    )
+    assert cap.stats.as_dict()["conflicts"] == 12
+    assert "12 copies that differ" in cap.stats.text()
 
 
 def test_receiver_skip_gap_delivers_the_held_run_and_counts_the_hole() -> None:

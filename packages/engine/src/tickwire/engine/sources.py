@@ -118,7 +118,8 @@ class CaptureFeedStats:
     (:mod:`tickwire.moldudp64.sequenced`). ``sessions`` names the MoldUDP64 sessions the
     capture carried; one is read (:func:`iter_capture`), and ``other_session`` counts the
     packets of the others when ``session`` chose one. ``bad_packets`` and ``cut_frames``
-    (of the skipped frames) and ``gaps`` are lost messages: :meth:`faults`.
+    (of the skipped frames) and ``gaps`` are lost messages, and ``conflicts`` (copies that
+    differ from the copy read) messages that cannot be trusted: :meth:`faults`.
     """
 
     frames: int = 0
@@ -139,6 +140,10 @@ class CaptureFeedStats:
     missing: int = 0
     gaps: int = 0
     before_start: int = 0
+    #: Copies of messages that differ from the copy read (one of them lies): a fault.
+    conflicts: int = 0
+    #: The first of them, "SESSION SEQUENCE".
+    first_conflict: str | None = None
     sessions: list[str] = dataclasses.field(default_factory=list)
     #: The session asked for (``--session``), None for the capture's one session.
     session: str | None = None
@@ -148,21 +153,29 @@ class CaptureFeedStats:
         return dataclasses.asdict(self)
 
     def faults(self) -> str | None:
-        """What the reading lost, one phrase (bad packets, cut frames, gaps), or None when
-        the messages are whole (:func:`tickwire.moldudp64.capture.faults_text`, the rule
-        of every command that reads captures)."""
+        """What the reading lost, one phrase (bad packets, cut frames, gaps, copies that
+        differ), or None when the messages are whole
+        (:func:`tickwire.moldudp64.capture.faults_text`, the rule of every command that
+        reads captures)."""
         cap = CaptureStats(bad_packets=self.bad_packets, cut=self.cut_frames)
         if self.first_error is not None:
             cap.errors.append(self.first_error)
-        return faults_text(cap, gaps=self.gaps, missing=self.missing)
+        return faults_text(
+            cap,
+            gaps=self.gaps,
+            missing=self.missing,
+            conflicts=self.conflicts,
+            first_conflict=self.first_conflict,
+        )
 
     def check_whole(self, data: Source, what: str) -> None:
         """Raise :class:`~tickwire.moldudp64.errors.IncompleteCapture` (exit 1, one line)
-        when :meth:`faults` found lost messages; ``what`` names the output built without
-        them. The commands call it once their outputs are written."""
+        when :meth:`faults` found lost messages or copies that differ; ``what`` names the
+        output built from what was read. The commands call it once their outputs are
+        written."""
         faults = self.faults()
         if faults is not None:
-            raise IncompleteCapture(f"{data}: {faults}; {what} without those messages")
+            raise IncompleteCapture(f"{data}: {faults}; {what} all the same")
 
     def text(self) -> str:
         """One line for the command lines' stderr summary."""
@@ -174,6 +187,8 @@ class CaptureFeedStats:
             )
             if self.before_start:
                 line += f", {self.before_start:,} copies before the start dropped"
+            if self.conflicts:
+                line += f", {self.conflicts:,} copies that differ"
         else:
             line = (
                 f"capture: {self.messages:,} messages of {self.packets:,} packets in capture "
@@ -235,8 +250,8 @@ def iter_capture(
 
     Blocks the ITCH codec rejects (unknown types must be skipped by length, per the spec)
     are counted in ``stats.skipped_messages``. ``on_frame`` is called with 1 per packet
-    read. Lost messages (bad packets, cut frames, gaps) are counted, not raised:
-    :meth:`CaptureFeedStats.check_whole` is the commands' rule.
+    read. Lost messages (bad packets, cut frames, gaps) and copies that differ are counted,
+    not raised: :meth:`CaptureFeedStats.check_whole` is the commands' rule.
     """
     st = stats if stats is not None else CaptureFeedStats()
     st.sequenced = not keep_duplicates
@@ -272,6 +287,8 @@ def iter_capture(
         st.missing = seq.missing
         st.gaps = seq.gaps
         st.before_start = seq.before_start
+        st.conflicts = seq.conflicts
+        st.first_conflict = seq.first_conflict
     st.sessions = sorted(cstats.sessions)
 
 

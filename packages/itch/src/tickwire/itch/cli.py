@@ -156,7 +156,7 @@ def _check_whole(path: str, faults: str | None, what: str) -> None:
     """Lost capture messages, once the output is written: one error line, exit 1 (the
     rule of every command that reads captures, ``docs/cli.md``, "Captures")."""
     if faults is not None:
-        raise ValueError(f"{path}: {faults}; {what} without those messages")
+        raise ValueError(f"{path}: {faults}; {what} all the same")
 
 
 def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:

@@ -22,6 +22,7 @@ from .errors import (
 )
 from .events import (
     BadPacket,
+    Conflict,
     EndOfSession,
     Event,
     FeedResumed,
@@ -47,6 +48,7 @@ __all__ = [
     "BadPacket",
     "BadPcap",
     "BadSession",
+    "Conflict",
     "CountMismatch",
     "DownstreamPacket",
     "EndOfSession",

@@ -52,14 +52,24 @@ class CaptureStats:
     errors: list[str] = field(default_factory=list)
 
 
-def faults_text(stats: CaptureStats, *, gaps: int = 0, missing: int = 0) -> str | None:
+def faults_text(
+    stats: CaptureStats,
+    *,
+    gaps: int = 0,
+    missing: int = 0,
+    conflicts: int = 0,
+    first_conflict: str | None = None,
+) -> str | None:
     """What a capture's reading lost, as one phrase, or None when nothing was lost.
 
     The one rule of every command that reads a capture's messages (``docs/cli.md``):
     MoldUDP64 packets that do not parse (``bad_packets``), frames the capture cut short
     (``cut``) and sequence numbers never found (``gaps``, ``missing``: sequenced reading
-    only) are lost messages, so the output built from them is not whole. Frames of other
-    traffic, other ports or other sessions, and A/B copies, are not faults.
+    only) are lost messages, so the output built from them is not whole. Copies of
+    messages that differ from the copy read (``conflicts``, sequenced reading only; the
+    first at ``first_conflict``, "SESSION SEQUENCE") are a fault too: one of the
+    copies lies, and the one read may be it. Frames of other traffic, other ports or other
+    sessions, and A/B copies that agree, are not faults.
     """
     parts = []
     if stats.bad_packets:
@@ -68,6 +78,9 @@ def faults_text(stats: CaptureStats, *, gaps: int = 0, missing: int = 0) -> str 
         parts.append(f"{stats.cut:,} frames cut short by the capture's snap length")
     if gaps:
         parts.append(f"{gaps:,} sequence gaps ({missing:,} messages missing)")
+    if conflicts:
+        where = f", the first at {first_conflict}" if first_conflict else ""
+        parts.append(f"{conflicts:,} messages whose copies differ (one copy lies{where})")
     return ", ".join(parts) if parts else None
 
 

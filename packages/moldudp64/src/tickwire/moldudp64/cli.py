@@ -9,8 +9,9 @@ Commands:
   counted: :mod:`tickwire.moldudp64.sequenced`), as a BinaryFILE; ``--keep-duplicates``
   writes every packet's messages in capture order instead. A JSON summary goes to stderr.
   A capture of more than one session is refused (exit 2) unless ``--session`` picks one;
-  lost messages (bad packets, cut frames, gaps) are one ``error:`` line and exit 1, the
-  output written without them (``docs/cli.md``, "Captures").
+  lost messages (bad packets, cut frames, gaps) and copies that differ from the copy read
+  are one ``error:`` line and exit 1, the output written all the same (``docs/cli.md``,
+  "Captures").
 * ``replay SOURCE --to HOST:PORT``: send the MoldUDP64 packets of a capture (or of a
   BinaryFILE packed on the fly) to that one address, with the recorded timing scaled by
   ``--speed``, or at ``--rate`` packets/s; ``--max`` bounds the count, ``--loop`` repeats.
@@ -215,9 +216,7 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
         summary["messages_written"] = out.count
     print(json.dumps(summary), file=sys.stderr)
     if faults is not None:  # written, and said not to be whole: one line, exit 1
-        raise IncompleteCapture(
-            f"{args.input}: {faults}; {args.output} is written without those messages"
-        )
+        raise IncompleteCapture(f"{args.input}: {faults}; {args.output} is written all the same")
     return 0
 
 

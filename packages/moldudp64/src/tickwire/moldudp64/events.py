@@ -11,6 +11,7 @@ from .errors import MoldError
 __all__ = [
     "Address",
     "BadPacket",
+    "Conflict",
     "EndOfSession",
     "Event",
     "FeedResumed",
@@ -113,6 +114,25 @@ class BadPacket:
     error: MoldError
 
 
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A copy of delivered messages differs from what was delivered: one of them lies.
+
+    ``count`` of the messages of the packet from ``source`` (the first of them has sequence
+    number ``sequence``) differ from the copies the receiver delivered (or holds, beyond a
+    hole) for the same sequence numbers. The two lines of an A/B feed and a retransmission
+    carry the same bytes, so the feed cannot be trusted: a forged packet of the session
+    came first, or this one is forged. The delivered copy stands (nothing is taken back);
+    what to do is the application's decision (the live engine trips its kill switch). See
+    :mod:`tickwire.moldudp64.receiver` ("Copies that differ").
+    """
+
+    session: str
+    sequence: int
+    count: int
+    source: Address
+
+
 Event = (
     Messages
     | GapDetected
@@ -122,4 +142,5 @@ Event = (
     | StaleFeed
     | FeedResumed
     | BadPacket
+    | Conflict
 )

@@ -64,12 +64,38 @@ later does. An end of session below what was already delivered is stale: it is i
 and counted (``stale_end_of_session``), as is one that data delivered beyond it
 contradicts. The latest end of session at or above the delivered position is the one
 that counts.
+
+Copies that differ
+------------------
+UDP carries no signature: a well-formed packet of the real session, with the right
+sequence numbers and made-up messages, that arrives before the real one is delivered (the
+first copy wins) and the real one is dropped as a duplicate. Neither rule above can tell,
+but the copies can: the two lines of an A/B feed and a retransmission carry the same
+bytes, so a copy that differs from what was delivered means one of them lies. Every
+duplicate is compared:
+
+* a copy of a message still buffered (beyond a hole) with the buffered bytes;
+* a copy of a delivered message with its digest: the receiver keeps one 64-bit digest per
+  delivered sequence number for the last ``verify_window`` numbers (a ring indexed by the
+  sequence number, 8 bytes a number: 1 MiB for the default 131,072). The digest is
+  Python's ``hash`` of the bytes, SipHash keyed at random per process, so a sender cannot
+  make a different message with the digest of one it has not seen.
+
+A difference is reported (:class:`~tickwire.moldudp64.events.Conflict`, ``stats.conflicts``
+counts the messages) and nothing else changes: the delivered copy stands, as the
+receiver cannot know which copy is the real one; the application decides (the live engine
+trips its kill switch). Not covered: a copy more than ``verify_window`` sequence numbers
+behind the delivered position, of a number given up (:meth:`Receiver.skip_gap`) or from
+before the session's start (counted in ``unchecked_duplicates``; the window is sized for
+A/B skew and retransmissions, which trail the delivered position by far less); and a
+forged packet whose real copies are both lost, with nothing to compare it to.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
+from array import array
 from dataclasses import dataclass, field
 
 from .codec import (
@@ -84,6 +110,7 @@ from .errors import MoldError, TrailingBytes, TruncatedPacket
 from .events import (
     Address,
     BadPacket,
+    Conflict,
     EndOfSession,
     Event,
     FeedResumed,
@@ -106,6 +133,8 @@ _MAX_CANDIDATES = 4
 _MAX_HELD = 100_000
 #: Datagrams remembered per candidate run to tell copies from independent packets.
 _MAX_SEEN = 64
+#: A digest slot of a sequence number not delivered (``hash`` never returns -1).
+_UNDELIVERED = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +184,10 @@ class ReceiverConfig:
     #: Most bytes of out-of-order messages kept (and, separately, of packets held for
     #: candidate sessions); beyond it they are dropped and re-requested later.
     max_buffer_bytes: int = 64 << 20
+    #: Keep a digest of this many of the last delivered messages, to compare their later
+    #: copies with (a :class:`~tickwire.moldudp64.events.Conflict` when one differs);
+    #: 8 bytes each. 0: copies of delivered messages are not compared.
+    verify_window: int = 1 << 17
 
 
 @dataclass(slots=True)
@@ -192,6 +225,11 @@ class ReceiverStats:
     held_dropped: int = 0
     #: Messages given up by :meth:`Receiver.skip_gap` (never delivered).
     skipped_messages: int = 0
+    #: Copies of messages that differ from the copy delivered (or buffered) for the same
+    #: sequence number (each reported in a :class:`~tickwire.moldudp64.events.Conflict`).
+    conflicts: int = 0
+    #: Duplicates not compared: beyond ``verify_window``, given up, or before the start.
+    unchecked_duplicates: int = 0
 
 
 @dataclass(slots=True)
@@ -238,8 +276,8 @@ class Receiver:
             raise ValueError("request_rate must be positive and request_burst at least 1")
         if cfg.max_jump < 1 or cfg.session_change_after < 1:
             raise ValueError("max_jump and session_change_after must be at least 1")
-        if cfg.max_buffer < 0 or cfg.max_buffer_bytes < 0:
-            raise ValueError("max_buffer and max_buffer_bytes must not be negative")
+        if cfg.max_buffer < 0 or cfg.max_buffer_bytes < 0 or cfg.verify_window < 0:
+            raise ValueError("max_buffer, max_buffer_bytes and verify_window must not be negative")
         self.stats = ReceiverStats()
         self._fixed = encode_session(cfg.session) if cfg.session is not None else None
         self._session_raw: bytes | None = None
@@ -258,6 +296,11 @@ class Receiver:
         self._candidates: dict[bytes, _Candidate] = {}
         self._held_bytes = 0
         self._suspect: _Suspect | None = None
+        # digests of the last verify_window delivered messages, slot seq % verify_window,
+        # valid for seq in [max(_verified_from, _expected - verify_window), _expected)
+        self._window = cfg.verify_window
+        self._digests = array("q", [_UNDELIVERED]) * cfg.verify_window
+        self._verified_from = 0
         # recovery state
         self._gap_since: float | None = None
         self._req_hi = 0
@@ -390,22 +433,26 @@ class Receiver:
             expected = self._expected
             if end <= expected:
                 self.stats.duplicate_messages += count
+                self._verify(seq, msgs, source, events)
             elif seq <= expected:
                 if seq < expected:
                     self.stats.duplicate_messages += expected - seq
+                    self._verify(seq, msgs[: expected - seq], source, events)
                     msgs = msgs[expected - seq :]
                 self._expected = end
                 if end > self._known_end:
                     self._known_end = end
                 if self._buffer:
-                    msgs.extend(self._drain(expected, end))
+                    msgs.extend(self._drain(expected, end, msgs, source, events))
+                if self._window:
+                    self._remember(expected, msgs)
                 self.stats.messages += len(msgs)
                 events.append(Messages(self._session, expected, msgs))
             elif end > self._known_end + self._max_jump:
                 return self._on_jump(end, data, source, now, events)
             else:
                 self.stats.out_of_order_packets += 1
-                self._store(seq, msgs)
+                self._store(seq, msgs, source, events)
                 if end > self._known_end:
                     self._known_end = end
         if self._expected < self._known_end:
@@ -439,11 +486,14 @@ class Receiver:
             return events
         buf = self._buffer
         target = min(buf) if buf else self._known_end
+        self._forget_digests(self._expected, target)
         self.stats.skipped_messages += target - self._expected
         self._expected = target
         self._gap_since = None
-        msgs = self._drain(target, target) if buf else []
+        msgs = self._drain(target, target, [], None, events) if buf else []
         if msgs:
+            if self._window:
+                self._remember(target, msgs)
             self.stats.messages += len(msgs)
             events.append(Messages(self._session, target, msgs))
         if self._expected < self._known_end:
@@ -614,6 +664,7 @@ class Receiver:
         self._session = name
         self._expected = start
         self._known_end = start
+        self._verified_from = start
         self._cur_rx = now
         events.append(SessionChanged(None, name, start))
 
@@ -630,6 +681,7 @@ class Receiver:
         self._session = cand.name
         self._expected = 1
         self._known_end = 1
+        self._verified_from = 1  # the old session's digests are not this one's
         self._cur_rx = now
         self._buffer.clear()
         self._buffer_bytes = 0
@@ -684,16 +736,94 @@ class Receiver:
             self._suspect = _Suspect(claim, digest, now, data, source)
         return events
 
-    def _store(self, seq: int, msgs: list[bytes]) -> None:
+    # --- internals: copies that differ -----------------------------------------------------
+
+    def _remember(self, first: int, msgs: list[bytes]) -> None:
+        """Keep the digests of ``msgs``, delivered from sequence number ``first`` on."""
+        w = self._window
+        n = len(msgs)
+        if n > w:
+            msgs = msgs[n - w :]
+            first += n - w
+            n = w
+        i = first % w
+        j = i + n
+        d = self._digests
+        if j <= w:  # the ring's slots as one run (a slice, the loop in C)
+            d[i:j] = array("q", map(hash, msgs))
+        else:
+            k = w - i
+            d[i:] = array("q", map(hash, msgs[:k]))
+            d[: j - w] = array("q", map(hash, msgs[k:]))
+
+    def _forget_digests(self, lo: int, hi: int) -> None:
+        """Sequence numbers ``lo`` .. ``hi - 1`` are given up: no digest stands for them."""
+        w = self._window
+        if not w or hi <= lo:
+            return
+        if hi - lo >= w:
+            self._verified_from = hi  # the whole ring is older than the hole
+            return
+        d = self._digests
+        for s in range(lo, hi):
+            d[s % w] = _UNDELIVERED
+
+    def _verify(self, first: int, msgs: list[bytes], source: Address, events: list[Event]) -> None:
+        """Compare copies of delivered messages (``first`` .. below ``_expected``) with
+        their digests; report the ones that differ."""
+        w = self._window
+        lo = max(self._verified_from, self._expected - w)
+        d = self._digests
+        i = first % w if w else 0
+        n = len(msgs)
+        if first >= lo and i + n <= w and d[i : i + n] == array("q", map(hash, msgs)):
+            return  # the usual case, a copy that agrees: one comparison of two runs
+        bad = 0
+        at = 0
+        unchecked = 0
+        for k, m in enumerate(msgs):
+            s = first + k
+            if s < lo or (h := d[s % w]) == _UNDELIVERED:
+                unchecked += 1
+            elif h != hash(m):
+                if not bad:
+                    at = s
+                bad += 1
+        self.stats.unchecked_duplicates += unchecked
+        if bad:
+            self._conflict(at, bad, source, events)
+
+    def _conflict(self, first: int, count: int, source: Address, events: list[Event]) -> None:
+        self.stats.conflicts += count
+        log.debug(
+            "session %s: %d messages from %s (sequence %d first) differ from the copy "
+            "already received: a forged packet, or this one is",
+            self._session,
+            count,
+            source,
+            first,
+        )
+        events.append(Conflict(self._session, first, count, source))
+
+    # --- internals: the out-of-order buffer ------------------------------------------------
+
+    def _store(self, seq: int, msgs: list[bytes], source: Address, events: list[Event]) -> None:
         cfg = self.config
         buf = self._buffer
         room = cfg.max_buffer - len(buf)
         nbytes = self._buffer_bytes
         cap = cfg.max_buffer_bytes
+        bad = 0
+        at = 0
         for i, m in enumerate(msgs):
             s = seq + i
-            if s in buf:
+            held = buf.get(s)
+            if held is not None:
                 self.stats.duplicate_messages += 1
+                if held != m:
+                    if not bad:
+                        at = s
+                    bad += 1
             elif room > 0 and nbytes + len(m) <= cap:
                 buf[s] = m
                 room -= 1
@@ -701,22 +831,36 @@ class Receiver:
             else:
                 self.stats.buffer_dropped += 1
         self._buffer_bytes = nbytes
+        if bad:
+            self._conflict(at, bad, source, events)
 
-    def _drain(self, old_expected: int, end: int) -> list[bytes]:
-        """Take buffered messages from ``end`` on; forget buffered copies below ``end``."""
+    def _drain(
+        self,
+        old_expected: int,
+        end: int,
+        delivered: list[bytes],
+        source: Address,
+        events: list[Event],
+    ) -> list[bytes]:
+        """Take buffered messages from ``end`` on; forget buffered copies below ``end``,
+        comparing each with ``delivered`` (the messages just delivered from
+        ``old_expected``, from ``source``)."""
         buf = self._buffer
         pop = buf.pop
         freed = 0
+        bad: list[int] = []
         if len(buf) < end - old_expected:
-            for s in [s for s in buf if s < end]:
-                freed += len(pop(s))
-                self.stats.duplicate_messages += 1
+            below = sorted(s for s in buf if s < end)
         else:
-            for s in range(old_expected, end):
-                m = pop(s, None)
-                if m is not None:
-                    freed += len(m)
-                    self.stats.duplicate_messages += 1
+            below = [s for s in range(old_expected, end) if s in buf]
+        for s in below:
+            m = pop(s)
+            freed += len(m)
+            self.stats.duplicate_messages += 1
+            if m != delivered[s - old_expected]:
+                bad.append(s)
+        if bad:
+            self._conflict(bad[0], len(bad), source, events)
         out: list[bytes] = []
         s = end
         while s in buf:

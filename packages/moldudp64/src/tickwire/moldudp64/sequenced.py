@@ -29,6 +29,11 @@ How it sequences
   is a gap like any other.
 * Frames that carry no valid MoldUDP64 packet are skipped and counted by
   :class:`~tickwire.moldudp64.capture.MoldCapture` (``capture`` in the stats).
+* A copy that differs from the copy delivered for the same sequence numbers (the
+  receiver's rule, "Copies that differ") is counted in ``conflicts`` (the first one's
+  sequence number in ``first_conflict``): the lines of an A/B feed and a retransmission
+  carry the same bytes, so one of the copies lies and the messages delivered may be the
+  forged ones. Like a gap, it is a fault (:meth:`SequenceStats.faults`).
 
 >>> from tickwire.moldudp64.codec import DownstreamPacket
 >>> from tickwire.net import build_udp_frame
@@ -55,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .capture import CaptureStats, MoldCapture, faults_text
-from .events import Event, Messages
+from .events import Conflict, Event, Messages
 from .receiver import Receiver, ReceiverConfig
 
 __all__ = ["DEFAULT_MAX_HELD", "DEFAULT_WINDOW_NS", "SequenceStats", "SequencedCapture"]
@@ -82,6 +87,10 @@ class SequenceStats:
     gaps: int = 0
     #: Messages numbered before their session's first packet in the capture, dropped.
     before_start: int = 0
+    #: Copies of messages that differ from the copy delivered (one of them lies).
+    conflicts: int = 0
+    #: Where the first of them is: "SESSION SEQUENCE".
+    first_conflict: str | None = None
     #: Packets of sessions other than the one asked for.
     other_session_packets: int = 0
     #: Per session: the sequence number it was joined at and the next one after the last
@@ -101,6 +110,7 @@ class SequenceStats:
             "missing": self.missing,
             "gaps": self.gaps,
             "before_start": self.before_start,
+            "conflicts": self.conflicts,
             "sessions": {s: {"first": a, "next": b} for s, a, b in self._session_rows()},
             "not_udp": cap.not_udp,
             "other_port": cap.other_port,
@@ -113,9 +123,15 @@ class SequenceStats:
         return [(s, a, b) for s, (a, b) in sorted(self.sessions.items())]
 
     def faults(self) -> str | None:
-        """What the reading lost (bad packets, cut frames, gaps), one phrase, or None
-        (:func:`tickwire.moldudp64.capture.faults_text`)."""
-        return faults_text(self.capture, gaps=self.gaps, missing=self.missing)
+        """What the reading lost or cannot vouch for (bad packets, cut frames, gaps, copies
+        that differ), one phrase, or None (:func:`tickwire.moldudp64.capture.faults_text`)."""
+        return faults_text(
+            self.capture,
+            gaps=self.gaps,
+            missing=self.missing,
+            conflicts=self.conflicts,
+            first_conflict=self.first_conflict,
+        )
 
     def text(self) -> str:
         """One line for a terminal: duplicates dropped, gaps and messages missing."""
@@ -126,6 +142,8 @@ class SequenceStats:
         )
         if self.before_start:
             line += f", {self.before_start:,} before the start dropped"
+        if self.conflicts:
+            line += f", {self.conflicts:,} copies that differ"
         skipped = self.capture.frames - self.capture.packets
         if skipped:
             line += f", {skipped:,} frames without a MoldUDP64 packet"
@@ -188,7 +206,7 @@ class SequencedCapture:
             since = rx.gap_since
             if since is not None and now - since >= window:
                 yield from self._skip(rx, now)  # the hole expired before this packet came
-            yield from _delivered(rx.receive(mf.udp.payload, None, now))
+            yield from self._delivered(rx.receive(mf.udp.payload, mf.timestamp_ns, now))
             if rx.buffered >= max_held:
                 yield from self._skip(rx, now)
         for rx in receivers.values():
@@ -206,10 +224,14 @@ class SequencedCapture:
     def _skip(self, rx: Receiver, now: float) -> Iterator[Messages]:
         """Give up ``rx``'s hole; count it as a gap."""
         self.stats.gaps += 1
-        yield from _delivered(rx.skip_gap(now))
+        yield from self._delivered(rx.skip_gap(now))
 
-
-def _delivered(events: list[Event]) -> Iterator[Messages]:
-    for ev in events:
-        if isinstance(ev, Messages):
-            yield ev
+    def _delivered(self, events: list[Event]) -> Iterator[Messages]:
+        for ev in events:
+            if isinstance(ev, Messages):
+                yield ev
+            elif isinstance(ev, Conflict):
+                st = self.stats
+                st.conflicts += ev.count
+                if st.first_conflict is None:
+                    st.first_conflict = f"{ev.session} {ev.sequence}"

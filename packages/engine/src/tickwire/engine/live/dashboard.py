@@ -95,6 +95,10 @@ def render(snap: dict[str, Any]) -> Group:
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")
+    if f.get("session_changes"):  # each tripped the kill switch
+        stats.add_row("feed session changes", f"{', '.join(f['session_changes'])} (kill switch)")
+    if f.get("conflicts"):  # copies that differ: a forged packet (kill switch)
+        stats.add_row("feed copies that differ", f"{f['conflicts']} msgs (kill switch)")
     refused = {k: n for k, n in (f.get("refused") or {}).items() if n}
     if refused:  # what the receiver refused or held back (docs/robustness.md section 2)
         stats.add_row(

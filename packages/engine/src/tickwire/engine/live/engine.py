@@ -39,6 +39,17 @@ the report). ``arm`` resumes, on the operator's word; pinning the session
 (``--feed-session``, ``[feed] session``) keeps such packets out altogether. Test:
 ``test_engine_live.py::test_a_session_change_trips_the_kill_switch`` (the books differed
 from the exchange's and the engine traded on, with no word, on the old code).
+
+So does a copy of feed messages that differs from the copy applied
+(:class:`~tickwire.moldudp64.events.Conflict`, the receiver's "Copies that differ"). A
+forged packet of the real session, with the right sequence numbers, that arrives before
+the real one is applied, and the real one is dropped as an A/B duplicate: the books may
+hold made-up orders, and only the real copy, arriving later and differing, shows it. The
+engine trips the kill switch (when armed: a flood of forged packets trips it once, not
+once a packet), cancels what is open, logs a warning naming the sequence number and the
+sender, and counts the messages (``feed.conflicts`` in the report, on the dashboard).
+Test: ``test_engine_live_multicast.py::test_live_multicast_forged_packet_first`` (a
+forged packet before lines A and B; on the old code the engine traded on).
 """
 
 from __future__ import annotations
@@ -69,7 +80,14 @@ from tickwire.itch import decode as itch_decode
 from tickwire.moldudp64.aio import Line, MoldReceiver
 from tickwire.moldudp64.codec import encode_session
 from tickwire.moldudp64.errors import BadSession
-from tickwire.moldudp64.events import EndOfSession, Event, GapDetected, Messages, SessionChanged
+from tickwire.moldudp64.events import (
+    Conflict,
+    EndOfSession,
+    Event,
+    GapDetected,
+    Messages,
+    SessionChanged,
+)
 from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.net.stats import percentiles
 from tickwire.ouch import OuchError, v50
@@ -239,6 +257,8 @@ class LiveEngine:
         self.kill_trips = 0
         #: "OLD -> NEW" for each change of the feed's session (each tripped the kill switch)
         self.session_changes: list[str] = []
+        #: feed messages whose copies differed from the copy applied (module docs)
+        self.conflicts = 0
         self.started = time.time()
         self._stop = asyncio.Event()
         self._control: asyncio.AbstractServer | None = None
@@ -351,6 +371,21 @@ class LiveEngine:
                 ev.abandoned,
                 cancels,
             )
+        elif isinstance(ev, Conflict):
+            # the books may hold a forged packet's orders: no trading on them (module docs)
+            self.conflicts += ev.count
+            if self.runner.risk.armed:
+                cancels = self.kill()
+                log.warning(
+                    "kill switch tripped: %d feed messages from %s (session %s, sequence "
+                    "%d first) differ from the copies applied: one copy is forged and the "
+                    "books may hold it. %d cancels sent",
+                    ev.count,
+                    ev.source,
+                    ev.session,
+                    ev.sequence,
+                    cancels,
+                )
 
     async def _feed(self) -> AsyncIterator[Message]:
         assert self.receiver is not None
@@ -525,6 +560,9 @@ class LiveEngine:
                 "session": self.receiver.receiver.session if self.receiver else None,
                 # each change tripped the kill switch (module docs)
                 "session_changes": list(self.session_changes),
+                # copies that differed from the copy applied: each tripped the kill switch
+                # when armed (module docs)
+                "conflicts": self.conflicts,
                 # what the receiver refused or held back (docs/robustness.md section 2)
                 "refused": _refused(rx),
                 # what the book made of the messages (tickwire.engine.book's fault rules)
