@@ -123,14 +123,17 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def iter_capture_raw(source: str) -> Iterator[bytes]:
-    """A capture's message bytes in sequence order (SequencedCapture, as every reader)."""
-    for event in SequencedCapture(source):
+def iter_capture_raw(source: str, *, session: str | None = None) -> Iterator[bytes]:
+    """A capture's message bytes in sequence order (SequencedCapture, as every reader): of
+    ``session``, else of the capture's one session (a second is refused, as everywhere)."""
+    for event in SequencedCapture(source, session=session, one_session=session is None):
         yield from event.messages
 
 
-def _messages(source: str) -> Iterator[Message]:
-    return iter_capture(source) if is_capture(source) else iter_binaryfile(source)
+def _messages(source: str, session: str | None) -> Iterator[Message]:
+    if is_capture(source):
+        return iter_capture(source, session=session)
+    return iter_binaryfile(source)
 
 
 def iter_series(messages: Iterator[Message]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
@@ -191,12 +194,12 @@ def _rows_table(name: str, rows: list[tuple[Any, ...]]) -> Any:
     )
 
 
-def _binaryfile_chunks(source: str) -> Iterator[bytes]:
+def _binaryfile_chunks(source: str, session: str | None = None) -> Iterator[bytes]:
     """The BinaryFILE bytes of ``source`` in chunks: the file itself (gzip opened), or a
-    capture's messages (in sequence order) framed with their lengths."""
+    capture's messages (of ``session``, in sequence order) framed with their lengths."""
     if is_capture(source):
         frames: list[bytes] = []
-        for msg in iter_capture_raw(source):
+        for msg in iter_capture_raw(source, session=session):
             frames.append(len(msg).to_bytes(2, "big"))
             frames.append(msg)
             if len(frames) >= 1 << 17:
@@ -285,24 +288,28 @@ def _letters() -> tuple[Any, Any]:
     return pa.array(chars, type=pa.string()), pa.array(["", *chars[1:]], type=pa.string())
 
 
-def _compiled_tables(source: str) -> Iterator[tuple[str, Any]]:
+def _compiled_tables(source: str, session: str | None) -> Iterator[tuple[str, Any]]:
     """The series from the compiled book's own feed loop over ``source`` (a pass of its
     own; ``convert`` feeds the book from its own framing instead: :class:`BookSeries`)."""
     rec = _Recorder()
-    for _ in cbook.feed_chunks(rec.manager.feed_binaryfile, _binaryfile_chunks(source)):
+    chunks = _binaryfile_chunks(source, session)
+    for _ in cbook.feed_chunks(rec.manager.feed_binaryfile, chunks):
         yield from rec.tables()
     yield from rec.tables(empty=True)
 
 
-def iter_tables(source: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
+def iter_tables(
+    source: str | os.PathLike[str], *, session: str | None = None
+) -> Iterator[tuple[str, Any]]:
     """``("bbo" | "trades", pyarrow.Table)`` batches of the series of ``source`` (a
-    BinaryFILE, gzip or a MoldUDP64 capture): from the compiled book's feed loop when it
-    is built, else from :func:`iter_series` over the reference book."""
+    BinaryFILE, gzip or a MoldUDP64 capture: of ``session``, else its one session): from
+    the compiled book's feed loop when it is built, else from :func:`iter_series` over
+    the reference book."""
     src = os.fspath(source)
     if cbook.AVAILABLE:
-        yield from _compiled_tables(src)
+        yield from _compiled_tables(src, session)
         return
-    for name, rows in iter_series(_messages(src)):
+    for name, rows in iter_series(_messages(src, session)):
         yield name, _rows_table(name, rows)
 
 
@@ -348,10 +355,11 @@ class BookSeries:
             for name, table in self._rec.tables():
                 self._write(name, table)
 
-    def run(self, source: str | os.PathLike[str]) -> None:
-        """The series of ``source`` from a pass of their own (see :func:`iter_tables`)."""
+    def run(self, source: str | os.PathLike[str], *, session: str | None = None) -> None:
+        """The series of ``source`` (of its MoldUDP64 ``session`` for a capture) from a
+        pass of their own (see :func:`iter_tables`)."""
         self._rec = None  # not fed by a framer: nothing to take at finish()
-        for name, table in iter_tables(source):
+        for name, table in iter_tables(source, session=session):
             self._write(name, table)
 
     def finish(self) -> list[tuple[Path, int]]:

@@ -125,15 +125,18 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
 
 
 @contextlib.contextmanager
-def _messages(path: str, *, lenient: bool) -> Iterator[Iterator[Message]]:
+def _messages(
+    path: str, *, lenient: bool, session: str | None = None
+) -> Iterator[Iterator[Message]]:
     """The messages of ``path``: a pcap/pcapng MoldUDP64 capture (gzipped too, as
-    ``convert`` reads it) in sequence order through the capture reader plugin, else a
-    BinaryFILE (gzip allowed) with a progress bar."""
+    ``convert`` reads it) in sequence order through the capture reader plugin (of
+    ``session``, or of the capture's one session), else a BinaryFILE (gzip allowed) with a
+    progress bar (``session`` is a usage error there)."""
     from tickwire.itch import convert
 
     if convert.is_capture(path):
         try:
-            capture = convert.capture_messages(path)
+            capture = convert.capture_messages(path, session=session)
         except ImportError as exc:  # the capture reader (tickwire-moldudp64) is missing
             raise UsageError(str(exc)) from None
         read_all = False
@@ -148,8 +151,17 @@ def _messages(path: str, *, lenient: bool) -> Iterator[Iterator[Message]]:
         if read_all:
             _check_whole(path, convert.capture_faults(capture), "the messages are written")
         return
+    _check_session(path, session)
     with read(path, lenient=lenient) as reader:
         yield _with_progress(reader, iter(reader), path)
+
+
+def _check_session(path: str, session: str | None) -> None:
+    """``--session`` names a session of a MoldUDP64 capture: for a BinaryFILE it would be
+    ignored without a word, so it is a usage error (as in every command that reads
+    captures)."""
+    if session is not None:
+        raise UsageError(f"--session: for a MoldUDP64 capture, not {path}, an ITCH BinaryFILE")
 
 
 def _check_whole(path: str, faults: str | None, what: str) -> None:
@@ -174,7 +186,7 @@ def _cmd_dump(args: argparse.Namespace, out: TextIO) -> int:
     text = None if json_to_stdout(args.json) else out
     with (
         json_output(args.json, out) if args.json is not None else nullcontext(None) as as_json,
-        _messages(args.file, lenient=args.lenient) as messages,
+        _messages(args.file, lenient=args.lenient, session=args.session) as messages,
     ):
         for msg in messages:
             if symbol is not None:
@@ -225,6 +237,8 @@ def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     # Imported here: pyarrow (the [arrow] extra) is only needed by this command.
     from tickwire.itch import convert
 
+    if not convert.is_capture(args.file):
+        _check_session(args.file, args.session)
     bar = Progress(None, os.path.basename(args.file))
     try:
         summary = convert.convert(
@@ -234,6 +248,7 @@ def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
             compression=args.compression,
             series=not args.no_series,
             progress=bar.set,
+            session=args.session,
         )
     except ImportError as exc:  # pyarrow, or the capture reader, not installed
         raise UsageError(str(exc)) from None
@@ -245,6 +260,13 @@ def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
         convert.print_summary(summary, out)
     _check_whole(args.file, summary.capture_faults, "the tables are written")
     return 0
+
+
+#: ``--session`` of the commands that read captures (the engine's and pcap2itch's words).
+SESSION_HELP = (
+    "a MoldUDP64 capture: read only this session (default: the capture's one session; a "
+    "packet of a second is refused, exit 2, naming both)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbol", help="only messages about this symbol (by stock and locate)")
     p.add_argument("--limit", type=positive_int, help="stop after N messages")
     p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
+    p.add_argument("--session", metavar="NAME", help=SESSION_HELP)
     add_json_option(p, "the messages, one object per line")
     p.set_defaults(func=_cmd_dump)
 
@@ -304,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-series", action="store_true", help="skip series plugins (the engine's BBO, trades)"
     )
+    p.add_argument("--session", metavar="NAME", help=SESSION_HELP)
     add_json_option(p, "the summary, one object")
     p.set_defaults(func=_cmd_convert)
     return parser

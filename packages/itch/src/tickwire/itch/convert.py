@@ -40,9 +40,9 @@ Why plugins: tickwire-itch depends on nothing but construct (and tickwire-cli, i
 line's conventions), so it cannot import the
 MoldUDP64 capture reader (tickwire-moldudp64) or the book (tickwire-engine). Each of
 those packages registers an entry point in the group this module looks up:
-``tickwire.itch.captures`` (name ``moldudp64``: a callable taking the path and
-returning an iterable of the capture's ITCH messages in sequence order, with a
-``summary()`` dict) and ``tickwire.itch.series``. Installed without them, a capture
+``tickwire.itch.captures`` (name ``moldudp64``: a callable taking the path (and
+``session=NAME`` when one was asked for) and returning an iterable of the capture's ITCH
+messages in sequence order, with a ``summary()`` dict) and ``tickwire.itch.series``. Installed without them, a capture
 gets a one-line error that says what to install, and no series are written.
 """
 
@@ -125,8 +125,9 @@ class SeriesWriter(Protocol):
         """Called after each input chunk the sink was fed."""
         ...
 
-    def run(self, source: str) -> None:
-        """A pass of its own over ``source`` (when it is not fed by the builder)."""
+    def run(self, source: str, *, session: str | None = None) -> None:
+        """A pass of its own over ``source`` (when it is not fed by the builder): of the
+        MoldUDP64 ``session`` of a capture (passed only when one was asked for)."""
         ...
 
     def finish(self) -> list[tuple[Path, int]]:
@@ -189,16 +190,17 @@ def is_capture(path: str | os.PathLike[str]) -> bool:
     return head in _CAPTURE_MAGICS
 
 
-def capture_messages(src: str) -> CaptureMessages:
+def capture_messages(src: str, *, session: str | None = None) -> CaptureMessages:
     """The ITCH messages of the capture at ``src``, in sequence order, from the capture
-    reader plugin (tickwire-moldudp64's); ImportError saying what to install without it."""
+    reader plugin (tickwire-moldudp64's): of ``session``, or of the capture's one session
+    (the plugin refuses a second). ImportError saying what to install without it."""
     opener = _plugin(CAPTURE_GROUP, "moldudp64")
     if opener is None:
         raise ImportError(
             f"{src} is a packet capture; reading one needs tickwire-moldudp64: "
             "pip install 'tickwire-moldudp64[itch]'"
         )
-    reader: CaptureMessages = opener(src)
+    reader: CaptureMessages = opener(src) if session is None else opener(src, session=session)
     return reader
 
 
@@ -334,20 +336,25 @@ def convert(
     compression: str = "snappy",
     series: bool = True,
     progress: Callable[[int, int | None], None] | None = None,
+    session: str | None = None,
 ) -> ConvertSummary:
     """Write ``source`` (BinaryFILE, gzip, or a pcap/pcapng MoldUDP64 capture with
     tickwire-moldudp64 installed) to ``out`` as one Parquet file per message type, plus
     the installed series plugins' tables; see the module docstring. ``progress`` is
-    called with (input bytes done, total or None). Raises DecodeError (a ValueError) for
-    input that cannot be framed, leaving no ``.part`` file behind."""
+    called with (input bytes done, total or None). ``session`` reads that MoldUDP64
+    session of a capture (the plugin's and the series plugins'; a ValueError for a
+    BinaryFILE). Raises DecodeError (a ValueError) for input that cannot be framed,
+    leaving no ``.part`` file behind."""
     columnar.require("pyarrow")
     t0 = time.perf_counter()
     src = os.fspath(source)
     outdir = Path(out)
     capture = is_capture(src)
+    if session is not None and not capture:
+        raise ValueError(f"session {session!r}: for a MoldUDP64 capture, not {src}, a BinaryFILE")
     impl = "pure" if not columnar._use_compiled(implementation) else "cython"
     summary = ConvertSummary(src, str(outdir), "capture" if capture else "binaryfile", impl)
-    reader = capture_messages(src) if capture else None
+    reader = capture_messages(src, session=session) if capture else None
     created = not outdir.exists()  # a folder this run made goes again if it fails
     outdir.mkdir(parents=True, exist_ok=True)
     writers: dict[str, TableWriter] = {}
@@ -390,8 +397,12 @@ def convert(
         for w in writers.values():
             w.finish()
         for _, plugin in plugins:
-            if plugin not in fed:
+            if plugin in fed:
+                continue
+            if session is None:
                 plugin.run(src)
+            else:
+                plugin.run(src, session=session)
         for name, plugin in plugins:
             for path, rows in plugin.finish():
                 summary.files[Path(path).name] = {"rows": rows, "bytes": Path(path).stat().st_size}

@@ -187,8 +187,7 @@ class MoldCapture:
                             f"frame {st.frames:,} is a packet of MoldUDP64 session {name!r} "
                             f"and frame {first[1]:,} one of session {first[0]!r}: "
                             "sessions are not merged into one feed; choose one with "
-                            "--session NAME (pcap2itch --session NAME writes one as a "
-                            "BinaryFILE)"
+                            "--session NAME"
                         )
                 st.packets += 1
                 st.messages += len(pkt.messages)

@@ -56,16 +56,18 @@ class CaptureMessages:
         return self._capture.stats.as_dict()
 
     def faults(self) -> str | None:
-        """What the reading lost (bad packets, cut frames, gaps), one phrase, or None
-        (:meth:`SequenceStats.faults`; complete after the iteration)."""
+        """What the reading lost (bad packets, cut frames, gaps) or cannot vouch for (copies
+        that differ), one phrase, or None (:meth:`SequenceStats.faults`; complete after the
+        iteration)."""
         return self._capture.stats.faults()
 
 
-def open_capture(source: CaptureSource) -> CaptureMessages:
-    """The ``tickwire.itch.captures`` entry point: every port, the capture's one session
-    (a packet of a second raises :class:`~tickwire.moldudp64.errors.SessionChoiceError`,
-    the rule of every command that reads captures, ``docs/cli.md``)."""
-    return CaptureMessages(source, one_session=True)
+def open_capture(source: CaptureSource, *, session: str | None = None) -> CaptureMessages:
+    """The ``tickwire.itch.captures`` entry point: every port, ``session`` (``itch dump``
+    and ``convert --session``), else the capture's one session (a packet of a second
+    raises :class:`~tickwire.moldudp64.errors.SessionChoiceError`, as does a session with
+    no packet; the rule of every command that reads captures, ``docs/cli.md``)."""
+    return CaptureMessages(source, session=session, one_session=session is None)
 
 
 def capture_to_arrow(
