@@ -203,3 +203,54 @@ def test_seed_is_the_deprecated_name_of_preload(capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert "warning: --seed FILE is deprecated: use --preload FILE" in err
     assert "cannot hold a day" in err
+
+
+def _capture(path: Path, packets: list[tuple[str, int]]) -> Path:
+    """A MoldUDP64 capture of one generated message a packet: (session, sequence) each."""
+    from tickwire.itch import encode
+    from tickwire.moldudp64 import DownstreamPacket
+    from tickwire.net import PcapWriter, build_udp_frame
+
+    msgs = [encode(m) for m in generate_day(40, 2, 1)]
+    with PcapWriter(path) as w:
+        for session, seq in packets:
+            pkt = DownstreamPacket(session, seq, (msgs[seq - 1],)).build()
+            w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
+                                    src_port=1, dst_port=26477))  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("option", ["--preload", "--flow"])
+def test_a_capture_follows_the_capture_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    """docs/cli.md, "Captures": a capture with lost messages runs, then ends with one
+    error line and exit 1 (it exited 0: the exchange published a day with a hole and said
+    nothing); a capture of two sessions is exit 2 naming both, --session picks one; and
+    --session with no capture is a usage error."""
+    run = [*LOCAL, "--rate", "1000000", "--duration", "0", option]
+    whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 21)])
+    gap = _capture(tmp_path / "gap.pcap", [("FEED", s) for s in range(1, 21) if s != 4])
+    two = _capture(tmp_path / "two.pcap", [("FEED", 1), ("FEED", 2), ("OTHER", 1), ("FEED", 3)])
+    assert exchange_main([*run, str(whole)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out.splitlines()[-1])["published"] > 0
+    assert exchange_main([*run, str(gap)]) == 1
+    out, err = capsys.readouterr()
+    what = "the books were preloaded" if option == "--preload" else "the flow was published"
+    assert _error_line(err).endswith(
+        f"{gap}: 1 sequence gaps (1 messages missing); {what} all the same"
+    )
+    assert json.loads(out.splitlines()[-1])["published"] > 0  # the statistics first
+    assert exchange_main([*run, str(two)]) == 2
+    assert "session 'OTHER' and frame 1 one of session 'FEED'" in _error_line(
+        capsys.readouterr().err
+    )
+    assert exchange_main([*run, str(two), "--session", "FEED"]) == 0
+    capsys.readouterr()
+    day = tmp_path / "day.itch"
+    with BinaryFileWriter(day) as w:
+        for msg in generate_day(40, 2, 1):
+            w.write(msg)
+    assert exchange_main([*run, str(day), "--session", "FEED"]) == 2
+    assert "--session: for a MoldUDP64 capture" in _error_line(capsys.readouterr().err)

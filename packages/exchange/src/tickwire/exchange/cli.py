@@ -3,6 +3,7 @@
     python -m tickwire.exchange --feed 127.0.0.1:26477 [--ouch-port 26400]
         [--ouch42-port 26401] [--rerequest-port 26478] [--user TW] [--password-file FILE]
         [--preload FILE] [--flow FILE | --generate N --symbols S --day-seed K] [--rate R]
+        [--session NAME]
         [--loss 0.05] [--reorder 0.01] [--delay 0.001] [--drop-ouch-every N]
         [--open] [--duration SECONDS] [--json [STATS.json]]
 
@@ -17,9 +18,16 @@ publishes the seed and the flow and runs until SIGINT, SIGTERM or ``--duration``
 the flow; it then ends the feed's session, waits half a second for late re-requests,
 and prints (and writes to ``--json``) its statistics.
 
+A ``--preload`` or ``--flow`` capture follows the rules of every command that reads
+captures (``docs/cli.md``, "Captures"): one MoldUDP64 session, ``--session NAME`` or the
+capture's only one (a second is exit 2, naming both); and lost messages (packets that do
+not parse, frames cut short, sequence gaps) or copies that differ make the exit status 1
+with one ``error:`` line after the statistics: the exchange ran, and published, without
+them. A ``--flow`` stopped before its end says nothing of what the rest lost.
+
 ``--preload`` was ``--seed`` before 0.2 (still read, with a warning, until 0.3: ``--seed``
 is a random seed in every other command). Exit status: 0 on success, 1 when
-``--preload`` or ``--flow`` cannot be read or decoded, 2
+``--preload`` or ``--flow`` cannot be read or decoded or lost messages, 2
 on a usage error (checked before any port opens), 130 on Ctrl-C before the ports are up.
 OUCH passwords come from ``--password-file`` or $TICKWIRE_OUCH_PASSWORD, never argv
 (:mod:`tickwire.engine.credentials`).
@@ -58,6 +66,8 @@ from tickwire.engine.credentials import (
     read_password,
     user_name,
 )
+from tickwire.engine.sources import SESSION_HELP, CaptureFeedStats
+from tickwire.moldudp64.cli import session as session_name
 
 __all__ = ["add_arguments", "add_engine_command", "build_parser", "main", "run"]
 
@@ -102,6 +112,7 @@ def add_arguments(ex: argparse.ArgumentParser) -> None:
         default=None,
         help="ITCH BinaryFILE or capture replayed at --rate",
     )
+    ex.add_argument("--session", type=session_name, default=None, help=SESSION_HELP)
     ex.add_argument(
         "--generate", type=non_negative_int, default=0, help="generated background flow messages"
     )
@@ -182,8 +193,13 @@ async def _exchange(args: argparse.Namespace) -> int:
             raise UsageError("--seed is the old name of --preload: give --preload only")
         print("warning: --seed FILE is deprecated: use --preload FILE", file=sys.stderr)
         args.preload = args.preload_deprecated
-    seed = _itch_file(args.preload) if args.preload else None  # before any port opens
-    flow: Any = _itch_file(args.flow) if args.flow else None
+    # Checked before any port opens; a capture's losses are counted as it is read.
+    inputs = [name for name in (args.preload, args.flow) if name]
+    _check_session(inputs, args.session)
+    seed_stats, flow_stats = CaptureFeedStats(), CaptureFeedStats()
+    seed = _itch_file(args.preload, seed_stats, args.session) if args.preload else None
+    flow: Any = _itch_file(args.flow, flow_stats, args.session) if args.flow else None
+    flow_read = False  # the --flow read to its end: what it lost is known
     if flow is None and args.generate:
         from tickwire.itch.generator import generate_day
 
@@ -232,6 +248,7 @@ async def _exchange(args: argparse.Namespace) -> int:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         failure = task.exception() if task.done() and not task.cancelled() else None
+        flow_read = task.done() and failure is None
         task.cancel()
         if failure is not None:  # an unreadable --flow: exit 1 with its error, not 0
             await ex.close()
@@ -261,13 +278,30 @@ async def _exchange(args: argparse.Namespace) -> int:
         with atomic_open(args.json) as f:
             f.write(json.dumps(stats, indent=2) + "\n")
     print(json.dumps(stats), flush=True)  # stdout is JSON lines whatever --json says
+    # The rule of every command that reads captures: the output (the run) whole or said
+    # not to be, one error line, exit 1 (tickwire.engine.sources.CaptureFeedStats).
+    if seed is not None:
+        seed_stats.check_whole(args.preload, "the books were preloaded")
+    if flow_read and args.flow:
+        flow_stats.check_whole(args.flow, "the flow was published")
     return 0
 
 
-def _itch_file(name: str) -> Any:
+def _check_session(inputs: list[str], session: str | None) -> None:
+    """``--session`` names a session of a capture: with no capture among ``--preload`` and
+    ``--flow`` it would be ignored, so it is a usage error (as in every command)."""
+    from tickwire.engine.sources import is_capture
+
+    if session is not None and not any(Path(p).exists() and is_capture(p) for p in inputs):
+        raise UsageError("--session: for a MoldUDP64 capture given as --preload or --flow")
+
+
+def _itch_file(name: str, stats: CaptureFeedStats, session: str | None) -> Any:
     from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
 
     path = Path(name)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
-    return iter_capture(path) if is_capture(path) else iter_binaryfile(path)
+    if is_capture(path):
+        return iter_capture(path, stats=stats, session=session)
+    return iter_binaryfile(path)
