@@ -48,6 +48,8 @@ hold made-up orders, and only the real copy, arriving later and differing, shows
 engine trips the kill switch (when armed: a flood of forged packets trips it once, not
 once a packet), cancels what is open, logs a warning naming the sequence number and the
 sender, and counts the messages (``feed.conflicts`` in the report, on the dashboard).
+A forged copy after the real one trips it too (nothing tells which copy is real): one
+packet can stop the trading, never make it trade on a forged book.
 Test: ``test_engine_live_multicast.py::test_live_multicast_forged_packet_first`` (a
 forged packet before lines A and B; on the old code the engine traded on).
 """
