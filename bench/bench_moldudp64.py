@@ -4,7 +4,11 @@ Run: ``uv run --no-sync python bench/bench_moldudp64.py`` (``--quick`` for a sho
 
 1. Messages/s through the sans-I/O ``Receiver`` for in-order packets of generated ITCH
    messages (~1,400-byte packets), against the same packets dissected by the construct
-   reference layout and by scapy (our MoldUDP64 layer), measured in the same run.
+   reference layout and by scapy (our MoldUDP64 layer), measured in the same run; and
+   what comparing copies costs ("Copies that differ" in the receiver's docs): the
+   receiver with its default ``verify_window`` and with ``verify_window=0``, on one line
+   and on lines A and B (every packet twice), alternated, CPU time
+   (``--receiver-only`` runs this part alone).
 2. End-to-end messages/s over loopback UDP (asyncio publisher + re-request server ->
    asyncio receiver), on uvloop and on the standard loop, without and with 5% seeded loss;
    reports messages lost (must be 0).
@@ -50,19 +54,42 @@ def _best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
     return best
 
 
+def _receive(packets: list[bytes], n: int, config: ReceiverConfig) -> None:
+    rx = Receiver(config)
+    receive = rx.receive
+    got = 0
+    for p in packets:
+        for ev in receive(p, "A", 0.0):
+            if type(ev) is Messages:
+                got += len(ev.messages)
+    assert got == n and rx.stats.conflicts == 0, got
+
+
+def bench_verify(messages: list[bytes], rounds: int = 3) -> dict[str, list[float]]:
+    """M msgs/s (CPU) of the receiver comparing copies (default ``verify_window``) and
+    not (0), on one line and on A/B, each the best of 3, ``rounds`` alternations."""
+    packets = pack_messages("BENCH", 1, messages, 1400)
+    ab = [p for p in packets for _ in (0, 1)]
+    n = len(messages)
+    out: dict[str, list[float]] = {}
+    for line, pkts in (("one line", packets), ("A/B", ab)):
+        for _ in range(rounds):
+            for label, window in (("verify", ReceiverConfig().verify_window), ("no verify", 0)):
+                best = float("inf")
+                for _ in range(3):
+                    t = time.process_time()
+                    _receive(pkts, n, ReceiverConfig(verify_window=window))
+                    best = min(best, time.process_time() - t)
+                out.setdefault(f"{line}, {label}", []).append(n / best / 1e6)
+    return out
+
+
 def bench_receiver(messages: list[bytes], repeat: int) -> dict[str, float]:
     packets = pack_messages("BENCH", 1, messages, 1400)
     n = len(messages)
 
     def ours() -> None:
-        rx = Receiver(ReceiverConfig())
-        receive = rx.receive
-        got = 0
-        for p in packets:
-            for ev in receive(p, "A", 0.0):
-                if type(ev) is Messages:
-                    got += len(ev.messages)
-        assert got == n, got
+        _receive(packets, n, ReceiverConfig())
 
     def construct_ref() -> None:
         got = 0
@@ -318,6 +345,7 @@ def bench_pcap_read(messages: list[bytes]) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--receiver-only", action="store_true", help="only part 1")
     args = ap.parse_args()
     n = 100_000 if args.quick else 400_000
     print(
@@ -340,6 +368,11 @@ def main() -> int:
             print(
                 f"{label:22} {r[k] / 1e6:8.3f} M msgs/s   {r['receiver_msgs_per_s'] / r[k]:.0f}x slower"
             )
+    print("\n## 1b. comparing copies: verify_window default against 0, CPU time, rounds")
+    for label, rates in bench_verify(messages).items():
+        print(f"{label:22} {' / '.join(f'{x:.2f}' for x in rates)} M msgs/s")
+    if args.receiver_only:
+        return 0
 
     print("\n## 2./3. end to end over loopback UDP (one process)")
     e2e_n = 100_000 if args.quick else 300_000
