@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.fpga import regs
 from tickwire.fpga.backend import FpgaBackend
-from tickwire.fpga.control import instrument_writes
+from tickwire.fpga.control import instrument_writes, set_instrument
 from tickwire.fpga.core import LATENCY_CYCLES
 from tickwire.fpga.sim import frame_beats
 from tickwire.fpga.wire import IP_MIN_IHL, L3_UNTAGGED, UDP_LENGTH
@@ -307,3 +307,89 @@ def test_notional_rule_at_its_edge(fpga: FpgaBackend) -> None:
         locate += 1
     config = dataclasses.replace(CONFIG, instruments=tuple(insts))
     _check(fpga, config, frames)
+
+
+def _slot_instrument(slot: int) -> InstrumentConfig:
+    return InstrumentConfig(
+        100 + slot, f"S{slot:03d}", 1_500_000 + slot, 100, 10, 1, 1000, 5000, 10**12
+    )
+
+
+def test_every_cam_slot_finds_its_instrument(fpga: FpgaBackend) -> None:
+    """A trigger for the instrument of each of the 64 slots (highest first), back to
+    back: the CAM (its compares registered by groups of eight, the upper half from the
+    complemented locate, an encoder per memory) finds each slot, whose limits are the
+    ones used and whose position is the one updated (the stats are read per slot)."""
+    config = dataclasses.replace(
+        CONFIG, instruments=tuple(_slot_instrument(s) for s in range(regs.INST_SLOTS))
+    )
+    frames = [
+        feed_frame([FILLER] * 3 + [add_order(100 + s, "S", 1_400_000 + 7 * s)])
+        for s in reversed(range(regs.INST_SLOTS))
+    ]
+    _check(fpga, config, frames)
+
+
+def test_the_lowest_slot_wins_when_two_hold_the_same_locate(fpga: FpgaBackend) -> None:
+    """``set_instrument`` can put a locate in a second slot (a config cannot): the CAM
+    takes the lowest slot holding it. Slot 40 (another group, the complemented half)
+    gets locate 13 with a limit below the trigger's price: slot 0's limits still
+    decide; once slot 0 is emptied, slot 40's refuse (no trigger)."""
+    frame = feed_frame([FILLER, add_order(13, "S", 1_499_900)])
+    fpga.configure(CONFIG)
+    assert fpga.sim is not None
+    shadow = dataclasses.replace(CONFIG.instruments[0], limit_price=1_000_000)
+    set_instrument(fpga.sim, 40, shadow)
+    want = ThresholdEngine(CONFIG).feed(frame)
+    assert want and fpga.feed(frame) == want
+    set_instrument(fpga.sim, 0, None)
+    assert fpga.feed(frame) == []
+    assert fpga.stats().triggers == 1
+
+
+def _with_udp_length(frame: bytes, l4: int, udp_len: int) -> bytes:
+    out = bytearray(frame)
+    out[l4 + UDP_LENGTH : l4 + UDP_LENGTH + 2] = udp_len.to_bytes(2, "big")
+    return bytes(out)
+
+
+def test_the_header_decision_at_its_edges(fpga: FpgaBackend) -> None:
+    """The header decision's compares, made a cycle ahead for each candidate L4, at
+    their edges, untagged, tagged and with IPv4 options (other L4s), back to back, each
+    frame followed by an intact trigger: the UDP length from 0 to 9 (below 8 is one
+    parse error) and around the MoldUDP64 count's end (26 to 28, a heartbeat's 28 and
+    27), and the frame ending
+    one byte before, at and after the UDP header's end (the decision is made once the
+    bytes up to ``L4 + 8`` have arrived). Each fails when its compare is off by one."""
+    frames = []
+    for vlan, options in ((None, b""), (7, b""), (None, bytes(12)), (7, bytes(40))):
+        l4 = (L3_UNTAGGED + 4 if vlan is not None else L3_UNTAGGED) + 20 + len(options)
+        base = feed_frame([add_order(13, "S", 1_499_900)], vlan_tci=vlan, options=options)
+        intact = feed_frame([add_order(14, "S", 3_999_990)], vlan_tci=vlan, options=options)
+        for udp_len in (*range(10), 26, 27, 28):
+            frames += [_with_udp_length(base, l4, udp_len), intact]
+        # A heartbeat (count 0) is a 28-byte datagram: valid, and one byte less cuts
+        # its count (the count's low byte is read only when the datagram holds it).
+        heartbeat = feed_frame([], vlan_tci=vlan, options=options)
+        frames += [heartbeat, intact, _with_udp_length(heartbeat, l4, 27), intact]
+        for end in (l4 + 7, l4 + 8, l4 + 9):
+            frames += [base[:end], intact]
+    _check(fpga, CONFIG, frames)
+
+
+def test_blocks_longer_than_255_bytes_at_every_alignment(fpga: FpgaBackend) -> None:
+    """A and F blocks whose length is above 255 with a low byte that alone would make
+    them short (10, 0) or end them in the beat: the scanner's compares on a length below
+    256 are the high byte's "is zero" and the low byte's compare (lane 0's from a
+    register), so these are full-length triggers, not short ones. At every alignment
+    (lane 0 gets the length's low byte when the high byte ends the beat before)."""
+    frames = []
+    for pad in range(8):
+        for extra in (256 + 10 - 36, 256 - 36, 512 + 3 - 40):
+            mpid = "MPID" if extra == 512 + 3 - 40 else None
+            long = add_order(13, "S", 1_499_900, mpid=mpid) + bytes(extra)
+            frames += [
+                feed_frame([b"X" * pad, long, add_order(14, "S", 3_999_990)]),
+                feed_frame([b"X" * pad, add_order(14, "S", 3_999_980)]),
+            ]
+    _check(fpga, CONFIG, frames)

@@ -20,8 +20,11 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     ``L4 = L3 + 4 * IHL``), the frame is decided for the feed port or ignored, with the
     checks of section 2 in one cycle; ``P = L4 + 8`` and the UDP end ``L4 + UL`` are
     kept for the frame. The fields before the UDP header (bytes 0..27) are decoded every
-    cycle and registered, ``L4`` also one-hot over its 17 possible values, so the
-    decision cycle only compares the 17 candidate ports and selects the UDP length.
+    cycle and registered, ``L4`` also one-hot over its 17 possible values; for each
+    candidate ``L4`` the compares on the later fields (the destination port with the
+    feed's, the UDP length with 8 and with the count's end, the bytes received with
+    ``L4 + 8``) and the end ``L4 + UL`` are made a cycle ahead from the buffer as the
+    incoming beat will leave it, so the decision cycle only selects them by ``L4``.
     *MoldUDP64*, by block-start pointer jumping: every lane is read, in parallel, as
     the low byte of a block length field (its high byte is the lane before, or the
     previous beat's last byte), giving that block's length ``n``, the lane where it
@@ -58,11 +61,13 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     the scanner reads (``P + 18``) is at least 19 bytes later, so it reads the decision
     from registers.
 *Locate lookup*
-    The locate of the message being scanned is copied into a register of the CAM's own
-    the cycle after it is complete, compared with the 64 slot locates (a CAM) the cycle
-    after, and the slot's configuration and its position are read from two memories the
-    cycle after that; the price's last byte comes 33 bytes (at least four beats) after
-    the locate's, so both are ready at cycle T.
+    The locate of the message being scanned is copied into two registers of the CAM's
+    own (the locate and its complement, each driving half of the compares) the cycle
+    after it is complete, compared with the 64 slot locates (a CAM) the cycle after,
+    the compares registered, and the slot's configuration and its position are read
+    from two memories the cycle after that, addressed by the priority encoder of the
+    registered compares; the price's last byte comes 33 bytes (at least four beats)
+    after the locate's, so both are ready at cycle T.
 ``S1`` (T + 1), ``S1M`` (T + 2), ``S1A`` (T + 3), ``S1S`` (T + 4)
     ``0 < p <= limit`` (a trigger) and ``limit - p``; its product with the reciprocal
     ``m`` as four partial products (one 18x18 multiplier each, registered with no
@@ -458,17 +463,48 @@ class ThresholdCore(wiring.Component):
                 & ((frag & _FRAGMENT) == 0)
             ),
         ]
+
+        # Every compare of the decision on a field after L4 (the destination port with
+        # the feed's, the UDP length with 8 and with the count's end, the bytes received
+        # with L4 + 8) and the datagram's end ``L4 + UL`` are made a cycle ahead for each
+        # of the 17 candidate L4s, from the buffer as it will be (the incoming beat
+        # written into it) and registered; the decision cycle selects them by ``l4_oh``.
+        # Exact: the buffer then holds what the compare read, and the feed port cannot
+        # change between the two cycles (APPLY needs no frame in flight, and this frame
+        # has had four beats).
+        def byte_next(offset: int) -> Any:
+            here = self.rx_valid & (in_beat == offset // 8)
+            return Mux(here, self.rx_data.word_select(offset % 8, 8), byte(offset))
+
+        def u16_next(offset: int) -> Any:
+            return Cat(byte_next(offset + 1), byte_next(offset))
+
+        nrx_next = in_beat * 8 + sum(self.rx_be[i] for i in range(8))
+        c_port = [Signal(name=f"c_port_{at}") for at in l4_at]
+        c_short = [Signal(name=f"c_short_{at}") for at in l4_at]
+        c_cnt = [Signal(name=f"c_cnt_{at}") for at in l4_at]
+        c_l4in = [Signal(name=f"c_l4in_{at}") for at in l4_at]
+        c_end = [Signal(_POS, name=f"c_end_{at}") for at in l4_at]
+        for k, l4_k in enumerate(l4_at):
+            ul = u16_next(l4_k + UDP_LENGTH)
+            m.d.sync += [
+                c_port[k].eq(u16_next(l4_k + UDP_DPORT) == act_fport),
+                c_short[k].eq(ul < UDP_HEADER),
+                c_cnt[k].eq(ul > UDP_HEADER + COUNT_LO),
+                c_l4in[k].eq(nrx_next >= l4_k + UDP_HEADER),
+                c_end[k].eq(l4_k + ul),
+            ]
+
+        def at_l4(flags: list[Any]) -> Any:
+            return _or_all([l4_oh[k] & flag for k, flag in enumerate(flags)])
+
         dport_ok = Signal()
-        udp_len = Signal(16)
+        udp_short = Signal()  # the UDP length is below 8
+        l4_in = Signal()  # the bytes up to L4 + 8 have arrived
         hm.d.comb += [
-            dport_ok.eq(
-                _or_all(
-                    [l4_oh[k] & (u16(at + UDP_DPORT) == act_fport) for k, at in enumerate(l4_at)]
-                )
-            ),
-            udp_len.eq(
-                _or_all([Mux(l4_oh[k], u16(at + UDP_LENGTH), 0) for k, at in enumerate(l4_at)])
-            ),
+            dport_ok.eq(at_l4(c_port)),
+            udp_short.eq(at_l4(c_short)),
+            l4_in.eq(at_l4(c_l4in)),
         ]
         f_done = Signal()  # the header decision is made for this frame
         f_scan = Signal()  # ... and the MoldUDP64 packet is being scanned
@@ -478,17 +514,19 @@ class ThresholdCore(wiring.Component):
         f_cnt_in = Signal()  # ... and the MoldUDP64 count's low byte is in the datagram
         decide = Signal()
         feed_ok = Signal()
-        hm.d.comb += decide.eq(r_valid & ~f_done & (r_beat >= 4) & (nrx >= l4 + UDP_HEADER))
+        hm.d.comb += decide.eq(r_valid & ~f_done & (r_beat >= 4) & l4_in)
         hm.d.comb += feed_ok.eq(ip_ok & dport_ok)
         scan_now = Signal()
         uerr_now = Signal()
         p_now = Signal(_POS)
         end_now = Signal(_POS)
         hm.d.comb += [
-            scan_now.eq(f_scan | (decide & feed_ok & (udp_len >= UDP_HEADER))),
-            uerr_now.eq(f_uerr | (decide & feed_ok & (udp_len < UDP_HEADER))),
+            scan_now.eq(f_scan | (decide & feed_ok & ~udp_short)),
+            uerr_now.eq(f_uerr | (decide & feed_ok & udp_short)),
             p_now.eq(Mux(f_done, f_p, l4 + UDP_HEADER)),
-            end_now.eq(Mux(f_done, f_end, l4 + udp_len)),
+            end_now.eq(
+                Mux(f_done, f_end, _or_all([Mux(l4_oh[k], c_end[k], 0) for k in range(len(l4_at))]))
+            ),
         ]
 
         # ------------------------------------------------------------------ scanner
@@ -559,6 +597,22 @@ class ThresholdCore(wiring.Component):
         pre_hi = Signal(8)
         xm.d.comb += pre_hi.eq(Mux(r_valid, Mux(r_last, 0, r_data[56:64]), sc_lhi))
         x_hi = [pre_hi, *xb[:7]]
+        # Every compare that feeds the walk's tables is on a length below 256 (a block
+        # end in the beat, a short A/F, the next length field a beat ahead), so it is
+        # the high byte's "is zero" and a compare of the low byte. Lane 0's high byte is
+        # the beat before's last (``r_data`` or ``sc_lhi``): its "is zero" is kept in
+        # registers beside them (``r_top_zero`` from the incoming beat; ``sc_lhi_zero``
+        # updated as ``sc_lhi`` is), so lane 0's decode starts one LUT from them instead
+        # of an 8-bit compare after a select.
+        r_top_zero = Signal()
+        sc_lhi_zero = Signal(init=1)
+        m.d.sync += r_top_zero.eq(self.rx_data[56:64] == 0)
+        with m.If(r_valid):
+            m.d.sync += sc_lhi_zero.eq(r_last | r_top_zero)
+        pre_hz = Signal()
+        xm.d.comb += pre_hz.eq(Mux(r_valid, r_last | r_top_zero, sc_lhi_zero))
+        x_hz = [pre_hz, *[b == 0 for b in xb[:7]]]
+        assert max(_LEN_A, _LEN_F, 16) <= 256
         end_c: list[Any] = []
         short_c: list[Any] = []
         adv_l: list[Any] = []
@@ -593,9 +647,10 @@ class ThresholdCore(wiring.Component):
             ok_r = Signal(name=f"pre{i}_cnt_ok")
             is_r = Signal(_LEFT_EQ + 4, name=f"pre{i}_cnt_is")
             min_r = [Signal(7, name=f"pre{i}_cnt_left{j}") for j in range(5)]
+            lo, hz = xb[i], x_hz[i]
             m.d.sync += [
-                sa_r.eq((n_x != 0) & (n_x < _LEN_A)),
-                sf_r.eq((n_x != 0) & (n_x < _LEN_F)),
+                sa_r.eq(hz & (lo != 0) & (lo < _LEN_A)),
+                sf_r.eq(hz & (lo != 0) & (lo < _LEN_F)),
             ]
             xm.d.comb += [
                 ok_r.eq(c19_x[i] & (n_x != 0) & (n_x != 0xFFFF)),
@@ -611,13 +666,14 @@ class ThresholdCore(wiring.Component):
             cnt_is_l.append(is_r)
             cnt_left_l.append(min_r)
             e_c = Signal(8, name=f"pre{i}_end")
-            xm.d.comb += e_c.eq(Cat(*[n_x == e - i if e >= i else C(0, 1) for e in range(8)]))
+            xm.d.comb += e_c.eq(Cat(*[hz & (lo == e - i) if e >= i else C(0, 1) for e in range(8)]))
             sh_c = Signal(name=f"pre{i}_short")
             if i < 7:
                 t = xb[i + 1]
                 xm.d.comb += sh_c.eq(
-                    (n_x != 0)
-                    & (((t == _TYPE_A) & (n_x < _LEN_A)) | ((t == _TYPE_F) & (n_x < _LEN_F)))
+                    hz
+                    & (lo != 0)
+                    & (((t == _TYPE_A) & (lo < _LEN_A)) | ((t == _TYPE_F) & (lo < _LEN_F)))
                 )
             adv_c = Signal(_POS, name=f"pre{i}_adv")
             xm.d.comb += adv_c.eq(n_x + (i + BLOCK_PREFIX - 8))
@@ -625,7 +681,7 @@ class ThresholdCore(wiring.Component):
             xm.d.comb += aoh_c.eq(
                 Cat(
                     *[
-                        n_x == k if (k := j + 8 - i - BLOCK_PREFIX) >= 0 else C(0, 1)
+                        hz & (lo == k) if (k := j + 8 - i - BLOCK_PREFIX) >= 0 else C(0, 1)
                         for j in range(10)
                     ]
                 )
@@ -1039,7 +1095,7 @@ class ThresholdCore(wiring.Component):
                         f_uerr.eq(uerr_now),
                         f_p.eq(p_now),
                         f_end.eq(end_now),
-                        f_cnt_in.eq(udp_len > UDP_HEADER + COUNT_LO),
+                        f_cnt_in.eq(at_l4(c_cnt)),
                     ]
 
         # ------------------------------------------------------------------ locate lookup
@@ -1048,18 +1104,33 @@ class ThresholdCore(wiring.Component):
         # and driving the compares from it put its flip-flops by the CAM, far from the
         # scanner. The copy costs no latency: the locate's low byte (body byte 2) is 33
         # bytes before the price's last (byte 35), so at least four beats before T: the
-        # copy (L + 1 -> L + 2), the compare (-> L + 3) and the memory read (-> L + 4)
-        # fit, L being the scanner's cycle of the beat with the locate's low byte.
+        # copy (L + 1 -> L + 2), the compares (-> L + 3) and the encoder with the memory
+        # read (-> L + 4) fit, L being the scanner's cycle of the beat with the locate's
+        # low byte. The copy is two registers, the locate and its complement, each driving
+        # half of the compares (Yosys merges identical flip-flops, not complemented ones),
+        # and the 64 compares are registered: the priority encoder of the registered hits
+        # drives the memories' address, and the slot and the hit are registered from it
+        # for S1. Every compare still reads the slot locates of cycle L + 2, as before.
+        half = regs.INST_SLOTS // 2
         cam_loc = Signal(16)
-        m.d.sync += cam_loc.eq(sc_mloc)
+        cam_nloc = Signal(16)
+        cam_nz = Signal()
+        m.d.sync += [cam_loc.eq(sc_mloc), cam_nloc.eq(~sc_mloc), cam_nz.eq(sc_mloc != 0)]
+        cam_hits = Signal(regs.INST_SLOTS)
+        cam_hits_nz = Signal()
+        m.d.sync += cam_hits_nz.eq(cam_nz)
+        m.d.sync += [
+            cam_hits[i].eq(act_loc[i] == cam_loc if i < half else ~act_loc[i] == cam_nloc)
+            for i in range(regs.INST_SLOTS)
+        ]
         cam_idx = Signal(6)
         cam_hit = Signal()
-        hit_any, idx_expr = _priority([act_loc[i] == cam_loc for i in range(regs.INST_SLOTS)])
+        hit_any, idx_expr = _priority(list(cam_hits))
         cam_hit_c = Signal()
         cam_idx_c = Signal(6)
-        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & (cam_loc != 0))]
+        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & cam_hits_nz)]
         m.d.sync += [cam_idx.eq(cam_idx_c), cam_hit.eq(cam_hit_c)]
-        m.d.comb += [cfg_rd.addr.eq(cam_idx), pos_rd.addr.eq(cam_idx)]
+        m.d.comb += [cfg_rd.addr.eq(cam_idx_c), pos_rd.addr.eq(cam_idx_c)]
 
         # ------------------------------------------------------------------ S1..S3
         # Each multiply has a stage of its own and its result a register after it (they
