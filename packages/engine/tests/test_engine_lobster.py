@@ -252,3 +252,41 @@ def test_engine_lobster_an_earlier_runs_bbo_series_goes(day: list[Message], tmp_
     assert not (tmp_path / "bbo.csv").exists()
     export(day[:3000], [symbol], tmp_path, levels=2, bbo_format="csv")
     assert (tmp_path / "bbo.csv").read_text().startswith("timestamp_ns,")
+
+
+def test_engine_lobster_a_day_without_its_directory_names_the_symbol(
+    day: list[Message], tmp_path: Path
+) -> None:
+    """A capture that starts mid-session has no Stock Directory, and its first message of
+    a symbol may name an order from before the capture (no symbol in it): the book is
+    made unnamed and only the Add Orders name the symbol. The export found the symbol
+    there and wrote its files, then reported its rows, its BBO rows and a replace's new
+    order under the book's name, empty, and called the symbol missing (exit 1)."""
+    from tickwire.itch import OrderDelete, StockDirectory, StockTradingAction
+
+    books = BookManager()
+    books.feed(day)
+    book = max(books.books.values(), key=lambda b: b.order_count)
+    sym, locate = book.symbol, book.locate
+    named = (StockDirectory, StockTradingAction)
+    cut = [m for m in day if not (isinstance(m, named) and m.stock_locate == locate)]
+    first = next(i for i, m in enumerate(cut) if m.stock_locate == locate)
+    cut.insert(first, OrderDelete(locate, 0, cut[first].timestamp, 10**15))  # from before
+    res = export(cut, [sym], tmp_path, levels=LEVELS, bbo_format="csv")
+    assert res.missing_symbols == [] and list(res.rows) == [sym] and res.rows[sym] > 100
+    with (tmp_path / "bbo.csv").open() as f:
+        assert {r["symbol"] for r in csv.DictReader(f)} == {sym}
+
+
+def test_engine_lobster_cli_a_missing_symbol_also_names_lost_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture that lost messages and a symbol not in it: the one error line says both
+    (it named the symbol only, and the gap was never an error)."""
+    cap = Path(__file__).resolve().parents[3] / "data/pcap/nasdaq-itch50/Multiple.Packets.pcap"
+    argv = ["export", str(cap), "--symbol", "META", "--symbol", "NOPE"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 1
+    out, err = capsys.readouterr()
+    assert "  META: 38 LOBSTER rows" in out
+    assert err.count("\n") == 1 and "not found in the data: NOPE (and " in err
+    assert "1 sequence gaps (4,244,620 messages missing)" in err

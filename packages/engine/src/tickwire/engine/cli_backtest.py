@@ -562,8 +562,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"  BBO series: {res.bbo_rows:,} rows")
     for p in res.files:
         print(f"  wrote {p}")
+    faults = feed_stats.faults() if feed_stats is not None else None
     if res.missing_symbols:  # the found ones are written; the command failed all the same
-        raise ValueError(f"not found in the data: {', '.join(res.missing_symbols)}")
+        also = f" (and {desc}: {faults})" if faults is not None else ""
+        raise ValueError(f"not found in the data: {', '.join(res.missing_symbols)}{also}")
     if feed_stats is not None:
         feed_stats.check_whole(desc, "the files are written")
     return 0

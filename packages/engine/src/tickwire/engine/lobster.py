@@ -108,6 +108,7 @@ class _Writer:
         date: str | None,
         files: contextlib.ExitStack,
     ) -> None:
+        self.symbol = symbol  # as the data names it (a directory message may be missing)
         stem = f"{symbol}_{date}_34200000_57600000" if date else symbol
         self.msg_path = out_dir / f"{stem}_message_{levels}.csv"
         self.book_path = out_dir / f"{stem}_orderbook_{levels}.csv"
@@ -236,7 +237,7 @@ def export(
                     msg.new_order_reference_number,
                     old.side,
                     msg.shares,
-                    book.symbol,
+                    w.symbol,
                     msg.price,
                 )
                 manager.apply(new)
@@ -263,9 +264,9 @@ def export(
                 key = (q.bid_price, q.bid_size, q.ask_price, q.ask_size)
                 if last_bbo.get(locate) != key:
                     last_bbo[locate] = key
-                    bbo_rows.append((ts, book.symbol, *key))
+                    bbo_rows.append((ts, w.symbol, *key))
 
-        result.rows = {manager.books[loc].symbol: w.rows for loc, w in writers.items()}
+        result.rows = {w.symbol: w.rows for w in writers.values()}
         result.missing_symbols = sorted(wanted - set(result.rows))
         if bbo_format is not None:
             result.bbo_rows = len(bbo_rows)
