@@ -326,3 +326,18 @@ def test_sweep_run_of_a_capture_with_lost_messages_is_incomplete(tmp_path: Path)
     assert row["status"] == "error" and "SessionChoiceError" in row["error"]
     row = run_task(task(cap, session="FEED01"))
     assert row["status"] == "ok", row["error"]
+
+
+def test_sweep_says_incomplete_runs_apart_from_failed_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The totals count incomplete runs (figures kept, the day lost messages) apart from
+    failed ones (no figures): they said "0 ok, 2 failed" while each row said incomplete."""
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100, 200]\n')
+    day = faulty_capture(tmp_path, "gap")
+    argv = ["sweep", "--data", str(day), "--grid", str(grid), "--out", str(tmp_path / "s")]
+    assert engine_main([*argv, "--workers", "1", "--no-plot"]) == 1
+    out, err = capsys.readouterr()
+    assert "0 ok, 0 failed, 2 incomplete" in out
+    assert "sweep: 2 of 2 runs not ok (0 ok, 0 failed, 2 incomplete; " in err

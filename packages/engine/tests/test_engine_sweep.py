@@ -157,7 +157,7 @@ def test_a_corrupt_day_loses_nothing_else(
             assert r["error"] is None and r["messages"] == 20_000
             assert (out / "runs" / r["day"] / r["params_id"] / "report.json").exists()
             assert (out / "runs" / r["day"] / r["params_id"] / "pnl.png").exists()
-    assert "sweep: 2 of 6 runs failed" in err
+    assert "sweep: 2 of 6 runs not ok (4 ok, 2 failed; " in err
     assert "Traceback" not in err
     with (out / "summary.csv").open() as f:
         assert [r["status"] for r in csv.DictReader(f)] == [r["status"] for r in rows]

@@ -110,17 +110,21 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     names = [d.name for d in days]
     files = write_results(rows, names, grid, out, plot=not args.no_plot)
     failed = [r for r in rows if r["status"] != "ok"]
+    incomplete = sum(r["status"] == "incomplete" for r in rows)
+    # an incomplete run (its day lost messages) has figures but fails the sweep all the same
+    counts = f"{len(rows) - len(failed)} ok, {len(failed) - incomplete} failed" + (
+        f", {incomplete} incomplete" if incomplete else ""
+    )
     if failed:
         print(
-            f"sweep: {len(failed)} of {len(rows)} runs failed (status and error in "
-            f"{out / 'summary.csv'})",
+            f"sweep: {len(failed)} of {len(rows)} runs not ok ({counts}; status and error "
+            f"in {out / 'summary.csv'})",
             file=sys.stderr,
         )
     if not args.quiet:
         print(
             f"sweep: {len(rows)} runs ({len(days)} days x {grid.size} parameter sets) on "
-            f"{n_workers} workers in {wall:.1f} s: {len(rows) - len(failed)} ok, "
-            f"{len(failed)} failed"
+            f"{n_workers} workers in {wall:.1f} s: {counts}"
         )
         totals = {k: v for k, v in total_pnl(rows, grid).items() if v is not None}
         if totals:
