@@ -16,23 +16,12 @@ from tickwire.itch import encode
 from tickwire.itch.cli import main as itch_main
 from tickwire.itch.generator import generate_day
 from tickwire.itch.writer import BinaryFileWriter
-from tickwire.moldudp64 import DownstreamPacket
-from tickwire.net import PcapWriter, build_udp_frame
+from tickwire.moldudp64.testing import write_capture
 
 
 def _capture(path: Path, packets: list[tuple[str, int]], forged: int = 0) -> Path:
-    """A capture of one message a packet: (session, sequence) each; the first packet of
-    sequence number ``forged`` carries a made-up message (its last byte changed)."""
-    msgs = [encode(m) for m in generate_day(40, 2, 1)]
-    with PcapWriter(path) as w:
-        for session, seq in packets:
-            msg = msgs[seq - 1]
-            if seq == forged:
-                msg, forged = msg[:-1] + bytes([msg[-1] ^ 1]), 0
-            pkt = DownstreamPacket(session, seq, (msg,)).build()
-            w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
-                                    src_port=1, dst_port=26477))  # fmt: skip
-    return path
+    """A capture of one generated message a packet (:func:`write_capture`)."""
+    return write_capture(path, packets, [encode(m) for m in generate_day(40, 2, 1)], forged=forged)
 
 
 @pytest.mark.parametrize("cmd", ["dump", "convert"])

@@ -208,16 +208,9 @@ def test_seed_is_the_deprecated_name_of_preload(capsys: pytest.CaptureFixture[st
 def _capture(path: Path, packets: list[tuple[str, int]]) -> Path:
     """A MoldUDP64 capture of one generated message a packet: (session, sequence) each."""
     from tickwire.itch import encode
-    from tickwire.moldudp64 import DownstreamPacket
-    from tickwire.net import PcapWriter, build_udp_frame
+    from tickwire.moldudp64.testing import write_capture
 
-    msgs = [encode(m) for m in generate_day(40, 2, 1)]
-    with PcapWriter(path) as w:
-        for session, seq in packets:
-            pkt = DownstreamPacket(session, seq, (msgs[seq - 1],)).build()
-            w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
-                                    src_port=1, dst_port=26477))  # fmt: skip
-    return path
+    return write_capture(path, packets, [encode(m) for m in generate_day(40, 2, 1)])
 
 
 @pytest.mark.parametrize("option", ["--preload", "--flow"])

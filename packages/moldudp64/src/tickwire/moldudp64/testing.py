@@ -1,6 +1,8 @@
-"""Helpers for tests that run MoldUDP64 over real sockets (this package's and the engine's).
+"""Helpers for tests of MoldUDP64 readers (this package's, the engine's, the exchange's, itch's).
 
-:func:`run_in_multicast_netns` runs a Python script in a private network namespace whose
+:func:`write_capture` writes a pcap of MoldUDP64 packets of chosen sessions and sequence
+numbers, one message each (gaps, second sessions, A/B copies and forged copies are then a
+list to write). :func:`run_in_multicast_netns` runs a Python script in a private network namespace whose
 only interface is its loopback, addressed 198.18.0.1/32 (RFC 2544's test range) and
 routed for multicast (224.0.0.0/4), so nothing the script sends can leave it; the
 namespace is removed afterwards whatever happens. It needs root and iproute2.
@@ -12,9 +14,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["NETNS_ADDRESS", "NamespaceUnavailable", "run_in_multicast_netns"]
+from tickwire.net import PcapWriter, build_udp_frame
+
+from .codec import DownstreamPacket
+
+__all__ = ["NETNS_ADDRESS", "NamespaceUnavailable", "run_in_multicast_netns", "write_capture"]
 
 #: The namespace's one address (on its loopback).
 NETNS_ADDRESS = "198.18.0.1"
@@ -22,6 +30,29 @@ NETNS_ADDRESS = "198.18.0.1"
 
 class NamespaceUnavailable(RuntimeError):
     """The namespace cannot be created here (no root, no iproute2, a sandbox): skip."""
+
+
+def write_capture(
+    path: Path,
+    packets: Iterable[tuple[str, int]],
+    messages: Sequence[bytes],
+    *,
+    forged: int = 0,
+    dst_port: int = 26477,
+) -> Path:
+    """Write ``path``: a UDP frame (198.18.0.1 to 198.18.0.2) per ``(session, sequence)``
+    of ``packets``, a MoldUDP64 packet of that session carrying ``messages[sequence - 1]``.
+    The first packet of sequence number ``forged`` carries a made-up message instead (the
+    last byte changed), as a forged copy ahead of the real one."""
+    with PcapWriter(path) as w:
+        for session, seq in packets:
+            msg = messages[seq - 1]
+            if seq == forged:
+                msg, forged = msg[:-1] + bytes([msg[-1] ^ 1]), 0
+            pkt = DownstreamPacket(session, seq, (msg,)).build()
+            w.write(build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2",
+                                    src_port=1, dst_port=dst_port))  # fmt: skip
+    return path
 
 
 def _ip(*args: str) -> None:
