@@ -43,7 +43,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 }
 
 _QUAD = re.compile(r"(?<![\w.])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?![\w.])")
+# "site": mkdocs build's output, made from the docs and docstrings checked here
 _SKIP_DIRS = {".git", ".venv", "build", "dist", "out", "backtest-out", "node_modules", "data"}
+_SKIP_DIRS |= {"site"}
 _SUFFIXES = {".py", ".pyx", ".pxd", ".md", ".sh", ".toml", ".c", ".h", ".asm", ".ld", ".txt"}
 _SUFFIXES |= {".yml", ".yaml", ".json", ".cfg", ".ini", ".bpf", ""}
 
