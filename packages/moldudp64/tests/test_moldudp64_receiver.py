@@ -590,3 +590,36 @@ def test_verify_window_zero_compares_no_delivered_copy() -> None:
     assert rx.stats.unchecked_duplicates == 2
     with pytest.raises(ValueError, match="verify_window"):
         Receiver(ReceiverConfig(verify_window=-1))
+
+
+def test_long_messages_are_compared_by_digest_in_bounded_memory() -> None:
+    """Runs of messages over 64 bytes on average are kept as digests, not as themselves:
+    12,288 delivered messages of 1,000 bytes (three windows of 4,096) leave the receiver
+    holding well under one window of them (4 MB); their copies are still compared, and a
+    short run among them is kept and compared as bytes."""
+    import tracemalloc
+
+    def big(seq: int, n: int, tag: bytes = b"m") -> bytes:
+        msgs = tuple(tag + seq.to_bytes(8, "big") * 125 for seq in range(seq, seq + n))
+        return DownstreamPacket("S", seq, msgs).build()
+
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, verify_window=4096))
+    packets = [big(seq, 8) for seq in range(1, 3 * 4096, 8)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for data in packets:
+            rx.receive(data, "A", 0.0)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert rx.next_sequence == 3 * 4096 + 1
+    assert held < 1_000_000, held  # kept as themselves: over 4,096,000
+    last = 3 * 4096 - 7
+    assert conflicts(rx.receive(big(last, 8), "B", 0.0)) == []
+    assert conflicts(rx.receive(big(last, 8, b"X"), "X", 0.0)) == [Conflict("S", last, 8, "X")]
+    rx.receive(pkt(3 * 4096 + 1, 2), "A", 0.0)  # short messages: kept as bytes
+    assert conflicts(rx.receive(forged(3 * 4096 + 1, 2), "X", 0.0)) == [
+        Conflict("S", 3 * 4096 + 1, 2, "X")
+    ]
+    assert rx.stats.conflicts == 10 and rx.stats.unchecked_duplicates == 0

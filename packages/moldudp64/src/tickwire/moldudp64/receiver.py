@@ -75,11 +75,18 @@ bytes, so a copy that differs from what was delivered means one of them lies. Ev
 duplicate is compared:
 
 * a copy of a message still buffered (beyond a hole) with the buffered bytes;
-* a copy of a delivered message with its digest: the receiver keeps one 64-bit digest per
-  delivered sequence number for the last ``verify_window`` numbers (a ring indexed by the
-  sequence number, 8 bytes a number: 1 MiB for the default 131,072). The digest is
-  Python's ``hash`` of the bytes, SipHash keyed at random per process, so a sender cannot
-  make a different message with the digest of one it has not seen.
+* a copy of a delivered message with the delivered one: the receiver keeps what it
+  delivered for the last ``verify_window`` sequence numbers, in a ring indexed by the
+  sequence number (8 bytes a number: 1 MiB for the default 131,072). A run of messages
+  of at most 62 bytes on average (ITCH's are 12 to 50) is kept as itself, a reference
+  each, so keeping costs a pointer copy and comparing an A/B copy is one comparison of two
+  runs of bytes; the messages stay alive that much longer (some 10 MiB). A run of
+  larger messages is kept as one 64-bit digest each, Python's ``hash`` of the bytes
+  (SipHash keyed at random per process, so a sender cannot make a different message with
+  the digest of one it has not seen): the ring's bytes stay bounded (under 14 MiB) for
+  any feed. (A digest of every message, the first design, ran the receiver in order at
+  0.60 of its speed without comparing, and A/B at 0.69; kept messages run it at 0.74
+  and 0.90: bench/RESULTS.md, MoldUDP64.)
 
 A difference is reported (:class:`~tickwire.moldudp64.events.Conflict`, ``stats.conflicts``
 counts the messages) and nothing else changes: the delivered copy stands, as the
@@ -95,7 +102,6 @@ from __future__ import annotations
 
 import logging
 import struct
-from array import array
 from dataclasses import dataclass, field
 
 from .codec import (
@@ -133,8 +139,10 @@ _MAX_CANDIDATES = 4
 _MAX_HELD = 100_000
 #: Datagrams remembered per candidate run to tell copies from independent packets.
 _MAX_SEEN = 64
-#: A digest slot of a sequence number not delivered (``hash`` never returns -1).
-_UNDELIVERED = -1
+#: Runs of delivered messages whose blocks (2-byte length and message) are up to this
+#: long on average are kept as themselves to compare copies with; longer ones as digests
+#: (the ring's memory stays bounded).
+_KEEP_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +192,10 @@ class ReceiverConfig:
     #: Most bytes of out-of-order messages kept (and, separately, of packets held for
     #: candidate sessions); beyond it they are dropped and re-requested later.
     max_buffer_bytes: int = 64 << 20
-    #: Keep a digest of this many of the last delivered messages, to compare their later
-    #: copies with (a :class:`~tickwire.moldudp64.events.Conflict` when one differs);
-    #: 8 bytes each. 0: copies of delivered messages are not compared.
+    #: Keep this many of the last delivered messages, to compare their later copies with
+    #: (a :class:`~tickwire.moldudp64.events.Conflict` when one differs): 8 bytes each,
+    #: and the message held (a digest for runs of long messages: "Copies that differ").
+    #: 0: copies of delivered messages are not compared.
     verify_window: int = 1 << 17
 
 
@@ -296,10 +305,11 @@ class Receiver:
         self._candidates: dict[bytes, _Candidate] = {}
         self._held_bytes = 0
         self._suspect: _Suspect | None = None
-        # digests of the last verify_window delivered messages, slot seq % verify_window,
-        # valid for seq in [max(_verified_from, _expected - verify_window), _expected)
+        # the last verify_window delivered messages (or their digests), slot
+        # seq % verify_window (None: not delivered), valid for seq in
+        # [max(_verified_from, _expected - verify_window), _expected)
         self._window = cfg.verify_window
-        self._digests = array("q", [_UNDELIVERED]) * cfg.verify_window
+        self._delivered: list[bytes | int | None] = [None] * cfg.verify_window
         self._verified_from = 0
         # recovery state
         self._gap_since: float | None = None
@@ -442,10 +452,12 @@ class Receiver:
                 self._expected = end
                 if end > self._known_end:
                     self._known_end = end
+                size = len(data) - HEADER_SIZE  # at least the bytes of msgs' blocks
                 if self._buffer:
                     msgs.extend(self._drain(expected, end, msgs, source, events))
+                    size = -1
                 if self._window:
-                    self._remember(expected, msgs)
+                    self._remember(expected, msgs, size)
                 self.stats.messages += len(msgs)
                 events.append(Messages(self._session, expected, msgs))
             elif end > self._known_end + self._max_jump:
@@ -486,7 +498,7 @@ class Receiver:
             return events
         buf = self._buffer
         target = min(buf) if buf else self._known_end
-        self._forget_digests(self._expected, target)
+        self._forget_delivered(self._expected, target)
         self.stats.skipped_messages += target - self._expected
         self._expected = target
         self._gap_since = None
@@ -681,7 +693,7 @@ class Receiver:
         self._session = cand.name
         self._expected = 1
         self._known_end = 1
-        self._verified_from = 1  # the old session's digests are not this one's
+        self._verified_from = 1  # the old session's messages are not this one's
         self._cur_rx = now
         self._buffer.clear()
         self._buffer_bytes = 0
@@ -738,54 +750,61 @@ class Receiver:
 
     # --- internals: copies that differ -----------------------------------------------------
 
-    def _remember(self, first: int, msgs: list[bytes]) -> None:
-        """Keep the digests of ``msgs``, delivered from sequence number ``first`` on."""
+    def _remember(self, first: int, msgs: list[bytes], size: int = -1) -> None:
+        """Keep ``msgs``, delivered from sequence number ``first`` on; their digests when
+        their blocks (message and length) are over ``_KEEP_BYTES`` long on average.
+        ``size``: a bound of those bytes known to the caller (the packet's), -1 if none."""
         w = self._window
         n = len(msgs)
         if n > w:
             msgs = msgs[n - w :]
             first += n - w
             n = w
+        kept: list[bytes] | list[int] = msgs
+        if size < 0:
+            size = sum(map(len, msgs)) + 2 * n
+        if size > _KEEP_BYTES * n:
+            kept = list(map(hash, msgs))
         i = first % w
         j = i + n
-        d = self._digests
-        if j <= w:  # the ring's slots as one run (a slice, the loop in C)
-            d[i:j] = array("q", map(hash, msgs))
+        ring = self._delivered
+        if j <= w:  # the ring's slots as one run (a slice: pointer copies in C)
+            ring[i:j] = kept
         else:
             k = w - i
-            d[i:] = array("q", map(hash, msgs[:k]))
-            d[: j - w] = array("q", map(hash, msgs[k:]))
+            ring[i:] = kept[:k]
+            ring[: j - w] = kept[k:]
 
-    def _forget_digests(self, lo: int, hi: int) -> None:
-        """Sequence numbers ``lo`` .. ``hi - 1`` are given up: no digest stands for them."""
+    def _forget_delivered(self, lo: int, hi: int) -> None:
+        """Sequence numbers ``lo`` .. ``hi - 1`` are given up: no message stands for them."""
         w = self._window
         if not w or hi <= lo:
             return
         if hi - lo >= w:
             self._verified_from = hi  # the whole ring is older than the hole
             return
-        d = self._digests
+        ring = self._delivered
         for s in range(lo, hi):
-            d[s % w] = _UNDELIVERED
+            ring[s % w] = None
 
     def _verify(self, first: int, msgs: list[bytes], source: Address, events: list[Event]) -> None:
         """Compare copies of delivered messages (``first`` .. below ``_expected``) with
-        their digests; report the ones that differ."""
+        the delivered ones; report the ones that differ."""
         w = self._window
         lo = max(self._verified_from, self._expected - w)
-        d = self._digests
+        ring = self._delivered
         i = first % w if w else 0
         n = len(msgs)
-        if first >= lo and i + n <= w and d[i : i + n] == array("q", map(hash, msgs)):
+        if first >= lo and i + n <= w and ring[i : i + n] == msgs:
             return  # the usual case, a copy that agrees: one comparison of two runs
         bad = 0
         at = 0
         unchecked = 0
         for k, m in enumerate(msgs):
             s = first + k
-            if s < lo or (h := d[s % w]) == _UNDELIVERED:
+            if s < lo or (kept := ring[s % w]) is None:
                 unchecked += 1
-            elif h != hash(m):
+            elif kept != m if kept.__class__ is bytes else kept != hash(m):
                 if not bad:
                     at = s
                 bad += 1
