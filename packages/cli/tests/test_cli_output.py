@@ -8,10 +8,13 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from tickwire.cli import (
+    UsageError,
     add_json_option,
     atomic_open,
     atomic_path,
@@ -273,3 +276,85 @@ def test_a_named_output_in_a_missing_folder_is_refused_unless_the_command_makes_
     for argv in made:
         assert run_cli(p, argv, command) == 0, capsys.readouterr().err
     assert ran == [argv[argv.index("--html") + 1] for argv in made]
+
+
+@pytest.mark.parametrize("spelling", ["a link to /proc/self/fd/1", "/proc/self/fd/1"])
+def test_an_output_that_is_the_commands_standard_output_file_is_refused(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], spelling: str
+) -> None:
+    """``--html /dev/stdout > out.html`` (stdout a regular file; capfd makes fd 1 one):
+    a usage error before the run, the link kept. On the old code the command ran and
+    the temporary file was renamed over the name: the link (``/dev/stdout`` itself, run as
+    root) became a file and nothing reached stdout."""
+    day = tmp_path / "day.itch"
+    day.write_bytes(b"the day")
+    html = "/proc/self/fd/1"
+    if spelling.startswith("a link"):
+        (tmp_path / "stdout").symlink_to("/proc/self/fd/1")
+        html = str(tmp_path / "stdout")
+    ran: list[bool] = []
+    assert _report(["--html", html, str(day)], ran) == 2
+    assert ran == []
+    err = capfd.readouterr().err
+    assert err == (
+        f"bt: error: {html}: is also this command's standard output; an output is written "
+        "whole to its own file: name the file itself, not the stream\n"
+    )
+    if "link" in spelling:
+        assert os.readlink(tmp_path / "stdout") == "/proc/self/fd/1"
+    # In a library call too (no command running): the stream is never replaced.
+    with pytest.raises(UsageError, match="standard output"), atomic_path(html):
+        pass
+
+
+def test_an_output_in_a_folder_the_command_cannot_write_is_refused_before_the_run(
+    tmp_path: Path,
+) -> None:
+    """``engine backtest DAY --html ro/report.html`` ran the whole backtest, then failed
+    at the HTML ("Read-only file system", exit 1): now a usage error before the run, for a
+    file in the folder and for one in a folder the command would make there. Run as root
+    (who writes anywhere a mode forbids), the folder is a read-only bind mount in a mount
+    namespace of its own; otherwise its mode is 0555."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ran = tmp_path / "ran"
+    code = (
+        "import argparse, sys\n"
+        "from tickwire.cli import atomic_path, output_file, output_folder, run_cli\n"
+        "p = argparse.ArgumentParser(prog='bt')\n"
+        "p.add_argument('--html', type=output_file)\n"
+        "p.add_argument('--out', type=output_folder)\n"
+        "def command(args):\n"
+        "    open(sys.argv[1], 'a').close()  # the run the refusal must come before\n"
+        "    with atomic_path(args.html) as tmp:\n"
+        "        tmp.write_text('<html>')\n"
+        "    return 0\n"
+        "sys.exit(run_cli(p, sys.argv[2:], command))\n"
+    )
+    if os.geteuid() == 0:
+        mount = f'mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} {ro} && exec "$@"'
+        prefix = ["unshare", "-m", "--propagation", "private", "sh", "-c", mount, "sh"]
+        why = "read-only file system"
+    else:
+        ro.chmod(0o555)
+        prefix = []
+        why = "permission denied"
+    cases = [
+        (["--html", str(ro / "r.html")], ro),
+        (["--out", str(ro / "run1"), "--html", str(ro / "run1" / "r.html")], ro),
+    ]
+    try:
+        for argv, folder in cases:
+            done = subprocess.run(
+                [*prefix, sys.executable, "-c", code, str(ran), *argv],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 2, done.stderr
+            assert done.stderr == (f"bt: error: {argv[-1]}: cannot write in {folder}: {why}\n"), (
+                done.stderr
+            )
+            assert not ran.exists()
+    finally:
+        ro.chmod(0o755)

@@ -13,6 +13,7 @@ import datetime as dt
 import ipaddress
 import math
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
@@ -40,6 +41,7 @@ __all__ = [
     "reading_inputs",
     "tcp_udp_port",
     "tcp_udp_port_or_any",
+    "unwritable_folder",
     "vlan_tci",
 ]
 
@@ -220,13 +222,39 @@ def input_named(st: os.stat_result) -> str | None:
     return None if inputs is None else inputs.get((st.st_dev, st.st_ino))
 
 
+#: The standard streams, by descriptor, as :func:`input_clash` names them.
+_STREAMS = ((0, "standard input"), (1, "standard output"), (2, "standard error"))
+
+
 def input_clash(path: str | os.PathLike[str]) -> str | None:
-    """Why ``path`` cannot be an output of the running command (it is one of its inputs:
-    the same device and inode, so through a symbolic link too), or None."""
+    """Why ``path`` cannot be an output of the running command, or None: it is one of
+    its inputs (the same device and inode, so through a symbolic link too), or the
+    regular file one of its standard streams is (``--json /dev/stdout > out.json``,
+    ``--json out.json > out.json``; checked in library calls too).
+
+    Why the streams: an output is written to a temporary file and renamed over its
+    name, so the stream's file lost it (the text written to stdout went to a file no
+    name reaches any more), and a name reached through a link, ``/dev/stdout`` ->
+    ``/proc/self/fd/1``, had the link replaced: run as root, ``/dev/stdout`` itself
+    became a file of JSON for every process after. A stream that is not a regular file
+    (a terminal, a pipe, ``/dev/null``) is written in place, as any device is. Test:
+    ``packages/cli/tests/test_cli_output.py``."""
     try:
-        source = input_named(os.stat(path))
+        st = os.stat(path)
     except OSError:
         return None
+    if stat.S_ISREG(st.st_mode):
+        for fd, stream in _STREAMS:
+            try:
+                fst = os.fstat(fd)
+            except OSError:  # closed
+                continue
+            if (fst.st_dev, fst.st_ino) == (st.st_dev, st.st_ino):
+                return (
+                    f"{path}: is also this command's {stream}; an output is written whole "
+                    "to its own file: name the file itself, not the stream"
+                )
+    source = input_named(st)
     if source is None:
         return None
     same = "" if os.path.abspath(source) == os.path.abspath(path) else f" ({source})"
@@ -252,16 +280,39 @@ def _special(path: str) -> bool:
 def missing_folder(path: str) -> str | None:
     """Why ``path`` cannot be written: its folder does not exist and is not one the
     running command makes (an :func:`output_folder` of its line, or a folder above one:
-    they are made with their parents); or None."""
+    they are made with their parents), or the command cannot write in it (or, for a
+    folder it makes, in the nearest folder that exists): read-only, or not its
+    permission; or None.
+
+    Why the permission: ``engine backtest DAY --html ro/report.html`` ran the whole
+    backtest and wrote ``--out``'s files, then failed at the HTML ("Read-only file
+    system"). Test: ``packages/cli/tests/test_cli_output.py``."""
     folder = os.path.dirname(path) or "."
-    if os.path.isdir(folder):
+    if not os.path.isdir(folder):
+        want = os.path.abspath(folder)
+        for made in _NAMED_FOLDERS.get() or ():
+            made = os.path.abspath(made)
+            if made == want or made.startswith(want.rstrip(os.sep) + os.sep):
+                break
+        else:
+            return f"{path}: no such folder {folder}"
+        while not os.path.isdir(folder):  # the nearest folder that exists: made in it
+            folder = os.path.dirname(folder) or "."
+    why = unwritable_folder(folder)
+    return None if why is None else f"{path}: cannot write in {folder}: {why}"
+
+
+def unwritable_folder(folder: str) -> str | None:
+    """Why the command cannot make files in the existing ``folder`` (``read-only file
+    system``, ``permission denied``), or None."""
+    if os.access(folder, os.W_OK | os.X_OK):
         return None
-    want = os.path.abspath(folder)
-    for made in _NAMED_FOLDERS.get() or ():
-        made = os.path.abspath(made)
-        if made == want or made.startswith(want.rstrip(os.sep) + os.sep):
-            return None
-    return f"{path}: no such folder {folder}"
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError:
+        pass
+    return "permission denied"
 
 
 def output_file(text: str) -> str:
