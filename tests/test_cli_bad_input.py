@@ -105,6 +105,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bt_ref_negative.toml": "[backtest]\nfirst_user_ref_num = -5\n",
         "bt_ref_overflow.toml": "[backtest]\nfirst_user_ref_num = 4294967290\n",
         "bt_strategy_type.toml": '[strategy]\nquote_size = "abc"\n',
+        "bt_strategy_int64.toml": "[strategy]\nquote_size = 99999999999999999999\n",
         "bt_risk_type.toml": '[risk]\nmax_order_qty = "abc"\n',
         "bt_not_a_table.toml": "backtest = 5\n",
     }
@@ -279,6 +280,7 @@ NAMED_VALUE_ERRORS = {
     "bt_seed.toml",
     "bt_ref_negative.toml",
     "bt_strategy_type.toml",
+    "bt_strategy_int64.toml",
     "bt_risk_type.toml",
 }
 THRESHOLD_CONFIGS = [
@@ -297,6 +299,7 @@ BACKTEST_CONFIGS = [
     "bt_ref_negative.toml",
     "bt_ref_overflow.toml",
     "bt_strategy_type.toml",
+    "bt_strategy_int64.toml",
     "bt_risk_type.toml",
     "bt_not_a_table.toml",
     "dir",

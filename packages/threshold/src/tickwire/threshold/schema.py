@@ -159,9 +159,22 @@ def _power(n: int) -> str:
     return str(n)
 
 
+#: TOML's integers are 64-bit: an :class:`Int` is never outside ``-_I64 ..= _I64 - 1``.
+_I64 = 1 << 63
+
+
 @dataclass(frozen=True, slots=True)
 class Int(Kind):
-    """An integer (never a boolean or a float) within ``lo ..= hi`` (None: unbounded)."""
+    """An integer (never a boolean or a float) within ``lo ..= hi`` (None: no bound but
+    the one every integer has: 64 bits, ``-2^63 ..= 2^63 - 1``).
+
+    Why the 64 bits: TOML's integers are (the spec: "if an integer cannot be
+    represented losslessly, an error must be thrown"), and every table a setting ends
+    in stores them so; Python's ``tomllib`` reads larger ones. A sweep's grid of
+    ``strategy.quote_size = [99999999999999999999]`` ran each backtest to "error:
+    argument out of range", naming nothing, and then ended in a traceback writing its
+    summary (hostile-input round 4). Test: ``tests/test_cli_bad_input.py``
+    (``bt_strategy_int64.toml``)."""
 
     lo: int | None = None
     hi: int | None = None
@@ -178,10 +191,12 @@ class Int(Kind):
             if hi is None:
                 raise error(path, f"must be at least {lo}, got {value}")
             raise error(path, f"must be between {lo} and {hi}, got {value}")
+        if not -_I64 <= value < _I64:
+            raise error(path, f"must be a 64-bit integer (-2^63 ..= 2^63 - 1), got {value}")
 
     def describe(self) -> str:
         if self.lo is None:
-            return "any integer" if self.hi is None else f"<= {_power(self.hi)}"
+            return "any 64-bit integer" if self.hi is None else f"<= {_power(self.hi)}"
         if self.hi is None:
             return f">= {_power(self.lo)}"
         return f"{_power(self.lo)} ..= {_power(self.hi)}"
