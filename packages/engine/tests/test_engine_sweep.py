@@ -281,6 +281,30 @@ def test_two_days_with_one_name_are_refused(days: list[Path], tmp_path: Path) ->
         collect_days([days[0], other / days[0].name])
 
 
+@pytest.mark.parametrize("through", ["a symbolic link", "a hard link", "a folder"])
+def test_one_day_given_twice_is_refused(days: list[Path], tmp_path: Path, through: str) -> None:
+    """``--data day1.itch link.itch`` (link.itch -> day1.itch) ran the day twice, both
+    runs in ``runs/day1.itch/`` (the link resolved to its target's name) and its PnL
+    counted twice in the totals; a hard link or the day's folder beside it, a third time."""
+    from tickwire.engine.backtest.sweep import collect_days
+
+    link = tmp_path / "link.itch"
+    if through == "a symbolic link":
+        link.symlink_to(days[0])
+    elif through == "a hard link":
+        link.hardlink_to(days[0])
+    else:
+        link = days[0].parent
+    with pytest.raises(UsageError, match=r"^--data: .* are the same file; a day given twice"):
+        collect_days([days[0], link])
+    # A link to a day of another name whose target's name is a given day's: one folder.
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(days[1], tmp_path / "elsewhere" / days[0].name)
+    (tmp_path / "other.itch").symlink_to(tmp_path / "elsewhere" / days[0].name)
+    with pytest.raises(UsageError, match=r"two days are named day1\.itch"):
+        collect_days([days[0], tmp_path / "other.itch"])
+
+
 def test_grid_order_and_apply() -> None:
     grid = parse_grid({"grid": {"strategy": {"a": [1, 2]}, "backtest.seed": [7, 8, 9]}}, "g.toml")
     assert grid == Grid(("strategy.a", "backtest.seed"), ((1, 2), (7, 8, 9)))

@@ -249,7 +249,10 @@ def apply_params(cfg: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str,
 
 def collect_days(paths: Sequence[str | Path]) -> list[Path]:
     """The day files of ``--data``: each file as given, each folder's files (not hidden)
-    sorted by name; absolute. Names must be distinct (they name the run folders), and
+    sorted by name; absolute, links resolved. Names must be distinct (they name the run
+    folders), no file may be given twice (through a link, a hard link or two folders:
+    ``--data day.itch link.itch`` ran the day twice, both runs in one folder, and its PnL
+    counted twice in the totals; test: ``test_engine_sweep.py``), and
     each is an input as ``backtest``'s DATA is (:func:`tickwire.cli.existing_file`: an
     empty file is a usage error, not a day of no messages counted as a run that went
     well)."""
@@ -269,15 +272,26 @@ def collect_days(paths: Sequence[str | Path]) -> list[Path]:
             existing_file(str(d))
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"--data {exc}") from None
+    by_file: dict[tuple[int, int], Path] = {}
     by_name: dict[str, Path] = {}
+    resolved = []
     for d in days:
-        if d.name in by_name:
+        real = d.resolve()  # its name is the run folder's: a link's target's, not the link's
+        st = real.stat()
+        same = by_file.setdefault((st.st_dev, st.st_ino), d)
+        if same is not d:
             raise UsageError(
-                f"--data: two days are named {d.name} ({by_name[d.name]}, {d}); "
+                f"--data: {same} and {d} are the same file; a day given twice is run and "
+                "counted twice: give it once"
+            )
+        if real.name in by_name:
+            raise UsageError(
+                f"--data: two days are named {real.name} ({by_name[real.name]}, {d}); "
                 "their results would share a folder: rename one"
             )
-        by_name[d.name] = d
-    return [d.resolve() for d in days]
+        by_name[real.name] = d
+        resolved.append(real)
+    return resolved
 
 
 @dataclass(frozen=True)
