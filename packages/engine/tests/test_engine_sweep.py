@@ -216,6 +216,10 @@ BAD_CONFIGS = {
         (["--data", "/nonexistent/day.itch"], "--data /nonexistent/day.itch: no such file"),
         (["--config", "/nonexistent.toml"], "--config /nonexistent.toml"),
         *((["--config", name], message) for name, (_, message) in BAD_CONFIGS.items()),
+        # A capture's options with a BinaryFILE day: each run refused them, after the
+        # others had run (an error row per parameter set, exit 1).
+        (["--session", "FEEDA"], "--session: for a MoldUDP64 capture, not "),
+        (["--keep-duplicates"], "--keep-duplicates: for a MoldUDP64 capture, not "),
     ],
 )
 def test_bad_days_and_config_are_usage_errors(

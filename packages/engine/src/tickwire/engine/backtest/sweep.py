@@ -417,8 +417,17 @@ def build_tasks(
 ) -> list[SweepTask]:
     """One task per (day, parameter set), each parameter set checked first by building
     it as ``backtest`` would (a bad value is a :class:`UsageError` before any run); more
-    than :data:`MAX_RUNS` runs is a :class:`UsageError` before any set is built."""
+    than :data:`MAX_RUNS` runs is a :class:`UsageError` before any set is built, and so is
+    ``session`` or ``keep_duplicates`` with a day that is not a capture (each run refused
+    it, after the days before it had run: an error row per parameter set, exit 1)."""
     from tickwire.engine.cli_backtest import prepare_backtest
+    from tickwire.engine.sources import check_capture_options, is_capture
+
+    if session is not None or keep_duplicates:
+        for day in days:
+            check_capture_options(
+                day, capture=is_capture(day), session=session, keep_duplicates=keep_duplicates
+            )
 
     runs = grid.size * len(days)
     if runs > MAX_RUNS:
