@@ -77,7 +77,9 @@ duplicate is compared:
 * a copy of a message still buffered (beyond a hole) with the buffered bytes;
 * a copy of a delivered message with the delivered one: the receiver keeps what it
   delivered for the last ``verify_window`` sequence numbers, in a ring indexed by the
-  sequence number (8 bytes a number: 1 MiB for the default 131,072). A run of messages
+  sequence number (8 bytes a number: 1 MiB for the default 131,072; it starts at 1,024
+  slots and doubles as messages are delivered, so a session of a few messages costs
+  8 KiB: a capture reader runs a receiver per session). A run of messages
   of at most 62 bytes on average (ITCH's are 12 to 50) is kept as itself, a reference
   each, so keeping costs a pointer copy and comparing an A/B copy is one comparison of two
   runs of bytes; the messages stay alive that much longer (some 10 MiB). A run of
@@ -143,6 +145,9 @@ _MAX_SEEN = 64
 #: long on average are kept as themselves to compare copies with; longer ones as digests
 #: (the ring's memory stays bounded).
 _KEEP_BYTES = 64
+#: The ring of delivered messages starts this small and doubles up to ``verify_window``
+#: as messages are delivered (``Receiver._grow``).
+_FIRST_RING = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,11 +310,13 @@ class Receiver:
         self._candidates: dict[bytes, _Candidate] = {}
         self._held_bytes = 0
         self._suspect: _Suspect | None = None
-        # the last verify_window delivered messages (or their digests), slot
-        # seq % verify_window (None: not delivered), valid for seq in
-        # [max(_verified_from, _expected - verify_window), _expected)
-        self._window = cfg.verify_window
-        self._delivered: list[bytes | int | None] = [None] * cfg.verify_window
+        # the last _window delivered messages (or their digests), slot seq % _window
+        # (None: not delivered), valid for seq in [max(_verified_from, _expected -
+        # _window), _expected); _window doubles from _FIRST_RING up to verify_window as
+        # messages are delivered (_grow)
+        self._max_window = cfg.verify_window
+        self._window = min(cfg.verify_window, _FIRST_RING)
+        self._delivered: list[bytes | int | None] = [None] * self._window
         self._verified_from = 0
         # recovery state
         self._gap_since: float | None = None
@@ -756,6 +763,8 @@ class Receiver:
         ``size``: a bound of those bytes known to the caller (the packet's), -1 if none."""
         w = self._window
         n = len(msgs)
+        if w < self._max_window and first + n - self._verified_from > w:
+            w = self._grow(first, first + n)
         if n > w:
             msgs = msgs[n - w :]
             first += n - w
@@ -774,6 +783,28 @@ class Receiver:
             k = w - i
             ring[i:] = kept[:k]
             ring[: j - w] = kept[k:]
+
+    def _grow(self, first: int, end: int) -> int:
+        """Double the ring until it holds the messages from ``_verified_from`` to ``end``
+        (at most ``verify_window``), keeping what it holds (delivered below ``first``);
+        return its new size. Why grown, not allocated whole: a ring of 131,072 slots is 1
+        MiB however little is delivered, and a capture reader runs a receiver per session,
+        so a capture of 1,500 one-packet sessions took 1.5 GB (hostile-input round 4).
+        Test: ``test_moldudp64_receiver.py``."""
+        old, w = self._delivered, self._window
+        size = w
+        while size < end - self._verified_from and size < self._max_window:
+            size *= 2
+        size = min(size, self._max_window)
+        ring: list[bytes | int | None] = [None] * size
+        seq = max(self._verified_from, first - w)
+        while seq < first:  # in runs that wrap neither ring: slices, pointer copies in C
+            i, j = seq % w, seq % size
+            k = min(first - seq, w - i, size - j)
+            ring[j : j + k] = old[i : i + k]
+            seq += k
+        self._delivered, self._window = ring, size
+        return size
 
     def _forget_delivered(self, lo: int, hi: int) -> None:
         """Sequence numbers ``lo`` .. ``hi - 1`` are given up: no message stands for them."""
