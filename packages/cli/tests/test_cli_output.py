@@ -358,3 +358,47 @@ def test_an_output_in_a_folder_the_command_cannot_write_is_refused_before_the_ru
             assert not ran.exists()
     finally:
         ro.chmod(0o755)
+
+
+@pytest.mark.parametrize("name", ["a" * 250 + ".json", "é" * 125 + ".gz"])
+def test_a_long_legal_name_is_written_whole(tmp_path: Path, name: str) -> None:
+    """A name of 241 to 255 bytes is legal, but the temporary file's 15 more bytes were
+    not: the write failed at the end of the run, "File name too long". The temporary
+    name is cut from the front and still ends in the target's suffix."""
+    target = tmp_path / name
+    with atomic_path(target) as tmp:
+        assert len(os.fsencode(tmp.name)) <= 255 and tmp.name.endswith(name[-8:])
+        tmp.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole"
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_a_name_too_long_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name over the file system's 255 bytes was found at the write, after the run."""
+    day = tmp_path / "day.itch"
+    day.write_bytes(b"the day")
+    html = str(tmp_path / ("b" * 300 + ".html"))
+    ran: list[bool] = []
+    assert _report(["--html", html, str(day)], ran) == 2
+    assert ran == []
+    assert capsys.readouterr().err == (
+        f"bt: error: {html}: file name too long (305 bytes; at most 255 in {tmp_path})\n"
+    )
+
+
+def test_a_dash_output_is_refused_not_a_file_named_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``itch2pcap DAY - | tcpdump -r -`` wrote a file named ``-`` and nothing to the pipe;
+    only ``--json`` takes ``-`` (stdout)."""
+    monkeypatch.chdir(tmp_path)
+    day = tmp_path / "day.itch"
+    day.write_bytes(b"the day")
+    ran: list[bool] = []
+    assert _report(["--html", "-", str(day)], ran) == 2
+    assert ran == []
+    assert "argument --html: '-' is no file name here" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["day.itch"]
+    assert _report(["--html", "r.html", str(day), "--json", "-"], ran) == 0  # --json - is stdout

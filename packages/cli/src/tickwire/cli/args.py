@@ -29,6 +29,7 @@ __all__ = [
     "iso_date",
     "missing_folder",
     "multicast_ipv4",
+    "name_max",
     "non_negative_float",
     "non_negative_int",
     "output_clash",
@@ -282,7 +283,7 @@ def missing_folder(path: str) -> str | None:
     running command makes (an :func:`output_folder` of its line, or a folder above one:
     they are made with their parents), or the command cannot write in it (or, for a
     folder it makes, in the nearest folder that exists): read-only, or not its
-    permission; or None.
+    permission; or its name is longer than the folder's file system takes; or None.
 
     Why the permission: ``engine backtest DAY --html ro/report.html`` ran the whole
     backtest and wrote ``--out``'s files, then failed at the HTML ("Read-only file
@@ -299,7 +300,21 @@ def missing_folder(path: str) -> str | None:
         while not os.path.isdir(folder):  # the nearest folder that exists: made in it
             folder = os.path.dirname(folder) or "."
     why = unwritable_folder(folder)
-    return None if why is None else f"{path}: cannot write in {folder}: {why}"
+    if why is not None:
+        return f"{path}: cannot write in {folder}: {why}"
+    size, limit = len(os.fsencode(os.path.basename(path))), name_max(folder)
+    if size > limit:
+        return f"{path}: file name too long ({size} bytes; at most {limit} in {folder})"
+    return None
+
+
+def name_max(folder: str) -> int:
+    """The longest file name, in bytes, the file system of the existing ``folder`` takes
+    (``NAME_MAX``; 255 when it cannot tell)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def unwritable_folder(folder: str) -> str | None:
@@ -320,7 +335,9 @@ def output_file(text: str) -> str:
     (:func:`~tickwire.cli.atomic_path`).
 
     The rule: every reason the write would be refused is found before the command runs.
-    While parsing: a folder. Once parsing has ended (:func:`check_outputs`, which
+    While parsing: a folder, and ``-`` (the Unix spelling of stdout, which only
+    ``--json`` reads so: ``moldudp64 itch2pcap DAY - | tcpdump -r -`` wrote a file named
+    ``-`` and nothing to the pipe). Once parsing has ended (:func:`check_outputs`, which
     :func:`~tickwire.cli.run_cli` calls; the inputs and the output folders may come
     later on the line): a folder that does not exist and that the command does not make
     (``backtest --out run1 --json run1/summary.json`` is fine: ``run1`` is its
@@ -330,6 +347,10 @@ def output_file(text: str) -> str:
     ``atomic_path`` checks the same again when it writes (for paths not named on the
     command line). Test: ``packages/cli/tests/test_cli_output.py``.
     """
+    if text == "-":  # ``itch2pcap DAY - | tcpdump -r -`` wrote a file named "-"
+        raise argparse.ArgumentTypeError(
+            "'-' is no file name here (only --json takes '-', for stdout): name a file"
+        )
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
     named = _NAMED_OUTPUTS.get()

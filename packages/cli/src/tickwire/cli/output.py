@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from tickwire.cli.args import input_clash, output_clash, output_file, output_named
+from tickwire.cli.args import input_clash, name_max, output_clash, output_file, output_named
 from tickwire.cli.boundary import UsageError
 
 __all__ = [
@@ -102,7 +102,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     earlier = output_named(target)
     if earlier is not None:
         raise UsageError(output_clash(target, earlier))
-    tmp = target.with_name(f".{secrets.token_hex(4)}.part-{target.name}")
+    tmp = target.with_name(_part_name(target.name, name_max(str(target.parent))))
     try:
         # Created here, with the mode a plain open() would give (0666 less the umask).
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -124,6 +124,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _part_name(name: str, limit: int) -> str:
+    """The temporary file's name for the target ``name``: hidden, random, ending in
+    ``name`` (its suffixes: a writer may pick gzip by ``.gz``), cut from the front to
+    ``limit`` bytes. Why cut: the 15 bytes before the name made a legal name of 241 to
+    255 bytes fail at the end of the run, "File name too long" (hostile-input round 4;
+    test: ``test_cli_output.py``)."""
+    prefix = f".{secrets.token_hex(4)}.part-"
+    keep = name[-max(limit - len(prefix), 1) :]
+    while len(os.fsencode(prefix + keep)) > limit and len(keep) > 1:
+        keep = keep[1:]  # multi-byte characters: a byte count, not a character count
+    return prefix + keep
 
 
 @contextlib.contextmanager
