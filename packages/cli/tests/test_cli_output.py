@@ -23,6 +23,7 @@ from tickwire.cli import (
     one_line,
     output_file,
     output_folder,
+    output_folder_of,
     run_cli,
     write_json,
 )
@@ -402,3 +403,44 @@ def test_a_dash_output_is_refused_not_a_file_named_dash(
     assert "argument --html: '-' is no file name here" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["day.itch"]
     assert _report(["--html", "r.html", str(day), "--json", "-"], ran) == 0  # --json - is stdout
+
+
+def test_a_named_output_that_is_a_file_of_an_out_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``output_folder_of(NAMES)``: an output named on the line that is one of the files the
+    command writes into its ``--out`` folder, or one of those files that is an input, is a
+    usage error before the command runs (``backtest --out run1 --html run1/fills.csv``
+    wrote the HTML over the fills table, exit 0)."""
+    p = argparse.ArgumentParser(prog="bt")
+    p.add_argument("--html", type=output_file)
+    p.add_argument("--day", type=existing_file)
+    p.add_argument("--out", type=output_folder_of("fills.csv"), default=str(tmp_path / "d"))
+    ran: list[bool] = []
+
+    def command(args: argparse.Namespace) -> int:
+        ran.append(True)
+        return 0
+
+    for argv in (
+        ["--out", str(tmp_path / "o"), "--html", str(tmp_path / "o" / "fills.csv")],
+        ["--html", str(tmp_path / "d" / "fills.csv")],  # the default --out
+    ):
+        assert run_cli(p, argv, command) == 2
+        assert "is also another output of this command" in capsys.readouterr().err
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "fills.csv").write_text("my day")
+    assert (
+        run_cli(
+            p, ["--day", str(tmp_path / "o" / "fills.csv"), "--out", str(tmp_path / "o")], command
+        )
+        == 2
+    )
+    assert "is also this command's input" in capsys.readouterr().err
+    assert ran == [] and (tmp_path / "o" / "fills.csv").read_text() == "my day"
+    assert (
+        run_cli(
+            p, ["--out", str(tmp_path / "o"), "--html", str(tmp_path / "o" / "r.html")], command
+        )
+        == 0
+    )

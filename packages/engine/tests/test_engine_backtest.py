@@ -425,3 +425,27 @@ def test_engine_backtest_outputs_leave_no_file_of_an_earlier_run(
     names = {p.name for p in tmp_path.iterdir()}
     assert "pnl.png" not in names and "log.txt" not in names
     assert {"report.json", "orders.csv", "notes.txt"} <= names
+
+
+def test_out_files_names_every_file_a_run_writes(mm_result: BacktestResult, tmp_path: Path) -> None:
+    """``cli_backtest.OUT_FILES`` (what no other output may name) is what ``write_outputs``
+    writes: every file of a run with its plot (log.txt when the strategy logs)."""
+    from tickwire.engine.cli_backtest import OUT_FILES
+
+    write_outputs(mm_result, tmp_path, plot=True)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names <= set(OUT_FILES) and set(OUT_FILES) - names == {"log.txt"}
+
+
+def test_an_output_named_like_a_file_of_the_out_folder_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``backtest --out run1 --json run1/fills.csv`` (or ``--html``) wrote the fills table,
+    then the other output over it, exit 0; now a usage error before the run."""
+    out = tmp_path / "run1"
+    argv = ["backtest", "--messages", "2000", "--symbols", "5", "--out", str(out), "--quiet"]
+    assert main([*argv, "--json", str(out / "fills.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out / 'fills.csv'}: is also another output" in err
+    assert not out.exists()
+    assert main([*argv, "--no-plot", "--json", str(out / "summary.json")]) == 0  # not one of them

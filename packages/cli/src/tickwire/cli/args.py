@@ -35,6 +35,7 @@ __all__ = [
     "output_clash",
     "output_file",
     "output_folder",
+    "output_folder_of",
     "output_named",
     "positive_float",
     "positive_int",
@@ -177,8 +178,9 @@ _NAMED_OUTPUTS: ContextVar[list[str] | None] = ContextVar(
 )
 
 #: The output folders named on the running command's line (:func:`output_folder`, their
-#: defaults too), which the command makes: a named output file may be in one.
-_NAMED_FOLDERS: ContextVar[list[str] | None] = ContextVar(
+#: defaults too), which the command makes, with the names of the files it writes there
+#: (:func:`output_folder_of`): a named output file may be in one, but not one of those.
+_NAMED_FOLDERS: ContextVar[list[tuple[str, tuple[str, ...]]] | None] = ContextVar(
     "tickwire_cli_named_folders", default=None
 )
 
@@ -291,7 +293,7 @@ def missing_folder(path: str) -> str | None:
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         want = os.path.abspath(folder)
-        for made in _NAMED_FOLDERS.get() or ():
+        for made, _ in _NAMED_FOLDERS.get() or ():
             made = os.path.abspath(made)
             if made == want or made.startswith(want.rstrip(os.sep) + os.sep):
                 break
@@ -363,8 +365,17 @@ def check_outputs() -> None:
     """Refuse (:class:`argparse.ArgumentTypeError`, a usage error) an output named on the
     command line (:func:`output_file`) in a folder that does not exist and that the
     command does not make, that is an input of the command or the same file as another
-    output; :func:`~tickwire.cli.run_cli` calls it when parsing has ended."""
+    output, also one of the files an :func:`output_folder_of` gets (``backtest --out run1
+    --html run1/fills.csv``: the HTML replaced the fills table, exit 0), or such a file
+    that is an input; :func:`~tickwire.cli.run_cli` calls it when parsing has ended."""
     seen: dict[str, str] = {}
+    for folder, names in _NAMED_FOLDERS.get() or ():  # the files an --out folder gets
+        for name in names:
+            made = os.path.join(folder, name)
+            clash = input_clash(made)
+            if clash is not None:
+                raise argparse.ArgumentTypeError(clash)
+            seen.setdefault(os.path.realpath(made), made)
     for path in _NAMED_OUTPUTS.get() or ():
         clash = missing_folder(path) or input_clash(path)
         if clash is not None:
@@ -384,8 +395,27 @@ def output_folder(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder")
     folders = _NAMED_FOLDERS.get()
     if folders is not None:
-        folders.append(text)
+        folders.append((text, ()))
     return text
+
+
+def output_folder_of(*names: str) -> Callable[[str], str]:
+    """An argparse type: an :func:`output_folder` the command writes the files ``names``
+    into, so that :func:`check_outputs` refuses, before the command runs, an output file
+    named on the line that is one of them, and one of them that is an input. Why:
+    ``engine backtest DAY --out run1 --html run1/fills.csv`` wrote the fills table and
+    then the HTML over it, exit 0 (hostile-input round 4). Test:
+    ``packages/cli/tests/test_cli_output.py``."""
+
+    def parse(text: str) -> str:
+        output_folder(text)
+        folders = _NAMED_FOLDERS.get()
+        if folders is not None:
+            folders[-1] = (text, names)
+        return text
+
+    parse.__name__ = "output_folder"  # argparse names the type in some messages
+    return parse
 
 
 def existing_file(text: str) -> str:

@@ -44,6 +44,7 @@ from tickwire.cli import (
     one_line,
     output_file,
     output_folder,
+    output_folder_of,
     positive_int,
     run_cli,
     write_json,
@@ -54,6 +55,21 @@ from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, 
 
 if TYPE_CHECKING:
     from tickwire.engine.sources import CaptureFeedStats
+
+#: The files a backtest may write into its ``--out`` folder
+#: (:func:`tickwire.engine.backtest.report.write_outputs`), which no other output of the
+#: command may name (``tickwire.cli.output_folder_of``; a test holds this list to the
+#: files a run writes).
+OUT_FILES = (
+    "report.json",
+    *(
+        f"{table}.{kind}"
+        for table in ("orders", "fills", "pnl", "positions")
+        for kind in ("csv", "parquet")
+    ),
+    "log.txt",
+    "pnl.png",
+)
 
 __all__ = [
     "DEFAULT_RISK",
@@ -113,7 +129,9 @@ def add_parser(subparsers: Any) -> None:
         help="TOML file with [strategy], [risk], [backtest] and [fees] tables",
     )
     add_json_option(bt, "the report")
-    bt.add_argument("--out", default="backtest-out", type=output_folder, help="output directory")
+    bt.add_argument(
+        "--out", default="backtest-out", type=output_folder_of(*OUT_FILES), help="output directory"
+    )
     bt.add_argument("--feed-latency", help="e.g. constant:20000, lognormal:20000,0.5 (ns)")
     bt.add_argument("--order-latency", help="order entry latency spec (ns)")
     bt.add_argument("--ack-latency", help="venue-to-strategy answer latency spec (ns)")
