@@ -100,6 +100,8 @@ def test_control_session(
         ("read NOPE", "no register 'NOPE'"),
         ("write FRAMES 1", "FRAMES is STAT"),
         ('set 1 limit_price "5', "No closing quotation"),  # shlex's error had no line
+        # the last of two values was applied without a word (hostile-input round 4)
+        ("set 13 max_position=5 max_position=6", "max_position is given twice"),
     ],
 )
 def test_control_session_errors_exit_1(

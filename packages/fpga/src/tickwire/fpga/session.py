@@ -134,6 +134,8 @@ class Session:
             key, sep, value = pair.partition("=")
             if not sep:
                 raise SessionError(f"{pair!r} is not KEY=VALUE")
+            if key in changes:  # the last was applied without a word, as TOML refuses it
+                raise SessionError(f"{key} is given twice")
             if key == "symbol":
                 changes[key] = value
             elif key in _INT_KEYS:
