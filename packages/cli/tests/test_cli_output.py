@@ -313,7 +313,8 @@ def test_an_output_in_a_folder_the_command_cannot_write_is_refused_before_the_ru
 ) -> None:
     """``engine backtest DAY --html ro/report.html`` ran the whole backtest, then failed
     at the HTML ("Read-only file system", exit 1): now a usage error before the run, for a
-    file in the folder and for one in a folder the command would make there. Run as root
+    file in the folder, for one in a folder the command would make there, and for that
+    folder alone (``backtest --out ro/run1`` ran the whole day first too). Run as root
     (who writes anywhere a mode forbids), the folder is a read-only bind mount in a mount
     namespace of its own; otherwise its mode is 0555."""
     ro = tmp_path / "ro"
@@ -327,8 +328,9 @@ def test_an_output_in_a_folder_the_command_cannot_write_is_refused_before_the_ru
         "p.add_argument('--out', type=output_folder)\n"
         "def command(args):\n"
         "    open(sys.argv[1], 'a').close()  # the run the refusal must come before\n"
-        "    with atomic_path(args.html) as tmp:\n"
-        "        tmp.write_text('<html>')\n"
+        "    if args.html:\n"
+        "        with atomic_path(args.html) as tmp:\n"
+        "            tmp.write_text('<html>')\n"
         "    return 0\n"
         "sys.exit(run_cli(p, sys.argv[2:], command))\n"
     )
@@ -343,6 +345,8 @@ def test_an_output_in_a_folder_the_command_cannot_write_is_refused_before_the_ru
     cases = [
         (["--html", str(ro / "r.html")], ro),
         (["--out", str(ro / "run1"), "--html", str(ro / "run1" / "r.html")], ro),
+        (["--out", str(ro / "run1")], ro),  # the folder alone: made only after the run
+        (["--out", str(ro)], ro),
     ]
     try:
         for argv, folder in cases:

@@ -299,8 +299,7 @@ def missing_folder(path: str) -> str | None:
                 break
         else:
             return f"{path}: no such folder {folder}"
-        while not os.path.isdir(folder):  # the nearest folder that exists: made in it
-            folder = os.path.dirname(folder) or "."
+        folder = _nearest_folder(folder)
     why = unwritable_folder(folder)
     if why is not None:
         return f"{path}: cannot write in {folder}: {why}"
@@ -308,6 +307,14 @@ def missing_folder(path: str) -> str | None:
     if size > limit:
         return f"{path}: file name too long ({size} bytes; at most {limit} in {folder})"
     return None
+
+
+def _nearest_folder(path: str) -> str:
+    """``path`` if it is a folder, else the nearest folder above it (where the folders
+    down to it are made)."""
+    while not os.path.isdir(path):
+        path = os.path.dirname(path) or "."
+    return path
 
 
 def name_max(folder: str) -> int:
@@ -367,7 +374,10 @@ def check_outputs() -> None:
     command does not make, that is an input of the command or the same file as another
     output, also one of the files an :func:`output_folder_of` gets (``backtest --out run1
     --html run1/fills.csv``: the HTML replaced the fills table, exit 0), or such a file
-    that is an input; :func:`~tickwire.cli.run_cli` calls it when parsing has ended."""
+    that is an input; and an output folder (:func:`output_folder`) the command could not
+    make or write in (``engine backtest --out ro/run1`` ran the whole backtest, then
+    failed making the folder: "Read-only file system"); :func:`~tickwire.cli.run_cli`
+    calls it when parsing has ended."""
     seen: dict[str, str] = {}
     for folder, names in _NAMED_FOLDERS.get() or ():  # the files an --out folder gets
         for name in names:
@@ -384,6 +394,11 @@ def check_outputs() -> None:
         if key in seen:
             raise argparse.ArgumentTypeError(output_clash(path, seen[key]))
         seen[key] = path
+    for folder, _ in _NAMED_FOLDERS.get() or ():  # made, or written in: writable?
+        where = _nearest_folder(folder)
+        why = unwritable_folder(where)
+        if why is not None:  # backtest --out ro/run1 ran the whole day first
+            raise argparse.ArgumentTypeError(f"{folder}: cannot write in {where}: {why}")
 
 
 def output_folder(text: str) -> str:
