@@ -310,6 +310,12 @@ def test_config_schema_stale_docs_fail(tmp_path: Path) -> None:
         ({"on": 1}, "strategy.on: must be a boolean, got int"),
         ({"name": 5}, "strategy.name: must be a string, got int 5"),
         ({"names": "a"}, "strategy.names: must be a list, got str 'a'"),
+        # a float default had no rule: anything was taken (hostile-input round 4)
+        ({"ratio": "abc"}, "strategy.ratio: must be a number, got str 'abc'"),
+        ({"ratio": True}, "strategy.ratio: must be a number, got bool True"),
+        ({"ratio": float("nan")}, "strategy.ratio: must be a finite number, got nan"),
+        ({"ratio": float("inf")}, "strategy.ratio: must be a finite number, got inf"),
+        ({"ratio": 10**400}, f"strategy.ratio: must be a finite number, got {10**400}"),
     ],
 )
 def test_config_schema_strategy_params_of_a_users_strategy(
@@ -321,5 +327,5 @@ def test_config_schema_strategy_params_of_a_users_strategy(
         strategy_params("Mine", config, defaults, {"depth": 1})
     assert str(info.value) == message
     params = strategy_params("Mine", {"ratio": 2}, defaults, {"depth": 1})
-    assert params == {**defaults, "ratio": 2}
+    assert params == {**defaults, "ratio": 2} and isinstance(params["ratio"], float)
     assert params["names"] is not defaults["names"]

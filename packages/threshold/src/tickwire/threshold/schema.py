@@ -67,6 +67,7 @@ backtest, fees, the live ``[feed]``), per ``docs/CONTRIBUTING.md``'s dependency 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass
 from typing import Any, Protocol, TypeVar
@@ -76,6 +77,7 @@ __all__ = [
     "Bool",
     "Choice",
     "ConfigError",
+    "Float",
     "Int",
     "Kind",
     "ListOf",
@@ -200,6 +202,51 @@ class Int(Kind):
         if self.hi is None:
             return f">= {_power(self.lo)}"
         return f"{_power(self.lo)} ..= {_power(self.hi)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Float(Kind):
+    """A finite number within ``lo ..= hi`` (None: unbounded), held as a ``float``: a
+    float, or an integer (TOML ``1`` for ``1.0``); never a boolean, a string, NaN or an
+    infinity.
+
+    Why: a strategy parameter whose default is a float (``strategy_params``) had no rule,
+    so ``alpha = "abc"``, ``true``, ``nan`` or ``inf`` (TOML and a sweep's grid take
+    both) reached the strategy unchecked, though the docs say each key takes its
+    default's type (hostile-input round 4). Test: ``tests/test_config_schema.py``."""
+
+    lo: float | None = None
+    hi: float | None = None
+    type_name: str = "float"
+
+    def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                value = float(value)
+            except OverflowError:
+                raise error(path, f"must be a finite number, got {value}") from None
+        self.check(value, path, error)
+        return value
+
+    def check(self, value: object, path: str, error: type[ConfigError]) -> None:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise error(path, f"must be a number, got {_found(value)}")
+        if not math.isfinite(value):
+            raise error(path, f"must be a finite number, got {value}")
+        lo, hi = self.lo, self.hi
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            if lo is None:
+                raise error(path, f"must be at most {hi}, got {value}")
+            if hi is None:
+                raise error(path, f"must be at least {lo}, got {value}")
+            raise error(path, f"must be between {lo} and {hi}, got {value}")
+
+    def describe(self) -> str:
+        if self.lo is None:
+            return "any finite number" if self.hi is None else f"<= {self.hi}"
+        if self.hi is None:
+            return f">= {self.lo}"
+        return f"{self.lo} ..= {self.hi}"
 
 
 @dataclass(frozen=True, slots=True)

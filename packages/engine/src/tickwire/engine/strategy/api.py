@@ -26,6 +26,7 @@ from tickwire.engine.book import BBO, OrderBook
 from tickwire.itch import Message
 from tickwire.threshold.schema import (
     Bool,
+    Float,
     Int,
     Kind,
     ListOf,
@@ -78,6 +79,8 @@ def _kind_of(default: object, low: int | None) -> Kind:
         return Bool()
     if isinstance(default, int):
         return Int(low)
+    if isinstance(default, float):
+        return Float(low)
     if isinstance(default, str):
         return Str()
     if isinstance(default, list):
