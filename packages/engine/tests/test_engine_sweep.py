@@ -309,6 +309,27 @@ def test_one_day_given_twice_is_refused(days: list[Path], tmp_path: Path, throug
         collect_days([days[0], tmp_path / "other.itch"])
 
 
+def test_the_out_folder_is_not_a_data_folder(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sweep --data DAYS --out DAYS`` wrote summary.csv, summary.parquet and sweep.json
+    among the days, and the next sweep over DAYS ran them as days (three error rows); a
+    folder inside it is fine (only the files of a --data folder are days)."""
+    folder = tmp_path / "days"
+    folder.mkdir()
+    shutil.copy(days[0], folder / days[0].name)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100]\n')
+    argv = ["sweep", "--grid", str(grid), "--data", str(folder), "--quiet", "--no-plot"]
+    assert main([*argv, "--out", str(tmp_path / "." / "days")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"is the --data folder {folder}" in err
+    assert [p.name for p in folder.iterdir()] == [days[0].name]
+    from tickwire.engine.backtest.sweep import collect_days
+
+    assert collect_days([folder], out=folder / "results") == [(folder / days[0].name).resolve()]
+
+
 def test_grid_order_and_apply() -> None:
     grid = parse_grid({"grid": {"strategy": {"a": [1, 2]}, "backtest.seed": [7, 8, 9]}}, "g.toml")
     assert grid == Grid(("strategy.a", "backtest.seed"), ((1, 2), (7, 8, 9)))

@@ -79,7 +79,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     grid = load_grid(args.grid)
     cfg = read_config(args.config)
-    days = collect_days(args.data)
+    days = collect_days(args.data, out=args.out)
     out = Path(args.out)
     tasks = build_tasks(
         days,

@@ -247,7 +247,7 @@ def apply_params(cfg: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str,
     return out
 
 
-def collect_days(paths: Sequence[str | Path]) -> list[Path]:
+def collect_days(paths: Sequence[str | Path], *, out: str | Path | None = None) -> list[Path]:
     """The day files of ``--data``: each file as given, each folder's files (not hidden)
     sorted by name; absolute, links resolved. Names must be distinct (they name the run
     folders), no file may be given twice (through a link, a hard link or two folders:
@@ -255,9 +255,17 @@ def collect_days(paths: Sequence[str | Path]) -> list[Path]:
     counted twice in the totals; test: ``test_engine_sweep.py``), and
     each is an input as ``backtest``'s DATA is (:func:`tickwire.cli.existing_file`: an
     empty file is a usage error, not a day of no messages counted as a run that went
-    well)."""
+    well). ``out``, the sweep's output folder, must not be a folder of ``paths``: its
+    ``summary.csv``, ``summary.parquet`` and ``sweep.json`` were read as days by the next
+    sweep over it (three error rows; hostile-input round 4; test:
+    ``test_engine_sweep.py``)."""
     days: list[Path] = []
     for p in map(Path, paths):
+        if p.is_dir() and out is not None and p.resolve() == Path(out).resolve():
+            raise UsageError(
+                f"--out {out}: is the --data folder {p}: its summary files would be days of "
+                "the next sweep over it: name another folder (one inside it is fine)"
+            )
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
             if not found:
