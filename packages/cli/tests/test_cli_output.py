@@ -182,9 +182,12 @@ def test_two_outputs_of_a_command_never_name_one_file(
     assert not [p for p in tmp_path.iterdir() if ".part-" in p.name]
 
 
-def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+def test_an_output_folder_that_is_a_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``--out FILE`` is refused while parsing (exit 2), before the command runs: the
-    backtest ran a whole day and then failed at writing its report ("File exists")."""
+    backtest ran a whole day and then failed at writing its report ("File exists"); and
+    ``--out FILE/run1`` ("Not a directory" after the run, hostile-input round 4)."""
     (tmp_path / "f").write_text("x")
     p = argparse.ArgumentParser(prog="bt")
     p.add_argument("--out", type=output_folder)
@@ -192,6 +195,10 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> Non
         p.parse_args(["--out", str(tmp_path / "f")])
     assert caught.value.code == 2
     assert p.parse_args(["--out", str(tmp_path)]).out == str(tmp_path)  # an existing folder
+    with pytest.raises(SystemExit) as caught:  # below a file: "Not a directory" after the run
+        p.parse_args(["--out", str(tmp_path / "f" / "run1" / "sub")])
+    assert caught.value.code == 2
+    assert f"{tmp_path / 'f'} is a file, not a folder" in capsys.readouterr().err
     assert p.parse_args(["--out", str(tmp_path / "new")]).out == str(tmp_path / "new")
 
 

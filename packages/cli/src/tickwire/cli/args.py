@@ -404,10 +404,16 @@ def check_outputs() -> None:
 def output_folder(text: str) -> str:
     """An argparse type: a folder to write a command's files into (``--out``), made by the
     command when missing. A path that exists and is not a folder is a usage error, found
-    while parsing. Why: ``backtest --out FILE`` ran the whole backtest and then failed
-    at writing its report, "File exists"."""
+    while parsing, and so is one below a file (``--out day.itch/run1``). Why: ``backtest
+    --out FILE`` ran the whole backtest and then failed at writing its report, "File
+    exists"; ``--out FILE/run1`` the same, "Not a directory" (hostile-input round 4)."""
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder")
+    above = os.path.dirname(text)
+    while above and not os.path.lexists(above):
+        above = os.path.dirname(above)
+    if above and not os.path.isdir(above):  # --out day.itch/run1 ran the whole backtest
+        raise argparse.ArgumentTypeError(f"{text}: {above} is a file, not a folder")
     folders = _NAMED_FOLDERS.get()
     if folders is not None:
         folders.append((text, ()))
