@@ -199,6 +199,12 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(
         p.parse_args(["--out", str(tmp_path / "f" / "run1" / "sub")])
     assert caught.value.code == 2
     assert f"{tmp_path / 'f'} is a file, not a folder" in capsys.readouterr().err
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")  # "File exists" after the run
+    for out in (tmp_path / "dangling", tmp_path / "dangling" / "run1"):
+        with pytest.raises(SystemExit) as caught:
+            p.parse_args(["--out", str(out)])
+        assert caught.value.code == 2
+        assert "is a symbolic link to nothing" in capsys.readouterr().err
     assert p.parse_args(["--out", str(tmp_path / "new")]).out == str(tmp_path / "new")
 
 

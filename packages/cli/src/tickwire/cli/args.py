@@ -406,18 +406,27 @@ def output_folder(text: str) -> str:
     command when missing. A path that exists and is not a folder is a usage error, found
     while parsing, and so is one below a file (``--out day.itch/run1``). Why: ``backtest
     --out FILE`` ran the whole backtest and then failed at writing its report, "File
-    exists"; ``--out FILE/run1`` the same, "Not a directory" (hostile-input round 4)."""
-    if os.path.exists(text) and not os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder")
+    exists"; ``--out FILE/run1`` the same, "Not a directory", and ``--out LINK`` to nothing,
+    "File exists" (hostile-input round 4)."""
+    if os.path.lexists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: {_not_a_folder(text)}")
     above = os.path.dirname(text)
     while above and not os.path.lexists(above):
         above = os.path.dirname(above)
     if above and not os.path.isdir(above):  # --out day.itch/run1 ran the whole backtest
-        raise argparse.ArgumentTypeError(f"{text}: {above} is a file, not a folder")
+        raise argparse.ArgumentTypeError(f"{text}: {above} {_not_a_folder(above)}")
     folders = _NAMED_FOLDERS.get()
     if folders is not None:
         folders.append((text, ()))
     return text
+
+
+def _not_a_folder(path: str) -> str:
+    """What the existing name ``path``, not a folder, is: a file, or a symbolic link to
+    nothing (``--out`` a dangling link ran the whole backtest, then "File exists")."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"is a symbolic link to nothing ({os.readlink(path)}), not a folder"
+    return "is a file, not a folder"
 
 
 def output_folder_of(*names: str) -> Callable[[str], str]:
