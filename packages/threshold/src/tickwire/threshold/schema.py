@@ -186,13 +186,7 @@ class Int(Kind):
         # bool is a subclass of int in Python; TOML `true` must not pass as 1.
         if not isinstance(value, int) or isinstance(value, bool):
             raise error(path, f"must be an integer, got {_found(value)}")
-        lo, hi = self.lo, self.hi
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            if lo is None:
-                raise error(path, f"must be at most {hi}, got {value}")
-            if hi is None:
-                raise error(path, f"must be at least {lo}, got {value}")
-            raise error(path, f"must be between {lo} and {hi}, got {value}")
+        _check_bounds(value, self.lo, self.hi, path, error)
         if not -_I64 <= value < _I64:
             raise error(path, f"must be a 64-bit integer (-2^63 ..= 2^63 - 1), got {value}")
 
@@ -202,6 +196,18 @@ class Int(Kind):
         if self.hi is None:
             return f">= {_power(self.lo)}"
         return f"{_power(self.lo)} ..= {_power(self.hi)}"
+
+
+def _check_bounds(
+    value: float, lo: float | None, hi: float | None, path: str, error: type[ConfigError]
+) -> None:
+    """Raise ``error`` when ``value`` is outside ``lo ..= hi`` (None: no bound)."""
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        if lo is None:
+            raise error(path, f"must be at most {hi}, got {value}")
+        if hi is None:
+            raise error(path, f"must be at least {lo}, got {value}")
+        raise error(path, f"must be between {lo} and {hi}, got {value}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,13 +239,7 @@ class Float(Kind):
             raise error(path, f"must be a number, got {_found(value)}")
         if not math.isfinite(value):
             raise error(path, f"must be a finite number, got {value}")
-        lo, hi = self.lo, self.hi
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            if lo is None:
-                raise error(path, f"must be at most {hi}, got {value}")
-            if hi is None:
-                raise error(path, f"must be at least {lo}, got {value}")
-            raise error(path, f"must be between {lo} and {hi}, got {value}")
+        _check_bounds(value, self.lo, self.hi, path, error)
 
     def describe(self) -> str:
         if self.lo is None:
