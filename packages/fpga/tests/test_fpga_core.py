@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.fpga import regs
 from tickwire.fpga.backend import FpgaBackend
 from tickwire.fpga.control import instrument_writes, set_instrument
 from tickwire.fpga.core import LATENCY_CYCLES
-from tickwire.fpga.sim import frame_beats
+from tickwire.fpga.sim import CoreSim, frame_beats
 from tickwire.fpga.wire import IP_MIN_IHL, L3_UNTAGGED, UDP_LENGTH
 from tickwire.itch import OrderDelete, encode
 from tickwire.threshold import ThresholdEngine
@@ -375,6 +376,42 @@ def test_the_header_decision_at_its_edges(fpga: FpgaBackend) -> None:
         for end in (l4 + 7, l4 + 8, l4 + 9):
             frames += [base[:end], intact]
     _check(fpga, CONFIG, frames)
+
+
+@pytest.mark.parametrize("beat_gap", [0, 1])
+def test_the_datagram_ending_in_the_beats_after_the_decision(
+    fpga: FpgaBackend, beat_gap: int
+) -> None:
+    """The scanned lanes of the beats right after the header decision's (``b``, the
+    beat with byte ``L4 + 7``), where the datagram's end ``f_end`` has just been set:
+    the datagram (zero-length blocks, whose count promises more than a cut datagram
+    holds) ending at every lane of beats ``b + 1`` to ``b + 3``, zero padding after it
+    (which would complete the blocks if scanned), with L4 at both alignments to the beat
+    (the count and the first block in beat ``b + 2`` or later), back to back, each frame
+    followed by an intact trigger; with no idle cycle inside a frame (beat ``b + 2``
+    arrives in the cycle after the decision) and with one after every beat (``b + 1``
+    does: ``CoreSim.stream``'s ``beat_gap``). Fails when the lanes' compare with the end
+    is off by one or reads ``f_end`` a cycle early (the pending block's fate's
+    registered compare used for the walk's lanes too); on the tried step that made the
+    compare a cycle ahead for every beat (docs/fpga.md's timing table) also when a
+    per-candidate compare was off by one, beat ``b + 2`` took beat ``b + 1``'s, or the
+    decision's own lanes were left out. (Beat ``b + 1``'s lanes are not observable: it
+    holds only MoldUDP64 header bytes before the count.)"""
+    frames = []
+    for vlan, options in ((None, b""), (7, b""), (None, bytes(8)), (7, bytes(4))):
+        l4 = (L3_UNTAGGED + 4 if vlan is not None else L3_UNTAGGED) + 20 + len(options)
+        b = (l4 + 7) // 8
+        intact = feed_frame([add_order(14, "S", 3_999_980)], vlan_tci=vlan, options=options)
+        for blocks in ([b""], [b""] * 3, [FILLER, b""]):
+            # The datagram's end is L4 + 8 + cut: every lane of beats b + 1 .. b + 3.
+            for cut in range((b + 1) * 8 - l4 - 8, (b + 4) * 8 - l4 - 8 + 1):
+                cut_frame = feed_frame(blocks, vlan_tci=vlan, options=options, cut=cut, padding=16)
+                frames += [cut_frame, intact]
+    want_out, want_stats = _reference(CONFIG, frames)
+    fpga.configure(CONFIG)
+    assert isinstance(fpga.sim, CoreSim)
+    assert fpga.sim.stream(frames, beat_gap=beat_gap) == want_out
+    assert fpga.stats().to_json() == want_stats
 
 
 def test_blocks_longer_than_255_bytes_at_every_alignment(fpga: FpgaBackend) -> None:

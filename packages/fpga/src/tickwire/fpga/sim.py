@@ -8,7 +8,8 @@ simulated time only moves while there is work.
 How frames are driven and orders attributed
 -------------------------------------------
 :meth:`CoreSim.stream` sends frames as RX beats on consecutive cycles (``gap`` idle
-cycles between frames, 0 by default: back to back, no idle beat), then lets the core run
+cycles between frames, 0 by default: back to back, no idle beat; ``beat_gap`` idle cycles
+after each beat of a frame but its last, 0 by default), then lets the core run
 until ``traffic`` falls. Every cycle it samples the TX stream (reassembling frames from
 the byte enables) and ``dbg_push``/``dbg_push_frame`` (the frame number, since RESET, of
 each order queued). Orders leave the TX FIFO in the order they were queued, so the
@@ -143,8 +144,11 @@ class CoreSim:
         frames: Sequence[bytes],
         gap: int = 0,
         writes: Sequence[tuple[int, int, int]] = (),
+        beat_gap: int = 0,
     ) -> list[list[bytes]]:
-        """Send ``frames`` (``gap`` idle cycles between them); the order frames of each.
+        """Send ``frames`` (``gap`` idle cycles between them, ``beat_gap`` idle cycles
+        inside a frame after each beat but its last: ``rx_valid`` low mid-frame, which
+        a MAC may do); the order frames of each.
 
         ``writes`` are bus writes ``(cycle, address, value)`` made while streaming: each
         at the first free bus cycle at or after ``cycle`` (counted from the stream's first
@@ -197,6 +201,11 @@ class CoreSim:
                     ctx.set(dut.rx_last, last)
                     sample()
                     await self._tick(ctx)
+                    if beat_gap and not last:
+                        ctx.set(dut.rx_valid, 0)
+                        for _ in range(beat_gap):
+                            sample()
+                            await self._tick(ctx)
                 if gap:
                     ctx.set(dut.rx_valid, 0)
                     for _ in range(gap):
