@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.engine.risk import (
+    _WIRE_FORMS,
+    _WIRE_FORMS_MAX,
     Ledger,
     RiskConfigError,
     RiskEngine,
@@ -618,6 +620,25 @@ def test_engine_risk_wire_symbol_is_printable_ascii_without_inner_space() -> Non
         assert wire_symbol("A" + c + "B") == ("A" + c + "B" if ok else None)
         assert wire_symbol("AB" + c + "  ") == ("AB" + c if ok else "AB" if c == " " else None)
         assert wire_symbol(" " + c) is None
+
+
+def test_engine_risk_wire_symbol_remembers_a_bounded_number_of_symbols() -> None:
+    """wire_symbol remembers the wire form of the symbols it saw (a strategy asks about
+    the same few on every event): asked again, and past its bound, it answers the same;
+    a str subclass and an invalid symbol are checked every time, never remembered."""
+
+    class Sym(str):
+        pass
+
+    names = [f"S{i:06d}" for i in range(_WIRE_FORMS_MAX + 100)]
+    for _ in range(2):
+        for name in names:
+            assert wire_symbol(name + "  ") == name
+            assert wire_symbol(name + " X") is None
+        assert len(_WIRE_FORMS) <= _WIRE_FORMS_MAX
+    padded = Sym("Z~9Q  ")
+    assert wire_symbol(padded) == "Z~9Q" and padded not in _WIRE_FORMS
+    assert not any(v is None or " " in v for v in _WIRE_FORMS.values())
 
 
 @pytest.mark.parametrize(

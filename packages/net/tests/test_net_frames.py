@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from tickwire.net.frames import (
     parse_tcp_frame,
     parse_udp,
     parse_udp_frame,
+    positional_constructor,
 )
 
 ips = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
@@ -464,3 +466,29 @@ def test_parsed_frames_are_ordinary_frozen_dataclasses() -> None:
     assert parsed == built and hash(parsed) == hash(built) and repr(parsed) == repr(built)
     with pytest.raises(dataclasses.FrozenInstanceError):
         parsed.src_port = 3  # type: ignore[misc]
+
+
+def test_positional_constructor_builds_the_same_frozen_instance() -> None:
+    """positional_constructor(cls) builds what cls(...) builds (equal, same type, frozen,
+    hashable), by position or by name, a plain default applied when a field is left out;
+    a field without a default is still required."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Point:
+        x: int
+        label: str
+        tags: tuple[str, ...] = ()
+
+    make = positional_constructor(Point)
+    for args, kwargs in [
+        ((1, "a"), {}),
+        ((1,), {"label": "a", "tags": ("t",)}),
+        ((), {"x": 2, "label": "b"}),
+    ]:
+        built, reference = make(*args, **kwargs), Point(*args, **kwargs)
+        assert type(built) is Point and built == reference and hash(built) == hash(reference)
+        assert repr(built) == repr(reference)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.x = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        make(x=1)

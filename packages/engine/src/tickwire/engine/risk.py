@@ -618,17 +618,30 @@ class RiskEngine:
             del self._chains[o.chain]
 
 
+#: Valid wire symbols seen (a plain ``str``) -> their wire form: a strategy asks about
+#: its few symbols on every event (``ctx.position``, ``ctx.is_trading``, each order).
+#: Bounded: past the bound a symbol is checked every time, as before.
+_WIRE_FORMS: dict[str, str] = {}
+_WIRE_FORMS_MAX = 4096
+
+
 def wire_symbol(symbol: object) -> str | None:
     """``symbol`` as it goes on the wire, without the right padding, or None if it is not
     a valid wire symbol (1 to 8 printable ASCII characters, no space inside, padded with
     spaces on the right: ``"AAPL "`` and ``"AAPL"`` are both ``AAPL``)."""
-    if not isinstance(symbol, str):
+    if type(symbol) is str:
+        known = _WIRE_FORMS.get(symbol)
+        if known is not None:
+            return known
+    elif not isinstance(symbol, str):
         return None
     text = symbol.rstrip(" ")
     # Printable ASCII is 0x20-0x7E; the space is its only character not allowed inside.
     # (str methods, not a generator over the characters: risk asks on every order.)
     if not 1 <= len(text) <= 8 or not (text.isascii() and text.isprintable()) or " " in text:
         return None
+    if type(symbol) is str and len(_WIRE_FORMS) < _WIRE_FORMS_MAX:
+        _WIRE_FORMS[symbol] = text
     return text
 
 

@@ -56,6 +56,7 @@ from tickwire.itch import (
     SystemEvent,
     Trade,
 )
+from tickwire.net.frames import positional_constructor
 from tickwire.ouch import v50
 from tickwire.ouch.v50 import RejectReason  # the one table of reject codes; re-exported here
 
@@ -63,6 +64,14 @@ __all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue"]
 
 #: Our order reference numbers live far above any the feed uses.
 _OWN_REF_BASE = 1 << 60
+
+# The venue's answers, built without the frozen dataclasses' per-field
+# ``object.__setattr__`` (the same messages; a replace's answer has 16 fields).
+_order_accepted = positional_constructor(v50.OrderAccepted)
+_order_replaced = positional_constructor(v50.OrderReplaced)
+_order_canceled = positional_constructor(v50.OrderCanceled)
+_order_executed = positional_constructor(v50.OrderExecuted)
+_rejected = positional_constructor(v50.Rejected)
 
 
 @dataclass(slots=True, eq=False)
@@ -150,7 +159,7 @@ class SimulatedVenue:
             )
         )
         self.respond(
-            v50.OrderExecuted(
+            _order_executed(
                 timestamp=self.now,
                 user_ref_num=o.user_ref_num,
                 quantity=qty,
@@ -337,7 +346,7 @@ class SimulatedVenue:
     def _cancel(self, o: SimOrder, qty: int, reason: str) -> None:
         o.open -= qty
         self.respond(
-            v50.OrderCanceled(
+            _order_canceled(
                 timestamp=self.now, user_ref_num=o.user_ref_num, quantity=qty, reason=reason
             )
         )
@@ -346,7 +355,7 @@ class SimulatedVenue:
 
     def _reject(self, user_ref_num: int, reason: int, cl_ord_id: str) -> None:
         self.respond(
-            v50.Rejected(
+            _rejected(
                 timestamp=self.now, user_ref_num=user_ref_num, reason=reason, cl_ord_id=cl_ord_id
             )
         )
@@ -390,7 +399,7 @@ class SimulatedVenue:
             _OWN_REF_BASE + self._seq,
         )
         self.respond(
-            v50.OrderAccepted(
+            _order_accepted(
                 timestamp=self.now,
                 user_ref_num=ref,
                 side=msg.side,
@@ -431,7 +440,7 @@ class SimulatedVenue:
             return
         if o.tif == v50.TimeInForce.IOC:
             self.respond(
-                v50.OrderCanceled(
+                _order_canceled(
                     timestamp=self.now, user_ref_num=o.user_ref_num, quantity=o.open, reason="I"
                 )
             )
@@ -465,7 +474,7 @@ class SimulatedVenue:
             chain_filled=old.chain_filled,
         )
         self.respond(
-            v50.OrderReplaced(
+            _order_replaced(
                 timestamp=self.now,
                 orig_user_ref_num=old.user_ref_num,
                 user_ref_num=o.user_ref_num,

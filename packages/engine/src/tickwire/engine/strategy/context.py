@@ -62,6 +62,7 @@ from tickwire.engine.strategy.api import (
 )
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message, StockDirectory, StockTradingAction
+from tickwire.net.frames import positional_constructor
 
 __all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
 
@@ -73,6 +74,11 @@ MarketEvent = BookUpdate | InstrumentState | TradeEvent
 StrategyEvent = BookUpdate | InstrumentState | TradeEvent | TimerEvent | OrderUpdate
 
 _NOTHING: tuple[MarketEvent, ...] = ()
+
+# The events the feed gives, built without the frozen dataclasses' per-field
+# ``object.__setattr__`` (the same objects; the fields are the engine's own values).
+_book_update = positional_constructor(BookUpdate)
+_trade_event = positional_constructor(TradeEvent)
 
 _CALLBACKS: dict[type, str] = {
     BookUpdate: "on_book",
@@ -171,14 +177,15 @@ class StrategyContext:
 
         ``applied``: the books already hold it (the compiled core applies a message in C
         before it knows whether the strategy consumes it)."""
+        books = self.books
         if not applied:
-            self.books.apply(msg)
+            books.apply(msg)
         prints = self._prints
         if isinstance(msg, StockDirectory):
             self.locates[msg.stock] = msg.stock_locate
             return _NOTHING
         locate = msg.stock_locate
-        book = self.books.books.get(locate)
+        book = books.books.get(locate)
         if book is None:
             prints.clear()
             return _NOTHING
@@ -193,24 +200,26 @@ class StrategyContext:
         consumes = self.consumes
         if msg.message_type in _BOOK_TYPES:
             bbo = book.bbo()
-            if bbo.bid_price is not None and bbo.ask_price is not None:
+            bid, _, ask, _ = bbo
+            if bid is not None and ask is not None:
                 # The reference price of the collar and of unrealised PnL in risk.
-                self.orders.risk.set_reference(symbol, (bbo.bid_price + bbo.ask_price) // 2)
+                self.orders.risk.set_reference(symbol, (bid + ask) // 2)
             if self._every_book:
-                events.append(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
+                events.append(_book_update(symbol, locate, msg.timestamp, bbo, book, msg))
             else:
-                if not self._no_book and self.last_bbo.get(locate) != bbo:
-                    events.append(BookUpdate(symbol, locate, msg.timestamp, bbo, book, msg))
-                self.last_bbo[locate] = bbo
+                last_bbo = self.last_bbo
+                if not self._no_book and last_bbo.get(locate) != bbo:
+                    events.append(_book_update(symbol, locate, msg.timestamp, bbo, book, msg))
+                last_bbo[locate] = bbo
         elif isinstance(msg, StockTradingAction) and consumes.states:
             events.append(InstrumentState(symbol, locate, msg.timestamp, str(msg.trading_state)))
-        if prints and not consumes.trades:
-            prints.clear()
-        elif prints:
+        if not prints:
+            return events
+        if consumes.trades:
             for p in prints:
-                trade = TradeEvent(
+                trade = _trade_event(
                     symbol, locate, p.timestamp, p.kind, p.price, p.shares, p.side, p.match_number
                 )
                 events.append(trade)
-            prints.clear()
+        prints.clear()
         return events

@@ -79,11 +79,20 @@ from tickwire.engine.risk import (
     wire_symbol,
 )
 from tickwire.engine.strategy.api import OrderUpdate
+from tickwire.net.frames import positional_constructor
 from tickwire.ouch import v50
 from tickwire.ouch.tracker import Event, OrderTracker, TrackedOrder
 from tickwire.ouch.tracker import OrderState as WireState
 
 log = logging.getLogger("tickwire.engine.orders")
+
+# What the manager sends and tells, built without the frozen dataclasses' per-field
+# ``object.__setattr__`` (the same objects; every value is one risk passed or the
+# manager's own).
+_enter_order = positional_constructor(v50.EnterOrder)
+_replace_order = positional_constructor(v50.ReplaceOrder)
+_cancel_order = positional_constructor(v50.CancelOrder)
+_order_update = positional_constructor(OrderUpdate)
 
 __all__ = ["Order", "OrderManager", "OrderState", "UserRefNumsExhausted"]
 
@@ -255,7 +264,7 @@ class OrderManager:
         order.refused = True
         order.tracked.reason = refusal.reason.value
         self.refused += 1
-        self._emit(OrderUpdate("refused", order, self._clock(), reason=refusal.reason.value))
+        self._emit(_order_update("refused", order, self._clock(), reason=refusal.reason.value))
         return order
 
     # -- requests ---------------------------------------------------------------------
@@ -285,7 +294,7 @@ class OrderManager:
         self.tracker.sent(order.tracked)
         self.sent += 1
         self._send(
-            v50.EnterOrder(
+            _enter_order(
                 user_ref_num=ref,
                 side=side,
                 quantity=quantity,
@@ -347,7 +356,7 @@ class OrderManager:
         self.tracker.sent(new.tracked)  # the original's replaced_by is now ``ref``
         self.sent += 1
         self._send(
-            v50.ReplaceOrder(
+            _replace_order(
                 orig_user_ref_num=order.user_ref_num,
                 user_ref_num=ref,
                 quantity=new.chain_filled + new_open,
@@ -375,7 +384,7 @@ class OrderManager:
             return False
         if remaining == 0:
             order.pending_cancel = True
-        self._send(v50.CancelOrder(user_ref_num=order.user_ref_num, quantity=remaining))
+        self._send(_cancel_order(user_ref_num=order.user_ref_num, quantity=remaining))
         return True
 
     def cancel_all(self, symbol: str | None = None) -> int:
@@ -454,7 +463,7 @@ class OrderManager:
             f"the venue replaced UserRefNum {orig} by {ref} ({quantity} shares open), {what}"
         )
         if armed and sent_for is None:  # held for this account, unknown here: cancelled
-            self._send(v50.CancelOrder(user_ref_num=ref, quantity=0))
+            self._send(_cancel_order(user_ref_num=ref, quantity=0))
 
     # -- venue responses -----------------------------------------------------------------
     def on_message(self, msg: v50.OutboundMessage) -> None:
@@ -481,7 +490,7 @@ class OrderManager:
                 return
             if not dead:
                 self._maybe_open[a.key] = new
-            self._emit(OrderUpdate("replaced", new, ts, a.quantity, a.price))
+            self._emit(_order_update("replaced", new, ts, a.quantity, a.price))
             if new.tracked.replaces != a.orig:  # sent to replace another order
                 self._unexpected_replacement(a.orig, a.key, a.quantity, new.tracked.replaces)
             return
@@ -496,7 +505,9 @@ class OrderManager:
             if o.open_qty == 0:
                 self._ended(o, change.cascaded)
             self._emit(
-                OrderUpdate("executed", o, ts, a.quantity, a.price, liquidity_flag=a.liquidity_flag)
+                _order_update(
+                    "executed", o, ts, a.quantity, a.price, liquidity_flag=a.liquidity_flag
+                )
             )
             if before is not None and a.quantity > before:  # booked, then distrusted
                 self.excess_executions += 1
@@ -510,13 +521,13 @@ class OrderManager:
                 self.risk.order_done(o.user_ref_num)
             else:
                 self._maybe_open[o.user_ref_num] = o
-            self._emit(OrderUpdate("accepted", o, ts, a.quantity, a.price))
+            self._emit(_order_update("accepted", o, ts, a.quantity, a.price))
         elif event is Event.CANCELED:
             self.risk.reduce(o.user_ref_num, a.quantity)
             if o.open_qty == 0:
                 self._ended(o, change.cascaded)
-            self._emit(OrderUpdate("cancelled", o, ts, a.quantity, reason=a.reason))
+            self._emit(_order_update("cancelled", o, ts, a.quantity, reason=a.reason))
         elif event is Event.REJECTED:
             self.risk.order_done(o.user_ref_num)
-            self._emit(OrderUpdate("rejected", o, ts, reason=a.reason))
+            self._emit(_order_update("rejected", o, ts, reason=a.reason))
         # MODIFIED and PRIORITY: the tracker keeps them; the manager sends no Modify.
