@@ -19,7 +19,7 @@ from tickwire.engine.backtest.latency import (
 from tickwire.engine.backtest.report import build_report, percentiles, summary_text, write_outputs
 from tickwire.engine.cli_backtest import DEFAULT_RISK, main
 from tickwire.engine.risk import parse_risk_limits
-from tickwire.engine.strategy import MarketMaker, ThresholdTaker
+from tickwire.engine.strategy import MarketMaker, OrderUpdate, ThresholdTaker
 from tickwire.itch.generator import generate_day
 
 DAY = (40_000, 40, 1)  # messages, symbols, seed: a small generated day keeps the suite quick
@@ -52,6 +52,46 @@ def test_engine_backtest_market_maker_is_deterministic(mm_result: BacktestResult
     assert mm_result.pnl_series == again.pnl_series
     assert a["fills"]["count"] > 20  # it really traded
     assert a["orders"]["sent"] > 100
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_engine_backtest_untimed_run_counts_the_no_op_order_updates(
+    mm_result: BacktestResult, backend: str
+) -> None:
+    """Without callback timing (``measure=False``) the runner counts the order updates of a
+    strategy that keeps the base class's no-op ``on_order_update`` instead of driving each
+    through a coroutine: the report is the timed run's, its events counted the same; a
+    strategy that overrides it still gets every update, in order."""
+
+    class Seen(MarketMaker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.updates: list[tuple[str, int]] = []
+
+        async def on_order_update(self, update: OrderUpdate) -> None:
+            self.updates.append((update.kind, update.order.user_ref_num))
+
+    untimed = run_backtest(
+        MarketMaker(),
+        generate_day(*DAY),
+        limits=parse_risk_limits(DEFAULT_RISK),
+        measure=False,
+        backend=backend,
+    )
+    assert _deterministic(build_report(untimed)) == _deterministic(build_report(mm_result))
+    assert untimed.strategy_events == mm_result.strategy_events
+    runs = []
+    for measure in (True, False):
+        seen = Seen()
+        run_backtest(
+            seen,
+            generate_day(*DAY),
+            limits=parse_risk_limits(DEFAULT_RISK),
+            measure=measure,
+            backend=backend,
+        )
+        runs.append(seen.updates)
+    assert len(runs[0]) > 100 and runs[0] == runs[1]
 
 
 def test_engine_backtest_pnl_reconciles_with_fills(mm_result: BacktestResult) -> None:

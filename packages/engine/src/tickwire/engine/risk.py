@@ -492,14 +492,15 @@ class RiskEngine:
                 f"{len(self._chains)} open orders (max {lim.max_open_orders})",
             )
         if lim.duplicate_window_ns is not None:
-            self._expire(now_ns)
+            self._expire(now_ns)  # both windows: the throttle's below needs no second call
             if self._recent_keys.get((symbol, side, quantity, price), 0) > 0:
                 return RiskRefusal(
                     RiskReason.DUPLICATE,
                     f"same order sent within {lim.duplicate_window_ns} ns",
                 )
         if lim.throttle_orders is not None and lim.throttle_window_ns is not None:
-            self._expire(now_ns)
+            if lim.duplicate_window_ns is None:
+                self._expire(now_ns)
             if len(self._sent_times) >= lim.throttle_orders:
                 return RiskRefusal(
                     RiskReason.THROTTLE,
@@ -651,6 +652,10 @@ def symbol_key(symbol: str) -> str:
     ``symbol`` itself when it is no wire symbol (so it finds nothing). Every lookup by a
     symbol a strategy gives goes through it: ``ctx.position``, ``ctx.book``,
     ``ctx.is_trading``, ``ctx.subscribe``."""
+    if type(symbol) is str:
+        known = _WIRE_FORMS.get(symbol)
+        if known is not None:
+            return known
     return wire_symbol(symbol) or symbol
 
 
