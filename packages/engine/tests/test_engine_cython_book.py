@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.engine import cbook
-from tickwire.engine.book import BookManager, TapePrint
+from tickwire.engine.book import BBO, BookManager, TapePrint
 from tickwire.engine.sources import iter_binaryfile
 from tickwire.itch import (
     AddOrder,
@@ -464,3 +464,19 @@ def test_hash_and_pools_grow_under_load() -> None:
     m.check_invariants(crossed=False)
     m.feed([OrderDelete(1, 0, 0, i * 7919) for i in range(1, n, 2)])
     assert len(m.orders) == 0 and m.summary()["instruments"]["1"]["levels"] == 0  # type: ignore[index]
+
+
+def test_bbo_is_the_reference_books_named_tuple() -> None:
+    """The compiled book builds its BBO with the tuple's own ``__new__`` (not the named
+    tuple's Python one): the same type and value as the reference book's, each side
+    empty or not."""
+    ref, fast = BookManager(), cbook.make_book_manager("cython")
+    seen = set()
+    for msg in generate_day(5_000, 4, 3):
+        ref.apply(msg)
+        fast.apply(msg)
+        for locate, book in ref.books.items():
+            want, got = book.bbo(), fast.books[locate].bbo()
+            assert type(got) is BBO and got == want and got._asdict() == want._asdict()
+            seen.add((want.bid_price is None, want.ask_price is None))
+    assert (False, False) in seen and (True, True) in seen

@@ -83,6 +83,9 @@ cdef bint CONFIGURED = False
 cdef object OrderInfo = None
 cdef object LevelView = None
 cdef object BBO = None
+# BBO is a NamedTuple: its __new__ is a Python function; the tuple's own __new__ builds the
+# same object (a strategy's book is asked for its BBO at every delivery it gets).
+cdef object _tuple_new = tuple.__new__
 cdef object TapePrint = None
 cdef object BookStats = None
 cdef object itch_decode = None
@@ -1243,12 +1246,12 @@ cdef class CBookManager:
             lb = &self.levels_[b.lv[b.n - 1]]
             if a.n:
                 la = &self.levels_[a.lv[a.n - 1]]
-                return BBO(lb.price, lb.shares, la.price, la.shares)
-            return BBO(lb.price, lb.shares, None, 0)
+                return _tuple_new(BBO, (lb.price, lb.shares, la.price, la.shares))
+            return _tuple_new(BBO, (lb.price, lb.shares, None, 0))
         if a.n:
             la = &self.levels_[a.lv[a.n - 1]]
-            return BBO(None, 0, la.price, la.shares)
-        return BBO(None, 0, None, 0)
+            return _tuple_new(BBO, (None, 0, la.price, la.shares))
+        return _tuple_new(BBO, (None, 0, None, 0))
 
     cdef list _levels(self, int32_t bi, int side, Py_ssize_t n):
         cdef CSide* s = &self.cbooks[bi].side[side]
