@@ -338,7 +338,8 @@ class RiskEngine:
         self._last_now: int | None = None
         self._sent_times: deque[int] = deque()
         self._recent: deque[tuple[int, tuple[str, str, int, int]]] = deque()
-        self._recent_keys: Counter[tuple[str, str, int, int]] = Counter()
+        # (a dict, not a Counter: Counter's missing key and del are Python-level calls)
+        self._recent_keys: dict[tuple[str, str, int, int], int] = {}
 
     # -- the kill switch --------------------------------------------------------------
     def kill(self) -> None:
@@ -562,7 +563,8 @@ class RiskEngine:
         if lim.duplicate_window_ns is not None:
             key = (symbol, side, quantity, price)
             self._recent.append((now_ns, key))
-            self._recent_keys[key] += 1
+            keys = self._recent_keys
+            keys[key] = keys.get(key, 0) + 1
         return None
 
     def refuse(self, reason: RiskReason, detail: str) -> RiskRefusal:
