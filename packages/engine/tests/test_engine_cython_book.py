@@ -480,3 +480,20 @@ def test_bbo_is_the_reference_books_named_tuple() -> None:
             assert type(got) is BBO and got == want and got._asdict() == want._asdict()
             seen.add((want.bid_price is None, want.ask_price is None))
     assert (False, False) in seen and (True, True) in seen
+
+
+def test_orders_get_answers_as_the_mapping_does() -> None:
+    """``manager.orders.get`` (its own, not Mapping's ``self[ref]`` and KeyError) gives
+    what indexing gives: the live order, else the default (unknown, or no 8-byte ref)."""
+    from collections.abc import Mapping
+
+    fast = cbook.make_book_manager("cython")
+    for msg in generate_day(2_000, 3, 2):
+        fast.apply(msg)
+    orders = fast.orders
+    refs = list(orders)
+    assert refs
+    for ref in [*refs[:50], 0, 10**12, -1, 2**64]:
+        assert orders.get(ref) == Mapping.get(orders, ref)
+        assert orders.get(ref, "none") == Mapping.get(orders, ref, "none")
+    assert orders.get(refs[0]) == orders[refs[0]]

@@ -199,6 +199,12 @@ class _OrderIndex(Mapping[int, OrderInfo]):
             raise KeyError(ref)
         return info
 
+    def get(self, ref: int, default: Any = None) -> Any:  # type: ignore[override]
+        """Mapping.get without its ``self[ref]`` and KeyError round trip: the simulated
+        venue asks it for each feed message where one of our orders rests."""
+        info = self._m.order(ref) if 0 <= ref < 2**64 else None
+        return default if info is None else info
+
     def __contains__(self, ref: object) -> bool:
         return isinstance(ref, int) and 0 <= ref < 2**64 and ref in self._m
 

@@ -280,7 +280,10 @@ class Ledger:
 
     def total_pnl(self) -> int:
         """Realised plus unrealised PnL over every symbol."""
-        return sum(self.realised.values()) + sum(self.unrealised(s) for s in self.positions)
+        total = sum(self.realised.values())
+        for symbol in self.positions:  # (a loop, not a generator: risk asks on every order)
+            total += self.unrealised(symbol)
+        return total
 
 
 @dataclass(slots=True)
