@@ -61,13 +61,13 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     the scanner reads (``P + 18``) is at least 19 bytes later, so it reads the decision
     from registers.
 *Locate lookup*
-    The locate of the message being scanned is copied into two registers of the CAM's
-    own (the locate and its complement, each driving half of the compares) the cycle
-    after it is complete, compared with the 64 slot locates (a CAM) the cycle after,
-    the compares registered, and the slot's configuration and its position are read
-    from two memories the cycle after that, addressed by the priority encoder of the
-    registered compares; the price's last byte comes 33 bytes (at least four beats)
-    after the locate's, so both are ready at cycle T.
+    The locate of the message being scanned goes into two registers of the CAM's own
+    (complemented and XORed with 0x5555, each driving half of the compares) as the
+    scanner takes it, is compared with the 64 slot locates (a CAM) the cycle after, the
+    compares registered; their priority encoder is registered the cycle after, and the
+    registered slot addresses the two memories (the slot's configuration and its
+    position) the cycle after that; the price's last byte comes 33 bytes (at least four
+    beats) after the locate's, so both are read by cycle T.
 ``S1`` (T + 1), ``S1M`` (T + 2), ``S1A`` (T + 3), ``S1S`` (T + 4)
     ``0 < p <= limit`` (a trigger) and ``limit - p``; its product with the reciprocal
     ``m`` as four partial products (one 18x18 multiplier each, registered with no
@@ -447,6 +447,7 @@ class ThresholdCore(wiring.Component):
         frag = Mux(c_vlan, u16(L3_TAGGED + IP_FRAG), u16(L3_UNTAGGED + IP_FRAG))
         proto = Mux(c_vlan, byte(L3_TAGGED + IP_PROTO), byte(L3_UNTAGGED + IP_PROTO))
         l4_at = [L3_UNTAGGED + 4 * k for k in range((L3_TAGGED + 60 - L3_UNTAGGED) // 4 + 1)]
+        cnt_at = [at + UDP_HEADER + COUNT_LO for at in l4_at]  # the count's low byte per L4
         vlan = Signal()
         l4 = Signal(7)
         l4_oh = Signal(len(l4_at))
@@ -510,6 +511,8 @@ class ThresholdCore(wiring.Component):
         f_scan = Signal()  # ... and the MoldUDP64 packet is being scanned
         f_uerr = Signal()  # ... and the UDP length was below 8 (one parse error)
         f_p = Signal(_POS)
+        f_cbeat = Signal(_POS - 3)  # the MoldUDP64 count's low byte: its beat ...
+        f_clane = Signal(8)  # ... and its lane, one-hot (set with f_p)
         f_end = Signal(_POS)
         f_cnt_in = Signal()  # ... and the MoldUDP64 count's low byte is in the datagram
         decide = Signal()
@@ -580,8 +583,11 @@ class ThresholdCore(wiring.Component):
         m.d.sync += v_end_pre.eq(Cat(*[in_beat_next * 8 + i < f_end for i in range(8)]))
         vf_next = Signal(8)
         m.d.comb += vf_next.eq(Mux(v_gate, self.rx_be & v_end_pre, 0))
-        blk = sc_phase == _S_BLK
-        hdrp = sc_phase == _S_HDR
+        # The phase's two tests as flip-flops of their own, loaded with it (below): each
+        # is one input of the LUTs that read it, not a decode of the two phase bits, and
+        # they spread the phase's fanout into the lanes and the hops over three registers.
+        blk = Signal()  # sc_phase == _S_BLK
+        hdrp = Signal(init=1)  # sc_phase == _S_HDR
 
         # Per lane i as a length field's low byte, decoded a cycle ahead from the incoming
         # beat (the hops then start from registers): the lane where the block would end
@@ -630,14 +636,21 @@ class ThresholdCore(wiring.Component):
         # The lane of the count's low byte (P + COUNT_LO) when it is one of the next
         # beat's scanned lanes (its bit of ``v_next``), decided a cycle ahead from the
         # incoming beat's position (the count is at least two beats after the header
-        # decision, so f_p is set by then). It is before the datagram's end when the
-        # datagram holds it (``f_cnt_in``, from the UDP length at the decision), so the
-        # position compare on ``f_end`` is not in its path.
-        cpos = Signal(_POS)
-        xm.d.comb += cpos.eq(f_p + COUNT_LO)
+        # decision, so ``f_cbeat`` and ``f_clane`` are set by then). It is before the
+        # datagram's end when the datagram holds it (``f_cnt_in``, from the UDP length at
+        # the decision), so the position compare on ``f_end`` is not in its path. The
+        # count's position is a constant per candidate L4, so its beat and its lane
+        # (one-hot) are selected by ``l4_oh`` at the decision, and the incoming beat's
+        # test is one equality with no adder or carry chain: ``in_beat * 8 + i == P +
+        # COUNT_LO`` exactly when ``in_beat`` is that beat and ``i`` that lane.
         c19_x = Signal(8)
         xm.d.comb += c19_x.eq(
-            Cat(*[(in_beat * 8 + i == cpos) & self.rx_be[i] & f_cnt_in & v_gate for i in range(8)])
+            Cat(
+                *[
+                    (in_beat == f_cbeat) & f_clane[i] & self.rx_be[i] & f_cnt_in & v_gate
+                    for i in range(8)
+                ]
+            )
         )
         for i in range(8):
             n_x = Signal(16, name=f"pre{i}_len")
@@ -933,6 +946,11 @@ class ThresholdCore(wiring.Component):
             fm.d.comb += n_phase.eq(_S_BLK)
         with fm.Else():
             fm.d.comb += n_phase.eq(sc_phase)
+        with m.If(r_valid):  # as sc_phase: 0 (HDR) after the frame's last beat, else n_phase
+            m.d.sync += [
+                blk.eq(~r_last & (n_phase == _S_BLK)),
+                hdrp.eq(r_last | (n_phase == _S_HDR)),
+            ]
         n_dn = Signal(_POS)
         n_dn_oh = Signal(10)
         later = Signal(10)  # sc_dn - 8 one-hot, or sc_dn's own when it is in this beat
@@ -1094,43 +1112,53 @@ class ThresholdCore(wiring.Component):
                         f_scan.eq(scan_now),
                         f_uerr.eq(uerr_now),
                         f_p.eq(p_now),
+                        f_cbeat.eq(
+                            _or_all([Mux(l4_oh[k], c >> 3, 0) for k, c in enumerate(cnt_at)])
+                        ),
+                        f_clane.eq(
+                            _or_all([Mux(l4_oh[k], 1 << (c & 7), 0) for k, c in enumerate(cnt_at)])
+                        ),
                         f_end.eq(end_now),
                         f_cnt_in.eq(at_l4(c_cnt)),
                     ]
 
         # ------------------------------------------------------------------ locate lookup
-        # The locate is copied into a register of the CAM's own before the 64 compares:
-        # sc_mloc is written by the scanner's open-block field selection (after the hops),
-        # and driving the compares from it put its flip-flops by the CAM, far from the
-        # scanner. The copy costs no latency: the locate's low byte (body byte 2) is 33
-        # bytes before the price's last (byte 35), so at least four beats before T: the
-        # copy (L + 1 -> L + 2), the compares (-> L + 3) and the encoder with the memory
-        # read (-> L + 4) fit, L being the scanner's cycle of the beat with the locate's
-        # low byte. The copy is two registers, the locate and its complement, each driving
-        # half of the compares (Yosys merges identical flip-flops, not complemented ones),
-        # and the 64 compares are registered: the priority encoder of the registered hits
-        # drives the memories' address, and the slot and the hit are registered from it
-        # for S1. Every compare still reads the slot locates of cycle L + 2, as before.
+        # The locate's low byte (body byte 2) is 33 bytes before the price's last (byte
+        # 35), so the scanner sees it at least four beats before T, in its cycle L; the
+        # lookup has L + 1 .. L + 3 and the memory read L + 3 -> L + 4, each a register
+        # to a register:
+        # - L: the locate's next value goes into two copies of the CAM's own, loaded as
+        #   sc_mloc is (sc_mloc stays by the scanner); Yosys merges identical flip-flops,
+        #   so the copies hold it complemented and XORed with 0x5555, each driving half
+        #   of the 64 compares (the slot locates are XORed with the same constant, which
+        #   costs no LUT);
+        # - L + 1: the compares, registered (the slot locates change only between frames,
+        #   so every compare of a frame reads the same ones);
+        # - L + 2: the priority encoder, registered (the slot and the hit);
+        # - L + 3: the registered slot addresses the memories (a long route to their
+        #   block RAMs, alone in its cycle), read at L + 4 for S1 at T >= L + 4.
+        # The values hold until the next block's locate is taken (after T).
         half = regs.INST_SLOTS // 2
-        cam_loc = Signal(16)
-        cam_nloc = Signal(16)
-        cam_nz = Signal()
-        m.d.sync += [cam_loc.eq(sc_mloc), cam_nloc.eq(~sc_mloc), cam_nz.eq(sc_mloc != 0)]
+        cam_keys = (0xFFFF, 0x5555)
+        cam_loc = [Signal(16, name=f"cam_loc{k}", init=key) for k, key in enumerate(cam_keys)]
+        n_mloc = next(x for r, x in zip(state_regs, n_state, strict=True) if r is sc_mloc)
+        with m.If(r_valid):
+            m.d.sync += [
+                reg.eq(Mux(r_last, key, n_mloc ^ key))
+                for reg, key in zip(cam_loc, cam_keys, strict=True)
+            ]
         cam_hits = Signal(regs.INST_SLOTS)
         cam_hits_nz = Signal()
-        m.d.sync += cam_hits_nz.eq(cam_nz)
+        m.d.sync += cam_hits_nz.eq(sc_mloc != 0)
         m.d.sync += [
-            cam_hits[i].eq(act_loc[i] == cam_loc if i < half else ~act_loc[i] == cam_nloc)
+            cam_hits[i].eq((act_loc[i] ^ cam_keys[i // half]) == cam_loc[i // half])
             for i in range(regs.INST_SLOTS)
         ]
         cam_idx = Signal(6)
         cam_hit = Signal()
         hit_any, idx_expr = _priority(list(cam_hits))
-        cam_hit_c = Signal()
-        cam_idx_c = Signal(6)
-        cm.d.comb += [cam_idx_c.eq(idx_expr), cam_hit_c.eq(hit_any & cam_hits_nz)]
-        m.d.sync += [cam_idx.eq(cam_idx_c), cam_hit.eq(cam_hit_c)]
-        m.d.comb += [cfg_rd.addr.eq(cam_idx_c), pos_rd.addr.eq(cam_idx_c)]
+        cm.d.sync += [cam_idx.eq(idx_expr), cam_hit.eq(hit_any & cam_hits_nz)]
+        m.d.comb += [cfg_rd.addr.eq(cam_idx), pos_rd.addr.eq(cam_idx)]
 
         # ------------------------------------------------------------------ S1..S3
         # Each multiply has a stage of its own and its result a register after it (they
