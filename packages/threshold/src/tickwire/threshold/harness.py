@@ -233,40 +233,56 @@ def _order(
 
 _LIMITS = (1000, 2000, 5000)
 
+# The strategies below are built once, here, not at every draw: hypothesis validates a
+# strategy object the first time it is drawn from, and a list argument (sampled_from,
+# one_of, a filter's lambda) makes a new object each call, so building them inside the
+# composites below validated them again at every draw, about a third of a check_backend
+# run. The same strategies draw the same values: derandomized runs and their shrunk
+# examples are unchanged.
+_SYMBOLS = st.sampled_from(["AAPL", "MSFT", "A", "ZVZZT", "BRK.A", "QQQQQQQQ"])
+_LIMIT_PRICES = st.sampled_from(_LIMITS)
+_QTY = st.integers(0, 300)
+_TICKS = st.sampled_from([1, 7, 100, 499, 2**32 - 1])
+_MAX_ORDER_QTYS = st.sampled_from([1, 100, 999, 999_999])
+_MAX_POSITIONS = st.sampled_from([0, 100, 1000, 2500, 2**62, 2**62])
+_MAX_NOTIONALS = st.sampled_from([0, 1_000_000, 4_000_000, 2**62, 2**62, 2**62])
+
 
 @st.composite
 def instruments(draw: st.DrawFn, locate: int) -> InstrumentConfig:
     return InstrumentConfig(
         locate=locate,
-        symbol=draw(st.sampled_from(["AAPL", "MSFT", "A", "ZVZZT", "BRK.A", "QQQQQQQQ"])),
-        limit_price=draw(st.sampled_from(_LIMITS)),
-        base_qty=draw(st.integers(0, 300)),
-        step_qty=draw(st.integers(0, 300)),
-        tick=draw(st.sampled_from([1, 7, 100, 499, 2**32 - 1])),
-        max_order_qty=draw(st.sampled_from([1, 100, 999, 999_999])),
-        max_position=draw(st.sampled_from([0, 100, 1000, 2500, 2**62, 2**62])),
-        max_notional=draw(st.sampled_from([0, 1_000_000, 4_000_000, 2**62, 2**62, 2**62])),
+        symbol=draw(_SYMBOLS),
+        limit_price=draw(_LIMIT_PRICES),
+        base_qty=draw(_QTY),
+        step_qty=draw(_QTY),
+        tick=draw(_TICKS),
+        max_order_qty=draw(_MAX_ORDER_QTYS),
+        max_position=draw(_MAX_POSITIONS),
+        max_notional=draw(_MAX_NOTIONALS),
     )
+
+
+_MIN_LOCATES = st.sampled_from([0, 1, 1, 1])
+_LOCATE_LISTS = {
+    n: st.lists(st.sampled_from(LOCATES), min_size=n, max_size=3, unique=True) for n in (0, 1)
+}
+_MAX_ORDERS = st.sampled_from([0, 1, 2, 3, 10])
+_ARMED = st.sampled_from([True, True, True, False])  # mostly armed
+_SESSIONS = st.sampled_from(["TWORDERS01", "A", "   x  "])
 
 
 @st.composite
 def configs(draw: st.DrawFn) -> ThresholdConfig:
-    locates = draw(
-        st.lists(
-            st.sampled_from(LOCATES),
-            min_size=draw(st.sampled_from([0, 1, 1, 1])),
-            max_size=3,
-            unique=True,
-        )
-    )
-    max_orders = draw(st.sampled_from([0, 1, 2, 3, 10]))
+    locates = draw(_LOCATE_LISTS[draw(_MIN_LOCATES)])
+    max_orders = draw(_MAX_ORDERS)
     return ThresholdConfig(
-        armed=draw(st.sampled_from([True, True, True, False])),  # mostly armed
+        armed=draw(_ARMED),
         max_orders=max_orders,
         first_user_ref_num=draw(st.sampled_from([0, 1, 2**32 - 1 - max_orders])),
         feed_port=FEED_PORT,
         order_port=ORDER_PORT,
-        order_session=draw(st.sampled_from(["TWORDERS01", "A", "   x  "])),
+        order_session=draw(_SESSIONS),
         instruments=tuple(draw(instruments(loc)) for loc in locates),
     )
 
@@ -276,57 +292,83 @@ def _prices() -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(edges), st.integers(1, 5000))
 
 
+_ADD_LOCATES = st.sampled_from((*LOCATES, *LOCATES, 16))
+_SIDES = st.sampled_from("SSSB")
+_PRICES = _prices()
+_SHARES = st.integers(0, 2**32 - 1)
+_REFS = st.integers(0, 2**64 - 1)
+_MPIDS = st.one_of(st.none(), st.just("GSCO"))
+
+
 @st.composite
 def add_blocks(draw: st.DrawFn) -> bytes:
     return add_order(
-        draw(st.sampled_from((*LOCATES, *LOCATES, 16))),
-        draw(st.sampled_from("SSSB")),
-        draw(_prices()),
-        shares=draw(st.integers(0, 2**32 - 1)),
-        ref=draw(st.integers(0, 2**64 - 1)),
-        mpid=draw(st.one_of(st.none(), st.just("GSCO"))),
+        draw(_ADD_LOCATES),
+        draw(_SIDES),
+        draw(_PRICES),
+        shares=draw(_SHARES),
+        ref=draw(_REFS),
+        mpid=draw(_MPIDS),
     )
+
+
+_ADDS = add_blocks()
+_KINDS = st.sampled_from(["add"] * 8 + ["filler", "filler", "short", "longer", "empty", "other"])
+_EXTRA = st.binary(min_size=1, max_size=8)
+_OTHER_TYPES = st.integers(0, 255).filter(lambda b: b not in b"AF")
+_OTHER_BODIES = st.binary(max_size=40)
 
 
 @st.composite
 def blocks(draw: st.DrawFn) -> bytes:
-    kind = draw(
-        st.sampled_from(["add"] * 8 + ["filler", "filler", "short", "longer", "empty", "other"])
-    )
+    kind = draw(_KINDS)
     if kind == "add":
-        return draw(add_blocks())
+        return draw(_ADDS)
     if kind == "filler":
         return FILLER
     if kind == "short":  # an A/F block shorter than its type: a parse error
-        full = draw(add_blocks())
+        full = draw(_ADDS)
         return full[: draw(st.integers(1, len(full) - 1))]
     if kind == "longer":  # extra bytes after a whole A/F are ignored
-        return draw(add_blocks()) + draw(st.binary(min_size=1, max_size=8))
+        return draw(_ADDS) + draw(_EXTRA)
     if kind == "empty":
         return b""
-    first = draw(st.integers(0, 255).filter(lambda b: b not in b"AF"))
-    return bytes([first]) + draw(st.binary(max_size=40))
+    first = draw(_OTHER_TYPES)
+    return bytes([first]) + draw(_OTHER_BODIES)
+
+
+_BODIES = st.lists(blocks(), max_size=6)
+_TENTHS = st.integers(0, 9)
+_FILLERS = st.integers(58, 64)
+_VLANS = st.one_of(st.none(), st.none(), st.integers(0, 0xFFFF))
+_OPTIONS = st.sampled_from([b"", b"", b"\x01\x01\x01\x01", bytes([1]) * 40])
+_PORTS = st.sampled_from([FEED_PORT] * 8 + [ORDER_PORT, 1])
+_FRAGMENTS = st.sampled_from([None] * 8 + [0, 0x2000, 0x0001, 0x4001])
+_TWENTIETHS = st.integers(0, 19)
+_PADDINGS = st.sampled_from([0, 0, 0, 1, 26])
+_MODES = st.sampled_from(["whole"] * 9 + ["cut", "trailing", "snap"])
+_TRAILING = st.binary(min_size=1, max_size=6)
 
 
 @st.composite
 def frame_specs(draw: st.DrawFn) -> FrameSpec:
-    body = draw(st.lists(blocks(), max_size=6))
-    if draw(st.integers(0, 9)) == 0:  # around the 64-block scan limit
-        body = body[:2] + [FILLER] * draw(st.integers(58, 64)) + body[2:]
+    body = draw(_BODIES)
+    if draw(_TENTHS) == 0:  # around the 64-block scan limit
+        body = body[:2] + [FILLER] * draw(_FILLERS) + body[2:]
     spec = FrameSpec(
         blocks=tuple(body),
-        vlan_tci=draw(st.one_of(st.none(), st.none(), st.integers(0, 0xFFFF))),
-        options=draw(st.sampled_from([b"", b"", b"\x01\x01\x01\x01", bytes([1]) * 40])),
-        dst_port=draw(st.sampled_from([FEED_PORT] * 8 + [ORDER_PORT, 1])),
-        flags_fragment=draw(st.sampled_from([None] * 8 + [0, 0x2000, 0x0001, 0x4001])),
-        end_of_session=draw(st.integers(0, 19)) == 0,
-        padding=draw(st.sampled_from([0, 0, 0, 1, 26])),
+        vlan_tci=draw(_VLANS),
+        options=draw(_OPTIONS),
+        dst_port=draw(_PORTS),
+        flags_fragment=draw(_FRAGMENTS),
+        end_of_session=draw(_TWENTIETHS) == 0,
+        padding=draw(_PADDINGS),
     )
-    mode = draw(st.sampled_from(["whole"] * 9 + ["cut", "trailing", "snap"]))
+    mode = draw(_MODES)
     if mode == "cut":
         spec = dataclasses.replace(spec, cut=draw(st.integers(0, spec.packet_length)))
     elif mode == "trailing":
-        spec = dataclasses.replace(spec, trailing=draw(st.binary(min_size=1, max_size=6)))
+        spec = dataclasses.replace(spec, trailing=draw(_TRAILING))
     elif mode == "snap":
         total = spec.headers + spec.packet_length
         spec = dataclasses.replace(spec, snap=draw(st.integers(0, total)), padding=0)
