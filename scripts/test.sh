@@ -18,9 +18,12 @@
 # Time: CI's whole run must stay under 25 minutes on the 2-core CI machine when it is quiet.
 # One interpreter's suite in one process took 7 minutes there, so three in a row plus two
 # more environments to sync and compile and the lint, types and site steps would not fit.
-# With two workers a quiet .ci/run took 16 min 49 s (each suite about 5 min). So each suite runs on two pytest-xdist workers, a test file
-# per worker (--dist loadfile: a file's module and session fixtures, such as a QEMU guest or
-# the built wheels, are made once), TICKWIRE_TEST_WORKERS=N to change it (0: one process).
+# With two workers a quiet .ci/run took 16 min 49 s (each suite about 5 min); on the 2-core
+# development guest a 3.11 suite needed 1,012 s of CPU, 953 s once the threshold harness's
+# hypothesis strategies were built once (2026-12-05). So each suite runs on two pytest-xdist
+# workers, a test file per worker (--dist loadfile: a file's module and session fixtures,
+# such as a QEMU guest or the built wheels, are made once), TICKWIRE_TEST_WORKERS=N to
+# change it (0: one process).
 # Every test still runs on every interpreter: no smaller hypothesis profile, nothing skipped.
 # The suite is safe in parallel: network namespaces, veth pairs and BPF pins are named after
 # the process id, sockets bind port 0, scratch files live in each worker's tmp_path, and the
