@@ -49,11 +49,13 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     the scanner's cycle each hop's position is one AND-OR select of its table by the
     start (a select of a select is the select of the composed table), all four the same
     depth from the registers. The block limit and whether the walk runs at all are
-    applied to each hop's result after it. An open block is registered (its body start, length, where it ends; positions
-    relative to the next beat, so no subtract comes before the hops and no adder after
-    them) and ended in a later beat by comparing the registered end with the lanes, and
-    its fields are taken by fixed offsets from the registered body start (type at 0, locate at 1..2,
-    side at 19, price at 32..35). The count is read at ``P + 18`` the same way. Only an
+    applied to each hop's result after it. An open block is registered (its body start,
+    length, where it ends; positions relative to the next beat, so no subtract comes
+    before the hops and no adder after them), each register from the lane a hop opens
+    it at, selected per hop with the hop's gate after (no select by the open lane
+    follows the hops), and ended in a later beat by comparing the registered end with
+    the lanes; its fields are taken by fixed offsets from the registered body start
+    (type at 0, locate at 1..2, side at 19, price at 32..35). The count is read at ``P + 18`` the same way. Only an
     open block can be a trigger (an A/F block is at least 38 bytes), so the candidate
     never waits for the hops, and at most one ends in a beat. A frame that ends (or
     whose UDP length ends) before DONE has one parse error. State resets at every last
@@ -290,19 +292,26 @@ def order_frame_bytes(d: Any, vlan: bool) -> list[Any]:
     return out
 
 
-def _bcd_increment(bcd: Any) -> Any:
-    """``bcd + 1`` for a 10-digit BCD value (digit 0 in the low nibble).
+def _bcd_carries(nines: list[Any]) -> list[Any]:
+    """Carry k of a BCD increment: every digit below k is 9 (digit 0 always takes it)."""
+    return [Cat(Const(1, 1), *nines[:k]).all() for k in range(len(nines))]
 
-    Digit k is incremented when every digit below it is 9 (the carry reaches it), and
-    wraps to 0 when it is 9 itself: each carry is an AND of the digits' ``== 9``, not a
-    ripple through the digits below."""
-    nines = [bcd[4 * k : 4 * k + 4] == 9 for k in range(10)]
+
+def _bcd_increment(bcd: Any, nines: Any, carries: Any) -> tuple[Any, list[Any]]:
+    """``bcd + 1`` for a 10-digit BCD value (digit 0 in the low nibble), from its digits'
+    ``== 9`` (``nines``) and carries (``_bcd_carries``) kept in registers beside it, and
+    the new value's nines.
+
+    Digit k is incremented when the carry reaches it, and wraps to 0 when it is 9: no
+    digit's compare or carry is made in the cycle that increments. The new digit is 9
+    when it was 8 and incremented, or 9 and not."""
     digits: list[Any] = []
+    new_nines: list[Any] = []
     for k in range(10):
         d = bcd[4 * k : 4 * k + 4]
-        carry = Cat(Const(1, 1), *nines[:k]).all()
-        digits.append(Mux(carry, Mux(nines[k], 0, d + 1), d)[0:4])
-    return Cat(*digits)
+        digits.append(Mux(carries[k], Mux(nines[k], 0, d + 1), d)[0:4])
+        new_nines.append(Mux(carries[k], d == 8, nines[k]))
+    return Cat(*digits), new_nines
 
 
 class ThresholdCore(wiring.Component):
@@ -480,6 +489,15 @@ class ThresholdCore(wiring.Component):
         def u16_next(offset: int) -> Any:
             return Cat(byte_next(offset + 1), byte_next(offset))
 
+        def byte_next_is(offset: int, test: Any) -> Any:
+            """``test`` of ``byte_next(offset)``, made on both of its candidates (the
+            incoming beat's lane and the buffer's byte) and selected after: the select
+            is the compare's last LUT, not in front of it."""
+            here = self.rx_valid & (in_beat == offset // 8)
+            return Mux(here, test(self.rx_data.word_select(offset % 8, 8)), test(byte(offset)))
+
+        # The compares with constants are on bytes (big-endian: the high byte first).
+        assert UDP_HEADER < 256 and UDP_HEADER + COUNT_LO < 256
         nrx_next = in_beat * 8 + sum(self.rx_be[i] for i in range(8))
         c_port = [Signal(name=f"c_port_{at}") for at in l4_at]
         c_short = [Signal(name=f"c_short_{at}") for at in l4_at]
@@ -488,10 +506,20 @@ class ThresholdCore(wiring.Component):
         c_end = [Signal(_POS, name=f"c_end_{at}") for at in l4_at]
         for k, l4_k in enumerate(l4_at):
             ul = u16_next(l4_k + UDP_LENGTH)
+            port_at, ul_at = l4_k + UDP_DPORT, l4_k + UDP_LENGTH
             m.d.sync += [
-                c_port[k].eq(u16_next(l4_k + UDP_DPORT) == act_fport),
-                c_short[k].eq(ul < UDP_HEADER),
-                c_cnt[k].eq(ul > UDP_HEADER + COUNT_LO),
+                c_port[k].eq(
+                    byte_next_is(port_at, lambda b: b == act_fport[8:16])
+                    & byte_next_is(port_at + 1, lambda b: b == act_fport[0:8])
+                ),
+                c_short[k].eq(
+                    byte_next_is(ul_at, lambda b: b == 0)
+                    & byte_next_is(ul_at + 1, lambda b: b < UDP_HEADER)
+                ),
+                c_cnt[k].eq(
+                    byte_next_is(ul_at, lambda b: b != 0)
+                    | byte_next_is(ul_at + 1, lambda b: b > UDP_HEADER + COUNT_LO)
+                ),
                 c_l4in[k].eq(nrx_next >= l4_k + UDP_HEADER),
                 c_end[k].eq(l4_k + ul),
             ]
@@ -546,7 +574,11 @@ class ThresholdCore(wiring.Component):
         sc_dn = Signal(_POS)  # the next block's length low byte - the next beat's first
         sc_pend = Signal()  # a block is open: it completes at sc_dn - 2 (in that beat)
         sc_lhi = Signal(8)  # the previous beat's last byte
-        sc_db = Signal(_POS)  # the next beat's first byte - the open block's body (type)
+        # The next beat's first byte - the open block's body (type), counting up by 8 a
+        # beat and holding once at 64 or more: the fields are at body offsets 0..35, so
+        # a lane matches none past 63, and no wider adder is in the open block's update.
+        sc_db = Signal(7)
+        assert A_PRICE + 3 < 64
         sc_blen = Signal(16)
         sc_mtype = Signal(8)
         sc_mloc = Signal(16)
@@ -623,6 +655,8 @@ class ThresholdCore(wiring.Component):
         short_c: list[Any] = []
         adv_l: list[Any] = []
         adv_oh: list[Any] = []
+        adv_ge8: list[Any] = []
+        adv_later: list[Any] = []
         # Also per lane, for the open block's and the count's checks in the scanner's
         # cycle: the length too short for an A or an F (``lane_short_a``/``_f``), and,
         # when the lane holds the count's low byte (``c19_x``), the count's checks:
@@ -701,11 +735,22 @@ class ThresholdCore(wiring.Component):
             )
             adv_r = Signal(_POS, name=f"lane{i}_adv")
             aoh_r = Signal(10, name=f"lane{i}_adv_oh")
-            m.d.sync += [adv_r.eq(adv_c), aoh_r.eq(aoh_c)]
+            # The same position a beat later, for ``dn_ge8``/``dn_later`` (below): at
+            # least 8 (n >= 16 - i - 2), and one-hot over 0..9 less 8.
+            a8_r = Signal(name=f"lane{i}_adv_ge8")
+            alo_r = Signal(10, name=f"lane{i}_adv_later")
+            m.d.sync += [
+                adv_r.eq(adv_c),
+                aoh_r.eq(aoh_c),
+                a8_r.eq(~hz | (lo >= 16 - i - BLOCK_PREFIX)),
+                alo_r.eq(Cat(*[hz & (lo == j + 16 - i - BLOCK_PREFIX) for j in range(10)])),
+            ]
             end_c.append(e_c)
             short_c.append(sh_c)
             adv_l.append(adv_r)
             adv_oh.append(aoh_r)
+            adv_ge8.append(a8_r)
+            adv_later.append(alo_r)
 
         # Per lane, for the hops: the lane's block completes when its end lane holds a
         # scanned byte and it is not a short A/F (a short one's type byte is then scanned
@@ -798,10 +843,12 @@ class ThresholdCore(wiring.Component):
         dbs = sc_db  # this beat, relative to the open block's body
         # sc_dn one-hot over 0..9 (a register beside it).
         dn_oh = Signal(10, init=1)
+        dn_ge8 = Signal()  # sc_dn >= 8
+        dn_later = Signal(10)  # sc_dn - 8 one-hot over 0..9 (when sc_dn >= 8)
 
         def at(rel: Any, k: int, i: int) -> Any:
             """Lane i is at offset k of what ``rel`` (beat - origin) is relative to."""
-            return rel == ((k - i) % (1 << _POS))
+            return rel == ((k - i) % (1 << len(rel)))
 
         # The open block's fate in this beat, decided a beat ahead (``_pending_fate``)
         # and registered: it is a short A/F (``pend_err``: a block opened at lane 7 has
@@ -906,7 +953,7 @@ class ThresholdCore(wiring.Component):
         comps: list[Any] = [pend_comp]
         dones: list[Any] = [pend_comp & sc_left_eq[0]]
         errs: list[Any] = [pend_err]
-        opens: list[Any] = []
+        opens: list[Any] = []  # per hop, the lane it would open a block at (ungated)
         beyond: list[Any] = [start[8:10] & Cat(go, go)]
         for k in range(4):
             hk = Module()
@@ -915,12 +962,12 @@ class ThresholdCore(wiring.Component):
             c_k = Signal(name=f"hop{k}_complete")
             d_k = Signal(name=f"hop{k}_done")
             e_k = Signal(name=f"hop{k}_error")
-            o_k = Signal(8, name=f"hop{k}_open")
+            o_k = Signal(8, name=f"hop{k}_open")  # ungated: ``opened`` gates after its select
             b_k = Signal(2, name=f"hop{k}_beyond")
             hk.d.comb += [
                 c_k.eq(gate[k] & _or_all([p[i] & comp_l[i] for i in range(8)])),
                 e_k.eq(gate[k] & _or_all([p[i] & short_l[i] for i in range(8)])),
-                o_k.eq(Cat(*[gate[k] & p[i] & ~comp_l[i] & ~short_l[i] for i in range(8)])),
+                o_k.eq(Cat(*[p[i] & ~comp_l[i] & ~short_l[i] for i in range(8)])),
                 d_k.eq(c_k & left_is[k]),
                 b_k.eq(nexts[k][8:10] & Cat(gate[k + 1], gate[k + 1])),
             ]
@@ -932,10 +979,25 @@ class ThresholdCore(wiring.Component):
 
         fm = Module()  # the state after this beat
         m.submodules.scan_next = _Wrap(fm)
-        op = Signal(8)
         over = Signal(2)
-        fm.d.comb += [op.eq(_or_all(opens)), over.eq(_or_all(beyond))]
-        any_open = op.any()
+        fm.d.comb += over.eq(_or_all(beyond))
+
+        def opened(values: list[Any]) -> Any:
+            """``values[i]`` of the lane whose block this beat opens (at most one), 0 when
+            none does: each hop selects the lanes' values by where it would open, and
+            its gate and the OR over the hops come after, so no select by the open lane
+            follows the hops (a select of the hops' ORed open lanes would be two more
+            LUT levels on every open-block register, the scanner's loop)."""
+            return _or_all(
+                [
+                    Mux(gate[k], _or_all([Mux(opens[k][i], values[i], 0) for i in range(8)]), 0)
+                    for k in range(4)
+                ]
+            )
+
+        any_open = Signal()
+        fm.d.comb += any_open.eq(opened([C(1, 1)] * 8))
+        last_lane = [C(0, 1)] * 7 + [C(1, 1)]
         hdr_zero = c19_any & ~cnt_ok
         n_phase = Signal(2)
         with fm.If(_or_all(errs)):
@@ -953,19 +1015,33 @@ class ThresholdCore(wiring.Component):
             ]
         n_dn = Signal(_POS)
         n_dn_oh = Signal(10)
+        # ``sc_dn >= 8`` and ``sc_dn - 8`` one-hot over 0..9 are registers beside sc_dn
+        # (``dn_ge8``, ``dn_later``), loaded with it from values made before the hops
+        # (the open lane's, per lane, or sc_dn's own compares with 16..25), so the
+        # pending block's end (``later``) is one LUT from registers, not a compare of
+        # sc_dn (a carry chain) in front of the pending block's fate.
         later = Signal(10)  # sc_dn - 8 one-hot, or sc_dn's own when it is in this beat
-        fm.d.comb += later.eq(Mux(sc_dn >= 8, Cat(*[sc_dn == j + 8 for j in range(10)]), dn_oh))
+        fm.d.comb += later.eq(Mux(dn_ge8, dn_later, dn_oh))
+        n_ge8 = Signal()
+        n_later = Signal(10)
         with fm.If(any_open):
             fm.d.comb += [
-                n_dn.eq(_or_all([Mux(op[i], adv_l[i], 0) for i in range(8)])),
-                n_dn_oh.eq(_or_all([Mux(op[i], adv_oh[i], 0) for i in range(8)])),
+                n_dn.eq(opened(adv_l)),
+                n_dn_oh.eq(opened(adv_oh)),
+                n_ge8.eq(opened(adv_ge8)),
+                n_later.eq(opened(adv_later)),
             ]
         with fm.Elif(over[0]):
             fm.d.comb += [n_dn.eq(0), n_dn_oh.eq(1 << 0)]
         with fm.Elif(over[1]):
             fm.d.comb += [n_dn.eq(1), n_dn_oh.eq(1 << 1)]
         with fm.Else():
-            fm.d.comb += [n_dn.eq(Mux(sc_dn >= 8, sc_dn - 8, sc_dn)), n_dn_oh.eq(later)]
+            fm.d.comb += [
+                n_dn.eq(Mux(dn_ge8, sc_dn - 8, sc_dn)),
+                n_dn_oh.eq(later),
+                n_ge8.eq(dn_ge8 & (sc_dn >= 16)),
+                n_later.eq(Mux(dn_ge8, Cat(*[sc_dn == j + 16 for j in range(10)]), 0)),
+            ]
         scanned_now = Signal(4)
         fm.d.comb += scanned_now.eq(sum(comps))
         n_left = Signal(7)
@@ -996,11 +1072,14 @@ class ThresholdCore(wiring.Component):
             _or_all([Mux(done_n[j], Cat(*left_after_eq[j]), 0) for j in range(6)])
         )
 
+        db_later = Signal(7)  # sc_db a beat later when no block opens
+        fm.d.comb += db_later.eq(Mux(sc_db[6], sc_db, sc_db + 8))
+
         def open_byte(k: int) -> tuple[Any, Any]:
             """Byte k of the body of the block opened in this beat, when it is in it."""
-            lanes = [i for i in range(8) if i + 1 + k < 8]
-            hit = _or_all([op[i] & v[i + 1 + k] for i in lanes])
-            return hit, _or_all([Mux(op[i], lb[i + 1 + k], 0) for i in lanes])
+            lanes = range(8)
+            hit = opened([v[i + 1 + k] if i + 1 + k < 8 else C(0, 1) for i in lanes])
+            return hit, opened([lb[i + 1 + k] if i + 1 + k < 8 else C(0, 8) for i in lanes])
 
         o_type = open_byte(0)
         o_lhi = open_byte(A_LOCATE)
@@ -1016,8 +1095,8 @@ class ThresholdCore(wiring.Component):
             n_dn,
             any_open | (sc_pend & pend_open),
             lb[7],
-            Mux(any_open, _or_all([Mux(op[i], 7 - i, 0) for i in range(8)]), sc_db + 8),
-            Mux(any_open, _or_all([Mux(op[i], n_l[i], 0) for i in range(8)]), sc_blen),
+            Mux(any_open, opened([C(7 - i, 3) for i in range(8)]), db_later),
+            Mux(any_open, opened(n_l), sc_blen),
             take(sc_mtype, o_type, (type_h, type_v)),
             Cat(
                 take(sc_mloc[0:8], o_llo, (llo_h, llo_v)),
@@ -1025,9 +1104,9 @@ class ThresholdCore(wiring.Component):
             ),
             Mux(side_h, side_v, sc_mside),
             price_now,
-            Mux(any_open, op[7], sc_db == (1 << _POS) - 8),
-            Mux(any_open, _or_all([op[i] & short_a_l[i] for i in range(8)]), sc_short_a),
-            Mux(any_open, _or_all([op[i] & short_f_l[i] for i in range(8)]), sc_short_f),
+            opened(last_lane),  # db_later is never 0
+            Mux(any_open, opened(short_a_l), sc_short_a),
+            Mux(any_open, opened(short_f_l), sc_short_f),
         ]
         cur_phase = n_phase
 
@@ -1036,9 +1115,9 @@ class ThresholdCore(wiring.Component):
         # type bytes). Per case of the state update:
         # - idle (no beat in the register): the state holds;
         # - the frame's last beat: the state is reset (nothing is open);
-        # - a block opened in this beat (``op[i]``, at most one lane; the phase stays
+        # - a block opened in this beat (at most one lane, ``opened``; the phase stays
         #   BLK): its registered facts per lane (``adv_oh``, ``short_a_l``...) give both,
-        #   per lane beside the hops, so only ``op`` selects after them;
+        #   per lane beside the hops, selected by ``opened``;
         # - none opened: the open block is still open only if it neither completed nor
         #   was short here (then no hop ran, and the phase is unchanged), its end one beat
         #   nearer (``later``).
@@ -1059,7 +1138,7 @@ class ThresholdCore(wiring.Component):
             blk & ~pend_err,
             sc_pend & pend_open,
             later,
-            sc_db == (1 << _POS) - 8,
+            C(0, 1),  # sc_db0 after a beat that opens nothing: db_later is never 0
             sc_short_a,
             sc_short_f,
         )
@@ -1072,8 +1151,8 @@ class ThresholdCore(wiring.Component):
         n_err = Signal()
         n_comp = Signal()
         fm.d.comb += [
-            n_err.eq(Mux(any_open, op[7] & open_err, on_err)),
-            n_comp.eq(Mux(any_open, _or_all([op[i] & lane_comp[i] for i in range(8)]), on_comp)),
+            n_err.eq(Mux(any_open, opened([C(0, 1)] * 7 + [open_err]), on_err)),
+            n_comp.eq(Mux(any_open, opened(lane_comp), on_comp)),
         ]
         comp_next = Signal()
         fm.d.comb += comp_next.eq(Mux(r_valid, Mux(r_last, 0, n_comp), hold_comp))
@@ -1096,7 +1175,7 @@ class ThresholdCore(wiring.Component):
             m.d.sync += scanned_reg.eq(scanned_now)
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
-                m.d.sync += [dn_oh.eq(1 << 0), sc_db0.eq(1)]
+                m.d.sync += [dn_oh.eq(1 << 0), sc_db0.eq(1), dn_ge8.eq(0), dn_later.eq(0)]
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), f_cnt_in.eq(0)]
                 m.d.sync += in_frame.eq(0)
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
@@ -1104,7 +1183,7 @@ class ThresholdCore(wiring.Component):
                 m.d.sync += error_reg.eq(bad)
             with m.Else():
                 m.d.sync += [s.eq(x) for s, x in zip(state_regs, n_state, strict=True)]
-                m.d.sync += dn_oh.eq(n_dn_oh)
+                m.d.sync += [dn_oh.eq(n_dn_oh), dn_ge8.eq(n_ge8), dn_later.eq(n_later)]
                 m.d.sync += in_frame.eq(1)
                 with m.If(decide):
                     m.d.sync += [
@@ -1443,6 +1522,14 @@ class ThresholdCore(wiring.Component):
 
         first_ref = Signal(32)
         bcd = Signal(40)
+        bcd_nines = Signal(10)  # each digit of bcd == 9
+        bcd_carries = Signal(10, init=1)  # _bcd_carries(bcd_nines)
+
+        def bcd_load(value: Any, nines: list[Any]) -> list[Any]:
+            """Load ``bcd`` with ``value``, whose digits' ``== 9`` are ``nines``."""
+            carries = _bcd_carries(nines)
+            return [bcd.eq(value), bcd_nines.eq(Cat(*nines)), bcd_carries.eq(Cat(*carries))]
+
         shares = s3.pos.shares
         new_notional = Signal(64)
         d3.d.comb += new_notional.eq(s3.pos.notional + s3_cost)
@@ -1492,7 +1579,7 @@ class ThresholdCore(wiring.Component):
                 ctr["orders"].eq(ctr["orders"] + 1),
                 sent_v.eq(1),
                 sent_frame.eq(s3.frame),
-                bcd.eq(_bcd_increment(bcd)),
+                *bcd_load(*_bcd_increment(bcd, bcd_nines, bcd_carries)),
             ]
             with m.If(~tx_fifo.w_rdy):
                 m.d.sync += ctr["tx_overflow"].eq(ctr["tx_overflow"] + 1)
@@ -1510,9 +1597,12 @@ class ThresholdCore(wiring.Component):
         vec = Signal(16 * 64)
         tm.d.comb += vec.eq(Mux(head.vlan, frame_vlan, frame_plain))
         tx_beat = Signal(4)
-        last_beat = Mux(head.vlan, ORDER_FRAME_BEATS[1] - 1, ORDER_FRAME_BEATS[0] - 1)
+        # ``tx_beat`` at each kind's last beat, registers beside it: the FIFO's head
+        # (a LUT RAM read) then picks one, and the FIFO's read enable is one LUT after it.
+        at_last = [Signal(name=f"tx_at_last_{k}") for k in range(2)]
         last_be = Mux(head.vlan, ORDER_LAST_BE[1], ORDER_LAST_BE[0])
-        is_last = tx_beat == last_beat
+        is_last = Signal()
+        tm.d.comb += is_last.eq(Mux(head.vlan, at_last[1], at_last[0]))
         m.d.comb += [
             self.tx_valid.eq(tx_fifo.r_rdy),
             self.tx_data.eq(vec.word_select(tx_beat, 64)),
@@ -1521,7 +1611,11 @@ class ThresholdCore(wiring.Component):
             tx_fifo.r_en.eq(is_last),
         ]
         with m.If(tx_fifo.r_rdy):
-            m.d.sync += tx_beat.eq(Mux(is_last, 0, tx_beat + 1))
+            n_beat = Mux(is_last, 0, tx_beat + 1)
+            m.d.sync += tx_beat.eq(n_beat)
+            m.d.sync += [
+                a.eq(n_beat == n - 1) for a, n in zip(at_last, ORDER_FRAME_BEATS, strict=True)
+            ]
 
         # ------------------------------------------------------------------ RESET
         rst_busy = Signal()
@@ -1549,8 +1643,9 @@ class ThresholdCore(wiring.Component):
                         for k in range(10)
                     ]
                 )
+                shifted = Cat(dd_bin[31], adjusted[0:39])
                 m.d.sync += [
-                    bcd.eq(Cat(dd_bin[31], adjusted[0:39])),
+                    *bcd_load(shifted, [shifted[4 * k : 4 * k + 4] == 9 for k in range(10)]),
                     dd_bin.eq(dd_bin << 1),
                     dd_cnt.eq(dd_cnt + 1),
                 ]
@@ -1610,7 +1705,7 @@ class ThresholdCore(wiring.Component):
                         rst_cnt.eq(0),
                         dd_bin.eq(act_first),
                         dd_cnt.eq(0),
-                        bcd.eq(0),
+                        *bcd_load(C(0, 40), [C(0, 1)] * 10),
                     ]
 
         stat_regs = {
