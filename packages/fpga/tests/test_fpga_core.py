@@ -261,6 +261,28 @@ def test_a_block_cut_by_the_udp_length_before_the_frame_ends(fpga: FpgaBackend) 
     _check(fpga, CONFIG, frames)
 
 
+def test_blocks_after_the_counts_last_one_are_not_scanned(fpga: FpgaBackend) -> None:
+    """Blocks after the last one the MoldUDP64 count promises are not scanned: not
+    counted, not a parse error when short, not a trigger. The last counted block ends at
+    every lane and the frame is tagged or not, so in some frames the block limit is
+    reached in the beat where the walk's next lane would open a block, which then
+    completes or errs in the next beat. The open block's registers are not gated by the
+    block limit (the scan is DONE, where they are not read), so the pending block's
+    completion and error are read only with ``blk`` (fails when the block count or the
+    phase reads ``pend_comp`` or ``pend_err`` alone)."""
+    strays = [b"XYZ", b"A" * 6, add_order(13, "S", 1_499_900)]  # 3 bytes, a short A, a trigger
+    frames = []
+    for stray in strays:
+        block = len(stray).to_bytes(2, "big") + stray
+        for vlan in (None, 7):
+            for pad in range(8):
+                frames.append(feed_frame([b"X" * pad], trailing=block, vlan_tci=vlan))
+                frames.append(feed_frame([add_order(14, "S", 3_999_990)], vlan_tci=vlan))
+    _check(fpga, CONFIG, frames)
+    assert fpga.stats().orders == len(frames) // 2
+    assert fpga.stats().parse_errors == 0
+
+
 def test_notional_rule_at_its_edge(fpga: FpgaBackend) -> None:
     """The notional rule refuses ``notional + q * p > max_notional``: costs exactly at the
     room (sent) and one above it (refused), with the cost's 16-bit halves both nonzero,

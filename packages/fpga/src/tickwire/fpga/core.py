@@ -37,29 +37,31 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     also made a cycle ahead), and, read as the MoldUDP64 count, nonzero and not 0xFFFF,
     each of 1..4 and ``min(count, 64)``: the count's lane selects them instead of
     comparing its bytes in the cycle that starts the hops. The only chain within a beat
-    follows that one-hot pointer from the registered start (one-hot too): at most four hops (a zero-length block is two
-    bytes), where a hop either ends its block in the beat, errs, reaches the block limit
-    (``min(count, 64)`` blocks, counted down: the count after the beat is selected by
-    how many blocks it completes among values made before the hops) or leaves its block
-    open. The walk itself
-    is not gated: a lane has a successor only when its block completes, so it stops by
-    itself at an open or short block. Where the walk is one, two, three and four hops
-    after each lane depends on the beat alone (its bytes and its scanned lanes), so
-    these four tables are made a cycle ahead from the incoming beat and registered; in
-    the scanner's cycle each hop's position is one AND-OR select of its table by the
-    start (a select of a select is the select of the composed table), all four the same
-    depth from the registers. The block limit and whether the walk runs at all are
-    applied to each hop's result after it. An open block is registered (its body start,
-    length, where it ends; positions relative to the next beat, so no subtract comes
-    before the hops and no adder after them), each register from the lane a hop opens
-    it at, selected per hop with the hop's gate after (no select by the open lane
-    follows the hops), and ended in a later beat by comparing the registered end with
-    the lanes; its fields are taken by fixed offsets from the registered body start
-    (type at 0, locate at 1..2, side at 19, price at 32..35). The count is read at
-    ``P + 18`` the same way. Only an open block can be a trigger (an A/F block is at
-    least 38 bytes), so the candidate never waits for the hops, and at most one ends in
-    a beat. A frame that ends (or whose UDP length ends) before DONE has one parse
-    error. State resets at every last beat. The header decision is made in the beat with byte ``L4 + 7``; the first byte
+    follows that one-hot pointer from the registered start (one-hot too): at most four
+    hops (a zero-length block is two bytes), where a hop either ends its block in the
+    beat, errs, reaches the block limit (``min(count, 64)`` blocks, counted down: the
+    count after the beat is selected by how many blocks it completes among values made
+    before the hops) or leaves its block open. The walk itself is not gated: a lane has
+    a successor only when its block completes, so it stops by itself at an open or short
+    block. Where the walk is one, two, three and four hops after each lane depends on
+    the beat alone (its bytes and its scanned lanes), so these four tables are made a
+    cycle ahead from the incoming beat and registered. From them, and beside the state
+    rather than after it, the scanner's cycle makes what the walk from each of the eight
+    lanes does: each hop's completion and error, the lane where it opens a block and
+    every open-block register's value from that lane. The state then only picks one
+    start's outcomes, by one AND-OR select (the start: after the count in HDR, else
+    sc_dn one-hot); no hop position is selected first. The block limit gates the
+    completions and errors after the select; the open block's registers are not gated by
+    it, since a beat that reaches it ends the scan (DONE), where they are not read. An
+    open block is registered (its body start, length, where it ends; positions relative
+    to the next beat, so no subtract comes before the hops and no adder after them) and
+    ended in a later beat by comparing the registered end with the lanes; its fields are
+    taken by fixed offsets from the registered body start (type at 0, locate at 1..2,
+    side at 19, price at 32..35). The count is read at ``P + 18`` the same way. Only an
+    open block can be a trigger (an A/F block is at least 38 bytes), so the candidate
+    never waits for the hops, and at most one ends in a beat. A frame that ends (or
+    whose UDP length ends) before DONE has one parse error. State resets at every last
+    beat. The header decision is made in the beat with byte ``L4 + 7``; the first byte
     the scanner reads (``P + 18``) is at least 19 bytes later, so it reads the decision
     from registers.
 *Locate lookup*
@@ -760,17 +762,18 @@ class ThresholdCore(wiring.Component):
         # too: lanes hold scanned bytes from lane 0 up); ``lane_next`` (one-hot over
         # 0..9, 8 and 9 the next beat's lanes 0 and 1) is where its successor's length
         # low byte is, when it completes; ``lane_short``: a short A/F whose type byte is
-        # scanned. And the walk's tables: where the walk is two, three and four hops
-        # after lane i (``lane_next2``.. ``4``, a successor being a lane's ``lane_next``).
-        # All are functions of the beat alone (its bytes and its scanned lanes ``v``),
-        # so they are made a cycle ahead from the incoming beat (``v_next``) and
-        # registered with it: in the scanner's cycle every hop is one select by the
-        # registered start (``step``), and no lane's decode is in the state loop.
+        # scanned; ``lane_open``: neither (a walk that reaches it opens a block there).
+        # And the walk's tables: where the walk is two, three and four hops after lane i
+        # (``lane_next2``.. ``4``, a successor being a lane's ``lane_next``; ``step``
+        # composes them). All are functions of the beat alone (its bytes and its scanned
+        # lanes ``v``), so they are made a cycle ahead from the incoming beat
+        # (``v_next``) and registered with it: no lane's decode is in the state loop.
         nm = Module()
         m.submodules.scan_next_pre = _Wrap(nm)
         nx_c: list[Any] = []
         comp_l: list[Any] = []
         short_l: list[Any] = []
+        open_l: list[Any] = []
         nx_l: list[Any] = []
         for i in range(8):
             nx = Signal(10, name=f"pre{i}_next")
@@ -783,14 +786,18 @@ class ThresholdCore(wiring.Component):
             nx_r = Signal(10, name=f"lane{i}_next")
             comp_r = Signal(name=f"lane{i}_complete")
             sh_r = Signal(name=f"lane{i}_short")
+            op_r = Signal(name=f"lane{i}_open")  # neither: a walk that reaches it opens
+            sh_c = short_c[i] & v_next[i + 1] if i < 7 else C(0, 1)
             m.d.sync += [
                 nx_r.eq(nx),
                 comp_r.eq(nx.any()),
-                sh_r.eq(short_c[i] & v_next[i + 1] if i < 7 else 0),
+                sh_r.eq(sh_c),
+                op_r.eq(~nx.any() & ~sh_c),
             ]
             nx_c.append(nx)
             comp_l.append(comp_r)
             short_l.append(sh_r)
+            open_l.append(op_r)
             nx_l.append(nx_r)
 
         def step(mod: Module, pos: Any, succ: list[Any], name: str) -> Any:
@@ -929,7 +936,8 @@ class ThresholdCore(wiring.Component):
         llo_h, llo_v = field_byte(A_LOCATE + 1)
         pm.d.comb += [
             cand_any.eq(
-                pend_comp_b
+                blk
+                & pend_comp_b
                 & (sc_blen >= min(_LEN_A, _LEN_F))
                 & ((sc_mtype == _TYPE_A) | (sc_mtype == _TYPE_F))
                 & (sc_mside == _SELL)
@@ -937,69 +945,107 @@ class ThresholdCore(wiring.Component):
             ev_price.eq(price_now),
         ]
 
-        # The hops: P_k one-hot over lanes (8, 9: the next beat), at most four a beat. The
-        # walk itself is not gated (a lane's successor exists only when it completes, so
-        # the walk stops by itself at an open or short block); the block limit and ``go``
-        # are applied to each hop's result after it. Hop k's position is one select of
-        # the registered table of k hops by the start (``step`` distributes: k hops
-        # from the start are the start's entry of the k-hop table), so every hop is the
-        # same depth from the registers, not k selects in a row.
+        # The hops: at most four a beat, each at a lane (8, 9: the next beat's). Where the
+        # walk from a lane s is after k hops depends on the beat alone: s itself (k = 0)
+        # and the registered tables (k = 1..4). So what each hop of the walk from every
+        # lane does (completes, errs: ``start{s}_complete``, ``_error``), where it opens a
+        # block (``start{s}_open``: the lane it reaches that neither completes nor is
+        # short; the walk stops there, so at most one) and whether it passes into the
+        # next beat (``start{s}_beyond``) are made from registers, beside the state's
+        # start and not after it (``scan_starts``). The scanner's cycle then takes each
+        # outcome, and each open-block register's value, by one AND-OR of eight selected
+        # by ``start_go`` (the start, when the walk runs at all): no hop position is
+        # selected first, and no select by an open lane follows. A table entry is a lane
+        # after the one it is from (a block and its length field take at least two
+        # bytes), so the lanes before a start are left out.
+        sm = Module()
+        m.submodules.scan_starts = _Wrap(sm)
+        at_hop = [[C(1 << s, 10), *[table[s] for table in hop_tables]] for s in range(8)]
+
+        def reach(s: int, k: int, lanes: list[Any]) -> Any:
+            """The walk from lane s is, after k hops, at a lane where ``lanes`` holds."""
+            return _or_all([C(0, 1), *[at_hop[s][k][i] & lanes[i] for i in range(s, 8)]])
+
+        st_comp: list[Any] = []
+        st_err: list[Any] = []
+        st_open: list[Any] = []
+        st_opens: list[Any] = []
+        st_beyond: list[Any] = []
+        for s in range(8):
+            comp_s = Signal(4, name=f"start{s}_complete")
+            err_s = Signal(4, name=f"start{s}_error")
+            open_s = Signal(8, name=f"start{s}_open")
+            opens_s = Signal(name=f"start{s}_opens")
+            bey_s = Signal(2, name=f"start{s}_beyond")
+            sm.d.comb += [
+                comp_s.eq(Cat(*[reach(s, k, comp_l) for k in range(4)])),
+                err_s.eq(Cat(*[reach(s, k, short_l) for k in range(4)])),
+                open_s.eq(
+                    Cat(
+                        *[
+                            _or_all([at_hop[s][k][i] for k in range(4)]) & open_l[i]
+                            if i >= s
+                            else C(0, 1)
+                            for i in range(8)
+                        ]
+                    )
+                ),
+                opens_s.eq(open_s.any()),
+                bey_s.eq(_or_all([at_hop[s][k][8:10] for k in range(1, 5)])),
+            ]
+            st_comp.append(comp_s)
+            st_err.append(err_s)
+            st_open.append(open_s)
+            st_opens.append(opens_s)
+            st_beyond.append(bey_s)
+
         wm = Module()
         m.submodules.scan_hops = _Wrap(wm)
-        n0, n1, n2, n3 = (
-            step(wm, start, table, f"hop{k}_next") for k, table in enumerate(hop_tables)
-        )
-        walk = [start, n0, n1, n2]
-        nexts = [n0, n1, n2, n3]
+        start_go = Signal(10)
+        wm.d.comb += start_go.eq(Mux(go, start, 0))
+
+        def pick(per_start: list[Any]) -> Any:
+            """``per_start[s]`` of the walk's start lane, 0 when the walk does not run."""
+            return _or_all([Mux(start_go[s], per_start[s], 0) for s in range(8)])
+
+        hop_comp = Signal(4)
+        hop_err = Signal(4)
+        wm.d.comb += [hop_comp.eq(pick(st_comp)), hop_err.eq(pick(st_err))]
         # Hop k counts when no earlier hop reached the block limit (left_is is one-hot).
-        gate = [go & ~_or_all([C(0, 1), *left_is[:k]]) for k in range(5)]
-        comps: list[Any] = [pend_comp]
-        dones: list[Any] = [pend_comp & sc_left_eq[0]]
-        errs: list[Any] = [pend_err]
-        opens: list[Any] = []  # per hop, the lane it would open a block at (ungated)
-        beyond: list[Any] = [start[8:10] & Cat(go, go)]
+        # The open block's registers and ``over`` are not gated by it: a beat that
+        # reaches the limit ends the scan (DONE), where they are never read. The pending
+        # block's fate they lead to (a block opened there that completes or errs in the
+        # next beat) is read only with ``blk`` (``pend_blk``, ``errs[0]``, and the
+        # trigger candidate, which such a short block never is).
+        below = [~_or_all([C(0, 1), *left_is[:k]]) for k in range(4)]
+        pend_blk = Signal()  # the pending block completes here, in BLK
+        pm.d.comb += pend_blk.eq(blk & pend_comp)
+        comps: list[Any] = [pend_blk]
+        dones: list[Any] = [pend_blk & sc_left_eq[0]]
+        errs: list[Any] = [blk & pend_err]
         for k in range(4):
-            hk = Module()
-            m.submodules[f"scan_hop{k}"] = _Wrap(hk)
-            p = walk[k]
             c_k = Signal(name=f"hop{k}_complete")
-            d_k = Signal(name=f"hop{k}_done")
             e_k = Signal(name=f"hop{k}_error")
-            o_k = Signal(8, name=f"hop{k}_open")  # ungated: ``opened`` gates after its select
-            b_k = Signal(2, name=f"hop{k}_beyond")
-            hk.d.comb += [
-                c_k.eq(gate[k] & _or_all([p[i] & comp_l[i] for i in range(8)])),
-                e_k.eq(gate[k] & _or_all([p[i] & short_l[i] for i in range(8)])),
-                o_k.eq(Cat(*[p[i] & ~comp_l[i] & ~short_l[i] for i in range(8)])),
-                d_k.eq(c_k & left_is[k]),
-                b_k.eq(nexts[k][8:10] & Cat(gate[k + 1], gate[k + 1])),
-            ]
+            wm.d.comb += [c_k.eq(hop_comp[k] & below[k]), e_k.eq(hop_err[k] & below[k])]
             comps.append(c_k)
-            dones.append(d_k)
+            dones.append(c_k & left_is[k])
             errs.append(e_k)
-            opens.append(o_k)
-            beyond.append(b_k)
 
         fm = Module()  # the state after this beat
         m.submodules.scan_next = _Wrap(fm)
         over = Signal(2)
-        fm.d.comb += over.eq(_or_all(beyond))
+        fm.d.comb += over.eq(start_go[8:10] | pick(st_beyond))
 
         def opened(values: list[Any]) -> Any:
             """``values[i]`` of the lane whose block this beat opens (at most one), 0 when
-            none does: each hop selects the lanes' values by where it would open, and
-            its gate and the OR over the hops come after, so no select by the open lane
-            follows the hops (a select of the hops' ORed open lanes would be two more
-            LUT levels on every open-block register, the scanner's loop)."""
-            return _or_all(
-                [
-                    Mux(gate[k], _or_all([Mux(opens[k][i], values[i], 0) for i in range(8)]), 0)
-                    for k in range(4)
-                ]
+            none does: per start lane, the value at the lane its walk opens at, selected
+            by the start (``pick``)."""
+            return pick(
+                [_or_all([Mux(st_open[s][i], values[i], 0) for i in range(s, 8)]) for s in range(8)]
             )
 
         any_open = Signal()
-        fm.d.comb += any_open.eq(opened([C(1, 1)] * 8))
+        fm.d.comb += any_open.eq(pick(st_opens))
         last_lane = [C(0, 1)] * 7 + [C(1, 1)]
         hdr_zero = c19_any & ~cnt_ok
         n_phase = Signal(2)
