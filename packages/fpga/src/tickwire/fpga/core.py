@@ -770,19 +770,29 @@ class ThresholdCore(wiring.Component):
         # (``v_next``) and registered with it: no lane's decode is in the state loop.
         nm = Module()
         m.submodules.scan_next_pre = _Wrap(nm)
+        # Position j holds a successor when the block before it ends at lane j - 2, so the
+        # walk's tables are made from the beat's bytes alone (``pre_reach``: as if every
+        # lane were scanned) and the scanned lanes are applied once, to each table's
+        # result: the scanned lanes are a run from lane 0 and a walk's lanes only grow, so
+        # a walk reaches j exactly when its unmasked walk does and lane j - 2 is scanned.
+        # The datagram-end compare (a carry chain) is then beside the tables, not in
+        # front of them.
+        ends_scanned = Cat(C(0, BLOCK_PREFIX), v_next[0 : 10 - BLOCK_PREFIX])
         nx_c: list[Any] = []
         comp_l: list[Any] = []
         short_l: list[Any] = []
         open_l: list[Any] = []
         nx_l: list[Any] = []
         for i in range(8):
-            nx = Signal(10, name=f"pre{i}_next")
-            nm.d.comb += nx.eq(
+            reach_c = Signal(10, name=f"pre{i}_reach")
+            nm.d.comb += reach_c.eq(
                 Cat(
                     C(0, BLOCK_PREFIX),
-                    *[end_c[i][e] & v_next[e] & ~short_c[i] for e in range(10 - BLOCK_PREFIX)],
+                    *[end_c[i][e] & ~short_c[i] for e in range(10 - BLOCK_PREFIX)],
                 )
             )
+            nx = Signal(10, name=f"pre{i}_next")
+            nm.d.comb += nx.eq(reach_c & ends_scanned)
             nx_r = Signal(10, name=f"lane{i}_next")
             comp_r = Signal(name=f"lane{i}_complete")
             sh_r = Signal(name=f"lane{i}_short")
@@ -794,7 +804,7 @@ class ThresholdCore(wiring.Component):
                 sh_r.eq(sh_c),
                 op_r.eq(~nx.any() & ~sh_c),
             ]
-            nx_c.append(nx)
+            nx_c.append(reach_c)
             comp_l.append(comp_r)
             short_l.append(sh_r)
             open_l.append(op_r)
@@ -817,7 +827,7 @@ class ThresholdCore(wiring.Component):
         hop_tables: list[list[Any]] = [nx_l]
         for k, table in ((2, two_c), (3, three_c), (4, four_c)):
             regs_k = [Signal(10, name=f"lane{i}_next{k}") for i in range(8)]
-            m.d.sync += [r.eq(c) for r, c in zip(regs_k, table, strict=True)]
+            m.d.sync += [r.eq(c & ends_scanned) for r, c in zip(regs_k, table, strict=True)]
             hop_tables.append(regs_k)
 
         hi_b = [sc_lhi, *lb[:7]]
