@@ -778,7 +778,7 @@ class ThresholdCore(wiring.Component):
         # The datagram-end compare (a carry chain) is then beside the tables, not in
         # front of them.
         ends_scanned = Cat(C(0, BLOCK_PREFIX), v_next[0 : 10 - BLOCK_PREFIX])
-        nx_c: list[Any] = []
+        reach_l: list[Any] = []  # per lane, its successor before the scanned lanes apply
         comp_l: list[Any] = []
         short_l: list[Any] = []
         open_l: list[Any] = []
@@ -804,7 +804,7 @@ class ThresholdCore(wiring.Component):
                 sh_r.eq(sh_c),
                 op_r.eq(~nx.any() & ~sh_c),
             ]
-            nx_c.append(reach_c)
+            reach_l.append(reach_c)
             comp_l.append(comp_r)
             short_l.append(sh_r)
             open_l.append(op_r)
@@ -819,10 +819,10 @@ class ThresholdCore(wiring.Component):
 
         tm2 = Module()
         m.submodules.scan_two_pre = _Wrap(tm2)
-        two_c = [step(tm2, nx_c[i], nx_c, f"pre{i}_next2") for i in range(8)]
+        two_c = [step(tm2, reach_l[i], reach_l, f"pre{i}_next2") for i in range(8)]
         tm4 = Module()
         m.submodules.scan_four_pre = _Wrap(tm4)
-        three_c = [step(tm4, two_c[i], nx_c, f"pre{i}_next3") for i in range(8)]
+        three_c = [step(tm4, two_c[i], reach_l, f"pre{i}_next3") for i in range(8)]
         four_c = [step(tm4, two_c[i], two_c, f"pre{i}_next4") for i in range(8)]
         hop_tables: list[list[Any]] = [nx_l]
         for k, table in ((2, two_c), (3, three_c), (4, four_c)):
