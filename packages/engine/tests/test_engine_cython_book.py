@@ -241,6 +241,27 @@ def test_book_equals_reference_after_every_message(
     assert _recorded_prints(sunk) == ref_prints
 
 
+@pytest.mark.parametrize("side", ["\x00", "B", "S", "X"])
+def test_a_trades_side_byte_prints_alike_on_every_path(side: str) -> None:
+    """A Trade (P) prints its side byte as a letter, except NUL, which prints as no side
+    (``""``): the compiled book's prints and its trades recorder store the side as one
+    byte with 0 for none (Q, B), so a NUL side cannot print otherwise there. Hypothesis
+    found the reference printing ``"\x00"`` there while the compiled book printed ``""``."""
+    msg = Trade(7, 0, 5, 11, side, 100, "AAPL", 1_000_000, 99)
+    ref_prints: list[TapePrint] = []
+    BookManager(ref_prints.append).apply(msg)
+    for feed in ("apply", "feed_binaryfile"):
+        prints: list[TapePrint] = []
+        fast = cbook.CythonBookManager(prints.append)
+        fast.record_trades(True)
+        if feed == "apply":
+            fast.apply(msg)
+        else:
+            fast.feed_binaryfile(_binaryfile([msg]))
+        assert prints == ref_prints == _recorded_prints(fast), feed
+    assert ref_prints[0].side == ("" if side == "\x00" else side)
+
+
 def _column_builder() -> Any:
     from tickwire.itch import fastpath
 

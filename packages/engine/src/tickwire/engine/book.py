@@ -138,7 +138,9 @@ class TapePrint:
     """One print on the tape: an execution (E, C), a trade (P), a cross (Q) or a break (B).
 
     ``kind`` is the ITCH type letter; ``price``/``shares`` are 0 for a break; ``side``
-    is the resting side for E/C, the message's side for P, ``""`` otherwise.
+    is the resting side for E/C, the message's side for P (``""`` when that byte is NUL:
+    the compiled book and its trades recorder keep a side as one byte, 0 for none),
+    ``""`` otherwise.
     """
 
     kind: str
@@ -600,7 +602,7 @@ class BookManager:
                     msg.match_number,
                     msg.price,
                     msg.shares,
-                    str(msg.buy_sell_indicator),
+                    str(msg.buy_sell_indicator).strip("\x00"),
                     msg.order_reference_number,
                 )
             )
