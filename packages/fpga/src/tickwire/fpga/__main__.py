@@ -114,8 +114,7 @@ def _control(config_path: str, simulator: str, script: str | None) -> int:
             where = script if script is not None else "stdin"
             raise SessionError(f"{where}: not UTF-8 text ({exc.reason})") from None
     finally:
-        if isinstance(sim, VerilatorSim):
-            sim.close()
+        sim.close()
     return 0
 
 

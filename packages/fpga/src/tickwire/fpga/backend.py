@@ -83,7 +83,7 @@ class FpgaBackend:
 
     def close(self) -> None:
         """End the simulation."""
-        if isinstance(self.sim, VerilatorSim):
+        if self.sim is not None:
             self.sim.close()
         self.sim = None
         self._config = None

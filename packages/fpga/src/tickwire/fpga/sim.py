@@ -3,7 +3,8 @@
 :class:`CoreSim` keeps one simulator alive for as many runs as wanted (building it costs
 about two seconds): a testbench coroutine takes jobs from a queue (bus writes, bus reads,
 streams of frames) and the host advances the simulation until the job is done, so the
-simulated time only moves while there is work.
+simulated time only moves while there is work. :meth:`CoreSim.close` hands the built
+simulator, reset, to the next CoreSim made in the same process.
 
 How frames are driven and orders attributed
 -------------------------------------------
@@ -63,18 +64,71 @@ class _Job:
     result: Any = None
 
 
+@dataclass
+class _Compiled:
+    """One compiled simulation of the core, run by one :class:`CoreSim` at a time."""
+
+    dut: ThresholdCore
+    sim: Simulator
+    owner: CoreSim | None = None
+
+
+#: Compiled simulations closed CoreSims gave back (at most ``_IDLE_MAX``), reset when taken.
+_idle: list[_Compiled] = []
+_IDLE_MAX = 2
+
+
+def _compiled() -> _Compiled:
+    """An idle compiled simulation, or a new one (about 2.4 s: elaborating the core and
+    Amaranth's compiling it to Python is nearly all of a new CoreSim's cost)."""
+    if _idle:
+        compiled = _idle.pop()
+        # Here, not at close: reset makes the testbench's new coroutine, which Python
+        # warns about at exit if it is never run.
+        compiled.sim.reset()
+        return compiled
+    dut = ThresholdCore()
+    compiled = _Compiled(dut, Simulator(dut))
+    compiled.sim.add_clock(1 / CLOCK_HZ)
+
+    async def bench(ctx: Any) -> None:  # (re)started with the simulation: its owner's
+        assert compiled.owner is not None, "a closed CoreSim's simulation was run"
+        await compiled.owner._bench(ctx)
+
+    compiled.sim.add_testbench(bench, background=True)
+    return compiled
+
+
 class CoreSim:
-    """One simulated core driven through its RX, TX and register bus."""
+    """One simulated core driven through its RX, TX and register bus.
+
+    :meth:`close` gives the compiled simulation to the next CoreSim made in this process,
+    reset by Amaranth's ``Simulator.reset()`` (every signal and memory to its initial
+    value, the clock and the testbench restarted), so it starts as a new one would:
+    ``tests/test_fpga_sim.py`` holds the two to each other, cycle for cycle. Why: making
+    one is about 2.4 s of CPU, most of it Amaranth compiling the core to Python, and a
+    test suite or a notebook makes many.
+    """
 
     def __init__(self) -> None:
-        self.dut = ThresholdCore()
-        self.sim = Simulator(self.dut)
-        self.sim.add_clock(1 / CLOCK_HZ)
-        self.sim.add_testbench(self._bench, background=True)
+        self._compiled: _Compiled | None = _compiled()
+        self._compiled.owner = self
+        self.dut = self._compiled.dut
+        self.sim = self._compiled.sim
         self.cycle = 0
         self.frames_since_reset = 0
         self.latencies: list[Latency] = []
         self._jobs: deque[_Job] = deque()
+
+    def close(self) -> None:
+        """End this simulation (its compiled form is kept for the next CoreSim); a closed
+        CoreSim raises ``RuntimeError`` when used. Closing twice does nothing."""
+        compiled, self._compiled = self._compiled, None
+        if compiled is None:
+            return
+        compiled.owner = None
+        if len(_idle) < _IDLE_MAX:
+            _idle.append(compiled)
 
     async def _bench(self, ctx: Any) -> None:
         while True:
@@ -91,6 +145,8 @@ class CoreSim:
         self.cycle += 1
 
     def _run(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        if self._compiled is None:
+            raise RuntimeError("this CoreSim is closed")
         job = _Job(fn)
         self._jobs.append(job)
         while not job.done:

@@ -1,0 +1,71 @@
+"""``CoreSim.close`` gives the compiled simulation to the next CoreSim of the process: reset,
+it starts and runs as a new one would, register for register and cycle for cycle."""
+
+from __future__ import annotations
+
+import pytest
+from tickwire.fpga import control, regs
+from tickwire.fpga.sim import CoreSim
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.testing import add_order, feed_frame
+
+CONFIG = ThresholdConfig(
+    True,
+    10,
+    1,
+    26477,
+    26400,
+    "TWORDERS01",
+    (InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 10**9, 10**15),),
+)
+FRAMES = [
+    feed_frame([add_order(13, "S", 1_499_900), add_order(13, "S", 1_499_800)]),
+    feed_frame([add_order(13, "B", 1_400_000)], vlan_tci=7),
+    feed_frame([add_order(13, "S", 1_450_000)]),
+]
+#: Every readable register word, per-slot ones for every slot (the instrument memories).
+READABLE = [
+    r.address + slot * r.stride + word
+    for r in regs.REGISTERS
+    if r.access != "WO"
+    for slot in range(r.slots)
+    for word in range(r.words)
+]
+
+
+def _state(sim: CoreSim) -> list[int]:
+    return sim.read_many(READABLE)
+
+
+def _run(sim: CoreSim) -> tuple[object, ...]:
+    control.load_config(sim, CONFIG)
+    out = sim.stream(FRAMES)
+    stats = control.read_stats(sim, control.config_slots(CONFIG))
+    return out, sim.latencies, sim.cycle, stats.to_json(), _state(sim)
+
+
+def test_a_closed_coresims_simulation_starts_as_a_new_one() -> None:
+    used, fresh = CoreSim(), CoreSim()
+    first = _run(used)
+    assert sum(map(len, first[0])) == 2  # orders sent: counters and positions moved
+    before = _state(used)
+    compiled = used.sim
+    used.close()
+    reused = CoreSim()
+    try:
+        assert reused.sim is compiled and fresh.sim is not compiled
+        assert reused.cycle == 0 and reused.latencies == []
+        assert _state(reused) == _state(fresh) != before
+        assert _run(reused) == _run(fresh)
+        assert _run(reused)[0] == first[0]
+    finally:
+        reused.close()
+        fresh.close()
+
+
+def test_a_closed_coresim_cannot_run() -> None:
+    sim = CoreSim()
+    sim.close()
+    sim.close()  # twice: nothing
+    with pytest.raises(RuntimeError, match="closed"):
+        sim.read_many([regs.addr("ID")])
