@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   iproute2                               # network namespaces and veth pairs for network tests
   build-essential python3-dev            # Cython extensions
   verilator                              # FPGA backend: Verilog lint, compiled simulation
+  ccache                                 # FPGA backend: a Verilator model's rebuilds are cache hits
   chromium                               # headless browser that opens the backtest's HTML report
 )
 
