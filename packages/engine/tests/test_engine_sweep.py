@@ -32,15 +32,21 @@ PARAMS = [
 ]
 
 
+#: Messages in each generated day: enough for every run to quote, fill and differ by its
+#: parameters; the sweep's equality with serial runs does not depend on a day's length
+#: (20,000 before: 87 s of CPU for this file, bench/RESULTS.md "Test suite: CPU per file").
+MESSAGES = 5_000
+
+
 @pytest.fixture(scope="module")
 def days(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Three generated days of 20,000 messages (20 symbols, seeds 1 to 3)."""
+    """Three generated days of 5,000 messages (20 symbols, seeds 1 to 3)."""
     folder = tmp_path_factory.mktemp("days")
     paths = []
     for seed in (1, 2, 3):
         path = folder / f"day{seed}.itch"
         with BinaryFileWriter(path) as w:
-            w.write_all(generate_day(20_000, 20, seed))
+            w.write_all(generate_day(MESSAGES, 20, seed))
         paths.append(path)
     return paths
 
@@ -105,7 +111,7 @@ def test_sweep_equals_serial_backtests(
         for name in ("orders.csv", "fills.csv", "pnl.csv", "positions.csv"):
             assert (run_dir / name).read_bytes() == (serial / name).read_bytes()
         # The summary row is the report's figures.
-        assert row["messages"] == expected["messages"] == 20_000
+        assert row["messages"] == expected["messages"] == MESSAGES
         assert row["pnl_e4"] == expected["pnl"]["total_e4"]
         assert row["realised_e4"] == expected["pnl"]["realised_e4"]
         assert row["max_drawdown_e4"] == expected["pnl"]["max_drawdown_e4"]
@@ -154,7 +160,7 @@ def test_a_corrupt_day_loses_nothing_else(
             assert r["pnl_e4"] is None
             assert f"sweep: b-corrupt.itch {r['params_id']} failed: {r['error']}" in err
         else:
-            assert r["error"] is None and r["messages"] == 20_000
+            assert r["error"] is None and r["messages"] == MESSAGES
             assert (out / "runs" / r["day"] / r["params_id"] / "report.json").exists()
             assert (out / "runs" / r["day"] / r["params_id"] / "pnl.png").exists()
     assert "sweep: 2 of 6 runs not ok (4 ok, 2 failed; " in err
@@ -478,7 +484,7 @@ def test_a_compiled_run_streams_the_days_bytes(
     expected = json.loads((serial / "report.json").read_text())
     assert got["runtime"]["book_backend"] == "compiled"
     assert _deterministic(got) == _deterministic(expected)
-    assert got["messages"] == 20_000 and got["fills"]["count"] > 0
+    assert got["messages"] == MESSAGES and got["fills"]["count"] > 0
 
 
 def test_compiled_sweep_equals_serial_backtests(days: list[Path], tmp_path: Path) -> None:
