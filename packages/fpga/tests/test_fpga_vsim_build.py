@@ -200,3 +200,21 @@ def test_a_killed_builder_leaves_nothing_behind(
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_the_build_compiles_through_ccache_when_there_is_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tickwire.fpga import vsim
+
+    ccache = tmp_path / "ccache"
+    ccache.write_text('#!/bin/sh\nexec "$@"\n')
+    ccache.chmod(0o755)
+    monkeypatch.delenv("OBJCACHE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert vsim._compile_env()["OBJCACHE"] == "ccache"
+    monkeypatch.setenv("OBJCACHE", "")  # set, even empty: left as it is (off)
+    assert vsim._compile_env()["OBJCACHE"] == ""
+    monkeypatch.delenv("OBJCACHE")
+    ccache.unlink()
+    assert "OBJCACHE" not in vsim._compile_env()
