@@ -69,3 +69,17 @@ def test_a_closed_coresim_cannot_run() -> None:
     sim.close()  # twice: nothing
     with pytest.raises(RuntimeError, match="closed"):
         sim.read_many([regs.addr("ID")])
+
+
+def test_a_coresim_whose_run_raised_is_not_reused() -> None:
+    broken = CoreSim()
+    with pytest.raises(TypeError):
+        broken.write_many([(regs.addr("ARMED"), "1")])  # type: ignore[list-item]
+    compiled = broken.sim
+    broken.close()
+    again = CoreSim()
+    try:
+        assert again.sim is not compiled
+        assert again.read_many([regs.addr("ID")]) == [regs.CORE_ID]
+    finally:
+        again.close()

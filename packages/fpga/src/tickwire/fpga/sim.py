@@ -71,9 +71,10 @@ class _Compiled:
     dut: ThresholdCore
     sim: Simulator
     owner: CoreSim | None = None
+    ran: bool = False  # advanced since it was built or reset
 
 
-#: Compiled simulations closed CoreSims gave back (at most ``_IDLE_MAX``), reset when taken.
+#: Compiled simulations closed CoreSims gave back (at most ``_IDLE_MAX``); reset when taken.
 _idle: list[_Compiled] = []
 _IDLE_MAX = 2
 
@@ -83,9 +84,9 @@ def _compiled() -> _Compiled:
     Amaranth's compiling it to Python is nearly all of a new CoreSim's cost)."""
     if _idle:
         compiled = _idle.pop()
-        # Here, not at close: reset makes the testbench's new coroutine, which Python
-        # warns about at exit if it is never run.
-        compiled.sim.reset()
+        if compiled.ran:  # only then: a reset makes the testbench a new coroutine, and
+            compiled.sim.reset()  # Python warns of one never run when it is collected
+            compiled.ran = False
         return compiled
     dut = ThresholdCore()
     compiled = _Compiled(dut, Simulator(dut))
@@ -105,9 +106,9 @@ class CoreSim:
     :meth:`close` gives the compiled simulation to the next CoreSim made in this process,
     reset by Amaranth's ``Simulator.reset()`` (every signal and memory to its initial
     value, the clock and the testbench restarted), so it starts as a new one would:
-    ``tests/test_fpga_sim.py`` holds the two to each other, cycle for cycle. Why: making
-    one is about 2.4 s of CPU, most of it Amaranth compiling the core to Python, and a
-    test suite or a notebook makes many.
+    ``packages/fpga/tests/test_fpga_sim.py`` holds the two to each other, cycle for cycle.
+    Why: making one is about 2.4 s of CPU, most of it Amaranth compiling the core to
+    Python, and a test suite or a notebook makes many. One whose run raised is not kept.
     """
 
     def __init__(self) -> None:
@@ -121,13 +122,16 @@ class CoreSim:
         self._jobs: deque[_Job] = deque()
 
     def close(self) -> None:
-        """End this simulation (its compiled form is kept for the next CoreSim); a closed
-        CoreSim raises ``RuntimeError`` when used. Closing twice does nothing."""
+        """End this simulation (its compiled form is kept for the next CoreSim unless a run
+        of this one raised); a closed CoreSim raises ``RuntimeError`` when used. Closing
+        twice does nothing."""
         compiled, self._compiled = self._compiled, None
         if compiled is None:
             return
         compiled.owner = None
-        if len(_idle) < _IDLE_MAX:
+        # A job left in the queue raised out of the simulation (a bad value on the bus,
+        # an interrupt): Amaranth's state is not known good, so that one is not kept.
+        if not self._jobs and len(_idle) < _IDLE_MAX:
             _idle.append(compiled)
 
     async def _bench(self, ctx: Any) -> None:
@@ -149,6 +153,7 @@ class CoreSim:
             raise RuntimeError("this CoreSim is closed")
         job = _Job(fn)
         self._jobs.append(job)
+        self._compiled.ran = True
         while not job.done:
             self.sim.advance()
         return job.result
