@@ -22,11 +22,10 @@
 # development guest a 3.11 suite needed 1,012 s of CPU, 953 s once the threshold harness's
 # hypothesis strategies were built once (2026-12-05); the FPGA core's growth took it to
 # 1,299 s and .ci/run past 30 minutes, and 885 s after the cuts of 2026-12-06 (ccache for
-# Verilator, CoreSim.close's reuse, shorter days where the length is not the point). So
-# each suite runs on two pytest-xdist
-# workers, a test file per worker (--dist loadfile: a file's module and session fixtures,
-# such as a QEMU guest or the built wheels, are made once), TICKWIRE_TEST_WORKERS=N to
-# change it (0: one process).
+# Verilator, CoreSim.close's reuse, shorter days where the length is not the point).
+# So each suite runs on two pytest-xdist workers, a test file per worker (--dist loadfile:
+# a file's module and session fixtures, such as a QEMU guest or the built wheels, are
+# made once), TICKWIRE_TEST_WORKERS=N to change it (0: one process).
 # Every test still runs on every interpreter: no smaller hypothesis profile, nothing skipped.
 # The suite is safe in parallel: network namespaces, veth pairs and BPF pins are named after
 # the process id, sockets bind port 0, scratch files live in each worker's tmp_path, and the
