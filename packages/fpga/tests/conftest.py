@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from tickwire.fpga.backend import FpgaBackend
+from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +22,17 @@ def fpga() -> Iterator[FpgaBackend]:
         yield backend
     finally:
         backend.close()
+
+
+@pytest.fixture
+def aapl_config() -> ThresholdConfig:
+    """Armed, one instrument (locate 13, AAPL, limit $150.0000) with room for many orders."""
+    return ThresholdConfig(
+        True,
+        10,
+        1,
+        26477,
+        26400,
+        "TWORDERS01",
+        (InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 10**9, 10**15),),
+    )

@@ -6,18 +6,9 @@ from __future__ import annotations
 import pytest
 from tickwire.fpga import control, regs
 from tickwire.fpga.sim import CoreSim
-from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.config import ThresholdConfig
 from tickwire.threshold.testing import add_order, feed_frame
 
-CONFIG = ThresholdConfig(
-    True,
-    10,
-    1,
-    26477,
-    26400,
-    "TWORDERS01",
-    (InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 10**9, 10**15),),
-)
 FRAMES = [
     feed_frame([add_order(13, "S", 1_499_900), add_order(13, "S", 1_499_800)]),
     feed_frame([add_order(13, "B", 1_400_000)], vlan_tci=7),
@@ -37,16 +28,16 @@ def _state(sim: CoreSim) -> list[int]:
     return sim.read_many(READABLE)
 
 
-def _run(sim: CoreSim) -> tuple[object, ...]:
-    control.load_config(sim, CONFIG)
+def _run(sim: CoreSim, config: ThresholdConfig) -> tuple[object, ...]:
+    control.load_config(sim, config)
     out = sim.stream(FRAMES)
-    stats = control.read_stats(sim, control.config_slots(CONFIG))
+    stats = control.read_stats(sim, control.config_slots(config))
     return out, sim.latencies, sim.cycle, stats.to_json(), _state(sim)
 
 
-def test_a_closed_coresims_simulation_starts_as_a_new_one() -> None:
+def test_a_closed_coresims_simulation_starts_as_a_new_one(aapl_config: ThresholdConfig) -> None:
     used, fresh = CoreSim(), CoreSim()
-    first = _run(used)
+    first = _run(used, aapl_config)
     assert sum(map(len, first[0])) == 2  # orders sent: counters and positions moved
     before = _state(used)
     compiled = used.sim
@@ -56,8 +47,8 @@ def test_a_closed_coresims_simulation_starts_as_a_new_one() -> None:
         assert reused.sim is compiled and fresh.sim is not compiled
         assert reused.cycle == 0 and reused.latencies == []
         assert _state(reused) == _state(fresh) != before
-        assert _run(reused) == _run(fresh)
-        assert _run(reused)[0] == first[0]
+        assert _run(reused, aapl_config) == _run(fresh, aapl_config)
+        assert _run(reused, aapl_config)[0] == first[0]
     finally:
         reused.close()
         fresh.close()

@@ -83,20 +83,14 @@ def test_verilator_on_a_long_day_matches_the_reference(vsim: FpgaBackend) -> Non
     assert vsim.stats().to_json() == engine.stats().to_json()
 
 
-def test_frames_longer_than_the_beat_counter(vsim: FpgaBackend) -> None:
+def test_frames_longer_than_the_beat_counter(
+    vsim: FpgaBackend, aapl_config: ThresholdConfig
+) -> None:
     """A frame of 140,000 bytes (more beats than the 14-bit beat counter counts: it
     saturates, and every byte past the UDP datagram is ignored anyway), then normal ones."""
     from tickwire.threshold.testing import add_order, feed_frame
 
-    config = ThresholdConfig(
-        True,
-        10,
-        1,
-        26477,
-        26400,
-        "TWORDERS01",
-        (InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 10**9, 10**15),),
-    )
+    config = aapl_config
     trigger = feed_frame([add_order(13, "S", 1_499_900)])
     huge = trigger + bytes(140_000 - len(trigger))
     # The datagram announces 5 blocks and holds 1: a parse error. Were the beat counter
