@@ -68,7 +68,7 @@ EXAMPLES = {"fpga": 50}
 
 
 def test_backend_matches_reference(threshold_backend: Backend, threshold_backend_name: str) -> None:
-    @settings(_SETTINGS, max_examples=EXAMPLES.get(threshold_backend_name, 150))
+    @settings(_SETTINGS, max_examples=EXAMPLES.get(threshold_backend_name, _SETTINGS.max_examples))
     @given(config=configs(), specs=frame_sequences)
     def matches(config: ThresholdConfig, specs: list[FrameSpec]) -> None:
         check_frames(threshold_backend, config, [s.build() for s in specs])
