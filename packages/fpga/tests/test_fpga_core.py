@@ -268,8 +268,10 @@ def test_blocks_after_the_counts_last_one_are_not_scanned(fpga: FpgaBackend) -> 
     reached in the beat where the walk's next lane would open a block, which then
     completes or errs in the next beat. The open block's registers are not gated by the
     block limit (the scan is DONE, where they are not read), so the pending block's
-    completion and error are read only with ``blk`` (fails when the block count or the
-    phase reads ``pend_comp`` or ``pend_err`` alone)."""
+    completion and error are read only with the tally's BLK (fails when the block count
+    or the phase reads ``pend_comp`` or ``pend_err`` alone). The walk goes on after the
+    scan is DONE, so the trigger after the limit is refused in S1 by the tally's phase
+    (fails when S1 does not read it)."""
     strays = [b"XYZ", b"A" * 6, add_order(13, "S", 1_499_900)]  # 3 bytes, a short A, a trigger
     frames = []
     for stray in strays:
@@ -281,6 +283,29 @@ def test_blocks_after_the_counts_last_one_are_not_scanned(fpga: FpgaBackend) -> 
     _check(fpga, CONFIG, frames)
     assert fpga.stats().orders == len(frames) // 2
     assert fpga.stats().parse_errors == 0
+
+
+def test_no_trigger_after_a_short_block_in_its_frame(fpga: FpgaBackend) -> None:
+    """A short A or F block ends the scan of its frame (one parse error); blocks after it
+    in the same frame are not counted and a trigger after it is not sent, while one
+    before it is. The short block starts at every lane, tagged and untagged, and the
+    next frame's trigger is sent. The walk does not stop at the error (the tally a
+    cycle later does): the blocks it completes after a short block whose type byte opens
+    a beat are not counted (fails when the tally counts a beat's hops after the pending
+    block's error), and the trigger after it is refused in S1 by the tally's phase
+    (fails when S1 does not read it)."""
+    frames = []
+    for short in (b"A", b"A" * 6, b"F" * 6):
+        for vlan in (None, 7):
+            for pad in range(8):
+                for before in ((), (add_order(14, "S", 3_999_990),)):
+                    after = [b"", b"Z", add_order(13, "S", 1_499_900)]
+                    blocks = [b"X" * pad, *before, short, *after]
+                    frames.append(feed_frame(blocks, vlan_tci=vlan))
+                    frames.append(feed_frame([add_order(14, "S", 3_999_990)], vlan_tci=vlan))
+    _check(fpga, CONFIG, frames)
+    assert fpga.stats().orders == len(frames) // 2 + len(frames) // 4
+    assert fpga.stats().parse_errors == len(frames) // 2
 
 
 def test_notional_rule_at_its_edge(fpga: FpgaBackend) -> None:

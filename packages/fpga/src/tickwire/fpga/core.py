@@ -39,20 +39,23 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     comparing its bytes in the cycle that starts the hops. The only chain within a beat
     follows that one-hot pointer from the registered start (one-hot too): at most four
     hops (a zero-length block is two bytes), where a hop either ends its block in the
-    beat, errs, reaches the block limit (``min(count, 64)`` blocks, counted down: the
-    count after the beat is selected by how many blocks it completes among values made
-    before the hops) or leaves its block open. The walk itself is not gated: a lane has
-    a successor only when its block completes, so it stops by itself at an open or short
-    block. Where the walk is one, two, three and four hops after each lane depends on
+    beat, errs or leaves its block open. The walk itself is not gated: a lane has a
+    successor only when its block completes, so it stops by itself at an open or short
+    block. Nor does it stop when the scan ends: the block limit (``min(count, 64)``
+    blocks, counted down), DONE and ERR are the *tally*'s, a cycle after the walk, from
+    its outcomes registered (the count after a beat is selected by how many blocks it
+    completes among values made before it). So the walk's loop holds only where the
+    next beat's walk starts; what the walk reads after the scan ended is gated by the
+    tally's phase, and a trigger by that phase in S1. Where the walk is one, two, three and four hops after each lane depends on
     the beat alone (its bytes and its scanned lanes), so these four tables are made a
     cycle ahead from the incoming beat and registered. From them, and beside the state
     rather than after it, the scanner's cycle makes what the walk from each of the eight
     lanes does: each hop's completion and error, the lane where it opens a block and
     every open-block register's value from that lane. The state then only picks one
     start's outcomes, by one AND-OR select (the start: after the count in HDR, else
-    sc_dn one-hot); no hop position is selected first. The block limit gates the
-    completions and errors after the select; the open block's registers are not gated by
-    it, since a beat that reaches it ends the scan (DONE), where they are not read. An
+    sc_dn one-hot); no hop position is selected first. The tally gates the completions
+    and errors by the block limit; the open block's registers are not gated by it,
+    since a beat that reaches it ends the scan (DONE), where they are not read. An
     open block is registered (its body start, length, where it ends; positions relative
     to the next beat, so no subtract comes before the hops and no adder after them) and
     ended in a later beat by comparing the registered end with the lanes; its fields are
@@ -73,7 +76,8 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     position) the cycle after that; the price's last byte comes 33 bytes (at least four
     beats) after the locate's, so both are read by cycle T.
 ``S1`` (T + 1), ``S1M`` (T + 2), ``S1A`` (T + 3), ``S1S`` (T + 4)
-    ``0 < p <= limit`` (a trigger) and ``limit - p``; its product with the reciprocal
+    ``0 < p <= limit`` in a scan that had not ended before the beat (the tally's
+    phase, now past that beat: a trigger) and ``limit - p``; its product with the reciprocal
     ``m`` as four partial products (one 18x18 multiplier each, registered with no
     adder after them); their sum (carry-save, one carry chain); the sum shifted right
     by ``s`` (the division by ``tick`` as a multiply by the host-computed reciprocal,
@@ -488,16 +492,11 @@ class ThresholdCore(wiring.Component):
             """The byte at ``offset`` is in the incoming beat."""
             return self.rx_valid & (in_beat == offset // 8)
 
-        def byte_next(offset: int) -> Any:
-            return Mux(arriving(offset), self.rx_data.word_select(offset % 8, 8), byte(offset))
-
-        def u16_next(offset: int) -> Any:
-            return Cat(byte_next(offset + 1), byte_next(offset))
-
         def byte_next_is(offset: int, test: Any) -> Any:
-            """``test`` of ``byte_next(offset)``, made on both of its candidates (the
-            incoming beat's lane and the buffer's byte) and selected after: the select
-            is the compare's last LUT, not in front of it."""
+            """``test`` of the byte at ``offset`` in the buffer as the incoming beat will
+            leave it, made on both of its candidates (the incoming beat's lane and the
+            buffer's byte) and selected after: the select is the compare's last LUT, not
+            in front of it."""
             incoming = test(self.rx_data.word_select(offset % 8, 8))
             return Mux(arriving(offset), incoming, test(byte(offset)))
 
@@ -510,8 +509,15 @@ class ThresholdCore(wiring.Component):
         c_l4in = [Signal(name=f"c_l4in_{at}") for at in l4_at]
         c_end = [Signal(_POS, name=f"c_end_{at}") for at in l4_at]
         for k, l4_k in enumerate(l4_at):
-            ul = u16_next(l4_k + UDP_LENGTH)
             port_at, ul_at = l4_k + UDP_DPORT, l4_k + UDP_LENGTH
+            # ``L4 + UL`` summed on both candidates of the UDP length (the incoming
+            # beat's lanes, the buffer's bytes: one beat holds both bytes at every
+            # candidate L4) and selected after, so no select is before the carry chain.
+            assert ul_at // 8 == (ul_at + 1) // 8
+            ul_in = Cat(
+                self.rx_data.word_select((ul_at + 1) % 8, 8), self.rx_data.word_select(ul_at % 8, 8)
+            )
+            ul_buf = Cat(byte(ul_at + 1), byte(ul_at))
             m.d.sync += [
                 c_port[k].eq(
                     byte_next_is(port_at, lambda b: b == act_fport[8:16])
@@ -526,7 +532,7 @@ class ThresholdCore(wiring.Component):
                     | byte_next_is(ul_at + 1, lambda b: b > UDP_HEADER + COUNT_LO)
                 ),
                 c_l4in[k].eq(nrx_next >= l4_k + UDP_HEADER),
-                c_end[k].eq(l4_k + ul),
+                c_end[k].eq(Mux(arriving(ul_at), l4_k + ul_in, l4_k + ul_buf)),
             ]
 
         def at_l4(flags: list[Any]) -> Any:
@@ -594,7 +600,7 @@ class ThresholdCore(wiring.Component):
         sc_db0 = Signal(init=1)
         sc_short_a = Signal()
         sc_short_f = Signal()
-        state_regs = [sc_phase, sc_left, sc_left_eq, sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
+        state_regs = [sc_dn, sc_pend, sc_lhi, sc_db, sc_blen]
         state_regs += [sc_mtype, sc_mloc, sc_mside, sc_mprice, sc_db0, sc_short_a, sc_short_f]
 
         pm = Module()  # everything below that does not depend on the hops
@@ -610,21 +616,35 @@ class ThresholdCore(wiring.Component):
         m.d.comb += v_next.eq(Mux(v_gate, v_in, 0))
         m.d.sync += v.eq(v_next)
         # The same lanes for the pending block's fate (below), with the datagram-end
-        # compare made a cycle ahead of the incoming beat (``in_beat_next``) and
-        # registered, so the fate does not wait for it. It reads ``f_end`` a cycle early:
-        # wrong only in the cycle after the header decision sets ``f_end``, when the fate
-        # is 0 whatever the lanes (the phase is still HDR and no block can open: the
-        # count's low byte is at least 19 bytes after the decision's last byte, never in
-        # the next beat).
+        # compare and the gate's registers (``f_scan``, the beat after a last one) taken
+        # a cycle ahead of the incoming beat (``in_beat_next``) and registered, so the
+        # fate waits for neither. It reads ``f_end`` and ``f_scan`` a cycle early: wrong
+        # only in the cycle after the header decision sets them or a frame's last beat
+        # resets them, when the fate is 0 whatever the lanes (the phase is HDR and no
+        # block can open: the count's low byte is at least 19 bytes after the decision's
+        # last byte, never in the next beat).
+        # The compare is made for both beats the incoming one may be (the same beat when
+        # no beat comes, else the next: ``in_beat + 1`` is a register of its own,
+        # ``in_beat_inc``) and selected after, so no adder is before its carry chain
+        # (after a last beat the gate is 0; past 16,383 beats both compares are false).
+        in_beat_inc = Signal(len(in_beat) + 1, init=1)
+        m.d.sync += in_beat_inc.eq(in_beat_next + 1)
         v_end_pre = Signal(8)
-        m.d.sync += v_end_pre.eq(Cat(*[in_beat_next * 8 + i < f_end for i in range(8)]))
+        for i in range(8):
+            same = Cat(C(i, 3), in_beat) < f_end
+            inc = Cat(C(i, 3), in_beat_inc) < f_end
+            m.d.sync += v_end_pre[i].eq(
+                f_scan & ~(self.rx_valid & self.rx_last) & Mux(self.rx_valid, inc, same)
+            )
         vf_next = Signal(8)
-        m.d.comb += vf_next.eq(Mux(v_gate, self.rx_be & v_end_pre, 0))
-        # The phase's two tests as flip-flops of their own, loaded with it (below): each
-        # is one input of the LUTs that read it, not a decode of the two phase bits, and
-        # they spread the phase's fanout into the lanes and the hops over three registers.
-        blk = Signal()  # sc_phase == _S_BLK
-        hdrp = Signal(init=1)  # sc_phase == _S_HDR
+        m.d.comb += vf_next.eq(Mux(self.rx_valid, self.rx_be & v_end_pre, 0))
+        # The walk's phase: HDR until the beat with the count's low byte, then BLK until
+        # the frame's last beat. It never stops at DONE or ERR: those are the tally's
+        # (below, a cycle later), so no block count or error is in the walk's loop. After
+        # the scan ends the walk goes on reading whatever follows; nothing reads it then
+        # (the tally's phase gates every outcome, and the trigger in S1).
+        blk = Signal()
+        hdrp = Signal(init=1)
 
         # Per lane i as a length field's low byte, decoded a cycle ahead from the incoming
         # beat (the hops then start from registers): the lane where the block would end
@@ -838,18 +858,19 @@ class ThresholdCore(wiring.Component):
             n_l.append(n_i)
 
         # The count's lane and its checks, selected from the incoming beat and registered
-        # (the count's lane is among the scanned ones: ``c19v``), so in the scanner's
+        # (the count's lane is among the scanned ones: ``c19_x``), so in the scanner's
         # cycle the count's checks are one register each, not an 8-lane select after
         # the valid lanes: whether a lane holds it (``cnt_here``), neither 0 nor 0xFFFF
-        # (``cnt_ok_r``), each of 1..9 (``cnt_is_r``), and min(count, 64) - j for each
-        # number j of blocks the beat may complete (``cnt_left_r``).
-        c19v = Signal(8)
+        # (``cnt_ok_r``; per lane ``c19_ok``, the walk's start in HDR), each of 1..9
+        # (``cnt_is_r``), and min(count, 64) - j for each number j of blocks the beat may
+        # complete (``cnt_left_r``).
+        c19_ok = Signal(8)
         cnt_here = Signal()
         cnt_ok_r = Signal()
         cnt_is_r = Signal(_LEFT_EQ + 4)
         cnt_left_r = [Signal(7, name=f"cnt_left{j}") for j in range(5)]
         m.d.sync += [
-            c19v.eq(c19_x),
+            c19_ok.eq(Cat(*cnt_ok_l)),
             cnt_here.eq(c19_x.any()),
             cnt_ok_r.eq(_or_all(cnt_ok_l)),
             cnt_is_r.eq(_or_all(cnt_is_l)),
@@ -873,59 +894,28 @@ class ThresholdCore(wiring.Component):
         # The open block's fate in this beat, decided a beat ahead (``_pending_fate``)
         # and registered: it is a short A/F (``pend_err``: a block opened at lane 7 has
         # its type byte at lane 0 of the next beat, ``sc_db0``), or it completes here
-        # (``pend_comp``: its end lane holds a scanned byte). Both lead ``go``, the hops'
-        # gates and the block count, so they start from registers.
+        # (``pend_comp``: its end lane holds a scanned byte). Both lead the tally and the
+        # next beat's state, so they start from registers.
         pend_err = Signal()
         pend_comp = Signal()
-        # ``pend_comp`` twice: the register above drives the hops' gates and the block
-        # count (the scanner's loop), its complement ``pend_open`` (a second flip-flop:
-        # Yosys merges identical registers, not a register with its complement) the
-        # trigger candidate and the open block's own update, so each can sit by its loads.
+        # ``pend_comp`` twice: the register above drives the tally and the pending
+        # block's next fate (the scanner's loop), its complement ``pend_open`` (a second
+        # flip-flop: Yosys merges identical registers, not a register with its
+        # complement) the trigger candidate and the open block's own update, so each can
+        # sit by its loads.
         pend_open = Signal(init=1)
         pend_comp_b = ~pend_open
-        # Count (at P + 18, P + 19) in HDR: the lane with its low byte reads it as n.
-        c19 = [hdrp & c19v[i] for i in range(8)]
-        c19_any = Signal()
-        cnt_ok = Signal()
-        pm.d.comb += c19_any.eq(hdrp & cnt_here)
-        pm.d.comb += cnt_ok.eq(hdrp & cnt_ok_r)
-        # The blocks left after this beat, for each number j of blocks it completes
-        # (``left_after[j]``): from the count's lane (decoded a cycle ahead, minus j) in
-        # HDR, else ``sc_left - j``; the beat's completions then select one, no subtract
-        # after them.
-        left_after = [Signal(7, name=f"left_after_{j}") for j in range(6)]
-        pm.d.comb += [
-            left_after[j].eq(
-                Mux(
-                    hdrp,
-                    cnt_left_r[j] if j < len(cnt_left_r) else 0,
-                    sc_left - j,
-                )
-            )
-            for j in range(6)
-        ]
-        # Hop k reaches the block limit (``left_is[k]``: the blocks left before it are
-        # 1): in HDR the count is k + 1, else sc_left is k + 1, or k + 2 when the pending
-        # block completes first. sc_left's small values are kept one-hot beside it
-        # (``sc_left_eq``), so the hops' gates read a register, not a compare.
-        left_is = [Signal(name=f"left_is_{k + 1}") for k in range(4)]
-        pm.d.comb += [
-            left_is[k].eq(
-                Mux(
-                    hdrp,
-                    cnt_is_r[k],
-                    Mux(pend_comp, sc_left_eq[k + 1], sc_left_eq[k]),
-                )
-            )
-            for k in range(4)
-        ]
-        # Where this beat's first block length field is (one-hot over 0..9), before the
-        # hops: after the count in HDR, else sc_dn; and whether the hops run at all.
-        go_blk = blk & (~sc_pend | pend_comp) & ~(pend_comp & sc_left_eq[0])
-        start = Signal(10)
-        pm.d.comb += start.eq(Mux(hdrp, Cat(C(0, BLOCK_PREFIX), *c19), Cat(dn_oh[0:8], C(0, 2))))
-        go = Signal()
-        pm.d.comb += go.eq(Mux(hdrp, cnt_ok, go_blk))
+        # Where this beat's walk starts (one-hot over 0..9): in HDR after the count (at
+        # P + 18, P + 19), when it is neither 0 nor 0xFFFF (``c19_ok``, per lane); in BLK
+        # at sc_dn. No gate follows: with a block open, sc_dn is in this beat's lanes only
+        # when the block ends here, and then it completes, errs (a short A/F: the tally
+        # ERRs and counts none of the beat's hops) or ends past the datagram (whose lanes
+        # are the last scanned: no hop from there completes or errs, and nothing does
+        # later). So a walk that would not have run changes only a state nothing reads.
+        start_go = Signal(10)
+        pm.d.comb += start_go.eq(
+            Mux(hdrp, Cat(C(0, BLOCK_PREFIX), c19_ok), Cat(dn_oh[0:8], C(0, 2)))
+        )
         # The open block's fields, read by offset from its registered body start.
         offsets = {"type": [0], "loc": [A_LOCATE, A_LOCATE + 1], "side": [A_SIDE]}
         offsets["price"] = [A_PRICE + k for k in range(4)]
@@ -964,8 +954,8 @@ class ThresholdCore(wiring.Component):
         # next beat (``start{s}_beyond``) are made from registers, beside the state's
         # start and not after it (``scan_starts``). The scanner's cycle then takes each
         # outcome, and each open-block register's value, by one AND-OR of eight selected
-        # by ``start_go`` (the start, when the walk runs at all): no hop position is
-        # selected first, and no select by an open lane follows. A table entry is a lane
+        # by ``start_go`` (the start): no hop position is selected first, and no select
+        # by an open lane follows. A table entry is a lane
         # after the one it is from (a block and its length field take at least two
         # bytes), so the lanes before a start are left out.
         sm = Module()
@@ -1011,35 +1001,14 @@ class ThresholdCore(wiring.Component):
 
         wm = Module()
         m.submodules.scan_hops = _Wrap(wm)
-        start_go = Signal(10)
-        wm.d.comb += start_go.eq(Mux(go, start, 0))
 
         def pick(per_start: list[Any]) -> Any:
-            """``per_start[s]`` of the walk's start lane, 0 when the walk does not run."""
+            """``per_start[s]`` of the walk's start lane, 0 when it has none."""
             return _or_all([Mux(start_go[s], per_start[s], 0) for s in range(8)])
 
         hop_comp = Signal(4)
         hop_err = Signal(4)
         wm.d.comb += [hop_comp.eq(pick(st_comp)), hop_err.eq(pick(st_err))]
-        # Hop k counts when no earlier hop reached the block limit (left_is is one-hot).
-        # The open block's registers and ``over`` are not gated by it: a beat that
-        # reaches the limit ends the scan (DONE), where they are never read. The pending
-        # block's fate they lead to (a block opened there that completes or errs in the
-        # next beat) is read only with ``blk`` (``pend_blk``, ``errs[0]``, and the
-        # trigger candidate, which such a short block never is).
-        below = [~_or_all([C(0, 1), *left_is[:k]]) for k in range(4)]
-        pend_blk = Signal()  # the pending block completes here, in BLK
-        pm.d.comb += pend_blk.eq(blk & pend_comp)
-        comps: list[Any] = [pend_blk]
-        dones: list[Any] = [pend_blk & sc_left_eq[0]]
-        errs: list[Any] = [blk & pend_err]
-        for k in range(4):
-            c_k = Signal(name=f"hop{k}_complete")
-            e_k = Signal(name=f"hop{k}_error")
-            wm.d.comb += [c_k.eq(hop_comp[k] & below[k]), e_k.eq(hop_err[k] & below[k])]
-            comps.append(c_k)
-            dones.append(c_k & left_is[k])
-            errs.append(e_k)
 
         fm = Module()  # the state after this beat
         m.submodules.scan_next = _Wrap(fm)
@@ -1057,20 +1026,10 @@ class ThresholdCore(wiring.Component):
         any_open = Signal()
         fm.d.comb += any_open.eq(pick(st_opens))
         last_lane = [C(0, 1)] * 7 + [C(1, 1)]
-        hdr_zero = c19_any & ~cnt_ok
-        n_phase = Signal(2)
-        with fm.If(_or_all(errs)):
-            fm.d.comb += n_phase.eq(_S_ERR)
-        with fm.Elif(_or_all(dones) | hdr_zero):
-            fm.d.comb += n_phase.eq(_S_DONE)
-        with fm.Elif(c19_any):
-            fm.d.comb += n_phase.eq(_S_BLK)
-        with fm.Else():
-            fm.d.comb += n_phase.eq(sc_phase)
-        with m.If(r_valid):  # as sc_phase: 0 (HDR) after the frame's last beat, else n_phase
+        with m.If(r_valid):  # HDR after the frame's last beat, BLK from the count's beat
             m.d.sync += [
-                blk.eq(~r_last & (n_phase == _S_BLK)),
-                hdrp.eq(r_last | (n_phase == _S_HDR)),
+                blk.eq(~r_last & (blk | (hdrp & cnt_here))),
+                hdrp.eq(r_last | (hdrp & ~cnt_here)),
             ]
         n_dn = Signal(_POS)
         n_dn_oh = Signal(10)
@@ -1101,36 +1060,6 @@ class ThresholdCore(wiring.Component):
                 n_ge8.eq(dn_ge8 & (sc_dn >= 16)),
                 n_later.eq(Mux(dn_ge8, Cat(*[sc_dn == j + 16 for j in range(10)]), 0)),
             ]
-        scanned_now = Signal(4)
-        fm.d.comb += scanned_now.eq(sum(comps))
-        n_left = Signal(7)
-        # The hops' completions are a thermometer code (hop k + 1 completes only after
-        # hop k), so how many blocks this beat completes is one-hot from them and the
-        # pending block's completion.
-        hop_n = [~comps[1], *[comps[k] & ~comps[k + 1] for k in range(1, 4)], comps[4]]
-        done_n = [
-            Mux(pend_comp, hop_n[j - 1] if j else 0, hop_n[j] if j < 5 else 0) for j in range(6)
-        ]
-        fm.d.comb += n_left.eq(_or_all([Mux(done_n[j], left_after[j], 0) for j in range(6)]))
-        # ``n_left == k + 1`` by the same select, each candidate compared before it:
-        # ``left_after[j] == k + 1`` is the count's ``== k + 1 + j`` (decoded a cycle
-        # ahead) in HDR, else ``sc_left == k + 1 + j``.
-        n_left_eq = Signal(_LEFT_EQ)
-        left_after_eq = [
-            [
-                Mux(
-                    hdrp,
-                    cnt_is_r[k + j] if j < len(cnt_left_r) else 0,
-                    sc_left == k + 1 + j,
-                )
-                for k in range(_LEFT_EQ)
-            ]
-            for j in range(6)
-        ]
-        fm.d.comb += n_left_eq.eq(
-            _or_all([Mux(done_n[j], Cat(*left_after_eq[j]), 0) for j in range(6)])
-        )
-
         db_later = Signal(7)  # sc_db a beat later when no block opens
         fm.d.comb += db_later.eq(Mux(sc_db[6], sc_db, sc_db + 8))
 
@@ -1148,9 +1077,6 @@ class ThresholdCore(wiring.Component):
             return Mux(opened[0], opened[1], Mux(pending[0], pending[1], reg))
 
         n_state = [
-            n_phase,
-            n_left,
-            n_left_eq,
             n_dn,
             any_open | (sc_pend & pend_open),
             lb[7],
@@ -1167,7 +1093,6 @@ class ThresholdCore(wiring.Component):
             Mux(any_open, opened(short_a_l), sc_short_a),
             Mux(any_open, opened(short_f_l), sc_short_f),
         ]
-        cur_phase = n_phase
 
         # ``pend_err`` and ``pend_comp`` of the next beat, from the state it will have and
         # the incoming beat (its scanned lanes ``vf_next``, its lane 0 against the A and F
@@ -1231,15 +1156,12 @@ class ThresholdCore(wiring.Component):
         with m.If(error_reg):
             m.d.sync += ctr["parse_errors"].eq(ctr["parse_errors"] + 1)
         with m.If(r_valid):
-            m.d.sync += scanned_reg.eq(scanned_now)
             with m.If(r_last):
                 m.d.sync += [s.eq(0) for s in state_regs]
                 m.d.sync += [dn_oh.eq(1 << 0), sc_db0.eq(1), dn_ge8.eq(0), dn_later.eq(0)]
                 m.d.sync += [f_done.eq(0), f_scan.eq(0), f_uerr.eq(0), f_cnt_in.eq(0)]
                 m.d.sync += in_frame.eq(0)
                 m.d.sync += [ctr["frames"].eq(ctr["frames"] + 1), fcount.eq(fcount + 1)]
-                bad = uerr_now | (scan_now & (cur_phase != _S_DONE))
-                m.d.sync += error_reg.eq(bad)
             with m.Else():
                 m.d.sync += [s.eq(x) for s, x in zip(state_regs, n_state, strict=True)]
                 m.d.sync += [dn_oh.eq(n_dn_oh), dn_ge8.eq(n_ge8), dn_later.eq(n_later)]
@@ -1259,6 +1181,146 @@ class ThresholdCore(wiring.Component):
                         f_end.eq(end_now),
                         f_cnt_in.eq(at_l4(c_cnt)),
                     ]
+
+        # ------------------------------------------------------------------ tally
+        # The scan's tally, a cycle after the walk: the blocks left (``sc_left``), the
+        # phase with DONE and ERR (``sc_phase``), the scanned count and a frame's parse
+        # error. It reads each beat's outcomes as the walk left them, registered
+        # (``o_*``), so neither the block count nor an error is in the walk's loop. The
+        # walk goes on after the scan ends; its outcomes then are gated here by the
+        # tally's phase, and a trigger in S1 by ``t_blk``: S1 is the cycle after the
+        # trigger's beat, when the tally holds the phase the beats before it left.
+        km = Module()
+        m.submodules.scan_tally = _Wrap(km)
+        o_v = Signal()
+        o_last = Signal()
+        o_comp = Signal(4)
+        o_err = Signal(4)
+        o_pcomp = Signal()
+        o_perr = Signal()
+        o_here = Signal()
+        o_cok = Signal()
+        o_cis = Signal(len(cnt_is_r))
+        o_cleft = [Signal(7, name=f"o_cnt_left{j}") for j in range(len(cnt_left_r))]
+        o_uerr = Signal()
+        o_scan = Signal()
+        m.d.sync += [
+            o_v.eq(r_valid),
+            o_last.eq(r_last),
+            o_comp.eq(hop_comp),
+            o_err.eq(hop_err),
+            o_pcomp.eq(pend_comp),
+            o_perr.eq(pend_err),
+            o_here.eq(cnt_here),
+            o_cok.eq(cnt_ok_r),
+            o_cis.eq(cnt_is_r),
+            o_uerr.eq(uerr_now),
+            o_scan.eq(scan_now),
+        ]
+        m.d.sync += [o.eq(c) for o, c in zip(o_cleft, cnt_left_r, strict=True)]
+        # The phase's two tests as flip-flops of their own, loaded with it (below): each
+        # is one input of the LUTs that read it, not a decode of the two phase bits.
+        t_blk = Signal()  # sc_phase == _S_BLK
+        t_hdr = Signal(init=1)  # sc_phase == _S_HDR
+        c19_any = Signal()
+        cnt_ok = Signal()
+        km.d.comb += [c19_any.eq(t_hdr & o_here), cnt_ok.eq(t_hdr & o_cok)]
+        # The blocks left after the beat, for each number j of blocks it completes
+        # (``left_after[j]``): from the count's lane (decoded with the beat, minus j) in
+        # HDR, else ``sc_left - j``; the beat's completions then select one, no subtract
+        # after them.
+        left_after = [Signal(7, name=f"left_after_{j}") for j in range(6)]
+        km.d.comb += [
+            left_after[j].eq(
+                Mux(
+                    t_hdr,
+                    o_cleft[j] if j < len(o_cleft) else 0,
+                    sc_left - j,
+                )
+            )
+            for j in range(6)
+        ]
+        # Hop k reaches the block limit (``left_is[k]``: the blocks left before it are
+        # 1): in HDR the count is k + 1, else sc_left is k + 1, or k + 2 when the pending
+        # block completes first. sc_left's small values are kept one-hot beside it
+        # (``sc_left_eq``), so the hops' gates read a register, not a compare.
+        left_is = [Signal(name=f"left_is_{k + 1}") for k in range(4)]
+        km.d.comb += [
+            left_is[k].eq(
+                Mux(
+                    t_hdr,
+                    o_cis[k],
+                    Mux(o_pcomp, sc_left_eq[k + 1], sc_left_eq[k]),
+                )
+            )
+            for k in range(4)
+        ]
+        # Hop k counts while the scan runs (HDR, or BLK when the pending block was neither
+        # the last nor short) and no earlier hop reached the block limit (left_is is
+        # one-hot).
+        pend_blk = Signal()  # the pending block completes here, in BLK
+        km.d.comb += pend_blk.eq(t_blk & o_pcomp)
+        pend_done = pend_blk & sc_left_eq[0]
+        hops_run = t_hdr | (t_blk & ~pend_done & ~o_perr)
+        below = [hops_run & ~_or_all([C(0, 1), *left_is[:k]]) for k in range(4)]
+        comps: list[Any] = [pend_blk]
+        dones: list[Any] = [pend_done]
+        errs: list[Any] = [t_blk & o_perr]
+        for k in range(4):
+            c_k = Signal(name=f"hop{k}_complete")
+            e_k = Signal(name=f"hop{k}_error")
+            km.d.comb += [c_k.eq(o_comp[k] & below[k]), e_k.eq(o_err[k] & below[k])]
+            comps.append(c_k)
+            dones.append(c_k & left_is[k])
+            errs.append(e_k)
+        hdr_zero = c19_any & ~cnt_ok
+        n_phase = Signal(2)
+        with km.If(_or_all(errs)):
+            km.d.comb += n_phase.eq(_S_ERR)
+        with km.Elif(_or_all(dones) | hdr_zero):
+            km.d.comb += n_phase.eq(_S_DONE)
+        with km.Elif(c19_any):
+            km.d.comb += n_phase.eq(_S_BLK)
+        with km.Else():
+            km.d.comb += n_phase.eq(sc_phase)
+        scanned_now = Signal(4)
+        km.d.comb += scanned_now.eq(sum(comps))
+        n_left = Signal(7)
+        # The hops' completions are a thermometer code (hop k + 1 completes only after
+        # hop k), so how many blocks this beat completes is one-hot from them and the
+        # pending block's completion.
+        hop_n = [~comps[1], *[comps[k] & ~comps[k + 1] for k in range(1, 4)], comps[4]]
+        done_n = [
+            Mux(o_pcomp, hop_n[j - 1] if j else 0, hop_n[j] if j < 5 else 0) for j in range(6)
+        ]
+        km.d.comb += n_left.eq(_or_all([Mux(done_n[j], left_after[j], 0) for j in range(6)]))
+        # ``n_left == k + 1`` by the same select, each candidate compared before it:
+        # ``left_after[j] == k + 1`` is the count's ``== k + 1 + j`` (decoded a cycle
+        # ahead) in HDR, else ``sc_left == k + 1 + j``.
+        n_left_eq = Signal(_LEFT_EQ)
+        left_after_eq = [
+            [
+                Mux(
+                    t_hdr,
+                    o_cis[k + j] if j < len(o_cleft) else 0,
+                    sc_left == k + 1 + j,
+                )
+                for k in range(_LEFT_EQ)
+            ]
+            for j in range(6)
+        ]
+        km.d.comb += n_left_eq.eq(
+            _or_all([Mux(done_n[j], Cat(*left_after_eq[j]), 0) for j in range(6)])
+        )
+        with m.If(o_v):
+            m.d.sync += scanned_reg.eq(scanned_now)
+            with m.If(o_last):
+                m.d.sync += [sc_phase.eq(_S_HDR), sc_left.eq(0), sc_left_eq.eq(0)]
+                m.d.sync += [t_blk.eq(0), t_hdr.eq(1)]
+                m.d.sync += error_reg.eq(o_uerr | (o_scan & (n_phase != _S_DONE)))
+            with m.Else():
+                m.d.sync += [sc_phase.eq(n_phase), sc_left.eq(n_left), sc_left_eq.eq(n_left_eq)]
+                m.d.sync += [t_blk.eq(n_phase == _S_BLK), t_hdr.eq(n_phase == _S_HDR)]
 
         # ------------------------------------------------------------------ locate lookup
         # The locate's low byte (body byte 2) is 33 bytes before the price's last (byte
@@ -1339,7 +1401,7 @@ class ThresholdCore(wiring.Component):
             return ev, ev_v
 
         trig = Signal()
-        d1.d.comb += trig.eq(s1_v & (s1.price != 0) & (s1.price <= s1.inst.limit))
+        d1.d.comb += trig.eq(s1_v & t_blk & (s1.price != 0) & (s1.price <= s1.inst.limit))
         s1m, s1m_v = stage(s1, trig, "s1m")
         s1m_diff = Signal(32)
         m.d.sync += s1m_diff.eq((s1.inst.limit - s1.price)[0:32])
@@ -1812,6 +1874,7 @@ class ThresholdCore(wiring.Component):
             self.rx_valid
             | r_valid
             | in_frame
+            | o_v
             | s1_v
             | s1m_v
             | s1a_v
