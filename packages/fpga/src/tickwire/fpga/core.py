@@ -46,9 +46,10 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     its outcomes registered (the count after a beat is selected by how many blocks it
     completes among values made before it). So the walk's loop holds only where the
     next beat's walk starts; what the walk reads after the scan ended is gated by the
-    tally's phase, and a trigger by that phase in S1. Where the walk is one, two, three and four hops after each lane depends on
-    the beat alone (its bytes and its scanned lanes), so these four tables are made a
-    cycle ahead from the incoming beat and registered. From them, and beside the state
+    tally's phase, and a trigger by that phase in S1. Where the walk is one, two, three
+    and four hops after each lane depends on the beat alone (its bytes and its scanned
+    lanes), so these four tables are made a cycle ahead from the incoming beat and
+    registered. From them, and beside the state
     rather than after it, the scanner's cycle makes what the walk from each of the eight
     lanes does: each hop's completion and error, the lane where it opens a block and
     every open-block register's value from that lane. The state then only picks one
@@ -77,10 +78,10 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     beats) after the locate's, so both are read by cycle T.
 ``S1`` (T + 1), ``S1M`` (T + 2), ``S1A`` (T + 3), ``S1S`` (T + 4)
     ``0 < p <= limit`` in a scan that had not ended before the beat (the tally's
-    phase, now past that beat: a trigger) and ``limit - p``; its product with the reciprocal
-    ``m`` as four partial products (one 18x18 multiplier each, registered with no
-    adder after them); their sum (carry-save, one carry chain); the sum shifted right
-    by ``s`` (the division by ``tick`` as a multiply by the host-computed reciprocal,
+    phase, now past that beat: a trigger) and ``limit - p``; its product with the
+    reciprocal ``m`` as four partial products (one 18x18 multiplier each, registered
+    with no adder after them); their sum (carry-save, one carry chain); the sum shifted
+    right by ``s`` (the division by ``tick`` as a multiply by the host-computed reciprocal,
     :mod:`tickwire.fpga.recip`). Each multiply has a stage of its own with a register
     after it (the ECP5's 18x18 multipliers, the routing to and from them and the adders
     that join them take more than a 6.4 ns cycle).
@@ -955,9 +956,9 @@ class ThresholdCore(wiring.Component):
         # start and not after it (``scan_starts``). The scanner's cycle then takes each
         # outcome, and each open-block register's value, by one AND-OR of eight selected
         # by ``start_go`` (the start): no hop position is selected first, and no select
-        # by an open lane follows. A table entry is a lane
-        # after the one it is from (a block and its length field take at least two
-        # bytes), so the lanes before a start are left out.
+        # by an open lane follows. A table entry is a lane after the one it is from (a
+        # block and its length field take at least two bytes), so the lanes before a
+        # start are left out.
         sm = Module()
         m.submodules.scan_starts = _Wrap(sm)
         at_hop = [[C(1 << s, 10), *[table[s] for table in hop_tables]] for s in range(8)]
