@@ -19,7 +19,10 @@ wall on a shared machine):
 * ``JoinBBO on the busiest symbol``: a plain-Python join-the-BBO quoter that declares
   ``Consumes(book="bbo", trades=False, states=False)``: called on BBO changes only;
 * the same two on the busiest symbol's messages alone (``--alone``: the file filtered to
-  that symbol plus the system events).
+  that symbol plus the system events);
+* ``Watch ... on the busiest symbol``: a strategy that does nothing when called, declaring
+  ``book="every"``, ``book="depth"`` (the top 5 levels of each side) or ``book="bbo"``:
+  what each declaration costs by itself (``calls``: its ``on_book`` calls).
 
 Events/s is messages of the file over the run's seconds.
 """
@@ -90,15 +93,35 @@ class JoinBBO(Strategy):
                     self.quotes[key] = new
 
 
-def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, float]:
-    """(best wall seconds, best CPU seconds) of ``repeat`` runs of ``fn``."""
+class Watch(Strategy):
+    """Subscribes to the configured symbols and does nothing when called on a book event
+    (``consumes`` set per row)."""
+
+    consumes = Consumes(book="every", trades=False, states=False)
+
+    async def on_start(self, ctx: Context) -> None:
+        await super().on_start(ctx)
+        ctx.subscribe(list(self.config["symbols"]))
+
+    async def on_book(self, update: BookUpdate) -> None:
+        pass
+
+
+def watch(book: str, depth: int = 0) -> type[Watch]:
+    consumes = Consumes(book=book, trades=False, states=False, depth=depth)  # type: ignore[arg-type]
+    return type("Watch", (Watch,), {"consumes": consumes})
+
+
+def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(best wall seconds, best CPU seconds, the last result) of ``repeat`` runs of ``fn``."""
     wall = cpu = float("inf")
+    out = None
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), time.process_time()
-        fn()
+        out = fn()
         wall = min(wall, time.perf_counter() - t0)
         cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu
+    return wall, cpu, out
 
 
 def main() -> None:
@@ -143,25 +166,30 @@ def main() -> None:
         ("JoinBBO on the busiest symbol", "day", lambda: JoinBBO(one)),
         ("MarketMaker, busiest symbol alone", "alone", lambda: MarketMaker(one)),
         ("JoinBBO, busiest symbol alone", "alone", lambda: JoinBBO(one)),
+        ("Watch every book message, busiest", "day", lambda: watch("every")(one)),
+        ("Watch the top 5 levels, busiest", "day", lambda: watch("depth", 5)(one)),
+        ("Watch the BBO, busiest", "day", lambda: watch("bbo")(one)),
     ]
     print(
         f"python {platform.python_version()} on {platform.machine()}; {len(day):,} messages, "
         f"{args.symbols} symbols (busiest {busiest}: {len(alone):,} messages with the system "
         f"events), best of {args.repeat}; events/s by wall, CPU seconds in brackets"
     )
-    secs, cpu = best_of(args.repeat, replay)
+    secs, cpu, _ = best_of(args.repeat, replay)
     print(f"{'book replay (BookManager only)':<36} {len(day) / secs:>10,.0f}/s (CPU {cpu:.3f} s)")
     backends = ["compiled"] if args.no_reference else ["reference", "compiled"]
-    print(f"{'':<36} " + "".join(f"{b:>26}" for b in backends) + "   CPU ratio")
+    print(f"{'':<36} " + "".join(f"{b:>26}" for b in backends) + "   CPU ratio     calls")
     for name, data, factory in rows:
         cells = []
         cpus = []
+        calls = 0
         for backend in backends:
-            secs, cpu = best_of(args.repeat, run(factory, data, backend))
+            secs, cpu, res = best_of(args.repeat, run(factory, data, backend))
             cells.append(f"{sizes[data] / secs:>12,.0f}/s ({cpu:7.3f} s)")
             cpus.append(cpu)
-        ratio = f"   x{cpus[0] / cpus[-1]:.1f}" if len(cpus) == 2 else ""
-        print(f"{name:<36} " + "".join(f"{c:>26}" for c in cells) + ratio)
+            calls = getattr(res, "strategy_events", 0)
+        ratio = f"   x{cpus[0] / cpus[-1]:<7.1f}" if len(cpus) == 2 else " " * 12
+        print(f"{name:<36} " + "".join(f"{c:>26}" for c in cells) + f"{ratio}{calls:>10,}")
 
 
 if __name__ == "__main__":

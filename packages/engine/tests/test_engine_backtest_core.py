@@ -310,6 +310,12 @@ CONSUMES = st.builds(
     book=st.sampled_from(["every", "bbo", "none"]),
     trades=st.booleans(),
     states=st.booleans(),
+) | st.builds(
+    Consumes,
+    book=st.just("depth"),
+    trades=st.booleans(),
+    states=st.booleans(),
+    depth=st.sampled_from([1, 2, 5]),
 )
 
 
@@ -470,8 +476,9 @@ def _sample_file() -> Iterator[Message]:
         MarketMaker,
         ThresholdTaker,
         lambda: _with_consumes(Consumes(book="bbo"))({"seed": 7, "p_act": 0.3}),
+        lambda: _with_consumes(Consumes(book="depth", depth=3))({"seed": 7, "p_act": 0.3}),
     ],
-    ids=["MarketMaker", "ThresholdTaker", "RandomFlow"],
+    ids=["MarketMaker", "ThresholdTaker", "RandomFlow", "RandomFlow-depth"],
 )
 def test_engine_backtest_core_sample_file_matches_the_reference(
     factory: Callable[[], Strategy],
@@ -541,11 +548,13 @@ class _Recorder(Strategy):
     def __init__(self) -> None:
         super().__init__()
         self.books: list[tuple[int, Any]] = []
+        self.tops: list[tuple[int, int, Any]] = []  # each call's top 3 levels
         self.trades = 0
         self.states = 0
 
     async def on_book(self, update: BookUpdate) -> None:
         self.books.append((update.timestamp, update.bbo))
+        self.tops.append((update.locate, update.timestamp, update.book.depth(3)))
 
     async def on_trade(self, trade: TradeEvent) -> None:
         self.trades += 1
@@ -574,11 +583,60 @@ def test_engine_backtest_core_consumes_filters_callbacks_on_the_reference() -> N
     assert set(bbo.books) <= set(every.books)
 
 
+def test_engine_backtest_core_consumes_depth_on_the_reference() -> None:
+    """``book="depth"``: called exactly when the top ``depth`` levels (price and shares of
+    each) of either side differ from the symbol's previous book message's; depth 1 is
+    "bbo"; each is a subset of the deeper one's calls. The oracle is recomputed here from
+    every book message's levels, not by the context's own comparison."""
+    day = _day(3_000, 3, 2, 2)
+
+    def run(consumes: Consumes) -> _Recorder:
+        rec = type("R", (_Recorder,), {"consumes": consumes})()
+        run_backtest(rec, day, limits=parse_risk_limits(DEFAULT_RISK))
+        return rec
+
+    every = run(Consumes())
+    bbo = run(Consumes(book="bbo"))
+    depth1 = run(Consumes(book="depth", depth=1))
+    depth3 = run(Consumes(book="depth", depth=3))
+    deep = run(Consumes(book="depth", depth=1_000))
+
+    def pairs(levels: Any) -> Any:
+        return tuple(tuple((lv.price, lv.shares) for lv in side) for side in levels)
+
+    last: dict[int, Any] = {}
+    want = []
+    for locate, ts, levels in every.tops:
+        if last.get(locate) != pairs(levels):
+            want.append((locate, ts, levels))
+        last[locate] = pairs(levels)
+    assert depth3.tops == want
+    assert depth1.books == bbo.books
+    assert depth3.trades == every.trades and depth3.states == every.states
+    calls = [len(r.books) for r in (bbo, depth3, deep, every)]
+    assert calls == sorted(calls) and calls[0] < calls[1] < calls[3], calls
+    assert set(bbo.books) <= set(depth3.books) <= set(deep.books) <= set(every.books)
+
+
+def test_engine_backtest_core_consumes_depth_is_checked() -> None:
+    for kwargs, match in [
+        ({"book": "depth"}, r"Consumes\.depth: book='depth' watches 1 to 1,000 levels, got 0"),
+        ({"book": "depth", "depth": 1_001}, r"watches 1 to 1,000 levels, got 1001"),
+        ({"book": "bbo", "depth": 3}, r"Consumes\.depth: only with book='depth' \(book is 'bbo'\)"),
+        ({"book": "depth", "depth": True}, r"Consumes\.depth: must be an integer, got True"),
+        ({"book": "depth", "depth": 2.0}, r"Consumes\.depth: must be an integer, got 2\.0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            Consumes(**kwargs)
+
+
 def test_engine_backtest_core_consumes_must_be_declared_with_consumes() -> None:
     bad = type("Bad", (Strategy,), {"consumes": {"book": "bbo"}})()
     with pytest.raises(Exception, match=r"Bad\.consumes must be a Consumes\(\.\.\.\), got dict"):
         run_backtest(bad, generate_day(2_000, 2, 1))
-    with pytest.raises(ValueError, match=r"Consumes\.book: 'top' is not one of every, bbo, none"):
+    with pytest.raises(
+        ValueError, match=r"Consumes\.book: 'top' is not one of every, bbo, depth, none"
+    ):
         Consumes(book="top")  # type: ignore[arg-type]
 
 

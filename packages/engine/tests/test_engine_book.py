@@ -112,6 +112,9 @@ def test_bbo_depth_l2_and_queue_ahead() -> None:
     )
     assert book.l2() == book.depth(10)
     assert book.depth(0) == ([], [])
+    assert book.top_levels(1) == (((1000, 370),), ((1010, 300),))
+    assert book.top_levels(5) == (((1000, 370), (990, 50)), ((1010, 300), (1020, 10)))
+    assert book.top_levels(0) == ((), ())
     assert m.queue_ahead(1) == (0, 0)
     assert m.queue_ahead(2) == (100, 1)
     assert m.queue_ahead(6) == (300, 2)
@@ -443,6 +446,9 @@ class BookMachine(RuleBasedStateMachine):
         assert b.bbo() == self.model.bbo()
         assert b.l2() == (self.model.levels("B"), self.model.levels("S"))
         assert b.depth(3) == (self.model.levels("B")[:3], self.model.levels("S")[:3])
+        assert b.top_levels(3) == tuple(
+            tuple((lv.price, lv.shares) for lv in self.model.levels(side)[:3]) for side in "BS"
+        )
         assert b.order_count == len(self.model.orders)
         assert self.book.unknown_references == 0
         self.book.check_invariants(crossed=False)

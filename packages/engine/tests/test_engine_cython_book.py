@@ -164,7 +164,15 @@ def _state(m: Any, locates: Sequence[int], sample: int | None) -> dict[str, obje
         if b is None:
             books[loc] = None
             continue
-        books[loc] = (b.symbol, b.bbo(), b.depth(10), b.order_count, b.level_count)
+        books[loc] = (
+            b.symbol,
+            b.bbo(),
+            b.depth(10),
+            b.top_levels(2),
+            b.top_levels(1_000),
+            b.order_count,
+            b.level_count,
+        )
     queue = None
     if sample is not None and sample in m.orders:
         o = m.orders[sample]

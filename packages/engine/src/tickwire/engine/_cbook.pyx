@@ -31,9 +31,10 @@ from itertools import islice
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy, memmove, memset
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memcmp, memcpy, memmove, memset
 
 cdef extern from *:
     """
@@ -446,6 +447,11 @@ cdef class CBook:
     def l2(self):
         """Every level of each side, best first: (bids, asks)."""
         return self.mgr._levels(self.idx, 0, -1), self.mgr._levels(self.idx, 1, -1)
+
+    def top_levels(self, Py_ssize_t n):
+        """The top ``n`` levels of each side, best first, as (price, total shares) pairs:
+        ((bids), (asks)) (:meth:`tickwire.engine.book.OrderBook.top_levels`)."""
+        return self.mgr._top(self.idx, 0, n), self.mgr._top(self.idx, 1, n)
 
     def orders_at(self, side, uint32_t price):
         """The FIFO queue at one price, first in line first (:class:`OrderInfo` items)."""
@@ -1266,6 +1272,18 @@ cdef class CBookManager:
             i -= 1
         return out
 
+    cdef tuple _top(self, int32_t bi, int side, Py_ssize_t n):
+        cdef CSide* s = &self.cbooks[bi].side[side]
+        cdef Py_ssize_t j, k = 0 if n <= 0 else (s.n if s.n < n else n)
+        cdef CLevel* lvl
+        cdef tuple out = PyTuple_New(k)
+        for j in range(k):
+            lvl = &self.levels_[s.lv[s.n - 1 - j]]
+            pair = (lvl.price, lvl.shares)
+            Py_INCREF(pair)
+            PyTuple_SET_ITEM(out, j, pair)
+        return out
+
     cdef object _info(self, int32_t oi):
         cdef COrder* o = &self.orders_[oi]
         return OrderInfo(o.ref, "B" if o.side == 0 else "S", o.price, o.shares,
@@ -1467,7 +1485,7 @@ cdef struct FeedItem:
 cdef enum:
     ROUTE_PY = 0      # through StrategyContext.market (unknown symbol, or every book message)
     ROUTE_SKIP = 1    # known symbol outside the subscription: the strategy's book only, in C
-    ROUTE_FILTER = 2  # subscribed, book="bbo"/"none": in C, Python only for what it consumes
+    ROUTE_FILTER = 2  # subscribed, book="bbo"/"depth"/"none": in C, Python for what it consumes
 
 cdef inline bint is_book_type(uint8_t t) noexcept nogil:
     return (t == 0x41 or t == 0x46 or t == 0x45 or t == 0x43 or t == 0x58 or t == 0x44
@@ -1497,7 +1515,7 @@ cdef class ReplayCore:
 
     cdef CBookManager vb, sb
     cdef object runner, venue, ctx, heap, consumed, by_locate, feed_sample, progress
-    cdef object deliver_py, heap_event, on_market, record_fills, sample, last_bbo
+    cdef object deliver_py, heap_event, on_market, record_fills, sample
     cdef object set_reference, prints, fills
     cdef int64_t now, exchange_now, trigger_ts, last_feed, feed_const, heap_top
     cdef int64_t count, sample_every, pending_progress, fills_seen
@@ -1515,7 +1533,11 @@ cdef class ReplayCore:
     cdef bint routes_stale
     cdef dict waiting        # symbol -> locates routed to Python until the context knows it
     cdef public int64_t route_updates  # locates whose route was computed (start-up: linear)
-    cdef int book_mode       # 0 every, 1 bbo, 2 no on_book call (none, or a no-op on_book)
+    cdef int book_mode       # 0 every, 1 bbo, 2 no on_book call (none, or a no-op on_book),
+                             # 3 depth
+    cdef int depth           # book="depth": the levels of each side it watches
+    cdef int64_t** dlast     # book="depth": per locate, the top levels the context last saw
+    cdef int64_t* dnow       # (snapshot layout: _top_of), and the one now
     cdef bint count_book     # on_book is the base no-op of book="every": count, never call
     cdef bint trades         # the prints are delivered (on_trade, or counted: count_prints)
     cdef bint count_prints   # on_trade is the base no-op: count the prints, never call
@@ -1524,6 +1546,8 @@ cdef class ReplayCore:
 
     def __cinit__(self):
         self.q = NULL
+        self.dlast = NULL
+        self.dnow = NULL
 
     def __init__(self, runner, CBookManager vbooks, CBookManager sbooks, int64_t feed_const,
                  feed_sample, int64_t sample_every, progress, bint book_calls=True,
@@ -1547,11 +1571,16 @@ cdef class ReplayCore:
         self.on_market = self.venue.on_market
         self.record_fills = runner._record_fills
         self.sample = runner._sample_now
-        self.last_bbo = self.ctx.last_bbo
         self.set_reference = self.ctx.orders.risk.set_reference
         self.prints = runner.prints
         mode = self.ctx.consumes.book
-        self.book_mode = 0 if mode == "every" else (1 if mode == "bbo" else 2)
+        self.book_mode = {"every": 0, "bbo": 1, "none": 2, "depth": 3}[mode]
+        if self.book_mode == 3:
+            self.depth = self.ctx.consumes.depth
+            self.dlast = <int64_t**>calloc(65536, sizeof(int64_t*))
+            self.dnow = <int64_t*>malloc(self._top_size())
+            if self.dlast == NULL or self.dnow == NULL:
+                raise MemoryError()
         self.count_book = False
         if not book_calls and self.book_mode == 0:
             self.book_mode = 2
@@ -1583,7 +1612,13 @@ cdef class ReplayCore:
         self._pull()
 
     def __dealloc__(self):
+        cdef int i
         free(self.q)
+        if self.dlast != NULL:
+            for i in range(65536):
+                free(self.dlast[i])
+            free(self.dlast)
+        free(self.dnow)
 
     @property
     def messages(self):
@@ -1708,9 +1743,12 @@ cdef class ReplayCore:
             elif self.book_mode != 0:
                 r = ROUTE_FILTER
         self.route[loc] = r
-        # What lastq caches (the context's BBO per locate, risk's mark) is only followed
-        # while a locate stays filtered: start afresh, the next message counts as a change.
+        # What lastq and dlast cache (the context's BBO or top levels per locate, risk's
+        # mark) is only followed while a locate stays filtered: start afresh, the next
+        # message counts as a change.
         memset(&self.lastq[loc], 0, sizeof(RecLast))
+        if self.dlast != NULL and self.dlast[loc] != NULL:
+            self.dlast[loc][0] = -1
         return 0
 
     # -- scheduled events ---------------------------------------------------------------------
@@ -1797,11 +1835,39 @@ cdef class ReplayCore:
                 lvl = &self.sb.levels_[sd.lv[sd.n - 1]]
                 now.ask_ok, now.ask_px, now.ask_sz = True, lvl.price, lvl.shares
 
+    cdef inline size_t _top_size(self) noexcept:
+        return (2 + 4 * <size_t>self.depth) * sizeof(int64_t)
+
+    cdef void _top_of(self, uint16_t loc, int64_t* out) noexcept:
+        """The top ``depth`` levels of each side of the strategy's book of ``loc`` now, as
+        :meth:`~tickwire.engine.book.OrderBook.top_levels` gives them: ``out[0]``
+        and ``out[1]`` the bid and ask level counts, then ``depth`` (price, shares) pairs
+        of bids and ``depth`` of asks, best first, unused pairs zero (so two snapshots
+        are equal exactly when their bytes are)."""
+        cdef CSide* sd
+        cdef CLevel* lvl
+        cdef int32_t bi = self.sb.book_of[loc]
+        cdef Py_ssize_t j, k
+        cdef int side
+        cdef int64_t* pairs
+        memset(out, 0, self._top_size())
+        if bi < 0:
+            return
+        for side in range(2):
+            sd = &self.sb.cbooks[bi].side[side]
+            k = sd.n if sd.n < self.depth else self.depth
+            out[side] = k
+            pairs = out + 2 + side * 2 * self.depth
+            for j in range(k):
+                lvl = &self.sb.levels_[sd.lv[sd.n - 1 - j]]
+                pairs[2 * j] = lvl.price
+                pairs[2 * j + 1] = lvl.shares
+
     cdef int _deliver_filtered(self, const uint8_t* m, Py_ssize_t length, uint8_t t,
                                uint16_t loc, int64_t ft, int64_t ts) except -1:
-        """A subscribed symbol of a strategy that takes BBO changes (or no book events):
-        apply in C, then call Python only for a changed BBO (``bbo``), a new mid for risk
-        (``none``), or prints it takes."""
+        """A subscribed symbol of a strategy that takes BBO or depth changes (or no book
+        events): apply in C, then call Python only for a changed BBO (``bbo``) or top
+        levels (``depth``), a new mid for risk (``none``), or prints it takes."""
         cdef RecLast now
         cdef RecLast* last = &self.lastq[loc]
         cdef bint changed
@@ -1810,6 +1876,17 @@ cdef class ReplayCore:
             self.sb._apply_frame(m, length)
         else:
             self._apply_quiet(m, length)
+        if self.book_mode == 3:
+            # Unchanged top levels are an unchanged BBO: no call, and risk's mark stays.
+            self._top_of(loc, self.dnow)
+            if (self.dlast[loc] == NULL or memcmp(self.dnow, self.dlast[loc], self._top_size())
+                    or (len(prints) and not self.count_prints)):
+                return self._python_applied(None, m, length, ft, ts, True)
+            if len(prints):  # on_trade is the base no-op: counted, not called
+                self.counted_events += len(prints)
+                prints.clear()
+            self.c_deliveries += 1
+            return 0
         self._bbo_of(loc, &now)
         changed = not (last.seen and last.bid_ok == now.bid_ok and last.ask_ok == now.ask_ok
                        and last.bid_px == now.bid_px and last.bid_sz == now.bid_sz
@@ -1833,6 +1910,7 @@ cdef class ReplayCore:
                              int64_t ft, int64_t ts, bint filtered) except -1:
         """Deliver a book message already applied to the strategy's book through the
         context (``filtered``: of a locate whose BBO ``lastq`` follows)."""
+        cdef uint16_t loc
         self.python_deliveries += 1
         self._push()
         self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)),
@@ -1840,7 +1918,14 @@ cdef class ReplayCore:
         self._pull()
         self._after_strategy()
         if filtered:  # the context saw this book as it is now (its "bbo", risk's mark)
-            self._bbo_of(rd16(m + L_LOCATE), &self.lastq[rd16(m + L_LOCATE)])
+            loc = rd16(m + L_LOCATE)
+            self._bbo_of(loc, &self.lastq[loc])
+            if self.book_mode == 3:
+                if self.dlast[loc] == NULL:
+                    self.dlast[loc] = <int64_t*>malloc(self._top_size())
+                    if self.dlast[loc] == NULL:
+                        raise MemoryError()
+                self._top_of(loc, self.dlast[loc])
         return 0
 
     # -- the exchange side --------------------------------------------------------------------

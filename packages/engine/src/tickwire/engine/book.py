@@ -71,6 +71,7 @@ __all__ = [
     "Order",
     "OrderBook",
     "TapePrint",
+    "TopLevels",
 ]
 
 BUY = "B"
@@ -96,6 +97,10 @@ class LevelView(NamedTuple):
     price: int
     shares: int
     orders: int
+
+
+#: :meth:`OrderBook.top_levels`: (bids, asks), each side best first as (price, shares).
+TopLevels = tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]
 
 
 class Order:
@@ -197,6 +202,19 @@ class OrderBook:
         bids = [self.bids[p].view() for p in self.bids.islice(first_bid, reverse=True)]
         asks = [self.asks[p].view() for p in self.asks.islice(0, n)]
         return bids, asks
+
+    def top_levels(self, n: int) -> TopLevels:
+        """The top ``n`` levels of each side, best first, as (price, total shares) pairs:
+        ((bids), (asks)). What ``Consumes(book="depth", depth=n)`` compares from one book
+        message to the next (order counts are not compared, as ``"bbo"`` compares none)."""
+        if n <= 0:
+            return (), ()
+        bids, asks = self.bids, self.asks
+        first_bid = max(len(bids) - n, 0)
+        return (
+            tuple([(p, bids[p].shares) for p in bids.islice(first_bid, reverse=True)]),
+            tuple([(p, asks[p].shares) for p in asks.islice(0, n)]),
+        )
 
     def l2(self) -> tuple[list[LevelView], list[LevelView]]:
         """Every level of each side, best first: (bids, asks)."""

@@ -22,8 +22,9 @@ goes through :meth:`StrategyContext.market
 <tickwire.engine.strategy.context.StrategyContext.market>` (the reference's feed rule and
 callbacks) only when the strategy consumes it: its symbol is subscribed and its
 :class:`~tickwire.engine.strategy.api.Consumes` declaration takes it (with ``book="bbo"``
-a book message that leaves the BBO as it was stays in C), or it is a directory or a
-trading-state message. An unsubscribed symbol never reaches Python.
+a book message that leaves the BBO as it was stays in C, with ``book="depth"`` one that
+leaves the watched levels as they were), or it is a directory or a trading-state
+message. An unsubscribed symbol never reaches Python.
 
 Every latency model, fee schedule, risk limit and strategy of the reference runs here.
 The compiled extension must be built (``tickwire.engine.cbook.AVAILABLE``); without it

@@ -118,7 +118,9 @@ def strategy_params(
 
 
 #: The values of :attr:`Consumes.book`.
-BOOK_EVENTS = ("every", "bbo", "none")
+BOOK_EVENTS = ("every", "bbo", "depth", "none")
+#: The most levels of each side ``Consumes(book="depth")`` may watch.
+MAX_DEPTH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,11 @@ class Consumes:
     * ``book``: ``"every"`` calls ``on_book`` for every book message (A F E C X D U) of a
       subscribed symbol; ``"bbo"`` only for those that leave its best bid or offer
       (price or size) different from what it was at the symbol's previous book message
-      while subscribed (the first one always counts); ``"none"`` never;
+      while subscribed (the first one always counts); ``"depth"`` the same with the top
+      ``depth`` price levels of each side (price and total shares of each: ``depth=1``
+      is ``"bbo"``); ``"none"`` never;
+    * ``depth``: how many levels of each side ``book="depth"`` watches (1 to 1,000; only
+      with ``book="depth"``);
     * ``trades``: ``on_trade`` for the tape prints (E, printable C, P, Q, B);
     * ``states``: ``on_instrument_state`` for Stock Trading Actions (H).
 
@@ -144,13 +150,23 @@ class Consumes:
     of a ``"bbo"`` strategy that moves no best price never builds a Python object.
     """
 
-    book: Literal["every", "bbo", "none"] = "every"
+    book: Literal["every", "bbo", "depth", "none"] = "every"
     trades: bool = True
     states: bool = True
+    depth: int = 0
 
     def __post_init__(self) -> None:
         if self.book not in BOOK_EVENTS:
             raise ValueError(f"Consumes.book: {self.book!r} is not one of {', '.join(BOOK_EVENTS)}")
+        depth = self.depth
+        if isinstance(depth, bool) or not isinstance(depth, int):
+            raise ValueError(f"Consumes.depth: must be an integer, got {depth!r}")
+        if self.book == "depth" and not 1 <= depth <= MAX_DEPTH:
+            raise ValueError(
+                f"Consumes.depth: book='depth' watches 1 to {MAX_DEPTH:,} levels, got {depth}"
+            )
+        if self.book != "depth" and depth:
+            raise ValueError(f"Consumes.depth: only with book='depth' (book is {self.book!r})")
         for name in ("trades", "states"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"Consumes.{name}: must be a boolean")

@@ -33,8 +33,11 @@ order its callbacks run. The rule, one for both paths:
 7. what the strategy declared (``consumes``, a :class:`~tickwire.engine.strategy.api.Consumes`)
    filters those events: with ``book="bbo"`` a book message yields its
    :class:`BookUpdate` only when the book's BBO differs from the one at the symbol's
-   previous book message that reached step 6 (remembered per locate); ``trades=False``
-   drops the :class:`TradeEvent`, ``states=False`` the :class:`InstrumentState`.
+   previous book message that reached step 6 (remembered per locate); with
+   ``book="depth"`` the same with the top ``depth`` levels of each side, each level's
+   price and total shares (:meth:`OrderBook.top_levels
+   <tickwire.engine.book.OrderBook.top_levels>`); ``trades=False`` drops the
+   :class:`TradeEvent`, ``states=False`` the :class:`InstrumentState`.
 
 ``subscribe`` filters callbacks, never what the context knows. A symbol the strategy
 gives (``book``, ``is_trading``, ``subscribe``, ``position``) is looked up in its wire
@@ -49,7 +52,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
-from tickwire.engine.book import BBO, BookManager, OrderBook, TapePrint
+from tickwire.engine.book import BBO, BookManager, OrderBook, TapePrint, TopLevels
 from tickwire.engine.risk import symbol_key
 from tickwire.engine.strategy.api import (
     BookUpdate,
@@ -64,7 +67,13 @@ from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message, StockDirectory, StockTradingAction
 from tickwire.net.frames import positional_constructor
 
-__all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
+__all__ = [
+    "MarketEvent",
+    "StrategyContext",
+    "StrategyEvent",
+    "callback_for",
+    "callbacks",
+]
 
 _BOOK_TYPES = frozenset("AFECXDU")
 
@@ -137,9 +146,11 @@ class StrategyContext:
         self.consumes = consumes if consumes is not None else Consumes()
         self._every_book = self.consumes.book == "every"
         self._no_book = self.consumes.book == "none"
-        #: ``book`` "bbo" or "none": the BBO at each locate's last book message that
-        #: passed the subscription (step 7; the compiled core keeps it too).
-        self.last_bbo: dict[int, BBO] = {}
+        self._depth = self.consumes.depth  # 0 unless book="depth"
+        #: ``book`` "bbo", "depth" or "none": the BBO (the top levels for "depth") at each
+        #: locate's last book message that passed the subscription (step 7; the compiled
+        #: core follows the same in C).
+        self.last_seen: dict[int, BBO | TopLevels] = {}
 
     # -- the Context protocol -----------------------------------------------------------
     def now(self) -> int:
@@ -207,10 +218,11 @@ class StrategyContext:
             if self._every_book:
                 events.append(_book_update(symbol, locate, msg.timestamp, bbo, book, msg))
             else:
-                last_bbo = self.last_bbo
-                if not self._no_book and last_bbo.get(locate) != bbo:
+                last_seen = self.last_seen
+                seen = book.top_levels(self._depth) if self._depth else bbo
+                if not self._no_book and last_seen.get(locate) != seen:
                     events.append(_book_update(symbol, locate, msg.timestamp, bbo, book, msg))
-                last_bbo[locate] = bbo
+                last_seen[locate] = seen
         elif isinstance(msg, StockTradingAction) and consumes.states:
             events.append(InstrumentState(symbol, locate, msg.timestamp, str(msg.trading_state)))
         if not prints:
