@@ -42,7 +42,7 @@ from tickwire.engine.strategy import (
     TimerEvent,
     TradeEvent,
 )
-from tickwire.engine.strategy.api import Context, InstrumentState
+from tickwire.engine.strategy.api import Context, InstrumentState, StrategyError
 from tickwire.engine.strategy.orders import Order, OrderState
 from tickwire.itch import (
     AddOrder,
@@ -51,6 +51,7 @@ from tickwire.itch import (
     Message,
     OrderDelete,
     OrderReplace,
+    StockDirectory,
     StockTradingAction,
     read,
 )
@@ -78,12 +79,33 @@ class RandomFlow(Strategy):
         self.symbols: list[str] | None = c.get("symbols")
         self.p_act: float = c.get("p_act", 0.05)
         self.timer_ns: int = c.get("timer_ns", 0)
+        #: Subscribe with a declaration per symbol (drawn at random), at the start and
+        #: at the timers' new subscriptions.
+        self.mixed: bool = c.get("mixed", False)
         self.seen: list[str] = []
         self.timers = 0
 
+    def _declared(self, symbols: list[str]) -> dict[str, Consumes]:
+        rng = self.rng
+        out = {}
+        for symbol in symbols:
+            book = rng.choice(["every", "bbo", "depth", "none"])
+            depth = rng.choice([1, 2, 5]) if book == "depth" else 0
+            trades, states = rng.random() < 0.5, rng.random() < 0.5
+            out[symbol] = Consumes(book=book, trades=trades, states=states, depth=depth)  # type: ignore[arg-type]
+        return out
+
+    def _subscribe(self, symbols: list[str] | None) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.mixed and symbols:
+            ctx.subscribe(self._declared(symbols))
+        else:
+            ctx.subscribe(symbols)
+
     async def on_start(self, ctx: Context) -> None:
         await super().on_start(ctx)
-        ctx.subscribe(self.symbols)
+        self._subscribe(self.symbols)
         if self.timer_ns:  # from the open (09:30), at most 300 of them
             ctx.set_timer(34_200 * 10**9 + self.timer_ns, "tick")
 
@@ -145,7 +167,7 @@ class RandomFlow(Strategy):
             self._act(self.rng.choice(self.seen))
             r = self.rng.random()
             if r < 0.1:  # a new subscription, or the same one again
-                ctx.subscribe(self.rng.choice([None, self.symbols, self.seen[:1], self.seen]))
+                self._subscribe(self.rng.choice([None, self.symbols, self.seen[:1], self.seen]))
         self.timers += 1
         if self.timers < 300:
             ctx.set_timer(timer.timestamp + self.timer_ns, "tick")
@@ -328,7 +350,7 @@ CONSUMES = st.builds(
     consumes=CONSUMES,
     latencies=LATENCIES,
     seed=st.integers(0, 5),
-    subscribe=st.sampled_from(["all", "one", "two"]),
+    subscribe=st.sampled_from(["all", "one", "two", "per symbol"]),
     p_act=st.sampled_from([0.02, 0.2, 0.6]),
     timer_ns=st.sampled_from([0, 7_000_000, 60_000_000_000]),
     callbacks=st.sampled_from([(True, True), (False, True), (True, False), (False, False)]),
@@ -348,9 +370,17 @@ def test_engine_backtest_core_random_flows_match_the_reference(
 ) -> None:
     day = _day(3_000, 4, day_seed, halts, reuse)
     tickers = sorted({m.stock for m in day if isinstance(m, StockTradingAction)})
-    symbols = {"all": None, "one": tickers[:1], "two": tickers[1:3]}[subscribe]
+    symbols = {"all": None, "one": tickers[:1], "two": tickers[1:3], "per symbol": tickers}[
+        subscribe
+    ]
     cls = _with_consumes(consumes, *callbacks)
-    params = {"seed": strat_seed, "symbols": symbols, "p_act": p_act, "timer_ns": timer_ns}
+    params = {
+        "seed": strat_seed,
+        "symbols": symbols,
+        "p_act": p_act,
+        "timer_ns": timer_ns,
+        "mixed": subscribe == "per symbol",  # a declaration per symbol, redrawn at timers
+    }
     feed, order, ack = latencies
     config = BacktestConfig(
         feed_latency=feed, order_latency=order, ack_latency=ack, seed=seed, pnl_sample_every=97
@@ -549,18 +579,22 @@ class _Recorder(Strategy):
         super().__init__()
         self.books: list[tuple[int, Any]] = []
         self.tops: list[tuple[int, int, Any]] = []  # each call's top 3 levels
+        self.calls: list[tuple[str, str, int]] = []  # (symbol, kind, timestamp)
         self.trades = 0
         self.states = 0
 
     async def on_book(self, update: BookUpdate) -> None:
         self.books.append((update.timestamp, update.bbo))
         self.tops.append((update.locate, update.timestamp, update.book.depth(3)))
+        self.calls.append((update.symbol, "book", update.timestamp))
 
     async def on_trade(self, trade: TradeEvent) -> None:
         self.trades += 1
+        self.calls.append((trade.symbol, "trade", trade.timestamp))
 
     async def on_instrument_state(self, state: InstrumentState) -> None:
         self.states += 1
+        self.calls.append((state.symbol, "state", state.timestamp))
 
 
 def test_engine_backtest_core_consumes_filters_callbacks_on_the_reference() -> None:
@@ -616,6 +650,102 @@ def test_engine_backtest_core_consumes_depth_on_the_reference() -> None:
     calls = [len(r.books) for r in (bbo, depth3, deep, every)]
     assert calls == sorted(calls) and calls[0] < calls[1] < calls[3], calls
     assert set(bbo.books) <= set(depth3.books) <= set(deep.books) <= set(every.books)
+
+
+def test_engine_backtest_core_consumes_per_symbol_on_the_reference() -> None:
+    """A declaration per symbol (``ctx.subscribe`` given a mapping): each symbol gets the
+    calls it gets alone under the same declaration as the strategy's."""
+    day = _day(3_000, 3, 2, 2)
+    tickers = sorted({m.stock.rstrip() for m in day if isinstance(m, StockTradingAction)})
+    plan = {
+        tickers[0]: Consumes(book="bbo", trades=False),
+        tickers[1]: Consumes(book="depth", depth=2, states=False),
+        tickers[2]: Consumes(),
+    }
+
+    def run(consumes: Consumes, symbols: Any) -> _Recorder:
+        async def on_start(self: _Recorder, ctx: Context) -> None:
+            await Strategy.on_start(self, ctx)
+            ctx.subscribe(symbols)
+
+        body = {"consumes": consumes, "on_start": on_start}
+        rec = type("R", (_Recorder,), body)()
+        run_backtest(rec, day, limits=parse_risk_limits(DEFAULT_RISK))
+        return rec
+
+    mixed = run(Consumes(book="none"), plan)
+    alone = {symbol: run(c, [symbol]) for symbol, c in plan.items()}
+    for symbol in plan:
+        got = [t for t in mixed.calls if t[0] == symbol]
+        assert got == alone[symbol].calls, symbol
+        assert got
+    assert {t[1] for t in mixed.calls} == {"book", "trade", "state"}
+
+
+def _directory(locate: int, stock: str) -> StockDirectory:
+    return StockDirectory(
+        stock_locate=locate,
+        tracking_number=0,
+        timestamp=0,
+        stock=stock,
+        market_category="Q",
+        financial_status_indicator="N",
+        round_lot_size=100,
+        round_lots_only="N",
+        issue_classification="C",
+        issue_sub_type="Z",
+        authenticity="P",
+        short_sale_threshold_indicator="N",
+        ipo_flag="N",
+        luld_reference_price_tier="1",
+        etp_flag="N",
+        etp_leverage_factor=0,
+        inverse_indicator="N",
+    )
+
+
+def test_engine_backtest_core_consumes_per_symbol_start_afresh() -> None:
+    """A subscribe that changes a symbol's declaration makes its next book message count;
+    the same declarations again change nothing. A declaration that is not a Consumes is
+    refused, naming the symbol."""
+    from tickwire.engine.backtest.fees import FeeSchedule
+    from tickwire.engine.backtest.runner import _Runner
+
+    runner = _Runner(
+        Strategy(), parse_risk_limits(DEFAULT_RISK), BacktestConfig(), False, FeeSchedule()
+    )
+    ctx = runner.ctx
+    for locate, stock in ((1, "AAAA"), (2, "BBBB")):
+        ctx.market(_directory(locate, stock))
+    ref = iter(range(1, 100))
+
+    def books(locate: int, price: int) -> int:
+        stock = "AAAA" if locate == 1 else "BBBB"
+        msg = AddOrder(
+            stock_locate=locate,
+            tracking_number=0,
+            timestamp=0,
+            order_reference_number=next(ref),
+            buy_sell_indicator="B",
+            shares=100,
+            stock=stock,
+            price=price,
+        )
+        return sum(isinstance(e, BookUpdate) for e in ctx.market(msg))
+
+    bbo_a = {"AAAA": Consumes(book="bbo"), "BBBB": Consumes(book="depth", depth=2)}
+    ctx.subscribe(bbo_a)
+    assert [books(1, 1000), books(1, 990)] == [1, 0]  # the BBO, then below it
+    assert [books(2, 1000), books(2, 990), books(2, 980)] == [1, 1, 0]  # 2 levels deep
+    generation = ctx.generation
+    ctx.subscribe(dict(bbo_a))  # the same again: nothing starts afresh
+    assert ctx.generation == generation
+    assert [books(1, 980), books(2, 970)] == [0, 0]
+    ctx.subscribe({**bbo_a, "AAAA": Consumes(book="depth", depth=1)})  # AAAA's changes
+    assert ctx.generation == generation + 1
+    assert [books(1, 970), books(1, 960), books(2, 960)] == [1, 0, 0]
+    with pytest.raises(StrategyError, match=r"ctx\.subscribe: AAAA's declaration must be a "):
+        ctx.subscribe({"AAAA": {"book": "bbo"}})  # type: ignore[dict-item]
 
 
 def test_engine_backtest_core_consumes_depth_is_checked() -> None:

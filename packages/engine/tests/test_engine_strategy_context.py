@@ -11,6 +11,7 @@ from tickwire.engine.backtest import BacktestConfig, run_backtest
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import (
     BookUpdate,
+    Consumes,
     Context,
     InstrumentState,
     OrderUpdate,
@@ -60,15 +61,16 @@ class Recorder(Strategy):
     """Records every callback with what the context says at that moment, and sends an
     order risk refuses from each market callback (a refusal is an update in between)."""
 
-    def __init__(self, pad: str = "") -> None:
+    def __init__(self, pad: str = "", plan: dict[str, Consumes] | None = None) -> None:
         super().__init__({})
         self.events: list[tuple[Any, ...]] = []
         self.timers: list[tuple[str, int]] = []
         self.pad = pad  # asks for every symbol with this padding (as on the wire)
+        self.plan = plan  # a declaration per symbol, subscribed instead of AAA alone
 
     async def on_start(self, ctx: Context) -> None:
         await super().on_start(ctx)
-        ctx.subscribe(["AAA" + self.pad])
+        ctx.subscribe(["AAA" + self.pad] if self.plan is None else self.plan)
         ctx.set_timer(-5, "past")  # a time already past fires now, stamped now
 
     def _seen(self, what: str, symbol: str, ts: int, detail: object) -> None:
@@ -100,8 +102,8 @@ class Recorder(Strategy):
         self.timers.append((timer.name, timer.timestamp))
 
 
-def _backtest(pad: str = "") -> Recorder:
-    strategy = Recorder(pad)
+def _backtest(pad: str = "", plan: dict[str, Consumes] | None = None) -> Recorder:
+    strategy = Recorder(pad, plan)
     zero = "constant:0"
     cfg = BacktestConfig(feed_latency=zero, order_latency=zero, ack_latency=zero)
     run_backtest(
@@ -110,8 +112,8 @@ def _backtest(pad: str = "") -> Recorder:
     return strategy
 
 
-def _live(pad: str = "") -> Recorder:
-    strategy = Recorder(pad)
+def _live(pad: str = "", plan: dict[str, Consumes] | None = None) -> Recorder:
+    strategy = Recorder(pad, plan)
     sent: list[bytes] = []
 
     async def feed() -> AsyncIterator[Message]:
@@ -143,6 +145,25 @@ def test_engine_strategy_context_backtest_and_live_give_the_same_callbacks() -> 
     assert kinds[1::2] == ["refused"] * 6
     # CCC became known from its book although it has no directory and is not subscribed.
     assert bt.events[-2][4] == (("AAA", "BBB", "CCC"), True, False)
+
+
+def test_engine_strategy_context_declarations_per_symbol_live_and_backtest() -> None:
+    """``ctx.subscribe`` with a declaration per symbol: the same callbacks on both paths,
+    each symbol filtered by its own declaration."""
+    plan = {"AAA": Consumes(book="bbo", trades=False), "BBB": Consumes(states=False)}
+    bt, live = _backtest(plan=plan), _live(plan=plan)
+    assert live.events == bt.events
+    calls = [(e[0], e[1], e[2]) for e in bt.events if e[0] != "refused"]
+    assert calls == [
+        ("state", "AAA", 5_000),  # BBB's is not declared
+        ("book", "AAA", 7_000),
+        ("book", "AAA", 8_000),
+        ("book", "BBB", 9_000),
+        ("book", "AAA", 11_000),  # the BBO's ask size: a change; its print is not declared
+        ("book", "BBB", 12_000),
+        ("trade", "BBB", 12_000),
+        ("state", "AAA", 13_000),
+    ]
 
 
 def test_engine_strategy_context_padded_symbols_are_the_wire_symbols() -> None:

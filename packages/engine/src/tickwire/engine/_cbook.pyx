@@ -1487,6 +1487,26 @@ cdef enum:
     ROUTE_SKIP = 1    # known symbol outside the subscription: the strategy's book only, in C
     ROUTE_FILTER = 2  # subscribed, book="bbo"/"depth"/"none": in C, Python for what it consumes
 
+# What a filtered locate's declaration asks of the core (ReplayCore.decl, set by _route).
+cdef enum:
+    BOOK_EVERY = 0    # on_book for every book message (never filtered: ROUTE_PY)
+    BOOK_BBO = 1      # on_book when the BBO changes
+    BOOK_QUIET = 2    # no on_book call: "none", or "every" with the base no-op (counted)
+    BOOK_DEPTH = 3    # on_book when the top ``depth`` levels change
+
+cdef struct Decl:
+    uint8_t book         # BOOK_*
+    bint count_book      # BOOK_QUIET for "every" with the base no-op on_book: count each
+    bint trades          # the prints are delivered (on_trade, or counted: count_prints)
+    bint count_prints    # on_trade is the base no-op: count the prints, never call
+    int32_t depth        # BOOK_DEPTH: the levels of each side it watches
+
+
+cdef inline size_t top_size(int32_t depth) noexcept nogil:
+    """The bytes of a top-levels snapshot (ReplayCore._top_of) of ``depth`` levels."""
+    return (2 + 4 * <size_t>depth) * sizeof(int64_t)
+
+
 cdef inline bint is_book_type(uint8_t t) noexcept nogil:
     return (t == 0x41 or t == 0x46 or t == 0x45 or t == 0x43 or t == 0x58 or t == 0x44
             or t == 0x55)
@@ -1528,19 +1548,17 @@ cdef class ReplayCore:
     cdef uint8_t route[65536]
     cdef RecLast lastq[65536]
     cdef list flagged
-    cdef object sub_obj
+    cdef int64_t sub_gen     # the context's generation the routes were computed at
     cdef Py_ssize_t n_locates, n_books
     cdef bint routes_stale
     cdef dict waiting        # symbol -> locates routed to Python until the context knows it
     cdef public int64_t route_updates  # locates whose route was computed (start-up: linear)
-    cdef int book_mode       # 0 every, 1 bbo, 2 no on_book call (none, or a no-op on_book),
-                             # 3 depth
-    cdef int depth           # book="depth": the levels of each side it watches
+    cdef Decl decl[65536]    # per filtered locate, its declaration (_route)
+    cdef bint book_calls     # on_book is the strategy's own (else the base no-op)
+    cdef bint trade_calls    # on_trade is the strategy's own (else the base no-op)
     cdef int64_t** dlast     # book="depth": per locate, the top levels the context last saw
-    cdef int64_t* dnow       # (snapshot layout: _top_of), and the one now
-    cdef bint count_book     # on_book is the base no-op of book="every": count, never call
-    cdef bint trades         # the prints are delivered (on_trade, or counted: count_prints)
-    cdef bint count_prints   # on_trade is the base no-op: count the prints, never call
+    cdef int64_t* dnow       # (snapshot layout: _top_of), and the one now (of dnow_depth)
+    cdef int32_t dnow_depth
     cdef public int64_t python_deliveries, python_venue, c_deliveries
     cdef public int64_t counted_events  # events of base no-op callbacks, never called
 
@@ -1548,6 +1566,7 @@ cdef class ReplayCore:
         self.q = NULL
         self.dlast = NULL
         self.dnow = NULL
+        self.dnow_depth = 0
 
     def __init__(self, runner, CBookManager vbooks, CBookManager sbooks, int64_t feed_const,
                  feed_sample, int64_t sample_every, progress, bint book_calls=True,
@@ -1573,20 +1592,8 @@ cdef class ReplayCore:
         self.sample = runner._sample_now
         self.set_reference = self.ctx.orders.risk.set_reference
         self.prints = runner.prints
-        mode = self.ctx.consumes.book
-        self.book_mode = {"every": 0, "bbo": 1, "none": 2, "depth": 3}[mode]
-        if self.book_mode == 3:
-            self.depth = self.ctx.consumes.depth
-            self.dlast = <int64_t**>calloc(65536, sizeof(int64_t*))
-            self.dnow = <int64_t*>malloc(self._top_size())
-            if self.dlast == NULL or self.dnow == NULL:
-                raise MemoryError()
-        self.count_book = False
-        if not book_calls and self.book_mode == 0:
-            self.book_mode = 2
-            self.count_book = True
-        self.trades = self.ctx.consumes.trades
-        self.count_prints = self.trades and not trade_calls
+        self.book_calls = book_calls
+        self.trade_calls = trade_calls
         self.counted_events = 0
         self.qcap = 1 << 10
         self.q = <FeedItem*>malloc(self.qcap * sizeof(FeedItem))
@@ -1601,7 +1608,7 @@ cdef class ReplayCore:
         memset(self.route, ROUTE_PY, sizeof(self.route))
         memset(self.lastq, 0, sizeof(self.lastq))
         self.flagged = []
-        self.sub_obj = self.ctx.subscribed
+        self.sub_gen = -1
         self.n_locates = -1
         self.n_books = -1
         self.routes_stale = True
@@ -1645,23 +1652,20 @@ cdef class ReplayCore:
         """The strategy may have changed its subscription, or the context and the
         strategy's books may know new symbols and locates.
 
-        A new subscription recomputes every route (:meth:`_routes`; a subscription to the
-        same symbols again is no change: a strategy may well call ``ctx.subscribe`` with
-        the same list on every callback). New symbols and books only touch their own
-        locates: both dicts only grow, in insertion order, so the new entries are their
-        last ones; a new book's locate is routed, and a new symbol routes the locates that
-        were waiting for it (:meth:`_route`). So the start-up's directory burst (a symbol
-        and a book per message, ~10k on a real day) costs one route each, not a pass over
-        every book each (quadratic: seconds on a full day; held by
+        A new subscription or declaration recomputes every route (:meth:`_routes`; the
+        context's ``generation`` moves only with a change: a strategy may well call
+        ``ctx.subscribe`` with the same list on every callback). New symbols and books
+        only touch their own locates: both dicts only grow, in insertion order, so the new
+        entries are their last ones; a new book's locate is routed, and a new symbol routes
+        the locates that were waiting for it (:meth:`_route`). So the start-up's directory
+        burst (a symbol and a book per message, ~10k on a real day) costs one route each,
+        not a pass over every book each (quadratic: seconds on a full day; held by
         ``test_engine_backtest_core_start_up_routes_are_linear``)."""
         cdef Py_ssize_t n
         ctx = self.ctx
-        sub = ctx.subscribed
-        if sub is not self.sub_obj:
-            if sub is None or self.sub_obj is None or sub != self.sub_obj:
-                self.routes_stale = True
-                return 0
-            self.sub_obj = sub
+        if ctx.generation != self.sub_gen:
+            self.routes_stale = True
+            return 0
         if self.routes_stale:
             return 0  # every route is recomputed before the next delivery anyway
         locates = ctx.locates
@@ -1718,7 +1722,7 @@ cdef class ReplayCore:
         ctx = self.ctx
         memset(self.route, ROUTE_PY, sizeof(self.route))
         self.waiting = {}
-        self.sub_obj = ctx.subscribed
+        self.sub_gen = ctx.generation
         for loc, book in self.sb.books.items():
             self._route(loc, book)
         self.n_locates = len(ctx.locates)
@@ -1731,16 +1735,18 @@ cdef class ReplayCore:
         :class:`~tickwire.engine.strategy.context.StrategyContext`, steps 3 to 5): Python
         for a locate with no strategy book, or whose symbol the context does not know
         yet (it learns it at its next message: the locate waits in ``waiting`` for it);
-        else in C, skipped outside the subscription, filtered for ``book="bbo"``/"none"."""
+        else in C, skipped outside the subscription, filtered (``decl``) for a declaration
+        other than ``book="every"`` with the strategy's own ``on_book``."""
         cdef uint8_t r = ROUTE_PY
         self.route_updates += 1
         if book is not None:
             symbol = book.symbol
+            sub = self.ctx.subscribed
             if symbol and symbol not in self.ctx.locates:
                 self.waiting.setdefault(symbol, []).append(loc)
-            elif self.sub_obj is not None and symbol not in self.sub_obj:
+            elif sub is not None and symbol not in sub:
                 r = ROUTE_SKIP
-            elif self.book_mode != 0:
+            elif self._declare(loc, self.ctx.consumes_for(symbol)):
                 r = ROUTE_FILTER
         self.route[loc] = r
         # What lastq and dlast cache (the context's BBO or top levels per locate, risk's
@@ -1750,6 +1756,40 @@ cdef class ReplayCore:
         if self.dlast != NULL and self.dlast[loc] != NULL:
             self.dlast[loc][0] = -1
         return 0
+
+    cdef bint _declare(self, int loc, object consumes) except -1:
+        """Set ``decl[loc]`` from ``consumes``; whether the locate is filtered in C (all
+        but ``book="every"`` with the strategy's own ``on_book``, which is called on
+        every book message through the context)."""
+        cdef Decl* d = &self.decl[loc]
+        mode = consumes.book
+        d.count_book = False
+        d.depth = 0
+        if mode == "every":
+            if self.book_calls:
+                return False
+            d.book, d.count_book = BOOK_QUIET, True
+        elif mode == "bbo":
+            d.book = BOOK_BBO
+        elif mode == "none":
+            d.book = BOOK_QUIET
+        else:
+            d.book, d.depth = BOOK_DEPTH, consumes.depth
+            if self.dlast == NULL:
+                self.dlast = <int64_t**>calloc(65536, sizeof(int64_t*))
+                if self.dlast == NULL:
+                    raise MemoryError()
+            if d.depth > self.dnow_depth:
+                free(self.dnow)
+                self.dnow = <int64_t*>malloc(top_size(d.depth))
+                if self.dnow == NULL:
+                    raise MemoryError()
+                self.dnow_depth = d.depth
+            free(self.dlast[loc])  # a snapshot of another depth, or none
+            self.dlast[loc] = NULL
+        d.trades = consumes.trades
+        d.count_prints = d.trades and not self.trade_calls
+        return True
 
     # -- scheduled events ---------------------------------------------------------------------
     cdef int _heap_event(self) except -1:
@@ -1785,8 +1825,9 @@ cdef class ReplayCore:
                 self.c_deliveries += 1
                 return 0
             if t == 0x50 or t == 0x51 or t == 0x42:  # tape: changes no book
-                if route == ROUTE_SKIP or not self.trades or self.count_prints:
-                    if route == ROUTE_FILTER and self.count_prints:
+                if (route == ROUTE_SKIP or not self.decl[loc].trades
+                        or self.decl[loc].count_prints):
+                    if route == ROUTE_FILTER and self.decl[loc].count_prints:
                         self.counted_events += 1  # one print, never built
                     self.sb._count(t)
                     self.c_deliveries += 1
@@ -1835,10 +1876,7 @@ cdef class ReplayCore:
                 lvl = &self.sb.levels_[sd.lv[sd.n - 1]]
                 now.ask_ok, now.ask_px, now.ask_sz = True, lvl.price, lvl.shares
 
-    cdef inline size_t _top_size(self) noexcept:
-        return (2 + 4 * <size_t>self.depth) * sizeof(int64_t)
-
-    cdef void _top_of(self, uint16_t loc, int64_t* out) noexcept:
+    cdef void _top_of(self, uint16_t loc, int32_t depth, int64_t* out) noexcept:
         """The top ``depth`` levels of each side of the strategy's book of ``loc`` now, as
         :meth:`~tickwire.engine.book.OrderBook.top_levels` gives them: ``out[0]``
         and ``out[1]`` the bid and ask level counts, then ``depth`` (price, shares) pairs
@@ -1850,14 +1888,14 @@ cdef class ReplayCore:
         cdef Py_ssize_t j, k
         cdef int side
         cdef int64_t* pairs
-        memset(out, 0, self._top_size())
+        memset(out, 0, top_size(depth))
         if bi < 0:
             return
         for side in range(2):
             sd = &self.sb.cbooks[bi].side[side]
-            k = sd.n if sd.n < self.depth else self.depth
+            k = sd.n if sd.n < depth else depth
             out[side] = k
-            pairs = out + 2 + side * 2 * self.depth
+            pairs = out + 2 + side * 2 * depth
             for j in range(k):
                 lvl = &self.sb.levels_[sd.lv[sd.n - 1 - j]]
                 pairs[2 * j] = lvl.price
@@ -1870,17 +1908,18 @@ cdef class ReplayCore:
         levels (``depth``), a new mid for risk (``none``), or prints it takes."""
         cdef RecLast now
         cdef RecLast* last = &self.lastq[loc]
+        cdef Decl* d = &self.decl[loc]
         cdef bint changed
         prints = self.prints
-        if self.trades:
+        if d.trades:
             self.sb._apply_frame(m, length)
         else:
             self._apply_quiet(m, length)
-        if self.book_mode == 3:
+        if d.book == BOOK_DEPTH:
             # Unchanged top levels are an unchanged BBO: no call, and risk's mark stays.
-            self._top_of(loc, self.dnow)
-            if (self.dlast[loc] == NULL or memcmp(self.dnow, self.dlast[loc], self._top_size())
-                    or (len(prints) and not self.count_prints)):
+            self._top_of(loc, d.depth, self.dnow)
+            if (self.dlast[loc] == NULL or memcmp(self.dnow, self.dlast[loc], top_size(d.depth))
+                    or (len(prints) and not d.count_prints)):
                 return self._python_applied(None, m, length, ft, ts, True)
             if len(prints):  # on_trade is the base no-op: counted, not called
                 self.counted_events += len(prints)
@@ -1891,12 +1930,12 @@ cdef class ReplayCore:
         changed = not (last.seen and last.bid_ok == now.bid_ok and last.ask_ok == now.ask_ok
                        and last.bid_px == now.bid_px and last.bid_sz == now.bid_sz
                        and last.ask_px == now.ask_px and last.ask_sz == now.ask_sz)
-        if (changed and self.book_mode == 1) or (len(prints) and not self.count_prints):
+        if (changed and d.book == BOOK_BBO) or (len(prints) and not d.count_prints):
             return self._python_applied(None, m, length, ft, ts, True)
         if len(prints):  # on_trade is the base no-op: its events are counted, not called
             self.counted_events += len(prints)
             prints.clear()
-        if self.count_book:
+        if d.count_book:
             self.counted_events += 1
         if changed:  # no on_book call, but risk's reference price follows the mid
             last[0] = now
@@ -1920,12 +1959,12 @@ cdef class ReplayCore:
         if filtered:  # the context saw this book as it is now (its "bbo", risk's mark)
             loc = rd16(m + L_LOCATE)
             self._bbo_of(loc, &self.lastq[loc])
-            if self.book_mode == 3:
+            if self.decl[loc].book == BOOK_DEPTH:
                 if self.dlast[loc] == NULL:
-                    self.dlast[loc] = <int64_t*>malloc(self._top_size())
+                    self.dlast[loc] = <int64_t*>malloc(top_size(self.decl[loc].depth))
                     if self.dlast[loc] == NULL:
                         raise MemoryError()
-                self._top_of(loc, self.dlast[loc])
+                self._top_of(loc, self.decl[loc].depth, self.dlast[loc])
         return 0
 
     # -- the exchange side --------------------------------------------------------------------

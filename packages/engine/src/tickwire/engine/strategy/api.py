@@ -143,6 +143,13 @@ class Consumes:
     * ``trades``: ``on_trade`` for the tape prints (E, printable C, P, Q, B);
     * ``states``: ``on_instrument_state`` for Stock Trading Actions (H).
 
+    A strategy may declare per symbol instead, by subscribing with a mapping:
+    ``ctx.subscribe({"AAPL": Consumes(), "MSFT": Consumes(book="bbo")})`` takes every
+    event of AAPL and only the BBO changes and prints of MSFT. The comparison of
+    ``"bbo"`` and ``"depth"`` is with the symbol's previous book message under the same
+    declaration: the first book message after a symbol's declaration changes always
+    counts.
+
     Order updates and timers are the strategy's own and always delivered. Whatever it
     declares, the strategy's books, ``ctx.symbols()`` and risk's reference prices (the mid
     of a subscribed symbol's book) follow every message, as before: the declaration only
@@ -262,8 +269,10 @@ class Context(Protocol):
         the strategy's feed has shown so far; orders outside it are rejected."""
         ...
 
-    def subscribe(self, symbols: list[str] | None) -> None:
-        """Receive book/trade/state events only for ``symbols`` (None: every symbol)."""
+    def subscribe(self, symbols: list[str] | Mapping[str, Consumes] | None) -> None:
+        """Receive book/trade/state events only for ``symbols`` (None: every symbol), as
+        the strategy's ``consumes`` declares; a mapping declares per symbol instead
+        (``{"AAPL": Consumes(), "MSFT": Consumes(book="bbo")}``)."""
         ...
 
     def set_timer(self, at_ns: int, name: str) -> None:

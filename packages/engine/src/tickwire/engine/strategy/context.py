@@ -37,7 +37,10 @@ order its callbacks run. The rule, one for both paths:
    ``book="depth"`` the same with the top ``depth`` levels of each side, each level's
    price and total shares (:meth:`OrderBook.top_levels
    <tickwire.engine.book.OrderBook.top_levels>`); ``trades=False`` drops the
-   :class:`TradeEvent`, ``states=False`` the :class:`InstrumentState`.
+   :class:`TradeEvent`, ``states=False`` the :class:`InstrumentState`. The declaration is
+   the symbol's own when ``subscribe`` was given a mapping, else the strategy's; a
+   ``subscribe`` that changes a symbol's declaration forgets what was remembered for it,
+   so its next book message counts as a change.
 
 ``subscribe`` filters callbacks, never what the context knows. A symbol the strategy
 gives (``book``, ``is_trading``, ``subscribe``, ``position``) is looked up in its wire
@@ -60,6 +63,7 @@ from tickwire.engine.strategy.api import (
     InstrumentState,
     OrderUpdate,
     Strategy,
+    StrategyError,
     TimerEvent,
     TradeEvent,
 )
@@ -112,6 +116,19 @@ def callback_for(strategy: Strategy, event: StrategyEvent) -> Coroutine[Any, Any
     return method(event)
 
 
+class _Rule:
+    """One declaration, as step 7 applies it."""
+
+    __slots__ = ("depth", "every", "no_book", "states", "trades")
+
+    def __init__(self, consumes: Consumes) -> None:
+        self.every = consumes.book == "every"
+        self.no_book = consumes.book == "none"
+        self.depth = consumes.depth  # 0 unless book="depth"
+        self.trades = consumes.trades
+        self.states = consumes.states
+
+
 class LogLines(Protocol):
     """Where the context's log lines go."""
 
@@ -143,10 +160,14 @@ class StrategyContext:
         self.lines = log
         self.locates: dict[str, int] = {}
         self.subscribed: set[str] | None = None
+        #: The strategy's declaration, and the symbols (wire form) that have their own.
         self.consumes = consumes if consumes is not None else Consumes()
-        self._every_book = self.consumes.book == "every"
-        self._no_book = self.consumes.book == "none"
-        self._depth = self.consumes.depth  # 0 unless book="depth"
+        self.declared: dict[str, Consumes] = {}
+        self._rule = _Rule(self.consumes)
+        self._rules: dict[str, _Rule] = {}
+        #: Counts the changes of subscription or declarations (the compiled core
+        #: recomputes its routes when it moves).
+        self.generation = 0
         #: ``book`` "bbo", "depth" or "none": the BBO (the top levels for "depth") at each
         #: locate's last book message that passed the subscription (step 7; the compiled
         #: core follows the same in C).
@@ -167,8 +188,36 @@ class StrategyContext:
         locate = self.locates.get(symbol_key(symbol))
         return locate is not None and self.books.in_continuous_trading(locate)
 
-    def subscribe(self, symbols: list[str] | None) -> None:
-        self.subscribed = None if symbols is None else {symbol_key(s) for s in symbols}
+    def subscribe(self, symbols: list[str] | Mapping[str, Consumes] | None) -> None:
+        declared: dict[str, Consumes] = {}
+        if isinstance(symbols, Mapping):
+            for symbol, consumes in symbols.items():
+                if not isinstance(consumes, Consumes):
+                    raise StrategyError(
+                        f"ctx.subscribe: {symbol}'s declaration must be a Consumes(...), "
+                        f"got {type(consumes).__name__} {consumes!r}"
+                    )
+                declared[symbol_key(symbol)] = consumes
+            subscribed: set[str] | None = set(declared)
+        else:
+            subscribed = None if symbols is None else {symbol_key(s) for s in symbols}
+        if subscribed == self.subscribed and declared == self.declared:
+            return  # the same again (a strategy may subscribe on every callback)
+        # A symbol whose declaration changes starts afresh: its next book message counts.
+        for symbol in self.declared.keys() | declared.keys():
+            if self.declared.get(symbol, self.consumes) != declared.get(symbol, self.consumes):
+                locate = self.locates.get(symbol)
+                if locate is not None:
+                    self.last_seen.pop(locate, None)
+        self.declared = declared
+        self._rules = {symbol: _Rule(c) for symbol, c in declared.items()}
+        self.subscribed = subscribed
+        self.generation += 1
+
+    def consumes_for(self, symbol: str) -> Consumes:
+        """What ``symbol`` (wire form) is delivered under: its own declaration, or the
+        strategy's."""
+        return self.declared.get(symbol, self.consumes)
 
     def set_timer(self, at_ns: int, name: str) -> None:
         """A time already past fires now: the timer's event carries ``max(at_ns, now)``."""
@@ -208,26 +257,26 @@ class StrategyContext:
             prints.clear()
             return _NOTHING
         events: list[MarketEvent] = []
-        consumes = self.consumes
+        rule = self._rules.get(symbol, self._rule) if self._rules else self._rule
         if msg.message_type in _BOOK_TYPES:
             bbo = book.bbo()
             bid, _, ask, _ = bbo
             if bid is not None and ask is not None:
                 # The reference price of the collar and of unrealised PnL in risk.
                 self.orders.risk.set_reference(symbol, (bid + ask) // 2)
-            if self._every_book:
+            if rule.every:
                 events.append(_book_update(symbol, locate, msg.timestamp, bbo, book, msg))
             else:
                 last_seen = self.last_seen
-                seen = book.top_levels(self._depth) if self._depth else bbo
-                if not self._no_book and last_seen.get(locate) != seen:
+                seen = book.top_levels(rule.depth) if rule.depth else bbo
+                if not rule.no_book and last_seen.get(locate) != seen:
                     events.append(_book_update(symbol, locate, msg.timestamp, bbo, book, msg))
                 last_seen[locate] = seen
-        elif isinstance(msg, StockTradingAction) and consumes.states:
+        elif isinstance(msg, StockTradingAction) and rule.states:
             events.append(InstrumentState(symbol, locate, msg.timestamp, str(msg.trading_state)))
         if not prints:
             return events
-        if consumes.trades:
+        if rule.trades:
             for p in prints:
                 trade = _trade_event(
                     symbol, locate, p.timestamp, p.kind, p.price, p.shares, p.side, p.match_number
