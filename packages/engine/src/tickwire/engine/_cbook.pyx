@@ -1503,7 +1503,8 @@ cdef struct Decl:
 
 
 cdef inline size_t top_size(int32_t depth) noexcept nogil:
-    """The bytes of a top-levels snapshot (ReplayCore._top_of) of ``depth`` levels."""
+    """The most bytes a top-levels snapshot (ReplayCore._top_of) of ``depth`` levels
+    takes."""
     return (2 + 4 * <size_t>depth) * sizeof(int64_t)
 
 
@@ -1556,8 +1557,9 @@ cdef class ReplayCore:
     cdef Decl decl[65536]    # per filtered locate, its declaration (_route)
     cdef bint book_calls     # on_book is the strategy's own (else the base no-op)
     cdef bint trade_calls    # on_trade is the strategy's own (else the base no-op)
-    cdef int64_t** dlast     # book="depth": per locate, the top levels the context last saw
-    cdef int64_t* dnow       # (snapshot layout: _top_of), and the one now (of dnow_depth)
+    cdef int64_t** dlast     # book="depth": per locate, its capacity in int64s, then the top
+                             # levels the context last saw (layout: _top_of; -1 levels: none)
+    cdef int64_t* dnow       # the top levels now (room for dnow_depth)
     cdef int32_t dnow_depth
     cdef public int64_t python_deliveries, python_venue, c_deliveries
     cdef public int64_t counted_events  # events of base no-op callbacks, never called
@@ -1754,7 +1756,7 @@ cdef class ReplayCore:
         # message counts as a change.
         memset(&self.lastq[loc], 0, sizeof(RecLast))
         if self.dlast != NULL and self.dlast[loc] != NULL:
-            self.dlast[loc][0] = -1
+            self.dlast[loc][1] = -1
         return 0
 
     cdef bint _declare(self, int loc, object consumes) except -1:
@@ -1785,8 +1787,8 @@ cdef class ReplayCore:
                 if self.dnow == NULL:
                     raise MemoryError()
                 self.dnow_depth = d.depth
-            free(self.dlast[loc])  # a snapshot of another depth, or none
-            self.dlast[loc] = NULL
+            if self.dlast[loc] != NULL:
+                self.dlast[loc][1] = -1  # start afresh
         d.trades = consumes.trades
         d.count_prints = d.trades and not self.trade_calls
         return True
@@ -1876,30 +1878,31 @@ cdef class ReplayCore:
                 lvl = &self.sb.levels_[sd.lv[sd.n - 1]]
                 now.ask_ok, now.ask_px, now.ask_sz = True, lvl.price, lvl.shares
 
-    cdef void _top_of(self, uint16_t loc, int32_t depth, int64_t* out) noexcept:
+    cdef Py_ssize_t _top_of(self, uint16_t loc, int32_t depth, int64_t* out) noexcept:
         """The top ``depth`` levels of each side of the strategy's book of ``loc`` now, as
-        :meth:`~tickwire.engine.book.OrderBook.top_levels` gives them: ``out[0]``
-        and ``out[1]`` the bid and ask level counts, then ``depth`` (price, shares) pairs
-        of bids and ``depth`` of asks, best first, unused pairs zero (so two snapshots
-        are equal exactly when their bytes are)."""
+        :meth:`~tickwire.engine.book.OrderBook.top_levels` gives them, into ``out``:
+        the bid and ask level counts, then a (price, shares) pair per bid level and per
+        ask level, best first. Returns the int64s written: two snapshots are equal exactly
+        when their first ``2 + 2 * (bids + asks)`` values are, and a snapshot takes only
+        the levels the book has (a deep declaration costs no more than the book)."""
         cdef CSide* sd
         cdef CLevel* lvl
         cdef int32_t bi = self.sb.book_of[loc]
-        cdef Py_ssize_t j, k
+        cdef Py_ssize_t j, k, n = 2
         cdef int side
-        cdef int64_t* pairs
-        memset(out, 0, top_size(depth))
+        out[0] = out[1] = 0
         if bi < 0:
-            return
+            return n
         for side in range(2):
             sd = &self.sb.cbooks[bi].side[side]
             k = sd.n if sd.n < depth else depth
             out[side] = k
-            pairs = out + 2 + side * 2 * depth
             for j in range(k):
                 lvl = &self.sb.levels_[sd.lv[sd.n - 1 - j]]
-                pairs[2 * j] = lvl.price
-                pairs[2 * j + 1] = lvl.shares
+                out[n] = lvl.price
+                out[n + 1] = lvl.shares
+                n += 2
+        return n
 
     cdef int _deliver_filtered(self, const uint8_t* m, Py_ssize_t length, uint8_t t,
                                uint16_t loc, int64_t ft, int64_t ts) except -1:
@@ -1910,6 +1913,8 @@ cdef class ReplayCore:
         cdef RecLast* last = &self.lastq[loc]
         cdef Decl* d = &self.decl[loc]
         cdef bint changed
+        cdef Py_ssize_t used
+        cdef int64_t* seen
         prints = self.prints
         if d.trades:
             self.sb._apply_frame(m, length)
@@ -1917,8 +1922,10 @@ cdef class ReplayCore:
             self._apply_quiet(m, length)
         if d.book == BOOK_DEPTH:
             # Unchanged top levels are an unchanged BBO: no call, and risk's mark stays.
-            self._top_of(loc, d.depth, self.dnow)
-            if (self.dlast[loc] == NULL or memcmp(self.dnow, self.dlast[loc], top_size(d.depth))
+            used = self._top_of(loc, d.depth, self.dnow)
+            seen = self.dlast[loc]
+            if (seen == NULL or seen[1] != self.dnow[0] or seen[2] != self.dnow[1]
+                    or memcmp(self.dnow, seen + 1, used * sizeof(int64_t))
                     or (len(prints) and not d.count_prints)):
                 return self._python_applied(None, m, length, ft, ts, True)
             if len(prints):  # on_trade is the base no-op: counted, not called
@@ -1960,11 +1967,22 @@ cdef class ReplayCore:
             loc = rd16(m + L_LOCATE)
             self._bbo_of(loc, &self.lastq[loc])
             if self.decl[loc].book == BOOK_DEPTH:
-                if self.dlast[loc] == NULL:
-                    self.dlast[loc] = <int64_t*>malloc(top_size(self.decl[loc].depth))
-                    if self.dlast[loc] == NULL:
-                        raise MemoryError()
-                self._top_of(loc, self.decl[loc].depth, self.dlast[loc])
+                self._remember_top(loc)
+        return 0
+
+    cdef int _remember_top(self, uint16_t loc) except -1:
+        """Keep the top levels of ``loc`` now in ``dlast[loc]``, grown when they need more
+        room than it has."""
+        cdef Py_ssize_t used = self._top_of(loc, self.decl[loc].depth, self.dnow)
+        cdef int64_t* seen = self.dlast[loc]
+        cdef int64_t* grown
+        if seen == NULL or seen[0] < used:
+            grown = <int64_t*>realloc(seen, (1 + used) * sizeof(int64_t))
+            if grown == NULL:
+                raise MemoryError()
+            grown[0] = used
+            self.dlast[loc] = seen = grown
+        memcpy(seen + 1, self.dnow, used * sizeof(int64_t))
         return 0
 
     # -- the exchange side --------------------------------------------------------------------
