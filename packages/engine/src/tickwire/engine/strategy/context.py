@@ -71,13 +71,7 @@ from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message, StockDirectory, StockTradingAction
 from tickwire.net.frames import positional_constructor
 
-__all__ = [
-    "MarketEvent",
-    "StrategyContext",
-    "StrategyEvent",
-    "callback_for",
-    "callbacks",
-]
+__all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
 
 _BOOK_TYPES = frozenset("AFECXDU")
 
