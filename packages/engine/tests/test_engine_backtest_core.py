@@ -597,13 +597,24 @@ class _Recorder(Strategy):
         self.calls.append((state.symbol, "state", state.timestamp))
 
 
+def _recorded(day: list[Message], consumes: Consumes, symbols: Any = None) -> _Recorder:
+    """A :class:`_Recorder` declaring ``consumes``, subscribed to ``symbols`` (a list, a
+    mapping of declarations, or None: all), after the reference backtest of ``day``."""
+
+    async def on_start(self: _Recorder, ctx: Context) -> None:
+        await Strategy.on_start(self, ctx)
+        ctx.subscribe(symbols)
+
+    rec = type("R", (_Recorder,), {"consumes": consumes, "on_start": on_start})()
+    run_backtest(rec, day, limits=parse_risk_limits(DEFAULT_RISK)).close()
+    return rec
+
+
 def test_engine_backtest_core_consumes_filters_callbacks_on_the_reference() -> None:
     day = _day(3_000, 3, 2, 2)
 
     def run(consumes: Consumes) -> _Recorder:
-        rec = type("R", (_Recorder,), {"consumes": consumes})()
-        run_backtest(rec, day, limits=parse_risk_limits(DEFAULT_RISK))
-        return rec
+        return _recorded(day, consumes)
 
     every = run(Consumes())
     bbo = run(Consumes(book="bbo"))
@@ -625,9 +636,7 @@ def test_engine_backtest_core_consumes_depth_on_the_reference() -> None:
     day = _day(3_000, 3, 2, 2)
 
     def run(consumes: Consumes) -> _Recorder:
-        rec = type("R", (_Recorder,), {"consumes": consumes})()
-        run_backtest(rec, day, limits=parse_risk_limits(DEFAULT_RISK))
-        return rec
+        return _recorded(day, consumes)
 
     every = run(Consumes())
     bbo = run(Consumes(book="bbo"))
@@ -663,18 +672,8 @@ def test_engine_backtest_core_consumes_per_symbol_on_the_reference() -> None:
         tickers[2]: Consumes(),
     }
 
-    def run(consumes: Consumes, symbols: Any) -> _Recorder:
-        async def on_start(self: _Recorder, ctx: Context) -> None:
-            await Strategy.on_start(self, ctx)
-            ctx.subscribe(symbols)
-
-        body = {"consumes": consumes, "on_start": on_start}
-        rec = type("R", (_Recorder,), body)()
-        run_backtest(rec, day, limits=parse_risk_limits(DEFAULT_RISK))
-        return rec
-
-    mixed = run(Consumes(book="none"), plan)
-    alone = {symbol: run(c, [symbol]) for symbol, c in plan.items()}
+    mixed = _recorded(day, Consumes(book="none"), plan)
+    alone = {symbol: _recorded(day, c, [symbol]) for symbol, c in plan.items()}
     for symbol in plan:
         got = [t for t in mixed.calls if t[0] == symbol]
         assert got == alone[symbol].calls, symbol
@@ -684,23 +683,7 @@ def test_engine_backtest_core_consumes_per_symbol_on_the_reference() -> None:
 
 def _directory(locate: int, stock: str) -> StockDirectory:
     return StockDirectory(
-        stock_locate=locate,
-        tracking_number=0,
-        timestamp=0,
-        stock=stock,
-        market_category="Q",
-        financial_status_indicator="N",
-        round_lot_size=100,
-        round_lots_only="N",
-        issue_classification="C",
-        issue_sub_type="Z",
-        authenticity="P",
-        short_sale_threshold_indicator="N",
-        ipo_flag="N",
-        luld_reference_price_tier="1",
-        etp_flag="N",
-        etp_leverage_factor=0,
-        inverse_indicator="N",
+        locate, 0, 0, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
     )
 
 
