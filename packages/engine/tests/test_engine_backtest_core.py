@@ -703,7 +703,7 @@ def test_engine_backtest_core_consumes_per_symbol_start_afresh() -> None:
     ref = iter(range(1, 100))
 
     def books(locate: int, price: int) -> int:
-        stock = "AAAA" if locate == 1 else "BBBB"
+        stock = {1: "AAAA", 2: "BBBB", 3: "AAAA"}[locate]  # 3: a book the feed names AAAA too
         msg = AddOrder(
             stock_locate=locate,
             tracking_number=0,
@@ -719,14 +719,16 @@ def test_engine_backtest_core_consumes_per_symbol_start_afresh() -> None:
     bbo_a = {"AAAA": Consumes(book="bbo"), "BBBB": Consumes(book="depth", depth=2)}
     ctx.subscribe(bbo_a)
     assert [books(1, 1000), books(1, 990)] == [1, 0]  # the BBO, then below it
+    assert [books(3, 1000), books(3, 990)] == [1, 0]
     assert [books(2, 1000), books(2, 990), books(2, 980)] == [1, 1, 0]  # 2 levels deep
     generation = ctx.generation
     ctx.subscribe(dict(bbo_a))  # the same again: nothing starts afresh
     assert ctx.generation == generation
     assert [books(1, 980), books(2, 970)] == [0, 0]
-    ctx.subscribe({**bbo_a, "AAAA": Consumes(book="depth", depth=1)})  # AAAA's changes
+    ctx.subscribe({**bbo_a, "AAAA": Consumes(book="bbo", trades=False)})  # AAAA's changes
     assert ctx.generation == generation + 1
     assert [books(1, 970), books(1, 960), books(2, 960)] == [1, 0, 0]
+    assert [books(3, 980), books(3, 970)] == [1, 0]  # every book of AAAA starts afresh
     with pytest.raises(StrategyError, match=r"ctx\.subscribe: AAAA's declaration must be a "):
         ctx.subscribe({"AAAA": {"book": "bbo"}})  # type: ignore[dict-item]
 

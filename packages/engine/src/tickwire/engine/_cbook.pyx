@@ -1767,8 +1767,11 @@ cdef class ReplayCore:
         mode = consumes.book
         d.count_book = False
         d.depth = 0
+        d.trades = consumes.trades
+        d.count_prints = d.trades and not self.trade_calls
         if mode == "every":
             if self.book_calls:
+                d.book = BOOK_EVERY
                 return False
             d.book, d.count_book = BOOK_QUIET, True
         elif mode == "bbo":
@@ -1789,8 +1792,6 @@ cdef class ReplayCore:
                 self.dnow_depth = d.depth
             if self.dlast[loc] != NULL:
                 self.dlast[loc][1] = -1  # start afresh
-        d.trades = consumes.trades
-        d.count_prints = d.trades and not self.trade_calls
         return True
 
     # -- scheduled events ---------------------------------------------------------------------

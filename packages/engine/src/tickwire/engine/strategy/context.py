@@ -197,12 +197,19 @@ class StrategyContext:
             subscribed = None if symbols is None else {symbol_key(s) for s in symbols}
         if subscribed == self.subscribed and declared == self.declared:
             return  # the same again (a strategy may subscribe on every callback)
-        # A symbol whose declaration changes starts afresh: its next book message counts.
-        for symbol in self.declared.keys() | declared.keys():
-            if self.declared.get(symbol, self.consumes) != declared.get(symbol, self.consumes):
-                locate = self.locates.get(symbol)
-                if locate is not None:
-                    self.last_seen.pop(locate, None)
+        # A symbol whose declaration changes starts afresh: its next book message counts,
+        # at every locate whose book has its name.
+        changed = {
+            symbol
+            for symbol in self.declared.keys() | declared.keys()
+            if self.declared.get(symbol, self.consumes) != declared.get(symbol, self.consumes)
+        }
+        if changed:
+            books = self.books.books
+            for locate in list(self.last_seen):
+                book = books.get(locate)
+                if book is not None and book.symbol in changed:
+                    del self.last_seen[locate]
         self.declared = declared
         self._rules = {symbol: _Rule(c) for symbol, c in declared.items()}
         self.subscribed = subscribed
