@@ -17,6 +17,7 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 HERE = Path(__file__).parent
 PYX = "src/tickwire/itch/_fast.pyx"
@@ -27,6 +28,7 @@ class OptionalBuildExt(build_ext):
     """build_ext that warns instead of failing when the extension cannot be compiled."""
 
     def run(self) -> None:
+        self.extensions = _cythonize(self.extensions)
         try:
             super().run()
         except Exception as exc:  # no compiler, no headers, ...
@@ -47,6 +49,14 @@ class OptionalBuildExt(build_ext):
         )
 
 
+class CythonizedSdist(sdist):
+    """sdist that ships the C generated from each .pyx (for builds without Cython)."""
+
+    def run(self) -> None:
+        _cythonize(list(self.distribution.ext_modules or []))
+        super().run()
+
+
 class CleanBuildPy(build_py):
     """build_py that drops compiled leftovers of an earlier build from ``build/lib``.
 
@@ -63,36 +73,48 @@ class CleanBuildPy(build_py):
         super().run()
 
 
-def _extensions() -> list[Extension]:
-    if os.environ.get("TICKWIRE_NO_EXT"):
-        return []
-    flags = ["-O3"] if os.name == "posix" else []
-    have_pyx = (HERE / PYX).exists()
-    have_c = (HERE / C_SRC).exists()
+def _cythonize(extensions: list[Extension]) -> list[Extension]:
+    """Regenerate each extension's C from the .pyx beside it, once per build command that
+    needs it (``build_ext``, ``sdist``), never when setup.py is merely loaded: every PEP 517
+    hook loads it, and Cython takes seconds per module. Without Cython (or if it fails) the
+    C an sdist ships is compiled; an extension with neither is dropped."""
     try:
         from Cython.Build import cythonize
     except ImportError:
         cythonize = None
-    if cythonize is not None and have_pyx:
-        ext = Extension("tickwire.itch._fast", [PYX], extra_compile_args=flags)
-        try:
-            # force: never compile a stale generated _fast.c left next to the .pyx.
-            return list(
+    kept = []
+    for ext in extensions:
+        c_src = ext.sources[0]
+        pyx = c_src.removesuffix(".c") + ".pyx"
+        if cythonize is not None and (HERE / pyx).exists():
+            try:
+                # force: never compile a stale generated .c left next to the .pyx.
                 cythonize(
-                    [ext], compiler_directives={"language_level": "3"}, quiet=True, force=True
+                    [Extension(ext.name, [pyx])],
+                    compiler_directives={"language_level": "3"},
+                    quiet=True,
+                    force=True,
                 )
-            )
-        except Exception as exc:
-            OptionalBuildExt._skip(exc)
-    if have_c:
-        # No Cython (or it failed): compile the C an sdist ships, generated from the .pyx.
-        return [Extension("tickwire.itch._fast", [C_SRC], extra_compile_args=flags)]
-    return []
+            except Exception as exc:
+                OptionalBuildExt._skip(exc)
+        if (HERE / c_src).exists():
+            kept.append(ext)
+    return kept
+
+
+def _extensions() -> list[Extension]:
+    if os.environ.get("TICKWIRE_NO_EXT"):
+        return []
+    if not (HERE / PYX).exists() and not (HERE / C_SRC).exists():
+        return []
+    flags = ["-O3"] if os.name == "posix" else []
+    # The C generated from the .pyx (by _cythonize) or shipped in the sdist.
+    return [Extension("tickwire.itch._fast", [C_SRC], extra_compile_args=flags)]
 
 
 setup(
     ext_modules=_extensions(),
-    cmdclass={"build_ext": OptionalBuildExt, "build_py": CleanBuildPy},
+    cmdclass={"build_ext": OptionalBuildExt, "build_py": CleanBuildPy, "sdist": CythonizedSdist},
     # The sources ship in the sdist (MANIFEST.in), not in the wheel next to the .so.
     exclude_package_data={"tickwire.itch": ["*.c", "*.pyx"]},
 )

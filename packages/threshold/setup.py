@@ -19,6 +19,7 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 HERE = Path(__file__).parent
 PKG = "src/tickwire/threshold"
@@ -29,6 +30,7 @@ class OptionalBuildExt(build_ext):
     """build_ext that warns instead of failing when an extension cannot be compiled."""
 
     def run(self) -> None:
+        self.extensions = _cythonize(self.extensions)
         try:
             super().run()
         except Exception as exc:  # no compiler, no headers, ...
@@ -49,6 +51,14 @@ class OptionalBuildExt(build_ext):
         )
 
 
+class CythonizedSdist(sdist):
+    """sdist that ships the C generated from each .pyx (for builds without Cython)."""
+
+    def run(self) -> None:
+        _cythonize(list(self.distribution.ext_modules or []))
+        super().run()
+
+
 class CleanBuildPy(build_py):
     """build_py that drops compiled leftovers of an earlier build from ``build/lib``
     (a wheel built without the extensions must not ship a stale binary)."""
@@ -62,37 +72,50 @@ class CleanBuildPy(build_py):
         super().run()
 
 
-def _extensions() -> list[Extension]:
-    if os.environ.get("TICKWIRE_NO_EXT"):
-        return []
-    flags = ["-O3"] if os.name == "posix" else []
+def _cythonize(extensions: list[Extension]) -> list[Extension]:
+    """Regenerate each extension's C from the .pyx beside it, once per build command that
+    needs it (``build_ext``, ``sdist``), never when setup.py is merely loaded: every PEP 517
+    hook loads it, and Cython takes seconds per module. Without Cython (or if it fails) the
+    C an sdist ships is compiled; an extension with neither is dropped."""
     try:
         from Cython.Build import cythonize
     except ImportError:
         cythonize = None
-    out: list[Extension] = []
-    for name in MODULES:
-        pyx = f"{PKG}/{name}.pyx"
-        c_src = f"{PKG}/{name}.c"
-        ext_name = f"tickwire.threshold.{name}"
+    kept = []
+    for ext in extensions:
+        c_src = ext.sources[0]
+        pyx = c_src.removesuffix(".c") + ".pyx"
         if cythonize is not None and (HERE / pyx).exists():
-            ext = Extension(ext_name, [pyx], extra_compile_args=flags)
             try:
                 # force: never compile a stale generated .c left next to the .pyx.
-                out += cythonize(
-                    [ext], compiler_directives={"language_level": "3"}, quiet=True, force=True
+                cythonize(
+                    [Extension(ext.name, [pyx])],
+                    compiler_directives={"language_level": "3"},
+                    quiet=True,
+                    force=True,
                 )
-                continue
             except Exception as exc:
                 OptionalBuildExt._skip(exc)
         if (HERE / c_src).exists():
-            # No Cython (or it failed): compile the C an sdist ships.
-            out.append(Extension(ext_name, [c_src], extra_compile_args=flags))
-    return out
+            kept.append(ext)
+    return kept
+
+
+def _extensions() -> list[Extension]:
+    """The C each extension compiles: generated from its .pyx by :func:`_cythonize`, or
+    shipped in the sdist."""
+    if os.environ.get("TICKWIRE_NO_EXT"):
+        return []
+    flags = ["-O3"] if os.name == "posix" else []
+    return [
+        Extension(f"tickwire.threshold.{module}", [f"{PKG}/{module}.c"], extra_compile_args=flags)
+        for module in MODULES
+        if (HERE / PKG / f"{module}.pyx").exists() or (HERE / PKG / f"{module}.c").exists()
+    ]
 
 
 setup(
     ext_modules=_extensions(),
-    cmdclass={"build_ext": OptionalBuildExt, "build_py": CleanBuildPy},
+    cmdclass={"build_ext": OptionalBuildExt, "build_py": CleanBuildPy, "sdist": CythonizedSdist},
     exclude_package_data={"tickwire.threshold": ["*.c", "*.pyx", "*.h"]},
 )

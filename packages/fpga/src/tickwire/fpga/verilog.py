@@ -16,6 +16,7 @@ blocks (BLKSEQ), undriven signals, and so on.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -68,8 +69,12 @@ class RegisteredPorts(wiring.Component):
         return m
 
 
+@functools.cache
 def generate(registered_ports: bool = False) -> str:
-    """The Verilog text of the core (``registered_ports``: of :class:`RegisteredPorts`)."""
+    """The Verilog text of the core (``registered_ports``: of :class:`RegisteredPorts`).
+
+    Made once per process and kept: the export takes Yosys (as WebAssembly) about 6 s, and
+    the design cannot change under a running process."""
     top = RegisteredPorts() if registered_ports else ThresholdCore()
     text: str = verilog.convert(top, name=TOP, emit_src=False)
     return text
