@@ -39,13 +39,14 @@ export PATH="$HOME/.local/bin:$PATH"
 source scripts/pythons.sh
 
 read -r -a WANTED <<<"${TICKWIRE_PYTHONS:-${SUPPORTED_PYTHONS[*]}}"
-# --compile-bytecode, and compileall for the workspace's own sources: the suite starts
-# hundreds of Python processes (xdist workers, CLI runs, Dask workers, docs examples), and
-# where PYTHONDONTWRITEBYTECODE is set (it is on the machine measured) each one compiled
-# every module it imported from source: 1,063 s of test time in the 3.11 suite, 904 s with
-# the .pyc files (2026-12-06; the sweep tests 77 s -> 32 s). Python reads them whatever that
-# variable says.
-SYNC=(uv sync --all-packages --all-groups --locked --quiet --no-python-downloads --compile-bytecode)
+# Python may cache bytecode here whatever the caller's PYTHONDONTWRITEBYTECODE says: the
+# suite starts hundreds of Python processes (xdist workers, CLI runs, Dask workers, the
+# docs' examples), and with the variable set each of them compiled every module it imported
+# from source, and pytest rewrote every test module in each worker: 1,063 s of test time in
+# the 3.11 suite, 904 s with .pyc files (2026-12-06; the sweep tests 77 s -> 32 s). Compiling
+# everything at install instead (uv sync --compile-bytecode) cost 30 s per environment more.
+unset PYTHONDONTWRITEBYTECODE
+SYNC=(uv sync --all-packages --all-groups --locked --quiet --no-python-downloads)
 workers=${TICKWIRE_TEST_WORKERS:-2}
 XDIST=()
 if [ "$workers" != 0 ]; then XDIST=(-n "$workers" --dist loadfile); fi
@@ -70,7 +71,6 @@ for version in "${WANTED[@]}"; do
   echo "test: python $version ($python) in $env"
   export UV_PROJECT_ENVIRONMENT=$env
   "${SYNC[@]}" --python "$python"
-  uv run --no-sync python -m compileall -q packages/*/src >/dev/null || true  # pytest reports errors
   if [ "$version" = "$primary" ]; then
     uv run --no-sync ruff check .
     uv run --no-sync ruff format --check .
