@@ -1,0 +1,1 @@
+../../scripts/cython_build.py

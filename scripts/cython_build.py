@@ -1,0 +1,120 @@
+"""The build hook of the optional Cython extensions, one copy for the three packages that
+compile (tickwire-itch, tickwire-threshold, tickwire-engine).
+
+Each of them has this file as ``cython_build.py``, a symlink to ``scripts/cython_build.py``
+that its sdist holds as a plain file (MANIFEST.in), so an isolated build of the sdist
+finds it beside ``setup.py``, which puts its own folder on ``sys.path`` and calls
+:func:`setup_args`. It is not installed: the wheels hold only ``src/``.
+
+The rules, for every extension:
+
+- optional on purpose: each package must install and work through its pure-Python path
+  on a machine without a C compiler or without Cython, so a failed compile is reported
+  (a ``WARNING`` line naming the fallback) and skipped instead of failing the install;
+  ``TICKWIRE_NO_EXT=1`` builds without the extensions;
+- the .pyx becomes C once per build command that needs it, ``build_ext`` (forced: never a
+  stale generated ``.c``) and ``sdist`` (which ships the C for builds without Cython),
+  never when ``setup.py`` is merely loaded: every PEP 517 hook loads it, and Cython takes
+  seconds per module;
+- a wheel built without the extensions never ships the binary of an earlier build left in
+  ``build/lib``, and the ``.pyx`` and ``.c`` ship in the sdist only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from setuptools import Extension
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
+
+
+def setup_args(
+    here: Path,
+    package: str,
+    modules: Sequence[str],
+    fallback: str,
+    also_build_py: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
+    """``setup()``'s arguments for ``package``'s extensions ``modules`` (names in
+    ``src/<package path>/``). ``fallback`` says what is used without them;
+    ``also_build_py(build_lib)`` runs after build_py (to add files to the wheel)."""
+    src = Path("src", *package.split("."))
+
+    def skip(exc: BaseException) -> None:
+        print(f"WARNING: {package} extensions not built ({exc!r}); {fallback}", file=sys.stderr)
+
+    def cythonize_all(extensions: list[Extension]) -> list[Extension]:
+        """Regenerate each extension's C from its .pyx; keep those with C to compile."""
+        try:
+            from Cython.Build import cythonize
+        except ImportError:
+            cythonize = None
+        kept = []
+        for ext in extensions:
+            c_src = ext.sources[0]
+            pyx = c_src.removesuffix(".c") + ".pyx"
+            if cythonize is not None and (here / pyx).exists():
+                try:
+                    cythonize(
+                        [Extension(ext.name, [pyx])],
+                        compiler_directives={"language_level": "3"},
+                        quiet=True,
+                        force=True,
+                    )
+                except Exception as exc:
+                    skip(exc)
+            if (here / c_src).exists():
+                kept.append(ext)
+        return kept
+
+    class OptionalBuildExt(build_ext):
+        def run(self) -> None:
+            self.extensions = cythonize_all(self.extensions)
+            try:
+                super().run()
+            except Exception as exc:  # no compiler, no headers, ...
+                skip(exc)
+
+        def build_extension(self, ext: Extension) -> None:
+            try:
+                super().build_extension(ext)
+            except Exception as exc:
+                skip(exc)
+
+    class CythonizedSdist(sdist):
+        def run(self) -> None:
+            cythonize_all(list(self.distribution.ext_modules or []))
+            super().run()
+
+    class CleanBuildPy(build_py):
+        def run(self) -> None:
+            if not self.distribution.ext_modules:
+                stale = Path(self.build_lib, *package.split("."))
+                for name in modules:
+                    for path in stale.glob(f"{name}*"):
+                        path.unlink()
+            super().run()
+            if also_build_py is not None:
+                also_build_py(Path(self.build_lib))
+
+    flags = ["-O3"] if os.name == "posix" else []
+    ext_modules = [
+        Extension(f"{package}.{name}", [str(src / f"{name}.c")], extra_compile_args=flags)
+        for name in modules
+        if (here / src / f"{name}.pyx").exists() or (here / src / f"{name}.c").exists()
+    ]
+    return {
+        "ext_modules": [] if os.environ.get("TICKWIRE_NO_EXT") else ext_modules,
+        "cmdclass": {
+            "build_ext": OptionalBuildExt,
+            "build_py": CleanBuildPy,
+            "sdist": CythonizedSdist,
+        },
+        "exclude_package_data": {package: ["*.c", "*.pyx", "*.h"]},
+    }
