@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import socket
 from pathlib import Path
 
@@ -216,3 +217,163 @@ def test_live_names_the_address_that_failed(capsys: pytest.CaptureFixture[str]) 
         port = s.getsockname()[1]
     assert main(["live", "--feed", "127.0.0.1:0", "--ouch", f"127.0.0.1:{port}"]) == 2
     assert f"OUCH 127.0.0.1:{port}: Connection refused" in _error_line(capsys.readouterr().err)
+
+
+#: Plugin modules of the strategy-spec tests: name -> source (written to a folder put on
+#: ``sys.path``). Each fails while it is imported, so none stays in ``sys.modules``.
+PLUGINS = {
+    "tw_syntaxerr": "def (:\n",
+    "tw_boom": 'raise RuntimeError("x")\n',
+    "tw_badimport": "import tw_no_such_dependency\n",
+}
+
+#: (where the spec is given, the spec, what the one line says after where). Where is
+#: ``--strategy`` or ``FILE: strategy.class`` (the ``[strategy]`` table's ``class``).
+STRATEGY_SPECS = [
+    ("file", 5, 'must be a string "module:Class", got int 5'),
+    ("file", ["a:B"], "must be a string \"module:Class\", got list ['a:B']"),
+    ("file", "", "must be module:Class, got ''"),
+    ("file", "os:system", "os:system is not a tickwire Strategy subclass"),
+    ("file", "..:X", "'..:X': relative module names are not allowed"),
+    ("option", "", "must be module:Class, got ''"),
+    ("option", "nope", "must be module:Class, got 'nope'"),
+    ("option", "..:X", "'..:X': relative module names are not allowed"),
+    ("option", ".x:Y", "'.x:Y': relative module names are not allowed"),
+    ("option", "os:system", "os:system is not a tickwire Strategy subclass"),
+    ("option", "tw_syntaxerr:X", "cannot import tw_syntaxerr: SyntaxError: invalid syntax ("),
+    ("option", "tw_boom:X", "cannot import tw_boom: RuntimeError: x"),
+    ("option", "tw_badimport:X", "cannot import tw_badimport: No module named 'tw_no_such_d"),
+    ("file", "tw_boom:X", "cannot import tw_boom: RuntimeError: x"),
+]
+
+
+@pytest.fixture
+def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of :data:`PLUGINS` on ``sys.path``."""
+    folder = tmp_path / "plug"
+    folder.mkdir()
+    for name, source in PLUGINS.items():
+        (folder / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+def _spec_args(tmp_path: Path, where: str, spec: object) -> tuple[list[str], str]:
+    """The arguments giving ``spec`` ``where`` (a config file's ``class``, or
+    ``--strategy``), and how the error line names that place."""
+    if where == "option":
+        assert isinstance(spec, str)
+        return ["--strategy", spec], "--strategy: "
+    cfg = tmp_path / "strat.toml"
+    cfg.write_text(f"[strategy]\nclass = {json.dumps(spec)}\n")
+    return ["--config", str(cfg)], f"{cfg}: strategy.class: "
+
+
+@pytest.mark.parametrize(("where", "spec", "message"), STRATEGY_SPECS)
+def test_a_bad_strategy_spec_is_one_line_naming_its_place(
+    tmp_path: Path,
+    plugins: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    spec: object,
+    message: str,
+) -> None:
+    """A ``class`` that is no string was an AttributeError traceback; a relative module
+    name a TypeError one; a module that fails to import (a syntax error, an exception) a
+    traceback of about 45 lines; an empty spec ran the default market maker (exit 0); a
+    bad ``class`` from the file was blamed on ``--strategy``."""
+    args, place = _spec_args(tmp_path, where, spec)
+    out = tmp_path / "o"
+    assert main(["backtest", *args, "--out", str(out), *SMALL]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert line.startswith(f"tickwire-engine backtest: error: {place}"), line
+    assert message in line
+    assert not out.exists()  # refused before the run
+
+
+def test_a_syntax_error_in_the_strategy_module_names_its_file_and_line(
+    tmp_path: Path, plugins: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["backtest", "--strategy", "tw_syntaxerr:X", "--out", str(tmp_path / "o"), *SMALL]
+    assert main(argv) == 2
+    assert f"({plugins / 'tw_syntaxerr.py'}, line 1)" in _error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(("where", "spec", "message"), STRATEGY_SPECS[:4])
+def test_live_names_a_bad_strategy_spec_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, spec: object, message: str
+) -> None:
+    """``live`` resolves the spec where backtest does (before it connects anywhere)."""
+    args, place = _spec_args(tmp_path, where, spec)
+    assert main(["live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:9", *args]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"error: {place}" in line and message in line
+
+
+@pytest.mark.parametrize(
+    ("code", "raised"), [("raise KeyboardInterrupt\n", None), ("raise SystemExit(7)\n", 7)]
+)
+def test_an_interrupt_while_importing_the_strategy_is_not_a_usage_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    code: str,
+    raised: int | None,
+) -> None:
+    """Ctrl-C (130) and ``sys.exit`` in the module are not turned into its import error."""
+    (tmp_path / "tw_interrupt.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    argv = ["backtest", "--strategy", "tw_interrupt:X", "--out", str(tmp_path / "o"), *SMALL]
+    if raised is None:
+        assert main(argv) == 130
+    else:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == raised
+    assert "cannot import" not in capsys.readouterr().err
+
+
+def test_user_ref_nums_exhausted_names_the_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every other config error names the file; this one (found during the run) did not."""
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text("[backtest]\nfirst_user_ref_num = 4294967295\n")
+    assert main(["backtest", "--config", str(cfg), "--out", str(tmp_path / "o"), *SMALL]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"error: {cfg}: backtest.first_user_ref_num: 4294967295 leaves too few" in line
+
+
+@pytest.mark.parametrize(
+    ("symbol", "needle"),
+    [
+        ("", "symbol '' is empty"),
+        ("   ", "symbol '   ' is empty"),
+        ("AAPL,,MSFT", "symbol '' is empty"),
+        ("AAPL,", "symbol '' is empty"),
+        ("ABCDEFGHI", "symbol 'ABCDEFGHI' is longer than the 8 bytes of the ITCH stock field"),
+        ("BRK B", "symbol 'BRK B' must be printable ASCII with no space inside"),
+        ("ÄPPL", "symbol 'ÄPPL' must be printable ASCII"),
+    ],
+)
+def test_export_refuses_a_symbol_no_feed_can_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], symbol: str, needle: str
+) -> None:
+    """``--symbol ""`` exited 0 with an empty bbo.csv (an unknown symbol is exit 1, "not
+    found in the data"); refused while parsing, before the day is read."""
+    out = tmp_path / "ex"
+    argv = ["export", "--symbol", "AAPL", "--symbol", symbol, "--out", str(out)]
+    assert main([*argv, "--messages", "3000", "--symbols", "5"]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert "argument --symbol: " in line and needle in line
+    assert not (out / "bbo.csv").exists()
+
+
+def test_html_symbol_is_checked_while_parsing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--html-symbol ""`` was refused only once the day had run."""
+    argv = ["backtest", "--html", str(tmp_path / "r.html"), "--html-symbol", " "]
+    assert main([*argv, "--out", str(tmp_path / "o"), *SMALL]) == 2
+    assert "argument --html-symbol: symbol ' ' is empty" in _error_line(capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()

@@ -513,3 +513,48 @@ def test_compiled_sweep_equals_serial_backtests(days: list[Path], tmp_path: Path
         for name in ("orders.csv", "fills.csv", "pnl.csv", "positions.csv"):
             assert (run_dir / name).read_bytes() == (serial / name).read_bytes()
         assert r["pnl_e4"] == expected["pnl"]["total_e4"]
+
+
+@pytest.mark.parametrize(
+    ("where", "spec", "message"),
+    [
+        ("file", 5, 'strategy.class: must be a string "module:Class", got int 5'),
+        ("file", ["a:B"], 'strategy.class: must be a string "module:Class", got list'),
+        ("file", "", "strategy.class: must be module:Class, got ''"),
+        ("file", "os:system", "strategy.class: os:system is not a tickwire Strategy subclass"),
+        ("option", "", "--strategy: must be module:Class, got ''"),
+        ("option", "..:X", "--strategy: '..:X': relative module names are not allowed"),
+        ("option", "tw_sweep_boom:X", "--strategy: cannot import tw_sweep_boom: RuntimeError: x"),
+        ("option", "tw_sweep_syntax:X", "cannot import tw_sweep_syntax: SyntaxError: invalid"),
+    ],
+)
+def test_a_bad_strategy_spec_is_one_line_before_any_run(
+    days: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    spec: object,
+    message: str,
+) -> None:
+    """The spec is resolved where backtest resolves it (``prepare_backtest``): these were
+    tracebacks (a ``class`` that is no string, a relative module, a module that fails to
+    import), an empty spec ran the market maker, and a file's ``class`` was blamed on
+    ``--strategy``."""
+    (tmp_path / "tw_sweep_boom.py").write_text('raise RuntimeError("x")\n')
+    (tmp_path / "tw_sweep_syntax.py").write_text("def (:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100, 200]\n')
+    cfg = tmp_path / "strat.toml"
+    cfg.write_text(f"[strategy]\nclass = {json.dumps(spec)}\n" if where == "file" else "")
+    args = ["--config", str(cfg)] + (["--strategy", str(spec)] if where == "option" else [])
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out), "--quiet"]
+    assert main([*argv, "--workers", "1", "--no-plot", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tickwire-engine sweep: error: "), err
+    assert message in err
+    if where == "file":
+        assert f"{cfg}: strategy.class: " in err
+    assert not out.exists()  # nothing ran

@@ -81,6 +81,17 @@ def test_dump_symbol_follows_locate(real_file: Path) -> None:
     assert all(d.get("stock", symbol) == symbol for d in got)
 
 
+@pytest.mark.parametrize("symbol", ["", "  ", "TOOLONGSYM"])
+def test_dump_refuses_a_symbol_no_message_names(
+    real_file: Path, capsys: pytest.CaptureFixture[str], symbol: str
+) -> None:
+    """``--symbol ""`` (or blank, or longer than the 8-byte stock field) printed nothing,
+    exit 0: a usage error now, found while parsing (``tickwire.cli.stock_symbol``)."""
+    assert run("dump", str(real_file), "--symbol", symbol) == (2, "")
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert "argument --symbol: symbol " in line
+
+
 def test_dump_human_and_limit(real_file: Path) -> None:
     status, text = run("dump", str(real_file), "--limit", "3")
     assert status == 0

@@ -62,6 +62,17 @@ def test_set_errors_are_clear(iface: str, capsys: pytest.CaptureFixture[str]) ->
     assert "nothing to change" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("symbol", ["", "   ", "TOOLONGSYM", "BRK B"])
+def test_set_refuses_a_bad_symbol_while_parsing(
+    symbol: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked by the same type as every ``--symbol`` (``tickwire.cli.stock_symbol``),
+    before any pin is opened: the interface here has none."""
+    assert main(["set", "twxnopin0", "--locate", "13", "--symbol", symbol]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert "argument --symbol: symbol " in line
+
+
 def test_mirror_mode_changes_on_the_next_frame(
     program: XdpProgram, iface: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,7 +5,7 @@
   ``PROG: error: ...`` line and the exit statuses (2 usage, 1 failure, 130 interrupted,
   0 when stdout's reader went away), ``--version`` on every parser, help with defaults.
 * :mod:`tickwire.cli.args`: the validated argparse types (ports, counts, probabilities,
-  an input file that must exist).
+  stock symbols, an input file that must exist).
 * :mod:`tickwire.cli.output`: ``--json [PATH|-]`` and output files written whole or not
   at all.
 * :class:`Progress` (:mod:`tickwire.cli.progress`): rich progress bars on stderr, on a
@@ -30,6 +30,8 @@ from tickwire.cli.args import (
     positive_float,
     positive_int,
     probability,
+    stock_symbol,
+    stock_symbols,
     tcp_udp_port,
     tcp_udp_port_or_any,
     vlan_tci,
@@ -87,6 +89,8 @@ __all__ = [
     "positive_int",
     "probability",
     "run_cli",
+    "stock_symbol",
+    "stock_symbols",
     "tcp_udp_port",
     "tcp_udp_port_or_any",
     "vlan_tci",

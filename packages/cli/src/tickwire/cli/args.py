@@ -41,6 +41,8 @@ __all__ = [
     "positive_int",
     "probability",
     "reading_inputs",
+    "stock_symbol",
+    "stock_symbols",
     "tcp_udp_port",
     "tcp_udp_port_or_any",
     "unwritable_folder",
@@ -155,6 +157,45 @@ def iso_date(text: str) -> str:
     if not is_iso_date(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)")
     return text
+
+
+#: The ITCH 5.0 stock field's size (OUCH's symbol field too): a symbol has at most this
+#: many characters, padded with spaces on the right on the wire.
+STOCK_FIELD_BYTES = 8
+
+
+def stock_symbol(text: str) -> str:
+    """An argparse type: a stock symbol, as ITCH and OUCH carry it: 1 to 8 printable
+    ASCII characters with no space inside (``AAPL``, ``BRK.B``); blanks around it are
+    dropped (the wire's right padding). Why: an empty, blank or too long symbol matches
+    no message, and the commands ran to the end with empty outputs, exit 0."""
+    value = text.strip()
+    if not value:
+        raise argparse.ArgumentTypeError(f"symbol {text!r} is empty")
+    if len(value) > STOCK_FIELD_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"symbol {value!r} is longer than the {STOCK_FIELD_BYTES} bytes of the ITCH stock field"
+        )
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        raise argparse.ArgumentTypeError(
+            f"symbol {value!r} must be printable ASCII with no space inside"
+        )
+    return value
+
+
+def stock_symbols(text: str) -> list[str]:
+    """An argparse type: comma-separated stock symbols (``AAPL,MSFT``), each a
+    :func:`stock_symbol` (so an empty one, ``AAPL,,MSFT`` or ``AAPL,``, is refused)."""
+    parts = text.split(",")
+    symbols = []
+    for part in parts:
+        try:
+            symbols.append(stock_symbol(part))
+        except argparse.ArgumentTypeError as exc:
+            if len(parts) == 1:
+                raise
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return symbols
 
 
 #: The regular files the running command reads, ``(device, inode) -> path as given``:

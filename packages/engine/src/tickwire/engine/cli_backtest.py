@@ -47,6 +47,8 @@ from tickwire.cli import (
     output_folder_of,
     positive_int,
     run_cli,
+    stock_symbol,
+    stock_symbols,
     write_json,
 )
 from tickwire.cli import UsageError as _CliUsageError
@@ -155,6 +157,7 @@ def add_parser(subparsers: Any) -> None:
     bt.add_argument(
         "--html-symbol",
         metavar="SYM",
+        type=stock_symbol,
         help="symbol of the HTML report's price chart with fills (default: the most-filled)",
     )
     bt.add_argument("--quiet", action="store_true", help="no progress bar or terminal summary")
@@ -174,6 +177,7 @@ def add_parser(subparsers: Any) -> None:
         "--symbol",
         action="append",
         required=True,
+        type=stock_symbols,
         help="symbol to export (repeatable, or comma-separated)",
     )
     ex.add_argument(
@@ -342,31 +346,69 @@ def load_strategy(
 ) -> Any:
     """The strategy named by ``--strategy``, else by the ``[strategy]`` table's ``class``,
     else ``default``, built with the table's other keys; ``source`` (the config file)
-    leads the line of a bad key (``mm.toml: strategy.quote_size: ...``)."""
+    leads the line of a bad key (``mm.toml: strategy.quote_size: ...``).
+
+    Every way to run a strategy (``backtest``, ``sweep``, ``live``) resolves it here, so a
+    bad spec is one :class:`UsageError` line naming where it was given: ``--strategy: ...``
+    or ``mm.toml: strategy.class: ...`` (an empty one too: it is not "the default")."""
     strategy_cfg = dict(table)
-    spec = spec or strategy_cfg.pop("class", None) or default
-    strategy_cfg.pop("class", None)
-    cls = load_strategy_class(spec)
+    in_file = "class" in strategy_cfg
+    from_file = strategy_cfg.pop("class", None)
+    if spec is not None:
+        cls = load_strategy_class(spec)
+    elif in_file:
+        where = f"{source}: strategy.class" if source else "strategy.class"
+        cls = load_strategy_class(from_file, where=where)
+    else:
+        cls = load_strategy_class(default)
     try:
         return cls(strategy_cfg)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{source}: {exc}" if source else str(exc)) from None
 
 
-def load_strategy_class(spec: str) -> type:
-    """Import ``module:Class``."""
+def load_strategy_class(spec: object, *, where: str = "--strategy") -> type:
+    """Import ``module:Class`` (an absolute module name) and check that it is a
+    :class:`~tickwire.engine.strategy.api.Strategy` subclass.
+
+    Anything else is a :class:`UsageError` line led by ``where`` (the option or the
+    config key the spec came from): a spec that is no string or has no ``:``, a relative
+    module, a module that cannot be imported (``ImportError``, a ``SyntaxError`` with its
+    file and line, or any exception its code raises, named by its type); a
+    ``KeyboardInterrupt`` or ``SystemExit`` while importing goes through."""
     from tickwire.engine.strategy.api import Strategy
 
+    if not isinstance(spec, str):
+        raise UsageError(
+            f'{where}: must be a string "module:Class", got {type(spec).__name__} {spec!r}'
+        )
     module_name, _, cls_name = spec.partition(":")
     if not module_name or not cls_name:
-        raise UsageError(f"--strategy must be module:Class, got {spec!r}")
+        raise UsageError(f"{where}: must be module:Class, got {spec!r}")
+    if module_name.startswith("."):
+        raise UsageError(
+            f"{where}: {spec!r}: relative module names are not allowed "
+            "(give the module's full name, e.g. mypackage.strategies:MyStrategy)"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UsageError(f"--strategy: cannot import {module_name}: {exc}") from None
-    cls = getattr(module, cls_name, None)
+        raise UsageError(f"{where}: cannot import {module_name}: {one_line(exc)}") from None
+    except SyntaxError as exc:  # its file and line: the module's code, not the spec
+        place = f" ({exc.filename}, line {exc.lineno})" if exc.filename else ""
+        raise UsageError(
+            f"{where}: cannot import {module_name}: SyntaxError: {exc.msg}{place}"
+        ) from None
+    except Exception as exc:  # the module's own code failed while it was imported
+        raise UsageError(
+            f"{where}: cannot import {module_name}: {type(exc).__name__}: {one_line(exc)}"
+        ) from None
+    try:
+        cls = getattr(module, cls_name, None)
+    except Exception as exc:  # a module __getattr__ that raises something else
+        raise UsageError(f"{where}: {spec}: {type(exc).__name__}: {one_line(exc)}") from None
     if not isinstance(cls, type) or not issubclass(cls, Strategy):
-        raise UsageError(f"--strategy: {spec} is not a tickwire Strategy subclass")
+        raise UsageError(f"{where}: {spec} is not a tickwire Strategy subclass")
     return cls
 
 
@@ -377,6 +419,8 @@ class PreparedBacktest(NamedTuple):
     limits: Any  # tickwire.engine.risk.RiskLimits
     config: Any  # tickwire.engine.backtest.BacktestConfig
     fees: Any  # tickwire.engine.backtest.fees.FeeSchedule
+    #: The config file they came from (None: no file), named in an error found in the run.
+    source: str | None = None
 
 
 def prepare_backtest(
@@ -410,7 +454,7 @@ def prepare_backtest(
         fees = FeeSchedule.from_mapping(cfg.get("fees", {}))
     except (ValueError, TypeError) as exc:  # a ConfigError names the key; we name the file
         raise UsageError(f"{source}: {exc}" if source else str(exc)) from None
-    return PreparedBacktest(built, limits, config, fees)
+    return PreparedBacktest(built, limits, config, fees, source)
 
 
 def execute_backtest(
@@ -440,9 +484,10 @@ def execute_backtest(
     except BackendUnavailable as exc:  # --backend cython where the extension is not built
         raise UsageError(str(exc)) from None
     except UserRefNumsExhausted as exc:  # more orders than UserRefNums remain
+        file = f"{prepared.source}: " if prepared.source else ""  # as every config error
         raise UsageError(
-            f"backtest.first_user_ref_num: {prepared.config.first_user_ref_num} leaves too few "
-            f"4-byte UserRefNums for this run ({exc}); start lower"
+            f"{file}backtest.first_user_ref_num: {prepared.config.first_user_ref_num} leaves "
+            f"too few 4-byte UserRefNums for this run ({exc}); start lower"
         ) from None
 
 
@@ -558,7 +603,7 @@ def _backtest_outputs(
 def _cmd_export(args: argparse.Namespace) -> int:
     from tickwire.engine.lobster import ExportError, export
 
-    symbols = [s.strip() for item in args.symbol for s in item.split(",") if s.strip()]
+    symbols = [s for item in args.symbol for s in item]  # each checked by stock_symbols
     stream, _, desc, feed_stats = _messages(args, None)
     try:
         res = export(

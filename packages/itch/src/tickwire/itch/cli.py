@@ -40,6 +40,7 @@ from tickwire.cli import (
     output_folder,
     positive_int,
     run_cli,
+    stock_symbol,
     write_json,
 )
 from tickwire.itch.messages import MESSAGE_CLASSES, Message, decode
@@ -284,7 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dump", help="print messages")
     p.add_argument("file", type=existing_file, help="BinaryFILE (gzip allowed)")
     p.add_argument("--type", action="append", help="message type letters, e.g. A,F (repeatable)")
-    p.add_argument("--symbol", help="only messages about this symbol (by stock and locate)")
+    p.add_argument(
+        "--symbol",
+        type=stock_symbol,
+        help="only messages about this symbol (by stock and locate)",
+    )
     p.add_argument("--limit", type=positive_int, help="stop after N messages")
     p.add_argument("--lenient", action="store_true", help="report bad frames and go on")
     p.add_argument("--session", metavar="NAME", help=SESSION_HELP)

@@ -26,6 +26,7 @@ from tickwire.cli import (
     non_negative_int,
     positive_float,
     run_cli,
+    stock_symbol,
 )
 from tickwire.threshold.cli import load_config_argument
 from tickwire.threshold.config import ConfigError, InstrumentConfig
@@ -88,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("set", help="change an instrument's limits, or add one")
     s.add_argument("iface")
     s.add_argument("--locate", type=int_range(1, 65535, what="locate"), required=True)
-    s.add_argument("--symbol")
+    s.add_argument("--symbol", type=stock_symbol, help="the instrument's ITCH stock symbol")
     for field in _LIMIT_FIELDS:
         s.add_argument("--" + field.replace("_", "-"), dest=field, type=int)
 
