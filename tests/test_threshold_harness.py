@@ -150,7 +150,7 @@ def test_generated_day_reference_matches_model() -> None:
 #: there a 2,000-message day. The 20,000-message day still runs on that design:
 #: ``fpga-verilator`` runs it on the Verilog exported from the same core, and
 #: ``packages/fpga/tests/test_fpga_vsim.py`` holds the two simulations to each other,
-#: order for order and cycle for cycle, on a 4,000-message day of their own.
+#: order for order and cycle for cycle, on a 1,500-message day of their own.
 DAY_MESSAGES = {"fpga": 2_000}
 
 

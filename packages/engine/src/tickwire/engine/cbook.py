@@ -25,7 +25,7 @@ import importlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from tickwire.engine.book import (
     BBO,
@@ -38,6 +38,7 @@ from tickwire.engine.book import (
 from tickwire.engine.book import TapePrint as _TapePrint
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError
 from tickwire.itch import fastpath as itch_fastpath
+from tickwire.net.frames import positional_constructor as frames_positional_constructor
 from tickwire.threshold.backends import BackendUnavailable
 from tickwire.threshold.scan import field_offset
 
@@ -48,6 +49,7 @@ __all__ = [
     "CythonBookManager",
     "OrderInfo",
     "make_book_manager",
+    "positional_constructor",
 ]
 
 BOOK_BACKENDS = ("reference", "cython")
@@ -185,6 +187,20 @@ def _load() -> tuple[Any, str | None]:
 _ext, UNAVAILABLE_REASON = _load()
 #: True when the compiled book can be used.
 AVAILABLE: Final[bool] = _ext is not None
+
+_T = TypeVar("_T")
+
+
+def positional_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """:func:`tickwire.net.frames.positional_constructor` for the frozen, slotted
+    dataclass ``cls``, in C when the extension is built (``_cbook.SlotsConstructor``: each
+    value stored straight into its slot, about five times faster), else that one. The
+    engine builds its events and OUCH messages with it, in the backtest's and the live
+    engine's hot paths."""
+    if _ext is not None:
+        made: Callable[..., _T] = _ext.SlotsConstructor(cls)
+        return made
+    return frames_positional_constructor(cls)
 
 
 class _OrderIndex(Mapping[int, OrderInfo]):

@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 from tickwire.engine import cbook
 from tickwire.engine.backtest.latency import ConstantLatency
-from tickwire.engine.strategy.api import Strategy, declared_consumes
+from tickwire.engine.strategy.api import BookUpdate, Strategy, declared_consumes
+from tickwire.engine.strategy.context import _book_update as book_update
 from tickwire.itch import Message, encode
 from tickwire.threshold.backends import BackendUnavailable
 
@@ -111,6 +112,9 @@ def run_core(
         # counts its events (strategy_events) instead of calling it.
         type(runner.strategy).on_book is not Strategy.on_book,
         type(runner.strategy).on_trade is not Strategy.on_trade,
+        # A BBO change of a book="bbo" symbol goes from C to on_book (ReplayCore._bbo_call).
+        on_book=runner._callbacks[BookUpdate],
+        book_update=book_update,
     )
     for _ in cbook.feed_chunks(core.feed, chunks(source)):
         pass

@@ -444,15 +444,18 @@ class _Runner:
     def _drive(self, coro: Coroutine[Any, Any, None]) -> None:
         if self.measure:
             t0 = time.perf_counter_ns()
+        # Iterating the coroutine's awaitable runs it to its end like ``send(None)``,
+        # without the StopIteration a send raises there (about 0.3 us a call).
+        suspended = False
         try:
-            coro.send(None)
-        except StopIteration:
-            pass
+            for _ in coro.__await__():
+                suspended = True
+                break
         except RuntimeError as exc:
             if "no running event loop" not in str(exc):
                 raise
             raise StrategyError(_SUSPENDED) from exc
-        else:
+        if suspended:
             coro.close()
             raise StrategyError(_SUSPENDED)
         if self.measure:

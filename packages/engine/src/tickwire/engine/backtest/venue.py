@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tickwire.engine.book import BUY, BookManager
+from tickwire.engine.cbook import positional_constructor
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
@@ -56,7 +57,6 @@ from tickwire.itch import (
     SystemEvent,
     Trade,
 )
-from tickwire.net.frames import positional_constructor
 from tickwire.ouch import v50
 from tickwire.ouch.v50 import RejectReason  # the one table of reject codes; re-exported here
 

@@ -56,6 +56,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 from tickwire.engine.book import BBO, BookManager, OrderBook, TapePrint, TopLevels
+from tickwire.engine.cbook import positional_constructor
 from tickwire.engine.risk import symbol_key
 from tickwire.engine.strategy.api import (
     BookUpdate,
@@ -69,7 +70,6 @@ from tickwire.engine.strategy.api import (
 )
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message, StockDirectory, StockTradingAction
-from tickwire.net.frames import positional_constructor
 
 __all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
 

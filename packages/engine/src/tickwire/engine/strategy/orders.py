@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from tickwire.engine.cbook import positional_constructor
 from tickwire.engine.risk import (
     MAX_OUCH_QUANTITY,
     RiskEngine,
@@ -79,7 +80,6 @@ from tickwire.engine.risk import (
     wire_symbol,
 )
 from tickwire.engine.strategy.api import OrderUpdate
-from tickwire.net.frames import positional_constructor
 from tickwire.ouch import v50
 from tickwire.ouch.tracker import Event, OrderTracker, TrackedOrder
 from tickwire.ouch.tracker import OrderState as WireState
