@@ -44,6 +44,11 @@ else:
     raise SystemExit("cython backend did not refuse")
 # The reference still works.
 assert cbook.make_book_manager("reference").summary()["instruments"] == {}
+# The engine's events are built by tickwire.net's Python constructor.
+from tickwire.engine.strategy.api import BookUpdate
+from tickwire.engine.strategy.context import _book_update
+assert type(_book_update).__name__ == "function"
+assert type(_book_update("X", 1, 2, None, None, None)) is BookUpdate
 sys.exit(main(["book", "--backend", "cython", sys.argv[1]]))
 """
 
