@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tickwire.engine import cbook
 from tickwire.engine.backtest import BacktestConfig, run_backtest
 from tickwire.engine.risk import RiskEngine, RiskLimits
 from tickwire.engine.strategy import (
     BookUpdate,
+    Consumes,
     Context,
     MarketMaker,
     OrderManager,
@@ -24,8 +26,10 @@ from tickwire.engine.strategy import (
     UserRefNumsExhausted,
 )
 from tickwire.engine.strategy.live import LiveRunner
-from tickwire.itch import AddOrder, Message, OrderExecuted, SystemEvent
+from tickwire.itch import AddOrder, Message, OrderExecuted, StockDirectory, SystemEvent
 from tickwire.ouch import v50
+
+_NEEDS_CORE = pytest.mark.skipif(not cbook.AVAILABLE, reason=str(cbook.UNAVAILABLE_REASON))
 
 PX = 1_000_000
 
@@ -228,6 +232,16 @@ def flow() -> list[Message]:
     ]
 
 
+def directory_flow() -> list[Message]:
+    """flow() with ABC's Stock Directory first: a symbol the compiled core can route
+    (declared ``book="bbo"``, its BBO changes reach on_book from C)."""
+    first, *rest = flow()
+    abc = StockDirectory(
+        1, 0, T0, "ABC", "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
+    )
+    return [first, abc, *rest]
+
+
 class Recorder(Strategy):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -311,14 +325,45 @@ def test_engine_strategy_position_of_a_padded_symbol() -> None:
 
 
 class Sleeper(Strategy):
+    calls = 0
+
     async def on_book(self, update: BookUpdate) -> None:
+        self.calls += 1
         await asyncio.sleep(self.config["delay"])
 
 
+class BboSleeper(Sleeper):
+    consumes = Consumes(book="bbo")  # the compiled core calls on_book from C
+
+
+class Raiser(Strategy):
+    consumes = Consumes(book="bbo")
+
+    async def on_book(self, update: BookUpdate) -> None:
+        raise RuntimeError("the strategy's own error")
+
+
+_BACKENDS = ["reference", pytest.param("compiled", marks=_NEEDS_CORE)]
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+@pytest.mark.parametrize("measure", [False, True])
 @pytest.mark.parametrize("delay", [0, 0.001])
-def test_engine_strategy_suspending_callback_is_an_error(delay: float) -> None:
-    with pytest.raises(StrategyError, match="set_timer"):
-        run_backtest(Sleeper({"delay": delay}), flow())
+def test_engine_strategy_suspending_callback_is_an_error(
+    delay: float, measure: bool, backend: str
+) -> None:
+    for strategy in (Sleeper({"delay": delay}), BboSleeper({"delay": delay})):
+        with pytest.raises(StrategyError, match="set_timer"):
+            run_backtest(strategy, directory_flow(), measure=measure, backend=backend)
+        assert strategy.calls == 1  # the first suspension is the error
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+@pytest.mark.parametrize("measure", [False, True])
+def test_engine_strategy_callback_error_is_the_strategys(measure: bool, backend: str) -> None:
+    with pytest.raises(RuntimeError, match="the strategy's own error") as caught:
+        run_backtest(Raiser(), directory_flow(), measure=measure, backend=backend)
+    assert type(caught.value) is RuntimeError
 
 
 def test_engine_strategy_examples_reject_unknown_config() -> None:

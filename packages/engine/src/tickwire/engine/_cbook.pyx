@@ -67,6 +67,12 @@ cdef extern from "Python.h":
     object PyCapsule_New(void* pointer, const char* name, void (*destructor)(object))
     void* PyCapsule_GetContext(object capsule)
     int PyCapsule_SetContext(object capsule, void* context) except -1
+    ctypedef enum PySendResult:
+        PYGEN_RETURN
+        PYGEN_ERROR
+        PYGEN_NEXT
+    PySendResult PyIter_Send(PyObject* iter, PyObject* arg, PyObject** presult)
+    void Py_XDECREF(PyObject* o)
     ctypedef struct PyMemberDef:
         const char* name
         int type
@@ -1611,6 +1617,15 @@ cdef inline size_t top_size(int32_t depth) noexcept nogil:
     return (2 + 4 * <size_t>depth) * sizeof(int64_t)
 
 
+cdef PySendResult _send(object coro) except? PYGEN_ERROR:
+    """``coro.send(None)``: PYGEN_RETURN when it ran to its end, PYGEN_NEXT when it
+    suspended; an exception out of it propagates."""
+    cdef PyObject* res = NULL
+    cdef PySendResult r = PyIter_Send(<PyObject*>coro, <PyObject*>None, &res)
+    Py_XDECREF(res)
+    return r
+
+
 cdef inline bint is_book_type(uint8_t t) noexcept nogil:
     return (t == 0x41 or t == 0x46 or t == 0x45 or t == 0x43 or t == 0x58 or t == 0x44
             or t == 0x55)
@@ -1642,6 +1657,7 @@ cdef class ReplayCore:
     cdef object deliver_py, heap_event, on_market, record_fills, sample
     cdef object set_reference, prints, fills
     cdef object on_book, book_update, drive, last_seen  # the BBO fast path (_bbo_call)
+    cdef bint measure  # the runner times callbacks: its _drive drives them
     cdef int64_t now, exchange_now, trigger_ts, last_feed, feed_const, heap_top
     cdef int64_t count, sample_every, pending_progress, fills_seen
     cdef FeedItem* q
@@ -1705,6 +1721,7 @@ cdef class ReplayCore:
         self.on_book = on_book
         self.book_update = book_update
         self.drive = runner._drive
+        self.measure = runner.measure
         self.last_seen = self.ctx.last_seen
         self.counted_events = 0
         self.qcap = 1 << 10
@@ -2104,9 +2121,34 @@ cdef class ReplayCore:
         if last_seen.get(loc) != bbo:
             msg = itch_decode(PyBytes_FromStringAndSize(<const char*>m, length))
             last_seen[loc] = bbo
-            self.drive(self.on_book(self.book_update(symbol, loc, msg.timestamp, bbo, book, msg)))
+            coro = self.on_book(self.book_update(symbol, loc, msg.timestamp, bbo, book, msg))
+            if self.measure:
+                self.drive(coro)
+            else:
+                self._drive(coro)
         else:
             last_seen[loc] = bbo
+        return 0
+
+    cdef int _drive(self, object coro) except -1:
+        """The runner's ``_drive`` for a callback it does not time: run ``coro`` to its
+        end (``PyIter_Send``: no StopIteration), a suspension or asyncio's "no running
+        event loop" being the runner's error (its ``_suspended``, ``_callback_raised``);
+        count the event (added to the result's at the end), then deliver the order
+        updates and forget the finished orders it caused, as the runner does."""
+        cdef PySendResult r = PYGEN_RETURN
+        runner = self.runner
+        try:
+            r = _send(coro)
+        except RuntimeError as exc:
+            runner._callback_raised(exc)
+        if r == PYGEN_NEXT:
+            runner._suspended(coro)
+        self.counted_events += 1
+        if runner._updates:
+            runner._deliver_updates()
+        if runner._finished:
+            runner._forget_finished()
         return 0
 
     cdef int _remember_top(self, uint16_t loc) except -1:
