@@ -311,6 +311,7 @@ def test_directory_names_instruments() -> None:
         "duplicate_references": 0,
         "clamped": 0,
         "rejected": 0,
+        "unknown_types": 0,
         "instruments": {
             "5": {
                 "symbol": "MSFT",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import cast
 
 import pytest
 from tickwire.moldudp64 import DownstreamPacket, parse_downstream
@@ -227,6 +228,120 @@ def test_replay_keeps_recorded_timing(tmp_path: Path, capsys: pytest.CaptureFixt
     report = json.loads(capsys.readouterr().out)
     assert 0.19 <= report["elapsed_s"] < 0.6  # 0.4 s at 2x: 0.2 s
     assert len(sink.wait()) == 21
+
+
+def _small_capture(path: Path, n: int, *, cut: int | None = None) -> list[bytes]:
+    """A classic pcap of ``n`` MoldUDP64 packets (payloads returned); frame number
+    ``cut`` (from 1) captured with its first 60 bytes only, as a snap length of 60 does."""
+    import struct
+
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 60 if cut else 65535, 1))
+    payloads = []
+    for i in range(n):
+        pkt = DownstreamPacket("CUT", 1 + i * 2, (b"a" * 30, b"b" * 30)).build()
+        frame = build_udp_frame(
+            pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
+        )
+        kept = frame[:60] if cut == i + 1 else frame
+        out += struct.pack("<IIII", 1, i * 1000, len(kept), len(frame)) + kept
+        if cut != i + 1:
+            payloads.append(pkt)
+    path.write_bytes(bytes(out))
+    return payloads
+
+
+def test_replay_counts_only_the_packets_the_kernel_took() -> None:
+    """A send that fails is a send error, not a packet sent: the report's packets,
+    messages and bytes are the sends that went out. Every packet was counted as sent
+    (``sent 19974 packets ... send errors: 9987``) and the run exited 0."""
+    from tickwire.moldudp64.replay import replay
+
+    class Flaky:
+        calls = 0
+
+        def getpeername(self) -> tuple[str, int]:
+            return ("127.0.0.1", 9)
+
+        def send(self, payload: bytes) -> int:
+            self.calls += 1
+            if self.calls % 2 == 0:
+                raise ConnectionRefusedError(111, "Connection refused")
+            return len(payload)
+
+    pkts = [DownstreamPacket("FLAKY", 1 + i, (b"x" * 10,)).build() for i in range(10)]
+
+    def source() -> list[tuple[int, bytes]]:
+        return list(enumerate(pkts))
+
+    rep = replay(source, cast(socket.socket, Flaky()), speed=0)
+    assert (rep.packets, rep.send_errors, rep.messages) == (5, 5, 5)
+    assert rep.bytes == sum(len(p) for p in pkts[::2])
+    assert rep.first_send_error == "Connection refused"
+    assert rep.text().splitlines()[0].startswith("sent 5 packets (5 messages")
+    # --max bounds the sends tried, failed or not (a loop to a dead port ends).
+    rep = replay(source, cast(socket.socket, Flaky()), speed=0, max_packets=4, loop=True)
+    assert (rep.packets, rep.send_errors) == (2, 2)
+
+
+def test_replay_send_errors_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Loopback to a port nobody listens on (ICMP port unreachable fails the next send):
+    the report counts the failed sends apart, and one error line ends the run, exit 1."""
+    pcap = tmp_path / "s.pcap"
+    _small_capture(pcap, 20)
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    rc = main(["replay", str(pcap), "--to", f"127.0.0.1:{port}", "--speed", "0", "--json"])
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert rc == 1
+    assert report["send_errors"] >= 1 and report["packets"] + report["send_errors"] == 20
+    (line,) = err.splitlines()
+    assert line.startswith("tickwire-moldudp64 replay: error: ")
+    assert f"{report['send_errors']} of 20 packets not sent to 127.0.0.1:{port}" in line
+
+
+def test_replay_reports_a_frame_the_capture_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A frame cut by the snap length is no packet to send: counted, said, exit 1 (it
+    was skipped without a word, ``sent 19973 packets``, exit 0)."""
+    pcap = tmp_path / "cut.pcap"
+    payloads = _small_capture(pcap, 10, cut=5)
+    sink = Listener()
+    rc = main(["replay", str(pcap), "--to", f"127.0.0.1:{sink.port}", "--speed", "0"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert out.splitlines()[0].startswith("sent 9 packets")
+    assert "skipped: 1 frames, not sent (1 frames cut short by the capture's snap length" in out
+    (line,) = err.splitlines()
+    assert line.startswith("tickwire-moldudp64 replay: error: ")
+    assert "1 frames cut short by the capture's snap length" in line
+    assert "frame 5: 60 of its" in line
+    assert sink.wait() == payloads
+
+
+def test_pcap2itch_writes_its_json_summary_on_stderr_then_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the README promises and docs/cli.md's conventions now say: the summary is one
+    JSON line on stderr (the one JSON written without ``--json``, kept for the scripts
+    that read it), and the error line, when there is one, comes after it, last. The
+    conventions said errors are one line and only ``--json`` writes JSON, and named no
+    such summary."""
+    pcap = tmp_path / "cut.pcap"
+    _small_capture(pcap, 6, cut=3)
+    out = tmp_path / "out.itch"
+    assert main(["pcap2itch", str(pcap), str(out)]) == 1
+    summary, error = capsys.readouterr().err.splitlines()
+    assert json.loads(summary)["cut_frames"] == 1
+    assert error.startswith("tickwire-moldudp64 pcap2itch: error: ")
+    assert error.endswith(f"{out} is written all the same")
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "cli.md").read_text()
+    conventions = " ".join(docs.split("## The conventions")[1].split("## Captures")[0].split())
+    assert "`moldudp64 pcap2itch` prints its summary as one JSON line on stderr" in conventions
+    assert "It is the last line on stderr" in conventions
 
 
 def test_replay_refuses_anything_but_a_literal_address(tmp_path: Path) -> None:

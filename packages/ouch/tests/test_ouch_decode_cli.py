@@ -147,3 +147,48 @@ def test_the_handshake_says_which_side_is_the_server(
         ("198.18.0.2:26400", "server_to_client"),
     ]
     assert "not sent by a client" in records[0]["error"]
+
+
+def test_records_that_do_not_decode_exit_1_with_their_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OUCH that does not decode inside valid SoupBinTCP framing: each record keeps its
+    ``ouch_error`` line and one ``error:`` line counts them, exit 1 (it exited 0)."""
+    import json
+
+    from tickwire.soupbintcp.packets import SequencedData, ServerHeartbeat, build_packet
+
+    bad = build_packet(SequencedData(b"S" + b"x" * 10))
+    cap = tmp_path / "bad.pcap"
+    _tcp_capture(cap, [(True, build_packet(ServerHeartbeat()) + bad + bad)])
+    assert main(["decode", str(cap)]) == 1
+    out, err = capsys.readouterr()
+    assert sum("ouch_error=" in line for line in out.splitlines()) == 2
+    line = _error_line(err)
+    assert len(err.splitlines()) == 1
+    assert line.startswith("tickwire-ouch decode: error: ")
+    assert "2 records not decoded" in line and "3 packets decoded" in line
+    assert main(["decode", str(cap), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert sum("ouch_error" in json.loads(x) for x in out.splitlines()) == 2
+    assert "2 records not decoded" in _error_line(err)
+
+
+def test_a_capture_without_soupbintcp_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture of UDP only printed nothing and exited 0, as if the session were quiet:
+    one line says no SoupBinTCP stream was found, exit 1 (nothing could be decoded)."""
+    from tickwire.net import PcapWriter, build_udp_frame
+
+    cap = tmp_path / "udp.pcap"
+    with PcapWriter(cap) as w:
+        for _ in range(3):
+            w.write(build_udp_frame(b"x" * 30, src_ip="198.18.0.1", dst_ip="198.18.0.2",
+                                    src_port=1, dst_port=2))  # fmt: skip
+    assert main(["decode", str(cap)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    line = _one_line(err)
+    assert line.startswith("tickwire-ouch decode: error: ")
+    assert "no SoupBinTCP stream found" in line and "0 TCP segments" in line

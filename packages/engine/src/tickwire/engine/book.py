@@ -24,6 +24,13 @@ not booked (``rejected``). These are the rules itch-book documents, so both book
 compared message by message. An add whose side is neither ``B`` nor ``S`` is not booked
 either (``rejected``): it is no order, and read as a sell it would stand on the ask and
 cross a backtest's bids (test: ``test_faults_are_counted_never_raised``).
+
+A message of a type ITCH 5.0 does not define never reaches a book: the reader that frames
+the feed skips it by its length prefix, as the specification has receivers do with types
+newer than they are, and counts it (:func:`tickwire.itch.decode_binaryfile`'s
+``stats.skipped``, the compiled book's own ``skipped``, a capture's ``unknown_types``).
+The commands report that count as ``unknown_types`` beside the book's
+(:func:`book_summary`, :func:`unknown_types_phrase`): skipped, never dropped unsaid.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ __all__ = [
     "OrderBook",
     "TapePrint",
     "TopLevels",
+    "unknown_types_phrase",
 ]
 
 BUY = "B"
@@ -466,9 +474,12 @@ class BookManager:
         if problems:
             raise BookInvariantError("; ".join(problems[:20]))
 
-    def summary(self) -> dict[str, object]:
-        """The JSON object of ``python -m tickwire.engine book --json``."""
-        return book_summary(self.books, self.unknown_references, self.stats)
+    def summary(self, *, unknown_types: int = 0) -> dict[str, object]:
+        """The JSON object of ``python -m tickwire.engine book --json`` (``unknown_types``:
+        the messages the reader that fed the books skipped, :func:`book_summary`)."""
+        return book_summary(
+            self.books, self.unknown_references, self.stats, unknown_types=unknown_types
+        )
 
     def iter_orders(self) -> Iterator[Order]:
         return iter(self.orders.values())
@@ -720,17 +731,32 @@ def fault_phrases(faults: Mapping[str, int]) -> list[str]:
     return out
 
 
+def unknown_types_phrase(unknown_types: int) -> str | None:
+    """``N messages of unknown types skipped``, or None for none: how every command's
+    text names the messages of a type ITCH 5.0 does not define, which the reader skipped
+    by their length (module docs; ``unknown_types`` in the JSON)."""
+    if not unknown_types:
+        return None
+    return f"{unknown_types:,} messages of unknown types skipped"
+
+
 def book_summary(
-    books: Mapping[int, Any], unknown_references: int, stats: BookStats | None = None
+    books: Mapping[int, Any],
+    unknown_references: int,
+    stats: BookStats | None = None,
+    *,
+    unknown_types: int = 0,
 ) -> dict[str, object]:
     """The JSON object of ``python -m tickwire.engine book --json``, from any books with the
     reference's per-book API (``symbol``, ``bbo()``, ``order_count``, ``level_count``), so
     every book backend prints the same layout. With ``stats``, every fault the book
     handled (:func:`fault_counts`) beside ``unknown_references``, so a feed that
-    contradicts itself says so."""
+    contradicts itself says so; ``unknown_types`` the messages of unknown types the
+    reader skipped before the books (module docs)."""
     faults: dict[str, object] = {"unknown_references": unknown_references}
     if stats is not None:
         faults.update(fault_counts(unknown_references, stats))
+    faults["unknown_types"] = unknown_types
     instruments: dict[str, object] = {}
     for locate in sorted(books):
         b = books[locate]
@@ -747,9 +773,13 @@ def book_summary(
     return {**faults, "instruments": instruments}
 
 
-def faults_text(stats: BookStats, unknown_references: int) -> str:
-    """``N messages, N unknown references`` and each other fault the book handled when
-    there was one (``engine book`` prints it)."""
+def faults_text(stats: BookStats, unknown_references: int, unknown_types: int = 0) -> str:
+    """``N messages, N unknown references``, each other fault the book handled when there
+    was one, and the messages of unknown types skipped before it when there were some
+    (``engine book`` prints it)."""
     faults = fault_counts(unknown_references, stats)
     rest = fault_phrases({**faults, "unknown_references": 0})
+    skipped = unknown_types_phrase(unknown_types)
+    if skipped is not None:
+        rest.append(skipped)
     return ", ".join([f"{stats.messages} messages, {unknown_references} unknown references", *rest])

@@ -261,9 +261,13 @@ class CythonBookManager(_Base):  # type: ignore[misc]
         b = self.books.get(locate)
         return self.system_event == "Q" and b is not None and b.trading_state in ("T", "")
 
-    def summary(self) -> dict[str, object]:
-        """The JSON object of ``python -m tickwire.engine book --json``."""
-        return book_summary(self.books, self.unknown_references, self.stats)
+    def summary(self, *, unknown_types: int = 0) -> dict[str, object]:
+        """The JSON object of ``python -m tickwire.engine book --json`` (``unknown_types``
+        as the reference's: the count of the reader that fed the books, which for
+        :meth:`feed_binaryfile` and :meth:`feed_file` is this book's ``skipped``)."""
+        return book_summary(
+            self.books, self.unknown_references, self.stats, unknown_types=unknown_types
+        )
 
     def invariant_violations(self, *, crossed: bool = True) -> list[str]:
         """Every broken invariant over all books (see the reference's method)."""

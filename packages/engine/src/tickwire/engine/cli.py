@@ -19,7 +19,9 @@ was dropped or missing is printed (``book --json``: under ``capture``);
 ``--keep-duplicates`` applies every packet in capture order instead. One session is
 read: ``--session NAME``, or the capture's only one (a second is a usage error naming
 both); lost messages (bad packets, cut frames, gaps) end the command with one ``error:``
-line and exit 1 once its output is written (``docs/cli.md``, "Captures").
+line and exit 1 once its output is written (``docs/cli.md``, "Captures"). Messages of a
+type ITCH 5.0 does not define are skipped, as the specification has receivers do, and
+counted (``unknown_types``; exit 0: ``docs/cli.md``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from tickwire.engine.sources import (
     iter_capture,
 )
 from tickwire.itch import DecodeError
+from tickwire.itch.fastpath import FrameStats
 from tickwire.moldudp64 import MoldError
 from tickwire.threshold.backends import BackendNotFound, BackendUnavailable
 from tickwire.threshold.cli import add_run_arguments, backends_command, run_command
@@ -69,6 +72,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
         path, capture=capture, session=args.session, keep_duplicates=args.keep_duplicates
     )
     feed_stats = CaptureFeedStats()
+    # Messages of unknown types: skipped by the reader that frames the feed, counted by it.
     with Progress(None if capture else size, f"book {path.name}") as bar:
         if capture:
             manager.feed(
@@ -80,19 +84,23 @@ def _cmd_book(args: argparse.Namespace) -> int:
                     session=args.session,
                 )
             )
+            unknown_types = feed_stats.unknown_types
         elif isinstance(manager, CythonBookManager):
             # ITCH decoded straight from the file's bytes into the compiled books.
             manager.feed_file(path)
             bar.update(size)
+            unknown_types = manager.skipped
         else:
-            manager.feed(iter_binaryfile(path, on_bytes=bar.update))
-    summary = manager.summary()
+            frames = FrameStats()
+            manager.feed(iter_binaryfile(path, stats=frames, on_bytes=bar.update))
+            unknown_types = frames.skipped
+    summary = manager.summary(unknown_types=unknown_types)
     if capture:
         summary["capture"] = feed_stats.as_dict()
     if args.json is not None:
         write_json(args.json, summary, indent=2)
     if not json_to_stdout(args.json):
-        _print_books(manager, summary, feed_stats if capture else None)
+        _print_books(manager, summary, feed_stats if capture else None, unknown_types)
     if capture:
         feed_stats.check_whole(path, "the books are built")
     return 0
@@ -102,9 +110,10 @@ def _print_books(
     manager: BookManager | CythonBookManager,
     summary: dict[str, object],
     feed_stats: CaptureFeedStats | None,
+    unknown_types: int,
 ) -> None:
     """``book``'s text: the faults, the capture line, a row per instrument."""
-    print(faults_text(manager.stats, manager.unknown_references))
+    print(faults_text(manager.stats, manager.unknown_references, unknown_types))
     if feed_stats is not None:
         print(feed_stats.text())
     print(

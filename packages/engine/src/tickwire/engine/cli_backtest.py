@@ -495,9 +495,16 @@ def write_backtest(
     result: Any, out: Path, desc: str, feed_stats: CaptureFeedStats | None, *, plot: bool
 ) -> dict[str, Any]:
     """Write the backtest's outputs to ``out`` (report.json with ``data`` and, for a
-    capture, ``capture``; the CSVs; ``plot``: pnl.png) and return the report."""
+    capture, ``capture``; the CSVs; ``plot``: pnl.png) and return the report.
+
+    For a capture, the messages of unknown types its reader skipped
+    (``feed_stats.unknown_types``) are the result's ``unknown_types`` first: the backtest
+    was given decoded messages, which have none, so the report counts them as for a
+    BinaryFILE."""
     from tickwire.engine.backtest.report import write_outputs
 
+    if feed_stats is not None:
+        result.unknown_types += feed_stats.unknown_types
     report = write_outputs(result, out, plot=plot)
     report["data"] = desc
     report.update(_capture_summary(feed_stats))

@@ -17,7 +17,7 @@ from typing import IO
 
 from tickwire.cli import UsageError
 from tickwire.engine.book import BookManager
-from tickwire.itch import DecodeError, Message, decode
+from tickwire.itch import MESSAGE_LENGTHS, DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
 from tickwire.moldudp64.capture import CaptureStats, MoldCapture, faults_text
 from tickwire.moldudp64.cli import session as session_name
@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 Source = str | os.PathLike[str]
+
+#: The type bytes ITCH 5.0 defines: a block of another type is an unknown type.
+_ITCH_TYPES = frozenset(ord(t) for t in MESSAGE_LENGTHS)
 
 #: The ``--keep-duplicates`` help of every engine command that reads captures.
 KEEP_DUPLICATES_HELP = (
@@ -111,7 +114,9 @@ class CaptureFeedStats:
     """What :func:`iter_capture` read, dropped and could not find.
 
     ``skipped_frames`` carry no MoldUDP64 packet; ``skipped_messages`` are blocks that are
-    not a decodable ITCH message (unknown type, short block). When sequenced (the
+    not a decodable ITCH message (unknown type, short block), ``unknown_types`` those of
+    them whose type ITCH 5.0 does not define (skipped by the spec's rule for new types,
+    the count every command reports as ``unknown_types``). When sequenced (the
     default), ``duplicates`` are later copies dropped (A/B lines, retransmissions),
     ``missing`` the sequence numbers never found in ``gaps`` holes, and ``before_start``
     copies numbered before a session's first packet in the capture
@@ -134,6 +139,8 @@ class CaptureFeedStats:
     #: The first bad packet's error.
     first_error: str | None = None
     skipped_messages: int = 0
+    #: Of the skipped messages, those of a type ITCH 5.0 does not define.
+    unknown_types: int = 0
     sequenced: bool = True
     messages: int = 0
     duplicates: int = 0
@@ -274,6 +281,8 @@ def iter_capture(
                 yield decode(block)
             except DecodeError:
                 st.skipped_messages += 1
+                if block and block[0] not in _ITCH_TYPES:
+                    st.unknown_types += 1
     st.frames = cstats.frames
     st.packets = cstats.packets
     st.other_session = cstats.other_session

@@ -15,6 +15,9 @@ Commands:
 * ``replay SOURCE --to HOST:PORT``: send the MoldUDP64 packets of a capture (or of a
   BinaryFILE packed on the fly) to that one address, with the recorded timing scaled by
   ``--speed``, or at ``--rate`` packets/s; ``--max`` bounds the count, ``--loop`` repeats.
+  A send the kernel refused and a frame of the capture with no whole packet to send (cut
+  by the snap length, or not parsing) are counted apart from the packets sent and end the
+  run with one ``error:`` line, exit 1, after the report.
 
 These commands need the ``itch`` extra (tickwire-itch) for BinaryFILE reading and writing.
 """
@@ -49,9 +52,9 @@ from tickwire.cli import (
 )
 from tickwire.net import PcapWriter, build_udp_frame, is_capture
 
-from .capture import MoldCapture, faults_text
+from .capture import CaptureStats, MoldCapture, faults_text
 from .codec import HEADER_SIZE, SESSION_LENGTH, encode_session
-from .errors import IncompleteCapture
+from .errors import IncompleteCapture, IncompleteReplay
 from .publisher import DEFAULT_MAX_PAYLOAD, pack_messages
 from .replay import capture_payloads, open_sender, parse_address, replay
 from .sequenced import SequencedCapture
@@ -222,10 +225,11 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     address = args.to
+    lost = CaptureStats()  # frames of the capture with no packet to send, every pass
     if is_capture(args.source):
 
         def packets() -> Iterator[tuple[int, bytes]]:
-            return capture_payloads(args.source, port=args.port)
+            return capture_payloads(args.source, port=args.port, lost=lost)
 
     else:
         _itch()
@@ -246,10 +250,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
             loop=args.loop,
             on_packet=bar.update,
         )
+    report.add_skipped(lost)
     if args.json is not None:
         write_json(args.json, report.as_dict())
     if not json_to_stdout(args.json):
         print(report.text())
+    faults = report.faults()
+    if faults is not None:  # the report says it all; one line, exit 1 (docs/cli.md)
+        raise IncompleteReplay(f"{args.source}: {faults}")
     return 0
 
 

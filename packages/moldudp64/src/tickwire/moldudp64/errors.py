@@ -16,6 +16,7 @@ __all__ = [
     "BadSession",
     "CountMismatch",
     "IncompleteCapture",
+    "IncompleteReplay",
     "MessageTooLarge",
     "MoldError",
     "SessionChoiceError",
@@ -91,4 +92,14 @@ class IncompleteCapture(MoldError):
 
     The commands raise it after writing their outputs, so the exit status (1) and one
     ``error:`` line say the output is not whole (:func:`tickwire.moldudp64.capture.faults_text`).
+    """
+
+
+class IncompleteReplay(MoldError):
+    """A replay that did not send every packet: sends the kernel refused, or frames of
+    the capture with no whole MoldUDP64 packet (cut by the snap length, or not parsing).
+
+    ``replay`` raises it after its report, so the exit status (1) and one ``error:``
+    line say the receiver did not get the whole feed
+    (:meth:`tickwire.moldudp64.replay.ReplayReport.faults`).
     """

@@ -5,6 +5,12 @@ from a BinaryFILE by the CLI) and sends each payload with a socket *connected* t
 destination given, so it cannot send anywhere else. Pacing sleeps until just before each
 packet's due time and spins the rest, and the report gives the achieved rate and the
 distribution of send-time errors.
+
+What was not sent is counted apart, never as sent: a send the kernel refused
+(``send_errors``; on a connected UDP socket an ICMP port unreachable fails the next send)
+and, from a capture, a frame that holds no whole MoldUDP64 packet to send (``skipped_frames``:
+cut short by the capture's snap length, or a packet that does not parse). The command line
+ends such a run with one ``error:`` line and exit 1 (:meth:`ReplayReport.faults`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 
 from tickwire.net.stats import percentiles
 
-from .capture import MoldCapture
+from .capture import CaptureStats, MoldCapture, faults_text
 from .codec import END_OF_SESSION_COUNT, HEADER_SIZE
 
 __all__ = ["ReplayReport", "capture_payloads", "open_sender", "parse_address", "replay"]
@@ -53,10 +59,25 @@ def open_sender(address: tuple[str, int], *, ttl: int = 1) -> socket.socket:
     return sock
 
 
-def capture_payloads(path: str, *, port: int | None = None) -> Iterator[tuple[int, bytes]]:
-    """``(timestamp_ns, MoldUDP64 payload)`` of every MoldUDP64 packet in a capture."""
-    for mf in MoldCapture(path, port=port):
-        yield mf.timestamp_ns, mf.udp.payload
+def capture_payloads(
+    path: str, *, port: int | None = None, lost: CaptureStats | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """``(timestamp_ns, MoldUDP64 payload)`` of every MoldUDP64 packet in a capture.
+
+    ``lost`` adds up, over every call, the frames that held a packet this could not
+    send: ``cut`` (the capture's snap length) and ``bad_packets`` (with their
+    ``errors``), as :class:`~tickwire.moldudp64.capture.MoldCapture` counts them; other
+    traffic is not counted there."""
+    cap = MoldCapture(path, port=port)
+    try:
+        for mf in cap:
+            yield mf.timestamp_ns, mf.udp.payload
+    finally:
+        if lost is not None:
+            st = cap.stats
+            lost.cut += st.cut
+            lost.bad_packets += st.bad_packets
+            lost.errors += st.errors[: max(0, 20 - len(lost.errors))]
 
 
 @dataclass
@@ -64,7 +85,14 @@ class ReplayReport:
     packets: int = 0
     messages: int = 0
     bytes: int = 0
+    #: Sends the kernel refused (not in ``packets``); the first one's reason.
     send_errors: int = 0
+    first_send_error: str | None = None
+    #: Frames of the capture with no whole MoldUDP64 packet to send (cut short by the
+    #: snap length, or not parsing), and what they were (:meth:`add_skipped`, from what
+    #: :func:`capture_payloads` counted).
+    skipped_frames: int = 0
+    skipped_reason: str | None = None
     elapsed_s: float = 0.0
     packets_per_s: float = 0.0
     messages_per_s: float = 0.0
@@ -85,8 +113,32 @@ class ReplayReport:
         if t:
             lines.append("timing error (us): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
         if self.send_errors:
-            lines.append(f"send errors: {self.send_errors}")
+            lines.append(f"send errors: {self.send_errors} (not sent; {self.first_send_error})")
+        if self.skipped_frames:
+            lines.append(f"skipped: {self.skipped_frames} frames, not sent ({self.skipped_reason})")
         return "\n".join(lines)
+
+    def faults(self) -> str | None:
+        """What the replay did not send, one phrase, or None when every packet went:
+        the command's ``error:`` line (exit 1)."""
+        parts = []
+        if self.send_errors:
+            tried = self.packets + self.send_errors
+            parts.append(
+                f"{self.send_errors:,} of {tried:,} packets not sent to {self.destination} "
+                f"(the first: {self.first_send_error})"
+            )
+        if self.skipped_frames:
+            parts.append(f"{self.skipped_reason}: not sent")
+        return "; ".join(parts) if parts else None
+
+    def add_skipped(self, lost: CaptureStats) -> None:
+        """Count the frames :func:`capture_payloads` could not send (``lost``)."""
+        self.skipped_frames = lost.cut + lost.bad_packets
+        why = faults_text(lost)
+        if why is not None and lost.cut and not lost.bad_packets and lost.errors:
+            why += f"; the first: {lost.errors[0]}"  # a bad packet's phrase names its own
+        self.skipped_reason = why
 
 
 def _timing_error(values: list[float]) -> dict[str, float]:
@@ -114,7 +166,9 @@ def replay(
 
     Timing: with ``rate`` packets are due every ``1/rate`` s; else with ``speed > 0`` they keep
     the recorded gaps divided by ``speed``; ``speed == 0`` sends as fast as possible.
-    ``loop`` starts over (calling ``packets()`` again) at the end, until ``max_packets``.
+    ``loop`` starts over (calling ``packets()`` again) at the end, until ``max_packets``
+    sends were tried (sent or failed: a send that fails is counted in ``send_errors``,
+    not in ``packets``, ``messages`` or ``bytes``).
     The first ``preload`` packets of each pass are read before the pass starts.
     """
     if rate is not None and rate <= 0:
@@ -125,6 +179,7 @@ def replay(
     peer = sock.getpeername()
     rep.destination = f"{peer[0]}:{peer[1]}"
     errors: list[float] = []
+    tried = 0  # sends tried: sent (rep.packets) or failed (rep.send_errors)
     send = sock.send
     start = clock()
     offset_ns = 0  # recorded time of the current pass's start, relative to the first pass
@@ -138,7 +193,7 @@ def replay(
         # Read ahead so that parsing the source does not delay the sends it precedes.
         ahead = list(itertools.islice(source, preload))
         for ts, payload in itertools.chain(ahead, source):
-            if max_packets is not None and rep.packets >= max_packets:
+            if max_packets is not None and tried >= max_packets:
                 done = True
                 break
             if pass_first is None:
@@ -150,7 +205,7 @@ def replay(
             rel_ns = offset_ns + ts - pass_first
             pass_end = max(pass_end, rel_ns)
             if rate is not None:
-                due = start + rep.packets / rate
+                due = start + tried / rate
             elif speed > 0:
                 due = start + rel_ns / 1e9 / speed
             else:
@@ -162,18 +217,22 @@ def replay(
                 now = clock()
                 while now < due:
                     now = clock()
+            tried += 1
             try:
                 send(payload)
-            except OSError:
+            except OSError as exc:
                 rep.send_errors += 1
+                if rep.first_send_error is None:
+                    rep.first_send_error = exc.strerror or str(exc)
+            else:
+                rep.packets += 1
+                rep.bytes += len(payload)
+                if len(payload) >= HEADER_SIZE:
+                    count = (payload[18] << 8) | payload[19]
+                    if count != END_OF_SESSION_COUNT:
+                        rep.messages += count
             if due is not None:
                 errors.append((clock() - due) * 1e6)
-            rep.packets += 1
-            rep.bytes += len(payload)
-            if len(payload) >= HEADER_SIZE:
-                count = (payload[18] << 8) | payload[19]
-                if count != END_OF_SESSION_COUNT:
-                    rep.messages += count
             sent_this_pass += 1
             if on_packet is not None:
                 on_packet(1)

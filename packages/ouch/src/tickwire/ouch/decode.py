@@ -23,10 +23,14 @@ chunk with no such offset is skipped whole and the search goes on in the next
 one. Every packet after that is decoded as usual. A direction whose bytes end
 inside a packet gets a ``cut`` record at the end; one with a length that is not
 SoupBinTCP (0, or over the limit) gets an ``error`` record after the packets
-framed before it, and its later bytes are not read. The totals are in
-:class:`DecodeStats`; the command line prints them on stderr and exits 1 when
-anything was lost or not decoded (a capture of random bytes on the port printed
-nothing and exited 0).
+framed before it, and its later bytes are not read. A packet framed whole whose
+SoupBinTCP or OUCH does not decode keeps its record (an ``error`` with ``raw_hex``, or
+an ``ouch_error``) and is counted in ``undecoded``. The totals are in
+:class:`DecodeStats`; the command line ends with one ``error:`` line of them and exits 1
+when anything was lost or not decoded (a capture of random bytes on the port printed
+nothing and exited 0; records of OUCH it could not decode exited 0), and when the
+capture has no SoupBinTCP stream at all (no TCP bytes: a capture of the UDP feed printed
+nothing and exited 0, like a quiet session).
 
 Which side is the server: ``--port`` says; else the connection's handshake (the
 destination of its SYN), when the capture has it; else the first packet of a type
@@ -74,7 +78,7 @@ from . import v42, v50
 from ._errors import CaptureError, OuchError
 from ._wire import Message
 
-__all__ = ["DecodeStats", "decode_capture", "main", "message_to_dict"]
+__all__ = ["DecodeStats", "UndecodedCapture", "decode_capture", "main", "message_to_dict"]
 
 VersionChoice = Literal["auto", "4.2", "5.0"]
 # the type bytes each side sends, from SoupBinTCP's packet table
@@ -103,22 +107,55 @@ class DecodeStats:
     #: (a ``cut`` record), and a direction's bytes from a header that is not SoupBinTCP
     #: on (its ``error`` record).
     skipped_bytes: int = 0
+    #: Packets framed whole that did not decode: a SoupBinTCP packet that does not parse
+    #: (an ``error`` record with ``raw_hex``) or a data packet whose OUCH message does not
+    #: (``ouch_error``).
+    undecoded: int = 0
     #: The TCP reassembly's own counts (segments, retransmitted bytes, ...).
     tcp: ReassemblyStats = field(default_factory=ReassemblyStats)
 
     def text(self) -> str:
-        """One line for stderr."""
-        return (
-            f"{self.gaps} gap(s) in the capture: {self.lost_bytes:,} bytes missing, "
-            f"{self.skipped_bytes:,} bytes not decoded (cut by a gap or the capture's end, "
-            f"skipped to resynchronise, or after a header that is not SoupBinTCP); "
-            f"{self.packets:,} packets decoded"
-        )
+        """One line for stderr: what was lost or not decoded, then the packets decoded."""
+        parts = []
+        if self.lost or not self.failed:
+            parts.append(
+                f"{self.gaps} gap(s) in the capture: {self.lost_bytes:,} bytes missing, "
+                f"{self.skipped_bytes:,} bytes not decoded (cut by a gap or the capture's "
+                "end, skipped to resynchronise, or after a header that is not SoupBinTCP)"
+            )
+        if self.undecoded:
+            parts.append(
+                f"{self.undecoded:,} records not decoded (SoupBinTCP packets or OUCH "
+                "messages that do not parse: their ERROR and ouch_error records)"
+            )
+        if self.no_stream:
+            parts.append(
+                f"no SoupBinTCP stream found ({self.tcp.segments:,} TCP segments, "
+                "no byte of a TCP stream)"
+            )
+        return "; ".join([*parts, f"{self.packets:,} packets decoded"])
 
     @property
     def lost(self) -> bool:
-        """Whether any byte of the streams went undecoded (the command exits 1)."""
+        """Whether any byte of the streams went undecoded."""
         return bool(self.gaps or self.skipped_bytes)
+
+    @property
+    def no_stream(self) -> bool:
+        """Whether the capture had no TCP stream bytes at all: nothing to decode."""
+        return not (self.tcp.delivered or self.tcp.gaps or self.packets or self.undecoded)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the command exits 1: bytes lost or not decoded, records not decoded,
+        or no SoupBinTCP stream in the capture."""
+        return self.lost or bool(self.undecoded) or self.no_stream
+
+
+class UndecodedCapture(OuchError):
+    """``decode`` read a capture with something it could not decode (bytes lost or not
+    framed, records not decoded, or no SoupBinTCP stream at all): raised after the
+    records, so one ``error:`` line (:meth:`DecodeStats.text`) and exit 1 end the run."""
 
 
 def message_to_dict(msg: Message) -> dict[str, Any]:
@@ -282,6 +319,7 @@ def decode_capture(
             try:
                 packet = parse_server_packet(body) if from_server else parse_client_packet(body)
             except PacketError as exc:
+                st.undecoded += 1
                 rec["error"] = str(exc)
                 rec["raw_hex"] = body.hex()
                 yield rec
@@ -301,6 +339,7 @@ def decode_capture(
                     rec["ouch_version"] = ver
                     rec["ouch"] = message_to_dict(msg)
                 else:
+                    st.undecoded += 1
                     rec["ouch_error"] = err
             yield rec
         if framing is not None:
@@ -389,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         help="decode SoupBinTCP/OUCH from a pcap or pcapng capture",
         description="Decode SoupBinTCP/OUCH from a capture, one record per packet. Bytes the "
         "capture missed give a 'gap' record, the framing resynchronises after it, and the "
-        "exit status is 1 (a count on stderr); 0 when every byte was there.",
+        "exit status is 1 (one error line with the counts); so it is for records that do "
+        "not decode and a capture with no SoupBinTCP stream; 0 when everything decoded.",
     )
     dec.add_argument("capture", type=existing_file, help="pcap or pcapng capture")
     add_json_option(dec, "the packets, one object per line")
@@ -398,10 +438,10 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=tcp_udp_port, default=None, help="the server's TCP port (else inferred)"
     )
     dec.add_argument("--show-passwords", action="store_true", help="do not redact login passwords")
-    return run_cli(parser, argv, lambda args: _decode(args, parser.prog), dist="tickwire-ouch")
+    return run_cli(parser, argv, _decode, dist="tickwire-ouch")
 
 
-def _decode(args: argparse.Namespace, prog: str) -> int:
+def _decode(args: argparse.Namespace) -> int:
     stats = DecodeStats()
     text = None if json_to_stdout(args.json) else sys.stdout
     with json_output(args.json) if args.json is not None else nullcontext(None) as as_json:
@@ -416,9 +456,8 @@ def _decode(args: argparse.Namespace, prog: str) -> int:
                 as_json.write(json.dumps(rec) + "\n")
             if text is not None:
                 text.write(_text(rec) + "\n")
-    if stats.lost:
-        print(f"{prog} decode: {stats.text()}", file=sys.stderr)
-        return 1
+    if stats.failed:  # after the records: one line, exit 1 (docs/cli.md)
+        raise UndecodedCapture(f"{args.capture}: {stats.text()}")
     return 0
 
 

@@ -103,6 +103,8 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
     return {
         "config": result.config,
         "messages": result.messages,
+        # messages of a type ITCH 5.0 does not define, skipped by the reader (not in messages)
+        "unknown_types": result.unknown_types,
         "strategy_events": result.strategy_events,
         # what the venue's book made of the data (tickwire.engine.book's fault rules)
         "book_faults": result.book_faults,
@@ -285,6 +287,12 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -
     return report
 
 
+def _skipped(report: dict[str, Any]) -> str:
+    """`` (N of unknown types skipped)`` after the data line's messages, when any were."""
+    n = report.get("unknown_types", 0)
+    return f" ({n:,} of unknown types skipped)" if n else ""
+
+
 def _usd(e4: int) -> str:
     sign = "-" if e4 < 0 else ""
     return f"{sign}${abs(e4) / 1e4:,.2f}"
@@ -310,7 +318,7 @@ def summary_text(report: dict[str, Any]) -> str:
     rt = report["runtime"]
     lines = [
         f"backtest  {report['config'].get('strategy', '')}",
-        f"  data      {report['messages']:,} ITCH messages, {report['strategy_events']:,} strategy events",
+        f"  data      {report['messages']:,} ITCH messages{_skipped(report)}, {report['strategy_events']:,} strategy events",
         f"  latency   feed {report['config'].get('feed_latency')}  order {report['config'].get('order_latency')}  ack {report['config'].get('ack_latency')} (ns)",
         f"  orders    {o['sent']:,} sent, states {o['by_state']}",
         f"  risk      refused {sum(o['refused_by_risk'].values()):,} {o['refused_by_risk'] or ''}",

@@ -45,7 +45,8 @@ from tickwire.engine.strategy.api import (
 )
 from tickwire.engine.strategy.context import StrategyContext, callbacks
 from tickwire.engine.strategy.orders import Order, OrderManager
-from tickwire.itch import Message, read
+from tickwire.itch import Message
+from tickwire.itch.fastpath import FrameStats, decode_binaryfile
 from tickwire.ouch import v50
 from tickwire.threshold.schema import Choice, Int, Str, check_fields, from_table, setting
 
@@ -208,6 +209,9 @@ class BacktestResult:
     """
 
     messages: int = 0
+    #: Messages of a type ITCH 5.0 does not define, skipped before the books by the
+    #: reader of the data (the spec's rule for new types; not in ``messages``).
+    unknown_types: int = 0
     strategy_events: int = 0
     fills: Sequence[Fill] = field(default_factory=list)
     orders: Sequence[dict[str, Any]] = field(default_factory=list)
@@ -733,7 +737,9 @@ def run_backtest(
     """Run ``strategy`` over ``messages`` (in feed order) and return the result.
 
     ``messages`` is an iterable of decoded ITCH messages, or a BinaryFILE: a path (gzip
-    transparent) or its bytes, streamed in chunks.
+    transparent) or its bytes, streamed in chunks. A BinaryFILE's messages of a type
+    ITCH 5.0 does not define are skipped by their length and counted in
+    ``result.unknown_types`` (decoded messages have none: their reader counts them).
 
     ``backend`` is ``"reference"`` (this module's loop, the oracle; the strategy's book
     per ``config.book_backend``) or ``"compiled"`` (the compiled replay core,
@@ -774,8 +780,12 @@ def run_backtest(
             from tickwire.engine.backtest.core import run_core
 
             result = run_core(runner, messages, progress)
+            # The core frames a BinaryFILE's bytes itself, into the venue's compiled book.
+            result.unknown_types = runner.vbooks.skipped
         else:
-            result = runner.run(_messages(messages), progress, total)
+            frames = FrameStats()
+            result = runner.run(_messages(messages, frames), progress, total)
+            result.unknown_types = frames.skipped
     except BaseException:
         runner.spill.close()  # nothing of a failed run is kept on disk
         raise
@@ -793,12 +803,14 @@ def run_backtest(
     return result
 
 
-def _messages(source: Source) -> Iterable[Message]:
-    """Decoded messages of ``source`` (see :data:`Source`) for the reference loop."""
+def _messages(source: Source, frames: FrameStats) -> Iterable[Message]:
+    """Decoded messages of ``source`` (see :data:`Source`) for the reference loop; a
+    BinaryFILE's framing counts (the messages of unknown types it skipped) go to
+    ``frames`` as it is read."""
     if isinstance(source, str | os.PathLike):
         from tickwire.engine.sources import iter_binaryfile
 
-        return iter_binaryfile(source)
+        return iter_binaryfile(source, stats=frames)
     if isinstance(source, bytes | bytearray | memoryview):
-        return iter(read(bytes(source)))
+        return decode_binaryfile(bytes(source), stats=frames)
     return source

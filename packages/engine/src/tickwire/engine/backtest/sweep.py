@@ -84,6 +84,7 @@ TABLES = ("strategy", "risk", "backtest", "fees")
 #: parameters, ``status`` and ``error``); money in Price(4) x shares (``_e4``).
 METRICS = (
     "messages",
+    "unknown_types",
     "pnl_e4",
     "realised_e4",
     "unrealised_e4",
@@ -333,6 +334,7 @@ def summarize(report: Mapping[str, Any]) -> dict[str, Any]:
     lat = report["latency_ns"]
     out: dict[str, Any] = {
         "messages": report["messages"],
+        "unknown_types": report["unknown_types"],
         "pnl_e4": pnl["total_e4"],
         "realised_e4": pnl["realised_e4"],
         "unrealised_e4": pnl["unrealised_e4"],
