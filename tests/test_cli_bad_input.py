@@ -108,9 +108,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bt_strategy_int64.toml": "[strategy]\nquote_size = 99999999999999999999\n",
         "bt_risk_type.toml": '[risk]\nmax_order_qty = "abc"\n',
         "bt_not_a_table.toml": "backtest = 5\n",
+        "grid.toml": '[grid]\n"strategy.improve_spread_ticks" = [1]\n',
     }
     files = {"itch": itch, "pcap": cap, "dir": d / "adir", "missing": d / "missing"}
     files["dir"].mkdir()
+    # Not regular files: refused unopened (a FIFO with no writer blocked at the open;
+    # /dev/null was a day of 0 messages, exit 0); a /proc file, regular but of size 0 with
+    # bytes in it, was called empty.
+    files["fifo"] = d / "fifo"
+    os.mkfifo(files["fifo"])
+    files["dev_null"] = Path("/dev/null")
+    files["procfs"] = Path("/proc/self/status")
     (d / "good.toml").write_text(THRESHOLD_TOML)
     files["good.toml"] = d / "good.toml"
     for name, data in {**blobs, **toml}.items():
@@ -135,7 +143,14 @@ DATA_FILES = [
     "linktype.pcap",
     "garbage.pcapng",
 ]
-NO_FILE = ["empty", "dir", "missing"]
+NO_FILE = ["empty", "dir", "missing", "fifo", "dev_null", "procfs"]
+#: What the line says of each input that is no regular file, or that the file system
+#: gives no size.
+NOT_REGULAR = {
+    "fifo": "is not a regular file (a pipe): save it to a file first",
+    "dev_null": "is not a regular file (a character device): save it to a file first",
+    "procfs": "its file system gives it no size (a /proc or /sys file",
+}
 
 Argv = Callable[[dict[str, Path], Path], list[str]]
 
@@ -270,6 +285,21 @@ CONFIG_COMMANDS: list[tuple[str, Argv]] = [
     ),
     ("tickwire.xdp.cli", lambda c, f: ["attach", "lo", "--config", str(f)]),
     ("tickwire.baremetal.__main__", lambda c, f: ["boot", "--config", str(f)]),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: [
+            "sweep",
+            "--data",
+            str(c["itch"]),
+            "--grid",
+            str(c["grid.toml"]),
+            "--config",
+            str(f),
+            "--out",
+            str(c["out"] / "sw"),
+            "--quiet",
+        ],
+    ),
 ]
 #: Bad values of the config schemas (tickwire.threshold.schema): every command's line names
 #: the file before the key (``cfg.toml: max_orders: must be an integer, got str 'x'``).
@@ -291,6 +321,8 @@ THRESHOLD_CONFIGS = [
     "th_overflow.toml",
     "dir",
     "missing",
+    "fifo",
+    "dev_null",
 ]
 BACKTEST_CONFIGS = [
     "bad_toml.toml",
@@ -304,6 +336,8 @@ BACKTEST_CONFIGS = [
     "bt_not_a_table.toml",
     "dir",
     "missing",
+    "fifo",
+    "dev_null",
 ]
 
 
@@ -327,6 +361,7 @@ def _check(status: int, err: str, expected: set[int], what: str) -> None:
 
 def _ids(cmds: list[tuple[str, Argv]]) -> list[str]:
     dummy = {"out": Path("OUT"), "good.toml": Path("C"), "pcap": Path("P")}
+    dummy |= {"itch": Path("I"), "grid.toml": Path("G")}
     return [
         f"{m.split('.')[1]}-{'_'.join(a(dummy, Path('F'))[:1])}-{i}"
         for i, (m, a) in enumerate(cmds)
@@ -342,16 +377,21 @@ def test_every_file_command_over_the_corpus(
             continue  # it would boot a guest; threshold --backend baremetal covers it
         status, err = _run(module, argv(corpus, corpus[name]), capsys)
         _check(status, err, {2} if name in NO_FILE else {1}, f"{module} {name}")
+        if name in NOT_REGULAR:
+            assert f"{corpus[name]}: {NOT_REGULAR[name]}" in err, f"{module} {name}\n{err}"
+            assert "empty" not in err, f"{module} {name}\n{err}"
 
 
 @pytest.mark.parametrize(("module", "argv"), CONFIG_COMMANDS, ids=_ids(CONFIG_COMMANDS))
 def test_every_config_command_over_bad_toml(
     corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], module: str, argv: Argv
 ) -> None:
-    backtest_like = "backtest" in argv(corpus, Path("x")) or "live" in argv(corpus, Path("x"))
+    backtest_like = {"backtest", "live", "sweep"} & set(argv(corpus, Path("x")))
     for name in BACKTEST_CONFIGS if backtest_like else THRESHOLD_CONFIGS:
-        if name == "bt_ref_overflow.toml" and "live" in argv(corpus, Path("x")):
-            continue  # valid for live: nothing runs out before it connects
+        if name == "bt_ref_overflow.toml" and {"live", "sweep"} & set(argv(corpus, Path("x"))):
+            # valid for live: nothing runs out before it connects; a sweep finds it in
+            # each run (an error row per run, exit 1)
+            continue
         status, err = _run(module, argv(corpus, corpus[name]), capsys)
         _check(status, err, {2}, f"{module} {name}")
         # A bad value of a table the command reads (live reads no [backtest]): the line

@@ -7,7 +7,8 @@ would run):
   plugin subcommand's own: ``engine exchange`` is tickwire-exchange's);
 * an option that writes JSON is ``--json [PATH|-]`` (the live report was ``--report``);
 * help shows every option's default, and no reST markup;
-* a missing input file is one ``PROG: error:`` line, exit 2, and no output file;
+* a missing input file is one ``PROG: error:`` line, exit 2, and no output file; so is
+  one that is not a regular file (a pipe, a FIFO, ``/dev/null``), refused unopened;
 * every output file named on the line is an ``output_file`` (checked before the run);
 * the commands that stream to stdout end quietly with 0 when its reader goes away.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tickwire.cli import existing_file, output_file, parser_of, walk
+from tickwire.cli import config_file, existing_file, output_file, parser_of, walk
 from tickwire.cli.main import KNOWN
 from tickwire.cli.output import add_json_option
 
@@ -107,6 +108,8 @@ MISSING_INPUT: dict[tuple[str, ...], list[str]] = {
                               "--orders", "OUT", "--json", "OUT2"],
     ("engine", "backtest"): ["MISSING", "--out", "OUT", "--json", "OUT2"],
     ("engine", "export"): ["MISSING", "--symbol", "A", "--out", "OUT"],
+    ("engine", "sweep"): ["--data", "MISSING", "--grid", "CONFIG", "--out", "OUT"],
+    ("engine", "live"): ["--feed", "127.0.0.1:9", "--ouch", "127.0.0.1:9", "--config", "MISSING"],
     ("engine", "exchange"): ["--feed", "127.0.0.1:9", "--flow", "MISSING", "--json", "OUT"],
     ("exchange",): ["--feed", "127.0.0.1:9", "--flow", "MISSING", "--json", "OUT"],
     ("xdp", "attach"): ["lo", "--config", "MISSING"],
@@ -117,7 +120,10 @@ MISSING_INPUT: dict[tuple[str, ...], list[str]] = {
 
 
 def _reads_a_file(parser: argparse.ArgumentParser) -> bool:
-    return any(a.type is existing_file for a in parser._actions)
+    return any(a.type in (existing_file, config_file) for a in parser._actions) or any(
+        "--data" in a.option_strings
+        for a in parser._actions  # engine sweep's days
+    )
 
 
 def test_every_command_that_reads_a_file_is_in_the_table() -> None:
@@ -125,12 +131,19 @@ def test_every_command_that_reads_a_file_is_in_the_table() -> None:
     assert readers == set(MISSING_INPUT), readers ^ set(MISSING_INPUT)
 
 
+def _config(tmp_path: Path, command: tuple[str, ...]) -> Path:
+    """The CONFIG of ``command``'s line: a sweep's grid, else a threshold config."""
+    config = tmp_path / "c.toml"
+    grid = command == ("engine", "sweep")
+    config.write_text('[grid]\n"strategy.quote_size" = [100]\n' if grid else "armed = true\n")
+    return config
+
+
 @pytest.mark.parametrize("command", sorted(MISSING_INPUT), ids=" ".join)
 def test_a_missing_input_is_one_line_exit_2_and_no_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]
 ) -> None:
-    config = tmp_path / "c.toml"
-    config.write_text("armed = true\n")
+    config = _config(tmp_path, command)
     subst = {
         "MISSING": str(tmp_path / "missing.itch"),
         "OUT": str(tmp_path / "out"),
@@ -146,6 +159,55 @@ def test_a_missing_input_is_one_line_exit_2_and_no_output(
     assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), err
     assert "missing.itch: no such file" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]  # nothing written
+
+
+#: The inputs that are not regular files, as made for one run (see below), and the kind
+#: the error line names.
+NOT_REGULAR = {"pipe": "a pipe", "fifo": "a pipe", "dev_null": "a character device"}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_REGULAR))
+@pytest.mark.parametrize("command", sorted(MISSING_INPUT), ids=" ".join)
+def test_an_input_that_is_not_a_regular_file_is_one_line_exit_2_and_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...], kind: str
+) -> None:
+    """A pipe (``<(cat day.itch.gz)``, ``cat day | CMD /dev/stdin``), a FIFO and a device
+    are refused while parsing, unopened. A command opens its input more than once (the
+    format sniff, then the reader), so a pipe lost its first bytes: ``engine book
+    <(cat day.itch)`` failed mid-file, ``engine backtest <(cat day.itch.gz)`` and ``engine
+    book /dev/null`` wrote a day of 0 messages with exit 0, and a FIFO with no writer
+    blocked forever (here, the test's timeout)."""
+    config = _config(tmp_path, command)
+    out = tmp_path / "out"
+    out.mkdir()  # the command's outputs would be here; the inputs are not
+    read_end = None
+    if kind == "pipe":  # a pipe holding a whole day, as a shell's <(cat SAMPLE) gives it
+        read_end, write_end = os.pipe()
+        os.write(write_end, SAMPLE.read_bytes()[:30_000])
+        os.close(write_end)
+        path = f"/dev/fd/{read_end}"
+    elif kind == "fifo":  # no writer: opening it blocks
+        path = str(tmp_path / "fifo.itch")
+        os.mkfifo(path)
+    else:
+        path = "/dev/null"
+    subst = {"MISSING": path, "OUT": str(out / "o"), "OUT2": str(out / "o2"), "CONFIG": str(config)}
+    argv = [*command[1:], *(subst.get(a, a) for a in MISSING_INPUT[command])]
+    try:
+        status = COMMANDS[command[0]].load()(argv)
+    finally:
+        if read_end is not None:
+            os.close(read_end)
+    err = capsys.readouterr().err
+    assert status == 2, err
+    lines = [line for line in err.splitlines() if ": error: " in line]
+    prog = f"tickwire-{command[0]} {' '.join(command[1:])}".rstrip()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), err
+    assert (
+        f"{path}: is not a regular file ({NOT_REGULAR[kind]}): save it to a file first"
+        in (lines[0])
+    )
+    assert list(out.iterdir()) == []  # nothing written
 
 
 @pytest.fixture(scope="module")

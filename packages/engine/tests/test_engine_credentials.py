@@ -75,7 +75,7 @@ def test_live_refuses_a_password_on_the_command_line() -> None:
          "--password-file", "/nonexistent/pw"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert done.returncode == 2  # checked while parsing (the file is an input: config_file)
+    assert done.returncode == 2  # checked while parsing (the file is an input: secret_file)
     assert done.stderr.strip().endswith(
         "tickwire-engine live: error: argument --password-file: /nonexistent/pw: no such file"
     )

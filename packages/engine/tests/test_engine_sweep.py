@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,7 @@ BAD_CONFIGS = {
     ("argv", "message"),
     [
         (["--data", "/nonexistent/day.itch"], "--data /nonexistent/day.itch: no such file"),
-        (["--config", "/nonexistent.toml"], "--config /nonexistent.toml"),
+        (["--config", "/nonexistent.toml"], "--config: /nonexistent.toml: no such file"),
         *((["--config", name], message) for name, (_, message) in BAD_CONFIGS.items()),
         # A capture's options with a BinaryFILE day: each run refused them, after the
         # others had run (an error row per parameter set, exit 1).
@@ -246,8 +247,81 @@ def test_bad_days_and_config_are_usage_errors(
         base += ["--data", str(days[0])]
     assert main([*base, *argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err
+    # one line (argparse's usage lines before it, for a file refused while parsing)
+    lines = [line for line in err.splitlines() if ": error: " in line]
+    assert len(lines) == 1 and message in lines[0] and err.endswith(lines[0] + "\n"), err
     assert not (tmp_path / "o").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("kind", ["dev_null", "fifo", "pipe", "fifo_in_folder"])
+def test_a_day_that_is_not_a_regular_file_is_refused(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """``--data /dev/null`` (a FIFO, a pipe ``<(cat day.itch)``) said "no such file or
+    folder" of a path that exists; a FIFO in a ``--data`` folder was skipped without a
+    word. Each is refused as ``backtest`` refuses it, before anything runs (a FIFO
+    unopened: with no writer, it blocks)."""
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100]\n')
+    read_end = None
+    if kind == "dev_null":
+        data, path, what = "/dev/null", "/dev/null", "a character device"
+    elif kind == "pipe":
+        read_end, write_end = os.pipe()
+        os.write(write_end, days[0].read_bytes()[:30_000])
+        os.close(write_end)
+        data = path = f"/dev/fd/{read_end}"
+        what = "a pipe"
+    else:
+        folder = tmp_path / "days"
+        folder.mkdir()
+        shutil.copy(days[0], folder / days[0].name)
+        os.mkfifo(folder / "zz.itch")
+        data = str(folder) if kind == "fifo_in_folder" else str(folder / "zz.itch")
+        path, what = str(folder / "zz.itch"), "a pipe"
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", data, "--grid", str(grid), "--out", str(out), "--quiet"]
+    try:
+        assert main(argv) == 2
+    finally:
+        if read_end is not None:
+            os.close(read_end)
+    err = capsys.readouterr().err
+    assert err == (
+        f"tickwire-engine sweep: error: --data {path}: is not a regular file ({what}): "
+        "save it to a file first\n"
+    )
+    assert not out.exists()  # nothing ran
+
+
+def test_a_folder_inside_a_data_folder_is_skipped_and_said(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder inside a ``--data`` folder is no day (only the folder's files are): it is
+    still skipped, but now a line on stderr says so (it was skipped without a word), with
+    ``--quiet`` too; the folder's hidden files are skipped without one."""
+    folder = tmp_path / "days"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(days[0], folder / days[0].name)
+    shutil.copy(days[1], folder / "sub" / days[1].name)
+    (folder / ".hidden").mkdir()
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(folder), "--grid", str(grid), "--out", str(out)]
+    assert main([*argv, "--workers", "1", "--no-plot", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err == f"sweep: {folder / 'sub'}: a folder inside --data, not read\n"
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [(r["day"], r["status"]) for r in rows] == [(days[0].name, "ok")]
+    # a folder of folders only: nothing to run, a usage error after the same lines
+    (folder / days[0].name).unlink()
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"sweep: {folder / 'sub'}: a folder inside --data, not read\n"
+        f"tickwire-engine sweep: error: --data {folder}: the folder has no files\n"
+    )
 
 
 def test_a_grid_too_large_is_one_line(

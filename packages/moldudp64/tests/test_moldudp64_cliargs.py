@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -181,8 +182,15 @@ def test_argument_types() -> None:
             parse(text)
 
 
-def test_existing_file_accepts_a_pipe_and_refuses_a_directory(tmp_path: Path) -> None:
-    assert existing_file("/dev/stdin") == "/dev/stdin"
+def test_existing_file_refuses_a_pipe_and_a_directory(tmp_path: Path) -> None:
+    """A pipe was accepted, and read wrong: the format sniff took its first bytes."""
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(argparse.ArgumentTypeError, match=r"is not a regular file \(a pipe\)"):
+            existing_file(f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
     with pytest.raises(argparse.ArgumentTypeError, match="directory"):
         existing_file(str(tmp_path))
 

@@ -32,6 +32,7 @@ __all__ = [
     "name_max",
     "non_negative_float",
     "non_negative_int",
+    "not_a_regular_file",
     "output_clash",
     "output_file",
     "output_folder",
@@ -41,6 +42,7 @@ __all__ = [
     "positive_int",
     "probability",
     "reading_inputs",
+    "secret_file",
     "stock_symbol",
     "stock_symbols",
     "tcp_udp_port",
@@ -490,11 +492,13 @@ def output_folder_of(*names: str) -> Callable[[str], str]:
 
 
 def existing_file(text: str) -> str:
-    """An argparse type: a path to read, which must exist and not be a directory or an
-    empty regular file (a pipe or ``/dev/stdin`` is fine).
+    """An argparse type: a path to read, which must be a regular file (symbolic links
+    followed; :func:`not_a_regular_file`) that is not empty.
 
     The rule: a missing input is a usage error (exit 2, like argparse's ``FileType``),
-    found while parsing, so no output file has been created yet when it is reported.
+    found while parsing, so no output file has been created yet when it is reported; so is
+    an input that is not a regular file (a pipe, ``/dev/stdin`` on a pipe, a FIFO, a
+    device, a socket), refused without opening it, and an empty one.
     Under :func:`run_cli` the file is noted as an input (:func:`reading_inputs`), so
     an output named like it is refused instead of replacing it.
     """
@@ -502,25 +506,85 @@ def existing_file(text: str) -> str:
 
 
 def config_file(text: str) -> str:
-    """An argparse type: a file of settings to read (``--config``, ``--grid``, a password
-    file): :func:`existing_file`'s rules, noted as an input the same way, except that an
-    empty file is fine (every key at its default; the loader says if one is required).
+    """An argparse type: a file of settings to read (``--config``, ``--grid``):
+    :func:`existing_file`'s rules, noted as an input the same way, except that an empty
+    file is fine (every key at its default; the loader says if one is required).
     Why noted: ``threshold run CAP --config C --orders C`` replaced the config."""
     return _existing(text, empty_ok=True)
 
 
-def _existing(text: str, *, empty_ok: bool) -> str:
+def secret_file(text: str) -> str:
+    """An argparse type: a file holding a secret (``--password-file``): as
+    :func:`config_file`, except that a pipe is fine too (``--password-file <(pass show
+    ouch)``, so the secret is never on disk): it is read once, whole, where a data file or
+    a config is opened more than once."""
+    return _existing(text, empty_ok=True, stream_ok=True)
+
+
+#: The kinds of file an input cannot be, by the test of their file type.
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def not_a_regular_file(path: str | os.PathLike[str], st: os.stat_result) -> str | None:
+    """Why the input ``path``, whose :func:`os.stat` (symbolic links followed) is ``st``,
+    cannot be read: it is not a regular file (nor a folder, which has its own message); or
+    None. The one wording of the rule, for :func:`existing_file` and the files of a
+    folder a command reads (``engine sweep --data DIR``).
+
+    Why: a command opens its input more than once (the format is sniffed from the first
+    bytes, then the reader opens the file again; a sweep's workers open each day), and a
+    pipe gives its bytes once: ``engine book <(cat day.itch)`` lost the first bytes and
+    failed mid-file, ``cat day.itch.gz | engine backtest /dev/stdin`` read an empty day and
+    wrote its report with exit 0, ``engine book /dev/null`` too, and a FIFO with no writer
+    blocked forever at the open. So the path is refused before it is opened. Test:
+    ``tests/test_cli_conventions.py``."""
+    for test, kind in _NOT_REGULAR:
+        if test(st.st_mode):
+            return f"{path}: is not a regular file ({kind}): save it to a file first"
+    return None
+
+
+def _existing(text: str, *, empty_ok: bool, stream_ok: bool = False) -> str:
     try:
         st = os.stat(text)
     except FileNotFoundError:
         raise argparse.ArgumentTypeError(f"{text}: no such file") from None
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"{text}: {exc.strerror or exc}") from None
-    if os.path.isdir(text):
+    if stat.S_ISDIR(st.st_mode):
         raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
-    if not empty_ok and st.st_size == 0 and os.path.isfile(text):
-        raise argparse.ArgumentTypeError(f"{text}: empty file")
+    regular = stat.S_ISREG(st.st_mode)
+    why = None if stream_ok and stat.S_ISFIFO(st.st_mode) else not_a_regular_file(text, st)
+    if why is not None:
+        raise argparse.ArgumentTypeError(why)
+    if not empty_ok and regular and st.st_size == 0:
+        raise argparse.ArgumentTypeError(_empty_or_unsized(text))
     inputs = _INPUTS.get()
-    if inputs is not None and os.path.isfile(text):
+    if inputs is not None and regular:
         inputs.setdefault((st.st_dev, st.st_ino), text)
     return text
+
+
+def _empty_or_unsized(path: str) -> str:
+    """Why the regular file ``path`` of size 0 is refused: it is empty, or it holds bytes
+    its file system does not count (``/proc/self/status``: procfs and sysfs make a file's
+    bytes as it is read, and give it the size 0). Such a file is refused too, not read: a
+    command opens its input more than once (:func:`not_a_regular_file`) and each open
+    makes the bytes anew, so the format sniffed and the bytes read could differ. Opening a
+    regular file never blocks."""
+    try:
+        with open(path, "rb") as f:
+            held = f.read(1)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if held:
+        return (
+            f"{path}: its file system gives it no size (a /proc or /sys file, made as it "
+            "is read): save it to a file first"
+        )
+    return f"{path}: empty file"

@@ -34,6 +34,7 @@ from tickwire.cli import (
     multicast_ipv4,
     one_line,
     output_file,
+    secret_file,
 )
 from tickwire.engine.cli_backtest import UsageError as _UsageError
 from tickwire.engine.cli_backtest import load_strategy, read_config
@@ -95,7 +96,7 @@ def add_parser(sub: Any) -> None:
     lv.add_argument("--rerequest", type=parse_address, default=None, help="re-request server")
     lv.add_argument("--ouch", type=parse_address, default=None, help="the exchange's OUCH 5.0 port")
     lv.add_argument("--user", type=user_name, default=DEFAULT_USER, help="OUCH user name")
-    lv.add_argument("--password-file", type=config_file, default=None, metavar="FILE",
+    lv.add_argument("--password-file", type=secret_file, default=None, metavar="FILE",
                     help=f"the OUCH password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     lv.add_argument("--strategy", default=None, help=f"module:Class (default {DEFAULT_STRATEGY})")
     lv.add_argument(

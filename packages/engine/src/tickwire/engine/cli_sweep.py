@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tickwire.cli import Progress, output_folder, positive_int
+from tickwire.cli import Progress, config_file, output_folder, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -47,8 +47,13 @@ def add_parser(subparsers: Any) -> None:
         metavar="DAY",
         help="BinaryFILEs or captures, or folders of them (one day per file)",
     )
-    sw.add_argument("--grid", required=True, help='TOML file: [grid] "table.key" = [values]')
-    sw.add_argument("--config", help="the base config (TOML, as for backtest)")
+    sw.add_argument(
+        "--grid",
+        required=True,
+        type=config_file,
+        help='TOML file: [grid] "table.key" = [values]',
+    )
+    sw.add_argument("--config", type=config_file, help="the base config (TOML, as for backtest)")
     sw.add_argument("--strategy", default=None, help="module:Class (as for backtest)")
     sw.add_argument("--out", default="sweep-out", type=output_folder, help="output directory")
     where = sw.add_mutually_exclusive_group()
@@ -79,7 +84,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     grid = load_grid(args.grid)
     cfg = read_config(args.config)
-    days = collect_days(args.data, out=args.out)
+    days = collect_days(
+        args.data, out=args.out, skipped=lambda why: print(f"sweep: {why}", file=sys.stderr)
+    )
     out = Path(args.out)
     tasks = build_tasks(
         days,

@@ -47,7 +47,6 @@ from typing import Any
 from tickwire.cli import (
     add_json_option,
     atomic_open,
-    config_file,
     existing_file,
     non_negative_float,
     non_negative_int,
@@ -55,6 +54,7 @@ from tickwire.cli import (
     positive_int,
     probability,
     run_cli,
+    secret_file,
     tcp_udp_port_or_any,
 )
 from tickwire.engine.cli_backtest import UsageError
@@ -95,7 +95,7 @@ def add_arguments(ex: argparse.ArgumentParser) -> None:
     )
     ex.add_argument("--user", type=user_name, action="append",
                     help=f"an OUCH user name, repeatable (default {DEFAULT_USER})")  # fmt: skip
-    ex.add_argument("--password-file", type=config_file, default=None, metavar="FILE",
+    ex.add_argument("--password-file", type=secret_file, default=None, metavar="FILE",
                     help=f"the users' password (first line); else ${PASSWORD_ENV}")  # fmt: skip
     ex.add_argument(
         "--preload",

@@ -39,6 +39,7 @@ import csv
 import itertools
 import json
 import math
+import os
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -248,7 +249,12 @@ def apply_params(cfg: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str,
     return out
 
 
-def collect_days(paths: Sequence[str | Path], *, out: str | Path | None = None) -> list[Path]:
+def collect_days(
+    paths: Sequence[str | Path],
+    *,
+    out: str | Path | None = None,
+    skipped: Callable[[str], None] | None = None,
+) -> list[Path]:
     """The day files of ``--data``: each file as given, each folder's files (not hidden)
     sorted by name; absolute, links resolved. Names must be distinct (they name the run
     folders), no file may be given twice (through a link, a hard link or two folders:
@@ -256,10 +262,15 @@ def collect_days(paths: Sequence[str | Path], *, out: str | Path | None = None) 
     counted twice in the totals; test: ``test_engine_sweep.py``), and
     each is an input as ``backtest``'s DATA is (:func:`tickwire.cli.existing_file`: an
     empty file is a usage error, not a day of no messages counted as a run that went
-    well). ``out``, the sweep's output folder, must not be a folder of ``paths``: its
+    well; so is one that is not a regular file, a FIFO or a device, given or in a folder,
+    refused before anything runs: one in a folder was skipped without a word, and
+    ``--data /dev/null`` said "no such file or folder"). ``out``, the sweep's output folder,
+    must not be a folder of ``paths``: its
     ``summary.csv``, ``summary.parquet`` and ``sweep.json`` were read as days by the next
     sweep over it (three error rows; hostile-input round 4; test:
-    ``test_engine_sweep.py``)."""
+    ``test_engine_sweep.py``). A folder inside a ``--data`` folder is no day: it is
+    skipped, and ``skipped`` (when given) is called with a line saying so
+    (``DIR/sub: a folder inside --data, not read``); it was skipped without a word."""
     days: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir() and out is not None and p.resolve() == Path(out).resolve():
@@ -268,12 +279,20 @@ def collect_days(paths: Sequence[str | Path], *, out: str | Path | None = None) 
                 "the next sweep over it: name another folder (one inside it is fine)"
             )
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            found = []
+            for f in sorted(p.iterdir()):
+                if f.name.startswith("."):
+                    continue
+                if f.is_dir():
+                    if skipped is not None:
+                        skipped(f"{f}: a folder inside --data, not read")
+                    continue
+                found.append(f)  # anything else is a day, checked below as one
             if not found:
                 raise UsageError(f"--data {p}: the folder has no files")
             days.extend(found)
-        elif p.is_file():
-            days.append(p)
+        elif os.path.lexists(p):
+            days.append(p)  # a file, or what is checked below as one (a FIFO, a device)
         else:
             raise UsageError(f"--data {p}: no such file or folder")
     for d in days:  # every day is an input as for backtest: an empty one is refused
