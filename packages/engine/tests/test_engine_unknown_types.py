@@ -131,3 +131,41 @@ def test_sweep_rows_count_unknown_types(days: tuple[Path, Path, int], tmp_path: 
     )
     assert row["status"] == "ok", row["error"]
     assert (row["messages"], row["unknown_types"]) == (known, UNKNOWN)
+
+
+def test_a_capture_message_cut_short_is_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A block of a type ITCH 5.0 defines, shorter than that type's message, is a message
+    lost (as the same cut in a BinaryFILE is its reader's error): the outputs are written,
+    then one error line, exit 1. Unknown types beside it stay skipped, not lost."""
+    from tickwire.moldudp64 import DownstreamPacket
+    from tickwire.net import PcapWriter, build_udp_frame
+
+    blocks = [encode(msg) for msg in generate_day(1_000, 3, 3)]
+    adds = [i for i, b in enumerate(blocks) if b[:1] == b"A"]
+    blocks[adds[10]] = blocks[adds[10]][:20]  # an Add Order is 36 bytes
+    blocks[adds[11]] = b"a" + blocks[adds[11]][1:]  # an unknown type: skipped, exit 0
+    capture = tmp_path / "short.pcap"
+    with PcapWriter(capture) as pcap:
+        for i in range(0, len(blocks), 20):
+            pkt = DownstreamPacket("SHORT", 1 + i, tuple(blocks[i : i + 20])).build()
+            frame = build_udp_frame(
+                pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
+            )
+            pcap.write(frame, timestamp_ns=i)
+    capsys.readouterr()
+    assert main(["book", str(capture)]) == 1
+    out, err = capsys.readouterr()
+    assert "1 messages of unknown types skipped" in out.splitlines()[0]
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"{capture}: 1 ITCH messages shorter than their type; the books are built all the same"
+        )
+    )
+    out_dir = tmp_path / "bt"
+    assert main(["backtest", str(capture), "--no-plot", "--out", str(out_dir)]) == 1
+    assert "1 ITCH messages shorter than their type" in capsys.readouterr().err
+    assert (out_dir / "report.json").is_file()  # written all the same
