@@ -15,6 +15,7 @@ from tickwire.engine import cbook
 from tickwire.engine.cli import main
 from tickwire.itch import BinaryFileWriter, encode
 from tickwire.itch.generator import generate_day
+from tickwire.moldudp64.testing import write_capture
 
 UNKNOWN = 25  # adds rewritten as type 'a', which ITCH 5.0 does not define
 
@@ -25,9 +26,6 @@ needs_cython = pytest.mark.skipif(not cbook.AVAILABLE, reason="compiled book not
 def days(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
     """A BinaryFILE with :data:`UNKNOWN` messages of an unknown type, the same day as a
     MoldUDP64 capture, and the number of messages of known types."""
-    from tickwire.moldudp64 import DownstreamPacket
-    from tickwire.net import PcapWriter, build_udp_frame
-
     folder = tmp_path_factory.mktemp("unknown")
     day = folder / "unk.itch"
     blocks = []
@@ -42,15 +40,13 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
             blocks.append(raw)
     assert changed == UNKNOWN
     # The same blocks in MoldUDP64 packets (itch2pcap's reader would skip the unknown ones).
-    capture = folder / "unk.pcap"
-    with PcapWriter(capture) as pcap:
-        for i in range(0, len(blocks), 20):
-            pkt = DownstreamPacket("UNK", 1 + i, tuple(blocks[i : i + 20])).build()
-            frame = build_udp_frame(
-                pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
-            )
-            pcap.write(frame, timestamp_ns=i)
+    capture = _capture(folder / "unk.pcap", blocks)
     return day, capture, len(blocks) - UNKNOWN
+
+
+def _capture(path: Path, blocks: list[bytes]) -> Path:
+    """A MoldUDP64 capture of ``blocks``, one a packet, in order."""
+    return write_capture(path, [("UNK", seq) for seq in range(1, len(blocks) + 1)], blocks)
 
 
 @pytest.mark.parametrize("backend", ["reference", pytest.param("cython", marks=needs_cython)])
@@ -139,21 +135,11 @@ def test_a_capture_message_cut_short_is_lost(
     """A block of a type ITCH 5.0 defines, shorter than that type's message, is a message
     lost (as the same cut in a BinaryFILE is its reader's error): the outputs are written,
     then one error line, exit 1. Unknown types beside it stay skipped, not lost."""
-    from tickwire.moldudp64 import DownstreamPacket
-    from tickwire.net import PcapWriter, build_udp_frame
-
     blocks = [encode(msg) for msg in generate_day(1_000, 3, 3)]
     adds = [i for i, b in enumerate(blocks) if b[:1] == b"A"]
     blocks[adds[10]] = blocks[adds[10]][:20]  # an Add Order is 36 bytes
     blocks[adds[11]] = b"a" + blocks[adds[11]][1:]  # an unknown type: skipped, exit 0
-    capture = tmp_path / "short.pcap"
-    with PcapWriter(capture) as pcap:
-        for i in range(0, len(blocks), 20):
-            pkt = DownstreamPacket("SHORT", 1 + i, tuple(blocks[i : i + 20])).build()
-            frame = build_udp_frame(
-                pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
-            )
-            pcap.write(frame, timestamp_ns=i)
+    capture = _capture(tmp_path / "short.pcap", blocks)
     capsys.readouterr()
     assert main(["book", str(capture)]) == 1
     out, err = capsys.readouterr()
