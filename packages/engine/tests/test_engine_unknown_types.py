@@ -155,3 +155,18 @@ def test_a_capture_message_cut_short_is_lost(
     assert main(["backtest", str(capture), "--no-plot", "--out", str(out_dir)]) == 1
     assert "1 ITCH messages shorter than their type" in capsys.readouterr().err
     assert (out_dir / "report.json").is_file()  # written all the same
+
+
+@pytest.mark.parametrize("kind", ["itch", "pcap"])
+def test_export_counts_unknown_types(
+    days: tuple[Path, Path, int], tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    from tickwire.engine.sources import iter_binaryfile
+    from tickwire.itch import StockDirectory
+
+    day, capture, _ = days
+    symbol = next(m.stock for m in iter_binaryfile(day) if isinstance(m, StockDirectory))
+    data = day if kind == "itch" else capture
+    capsys.readouterr()
+    assert main(["export", str(data), "--symbol", symbol, "--out", str(tmp_path / "x")]) == 0
+    assert f"  {UNKNOWN} messages of unknown types skipped" in capsys.readouterr().out.splitlines()

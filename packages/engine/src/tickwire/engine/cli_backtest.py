@@ -57,6 +57,7 @@ from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, 
 
 if TYPE_CHECKING:
     from tickwire.engine.sources import CaptureFeedStats
+    from tickwire.itch.fastpath import FrameStats
 
 #: The files a backtest may write into its ``--out`` folder
 #: (:func:`tickwire.engine.backtest.report.write_outputs`), which no other output of the
@@ -216,11 +217,16 @@ _SAMPLE_DAY: tuple[tuple[str, Any, int, str], ...] = (
 
 
 def _messages(
-    args: argparse.Namespace, progress: Any, *, run_source: bool = False
+    args: argparse.Namespace,
+    progress: Any,
+    *,
+    run_source: bool = False,
+    frames: FrameStats | None = None,
 ) -> tuple[Any, int | None, str, CaptureFeedStats | None]:
     """The message stream, its expected length (None if unknown), a description and,
     for a capture, the stats its reading fills (see :func:`_capture_summary`);
-    ``run_source``: a BinaryFILE as its path (see :func:`_open_data`)."""
+    ``run_source``: a BinaryFILE as its path (see :func:`_open_data`); ``frames``: the
+    framing counts of a BinaryFILE read here (its messages of unknown types skipped)."""
     given = [flag for flag, *_ in _SAMPLE_DAY if getattr(args, _dest(flag)) is not None]
     if args.data:
         if given:
@@ -229,7 +235,11 @@ def _messages(
                 f"({args.data}): leave {'them' if len(given) > 1 else 'it'} out"
             )
         return _open_data(
-            Path(args.data), args.keep_duplicates, run_source=run_source, session=args.session
+            Path(args.data),
+            args.keep_duplicates,
+            run_source=run_source,
+            session=args.session,
+            frames=frames,
         )
     from tickwire.engine.sources import check_capture_options
     from tickwire.itch.generator import generate_day
@@ -259,7 +269,12 @@ def _dest(flag: str) -> str:
 
 
 def _open_data(
-    path: Path, keep_duplicates: bool, *, run_source: bool = False, session: str | None = None
+    path: Path,
+    keep_duplicates: bool,
+    *,
+    run_source: bool = False,
+    session: str | None = None,
+    frames: FrameStats | None = None,
 ) -> tuple[Any, int | None, str, CaptureFeedStats | None]:
     """:func:`_messages` for a file: a BinaryFILE or a capture (detected by its magic).
 
@@ -285,7 +300,7 @@ def _open_data(
         stats = CaptureFeedStats()
         stream = iter_capture(path, stats=stats, keep_duplicates=keep_duplicates, session=session)
         return stream, None, str(path), stats
-    return (path if run_source else iter_binaryfile(path)), None, str(path), None
+    return (path if run_source else iter_binaryfile(path, stats=frames)), None, str(path), None
 
 
 def _capture_summary(stats: CaptureFeedStats | None) -> dict[str, Any]:
@@ -608,10 +623,13 @@ def _backtest_outputs(
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from tickwire.engine.book import unknown_types_phrase
     from tickwire.engine.lobster import ExportError, export
+    from tickwire.itch.fastpath import FrameStats
 
     symbols = [s for item in args.symbol for s in item]  # each checked by stock_symbols
-    stream, _, desc, feed_stats = _messages(args, None)
+    frames = FrameStats()
+    stream, _, desc, feed_stats = _messages(args, None, frames=frames)
     try:
         res = export(
             stream,
@@ -626,6 +644,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(f"data: {desc}")
     if feed_stats is not None:
         print(feed_stats.text())
+    unknown = feed_stats.unknown_types if feed_stats is not None else frames.skipped
+    skipped = unknown_types_phrase(unknown)
+    if skipped is not None:  # skipped by the spec's rule, never unsaid (docs/cli.md)
+        print(f"  {skipped}")
     for sym, n in sorted(res.rows.items()):
         print(f"  {sym}: {n:,} LOBSTER rows")
     if args.bbo != "none":
