@@ -2112,7 +2112,7 @@ cdef class ReplayCore:
         ``test_engine_backtest_core.py``: the same report, to the last byte."""
         cdef uint16_t loc = rd16(m + L_LOCATE)
         book = self.sb.books[loc]
-        bbo = book.bbo()
+        bbo = self.sb._bbo(self.sb.book_of[loc])  # book.bbo(), without the method call
         symbol = book.symbol
         bid, _, ask, _ = bbo
         if bid is not None and ask is not None:
