@@ -84,6 +84,7 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
             assert rep["pnl"] == rep["pnl_gross"] - rep["fees"]["total_e4"]
             assert rep["orders"]["open"] == []
             assert rep["ouch"]["unacked"] == 0
+            assert rep["ouch"]["skipped"] == 0
             assert not ctl.exists()
         finally:
             ex.send_signal(signal.SIGINT)

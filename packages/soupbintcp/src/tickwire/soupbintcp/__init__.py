@@ -37,6 +37,7 @@ from .packets import (
     parse_server_packet,
 )
 from .session import (
+    MAX_SEQUENCE,
     Accepted,
     ClientSession,
     ClientState,
@@ -55,6 +56,7 @@ from .session import (
 from .state import TRANSITIONS, Role, SessionState, TransitionError
 
 __all__ = [
+    "MAX_SEQUENCE",
     "PACKET_TYPES",
     "TRANSITIONS",
     "Accepted",

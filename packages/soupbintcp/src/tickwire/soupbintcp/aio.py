@@ -107,6 +107,13 @@ class SoupClient:
     re-login, as soon as it is accepted and before anything else is sent (e.g.
     to resend unacknowledged orders).
 
+    **Events.** :attr:`events` keeps the last ``keep_events`` (100) non-data events
+    (:class:`Accepted`, :class:`Closed`, :class:`DebugText`...) for inspection, oldest
+    first; older ones are dropped and counted in :attr:`events_dropped`, so a server
+    that floods Debug packets cannot grow it. :attr:`skipped_messages` is the
+    core's count of sequenced messages a server did not replay on a re-login
+    (:attr:`ClientSession.skipped_messages`).
+
     **Login rejections.** "A" (Not Authorized) is final: no retry, no reconnect.
     "S" (Session not available) is retried, by :meth:`connect` and by the
     reconnect loop alike: a server allows one logged-in connection per session,
@@ -137,12 +144,15 @@ class SoupClient:
         on_message: Callable[[Message], None] | None = None,
         busy_retry_for: float = 30.0,
         max_backoff: float = 1.0,
+        keep_events: int = 100,
     ) -> None:
         if busy_retry_for < 0 or max_backoff <= 0 or reconnect_delay <= 0:
             raise ValueError(
                 "busy_retry_for must be >= 0, max_backoff and reconnect_delay > 0; got "
                 f"{busy_retry_for}, {max_backoff}, {reconnect_delay}"
             )
+        if keep_events < 1:
+            raise ValueError(f"keep_events must be >= 1, got {keep_events}")
         self.core = core
         self.tap = tap
         self.on_message = on_message
@@ -158,7 +168,12 @@ class SoupClient:
         self.busy_retries = 0
         self._rejected = False  # this connection's login was rejected
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
-        self.events: list[Event] = []  # every non-data event, for inspection
+        #: The last ``keep_events`` non-data events, for inspection (see the class docs).
+        self.events: deque[Event] = deque(maxlen=keep_events)
+        #: Events dropped from the full :attr:`events` (oldest first).
+        self.events_dropped = 0
+        #: Why the core closed the current or last connection (None: it did not).
+        self.last_close_reason: str | None = None
         self.connections = 0
         self._proto: _ClientProtocol | None = None
         self._login: asyncio.Future[Accepted] | None = None
@@ -218,6 +233,11 @@ class SoupClient:
     def logged_in(self) -> bool:
         return self.core.state is ClientState.LOGGED_IN
 
+    @property
+    def skipped_messages(self) -> int:
+        """Sequenced messages servers did not replay on a login (lost to this client)."""
+        return self.core.skipped_messages
+
     def drop(self) -> None:
         """Abort the TCP connection without logging out (tests a dropped link)."""
         if self._proto and self._proto.transport:
@@ -248,6 +268,7 @@ class SoupClient:
     def _connected(self, proto: _ClientProtocol) -> None:
         self._proto = proto
         self._rejected = False
+        self.last_close_reason = None
         self.connections += 1
         self.core.connect(self.loop.time())
         self._flush()
@@ -273,7 +294,8 @@ class SoupClient:
             self._timer.cancel()
             self._timer = None
         if self._login and not self._login.done():
-            self._login.set_exception(ConnectionError("connection lost before login"))
+            why = f" ({self.last_close_reason})" if self.last_close_reason else ""
+            self._login.set_exception(ConnectionError(f"connection lost before login{why}"))
         if (
             self.reconnect
             and not self._closing
@@ -309,7 +331,10 @@ class SoupClient:
                 else:
                     self.messages.put_nowait(ev)
                 continue
-            self.events.append(ev)
+            kept = self.events
+            if len(kept) == kept.maxlen:
+                self.events_dropped += 1
+            kept.append(ev)
             if isinstance(ev, Accepted):
                 self._accepted.set()
                 if self.connections > 1 and self.on_reconnect is not None:
@@ -327,6 +352,7 @@ class SoupClient:
             elif isinstance(ev, SessionEnded):
                 pass
             elif isinstance(ev, Closed):
+                self.last_close_reason = ev.reason
                 log.info("client closing: %s", ev.reason)
                 self._flush()
                 if self._proto and self._proto.transport:

@@ -58,6 +58,7 @@ from .packets import (
 from .state import Role, SessionState, StateMachine
 
 __all__ = [
+    "MAX_SEQUENCE",
     "Accepted",
     "ClientSession",
     "ClientState",
@@ -91,10 +92,16 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Accepted(Event):
-    """Client: the server accepted the login (``sequence_number`` comes next)."""
+    """Client: the server accepted the login (``sequence_number`` comes next).
+
+    ``skipped`` is how many sequenced messages the server will not replay: it resumed
+    after the sequence number the client asked for (they are lost to this client; also
+    counted in :attr:`ClientSession.skipped_messages`). 0 on an ordinary login.
+    """
 
     session: str
     sequence_number: int
+    skipped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +163,10 @@ _WHEN = {
 }
 
 
+#: The largest sequence number a Login Request can ask for (20 ASCII digits).
+MAX_SEQUENCE = 10**20 - 1
+
+
 class ClientSession(StateMachine):
     """The client side of one SoupBinTCP session, across any number of connections.
 
@@ -165,6 +176,21 @@ class ClientSession(StateMachine):
     sent or received when is :data:`~tickwire.soupbintcp.state.TRANSITIONS`
     (role ``CLIENT``); a packet it forbids closes the connection with a protocol
     error, a call it forbids raises :class:`SessionError`.
+
+    The server's sequencing is checked too; each of these closes the connection
+    with a protocol error, and the next :meth:`connect` asks for the same session
+    and sequence number again:
+
+    * a Login Accepted for another session than the one requested (when one was:
+      blank asks for the current one, and the first accepted is then kept);
+    * a Login Accepted at sequence number 0 (sequence numbers start at 1);
+    * a Sequenced Data numbered :data:`MAX_SEQUENCE`: the client could never ask
+      for the message after it (the Login Request has 20 digits).
+
+    A Login Accepted *after* the sequence number asked for means the server will not
+    replay the messages between: they are lost, so it is not silent. The
+    :class:`Accepted` event says how many (``skipped``), :attr:`skipped_messages`
+    counts them all, and a warning is logged.
     """
 
     role = Role.CLIENT
@@ -181,6 +207,8 @@ class ClientSession(StateMachine):
         timeout: float = 15.0,
         max_packet_length: int = 0xFFFF,
     ) -> None:
+        if not 0 <= next_sequence <= MAX_SEQUENCE:
+            raise ValueError(f"next_sequence must be 0 to {MAX_SEQUENCE}, got {next_sequence}")
         self.username = username
         self._password = password
         self.session = session
@@ -194,6 +222,10 @@ class ClientSession(StateMachine):
         self._out = bytearray()
         self._framer = PacketFramer(max_packet_length)
         self._server_seq = 0
+        #: What the last Login Request asked for: (session, sequence number).
+        self._requested = (session, next_sequence)
+        #: Sequenced messages the server did not replay on a login (see the class docs).
+        self.skipped_messages = 0
         self._last_recv = 0.0
         self._last_send = 0.0
         self._on: dict[type[Packet], Callable[[Any], list[Event]]] = {
@@ -213,24 +245,30 @@ class ClientSession(StateMachine):
         )
 
     def connect(self, now: float) -> None:
-        """A new TCP connection is up: queue the Login Request."""
+        """A new TCP connection is up: queue the Login Request.
+
+        Raises :class:`SessionError` while connected, or when :attr:`next_sequence` or
+        :attr:`session` (set by hand) cannot be put in a Login Request; a ``connect``
+        that raises changes nothing.
+        """
         if not self.can_send(LoginRequest):
             raise SessionError(f"already connected ({self.state.value})")
-        self._framer = PacketFramer(self.max_packet_length)
-        self._out.clear()
         timeout_ms = None
         if self.version is SoupVersion.V4_1:
             timeout_ms = min(99999, int(self.timeout * 1000))
-        self._send(
-            LoginRequest(
-                self.username,
-                self._password,
-                self.session,
-                self.next_sequence,
-                timeout_ms,
-            ),
-            now,
+        request = LoginRequest(
+            self.username, self._password, self.session, self.next_sequence, timeout_ms
         )
+        try:
+            data = build_packet(request)  # first: a failure must leave the state as it was
+        except PacketError as exc:
+            raise SessionError(f"cannot build the Login Request: {exc}") from exc
+        self._framer = PacketFramer(self.max_packet_length)
+        self._out.clear()
+        self._requested = (self.session, self.next_sequence)
+        self._sent_packet(LoginRequest)
+        self._out += data
+        self._last_send = now
         self._last_recv = now
 
     def send_message(self, message: bytes, now: float) -> None:
@@ -301,29 +339,50 @@ class ClientSession(StateMachine):
             if target is SessionState.CLOSED:
                 events.append(Closed(_CLOSE_REASONS[cls]))
                 break
+            if self.state is SessionState.CLOSED:  # the handler found a protocol error
+                break
         if framing is not None and self.state is not SessionState.CLOSED:
             events += self._close(f"protocol error: {framing}")
         return events
 
     def _on_sequenced(self, packet: SequencedData) -> list[Event]:
         seq = self._server_seq
-        self._server_seq += 1
+        if seq >= MAX_SEQUENCE:  # the message after it could never be asked for
+            return self._close(
+                f"protocol error: sequence number {seq} leaves none to log in at after it"
+            )
+        self._server_seq = seq + 1
         if seq < self.next_sequence:
             return []  # a replay of something already delivered
         self.next_sequence = seq + 1
         return [Message(packet.message, seq)]
 
     def _on_accepted(self, packet: LoginAccepted) -> list[Event]:
-        self.session = packet.session
-        self._server_seq = packet.sequence_number
-        if packet.sequence_number > self.next_sequence:
-            log.warning(
-                "server resumes at %d, %d messages not replayed",
-                packet.sequence_number,
-                packet.sequence_number - self.next_sequence,
+        session, start = packet.session, packet.sequence_number
+        wanted, asked = self._requested
+        if wanted.strip() and session.strip() != wanted.strip():
+            return self._close(
+                f"protocol error: Login Accepted for session {session!r}, {wanted!r} requested"
             )
-            self.next_sequence = packet.sequence_number
-        return [Accepted(packet.session, packet.sequence_number)]
+        if start == 0:
+            return self._close("protocol error: Login Accepted at sequence number 0")
+        self.session = session
+        self._server_seq = start
+        skipped = 0
+        if asked and start > self.next_sequence:
+            skipped = start - self.next_sequence
+            self.skipped_messages += skipped
+            log.warning(
+                "server resumes session %s at %d: %d messages (%d to %d) will not be replayed",
+                session,
+                start,
+                skipped,
+                self.next_sequence,
+                start - 1,
+            )
+        if start > self.next_sequence:
+            self.next_sequence = start
+        return [Accepted(session, start, skipped)]
 
     def _on_end(self, packet: EndOfSession) -> list[Event]:
         self.ended = True
@@ -331,8 +390,9 @@ class ClientSession(StateMachine):
 
     def _send(self, packet: Packet, now: float) -> None:
         """Queue a packet; the table must allow sending it (a bug here otherwise)."""
+        data = build_packet(packet)
         self._sent_packet(type(packet))
-        self._out += build_packet(packet)
+        self._out += data
         self._last_send = now
 
     def _close(self, reason: str) -> list[Event]:

@@ -577,6 +577,9 @@ class LiveEngine:
                 # logins answered "S" (session still held by a dropped connection), retried
                 "busy_retries": self.client.busy_retries if self.client else 0,
                 "resent": self.resent,
+                # sequenced answers a re-login was not replayed (the exchange resumed
+                # after the sequence asked for): lost fills or cancels, reconcile them
+                "skipped": self.client.skipped_messages if self.client else 0,
                 "unacked": len(r.unacked),
             },
             "latency_ns": percentiles(list(r.latencies)),
