@@ -167,3 +167,108 @@ def test_a_replacement_answered_for_another_order_trips_the_kill_switch(
     ]
     cancels = [msg for msg in sent if isinstance(msg, v50.CancelOrder)]
     assert sorted(c.user_ref_num for c in cancels) == [a.user_ref_num, r.user_ref_num]
+
+
+def _venue_lies() -> dict[str, list[object]]:
+    """Answers a hostile or buggy venue may send for order 1 (Enter B 100 AAPL), each
+    with executions the messages do not justify (max_position is 100)."""
+
+    def acc(ref: int, qty: int, side: str = "B", symbol: str = "AAPL") -> v50.OrderAccepted:
+        cl = v50.cl_ord_id_for(ref)
+        return v50.OrderAccepted(1, ref, side, qty, symbol, PX, "0", "Y", 9, "P", "N", "N", "L", cl)
+
+    def exe(ref: int, qty: int) -> v50.OrderExecuted:
+        return v50.OrderExecuted(2, ref, qty, PX, "A", 1)
+
+    def rep(orig: int, ref: int, qty: int, state: str = "L") -> v50.OrderReplaced:
+        args = ("B", qty, "AAPL", PX, "0", "Y", 10, "P", "N", "N", state, "x")
+        return v50.OrderReplaced(4, orig, ref, *args)
+
+    return {
+        "accepted_more_than_sent": [acc(1, 900), exe(1, 900)],
+        "accepted_twice": [acc(1, 100), exe(1, 60), acc(1, 100), exe(1, 100)],
+        "dead_order_accepted_again": [
+            acc(1, 100),
+            v50.OrderCanceled(3, 1, 100, "U"),
+            acc(1, 100),
+            "submit",
+            acc(2, 100),
+            exe(1, 100),
+            exe(2, 100),
+        ],
+        "replaced_after_the_original_filled": [
+            acc(1, 100),
+            "replace",
+            exe(1, 100),
+            rep(1, 2, 100),
+            exe(2, 100),
+        ],
+        "replaced_with_more_than_sent": [acc(1, 100), "replace", rep(1, 2, 900), exe(2, 900)],
+        "modified_unasked": [acc(1, 100), v50.OrderModified(5, 1, "B", 900), exe(1, 900)],
+        "accepted_as_another_side_and_symbol": [acc(1, 100, "S", "MSFT"), exe(1, 100)],
+        "dead_replaced_by_a_ref_never_sent": [
+            acc(1, 100),
+            rep(1, 777, 0, state="D"),
+            "submit",
+            acc(2, 100),
+            exe(2, 100),
+            exe(1, 100),
+        ],
+    }
+
+
+@pytest.mark.parametrize("case", list(_venue_lies()))
+def test_answers_beyond_what_was_sent_trip_the_kill_switch(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tracker takes no quantity, side or symbol from the venue beyond what was sent,
+    and an answer the order cannot hear in its state (a second Accepted, a dead order
+    accepted again, a Replaced of an original already filled) changes nothing: each is
+    counted and trips the kill switch before another order goes out, and risk keeps
+    counting what it approved. The old code took the venue's word in every case, armed
+    (up to 900 shares past max_position=100, a second order let through)."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits(max_position=100))
+    m = OrderManager(sent.append, risk, iter(range(1, 10**6)).__next__)
+    first = m.submit("AAPL", "B", 100, PX)
+    refused = []
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        for msg in _venue_lies()[case]:
+            if msg == "submit":
+                refused.append(m.submit("AAPL", "B", 100, PX).state is OrderState.REFUSED)
+            elif msg == "replace":
+                assert m.replace(first, price=PX + 100) is not None
+            else:
+                m.on_message(msg)  # type: ignore[arg-type]
+            if msg in ("replace", "submit") or isinstance(msg, v50.OrderExecuted):
+                continue
+            if not risk.armed:
+                break  # tripped on the answer itself, before any execution
+        else:
+            pytest.fail("the kill switch is still armed")
+    assert refused in ([], [True])  # no second order went out
+    assert m.distrusted_answers + m.unexpected_replacements == 1
+    assert len(caplog.records) == 1 and "kill switch tripped" in caplog.messages[0]
+    # Risk counts what it approved less what the venue executed or cancelled before the
+    # lie (nothing freed, nothing inflated by it).
+    left = {"accepted_twice": 40, "dead_order_accepted_again": 0}
+    left["replaced_after_the_original_filled"] = 0
+    assert sum(o.remaining for o in risk._open.values()) == left.get(case, 100)
+
+
+def test_distrusted_answers_leave_the_order_as_sent() -> None:
+    """What the order keeps after each distrusted answer: its own side, symbol and at
+    most its shares; a second Accepted or one of a dead order changes nothing."""
+    m, _ = _manager()
+    o = m.submit("AAPL", "B", 100, PX)
+    m.on_message(
+        v50.OrderAccepted(1, 1, "S", 900, "MSFT", PX, "0", "Y", 9, "P", "N", "N", "L", "x")
+    )
+    assert (o.state, o.side, o.symbol, o.open_qty) == (OrderState.LIVE, "B", "AAPL", 100)
+    m.on_message(v50.OrderExecuted(2, 1, 60, PX, "A", 1))
+    _accept(m, 1, 100)  # a second Accepted: still 40 open
+    assert (o.state, o.open_qty, m.distrusted_answers) == (OrderState.LIVE, 40, 2)
+    m.on_message(v50.OrderCanceled(3, 1, 40, "U"))
+    _accept(m, 1, 100)  # dead stays dead
+    assert (o.state, o.open_qty, m.distrusted_answers) == (OrderState.DONE, 0, 3)
+    assert m.open_orders() == [] and not m.risk.armed

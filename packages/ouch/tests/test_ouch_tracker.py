@@ -162,3 +162,45 @@ def test_ouch_book_orders_have_a_history_list_from_the_start() -> None:
     assert book.orders[e.user_ref_num].history == []
     book.on_message(_accepted50(e.user_ref_num, 100))
     assert len(book.orders[e.user_ref_num].history or []) == 1
+
+
+def test_ouch_tracker_takes_nothing_beyond_what_was_sent() -> None:
+    """More shares, another side or symbol, an Accepted of an order not pending, a Replaced
+    of an original that is gone: each is distrusted (counted, said in the change) and the
+    order keeps what was sent; an answer its state cannot hear changes nothing. The old
+    tracker took the venue's word: 900 shares open of a 100-share Enter, a dead order live
+    again, a replacement live after its original filled."""
+    t: OrderTracker[int] = OrderTracker()
+    o = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    msg = _accepted50(1, 900)
+    c = t.on_message(dataclasses.replace(msg, side="S", symbol="MSFT"))
+    assert c is not None and c.distrust == "900 shares open granted, 100 sent"
+    assert (o.state, o.side, o.symbol, o.quantity, t.distrusted) == ("live", "B", "AAPL", 100, 1)
+    c = t.on_message(_accepted50(1, 100))  # a second Accepted
+    assert c is not None and c.ignored and c.distrust == "accepted of an order live"
+    t.on_message(v50.OrderCanceled(3, 1, 100, "U"))
+    c = t.on_message(_accepted50(1, 100))  # the dead order does not come back
+    assert c is not None and c.ignored and (o.state, o.quantity) == ("dead", 0)
+    # A Modified granting shares, or turning a buy into a sell, is distrusted too.
+    m = t.sent(TrackedOrder(5, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(5, 100))
+    c = t.on_message(v50.OrderModified(6, 5, "S", 50))
+    assert c is not None and c.distrust == "side 'S' for an order of side 'B'"
+    assert (m.side, m.quantity) == ("B", 50)
+    # A Replaced of an original that is gone changes nothing (4.2 and 5.0 alike).
+    t42: OrderTracker[str] = OrderTracker()
+    t42.sent(TrackedOrder("A1", "AAPL", "B", 100, 100))
+    t42.on_message(_accepted42("A1", 100))
+    new = t42.sent(TrackedOrder("A2", "AAPL", "B", 99, 100, replaces="A1"))
+    t42.on_message(v42.OrderExecuted(3, "A1", 100, 100, "A", 1))
+    assert new.state == "dead"  # ended with its original (OUCH 5.0 section 2.2)
+    c = t42.on_message(_replaced42("A1", "A2", 100))
+    assert c is not None and c.ignored and c.distrust == "replaced of an original dead"
+    assert (new.state, new.quantity, t42.distrusted) == ("dead", 0, 1)
+    # A Replaced with more open than the replace asked keeps what was asked.
+    t.sent(TrackedOrder(7, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(7, 100))
+    r = t.sent(TrackedOrder(8, "AAPL", "B", 99, 100, replaces=7))
+    c = t.on_message(_replaced50(7, 8, 900))
+    assert c is not None and not c.ignored and c.distrust == "900 shares open granted, 100 sent"
+    assert (r.state, r.quantity) == ("live", 100)

@@ -23,6 +23,19 @@ The algorithm, in two tables:
    rejected, ...), and an order with no shares left open after an accept, a replace, an
    execution or a cancel is ``DEAD``. An event not in the table leaves the state as is.
 
+The tracker never takes more from the venue than was sent. :data:`EXPECTED_IN` gives
+the states in which an order may hear each event (an Accepted only while it is
+pending, so never twice and never for an order already dead; a Modified only while it
+is live); heard in any other state, the answer changes nothing. An Accepted, Replaced
+or Modified that grants more shares open than the order had (requested, for an
+Accepted or a replacement), or names another side or symbol, is applied with the
+order's own side and symbol and at most its shares. A Replaced of an original that is
+no longer open (a replace of an order that is gone is ignored by the venue, OUCH 5.0
+section 2.2), or naming a replacement that is not pending, changes nothing. Each of
+these is *distrusted*: :attr:`Change.distrust` says why, and
+:attr:`OrderTracker.distrusted` counts them (the engine's order manager trips its kill
+switch on one).
+
 The chain rules of a Replace (the same in 4.2 and 5.0):
 
 * a replacement is tracked from the moment it is sent (:meth:`OrderTracker.sent` with
@@ -51,6 +64,7 @@ from . import v42, v50
 
 __all__ = [
     "ANSWERS",
+    "EXPECTED_IN",
     "TRANSITIONS",
     "Answer",
     "Change",
@@ -97,6 +111,24 @@ TRANSITIONS: dict[Event, OrderState] = {
     Event.REPLACED_DEAD: OrderState.DEAD,
     Event.REJECTED: OrderState.REJECTED,
 }
+
+_OPEN = frozenset({OrderState.PENDING, OrderState.LIVE})
+
+#: The states in which an order may hear an event (an event not listed: any state).
+#: Heard in another state, the answer is distrusted and changes nothing (module docs).
+#: For REPLACED and REPLACED_DEAD this is the replacement's state (a replacement never
+#: sent is adopted); the original must be open (:data:`_REPLACED_ORIGINAL_IN`).
+EXPECTED_IN: dict[Event, frozenset[OrderState]] = {
+    Event.ACCEPTED: frozenset({OrderState.PENDING}),
+    Event.ACCEPTED_DEAD: frozenset({OrderState.PENDING}),
+    Event.REPLACED: frozenset({OrderState.PENDING}),
+    Event.REPLACED_DEAD: frozenset({OrderState.PENDING}),
+    Event.MODIFIED: frozenset({OrderState.LIVE}),
+}
+
+#: The states in which a replaced original may be (a replace of an order that is gone
+#: is ignored by the venue: no Order Replaced follows).
+_REPLACED_ORIGINAL_IN = _OPEN
 
 #: Events after which an order with no shares open is DEAD.
 _ENDS_WHEN_EMPTY = frozenset({Event.ACCEPTED, Event.REPLACED, Event.EXECUTED, Event.CANCELED})
@@ -262,6 +294,8 @@ class Change(Generic[K]):
     previous: TrackedOrder[K] | None = None  # REPLACED: the original, now dead
     cascaded: tuple[TrackedOrder[K], ...] = ()  # replacements ended with their original
     adopted: bool = False  # REPLACED: the replacement was not tracked before
+    distrust: str = ""  # why the answer is more than the order explains ("": it is not)
+    ignored: bool = False  # distrusted for the state it found: it changed nothing
 
 
 class OrderTracker(Generic[K]):
@@ -275,6 +309,7 @@ class OrderTracker(Generic[K]):
         self.orders: dict[K, TrackedOrder[K]] = {}
         self.keep_history = keep_history
         self.unknown = 0  # answers naming a key never tracked
+        self.distrusted = 0  # answers more than their order explains (module docs)
 
     def sent(self, order: TrackedOrder[K]) -> TrackedOrder[K]:
         """Track ``order``, just sent (an Enter, or a Replace of ``order.replaces``)."""
@@ -310,13 +345,18 @@ class OrderTracker(Generic[K]):
             self.unknown += 1
             return Change(a, None)
         change = Change(a, o)
+        expected = EXPECTED_IN.get(event)
+        if expected is not None and o.state not in expected:
+            why = f"{event.value} of an order {o.state.value}"
+            return self._distrust(change, why, ignored=True)
         if event is Event.EXECUTED:
             o.filled += a.quantity
             o.quantity = max(0, o.quantity - a.quantity)
         elif event is Event.CANCELED:
             o.quantity = max(0, o.quantity - a.quantity)
         elif event is Event.ACCEPTED or event is Event.ACCEPTED_DEAD:
-            o.quantity, o.price = a.quantity, a.price
+            self._check_granted(o, a, change)
+            o.quantity, o.price = min(o.quantity, a.quantity), a.price
             o.order_reference_number = a.order_reference_number
         elif event is Event.REJECTED:
             o.quantity = 0
@@ -326,11 +366,30 @@ class OrderTracker(Generic[K]):
                 if orig is not None and orig.replaced_by == o.key:
                     orig.replaced_by = None  # the original stays intact
         elif event is Event.MODIFIED:
-            o.side, o.quantity = a.side, a.quantity
+            self._check_granted(o, a, change)
+            o.quantity = min(o.quantity, a.quantity)
         elif event is Event.PRIORITY:
             o.price, o.order_reference_number = a.price, a.order_reference_number
         self._transition(o, event, change)
         return change
+
+    def _distrust(self, change: Change[K], why: str, *, ignored: bool = False) -> Change[K]:
+        self.distrusted += 1
+        change.distrust = why
+        change.ignored = ignored
+        return change
+
+    def _check_granted(self, o: TrackedOrder[K], a: Answer[K], change: Change[K]) -> None:
+        """Distrust an answer granting ``o`` more shares than it has, or naming another side
+        or symbol (the order keeps its own: the tracker takes no more than was sent)."""
+        if a.quantity > o.quantity:
+            self._distrust(change, f"{a.quantity} shares open granted, {o.quantity} sent")
+        elif a.side and a.side != o.side:
+            self._distrust(change, f"side {a.side!r} for an order of side {o.side!r}")
+        elif a.symbol and a.symbol.rstrip(" ") != o.symbol.rstrip(" "):
+            self._distrust(
+                change, f"symbol {a.symbol.rstrip()!r} for an order of {o.symbol.rstrip()!r}"
+            )
 
     def _transition(self, o: TrackedOrder[K], event: Event, change: Change[K]) -> None:
         state = TRANSITIONS.get(event)
@@ -354,23 +413,31 @@ class OrderTracker(Generic[K]):
 
     def _replaced(self, a: Answer[K]) -> Change[K]:
         old = self.orders.get(a.orig) if a.orig is not None else None
+        new = self.orders.get(a.key)
+        if old is not None and old.state not in _REPLACED_ORIGINAL_IN:
+            why = f"{a.event.value} of an original {old.state.value}"
+            return self._distrust(Change(a, new, old), why, ignored=True)
+        if new is not None and new.state not in EXPECTED_IN[a.event]:
+            why = f"{a.event.value} by an order {new.state.value}"
+            return self._distrust(Change(a, new, old), why, ignored=True)
         if old is not None:
             old.state = OrderState.DEAD
             old.quantity = 0
-        new = self.orders.get(a.key)
         adopted = new is None
         if new is None:
             new = self.orders[a.key] = TrackedOrder(
                 a.key, a.symbol, a.side, a.price, a.quantity, replaces=a.orig
             )
+        change = Change(a, new, old, adopted=adopted)
+        if not adopted:
+            self._check_granted(new, a, change)
         if old is not None:
             # Executions of the original that crossed the replace in flight arrived
             # before this answer: the chain's executed total is now exact.
             new.chain_filled = old.executed
             if self.keep_history and new.history is not old.history:
                 new.history = old.history = (old.history or []) + (new.history or [])
-        new.quantity, new.price = a.quantity, a.price
+        new.quantity, new.price = min(new.quantity, a.quantity), a.price
         new.order_reference_number = a.order_reference_number
-        change = Change(a, new, old, adopted=adopted)
         self._transition(new, a.event, change)
         return change

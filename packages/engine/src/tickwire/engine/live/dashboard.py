@@ -92,6 +92,8 @@ def render(snap: dict[str, Any]) -> Group:
         stats.add_row("executions beyond the order", f"{o['excess_executions']} (kill switch)")
     if o.get("unexpected_replacements"):  # replacements this engine never sent
         stats.add_row("replacements never sent", f"{o['unexpected_replacements']} (kill switch)")
+    if o.get("distrusted_answers"):  # answers granting more than was sent, or out of turn
+        stats.add_row("answers beyond the order", f"{o['distrusted_answers']} (kill switch)")
     f = snap["feed"]
     stats.add_row("feed messages", str(f["messages"]))
     stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")

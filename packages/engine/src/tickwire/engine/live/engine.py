@@ -541,6 +541,7 @@ class LiveEngine:
                 # each tripped the kill switch (tickwire.engine.strategy.orders)
                 "excess_executions": r.manager.excess_executions,
                 "unexpected_replacements": r.manager.unexpected_replacements,
+                "distrusted_answers": r.manager.distrusted_answers,
                 "open": [
                     {
                         "user_ref_num": o.user_ref_num,

@@ -59,6 +59,16 @@ the one the manager replaced. Test:
 (the old code booked a 900-share fill of a 100-share order, past ``max_position``, and a
 replacement it never sent freed the original's exposure, trading on with nothing said).
 
+And so does any answer the tracker distrusts (``distrusted_answers``): it takes no
+quantity, side or symbol from the venue beyond what was sent, and an answer its order
+cannot hear in its state (a second Accepted, a dead order accepted again, a Replaced of
+an original already gone) changes nothing; as does any Order Modified, since this
+manager sends no Modify. An Order Replaced by a UserRefNum never sent trips it live or
+dead and frees nothing in risk: risk keeps counting what it approved until the venue's
+executions and cancels say otherwise. Tests:
+``test_engine_strategy_orders.py::test_answers_beyond_what_was_sent_trip_the_kill_switch``,
+``test_engine_strategy_orders.py::test_distrusted_answers_leave_the_order_as_sent``.
+
 Transport is a plain callable taking the inbound message, so the same manager drives the
 simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
 """
@@ -238,6 +248,10 @@ class OrderManager:
         self.excess_executions = 0
         # Replacements of an order by a UserRefNum never sent: each trips it too.
         self.unexpected_replacements = 0
+        # Answers the tracker distrusts (more shares than sent, another side or symbol, an
+        # answer to an order in a state it cannot hear it in) and any Order Modified (this
+        # manager sends no Modify): each trips it too.
+        self.distrusted_answers = 0
 
     def _take_ref(self) -> int:
         """The next UserRefNum; 0 (never sent) when none is left, for the caller to
@@ -446,8 +460,16 @@ class OrderManager:
         cancels = self.cancel_all()
         log.warning("kill switch tripped: %s; %d cancels sent", why, cancels)
 
+    def _distrusted(self, msg: object, ref: int, why: str) -> None:
+        """An answer about order ``ref`` that its order does not explain (module docs)."""
+        self.distrusted_answers += 1
+        self._distrust(
+            f"the venue sent {type(msg).__name__} for UserRefNum {ref} ({why}), which no "
+            "order of this engine explains"
+        )
+
     def _unexpected_replacement(
-        self, orig: int, ref: int, quantity: int, sent_for: int | None = None
+        self, orig: int, ref: int, quantity: int, sent_for: int | None = None, dead: bool = False
     ) -> None:
         """The venue replaced order ``orig`` by ``ref``, a UserRefNum this manager never
         sent (``sent_for`` None: ``ref`` is cancelled too) or sent to replace another order
@@ -462,7 +484,7 @@ class OrderManager:
         self._distrust(
             f"the venue replaced UserRefNum {orig} by {ref} ({quantity} shares open), {what}"
         )
-        if armed and sent_for is None:  # held for this account, unknown here: cancelled
+        if armed and sent_for is None and not dead:  # held for this account: cancelled
             self._send(_cancel_order(user_ref_num=ref, quantity=0))
 
     # -- venue responses -----------------------------------------------------------------
@@ -477,22 +499,29 @@ class OrderManager:
         a = change.answer
         event = a.event
         ts: int = getattr(msg, "timestamp", 0)  # every answer about an order has one
+        if change.ignored:  # an answer its order cannot hear now: nothing changed
+            self._distrusted(msg, a.key, change.distrust)
+            return
         if event is Event.REPLACED or event is Event.REPLACED_DEAD:
             assert a.orig is not None
-            dead = event is Event.REPLACED_DEAD or a.quantity == 0
-            # The original is gone now (and only now) for risk too.
-            self.risk.replaced(a.orig, a.key, 0 if dead else a.quantity)
             new = self.orders.get(a.key)
             if new is None or change.adopted:
+                # Never sent: the original stays counted by risk (conservative).
                 self.unknown_answers += 1
-                if a.orig in self.orders and not dead:
-                    self._unexpected_replacement(a.orig, a.key, a.quantity)
+                if a.orig in self.orders:
+                    dead = event is Event.REPLACED_DEAD or a.quantity == 0
+                    self._unexpected_replacement(a.orig, a.key, a.quantity, dead=dead)
                 return
-            if not dead:
+            open_qty = new.open_qty  # the venue's, at most what was sent
+            # The original is gone now (and only now) for risk too.
+            self.risk.replaced(a.orig, a.key, 0 if event is Event.REPLACED_DEAD else open_qty)
+            if new.is_open:
                 self._maybe_open[a.key] = new
-            self._emit(_order_update("replaced", new, ts, a.quantity, a.price))
+            self._emit(_order_update("replaced", new, ts, open_qty, a.price))
             if new.tracked.replaces != a.orig:  # sent to replace another order
                 self._unexpected_replacement(a.orig, a.key, a.quantity, new.tracked.replaces)
+            elif change.distrust:
+                self._distrusted(msg, a.key, change.distrust)
             return
         o = self.orders.get(a.key) if change.order is not None else None
         if o is None:
@@ -521,7 +550,9 @@ class OrderManager:
                 self.risk.order_done(o.user_ref_num)
             else:
                 self._maybe_open[o.user_ref_num] = o
-            self._emit(_order_update("accepted", o, ts, a.quantity, a.price))
+            self._emit(_order_update("accepted", o, ts, o.open_qty, a.price))
+            if change.distrust:
+                self._distrusted(msg, o.user_ref_num, change.distrust)
         elif event is Event.CANCELED:
             self.risk.reduce(o.user_ref_num, a.quantity)
             if o.open_qty == 0:
@@ -530,4 +561,6 @@ class OrderManager:
         elif event is Event.REJECTED:
             self.risk.order_done(o.user_ref_num)
             self._emit(_order_update("rejected", o, ts, reason=a.reason))
-        # MODIFIED and PRIORITY: the tracker keeps them; the manager sends no Modify.
+        elif event is Event.MODIFIED:  # this manager sends no Modify: none is explained
+            self._distrusted(msg, o.user_ref_num, change.distrust or "no Modify was sent")
+        # PRIORITY: the tracker keeps it.
