@@ -107,8 +107,10 @@ def test_heartbeat_reveals_lost_tail_and_end_of_session_waits_for_it() -> None:
     ev = rx.receive(DownstreamPacket.heartbeat("S", 5).build(), "A", 1.0)
     assert requests(ev) == [(3, 2)]
     ev = rx.receive(DownstreamPacket.end_of_session_packet("S", 6).build(), "A", 1.1)
+    # The publisher's repeat a second later confirms it (one packet cannot end a session).
+    ev += rx.receive(DownstreamPacket.end_of_session_packet("S", 6).build(), "A", 2.1)
     assert not any(isinstance(e, EndOfSession) for e in ev)
-    ev = rx.receive(pkt(3, 3), SRV, 1.2)
+    ev = rx.receive(pkt(3, 3), SRV, 2.2)
     assert delivered(ev) == [3, 4, 5]
     assert ev[-1] == EndOfSession("S", 6) and rx.ended
 
@@ -152,11 +154,12 @@ def test_bad_and_foreign_packets_are_counted_not_raised() -> None:
 
 
 def test_session_change_after_end_and_after_silence_and_a_run() -> None:
-    rx = Receiver(ReceiverConfig(start_sequence=1, session_grace=5.0))
+    rx = Receiver(ReceiverConfig(start_sequence=1, session_grace=5.0, copy_window=0.04))
     assert rx.receive(pkt(1, 1, "ONE"), "A", 0.0) == []
     ev = rx.receive(pkt(2, 1, "ONE"), "A", 0.05)  # the second packet adopts ONE
     assert ev[0] == SessionChanged(None, "ONE", 1) and delivered(ev) == [1, 2]
-    assert EndOfSession("ONE", 3) in rx.receive(eos(3, "ONE"), "A", 0.1)
+    assert rx.receive(eos(3, "ONE"), "A", 0.1) == []  # confirmed by the repeat:
+    assert EndOfSession("ONE", 3) in rx.receive(eos(3, "ONE"), "A", 0.15)
     # After ONE's end the next session is adopted on its second independent packet.
     assert rx.receive(pkt(1, 2, "TWO"), "A", 0.2) == []
     ev = rx.receive(pkt(3, 1, "TWO"), "A", 0.21)
@@ -372,7 +375,8 @@ def test_an_end_of_session_below_what_was_delivered_is_ignored() -> None:
     assert not any(isinstance(e, EndOfSession) for e in ev) and not rx.ended
     assert rx.stats.stale_end_of_session == 1
     assert delivered(rx.receive(pkt(11, 1), "A", 0.2)) == [11]
-    assert rx.receive(eos(12), "A", 0.3) == [EndOfSession("S", 12)]
+    assert rx.receive(eos(12), "A", 0.3) == []  # one packet is a claim; its repeat ends it
+    assert rx.receive(eos(12), "A", 1.3) == [EndOfSession("S", 12)]
 
 
 def test_an_end_of_session_that_data_contradicts_is_dropped() -> None:

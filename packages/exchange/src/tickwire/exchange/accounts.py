@@ -14,6 +14,14 @@ a dropped connection without an order being doubled. Every accepted order is rec
 :class:`~tickwire.engine.risk.Ledger`, so a test can check both sides agree.
 
 ``send(outbound)`` delivers the answers (the server publishes them as sequenced data).
+
+Every Enter and Replace is validated before anything changes (book, ledger, records,
+batch): a price the feed cannot publish (not in ``1..MAX_PRICE``, the ITCH Price(4)
+maximum, though OUCH 5.0's Price(8) carries more) is Rejected with
+``RejectReason.INVALID_PRICE`` (0x1D; OUCH 4.2: ``X``), a bad size with
+``INVALID_QUANTITY``. And :meth:`handle` never leaves the batch open: should anything
+raise inside, the batch is closed and what it collected (executions already booked) is
+sent, then the exception goes on.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tickwire.engine.risk import Ledger
-from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
+from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError, valid_price
 from tickwire.ouch import v42, v50
 
 __all__ = ["Account42", "Account50", "OrderRecord"]
@@ -31,8 +39,8 @@ __all__ = ["Account42", "Account50", "OrderRecord"]
 Reject = v50.RejectReason
 MAX_SHARES = 1_000_000
 #: The OUCH 4.2 Rejected reason letter for each reason :meth:`_AccountBase._validate`
-#: gives (S invalid stock, H halted; Z otherwise).
-_V42_REJECT = {Reject.INVALID_SYMBOL: "S", Reject.HALTED: "H"}
+#: gives (S invalid stock, H halted, X invalid price; Z otherwise).
+_V42_REJECT = {Reject.INVALID_SYMBOL: "S", Reject.HALTED: "H", Reject.INVALID_PRICE: "X"}
 
 
 @dataclass(slots=True)
@@ -76,6 +84,19 @@ class _AccountBase:
         batch, self._batch = self._batch or [], None
         return first + batch
 
+    def _guarded(self, msg: object) -> list[object]:
+        """:meth:`_handle`, with the batch closed whatever happens inside: on an
+        exception what it collected (fills already booked) is sent, then it goes on."""
+        try:
+            return self._handle(msg)
+        finally:
+            batch, self._batch = self._batch, None
+            for m in batch or ():
+                self.send(m)
+
+    def _handle(self, msg: object) -> list[object]:
+        raise NotImplementedError
+
     def on_fill(self, fill: Fill) -> None:
         """A fill of one of this account's orders (called by the exchange)."""
         if not isinstance(fill.tag, int | str):
@@ -101,10 +122,19 @@ class _AccountBase:
             return Reject.INVALID_SIDE
         if not 0 < qty < MAX_SHARES:
             return Reject.INVALID_QUANTITY
-        if price <= 0:
+        if not valid_price(price):
             return Reject.INVALID_PRICE
         if not self.engine.is_trading(symbol):
             return Reject.HALTED
+        return None
+
+    @staticmethod
+    def _validate_replace(qty: int, new_open: int, price: int) -> Reject | None:
+        """Why a replace is rejected (the original stays as it was), or None."""
+        if not 0 < qty < MAX_SHARES or new_open <= 0:
+            return Reject.INVALID_QUANTITY
+        if not valid_price(price):
+            return Reject.INVALID_PRICE
         return None
 
     def _rejected(self, key: int | str, symbol: str, side: str, qty: int, price: int) -> None:
@@ -159,10 +189,9 @@ class Account50(_AccountBase):
 
     def handle(self, msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
         """Answer one inbound message (executions of the order itself included)."""
-        out = self._handle(msg)
-        return out  # type: ignore[return-value]
+        return self._guarded(msg)  # type: ignore[return-value]
 
-    def _handle(self, msg: v50.InboundMessage) -> list[object]:
+    def _handle(self, msg: object) -> list[object]:
         ts = self.engine.clock()
         if isinstance(msg, v50.EnterOrder):
             if msg.user_ref_num <= self.last_user_ref_num:
@@ -215,8 +244,8 @@ class Account50(_AccountBase):
             self.ignored += 1  # the original is gone: silently ignored (spec 2.2)
             return []
         new_open = msg.quantity - old.executed  # the wire carries the chain's total
-        if not 0 < msg.quantity < MAX_SHARES or new_open <= 0 or msg.price <= 0:
-            reason = Reject.INVALID_QUANTITY
+        reason = self._validate_replace(msg.quantity, new_open, msg.price)
+        if reason is not None:
             return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
         self._begin()
         result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num)
@@ -254,9 +283,9 @@ class Account42(_AccountBase):
 
     def handle(self, msg: v42.InboundMessage) -> list[v42.OutboundMessage]:
         """Answer one inbound message (executions of the order itself included)."""
-        return self._handle(msg)  # type: ignore[return-value]
+        return self._guarded(msg)  # type: ignore[return-value]
 
-    def _handle(self, msg: v42.InboundMessage) -> list[object]:
+    def _handle(self, msg: object) -> list[object]:
         ts = self.engine.clock()
         if isinstance(msg, v42.EnterOrder):
             if msg.order_token in self.records:
@@ -296,9 +325,11 @@ class Account42(_AccountBase):
         if msg.replacement_order_token in self.records or old is None or old.state != "live":
             self.ignored += 1  # a repeat, or the original is gone: ignored
             return []
-        if not 0 < msg.shares < MAX_SHARES or msg.price <= 0:
+        reason = self._validate_replace(msg.shares, msg.shares, msg.price)
+        if reason is not None:
             self._rejected(msg.replacement_order_token, old.symbol, old.side, msg.shares, msg.price)
-            return [v42.Rejected(ts, msg.replacement_order_token, "Z")]
+            letter = _V42_REJECT.get(reason, "Z")
+            return [v42.Rejected(ts, msg.replacement_order_token, letter)]
         self._begin()
         result = self.engine.replace(
             old.ref, msg.shares, msg.price, tag=msg.replacement_order_token

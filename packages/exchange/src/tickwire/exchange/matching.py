@@ -11,6 +11,11 @@ liquidity), exactly as on NASDAQ, so replaying the published messages into
 Fills are reported to whoever owns the two sides through ``on_fill`` (a :class:`Fill` per
 side), so the OUCH front ends can send Executed messages to their account. The engine owns
 no socket and no clock beyond the ``clock`` callable: it is a sans-I/O core.
+
+Prices are checked before anything changes: a price the feed cannot carry (not in
+``1..MAX_PRICE``, the largest ITCH Price(4)) is a :class:`MatchingError` with the books,
+the reference numbers and the feed untouched. Each book change is published before it is
+made, so a ``publish`` that raises leaves no order on a book that the feed never showed.
 """
 
 from __future__ import annotations
@@ -32,7 +37,16 @@ from tickwire.itch import (
     SystemEvent,
 )
 
-__all__ = ["Fill", "MatchingEngine", "MatchingError", "Resting"]
+__all__ = ["MAX_PRICE", "Fill", "MatchingEngine", "MatchingError", "Resting", "valid_price"]
+
+#: The largest price the ITCH feed can carry (Price(4), 1/10,000 dollar): OUCH 5.0's
+#: Price(8) holds more, so every order entry checks against this before the book moves.
+MAX_PRICE = 0xFFFF_FFFF
+
+
+def valid_price(price: int) -> bool:
+    """Whether ``price`` is a limit price the exchange can book and publish."""
+    return 0 < price <= MAX_PRICE
 
 
 class MatchingError(ValueError):
@@ -191,7 +205,7 @@ class MatchingEngine:
         Returns ``(order reference number, shares executed, shares resting)``. Sell
         short variants (``T``, ``E``) trade as sells.
         """
-        if shares <= 0 or price <= 0:
+        if shares <= 0 or not valid_price(price):
             raise MatchingError(f"bad order: {shares} shares at {price}")
         book = self._book(symbol)
         side = "B" if side == "B" else "S"
@@ -211,10 +225,11 @@ class MatchingEngine:
         resting = 0
         if left and not ioc:
             resting = left
+            # Published first: a feed that fails leaves no order it never showed.
+            self.publish(AddOrder(book.locate, 0, self.clock(), ref, side, left, symbol, price))
             o = Resting(ref, symbol, side, price, left, owner, tag)
             self.orders[ref] = o
             book.side(side).setdefault(price, {})[ref] = o
-            self.publish(AddOrder(book.locate, 0, self.clock(), ref, side, left, symbol, price))
         return ref, shares - left, resting
 
     def _execute(
@@ -290,7 +305,7 @@ class MatchingEngine:
         o = self.orders.get(ref)
         if o is None:
             return None
-        if shares <= 0 or price <= 0:
+        if shares <= 0 or not valid_price(price):
             raise MatchingError(f"bad replace: {shares} shares at {price}")
         book = self.books[o.symbol]
         contra = book.side("S" if o.side == "B" else "B")
@@ -299,10 +314,10 @@ class MatchingEngine:
         if best is not None and _crosses(o.side, price, best):
             self.cancel(ref)
             return self.submit(o.symbol, o.side, shares, price, owner=o.owner, tag=new_tag)
-        self._reduce(book, o, o.shares)
         new = self.next_ref
-        self.next_ref += 1
         self.publish(OrderReplace(book.locate, 0, self.clock(), ref, new, shares, price))
+        self.next_ref += 1
+        self._reduce(book, o, o.shares)
         n = Resting(new, o.symbol, o.side, price, shares, o.owner, new_tag)
         self.orders[new] = n
         book.side(o.side).setdefault(price, {})[new] = n

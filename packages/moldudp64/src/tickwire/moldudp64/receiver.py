@@ -60,10 +60,25 @@ move the receiver far. Two rules, one for the session and one for sequence numbe
 
 *Independent* means another datagram: a byte-identical copy within ``copy_window`` seconds
 (the B line, a duplicate in the network) does not count; a heartbeat repeated a second
-later does. An end of session below what was already delivered is stale: it is ignored
-and counted (``stale_end_of_session``), as is one that data delivered beyond it
-contradicts. The latest end of session at or above the delivered position is the one
-that counts.
+later does.
+
+End of session
+--------------
+One packet cannot end the session. Rule: an end of session at or above the delivered
+position is only a *claim* until a second, independent end-of-session packet claims the
+same sequence number; then it is confirmed, and reported (:class:`EndOfSession`, then
+``ended``) once everything before it is delivered. Data delivered at or beyond a claim,
+confirmed or not, proves it stale: it is dropped and counted (``stale_end_of_session``)
+and delivery goes on with ``ended`` false. An end below what was already delivered is
+stale at once. The latest confirmed end at or above the delivered position counts. Once
+the session ended, data beyond its end is refused and counted (``after_end_of_session``):
+no message is ever delivered after :class:`EndOfSession`. Why: the publisher repeats its
+end of session every heartbeat interval (MoldUDP64: a receiver that lost it still learns
+the end), so the real end is confirmed about a second later, while one forged end of
+session at the delivered position used to end a pinned session at once (the live engine
+then shut down) and the real messages after it were still delivered, with ``ended``
+true. At most ``_MAX_END_CLAIMS`` claims are held (the lowest is dropped). Tests:
+``test_moldudp64_receiver_end.py``.
 
 Copies that differ
 ------------------
@@ -148,6 +163,8 @@ _KEEP_BYTES = 64
 #: The ring of delivered messages starts this small and doubles up to ``verify_window``
 #: as messages are delivered (``Receiver._grow``).
 _FIRST_RING = 1024
+#: Unconfirmed end-of-session claims held at once (the lowest is dropped beyond this).
+_MAX_END_CLAIMS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +249,9 @@ class ReceiverStats:
     jumps_confirmed: int = 0
     #: End-of-session packets ignored: below what was delivered, or contradicted by data.
     stale_end_of_session: int = 0
+    #: Data packets of the ended session reaching beyond its end: refused (nothing is
+    #: delivered after :class:`~tickwire.moldudp64.events.EndOfSession`).
+    after_end_of_session: int = 0
     #: Out-of-order messages not buffered (``max_buffer`` / ``max_buffer_bytes``); they
     #: are requested again.
     buffer_dropped: int = 0
@@ -302,7 +322,9 @@ class Receiver:
         self._max_jump = cfg.max_jump
         self._buffer: dict[int, bytes] = {}
         self._buffer_bytes = 0
-        self._eos: int | None = None
+        self._eos: int | None = None  # the confirmed end of session
+        # unconfirmed end-of-session claims: sequence -> (hash of the packet, arrival)
+        self._eos_claims: dict[int, tuple[int, float]] = {}
         self._eos_reported = False
         self._last_rx: float | None = None
         self._cur_rx = 0.0  # last packet of the current session
@@ -432,12 +454,7 @@ class Receiver:
                 return self._on_jump(seq, data, source, now, events)
             self.stats.heartbeats += 1
             if count:
-                if seq < self._expected:
-                    self.stats.stale_end_of_session += 1
-                    log.debug("stale end of session %d from %s: %d delivered", seq, source,
-                              self._expected)  # fmt: skip
-                else:
-                    self._eos = seq
+                self._on_end(seq, data, source, now)
             if seq > self._known_end:
                 self._known_end = seq
         else:
@@ -448,6 +465,11 @@ class Receiver:
             self._cur_rx = now
             end = seq + count
             expected = self._expected
+            if self._eos_reported and end > expected:
+                # The session ended: nothing is delivered (or buffered, or requested) after
+                # EndOfSession.
+                self.stats.after_end_of_session += 1
+                return events
             if end <= expected:
                 self.stats.duplicate_messages += count
                 self._verify(seq, msgs, source, events)
@@ -478,18 +500,58 @@ class Receiver:
             self._on_gap(now, events)
         elif self._gap_since is not None:
             self._gap_since = None
+        if self._eos is not None or self._eos_claims:
+            self._check_end(now, events)
+        return events
+
+    def _on_end(self, seq: int, data: bytes, source: Address, now: float) -> None:
+        """An end-of-session packet at ``seq``: stale below the delivered position, else a
+        claim, confirmed by a second, independent packet claiming the same end (the module
+        docstring, "End of session")."""
+        if self._eos_reported:
+            return  # the publisher's repeats after the end
+        if seq < self._expected:
+            self.stats.stale_end_of_session += 1
+            log.debug("stale end of session %d from %s: %d delivered", seq, source,
+                      self._expected)  # fmt: skip
+            return
+        if seq == self._eos:
+            return  # already confirmed
+        claims = self._eos_claims
+        digest = hash(data)
+        claim = claims.get(seq)
+        if claim is None:
+            if len(claims) >= _MAX_END_CLAIMS:
+                del claims[min(claims)]
+            claims[seq] = (digest, now)
+            log.debug("end of session %d from %s: waiting for a second packet", seq, source)
+        elif not (claim[0] == digest and now - claim[1] < self.config.copy_window):
+            del claims[seq]
+            self._eos = seq  # the latest confirmed end counts
+        # else a copy (the B line): no new evidence
+
+    def _check_end(self, now: float, events: list[Event]) -> None:
+        """The one place an end of session is dropped as stale or reported: data delivered
+        at or beyond an end (claimed or confirmed) proves it stale; a confirmed end is
+        reported once everything before it is delivered."""
+        expected = self._expected
+        claims = self._eos_claims
+        if claims:
+            for seq in [s for s in claims if s < expected]:
+                del claims[seq]  # messages at and beyond it were delivered
+                self.stats.stale_end_of_session += 1
         eos = self._eos
-        if eos is not None and not self._eos_reported and self._expected >= eos:
-            if self._expected > eos:
+        if eos is not None and not self._eos_reported and expected >= eos:
+            if expected > eos:
                 # Messages at and beyond it were delivered: that was no end of session.
                 self._eos = None
                 self.stats.stale_end_of_session += 1
             else:
                 self._eos_reported = True
+                claims.clear()
                 events.append(EndOfSession(self._session, eos))
                 if self._candidates:
                     self._adopt_ready(now, events)
-        return events
 
     def skip_gap(self, now: float) -> list[Event]:
         """Give up the hole at ``next_sequence``: what a reader without recovery does.
@@ -517,16 +579,8 @@ class Receiver:
             events.append(Messages(self._session, target, msgs))
         if self._expected < self._known_end:
             self._on_gap(now, events)
-        eos = self._eos
-        if eos is not None and not self._eos_reported and self._expected >= eos:
-            if self._expected > eos:  # messages beyond it exist: that was no end of session
-                self._eos = None
-                self.stats.stale_end_of_session += 1
-            else:
-                self._eos_reported = True
-                events.append(EndOfSession(self._session, eos))
-                if self._candidates:
-                    self._adopt_ready(now, events)
+        if self._eos is not None or self._eos_claims:
+            self._check_end(now, events)
         return events
 
     def tick(self, now: float) -> list[Event]:
@@ -705,6 +759,7 @@ class Receiver:
         self._buffer.clear()
         self._buffer_bytes = 0
         self._eos = None
+        self._eos_claims.clear()
         self._eos_reported = False
         self._suspect = None
         self._gap_since = None

@@ -599,6 +599,7 @@ def _refused(rx: ReceiverStats | None) -> dict[str, int]:
         "suspect_packets",
         "jumps_confirmed",
         "stale_end_of_session",
+        "after_end_of_session",
         "requests_deferred",
         "buffer_dropped",
         "held_dropped",

@@ -1,0 +1,165 @@
+"""Prices the exchange cannot publish are rejected before anything changes.
+
+OUCH 5.0 carries prices in 8 bytes, but the ITCH Add Order and Order Replace the exchange
+publishes carry Price(4): a price above 0xFFFFFFFF cannot reach the feed. Such an order
+used to rest on the book unpublished (ref 0, no Accepted) and leave the account's batch
+open, so a later fill of it was booked but its Executed never reached the client.
+Sans-I/O: a real MatchingEngine, real accounts, the published messages encoded and
+replayed into a real BookManager.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tickwire.engine.book import BookManager
+from tickwire.exchange import MatchingEngine
+from tickwire.exchange.accounts import Account42, Account50
+from tickwire.exchange.matching import MatchingError
+from tickwire.itch import decode, encode
+from tickwire.ouch import v42, v50
+
+MAX_PRICE = 2**32 - 1  # ITCH Price(4)
+HOSTILE = [2**32, 2**63, 2**64 - 1, 0, -1]
+
+
+class _Venue:
+    """An engine whose every published message is encoded and replayed into books."""
+
+    def __init__(self, account: type[Account50] | type[Account42]) -> None:
+        self.books = BookManager()
+        self.published: list[bytes] = []
+        self.sent: list[object] = []
+        self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), lambda: 1)
+        self.acct = account("TW", self.engine, self.sent.append)
+        self.engine.system("Q")
+        self.engine.add_instrument("AAPL")
+
+    def _publish(self, msg: object) -> None:
+        raw = encode(msg)  # type: ignore[arg-type]
+        self.published.append(raw)
+        self.books.apply(decode(raw))
+
+    def equal(self) -> None:
+        for locate, book in self.books.books.items():
+            assert book.l2() == self.engine.by_locate[locate].l2(), book.symbol
+
+    def state(self) -> tuple[object, ...]:
+        return (
+            list(self.engine.resting_orders()),
+            len(self.published),
+            dict(self.acct.ledger.positions),
+            self.engine.next_ref,
+        )
+
+
+def _enter50(ref: int, price: int, qty: int = 100, side: str = "B") -> v50.EnterOrder:
+    return v50.EnterOrder(ref, side, qty, "AAPL", price, "0", "Y", "P", "N", "N", "X")
+
+
+@pytest.mark.parametrize("price", HOSTILE)
+def test_ouch50_enter_at_an_unpublishable_price_is_rejected_before_anything_changes(
+    price: int,
+) -> None:
+    v = _Venue(Account50)
+    before = v.state()
+    out = v.acct.handle(_enter50(1, price))
+    assert len(out) == 1 and isinstance(out[0], v50.Rejected)
+    assert out[0].reason == v50.RejectReason.INVALID_PRICE
+    assert v.state() == before and v.acct._batch is None
+    assert v.acct.records[1].state == "rejected" and v.acct.records[1].ref == 0
+    # The account still works: a later order rests, trades, and its Executed arrives.
+    out = v.acct.handle(_enter50(2, 1_000_000))
+    assert isinstance(out[0], v50.OrderAccepted) and out[0].order_reference_number > 0
+    v.engine.submit("AAPL", "S", 50, 100)
+    assert [type(m) for m in v.sent] == [v50.OrderExecuted]
+    assert v.acct.ledger.positions == {"AAPL": 50}
+    v.equal()
+
+
+@pytest.mark.parametrize("price", HOSTILE)
+def test_ouch50_replace_to_an_unpublishable_price_is_rejected_and_the_order_stays(
+    price: int,
+) -> None:
+    v = _Venue(Account50)
+    v.acct.handle(_enter50(1, 1_000_000))
+    before = v.state()
+    msg = v50.ReplaceOrder(1, 2, 100, price, "0", "Y", "N", "X")
+    out = v.acct.handle(msg)
+    assert len(out) == 1 and isinstance(out[0], v50.Rejected)
+    assert out[0].reason == v50.RejectReason.INVALID_PRICE
+    assert v.state() == before and v.acct._batch is None
+    assert v.acct.records[1].state == "live"
+    v.engine.submit("AAPL", "S", 100, 100)  # the original still trades and is reported
+    assert [type(m) for m in v.sent] == [v50.OrderExecuted]
+    v.equal()
+
+
+def test_a_replace_with_a_bad_quantity_is_still_invalid_quantity() -> None:
+    v = _Venue(Account50)
+    v.acct.handle(_enter50(1, 1_000_000))
+    out = v.acct.handle(v50.ReplaceOrder(1, 2, 0, 1_000_000, "0", "Y", "N", "X"))
+    assert isinstance(out[0], v50.Rejected)
+    assert out[0].reason == v50.RejectReason.INVALID_QUANTITY
+
+
+def _enter42(token: str, price: int) -> v42.EnterOrder:
+    return v42.EnterOrder(token, "B", 100, "AAPL", price, 99999, "TW", "Y", "P", "N", 0, "N", " ")
+
+
+@pytest.mark.parametrize("price", HOSTILE)
+def test_ouch42_enter_and_replace_at_an_unpublishable_price_are_rejected(price: int) -> None:
+    v = _Venue(Account42)
+    before = v.state()
+    out = v.acct.handle(_enter42("BAD", price))
+    assert out == [v42.Rejected(1, "BAD", "X")]  # 4.2: X, Invalid Price
+    assert v.state() == before and v.acct._batch is None
+    v.acct.handle(_enter42("OK", 1_000_000))
+    before = v.state()
+    rep = v42.ReplaceOrder("OK", "OK2", 100, price, 99999, "Y", "N", 0)
+    assert v.acct.handle(rep) == [v42.Rejected(1, "OK2", "X")]
+    assert v.state() == before and v.acct._batch is None
+    assert v.acct.records["OK"].state == "live"
+    v.equal()
+
+
+def test_the_largest_publishable_price_is_accepted_and_reaches_the_feed() -> None:
+    v = _Venue(Account50)
+    out = v.acct.handle(_enter50(1, MAX_PRICE, side="S"))
+    assert isinstance(out[0], v50.OrderAccepted) and out[0].price == MAX_PRICE == 2**32 - 1
+    v.equal()
+
+
+@pytest.mark.parametrize("price", [2**32, 0])
+def test_the_engine_refuses_an_unpublishable_price_unchanged(price: int) -> None:
+    v = _Venue(Account50)
+    ref, _, _ = v.engine.submit("AAPL", "B", 100, 1_000_000)
+    before = v.state()
+    with pytest.raises(MatchingError):
+        v.engine.submit("AAPL", "B", 100, price)
+    with pytest.raises(MatchingError):
+        v.engine.replace(ref, 100, price)
+    assert v.state() == before
+    v.equal()
+
+
+def test_an_exception_out_of_handle_leaves_no_batch_open() -> None:
+    """Whatever goes wrong inside (here the feed fails as the rest of the order would be
+    shown), the batch is closed, the Executed it collected still reaches the client, and
+    the book holds no order the feed never showed."""
+    v = _Venue(Account50)
+    v.engine.submit("AAPL", "S", 50, 1_000_000)
+    publish = v.engine.publish
+
+    def no_adds(msg: object) -> None:
+        if type(msg).__name__ == "AddOrder":
+            raise OSError("feed down")
+        publish(msg)  # type: ignore[arg-type]
+
+    v.engine.publish = no_adds
+    with pytest.raises(OSError):
+        v.acct.handle(_enter50(1, 1_000_000))  # trades 50, the other 50 would rest
+    assert v.acct._batch is None
+    assert [type(m) for m in v.sent] == [v50.OrderExecuted]
+    assert v.acct.ledger.positions == {"AAPL": 50}
+    assert list(v.engine.resting_orders()) == []
+    v.equal()
