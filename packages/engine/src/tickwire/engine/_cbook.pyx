@@ -2088,25 +2088,24 @@ cdef class ReplayCore:
                              int64_t ft, int64_t ts, bint filtered) except -1:
         """Deliver a book message already applied to the strategy's book through the
         context (``filtered``: of a locate whose BBO ``lastq`` follows)."""
-        cdef uint16_t loc
+        cdef uint16_t loc = rd16(m + L_LOCATE)
         self.python_deliveries += 1
         self._push()
         if (filtered and self.book_update is not None and not len(self.prints)
-                and self.decl[rd16(m + L_LOCATE)].book == BOOK_BBO):
-            self._bbo_call(m, length)
+                and self.decl[loc].book == BOOK_BBO):
+            self._bbo_call(m, length, loc)
         else:
             self.deliver_py(ft, ts,
                             itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)), True)
         self._pull()
         self._after_strategy()
         if filtered:  # the context saw this book as it is now (its "bbo", risk's mark)
-            loc = rd16(m + L_LOCATE)
             self._bbo_of(loc, &self.lastq[loc])
             if self.decl[loc].book == BOOK_DEPTH:
                 self._remember_top(loc)
         return 0
 
-    cdef int _bbo_call(self, const uint8_t* m, Py_ssize_t length) except -1:
+    cdef int _bbo_call(self, const uint8_t* m, Py_ssize_t length, uint16_t loc) except -1:
         """What the runner's ``_deliver`` and :meth:`StrategyContext.market` do for a book
         message, already applied, of a subscribed locate declared ``book="bbo"``, with no
         print to deliver (the caller's conditions), in their order: risk's reference price
@@ -2114,7 +2113,6 @@ cdef class ReplayCore:
         last saw (``last_seen``, which it keeps), driven by the runner's ``_drive``. The
         clocks are the runner's already (``_push``). Held to the context's path by
         ``test_engine_backtest_core.py``: the same report, to the last byte."""
-        cdef uint16_t loc = rd16(m + L_LOCATE)
         book = self.sb.books[loc]
         bbo = self.sb._bbo(self.sb.book_of[loc])  # book.bbo(), without the method call
         symbol = book.symbol
@@ -2122,16 +2120,15 @@ cdef class ReplayCore:
         if bid is not None and ask is not None:
             self.set_reference(symbol, (bid + ask) // 2)
         last_seen = self.last_seen
-        if last_seen.get(loc) != bbo:
+        changed = last_seen.get(loc) != bbo
+        last_seen[loc] = bbo
+        if changed:
             msg = itch_decode(PyBytes_FromStringAndSize(<const char*>m, length))
-            last_seen[loc] = bbo
             coro = self.on_book(self.book_update(symbol, loc, msg.timestamp, bbo, book, msg))
             if self.measure:
                 self.drive(coro)
             else:
                 self._drive(coro)
-        else:
-            last_seen[loc] = bbo
         return 0
 
     cdef int _drive(self, object coro) except -1:
