@@ -204,3 +204,26 @@ def test_ouch_tracker_takes_nothing_beyond_what_was_sent() -> None:
     c = t.on_message(_replaced50(7, 8, 900))
     assert c is not None and not c.ignored and c.distrust == "900 shares open granted, 100 sent"
     assert (r.state, r.quantity) == ("live", 100)
+
+
+def test_ouch_tracker_replace_chain_shares_one_history() -> None:
+    """A chain of N replaces keeps every message once, in order, in one list every member
+    shares. The old tracker copied the chain's history into a new list at every replace
+    (O(N**2): 20,000 server-driven replaces took 7.2 s), so the members held different
+    lists and the first one stopped at its first replace."""
+    n = 300
+    t: OrderTracker[int] = OrderTracker(keep_history=True)
+    first = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    heard: list[object] = [_accepted50(1, 100)]
+    t.on_message(heard[0])
+    for key in range(2, n + 2):
+        t.sent(TrackedOrder(key, "AAPL", "B", 99, 100, replaces=key - 1))
+        # a message of the original crossing the replace, then the replace's answer
+        heard.append(v50.CancelPending(3, key - 1))
+        heard.append(_replaced50(key - 1, key, 100))
+        t.on_message(heard[-2])
+        t.on_message(heard[-1])
+    last = t.orders[n + 1]
+    assert last.state is OrderState.LIVE and first.state is OrderState.DEAD
+    assert last.history is not None and last.history == heard
+    assert all(o.history is last.history for o in t.orders.values())

@@ -271,7 +271,8 @@ class TrackedOrder(Generic[K]):
     replaces: K | None = None
     replaced_by: K | None = None  # a replacement sent and not rejected
     reason: str = ""
-    # The outbound messages about it (along its replace chain), if the tracker keeps them.
+    # The outbound messages about it (along its replace chain, oldest first), if the
+    # tracker keeps them: one list shared by every member of the chain.
     history: list[object] | None = None
 
     @property
@@ -302,7 +303,7 @@ class OrderTracker(Generic[K]):
     """Order state of one OUCH session's orders (see the module docs).
 
     ``keep_history`` keeps each order's outbound messages (carried along a replace
-    chain) in :attr:`TrackedOrder.history`.
+    chain: one list, shared by the chain's members) in :attr:`TrackedOrder.history`.
     """
 
     def __init__(self, *, keep_history: bool = False) -> None:
@@ -411,6 +412,18 @@ class OrderTracker(Generic[K]):
             new.reason = "original order no longer live"
             change.cascaded += (new,)
 
+    def _share_history(self, old: TrackedOrder[K], new: TrackedOrder[K]) -> None:
+        """Rule: a replace chain shares one history list; the replacement's own messages
+        (heard while it was in flight) are appended to the original's, and every member
+        of the chain then holds that one list. Reason: copying the old history into a new
+        list at every replace made a chain of N server-driven replaces cost O(N**2)
+        (20,000 took 7.2 s); appending costs what is appended. Test:
+        ``test_ouch_tracker.py::test_ouch_tracker_replace_chain_shares_one_history``."""
+        chain = old.history if old.history is not None else []
+        if new.history:
+            chain.extend(new.history)
+        old.history = new.history = chain
+
     def _replaced(self, a: Answer[K]) -> Change[K]:
         old = self.orders.get(a.orig) if a.orig is not None else None
         new = self.orders.get(a.key)
@@ -436,7 +449,7 @@ class OrderTracker(Generic[K]):
             # before this answer: the chain's executed total is now exact.
             new.chain_filled = old.executed
             if self.keep_history and new.history is not old.history:
-                new.history = old.history = (old.history or []) + (new.history or [])
+                self._share_history(old, new)
         new.quantity, new.price = min(new.quantity, a.quantity), a.price
         new.order_reference_number = a.order_reference_number
         self._transition(new, a.event, change)
