@@ -227,3 +227,23 @@ def test_ouch_tracker_replace_chain_shares_one_history() -> None:
     assert last.state is OrderState.LIVE and first.state is OrderState.DEAD
     assert last.history is not None and last.history == heard
     assert all(o.history is last.history for o in t.orders.values())
+
+
+def test_ouch_tracker_replacements_never_sent_stay_bounded() -> None:
+    """Order Replaced naming UserRefNums never sent, by the thousand: a chain of them
+    from one order sent keeps one adopted entry, and those naming no tracked order at
+    all keep none (counted unknown). The old tracker kept an entry for each (200,000 took
+    51 MB in the live engine, which forgets nothing)."""
+    n = 5_000
+    t: OrderTracker[int] = OrderTracker(keep_history=True)
+    t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(1, 100))
+    for key in range(1_000, 1_000 + n):  # 1 -> 1000 -> 1001 -> ...: a chain never sent
+        c = t.on_message(_replaced50(1 if key == 1_000 else key - 1, key, 100))
+        assert c is not None and c.adopted and c.order is not None
+    for key in range(100_000, 100_000 + n):  # neither side tracked
+        c = t.on_message(_replaced50(key, key + 1, 100))
+        assert c is not None and c.order is None
+    assert sorted(t.orders) == [1, 1_000 + n - 1]
+    assert t.orders[1].state is OrderState.DEAD
+    assert t.orders[1_000 + n - 1].state is OrderState.LIVE and t.unknown == n
