@@ -272,3 +272,39 @@ def test_distrusted_answers_leave_the_order_as_sent() -> None:
     _accept(m, 1, 100)  # dead stays dead
     assert (o.state, o.open_qty, m.distrusted_answers) == (OrderState.DONE, 0, 3)
     assert m.open_orders() == [] and not m.risk.armed
+
+
+def test_a_rejected_live_order_stays_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """A Rejected naming a live order: with its Replace in flight it refuses that replace,
+    and the order stays live and counted; with nothing in flight (this manager sends no
+    Modify) nothing explains it: the kill switch trips, the order stays live and counted.
+    The old manager took either for the end of the order and freed its 100 shares in
+    risk (max_position=100 then let a second 100-share buy through), armed."""
+    risk = RiskEngine(RiskLimits(max_position=100))
+    m = OrderManager(lambda msg: None, risk, iter(range(1, 10**6)).__next__)
+    o = m.submit("AAPL", "B", 100, PX)
+    _accept(m, o.user_ref_num, 100)
+    new = m.replace(o, price=PX + 100)
+    assert new is not None
+    m.on_message(v50.Rejected(3, o.user_ref_num, 0x15, o.cl_ord_id))  # the original named
+    assert (o.state, o.open_qty, risk.armed, m.distrusted_answers) == (
+        OrderState.LIVE,
+        100,
+        True,
+        0,
+    )
+    assert new.state is OrderState.PENDING
+    m.on_message(v50.Rejected(4, new.user_ref_num, 0x15, new.cl_ord_id))  # the spec's way
+    assert (o.state, new.state, risk.armed) == (OrderState.LIVE, OrderState.REJECTED, True)
+    assert sum(x.remaining for x in risk._open.values()) == 100
+    assert m.submit("AAPL", "B", 100, PX).state is OrderState.REFUSED  # max_position
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.Rejected(5, o.user_ref_num, 0x0F, o.cl_ord_id))  # nothing in flight
+    assert (o.state, o.open_qty, risk.armed, m.distrusted_answers) == (
+        OrderState.LIVE,
+        100,
+        False,
+        1,
+    )
+    assert sum(x.remaining for x in risk._open.values()) == 100
+    assert len(caplog.records) == 1 and "no request in flight" in caplog.messages[0]

@@ -247,3 +247,34 @@ def test_ouch_tracker_replacements_never_sent_stay_bounded() -> None:
     assert sorted(t.orders) == [1, 1_000 + n - 1]
     assert t.orders[1].state is OrderState.DEAD
     assert t.orders[1_000 + n - 1].state is OrderState.LIVE and t.unknown == n
+
+
+def test_ouch_tracker_a_rejected_live_order_stays_live() -> None:
+    """A Rejected naming a live order can only refuse its Modify or Replace in flight:
+    the order stays live with its shares (REFUSES_IN); with nothing in flight it is
+    distrusted and changes nothing. The old tracker took it for the end of the order:
+    rejected, nothing open, while the venue still held 100 shares of it."""
+    book = OrderBook50()
+    e = book.enter("B", 100, "AAPL", 100)
+    o = book.on_message(_accepted50(e.user_ref_num, 100))
+    assert o is not None
+    # nothing in flight: distrusted, nothing changes
+    change = book.tracker.on_message(v50.Rejected(3, 1, 0x0F, "x"))
+    assert change is not None and change.ignored
+    assert change.distrust == "rejected of an order live with no request in flight"
+    assert (o.state, o.quantity, book.tracker.distrusted) == ("live", 100, 1)
+    # a Modify refused: the order is as it was, the Modify no longer pending
+    book.modify(1, "B", 50)
+    assert book.on_message(v50.Rejected(4, 1, 0x0F, "x")) is o
+    assert (o.state, o.quantity, book.tracker.distrusted) == ("live", 100, 1)
+    assert book.pending() == []  # not resent after a reconnect
+    # a Replace in flight, refused naming the original: both stay as they were
+    r = book.replace(1, 100, 99)
+    change = book.tracker.on_message(v50.Rejected(5, 1, 0x15, "x"))
+    assert change is not None and change.refused == "replace"
+    new = book.tracker.orders[r.user_ref_num]
+    assert (o.state, o.quantity, new.state, o.replaced_by) == ("live", 100, "pending", 2)
+    # ... and refused naming the replacement (the spec's way): the original intact
+    book.on_message(v50.Rejected(6, r.user_ref_num, 0x15, "x"))
+    assert (o.state, o.quantity, new.state, o.replaced_by) == ("live", 100, "rejected", None)
+    assert book.tracker.distrusted == 1

@@ -62,6 +62,13 @@ class _ClientBook(Generic[K]):
             self.orders[order.key] = order
         self._pending[order.key] = request
 
+    def _drop_other(self, kind: str, key: K) -> None:
+        """Forget the oldest cancel or modify of ``key`` not yet acknowledged."""
+        for i, pending in enumerate(self._pending_other):
+            if pending[:2] == (kind, key):
+                del self._pending_other[i]
+                return
+
     def _apply(self, msg: object) -> TrackedOrder[K] | None:
         """Apply an outbound message; returns the order it concerned (if any)."""
         change = self.tracker.on_message(msg)
@@ -75,6 +82,8 @@ class _ClientBook(Generic[K]):
             self._pending.pop(key, None)
             if change.order is not None:
                 self.orders[key] = change.order
+        elif change.refused == "modify":  # a Rejected of a live order: its Modify refused
+            self._drop_other("modify", key)
         elif event in (Event.ACCEPTED, Event.ACCEPTED_DEAD, Event.REJECTED):
             self._pending.pop(key, None)
         elif event is Event.CANCELED or event is Event.MODIFIED:
@@ -198,6 +207,7 @@ class OrderBook50(_ClientBook[int]):
         self._chain(user_ref_num, "UserRefNum")
         msg = v50.ModifyOrder(user_ref_num, side, quantity)
         self._pending_other.append(("modify", user_ref_num, msg))
+        self.tracker.modify_sent(user_ref_num)
         return msg
 
     def pending(self) -> list[v50.InboundMessage]:
@@ -380,6 +390,7 @@ class OrderBook42(_ClientBook[str]):
         self._chain(order_token, "token")
         msg = v42.ModifyOrder(order_token, buy_sell_indicator, shares)
         self._pending_other.append(("modify", order_token, msg))
+        self.tracker.modify_sent(order_token)
         return msg
 
     def pending(self) -> list[v42.InboundMessage]:

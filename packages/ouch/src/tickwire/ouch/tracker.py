@@ -21,7 +21,9 @@ The algorithm, in two tables:
 2. :meth:`OrderTracker.apply` updates the order's shares and then its state:
    :data:`TRANSITIONS` gives the state an event leads to (accepted: live, rejected:
    rejected, ...), and an order with no shares left open after an accept, a replace, an
-   execution or a cancel is ``DEAD``. An event not in the table leaves the state as is.
+   execution or a cancel is ``DEAD``. An event not in the table leaves the state as is,
+   and so does one that :data:`REFUSES_IN` says refuses a request in flight (a Rejected
+   heard by a live order: its Modify or Replace was refused, the order is intact).
 
 The tracker never takes more from the venue than was sent. :data:`EXPECTED_IN` gives
 the states in which an order may hear each event (an Accepted only while it is
@@ -31,7 +33,8 @@ or Modified that grants more shares open than the order had (requested, for an
 Accepted or a replacement), or names another side or symbol, is applied with the
 order's own side and symbol and at most its shares. A Replaced of an original that is
 no longer open (a replace of an order that is gone is ignored by the venue, OUCH 5.0
-section 2.2), or naming a replacement that is not pending, changes nothing. Each of
+section 2.2), or naming a replacement that is not pending, changes nothing; so does a
+Rejected naming a live order with no Modify or Replace of it in flight. Each of
 these is *distrusted*: :attr:`Change.distrust` says why, and
 :attr:`OrderTracker.distrusted` counts them (the engine's order manager trips its kill
 switch on one).
@@ -66,6 +69,7 @@ from . import v42, v50
 __all__ = [
     "ANSWERS",
     "EXPECTED_IN",
+    "REFUSES_IN",
     "TRANSITIONS",
     "Answer",
     "Change",
@@ -125,6 +129,20 @@ EXPECTED_IN: dict[Event, frozenset[OrderState]] = {
     Event.REPLACED: frozenset({OrderState.PENDING}),
     Event.REPLACED_DEAD: frozenset({OrderState.PENDING}),
     Event.MODIFIED: frozenset({OrderState.LIVE}),
+}
+
+#: The states in which an event refuses a request on the order still in flight rather
+#: than leading the order to its :data:`TRANSITIONS` state. A Rejected answers an Enter
+#: or a Replace, naming the order pending: the Enter's, or the replacement (a refused
+#: Replace names its new key, OUCH 5.0 and 4.2). Heard by a live order, it can only refuse
+#: a request on that order: a Modify (which names the order itself), or its Replace in
+#: flight (should a venue name the original). The order stays as it was, live with its
+#: shares (a refused replace leaves the original intact, OUCH 5.0 section 2.2, case 3; a
+#: replacement in flight stays so until its own answer). With no such request in flight
+#: nothing explains it: distrusted, it changes nothing. Rule, reason and test:
+#: :meth:`OrderTracker._refuses`.
+REFUSES_IN: dict[Event, frozenset[OrderState]] = {
+    Event.REJECTED: frozenset({OrderState.LIVE}),
 }
 
 #: The states in which a replaced original may be (a replace of an order that is gone
@@ -273,6 +291,7 @@ class TrackedOrder(Generic[K]):
     replaced_by: K | None = None  # a replacement sent and not rejected
     reason: str = ""
     adopted: bool = False  # a replacement never sent, tracked from the venue's Replaced
+    modifying: int = 0  # Modify requests sent (OrderTracker.modify_sent), not answered
     # The outbound messages about it (along its replace chain, oldest first), if the
     # tracker keeps them: one list shared by every member of the chain.
     history: list[object] | None = None
@@ -299,6 +318,9 @@ class Change(Generic[K]):
     adopted: bool = False  # REPLACED: the replacement was not tracked before (never sent)
     distrust: str = ""  # why the answer is more than the order explains ("": it is not)
     ignored: bool = False  # distrusted for the state it found: it changed nothing
+    # REJECTED of a live order: the request it refused ("modify" or "replace"); the order
+    # is as it was (REFUSES_IN)
+    refused: str = ""
 
 
 class OrderTracker(Generic[K]):
@@ -326,6 +348,13 @@ class OrderTracker(Generic[K]):
                 order.chain_filled = orig.executed
         return order
 
+    def modify_sent(self, key: K) -> None:
+        """A Modify of order ``key`` was sent: until it is answered (Order Modified, or a
+        Rejected refusing it) the order may hear that Rejected (:data:`REFUSES_IN`)."""
+        o = self.orders.get(key)
+        if o is not None:
+            o.modifying += 1
+
     def on_message(self, msg: object) -> Change[K] | None:
         """Apply one outbound message; None if it concerns no order."""
         parse = ANSWERS.get(type(msg))
@@ -352,6 +381,9 @@ class OrderTracker(Generic[K]):
         if expected is not None and o.state not in expected:
             why = f"{event.value} of an order {o.state.value}"
             return self._distrust(change, why, ignored=True)
+        refuses = REFUSES_IN.get(event)
+        if refuses is not None and o.state in refuses:
+            return self._refuses(o, change)
         if event is Event.EXECUTED:
             o.filled += a.quantity
             o.quantity = max(0, o.quantity - a.quantity)
@@ -369,11 +401,38 @@ class OrderTracker(Generic[K]):
                 if orig is not None and orig.replaced_by == o.key:
                     orig.replaced_by = None  # the original stays intact
         elif event is Event.MODIFIED:
+            if o.modifying:
+                o.modifying -= 1
             self._check_granted(o, a, change)
             o.quantity = min(o.quantity, a.quantity)
         elif event is Event.PRIORITY:
             o.price, o.order_reference_number = a.price, a.order_reference_number
         self._transition(o, event, change)
+        return change
+
+    def _refuses(self, o: TrackedOrder[K], change: Change[K]) -> Change[K]:
+        """A Rejected heard by the live order ``o`` (:data:`REFUSES_IN`).
+
+        Rule: it refuses the Modify of ``o`` in flight, else its Replace in flight, and
+        ``o`` stays live with its shares (:attr:`Change.refused` says which); with neither
+        in flight it is distrusted and changes nothing. Reason: OUCH's Rejected answers
+        an Enter, a Replace or a Modify, and only the last two can name an order already
+        live; the old tracker took any Rejected for the end of its order, so a Rejected
+        naming a live order made it rejected with nothing open, and the order manager
+        freed its exposure in risk while the venue still held it. Tests:
+        ``test_ouch_tracker.py::test_ouch_tracker_a_rejected_live_order_stays_live``,
+        ``test_engine_strategy_orders.py::test_a_rejected_live_order_stays_counted``.
+        """
+        if o.modifying:
+            o.modifying -= 1
+            change.refused = "modify"
+        elif o.replaced_by is not None:
+            change.refused = "replace"
+        else:
+            why = (
+                f"{change.answer.event.value} of an order {o.state.value} with no request in flight"
+            )
+            return self._distrust(change, why, ignored=True)
         return change
 
     def _distrust(self, change: Change[K], why: str, *, ignored: bool = False) -> Change[K]:

@@ -69,6 +69,16 @@ executions and cancels say otherwise. Tests:
 ``test_engine_strategy_orders.py::test_answers_beyond_what_was_sent_trip_the_kill_switch``,
 ``test_engine_strategy_orders.py::test_distrusted_answers_leave_the_order_as_sent``.
 
+A Rejected is the end of an order only when its order is pending (the Enter, or the
+replacement a refused Replace names). Naming a live order, it can only refuse a request
+on it in flight (the tracker's ``REFUSES_IN``): with its Replace in flight the order stays
+live and counted in risk, nothing is said to the strategy, and the replacement stays in
+flight until its own answer; with nothing in flight (this manager sends no Modify) it is a
+distrusted answer like the above: kill switch, the order live and its exposure kept.
+Reason: the old manager took any Rejected for the end of its order and freed the
+exposure of an order the venue still held. Test:
+``test_engine_strategy_orders.py::test_a_rejected_live_order_stays_counted``.
+
 Transport is a plain callable taking the inbound message, so the same manager drives the
 simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
 """
@@ -559,6 +569,8 @@ class OrderManager:
                 self._ended(o, change.cascaded)
             self._emit(_order_update("cancelled", o, ts, a.quantity, reason=a.reason))
         elif event is Event.REJECTED:
+            if change.refused:  # a Replace of the live order refused: it stays counted
+                return
             self.risk.order_done(o.user_ref_num)
             self._emit(_order_update("rejected", o, ts, reason=a.reason))
         elif event is Event.MODIFIED:  # this manager sends no Modify: none is explained
