@@ -7,12 +7,15 @@ over SoupBinTCP (TCP) with login.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import socket
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.live import LiveConfig, LiveEngine, send_command
 from tickwire.engine.risk import RiskLimits
@@ -392,3 +395,78 @@ def test_a_session_change_trips_the_kill_switch() -> None:
     assert not report["armed"] and report["kill_trips"] == 2  # the change, then the stop
     assert eng.runner.manager.sent == sent_at_change  # nothing sent after the change
     assert 900_000_001 in eng.runner.books.orders  # why: the stray orders are in the books
+
+
+def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The OUCH connection drops and the exchange accepts the re-login at sequence 4 when
+    the engine asked for 1: three answers are lost. The engine resends its unanswered
+    Enter, then trips the kill switch and cancels it (the cancel after the Enter), logs
+    why, and the report counts the loss. The old engine only counted it (ouch.skipped)
+    and traded on, armed."""
+    from tickwire.soupbintcp.packets import (
+        LoginAccepted,
+        LoginRequest,
+        UnsequencedData,
+        build_packet,
+        parse_client_packet,
+    )
+
+    async def main() -> tuple[list[object], dict[str, Any], int]:
+        seen: list[list[object]] = []  # what each connection received after its login
+        first_enter = asyncio.Event()
+        second_cancel = asyncio.Event()
+
+        async def read_packet(reader: asyncio.StreamReader) -> object:
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            return parse_client_packet(await reader.readexactly(size))
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            login = await read_packet(reader)
+            assert isinstance(login, LoginRequest)
+            got: list[object] = []
+            seen.append(got)
+            # the first login resumes where asked; the second 3 messages further on
+            start = login.requested_sequence_number + (3 if len(seen) == 2 else 0)
+            writer.write(build_packet(LoginAccepted("OUCH01", start)))
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while True:
+                    packet = await read_packet(reader)
+                    if isinstance(packet, UnsequencedData):
+                        msg = v50.decode_inbound(packet.message)
+                        got.append(msg)
+                        if len(seen) == 1 and isinstance(msg, v50.EnterOrder):
+                            first_enter.set()
+                            break  # the connection drops with the Enter unanswered
+                        if isinstance(msg, v50.CancelOrder):
+                            second_cancel.set()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        cfg = LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
+        eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
+        await eng.start()
+        try:
+            order = eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+            assert order.state is OrderState.PENDING and eng.runner.risk.armed
+            await asyncio.wait_for(first_enter.wait(), 5)
+            with contextlib.suppress(TimeoutError):  # the old engine sent no cancel
+                await asyncio.wait_for(second_cancel.wait(), 3)
+            snap = eng.snapshot()
+            trips = eng.kill_trips
+        finally:
+            await eng.shutdown()
+            server.close()
+            await server.wait_closed()
+        return seen[1], snap, trips
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        second, snap, trips = run(main())
+    assert snap["armed"] is False and trips == 1
+    assert snap["ouch"]["skipped"] == 3
+    # the resent Enter first, then its cancel
+    assert [type(m).__name__ for m in second] == ["EnterOrder", "CancelOrder"]
+    tripped = [m for m in caplog.messages if "kill switch tripped" in m]
+    assert len(tripped) == 1 and "resumed 3 messages past the sequence asked" in tripped[0]

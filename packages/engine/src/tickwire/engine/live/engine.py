@@ -52,6 +52,9 @@ A forged copy after the real one trips it too (nothing tells which copy is real)
 packet can stop the trading, never make it trade on a forged book.
 Test: ``test_engine_live_multicast.py::test_live_multicast_forged_packet_first`` (a
 forged packet before lines A and B; on the old code the engine traded on).
+
+So does an OUCH re-login the exchange resumes past the sequence asked for (the answers
+between, ``ouch.skipped``, are lost): :meth:`LiveEngine._relogged_in`.
 """
 
 from __future__ import annotations
@@ -257,6 +260,7 @@ class LiveEngine:
         self.end_of_session = False
         self.resent = 0
         self.kill_trips = 0
+        self._skipped_seen = 0  # the OUCH client's skipped_messages already acted on
         #: "OLD -> NEW" for each change of the feed's session (each tripped the kill switch)
         self.session_changes: list[str] = []
         #: feed messages whose copies differed from the copy applied (module docs)
@@ -306,7 +310,7 @@ class LiveEngine:
             c.ouch[0],
             c.ouch[1],
             reconnect=True,
-            on_reconnect=self._resend,
+            on_reconnect=self._relogged_in,
             on_message=self._on_ouch,
         )
         try:
@@ -405,6 +409,33 @@ class LiveEngine:
         if client is not None and client.logged_in:
             client.send(data)
         # else: it stays unacknowledged and goes out with the resend after the re-login
+
+    def _relogged_in(self, soup: SoupClient) -> None:
+        """A re-login was accepted: resend what is unacknowledged, then trip the kill
+        switch if the exchange resumed past the sequence asked for.
+
+        Rule: a re-login that skipped messages (``ouch.skipped`` grew: the client's
+        ``skipped_messages``) trips the kill switch when armed, cancels every open order
+        and logs a warning naming how many were lost; re-arming is the operator's word.
+        The resend goes first, so the cancels follow the Enters they cancel (a cancel of
+        an order the exchange never received is ignored, the Enter then would rest).
+        Reason: the answers skipped (executions, cancels, rejects) will never come, so
+        the engine's orders, position and exposure are no longer what the exchange
+        holds; the old engine only counted them and traded on. Test:
+        ``test_engine_live.py::test_a_resume_past_the_sequence_asked_trips_the_kill_switch``.
+        """
+        self._resend(soup)
+        lost = soup.skipped_messages - self._skipped_seen
+        self._skipped_seen = soup.skipped_messages
+        if lost > 0 and self.runner.risk.armed:
+            cancels = self.kill()
+            log.warning(
+                "kill switch tripped: the OUCH session resumed %d messages past the "
+                "sequence asked for; their answers are lost, so the orders and position "
+                "are not what the exchange holds (reconcile with it). %d cancels sent",
+                lost,
+                cancels,
+            )
 
     def _resend(self, soup: SoupClient) -> None:
         for msg in self.runner.to_resend():
