@@ -400,11 +400,12 @@ def test_a_session_change_trips_the_kill_switch() -> None:
 def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The OUCH connection drops and the exchange accepts the re-login at sequence 4 when
-    the engine asked for 1: three answers are lost. The engine resends its unanswered
-    Enter, then trips the kill switch and cancels it (the cancel after the Enter), logs
-    why, and the report counts the loss. The old engine only counted it (ouch.skipped)
-    and traded on, armed."""
+    """The OUCH connection drops and the exchange accepts the re-login 3 messages past the
+    sequence the engine asked for: three answers are lost. The engine resends its
+    unanswered Enter, then trips the kill switch and cancels it (the cancel after the
+    Enter), logs why, and the report counts the loss. The old engine only counted it
+    (ouch.skipped) and traded on, armed. Messages skipped at the first login (2 here:
+    before this engine, about none of its orders) are counted, and trip nothing."""
     from tickwire.soupbintcp.packets import (
         LoginAccepted,
         LoginRequest,
@@ -427,8 +428,8 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
             assert isinstance(login, LoginRequest)
             got: list[object] = []
             seen.append(got)
-            # the first login resumes where asked; the second 3 messages further on
-            start = login.requested_sequence_number + (3 if len(seen) == 2 else 0)
+            # the first login resumes 2 messages past the sequence asked, the second 3
+            start = login.requested_sequence_number + (3 if len(seen) == 2 else 2)
             writer.write(build_packet(LoginAccepted("OUCH01", start)))
             with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
                 while True:
@@ -449,6 +450,7 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
         eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
         await eng.start()
         try:
+            assert eng.runner.risk.armed and eng.snapshot()["ouch"]["skipped"] == 2
             order = eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
             assert order.state is OrderState.PENDING and eng.runner.risk.armed
             await asyncio.wait_for(first_enter.wait(), 5)
@@ -465,7 +467,7 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
     with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
         second, snap, trips = run(main())
     assert snap["armed"] is False and trips == 1
-    assert snap["ouch"]["skipped"] == 3
+    assert snap["ouch"]["skipped"] == 2 + 3
     # the resent Enter first, then its cancel
     assert [type(m).__name__ for m in second] == ["EnterOrder", "CancelOrder"]
     tripped = [m for m in caplog.messages if "kill switch tripped" in m]

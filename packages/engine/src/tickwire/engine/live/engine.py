@@ -319,6 +319,9 @@ class LiveEngine:
             if exc.filename is not None or exc.errno is None:
                 raise
             raise type(exc)(exc.errno, exc.strerror, f"OUCH {c.ouch[0]}:{c.ouch[1]}") from None
+        # Skipped at the first login: answers from before this engine, none about its
+        # orders (counted in ``ouch.skipped``); only a re-login's trip the kill switch.
+        self._skipped_seen = self.client.skipped_messages
         if c.control:
             check_control_path(c.control, remove_stale=True)
             self._control = await asyncio.start_unix_server(self._on_control, c.control)
