@@ -396,6 +396,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.conn: ServerConnection | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_when = 0.0
+        self.paused = False  # the transport's write buffer is above its high-water mark
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -404,8 +405,17 @@ class _ServerProtocol(asyncio.Protocol):
         # The address without the port: failed logins are throttled per address.
         source = peer[0] if isinstance(peer, tuple) and peer else peer
         self.conn = self.runner.core.connection(self.runner.loop.time(), str(peer), source)
+        self.conn.batch_bytes = self.runner.batch_bytes
         self.runner.connections.add(self)
         self.arm()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.conn is not None and self.conn.backlog:
+            self.runner._handle(self, self.conn.pump(self.runner.loop.time()))
 
     def data_received(self, data: bytes) -> None:
         assert self.conn is not None
@@ -456,6 +466,13 @@ class SoupServerRunner:
     a logged-in client sends; it answers with :meth:`publish` (sequenced, the
     way OUCH answers) or ``connection.send_unsequenced``.
 
+    Sequenced data goes out with write flow control: a connection queues at most
+    ``batch_bytes`` of it at a time, and the next batch only while its transport is
+    below the write buffer's high-water mark (``pause_writing``/``resume_writing``).
+    The core keeps the stream for re-logins anyway, so a peer that stops reading holds
+    a batch and the socket buffers, not a copy of the day, and gets every message, in
+    order, once it reads again (test: ``test_soupbintcp_slow_reader.py``).
+
     Why connections closed, in bounded memory however many a peer opens:
     ``closed_reasons`` holds the last ``keep_reasons`` reasons in full, and
     ``closed_counts`` counts every close by
@@ -469,8 +486,12 @@ class SoupServerRunner:
         on_message: MessageHandler | None = None,
         *,
         keep_reasons: int = 100,
+        batch_bytes: int = 64 * 1024,
     ) -> None:
+        if batch_bytes < 1:
+            raise ValueError(f"batch_bytes must be positive, got {batch_bytes}")
         self.core = core
+        self.batch_bytes = batch_bytes
         self.on_message = on_message
         self.connections: set[_ServerProtocol] = set()
         self._server: asyncio.Server | None = None
@@ -496,7 +517,7 @@ class SoupServerRunner:
     def pump(self) -> None:
         now = self.loop.time()
         for proto in list(self.connections):
-            if proto.conn is not None:
+            if proto.conn is not None and not proto.paused:
                 self._handle(proto, proto.conn.pump(now))
 
     def end_session(self) -> None:
@@ -504,18 +525,28 @@ class SoupServerRunner:
         self.pump()
 
     def _handle(self, proto: _ServerProtocol, events: list[Event]) -> None:
-        assert proto.conn is not None
-        for ev in events:
-            if isinstance(ev, Message) and self.on_message is not None:
-                try:
-                    self.on_message(proto.conn, ev.data)
-                except Exception:  # an application bug must not kill the server
-                    log.exception("message handler failed")
-            elif isinstance(ev, Closed):
-                self.closed_reasons.append(ev.reason)
-                count_reason(self.closed_counts, ev.reason)
-        proto.flush()
-        if not proto.conn.closed:
+        conn = proto.conn
+        assert conn is not None
+        while True:
+            for ev in events:
+                if isinstance(ev, Message) and self.on_message is not None:
+                    try:
+                        self.on_message(conn, ev.data)
+                    except Exception:  # an application bug must not kill the server
+                        log.exception("message handler failed")
+                elif isinstance(ev, Closed):
+                    self.closed_reasons.append(ev.reason)
+                    count_reason(self.closed_counts, ev.reason)
+            proto.flush()
+            # The socket took the batch without filling the buffer: the next one now
+            # (each pump moves the cursor on, so this ends with the stream).
+            if proto.paused or conn.closed or not conn.backlog:
+                break
+            assert proto.transport is not None
+            if proto.transport.is_closing():
+                break
+            events = conn.pump(self.loop.time())
+        if not conn.closed:
             proto.arm()
 
     async def close(self) -> None:

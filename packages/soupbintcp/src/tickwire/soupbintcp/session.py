@@ -599,6 +599,11 @@ class ServerConnection(StateMachine):
         self.username: str | None = None
         self._go(SessionState.AWAITING_LOGIN)
         self.cursor = 0  # index into server.stream of the next message to send
+        #: At most this many bytes of sequenced data queued per :meth:`pump` (None: all
+        #: of the backlog). The aio adapter sets it and pumps again once the socket took
+        #: the batch (:attr:`backlog`), so a peer that stops reading costs a batch, not a
+        #: copy of the stream the server keeps anyway.
+        self.batch_bytes: int | None = None
         self.timeout = server.timeout
         self._framer = PacketFramer(server.max_packet_length)
         self._out = bytearray()
@@ -628,16 +633,32 @@ class ServerConnection(StateMachine):
         self._out.clear()
         return data
 
+    @property
+    def backlog(self) -> bool:
+        """Whether :meth:`pump` has something to queue (messages not yet sent, or the
+        session's end)."""
+        return self.can_send(SequencedData) and (
+            self.cursor < len(self.server.stream) or self.server.ended
+        )
+
     def pump(self, now: float) -> list[Event]:
-        """Queue every sequenced message not yet sent (and End of Session)."""
+        """Queue the sequenced messages not yet sent, at most :attr:`batch_bytes` of them
+        (at least one), then End of Session once every message is queued."""
         if not self.can_send(SequencedData):
             return []
         stream = self.server.stream
         if self.cursor < len(stream):
-            for msg in stream[self.cursor :]:
-                self._out += data_packet("S", msg)
-            self.cursor = len(stream)
+            out, limit, cursor = self._out, self.batch_bytes, self.cursor
+            end = len(stream)
+            while cursor < end:
+                out += data_packet("S", stream[cursor])
+                cursor += 1
+                if limit is not None and len(out) >= limit:
+                    break
+            self.cursor = cursor
             self._last_send = now
+            if cursor < end:
+                return []
         if self.server.ended:
             self._send(EndOfSession(), now)
             return [Closed("end of session")]
