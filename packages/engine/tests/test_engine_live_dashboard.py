@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rich.console import Console
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.live import LiveConfig, LiveEngine, percentiles
@@ -44,6 +45,17 @@ def test_render_shows_the_strategy_log_last_lines_as_written() -> None:
     text = _text(snap)
     assert "strategy log (12 lines)" in text
     assert "step 11 [bold]not markup[/bold]" in text and "step 6 " not in text
+
+
+def test_render_shows_feed_strings_as_written() -> None:
+    """Symbols and feed session names come from the feed: never rich markup (a symbol
+    ``[/]`` raised MarkupError on every refresh, and the dashboard went away)."""
+    eng = _engine()
+    eng.runner.risk.ledger.fill("[/]", "B", 300, 1_500_000)
+    snap = eng.snapshot()
+    snap["feed"]["session_changes"] = ["[red]EVIL"]
+    text = _text(snap)
+    assert "[/]" in text and "[red]EVIL" in text
 
 
 def test_keys_trip_and_reset_the_kill_switch() -> None:
@@ -236,3 +248,22 @@ def test_a_feed_copy_that_differs_trips_the_live_kill_switch_once() -> None:
     assert eng.kill_trips == 1 and snap["feed"]["conflicts"] == 3
     text = _text(snap)
     assert "KILLED" in text and "feed copies that differ" in text
+
+
+def test_a_dashboard_that_fails_is_said_at_once_and_the_session_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from tickwire.engine.cli_live import _dashboard_gone
+
+    async def broken() -> None:
+        raise ValueError("cannot draw")
+
+    async def main() -> None:
+        board = asyncio.create_task(broken())
+        board.add_done_callback(_dashboard_gone)
+        await asyncio.gather(board, return_exceptions=True)
+
+    asyncio.run(main())
+    assert capsys.readouterr().err == "live: the dashboard stopped: cannot draw\n"

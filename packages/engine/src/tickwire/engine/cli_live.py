@@ -227,6 +227,13 @@ def _strategy_log_to_stderr() -> None:
         log.propagate = False
 
 
+def _dashboard_gone(board: asyncio.Task[None]) -> None:
+    """The dashboard failed: say so at once, on stderr; the session goes on (risk and
+    its limits do not depend on it) and its report is still printed at the end."""
+    if not board.cancelled() and board.exception() is not None:
+        print(f"live: the dashboard stopped: {board.exception()}", file=sys.stderr, flush=True)
+
+
 async def _live(args: argparse.Namespace) -> int:
     from tickwire.engine.live import LiveConfig, LiveEngine
 
@@ -264,8 +271,9 @@ async def _live(args: argparse.Namespace) -> int:
         from tickwire.engine.live.dashboard import run_dashboard
 
         board = asyncio.create_task(run_dashboard(engine))
+        board.add_done_callback(_dashboard_gone)
         report = await engine.run()
-        await board
+        await asyncio.gather(board, return_exceptions=True)  # said when it happened
     else:
         _strategy_log_to_stderr()
         report = await engine.run()

@@ -25,6 +25,7 @@ from tickwire.engine.book import fault_phrases
 
 if TYPE_CHECKING:
     from rich.console import Group
+    from rich.table import Table
     from tickwire.engine.live.engine import LiveEngine
 
 __all__ = ["handle_key", "render", "run_dashboard"]
@@ -37,6 +38,17 @@ def _px(price: int) -> str:
 def _money(value: int) -> str:
     """Price(4) x shares as dollars."""
     return f"{value / 10_000:,.2f}"
+
+
+def _row(table: Table, *cells: str) -> None:
+    """One table row of plain text: a cell is never read as rich markup. Symbols and
+    feed session names come from the feed, and a string such as ``[/]`` as markup
+    raised ``MarkupError`` on every refresh: the dashboard (and its kill key) went away
+    mid-session and the report was lost at the end (test:
+    ``test_engine_live_dashboard.py::test_render_shows_feed_strings_as_written``)."""
+    from rich.text import Text
+
+    table.add_row(*(Text(c) for c in cells))
 
 
 def render(snap: dict[str, Any]) -> Group:
@@ -56,7 +68,8 @@ def render(snap: dict[str, Any]) -> Group:
     for col in ("symbol", "position", "cash", "realised"):
         pos.add_column(col, justify="right" if col != "symbol" else "left")
     for sym, qty in snap["positions"].items():
-        pos.add_row(
+        _row(
+            pos,
             sym,
             str(qty),
             _money(snap["cash"].get(sym, 0)),
@@ -66,69 +79,74 @@ def render(snap: dict[str, Any]) -> Group:
     for col in ("ref", "symbol", "side", "price", "open"):
         orders.add_column(col)
     for o in snap["orders"]["open"][:15]:
-        orders.add_row(
-            str(o["user_ref_num"]), o["symbol"], o["side"], _px(o["price"]), str(o["open"])
+        _row(
+            orders, str(o["user_ref_num"]), o["symbol"], o["side"], _px(o["price"]), str(o["open"])
         )
     stats = Table(title="risk, feed, session", expand=True, show_header=False)
     stats.add_column("what")
     stats.add_column("value", justify="right")
     o = snap["orders"]
-    stats.add_row("orders sent / refused", f"{o['sent']} / {o['refused']}")
+    _row(stats, "orders sent / refused", f"{o['sent']} / {o['refused']}")
     fees = snap.get("fees")
     if fees is not None and (any(fees["schedule"].values()) or fees["unknown_flag_fills"]):
         unknown = fees["unknown_flag_fills"]
-        stats.add_row(
+        _row(
+            stats,
             "PnL gross / fees / net",
             f"{_money(snap['pnl_gross'])} / {_money(fees['total_e4'])} / {_money(snap['pnl'])}"
             + (f" ({unknown} fills with an unpriced flag)" if unknown else ""),
         )
     for reason, n in sorted(o["refusals"].items()):
-        stats.add_row(f"  refused {reason}", str(n))
+        _row(stats, f"  refused {reason}", str(n))
     if o.get("unknown_answers"):  # venue answers naming a UserRefNum never sent
-        stats.add_row("answers for orders never sent", str(o["unknown_answers"]))
+        _row(stats, "answers for orders never sent", str(o["unknown_answers"]))
     if o.get("unknown_executions"):  # executions among them tripped the kill switch
-        stats.add_row("executions of orders never sent", f"{o['unknown_executions']} (kill switch)")
+        _row(stats, "executions of orders never sent", f"{o['unknown_executions']} (kill switch)")
     if o.get("excess_executions"):  # more shares than the order had open
-        stats.add_row("executions beyond the order", f"{o['excess_executions']} (kill switch)")
+        _row(stats, "executions beyond the order", f"{o['excess_executions']} (kill switch)")
     if o.get("unexpected_replacements"):  # replacements this engine never sent
-        stats.add_row("replacements never sent", f"{o['unexpected_replacements']} (kill switch)")
+        _row(stats, "replacements never sent", f"{o['unexpected_replacements']} (kill switch)")
     if o.get("distrusted_answers"):  # answers granting more than was sent, or out of turn
-        stats.add_row("answers beyond the order", f"{o['distrusted_answers']} (kill switch)")
+        _row(stats, "answers beyond the order", f"{o['distrusted_answers']} (kill switch)")
     f = snap["feed"]
-    stats.add_row("feed messages", str(f["messages"]))
-    stats.add_row("gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")
+    _row(stats, "feed messages", str(f["messages"]))
+    _row(stats, "gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")
     if f.get("session_changes"):  # each tripped the kill switch
-        stats.add_row("feed session changes", f"{', '.join(f['session_changes'])} (kill switch)")
+        _row(stats, "feed session changes", f"{', '.join(f['session_changes'])} (kill switch)")
     if f.get("conflicts"):  # copies that differ: a forged packet (kill switch)
-        stats.add_row("feed copies that differ", f"{f['conflicts']} msgs (kill switch)")
+        _row(stats, "feed copies that differ", f"{f['conflicts']} msgs (kill switch)")
     refused = {k: n for k, n in (f.get("refused") or {}).items() if n}
     if refused:  # what the receiver refused or held back (docs/robustness.md section 2)
-        stats.add_row(
+        _row(
+            stats,
             "feed packets refused",
             ", ".join(f"{k.removesuffix('_packets')} {n}" for k, n in sorted(refused.items())),
         )
     faults = fault_phrases(f.get("book_faults") or {})
     if faults:  # a feed that contradicts itself, rebuilt by the book's rules
-        stats.add_row("book faults", ", ".join(faults))
+        _row(stats, "book faults", ", ".join(faults))
     m = f.get("mirror")
     if m is not None:
-        stats.add_row(
+        _row(
+            stats,
             "frames from the XDP mirror",
             f"{m['frames']} ({m['ordered']} ordered, {m['cut']} cut, {m['dropped']} dropped)",
         )
-    stats.add_row(
-        "OUCH connections / resent", f"{snap['ouch']['connections']} / {snap['ouch']['resent']}"
+    _row(
+        stats,
+        "OUCH connections / resent",
+        f"{snap['ouch']['connections']} / {snap['ouch']['resent']}",
     )
     lat = snap["latency_ns"]
     us = [f"{(lat[k] or 0) / 1e3:.1f}" for k in ("p50", "p99", "p99_9", "max")]
-    stats.add_row("tick-to-order us P50/P99/P99.9/max", f"{' / '.join(us)} (n={lat['count']})")
+    _row(stats, "tick-to-order us P50/P99/P99.9/max", f"{' / '.join(us)} (n={lat['count']})")
     log = snap.get("log")
     if not log or not log["last"]:
         return Group(head, pos, orders, stats)
     lines = Table(title=f"strategy log ({log['lines']} lines)", expand=True, show_header=False)
     lines.add_column("line", overflow="fold")
     for line in log["last"][-5:]:
-        lines.add_row(Text(line))  # as written: no rich markup
+        _row(lines, line)
     return Group(head, pos, orders, stats, lines)
 
 
