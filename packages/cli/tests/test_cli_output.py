@@ -461,3 +461,53 @@ def test_a_named_output_that_is_a_file_of_an_out_folder_is_refused(
         )
         == 0
     )
+
+
+def test_staged_folder_moves_a_whole_run_in_and_removes_the_earlier_runs_leftovers(
+    tmp_path: Path,
+) -> None:
+    from tickwire.cli import staged_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, text in (("a.csv", "old a"), ("b.png", "old b"), ("report.json", "old"), ("x", "x")):
+        (out / name).write_text(text)
+    names = ("a.csv", "b.png", "report.json")
+    with staged_folder(out, names, last="report.json") as stage:
+        (stage / "a.csv").write_text("new a")
+        (stage / "report.json").write_text("new")
+    # b.png was not written this run: an earlier run's, removed; x is not the command's
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        "a.csv": "new a",
+        "report.json": "new",
+        "x": "x",
+    }
+
+
+def test_staged_folder_that_fails_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
+    from tickwire.cli import staged_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.csv").write_text("old a")
+    (out / "report.json").write_text("old")
+    with (
+        pytest.raises(OSError, match="disk full"),
+        staged_folder(out, ("a.csv", "report.json")) as stage,
+    ):
+        (stage / "a.csv").write_text("half of the new a")
+        raise OSError("disk full")
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        "a.csv": "old a",
+        "report.json": "old",
+    }
+    with (
+        pytest.raises(ValueError, match="not an output of this command: y"),
+        staged_folder(out, ("a.csv",)) as stage,
+    ):
+        (stage / "a.csv").write_text("new a")
+        (stage / "y").write_text("y")
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        "a.csv": "old a",
+        "report.json": "old",
+    }

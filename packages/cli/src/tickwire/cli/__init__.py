@@ -56,6 +56,7 @@ from tickwire.cli.output import (
     atomic_path,
     json_output,
     json_to_stdout,
+    staged_folder,
     write_json,
 )
 from tickwire.cli.progress import Progress
@@ -93,6 +94,7 @@ __all__ = [
     "probability",
     "run_cli",
     "secret_file",
+    "staged_folder",
     "stock_symbol",
     "stock_symbols",
     "tcp_udp_port",

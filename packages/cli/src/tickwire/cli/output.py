@@ -21,6 +21,14 @@ The rules:
   anything is written. Why: ``threshold run CAP --orders CAP`` replaced the capture with
   the orders, ``engine backtest DAY --html DAY`` the day with the HTML report.
 
+* A folder of outputs (``backtest --out``, ``sweep --out``) is written whole or not at
+  all as well: the run's files are written to a hidden folder inside it and moved in
+  only when every one was written; the files the command owns there that this run did
+  not write are removed (an earlier run's, which would pass for this one's), and the
+  run's marker file (``report.json``) is removed first and moved in last. When the run
+  fails (a full disk, a file size limit, an error), the staged files are removed and the
+  folder is as it was (:func:`staged_folder`).
+
 Inputs are validated while parsing (:func:`tickwire.cli.args.existing_file`), so a
 missing input never creates an output at all. Test: ``packages/cli/tests/test_cli_output.py``.
 """
@@ -33,8 +41,10 @@ import errno
 import json
 import os
 import secrets
+import shutil
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -48,6 +58,7 @@ __all__ = [
     "atomic_path",
     "json_output",
     "json_to_stdout",
+    "staged_folder",
     "write_json",
 ]
 
@@ -124,6 +135,46 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def staged_folder(
+    folder: str | os.PathLike[str], names: Collection[str], *, last: str | None = None
+) -> Iterator[Path]:
+    """A hidden folder inside ``folder`` (made when missing) to write one run's files to,
+    each named in ``names`` (the files the command owns in ``folder``).
+
+    When the ``with`` block ends without an exception: ``last`` (the run's marker, e.g.
+    ``report.json``) is removed from ``folder``, so are the files of ``names`` the run did
+    not write, every staged file is moved in (``os.replace``: each whole) and ``last``
+    after the others. When it raises: the staged files are removed and ``folder`` is left
+    as it was. A staged file not in ``names`` is a ``ValueError`` (nothing moved in).
+
+    Rule: a folder of outputs holds one whole run or the earlier one, never a mix. Why: a
+    backtest that failed while writing (a full disk: "No space left on device") left a
+    half-written ``orders.csv`` beside the earlier run's ``report.json`` and tables, which
+    passed for this run's. Test: ``packages/cli/tests/test_cli_output.py``
+    (``test_staged_folder_*``) and ``packages/engine/tests/test_engine_backtest_cli.py``
+    (``test_a_backtest_that_cannot_write_leaves_the_earlier_run_whole``)."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".tickwire-", suffix=".part", dir=target))
+    try:
+        yield stage
+        written = {p.name for p in stage.iterdir()}
+        stray = sorted(written.difference(names))
+        if stray:
+            raise ValueError(f"{target}: not an output of this command: {', '.join(stray)}")
+        if last is not None:
+            (target / last).unlink(missing_ok=True)
+        for name in sorted(set(names) - written):
+            (target / name).unlink(missing_ok=True)
+        for name in sorted(written - {last}):
+            os.replace(stage / name, target / name)
+        if last is not None and last in written:
+            os.replace(stage / last, target / last)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _part_name(name: str, limit: int) -> str:

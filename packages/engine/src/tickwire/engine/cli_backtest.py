@@ -52,6 +52,7 @@ from tickwire.cli import (
     write_json,
 )
 from tickwire.cli import UsageError as _CliUsageError
+from tickwire.engine.backtest.report import OUT_FILES
 from tickwire.engine.lobster import MAX_LEVELS
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
@@ -59,20 +60,6 @@ if TYPE_CHECKING:
     from tickwire.engine.sources import CaptureFeedStats
     from tickwire.itch.fastpath import FrameStats
 
-#: The files a backtest may write into its ``--out`` folder
-#: (:func:`tickwire.engine.backtest.report.write_outputs`), which no other output of the
-#: command may name (``tickwire.cli.output_folder_of``; a test holds this list to the
-#: files a run writes).
-OUT_FILES = (
-    "report.json",
-    *(
-        f"{table}.{kind}"
-        for table in ("orders", "fills", "pnl", "positions")
-        for kind in ("csv", "parquet")
-    ),
-    "log.txt",
-    "pnl.png",
-)
 
 __all__ = [
     "DEFAULT_RISK",
@@ -520,11 +507,8 @@ def write_backtest(
 
     if feed_stats is not None:
         result.unknown_types += feed_stats.unknown_types
-    report = write_outputs(result, out, plot=plot)
-    report["data"] = desc
-    report.update(_capture_summary(feed_stats))
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    extra = {"data": desc, **_capture_summary(feed_stats)}
+    return write_outputs(result, out, plot=plot, extra=extra)
 
 
 def backtest_file(

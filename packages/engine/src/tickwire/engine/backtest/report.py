@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tickwire.cli.output import staged_folder
 from tickwire.engine.backtest.fees import FeeLedger
 from tickwire.engine.backtest.frames import SCHEMA, iter_rows, write_parquet
 from tickwire.engine.backtest.runner import BacktestResult
@@ -30,6 +31,7 @@ from tickwire.engine.book import fault_phrases
 from tickwire.net.stats import percentiles
 
 __all__ = [
+    "OUT_FILES",
     "PlotUnavailable",
     "build_report",
     "percentiles",
@@ -37,6 +39,20 @@ __all__ = [
     "write_outputs",
     "write_plot",
 ]
+
+#: The files a backtest may write into its output folder (:func:`write_outputs`), which
+#: no other output of the command may name (``tickwire.cli.output_folder_of``; a test
+#: holds this list to the files a run writes).
+OUT_FILES = (
+    "report.json",
+    *(
+        f"{table}.{kind}"
+        for table in ("orders", "fills", "pnl", "positions")
+        for kind in ("csv", "parquet")
+    ),
+    "log.txt",
+    "pnl.png",
+)
 
 #: The strategy's first log lines kept in report.json (all of them go to log.txt).
 LOG_IN_REPORT = 1000
@@ -242,48 +258,53 @@ def write_plot(result: BacktestResult, path: Path, title: str = "tickwire backte
     return path
 
 
-def write_outputs(result: BacktestResult, out_dir: Path, *, plot: bool = True) -> dict[str, Any]:
+def write_outputs(
+    result: BacktestResult,
+    out_dir: Path,
+    *,
+    plot: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Write report.json, the CSVs, log.txt (the strategy's log lines, if any), the same
     tables as Parquet (when pyarrow is installed; ``runtime.parquet`` names the files or
-    says why they were skipped) and (``plot``) pnl.png; return the report.
+    says why they were skipped) and (``plot``) pnl.png; return the report, with ``extra``
+    (e.g. ``data``) added at its end.
 
     ``runtime.plot`` in the report says what became of the PNG: ``"pnl.png"``,
     ``"not requested"``, or ``"skipped: <reason>"`` when matplotlib is not installed (the
     rest is written all the same).
 
-    The folder holds one run's files: an earlier run's pnl.png, log.txt or Parquet tables
-    that this run does not write are removed. Why: ``--no-plot`` into the folder of an
-    earlier run left that run's pnl.png beside this run's report.
+    The folder holds one run's files, whole (:func:`tickwire.cli.staged_folder`): they
+    are written to a hidden folder inside it and moved in once all are written, report.json
+    last; an earlier run's files of :data:`OUT_FILES` that this run does not write
+    (pnl.png, log.txt, Parquet tables) are removed; a run that fails while writing leaves
+    the folder as it was. Why: ``--no-plot`` into the folder of an earlier run left that
+    run's pnl.png beside this run's report, and a full disk left a half-written
+    orders.csv beside the earlier run's report.json.
     """
     report = build_report(result)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(result, out_dir)
-    stale: list[str] = []
-    if write_log(result, out_dir) is None:
-        stale.append("log.txt")
-    plot_outcome = "not requested"
-    if plot:
-        try:
-            write_plot(
-                result,
-                out_dir / "pnl.png",
-                title=f"tickwire backtest: {result.config.get('strategy', '')}",
-            )
-            plot_outcome = "pnl.png"
-        except PlotUnavailable as exc:
-            plot_outcome = f"skipped: {exc}"
-    if plot_outcome != "pnl.png":
-        stale.append("pnl.png")
-    report["runtime"]["plot"] = plot_outcome
-    try:  # the same tables as Parquet, next to the CSVs
-        names = [p.name for p in write_parquet(result, out_dir)]
-        report["runtime"]["parquet"] = ", ".join(names)
-    except ImportError as exc:
-        report["runtime"]["parquet"] = f"skipped: {exc}"
-        stale += [f"{name}.parquet" for name in SCHEMA]
-    for name in stale:  # an earlier run's, which would pass for this one's
-        (out_dir / name).unlink(missing_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    with staged_folder(out_dir, OUT_FILES, last="report.json") as stage:
+        write_csv(result, stage)
+        write_log(result, stage)
+        plot_outcome = "not requested"
+        if plot:
+            try:
+                write_plot(
+                    result,
+                    stage / "pnl.png",
+                    title=f"tickwire backtest: {result.config.get('strategy', '')}",
+                )
+                plot_outcome = "pnl.png"
+            except PlotUnavailable as exc:
+                plot_outcome = f"skipped: {exc}"
+        report["runtime"]["plot"] = plot_outcome
+        try:  # the same tables as Parquet, next to the CSVs
+            names = [p.name for p in write_parquet(result, stage)]
+            report["runtime"]["parquet"] = ", ".join(names)
+        except ImportError as exc:
+            report["runtime"]["parquet"] = f"skipped: {exc}"
+        report.update(extra or {})
+        (stage / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tickwire.cli import UsageError, existing_file, one_line
+from tickwire.cli import UsageError, existing_file, one_line, staged_folder
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 __all__ = [
@@ -83,6 +83,9 @@ TABLES = ("strategy", "risk", "backtest", "fees")
 
 #: Summary columns taken from each run's report (after ``day``, ``params_id``, the
 #: parameters, ``status`` and ``error``); money in Price(4) x shares (``_e4``).
+#: The files :func:`write_results` owns in the sweep's output folder (beside ``runs/``).
+SUMMARY_FILES = ("summary.csv", "summary.parquet", "sweep.json", "pnl_heatmap.png", "equity.png")
+
 METRICS = (
     "messages",
     "unknown_types",
@@ -569,43 +572,40 @@ def write_results(
     plot: bool = True,
 ) -> list[Path]:
     """``summary.parquet``, ``summary.csv``, ``sweep.json`` and (``plot``) the two PNGs
-    in ``out``; returns the paths written."""
+    in ``out``; returns the paths written. Whole or not at all, ``sweep.json`` last, and
+    an earlier sweep's PNGs that this one does not draw removed
+    (:func:`tickwire.cli.staged_folder`: the folder's ``runs/`` are left alone)."""
     try:
         import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError as exc:
         raise UsageError(f"sweep writes Parquet with pyarrow ({exc}): {DASK_HINT}") from None
 
-    out.mkdir(parents=True, exist_ok=True)
     columns = ["day", "params_id", *grid.keys, "status", "error", *METRICS]
-    paths = []
-    p = out / "summary.csv"
-    with p.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
-        w.writeheader()
-        w.writerows(rows)
-    paths.append(p)
-    p = out / "summary.parquet"
-    pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]).select(columns), p)
-    paths.append(p)
-    p = out / "sweep.json"
-    p.write_text(
-        json.dumps(
-            {
-                "days": list(days),
-                "grid": dict(zip(grid.keys, map(list, grid.values), strict=True)),
-                "params": dict(grid.combinations()),
-                "runs": len(rows),
-                "failed": sum(r["status"] != "ok" for r in rows),
-            },
-            indent=2,
+    names = ["summary.csv", "summary.parquet", "sweep.json"]
+    with staged_folder(out, SUMMARY_FILES, last="sweep.json") as stage:
+        with (stage / "summary.csv").open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=columns)
+            w.writeheader()
+            w.writerows(rows)
+        table = pa.Table.from_pylist([dict(r) for r in rows]).select(columns)
+        pq.write_table(table, stage / "summary.parquet")
+        (stage / "sweep.json").write_text(
+            json.dumps(
+                {
+                    "days": list(days),
+                    "grid": dict(zip(grid.keys, map(list, grid.values), strict=True)),
+                    "params": dict(grid.combinations()),
+                    "runs": len(rows),
+                    "failed": sum(r["status"] != "ok" for r in rows),
+                },
+                indent=2,
+            )
+            + "\n"
         )
-        + "\n"
-    )
-    paths.append(p)
-    if plot:
-        paths.extend(write_plots(rows, days, grid, out))
-    return paths
+        if plot:
+            names += [p.name for p in write_plots(rows, days, grid, stage)]
+    return [out / name for name in names]
 
 
 def total_pnl(rows: Iterable[Mapping[str, Any]], grid: Grid) -> dict[str, int | None]:
