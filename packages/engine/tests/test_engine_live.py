@@ -426,6 +426,12 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             login = await read_packet(reader)
             assert isinstance(login, LoginRequest)
+            if login.requested_sequence_number == 0:  # the engine's probe of the history:
+                writer.write(build_packet(LoginAccepted("OUCH01", 1)))  # none (fresh)
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                    await read_packet(reader)  # its logout
+                writer.close()
+                return
             got: list[object] = []
             seen.append(got)
             # the first login resumes 2 messages past the sequence asked, the second 3
@@ -472,3 +478,152 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
     assert [type(m).__name__ for m in second] == ["EnterOrder", "CancelOrder"]
     tripped = [m for m in caplog.messages if "kill switch tripped" in m]
     assert len(tripped) == 1 and "resumed 3 messages past the sequence asked" in tripped[0]
+
+
+async def _crash(eng: LiveEngine, task: asyncio.Task[dict[str, Any]]) -> None:
+    """End ``eng`` as a killed process ends: the OUCH link dies without a logout, nothing
+    is cancelled, no report (its open orders stay resting at the exchange)."""
+    assert eng.client is not None
+    eng.client.reconnect = False
+    eng.client.drop()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    if eng._task is not None:
+        eng._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await eng._task
+    assert eng.receiver is not None
+    await eng.receiver.close()
+
+
+async def _account_query(ex: Exchange) -> v50.AccountQueryResponse:
+    """Log in to the exchange's OUCH 5.0 session, ask the Account Query, log out (what
+    every engine run on a session with history does first: its response stays in the
+    session's replay)."""
+    from tickwire.soupbintcp.aio import SoupClient
+    from tickwire.soupbintcp.session import ClientSession
+
+    client = SoupClient(ClientSession("TW", "SECRET"), "127.0.0.1", ex.ouch50_port, reconnect=False)
+    await client.connect()
+    client.send(v50.encode(v50.AccountQueryRequest()))
+    answer = v50.decode_outbound((await client.receive(5)).data)
+    await client.close()
+    assert isinstance(answer, v50.AccountQueryResponse)
+    return answer
+
+
+def test_a_restart_on_a_session_with_history_inherits_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Run 1 (a market maker) quotes, is hit, and is killed with quotes resting. Run 2
+    logs in to the same OUCH session: the previous run's answers are replayed, the
+    exchange's Account Query Response closes them. Run 2 holds the position run 1 left
+    (booked from the replayed executions), numbers its orders above run 1's (the
+    exchange answers them), cancels the quotes run 1 left resting, and trades on armed.
+    The session's replay holds earlier Account Query Responses (an earlier login's, run
+    1's own): only the one sequenced after run 2 logged in ends its inheriting.
+    The old engine took the replayed executions for orders it did not know and tripped
+    its kill switch, and numbered its orders from 1 again (ignored by the exchange)."""
+
+    def maker() -> MarketMaker:
+        return MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], dict[str, Any]]:
+        ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
+        assert (await _account_query(ex)).next_user_ref_num == 1  # an earlier login's
+        cfg = LiveConfig(
+            feed=("127.0.0.1", 0),
+            ouch=("127.0.0.1", ex.ouch50_port),
+            rerequest=ex.rerequest_address,
+            limits=RiskLimits(max_position=5_000),
+        )
+        eng1 = LiveEngine(maker(), cfg)
+        await eng1.start()
+        assert ex.feed is not None
+        ex.feed.target = eng1.feed_address
+        task1 = asyncio.create_task(eng1.run())
+        day = list(generate_day(8_000, 6, 3))
+        await ex.run_flow(day[:4_000], rate=20_000)
+        await asyncio.sleep(0.3)
+        resting = [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
+        assert resting, "run 1 left quotes resting"
+        assert any(ex.account50.ledger.positions.values()), "run 1 was hit"
+        await _crash(eng1, task1)
+        before = {
+            "positions": _nonzero(dict(ex.account50.ledger.positions)),
+            "last_ref": ex.account50.last_user_ref_num,
+            "resting": sorted(int(o.tag) for o in ex.engine.resting_orders()
+                              if o.owner is ex.account50),
+        }  # fmt: skip
+        before["run1"] = eng1.snapshot()
+        caplog.clear()
+        eng2 = LiveEngine(maker(), cfg)
+        await eng2.start()
+        ex.feed.target = eng2.feed_address
+        task2 = asyncio.create_task(eng2.run())
+        for _ in range(400):
+            if eng2.snapshot().get("inherited") is not None:  # (the old engine had none)
+                break
+            await asyncio.sleep(0.01)
+        after = eng2.snapshot()
+        await ex.run_flow(day[4_000:], rate=20_000)
+        await asyncio.sleep(0.3)
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task2, 30)
+        await ex.close()
+        before["snapshot"] = after
+        return ex, eng2, report, before
+
+    with caplog.at_level(logging.INFO, logger="tickwire.engine.live"):
+        ex, eng, report, before = run(main())
+    at_restart = before["snapshot"]
+    # the position run 1 left, booked before run 2 traded, and nothing tripped
+    assert at_restart["armed"] and at_restart["kill_trips"] == 0
+    assert _nonzero(at_restart["positions"]) == before["positions"]
+    assert before["run1"]["inherited"]["orders"] == 0  # run 1 inherited only a response
+    inherited = report["inherited"]
+    assert inherited["positions"] == before["positions"]
+    assert inherited["next_user_ref_num"] == before["last_ref"] + 1
+    # run 1's resting quotes were cancelled at the exchange
+    assert inherited["cancelled"] == len(before["resting"]) > 0
+    for ref in before["resting"]:
+        assert ex.account50.records[ref].state == "done", ref
+    # run 2's orders: numbered above run 1's, every one reached the exchange and was answered
+    m = eng.runner.manager
+    own = sorted(
+        o.user_ref_num
+        for o in m.orders.values()
+        if not o.inherited and o.state is not OrderState.REFUSED
+    )
+    assert own and own[0] > before["last_ref"]
+    for ref in set(own) - set(ex.account50.entered):  # only replaces of an order gone
+        assert m.orders[ref].reason == "original order no longer live", ref
+    assert own[0] in ex.account50.entered
+    assert all(m.orders[ref].state is not OrderState.PENDING for ref in own)
+    assert report["orders"]["unknown_executions"] == 0
+    assert report["orders"]["unknown_answers"] == 0
+    assert report["kill_trips"] == 1  # the stop's, only
+    assert not m.open_orders()
+    _assert_agree(ex, eng)  # position, cash and PnL: the whole day's, both runs
+    inherits = [msg for msg in caplog.messages if "inherited" in msg]
+    assert len(inherits) == 1
+
+
+def test_a_fresh_session_inherits_nothing_and_sends_no_query() -> None:
+    """Nothing sequenced on the OUCH session yet: the engine sends no Account Query, holds
+    nothing, numbers its orders from ``first_user_ref_num`` as before."""
+    queries: list[v50.OutboundMessage] = []
+
+    def tap(data: bytes) -> None:
+        msg = v50.decode_outbound(data)
+        if isinstance(msg, v50.AccountQueryResponse):
+            queries.append(msg)
+
+    ex, eng, report = run(_session(on_ouch=tap))
+    assert not queries
+    assert report["inherited"] is None
+    m = eng.runner.manager
+    assert min(m.orders) == 1
+    assert report["orders"]["refusals"].get("awaiting_account", 0) == 0
+    _assert_agree(ex, eng)

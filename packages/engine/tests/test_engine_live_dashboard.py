@@ -267,3 +267,42 @@ def test_a_dashboard_that_fails_is_said_at_once_and_the_session_goes_on(
 
     asyncio.run(main())
     assert capsys.readouterr().err == "live: the dashboard stopped: cannot draw\n"
+
+
+def test_what_a_restart_inherited_is_reported_and_shown() -> None:
+    """The previous run's answers, heard while inheriting, are booked (position, an open
+    order counted by risk) and never told to the strategy; the Account Query Response
+    cancels the open order, moves the UserRefNums on, releases the orders, and the status
+    and the dashboard say what was inherited."""
+    eng = _engine()
+    m = eng.runner.manager
+    eng._awaiting_account = m.inheriting = True
+    eng.runner.risk.hold("awaiting the Account Query Response")
+    assert "inheriting a previous run" in _text(eng.snapshot())
+    refused = m.submit("AAPL", "B", 100, 1_500_000)  # no UserRefNum taken: 1 may be theirs
+    assert refused.reason == "awaiting_account" and refused.user_ref_num == 0
+    assert 0 not in m.orders
+    accepted = v50.OrderAccepted(
+        1, 1, "B", 300, "AAPL", 1_500_000, "0", "Y", 42, "P", "N", "N", "L", "X", ()
+    )
+    m.on_message(accepted)
+    m.on_message(v50.OrderExecuted(2, 1, 100, 1_500_000, "A", 9))
+    m.on_message(v50.Rejected(3, 2, v50.RejectReason.HALTED, "Y"))  # ended unaccepted
+    assert eng.runner.risk.open_orders() == 1
+    eng._awaiting_account = False
+    eng._inherit(v50.AccountQueryResponse(4, 3))
+    snap = eng.snapshot()
+    assert snap["inherited"] == {
+        "messages": 0, "answers": 3, "orders": 1, "open": 1, "cancelled": 1,
+        "positions": {"AAPL": 100}, "realised": {}, "next_user_ref_num": 3,
+    }  # fmt: skip
+    assert snap["positions"] == {"AAPL": 100}
+    assert snap["orders"]["unknown_answers"] == 0 and snap["armed"]
+    assert [o["inherited"] for o in snap["orders"]["open"]] == [True]
+    # the strategy hears only of its own refused order
+    assert [(u.kind, u.order) for u in eng.runner._updates] == [("refused", refused)]
+    assert m.next_user_ref_num == 3 and not eng.runner.risk.held
+    cancel = eng.runner.sent[-1]
+    assert isinstance(cancel, v50.CancelOrder) and cancel.user_ref_num == 1
+    assert "inherited from a previous run" in _text(snap)
+    assert "1 orders, 1 cancelled; AAPL 100" in _text(snap)

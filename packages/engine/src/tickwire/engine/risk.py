@@ -41,7 +41,9 @@ reason              refuses a new order (or a replace) when
 One more code is not a check of this engine but shares its counters: the order
 manager refuses an order with ``user_ref_num_exhausted`` when no 4-byte UserRefNum is
 left for it (:meth:`RiskEngine.refuse`), so a long live session keeps running, and
-cancelling, instead of failing on its next order.
+cancelling, instead of failing on its next order. And ``awaiting_account`` refuses every
+order while :meth:`RiskEngine.hold` holds them (the live engine, inheriting a previous
+run's orders; :meth:`RiskEngine.adopt` counts those unchecked).
 
 Symbols are compared as they go on the wire: OUCH pads the 8-byte field with spaces,
 so ``"AAPL "`` *is* ``AAPL`` (for its limits and the restricted list) and is recorded
@@ -125,6 +127,9 @@ class RiskReason(StrEnum):
     #: Not a check of this engine: the order manager has no UserRefNum left (4 bytes),
     #: so the order cannot be sent; it refuses it with this code (:meth:`RiskEngine.refuse`).
     USER_REF_NUM_EXHAUSTED = "user_ref_num_exhausted"
+    #: Orders are held (:meth:`RiskEngine.hold`): the live engine is still inheriting
+    #: what a previous run left on its OUCH session (``tickwire.engine.live``).
+    AWAITING_ACCOUNT = "awaiting_account"
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +339,8 @@ class RiskEngine:
         self.limits = limits
         self.ledger = ledger if ledger is not None else Ledger()
         self.armed = limits.armed
+        #: Why new orders are held (None: they are not): :meth:`hold`.
+        self.held: str | None = None
         self.refusals: Counter[str] = Counter()
         self.accepted = 0
         self._open: dict[int, _Open] = {}
@@ -352,6 +359,17 @@ class RiskEngine:
     def arm(self) -> None:
         """Release the kill switch."""
         self.armed = True
+
+    def hold(self, why: str) -> None:
+        """Refuse every new order and replace, reason ``awaiting_account`` with ``why`` as
+        the detail, until :meth:`release` (cancels are never checked). Unlike the kill
+        switch, the hold is not the operator's: the live engine holds orders while it
+        inherits a previous run's orders and position, and releases them itself."""
+        self.held = why
+
+    def release(self) -> None:
+        """End :meth:`hold`."""
+        self.held = None
 
     # -- state the checks need ----------------------------------------------------------
     def set_reference(self, symbol: str, price: int) -> None:
@@ -437,6 +455,8 @@ class RiskEngine:
             )
         if not self.armed:
             return RiskRefusal(RiskReason.KILL_SWITCH, "kill switch engaged")
+        if self.held is not None:
+            return RiskRefusal(RiskReason.AWAITING_ACCOUNT, self.held)
         if symbol in lim.restricted:
             return RiskRefusal(RiskReason.RESTRICTED, f"{symbol} is restricted")
         if lim.max_order_qty is not None and quantity > lim.max_order_qty:
@@ -552,12 +572,9 @@ class RiskEngine:
         if refusal is not None:
             self.refusals[refusal.reason.value] += 1
             return refusal
-        symbol = symbol.rstrip(" ")
         self.accepted += 1
-        old = self._open.get(replaces) if replaces is not None else None
-        chain = ref if old is None else old.chain
-        self._open[ref] = _Open(symbol, side, quantity, price, chain)
-        self._chains.setdefault(chain, []).append(ref)
+        self._count(ref, symbol, side, quantity, price, replaces)
+        symbol = symbol.rstrip(" ")
         lim = self.limits
         # The rate windows' history, kept only for a window that is set (and pruned to
         # it by _expire): without one, a time per order of the day would stay.
@@ -569,6 +586,33 @@ class RiskEngine:
             keys = self._recent_keys
             keys[key] = keys.get(key, 0) + 1
         return None
+
+    def _count(
+        self, ref: int, symbol: str, side: str, quantity: int, price: int, replaces: int | None
+    ) -> None:
+        """Count order ``ref`` open (in the chain of ``replaces``, if that is open)."""
+        old = self._open.get(replaces) if replaces is not None else None
+        chain = ref if old is None else old.chain
+        self._open[ref] = _Open(symbol.rstrip(" "), side, quantity, price, chain)
+        self._chains.setdefault(chain, []).append(ref)
+
+    def adopt(
+        self,
+        ref: int,
+        symbol: str,
+        side: str,
+        quantity: int,
+        price: int,
+        *,
+        replaces: int | None = None,
+    ) -> None:
+        """Count an order the venue holds that this engine did not send (a previous run's,
+        inherited by the live engine) as open, unchecked: it is there whatever the limits
+        say, and what it may still execute is exposure like any other. Then the venue's
+        answers settle it (:meth:`fill`, :meth:`reduce`, :meth:`replaced`...) as for an
+        order :meth:`submit` let through."""
+        if ref not in self._open:
+            self._count(ref, symbol, side, quantity, price, replaces)
 
     def refuse(self, reason: RiskReason, detail: str) -> RiskRefusal:
         """Count a refusal decided outside the checks (the order manager's

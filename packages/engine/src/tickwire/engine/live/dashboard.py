@@ -108,6 +108,16 @@ def render(snap: dict[str, Any]) -> Group:
         _row(stats, "replacements never sent", f"{o['unexpected_replacements']} (kill switch)")
     if o.get("distrusted_answers"):  # answers granting more than was sent, or out of turn
         _row(stats, "answers beyond the order", f"{o['distrusted_answers']} (kill switch)")
+    inherited = snap.get("inherited")
+    if inherited is not None:  # a previous run's orders on the OUCH session (restart)
+        held = ", ".join(f"{s} {q}" for s, q in inherited["positions"].items()) or "flat"
+        _row(
+            stats,
+            "inherited from a previous run",
+            f"{inherited['orders']} orders, {inherited['cancelled']} cancelled; {held}",
+        )
+    elif snap["ouch"].get("awaiting_account"):
+        _row(stats, "inheriting a previous run", "orders held for the Account Query Response")
     f = snap["feed"]
     _row(stats, "feed messages", str(f["messages"]))
     _row(stats, "gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")

@@ -55,6 +55,11 @@ forged packet before lines A and B; on the old code the engine traded on).
 
 So does an OUCH re-login the exchange resumes past the sequence asked for (the answers
 between, ``ouch.skipped``, are lost): :meth:`LiveEngine._relogged_in`.
+
+A start on an OUCH session that already holds a previous run's answers (a restart
+mid-day) inherits them before it trades: the orders still open are cancelled, the
+position is booked, and UserRefNums go on above the exchange's last
+(:meth:`LiveEngine._inherit`).
 """
 
 from __future__ import annotations
@@ -192,6 +197,7 @@ class _Runner(LiveRunner):
     tick-to-order latency, and the requests not yet acknowledged by the exchange."""
 
     def __init__(self, engine: LiveEngine, strategy: Strategy, config: LiveConfig) -> None:
+        self._engine = engine
         super().__init__(
             strategy,
             engine._send_bytes,
@@ -215,6 +221,13 @@ class _Runner(LiveRunner):
         if isinstance(msg, v50.EnterOrder | v50.ReplaceOrder | v50.CancelOrder):
             self.unacked[(msg.message_type, msg.user_ref_num)] = msg
         super()._send(msg)
+
+    async def _dispatch(self, kind: str, payload: Any) -> None:
+        if kind == "account":  # this run's Account Query Response: after every replayed answer
+            self._engine._inherit(payload)
+            await self._drain_updates()
+            return
+        await super()._dispatch(kind, payload)
 
     async def _market(self, msg: Message) -> None:
         self.current_rx = self.rx_times.popleft() if self.rx_times else 0
@@ -265,6 +278,12 @@ class LiveEngine:
         self.session_changes: list[str] = []
         #: feed messages whose copies differed from the copy applied (module docs)
         self.conflicts = 0
+        #: Sequenced OUCH messages on the session before this run's first login (previous
+        #: runs' answers): :meth:`_probe_history`
+        self.ouch_history = 0
+        #: What this run inherited from them (None: nothing, or not yet): :meth:`_inherit`
+        self.inherited: dict[str, Any] | None = None
+        self._awaiting_account = False  # our Account Query Response not received yet
         self.started = time.time()
         self._stop = asyncio.Event()
         self._control: asyncio.AbstractServer | None = None
@@ -314,17 +333,93 @@ class LiveEngine:
             on_message=self._on_ouch,
         )
         try:
+            self.ouch_history = await self._probe_history()
+            if self.ouch_history:  # a previous run's answers are coming: inherit them
+                self._awaiting_account = True
+                self.runner.manager.inheriting = True
+                self.runner.risk.hold(
+                    "awaiting the exchange's Account Query Response: inheriting the "
+                    f"{self.ouch_history} messages already on the OUCH session"
+                )
             await self.client.connect()
         except OSError as exc:  # "Connection refused" named nothing
             if exc.filename is not None or exc.errno is None:
                 raise
             raise type(exc)(exc.errno, exc.strerror, f"OUCH {c.ouch[0]}:{c.ouch[1]}") from None
+        if self._awaiting_account:
+            self.client.send(v50.encode(v50.AccountQueryRequest()))
         # Skipped at the first login: answers from before this engine, none about its
         # orders (counted in ``ouch.skipped``); only a re-login's trip the kill switch.
         self._skipped_seen = self.client.skipped_messages
         if c.control:
             check_control_path(c.control, remove_stale=True)
             self._control = await asyncio.start_unix_server(self._on_control, c.control)
+
+    async def _probe_history(self) -> int:
+        """How many sequenced messages the OUCH session already holds: a login at sequence
+        number 0 (SoupBinTCP: from the next new message) is accepted at that count plus
+        one; then a logout. Only the count is used (:meth:`_inherit`)."""
+        c = self.config
+        core = ClientSession(c.username, c.password, session=c.ouch_session, next_sequence=0)
+        probe = SoupClient(core, c.ouch[0], c.ouch[1], reconnect=False)
+        try:
+            accepted = await probe.connect()
+        finally:
+            await probe.close()
+        return max(0, accepted.sequence_number - 1)
+
+    def _inherit(self, response: v50.AccountQueryResponse) -> None:
+        """This run's Account Query Response was dispatched: every answer before it was a
+        previous run's, and the order manager has inherited them (its ``inherit``).
+
+        Rule: on a first login to an OUCH session that already holds sequenced messages
+        (:meth:`_probe_history`), the engine sends an Account Query Request before any
+        order and risk holds every Enter and Replace (refused ``awaiting_account``) until
+        the response. The answers replayed before it are the previous runs': the order
+        manager adopts their orders (open shares, executions booked in risk's ledger, open
+        orders counted as exposure). At the response the next UserRefNum becomes the
+        greatest of ``first_user_ref_num``, the response's NextUserRefNum and one above
+        every UserRefNum inherited; every inherited order still open is cancelled (this
+        strategy did not place it); orders are released; one warning says what was
+        inherited, and the report's ``inherited`` keeps it. The response ending the
+        replay is the first one sequenced after the probe's count: a previous run's own
+        query left its response in the replay too. A fresh session (nothing sequenced)
+        sends no query and holds nothing. Reason: a restart on a session with history
+        took the replayed answers for unknown ones (its first execution tripped the kill
+        switch), numbered its orders from 1 again (at or below the venue's last, so
+        silently ignored, OUCH 5.0 section 1.2), and knew neither the position nor the
+        orders still resting. Tests:
+        ``test_engine_live.py::test_a_restart_on_a_session_with_history_inherits_it``,
+        ``test_engine_live.py::test_a_fresh_session_inherits_nothing_and_sends_no_query``.
+        """
+        r = self.runner
+        m = r.manager
+        m.inherit(response.next_user_ref_num)
+        still_open = m.inherited_open()
+        cancels = sum(m.cancel(o) for o in still_open)
+        r.risk.release()
+        ledger = r.risk.ledger
+        self.inherited = {
+            "messages": self.ouch_history,
+            "answers": m.inherited_answers,
+            "orders": sum(1 for o in m.orders.values() if o.inherited),
+            "open": len(still_open),
+            "cancelled": cancels,
+            "positions": {s: p for s, p in sorted(ledger.positions.items()) if p},
+            "realised": {s: p for s, p in sorted(ledger.realised.items()) if p},
+            "next_user_ref_num": response.next_user_ref_num,
+        }
+        log.warning(
+            "inherited from the OUCH session: %d answers of a previous run (%d orders), "
+            "positions %s; %d orders still open, %d cancels sent; orders released, next "
+            "UserRefNum %d",
+            m.inherited_answers,
+            self.inherited["orders"],
+            self.inherited["positions"] or "flat",
+            len(still_open),
+            cancels,
+            m.next_user_ref_num,
+        )
 
     def _open_mirror(self, iface: str) -> _Mirror:
         c = self.config
@@ -428,6 +523,8 @@ class LiveEngine:
         ``test_engine_live.py::test_a_resume_past_the_sequence_asked_trips_the_kill_switch``.
         """
         self._resend(soup)
+        if self._awaiting_account:  # the query may have died with the link: ask again
+            soup.send(v50.encode(v50.AccountQueryRequest()))
         lost = soup.skipped_messages - self._skipped_seen
         self._skipped_seen = soup.skipped_messages
         if lost > 0 and self.runner.risk.armed:
@@ -450,6 +547,14 @@ class LiveEngine:
             msg = v50.decode_outbound(ev.data)
         except OuchError as exc:
             log.error("undecodable OUCH message %s: %s", ev.sequence_number, exc)
+            return
+        if (
+            self._awaiting_account
+            and isinstance(msg, v50.AccountQueryResponse)
+            and (ev.sequence_number or 0) > self.ouch_history
+        ):  # ours (a previous run's is in the replay): it ends the inheriting (_inherit)
+            self._awaiting_account = False
+            self.runner.queue.put_nowait(("account", msg))
             return
         self.runner.acknowledge(msg)
         self.runner.on_ouch(ev.data)
@@ -548,7 +653,7 @@ class LiveEngine:
         r = self.runner
         ledger = r.risk.ledger
         orders = r.manager.orders.values()
-        states = Counter(str(o.state) for o in orders)
+        states = Counter(str(o.state) for o in orders if not o.inherited)
         rx = self.receiver.receiver.stats if self.receiver is not None else None
         return {
             "armed": r.risk.armed,
@@ -583,6 +688,7 @@ class LiveEngine:
                         "side": o.side,
                         "price": o.price,
                         "open": o.open_qty,
+                        "inherited": o.inherited,
                     }
                     for o in r.manager.open_orders()
                 ],
@@ -616,7 +722,13 @@ class LiveEngine:
                 # after the sequence asked for): lost fills or cancels, reconcile them
                 "skipped": self.client.skipped_messages if self.client else 0,
                 "unacked": len(r.unacked),
+                # sequenced messages on the session before this run's login, and whether
+                # orders are still held for the Account Query Response (LiveEngine._inherit)
+                "history": self.ouch_history,
+                "awaiting_account": self._awaiting_account or r.manager.inheriting,
             },
+            # what a previous run left on the OUCH session (None: nothing; _inherit)
+            "inherited": self.inherited,
             "latency_ns": percentiles(list(r.latencies)),
             # the strategy's ctx.log: every line went to the tickwire.engine.strategy logger
             "log": {"lines": r.log.lines, "last": list(r.log.recent)[-LOG_SHOWN:]},

@@ -137,10 +137,13 @@ class LiveRunner:
 
     def _on_update(self, update: OrderUpdate) -> None:
         """The order manager's updates: an execution is charged its fee, then every
-        update waits for the strategy."""
+        update of the strategy's own orders waits for it (an order inherited from a
+        previous run, :meth:`OrderManager.inherit`, is not the strategy's: its
+        executions are charged and booked, and the strategy hears nothing of it)."""
         if update.kind == "executed":
             self.fees.charge(update.order.symbol, update.liquidity_flag, update.quantity)
-        self._updates.append(update)
+        if not update.order.inherited:
+            self._updates.append(update)
 
     def _schedule(self, at: int, name: str) -> None:
         """The context's timers: an asyncio timer that queues the event at ``at``."""

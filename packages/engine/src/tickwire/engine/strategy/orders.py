@@ -160,6 +160,8 @@ class Order:
     replaces: int | None = None
     pending_cancel: bool = False
     refused: bool = False  # by pre-trade risk: never sent, never tracked
+    #: A previous run's order, learnt from the venue's answers (:meth:`OrderManager.inherit`)
+    inherited: bool = False
     tracked: TrackedOrder[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -262,6 +264,11 @@ class OrderManager:
         # answer to an order in a state it cannot hear it in) and any Order Modified (this
         # manager sends no Modify): each trips it too.
         self.distrusted_answers = 0
+        # While True, answers about UserRefNums never sent are a previous run's and are
+        # inherited (:meth:`inherit`), not unknown.
+        self.inheriting = False
+        # Answers about orders heard while inheriting: the previous run's (:meth:`_inherit`).
+        self.inherited_answers = 0
 
     def _take_ref(self) -> int:
         """The next UserRefNum; 0 (never sent) when none is left, for the caller to
@@ -273,6 +280,15 @@ class OrderManager:
             return 0
         self._next_ref += 1
         return ref
+
+    def _unnumbered(self) -> RiskRefusal:
+        """Why an order got no UserRefNum (0): held while :attr:`inheriting` (a number
+        taken then could be one a previous run used, and its replayed answers would be
+        taken for this order's), else none is left."""
+        if self.inheriting:
+            why = self.risk.held or "inheriting a previous run's orders"
+            return self.risk.refuse(RiskReason.AWAITING_ACCOUNT, why)
+        return self._exhausted()
 
     def _exhausted(self) -> RiskRefusal:
         return self.risk.refuse(
@@ -302,13 +318,13 @@ class OrderManager:
     ) -> Order:
         """Enter a new limit order; returns it (state ``refused`` if risk said no)."""
         now = self._clock()
-        ref = self._take_ref()
+        ref = 0 if self.inheriting else self._take_ref()
         symbol = wire_symbol(symbol) or symbol  # an invalid one is refused by risk
         order = Order(
             ref, symbol, side, price, quantity, str(time_in_force), v50.cl_ord_id_for(ref), now
         )
-        if not ref:  # no UserRefNum left: refused, not kept in ``orders``
-            return self._refuse(order, self._exhausted())
+        if not ref:  # no UserRefNum (left): refused, not kept in ``orders``
+            return self._refuse(order, self._unnumbered())
         self.orders[ref] = order
         self._maybe_open[ref] = order
         refusal = self.risk.submit(ref, symbol, side, quantity, price, self._risk_clock())
@@ -348,7 +364,7 @@ class OrderManager:
         now = self._clock()
         new_price = order.price if price is None else price
         new_open = order.open_qty if quantity is None else quantity
-        ref = self._take_ref()
+        ref = 0 if self.inheriting else self._take_ref()
         new = Order(
             ref,
             order.symbol,
@@ -361,8 +377,8 @@ class OrderManager:
             replaces=order.user_ref_num,
         )
         new.tracked.chain_filled = order.tracked.executed
-        if not ref:  # no UserRefNum left: refused, not kept in ``orders``
-            return self._refuse(new, self._exhausted())
+        if not ref:  # no UserRefNum (left): refused, not kept in ``orders``
+            return self._refuse(new, self._unnumbered())
         self.orders[ref] = new
         self._maybe_open[ref] = new
         refusal = self.risk.submit(
@@ -444,6 +460,74 @@ class OrderManager:
             del self.tracker.orders[user_ref_num]
         return o
 
+    @property
+    def next_user_ref_num(self) -> int:
+        """The UserRefNum the next Enter or Replace will carry."""
+        return self._next_ref
+
+    def inherit(self, user_ref_num: int) -> None:
+        """End inheriting (:attr:`inheriting`): the venue's next UserRefNum is
+        ``user_ref_num`` (its Account Query Response), so the next one this manager sends
+        is the greater of it, the one it would have sent, and one above every UserRefNum
+        inherited (a number at or below the venue's last is silently ignored by it,
+        OUCH 5.0 section 1.2)."""
+        self.inheriting = False
+        top = max(self.orders, default=0) + 1
+        self._next_ref = max(self._next_ref, user_ref_num, top)
+
+    def inherited_open(self) -> list[Order]:
+        """The previous run's orders still open, oldest first."""
+        return [o for o in self.open_orders() if o.inherited]
+
+    def _inherit(self, msg: v50.OutboundMessage) -> bool:
+        """While :attr:`inheriting`: adopt the order an answer names that this manager
+        never sent; True when the answer is done with (nothing else to apply).
+
+        Rule: an Order Accepted naming a UserRefNum never sent makes an inherited order
+        from what the venue says (symbol, side, price, shares), tracked as sent and
+        counted by risk unchecked (:meth:`RiskEngine.adopt`); an Order Replaced whose
+        original is inherited and whose replacement was never sent makes the replacement
+        one, in the original's chain. The answer then goes the ordinary way (the
+        tracker's table, risk), so an inherited order is accepted, executed, replaced and
+        cancelled by the same rules as any other, and its executions are booked in risk's
+        ledger as fills. A Rejected or a cancel naming a UserRefNum never sent is a
+        previous run's order that ended: counted in :attr:`inherited_answers`, not in
+        ``unknown_answers``. An execution still naming an order never accepted (its
+        Accepted was lost: no symbol or side to book it with) trips the kill switch as
+        ever. Reason: a live engine restarted on a session that carries a previous run's
+        orders took their replayed answers for unknown ones (the first execution tripped
+        its kill switch) and knew neither the position nor the orders resting. Test:
+        ``test_engine_live.py::test_a_restart_on_a_session_with_history_inherits_it``.
+        """
+        ref = getattr(msg, "user_ref_num", None)
+        if ref is None:
+            return False  # about no order
+        self.inherited_answers += 1
+        ts: int = getattr(msg, "timestamp", 0)
+        if isinstance(msg, v50.OrderAccepted) and ref not in self.orders:
+            symbol = wire_symbol(msg.symbol) or msg.symbol
+            o = Order(ref, symbol, msg.side, msg.price, msg.quantity,
+                      msg.time_in_force, msg.cl_ord_id, ts, inherited=True)  # fmt: skip
+            o.tracked.quantity = msg.quantity
+            self.orders[ref] = o
+            self.tracker.sent(o.tracked)
+            self.risk.adopt(ref, symbol, msg.side, msg.quantity, msg.price)
+        elif isinstance(msg, v50.OrderReplaced) and ref not in self.orders:
+            orig = self.orders.get(msg.orig_user_ref_num)
+            if orig is None or not orig.inherited:
+                return False
+            o = Order(ref, orig.symbol, orig.side, msg.price, msg.quantity,
+                      msg.time_in_force, msg.cl_ord_id, ts, replaces=orig.user_ref_num,
+                      inherited=True)  # fmt: skip
+            o.tracked.quantity = msg.quantity
+            self.orders[ref] = o
+            self.tracker.sent(o.tracked)
+            self.risk.adopt(ref, orig.symbol, orig.side, msg.quantity, msg.price,
+                            replaces=orig.user_ref_num)  # fmt: skip
+        elif ref not in self.orders and not isinstance(msg, v50.OrderExecuted):
+            return True  # a previous run's order that ended unaccepted (a Rejected, ...)
+        return False
+
     def _ended(self, o: Order, cascaded: tuple[TrackedOrder[int], ...]) -> None:
         """``o`` has nothing open left; so have the replacements the tracker ended with it
         (a replace in flight for it will be silently ignored by the venue)."""
@@ -500,6 +584,8 @@ class OrderManager:
     # -- venue responses -----------------------------------------------------------------
     def on_message(self, msg: v50.OutboundMessage) -> None:
         """Apply one message from the venue (the tracker), then tell risk and the strategy."""
+        if self.inheriting and self._inherit(msg):
+            return
         before = None  # an execution's order: what it had open before it
         if isinstance(msg, v50.OrderExecuted) and msg.user_ref_num in self.orders:
             before = self.orders[msg.user_ref_num].open_qty
