@@ -627,3 +627,94 @@ def test_a_fresh_session_inherits_nothing_and_sends_no_query() -> None:
     assert min(m.orders) == 1
     assert report["orders"]["refusals"].get("awaiting_account", 0) == 0
     _assert_agree(ex, eng)
+
+
+def test_a_query_lost_with_the_link_is_asked_again() -> None:
+    """A session with history (two answers of a previous run: an Accepted, an execution);
+    the connection drops with the engine's Account Query unanswered. On the re-login the
+    engine asks again, and the response (sequenced after the replay) ends the inheriting:
+    the previous run's order is cancelled, its execution booked, orders released."""
+    from tickwire.soupbintcp.packets import (
+        LoginAccepted,
+        LoginRequest,
+        SequencedData,
+        UnsequencedData,
+        build_packet,
+        parse_client_packet,
+    )
+
+    history = [
+        v50.OrderAccepted(1, 4, "B", 300, "AAPL", 1_500_000, "0", "Y", 9, "P", "N", "N", "L",
+                          "X", ()),
+        v50.OrderExecuted(2, 4, 100, 1_500_000, "A", 7),
+    ]  # fmt: skip
+
+    async def main() -> tuple[list[list[str]], dict[str, Any]]:
+        stream = [v50.encode(m) for m in history]  # the session's sequenced messages
+        seen: list[list[str]] = []  # what each main connection received
+        answered = asyncio.Event()
+
+        async def read_packet(reader: asyncio.StreamReader) -> object:
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            return parse_client_packet(await reader.readexactly(size))
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            login = await read_packet(reader)
+            assert isinstance(login, LoginRequest)
+            asked = login.requested_sequence_number
+            start = len(stream) + 1 if asked == 0 else min(asked, len(stream) + 1)
+            writer.write(build_packet(LoginAccepted("OUCH01", start)))
+            if asked == 0:  # the probe
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                    await read_packet(reader)
+                writer.close()
+                return
+            for data in stream[start - 1 :]:
+                writer.write(build_packet(SequencedData(data)))
+            got: list[str] = []
+            seen.append(got)
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while True:
+                    packet = await read_packet(reader)
+                    if not isinstance(packet, UnsequencedData):
+                        continue
+                    msg = v50.decode_inbound(packet.message)
+                    got.append(type(msg).__name__)
+                    if isinstance(msg, v50.AccountQueryRequest):
+                        if len(seen) == 1:
+                            break  # the link drops with the query unanswered
+                        data = v50.encode(v50.AccountQueryResponse(3, 5))
+                        stream.append(data)
+                        writer.write(build_packet(SequencedData(data)))
+                        answered.set()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        cfg = LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
+        eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
+        await eng.start()
+        task = asyncio.create_task(eng.run())
+        try:
+            await asyncio.wait_for(answered.wait(), 5)
+            for _ in range(200):
+                if eng.inherited is not None:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # the cancel goes out
+            snap = eng.snapshot()
+        finally:
+            eng.stop()
+            await asyncio.wait_for(task, 10)
+            server.close()
+            await server.wait_closed()
+        return seen, snap
+
+    seen, snap = run(main())
+    assert seen[0] == ["AccountQueryRequest"]
+    assert seen[1][:2] == ["AccountQueryRequest", "CancelOrder"]
+    assert snap["ouch"]["history"] == 2 and not snap["ouch"]["awaiting_account"]
+    assert snap["inherited"]["positions"] == {"AAPL": 100}
+    assert snap["inherited"]["cancelled"] == 1 and snap["armed"]
+    assert snap["positions"] == {"AAPL": 100}
+    assert snap["orders"]["unknown_answers"] == 0

@@ -121,7 +121,8 @@ def add_parser(sub: Any) -> None:
         "--first-user-ref-num",
         type=int_range(1, 2**32 - 1, what="UserRefNum"),
         default=1,
-        help="the first order's UserRefNum",
+        help="the first order's UserRefNum (on an OUCH session with history: at least; "
+        "the engine goes on above the exchange's last, docs/live.md)",
     )
     lv.add_argument(
         "--xdp-mirror",

@@ -383,14 +383,16 @@ class LiveEngine:
         strategy did not place it); orders are released; one warning says what was
         inherited, and the report's ``inherited`` keeps it. The response ending the
         replay is the first one sequenced after the probe's count: a previous run's own
-        query left its response in the replay too. A fresh session (nothing sequenced)
-        sends no query and holds nothing. Reason: a restart on a session with history
+        query left its response in the replay too. A query unanswered when the link drops
+        is asked again on the re-login (:meth:`_relogged_in`). A fresh session (nothing
+        sequenced) sends no query and holds nothing. Reason: a restart on a session with history
         took the replayed answers for unknown ones (its first execution tripped the kill
         switch), numbered its orders from 1 again (at or below the venue's last, so
         silently ignored, OUCH 5.0 section 1.2), and knew neither the position nor the
         orders still resting. Tests:
         ``test_engine_live.py::test_a_restart_on_a_session_with_history_inherits_it``,
-        ``test_engine_live.py::test_a_fresh_session_inherits_nothing_and_sends_no_query``.
+        ``test_engine_live.py::test_a_fresh_session_inherits_nothing_and_sends_no_query``,
+        ``test_engine_live.py::test_a_query_lost_with_the_link_is_asked_again``.
         """
         r = self.runner
         m = r.manager
