@@ -377,3 +377,101 @@ def test_html_symbol_is_checked_while_parsing(
     assert main([*argv, "--out", str(tmp_path / "o"), *SMALL]) == 2
     assert "argument --html-symbol: symbol ' ' is empty" in _error_line(capsys.readouterr().err)
     assert not (tmp_path / "o").exists()
+
+
+#: A strategy module of the strategy-failure tests: each class fails its own way.
+FAILING_STRATEGIES = """
+import sys
+from tickwire.engine.strategy import Strategy
+
+class ExitInCallback(Strategy):
+    async def on_book(self, update):
+        sys.exit(0)
+
+class ExitOnStart(Strategy):
+    async def on_start(self, ctx):
+        sys.exit(3)
+
+class ValueErrorInCallback(Strategy):
+    async def on_book(self, update):
+        raise ValueError("bad quote")
+
+class BuildRuntimeError(Strategy):
+    def __init__(self, config=None):
+        raise RuntimeError("no model file")
+
+class BuildKeyError(Strategy):
+    def __init__(self, config=None):
+        raise KeyError("k")
+
+class BuildExit(Strategy):
+    def __init__(self, config=None):
+        sys.exit(0)
+"""
+
+
+@pytest.fixture
+def failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The module of :data:`FAILING_STRATEGIES` on ``sys.path`` (its name)."""
+    folder = tmp_path / "failing"
+    folder.mkdir()
+    (folder / "tw_failing.py").write_text(FAILING_STRATEGIES)
+    monkeypatch.syspath_prepend(str(folder))
+    return "tw_failing"
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+@pytest.mark.parametrize(("cls", "code"), [("ExitInCallback", 0), ("ExitOnStart", 3)])
+def test_a_strategy_that_calls_sys_exit_fails_the_run(
+    tmp_path: Path,
+    failing: str,
+    capsys: pytest.CaptureFixture[str],
+    backend: str,
+    cls: str,
+    code: int,
+) -> None:
+    """``sys.exit(0)`` in a callback ended ``backtest`` with exit 0, no report and no
+    error: now it fails the run as a ``ValueError`` in a callback does (exit 1, one line,
+    no report), naming the strategy and the exit code."""
+    out = tmp_path / "o"
+    argv = ["backtest", "--strategy", f"{failing}:{cls}", "--backend", backend]
+    assert main([*argv, "--out", str(out), *SMALL]) == 1
+    line = _error_line(capsys.readouterr().err)
+    assert f"error: strategy {failing}:{cls} raised SystemExit({code}) in a callback" in line
+    assert not (out / "report.json").exists()
+    # the path it follows: a strategy's ValueError in a callback
+    assert main([*argv[:2], f"{failing}:ValueErrorInCallback", "--out", str(out), *SMALL]) == 1
+    assert _error_line(capsys.readouterr().err).endswith("error: bad quote")
+    assert not (out / "report.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("cls", "error"),
+    [
+        ("BuildRuntimeError", "RuntimeError: no model file"),
+        ("BuildKeyError", "KeyError: 'k'"),
+        ("BuildExit", "SystemExit(0)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["backtest", "live"])
+def test_a_strategy_constructor_that_fails_is_one_line(
+    tmp_path: Path,
+    failing: str,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    cls: str,
+    error: str,
+) -> None:
+    """A constructor raising anything but ValueError/TypeError was a traceback (exit 1),
+    and ``sys.exit(0)`` in it ended the command with exit 0: now one line naming the
+    strategy and the error, exit 2 (a configuration error: nothing has run)."""
+    out = tmp_path / "o"
+    spec = ["--strategy", f"{failing}:{cls}"]
+    if command == "backtest":
+        argv = ["backtest", *spec, "--out", str(out), *SMALL]
+    else:
+        argv = ["live", "--feed", "127.0.0.1:0", "--ouch", "127.0.0.1:9", *spec]
+    assert main(argv) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"error: strategy {failing}:{cls}: cannot be built: {error}" in line
+    assert not out.exists()

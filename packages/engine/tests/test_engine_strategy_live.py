@@ -132,3 +132,25 @@ def test_live_strategy_log_goes_to_the_logger_and_what_is_kept_is_bounded(
         runner._send(v50.CancelOrder(user_ref_num=i + 1, quantity=0))
     assert len(runner.sent) == live.SENT_KEPT and runner.sent[0].user_ref_num == 6
     assert len(sent_bytes) == live.SENT_KEPT + 5  # every one left
+
+
+def test_sys_exit_in_a_live_callback_is_a_strategy_error() -> None:
+    """``sys.exit(0)`` in a live callback left the event loop as a ``SystemExit``, past
+    the engine's shutdown (kill switch, cancels), and ``engine live`` ended with exit 0:
+    the runner now raises a StrategyError naming the strategy, as a backtest does."""
+    import sys
+
+    from tickwire.engine.strategy import Strategy, StrategyError
+
+    class Quitter(Strategy):
+        async def on_book(self, update: object) -> None:
+            sys.exit(0)
+
+    runner = LiveRunner(Quitter(), lambda data: None, limits=RiskLimits())
+
+    async def feed() -> AsyncIterator[Message]:
+        for msg in generate_day(2_000, 3, 1):
+            yield msg
+
+    with pytest.raises(StrategyError, match=r"Quitter raised SystemExit\(0\) in a callback"):
+        asyncio.run(asyncio.wait_for(runner.run(feed(), settle=0.0), timeout=60))

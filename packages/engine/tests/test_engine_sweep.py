@@ -632,3 +632,50 @@ def test_a_bad_strategy_spec_is_one_line_before_any_run(
     if where == "file":
         assert f"{cfg}: strategy.class: " in err
     assert not out.exists()  # nothing ran
+
+
+#: The strategies of :func:`test_a_strategy_that_exits_or_cannot_be_built`.
+FAILING = """
+import sys
+from tickwire.engine.strategy import Strategy
+
+class Quitter(Strategy):
+    async def on_book(self, update):
+        sys.exit(0)
+
+class Unbuildable(Strategy):
+    def __init__(self, config=None):
+        raise RuntimeError("no model file")
+"""
+
+
+def test_a_strategy_that_exits_or_cannot_be_built(
+    days: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``sys.exit(0)`` in a callback is a failed run (an error row naming the strategy,
+    exit 1), as in ``backtest``; a constructor raising a RuntimeError is one usage line
+    before any run (exit 2), where it was a traceback."""
+    (tmp_path / "sweep_failing.py").write_text(FAILING)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the client builds each strategy first
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the workers import it to run it
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100]\n')
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out), "--quiet"]
+    argv += ["--workers", "1", "--no-plot"]
+    assert main([*argv, "--strategy", "sweep_failing:Unbuildable"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "strategy sweep_failing:Unbuildable: cannot be built: RuntimeError: no model" in err
+    assert not out.exists()  # nothing ran
+
+    assert main([*argv, "--strategy", "sweep_failing:Quitter"]) == 1
+    (row,) = pq.read_table(out / "summary.parquet").to_pylist()
+    assert row["status"] == "error" and row["pnl_e4"] is None
+    assert row["error"].startswith(
+        "StrategyError: strategy sweep_failing:Quitter raised SystemExit(0) in a callback"
+    )
+    assert "sweep: day1.itch p000 failed: StrategyError: " in capsys.readouterr().err

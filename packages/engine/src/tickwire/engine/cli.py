@@ -50,6 +50,7 @@ from tickwire.engine.sources import (
     iter_binaryfile,
     iter_capture,
 )
+from tickwire.engine.strategy.api import StrategyError
 from tickwire.itch import DecodeError
 from tickwire.itch.fastpath import FrameStats
 from tickwire.moldudp64 import MoldError
@@ -177,13 +178,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     One error boundary (:func:`tickwire.cli.run_cli`) for every subcommand:
     config and usage errors exit 2, unreadable data (``DecodeError``, ``MoldError``, a
-    truncated gzip, ``OSError``) exits 1, each with one ``PROG: error: ...`` line.
+    truncated gzip, ``OSError``) and a run the strategy failed (``StrategyError``) exit 1,
+    each with one ``PROG: error: ...`` line.
     """
     return run_cli(
         build_parser(),
         argv,
         lambda args: int(args.func(args)),
         usage_errors=(ConfigError, RiskConfigError, BackendNotFound, BackendUnavailable),
-        data_errors=(DecodeError, MoldError),
+        # StrategyError: the strategy failed the run (sys.exit in a callback, ...)
+        data_errors=(DecodeError, MoldError, StrategyError),
         dist="tickwire-engine",
     )

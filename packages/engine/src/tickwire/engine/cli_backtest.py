@@ -352,7 +352,17 @@ def load_strategy(
 
     Every way to run a strategy (``backtest``, ``sweep``, ``live``) resolves it here, so a
     bad spec is one :class:`UsageError` line naming where it was given: ``--strategy: ...``
-    or ``mm.toml: strategy.class: ...`` (an empty one too: it is not "the default")."""
+    or ``mm.toml: strategy.class: ...`` (an empty one too: it is not "the default").
+
+    The class's constructor is given the table: a ``ValueError`` or ``TypeError`` it
+    raises is the table's error (its message names the key), and any other exception, a
+    ``SystemExit`` too, is one line naming the strategy and the error
+    (``strategy mod:Cls: cannot be built: KeyError: 'k'``): a :class:`UsageError` all
+    the same, since the run has not begun (a configuration error, exit 2). Why: a
+    ``RuntimeError`` there was a traceback of the engine, and ``sys.exit(0)`` ended
+    ``backtest`` with exit 0 and no report. A ``KeyboardInterrupt`` (Ctrl-C) goes through.
+    Test: ``packages/engine/tests/test_engine_cli_bad_input.py``
+    (``test_a_strategy_constructor_that_fails_is_one_line``)."""
     strategy_cfg = dict(table)
     in_file = "class" in strategy_cfg
     from_file = strategy_cfg.pop("class", None)
@@ -363,10 +373,16 @@ def load_strategy(
         cls = load_strategy_class(from_file, where=where)
     else:
         cls = load_strategy_class(default)
+    file = f"{source}: " if source else ""
     try:
         return cls(strategy_cfg)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{source}: {exc}" if source else str(exc)) from None
+    except (ValueError, TypeError) as exc:  # a ConfigError names the key
+        raise UsageError(f"{file}{exc}") from None
+    except (Exception, SystemExit) as exc:  # the class's own code failed
+        name = f"{cls.__module__}:{cls.__qualname__}"
+        what = f"SystemExit({exc.code!r})" if isinstance(exc, SystemExit) else type(exc).__name__
+        text = "" if isinstance(exc, SystemExit) else f": {one_line(exc)}"
+        raise UsageError(f"{file}strategy {name}: cannot be built: {what}{text}") from None
 
 
 def load_strategy_class(spec: object, *, where: str = "--strategy") -> type:
@@ -662,7 +678,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tickwire.engine.cli_backtest")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
-    return run_cli(parser, argv, run, dist="tickwire-engine")
+    from tickwire.engine.strategy.api import StrategyError
+
+    return run_cli(parser, argv, run, dist="tickwire-engine", data_errors=(StrategyError,))
 
 
 if __name__ == "__main__":

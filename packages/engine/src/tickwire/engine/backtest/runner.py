@@ -42,6 +42,7 @@ from tickwire.engine.strategy.api import (
     StrategyError,
     TimerEvent,
     declared_consumes,
+    strategy_exited,
 )
 from tickwire.engine.strategy.context import StrategyContext, callbacks
 from tickwire.engine.strategy.orders import Order, OrderManager
@@ -753,6 +754,12 @@ def run_backtest(
     ``progress`` is called with the number of messages processed since its last call;
     ``total`` (the expected number of messages, if known) is informational only.
     ``measure`` records wall-clock callback times (reported under ``runtime`` only).
+
+    A ``SystemExit`` from the strategy (``sys.exit`` in a callback) is raised as a
+    :class:`~tickwire.engine.strategy.api.StrategyError` naming the strategy
+    (:func:`~tickwire.engine.strategy.api.strategy_exited`): the run failed, it did not
+    end the program with the strategy's exit code (``sys.exit(0)`` was a backtest with
+    exit 0 and no report).
     """
     cfg = config if config is not None else BacktestConfig()
     if backend is None:
@@ -786,6 +793,9 @@ def run_backtest(
             frames = FrameStats()
             result = runner.run(_messages(messages, frames), progress, total)
             result.unknown_types = frames.skipped
+    except SystemExit as exc:  # sys.exit in a callback: a failed run, not the program's end
+        runner.spill.close()
+        raise strategy_exited(strategy, exc) from exc
     except BaseException:
         runner.spill.close()  # nothing of a failed run is kept on disk
         raise

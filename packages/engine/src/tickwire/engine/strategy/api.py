@@ -51,6 +51,7 @@ __all__ = [
     "TimerEvent",
     "TradeEvent",
     "declared_consumes",
+    "strategy_exited",
     "strategy_params",
     "strategy_table",
 ]
@@ -58,6 +59,25 @@ __all__ = [
 
 class StrategyError(RuntimeError):
     """A strategy broke the API's rules (e.g. a callback suspended in a backtest)."""
+
+
+def strategy_exited(strategy: object, exc: SystemExit) -> StrategyError:
+    """The :class:`StrategyError` for ``exc``, a ``SystemExit`` (``sys.exit``) that a
+    callback of ``strategy`` raised, naming the strategy and the exit code.
+
+    The rule: a strategy cannot end a run; ``sys.exit`` in a callback fails it like any
+    other error of the strategy's. Why: ``engine backtest`` with a strategy calling
+    ``sys.exit(0)`` in ``on_book`` ended with exit 0, no report and no error (a sweep's
+    run and ``engine live`` likewise left the run without a word). The backtest
+    (:func:`~tickwire.engine.backtest.run_backtest`) and the live runner raise it; the
+    command line prints it as one line, exit 1. Test:
+    ``packages/engine/tests/test_engine_cli_bad_input.py``
+    (``test_a_strategy_that_calls_sys_exit_fails_the_run``)."""
+    name = f"{type(strategy).__module__}:{type(strategy).__qualname__}"
+    return StrategyError(
+        f"strategy {name} raised SystemExit({exc.code!r}) in a callback: a strategy "
+        "cannot end the run (raise an exception to fail it); the run failed"
+    )
 
 
 def strategy_table(cls: type, config: Mapping[str, Any] | None) -> dict[str, Any]:

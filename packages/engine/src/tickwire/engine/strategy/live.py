@@ -42,7 +42,13 @@ from typing import Any
 from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.book import BookManager, TapePrint
 from tickwire.engine.risk import RiskEngine, RiskLimits
-from tickwire.engine.strategy.api import OrderUpdate, Strategy, TimerEvent, declared_consumes
+from tickwire.engine.strategy.api import (
+    OrderUpdate,
+    Strategy,
+    TimerEvent,
+    declared_consumes,
+    strategy_exited,
+)
 from tickwire.engine.strategy.context import StrategyContext, StrategyEvent, callback_for
 from tickwire.engine.strategy.orders import OrderManager
 from tickwire.itch import Message
@@ -190,8 +196,21 @@ class LiveRunner:
 
     async def run(self, feed: AsyncIterator[Message], *, settle: float = 0.2) -> None:
         """Start the strategy, run until ``feed`` ends, then stop it and wait ``settle``
-        seconds for the venue's last answers (OUCH arrives through :meth:`on_ouch`)."""
+        seconds for the venue's last answers (OUCH arrives through :meth:`on_ouch`).
 
+        A ``SystemExit`` from the strategy (``sys.exit`` in a callback) is raised as a
+        :class:`~tickwire.engine.strategy.api.StrategyError` naming it
+        (:func:`~tickwire.engine.strategy.api.strategy_exited`), as in a backtest: asyncio
+        lets a ``SystemExit`` out of the event loop, past the engine's shutdown (its
+        kill switch, the cancels of the open orders), and ``engine live`` ended with the
+        strategy's exit code. Test: ``packages/engine/tests/test_engine_strategy_live.py``
+        (``test_sys_exit_in_a_live_callback_is_a_strategy_error``)."""
+        try:
+            await self._run(feed, settle)
+        except SystemExit as exc:
+            raise strategy_exited(self.strategy, exc) from exc
+
+    async def _run(self, feed: AsyncIterator[Message], settle: float) -> None:
         async def pump() -> None:
             async for msg in feed:
                 self.on_itch(msg)
