@@ -27,11 +27,49 @@ def test_itch_sniffs_as_tickwire_net_does(tmp_path: Path) -> None:
     assert set(convert._CAPTURE_MAGICS) == pcap.CAPTURE_MAGICS
     corpus = capture_corpus(tmp_path)
     assert any(name.endswith(".gz") and capture for name, (_, capture) in corpus.items())
+    from tickwire.engine import sources  # the engine's commands ask it
+
     for name, (path, capture) in corpus.items():
         assert convert.is_capture(path) is pcap.is_capture(path) is capture, name
+        assert sources.is_capture(path) is capture, name
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_sniff_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    """Called from Python, ``is_capture`` (the engine's and tickwire-itch's) and
+    ``rebuild(path)`` read a FIFO's first bytes to sniff them, lost to the reader after
+    (a FIFO with no writer blocked at the open), and took ``/dev/null`` for an empty
+    BinaryFILE: books of nothing, no error. Refused unopened now, with the command lines'
+    line (``tickwire.cli.args.not_a_regular_file``)."""
+    import os
+    import re
+
+    from tickwire.engine import is_capture as engine_is_capture
     from tickwire.engine import sources
 
-    assert sources.is_capture is pcap.is_capture  # the engine's commands ask it
+    if kind == "fifo":
+        path = tmp_path / "day.pcap"
+        os.mkfifo(path)
+        # a writer holds it open with a capture's first bytes: an open for reading would
+        # not block, and the sniff would have its magic
+        holder = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+        os.write(holder, CAPTURE.read_bytes()[:64])
+        needle = "is not a regular file (a pipe): save it to a file first"
+    else:
+        path, holder = Path(os.devnull), None
+        needle = "is not a regular file (a character device): save it to a file first"
+    needle = re.escape(f"{path}: {needle}")
+    try:
+        for sniff in (convert.is_capture, sources.is_capture, engine_is_capture):
+            with pytest.raises(ValueError, match=needle):
+                sniff(path)
+        with pytest.raises(ValueError, match=needle):
+            sources.rebuild(path)
+        with pytest.raises(ValueError, match=needle):
+            sources.rebuild(str(path))
+    finally:
+        if holder is not None:
+            os.close(holder)
 
 
 @pytest.fixture(scope="module")

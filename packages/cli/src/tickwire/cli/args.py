@@ -42,6 +42,7 @@ __all__ = [
     "positive_int",
     "probability",
     "reading_inputs",
+    "require_regular_file",
     "secret_file",
     "stock_symbol",
     "stock_symbols",
@@ -533,8 +534,9 @@ _NOT_REGULAR = (
 def not_a_regular_file(path: str | os.PathLike[str], st: os.stat_result) -> str | None:
     """Why the input ``path``, whose :func:`os.stat` (symbolic links followed) is ``st``,
     cannot be read: it is not a regular file (nor a folder, which has its own message); or
-    None. The one wording of the rule, for :func:`existing_file` and the files of a
-    folder a command reads (``engine sweep --data DIR``).
+    None. The one wording of the rule, for :func:`existing_file`, the files of a
+    folder a command reads (``engine sweep --data DIR``) and the library's entry points
+    (:func:`require_regular_file`).
 
     Why: a command opens its input more than once (the format is sniffed from the first
     bytes, then the reader opens the file again; a sweep's workers open each day), and a
@@ -547,6 +549,24 @@ def not_a_regular_file(path: str | os.PathLike[str], st: os.stat_result) -> str 
         if test(st.st_mode):
             return f"{path}: is not a regular file ({kind}): save it to a file first"
     return None
+
+
+def require_regular_file(path: str | os.PathLike[str]) -> None:
+    """Raise ``ValueError`` with :func:`not_a_regular_file`'s line when the input ``path``
+    (symbolic links followed) is a pipe, a FIFO, a device or a socket; the library's
+    entry points that read a file by its path more than once (a sniff of its format, then
+    the reader) call it first, as the command lines' :func:`existing_file` does while
+    parsing. A missing file is the ``FileNotFoundError`` of :func:`os.stat`, and a folder
+    is left to the open that follows (``IsADirectoryError``).
+
+    Why: called from Python, ``tickwire.engine.is_capture`` and
+    ``tickwire.engine.sources.rebuild`` read a FIFO's first bytes to sniff them and lost
+    them to the reader (or blocked forever at the open of a FIFO with no writer), and
+    ``rebuild("/dev/null")`` was an empty BinaryFILE: books of nothing, no error. Test:
+    ``tests/test_capture_sniffing.py`` (``test_a_sniff_refuses_what_is_not_a_regular_file``)."""
+    why = not_a_regular_file(path, os.stat(path))
+    if why is not None:
+        raise ValueError(why)
 
 
 def _existing(text: str, *, empty_ok: bool, stream_ok: bool = False) -> str:

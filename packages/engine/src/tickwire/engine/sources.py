@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tickwire.cli import UsageError
+from tickwire.cli import UsageError, require_regular_file
 from tickwire.engine.book import BookManager
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
@@ -24,7 +24,7 @@ from tickwire.moldudp64.cli import session as session_name
 from tickwire.moldudp64.errors import IncompleteCapture
 from tickwire.moldudp64.events import Event, Messages
 from tickwire.moldudp64.sequenced import SequencedCapture
-from tickwire.net.pcap import is_capture  # re-exported: a capture, gzipped or not, by its magic
+from tickwire.net import pcap
 
 __all__ = [
     "KEEP_DUPLICATES_HELP",
@@ -335,6 +335,19 @@ def apply_receiver_events(manager: BookManager, events: Iterable[Event]) -> int:
     return rejected
 
 
+def is_capture(path: str | os.PathLike[str]) -> bool:
+    """True when the file at ``path`` is a pcap or pcapng capture, gzipped or not, by its
+    magic (:func:`tickwire.net.pcap.is_capture`); a path that is not a regular file (a
+    pipe, a FIFO, a device) is refused unopened, ``ValueError``
+    (:func:`tickwire.cli.args.require_regular_file`, the rule of the command lines'
+    inputs). Why: the sniff read a FIFO's first bytes and the reader that followed lost
+    them (or it blocked at a FIFO with no writer). ``tickwire.net`` depends on nothing,
+    so the check is here, where the rule and the sniff meet. Test:
+    ``tests/test_capture_sniffing.py``."""
+    require_regular_file(path)
+    return pcap.is_capture(path)
+
+
 def rebuild(
     source: Source | Iterable[Message],
     *,
@@ -345,7 +358,8 @@ def rebuild(
 ) -> BookManager:
     """Replay a BinaryFILE, a capture (detected by its magic; in sequence order unless
     ``keep_duplicates``, one session: ``session`` or its only one; see
-    :func:`iter_capture`) or messages into books."""
+    :func:`iter_capture`) or messages into books. A path that is not a regular file is
+    refused unopened, ``ValueError`` (:func:`is_capture`)."""
     manager = books if books is not None else BookManager()
     if isinstance(source, str | os.PathLike):
         path = Path(source)

@@ -60,6 +60,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Final, Protocol, TextIO
 
+from tickwire.cli.args import require_regular_file
 from tickwire.itch import columnar
 from tickwire.itch.fastpath import FrameStats
 from tickwire.itch.messages import MESSAGE_CLASSES
@@ -175,7 +176,12 @@ def is_capture(path: str | os.PathLike[str]) -> bool:
 
     tickwire-itch depends on nothing, so this is its own sniff of the magic numbers of
     :data:`tickwire.net.pcap.CAPTURE_MAGICS` (``tests/test_capture_sniffing.py`` holds the
-    two to the same answers); the gzip layer is the BinaryFILE reader's."""
+    two to the same answers); the gzip layer is the BinaryFILE reader's.
+
+    A path that is not a regular file (a pipe, a FIFO, a device) is refused unopened,
+    ``ValueError`` (:func:`tickwire.cli.args.require_regular_file`): the sniff would take
+    its first bytes from the reader that follows, or block at a FIFO with no writer."""
+    require_regular_file(path)
     stream, _, owned = _open_stream(path)
     try:
         assert stream is not None  # a path always gives a stream
