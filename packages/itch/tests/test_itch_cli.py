@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -180,7 +181,7 @@ def test_bad_arguments_and_files_give_one_line_not_a_traceback(
         (["generate", "--messages", "10", "--symbols", "5000", str(tmp_path / "g.itch")], 2,
          "10 messages cannot hold a day of 5000 symbols"),
         (["generate", "--messages", "0", "--symbols", "1", str(tmp_path / "g.itch")], 2,
-         "0 is not at least 1"),
+         "messages 0 is not in 1..1000000000"),
         (["dump", str(day), "--limit", "-1"], 2, "-1 is not at least 1"),
         (["stats", str(cut_gz)], 1, "gzip"),
         (["dump", str(cut_gz)], 1, "gzip"),
@@ -193,6 +194,49 @@ def test_bad_arguments_and_files_give_one_line_not_a_traceback(
         (line,) = [x for x in err.splitlines() if "error:" in x]
         assert needle in line, (argv, line)
     assert not (tmp_path / "g.itch").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [
+        ("--messages", "-5", "argument --messages: messages -5 is not in 1..1000000000"),
+        ("--messages", "1000000001", "messages 1000000001 is not in 1..1000000000"),
+        ("--messages", "10" * 15, f"messages {'10' * 15} is not in 1..1000000000"),
+        ("--symbols", "0", "argument --symbols: symbols 0 is not in 1..65535"),
+        ("--symbols", "65536", "symbols 65536 is not in 1..65535"),
+        ("--seed", "-1", "argument --seed: seed -1 is not in 0..18446744073709551615"),
+        ("--seed", str(2**64), f"seed {2**64} is not in 0..18446744073709551615"),
+    ],
+)
+def test_generate_numbers_are_bounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, needle: str
+) -> None:
+    """Every number of ``generate`` is checked while parsing, one line, exit 2, no file:
+    ``--messages`` had no upper bound (``10**30`` ran for ever, filling the disk; at most
+    ``generator.MAX_MESSAGES``), ``--symbols 65536`` failed mid-day ("cannot encode
+    StockDirectory": stock locates are 2 bytes), and ``--seed -1`` wrote the day of
+    ``--seed 1`` (``random.Random`` takes the absolute value)."""
+    out = tmp_path / "g.itch"
+    argv = {"--messages": "3000", "--symbols": "5", "--seed": "0", option: value}
+    assert run("generate", *[x for kv in argv.items() for x in kv], str(out))[0] == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if "error:" in x]
+    assert needle in line
+    assert not out.exists()
+
+
+def test_generate_day_refuses_what_the_command_refuses() -> None:
+    """The library's own check (the engine's sample day reaches it after parsing)."""
+    from tickwire.itch.generator import MAX_MESSAGES, MAX_SYMBOLS, generate_day
+
+    for args, needle in (
+        ((MAX_MESSAGES + 1, 5, 0), "messages must be at most 1,000,000,000"),
+        ((300_000, MAX_SYMBOLS + 1, 0), "symbols must be in 1..65535"),
+        ((3000, 5, -1), "seed must be in 0..2**64-1, got -1"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(needle)):
+            generate_day(*args)
 
 
 def test_json_path_writes_the_file_and_keeps_the_text(real_file: Path, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from tickwire.cli import (
     add_json_option,
     atomic_path,
     existing_file,
+    int_range,
     json_output,
     json_to_stdout,
     output_file,
@@ -296,10 +297,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_json_option(p, "the messages, one object per line")
     p.set_defaults(func=_cmd_dump)
 
+    from tickwire.itch.generator import MAX_MESSAGES, MAX_SEED, MAX_SYMBOLS
+
     p = sub.add_parser("generate", help="write a deterministic synthetic trading day")
-    p.add_argument("--messages", type=positive_int, required=True, help="messages in the day")
-    p.add_argument("--symbols", type=positive_int, required=True, help="instruments traded")
-    p.add_argument("--seed", type=int, default=0, help="random seed (the same seed, the same day)")
+    p.add_argument(
+        "--messages",
+        type=int_range(1, MAX_MESSAGES, what="messages"),
+        required=True,
+        help=f"messages in the day, 1 to {MAX_MESSAGES:,}",
+    )
+    p.add_argument(
+        "--symbols",
+        type=int_range(1, MAX_SYMBOLS, what="symbols"),
+        required=True,
+        help=f"instruments traded, 1 to {MAX_SYMBOLS} (2-byte stock locates)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int_range(0, MAX_SEED, what="seed"),
+        default=0,
+        help="random seed, 0 to 2**64-1 (the same seed, the same day)",
+    )
     p.add_argument(
         "out",
         type=output_file,

@@ -64,7 +64,21 @@ from tickwire.itch.messages import (
     encode,
 )
 
-__all__ = ["MIX", "generate_day", "preamble_length"]
+__all__ = ["MAX_MESSAGES", "MAX_SEED", "MAX_SYMBOLS", "MIX", "generate_day", "preamble_length"]
+
+#: The most messages a generated day holds: a billion, about 31 GB of BinaryFILE (30.6
+#: bytes a message with its length) and most of an hour at the generator's 360,000
+#: messages a second (measured), already more than a test or a benchmark needs. Why a
+#: bound: ``itch generate --messages 10**30`` was accepted and would have run for ever,
+#: filling the disk (hostile-input audit). Test: ``test_generate_numbers_are_bounded``
+#: (``packages/itch/tests/test_itch_cli.py``).
+MAX_MESSAGES: Final = 1_000_000_000
+#: The most symbols: stock locates 1..65535, the 2-byte Stock Locate field (0 is the
+#: system's). Why: ``--symbols 70000`` failed mid-day, "cannot encode StockDirectory".
+MAX_SYMBOLS: Final = 0xFFFF
+#: The largest seed, 64 bits; a seed is at least 0. Why: ``random.Random`` seeds with an
+#: integer's absolute value, so ``--seed -1`` wrote the day of ``--seed 1``.
+MAX_SEED: Final = 2**64 - 1
 
 NS_PER_SECOND: Final = 1_000_000_000
 #: Target order-flow mix (fraction of order-flow messages). Sums to 1.
@@ -225,12 +239,21 @@ def _directory(locate: int, ticker: str, ts: int, rng: random.Random) -> StockDi
 def generate_day(messages: int, symbols: int, seed: int) -> Iterator[Message]:
     """Yield exactly ``messages`` ITCH 5.0 messages of a realistic day, deterministically.
 
-    ``symbols`` instruments get stock locates 1..``symbols``. ``messages`` must leave room
-    for the preamble and close (``preamble_length(symbols) + 3``). The same arguments
-    always produce the same stream; only live orders are held in memory.
+    ``symbols`` instruments get stock locates 1..``symbols`` (at most
+    :data:`MAX_SYMBOLS`). ``messages`` must leave room for the preamble and close
+    (``preamble_length(symbols) + 3``) and be at most :data:`MAX_MESSAGES`; ``seed`` is
+    0..:data:`MAX_SEED`. Anything else is a ``ValueError`` naming the argument, raised
+    at once (before the first message). The same arguments always produce the same
+    stream; only live orders are held in memory.
     """
-    if symbols < 1:
-        raise ValueError(f"symbols must be >= 1, got {symbols}")
+    if not 1 <= symbols <= MAX_SYMBOLS:
+        raise ValueError(
+            f"symbols must be in 1..{MAX_SYMBOLS} (a 2-byte stock locate each), got {symbols}"
+        )
+    if messages > MAX_MESSAGES:
+        raise ValueError(f"messages must be at most {MAX_MESSAGES:,}, got {messages:,}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be in 0..2**64-1, got {seed}")
     fixed = preamble_length(symbols) + _CLOSING
     if messages < fixed:
         raise ValueError(
