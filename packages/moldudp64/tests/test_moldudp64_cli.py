@@ -322,6 +322,33 @@ def test_replay_reports_a_frame_the_capture_cut(
     assert sink.wait() == payloads
 
 
+@pytest.mark.parametrize("loop", [False, True])
+def test_replay_max_counts_only_the_frames_it_covers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], loop: bool
+) -> None:
+    """``--max N``: the first N packets, and the loss accounting covers only the frames
+    up to the Nth. The read-ahead read the whole capture whatever N was: ``--max 4`` of a
+    capture whose fifth frame is cut sent 4 packets, then reported the cut frame it was
+    never asked to send, exit 1. ``--max 5`` covers it: counted, exit 1."""
+    pcap = tmp_path / "cut.pcap"
+    payloads = _small_capture(pcap, 10, cut=5)
+    looping = ["--loop"] if loop else []
+    for n, rc in ((4, 0), (5, 1)):
+        sink = Listener()
+        argv = ["replay", str(pcap), "--to", f"127.0.0.1:{sink.port}", "--speed", "0"]
+        assert main([*argv, "--max", str(n), "--json", *looping]) == rc
+        out, err = capsys.readouterr()
+        report = json.loads(out)
+        assert report["packets"] == n
+        assert report["skipped_frames"] == (0 if n == 4 else 1), report
+        assert sink.wait() == payloads[:n]
+        if rc:
+            (line,) = err.splitlines()
+            assert "1 frames cut short by the capture's snap length" in line
+        else:
+            assert err == ""
+
+
 def test_pcap2itch_writes_its_json_summary_on_stderr_then_the_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

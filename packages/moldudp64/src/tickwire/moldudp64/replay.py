@@ -170,6 +170,16 @@ def replay(
     sends were tried (sent or failed: a send that fails is counted in ``send_errors``,
     not in ``packets``, ``messages`` or ``bytes``).
     The first ``preload`` packets of each pass are read before the pass starts.
+
+    ``max_packets`` N: the first N packets, and nothing of the source is read past the
+    Nth (the read-ahead stops at it, and the source is closed when the pass ends), so
+    what the source counts as it reads (:func:`capture_payloads`' ``lost``: frames cut
+    by the snap length, bad packets) covers only the frames up to the Nth packet. Why:
+    the read-ahead took the first 500,000 packets whatever N was, and ``replay CAP --max
+    4`` of a capture whose fifth frame was cut sent 4 packets and failed, exit 1,
+    reporting a frame it was never asked to send. Test:
+    ``packages/moldudp64/tests/test_moldudp64_cli.py``
+    (``test_replay_max_counts_only_the_frames_it_covers``).
     """
     if rate is not None and rate <= 0:
         raise ValueError("rate must be positive")
@@ -185,17 +195,18 @@ def replay(
     offset_ns = 0  # recorded time of the current pass's start, relative to the first pass
     first_ts: int | None = None
     pass_end = 0
-    done = False
-    while not done:
+    while True:
         pass_first: int | None = None
         sent_this_pass = 0
         source = iter(packets())
-        # Read ahead so that parsing the source does not delay the sends it precedes.
-        ahead = list(itertools.islice(source, preload))
-        for ts, payload in itertools.chain(ahead, source):
-            if max_packets is not None and tried >= max_packets:
-                done = True
-                break
+        # Read ahead so that parsing the source does not delay the sends it precedes,
+        # never past ``max_packets`` (see the docstring).
+        left = None if max_packets is None else max_packets - tried
+        ahead = list(itertools.islice(source, preload if left is None else min(preload, left)))
+        pending: Iterator[tuple[int, bytes]] = itertools.chain(ahead, source)
+        if left is not None:  # islice stops after ``left`` without reading one more
+            pending = itertools.islice(pending, left)
+        for ts, payload in pending:
             if pass_first is None:
                 pass_first = ts
                 if first_ts is None:
@@ -236,6 +247,11 @@ def replay(
             sent_this_pass += 1
             if on_packet is not None:
                 on_packet(1)
+        close = getattr(source, "close", None)
+        if close is not None:  # a generator: what it counted (capture_payloads) is final
+            close()
+        if max_packets is not None and tried >= max_packets:
+            break
         if not loop or sent_this_pass == 0:
             break
         # The next pass follows the last packet of this one by one average gap.
