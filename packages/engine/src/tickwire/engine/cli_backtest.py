@@ -65,6 +65,7 @@ __all__ = [
     "DEFAULT_RISK",
     "ConfigFile",
     "PreparedBacktest",
+    "UserRefNumsTooFew",
     "add_parser",
     "backtest_file",
     "check_tables",
@@ -96,6 +97,13 @@ DEFAULT_RISK: dict[str, Any] = {
 
 class UsageError(_CliUsageError):
     """A bad command line or config file: the engine's CLIs print it and exit 2."""
+
+
+class UserRefNumsTooFew(UsageError):
+    """``backtest.first_user_ref_num`` left too few 4-byte UserRefNums for a run's orders
+    (found during the run: how many orders a run sends is known only by running it). A
+    usage error of its own type so that a sweep ends on it, exit 2, as ``backtest`` does,
+    instead of making it one failed run of many (:func:`tickwire.engine.backtest.sweep.run_task`)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -503,7 +511,7 @@ def execute_backtest(
         raise UsageError(str(exc)) from None
     except UserRefNumsExhausted as exc:  # more orders than UserRefNums remain
         file = f"{prepared.source}: " if prepared.source else ""  # as every config error
-        raise UsageError(
+        raise UserRefNumsTooFew(
             f"{file}backtest.first_user_ref_num: {prepared.config.first_user_ref_num} leaves "
             f"too few 4-byte UserRefNums for this run ({exc}); start lower"
         ) from None

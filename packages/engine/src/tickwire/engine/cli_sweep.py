@@ -16,7 +16,9 @@ whose capture lost messages (bad packets, cut frames, gaps) keeps its figures, w
 ``status = "incomplete"`` and what was lost in ``error`` (``docs/cli.md``, "Captures").
 
 Exit status: 0 when every run succeeded, 1 when any failed (the others' results are
-written all the same), 2 on a usage, config or grid error (nothing is run).
+written all the same), 2 on a usage, config or grid error (nothing is run), and on a run
+whose ``backtest.first_user_ref_num`` leaves too few UserRefNums, as ``backtest``
+(found during that run: the others are cancelled, no summary is written).
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ this module is the library under it. The algorithm:
    ``backtest`` command as a function: the same config loading, the same run and the
    same report, written to ``DIR/runs/<day>/<params-id>/``. It returns one small summary
    row (:data:`METRICS`, from the report); any exception in the run becomes a row with
-   ``status = "error"`` and the one-line error, so one failing day never loses the others.
+   ``status = "error"`` and the one-line error, so one failing day never loses the others;
+   but ``backtest.first_user_ref_num`` leaving too few UserRefNums, a configuration error
+   found only by running, ends the sweep as it ends ``backtest`` (exit 2; :func:`run_sweep`).
 4. The client collects the rows with ``as_completed`` (a callback per finished run for
    the progress bar and the failure lines); a task that dies with its worker
    (``KilledWorker``) becomes an error row the same way.
@@ -386,8 +388,13 @@ def _capture_faults(report: Mapping[str, Any]) -> str | None:
 
 def run_task(task: SweepTask) -> dict[str, Any]:
     """Run one pair (on a worker): the backtest with its outputs in ``task.out``; the
-    summary row, with ``status = "error"`` and the one-line error if it failed."""
-    from tickwire.engine.cli_backtest import backtest_file
+    summary row, with ``status = "error"`` and the one-line error if it failed.
+
+    Except :class:`~tickwire.engine.cli_backtest.UserRefNumsTooFew`, raised: a
+    configuration error (``backtest`` exits 2 on it), which :func:`run_sweep` makes the
+    sweep's (it stops, exit 2, backtest's line); it was an error row per run, exit 1.
+    Test: ``test_engine_sweep.py::test_too_few_user_ref_nums_ends_the_sweep_as_a_usage_error``."""
+    from tickwire.engine.cli_backtest import UserRefNumsTooFew, backtest_file
 
     row = _row(task)
     start = time.perf_counter()
@@ -411,7 +418,9 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         faults = _capture_faults(report)
         if faults is not None:  # figures of a day with messages lost: kept, and said so
             row.update(status="incomplete", error=f"{task.day_name}: {faults}")
-    except Exception as exc:  # any failure is this run's row, never the sweep's end
+    except UserRefNumsTooFew:  # a configuration error: the sweep's, not this run's
+        raise
+    except Exception as exc:  # any other failure is this run's row, never the sweep's end
         row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
     row["runtime_s"] = round(time.perf_counter() - start, 3)
     return row
@@ -510,7 +519,15 @@ def run_sweep(
     ``scheduler`` is a scheduler address (``tcp://HOST:8786``); without it a
     ``LocalCluster`` of ``workers`` processes (default: one per CPU), one thread each, is
     started and closed. ``on_done(row)`` is called as each run finishes.
+
+    A run whose ``backtest.first_user_ref_num`` leaves too few UserRefNums
+    (:class:`~tickwire.engine.cli_backtest.UserRefNumsTooFew`) ends the sweep: the runs
+    not finished are cancelled and a :class:`UsageError` (exit 2) says which run, then
+    ``backtest``'s line. It cannot be found before the runs: how many orders a run sends
+    is known only by running it.
     """
+    from tickwire.engine.cli_backtest import UserRefNumsTooFew
+
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
@@ -551,6 +568,10 @@ def run_sweep(
                 i = by_key[fut.key]
                 try:
                     row = fut.result()
+                except UserRefNumsTooFew as exc:  # backtest's usage error: the sweep's
+                    client.cancel(futures)  # type: ignore[no-untyped-call]
+                    t = tasks[i]
+                    raise UsageError(f"{t.day_name} {t.params_id}: {one_line(exc)}") from None
                 except Exception as exc:  # the worker died (KilledWorker), ...
                     row = _row(tasks[i])
                     row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
