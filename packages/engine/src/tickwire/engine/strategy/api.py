@@ -67,10 +67,10 @@ def strategy_exited(strategy: object, exc: SystemExit) -> StrategyError:
 
     The rule: a strategy cannot end a run; ``sys.exit`` in a callback fails it like any
     other error of the strategy's. Why: ``engine backtest`` with a strategy calling
-    ``sys.exit(0)`` in ``on_book`` ended with exit 0, no report and no error (a sweep's
-    run and ``engine live`` likewise left the run without a word). The backtest
-    (:func:`~tickwire.engine.backtest.run_backtest`) and the live runner raise it; the
-    command line prints it as one line, exit 1. Test:
+    ``sys.exit(0)`` in ``on_book`` ended with exit 0, no report and no error, and in
+    ``engine live`` asyncio let it out of the event loop, past the engine's shutdown.
+    The backtest (:func:`~tickwire.engine.backtest.run_backtest`) and the live runner
+    raise it; the command line prints it as one line, exit 1. Test:
     ``packages/engine/tests/test_engine_cli_bad_input.py``
     (``test_a_strategy_that_calls_sys_exit_fails_the_run``)."""
     name = f"{type(strategy).__module__}:{type(strategy).__qualname__}"
