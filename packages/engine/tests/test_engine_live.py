@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -718,3 +719,48 @@ def test_a_query_lost_with_the_link_is_asked_again() -> None:
     assert snap["inherited"]["cancelled"] == 1 and snap["armed"]
     assert snap["positions"] == {"AAPL": 100}
     assert snap["orders"]["unknown_answers"] == 0
+
+
+class _FailsAfterFills(ThresholdTaker):
+    """Trades as the taker does, then raises in on_order_update once it has fills."""
+
+    async def on_order_update(self, update: Any) -> None:
+        await super().on_order_update(update)
+        if update.kind == "executed":
+            raise ValueError("the strategy broke after a fill")
+
+
+def test_a_strategy_that_fails_still_gets_its_report_and_logout() -> None:
+    """A strategy error does not cut the shutdown short: the kill switch, the cancels, the
+    logout and the report (with ``strategy_error``) all happen, then the error is raised.
+    Before, it went out of the shutdown after the kill switch: no logout, no report."""
+
+    async def main(path: str) -> tuple[Exchange, LiveEngine, BaseException | None]:
+        ex, eng = await _pair(report=path, strategy=_FailsAfterFills(STRATEGY))
+        task = asyncio.create_task(eng.run())
+        flow = asyncio.create_task(ex.run_flow(generate_day(4_000, 6, 3), rate=40_000))
+        await asyncio.wait({task, flow}, return_when=asyncio.FIRST_COMPLETED)
+        failure = None
+        try:
+            await asyncio.wait_for(task, 30)
+        except ValueError as exc:
+            failure = exc
+        flow.cancel()
+        await asyncio.sleep(0.2)  # the exchange notes the logout
+        await ex.close()
+        return ex, eng, failure
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "report.json")
+        ex, eng, failure = run(main(path))
+        assert isinstance(failure, ValueError)
+        with open(path) as f:
+            report = json.load(f)
+    assert report["strategy_error"] == "ValueError: the strategy broke after a fill"
+    assert eng.report is not None and eng.report["strategy_error"] == report["strategy_error"]
+    assert not report["armed"] and report["orders"]["sent"] > 0
+    assert not eng.runner.manager.open_orders()  # cancelled before the logout
+    assert any("logout" in r or "logged out" in r for r in ex.ouch50.closed_reasons), list(
+        ex.ouch50.closed_reasons
+    )
+    _assert_agree(ex, eng)

@@ -273,10 +273,16 @@ async def _live(args: argparse.Namespace) -> int:
 
         board = asyncio.create_task(run_dashboard(engine))
         board.add_done_callback(_dashboard_gone)
-        report = await engine.run()
-        await asyncio.gather(board, return_exceptions=True)  # said when it happened
     else:
         _strategy_log_to_stderr()
-        report = await engine.run()
-    print(json.dumps(report), flush=True)
+    try:
+        await engine.run()
+    finally:
+        if args.dashboard:
+            engine.stop()  # a failed run ends the dashboard too
+            await asyncio.gather(board, return_exceptions=True)  # said when it happened
+        # The session's record, also when the strategy failed (the engine still shut
+        # down and reported; its error follows as the command's one line, exit 1).
+        if engine.report is not None:
+            print(json.dumps(engine.report), flush=True)
     return 0

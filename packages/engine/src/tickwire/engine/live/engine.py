@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from tickwire.cli import atomic_open
+from tickwire.cli import atomic_open, one_line
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.book import fault_counts
 from tickwire.engine.risk import RiskLimits
@@ -618,8 +618,22 @@ class LiveEngine:
         stopper.cancel()
         return await self.shutdown()
 
+    @property
+    def report(self) -> dict[str, Any] | None:
+        """The session report, once :meth:`shutdown` made it (None before)."""
+        return self._report
+
     async def shutdown(self) -> dict[str, Any]:
-        """Kill, cancel open orders and wait for their answers, log out, report."""
+        """Kill, cancel open orders and wait for their answers, log out, report.
+
+        Rule: a strategy that failed (its task raised) does not cut the shutdown short:
+        the engine still waits for the cancels, logs out, removes its control socket and
+        writes the report, with ``strategy_error`` (the error, one line); then the error
+        is raised again. Why: the error went straight out of the shutdown, after the kill
+        switch but before the logout and the report, so the session's record (positions,
+        fills, what stayed open) was lost with it. Test:
+        ``test_engine_live.py::test_a_strategy_that_fails_still_gets_its_report_and_logout``.
+        """
         if self._report is not None:
             return self._report
         self.kill()
@@ -631,11 +645,15 @@ class LiveEngine:
             self.mirror.close()
         if self.receiver is not None:
             await self.receiver.close()
+        failure: Exception | None = None
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, self.config.shutdown_timeout + 1)
             except TimeoutError:
                 log.error("strategy did not stop in time")
+            except Exception as exc:  # the strategy failed: the shutdown goes on
+                failure = exc
+                log.error("the strategy failed: %s: %s", type(exc).__name__, one_line(exc))
         if self.client is not None:
             await self.client.close()  # logs out
         if self._control is not None:
@@ -644,9 +662,13 @@ class LiveEngine:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.config.control)
         self._report = self.snapshot()
+        if failure is not None:
+            self._report["strategy_error"] = f"{type(failure).__name__}: {one_line(failure)}"
         if self.config.report:
             with atomic_open(self.config.report) as f:  # whole or not at all
                 f.write(json.dumps(self._report, indent=2) + "\n")
+        if failure is not None:
+            raise failure
         return self._report
 
     # -- state ----------------------------------------------------------------------
