@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.live import LiveConfig, LiveEngine, send_command
+from tickwire.engine.live.engine import CONTROL_LINE_LIMIT, CONTROL_MAX_CLIENTS
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import MarketMaker, Strategy
 from tickwire.engine.strategy.orders import OrderState
@@ -764,3 +766,112 @@ def test_a_strategy_that_fails_still_gets_its_report_and_logout() -> None:
         ex.ouch50.closed_reasons
     )
     _assert_agree(ex, eng)
+# -- the control socket against its own clients ----------------------------------------
+async def _control_engine(tmp: str) -> tuple[Exchange, LiveEngine, str]:
+    control = os.path.join(tmp, "ctl.sock")
+    ex, eng = await _pair(control=control)
+    return ex, eng, control
+
+
+async def _close(ex: Exchange, eng: LiveEngine) -> None:
+    await eng.shutdown()
+    await ex.close()
+
+
+def test_the_control_socket_is_the_owners_only() -> None:
+    """Under umask 002 (and 000) the socket was 0775 (0777): anyone in the group (or
+    anyone at all) could connect and send ``kill`` or ``stop``."""
+
+    async def go(tmp: str) -> int:
+        ex, eng, control = await _control_engine(tmp)
+        mode = stat.S_IMODE(os.stat(control).st_mode)
+        assert (await send_command(control, "status"))["ok"]  # the owner still can
+        await _close(ex, eng)
+        return mode
+
+    for umask in (0o002, 0o000):
+        old = os.umask(umask)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                mode = run(go(tmp))
+        finally:
+            os.umask(old)
+        assert mode == 0o600, (oct(umask), oct(mode))
+
+
+def test_control_a_silent_client_is_closed_and_the_kill_switch_still_answers() -> None:
+    """A client that connects and sends nothing is closed after ``control_timeout``; on
+    the old code it held its task and descriptor for the whole session."""
+
+    async def go(tmp: str) -> None:
+        ex, eng, control = await _control_engine(tmp)
+        eng.control_timeout = 0.3
+        silent = [await asyncio.open_unix_connection(control) for _ in range(5)]
+        for reader, _writer in silent:
+            assert await asyncio.wait_for(reader.read(), 3) == b""  # closed, unanswered
+        answer = await send_command(control, "kill")
+        assert answer["ok"] and answer["armed"] is False
+        for _reader, writer in silent:
+            writer.close()
+        await _close(ex, eng)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run(go(tmp))
+
+
+def test_control_connections_beyond_the_cap_are_closed_at_once() -> None:
+    """At most CONTROL_MAX_CLIENTS connections are served at once: a loop of silent
+    clients holds a bounded number of descriptors, and the cap frees as they go."""
+
+    async def go(tmp: str) -> None:
+        ex, eng, control = await _control_engine(tmp)
+        eng.control_timeout = 30.0  # the cap, not the timeout, closes the extra one
+        held = [await asyncio.open_unix_connection(control) for _ in range(CONTROL_MAX_CLIENTS)]
+        await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_unix_connection(control)
+        assert await asyncio.wait_for(reader.read(), 3) == b""
+        writer.close()
+        for _reader, w in held:
+            w.close()
+        await asyncio.sleep(0.1)
+        assert (await send_command(control, "status"))["ok"]
+        await _close(ex, eng)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run(go(tmp))
+
+
+def test_control_hangups_and_an_overlong_line_print_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that hung up without a word, or before the answer, and a line over the
+    reader's limit each printed "Unhandled exception in client_connected_cb" and a
+    traceback on the engine's stderr (a log line per connection); the long line got no
+    answer."""
+
+    async def go(tmp: str) -> bytes:
+        ex, eng, control = await _control_engine(tmp)
+        for _ in range(3):
+            _r, w = await asyncio.open_unix_connection(control)
+            w.close()
+        _r, w = await asyncio.open_unix_connection(control)
+        w.write(b"status\n")
+        w.close()  # gone before the answer
+        reader, writer = await asyncio.open_unix_connection(control)
+        writer.write(b"k" * 70_000 + b"\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readline(), 3)
+        writer.close()
+        await asyncio.sleep(0.2)
+        assert (await send_command(control, "status"))["ok"]
+        await _close(ex, eng)
+        return answer
+
+    with caplog.at_level(logging.ERROR), tempfile.TemporaryDirectory() as tmp:
+        answer = run(go(tmp))
+    assert json.loads(answer) == {
+        "ok": False,
+        "error": f"command longer than {CONTROL_LINE_LIMIT} bytes",
+        "armed": True,
+    }
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

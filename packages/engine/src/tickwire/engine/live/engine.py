@@ -287,6 +287,10 @@ class LiveEngine:
         self.started = time.time()
         self._stop = asyncio.Event()
         self._control: asyncio.AbstractServer | None = None
+        #: control connections open now (at most :data:`CONTROL_MAX_CLIENTS`)
+        self._control_clients = 0
+        #: seconds a control client has to send its line (:meth:`_on_control`)
+        self.control_timeout = CONTROL_TIMEOUT
         self._task: asyncio.Task[None] | None = None
         self._report: dict[str, Any] | None = None
 
@@ -353,7 +357,9 @@ class LiveEngine:
         self._skipped_seen = self.client.skipped_messages
         if c.control:
             check_control_path(c.control, remove_stale=True)
-            self._control = await asyncio.start_unix_server(self._on_control, c.control)
+            self._control = await asyncio.start_unix_server(
+                self._on_control, sock=_bind_owner_only(c.control), limit=CONTROL_LINE_LIMIT
+            )
 
     async def _probe_history(self) -> int:
         """How many sequenced messages the OUCH session already holds: a login at sequence
@@ -573,25 +579,57 @@ class LiveEngine:
         self.runner.risk.arm()
 
     async def _on_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one command line with one JSON line, then close.
+
+        Rule: at most :data:`CONTROL_MAX_CLIENTS` connections at once (more are closed at
+        once, unanswered); each has :attr:`control_timeout` seconds to send one line of at
+        most :data:`CONTROL_LINE_LIMIT` bytes; a longer line is answered ``"ok": false``,
+        a client that sends nothing or hangs up is closed without a word, and a client
+        gone before the answer is not an error. Why: a client that connected and never
+        sent held a task and a descriptor for the whole session (a loop of them takes the
+        descriptors the OUCH reconnect needs), and one that hung up, or sent a line over
+        the reader's limit, printed a traceback of a dozen lines on the engine's stderr
+        per connection. Tests: ``test_engine_live.py::test_control_*``.
+        """
+        if self._control_clients >= CONTROL_MAX_CLIENTS:
+            writer.close()
+            return
+        self._control_clients += 1
         try:
-            line = (await reader.readline()).decode("ascii", "replace").strip().lower()
-            if line == "kill":
-                answer: dict[str, Any] = {"ok": True, "cancels": self.kill()}
-            elif line == "arm":
-                self.arm()
-                answer = {"ok": True}
-            elif line == "stop":
-                self.stop()
-                answer = {"ok": True}
-            elif line == "status":
-                answer = {"ok": True, **self.snapshot()}
+            try:
+                raw = await asyncio.wait_for(reader.readline(), self.control_timeout)
+            except TimeoutError:
+                return
+            except ValueError:  # the line is over the limit (asyncio.LimitOverrunError)
+                answer: dict[str, Any] = {
+                    "ok": False,
+                    "error": f"command longer than {CONTROL_LINE_LIMIT} bytes",
+                }
             else:
-                answer = {"ok": False, "error": f"unknown command {line!r}"}
+                if not raw:  # hung up without a word
+                    return
+                answer = self._command(raw.decode("ascii", "replace").strip().lower())
             answer["armed"] = self.runner.risk.armed
             writer.write((json.dumps(answer) + "\n").encode())
             await writer.drain()
+        except ConnectionError:  # gone before the answer: nothing to tell it
+            pass
         finally:
+            self._control_clients -= 1
             writer.close()
+
+    def _command(self, line: str) -> dict[str, Any]:
+        if line == "kill":
+            return {"ok": True, "cancels": self.kill()}
+        if line == "arm":
+            self.arm()
+            return {"ok": True}
+        if line == "stop":
+            self.stop()
+            return {"ok": True}
+        if line == "status":
+            return {"ok": True, **self.snapshot()}
+        return {"ok": False, "error": f"unknown command {line!r}"}
 
     # -- running --------------------------------------------------------------------
     def stop(self) -> None:
@@ -775,6 +813,31 @@ def _refused(rx: ReceiverStats | None) -> dict[str, int]:
         "held_dropped",
     )
     return {n: getattr(rx, n) if rx is not None else 0 for n in names}
+
+
+#: the bytes a control command line may take (the longest command is 6)
+CONTROL_LINE_LIMIT = 1024
+#: seconds a control client has to send its command line
+CONTROL_TIMEOUT = 5.0
+#: control connections served at once; more are closed unanswered
+CONTROL_MAX_CLIENTS = 16
+
+
+def _bind_owner_only(path: str) -> socket.socket:
+    """A unix stream socket bound at ``path`` that only its owner (and root) can connect
+    to: mode 0600 whatever the umask, set before ``listen`` so no connection comes
+    first. Why: the socket took the umask's mode (0775 under the common umask 002), and
+    connecting needs only write permission, so anyone in the group could trip the kill
+    switch or stop the session. Test:
+    ``test_engine_live.py::test_the_control_socket_is_the_owners_only``."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o600)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class ControlError(OSError):
