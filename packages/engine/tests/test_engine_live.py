@@ -20,7 +20,11 @@ from typing import Any
 import pytest
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.live import LiveConfig, LiveEngine, send_command
-from tickwire.engine.live.engine import CONTROL_LINE_LIMIT, CONTROL_MAX_CLIENTS
+from tickwire.engine.live.engine import (
+    CONTROL_LINE_LIMIT,
+    CONTROL_MAX_CLIENTS,
+    LOGGED_UNDECODABLE,
+)
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import MarketMaker, Strategy
 from tickwire.engine.strategy.orders import OrderState
@@ -875,3 +879,37 @@ def test_control_hangups_and_an_overlong_line_print_no_traceback(
         "armed": True,
     }
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_undecodable_feed_messages_are_counted_and_logged_a_few_times(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """500 feed messages of a type no ITCH decoder knows, in packets of the feed's
+    session: each is counted (``feed.undecodable``) and only the first
+    LOGGED_UNDECODABLE are logged. On the old code each was a warning line (at the
+    feed's rate, all day) and the report counted none."""
+
+    async def main() -> tuple[LiveEngine, dict[str, Any]]:
+        ex, eng = await _pair()
+        task = asyncio.create_task(eng.run())
+        session = ex.config.feed_session
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for first in range(1, 501, 100):
+                junk = tuple(b"\x01junk" for _ in range(100))
+                sock.sendto(DownstreamPacket(session, first, junk).build(), eng.feed_address)
+        for _ in range(300):
+            if eng.snapshot()["feed"].get("undecodable") == 500:
+                break
+            await asyncio.sleep(0.01)
+        eng.stop()
+        report = await asyncio.wait_for(task, 30)
+        await ex.close()
+        return eng, report
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        _eng, report = run(main())
+    lines = [r.getMessage() for r in caplog.records if "undecodable ITCH" in r.getMessage()]
+    assert report["feed"]["undecodable"] == 500
+    assert report["ouch"]["undecodable"] == 0
+    assert len(lines) == LOGGED_UNDECODABLE
+    assert lines[-1].endswith("(later ones are counted only)")

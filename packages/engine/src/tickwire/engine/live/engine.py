@@ -284,6 +284,9 @@ class LiveEngine:
         #: What this run inherited from them (None: nothing, or not yet): :meth:`_inherit`
         self.inherited: dict[str, Any] | None = None
         self._awaiting_account = False  # our Account Query Response not received yet
+        #: feed (ITCH) and OUCH messages no decoder could read (:meth:`_undecodable`)
+        self.undecodable_itch = 0
+        self.undecodable_ouch = 0
         self.started = time.time()
         self._stop = asyncio.Event()
         self._control: asyncio.AbstractServer | None = None
@@ -505,9 +508,30 @@ class LiveEngine:
             try:
                 yield itch_decode(data)
             except DecodeError as exc:
-                log.warning("undecodable ITCH message %d: %s", seq, exc)
+                self.undecodable_itch += 1
+                self._undecodable("ITCH", self.undecodable_itch, seq, exc)
                 if self.runner.rx_times:
                     self.runner.rx_times.popleft()
+
+    @staticmethod
+    def _undecodable(what: str, n: int, seq: int | None, exc: Exception) -> None:
+        """Log the ``n``-th undecodable ``what`` message when ``n`` is at most
+        :data:`LOGGED_UNDECODABLE`; every one is counted (``feed.undecodable``,
+        ``ouch.undecodable`` in the report and ``status``). Why: each was a log line and
+        no count, so a feed carrying a message type the decoder does not know (or a peer
+        injecting packets of the session) wrote a line per message, at the feed's rate,
+        for the whole day, and the report did not say. Test:
+        ``test_engine_live.py::test_undecodable_feed_messages_are_counted_and_logged_a_few_times``.
+        """
+        if n <= LOGGED_UNDECODABLE:
+            log.log(
+                logging.ERROR if what == "OUCH" else logging.WARNING,  # the levels they had
+                "undecodable %s message %s: %s%s",
+                what,
+                seq,
+                exc,
+                " (later ones are counted only)" if n == LOGGED_UNDECODABLE else "",
+            )
 
     # -- orders ---------------------------------------------------------------------
     def _send_bytes(self, data: bytes) -> None:
@@ -554,7 +578,8 @@ class LiveEngine:
         try:
             msg = v50.decode_outbound(ev.data)
         except OuchError as exc:
-            log.error("undecodable OUCH message %s: %s", ev.sequence_number, exc)
+            self.undecodable_ouch += 1
+            self._undecodable("OUCH", self.undecodable_ouch, ev.sequence_number, exc)
             return
         if (
             self._awaiting_account
@@ -768,6 +793,8 @@ class LiveEngine:
                 # copies that differed from the copy applied: each tripped the kill switch
                 # when armed (module docs)
                 "conflicts": self.conflicts,
+                # messages no ITCH decoder could read: skipped (the first few logged)
+                "undecodable": self.undecodable_itch,
                 # what the receiver refused or held back (docs/robustness.md section 2)
                 "refused": _refused(rx),
                 # what the book made of the messages (tickwire.engine.book's fault rules)
@@ -788,6 +815,8 @@ class LiveEngine:
                 # orders are still held for the Account Query Response (LiveEngine._inherit)
                 "history": self.ouch_history,
                 "awaiting_account": self._awaiting_account or r.manager.inheriting,
+                # answers no OUCH decoder could read: skipped (the first few logged)
+                "undecodable": self.undecodable_ouch,
             },
             # what a previous run left on the OUCH session (None: nothing; _inherit)
             "inherited": self.inherited,
@@ -815,6 +844,8 @@ def _refused(rx: ReceiverStats | None) -> dict[str, int]:
     return {n: getattr(rx, n) if rx is not None else 0 for n in names}
 
 
+#: how many undecodable feed (and OUCH) messages are logged; all are counted
+LOGGED_UNDECODABLE = 20
 #: the bytes a control command line may take (the longest command is 6)
 CONTROL_LINE_LIMIT = 1024
 #: seconds a control client has to send its command line
