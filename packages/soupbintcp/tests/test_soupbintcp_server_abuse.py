@@ -4,6 +4,7 @@ and peers that make it remember every way they closed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from tickwire.soupbintcp import (
@@ -159,3 +160,83 @@ def test_closed_event_reasons_name_the_refusal() -> None:
         Closed("login rejected: too many failed logins from this address")
     ]
     assert conn.closed
+
+
+def test_connections_awaiting_login_are_capped_per_address() -> None:
+    """One address holds at most ``max_pending_per_source`` connections that have not
+    logged in; the next is closed as it opens, others' are not, and a login or a close
+    frees a place. On the old code every one was held until its login timeout."""
+    server = SoupServer(USERS, max_pending_per_source=3)
+    held = [server.connection(0.0, f"198.18.0.7:{40000 + i}", "198.18.0.7") for i in range(3)]
+    extra = server.connection(0.0, "198.18.0.7:40003", "198.18.0.7")
+    assert extra.closed and extra.refused is not None and extra.next_deadline() is None
+    assert server.stats.pending_refused == 1
+    assert not server.connection(0.0, "198.18.0.8:40000", "198.18.0.8").closed
+    held[0].connection_lost()  # a close frees a place
+    again = server.connection(1.0, "198.18.0.7:40004", "198.18.0.7")
+    assert not again.closed
+    client = ClientSession("USER01", "Secret123")  # and so does a login
+    client.connect(1.0)
+    again.receive_data(client.data_to_send(), 1.0)
+    assert again.logged_in
+    assert not server.connection(1.0, "198.18.0.7:40005", "198.18.0.7").closed
+    assert server.connection(1.0, "198.18.0.7:40006", "198.18.0.7").closed
+    assert server.pending == {"198.18.0.7": 3, "198.18.0.8": 1}
+    with pytest.raises(ValueError, match="max_pending_per_source"):
+        SoupServer(USERS, max_pending_per_source=0)
+
+
+def test_connections_awaiting_login_are_capped_per_address_over_tcp() -> None:
+    """Over loopback: connections beyond the cap are closed at once (the peer reads EOF)
+    and counted; the client logs in while the others are still held."""
+
+    async def main() -> None:
+        core = SoupServer(USERS, max_pending_per_source=4, login_timeout=30.0)
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        try:
+            held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+            await asyncio.sleep(0.05)
+            extra = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+            for reader, _writer in extra:
+                assert await asyncio.wait_for(reader.read(), 2.0) == b""
+            assert core.stats.pending_refused == 20
+            assert runner.closed_counts == {"connection refused": 20}
+            for _reader, writer in extra + held[:1]:
+                writer.close()
+            await asyncio.sleep(0.05)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            client = ClientSession("USER01", "Secret123")
+            client.connect(0.0)
+            writer.write(client.data_to_send())
+            assert (await asyncio.wait_for(reader.read(3), 2.0))[2:3] == b"A"  # accepted
+            writer.close()
+            for _reader, w in held[1:]:
+                w.close()
+        finally:
+            await runner.close()
+
+    run(main())
+
+
+def test_protocol_error_warnings_are_rate_limited_per_address(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """300 connections from one address each sending a bad packet within a second: all
+    counted, five warnings (the failed-login pace), the rest at DEBUG; another address
+    still gets its warning. On the old code: 300 warning lines, one a connection."""
+    server = SoupServer(USERS)
+    with caplog.at_level(logging.WARNING, logger="tickwire.soupbintcp"):
+        for i in range(300):
+            conn = server.connection(i / 300, f"198.18.0.7:{40000 + i}", "198.18.0.7")
+            conn.receive_data(b"\x00\x01Z", i / 300)
+            assert conn.closed
+        other = server.connection(1.0, "198.18.0.8:40000", "198.18.0.8")
+        other.receive_data(b"\x00\x01Z", 1.0)
+        later = server.connection(6.0, "198.18.0.7:50000", "198.18.0.7")
+        later.receive_data(b"\x00\x01Z", 6.0)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 5 + 1 + 1  # five, the other address, one more 5 s later
+    assert sum("198.18.0.8" in w for w in warned) == 1
+    assert server.stats.protocol_errors == 302
+    assert server.stats.warnings_suppressed == 295

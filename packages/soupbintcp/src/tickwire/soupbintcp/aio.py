@@ -407,6 +407,9 @@ class _ServerProtocol(asyncio.Protocol):
         self.conn = self.runner.core.connection(self.runner.loop.time(), str(peer), source)
         self.conn.batch_bytes = self.runner.batch_bytes
         self.runner.connections.add(self)
+        if self.conn.refused is not None:  # the address's cap (SoupServer): closed now
+            self.runner._handle(self, [Closed(self.conn.refused)])
+            return
         self.arm()
 
     def pause_writing(self) -> None:

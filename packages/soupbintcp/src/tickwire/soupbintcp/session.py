@@ -439,6 +439,11 @@ class ServerStats:
     duplicate_logins: int = 0
     #: Source addresses dropped from the full failed-login table (least recent first).
     sources_forgotten: int = 0
+    #: Connections closed at once: their address already had ``max_pending_per_source``
+    #: connections awaiting login.
+    pending_refused: int = 0
+    #: Protocol errors logged at DEBUG, not WARNING: their address had logged its share.
+    warnings_suppressed: int = 0
     #: Protocol errors by :func:`reason_kind`, at most ``MAX_REASON_KINDS`` keys.
     by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -500,6 +505,20 @@ class SoupServer:
     failed logins per source address (``failed_login_burst`` in a row, then one per
     ``1 / failed_login_rate`` seconds, in a table of ``max_login_sources``
     addresses), and one logged-in connection at a time (:attr:`active`).
+
+    **Per address, also.** At most ``max_pending_per_source`` connections of one address
+    await login at once: another is closed as it opens (``pending_refused``, reason
+    "connection refused: too many awaiting login from this address"). Protocol errors are
+    logged as warnings at the failed-login pace, per address (the same
+    :class:`SourceThrottle` rule in a table of its own: ``failed_login_burst`` lines,
+    then one per ``1 / failed_login_rate`` seconds), the rest at DEBUG
+    (``warnings_suppressed``); every one is counted. Why: one address holding
+    connections that never log in took every descriptor of the process (the legitimate
+    client could not connect for the login timeout, and again as soon as it was
+    renewed), and a peer that connected, sent a bad byte and reconnected wrote a
+    warning line per connection, without end. Tests:
+    ``test_soupbintcp_server_abuse.py::test_connections_awaiting_login_are_capped_per_address``,
+    ``..._over_tcp``, ``..::test_protocol_error_warnings_are_rate_limited_per_address``.
     """
 
     def __init__(
@@ -517,6 +536,7 @@ class SoupServer:
         failed_login_burst: int = 5,
         failed_login_rate: float = 0.2,
         max_login_sources: int = 10_000,
+        max_pending_per_source: int = 16,
     ) -> None:
         if not users:
             raise ValueError("a server needs at least one user")
@@ -536,6 +556,15 @@ class SoupServer:
         self.login_throttle = SourceThrottle(
             failed_login_burst, failed_login_rate, max_login_sources
         )
+        #: protocol-error warnings per address (the failed-login pace; class docs)
+        self.warn_throttle = SourceThrottle(
+            failed_login_burst, failed_login_rate, max_login_sources
+        )
+        if max_pending_per_source < 1:
+            raise ValueError(f"max_pending_per_source must be >= 1, got {max_pending_per_source}")
+        self.max_pending_per_source = max_pending_per_source
+        #: connections awaiting login, by address (only addresses with one or more)
+        self.pending: dict[Hashable, int] = {}
         #: The logged-in connection, if any (one at a time: see ``ServerConnection._login``).
         self.active: ServerConnection | None = None
 
@@ -597,6 +626,10 @@ class ServerConnection(StateMachine):
         self.peer = peer
         self.source: Hashable = peer if source is None else source
         self.username: str | None = None
+        #: why the connection was closed as it opened (None: it was not; class docs of
+        #: :class:`SoupServer`); the adapter closes it and reports ``Closed(refused)``
+        self.refused: str | None = None
+        self._pending = False  # counted in server.pending
         self._go(SessionState.AWAITING_LOGIN)
         self.cursor = 0  # index into server.stream of the next message to send
         #: At most this many bytes of sequenced data queued per :meth:`pump` (None: all
@@ -619,6 +652,25 @@ class ServerConnection(StateMachine):
             Debug: lambda p, now: [],
             LogoutRequest: lambda p, now: [],
         }
+        pending = server.pending
+        if pending.get(self.source, 0) >= server.max_pending_per_source:
+            server.stats.pending_refused += 1
+            self.refused = "connection refused: too many awaiting login from this address"
+            self._closing()
+        else:
+            pending[self.source] = pending.get(self.source, 0) + 1
+            self._pending = True
+
+    def _go(self, state: SessionState) -> None:
+        if self._pending and state is not SessionState.AWAITING_LOGIN:
+            self._pending = False  # logged in or closed: no longer awaiting login
+            pending = self.server.pending
+            left = pending[self.source] - 1
+            if left:
+                pending[self.source] = left
+            else:
+                del pending[self.source]
+        super()._go(state)
 
     @property
     def logged_in(self) -> bool:
@@ -722,7 +774,7 @@ class ServerConnection(StateMachine):
             try:
                 packet = parse_client_packet(body, self.server.version)
             except PacketError as exc:
-                events += self._protocol_error(str(exc))
+                events += self._protocol_error(str(exc), now)
                 break
             # the table says whether the packet is legal now and what state follows;
             # the transition first: a Login Request keeps the state, and the answer
@@ -730,7 +782,7 @@ class ServerConnection(StateMachine):
             cls = type(packet)
             target = self._received.get(cls)
             if target is None:
-                events += self._protocol_error(f"{cls.spec.name} {_WHEN[self.state]}")
+                events += self._protocol_error(f"{cls.spec.name} {_WHEN[self.state]}", now)
                 break
             if target is not self.state:
                 self._go(target)
@@ -741,7 +793,7 @@ class ServerConnection(StateMachine):
             if not self._received:  # closed, here or by the handler
                 break
         if framing is not None and self._received:
-            events += self._protocol_error(str(framing))
+            events += self._protocol_error(str(framing), now)
         return events
 
     def _take_token(self, now: float) -> bool:
@@ -814,10 +866,16 @@ class ServerConnection(StateMachine):
         events += self.pump(now)
         return events
 
-    def _protocol_error(self, reason: str) -> list[Event]:
-        self.server.stats.protocol_errors += 1
-        self.server._count(reason.split(":")[0])
-        log.warning("closing %s: %s", self.peer or "connection", reason)
+    def _protocol_error(self, reason: str, now: float) -> list[Event]:
+        s = self.server
+        s.stats.protocol_errors += 1
+        s._count(reason.split(":")[0])
+        if s.warn_throttle.blocked(self.source, now):  # this address logged its share
+            s.stats.warnings_suppressed += 1
+            log.debug("closing %s: %s", self.peer or "connection", reason)
+        else:
+            s.warn_throttle.failed(self.source, now)
+            log.warning("closing %s: %s", self.peer or "connection", reason)
         return self._close(f"protocol error: {reason}")
 
     def _send(self, packet: Packet, now: float) -> None:
