@@ -913,3 +913,34 @@ def test_undecodable_feed_messages_are_counted_and_logged_a_few_times(
     assert report["ouch"]["undecodable"] == 0
     assert len(lines) == LOGGED_UNDECODABLE
     assert lines[-1].endswith("(later ones are counted only)")
+
+
+def test_a_forged_session_name_reaches_the_log_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """Packets of a session named ESC [ 2 J ESC [ H, then a differing copy of the first:
+    the kill-switch warning names the session as a literal. On the old code the control
+    characters went to stderr raw (the operator's terminal was cleared)."""
+    evil = "\x1b[2J\x1b[H"
+
+    async def main() -> LiveEngine:
+        ex, eng = await _pair()
+        assert ex.feed is not None
+        ex.feed.target = ("127.0.0.1", 9)  # the exchange's heartbeats elsewhere
+        task = asyncio.create_task(eng.run())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for seq, body in ((1, b"\x01a"), (2, b"\x01b"), (1, b"\x01c")):
+                sock.sendto(DownstreamPacket(evil, seq, (body,)).build(), eng.feed_address)
+                await asyncio.sleep(0.05)
+        for _ in range(200):
+            if eng.conflicts:
+                break
+            await asyncio.sleep(0.01)
+        eng.stop()
+        await asyncio.wait_for(task, 30)
+        await ex.close()
+        return eng
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        eng = run(main())
+    assert eng.conflicts == 1 and eng.kill_trips >= 1
+    warned = [r.getMessage() for r in caplog.records if "differ from the copies" in r.getMessage()]
+    assert len(warned) == 1 and repr(evil) in warned[0] and "\x1b" not in warned[0]

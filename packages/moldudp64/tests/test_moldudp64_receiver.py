@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 from hypothesis import given, settings
@@ -670,3 +671,21 @@ def test_copies_are_compared_across_the_rings_growth() -> None:
     assert rx.stats.unchecked_duplicates == 0
     assert conflicts(rx.receive(forged(1, 2), "X", 0.0)) == [Conflict("S", 1, 2, "X")]
     assert conflicts(rx.receive(forged(seq - 3, 3), "X", 0.0)) == [Conflict("S", seq - 3, 3, "X")]
+
+
+def test_a_session_name_is_logged_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """A session is ten ASCII bytes from the network, control characters included: the
+    receiver's log lines show it as a Python literal, so ESC [ 2 J cannot clear the
+    operator's terminal (it went to stderr raw, in the live engine's warning that a
+    session was abandoned)."""
+    evil = "\x1b[2J\x1b[H"
+    rx = Receiver(ReceiverConfig(start_sequence=1, session_grace=0.5, request_server=SRV))
+    with caplog.at_level(logging.DEBUG, logger="tickwire.moldudp64"):
+        ev = rx.receive(pkt(1, 1, evil), "X", 0.0) + rx.receive(pkt(3, 1, evil), "X", 0.1)
+        assert rx.session == evil  # adopted; 3 waits for 2
+        for i in range(4):
+            ev += rx.receive(hb(1 + i), "A", 1.0 + i / 10) + rx.tick(1.0 + i / 10)
+    assert any(isinstance(e, SessionChanged) and e.old == evil and e.abandoned for e in ev)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("abandoned" in m for m in logged)
+    assert not any("\x1b" in m for m in logged)

@@ -113,6 +113,11 @@ behind the delivered position, of a number given up (:meth:`Receiver.skip_gap`) 
 before the session's start (counted in ``unchecked_duplicates``; the window is sized for
 A/B skew and retransmissions, which trail the delivered position by far less); and a
 forged packet whose real copies are both lost, with nothing to compare it to.
+
+Log lines name a session as a Python literal (``%r``): a session is ten ASCII bytes from
+the network, control characters included, and ``ESC [ 2 J`` written raw to the live
+engine's stderr cleared the operator's terminal (test:
+``test_moldudp64_receiver.py::test_a_session_name_is_logged_escaped``).
 """
 
 from __future__ import annotations
@@ -766,7 +771,7 @@ class Receiver:
         self._req_hi = 0
         self._attempts = 0
         if abandoned:
-            log.warning("session %s abandoned with %d messages undelivered", old, abandoned)
+            log.warning("session %r abandoned with %d messages undelivered", old, abandoned)
         events.append(SessionChanged(old, self._session, 1, abandoned))
 
     # --- internals: sequence numbers ------------------------------------------------------
@@ -789,7 +794,7 @@ class Receiver:
             self._suspect = None
             self.stats.jumps_confirmed += 1
             log.info(
-                "session %s: sequence jump from %d to %d confirmed",
+                "session %r: sequence jump from %d to %d confirmed",
                 self._session,
                 self._known_end,
                 min(claim, s.claim),
@@ -800,7 +805,7 @@ class Receiver:
             return self._process(data, source, now, events)
         self.stats.suspect_packets += 1
         log.debug(
-            "session %s: packet from %s claims sequence %d, %d beyond the known end: suspect",
+            "session %r: packet from %s claims sequence %d, %d beyond the known end: suspect",
             self._session,
             source,
             claim,
@@ -901,7 +906,7 @@ class Receiver:
     def _conflict(self, first: int, count: int, source: Address, events: list[Event]) -> None:
         self.stats.conflicts += count
         log.debug(
-            "session %s: %d messages from %s (sequence %d first) differ from the copy "
+            "session %r: %d messages from %s (sequence %d first) differ from the copy "
             "already received: a forged packet, or this one is",
             self._session,
             count,

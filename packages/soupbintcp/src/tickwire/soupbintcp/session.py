@@ -373,7 +373,7 @@ class ClientSession(StateMachine):
             skipped = start - self.next_sequence
             self.skipped_messages += skipped
             log.warning(
-                "server resumes session %s at %d: %d messages (%d to %d) will not be replayed",
+                "server resumes session %r at %d: %d messages (%d to %d) will not be replayed",
                 session,
                 start,
                 skipped,

@@ -492,7 +492,7 @@ class LiveEngine:
             if self.runner.risk.armed:
                 cancels = self.kill()
                 log.warning(
-                    "kill switch tripped: %d feed messages from %s (session %s, sequence "
+                    "kill switch tripped: %d feed messages from %s (session %r, sequence "
                     "%d first) differ from the copies applied: one copy is forged and the "
                     "books may hold it. %d cancels sent",
                     ev.count,
