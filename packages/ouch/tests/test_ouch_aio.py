@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from tickwire.ouch import v42, v50
-from tickwire.ouch.client import OuchClient, serve_ouch
+from tickwire.ouch.client import LOGGED_UNDECODABLE, OuchClient, serve_ouch
 from tickwire.ouch.orders import OrderBook50
 from tickwire.soupbintcp.aio import run
 
@@ -129,3 +130,60 @@ def test_ouch_aio_malformed_packets_do_not_affect_other_sessions() -> None:
             await server.close()
 
     run(main())
+
+
+def test_updates_nobody_reads_are_bounded() -> None:
+    """30 orders accepted, no update read: the book has all 30, ``updates`` the last 5
+    (``keep_updates``), oldest first, and 25 counted as dropped. On the old code the queue
+    kept every answer of the session."""
+
+    async def main() -> None:
+        server = await serve_ouch(USERS)
+        try:
+            c = OuchClient("127.0.0.1", server.port, "USER01", "Secret123", keep_updates=5)
+            await c.connect()
+            for _ in range(30):
+                c.send(c.book.enter("B", 100, "AAPL", 1_000_000))
+            for _ in range(200):
+                if c.updates_dropped + c.updates.qsize() == 30:
+                    break
+                await asyncio.sleep(0.01)
+            assert c.updates.qsize() == 5 and c.updates_dropped == 25
+            refs = [(await c.next_update()).user_ref_num for _ in range(5)]  # type: ignore[union-attr]
+            assert refs == [26, 27, 28, 29, 30]
+            assert sum(o.state == "live" for o in c.book.orders.values()) == 30
+            await c.close()
+            with pytest.raises(ValueError, match="keep_updates"):
+                OuchClient("127.0.0.1", server.port, "USER01", "Secret123", keep_updates=0)
+        finally:
+            await server.close()
+
+    run(main())
+
+
+def test_undecodable_inbound_is_counted_and_logged_a_few_times(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A logged-in client sends 100 messages no decoder reads: all counted, 20 logged.
+    On the old code: 100 warning lines and no count."""
+
+    async def main() -> int:
+        server = await serve_ouch(USERS)
+        try:
+            c = OuchClient("127.0.0.1", server.port, "USER01", "Secret123")
+            await c.connect()
+            for _ in range(100):
+                c.soup.send(b"\x01garbage")
+            c.send(c.book.enter("B", 100, "AAPL", 1_000_000))  # answered after them
+            await c.next_update()
+            await c.close()
+            return server.undecodable
+        finally:
+            await server.close()
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.ouch"):
+        undecodable = run(main())
+    lines = [r.getMessage() for r in caplog.records if "undecodable inbound" in r.getMessage()]
+    assert undecodable == 100
+    assert len(lines) == LOGGED_UNDECODABLE
+    assert lines[-1].endswith("(later ones are counted only)")

@@ -52,8 +52,19 @@ def ns_since_midnight() -> int:
     return seconds * 1_000_000_000 + now % 1_000_000_000
 
 
+#: How many undecodable inbound messages an :class:`OuchServer` logs (all are counted).
+LOGGED_UNDECODABLE = 20
+
+
 class OuchClient:
     """An OUCH 4.2 or 5.0 order-entry client.
+
+    Every message from the host is applied to :attr:`book` as it arrives; :attr:`updates`
+    (read with :meth:`next_update`) keeps the last ``keep_updates`` (10,000) of them for
+    the application, oldest first, and counts the older ones it dropped in
+    :attr:`updates_dropped`. Why: a client that reads the book and never the updates held
+    every answer of the day in an unbounded queue. Test:
+    ``test_ouch_aio.py::test_updates_nobody_reads_are_bounded``.
 
     >>> # async with OuchClient("127.0.0.1", port, "USER01", "secret") as c:
     >>> #     msg = c.book.enter("B", 100, "AAPL", 1_500_000); c.send(msg)
@@ -74,7 +85,10 @@ class OuchClient:
         timeout: float = 15.0,
         reconnect: bool = True,
         tap: Callable[[str, bytes], None] | None = None,
+        keep_updates: int = 10_000,
     ) -> None:
+        if keep_updates < 1:
+            raise ValueError(f"keep_updates must be >= 1, got {keep_updates}")
         self.version = version
         self.book: OrderBook50 | OrderBook42 = OrderBook50() if version == "5.0" else OrderBook42()
         self._decode = v50.decode_outbound if version == "5.0" else v42.decode_outbound
@@ -96,7 +110,9 @@ class OuchClient:
             tap=tap,
             on_message=self._on_message,
         )
-        self.updates: asyncio.Queue[Message] = asyncio.Queue()
+        self.updates: asyncio.Queue[Message] = asyncio.Queue(keep_updates)
+        #: updates dropped, oldest first, from the full :attr:`updates` (class docs)
+        self.updates_dropped = 0
         self.resent = 0
 
     @property
@@ -159,16 +175,27 @@ class OuchClient:
         else:
             assert isinstance(msg, v42.OutboundMessage)
             self.book.on_message(msg)
+        if self.updates.full():  # nobody reads them: keep the newest (class docs)
+            self.updates.get_nowait()
+            self.updates_dropped += 1
         self.updates.put_nowait(msg)
 
 
 @dataclass
 class OuchServer:
-    """A running OUCH host: the SoupBinTCP runner, the order host and the port."""
+    """A running OUCH host: the SoupBinTCP runner, the order host and the port.
+
+    ``undecodable`` counts the inbound messages no decoder could read (not answered); the
+    first :data:`LOGGED_UNDECODABLE` are logged. Why: each was a warning line, so a
+    logged-in client sending garbage wrote one per message, as fast as the packet rate
+    limit let it, and nothing counted them. Test:
+    ``test_ouch_aio.py::test_undecodable_inbound_is_counted_and_logged_a_few_times``.
+    """
 
     runner: SoupServerRunner
     host: OuchHost50 | OuchHost42
     port: int
+    undecodable: int = 0
 
     async def close(self) -> None:
         await self.runner.close()
@@ -211,7 +238,16 @@ async def serve_ouch(
             else:
                 replies = list(ouch_host.handle(v42.decode_inbound(data), clock()))
         except OuchError as exc:
-            log.warning("undecodable inbound OUCH from %s: %s", conn.peer, exc)
+            server.undecodable += 1
+            if server.undecodable <= LOGGED_UNDECODABLE:
+                log.warning(
+                    "undecodable inbound OUCH from %s: %s%s",
+                    conn.peer,
+                    exc,
+                    " (later ones are counted only)"
+                    if server.undecodable == LOGGED_UNDECODABLE
+                    else "",
+                )
             return
         for reply in replies:
             runner.core.publish(encode_message(reply))
@@ -219,5 +255,5 @@ async def serve_ouch(
             runner.pump()
 
     runner = SoupServerRunner(core, on_message)
-    bound = await runner.start(host, port)
-    return OuchServer(runner, ouch_host, bound)
+    server = OuchServer(runner, ouch_host, await runner.start(host, port))
+    return server
