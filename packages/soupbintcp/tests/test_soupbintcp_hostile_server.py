@@ -6,6 +6,7 @@ loopback (bounded: one connection, a few seconds at most)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 
 import pytest
@@ -191,3 +192,18 @@ def test_soup_client_events_stay_bounded_under_a_debug_flood() -> None:
 def test_soup_client_keep_events_must_be_positive() -> None:
     with pytest.raises(ValueError, match="keep_events"):
         SoupClient(ClientSession("USER01", "pw"), "127.0.0.1", 1, keep_events=0)
+
+
+def test_a_session_name_in_the_resume_warning_is_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """The server's session (ten ASCII bytes, control characters included) is logged as a
+    Python literal: on the old code ESC [ 2 J went to stderr raw."""
+    evil = "\x1b[2J\x1b[H"
+    client = logged_in(evil)
+    client.receive_data(data_packet("S", b"a"), 1.0)
+    client.connection_lost()
+    client.connect(2.0)
+    client.data_to_send()
+    with caplog.at_level(logging.WARNING, logger="tickwire.soupbintcp"):
+        client.receive_data(accepted(evil, 10), 3.0)
+    (line,) = [r.getMessage() for r in caplog.records if "will not be replayed" in r.getMessage()]
+    assert repr(evil) in line and "\x1b" not in line
