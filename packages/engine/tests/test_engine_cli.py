@@ -266,3 +266,17 @@ def test_threshold_refuses_a_non_ethernet_capture(
     )
     assert rc == 1
     assert "not Ethernet" in capsys.readouterr().err
+
+
+def test_book_prints_a_symbol_with_control_characters_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ITCH symbol is eight bytes of anything: ``book`` shows ESC [ 2 J and the 8-bit
+    CSI escaped. On the old code they went to the terminal raw (clearing it)."""
+    day = tmp_path / "day.itch"
+    with BinaryFileWriter(day) as w:
+        w.write(AddOrder(1, 0, 10, 1, "B", 100, "\x1b[2J\x9bH", 1_000_000))
+    assert main(["book", str(day)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x9b" not in out
+    assert "\\x1b[2J\\x9bH" in out

@@ -306,3 +306,16 @@ def test_what_a_restart_inherited_is_reported_and_shown() -> None:
     assert isinstance(cancel, v50.CancelOrder) and cancel.user_ref_num == 1
     assert "inherited from a previous run" in _text(snap)
     assert "1 orders, 1 cancelled; AAPL 100" in _text(snap)
+def test_render_escapes_control_characters_from_the_feed() -> None:
+    """A symbol and a session name carrying ESC sequences (clear the screen, set the
+    window title) are shown escaped, on a real terminal too: rich passes ESC through, so
+    on the old code every refresh wrote them to the operator's terminal."""
+    eng = _engine()
+    eng.runner.risk.ledger.fill("\x1b[2J\x9bH", "B", 300, 1_500_000)
+    snap = eng.snapshot()
+    snap["feed"]["session_changes"] = ["\x1b]0;pwned\x07 -> TWFEED0001"]
+    console = Console(record=True, width=140, force_terminal=True, color_system="truecolor")
+    console.print(render(snap))
+    raw = console.export_text(styles=True)  # with rich's own styling: ESC [ ... m only
+    assert "\x1b[2J" not in raw and "\x1b]0;" not in raw and "\x9b" not in raw
+    assert "\\x1b[2J\\x9bH" in raw and "\\x1b]0;pwned\\x07" in raw

@@ -57,6 +57,7 @@ from tickwire.cli.output import (
     atomic_path,
     json_output,
     json_to_stdout,
+    printable,
     staged_folder,
     write_json,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "parser_of",
     "positive_float",
     "positive_int",
+    "printable",
     "probability",
     "require_regular_file",
     "run_cli",

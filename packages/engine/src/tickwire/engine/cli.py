@@ -36,6 +36,7 @@ from tickwire.cli import (
     add_json_option,
     existing_file,
     json_to_stdout,
+    printable,
     run_cli,
     write_json,
 )
@@ -129,7 +130,7 @@ def _print_books(
             return "-" if p is None else f"{p // 10000}.{p % 10000:04d}"
 
         print(
-            f"{locate:>6} {row['symbol']:<8} {px(row['bid_price']):>12} {row['bid_size']:>9} "
+            f"{locate:>6} {printable(str(row['symbol'])):<8} {px(row['bid_price']):>12} {row['bid_size']:>9} "
             f"{px(row['ask_price']):>12} {row['ask_size']:>9} {row['orders']:>7} {row['levels']:>7}"
         )
 

@@ -21,6 +21,7 @@ import termios
 import tty
 from typing import TYPE_CHECKING, Any
 
+from tickwire.cli import printable
 from tickwire.engine.book import fault_phrases
 
 if TYPE_CHECKING:
@@ -45,10 +46,13 @@ def _row(table: Table, *cells: str) -> None:
     feed session names come from the feed, and a string such as ``[/]`` as markup
     raised ``MarkupError`` on every refresh: the dashboard (and its kill key) went away
     mid-session and the report was lost at the end (test:
-    ``test_engine_live_dashboard.py::test_render_shows_feed_strings_as_written``)."""
+    ``test_engine_live_dashboard.py::test_render_shows_feed_strings_as_written``).
+    Control characters are shown escaped (:func:`tickwire.cli.printable`): rich passes
+    ESC through, so a symbol or session carrying ``ESC [ 2 J`` cleared the operator's
+    terminal on every refresh (test: ``..::test_render_escapes_control_characters_from_the_feed``)."""
     from rich.text import Text
 
-    table.add_row(*(Text(c) for c in cells))
+    table.add_row(*(Text(printable(c)) for c in cells))
 
 
 def render(snap: dict[str, Any]) -> Group:
