@@ -167,3 +167,37 @@ def test_soupbintcp_aio_session_not_available_is_retried_for_a_bounded_time() ->
             await runner.close()
 
     run(main())
+
+
+def test_messages_nobody_receives_pause_the_reading() -> None:
+    """30,000 messages for a client whose application does not call ``receive()`` for
+    three of its heartbeat timeouts: the queue stops near ``max_queued`` (the reading
+    paused, the server holding the rest), the client does not take its own pause for a
+    dead server, and then every message comes, once, in order. On the old code the queue
+    held all 30,000."""
+
+    async def main() -> None:
+        core = SoupServer(USERS, heartbeat_interval=0.1)
+        for i in range(30_000):
+            core.publish(b"message %08d" % i)
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        try:
+            session = ClientSession("USER01", "Secret123", heartbeat_interval=0.1, timeout=0.5)
+            client = SoupClient(session, "127.0.0.1", port, max_queued=1_000)
+            await client.connect()
+            await asyncio.sleep(1.5)
+            held = client.messages.qsize()
+            assert client.pauses >= 1 and held < 10_000, held
+            assert client.connections == 1 and client.logged_in  # no timeout, no reconnect
+            for i in range(30_000):
+                msg = await client.receive(timeout=2.0)
+                assert (msg.sequence_number, msg.data) == (i + 1, b"message %08d" % i)
+            assert client.connections == 1 and client.messages.empty()
+            await client.close()
+            with pytest.raises(ValueError, match="max_queued"):
+                SoupClient(ClientSession("USER01", "x"), "127.0.0.1", port, max_queued=0)
+        finally:
+            await runner.close()
+
+    run(main())

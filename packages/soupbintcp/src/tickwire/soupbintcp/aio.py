@@ -128,6 +128,16 @@ class SoupClient:
        ``max_backoff``), and go to 1;
     3. unless the next try would start more than ``busy_retry_for`` seconds
        after the first: then raise :class:`LoginRejectedError` ("S").
+
+    **Messages nobody reads.** Without ``on_message``, :attr:`messages` holds what
+    :meth:`receive` has not taken. Once it holds ``max_queued`` (10,000), the client
+    stops reading the socket (:attr:`pauses` counts it) and reads again when
+    :meth:`receive` has taken it down to half; the server's flow control keeps the rest,
+    nothing is lost or reordered, and the server's heartbeat timeout does not run while
+    the application, not the server, holds the reading
+    (:meth:`ClientSession.hold_timeout`). Why: the queue was unbounded, so a client
+    that never called :meth:`receive` held every message of the day. Test:
+    ``test_soupbintcp_aio.py::test_messages_nobody_receives_pause_the_reading``.
     """
 
     def __init__(
@@ -145,6 +155,7 @@ class SoupClient:
         busy_retry_for: float = 30.0,
         max_backoff: float = 1.0,
         keep_events: int = 100,
+        max_queued: int = 10_000,
     ) -> None:
         if busy_retry_for < 0 or max_backoff <= 0 or reconnect_delay <= 0:
             raise ValueError(
@@ -153,6 +164,12 @@ class SoupClient:
             )
         if keep_events < 1:
             raise ValueError(f"keep_events must be >= 1, got {keep_events}")
+        if max_queued < 1:
+            raise ValueError(f"max_queued must be >= 1, got {max_queued}")
+        self.max_queued = max_queued
+        #: Times the reading paused because :attr:`messages` was full (class docs).
+        self.pauses = 0
+        self._paused = False
         self.core = core
         self.tap = tap
         self.on_message = on_message
@@ -227,7 +244,19 @@ class SoupClient:
         self._flush()
 
     async def receive(self, timeout: float | None = None) -> Message:
-        return await asyncio.wait_for(self.messages.get(), timeout)
+        message = await asyncio.wait_for(self.messages.get(), timeout)
+        if self._paused and self.messages.qsize() <= self.max_queued // 2:
+            self._paused = False
+            self.core.hold_timeout(self.loop.time())  # the pause was ours, not the server's
+            if self._proto and self._proto.transport and not self._proto.transport.is_closing():
+                self._proto.transport.resume_reading()
+        return message
+
+    def _pause_reading(self) -> None:
+        self._paused = True
+        self.pauses += 1
+        if self._proto and self._proto.transport and not self._proto.transport.is_closing():
+            self._proto.transport.pause_reading()
 
     @property
     def logged_in(self) -> bool:
@@ -270,6 +299,8 @@ class SoupClient:
         self._rejected = False
         self.last_close_reason = None
         self.connections += 1
+        if self._paused and proto.transport is not None:  # still full: read nothing yet
+            proto.transport.pause_reading()
         self.core.connect(self.loop.time())
         self._flush()
         self._arm()
@@ -330,6 +361,8 @@ class SoupClient:
                     self.on_message(ev)
                 else:
                     self.messages.put_nowait(ev)
+                    if not self._paused and self.messages.qsize() >= self.max_queued:
+                        self._pause_reading()
                 continue
             kept = self.events
             if len(kept) == kept.maxlen:
@@ -383,6 +416,8 @@ class SoupClient:
 
     def _on_timer(self) -> None:
         self._timer = None
+        if self._paused:  # the application holds the reading: no server timeout
+            self.core.hold_timeout(self.loop.time())
         self._dispatch(self.core.timer(self.loop.time()))
         self._flush()
         self._arm()

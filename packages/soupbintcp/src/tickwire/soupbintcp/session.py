@@ -300,6 +300,12 @@ class ClientSession(StateMachine):
             return min(self._last_recv + self.timeout, self._last_send + self.heartbeat_interval)
         return self._last_recv + self.timeout
 
+    def hold_timeout(self, now: float) -> None:
+        """Restart the server's heartbeat timeout at ``now``: the adapter stopped reading
+        the socket itself (its application has not taken the messages), so silence is
+        not the server's (``SoupClient``'s "Messages nobody reads")."""
+        self._last_recv = now
+
     def timer(self, now: float) -> list[Event]:
         """Heartbeats and the dead-peer timeout."""
         if not self.reading:
