@@ -944,3 +944,51 @@ def test_a_forged_session_name_reaches_the_log_escaped(caplog: pytest.LogCapture
     assert eng.conflicts == 1 and eng.kill_trips >= 1
     warned = [r.getMessage() for r in caplog.records if "differ from the copies" in r.getMessage()]
     assert len(warned) == 1 and repr(evil) in warned[0] and "\x1b" not in warned[0]
+
+
+def test_control_a_status_over_64_kib_is_read_whole() -> None:
+    """Ten strategy log lines of 10,000 characters make a ``status`` answer of some
+    100 KB: ``send_command`` reads it whole. On the old code it raised ValueError
+    ("Separator is found, but chunk is longer than limit"): a traceback from ``live
+    --command status`` while the session ran on."""
+
+    async def go(tmp: str) -> dict[str, Any]:
+        ex, eng, control = await _control_engine(tmp)
+        for i in range(10):
+            eng.runner.ctx.log(f"{i} " + "x" * 10_000)
+        answer = await send_command(control, "status")
+        await _close(ex, eng)
+        return answer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        answer = run(go(tmp))
+    assert answer["ok"] and answer["log"]["lines"] == 10
+    assert len(answer["log"]["last"]) == 10 and answer["log"]["last"][9].endswith("x" * 10_000)
+
+
+def test_control_clients_that_do_not_read_their_answer_are_let_go() -> None:
+    """CONTROL_MAX_CLIENTS clients ask for a status of about 1 MB and never read it: each
+    is let go after ``control_timeout``, so the kill switch answers again. Without the
+    timeout on the answer they held every place for the whole session."""
+
+    async def go(tmp: str) -> dict[str, Any]:
+        ex, eng, control = await _control_engine(tmp)
+        eng.control_timeout = 0.3
+        for i in range(10):
+            eng.runner.ctx.log(f"{i} " + "x" * 100_000)
+        stuck = []
+        for _ in range(CONTROL_MAX_CLIENTS):
+            _reader, writer = await asyncio.open_unix_connection(control)
+            writer.write(b"status\n")
+            await writer.drain()
+            stuck.append(writer)
+        await asyncio.sleep(1.0)
+        answer = await send_command(control, "kill", timeout=2.0)
+        for writer in stuck:
+            writer.close()
+        await _close(ex, eng)
+        return answer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        answer = run(go(tmp))
+    assert answer["ok"] and answer["armed"] is False

@@ -610,7 +610,8 @@ class LiveEngine:
         once, unanswered); each has :attr:`control_timeout` seconds to send one line of at
         most :data:`CONTROL_LINE_LIMIT` bytes; a longer line is answered ``"ok": false``,
         a client that sends nothing or hangs up is closed without a word, and a client
-        gone before the answer is not an error. Why: a client that connected and never
+        gone before the answer, or not reading it within :attr:`control_timeout`, is not
+        an error. Why: a client that connected and never
         sent held a task and a descriptor for the whole session (a loop of them takes the
         descriptors the OUCH reconnect needs), and one that hung up, or sent a line over
         the reader's limit, printed a traceback of a dozen lines on the engine's stderr
@@ -636,8 +637,8 @@ class LiveEngine:
                 answer = self._command(raw.decode("ascii", "replace").strip().lower())
             answer["armed"] = self.runner.risk.armed
             writer.write((json.dumps(answer) + "\n").encode())
-            await writer.drain()
-        except ConnectionError:  # gone before the answer: nothing to tell it
+            await asyncio.wait_for(writer.drain(), self.control_timeout)
+        except (ConnectionError, TimeoutError):  # gone, or not reading its answer
             pass
         finally:
             self._control_clients -= 1
@@ -910,6 +911,11 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
 
     Raises :class:`ControlError` naming ``path`` when nothing listens there (no such
     file, a stale socket, not a socket), in ``timeout``, or when the answer is not JSON.
+    The answer is read to the end of the connection (the engine closes it), whatever its
+    length: a ``status`` of many open orders, or of long strategy log lines, was over the
+    reader's 64 KiB line limit and raised a bare ``ValueError`` (a traceback from ``live
+    --command status``). Test:
+    ``test_engine_live.py::test_control_a_status_over_64_kib_is_read_whole``.
     """
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
@@ -922,7 +928,7 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
     try:
         writer.write(command.encode("ascii") + b"\n")
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
+        line = await asyncio.wait_for(reader.read(), timeout)  # to EOF: no line limit
     except (TimeoutError, OSError) as exc:
         raise ControlError(f"control socket {path}: {exc or 'no answer'}") from None
     finally:
