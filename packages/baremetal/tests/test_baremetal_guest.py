@@ -406,3 +406,22 @@ def test_wireshark_reads_the_kernels_orders(guest: Guest, tmp_path: Path) -> Non
     )  # fmt: skip
     rows = [line.split("\t") for line in proc.stdout.splitlines()]
     assert rows == [["TWORDERS01", str(i + 1), "1", "47", "1"] for i in range(len(orders))]
+
+
+def test_a_reply_from_another_local_socket_is_not_the_kernels(guest: Guest) -> None:
+    """Another process on the host sends a forged DONE reply (result OK) for the next
+    command to the host's UDP port before the kernel answers: it is not taken. The
+    replies are not authenticated, so on the old code, whose socket took datagrams from
+    anyone, ``command`` returned the forged OK for an ARM the kernel refused."""
+    import socket
+
+    from tickwire.baremetal.layout import ACK_KIND_DONE, build_ack, control_seq
+
+    guest.reconfigure(BASE_CONFIG)
+    host = guest._sock.getsockname() if guest._sock is not None else None
+    assert host is not None
+    following = control_seq(guest._control(Command.SYNC)) + 1  # the next command's seq
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as forger:
+        forger.sendto(build_ack(ACK_KIND_DONE, following, int(CommandResult.OK), 0), host)
+        assert guest.command(Command.ARM, b"\x02") == CommandResult.BAD_VALUE
+    assert guest.running and guest.process([b"\x00" * 64]) == [[]]

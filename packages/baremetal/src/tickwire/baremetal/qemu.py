@@ -197,6 +197,10 @@ class Guest:
             self._sock.bind(("127.0.0.1", 0))
         host_port = self._sock.getsockname()[1]
         self._guest_port = _free_udp_port()
+        # Only QEMU's port may answer: the kernel's replies carry no secret, and another
+        # local process sending one for the next command was taken for the kernel's
+        # (test_baremetal_guest.py::test_a_reply_from_another_local_socket_is_not_the_kernels).
+        self._sock.connect(("127.0.0.1", self._guest_port))
         self._lines = queue.Queue()
         self._stderr = []
         self.serial_log = []
@@ -338,7 +342,7 @@ class Guest:
     # -- network --------------------------------------------------------------------------
     def _send(self, frame: bytes) -> None:
         assert self._sock is not None
-        self._sock.sendto(frame, ("127.0.0.1", self._guest_port))
+        self._sock.send(frame)  # connected to QEMU's port (_launch)
 
     def _recv(self, timeout: float) -> bytes:
         assert self._sock is not None
@@ -348,6 +352,11 @@ class Guest:
         except TimeoutError:
             raise GuestError(
                 f"no reply from the guest within {timeout:.1f}s (running={self.running}); "
+                f"serial: {self.serial_log[-3:]}"
+            ) from None
+        except ConnectionRefusedError:  # connected: QEMU's port is gone
+            raise GuestError(
+                f"the guest's port refused the frame (running={self.running}); "
                 f"serial: {self.serial_log[-3:]}"
             ) from None
 
