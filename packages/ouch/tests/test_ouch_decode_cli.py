@@ -192,3 +192,28 @@ def test_a_capture_without_soupbintcp_says_so(
     line = _one_line(err)
     assert line.startswith("tickwire-ouch decode: error: ")
     assert "no SoupBinTCP stream found" in line and "0 TCP segments" in line
+
+
+def test_text_output_shows_control_characters_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Debug packet and an OUCH symbol carrying ESC sequences (clear the screen, set the
+    window title) are printed escaped; on the old code they went to the terminal raw."""
+    from tickwire.ouch import v50
+    from tickwire.soupbintcp.packets import Debug, UnsequencedData, build_packet
+
+    enter = v50.EnterOrder(
+        1, "B", 100, "\x1b[2J", 1_000_000, "0", "Y", "A", "N", "N", "\x1b[Hclord"
+    )
+    cap = tmp_path / "e.pcap"
+    _tcp_capture(
+        cap,
+        [
+            (True, build_packet(Debug("\x1b]0;pwned\x07\x1b[2J"))),
+            (False, build_packet(UnsequencedData(v50.encode(enter)))),
+        ],
+    )
+    main(["decode", str(cap)])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in out and "\\x1b[2J" in out

@@ -55,6 +55,7 @@ from tickwire.cli import (
     existing_file,
     json_output,
     json_to_stdout,
+    printable,
     run_cli,
     tcp_udp_port,
 )
@@ -462,6 +463,10 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _text(rec: dict[str, Any]) -> str:
+    """One record as a line of text; every field value is shown with its control
+    characters escaped (:func:`tickwire.cli.printable`): Debug texts, usernames, symbols
+    and ClOrdIDs are a peer's bytes, and ``ESC [ 2 J`` in one cleared the terminal
+    (``test_ouch_decode_cli.py::test_text_output_shows_control_characters_escaped``)."""
     if "gap" in rec:
         gap = rec["gap"]
         return (
@@ -479,14 +484,16 @@ def _text(rec: dict[str, Any]) -> str:
             f"{rec['resync']['skipped_bytes']} bytes skipped to the next packet boundary"
         )
     if "packet" not in rec:
-        return f"{rec.get('timestamp_ns')} ERROR {rec.get('error')}"
+        return f"{rec.get('timestamp_ns')} ERROR {printable(str(rec.get('error')))}"
     head = f"{rec['timestamp_ns']} {rec['src']} -> {rec['dst']} {rec['packet']}"
     if "ouch" in rec:
         o = rec["ouch"]
-        fields = " ".join(f"{k}={v}" for k, v in o.items() if k not in ("message_type", "name"))
+        fields = " ".join(
+            f"{k}={printable(str(v))}" for k, v in o.items() if k not in ("message_type", "name")
+        )
         return f"{head} OUCH {rec['ouch_version']} {o['name']} {fields}"
     fields = " ".join(
-        f"{k}={v}" for k, v in rec.items()
+        f"{k}={printable(str(v))}" for k, v in rec.items()
         if k not in ("timestamp_ns", "src", "dst", "direction", "packet", "packet_type")
     )  # fmt: skip
     return f"{head} {fields}".rstrip()
