@@ -341,3 +341,44 @@ def test_sweep_says_incomplete_runs_apart_from_failed_ones(
     out, err = capsys.readouterr()
     assert "0 ok, 0 failed, 2 incomplete" in out
     assert "sweep: 2 of 2 runs not ok (0 ok, 0 failed, 2 incomplete; " in err
+
+
+def test_the_capture_line_shows_a_session_name_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stray packet whose session is ESC [ 2 J ESC [ H: the capture line names it
+    escaped. On the old code it went to the terminal raw (cleared it)."""
+    from tickwire.moldudp64.codec import DownstreamPacket, parse_downstream
+
+    itch = tmp_path / "day.itch"
+    with BinaryFileWriter(itch) as out:
+        for msg in generate_day(200, 3, 1):
+            out.write(msg)
+    packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
+    evil = DownstreamPacket("\x1b[2J\x1b[H", 1, parse_downstream(packets[1][1]).messages)
+    packets.insert(2, (packets[1][0], evil.build()))
+    cap = tmp_path / "evil.pcap"
+    write_capture(cap, packets, list(range(len(packets))))
+    assert engine_main(["book", str(cap), "--session", "FEED01"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "session FEED01 read, 1 packets of \\x1b[2J\\x1b[H skipped" in out
+
+
+def test_the_first_conflict_names_its_session_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture of session ESC [ 2 J ESC [ H with a forged copy of one packet: the error
+    line names the first conflict's session escaped (it went to stderr raw)."""
+    itch = tmp_path / "day.itch"
+    with BinaryFileWriter(itch) as out:
+        for msg in generate_day(200, 3, 1):
+            out.write(msg)
+    packets = list(pack_binaryfile(str(itch), session="\x1b[2J\x1b[H", max_payload=400))
+    ts, pkt = packets[2]
+    packets.insert(2, (ts, pkt[:-1] + bytes([pkt[-1] ^ 1])))
+    cap = tmp_path / "evil.pcap"
+    write_capture(cap, packets, list(range(len(packets))))
+    assert engine_main(["book", str(cap), "--json", str(tmp_path / "b.json")]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "the first at \\x1b[2J\\x1b[H " in err

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from tickwire.cli import UsageError, require_regular_file
+from tickwire.cli import UsageError, printable
 from tickwire.engine.book import BookManager
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
@@ -227,14 +228,15 @@ class CaptureFeedStats:
         if self.skipped_messages:
             line += f", {self.skipped_messages:,} blocks not ITCH"
         if self.other_session:
-            others = [s for s in self.sessions if s != self.session]
+            # session names are a capture's bytes: control characters escaped
+            others = [printable(s) for s in self.sessions if s != self.session]
             line += (
-                f", session {self.session} read, {self.other_session:,} packets of "
-                f"{', '.join(others)} skipped"
+                f", session {printable(self.session or '')} read, {self.other_session:,} "
+                f"packets of {', '.join(others)} skipped"
             )
         elif len(self.sessions) > 1:
             line += f", {len(self.sessions)} MoldUDP64 sessions, all read: " + ", ".join(
-                self.sessions
+                printable(s) for s in self.sessions
             )
         return line
 

@@ -59,6 +59,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from tickwire.cli import printable
+
 from .capture import CaptureStats, MoldCapture, faults_text
 from .events import Conflict, Event, Messages
 from .receiver import Receiver, ReceiverConfig
@@ -234,4 +236,5 @@ class SequencedCapture:
                 st = self.stats
                 st.conflicts += ev.count
                 if st.first_conflict is None:
-                    st.first_conflict = f"{ev.session} {ev.sequence}"
+                    # a capture's session: control characters escaped (it reaches stderr)
+                    st.first_conflict = f"{printable(ev.session)} {ev.sequence}"
