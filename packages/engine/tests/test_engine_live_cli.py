@@ -209,3 +209,23 @@ def test_live_never_takes_a_control_path_that_is_not_its_own(
     check_control_path(sock_path, remove_stale=True)
     assert not Path(sock_path).exists()
     short.cleanup()
+
+
+def test_strategy_log_lines_on_stderr_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    """``live`` without the dashboard writes the strategy's lines on stderr: a line
+    carrying a feed symbol with ESC [ 2 J (or the 8-bit CSI) is written escaped. On the
+    old code it went to the terminal raw."""
+    import logging
+
+    from tickwire.engine.cli_live import _strategy_log_to_stderr
+    from tickwire.engine.strategy.live import StrategyLog
+
+    log = logging.getLogger("tickwire.engine.strategy")
+    saved = (list(log.handlers), log.level, log.propagate)
+    log.handlers.clear()
+    try:
+        _strategy_log_to_stderr()
+        StrategyLog().append("123 bought \x1b[2J\x9bH")
+    finally:
+        log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+    assert capsys.readouterr().err == "strategy: 123 bought \\x1b[2J\\x9bH\n"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from typing import Any
 
@@ -34,6 +35,7 @@ from tickwire.cli import (
     multicast_ipv4,
     one_line,
     output_file,
+    printable,
     secret_file,
 )
 from tickwire.engine.cli_backtest import UsageError as _UsageError
@@ -213,16 +215,24 @@ def _feed_session(args: argparse.Namespace) -> str | None:
     return name
 
 
+class _PrintableFormatter(logging.Formatter):
+    """``strategy: LINE`` with the line's control characters escaped
+    (:func:`tickwire.cli.printable`): a strategy's line often carries a feed symbol (eight
+    bytes of anything), and ``ESC [ 2 J`` in it cleared the operator's terminal. Test:
+    ``test_engine_live_cli.py::test_strategy_log_lines_on_stderr_are_escaped``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "strategy: " + printable(record.getMessage())
+
+
 def _strategy_log_to_stderr() -> None:
     """The strategy's ``ctx.log`` lines on stderr as they come, ``strategy: LINE`` (the
     dashboard shows the last ones instead; a program that configured the logger keeps
     its own handlers)."""
-    import logging
-
     log = logging.getLogger("tickwire.engine.strategy")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("strategy: %(message)s"))
+        handler.setFormatter(_PrintableFormatter())
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
