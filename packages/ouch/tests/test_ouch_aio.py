@@ -187,3 +187,37 @@ def test_undecodable_inbound_is_counted_and_logged_a_few_times(
     assert undecodable == 100
     assert len(lines) == LOGGED_UNDECODABLE
     assert lines[-1].endswith("(later ones are counted only)")
+
+
+def test_undecodable_outbound_is_counted_and_logged_a_few_times(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A host whose sequenced stream holds 100 messages no OUCH decoder reads, then an
+    answer: all 100 counted, 20 logged, the answer applied. On the old code: 100 error
+    lines and no count."""
+    from tickwire.soupbintcp import SoupServer
+    from tickwire.soupbintcp.aio import SoupServerRunner
+
+    async def main() -> OuchClient:
+        core = SoupServer(USERS)
+        for _ in range(100):
+            core.publish(b"\x01garbage")
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        try:
+            c = OuchClient("127.0.0.1", port, "USER01", "Secret123")
+            await c.connect()
+            for _ in range(200):
+                if c.undecodable == 100:
+                    break
+                await asyncio.sleep(0.01)
+            await c.close()
+            return c
+        finally:
+            await runner.close()
+
+    with caplog.at_level(logging.ERROR, logger="tickwire.ouch"):
+        c = run(main())
+    lines = [r.getMessage() for r in caplog.records if "undecodable OUCH" in r.getMessage()]
+    assert c.undecodable == 100 and len(lines) == LOGGED_UNDECODABLE
+    assert lines[-1].endswith("(later ones are counted only)")

@@ -64,7 +64,10 @@ class OuchClient:
     the application, oldest first, and counts the older ones it dropped in
     :attr:`updates_dropped`. Why: a client that reads the book and never the updates held
     every answer of the day in an unbounded queue. Test:
-    ``test_ouch_aio.py::test_updates_nobody_reads_are_bounded``.
+    ``test_ouch_aio.py::test_updates_nobody_reads_are_bounded``. A message no decoder can
+    read is counted in :attr:`undecodable` and the first :data:`LOGGED_UNDECODABLE` are
+    logged (each was an error line, at the host's rate; test:
+    ``test_ouch_aio.py::test_undecodable_outbound_is_counted_and_logged_a_few_times``).
 
     >>> # async with OuchClient("127.0.0.1", port, "USER01", "secret") as c:
     >>> #     msg = c.book.enter("B", 100, "AAPL", 1_500_000); c.send(msg)
@@ -113,6 +116,8 @@ class OuchClient:
         self.updates: asyncio.Queue[Message] = asyncio.Queue(keep_updates)
         #: updates dropped, oldest first, from the full :attr:`updates` (class docs)
         self.updates_dropped = 0
+        #: messages from the host no decoder could read (class docs)
+        self.undecodable = 0
         self.resent = 0
 
     @property
@@ -167,7 +172,16 @@ class OuchClient:
         try:
             msg = self._decode(ev.data)
         except OuchError as exc:
-            log.error("undecodable OUCH message at sequence %s: %s", ev.sequence_number, exc)
+            self.undecodable += 1
+            if self.undecodable <= LOGGED_UNDECODABLE:
+                log.error(
+                    "undecodable OUCH message at sequence %s: %s%s",
+                    ev.sequence_number,
+                    exc,
+                    " (later ones are counted only)"
+                    if self.undecodable == LOGGED_UNDECODABLE
+                    else "",
+                )
             return
         if isinstance(self.book, OrderBook50):
             assert isinstance(msg, v50.OutboundMessage)
