@@ -306,6 +306,8 @@ def test_what_a_restart_inherited_is_reported_and_shown() -> None:
     assert isinstance(cancel, v50.CancelOrder) and cancel.user_ref_num == 1
     assert "inherited from a previous run" in _text(snap)
     assert "1 orders, 1 cancelled; AAPL 100" in _text(snap)
+
+
 def test_render_escapes_control_characters_from_the_feed() -> None:
     """A symbol and a session name carrying ESC sequences (clear the screen, set the
     window title) are shown escaped, on a real terminal too: rich passes ESC through, so
