@@ -151,3 +151,34 @@ def test_datagrams_from_another_source_merge_with_the_socket(use_uvloop: bool) -
     assert seen == [packets[0], packets[2]]  # the socket's, not the other source's
     assert rx.receiver.stats.packets == 4
     assert rx.receiver.stats.duplicate_messages == 1
+
+
+def test_a_full_queue_drops_datagrams_before_the_receiver() -> None:
+    """``queue_size=2`` and nobody reading: the third to fifth packets are dropped before
+    the receiver (counted), not delivered into a full queue; sent again (as the
+    retransmissions of a re-request would be) once the queue was read, they come, so
+    messages 1 to 5 arrive in order, once. On the old code the third packet raised
+    QueueFull after the receiver had delivered it: messages 3 to 5 were lost, and
+    ``close()`` raised QueueFull too."""
+    from tickwire.moldudp64.receiver import Receiver
+
+    def packet(seq: int) -> bytes:
+        return DownstreamPacket("S", seq, (b"m%d" % seq,)).build()
+
+    async def main() -> list[bytes]:
+        rx = MoldReceiver(Receiver(ReceiverConfig(session="S", start_sequence=1)), queue_size=2)
+        for seq in range(1, 6):
+            rx.receive_datagram(packet(seq), ("198.18.0.1", 1))
+        assert rx.datagrams_dropped == 3
+        got: list[bytes] = []
+        events = rx.messages()
+        for _ in range(2):
+            got.append((await asyncio.wait_for(events.__anext__(), 2))[2])
+        for seq in range(3, 6):  # each read before the next comes: none dropped
+            rx.receive_datagram(packet(seq), ("198.18.0.1", 1))
+            got.append((await asyncio.wait_for(events.__anext__(), 2))[2])
+        assert rx.datagrams_dropped == 3
+        await asyncio.wait_for(rx.close(), 2)
+        return got
+
+    assert run(main()) == [b"m1", b"m2", b"m3", b"m4", b"m5"]

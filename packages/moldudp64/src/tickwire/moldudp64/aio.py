@@ -182,6 +182,14 @@ class MoldReceiver:
     copy of a frame it turned into an order, for one) are handed over with
     :meth:`receive_datagram`; ``before_datagram`` lets such a source hand over its older
     packets before each socket datagram is processed.
+
+    ``queue_size`` (0: no limit) bounds what waits for :meth:`events`: while that many
+    events wait, a datagram is dropped before the receiver sees it
+    (:attr:`datagrams_dropped`), so it is a gap, requested again once the application
+    has caught up, never a message lost after delivery. Why: the queue raised
+    ``QueueFull`` inside the datagram callback once full, after the receiver had
+    delivered the packet's messages: they were lost, and :meth:`close` raised too. Test:
+    ``test_moldudp64_aio.py::test_a_full_queue_drops_datagrams_before_the_receiver``.
     """
 
     def __init__(
@@ -195,7 +203,14 @@ class MoldReceiver:
         self._loop = asyncio.get_running_loop()
         self._protocols: list[_Datagrams] = []
         self._requests: _Datagrams | None = None
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
+        if queue_size < 0:
+            raise ValueError(f"queue_size must be >= 0, got {queue_size}")
+        self.queue_size = queue_size
+        #: datagrams dropped before the receiver while the queue was full (class docs)
+        self.datagrams_dropped = 0
+        # unbounded itself: one datagram may give several events (queue_size is checked
+        # before the receiver, in _on_datagram)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._timer = _Timer(self._loop, self._tick)
         self._closed = False
         #: Called with each datagram from the receiver's sockets before it is processed. A
@@ -248,6 +263,9 @@ class MoldReceiver:
         self._on_datagram(data, addr)
 
     def _on_datagram(self, data: bytes, addr: Address) -> None:
+        if self.queue_size and self._queue.qsize() >= self.queue_size:
+            self.datagrams_dropped += 1  # a gap, recovered later (class docs)
+            return
         self._handle(self.receiver.receive(data, addr, self._loop.time()))
 
     def _tick(self) -> None:
