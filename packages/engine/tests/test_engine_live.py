@@ -770,6 +770,8 @@ def test_a_strategy_that_fails_still_gets_its_report_and_logout() -> None:
         ex.ouch50.closed_reasons
     )
     _assert_agree(ex, eng)
+
+
 # -- the control socket against its own clients ----------------------------------------
 async def _control_engine(tmp: str) -> tuple[Exchange, LiveEngine, str]:
     control = os.path.join(tmp, "ctl.sock")

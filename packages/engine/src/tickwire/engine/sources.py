@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tickwire.cli import UsageError, require_regular_file
-from tickwire.cli import UsageError, printable
+from tickwire.cli import UsageError, printable, require_regular_file
 from tickwire.engine.book import BookManager
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
