@@ -240,3 +240,20 @@ def test_protocol_error_warnings_are_rate_limited_per_address(
     assert sum("198.18.0.8" in w for w in warned) == 1
     assert server.stats.protocol_errors == 302
     assert server.stats.warnings_suppressed == 295
+
+
+def test_refused_second_login_warnings_are_rate_limited_per_address(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Someone with the password retrying a session already logged in: every refusal
+    counted, warnings at the failed-login pace per address (the rest at DEBUG). On the
+    old code: a warning line per attempt, without end."""
+    server = SoupServer(USERS)
+    attempt(server, "Secret123", 0.0, source="198.18.0.1")
+    with caplog.at_level(logging.WARNING, logger="tickwire.soupbintcp"):
+        for i in range(100):
+            _, conn, events = attempt(server, "Secret123", i / 100, source="198.18.0.9")
+            assert events[0] == Rejected("S") and conn.closed
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 5 and all("refused a second login" in w for w in warned)
+    assert server.stats.duplicate_logins == 100 and server.stats.warnings_suppressed == 95

@@ -848,7 +848,8 @@ class ServerConnection(StateMachine):
             return self._close("login rejected: session not available")
         if s.active is not None and s.active is not self and not s.active.closed:
             s.stats.duplicate_logins += 1
-            log.warning(
+            self._warn(
+                now,
                 "refused a second login for user %r from %s: session %s is logged in from %s",
                 req.username,
                 self.peer or "?",
@@ -876,13 +877,20 @@ class ServerConnection(StateMachine):
         s = self.server
         s.stats.protocol_errors += 1
         s._count(reason.split(":")[0])
+        self._warn(now, "closing %s: %s", self.peer or "connection", reason)
+        return self._close(f"protocol error: {reason}")
+
+    def _warn(self, now: float, msg: str, *args: object) -> None:
+        """A warning a peer's packets cause, at the failed-login pace per address
+        (:class:`SoupServer`'s ``warn_throttle``); beyond it at DEBUG, counted in
+        ``warnings_suppressed``. Protocol errors and refused second logins use it."""
+        s = self.server
         if s.warn_throttle.blocked(self.source, now):  # this address logged its share
             s.stats.warnings_suppressed += 1
-            log.debug("closing %s: %s", self.peer or "connection", reason)
+            log.debug(msg, *args)
         else:
             s.warn_throttle.failed(self.source, now)
-            log.warning("closing %s: %s", self.peer or "connection", reason)
-        return self._close(f"protocol error: {reason}")
+            log.warning(msg, *args)
 
     def _send(self, packet: Packet, now: float) -> None:
         """Queue a packet; the table must allow sending it (a bug here otherwise)."""
