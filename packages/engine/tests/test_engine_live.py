@@ -994,3 +994,51 @@ def test_control_clients_that_do_not_read_their_answer_are_let_go() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         answer = run(go(tmp))
     assert answer["ok"] and answer["armed"] is False
+
+
+class _SlowTaker(ThresholdTaker):
+    """The taker, 2 ms on each BBO change: slower than the feed (it awaits, so the
+    exchange in the same event loop publishes on at its own rate)."""
+
+    async def on_book(self, update: Any) -> None:
+        await asyncio.sleep(0.002)
+        await super().on_book(update)
+
+
+def test_a_strategy_behind_the_feed_holds_bounded_memory_and_loses_nothing() -> None:
+    """With at most ``feed_queue`` feed events waiting, a strategy slower than the feed
+    makes the receiver drop datagrams before it (gaps), requested again: the books still
+    end equal to the exchange's. Before, the queue held every datagram it fell behind by."""
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any]]:
+        ex, eng = await _pair(strategy=_SlowTaker(STRATEGY))
+        assert eng.receiver is not None
+        eng.runner.max_waiting = 50  # (LiveConfig.feed_queue and the receiver's queue,
+        eng.receiver.queue_size = 4  # made small for the test)
+        waiting = 0
+        feed_events = eng.receiver.on_event
+
+        def watch(ev: Any) -> None:  # the most ever waiting, in both queues
+            nonlocal waiting
+            assert eng.receiver is not None and feed_events is not None
+            feed_events(ev)
+            waiting = max(waiting, eng.runner._waiting + eng.receiver._queue.qsize())
+
+        eng.receiver.on_event = watch
+        task = asyncio.create_task(eng.run())
+        await ex.run_flow(generate_day(3_000, 6, 3), rate=40_000)
+        for _ in range(300):  # the recoveries (bounded: 30 s)
+            await asyncio.sleep(0.1)
+            if eng.runner.messages_seen >= ex.published:
+                break
+        assert ex.feed is not None
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 60)
+        await ex.close()
+        assert waiting <= 50 + 4 + 1, waiting
+        return ex, eng, report
+
+    ex, eng, report = run(main())
+    assert report["feed"]["datagrams_dropped"] > 0 and report["feed"]["gaps"] > 0
+    assert eng.runner.messages_seen == ex.published  # every message, once
+    _assert_books_equal(ex, eng)

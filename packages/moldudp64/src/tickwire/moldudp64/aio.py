@@ -226,10 +226,11 @@ class MoldReceiver:
         config: ReceiverConfig | None = None,
         on_event: Callable[[Event], None] | None = None,
         request_bind: tuple[str, int] = ("0.0.0.0", 0),
+        queue_size: int = 0,
     ) -> MoldReceiver:
         if not lines:
             raise ValueError("at least one line to listen on")
-        self = cls(Receiver(config), on_event)
+        self = cls(Receiver(config), on_event, queue_size)
         requests = _Datagrams(self._on_socket_datagram)
         await self._loop.create_datagram_endpoint(_factory(requests), local_addr=request_bind)
         self._requests = requests

@@ -163,6 +163,19 @@ class LiveConfig:
     #: Fees and rebates by liquidity flag (the ``[fees]`` table), charged on every
     #: execution as a backtest charges its fills; the report's ``pnl`` is net of them.
     fees: FeeSchedule = field(default_factory=FeeSchedule)
+    #: Feed messages waiting for the strategy, at most (``LiveRunner.max_waiting``); then
+    #: the receiver holds at most :data:`FEED_DATAGRAMS_WAITING` datagrams' messages, and
+    #: drops the datagrams beyond before reading them, so they are gaps, requested again
+    #: (``feed.datagrams_dropped``). Why: both queues were unbounded, so a strategy slower
+    #: than the feed (or a flood of forged in-session packets) grew the process without
+    #: limit, with orders open. Test:
+    #: ``test_engine_live.py::test_a_strategy_behind_the_feed_holds_bounded_memory_and_loses_nothing``.
+    feed_queue: int = 65_536
+
+
+#: Datagrams of the feed whose messages may wait in the receiver while the strategy is
+#: :attr:`LiveConfig.feed_queue` messages behind (``MoldReceiver``'s ``queue_size``).
+FEED_DATAGRAMS_WAITING = 1_024
 
 
 class MirrorError(RuntimeError):
@@ -204,6 +217,7 @@ class _Runner(LiveRunner):
             limits=config.limits,
             first_user_ref_num=config.first_user_ref_num,
             fees=config.fees,
+            max_waiting=config.feed_queue,
         )
         self.rx_times: deque[int] = deque()  # receive time of each queued ITCH message
         self.current_rx = 0
@@ -316,7 +330,11 @@ class LiveEngine:
         )
         try:
             self.receiver = await MoldReceiver.create(
-                line, config=rcfg, on_event=self._on_feed_event, request_bind=(c.feed[0], 0)
+                line,
+                config=rcfg,
+                on_event=self._on_feed_event,
+                request_bind=(c.feed[0], 0),
+                queue_size=FEED_DATAGRAMS_WAITING,
             )
         except BaseException as exc:
             if mirror is not None:
@@ -796,6 +814,9 @@ class LiveEngine:
                 "conflicts": self.conflicts,
                 # messages no ITCH decoder could read: skipped (the first few logged)
                 "undecodable": self.undecodable_itch,
+                # datagrams dropped while the strategy was LiveConfig.feed_queue messages
+                # behind: gaps, requested again
+                "datagrams_dropped": self.receiver.datagrams_dropped if self.receiver else 0,
                 # what the receiver refused or held back (docs/robustness.md section 2)
                 "refused": _refused(rx),
                 # what the book made of the messages (tickwire.engine.book's fault rules)

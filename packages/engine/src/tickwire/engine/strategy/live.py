@@ -97,8 +97,17 @@ class LiveRunner:
         clock: Callable[[], int] = wall_clock_ns,
         risk_clock: Callable[[], int] = time.monotonic_ns,
         fees: FeeSchedule | None = None,
+        max_waiting: int = 65_536,
     ) -> None:
+        if max_waiting < 1:
+            raise ValueError(f"max_waiting must be >= 1, got {max_waiting}")
         self.strategy = strategy
+        #: Feed messages waiting for the strategy, at most: at that many, :meth:`run`
+        #: takes no more from the feed until half are dispatched (the feed's own queue
+        #: then holds what comes, and a bounded one drops datagrams as gaps).
+        self.max_waiting = max_waiting
+        self._waiting = 0  # ("itch", ...) entries in the queue
+        self._room = asyncio.Event()
         self.clock = clock
         self.risk_clock = risk_clock
         self._send_bytes = send
@@ -167,7 +176,17 @@ class LiveRunner:
 
     def on_itch(self, msg: Message) -> None:
         """Queue one decoded ITCH message from the feed."""
+        self._waiting += 1
         self.queue.put_nowait(("itch", msg))
+
+    async def _next(self) -> tuple[str, Any]:
+        """The next queued event; a feed message taken makes room for the pump."""
+        kind, payload = await self.queue.get()
+        if kind == "itch":
+            self._waiting -= 1
+            if self._waiting <= self.max_waiting // 2:
+                self._room.set()
+        return kind, payload
 
     async def _drain_updates(self) -> None:
         while self._updates:
@@ -214,6 +233,9 @@ class LiveRunner:
         async def pump() -> None:
             async for msg in feed:
                 self.on_itch(msg)
+                if self._waiting >= self.max_waiting:  # the strategy is behind: wait
+                    self._room.clear()
+                    await self._room.wait()
             self.queue.put_nowait(("end", None))
 
         await self.strategy.on_start(self.ctx)
@@ -221,7 +243,7 @@ class LiveRunner:
         task = asyncio.create_task(pump())
         try:
             while True:
-                kind, payload = await self.queue.get()
+                kind, payload = await self._next()
                 if kind == "end":
                     break
                 await self._dispatch(kind, payload)
@@ -233,7 +255,7 @@ class LiveRunner:
                 if left <= 0:
                     break
                 try:
-                    kind, payload = await asyncio.wait_for(self.queue.get(), left)
+                    kind, payload = await asyncio.wait_for(self._next(), left)
                 except TimeoutError:
                     break
                 if kind != "end":
