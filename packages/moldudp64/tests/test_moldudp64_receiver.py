@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import itertools
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -689,3 +691,52 @@ def test_a_session_name_is_logged_escaped(caplog: pytest.LogCaptureFixture) -> N
     logged = [r.getMessage() for r in caplog.records]
     assert any("abandoned" in m for m in logged)
     assert not any("\x1b" in m for m in logged)
+TOP = 1 << 64  # one past the largest sequence number (the field is 8 bytes)
+
+
+@given(
+    n=st.integers(1, 24),
+    cuts=st.lists(st.integers(1, 23), max_size=8),
+    order=st.randoms(use_true_random=False),
+    at=st.integers(0, 40),
+    back=st.integers(1, 24),
+    over=st.integers(1, 5),
+    pinned=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_packet_running_past_2_64_is_refused_wherever_it_arrives(
+    n: int,
+    cuts: list[int],
+    order: random.Random,
+    at: int,
+    back: int,
+    over: int,
+    pinned: bool,
+) -> None:
+    """The last ``n`` sequence numbers below 2^64, in packets in any order (late join or
+    pinned, gaps, buffering, re-requests answered by the retransmissions), with one packet
+    from ``TOP - back`` whose messages run ``over`` past 2^64 - 1 arriving anywhere (first
+    packet, in order, beyond a hole, as a gap fill): it is refused as a bad packet, and
+    nothing is delivered past 2^64 - 1."""
+    first = TOP - n
+    bounds = sorted({first, *(first + c for c in cuts if c < n), TOP})
+    legit = [pkt(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+    order.shuffle(legit)
+    bad = pkt(TOP - min(back, n), min(back, n) + over)
+    feed = [*legit]
+    feed.insert(min(at, len(feed)), bad)
+    cfg = ReceiverConfig(request_server=SRV, request_delay=0)
+    if pinned:
+        cfg = dataclasses.replace(cfg, session="S", start_sequence=first)
+    rx = Receiver(cfg)
+    ev: list[Event] = []
+    t = 0.0
+    for data in [*feed, *legit]:  # then the retransmissions of whatever is missing
+        t += 1.0
+        ev += rx.receive(data, "A", t) + rx.tick(t)
+    got = delivered(ev)
+    assert got and got == list(range(got[0], TOP))
+    assert got[0] == first or not pinned
+    assert rx.stats.bad_packets == 1
+    assert sum(isinstance(e, BadPacket) for e in ev) == 1
+    assert not rx.in_gap and rx.known_end == TOP

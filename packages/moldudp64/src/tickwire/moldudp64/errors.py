@@ -19,6 +19,7 @@ __all__ = [
     "IncompleteReplay",
     "MessageTooLarge",
     "MoldError",
+    "SequenceOverflow",
     "SessionChoiceError",
     "TrailingBytes",
     "TruncatedPacket",
@@ -46,6 +47,11 @@ class TruncatedPacket(MoldError):
 
 class CountMismatch(MoldError):
     """The header's message count disagrees with the message blocks that follow."""
+
+
+class SequenceOverflow(MoldError):
+    """A packet whose messages would run past sequence number 2^64 - 1: the Sequence
+    Number field is 8 bytes, so no message can have a higher one."""
 
 
 class TrailingBytes(MoldError):

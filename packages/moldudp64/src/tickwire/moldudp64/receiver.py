@@ -30,7 +30,7 @@ of them; what does not fit is dropped (``buffer_dropped``) and requested again l
 Hostile and stray packets
 -------------------------
 Anyone who can reach the feed port can send a well-formed packet, so no single packet may
-move the receiver far. Two rules, one for the session and one for sequence numbers:
+move the receiver far. Three rules, one for the session and two for sequence numbers:
 
 * **A session is adopted on two packets, changed on a sustained run.** With
   ``session`` set (pinned) only that session is ever accepted; every other one is refused
@@ -57,6 +57,18 @@ move the receiver far. Two rules, one for the session and one for sequence numbe
   it neither starts a request storm nor holds the receiver in a gap. On a late join the
   same two packets, close to each other, fix the starting point, so one absurd first
   packet cannot make every real packet a duplicate.
+
+* **No message beyond 2^64 - 1.** The Sequence Number field is 8 bytes, so a packet
+  whose messages would run past 2^64 - 1 (sequence number + count over 2^64) is
+  malformed: it is refused as a bad packet (``bad_packets``, a
+  :class:`~tickwire.moldudp64.events.BadPacket` with
+  :class:`~tickwire.moldudp64.errors.SequenceOverflow`) before it can count for a
+  candidate session, a jump or delivery, wherever it arrives: first packet of a late
+  join, in order, beyond a hole, or as a retransmission filling a gap. Why: on a late
+  join near 2^64 such a packet was delivered, and sequence numbers past 2^64 - 1 (which
+  no later packet can name) reached the application. Test:
+  ``test_a_packet_running_past_2_64_is_refused_wherever_it_arrives``
+  (``test_moldudp64_receiver.py``).
 
 *Independent* means another datagram: a byte-identical copy within ``copy_window`` seconds
 (the B line, a duplicate in the network) does not count; a heartbeat repeated a second
@@ -134,7 +146,7 @@ from .codec import (
     parse_downstream,
     split_blocks,
 )
-from .errors import MoldError, TrailingBytes, TruncatedPacket
+from .errors import MoldError, SequenceOverflow, TrailingBytes, TruncatedPacket
 from .events import (
     Address,
     BadPacket,
@@ -168,6 +180,8 @@ _KEEP_BYTES = 64
 #: The ring of delivered messages starts this small and doubles up to ``verify_window``
 #: as messages are delivered (``Receiver._grow``).
 _FIRST_RING = 1024
+#: One past the largest sequence number: the field is 8 bytes.
+_SEQ_LIMIT = 1 << 64
 #: Unconfirmed end-of-session claims held at once (the lowest is dropped beyond this).
 _MAX_END_CLAIMS = 8
 
@@ -438,12 +452,22 @@ class Receiver:
                 source,
                 TruncatedPacket(f"a MoldUDP64 header is 20 bytes, got {len(data)}", offset=0),
             )
+        seq, count = _seq_count(data, 10)
+        if seq + count > _SEQ_LIMIT and count != END_OF_SESSION_COUNT:
+            # Before anything else (a candidate's run, the jump rule, delivery): see
+            # "Hostile and stray packets" in the module docstring.
+            return self._bad(
+                events,
+                source,
+                SequenceOverflow(
+                    f"{count} messages from sequence {seq} run past 2^64 - 1", offset=10
+                ),
+            )
         session = data[:10]
         if session != self._session_raw and not self._on_other_session(
             session, data, source, now, events
         ):
             return events
-        seq, count = _seq_count(data, 10)
         if count == END_OF_SESSION_COUNT or count == 0:
             if len(data) != HEADER_SIZE:
                 return self._bad(
