@@ -1,4 +1,4 @@
-"""Prices the exchange cannot publish are rejected before anything changes.
+"""Prices and sizes the exchange cannot publish are rejected before anything changes.
 
 OUCH 5.0 carries prices in 8 bytes, but the ITCH Add Order and Order Replace the exchange
 publishes carry Price(4): a price above 0xFFFFFFFF cannot reach the feed. Such an order
@@ -162,4 +162,80 @@ def test_an_exception_out_of_handle_leaves_no_batch_open() -> None:
     assert [type(m) for m in v.sent] == [v50.OrderExecuted]
     assert v.acct.ledger.positions == {"AAPL": 50}
     assert list(v.engine.resting_orders()) == []
+    v.equal()
+
+
+# --- shares: ITCH's Shares(4) -----------------------------------------------------------
+# The accounts cap an order at MAX_SHARES (1,000,000), but the engine is public (the seed
+# flow and tests submit to it directly) and every size it books must reach the feed's
+# Add Order / Order Replace, whose Shares field is 4 bytes.
+
+MAX_FEED_SHARES = 2**32 - 1  # ITCH Shares(4)
+BAD_SHARES = [2**32, 2**40, 0, -1]
+
+
+def _book_state(v: _Venue) -> tuple[object, ...]:
+    """The state, with each resting order's size (``Resting`` compares by identity)."""
+    orders = [(o.ref, o.side, o.shares, o.price) for o in v.engine.resting_orders()]
+    return (orders, *v.state()[1:])
+
+
+@pytest.mark.parametrize("shares", BAD_SHARES)
+def test_the_engine_refuses_unpublishable_shares_before_anything_changes(shares: int) -> None:
+    """A submit that would trade first, a crossing replace (a delete, then a submit) and a
+    resting replace: each is refused with nothing traded, deleted or published."""
+    v = _Venue(Account50)
+    v.engine.submit("AAPL", "S", 100, 1_000_000)  # contra liquidity the order would take
+    ref, _, _ = v.engine.submit("AAPL", "B", 100, 900_000)
+    before = _book_state(v)
+    with pytest.raises(MatchingError):
+        v.engine.submit("AAPL", "B", shares, 1_000_000)
+    with pytest.raises(MatchingError):
+        v.engine.replace(ref, shares, 1_000_000)  # crosses the offer
+    with pytest.raises(MatchingError):
+        v.engine.replace(ref, shares, 950_000)  # rests
+    assert _book_state(v) == before
+    v.equal()
+
+
+def test_the_largest_publishable_size_is_booked_and_reaches_the_feed() -> None:
+    v = _Venue(Account50)
+    ref, _, resting = v.engine.submit("AAPL", "S", MAX_FEED_SHARES, 1_000_000)
+    assert resting == MAX_FEED_SHARES
+    assert v.engine.replace(ref, MAX_FEED_SHARES, 1_100_000) == (ref + 1, 0, MAX_FEED_SHARES)
+    v.equal()
+
+
+def test_both_ports_reject_unpublishable_shares_whatever_their_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The accounts' own cap (MAX_SHARES) is not the only guard: raised past what the feed
+    carries, an Enter or Replace of 2**32 shares is still Rejected as an invalid quantity
+    (4.2: Z) on both ports, before anything changes."""
+    from tickwire.exchange import accounts
+
+    monkeypatch.setattr(accounts, "MAX_SHARES", 2**40)
+    v = _Venue(Account50)
+    v.acct.handle(_enter50(1, 1_000_000))
+    before = _book_state(v)
+    out = v.acct.handle(_enter50(2, 1_000_000, qty=2**32, side="S"))
+    assert len(out) == 1 and isinstance(out[0], v50.Rejected)
+    assert out[0].reason == v50.RejectReason.INVALID_QUANTITY
+    assert v.acct.records[2].state == "rejected" and v.acct.records[2].ref == 0
+    out = v.acct.handle(v50.ReplaceOrder(1, 3, 2**32, 1_000_000, "0", "Y", "N", "X"))
+    assert len(out) == 1 and isinstance(out[0], v50.Rejected)
+    assert out[0].reason == v50.RejectReason.INVALID_QUANTITY
+    assert _book_state(v) == before and v.acct._batch is None
+    assert v.acct.records[1].state == "live"
+    v.equal()
+
+    v = _Venue(Account42)
+    v.acct.handle(_enter42("OK", 1_000_000))
+    before = _book_state(v)
+    big = v42.EnterOrder("BIG", "S", 2**32, "AAPL", 1_000_000, 99999, "TW", "Y", "P", "N", 0, "N", " ")  # fmt: skip
+    assert v.acct.handle(big) == [v42.Rejected(1, "BIG", "Z")]
+    rep = v42.ReplaceOrder("OK", "OK2", 2**32, 1_000_000, 99999, "Y", "N", 0)
+    assert v.acct.handle(rep) == [v42.Rejected(1, "OK2", "Z")]
+    assert _book_state(v) == before and v.acct._batch is None
+    assert v.acct.records["OK"].state == "live"
     v.equal()

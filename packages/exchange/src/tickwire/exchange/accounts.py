@@ -19,7 +19,9 @@ Every Enter and Replace is validated before anything changes (book, ledger, reco
 batch): a price the feed cannot publish (not in ``1..MAX_PRICE``, the ITCH Price(4)
 maximum, though OUCH 5.0's Price(8) carries more) is Rejected with
 ``RejectReason.INVALID_PRICE`` (0x1D; OUCH 4.2: ``X``), a bad size with
-``INVALID_QUANTITY``. And :meth:`handle` never leaves the batch open: should anything
+``INVALID_QUANTITY`` (4.2: ``Z``): over the account cap ``MAX_SHARES``, and in any case
+one the feed cannot publish (``valid_shares``, ITCH Shares(4)), so raising the cap never
+lets a size through that the engine would refuse mid-order. And :meth:`handle` never leaves the batch open: should anything
 raise inside, the batch is closed and what it collected (executions already booked) is
 sent, then the exception goes on.
 """
@@ -30,7 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tickwire.engine.risk import Ledger
-from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError, valid_price
+from tickwire.exchange.matching import (
+    Fill,
+    MatchingEngine,
+    MatchingError,
+    valid_price,
+    valid_shares,
+)
 from tickwire.ouch import v42, v50
 
 __all__ = ["Account42", "Account50", "OrderRecord"]
@@ -120,7 +128,7 @@ class _AccountBase:
             return Reject.INVALID_SYMBOL
         if side not in ("B", "S", "T", "E"):
             return Reject.INVALID_SIDE
-        if not 0 < qty < MAX_SHARES:
+        if not 0 < qty < MAX_SHARES or not valid_shares(qty):
             return Reject.INVALID_QUANTITY
         if not valid_price(price):
             return Reject.INVALID_PRICE
@@ -131,7 +139,7 @@ class _AccountBase:
     @staticmethod
     def _validate_replace(qty: int, new_open: int, price: int) -> Reject | None:
         """Why a replace is rejected (the original stays as it was), or None."""
-        if not 0 < qty < MAX_SHARES or new_open <= 0:
+        if not 0 < qty < MAX_SHARES or not valid_shares(new_open):
             return Reject.INVALID_QUANTITY
         if not valid_price(price):
             return Reject.INVALID_PRICE

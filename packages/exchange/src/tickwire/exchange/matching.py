@@ -12,9 +12,15 @@ Fills are reported to whoever owns the two sides through ``on_fill`` (a :class:`
 side), so the OUCH front ends can send Executed messages to their account. The engine owns
 no socket and no clock beyond the ``clock`` callable: it is a sans-I/O core.
 
-Prices are checked before anything changes: a price the feed cannot carry (not in
-``1..MAX_PRICE``, the largest ITCH Price(4)) is a :class:`MatchingError` with the books,
-the reference numbers and the feed untouched. Each book change is published before it is
+Prices and sizes are checked before anything changes: a price the feed cannot carry (not
+in ``1..MAX_PRICE``, the largest ITCH Price(4)) or a size it cannot carry (not in
+``1..MAX_FEED_SHARES``, the largest ITCH Shares(4)) is a :class:`MatchingError` with the
+books, the reference numbers and the feed untouched, for :meth:`MatchingEngine.submit` and
+:meth:`MatchingEngine.replace` (a crossing replace included: nothing is deleted). Why the
+sizes: the accounts cap an order at 1,000,000 shares, but the engine is public (seed flow,
+tests, a direct caller), and an order of 2**32 shares traded against the book before its
+Add Order failed to encode, leaving trades behind an exception (tests:
+``test_exchange_prices.py``, ``..._refuses_unpublishable_shares_...``). Each book change is published before it is
 made, so a ``publish`` that raises leaves no order on a book that the feed never showed.
 """
 
@@ -37,7 +43,16 @@ from tickwire.itch import (
     SystemEvent,
 )
 
-__all__ = ["MAX_PRICE", "Fill", "MatchingEngine", "MatchingError", "Resting", "valid_price"]
+__all__ = [
+    "MAX_FEED_SHARES",
+    "MAX_PRICE",
+    "Fill",
+    "MatchingEngine",
+    "MatchingError",
+    "Resting",
+    "valid_price",
+    "valid_shares",
+]
 
 #: The largest price the ITCH feed can carry (Price(4), 1/10,000 dollar): OUCH 5.0's
 #: Price(8) holds more, so every order entry checks against this before the book moves.
@@ -47,6 +62,16 @@ MAX_PRICE = 0xFFFF_FFFF
 def valid_price(price: int) -> bool:
     """Whether ``price`` is a limit price the exchange can book and publish."""
     return 0 < price <= MAX_PRICE
+
+
+#: The largest size the ITCH feed can carry (Shares(4) of Add Order and Order Replace):
+#: every order and replace is checked against this before the book moves.
+MAX_FEED_SHARES = 0xFFFF_FFFF
+
+
+def valid_shares(shares: int) -> bool:
+    """Whether ``shares`` is an order size the exchange can book and publish."""
+    return 0 < shares <= MAX_FEED_SHARES
 
 
 class MatchingError(ValueError):
@@ -205,7 +230,7 @@ class MatchingEngine:
         Returns ``(order reference number, shares executed, shares resting)``. Sell
         short variants (``T``, ``E``) trade as sells.
         """
-        if shares <= 0 or not valid_price(price):
+        if not valid_shares(shares) or not valid_price(price):
             raise MatchingError(f"bad order: {shares} shares at {price}")
         book = self._book(symbol)
         side = "B" if side == "B" else "S"
@@ -305,7 +330,7 @@ class MatchingEngine:
         o = self.orders.get(ref)
         if o is None:
             return None
-        if shares <= 0 or not valid_price(price):
+        if not valid_shares(shares) or not valid_price(price):
             raise MatchingError(f"bad replace: {shares} shares at {price}")
         book = self.books[o.symbol]
         contra = book.side("S" if o.side == "B" else "B")
