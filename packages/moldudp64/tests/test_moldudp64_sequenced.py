@@ -166,3 +166,33 @@ def test_a_far_jump_is_a_gap_like_any_other() -> None:
     got, cap = read(capture([0], tail=far))
     assert got == [*MSGS[:6], b"far"]
     assert cap.stats.missing == 5_000_001 - 7 and cap.stats.gaps == 1
+
+
+def test_a_packet_running_past_2_64_is_a_bad_packet_of_the_capture() -> None:
+    """A packet whose messages would run past sequence number 2^64 - 1 is refused by the
+    receiver (``SequenceOverflow``); in a capture it is counted as a bad packet, so the
+    reading is a fault (exit 1 in every command), not a silent loss and not messages
+    numbered past 2^64 - 1."""
+    top = 1 << 64
+    buf = io.BytesIO()
+    with PcapWriter(buf) as w:
+        for n, pkt in enumerate(
+            (
+                DownstreamPacket("S", top - 3, (b"a", b"b")),
+                DownstreamPacket("S", top - 1, (b"c", b"d")),  # top - 1, then top: refused
+                DownstreamPacket("S", top - 1, (b"c",)),
+            )
+        ):
+            frame = build_udp_frame(
+                pkt.build(), src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
+            )
+            w.write(frame, timestamp_ns=n * 1_000_000)
+    cap = SequencedCapture(buf.getvalue())
+    runs = [(ev.sequence, ev.messages) for ev in cap]
+    assert runs == [(top - 3, [b"a", b"b"]), (top - 1, [b"c"])]
+    st = cap.stats
+    assert st.capture.bad_packets == 1 and st.capture.packets == 2
+    assert st.capture.frames == 3 and st.capture.messages == 3
+    assert st.capture.errors[0].startswith("frame 2: 2 messages from sequence")
+    faults = st.faults()
+    assert faults is not None and "1 bad MoldUDP64 packets" in faults

@@ -28,7 +28,9 @@ How it sequences
   confirmed) are off; each session is pinned and joined at its first packet, and a jump
   is a gap like any other.
 * Frames that carry no valid MoldUDP64 packet are skipped and counted by
-  :class:`~tickwire.moldudp64.capture.MoldCapture` (``capture`` in the stats).
+  :class:`~tickwire.moldudp64.capture.MoldCapture` (``capture`` in the stats); so is a
+  packet the receiver refuses (messages running past sequence number 2^64 - 1), moved
+  from ``packets`` to ``bad_packets``.
 * A copy that differs from the copy delivered for the same sequence numbers (the
   receiver's rule, "Copies that differ") is counted in ``conflicts`` (the first one's
   sequence number in ``first_conflict``): the lines of an A/B feed and a retransmission
@@ -61,8 +63,8 @@ from typing import IO, Any
 
 from tickwire.cli import printable
 
-from .capture import CaptureStats, MoldCapture, faults_text
-from .events import Conflict, Event, Messages
+from .capture import CaptureStats, MoldCapture, MoldFrame, faults_text
+from .events import BadPacket, Conflict, Event, Messages
 from .receiver import Receiver, ReceiverConfig
 
 __all__ = ["DEFAULT_MAX_HELD", "DEFAULT_WINDOW_NS", "SequenceStats", "SequencedCapture"]
@@ -208,7 +210,7 @@ class SequencedCapture:
             since = rx.gap_since
             if since is not None and now - since >= window:
                 yield from self._skip(rx, now)  # the hole expired before this packet came
-            yield from self._delivered(rx.receive(mf.udp.payload, mf.timestamp_ns, now))
+            yield from self._delivered(rx.receive(mf.udp.payload, mf.timestamp_ns, now), mf)
             if rx.buffered >= max_held:
                 yield from self._skip(rx, now)
         for rx in receivers.values():
@@ -223,15 +225,30 @@ class SequencedCapture:
             st.missing += rs.skipped_messages
             st.sessions[name] = (starts[name], rx.next_sequence)
 
+    def _refused(self, mf: MoldFrame, ev: BadPacket) -> None:
+        """The receiver refused the packet of ``mf``, which parsed (a packet whose
+        messages run past sequence number 2^64 - 1: ``SequenceOverflow``): it moves from
+        the capture's ``packets`` to its ``bad_packets``, a fault like any bad packet.
+        Why: otherwise it was dropped without a word (the receiver's event went
+        unread). Test: ``test_a_packet_running_past_2_64_is_a_bad_packet_of_the_capture``."""
+        cap = self._capture.stats
+        cap.packets -= 1
+        cap.messages -= len(mf.packet.messages)
+        cap.bad_packets += 1
+        if len(cap.errors) < 20:  # MoldCapture's bound; frames: the one being read
+            cap.errors.append(f"frame {cap.frames}: {ev.error}")
+
     def _skip(self, rx: Receiver, now: float) -> Iterator[Messages]:
         """Give up ``rx``'s hole; count it as a gap."""
         self.stats.gaps += 1
         yield from self._delivered(rx.skip_gap(now))
 
-    def _delivered(self, events: list[Event]) -> Iterator[Messages]:
+    def _delivered(self, events: list[Event], mf: MoldFrame | None = None) -> Iterator[Messages]:
         for ev in events:
             if isinstance(ev, Messages):
                 yield ev
+            elif isinstance(ev, BadPacket) and mf is not None:
+                self._refused(mf, ev)
             elif isinstance(ev, Conflict):
                 st = self.stats
                 st.conflicts += ev.count
