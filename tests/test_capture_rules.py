@@ -9,6 +9,7 @@ from the copy read (a forged packet of the session came first) is such a fault t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,71 @@ def test_itch_commands_read_one_session_with_session(
     assert status == 2 and err.count("\n") == 1 and "FEED" in err and "OTHER" in err
     status, _, err = run(binaryfile, "FEED")
     assert status == 2 and "--session: for a MoldUDP64 capture, not " in err
+
+
+def _no_feed_captures(tmp_path: Path) -> dict[str, Path]:
+    """Captures with not one MoldUDP64 packet: frames of other traffic only (TCP, here
+    the OUCH session's port), and a capture header with no frame at all."""
+    from tickwire.net import PcapWriter, build_tcp_frame
+
+    tcp = tmp_path / "tcp.pcap"
+    with PcapWriter(tcp) as w:
+        for i in range(3):
+            w.write(
+                build_tcp_frame(
+                    b"hello",
+                    src=("198.18.0.1", 40000),
+                    dst=("198.18.0.2", 15000),
+                    seq=1 + 5 * i,
+                    ack=1,
+                    flags=0x18,  # PSH ACK
+                )
+            )
+    nothing = tmp_path / "nothing.pcap"
+    with PcapWriter(nothing):
+        pass
+    return {"tcp": tcp, "nothing": nothing}
+
+
+def _capture_commands(out: Path) -> list[tuple[str, Callable[[list[str]], int], list[str]]]:
+    from tickwire.engine.cli import main as engine_main
+    from tickwire.moldudp64.cli import main as mold_main
+
+    return [
+        ("itch dump", itch_main, ["dump"]),
+        ("itch convert", itch_main, ["convert", "--parquet", str(out / "pq"), "--no-series"]),
+        ("pcap2itch", mold_main, ["pcap2itch", "OUT"]),
+        ("pcap2itch --keep-duplicates", mold_main, ["pcap2itch", "OUT", "--keep-duplicates"]),
+        ("engine book", engine_main, ["book"]),
+        ("engine export", engine_main, ["export", "--symbol", "AAAA", "--out", str(out / "ex")]),
+        (
+            "engine backtest",
+            engine_main,
+            ["backtest", "--out", str(out / "bt"), "--no-plot", "--quiet"],
+        ),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["tcp", "nothing"])
+def test_a_capture_without_one_moldudp64_packet_is_a_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A capture with not one MoldUDP64 packet (another stream's capture, the wrong port,
+    a capture header and no frame) is read as nothing at all: every command that reads a
+    capture's messages ends with one line saying so, exit 1, its outputs written all the
+    same, like a capture that lost messages. They wrote empty books, tables and reports
+    with exit 0, a quiet day (``ouch decode`` already says ``no SoupBinTCP stream found``)."""
+    pytest.importorskip("pyarrow")
+    path = _no_feed_captures(tmp_path)[kind]
+    for name, main, argv in _capture_commands(tmp_path):
+        args = [argv[0], str(path)] + [
+            str(tmp_path / "o.itch") if a == "OUT" else a for a in argv[1:]
+        ]
+        status = main(args)
+        err = capsys.readouterr().err.splitlines()
+        assert status == 1, (name, err)
+        assert f"{path}: not one MoldUDP64 packet" in err[-1], (name, err)
+        if name == "engine export":  # the symbol asked for is not there either: said first
+            assert "error: not found in the data: AAAA (and " in err[-1]
+        else:
+            assert "all the same" in err[-1], (name, err)

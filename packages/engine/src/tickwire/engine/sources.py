@@ -169,7 +169,15 @@ class CaptureFeedStats:
         differ), or None when the messages are whole
         (:func:`tickwire.moldudp64.capture.faults_text`, the rule of every command that
         reads captures)."""
-        cap = CaptureStats(bad_packets=self.bad_packets, cut=self.cut_frames)
+        cap = CaptureStats(
+            frames=self.frames,
+            packets=self.packets,
+            # the skipped frames that are neither bad nor cut (no --port here: not UDP)
+            not_udp=self.skipped_frames - self.bad_packets - self.cut_frames,
+            bad_packets=self.bad_packets,
+            cut=self.cut_frames,
+            other_session=self.other_session,
+        )
         if self.first_error is not None:
             cap.errors.append(self.first_error)
         text = faults_text(

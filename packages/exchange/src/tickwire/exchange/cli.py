@@ -196,9 +196,8 @@ async def _exchange(args: argparse.Namespace) -> int:
     # Checked before any port opens; a capture's losses are counted as it is read.
     inputs = [name for name in (args.preload, args.flow) if name]
     _check_session(inputs, args.session)
-    seed_stats, flow_stats = CaptureFeedStats(), CaptureFeedStats()
-    seed = _itch_file(args.preload, seed_stats, args.session) if args.preload else None
-    flow: Any = _itch_file(args.flow, flow_stats, args.session) if args.flow else None
+    seed, seed_stats = _itch_file(args.preload, args.session) if args.preload else (None, None)
+    flow, flow_stats = _itch_file(args.flow, args.session) if args.flow else (None, None)
     flow_read = False  # the --flow read to its end: what it lost is known
     if flow is None and args.generate:
         from tickwire.itch.generator import generate_day
@@ -280,9 +279,9 @@ async def _exchange(args: argparse.Namespace) -> int:
     print(json.dumps(stats), flush=True)  # stdout is JSON lines whatever --json says
     # The rule of every command that reads captures: the output (the run) whole or said
     # not to be, one error line, exit 1 (tickwire.engine.sources.CaptureFeedStats).
-    if seed is not None:
+    if seed_stats is not None:
         seed_stats.check_whole(args.preload, "the books were preloaded")
-    if flow_read and args.flow:
+    if flow_read and flow_stats is not None:
         flow_stats.check_whole(args.flow, "the flow was published")
     return 0
 
@@ -296,12 +295,15 @@ def _check_session(inputs: list[str], session: str | None) -> None:
         raise UsageError("--session: for a MoldUDP64 capture given as --preload or --flow")
 
 
-def _itch_file(name: str, stats: CaptureFeedStats, session: str | None) -> Any:
+def _itch_file(name: str, session: str | None) -> tuple[Any, CaptureFeedStats | None]:
+    """The messages of a BinaryFILE or capture, and for a capture the stats its reading
+    fills (None for a BinaryFILE: a capture's rules, ``check_whole``, are not its)."""
     from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
 
     path = Path(name)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if is_capture(path):
-        return iter_capture(path, stats=stats, session=session)
-    return iter_binaryfile(path)
+        stats = CaptureFeedStats()
+        return iter_capture(path, stats=stats, session=session), stats
+    return iter_binaryfile(path), None

@@ -70,8 +70,19 @@ def faults_text(
     first at ``first_conflict``, "SESSION SEQUENCE") are a fault too: one of the
     copies lies, and the one read may be it. Frames of other traffic, other ports or other
     sessions, and A/B copies that agree, are not faults.
+
+    A capture with not one MoldUDP64 packet (``stats`` counts the whole capture: no
+    packet, none refused as bad or cut, none of another session) is a fault too: another
+    stream's capture, the wrong port, or a capture header and no frame. Why: read as
+    nothing, it gave empty books, tables and reports with exit 0, a quiet day (the rule
+    of ``docs/cli.md``: an input with nothing of what the command decodes is exit 1; a
+    capture of another link type is refused for the same reason). A session's
+    heartbeats are packets: a quiet session is not this. Test:
+    ``tests/test_capture_rules.py::test_a_capture_without_one_moldudp64_packet_is_a_fault``.
     """
     parts = []
+    if not (stats.packets or stats.bad_packets or stats.cut or stats.other_session):
+        parts.append(_no_packet_text(stats))
     if stats.bad_packets:
         parts.append(f"{stats.bad_packets:,} bad MoldUDP64 packets ({stats.errors[0]})")
     if stats.cut:
@@ -82,6 +93,19 @@ def faults_text(
         where = f", the first at {first_conflict}" if first_conflict else ""
         parts.append(f"{conflicts:,} messages whose copies differ (one copy lies{where})")
     return ", ".join(parts) if parts else None
+
+
+def _no_packet_text(stats: CaptureStats) -> str:
+    """The phrase of :func:`faults_text` for a capture with not one MoldUDP64 packet."""
+    if not stats.frames:
+        return "not one MoldUDP64 packet: the capture holds no frame"
+    kinds = [
+        f"{n:,} {what}"
+        for n, what in ((stats.not_udp, "not UDP"), (stats.other_port, "of other UDP ports"))
+        if n
+    ]
+    why = f" ({', '.join(kinds)})" if kinds else ""
+    return f"not one MoldUDP64 packet in its {stats.frames:,} frames{why}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,8 @@ class ReplayReport:
     def add_skipped(self, lost: CaptureStats) -> None:
         """Count the frames :func:`capture_payloads` could not send (``lost``)."""
         self.skipped_frames = lost.cut + lost.bad_packets
-        why = faults_text(lost)
+        # ``lost`` counts only the frames skipped, not the capture: no other fault applies.
+        why = faults_text(lost) if self.skipped_frames else None
         if why is not None and lost.cut and not lost.bad_packets and lost.errors:
             why += f"; the first: {lost.errors[0]}"  # a bad packet's phrase names its own
         self.skipped_reason = why
