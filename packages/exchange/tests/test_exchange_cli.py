@@ -109,6 +109,36 @@ def test_a_flow_from_a_bad_file_exits_1(
     assert "truncated" in _error_line(capsys.readouterr().err)
 
 
+def test_an_unreadable_preload_or_flow_is_named_in_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two data files, one broken: the error line names the option and the file (it
+    said ``truncated frame at end of stream ...`` or ``corrupt gzip stream ...`` and
+    nothing of which of the two), exit 1. A send that fails is not the file's fault and
+    is not named so (only reading the file is)."""
+    import gzip
+
+    day = tmp_path / "day.itch"
+    with BinaryFileWriter(day) as w:
+        for msg in generate_day(500, 3, 1):
+            w.write(msg)
+    cut = tmp_path / "cut.itch"
+    cut.write_bytes(day.read_bytes()[:-5])
+    packed = gzip.compress(day.read_bytes())
+    cut_gz = tmp_path / "cut.itch.gz"
+    cut_gz.write_bytes(packed[: len(packed) // 2])
+    run = [*LOCAL, "--rate", "1000000", "--duration", "0"]
+    for preload, flow, named in (
+        (day, cut, f"--flow {cut}: truncated frame at end of stream"),
+        (cut, day, f"--preload {cut}: truncated frame at end of stream"),
+        (cut_gz, day, f"--preload {cut_gz}: corrupt gzip stream"),
+        (day, cut_gz, f"--flow {cut_gz}: corrupt gzip stream"),
+    ):
+        assert exchange_main([*run, "--preload", str(preload), "--flow", str(flow)]) == 1
+        line = _error_line(capsys.readouterr().err)
+        assert line.startswith(f"tickwire-exchange: error: {named}"), line
+
+
 @pytest.mark.parametrize("command", [EXCHANGE, ENGINE_EXCHANGE], ids=["exchange", "engine"])
 def test_a_password_on_the_command_line_is_refused(command: list[str]) -> None:
     done = subprocess.run(

@@ -27,7 +27,8 @@ them. A ``--flow`` stopped before its end says nothing of what the rest lost.
 
 ``--preload`` was ``--seed`` before 0.2 (still read, with a warning, until 0.3: ``--seed``
 is a random seed in every other command). Exit status: 0 on success, 1 when
-``--preload`` or ``--flow`` cannot be read or decoded or lost messages, 2
+``--preload`` or ``--flow`` cannot be read or decoded (the line names the option and the
+file: ``--flow day.itch: truncated frame ...``) or lost messages, 2
 on a usage error (checked before any port opens), 130 on Ctrl-C before the ports are up.
 OUCH passwords come from ``--password-file`` or $TICKWIRE_OUCH_PASSWORD, never argv
 (:mod:`tickwire.engine.credentials`).
@@ -40,16 +41,18 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from tickwire.cli import (
+    DATA_ERRORS,
     add_json_option,
     atomic_open,
     existing_file,
     non_negative_float,
     non_negative_int,
+    one_line,
     positive_float,
     positive_int,
     probability,
@@ -57,6 +60,7 @@ from tickwire.cli import (
     secret_file,
     tcp_udp_port_or_any,
 )
+from tickwire.cli import UsageError as CliUsageError
 from tickwire.engine.cli_backtest import UsageError
 from tickwire.engine.cli_live import parse_address
 from tickwire.engine.credentials import (
@@ -196,8 +200,10 @@ async def _exchange(args: argparse.Namespace) -> int:
     # Checked before any port opens; a capture's losses are counted as it is read.
     inputs = [name for name in (args.preload, args.flow) if name]
     _check_session(inputs, args.session)
-    seed, seed_stats = _itch_file(args.preload, args.session) if args.preload else (None, None)
-    flow, flow_stats = _itch_file(args.flow, args.session) if args.flow else (None, None)
+    seed, seed_stats = (
+        _itch_file("--preload", args.preload, args.session) if args.preload else (None, None)
+    )
+    flow, flow_stats = _itch_file("--flow", args.flow, args.session) if args.flow else (None, None)
     flow_read = False  # the --flow read to its end: what it lost is known
     if flow is None and args.generate:
         from tickwire.itch.generator import generate_day
@@ -295,9 +301,16 @@ def _check_session(inputs: list[str], session: str | None) -> None:
         raise UsageError("--session: for a MoldUDP64 capture given as --preload or --flow")
 
 
-def _itch_file(name: str, session: str | None) -> tuple[Any, CaptureFeedStats | None]:
-    """The messages of a BinaryFILE or capture, and for a capture the stats its reading
-    fills (None for a BinaryFILE: a capture's rules, ``check_whole``, are not its)."""
+class InputError(ValueError):
+    """``--preload`` or ``--flow`` could not be read: the option and file, then why."""
+
+
+def _itch_file(
+    option: str, name: str, session: str | None
+) -> tuple[Iterator[Any], CaptureFeedStats | None]:
+    """The messages of a BinaryFILE or capture (:func:`_named`), and for a capture the
+    stats its reading fills (None for a BinaryFILE: a capture's rules, ``check_whole``,
+    are not its)."""
     from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
 
     path = Path(name)
@@ -305,5 +318,27 @@ def _itch_file(name: str, session: str | None) -> tuple[Any, CaptureFeedStats | 
         raise UsageError(f"{path}: no such file")
     if is_capture(path):
         stats = CaptureFeedStats()
-        return iter_capture(path, stats=stats, session=session), stats
-    return iter_binaryfile(path), None
+        return _named(option, name, iter_capture(path, stats=stats, session=session)), stats
+    return _named(option, name, iter_binaryfile(path)), None
+
+
+def _named(option: str, name: str, messages: Iterator[Any]) -> Iterator[Any]:
+    """``messages``, an error reading them (:data:`~tickwire.cli.DATA_ERRORS`: a
+    truncated or corrupt file) raised as :class:`InputError` naming ``option`` and the
+    file: ``--flow day.itch: truncated frame ...``. Only reading is named: an error of
+    what the exchange does with a message (a send) is raised where it happens, as it
+    was. A usage error (a second session) keeps its own line and exit 2. Why: with
+    ``--preload`` and ``--flow`` both given, the line said ``truncated frame at end of
+    stream ...`` and nothing of which file. Test: ``test_exchange_cli.py``,
+    ``test_an_unreadable_preload_or_flow_is_named_in_the_error``."""
+    it = iter(messages)
+    while True:
+        try:
+            msg = next(it)
+        except StopIteration:
+            return
+        except CliUsageError:  # every usage error (SessionChoiceError too), as it was
+            raise
+        except DATA_ERRORS as exc:
+            raise InputError(f"{option} {name}: {one_line(exc)}") from exc
+        yield msg
