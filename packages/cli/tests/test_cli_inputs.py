@@ -89,3 +89,26 @@ def test_dev_stdin_redirected_from_a_file_is_that_file(tmp_path: Path) -> None:
             [sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True, timeout=60
         )
     assert done.returncode == 0 and done.stdout == "/dev/stdin\n", done.stderr
+
+
+def test_a_gzip_of_nothing_is_an_empty_file(tmp_path: Path) -> None:
+    """A gzip that holds no byte (what ``curl URL | gzip > day.itch.gz`` leaves when the
+    download fails: 20 bytes) is an empty input like a file of 0 bytes: a usage error,
+    saying so. It was read as a day of 0 messages: ``engine book``/``backtest``, ``itch
+    stats``/``convert`` exited 0 with empty books, reports and tables. A gzip of one byte
+    and a damaged gzip (the reader's error, exit 1) are not refused here."""
+    import gzip
+
+    nothing = tmp_path / "day.itch.gz"
+    nothing.write_bytes(gzip.compress(b""))
+    assert _refused(existing_file, str(nothing)) == f"{nothing}: empty file (a gzip of nothing)"
+    members = tmp_path / "two.itch.gz"  # two members, both empty: still nothing
+    members.write_bytes(gzip.compress(b"") * 2)
+    assert "a gzip of nothing" in _refused(existing_file, str(members))
+    one = tmp_path / "one.itch.gz"
+    one.write_bytes(gzip.compress(b"") + gzip.compress(b"x"))
+    assert existing_file(str(one)) == str(one)
+    cut = tmp_path / "cut.itch.gz"
+    cut.write_bytes(gzip.compress(b"x" * 1000)[:15])
+    assert existing_file(str(cut)) == str(cut)
+    assert config_file(str(nothing)) == str(nothing)  # a config is never gzip: as it was

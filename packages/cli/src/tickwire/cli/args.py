@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gzip
 import ipaddress
 import math
 import os
 import stat
+import zlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
@@ -499,7 +501,8 @@ def existing_file(text: str) -> str:
     The rule: a missing input is a usage error (exit 2, like argparse's ``FileType``),
     found while parsing, so no output file has been created yet when it is reported; so is
     an input that is not a regular file (a pipe, ``/dev/stdin`` on a pipe, a FIFO, a
-    device, a socket), refused without opening it, and an empty one.
+    device, a socket), refused without opening it, and an empty one (a gzip that holds
+    no byte too: :func:`_gzip_of_nothing`).
     Under :func:`run_cli` the file is noted as an input (:func:`reading_inputs`), so
     an output named like it is refused instead of replacing it.
     """
@@ -584,10 +587,30 @@ def _existing(text: str, *, empty_ok: bool, stream_ok: bool = False) -> str:
         raise argparse.ArgumentTypeError(why)
     if not empty_ok and regular and st.st_size == 0:
         raise argparse.ArgumentTypeError(_empty_or_unsized(text))
+    if not empty_ok and regular and _gzip_of_nothing(text):
+        raise argparse.ArgumentTypeError(f"{text}: empty file (a gzip of nothing)")
     inputs = _INPUTS.get()
     if inputs is not None and regular:
         inputs.setdefault((st.st_dev, st.st_ino), text)
     return text
+
+
+def _gzip_of_nothing(path: str) -> bool:
+    """Whether the regular file ``path`` is gzip (its magic) that holds no byte: an empty
+    input, as a file of 0 bytes is. Why: ``curl URL | gzip > day.itch.gz`` leaves such a
+    20-byte file when the download fails, and every reader (they unwrap gzip by its
+    magic) read it as a day of 0 messages, exit 0. A gzip that cannot be read is left to
+    the reader (its error, exit 1); at most one block is decompressed. Test:
+    ``packages/cli/tests/test_cli_inputs.py::test_a_gzip_of_nothing_is_an_empty_file``."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"\x1f\x8b":
+                return False
+            f.seek(0)
+            with gzip.GzipFile(fileobj=f, mode="rb") as z:
+                return z.read(1) == b""
+    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+        return False
 
 
 def _empty_or_unsized(path: str) -> str:
