@@ -290,3 +290,57 @@ def test_engine_lobster_cli_a_missing_symbol_also_names_lost_messages(
     assert "  META: 38 LOBSTER rows" in out
     assert err.count("\n") == 1 and "not found in the data: NOPE (and " in err
     assert "1 sequence gaps (4,244,620 messages missing)" in err
+
+
+def test_engine_lobster_says_what_the_book_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Messages the book cannot apply as they are (a delete of an unknown order, a cancel
+    or execution beyond the order's shares, an add of zero shares or price) leave the
+    LOBSTER files without them, or clamped: the export says so, in the words of
+    ``engine book`` and ``backtest`` (``book_faults``), exit 0 as they do. It wrote its
+    files and said nothing: the files looked like the whole of the day's ITCH."""
+    from tickwire.itch import (
+        AddOrder,
+        BinaryFileWriter,
+        OrderCancel,
+        OrderDelete,
+        OrderExecuted,
+        SystemEvent,
+    )
+
+    day = [
+        SystemEvent(0, 0, 1_000, "O"),
+        AddOrder(1, 0, 5_000_000_000, 1, "B", 100, "ZZZ", 1_000_000),
+        AddOrder(1, 0, 5_100_000_000, 2, "S", 100, "ZZZ", 1_010_000),
+        OrderCancel(1, 0, 6_000_000_000, 1, 500),  # 500 of 100: clamped
+        OrderExecuted(1, 0, 7_000_000_000, 2, 300, 1),  # 300 of 100: clamped
+        AddOrder(1, 0, 8_000_000_000, 3, "B", 0, "ZZZ", 1_000_000),  # zero shares
+        AddOrder(1, 0, 9_000_000_000, 4, "S", 100, "ZZZ", 0),  # zero price
+        OrderDelete(1, 0, 10_000_000_000, 99),  # no such order
+    ]
+    res = export(day, ["ZZZ"], tmp_path / "api", levels=1, bbo_format=None)
+    assert res.rows == {"ZZZ": 4}
+    assert res.book_faults == {
+        "unknown_references": 1,
+        "duplicate_references": 0,
+        "clamped": 2,
+        "rejected": 2,
+    }
+    data = tmp_path / "weird.itch"
+    with BinaryFileWriter(data) as w:
+        for msg in day:
+            w.write(msg)
+    argv = ["export", str(data), "--symbol", "ZZZ", "--out", str(tmp_path / "cli")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert (
+        "  book      1 unknown references, 2 executions or cancels beyond the order's "
+        "shares, 2 adds or replaces not booked (zero shares or price, no side)\n" in out
+    )
+    clean = tmp_path / "clean.itch"
+    with BinaryFileWriter(clean) as w:
+        for msg in day[:3]:
+            w.write(msg)
+    assert main(["export", str(clean), "--symbol", "ZZZ", "--out", str(tmp_path / "c")]) == 0
+    assert "  book      " not in capsys.readouterr().out  # no fault, no line

@@ -631,7 +631,7 @@ def _backtest_outputs(
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from tickwire.engine.book import unknown_types_phrase
+    from tickwire.engine.book import fault_phrases, unknown_types_phrase
     from tickwire.engine.lobster import ExportError, export
     from tickwire.itch.fastpath import FrameStats
 
@@ -656,6 +656,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     skipped = unknown_types_phrase(unknown)
     if skipped is not None:  # skipped by the spec's rule, never unsaid (docs/cli.md)
         print(f"  {skipped}")
+    book_faults = fault_phrases(res.book_faults)
+    if book_faults:  # messages the files lack or clamp: backtest's words (lobster.py)
+        print(f"  book      {', '.join(book_faults)}")
     for sym, n in sorted(res.rows.items()):
         print(f"  {sym}: {n:,} LOBSTER rows")
     if args.bbo != "none":

@@ -28,7 +28,13 @@ as it would pass for this one's):
 blank / null). Parquet needs pyarrow (``pip install pyarrow``), imported only then.
 
 The books are the engine's :class:`~tickwire.engine.book.BookManager`; a replace is fed
-to it as the delete and add it is equivalent to, so the intermediate book exists.
+to it as the delete and add it is equivalent to, so the intermediate book exists. A
+message the book cannot apply as it is (an unknown reference, a cancel or execution
+beyond the order's shares, an add of zero shares or price) has no row, or a clamped one:
+:attr:`ExportResult.book_faults` counts them and ``engine export`` prints them (``book``
+line, the words of ``engine book`` and ``backtest``). Why: the files were written and
+nothing was said, so they passed for the whole of the day's ITCH. Test:
+``test_engine_lobster.py::test_engine_lobster_says_what_the_book_refused``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tickwire.cli import atomic_path, is_iso_date
-from tickwire.engine.book import BookManager, OrderBook
+from tickwire.engine.book import BookManager, OrderBook, fault_counts
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
@@ -75,6 +81,11 @@ class ExportResult:
     rows: dict[str, int] = field(default_factory=dict)
     bbo_rows: int = 0
     missing_symbols: list[str] = field(default_factory=list)
+    #: What the books made of the data (:func:`tickwire.engine.book.fault_counts`, as a
+    #: backtest report's ``book_faults``): messages not applied as they are (an unknown
+    #: reference, a cancel or execution beyond the order's shares, clamped, an add of zero
+    #: shares or price) are missing from the files, or clamped there.
+    book_faults: dict[str, int] = field(default_factory=dict)
 
 
 def _time(ts: int) -> str:
@@ -267,6 +278,7 @@ def export(
                     bbo_rows.append((ts, w.symbol, *key))
 
         result.rows = {w.symbol: w.rows for w in writers.values()}
+        result.book_faults = fault_counts(manager.unknown_references, manager.stats)
         result.missing_symbols = sorted(wanted - set(result.rows))
         if bbo_format is not None:
             result.bbo_rows = len(bbo_rows)
