@@ -109,6 +109,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bt_risk_type.toml": '[risk]\nmax_order_qty = "abc"\n',
         "bt_not_a_table.toml": "backtest = 5\n",
         "grid.toml": '[grid]\n"strategy.improve_spread_ticks" = [1]\n',
+        # nested deeper than tomllib's recursion: a RecursionError traceback in every
+        # config reader (a value of the config, so a table key of its first table)
+        "deep.toml": "armed = " + "[" * 5000 + "]" * 5000 + "\n",
+        "deep_grid.toml": '[grid]\n"strategy.quote_size" = ' + "[" * 5000 + "]" * 5000 + "\n",
     }
     files = {"itch": itch, "pcap": cap, "dir": d / "adir", "missing": d / "missing"}
     files["dir"].mkdir()
@@ -316,6 +320,7 @@ NAMED_VALUE_ERRORS = {
 THRESHOLD_CONFIGS = [
     "bad_toml.toml",
     "not_utf8.toml",
+    "deep.toml",
     "th_type.toml",
     "th_negative.toml",
     "th_overflow.toml",
@@ -327,6 +332,7 @@ THRESHOLD_CONFIGS = [
 BACKTEST_CONFIGS = [
     "bad_toml.toml",
     "not_utf8.toml",
+    "deep.toml",
     "bt_seed.toml",
     "bt_ref_negative.toml",
     "bt_ref_overflow.toml",
@@ -401,6 +407,21 @@ def test_every_config_command_over_bad_toml(
         ):
             line = err.strip().splitlines()[-1]
             assert f"{corpus[name]}: " in line, f"{module} {name}: the file is not named\n{err}"
+
+
+def test_toml_nested_too_deeply_is_one_line_naming_the_file(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Arrays nested deeper than tomllib's recursion (a hostile or generated file) raised
+    ``RecursionError`` out of every config reader: a traceback, exit 1. Now a bad config
+    like any invalid TOML: one line naming the file, exit 2 (the readers' cases are in
+    the corpus, ``deep.toml``; here the sweep's grid and the error's words)."""
+    argv = ["sweep", "--data", str(corpus["itch"]), "--grid", str(corpus["deep_grid.toml"])]
+    status, err = _run("tickwire.engine.cli", [*argv, "--out", str(corpus["out"] / "sw")], capsys)
+    _check(status, err, {2}, "sweep --grid deep_grid.toml")
+    line = err.strip().splitlines()[-1]
+    assert f"{corpus['deep_grid.toml']}: not valid TOML: " in line
+    assert "nested too deeply" in line
 
 
 @pytest.mark.parametrize("backend", ["xdp", "baremetal"])

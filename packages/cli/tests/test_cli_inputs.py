@@ -112,3 +112,20 @@ def test_a_gzip_of_nothing_is_an_empty_file(tmp_path: Path) -> None:
     cut.write_bytes(gzip.compress(b"x" * 1000)[:15])
     assert existing_file(str(cut)) == str(cut)
     assert config_file(str(nothing)) == str(nothing)  # a config is never gzip: as it was
+
+
+def test_toml_loads_says_a_document_nested_too_deeply_is_not_valid_toml() -> None:
+    """``tomllib`` recurses into arrays and inline tables, so a document nested a few
+    thousand deep raised ``RecursionError`` (a traceback out of every config reader);
+    :func:`tickwire.cli.toml_loads` raises its ``TOMLDecodeError`` instead, which every
+    reader already turns into one line naming the file."""
+    import tomllib
+
+    from tickwire.cli import toml_loads
+
+    assert toml_loads("a = [[1], {b = 2}]\n") == {"a": [[1], {"b": 2}]}
+    for deep in ("a = " + "[" * 5000 + "]" * 5000, "a = " + "{b=" * 3000 + "1" + "}" * 3000):
+        with pytest.raises(tomllib.TOMLDecodeError, match="nested too deeply"):
+            toml_loads(deep + "\n")
+    with pytest.raises(tomllib.TOMLDecodeError):
+        toml_loads("a = = 1\n")  # the others as they were

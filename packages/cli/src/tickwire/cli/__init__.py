@@ -37,6 +37,7 @@ from tickwire.cli.args import (
     stock_symbols,
     tcp_udp_port,
     tcp_udp_port_or_any,
+    toml_loads,
     vlan_tci,
 )
 from tickwire.cli.boundary import (
@@ -103,6 +104,7 @@ __all__ = [
     "stock_symbols",
     "tcp_udp_port",
     "tcp_udp_port_or_any",
+    "toml_loads",
     "vlan_tci",
     "walk",
     "write_json",

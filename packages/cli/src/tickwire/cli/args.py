@@ -15,9 +15,11 @@ import ipaddress
 import math
 import os
 import stat
+import tomllib
 import zlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from typing import Any
 
 __all__ = [
     "check_outputs",
@@ -515,6 +517,30 @@ def config_file(text: str) -> str:
     file is fine (every key at its default; the loader says if one is required).
     Why noted: ``threshold run CAP --config C --orders C`` replaced the config."""
     return _existing(text, empty_ok=True)
+
+
+class _NestedTooDeeply(tomllib.TOMLDecodeError):
+    """A TOML document nested deeper than ``tomllib`` recurses."""
+
+    def __init__(self, msg: str) -> None:
+        ValueError.__init__(self, msg)  # TOMLDecodeError's arguments differ by version
+
+
+def toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, one more of its failures raised as its
+    ``TOMLDecodeError``: arrays or inline tables nested too deeply for its recursion.
+    Every config reader (``--config``, ``--grid``, risk limits, threshold configs) reads
+    TOML through it, and already turns ``TOMLDecodeError`` into one line naming the
+    file, exit 2. Why: ``tomllib`` recurses into each level, and a document nested a few
+    thousand deep raised ``RecursionError``, a traceback out of every reader. Tests:
+    ``packages/cli/tests/test_cli_inputs.py``, ``tests/test_cli_bad_input.py``
+    (``deep.toml``)."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise _NestedTooDeeply(
+            "arrays or inline tables nested too deeply (Python's recursion limit)"
+        ) from None
 
 
 def secret_file(text: str) -> str:

@@ -49,6 +49,7 @@ from tickwire.cli import (
     run_cli,
     stock_symbol,
     stock_symbols,
+    toml_loads,
     write_json,
 )
 from tickwire.cli import UsageError as _CliUsageError
@@ -342,7 +343,7 @@ def read_config(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        cfg = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        cfg = toml_loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--config {path}: {one_line(exc)}") from None
     except tomllib.TOMLDecodeError as exc:

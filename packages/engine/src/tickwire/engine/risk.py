@@ -76,6 +76,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tickwire.cli import toml_loads
 from tickwire.threshold.schema import (
     Bool,
     ConfigError,
@@ -211,7 +212,7 @@ def parse_risk_limits(data: Mapping[str, Any], prefix: str = "risk") -> RiskLimi
 def load_risk_limits(path: str | Path) -> RiskLimits:
     """Load the ``[risk]`` table of a TOML file (the whole file if it has none)."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = toml_loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise RiskConfigError(str(path), f"not valid TOML: {exc}") from None
     return parse_risk_limits(data.get("risk", data))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tickwire.cli import toml_loads
 from tickwire.threshold.schema import (
     Bool,
     ConfigError,
@@ -143,7 +144,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> ThresholdConfig:
 def parse_config(text: str) -> ThresholdConfig:
     """Parse and validate the TOML text of a threshold configuration."""
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"not valid TOML: {exc}") from exc
     return config_from_mapping(data)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tickwire.cli import UsageError, existing_file, one_line, staged_folder
+from tickwire.cli import UsageError, existing_file, one_line, staged_folder, toml_loads
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 __all__ = [
@@ -149,7 +149,7 @@ class GridFile:
 def load_grid(path: str | Path) -> Grid:
     """The grid TOML file at ``path`` (see :func:`parse_grid`)."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = toml_loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--grid {path}: {one_line(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
