@@ -50,6 +50,12 @@ def _error_line(err: str) -> str:
         ("[strategy]\nskew_shares = 0\n", "strategy.skew_shares: must be at least 1"),
         ('[strategy]\nsymbols = "AAPL"\n', "strategy.symbols: must be a list"),
         ("[strategy]\nsymbols = [1, 2]\n", "strategy.symbols[0]: must be a string, got int 1"),
+        # a symbol no ITCH stock field carries quoted nothing, exit 0 (as risk.restricted
+        # and instruments[].symbol are checked: 1 to 8 characters in 0x21..0x7E)
+        ('[strategy]\nsymbols = ["AAPL", ""]\n', "strategy.symbols[1]: must be 1 to 8"),
+        ('[strategy]\nsymbols = ["ÄÖÜ"]\n', "strategy.symbols[0]: character 'Ä' is not"),
+        ('[strategy]\nsymbols = ["WAYTOOLONG"]\n', "strategy.symbols[0]: must be 1 to 8"),
+        ('[strategy]\nsymbols = ["AA PL"]\n', "strategy.symbols[0]: character ' ' is not"),
         ("backtest = 5\n", "backtest: must be a table"),
         ("[risk]\nmax_order_qty = 'x'\n", "risk.max_order_qty"),
     ],

@@ -29,7 +29,7 @@ from typing import Any
 
 from tickwire.engine.strategy.api import BookUpdate, Context, Strategy, strategy_table
 from tickwire.engine.strategy.orders import Order, OrderState
-from tickwire.threshold.schema import Int, ListOf, Str, check_fields, setting
+from tickwire.threshold.schema import Int, ListOf, Text, check_fields, setting
 
 __all__ = ["MarketMaker", "MarketMakerParams"]
 
@@ -38,8 +38,13 @@ __all__ = ["MarketMaker", "MarketMakerParams"]
 class MarketMakerParams:
     """The ``[strategy]`` keys of :class:`MarketMaker` (prices in Price(4) units)."""
 
+    #: Each one a symbol the ITCH stock field carries (as ``risk.restricted`` and the
+    #: taker's ``instruments[].symbol``): ``""``, ``"AA PL"`` or a longer one quoted
+    #: nothing, exit 0 (test: ``test_engine_cli_bad_input.py``).
     symbols: list[str] = setting(
-        ListOf(Str(), list), factory=list, doc="symbols to quote; empty: choose automatically"
+        ListOf(Text(8, 0x21), list),
+        factory=list,
+        doc="symbols to quote; empty: choose automatically",
     )
     max_symbols: int = setting(Int(1), 5, doc="symbols chosen automatically (first two-sided)")
     quote_size: int = setting(Int(1), 100, doc="shares per quote")
