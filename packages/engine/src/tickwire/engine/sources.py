@@ -137,6 +137,8 @@ class CaptureFeedStats:
     cut_frames: int = 0
     #: Of the skipped frames, those whose payload is not a valid MoldUDP64 packet.
     bad_packets: int = 0
+    #: Of the skipped frames, IPv4 fragments of UDP datagrams (not reassembled): lost.
+    fragments: int = 0
     #: Packets of sessions other than the one chosen (not in ``packets``).
     other_session: int = 0
     #: The first bad packet's error.
@@ -173,9 +175,10 @@ class CaptureFeedStats:
             frames=self.frames,
             packets=self.packets,
             # the skipped frames that are neither bad nor cut (no --port here: not UDP)
-            not_udp=self.skipped_frames - self.bad_packets - self.cut_frames,
+            not_udp=self.skipped_frames - self.bad_packets - self.cut_frames - self.fragments,
             bad_packets=self.bad_packets,
             cut=self.cut_frames,
+            fragments=self.fragments,
             other_session=self.other_session,
         )
         if self.first_error is not None:
@@ -227,6 +230,7 @@ class CaptureFeedStats:
                 for n, what in (
                     (self.bad_packets, "bad"),
                     (self.cut_frames, "cut short by the capture's snap length"),
+                    (self.fragments, "IPv4 fragments, not reassembled"),
                 )
                 if n
             ]
@@ -310,6 +314,7 @@ def iter_capture(
     st.other_session = cstats.other_session
     st.skipped_frames = cstats.frames - cstats.packets - cstats.other_session
     st.cut_frames = cstats.cut
+    st.fragments = cstats.fragments
     st.bad_packets = cstats.bad_packets
     st.first_error = cstats.errors[0] if cstats.errors else None
     if not keep_duplicates:

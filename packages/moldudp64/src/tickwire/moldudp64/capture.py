@@ -17,6 +17,7 @@ from typing import IO
 
 from tickwire.net.errors import BadFrame as NetBadFrame
 from tickwire.net.errors import BadPcap as NetBadPcap
+from tickwire.net.errors import Fragment
 from tickwire.net.frames import LINKTYPE_ETHERNET, UdpFrame, linktype_name, parse_udp_frame
 from tickwire.net.pcap import read_pcap
 
@@ -44,6 +45,9 @@ class CaptureStats:
     #: capture's snap length) that are no whole MoldUDP64 packet: counted here, not as
     #: ``not_udp`` or ``bad_packets``, so the summary says what to change.
     cut: int = 0
+    #: Frames that are IPv4 fragments of UDP datagrams (of ``port``, when given and the
+    #: fragment carries the UDP header): not reassembled, so what they carry is lost.
+    fragments: int = 0
     #: Packets of sessions other than the one asked for (``session=``): not in ``packets``.
     other_session: int = 0
     #: Packets per session name seen (the first :data:`MAX_SESSION_NAMES` names), the
@@ -64,8 +68,9 @@ def faults_text(
 
     The one rule of every command that reads a capture's messages (``docs/cli.md``):
     MoldUDP64 packets that do not parse (``bad_packets``), frames the capture cut short
-    (``cut``) and sequence numbers never found (``gaps``, ``missing``: sequenced reading
-    only) are lost messages, so the output built from them is not whole. Copies of
+    (``cut``), IPv4 fragments of UDP datagrams (``fragments``: not reassembled) and
+    sequence numbers never found (``gaps``, ``missing``: sequenced reading only) are lost
+    messages, so the output built from them is not whole. Copies of
     messages that differ from the copy read (``conflicts``, sequenced reading only; the
     first at ``first_conflict``, "SESSION SEQUENCE") are a fault too: one of the
     copies lies, and the one read may be it. Frames of other traffic, other ports or other
@@ -81,12 +86,19 @@ def faults_text(
     ``tests/test_capture_rules.py::test_a_capture_without_one_moldudp64_packet_is_a_fault``.
     """
     parts = []
-    if not (stats.packets or stats.bad_packets or stats.cut or stats.other_session):
+    if not (
+        stats.packets or stats.bad_packets or stats.cut or stats.fragments or stats.other_session
+    ):
         parts.append(_no_packet_text(stats))
     if stats.bad_packets:
         parts.append(f"{stats.bad_packets:,} bad MoldUDP64 packets ({stats.errors[0]})")
     if stats.cut:
         parts.append(f"{stats.cut:,} frames cut short by the capture's snap length")
+    if stats.fragments:
+        parts.append(
+            f"{stats.fragments:,} IPv4 fragments of UDP datagrams (not reassembled: their "
+            "messages are lost)"
+        )
     if gaps:
         parts.append(f"{gaps:,} sequence gaps ({missing:,} messages missing)")
     if conflicts:
@@ -171,11 +183,17 @@ class MoldCapture:
                     )
                 try:
                     udp = parse_udp_frame(rec.frame)
-                except NetBadFrame:
+                except NetBadFrame as exc:
                     if self._strict:
                         raise
                     if rec.original_length > len(rec.frame):
                         self._cut(rec.original_length, len(rec.frame))
+                    elif isinstance(exc, Fragment) and (
+                        self._port is None
+                        or not exc.first
+                        or self._port in (exc.src_port, exc.dst_port)
+                    ):
+                        self._fragment()
                     else:
                         st.not_udp += 1
                     continue
@@ -229,6 +247,17 @@ class MoldCapture:
             if isinstance(exc, MoldError):
                 raise
             raise BadFrame(exc.reason, offset=exc.offset) from None
+
+    def _fragment(self) -> None:
+        """An IPv4 fragment of a UDP datagram: counted as lost (``fragments``), not as
+        other traffic. Why: a packet larger than the MTU reaches the capture in
+        fragments, which are not reassembled; counted as ``not_udp``, its messages were
+        lost without a fault when no later packet showed the gap. Test:
+        ``tests/test_capture_rules.py::test_a_fragmented_feed_datagram_is_a_lost_packet``."""
+        st = self.stats
+        st.fragments += 1
+        if len(st.errors) < 20:
+            st.errors.append(f"frame {st.frames}: an IPv4 fragment (not reassembled)")
 
     def _cut(self, wire: int, captured: int) -> None:
         st = self.stats

@@ -203,6 +203,7 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
                 "other_port": st.other_port,
                 "bad_packets": st.bad_packets,
                 "cut_frames": st.cut,
+                "fragments": st.fragments,
                 "other_session_packets": st.other_session,
             }
             faults = faults_text(st)

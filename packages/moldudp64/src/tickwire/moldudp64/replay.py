@@ -65,8 +65,8 @@ def capture_payloads(
     """``(timestamp_ns, MoldUDP64 payload)`` of every MoldUDP64 packet in a capture.
 
     ``lost`` adds up, over every call, the frames that held a packet this could not
-    send: ``cut`` (the capture's snap length) and ``bad_packets`` (with their
-    ``errors``), as :class:`~tickwire.moldudp64.capture.MoldCapture` counts them; other
+    send: ``cut`` (the capture's snap length), ``bad_packets`` (with their ``errors``)
+    and ``fragments`` (IPv4 fragments, not reassembled), as :class:`~tickwire.moldudp64.capture.MoldCapture` counts them; other
     traffic is not counted there."""
     cap = MoldCapture(path, port=port)
     try:
@@ -77,6 +77,7 @@ def capture_payloads(
             st = cap.stats
             lost.cut += st.cut
             lost.bad_packets += st.bad_packets
+            lost.fragments += st.fragments
             lost.errors += st.errors[: max(0, 20 - len(lost.errors))]
 
 
@@ -134,7 +135,7 @@ class ReplayReport:
 
     def add_skipped(self, lost: CaptureStats) -> None:
         """Count the frames :func:`capture_payloads` could not send (``lost``)."""
-        self.skipped_frames = lost.cut + lost.bad_packets
+        self.skipped_frames = lost.cut + lost.bad_packets + lost.fragments
         # ``lost`` counts only the frames skipped, not the capture: no other fault applies.
         why = faults_text(lost) if self.skipped_frames else None
         if why is not None and lost.cut and not lost.bad_packets and lost.errors:

@@ -120,6 +120,7 @@ class SequenceStats:
             "other_port": cap.other_port,
             "bad_packets": cap.bad_packets,
             "cut_frames": cap.cut,
+            "fragments": cap.fragments,
             "other_session_packets": self.other_session_packets,
         }
 
@@ -153,6 +154,8 @@ class SequenceStats:
             line += f", {skipped:,} frames without a MoldUDP64 packet"
             if self.capture.cut:
                 line += f" ({self.capture.cut:,} cut short by the capture's snap length)"
+            if self.capture.fragments:
+                line += f" ({self.capture.fragments:,} IPv4 fragments, not reassembled)"
         return line
 
 

@@ -7,7 +7,7 @@ in the frame (or the file) where the problem was found, when that is meaningful.
 
 from __future__ import annotations
 
-__all__ = ["BadFrame", "BadPcap", "NetError"]
+__all__ = ["BadFrame", "BadPcap", "Fragment", "NetError"]
 
 
 class NetError(ValueError):
@@ -25,6 +25,27 @@ class NetError(ValueError):
 class BadFrame(NetError):
     """A frame or header that cannot be parsed or built: truncated, inconsistent lengths,
     another protocol than the one asked for, a field that does not fit."""
+
+
+class Fragment(BadFrame):
+    """An IPv4 fragment of a UDP datagram: the datagram is not whole (fragments are not
+    reassembled). ``first``: the fragment at offset 0, which carries the UDP header;
+    ``src_port`` and ``dst_port`` are its ports (None for the other fragments). A reader
+    of one feed counts the fragments of its datagrams as lost, not as other traffic."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        offset: int | None = None,
+        first: bool = False,
+        src_port: int | None = None,
+        dst_port: int | None = None,
+    ) -> None:
+        super().__init__(reason, offset=offset)
+        self.first = first
+        self.src_port = src_port
+        self.dst_port = dst_port
 
 
 class BadPcap(NetError):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from .checksum import IPPROTO_TCP, IPPROTO_UDP, ipv4_checksum, tcp_checksum, udp_checksum
-from .errors import BadFrame, BadPcap
+from .errors import BadFrame, BadPcap, Fragment
 
 __all__ = [
     "ETHERNET_HEADER",
@@ -627,7 +627,7 @@ def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = Fal
     if proto != IPPROTO_UDP:
         raise BadFrame(f"IP protocol {proto} is not UDP", offset=off + 9)
     if flags_frag & 0x3FFF:
-        raise BadFrame("IPv4 fragment: the UDP datagram is not whole", offset=off + 6)
+        raise _fragment(data, off + hl, end, flags_frag, off + 6)
     if verify and ipv4_checksum(data[off : off + hl]) != 0:
         raise BadFrame("bad IPv4 header checksum", offset=off + 10)
     u = off + hl
@@ -650,6 +650,20 @@ def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = Fal
         ttl,
         data[off + 20 : off + hl],
         ucsum,
+    )
+
+
+def _fragment(data: bytes, u: int, end: int, flags_frag: int, at: int) -> Fragment:
+    """The :class:`~tickwire.net.errors.Fragment` of an IPv4 fragment of a UDP datagram
+    whose payload starts at ``u`` (the UDP header, in the first fragment)."""
+    first = not flags_frag & 0x1FFF
+    ports = struct.unpack_from(">HH", data, u) if first and end - u >= 4 else (None, None)
+    return Fragment(
+        "IPv4 fragment: the UDP datagram is not whole",
+        offset=at,
+        first=first,
+        src_port=ports[0],
+        dst_port=ports[1],
     )
 
 
