@@ -45,8 +45,9 @@ class CaptureStats:
     #: capture's snap length) that are no whole MoldUDP64 packet: counted here, not as
     #: ``not_udp`` or ``bad_packets``, so the summary says what to change.
     cut: int = 0
-    #: Frames that are IPv4 fragments of UDP datagrams (of ``port``, when given and the
-    #: fragment carries the UDP header): not reassembled, so what they carry is lost.
+    #: Frames that are IPv4 fragments of UDP datagrams (with ``port`` given, the first
+    #: fragments of its datagrams: only they carry the UDP header): not reassembled, so
+    #: what they carry is lost.
     fragments: int = 0
     #: Packets of sessions other than the one asked for (``session=``): not in ``packets``.
     other_session: int = 0
@@ -189,9 +190,8 @@ class MoldCapture:
                     if rec.original_length > len(rec.frame):
                         self._cut(rec.original_length, len(rec.frame))
                     elif isinstance(exc, Fragment) and (
-                        self._port is None
-                        or not exc.first
-                        or self._port in (exc.src_port, exc.dst_port)
+                        # with a port, only the first fragment (the UDP header) tells
+                        self._port is None or self._port in (exc.src_port, exc.dst_port)
                     ):
                         self._fragment()
                     else:
