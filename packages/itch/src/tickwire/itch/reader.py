@@ -67,6 +67,17 @@ _CAPTURE_MAGICS: Final = (
     b"\xa1\xb2\x3c\x4d",
     b"\x0a\x0d\x0d\x0a",
 )
+#: The first bytes of a file compressed by another tool than gzip, and what it is called
+#: (a gzip here is one inside the gzip already unwrapped). No BinaryFILE starts with
+#: them: each is a first length prefix of 1,058 bytes or more, no ITCH message's length.
+_COMPRESSED_MAGICS: Final = (
+    (_GZIP_MAGIC, "a gzip inside a gzip", "gunzip it once first"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "only gzip is read (xz -d first)"),
+    (b"BZh", "a bzip2-compressed file", "only gzip is read (bzip2 -d first)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "only gzip is read (zstd -d first)"),
+    (b"PK\x03\x04", "a zip-compressed file", "only gzip is read (unzip first)"),
+    (b"\x04\x22\x4d\x18", "a lz4-compressed file", "only gzip is read (lz4 -d first)"),
+)
 # type byte -> message length, for plausibility checks while resynchronising.
 _LENGTH_BY_BYTE: Final = {ord(t): n for t, n in MESSAGE_LENGTHS.items()}
 
@@ -120,13 +131,24 @@ class ReaderStats:
 
 def refuse_capture(head: bytes | bytearray | memoryview) -> None:
     """Raise :class:`DecodeError` when ``head``, the first bytes of a (decompressed)
-    stream, starts like a pcap or pcapng capture (see the module docstring)."""
-    if bytes(head[:4]) in _CAPTURE_MAGICS:
+    stream, starts like a pcap or pcapng capture (see the module docstring), or like a
+    file compressed by another tool than gzip (xz, bzip2, zstd, zip, lz4) or gzipped
+    twice: ``an xz-compressed file, not a BinaryFILE: only gzip is read (xz -d
+    first)``. Why the compressed ones: every framer framed their bytes as ITCH, skipping
+    "unknown types" by whatever prefix it met, and said ``truncated frame at end of
+    stream ... at byte offset 119886``, a damaged day, not the wrong format (and a
+    stream that happened to end on a frame would have been a day of 0 messages). Test:
+    ``test_itch_reader.py::test_a_compressed_file_other_than_gzip_is_named_not_framed``."""
+    start = bytes(head[:6])
+    if start[:4] in _CAPTURE_MAGICS:
         raise DecodeError(
             "a pcap or pcapng capture, not a BinaryFILE (moldudp64 pcap2itch writes its "
             "MoldUDP64 messages as one)",
             offset=0,
         )
+    for magic, what, how in _COMPRESSED_MAGICS:
+        if start.startswith(magic):
+            raise DecodeError(f"{what}, not a BinaryFILE: {how}", offset=0)
 
 
 class _Prepended(io.RawIOBase):
