@@ -344,3 +344,31 @@ def test_engine_lobster_says_what_the_book_refused(
             w.write(msg)
     assert main(["export", str(clean), "--symbol", "ZZZ", "--out", str(tmp_path / "c")]) == 0
     assert "  book      " not in capsys.readouterr().out  # no fault, no line
+
+
+def test_engine_lobster_a_symbol_never_names_a_file_outside_out(tmp_path: Path) -> None:
+    """A stock field is 8 printable characters, ``/`` among them: a day from elsewhere
+    whose symbol is ``../../zz`` (asked for as it is) had its LOBSTER files written two
+    folders above ``--out``, and ``A/B`` into a folder ``A`` of it. A ``/`` (and ``%``)
+    in a symbol is written ``%2F`` (``%25``) in its file names, which stay in the
+    folder; the files are named as before for every other symbol."""
+    from tickwire.itch import AddOrder, StockDirectory, SystemEvent
+
+    def directory(locate: int, stock: str) -> StockDirectory:
+        return StockDirectory(
+            locate, 0, 2_000, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
+        )
+
+    symbols = ["../../zz", "A/B", "C%2FD", "OK"]
+    day: list[Message] = [SystemEvent(0, 0, 1_000, "O")]
+    for i, sym in enumerate(symbols, 1):
+        day += [directory(i, sym), AddOrder(i, 0, 5_000_000_000, i, "B", 100, sym, 1_000_000)]
+    out = tmp_path / "a" / "b" / "out"
+    res = export(day, symbols, out, levels=1, bbo_format=None)
+    assert res.rows == dict.fromkeys(symbols, 1)
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.csv"))
+    assert written == sorted(
+        f"a/b/out/{stem}_{kind}_1.csv"
+        for stem in ("..%2F..%2Fzz", "A%2FB", "C%252FD", "OK")
+        for kind in ("message", "orderbook")
+    )

@@ -16,6 +16,9 @@ the event that moved the book from row k-1 to row k of the other:
   for N levels after the event; empty levels are LOBSTER's dummies (ask 9999999999,
   bid -9999999999, size 0).
 
+A ``/`` in a symbol is written ``%2F`` in its file names (``%`` as ``%25``): the files
+stay in ``out_dir`` whatever the data's stock field holds (:func:`_file_name`).
+
 With ``date`` set, files get LOBSTER's full names
 (``SYMBOL_DATE_34200000_57600000_message_N.csv``); it must be a date written
 ``YYYY-MM-DD`` (:class:`ExportError` otherwise, before anything is written: it becomes
@@ -107,6 +110,15 @@ def _depth_row(book: OrderBook, levels: int) -> list[int]:
     return row
 
 
+def _file_name(symbol: str) -> str:
+    """``symbol`` as a part of a file name in the output folder: a ``/`` is written
+    ``%2F`` (and ``%`` ``%25``, so two symbols never share a name). Why: the stock field
+    is 8 printable characters, ``/`` among them, and a day from elsewhere whose symbol is
+    ``../../zz`` had its files written two folders above ``--out``. Test:
+    ``test_engine_lobster.py::test_engine_lobster_a_symbol_never_names_a_file_outside_out``."""
+    return symbol.replace("%", "%25").replace("/", "%2F")
+
+
 class _Writer:
     """A symbol's two LOBSTER files, written through temporary files that ``files`` (the
     export's stack) renames when the export ends and removes when it fails."""
@@ -120,7 +132,8 @@ class _Writer:
         files: contextlib.ExitStack,
     ) -> None:
         self.symbol = symbol  # as the data names it (a directory message may be missing)
-        stem = f"{symbol}_{date}_34200000_57600000" if date else symbol
+        name = _file_name(symbol)
+        stem = f"{name}_{date}_34200000_57600000" if date else name
         self.msg_path = out_dir / f"{stem}_message_{levels}.csv"
         self.book_path = out_dir / f"{stem}_orderbook_{levels}.csv"
         self._mf: IO[str] = _open_whole(files, self.msg_path)
