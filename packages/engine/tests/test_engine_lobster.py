@@ -372,3 +372,39 @@ def test_engine_lobster_a_symbol_never_names_a_file_outside_out(tmp_path: Path) 
         for stem in ("..%2F..%2Fzz", "A%2FB", "C%252FD", "OK")
         for kind in ("message", "orderbook")
     )
+
+
+def test_engine_lobster_a_symbol_under_two_locates_is_a_data_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One symbol listed under two stock locates (two days in one file: ``cat day1
+    day2``) cannot make one pair of LOBSTER files, a row of them following one book:
+    one line naming the symbol and both locates, exit 1, no file left. It was a usage
+    error (exit 2) blaming the command line: ``ZZZ_message_1.csv: is also another output
+    of this command``."""
+    from tickwire.itch import AddOrder, BinaryFileWriter, StockDirectory, SystemEvent
+
+    def directory(locate: int) -> StockDirectory:
+        return StockDirectory(
+            locate, 0, 2_000, "ZZZ", "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
+        )
+
+    day = [
+        SystemEvent(0, 0, 1_000, "O"),
+        directory(1),
+        AddOrder(1, 0, 5_000_000_000, 1, "B", 100, "ZZZ", 1_000_000),
+        directory(2),
+        AddOrder(2, 0, 6_000_000_000, 2, "S", 100, "ZZZ", 1_100_000),
+    ]
+    with pytest.raises(ValueError, match=r"^ZZZ: listed under stock locates 1 and 2") as info:
+        export(day, ["ZZZ"], tmp_path / "api", levels=1)
+    assert not isinstance(info.value, ExportError)  # the data, not the arguments
+    data = tmp_path / "two_days.itch"
+    with BinaryFileWriter(data) as w:
+        for msg in day:
+            w.write(msg)
+    out = tmp_path / "cli"
+    assert main(["export", str(data), "--symbol", "ZZZ", "--out", str(out), "--levels", "1"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "error: ZZZ: listed under stock locates 1 and 2" in line
+    assert not out.exists()

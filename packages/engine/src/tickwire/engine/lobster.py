@@ -154,6 +154,21 @@ class _Writer:
 MAX_LEVELS = 1000
 
 
+def _one_locate(writers: dict[int, _Writer], symbol: str, locate: int) -> None:
+    """A ``ValueError`` (the data's, exit 1) when ``symbol`` already has its files under
+    another stock locate. Why: a row of a symbol's files follows one book, and one symbol
+    under two locates (two days in one file, ``cat day1 day2``) had its second files
+    renamed over the first (the first day's rows lost, from Python), or was a usage error
+    blaming the command line (``is also another output of this command``, exit 2).
+    Test: ``test_engine_lobster.py::test_engine_lobster_a_symbol_under_two_locates_is_a_data_error``."""
+    for other, w in writers.items():
+        if w.symbol == symbol:
+            raise ValueError(
+                f"{symbol}: listed under stock locates {other} and {locate}: one pair of "
+                "LOBSTER files follows one book (two days in one file?)"
+            )
+
+
 def _rmdir(path: Path) -> bool:
     """Remove the empty folder ``path`` (quietly not, if it is not empty); False."""
     with contextlib.suppress(OSError):
@@ -212,6 +227,7 @@ def export(
             if w is None:
                 stock = getattr(msg, "stock", None)
                 if stock is not None and stock in wanted and typ in "RAFH":
+                    _one_locate(writers, stock, locate)
                     w = writers[locate] = _Writer(out, stock, levels, date, files)
                     result.files += [w.msg_path, w.book_path]
                 else:
