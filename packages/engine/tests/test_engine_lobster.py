@@ -408,3 +408,34 @@ def test_engine_lobster_a_symbol_under_two_locates_is_a_data_error(
     (line,) = capsys.readouterr().err.splitlines()
     assert "error: ZZZ: listed under stock locates 1 and 2" in line
     assert not out.exists()
+
+
+def test_engine_lobster_says_when_time_goes_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LOBSTER files are read as a time series; rows whose time is earlier than the row
+    before (a day from elsewhere out of order, two days of one locate table in one file)
+    are written as the data has them, and counted and said, per symbol. They were
+    written without a word."""
+    from tickwire.itch import AddOrder, BinaryFileWriter, OrderDelete, SystemEvent
+
+    day = [
+        SystemEvent(0, 0, 1_000, "O"),
+        AddOrder(1, 0, 5_000_000_000, 1, "B", 100, "ZZZ", 1_000_000),
+        AddOrder(1, 0, 4_000_000_000, 2, "S", 100, "ZZZ", 1_100_000),  # back
+        OrderDelete(1, 0, 4_000_000_000, 2),  # the same time: not back
+        AddOrder(1, 0, 3_000_000_000, 3, "S", 100, "ZZZ", 1_100_000),  # back
+        AddOrder(2, 0, 9_000_000_000, 4, "B", 100, "YYY", 1_000_000),
+    ]
+    res = export(day, ["ZZZ", "YYY"], tmp_path / "api", levels=1, bbo_format=None)
+    assert res.rows == {"ZZZ": 4, "YYY": 1}
+    assert res.time_reversals == {"ZZZ": 2}
+    data = tmp_path / "day.itch"
+    with BinaryFileWriter(data) as w:
+        for msg in day:
+            w.write(msg)
+    argv = ["export", str(data), "--symbol", "ZZZ,YYY", "--out", str(tmp_path / "cli")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "  ZZZ: 4 LOBSTER rows, 2 of them earlier than the row before\n" in out
+    assert "  YYY: 1 LOBSTER rows\n" in out

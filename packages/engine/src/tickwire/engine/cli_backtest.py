@@ -661,7 +661,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if book_faults:  # messages the files lack or clamp: backtest's words (lobster.py)
         print(f"  book      {', '.join(book_faults)}")
     for sym, n in sorted(res.rows.items()):
-        print(f"  {sym}: {n:,} LOBSTER rows")
+        back = res.time_reversals.get(sym)
+        also = f", {back:,} of them earlier than the row before" if back else ""
+        print(f"  {sym}: {n:,} LOBSTER rows{also}")
     if args.bbo != "none":
         print(f"  BBO series: {res.bbo_rows:,} rows")
     for p in res.files:

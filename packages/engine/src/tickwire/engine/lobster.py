@@ -37,7 +37,10 @@ beyond the order's shares, an add of zero shares or price) has no row, or a clam
 :attr:`ExportResult.book_faults` counts them and ``engine export`` prints them (``book``
 line, the words of ``engine book`` and ``backtest``). Why: the files were written and
 nothing was said, so they passed for the whole of the day's ITCH. Test:
-``test_engine_lobster.py::test_engine_lobster_says_what_the_book_refused``.
+``test_engine_lobster.py::test_engine_lobster_says_what_the_book_refused``. Rows whose
+time is earlier than the row before are written as the data has them and counted per
+symbol (:attr:`ExportResult.time_reversals`, said by ``engine export``): LOBSTER files
+are read as a time series (test: ``test_engine_lobster_says_when_time_goes_back``).
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ class ExportResult:
     #: reference, a cancel or execution beyond the order's shares, clamped, an add of zero
     #: shares or price) are missing from the files, or clamped there.
     book_faults: dict[str, int] = field(default_factory=dict)
+    #: Per symbol (those with any), the rows whose time is earlier than the row before:
+    #: written as the data has them, but LOBSTER files are read as a time series.
+    time_reversals: dict[str, int] = field(default_factory=dict)
 
 
 def _time(ts: int) -> str:
@@ -141,8 +147,14 @@ class _Writer:
         self.msgs = csv.writer(self._mf)
         self.books = csv.writer(self._bf)
         self.rows = 0
+        self.now = 0  # the time of the message being written
+        self._last = 0
+        self.back = 0  # rows earlier than the row before
 
     def row(self, fields: list[Any], book: OrderBook, levels: int) -> None:
+        if self.now < self._last:
+            self.back += 1
+        self._last = self.now
         self.msgs.writerow(fields)
         self.books.writerow(_depth_row(book, levels))
         self.rows += 1
@@ -233,7 +245,7 @@ def export(
                 else:
                     manager.apply(msg)
                     continue
-            ts = msg.timestamp
+            ts = w.now = msg.timestamp
             book = manager.book(locate)
             if isinstance(msg, AddOrder | AddOrderMPID):
                 manager.apply(msg)
@@ -307,6 +319,7 @@ def export(
                     bbo_rows.append((ts, w.symbol, *key))
 
         result.rows = {w.symbol: w.rows for w in writers.values()}
+        result.time_reversals = {w.symbol: w.back for w in writers.values() if w.back}
         result.book_faults = fault_counts(manager.unknown_references, manager.stats)
         result.missing_symbols = sorted(wanted - set(result.rows))
         if bbo_format is not None:
