@@ -342,6 +342,25 @@ def test_a_grid_too_large_is_one_line(
     assert not out.exists()
 
 
+def test_a_long_value_list_is_checked_in_linear_time() -> None:
+    """A key listing 300,000 values (generated, or hostile) is refused as too large at
+    once: the check that no value is listed twice compared each value with every one
+    before it, about 45 billion comparisons, so the sweep seemed to hang before saying
+    ``more than a sweep takes``. Duplicates are still found, ``1`` and ``1.0`` too, and
+    NaNs are not duplicates of each other (as before)."""
+    import time
+
+    values = list(range(300_000))
+    start = time.perf_counter()
+    grid = parse_grid({"grid": {"backtest.seed": values}}, "g.toml")
+    assert time.perf_counter() - start < 10  # linear: well under a second
+    assert grid.size == 300_000
+    with pytest.raises(UsageError, match=r"grid\.backtest\.seed: value 1\.0 is listed twice"):
+        parse_grid({"grid": {"backtest.seed": [*values[:1000], 1.0]}}, "g.toml")
+    nan = float("nan")
+    assert parse_grid({"grid": {"strategy.x": [nan, float("nan")]}}, "g.toml").size == 2
+
+
 def test_an_empty_day_in_a_folder_is_refused(days: list[Path], tmp_path: Path) -> None:
     """An empty file among the days was run as a day of no messages, "ok" with a PnL of
     0 in the totals; backtest refuses it (an empty input, exit 2), and so does sweep."""
