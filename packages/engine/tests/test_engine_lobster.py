@@ -439,3 +439,28 @@ def test_engine_lobster_says_when_time_goes_back(
     out = capsys.readouterr().out
     assert "  ZZZ: 4 LOBSTER rows, 2 of them earlier than the row before\n" in out
     assert "  YYY: 1 LOBSTER rows\n" in out
+
+
+def test_engine_lobster_many_symbols_within_the_open_file_limit(tmp_path: Path) -> None:
+    """Every chosen symbol keeps its two files open to the end (written whole or not at
+    all), so with the usual soft limit of 1,024 open files an export of some 500
+    symbols of a day failed with ``Too many open files`` (exit 1, nothing written). The
+    export raises the soft limit as far as the hard limit allows (here the soft limit is
+    lowered to 256 for 200 symbols, 400 files)."""
+    import resource
+
+    day = list(generate_day(20_000, 200, 5))
+    books = BookManager()
+    books.feed(day)
+    symbols = sorted({b.symbol for b in books.books.values()})
+    assert len(symbols) == 200
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 600:
+        pytest.skip(f"hard open-file limit {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        res = export(day, symbols, tmp_path, levels=1, bbo_format=None)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert sorted(res.rows) == symbols
+    assert len(list(tmp_path.glob("*.csv"))) == 400

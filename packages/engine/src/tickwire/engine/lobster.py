@@ -181,6 +181,37 @@ def _one_locate(writers: dict[int, _Writer], symbol: str, locate: int) -> None:
             )
 
 
+#: Open files an export needs beyond two a symbol: its input, the BBO series and the
+#: interpreter's own.
+_SPARE_FILES = 64
+
+
+def _room_for_files(symbols: int) -> None:
+    """Make room for the two open files of each of ``symbols`` chosen symbols (each is
+    kept open to the end, so the export is written whole or not at all): raise the soft
+    open-file limit as far as the hard limit allows, else an :class:`ExportError`
+    before anything is read. Why: with the usual soft limit of 1,024, an export of some
+    500 symbols of a day failed midway with ``Too many open files`` (exit 1). Test:
+    ``test_engine_lobster.py::test_engine_lobster_many_symbols_within_the_open_file_limit``."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX: the system's limit stands
+        return
+    needed = 2 * symbols + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or needed <= soft:
+        return
+    room = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (room, hard))
+        soft = room
+    if needed > soft:
+        raise ExportError(
+            f"{symbols:,} symbols need {needed:,} open files and this process may open "
+            f"{soft:,} (ulimit -n): export them in parts"
+        )
+
+
 def _rmdir(path: Path) -> bool:
     """Remove the empty folder ``path`` (quietly not, if it is not empty); False."""
     with contextlib.suppress(OSError):
@@ -216,6 +247,7 @@ def export(
             import pyarrow  # type: ignore[import-untyped]  # noqa: F401
         except ImportError:
             raise ExportError("Parquet output needs pyarrow: pip install pyarrow") from None
+    _room_for_files(len(set(symbols)))
     out = Path(out_dir)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
