@@ -416,3 +416,37 @@ def test_pcap2itch_refuses_a_capture_of_two_sessions(
         assert main(["pcap2itch", str(pcap), str(out), "--session", "NONE", *extra]) == 2
         assert "session 'NONE': not one packet of it" in capsys.readouterr().err
         assert not out.exists()
+
+
+def test_replay_of_a_capture_without_one_moldudp64_packet_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture of other traffic only (here TCP), or a capture header and no frame, has
+    nothing to replay: one line saying so, exit 1, as every command reading a capture
+    says it (``faults_text``). It said ``sent 0 packets`` and exited 0."""
+    from tickwire.net import build_tcp_frame
+
+    tcp = tmp_path / "tcp.pcap"
+    with PcapWriter(tcp) as w:
+        for i in range(3):
+            frame = build_tcp_frame(
+                b"hello",
+                src=("198.18.0.1", 40000),
+                dst=("198.18.0.2", 15000),
+                seq=1 + 5 * i,
+                ack=1,
+                flags=0x18,
+            )
+            w.write(frame)
+    nothing = tmp_path / "nothing.pcap"
+    with PcapWriter(nothing):
+        pass
+    for path, phrase in (
+        (tcp, "not one MoldUDP64 packet in its 3 frames (3 not UDP)"),
+        (nothing, "not one MoldUDP64 packet: the capture holds no frame"),
+    ):
+        assert main(["replay", str(path), "--to", "127.0.0.1:9", "--speed", "0"]) == 1
+        out, err = capsys.readouterr()
+        assert out.startswith("sent 0 packets")
+        (line,) = err.splitlines()
+        assert line == f"tickwire-moldudp64 replay: error: {path}: {phrase}"

@@ -227,7 +227,8 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     address = args.to
     lost = CaptureStats()  # frames of the capture with no packet to send, every pass
-    if is_capture(args.source):
+    capture = is_capture(args.source)
+    if capture:
 
         def packets() -> Iterator[tuple[int, bytes]]:
             return capture_payloads(args.source, port=args.port, lost=lost)
@@ -251,7 +252,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             loop=args.loop,
             on_packet=bar.update,
         )
-    report.add_skipped(lost)
+    report.add_skipped(lost, capture=capture)
     if args.json is not None:
         write_json(args.json, report.as_dict())
     if not json_to_stdout(args.json):

@@ -64,8 +64,8 @@ def capture_payloads(
 ) -> Iterator[tuple[int, bytes]]:
     """``(timestamp_ns, MoldUDP64 payload)`` of every MoldUDP64 packet in a capture.
 
-    ``lost`` adds up, over every call, the frames that held a packet this could not
-    send: ``cut`` (the capture's snap length), ``bad_packets`` (with their ``errors``)
+    ``lost`` adds up, over every call, the frames read, the packets found, and the
+    frames that held a packet this could not send: ``cut`` (the capture's snap length), ``bad_packets`` (with their ``errors``)
     and ``fragments`` (IPv4 fragments, not reassembled), as :class:`~tickwire.moldudp64.capture.MoldCapture` counts them; other
     traffic is not counted there."""
     cap = MoldCapture(path, port=port)
@@ -78,6 +78,11 @@ def capture_payloads(
             lost.cut += st.cut
             lost.bad_packets += st.bad_packets
             lost.fragments += st.fragments
+            # and the whole capture's counts, for "not one MoldUDP64 packet"
+            lost.frames += st.frames
+            lost.packets += st.packets
+            lost.not_udp += st.not_udp
+            lost.other_port += st.other_port
             lost.errors += st.errors[: max(0, 20 - len(lost.errors))]
 
 
@@ -94,6 +99,8 @@ class ReplayReport:
     #: :func:`capture_payloads` counted).
     skipped_frames: int = 0
     skipped_reason: str | None = None
+    #: A capture with not one MoldUDP64 packet to send, said (:meth:`add_skipped`).
+    nothing_to_send: str | None = None
     elapsed_s: float = 0.0
     packets_per_s: float = 0.0
     messages_per_s: float = 0.0
@@ -131,12 +138,18 @@ class ReplayReport:
             )
         if self.skipped_frames:
             parts.append(f"{self.skipped_reason}: not sent")
+        if self.nothing_to_send:
+            parts.append(self.nothing_to_send)
         return "; ".join(parts) if parts else None
 
-    def add_skipped(self, lost: CaptureStats) -> None:
-        """Count the frames :func:`capture_payloads` could not send (``lost``)."""
+    def add_skipped(self, lost: CaptureStats, *, capture: bool = True) -> None:
+        """Count the frames :func:`capture_payloads` could not send (``lost``); for a
+        ``capture``, one with not one MoldUDP64 packet is said too (``nothing_to_send``,
+        exit 1: it said ``sent 0 packets`` and exited 0; test:
+        ``test_moldudp64_cli.py::test_replay_of_a_capture_without_one_moldudp64_packet_exits_1``)."""
         self.skipped_frames = lost.cut + lost.bad_packets + lost.fragments
-        # ``lost`` counts only the frames skipped, not the capture: no other fault applies.
+        if capture and not (lost.packets or self.skipped_frames):
+            self.nothing_to_send = faults_text(lost)  # the rule of every capture reader
         why = faults_text(lost) if self.skipped_frames else None
         if why is not None and lost.cut and not lost.bad_packets and lost.errors:
             why += f"; the first: {lost.errors[0]}"  # a bad packet's phrase names its own
