@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import itertools
+import logging
 import random
 
 import pytest
@@ -691,6 +691,8 @@ def test_a_session_name_is_logged_escaped(caplog: pytest.LogCaptureFixture) -> N
     logged = [r.getMessage() for r in caplog.records]
     assert any("abandoned" in m for m in logged)
     assert not any("\x1b" in m for m in logged)
+
+
 TOP = 1 << 64  # one past the largest sequence number (the field is 8 bytes)
 
 
