@@ -143,6 +143,8 @@ class CaptureFeedStats:
     other_session: int = 0
     #: The first bad packet's error.
     first_error: str | None = None
+    #: Where the file ends inside a record, if it does (its last record lost).
+    truncated: str | None = None
     skipped_messages: int = 0
     #: Of the skipped messages, those of a type ITCH 5.0 does not define.
     unknown_types: int = 0
@@ -180,6 +182,7 @@ class CaptureFeedStats:
             cut=self.cut_frames,
             fragments=self.fragments,
             other_session=self.other_session,
+            truncated=self.truncated,
         )
         if self.first_error is not None:
             cap.errors.append(self.first_error)
@@ -314,6 +317,7 @@ def iter_capture(
     st.other_session = cstats.other_session
     st.skipped_frames = cstats.frames - cstats.packets - cstats.other_session
     st.cut_frames = cstats.cut
+    st.truncated = cstats.truncated
     st.fragments = cstats.fragments
     st.bad_packets = cstats.bad_packets
     st.first_error = cstats.errors[0] if cstats.errors else None

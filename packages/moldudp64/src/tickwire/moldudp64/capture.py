@@ -17,9 +17,10 @@ from typing import IO
 
 from tickwire.net.errors import BadFrame as NetBadFrame
 from tickwire.net.errors import BadPcap as NetBadPcap
+from tickwire.net.errors import CutPcap as NetCutPcap
 from tickwire.net.errors import Fragment
 from tickwire.net.frames import LINKTYPE_ETHERNET, UdpFrame, linktype_name, parse_udp_frame
-from tickwire.net.pcap import read_pcap
+from tickwire.net.pcap import PcapRecord, read_pcap
 
 from .codec import DownstreamPacket, parse_downstream
 from .errors import BadFrame, BadPcap, MoldError, SessionChoiceError
@@ -51,6 +52,10 @@ class CaptureStats:
     fragments: int = 0
     #: Packets of sessions other than the one asked for (``session=``): not in ``packets``.
     other_session: int = 0
+    #: Where the file ends inside a record, when it does (the reader's phrase, e.g. "file
+    #: ends inside a 1518-byte record (at byte 127)"): the records before it are read,
+    #: the cut one is lost (:class:`MoldCapture`, not ``strict``).
+    truncated: str | None = None
     #: Packets per session name seen (the first :data:`MAX_SESSION_NAMES` names), the
     #: filtered sessions included, in the order first seen.
     sessions: dict[str, int] = field(default_factory=dict)
@@ -69,7 +74,9 @@ def faults_text(
 
     The one rule of every command that reads a capture's messages (``docs/cli.md``):
     MoldUDP64 packets that do not parse (``bad_packets``), frames the capture cut short
-    (``cut``), IPv4 fragments of UDP datagrams (``fragments``: not reassembled) and
+    (``cut``), a file that ends inside a record (``truncated``: a capture copied while
+    it was written, or cut by a full disk), IPv4 fragments of UDP datagrams
+    (``fragments``: not reassembled) and
     sequence numbers never found (``gaps``, ``missing``: sequenced reading only) are lost
     messages, so the output built from them is not whole. Copies of
     messages that differ from the copy read (``conflicts``, sequenced reading only; the
@@ -88,9 +95,16 @@ def faults_text(
     """
     parts = []
     if not (
-        stats.packets or stats.bad_packets or stats.cut or stats.fragments or stats.other_session
+        stats.packets
+        or stats.bad_packets
+        or stats.cut
+        or stats.fragments
+        or stats.other_session
+        or stats.truncated
     ):
         parts.append(_no_packet_text(stats))
+    if stats.truncated:
+        parts.append(f"the {stats.truncated}, its last record lost")
     if stats.bad_packets:
         parts.append(f"{stats.bad_packets:,} bad MoldUDP64 packets ({stats.errors[0]})")
     if stats.cut:
@@ -167,6 +181,20 @@ class MoldCapture:
         self._one_session = one_session
         self.stats = CaptureStats()
 
+    def _records(self) -> Iterator[PcapRecord]:
+        """The capture's records; a file that ends inside one (``CutPcap``) ends them
+        there, said in ``stats.truncated`` (a fault: :func:`faults_text`), unless
+        ``strict``. Why: the records before the cut are whole, and every other loss of a
+        capture keeps what was read and says what was lost (exit 1); this one gave no
+        output at all. Test:
+        ``tests/test_capture_rules.py::test_a_capture_cut_inside_a_record_keeps_what_came_before``."""
+        try:
+            yield from read_pcap(self._source)
+        except NetCutPcap as exc:
+            if self._strict:
+                raise
+            self.stats.truncated = str(exc)
+
     def __iter__(self) -> Iterator[MoldFrame]:
         # One try around the whole loop (free per frame): the reader's and the frame
         # parser's errors leave as this package's, which are also tickwire.net's.
@@ -175,7 +203,7 @@ class MoldCapture:
             want = self._session
             first: tuple[str, int] | None = None  # one_session: the session and its frame
             names = st.sessions
-            for rec in read_pcap(self._source):
+            for rec in self._records():
                 st.frames += 1
                 if rec.linktype != LINKTYPE_ETHERNET:
                     raise BadPcap(

@@ -78,6 +78,7 @@ def capture_payloads(
             lost.cut += st.cut
             lost.bad_packets += st.bad_packets
             lost.fragments += st.fragments
+            lost.truncated = lost.truncated or st.truncated  # the file's, once
             # and the whole capture's counts, for "not one MoldUDP64 packet"
             lost.frames += st.frames
             lost.packets += st.packets
@@ -147,7 +148,8 @@ class ReplayReport:
         ``capture``, one with not one MoldUDP64 packet is said too (``nothing_to_send``,
         exit 1: it said ``sent 0 packets`` and exited 0; test:
         ``test_moldudp64_cli.py::test_replay_of_a_capture_without_one_moldudp64_packet_exits_1``)."""
-        self.skipped_frames = lost.cut + lost.bad_packets + lost.fragments
+        # (a file that ends inside a record: that record, the last, not sent)
+        self.skipped_frames = lost.cut + lost.bad_packets + lost.fragments + bool(lost.truncated)
         if capture and not (lost.packets or self.skipped_frames):
             self.nothing_to_send = faults_text(lost)  # the rule of every capture reader
         why = faults_text(lost) if self.skipped_frames else None

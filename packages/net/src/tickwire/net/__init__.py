@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from .checksum import internet_checksum, ipv4_checksum, tcp_checksum, udp_checksum
-from .errors import BadFrame, BadPcap, Fragment, NetError
+from .errors import BadFrame, BadPcap, CutPcap, Fragment, NetError
 from .frames import (
     LINKTYPE_ETHERNET,
     LINKTYPE_NAMES,
@@ -48,6 +48,7 @@ __all__ = [
     "BadFrame",
     "BadPcap",
     "Cursor",
+    "CutPcap",
     "Fragment",
     "NetError",
     "PcapRecord",

@@ -7,7 +7,7 @@ in the frame (or the file) where the problem was found, when that is meaningful.
 
 from __future__ import annotations
 
-__all__ = ["BadFrame", "BadPcap", "Fragment", "NetError"]
+__all__ = ["BadFrame", "BadPcap", "CutPcap", "Fragment", "NetError"]
 
 
 class NetError(ValueError):
@@ -51,3 +51,10 @@ class Fragment(BadFrame):
 class BadPcap(NetError):
     """A capture file that is not a readable pcap or pcapng file, or a record of a link
     type the reader cannot take."""
+
+
+class CutPcap(BadPcap):
+    """A capture file that ends inside a record (or a record's header, or a pcapng block)
+    after its header: the records before are whole. What a capture copied while it was
+    still written, or cut by a full disk, looks like; a reader of a feed keeps what came
+    before and counts the cut (``tickwire.moldudp64.capture.CaptureStats.cut_at``)."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, BinaryIO, Final
 
-from .errors import BadPcap, NetError
+from .errors import BadPcap, CutPcap, NetError
 from .frames import LINKTYPE_ETHERNET, LINKTYPE_NAMES, linktype_name
 
 __all__ = [
@@ -209,13 +209,13 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
     while True:
         if not ch.need(16):
             if len(ch.buf) != ch.pos:
-                raise BadPcap("file ends inside a record header", offset=ch.offset)
+                raise CutPcap("file ends inside a record header", offset=ch.offset)
             return
         sec, frac, incl, orig = unpack(ch.buf, ch.pos)
         if incl > MAX_RECORD:
             raise BadPcap(f"record length {incl} is not plausible", offset=ch.offset)
         if not ch.need(16 + incl):
-            raise BadPcap(f"file ends inside a {incl}-byte record", offset=ch.offset)
+            raise CutPcap(f"file ends inside a {incl}-byte record", offset=ch.offset)
         start = ch.pos + 16
         ch.pos = start + incl
         yield PcapRecord(sec * 1_000_000_000 + frac * scale, ch.buf[start : ch.pos], linktype, orig)
@@ -245,7 +245,7 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
     while True:
         if not ch.need(12):
             if len(ch.buf) != ch.pos:
-                raise BadPcap("file ends inside a pcapng block header", offset=ch.offset)
+                raise CutPcap("file ends inside a pcapng block header", offset=ch.offset)
             return
         block_start = ch.offset
         btype_le = struct.unpack_from("<I", ch.buf, ch.pos)[0]
@@ -264,7 +264,7 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
         if blen < 12 or blen % 4 or blen > MAX_RECORD:
             raise BadPcap(f"pcapng block length {blen} is not valid", offset=block_start)
         if not ch.need(blen):
-            raise BadPcap(f"file ends inside a {blen}-byte pcapng block", offset=block_start)
+            raise CutPcap(f"file ends inside a {blen}-byte pcapng block", offset=block_start)
         body = ch.buf[ch.pos + 8 : ch.pos + blen - 4]
         ch.pos += blen
         if btype == 1:  # interface description
