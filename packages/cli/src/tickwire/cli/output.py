@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import errno
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -58,6 +59,7 @@ __all__ = [
     "atomic_path",
     "json_output",
     "json_to_stdout",
+    "log_first",
     "printable",
     "staged_folder",
     "write_json",
@@ -234,3 +236,21 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+#: How many of one kind of repeated bad input :func:`log_first` logs.
+LOGGED_FIRST = 20
+
+
+def log_first(
+    logger: logging.Logger, level: int, n: int, msg: str, *args: object, limit: int = LOGGED_FIRST
+) -> None:
+    """Log the ``n``-th occurrence of something a peer can repeat at will (an undecodable
+    message) only while ``n`` is at most ``limit``, the last of them saying that later
+    ones are counted only; the caller counts every one. Why: a line per message, at a
+    feed's rate, all day, filled the log and said nothing more than a count (the live
+    engine, the OUCH client and host, the exchange: their tests of undecodable input)."""
+    if n <= limit:
+        logger.log(
+            level, msg + ("%s"), *args, " (later ones are counted only)" if n == limit else ""
+        )

@@ -32,6 +32,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from tickwire.cli import log_first
 from tickwire.engine.strategy.live import wall_clock_ns
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.exchange.matching import Fill, MatchingEngine
@@ -216,16 +217,18 @@ class Exchange:
     ) -> None:
         """Count (and log the first few of) the OUCH messages no decoder could read."""
         self.undecodable += 1
-        if self.undecodable <= LOGGED_UNDECODABLE:
-            log.warning(
-                "OUCH %s from %s (%s): %d bytes not decoded, not answered: %s%s",
-                version,
-                conn.peer,
-                conn.username,
-                len(data),
-                exc,
-                " (later ones are counted only)" if self.undecodable == LOGGED_UNDECODABLE else "",
-            )
+        log_first(
+            log,
+            logging.WARNING,
+            self.undecodable,
+            "OUCH %s from %s (%s): %d bytes not decoded, not answered: %s",
+            version,
+            conn.peer,
+            conn.username,
+            len(data),
+            exc,
+            limit=LOGGED_UNDECODABLE,
+        )
 
     def _answer(
         self,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from tickwire.cli import log_first
 from tickwire.soupbintcp.aio import SoupClient, SoupServerRunner
 from tickwire.soupbintcp.packets import SoupVersion
 from tickwire.soupbintcp.session import ClientSession, ServerConnection, SoupServer
@@ -173,15 +174,15 @@ class OuchClient:
             msg = self._decode(ev.data)
         except OuchError as exc:
             self.undecodable += 1
-            if self.undecodable <= LOGGED_UNDECODABLE:
-                log.error(
-                    "undecodable OUCH message at sequence %s: %s%s",
-                    ev.sequence_number,
-                    exc,
-                    " (later ones are counted only)"
-                    if self.undecodable == LOGGED_UNDECODABLE
-                    else "",
-                )
+            log_first(
+                log,
+                logging.ERROR,
+                self.undecodable,
+                "undecodable OUCH message at sequence %s: %s",
+                ev.sequence_number,
+                exc,
+                limit=LOGGED_UNDECODABLE,
+            )
             return
         if isinstance(self.book, OrderBook50):
             assert isinstance(msg, v50.OutboundMessage)
@@ -253,15 +254,15 @@ async def serve_ouch(
                 replies = list(ouch_host.handle(v42.decode_inbound(data), clock()))
         except OuchError as exc:
             server.undecodable += 1
-            if server.undecodable <= LOGGED_UNDECODABLE:
-                log.warning(
-                    "undecodable inbound OUCH from %s: %s%s",
-                    conn.peer,
-                    exc,
-                    " (later ones are counted only)"
-                    if server.undecodable == LOGGED_UNDECODABLE
-                    else "",
-                )
+            log_first(
+                log,
+                logging.WARNING,
+                server.undecodable,
+                "undecodable inbound OUCH from %s: %s",
+                conn.peer,
+                exc,
+                limit=LOGGED_UNDECODABLE,
+            )
             return
         for reply in replies:
             runner.core.publish(encode_message(reply))

@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from tickwire.cli import atomic_open, one_line
+from tickwire.cli import atomic_open, log_first, one_line
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.book import fault_counts
 from tickwire.engine.risk import RiskLimits
@@ -541,15 +541,10 @@ class LiveEngine:
         for the whole day, and the report did not say. Test:
         ``test_engine_live.py::test_undecodable_feed_messages_are_counted_and_logged_a_few_times``.
         """
-        if n <= LOGGED_UNDECODABLE:
-            log.log(
-                logging.ERROR if what == "OUCH" else logging.WARNING,  # the levels they had
-                "undecodable %s message %s: %s%s",
-                what,
-                seq,
-                exc,
-                " (later ones are counted only)" if n == LOGGED_UNDECODABLE else "",
-            )
+        level = logging.ERROR if what == "OUCH" else logging.WARNING  # the levels they had
+        log_first(
+            log, level, n, "undecodable %s message %s: %s", what, seq, exc, limit=LOGGED_UNDECODABLE
+        )
 
     # -- orders ---------------------------------------------------------------------
     def _send_bytes(self, data: bytes) -> None:
