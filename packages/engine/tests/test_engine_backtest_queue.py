@@ -3,14 +3,22 @@
 Our order joins the back of its price level; it fills only after the shares ahead of it
 (known exactly from the L3 book) have traded or been cancelled; executions against
 orders behind us, executions and prints through our price, and incoming orders that
-cross us fill us as ``tickwire.engine.backtest.venue`` documents."""
+cross us fill us as ``tickwire.engine.backtest.venue`` documents.
+
+Every flow runs on both venues (``venue_kind``): the reference :class:`SimulatedVenue` on
+the reference book, and the compiled venue (``compiled_venue``, the compiled replay core's)
+on the compiled book, fed the same messages' bytes. The compiled core's differential tests
+compare whole reports; these pin each rule of the queue model on the compiled venue too."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickwire.engine.backtest.venue import SimulatedVenue
+from tickwire.engine import cbook
+from tickwire.engine.backtest.venue import SimulatedVenue, compiled_venue
 from tickwire.engine.book import BookManager
 from tickwire.itch import (
     AddOrder,
@@ -28,14 +36,29 @@ SYM = "TEST"
 LOC = 7
 PX = 1_000_000
 
+VENUES = [
+    "reference",
+    pytest.param(
+        "compiled",
+        marks=pytest.mark.skipif(not cbook.AVAILABLE, reason="compiled extension not built"),
+    ),
+]
+pytestmark = pytest.mark.parametrize("venue_kind", VENUES)
+
 
 class Sim:
     """A venue over a book, with the answers it sends collected."""
 
-    def __init__(self) -> None:
-        self.books = BookManager()
+    def __init__(self, venue_kind: str) -> None:
         self.out: list[v50.OutboundMessage] = []
-        self.venue = SimulatedVenue(self.books, self.out.append)
+        self.books: Any
+        self.venue: Any
+        if venue_kind == "compiled":
+            self.books = cbook.make_book_manager("cython")
+            self.venue = compiled_venue(self.books, self.out.append)
+        else:
+            self.books = BookManager()
+            self.venue = SimulatedVenue(self.books, self.out.append)
         self.t = 34_200_000_000_000
         self.feed(SystemEvent(0, 0, self.t, "Q"))
 
@@ -88,8 +111,8 @@ class Sim:
         return [m for m in self.out if isinstance(m, v50.OrderCanceled) and m.user_ref_num == ref]
 
 
-def test_engine_backtest_queue_walkthrough() -> None:
-    s = Sim()
+def test_engine_backtest_queue_walkthrough(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "B", 300)
     s.add(2, "B", 200)
     s.enter(10, "B", 100)
@@ -117,11 +140,11 @@ def test_engine_backtest_queue_walkthrough() -> None:
     qty=st.integers(1, 300),
 )
 def test_engine_backtest_queue_fills_only_after_the_shares_ahead(
-    ahead: list[int], chunks: list[tuple[bool, int]], qty: int
+    venue_kind: str, ahead: list[int], chunks: list[tuple[bool, int]], qty: int
 ) -> None:
     """Behind N shares, our order fills only once N shares ahead traded or were
     cancelled; aggressive flow then reaches us through an order queued behind us."""
-    s = Sim()
+    s = Sim(venue_kind)
     for i, shares in enumerate(ahead):
         s.add(100 + i, "B", shares)
     s.enter(10, "B", qty)
@@ -150,8 +173,8 @@ def test_engine_backtest_queue_fills_only_after_the_shares_ahead(
     assert s.venue.live_orders() == []
 
 
-def test_engine_backtest_queue_trade_through_and_better_price() -> None:
-    s = Sim()
+def test_engine_backtest_queue_trade_through_and_better_price(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "B", 500)
     s.add(2, "B", 500, PX - 100)
     s.enter(10, "B", 300)  # behind 500 at PX
@@ -163,8 +186,8 @@ def test_engine_backtest_queue_trade_through_and_better_price() -> None:
     assert s.filled(10) == 300
 
 
-def test_engine_backtest_queue_incoming_cross_fills_us() -> None:
-    s = Sim()
+def test_engine_backtest_queue_incoming_cross_fills_us(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "S", 100, PX + 500)
     s.enter(10, "B", 300)  # not marketable: best ask is above
     assert s.filled() == 0
@@ -176,11 +199,11 @@ def test_engine_backtest_queue_incoming_cross_fills_us() -> None:
     assert s.cancelled(11)[0].reason == "I" and s.cancelled(11)[0].quantity == 500
 
 
-def test_engine_backtest_queue_incoming_add_with_no_side_fills_nothing() -> None:
+def test_engine_backtest_queue_incoming_add_with_no_side_fills_nothing(venue_kind: str) -> None:
     """An Add Order whose side is neither B nor S is no order (the book does not book it:
     a fault, ``rejected``), so it crosses nothing of ours either: it was read as a sell,
     which filled our bid on a damaged or made-up message."""
-    s = Sim()
+    s = Sim(venue_kind)
     s.add(1, "S", 100, PX + 500)
     s.enter(10, "B", 300)
     s.add(2, "X", 120, PX - 100)
@@ -190,8 +213,8 @@ def test_engine_backtest_queue_incoming_add_with_no_side_fills_nothing() -> None
     assert s.filled(10) == 120
 
 
-def test_engine_backtest_queue_marketable_ioc_partial() -> None:
-    s = Sim()
+def test_engine_backtest_queue_marketable_ioc_partial(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "S", 100, PX)
     s.add(2, "S", 50, PX + 100)
     s.add(3, "S", 1_000, PX + 200)
@@ -205,8 +228,8 @@ def test_engine_backtest_queue_marketable_ioc_partial() -> None:
     assert s.venue.live_orders() == []
 
 
-def test_engine_backtest_queue_day_remainder_rests_and_expires() -> None:
-    s = Sim()
+def test_engine_backtest_queue_day_remainder_rests_and_expires(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "S", 100, PX)
     s.add(2, "B", 70, PX - 100)
     s.enter(10, "B", 300, PX)  # takes 100, rests 200 at PX (a new level: nothing ahead)
@@ -219,8 +242,8 @@ def test_engine_backtest_queue_day_remainder_rests_and_expires() -> None:
     assert s.cancelled(11)[-1].quantity == 30
 
 
-def test_engine_backtest_queue_replace_loses_priority_cancel_keeps_it() -> None:
-    s = Sim()
+def test_engine_backtest_queue_replace_loses_priority_cancel_keeps_it(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "B", 100)
     s.enter(10, "B", 300)
     s.add(2, "B", 200)  # behind us
@@ -261,8 +284,8 @@ def test_engine_backtest_queue_replace_loses_priority_cancel_keeps_it() -> None:
     assert len(s.out) == before
 
 
-def test_engine_backtest_queue_replace_counts_the_chain() -> None:
-    s = Sim()
+def test_engine_backtest_queue_replace_counts_the_chain(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "S", 100, PX)
     s.enter(10, "B", 500, PX - 100)
     s.add(2, "S", 100, PX - 100)  # crosses us: 100 filled
@@ -294,8 +317,10 @@ def test_engine_backtest_queue_replace_counts_the_chain() -> None:
         ({"symbol": "NOPE"}, 0x17),
     ],
 )
-def test_engine_backtest_queue_venue_rejects(kwargs: dict[str, object], code: int) -> None:
-    s = Sim()
+def test_engine_backtest_queue_venue_rejects(
+    venue_kind: str, kwargs: dict[str, object], code: int
+) -> None:
+    s = Sim(venue_kind)
     s.add(1, "B", 100)
     s.venue.receive(
         v50.EnterOrder(
@@ -316,16 +341,16 @@ def test_engine_backtest_queue_venue_rejects(kwargs: dict[str, object], code: in
     assert isinstance(s.out[-1], v50.Rejected) and s.out[-1].reason == code
 
 
-def test_engine_backtest_queue_closed_market_rejects() -> None:
-    s = Sim()
+def test_engine_backtest_queue_closed_market_rejects(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "B", 100)
     s.feed(SystemEvent(0, 0, s.ts(), "M"))
     s.enter(5, "B", 100)
     assert isinstance(s.out[-1], v50.Rejected) and s.out[-1].reason == 0x02
 
 
-def test_engine_backtest_queue_replace_in_feed_shrinks_queue() -> None:
-    s = Sim()
+def test_engine_backtest_queue_replace_in_feed_shrinks_queue(venue_kind: str) -> None:
+    s = Sim(venue_kind)
     s.add(1, "B", 100)
     s.add(2, "B", 100)
     s.enter(10, "B", 100)
@@ -335,11 +360,13 @@ def test_engine_backtest_queue_replace_in_feed_shrinks_queue() -> None:
     assert s.filled(10) == 50
 
 
-def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored() -> None:
+def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored(
+    venue_kind: str,
+) -> None:
     """OUCH 5.0 1.2: UserRefNums are strictly increasing, so an Enter at or below the
     highest one used is a retransmission, ignored (as OuchHost50 does); the venue keeps
     that number, not a set of every UserRefNum of the day."""
-    s = Sim()
+    s = Sim(venue_kind)
     s.enter(5, "B", 100)
     answered = len(s.out)
     s.enter(5, "B", 100)  # the same again

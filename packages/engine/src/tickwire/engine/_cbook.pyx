@@ -25,7 +25,7 @@ No wire offset is written here: :mod:`tickwire.engine.cbook` reads them from the
 construct table and passes them to :func:`configure`.
 
 Beside the books: :class:`ReplayCore`, the compiled backtest's loop
-(:mod:`tickwire.engine.backtest.core`), and :class:`SlotsConstructor`, which builds the
+(:mod:`tickwire.engine.backtest.core`), :class:`CVenue`, its simulated venue, and :class:`SlotsConstructor`, which builds the
 engine's frozen dataclasses (:func:`tickwire.engine.cbook.positional_constructor`).
 """
 
@@ -192,6 +192,7 @@ cdef int U_OLD, U_NEW, U_SHARES, U_PRICE
 cdef int P_REF, P_SIDE, P_SHARES, P_PRICE, P_MATCH
 cdef int Q_SHARES, Q_PRICE, Q_MATCH
 cdef int B_MATCH
+cdef int S_CODE
 cdef int LENGTHS[256]
 cdef bint CONFIGURED = False
 cdef object OrderInfo = None
@@ -213,6 +214,7 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     global E_MATCH, C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE, X_REF, X_SHARES, D_REF
     global U_OLD, U_NEW, U_SHARES, U_PRICE, CONFIGURED
     global P_REF, P_SIDE, P_SHARES, P_PRICE, P_MATCH, Q_SHARES, Q_PRICE, Q_MATCH, B_MATCH
+    global S_CODE
     global OrderInfo, LevelView, BBO, TapePrint, BookStats, itch_decode, DecodeError
     cdef int i
     if len(lengths) != 256:
@@ -248,6 +250,7 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     Q_PRICE = layout["Q.cross_price"]
     Q_MATCH = layout["Q.match_number"]
     B_MATCH = layout["B.match_number"]
+    S_CODE = layout["S.event_code"]
     for i in range(256):
         LENGTHS[i] = lengths[i]
     OrderInfo = order_info
@@ -1635,6 +1638,588 @@ cdef inline bint is_book_type(uint8_t t) noexcept nogil:
             or t == 0x55)
 
 
+# -- the compiled simulated venue ------------------------------------------------------------
+cdef class CSimOrder:
+    """One of our orders resting at the compiled venue (:class:`CVenue`): the fields of
+    :class:`tickwire.engine.backtest.venue.SimOrder`, typed (``sd``: 0 buy, 1 sell)."""
+
+    cdef public int64_t user_ref_num
+    cdef public int locate
+    cdef public str symbol
+    cdef public str side
+    cdef public int64_t price
+    cdef public int64_t open
+    cdef public object tif
+    cdef public int64_t seq
+    cdef public int64_t order_reference_number
+    cdef public int64_t chain_filled
+    cdef public int64_t ahead
+    cdef public int64_t joined_ahead
+    cdef public set ahead_refs
+    cdef readonly uint8_t sd
+
+    def __init__(self, int64_t user_ref_num, int locate, str symbol, str side, int64_t price,
+                 int64_t open, tif, int64_t seq, int64_t order_reference_number,
+                 int64_t chain_filled=0):
+        self.user_ref_num = user_ref_num
+        self.locate = locate
+        self.symbol = symbol
+        self.side = side
+        self.sd = 0 if side == "B" else 1
+        self.price = price
+        self.open = open
+        self.tif = tif
+        self.seq = seq
+        self.order_reference_number = order_reference_number
+        self.chain_filled = chain_filled
+        self.ahead = 0
+        self.joined_ahead = 0
+        self.ahead_refs = set()
+
+    def __repr__(self):
+        return (f"CSimOrder(user_ref_num={self.user_ref_num}, symbol={self.symbol!r}, "
+                f"side={self.side!r}, price={self.price}, open={self.open}, "
+                f"ahead={self.ahead})")
+
+
+cdef inline bint _first(CSimOrder a, CSimOrder b, uint8_t sd) noexcept:
+    """Is ``a`` before ``b`` in price-time priority on side ``sd``?"""
+    if a.price != b.price:
+        return a.price > b.price if sd == 0 else a.price < b.price
+    return a.seq < b.seq
+
+
+cdef class CVenue:
+    """:class:`tickwire.engine.backtest.venue.SimulatedVenue` (the oracle: its module
+    docstring has the rules) compiled, for the compiled replay core (:class:`ReplayCore`).
+
+    The same rules, outputs and inspection (``fills``, ``_live``, ``_by_locate``,
+    ``_consumed``, ``live_orders()``, ``queue_ahead()``), with two differences of means,
+    not of result: market data comes as the ITCH message's bytes (:meth:`market`, before
+    the venue's book applies it), read straight from the wire, and the queue at a price
+    (an order's FIFO place on arrival, what an arriving order takes) is read from the
+    compiled book's levels and FIFO lists, with no :class:`OrderInfo` per feed order.
+    ``version`` moves whenever an order rests or leaves: ReplayCore's venue filter
+    refreshes what it caches (where we rest, our best prices) only then, and asks
+    :meth:`is_ahead` for the queues ahead.
+
+    Built by :func:`tickwire.engine.backtest.venue.compiled_venue`; held to the reference
+    by the differential tests of ``test_engine_backtest_core.py`` (every report equal)
+    and by ``test_engine_backtest_queue.py``, which runs its hand-built flows on both."""
+
+    cdef public CBookManager books
+    cdef public object respond
+    cdef public list fills
+    cdef public dict _live, _by_locate, _consumed, _locates
+    cdef public int64_t _last_ref, _seq, _match, now
+    cdef public int64_t version
+    cdef object Fill, executed, accepted, replaced, canceled, rejected
+    cdef object EnterOrder, ReplaceOrder, CancelOrder, DAY, IOC, reasons, encode
+
+    def __init__(self, CBookManager books, respond, fill, order_accepted, order_replaced,
+                 order_canceled, order_executed, rejected, enter_order, replace_order,
+                 cancel_order, day, ioc, reject_reason, encode):
+        self.books = books
+        self.respond = respond
+        self.fills = []
+        self._live = {}
+        self._by_locate = {}
+        self._consumed = {}
+        self._locates = {}
+        self._last_ref = self._seq = self._match = self.now = 0
+        self.version = 0
+        self.Fill = fill
+        self.accepted = order_accepted
+        self.replaced = order_replaced
+        self.canceled = order_canceled
+        self.executed = order_executed
+        self.rejected = rejected
+        self.EnterOrder = enter_order
+        self.ReplaceOrder = replace_order
+        self.CancelOrder = cancel_order
+        self.DAY = day
+        self.IOC = ioc
+        self.reasons = reject_reason
+        self.encode = encode
+
+    # -- helpers ------------------------------------------------------------------------
+    cdef object _locate_of(self, str symbol):
+        locate = self._locates.get(symbol)
+        if locate is None:
+            for loc, book in self.books.books.items():
+                if book.symbol == symbol:
+                    self._locates[symbol] = locate = loc
+                    break
+        return locate
+
+    cdef int _fill(self, CSimOrder o, int64_t qty, int64_t price, bint passive,
+                   str cause) except -1:
+        self._match += 1
+        o.open -= qty
+        o.chain_filled += qty
+        flag = "A" if passive else "R"
+        self.fills.append(self.Fill(self.now, o.user_ref_num, o.symbol, o.side, qty, price,
+                                    flag, self._match, cause,
+                                    o.joined_ahead if passive else 0))
+        self.respond(self.executed(self.now, o.user_ref_num, qty, price, flag, self._match))
+        if o.open == 0:
+            self._unrest(o)
+        return 0
+
+    cdef int _unrest(self, CSimOrder o) except -1:
+        self._live.pop(o.user_ref_num, None)
+        lst = self._by_locate.get(o.locate)
+        if lst is not None and o in lst:
+            lst.remove(o)
+            if not lst:
+                del self._by_locate[o.locate]
+            self.version += 1
+        return 0
+
+    cdef int _rest(self, CSimOrder o) except -1:
+        """Rest ``o``: its queue ahead is the level at its price now, read from the C book
+        (the shares and the references of the orders in its FIFO list)."""
+        cdef CBookManager mgr = self.books
+        cdef int32_t bi = mgr.book_of[o.locate]
+        cdef CSide* s
+        cdef Py_ssize_t pos
+        cdef uint32_t key
+        cdef int32_t oi
+        cdef int64_t total = 0
+        cdef set refs
+        if bi >= 0 and 0 < o.price <= 0xFFFFFFFF:
+            s = &mgr.cbooks[bi].side[o.sd]
+            key = side_key(o.sd, <uint32_t>o.price)
+            pos = lower_bound(s, key)
+            if pos < s.n and s.keys[pos] == key:
+                refs = set()
+                oi = mgr.levels_[s.lv[pos]].head
+                while oi >= 0:
+                    total += mgr.orders_[oi].shares
+                    refs.add(mgr.orders_[oi].ref)
+                    oi = mgr.orders_[oi].next
+                if refs:
+                    o.ahead = o.joined_ahead = total
+                    o.ahead_refs = refs
+        self._live[o.user_ref_num] = o
+        lst = self._by_locate.get(o.locate)
+        if lst is None:
+            self._by_locate[o.locate] = [o]
+        else:
+            lst.append(o)
+        self.version += 1
+        return 0
+
+    cdef list _priority(self, list orders, uint8_t sd):
+        """Our orders of side ``sd`` in price-time priority (an insertion sort: a locate
+        has few of ours)."""
+        cdef list mine = []
+        cdef CSimOrder o, p
+        cdef Py_ssize_t i, j, n
+        for o in orders:
+            if o.sd == sd:
+                mine.append(o)
+        n = len(mine)
+        for i in range(1, n):
+            o = mine[i]
+            j = i - 1
+            while j >= 0:
+                p = mine[j]
+                if not _first(o, p, sd):
+                    break
+                mine[j + 1] = p
+                j -= 1
+            mine[j + 1] = o
+        return mine
+
+    cdef bint is_ahead(self, int loc, uint64_t ref) except -1:
+        """Is feed order ``ref`` ahead of one of our orders resting at ``loc`` (what a
+        cancel, delete or replace of it at ``loc`` would work on)?"""
+        cdef CSimOrder o
+        rest = self._by_locate.get(loc)
+        if not rest:
+            return False
+        key = ref
+        for o in rest:
+            if o.ahead_refs and key in o.ahead_refs:
+                return True
+        return False
+
+    # -- market data (call before the venue book applies the message) ---------------------
+    def on_market(self, msg, int64_t t):
+        """``SimulatedVenue.on_market`` for a decoded ITCH message (encoded, then
+        :meth:`market`): the entry of the hand-built flows' tests."""
+        self.on_frame(self.encode(msg), t)
+
+    def on_frame(self, bytes msg, int64_t t):
+        """:meth:`market` for one message's bytes (type byte first)."""
+        if PyBytes_GET_SIZE(msg) < 1 or PyBytes_GET_SIZE(msg) < LENGTHS[<uint8_t>msg[0]]:
+            raise ValueError("not a whole ITCH message")
+        self.market(<const uint8_t*>PyBytes_AS_STRING(msg), t)
+
+    cdef int market(self, const uint8_t* m, int64_t t) except -1:
+        """Let one ITCH message (its bytes) work on our resting orders, before the venue's
+        book applies it: ``SimulatedVenue.on_market``."""
+        cdef uint8_t ty = m[0]
+        cdef uint8_t ind
+        cdef int32_t oi
+        cdef COrder* o
+        cdef int64_t n, shares
+        cdef uint64_t ref = 0
+        self.now = t
+        if ty == 0x53:
+            if m[S_CODE] == 0x4D:  # end of market hours: Day orders expire
+                self._expire_day_orders()
+            return 0
+        if not is_book_type(ty) and ty != 0x50:
+            return 0  # only book messages and trades act on our orders or _consumed
+        rest = self._by_locate.get(rd16(m + L_LOCATE))
+        if rest:
+            if ty == 0x45 or ty == 0x43:
+                ref = rd64(m + (E_REF if ty == 0x45 else C_REF))
+                oi = self.books._find(ref)
+                if oi >= 0:
+                    o = &self.books.orders_[oi]
+                    n = rd32(m + (E_SHARES if ty == 0x45 else C_SHARES))
+                    if o.shares < n:
+                        n = o.shares
+                    self._passive(rest, o.side, o.price, n, ref)
+            elif ty == 0x58:
+                ref = rd64(m + X_REF)
+                oi = self.books._find(ref)
+                if oi >= 0:
+                    o = &self.books.orders_[oi]
+                    n = rd32(m + X_SHARES)
+                    if o.shares < n:
+                        n = o.shares
+                    self._shrink_queue(rest, ref, o.side, o.price, n, n == o.shares)
+            elif ty == 0x44:
+                ref = rd64(m + D_REF)
+                oi = self.books._find(ref)
+                if oi >= 0:
+                    o = &self.books.orders_[oi]
+                    self._shrink_queue(rest, ref, o.side, o.price, o.shares, True)
+            elif ty == 0x55:
+                ref = rd64(m + U_OLD)
+                oi = self.books._find(ref)
+                if oi >= 0:
+                    o = &self.books.orders_[oi]
+                    ind = o.side
+                    self._shrink_queue(rest, ref, ind, o.price, o.shares, True)
+                    self._crossing(rest, ind, rd32(m + U_PRICE), rd32(m + U_SHARES),
+                                   rd64(m + U_NEW))
+            elif ty == 0x41 or ty == 0x46:
+                ind = m[A_SIDE]
+                if ind == 0x42 or ind == 0x53:  # else no order (the book's docs)
+                    self._crossing(rest, 0 if ind == 0x42 else 1, rd32(m + A_PRICE),
+                                   rd32(m + A_SHARES), rd64(m + A_REF))
+            elif ty == 0x50:
+                self._through(rest, rd32(m + P_PRICE), rd32(m + P_SHARES))
+        if self._consumed:
+            self._forget_consumed(m, ty)
+        return 0
+
+    cdef int _forget_consumed(self, const uint8_t* m, uint8_t ty) except -1:
+        """Keep the shares we took from a feed order within what it still has."""
+        cdef uint64_t ref
+        cdef int64_t reduce, left
+        cdef int32_t oi
+        if ty == 0x44:
+            self._consumed.pop(rd64(m + D_REF), None)
+            return 0
+        if ty == 0x55:
+            self._consumed.pop(rd64(m + U_OLD), None)
+            return 0
+        if ty == 0x45:
+            ref, reduce = rd64(m + E_REF), rd32(m + E_SHARES)
+        elif ty == 0x43:
+            ref, reduce = rd64(m + C_REF), rd32(m + C_SHARES)
+        elif ty == 0x58:
+            ref, reduce = rd64(m + X_REF), rd32(m + X_SHARES)
+        else:
+            return 0
+        key = ref
+        taken = self._consumed.get(key)
+        if taken is None:
+            return 0
+        oi = self.books._find(ref)
+        left = 0 if oi < 0 else self.books.orders_[oi].shares - reduce
+        if left <= 0:
+            del self._consumed[key]
+        else:
+            self._consumed[key] = min(taken, left)
+        return 0
+
+    cdef int _passive(self, list rest, uint8_t sd, int64_t price, int64_t executed,
+                      uint64_t ref) except -1:
+        cdef int64_t budget = executed, q, use
+        cdef CSimOrder o
+        cdef bint better
+        key = ref
+        for o in self._priority(rest, sd):
+            better = o.price > price if sd == 0 else o.price < price
+            if better:
+                if budget <= 0:
+                    continue
+                q = budget if budget < o.open else o.open
+                budget -= q
+                self._fill(o, q, o.price, True, "execution-through")
+            elif o.price == price:
+                if key in o.ahead_refs:
+                    o.ahead = o.ahead - executed if o.ahead > executed else 0
+                    continue
+                if budget <= 0:
+                    continue
+                use = budget if budget < o.ahead else o.ahead
+                o.ahead -= use
+                budget -= use
+                q = budget if budget < o.open else o.open
+                if q > 0:
+                    budget -= q
+                    self._fill(o, q, o.price, True, "execution")
+        return 0
+
+    cdef int _shrink_queue(self, list rest, uint64_t ref, uint8_t sd, int64_t price,
+                           int64_t shares, bint gone) except -1:
+        cdef CSimOrder o
+        key = ref
+        for o in rest:
+            if o.sd == sd and o.price == price and key in o.ahead_refs:
+                o.ahead = o.ahead - shares if o.ahead > shares else 0
+                if gone:
+                    o.ahead_refs.discard(key)
+        return 0
+
+    cdef int _crossing(self, list rest, uint8_t sd, int64_t price, int64_t shares,
+                       uint64_t ref) except -1:
+        """An incoming order on ``sd`` at ``price``: does it cross our other-side orders?"""
+        cdef int64_t budget = shares, q
+        cdef CSimOrder o
+        cdef bint crosses
+        if price <= 0 or shares <= 0:
+            return 0
+        key = ref
+        consumed = self._consumed
+        for o in self._priority(rest, 1 - sd):
+            crosses = price <= o.price if sd == 1 else price >= o.price
+            if not crosses or budget <= 0:
+                break
+            q = budget if budget < o.open else o.open
+            budget -= q
+            consumed[key] = consumed.get(key, 0) + q
+            self._fill(o, q, o.price, True, "incoming-cross")
+        return 0
+
+    cdef int _through(self, list rest, int64_t price, int64_t shares) except -1:
+        cdef int64_t budget, q
+        cdef CSimOrder o
+        cdef uint8_t sd
+        cdef bint through
+        for sd in range(2):
+            budget = shares
+            for o in self._priority(rest, sd):
+                through = o.price > price if sd == 0 else o.price < price
+                if not through or budget <= 0:
+                    break
+                q = budget if budget < o.open else o.open
+                budget -= q
+                self._fill(o, q, o.price, True, "trade-through")
+        return 0
+
+    cdef int _expire_day_orders(self) except -1:
+        cdef CSimOrder o
+        for o in self.live_orders():
+            if o.tif == self.DAY:
+                self._cancel(o, o.open, "T")
+        return 0
+
+    # -- order entry -----------------------------------------------------------------------
+    def receive(self, msg, int64_t t):
+        """Process one OUCH 5.0 inbound message arriving at exchange time ``t``."""
+        cdef CSimOrder o
+        cdef int64_t cut
+        self.now = t
+        if isinstance(msg, self.EnterOrder):
+            self._enter(msg)
+        elif isinstance(msg, self.ReplaceOrder):
+            self._replace(msg)
+        elif isinstance(msg, self.CancelOrder):
+            found = self._live.get(msg.user_ref_num)
+            if found is not None:  # superfluous cancels are silently ignored (OUCH 5.0 2.3)
+                o = found
+                cut = o.open - min(o.open, msg.quantity)
+                if cut > 0:
+                    self._cancel(o, cut, "U")
+
+    cdef int _cancel(self, CSimOrder o, int64_t qty, str reason) except -1:
+        o.open -= qty
+        self.respond(self.canceled(timestamp=self.now, user_ref_num=o.user_ref_num,
+                                   quantity=qty, reason=reason))
+        if o.open == 0:
+            self._unrest(o)
+        return 0
+
+    cdef tuple _validate(self, str symbol, str side, qty, price):
+        locate = self._locate_of(symbol)
+        reasons = self.reasons
+        if locate is None:
+            return None, reasons.INVALID_SYMBOL
+        if side not in ("B", "S", "T", "E"):
+            return None, reasons.INVALID_SIDE
+        if not 1 <= qty <= 999_999:
+            return None, reasons.INVALID_QUANTITY
+        if not 1 <= price <= 1_999_999_900:
+            return None, reasons.INVALID_PRICE
+        if self.books.system_event != "Q":
+            return None, reasons.DESTINATION_CLOSED
+        if self.books.books[locate].trading_state not in ("T", ""):
+            return None, reasons.HALTED
+        return locate, 0
+
+    cdef int _enter(self, msg) except -1:
+        cdef CSimOrder o
+        ref = msg.user_ref_num
+        if ref <= self._last_ref:
+            return 0  # a retransmission: ignored (OUCH 5.0 1.2)
+        self._last_ref = ref
+        locate, reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
+        if locate is None:
+            self.respond(self.rejected(timestamp=self.now, user_ref_num=ref, reason=reason,
+                                       cl_ord_id=msg.cl_ord_id))
+            return 0
+        self._seq += 1
+        o = CSimOrder(ref, locate, msg.symbol, "B" if msg.side == "B" else "S", msg.price,
+                      msg.quantity, msg.time_in_force, self._seq, _OWN_REF_BASE + self._seq)
+        self.respond(
+            self.accepted(
+                timestamp=self.now,
+                user_ref_num=ref,
+                side=msg.side,
+                quantity=msg.quantity,
+                symbol=msg.symbol,
+                price=msg.price,
+                time_in_force=msg.time_in_force,
+                display=msg.display,
+                order_reference_number=o.order_reference_number,
+                capacity=msg.capacity,
+                intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
+                cross_type=msg.cross_type,
+                order_state="L",
+                cl_ord_id=msg.cl_ord_id,
+            )
+        )
+        self._arrive(o)
+        return 0
+
+    cdef int _arrive(self, CSimOrder o) except -1:
+        """Execute what is marketable against displayed liquidity (the other side's levels
+        through our price, best first, each level's FIFO list in order, read from the C
+        book), then rest or cancel."""
+        cdef CBookManager mgr = self.books
+        cdef int32_t bi = mgr.book_of[o.locate]
+        cdef uint8_t other = 1 - o.sd
+        cdef CSide* s
+        cdef Py_ssize_t i
+        cdef uint32_t price
+        cdef int32_t oi
+        cdef int64_t avail, q
+        if bi < 0:
+            raise KeyError(o.locate)  # as the reference's books[locate]: never validated
+        s = &mgr.cbooks[bi].side[other]
+        i = s.n - 1
+        consumed = self._consumed
+        while i >= 0 and o.open > 0:
+            price = mgr.levels_[s.lv[i]].price
+            if (other == 0 and price < o.price) or (other == 1 and price > o.price):
+                break
+            oi = mgr.levels_[s.lv[i]].head
+            while oi >= 0:
+                key = mgr.orders_[oi].ref
+                taken = consumed.get(key)
+                avail = mgr.orders_[oi].shares - (0 if taken is None else <int64_t>taken)
+                oi = mgr.orders_[oi].next
+                if avail <= 0:
+                    continue
+                q = avail if avail < o.open else o.open
+                if taken is None:
+                    consumed[key] = q
+                else:
+                    consumed[key] = taken + q
+                self._fill(o, q, price, False, "arrival")
+                if o.open == 0:
+                    break
+            i -= 1
+        if o.open == 0:
+            return 0
+        if o.tif == self.IOC:
+            self.respond(self.canceled(timestamp=self.now, user_ref_num=o.user_ref_num,
+                                       quantity=o.open, reason="I"))
+            o.open = 0
+            return 0
+        self._rest(o)
+        return 0
+
+    cdef int _replace(self, msg) except -1:
+        cdef CSimOrder old, o
+        cdef int64_t exposed
+        found = self._live.get(msg.orig_user_ref_num)
+        if found is None or msg.user_ref_num <= self._last_ref:
+            return 0  # silently ignored (OUCH 5.0 2.2, case 1; 1.2)
+        old = found
+        self._last_ref = msg.user_ref_num
+        locate, _ = self._validate(old.symbol, old.side, msg.quantity, msg.price)
+        if locate is None:
+            # Invalid details: the existing order is taken out of the book (case 2).
+            self._cancel(old, old.open, "Z")
+            return 0
+        self._unrest(old)
+        self._seq += 1
+        exposed = msg.quantity - old.chain_filled
+        if exposed < 0:
+            exposed = 0
+        o = CSimOrder(msg.user_ref_num, old.locate, old.symbol, old.side, msg.price, exposed,
+                      msg.time_in_force, self._seq, _OWN_REF_BASE + self._seq,
+                      old.chain_filled)
+        self.respond(
+            self.replaced(
+                timestamp=self.now,
+                orig_user_ref_num=old.user_ref_num,
+                user_ref_num=o.user_ref_num,
+                side=old.side,
+                quantity=exposed,
+                symbol=old.symbol,
+                price=msg.price,
+                time_in_force=msg.time_in_force,
+                display=msg.display,
+                order_reference_number=o.order_reference_number,
+                capacity="P",
+                intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
+                cross_type="N",
+                order_state="L" if exposed > 0 else "D",
+                cl_ord_id=msg.cl_ord_id,
+            )
+        )
+        if exposed > 0:
+            self._arrive(o)  # a replace gets a new timestamp: it joins the back of the queue
+        return 0
+
+    # -- inspection ---------------------------------------------------------------------------
+    def live_orders(self):
+        """Our resting orders, in arrival order."""
+        return sorted(self._live.values(), key=_seq_of)
+
+    def queue_ahead(self, user_ref_num):
+        """Shares still ahead of our resting order ``user_ref_num`` at its price."""
+        return self._live[user_ref_num].ahead
+
+
+def _seq_of(CSimOrder o):
+    return o.seq
+
+
+cdef int64_t _OWN_REF_BASE = 0x1000000000000000  # the reference venue's: far above the feed's numbers
+
+
 cdef class ReplayCore:
     """The backtest's event loop over ITCH bytes, for :mod:`tickwire.engine.backtest.core`.
 
@@ -1657,6 +2242,8 @@ cdef class ReplayCore:
     """
 
     cdef CBookManager vb, sb
+    cdef CVenue cvenue       # the runner's venue when compiled (CVenue), else None
+    cdef int64_t venue_version  # cvenue.version when _after_venue last looked
     cdef object runner, venue, ctx, heap, consumed, by_locate, feed_sample, progress
     cdef object deliver_py, heap_event, on_market, record_fills, sample
     cdef object set_reference, prints, fills
@@ -1702,6 +2289,8 @@ cdef class ReplayCore:
         self.vb = vbooks
         self.sb = sbooks
         self.venue = runner.venue
+        self.cvenue = runner.venue if isinstance(runner.venue, CVenue) else None
+        self.venue_version = -1
         self.ctx = runner.ctx
         self.heap = runner._heap
         self.consumed = self.venue._consumed
@@ -1713,7 +2302,7 @@ cdef class ReplayCore:
         self.progress = progress
         self.deliver_py = runner._deliver
         self.heap_event = runner._heap_event
-        self.on_market = self.venue.on_market
+        self.on_market = None if self.cvenue is not None else self.venue.on_market
         self.record_fills = runner._record_fills
         self.sample = runner._sample_now
         self.set_reference = self.ctx.orders.risk.set_reference
@@ -1826,28 +2415,42 @@ cdef class ReplayCore:
 
     cdef int _after_venue(self) except -1:
         """Our resting orders may have moved: refresh, per locate, whether we rest there,
-        our best buy and sell prices, and the feed orders ahead of ours."""
+        our best buy and sell prices, and the feed orders ahead of ours. With the compiled
+        venue, only when its ``version`` says one of those moved."""
         cdef int loc
-        cdef int64_t price
+        if self.cvenue is not None:
+            if self.cvenue.version == self.venue_version:
+                return 0
+            self.venue_version = self.cvenue.version
         for loc in self.flagged:
             self.vflag[loc] = 0
             self.vbid[loc] = -1
             self.vask[loc] = TW_INT64_MAX
         self.flagged = list(self.by_locate)
+        if self.cvenue is not None:  # typed; the queues ahead are asked of it (is_ahead)
+            for loc, orders in self.by_locate.items():
+                self.vflag[loc] = 1
+                for co in orders:
+                    self._bound(loc, (<CSimOrder>co).sd, (<CSimOrder>co).price)
+            return 0
         ahead = set()
         for loc, orders in self.by_locate.items():
             self.vflag[loc] = 1
             for o in orders:
-                price = o.price
-                if o.side == "B":
-                    if price > self.vbid[loc]:
-                        self.vbid[loc] = price
-                elif price < self.vask[loc]:
-                    self.vask[loc] = price
+                self._bound(loc, 0 if o.side == "B" else 1, o.price)
                 if o.ahead_refs:
                     ahead |= o.ahead_refs
         self.ahead = ahead
         return 0
+
+    cdef inline void _bound(self, int loc, uint8_t sd, int64_t price) noexcept:
+        """Our best buy (``vbid``) and sell (``vask``) price at ``loc``, given one of
+        our orders."""
+        if sd == 0:
+            if price > self.vbid[loc]:
+                self.vbid[loc] = price
+        elif price < self.vask[loc]:
+            self.vask[loc] = price
 
     cdef int _routes(self) except -1:
         """Recompute ``route`` for every locate with a strategy book (:meth:`_route`):
@@ -2168,16 +2771,25 @@ cdef class ReplayCore:
         return 0
 
     # -- the exchange side --------------------------------------------------------------------
+    cdef inline bint _is_ahead(self, int loc, uint64_t ref) except -1:
+        """Is feed order ``ref`` ahead of one of our orders: at ``loc`` (the compiled
+        venue's queues, where the venue looks), or anywhere (``ahead``, a superset)."""
+        if self.cvenue is not None:
+            return self.cvenue.is_ahead(loc, ref)
+        return bool(self.ahead) and ref in self.ahead
+
     cdef bint _venue_needs_python(self, const uint8_t* m, uint8_t t) except -1:
-        """Would the venue's queue model (``SimulatedVenue.on_market``) act on this message?
+        """Would the venue's queue model (``CVenue.market``, or ``SimulatedVenue.on_market``
+        for a reference venue) act on this message?
 
         Its rules, read backwards: a system event may end market hours; where our orders
         rest (``vflag``), an execution (E, C) of a feed order works on our orders of its
         side priced at or through it (``vbid``/``vask``), a cancel or delete (X, D) on our
-        queue only if that order was ahead of one of ours (``ahead``), an add (A, F) or the
-        new side of a replace (U) only if it crosses one of ours, a trade (P) only strictly
-        through one of ours. Anywhere, a book message naming a feed order we took shares
-        from (``_consumed``). Otherwise on_market would change nothing: it is not called."""
+        queue only if that order was ahead of one of ours (:meth:`_is_ahead`), an add (A,
+        F) or the new side of a replace (U) only if it crosses one of ours, a trade (P)
+        only strictly through one of ours. Anywhere, a book message naming a feed order we
+        took shares from (``_consumed``). Otherwise the venue would change nothing: it is
+        not called."""
         cdef uint64_t ref = 0
         cdef uint16_t loc
         cdef int32_t oi
@@ -2221,12 +2833,12 @@ cdef class ReplayCore:
                     elif self.vask[loc] <= price:
                         return True
             elif t == 0x58 or t == 0x44:
-                if self.ahead and ref in self.ahead:
+                if self._is_ahead(loc, ref):
                     return True
             else:  # U: the old order leaves a queue, the new one may cross us
                 oi = self.vb._find(ref)
                 if oi >= 0:
-                    if self.ahead and ref in self.ahead:
+                    if self._is_ahead(loc, ref):
                         return True
                     price = rd32(m + U_PRICE)
                     side = self.vb.orders_[oi].side
@@ -2261,9 +2873,12 @@ cdef class ReplayCore:
         self.exchange_now = t_ex
         if self._venue_needs_python(m, t):
             self.python_venue += 1
-            msg = itch_decode(PyBytes_FromStringAndSize(<const char*>m, length))
             self._push()
-            self.on_market(msg, t_ex)
+            if self.cvenue is not None:
+                self.cvenue.market(m, t_ex)
+            else:
+                self.on_market(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)),
+                               t_ex)
             self.vb._apply_frame(m, length)
             if len(self.fills) != self.runner._fills_seen:
                 self.record_fills()

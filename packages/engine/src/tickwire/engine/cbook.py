@@ -135,6 +135,7 @@ _FIELDS = {
     "P": ("order_reference_number", "buy_sell_indicator", "shares", "price", "match_number"),
     "Q": ("shares", "cross_price", "match_number"),
     "B": ("match_number",),
+    "S": ("event_code",),
 }
 
 

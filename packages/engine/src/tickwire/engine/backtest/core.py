@@ -10,10 +10,9 @@ sample. The rule, per ITCH message of the stream:
    heap; deliveries to the strategy from a ring of message bytes) run in the reference's
    order: at equal times a scheduled event before a delivery, a delivery only when
    strictly earlier than the message;
-2. the venue's book (compiled) applies it; the venue's queue model (the reference
-   :class:`~tickwire.engine.backtest.venue.SimulatedVenue`, on that compiled book) sees
-   it first, as a decoded message, only when it can act on it: a system event, a message
-   of a locate where one of our orders rests, one naming a feed order we took shares from;
+2. the venue's book (compiled) applies it; the venue's queue model sees it first, as its
+   bytes, only when it can act on it: a system event, a message of a locate where one of
+   our orders rests, one naming a feed order we took shares from;
 3. its bytes join the ring at exchange time + a feed latency draw (a constant is added in
    C; a random model is drawn from the reference's own seeded model, in the same order).
 
@@ -25,6 +24,23 @@ callbacks) only when the strategy consumes it: its symbol is subscribed and its
 a book message that leaves the BBO as it was stays in C, with ``book="depth"`` one that
 leaves the watched levels as they were), or it is a directory or a trading-state
 message. An unsubscribed symbol never reaches Python.
+
+The venue is compiled too (``_cbook.CVenue``, built by
+:func:`~tickwire.engine.backtest.venue.compiled_venue`; the runner picks it when it runs
+this core): the rules of :class:`~tickwire.engine.backtest.venue.SimulatedVenue` (the
+oracle, untouched) in Cython, for market data (each message read from its bytes, no
+decoded message) and for order entry (Enter, Replace, Cancel: validation and reject
+codes, arrival against the displayed levels, resting, Day expiry), with typed resting
+orders (``_cbook.CSimOrder``) and an order's FIFO place (the shares and the references
+ahead at its price) read from the compiled book's level and FIFO list, no
+:class:`~tickwire.engine.book.OrderInfo` per feed order. It makes the same
+:class:`~tickwire.engine.backtest.venue.Fill` objects in the same list and sends the same
+OUCH answers through the runner's ``respond``, in the same order; ``_live``,
+``_by_locate``, ``_consumed``, ``fills``, ``live_orders()`` and ``queue_ahead()`` read as
+the reference's. What stays Python around it is the runner's: the answers' scheduling,
+the order manager, risk and the strategy. Held by the differential tests of
+``test_engine_backtest_core.py`` and by ``test_engine_backtest_queue.py``, whose
+hand-built flows run on both venues.
 
 Every latency model, fee schedule, risk limit and strategy of the reference runs here.
 The compiled extension must be built (``tickwire.engine.cbook.AVAILABLE``); without it

@@ -32,7 +32,7 @@ from typing import Any, Literal, NoReturn
 from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.backtest.latency import LatencyModel, LatencySpecError, parse_latency
 from tickwire.engine.backtest.spill import Spill
-from tickwire.engine.backtest.venue import Fill, SimulatedVenue
+from tickwire.engine.backtest.venue import Fill, SimulatedVenue, compiled_venue
 from tickwire.engine.book import BookManager, TapePrint, fault_counts
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
@@ -322,7 +322,13 @@ class _Runner:
         # The compiled core (``compiled``) keeps both books in C; the reference keeps the
         # venue's on the reference book and the strategy's on ``cfg.book_backend``.
         self.vbooks: Any = make_book_manager("cython") if compiled else BookManager()
-        self.venue = SimulatedVenue(self.vbooks, self._respond)
+        # The compiled core runs the compiled venue (venue.compiled_venue: the same rules
+        # in Cython, on the compiled book); the reference runs SimulatedVenue, its oracle.
+        self.venue: Any = (
+            compiled_venue(self.vbooks, self._respond)
+            if compiled
+            else SimulatedVenue(self.vbooks, self._respond)
+        )
         self.prints: list[TapePrint] = []
         prints = self.prints
         self.sbooks = make_book_manager(

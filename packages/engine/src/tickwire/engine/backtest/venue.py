@@ -36,13 +36,20 @@ Cancels (X), deletes (D) and replaces (U) of orders ahead of us shrink the queue
 (a replace loses priority). Cross trades (Q) never fill us: our orders are continuous
 market orders (Cross Type ``N``). Several of our orders share one aggressor's shares in
 price-time priority. Passive fills are at our limit price with liquidity flag ``A``.
+
+:class:`SimulatedVenue` is the oracle, and the reference backend's venue. The compiled
+replay core runs the same rules compiled (:func:`compiled_venue`, ``_cbook.CVenue``), held
+to this class by the core's differential tests (``test_engine_backtest_core.py``) and by
+``test_engine_backtest_queue.py``, which runs every hand-built flow on both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from tickwire.engine import cbook
 from tickwire.engine.book import BUY, BookManager
 from tickwire.engine.cbook import positional_constructor
 from tickwire.itch import (
@@ -56,11 +63,12 @@ from tickwire.itch import (
     OrderReplace,
     SystemEvent,
     Trade,
+    encode,
 )
 from tickwire.ouch import v50
 from tickwire.ouch.v50 import RejectReason  # the one table of reject codes; re-exported here
 
-__all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue"]
+__all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue", "compiled_venue"]
 
 #: Our order reference numbers live far above any the feed uses.
 _OWN_REF_BASE = 1 << 60
@@ -503,3 +511,35 @@ class SimulatedVenue:
     def queue_ahead(self, user_ref_num: int) -> int:
         """Shares still ahead of our resting order ``user_ref_num`` at its price."""
         return self._live[user_ref_num].ahead
+
+
+def compiled_venue(books: Any, respond: Callable[[v50.OutboundMessage], None]) -> Any:
+    """The compiled venue (``tickwire.engine._cbook.CVenue``) over the compiled venue book
+    ``books`` (a :class:`~tickwire.engine.cbook.CythonBookManager`): this module's rules in
+    Cython, reading the book's levels and FIFO lists directly, with the same
+    :class:`Fill` objects in the same list and the same answers through ``respond``, in the
+    same order, as :class:`SimulatedVenue` (the oracle). The compiled replay core's venue
+    (``run_backtest(..., backend="compiled")``), fed each ITCH message's bytes by the core
+    (``CVenue.market``; ``CVenue.on_frame`` from Python). Held to the reference by the
+    differential tests of ``test_engine_backtest_core.py`` and by
+    ``test_engine_backtest_queue.py``, which runs its hand-built flows on both venues."""
+    ext: Any = cbook._ext
+    if ext is None:  # pragma: no cover - the caller checked cbook.AVAILABLE
+        raise RuntimeError(f"compiled venue not available: {cbook.UNAVAILABLE_REASON}")
+    return ext.CVenue(
+        books,
+        respond,
+        positional_constructor(Fill),
+        _order_accepted,
+        _order_replaced,
+        _order_canceled,
+        _order_executed,
+        _rejected,
+        v50.EnterOrder,
+        v50.ReplaceOrder,
+        v50.CancelOrder,
+        v50.TimeInForce.DAY,
+        v50.TimeInForce.IOC,
+        RejectReason,
+        encode,
+    )
