@@ -2231,7 +2231,9 @@ cdef class ReplayCore:
     beyond the books:
 
     * the venue's queue model, for a message of a locate where our orders rest, one that
-      names a feed order we took shares from, and the system events (Day expiry);
+      names a feed order we took shares from, and the system events (Day expiry): the
+      compiled venue (:class:`CVenue`, given the bytes) when the runner has it, as it
+      does for this core, else the runner's venue's ``on_market`` (a decoded message);
     * scheduled events (order arrivals, venue answers, timers): the runner's heap;
     * deliveries the strategy consumes (``route``), and every administrative message;
     * the PnL samples, every ``pnl_sample_every`` messages.

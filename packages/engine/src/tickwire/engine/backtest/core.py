@@ -3,8 +3,8 @@
 ``run_backtest(..., backend="compiled")`` (``--backend compiled``) runs the reference
 runner's loop (:mod:`tickwire.engine.backtest.runner`, the oracle) in
 ``tickwire.engine._cbook.ReplayCore``, with the same objects wherever something beyond the
-books can happen, so the report is the reference's to the last fill, cent and latency
-sample. The rule, per ITCH message of the stream:
+books and the venue can happen, so the report is the reference's to the last fill, cent
+and latency sample. The rule, per ITCH message of the stream:
 
 1. the events due before it (order arrivals, venue answers and timers from the runner's
    heap; deliveries to the strategy from a ring of message bytes) run in the reference's
