@@ -1704,8 +1704,10 @@ cdef class CVenue:
     :meth:`is_ahead` for the queues ahead.
 
     Built by :func:`tickwire.engine.backtest.venue.compiled_venue`; held to the reference
-    by the differential tests of ``test_engine_backtest_core.py`` (every report equal)
-    and by ``test_engine_backtest_queue.py``, which runs its hand-built flows on both."""
+    by the differential tests of ``test_engine_backtest_core.py`` (every report equal),
+    by ``test_engine_backtest_cvenue.py`` (random ITCH and raw OUCH, both venues compared
+    after every message) and by ``test_engine_backtest_queue.py``, which runs its
+    hand-built flows on both."""
 
     cdef public CBookManager books
     cdef public object respond

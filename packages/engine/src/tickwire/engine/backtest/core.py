@@ -39,8 +39,9 @@ OUCH answers through the runner's ``respond``, in the same order; ``_live``,
 ``_by_locate``, ``_consumed``, ``fills``, ``live_orders()`` and ``queue_ahead()`` read as
 the reference's. What stays Python around it is the runner's: the answers' scheduling,
 the order manager, risk and the strategy. Held by the differential tests of
-``test_engine_backtest_core.py`` and by ``test_engine_backtest_queue.py``, whose
-hand-built flows run on both venues.
+``test_engine_backtest_core.py`` and ``test_engine_backtest_cvenue.py`` (both venues after
+every message of random ITCH and raw OUCH flows) and by ``test_engine_backtest_queue.py``,
+whose hand-built flows run on both venues.
 
 Every latency model, fee schedule, risk limit and strategy of the reference runs here.
 The compiled extension must be built (``tickwire.engine.cbook.AVAILABLE``); without it

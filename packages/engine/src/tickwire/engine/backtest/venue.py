@@ -39,8 +39,10 @@ price-time priority. Passive fills are at our limit price with liquidity flag ``
 
 :class:`SimulatedVenue` is the oracle, and the reference backend's venue. The compiled
 replay core runs the same rules compiled (:func:`compiled_venue`, ``_cbook.CVenue``), held
-to this class by the core's differential tests (``test_engine_backtest_core.py``) and by
-``test_engine_backtest_queue.py``, which runs every hand-built flow on both.
+to this class by the core's differential tests (``test_engine_backtest_core.py``), by
+``test_engine_backtest_cvenue.py`` (both venues compared after every message of random
+ITCH and raw OUCH flows) and by ``test_engine_backtest_queue.py``, which runs every
+hand-built flow on both.
 """
 
 from __future__ import annotations
@@ -521,8 +523,10 @@ def compiled_venue(books: Any, respond: Callable[[v50.OutboundMessage], None]) -
     same order, as :class:`SimulatedVenue` (the oracle). The compiled replay core's venue
     (``run_backtest(..., backend="compiled")``), fed each ITCH message's bytes by the core
     (``CVenue.market``; ``CVenue.on_frame`` from Python). Held to the reference by the
-    differential tests of ``test_engine_backtest_core.py`` and by
-    ``test_engine_backtest_queue.py``, which runs its hand-built flows on both venues."""
+    differential tests of ``test_engine_backtest_core.py``, by
+    ``test_engine_backtest_cvenue.py`` (random ITCH and raw OUCH, compared after every
+    message) and by ``test_engine_backtest_queue.py``, which runs its hand-built flows on
+    both venues."""
     ext: Any = cbook._ext
     if ext is None:  # pragma: no cover - the caller checked cbook.AVAILABLE
         raise RuntimeError(f"compiled venue not available: {cbook.UNAVAILABLE_REASON}")

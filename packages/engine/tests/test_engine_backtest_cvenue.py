@@ -1,0 +1,239 @@
+"""The compiled venue (``compiled_venue``, the compiled replay core's) against the reference
+``SimulatedVenue`` (the oracle), message by message.
+
+The core's differential tests (``test_engine_backtest_core.py``) compare whole reports of
+strategies that send valid orders through pre-trade risk; here random interleavings of
+ITCH book messages (adds with any side byte, executions, cancels, deletes, replaces,
+non-displayed trades, halts, the open and the close, references that are unknown or
+reused) and raw OUCH 5.0 messages (any side, quantity, price, symbol and time in force,
+replaces and cancels of any of our orders, retransmitted UserRefNums) reach both venues,
+each over its own book, and after every message both have sent the same answers, made
+the same fills, and hold the same orders with the same queue ahead and the same shares
+taken from feed orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tickwire.engine import cbook
+from tickwire.engine.backtest.venue import SimulatedVenue, compiled_venue
+from tickwire.engine.book import BookManager
+from tickwire.itch import (
+    AddOrder,
+    Message,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderReplace,
+    StockTradingAction,
+    SystemEvent,
+    Trade,
+)
+from tickwire.ouch import v50
+
+pytestmark = pytest.mark.skipif(not cbook.AVAILABLE, reason="compiled extension not built")
+
+SYM = "TEST"
+LOC = 7
+PX = 1_000_000
+TICK = 100
+
+_refs = st.integers(1, 12)  # feed references: a small pool, so messages name live orders
+_px = st.integers(-3, 3).map(lambda k: PX + k * TICK)
+_itch = st.one_of(
+    st.tuples(st.just("A"), _refs, st.sampled_from("BSBSX"), st.integers(0, 500), _px),
+    st.tuples(st.just("E"), _refs, st.integers(1, 600)),
+    st.tuples(st.just("X"), _refs, st.integers(1, 600)),
+    st.tuples(st.just("D"), _refs),
+    st.tuples(st.just("U"), _refs, _refs, st.integers(0, 500), _px),
+    st.tuples(st.just("P"), st.sampled_from("BS"), st.integers(1, 500), _px),
+    # Halts and the close are rare, and mostly undone (T, Q): orders must get through.
+    st.tuples(st.just("H"), st.sampled_from(["H", "T", "T", "T"])),
+    st.tuples(st.just("S"), st.sampled_from(["M", "Q", "Q", "Q"])),
+)
+_ouch = st.one_of(
+    # flaw: 0-7 one thing wrong (side, quantity, price, symbol, a retransmission), else none
+    st.tuples(
+        st.just("enter"),
+        st.sampled_from("BSTE"),
+        st.sampled_from([100, 300, 50, 1, 999_999]),
+        _px,
+        st.sampled_from(["0", "0", "3"]),
+        st.integers(0, 23),
+    ),
+    st.tuples(
+        st.just("replace"),
+        st.integers(0, 20),
+        st.sampled_from([100, 300, 50, 1, 0, 1_000_000]),
+        _px,
+        st.sampled_from(["0", "3"]),
+    ),
+    st.tuples(st.just("cancel"), st.integers(0, 20), st.sampled_from([0, 10, 100, 0])),
+)
+
+
+class Pair:
+    """Both venues, each over its own book, fed the same messages."""
+
+    def __init__(self) -> None:
+        self.ref_out: list[v50.OutboundMessage] = []
+        self.c_out: list[v50.OutboundMessage] = []
+        self.ref_books = BookManager()
+        self.c_books: Any = cbook.make_book_manager("cython")
+        self.ref = SimulatedVenue(self.ref_books, self.ref_out.append)
+        self.comp: Any = compiled_venue(self.c_books, self.c_out.append)
+        self.t = 34_200_000_000_000
+        self.match = 0
+        self.user_ref = 0
+        self.feed(SystemEvent(0, 0, self.t, "Q"))
+        # Far quotes on both sides (references outside the pool): the symbol's book exists.
+        self.feed(AddOrder(LOC, 0, self.ts(), 100, "B", 1_000, SYM, PX - 10 * TICK))
+        self.feed(AddOrder(LOC, 0, self.ts(), 101, "S", 1_000, SYM, PX + 10 * TICK))
+
+    def ts(self) -> int:
+        self.t += 1_000
+        return self.t
+
+    def feed(self, msg: Message) -> None:
+        self.ref.on_market(msg, msg.timestamp)
+        self.ref_books.apply(msg)
+        self.comp.on_market(msg, msg.timestamp)
+        self.c_books.apply(msg)
+
+    def send(self, msg: v50.InboundMessage) -> None:
+        t = self.ts()
+        self.ref.receive(msg, t)
+        self.comp.receive(msg, t)
+
+    def named(self, k: int) -> int:
+        """The feed order a message names: mostly a live one (the ``k``-th), else ``k``
+        itself (maybe unknown: the books hold it in their reorder window)."""
+        live = sorted(self.ref_books.orders)
+        return live[k % len(live)] if live and k <= 9 else k
+
+    def itch(self, op: tuple[Any, ...]) -> None:
+        kind, t = op[0], self.ts()
+        self.match += 1
+        if kind == "A":
+            _, ref, side, shares, price = op
+            self.feed(AddOrder(LOC, 0, t, ref, side, shares, SYM, price))
+        elif kind == "E":
+            self.feed(OrderExecuted(LOC, 0, t, self.named(op[1]), op[2], self.match))
+        elif kind == "X":
+            self.feed(OrderCancel(LOC, 0, t, self.named(op[1]), op[2]))
+        elif kind == "D":
+            self.feed(OrderDelete(LOC, 0, t, self.named(op[1])))
+        elif kind == "U":
+            _, old, new, shares, price = op
+            self.feed(OrderReplace(LOC, 0, t, self.named(old), new, shares, price))
+        elif kind == "P":
+            _, side, shares, price = op
+            self.feed(Trade(LOC, 0, t, 0, side, shares, SYM, price, self.match))
+        elif kind == "H":
+            self.feed(StockTradingAction(LOC, 0, t, SYM, op[1], " ", ""))
+        else:
+            self.feed(SystemEvent(0, 0, t, op[1]))
+
+    def ouch(self, op: tuple[Any, ...]) -> None:
+        kind = op[0]
+        if kind == "enter":
+            _, side, qty, price, tif, flaw = op
+            symbol = SYM
+            if flaw < 8:
+                side, qty, price, symbol = (
+                    ("X", qty, price, SYM),
+                    (side, 0, price, SYM),
+                    (side, 1_000_000, price, SYM),
+                    (side, qty, 0, SYM),
+                    (side, qty, 2_000_000_000, SYM),
+                    (side, qty, price, "NOPE"),
+                    (side, qty, price, SYM),
+                    (side, qty, price, SYM),
+                )[flaw]
+            if flaw != 7 or self.user_ref == 0:  # 7: a retransmission (the same number)
+                self.user_ref += 1
+            self.send(
+                v50.EnterOrder(
+                    user_ref_num=self.user_ref,
+                    side=side,
+                    quantity=qty,
+                    symbol=symbol,
+                    price=price,
+                    time_in_force=tif,
+                    display="Y",
+                    capacity="P",
+                    intermarket_sweep_eligibility="N",
+                    cross_type="N",
+                    cl_ord_id=v50.cl_ord_id_for(self.user_ref),
+                )
+            )
+        elif kind == "replace":
+            _, back, qty, price, tif = op
+            self.user_ref += 1
+            self.send(
+                v50.ReplaceOrder(
+                    orig_user_ref_num=max(1, self.user_ref - 1 - back),
+                    user_ref_num=self.user_ref,
+                    quantity=qty,
+                    price=price,
+                    time_in_force=tif,
+                    display="Y",
+                    intermarket_sweep_eligibility="N",
+                    cl_ord_id=v50.cl_ord_id_for(self.user_ref),
+                )
+            )
+        else:
+            _, back, qty = op
+            self.send(v50.CancelOrder(user_ref_num=max(1, self.user_ref - back), quantity=qty))
+
+    def check(self) -> None:
+        assert self.c_out == self.ref_out
+        assert self.comp.fills == self.ref.fills
+        assert self.comp._consumed == self.ref._consumed
+        ref_live = [(o.user_ref_num, o.side, o.price, o.open) for o in self.ref.live_orders()]
+        c_live = [(o.user_ref_num, o.side, o.price, o.open) for o in self.comp.live_orders()]
+        assert c_live == ref_live
+        for o in self.ref.live_orders():
+            c = self.comp._live[o.user_ref_num]
+            assert (c.ahead, c.joined_ahead, c.ahead_refs, c.chain_filled) == (
+                o.ahead,
+                o.joined_ahead,
+                o.ahead_refs,
+                o.chain_filled,
+            )
+            assert self.comp.queue_ahead(o.user_ref_num) == self.ref.queue_ahead(o.user_ref_num)
+        assert sorted(self.comp._by_locate) == sorted(self.ref._by_locate)
+
+
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(st.one_of(_itch, _ouch), min_size=10, max_size=150))
+def test_engine_backtest_cvenue_matches_the_reference_message_by_message(
+    ops: list[tuple[Any, ...]],
+) -> None:
+    pair = Pair()
+    for op in ops:
+        if op[0] in ("enter", "replace", "cancel"):
+            pair.ouch(op)
+        else:
+            pair.itch(op)
+        pair.check()
+
+
+def test_engine_backtest_cvenue_replace_with_bad_details_takes_the_order_out() -> None:
+    """OUCH 5.0 2.2, case 2: a Replace with invalid details (here a price out of range)
+    cancels the order it names (reason ``Z``) on both venues."""
+    pair = Pair()
+    pair.itch(("A", 1, "B", 100, PX))
+    pair.ouch(("enter", "B", 300, PX, "0", 23))  # 23: nothing wrong
+    pair.ouch(("replace", 0, 300, 2_000_000_000, "0"))
+    pair.check()
+    cancels = [m for m in pair.c_out if isinstance(m, v50.OrderCanceled)]
+    assert [(m.quantity, m.reason) for m in cancels] == [(300, "Z")]
+    assert pair.comp.live_orders() == []
