@@ -122,6 +122,14 @@ def _assert_books_equal(ex: Exchange, eng: LiveEngine) -> None:
         assert book.l2() == xb.l2(), book.symbol
 
 
+async def _read_client_packet(reader: asyncio.StreamReader) -> object:
+    """One SoupBinTCP packet from the engine, for the hand-written exchanges below."""
+    from tickwire.soupbintcp.packets import parse_client_packet
+
+    size = int.from_bytes(await reader.readexactly(2), "big")
+    return parse_client_packet(await reader.readexactly(size))
+
+
 def test_end_to_end_orders_filled_positions_and_pnl_agree() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "report.json")
@@ -418,7 +426,6 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
         LoginRequest,
         UnsequencedData,
         build_packet,
-        parse_client_packet,
     )
 
     async def main() -> tuple[list[object], dict[str, Any], int]:
@@ -426,17 +433,13 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
         first_enter = asyncio.Event()
         second_cancel = asyncio.Event()
 
-        async def read_packet(reader: asyncio.StreamReader) -> object:
-            size = int.from_bytes(await reader.readexactly(2), "big")
-            return parse_client_packet(await reader.readexactly(size))
-
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            login = await read_packet(reader)
+            login = await _read_client_packet(reader)
             assert isinstance(login, LoginRequest)
             if login.requested_sequence_number == 0:  # the engine's probe of the history:
                 writer.write(build_packet(LoginAccepted("OUCH01", 1)))  # none (fresh)
                 with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-                    await read_packet(reader)  # its logout
+                    await _read_client_packet(reader)  # its logout
                 writer.close()
                 return
             got: list[object] = []
@@ -446,7 +449,7 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
             writer.write(build_packet(LoginAccepted("OUCH01", start)))
             with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
                 while True:
-                    packet = await read_packet(reader)
+                    packet = await _read_client_packet(reader)
                     if isinstance(packet, UnsequencedData):
                         msg = v50.decode_inbound(packet.message)
                         got.append(msg)
@@ -647,7 +650,6 @@ def test_a_query_lost_with_the_link_is_asked_again() -> None:
         SequencedData,
         UnsequencedData,
         build_packet,
-        parse_client_packet,
     )
 
     history = [
@@ -661,19 +663,15 @@ def test_a_query_lost_with_the_link_is_asked_again() -> None:
         seen: list[list[str]] = []  # what each main connection received
         answered = asyncio.Event()
 
-        async def read_packet(reader: asyncio.StreamReader) -> object:
-            size = int.from_bytes(await reader.readexactly(2), "big")
-            return parse_client_packet(await reader.readexactly(size))
-
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            login = await read_packet(reader)
+            login = await _read_client_packet(reader)
             assert isinstance(login, LoginRequest)
             asked = login.requested_sequence_number
             start = len(stream) + 1 if asked == 0 else min(asked, len(stream) + 1)
             writer.write(build_packet(LoginAccepted("OUCH01", start)))
             if asked == 0:  # the probe
                 with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-                    await read_packet(reader)
+                    await _read_client_packet(reader)
                 writer.close()
                 return
             for data in stream[start - 1 :]:
@@ -682,7 +680,7 @@ def test_a_query_lost_with_the_link_is_asked_again() -> None:
             seen.append(got)
             with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
                 while True:
-                    packet = await read_packet(reader)
+                    packet = await _read_client_packet(reader)
                     if not isinstance(packet, UnsequencedData):
                         continue
                     msg = v50.decode_inbound(packet.message)
