@@ -186,6 +186,30 @@ def test_connections_awaiting_login_are_capped_per_address() -> None:
         SoupServer(USERS, max_pending_per_source=0)
 
 
+def test_connections_awaiting_login_are_capped_in_all() -> None:
+    """Many addresses, each under its own cap, hold at most ``max_pending`` connections
+    awaiting login together; the next is closed as it opens, and a close or a login frees
+    a place. On the old code 30 addresses of 16 each took 480 descriptors."""
+    server = SoupServer(USERS, max_pending_per_source=2, max_pending=6)
+    held = [
+        server.connection(0.0, f"198.18.0.{a}:4000{i}", f"198.18.0.{a}")
+        for a in range(1, 4)
+        for i in range(2)
+    ]
+    assert not any(c.closed for c in held) and server.pending_total == 6
+    extra = server.connection(0.0, "198.18.0.9:40000", "198.18.0.9")
+    assert extra.closed and extra.refused is not None and "all addresses" in extra.refused
+    held[0].connection_lost()
+    assert not server.connection(1.0, "198.18.0.9:40001", "198.18.0.9").closed
+    client = ClientSession("USER01", "Secret123")
+    client.connect(1.0)
+    held[1].receive_data(client.data_to_send(), 1.0)
+    assert held[1].logged_in and server.pending_total == 5
+    assert server.stats.pending_refused == 1
+    with pytest.raises(ValueError, match="max_pending"):
+        SoupServer(USERS, max_pending_per_source=8, max_pending=4)
+
+
 def test_connections_awaiting_login_are_capped_per_address_over_tcp() -> None:
     """Over loopback: connections beyond the cap are closed at once (the peer reads EOF)
     and counted; the client logs in while the others are still held."""

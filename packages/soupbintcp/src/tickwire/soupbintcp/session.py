@@ -514,7 +514,11 @@ class SoupServer:
 
     **Per address, also.** At most ``max_pending_per_source`` connections of one address
     await login at once: another is closed as it opens (``pending_refused``, reason
-    "connection refused: too many awaiting login from this address"). Protocol errors are
+    "connection refused: too many awaiting login from this address"); and at most
+    ``max_pending`` (256) of all addresses together ("... from all addresses"), so
+    connections from many addresses cannot take every descriptor of the process either
+    (its feed and re-request sockets, its files; test:
+    ``..::test_connections_awaiting_login_are_capped_in_all``). Protocol errors are
     logged as warnings at the failed-login pace, per address (the same
     :class:`SourceThrottle` rule in a table of its own: ``failed_login_burst`` lines,
     then one per ``1 / failed_login_rate`` seconds), the rest at DEBUG
@@ -543,6 +547,7 @@ class SoupServer:
         failed_login_rate: float = 0.2,
         max_login_sources: int = 10_000,
         max_pending_per_source: int = 16,
+        max_pending: int = 256,
     ) -> None:
         if not users:
             raise ValueError("a server needs at least one user")
@@ -569,6 +574,14 @@ class SoupServer:
         if max_pending_per_source < 1:
             raise ValueError(f"max_pending_per_source must be >= 1, got {max_pending_per_source}")
         self.max_pending_per_source = max_pending_per_source
+        if max_pending < max_pending_per_source:
+            raise ValueError(
+                f"max_pending ({max_pending}) must be at least max_pending_per_source "
+                f"({max_pending_per_source})"
+            )
+        self.max_pending = max_pending
+        #: connections awaiting login, all addresses together
+        self.pending_total = 0
         #: connections awaiting login, by address (only addresses with one or more)
         self.pending: dict[Hashable, int] = {}
         #: The logged-in connection, if any (one at a time: see ``ServerConnection._login``).
@@ -663,13 +676,19 @@ class ServerConnection(StateMachine):
             server.stats.pending_refused += 1
             self.refused = "connection refused: too many awaiting login from this address"
             self._closing()
+        elif server.pending_total >= server.max_pending:
+            server.stats.pending_refused += 1
+            self.refused = "connection refused: too many awaiting login from all addresses"
+            self._closing()
         else:
             pending[self.source] = pending.get(self.source, 0) + 1
+            server.pending_total += 1
             self._pending = True
 
     def _go(self, state: SessionState) -> None:
         if self._pending and state is not SessionState.AWAITING_LOGIN:
             self._pending = False  # logged in or closed: no longer awaiting login
+            self.server.pending_total -= 1
             pending = self.server.pending
             left = pending[self.source] - 1
             if left:
