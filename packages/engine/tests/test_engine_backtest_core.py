@@ -495,6 +495,60 @@ def test_engine_backtest_core_base_strategy_counts_every_event() -> None:
     assert want["report"]["strategy_events"] > 4_000
 
 
+class _SameTime(Strategy):
+    """Sends an order on every 50th book update (of its first 40) and sets timers for the
+    very times its arrival at the venue and the venue's answer are due (constant
+    latencies), logging what each timer sees: at equal times the heap runs an arrival,
+    then an answer, then a timer (the runner's kinds), so the answer's timer sees the
+    order live and cancels it."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.books = 0
+        self.sent: dict[str, Order] = {}
+
+    async def on_book(self, update: BookUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        self.books += 1
+        bid = update.bbo.bid_price
+        if self.books % 50 or len(self.sent) >= 40 or bid is None:
+            return
+        order = ctx.orders.submit(update.symbol, "B", 100, bid)
+        name = str(order.user_ref_num)
+        self.sent[name] = order
+        now = ctx.now()
+        ctx.set_timer(now + 30_000, f"arrive {name}")
+        ctx.set_timer(now + 60_000, f"answer {name}")
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"update {update.order.user_ref_num} {update.order.state.value}")
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        when, name = timer.name.split()
+        order = self.sent[name]
+        ctx.log(f"{when} {name} {order.state.value} {order.filled_qty}")
+        if when == "answer" and order.is_open:
+            ctx.orders.cancel(order)
+
+
+def test_engine_backtest_core_simultaneous_events_keep_the_reference_order() -> None:
+    """Scheduled events at one time run as the reference's heap runs them (time, then
+    kind: arrival, answer, timer; then the order they were scheduled in): the compiled
+    core's C heap keys them the same (``_cbook.heap_less``)."""
+    config = BacktestConfig(
+        feed_latency="constant:20000", order_latency="constant:30000", ack_latency="constant:30000"
+    )
+    want = _same(_SameTime, lambda: _day(20_000, 3, 7, 0), config)
+    seen = [line.split()[1:] for line in want["log"] if " answer " in line]
+    assert len(seen) >= 20
+    # The answer was due with the timer and ran first: the timer saw it.
+    assert all(state != "pending" for _, _, state, _ in seen)
+
+
 def _sample_file() -> Iterator[Message]:
     with DATA.open("rb") as f:
         yield from read(f)

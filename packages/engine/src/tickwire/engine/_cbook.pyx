@@ -1597,6 +1597,33 @@ cdef struct FeedItem:
     uint16_t length
     uint8_t data[FEED_SLOT]
 
+# A scheduled event of ReplayCore's heap (the reference runner's heap tuple, typed): the
+# key (time, kind, seq) orders it, seq being unique; payload is a strong reference.
+cdef struct HeapItem:
+    int64_t t
+    int64_t kind      # EV_ARRIVE, EV_RESPOND, EV_TIMER (runner._ARRIVE, _RESPOND, _TIMER)
+    int64_t seq
+    PyObject* payload
+
+cdef enum:
+    EV_ARRIVE = 0
+    EV_RESPOND = 1
+    EV_TIMER = 2
+
+
+cdef inline bint heap_less(HeapItem* a, HeapItem* b) noexcept nogil:
+    """Whether ``a`` runs before ``b``: the runner's heap tuples compared, (time, kind,
+    seq). The kind ranks simultaneous events (an arrival at the venue, then an answer to
+    the strategy, then a timer: a timer due with an answer sees it), the seq keeps the
+    order of scheduling; seq is unique, so the order is total and the pops are heapq's.
+    Test: test_engine_backtest_core.py (the simultaneous-events test fails with the
+    kinds swapped)."""
+    if a.t != b.t:
+        return a.t < b.t
+    if a.kind != b.kind:
+        return a.kind < b.kind
+    return a.seq < b.seq
+
 # Where the strategy side of a locate runs (ReplayCore.route).
 cdef enum:
     ROUTE_PY = 0      # through StrategyContext.market (unknown symbol, or every book message)
@@ -2236,7 +2263,10 @@ cdef class ReplayCore:
       names a feed order we took shares from, and the system events (Day expiry): the
       compiled venue (:class:`CVenue`, given the bytes) when the runner has it, as it
       does for this core, else the runner's venue's ``on_market`` (a decoded message);
-    * scheduled events (order arrivals, venue answers, timers): the runner's heap;
+    * scheduled events (order arrivals, venue answers, timers) wait in C (``hp``, a binary
+      heap keyed (time, kind, seq) as the runner's ``heapq`` tuples: ``heap_less``); what
+      one causes is Python: the venue's ``receive``, the order manager's ``on_message``
+      and the strategy's ``on_timer``, with the runner's accounting;
     * deliveries the strategy consumes (``route``), and every administrative message;
     * the PnL samples, every ``pnl_sample_every`` messages.
 
@@ -2248,8 +2278,8 @@ cdef class ReplayCore:
     cdef CBookManager vb, sb
     cdef CVenue cvenue       # the runner's venue when compiled (CVenue), else None
     cdef int64_t venue_version  # cvenue.version when _after_venue last looked
-    cdef object runner, venue, ctx, heap, consumed, by_locate, feed_sample, progress
-    cdef object deliver_py, heap_event, on_market, record_fills, sample
+    cdef object runner, venue, ctx, consumed, by_locate, feed_sample, progress
+    cdef object deliver_py, on_market, record_fills, sample
     cdef object set_reference, prints, fills
     cdef object on_book, book_update, drive, last_seen  # the BBO fast path (_bbo_call)
     cdef bint measure  # the runner times callbacks: its _drive drives them
@@ -2278,8 +2308,21 @@ cdef class ReplayCore:
     cdef int32_t dnow_depth
     cdef public int64_t python_deliveries, python_venue, c_deliveries
     cdef public int64_t counted_events  # events of base no-op callbacks, never called
+    # The scheduled events (the reference runner's heap, in C: _hpush, _hpop) and what
+    # scheduling them reads and writes (the runner's _send, _respond, _pin and
+    # _forget_finished, in C: send, respond, _pin, _forget_finished).
+    cdef HeapItem* hp
+    cdef Py_ssize_t hn, hcap
+    cdef int64_t seq, order_const, ack_const, last_arrival, last_response, last_sent_ref
+    cdef int64_t first_ref
+    cdef object order_sample, ack_sample, manager, strategy, sent_at, pins, pending_updates
+    cdef object tick_to_venue, order_to_ack, updates, rejects, order_row, timer_event
+    cdef object deliver_updates, saved_schedule
+    cdef object ReplaceOrder, OrderReplaced, Rejected
 
     def __cinit__(self):
+        self.hp = NULL
+        self.hn = 0
         self.q = NULL
         self.dlast = NULL
         self.dnow = NULL
@@ -2287,7 +2330,8 @@ cdef class ReplayCore:
 
     def __init__(self, runner, CBookManager vbooks, CBookManager sbooks, int64_t feed_const,
                  feed_sample, int64_t sample_every, progress, bint book_calls=True,
-                 bint trade_calls=True, on_book=None, book_update=None):
+                 bint trade_calls=True, on_book=None, book_update=None,
+                 int64_t order_const=-1, int64_t ack_const=-1):
         cdef int i
         self.runner = runner
         self.vb = vbooks
@@ -2296,7 +2340,6 @@ cdef class ReplayCore:
         self.cvenue = runner.venue if isinstance(runner.venue, CVenue) else None
         self.venue_version = -1
         self.ctx = runner.ctx
-        self.heap = runner._heap
         self.consumed = self.venue._consumed
         self.by_locate = self.venue._by_locate
         self.fills = self.venue.fills
@@ -2305,7 +2348,6 @@ cdef class ReplayCore:
         self.sample_every = sample_every
         self.progress = progress
         self.deliver_py = runner._deliver
-        self.heap_event = runner._heap_event
         self.on_market = None if self.cvenue is not None else self.venue.on_market
         self.record_fills = runner._record_fills
         self.sample = runner._sample_now
@@ -2342,10 +2384,226 @@ cdef class ReplayCore:
         self.route_updates = 0
         self.count = self.pending_progress = 0
         self.python_deliveries = self.python_venue = self.c_deliveries = 0
+        self._take_heap(order_const, ack_const)
         self._pull()
+
+    cdef int _take_heap(self, int64_t order_const, int64_t ack_const) except -1:
+        """Take the runner's scheduling over: the events on its heap (what ``on_start``
+        scheduled) move to the C heap with their seq, and the order manager's ``send``,
+        the venue's ``respond`` and the context's timers are this core's until
+        :meth:`_give_heap_back`."""
+        from tickwire.engine.backtest.runner import _order_row
+        from tickwire.engine.strategy.api import TimerEvent
+        from tickwire.ouch import v50
+
+        runner = self.runner
+        self.hcap = 1 << 8
+        self.heap_top = TW_INT64_MAX
+        self.hp = <HeapItem*>malloc(self.hcap * sizeof(HeapItem))
+        if self.hp == NULL:
+            raise MemoryError()
+        self.order_const = order_const
+        self.ack_const = ack_const
+        self.order_sample = runner.order_lat.sample
+        self.ack_sample = runner.ack_lat.sample
+        self.manager = runner.manager
+        self.strategy = runner.strategy
+        self.sent_at = runner._sent_at
+        self.pins = runner._pins
+        self.pending_updates = runner._updates
+        self.tick_to_venue = runner._tick_to_venue
+        self.order_to_ack = runner._order_to_ack
+        self.updates = runner.result.updates
+        self.rejects = runner.result.rejects
+        self.deliver_updates = runner._deliver_updates
+        self.order_row = _order_row
+        self.timer_event = TimerEvent
+        self.ReplaceOrder = v50.ReplaceOrder
+        self.OrderReplaced = v50.OrderReplaced
+        self.Rejected = v50.Rejected
+        self.first_ref = runner.cfg.first_user_ref_num
+        self.last_arrival = runner._last_arrival
+        self.last_response = runner._last_response
+        self.last_sent_ref = runner._last_sent_ref
+        self.seq = runner._seq
+        for t, kind, seq, payload in runner._heap:
+            self._hinsert(t, kind, seq, payload)
+        runner._heap.clear()
+        self.manager._send = self.send
+        self.venue.respond = self.respond
+        self.saved_schedule = self.ctx._schedule
+        self.ctx._schedule = self.timer
+        return 0
+
+    cdef int _give_heap_back(self) except -1:
+        """After the drain (the heap is empty): the runner schedules again (``on_stop``
+        and :meth:`runner.end <tickwire.engine.backtest.runner._Runner.end>` run there),
+        from the clocks and counters this core left."""
+        runner = self.runner
+        runner._seq = self.seq
+        runner._last_arrival = self.last_arrival
+        runner._last_response = self.last_response
+        runner._last_sent_ref = self.last_sent_ref
+        self.manager._send = runner._send
+        self.venue.respond = runner._respond
+        self.ctx._schedule = self.saved_schedule
+        return 0
+
+    # -- the heap -------------------------------------------------------------------------
+    cdef int _hinsert(self, int64_t t, int64_t kind, int64_t seq, object payload) except -1:
+        """Push (t, kind, seq, payload) (a binary heap by heap_less, as heapq's tuples)."""
+        cdef HeapItem* nh
+        cdef HeapItem item
+        cdef Py_ssize_t i, parent
+        if self.hn == self.hcap:
+            nh = <HeapItem*>realloc(self.hp, 2 * self.hcap * sizeof(HeapItem))
+            if nh == NULL:
+                raise MemoryError()
+            self.hp = nh
+            self.hcap *= 2
+        item.t = t
+        item.kind = kind
+        item.seq = seq
+        item.payload = <PyObject*>payload
+        Py_INCREF(payload)
+        i = self.hn
+        self.hn += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if heap_less(&item, &self.hp[parent]):
+                self.hp[i] = self.hp[parent]
+                i = parent
+            else:
+                break
+        self.hp[i] = item
+        self.heap_top = self.hp[0].t
+        return 0
+
+    cdef inline int _hpush(self, int64_t t, int64_t kind, object payload) except -1:
+        """The runner's ``push``: the next seq breaks ties in scheduling order."""
+        self.seq += 1
+        return self._hinsert(t, kind, self.seq, payload)
+
+    cdef HeapItem _hpop(self) noexcept:
+        """Pop the least event; its payload's reference passes to the caller."""
+        cdef HeapItem top = self.hp[0]
+        cdef HeapItem last
+        cdef Py_ssize_t i = 0, c, n
+        self.hn -= 1
+        n = self.hn
+        if n == 0:
+            self.heap_top = TW_INT64_MAX
+            return top
+        last = self.hp[n]
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                break
+            if c + 1 < n and heap_less(&self.hp[c + 1], &self.hp[c]):
+                c += 1
+            if heap_less(&self.hp[c], &last):
+                self.hp[i] = self.hp[c]
+                i = c
+            else:
+                break
+        self.hp[i] = last
+        self.heap_top = self.hp[0].t
+        return top
+
+    def timer(self, int64_t at, name):
+        """The context's ``schedule`` (the runner's ``push(at, _TIMER, name)``)."""
+        self._hpush(at, EV_TIMER, name)
+
+    def send(self, msg):
+        """The runner's ``_send``: an OUCH message the order manager sends reaches the venue
+        one order latency draw later (a constant in C, else the runner's seeded model, in
+        the reference's order), never before the one sent before; its tick-to-venue sample,
+        its send time (order-to-ack), its pins."""
+        cdef int64_t now, arrive, ref
+        runner = self.runner
+        now = runner.now
+        if self.order_const >= 0:
+            arrive = now + self.order_const
+        else:
+            arrive = now + <int64_t>self.order_sample()
+        if arrive < self.last_arrival:
+            arrive = self.last_arrival
+        self.last_arrival = arrive
+        self.tick_to_venue.append(arrive - <int64_t>runner._trigger_ts)
+        ref = getattr(msg, "user_ref_num", 0)
+        if ref > self.last_sent_ref:  # an Enter or a Replace: a new UserRefNum
+            self.last_sent_ref = ref
+            self.sent_at[ref] = now
+        self._pin(msg, 1)
+        self._hpush(arrive, EV_ARRIVE, msg)
+
+    def respond(self, msg):
+        """The runner's ``_respond``: a venue answer reaches the strategy one ack latency
+        draw after the venue's time, in order."""
+        cdef int64_t deliver
+        if self.ack_const >= 0:
+            deliver = self.exchange_now + self.ack_const
+        else:
+            deliver = self.exchange_now + <int64_t>self.ack_sample()
+        if deliver < self.last_response:
+            deliver = self.last_response
+        self.last_response = deliver
+        self._pin(msg, 1)
+        self._hpush(deliver, EV_RESPOND, msg)
+
+    cdef int _pin_ref(self, int64_t r, int delta) except -1:
+        cdef int64_t n
+        pins = self.pins
+        n = pins.get(r, 0) + delta
+        if n:
+            pins[r] = n
+        else:
+            del pins[r]
+            self.runner._finished.append(r)
+        return 0
+
+    cdef int _pin(self, object msg, int delta) except -1:
+        """The runner's ``_pin`` (its comment says the rule; test_engine_backtest_spill.py):
+        ``delta`` on the pins of the UserRefNum ``msg`` names and of the original it
+        replaces; an order whose pins reach 0 may be finished."""
+        cdef int64_t ref = getattr(msg, "user_ref_num", 0)
+        cdef int64_t orig = 0
+        kind = type(msg)
+        if kind is self.ReplaceOrder or kind is self.OrderReplaced:
+            orig = msg.orig_user_ref_num
+        elif kind is self.Rejected:
+            o = self.manager.orders.get(ref)
+            if o is not None and o.replaces is not None:
+                orig = o.replaces
+        if ref:
+            self._pin_ref(ref, delta)
+        if orig:
+            self._pin_ref(orig, delta)
+        return 0
+
+    cdef int _forget_finished(self) except -1:
+        """The runner's ``_forget_finished``: write the row of each finished order nothing
+        can change any more (closed, not resting, unpinned) and forget it."""
+        runner = self.runner
+        finished = runner._finished
+        runner._finished = []
+        live = self.venue._live
+        pins = self.pins
+        forget = self.manager.forget
+        put = runner._orders.put
+        for ref in finished:
+            if ref not in pins and ref not in live:
+                o = forget(ref)  # None: open, or already forgotten
+                if o is not None:
+                    put(ref - self.first_ref, self.order_row(o))
+        return 0
 
     def __dealloc__(self):
         cdef int i
+        cdef Py_ssize_t k
+        for k in range(self.hn):
+            Py_DECREF(<object>self.hp[k].payload)
+        free(self.hp)
         free(self.q)
         if self.dlast != NULL:
             for i in range(65536):
@@ -2370,8 +2628,6 @@ cdef class ReplayCore:
         self.now = r.now
         self.exchange_now = r.exchange_now
         self.trigger_ts = r._trigger_ts
-        heap = self.heap
-        self.heap_top = heap[0][0] if heap else TW_INT64_MAX
         return 0
 
     cdef int _after_strategy(self) except -1:
@@ -2534,8 +2790,49 @@ cdef class ReplayCore:
 
     # -- scheduled events ---------------------------------------------------------------------
     cdef int _heap_event(self) except -1:
-        self._push()
-        self.heap_event()
+        """The runner's ``_heap_event`` on the C heap: pop the least event and run it (an
+        arrival at the venue, an answer to the order manager, a timer to the strategy)
+        with the runner's accounting, in the reference's order."""
+        cdef HeapItem item = self._hpop()
+        cdef int64_t t = item.t
+        payload = <object>item.payload
+        Py_DECREF(payload)  # the heap's reference: ``payload`` holds its own
+        if item.kind == EV_ARRIVE:
+            if t > self.exchange_now:
+                self.exchange_now = t
+            self._push()
+            self.venue.receive(payload, self.exchange_now)
+            if len(self.fills) != self.runner._fills_seen:
+                self.record_fills()
+            self._pin(payload, -1)
+            if self.runner._finished:
+                self._forget_finished()
+        elif item.kind == EV_RESPOND:
+            if t > self.now:
+                self.now = t
+            self.trigger_ts = getattr(payload, "timestamp", t)  # the venue's time
+            self._push()
+            sent = self.sent_at.pop(getattr(payload, "user_ref_num", 0), None)
+            if sent is not None:  # the first answer about this UserRefNum
+                self.order_to_ack.append(t - sent)
+            kind_name = type(payload).__name__
+            updates = self.updates
+            updates[kind_name] = updates.get(kind_name, 0) + 1
+            if isinstance(payload, self.Rejected):
+                key = f"0x{payload.reason:04X}"
+                self.rejects[key] = self.rejects.get(key, 0) + 1
+            self.manager.on_message(payload)
+            self._pin(payload, -1)
+            if self.pending_updates:
+                self.deliver_updates()
+            if self.runner._finished:
+                self._forget_finished()
+        else:
+            if t > self.now:
+                self.now = t
+            self.trigger_ts = t
+            self._push()
+            self.drive(self.strategy.on_timer(self.timer_event(payload, t)))
         self._pull()
         self._after_venue()
         self._after_strategy()
@@ -2756,7 +3053,7 @@ cdef class ReplayCore:
         if runner._updates:
             runner._deliver_updates()
         if runner._finished:
-            runner._forget_finished()
+            self._forget_finished()
         return 0
 
     cdef int _remember_top(self, uint16_t loc) except -1:
@@ -2951,6 +3248,7 @@ cdef class ReplayCore:
             else:
                 self._deliver()
         self._push()
+        self._give_heap_back()
         if self.progress is not None and self.pending_progress:
             self.progress(self.pending_progress)
             self.pending_progress = 0

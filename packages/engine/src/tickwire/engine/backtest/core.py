@@ -6,7 +6,7 @@ runner's loop (:mod:`tickwire.engine.backtest.runner`, the oracle) in
 books and the venue can happen, so the report is the reference's to the last fill, cent
 and latency sample. The rule, per ITCH message of the stream:
 
-1. the events due before it (order arrivals, venue answers and timers from the runner's
+1. the events due before it (order arrivals, venue answers and timers from the core's C
    heap; deliveries to the strategy from a ring of message bytes) run in the reference's
    order: at equal times a scheduled event before a delivery, a delivery only when
    strictly earlier than the message;
@@ -37,11 +37,31 @@ ahead at its price) read from the compiled book's level and FIFO list, no
 :class:`~tickwire.engine.backtest.venue.Fill` objects in the same list and sends the same
 OUCH answers through the runner's ``respond``, in the same order; ``_live``,
 ``_by_locate``, ``_consumed``, ``fills``, ``live_orders()`` and ``queue_ahead()`` read as
-the reference's. What stays Python around it is the runner's: the answers' scheduling,
-the order manager, risk and the strategy. Held by the differential tests of
+the reference's. Held by the differential tests of
 ``test_engine_backtest_core.py`` and ``test_engine_backtest_cvenue.py`` (both venues after
 every message of random ITCH and raw OUCH flows) and by ``test_engine_backtest_queue.py``,
 whose hand-built flows run on both venues.
+
+The event queue is in C as well (issue #16): the runner's heap of scheduled events (an
+OUCH message on its way to the venue, a venue answer on its way to the strategy, a timer)
+is ``ReplayCore``'s binary heap of typed entries keyed as the runner's tuples, (time,
+kind, seq): at equal times an arrival, then an answer, then a timer, then the order of
+scheduling (``_cbook.heap_less``). For the run, the core takes the runner's scheduling
+over (``ReplayCore._take_heap``: the events ``on_start`` scheduled move in, the order
+manager's ``send``, the venue's ``respond`` and the context's timers become the core's)
+and gives it back after the drain, before ``on_stop``. Its ``send`` and ``respond`` are the
+runner's ``_send`` and ``_respond``: a constant order or ack latency is added in C, a
+random one is drawn from the runner's seeded model, in the reference's order; the
+tick-to-venue and order-to-ack samples are the reference's. The pin bookkeeping that
+decides when an order's row is written to the orders table (the runner's ``_pin`` and
+``_forget_finished``; ``test_engine_backtest_spill.py``) runs in C on the runner's own
+dicts. What stays Python is what must: the order manager's ``on_message``, the
+strategy's callbacks, risk and the runner's accounting of fills (``_record_fills``) and
+order updates. The reference runner's ``heapq`` stays the oracle, unchanged. Held by the
+differential tests above, and by
+``test_engine_backtest_core_simultaneous_events_keep_the_reference_order``, whose timers
+fall due with an arrival or an answer (a heap that ran a timer before an answer of the
+same time fails it; the random flows did not catch that).
 
 Every latency model, fee schedule, risk limit and strategy of the reference runs here.
 The compiled extension must be built (``tickwire.engine.cbook.AVAILABLE``); without it
@@ -108,6 +128,11 @@ def chunks(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         yield from _framed(source)
 
 
+def _const(model: object) -> int:
+    """A constant latency's ns, for the core to add in C; -1: draw from ``model``."""
+    return model.ns if isinstance(model, ConstantLatency) else -1
+
+
 def run_core(
     runner: _Runner, source: Source, progress: Callable[[int], None] | None
 ) -> BacktestResult:
@@ -116,7 +141,7 @@ def run_core(
     wall0 = time.perf_counter()
     runner._drive(runner.strategy.on_start(runner.ctx))
     feed = runner.feed_lat
-    const = feed.ns if isinstance(feed, ConstantLatency) else -1
+    const = _const(feed)
     core = ext.ReplayCore(
         runner,
         runner.vbooks,
@@ -132,6 +157,9 @@ def run_core(
         # A BBO change of a book="bbo" symbol goes from C to on_book (ReplayCore._bbo_call).
         on_book=runner._callbacks[BookUpdate],
         book_update=book_update,
+        # A constant order or ack latency is added in C (else the runner's seeded model).
+        order_const=_const(runner.order_lat),
+        ack_const=_const(runner.ack_lat),
     )
     for _ in cbook.feed_chunks(core.feed, chunks(source)):
         pass
