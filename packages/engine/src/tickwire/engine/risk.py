@@ -574,8 +574,8 @@ class RiskEngine:
             self.refusals[refusal.reason.value] += 1
             return refusal
         self.accepted += 1
-        self._count(ref, symbol, side, quantity, price, replaces)
         symbol = symbol.rstrip(" ")
+        self._count(ref, symbol, side, quantity, price, replaces)
         lim = self.limits
         # The rate windows' history, kept only for a window that is set (and pruned to
         # it by _expire): without one, a time per order of the day would stay.

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tickwire.cli import log_first
+from tickwire.cli.output import LOGGED_FIRST
 from tickwire.engine.strategy.live import wall_clock_ns
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.exchange.matching import Fill, MatchingEngine
@@ -50,7 +51,7 @@ from tickwire.soupbintcp.session import ServerConnection, SoupServer
 log = logging.getLogger("tickwire.exchange")
 
 #: How many undecodable OUCH messages are logged (all are counted).
-LOGGED_UNDECODABLE = 20
+LOGGED_UNDECODABLE = LOGGED_FIRST  # (tickwire.cli.log_first's rule)
 
 __all__ = ["Exchange", "ExchangeConfig", "Faults", "FaultyPublisher"]
 
@@ -227,7 +228,6 @@ class Exchange:
             conn.username,
             len(data),
             exc,
-            limit=LOGGED_UNDECODABLE,
         )
 
     def _answer(

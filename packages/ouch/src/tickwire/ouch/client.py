@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tickwire.cli import log_first
+from tickwire.cli.output import LOGGED_FIRST
 from tickwire.soupbintcp.aio import SoupClient, SoupServerRunner
 from tickwire.soupbintcp.packets import SoupVersion
 from tickwire.soupbintcp.session import ClientSession, ServerConnection, SoupServer
@@ -54,7 +55,7 @@ def ns_since_midnight() -> int:
 
 
 #: How many undecodable inbound messages an :class:`OuchServer` logs (all are counted).
-LOGGED_UNDECODABLE = 20
+LOGGED_UNDECODABLE = LOGGED_FIRST  # (tickwire.cli.log_first's rule)
 
 
 class OuchClient:
@@ -181,7 +182,6 @@ class OuchClient:
                 "undecodable OUCH message at sequence %s: %s",
                 ev.sequence_number,
                 exc,
-                limit=LOGGED_UNDECODABLE,
             )
             return
         if isinstance(self.book, OrderBook50):
@@ -261,7 +261,6 @@ async def serve_ouch(
                 "undecodable inbound OUCH from %s: %s",
                 conn.peer,
                 exc,
-                limit=LOGGED_UNDECODABLE,
             )
             return
         for reply in replies:

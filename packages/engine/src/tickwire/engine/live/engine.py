@@ -80,6 +80,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from tickwire.cli import atomic_open, log_first, one_line
+from tickwire.cli.output import LOGGED_FIRST
 from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.book import fault_counts
 from tickwire.engine.risk import RiskLimits
@@ -543,7 +544,13 @@ class LiveEngine:
         """
         level = logging.ERROR if what == "OUCH" else logging.WARNING  # the levels they had
         log_first(
-            log, level, n, "undecodable %s message %s: %s", what, seq, exc, limit=LOGGED_UNDECODABLE
+            log,
+            level,
+            n,
+            "undecodable %s message %s: %s",
+            what,
+            seq,
+            exc,
         )
 
     # -- orders ---------------------------------------------------------------------
@@ -862,7 +869,7 @@ def _refused(rx: ReceiverStats | None) -> dict[str, int]:
 
 
 #: how many undecodable feed (and OUCH) messages are logged; all are counted
-LOGGED_UNDECODABLE = 20
+LOGGED_UNDECODABLE = LOGGED_FIRST  # (tickwire.cli.log_first's rule)
 #: the bytes a control command line may take (the longest command is 6)
 CONTROL_LINE_LIMIT = 1024
 #: seconds a control client has to send its command line
