@@ -8,6 +8,7 @@ from tickwire.ouch import v42, v50
 from tickwire.ouch.orders import OrderBook42, OrderBook50
 from tickwire.ouch.tracker import (
     ANSWERS,
+    Answer,
     Event,
     OrderState,
     OrderTracker,
@@ -98,6 +99,32 @@ def test_ouch_tracker_every_message_about_an_order_is_in_the_table() -> None:
             names = {f.name for f in dataclasses.fields(cls)}
             about_order = key in names or "replacement_order_token" in names
             assert (cls in ANSWERS) == about_order, cls
+
+
+def test_ouch_tracker_accepted_and_replaced_answers_are_whole() -> None:
+    """The Answers of an Accepted and a Replaced, built from all their fields in order
+    past the NamedTuple's ``__new__`` (tracker.py's ``_tuple_new``, for speed), are the
+    ones ``Answer(...)`` makes: every field, of a live and a dead order, of either
+    version (a field added to ``Answer`` and not to them fails here)."""
+    for state in ("L", "D"):
+        live = state == "L"
+        acc50 = dataclasses.replace(_accepted50(1, 500), order_state=state)
+        rep50 = dataclasses.replace(_replaced50(1, 2, 200), order_state=state)
+        acc42 = dataclasses.replace(_accepted42("A1", 500), order_state=state)
+        rep42 = dataclasses.replace(_replaced42("A1", "A2", 200), order_state=state)
+        accepted = Event.ACCEPTED if live else Event.ACCEPTED_DEAD
+        replaced = Event.REPLACED if live else Event.REPLACED_DEAD
+        expected = [
+            (acc50, Answer(accepted, 1, 500, 100, None, 7, "B", "AAPL")),
+            (rep50, Answer(replaced, 2, 200, 99, 1, 8, "B", "AAPL")),
+            (acc42, Answer(accepted, "A1", 500, 100, None, 7, "B", "AAPL")),
+            (rep42, Answer(replaced, "A2", 200, 99, "A1", 8, "B", "AAPL")),
+        ]
+        for msg, want in expected:
+            got = answer_for(msg)
+            assert type(got) is Answer
+            assert got == want and len(got) == len(Answer._fields)
+            assert got._asdict() == want._asdict()
 
 
 def test_ouch_tracker_original_gone_ends_the_replacement_in_flight() -> None:

@@ -183,14 +183,23 @@ class Answer(NamedTuple, Generic[K]):
     liquidity_flag: str = ""
 
 
+# The Answers of an Accepted and a Replaced (one per order sent) are built from all their
+# fields in order, past the NamedTuple's ``__new__``, which binds each argument by name
+# first: a Replaced's Answer 360 -> 160 ns (``timeit``). The last two are ``reason`` and
+# ``liquidity_flag``, empty.
+_tuple_new = tuple.__new__
+
+
 def _accepted(key: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
     event = _ACCEPTED if m.order_state == "L" else _ACCEPTED_DEAD
-    return Answer(event, key, qty, m.price, None, m.order_reference_number, side, symbol)
+    fields = (event, key, qty, m.price, None, m.order_reference_number, side, symbol, "", "")
+    return _tuple_new(Answer, fields)
 
 
 def _replaced(key: Any, orig: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
     event = _REPLACED if m.order_state == "L" else _REPLACED_DEAD
-    return Answer(event, key, qty, m.price, orig, m.order_reference_number, side, symbol)
+    fields = (event, key, qty, m.price, orig, m.order_reference_number, side, symbol, "", "")
+    return _tuple_new(Answer, fields)
 
 
 #: Outbound message class -> its :class:`Answer` (OUCH 5.0 and 4.2).
