@@ -26,6 +26,42 @@ def _accept(m: OrderManager, ref: int, qty: int) -> None:
     m.on_message(v50.OrderAccepted(1, ref, o.side, qty, o.symbol, *args))
 
 
+def test_the_enter_and_replace_sent_carry_every_field() -> None:
+    """The Enter and the Replace the manager sends (built by position, for speed) are the
+    messages built field by field by name: every field, with values no two share where
+    they could be swapped (time in force, capacity, display, ...)."""
+    sent: list[object] = []
+    m = OrderManager(sent.append, RiskEngine(RiskLimits()), lambda: 7, capacity="A")
+    o = m.submit("AAPL ", "S", 300, PX, time_in_force=v50.TimeInForce.GTX)
+    assert sent[-1] == v50.EnterOrder(
+        user_ref_num=o.user_ref_num,
+        side="S",
+        quantity=300,
+        symbol="AAPL",
+        price=PX,
+        time_in_force=str(v50.TimeInForce.GTX),
+        display="Y",
+        capacity="A",
+        intermarket_sweep_eligibility="N",
+        cross_type="N",
+        cl_ord_id=v50.cl_ord_id_for(o.user_ref_num),
+    )
+    _accept(m, o.user_ref_num, 300)
+    m.on_message(v50.OrderExecuted(2, o.user_ref_num, 100, PX, "A", 1))
+    new = m.replace(o, price=PX + 100, quantity=150)
+    assert new is not None
+    assert sent[-1] == v50.ReplaceOrder(
+        orig_user_ref_num=o.user_ref_num,
+        user_ref_num=new.user_ref_num,
+        quantity=250,  # 100 executed on the chain + 150 open
+        price=PX + 100,
+        time_in_force=str(v50.TimeInForce.GTX),
+        display="Y",
+        intermarket_sweep_eligibility="N",
+        cl_ord_id=v50.cl_ord_id_for(new.user_ref_num),
+    )
+
+
 def test_engine_orders_state_is_the_ouch_trackers() -> None:
     m, _ = _manager()
     o = m.submit("AAPL", "B", 100, PX)

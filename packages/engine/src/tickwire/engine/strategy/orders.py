@@ -108,7 +108,9 @@ log = logging.getLogger("tickwire.engine.orders")
 
 # What the manager sends and tells, built without the frozen dataclasses' per-field
 # ``object.__setattr__`` (the same objects; every value is one risk passed or the
-# manager's own).
+# manager's own). The Enter and the Replace, one per order, are given their fields by
+# position (a Replace 324 -> 85 ns, ``timeit``: by name each is looked up in a dict);
+# test ``test_engine_strategy_orders.py::test_the_enter_and_replace_sent_carry_every_field``.
 _enter_order = positional_constructor(v50.EnterOrder)
 _replace_order = positional_constructor(v50.ReplaceOrder)
 _cancel_order = positional_constructor(v50.CancelOrder)
@@ -348,18 +350,18 @@ class OrderManager:
         self.tracker.sent(order.tracked)
         self.sent += 1
         self._send(
-            _enter_order(
-                user_ref_num=ref,
-                side=side,
-                quantity=quantity,
-                symbol=symbol,
-                price=price,
-                time_in_force=str(time_in_force),
-                display="Y",
-                capacity=self.capacity,
-                intermarket_sweep_eligibility="N",
-                cross_type="N",
-                cl_ord_id=order.cl_ord_id,
+            _enter_order(  # by position, in field order (see ``_enter_order``)
+                ref,  # user_ref_num
+                side,
+                quantity,
+                symbol,
+                price,
+                order.time_in_force,
+                "Y",  # display
+                self.capacity,
+                "N",  # intermarket_sweep_eligibility
+                "N",  # cross_type
+                order.cl_ord_id,
             )
         )
         return order
@@ -411,15 +413,15 @@ class OrderManager:
         self.tracker.sent(new.tracked)  # the original's replaced_by is now ``ref``
         self.sent += 1
         self._send(
-            _replace_order(
-                orig_user_ref_num=order.user_ref_num,
-                user_ref_num=ref,
-                quantity=new.chain_filled + new_open,
-                price=new_price,
-                time_in_force=order.time_in_force,
-                display="Y",
-                intermarket_sweep_eligibility="N",
-                cl_ord_id=new.cl_ord_id,
+            _replace_order(  # by position, in field order (see ``_enter_order``)
+                order.user_ref_num,  # orig_user_ref_num
+                ref,  # user_ref_num
+                new.tracked.chain_filled + new_open,  # quantity: the chain's total
+                new_price,
+                order.time_in_force,
+                "Y",  # display
+                "N",  # intermarket_sweep_eligibility
+                new.cl_ord_id,
             )
         )
         return new
@@ -625,7 +627,7 @@ class OrderManager:
                     dead = event is _REPLACED_DEAD or a.quantity == 0
                     self._unexpected_replacement(a.orig, a.key, a.quantity, dead=dead)
                 return
-            open_qty = new.open_qty  # the venue's, at most what was sent
+            open_qty = new.tracked.quantity  # the venue's, at most what was sent
             # The original is gone now (and only now) for risk too.
             self.risk.replaced(a.orig, a.key, 0 if event is _REPLACED_DEAD else open_qty)
             if new.is_open:
