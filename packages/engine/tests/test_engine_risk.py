@@ -387,6 +387,33 @@ def test_engine_risk_ledger_reconciles(trades: list[tuple[str, int, int]], mark:
     assert led.total_pnl() == cash + pos * mark
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["AAPL", "MSFT", "GME"]),
+            st.sampled_from(["B", "S"]),
+            st.integers(1, 500),
+            st.integers(9_000, 11_000),
+        ),
+        max_size=40,
+    ),
+    st.dictionaries(st.sampled_from(["AAPL", "MSFT", "GME"]), st.integers(9_000, 11_000)),
+)
+def test_engine_risk_ledger_totals_are_the_sums_per_symbol(
+    trades: list[tuple[str, str, int, int]], marks: dict[str, int]
+) -> None:
+    """total_unrealised and total_pnl (one loop, for risk's every order) equal the sums of
+    unrealised and pnl per symbol, over several symbols, marked or not, flat or not."""
+    led = Ledger()
+    for symbol, side, qty, price in trades:
+        led.fill(symbol, side, qty, price)
+    for symbol, mark in marks.items():
+        led.mark(symbol, mark)
+    symbols = set(led.positions) | set(led.marks)
+    assert led.total_unrealised() == sum(led.unrealised(s) for s in symbols)
+    assert led.total_pnl() == sum(led.pnl(s) for s in symbols)
+
+
 def test_engine_risk_ledger_round_trip() -> None:
     led = Ledger()
     led.fill(SYM, "B", 100, 10_000)
