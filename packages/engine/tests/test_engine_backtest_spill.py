@@ -65,6 +65,23 @@ def test_a_table_reads_back_its_rows_in_order_with_nulls(scratch: Path) -> None:
         list(t)
 
 
+def test_an_int_table_packs_its_rows_as_they_are_and_names_a_bad_one(scratch: Path) -> None:
+    """A table of ints, none nullable (the PnL series), packs a row without copying it:
+    its rows read back the same, and a bad row is the same one-line error."""
+    s = Spill(batch=2)
+    t = s.table("pnl", "iiu", lambda a, b, c: (a, b, c))
+    rows = [(i, -i * 7, i * 3) for i in range(5)]
+    for r in rows:
+        t.append(r)
+    assert list(t) == rows
+    with pytest.raises(ValueError, match="not nullable"):
+        t.append((1, None, 2))
+    with pytest.raises(ValueError, match="3 columns, got 2"):
+        t.append((1, 2))
+    assert list(t) == rows
+    s.close()
+
+
 def test_put_rows_read_back_by_index(scratch: Path) -> None:
     s = Spill(batch=2)
     t = s.table("orders", "is", lambda a, b: (a, b))
@@ -72,6 +89,32 @@ def test_put_rows_read_back_by_index(scratch: Path) -> None:
         t.put(i, (i * 10, "x"))
     t.put(7, (70, "y"))  # 6 never put: absent, skipped
     assert list(t) == [(0, "x"), (10, "x"), (20, "x"), (30, "x"), (40, "x"), (50, "x"), (70, "y")]
+    s.close()
+
+
+@given(
+    st.lists(st.integers(0, 60), unique=True, max_size=60),
+    st.integers(1, 9),
+)
+def test_put_rows_in_any_order_read_back_by_index(indices: list[int], batch: int) -> None:
+    """A batch of put rows is written a run of consecutive indices at a time: whatever the
+    order, the gaps and the batch, every row reads back at its index (a gap: absent),
+    from the file and from memory, the rows of an index put twice the last one's."""
+    s = Spill(batch=batch)
+    t = s.table("orders", "is?", lambda a, b: (a, b))
+    want: dict[int, tuple[int, str | None]] = {}
+    for n, i in enumerate(indices + indices[: len(indices) // 3]):  # some put again
+        row = (i * 10 + n, None if i % 4 == 0 else f"s{i % 3}")
+        t.put(i, row)
+        want[i] = row
+    assert len(t) == (max(want) + 1 if want else 0)
+    assert list(t) == [want[i] for i in sorted(want)]
+    for i in range(len(t)):
+        if i in want:
+            assert t[i] == want[i]
+        else:
+            with pytest.raises(IndexError):
+                t[i]
     s.close()
 
 
