@@ -45,7 +45,7 @@ from tickwire.engine.strategy.api import (
     strategy_exited,
 )
 from tickwire.engine.strategy.context import StrategyContext, callbacks
-from tickwire.engine.strategy.orders import Order, OrderManager
+from tickwire.engine.strategy.orders import Order, OrderManager, OrderState
 from tickwire.itch import Message
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
 from tickwire.ouch import v50
@@ -155,6 +155,11 @@ def _order_dict(*values: Any) -> dict[str, Any]:
     return row
 
 
+#: An order state's name (``OrderState.LIVE.value``): a dict lookup, where ``.value`` is
+#: a Python-level enum property, on every row of the orders table.
+_STATE_NAMES = {state: state.value for state in OrderState}
+
+
 def _order_row(o: Order) -> tuple[Any, ...]:
     return (
         o.user_ref_num,
@@ -164,7 +169,7 @@ def _order_row(o: Order) -> tuple[Any, ...]:
         o.price,
         o.quantity,
         o.time_in_force,
-        o.state.value,
+        _STATE_NAMES[o.state],
         o.filled_qty,
         o.replaces,
         o.reason,
@@ -611,13 +616,16 @@ class _Runner:
         self._sample(t)
 
     def _sample(self, t: int) -> None:
+        """A PnL point at exchange time ``t`` (after every fill and every
+        ``pnl_sample_every`` messages): the sums over every symbol in C-level or one-loop
+        calls (``Ledger.total_unrealised``), not a generator per point."""
         led = self.xledger
         realised = sum(led.realised.values())
-        unrealised = sum(led.unrealised(s) for s in led.positions)
+        unrealised = led.total_unrealised()
         self._pnl.append(
             (
                 t,
-                sum(abs(p) for p in led.positions.values()),
+                sum(map(abs, led.positions.values())),
                 realised,
                 unrealised,
                 realised + unrealised - self.fees.total,
