@@ -496,9 +496,9 @@ def test_hash_and_pools_grow_under_load() -> None:
 
 
 def test_bbo_is_the_reference_books_named_tuple() -> None:
-    """The compiled book builds its BBO with the tuple's own ``__new__`` (not the named
-    tuple's Python one): the same type and value as the reference book's, each side
-    empty or not."""
+    """The compiled book allocates and fills its BBO in C (``_cbook._bbo_new``, not the
+    named tuple's Python ``__new__``): the same type, value, repr and hash as the
+    reference book's, each side empty or not."""
     ref, fast = BookManager(), cbook.make_book_manager("cython")
     seen = set()
     for msg in generate_day(5_000, 4, 3):
@@ -507,6 +507,7 @@ def test_bbo_is_the_reference_books_named_tuple() -> None:
         for locate, book in ref.books.items():
             want, got = book.bbo(), fast.books[locate].bbo()
             assert type(got) is BBO and got == want and got._asdict() == want._asdict()
+            assert repr(got) == repr(want) and hash(got) == hash(want)
             seen.add((want.bid_price is None, want.ask_price is None))
     assert (False, False) in seen and (True, True) in seen
 

@@ -33,7 +33,8 @@ from collections import deque
 from itertools import islice
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.object cimport PyObject
+from cpython.dict cimport PyDict_GetItemWithError
+from cpython.object cimport Py_NE, PyObject, PyObject_RichCompareBool
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -85,6 +86,7 @@ cdef extern from "Python.h":
         PyMemberDef* d_member
     ctypedef struct PyTypeObject:
         unsigned long tp_flags
+        Py_ssize_t tp_basicsize
     PyObject* PyType_GenericAlloc(PyTypeObject* t, Py_ssize_t nitems)
     int T_OBJECT_EX
     unsigned long Py_TPFLAGS_HAVE_GC
@@ -170,6 +172,14 @@ cdef class SlotsConstructor:
                         f"{self.cls.__name__}() missing required argument {self.names[i]!r}"
                     )
                 vals[i] = <PyObject*>default  # the tuple keeps it alive
+        return self._new(vals)
+
+    cdef object _new(self, PyObject** vals):
+        """The instance holding ``vals[0]`` .. ``vals[n - 1]`` (each field's value, in
+        order; borrowed, a new reference is stored): ``__call__`` once it has every
+        value, and :class:`ReplayCore`, which has its BookUpdate's six in C (no argument
+        tuple to pack and unpack)."""
+        cdef Py_ssize_t i
         cdef PyObject* raw = PyType_GenericAlloc(<PyTypeObject*><PyObject*>self.cls, 0)
         if raw == NULL:
             raise MemoryError()
@@ -198,13 +208,34 @@ cdef bint CONFIGURED = False
 cdef object OrderInfo = None
 cdef object LevelView = None
 cdef object BBO = None
-# BBO is a NamedTuple: its __new__ is a Python function; the tuple's own __new__ builds the
-# same object (a strategy's book is asked for its BBO at every delivery it gets).
-cdef object _tuple_new = tuple.__new__
 cdef object TapePrint = None
 cdef object BookStats = None
 cdef object itch_decode = None
 cdef object DecodeError = None
+
+
+cdef object _bbo_new(object bid, object bid_size, object ask, object ask_size):
+    """``BBO(bid, bid_size, ask, ask_size)``, allocated and filled in C as ``tuple.__new__``
+    builds a tuple subclass (``tp_alloc``, then each item): BBO is a NamedTuple, whose
+    ``__new__`` is a Python function, and ``tuple.__new__(BBO, (...))`` packs and copies
+    a second tuple; this is ~50 ns less per BBO, one per ``on_book`` call of the compiled
+    core (issue #16). The same object (type, equality, hash, repr); :func:`configure`
+    checks BBO adds no field to tuple's layout. Held by
+    ``test_bbo_is_the_reference_books_named_tuple`` (test_engine_cython_book.py)."""
+    cdef PyObject* raw = PyType_GenericAlloc(<PyTypeObject*><PyObject*>BBO, 4)
+    if raw == NULL:
+        raise MemoryError()
+    t = <object>raw
+    Py_DECREF(t)  # the cast took a second reference; ``t`` now owns the only one
+    Py_INCREF(bid)
+    PyTuple_SET_ITEM(t, 0, bid)
+    Py_INCREF(bid_size)
+    PyTuple_SET_ITEM(t, 1, bid_size)
+    Py_INCREF(ask)
+    PyTuple_SET_ITEM(t, 2, ask)
+    Py_INCREF(ask_size)
+    PyTuple_SET_ITEM(t, 3, ask_size)
+    return t
 
 
 def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print, book_stats,
@@ -253,6 +284,10 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     S_CODE = layout["S.event_code"]
     for i in range(256):
         LENGTHS[i] = lengths[i]
+    if not (isinstance(bbo, type) and issubclass(bbo, tuple)
+            and (<PyTypeObject*><PyObject*>bbo).tp_basicsize
+            == (<PyTypeObject*><PyObject*>tuple).tp_basicsize):
+        raise TypeError(f"{bbo!r}: expected a NamedTuple (_bbo_new fills its items)")
     OrderInfo = order_info
     LevelView = level_view
     BBO = bbo
@@ -1368,12 +1403,12 @@ cdef class CBookManager:
             lb = &self.levels_[b.lv[b.n - 1]]
             if a.n:
                 la = &self.levels_[a.lv[a.n - 1]]
-                return _tuple_new(BBO, (lb.price, lb.shares, la.price, la.shares))
-            return _tuple_new(BBO, (lb.price, lb.shares, None, 0))
+                return _bbo_new(lb.price, lb.shares, la.price, la.shares)
+            return _bbo_new(lb.price, lb.shares, None, 0)
         if a.n:
             la = &self.levels_[a.lv[a.n - 1]]
-            return _tuple_new(BBO, (None, 0, la.price, la.shares))
-        return _tuple_new(BBO, (None, 0, None, 0))
+            return _bbo_new(None, 0, la.price, la.shares)
+        return _bbo_new(None, 0, None, 0)
 
     cdef list _levels(self, int32_t bi, int side, Py_ssize_t n):
         cdef CSide* s = &self.cbooks[bi].side[side]
@@ -2280,8 +2315,11 @@ cdef class ReplayCore:
     cdef int64_t venue_version  # cvenue.version when _after_venue last looked
     cdef object runner, venue, ctx, consumed, by_locate, feed_sample, progress
     cdef object deliver_py, on_market, record_fills, sample
-    cdef object set_reference, prints, fills
-    cdef object on_book, book_update, drive, last_seen  # the BBO fast path (_bbo_call)
+    cdef object set_reference, fills
+    cdef list prints
+    cdef object on_book, drive  # the BBO fast path (_bbo_call)
+    cdef SlotsConstructor book_update
+    cdef dict last_seen
     cdef bint measure  # the runner times callbacks: its _drive drives them
     cdef int64_t now, exchange_now, trigger_ts, last_feed, feed_const, heap_top
     cdef int64_t count, sample_every, pending_progress, fills_seen
@@ -2315,7 +2353,8 @@ cdef class ReplayCore:
     cdef Py_ssize_t hn, hcap
     cdef int64_t seq, order_const, ack_const, last_arrival, last_response, last_sent_ref
     cdef int64_t first_ref
-    cdef object order_sample, ack_sample, manager, strategy, sent_at, pins, pending_updates
+    cdef object order_sample, ack_sample, manager, strategy, sent_at, pins
+    cdef list pending_updates
     cdef object tick_to_venue, order_to_ack, updates, rejects, order_row, timer_event
     cdef object deliver_updates, saved_schedule
     cdef object ReplaceOrder, OrderReplaced, Rejected
@@ -2358,6 +2397,8 @@ cdef class ReplayCore:
         # The strategy's bound on_book and the BookUpdate constructor: with both, a BBO
         # change of a book="bbo" locate is delivered by _bbo_call, not the context.
         self.on_book = on_book
+        if book_update is not None and (<SlotsConstructor?>book_update).n != 6:
+            raise TypeError("book_update: expected BookUpdate's six-field constructor")
         self.book_update = book_update
         self.drive = runner._drive
         self.measure = runner.measure
@@ -3016,19 +3057,50 @@ cdef class ReplayCore:
         from a two-sided BBO, then an ``on_book`` call if the BBO is not the one the context
         last saw (``last_seen``, which it keeps), driven by the runner's ``_drive``. The
         clocks are the runner's already (``_push``). Held to the context's path by
-        ``test_engine_backtest_core.py``: the same report, to the last byte."""
-        book = self.sb.books[loc]
-        bbo = self.sb._bbo(self.sb.book_of[loc])  # book.bbo(), without the method call
+        ``test_engine_backtest_core.py``: the same report, to the last byte.
+
+        The reference price is set only when the mid moved: ``lastq[loc]`` (not yet
+        updated: the caller does after) is the BBO of the last delivery of this locate,
+        whose two-sided mid risk already holds (the rule of :meth:`_deliver_filtered`,
+        which sets it only on a changed BBO), and most BBO changes are a size at the top
+        (workload a of bench_hftbacktest: 19k of 83k move the mid; skipping on a seen
+        two-sided BBO whatever its mid fails ``test_engine_backtest_core.py``'s
+        ``..._sample_file_matches_the_reference[RandomFlow]``). Each Python object is
+        made once (the locate's int, the BBO from the C book, the BookUpdate straight into
+        its slots: ``SlotsConstructor._new``), the dicts are read in C. Issue #16: the
+        no-op ``on_book`` floor of workload a, 0.95 -> 0.6 us a call."""
+        cdef RecLast now
+        cdef RecLast* seen = &self.lastq[loc]
+        cdef CBook book
+        cdef PyObject* vals[6]
+        cdef PyObject* prev
+        cdef int64_t mid
+        cdef bint changed
+        cdef object locate = loc  # one int object for the dict keys and the event
+        cdef object timestamp
+        self._bbo_of(loc, &now)
+        book = self.sb.books[locate]
         symbol = book.symbol
-        bid, _, ask, _ = bbo
-        if bid is not None and ask is not None:
-            self.set_reference(symbol, (bid + ask) // 2)
-        last_seen = self.last_seen
-        changed = last_seen.get(loc) != bbo
-        last_seen[loc] = bbo
+        bbo = _bbo_new(now.bid_px if now.bid_ok else None, now.bid_sz,
+                       now.ask_px if now.ask_ok else None, now.ask_sz)
+        if now.bid_ok and now.ask_ok:
+            mid = (<int64_t>now.bid_px + now.ask_px) // 2
+            if not (seen.seen and seen.bid_ok and seen.ask_ok
+                    and (<int64_t>seen.bid_px + seen.ask_px) // 2 == mid):
+                self.set_reference(symbol, mid)
+        prev = PyDict_GetItemWithError(self.last_seen, locate)
+        changed = prev == NULL or PyObject_RichCompareBool(<object>prev, bbo, Py_NE)
+        self.last_seen[locate] = bbo
         if changed:
             msg = itch_decode(PyBytes_FromStringAndSize(<const char*>m, length))
-            coro = self.on_book(self.book_update(symbol, loc, msg.timestamp, bbo, book, msg))
+            timestamp = rd48(m + L_TS)  # msg.timestamp, from the bytes: no attribute lookup
+            vals[0] = <PyObject*>symbol
+            vals[1] = <PyObject*>locate
+            vals[2] = <PyObject*>timestamp
+            vals[3] = <PyObject*>bbo
+            vals[4] = <PyObject*>book
+            vals[5] = <PyObject*>msg
+            coro = self.on_book(self.book_update._new(vals))
             if self.measure:
                 self.drive(coro)
             else:
@@ -3050,8 +3122,8 @@ cdef class ReplayCore:
         if r == PYGEN_NEXT:
             runner._suspended(coro)
         self.counted_events += 1
-        if runner._updates:
-            runner._deliver_updates()
+        if self.pending_updates:  # runner._updates (the same list, never rebound)
+            self.deliver_updates()
         if runner._finished:
             self._forget_finished()
         return 0
