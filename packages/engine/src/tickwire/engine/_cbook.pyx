@@ -2281,6 +2281,25 @@ def _seq_of(CSimOrder o):
     return o.seq
 
 
+cdef dict _plain_attributes(object obj, tuple names):
+    """``obj.__dict__``, where ReplayCore reads and writes ``names`` on its hot path (the
+    runner's clocks before and after each Python call, its ``_finished`` after each
+    callback): a dict item is what the attribute is when ``type(obj)`` defines no such
+    name (no property, no slot, no class value: refused here), without the attribute
+    protocol's type lookups; ~0.07 us a delivery, 9% of workload a's ``BboFloor`` row
+    (issue #16). Every backtest of the core goes through it (test_engine_backtest_core.py)."""
+    for name in names:
+        if hasattr(type(obj), name):
+            raise TypeError(f"{type(obj).__name__}.{name}: not a plain instance attribute")
+    attrs = getattr(obj, "__dict__", None)
+    if type(attrs) is not dict:
+        raise TypeError(f"{type(obj).__name__}: no instance __dict__")
+    for name in names:
+        if name not in attrs:
+            raise TypeError(f"{type(obj).__name__}.{name}: not set")
+    return attrs
+
+
 cdef int64_t _OWN_REF_BASE = 0x1000000000000000  # the reference venue's: far above the feed's numbers
 
 
@@ -2321,6 +2340,8 @@ cdef class ReplayCore:
     cdef SlotsConstructor book_update
     cdef dict last_seen
     cdef bint measure  # the runner times callbacks: its _drive drives them
+    cdef dict rdict    # the runner's __dict__: its clocks and _finished (_plain_attributes)
+    cdef dict locates  # the context's locates (the same dict, never rebound)
     cdef int64_t now, exchange_now, trigger_ts, last_feed, feed_const, heap_top
     cdef int64_t count, sample_every, pending_progress, fills_seen
     cdef FeedItem* q
@@ -2373,6 +2394,8 @@ cdef class ReplayCore:
                  int64_t order_const=-1, int64_t ack_const=-1):
         cdef int i
         self.runner = runner
+        self.rdict = _plain_attributes(runner, ("now", "exchange_now", "_trigger_ts", "_finished"))
+        self.locates = runner.ctx.locates
         self.vb = vbooks
         self.sb = sbooks
         self.venue = runner.venue
@@ -2658,17 +2681,17 @@ cdef class ReplayCore:
 
     # -- the runner's clocks ------------------------------------------------------------------
     cdef inline int _push(self) except -1:
-        r = self.runner
-        r.now = self.now
-        r.exchange_now = self.exchange_now
-        r._trigger_ts = self.trigger_ts
+        cdef dict r = self.rdict
+        r["now"] = self.now
+        r["exchange_now"] = self.exchange_now
+        r["_trigger_ts"] = self.trigger_ts
         return 0
 
     cdef int _pull(self) except -1:
-        r = self.runner
-        self.now = r.now
-        self.exchange_now = r.exchange_now
-        self.trigger_ts = r._trigger_ts
+        cdef dict r = self.rdict
+        self.now = r["now"]
+        self.exchange_now = r["exchange_now"]
+        self.trigger_ts = r["_trigger_ts"]
         return 0
 
     cdef int _after_strategy(self) except -1:
@@ -2685,13 +2708,13 @@ cdef class ReplayCore:
         not a pass over every book each (quadratic: seconds on a full day; held by
         ``test_engine_backtest_core_start_up_routes_are_linear``)."""
         cdef Py_ssize_t n
-        ctx = self.ctx
-        if ctx.generation != self.sub_gen:
+        cdef int64_t generation = self.ctx.generation
+        if generation != self.sub_gen:
             self.routes_stale = True
             return 0
         if self.routes_stale:
             return 0  # every route is recomputed before the next delivery anyway
-        locates = ctx.locates
+        locates = self.locates
         books = self.sb.books
         n = len(locates)
         if n != self.n_locates:
@@ -3124,7 +3147,7 @@ cdef class ReplayCore:
         self.counted_events += 1
         if self.pending_updates:  # runner._updates (the same list, never rebound)
             self.deliver_updates()
-        if runner._finished:
+        if self.rdict["_finished"]:  # runner._finished
             self._forget_finished()
         return 0
 
