@@ -2100,6 +2100,10 @@ cdef class CVenue:
     # -- order entry -----------------------------------------------------------------------
     def receive(self, msg, int64_t t):
         """Process one OUCH 5.0 inbound message arriving at exchange time ``t``."""
+        self._receive(msg, t)
+
+    cdef int _receive(self, msg, int64_t t) except -1:
+        """:meth:`receive`, called by ReplayCore without a Python call."""
         cdef CSimOrder o
         cdef int64_t cut
         self.now = t
@@ -2114,11 +2118,12 @@ cdef class CVenue:
                 cut = o.open - min(o.open, msg.quantity)
                 if cut > 0:
                     self._cancel(o, cut, "U")
+        return 0
 
     cdef int _cancel(self, CSimOrder o, int64_t qty, str reason) except -1:
         o.open -= qty
-        self.respond(self.canceled(timestamp=self.now, user_ref_num=o.user_ref_num,
-                                   quantity=qty, reason=reason))
+        # OrderCanceled(timestamp, user_ref_num, quantity, reason)
+        self.respond(self.canceled(self.now, o.user_ref_num, qty, reason))
         if o.open == 0:
             self._unrest(o)
         return 0
@@ -2146,30 +2151,37 @@ cdef class CVenue:
         if ref <= self._last_ref:
             return 0  # a retransmission: ignored (OUCH 5.0 1.2)
         self._last_ref = ref
-        locate, reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
+        symbol = msg.symbol
+        side = msg.side
+        quantity = msg.quantity
+        price = msg.price
+        tif = msg.time_in_force
+        locate, reason = self._validate(symbol, side, quantity, price)
         if locate is None:
-            self.respond(self.rejected(timestamp=self.now, user_ref_num=ref, reason=reason,
-                                       cl_ord_id=msg.cl_ord_id))
+            # Rejected(timestamp, user_ref_num, reason, cl_ord_id)
+            self.respond(self.rejected(self.now, ref, reason, msg.cl_ord_id))
             return 0
         self._seq += 1
-        o = CSimOrder(ref, locate, msg.symbol, "B" if msg.side == "B" else "S", msg.price,
-                      msg.quantity, msg.time_in_force, self._seq, _OWN_REF_BASE + self._seq)
+        o = CSimOrder(ref, locate, symbol, "B" if side == "B" else "S", price, quantity, tif,
+                      self._seq, _OWN_REF_BASE + self._seq)
+        # The answers are built by position (the class's field order, named on each line):
+        # no keyword dict to build and match (issue #16).
         self.respond(
             self.accepted(
-                timestamp=self.now,
-                user_ref_num=ref,
-                side=msg.side,
-                quantity=msg.quantity,
-                symbol=msg.symbol,
-                price=msg.price,
-                time_in_force=msg.time_in_force,
-                display=msg.display,
-                order_reference_number=o.order_reference_number,
-                capacity=msg.capacity,
-                intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
-                cross_type=msg.cross_type,
-                order_state="L",
-                cl_ord_id=msg.cl_ord_id,
+                self.now,  # timestamp
+                ref,  # user_ref_num
+                side,
+                quantity,
+                symbol,
+                price,
+                tif,  # time_in_force
+                msg.display,
+                o.order_reference_number,
+                msg.capacity,
+                msg.intermarket_sweep_eligibility,
+                msg.cross_type,
+                "L",  # order_state
+                msg.cl_ord_id,
             )
         )
         self._arrive(o)
@@ -2216,8 +2228,7 @@ cdef class CVenue:
         if o.open == 0:
             return 0
         if o.tif == self.IOC:
-            self.respond(self.canceled(timestamp=self.now, user_ref_num=o.user_ref_num,
-                                       quantity=o.open, reason="I"))
+            self.respond(self.canceled(self.now, o.user_ref_num, o.open, "I"))
             o.open = 0
             return 0
         self._rest(o)
@@ -2227,40 +2238,43 @@ cdef class CVenue:
         cdef CSimOrder old, o
         cdef int64_t exposed
         found = self._live.get(msg.orig_user_ref_num)
-        if found is None or msg.user_ref_num <= self._last_ref:
+        ref = msg.user_ref_num
+        if found is None or ref <= self._last_ref:
             return 0  # silently ignored (OUCH 5.0 2.2, case 1; 1.2)
         old = found
-        self._last_ref = msg.user_ref_num
-        locate, _ = self._validate(old.symbol, old.side, msg.quantity, msg.price)
+        self._last_ref = ref
+        quantity = msg.quantity
+        price = msg.price
+        locate, _ = self._validate(old.symbol, old.side, quantity, price)
         if locate is None:
             # Invalid details: the existing order is taken out of the book (case 2).
             self._cancel(old, old.open, "Z")
             return 0
         self._unrest(old)
         self._seq += 1
-        exposed = msg.quantity - old.chain_filled
+        exposed = quantity - old.chain_filled
         if exposed < 0:
             exposed = 0
-        o = CSimOrder(msg.user_ref_num, old.locate, old.symbol, old.side, msg.price, exposed,
-                      msg.time_in_force, self._seq, _OWN_REF_BASE + self._seq,
-                      old.chain_filled)
+        tif = msg.time_in_force
+        o = CSimOrder(ref, old.locate, old.symbol, old.side, price, exposed, tif,
+                      self._seq, _OWN_REF_BASE + self._seq, old.chain_filled)
         self.respond(
-            self.replaced(
-                timestamp=self.now,
-                orig_user_ref_num=old.user_ref_num,
-                user_ref_num=o.user_ref_num,
-                side=old.side,
-                quantity=exposed,
-                symbol=old.symbol,
-                price=msg.price,
-                time_in_force=msg.time_in_force,
-                display=msg.display,
-                order_reference_number=o.order_reference_number,
-                capacity="P",
-                intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
-                cross_type="N",
-                order_state="L" if exposed > 0 else "D",
-                cl_ord_id=msg.cl_ord_id,
+            self.replaced(  # by position, as the accepted one in _enter
+                self.now,  # timestamp
+                old.user_ref_num,  # orig_user_ref_num
+                o.user_ref_num,
+                old.side,
+                exposed,  # quantity
+                old.symbol,
+                price,
+                tif,  # time_in_force
+                msg.display,
+                o.order_reference_number,
+                "P",  # capacity
+                msg.intermarket_sweep_eligibility,
+                "N",  # cross_type
+                "L" if exposed > 0 else "D",  # order_state
+                msg.cl_ord_id,
             )
         )
         if exposed > 0:
@@ -2283,8 +2297,8 @@ def _seq_of(CSimOrder o):
 
 cdef dict _plain_attributes(object obj, tuple names):
     """``obj.__dict__``, where ReplayCore reads and writes ``names`` on its hot path (the
-    runner's clocks before and after each Python call, its ``_finished`` after each
-    callback): a dict item is what the attribute is when ``type(obj)`` defines no such
+    runner's clocks before and after each Python call and in each order sent, its
+    ``_finished`` and ``_fills_seen`` after each callback and venue event): a dict item is what the attribute is when ``type(obj)`` defines no such
     name (no property, no slot, no class value: refused here), without the attribute
     protocol's type lookups; ~0.07 us a delivery, 9% of workload a's ``BboFloor`` row
     (issue #16). Every backtest of the core goes through it (test_engine_backtest_core.py)."""
@@ -2374,9 +2388,14 @@ cdef class ReplayCore:
     cdef Py_ssize_t hn, hcap
     cdef int64_t seq, order_const, ack_const, last_arrival, last_response, last_sent_ref
     cdef int64_t first_ref
-    cdef object order_sample, ack_sample, manager, strategy, sent_at, pins
+    cdef object order_sample, ack_sample, manager, strategy
+    # The runner's and its result's dicts and list, and the bound methods of its objects,
+    # held once (none is ever rebound): typed, Cython reads and writes them with the
+    # dict and list C API, not an attribute lookup and a method call each (issue #16).
+    cdef dict sent_at, pins, updates, rejects, live
     cdef list pending_updates
-    cdef object tick_to_venue, order_to_ack, updates, rejects, order_row, timer_event
+    cdef object tick_append, ack_append, forget, put_row, on_message
+    cdef object order_row, timer_event
     cdef object deliver_updates, saved_schedule
     cdef object ReplaceOrder, OrderReplaced, Rejected
 
@@ -2394,7 +2413,9 @@ cdef class ReplayCore:
                  int64_t order_const=-1, int64_t ack_const=-1):
         cdef int i
         self.runner = runner
-        self.rdict = _plain_attributes(runner, ("now", "exchange_now", "_trigger_ts", "_finished"))
+        self.rdict = _plain_attributes(
+            runner, ("now", "exchange_now", "_trigger_ts", "_finished", "_fills_seen")
+        )
         self.locates = runner.ctx.locates
         self.vb = vbooks
         self.sb = sbooks
@@ -2474,9 +2495,13 @@ cdef class ReplayCore:
         self.strategy = runner.strategy
         self.sent_at = runner._sent_at
         self.pins = runner._pins
+        self.live = self.venue._live
         self.pending_updates = runner._updates
-        self.tick_to_venue = runner._tick_to_venue
-        self.order_to_ack = runner._order_to_ack
+        self.tick_append = runner._tick_to_venue.append
+        self.ack_append = runner._order_to_ack.append
+        self.forget = self.manager.forget
+        self.on_message = self.manager.on_message
+        self.put_row = runner._orders.put
         self.updates = runner.result.updates
         self.rejects = runner.result.rejects
         self.deliver_updates = runner._deliver_updates
@@ -2584,8 +2609,8 @@ cdef class ReplayCore:
         the reference's order), never before the one sent before; its tick-to-venue sample,
         its send time (order-to-ack), its pins."""
         cdef int64_t now, arrive, ref
-        runner = self.runner
-        now = runner.now
+        cdef dict r = self.rdict
+        now = r["now"]
         if self.order_const >= 0:
             arrive = now + self.order_const
         else:
@@ -2593,12 +2618,12 @@ cdef class ReplayCore:
         if arrive < self.last_arrival:
             arrive = self.last_arrival
         self.last_arrival = arrive
-        self.tick_to_venue.append(arrive - <int64_t>runner._trigger_ts)
+        self.tick_append(arrive - <int64_t>r["_trigger_ts"])
         ref = getattr(msg, "user_ref_num", 0)
         if ref > self.last_sent_ref:  # an Enter or a Replace: a new UserRefNum
             self.last_sent_ref = ref
             self.sent_at[ref] = now
-        self._pin(msg, 1)
+        self._pin(msg, ref, 1)
         self._hpush(arrive, EV_ARRIVE, msg)
 
     def respond(self, msg):
@@ -2612,25 +2637,26 @@ cdef class ReplayCore:
         if deliver < self.last_response:
             deliver = self.last_response
         self.last_response = deliver
-        self._pin(msg, 1)
+        self._pin(msg, getattr(msg, "user_ref_num", 0), 1)
         self._hpush(deliver, EV_RESPOND, msg)
 
     cdef int _pin_ref(self, int64_t r, int delta) except -1:
         cdef int64_t n
-        pins = self.pins
-        n = pins.get(r, 0) + delta
+        cdef dict pins = self.pins
+        key = r
+        n = pins.get(key, 0) + delta
         if n:
-            pins[r] = n
+            pins[key] = n
         else:
-            del pins[r]
-            self.runner._finished.append(r)
+            del pins[key]
+            self.rdict["_finished"].append(key)  # runner._finished
         return 0
 
-    cdef int _pin(self, object msg, int delta) except -1:
+    cdef int _pin(self, object msg, int64_t ref, int delta) except -1:
         """The runner's ``_pin`` (its comment says the rule; test_engine_backtest_spill.py):
-        ``delta`` on the pins of the UserRefNum ``msg`` names and of the original it
-        replaces; an order whose pins reach 0 may be finished."""
-        cdef int64_t ref = getattr(msg, "user_ref_num", 0)
+        ``delta`` on the pins of the UserRefNum ``msg`` names (``ref``: the caller has
+        read it) and of the original it replaces; an order whose pins reach 0 may be
+        finished."""
         cdef int64_t orig = 0
         kind = type(msg)
         if kind is self.ReplaceOrder or kind is self.OrderReplaced:
@@ -2648,13 +2674,13 @@ cdef class ReplayCore:
     cdef int _forget_finished(self) except -1:
         """The runner's ``_forget_finished``: write the row of each finished order nothing
         can change any more (closed, not resting, unpinned) and forget it."""
-        runner = self.runner
-        finished = runner._finished
-        runner._finished = []
-        live = self.venue._live
-        pins = self.pins
-        forget = self.manager.forget
-        put = runner._orders.put
+        cdef dict r = self.rdict
+        cdef dict live = self.live
+        cdef dict pins = self.pins
+        finished = r["_finished"]
+        r["_finished"] = []
+        forget = self.forget
+        put = self.put_row
         for ref in finished:
             if ref not in pins and ref not in live:
                 o = forget(ref)  # None: open, or already forgotten
@@ -2859,37 +2885,44 @@ cdef class ReplayCore:
         with the runner's accounting, in the reference's order."""
         cdef HeapItem item = self._hpop()
         cdef int64_t t = item.t
+        cdef int64_t ref
+        cdef dict r = self.rdict
+        cdef dict updates
         payload = <object>item.payload
         Py_DECREF(payload)  # the heap's reference: ``payload`` holds its own
         if item.kind == EV_ARRIVE:
             if t > self.exchange_now:
                 self.exchange_now = t
             self._push()
-            self.venue.receive(payload, self.exchange_now)
-            if len(self.fills) != self.runner._fills_seen:
+            if self.cvenue is not None:
+                self.cvenue._receive(payload, self.exchange_now)
+            else:
+                self.venue.receive(payload, self.exchange_now)
+            if len(self.fills) != r["_fills_seen"]:  # runner._fills_seen
                 self.record_fills()
-            self._pin(payload, -1)
-            if self.runner._finished:
+            self._pin(payload, getattr(payload, "user_ref_num", 0), -1)
+            if r["_finished"]:  # runner._finished
                 self._forget_finished()
         elif item.kind == EV_RESPOND:
             if t > self.now:
                 self.now = t
             self.trigger_ts = getattr(payload, "timestamp", t)  # the venue's time
             self._push()
-            sent = self.sent_at.pop(getattr(payload, "user_ref_num", 0), None)
+            ref = getattr(payload, "user_ref_num", 0)
+            sent = self.sent_at.pop(ref, None)
             if sent is not None:  # the first answer about this UserRefNum
-                self.order_to_ack.append(t - sent)
+                self.ack_append(t - sent)
             kind_name = type(payload).__name__
             updates = self.updates
             updates[kind_name] = updates.get(kind_name, 0) + 1
             if isinstance(payload, self.Rejected):
                 key = f"0x{payload.reason:04X}"
                 self.rejects[key] = self.rejects.get(key, 0) + 1
-            self.manager.on_message(payload)
-            self._pin(payload, -1)
+            self.on_message(payload)  # the order manager's
+            self._pin(payload, ref, -1)
             if self.pending_updates:
                 self.deliver_updates()
-            if self.runner._finished:
+            if r["_finished"]:  # runner._finished
                 self._forget_finished()
         else:
             if t > self.now:
@@ -3277,7 +3310,7 @@ cdef class ReplayCore:
                 self.on_market(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)),
                                t_ex)
             self.vb._apply_frame(m, length)
-            if len(self.fills) != self.runner._fills_seen:
+            if len(self.fills) != self.rdict["_fills_seen"]:  # runner._fills_seen
                 self.record_fills()
             self._pull()
             self._after_venue()
