@@ -2298,10 +2298,11 @@ def _seq_of(CSimOrder o):
 cdef dict _plain_attributes(object obj, tuple names):
     """``obj.__dict__``, where ReplayCore reads and writes ``names`` on its hot path (the
     runner's clocks before and after each Python call and in each order sent, its
-    ``_finished`` and ``_fills_seen`` after each callback and venue event): a dict item is what the attribute is when ``type(obj)`` defines no such
-    name (no property, no slot, no class value: refused here), without the attribute
-    protocol's type lookups; ~0.07 us a delivery, 9% of workload a's ``BboFloor`` row
-    (issue #16). Every backtest of the core goes through it (test_engine_backtest_core.py)."""
+    ``_finished`` and ``_fills_seen`` after each callback and venue event): a dict item
+    is what the attribute is when ``type(obj)`` defines no such name (no property, no
+    slot, no class value: refused here), without the attribute protocol's type lookups;
+    ~0.07 us a delivery, 9% of workload a's ``BboFloor`` row (issue #16). Every backtest
+    of the core goes through it (test_engine_backtest_core.py)."""
     for name in names:
         if hasattr(type(obj), name):
             raise TypeError(f"{type(obj).__name__}.{name}: not a plain instance attribute")
