@@ -85,6 +85,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "trunc.gz": gzip.compress(good)[: len(gzip.compress(good)) // 2],
         "garbage.gz": b"\x1f\x8b" + noise[:100],
         "trunc.itch": good[:-5],
+        # a frame that cannot be framed half way (an unknown type with a zero prefix), and
+        # a cut day inside a whole gzip: errors of the middle of a file, and of a gzip's
+        "mid.itch": good[: len(good) // 2] + b"\x00\x00z" + good[len(good) // 2 :],
+        "trunc_itch.gz": gzip.compress(good[:-5]),
         "trunc_hdr.pcap": good_pcap[:10],
         "trunc_rec.pcap": good_pcap[:-7],
         "linktype.pcap": _pcap_header(147) + _record(bytes(60)) * 3,
@@ -386,6 +390,129 @@ def test_every_file_command_over_the_corpus(
         if name in NOT_REGULAR:
             assert f"{corpus[name]}: {NOT_REGULAR[name]}" in err, f"{module} {name}\n{err}"
             assert "empty" not in err, f"{module} {name}\n{err}"
+
+
+#: Every command that reads ITCH BinaryFILEs: (module with main, argv for the file, the
+#: option its error line names the file after, None: the file alone).
+ITCH_COMMANDS: list[tuple[str, Argv, str | None]] = [
+    ("tickwire.itch.cli", lambda c, f: ["stats", str(f)], None),
+    ("tickwire.itch.cli", lambda c, f: ["dump", str(f), "--json"], None),
+    (
+        "tickwire.itch.cli",
+        lambda c, f: ["convert", str(f), "--parquet", str(c["out"] / "pq")],
+        None,
+    ),
+    ("tickwire.moldudp64.cli", lambda c, f: ["itch2pcap", str(f), str(c["out"] / "o.pcap")], None),
+    (
+        "tickwire.moldudp64.cli",
+        lambda c, f: ["replay", str(f), "--to", "127.0.0.1:9", "--speed", "0"],
+        None,
+    ),
+    ("tickwire.engine.cli", lambda c, f: ["book", str(f)], None),
+    ("tickwire.engine.cli", lambda c, f: ["book", str(f), "--backend", "cython"], None),
+    *(
+        (
+            "tickwire.engine.cli",
+            lambda c, f, b=backend: [
+                *("backtest", str(f), "--backend", b),
+                *("--out", str(c["out"] / "bt"), "--no-plot", "--quiet"),
+            ],
+            None,
+        )
+        for backend in ("reference", "cython", "compiled")
+    ),
+    (
+        "tickwire.engine.cli_backtest",
+        lambda c, f: ["backtest", str(f), "--no-plot", "--quiet"],
+        None,
+    ),
+    (
+        "tickwire.engine.cli",
+        lambda c, f: ["export", str(f), "--symbol", "AAAA", "--out", str(c["out"] / "ex")],
+        None,
+    ),
+    *(
+        (
+            module,
+            lambda c, f, o=option, m=module: [
+                *(["exchange"] if m == "tickwire.engine.cli" else []),
+                *("--feed", "127.0.0.1:9", "--ouch-port", "0", "--rerequest-port", "0"),
+                *("--rate", "1000000", "--duration", "0", o, str(f)),
+            ],
+            option,
+        )
+        for module in ("tickwire.engine.cli", "tickwire.exchange.cli")
+        for option in ("--flow", "--preload")
+    ),
+]
+#: Damaged BinaryFILEs, each with what its error line says after the file's name.
+DAMAGED_ITCH = {
+    "trunc.itch": "truncated frame at end of stream",
+    "mid.itch": "unknown message type with a zero length prefix",
+    "trunc_itch.gz": "truncated frame at end of stream",
+    "trunc.gz": "corrupt",  # "corrupt gzip stream", or "corrupt or truncated gzip data"
+}
+
+
+def _itch_ids(cmds: list[tuple[str, Argv, str | None]]) -> list[str]:
+    """``itch-stats``, ``engine-backtest---backend-compiled``, ``exchange---flow``: the
+    package and the command's words, no file."""
+    named = ("--backend", "--flow", "--preload")
+    ids = []
+    for module, argv, _ in cmds:
+        words = argv({"out": Path("O")}, Path("F"))
+        keep = [
+            w
+            for w in words
+            if w in named or (w.isalnum() and not w.isdigit() and w not in ("F", "AAAA", "O"))
+        ]
+        ids.append("-".join([module.split(".")[1], *keep[:3]]))
+    return ids
+
+
+@pytest.mark.parametrize(("module", "argv", "option"), ITCH_COMMANDS, ids=_itch_ids(ITCH_COMMANDS))
+def test_an_unreadable_itch_file_is_named_in_the_error(
+    corpus: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    module: str,
+    argv: Argv,
+    option: str | None,
+) -> None:
+    """A BinaryFILE that cannot be read or decoded, cut at its end, unframeable in its
+    middle, cut inside a gzip or a gzip cut short: the one error line names the file
+    before what is wrong (``PROG: error: day.itch: truncated frame ...``), exit 1, in
+    every command that reads ITCH files (the compiled book's and core's own framing
+    too). It said ``truncated frame at end of stream ...`` and nothing of which file: a
+    user with several days, or a folder of them, could not tell which was bad. One rule
+    for all: ``tickwire.cli.name_input`` (the exchange's ``--flow day.itch: ...`` was
+    the first)."""
+    for name, what in DAMAGED_ITCH.items():
+        path = corpus[name]
+        status, err = _run(module, argv(corpus, path), capsys)
+        _check(status, err, {1}, f"{module} {name}")
+        line = next(x for x in err.splitlines() if "error:" in x)
+        label = f"{option} {path}" if option else str(path)
+        assert f"error: {label}: {what}" in line, f"{module} {name}: not named\n{err}"
+
+
+def test_a_sweep_names_the_unreadable_day_of_a_failed_run(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sweep's failed runs (its summary table and its stderr) name the day that could
+    not be read, as ``backtest`` does (each run is ``backtest_file``)."""
+    out = corpus["out"] / "sw_named"
+    days = [str(corpus[name]) for name in DAMAGED_ITCH]
+    argv = ["sweep", "--data", *days, "--grid", str(corpus["grid.toml"])]
+    argv += ["--out", str(out), "--workers", "1", "--no-plot", "--quiet"]
+    status, err = _run("tickwire.engine.cli", argv, capsys)
+    assert status == 1, err
+    import csv
+
+    with (out / "summary.csv").open() as f:
+        errors = {row["day"]: row["error"] for row in csv.DictReader(f)}
+    for name, what in DAMAGED_ITCH.items():
+        assert f"{corpus[name]}: {what}" in errors[name], errors[name]
+        assert f"{corpus[name]}: {what}" in err, err
 
 
 @pytest.mark.parametrize(("module", "argv"), CONFIG_COMMANDS, ids=_ids(CONFIG_COMMANDS))

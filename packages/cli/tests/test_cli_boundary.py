@@ -15,7 +15,9 @@ from tickwire.cli import (
     HelpFormatter,
     UsageError,
     add_version,
+    input_of,
     invoked_as,
+    named,
     one_line,
     parser_of,
     run_cli,
@@ -132,6 +134,62 @@ def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_one_line_of_an_oserror_names_the_file() -> None:
     assert one_line(PermissionError(13, "Permission denied", "/x")) == "/x: Permission denied"
+
+
+def test_an_error_reading_an_input_names_it_and_only_reading_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``named(path, items)``: an error raised producing the items is the same exception
+    (its type kept, for a library's callers), marked with the file, and its one line
+    starts with the file (after the option given: ``--flow day.itch: ...``); an error of
+    the consumer's, between two items, is not marked; a usage error is not either (its
+    own line, exit 2); an ``OSError`` that names its file already is not named twice."""
+
+    def cut_short() -> object:
+        yield 1
+        raise ValueError("truncated frame (at byte offset 7)")
+
+    with pytest.raises(ValueError) as info:
+        list(named("day.itch", cut_short()))
+    assert input_of(info.value) == "day.itch"
+    assert one_line(info.value) == "day.itch: truncated frame (at byte offset 7)"
+    with pytest.raises(ValueError) as info:
+        list(named("day.itch", cut_short(), option="--flow"))
+    assert one_line(info.value) == "--flow day.itch: truncated frame (at byte offset 7)"
+
+    def consumer() -> None:
+        for _ in named("day.itch", iter([1, 2])):
+            raise ValueError("a strategy's")
+
+    with pytest.raises(ValueError) as info:
+        consumer()
+    assert input_of(info.value) is None
+    assert one_line(info.value) == "a strategy's"
+
+    def refused() -> object:
+        raise UsageError("--session: two sessions")
+        yield
+
+    with pytest.raises(UsageError) as info:
+        list(named("day.pcap", refused()))
+    assert one_line(info.value) == "--session: two sessions"
+
+    def unreadable() -> object:
+        raise PermissionError(13, "Permission denied", "day.itch")
+        yield
+
+    with pytest.raises(OSError) as info:
+        list(named("day.itch", unreadable()))
+    assert one_line(info.value) == "day.itch: Permission denied"
+
+    def bad_input(args: argparse.Namespace) -> int:
+        list(named("day.itch", cut_short()))
+        return 0
+
+    assert run_cli(_parser(), ["run"], bad_input) == 1
+    assert capsys.readouterr().err == (
+        "tickwire-demo run: error: day.itch: truncated frame (at byte offset 7)\n"
+    )
 
 
 def test_a_closed_pipe_ends_quietly_with_0(tmp_path: Path) -> None:

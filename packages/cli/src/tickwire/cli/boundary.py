@@ -28,7 +28,9 @@ Every ``main(argv)`` of a tickwire package ends in :func:`run_cli`, which:
      interpreter's final flush does not fail too.
 
    Either way stderr gets one line, ``PROG: error: what went wrong`` (``PROG`` names the
-   subcommand that ran, as argparse's own errors do), never a traceback.
+   subcommand that ran, as argparse's own errors do), never a traceback. An error raised
+   while an input file was read (:func:`reading`, :func:`named`) names the file:
+   ``PROG: error: day.itch: truncated frame ...``.
    Anything else is a bug in tickwire and keeps its traceback.
 4. **notes the command's inputs and outputs** (:func:`~tickwire.cli.args.reading_inputs`):
    the files :func:`~tickwire.cli.args.existing_file` accepted, which no output of the
@@ -54,10 +56,10 @@ import struct
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, TypeVar
 
 from tickwire.cli.args import check_outputs, reading_inputs
 
@@ -67,9 +69,13 @@ __all__ = [
     "UsageError",
     "add_version",
     "dist_version",
+    "input_of",
     "invoked_as",
+    "name_input",
+    "named",
     "one_line",
     "parser_of",
+    "reading",
     "run_cli",
     "walk",
 ]
@@ -122,8 +128,71 @@ def _terminate_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+_T = TypeVar("_T")
+_E = TypeVar("_E", bound=BaseException)
+
+#: The attribute :func:`name_input` sets on an error raised reading an input file.
+_INPUT_ATTR = "tickwire_input"
+
+
+def name_input(exc: _E, name: str | os.PathLike[str] | None, *, option: str | None = None) -> _E:
+    """Mark ``exc`` as raised while the input file ``name`` was read (``option``: the
+    option that gave it, ``--flow day.itch``) and return it; :func:`one_line` then puts
+    the name first: ``day.itch: truncated frame at end of stream ...``. ``name`` None
+    marks nothing. The mark is an attribute, not a new exception: the error keeps its
+    type and fields (a ``DecodeError``'s ``offset``), so a caller of the library that
+    catches ``DecodeError`` still does. An outer mark replaces an inner one (the command
+    line's ``--flow day.itch`` over the reader's ``day.itch``). A usage error
+    (:class:`UsageError`: a capture's second session) is not marked: it keeps its own
+    line and exit 2.
+
+    Why: an error decoding one of a command's inputs said ``truncated frame at end of
+    stream ...`` and nothing of which file; with several days, or a folder of them,
+    there was no telling which was bad. Test:
+    ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``
+    (every command that reads ITCH files) and ``test_cli_boundary.py``."""
+    if name is None or isinstance(exc, UsageError):
+        return exc
+    label = f"{option} {os.fspath(name)}" if option else os.fspath(name)
+    with contextlib.suppress(AttributeError, TypeError):  # an exception with no __dict__
+        setattr(exc, _INPUT_ATTR, label)
+    return exc
+
+
+def input_of(exc: BaseException) -> str | None:
+    """The input file :func:`name_input` marked ``exc`` as raised reading, or None."""
+    label = getattr(exc, _INPUT_ATTR, None)
+    return label if isinstance(label, str) else None
+
+
+@contextlib.contextmanager
+def reading(name: str | os.PathLike[str] | None, *, option: str | None = None) -> Iterator[None]:
+    """Every error raised in the block is marked as raised reading ``name``
+    (:func:`name_input`; None: nothing is marked). Put around the reading only, where the
+    path is known: an error of what is done with the data (a strategy's, a write to an
+    output) must not be said to be the input's. In a generator the block holds only
+    what the generator itself runs, never its consumer's code."""
+    try:
+        yield
+    except Exception as exc:
+        name_input(exc, name, option=option)
+        raise
+
+
+def named(
+    name: str | os.PathLike[str] | None, items: Iterable[_T], *, option: str | None = None
+) -> Iterator[_T]:
+    """``items`` (read from the file ``name``), an error raised producing them marked as
+    reading ``name`` (:func:`reading`); an error of the consumer's, between items, is
+    not. For an iterator opened elsewhere (a capture reader, a builder of batches)."""
+    with reading(name, option=option):
+        yield from items
+
+
 def one_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line (an ``OSError`` as ``FILE: reason``)."""
+    """The message of ``exc`` on one line (an ``OSError`` as ``FILE: reason``), after the
+    input file it was raised reading, if marked so (:func:`name_input`) and not named
+    already."""
     if isinstance(exc, OSError) and exc.strerror:
         where = exc.filename if exc.filename is not None else ""
         text = f"{where}: {exc.strerror}" if where else exc.strerror
@@ -131,7 +200,13 @@ def one_line(exc: BaseException) -> str:
         text = str(exc) or type(exc).__name__
     if isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
         text = f"corrupt or truncated gzip data: {text}"
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    label = input_of(exc)
+    if label is not None:
+        label = " ".join(label.split())
+        if not text.startswith(f"{label}:"):  # an OSError names its file already
+            text = f"{label}: {text}"
+    return text
 
 
 def dist_version(dist: str) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
+from tickwire.cli import input_of, name_input, named
 from tickwire.engine.book import (
     BBO,
     BookInvariantError,
@@ -66,7 +67,12 @@ def file_chunks(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> I
             yield chunk
 
 
-def feed_chunks(feed: Callable[[bytes, bool], int], chunks: Iterable[bytes]) -> Iterator[int]:
+def feed_chunks(
+    feed: Callable[[bytes, bool], int],
+    chunks: Iterable[bytes],
+    *,
+    name: str | os.PathLike[str] | None = None,
+) -> Iterator[int]:
     """Feed a BinaryFILE stream, in ``chunks``, to a compiled loop's ``feed(data, final)``.
 
     The one chunk loop of the compiled book and the replay core. Each chunk is joined to
@@ -77,9 +83,21 @@ def feed_chunks(feed: Callable[[bytes, bool], int], chunks: Iterable[bytes]) -> 
     ``feed`` counts from the start of its ``data``, is made an offset in the whole stream.
     Yields the stream offset reached after each chunk, so a caller can act between
     chunks (``series`` hands the rows recorded so far to Arrow).
+
+    ``name``, the file the chunks are read from (None: not a file), marks the errors of
+    reading and decoding it (:func:`tickwire.cli.name_input`: the same exception), so a
+    command's error line names the file (``day.itch: truncated frame ...``): an error of
+    ``chunks`` (a file that cannot be read, a broken gzip) and the ``DecodeError`` of
+    ``feed``'s framing. Nothing else ``feed`` raises is marked: the compiled core runs
+    the strategy's callbacks inside it, and a strategy's error is not the file's. Why:
+    ``book --backend cython`` and ``backtest --backend compiled`` said ``truncated
+    frame ...`` and nothing of which file. Test:
+    ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``.
     """
     base = 0  # stream offset of the current buffer's first byte
     rest = b""
+    if name is not None:
+        chunks = named(name, chunks)
     try:
         for chunk in chunks:
             data = rest + chunk if rest else chunk
@@ -90,9 +108,10 @@ def feed_chunks(feed: Callable[[bytes, bool], int], chunks: Iterable[bytes]) -> 
         if rest:
             feed(rest, True)
     except DecodeError as exc:
-        raise DecodeError(
-            exc.reason, offset=base + exc.offset, message_type=exc.message_type
-        ) from None
+        if input_of(exc) is not None:  # raised reading ``chunks``: at its own offset
+            raise
+        error = DecodeError(exc.reason, offset=base + exc.offset, message_type=exc.message_type)
+        raise name_input(error, name) from None
 
 
 class OrderInfo(NamedTuple):
@@ -254,7 +273,7 @@ class CythonBookManager(_Base):  # type: ignore[misc]
 
     def feed_file(self, path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> None:
         """Decode a BinaryFILE (gzip transparent) straight into the books, in chunks."""
-        for _ in feed_chunks(self.feed_binaryfile, file_chunks(path, chunk_size)):
+        for _ in feed_chunks(self.feed_binaryfile, file_chunks(path, chunk_size), name=path):
             pass
 
     def in_continuous_trading(self, locate: int) -> bool:

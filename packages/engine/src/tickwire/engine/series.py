@@ -293,7 +293,7 @@ def _compiled_tables(source: str, session: str | None) -> Iterator[tuple[str, An
     own; ``convert`` feeds the book from its own framing instead: :class:`BookSeries`)."""
     rec = _Recorder()
     chunks = _binaryfile_chunks(source, session)
-    for _ in cbook.feed_chunks(rec.manager.feed_binaryfile, chunks):
+    for _ in cbook.feed_chunks(rec.manager.feed_binaryfile, chunks, name=source):
         yield from rec.tables()
     yield from rec.tables(empty=True)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tickwire.cli import UsageError, printable, require_regular_file
+from tickwire.cli import UsageError, printable, reading, require_regular_file
 from tickwire.engine.book import BookManager
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError, Message, decode
 from tickwire.itch.fastpath import FrameStats, decode_binaryfile
@@ -101,12 +101,19 @@ def iter_binaryfile(
     stats: FrameStats | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[Message]:
-    """Every message of a BinaryFILE (gzip transparent), in file order."""
-    if on_bytes is None:
-        yield from decode_binaryfile(path, stats=stats)
-        return
-    with open(path, "rb") as f:
-        yield from decode_binaryfile(_CountingReader(f, on_bytes), stats=stats)  # type: ignore[arg-type]
+    """Every message of a BinaryFILE (gzip transparent), in file order.
+
+    An error reading or decoding it is marked with ``path``
+    (:func:`tickwire.cli.reading`: the same exception, a ``DecodeError`` still one), so
+    a command's error line names the file: ``day.itch: truncated frame ...``. Why: every
+    engine command said ``truncated frame ...`` and nothing of which file. Test:
+    ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``."""
+    with reading(path):
+        if on_bytes is None:
+            yield from decode_binaryfile(path, stats=stats)
+            return
+        with open(path, "rb") as f:
+            yield from decode_binaryfile(_CountingReader(f, on_bytes), stats=stats)  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
@@ -285,8 +292,33 @@ def iter_capture(
     Blocks the ITCH codec rejects (unknown types must be skipped by length, per the spec)
     are counted in ``stats.skipped_messages``. ``on_frame`` is called with 1 per packet
     read. Lost messages (bad packets, cut frames, gaps) and copies that differ are counted,
-    not raised: :meth:`CaptureFeedStats.check_whole` is the commands' rule.
+    not raised: :meth:`CaptureFeedStats.check_whole` is the commands' rule. An error that
+    is raised (a capture that cannot be read at all) is marked with ``path`` when it is
+    one (:func:`tickwire.cli.reading`), as :func:`iter_binaryfile`'s are.
     """
+    with reading(path if isinstance(path, str | os.PathLike) else None):
+        yield from _iter_capture(
+            path,
+            port=port,
+            stats=stats,
+            on_frame=on_frame,
+            keep_duplicates=keep_duplicates,
+            session=session,
+            all_sessions=all_sessions,
+        )
+
+
+def _iter_capture(
+    path: Source | IO[bytes] | bytes,
+    *,
+    port: int | None,
+    stats: CaptureFeedStats | None,
+    on_frame: Callable[[int], None] | None,
+    keep_duplicates: bool,
+    session: str | None,
+    all_sessions: bool,
+) -> Iterator[Message]:
+    """:func:`iter_capture`, its errors not marked with the file yet."""
     st = stats if stats is not None else CaptureFeedStats()
     st.sequenced = not keep_duplicates
     st.session = session

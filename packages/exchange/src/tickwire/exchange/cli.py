@@ -46,13 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from tickwire.cli import (
-    DATA_ERRORS,
     add_json_option,
     atomic_open,
     existing_file,
+    named,
     non_negative_float,
     non_negative_int,
-    one_line,
     positive_float,
     positive_int,
     probability,
@@ -60,7 +59,6 @@ from tickwire.cli import (
     secret_file,
     tcp_udp_port_or_any,
 )
-from tickwire.cli import UsageError as CliUsageError
 from tickwire.engine.cli_backtest import UsageError
 from tickwire.engine.cli_live import parse_address
 from tickwire.engine.credentials import (
@@ -301,16 +299,20 @@ def _check_session(inputs: list[str], session: str | None) -> None:
         raise UsageError("--session: for a MoldUDP64 capture given as --preload or --flow")
 
 
-class InputError(ValueError):
-    """``--preload`` or ``--flow`` could not be read: the option and file, then why."""
-
-
 def _itch_file(
     option: str, name: str, session: str | None
 ) -> tuple[Iterator[Any], CaptureFeedStats | None]:
-    """The messages of a BinaryFILE or capture (:func:`_named`), and for a capture the
-    stats its reading fills (None for a BinaryFILE: a capture's rules, ``check_whole``,
-    are not its)."""
+    """The messages of a BinaryFILE or capture, and for a capture the stats its reading
+    fills (None for a BinaryFILE: a capture's rules, ``check_whole``, are not its).
+
+    An error reading them (a truncated or corrupt file) names ``option`` and the file
+    (:func:`tickwire.cli.named`, the rule of every command that reads ITCH files):
+    ``--flow day.itch: truncated frame ...``. Only reading is named: an error of what the
+    exchange does with a message (a send) is raised where it happens, as it was. A usage
+    error (a second session) keeps its own line and exit 2. Why: with ``--preload`` and
+    ``--flow`` both given, the line said ``truncated frame at end of stream ...`` and
+    nothing of which file. Test: ``test_exchange_cli.py``,
+    ``test_an_unreadable_preload_or_flow_is_named_in_the_error``."""
     from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
 
     path = Path(name)
@@ -318,27 +320,6 @@ def _itch_file(
         raise UsageError(f"{path}: no such file")
     if is_capture(path):
         stats = CaptureFeedStats()
-        return _named(option, name, iter_capture(path, stats=stats, session=session)), stats
-    return _named(option, name, iter_binaryfile(path)), None
-
-
-def _named(option: str, name: str, messages: Iterator[Any]) -> Iterator[Any]:
-    """``messages``, an error reading them (:data:`~tickwire.cli.DATA_ERRORS`: a
-    truncated or corrupt file) raised as :class:`InputError` naming ``option`` and the
-    file: ``--flow day.itch: truncated frame ...``. Only reading is named: an error of
-    what the exchange does with a message (a send) is raised where it happens, as it
-    was. A usage error (a second session) keeps its own line and exit 2. Why: with
-    ``--preload`` and ``--flow`` both given, the line said ``truncated frame at end of
-    stream ...`` and nothing of which file. Test: ``test_exchange_cli.py``,
-    ``test_an_unreadable_preload_or_flow_is_named_in_the_error``."""
-    it = iter(messages)
-    while True:
-        try:
-            msg = next(it)
-        except StopIteration:
-            return
-        except CliUsageError:  # every usage error (SessionChoiceError too), as it was
-            raise
-        except DATA_ERRORS as exc:
-            raise InputError(f"{option} {name}: {one_line(exc)}") from exc
-        yield msg
+        messages = iter_capture(path, stats=stats, session=session)
+        return named(name, messages, option=option), stats
+    return named(name, iter_binaryfile(path), option=option), None

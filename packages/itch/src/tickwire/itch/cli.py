@@ -40,6 +40,7 @@ from tickwire.cli import (
     output_file,
     output_folder,
     positive_int,
+    reading,
     run_cli,
     stock_symbol,
     write_json,
@@ -145,8 +146,9 @@ def _messages(
 
         def messages() -> Iterator[Message]:
             nonlocal read_all
-            for raw in capture:
-                yield decode(raw)
+            with reading(path):  # an error reading the capture names it, as a BinaryFILE's
+                for raw in capture:
+                    yield decode(raw)
             read_all = True  # not when --limit stopped early: the counts are partial
 
         yield messages()

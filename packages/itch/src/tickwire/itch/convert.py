@@ -60,6 +60,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Final, Protocol, TextIO
 
+from tickwire.cli import named
 from tickwire.cli.args import require_regular_file
 from tickwire.itch import columnar
 from tickwire.itch.fastpath import FrameStats
@@ -395,7 +396,9 @@ def convert(
                     progress=step,
                     sinks=sinks,
                 )
-            for letter, batch in batches:
+            # An error reading or decoding the input names it (tickwire.cli.named); a
+            # Parquet write's, in the loop's body, does not.
+            for letter, batch in named(src, batches):
                 w = writers.get(letter)
                 if w is None:
                     w = writers[letter] = TableWriter(outdir / table_filename(letter), compression)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
+from tickwire.cli import reading
 from tickwire.itch import messages as _m
 from tickwire.itch.layouts import LAYOUTS, FieldKind
 from tickwire.itch.messages import (
@@ -203,7 +204,25 @@ def _frame_chunks(
     An unframeable frame (``blocked``: an unknown type with a zero prefix) and bytes left
     at the end (a cut frame) raise :class:`DecodeError` at their stream offset, after the
     output of the frames before them; a broken gzip stream is a DecodeError too.
-    ``stats`` gets ``framer``'s counters when the iteration ends, however it ends."""
+    ``stats`` gets ``framer``'s counters when the iteration ends, however it ends.
+
+    Read from a path, an error of reading or framing it is marked with the path
+    (:func:`tickwire.cli.reading`; the same exception, so ``DecodeError`` and its
+    ``offset`` stay): the command lines' error line names the file (``day.itch:
+    truncated frame ...``). Test:
+    ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``."""
+    with reading(source if isinstance(source, str | os.PathLike) else None):
+        yield from _frame_chunks_of(framer, feed, source, stats, chunk_size)
+
+
+def _frame_chunks_of(
+    framer: Any,
+    feed: Callable[[Any, int, int], tuple[_T, int, bool]],
+    source: Source,
+    stats: FrameStats | None,
+    chunk_size: int,
+) -> Iterator[_T]:
+    """:func:`_frame_chunks`, its errors not marked with the file yet."""
     try:
         if isinstance(source, bytes | bytearray | memoryview) and source[:2] != b"\x1f\x8b":
             # In memory already: walk it in slices, no copies.

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any, Final, Protocol, cast
 
+from tickwire.cli import name_input
 from tickwire.itch.messages import DECODERS, MESSAGE_LENGTHS, DecodeError, Message
 
 __all__ = ["BinaryFileReader", "ReaderStats", "Source", "iter_raw", "read", "refuse_capture"]
@@ -218,6 +219,13 @@ class BinaryFileReader:
     Iterating consumes the reader, like a file. ``stats`` is live while iterating and
     complete afterwards. Use as a context manager (or call :meth:`close`) to release a
     file the reader opened itself.
+
+    Read from a path, an error of reading or framing it is marked with the path
+    (:func:`tickwire.cli.name_input`: the same exception, its command line's one line
+    ``day.itch: truncated frame ...``). Why: ``itch stats``/``dump`` and
+    ``moldudp64 itch2pcap``/``replay`` said ``truncated frame ...`` and nothing of which
+    file. Test:
+    ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``.
     """
 
     def __init__(
@@ -227,6 +235,7 @@ class BinaryFileReader:
         self.stats = ReaderStats()
         self._chunk_size = max(chunk_size, 64)
         self._started = False
+        self._name = source if isinstance(source, str | os.PathLike) else None
         self._stream, self._data, self._closers = _open_stream(source)
 
     # ---------------------------------------------------------------- context manager
@@ -358,6 +367,9 @@ class BinaryFileReader:
                 )
                 stats.garbage_bytes += rest
             stats.bytes_read = base + len(buf)
+        except Exception as exc:  # reading or framing the file: named (class docstring)
+            name_input(exc, self._name)
+            raise
         finally:
             stats.length_fixups = fixups
             self.close()

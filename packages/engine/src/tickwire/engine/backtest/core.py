@@ -161,7 +161,10 @@ def run_core(
         order_const=_const(runner.order_lat),
         ack_const=_const(runner.ack_lat),
     )
-    for _ in cbook.feed_chunks(core.feed, chunks(source)):
+    # A file's reading and framing errors name it; the strategy's, raised in core.feed
+    # too, do not (cbook.feed_chunks).
+    name = source if isinstance(source, str | os.PathLike) else None
+    for _ in cbook.feed_chunks(core.feed, chunks(source), name=name):
         pass
     core.drain()
     runner.result.strategy_events += core.counted_events
