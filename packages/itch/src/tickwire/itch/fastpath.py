@@ -30,7 +30,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
-from tickwire.cli import reading
 from tickwire.itch import messages as _m
 from tickwire.itch.layouts import LAYOUTS, FieldKind
 from tickwire.itch.messages import (
@@ -207,12 +206,18 @@ def _frame_chunks(
     ``stats`` gets ``framer``'s counters when the iteration ends, however it ends.
 
     Read from a path, an error of reading or framing it is marked with the path
-    (:func:`tickwire.cli.reading`; the same exception, so ``DecodeError`` and its
+    (:func:`tickwire.cli.name_input`; the same exception, so ``DecodeError`` and its
     ``offset`` stay): the command lines' error line names the file (``day.itch:
     truncated frame ...``). Test:
     ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``."""
-    with reading(source if isinstance(source, str | os.PathLike) else None):
+    try:
         yield from _frame_chunks_of(framer, feed, source, stats, chunk_size)
+    except Exception as exc:
+        if isinstance(source, str | os.PathLike):
+            from tickwire.cli import name_input  # on an error only: the codec imports light
+
+            name_input(exc, source)
+        raise
 
 
 def _frame_chunks_of(

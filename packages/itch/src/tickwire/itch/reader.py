@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any, Final, Protocol, cast
 
-from tickwire.cli import name_input
 from tickwire.itch.messages import DECODERS, MESSAGE_LENGTHS, DecodeError, Message
 
 __all__ = ["BinaryFileReader", "ReaderStats", "Source", "iter_raw", "read", "refuse_capture"]
@@ -368,7 +367,10 @@ class BinaryFileReader:
                 stats.garbage_bytes += rest
             stats.bytes_read = base + len(buf)
         except Exception as exc:  # reading or framing the file: named (class docstring)
-            name_input(exc, self._name)
+            if self._name is not None:
+                from tickwire.cli import name_input  # on an error only: the codec imports light
+
+                name_input(exc, self._name)
             raise
         finally:
             stats.length_fixups = fixups
