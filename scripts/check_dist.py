@@ -34,7 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Distribution -> modules that must be compiled into its wheels (``pkg/mod``).
+#: Distribution -> modules that must be compiled into its wheels (``pkg/mod``). Any module
+#: compiled from a ``.py`` the wheel also holds (the engine's order path) must have its
+#: source digest beside it (``<extension>.sha256``), or the import guard runs the source;
+#: that those are built is checked in a fresh venv (``tests/test_dist_wheels.py``).
 COMPILED: dict[str, tuple[str, ...]] = {
     "tickwire-itch": ("tickwire/itch/_fast",),
     "tickwire-threshold": ("tickwire/threshold/_cthreshold",),
@@ -105,6 +108,10 @@ def _wheel_problems(wheel: Path, dist: str, license_text: bytes) -> list[str]:
         for module in compiled:
             if not any(n.startswith(module + ".") and n.endswith(".so") for n in names):
                 problems.append(f"{wheel.name}: compiled {module} missing (was it built?)")
+        for name in names:
+            source = name.split(".", 1)[0] + ".py"
+            if name.endswith(".so") and source in names and f"{name}.sha256" not in names:
+                problems.append(f"{wheel.name}: {name}.sha256 missing (its source would run)")
     elif tag != "py3-none-any":
         problems.append(f"{wheel.name}: tag {tag}, expected py3-none-any (pure Python)")
     return problems

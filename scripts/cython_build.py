@@ -17,11 +17,19 @@ The rules, for every extension:
   never when ``setup.py`` is merely loaded: every PEP 517 hook loads it, and Cython takes
   seconds per module;
 - a wheel built without the extensions never ships the binary of an earlier build left in
-  ``build/lib``, and the ``.pyx`` and ``.c`` ship in the sdist only.
+  ``build/lib``, and the ``.pyx`` and ``.c`` ship in the sdist only;
+- ``compiled_py`` modules are plain Python modules that are also compiled, unchanged, into
+  an extension of the same name (annotations are not C types: the source's behaviour is
+  kept). Python imports that extension before the source, so each one's build writes the
+  SHA-256 of the source it was compiled from beside it (``<extension file>.sha256``):
+  the package's import guard (``tickwire.engine.compiled``) runs the source instead of a
+  compiled module whose source has changed since.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -34,17 +42,32 @@ from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
 
 
+def module_literal(path: Path, name: str) -> Any:
+    """The literal value assigned to ``name`` at the top of the Python module ``path``,
+    read without importing it (the package being built is not importable yet)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == name:
+            return ast.literal_eval(node.value)
+    raise LookupError(f"{path}: no {name} = <literal>")
+
+
 def setup_args(
     here: Path,
     package: str,
     modules: Sequence[str],
     fallback: str,
     also_build_py: Callable[[Path], None] | None = None,
+    compiled_py: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """``setup()``'s arguments for ``package``'s extensions ``modules`` (names in
-    ``src/<package path>/``). ``fallback`` says what is used without them;
+    """``setup()``'s arguments for ``package``'s extensions ``modules`` (names of ``.pyx``
+    in ``src/<package path>/``) and ``compiled_py`` (dotted names of ``.py`` modules under
+    it, also compiled). ``fallback`` says what is used without them;
     ``also_build_py(build_lib)`` runs after build_py (to add files to the wheel)."""
     src = Path("src", *package.split("."))
+    #: Extension name -> the Python source it is compiled from (``compiled_py``).
+    from_py = {
+        f"{package}.{name}": Path(src, *name.split(".")).with_suffix(".py") for name in compiled_py
+    }
 
     def skip(exc: BaseException) -> None:
         print(f"WARNING: {package} extensions not built ({exc!r}); {fallback}", file=sys.stderr)
@@ -58,12 +81,16 @@ def setup_args(
         kept = []
         for ext in extensions:
             c_src = ext.sources[0]
-            pyx = c_src.removesuffix(".c") + ".pyx"
-            if cythonize is not None and (here / pyx).exists():
+            source = c_src.removesuffix(".c") + ".pyx"
+            directives = {"language_level": "3"}
+            if ext.name in from_py:
+                source = str(from_py[ext.name])
+                directives["annotation_typing"] = False  # the source's Python semantics
+            if cythonize is not None and (here / source).exists():
                 try:
                     cythonize(
-                        [Extension(ext.name, [pyx])],
-                        compiler_directives={"language_level": "3"},
+                        [Extension(ext.name, [source])],
+                        compiler_directives=directives,
                         quiet=True,
                         force=True,
                     )
@@ -86,6 +113,22 @@ def setup_args(
                 super().build_extension(ext)
             except Exception as exc:
                 skip(exc)
+                return
+            source = from_py.get(ext.name)
+            if source is not None:  # what it was compiled from, for the import guard
+                digest = hashlib.sha256((here / source).read_bytes()).hexdigest()
+                Path(self.get_ext_fullpath(ext.name) + ".sha256").write_text(digest + "\n")
+
+        def copy_extensions_to_source(self) -> None:
+            """An editable install: each extension and, for ``compiled_py``, its digest."""
+            super().copy_extensions_to_source()
+            build_py = self.get_finalized_command("build_py")
+            for ext in self.extensions:
+                if ext.name in from_py:
+                    inplace, regular = self._get_inplace_equivalent(build_py, ext)
+                    record = Path(regular + ".sha256")
+                    if record.exists():
+                        self.copy_file(str(record), inplace + ".sha256", level=self.verbose)
 
     class CythonizedSdist(sdist):
         def run(self) -> None:
@@ -99,6 +142,11 @@ def setup_args(
                 for name in modules:
                     for path in stale.glob(f"{name}*"):
                         path.unlink()
+                for name in compiled_py:  # the extensions and digests, not the source
+                    module = Path(stale, *name.split("."))
+                    for path in module.parent.glob(f"{module.name}.*"):
+                        if path.suffix not in (".py", ".pyi"):
+                            path.unlink()
             super().run()
             if also_build_py is not None:
                 also_build_py(Path(self.build_lib))
@@ -108,6 +156,9 @@ def setup_args(
         Extension(f"{package}.{name}", [str(src / f"{name}.c")], extra_compile_args=flags)
         for name in modules
         if (here / src / f"{name}.pyx").exists() or (here / src / f"{name}.c").exists()
+    ] + [
+        Extension(name, [str(source.with_suffix(".c"))], extra_compile_args=flags)
+        for name, source in from_py.items()
     ]
     return {
         "ext_modules": [] if os.environ.get("TICKWIRE_NO_EXT") else ext_modules,
@@ -116,5 +167,8 @@ def setup_args(
             "build_py": CleanBuildPy,
             "sdist": CythonizedSdist,
         },
-        "exclude_package_data": {package: ["*.c", "*.pyx", "*.h"]},
+        "exclude_package_data": {
+            name: ["*.c", "*.pyx", "*.h"]
+            for name in {package} | {n.rpartition(".")[0] for n in from_py}
+        },
     }

@@ -161,8 +161,8 @@ PACKAGES = [
         "engine",
         "tickwire.engine",
         ENGINE,
-        "from tickwire.engine import cbook\nassert cbook.AVAILABLE, 'extension not used'\n"
-        + ENGINE_WITHOUT_EXCHANGE,
+        "from tickwire.engine import cbook, compiled\nassert cbook.AVAILABLE, 'extension not used'\n"
+        "assert all(compiled.status().values()), compiled.status()\n" + ENGINE_WITHOUT_EXCHANGE,
     ),
     Package(
         "tickwire-exchange",

@@ -1,6 +1,7 @@
 """Build hook for tickwire-engine: the optional Cython extension ``tickwire.engine._cbook``
-(the full-depth L3 book and the replay core, ITCH decoded straight from bytes), and the
-example configurations in the wheel.
+(the full-depth L3 book and the replay core, ITCH decoded straight from bytes), the order
+path's Python modules compiled as they are (``ORDER_PATH``), and the example
+configurations in the wheel.
 
 All metadata lives in pyproject.toml. The rules of the optional extensions (a failed
 compile is reported and skipped, Cython once per build, nothing stale shipped) are in
@@ -16,7 +17,12 @@ from setuptools import setup
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from cython_build import setup_args  # noqa: E402  (beside this file, not installed)
+from cython_build import module_literal, setup_args  # noqa: E402  (beside this file, not installed)
+
+#: The order path's modules, also compiled unchanged from their Python source: the one
+#: list is ``ORDER_PATH`` of ``tickwire.engine.compiled``, which holds the guard that never
+#: runs a stale one.
+ORDER_PATH = module_literal(HERE / "src/tickwire/engine/compiled.py", "ORDER_PATH")
 
 
 def ship_examples(build_lib: Path) -> None:
@@ -38,5 +44,6 @@ setup(
         ("_cbook",),
         "the reference book will be used",
         also_build_py=ship_examples,
+        compiled_py=ORDER_PATH,
     )
 )

@@ -16,7 +16,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from tickwire.engine.book import (
+from tickwire.engine import compiled
+
+compiled.install()  # before anything imports the order path: never a stale compiled one
+
+from tickwire.engine.book import (  # noqa: E402
     BBO,
     BookInvariantError,
     BookManager,
@@ -27,7 +31,7 @@ from tickwire.engine.book import (
     OrderBook,
     TapePrint,
 )
-from tickwire.engine.sources import (
+from tickwire.engine.sources import (  # noqa: E402
     apply_receiver_events,
     is_capture,
     iter_binaryfile,

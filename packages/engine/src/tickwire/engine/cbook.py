@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from tickwire.cli import input_of, name_input, named
+from tickwire.engine import compiled
 from tickwire.engine.book import (
     BBO,
     BookInvariantError,
@@ -182,7 +183,7 @@ def _lengths() -> list[int]:
 
 
 def _load() -> tuple[Any, str | None]:
-    if os.environ.get("TICKWIRE_PURE", "") not in ("", "0"):
+    if compiled.pure_requested():
         return None, "TICKWIRE_PURE is set"
     try:
         ext = importlib.import_module("tickwire.engine._cbook")
