@@ -20,10 +20,11 @@ The rules, for every extension:
   ``build/lib``, and the ``.pyx`` and ``.c`` ship in the sdist only;
 - ``compiled_py`` modules are plain Python modules that are also compiled, unchanged, into
   an extension of the same name (annotations are not C types: the source's behaviour is
-  kept). Python imports that extension before the source, so each one's build writes the
-  SHA-256 of the source it was compiled from beside it (``<extension file>.sha256``):
-  the package's import guard (``tickwire.engine.compiled``) runs the source instead of a
-  compiled module whose source has changed since.
+  kept), only by the build's own Cython (no C of them ships in the sdist: a build without
+  Cython runs the source). Python imports that extension before the source, so each
+  one's build writes the SHA-256 of the source it was compiled from beside it
+  (``<extension file>.sha256``): the package's import guard (``tickwire.engine.compiled``)
+  runs the source instead of a compiled module whose source has changed since.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def setup_args(
             if ext.name in from_py:
                 source = str(from_py[ext.name])
                 directives["annotation_typing"] = False  # the source's Python semantics
+            made = False
             if cythonize is not None and (here / source).exists():
                 try:
                     cythonize(
@@ -94,9 +96,13 @@ def setup_args(
                         quiet=True,
                         force=True,
                     )
+                    made = True
                 except Exception as exc:
                     skip(exc)
-            if (here / c_src).exists():
+            # A .py's C only from this build's Cython: a .c left over could be of an
+            # older source, which its digest (of the source as it is) would hide.
+            usable = made if ext.name in from_py else (here / c_src).exists()
+            if usable:
                 kept.append(ext)
         return kept
 
@@ -132,7 +138,8 @@ def setup_args(
 
     class CythonizedSdist(sdist):
         def run(self) -> None:
-            cythonize_all(list(self.distribution.ext_modules or []))
+            extensions = self.distribution.ext_modules or []
+            cythonize_all([ext for ext in extensions if ext.name not in from_py])
             super().run()
 
     class CleanBuildPy(build_py):
