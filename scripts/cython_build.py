@@ -20,8 +20,9 @@ The rules, for every extension:
   ``build/lib``, and the ``.pyx`` and ``.c`` ship in the sdist only;
 - ``compiled_py`` modules are plain Python modules that are also compiled, unchanged, into
   an extension of the same name (annotations are not C types: the source's behaviour is
-  kept), only by the build's own Cython (no C of them ships in the sdist: a build without
-  Cython runs the source). Python imports that extension before the source, so each
+  kept), only from the C the build's own Cython makes (a C of them in the sdist, which
+  setuptools adds as an extension's source, is never compiled: a build without Cython
+  runs the source). Python imports that extension before the source, so each
   one's build writes the SHA-256 of the source it was compiled from beside it
   (``<extension file>.sha256``): the package's import guard (``tickwire.engine.compiled``)
   runs the source instead of a compiled module whose source has changed since.
@@ -99,8 +100,8 @@ def setup_args(
                     made = True
                 except Exception as exc:
                     skip(exc)
-            # A .py's C only from this build's Cython: a .c left over could be of an
-            # older source, which its digest (of the source as it is) would hide.
+            # A .py's C only from this build's Cython: a .c left over (or in the sdist)
+            # could be of an older source, which its digest (of the source now) would hide.
             usable = made if ext.name in from_py else (here / c_src).exists()
             if usable:
                 kept.append(ext)
