@@ -549,6 +549,45 @@ def test_engine_backtest_core_simultaneous_events_keep_the_reference_order() -> 
     assert all(state != "pending" for _, _, state, _ in seen)
 
 
+class _OwnMark(Strategy):
+    """Sets risk's reference price itself on every third BBO change (its own idea of a
+    fair price: half the bid, far outside the 5% collar of ``DEFAULT_RISK``), where the
+    context sets the mid on every book message of the symbol, and sends a buy at the ask
+    on the change after: refused by the collar if its own price is still risk's mark."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.calls = 0
+
+    async def on_start(self, ctx: Context) -> None:
+        await super().on_start(ctx)
+        ctx.subscribe(None)
+
+    async def on_book(self, update: BookUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        bbo = update.bbo
+        if bbo.bid_price is None or bbo.ask_price is None:
+            return
+        self.calls += 1
+        if self.calls % 3 == 1 and ctx.is_trading(update.symbol):
+            ctx.orders.submit(update.symbol, "B", 100, bbo.ask_price, TimeInForce.IOC)
+        if self.calls % 3 == 0:
+            ctx.orders.risk.set_reference(update.symbol, bbo.bid_price // 2)
+
+
+def test_engine_backtest_core_a_strategys_own_reference_price_is_overwritten_as_there() -> None:
+    """A strategy that sets risk's reference price itself sees it replaced by the mid at
+    the next book message of its symbol, as the context does, in the core too: the core
+    sets the mid whenever risk's mark is not it, not only when the mid moved (it assumed
+    nothing else wrote the mark, and this test failed on it: the collar's refusals
+    differed)."""
+    want = _same(_OwnMark, lambda: _day(20_000, 3, 5, 0))
+    assert len(want["orders"]) >= 20 and len(want["fills"]) >= 5
+
+
 def _sample_file() -> Iterator[Message]:
     with DATA.open("rb") as f:
         yield from read(f)

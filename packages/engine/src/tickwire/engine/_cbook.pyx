@@ -34,6 +34,7 @@ from itertools import islice
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItemWithError
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.object cimport Py_NE, PyObject, PyObject_RichCompareBool
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
@@ -2350,6 +2351,7 @@ cdef class ReplayCore:
     cdef object runner, venue, ctx, consumed, by_locate, feed_sample, progress
     cdef object deliver_py, on_market, record_fills, sample
     cdef object set_reference, fills
+    cdef dict marks  # risk's marks (Ledger.marks): what _mark compares the mid with
     cdef list prints
     cdef object on_book, drive  # the BBO fast path (_bbo_call)
     cdef SlotsConstructor book_update
@@ -2436,6 +2438,7 @@ cdef class ReplayCore:
         self.record_fills = runner._record_fills
         self.sample = runner._sample_now
         self.set_reference = self.ctx.orders.risk.set_reference
+        self.marks = self.ctx.orders.risk.ledger.marks  # made once, never replaced
         self.prints = runner.prints
         self.book_calls = book_calls
         self.trade_calls = trade_calls
@@ -3065,6 +3068,8 @@ cdef class ReplayCore:
             if len(prints):  # on_trade is the base no-op: counted, not called
                 self.counted_events += len(prints)
                 prints.clear()
+            self._bbo_of(loc, &now)
+            self._mark_locate(loc, &now)
             self.c_deliveries += 1
             return 0
         self._bbo_of(loc, &now)
@@ -3078,12 +3083,41 @@ cdef class ReplayCore:
             prints.clear()
         if d.count_book:
             self.counted_events += 1
-        if changed:  # no on_book call, but risk's reference price follows the mid
+        if changed:
             last[0] = now
-            if now.bid_ok and now.ask_ok:
-                self.set_reference(self.sb.books[loc].symbol,
-                                   (<int64_t>now.bid_px + now.ask_px) // 2)
+        self._mark_locate(loc, &now)  # no on_book call, but risk's mark follows the mid
         self.c_deliveries += 1
+        return 0
+
+    cdef int _mark(self, object symbol, const RecLast* now) except -1:
+        """Risk's reference price (the collar's, and unrealised PnL's) to the mid of a
+        two-sided ``now`` of ``symbol``, as :meth:`StrategyContext.market` sets it on every
+        book message of a subscribed symbol, unless risk holds that mid already (the write
+        would leave all as it is: ``RiskEngine.set_reference`` is a dict write).
+
+        Compared with the mark risk holds (``Ledger.marks``), not with the last mid the
+        core set: a strategy may set its own in between (``ctx.orders.risk.set_reference``),
+        which the context's next book message of the symbol overwrites with the mid, a BBO
+        change or not. Test: ``test_engine_backtest_core.py::
+        test_engine_backtest_core_a_strategys_own_reference_price_is_overwritten_as_there``
+        (it failed when the core set the mark only when the mid moved)."""
+        cdef int64_t mid
+        cdef int overflow = 0
+        cdef PyObject* cur
+        if now.bid_ok and now.ask_ok:
+            mid = (<int64_t>now.bid_px + now.ask_px) // 2
+            cur = PyDict_GetItemWithError(self.marks, symbol)
+            # Compared in C (no int object made for the mid); any other mark is not it.
+            if (cur == NULL or not PyLong_CheckExact(<object>cur)
+                    or PyLong_AsLongLongAndOverflow(<object>cur, &overflow) != mid or overflow):
+                self.set_reference(symbol, mid)
+        return 0
+
+    cdef inline int _mark_locate(self, uint16_t loc, const RecLast* now) except -1:
+        """:meth:`_mark` for a locate whose message the core handled without Python (its
+        symbol read only for a two-sided BBO)."""
+        if now.bid_ok and now.ask_ok:
+            self._mark((<CBook>self.sb.book_objs[self.sb.book_of[loc]]).symbol, now)
         return 0
 
     cdef int _python_applied(self, object unused, const uint8_t* m, Py_ssize_t length,
@@ -3116,23 +3150,17 @@ cdef class ReplayCore:
         clocks are the runner's already (``_push``). Held to the context's path by
         ``test_engine_backtest_core.py``: the same report, to the last byte.
 
-        The reference price is set only when the mid moved: ``lastq[loc]`` (not yet
-        updated: the caller does after) is the BBO of the last delivery of this locate,
-        whose two-sided mid risk already holds (the rule of :meth:`_deliver_filtered`,
-        which sets it only on a changed BBO), and most BBO changes are a size at the top
-        (workload a of bench_hftbacktest: 19k of 83k move the mid; skipping on a seen
-        two-sided BBO whatever its mid fails ``test_engine_backtest_core.py``'s
-        ``..._sample_file_matches_the_reference[RandomFlow]``). Each Python object is
+        The reference price is written only when risk does not hold the mid already
+        (:meth:`_mark`): most BBO changes are a size at the top (workload a of
+        bench_hftbacktest: 19k of 83k move the mid). Each Python object is
         made once (the locate's int, the BBO from the C book, the BookUpdate straight into
         its slots: ``SlotsConstructor._new``), the dicts are read in C. Issue #16: the
         no-op ``on_book`` floor of workload a, 0.95 -> 0.5 us a call (with
         :func:`_plain_attributes`)."""
         cdef RecLast now
-        cdef RecLast* seen = &self.lastq[loc]
         cdef CBook book
         cdef PyObject* vals[6]
         cdef PyObject* prev
-        cdef int64_t mid
         cdef bint changed
         cdef object locate = loc  # one int object for the dict keys and the event
         cdef object timestamp
@@ -3141,11 +3169,7 @@ cdef class ReplayCore:
         symbol = book.symbol
         bbo = _bbo_new(now.bid_px if now.bid_ok else None, now.bid_sz,
                        now.ask_px if now.ask_ok else None, now.ask_sz)
-        if now.bid_ok and now.ask_ok:
-            mid = (<int64_t>now.bid_px + now.ask_px) // 2
-            if not (seen.seen and seen.bid_ok and seen.ask_ok
-                    and (<int64_t>seen.bid_px + seen.ask_px) // 2 == mid):
-                self.set_reference(symbol, mid)
+        self._mark(symbol, &now)
         prev = PyDict_GetItemWithError(self.last_seen, locate)
         changed = prev == NULL or PyObject_RichCompareBool(<object>prev, bbo, Py_NE)
         self.last_seen[locate] = bbo
