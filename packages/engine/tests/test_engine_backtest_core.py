@@ -69,7 +69,7 @@ class RandomFlow(Strategy):
     """Acts at random, deterministically from its seed and the events it is given: on a
     book update, a print, a timer or an order update it may submit (Day or IOC, priced
     anywhere from through the far side to a few ticks behind its own), replace (price and
-    size), cancel (all or part), or set a timer. Every decision is drawn from its own RNG,
+    size), cancel (all or part), set risk's reference price itself, or set a timer. Every decision is drawn from its own RNG,
     so two backtests that call it identically make it act identically."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
@@ -123,6 +123,8 @@ class RandomFlow(Strategy):
         if ref is None:
             return
         tick = 100
+        if rng.random() < 0.05:  # its own reference price for risk, until the next mid
+            ctx.orders.risk.set_reference(symbol, max(tick, ref + tick * rng.randint(-90, 90)))
         mine = [o for o in ctx.orders.open_orders(symbol) if o.state is OrderState.LIVE]
         r = rng.random()
         if r < 0.5 or not mine:
