@@ -64,6 +64,7 @@ EXTENSION_KINDS: Final[dict[str, int]] = {
 }
 
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=BaseException)
 
 CHUNK_SIZE: Final = 1 << 20  # bytes read per step by decode_binaryfile
 
@@ -211,24 +212,6 @@ def _frame_chunks(
     truncated frame ...``). Test:
     ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``."""
     try:
-        yield from _frame_chunks_of(framer, feed, source, stats, chunk_size)
-    except Exception as exc:
-        if isinstance(source, str | os.PathLike):
-            from tickwire.cli import name_input  # on an error only: the codec imports light
-
-            name_input(exc, source)
-        raise
-
-
-def _frame_chunks_of(
-    framer: Any,
-    feed: Callable[[Any, int, int], tuple[_T, int, bool]],
-    source: Source,
-    stats: FrameStats | None,
-    chunk_size: int,
-) -> Iterator[_T]:
-    """:func:`_frame_chunks`, its errors not marked with the file yet."""
-    try:
         if isinstance(source, bytes | bytearray | memoryview) and source[:2] != b"\x1f\x8b":
             # In memory already: walk it in slices, no copies.
             refuse_capture(source)
@@ -272,13 +255,25 @@ def _frame_chunks_of(
             if owned is not None:
                 owned.close()
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise _gzip_error(exc) from exc
+        raise _named(_gzip_error(exc), source) from exc
+    except Exception as exc:
+        _named(exc, source)
+        raise
     finally:
         if stats is not None:
             stats.messages = framer.messages
             stats.skipped = framer.skipped
             stats.length_fixups = framer.length_fixups
             stats.by_type = framer.by_type
+
+
+def _named(exc: _E, source: Source) -> _E:
+    """``exc``, marked as raised reading ``source`` when that is a path."""
+    if isinstance(source, str | os.PathLike):
+        from tickwire.cli import name_input  # on an error only: the codec imports light
+
+        name_input(exc, source)
+    return exc
 
 
 def _blocked(buf: Any, pos: int, base: int) -> None:
