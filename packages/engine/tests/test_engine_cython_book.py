@@ -527,3 +527,59 @@ def test_orders_get_answers_as_the_mapping_does() -> None:
         assert orders.get(ref) == Mapping.get(orders, ref)
         assert orders.get(ref, "none") == Mapping.get(orders, ref, "none")
     assert orders.get(refs[0]) == orders[refs[0]]
+
+
+def _not_binaryfiles() -> dict[str, bytes]:
+    """A generated BinaryFILE as the formats a BinaryFILE reader refuses: compressed by
+    another tool, gzipped twice, a pcap."""
+    import bz2
+    import gzip
+    import lzma
+
+    day = _binaryfile(list(generate_day(2_000, 3, 1)))
+    return {
+        "plain": day,
+        "bzip2": bz2.compress(day),
+        "xz": lzma.compress(day),
+        "gzip twice": gzip.compress(gzip.compress(day)),
+        "pcap": struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + day,
+    }
+
+
+@pytest.mark.parametrize("kind", list(_not_binaryfiles()))
+def test_a_file_that_is_not_a_binaryfile_is_refused_before_a_frame(
+    kind: str, tmp_path: Path
+) -> None:
+    """The compiled book (its bytes, its file) and the compiled backtest core refuse what
+    the reference reader refuses, with its words at offset 0, before a byte is framed as
+    ITCH; they framed a bzip2 day as messages and said ``truncated frame at end of
+    stream ...`` (``_cbook.stream_start``). The plain bytes, the control, go through."""
+    from tickwire.engine.backtest import run_backtest
+    from tickwire.engine.strategy import Strategy
+
+    data = _not_binaryfiles()[kind]
+    path = tmp_path / "day.itch"
+    path.write_bytes(data)
+    ref = BookManager()
+    try:
+        ref.feed(decode_binaryfile(data))
+        want = None
+    except DecodeError as exc:
+        want = (str(exc), exc.offset)
+    assert (want is None) == (kind == "plain")
+    fed = cbook.CythonBookManager()
+    from_file = cbook.CythonBookManager()
+    runs = {
+        "bytes": lambda: fed.feed_binaryfile(data),
+        "file": lambda: from_file.feed_file(path, chunk_size=4096),
+        "core": lambda: run_backtest(Strategy(), data, backend="compiled", measure=False),
+    }
+    for name, run in runs.items():
+        if want is None:
+            run()
+            continue
+        with pytest.raises(DecodeError) as e:
+            run()
+        assert (str(e.value), e.value.offset) == want, name
+    for books in (fed, from_file):
+        assert books.stats.messages == (ref.stats.messages if want is None else 0)

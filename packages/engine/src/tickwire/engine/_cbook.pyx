@@ -350,6 +350,27 @@ cdef inline bytes as_bytes(object data):
     return data if type(data) is bytes else bytes(data)
 
 
+cdef class CBookManager  # defined below; stream_start takes one
+
+
+cdef int stream_start(CBookManager counts, bytes buf) except -1:
+    """At the first bytes ``counts`` frames (the start of its stream), refuse what is not
+    a BinaryFILE as :func:`tickwire.itch.read` does (``refuse_capture``: a pcap or
+    pcapng capture, an xz, bzip2, zstd, zip or lz4 file, a gzip inside gzip), one
+    ``DecodeError`` at offset 0, before a byte of it is framed as ITCH. Why: the compiled
+    book and core framed a bzip2 day as messages, applied what they found and said
+    ``truncated frame at end of stream ...`` (or nothing, had it ended on a frame), where
+    the reference named the format. Test: ``test_engine_cython_book.py``,
+    ``test_a_file_that_is_not_a_binaryfile_is_refused_before_a_frame``."""
+    if counts.stream_started:
+        return 0
+    from tickwire.itch.reader import refuse_capture  # once per stream
+
+    refuse_capture(buf)
+    counts.stream_started = True
+    return 0
+
+
 cdef inline Frames frames_of(bytes buf, int64_t* skipped, int64_t* length_fixups) noexcept:
     """The frames of ``buf`` (kept alive by the caller while they are used), counting
     into ``skipped`` and ``length_fixups``."""
@@ -669,6 +690,7 @@ cdef class CBookManager:
     cdef int64_t messages_, unknown_, reordered_, dup_, clamped_, rejected_
     cdef int64_t counts[256]
     cdef public int64_t skipped, length_fixups
+    cdef bint stream_started  # stream_start looked at the first bytes fed
     # reorder window (rare: Python objects)
     cdef readonly int reorder_window
     cdef dict pending_
@@ -1189,11 +1211,15 @@ cdef class CBookManager:
 
         Returns the number of bytes consumed: with ``final=False`` an incomplete last frame
         is left for the next chunk; with ``final=True`` it raises
-        :class:`tickwire.itch.DecodeError`, as does an unknown type with a zero prefix.
+        :class:`tickwire.itch.DecodeError`, as does an unknown type with a zero prefix,
+        and, in the first bytes fed, a capture or a file compressed otherwise than by gzip
+        (:func:`stream_start`).
         """
         cdef bytes buf = as_bytes(data)
-        cdef Frames f = frames_of(buf, &self.skipped, &self.length_fixups)
+        cdef Frames f
         cdef Py_ssize_t length
+        stream_start(self, buf)
+        f = frames_of(buf, &self.skipped, &self.length_fixups)
         while True:
             length = frames_next(&f)
             if length == 0:
@@ -3381,8 +3407,10 @@ cdef class ReplayCore:
         bytes used (``final``: an incomplete last frame is a DecodeError), as
         :meth:`CBookManager.feed_binaryfile`."""
         cdef bytes buf = as_bytes(data)
-        cdef Frames f = frames_of(buf, &self.vb.skipped, &self.vb.length_fixups)
+        cdef Frames f
         cdef Py_ssize_t length
+        stream_start(self.vb, buf)
+        f = frames_of(buf, &self.vb.skipped, &self.vb.length_fixups)
         while True:
             length = frames_next(&f)
             if length == 0:
