@@ -590,6 +590,40 @@ def test_engine_backtest_core_a_strategys_own_reference_price_is_overwritten_as_
     assert len(want["orders"]) >= 20 and len(want["fills"]) >= 5
 
 
+class _PerInstance(Strategy):
+    """Binds its ``on_book`` and ``on_trade`` per instance (the class keeps the base
+    no-ops) and logs each event it is given."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.on_book = self._book  # type: ignore[method-assign]
+        self.on_trade = self._trade  # type: ignore[method-assign]
+
+    async def _book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"book {update.symbol} {tuple(update.bbo)}")
+
+    async def _trade(self, trade: TradeEvent) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"trade {trade.symbol} {trade.price} {trade.shares}")
+
+
+@pytest.mark.parametrize(
+    "consumes", [Consumes(), Consumes(book="bbo"), Consumes(book="depth", depth=2)], ids=str
+)
+def test_engine_backtest_core_callbacks_bound_per_instance_are_called_as_there(
+    consumes: Consumes,
+) -> None:
+    """A strategy's own ``on_book`` / ``on_trade`` bound per instance is called by the
+    core as by the reference (which calls the bound callback): the core decided which
+    callbacks are the base no-op from the strategy's class (``api.is_base_callback``
+    now asks the bound one), so it counted those events and never called them."""
+    cls = type("_PerInstance", (_PerInstance,), {"consumes": consumes})
+    want = _same(cls, lambda: _day(3_000, 4, 3, 0))
+    assert sum(line.split()[1] == "book" for line in want["log"]) > 50
+    assert sum(line.split()[1] == "trade" for line in want["log"]) > 10
+
+
 def _sample_file() -> Iterator[Message]:
     with DATA.open("rb") as f:
         yield from read(f)

@@ -78,7 +78,13 @@ from typing import TYPE_CHECKING, Any
 
 from tickwire.engine import cbook
 from tickwire.engine.backtest.latency import ConstantLatency
-from tickwire.engine.strategy.api import BookUpdate, Strategy, declared_consumes
+from tickwire.engine.strategy.api import (
+    BookUpdate,
+    Strategy,
+    TradeEvent,
+    declared_consumes,
+    is_base_callback,
+)
 from tickwire.engine.strategy.context import _book_update as book_update
 from tickwire.itch import Message, encode
 from tickwire.threshold.backends import BackendUnavailable
@@ -151,9 +157,10 @@ def run_core(
         max(1, runner.cfg.pnl_sample_every),
         progress,
         # A callback the strategy did not override is the base class's no-op: the core
-        # counts its events (strategy_events) instead of calling it.
-        type(runner.strategy).on_book is not Strategy.on_book,
-        type(runner.strategy).on_trade is not Strategy.on_trade,
+        # counts its events (strategy_events) instead of calling it. Asked of the bound
+        # callbacks the runner calls (the strategy's own may be bound per instance).
+        not is_base_callback(runner._callbacks[BookUpdate], "on_book"),
+        not is_base_callback(runner._callbacks[TradeEvent], "on_trade"),
         # A BBO change of a book="bbo" symbol goes from C to on_book (ReplayCore._bbo_call).
         on_book=runner._callbacks[BookUpdate],
         book_update=book_update,

@@ -51,6 +51,7 @@ __all__ = [
     "TimerEvent",
     "TradeEvent",
     "declared_consumes",
+    "is_base_callback",
     "strategy_exited",
     "strategy_params",
     "strategy_table",
@@ -358,3 +359,18 @@ def declared_consumes(strategy: Strategy) -> Consumes:
             f"got {type(declared).__name__} {declared!r}"
         )
     return declared
+
+
+def is_base_callback(callback: Callable[..., Any], name: str) -> bool:
+    """Is ``callback`` (a strategy's bound callback, as a runner calls it) the base
+    class's no-op :class:`Strategy` ``name`` (``"on_book"``, ...)?
+
+    A runner may count the events of a no-op callback instead of calling it (the compiled
+    core for ``on_book`` and ``on_trade``, the reference runner for ``on_order_update``).
+    The rule asks the callback the runner holds, not the strategy's class: a strategy may
+    bind its own per instance (``self.on_book = self._on_book`` in ``__init__``), which
+    the class's attribute does not show; asked of the class, the compiled core counted
+    those events and never called the strategy's callback, where the reference called
+    it. Test: ``test_engine_backtest_core.py::
+    test_engine_backtest_core_callbacks_bound_per_instance_are_called_as_there``."""
+    return getattr(callback, "__func__", None) is getattr(Strategy, name)
