@@ -94,6 +94,38 @@ def test_engine_backtest_untimed_run_counts_the_no_op_order_updates(
     assert len(runs[0]) > 100 and runs[0] == runs[1]
 
 
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance(
+    backend: str,
+) -> None:
+    """A strategy's own ``on_order_update`` bound per instance (the class keeps the base
+    no-op) gets every update without callback timing too: the runner decided from the
+    class that it was the no-op and counted the updates of an untimed run (``measure=
+    False``) without calling it, so the strategy saw updates only when timed."""
+
+    class PerInstance(MarketMaker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.updates: list[tuple[str, int]] = []
+            self.on_order_update = self._update  # type: ignore[method-assign]
+
+        async def _update(self, update: OrderUpdate) -> None:
+            self.updates.append((update.kind, update.order.user_ref_num))
+
+    runs = []
+    for measure in (True, False):
+        seen = PerInstance()
+        run_backtest(
+            seen,
+            generate_day(*DAY),
+            limits=parse_risk_limits(DEFAULT_RISK),
+            measure=measure,
+            backend=backend,
+        )
+        runs.append(seen.updates)
+    assert len(runs[0]) > 100 and runs[0] == runs[1]
+
+
 def test_engine_backtest_pnl_reconciles_with_fills(mm_result: BacktestResult) -> None:
     report = build_report(mm_result)
     cash: dict[str, int] = {}

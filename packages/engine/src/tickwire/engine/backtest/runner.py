@@ -42,6 +42,7 @@ from tickwire.engine.strategy.api import (
     StrategyError,
     TimerEvent,
     declared_consumes,
+    is_base_callback,
     strategy_exited,
 )
 from tickwire.engine.strategy.context import StrategyContext, callbacks
@@ -363,8 +364,11 @@ class _Runner:
         # A strategy that keeps the base class's no-op on_order_update, in a run that times
         # no callback: its order updates are counted (strategy_events), not driven through
         # a coroutine each (the compiled core does the same for on_book and on_trade).
-        self._count_updates = (
-            not measure and type(strategy).on_order_update is Strategy.on_order_update
+        # Asked of the bound callback, not the class: a strategy may bind its own per
+        # instance (test_engine_backtest.py::
+        # test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance).
+        self._count_updates = not measure and is_base_callback(
+            strategy.on_order_update, "on_order_update"
         )
         self._trigger_ts = 0  # exchange time of the event being handled (tick-to-venue)
         # Send times of the UserRefNums sent and not answered yet (order-to-ack), and
