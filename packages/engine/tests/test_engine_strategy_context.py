@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from tickwire.engine.backtest import BacktestConfig, run_backtest
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import (
@@ -16,6 +17,7 @@ from tickwire.engine.strategy import (
     InstrumentState,
     OrderUpdate,
     Strategy,
+    StrategyError,
     TimerEvent,
     TradeEvent,
 )
@@ -177,3 +179,28 @@ def test_engine_strategy_context_padded_symbols_are_the_wire_symbols() -> None:
     assert ctx.book("AAA     ") is ctx.book("AAA") is not None
     assert ctx.book("A AA") is None and ctx.book("") is None  # no wire symbol: unknown
     assert ctx.is_trading("BBB ") is ctx.is_trading("BBB") is True
+
+
+class _FloatTimer(Strategy):
+    """Sets a timer a millisecond on, written as a float (``1e6``), at its first book."""
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.set_timer(self.ctx.now() + 1e6, "late")  # type: ignore[arg-type]
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"timer at {timer.timestamp}")
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_engine_strategy_context_a_timer_at_a_float_time_is_refused(backend: str) -> None:
+    """``ctx.set_timer`` with a float time is a :class:`StrategyError` naming it, on both
+    backends: the reference took the float into its clock (float times in the log and the
+    records) and the compiled core truncated it, each silently."""
+    from tickwire.engine import cbook
+
+    if backend == "compiled" and not cbook.AVAILABLE:  # the order path's source run
+        pytest.skip(f"compiled book not built: {cbook.UNAVAILABLE_REASON}")
+    with pytest.raises(StrategyError, match=r"ctx.set_timer: at_ns must be an integer .* float"):
+        run_backtest(_FloatTimer(), _messages(), backend=backend)

@@ -297,7 +297,8 @@ class Context(Protocol):
         ...
 
     def set_timer(self, at_ns: int, name: str) -> None:
-        """Call ``on_timer`` at time ``at_ns`` (ns since midnight)."""
+        """Call ``on_timer`` at time ``at_ns`` (ns since midnight, an integer: a float
+        is a :class:`StrategyError`)."""
         ...
 
     def position(self, symbol: str) -> int:

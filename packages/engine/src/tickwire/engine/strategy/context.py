@@ -52,6 +52,7 @@ the next event (:func:`callback_for`).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
@@ -226,8 +227,24 @@ class StrategyContext:
         return self.declared.get(symbol, self.consumes)
 
     def set_timer(self, at_ns: int, name: str) -> None:
-        """A time already past fires now: the timer's event carries ``max(at_ns, now)``."""
-        self._schedule(max(at_ns, self._clock()), name)
+        """A time already past fires now: the timer's event carries ``max(at_ns, now)``.
+
+        ``at_ns`` must be an integer (what ``operator.index`` takes): anything else, a
+        float above all (``ctx.now() + 1e6``), is refused with a :class:`StrategyError`
+        naming it. Reason: time is integer ns everywhere; the reference backtest took a
+        float into its clock (the timer's time, ``ctx.now()`` and every send time after it
+        became floats; an order sent then failed in the orders table with a bare
+        ``TypeError``) and the compiled core truncated it to an int, so the two reports
+        differed. Test: ``test_engine_strategy_context.py::
+        test_engine_strategy_context_a_timer_at_a_float_time_is_refused``."""
+        try:
+            at = operator.index(at_ns)
+        except TypeError:
+            raise StrategyError(
+                "ctx.set_timer: at_ns must be an integer number of ns since midnight, "
+                f"got {type(at_ns).__name__} {at_ns!r}"
+            ) from None
+        self._schedule(max(at, self._clock()), name)
 
     def position(self, symbol: str) -> int:
         return self.orders.risk.ledger.position(symbol)  # "AAPL " is AAPL
