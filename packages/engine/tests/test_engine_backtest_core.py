@@ -69,8 +69,13 @@ class RandomFlow(Strategy):
     """Acts at random, deterministically from its seed and the events it is given: on a
     book update, a print, a timer or an order update it may submit (Day or IOC, priced
     anywhere from through the far side to a few ticks behind its own), replace (price and
-    size), cancel (all or part), set risk's reference price itself, or set a timer. Every decision is drawn from its own RNG,
-    so two backtests that call it identically make it act identically."""
+    size), cancel (all or part), set risk's reference price itself, or set a timer; it
+    may log what it reads of any known symbol (subscribed or not: its book's top levels,
+    its trading state, the position, risk's mark), subscribe anew from an order update or
+    a print as from a timer, set a timer from an order update, and cancel all from a
+    timer (the Python-side state the compiled core must not assume it left as it was).
+    Every decision is drawn from its own RNG, so two backtests that call it identically
+    make it act identically."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -123,6 +128,14 @@ class RandomFlow(Strategy):
         if ref is None:
             return
         tick = 100
+        if rng.random() < 0.1:  # what it reads of any symbol it knows, subscribed or not
+            other = rng.choice(ctx.symbols())
+            seen = ctx.book(other)
+            ctx.log(
+                f"{other} {seen.top_levels(2) if seen is not None else None} "
+                f"{ctx.is_trading(other)} {ctx.position(other)} "
+                f"{ctx.orders.risk.ledger.marks.get(other)}"
+            )
         if rng.random() < 0.05:  # its own reference price for risk, until the next mid
             ctx.orders.risk.set_reference(symbol, max(tick, ref + tick * rng.randint(-90, 90)))
         mine = [o for o in ctx.orders.open_orders(symbol) if o.state is OrderState.LIVE]
@@ -154,13 +167,27 @@ class RandomFlow(Strategy):
 
     async def on_trade(self, trade: TradeEvent) -> None:
         self._pick(trade.symbol)
+        if self.rng.random() < 0.01:  # a new subscription from a print
+            self._resubscribe()
 
     async def on_instrument_state(self, state: InstrumentState) -> None:
         self._pick(state.symbol)
 
     async def on_order_update(self, update: OrderUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
         if self.rng.random() < 0.3:
             self._act(update.order.symbol)
+        r = self.rng.random()
+        if r < 0.02:  # a new subscription from an order update
+            self._resubscribe()
+        elif r < 0.05 and self.timer_ns and self.timers < 300:  # a timer from an update
+            ctx.set_timer(ctx.now() + self.rng.choice([0, self.timer_ns]), "update")
+
+    def _resubscribe(self) -> None:
+        """A new subscription (or the same one again), drawn from what it has seen."""
+        if self.seen:
+            self._subscribe(self.rng.choice([None, self.symbols, self.seen[:1], self.seen]))
 
     async def on_timer(self, timer: TimerEvent) -> None:
         ctx = self.ctx
@@ -169,7 +196,9 @@ class RandomFlow(Strategy):
             self._act(self.rng.choice(self.seen))
             r = self.rng.random()
             if r < 0.1:  # a new subscription, or the same one again
-                self._subscribe(self.rng.choice([None, self.symbols, self.seen[:1], self.seen]))
+                self._resubscribe()
+            elif r < 0.13:
+                ctx.orders.cancel_all()
         self.timers += 1
         if self.timers < 300:
             ctx.set_timer(timer.timestamp + self.timer_ns, "tick")
