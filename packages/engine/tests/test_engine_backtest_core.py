@@ -619,6 +619,44 @@ def test_engine_backtest_core_a_strategys_own_reference_price_is_overwritten_as_
     assert len(want["orders"]) >= 20 and len(want["fills"]) >= 5
 
 
+class _NewMarks(Strategy):
+    """Gives risk a new, empty marks dict (``ctx.orders.risk.ledger.marks = {}``) at its
+    20th two-sided BBO in trading hours, then on every other one sends an IOC buy and an
+    IOC sell 5% away from the mid, on the edges of ``DEFAULT_RISK``'s collar: both pass
+    when risk's mark is the mid, one is refused when it is any other price."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.calls = 0
+
+    async def on_book(self, update: BookUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        bbo = update.bbo
+        if bbo.bid_price is None or bbo.ask_price is None or not ctx.is_trading(update.symbol):
+            return
+        self.calls += 1
+        if self.calls == 20:
+            ctx.orders.risk.ledger.marks = {}
+        elif self.calls > 20 and self.calls % 2:
+            mid = (bbo.bid_price + bbo.ask_price) // 2
+            edge = mid * 500 // 10_000
+            ctx.orders.submit(update.symbol, "B", 100, mid + edge, TimeInForce.IOC)
+            ctx.orders.submit(update.symbol, "S", 100, mid - edge, TimeInForce.IOC)
+
+
+def test_engine_backtest_core_a_new_ledger_of_risk_gets_the_mid_as_there() -> None:
+    """A strategy that gives risk a new marks dict (or ledger) finds the mid written into
+    it at the next book message of a subscribed symbol, in the core as in the context: the
+    core compared the mid with the marks dict it held from the start, found it there and
+    skipped the write, so the new dict stayed empty and the collar let through what the
+    reference refused (``ReplayCore._after_strategy`` now takes risk's marks again)."""
+    want = _same(_NewMarks, lambda: _day(20_000, 3, 5, 0))
+    assert len(want["orders"]) >= 20 and len(want["fills"]) >= 5
+
+
 class _PerInstance(Strategy):
     """Binds its ``on_book`` and ``on_trade`` per instance (the class keeps the base
     no-ops) and logs each event it is given."""

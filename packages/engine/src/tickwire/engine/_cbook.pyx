@@ -2464,7 +2464,7 @@ cdef class ReplayCore:
         self.record_fills = runner._record_fills
         self.sample = runner._sample_now
         self.set_reference = self.ctx.orders.risk.set_reference
-        self.marks = self.ctx.orders.risk.ledger.marks  # made once, never replaced
+        self.marks = self.ctx.orders.risk.ledger.marks  # taken again: _after_strategy
         self.prints = runner.prints
         self.book_calls = book_calls
         self.trade_calls = trade_calls
@@ -2752,7 +2752,16 @@ cdef class ReplayCore:
 
     cdef int _after_strategy(self) except -1:
         """The strategy may have changed its subscription, or the context and the
-        strategy's books may know new symbols and locates.
+        strategy's books may know new symbols and locates, or given risk another ledger
+        or marks dict.
+
+        Risk's marks (what :meth:`_mark` compares the mid with) and ``set_reference`` are
+        taken again when the marks dict risk holds is not the one held here: a strategy
+        may replace ``ctx.orders.risk.ledger`` (or its ``marks``, or ``ctx.orders.risk``)
+        and the context's next book message writes the mid into the new one; compared
+        with the old dict, the core skipped the write and the collar refused what the
+        reference accepted. Test: ``test_engine_backtest_core.py::
+        test_engine_backtest_core_a_new_ledger_of_risk_gets_the_mid_as_there``.
 
         A new subscription or declaration recomputes every route (:meth:`_routes`; the
         context's ``generation`` moves only with a change: a strategy may well call
@@ -2765,6 +2774,10 @@ cdef class ReplayCore:
         ``test_engine_backtest_core_start_up_routes_are_linear``)."""
         cdef Py_ssize_t n
         cdef int64_t generation = self.ctx.generation
+        risk = self.manager.risk  # ctx.orders.risk
+        if risk.ledger.marks is not self.marks:  # another ledger or marks dict for risk
+            self.marks = risk.ledger.marks
+            self.set_reference = risk.set_reference
         if generation != self.sub_gen:
             self.routes_stale = True
             return 0
