@@ -19,6 +19,7 @@ import gc
 import gzip
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -655,6 +656,46 @@ def test_engine_backtest_core_a_new_ledger_of_risk_gets_the_mid_as_there() -> No
     reference refused (``ReplayCore._after_strategy`` now takes risk's marks again)."""
     want = _same(_NewMarks, lambda: _day(20_000, 3, 5, 0))
     assert len(want["orders"]) >= 20 and len(want["fills"]) >= 5
+
+
+class _AtTheEnd(Strategy):
+    """Sets a timer for the end of time (``sys.maxsize``, the largest int64) at its 10th
+    book update, another at ``2**62``; logs each, and sends an order from the second."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.calls = 0
+        self.symbol = ""
+
+    async def on_book(self, update: BookUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        self.calls += 1
+        if self.calls == 10:
+            self.symbol = update.symbol
+            ctx.set_timer(sys.maxsize, "never")
+            ctx.set_timer(2**62, "late")
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        ctx.log(f"{timer.name} {timer.timestamp}")
+        if timer.name == "late":
+            ctx.orders.submit(self.symbol, "B", 100, 10_000, TimeInForce.DAY)
+
+
+def test_engine_backtest_core_a_timer_at_the_largest_time_fires_as_there() -> None:
+    """A timer at the largest int64 time (``ctx.set_timer(sys.maxsize, ...)``, a natural
+    "at the end") fires after the data as in the reference: the core's drain took a heap
+    whose least time is that largest value for an empty one and dropped the timer
+    silently."""
+    want = _same(_AtTheEnd, lambda: _day(2_000, 3, 9, 0))
+    assert [line.split()[1:] for line in want["log"]] == [
+        ["late", str(2**62)],
+        ["never", str(sys.maxsize)],
+    ]
 
 
 class _PerInstance(Strategy):

@@ -3434,11 +3434,18 @@ cdef class ReplayCore:
         return frames_close(f, final)
 
     def drain(self):
-        """Deliver the rest of the feed and every answer still in flight."""
+        """Deliver the rest of the feed and every answer still in flight.
+
+        The heap is empty when it holds nothing (``hn``), not when its least time is the
+        largest int64 (``heap_top``'s value for an empty heap): a timer may be set for
+        that time (``ctx.set_timer(sys.maxsize, ...)``, "at the end"), and the reference
+        fires it. Test: ``test_engine_backtest_core.py::
+        test_engine_backtest_core_a_timer_at_the_largest_time_fires_as_there`` (the
+        timer was dropped, silently)."""
         cdef int64_t ft
-        while self.qlen or self.heap_top != TW_INT64_MAX:
+        while self.qlen or self.hn:
             ft = self.q[self.qhead].deliver if self.qlen else TW_INT64_MAX
-            if self.heap_top != TW_INT64_MAX and self.heap_top <= ft:
+            if self.hn and self.heap_top <= ft:
                 self._heap_event()
             else:
                 self._deliver()
