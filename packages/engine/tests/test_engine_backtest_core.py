@@ -21,6 +21,7 @@ import json
 import random
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -210,15 +211,25 @@ class RandomFlow(Strategy):
 
 
 def _with_consumes(
-    consumes: Consumes, on_book: bool = True, on_trade: bool = True
+    consumes: Consumes, on_book: bool = True, on_trade: bool = True, per_instance: bool = False
 ) -> type[RandomFlow]:
     """RandomFlow declaring ``consumes``, without its ``on_book`` / ``on_trade`` (the base
-    class's no-op: the core counts those events instead of calling them) when False."""
+    class's no-op: the core counts those events instead of calling them) when False;
+    ``per_instance``: the class keeps the base no-ops and each instance binds its own
+    (RandomFlow's) in ``__init__``, which the runners call all the same."""
     body: dict[str, Any] = {"consumes": consumes, "__module__": __name__}
-    if not on_book:
-        body["on_book"] = Strategy.on_book
-    if not on_trade:
-        body["on_trade"] = Strategy.on_trade
+    own = [name for name, kept in (("on_book", on_book), ("on_trade", on_trade)) if kept]
+    for name, kept in (("on_book", on_book), ("on_trade", on_trade)):
+        if not kept or per_instance:
+            body[name] = getattr(Strategy, name)
+    if per_instance:
+
+        def __init__(self: RandomFlow, config: Mapping[str, Any] | None = None) -> None:
+            RandomFlow.__init__(self, config)
+            for name in own:
+                setattr(self, name, types.MethodType(getattr(RandomFlow, name), self))
+
+        body["__init__"] = __init__
     return type("RandomFlow", (RandomFlow,), body)
 
 
@@ -386,6 +397,7 @@ CONSUMES = st.builds(
     p_act=st.sampled_from([0.02, 0.2, 0.6]),
     timer_ns=st.sampled_from([0, 7_000_000, 60_000_000_000]),
     callbacks=st.sampled_from([(True, True), (False, True), (True, False), (False, False)]),
+    per_instance=st.booleans(),
 )
 def test_engine_backtest_core_random_flows_match_the_reference(
     day_seed: int,
@@ -399,13 +411,14 @@ def test_engine_backtest_core_random_flows_match_the_reference(
     p_act: float,
     timer_ns: int,
     callbacks: tuple[bool, bool],
+    per_instance: bool,
 ) -> None:
     day = _day(3_000, 4, day_seed, halts, reuse)
     tickers = sorted({m.stock for m in day if isinstance(m, StockTradingAction)})
     symbols = {"all": None, "one": tickers[:1], "two": tickers[1:3], "per symbol": tickers}[
         subscribe
     ]
-    cls = _with_consumes(consumes, *callbacks)
+    cls = _with_consumes(consumes, *callbacks, per_instance)
     params = {
         "seed": strat_seed,
         "symbols": symbols,
