@@ -297,71 +297,49 @@ def iter_capture(
     one (:func:`tickwire.cli.reading`), as :func:`iter_binaryfile`'s are.
     """
     with reading(path if isinstance(path, str | os.PathLike) else None):
-        yield from _iter_capture(
-            path,
-            port=port,
-            stats=stats,
-            on_frame=on_frame,
-            keep_duplicates=keep_duplicates,
-            session=session,
-            all_sessions=all_sessions,
-        )
-
-
-def _iter_capture(
-    path: Source | IO[bytes] | bytes,
-    *,
-    port: int | None,
-    stats: CaptureFeedStats | None,
-    on_frame: Callable[[int], None] | None,
-    keep_duplicates: bool,
-    session: str | None,
-    all_sessions: bool,
-) -> Iterator[Message]:
-    """:func:`iter_capture`, its errors not marked with the file yet."""
-    st = stats if stats is not None else CaptureFeedStats()
-    st.sequenced = not keep_duplicates
-    st.session = session
-    one = session is None and not all_sessions
-    if keep_duplicates:
-        capture = MoldCapture(path, port=port, session=session, one_session=one)
-        blocks: Iterator[Sequence[bytes]] = (mold.packet.messages for mold in capture)
-        cstats = capture.stats
-    else:
-        sequenced = SequencedCapture(path, port=port, session=session, one_session=one)
-        blocks = (ev.messages for ev in sequenced)
-        cstats = sequenced.stats.capture
-    for run in blocks:
-        if on_frame is not None:
-            on_frame(1)
-        st.messages += len(run)
-        for block in run:
-            try:
-                yield decode(block)
-            except DecodeError:
-                st.skipped_messages += 1
-                if block and block[0] not in _ITCH_TYPES:
-                    st.unknown_types += 1
-                elif block:
-                    st.short_messages += 1
-    st.frames = cstats.frames
-    st.packets = cstats.packets
-    st.other_session = cstats.other_session
-    st.skipped_frames = cstats.frames - cstats.packets - cstats.other_session
-    st.cut_frames = cstats.cut
-    st.truncated = cstats.truncated
-    st.fragments = cstats.fragments
-    st.bad_packets = cstats.bad_packets
-    st.first_error = cstats.errors[0] if cstats.errors else None
-    if not keep_duplicates:
-        seq = sequenced.stats
-        st.duplicates = seq.duplicates
-        st.missing = seq.missing
-        st.gaps = seq.gaps
-        st.before_start = seq.before_start
-        st.conflicts = seq.conflicts
-        st.first_conflict = seq.first_conflict
-    st.sessions = sorted(cstats.sessions)
+        st = stats if stats is not None else CaptureFeedStats()
+        st.sequenced = not keep_duplicates
+        st.session = session
+        one = session is None and not all_sessions
+        if keep_duplicates:
+            capture = MoldCapture(path, port=port, session=session, one_session=one)
+            blocks: Iterator[Sequence[bytes]] = (mold.packet.messages for mold in capture)
+            cstats = capture.stats
+        else:
+            sequenced = SequencedCapture(path, port=port, session=session, one_session=one)
+            blocks = (ev.messages for ev in sequenced)
+            cstats = sequenced.stats.capture
+        for run in blocks:
+            if on_frame is not None:
+                on_frame(1)
+            st.messages += len(run)
+            for block in run:
+                try:
+                    yield decode(block)
+                except DecodeError:
+                    st.skipped_messages += 1
+                    if block and block[0] not in _ITCH_TYPES:
+                        st.unknown_types += 1
+                    elif block:
+                        st.short_messages += 1
+        st.frames = cstats.frames
+        st.packets = cstats.packets
+        st.other_session = cstats.other_session
+        st.skipped_frames = cstats.frames - cstats.packets - cstats.other_session
+        st.cut_frames = cstats.cut
+        st.truncated = cstats.truncated
+        st.fragments = cstats.fragments
+        st.bad_packets = cstats.bad_packets
+        st.first_error = cstats.errors[0] if cstats.errors else None
+        if not keep_duplicates:
+            seq = sequenced.stats
+            st.duplicates = seq.duplicates
+            st.missing = seq.missing
+            st.gaps = seq.gaps
+            st.before_start = seq.before_start
+            st.conflicts = seq.conflicts
+            st.first_conflict = seq.first_conflict
+        st.sessions = sorted(cstats.sessions)
 
 
 def apply_receiver_events(manager: BookManager, events: Iterable[Event]) -> int:
