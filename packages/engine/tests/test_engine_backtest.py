@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,25 @@ def test_engine_backtest_market_maker_is_deterministic(mm_result: BacktestResult
     assert a["orders"]["sent"] > 100
 
 
+def _updates_timed_and_untimed(
+    strategy: Callable[[], Any], backend: str
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The order updates ``strategy()`` records (its ``updates``) in a run with callback
+    timing and in one without, on the day ``DAY``."""
+    runs = []
+    for measure in (True, False):
+        seen = strategy()
+        run_backtest(
+            seen,
+            generate_day(*DAY),
+            limits=parse_risk_limits(DEFAULT_RISK),
+            measure=measure,
+            backend=backend,
+        )
+        runs.append(seen.updates)
+    return runs[0], runs[1]
+
+
 @pytest.mark.parametrize("backend", ["reference", "compiled"])
 def test_engine_backtest_untimed_run_counts_the_no_op_order_updates(
     mm_result: BacktestResult, backend: str
@@ -80,18 +100,8 @@ def test_engine_backtest_untimed_run_counts_the_no_op_order_updates(
     )
     assert _deterministic(build_report(untimed)) == _deterministic(build_report(mm_result))
     assert untimed.strategy_events == mm_result.strategy_events
-    runs = []
-    for measure in (True, False):
-        seen = Seen()
-        run_backtest(
-            seen,
-            generate_day(*DAY),
-            limits=parse_risk_limits(DEFAULT_RISK),
-            measure=measure,
-            backend=backend,
-        )
-        runs.append(seen.updates)
-    assert len(runs[0]) > 100 and runs[0] == runs[1]
+    timed, untimed = _updates_timed_and_untimed(Seen, backend)
+    assert len(timed) > 100 and timed == untimed
 
 
 @pytest.mark.parametrize("backend", ["reference", "compiled"])
@@ -112,18 +122,8 @@ def test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance(
         async def _update(self, update: OrderUpdate) -> None:
             self.updates.append((update.kind, update.order.user_ref_num))
 
-    runs = []
-    for measure in (True, False):
-        seen = PerInstance()
-        run_backtest(
-            seen,
-            generate_day(*DAY),
-            limits=parse_risk_limits(DEFAULT_RISK),
-            measure=measure,
-            backend=backend,
-        )
-        runs.append(seen.updates)
-    assert len(runs[0]) > 100 and runs[0] == runs[1]
+    timed, untimed = _updates_timed_and_untimed(PerInstance, backend)
+    assert len(timed) > 100 and timed == untimed
 
 
 def test_engine_backtest_pnl_reconciles_with_fills(mm_result: BacktestResult) -> None:
