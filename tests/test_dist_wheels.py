@@ -48,7 +48,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from check_dist import relative_links  # noqa: E402  (scripts/ is not a package)
+from check_dist import elf_sections, relative_links  # noqa: E402  (scripts/ is not a package)
 
 SAMPLE = ROOT / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 LICENSE = (ROOT / "LICENSE").read_text()
@@ -434,6 +434,22 @@ def test_every_package_carries_the_license_and_says_where_it_lives() -> None:
         assert "Topic :: Office/Business :: Financial :: Investment" in project["classifiers"]
         # The README is the long description: a relative link breaks on the index page.
         assert relative_links((pyproject.parent / "README.md").read_text()) == [], folder
+
+
+@pytest.mark.skipif(shutil.which("strip") is None, reason="needs binutils' strip")
+def test_check_dist_sees_debug_sections_and_their_absence(tmp_path: Path) -> None:
+    """``check_dist`` refuses a wheel whose extension carries ``.debug_*`` sections (what
+    ``auditwheel repair --strip`` removes): its ELF reader must see them in an editable
+    build (compiled with ``-g``) and not after ``strip``, or that check could not fail."""
+    built = Path(pytest.importorskip("tickwire.engine._cbook").__file__)
+    assert ".debug_info" in elf_sections(built.read_bytes())
+    copy = tmp_path / built.name
+    shutil.copy(built, copy)
+    subprocess.run(["strip", "-s", str(copy)], check=True)
+    sections = elf_sections(copy.read_bytes())
+    assert ".text" in sections and not [s for s in sections if s.startswith(".debug_")]
+    assert copy.stat().st_size < built.stat().st_size / 3
+    assert elf_sections(b"#!/bin/sh\n") == []
 
 
 def _supported_pythons() -> list[str]:
