@@ -310,6 +310,29 @@ def test_distrusted_answers_leave_the_order_as_sent() -> None:
     assert m.open_orders() == [] and not m.risk.armed
 
 
+def test_a_rejected_filled_order_stays_filled(caplog: pytest.LogCaptureFixture) -> None:
+    """A Rejected naming an order already filled answers nothing this manager sent: the
+    kill switch trips and the order stays filled, its shares in the position. The old
+    tracker made it ``rejected``, with the Reject Reason as its reason, so the backtest's
+    and the live engine's orders table called an order that traded rejected."""
+    risk = RiskEngine(RiskLimits())
+    updates: list[object] = []
+    m = OrderManager(
+        lambda msg: None, risk, iter(range(1, 10**6)).__next__, on_update=updates.append
+    )
+    o = m.submit("AAPL", "B", 100, PX)
+    _accept(m, o.user_ref_num, 100)
+    m.on_message(v50.OrderExecuted(2, o.user_ref_num, 100, PX, "A", 7))
+    assert (o.state, o.filled_qty, risk.ledger.position("AAPL")) == (OrderState.DONE, 100, 100)
+    seen = len(updates)
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.Rejected(3, o.user_ref_num, 0x0F, o.cl_ord_id))
+    assert (o.state, o.filled_qty, o.reason) == (OrderState.DONE, 100, "")
+    assert (risk.armed, m.distrusted_answers, risk.ledger.position("AAPL")) == (False, 1, 100)
+    assert len(updates) == seen  # nothing to tell the strategy: the order is as it was
+    assert len(caplog.records) == 1 and "rejected of an order dead" in caplog.messages[0]
+
+
 def test_a_rejected_live_order_stays_counted(caplog: pytest.LogCaptureFixture) -> None:
     """A Rejected naming a live order: with its Replace in flight it refuses that replace,
     and the order stays live and counted; with nothing in flight (this manager sends no

@@ -276,6 +276,33 @@ def test_ouch_tracker_replacements_never_sent_stay_bounded() -> None:
     assert t.orders[1_000 + n - 1].state is OrderState.LIVE and t.unknown == n
 
 
+def test_ouch_tracker_a_rejected_dead_or_rejected_order_changes_nothing() -> None:
+    """A Rejected answers an Enter or a Replace (the order pending) or a Modify (live):
+    an order already dead (filled, cancelled, replaced away) or rejected has nothing a
+    Rejected could answer. It is distrusted and changes nothing. The old tracker made a
+    filled order ``rejected`` with its Reject Reason, so a report of the day called an
+    order that traded 100 shares rejected."""
+    book = OrderBook50()
+    e = book.enter("B", 100, "AAPL", 100)
+    o = book.on_message(_accepted50(e.user_ref_num, 100))
+    assert o is not None
+    book.on_message(v50.OrderExecuted(2, 1, 100, 100, "A", 7))
+    assert (o.state, o.filled, o.quantity) == ("dead", 100, 0)
+    change = book.tracker.on_message(v50.Rejected(3, 1, 0x0F, "x"))
+    assert change is not None and change.ignored
+    assert change.distrust == "rejected of an order dead"
+    assert (o.state, o.filled, o.reason, book.tracker.distrusted) == ("dead", 100, "", 1)
+    # a rejected order hears a second Rejected: the first one's reason stays
+    r = book.enter("S", 100, "AAPL", 101)
+    book.on_message(v50.Rejected(4, r.user_ref_num, 0x15, "x"))
+    rejected = book.tracker.orders[r.user_ref_num]
+    first = rejected.reason
+    assert rejected.state == "rejected"
+    change = book.tracker.on_message(v50.Rejected(5, r.user_ref_num, 0x0F, "x"))
+    assert change is not None and change.ignored
+    assert (rejected.state, rejected.reason, book.tracker.distrusted) == ("rejected", first, 2)
+
+
 def test_ouch_tracker_a_rejected_live_order_stays_live() -> None:
     """A Rejected naming a live order can only refuse its Modify or Replace in flight:
     the order stays live with its shares (REFUSES_IN); with nothing in flight it is

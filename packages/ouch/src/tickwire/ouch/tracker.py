@@ -28,7 +28,8 @@ The algorithm, in two tables:
 The tracker never takes more from the venue than was sent. :data:`EXPECTED_IN` gives
 the states in which an order may hear each event (an Accepted only while it is
 pending, so never twice and never for an order already dead; a Modified only while it
-is live); heard in any other state, the answer changes nothing. An Accepted, Replaced
+is live; a Rejected only while it is pending or live, never for an order already dead
+or rejected); heard in any other state, the answer changes nothing. An Accepted, Replaced
 or Modified that grants more shares open than the order had (requested, for an
 Accepted or a replacement), or names another side or symbol, is applied with the
 order's own side and symbol and at most its shares. A Replaced of an original that is
@@ -129,6 +130,10 @@ EXPECTED_IN: dict[Event, frozenset[OrderState]] = {
     Event.REPLACED: frozenset({OrderState.PENDING}),
     Event.REPLACED_DEAD: frozenset({OrderState.PENDING}),
     Event.MODIFIED: frozenset({OrderState.LIVE}),
+    # An Enter's or Replace's (pending) or a Modify's (live: :data:`REFUSES_IN`): a dead
+    # or rejected order has no request a Rejected could answer. Test:
+    # ``test_ouch_tracker_a_rejected_dead_or_rejected_order_changes_nothing``.
+    Event.REJECTED: _OPEN,
 }
 
 #: The states in which an event refuses a request on the order still in flight rather
