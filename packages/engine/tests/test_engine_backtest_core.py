@@ -711,6 +711,82 @@ def test_engine_backtest_core_a_timer_at_the_largest_time_fires_as_there() -> No
     ]
 
 
+class _NearTheEnd(Strategy):
+    """At its first two-sided book update sets a timer ``before`` ns before the largest
+    int64 time and one at it (``sys.maxsize - before``, ``sys.maxsize``); each logs its
+    time and sends a buy and a sell at the bid seen (risk passes them, the venue, closed by
+    then, rejects them)."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
+    before = 10
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.symbol = ""
+        self.price = 0
+
+    async def on_book(self, update: BookUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if not self.symbol and update.bbo.bid_price is not None:
+            self.symbol, self.price = update.symbol, update.bbo.bid_price
+            ctx.set_timer(sys.maxsize - self.before, "near")
+            ctx.set_timer(sys.maxsize, "end")
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        ctx.log(f"{timer.name} {timer.timestamp}")
+        qty = 100 if timer.name == "near" else 200  # not risk's duplicate of the first
+        for side in "BS":
+            ctx.orders.submit(self.symbol, side, qty, self.price, TimeInForce.DAY)
+
+
+@pytest.mark.parametrize("before", [0, 10, 25_000, 10**12])
+@pytest.mark.parametrize(
+    "latencies",
+    [
+        ("constant:20000", "constant:30000", "constant:30000"),
+        ("uniform:1000,200000", "lognormal:30000,0.8", "normal:30000,20000"),
+    ],
+)
+def test_engine_backtest_core_times_stop_at_the_largest_int64(
+    before: int, latencies: tuple[str, str, str]
+) -> None:
+    """An order sent within one latency of the largest int64 time arrives at that time,
+    and its answer too (``strategy.api.MAX_TIME_NS``), on both backends, with the same
+    report: the reference took the order past it and failed at its next PnL sample with a
+    bare "argument out of range", while the core's int64 sum wrapped to a negative time
+    and ran on with negative latency samples, silently."""
+    feed, order, ack = latencies
+    config = BacktestConfig(feed_latency=feed, order_latency=order, ack_latency=ack)
+    factory = type("Near", (_NearTheEnd,), {"before": before})
+    want = _same(factory, lambda: _day(2_000, 3, 9, 0), config)
+    assert [line.split()[1] for line in want["log"]] == ["near", "end"]
+    assert (
+        len(want["orders"]) == 4 and sum(want["report"]["orders"]["venue_messages"].values()) == 4
+    )
+    assert min(want["tick_to_venue"]) >= 0 and min(want["order_to_ack"]) >= 0
+
+
+class _AfterTheEnd(Strategy):
+    """Sets a timer at ``sys.maxsize + 1`` (``2**63``) at its first book update."""
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.set_timer(sys.maxsize + 1, "after")
+
+
+@pytest.mark.parametrize("backend", ["reference", *CORES])
+def test_engine_backtest_core_a_timer_after_the_largest_time_is_refused(backend: str) -> None:
+    """``ctx.set_timer`` after the largest int64 time is a :class:`StrategyError` naming
+    the time, on both backends: the core failed with a bare "Python int too large to
+    convert to C long" and the reference ran on and failed at its next sample with
+    "argument out of range"."""
+    with pytest.raises(StrategyError, match=rf"ctx.set_timer: at_ns {2**63} is after the latest"):
+        _run(_AfterTheEnd, _day(2_000, 3, 9, 0), backend)
+
+
 class _PerInstance(Strategy):
     """Binds its ``on_book`` and ``on_trade`` per instance (the class keeps the base
     no-ops) and logs each event it is given."""

@@ -2637,14 +2637,20 @@ cdef class ReplayCore:
         """The runner's ``_send``: an OUCH message the order manager sends reaches the venue
         one order latency draw later (a constant in C, else the runner's seeded model, in
         the reference's order), never before the one sent before; its tick-to-venue sample,
-        its send time (order-to-ack), its pins."""
-        cdef int64_t now, arrive, ref
+        its send time (order-to-ack), its pins.
+
+        An arrival after the largest int64 time (an order sent from a timer within one
+        latency of it) is at that time, as in the reference (``strategy.api.MAX_TIME_NS``):
+        the sum wrapped to a negative time, silently. Test: ``test_engine_backtest_core.py::
+        test_engine_backtest_core_times_stop_at_the_largest_int64``."""
+        cdef int64_t now, lat, arrive, ref
         cdef dict r = self.rdict
         now = r["now"]
         if self.order_const >= 0:
-            arrive = now + self.order_const
+            lat = self.order_const
         else:
-            arrive = now + <int64_t>self.order_sample()
+            lat = <int64_t>self.order_sample()
+        arrive = now + lat if lat <= TW_INT64_MAX - now else TW_INT64_MAX
         if arrive < self.last_arrival:
             arrive = self.last_arrival
         self.last_arrival = arrive
@@ -2658,12 +2664,16 @@ cdef class ReplayCore:
 
     def respond(self, msg):
         """The runner's ``_respond``: a venue answer reaches the strategy one ack latency
-        draw after the venue's time, in order."""
-        cdef int64_t deliver
+        draw after the venue's time, in order; never after the largest int64 time (as
+        :meth:`send`)."""
+        cdef int64_t lat, deliver
         if self.ack_const >= 0:
-            deliver = self.exchange_now + self.ack_const
+            lat = self.ack_const
         else:
-            deliver = self.exchange_now + <int64_t>self.ack_sample()
+            lat = <int64_t>self.ack_sample()
+        deliver = (
+            self.exchange_now + lat if lat <= TW_INT64_MAX - self.exchange_now else TW_INT64_MAX
+        )
         if deliver < self.last_response:
             deliver = self.last_response
         self.last_response = deliver

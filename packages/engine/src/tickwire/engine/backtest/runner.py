@@ -37,6 +37,7 @@ from tickwire.engine.book import BookManager, TapePrint, fault_counts
 from tickwire.engine.cbook import BOOK_BACKENDS, make_book_manager
 from tickwire.engine.risk import Ledger, RiskEngine, RiskLimits
 from tickwire.engine.strategy.api import (
+    MAX_TIME_NS,
     OrderUpdate,
     Strategy,
     StrategyError,
@@ -393,8 +394,14 @@ class _Runner:
         self._seq += 1
         heapq.heappush(self._heap, (t, kind, self._seq, payload))
 
+    # An order or an answer whose latency would take it after MAX_TIME_NS (one sent from
+    # a timer near the end of time) happens at MAX_TIME_NS: times stay int64, as in the
+    # compiled core and the result's tables (test_engine_backtest_core.py::
+    # test_engine_backtest_core_times_stop_at_the_largest_int64).
     def _send(self, msg: v50.InboundMessage) -> None:
         arrive = self.now + self.order_lat.sample()
+        if arrive > MAX_TIME_NS:
+            arrive = MAX_TIME_NS
         if arrive < self._last_arrival:
             arrive = self._last_arrival
         self._last_arrival = arrive
@@ -408,6 +415,8 @@ class _Runner:
 
     def _respond(self, msg: v50.OutboundMessage) -> None:
         deliver = self.exchange_now + self.ack_lat.sample()
+        if deliver > MAX_TIME_NS:
+            deliver = MAX_TIME_NS
         if deliver < self._last_response:
             deliver = self._last_response
         self._last_response = deliver

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOOK_EVENTS",
+    "MAX_TIME_NS",
     "BookUpdate",
     "Consumes",
     "Context",
@@ -56,6 +57,14 @@ __all__ = [
     "strategy_params",
     "strategy_table",
 ]
+
+
+#: The latest time of a run, ns since midnight: the largest int64, what the compiled core
+#: and the result's tables hold. ``ctx.set_timer`` refuses a later time; an order or an
+#: answer whose latency would take it later arrives at this time (the runner's ``_send``
+#: and ``_respond``, ``ReplayCore.send`` and ``respond``). Test:
+#: ``test_engine_backtest_core.py::test_engine_backtest_core_times_stop_at_the_largest_int64``.
+MAX_TIME_NS = (1 << 63) - 1
 
 
 class StrategyError(RuntimeError):
@@ -297,8 +306,8 @@ class Context(Protocol):
         ...
 
     def set_timer(self, at_ns: int, name: str) -> None:
-        """Call ``on_timer`` at time ``at_ns`` (ns since midnight, an integer: a float
-        is a :class:`StrategyError`)."""
+        """Call ``on_timer`` at time ``at_ns`` (ns since midnight, an integer up to
+        :data:`MAX_TIME_NS`: a float or a later time is a :class:`StrategyError`)."""
         ...
 
     def position(self, symbol: str) -> int:

@@ -60,6 +60,7 @@ from tickwire.engine.book import BBO, BookManager, OrderBook, TapePrint, TopLeve
 from tickwire.engine.cbook import positional_constructor
 from tickwire.engine.risk import symbol_key
 from tickwire.engine.strategy.api import (
+    MAX_TIME_NS,
     BookUpdate,
     Consumes,
     InstrumentState,
@@ -236,7 +237,15 @@ class StrategyContext:
         became floats; an order sent then failed in the orders table with a bare
         ``TypeError``) and the compiled core truncated it to an int, so the two reports
         differed. Test: ``test_engine_strategy_context.py::
-        test_engine_strategy_context_a_timer_at_a_float_time_is_refused``."""
+        test_engine_strategy_context_a_timer_at_a_float_time_is_refused``.
+
+        ``at_ns`` must not be after :data:`~tickwire.engine.strategy.api.MAX_TIME_NS`
+        (``2**63 - 1``, the largest int64; ``sys.maxsize`` is a fine "at the end"): a
+        later time is refused with a :class:`StrategyError` naming it. Reason: the compiled
+        core keeps times as int64 and failed with a bare "Python int too large to convert
+        to C long", where the reference ran on and failed at its next sample with
+        "argument out of range". Test: ``test_engine_backtest_core.py::
+        test_engine_backtest_core_a_timer_after_the_largest_time_is_refused``."""
         try:
             at = operator.index(at_ns)
         except TypeError:
@@ -244,6 +253,10 @@ class StrategyContext:
                 "ctx.set_timer: at_ns must be an integer number of ns since midnight, "
                 f"got {type(at_ns).__name__} {at_ns!r}"
             ) from None
+        if at > MAX_TIME_NS:
+            raise StrategyError(
+                f"ctx.set_timer: at_ns {at} is after the latest time, {MAX_TIME_NS} ns (2**63 - 1)"
+            )
         self._schedule(max(at, self._clock()), name)
 
     def position(self, symbol: str) -> int:
