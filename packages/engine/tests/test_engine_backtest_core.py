@@ -787,6 +787,75 @@ def test_engine_backtest_core_a_timer_after_the_largest_time_is_refused(backend:
         _run(_AfterTheEnd, _day(2_000, 3, 9, 0), backend)
 
 
+class _BadNumbers(Strategy):
+    """From its 20th two-sided book update on, once per update: a Day buy at the bid (it
+    rests), then a submit or a replace of it with a price or a quantity that is not an
+    int64 (a float, a bool, an int past 2**63), each refused by risk; logs each update."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
+    BAD: tuple[tuple[str, Any], ...] = (
+        ("price", 1.0),  # added to the bid: a float price
+        ("quantity", 100.0),
+        ("quantity", True),
+        ("price", 2**64),
+        ("replace price", 0.5),
+        ("replace quantity", 200.0),
+        ("replace quantity", 2**63),
+    )
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.seen = 0
+        self.resting: Order | None = None
+
+    async def on_book(self, update: BookUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        bid = update.bbo.bid_price
+        if bid is None or update.bbo.ask_price is None:
+            return
+        self.seen += 1
+        step = self.seen - 20
+        orders = ctx.orders
+        if step == 0:
+            self.resting = orders.submit(update.symbol, "B", 100, bid, TimeInForce.DAY)
+        elif 0 < step <= len(self.BAD):
+            what, bad = self.BAD[step - 1]
+            if what == "price":
+                orders.submit(update.symbol, "B", 100, bid + bad, TimeInForce.DAY)
+            elif what == "quantity":
+                orders.submit(update.symbol, "B", bad, bid, TimeInForce.DAY)
+            elif self.resting is not None and self.resting.is_open:
+                price = self.resting.price + bad if what == "replace price" else None
+                quantity = bad if what == "replace quantity" else None
+                orders.replace(self.resting, price=price, quantity=quantity)
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"{update.kind} {update.order.user_ref_num} {update.reason}")
+
+
+def test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_as_there() -> None:
+    """An order whose price or quantity is not an int64 (a float above all) is refused by
+    risk (``invalid``) and the run goes on, on both backends, its row in the orders table
+    with a null for what no int64 column holds: both failed the run with a bare
+    ``required argument is not an integer`` (or ``argument out of range``) writing that
+    row, where live refuses the order and goes on."""
+    want = _same(_BadNumbers, lambda: _day(4_000, 1, 9, 0))
+    assert want["report"]["orders"]["refused_by_risk"] == {"invalid": len(_BadNumbers.BAD)}
+    refused = [o for o in want["orders"] if o["state"] == "refused"]
+    assert [(o["price"] is None, o["quantity"] is None) for o in refused] == [
+        (True, False),
+        (False, True),
+        (False, True),
+        (True, False),
+        (True, False),
+        (False, True),
+        (False, True),
+    ]
+    assert sum("refused" in line for line in want["log"]) == len(_BadNumbers.BAD)
+
+
 class _PerInstance(Strategy):
     """Binds its ``on_book`` and ``on_trade`` per instance (the class keeps the base
     no-ops) and logs each event it is given."""

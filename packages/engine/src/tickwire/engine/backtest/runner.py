@@ -162,14 +162,33 @@ def _order_dict(*values: Any) -> dict[str, Any]:
 _STATE_NAMES = {state: state.value for state in OrderState}
 
 
+def _column_int(value: object) -> int | None:
+    """``value`` if the orders table's int64 column holds it as itself, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return None
+
+
 def _order_row(o: Order) -> tuple[Any, ...]:
+    """The orders table's row of ``o``.
+
+    A price or quantity of a refused order that is not an int64 (a float, a bool, an int
+    past 2**63: risk refuses it, reason ``invalid``) is null in the row. Reason: the
+    table's columns are int64; packed as it was, it failed the run (both backends) with a
+    bare ``required argument is not an integer`` or ``argument out of range``, where live
+    refuses the order and goes on. Test: ``test_engine_backtest_core.py::
+    test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_as_there``."""
+    price: int | None = o.price
+    quantity: int | None = o.quantity
+    if o.refused:  # a sent order's were risk's checked ints
+        price, quantity = _column_int(price), _column_int(quantity)
     return (
         o.user_ref_num,
         o.sent_ns,
         o.symbol,
         o.side,
-        o.price,
-        o.quantity,
+        price,
+        quantity,
         o.time_in_force,
         _STATE_NAMES[o.state],
         o.filled_qty,
@@ -294,7 +313,7 @@ class _Runner:
         # The records that grow with the day go to disk as the run goes (spill.py).
         self.spill = spill = Spill()
         self._fills = spill.table("fills", "iussiisusi", Fill)
-        self._orders = spill.table("orders", "uissiissiu?s", _order_dict)
+        self._orders = spill.table("orders", "uissi?i?ssiu?s", _order_dict)
         self._pnl = spill.table("pnl", "iiiiiii", PnlPoint)
         self._marks = spill.table("marks", "sii", lambda s, t, m: (s, t, m))
         self._last_mark: dict[str, int] = {}
