@@ -20,7 +20,14 @@ from tickwire.engine.backtest.latency import (
 from tickwire.engine.backtest.report import build_report, percentiles, summary_text, write_outputs
 from tickwire.engine.cli_backtest import DEFAULT_RISK, main
 from tickwire.engine.risk import parse_risk_limits
-from tickwire.engine.strategy import MarketMaker, OrderUpdate, ThresholdTaker
+from tickwire.engine.strategy import (
+    BookUpdate,
+    MarketMaker,
+    OrderUpdate,
+    ThresholdTaker,
+    TradeEvent,
+)
+from tickwire.engine.strategy.api import Context
 from tickwire.itch.generator import generate_day
 
 DAY = (40_000, 40, 1)  # messages, symbols, seed: a small generated day keeps the suite quick
@@ -124,6 +131,58 @@ def test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance(
 
     timed, untimed = _updates_timed_and_untimed(PerInstance, backend)
     assert len(timed) > 100 and timed == untimed
+
+
+class _BoundIn(MarketMaker):
+    """The market maker with its ``on_order_update``, ``on_book`` and ``on_trade`` bound
+    per instance (the class keeps the base no-ops for the first and last) in ``__init__``
+    or, with ``where = "on_start"``, in ``on_start``; each records what it is given in
+    ``updates`` (``on_book`` then trades as the market maker does)."""
+
+    where = "__init__"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[tuple[str, int]] = []
+        if self.where == "__init__":
+            self._bind()
+
+    async def on_start(self, ctx: Context) -> None:
+        await super().on_start(ctx)
+        if self.where == "on_start":
+            self._bind()
+
+    def _bind(self) -> None:
+        self.on_order_update = self._update  # type: ignore[method-assign]
+        self.on_book = self._book  # type: ignore[method-assign]
+        self.on_trade = self._trade  # type: ignore[method-assign]
+
+    async def _update(self, update: OrderUpdate) -> None:
+        self.updates.append((update.kind, update.order.user_ref_num))
+
+    async def _book(self, update: BookUpdate) -> None:
+        self.updates.append(("book", update.timestamp))
+        await MarketMaker.on_book(self, update)
+
+    async def _trade(self, trade: TradeEvent) -> None:
+        self.updates.append(("trade", trade.timestamp))
+
+
+class _BoundInOnStart(_BoundIn):
+    where = "on_start"
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_engine_backtest_callbacks_bound_in_on_start_are_called(backend: str) -> None:
+    """Callbacks a strategy binds per instance in ``on_start`` are called as those bound in
+    ``__init__``, timed or not, on both backends: the runner took the callbacks (and
+    whether ``on_order_update`` was the no-op to count) before ``on_start``, so it never
+    called an ``on_book`` or ``on_trade`` bound there, nor an ``on_order_update`` in an
+    untimed run (``measure=False``)."""
+    want = _updates_timed_and_untimed(_BoundIn, backend)
+    kinds = {kind for kind, _ in want[0]}
+    assert {"book", "trade", "accepted", "executed"} <= kinds and want[0] == want[1]
+    assert _updates_timed_and_untimed(_BoundInOnStart, backend) == want
 
 
 def test_engine_backtest_pnl_reconciles_with_fills(mm_result: BacktestResult) -> None:

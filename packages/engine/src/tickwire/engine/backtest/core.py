@@ -145,7 +145,7 @@ def run_core(
     """Run ``runner`` (built with ``compiled=True``) over ``source`` in the core."""
     ext: Any = cbook._ext
     wall0 = time.perf_counter()
-    runner._drive(runner.strategy.on_start(runner.ctx))
+    runner.start()  # on_start, then the callbacks as it left them
     feed = runner.feed_lat
     const = _const(feed)
     core = ext.ReplayCore(

@@ -380,16 +380,10 @@ class _Runner:
             log=self._log,
             consumes=declared_consumes(strategy),
         )
+        # The callbacks (and _count_updates) are taken by start(), after on_start: a
+        # strategy may bind its own there.
         self._callbacks = callbacks(strategy)
-        # A strategy that keeps the base class's no-op on_order_update, in a run that times
-        # no callback: its order updates are counted (strategy_events), not driven through
-        # a coroutine each (the compiled core does the same for on_book and on_trade).
-        # Asked of the bound callback, not the class: a strategy may bind its own per
-        # instance (test_engine_backtest.py::
-        # test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance).
-        self._count_updates = not measure and is_base_callback(
-            strategy.on_order_update, "on_order_update"
-        )
+        self._count_updates = False
         self._trigger_ts = 0  # exchange time of the event being handled (tick-to-venue)
         # Send times of the UserRefNums sent and not answered yet (order-to-ack), and
         # the last one sent: a message naming a lower one is about an order sent before.
@@ -667,11 +661,35 @@ class _Runner:
         )
 
     # -- the loop ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """``on_start``, then the strategy's callbacks as it left them, for the run (both
+        backends: :meth:`run` and :func:`~tickwire.engine.backtest.core.run_core`).
+
+        The rule: a callback is the strategy's bound attribute after ``on_start``, as
+        ``__init__`` or ``on_start`` set it (``self.on_order_update = self._update``; the
+        class may keep the base no-op). In a run that times no callback (``measure=False``)
+        a strategy whose ``on_order_update`` is then the base class's no-op has its order
+        updates counted (``strategy_events``), not driven through a coroutine each (the
+        compiled core does the same for ``on_book`` and ``on_trade``); ``on_start``'s own
+        updates are driven through whatever it bound, as in a timed run. Reason: taken
+        before ``on_start`` (when the runner was made), a callback bound there was never
+        called: ``on_order_update`` in untimed runs, ``on_book`` and ``on_trade`` in every
+        run, on both backends, where live calls it. Tests: ``test_engine_backtest.py::
+        test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance``,
+        ``test_engine_backtest.py::
+        test_engine_backtest_callbacks_bound_in_on_start_are_called``."""
+        self._drive(self.strategy.on_start(self.ctx))
+        strategy = self.strategy
+        self._callbacks = callbacks(strategy)
+        self._count_updates = not self.measure and is_base_callback(
+            strategy.on_order_update, "on_order_update"
+        )
+
     def run(
         self, messages: Iterable[Message], progress: Callable[[int], None] | None, total: int | None
     ) -> BacktestResult:
         wall0 = time.perf_counter()
-        self._drive(self.strategy.on_start(self.ctx))
+        self.start()
         heap = self._heap
         feed = self._feed
         venue = self.venue

@@ -382,8 +382,10 @@ def is_base_callback(callback: Callable[..., Any], name: str) -> bool:
     the class's attribute does not show; asked of the class, the compiled core counted
     those events and never called the strategy's callback, where the reference called
     it; asked of the class, the reference runner's untimed runs counted an
-    ``on_order_update`` bound so. Tests: ``test_engine_backtest_core.py::
+    ``on_order_update`` bound so. The runner asks after ``on_start``, which may bind them
+    too (``_Runner.start``). Tests: ``test_engine_backtest_core.py::
     test_engine_backtest_core_callbacks_bound_per_instance_are_called_as_there``,
     ``test_engine_backtest.py::
-    test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance``."""
+    test_engine_backtest_untimed_run_calls_an_order_update_bound_per_instance``,
+    ``test_engine_backtest.py::test_engine_backtest_callbacks_bound_in_on_start_are_called``."""
     return getattr(callback, "__func__", None) is getattr(Strategy, name)
