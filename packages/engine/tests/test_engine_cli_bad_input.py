@@ -402,6 +402,12 @@ class ValueErrorInCallback(Strategy):
     async def on_book(self, update):
         raise ValueError("bad quote")
 
+class DecodeErrorInCallback(Strategy):
+    async def on_book(self, update):
+        from tickwire.itch import DecodeError
+
+        raise DecodeError("my model's own bytes", offset=7)
+
 class BuildRuntimeError(Strategy):
     def __init__(self, config=None):
         raise RuntimeError("no model file")
@@ -451,23 +457,38 @@ def test_a_strategy_that_calls_sys_exit_fails_the_run(
     assert not (out / "report.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("cls", "error"),
+    [
+        ("ValueErrorInCallback", "bad quote"),
+        ("DecodeErrorInCallback", "my model's own bytes (at byte offset 7)"),
+    ],
+)
 @pytest.mark.parametrize("backend", ["reference", "cython", "compiled"])
 def test_a_strategy_error_over_a_file_is_not_said_to_be_the_files(
-    tmp_path: Path, failing: str, capsys: pytest.CaptureFixture[str], backend: str
+    tmp_path: Path,
+    failing: str,
+    capsys: pytest.CaptureFixture[str],
+    backend: str,
+    cls: str,
+    error: str,
 ) -> None:
     """An error reading or decoding a DATA file names it (``tests/test_cli_bad_input.py``,
     ``test_an_unreadable_itch_file_is_named_in_the_error``); a strategy's error in a
     callback, raised while the same file is read (inside the compiled core's feed, for
-    ``compiled``), is the strategy's: its line is as it was, without the file's name."""
+    ``compiled``), is the strategy's: its line is as it was, without the file's name. A
+    ``tickwire.itch.DecodeError`` of the strategy's own too: the compiled core said it
+    was the file's (``day.itch: my model's own bytes ...``, its offset moved by the
+    chunks fed before); only the framing's are (``_cbook.FRAMING``)."""
     day = tmp_path / "day.itch"
     with BinaryFileWriter(day) as w:
         for msg in generate_day(3000, 5, 1):
             w.write(msg)
-    argv = ["backtest", str(day), "--strategy", f"{failing}:ValueErrorInCallback"]
+    argv = ["backtest", str(day), "--strategy", f"{failing}:{cls}"]
     argv += ["--backend", backend, "--out", str(tmp_path / "o"), "--no-plot", "--quiet"]
     assert main(argv) == 1
     line = _error_line(capsys.readouterr().err)
-    assert line == "tickwire-engine backtest: error: bad quote", line
+    assert line == f"tickwire-engine backtest: error: {error}", line
 
 
 @pytest.mark.parametrize(

@@ -366,7 +366,11 @@ cdef int stream_start(CBookManager counts, bytes buf) except -1:
         return 0
     from tickwire.itch.reader import refuse_capture  # once per stream
 
-    refuse_capture(buf)
+    try:
+        refuse_capture(buf)
+    except DecodeError as exc:
+        setattr(exc, FRAMING, True)
+        raise
     counts.stream_started = True
     return 0
 
@@ -422,21 +426,38 @@ cdef inline Py_ssize_t frames_next(Frames* f) noexcept nogil:
         return length
 
 
+#: The attribute set (True) on a ``DecodeError`` of the framing of a stream
+#: (:func:`stream_start`, :func:`frames_close`): only those are the stream's errors, which
+#: :func:`tickwire.engine.cbook.feed_chunks` puts at their stream offset and names the file
+#: in. Another ``DecodeError`` out of a ``feed`` was raised by what the feed ran (the
+#: compiled core runs the strategy's callbacks there): a strategy's own ``DecodeError`` is
+#: not the file's. Test: ``test_engine_cli_bad_input.py::
+#: test_a_strategy_error_over_a_file_is_not_said_to_be_the_files``.
+FRAMING = "tickwire_framing"
+
+
+cdef object framing_error(str reason, Py_ssize_t offset, object message_type):
+    """A ``DecodeError`` of the framing (marked :data:`FRAMING`)."""
+    exc = DecodeError(reason, offset=offset, message_type=message_type)
+    setattr(exc, FRAMING, True)
+    return exc
+
+
 cdef Py_ssize_t frames_close(Frames f, bint final) except -1:
     """The bytes consumed (every complete frame). An unframeable frame is a
     :class:`tickwire.itch.DecodeError`, and so, with ``final``, is an incomplete last
-    frame (without ``final`` it is left for the next chunk)."""
+    frame (without ``final`` it is left for the next chunk); both marked :data:`FRAMING`."""
     if f.blocked:
-        raise DecodeError(
+        raise framing_error(
             "unknown message type with a zero length prefix: cannot frame",
-            offset=f.pos,
-            message_type=chr(f.b[f.pos + 2]),
+            f.pos,
+            chr(f.b[f.pos + 2]),
         )
     if final and f.pos < f.end:
-        raise DecodeError(
+        raise framing_error(
             f"truncated frame at end of stream: only {f.end - f.pos} bytes left",
-            offset=f.pos,
-            message_type=chr(f.b[f.pos + 2]) if f.end - f.pos > 2 else None,
+            f.pos,
+            chr(f.b[f.pos + 2]) if f.end - f.pos > 2 else None,
         )
     return f.pos
 

@@ -89,8 +89,12 @@ def feed_chunks(
     reading and decoding it (:func:`tickwire.cli.name_input`: the same exception), so a
     command's error line names the file (``day.itch: truncated frame ...``): an error of
     ``chunks`` (a file that cannot be read, a broken gzip) and the ``DecodeError`` of
-    ``feed``'s framing. Nothing else ``feed`` raises is marked: the compiled core runs
-    the strategy's callbacks inside it, and a strategy's error is not the file's. Why:
+    ``feed``'s framing (marked ``_cbook.FRAMING`` where it is raised). Nothing else
+    ``feed`` raises is marked or moved, a ``DecodeError`` included: the compiled core runs
+    the strategy's callbacks inside it, and a strategy's error is not the file's (a
+    strategy's own ``DecodeError`` was said to be the file's, at an offset of the
+    stream's; test ``test_engine_cli_bad_input.py::
+    test_a_strategy_error_over_a_file_is_not_said_to_be_the_files``). Why:
     ``book --backend cython`` and ``backtest --backend compiled`` said ``truncated
     frame ...`` and nothing of which file. Test:
     ``tests/test_cli_bad_input.py::test_an_unreadable_itch_file_is_named_in_the_error``.
@@ -110,6 +114,8 @@ def feed_chunks(
             feed(rest, True)
     except DecodeError as exc:
         if input_of(exc) is not None:  # raised reading ``chunks``: at its own offset
+            raise
+        if not getattr(exc, _ext.FRAMING, False):  # raised by what feed ran: a strategy's
             raise
         error = DecodeError(exc.reason, offset=base + exc.offset, message_type=exc.message_type)
         raise name_input(error, name) from None
