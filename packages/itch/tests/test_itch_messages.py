@@ -159,6 +159,23 @@ def test_decode_error_pickles() -> None:
     assert str(back) == str(err)
 
 
+def test_decode_error_pickles_with_the_file_it_was_read_from() -> None:
+    """A ``DecodeError`` marked with the file it was raised reading
+    (``tickwire.cli.name_input``) keeps the mark through a pickle round trip (a
+    multiprocessing worker's error, a sweep's): ``one_line`` prints the same line, the file
+    first. ``__reduce__`` rebuilt it from its three fields only and the name was lost."""
+    from tickwire.cli import input_of, name_input, one_line
+
+    err = name_input(DecodeError("truncated frame", offset=12, message_type="A"), "day.itch")
+    assert one_line(err) == "day.itch: truncated frame (at byte offset 12, message type 'A')"
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is DecodeError and input_of(back) == "day.itch"
+    assert one_line(back) == one_line(err)
+    assert (back.reason, back.offset, back.message_type) == ("truncated frame", 12, "A")
+    plain = pickle.loads(pickle.dumps(DecodeError("bad")))  # unmarked: still unmarked
+    assert input_of(plain) is None and one_line(plain) == "bad (at byte offset 0)"
+
+
 @pytest.mark.parametrize(
     "msg",
     [

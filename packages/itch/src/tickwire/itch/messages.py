@@ -102,8 +102,17 @@ class DecodeError(ValueError):
         super().__init__(f"{reason} ({where})")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only arguments need help to survive pickling (multiprocessing users).
-        return (_rebuild_decode_error, (self.reason, self.offset, self.message_type))
+        """Rebuilt from its fields (keyword-only arguments need help to survive pickling:
+        multiprocessing users), then given its other attributes back: above all the
+        input file ``tickwire.cli.name_input`` marked it with, which ``one_line`` prints
+        first (``day.itch: truncated frame ...``); rebuilt from the fields alone, a
+        worker's error lost the file's name. Test: ``test_itch_messages.py::
+        test_decode_error_pickles_with_the_file_it_was_read_from``."""
+        return (
+            _rebuild_decode_error,
+            (self.reason, self.offset, self.message_type),
+            dict(self.__dict__),
+        )
 
 
 def _rebuild_decode_error(reason: str, offset: int, message_type: str | None) -> DecodeError:
