@@ -154,6 +154,41 @@ def test_truncated_gzip_is_data_error_for_every_book(
         assert "gzip" in _error_line(capsys.readouterr().err)
 
 
+def test_a_cut_gzip_is_the_same_line_on_every_backend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``book`` and ``backtest`` over a gzip day cut short say one line, the same on the
+    reference and the compiled backends: the file, then ``corrupt gzip stream: ...`` at
+    the offset where its readable bytes end (exit 1). The compiled book and core said
+    ``corrupt or truncated gzip data: ...`` (a bare ``EOFError``), the reference
+    ``corrupt gzip stream: ... (at byte offset 0)``, having read only whole chunks."""
+    import zlib
+
+    day = tmp_path / "day.itch"
+    with BinaryFileWriter(day) as w:
+        for msg in generate_day(3000, 5, 1):
+            w.write(msg)
+    whole = gzip.compress(day.read_bytes())
+    cut = tmp_path / "cut.itch.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    readable = len(zlib.decompressobj(wbits=31).decompress(cut.read_bytes()))
+    want = (
+        f"error: {cut}: corrupt gzip stream: Compressed file ended before the "
+        f"end-of-stream marker was reached (at byte offset {readable})"
+    )
+    out = ["--out", str(tmp_path / "o"), "--no-plot", "--quiet"]
+    runs = {
+        "book": [["book", str(cut), "--backend", b] for b in ("reference", "cython")],
+        "backtest": [
+            ["backtest", str(cut), "--backend", b, *out] for b in ("reference", "compiled")
+        ],
+    }
+    for command, argvs in runs.items():
+        for argv in argvs:
+            assert main(argv) == 1, argv
+            assert _error_line(capsys.readouterr().err) == f"tickwire-engine {command}: {want}"
+
+
 def test_unknown_link_type_is_an_error_not_zero_messages(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -583,3 +583,41 @@ def test_a_file_that_is_not_a_binaryfile_is_refused_before_a_frame(
         assert (str(e.value), e.value.offset) == want, name
     for books in (fed, from_file):
         assert books.stats.messages == (ref.stats.messages if want is None else 0)
+
+
+@pytest.mark.parametrize("cut", [1 / 3, 3 / 4, -10, -4])
+def test_a_cut_gzip_reads_alike_on_the_compiled_and_the_reference_book(
+    cut: float, tmp_path: Path
+) -> None:
+    """A gzip day cut short (mid-stream, in its last bytes, in its trailer) gives the
+    compiled book, from its file in chunks of any size, the books the reference book gets
+    from the reference reader, and the same error (``corrupt gzip stream: ...`` at the
+    offset where the readable bytes end, the file named): every frame decompressed before
+    the cut is applied (``tickwire.itch.reader.read_chunks``). The compiled book raised a
+    bare ``EOFError`` (``corrupt or truncated gzip data: ...``) and, as the reference
+    reader, applied only the frames of the whole chunks read before the one that failed:
+    which frames depended on the chunk size (4 MiB against 1 MiB by default)."""
+    import gzip
+    import zlib
+
+    from tickwire.cli import input_of
+
+    day = _binaryfile(list(generate_day(6_000, 5, 3)))
+    whole = gzip.compress(day)
+    path = tmp_path / "day.itch.gz"
+    path.write_bytes(whole[: int(len(whole) * cut) if cut > 0 else len(whole) + int(cut)])
+    readable = len(zlib.decompressobj(wbits=31).decompress(path.read_bytes()))
+    ref = BookManager()
+    with pytest.raises(DecodeError) as want:
+        ref.feed(iter_binaryfile(path))
+    assert want.value.offset == readable and input_of(want.value) == str(path)
+    assert str(want.value).startswith("corrupt gzip stream: ")
+    assert ref.stats.messages > 0 and (cut != -4 or ref.stats.messages == 6_000)
+    locates = sorted(ref.books)
+    for chunk_size in (4096, 1 << 16, cbook.CHUNK_SIZE):
+        fast = cbook.CythonBookManager()
+        with pytest.raises(DecodeError) as got:
+            fast.feed_file(path, chunk_size=chunk_size)
+        assert (str(got.value), got.value.offset) == (str(want.value), readable), chunk_size
+        assert input_of(got.value) == str(path)
+        assert _state(fast, locates, None) == _state(ref, locates, None), chunk_size

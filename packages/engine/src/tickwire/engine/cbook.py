@@ -40,6 +40,7 @@ from tickwire.engine.book import (
 from tickwire.engine.book import TapePrint as _TapePrint
 from tickwire.itch import MESSAGE_LENGTHS, DecodeError
 from tickwire.itch import fastpath as itch_fastpath
+from tickwire.itch.reader import read_chunks
 from tickwire.net.frames import positional_constructor as frames_positional_constructor
 from tickwire.threshold.backends import BackendUnavailable
 from tickwire.threshold.scan import field_offset
@@ -59,13 +60,14 @@ CHUNK_SIZE: Final = 1 << 22
 
 
 def file_chunks(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """A BinaryFILE's bytes in chunks of ``chunk_size`` (a gzip file read through gzip)."""
+    """A BinaryFILE's bytes in chunks of ``chunk_size`` (a gzip file read through gzip;
+    a damaged one read as the Python readers read it: its bytes before the damage, then
+    its ``DecodeError``, :func:`tickwire.itch.reader.read_chunks`)."""
     with Path(path).open("rb") as raw:
         magic = raw.read(2)
         raw.seek(0)
         f: Any = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-        while chunk := f.read(chunk_size):
-            yield chunk
+        yield from read_chunks(f, chunk_size)
 
 
 def feed_chunks(

@@ -39,7 +39,7 @@ from tickwire.itch.messages import (
     DecodeError,
     Message,
 )
-from tickwire.itch.reader import BinaryFileReader, Source, refuse_capture
+from tickwire.itch.reader import BinaryFileReader, Source, read_chunks, refuse_capture
 
 __all__ = [
     "AVAILABLE",
@@ -232,12 +232,9 @@ def _frame_chunks(
         base = 0  # offset in the (decompressed) stream of buf[0]
         buf = b""
         try:
-            while True:
-                try:
-                    chunk = stream.read(chunk_size)
-                except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-                    # at the offset read up to, the reader's (its frames were delivered)
-                    raise _gzip_error(exc, base + len(buf)) from exc
+            # A damaged gzip: its bytes before the damage, then its DecodeError at their
+            # end, whatever the chunk size (the reader's rule: read_chunks).
+            for chunk in read_chunks(stream, chunk_size):
                 if not base and not buf:
                     refuse_capture(chunk)  # the stream's first bytes
                 buf = buf + chunk if buf else chunk
@@ -247,8 +244,6 @@ def _frame_chunks(
                     _blocked(buf, pos, base)
                 base += pos
                 buf = buf[pos:]
-                if not chunk:
-                    break
             if buf:
                 _truncated(buf, 0, base)
         finally:

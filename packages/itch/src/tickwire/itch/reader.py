@@ -42,7 +42,15 @@ from typing import IO, Any, Final, Protocol, cast
 
 from tickwire.itch.messages import DECODERS, MESSAGE_LENGTHS, DecodeError, Message
 
-__all__ = ["BinaryFileReader", "ReaderStats", "Source", "iter_raw", "read", "refuse_capture"]
+__all__ = [
+    "BinaryFileReader",
+    "ReaderStats",
+    "Source",
+    "iter_raw",
+    "read",
+    "read_chunks",
+    "refuse_capture",
+]
 
 log = logging.getLogger("tickwire.itch")
 
@@ -149,6 +157,50 @@ def refuse_capture(head: bytes | bytearray | memoryview) -> None:
     for magic, what, how in _COMPRESSED_MAGICS:
         if start.startswith(magic):
             raise DecodeError(f"{what}, not a BinaryFILE: {how}", offset=0)
+
+
+def read_chunks(stream: _Stream, size: int) -> Iterator[bytes]:
+    """The bytes of ``stream`` (a file, a ``GzipFile``, ...), ``size`` at a time (the last
+    chunk shorter), until its end.
+
+    A damaged gzip stream (gzip and zlib raise ``EOFError``, ``BadGzipFile`` or
+    ``zlib.error``: a day cut short, garbage in it) yields every byte decompressed before
+    the damage, then raises ``DecodeError("corrupt gzip stream: REASON")`` at the offset
+    in the uncompressed stream where those bytes end. So what is read of a cut gzip, the
+    frames before the error and the error's line, does not depend on the reader's chunk
+    size. Reason: ``GzipFile.read(size)`` drops what it decompressed in the call that
+    fails, so the compiled book and core (their 1 and 4 MiB chunks, and a bare
+    ``EOFError``: ``corrupt or truncated gzip data: ...``) and the Python readers (1 MiB:
+    ``corrupt gzip stream: ... (at byte offset N)``, N a multiple of their chunk size)
+    applied different frames of the same cut day and said different lines. It reads with
+    ``read1`` where the stream has it (each call returns what one read of the compressed
+    file gave). The one chunk reader of :class:`BinaryFileReader`, the compiled framers
+    (:func:`tickwire.itch.fastpath.decode_binaryfile`) and the engine's compiled book and
+    core (``tickwire.engine.cbook.file_chunks``). Tests: ``test_itch_fast.py::
+    test_a_cut_gzip_says_how_far_it_was_read``, ``test_engine_cython_book.py::
+    test_a_cut_gzip_reads_alike_on_the_compiled_and_the_reference_book``."""
+    read = getattr(stream, "read1", None) or stream.read
+    consumed = 0  # bytes yielded
+    while True:
+        parts: list[bytes] = []
+        n = 0
+        try:
+            while n < size:
+                part = read(size - n)
+                if not part:
+                    break
+                parts.append(part)
+                n += len(part)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            if parts:
+                yield b"".join(parts)
+            raise DecodeError(
+                f"corrupt gzip stream: {exc or type(exc).__name__}", offset=consumed + n
+            ) from exc
+        if not n:
+            return
+        consumed += n
+        yield parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _Prepended(io.RawIOBase):
@@ -269,25 +321,12 @@ class BinaryFileReader:
             yield self._data
             return
         assert self._stream is not None
-        read = self._stream.read
-        size = self._chunk_size
-        consumed = 0
-        while True:
-            try:
-                chunk = read(size)
-            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-                # A damaged or cut gzip stream: the data so far was delivered; the rest
-                # is unreadable (lenient mode ends the stream here).
-                self._problem(
-                    DecodeError(
-                        f"corrupt gzip stream: {exc or type(exc).__name__}", offset=consumed
-                    )
-                )
-                return
-            if not chunk:
-                return
-            consumed += len(chunk)
-            yield chunk
+        try:
+            yield from read_chunks(self._stream, self._chunk_size)
+        except DecodeError as exc:
+            # A damaged or cut gzip stream: the data before it was delivered; the rest is
+            # unreadable (lenient mode ends the stream here).
+            self._problem(exc)
 
     def _iterate(self, decode: bool) -> Iterator[Message | tuple[int, bytes]]:
         if self._started:
