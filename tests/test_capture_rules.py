@@ -240,6 +240,112 @@ def test_a_fragmented_feed_datagram_is_a_lost_packet(
         assert "all the same" in err[-1], (name, err)
 
 
+def _stray_datagram(src_ip: str, dst_ip: str, ident: int) -> list[bytes]:
+    """A datagram of other traffic (a 4000-byte answer to port 2049, NFS) as the three
+    IPv4 fragments a 1500-byte MTU makes of it."""
+    from tickwire.net import build_udp_frame
+
+    frame = build_udp_frame(
+        bytes(range(256)) * 16,
+        src_ip=src_ip,
+        dst_ip=dst_ip,
+        src_port=2049,
+        dst_port=2049,
+        identification=ident,
+        dont_fragment=False,
+    )
+    return _fragments(frame, 1480)
+
+
+def _with_frames(whole: Path, path: Path, extra: dict[int, list[bytes]]) -> Path:
+    """``whole`` rewritten to ``path`` with the frames ``extra[n]`` before its frame ``n``
+    (0-based; ``len`` of its frames: at the end)."""
+    from tickwire.net import PcapWriter, read_pcap
+
+    records = list(read_pcap(whole))
+    with PcapWriter(path) as w:
+        for n in range(len(records) + 1):
+            for frame in extra.get(n, []):
+                w.write(frame)
+            if n < len(records):
+                w.write(records[n].frame, timestamp_ns=records[n].timestamp_ns)
+    return path
+
+
+def test_an_unrelated_fragmented_datagram_is_other_traffic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fragmented datagram of other traffic (another port, other hosts) in a feed's
+    capture is other traffic, not lost feed data: every command that reads a capture's
+    messages exits 0, the books (both backends) the same as without it. Every IPv4
+    fragment of a UDP datagram was counted as lost: one NFS read on the capture's link
+    made the whole day exit 1. A later fragment whose first is not in the capture, between
+    other hosts, is other traffic too."""
+    pytest.importorskip("pyarrow")
+    from tickwire.engine.cli import main as engine_main
+
+    whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
+    stray = _stray_datagram("198.18.7.1", "198.18.7.2", 0x1234)
+    orphan = _stray_datagram("198.18.9.1", "198.18.9.2", 0x4321)[1:]  # its first not seen
+    path = _with_frames(whole, tmp_path / "stray.pcap", {0: orphan, 4: stray})
+    for name, main, argv in _capture_commands(tmp_path):
+        if name == "engine export":
+            argv = [a if a != "AAAA" else "AAPL" for a in argv]
+        args = [argv[0], str(path)] + [
+            str(tmp_path / "o.itch") if a == "OUT" else a for a in argv[1:]
+        ]
+        status = main(args)
+        err = capsys.readouterr().err.splitlines()
+        assert status == 0, (name, err)
+    for backend in ("reference", "cython"):
+        books = []
+        for capture in (whole, path):
+            out = tmp_path / f"{backend}-{capture.stem}.json"
+            assert (
+                engine_main(["book", str(capture), "--backend", backend, "--json", str(out)]) == 0
+            )
+            summary = json.loads(out.read_text())
+            stats = summary.pop("capture")
+            books.append(summary)
+        assert books[0] == books[1], backend
+        assert stats["fragments"] == 0 and stats["skipped_frames"] == len(stray) + len(orphan)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("where", ["first", "first fragment lost", "with a stray"])
+def test_the_feeds_own_fragments_are_lost_wherever_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """The fragments of the feed's own datagram are lost messages (exit 1) wherever they
+    are: before any whole packet of the feed (its port is known only later), without
+    their first fragment (no UDP header: matched by the feed's addresses), and next to a
+    fragmented datagram of other traffic (counted apart: only the feed's three)."""
+    from tickwire.engine.cli import main as engine_main
+    from tickwire.moldudp64 import DownstreamPacket
+    from tickwire.net import build_udp_frame
+
+    day = [encode(m) for m in generate_day(120, 2, 1)]
+    big = DownstreamPacket("FEED", 11, tuple(day[10:110])).build()
+    frame = build_udp_frame(
+        big, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=26477,
+        identification=7, dont_fragment=False,
+    )  # fmt: skip
+    feed = _fragments(frame, 1480)
+    whole = write_capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)], day)
+    extra = {
+        "first": {0: feed},
+        "first fragment lost": {10: feed[1:]},
+        "with a stray": {10: _stray_datagram("198.18.7.1", "198.18.7.2", 7) + feed},
+    }[where]
+    path = _with_frames(whole, tmp_path / "frag.pcap", extra)
+    lost = len(extra[max(extra)]) - (3 if where == "with a stray" else 0)
+    for backend in ("reference", "cython"):
+        status = engine_main(["book", str(path), "--backend", backend])
+        err = capsys.readouterr().err.splitlines()
+        assert status == 1, (backend, err)
+        assert f"{path}: {lost} IPv4 fragments of UDP datagrams (not reassembled" in err[-1]
+
+
 def _last_record_at(pcap: bytes) -> int:
     """The byte offset of a classic pcap's last record (its 16-byte header)."""
     import struct

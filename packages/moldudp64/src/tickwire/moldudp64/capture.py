@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TypeVar
 
 from tickwire.net.errors import BadFrame as NetBadFrame
 from tickwire.net.errors import BadPcap as NetBadPcap
@@ -46,9 +46,9 @@ class CaptureStats:
     #: capture's snap length) that are no whole MoldUDP64 packet: counted here, not as
     #: ``not_udp`` or ``bad_packets``, so the summary says what to change.
     cut: int = 0
-    #: Frames that are IPv4 fragments of UDP datagrams (with ``port`` given, the first
-    #: fragments of its datagrams: only they carry the UDP header): not reassembled, so
-    #: what they carry is lost.
+    #: Frames that are IPv4 fragments of the feed's UDP datagrams (which are the feed's:
+    #: :class:`MoldCapture`): not reassembled, so what they carry is lost. Fragments of
+    #: other datagrams are other traffic (``not_udp``).
     fragments: int = 0
     #: Packets of sessions other than the one asked for (``session=``): not in ``packets``.
     other_session: int = 0
@@ -150,7 +150,9 @@ class MoldCapture:
     Frames that are not Ethernet/IPv4/UDP (``not_udp``), that are for another UDP port than
     ``port`` (when given, either direction) or whose payload is not a valid MoldUDP64 packet
     (``bad_packets``; the first errors are kept in ``stats.errors``) are skipped and counted,
-    unless ``strict`` asks for an exception instead.
+    unless ``strict`` asks for an exception instead. IPv4 fragments of the feed's UDP
+    datagrams are counted as lost (``fragments``), those of other datagrams as other
+    traffic, decided at the end of the capture (:class:`_Fragments` says which are which).
 
     Sessions: ``session`` keeps the packets of that session only (the others counted in
     ``other_session``; not one packet of it, when the capture has others, raises
@@ -198,11 +200,13 @@ class MoldCapture:
     def __iter__(self) -> Iterator[MoldFrame]:
         # One try around the whole loop (free per frame): the reader's and the frame
         # parser's errors leave as this package's, which are also tickwire.net's.
+        frags = _Fragments(self._port)
         try:
             st = self.stats
             want = self._session
             first: tuple[str, int] | None = None  # one_session: the session and its frame
             names = st.sessions
+            last_fed: tuple[str, str, int] | None = None
             for rec in self._records():
                 st.frames += 1
                 if rec.linktype != LINKTYPE_ETHERNET:
@@ -217,11 +221,8 @@ class MoldCapture:
                         raise
                     if rec.original_length > len(rec.frame):
                         self._cut(rec.original_length, len(rec.frame))
-                    elif isinstance(exc, Fragment) and (
-                        # with a port, only the first fragment (the UDP header) tells
-                        self._port is None or self._port in (exc.src_port, exc.dst_port)
-                    ):
-                        self._fragment()
+                    elif isinstance(exc, Fragment):
+                        frags.add(exc, st.frames)
                     else:
                         st.not_udp += 1
                     continue
@@ -261,6 +262,10 @@ class MoldCapture:
                         )
                 st.packets += 1
                 st.messages += len(pkt.messages)
+                fed = (udp.src_ip, udp.dst_ip, udp.dst_port)
+                if fed != last_fed:  # a feed's packets share these: said once a run
+                    frags.feed(fed)
+                    last_fed = fed
                 yield MoldFrame(rec.timestamp_ns, udp, pkt)
             if want is not None and not st.packets and st.other_session:
                 raise SessionChoiceError(
@@ -275,17 +280,8 @@ class MoldCapture:
             if isinstance(exc, MoldError):
                 raise
             raise BadFrame(exc.reason, offset=exc.offset) from None
-
-    def _fragment(self) -> None:
-        """An IPv4 fragment of a UDP datagram: counted as lost (``fragments``), not as
-        other traffic. Why: a packet larger than the MTU reaches the capture in
-        fragments, which are not reassembled; counted as ``not_udp``, its messages were
-        lost without a fault when no later packet showed the gap. Test:
-        ``tests/test_capture_rules.py::test_a_fragmented_feed_datagram_is_a_lost_packet``."""
-        st = self.stats
-        st.fragments += 1
-        if len(st.errors) < 20:
-            st.errors.append(f"frame {st.frames}: an IPv4 fragment (not reassembled)")
+        finally:  # also when the reader stops early: the fragments of what it read
+            frags.settle(self.stats)
 
     def _cut(self, wire: int, captured: int) -> None:
         st = self.stats
@@ -294,6 +290,114 @@ class MoldCapture:
             st.errors.append(
                 f"frame {st.frames}: {captured} of its {wire} bytes captured (snap length)"
             )
+
+
+_K = TypeVar("_K")
+
+#: How many fragmented datagrams :class:`_Fragments` remembers (the latest), to match a
+#: later fragment with its first; and how many address pairs it keeps of the feed's
+#: packets and of fragments whose first it did not see.
+MAX_FRAGMENTED = 4096
+
+
+class _Fragments:
+    """The IPv4 fragments of UDP datagrams in a capture, and which of them are the feed's.
+
+    The rule: a fragment is the feed's (counted in ``fragments``, lost: fragments are not
+    reassembled) when its datagram's UDP destination port is one of the feed's: ``port``
+    when given (either direction, as the port filter), otherwise a destination port of
+    the packets read (of the session read) anywhere in the capture. Only the first fragment (offset 0) carries the UDP header; a
+    later one is matched with it by (source, destination, IP identification) among the
+    last :data:`MAX_FRAGMENTED` datagrams. A later fragment whose first was not seen (lost
+    by the capture, or too long before) is the feed's when its (source, destination)
+    addresses are those of a packet read. Every other fragment is other traffic
+    (``not_udp``). It errs towards lost: a fragment that may be the feed's counts, and
+    past :data:`MAX_FRAGMENTED` address pairs every such fragment counts.
+
+    Why: every fragment counted as lost, so one unrelated fragmented datagram (a big DNS
+    answer or NFS read to another port) made a whole feed capture exit 1; counting none
+    loses a fragmented feed packet without a word. The capture is decided at its end,
+    since the feed's port may show only after its first fragmented datagram. Tests:
+    ``tests/test_capture_rules.py::test_a_fragmented_feed_datagram_is_a_lost_packet``,
+    ``tests/test_capture_rules.py::test_an_unrelated_fragmented_datagram_is_other_traffic``.
+    """
+
+    __slots__ = ("by_port", "datagrams", "learn", "orphans", "pairs", "pairs_full", "ports", "seen")
+
+    def __init__(self, port: int | None) -> None:
+        self.seen = 0
+        #: UDP destination port (of the first fragments) -> [fragments, first frame].
+        self.by_port: dict[int, list[int]] = {}
+        #: (source, destination, identification) -> UDP destination port, the latest.
+        self.datagrams: dict[tuple[str, str, int], int] = {}
+        #: Later fragments whose first was not seen, by (source, destination); past
+        #: MAX_FRAGMENTED pairs, under None (always counted).
+        self.orphans: dict[tuple[str, str] | None, list[int]] = {}
+        #: The feed's destination ports (``port``, or learnt from the packets read) and
+        #: address pairs.
+        self.learn = port is None
+        self.ports: set[int] = set() if port is None else {port}
+        self.pairs: set[tuple[str, str]] = set()
+        self.pairs_full = False
+
+    def add(self, frag: Fragment, frame: int) -> None:
+        self.seen += 1
+        key = (frag.src_ip, frag.dst_ip, frag.ident)
+        if not frag.first:
+            port = self.datagrams.get(key)
+        elif not self.learn and frag.src_port in self.ports:
+            port = frag.src_port  # ``port`` given: either direction, as its filter reads
+        else:
+            port = frag.dst_port
+        if port is None:  # no UDP header of its datagram seen
+            pair: tuple[str, str] | None = (frag.src_ip, frag.dst_ip)
+            if pair not in self.orphans and len(self.orphans) >= MAX_FRAGMENTED:
+                pair = None
+            _count(self.orphans, pair, frame)
+            return
+        if frag.first:
+            self.datagrams[key] = port
+            if len(self.datagrams) > MAX_FRAGMENTED:
+                del self.datagrams[next(iter(self.datagrams))]
+        _count(self.by_port, port, frame)
+
+    def feed(self, fed: tuple[str, str, int]) -> None:
+        """A packet of the feed was read from (source, destination, destination port): its
+        port and addresses are the feed's."""
+        pair = fed[:2]
+        if pair not in self.pairs:
+            if len(self.pairs) < MAX_FRAGMENTED:
+                self.pairs.add(pair)
+            else:
+                self.pairs_full = True
+        if self.learn:
+            self.ports.add(fed[2])
+
+    def settle(self, st: CaptureStats) -> None:
+        """Count the fragments in ``st``: the feed's in ``fragments``, the rest ``not_udp``."""
+        if not self.seen:
+            return
+        lost = [v for p, v in self.by_port.items() if p in self.ports]
+        lost += [
+            v
+            for pair, v in self.orphans.items()
+            if pair is None or self.pairs_full or pair in self.pairs
+        ]
+        n = sum(v[0] for v in lost)
+        st.fragments += n
+        st.not_udp += self.seen - n
+        if lost and len(st.errors) < 20:
+            first = min(v[1] for v in lost)
+            st.errors.append(f"frame {first}: an IPv4 fragment (not reassembled)")
+
+
+def _count(buckets: dict[_K, list[int]], key: _K, frame: int) -> None:
+    """One more fragment in ``buckets[key]``: [fragments, first frame]."""
+    v = buckets.get(key)
+    if v is None:
+        buckets[key] = [1, frame]
+    else:
+        v[0] += 1
 
 
 def read_moldudp64(

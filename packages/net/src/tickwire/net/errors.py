@@ -30,8 +30,12 @@ class BadFrame(NetError):
 class Fragment(BadFrame):
     """An IPv4 fragment of a UDP datagram: the datagram is not whole (fragments are not
     reassembled). ``first``: the fragment at offset 0, which carries the UDP header;
-    ``src_port`` and ``dst_port`` are its ports (None for the other fragments). A reader
-    of one feed counts the fragments of its datagrams as lost, not as other traffic."""
+    ``src_port`` and ``dst_port`` are its ports (None for the other fragments).
+    ``src_ip``, ``dst_ip`` (dotted quads) and ``ident`` (the IPv4 identification) name the
+    datagram every fragment of it shares, so a reader matches a later fragment with its
+    first one. A reader of one feed counts the fragments of its datagrams as lost, not as
+    other traffic, and those of other datagrams as other traffic
+    (``tickwire.moldudp64.capture.MoldCapture``)."""
 
     def __init__(
         self,
@@ -41,11 +45,17 @@ class Fragment(BadFrame):
         first: bool = False,
         src_port: int | None = None,
         dst_port: int | None = None,
+        src_ip: str = "",
+        dst_ip: str = "",
+        ident: int = 0,
     ) -> None:
         super().__init__(reason, offset=offset)
         self.first = first
         self.src_port = src_port
         self.dst_port = dst_port
+        self.src_ip = src_ip
+        self.dst_ip = dst_ip
+        self.ident = ident
 
 
 class BadPcap(NetError):

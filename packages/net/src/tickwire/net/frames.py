@@ -627,7 +627,7 @@ def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = Fal
     if proto != IPPROTO_UDP:
         raise BadFrame(f"IP protocol {proto} is not UDP", offset=off + 9)
     if flags_frag & 0x3FFF:
-        raise _fragment(data, off + hl, end, flags_frag, off + 6)
+        raise _fragment(data, off + hl, end, flags_frag, off + 6, (src, dst, ident))
     if verify and ipv4_checksum(data[off : off + hl]) != 0:
         raise BadFrame("bad IPv4 header checksum", offset=off + 10)
     u = off + hl
@@ -653,17 +653,24 @@ def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = Fal
     )
 
 
-def _fragment(data: bytes, u: int, end: int, flags_frag: int, at: int) -> Fragment:
+def _fragment(
+    data: bytes, u: int, end: int, flags_frag: int, at: int, datagram: tuple[bytes, bytes, int]
+) -> Fragment:
     """The :class:`~tickwire.net.errors.Fragment` of an IPv4 fragment of a UDP datagram
-    whose payload starts at ``u`` (the UDP header, in the first fragment)."""
+    whose payload starts at ``u`` (the UDP header, in the first fragment); ``datagram``
+    is its IPv4 source, destination and identification."""
     first = not flags_frag & 0x1FFF
     ports = struct.unpack_from(">HH", data, u) if first and end - u >= 4 else (None, None)
+    src, dst, ident = datagram
     return Fragment(
         "IPv4 fragment: the UDP datagram is not whole",
         offset=at,
         first=first,
         src_port=ports[0],
         dst_port=ports[1],
+        src_ip=socket.inet_ntoa(src),
+        dst_ip=socket.inet_ntoa(dst),
+        ident=ident,
     )
 
 
