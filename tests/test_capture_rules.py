@@ -387,3 +387,28 @@ def test_a_capture_cut_inside_a_record_keeps_what_came_before(
     dumped = capsys.readouterr().out.splitlines()
     assert itch_main(["dump", str(whole), "--json"]) == 0
     assert dumped == capsys.readouterr().out.splitlines()[: len(dumped)] and dumped  # a prefix
+
+
+def test_two_captures_concatenated_are_one_line_naming_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cat a.pcap b.pcap`` given to every command that reads a capture's messages: one
+    line naming the file and the byte where the second file header starts, exit 1 (a
+    file that cannot be read). It said ``the file ends inside a 15872-byte record`` (or
+    ``record length ... is not plausible``), nothing of the cause."""
+    pytest.importorskip("pyarrow")
+    whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
+    path = tmp_path / "cat.pcap"
+    path.write_bytes(whole.read_bytes() * 2)
+    at = whole.stat().st_size
+    for name, main, argv in _capture_commands(tmp_path):
+        args = [argv[0], str(path)] + [
+            str(tmp_path / "o.itch") if a == "OUT" else a for a in argv[1:]
+        ]
+        status = main(args)
+        err = capsys.readouterr().err.splitlines()
+        assert status == 1 and len(err) == 1, (name, err)
+        assert err[0].endswith(
+            f"error: {path}: a second pcap file header: two captures concatenated (merge them "
+            f"with mergecap, or read them one by one) (at byte {at})"
+        ), (name, err)

@@ -141,6 +141,48 @@ def test_bad_files_raise_typed_errors(tmp_path: Path) -> None:
         list(read_pcap(struct.pack("<II", 0x0A0D0D0A, 13) + b"\x4d\x3c\x2b\x1a"))
 
 
+def _written(fmt: str, frames: list[tuple[int, bytes]]) -> bytes:
+    """``frames`` as a capture: ``pcap`` (ns), ``pcap_us``, ``pcap_be`` (big-endian, us)
+    or ``pcapng``."""
+    out = io.BytesIO()
+    if fmt == "pcap_be":
+        out.write(struct.pack(">IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for ts, frame in frames:
+            sec, ns = divmod(ts, 10**9)
+            out.write(struct.pack(">IIII", sec, ns // 1000, len(frame), len(frame)) + frame)
+        return out.getvalue()
+    with PcapngWriter(out) if fmt == "pcapng" else PcapWriter(out, nanosecond=fmt == "pcap") as w:
+        for ts, frame in frames:
+            w.write(frame, timestamp_ns=ts)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("pcap", "pcap"), ("pcap_us", "pcap"), ("pcap", "pcap_be"), ("pcap_be", "pcap_us"),
+     ("pcap", "pcapng"), ("pcapng", "pcap"), ("pcapng", "pcap_be")],
+)  # fmt: skip
+@pytest.mark.parametrize("stamps", ["real", "zero"])
+def test_two_captures_concatenated_are_named(first: str, second: str, stamps: str) -> None:
+    """``cat a.pcap b.pcap``: the second file's header is named where it starts, one line.
+    It was read as a record header: ``record length ... is not plausible`` (real
+    timestamps), ``the file ends inside a 15872-byte record`` (zero timestamps) or a
+    zero-length record of garbage. Two pcapng files concatenated are one pcapng file of
+    two sections (the format's rule): read whole."""
+    frames = _frames(3) if stamps == "real" else [(0, f) for _, f in _frames(3)]
+    a, b = _written(first, frames), _written(second, frames)
+    kind = "pcapng section" if second == "pcapng" else "pcap file"
+    with pytest.raises(BadPcap) as err:
+        list(read_pcap(a + b))
+    assert err.value.offset == len(a)
+    assert str(err.value) == (
+        f"a second {kind} header: two captures concatenated (merge them with mergecap, or "
+        f"read them one by one) (at byte {len(a)})"
+    )
+    ng = _written("pcapng", frames)
+    assert [r.frame for r in read_pcap(ng + ng)] == [f for _, f in frames] * 2
+
+
 def test_writer_matches_the_header_layouts() -> None:
     out = io.BytesIO()
     with PcapWriter(out, snaplen=1000) as w:

@@ -29,7 +29,8 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from tickwire.cli import (
     Progress,
@@ -45,6 +46,7 @@ from tickwire.cli import (
     output_file,
     positive_float,
     positive_int,
+    reading,
     run_cli,
     tcp_udp_port,
     vlan_tci,
@@ -179,6 +181,19 @@ def cmd_itch2pcap(args: argparse.Namespace) -> int:
     return 0
 
 
+_T = TypeVar("_T")
+
+
+def _read(name: str, items: Iterable[_T]) -> Iterator[_T]:
+    """``items``, an error raised reading them marked with the input ``name``
+    (:func:`tickwire.cli.reading`; a generator, so the consumer's writes are not marked).
+    Why: ``pcap2itch``'s error for a capture it cannot read named no file, where the
+    engine's commands do. Test:
+    ``tests/test_capture_rules.py::test_two_captures_concatenated_are_one_line_naming_where``."""
+    with reading(name):
+        yield from items
+
+
 def cmd_pcap2itch(args: argparse.Namespace) -> int:
     _itch()
     from tickwire.itch import BinaryFileWriter
@@ -191,7 +206,7 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
     ):
         if args.keep_duplicates:
             cap = MoldCapture(args.input, port=args.port, session=args.session, one_session=one)
-            for mf in cap:
+            for mf in _read(args.input, cap):
                 bar.update(1)
                 for m in mf.packet.messages:
                     out.write(m)
@@ -211,7 +226,7 @@ def cmd_pcap2itch(args: argparse.Namespace) -> int:
             seq = SequencedCapture(
                 args.input, port=args.port, session=args.session, one_session=one
             )
-            for ev in seq:
+            for ev in _read(args.input, seq):
                 bar.update(1)
                 for m in ev.messages:
                     out.write(m)

@@ -212,13 +212,37 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
                 raise CutPcap("file ends inside a record header", offset=ch.offset)
             return
         sec, frac, incl, orig = unpack(ch.buf, ch.pos)
-        if incl > MAX_RECORD:
-            raise BadPcap(f"record length {incl} is not plausible", offset=ch.offset)
+        if not 0 < incl <= MAX_RECORD:  # one compare for the records that are neither
+            _second_header(ch)
+            if incl:
+                raise BadPcap(f"record length {incl} is not plausible", offset=ch.offset)
         if not ch.need(16 + incl):
             raise CutPcap(f"file ends inside a {incl}-byte record", offset=ch.offset)
         start = ch.pos + 16
         ch.pos = start + incl
         yield PcapRecord(sec * 1_000_000_000 + frac * scale, ch.buf[start : ch.pos], linktype, orig)
+
+
+def _second_header(ch: _Chunks) -> None:
+    """Raise :class:`~tickwire.net.errors.BadPcap` when the record header at ``ch.pos`` is
+    the file header of a second capture (a pcap or pcapng magic number): two captures
+    concatenated (``cat a.pcap b.pcap``), which no reader reads as one.
+
+    Why: read as a record header, a second classic pcap header is a record of length 0
+    (its ``thiszone``) followed by garbage, and the error said ``record length ... is not
+    plausible`` or that the file ends inside a record, nothing of the cause. The classic
+    reader looks here only at a record header of length 0 or past :data:`MAX_RECORD`
+    (a second pcap header's ``thiszone`` is 0, a pcapng's byte-order magic past it), so
+    whole records pay nothing; the pcapng reader at a block it cannot take. Test:
+    ``packages/net/tests/test_net_pcap.py::test_two_captures_concatenated_are_named``."""
+    magic = ch.buf[ch.pos : ch.pos + 4]
+    if magic in CAPTURE_MAGICS:
+        kind = "pcapng section" if magic == struct.pack("<I", _PCAPNG_SHB) else "pcap file"
+        raise BadPcap(
+            f"a second {kind} header: two captures concatenated (merge them with "
+            "mergecap, or read them one by one)",
+            offset=ch.offset,
+        )
 
 
 @dataclass(slots=True)
@@ -262,6 +286,8 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
             interfaces = []  # interface ids are per section
         btype, blen = struct.unpack_from(endian + "II", ch.buf, ch.pos)
         if blen < 12 or blen % 4 or blen > MAX_RECORD:
+            if btype_le != _PCAPNG_SHB:  # a section header starts a section: a bad one here
+                _second_header(ch)
             raise BadPcap(f"pcapng block length {blen} is not valid", offset=block_start)
         if not ch.need(blen):
             raise CutPcap(f"file ends inside a {blen}-byte pcapng block", offset=block_start)
