@@ -412,3 +412,35 @@ def test_two_captures_concatenated_are_one_line_naming_where(
             f"error: {path}: a second pcap file header: two captures concatenated (merge them "
             f"with mergecap, or read them one by one) (at byte {at})"
         ), (name, err)
+
+
+@pytest.mark.parametrize("damage", ["version", "caplen"])
+def test_an_impossible_pcap_header_or_record_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    """A pcap of version 3.0, or with a record holding more bytes than its frame had on
+    the wire, given to every command that reads a capture's messages: one line naming
+    the file, what is wrong and where, exit 1. Both were read as good captures."""
+    import struct
+
+    pytest.importorskip("pyarrow")
+    whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
+    raw = bytearray(whole.read_bytes())
+    if damage == "version":
+        struct.pack_into("<HH", raw, 4, 3, 0)
+        want = "pcap version 3.0 is not 2.4, the version pcap files are written in (at byte 4)"
+    else:
+        at = _last_record_at(bytes(raw))
+        n = struct.unpack_from("<I", raw, at + 8)[0]
+        struct.pack_into("<I", raw, at + 12, n - 4)
+        want = f"record of {n} bytes captured from a {n - 4}-byte frame on the wire (at byte {at})"
+    path = tmp_path / "bad.pcap"
+    path.write_bytes(bytes(raw))
+    for name, main, argv in _capture_commands(tmp_path):
+        args = [argv[0], str(path)] + [
+            str(tmp_path / "o.itch") if a == "OUT" else a for a in argv[1:]
+        ]
+        status = main(args)
+        err = capsys.readouterr().err.splitlines()
+        assert status == 1 and len(err) == 1, (name, err)
+        assert err[0].endswith(f"error: {path}: {want}"), (name, err)

@@ -315,3 +315,43 @@ def test_is_capture_reads_the_magic_under_gzip(tmp_path: Path) -> None:
     assert len(CAPTURE_MAGICS) == 5
     with pytest.raises(FileNotFoundError):
         is_capture(tmp_path / "missing.pcap")
+
+
+@pytest.mark.parametrize(
+    ("version", "endian"), [((3, 0), "<"), ((3, 0), ">"), ((2, 3), "<"), ((1, 0), "<")]
+)
+def test_a_pcap_version_other_than_2_4_is_refused(version: tuple[int, int], endian: str) -> None:
+    """A classic pcap header of another version than 2.4 is refused at the header, one
+    line naming the version. It was read as 2.4, its records trusted."""
+    raw = bytearray(_written("pcap_be" if endian == ">" else "pcap", _frames(2)))
+    struct.pack_into(endian + "HH", raw, 4, *version)
+    with pytest.raises(BadPcap) as err:
+        list(read_pcap(bytes(raw)))
+    assert str(err.value) == (
+        f"pcap version {version[0]}.{version[1]} is not 2.4, the version pcap files are "
+        "written in (at byte 4)"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcap_be", "pcapng"])
+def test_a_record_longer_than_its_frame_on_the_wire_is_refused(fmt: str) -> None:
+    """A record that holds more bytes than its frame had on the wire (captured length
+    above the original length) is impossible, refused as the reader refuses a record of
+    an impossible length: ``BadPcap`` naming the record's offset. It was read, and the
+    bytes past the frame's end taken for the frame's."""
+    frames = _frames(3)
+    raw = bytearray(_written(fmt, frames))
+    n = len(frames[1][1])
+    if fmt == "pcapng":
+        first = raw.index(struct.pack("<I", 6))  # the first packet block, then the second
+        at = first + struct.unpack_from("<I", raw, first + 4)[0]
+        struct.pack_into("<I", raw, at + 24, n - 1)  # its original length
+    else:
+        at = 24 + 16 + len(frames[0][1])
+        struct.pack_into(">I" if fmt == "pcap_be" else "<I", raw, at + 12, n - 1)
+    with pytest.raises(BadPcap) as err:
+        list(read_pcap(bytes(raw)))
+    assert str(err.value) == (
+        f"record of {n} bytes captured from a {n - 1}-byte frame on the wire (at byte {at})"
+    )
+    assert len(list(read_pcap(_written(fmt, frames)))) == 3  # the file as written: whole

@@ -12,9 +12,12 @@ unpacked with ``struct`` at ``pos`` after ``need(n)`` made ``n`` bytes available
 the window, never holding the whole file), so multi-gigabyte captures stream in constant
 memory. Every length read from the file is checked before it is used: a record longer than
 16 MiB, a pcapng block length below 12, unaligned or past the end of the file, packet data
-running past its block, a packet for an interface not declared in its section, a file cut
-inside a header or a record: each is a :class:`~tickwire.net.errors.BadPcap` naming it, with
-the byte offset. A clean end of file between records is the only silent end.
+running past its block, a record holding more bytes than its frame had on the wire, a
+packet for an interface not declared in its section, a file cut inside a header or a
+record, a classic pcap version other than 2.4, a second capture's header where a record
+should be (two files concatenated): each is a :class:`~tickwire.net.errors.BadPcap`
+naming it, with the byte offset. A clean end of file between records is the only silent
+end.
 
 :class:`PcapWriter` writes classic pcap with nanosecond timestamps (magic ``a1b23c4d``) and
 :class:`PcapngWriter` pcapng (one section, one interface with ``if_tsresol`` 9, enhanced
@@ -201,6 +204,16 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
         endian = ">"
     if not ch.need(24):
         raise BadPcap("file ends inside the pcap header", offset=0)
+    version = struct.unpack_from(endian + "HH", ch.buf, 4)
+    if version != (2, 4):
+        # Why: every other version was read as 2.4 (a 3.0 file, a header of garbage after
+        # a good magic) and its records trusted. Test:
+        # test_net_pcap.py::test_a_pcap_version_other_than_2_4_is_refused.
+        raise BadPcap(
+            f"pcap version {version[0]}.{version[1]} is not 2.4, the version pcap files are "
+            "written in",
+            offset=4,
+        )
     scale = 1 if magic == _MAGIC_NS else 1000
     linktype = struct.unpack_from(endian + "I", ch.buf, 20)[0] & 0x0FFFFFFF
     ch.pos = 24
@@ -216,11 +229,22 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
             _second_header(ch)
             if incl:
                 raise BadPcap(f"record length {incl} is not plausible", offset=ch.offset)
+        if incl > orig:
+            raise BadPcap(_more_than_the_wire(incl, orig), offset=ch.offset)
         if not ch.need(16 + incl):
             raise CutPcap(f"file ends inside a {incl}-byte record", offset=ch.offset)
         start = ch.pos + 16
         ch.pos = start + incl
         yield PcapRecord(sec * 1_000_000_000 + frac * scale, ch.buf[start : ch.pos], linktype, orig)
+
+
+def _more_than_the_wire(captured: int, wire: int) -> str:
+    """The reason of :class:`~tickwire.net.errors.BadPcap` for a record that holds more
+    bytes (``captured``) than its frame had on the wire: no capture can, so the record is
+    corrupt, refused as a record of an impossible length is (a capture cuts a frame, it
+    never adds to one; read, its extra bytes were taken for the frame's). Test:
+    ``test_net_pcap.py::test_a_record_longer_than_its_frame_on_the_wire_is_refused``."""
+    return f"record of {captured} bytes captured from a {wire}-byte frame on the wire"
 
 
 def _second_header(ch: _Chunks) -> None:
@@ -312,6 +336,8 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
                 raise BadPcap(f"packet for undeclared interface {ifid}", offset=block_start)
             if 20 + caplen > len(body):
                 raise BadPcap("packet data runs past its block", offset=block_start)
+            if caplen > orig:
+                raise BadPcap(_more_than_the_wire(caplen, orig), offset=block_start)
             iface = interfaces[ifid]
             ts = ((hi << 32) | lo) * iface.num // iface.den + iface.offset_ns
             yield PcapRecord(ts, body[20 : 20 + caplen], iface.linktype, orig)
