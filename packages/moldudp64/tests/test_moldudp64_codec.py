@@ -11,6 +11,7 @@ from tickwire.moldudp64 import (
     DownstreamPacket,
     MoldError,
     RequestPacket,
+    SequenceOverflow,
     TrailingBytes,
     TruncatedPacket,
     parse_downstream,
@@ -20,8 +21,11 @@ from tickwire.moldudp64.capture import read_moldudp64
 from tickwire.moldudp64.codec import (
     REQUEST,
     build_downstream_construct,
+    encode_session,
     parse_downstream_construct,
 )
+from tickwire.moldudp64.events import BadPacket
+from tickwire.moldudp64.receiver import Receiver, ReceiverConfig
 
 sessions = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=10
@@ -39,7 +43,9 @@ def packets(draw: st.DrawFn) -> DownstreamPacket:
         return DownstreamPacket.heartbeat(session, seq)
     if kind == "eos":
         return DownstreamPacket.end_of_session_packet(session, seq)
-    return DownstreamPacket(session, seq, draw(messages))
+    msgs = draw(messages)
+    # a valid packet's messages end at sequence number 2^64 - 1 at the latest
+    return DownstreamPacket(session, min(seq, (1 << 64) - len(msgs)), msgs)
 
 
 @settings(max_examples=300, deadline=None)
@@ -56,8 +62,10 @@ def test_fast_build_and_parse_agree_with_construct(pkt: DownstreamPacket) -> Non
 def damaged(draw: st.DrawFn) -> bytes:
     """Valid packets, then truncated, extended, or with the count rewritten."""
     wire = bytearray(draw(packets()).build())
-    how = draw(st.sampled_from(["cut", "append", "count", "none"]))
-    if how == "cut":
+    how = draw(st.sampled_from(["cut", "append", "count", "sequence", "none"]))
+    if how == "sequence":  # near 2^64: its messages may run past 2^64 - 1
+        wire[10:18] = ((1 << 64) - draw(st.integers(1, 40))).to_bytes(8, "big")
+    elif how == "cut":
         del wire[draw(st.integers(0, len(wire))) :]
     elif how == "append":
         wire += draw(st.binary(min_size=1, max_size=40))
@@ -78,6 +86,33 @@ def test_fast_parse_fails_exactly_when_construct_does(wire: bytes) -> None:
             parse_downstream(wire)
     else:
         assert parse_downstream(wire) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(sessions, st.integers(2, 0xFFFE), st.data())  # one message fits at 2^64 - 1
+def test_a_header_running_past_2_64_is_refused(
+    session: str, count: int, data: st.DataObject
+) -> None:
+    """A packet whose ``count`` messages from ``sequence`` would run past sequence number
+    2^64 - 1 (sequence + count > 2^64) is refused by the codec, both parsers, with the
+    receiver's error and words (``SequenceOverflow``), whatever its blocks; at 2^64
+    exactly it is whole. ``parse_downstream`` parsed it and only the receiver refused it
+    later: a capture's readers took sequence numbers no packet can carry."""
+    top = 1 << 64
+    seq = data.draw(st.integers(top - count + 1, top - 1), label="sequence")
+    blocks = b"\x00\x01x" * count
+    wire = encode_session(session) + seq.to_bytes(8, "big") + count.to_bytes(2, "big") + blocks
+    with pytest.raises(SequenceOverflow) as info:
+        parse_downstream(wire)
+    assert str(info.value) == f"{count} messages from sequence {seq} run past 2^64 - 1 (at byte 10)"
+    with pytest.raises(MoldError):
+        parse_downstream_construct(wire)
+    last = (top - count).to_bytes(8, "big")
+    whole = encode_session(session) + last + count.to_bytes(2, "big") + blocks
+    assert parse_downstream(whole).next_sequence == top
+    rx = Receiver(ReceiverConfig(session=session, start_sequence=seq))
+    (event,) = [e for e in rx.receive(wire, ("198.18.0.1", 1), 0.0) if isinstance(e, BadPacket)]
+    assert str(event.error) == str(info.value)  # the receiver's words: the same
 
 
 def test_heartbeat_and_end_of_session() -> None:

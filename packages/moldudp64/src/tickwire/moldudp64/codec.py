@@ -25,7 +25,14 @@ from typing import Any, ClassVar
 
 import construct as c
 
-from .errors import BadSession, CountMismatch, MoldError, TrailingBytes, TruncatedPacket
+from .errors import (
+    BadSession,
+    CountMismatch,
+    MoldError,
+    SequenceOverflow,
+    TrailingBytes,
+    TruncatedPacket,
+)
 
 __all__ = [
     "DOWNSTREAM",
@@ -38,6 +45,7 @@ __all__ = [
     "SESSION_LENGTH",
     "DownstreamPacket",
     "RequestPacket",
+    "check_sequence_range",
     "decode_session",
     "encode_session",
     "parse_downstream",
@@ -94,6 +102,8 @@ _HEADER = struct.Struct(">10sQH")
 _unpack_header = _HEADER.unpack_from
 _pack_header = _HEADER.pack
 _U64_MAX = (1 << 64) - 1
+#: One past the largest sequence number: the field is 8 bytes.
+_SEQ_LIMIT = 1 << 64
 
 
 def encode_session(session: str) -> bytes:
@@ -274,8 +284,9 @@ def parse_downstream(data: bytes | bytearray | memoryview) -> DownstreamPacket:
     """Parse one downstream packet (messages, heartbeat or end of session).
 
     Raises a :class:`~tickwire.moldudp64.errors.MoldError` subclass saying what was wrong:
-    :class:`TruncatedPacket`, :class:`CountMismatch`, :class:`TrailingBytes` or
-    :class:`BadSession`.
+    :class:`TruncatedPacket`, :class:`CountMismatch`, :class:`TrailingBytes`,
+    :class:`BadSession` or :class:`SequenceOverflow` (a header whose messages would run
+    past sequence number 2^64 - 1: :func:`check_sequence_range`).
     """
     raw = _as_bytes(data)
     if len(raw) < HEADER_SIZE:
@@ -291,7 +302,26 @@ def parse_downstream(data: bytes | bytearray | memoryview) -> DownstreamPacket:
                 offset=HEADER_SIZE,
             )
         return DownstreamPacket(session, sequence, end_of_session=True)
+    if sequence + count > _SEQ_LIMIT:
+        check_sequence_range(sequence, count)
     return DownstreamPacket(session, sequence, tuple(split_blocks(raw, count)))
+
+
+def check_sequence_range(sequence: int, count: int) -> None:
+    """Raise :class:`~tickwire.moldudp64.errors.SequenceOverflow` when ``count`` messages
+    from ``sequence`` (not an end of session's count) would run past sequence number
+    2^64 - 1, the largest the 8-byte field can name: ``2 messages from sequence
+    18446744073709551615 run past 2^64 - 1 (at byte 10)``.
+
+    The rule of the codec (:func:`parse_downstream` and the construct reference) and of
+    the receiver (:class:`~tickwire.moldudp64.receiver.Receiver`, the same words). Why:
+    the codec parsed such a packet and only the receiver refused it later, so every
+    other reader of packets took sequence numbers no packet can carry. Test:
+    ``test_moldudp64_codec.py::test_a_header_running_past_2_64_is_refused``."""
+    if count != END_OF_SESSION_COUNT and sequence + count > _SEQ_LIMIT:
+        raise SequenceOverflow(
+            f"{count} messages from sequence {sequence} run past 2^64 - 1", offset=10
+        )
 
 
 def parse_request(data: bytes | bytearray | memoryview) -> RequestPacket:
@@ -322,6 +352,7 @@ def parse_downstream_construct(data: bytes) -> DownstreamPacket:
     session = decode_session(parsed.session)
     if parsed.count == END_OF_SESSION_COUNT:
         return DownstreamPacket(session, parsed.sequence, end_of_session=True)
+    check_sequence_range(parsed.sequence, parsed.count)
     return DownstreamPacket(session, parsed.sequence, tuple(bytes(m) for m in parsed.messages))
 
 

@@ -142,6 +142,7 @@ from .codec import (
     END_OF_SESSION_COUNT,
     HEADER_SIZE,
     RequestPacket,
+    check_sequence_range,
     encode_session,
     parse_downstream,
     split_blocks,
@@ -455,14 +456,12 @@ class Receiver:
         seq, count = _seq_count(data, 10)
         if seq + count > _SEQ_LIMIT and count != END_OF_SESSION_COUNT:
             # Before anything else (a candidate's run, the jump rule, delivery): see
-            # "Hostile and stray packets" in the module docstring.
-            return self._bad(
-                events,
-                source,
-                SequenceOverflow(
-                    f"{count} messages from sequence {seq} run past 2^64 - 1", offset=10
-                ),
-            )
+            # "Hostile and stray packets" in the module docstring. The codec's rule and
+            # words (check_sequence_range).
+            try:
+                check_sequence_range(seq, count)
+            except SequenceOverflow as exc:
+                return self._bad(events, source, exc)
         session = data[:10]
         if session != self._session_raw and not self._on_other_session(
             session, data, source, now, events

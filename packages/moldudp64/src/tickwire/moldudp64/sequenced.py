@@ -28,9 +28,10 @@ How it sequences
   confirmed) are off; each session is pinned and joined at its first packet, and a jump
   is a gap like any other.
 * Frames that carry no valid MoldUDP64 packet are skipped and counted by
-  :class:`~tickwire.moldudp64.capture.MoldCapture` (``capture`` in the stats); so is a
-  packet the receiver refuses (messages running past sequence number 2^64 - 1), moved
-  from ``packets`` to ``bad_packets``.
+  :class:`~tickwire.moldudp64.capture.MoldCapture` (``capture`` in the stats), a packet
+  whose messages run past sequence number 2^64 - 1 among them (the codec refuses it);
+  so is a packet the receiver refuses all the same, moved from ``packets`` to
+  ``bad_packets``.
 * A copy that differs from the copy delivered for the same sequence numbers (the
   receiver's rule, "Copies that differ") is counted in ``conflicts`` (the first one's
   sequence number in ``first_conflict``): the lines of an A/B feed and a retransmission
@@ -229,9 +230,10 @@ class SequencedCapture:
             st.sessions[name] = (starts[name], rx.next_sequence)
 
     def _refused(self, mf: MoldFrame, ev: BadPacket) -> None:
-        """The receiver refused the packet of ``mf``, which parsed (a packet whose
-        messages run past sequence number 2^64 - 1: ``SequenceOverflow``): it moves from
-        the capture's ``packets`` to its ``bad_packets``, a fault like any bad packet.
+        """The receiver refused the packet of ``mf``, which parsed (the codec refuses
+        one whose messages run past sequence number 2^64 - 1 first, with the receiver's
+        words; this is for any other): it moves from the capture's ``packets`` to its
+        ``bad_packets``, a fault like any bad packet.
         Why: otherwise it was dropped without a word (the receiver's event went
         unread). Test: ``test_a_packet_running_past_2_64_is_a_bad_packet_of_the_capture``."""
         cap = self._capture.stats
