@@ -444,3 +444,51 @@ def test_an_impossible_pcap_header_or_record_is_one_line(
         err = capsys.readouterr().err.splitlines()
         assert status == 1 and len(err) == 1, (name, err)
         assert err[0].endswith(f"error: {path}: {want}"), (name, err)
+
+
+def test_a_feed_in_qinq_is_read_as_the_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A feed captured in two stacked VLAN tags (QinQ: 802.1ad 0x88A8 then 802.1Q, or
+    802.1Q twice) is the same feed: every command that reads a capture's messages exits
+    0 and the books (both backends) are those of the untagged capture. Every frame was
+    counted as other traffic: exit 1, ``not one MoldUDP64 packet in its 10 frames (10 not
+    UDP)``. Three tags are still not read."""
+    pytest.importorskip("pyarrow")
+    from tickwire.engine.cli import main as engine_main
+    from tickwire.net import PcapWriter, read_pcap
+
+    whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
+
+    def tagged(path: Path, tpids: list[int]) -> Path:
+        with PcapWriter(path) as w:
+            for rec in read_pcap(whole):
+                tags = b"".join(t.to_bytes(2, "big") + (7 + i).to_bytes(2, "big")
+                                for i, t in enumerate(tpids))  # fmt: skip
+                w.write(rec.frame[:12] + tags + rec.frame[12:])
+        return path
+
+    for tpids in ([0x88A8, 0x8100], [0x8100, 0x8100]):
+        path = tagged(tmp_path / "qinq.pcap", tpids)
+        for name, main, argv in _capture_commands(tmp_path):
+            if name == "engine export":
+                argv = [a if a != "AAAA" else "AAPL" for a in argv]
+            args = [argv[0], str(path)] + [
+                str(tmp_path / "o.itch") if a == "OUT" else a for a in argv[1:]
+            ]
+            status = main(args)
+            err = capsys.readouterr().err.splitlines()
+            assert status == 0, (tpids, name, err)
+        for backend in ("reference", "cython"):
+            books = []
+            for capture in (whole, path):
+                out = tmp_path / f"{backend}-{capture.stem}.json"
+                argv = ["book", str(capture), "--backend", backend, "--json", str(out)]
+                assert engine_main(argv) == 0
+                summary = json.loads(out.read_text())
+                assert summary.pop("capture")["packets"] == 10
+                books.append(summary)
+            assert books[0] == books[1], (tpids, backend)
+    three = tagged(tmp_path / "three.pcap", [0x88A8, 0x8100, 0x8100])
+    assert engine_main(["book", str(three)]) == 1
+    assert "not one MoldUDP64 packet in its 10 frames (10 not UDP)" in capsys.readouterr().err

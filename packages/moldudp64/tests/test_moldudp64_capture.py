@@ -128,6 +128,17 @@ def test_deprecated_net_module_warns_and_keeps_its_names() -> None:
     # The construct layouts stay here and agree with tickwire.net's frames.
     ref = net.parse_udp_frame_construct(frame)
     assert ref["payload"] == b"x" and ref["udp"].length == 9 and ref["ip"].ttl == 64
+    # up to two stacked tags (QinQ), the outer one's TCI, as tickwire.net's parser
+    qinq = frame[:12] + bytes.fromhex("88a8000981000007") + frame[12:]
+    ref = net.parse_udp_frame_construct(qinq)
+    assert (
+        (ref["payload"], ref["vlan"].tci)
+        == (b"x", 9)
+        == (
+            net.parse_udp_frame(qinq).payload,
+            net.parse_udp_frame(qinq).vlan_tci,
+        )
+    )
     assert net.ipv4_checksum(frame[14:34]) == 0
     with pytest.raises(MoldError, match="14 bytes"):  # still a MoldError, as before
         net.parse_udp_frame(b"\x00")

@@ -107,3 +107,37 @@ def test_tshark_reads_our_itch2pcap_of_the_real_itch_file(tmp_path: Path, itch_f
     ]
     assert tshark_fields(out, PORT) == ours
     assert sum(len(r[3]) for r in ours) == 12012
+
+
+def qinq(frame: bytes, outer: int, tci: int) -> bytes:
+    """``frame`` (one 802.1Q tag) with an outer tag of TPID ``outer`` and TCI ``tci``
+    pushed in front of it: QinQ, as a provider's switch stacks it."""
+    return frame[:12] + outer.to_bytes(2, "big") + tci.to_bytes(2, "big") + frame[12:]
+
+
+@pytest.mark.parametrize("outer", [0x88A8, 0x8100])  # 802.1ad S-tag, or 802.1Q twice
+def test_a_qinq_feed_is_read_as_tshark_reads_it(tmp_path: Path, outer: int) -> None:
+    """A feed in two stacked VLAN tags: tshark sees both tags (outer 9, inner 100) and
+    MoldUDP64 inside, and MoldCapture reads the same packets. It counted every such
+    frame as other traffic ("more than 1 VLAN tags"): the whole feed lost, no word but
+    "not one MoldUDP64 packet"."""
+    packets = [DownstreamPacket("TWTEST0001", 1 + 2 * i, (b"A" * 36, b"B" * 7)) for i in range(4)]
+    path = tmp_path / "qinq.pcap"
+    with PcapWriter(path) as w:
+        for p in packets:
+            frame = build_udp_frame(
+                p.build(), src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=40000,
+                dst_port=PORT, vlan_tci=100,
+            )  # fmt: skip
+            w.write(qinq(frame, outer, 9))
+    tags = subprocess.run(
+        ["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "ieee8021ad.id", "-e", "vlan.id",
+         "-e", "udp.dstport"],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout.split("\n")  # fmt: skip
+    seen = "9\t100" if outer == 0x88A8 else "\t9,100"  # 802.1ad's ID, 802.1Q's IDs
+    assert [t for t in tags if t] == [f"{seen}\t{PORT}"] * len(packets)
+    cap = MoldCapture(path)
+    ours = [(m.packet.session.ljust(10), m.packet.sequence, m.packet.count, [36, 7]) for m in cap]
+    assert tshark_fields(path, PORT) == ours and len(ours) == len(packets)
+    assert cap.stats.not_udp == 0 and {m.udp.vlan_tci for m in MoldCapture(path)} == {9}

@@ -67,7 +67,7 @@ class MessageTooLarge(MoldError):
 
 
 class BadFrame(MoldError, _NetBadFrame):
-    """A link-layer frame that is not Ethernet (+ one optional 802.1Q tag) / IPv4 / UDP.
+    """A link-layer frame that is not Ethernet (+ up to two VLAN tags) / IPv4 / UDP.
 
     Also a :class:`tickwire.net.errors.BadFrame`, which the frame parsers raise:
     ``except tickwire.net.errors.BadFrame`` catches both.

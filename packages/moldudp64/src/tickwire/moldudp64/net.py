@@ -17,7 +17,14 @@ import construct as c
 from tickwire.net import frames as _frames
 from tickwire.net.checksum import IPPROTO_UDP, ipv4_checksum, udp_checksum
 from tickwire.net.errors import BadFrame as _NetBadFrame
-from tickwire.net.frames import ETHERTYPE_IPV4, ETHERTYPE_VLAN, IP_DF, UdpFrame, multicast_mac
+from tickwire.net.frames import (
+    ETHERTYPE_IPV4,
+    ETHERTYPE_QINQ,
+    ETHERTYPE_VLAN,
+    IP_DF,
+    UdpFrame,
+    multicast_mac,
+)
 
 from .errors import BadFrame
 
@@ -88,18 +95,21 @@ def build_udp_frame(payload: bytes, **kwargs: Any) -> bytes:
 def parse_udp_frame_construct(frame: bytes) -> dict[str, Any]:
     """Parse the headers with the construct layouts (the reference the tests compare against).
 
-    Returns a plain dict: ``eth``, ``vlan`` (or None), ``ip``, ``udp`` containers and the
-    ``payload`` bytes.
+    Returns a plain dict: ``eth``, ``vlan`` (the outer of up to two tags, or None), ``ip``,
+    ``udp`` containers and the ``payload`` bytes.
     """
     try:
         eth: Any = ETHERNET.parse(frame)
         off = ETHERNET.sizeof()
         vlan: Any = None
         ethertype = eth.ethertype
-        if ethertype == ETHERTYPE_VLAN:
-            vlan = VLAN_TAG.parse(frame[off:])
+        for _ in range(2):  # up to two stacked tags (QinQ), as parse_udp_frame; the outer one
+            if ethertype not in (ETHERTYPE_VLAN, ETHERTYPE_QINQ):
+                break
+            tag: Any = VLAN_TAG.parse(frame[off:])
+            vlan = vlan if vlan is not None else tag
             off += VLAN_TAG.sizeof()
-            ethertype = vlan.ethertype
+            ethertype = tag.ethertype
         ip: Any = IPV4.parse(frame[off:])
         hl = ip.version_ihl.ihl * 4
         udp: Any = UDP.parse(frame[off + hl :])

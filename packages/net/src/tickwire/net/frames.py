@@ -609,7 +609,15 @@ _make_udp_frame = positional_constructor(UdpFrame)
 
 
 def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = False) -> UdpFrame:
-    """Parse an Ethernet (one optional 802.1Q tag) / IPv4 / UDP frame.
+    """Parse an Ethernet (up to two VLAN tags) / IPv4 / UDP frame.
+
+    Tags: none, one 802.1Q (0x8100), or two stacked (QinQ: an 802.1ad 0x88A8 or 0x8100
+    outer tag, then 0x8100), as :func:`parse_ethernet` reads them; ``vlan_tci`` is the
+    outer tag's. A third tag is a :class:`~tickwire.net.errors.BadFrame`. Why: a feed
+    carried in QinQ (a provider's S-tag over the customer's VLAN) was read as other
+    traffic, "more than 1 VLAN tags", its packets lost without a word in every capture
+    reader. Test: ``packages/moldudp64/tests/test_moldudp64_tshark.py::test_a_qinq_feed_is_read_as_tshark_reads_it``,
+    ``tests/test_capture_rules.py::test_a_feed_in_qinq_is_read_as_the_feed``.
 
     The checks of :func:`parse_ethernet`, :func:`parse_ipv4` and :func:`parse_udp` in turn
     (their cores, without the named tuples), so lengths come from the IPv4 total length and
@@ -619,7 +627,7 @@ def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = Fal
     """
     data = frame if type(frame) is bytes else bytes(frame)
     n = len(data)
-    ethertype, tci, off = _ethernet(data, 0, n, 1)
+    ethertype, tci, off = _ethernet(data, 0, n, 2)
     if ethertype != ETHERTYPE_IPV4:
         raise BadFrame(f"ethertype 0x{ethertype:04x} is not IPv4", offset=off - 2)
     ip, hl, end = _ipv4(data, off, n, False)
