@@ -11,6 +11,7 @@ which frames are packets of the feed, and the count of every frame it skips
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TypeVar
@@ -329,7 +330,7 @@ class _Fragments:
         #: UDP destination port (of the first fragments) -> [fragments, first frame].
         self.by_port: dict[int, list[int]] = {}
         #: (source, destination, identification) -> UDP destination port, the latest.
-        self.datagrams: dict[tuple[str, str, int], int] = {}
+        self.datagrams: OrderedDict[tuple[str, str, int], int] = OrderedDict()
         #: Later fragments whose first was not seen, by (source, destination); past
         #: MAX_FRAGMENTED pairs, under None (always counted).
         self.orphans: dict[tuple[str, str] | None, list[int]] = {}
@@ -358,7 +359,7 @@ class _Fragments:
         if frag.first:
             self.datagrams[key] = port
             if len(self.datagrams) > MAX_FRAGMENTED:
-                del self.datagrams[next(iter(self.datagrams))]
+                self.datagrams.popitem(last=False)  # the oldest
         _count(self.by_port, port, frame)
 
     def feed(self, fed: tuple[str, str, int]) -> None:
