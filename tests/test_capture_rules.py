@@ -312,14 +312,18 @@ def test_an_unrelated_fragmented_datagram_is_other_traffic(
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("where", ["first", "first fragment lost", "with a stray"])
+@pytest.mark.parametrize(
+    "where", ["first", "first fragment lost", "with a stray", "every packet fragmented"]
+)
 def test_the_feeds_own_fragments_are_lost_wherever_they_are(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
     """The fragments of the feed's own datagram are lost messages (exit 1) wherever they
     are: before any whole packet of the feed (its port is known only later), without
     their first fragment (no UDP header: matched by the feed's addresses), and next to a
-    fragmented datagram of other traffic (counted apart: only the feed's three)."""
+    fragmented datagram of other traffic (counted apart: only the feed's three), and in
+    a capture where every packet of the feed is fragmented (no whole packet to learn its
+    port from: its datagrams start like MoldUDP64 packets, the stray's do not)."""
     from tickwire.engine.cli import main as engine_main
     from tickwire.moldudp64 import DownstreamPacket
     from tickwire.net import build_udp_frame
@@ -336,9 +340,13 @@ def test_the_feeds_own_fragments_are_lost_wherever_they_are(
         "first": {0: feed},
         "first fragment lost": {10: feed[1:]},
         "with a stray": {10: _stray_datagram("198.18.7.1", "198.18.7.2", 7) + feed},
+        "every packet fragmented": {0: feed + _stray_datagram("198.18.7.1", "198.18.7.2", 7)},
     }[where]
-    path = _with_frames(whole, tmp_path / "frag.pcap", extra)
-    lost = len(extra[max(extra)]) - (3 if where == "with a stray" else 0)
+    source = whole
+    if where == "every packet fragmented":  # the feed's only packet: fragmented
+        source = write_capture(tmp_path / "none.pcap", [], day)
+    path = _with_frames(source, tmp_path / "frag.pcap", extra)
+    lost = len(feed[1:]) if where == "first fragment lost" else len(feed)
     for backend in ("reference", "cython"):
         status = engine_main(["book", str(path), "--backend", backend])
         err = capsys.readouterr().err.splitlines()

@@ -23,7 +23,7 @@ from tickwire.net.errors import Fragment
 from tickwire.net.frames import LINKTYPE_ETHERNET, UdpFrame, linktype_name, parse_udp_frame
 from tickwire.net.pcap import PcapRecord, read_pcap
 
-from .codec import DownstreamPacket, parse_downstream
+from .codec import HEADER_SIZE, SESSION_LENGTH, DownstreamPacket, encode_session, parse_downstream
 from .errors import BadFrame, BadPcap, MoldError, SessionChoiceError
 
 __all__ = ["CaptureStats", "MoldCapture", "MoldFrame", "faults_text", "read_moldudp64"]
@@ -201,7 +201,7 @@ class MoldCapture:
     def __iter__(self) -> Iterator[MoldFrame]:
         # One try around the whole loop (free per frame): the reader's and the frame
         # parser's errors leave as this package's, which are also tickwire.net's.
-        frags = _Fragments(self._port)
+        frags = _Fragments(self._port, self._session)
         try:
             st = self.stats
             want = self._session
@@ -307,25 +307,42 @@ class _Fragments:
     The rule: a fragment is the feed's (counted in ``fragments``, lost: fragments are not
     reassembled) when its datagram's UDP destination port is one of the feed's: ``port``
     when given (either direction, as the port filter), otherwise a destination port of
-    the packets read (of the session read) anywhere in the capture. Only the first fragment (offset 0) carries the UDP header; a
-    later one is matched with it by (source, destination, IP identification) among the
-    last :data:`MAX_FRAGMENTED` datagrams. A later fragment whose first was not seen (lost
-    by the capture, or too long before) is the feed's when its (source, destination)
-    addresses are those of a packet read. Every other fragment is other traffic
-    (``not_udp``). It errs towards lost: a fragment that may be the feed's counts, and
-    past :data:`MAX_FRAGMENTED` address pairs every such fragment counts.
+    the packets read (of the session read) anywhere in the capture. Only the first
+    fragment (offset 0) carries the UDP header; a later one is matched with it by
+    (source, destination, IP identification) among the last :data:`MAX_FRAGMENTED`
+    datagrams. A later fragment whose first was not seen (lost by the capture, or too
+    long before) is the feed's when its (source, destination) addresses are those of a
+    packet read. When no packet of the feed was read at all (no ``port``, every packet
+    fragmented), the feed's datagrams are those whose first fragment starts like a
+    MoldUDP64 packet (10 printable ASCII bytes of session, ``session``'s when given), and
+    their ports and addresses stand in for the packets'. Every other fragment is other
+    traffic (``not_udp``). It errs towards lost: a fragment that may be the feed's
+    counts, and past :data:`MAX_FRAGMENTED` address pairs every such fragment counts.
 
     Why: every fragment counted as lost, so one unrelated fragmented datagram (a big DNS
     answer or NFS read to another port) made a whole feed capture exit 1; counting none
     loses a fragmented feed packet without a word. The capture is decided at its end,
     since the feed's port may show only after its first fragmented datagram. Tests:
     ``tests/test_capture_rules.py::test_a_fragmented_feed_datagram_is_a_lost_packet``,
-    ``tests/test_capture_rules.py::test_an_unrelated_fragmented_datagram_is_other_traffic``.
+    ``::test_an_unrelated_fragmented_datagram_is_other_traffic``,
+    ``::test_the_feeds_own_fragments_are_lost_wherever_they_are``.
     """
 
-    __slots__ = ("by_port", "datagrams", "learn", "orphans", "pairs", "pairs_full", "ports", "seen")
+    __slots__ = (
+        "by_port",
+        "datagrams",
+        "learn",
+        "mold_pairs",
+        "mold_ports",
+        "orphans",
+        "pairs",
+        "pairs_full",
+        "ports",
+        "seen",
+        "session",
+    )
 
-    def __init__(self, port: int | None) -> None:
+    def __init__(self, port: int | None, session: str | None) -> None:
         self.seen = 0
         #: UDP destination port (of the first fragments) -> [fragments, first frame].
         self.by_port: dict[int, list[int]] = {}
@@ -340,6 +357,11 @@ class _Fragments:
         self.ports: set[int] = set() if port is None else {port}
         self.pairs: set[tuple[str, str]] = set()
         self.pairs_full = False
+        #: Without ``port``, the ports and addresses of first fragments that start like a
+        #: MoldUDP64 packet (of ``session`` when given): the feed's when no packet was read.
+        self.session = None if session is None else encode_session(session)
+        self.mold_ports: set[int] = set()
+        self.mold_pairs: set[tuple[str, str]] = set()
 
     def add(self, frag: Fragment, frame: int) -> None:
         self.seen += 1
@@ -360,7 +382,20 @@ class _Fragments:
             self.datagrams[key] = port
             if len(self.datagrams) > MAX_FRAGMENTED:
                 self.datagrams.popitem(last=False)  # the oldest
+            if self.learn and self._moldudp64(frag.head):
+                self.mold_ports.add(port)
+                if len(self.mold_pairs) < MAX_FRAGMENTED:
+                    self.mold_pairs.add((frag.src_ip, frag.dst_ip))
         _count(self.by_port, port, frame)
+
+    def _moldudp64(self, head: bytes) -> bool:
+        """``head`` (a first fragment's UDP payload) starts like a MoldUDP64 header: 10
+        bytes of printable ASCII, the session asked for when one was."""
+        if len(head) < HEADER_SIZE:
+            return False
+        if self.session is not None:
+            return head[:SESSION_LENGTH] == self.session
+        return all(0x20 <= b <= 0x7E for b in head[:SESSION_LENGTH])
 
     def feed(self, fed: tuple[str, str, int]) -> None:
         """A packet of the feed was read from (source, destination, destination port): its
@@ -378,11 +413,15 @@ class _Fragments:
         """Count the fragments in ``st``: the feed's in ``fragments``, the rest ``not_udp``."""
         if not self.seen:
             return
-        lost = [v for p, v in self.by_port.items() if p in self.ports]
+        # no packet of the feed read (every one fragmented?): its datagrams are those
+        # that start like its packets
+        ports = self.ports or self.mold_ports
+        pairs = self.pairs or self.mold_pairs
+        lost = [v for p, v in self.by_port.items() if p in ports]
         lost += [
             v
             for pair, v in self.orphans.items()
-            if pair is None or self.pairs_full or pair in self.pairs
+            if pair is None or self.pairs_full or pair in pairs
         ]
         n = sum(v[0] for v in lost)
         st.fragments += n

@@ -33,7 +33,8 @@ class Fragment(BadFrame):
     ``src_port`` and ``dst_port`` are its ports (None for the other fragments).
     ``src_ip``, ``dst_ip`` (dotted quads) and ``ident`` (the IPv4 identification) name the
     datagram every fragment of it shares, so a reader matches a later fragment with its
-    first one. A reader of one feed counts the fragments of its datagrams as lost, not as
+    first one; ``head`` is the start of the UDP payload (the first fragment's first 20
+    bytes at most, else empty), so a reader can tell what the datagram carries. A reader of one feed counts the fragments of its datagrams as lost, not as
     other traffic, and those of other datagrams as other traffic
     (``tickwire.moldudp64.capture.MoldCapture``)."""
 
@@ -48,6 +49,7 @@ class Fragment(BadFrame):
         src_ip: str = "",
         dst_ip: str = "",
         ident: int = 0,
+        head: bytes = b"",
     ) -> None:
         super().__init__(reason, offset=offset)
         self.first = first
@@ -56,6 +58,7 @@ class Fragment(BadFrame):
         self.src_ip = src_ip
         self.dst_ip = dst_ip
         self.ident = ident
+        self.head = head
 
 
 class BadPcap(NetError):

@@ -679,6 +679,7 @@ def _fragment(
         src_ip=socket.inet_ntoa(src),
         dst_ip=socket.inet_ntoa(dst),
         ident=ident,
+        head=data[u + 8 : min(end, u + 28)] if first else b"",
     )
 
 
