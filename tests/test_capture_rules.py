@@ -409,7 +409,10 @@ def test_two_captures_concatenated_are_one_line_naming_where(
     path = tmp_path / "cat.pcap"
     path.write_bytes(whole.read_bytes() * 2)
     at = whole.stat().st_size
-    for name, main, argv in _capture_commands(tmp_path):
+    from tickwire.moldudp64.cli import main as mold_main
+
+    replay = ("replay", mold_main, ["replay", "--to", "127.0.0.1:9", "--speed", "0"])  # loopback
+    for name, main, argv in [*_capture_commands(tmp_path), replay]:
         args = [argv[0], str(path)] + [
             str(tmp_path / "o.itch") if a == "OUT" else a for a in argv[1:]
         ]

@@ -187,8 +187,8 @@ _T = TypeVar("_T")
 def _read(name: str, items: Iterable[_T]) -> Iterator[_T]:
     """``items``, an error raised reading them marked with the input ``name``
     (:func:`tickwire.cli.reading`; a generator, so the consumer's writes are not marked).
-    Why: ``pcap2itch``'s error for a capture it cannot read named no file, where the
-    engine's commands do. Test:
+    Why: ``pcap2itch``'s and ``replay``'s errors for a capture they cannot read named no
+    file, where the engine's commands do. Test:
     ``tests/test_capture_rules.py::test_two_captures_concatenated_are_one_line_naming_where``."""
     with reading(name):
         yield from items
@@ -246,7 +246,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if capture:
 
         def packets() -> Iterator[tuple[int, bytes]]:
-            return capture_payloads(args.source, port=args.port, lost=lost)
+            return _read(args.source, capture_payloads(args.source, port=args.port, lost=lost))
 
     else:
         _itch()
