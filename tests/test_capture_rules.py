@@ -282,12 +282,19 @@ def test_an_unrelated_fragmented_datagram_is_other_traffic(
     made the whole day exit 1. A later fragment whose first is not in the capture, between
     other hosts, is other traffic too."""
     pytest.importorskip("pyarrow")
-    from tickwire.engine.cli import main as engine_main
 
     whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
     stray = _stray_datagram("198.18.7.1", "198.18.7.2", 0x1234)
     orphan = _stray_datagram("198.18.9.1", "198.18.9.2", 0x4321)[1:]  # its first not seen
     path = _with_frames(whole, tmp_path / "stray.pcap", {0: orphan, 4: stray})
+    _every_command_reads(path, tmp_path, capsys)
+    for stats in _same_books_as(whole, path, tmp_path):
+        assert stats["fragments"] == 0 and stats["skipped_frames"] == len(stray) + len(orphan)
+    capsys.readouterr()
+
+
+def _every_command_reads(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every capture command reads ``path`` (a capture of AAPL's feed) with exit 0."""
     for name, main, argv in _capture_commands(tmp_path):
         if name == "engine export":
             argv = [a if a != "AAAA" else "AAPL" for a in argv]
@@ -296,20 +303,27 @@ def test_an_unrelated_fragmented_datagram_is_other_traffic(
         ]
         status = main(args)
         err = capsys.readouterr().err.splitlines()
-        assert status == 0, (name, err)
+        assert status == 0, (path.name, name, err)
+
+
+def _same_books_as(whole: Path, path: Path, tmp_path: Path) -> list[dict[str, int]]:
+    """``engine book`` of ``path`` gives the books of ``whole`` on both backends; the
+    capture statistics of ``path``, one per backend."""
+    from tickwire.engine.cli import main as engine_main
+
+    stats = []
     for backend in ("reference", "cython"):
         books = []
         for capture in (whole, path):
             out = tmp_path / f"{backend}-{capture.stem}.json"
-            assert (
-                engine_main(["book", str(capture), "--backend", backend, "--json", str(out)]) == 0
-            )
+            argv = ["book", str(capture), "--backend", backend, "--json", str(out)]
+            assert engine_main(argv) == 0, (capture.name, backend)
             summary = json.loads(out.read_text())
-            stats = summary.pop("capture")
+            captured = summary.pop("capture")
             books.append(summary)
-        assert books[0] == books[1], backend
-        assert stats["fragments"] == 0 and stats["skipped_frames"] == len(stray) + len(orphan)
-    capsys.readouterr()
+        assert books[0] == books[1], (path.name, backend)
+        stats.append(captured)
+    return stats
 
 
 @pytest.mark.parametrize(
@@ -480,26 +494,10 @@ def test_a_feed_in_qinq_is_read_as_the_feed(
         return path
 
     for tpids in ([0x88A8, 0x8100], [0x8100, 0x8100]):
-        path = tagged(tmp_path / "qinq.pcap", tpids)
-        for name, main, argv in _capture_commands(tmp_path):
-            if name == "engine export":
-                argv = [a if a != "AAAA" else "AAPL" for a in argv]
-            args = [argv[0], str(path)] + [
-                str(tmp_path / "o.itch") if a == "OUT" else a for a in argv[1:]
-            ]
-            status = main(args)
-            err = capsys.readouterr().err.splitlines()
-            assert status == 0, (tpids, name, err)
-        for backend in ("reference", "cython"):
-            books = []
-            for capture in (whole, path):
-                out = tmp_path / f"{backend}-{capture.stem}.json"
-                argv = ["book", str(capture), "--backend", backend, "--json", str(out)]
-                assert engine_main(argv) == 0
-                summary = json.loads(out.read_text())
-                assert summary.pop("capture")["packets"] == 10
-                books.append(summary)
-            assert books[0] == books[1], (tpids, backend)
+        path = tagged(tmp_path / f"qinq-{tpids[0]:x}.pcap", tpids)
+        _every_command_reads(path, tmp_path, capsys)
+        for stats in _same_books_as(whole, path, tmp_path):
+            assert stats["packets"] == 10, tpids
     three = tagged(tmp_path / "three.pcap", [0x88A8, 0x8100, 0x8100])
     assert engine_main(["book", str(three)]) == 1
     assert "not one MoldUDP64 packet in its 10 frames (10 not UDP)" in capsys.readouterr().err
