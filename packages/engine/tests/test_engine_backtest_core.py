@@ -14,6 +14,7 @@ and the real sample file in ``data/``.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import gc
 import gzip
@@ -31,7 +32,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.engine import cbook
 from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtest
-from tickwire.engine.backtest.report import build_report
+from tickwire.engine.backtest.frames import write_parquet
+from tickwire.engine.backtest.report import build_report, write_csv
 from tickwire.engine.cli_backtest import DEFAULT_RISK, main
 from tickwire.engine.risk import parse_risk_limits
 from tickwire.engine.strategy import (
@@ -854,6 +856,84 @@ def test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_a
         (False, True),
     ]
     assert sum("refused" in line for line in want["log"]) == len(_BadNumbers.BAD)
+
+
+class _BadNames(Strategy):
+    """From its 20th two-sided book update on, once per update: a Day buy at the bid whose
+    symbol or side is not a ``str`` (None, an int, bytes, unhashable list and dict), or a
+    ``str`` that is no wire symbol or side, each refused by risk; logs each update."""
+
+    consumes = Consumes(book="bbo", trades=False, states=False)
+    BAD: tuple[tuple[str, Any], ...] = (
+        ("symbol", None),
+        ("symbol", 42),
+        ("symbol", b"AAPL"),
+        ("symbol", ["AAPL"]),
+        ("symbol", {"AAPL": 1}),
+        ("symbol", "A B"),
+        ("side", None),
+        ("side", ["B"]),
+        ("side", "X"),
+    )
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.seen = 0
+
+    async def on_book(self, update: BookUpdate) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        bid = update.bbo.bid_price
+        if bid is None or update.bbo.ask_price is None:
+            return
+        self.seen += 1
+        step = self.seen - 20
+        if 0 <= step < len(self.BAD):
+            what, bad = self.BAD[step]
+            symbol, side = (bad, "B") if what == "symbol" else (update.symbol, bad)
+            ctx.orders.submit(symbol, side, 100, bid, TimeInForce.DAY)
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"{update.kind} {update.order.user_ref_num} {update.reason}")
+
+
+def test_engine_backtest_core_an_order_of_a_symbol_or_side_not_a_str_is_refused_as_there(
+    tmp_path: Path,
+) -> None:
+    """An order whose symbol or side is not a ``str`` (None, an int, bytes, a list) is
+    refused by risk (``invalid``) and the run goes on, on both backends, its row in the
+    orders table with a null symbol or side (a ``str`` that is no wire symbol is kept):
+    writing that row failed the run with the spill's ``None in a column that is not
+    nullable`` or a bare ``unhashable type``, where live refuses the order and goes on;
+    an int symbol reached the table as itself and the Parquet string column refused it."""
+    want = _same(_BadNames, lambda: _day(4_000, 1, 9, 0))
+    assert want["report"]["orders"]["refused_by_risk"] == {"invalid": len(_BadNames.BAD)}
+    refused = [o for o in want["orders"] if o["state"] == "refused"]
+    assert [(o["symbol"], o["side"]) for o in refused] == [
+        (None, "B"),
+        (None, "B"),
+        (None, "B"),
+        (None, "B"),
+        (None, "B"),
+        ("A B", "B"),
+        (refused[6]["symbol"], None),
+        (refused[6]["symbol"], None),
+        (refused[6]["symbol"], "X"),
+    ]
+    assert isinstance(refused[6]["symbol"], str)
+    assert sum("refused" in line for line in want["log"]) == len(_BadNames.BAD)
+    # ... and the tables are written with the nulls (empty in the CSV)
+    result = _run(_BadNames, _day(4_000, 1, 9, 0), "compiled")
+    write_csv(result, tmp_path)
+    with (tmp_path / "orders.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["state"] == "refused"]
+    assert [(r["symbol"], r["side"]) for r in rows][:6] == [("", "B")] * 5 + [("A B", "B")]
+    pytest.importorskip("pyarrow")
+    (orders_parquet,) = [p for p in write_parquet(result, tmp_path) if p.stem == "orders"]
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pq.read_table(orders_parquet).to_pylist()
+    assert [r["symbol"] for r in table if r["state"] == "refused"][:6] == [None] * 5 + ["A B"]
 
 
 class _PerInstance(Strategy):

@@ -12,7 +12,7 @@ import pytest
 from tickwire.engine.backtest.venue import SimulatedVenue
 from tickwire.engine.book import BookManager
 from tickwire.engine.risk import RiskLimits
-from tickwire.engine.strategy import MarketMaker, OrderState
+from tickwire.engine.strategy import MarketMaker, OrderState, OrderUpdate
 from tickwire.engine.strategy.live import LiveRunner, wall_clock_ns
 from tickwire.itch import Message
 from tickwire.itch.generator import generate_day
@@ -154,3 +154,58 @@ def test_sys_exit_in_a_live_callback_is_a_strategy_error() -> None:
 
     with pytest.raises(StrategyError, match=r"Quitter raised SystemExit\(0\) in a callback"):
         asyncio.run(asyncio.wait_for(runner.run(feed(), settle=0.0), timeout=60))
+
+
+def test_live_an_order_of_a_symbol_not_a_str_is_refused_logged_and_the_session_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An order whose symbol or side is not a ``str`` (None, an int, bytes, a list, a
+    dict) is refused by risk (``invalid``), the strategy is told, the session goes on to
+    the end of the feed, and one WARNING per order names what it was given: the strategy
+    was told, but the session's log said nothing."""
+    from tickwire.engine.strategy import Strategy
+
+    bad: list[tuple[object, object]] = [
+        (None, "B"),
+        (42, "B"),
+        (b"AAPL", "B"),
+        (["AAPL"], "B"),
+        ({"AAPL": 1}, "B"),
+        ("AAPL", None),
+        ("AAPL", ["B"]),
+    ]
+
+    class Bad(Strategy):
+        def __init__(self) -> None:
+            super().__init__()
+            self.books = 0
+            self.updates: list[tuple[str, str]] = []
+
+        async def on_book(self, update: object) -> None:
+            self.books += 1
+            if self.books <= len(bad):
+                assert self.ctx is not None
+                symbol, side = bad[self.books - 1]
+                self.ctx.orders.submit(symbol, side, 100, 10_000)  # type: ignore[arg-type]
+
+        async def on_order_update(self, update: OrderUpdate) -> None:
+            self.updates.append((update.kind, update.reason))
+
+    strategy = Bad()
+    runner = LiveRunner(strategy, lambda data: None, limits=RiskLimits())
+    day = list(generate_day(2_000, 3, 1))
+
+    async def feed() -> AsyncIterator[Message]:
+        for msg in day:
+            yield msg
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        asyncio.run(asyncio.wait_for(runner.run(feed(), settle=0.0), timeout=60))
+    assert strategy.updates == [("refused", "invalid")] * len(bad)
+    assert strategy.books > len(bad)  # it went on
+    logged = [r.getMessage() for r in caplog.records if r.name == "tickwire.engine.orders"]
+    assert len(logged) == len(bad)
+    assert logged[0] == (
+        "order 1 refused by risk (invalid): symbol None, side 'B', quantity 100, price 10000"
+    )
+    assert "symbol ['AAPL']" in logged[3] and "side ['B']" in logged[6]

@@ -169,6 +169,16 @@ def _column_int(value: object) -> int | None:
     return None
 
 
+def _column_str(value: object) -> str | None:
+    """``value`` if the orders table's string column holds it as a string, else None (a
+    ``str`` subclass as the plain ``str`` of its characters, not its own ``__str__``)."""
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    return None
+
+
 def _order_row(o: Order) -> tuple[Any, ...]:
     """The orders table's row of ``o``.
 
@@ -177,16 +187,29 @@ def _order_row(o: Order) -> tuple[Any, ...]:
     table's columns are int64; packed as it was, it failed the run (both backends) with a
     bare ``required argument is not an integer`` or ``argument out of range``, where live
     refuses the order and goes on. Test: ``test_engine_backtest_core.py::
-    test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_as_there``."""
+    test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_as_there``.
+
+    Likewise a refused order's symbol or side that is not a ``str`` (None, an int, bytes,
+    a list: ``invalid``) is null, not its ``repr`` (which a real symbol could spell:
+    ``"None"`` is one); a ``str`` that is no wire symbol or side (``"A B"``, ``"X"``) is
+    kept as it was given. Reason: the columns are strings, interned by the spill; None
+    failed the run with the spill's ``None in a column that is not nullable``, an
+    unhashable value with a bare ``unhashable type``, and any other value reached
+    ``result.orders`` as itself (an int symbol, which the Parquet string column refuses).
+    Test: ``test_engine_backtest_core.py::
+    test_engine_backtest_core_an_order_of_a_symbol_or_side_not_a_str_is_refused_as_there``."""
     price: int | None = o.price
     quantity: int | None = o.quantity
-    if o.refused:  # a sent order's were risk's checked ints
+    symbol: str | None = o.symbol
+    side: str | None = o.side
+    if o.refused:  # a sent order's were risk's checked ints and strs
         price, quantity = _column_int(price), _column_int(quantity)
+        symbol, side = _column_str(symbol), _column_str(side)
     return (
         o.user_ref_num,
         o.sent_ns,
-        o.symbol,
-        o.side,
+        symbol,
+        side,
         price,
         quantity,
         o.time_in_force,
@@ -313,7 +336,7 @@ class _Runner:
         # The records that grow with the day go to disk as the run goes (spill.py).
         self.spill = spill = Spill()
         self._fills = spill.table("fills", "iussiisusi", Fill)
-        self._orders = spill.table("orders", "uissi?i?ssiu?s", _order_dict)
+        self._orders = spill.table("orders", "uis?s?i?i?ssiu?s", _order_dict)
         self._pnl = spill.table("pnl", "iiiiiii", PnlPoint)
         self._marks = spill.table("marks", "sii", lambda s, t, m: (s, t, m))
         self._last_mark: dict[str, int] = {}

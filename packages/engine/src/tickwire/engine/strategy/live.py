@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import reprlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from tickwire.cli import log_first
 from tickwire.engine.backtest.fees import FeeLedger, FeeSchedule
 from tickwire.engine.book import BookManager, TapePrint
 from tickwire.engine.risk import RiskEngine, RiskLimits
@@ -50,7 +52,7 @@ from tickwire.engine.strategy.api import (
     strategy_exited,
 )
 from tickwire.engine.strategy.context import StrategyContext, StrategyEvent, callback_for
-from tickwire.engine.strategy.orders import OrderManager
+from tickwire.engine.strategy.orders import Order, OrderManager
 from tickwire.itch import Message
 from tickwire.ouch import v50
 from tickwire.ouch.client import ns_since_midnight
@@ -63,6 +65,7 @@ LOG_KEPT = 200
 SENT_KEPT = 1000
 
 _strategy_log = logging.getLogger("tickwire.engine.strategy")
+_orders_log = logging.getLogger("tickwire.engine.orders")
 
 
 #: The project's one wall clock (ns since local midnight), under the name the engine has
@@ -157,8 +160,29 @@ class LiveRunner:
         executions are charged and booked, and the strategy hears nothing of it)."""
         if update.kind == "executed":
             self.fees.charge(update.order.symbol, update.liquidity_flag, update.quantity)
+        elif update.kind == "refused" and update.reason == "invalid":
+            self._log_invalid(update.order)
         if not update.order.inherited:
             self._updates.append(update)
+
+    def _log_invalid(self, order: Order) -> None:
+        """Log an order risk refused as ``invalid`` (a symbol or side that is not one, a
+        price or quantity that is not an integer: a bug of the strategy's), one
+        ``tickwire.engine.orders`` WARNING naming what it was given (each value's short
+        ``repr``: a None symbol shows as ``None``, a list as a list), the first
+        :data:`~tickwire.cli.LOGGED_FIRST` of them; every one is counted
+        (``risk.refusals``, ``orders.refusals`` in ``status``). Why: the strategy was told
+        (``refused``, ``invalid``) but the session's log said nothing of what was wrong.
+        Test: ``test_engine_strategy_live.py::
+        test_live_an_order_of_a_symbol_not_a_str_is_refused_logged_and_the_session_goes_on``."""
+        log_first(
+            _orders_log,
+            logging.WARNING,
+            self.risk.refusals["invalid"],
+            "order %s refused by risk (invalid): symbol %s, side %s, quantity %s, price %s",
+            order.user_ref_num,
+            *(reprlib.repr(v) for v in (order.symbol, order.side, order.quantity, order.price)),
+        )
 
     def _schedule(self, at: int, name: str) -> None:
         """The context's timers: an asyncio timer that queues the event at ``at``."""
