@@ -242,7 +242,7 @@ def faulty_capture(tmp_path: Path, fault: str) -> Path:
     """A one-session capture with one packet lost: ``bad`` (its count lies: the packet
     does not parse), ``cut`` (captured below its wire length) or ``gap`` (not there); or
     ``forged``: a copy of it with its last byte changed comes first (the real one is then
-    an A/B duplicate that differs)."""
+    an A/B duplicate that differs); or ``cut+bad``: an earlier packet cut, then it bad."""
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as out:
         for msg in generate_day(500, 3, 1):
@@ -255,13 +255,14 @@ def faulty_capture(tmp_path: Path, fault: str) -> Path:
     for i, (ts, pkt) in enumerate(packets):
         if i == 5 and fault == "gap":
             continue
-        if i == 5 and fault == "bad":
+        if i == 5 and fault in ("bad", "cut+bad"):
             count = int.from_bytes(pkt[18:20], "big") + 1
             pkt = pkt[:18] + count.to_bytes(2, "big") + pkt[20:]
         frame = build_udp_frame(
             pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=26477
         )
-        kept = frame[:60] if i == 5 and fault == "cut" else frame
+        cut = (i, fault) in ((5, "cut"), (3, "cut+bad"))
+        kept = frame[:60] if cut else frame
         sec, us = divmod(ts // 1000, 1_000_000)
         raw += struct.pack("<IIII", sec, us, len(kept), len(frame)) + kept
     cap = tmp_path / f"{fault}.pcap"
@@ -382,3 +383,16 @@ def test_the_first_conflict_names_its_session_escaped(
     assert engine_main(["book", str(cap), "--json", str(tmp_path / "b.json")]) == 1
     err = capsys.readouterr().err
     assert "\x1b" not in err and "the first at \\x1b[2J\\x1b[H " in err
+
+
+def test_the_first_error_is_the_first_bad_packets_not_a_cut_frames(tmp_path: Path) -> None:
+    """``CaptureFeedStats.first_error``, "the first bad packet's error", and the bad
+    packets' count in ``faults`` quote the bad packet's error when a frame was cut
+    before it: both were the capture's first error of any kind, the cut frame's."""
+    st = CaptureFeedStats()
+    list(iter_capture(faulty_capture(tmp_path, "cut+bad"), stats=st))
+    assert (st.cut_frames, st.bad_packets) == (1, 1)
+    assert st.first_error is not None and st.first_error.startswith("frame 6: ")
+    assert "captured" not in st.first_error, st.first_error
+    faults = st.faults()
+    assert faults is not None and faults.startswith(f"1 bad MoldUDP64 packets ({st.first_error})")

@@ -180,3 +180,36 @@ def test_the_deprecated_construct_layouts_agree_with_the_net_tables() -> None:
     assert [(s.name, s.sizeof()) for s in fixed] == [
         (f.name, f.size) for f in frames.IPV4_LAYOUT.fields
     ]
+
+
+@pytest.mark.parametrize("cut_first", [1, 25])
+def test_each_fault_count_quotes_an_error_of_its_own_kind(cut_first: int) -> None:
+    """A capture holding ``cut_first`` frames cut by the snap length, then a bad packet,
+    then a good one: each count of ``faults_text`` quotes the first error of its own
+    kind. It quoted ``errors[0]`` after the bad packets, which mixes the kinds: the cut
+    frame's words (``1 bad MoldUDP64 packets (frame 1: 60 of its ...)``), and after 20
+    cut frames (``errors`` keeps 20) no bad packet's at all."""
+    import struct
+
+    from tickwire.moldudp64.capture import faults_text
+
+    good = [frame for _, frame in _frames(cut_first + 1)]
+    bad = build_udp_frame(
+        b"short", src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1000, dst_port=26477
+    )
+    raw = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 60, 1))
+    records = [(f[:60], len(f)) for f in good[:cut_first]]  # cut: 60 bytes of more
+    records += [(bad, len(bad)), (good[-1], len(good[-1]))]  # whole
+    for i, (kept, wire) in enumerate(records):
+        raw += struct.pack("<IIII", 1, i, len(kept), wire) + kept
+    assert all(len(f) > 60 for f in good[:cut_first])
+    cap = MoldCapture(bytes(raw), port=26477)
+    assert len(list(cap)) == 1
+    st = cap.stats
+    assert (st.cut, st.bad_packets, st.packets) == (cut_first, 1, 1)
+    text = faults_text(st)
+    assert text is not None
+    assert text.startswith(f"1 bad MoldUDP64 packets (frame {cut_first + 1}: "), text
+    bad_part, cut_part = text.split(" frames cut short by the capture's snap length ")
+    assert "bytes captured" not in bad_part, text
+    assert cut_part.startswith("(frame 1: 60 of its "), text

@@ -192,7 +192,7 @@ class CaptureFeedStats:
             truncated=self.truncated,
         )
         if self.first_error is not None:
-            cap.errors.append(self.first_error)
+            cap.error("bad_packets", self.first_error)
         text = faults_text(
             cap,
             gaps=self.gaps,
@@ -330,7 +330,7 @@ def iter_capture(
         st.truncated = cstats.truncated
         st.fragments = cstats.fragments
         st.bad_packets = cstats.bad_packets
-        st.first_error = cstats.errors[0] if cstats.errors else None
+        st.first_error = cstats.first_errors.get("bad_packets")  # not a cut frame's
         if not keep_duplicates:
             seq = sequenced.stats
             st.duplicates = seq.duplicates

@@ -31,6 +31,8 @@ __all__ = ["CaptureStats", "MoldCapture", "MoldFrame", "faults_text", "read_mold
 #: How many session names :attr:`CaptureStats.sessions` keeps (a hostile capture may
 #: carry a new name in every packet; the rest are still filtered and counted).
 MAX_SESSION_NAMES = 64
+#: How many errors :attr:`CaptureStats.errors` keeps (every one is counted).
+MAX_ERRORS = 20
 
 
 @dataclass(slots=True)
@@ -60,7 +62,25 @@ class CaptureStats:
     #: Packets per session name seen (the first :data:`MAX_SESSION_NAMES` names), the
     #: filtered sessions included, in the order first seen.
     sessions: dict[str, int] = field(default_factory=dict)
+    #: The first :data:`MAX_ERRORS` errors of every kind, in the order read (bad packets,
+    #: cut frames, fragments: ``"frame N: ..."``).
     errors: list[str] = field(default_factory=list)
+    #: The first error of each kind, by the name of its count (``bad_packets``, ``cut``,
+    #: ``fragments``): what :func:`faults_text` quotes after that count.
+    first_errors: dict[str, str] = field(default_factory=dict)
+
+    def error(self, kind: str, text: str) -> None:
+        """Keep ``text``, an error of ``kind`` (the name of the count it is counted in),
+        in :attr:`errors` (the first :data:`MAX_ERRORS`) and, the first of its kind, in
+        :attr:`first_errors`. Why: :func:`faults_text` quoted ``errors[0]`` after the
+        bad packets' count, but ``errors`` mixes the kinds, so a capture whose first
+        fault was a cut frame said ``1 bad MoldUDP64 packets (frame 1: 60 of its 1518
+        bytes captured (snap length))``, and one with 20 cut frames first quoted no bad
+        packet at all. Test: ``tests/test_moldudp64_capture.py::
+        test_each_fault_count_quotes_an_error_of_its_own_kind``."""
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(text)
+        self.first_errors.setdefault(kind, text)
 
 
 def faults_text(
@@ -106,10 +126,13 @@ def faults_text(
         parts.append(_no_packet_text(stats))
     if stats.truncated:
         parts.append(f"the {stats.truncated}, its last record lost")
+    first = stats.first_errors
     if stats.bad_packets:
-        parts.append(f"{stats.bad_packets:,} bad MoldUDP64 packets ({stats.errors[0]})")
+        parts.append(f"{stats.bad_packets:,} bad MoldUDP64 packets{_first(first, 'bad_packets')}")
     if stats.cut:
-        parts.append(f"{stats.cut:,} frames cut short by the capture's snap length")
+        parts.append(
+            f"{stats.cut:,} frames cut short by the capture's snap length{_first(first, 'cut')}"
+        )
     if stats.fragments:
         parts.append(
             f"{stats.fragments:,} IPv4 fragments of UDP datagrams (not reassembled: their "
@@ -121,6 +144,12 @@ def faults_text(
         where = f", the first at {first_conflict}" if first_conflict else ""
         parts.append(f"{conflicts:,} messages whose copies differ (one copy lies{where})")
     return ", ".join(parts) if parts else None
+
+
+def _first(first_errors: dict[str, str], kind: str) -> str:
+    """`` (the first error of kind)`` for :func:`faults_text`, or ``""`` when none is kept."""
+    text = first_errors.get(kind)
+    return f" ({text})" if text is not None else ""
 
 
 def _no_packet_text(stats: CaptureStats) -> str:
@@ -239,8 +268,7 @@ class MoldCapture:
                         self._cut(rec.original_length, len(rec.frame))
                         continue
                     st.bad_packets += 1
-                    if len(st.errors) < 20:
-                        st.errors.append(f"frame {st.frames}: {exc}")
+                    st.error("bad_packets", f"frame {st.frames}: {exc}")
                     continue
                 name = pkt.session
                 if name in names:
@@ -287,10 +315,7 @@ class MoldCapture:
     def _cut(self, wire: int, captured: int) -> None:
         st = self.stats
         st.cut += 1
-        if len(st.errors) < 20:
-            st.errors.append(
-                f"frame {st.frames}: {captured} of its {wire} bytes captured (snap length)"
-            )
+        st.error("cut", f"frame {st.frames}: {captured} of its {wire} bytes captured (snap length)")
 
 
 _K = TypeVar("_K")
@@ -426,9 +451,9 @@ class _Fragments:
         n = sum(v[0] for v in lost)
         st.fragments += n
         st.not_udp += self.seen - n
-        if lost and len(st.errors) < 20:
+        if lost:
             first = min(v[1] for v in lost)
-            st.errors.append(f"frame {first}: an IPv4 fragment (not reassembled)")
+            st.error("fragments", f"frame {first}: an IPv4 fragment (not reassembled)")
 
 
 def _count(buckets: dict[_K, list[int]], key: _K, frame: int) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from tickwire.net.stats import percentiles
 
-from .capture import CaptureStats, MoldCapture, faults_text
+from .capture import MAX_ERRORS, CaptureStats, MoldCapture, faults_text
 from .codec import END_OF_SESSION_COUNT, HEADER_SIZE
 
 __all__ = ["ReplayReport", "capture_payloads", "open_sender", "parse_address", "replay"]
@@ -84,7 +84,9 @@ def capture_payloads(
             lost.packets += st.packets
             lost.not_udp += st.not_udp
             lost.other_port += st.other_port
-            lost.errors += st.errors[: max(0, 20 - len(lost.errors))]
+            lost.errors += st.errors[: max(0, MAX_ERRORS - len(lost.errors))]
+            for kind, text in st.first_errors.items():  # the first capture's, of each kind
+                lost.first_errors.setdefault(kind, text)
 
 
 @dataclass
@@ -152,10 +154,8 @@ class ReplayReport:
         self.skipped_frames = lost.cut + lost.bad_packets + lost.fragments + bool(lost.truncated)
         if capture and not (lost.packets or self.skipped_frames):
             self.nothing_to_send = faults_text(lost)  # the rule of every capture reader
-        why = faults_text(lost) if self.skipped_frames else None
-        if why is not None and lost.cut and not lost.bad_packets and lost.errors:
-            why += f"; the first: {lost.errors[0]}"  # a bad packet's phrase names its own
-        self.skipped_reason = why
+        # (each count quotes the first error of its own kind: faults_text)
+        self.skipped_reason = faults_text(lost) if self.skipped_frames else None
 
 
 def _timing_error(values: list[float]) -> dict[str, float]:

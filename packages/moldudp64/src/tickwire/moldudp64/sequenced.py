@@ -240,8 +240,7 @@ class SequencedCapture:
         cap.packets -= 1
         cap.messages -= len(mf.packet.messages)
         cap.bad_packets += 1
-        if len(cap.errors) < 20:  # MoldCapture's bound; frames: the one being read
-            cap.errors.append(f"frame {cap.frames}: {ev.error}")
+        cap.error("bad_packets", f"frame {cap.frames}: {ev.error}")  # frames: the one read
 
     def _skip(self, rx: Receiver, now: float) -> Iterator[Messages]:
         """Give up ``rx``'s hole; count it as a gap."""
