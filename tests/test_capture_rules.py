@@ -439,19 +439,33 @@ def test_two_captures_concatenated_are_one_line_naming_where(
         ), (name, err)
 
 
-@pytest.mark.parametrize("damage", ["version", "caplen"])
+@pytest.mark.parametrize("damage", ["version", "caplen", "pcapng version"])
 def test_an_impossible_pcap_header_or_record_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
     """A pcap of version 3.0, or with a record holding more bytes than its frame had on
     the wire, given to every command that reads a capture's messages: one line naming
-    the file, what is wrong and where, exit 1. Both were read as good captures."""
+    the file, what is wrong and where, exit 1. Both were read as good captures; so was a
+    pcapng section of major version 2."""
     import struct
+
+    from tickwire.net import PcapngWriter, read_pcap
 
     pytest.importorskip("pyarrow")
     whole = _capture(tmp_path / "whole.pcap", [("FEED", s) for s in range(1, 11)])
     raw = bytearray(whole.read_bytes())
-    if damage == "version":
+    if damage == "pcapng version":
+        ng = tmp_path / "whole.pcapng"
+        with PcapngWriter(ng) as w:
+            for rec in read_pcap(whole):
+                w.write(rec.frame, timestamp_ns=rec.timestamp_ns)
+        raw = bytearray(ng.read_bytes())
+        struct.pack_into("<H", raw, 12, 2)
+        want = (
+            "pcapng section version 2.0 is not 1.x, the version pcapng files are written in "
+            "(at byte 12)"
+        )
+    elif damage == "version":
         struct.pack_into("<HH", raw, 4, 3, 0)
         want = "pcap version 3.0 is not 2.4, the version pcap files are written in (at byte 4)"
     else:

@@ -355,3 +355,43 @@ def test_a_record_longer_than_its_frame_on_the_wire_is_refused(fmt: str) -> None
         f"record of {n} bytes captured from a {n - 1}-byte frame on the wire (at byte {at})"
     )
     assert len(list(read_pcap(_written(fmt, frames)))) == 3  # the file as written: whole
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize("version", [(2, 0), (0, 1), (65535, 0)])
+@pytest.mark.parametrize("section", [0, 1])
+def test_a_pcapng_section_of_another_major_version_is_refused(
+    endian: str, version: tuple[int, int], section: int
+) -> None:
+    """A pcapng section header block of another major version than 1 (the first
+    section, or the second of two files concatenated) is refused at its version field,
+    one line naming the version. It was read as if it were 1.0, its blocks trusted; a
+    minor version other than 0 is read (a backward-compatible change)."""
+
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack(endian + "II", btype, n) + body + struct.pack(endian + "I", n)
+
+    def file(major: int, minor: int) -> bytes:
+        shb = block(0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, major, minor, -1))
+        idb = block(1, struct.pack(endian + "HHI", 1, 0, 0))
+        epbs = [
+            block(
+                6, struct.pack(endian + "IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(f), len(f)) + f
+            )
+            for ts, f in _frames(2)
+        ]
+        return b"".join([shb, idb, *epbs])
+
+    good = file(1, 0)
+    assert len(list(read_pcap(good + file(1, 2)))) == 4  # another minor version: read
+    bad = file(*version)
+    raw = bad if section == 0 else good + bad
+    at = 12 + (0 if section == 0 else len(good))
+    with pytest.raises(BadPcap) as err:
+        list(read_pcap(raw))
+    assert str(err.value) == (
+        f"pcapng section version {version[0]}.{version[1]} is not 1.x, the version pcapng "
+        f"files are written in (at byte {at})"
+    )

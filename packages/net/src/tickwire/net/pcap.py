@@ -14,7 +14,8 @@ memory. Every length read from the file is checked before it is used: a record l
 16 MiB, a pcapng block length below 12, unaligned or past the end of the file, packet data
 running past its block, a record holding more bytes than its frame had on the wire, a
 packet for an interface not declared in its section, a file cut inside a header or a
-record, a classic pcap version other than 2.4, a second capture's header where a record
+record, a classic pcap version other than 2.4 (a pcapng section's major version other
+than 1), a second capture's header where a record
 should be (two files concatenated): each is a :class:`~tickwire.net.errors.BadPcap`
 naming it, with the byte offset. A clean end of file between records is the only silent
 end.
@@ -238,6 +239,25 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
         yield PcapRecord(sec * 1_000_000_000 + frac * scale, ch.buf[start : ch.pos], linktype, orig)
 
 
+def _section_version(body: bytes, endian: str, block_start: int) -> None:
+    """Raise :class:`~tickwire.net.errors.BadPcap` when the pcapng section header block
+    whose body is ``body`` (from its byte-order magic on) is not of major version 1, the
+    one pcapng files are written in (a minor version is a backward-compatible change, so
+    1.x is read), naming the version and the offset of its field. Why: a section of
+    another major version was read as if it were 1.0, its blocks trusted (as a classic
+    pcap of another version than 2.4 was). Test:
+    ``test_net_pcap.py::test_a_pcapng_section_of_another_major_version_is_refused``."""
+    if len(body) < 8:
+        raise BadPcap("short pcapng section header block", offset=block_start)
+    major, minor = struct.unpack_from(endian + "HH", body, 4)
+    if major != 1:
+        raise BadPcap(
+            f"pcapng section version {major}.{minor} is not 1.x, the version pcapng files "
+            "are written in",
+            offset=block_start + 12,
+        )
+
+
 def _more_than_the_wire(captured: int, wire: int) -> str:
     """The reason of :class:`~tickwire.net.errors.BadPcap` for a record that holds more
     bytes (``captured``) than its frame had on the wire: no capture can, so the record is
@@ -317,7 +337,9 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
             raise CutPcap(f"file ends inside a {blen}-byte pcapng block", offset=block_start)
         body = ch.buf[ch.pos + 8 : ch.pos + blen - 4]
         ch.pos += blen
-        if btype == 1:  # interface description
+        if btype_le == _PCAPNG_SHB:
+            _section_version(body, endian, block_start)
+        elif btype == 1:  # interface description
             if len(body) < 8:
                 raise BadPcap("short interface description block", offset=block_start)
             iface = _Interface(struct.unpack_from(endian + "H", body, 0)[0])
