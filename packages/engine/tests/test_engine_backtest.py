@@ -185,6 +185,36 @@ def test_engine_backtest_callbacks_bound_in_on_start_are_called(backend: str) ->
     assert _updates_timed_and_untimed(_BoundInOnStart, backend) == want
 
 
+class _BindsLater(MarketMaker):
+    """The market maker (which keeps the base class's no-op ``on_order_update``) that
+    binds its own per instance in the middle of the run, in its 200th ``on_book``; it
+    records each order update it is given from then on in ``updates``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[tuple[str, int]] = []
+        self.books = 0
+
+    async def on_book(self, update: BookUpdate) -> None:
+        self.books += 1
+        if self.books == 200:
+            self.on_order_update = self._update  # type: ignore[method-assign]
+        await super().on_book(update)
+
+    async def _update(self, update: OrderUpdate) -> None:
+        self.updates.append((update.kind, update.order.user_ref_num))
+
+
+def test_engine_backtest_an_order_update_bound_mid_run_is_called_timed_or_not() -> None:
+    """An ``on_order_update`` a strategy binds in the middle of a run (in ``on_book``) is
+    called from then on, timed or not, on both backends, as live calls it: an untimed
+    run (``measure=False``) decided once, after ``on_start``, that the strategy kept the
+    base no-op and counted every later update instead of calling what it bound."""
+    want = _updates_timed_and_untimed(_BindsLater, "reference")
+    assert len(want[0]) > 100 and want[0] == want[1]
+    assert _updates_timed_and_untimed(_BindsLater, "compiled") == want
+
+
 def test_engine_backtest_pnl_reconciles_with_fills(mm_result: BacktestResult) -> None:
     report = build_report(mm_result)
     cash: dict[str, int] = {}

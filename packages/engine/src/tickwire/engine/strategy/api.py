@@ -326,6 +326,17 @@ class Strategy:
     file) so a strategy is fully described by its class and its config. ``consumes``
     (a :class:`Consumes`) declares which market events it is called for; the default is
     every event of its subscribed symbols.
+
+    A callback may be bound per instance (``self.on_order_update = self._update``). In a
+    backtest ``on_book``, ``on_trade`` and ``on_instrument_state`` are taken once, as
+    ``on_start`` leaves them: one bound later in the run is not called (the compiled core
+    holds them; a lookup per market event would cost every run), where live calls it;
+    ``on_order_update`` and ``on_timer`` are looked up for each event, so one bound at any
+    time is called from its next event on, timed or not, as live does (``docs/backtest.md``;
+    tests: ``test_engine_backtest.py::
+    test_engine_backtest_callbacks_bound_in_on_start_are_called``,
+    ``test_engine_backtest.py::
+    test_engine_backtest_an_order_update_bound_mid_run_is_called_timed_or_not``).
     """
 
     #: The market events this strategy is called for (see :class:`Consumes`).
