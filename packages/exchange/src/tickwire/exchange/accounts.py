@@ -163,6 +163,24 @@ class _AccountBase:
             rec.state = "done"
         return rec, qty - done - resting
 
+    def _successor(self, old: OrderRecord, key: int | str, qty: int, price: int) -> OrderRecord:
+        """Record the replacement of ``old`` *before* the engine replaces it.
+
+        Rule: a replace that crosses the book trades at once, and the engine reports those
+        fills with the replacement's key as their tag, so the replacement must be in
+        :attr:`records` before ``engine.replace`` runs (as :meth:`_enter` records an order
+        before submitting it). Why: it was recorded after, :meth:`on_fill` found no record
+        and dropped the fills: the feed showed the trade, the client got an Order Replaced
+        and no Executed, and the ledger missed the position. Test:
+        ``test_exchange_hostile.py::test_ouch50_a_replace_that_crosses_reports_its_executions``
+        (and ``..._ouch42_...``).
+        """
+        rec = OrderRecord(key, old.symbol, old.side, price, qty)
+        rec.executed = old.executed
+        self.records[key] = rec
+        self.entered.append(key)
+        return rec
+
     def _cancel(self, key: int | str, remaining: int) -> int:
         rec = self.records.get(key)
         if rec is None or rec.state != "live" or remaining >= rec.open:
@@ -255,16 +273,14 @@ class Account50(_AccountBase):
         reason = self._validate_replace(msg.quantity, new_open, msg.price)
         if reason is not None:
             return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
+        rec = self._successor(old, msg.user_ref_num, new_open, msg.price)
         self._begin()
         result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num)
         old.state = "done"
         old.open = 0
         assert result is not None
         ref, _, resting = result
-        rec = OrderRecord(msg.user_ref_num, old.symbol, old.side, msg.price, new_open, ref)
-        rec.executed = old.executed
-        self.records[msg.user_ref_num] = rec
-        self.entered.append(msg.user_ref_num)
+        rec.ref = ref
         rec.open = resting
         rec.state = "live" if resting else "done"
         rep = v50.OrderReplaced(
@@ -338,22 +354,17 @@ class Account42(_AccountBase):
             self._rejected(msg.replacement_order_token, old.symbol, old.side, msg.shares, msg.price)
             letter = _V42_REJECT.get(reason, "Z")
             return [v42.Rejected(ts, msg.replacement_order_token, letter)]
+        token = msg.replacement_order_token
+        rec = self._successor(old, token, msg.shares, msg.price)
         self._begin()
-        result = self.engine.replace(
-            old.ref, msg.shares, msg.price, tag=msg.replacement_order_token
-        )
+        result = self.engine.replace(old.ref, msg.shares, msg.price, tag=token)
         assert result is not None
         ref, _, resting = result
         old.state = "done"
         old.open = 0
-        rec = OrderRecord(
-            msg.replacement_order_token, old.symbol, old.side, msg.price, msg.shares, ref
-        )
-        rec.executed = old.executed
+        rec.ref = ref
         rec.open = resting
         rec.state = "live" if resting else "done"
-        self.records[msg.replacement_order_token] = rec
-        self.entered.append(msg.replacement_order_token)
         rep = v42.OrderReplaced(
             ts, msg.replacement_order_token, old.side, resting, old.symbol, msg.price,
             msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,

@@ -1,0 +1,85 @@
+"""A hostile or careless OUCH client against the simulated exchange's accounts.
+
+Sans-I/O, as ``test_exchange_prices.py``: a real MatchingEngine, real accounts, every
+message published by the engine encoded and replayed into a real BookManager, and every
+answer encoded as the server would send it.
+"""
+
+from __future__ import annotations
+
+from tickwire.engine.book import BookManager
+from tickwire.exchange import MatchingEngine
+from tickwire.exchange.accounts import Account42, Account50
+from tickwire.itch import decode, encode
+from tickwire.ouch import encode as ouch_encode
+from tickwire.ouch import v42, v50
+
+
+class _Venue:
+    """An engine whose every published message is encoded and replayed into books."""
+
+    def __init__(self, account: type[Account50] | type[Account42]) -> None:
+        self.books = BookManager()
+        self.sent: list[object] = []
+        self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), lambda: 1)
+        self.acct = account("TW", self.engine, self.sent.append)
+        self.engine.system("Q")
+        self.engine.add_instrument("AAPL")
+
+    def _publish(self, msg: object) -> None:
+        self.books.apply(decode(encode(msg)))  # type: ignore[arg-type]
+
+    def equal(self) -> None:
+        for locate, book in self.books.books.items():
+            assert book.l2() == self.engine.by_locate[locate].l2(), book.symbol
+
+
+def _enter50(ref: int, price: int, qty: int = 100, side: str = "B") -> v50.EnterOrder:
+    return v50.EnterOrder(ref, side, qty, "AAPL", price, "0", "Y", "P", "N", "N", "X")
+
+
+def _enter42(token: str, price: int, qty: int = 100) -> v42.EnterOrder:
+    return v42.EnterOrder(token, "B", qty, "AAPL", price, 99999, "TW", "Y", "P", "N", 0, "N", " ")
+
+
+# --- a replace that crosses the book -------------------------------------------------
+
+
+def test_ouch50_a_replace_that_crosses_reports_its_executions() -> None:
+    """A Replace to a price that crosses trades at once (a delete of the original, then
+    the replacement matched as a new order): its executions belong to the replacement's
+    UserRefNum and must reach the client and the ledger, after the Order Replaced."""
+    v = _Venue(Account50)
+    v.engine.submit("AAPL", "S", 60, 1_500_000)  # someone else's offer
+    v.acct.handle(_enter50(1, 1_400_000))
+    out = v.acct.handle(v50.ReplaceOrder(1, 2, 100, 1_500_000, "0", "Y", "N", "X2"))
+    assert [type(m) for m in out] == [v50.OrderReplaced, v50.OrderExecuted]
+    rep, ex = out
+    assert isinstance(rep, v50.OrderReplaced) and isinstance(ex, v50.OrderExecuted)
+    assert (rep.user_ref_num, rep.quantity, rep.order_state) == (2, 40, "L")
+    assert (ex.user_ref_num, ex.quantity, ex.price, ex.liquidity_flag) == (2, 60, 1_500_000, "R")
+    assert v.acct.ledger.positions == {"AAPL": 60}
+    rec = v.acct.records[2]
+    assert (rec.executed, rec.open, rec.state) == (60, 40, "live")
+    # the rest still trades, as the replacement, and is reported
+    v.engine.submit("AAPL", "S", 40, 1_500_000)
+    assert [(type(m), m.user_ref_num) for m in v.sent] == [(v50.OrderExecuted, 2)]  # type: ignore[attr-defined]
+    assert v.acct.ledger.positions == {"AAPL": 100}
+    assert v.acct.records[2].state == "done"
+    for m in [*out, *v.sent]:
+        ouch_encode(m)  # type: ignore[arg-type]
+    v.equal()
+
+
+def test_ouch42_a_replace_that_crosses_reports_its_executions() -> None:
+    v = _Venue(Account42)
+    v.engine.submit("AAPL", "S", 100, 1_500_000)
+    v.acct.handle(_enter42("OLD", 1_400_000))
+    out = v.acct.handle(v42.ReplaceOrder("OLD", "NEW", 100, 1_500_000, 99999, "Y", "N", 0))
+    assert [type(m) for m in out] == [v42.OrderReplaced, v42.OrderExecuted]
+    ex = out[1]
+    assert isinstance(ex, v42.OrderExecuted)
+    assert (ex.order_token, ex.executed_shares) == ("NEW", 100)
+    assert v.acct.ledger.positions == {"AAPL": 100}
+    assert v.acct.records["NEW"].state == "done"
+    v.equal()
