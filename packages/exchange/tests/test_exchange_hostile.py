@@ -83,3 +83,23 @@ def test_ouch42_a_replace_that_crosses_reports_its_executions() -> None:
     assert v.acct.ledger.positions == {"AAPL": 100}
     assert v.acct.records["NEW"].state == "done"
     v.equal()
+
+
+# --- UserRefNums used up ---------------------------------------------------------------
+
+
+def test_account_query_after_the_last_user_ref_num_is_answered() -> None:
+    """After an order at UserRefNum 2**32 - 1 no UserRefNum is left: the Account Query
+    Response says 0 (never a valid UserRefNum) and encodes; ``last + 1`` did not fit the
+    4-byte field, so every query raised out of the server's handler, unanswered."""
+    v = _Venue(Account50)
+    v.acct.handle(_enter50(2**32 - 2, 1_000_000))
+    [resp] = v.acct.handle(v50.AccountQueryRequest())
+    assert isinstance(resp, v50.AccountQueryResponse) and resp.next_user_ref_num == 2**32 - 1
+    v.acct.handle(_enter50(2**32 - 1, 1_000_000))
+    [resp] = v.acct.handle(v50.AccountQueryRequest())
+    assert isinstance(resp, v50.AccountQueryResponse) and resp.next_user_ref_num == 0
+    assert v50.decode_outbound(ouch_encode(resp)) == resp
+    # and the account goes on: the last order still cancels
+    [canceled] = v.acct.handle(v50.CancelOrder(2**32 - 1, 0))
+    assert isinstance(canceled, v50.OrderCanceled) and canceled.quantity == 100

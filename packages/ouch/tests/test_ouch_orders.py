@@ -116,3 +116,21 @@ def test_ouch_hosts_clock_argument_is_deprecated_but_works() -> None:
     assert acc.timestamp == 42
     with pytest.warns(DeprecationWarning):
         OuchHost42(clock=lambda: 1)
+
+
+def test_account_query_after_the_last_user_ref_num_says_none_left() -> None:
+    """``last + 1`` is 2**32 after the last UserRefNum and does not fit the 4-byte field:
+    the host answers 0 (never a valid UserRefNum), which encodes, and a client book keeps
+    its own next number."""
+    host = OuchHost50()
+    enter = v50.EnterOrder(
+        2**32 - 1, "B", 100, "AAPL", 1_000_000, "0", "Y", "P", "N", "N", "LAST", ()
+    )
+    host.handle(enter, 1)
+    [resp] = host.handle(v50.AccountQueryRequest(), 2)
+    assert isinstance(resp, v50.AccountQueryResponse) and resp.next_user_ref_num == 0
+    assert v50.decode_outbound(v50.encode(resp)) == resp
+    assert v50.next_user_ref_num(2**32 - 2) == 2**32 - 1 == v50.MAX_USER_REF_NUM
+    book = OrderBook50(next_user_ref_num=7)
+    book.on_message(resp)
+    assert book.next_user_ref_num == 7

@@ -256,7 +256,7 @@ class Account50(_AccountBase):
         if isinstance(msg, v50.ReplaceOrder):
             return self._replace(msg, ts)
         if isinstance(msg, v50.AccountQueryRequest):
-            return [v50.AccountQueryResponse(ts, self.last_user_ref_num + 1)]
+            return [v50.AccountQueryResponse(ts, v50.next_user_ref_num(self.last_user_ref_num))]
         self.ignored += 1
         return []
 

@@ -293,7 +293,7 @@ class OuchHost50:
             self.live[msg.user_ref_num] = _with_quantity(order, msg.quantity)
             return [v50.OrderModified(ts, msg.user_ref_num, msg.side, msg.quantity)]
         if isinstance(msg, v50.AccountQueryRequest):
-            return [v50.AccountQueryResponse(ts, self.last_user_ref_num + 1)]
+            return [v50.AccountQueryResponse(ts, v50.next_user_ref_num(self.last_user_ref_num))]
         return []
 
     def _orn(self) -> int:

@@ -41,6 +41,7 @@ from ._wire import encode as _encode
 
 __all__ = [
     "INBOUND_MIN_LENGTHS",
+    "MAX_USER_REF_NUM",
     "OPTION_TYPES",
     "OUTBOUND_MIN_LENGTHS",
     "AccountQueryRequest",
@@ -76,6 +77,7 @@ __all__ = [
     "decode_inbound",
     "decode_outbound",
     "encode",
+    "next_user_ref_num",
 ]
 
 
@@ -623,3 +625,21 @@ def decode_outbound(data: bytes | memoryview) -> OutboundMessage:
 def cl_ord_id_for(user_ref_num: int) -> str:
     """The threshold strategy's ClOrdID: ``TW`` + UserRefNum in 12 zero-padded digits."""
     return f"TW{user_ref_num:012d}"
+
+
+#: The largest UserRefNum (4 bytes, strictly increasing in a session): none follows it.
+MAX_USER_REF_NUM = 2**32 - 1
+
+
+def next_user_ref_num(last: int) -> int:
+    """The NextUserRefNum an Account Query Response gives after ``last`` was processed.
+
+    Rule: ``last + 1``, or 0 once :data:`MAX_USER_REF_NUM` was used: 0 is never a valid
+    UserRefNum (they start at 1 and only increase), so it says "none left" in the field's
+    4 bytes. Why: a host answered ``last + 1`` = 2**32, which does not fit, so after an
+    order at UserRefNum 2**32 - 1 every Account Query Request raised ``EncodeError`` out
+    of the host (a traceback a query in the simulated exchange's log, and no answer).
+    Tests: ``test_ouch_orders.py::test_account_query_after_the_last_user_ref_num_says_none_left``,
+    ``packages/exchange/tests/test_exchange_hostile.py::test_account_query_after_the_last_user_ref_num_is_answered``.
+    """
+    return last + 1 if last < MAX_USER_REF_NUM else 0
