@@ -11,9 +11,11 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,8 +27,11 @@ from tickwire.exchange.cli import add_engine_command
 from tickwire.exchange.cli import main as exchange_main
 from tickwire.itch import BinaryFileWriter
 from tickwire.itch.generator import generate_day
+from tickwire.moldudp64.codec import encode_session
+from tickwire.ouch import v50
 from tickwire.soupbintcp import ClientSession
 from tickwire.soupbintcp.aio import LoginRejectedError, SoupClient, run
+from tickwire.soupbintcp.packets import LoginRequest, build_packet, data_packet
 
 EXCHANGE = [sys.executable, "-m", "tickwire.exchange"]
 ENGINE_EXCHANGE = [sys.executable, "-m", "tickwire.engine", "exchange"]
@@ -277,3 +282,48 @@ def test_a_capture_follows_the_capture_rules(
             w.write(msg)
     assert exchange_main([*run, str(day), "--session", "FEED"]) == 2
     assert "--session: for a MoldUDP64 capture" in _error_line(capsys.readouterr().err)
+
+
+def test_the_statistics_count_what_a_hostile_client_was_refused(tmp_path: Path) -> None:
+    """A wrong password, a repeated UserRefNum and a packet of length 0 after a login, and
+    a re-request beyond the session's messages: each refusal is counted once in the
+    statistics (``ouch50.server``, ``ouch50.ignored``, ``rerequest``), where an operator
+    sees them; they were counted inside and never shown."""
+    stats_file = tmp_path / "stats.json"
+    env = {**os.environ, PASSWORD_ENV: "SECRET"}
+    ex = subprocess.Popen(
+        [*EXCHANGE, *LOCAL, "--open", "--duration", "30", "--json", str(stats_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert ex.stdout is not None
+        ready = json.loads(ex.stdout.readline())
+
+        def until_closed(*packets: bytes) -> bytes:
+            with socket.create_connection(("127.0.0.1", ready["ouch50"]), timeout=10) as s:
+                s.sendall(b"".join(packets))
+                got = b""
+                while chunk := s.recv(65536):
+                    got += chunk
+                return got
+
+        assert until_closed(build_packet(LoginRequest("TW", "WRONG", "", 1)))[2:3] == b"J"
+        enter = v50.EnterOrder(1, "B", 100, "NOPE", 1_000, "0", "Y", "P", "N", "N", "X")
+        twice = 2 * data_packet("U", v50.encode(enter))
+        login = build_packet(LoginRequest("TW", "SECRET", "", 1))
+        assert until_closed(login, twice, b"\x00\x00")[2:3] == b"A"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            request = encode_session("TWFEED0001") + struct.pack(">QH", 10**9, 5)
+            u.sendto(request, tuple(ready["rerequest"]))
+        time.sleep(0.3)
+    finally:
+        ex.send_signal(signal.SIGINT)
+        _, err = ex.communicate(timeout=30)
+    assert ex.returncode == 0, err
+    assert "Traceback" not in err
+    stats = json.loads(stats_file.read_text())
+    server = stats["ouch50"]["server"]
+    assert (server["bad_logins"], server["logins"], server["protocol_errors"]) == (1, 1, 1)
+    assert (stats["ouch50"]["entered"], stats["ouch50"]["ignored"]) == (1, 1)
+    assert stats["ouch42"] is None
+    assert (stats["rerequest"]["requests"], stats["rerequest"]["out_of_range"]) == (1, 1)

@@ -39,11 +39,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tickwire.cli import (
     add_json_option,
@@ -70,6 +71,10 @@ from tickwire.engine.credentials import (
 )
 from tickwire.engine.sources import SESSION_HELP, CaptureFeedStats
 from tickwire.moldudp64.cli import session as session_name
+
+if TYPE_CHECKING:
+    from tickwire.exchange.accounts import Account42, Account50
+    from tickwire.soupbintcp.aio import SoupServerRunner
 
 __all__ = ["add_arguments", "add_engine_command", "build_parser", "main", "run"]
 
@@ -270,11 +275,9 @@ async def _exchange(args: argparse.Namespace) -> int:
         "ouch_undecodable": ex.undecodable,
         "ouch_closed": list(ex.ouch50.closed_reasons) if ex.ouch50 else [],
         "ouch_closed_counts": dict(ex.ouch50.closed_counts) if ex.ouch50 else {},
-        "ouch50": {
-            "entered": len(ex.account50.entered),
-            "positions": ex.account50.ledger.positions,
-            "cash": ex.account50.ledger.cash,
-        },
+        "ouch50": _port_stats(ex.account50, ex.ouch50),
+        "ouch42": _port_stats(ex.account42, ex.ouch42) if ex.ouch42 else None,
+        "rerequest": dataclasses.asdict(ex.feed.server.stats),
     }
     await ex.close()
     if args.json is not None and args.json != "-":
@@ -297,6 +300,30 @@ def _check_session(inputs: list[str], session: str | None) -> None:
 
     if session is not None and not any(Path(p).exists() and is_capture(p) for p in inputs):
         raise UsageError("--session: for a MoldUDP64 capture given as --preload or --flow")
+
+
+def _port_stats(
+    account: Account50 | Account42, runner: SoupServerRunner | None
+) -> dict[str, object]:
+    """An OUCH port's statistics: its account, and its SoupBinTCP server's refusals.
+
+    Rule: every refusal a peer causes is counted where the operator sees it: ``ignored``
+    (repeated UserRefNums or tokens, cancels and replaces of orders gone, messages the
+    account does not take) and ``server`` (the SoupBinTCP server's counts: logins,
+    ``bad_logins``, ``login_throttled``, ``duplicate_logins``, ``protocol_errors``,
+    ``rate_limited``, ``timeouts``, ``pending_refused``, ``by_reason``); ``rerequest``
+    beside them holds the re-request server's. Why: they were counted and never shown
+    (throttled logins and every refused re-request are logged at DEBUG only), so a
+    password guesser or a re-request flood left no trace in the statistics. Test:
+    ``test_exchange_cli.py::test_the_statistics_count_what_a_hostile_client_was_refused``.
+    """
+    return {
+        "entered": len(account.entered),
+        "ignored": account.ignored,
+        "positions": account.ledger.positions,
+        "cash": account.ledger.cash,
+        "server": dataclasses.asdict(runner.core.stats) if runner is not None else None,
+    }
 
 
 def _itch_file(
