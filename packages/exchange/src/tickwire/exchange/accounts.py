@@ -136,13 +136,22 @@ class _AccountBase:
             return Reject.HALTED
         return None
 
-    @staticmethod
-    def _validate_replace(qty: int, new_open: int, price: int) -> Reject | None:
-        """Why a replace is rejected (the original stays as it was), or None."""
+    def _validate_replace(self, symbol: str, qty: int, new_open: int, price: int) -> Reject | None:
+        """Why a replace is rejected (the original stays as it was), or None.
+
+        Rule: the checks of :meth:`_validate` that a replace can fail, in its order, the
+        trading state included: while the symbol is halted or the market is not open a
+        Replace is Rejected ``HALTED`` (4.2: ``H``) as an Enter is; cancels still go
+        through. Why: a Replace that crossed traded through the halt (and before the
+        open), which no Enter could. Test:
+        ``test_exchange_hostile.py::test_ouch50_a_replace_while_halted_is_rejected_and_does_not_trade``.
+        """
         if not 0 < qty < MAX_SHARES or not valid_shares(new_open):
             return Reject.INVALID_QUANTITY
         if not valid_price(price):
             return Reject.INVALID_PRICE
+        if not self.engine.is_trading(symbol):
+            return Reject.HALTED
         return None
 
     def _rejected(self, key: int | str, symbol: str, side: str, qty: int, price: int) -> None:
@@ -270,7 +279,7 @@ class Account50(_AccountBase):
             self.ignored += 1  # the original is gone: silently ignored (spec 2.2)
             return []
         new_open = msg.quantity - old.executed  # the wire carries the chain's total
-        reason = self._validate_replace(msg.quantity, new_open, msg.price)
+        reason = self._validate_replace(old.symbol, msg.quantity, new_open, msg.price)
         if reason is not None:
             return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
         rec = self._successor(old, msg.user_ref_num, new_open, msg.price)
@@ -349,7 +358,7 @@ class Account42(_AccountBase):
         if msg.replacement_order_token in self.records or old is None or old.state != "live":
             self.ignored += 1  # a repeat, or the original is gone: ignored
             return []
-        reason = self._validate_replace(msg.shares, msg.shares, msg.price)
+        reason = self._validate_replace(old.symbol, msg.shares, msg.shares, msg.price)
         if reason is not None:
             self._rejected(msg.replacement_order_token, old.symbol, old.side, msg.shares, msg.price)
             letter = _V42_REJECT.get(reason, "Z")
