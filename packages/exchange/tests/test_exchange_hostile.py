@@ -56,7 +56,8 @@ def test_ouch50_a_replace_that_crosses_reports_its_executions() -> None:
     assert [type(m) for m in out] == [v50.OrderReplaced, v50.OrderExecuted]
     rep, ex = out
     assert isinstance(rep, v50.OrderReplaced) and isinstance(ex, v50.OrderExecuted)
-    assert (rep.user_ref_num, rep.quantity, rep.order_state) == (2, 40, "L")
+    # as an Order Accepted would: the open shares before the fills, then the fills
+    assert (rep.user_ref_num, rep.quantity, rep.order_state) == (2, 100, "L")
     assert (ex.user_ref_num, ex.quantity, ex.price, ex.liquidity_flag) == (2, 60, 1_500_000, "R")
     assert v.acct.ledger.positions == {"AAPL": 60}
     rec = v.acct.records[2]
@@ -77,8 +78,9 @@ def test_ouch42_a_replace_that_crosses_reports_its_executions() -> None:
     v.acct.handle(_enter42("OLD", 1_400_000))
     out = v.acct.handle(v42.ReplaceOrder("OLD", "NEW", 100, 1_500_000, 99999, "Y", "N", 0))
     assert [type(m) for m in out] == [v42.OrderReplaced, v42.OrderExecuted]
-    ex = out[1]
-    assert isinstance(ex, v42.OrderExecuted)
+    rep, ex = out
+    assert isinstance(rep, v42.OrderReplaced) and isinstance(ex, v42.OrderExecuted)
+    assert (rep.replacement_order_token, rep.shares, rep.order_state) == ("NEW", 100, "L")
     assert (ex.order_token, ex.executed_shares) == ("NEW", 100)
     assert v.acct.ledger.positions == {"AAPL": 100}
     assert v.acct.records["NEW"].state == "done"

@@ -178,9 +178,12 @@ class _AccountBase:
         Rule: a replace that crosses the book trades at once, and the engine reports those
         fills with the replacement's key as their tag, so the replacement must be in
         :attr:`records` before ``engine.replace`` runs (as :meth:`_enter` records an order
-        before submitting it). Why: it was recorded after, :meth:`on_fill` found no record
-        and dropped the fills: the feed showed the trade, the client got an Order Replaced
-        and no Executed, and the ledger missed the position. Test:
+        before submitting it). The Order Replaced says what an Order Accepted would: the
+        replacement's open shares before those fills, state ``L``; its Order Executed
+        follow it. Why: it was recorded after, :meth:`on_fill` found no record and dropped
+        the fills: the feed showed the trade, the client got an Order Replaced for the
+        rest (dead, ``D``, when nothing rested) and no Executed, and the ledger missed the
+        position. Test:
         ``test_exchange_hostile.py::test_ouch50_a_replace_that_crosses_reports_its_executions``
         (and ``..._ouch42_...``).
         """
@@ -293,9 +296,9 @@ class Account50(_AccountBase):
         rec.open = resting
         rec.state = "live" if resting else "done"
         rep = v50.OrderReplaced(
-            ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, resting, old.symbol,
+            ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, new_open, old.symbol,
             msg.price, msg.time_in_force, msg.display, ref, "P",
-            msg.intermarket_sweep_eligibility, "N", "L" if resting else "D", msg.cl_ord_id,
+            msg.intermarket_sweep_eligibility, "N", "L", msg.cl_ord_id,
             msg.appendages,
         )  # fmt: skip
         return self._end([rep])
@@ -375,8 +378,8 @@ class Account42(_AccountBase):
         rec.open = resting
         rec.state = "live" if resting else "done"
         rep = v42.OrderReplaced(
-            ts, msg.replacement_order_token, old.side, resting, old.symbol, msg.price,
+            ts, msg.replacement_order_token, old.side, msg.shares, old.symbol, msg.price,
             msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,
-            msg.minimum_quantity, "N", "L" if resting else "D", msg.existing_order_token, " ",
+            msg.minimum_quantity, "N", "L", msg.existing_order_token, " ",
         )  # fmt: skip
         return self._end([rep])
