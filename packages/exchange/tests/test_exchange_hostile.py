@@ -8,9 +8,10 @@ answer encoded as the server would send it.
 from __future__ import annotations
 
 from tickwire.engine.book import BookManager
-from tickwire.exchange import MatchingEngine
+from tickwire.exchange import Exchange, ExchangeConfig, MatchingEngine
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.itch import decode, encode
+from tickwire.moldudp64.aio import run
 from tickwire.ouch import encode as ouch_encode
 from tickwire.ouch import v42, v50
 
@@ -162,3 +163,34 @@ def test_a_replace_before_the_market_opens_is_rejected() -> None:
     [canceled] = v.acct.handle(v50.CancelOrder(1, 0))
     assert isinstance(canceled, v50.OrderCanceled) and canceled.quantity == 100
     v.equal()
+
+
+# --- one port's session over, the other still trading ----------------------------------
+
+
+def test_a_fill_after_one_ports_session_ended_spoils_nothing_on_the_other() -> None:
+    """The 5.0 port's session has ended (``Exchange.close`` ended it first) while a 4.2
+    order trades with a 5.0 account's resting order: the 4.2 client gets its Accepted and
+    Executed and both ledgers book the trade; the 5.0 answer nobody can receive is
+    counted. It raised ``SessionError`` out of the match: the trade was on the feed and in
+    the 5.0 ledger, and the 4.2 side never heard of it."""
+
+    async def main() -> tuple[Exchange, list[object]]:
+        ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), ouch42_port=0))
+        try:
+            ex.open_market()
+            ex.engine.add_instrument("AAPL")
+            ex.account50.handle(_enter50(1, 1_000_000, side="S"))
+            assert ex.ouch50 is not None and ex.ouch42 is not None
+            ex.ouch50.end_session()
+            out: list[object] = list(ex.account42.handle(_enter42("T1", 1_000_000)))
+            return ex, out
+        finally:
+            await ex.close()
+
+    ex, out = run(main())
+    assert [type(m) for m in out] == [v42.OrderAccepted, v42.OrderExecuted]
+    assert ex.account42.ledger.positions == {"AAPL": 100}
+    assert ex.account50.ledger.positions == {"AAPL": -100}
+    assert ex.engine.executions == 1
+    assert ex.ouch_unsent == 1

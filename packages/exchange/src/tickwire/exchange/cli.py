@@ -273,6 +273,7 @@ async def _exchange(args: argparse.Namespace) -> int:
         "dropped_packets": ex.feed.dropped,
         "ouch_drops": ex.ouch_drops,
         "ouch_undecodable": ex.undecodable,
+        "ouch_unsent": ex.ouch_unsent,
         "ouch_closed": list(ex.ouch50.closed_reasons) if ex.ouch50 else [],
         "ouch_closed_counts": dict(ex.ouch50.closed_counts) if ex.ouch50 else {},
         "ouch50": _port_stats(ex.account50, ex.ouch50),

@@ -177,6 +177,13 @@ class Exchange:
         return _Publish(runner)
 
     @property
+    def ouch_unsent(self) -> int:
+        """Account answers (maker fills) not sent: their port's session had ended."""
+        return sum(
+            a.send.unsent for a in (self.account50, self.account42) if isinstance(a.send, _Publish)
+        )
+
+    @property
     def rerequest_address(self) -> tuple[str, int]:
         assert self.feed is not None and self.feed.request_address is not None
         return self.feed.request_address
@@ -290,20 +297,38 @@ class Exchange:
             self.feed.flush()
 
     async def close(self) -> None:
-        """End the feed session, close the OUCH ports."""
-        for r in (self.ouch50, self.ouch42):
-            if r is not None:
-                r.end_session()
-                await r.close()
+        """End the OUCH sessions (both before either port closes: no order is taken on one
+        while the other has ended), close the ports, end the feed session."""
+        runners = [r for r in (self.ouch50, self.ouch42) if r is not None]
+        for r in runners:
+            r.end_session()
+        for r in runners:
+            await r.close()
         if self.feed is not None:
             await self.feed.close()
 
 
 class _Publish:
-    """Send an account's unsolicited answer (a maker fill) as sequenced data."""
+    """Send an account's unsolicited answer (a maker fill) as sequenced data.
+
+    Rule: once the port's SoupBinTCP session has ended there is no stream to send on: the
+    answer is counted in :attr:`unsent` (the fill itself is booked in the account's
+    ledger) and the match that caused it goes on (:attr:`Exchange.ouch_unsent`). Why:
+    :meth:`Exchange.close` ended one port's session, then awaited its closing before
+    ending the other's (it now ends both first), and an order on the other port that
+    traded with this account's resting order meanwhile raised ``SessionError`` out of the
+    match: the trade was on the feed and in this account's ledger, and the other client
+    got neither its Accepted nor its Executed. Test:
+    ``test_exchange_hostile.py::test_a_fill_after_one_ports_session_ended_spoils_nothing_on_the_other``.
+    """
 
     def __init__(self, runner: SoupServerRunner) -> None:
         self.runner = runner
+        #: Answers not sent: the port's session had ended.
+        self.unsent = 0
 
     def __call__(self, msg: object) -> None:
+        if self.runner.core.ended:
+            self.unsent += 1
+            return
         self.runner.publish(ouch_encode(msg))  # type: ignore[arg-type]
