@@ -152,7 +152,9 @@ class Exchange:
         assert isinstance(feed, FaultyPublisher)
         feed.faults = f
         feed.rng = random.Random(f.seed)
-        # answers to re-requests are never faulted, and are not rate limited for a test
+        # answers to re-requests are never faulted (FaultyPublisher faults the feed line
+        # only); they are limited as any RequestServer's (moldudp64 ServerConfig defaults:
+        # 50 + 200/s requests per address, 1 MB + 10 MB/s of answers for all requesters)
         feed.server = RequestServer(pub_cfg.session, feed.publisher.store)
         self.feed = feed
         self.ouch50 = SoupServerRunner(self._soup(), self._on_ouch50)
