@@ -487,6 +487,78 @@ def test_a_bad_scheduler_address_is_one_line(
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("peer", ["silent", "http", "huge_length"])
+def test_a_scheduler_address_that_does_not_answer_dask_is_one_line(
+    days: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    peer: str,
+) -> None:
+    """``--scheduler`` at a loopback port where something other than a Dask scheduler
+    listens: one that accepts and says nothing, an HTTP server's answer (its bytes read
+    as a frame length of exabytes), a length of 1 GiB and then nothing. Each is one line,
+    exit 2, within the bound (``sweep.SCHEDULER_TIMEOUT``, 1 s here): the first and the
+    last hung the sweep for ever (the handshake was read without a deadline), the HTTP
+    answer was a ``MemoryError`` traceback."""
+    import socket
+    import threading
+
+    from tickwire.engine.backtest import sweep
+
+    monkeypatch.setattr(sweep, "SCHEDULER_TIMEOUT", 1.0, raising=False)
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            held.append(conn)
+            if peer == "http":
+                conn.sendall(b"HTTP/1.0 426 Upgrade Required\r\nconnection: close\r\n\r\n")
+                conn.close()
+            elif peer == "huge_length":
+                conn.sendall((1 << 30).to_bytes(8, "little"))
+
+    threading.Thread(target=serve, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out)]
+    result: list[object] = []
+    sweep_thread = threading.Thread(
+        target=lambda: result.append(_status(main, [*argv, "--scheduler", address, "--quiet"])),
+        daemon=True,
+    )
+    try:
+        sweep_thread.start()
+        sweep_thread.join(20)
+        assert not sweep_thread.is_alive(), f"--scheduler {peer}: still waiting after 20 s"
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert result == [2]
+    err = capsys.readouterr().err
+    assert err.startswith(f"tickwire-engine sweep: error: --scheduler {address}: "), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    if peer != "http":
+        assert "no Dask scheduler answered within 1 s" in err
+    assert not out.exists()  # nothing ran
+
+
+def _status(main_: Any, argv: list[str]) -> object:
+    """``main_(argv)``, or the exception it raised (in a thread, for the caller to see)."""
+    try:
+        return main_(argv)
+    except BaseException as exc:
+        return exc
+
+
 KILLER = '''\
 import os
 

@@ -55,11 +55,13 @@ from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, 
 __all__ = [
     "MAX_RUNS",
     "METRICS",
+    "SCHEDULER_TIMEOUT",
     "Grid",
     "GridFile",
     "SweepResult",
     "SweepTask",
     "apply_params",
+    "check_scheduler",
     "collect_days",
     "load_grid",
     "parse_grid",
@@ -509,6 +511,49 @@ def build_tasks(
     ]
 
 
+#: Seconds ``--scheduler``'s address has to connect and answer Dask's handshake
+#: (:func:`check_scheduler`).
+SCHEDULER_TIMEOUT = 10.0
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse, as one :class:`UsageError` line (exit 2), a ``--scheduler`` address that
+    does not connect and answer Dask's handshake within :data:`SCHEDULER_TIMEOUT`
+    seconds: the whole connection is bounded, not only the TCP connect.
+
+    Rule: the address is tried once with Dask's own ``distributed.comm.connect`` (the
+    connect and the handshake's first answer) under one deadline, and whatever that
+    raises, or the deadline, is the address's fault, said in one line. Why:
+    ``Client(address, timeout=10)`` bounds the TCP connect only, then reads the
+    handshake unbounded, trusting its length prefix: a peer that accepted and said
+    nothing (a stuck process, a port forwarded to nothing) hung the sweep for ever, one
+    that sent a large length waited for ever with that much memory taken, and another
+    service on the port (an HTTP server's answer read as a length) ended in a
+    ``MemoryError`` traceback; ``tls://`` without a TLS config and ``ucx://`` without
+    UCX were ``TypeError`` tracebacks. Test:
+    ``test_engine_sweep.py::test_a_scheduler_address_that_does_not_answer_dask_is_one_line``.
+    """
+    import asyncio
+
+    from distributed.comm.core import connect
+
+    async def probe() -> None:
+        connecting = connect(address, timeout=SCHEDULER_TIMEOUT)  # type: ignore[no-untyped-call]
+        comm = await asyncio.wait_for(connecting, SCHEDULER_TIMEOUT)
+        await comm.close()
+
+    try:
+        asyncio.run(probe())
+    except TimeoutError:
+        raise UsageError(
+            f"--scheduler {address}: no Dask scheduler answered within {SCHEDULER_TIMEOUT:g} s"
+        ) from None
+    except Exception as exc:  # any failure here is the address's
+        raise UsageError(
+            f"--scheduler {address}: cannot connect: {type(exc).__name__}: {one_line(exc)}"
+        ) from None
+
+
 def run_sweep(
     tasks: Sequence[SweepTask],
     *,
@@ -540,9 +585,10 @@ def run_sweep(
 
     cluster: Any = None
     try:
-        if scheduler:
+        if scheduler is not None:
+            check_scheduler(scheduler)
             try:
-                client = Client(scheduler, timeout=10)  # type: ignore[no-untyped-call]
+                client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)  # type: ignore[no-untyped-call]
             except (OSError, TimeoutError, ValueError) as exc:
                 raise UsageError(
                     f"--scheduler {scheduler}: cannot connect: {one_line(exc)}"
