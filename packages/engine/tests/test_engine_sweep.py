@@ -559,6 +559,28 @@ def _status(main_: Any, argv: list[str]) -> object:
         return exc
 
 
+def test_dollar_signs_in_day_names_are_drawn_not_parsed(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day whose file name holds two ``$`` (matplotlib's mathtext delimiters): the plots
+    are drawn with the name as written and the summary is written. Matplotlib parsed the
+    name as mathtext and raised while drawing ``equity.png``, and the summary files,
+    staged with the plots, went with it: exit 1, only ``runs/`` left."""
+    folder = tmp_path / "days"
+    folder.mkdir()
+    name = "a$\\bad{$.itch"
+    shutil.copy(days[0], folder / name)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1, 2]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(folder), "--grid", str(grid), "--out", str(out)]
+    assert main([*argv, "--workers", "1", "--quiet"]) == 0, capsys.readouterr().err
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [(r["day"], r["status"]) for r in rows] == [(name, "ok"), (name, "ok")]
+    for png in ("pnl_heatmap.png", "equity.png"):
+        assert (out / png).read_bytes().startswith(b"\x89PNG")
+
+
 KILLER = '''\
 import os
 
