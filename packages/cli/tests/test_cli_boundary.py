@@ -64,6 +64,26 @@ def test_errors_are_one_line_with_the_one_prefix(
     assert capsys.readouterr().err == line + "\n"
 
 
+def test_an_error_line_shows_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A message carrying a file's name or a feed's symbol with control characters (a
+    strategy's ``ValueError`` naming the symbol, a day named ``b ESC [2J.itch``) is the
+    one error line with each of them escaped, printable text (``é``) as written: the
+    line wrote ``ESC [ 2 J`` (clear the screen) and the 8-bit CSI raw to the terminal."""
+    assert _main(ValueError("no price for \x1b[2J\x9bé,X"))(["run"]) == 1
+    assert capsys.readouterr().err == ("tickwire-demo run: error: no price for \\x1b[2J\\x9bé,X\n")
+    bad = tmp_path / "b\x1b]0;owned\x07.itch"
+
+    def cut_short() -> object:
+        yield 1
+        raise ValueError("truncated frame")
+
+    with pytest.raises(ValueError) as info:
+        list(named(str(bad), cut_short()))
+    assert one_line(info.value) == f"{tmp_path}/b\\x1b]0;owned\\x07.itch: truncated frame"
+
+
 def test_interrupt_is_130_quietly(capsys: pytest.CaptureFixture[str]) -> None:
     assert _main(KeyboardInterrupt())(["run"]) == 130
     assert capsys.readouterr().err == ""

@@ -581,6 +581,31 @@ def test_dollar_signs_in_day_names_are_drawn_not_parsed(
         assert (out / png).read_bytes().startswith(b"\x89PNG")
 
 
+def test_a_day_name_with_control_characters_is_shown_escaped(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrupt day whose file name holds ``ESC [ 2 J`` (clear the screen): the sweep's
+    failure line and its error row show the name escaped (``\\x1b``), the day kept
+    as it is in ``day``. The line wrote the escape raw to the operator's terminal,
+    twice (the day and the error naming its path)."""
+    folder = tmp_path / "days"
+    folder.mkdir()
+    name = "b\x1b[2J.itch"
+    (folder / name).write_bytes(days[0].read_bytes()[:1000] + b"\x00\x30A\x00\x01")
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(folder), "--grid", str(grid), "--out", str(out)]
+    assert main([*argv, "--workers", "1", "--no-plot", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    shown = "b\\x1b[2J.itch"
+    assert f"sweep: {shown} p000 failed: DecodeError: {folder}/{shown}: " in err
+    (row,) = pq.read_table(out / "summary.parquet").to_pylist()
+    assert row["day"] == name and row["status"] == "error"
+    assert "\x1b" not in row["error"] and f"{folder}/{shown}: " in row["error"]
+
+
 KILLER = '''\
 import os
 

@@ -189,10 +189,31 @@ def named(
         yield from items
 
 
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable written as its Python escape
+    (``\\x1b``, ``\\x9b``, ``\\n``); printable text is unchanged.
+
+    For strings from the network or a capture shown on a terminal: an ITCH symbol is
+    eight bytes of anything (read as Latin-1), a MoldUDP64 session ten ASCII bytes, so
+    ``ESC [ 2 J`` (or the 8-bit CSI ``\\x9b``) in one cleared, retitled or rewrote the
+    operator's terminal through the live dashboard and ``engine book``. Tests:
+    ``test_engine_live_dashboard.py::test_render_escapes_control_characters_from_the_feed``,
+    ``test_engine_cli.py::test_book_prints_a_symbol_with_control_characters_escaped``.
+    :func:`one_line` applies it, so every CLI's error line and a sweep's error rows show
+    a control character of a file name or of the feed escaped, never raw
+    (``test_cli_boundary.py::test_an_error_line_shows_control_characters_escaped``).
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line (an ``OSError`` as ``FILE: reason``), after the
     input file it was raised reading, if marked so (:func:`name_input`) and not named
-    already."""
+    already, every character that is not printable escaped (:func:`printable`): a file
+    name or a feed's symbol in a message wrote ``ESC [ 2 J`` raw to the terminal through
+    the error line (``test_cli_boundary.py::test_an_error_line_shows_control_characters_escaped``)."""
     if isinstance(exc, OSError) and exc.strerror:
         where = exc.filename if exc.filename is not None else ""
         text = f"{where}: {exc.strerror}" if where else exc.strerror
@@ -206,7 +227,7 @@ def one_line(exc: BaseException) -> str:
         label = " ".join(label.split())
         if not text.startswith(f"{label}:"):  # an OSError names its file already
             text = f"{label}: {text}"
-    return text
+    return printable(text)
 
 
 def dist_version(dist: str) -> str:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from tickwire.cli.args import input_clash, name_max, output_clash, output_file, output_named
-from tickwire.cli.boundary import UsageError
+from tickwire.cli.boundary import UsageError, printable
 
 __all__ = [
     "JSON_HELP",
@@ -220,22 +220,6 @@ def write_json(
     """Write ``obj`` as one JSON document (and a newline) where ``--json value`` says."""
     with json_output(value, stdout) as out:
         out.write(json.dumps(obj, indent=indent) + "\n")
-
-
-def printable(text: str) -> str:
-    """``text`` with every character that is not printable written as its Python escape
-    (``\\x1b``, ``\\x9b``, ``\\n``); printable text is unchanged.
-
-    For strings from the network or a capture shown on a terminal: an ITCH symbol is
-    eight bytes of anything (read as Latin-1), a MoldUDP64 session ten ASCII bytes, so
-    ``ESC [ 2 J`` (or the 8-bit CSI ``\\x9b``) in one cleared, retitled or rewrote the
-    operator's terminal through the live dashboard and ``engine book``. Tests:
-    ``test_engine_live_dashboard.py::test_render_escapes_control_characters_from_the_feed``,
-    ``test_engine_cli.py::test_book_prints_a_symbol_with_control_characters_escaped``.
-    """
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 #: How many of one kind of repeated bad input :func:`log_first` logs.

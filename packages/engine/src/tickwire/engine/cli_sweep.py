@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tickwire.cli import Progress, config_file, output_folder, positive_int
+from tickwire.cli import Progress, config_file, output_folder, positive_int, printable
 
 __all__ = ["add_parser", "run"]
 
@@ -87,7 +87,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     cfg = read_config(args.config)
     days = collect_days(
-        args.data, out=args.out, skipped=lambda why: print(f"sweep: {why}", file=sys.stderr)
+        args.data,
+        out=args.out,
+        skipped=lambda why: print(f"sweep: {printable(why)}", file=sys.stderr),
     )
     out = Path(args.out)
     tasks = build_tasks(
@@ -106,10 +108,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     with Progress(len(tasks), "sweep", unit="runs", enabled=False if args.quiet else None) as bar:
 
         def done(row: dict[str, Any]) -> None:
-            """One run finished: a failure is a line on stderr (terminal or not)."""
+            """One run finished: a failure is a line on stderr (terminal or not), the
+            day's file name escaped as the error is (:func:`tickwire.cli.printable`; test:
+            ``test_engine_sweep.py::test_a_day_name_with_control_characters_is_shown_escaped``)."""
             if row["status"] != "ok":
                 what = "incomplete" if row["status"] == "incomplete" else "failed"
-                bar.print(f"sweep: {row['day']} {row['params_id']} {what}: {row['error']}")
+                day = printable(row["day"])
+                bar.print(f"sweep: {day} {row['params_id']} {what}: {row['error']}")
             bar.update(1)
 
         rows, n_workers = run_sweep(
