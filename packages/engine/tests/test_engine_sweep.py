@@ -820,13 +820,14 @@ def test_a_strategy_that_exits_or_cannot_be_built(
 
 
 def test_too_few_user_ref_nums_ends_the_sweep_as_a_usage_error(
-    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    days: list[Path], tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """``backtest.first_user_ref_num`` leaving too few UserRefNums is a usage error in
     ``backtest`` (exit 2) but was one failed run of the sweep (an error row, exit 1): now
     the sweep ends on it, exit 2, with backtest's line after the run it was found in, and
     no summary (found during the run: how many orders a run sends is known only by
-    running it)."""
+    running it). That line is all of stderr, the workers' too (``capfd``): the worker
+    logged the task that raised, "Compute Failed" with its config and a traceback."""
     cfg = tmp_path / "refs.toml"
     cfg.write_text(CONFIG.read_text())
     grid = tmp_path / "grid.toml"
@@ -835,7 +836,7 @@ def test_too_few_user_ref_nums_ends_the_sweep_as_a_usage_error(
     out = tmp_path / "sweep"
     argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--config", str(cfg)]
     assert main([*argv, "--out", str(out), "--workers", "1", "--no-plot", "--quiet"]) == 2
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(
         f"tickwire-engine sweep: error: day1.itch p000: {cfg}: backtest.first_user_ref_num: "
@@ -850,7 +851,7 @@ def test_too_few_user_ref_nums_ends_the_sweep_as_a_usage_error(
     )
     bt = ["backtest", str(days[0]), "--config", str(refs), "--out", str(tmp_path / "bt")]
     assert main([*bt, "--no-plot", "--quiet"]) == 2
-    line = capsys.readouterr().err.strip()
+    line = capfd.readouterr().err.strip()
     assert (
         line.split("error: ", 1)[1].replace(str(refs), str(cfg))
         == err.split("p000: ", 1)[1].strip()

@@ -431,6 +431,24 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     return row
 
 
+def _run_on_worker(task: SweepTask) -> dict[str, Any] | Exception:
+    """:func:`run_task` as the Dask task: its row, or the
+    :class:`~tickwire.engine.cli_backtest.UserRefNumsTooFew` it raised, *returned*.
+
+    Rule: a sweep's task never raises, so the workers have nothing to log. Why: a task
+    that raised was logged by its worker as ``distributed.worker - ERROR - Compute
+    Failed`` with the task, its whole config and a traceback, a dozen lines on the
+    terminal before the sweep's one line (exit 2). Test:
+    ``test_engine_sweep.py::test_too_few_user_ref_nums_ends_the_sweep_as_a_usage_error``
+    (the file descriptor's stderr, the workers' included)."""
+    from tickwire.engine.cli_backtest import UserRefNumsTooFew
+
+    try:
+        return run_task(task)
+    except UserRefNumsTooFew as exc:
+        return exc
+
+
 @dataclass
 class SweepResult:
     """The rows of a finished sweep (ordered by day, then parameter set)."""
@@ -608,7 +626,10 @@ def run_sweep(
             futures = []
             for i, task in enumerate(tasks):
                 fut = client.submit(
-                    run_task, task, key=f"sweep-{i}-{task.day_name}-{task.params_id}", pure=False
+                    _run_on_worker,
+                    task,
+                    key=f"sweep-{i}-{task.day_name}-{task.params_id}",
+                    pure=False,
                 )
                 by_key[fut.key] = i
                 futures.append(fut)
@@ -616,11 +637,14 @@ def run_sweep(
             for fut in as_completed(futures):  # type: ignore[no-untyped-call]
                 i = by_key[fut.key]
                 try:
-                    row = fut.result()
-                except UserRefNumsTooFew as exc:  # backtest's usage error: the sweep's
-                    client.cancel(futures)  # type: ignore[no-untyped-call]
-                    t = tasks[i]
-                    raise UsageError(f"{t.day_name} {t.params_id}: {one_line(exc)}") from None
+                    result = fut.result()
+                    if isinstance(result, UserRefNumsTooFew):  # backtest's usage error
+                        client.cancel(futures)  # type: ignore[no-untyped-call]
+                        t = tasks[i]
+                        raise UsageError(f"{t.day_name} {t.params_id}: {one_line(result)}")
+                    row = result
+                except UsageError:
+                    raise
                 except Exception as exc:  # the worker died (KilledWorker), ...
                     row = _row(tasks[i])
                     row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
