@@ -606,6 +606,29 @@ def test_a_day_name_with_control_characters_is_shown_escaped(
     assert "\x1b" not in row["error"] and f"{folder}/{shown}: " in row["error"]
 
 
+def test_a_failed_run_leaves_no_earlier_report_in_its_folder(
+    days: list[Path], tmp_path: Path
+) -> None:
+    """A sweep into the ``--out`` of an earlier one, the day since cut short: the run that
+    fails keeps its ``params.json`` (seed 2) and none of the earlier run's outputs. The
+    earlier run's ``report.json`` (seed 1, the whole day) and tables stayed beside the
+    new ``params.json``, a report passing for a run that failed."""
+    day = tmp_path / "day.itch"
+    shutil.copy(days[0], day)
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(day), "--out", str(out), "--workers", "1", "--no-plot"]
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    assert main([*argv, "--grid", str(grid), "--quiet"]) == 0
+    run = out / "runs" / "day.itch" / "p000"
+    assert (run / "report.json").exists() and (run / "orders.csv").exists()
+    day.write_bytes(days[0].read_bytes()[:1000] + b"\x00\x30A\x00\x01")
+    grid.write_text('[grid]\n"backtest.seed" = [2]\n')
+    assert main([*argv, "--grid", str(grid), "--quiet"]) == 1
+    assert sorted(p.name for p in run.iterdir()) == ["params.json"]
+    assert json.loads((run / "params.json").read_text())["params"] == {"backtest.seed": 2}
+
+
 KILLER = '''\
 import os
 

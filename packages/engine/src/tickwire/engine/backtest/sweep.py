@@ -427,8 +427,28 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         raise
     except Exception as exc:  # any other failure is this run's row, never the sweep's end
         row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
+        _clear_outputs(Path(task.out))
     row["runtime_s"] = round(time.perf_counter() - start, 3)
     return row
+
+
+def _clear_outputs(folder: Path) -> None:
+    """Remove an earlier run's backtest outputs (:data:`report.OUT_FILES`) from the
+    folder of a run that failed, leaving its ``params.json``.
+
+    Rule: a failed run's folder holds this run's ``params.json`` and nothing of an
+    earlier sweep's. Why: a sweep into the ``--out`` of an earlier one, whose run of the
+    same day and parameter-set id failed, left the earlier run's ``report.json`` and
+    tables beside this run's ``params.json``: a report of other parameters (or of the
+    day before it was replaced) passing for this run's. Test:
+    ``test_engine_sweep.py::test_a_failed_run_leaves_no_earlier_report_in_its_folder``."""
+    from tickwire.engine.backtest.report import OUT_FILES
+
+    for name in OUT_FILES:
+        try:
+            (folder / name).unlink(missing_ok=True)
+        except OSError:  # the folder could not be made or read: nothing of it to show
+            return
 
 
 def _run_on_worker(task: SweepTask) -> dict[str, Any] | Exception:
