@@ -629,6 +629,39 @@ def test_a_failed_run_leaves_no_earlier_report_in_its_folder(
     assert json.loads((run / "params.json").read_text())["params"] == {"backtest.seed": 2}
 
 
+def test_a_grid_too_large_to_plot_writes_the_summary_and_says_so(
+    days: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More parameter sets than ``sweep.PLOT_MAX_SETS`` (2 here, 1,000 by default): the
+    summary files are written, the PNGs are not (an earlier sweep's are removed), and a
+    line on stderr says why, with ``--quiet`` too. The plots were drawn whatever the
+    size: 10,000 sets took 43 s and 470 MB after the runs, and a memory error there
+    lost the summary."""
+    from tickwire.engine.backtest import sweep
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1, 2, 3]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out)]
+    assert main([*argv, "--workers", "1", "--quiet"]) == 0  # 3 sets: drawn
+    assert (out / "equity.png").exists() and (out / "pnl_heatmap.png").exists()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sweep, "PLOT_MAX_SETS", 2, raising=False)
+    assert main([*argv, "--workers", "1", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "sweep: pnl_heatmap.png and equity.png not drawn: 3 parameter sets, more than "
+        "they show (2); the summary has every run\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "runs", "summary.csv", "summary.parquet", "sweep.json"
+    ]  # fmt: skip
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok"]
+
+
 KILLER = '''\
 import os
 

@@ -78,6 +78,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         build_tasks,
         collect_days,
         load_grid,
+        plots_skipped,
         run_sweep,
         total_pnl,
         write_results,
@@ -123,6 +124,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     names = [d.name for d in days]
     files = write_results(rows, names, grid, out, plot=not args.no_plot)
+    skipped = None if args.no_plot else plots_skipped(grid)
+    if skipped is not None:
+        print(f"sweep: {skipped}", file=sys.stderr)
     failed = [r for r in rows if r["status"] != "ok"]
     incomplete = sum(r["status"] == "incomplete" for r in rows)
     # an incomplete run (its day lost messages) has figures but fails the sweep all the same

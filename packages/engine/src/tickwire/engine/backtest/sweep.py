@@ -55,6 +55,7 @@ from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, 
 __all__ = [
     "MAX_RUNS",
     "METRICS",
+    "PLOT_MAX_SETS",
     "SCHEDULER_TIMEOUT",
     "Grid",
     "GridFile",
@@ -65,6 +66,7 @@ __all__ = [
     "collect_days",
     "load_grid",
     "parse_grid",
+    "plots_skipped",
     "run_sweep",
     "run_task",
     "summarize",
@@ -717,9 +719,31 @@ def write_results(
             )
             + "\n"
         )
-        if plot:
+        if plot and plots_skipped(grid) is None:
             names += [p.name for p in write_plots(rows, days, grid, stage)]
     return [out / name for name in names]
+
+
+#: The most parameter sets the sweep's PNGs draw (:func:`plots_skipped`).
+PLOT_MAX_SETS = 1_000
+
+
+def plots_skipped(grid: Grid) -> str | None:
+    """Why ``pnl_heatmap.png`` and ``equity.png`` are not drawn for ``grid`` (None: they
+    are): more than :data:`PLOT_MAX_SETS` parameter sets.
+
+    Rule: a grid of more sets gets the summary files and no PNGs, said on stderr by the
+    command. Why: the plots draw a bar or cell, a label and an equity line per set, in
+    the same staged folder as the summary: 10,000 sets took 43 s and 470 MB after the
+    runs, and the 100,000 a sweep takes would take minutes and GBs, where a memory
+    error lost the summary of hours of runs, for pictures no one can read. Test:
+    ``test_engine_sweep.py::test_a_grid_too_large_to_plot_writes_the_summary_and_says_so``."""
+    if grid.size > PLOT_MAX_SETS:
+        return (
+            f"pnl_heatmap.png and equity.png not drawn: {grid.size:,} parameter sets, "
+            f"more than they show ({PLOT_MAX_SETS:,}); the summary has every run"
+        )
+    return None
 
 
 def total_pnl(rows: Iterable[Mapping[str, Any]], grid: Grid) -> dict[str, int | None]:
