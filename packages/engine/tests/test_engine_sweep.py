@@ -662,6 +662,33 @@ def test_a_grid_too_large_to_plot_writes_the_summary_and_says_so(
     assert [r["status"] for r in rows] == ["ok", "ok", "ok"]
 
 
+def test_a_busy_port_8787_says_nothing(
+    days: list[Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    """Port 8787 (Dask's dashboard default) taken, as by a second sweep or any Dask
+    cluster running: the sweep's stderr holds nothing of it (its scheduler's HTTP server
+    is on a free loopback port). Each sweep printed Dask's four-line "Port 8787 is
+    already in use ... Hosting the HTTP server on port N instead" warning."""
+    import socket
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(tmp_path / "o")]
+    with socket.socket() as busy:
+        try:
+            busy.bind(("127.0.0.1", 8787))
+            busy.listen()
+        except OSError:  # taken already (another sweep, a test): the case itself
+            pass
+        assert main([*argv, "--workers", "1", "--no-plot", "--quiet"]) == 0
+    err = capfd.readouterr().err  # a warning is on stderr outside pytest, recorded here
+    assert "8787" not in err and "Warning" not in err, err
+    assert [str(w.message) for w in recwarn if "8787" in str(w.message)] == []
+
+
 KILLER = '''\
 import os
 

@@ -639,6 +639,12 @@ def run_sweep(
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # No dashboard, and its HTTP server (/health, /metrics) on any free port
+                # of loopback: on its default, 8787, a second sweep running (or any Dask
+                # cluster) made each sweep print Dask's four-line "Port 8787 is already
+                # in use" warning on stderr. Test:
+                # test_engine_sweep.py::test_a_busy_port_8787_says_nothing
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
             )
             client = Client(cluster)  # type: ignore[no-untyped-call]
