@@ -689,6 +689,23 @@ def test_a_busy_port_8787_says_nothing(
     assert [str(w.message) for w in recwarn if "8787" in str(w.message)] == []
 
 
+def test_a_run_removes_the_stage_folder_a_killed_run_left(days: list[Path], tmp_path: Path) -> None:
+    """A run folder holding a hidden stage folder of half-written tables, as a worker
+    killed while writing leaves it (an interrupted sweep ends its cluster's workers, the
+    OOM killer one before Dask retries the run): the next run of that folder removes it.
+    It stayed for good, beside the run's outputs, at every later sweep."""
+    out = tmp_path / "o"
+    stage = out / "runs" / days[0].name / "p000" / ".tickwire-k1lled00.part"
+    stage.mkdir(parents=True)
+    (stage / "orders.csv").write_text("user_ref_num,sent_ns\n1,")
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out)]
+    assert main([*argv, "--workers", "1", "--no-plot", "--quiet"]) == 0
+    assert not stage.exists()
+    assert (stage.parent / "report.json").exists()
+
+
 KILLER = '''\
 import os
 

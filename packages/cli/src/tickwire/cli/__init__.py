@@ -64,6 +64,7 @@ from tickwire.cli.output import (
     json_to_stdout,
     log_first,
     printable,
+    remove_stages,
     staged_folder,
     write_json,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "printable",
     "probability",
     "reading",
+    "remove_stages",
     "require_regular_file",
     "run_cli",
     "secret_file",

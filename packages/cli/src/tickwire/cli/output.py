@@ -61,6 +61,7 @@ __all__ = [
     "json_to_stdout",
     "log_first",
     "printable",
+    "remove_stages",
     "staged_folder",
     "write_json",
 ]
@@ -140,6 +141,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+#: The name of a folder :func:`staged_folder` writes in: ``.tickwire-XXXXXXXX.part``.
+STAGE_PREFIX, STAGE_SUFFIX = ".tickwire-", ".part"
+
+
 @contextlib.contextmanager
 def staged_folder(
     folder: str | os.PathLike[str], names: Collection[str], *, last: str | None = None
@@ -161,7 +166,7 @@ def staged_folder(
     (``test_a_backtest_that_cannot_write_leaves_the_earlier_run_whole``)."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".tickwire-", suffix=".part", dir=target))
+    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, suffix=STAGE_SUFFIX, dir=target))
     try:
         yield stage
         written = {p.name for p in stage.iterdir()}
@@ -178,6 +183,26 @@ def staged_folder(
             os.replace(stage / last, target / last)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def remove_stages(folder: str | os.PathLike[str]) -> None:
+    """Remove the hidden folders :func:`staged_folder` made in ``folder``
+    (``.tickwire-*.part``) and left there: the process writing them was killed (a
+    sweep's worker process, ended with its cluster when the sweep was interrupted, or by
+    the OOM killer), so nothing removed them. A missing ``folder`` is nothing to do.
+
+    Call it only where no other process is writing in ``folder``. Test:
+    ``test_engine_sweep.py::test_a_run_removes_the_stage_folder_a_killed_run_left``."""
+    try:
+        stages = [p for p in Path(folder).iterdir() if _is_stage(p.name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for stage in stages:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _is_stage(name: str) -> bool:
+    return name.startswith(STAGE_PREFIX) and name.endswith(STAGE_SUFFIX)
 
 
 def _part_name(name: str, limit: int) -> str:

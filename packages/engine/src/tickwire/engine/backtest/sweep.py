@@ -49,7 +49,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tickwire.cli import UsageError, existing_file, one_line, staged_folder, toml_loads
+from tickwire.cli import (
+    UsageError,
+    existing_file,
+    one_line,
+    remove_stages,
+    staged_folder,
+    toml_loads,
+)
 from tickwire.threshold.schema import ConfigError, MapOf, Raw, Str, from_table, setting
 
 __all__ = [
@@ -408,6 +415,12 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     try:
         out = Path(task.out)
         out.mkdir(parents=True, exist_ok=True)
+        # Rule: a run first removes the hidden stage folders an earlier run of this folder
+        # left, killed while writing (its worker ended with an interrupted sweep's
+        # cluster, or by the OOM killer before a retry): half-written tables nothing
+        # else removes. Test:
+        # test_engine_sweep.py::test_a_run_removes_the_stage_folder_a_killed_run_left
+        remove_stages(out)
         (out / "params.json").write_text(
             json.dumps({"day": task.day, "params_id": task.params_id, "params": task.params}) + "\n"
         )
