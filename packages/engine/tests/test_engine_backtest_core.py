@@ -47,7 +47,7 @@ from tickwire.engine.strategy import (
     TradeEvent,
 )
 from tickwire.engine.strategy.api import Context, InstrumentState, StrategyError
-from tickwire.engine.strategy.orders import Order, OrderState
+from tickwire.engine.strategy.orders import Order, OrderManager, OrderState
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
@@ -789,12 +789,38 @@ def test_engine_backtest_core_a_timer_after_the_largest_time_is_refused(backend:
         _run(_AfterTheEnd, _day(2_000, 3, 9, 0), backend)
 
 
-class _BadNumbers(Strategy):
-    """From its 20th two-sided book update on, once per update: a Day buy at the bid (it
-    rests), then a submit or a replace of it with a price or a quantity that is not an
-    int64 (a float, a bool, an int past 2**63), each refused by risk; logs each update."""
+class _BadOrders(Strategy):
+    """From its 20th two-sided book update on, once per update, :meth:`step` sends what
+    the subclass's ``BAD`` says; logs each order update."""
 
     consumes = Consumes(book="bbo", trades=False, states=False)
+    BAD: tuple[tuple[str, Any], ...] = ()
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.seen = 0
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        bid = update.bbo.bid_price
+        if bid is None or update.bbo.ask_price is None:
+            return
+        self.seen += 1
+        self.step(self.ctx.orders, update.symbol, bid, self.seen - 20)
+
+    def step(self, orders: OrderManager, symbol: str, bid: int, step: int) -> None:
+        raise NotImplementedError
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"{update.kind} {update.order.user_ref_num} {update.reason}")
+
+
+class _BadNumbers(_BadOrders):
+    """At step 0 a Day buy at the bid (it rests), then a submit or a replace of it with a
+    price or a quantity that is not an int64 (a float, a bool, an int past 2**63), each
+    refused by risk."""
+
     BAD: tuple[tuple[str, Any], ...] = (
         ("price", 1.0),  # added to the bid: a float price
         ("quantity", 100.0),
@@ -805,36 +831,21 @@ class _BadNumbers(Strategy):
         ("replace quantity", 2**63),
     )
 
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.seen = 0
-        self.resting: Order | None = None
+    resting: Order | None = None
 
-    async def on_book(self, update: BookUpdate) -> None:
-        ctx = self.ctx
-        assert ctx is not None
-        bid = update.bbo.bid_price
-        if bid is None or update.bbo.ask_price is None:
-            return
-        self.seen += 1
-        step = self.seen - 20
-        orders = ctx.orders
+    def step(self, orders: OrderManager, symbol: str, bid: int, step: int) -> None:
         if step == 0:
-            self.resting = orders.submit(update.symbol, "B", 100, bid, TimeInForce.DAY)
+            self.resting = orders.submit(symbol, "B", 100, bid, TimeInForce.DAY)
         elif 0 < step <= len(self.BAD):
             what, bad = self.BAD[step - 1]
             if what == "price":
-                orders.submit(update.symbol, "B", 100, bid + bad, TimeInForce.DAY)
+                orders.submit(symbol, "B", 100, bid + bad, TimeInForce.DAY)
             elif what == "quantity":
-                orders.submit(update.symbol, "B", bad, bid, TimeInForce.DAY)
+                orders.submit(symbol, "B", bad, bid, TimeInForce.DAY)
             elif self.resting is not None and self.resting.is_open:
                 price = self.resting.price + bad if what == "replace price" else None
                 quantity = bad if what == "replace quantity" else None
                 orders.replace(self.resting, price=price, quantity=quantity)
-
-    async def on_order_update(self, update: OrderUpdate) -> None:
-        assert self.ctx is not None
-        self.ctx.log(f"{update.kind} {update.order.user_ref_num} {update.reason}")
 
 
 def test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_as_there() -> None:
@@ -858,12 +869,11 @@ def test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_a
     assert sum("refused" in line for line in want["log"]) == len(_BadNumbers.BAD)
 
 
-class _BadNames(Strategy):
-    """From its 20th two-sided book update on, once per update: a Day buy at the bid whose
-    symbol or side is not a ``str`` (None, an int, bytes, unhashable list and dict), or a
-    ``str`` that is no wire symbol or side, each refused by risk; logs each update."""
+class _BadNames(_BadOrders):
+    """From step 0, a Day buy at the bid whose symbol or side is not a ``str`` (None, an
+    int, bytes, unhashable list and dict), or a ``str`` that is no wire symbol or side,
+    each refused by risk."""
 
-    consumes = Consumes(book="bbo", trades=False, states=False)
     BAD: tuple[tuple[str, Any], ...] = (
         ("symbol", None),
         ("symbol", 42),
@@ -876,26 +886,11 @@ class _BadNames(Strategy):
         ("side", "X"),
     )
 
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.seen = 0
-
-    async def on_book(self, update: BookUpdate) -> None:
-        ctx = self.ctx
-        assert ctx is not None
-        bid = update.bbo.bid_price
-        if bid is None or update.bbo.ask_price is None:
-            return
-        self.seen += 1
-        step = self.seen - 20
+    def step(self, orders: OrderManager, symbol: str, bid: int, step: int) -> None:
         if 0 <= step < len(self.BAD):
             what, bad = self.BAD[step]
-            symbol, side = (bad, "B") if what == "symbol" else (update.symbol, bad)
-            ctx.orders.submit(symbol, side, 100, bid, TimeInForce.DAY)
-
-    async def on_order_update(self, update: OrderUpdate) -> None:
-        assert self.ctx is not None
-        self.ctx.log(f"{update.kind} {update.order.user_ref_num} {update.reason}")
+            symbol, side = (bad, "B") if what == "symbol" else (symbol, bad)
+            orders.submit(symbol, side, 100, bid, TimeInForce.DAY)
 
 
 def test_engine_backtest_core_an_order_of_a_symbol_or_side_not_a_str_is_refused_as_there(
