@@ -206,6 +206,7 @@ class Pair:
             )
             assert self.comp.queue_ahead(o.user_ref_num) == self.ref.queue_ahead(o.user_ref_num)
         assert sorted(self.comp._by_locate) == sorted(self.ref._by_locate)
+        assert self.comp._last_ref == self.ref._last_ref
 
 
 @settings(
@@ -237,3 +238,26 @@ def test_engine_backtest_cvenue_replace_with_bad_details_takes_the_order_out() -
     cancels = [m for m in pair.c_out if isinstance(m, v50.OrderCanceled)]
     assert [(m.quantity, m.reason) for m in cancels] == [(300, "Z")]
     assert pair.comp.live_orders() == []
+
+
+def test_an_invalid_replace_does_not_consume_its_user_ref_num() -> None:
+    """OUCH 5.0 2.2, case 2: after a Replace with invalid details "the replacement Order
+    UserRefNum will not be consumed, and may be reused": an Enter, then a Replace, under
+    that UserRefNum are processed, not ignored as repeats. Both venues consumed it."""
+    pair = Pair()
+    pair.ouch(("enter", "B", 300, PX - TICK, "0", 23))  # UserRefNum 1
+    pair.ouch(("enter", "B", 100, PX - TICK, "0", 23))  # 2
+    pair.ouch(("replace", 1, 1_000_000, PX - TICK, "0"))  # 3 replaces 1: invalid
+    pair.check()
+    assert [(type(m), m.user_ref_num) for m in pair.c_out[-1:]] == [(v50.OrderCanceled, 1)]
+    pair.user_ref = 2  # 3 again: an Enter under it is accepted
+    pair.ouch(("enter", "B", 50, PX - TICK, "0", 23))
+    pair.check()
+    assert isinstance(pair.c_out[-1], v50.OrderAccepted) and pair.c_out[-1].user_ref_num == 3
+    pair.ouch(("replace", 0, 0, PX - TICK, "0"))  # 4 replaces 3: invalid (quantity 0)
+    pair.user_ref = 3
+    pair.ouch(("replace", 1, 100, PX - 2 * TICK, "0"))  # 4 again, now replacing 2
+    pair.check()
+    last = pair.c_out[-1]
+    assert isinstance(last, v50.OrderReplaced)
+    assert (last.orig_user_ref_num, last.user_ref_num) == (2, 4)

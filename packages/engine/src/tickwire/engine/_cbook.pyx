@@ -2290,14 +2290,15 @@ cdef class CVenue:
         if found is None or ref <= self._last_ref:
             return 0  # silently ignored (OUCH 5.0 2.2, case 1; 1.2)
         old = found
-        self._last_ref = ref
         quantity = msg.quantity
         price = msg.price
         locate, _ = self._validate(old.symbol, old.side, quantity, price)
         if locate is None:
-            # Invalid details: the existing order is taken out of the book (case 2).
+            # Invalid details: the existing order is taken out of the book (case 2), and
+            # the replacement's UserRefNum is not consumed (as the venue's _replace).
             self._cancel(old, old.open, "Z")
             return 0
+        self._last_ref = ref
         self._unrest(old)
         self._seq += 1
         exposed = quantity - old.chain_filled

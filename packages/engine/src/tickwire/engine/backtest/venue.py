@@ -462,12 +462,16 @@ class SimulatedVenue:
         old = self._live.get(msg.orig_user_ref_num)
         if old is None or msg.user_ref_num <= self._last_ref:
             return  # silently ignored (OUCH 5.0 2.2, case 1; 1.2)
-        self._last_ref = msg.user_ref_num
         locate, _ = self._validate(old.symbol, old.side, msg.quantity, msg.price)
         if locate is None:
-            # Invalid details: the existing order is taken out of the book (case 2).
+            # Invalid details: the existing order is taken out of the book (case 2),
+            # reason Z (system cancel), and the replacement's UserRefNum "will not be
+            # consumed, and may be reused": _last_ref stays. It was consumed, so a later
+            # Enter or Replace reusing it was ignored as a repeat. Test:
+            # test_engine_backtest_cvenue.py::test_an_invalid_replace_does_not_consume_its_user_ref_num
             self._cancel(old, old.open, "Z")
             return
+        self._last_ref = msg.user_ref_num
         self._unrest(old)
         self._seq += 1
         exposed = max(0, msg.quantity - old.chain_filled)
