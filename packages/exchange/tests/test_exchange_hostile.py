@@ -122,46 +122,49 @@ def _halted_with_a_crossing_offer(account: type[Account50] | type[Account42]) ->
     return v
 
 
-def test_ouch50_a_replace_while_halted_is_rejected_and_does_not_trade() -> None:
-    """An Enter while the symbol is halted (or the market not open) is Rejected HALTED;
-    a Replace is the same order entered again: Rejected HALTED, the original unchanged,
-    nothing traded. It traded through the halt, against the offer, when it crossed."""
+def test_ouch50_a_replace_while_halted_cancels_the_original_and_does_not_trade() -> None:
+    """A Replace while the symbol is halted (or the market not open) has invalid details:
+    OUCH 5.0 2.2 case 2, the original is canceled (reason Z) and the replacement's
+    UserRefNum is not consumed. Nothing trades: it traded through the halt, against the
+    offer, when it crossed (and then it was Rejected with the original kept)."""
     v = _halted_with_a_crossing_offer(Account50)
     out = v.acct.handle(v50.ReplaceOrder(1, 2, 100, 1_500_000, "0", "Y", "N", "X2"))
-    assert len(out) == 1 and isinstance(out[0], v50.Rejected)
-    assert (out[0].user_ref_num, out[0].reason) == (2, v50.RejectReason.HALTED)
+    assert out == [v50.OrderCanceled(1, 1, 100, "Z")]
     assert v.engine.executions == 0 and v.acct.ledger.positions == {}
-    assert v.acct.records[1].state == "live" and 2 not in v.acct.records
-    # a repeat of the rejected Replace is ignored (its UserRefNum was used), and once
-    # trading resumes a new Replace trades and reports it
+    assert v.acct.records[1].state == "done" and 2 not in v.acct.records
+    # the original is gone: a Replace of it now is silently ignored; once trading
+    # resumes, UserRefNum 2 (not consumed) enters an order that trades
     assert v.acct.handle(v50.ReplaceOrder(1, 2, 100, 1_500_000, "0", "Y", "N", "X2")) == []
     v.engine.set_trading_state("AAPL", "T")
-    out = v.acct.handle(v50.ReplaceOrder(1, 3, 100, 1_500_000, "0", "Y", "N", "X3"))
-    assert [type(m) for m in out] == [v50.OrderReplaced, v50.OrderExecuted]
+    out = v.acct.handle(_enter50(2, 1_500_000))
+    assert [type(m) for m in out] == [v50.OrderAccepted, v50.OrderExecuted]
     assert v.acct.ledger.positions == {"AAPL": 100}
     v.equal()
 
 
-def test_ouch42_a_replace_while_halted_is_rejected_and_does_not_trade() -> None:
+def test_ouch42_a_replace_while_halted_cancels_the_original_and_does_not_trade() -> None:
     v = _halted_with_a_crossing_offer(Account42)
     rep = v42.ReplaceOrder("OLD", "NEW", 100, 1_500_000, 99999, "Y", "N", 0)
-    assert v.acct.handle(rep) == [v42.Rejected(1, "NEW", "H")]
+    assert v.acct.handle(rep) == [v42.OrderCanceled(1, "OLD", 100, "Z")]
     assert v.engine.executions == 0 and v.acct.ledger.positions == {}
-    assert v.acct.records["OLD"].state == "live"
+    assert v.acct.records["OLD"].state == "done" and "NEW" not in v.acct.records
+    # the token NEW was not consumed: once trading resumes an Enter under it trades
+    v.engine.set_trading_state("AAPL", "T")
+    out = v.acct.handle(_enter42("NEW", 1_500_000))
+    assert [type(m) for m in out] == [v42.OrderAccepted, v42.OrderExecuted]
     v.equal()
 
 
-def test_a_replace_before_the_market_opens_is_rejected() -> None:
+def test_a_replace_while_the_market_is_closed_cancels_the_original() -> None:
     v = _Venue(Account50)
     v.engine.submit("AAPL", "S", 100, 1_500_000)
     v.acct.handle(_enter50(1, 1_400_000))
     v.engine.system("M")  # the market closed
     out = v.acct.handle(v50.ReplaceOrder(1, 2, 100, 1_500_000, "0", "Y", "N", "X2"))
-    assert isinstance(out[0], v50.Rejected) and out[0].reason == v50.RejectReason.HALTED
-    assert v.engine.executions == 0
-    # cancels still go through: a trader can always take an order down
-    [canceled] = v.acct.handle(v50.CancelOrder(1, 0))
-    assert isinstance(canceled, v50.OrderCanceled) and canceled.quantity == 100
+    assert out == [v50.OrderCanceled(1, 1, 100, "Z")]
+    assert v.engine.executions == 0 and v.acct.records[1].state == "done"
+    # the order is gone: a cancel of it is ignored
+    assert v.acct.handle(v50.CancelOrder(1, 0)) == []
     v.equal()
 
 

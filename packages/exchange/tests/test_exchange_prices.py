@@ -77,29 +77,29 @@ def test_ouch50_enter_at_an_unpublishable_price_is_rejected_before_anything_chan
 
 
 @pytest.mark.parametrize("price", HOSTILE)
-def test_ouch50_replace_to_an_unpublishable_price_is_rejected_and_the_order_stays(
+def test_ouch50_replace_to_an_unpublishable_price_cancels_the_order_and_publishes_no_price(
     price: int,
 ) -> None:
+    """OUCH 5.0 2.2 case 2: a Replace whose price is invalid cancels the original (reason
+    Z); the feed shows the delete and never the price, and the books stay equal."""
     v = _Venue(Account50)
     v.acct.handle(_enter50(1, 1_000_000))
-    before = v.state()
+    published = len(v.published)
     msg = v50.ReplaceOrder(1, 2, 100, price, "0", "Y", "N", "X")
-    out = v.acct.handle(msg)
-    assert len(out) == 1 and isinstance(out[0], v50.Rejected)
-    assert out[0].reason == v50.RejectReason.INVALID_PRICE
-    assert v.state() == before and v.acct._batch is None
-    assert v.acct.records[1].state == "live"
-    v.engine.submit("AAPL", "S", 100, 100)  # the original still trades and is reported
-    assert [type(m) for m in v.sent] == [v50.OrderExecuted]
+    assert v.acct.handle(msg) == [v50.OrderCanceled(1, 1, 100, "Z")]
+    assert v.acct._batch is None and v.acct.records[1].state == "done"
+    assert len(v.published) == published + 1 and list(v.engine.resting_orders()) == []
+    assert 2 not in v.acct.records
+    v.engine.submit("AAPL", "S", 100, 100)  # nothing of ours is left to trade
+    assert v.sent == [] and v.acct.ledger.positions == {}
     v.equal()
 
 
-def test_a_replace_with_a_bad_quantity_is_still_invalid_quantity() -> None:
+def test_a_replace_with_a_bad_quantity_cancels_the_order() -> None:
     v = _Venue(Account50)
     v.acct.handle(_enter50(1, 1_000_000))
     out = v.acct.handle(v50.ReplaceOrder(1, 2, 0, 1_000_000, "0", "Y", "N", "X"))
-    assert isinstance(out[0], v50.Rejected)
-    assert out[0].reason == v50.RejectReason.INVALID_QUANTITY
+    assert out == [v50.OrderCanceled(1, 1, 100, "Z")]
 
 
 def _enter42(token: str, price: int) -> v42.EnterOrder:
@@ -114,11 +114,11 @@ def test_ouch42_enter_and_replace_at_an_unpublishable_price_are_rejected(price: 
     assert out == [v42.Rejected(1, "BAD", "X")]  # 4.2: X, Invalid Price
     assert v.state() == before and v.acct._batch is None
     v.acct.handle(_enter42("OK", 1_000_000))
-    before = v.state()
     rep = v42.ReplaceOrder("OK", "OK2", 100, price, 99999, "Y", "N", 0)
-    assert v.acct.handle(rep) == [v42.Rejected(1, "OK2", "X")]
-    assert v.state() == before and v.acct._batch is None
-    assert v.acct.records["OK"].state == "live"
+    # case 2 (4.2 as 5.0): the original is canceled, reason Z; the price never published
+    assert v.acct.handle(rep) == [v42.OrderCanceled(1, "OK", 100, "Z")]
+    assert list(v.engine.resting_orders()) == [] and v.acct._batch is None
+    assert v.acct.records["OK"].state == "done" and "OK2" not in v.acct.records
     v.equal()
 
 
@@ -222,11 +222,11 @@ def test_both_ports_reject_unpublishable_shares_whatever_their_cap(
     assert len(out) == 1 and isinstance(out[0], v50.Rejected)
     assert out[0].reason == v50.RejectReason.INVALID_QUANTITY
     assert v.acct.records[2].state == "rejected" and v.acct.records[2].ref == 0
-    out = v.acct.handle(v50.ReplaceOrder(1, 3, 2**32, 1_000_000, "0", "Y", "N", "X"))
-    assert len(out) == 1 and isinstance(out[0], v50.Rejected)
-    assert out[0].reason == v50.RejectReason.INVALID_QUANTITY
     assert _book_state(v) == before and v.acct._batch is None
-    assert v.acct.records[1].state == "live"
+    # a Replace to it has invalid details: the original is canceled (case 2)
+    out = v.acct.handle(v50.ReplaceOrder(1, 3, 2**32, 1_000_000, "0", "Y", "N", "X"))
+    assert out == [v50.OrderCanceled(1, 1, 100, "Z")]
+    assert list(v.engine.resting_orders()) == [] and v.acct.records[1].state == "done"
     v.equal()
 
     v = _Venue(Account42)
@@ -234,8 +234,8 @@ def test_both_ports_reject_unpublishable_shares_whatever_their_cap(
     before = _book_state(v)
     big = v42.EnterOrder("BIG", "S", 2**32, "AAPL", 1_000_000, 99999, "TW", "Y", "P", "N", 0, "N", " ")  # fmt: skip
     assert v.acct.handle(big) == [v42.Rejected(1, "BIG", "Z")]
-    rep = v42.ReplaceOrder("OK", "OK2", 2**32, 1_000_000, 99999, "Y", "N", 0)
-    assert v.acct.handle(rep) == [v42.Rejected(1, "OK2", "Z")]
     assert _book_state(v) == before and v.acct._batch is None
-    assert v.acct.records["OK"].state == "live"
+    rep = v42.ReplaceOrder("OK", "OK2", 2**32, 1_000_000, 99999, "Y", "N", 0)
+    assert v.acct.handle(rep) == [v42.OrderCanceled(1, "OK", 100, "Z")]
+    assert list(v.engine.resting_orders()) == [] and v.acct.records["OK"].state == "done"
     v.equal()

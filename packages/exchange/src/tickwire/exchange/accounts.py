@@ -21,7 +21,11 @@ maximum, though OUCH 5.0's Price(8) carries more) is Rejected with
 ``RejectReason.INVALID_PRICE`` (0x1D; OUCH 4.2: ``X``), a bad size with
 ``INVALID_QUANTITY`` (4.2: ``Z``): over the account cap ``MAX_SHARES``, and in any case
 one the feed cannot publish (``valid_shares``, ITCH Shares(4)), so raising the cap never
-lets a size through that the engine would refuse mid-order. And :meth:`handle` never leaves the batch open: should anything
+lets a size through that the engine would refuse mid-order. A Replace whose details are
+invalid (those checks, or the symbol halted or the market not open) is not Rejected: as
+OUCH 5.0 section 2.2 case 2 says (4.2: the same), the original is canceled (Order
+Canceled, reason ``Z``) and the replacement's UserRefNum (4.2: Order Token) is not
+consumed, as the backtest venue answers. And :meth:`handle` never leaves the batch open: should anything
 raise inside, the batch is closed and what it collected (executions already booked) is
 sent, then the exception goes on.
 """
@@ -136,23 +140,41 @@ class _AccountBase:
             return Reject.HALTED
         return None
 
-    def _validate_replace(self, symbol: str, qty: int, new_open: int, price: int) -> Reject | None:
-        """Why a replace is rejected (the original stays as it was), or None.
+    def _validate_replace(self, symbol: str, qty: int, price: int) -> Reject | None:
+        """Why a replace's details are invalid, or None when it may replace the original.
 
         Rule: the checks of :meth:`_validate` that a replace can fail, in its order, the
-        trading state included: while the symbol is halted or the market is not open a
-        Replace is Rejected ``HALTED`` (4.2: ``H``) as an Enter is; cancels still go
-        through. Why: a Replace that crossed traded through the halt (and before the
-        open), which no Enter could. Test:
-        ``test_exchange_hostile.py::test_ouch50_a_replace_while_halted_is_rejected_and_does_not_trade``.
+        trading state included (halted, or the market not open). Invalid details are
+        OUCH 5.0 section 2.2 case 2 (OUCH 4.2's Replace has the same three cases): the
+        caller takes the original out of the book (:meth:`_cancel_for_replace`) and the
+        replacement's UserRefNum (4.2: Order Token) is not consumed. Why: a Replace that
+        crossed traded through the halt (and before the open), which no Enter could; and
+        the backtest venue answers case 2 so. Tests:
+        ``test_exchange_hostile.py::test_ouch50_a_replace_while_halted_cancels_the_original_and_does_not_trade``
+        and ``tests/test_exchange_venue_replace_parity.py``.
         """
-        if not 0 < qty < MAX_SHARES or not valid_shares(new_open):
+        if not 0 < qty < MAX_SHARES or not valid_shares(qty):
             return Reject.INVALID_QUANTITY
         if not valid_price(price):
             return Reject.INVALID_PRICE
         if not self.engine.is_trading(symbol):
             return Reject.HALTED
         return None
+
+    def _cancel_for_replace(self, old: OrderRecord) -> int:
+        """Take ``old`` out of the book for a Replace whose details are invalid.
+
+        Rule: OUCH 5.0 section 2.2 case 2 (4.2: the same): "a Cancel Order Message will
+        take the existing order out of the book. The replacement Order UserRefNum will not
+        be consumed, and may be reused in this case." The caller answers Order Canceled
+        for the shares returned with reason ``Z`` (system cancel), as the backtest venue
+        does (``tickwire.engine.backtest.venue``), and records nothing under the
+        replacement's key. Cancels go through whatever the trading state, so nothing
+        trades. Why: the account answered Rejected and kept the original (case 3's
+        answer, for an order that cannot be canceled), and consumed the replacement's
+        key. Test: ``tests/test_exchange_venue_replace_parity.py``.
+        """
+        return self._cancel(old.key, 0)
 
     def _rejected(self, key: int | str, symbol: str, side: str, qty: int, price: int) -> None:
         """A rejected order is still known (once): recorded, never on a book."""
@@ -274,16 +296,21 @@ class Account50(_AccountBase):
 
     def _replace(self, msg: v50.ReplaceOrder, ts: int) -> list[object]:
         old = self.records.get(msg.orig_user_ref_num)
-        if msg.user_ref_num <= self.last_user_ref_num:
+        if msg.user_ref_num <= self.last_user_ref_num or old is None or old.state != "live":
+            # a repeat (1.2), or the original is gone: silently ignored, the UserRefNum
+            # not consumed (spec 2.2, case 1)
             self.ignored += 1
             return []
+        if self._validate_replace(old.symbol, msg.quantity, msg.price) is not None:
+            # invalid details: the original is canceled, the UserRefNum not consumed (case 2)
+            dec = self._cancel_for_replace(old)
+            return [v50.OrderCanceled(ts, msg.orig_user_ref_num, dec, "Z")] if dec else []
         self.last_user_ref_num = msg.user_ref_num
-        if old is None or old.state != "live":
-            self.ignored += 1  # the original is gone: silently ignored (spec 2.2)
-            return []
         new_open = msg.quantity - old.executed  # the wire carries the chain's total
-        reason = self._validate_replace(old.symbol, msg.quantity, new_open, msg.price)
-        if reason is not None:
+        if new_open <= 0:
+            # a chain total at or below what executed: Rejected, the original stays (the
+            # backtest venue answers a dead Order Replaced instead; not changed here)
+            reason = Reject.INVALID_QUANTITY
             return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
         rec = self._successor(old, msg.user_ref_num, new_open, msg.price)
         self._begin()
@@ -361,11 +388,10 @@ class Account42(_AccountBase):
         if msg.replacement_order_token in self.records or old is None or old.state != "live":
             self.ignored += 1  # a repeat, or the original is gone: ignored
             return []
-        reason = self._validate_replace(old.symbol, msg.shares, msg.shares, msg.price)
-        if reason is not None:
-            self._rejected(msg.replacement_order_token, old.symbol, old.side, msg.shares, msg.price)
-            letter = _V42_REJECT.get(reason, "Z")
-            return [v42.Rejected(ts, msg.replacement_order_token, letter)]
+        if self._validate_replace(old.symbol, msg.shares, msg.price) is not None:
+            # invalid details: the original is canceled, the token not consumed (case 2)
+            dec = self._cancel_for_replace(old)
+            return [v42.OrderCanceled(ts, msg.existing_order_token, dec, "Z")] if dec else []
         token = msg.replacement_order_token
         rec = self._successor(old, token, msg.shares, msg.price)
         self._begin()

@@ -1,0 +1,164 @@
+"""The simulated exchange and the backtest venue answer a Replace the same way.
+
+Both follow OUCH 5.0 section 2.2: a Replace of an order no longer live is silently
+ignored (case 1); a Replace whose details are invalid (quantity, price, the symbol halted,
+the market not open) cancels the original with an Order Canceled, reason ``Z``, and its
+UserRefNum is not consumed, so a later Enter reuses it (case 2); a valid Replace that
+crosses the book answers Order Replaced, then the Order Executed of its fills.
+
+Each scenario runs on both: a real ``MatchingEngine`` with an ``Account50`` (someone
+else's offer submitted to the engine) and a real ``SimulatedVenue`` over a real
+``BookManager`` (the same offer as an ITCH Add Order). The answers must be the same
+message types with the same fields, but for what each side numbers by itself: the
+timestamp, the order reference number and the match number. The exchange answered
+Rejected and kept the original, and consumed the UserRefNum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from tickwire.engine.backtest.venue import SimulatedVenue
+from tickwire.engine.book import BookManager
+from tickwire.exchange import MatchingEngine
+from tickwire.exchange.accounts import Account50
+from tickwire.itch import AddOrder, StockTradingAction, SystemEvent
+from tickwire.ouch import v50
+
+SYM = "AAPL"
+BID = 1_400_000
+ASK = 1_500_000
+#: Fields each side numbers by itself.
+OWN_NUMBERS = {"timestamp", "order_reference_number", "match_number"}
+
+
+class Twins:
+    """The exchange's account and the backtest venue, given the same market and orders."""
+
+    def __init__(self) -> None:
+        self.t = 34_200_000_000_000
+        self.engine = MatchingEngine(lambda m: None, lambda f: self.acct.on_fill(f), self.ts)
+        self.acct_sent: list[object] = []
+        self.acct = Account50("TW", self.engine, self.acct_sent.append)
+        self.books = BookManager()
+        self.venue_out: list[v50.OutboundMessage] = []
+        self.venue = SimulatedVenue(self.books, self.venue_out.append)
+        self.locate = self.engine.add_instrument(SYM)
+        self.feed_ref = 1000
+        self.system("Q")
+        self.offer(100, ASK)
+
+    def ts(self) -> int:
+        self.t += 1_000
+        return self.t
+
+    def _feed(self, msg: Any) -> None:
+        self.venue.on_market(msg, msg.timestamp)
+        self.books.apply(msg)
+
+    def system(self, code: str) -> None:
+        self.engine.system(code)
+        self._feed(SystemEvent(0, 0, self.ts(), code))
+
+    def trading_state(self, state: str) -> None:
+        self.engine.set_trading_state(SYM, state)
+        self._feed(StockTradingAction(self.locate, 0, self.ts(), SYM, state, " ", ""))
+
+    def offer(self, shares: int, price: int) -> None:
+        """Someone else's sell order, resting on both."""
+        self.engine.submit(SYM, "S", shares, price)
+        self.feed_ref += 1
+        self._feed(AddOrder(self.locate, 0, self.ts(), self.feed_ref, "S", shares, SYM, price))
+
+    def send(self, msg: v50.InboundMessage) -> list[tuple[str, dict[str, Any]]]:
+        """Both answers to ``msg``, compared; returns them (without their own numbers)."""
+        self.venue_out.clear()
+        exchange = _plain(self.acct.handle(msg) + self.acct_sent)
+        self.acct_sent.clear()
+        self.venue.receive(msg, self.ts())
+        assert exchange == _plain(self.venue_out), msg
+        return exchange
+
+
+def _plain(msgs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for m in msgs:
+        fields = {k: v for k, v in dataclasses.asdict(m).items() if k not in OWN_NUMBERS}
+        out.append((type(m).__name__, fields))
+    return out
+
+
+def _enter(ref: int, price: int = BID, qty: int = 100, tif: str = "0") -> v50.EnterOrder:
+    return v50.EnterOrder(ref, "B", qty, SYM, price, tif, "Y", "P", "N", "N", f"C{ref}")
+
+
+def _replace(orig: int, ref: int, qty: int = 100, price: int = BID) -> v50.ReplaceOrder:
+    return v50.ReplaceOrder(orig, ref, qty, price, "0", "Y", "N", f"C{ref}")
+
+
+def _types(answer: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [name for name, _ in answer]
+
+
+def _reuse(tw: Twins, ref: int) -> None:
+    """``ref`` was not consumed: an Enter under it is accepted by both."""
+    assert _types(tw.send(_enter(ref, BID - 100))) == ["OrderAccepted"]
+
+
+@pytest.mark.parametrize(
+    ("qty", "price"),
+    [(0, BID), (1_000_000, BID), (100, 0), (100, 2**32)],
+    ids=["quantity-0", "quantity-1000000", "price-0", "price-too-high"],
+)
+def test_a_replace_with_invalid_details_cancels_the_original_on_both(qty: int, price: int) -> None:
+    tw = Twins()
+    tw.send(_enter(1))
+    answer = tw.send(_replace(1, 2, qty, price))
+    assert answer == [("OrderCanceled", {"user_ref_num": 1, "quantity": 100, "reason": "Z"})]
+    assert tw.acct.records[1].state == "done" and tw.venue.live_orders() == []
+    _reuse(tw, 2)
+
+
+def test_a_replace_while_halted_cancels_the_original_and_never_trades_on_both() -> None:
+    tw = Twins()
+    tw.send(_enter(1))
+    tw.trading_state("H")
+    answer = tw.send(_replace(1, 2, 100, ASK))  # would cross the offer
+    assert answer == [("OrderCanceled", {"user_ref_num": 1, "quantity": 100, "reason": "Z"})]
+    assert tw.engine.executions == 0 and tw.venue.fills == []
+    tw.trading_state("T")
+    _reuse(tw, 2)
+
+
+def test_a_replace_when_the_market_is_not_open_cancels_the_original_on_both() -> None:
+    """After the close (System Event M; an extended-hours order, so the venue does not
+    expire it as a Day order) the market is not open: invalid details, as while halted."""
+    tw = Twins()
+    tw.send(_enter(1, tif="5"))
+    tw.system("M")
+    answer = tw.send(_replace(1, 2, 100, ASK))
+    assert answer == [("OrderCanceled", {"user_ref_num": 1, "quantity": 100, "reason": "Z"})]
+    assert tw.engine.executions == 0 and tw.venue.fills == []
+
+
+def test_a_replace_of_an_order_no_longer_live_is_silently_ignored_on_both() -> None:
+    tw = Twins()
+    tw.send(_enter(1))
+    assert _types(tw.send(v50.CancelOrder(1, 0))) == ["OrderCanceled"]
+    assert tw.send(_replace(1, 2)) == []
+    assert tw.send(_replace(99, 2)) == []  # never known
+    _reuse(tw, 2)
+
+
+def test_a_valid_crossing_replace_answers_replaced_then_executed_on_both() -> None:
+    tw = Twins()
+    tw.send(_enter(1))
+    answer = tw.send(_replace(1, 2, 100, ASK))
+    assert _types(answer) == ["OrderReplaced", "OrderExecuted"]
+    executed = answer[1][1]
+    assert (executed["user_ref_num"], executed["quantity"], executed["price"]) == (2, 100, ASK)
+    assert executed["liquidity_flag"] == "R"
+    # 2 was consumed: an Enter under it is a repeat, ignored by both
+    assert tw.send(_enter(2)) == []
