@@ -7,36 +7,20 @@ answer encoded as the server would send it.
 
 from __future__ import annotations
 
-from tickwire.engine.book import BookManager
-from tickwire.exchange import Exchange, ExchangeConfig, MatchingEngine
+import sys
+from pathlib import Path
+
+from tickwire.exchange import Exchange, ExchangeConfig
 from tickwire.exchange.accounts import Account42, Account50
-from tickwire.itch import decode, encode
 from tickwire.moldudp64.aio import run
 from tickwire.ouch import encode as ouch_encode
 from tickwire.ouch import v42, v50
 
-
-class _Venue:
-    """An engine whose every published message is encoded and replayed into books."""
-
-    def __init__(self, account: type[Account50] | type[Account42]) -> None:
-        self.books = BookManager()
-        self.sent: list[object] = []
-        self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), lambda: 1)
-        self.acct = account("TW", self.engine, self.sent.append)
-        self.engine.system("Q")
-        self.engine.add_instrument("AAPL")
-
-    def _publish(self, msg: object) -> None:
-        self.books.apply(decode(encode(msg)))  # type: ignore[arg-type]
-
-    def equal(self) -> None:
-        for locate, book in self.books.books.items():
-            assert book.l2() == self.engine.by_locate[locate].l2(), book.symbol
-
-
-def _enter50(ref: int, price: int, qty: int = 100, side: str = "B") -> v50.EnterOrder:
-    return v50.EnterOrder(ref, side, qty, "AAPL", price, "0", "Y", "P", "N", "N", "X")
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from _exchange_venue import Venue as _Venue  # noqa: E402
+from _exchange_venue import enter50 as _enter50  # noqa: E402
 
 
 def _enter42(token: str, price: int, qty: int = 100) -> v42.EnterOrder:

@@ -10,50 +10,22 @@ replayed into a real BookManager.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
-from tickwire.engine.book import BookManager
-from tickwire.exchange import MatchingEngine
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.exchange.matching import MatchingError
-from tickwire.itch import decode, encode
 from tickwire.ouch import v42, v50
+
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from _exchange_venue import Venue as _Venue  # noqa: E402
+from _exchange_venue import enter50 as _enter50  # noqa: E402
 
 MAX_PRICE = 2**32 - 1  # ITCH Price(4)
 HOSTILE = [2**32, 2**63, 2**64 - 1, 0, -1]
-
-
-class _Venue:
-    """An engine whose every published message is encoded and replayed into books."""
-
-    def __init__(self, account: type[Account50] | type[Account42]) -> None:
-        self.books = BookManager()
-        self.published: list[bytes] = []
-        self.sent: list[object] = []
-        self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), lambda: 1)
-        self.acct = account("TW", self.engine, self.sent.append)
-        self.engine.system("Q")
-        self.engine.add_instrument("AAPL")
-
-    def _publish(self, msg: object) -> None:
-        raw = encode(msg)  # type: ignore[arg-type]
-        self.published.append(raw)
-        self.books.apply(decode(raw))
-
-    def equal(self) -> None:
-        for locate, book in self.books.books.items():
-            assert book.l2() == self.engine.by_locate[locate].l2(), book.symbol
-
-    def state(self) -> tuple[object, ...]:
-        return (
-            list(self.engine.resting_orders()),
-            len(self.published),
-            dict(self.acct.ledger.positions),
-            self.engine.next_ref,
-        )
-
-
-def _enter50(ref: int, price: int, qty: int = 100, side: str = "B") -> v50.EnterOrder:
-    return v50.EnterOrder(ref, side, qty, "AAPL", price, "0", "Y", "P", "N", "N", "X")
 
 
 @pytest.mark.parametrize("price", HOSTILE)

@@ -1,0 +1,45 @@
+"""The sans-I/O exchange the account tests drive: a real MatchingEngine and a real
+account, every message the engine publishes encoded and replayed into a real BookManager
+(``equal`` checks the two books agree), the account's answers kept in ``sent``."""
+
+from __future__ import annotations
+
+from tickwire.engine.book import BookManager
+from tickwire.exchange import MatchingEngine
+from tickwire.exchange.accounts import Account42, Account50
+from tickwire.itch import decode, encode
+from tickwire.ouch import v50
+
+
+class Venue:
+    """An engine whose every published message is encoded and replayed into books."""
+
+    def __init__(self, account: type[Account50] | type[Account42]) -> None:
+        self.books = BookManager()
+        self.published: list[bytes] = []
+        self.sent: list[object] = []
+        self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), lambda: 1)
+        self.acct = account("TW", self.engine, self.sent.append)
+        self.engine.system("Q")
+        self.engine.add_instrument("AAPL")
+
+    def _publish(self, msg: object) -> None:
+        raw = encode(msg)  # type: ignore[arg-type]
+        self.published.append(raw)
+        self.books.apply(decode(raw))
+
+    def equal(self) -> None:
+        for locate, book in self.books.books.items():
+            assert book.l2() == self.engine.by_locate[locate].l2(), book.symbol
+
+    def state(self) -> tuple[object, ...]:
+        return (
+            list(self.engine.resting_orders()),
+            len(self.published),
+            dict(self.acct.ledger.positions),
+            self.engine.next_ref,
+        )
+
+
+def enter50(ref: int, price: int, qty: int = 100, side: str = "B") -> v50.EnterOrder:
+    return v50.EnterOrder(ref, side, qty, "AAPL", price, "0", "Y", "P", "N", "N", "X")
