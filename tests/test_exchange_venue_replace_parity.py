@@ -28,6 +28,8 @@ from tickwire.itch import AddOrder, StockTradingAction, SystemEvent
 from tickwire.ouch import v50
 
 SYM = "AAPL"
+#: OUCH 5.0's largest price ($199,999.9900; tickwire.engine.risk.MAX_OUCH_PRICE).
+MAX_OUCH_PRICE = 1_999_999_900
 BID = 1_400_000
 ASK = 1_500_000
 #: Fields each side numbers by itself.
@@ -79,6 +81,7 @@ class Twins:
         self.acct_sent.clear()
         self.venue.receive(msg, self.ts())
         assert exchange == _plain(self.venue_out), msg
+        self.venue_out.clear()
         return exchange
 
 
@@ -109,8 +112,8 @@ def _reuse(tw: Twins, ref: int) -> None:
 
 @pytest.mark.parametrize(
     ("qty", "price"),
-    [(0, BID), (1_000_000, BID), (100, 0), (100, 2**32)],
-    ids=["quantity-0", "quantity-1000000", "price-0", "price-too-high"],
+    [(0, BID), (1_000_000, BID), (100, 0), (100, 2**32), (100, MAX_OUCH_PRICE + 1)],
+    ids=["quantity-0", "quantity-1000000", "price-0", "price-too-high", "price-above-ouch-max"],
 )
 def test_a_replace_with_invalid_details_cancels_the_original_on_both(qty: int, price: int) -> None:
     tw = Twins()
@@ -162,3 +165,18 @@ def test_a_valid_crossing_replace_answers_replaced_then_executed_on_both() -> No
     assert executed["liquidity_flag"] == "R"
     # 2 was consumed: an Enter under it is a repeat, ignored by both
     assert tw.send(_enter(2)) == []
+
+
+def test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both() -> None:
+    """OUCH 5.0's Price: at most $199,999.9900 (1,999,999,900), as the backtest venue and
+    pre-trade risk check; the exchange accepted up to ITCH's Price(4) maximum."""
+    tw = Twins()
+    over = v50.EnterOrder(1, "S", 100, SYM, MAX_OUCH_PRICE + 1, "0", "Y", "P", "N", "N", "C1")
+    assert tw.send(over) == [
+        (
+            "Rejected",
+            {"user_ref_num": 1, "reason": v50.RejectReason.INVALID_PRICE, "cl_ord_id": "C1"},
+        )
+    ]
+    top = v50.EnterOrder(2, "S", 100, SYM, MAX_OUCH_PRICE, "0", "Y", "P", "N", "N", "C2")
+    assert _types(tw.send(top)) == ["OrderAccepted"]

@@ -25,7 +25,8 @@ from _exchange_venue import Venue as _Venue  # noqa: E402
 from _exchange_venue import enter50 as _enter50  # noqa: E402
 
 MAX_PRICE = 2**32 - 1  # ITCH Price(4)
-HOSTILE = [2**32, 2**63, 2**64 - 1, 0, -1]
+MAX_OUCH_PRICE = 1_999_999_900  # OUCH: $199,999.9900
+HOSTILE = [MAX_OUCH_PRICE + 1, MAX_PRICE, 2**32, 2**63, 2**64 - 1, 0, -1]
 
 
 @pytest.mark.parametrize("price", HOSTILE)
@@ -94,10 +95,12 @@ def test_ouch42_enter_and_replace_at_an_unpublishable_price_are_rejected(price: 
     v.equal()
 
 
-def test_the_largest_publishable_price_is_accepted_and_reaches_the_feed() -> None:
+def test_the_largest_ouch_price_is_accepted_and_reaches_the_feed() -> None:
+    """OUCH's largest price, $199,999.9900, rests and is published; above it (up to the
+    feed's Price(4) maximum, which the accounts accepted) is Rejected: see HOSTILE."""
     v = _Venue(Account50)
-    out = v.acct.handle(_enter50(1, MAX_PRICE, side="S"))
-    assert isinstance(out[0], v50.OrderAccepted) and out[0].price == MAX_PRICE == 2**32 - 1
+    out = v.acct.handle(_enter50(1, MAX_OUCH_PRICE, side="S"))
+    assert isinstance(out[0], v50.OrderAccepted) and out[0].price == MAX_OUCH_PRICE
     v.equal()
 
 

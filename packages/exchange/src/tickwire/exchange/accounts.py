@@ -16,9 +16,10 @@ a dropped connection without an order being doubled. Every accepted order is rec
 ``send(outbound)`` delivers the answers (the server publishes them as sequenced data).
 
 Every Enter and Replace is validated before anything changes (book, ledger, records,
-batch): a price the feed cannot publish (not in ``1..MAX_PRICE``, the ITCH Price(4)
-maximum, though OUCH 5.0's Price(8) carries more) is Rejected with
-``RejectReason.INVALID_PRICE`` (0x1D; OUCH 4.2: ``X``), a bad size with
+batch): a price not in ``1..MAX_OUCH_PRICE`` (1,999,999,900, $199,999.9900: OUCH's
+largest price, the backtest venue's and pre-trade risk's limit; it is also within what the
+feed can publish, ITCH Price(4)) is Rejected with ``RejectReason.INVALID_PRICE`` (0x1D;
+OUCH 4.2: ``X``), a bad size with
 ``INVALID_QUANTITY`` (4.2: ``Z``): over the account cap ``MAX_SHARES``, and in any case
 one the feed cannot publish (``valid_shares``, ITCH Shares(4)), so raising the cap never
 lets a size through that the engine would refuse mid-order. A Replace whose details are
@@ -35,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tickwire.engine.risk import Ledger
+from tickwire.engine.risk import MAX_OUCH_PRICE, Ledger
 from tickwire.exchange.matching import (
     Fill,
     MatchingEngine,
@@ -68,6 +69,19 @@ class OrderRecord:
     executed: int = 0
     open: int = 0
     state: str = "live"  # live, done, rejected
+
+
+def _ouch_price(price: int) -> bool:
+    """Whether ``price`` is a limit price an OUCH port accepts: 1..``MAX_OUCH_PRICE``.
+
+    Rule: OUCH 5.0 (4.2 alike) prices go up to $199,999.9900 (1,999,999,900 in Price(4)
+    units), the limit the backtest venue (``SimulatedVenue._validate``) and pre-trade
+    risk (``tickwire.engine.risk.MAX_OUCH_PRICE``) apply; ``valid_price`` (what the feed
+    can publish) stays the engine's own guard. Why: the accounts accepted up to ITCH's
+    Price(4) maximum, 4,294,967,295, so an order the backtest rejected rested live. Test:
+    ``tests/test_exchange_venue_replace_parity.py::test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both``.
+    """
+    return valid_price(price) and price <= MAX_OUCH_PRICE
 
 
 class _AccountBase:
@@ -134,7 +148,7 @@ class _AccountBase:
             return Reject.INVALID_SIDE
         if not 0 < qty < MAX_SHARES or not valid_shares(qty):
             return Reject.INVALID_QUANTITY
-        if not valid_price(price):
+        if not _ouch_price(price):
             return Reject.INVALID_PRICE
         if not self.engine.is_trading(symbol):
             return Reject.HALTED
@@ -155,7 +169,7 @@ class _AccountBase:
         """
         if not 0 < qty < MAX_SHARES or not valid_shares(qty):
             return Reject.INVALID_QUANTITY
-        if not valid_price(price):
+        if not _ouch_price(price):
             return Reject.INVALID_PRICE
         if not self.engine.is_trading(symbol):
             return Reject.HALTED
