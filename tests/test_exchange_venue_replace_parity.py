@@ -180,3 +180,27 @@ def test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both() -> 
     ]
     top = v50.EnterOrder(2, "S", 100, SYM, MAX_OUCH_PRICE, "0", "Y", "P", "N", "N", "C2")
     assert _types(tw.send(top)) == ["OrderAccepted"]
+
+
+@pytest.mark.parametrize(
+    ("event", "state", "reason"),
+    [
+        ("M", "T", v50.RejectReason.DESTINATION_CLOSED),
+        ("Q", "H", v50.RejectReason.HALTED),
+    ],
+    ids=["market-closed", "halted"],
+)
+def test_an_enter_outside_market_hours_or_while_halted_is_rejected_alike_on_both(
+    event: str, state: str, reason: int
+) -> None:
+    """Appendix D: the market not open (after System Event ``M``) is 0x02 Destination
+    Closed; the symbol halted while the market is open is 0x07 Halted. The exchange
+    answered 0x07 for both."""
+    tw = Twins()
+    if event != "Q":
+        tw.system(event)
+    if state != "T":
+        tw.trading_state(state)
+    assert tw.send(_enter(1)) == [
+        ("Rejected", {"user_ref_num": 1, "reason": reason, "cl_ord_id": "C1"})
+    ]

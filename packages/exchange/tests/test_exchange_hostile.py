@@ -152,6 +152,28 @@ def test_a_replace_while_the_market_is_closed_cancels_the_original() -> None:
     v.equal()
 
 
+def test_an_enter_after_the_close_is_destination_closed_and_while_halted_halted() -> None:
+    """Appendix D: the market not open is 0x02 (4.2: ``C``, exchange closed); the symbol
+    halted in market hours 0x07 (4.2: ``H``). Both were answered 0x07 (4.2: ``H``)."""
+    for account in (Account50, Account42):
+        v = _Venue(account)
+        v.engine.set_trading_state("AAPL", "H")
+        halted = v.acct.handle(
+            _enter50(1, 1_400_000) if account is Account50 else _enter42("A", 1_400_000)
+        )
+        v.engine.set_trading_state("AAPL", "T")
+        v.engine.system("M")
+        closed = v.acct.handle(
+            _enter50(2, 1_400_000) if account is Account50 else _enter42("B", 1_400_000)
+        )
+        if account is Account50:
+            assert halted == [v50.Rejected(1, 1, v50.RejectReason.HALTED, "X")]
+            assert closed == [v50.Rejected(1, 2, v50.RejectReason.DESTINATION_CLOSED, "X")]
+        else:
+            assert (halted, closed) == ([v42.Rejected(1, "A", "H")], [v42.Rejected(1, "B", "C")])
+        assert list(v.engine.resting_orders()) == []
+
+
 # --- one port's session over, the other still trading ----------------------------------
 
 

@@ -52,8 +52,13 @@ __all__ = ["Account42", "Account50", "OrderRecord"]
 Reject = v50.RejectReason
 MAX_SHARES = 1_000_000
 #: The OUCH 4.2 Rejected reason letter for each reason :meth:`_AccountBase._validate`
-#: gives (S invalid stock, H halted, X invalid price; Z otherwise).
-_V42_REJECT = {Reject.INVALID_SYMBOL: "S", Reject.HALTED: "H", Reject.INVALID_PRICE: "X"}
+#: gives (S invalid stock, H halted, X invalid price, C exchange closed; Z otherwise).
+_V42_REJECT = {
+    Reject.INVALID_SYMBOL: "S",
+    Reject.HALTED: "H",
+    Reject.INVALID_PRICE: "X",
+    Reject.DESTINATION_CLOSED: "C",
+}
 
 
 @dataclass(slots=True)
@@ -150,6 +155,20 @@ class _AccountBase:
             return Reject.INVALID_QUANTITY
         if not _ouch_price(price):
             return Reject.INVALID_PRICE
+        return self._trading_reason(symbol)
+
+    def _trading_reason(self, symbol: str) -> Reject | None:
+        """Why ``symbol`` takes no order now: the market not open, or the symbol halted.
+
+        Rule: outside market hours (the last System Event not ``Q``) the answer is
+        Appendix D's 0x02 Destination Closed (4.2: ``C``, exchange closed), a symbol not
+        trading while the market is open 0x07 Halted (4.2: ``H``), the backtest venue's
+        order of checks and codes. Why: the accounts answered 0x07 for both, where the
+        backtest venue answered 0x02 after the close. Test:
+        ``tests/test_exchange_venue_replace_parity.py::test_an_enter_outside_market_hours_or_while_halted_is_rejected_alike_on_both``.
+        """
+        if not self.engine.market_open():
+            return Reject.DESTINATION_CLOSED
         if not self.engine.is_trading(symbol):
             return Reject.HALTED
         return None
@@ -171,9 +190,7 @@ class _AccountBase:
             return Reject.INVALID_QUANTITY
         if not _ouch_price(price):
             return Reject.INVALID_PRICE
-        if not self.engine.is_trading(symbol):
-            return Reject.HALTED
-        return None
+        return self._trading_reason(symbol)
 
     def _cancel_for_replace(self, old: OrderRecord) -> int:
         """Take ``old`` out of the book for a Replace whose details are invalid.

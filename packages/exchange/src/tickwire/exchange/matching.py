@@ -203,9 +203,14 @@ class MatchingEngine:
         book.trading_state = state
         self.publish(StockTradingAction(book.locate, 0, self.clock(), symbol, state, " ", ""))
 
+    def market_open(self) -> bool:
+        """Whether market hours are on (the last System Event is ``Q``)."""
+        return self.system_event == "Q"
+
     def is_trading(self, symbol: str) -> bool:
+        """Whether ``symbol`` trades: market hours on and its trading state ``T``."""
         book = self.books.get(symbol)
-        return book is not None and book.trading_state == "T" and self.system_event == "Q"
+        return book is not None and book.trading_state == "T" and self.market_open()
 
     def _book(self, symbol: str) -> _Book:
         book = self.books.get(symbol)
