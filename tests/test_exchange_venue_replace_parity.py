@@ -167,6 +167,28 @@ def test_a_valid_crossing_replace_answers_replaced_then_executed_on_both() -> No
     assert tw.send(_enter(2)) == []
 
 
+@pytest.mark.parametrize("total", [100, 60])
+def test_a_replace_at_or_below_the_executed_shares_replaces_the_order_dead_on_both(
+    total: int,
+) -> None:
+    """Buy 150 takes the 100 offered and rests 50; a Replace whose chain total (the
+    wire's quantity: executed + new open) is at or below the 100 executed is a valid
+    Replace (quantity 1..999,999) with nothing left to expose: Order Replaced with 0
+    shares, state ``D``; the original is gone and the UserRefNum consumed. The exchange
+    answered Rejected INVALID_QUANTITY and kept the original."""
+    tw = Twins()
+    assert _types(tw.send(_enter(1, ASK, qty=150))) == ["OrderAccepted", "OrderExecuted"]
+    [(name, fields)] = tw.send(_replace(1, 2, total, BID))
+    assert name == "OrderReplaced"
+    assert (fields["orig_user_ref_num"], fields["user_ref_num"]) == (1, 2)
+    assert (fields["quantity"], fields["order_state"]) == (0, "D")
+    assert tw.acct.records[1].state == "done" and tw.venue.live_orders() == []
+    assert list(tw.engine.resting_orders()) == []
+    assert tw.send(v50.CancelOrder(1, 0)) == [] and tw.send(v50.CancelOrder(2, 0)) == []
+    assert tw.send(_enter(2)) == []  # 2 was consumed: a repeat, ignored by both
+    assert tw.acct.ledger.positions == {SYM: 100} and sum(f.quantity for f in tw.venue.fills) == 100
+
+
 def test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both() -> None:
     """OUCH 5.0's Price: at most $199,999.9900 (1,999,999,900), as the backtest venue and
     pre-trade risk check; the exchange accepted up to ITCH's Price(4) maximum."""

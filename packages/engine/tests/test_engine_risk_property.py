@@ -118,9 +118,13 @@ class Session:
 # -- the issue's cases, one by one ----------------------------------------------------------
 
 
-def test_engine_risk_venue_rejected_replace_keeps_the_original() -> None:
-    """Buy 100, 50 filled in flight, a replace to 10 rejected (the chain's total is
-    below what executed): the original still has 50 open, so a new buy 50 is refused."""
+def test_engine_risk_venue_replace_below_the_executed_counts_the_original_until_answered() -> None:
+    """Buy 100, 50 filled in flight, a replace to 10 in flight (the chain's total is
+    below what executed): until the venue answers, the original counts in full, so a new
+    buy 50 is refused; the venue's answer is a dead Order Replaced (OUCH 5.0: a valid
+    replace with nothing left to expose; the exchange and the backtest venue alike), which
+    ends the chain at the 50 executed, and only then does a buy 50 fit. (The exchange
+    used to answer Rejected and keep the original; risk counted it so, and does here.)"""
     s = Session(RiskLimits(max_position=100))
     o = s.manager.submit("AAPL", "B", 100, PX)
     s.settle()
@@ -128,12 +132,15 @@ def test_engine_risk_venue_rejected_replace_keeps_the_original() -> None:
     s.flow("AAPL", "S", 50, PX)  # executes 50 of ours; the Executed is in flight
     new = s.manager.replace(o, quantity=10)
     assert new is not None and new.state is OrderState.PENDING
-    s.venue_reads()  # 10 - 50 executed < 1: Rejected, the original stays intact
-    s.strategy_reads(2)  # Executed 50, then Rejected
-    assert new.state is OrderState.REJECTED and o.state is OrderState.LIVE
-    assert o.open_qty == 50
+    early = s.manager.submit("AAPL", "B", 50, PX - 1)  # the original may still fill in full
+    assert early.state is OrderState.REFUSED and early.reason == "max_position"
+    s.venue_reads()  # 10 - 50 executed < 1: Order Replaced, 0 shares, dead
+    s.strategy_reads(2)  # Executed 50, then the dead Order Replaced
+    assert new.state is OrderState.DONE and o.state is OrderState.DONE
+    assert o.open_qty == 0 and new.open_qty == 0 and s.risk.open_orders() == 0
+    assert s.manager.submit("AAPL", "B", 51, PX + 1).state is OrderState.REFUSED
     more = s.manager.submit("AAPL", "B", 50, PX + 1)
-    assert more.state is OrderState.REFUSED and more.reason == "max_position"
+    assert more.state is OrderState.PENDING
     s.settle()
     s.flow("AAPL", "S", 500, PX - 100)  # everything of ours that rests fills
     assert s.account.ledger.positions["AAPL"] == 100

@@ -26,7 +26,9 @@ lets a size through that the engine would refuse mid-order. A Replace whose deta
 invalid (those checks, or the symbol halted or the market not open) is not Rejected: as
 OUCH 5.0 section 2.2 case 2 says (4.2: the same), the original is canceled (Order
 Canceled, reason ``Z``) and the replacement's UserRefNum (4.2: Order Token) is not
-consumed, as the backtest venue answers. And :meth:`handle` never leaves the batch open: should anything
+consumed, as the backtest venue answers. A 5.0 Replace whose total is at or below the
+shares the chain executed replaces the order dead (Order Replaced, 0 shares, state
+``D``), as the backtest venue answers (:meth:`Account50._replace_dead`). And :meth:`handle` never leaves the batch open: should anything
 raise inside, the batch is closed and what it collected (executions already booked) is
 sent, then the exception goes on.
 """
@@ -339,10 +341,7 @@ class Account50(_AccountBase):
         self.last_user_ref_num = msg.user_ref_num
         new_open = msg.quantity - old.executed  # the wire carries the chain's total
         if new_open <= 0:
-            # a chain total at or below what executed: Rejected, the original stays (the
-            # backtest venue answers a dead Order Replaced instead; not changed here)
-            reason = Reject.INVALID_QUANTITY
-            return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
+            return self._replace_dead(old, msg, ts)
         rec = self._successor(old, msg.user_ref_num, new_open, msg.price)
         self._begin()
         result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num)
@@ -360,6 +359,34 @@ class Account50(_AccountBase):
             msg.appendages,
         )  # fmt: skip
         return self._end([rep])
+
+
+    def _replace_dead(self, old: OrderRecord, msg: v50.ReplaceOrder, ts: int) -> list[object]:
+        """A Replace whose chain total is at or below the shares the chain executed.
+
+        Rule: the quantity (1..999,999) is valid, so this is a Replace that happens (OUCH
+        5.0 section 2.2: neither case 1, the original is live, nor case 2, its details
+        are valid), with nothing left to expose: the original leaves the book (the feed
+        shows its delete), the UserRefNum is consumed and the answer is an Order Replaced
+        of 0 shares, Order State ``D`` (dead), order reference number 0 (never on the
+        book). The chain is done: it is liable for no more than it executed. As the
+        backtest venue (``SimulatedVenue._replace``, ``exposed == 0``) answers. Why: the
+        account answered Rejected INVALID_QUANTITY and kept the original open, a reject
+        the spec gives no Replace, so the same strategy saw its chain end in a backtest
+        and go on trading live. Test:
+        ``tests/test_exchange_venue_replace_parity.py::test_a_replace_at_or_below_the_executed_shares_replaces_the_order_dead_on_both``.
+        """
+        self._cancel(old.key, 0)
+        old.state = "done"
+        rec = self._successor(old, msg.user_ref_num, 0, msg.price)
+        rec.state = "done"
+        return [
+            v50.OrderReplaced(
+                ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, 0, old.symbol,
+                msg.price, msg.time_in_force, msg.display, 0, "P",
+                msg.intermarket_sweep_eligibility, "N", "D", msg.cl_ord_id, msg.appendages,
+            )  # fmt: skip
+        ]
 
 
 class Account42(_AccountBase):
