@@ -84,6 +84,14 @@ class Twins:
         self.venue_out.clear()
         return exchange
 
+    def unsolicited(self) -> list[tuple[str, dict[str, Any]]]:
+        """What both sent by themselves since the last request (e.g. at the close), compared."""
+        exchange, venue = _plain(self.acct_sent), _plain(self.venue_out)
+        self.acct_sent.clear()
+        self.venue_out.clear()
+        assert exchange == venue
+        return exchange
+
 
 def _plain(msgs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     out = []
@@ -202,6 +210,23 @@ def test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both() -> 
     ]
     top = v50.EnterOrder(2, "S", 100, SYM, MAX_OUCH_PRICE, "0", "Y", "P", "N", "N", "C2")
     assert _types(tw.send(top)) == ["OrderAccepted"]
+
+
+def test_day_orders_are_canceled_at_the_end_of_market_hours_on_both() -> None:
+    """System Event ``M``: a resting Day order (Time In Force ``0``) is canceled, reason
+    ``T`` (timeout), an extended-hours one stays. The exchange left Day orders resting."""
+    tw = Twins()
+    tw.send(_enter(1))
+    tw.send(_enter(2, BID - 100, tif="5"))
+    tw.send(_enter(3, BID - 200))
+    tw.system("M")
+    assert tw.unsolicited() == [
+        ("OrderCanceled", {"user_ref_num": 1, "quantity": 100, "reason": "T"}),
+        ("OrderCanceled", {"user_ref_num": 3, "quantity": 100, "reason": "T"}),
+    ]
+    assert [o.user_ref_num for o in tw.venue.live_orders()] == [2]
+    assert [r.key for r in tw.acct.records.values() if r.state == "live"] == [2]
+    assert tw.send(v50.CancelOrder(1, 0)) == []
 
 
 @pytest.mark.parametrize(

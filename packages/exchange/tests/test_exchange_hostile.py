@@ -142,7 +142,8 @@ def test_ouch42_a_replace_while_halted_cancels_the_original_and_does_not_trade()
 def test_a_replace_while_the_market_is_closed_cancels_the_original() -> None:
     v = _Venue(Account50)
     v.engine.submit("AAPL", "S", 100, 1_500_000)
-    v.acct.handle(_enter50(1, 1_400_000))
+    # an extended-hours order (Time In Force 5): a Day order would expire at the close
+    v.acct.handle(v50.EnterOrder(1, "B", 100, "AAPL", 1_400_000, "5", "Y", "P", "N", "N", "X"))
     v.engine.system("M")  # the market closed
     out = v.acct.handle(v50.ReplaceOrder(1, 2, 100, 1_500_000, "0", "Y", "N", "X2"))
     assert out == [v50.OrderCanceled(1, 1, 100, "Z")]
@@ -172,6 +173,42 @@ def test_an_enter_after_the_close_is_destination_closed_and_while_halted_halted(
         else:
             assert (halted, closed) == ([v42.Rejected(1, "A", "H")], [v42.Rejected(1, "B", "C")])
         assert list(v.engine.resting_orders()) == []
+
+
+def test_day_orders_expire_at_the_close_and_the_feed_shows_it() -> None:
+    """System Event ``M``: each live Day order (5.0 Time In Force ``0``, 4.2 99998) is
+    canceled, reason ``T``, sent unsolicited, and the feed shows its Order Delete (the
+    books rebuilt from the feed equal the exchange's); other orders stay, someone else's
+    too. Day orders rested past the close."""
+    from tickwire.itch import OrderDelete, decode
+
+    for account in (Account50, Account42):
+        v = _Venue(account)
+        other = v.engine.submit("AAPL", "B", 100, 1_300_000)[0]
+        if account is Account50:
+            v.acct.handle(_enter50(1, 1_400_000))  # Day
+            v.acct.handle(
+                v50.EnterOrder(2, "B", 100, "AAPL", 1_390_000, "5", "Y", "P", "N", "N", "X")
+            )
+            v.acct.handle(v50.ReplaceOrder(1, 3, 100, 1_410_000, "0", "Y", "N", "X"))  # still Day
+            day, stays = 3, 2
+            expect: object = [v50.OrderCanceled(1, 3, 100, "T")]
+        else:
+            day42 = v42.EnterOrder("D", "B", 100, "AAPL", 1_400_000, v42.TIF_MARKET_HOURS, "TW", "Y", "P", "N", 0, "N", " ")  # fmt: skip
+            v.acct.handle(day42)
+            v.acct.handle(_enter42("S", 1_390_000))  # 99999: system hours, stays
+            day, stays = "D", "S"  # type: ignore[assignment]
+            expect = [v42.OrderCanceled(1, "D", 100, "T")]
+        ref = v.acct.records[day].ref
+        published = len(v.published)
+        v.engine.system("M")
+        assert v.sent == expect
+        assert [decode(m) for m in v.published[published + 1 :]] == [OrderDelete(1, 0, 1, ref)]
+        assert v.acct.records[day].state == "done" and v.acct.records[stays].state == "live"
+        assert sorted(o.ref for o in v.engine.resting_orders()) == sorted(
+            [other, v.acct.records[stays].ref]
+        )
+        v.equal()
 
 
 # --- one port's session over, the other still trading ----------------------------------

@@ -76,6 +76,7 @@ class OrderRecord:
     executed: int = 0
     open: int = 0
     state: str = "live"  # live, done, rejected
+    day: bool = False  # ends with market hours (5.0 Time In Force 0; 4.2 99998)
 
 
 def _ouch_price(price: int) -> bool:
@@ -147,6 +148,28 @@ class _AccountBase:
     def _executed(self, fill: Fill) -> object:
         raise NotImplementedError
 
+    def _canceled(self, key: int | str, shares: int, reason: str) -> object:
+        raise NotImplementedError
+
+    def at_close(self, tag: object) -> None:
+        """End of market hours (the engine's System Event ``M``): a live Day order ends.
+
+        Rule: a resting order entered or replaced as a Day order (OUCH 5.0 Time In Force
+        ``0``; 4.2: 99998, market hours) is canceled, the feed showing its Order Delete,
+        and the account answers Order Canceled, reason ``T`` (timeout), unsolicited.
+        Other orders stay. As the backtest venue does at ``M``. Why: Day orders rested
+        past the close. Tests: ``tests/test_exchange_venue_replace_parity.py::test_day_orders_are_canceled_at_the_end_of_market_hours_on_both``,
+        ``test_exchange_hostile.py::test_day_orders_expire_at_the_close_and_the_feed_shows_it``.
+        """
+        if not isinstance(tag, int | str):
+            return
+        rec = self.records.get(tag)
+        if rec is None or not rec.day or rec.state != "live":
+            return
+        dec = self._cancel(tag, 0)
+        if dec:
+            self._emit(self._canceled(tag, dec, "T"))
+
     def _validate(self, symbol: str, side: str, qty: int, price: int) -> Reject | None:
         """Why a new order is rejected, or None when it may enter the book."""
         if symbol not in self.engine.books:
@@ -214,8 +237,8 @@ class _AccountBase:
         self.records[key] = OrderRecord(key, symbol, side, price, qty, state="rejected")
         self.entered.append(key)
 
-    def _enter(self, key: int | str, symbol: str, side: str, qty: int, price: int, ioc: bool) -> tuple[OrderRecord, int]:  # fmt: skip
-        rec = OrderRecord(key, symbol, side, price, qty, open=qty)
+    def _enter(self, key: int | str, symbol: str, side: str, qty: int, price: int, ioc: bool, day: bool = False) -> tuple[OrderRecord, int]:  # fmt: skip
+        rec = OrderRecord(key, symbol, side, price, qty, open=qty, day=day)
         self.records[key] = rec
         self.entered.append(key)
         ref, done, resting = self.engine.submit(
@@ -227,7 +250,9 @@ class _AccountBase:
             rec.state = "done"
         return rec, qty - done - resting
 
-    def _successor(self, old: OrderRecord, key: int | str, qty: int, price: int) -> OrderRecord:
+    def _successor(
+        self, old: OrderRecord, key: int | str, qty: int, price: int, day: bool = False
+    ) -> OrderRecord:
         """Record the replacement of ``old`` *before* the engine replaces it.
 
         Rule: a replace that crosses the book trades at once, and the engine reports those
@@ -242,7 +267,7 @@ class _AccountBase:
         ``test_exchange_hostile.py::test_ouch50_a_replace_that_crosses_reports_its_executions``
         (and ``..._ouch42_...``).
         """
-        rec = OrderRecord(key, old.symbol, old.side, price, qty)
+        rec = OrderRecord(key, old.symbol, old.side, price, qty, day=day)
         rec.executed = old.executed
         self.records[key] = rec
         self.entered.append(key)
@@ -280,6 +305,9 @@ class Account50(_AccountBase):
             fill.match_number,
         )
 
+    def _canceled(self, key: int | str, shares: int, reason: str) -> v50.OrderCanceled:
+        return v50.OrderCanceled(self.engine.clock(), int(key), shares, reason)
+
     def handle(self, msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
         """Answer one inbound message (executions of the order itself included)."""
         return self._guarded(msg)  # type: ignore[return-value]
@@ -300,8 +328,9 @@ class Account50(_AccountBase):
             # The Accepted goes first; executions of the incoming order follow it.
             self._begin()
             try:
+                day = msg.time_in_force == v50.TimeInForce.DAY
                 rec, unfilled = self._enter(
-                    msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price, ioc
+                    msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price, ioc, day
                 )
             except MatchingError:
                 self._batch = None
@@ -342,7 +371,8 @@ class Account50(_AccountBase):
         new_open = msg.quantity - old.executed  # the wire carries the chain's total
         if new_open <= 0:
             return self._replace_dead(old, msg, ts)
-        rec = self._successor(old, msg.user_ref_num, new_open, msg.price)
+        day = msg.time_in_force == v50.TimeInForce.DAY
+        rec = self._successor(old, msg.user_ref_num, new_open, msg.price, day)
         self._begin()
         result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num)
         old.state = "done"
@@ -359,7 +389,6 @@ class Account50(_AccountBase):
             msg.appendages,
         )  # fmt: skip
         return self._end([rep])
-
 
     def _replace_dead(self, old: OrderRecord, msg: v50.ReplaceOrder, ts: int) -> list[object]:
         """A Replace whose chain total is at or below the shares the chain executed.
@@ -382,9 +411,22 @@ class Account50(_AccountBase):
         rec.state = "done"
         return [
             v50.OrderReplaced(
-                ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, 0, old.symbol,
-                msg.price, msg.time_in_force, msg.display, 0, "P",
-                msg.intermarket_sweep_eligibility, "N", "D", msg.cl_ord_id, msg.appendages,
+                ts,
+                msg.orig_user_ref_num,
+                msg.user_ref_num,
+                old.side,
+                0,
+                old.symbol,
+                msg.price,
+                msg.time_in_force,
+                msg.display,
+                0,
+                "P",
+                msg.intermarket_sweep_eligibility,
+                "N",
+                "D",
+                msg.cl_ord_id,
+                msg.appendages,
             )  # fmt: skip
         ]
 
@@ -401,6 +443,9 @@ class Account42(_AccountBase):
             fill.liquidity,
             fill.match_number,
         )
+
+    def _canceled(self, key: int | str, shares: int, reason: str) -> v42.OrderCanceled:
+        return v42.OrderCanceled(self.engine.clock(), str(key), shares, reason)
 
     def handle(self, msg: v42.InboundMessage) -> list[v42.OutboundMessage]:
         """Answer one inbound message (executions of the order itself included)."""
@@ -420,8 +465,9 @@ class Account42(_AccountBase):
                 return [v42.Rejected(ts, msg.order_token, _V42_REJECT.get(reason, "Z"))]
             ioc = msg.time_in_force == 0
             self._begin()
+            day = msg.time_in_force == v42.TIF_MARKET_HOURS
             rec, unfilled = self._enter(
-                msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc
+                msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc, day
             )
             acc = v42.OrderAccepted(
                 ts, msg.order_token, msg.buy_sell_indicator, msg.shares, msg.stock, msg.price,
@@ -451,7 +497,8 @@ class Account42(_AccountBase):
             dec = self._cancel_for_replace(old)
             return [v42.OrderCanceled(ts, msg.existing_order_token, dec, "Z")] if dec else []
         token = msg.replacement_order_token
-        rec = self._successor(old, token, msg.shares, msg.price)
+        day = msg.time_in_force == v42.TIF_MARKET_HOURS
+        rec = self._successor(old, token, msg.shares, msg.price, day)
         self._begin()
         result = self.engine.replace(old.ref, msg.shares, msg.price, tag=token)
         assert result is not None

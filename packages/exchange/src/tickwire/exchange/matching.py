@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from sortedcontainers import SortedDict
 from tickwire.engine.book import LevelView
@@ -45,6 +46,7 @@ from tickwire.itch import (
 
 __all__ = [
     "MAX_FEED_SHARES",
+    "ExpiresAtClose",
     "MAX_PRICE",
     "Fill",
     "MatchingEngine",
@@ -72,6 +74,15 @@ MAX_FEED_SHARES = 0xFFFF_FFFF
 def valid_shares(shares: int) -> bool:
     """Whether ``shares`` is an order size the exchange can book and publish."""
     return 0 < shares <= MAX_FEED_SHARES
+
+
+@runtime_checkable
+class ExpiresAtClose(Protocol):
+    """An order owner told of each of its resting orders at the End of Market Hours."""
+
+    def at_close(self, tag: object) -> None:
+        """Cancel the order ``tag`` (through :meth:`MatchingEngine.cancel`) if it ends
+        with market hours (a Day order); leave it otherwise."""
 
 
 class MatchingError(ValueError):
@@ -157,9 +168,24 @@ class MatchingEngine:
 
     # -- session and instruments ---------------------------------------------------------
     def system(self, code: str) -> None:
-        """Publish a System Event (O, S, Q, M, E, C)."""
+        """Publish a System Event (O, S, Q, M, E, C); at ``M`` Day orders expire.
+
+        Rule: after the End of Market Hours event (``M``) is published, each resting
+        order whose owner is an :class:`ExpiresAtClose` (the OUCH accounts) is offered to
+        it, oldest first (reference number order): the owner cancels its Day orders
+        through :meth:`cancel`, so the feed shows each as an Order Delete and the owner
+        answers Order Canceled, reason ``T``. The engine knows no time in force; the
+        owner does. Why: Day orders rested past the close, where the backtest venue
+        (``SimulatedVenue.on_market``) cancels them at ``M``, so a strategy met another
+        day live. Tests: ``tests/test_exchange_venue_replace_parity.py::test_day_orders_are_canceled_at_the_end_of_market_hours_on_both``,
+        ``test_exchange_hostile.py::test_day_orders_expire_at_the_close_and_the_feed_shows_it``.
+        """
         self.system_event = code
         self.publish(SystemEvent(0, 0, self.clock(), code))
+        if code == "M":
+            for o in list(self.orders.values()):
+                if isinstance(o.owner, ExpiresAtClose) and o.ref in self.orders:
+                    o.owner.at_close(o.tag)
 
     def add_instrument(self, symbol: str, locate: int | None = None) -> int:
         """List ``symbol`` (Stock Directory, then Trading Action T); returns its locate."""
