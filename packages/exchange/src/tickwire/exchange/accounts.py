@@ -409,26 +409,12 @@ class Account50(_AccountBase):
         old.state = "done"
         rec = self._successor(old, msg.user_ref_num, 0, msg.price)
         rec.state = "done"
-        return [
-            v50.OrderReplaced(
-                ts,
-                msg.orig_user_ref_num,
-                msg.user_ref_num,
-                old.side,
-                0,
-                old.symbol,
-                msg.price,
-                msg.time_in_force,
-                msg.display,
-                0,
-                "P",
-                msg.intermarket_sweep_eligibility,
-                "N",
-                "D",
-                msg.cl_ord_id,
-                msg.appendages,
-            )  # fmt: skip
-        ]
+        rep = v50.OrderReplaced(
+            ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, 0, old.symbol, msg.price,
+            msg.time_in_force, msg.display, 0, "P", msg.intermarket_sweep_eligibility, "N",
+            "D", msg.cl_ord_id, msg.appendages,
+        )  # fmt: skip
+        return [rep]
 
 
 class Account42(_AccountBase):

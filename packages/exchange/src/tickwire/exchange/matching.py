@@ -46,8 +46,8 @@ from tickwire.itch import (
 
 __all__ = [
     "MAX_FEED_SHARES",
-    "ExpiresAtClose",
     "MAX_PRICE",
+    "ExpiresAtClose",
     "Fill",
     "MatchingEngine",
     "MatchingError",
