@@ -4,14 +4,20 @@ Both follow OUCH 5.0 section 2.2: a Replace of an order no longer live is silent
 ignored (case 1); a Replace whose details are invalid (quantity, price, the symbol halted,
 the market not open) cancels the original with an Order Canceled, reason ``Z``, and its
 UserRefNum is not consumed, so a later Enter reuses it (case 2); a valid Replace that
-crosses the book answers Order Replaced, then the Order Executed of its fills.
+crosses the book answers Order Replaced, then the Order Executed of its fills; one
+whose total is at or below what the chain executed answers a dead Order Replaced (0
+shares, state ``D``). Beyond Replace, both reject a price above $199,999.9900 (0x1D),
+an Enter outside market hours 0x02 and in a halted symbol 0x07, and cancel Day orders at
+the End of Market Hours (System Event ``M``), reason ``T``.
 
 Each scenario runs on both: a real ``MatchingEngine`` with an ``Account50`` (someone
 else's offer submitted to the engine) and a real ``SimulatedVenue`` over a real
 ``BookManager`` (the same offer as an ITCH Add Order). The answers must be the same
 message types with the same fields, but for what each side numbers by itself: the
 timestamp, the order reference number and the match number. The exchange answered
-Rejected and kept the original, and consumed the UserRefNum.
+Rejected and kept the original, and consumed the UserRefNum; then it rejected the
+below-executed Replace keeping the original, accepted prices up to 4,294,967,295,
+answered 0x07 after the close and kept Day orders past it (each test names its case).
 """
 
 from __future__ import annotations
