@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -824,19 +825,32 @@ def test_control_a_silent_client_is_closed_and_the_kill_switch_still_answers() -
         run(go(tmp))
 
 
-def test_control_connections_beyond_the_cap_are_closed_at_once() -> None:
-    """At most CONTROL_MAX_CLIENTS connections are served at once: a loop of silent
-    clients holds a bounded number of descriptors, and the cap frees as they go."""
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_control_connections_beyond_the_cap_evict_the_oldest_silent_one() -> None:
+    """At most CONTROL_MAX_CLIENTS connections are held at once: at the cap a new
+    connection evicts the oldest silent one (closed at once, unanswered) and is served
+    itself, so a loop of silent clients holds a bounded number of descriptors."""
 
     async def go(tmp: str) -> None:
         ex, eng, control = await _control_engine(tmp)
-        eng.control_timeout = 30.0  # the cap, not the timeout, closes the extra one
+        eng.control_timeout = 30.0  # the cap, not the timeout, closes the evicted ones
+        before = _open_fds()
         held = [await asyncio.open_unix_connection(control) for _ in range(CONTROL_MAX_CLIENTS)]
         await asyncio.sleep(0.1)
-        reader, writer = await asyncio.open_unix_connection(control)
-        assert await asyncio.wait_for(reader.read(), 3) == b""
-        writer.close()
-        for _reader, w in held:
+        more = [await asyncio.open_unix_connection(control) for _ in range(3)]
+        for reader, _writer in held[:3]:  # the three oldest, evicted
+            assert await asyncio.wait_for(reader.read(), 3) == b""
+        await asyncio.sleep(0.1)
+        # this process holds both ends: ours (16 + 3) and the engine's (at most the cap)
+        engine_side = _open_fds() - before - (CONTROL_MAX_CLIENTS + 3)
+        assert engine_side <= CONTROL_MAX_CLIENTS, engine_side
+        reader, writer = more[-1]  # the newest is served
+        writer.write(b"status\n")
+        assert json.loads(await asyncio.wait_for(reader.read(), 3))["ok"]
+        for _reader, w in held + more:
             w.close()
         await asyncio.sleep(0.1)
         assert (await send_command(control, "status"))["ok"]
@@ -844,6 +858,97 @@ def test_control_connections_beyond_the_cap_are_closed_at_once() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         run(go(tmp))
+
+
+def test_control_a_kill_is_served_past_silent_clients_at_the_cap() -> None:
+    """CONTROL_MAX_CLIENTS connections that say nothing are held open, then a loop keeps
+    opening more: ``kill`` (and the other commands) through ``send_command`` are answered
+    at once, far under ``control_timeout``, and the kill switch is tripped. On the old
+    code the command's connection was closed unanswered (``not an engine's answer``)
+    until a silent one timed out, and for good while the loop renewed them."""
+
+    async def go(tmp: str) -> tuple[list[dict[str, Any]], float]:
+        ex, eng, control = await _control_engine(tmp)
+        eng.control_timeout = 30.0
+        held = [await asyncio.open_unix_connection(control) for _ in range(CONTROL_MAX_CLIENTS)]
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        answers = [await send_command(control, "kill", timeout=2.0)]
+        took = loop.time() - t0
+        assert eng.kill_trips >= 1 and eng.runner.risk.armed is False
+        eng.arm()
+
+        async def renew() -> None:  # a loop of `nc -U`: a new silent one every few ms
+            mine: list[asyncio.StreamWriter] = []
+            try:
+                while True:
+                    _r, w = await asyncio.open_unix_connection(control)
+                    mine.append(w)
+                    if len(mine) > 2 * CONTROL_MAX_CLIENTS:
+                        mine.pop(0).close()
+                    await asyncio.sleep(0.002)
+            finally:
+                for w in mine:
+                    w.close()
+
+        flood = asyncio.create_task(renew())
+        await asyncio.sleep(0.2)
+        for command in ("status", "kill", "arm", "kill"):
+            answers.append(await send_command(control, command, timeout=2.0))
+            await asyncio.sleep(0.05)
+        flood.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flood
+        for _reader, w in held:
+            w.close()
+        await _close(ex, eng)
+        return answers, took
+
+    with tempfile.TemporaryDirectory() as tmp:
+        answers, took = run(go(tmp))
+    assert took < 1.0, took
+    assert [a["ok"] for a in answers] == [True] * 5
+    assert [a["armed"] for a in answers] == [False, True, False, True, False]
+
+
+def test_control_the_cli_commands_are_served_past_silent_clients_at_the_cap() -> None:
+    """The same through the command line (``live --control PATH --command ...``, another
+    process): with CONTROL_MAX_CLIENTS silent connections held open, ``kill``, ``status``,
+    ``arm`` and ``stop`` each exit 0 with the engine's answer, long before
+    ``control_timeout``. On the old code each exited 2 (``live: control socket PATH:
+    not an engine's answer: b''``, or ``Connection lost``) while the silent ones were
+    held."""
+
+    async def cli(control: str, command: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tickwire.engine", "live", "--control", control,
+            "--command", command,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    async def go(tmp: str) -> tuple[list[tuple[int, str, str]], bool]:
+        ex, eng, control = await _control_engine(tmp)
+        eng.control_timeout = 120.0  # far above a Python start-up on a busy machine
+        held = [await asyncio.open_unix_connection(control) for _ in range(CONTROL_MAX_CLIENTS)]
+        await asyncio.sleep(0.1)
+        results = [await cli(control, c) for c in ("kill", "status", "arm", "stop")]
+        stopping = eng.stopping
+        for _reader, w in held:
+            w.close()
+        await _close(ex, eng)
+        return results, stopping
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results, stopping = run(go(tmp))
+    assert [(code, err) for code, _out, err in results] == [(0, "")] * 4
+    answers = [json.loads(out) for _code, out, _err in results]
+    assert [a["ok"] for a in answers] == [True] * 4
+    assert [a["armed"] for a in answers] == [False, False, True, True]
+    assert stopping
 
 
 def test_control_hangups_and_an_overlong_line_print_no_traceback(

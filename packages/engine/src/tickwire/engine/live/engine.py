@@ -305,8 +305,11 @@ class LiveEngine:
         self.started = time.time()
         self._stop = asyncio.Event()
         self._control: asyncio.AbstractServer | None = None
-        #: control connections open now (at most :data:`CONTROL_MAX_CLIENTS`)
-        self._control_clients = 0
+        #: control connections that have not sent their line yet, oldest first (the ones
+        #: a new connection at the cap may evict: :meth:`_on_control`)
+        self._control_waiting: dict[asyncio.StreamWriter, None] = {}
+        #: control connections whose line is being answered (never evicted)
+        self._control_answering = 0
         #: seconds a control client has to send its line (:meth:`_on_control`)
         self.control_timeout = CONTROL_TIMEOUT
         self._task: asyncio.Task[None] | None = None
@@ -626,42 +629,67 @@ class LiveEngine:
     async def _on_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer one command line with one JSON line, then close.
 
-        Rule: at most :data:`CONTROL_MAX_CLIENTS` connections at once (more are closed at
-        once, unanswered); each has :attr:`control_timeout` seconds to send one line of at
-        most :data:`CONTROL_LINE_LIMIT` bytes; a longer line is answered ``"ok": false``,
-        a client that sends nothing or hangs up is closed without a word, and a client
-        gone before the answer, or not reading it within :attr:`control_timeout`, is not
-        an error. Why: a client that connected and never
-        sent held a task and a descriptor for the whole session (a loop of them takes the
-        descriptors the OUCH reconnect needs), and one that hung up, or sent a line over
-        the reader's limit, printed a traceback of a dozen lines on the engine's stderr
-        per connection. Tests: ``test_engine_live.py::test_control_*``.
+        Rule: at most :data:`CONTROL_MAX_CLIENTS` connections at once. At the cap a new
+        connection evicts the oldest one that has not sent its line yet (closed without a
+        word); only when every place is taken by a connection being answered is the new
+        one closed at once, unanswered. A connection that has sent its line is never
+        evicted. Each has :attr:`control_timeout` seconds to send one line of at most
+        :data:`CONTROL_LINE_LIMIT` bytes; a longer line is answered ``"ok": false``, a
+        client that sends nothing or hangs up is closed without a word, and a client gone
+        before the answer, or not reading it within :attr:`control_timeout`, is not an
+        error. Why: the kill switch is the last line of defence and must not wait behind
+        idle clients: when the 17th connection was simply closed, 16 connections that said
+        nothing (a stuck monitoring script, a loop of ``nc -U``) made every ``kill`` fail
+        for up to :attr:`control_timeout`, and for good if they were renewed; now a client
+        that sends its command at once is served (a flood of more than
+        :data:`CONTROL_MAX_CLIENTS` new connections within the milliseconds its line takes
+        to arrive can still evict it). The cap and the timeouts stay: a client that
+        connected and never sent held a task and a descriptor for the whole session (a
+        loop of them takes the descriptors the OUCH reconnect needs), and one that hung
+        up, or sent a line over the reader's limit, printed a traceback on the engine's
+        stderr per connection. Tests: ``test_engine_live.py::test_control_*`` (the
+        eviction: ``test_control_a_kill_is_served_past_silent_clients_at_the_cap``).
         """
-        if self._control_clients >= CONTROL_MAX_CLIENTS:
-            writer.close()
-            return
-        self._control_clients += 1
+        waiting = self._control_waiting
+        if len(waiting) + self._control_answering >= CONTROL_MAX_CLIENTS:
+            if not waiting:  # every place is being answered: nothing may be evicted
+                writer.close()
+                return
+            oldest = next(iter(waiting))
+            del waiting[oldest]
+            oldest.close()  # its readline sees the end: its task ends without a word
+        waiting[writer] = None
+        answering = False
         try:
             try:
                 raw = await asyncio.wait_for(reader.readline(), self.control_timeout)
             except TimeoutError:
                 return
             except ValueError:  # the line is over the limit (asyncio.LimitOverrunError)
+                raw = None
+            if writer not in waiting:  # evicted while silent: closed without a word
+                return
+            del waiting[writer]
+            if raw is None:
                 answer: dict[str, Any] = {
                     "ok": False,
                     "error": f"command longer than {CONTROL_LINE_LIMIT} bytes",
                 }
+            elif not raw:  # hung up without a word
+                return
             else:
-                if not raw:  # hung up without a word
-                    return
                 answer = self._command(raw.decode("ascii", "replace").strip().lower())
+            answering = True
+            self._control_answering += 1
             answer["armed"] = self.runner.risk.armed
             writer.write((json.dumps(answer) + "\n").encode())
             await asyncio.wait_for(writer.drain(), self.control_timeout)
         except (ConnectionError, TimeoutError):  # gone, or not reading its answer
             pass
         finally:
-            self._control_clients -= 1
+            waiting.pop(writer, None)
+            if answering:
+                self._control_answering -= 1
             writer.close()
 
     def _command(self, line: str) -> dict[str, Any]:
@@ -874,7 +902,8 @@ LOGGED_UNDECODABLE = LOGGED_FIRST  # (tickwire.cli.log_first's rule)
 CONTROL_LINE_LIMIT = 1024
 #: seconds a control client has to send its command line
 CONTROL_TIMEOUT = 5.0
-#: control connections served at once; more are closed unanswered
+#: control connections served at once; at the cap a new one evicts the oldest silent one
+#: (:meth:`LiveEngine._on_control`)
 CONTROL_MAX_CLIENTS = 16
 
 
