@@ -727,6 +727,64 @@ def test_a_query_lost_with_the_link_is_asked_again() -> None:
     assert snap["orders"]["unknown_answers"] == 0
 
 
+def test_an_unanswered_account_query_is_warned_of_once_and_orders_stay_held(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A session with history whose exchange never answers the Account Query: past
+    ``account_alert_after`` one warning says so (once, however long it waits), ``status``
+    shows how long it has waited (``ouch.awaiting_account_s``), and orders stay held
+    (refused ``awaiting_account``). On the old code nothing was logged and ``status``
+    had only the flag."""
+    from tickwire.soupbintcp.packets import LoginAccepted, LoginRequest, SequencedData, build_packet
+
+    accepted = v50.OrderAccepted(
+        1, 4, "B", 300, "AAPL", 1_500_000, "0", "Y", 9, "P", "N", "N", "L", "X", ()
+    )
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any], str | None]:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            login = await _read_client_packet(reader)
+            assert isinstance(login, LoginRequest)
+            probe = login.requested_sequence_number == 0
+            writer.write(build_packet(LoginAccepted("OUCH01", 2 if probe else 1)))
+            if not probe:
+                writer.write(build_packet(SequencedData(v50.encode(accepted))))
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while not probe:  # reads the query and never answers it
+                    await _read_client_packet(reader)
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        eng = LiveEngine(
+            ThresholdTaker(STRATEGY), LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
+        )
+        eng.account_alert_after = 0.3
+        await eng.start()
+        task = asyncio.create_task(eng.run())
+        try:
+            early = eng.snapshot()
+            await asyncio.sleep(1.2)  # four times the alert: still one warning
+            snap = eng.snapshot()
+            refused = eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+        finally:
+            eng.stop()
+            await asyncio.wait_for(task, 10)
+            server.close()
+            await server.wait_closed()
+        return early, snap, refused.reason
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        early, snap, reason = run(main())
+    warned = [r.getMessage() for r in caplog.records if "Account Query" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert "not answered the Account Query Request in 0.3 s" in warned[0]
+    assert "held" in warned[0]
+    assert early["ouch"]["awaiting_account"] and early["ouch"]["awaiting_account_s"] < 0.3
+    assert snap["ouch"]["awaiting_account"] and snap["ouch"]["awaiting_account_s"] >= 1.0
+    assert reason == "awaiting_account"
+
+
 class _FailsAfterFills(ThresholdTaker):
     """Trades as the taker does, then raises in on_order_update once it has fills."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from rich.console import Console
 from tickwire.engine.backtest.fees import FeeSchedule
@@ -279,6 +281,8 @@ def test_what_a_restart_inherited_is_reported_and_shown() -> None:
     eng._awaiting_account = m.inheriting = True
     eng.runner.risk.hold("awaiting the Account Query Response")
     assert "inheriting a previous run" in _text(eng.snapshot())
+    eng._awaiting_since = time.monotonic() - 12.2  # the query sent 12 s ago, unanswered
+    assert "Account Query Response (12 s unanswered)" in _text(eng.snapshot())
     refused = m.submit("AAPL", "B", 100, 1_500_000)  # no UserRefNum taken: 1 may be theirs
     assert refused.reason == "awaiting_account" and refused.user_ref_num == 0
     assert 0 not in m.orders
@@ -289,7 +293,7 @@ def test_what_a_restart_inherited_is_reported_and_shown() -> None:
     m.on_message(v50.OrderExecuted(2, 1, 100, 1_500_000, "A", 9))
     m.on_message(v50.Rejected(3, 2, v50.RejectReason.HALTED, "Y"))  # ended unaccepted
     assert eng.runner.risk.open_orders() == 1
-    eng._awaiting_account = False
+    eng._awaiting_account, eng._awaiting_since = False, None
     eng._inherit(v50.AccountQueryResponse(4, 3))
     snap = eng.snapshot()
     assert snap["inherited"] == {

@@ -121,7 +121,11 @@ def render(snap: dict[str, Any]) -> Group:
             f"{inherited['orders']} orders, {inherited['cancelled']} cancelled; {held}",
         )
     elif snap["ouch"].get("awaiting_account"):
-        _row(stats, "inheriting a previous run", "orders held for the Account Query Response")
+        waited = snap["ouch"].get("awaiting_account_s")
+        since = f" ({waited:.0f} s unanswered)" if waited is not None else ""
+        _row(
+            stats, "inheriting a previous run", f"orders held for the Account Query Response{since}"
+        )
     f = snap["feed"]
     _row(stats, "feed messages", str(f["messages"]))
     _row(stats, "gaps recovered", f"{f['gaps']} ({f['messages_requested']} msgs requested)")

@@ -299,6 +299,12 @@ class LiveEngine:
         #: What this run inherited from them (None: nothing, or not yet): :meth:`_inherit`
         self.inherited: dict[str, Any] | None = None
         self._awaiting_account = False  # our Account Query Response not received yet
+        #: when (time.monotonic) the Account Query was first sent, while unanswered
+        self._awaiting_since: float | None = None
+        #: seconds without an Account Query Response before the one warning
+        #: (:meth:`_watch_account`)
+        self.account_alert_after = ACCOUNT_ALERT_AFTER
+        self._account_watch: asyncio.Task[None] | None = None
         #: feed (ITCH) and OUCH messages no decoder could read (:meth:`_undecodable`)
         self.undecodable_itch = 0
         self.undecodable_ouch = 0
@@ -377,6 +383,7 @@ class LiveEngine:
             raise type(exc)(exc.errno, exc.strerror, f"OUCH {c.ouch[0]}:{c.ouch[1]}") from None
         if self._awaiting_account:
             self.client.send(v50.encode(v50.AccountQueryRequest()))
+            self._awaiting_since = time.monotonic()
         # Skipped at the first login: answers from before this engine, none about its
         # orders (counted in ``ouch.skipped``); only a re-login's trip the kill switch.
         self._skipped_seen = self.client.skipped_messages
@@ -384,6 +391,30 @@ class LiveEngine:
             check_control_path(c.control, remove_stale=True)
             self._control = await asyncio.start_unix_server(
                 self._on_control, sock=_bind_owner_only(c.control), limit=CONTROL_LINE_LIMIT
+            )
+        if self._awaiting_account:
+            self._account_watch = asyncio.create_task(self._watch_account())
+
+    async def _watch_account(self) -> None:
+        """Warn once when the Account Query Response has not come in
+        :attr:`account_alert_after` seconds; the orders stay held.
+
+        Rule: the orders are held until the response, however long it takes (releasing
+        them unanswered would trade on a UserRefNum and a position the engine does not
+        know: :meth:`_inherit`); past :attr:`account_alert_after` seconds one WARNING
+        says so, and ``status`` (``ouch.awaiting_account_s``) and the dashboard show how
+        long it has waited. Why: an exchange that never answered kept every order held
+        with no word but a flag in ``status`` and a dashboard row: a session that traded
+        nothing, all day, unnoticed in the logs. Test:
+        ``test_engine_live.py::test_an_unanswered_account_query_is_warned_of_once_and_orders_stay_held``.
+        """
+        await asyncio.sleep(self.account_alert_after)
+        if self._awaiting_account:
+            log.warning(
+                "the exchange has not answered the Account Query Request in %g s: every "
+                "order is still held (refused awaiting_account) until it does; check the "
+                "OUCH session (status: ouch.awaiting_account_s)",
+                self.account_alert_after,
             )
 
     async def _probe_history(self) -> int:
@@ -610,6 +641,7 @@ class LiveEngine:
             and (ev.sequence_number or 0) > self.ouch_history
         ):  # ours (a previous run's is in the replay): it ends the inheriting (_inherit)
             self._awaiting_account = False
+            self._awaiting_since = None
             self.runner.queue.put_nowait(("account", msg))
             return
         self.runner.acknowledge(msg)
@@ -748,6 +780,8 @@ class LiveEngine:
         """
         if self._report is not None:
             return self._report
+        if self._account_watch is not None:
+            self._account_watch.cancel()
         self.kill()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.shutdown_timeout
@@ -867,6 +901,13 @@ class LiveEngine:
                 # orders are still held for the Account Query Response (LiveEngine._inherit)
                 "history": self.ouch_history,
                 "awaiting_account": self._awaiting_account or r.manager.inheriting,
+                # seconds the Account Query has gone unanswered (None: not waiting); past
+                # LiveEngine.account_alert_after a warning was logged (_watch_account)
+                "awaiting_account_s": (
+                    round(time.monotonic() - self._awaiting_since, 3)
+                    if self._awaiting_since is not None
+                    else None
+                ),
                 # answers no OUCH decoder could read: skipped (the first few logged)
                 "undecodable": self.undecodable_ouch,
             },
@@ -902,6 +943,8 @@ LOGGED_UNDECODABLE = LOGGED_FIRST  # (tickwire.cli.log_first's rule)
 CONTROL_LINE_LIMIT = 1024
 #: seconds a control client has to send its command line
 CONTROL_TIMEOUT = 5.0
+#: seconds without an Account Query Response before the one warning (orders stay held)
+ACCOUNT_ALERT_AFTER = 10.0
 #: control connections served at once; at the cap a new one evicts the oldest silent one
 #: (:meth:`LiveEngine._on_control`)
 CONTROL_MAX_CLIENTS = 16
