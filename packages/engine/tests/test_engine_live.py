@@ -25,6 +25,7 @@ from tickwire.engine.live.engine import (
     CONTROL_LINE_LIMIT,
     CONTROL_MAX_CLIENTS,
     LOGGED_UNDECODABLE,
+    ControlError,
 )
 from tickwire.engine.risk import RiskLimits
 from tickwire.engine.strategy import MarketMaker, Strategy
@@ -1133,7 +1134,9 @@ def test_control_a_status_over_64_kib_is_read_whole() -> None:
 def test_control_clients_that_do_not_read_their_answer_are_let_go() -> None:
     """CONTROL_MAX_CLIENTS clients ask for a status of about 1 MB and never read it: each
     is let go after ``control_timeout``, so the kill switch answers again. Without the
-    timeout on the answer they held every place for the whole session."""
+    timeout on the answer they held every place for the whole session. Meanwhile a
+    command is closed unanswered, and ``send_command`` says so (it said ``not an
+    engine's answer: b''`` or ``Connection lost``)."""
 
     async def go(tmp: str) -> dict[str, Any]:
         ex, eng, control = await _control_engine(tmp)
@@ -1146,6 +1149,13 @@ def test_control_clients_that_do_not_read_their_answer_are_let_go() -> None:
             writer.write(b"status\n")
             await writer.drain()
             stuck.append(writer)
+        for _ in range(100):  # until the engine is answering all of them
+            if getattr(eng, "_control_answering", 0) == CONTROL_MAX_CLIENTS:
+                break
+            await asyncio.sleep(0.01)
+        # every place is being answered: nothing may be evicted, and the client says so
+        with pytest.raises(ControlError, match=r"closed without an answer .* try again"):
+            await send_command(control, "status", timeout=2.0)
         await asyncio.sleep(1.0)
         answer = await send_command(control, "kill", timeout=2.0)
         for writer in stuck:

@@ -1011,6 +1011,10 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
     reader's 64 KiB line limit and raised a bare ``ValueError`` (a traceback from ``live
     --command status``). Test:
     ``test_engine_live.py::test_control_a_status_over_64_kib_is_read_whole``.
+    A connection the engine closes without an answer (every place taken by clients
+    being answered, or the engine stopping) says so, where it said ``not an engine's
+    answer: b''`` or ``Connection lost``. Test:
+    ``test_engine_live.py::test_control_clients_that_do_not_read_their_answer_are_let_go``.
     """
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
@@ -1020,14 +1024,22 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
         raise ControlError(
             f"control socket {path}: {exc.strerror or exc} (is an engine running with it?)"
         ) from None
+    unanswered = (
+        f"control socket {path}: closed without an answer (the engine is answering "
+        f"{CONTROL_MAX_CLIENTS} clients already, or stopping); try again"
+    )
     try:
         writer.write(command.encode("ascii") + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.read(), timeout)  # to EOF: no line limit
+    except ConnectionError:
+        raise ControlError(unanswered) from None
     except (TimeoutError, OSError) as exc:
         raise ControlError(f"control socket {path}: {exc or 'no answer'}") from None
     finally:
         writer.close()
+    if not line:
+        raise ControlError(unanswered)
     try:
         answer: dict[str, Any] = json.loads(line)
     except ValueError:
