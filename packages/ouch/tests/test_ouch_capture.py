@@ -46,7 +46,7 @@ def record_session(path: Path, version: str = "4.2") -> int:
         for req in (
             b.replace(keys[0], 300, 1_499_900),
             b.cancel(keys[1], 50),
-            b.modify(keys[2], "S", 5),
+            b.modify(keys[2], "B", 5),  # a buy stays a buy (modify_refusal)
         ):
             c.send(req)
             await c.next_update()

@@ -4,7 +4,8 @@ An account is one OUCH port: it turns inbound messages into matching engine requ
 answers the way NASDAQ does: Order Accepted (with the order reference number the ITCH
 feed shows), Order Executed for every fill (liquidity flag ``A`` added or ``R`` removed,
 the match number of the ITCH Order Executed), Order Canceled (reason ``U`` user request,
-``I`` the unexecuted rest of an IOC order), Order Replaced and Rejected.
+``I`` the unexecuted rest of an IOC order), Order Replaced, Order Modified (a Modify:
+:meth:`_AccountBase._modify`, OUCH 5.0 section 2.4) and Rejected.
 
 Inbound messages are benignly repeatable, as the spec requires: an Enter or Replace with
 a UserRefNum at or below the last one processed (5.0), or an Order Token already used
@@ -47,6 +48,7 @@ from tickwire.exchange.matching import (
     valid_shares,
 )
 from tickwire.ouch import v42, v50
+from tickwire.ouch.orders import modify_refusal
 
 __all__ = ["Account42", "Account50", "OrderRecord"]
 
@@ -273,6 +275,41 @@ class _AccountBase:
         self.entered.append(key)
         return rec
 
+    def _live(self, key: int | str) -> bool:
+        """Whether order ``key`` is live; if not, the request naming it is ignored
+        (counted in :attr:`ignored`)."""
+        rec = self.records.get(key)
+        if rec is None or rec.state != "live":
+            self.ignored += 1
+            return False
+        return True
+
+    def _modify(self, key: int | str, side: str, quantity: int) -> Reject | None:
+        """Apply a Modify of order ``key``: the reason when refused, else None (the caller
+        answers Order Modified when :meth:`_live` found the order, nothing otherwise).
+
+        Rule: OUCH 5.0 section 2.4 (4.2's Modify Order alike), the rule
+        :func:`tickwire.ouch.orders.modify_refusal` that ``OuchHost50``/``OuchHost42``
+        share: the side may change among the sell sides (S, T, E) or stay, the shares open
+        only go down, to 1..open; else Rejected (``INVALID_SIDE``, ``INVALID_QUANTITY``;
+        4.2: ``Z``), the order intact. A Modify of an order not live (unknown, done,
+        rejected) is ignored, as a superfluous Cancel is. A granted reduction is a partial
+        cancel: the feed shows an ITCH Order Cancel and the order keeps its priority; a
+        side change among the sell sides is the same ITCH side (S), so the book does not
+        change and the feed shows nothing. Cancels go through whatever the trading state,
+        and so does a Modify. Why: the account ignored every Modify (counted in
+        :attr:`ignored`), leaving the client's Modify in flight for ever. Tests:
+        ``test_exchange_modify.py``.
+        """
+        rec = self.records[key]
+        refused = modify_refusal(rec.side, side, rec.open, quantity)
+        if refused is not None:
+            return refused
+        if quantity < rec.open:
+            self._cancel(key, quantity)
+        rec.side = side
+        return None
+
     def _cancel(self, key: int | str, remaining: int) -> int:
         rec = self.records.get(key)
         if rec is None or rec.state != "live" or remaining >= rec.open:
@@ -351,6 +388,14 @@ class Account50(_AccountBase):
             return [v50.OrderCanceled(ts, msg.user_ref_num, dec, "U")] if dec else []
         if isinstance(msg, v50.ReplaceOrder):
             return self._replace(msg, ts)
+        if isinstance(msg, v50.ModifyOrder):
+            if not self._live(msg.user_ref_num):
+                return []
+            refused = self._modify(msg.user_ref_num, msg.side, msg.quantity)
+            if refused is not None:
+                cl_ord_id = self.cl_ord_ids.get(msg.user_ref_num, "")
+                return [v50.Rejected(ts, msg.user_ref_num, refused, cl_ord_id)]
+            return [v50.OrderModified(ts, msg.user_ref_num, msg.side, msg.quantity)]
         if isinstance(msg, v50.AccountQueryRequest):
             return [v50.AccountQueryResponse(ts, v50.next_user_ref_num(self.last_user_ref_num))]
         self.ignored += 1
@@ -469,6 +514,14 @@ class Account42(_AccountBase):
             return [v42.OrderCanceled(ts, msg.order_token, dec, "U")] if dec else []
         if isinstance(msg, v42.ReplaceOrder):
             return self._replace(msg, ts)
+        if isinstance(msg, v42.ModifyOrder):
+            if not self._live(msg.order_token):
+                return []
+            side = msg.buy_sell_indicator
+            refused = self._modify(msg.order_token, side, msg.shares)
+            if refused is not None:
+                return [v42.Rejected(ts, msg.order_token, _V42_REJECT.get(refused, "Z"))]
+            return [v42.OrderModified(ts, msg.order_token, side, msg.shares)]
         self.ignored += 1
         return []
 

@@ -11,7 +11,7 @@ spec requires.
 
 Host side, :class:`OuchHost50` and :class:`OuchHost42` answer inbound
 messages the way an OUCH port does for the order lifecycle (accept, replace,
-cancel, modify, account query; duplicates ignored). They are conformance hosts
+cancel, modify by :func:`modify_refusal`, account query; duplicates ignored). They are conformance hosts
 for tests, examples and benchmarks, not a matching engine: nothing executes.
 
 The client books' order state is the one :class:`~tickwire.ouch.tracker.OrderTracker`:
@@ -29,9 +29,9 @@ from typing import Any, Generic, TypeVar
 
 from . import v42, v50
 from ._errors import OuchError
-from .tracker import Event, OrderTracker, TrackedOrder
+from .tracker import SELL_SIDES, Event, OrderTracker, TrackedOrder
 
-__all__ = ["Order", "OrderBook42", "OrderBook50", "OuchHost42", "OuchHost50"]
+__all__ = ["Order", "OrderBook42", "OrderBook50", "OuchHost42", "OuchHost50", "modify_refusal"]
 
 K = TypeVar("K", int, str)
 
@@ -113,6 +113,28 @@ def _deprecated_clock(cls: str, clock: Callable[[], int] | None) -> Callable[[],
             stacklevel=3,
         )
     return clock
+
+
+def modify_refusal(side: str, new_side: str, open_shares: int, quantity: int) -> v50.RejectReason | None:  # fmt: skip
+    """Why a Modify of a live order is refused (a Rejected), or None when it is granted.
+
+    Rule: a Modify (OUCH 5.0 section 2.4; 4.2's Modify Order alike) may change the side
+    only among the sell sides (S, T, E) or keep it (a buy stays a buy), else
+    ``RejectReason.INVALID_SIDE``; and may only reduce the shares open, to 1..open,
+    else ``INVALID_QUANTITY`` (more shares is a Replace; none is a Cancel: the Order
+    Modified's Quantity is the shares still outstanding and never ends an order in the
+    tracker). A granted Modify keeps the order's priority, as a partial cancel does: the
+    book side (buy or sell) does not change. A Modify of an order no longer live is
+    ignored by the caller, as a superfluous cancel is. Why: the simulated exchange
+    ignored every Modify, leaving the client's Modify in flight for ever, and this host
+    ignored an increase; the rule is shared so both answer alike. Tests:
+    ``packages/exchange/tests/test_exchange_modify.py``.
+    """
+    if new_side != side and not (new_side in SELL_SIDES and side in SELL_SIDES):
+        return v50.RejectReason.INVALID_SIDE
+    if not 0 < quantity <= open_shares:
+        return v50.RejectReason.INVALID_QUANTITY
+    return None
 
 
 # ================================================================ OUCH 5.0
@@ -287,9 +309,13 @@ class OuchHost50:
             return [v50.OrderCanceled(ts, msg.user_ref_num, dec, "U")]
         if isinstance(msg, v50.ModifyOrder):
             order = self.live.get(msg.user_ref_num)
-            if order is None or msg.quantity > order.quantity:
+            if order is None:
                 self.ignored += 1
                 return []
+            refused = modify_refusal(order.side, msg.side, order.quantity, msg.quantity)
+            if refused is not None:
+                return [v50.Rejected(ts, msg.user_ref_num, refused, order.cl_ord_id)]
+            order = dataclasses.replace(order, side=msg.side)
             self.live[msg.user_ref_num] = _with_quantity(order, msg.quantity)
             return [v50.OrderModified(ts, msg.user_ref_num, msg.side, msg.quantity)]
         if isinstance(msg, v50.AccountQueryRequest):
@@ -459,10 +485,16 @@ class OuchHost42:
             return [v42.OrderCanceled(ts, msg.order_token, dec, "U")]
         if isinstance(msg, v42.ModifyOrder):
             order = self.live.get(msg.order_token)
-            if order is None or msg.shares > order.shares:
+            if order is None:
                 self.ignored += 1
                 return []
-            self.live[msg.order_token] = dataclasses.replace(order, shares=msg.shares)
+            side = msg.buy_sell_indicator
+            refused = modify_refusal(order.buy_sell_indicator, side, order.shares, msg.shares)
+            if refused is not None:
+                return [v42.Rejected(ts, msg.order_token, "Z")]
+            self.live[msg.order_token] = dataclasses.replace(
+                order, buy_sell_indicator=side, shares=msg.shares
+            )
             return [v42.OrderModified(ts, msg.order_token, msg.buy_sell_indicator, msg.shares)]
         return []
 

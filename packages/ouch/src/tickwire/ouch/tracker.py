@@ -155,6 +155,10 @@ REFUSES_IN: dict[Event, frozenset[OrderState]] = {
 _REPLACED_ORIGINAL_IN = _OPEN
 
 #: Events after which an order with no shares open is DEAD.
+#: The sell sides (5.0 ``v50.Side`` S, T, E; 4.2 the same letters): a Modify may move an
+#: order among them (:func:`tickwire.ouch.orders.modify_refusal`).
+SELL_SIDES = frozenset("STE")
+
 _ENDS_WHEN_EMPTY = frozenset({Event.ACCEPTED, Event.REPLACED, Event.EXECUTED, Event.CANCELED})
 
 
@@ -429,8 +433,17 @@ class OrderTracker(Generic[K]):
                 if orig is not None and orig.replaced_by == o.key:
                     orig.replaced_by = None  # the original stays intact
         elif event is _MODIFIED:
+            asked = o.modifying > 0
             if o.modifying:
                 o.modifying -= 1
+            if asked and a.side in SELL_SIDES and o.side in SELL_SIDES:
+                # Rule: a Modify may move a sell among the sell sides (OUCH 5.0 section
+                # 2.4, ``tickwire.ouch.orders.modify_refusal``): the Modified answering a
+                # Modify in flight names the new side, taken, not distrusted (any other
+                # side is). Why: the simulated exchange grants it and the tracker
+                # distrusted the answer. Test:
+                # ``packages/exchange/tests/test_exchange_modify.py``.
+                o.side = a.side
             self._check_granted(o, a, change)
             o.quantity = min(o.quantity, a.quantity)
         elif event is _PRIORITY:
