@@ -75,18 +75,31 @@ def test_ouch50_a_modify_that_is_not_allowed_is_rejected_and_the_order_stays() -
     client = OrderBook50()
     _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX)))
     state = v.state()
-    for side, qty, reason in [
-        ("S", 100, v50.RejectReason.INVALID_SIDE),  # a buy cannot become a sell
-        ("B", 101, v50.RejectReason.INVALID_QUANTITY),  # more shares: a Replace
-        ("B", 0, v50.RejectReason.INVALID_QUANTITY),  # none: a Cancel
-    ]:
-        out = v.acct.handle(client.modify(1, side, qty))
-        assert [(type(m), m.reason) for m in out] == [(v50.Rejected, reason)]  # type: ignore[attr-defined]
-        _answer(client, out)
+    out = v.acct.handle(client.modify(1, "S", 100))  # a buy cannot become a sell
+    assert [(type(m), m.reason) for m in out] == [(v50.Rejected, v50.RejectReason.INVALID_SIDE)]  # type: ignore[attr-defined]
+    _answer(client, out)
+    # more shares: "will be ignored" (OUCH 5.0 section 2.4): no answer, nothing changes
+    assert v.acct.handle(v50.ModifyOrder(1, "B", 101)) == []
     assert v.state() == state
     assert v.acct.records[1].open == 100
     assert client.tracker.distrusted == 0 and client.pending() == []
     assert client.orders[1].quantity == 100
+
+
+def test_ouch50_a_modify_to_zero_cancels_the_rest_and_ends_the_order() -> None:
+    """ "Entering a zero here will cancel any remaining open shares on this order" (OUCH
+    5.0 section 2.4): an Order Modified of 0 shares, the delete on the feed, and the
+    client's order ends (the tracker ends an order modified to nothing)."""
+    v = Venue(Account50)
+    client = OrderBook50()
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX)))
+    out = v.acct.handle(client.modify(1, "B", 0))
+    assert out == [v50.OrderModified(1, 1, "B", 0)]
+    _answer(client, out)
+    v.equal()
+    assert v.acct.records[1].open == 0 and v.acct.records[1].state != "live"
+    assert client.orders[1].state == "dead" and client.orders[1].quantity == 0
+    assert client.tracker.distrusted == 0 and client.pending() == []
 
 
 def test_ouch50_a_modify_of_an_order_no_longer_live_is_ignored() -> None:

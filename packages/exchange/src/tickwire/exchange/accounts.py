@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from tickwire.engine.risk import MAX_OUCH_PRICE, Ledger
 from tickwire.exchange.matching import (
@@ -284,15 +285,16 @@ class _AccountBase:
             return False
         return True
 
-    def _modify(self, key: int | str, side: str, quantity: int) -> Reject | None:
-        """Apply a Modify of order ``key``: the reason when refused, else None (the caller
-        answers Order Modified when :meth:`_live` found the order, nothing otherwise).
+    def _modify(self, key: int | str, side: str, quantity: int) -> Reject | Literal[False] | None:
+        """Apply a Modify of order ``key``: the reason when refused, False when ignored,
+        else None (the caller answers Order Modified; nothing when :meth:`_live` did not
+        find the order or it is ignored).
 
         Rule: OUCH 5.0 section 2.4 (4.2's Modify Order alike), the rule
         :func:`tickwire.ouch.orders.modify_refusal` that ``OuchHost50``/``OuchHost42``
-        share: the side may change among the sell sides (S, T, E) or stay, the shares open
-        only go down, to 1..open; else Rejected (``INVALID_SIDE``, ``INVALID_QUANTITY``;
-        4.2: ``Z``), the order intact. A Modify of an order not live (unknown, done,
+        share: the side may change among the sell sides (S, T, E) or stay, else Rejected
+        (``INVALID_SIDE``; 4.2: ``Z``), the order intact; more shares than open are
+        ignored, as the spec says; 0 cancels the rest (the order done). A Modify of an order not live (unknown, done,
         rejected) is ignored, as a superfluous Cancel is. A granted reduction is a partial
         cancel: the feed shows an ITCH Order Cancel and the order keeps its priority; a
         side change among the sell sides is the same ITCH side (S), so the book does not
@@ -303,11 +305,14 @@ class _AccountBase:
         """
         rec = self.records[key]
         refused = modify_refusal(rec.side, side, rec.open, quantity)
+        if refused is False:  # more shares: ignored (spec 2.4)
+            self.ignored += 1
+            return False
         if refused is not None:
             return refused
-        if quantity < rec.open:
-            self._cancel(key, quantity)
         rec.side = side
+        if quantity < rec.open:
+            self._cancel(key, quantity)  # 0: the rest cancelled, the order done
         return None
 
     def _cancel(self, key: int | str, remaining: int) -> int:
@@ -392,6 +397,8 @@ class Account50(_AccountBase):
             if not self._live(msg.user_ref_num):
                 return []
             refused = self._modify(msg.user_ref_num, msg.side, msg.quantity)
+            if refused is False:
+                return []
             if refused is not None:
                 cl_ord_id = self.cl_ord_ids.get(msg.user_ref_num, "")
                 return [v50.Rejected(ts, msg.user_ref_num, refused, cl_ord_id)]
@@ -519,6 +526,8 @@ class Account42(_AccountBase):
                 return []
             side = msg.buy_sell_indicator
             refused = self._modify(msg.order_token, side, msg.shares)
+            if refused is False:
+                return []
             if refused is not None:
                 return [v42.Rejected(ts, msg.order_token, _V42_REJECT.get(refused, "Z"))]
             return [v42.OrderModified(ts, msg.order_token, side, msg.shares)]

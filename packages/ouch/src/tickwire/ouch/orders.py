@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from . import v42, v50
 from ._errors import OuchError
@@ -115,25 +115,27 @@ def _deprecated_clock(cls: str, clock: Callable[[], int] | None) -> Callable[[],
     return clock
 
 
-def modify_refusal(side: str, new_side: str, open_shares: int, quantity: int) -> v50.RejectReason | None:  # fmt: skip
-    """Why a Modify of a live order is refused (a Rejected), or None when it is granted.
+def modify_refusal(side: str, new_side: str, open_shares: int, quantity: int) -> v50.RejectReason | Literal[False] | None:  # fmt: skip
+    """How a Modify of a live order is answered: ``False`` ignored, a ``RejectReason``
+    refused (a Rejected), ``None`` granted (an Order Modified).
 
-    Rule: a Modify (OUCH 5.0 section 2.4; 4.2's Modify Order alike) may change the side
-    only among the sell sides (S, T, E) or keep it (a buy stays a buy), else
-    ``RejectReason.INVALID_SIDE``; and may only reduce the shares open, to 1..open,
-    else ``INVALID_QUANTITY`` (more shares is a Replace; none is a Cancel: the Order
-    Modified's Quantity is the shares still outstanding and never ends an order in the
-    tracker). A granted Modify keeps the order's priority, as a partial cancel does: the
-    book side (buy or sell) does not change. A Modify of an order no longer live is
-    ignored by the caller, as a superfluous cancel is. Why: the simulated exchange
-    ignored every Modify, leaving the client's Modify in flight for ever, and this host
-    ignored an increase; the rule is shared so both answer alike. Tests:
-    ``packages/exchange/tests/test_exchange_modify.py``.
+    Rule, OUCH 5.0 section 2.4 (4.2's Modify Order alike): "Increasing share amount is not
+    allowed and requests to do so will be ignored": a ``quantity`` above the shares open
+    is ignored (no answer). "Entering a zero here will cancel any remaining open shares":
+    0 is granted and ends the order (the Order Modified's Quantity, the shares still
+    outstanding, is 0; the tracker ends an order modified to nothing). The side may
+    change only among the sell sides (S, T, E: the spec's S-E, S-T, E-T) or stay, else
+    ``RejectReason.INVALID_SIDE``. A granted Modify keeps the order's priority, as a
+    partial cancel does: the book side (buy or sell) does not change. A Modify of an
+    order no longer live is ignored by the caller, as a superfluous cancel is. Why: the
+    simulated exchange ignored every Modify, leaving the client's Modify in flight for
+    ever, and this host granted any side change; the rule is shared so both answer alike.
+    Tests: ``packages/exchange/tests/test_exchange_modify.py``.
     """
+    if quantity > open_shares:
+        return False
     if new_side != side and not (new_side in SELL_SIDES and side in SELL_SIDES):
         return v50.RejectReason.INVALID_SIDE
-    if not 0 < quantity <= open_shares:
-        return v50.RejectReason.INVALID_QUANTITY
     return None
 
 
@@ -313,10 +315,16 @@ class OuchHost50:
                 self.ignored += 1
                 return []
             refused = modify_refusal(order.side, msg.side, order.quantity, msg.quantity)
+            if refused is False:
+                self.ignored += 1
+                return []
             if refused is not None:
                 return [v50.Rejected(ts, msg.user_ref_num, refused, order.cl_ord_id)]
-            order = dataclasses.replace(order, side=msg.side)
-            self.live[msg.user_ref_num] = _with_quantity(order, msg.quantity)
+            if msg.quantity == 0:
+                del self.live[msg.user_ref_num]
+            else:
+                order = dataclasses.replace(order, side=msg.side)
+                self.live[msg.user_ref_num] = _with_quantity(order, msg.quantity)
             return [v50.OrderModified(ts, msg.user_ref_num, msg.side, msg.quantity)]
         if isinstance(msg, v50.AccountQueryRequest):
             return [v50.AccountQueryResponse(ts, v50.next_user_ref_num(self.last_user_ref_num))]
@@ -490,11 +498,17 @@ class OuchHost42:
                 return []
             side = msg.buy_sell_indicator
             refused = modify_refusal(order.buy_sell_indicator, side, order.shares, msg.shares)
+            if refused is False:
+                self.ignored += 1
+                return []
             if refused is not None:
                 return [v42.Rejected(ts, msg.order_token, "Z")]
-            self.live[msg.order_token] = dataclasses.replace(
-                order, buy_sell_indicator=side, shares=msg.shares
-            )
+            if msg.shares == 0:
+                del self.live[msg.order_token]
+            else:
+                self.live[msg.order_token] = dataclasses.replace(
+                    order, buy_sell_indicator=side, shares=msg.shares
+                )
             return [v42.OrderModified(ts, msg.order_token, msg.buy_sell_indicator, msg.shares)]
         return []
 

@@ -159,7 +159,10 @@ _REPLACED_ORIGINAL_IN = _OPEN
 #: order among them (:func:`tickwire.ouch.orders.modify_refusal`).
 SELL_SIDES = frozenset("STE")
 
-_ENDS_WHEN_EMPTY = frozenset({Event.ACCEPTED, Event.REPLACED, Event.EXECUTED, Event.CANCELED})
+#: (MODIFIED: a Modify to 0 cancels the rest, OUCH 5.0 section 2.4.)
+_ENDS_WHEN_EMPTY = frozenset(
+    {Event.ACCEPTED, Event.REPLACED, Event.EXECUTED, Event.CANCELED, Event.MODIFIED}
+)
 
 
 # The members the per-answer code compares, bound to module names. Reason: in CPython 3.11
@@ -500,7 +503,7 @@ class OrderTracker(Generic[K]):
             o.state = state
         if o.quantity == 0 and event in _ENDS_WHEN_EMPTY:
             o.state = _DEAD
-            if event is _EXECUTED or event is _CANCELED:
+            if event is _EXECUTED or event is _CANCELED or event is _MODIFIED:
                 self._end_replacement(o, change)
 
     def _end_replacement(self, o: TrackedOrder[K], change: Change[K]) -> None:
