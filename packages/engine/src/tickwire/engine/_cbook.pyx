@@ -1827,10 +1827,14 @@ cdef class CVenue:
     cdef public int64_t version
     cdef object Fill, executed, accepted, replaced, canceled, rejected
     cdef object EnterOrder, ReplaceOrder, CancelOrder, DAY, IOC, reasons, encode
+    # OUCH 5.0's Quantity and Price limits, given by ``compiled_venue`` from the one table
+    # (``tickwire.ouch.v50.MAX_QUANTITY``/``MAX_PRICE``) rather than restated here as
+    # literals that could drift from the Python venue's (``test_engine_ouch_limits.py``).
+    cdef readonly object max_quantity, max_price
 
     def __init__(self, CBookManager books, respond, fill, order_accepted, order_replaced,
                  order_canceled, order_executed, rejected, enter_order, replace_order,
-                 cancel_order, day, ioc, reject_reason, encode):
+                 cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price):
         self.books = books
         self.respond = respond
         self.fills = []
@@ -1853,6 +1857,8 @@ cdef class CVenue:
         self.IOC = ioc
         self.reasons = reject_reason
         self.encode = encode
+        self.max_quantity = max_quantity
+        self.max_price = max_price
 
     # -- helpers ------------------------------------------------------------------------
     cdef object _locate_of(self, str symbol):
@@ -2183,9 +2189,9 @@ cdef class CVenue:
             return None, reasons.INVALID_SYMBOL
         if side not in ("B", "S", "T", "E"):
             return None, reasons.INVALID_SIDE
-        if not 1 <= qty <= 999_999:
+        if not 1 <= qty <= self.max_quantity:
             return None, reasons.INVALID_QUANTITY
-        if not 1 <= price <= 1_999_999_900:
+        if not 1 <= price <= self.max_price:
             return None, reasons.INVALID_PRICE
         if self.books.system_event != "Q":
             return None, reasons.DESTINATION_CLOSED

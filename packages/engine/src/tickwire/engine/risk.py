@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from tickwire.cli import toml_loads
+from tickwire.ouch import v50
 from tickwire.threshold.schema import (
     Bool,
     ConfigError,
@@ -104,10 +105,12 @@ __all__ = [
     "wire_symbol",
 ]
 
-#: OUCH 5.0: "Must be greater than zero and less than 1,000,000".
-MAX_OUCH_QUANTITY = 999_999
-#: OUCH 5.0: the largest price, $199,999.9900 in Price(4).
-MAX_OUCH_PRICE = 1_999_999_900
+#: OUCH 5.0: "Must be greater than zero and less than 1,000,000". Re-exported under this
+#: name for compatibility; the one table is :data:`tickwire.ouch.v50.MAX_QUANTITY`.
+MAX_OUCH_QUANTITY = v50.MAX_QUANTITY
+#: OUCH 5.0: the largest price, $199,999.9900 in Price(4); one table:
+#: :data:`tickwire.ouch.v50.MAX_PRICE`.
+MAX_OUCH_PRICE = v50.MAX_PRICE
 
 
 class RiskReason(StrEnum):

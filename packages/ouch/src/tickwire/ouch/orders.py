@@ -272,7 +272,7 @@ class OuchHost50:
                 self.ignored += 1
                 return []
             self.last_user_ref_num = msg.user_ref_num
-            if not 0 < msg.quantity < 1_000_000:
+            if not 0 < msg.quantity <= v50.MAX_QUANTITY:
                 reason = v50.RejectReason.INVALID_QUANTITY
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
             acc = v50.OrderAccepted(

@@ -41,6 +41,8 @@ from ._wire import encode as _encode
 
 __all__ = [
     "INBOUND_MIN_LENGTHS",
+    "MAX_PRICE",
+    "MAX_QUANTITY",
     "MAX_USER_REF_NUM",
     "OPTION_TYPES",
     "OUTBOUND_MIN_LENGTHS",
@@ -626,6 +628,16 @@ def cl_ord_id_for(user_ref_num: int) -> str:
     """The threshold strategy's ClOrdID: ``TW`` + UserRefNum in 12 zero-padded digits."""
     return f"TW{user_ref_num:012d}"
 
+
+#: The largest Quantity an Enter/Replace Order may carry. OUCH 5.0: "Must be greater
+#: than zero and less than 1,000,000". The one table of this limit: pre-trade risk
+#: (``tickwire.engine.risk.MAX_OUCH_QUANTITY``), the backtest venues (``SimulatedVenue``
+#: and the compiled ``CVenue``, given it at construction) and the exchange read it from
+#: here, so no copy can drift (``test_engine_ouch_limits.py``).
+MAX_QUANTITY = 999_999
+#: The largest limit Price, $199,999.9900 in Price(4) (OUCH 5.0). One table, as
+#: :data:`MAX_QUANTITY` (``test_engine_ouch_limits.py``).
+MAX_PRICE = 1_999_999_900
 
 #: The largest UserRefNum (4 bytes, strictly increasing in a session): none follows it.
 MAX_USER_REF_NUM = 2**32 - 1

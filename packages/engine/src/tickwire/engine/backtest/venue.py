@@ -376,9 +376,9 @@ class SimulatedVenue:
             return None, RejectReason.INVALID_SYMBOL
         if side not in ("B", "S", "T", "E"):
             return None, RejectReason.INVALID_SIDE
-        if not 1 <= qty <= 999_999:
+        if not 1 <= qty <= v50.MAX_QUANTITY:
             return None, RejectReason.INVALID_QUANTITY
-        if not 1 <= price <= 1_999_999_900:
+        if not 1 <= price <= v50.MAX_PRICE:
             return None, RejectReason.INVALID_PRICE
         if self.books.system_event != "Q":
             return None, RejectReason.DESTINATION_CLOSED
@@ -550,4 +550,6 @@ def compiled_venue(books: Any, respond: Callable[[v50.OutboundMessage], None]) -
         v50.TimeInForce.IOC,
         RejectReason,
         encode,
+        v50.MAX_QUANTITY,
+        v50.MAX_PRICE,
     )
