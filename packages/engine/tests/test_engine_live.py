@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -1166,6 +1167,53 @@ def test_control_clients_that_do_not_read_their_answer_are_let_go() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         answer = run(go(tmp))
     assert answer["ok"] and answer["armed"] is False
+
+
+def test_live_command_to_a_busy_engine_exits_1() -> None:
+    """``live --command`` to an engine answering CONTROL_MAX_CLIENTS clients already is
+    closed unanswered: one line saying so and exit 1 (the run failed; try again), not 2,
+    which is for a usage error (a path where no engine listens, still 2). It exited 2."""
+
+    async def go(tmp: str) -> tuple[int, str]:
+        ex, eng, control = await _control_engine(tmp)
+        eng.control_timeout = 30.0  # the stuck clients hold their places while the CLI runs
+        for i in range(10):
+            eng.runner.ctx.log(f"{i} " + "x" * 100_000)
+        stuck = []
+        for _ in range(CONTROL_MAX_CLIENTS):
+            _reader, writer = await asyncio.open_unix_connection(control)
+            writer.write(b"status\n")
+            await writer.drain()
+            stuck.append(writer)
+        for _ in range(100):  # until the engine is answering all of them
+            if getattr(eng, "_control_answering", 0) == CONTROL_MAX_CLIENTS:
+                break
+            await asyncio.sleep(0.01)
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tickwire.engine", "live", "--control", control,
+            "--command", "status",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(cli.communicate(), 25)
+        for writer in stuck:
+            writer.close()
+        await _close(ex, eng)
+        assert cli.returncode is not None
+        return cli.returncode, err.decode()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        status, err = run(go(tmp))
+        nobody = os.path.join(tmp, "nobody.sock")
+        gone = subprocess.run(
+            [sys.executable, "-m", "tickwire.engine", "live", "--control", nobody,
+             "--command", "status"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert status == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tickwire-engine live: error: control socket")
+    assert "closed without an answer" in lines[0] and "try again" in lines[0]
+    assert gone.returncode == 2 and "is an engine running with it?" in gone.stderr
 
 
 class _SlowTaker(ThresholdTaker):

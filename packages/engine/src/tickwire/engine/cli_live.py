@@ -160,7 +160,7 @@ def _report_path(args: argparse.Namespace) -> str | None:
 
 # -------------------------------------------------------------------------- live
 def _cmd_live(args: argparse.Namespace) -> int:
-    from tickwire.engine.live import MirrorError
+    from tickwire.engine.live import ControlUnanswered, MirrorError
     from tickwire.moldudp64.aio import run
 
     try:
@@ -174,6 +174,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
         return run(_live(args))
     except MirrorError as exc:
         raise _UsageError(f"--xdp-mirror {args.xdp_mirror}: {exc}") from None
+    except ControlUnanswered:  # an engine reached but busy or stopping: exit 1, not usage
+        raise
     except OSError as exc:  # a socket or file named on the command line: a usage error
         raise _UsageError(one_line(exc)) from None
 

@@ -2,6 +2,7 @@
 
 from tickwire.engine.live.engine import (
     ControlError,
+    ControlUnanswered,
     FeedConfig,
     LiveConfig,
     LiveEngine,
@@ -12,6 +13,7 @@ from tickwire.engine.live.engine import (
 
 __all__ = [
     "ControlError",
+    "ControlUnanswered",
     "FeedConfig",
     "LiveConfig",
     "LiveEngine",

@@ -972,6 +972,15 @@ class ControlError(OSError):
     taken; the message names it."""
 
 
+class ControlUnanswered(ControlError):
+    """An engine's control socket was reached but gave no answer: every place taken by
+    clients being answered, the engine stopping or gone mid-answer, no answer in the
+    timeout, or not an engine's answer. Not bad input (the path names a live socket),
+    so ``live --command`` exits 1 (the run failed; try again), not 2 (usage), which
+    stays for a path where nothing listens. Test:
+    ``test_engine_live.py::test_live_command_to_a_busy_engine_exits_1``."""
+
+
 def check_control_path(path: str, *, remove_stale: bool = False) -> None:
     """Check that the engine may take ``path`` for its control socket: nothing there, or a
     stale socket (``remove_stale`` removes it, to bind in its place). Anything else raises
@@ -1005,7 +1014,9 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
     """Send ``kill``, ``arm``, ``status`` or ``stop`` to a running engine's control socket.
 
     Raises :class:`ControlError` naming ``path`` when nothing listens there (no such
-    file, a stale socket, not a socket), in ``timeout``, or when the answer is not JSON.
+    file, a stale socket, not a socket), and its :class:`ControlUnanswered` when the
+    engine was reached but gave no answer (busy, stopping, none in ``timeout``, not JSON):
+    ``live --command`` exits 2 for the first, 1 for the second.
     The answer is read to the end of the connection (the engine closes it), whatever its
     length: a ``status`` of many open orders, or of long strategy log lines, was over the
     reader's 64 KiB line limit and raised a bare ``ValueError`` (a traceback from ``live
@@ -1018,8 +1029,8 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
     """
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
-    except TimeoutError:
-        raise ControlError(f"control socket {path}: no answer in {timeout:g} s") from None
+    except TimeoutError:  # a socket there, its backlog full: the engine is busy
+        raise ControlUnanswered(f"control socket {path}: no answer in {timeout:g} s") from None
     except OSError as exc:
         raise ControlError(
             f"control socket {path}: {exc.strerror or exc} (is an engine running with it?)"
@@ -1033,17 +1044,17 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
         await writer.drain()
         line = await asyncio.wait_for(reader.read(), timeout)  # to EOF: no line limit
     except ConnectionError:
-        raise ControlError(unanswered) from None
+        raise ControlUnanswered(unanswered) from None
     except (TimeoutError, OSError) as exc:
-        raise ControlError(f"control socket {path}: {exc or 'no answer'}") from None
+        raise ControlUnanswered(f"control socket {path}: {exc or 'no answer'}") from None
     finally:
         writer.close()
     if not line:
-        raise ControlError(unanswered)
+        raise ControlUnanswered(unanswered)
     try:
         answer: dict[str, Any] = json.loads(line)
     except ValueError:
-        raise ControlError(
+        raise ControlUnanswered(
             f"control socket {path}: not an engine's answer: {line[:80]!r}"
         ) from None
     return answer
