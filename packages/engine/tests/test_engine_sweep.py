@@ -629,6 +629,40 @@ def test_a_failed_run_leaves_no_earlier_report_in_its_folder(
     assert json.loads((run / "params.json").read_text())["params"] == {"backtest.seed": 2}
 
 
+def test_runs_of_an_earlier_sweep_are_kept_and_counted(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sweep into the ``--out`` of an earlier, different sweep (two days, two parameter
+    sets, then one day, one set): the earlier runs it does not have are kept (``--out``
+    is built up one sweep at a time) and one stderr line counts them. They sat beside the
+    new summary without a word. A sweep rerun as it was says nothing."""
+    out = tmp_path / "o"
+    grid = tmp_path / "grid.toml"
+    base = ["sweep", "--out", str(out), "--grid", str(grid), "--workers", "1", "--no-plot"]
+    grid.write_text('[grid]\n"backtest.seed" = [1, 2]\n')
+    both = ["--data", str(days[0]), str(days[1])]
+    assert main([*base, *both, "--quiet"]) == 0
+    assert "not this sweep's" not in capsys.readouterr().err
+    grid.write_text('[grid]\n"backtest.seed" = [3]\n')
+    assert main([*base, "--data", str(days[0]), "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    said = [line for line in err if "not this sweep's" in line]
+    assert said == [
+        f"sweep: 3 run folders in {out / 'runs'} not this sweep's (an earlier sweep's, "
+        "kept; not in this summary)"
+    ]
+    kept = sorted(p.relative_to(out / "runs") for p in (out / "runs").glob("*/*"))
+    assert [str(p) for p in kept] == [
+        f"{days[0].name}/p000",
+        f"{days[0].name}/p001",
+        f"{days[1].name}/p000",
+        f"{days[1].name}/p001",
+    ]
+    assert len(list(csv.DictReader((out / "summary.csv").open()))) == 1
+    assert main([*base, "--data", str(days[0]), "--quiet"]) == 0  # the same sweep again
+    assert "not this sweep's" in capsys.readouterr().err  # the earlier sweep's, still
+
+
 def test_a_grid_too_large_to_plot_writes_the_summary_and_says_so(
     days: list[Path],
     tmp_path: Path,

@@ -77,6 +77,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from tickwire.engine.backtest.sweep import (
         build_tasks,
         collect_days,
+        foreign_runs,
         load_grid,
         plots_skipped,
         run_sweep,
@@ -105,6 +106,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         session=args.session,
         plot=not args.no_plot,
     )
+    earlier = foreign_runs(out, tasks)
+    if earlier:
+        print(
+            f"sweep: {earlier} run folder{'s' if earlier != 1 else ''} in {out / 'runs'} "
+            "not this sweep's (an earlier sweep's, kept; not in this summary)",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
     with Progress(len(tasks), "sweep", unit="runs", enabled=False if args.quiet else None) as bar:
 

@@ -71,6 +71,7 @@ __all__ = [
     "apply_params",
     "check_scheduler",
     "collect_days",
+    "foreign_runs",
     "load_grid",
     "parse_grid",
     "plots_skipped",
@@ -562,6 +563,28 @@ def build_tasks(
         for day in days
         for pid, params, merged in combos
     ]
+
+
+def foreign_runs(out: Path, tasks: Iterable[SweepTask]) -> int:
+    """How many run folders ``out/runs/<day>/<params-id>/`` are not one of ``tasks``'
+    (left by an earlier, different sweep into the same ``--out``).
+
+    Rule: they are counted, never removed: users build ``--out`` up one sweep at a time.
+    Why: the new summary covers only this sweep, and the earlier runs beside it passed
+    silently for part of it; the CLI says how many there are in one stderr line (see
+    docs/backtest.md, "Sweeps"). Test:
+    ``test_engine_sweep.py::test_runs_of_an_earlier_sweep_are_kept_and_counted``."""
+    ours = {Path(t.out) for t in tasks}
+    runs = out.resolve() / "runs"
+    if not runs.is_dir():
+        return 0
+    return sum(
+        1
+        for day in runs.iterdir()
+        if day.is_dir()
+        for run in day.iterdir()
+        if run.is_dir() and run not in ours
+    )
 
 
 #: Seconds ``--scheduler``'s address has to connect and answer Dask's handshake
