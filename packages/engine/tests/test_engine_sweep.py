@@ -11,6 +11,8 @@ import csv
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -779,6 +781,32 @@ def test_a_run_that_kills_its_worker_is_an_error_row(
     assert row["status"] == "error" and row["pnl_e4"] is None
     assert row["error"].startswith("KilledWorker: ") and "\n" not in row["error"]
     assert "sweep: day1.itch p000 failed: KilledWorker: " in capsys.readouterr().err
+
+
+def test_a_killed_worker_is_told_only_by_the_sweeps_lines(days: list[Path], tmp_path: Path) -> None:
+    """The CLI (a process of its own: Dask's log handlers write to the stderr of import
+    time, which only a real process shows) with a run that kills its worker: stderr is
+    the sweep's own two lines, exit 1. The LocalCluster's ``distributed.scheduler -
+    ERROR - Task ... marked as failed because 1 workers died`` line came first."""
+    (tmp_path / "sweep_killer.py").write_text(KILLER)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.class" = ["sweep_killer:Killer"]\n')
+    out = tmp_path / "sweep"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+    }
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "tickwire.engine", *argv, "--workers", "1", "--no-plot", "--quiet"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1, done.stderr
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith("sweep: day1.itch p000 failed: KilledWorker: ")
+    assert lines[1].startswith("sweep: 1 of 1 runs not ok (0 ok, 1 failed; ")
 
 
 def _compiled_config(tmp: Path) -> Path:
