@@ -296,6 +296,22 @@ def test_a_day_that_is_not_a_regular_file_is_refused(
     assert not out.exists()  # nothing ran
 
 
+def test_data_given_twice_reads_the_days_of_both(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--data A --data B`` runs the days of both, as ``--data A B`` does: argparse's
+    ``nargs="+"`` alone let the second replace the first, and day A was dropped without a
+    word."""
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(days[0]), "--data", str(days[1]), "--grid", str(grid)]
+    assert main([*argv, "--out", str(out), "--workers", "1", "--no-plot", "--quiet"]) == 0
+    capsys.readouterr()
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert sorted(r["day"] for r in rows) == [days[0].name, days[1].name]
+
+
 def test_a_folder_inside_a_data_folder_is_skipped_and_said(
     days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -45,9 +45,10 @@ def add_parser(subparsers: Any) -> None:
     sw.add_argument(
         "--data",
         nargs="+",
+        action="extend",  # --data A --data B: both (a repeat replaced the first)
         required=True,
         metavar="DAY",
-        help="BinaryFILEs or captures, or folders of them (one day per file)",
+        help="BinaryFILEs or captures, or folders of them (one day per file; repeatable)",
     )
     sw.add_argument(
         "--grid",
