@@ -201,3 +201,13 @@ def test_to_toml_round_trips(
         instruments=tuple(insts),
     )
     assert parse_config(cfg.to_toml()) == cfg
+
+
+def test_the_quantity_cap_is_ouchs() -> None:
+    """The contract's order-size cap is OUCH 5.0's (``tickwire.ouch.v50.MAX_QUANTITY``, the
+    one table risk and the venues read): written here as a literal, not imported, so that
+    loading a config does not import the OUCH codec (about 0.1 s), and held equal here."""
+    from tickwire.ouch import v50
+    from tickwire.threshold import config
+
+    assert config._QTY_MAX == v50.MAX_QUANTITY

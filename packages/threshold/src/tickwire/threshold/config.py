@@ -41,7 +41,7 @@ __all__ = [
 
 MAX_INSTRUMENTS = 64
 _U32 = 2**32 - 1
-_QTY_MAX = 999_999  # OUCH 5.0: quantity must be greater than zero and less than 1,000,000
+_QTY_MAX = 999_999  # = tickwire.ouch.v50.MAX_QUANTITY (test_the_quantity_cap_is_ouchs)
 _LIMIT_62 = 2**62
 
 
