@@ -1132,6 +1132,24 @@ def test_control_a_status_over_64_kib_is_read_whole() -> None:
     assert len(answer["log"]["last"]) == 10 and answer["log"]["last"][9].endswith("x" * 10_000)
 
 
+async def _answering_every_place(eng: Any, control: str) -> list[asyncio.StreamWriter]:
+    """CONTROL_MAX_CLIENTS clients that ask for a status of about 1 MB and do not read it,
+    once the engine is answering all of them (none of them may be evicted); their writers."""
+    for i in range(10):
+        eng.runner.ctx.log(f"{i} " + "x" * 100_000)
+    stuck = []
+    for _ in range(CONTROL_MAX_CLIENTS):
+        _reader, writer = await asyncio.open_unix_connection(control)
+        writer.write(b"status\n")
+        await writer.drain()
+        stuck.append(writer)
+    for _ in range(100):
+        if getattr(eng, "_control_answering", 0) == CONTROL_MAX_CLIENTS:
+            break
+        await asyncio.sleep(0.01)
+    return stuck
+
+
 def test_control_clients_that_do_not_read_their_answer_are_let_go() -> None:
     """CONTROL_MAX_CLIENTS clients ask for a status of about 1 MB and never read it: each
     is let go after ``control_timeout``, so the kill switch answers again. Without the
@@ -1142,18 +1160,7 @@ def test_control_clients_that_do_not_read_their_answer_are_let_go() -> None:
     async def go(tmp: str) -> dict[str, Any]:
         ex, eng, control = await _control_engine(tmp)
         eng.control_timeout = 0.3
-        for i in range(10):
-            eng.runner.ctx.log(f"{i} " + "x" * 100_000)
-        stuck = []
-        for _ in range(CONTROL_MAX_CLIENTS):
-            _reader, writer = await asyncio.open_unix_connection(control)
-            writer.write(b"status\n")
-            await writer.drain()
-            stuck.append(writer)
-        for _ in range(100):  # until the engine is answering all of them
-            if getattr(eng, "_control_answering", 0) == CONTROL_MAX_CLIENTS:
-                break
-            await asyncio.sleep(0.01)
+        stuck = await _answering_every_place(eng, control)
         # every place is being answered: nothing may be evicted, and the client says so
         with pytest.raises(ControlError, match=r"closed without an answer .* try again"):
             await send_command(control, "status", timeout=2.0)
@@ -1177,18 +1184,7 @@ def test_live_command_to_a_busy_engine_exits_1() -> None:
     async def go(tmp: str) -> tuple[int, str]:
         ex, eng, control = await _control_engine(tmp)
         eng.control_timeout = 30.0  # the stuck clients hold their places while the CLI runs
-        for i in range(10):
-            eng.runner.ctx.log(f"{i} " + "x" * 100_000)
-        stuck = []
-        for _ in range(CONTROL_MAX_CLIENTS):
-            _reader, writer = await asyncio.open_unix_connection(control)
-            writer.write(b"status\n")
-            await writer.drain()
-            stuck.append(writer)
-        for _ in range(100):  # until the engine is answering all of them
-            if getattr(eng, "_control_answering", 0) == CONTROL_MAX_CLIENTS:
-                break
-            await asyncio.sleep(0.01)
+        stuck = await _answering_every_place(eng, control)
         cli = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tickwire.engine", "live", "--control", control,
             "--command", "status",
