@@ -17,7 +17,7 @@ a dropped connection without an order being doubled. Every accepted order is rec
 ``send(outbound)`` delivers the answers (the server publishes them as sequenced data).
 
 Every Enter and Replace is validated before anything changes (book, ledger, records,
-batch): a price not in ``1..MAX_OUCH_PRICE`` (1,999,999,900, $199,999.9900: OUCH's
+batch): a price not in ``1..v50.MAX_PRICE`` (1,999,999,900, $199,999.9900: OUCH's
 largest price, the backtest venue's and pre-trade risk's limit; it is also within what the
 feed can publish, ITCH Price(4)) is Rejected with ``RejectReason.INVALID_PRICE`` (0x1D;
 OUCH 4.2: ``X``), a bad size with
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from tickwire.engine.risk import MAX_OUCH_PRICE, Ledger
+from tickwire.engine.risk import Ledger
 from tickwire.exchange.matching import (
     Fill,
     MatchingEngine,
@@ -83,16 +83,16 @@ class OrderRecord:
 
 
 def _ouch_price(price: int) -> bool:
-    """Whether ``price`` is a limit price an OUCH port accepts: 1..``MAX_OUCH_PRICE``.
+    """Whether ``price`` is a limit price an OUCH port accepts: 1..``v50.MAX_PRICE``.
 
     Rule: OUCH 5.0 (4.2 alike) prices go up to $199,999.9900 (1,999,999,900 in Price(4)
     units), the limit the backtest venue (``SimulatedVenue._validate``) and pre-trade
-    risk (``tickwire.engine.risk.MAX_OUCH_PRICE``) apply; ``valid_price`` (what the feed
+    risk (its ``MAX_OUCH_PRICE``, the same table) apply; ``valid_price`` (what the feed
     can publish) stays the engine's own guard. Why: the accounts accepted up to ITCH's
     Price(4) maximum, 4,294,967,295, so an order the backtest rejected rested live. Test:
     ``tests/test_exchange_venue_replace_parity.py::test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both``.
     """
-    return valid_price(price) and price <= MAX_OUCH_PRICE
+    return valid_price(price) and price <= v50.MAX_PRICE
 
 
 class _AccountBase:
@@ -294,8 +294,8 @@ class _AccountBase:
         :func:`tickwire.ouch.orders.modify_refusal` that ``OuchHost50``/``OuchHost42``
         share: the side may change among the sell sides (S, T, E) or stay, else Rejected
         (``INVALID_SIDE``; 4.2: ``Z``), the order intact; more shares than open are
-        ignored, as the spec says; 0 cancels the rest (the order done). A Modify of an order not live (unknown, done,
-        rejected) is ignored, as a superfluous Cancel is. A granted reduction is a partial
+        ignored, as the spec says; 0 cancels the rest (the order done). A Modify of an
+        order not live (unknown, done, rejected) is ignored, as a superfluous Cancel is. A granted reduction is a partial
         cancel: the feed shows an ITCH Order Cancel and the order keeps its priority; a
         side change among the sell sides is the same ITCH side (S), so the book does not
         change and the feed shows nothing. Cancels go through whatever the trading state,
