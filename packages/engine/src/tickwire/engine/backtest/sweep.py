@@ -819,6 +819,20 @@ def write_plots(
     except ImportError as exc:
         raise UsageError(f"sweep plots need matplotlib ({exc}): {DASK_HINT}") from None
 
+    # Every text drawn literally (``text.parse_math`` off while the figures are made and
+    # saved). Why: matplotlib reads text between two ``$`` as mathtext, and the labels
+    # come from the user and the data (a day's file name, a grid key or value): a day
+    # named ``a$\bad{$.itch`` made drawing raise, and with the plots went
+    # ``summary.csv``, ``summary.parquet`` and ``sweep.json``, written in the same staged
+    # folder (exit 1, only ``runs/`` left). Test:
+    # ``test_engine_sweep.py::test_dollar_signs_in_day_names_are_drawn_not_parsed``.
+    with plt.rc_context({"text.parse_math": False}):
+        return _draw(plt, rows, days, grid, out)
+
+
+def _draw(
+    plt: Any, rows: Sequence[Mapping[str, Any]], days: Sequence[str], grid: Grid, out: Path
+) -> list[Path]:
     combos = grid.combinations()
     totals = total_pnl(rows, grid)
     usd = {pid: (None if v is None else v / 1e4) for pid, v in totals.items()}
@@ -827,7 +841,7 @@ def write_plots(
     fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
     if len(grid.keys) == 1:
         (key,) = grid.keys
-        labels = [_plain(str(params[key])) for _, params in combos]
+        labels = [str(params[key]) for _, params in combos]
         heights = [v if (v := usd[pid]) is not None else 0.0 for pid, _ in combos]
         colours = [
             "lightgrey"
@@ -844,7 +858,7 @@ def write_plots(
                 va="bottom",
                 fontsize=8,
             )
-        ax.set_xlabel(_plain(key))
+        ax.set_xlabel(key)
         ax.set_ylabel(f"PnL over {len(days)} days ($)")
         ax.axhline(0, color="grey", linewidth=0.5)
         ax.set_title("sweep: PnL per parameter value")
@@ -861,10 +875,10 @@ def write_plots(
             cells[i][j] = v if math.isnan(cells[i][j]) else max(cells[i][j], v)
         im = ax.imshow(cells, origin="lower", cmap="RdYlGn", aspect="auto")
         fig.colorbar(im, ax=ax, label=f"PnL over {len(days)} days ($)")
-        ax.set_xticks(range(len(xs)), [_plain(str(x)) for x in xs])
-        ax.set_yticks(range(len(ys)), [_plain(str(y)) for y in ys])
-        ax.set_xlabel(_plain(kx))
-        ax.set_ylabel(_plain(ky))
+        ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+        ax.set_xlabel(kx)
+        ax.set_ylabel(ky)
         for i, line in enumerate(cells):
             for j, v in enumerate(line):
                 text = "failed" if math.isnan(v) else f"${v:,.0f}"
@@ -872,7 +886,7 @@ def write_plots(
         rest = [k for k in grid.keys if k not in (kx, ky)]
         title = "sweep: PnL over the grid"
         if rest:
-            title += f"\n(each cell: the best over {_plain(', '.join(rest))})"
+            title += f"\n(each cell: the best over {', '.join(rest)})"
         ax.set_title(title)
     fig.tight_layout()
     p = out / "pnl_heatmap.png"
@@ -895,10 +909,10 @@ def write_plots(
                 cum += int(r["pnl_e4"]) / 1e4
             ys_.append(cum)
         label = f"{pid} " + ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in params.items())
-        ax.plot(xs_days, ys_, marker="o", markersize=3, label=_plain(label))
+        ax.plot(xs_days, ys_, marker="o", markersize=3, label=label)
         if fails:
             ax.plot(*zip(*fails, strict=True), "x", color="red", markersize=8)
-    ax.set_xticks(xs_days, [_plain(d) for d in days], rotation=30, ha="right")
+    ax.set_xticks(xs_days, list(days), rotation=30, ha="right")
     ax.set_ylabel("cumulative PnL ($)")
     ax.set_xlabel("day")
     ax.axhline(0, color="grey", linewidth=0.5)
@@ -912,18 +926,6 @@ def write_plots(
     plt.close(fig)
     paths.append(p)
     return paths
-
-
-def _plain(text: str) -> str:
-    """``text`` as matplotlib draws it literally: every ``$`` escaped.
-
-    Rule: every label of the sweep's plots that comes from the user or the data (a day's
-    file name, a grid key, a grid value) goes through here. Why: matplotlib reads text
-    between two ``$`` as mathtext, so a day named ``a$\\bad{$.itch`` made drawing the
-    plots raise, and with them went ``summary.csv``, ``summary.parquet`` and
-    ``sweep.json``, written in the same staged folder (exit 1, only ``runs/`` left).
-    Test: ``test_engine_sweep.py::test_dollar_signs_in_day_names_are_drawn_not_parsed``."""
-    return text.replace("$", r"\$")
 
 
 def _best_axes(
