@@ -147,3 +147,17 @@ def test_ouch42_a_modify_reduces_or_is_rejected_and_the_client_tracks_it() -> No
     assert v.acct.records[token].open == 30
     assert client.tracker.distrusted == 0 and client.pending() == []
     assert client.orders[token].quantity == 30
+
+
+def test_ouch50_a_rejected_modify_of_a_replacement_carries_the_replacements_cl_ord_id() -> None:
+    """A Replace Order Request carries the replacement's own ClOrdID: a Rejected answering
+    a Modify of the replacement (a buy cannot become a sell) names it, as the Order
+    Replaced did. The exchange recorded ClOrdIDs of Enter Orders only, so the Rejected
+    carried an empty one."""
+    v = Venue(Account50)
+    v.acct.handle(v50.EnterOrder(1, "B", 100, "AAPL", PX, "0", "Y", "P", "N", "N", "ENTER1"))
+    [replaced] = v.acct.handle(v50.ReplaceOrder(1, 2, 100, PX - 100, "0", "Y", "N", "REPL2"))
+    assert isinstance(replaced, v50.OrderReplaced) and replaced.cl_ord_id == "REPL2"
+    out = v.acct.handle(v50.ModifyOrder(2, "S", 100))
+    assert out == [v50.Rejected(1, 2, v50.RejectReason.INVALID_SIDE, "REPL2")]
+    assert v.acct.records[2].open == 100 and v.acct.records[2].state == "live"

@@ -335,6 +335,8 @@ class Account50(_AccountBase):
     ) -> None:
         super().__init__(name, engine, send)
         self.last_user_ref_num = 0
+        #: The ClOrdID of every order accepted, entered or replaced (a Replace Order
+        #: Request carries the replacement's own), for the answers that carry one.
         self.cl_ord_ids: dict[int, str] = {}
 
     def _executed(self, fill: Fill) -> v50.OrderExecuted:
@@ -420,6 +422,10 @@ class Account50(_AccountBase):
             dec = self._cancel_for_replace(old)
             return [v50.OrderCanceled(ts, msg.orig_user_ref_num, dec, "Z")] if dec else []
         self.last_user_ref_num = msg.user_ref_num
+        # The replacement's own ClOrdID (v50.ReplaceOrder carries one): a Rejected naming
+        # the replacement (a Modify refused) carries it. Recorded for Enters only, it was
+        # empty. Test: test_exchange_modify.py::test_ouch50_a_rejected_modify_of_a_replacement_carries_the_replacements_cl_ord_id
+        self.cl_ord_ids[msg.user_ref_num] = msg.cl_ord_id
         new_open = msg.quantity - old.executed  # the wire carries the chain's total
         if new_open <= 0:
             return self._replace_dead(old, msg, ts)
