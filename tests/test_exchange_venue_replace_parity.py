@@ -13,11 +13,16 @@ the End of Market Hours (System Event ``M``), reason ``T``.
 Each scenario runs on both: a real ``MatchingEngine`` with an ``Account50`` (someone
 else's offer submitted to the engine) and a real ``SimulatedVenue`` over a real
 ``BookManager`` (the same offer as an ITCH Add Order). The answers must be the same
-message types with the same fields, but for what each side numbers by itself: the
-timestamp, the order reference number and the match number. The exchange answered
+message types with the same fields, but for the timestamp and the match number, which
+each side numbers by itself. Order reference numbers are compared by what they say: each
+side's are renumbered in the order they first appear in its answers (0 stays 0), so a
+fresh number on one side must be a fresh number on the other, at the same place. The
+exchange answered
 Rejected and kept the original, and consumed the UserRefNum; then it rejected the
 below-executed Replace keeping the original, accepted prices up to 4,294,967,295,
-answered 0x07 after the close and kept Day orders past it (each test names its case).
+answered 0x07 after the close and kept Day orders past it, and gave a dead Order
+Replaced reference number 0 where the venue gives a fresh one (each test names its
+case).
 """
 
 from __future__ import annotations
@@ -38,8 +43,10 @@ SYM = "AAPL"
 MAX_OUCH_PRICE = 1_999_999_900
 BID = 1_400_000
 ASK = 1_500_000
-#: Fields each side numbers by itself.
-OWN_NUMBERS = {"timestamp", "order_reference_number", "match_number"}
+#: Fields each side numbers by itself (not compared).
+OWN_NUMBERS = {"timestamp", "match_number"}
+#: Compared renumbered: the n-th distinct number a side answers is n (0 stays 0).
+ORDER_REF = "order_reference_number"
 
 
 class Twins:
@@ -52,6 +59,9 @@ class Twins:
         self.acct = Account50("TW", self.engine, self.acct_sent.append)
         self.books = BookManager()
         self.venue_out: list[v50.OutboundMessage] = []
+        # each side's order reference numbers, renumbered by first appearance (_plain)
+        self.acct_refs: dict[int, int] = {}
+        self.venue_refs: dict[int, int] = {}
         self.venue = SimulatedVenue(self.books, self.venue_out.append)
         self.locate = self.engine.add_instrument(SYM)
         self.feed_ref = 1000
@@ -83,26 +93,31 @@ class Twins:
     def send(self, msg: v50.InboundMessage) -> list[tuple[str, dict[str, Any]]]:
         """Both answers to ``msg``, compared; returns them (without their own numbers)."""
         self.venue_out.clear()
-        exchange = _plain(self.acct.handle(msg) + self.acct_sent)
+        exchange = _plain(self.acct.handle(msg) + self.acct_sent, self.acct_refs)
         self.acct_sent.clear()
         self.venue.receive(msg, self.ts())
-        assert exchange == _plain(self.venue_out), msg
+        assert exchange == _plain(self.venue_out, self.venue_refs), msg
         self.venue_out.clear()
         return exchange
 
     def unsolicited(self) -> list[tuple[str, dict[str, Any]]]:
         """What both sent by themselves since the last request (e.g. at the close), compared."""
-        exchange, venue = _plain(self.acct_sent), _plain(self.venue_out)
+        exchange = _plain(self.acct_sent, self.acct_refs)
+        venue = _plain(self.venue_out, self.venue_refs)
         self.acct_sent.clear()
         self.venue_out.clear()
         assert exchange == venue
         return exchange
 
 
-def _plain(msgs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+def _plain(msgs: list[Any], refs: dict[int, int]) -> list[tuple[str, dict[str, Any]]]:
+    """Each message as its type name and fields, without :data:`OWN_NUMBERS`, its order
+    reference number renumbered in ``refs`` (the side's numbers so far)."""
     out = []
     for m in msgs:
         fields = {k: v for k, v in dataclasses.asdict(m).items() if k not in OWN_NUMBERS}
+        if fields.get(ORDER_REF):
+            fields[ORDER_REF] = refs.setdefault(fields[ORDER_REF], len(refs) + 1)
         out.append((type(m).__name__, fields))
     return out
 
@@ -188,14 +203,18 @@ def test_a_replace_at_or_below_the_executed_shares_replaces_the_order_dead_on_bo
     """Buy 150 takes the 100 offered and rests 50; a Replace whose chain total (the
     wire's quantity: executed + new open) is at or below the 100 executed is a valid
     Replace (quantity 1..999,999) with nothing left to expose: Order Replaced with 0
-    shares, state ``D``; the original is gone and the UserRefNum consumed. The exchange
-    answered Rejected INVALID_QUANTITY and kept the original."""
+    shares, state ``D``, a fresh order reference number; the original is gone and the
+    UserRefNum consumed. The exchange answered Rejected INVALID_QUANTITY and kept the
+    original; then answered order reference number 0."""
     tw = Twins()
     assert _types(tw.send(_enter(1, ASK, qty=150))) == ["OrderAccepted", "OrderExecuted"]
     [(name, fields)] = tw.send(_replace(1, 2, total, BID))
     assert name == "OrderReplaced"
     assert (fields["orig_user_ref_num"], fields["user_ref_num"]) == (1, 2)
     assert (fields["quantity"], fields["order_state"]) == (0, "D")
+    # a fresh order reference number (the second each side answers), as an Order Replaced
+    # always carries; the exchange answered 0
+    assert fields["order_reference_number"] == 2
     assert tw.acct.records[1].state == "done" and tw.venue.live_orders() == []
     assert list(tw.engine.resting_orders()) == []
     assert tw.send(v50.CancelOrder(1, 0)) == [] and tw.send(v50.CancelOrder(2, 0)) == []

@@ -75,7 +75,7 @@ class OrderRecord:
     side: str
     price: int
     quantity: int
-    ref: int = 0  # order reference number (0: never reached the book)
+    ref: int = 0  # order reference number (0: none given, a rejected order)
     executed: int = 0
     open: int = 0
     state: str = "live"  # live, done, rejected
@@ -455,22 +455,26 @@ class Account50(_AccountBase):
         5.0 section 2.2: neither case 1, the original is live, nor case 2, its details
         are valid), with nothing left to expose: the original leaves the book (the feed
         shows its delete), the UserRefNum is consumed and the answer is an Order Replaced
-        of 0 shares, Order State ``D`` (dead), order reference number 0 (never on the
-        book). The chain is done: it is liable for no more than it executed. As the
-        backtest venue (``SimulatedVenue._replace``, ``exposed == 0``) answers. Why: the
-        account answered Rejected INVALID_QUANTITY and kept the original open, a reject
-        the spec gives no Replace, so the same strategy saw its chain end in a backtest
-        and go on trading live. Test:
+        of 0 shares, Order State ``D`` (dead), and a fresh order reference number
+        (:meth:`MatchingEngine.new_ref`: the feed never shows it). The chain is done: it
+        is liable for no more than it executed. As the backtest venue
+        (``SimulatedVenue._replace``, ``exposed == 0``) answers. The reference number: the
+        spec text in this repository says nothing of a dead replacement's, so the
+        exchange follows the backtest venue, the oracle, which gives every replacement a
+        fresh one (it answered 0). Why: the account answered Rejected INVALID_QUANTITY
+        and kept the original open, a reject the spec gives no Replace, so the same
+        strategy saw its chain end in a backtest and go on trading live. Test:
         ``tests/test_exchange_venue_replace_parity.py::test_a_replace_at_or_below_the_executed_shares_replaces_the_order_dead_on_both``.
         """
         self._cancel(old.key, 0)
         old.state = "done"
         rec = self._successor(old, msg.user_ref_num, 0, msg.price)
         rec.state = "done"
+        rec.ref = self.engine.new_ref()
         rep = v50.OrderReplaced(
             ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, 0, old.symbol, msg.price,
-            msg.time_in_force, msg.display, 0, "P", msg.intermarket_sweep_eligibility, "N",
-            "D", msg.cl_ord_id, msg.appendages,
+            msg.time_in_force, msg.display, rec.ref, "P", msg.intermarket_sweep_eligibility,
+            "N", "D", msg.cl_ord_id, msg.appendages,
         )  # fmt: skip
         return [rep]
 

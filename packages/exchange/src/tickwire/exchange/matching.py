@@ -322,6 +322,20 @@ class MatchingEngine:
                 del levels[o.price]
             del self.orders[o.ref]
 
+    def new_ref(self) -> int:
+        """A fresh order reference number, for an order that never reaches a book.
+
+        Rule: taken from the numbers :meth:`submit` and :meth:`replace` give, so it is
+        never another order's; nothing is published (the feed never shows the order).
+        Why: an OUCH 5.0 Replace that leaves the replacement dead answers an Order
+        Replaced, which carries the replacement's order reference number; the account
+        answered 0 where the backtest venue gives a fresh number. Test:
+        ``tests/test_exchange_venue_replace_parity.py::test_a_replace_at_or_below_the_executed_shares_replaces_the_order_dead_on_both``.
+        """
+        ref = self.next_ref
+        self.next_ref += 1
+        return ref
+
     def execute(self, ref: int, shares: int) -> int:
         """Execute up to ``shares`` of a resting order against hidden contra flow
         (replayed executions of a seed file); returns the shares executed."""
