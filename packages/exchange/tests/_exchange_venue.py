@@ -1,8 +1,11 @@
 """The sans-I/O exchange the account tests drive: a real MatchingEngine and a real
 account, every message the engine publishes encoded and replayed into a real BookManager
-(``equal`` checks the two books agree), the account's answers kept in ``sent``."""
+(``equal`` checks the two books agree), the account's answers kept in ``sent``; the
+engine's clock is ``clock`` (always 1 unless a test drives it)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from tickwire.engine.book import BookManager
 from tickwire.exchange import MatchingEngine
@@ -14,11 +17,13 @@ from tickwire.ouch import v50
 class Venue:
     """An engine whose every published message is encoded and replayed into books."""
 
-    def __init__(self, account: type[Account50] | type[Account42]) -> None:
+    def __init__(
+        self, account: type[Account50] | type[Account42], clock: Callable[[], int] = lambda: 1
+    ) -> None:
         self.books = BookManager()
         self.published: list[bytes] = []
         self.sent: list[object] = []
-        self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), lambda: 1)
+        self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), clock)
         self.acct = account("TW", self.engine, self.sent.append)
         self.engine.system("Q")
         self.engine.add_instrument("AAPL")

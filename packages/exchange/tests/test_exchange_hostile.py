@@ -211,6 +211,60 @@ def test_day_orders_expire_at_the_close_and_the_feed_shows_it() -> None:
         v.equal()
 
 
+def test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock() -> None:
+    """OUCH 4.2 Time In Force N (not 0, 99998 or 99999) is N seconds: the order is
+    canceled N seconds after its acceptance, Order Canceled reason ``T`` (timeout) sent
+    unsolicited, its Order Delete on the feed; a replacement's own Time In Force counts
+    from the replace. The test drives the engine's clock: what is due expires before the
+    next message is answered, or when ``expire`` is called (the server's timer). Such
+    orders were good for ever: the Cancel below was answered reason ``U``."""
+    from tickwire.itch import OrderDelete, decode
+
+    s = 1_000_000_000
+    t0 = 36_000 * s
+    now = [t0]
+    v = _Venue(Account42, clock=lambda: now[0])
+
+    def enter(token: str, price: int, tif: int) -> list[object]:
+        e = v42.EnterOrder(token, "B", 100, "AAPL", price, tif, "TW", "Y", "P", "N", 0, "N", " ")
+        return v.acct.handle(e)
+
+    for token, price, tif in [("A", 1_400_000, 5), ("B", 1_390_000, 10), ("R", 1_380_000, 5)]:
+        assert [type(m) for m in enter(token, price, tif)] == [v42.OrderAccepted]
+    now[0] = t0 + 2 * s  # the replacement's 5 s count from here: it ends at t0 + 7 s
+    replace = v42.ReplaceOrder("R", "R2", 100, 1_370_000, 5, "Y", "N", 0)
+    assert [type(m) for m in v.acct.handle(replace)] == [v42.OrderReplaced]
+
+    now[0] = t0 + 5 * s - 1  # not yet
+    assert [type(m) for m in enter("C", 1_360_000, v42.TIF_SYSTEM_HOURS)] == [v42.OrderAccepted]
+    assert v.sent == []
+    now[0] = t0 + 5 * s  # A's time is up: it expires before the Cancel is answered
+    ref = v.acct.records["A"].ref
+    published = len(v.published)
+    assert v.acct.handle(v42.CancelOrder("A", 0)) == []
+    assert v.sent == [v42.OrderCanceled(t0 + 5 * s, "A", 100, "T")]
+    assert [decode(m) for m in v.published[published:]] == [OrderDelete(1, 0, t0 + 5 * s, ref)]
+    assert v.acct.records["R2"].state == "live"  # R's 5 s were replaced by R2's own
+    v.equal()
+
+    v.sent.clear()
+    now[0] = t0 + 7 * s  # the server's timer: nothing else happens
+    assert v.acct.expire() == 1
+    assert v.sent == [v42.OrderCanceled(t0 + 7 * s, "R2", 100, "T")]
+    assert v.acct.next_expiry() == t0 + 10 * s
+    v.sent.clear()
+    now[0] = t0 + 10 * s - 1
+    assert v.acct.expire() == 0 and v.sent == []
+    now[0] = t0 + 10 * s
+    assert v.acct.expire() == 1
+    assert v.sent == [v42.OrderCanceled(t0 + 10 * s, "B", 100, "T")]
+    assert v.acct.next_expiry() is None
+    live = {k for k, r in v.acct.records.items() if r.state == "live"}
+    assert live == {"C"}  # system hours: no time limit
+    assert [o.tag for o in v.engine.resting_orders()] == ["C"]
+    v.equal()
+
+
 # --- one port's session over, the other still trading ----------------------------------
 
 

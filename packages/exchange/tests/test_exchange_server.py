@@ -115,6 +115,44 @@ def test_ouch50_and_ouch42_ports_accept_execute_reject_cancel() -> None:
     assert ex.account42.ledger.positions == {"AAPL": 100}
 
 
+async def _time_in_force_seconds() -> tuple[list[object], Exchange, float]:
+    ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), ouch42_port=0))
+    try:
+        ex.open_market()
+        ex.engine.add_instrument("AAPL")
+        assert ex.ouch42_port is not None
+        c4 = OuchClient("127.0.0.1", ex.ouch42_port, "TW", "SECRET", version="4.2")
+        await c4.connect()
+        loop = asyncio.get_running_loop()
+        c4.send(c4.book42.enter("B", 100, "AAPL", 1_400_000, time_in_force=1))
+        got: list[object] = [await asyncio.wait_for(c4.next_update(), 5)]
+        start = loop.time()
+        got.append(await asyncio.wait_for(c4.next_update(), 5))  # nothing else is sent
+        waited = loop.time() - start
+        await c4.close()
+    finally:
+        await ex.close()
+    return got, ex, waited
+
+
+def test_ouch42_a_time_in_force_in_seconds_expires_unsolicited() -> None:
+    """A 4.2 order of Time In Force 1 (second), with nothing else happening: the
+    exchange's timer cancels it a second after its acceptance, Order Canceled reason
+    ``T``, the book empty. It rested for ever, the client waiting in vain."""
+    got, ex, waited = run(_time_in_force_seconds())
+    acc, canceled = got
+    assert isinstance(acc, v42.OrderAccepted) and acc.time_in_force == 1
+    assert isinstance(canceled, v42.OrderCanceled)
+    assert (canceled.order_token, canceled.decrement_shares, canceled.reason) == (
+        acc.order_token,
+        100,
+        "T",
+    )
+    assert 0.5 < waited < 3.0
+    assert canceled.timestamp - acc.timestamp >= 1_000_000_000
+    assert list(ex.engine.resting_orders()) == []
+
+
 async def _bad_login() -> None:
     ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
     try:

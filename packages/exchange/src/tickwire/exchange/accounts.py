@@ -4,7 +4,9 @@ An account is one OUCH port: it turns inbound messages into matching engine requ
 answers the way NASDAQ does: Order Accepted (with the order reference number the ITCH
 feed shows), Order Executed for every fill (liquidity flag ``A`` added or ``R`` removed,
 the match number of the ITCH Order Executed), Order Canceled (reason ``U`` user request,
-``I`` the unexecuted rest of an IOC order), Order Replaced, Order Modified (a Modify:
+``I`` the unexecuted rest of an IOC order, ``T`` timeout: a Day order at the End of
+Market Hours, :meth:`_AccountBase.at_close`, or a 4.2 order whose Time In Force in
+seconds is up, :meth:`_AccountBase.expire`), Order Replaced, Order Modified (a Modify:
 :meth:`_AccountBase._modify`, OUCH 5.0 section 2.4) and Rejected.
 
 Inbound messages are benignly repeatable, as the spec requires: an Enter or Replace with
@@ -36,6 +38,7 @@ sent, then the exception goes on.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -51,8 +54,14 @@ from tickwire.exchange.matching import (
 from tickwire.ouch import v42, v50
 from tickwire.ouch.orders import modify_refusal
 
-__all__ = ["Account42", "Account50", "OrderRecord"]
+__all__ = ["TIMEOUT", "Account42", "Account50", "OrderRecord", "v42_lifetime"]
 
+#: Order Canceled reason ``T``, timeout (OUCH 5.0 and 4.2 alike): a Day order at the End of
+#: Market Hours, a 4.2 order at the end of its Time In Force in seconds. The codecs
+#: (tickwire.ouch.v42/v50) have no table of cancel reasons to take it from.
+TIMEOUT = "T"
+#: Nanoseconds in a second: a 4.2 Time In Force in seconds, on the engine's clock (ns).
+_NS = 1_000_000_000
 #: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port (see _V42_REJECT).
 Reject = v50.RejectReason
 MAX_SHARES = 1_000_000
@@ -80,6 +89,20 @@ class OrderRecord:
     open: int = 0
     state: str = "live"  # live, done, rejected
     day: bool = False  # ends with market hours (5.0 Time In Force 0; 4.2 99998)
+    expires: int | None = None  # engine clock (ns) it is canceled at (4.2 TIF in seconds)
+
+
+def v42_lifetime(time_in_force: int) -> int | None:
+    """How long (ns) a 4.2 order of ``time_in_force`` lives, or None: no time limit.
+
+    Rule: OUCH 4.2's Time In Force is a number of seconds but for ``v42.TIF_IOC`` (0),
+    ``TIF_MARKET_HOURS`` (99998, a Day order: :meth:`_AccountBase.at_close`) and
+    ``TIF_SYSTEM_HOURS`` (99999). Test:
+    ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
+    """
+    if time_in_force in (v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS):
+        return None
+    return time_in_force * _NS
 
 
 def _ouch_price(price: int) -> bool:
@@ -107,6 +130,8 @@ class _AccountBase:
         self.records: dict[int | str, OrderRecord] = {}
         self.ignored = 0
         self._batch: list[object] | None = None
+        # (deadline ns, arrival, key) of orders with a time limit: :meth:`expire`
+        self._deadlines: list[tuple[int, int, int | str]] = []
 
     def _emit(self, msg: object) -> None:
         if self._batch is not None:
@@ -171,7 +196,52 @@ class _AccountBase:
             return
         dec = self._cancel(tag, 0)
         if dec:
-            self._emit(self._canceled(tag, dec, "T"))
+            self._emit(self._canceled(tag, dec, TIMEOUT))
+
+    def _expire_after(self, rec: OrderRecord, accepted: int, lifetime: int | None) -> None:
+        """Give ``rec`` (accepted at engine time ``accepted``) its deadline, if any."""
+        if lifetime is None or rec.state != "live":
+            return
+        rec.expires = accepted + lifetime
+        heapq.heappush(self._deadlines, (rec.expires, len(self.entered), rec.key))
+
+    def next_expiry(self) -> int | None:
+        """The engine time (ns) :meth:`expire` next has an order to cancel at, or None."""
+        heap = self._deadlines
+        while heap:
+            deadline, _, key = heap[0]
+            rec = self.records.get(key)
+            if rec is not None and rec.state == "live" and rec.expires == deadline:
+                return deadline
+            heapq.heappop(heap)  # gone meanwhile (filled, canceled, replaced)
+        return None
+
+    def expire(self, now: int | None = None) -> int:
+        """Cancel every live order whose time is up at engine time ``now`` (default: the
+        engine's clock); returns how many.
+
+        Rule: an OUCH 4.2 order whose Time In Force is N seconds (:func:`v42_lifetime`)
+        is canceled N seconds after it was accepted (the timestamp of its Order Accepted
+        or Order Replaced: a replacement's own Time In Force counts from its replace),
+        earliest deadline first: the feed shows its Order Delete and the account answers
+        Order Canceled, reason :data:`TIMEOUT`, unsolicited. Time is the engine's clock,
+        so the exchange is driven sans-I/O: :meth:`Account42.handle` expires what is due
+        before it answers (a Cancel or Replace of an order whose time is up finds it
+        gone), and the server calls this when :meth:`next_expiry` comes and before
+        anything can trade (``Exchange._expire_due``). Why: every such order was good
+        for ever. Test:
+        ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
+        """
+        if now is None:
+            now = self.engine.clock()
+        n = 0
+        while (deadline := self.next_expiry()) is not None and deadline <= now:
+            _, _, key = heapq.heappop(self._deadlines)
+            dec = self._cancel(key, 0)
+            if dec:
+                self._emit(self._canceled(key, dec, TIMEOUT))
+                n += 1
+        return n
 
     def _validate(self, symbol: str, side: str, qty: int, price: int) -> Reject | None:
         """Why a new order is rejected, or None when it may enter the book."""
@@ -501,6 +571,7 @@ class Account42(_AccountBase):
 
     def _handle(self, msg: object) -> list[object]:
         ts = self.engine.clock()
+        self.expire(ts)  # what is due goes first (sent unsolicited), then the answer
         if isinstance(msg, v42.EnterOrder):
             if msg.order_token in self.records:
                 self.ignored += 1
@@ -517,6 +588,7 @@ class Account42(_AccountBase):
             rec, unfilled = self._enter(
                 msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc, day
             )
+            self._expire_after(rec, ts, v42_lifetime(msg.time_in_force))
             acc = v42.OrderAccepted(
                 ts, msg.order_token, msg.buy_sell_indicator, msg.shares, msg.stock, msg.price,
                 msg.time_in_force, msg.firm, msg.display, rec.ref, msg.capacity,
@@ -566,6 +638,7 @@ class Account42(_AccountBase):
         rec.ref = ref
         rec.open = resting
         rec.state = "live" if resting else "done"
+        self._expire_after(rec, ts, v42_lifetime(msg.time_in_force))
         rep = v42.OrderReplaced(
             ts, msg.replacement_order_token, old.side, msg.shares, old.symbol, msg.price,
             msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,

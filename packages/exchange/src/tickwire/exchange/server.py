@@ -16,6 +16,12 @@
   dropping the OUCH connection after every N orders, *after* the order was processed but
   before its answers left (the harshest moment for a client).
 
+OUCH 4.2 orders with a Time In Force in seconds expire on the engine's clock
+(:meth:`~tickwire.exchange.accounts.Account42.expire`): a timer fires at the next
+deadline (:meth:`Exchange._arm_expiry`), and what is due expires before any OUCH
+message is handled or any flow message applied (:meth:`Exchange._expire_due`), so an
+order whose time is up never trades.
+
 A message an OUCH port cannot decode (an unknown type, a length its type does not have)
 gets no answer, as at NASDAQ, and is not lost without a word: it is counted
 (:attr:`Exchange.undecodable`, ``ouch_undecodable`` in the command's stats) and the first
@@ -140,6 +146,9 @@ class Exchange:
         #: OUCH messages no decoder could read (unknown type, wrong length): unanswered.
         self.undecodable = 0
         self._enters = 0
+        # the timer of the next 4.2 Time In Force deadline (_arm_expiry), and its time
+        self._expiry_timer: asyncio.TimerHandle | None = None
+        self._expiry_at: int | None = None
 
     @classmethod
     async def start(cls, config: ExchangeConfig) -> Exchange:
@@ -205,8 +214,50 @@ class Exchange:
         if isinstance(owner, Account50 | Account42):
             owner.on_fill(fill)
 
+    # -- time in force -------------------------------------------------------------
+    def _expire_due(self) -> None:
+        """Expire every account order whose time is up now, then arm the timer for the
+        next deadline.
+
+        Rule: called before an OUCH message is handled and before a flow message is
+        applied (nothing trades with an order past its time, whichever port or flow it
+        comes from), and by the timer when the next deadline comes (the client hears of
+        the expiry then, unsolicited, even when nothing else happens). Why: OUCH 4.2
+        orders with a Time In Force in seconds were good for ever. Tests:
+        ``test_exchange_server.py::test_ouch42_a_time_in_force_in_seconds_expires_unsolicited``
+        and, sans-I/O, ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
+        """
+        for account in (self.account50, self.account42):
+            account.expire()
+        self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        """(Re)start the timer for the earliest deadline of either account, if any (only
+        on a running loop: driven sans-I/O, the caller calls ``expire`` itself)."""
+        due = [a.next_expiry() for a in (self.account50, self.account42)]
+        at = min((d for d in due if d is not None), default=None)
+        if at == self._expiry_at and (at is None or self._expiry_timer is not None):
+            return
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+        self._expiry_timer, self._expiry_at = None, at
+        if at is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, (at - self.engine.clock()) / 1e9)
+        self._expiry_timer = loop.call_later(delay, self._on_expiry_timer)
+
+    def _on_expiry_timer(self) -> None:
+        self._expiry_timer, self._expiry_at = None, None
+        self._expire_due()
+        self.flush()
+
     # -- OUCH in --------------------------------------------------------------------
     def _on_ouch50(self, conn: ServerConnection, data: bytes) -> None:
+        self._expire_due()
         try:
             msg = v50.decode_inbound(data)
         except OuchError as exc:
@@ -215,6 +266,7 @@ class Exchange:
         self._answer(self.ouch50, self.account50.handle(msg), isinstance(msg, v50.EnterOrder))
 
     def _on_ouch42(self, conn: ServerConnection, data: bytes) -> None:
+        self._expire_due()
         try:
             msg = v42.decode_inbound(data)
         except OuchError as exc:
@@ -249,6 +301,7 @@ class Exchange:
         for reply in replies:
             runner.core.publish(ouch_encode(reply))
         runner.pump()
+        self._arm_expiry()  # the order just entered or replaced may have a deadline
         self.flush()
         n = self.config.faults.drop_ouch_every
         if enter:
@@ -276,6 +329,7 @@ class Exchange:
     def replay(self, messages: Iterable[Message]) -> None:
         """Replay seed messages at once (seeding the books)."""
         for msg in messages:
+            self._expire_due()
             self.flow.apply(msg)
         self.flush()
 
@@ -286,6 +340,7 @@ class Exchange:
         n = 0
         pause = batch / rate if rate > 0 else 0.0
         for msg in messages:
+            self._expire_due()
             self.flow.apply(msg)
             n += 1
             if n % batch == 0:
@@ -301,6 +356,9 @@ class Exchange:
     async def close(self) -> None:
         """End the OUCH sessions (both before either port closes: no order is taken on one
         while the other has ended), close the ports, end the feed session."""
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
         runners = [r for r in (self.ouch50, self.ouch42) if r is not None]
         for r in runners:
             r.end_session()
