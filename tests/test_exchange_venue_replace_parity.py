@@ -17,12 +17,11 @@ message types with the same fields, but for the timestamp and the match number, 
 each side numbers by itself. Order reference numbers are compared by what they say: each
 side's are renumbered in the order they first appear in its answers (0 stays 0), so a
 fresh number on one side must be a fresh number on the other, at the same place. The
-exchange answered
-Rejected and kept the original, and consumed the UserRefNum; then it rejected the
-below-executed Replace keeping the original, accepted prices up to 4,294,967,295,
-answered 0x07 after the close and kept Day orders past it, and gave a dead Order
-Replaced reference number 0 where the venue gives a fresh one (each test names its
-case).
+exchange answered Rejected and kept the original, and consumed the UserRefNum; then it
+rejected the below-executed Replace keeping the original, accepted prices up to
+4,294,967,295, answered 0x07 after the close and kept Day orders past it, and gave a
+dead Order Replaced reference number 0 where the venue gives a fresh one (each test
+names its case).
 """
 
 from __future__ import annotations
