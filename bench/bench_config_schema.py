@@ -9,7 +9,9 @@ of 2,000, and the error each gives for
 ``tick = 0`` in the first instrument, which is what the threshold contract fixes
 (``instrument[0].tick: must be between 1 and 4294967295, got 0``). The msgspec and
 pydantic models here are the same keys, types and bounds as
-:class:`tickwire.threshold.config.ThresholdConfig` (strict: no ``true`` for ``1``).
+:class:`tickwire.threshold.config.ThresholdConfig` (strict: no ``true`` for ``1``); the
+quantity bound is OUCH's one table, ``tickwire.ouch.v50.MAX_QUANTITY``, never a literal
+(``test_engine_ouch_limits.py::test_no_source_restates_the_limits`` scans ``bench/``).
 """
 
 import sys
@@ -18,6 +20,7 @@ import tomllib
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from tickwire.ouch.v50 import MAX_QUANTITY
 from tickwire.threshold.config import config_from_mapping
 
 EXAMPLE = tomllib.loads(
@@ -92,7 +95,7 @@ def _msgspec(msgspec: Any) -> tuple[str, float, str]:
 
     u32 = Annotated[int, Meta(ge=0, le=2**32 - 1)]
     port = Annotated[int, Meta(ge=1, le=65535)]
-    qty = Annotated[int, Meta(ge=0, le=999_999)]
+    qty = Annotated[int, Meta(ge=0, le=MAX_QUANTITY)]
     lim = Annotated[int, Meta(ge=0, le=2**62)]
 
     class Instrument(Struct, forbid_unknown_fields=True, frozen=True):  # type: ignore[call-arg, misc, unused-ignore]
@@ -102,7 +105,7 @@ def _msgspec(msgspec: Any) -> tuple[str, float, str]:
         base_qty: qty
         step_qty: qty
         tick: Annotated[int, Meta(ge=1, le=2**32 - 1)]
-        max_order_qty: Annotated[int, Meta(ge=1, le=999_999)]
+        max_order_qty: Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
         max_position: lim
         max_notional: lim
 
@@ -135,10 +138,10 @@ def _pydantic(pydantic: Any) -> tuple[str, float, str]:
         locate: int = Field(ge=1, le=65535)
         symbol: str = Field(min_length=1, max_length=8, pattern=r"^[!-~]+$")
         limit_price: int = Field(ge=1, le=2**32 - 1)
-        base_qty: int = Field(ge=0, le=999_999)
-        step_qty: int = Field(ge=0, le=999_999)
+        base_qty: int = Field(ge=0, le=MAX_QUANTITY)
+        step_qty: int = Field(ge=0, le=MAX_QUANTITY)
         tick: int = Field(ge=1, le=2**32 - 1)
-        max_order_qty: int = Field(ge=1, le=999_999)
+        max_order_qty: int = Field(ge=1, le=MAX_QUANTITY)
         max_position: int = Field(ge=0, le=2**62)
         max_notional: int = Field(ge=0, le=2**62)
 

@@ -2,7 +2,7 @@
 and ``MAX_PRICE``: pre-trade risk re-exports them (``MAX_OUCH_QUANTITY``,
 ``MAX_OUCH_PRICE``), the reference venue reads them and the compiled venue is given them,
 so the two venues and risk cannot drift apart. Both venues accept an order at each limit
-and reject one past it; no engine or exchange source restates the limits as literals."""
+and reject one past it; no engine, exchange or bench source restates the limits as literals."""
 
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ def test_risk_reexports_the_one_table() -> None:
 
 
 def test_no_source_restates_the_limits() -> None:
+    """The engine, exchange and OUCH sources and the bench scripts (``bench/``: its
+    config-schema models bound quantities by ``v50.MAX_QUANTITY``) hold no limit literal."""
     found = []
-    for pkg in ("engine", "exchange", "ouch"):
-        for path in sorted((ROOT / "packages" / pkg / "src").rglob("*")):
+    roots = [ROOT / "packages" / pkg / "src" for pkg in ("engine", "exchange", "ouch")]
+    for root in [*roots, ROOT / "bench"]:
+        for path in sorted(root.rglob("*")):
             if path.suffix not in (".py", ".pyx", ".pxd") or path.name == "v50.py":
                 continue
             for n, line in enumerate(path.read_text().splitlines(), 1):
