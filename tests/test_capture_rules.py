@@ -467,7 +467,9 @@ def test_an_impossible_pcap_header_or_record_is_one_line(
         )
     elif damage == "version":
         struct.pack_into("<HH", raw, 4, 3, 0)
-        want = "pcap version 3.0 is not 2.4, the version pcap files are written in (at byte 4)"
+        want = (
+            "pcap version 3.0 is not 2.0 to 2.4, the versions pcap files are written in (at byte 4)"
+        )
     else:
         at = _last_record_at(bytes(raw))
         n = struct.unpack_from("<I", raw, at + 8)[0]

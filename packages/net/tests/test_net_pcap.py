@@ -318,19 +318,84 @@ def test_is_capture_reads_the_magic_under_gzip(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "endian"), [((3, 0), "<"), ((3, 0), ">"), ((2, 3), "<"), ((1, 0), "<")]
+    ("version", "endian"),
+    [((3, 0), "<"), ((3, 0), ">"), ((2, 5), "<"), ((1, 0), "<"), ((0, 4), ">"), ((543, 0), "<")],
 )
-def test_a_pcap_version_other_than_2_4_is_refused(version: tuple[int, int], endian: str) -> None:
-    """A classic pcap header of another version than 2.4 is refused at the header, one
-    line naming the version. It was read as 2.4, its records trusted."""
+def test_a_pcap_version_other_than_2_0_to_2_4_is_refused(
+    version: tuple[int, int], endian: str
+) -> None:
+    """A classic pcap header of a version other than 2.0 to 2.4 is refused at the header,
+    one line naming the version (libpcap refuses them too, but for DG/UX's 543.0). It was
+    read as 2.4, its records trusted."""
     raw = bytearray(_written("pcap_be" if endian == ">" else "pcap", _frames(2)))
     struct.pack_into(endian + "HH", raw, 4, *version)
     with pytest.raises(BadPcap) as err:
         list(read_pcap(bytes(raw)))
     assert str(err.value) == (
-        f"pcap version {version[0]}.{version[1]} is not 2.4, the version pcap files are "
-        "written in (at byte 4)"
+        f"pcap version {version[0]}.{version[1]} is not 2.0 to 2.4, the versions pcap files "
+        "are written in (at byte 4)"
     )
+
+
+def _old_version(minor: int, endian: str, frames: list[tuple[int, bytes]]) -> bytes:
+    """``frames`` (microsecond timestamps), each cut by 4 bytes, as a pcap of version
+    ``2.minor`` (0 to 3) written by the project's writer, then patched: the version, and
+    each record's lengths in the order of that version: wire length first before 2.3;
+    in 2.3 the records alternate, wire length first or captured length first (files of
+    2.3 were written both ways)."""
+    raw = bytearray(_written("pcap_be" if endian == ">" else "pcap_us", frames))
+    struct.pack_into(endian + "HH", raw, 4, 2, minor)
+    at = 24
+    for i in range(len(frames)):
+        incl = struct.unpack_from(endian + "I", raw, at + 8)[0]
+        del raw[at + 16 + incl - 4 : at + 16 + incl]  # the capture cut the frame's tail
+        lengths = (incl - 4, incl)
+        if minor < 3 or i % 2:
+            lengths = lengths[::-1]
+        struct.pack_into(endian + "II", raw, at + 8, *lengths)
+        at += 16 + incl - 4
+    assert at == len(raw)
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize("minor", [0, 1, 2, 3])
+def test_a_pcap_of_2_0_to_2_3_is_read_as_libpcap_reads_it(minor: int, endian: str) -> None:
+    """A classic pcap of version 2.0 to 2.2 holds each record's wire length before its
+    captured length, and one of 2.3 either order: libpcap (and tshark) read 2.0 to 2.2
+    swapped, and 2.3 swapped where the captured length would be past the wire length.
+    They are read so: the frames as captured, their wire lengths (tshark reads the same
+    files to the same frames: the test below). They were refused (``pcap version 2.3 is
+    not 2.4``)."""
+    frames = _frames(6)
+    got = [
+        (r.timestamp_ns, r.frame, r.original_length)
+        for r in read_pcap(_old_version(minor, endian, frames))
+    ]
+    assert got == [(ts // 1000 * 1000, fr[:-4], len(fr)) for ts, fr in frames]
+
+
+@pytest.mark.tshark
+@needs_tshark
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize("minor", [0, 1, 2, 3])
+def test_tshark_reads_the_2_0_to_2_3_files_to_the_same_frames(
+    tmp_path: Path, minor: int, endian: str
+) -> None:
+    """tshark reads each file of the test above to the frames read_pcap reads: rewritten
+    by tshark as a pcap of 2.4 (``-F pcap``), the same timestamps, bytes and wire lengths."""
+    raw = _old_version(minor, endian, _frames(6))
+    old, new = tmp_path / "old.pcap", tmp_path / "new.pcap"
+    old.write_bytes(raw)
+    subprocess.run(
+        ["tshark", "-r", str(old), "-F", "pcap", "-w", str(new)],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert struct.unpack_from("<HH", new.read_bytes(), 4) == (2, 4)
+    theirs = [(r.timestamp_ns, r.frame, r.original_length) for r in read_pcap(new)]
+    ours = [(r.timestamp_ns, r.frame, r.original_length) for r in read_pcap(raw)]
+    assert theirs == ours
+    assert len(ours) == 6 and all(len(fr) == n - 4 for _, fr, n in ours)
 
 
 @pytest.mark.parametrize("fmt", ["pcap", "pcap_be", "pcapng"])

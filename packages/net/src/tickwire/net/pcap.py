@@ -14,11 +14,11 @@ memory. Every length read from the file is checked before it is used: a record l
 16 MiB, a pcapng block length below 12, unaligned or past the end of the file, packet data
 running past its block, a record holding more bytes than its frame had on the wire, a
 packet for an interface not declared in its section, a file cut inside a header or a
-record, a classic pcap version other than 2.4 (a pcapng section's major version other
-than 1), a second capture's header where a record
-should be (two files concatenated): each is a :class:`~tickwire.net.errors.BadPcap`
-naming it, with the byte offset. A clean end of file between records is the only silent
-end.
+record, a classic pcap version other than 2.0 to 2.4 (a pcapng section's major version
+other than 1; the record lengths of 2.0 to 2.3 are read in their order, as libpcap does),
+a second capture's header where a record should be (two files concatenated): each is a
+:class:`~tickwire.net.errors.BadPcap` naming it, with the byte offset. A clean end of
+file between records is the only silent end.
 
 :class:`PcapWriter` writes classic pcap with nanosecond timestamps (magic ``a1b23c4d``) and
 :class:`PcapngWriter` pcapng (one section, one interface with ``if_tsresol`` 9, enhanced
@@ -205,16 +205,9 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
         endian = ">"
     if not ch.need(24):
         raise BadPcap("file ends inside the pcap header", offset=0)
-    version = struct.unpack_from(endian + "HH", ch.buf, 4)
-    if version != (2, 4):
-        # Why: every other version was read as 2.4 (a 3.0 file, a header of garbage after
-        # a good magic) and its records trusted. Test:
-        # test_net_pcap.py::test_a_pcap_version_other_than_2_4_is_refused.
-        raise BadPcap(
-            f"pcap version {version[0]}.{version[1]} is not 2.4, the version pcap files are "
-            "written in",
-            offset=4,
-        )
+    major, minor = struct.unpack_from(endian + "HH", ch.buf, 4)
+    swapped, maybe_swapped = _lengths_swapped(major, minor)
+    lengths_swapped = swapped or maybe_swapped
     scale = 1 if magic == _MAGIC_NS else 1000
     linktype = struct.unpack_from(endian + "I", ch.buf, 20)[0] & 0x0FFFFFFF
     ch.pos = 24
@@ -226,6 +219,8 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
                 raise CutPcap("file ends inside a record header", offset=ch.offset)
             return
         sec, frac, incl, orig = unpack(ch.buf, ch.pos)
+        if lengths_swapped and (swapped or incl > orig):  # a file before 2.4: see above
+            incl, orig = orig, incl
         if not 0 < incl <= MAX_RECORD:  # one compare for the records that are neither
             _second_header(ch)
             if incl:
@@ -239,13 +234,37 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
         yield PcapRecord(sec * 1_000_000_000 + frac * scale, ch.buf[start : ch.pos], linktype, orig)
 
 
+def _lengths_swapped(major: int, minor: int) -> tuple[bool, bool]:
+    """For a classic pcap header of version ``major.minor``, whether each record header
+    holds its wire length before its captured length (``swapped``), or does when the first
+    is the larger (``maybe_swapped``): libpcap read and wrote them in that order before
+    2.3, and files of 2.3 were written both ways, so libpcap (``sf-pcap.c``) and tshark
+    read 2.0 to 2.2 swapped and 2.3 swapped only where the captured length would be past
+    the wire length. 2.4 is read as written. Every other version is refused at the header,
+    one :class:`~tickwire.net.errors.BadPcap` naming it, as libpcap refuses them (it reads
+    543.0, DG/UX tcpdump's, which is refused here too).
+
+    Why: a 3.0 file or a header of garbage after a good magic was read as 2.4, its records
+    trusted; then 2.0 to 2.3, which libpcap and tshark read, were refused too. Tests:
+    ``test_net_pcap.py::test_a_pcap_of_2_0_to_2_3_is_read_as_libpcap_reads_it``,
+    ``::test_tshark_reads_the_2_0_to_2_3_files_to_the_same_frames``,
+    ``::test_a_pcap_version_other_than_2_0_to_2_4_is_refused``."""
+    if major != 2 or minor > 4:
+        raise BadPcap(
+            f"pcap version {major}.{minor} is not 2.0 to 2.4, the versions pcap files are "
+            "written in",
+            offset=4,
+        )
+    return minor < 3, minor == 3
+
+
 def _section_version(body: bytes, endian: str, block_start: int) -> None:
     """Raise :class:`~tickwire.net.errors.BadPcap` when the pcapng section header block
     whose body is ``body`` (from its byte-order magic on) is not of major version 1, the
     one pcapng files are written in (a minor version is a backward-compatible change, so
     1.x is read), naming the version and the offset of its field. Why: a section of
     another major version was read as if it were 1.0, its blocks trusted (as a classic
-    pcap of another version than 2.4 was). Test:
+    pcap of a version other than 2.0 to 2.4 was). Test:
     ``test_net_pcap.py::test_a_pcapng_section_of_another_major_version_is_refused``."""
     if len(body) < 8:
         raise BadPcap("short pcapng section header block", offset=block_start)
