@@ -314,8 +314,9 @@ class LiveEngine:
         #: control connections that have not sent their line yet, oldest first (the ones
         #: a new connection at the cap may evict: :meth:`_on_control`)
         self._control_waiting: dict[asyncio.StreamWriter, None] = {}
-        #: control connections whose line is being answered (never evicted)
-        self._control_answering = 0
+        #: control connections whose answer is not all handed to the kernel yet, oldest
+        #: first (the client not reading it: evicted at the cap after the silent ones)
+        self._control_answering: dict[asyncio.StreamWriter, None] = {}
         #: seconds a control client has to send its line (:meth:`_on_control`)
         self.control_timeout = CONTROL_TIMEOUT
         self._task: asyncio.Task[None] | None = None
@@ -662,36 +663,44 @@ class LiveEngine:
         """Answer one command line with one JSON line, then close.
 
         Rule: at most :data:`CONTROL_MAX_CLIENTS` connections at once. At the cap a new
-        connection evicts the oldest one that has not sent its line yet (closed without a
-        word); only when every place is taken by a connection being answered is the new
-        one closed at once, unanswered. A connection that has sent its line is never
-        evicted. Each has :attr:`control_timeout` seconds to send one line of at most
+        connection evicts the oldest one that has not sent its line yet, or, when every
+        place has sent its line, the oldest whose answer is stuck: its command carried out
+        and its answer written, but not all of it taken by the kernel (the answer is
+        handed over whole before the connection closes: no write buffer is left behind,
+        so the kernel's socket buffer is full and the client is not reading). An evicted
+        connection is aborted: closed at once, without a word or with the rest of its
+        answer dropped, its descriptor freed. So a new connection always gets a place.
+        Each has :attr:`control_timeout` seconds to send one line of at most
         :data:`CONTROL_LINE_LIMIT` bytes; a longer line is answered ``"ok": false``, a
         client that sends nothing or hangs up is closed without a word, and a client gone
         before the answer, or not reading it within :attr:`control_timeout`, is not an
         error. Why: the kill switch is the last line of defence and must not wait behind
         idle clients: when the 17th connection was simply closed, 16 connections that said
         nothing (a stuck monitoring script, a loop of ``nc -U``) made every ``kill`` fail
-        for up to :attr:`control_timeout`, and for good if they were renewed; now a client
-        that sends its command at once is served (a flood of more than
-        :data:`CONTROL_MAX_CLIENTS` new connections within the milliseconds its line takes
-        to arrive can still evict it). The cap and the timeouts stay: a client that
+        for up to :attr:`control_timeout`, and for good if they were renewed; then 16
+        clients that sent ``status`` and did not read a large answer did the same, since a
+        place being answered was never evicted and its answer's write waited on the full
+        buffer for :attr:`control_timeout`. Now a client that sends its command at once is
+        served (a flood of more than :data:`CONTROL_MAX_CLIENTS` new connections within
+        the milliseconds its line takes to arrive, or while its answer is still being
+        handed over, can still evict it). The cap and the timeouts stay: a client that
         connected and never sent held a task and a descriptor for the whole session (a
         loop of them takes the descriptors the OUCH reconnect needs), and one that hung
         up, or sent a line over the reader's limit, printed a traceback on the engine's
         stderr per connection. Tests: ``test_engine_live.py::test_control_*`` (the
-        eviction: ``test_control_a_kill_is_served_past_silent_clients_at_the_cap``).
+        eviction: ``test_control_a_kill_is_served_past_silent_clients_at_the_cap``,
+        ``test_control_a_kill_is_served_past_clients_not_reading_their_answer``).
         """
-        waiting = self._control_waiting
-        if len(waiting) + self._control_answering >= CONTROL_MAX_CLIENTS:
-            if not waiting:  # every place is being answered: nothing may be evicted
-                writer.close()
-                return
-            oldest = next(iter(waiting))
-            del waiting[oldest]
-            oldest.close()  # its readline sees the end: its task ends without a word
+        waiting, answering = self._control_waiting, self._control_answering
+        if len(waiting) + len(answering) >= CONTROL_MAX_CLIENTS:
+            places = waiting or answering  # the silent ones first, then the stuck answers
+            oldest = next(iter(places))
+            del places[oldest]
+            # Its readline sees the end (its task ends without a word), or its drain
+            # returns with the connection lost; abort, not close: close would wait for a
+            # stuck answer to be read, holding the descriptor.
+            oldest.transport.abort()
         waiting[writer] = None
-        answering = False
         try:
             try:
                 raw = await asyncio.wait_for(reader.readline(), self.control_timeout)
@@ -711,18 +720,22 @@ class LiveEngine:
                 return
             else:
                 answer = self._command(raw.decode("ascii", "replace").strip().lower())
-            answering = True
-            self._control_answering += 1
             answer["armed"] = self.runner.risk.armed
+            answering[writer] = None
+            # drain() returns once every byte is in the kernel (no buffer left to close
+            # with); until then the place is evictable (the client is not reading).
+            writer.transport.set_write_buffer_limits(high=0)
             writer.write((json.dumps(answer) + "\n").encode())
             await asyncio.wait_for(writer.drain(), self.control_timeout)
         except (ConnectionError, TimeoutError):  # gone, or not reading its answer
             pass
         finally:
             waiting.pop(writer, None)
-            if answering:
-                self._control_answering -= 1
-            writer.close()
+            answering.pop(writer, None)
+            if writer.transport.get_write_buffer_size():  # an answer not read in time:
+                writer.transport.abort()  # close() would hold it until read, for good
+            else:
+                writer.close()
 
     def _command(self, line: str) -> dict[str, Any]:
         if line == "kill":
@@ -973,12 +986,12 @@ class ControlError(OSError):
 
 
 class ControlUnanswered(ControlError):
-    """An engine's control socket was reached but gave no answer: every place taken by
-    clients being answered, the engine stopping or gone mid-answer, no answer in the
-    timeout, or not an engine's answer. Not bad input (the path names a live socket),
-    so ``live --command`` exits 1 (the run failed; try again), not 2 (usage), which
-    stays for a path where nothing listens. Test:
-    ``test_engine_live.py::test_live_command_to_a_busy_engine_exits_1``."""
+    """An engine's control socket was reached but gave no answer: the connection let go
+    for newer ones (more than :data:`CONTROL_MAX_CLIENTS` at once), the engine stopping
+    or gone mid-answer, no answer in the timeout, or not an engine's answer. Not bad
+    input (the path names a live socket), so ``live --command`` exits 1 (the run failed;
+    try again), not 2 (usage), which stays for a path where nothing listens. Test:
+    ``test_engine_live.py::test_live_command_to_an_engine_that_does_not_answer_exits_1``."""
 
 
 def check_control_path(path: str, *, remove_stale: bool = False) -> None:
@@ -1022,10 +1035,11 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
     reader's 64 KiB line limit and raised a bare ``ValueError`` (a traceback from ``live
     --command status``). Test:
     ``test_engine_live.py::test_control_a_status_over_64_kib_is_read_whole``.
-    A connection the engine closes without an answer (every place taken by clients
-    being answered, or the engine stopping) says so, where it said ``not an engine's
-    answer: b''`` or ``Connection lost``. Test:
-    ``test_engine_live.py::test_control_clients_that_do_not_read_their_answer_are_let_go``.
+    A connection the engine closes without an answer (let go for newer connections at
+    the cap, or the engine stopping) says so, where it said ``not an engine's answer:
+    b''`` or ``Connection lost``; the caller may try again. Test:
+    ``test_engine_live.py::test_control_a_kill_is_served_past_clients_not_reading_their_answer``
+    (it tries again).
     """
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
@@ -1036,8 +1050,8 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
             f"control socket {path}: {exc.strerror or exc} (is an engine running with it?)"
         ) from None
     unanswered = (
-        f"control socket {path}: closed without an answer (the engine is answering "
-        f"{CONTROL_MAX_CLIENTS} clients already, or stopping); try again"
+        f"control socket {path}: closed without an answer (let go for a newer one of "
+        f"more than {CONTROL_MAX_CLIENTS} clients at once, or the engine stopping); try again"
     )
     try:
         writer.write(command.encode("ascii") + b"\n")
@@ -1045,8 +1059,10 @@ async def send_command(path: str, command: str, timeout: float = 5.0) -> dict[st
         line = await asyncio.wait_for(reader.read(), timeout)  # to EOF: no line limit
     except ConnectionError:
         raise ControlUnanswered(unanswered) from None
-    except (TimeoutError, OSError) as exc:
-        raise ControlUnanswered(f"control socket {path}: {exc or 'no answer'}") from None
+    except TimeoutError:  # its message is empty: the line named no cause
+        raise ControlUnanswered(f"control socket {path}: no answer in {timeout:g} s") from None
+    except OSError as exc:
+        raise ControlUnanswered(f"control socket {path}: {exc.strerror or exc}") from None
     finally:
         writer.close()
     if not line:
