@@ -869,6 +869,45 @@ def test_engine_backtest_core_an_order_of_a_float_price_or_quantity_is_refused_a
     assert sum("refused" in line for line in want["log"]) == len(_BadNumbers.BAD)
 
 
+class _BadTif(_BadOrders):
+    """From step 0, a Day buy at the bid whose Time In Force is not in OUCH 5.0's table
+    (another byte, two, none, an ``int``, a list) or GTT, each refused by risk; then, at
+    the last step, one of Time In Force IOC (sent)."""
+
+    BAD: tuple[tuple[str, Any], ...] = tuple(
+        ("time_in_force", t) for t in ("Q", "ZZ", "", 5, "6", TimeInForce.GTT, ["0"])
+    )
+
+    def step(self, orders: OrderManager, symbol: str, bid: int, step: int) -> None:
+        if 0 <= step < len(self.BAD):
+            orders.submit(symbol, "B", 100, bid, self.BAD[step][1])
+        elif step == len(self.BAD):
+            orders.submit(symbol, "B", 100, bid, TimeInForce.IOC)
+
+
+def test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_there(
+    tmp_path: Path,
+) -> None:
+    """An order whose Time In Force is not OUCH 5.0's (``Q``, ``ZZ``, empty, the ``int``
+    5, a list) or is GTT (no ExpireTime can go with it) is refused by risk (``invalid``)
+    on both backends, as live; its row keeps a string as given and has a null for what
+    is not one. Before, each was sent, accepted by the venue and rested ``live`` all day
+    (the int as ``"5"``, GTX)."""
+    want = _same(_BadTif, lambda: _day(4_000, 1, 9, 0))
+    assert want["report"]["orders"]["refused_by_risk"] == {"invalid": len(_BadTif.BAD)}
+    refused = [o for o in want["orders"] if o["state"] == "refused"]
+    assert [o["time_in_force"] for o in refused] == ["Q", "ZZ", "", None, "6", "6", None]
+    assert not any(o["state"] == "live" for o in want["orders"])
+    ioc = [o for o in want["orders"] if o["state"] != "refused"]
+    assert [o["time_in_force"] for o in ioc] == ["3"]
+    assert sum("refused" in line for line in want["log"]) == len(_BadTif.BAD)
+    result = _run(_BadTif, _day(4_000, 1, 9, 0), "compiled")
+    write_csv(result, tmp_path)
+    with (tmp_path / "orders.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["state"] == "refused"]
+    assert [r["time_in_force"] for r in rows] == ["Q", "ZZ", "", "", "6", "6", ""]
+
+
 class _BadNames(_BadOrders):
     """From step 0, a Day buy at the bid whose symbol or side is not a ``str`` (None, an
     int, bytes, unhashable list and dict), or a ``str`` that is no wire symbol or side,

@@ -22,6 +22,7 @@ from tickwire.engine.risk import (
     parse_risk_limits,
     wire_symbol,
 )
+from tickwire.ouch import v50
 
 SYM = "AAPL"
 REF = 1_000_000  # $100.0000
@@ -693,6 +694,24 @@ def test_engine_risk_refuses_unknown_sides() -> None:
         refusal = r.submit(1, SYM, side, 1, REF, 0)
         assert refusal is not None and refusal.reason is RiskReason.INVALID
     assert r.submit(1, SYM, "T", 1, REF, 0) is None  # sell short is a sell
+
+
+def test_engine_risk_refuses_a_time_in_force_not_in_ouch50s_table() -> None:
+    """A Time In Force that is not OUCH 5.0's (another byte, empty, an ``int``) is
+    ``invalid``, its detail naming it; GTT too, saying it needs an ExpireTime; Day, IOC,
+    GTX and After Hours pass. The old risk took no Time In Force at all."""
+    r = engine()
+    for tif in ("Q", "ZZ", "", 5, None, "6", v50.TimeInForce.GTT):
+        refusal = r.submit(1, SYM, "B", 1, REF, 0, time_in_force=tif)
+        assert refusal is not None and refusal.reason is RiskReason.INVALID, tif
+        assert refusal.detail.startswith("Time In Force"), refusal.detail
+        assert repr(str(tif) if isinstance(tif, str) else tif) in refusal.detail
+        if tif == "6":
+            assert "ExpireTime" in refusal.detail
+    assert r.refusals == {"invalid": 7} and r.open_orders() == 0
+    for ref, tif in enumerate(("0", "3", "5", "E", v50.TimeInForce.IOC), start=1):
+        assert r.submit(ref, SYM, "B", ref, REF, 0, time_in_force=tif) is None, tif
+    assert r.check(SYM, "B", 1, REF, 0, time_in_force="Q") is not None
 
 
 def test_engine_risk_clock_must_not_go_backwards() -> None:

@@ -206,6 +206,55 @@ def test_live_an_order_of_a_symbol_not_a_str_is_refused_logged_and_the_session_g
     logged = [r.getMessage() for r in caplog.records if r.name == "tickwire.engine.orders"]
     assert len(logged) == len(bad)
     assert logged[0] == (
-        "order 1 refused by risk (invalid): symbol None, side 'B', quantity 100, price 10000"
+        "order 1 refused by risk (invalid): symbol None, side 'B', quantity 100, price 10000, "
+        "time in force '0'"
     )
     assert "symbol ['AAPL']" in logged[3] and "side ['B']" in logged[6]
+
+
+def test_live_an_order_of_a_bad_time_in_force_is_refused_logged_and_nothing_is_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An order whose Time In Force is not OUCH 5.0's (``Q``, empty, the ``int`` 5) or is
+    GTT (no ExpireTime can go with it) is refused by risk (``invalid``) before it leaves,
+    as in a backtest: nothing is sent, the strategy is told, the WARNING names the value.
+    Before, each went out on the wire (the int as ``"5"``)."""
+    from tickwire.engine.strategy import Strategy
+
+    bad: list[object] = ["Q", "", 5, "6"]
+
+    class Bad(Strategy):
+        def __init__(self) -> None:
+            super().__init__()
+            self.books = 0
+            self.updates: list[tuple[str, str]] = []
+
+        async def on_book(self, update: object) -> None:
+            self.books += 1
+            if self.books <= len(bad):
+                assert self.ctx is not None
+                self.ctx.orders.submit("AAPL", "B", 100, 10_000, bad[self.books - 1])  # type: ignore[arg-type]
+
+        async def on_order_update(self, update: OrderUpdate) -> None:
+            self.updates.append((update.kind, update.reason))
+
+    strategy = Bad()
+    wire: list[bytes] = []
+    runner = LiveRunner(strategy, wire.append, limits=RiskLimits())
+    day = list(generate_day(2_000, 3, 1))
+
+    async def feed() -> AsyncIterator[Message]:
+        for msg in day:
+            yield msg
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        asyncio.run(asyncio.wait_for(runner.run(feed(), settle=0.0), timeout=60))
+    assert strategy.updates == [("refused", "invalid")] * len(bad)
+    assert wire == [] and len(runner.sent) == 0
+    logged = [r.getMessage() for r in caplog.records if r.name == "tickwire.engine.orders"]
+    assert [line.rsplit(", ", 1)[1] for line in logged] == [
+        "time in force 'Q'",
+        "time in force ''",
+        "time in force 5",
+        "time in force '6'",
+    ]

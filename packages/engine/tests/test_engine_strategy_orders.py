@@ -367,3 +367,42 @@ def test_a_rejected_live_order_stays_counted(caplog: pytest.LogCaptureFixture) -
     )
     assert sum(x.remaining for x in risk._open.values()) == 100
     assert len(caplog.records) == 1 and "no request in flight" in caplog.messages[0]
+
+
+def test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves() -> None:
+    """``submit`` with a Time In Force not in OUCH 5.0's table (``Q``, ``ZZ``, empty, the
+    ``int`` 5) or GTT ``6`` (no ExpireTime can go with it) sends nothing: the order is
+    ``refused``, reason ``invalid``, keeping the value it was given; a member of the table
+    goes out as its plain byte. The old manager sent every one (``str(5)`` as GTX)."""
+    sent: list[object] = []
+    updates: list[OrderUpdate] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7, on_update=updates.append)
+    bad: list[object] = ["Q", "ZZ", "", 5, "6", v50.TimeInForce.GTT]
+    for tif in bad:
+        o = m.submit("AAPL", "B", 100, PX, tif)  # type: ignore[arg-type]
+        assert o.state is OrderState.REFUSED and o.reason == "invalid", tif
+        assert o.time_in_force == tif
+        assert type(o.time_in_force) is (int if tif == 5 else str)
+    assert sent == [] and m.sent == 0 and m.refused == len(bad)
+    assert risk.refusals == {"invalid": len(bad)}
+    assert [u.kind for u in updates] == ["refused"] * len(bad)
+    o = m.submit("AAPL", "B", 100, PX, v50.TimeInForce.IOC)
+    assert o.state is OrderState.PENDING and type(o.time_in_force) is str
+    assert isinstance(sent[-1], v50.EnterOrder) and sent[-1].time_in_force == "3"
+
+
+def test_a_replace_of_an_inherited_gtt_order_is_refused() -> None:
+    """A replace carries its order's Time In Force and risk checks it again: an order
+    inherited from a previous run as GTT (its ExpireTime unknown here) cannot be replaced
+    (``invalid``), nothing is sent; the old manager sent the Replace as GTT without one."""
+    sent: list[object] = []
+    m = OrderManager(sent.append, RiskEngine(RiskLimits()), lambda: 7)
+    m.inheriting = True
+    args = (PX, "6", "Y", 9001, "P", "N", "N", "L", "X1")
+    m.on_message(v50.OrderAccepted(1, 1, "B", 100, "AAPL", *args))
+    m.inherit(2)
+    (o,) = m.inherited_open()
+    new = m.replace(o, price=PX + 100)
+    assert new is not None and new.state is OrderState.REFUSED and new.reason == "invalid"
+    assert sent == [] and o.state is OrderState.LIVE

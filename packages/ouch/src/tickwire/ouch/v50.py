@@ -80,6 +80,7 @@ __all__ = [
     "decode_outbound",
     "encode",
     "next_user_ref_num",
+    "time_in_force_error",
 ]
 
 
@@ -655,3 +656,30 @@ def next_user_ref_num(last: int) -> int:
     ``packages/exchange/tests/test_exchange_hostile.py::test_account_query_after_the_last_user_ref_num_is_answered``.
     """
     return last + 1 if last < MAX_USER_REF_NUM else 0
+
+
+def time_in_force_error(time_in_force: object, appendages: Sequence[TagValue] = ()) -> str | None:
+    """Why an Enter or Replace Order's Time In Force cannot be taken, or None when it can.
+
+    Rule: the field is one byte of :class:`TimeInForce` (``0`` Day, ``3`` IOC, ``5`` GTX,
+    ``6`` GTT, ``E`` After Hours); anything else (another byte, an empty string, an
+    ``int``) is an error, and GTT "needs ExpireTime to be specified": an
+    :attr:`OptionTag.EXPIRE_TIME` appendage ("Seconds to live") among ``appendages``.
+    The one statement of this rule: pre-trade risk (``tickwire.engine.risk``, which has
+    no appendage to give, so GTT is always refused there), both backtest venues and the
+    simulated exchange's ``Account50`` ask it. Why: none checked it, so an order of Time
+    In Force ``Q`` or ``6`` without ExpireTime was accepted and rested all day in a
+    backtest and at the simulated exchange. Tests:
+    ``tests/test_exchange_venue_replace_parity.py::test_a_bad_time_in_force_is_answered_alike_on_both``,
+    ``packages/engine/tests/test_engine_backtest_core.py::test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_there``.
+    """
+    if time_in_force not in _TIME_IN_FORCE:  # (a tuple: == per member, any object)
+        return f"Time In Force {time_in_force!r} is not one of 0, 3, 5, 6, E"
+    if time_in_force == TimeInForce.GTT and not any(
+        a.tag == OptionTag.EXPIRE_TIME for a in appendages
+    ):
+        return "Time In Force '6' (GTT) needs an ExpireTime appendage (OptionTag 15)"
+    return None
+
+
+_TIME_IN_FORCE = tuple(t.value for t in TimeInForce)

@@ -201,14 +201,20 @@ def _order_row(o: Order) -> tuple[Any, ...]:
     unhashable value with a bare ``unhashable type``, and any other value reached
     ``result.orders`` as itself (an int symbol, which the Parquet string column refuses).
     Test: ``test_engine_backtest_core.py::
-    test_engine_backtest_core_an_order_of_a_symbol_or_side_not_a_str_is_refused_as_there``."""
+    test_engine_backtest_core_an_order_of_a_symbol_or_side_not_a_str_is_refused_as_there``.
+
+    So is a refused order's Time In Force that is not a ``str`` (the ``int`` 5: risk
+    refuses it, ``invalid``); a ``str`` outside OUCH 5.0's table (``"Q"``, ``""``) is kept
+    as given. Test: ``test_engine_backtest_core.py::
+    test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_there``."""
     price: int | None = o.price
     quantity: int | None = o.quantity
     symbol: str | None = o.symbol
     side: str | None = o.side
+    tif: str | None = o.time_in_force
     if o.refused:  # a sent order's were risk's checked ints and strs
         price, quantity = _column_int(price), _column_int(quantity)
-        symbol, side = _column_str(symbol), _column_str(side)
+        symbol, side, tif = _column_str(symbol), _column_str(side), _column_str(tif)
     return (
         o.user_ref_num,
         o.sent_ns,
@@ -216,7 +222,7 @@ def _order_row(o: Order) -> tuple[Any, ...]:
         side,
         price,
         quantity,
-        o.time_in_force,
+        tif,
         _STATE_NAMES[o.state],
         o.filled_qty,
         o.replaces,
@@ -340,7 +346,7 @@ class _Runner:
         # The records that grow with the day go to disk as the run goes (spill.py).
         self.spill = spill = Spill()
         self._fills = spill.table("fills", "iussiisusi", Fill)
-        self._orders = spill.table("orders", "uis?s?i?i?ssiu?s", _order_dict)
+        self._orders = spill.table("orders", "uis?s?i?i?s?siu?s", _order_dict)
         self._pnl = spill.table("pnl", "iiiiiii", PnlPoint)
         self._marks = spill.table("marks", "sii", lambda s, t, m: (s, t, m))
         self._last_mark: dict[str, int] = {}

@@ -167,7 +167,8 @@ class LiveRunner:
 
     def _log_invalid(self, order: Order) -> None:
         """Log an order risk refused as ``invalid`` (a symbol or side that is not one, a
-        price or quantity that is not an integer: a bug of the strategy's), one
+        price or quantity that is not an integer, a Time In Force not in OUCH 5.0's table
+        or GTT: a bug of the strategy's), one
         ``tickwire.engine.orders`` WARNING naming what it was given (each value's short
         ``repr``: a None symbol shows as ``None``, a list as a list), the first
         :data:`~tickwire.cli.LOGGED_FIRST` of them; every one is counted
@@ -179,9 +180,11 @@ class LiveRunner:
             _orders_log,
             logging.WARNING,
             self.risk.refusals["invalid"],
-            "order %s refused by risk (invalid): symbol %s, side %s, quantity %s, price %s",
+            "order %s refused by risk (invalid): symbol %s, side %s, quantity %s, price %s, "
+            "time in force %s",
             order.user_ref_num,
-            *(reprlib.repr(v) for v in (order.symbol, order.side, order.quantity, order.price)),
+            *map(reprlib.repr, (order.symbol, order.side, order.quantity, order.price)),
+            reprlib.repr(order.time_in_force),
         )
 
     def _schedule(self, at: int, name: str) -> None:

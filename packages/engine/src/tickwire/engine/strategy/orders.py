@@ -332,18 +332,30 @@ class OrderManager:
         price: int,
         time_in_force: str = v50.TimeInForce.DAY,
     ) -> Order:
-        """Enter a new limit order; returns it (state ``refused`` if risk said no)."""
+        """Enter a new limit order; returns it (state ``refused`` if risk said no).
+
+        ``time_in_force`` is OUCH 5.0's byte (:class:`~tickwire.ouch.v50.TimeInForce`):
+        Day ``0``, IOC ``3``, GTX ``5`` or After Hours ``E``. Anything else is refused by
+        risk (``invalid``): another string, an ``int`` (``5`` is not ``"5"``), and GTT
+        ``6``, which needs an ExpireTime appendage this manager cannot send. A ``str``
+        (a ``TimeInForce`` member) is kept as the plain string of its characters; any
+        other value as given, for the refusal to name (``_invalid`` of
+        :mod:`tickwire.engine.risk`; test ``test_engine_strategy_orders.py::
+        test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves``)."""
         now = self._clock()
         ref = 0 if self.inheriting else self._take_ref()
         symbol = wire_symbol(symbol) or symbol  # an invalid one is refused by risk
-        order = Order(
-            ref, symbol, side, price, quantity, str(time_in_force), v50.cl_ord_id_for(ref), now
-        )
+        tif = time_in_force
+        if type(tif) is not str and isinstance(tif, str):
+            tif = str.__str__(tif)  # a TimeInForce member: its characters
+        order = Order(ref, symbol, side, price, quantity, tif, v50.cl_ord_id_for(ref), now)
         if not ref:  # no UserRefNum (left): refused, not kept in ``orders``
             return self._refuse(order, self._unnumbered())
         self.orders[ref] = order
         self._maybe_open[ref] = order
-        refusal = self.risk.submit(ref, symbol, side, quantity, price, self._risk_clock())
+        refusal = self.risk.submit(
+            ref, symbol, side, quantity, price, self._risk_clock(), time_in_force=tif
+        )
         if refusal is not None:
             return self._refuse(order, refusal)
         order.tracked.quantity = quantity
@@ -373,7 +385,9 @@ class OrderManager:
 
         ``quantity`` is the new *open* size; the wire carries executed + open as OUCH
         requires. Returns the new order (``refused`` if risk said no), or None when the
-        order is not live (nothing is sent).
+        order is not live (nothing is sent). The replacement keeps the order's Time In
+        Force, checked again by risk (an inherited GTT order's replace is refused:
+        ``invalid``, no ExpireTime to send with it).
         """
         tracked = order.tracked  # (``state``, ``replaced_by``, ``open_qty``, read off it)
         if order.refused or tracked.state is not _W_LIVE or tracked.replaced_by is not None:
@@ -406,6 +420,7 @@ class OrderManager:
             new_price,
             self._risk_clock(),
             replaces=order.user_ref_num,
+            time_in_force=order.time_in_force,  # an inherited order's too (e.g. GTT)
         )
         if refusal is not None:
             return self._refuse(new, refusal)
