@@ -7,8 +7,10 @@ UserRefNum is not consumed, so a later Enter reuses it (case 2); a valid Replace
 crosses the book answers Order Replaced, then the Order Executed of its fills; one
 whose total is at or below what the chain executed answers a dead Order Replaced (0
 shares, state ``D``). Beyond Replace, both reject a price above $199,999.9900 (0x1D),
-an Enter outside market hours 0x02 and in a halted symbol 0x07, and cancel Day orders at
-the End of Market Hours (System Event ``M``), reason ``T``.
+an Enter outside market hours 0x02 and in a halted symbol 0x07, an Enter whose Time In
+Force byte is not in the table or is GTT without ExpireTime 0x0F (a Replace with one:
+case 2), and cancel Day orders at the End of Market Hours (System Event ``M``), reason
+``T``.
 
 Each scenario runs on both: a real ``MatchingEngine`` with an ``Account50`` (someone
 else's offer submitted to the engine) and a real ``SimulatedVenue`` over a real
@@ -121,12 +123,16 @@ def _plain(msgs: list[Any], refs: dict[int, int]) -> list[tuple[str, dict[str, A
     return out
 
 
-def _enter(ref: int, price: int = BID, qty: int = 100, tif: str = "0") -> v50.EnterOrder:
-    return v50.EnterOrder(ref, "B", qty, SYM, price, tif, "Y", "P", "N", "N", f"C{ref}")
+def _enter(
+    ref: int, price: int = BID, qty: int = 100, tif: str = "0", appendages: Any = ()
+) -> v50.EnterOrder:
+    return v50.EnterOrder(ref, "B", qty, SYM, price, tif, "Y", "P", "N", "N", f"C{ref}", appendages)
 
 
-def _replace(orig: int, ref: int, qty: int = 100, price: int = BID) -> v50.ReplaceOrder:
-    return v50.ReplaceOrder(orig, ref, qty, price, "0", "Y", "N", f"C{ref}")
+def _replace(
+    orig: int, ref: int, qty: int = 100, price: int = BID, tif: str = "0", appendages: Any = ()
+) -> v50.ReplaceOrder:
+    return v50.ReplaceOrder(orig, ref, qty, price, tif, "Y", "N", f"C{ref}", appendages)
 
 
 def _types(answer: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -275,3 +281,58 @@ def test_an_enter_outside_market_hours_or_while_halted_is_rejected_alike_on_both
     assert tw.send(_enter(1)) == [
         ("Rejected", {"user_ref_num": 1, "reason": reason, "cl_ord_id": "C1"})
     ]
+
+
+#: An ExpireTime appendage ("Seconds to live"), which GTT needs.
+EXPIRE = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+#: Time In Force bytes no table has (a client sends raw bytes: any ASCII one decodes),
+#: and GTT without ExpireTime, or with another appendage only.
+BAD_TIF: list[tuple[str, Any]] = [
+    ("Q", ()),
+    ("\x00", ()),
+    ("1", ()),
+    ("6", ()),
+    ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 100),)),
+]
+BAD_TIF_IDS = ["Q", "NUL", "1", "GTT-no-appendage", "GTT-without-ExpireTime"]
+
+
+@pytest.mark.parametrize(("tif", "appendages"), BAD_TIF, ids=BAD_TIF_IDS)
+def test_a_bad_time_in_force_is_answered_alike_on_both(tif: str, appendages: Any) -> None:
+    """OUCH 5.0's Time In Force is one byte of 0, 3, 5, 6, E, and GTT (6) "needs
+    ExpireTime to be specified". An Enter with any other byte, or GTT without an ExpireTime
+    appendage, is Rejected 0x0F Other (Appendix D has no Time In Force reason) and nothing
+    rests; a Replace with one has invalid details: the original is canceled, reason ``Z``,
+    and its UserRefNum is not consumed (section 2.2 case 2). Both accepted each and rested
+    it (a Replace to it replaced the order), never expired as a Day order."""
+    tw = Twins()
+    assert tw.send(_enter(1, tif=tif, appendages=appendages)) == [
+        ("Rejected", {"user_ref_num": 1, "reason": v50.RejectReason.OTHER, "cl_ord_id": "C1"})
+    ]
+    assert tw.venue.live_orders() == [] and len(list(tw.engine.resting_orders())) == 1  # the offer
+    tw.send(_enter(2))
+    answer = tw.send(_replace(2, 3, 100, BID - 100, tif=tif, appendages=appendages))
+    assert answer == [("OrderCanceled", {"user_ref_num": 2, "quantity": 100, "reason": "Z"})]
+    assert tw.venue.live_orders() == [] and len(list(tw.engine.resting_orders())) == 1  # the offer
+    _reuse(tw, 3)
+
+
+def test_gtt_with_expire_time_and_the_other_time_in_force_values_are_taken_on_both() -> None:
+    """What the table has is taken: GTX, After Hours, Day; and GTT with an ExpireTime
+    appendage, entered or replaced to (its answers compared by type: the exchange echoes
+    the appendages in its Accepted and Replaced, the venue does not)."""
+    tw = Twins()
+    assert _types(tw.send(_enter(1, BID - 100, tif="5"))) == ["OrderAccepted"]
+    assert _types(tw.send(_enter(2, BID - 200, tif="E"))) == ["OrderAccepted"]
+    assert _types(tw.send(_enter(3, BID - 300))) == ["OrderAccepted"]
+    for msg in (
+        _enter(4, BID - 400, tif="6", appendages=EXPIRE),
+        _replace(3, 5, 100, BID - 500, "6", EXPIRE),
+    ):
+        tw.venue.receive(msg, tw.ts())
+        exchange = tw.acct.handle(msg)
+        assert [type(m) for m in exchange] == [type(m) for m in tw.venue_out], msg
+        assert [type(m) for m in exchange] in ([v50.OrderAccepted], [v50.OrderReplaced])
+        tw.venue_out.clear()
+    assert [o.user_ref_num for o in tw.venue.live_orders()] == [1, 2, 4, 5]
+    assert sorted(r.key for r in tw.acct.records.values() if r.state == "live") == [1, 2, 4, 5]

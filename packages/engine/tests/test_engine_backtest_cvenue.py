@@ -61,7 +61,7 @@ _ouch = st.one_of(
         st.sampled_from("BSTE"),
         st.sampled_from([100, 300, 50, 1, 999_999]),
         _px,
-        st.sampled_from(["0", "0", "3"]),
+        st.sampled_from(["0", "0", "3", "0", "0", "3", "5", "6", "Q"]),  # 6, Q: refused
         st.integers(0, 23),
     ),
     st.tuples(
@@ -69,7 +69,7 @@ _ouch = st.one_of(
         st.integers(0, 20),
         st.sampled_from([100, 300, 50, 1, 0, 1_000_000]),
         _px,
-        st.sampled_from(["0", "3"]),
+        st.sampled_from(["0", "3", "0", "3", "6", "Q"]),
     ),
     st.tuples(st.just("cancel"), st.integers(0, 20), st.sampled_from([0, 10, 100, 0])),
 )
@@ -238,6 +238,34 @@ def test_engine_backtest_cvenue_replace_with_bad_details_takes_the_order_out() -
     cancels = [m for m in pair.c_out if isinstance(m, v50.OrderCanceled)]
     assert [(m.quantity, m.reason) for m in cancels] == [(300, "Z")]
     assert pair.comp.live_orders() == []
+
+
+def test_engine_backtest_cvenue_a_bad_time_in_force_is_answered_alike() -> None:
+    """A Time In Force byte not in OUCH 5.0's table, or GTT (6) without an ExpireTime
+    appendage: an Enter is Rejected 0x0F Other, a Replace cancels the order it names
+    (reason ``Z``, section 2.2 case 2), on both venues; GTT with ExpireTime is taken.
+    Both accepted each and rested it."""
+    pair = Pair()
+    pair.ouch(("enter", "B", 300, PX - TICK, "Q", 23))  # UserRefNum 1
+    pair.ouch(("enter", "B", 300, PX - TICK, "6", 23))  # 2: GTT, no ExpireTime
+    pair.ouch(("enter", "B", 300, PX - TICK, "\x00", 23))  # 3
+    pair.check()
+    assert [(type(m), m.reason) for m in pair.c_out] == [  # type: ignore[union-attr]
+        (v50.Rejected, v50.RejectReason.OTHER)
+    ] * 3
+    assert pair.comp.live_orders() == []
+    pair.ouch(("enter", "B", 300, PX - TICK, "0", 23))  # 4
+    pair.ouch(("replace", 0, 300, PX - 2 * TICK, "6"))  # 5 replaces 4: GTT, no ExpireTime
+    pair.check()
+    assert [(type(m), m.reason) for m in pair.c_out[-1:]] == [  # type: ignore[union-attr]
+        (v50.OrderCanceled, "Z")
+    ]
+    expire = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+    gtt = v50.EnterOrder(5, "B", 100, SYM, PX - TICK, "6", "Y", "P", "N", "N", "C5", expire)
+    pair.send(gtt)  # 5 was not consumed
+    pair.check()
+    assert isinstance(pair.c_out[-1], v50.OrderAccepted)
+    assert [o.user_ref_num for o in pair.comp.live_orders()] == [5]
 
 
 def test_an_invalid_replace_does_not_consume_its_user_ref_num() -> None:

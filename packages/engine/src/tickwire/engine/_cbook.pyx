@@ -1831,10 +1831,14 @@ cdef class CVenue:
     # (``tickwire.ouch.v50.MAX_QUANTITY``/``MAX_PRICE``) rather than restated here as
     # literals that could drift from the Python venue's (``test_engine_ouch_limits.py``).
     cdef readonly object max_quantity, max_price
+    # OUCH 5.0's Time In Force rule (``tickwire.ouch.v50.time_in_force_error``), asked of
+    # any byte but Day and IOC: the one statement of it, as the Python venue's _validate.
+    cdef object tif_error
 
     def __init__(self, CBookManager books, respond, fill, order_accepted, order_replaced,
                  order_canceled, order_executed, rejected, enter_order, replace_order,
-                 cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price):
+                 cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price,
+                 tif_error):
         self.books = books
         self.respond = respond
         self.fills = []
@@ -1859,6 +1863,7 @@ cdef class CVenue:
         self.encode = encode
         self.max_quantity = max_quantity
         self.max_price = max_price
+        self.tif_error = tif_error
 
     # -- helpers ------------------------------------------------------------------------
     cdef object _locate_of(self, str symbol):
@@ -2182,7 +2187,7 @@ cdef class CVenue:
             self._unrest(o)
         return 0
 
-    cdef tuple _validate(self, str symbol, str side, qty, price):
+    cdef tuple _validate(self, str symbol, str side, qty, price, tif, appendages):
         locate = self._locate_of(symbol)
         reasons = self.reasons
         if locate is None:
@@ -2197,6 +2202,10 @@ cdef class CVenue:
             return None, reasons.DESTINATION_CLOSED
         if self.books.books[locate].trading_state not in ("T", ""):
             return None, reasons.HALTED
+        # A Time In Force not in the table, or GTT without ExpireTime: 0x0F (the Python
+        # venue's _validate; Day and IOC, the usual ones, skip the call)
+        if tif != self.DAY and tif != self.IOC and self.tif_error(tif, appendages) is not None:
+            return None, reasons.OTHER
         return locate, 0
 
     cdef int _enter(self, msg) except -1:
@@ -2210,7 +2219,7 @@ cdef class CVenue:
         quantity = msg.quantity
         price = msg.price
         tif = msg.time_in_force
-        locate, reason = self._validate(symbol, side, quantity, price)
+        locate, reason = self._validate(symbol, side, quantity, price, tif, msg.appendages)
         if locate is None:
             # Rejected(timestamp, user_ref_num, reason, cl_ord_id)
             self.respond(self.rejected(self.now, ref, reason, msg.cl_ord_id))
@@ -2298,7 +2307,8 @@ cdef class CVenue:
         old = found
         quantity = msg.quantity
         price = msg.price
-        locate, _ = self._validate(old.symbol, old.side, quantity, price)
+        locate, _ = self._validate(old.symbol, old.side, quantity, price, msg.time_in_force,
+                                   msg.appendages)
         if locate is None:
             # Invalid details: the existing order is taken out of the book (case 2), and
             # the replacement's UserRefNum is not consumed (as the venue's _replace).

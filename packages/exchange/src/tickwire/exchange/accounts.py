@@ -29,7 +29,9 @@ lets a size through that the engine would refuse mid-order. A Replace whose deta
 invalid (those checks, or the symbol halted or the market not open) is not Rejected: as
 OUCH 5.0 section 2.2 case 2 says (4.2: the same), the original is canceled (Order
 Canceled, reason ``Z``) and the replacement's UserRefNum (4.2: Order Token) is not
-consumed, as the backtest venue answers. A 5.0 Replace whose total is at or below the
+consumed, as the backtest venue answers. A 5.0 Time In Force byte not in the table, or
+GTT without an ExpireTime appendage, is Rejected 0x0F Other (a Replace: invalid details),
+checked after the others (:func:`_time_in_force_reason`). A 5.0 Replace whose total is at or below the
 shares the chain executed replaces the order dead (Order Replaced, 0 shares, state
 ``D``), as the backtest venue answers (:meth:`Account50._replace_dead`). And :meth:`handle` never leaves the batch open: should anything
 raise inside, the batch is closed and what it collected (executions already booked) is
@@ -397,6 +399,23 @@ class _AccountBase:
         return dec
 
 
+def _time_in_force_reason(msg: v50.EnterOrder | v50.ReplaceOrder) -> Reject | None:
+    """Why an OUCH 5.0 Enter or Replace's Time In Force cannot be taken, or None.
+
+    Rule: a byte not in OUCH 5.0's table, or GTT without an ExpireTime appendage
+    (:func:`tickwire.ouch.v50.time_in_force_error`), is 0x0F Other (Appendix D has no
+    Time In Force reason), asked after every other check of :meth:`_AccountBase._validate`:
+    an Enter is Rejected, a Replace has invalid details (section 2.2 case 2: the original
+    is canceled, reason ``Z``), as the backtest venue answers. Why: the account took any
+    byte a client sent (it receives raw bytes) and rested the order as if it were not Day,
+    never expired; GTT without ExpireTime rested for ever. Test:
+    ``tests/test_exchange_venue_replace_parity.py::test_a_bad_time_in_force_is_answered_alike_on_both``.
+    """
+    if v50.time_in_force_error(msg.time_in_force, msg.appendages) is not None:
+        return Reject.OTHER
+    return None
+
+
 class Account50(_AccountBase):
     """An OUCH 5.0 port (see the module docs)."""
 
@@ -434,6 +453,8 @@ class Account50(_AccountBase):
                 return []
             self.last_user_ref_num = msg.user_ref_num
             reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
+            if reason is None:
+                reason = _time_in_force_reason(msg)
             if reason is not None:
                 self._rejected(msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price)
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
@@ -487,7 +508,10 @@ class Account50(_AccountBase):
             # not consumed (spec 2.2, case 1)
             self.ignored += 1
             return []
-        if self._validate_replace(old.symbol, msg.quantity, msg.price) is not None:
+        if (
+            self._validate_replace(old.symbol, msg.quantity, msg.price) is not None
+            or _time_in_force_reason(msg) is not None
+        ):
             # invalid details: the original is canceled, the UserRefNum not consumed (case 2)
             dec = self._cancel_for_replace(old)
             return [v50.OrderCanceled(ts, msg.orig_user_ref_num, dec, "Z")] if dec else []

@@ -68,7 +68,10 @@ from tickwire.itch import (
     encode,
 )
 from tickwire.ouch import v50
-from tickwire.ouch.v50 import RejectReason  # the one table of reject codes; re-exported here
+from tickwire.ouch.v50 import (
+    RejectReason,  # the one table of reject codes; re-exported here
+    time_in_force_error,
+)
 
 __all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue", "compiled_venue"]
 
@@ -370,7 +373,27 @@ class SimulatedVenue:
             )
         )
 
-    def _validate(self, symbol: str, side: str, qty: int, price: int) -> tuple[int | None, int]:
+    def _validate(
+        self,
+        symbol: str,
+        side: str,
+        qty: int,
+        price: int,
+        tif: str,
+        appendages: tuple[v50.TagValue, ...],
+    ) -> tuple[int | None, int]:
+        """(the locate, 0) when an Enter (or a Replace, of its order's symbol and side) may
+        go on, else (None, the Appendix D reason).
+
+        Rule, after the other checks: a Time In Force byte not in OUCH 5.0's table, or GTT
+        without an ExpireTime appendage (:func:`tickwire.ouch.v50.time_in_force_error`), is
+        0x0F Other (Appendix D has no Time In Force reason): an Enter is Rejected, a Replace
+        has invalid details (section 2.2 case 2, :meth:`_replace`). The compiled
+        ``CVenue`` and the simulated exchange's ``Account50`` answer alike. Why: the venue
+        took any byte, and rested an order of Time In Force ``Q`` or GTT without
+        ExpireTime all day (never expired as Day). Tests:
+        ``tests/test_exchange_venue_replace_parity.py::test_a_bad_time_in_force_is_answered_alike_on_both``,
+        ``test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_a_bad_time_in_force_is_answered_alike``."""
         locate = self._locate_of(symbol)
         if locate is None:
             return None, RejectReason.INVALID_SYMBOL
@@ -384,6 +407,8 @@ class SimulatedVenue:
             return None, RejectReason.DESTINATION_CLOSED
         if self.books.books[locate].trading_state not in ("T", ""):
             return None, RejectReason.HALTED
+        if time_in_force_error(tif, appendages) is not None:
+            return None, RejectReason.OTHER
         return locate, 0
 
     def _enter(self, msg: v50.EnterOrder) -> None:
@@ -391,7 +416,9 @@ class SimulatedVenue:
         if ref <= self._last_ref:
             return  # a retransmission: ignored (OUCH 5.0 1.2)
         self._last_ref = ref
-        locate, reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
+        locate, reason = self._validate(
+            msg.symbol, msg.side, msg.quantity, msg.price, msg.time_in_force, msg.appendages
+        )
         if locate is None:
             self._reject(ref, reason, msg.cl_ord_id)
             return
@@ -462,7 +489,9 @@ class SimulatedVenue:
         old = self._live.get(msg.orig_user_ref_num)
         if old is None or msg.user_ref_num <= self._last_ref:
             return  # silently ignored (OUCH 5.0 2.2, case 1; 1.2)
-        locate, _ = self._validate(old.symbol, old.side, msg.quantity, msg.price)
+        locate, _ = self._validate(
+            old.symbol, old.side, msg.quantity, msg.price, msg.time_in_force, msg.appendages
+        )
         if locate is None:
             # Invalid details: the existing order is taken out of the book (case 2),
             # reason Z (system cancel), and the replacement's UserRefNum "will not be
@@ -552,4 +581,5 @@ def compiled_venue(books: Any, respond: Callable[[v50.OutboundMessage], None]) -
         encode,
         v50.MAX_QUANTITY,
         v50.MAX_PRICE,
+        time_in_force_error,
     )
