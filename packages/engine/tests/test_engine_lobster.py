@@ -464,3 +464,40 @@ def test_engine_lobster_many_symbols_within_the_open_file_limit(tmp_path: Path) 
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert sorted(res.rows) == symbols
     assert len(list(tmp_path.glob("*.csv"))) == 400
+
+
+def test_engine_lobster_refuses_rows_past_24_hours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LOBSTER's time is seconds after midnight of the file's one day; a message stamped
+    at or past 24:00:00 (ITCH's 6 bytes of nanoseconds hold some 78 hours) has no row,
+    its count said per symbol; the book still applies it. Rows of 90000.5 s were written
+    as stamped, without a word."""
+    from tickwire.itch import AddOrder, BinaryFileWriter, OrderDelete, SystemEvent
+
+    day_ns = 86_400 * 1_000_000_000
+
+    day = [
+        SystemEvent(0, 0, 1_000, "O"),
+        AddOrder(1, 0, day_ns - 1, 1, "B", 100, "ZZZ", 1_000_000),
+        AddOrder(1, 0, day_ns, 2, "S", 100, "ZZZ", 1_100_000),  # 24:00:00: no row
+        OrderDelete(1, 0, 90_000_500_000_000, 1),  # 25:00:00.5: no row
+        AddOrder(2, 0, 9_000_000_000, 4, "B", 100, "YYY", 1_000_000),
+    ]
+    out = tmp_path / "api"
+    res = export(day, ["ZZZ", "YYY"], out, levels=1, bbo_format=None)
+    assert res.rows == {"ZZZ": 1, "YYY": 1}
+    assert res.past_midnight == {"ZZZ": 2}
+    assert _read(out / "ZZZ_message_1.csv") == [
+        ["86399.999999999", "1", "1", "100", "1000000", "1"]
+    ]
+    assert _read(out / "ZZZ_orderbook_1.csv") == [[str(ASK_DUMMY), "0", "1000000", "100"]]
+    data = tmp_path / "day.itch"
+    with BinaryFileWriter(data) as w:
+        for msg in day:
+            w.write(msg)
+    argv = ["export", str(data), "--symbol", "ZZZ,YYY", "--out", str(tmp_path / "cli")]
+    assert main(argv) == 0
+    out_text = capsys.readouterr().out
+    assert "  ZZZ: 1 LOBSTER rows; 2 stamped at or past 24:00:00 not written\n" in out_text
+    assert "  YYY: 1 LOBSTER rows\n" in out_text

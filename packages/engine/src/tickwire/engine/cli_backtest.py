@@ -663,6 +663,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for sym, n in sorted(res.rows.items()):
         back = res.time_reversals.get(sym)
         also = f", {back:,} of them earlier than the row before" if back else ""
+        late = res.past_midnight.get(sym)
+        if late:  # no row: LOBSTER's time is seconds after midnight of one day
+            also += f"; {late:,} stamped at or past 24:00:00 not written"
         print(f"  {sym}: {n:,} LOBSTER rows{also}")
     if args.bbo != "none":
         print(f"  BBO series: {res.bbo_rows:,} rows")

@@ -41,6 +41,14 @@ nothing was said, so they passed for the whole of the day's ITCH. Test:
 time is earlier than the row before are written as the data has them and counted per
 symbol (:attr:`ExportResult.time_reversals`, said by ``engine export``): LOBSTER files
 are read as a time series (test: ``test_engine_lobster_says_when_time_goes_back``).
+
+A message stamped at or past 24:00:00 (86,400 s; ITCH's 6-byte nanoseconds since
+midnight hold some 78 hours) has no row: LOBSTER's time is seconds after midnight of the
+file's one day, so ``90000.000000000`` is no time of it. The book still applies it (the
+next row's book includes it, as for a message the book refused); such rows are counted
+per symbol (:attr:`ExportResult.past_midnight`, said by ``engine export``). Why: they
+were written as stamped, a day's file running past its midnight. Test:
+``test_engine_lobster.py::test_engine_lobster_refuses_rows_past_24_hours``.
 """
 
 from __future__ import annotations
@@ -68,7 +76,7 @@ from tickwire.itch import (
     Trade,
 )
 
-__all__ = ["ASK_DUMMY", "BID_DUMMY", "ExportError", "ExportResult", "export"]
+__all__ = ["ASK_DUMMY", "BID_DUMMY", "DAY_NS", "ExportError", "ExportResult", "export"]
 
 ASK_DUMMY = 9_999_999_999
 BID_DUMMY = -9_999_999_999
@@ -95,6 +103,14 @@ class ExportResult:
     #: Per symbol (those with any), the rows whose time is earlier than the row before:
     #: written as the data has them, but LOBSTER files are read as a time series.
     time_reversals: dict[str, int] = field(default_factory=dict)
+    #: Per symbol (those with any), the rows not written because their message is stamped
+    #: at or past 24:00:00 (:data:`DAY_NS`): no time of the day LOBSTER's column counts.
+    past_midnight: dict[str, int] = field(default_factory=dict)
+
+
+#: Nanoseconds in a day: LOBSTER's time is seconds after midnight, so a message stamped
+#: this late or later has no row (:class:`ExportResult` ``past_midnight``).
+DAY_NS = 86_400 * 1_000_000_000
 
 
 def _time(ts: int) -> str:
@@ -150,8 +166,12 @@ class _Writer:
         self.now = 0  # the time of the message being written
         self._last = 0
         self.back = 0  # rows earlier than the row before
+        self.late = 0  # rows not written: stamped at or past 24:00:00
 
     def row(self, fields: list[Any], book: OrderBook, levels: int) -> None:
+        if self.now >= DAY_NS:  # no time of LOBSTER's day: counted, not written
+            self.late += 1
+            return
         if self.now < self._last:
             self.back += 1
         self._last = self.now
@@ -352,6 +372,7 @@ def export(
 
         result.rows = {w.symbol: w.rows for w in writers.values()}
         result.time_reversals = {w.symbol: w.back for w in writers.values() if w.back}
+        result.past_midnight = {w.symbol: w.late for w in writers.values() if w.late}
         result.book_faults = fault_counts(manager.unknown_references, manager.stats)
         result.missing_symbols = sorted(wanted - set(result.rows))
         if bbo_format is not None:
