@@ -501,3 +501,52 @@ def test_engine_lobster_refuses_rows_past_24_hours(
     out_text = capsys.readouterr().out
     assert "  ZZZ: 1 LOBSTER rows; 2 stamped at or past 24:00:00 not written\n" in out_text
     assert "  YYY: 1 LOBSTER rows\n" in out_text
+
+
+def test_engine_lobster_an_earlier_exports_files_go(
+    day: list[Message], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An export that ends with its symbols found removes the LOBSTER files an earlier
+    one left in ``--out`` that it did not write (another symbol, other levels or date)
+    and says so in one line; files of any other name, and anything below the folder,
+    stay. An export of AAPL after one of MSFT left MSFT's two CSVs beside AAPL's."""
+    books = BookManager()
+    books.feed(day[:3000])
+    first, second = sorted({b.symbol for b in books.books.values()})[:2]
+    out = tmp_path / "out"
+    export(day[:3000], [first], out, levels=2, bbo_format=None)
+    dated = tmp_path / "dated"  # another earlier export's files, moved in
+    export(day[:3000], [first], dated, levels=2, bbo_format=None, date="2020-01-02")
+    for p in dated.iterdir():
+        p.rename(out / p.name)
+    mine = [
+        "notes.txt",
+        "analysis_v2_message_1.csv",  # 11 characters before _message: no symbol's
+        f"{first}_message_0.csv",  # no levels an export writes
+        f"{first}_message_2.txt",
+    ]
+    for name in mine:
+        (out / name).write_text("mine\n")
+    (out / "sub").mkdir()
+    (out / "sub" / f"{first}_message_2.csv").write_text("mine\n")
+    earlier = sorted(p.name for p in out.glob("*.csv") if p.name not in mine)
+    assert len(earlier) == 4
+    res = export(day[:3000], [second], out, levels=2, bbo_format=None)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*mine, "sub", f"{second}_message_2.csv", f"{second}_orderbook_2.csv"]
+    )
+    assert sorted(p.name for p in res.removed) == earlier
+    assert (out / "sub" / f"{first}_message_2.csv").exists()
+    # A failed export (a symbol not found, exit 1) leaves the earlier files as they are.
+    res = export(day[:3000], [first, "NOPE"], out, levels=3, bbo_format=None)
+    assert res.missing_symbols == ["NOPE"] and res.removed == []
+    assert (out / f"{second}_message_2.csv").exists()
+
+    argv = ["export", "--symbol", first, "--levels", "2", "--out", str(out), "--bbo", "none"]
+    assert main([*argv, "--messages", "3000", "--symbols", "20", "--day-seed", "3"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if "removed" in x]
+    assert lines == [
+        f"  removed 4 files of an earlier export from {out}: {first}_message_3.csv, "
+        f"{first}_orderbook_3.csv, {second}_message_2.csv, {second}_orderbook_2.csv"
+    ]
+    assert not (out / f"{second}_message_2.csv").exists()

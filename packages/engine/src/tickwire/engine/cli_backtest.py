@@ -671,6 +671,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"  BBO series: {res.bbo_rows:,} rows")
     for p in res.files:
         print(f"  wrote {p}")
+    if res.removed:  # an earlier export's files, which would pass for this one's
+        names = [p.name for p in res.removed]
+        more = f", and {len(names) - 6:,} more" if len(names) > 6 else ""
+        print(
+            f"  removed {len(names):,} files of an earlier export from {args.out}: "
+            f"{', '.join(names[:6])}{more}"
+        )
     faults = feed_stats.faults() if feed_stats is not None else None
     if res.missing_symbols:  # the found ones are written; the command failed all the same
         also = f" (and {desc}: {faults})" if faults is not None else ""

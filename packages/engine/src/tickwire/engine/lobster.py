@@ -24,9 +24,7 @@ With ``date`` set, files get LOBSTER's full names
 ``YYYY-MM-DD`` (:class:`ExportError` otherwise, before anything is written: it becomes
 part of every file name, so ``2020-13-01`` or ``../x`` was written as given).
 
-The BBO series has one row per change of a chosen symbol's best bid or offer (an
-earlier export's ``bbo.csv`` or ``bbo.parquet`` that this one does not write is removed,
-as it would pass for this one's):
+The BBO series has one row per change of a chosen symbol's best bid or offer:
 ``timestamp_ns, symbol, bid_price, bid_size, ask_price, ask_size`` (empty prices as
 blank / null). Parquet needs pyarrow (``pip install pyarrow``), imported only then.
 
@@ -42,6 +40,12 @@ time is earlier than the row before are written as the data has them and counted
 symbol (:attr:`ExportResult.time_reversals`, said by ``engine export``): LOBSTER files
 are read as a time series (test: ``test_engine_lobster_says_when_time_goes_back``).
 
+An export that ends with every chosen symbol found leaves ``out_dir`` holding its own
+files only, of those an export writes: an earlier export's LOBSTER files that this one
+did not write (other symbols, other ``--levels`` or ``--date``; names of
+:func:`_is_lobster_name`) and its ``bbo.csv`` or ``bbo.parquet`` are removed, listed in
+:attr:`ExportResult.removed` (:func:`_remove_earlier`); any other file is left alone.
+
 A message stamped at or past 24:00:00 (86,400 s; ITCH's 6-byte nanoseconds since
 midnight hold some 78 hours) has no row: LOBSTER's time is seconds after midnight of the
 file's one day, so ``90000.000000000`` is no time of it. The book still applies it (the
@@ -53,14 +57,16 @@ were written as stamped, a day's file running past its midnight. Test:
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tickwire.cli import atomic_path, is_iso_date
+from tickwire.cli import atomic_path, is_iso_date, stock_symbol
 from tickwire.engine.book import BookManager, OrderBook, fault_counts
 from tickwire.itch import (
     AddOrder,
@@ -106,6 +112,8 @@ class ExportResult:
     #: Per symbol (those with any), the rows not written because their message is stamped
     #: at or past 24:00:00 (:data:`DAY_NS`): no time of the day LOBSTER's column counts.
     past_midnight: dict[str, int] = field(default_factory=dict)
+    #: Files of an earlier export removed from the folder (:func:`_remove_earlier`).
+    removed: list[Path] = field(default_factory=list)
 
 
 #: Nanoseconds in a day: LOBSTER's time is seconds after midnight, so a message stamped
@@ -378,10 +386,63 @@ def export(
         if bbo_format is not None:
             result.bbo_rows = len(bbo_rows)
             result.files.append(_write_bbo(bbo_rows, out, bbo_format, files))
-    for fmt in ("csv", "parquet"):  # an earlier run's series would pass for this one's
-        if fmt != bbo_format:
-            (out / f"bbo.{fmt}").unlink(missing_ok=True)
+    if not result.missing_symbols:  # a failed export (exit 1) leaves the earlier files
+        result.removed = _remove_earlier(out, result.files)
     return result
+
+
+#: The BBO series' names, one a format.
+_BBO_NAMES = ("bbo.csv", "bbo.parquet")
+
+#: A LOBSTER file name as :class:`_Writer` makes it: ``NAME_message_N.csv`` or
+#: ``NAME_DATE_34200000_57600000_orderbook_N.csv`` (NAME and DATE checked apart).
+_LOBSTER_NAME = re.compile(
+    r"(?P<name>.+?)(?:_(?P<date>[^_]+)_34200000_57600000)?"
+    r"_(?:message|orderbook)_(?P<levels>[1-9][0-9]{0,3})\.csv"
+)
+
+
+def _is_lobster_name(file_name: str) -> bool:
+    """True if an export could have written ``file_name`` as a symbol's LOBSTER file: a
+    stock symbol written by :func:`_file_name`, a ``YYYY-MM-DD`` date or none, 1 to
+    :data:`MAX_LEVELS` levels. ``analysis_v2_message_1.csv`` (11 characters before
+    ``_message``, longer than a stock field) is no export's; ``notes_message_1.csv`` is
+    symbol ``notes``'s."""
+    m = _LOBSTER_NAME.fullmatch(file_name)
+    if m is None or int(m["levels"]) > MAX_LEVELS:
+        return False
+    if m["date"] is not None and not is_iso_date(m["date"]):
+        return False
+    name = m["name"]
+    symbol = name.replace("%2F", "/").replace("%25", "%")
+    try:
+        stock_symbol(symbol)
+    except argparse.ArgumentTypeError:
+        return False
+    return _file_name(symbol) == name
+
+
+def _remove_earlier(out: Path, written: list[Path]) -> list[Path]:
+    """Remove from ``out`` (not below it) the files an earlier export wrote that this one
+    did not (``written``): LOBSTER files (:func:`_is_lobster_name`) and the BBO series
+    ``bbo.csv`` / ``bbo.parquet``; the removed ones, sorted. Files of any other name stay.
+
+    Rule: a successful export leaves the folder holding one export's files. Why: an
+    export of AAPL after one of MSFT into the same ``--out`` left MSFT's two CSVs beside
+    AAPL's (and ``--bbo none`` an earlier ``bbo.csv``), a reader of the folder taking them
+    for this export's. Tests:
+    ``test_engine_lobster.py::test_engine_lobster_an_earlier_exports_files_go``,
+    ``test_engine_lobster.py::test_engine_lobster_an_earlier_runs_bbo_series_goes``."""
+    keep = {p.name for p in written}
+    removed = []
+    for p in sorted(out.iterdir()):
+        name = p.name
+        if name in keep or not (name in _BBO_NAMES or _is_lobster_name(name)):
+            continue
+        if p.is_file():  # a folder of that name is no export's file
+            p.unlink()
+            removed.append(p)
+    return removed
 
 
 def _write_bbo(
