@@ -550,3 +550,26 @@ def test_engine_lobster_an_earlier_exports_files_go(
         f"{first}_orderbook_3.csv, {second}_message_2.csv, {second}_orderbook_2.csv"
     ]
     assert not (out / f"{second}_message_2.csv").exists()
+
+
+def test_engine_lobster_a_missing_symbol_names_its_near_miss(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symbol the data does not name is quoted with the data's near misses: the same
+    letters in another case (``aapl``: AAPL), else alike ones (``APPL``: AAPL); none is
+    taken for it (no file of AAPL is written). It ended ``not found in the data: aapl``
+    and quoted nothing; ``NOPE`` still quotes nothing."""
+    gen = ["--messages", "3000", "--symbols", "20", "--day-seed", "3"]  # AAPL, GOOG, GOOGL
+    out = tmp_path / "o"
+    argv = ["export", "--symbol", "aapl,APPL,goog,NOPE", "--out", str(out), "--bbo", "none"]
+    assert main([*argv, *gen]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(
+        " export: error: not found in the data: APPL (AAPL is in the data), NOPE, "
+        "aapl (AAPL is in the data), goog (GOOG is in the data)"
+    )
+    assert not out.exists() or not any(out.iterdir())
+    day = list(generate_day(3000, 20, 3))
+    res = export(day, ["aapl", "GOGL", "NOPE"], tmp_path / "api", bbo_format=None)
+    assert res.missing_symbols == ["GOGL", "NOPE", "aapl"] and res.rows == {}
+    assert res.near_misses == {"GOGL": ["GOOGL", "GOOG"], "aapl": ["AAPL"]}

@@ -681,7 +681,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     faults = feed_stats.faults() if feed_stats is not None else None
     if res.missing_symbols:  # the found ones are written; the command failed all the same
         also = f" (and {desc}: {faults})" if faults is not None else ""
-        raise ValueError(f"not found in the data: {', '.join(res.missing_symbols)}{also}")
+        missing = []
+        for sym in res.missing_symbols:  # with the data's near misses, never taken for it
+            near = res.near_misses.get(sym)
+            verb = "is" if near and len(near) == 1 else "are"
+            missing.append(f"{sym} ({', '.join(near)} {verb} in the data)" if near else sym)
+        raise ValueError(f"not found in the data: {', '.join(missing)}{also}")
     if feed_stats is not None:
         feed_stats.check_whole(desc, "the files are written")
     return 0

@@ -46,6 +46,10 @@ did not write (other symbols, other ``--levels`` or ``--date``; names of
 :func:`_is_lobster_name`) and its ``bbo.csv`` or ``bbo.parquet`` are removed, listed in
 :attr:`ExportResult.removed` (:func:`_remove_earlier`); any other file is left alone.
 
+A chosen symbol the data never names is in :attr:`ExportResult.missing_symbols`, with the
+data's symbols it is a near miss of (another case, or alike: :func:`near_misses`) in
+:attr:`ExportResult.near_misses`; none is exported in its place.
+
 A message stamped at or past 24:00:00 (86,400 s; ITCH's 6-byte nanoseconds since
 midnight hold some 78 hours) has no row: LOBSTER's time is seconds after midnight of the
 file's one day, so ``90000.000000000`` is no time of it. The book still applies it (the
@@ -60,6 +64,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -82,7 +87,15 @@ from tickwire.itch import (
     Trade,
 )
 
-__all__ = ["ASK_DUMMY", "BID_DUMMY", "DAY_NS", "ExportError", "ExportResult", "export"]
+__all__ = [
+    "ASK_DUMMY",
+    "BID_DUMMY",
+    "DAY_NS",
+    "ExportError",
+    "ExportResult",
+    "export",
+    "near_misses",
+]
 
 ASK_DUMMY = 9_999_999_999
 BID_DUMMY = -9_999_999_999
@@ -112,6 +125,9 @@ class ExportResult:
     #: Per symbol (those with any), the rows not written because their message is stamped
     #: at or past 24:00:00 (:data:`DAY_NS`): no time of the day LOBSTER's column counts.
     past_midnight: dict[str, int] = field(default_factory=dict)
+    #: Per missing symbol (those with any), the data's symbols it is a near miss of
+    #: (:func:`near_misses`): ``{"aapl": ["AAPL"]}``.
+    near_misses: dict[str, list[str]] = field(default_factory=dict)
     #: Files of an earlier export removed from the folder (:func:`_remove_earlier`).
     removed: list[Path] = field(default_factory=list)
 
@@ -286,6 +302,7 @@ def export(
     last_bbo: dict[int, tuple[int | None, int, int | None, int]] = {}
     bbo_rows: list[tuple[int, str, int | None, int, int | None, int]] = []
     result = ExportResult()
+    named: set[str] = set()  # every symbol the data names
 
     # Every file through a temporary one: renamed when the export ends, removed if it
     # fails (a day cut short left LOBSTER files that looked whole, exit 1).
@@ -298,6 +315,8 @@ def export(
             w = writers.get(locate)
             if w is None:
                 stock = getattr(msg, "stock", None)
+                if stock is not None and typ in "RAFH":
+                    named.add(stock)  # for a missing symbol's near misses
                 if stock is not None and stock in wanted and typ in "RAFH":
                     _one_locate(writers, stock, locate)
                     w = writers[locate] = _Writer(out, stock, levels, date, files)
@@ -383,12 +402,30 @@ def export(
         result.past_midnight = {w.symbol: w.late for w in writers.values() if w.late}
         result.book_faults = fault_counts(manager.unknown_references, manager.stats)
         result.missing_symbols = sorted(wanted - set(result.rows))
+        for sym in result.missing_symbols:
+            near = near_misses(sym, named)
+            if near:
+                result.near_misses[sym] = near
         if bbo_format is not None:
             result.bbo_rows = len(bbo_rows)
             result.files.append(_write_bbo(bbo_rows, out, bbo_format, files))
     if not result.missing_symbols:  # a failed export (exit 1) leaves the earlier files
         result.removed = _remove_earlier(out, result.files)
     return result
+
+
+def near_misses(symbol: str, names: Iterable[str]) -> list[str]:
+    """The ``names`` a symbol not among them was likely meant as, best first: those that
+    differ from it in case only (``aapl``: ``AAPL``), else up to three alike in letters
+    (:func:`difflib.get_close_matches` of the upper-cased symbol, cutoff 0.75: ``APPL``
+    gives ``AAPL``). None is taken for the symbol: ``aapl`` is not exported as ``AAPL``.
+
+    Why: ``engine export --symbol aapl`` of a day naming AAPL ended ``not found in the
+    data: aapl`` and quoted nothing. Test:
+    ``test_engine_lobster.py::test_engine_lobster_a_missing_symbol_names_its_near_miss``."""
+    names = sorted(set(names))
+    same = [n for n in names if n.casefold() == symbol.casefold()]
+    return same or difflib.get_close_matches(symbol.upper(), names, n=3, cutoff=0.75)
 
 
 #: The BBO series' names, one a format.
