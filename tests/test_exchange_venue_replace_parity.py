@@ -293,8 +293,18 @@ BAD_TIF: list[tuple[str, Any]] = [
     ("1", ()),
     ("6", ()),
     ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 100),)),
+    ("6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 0),)),
+    ("6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 86_400),)),
 ]
-BAD_TIF_IDS = ["Q", "NUL", "1", "GTT-no-appendage", "GTT-without-ExpireTime"]
+BAD_TIF_IDS = [
+    "Q",
+    "NUL",
+    "1",
+    "GTT-no-appendage",
+    "GTT-without-ExpireTime",
+    "GTT-ExpireTime-0",  # no expire time, which GTT needs
+    "GTT-ExpireTime-a-day",  # "Must be less than 86400"
+]
 
 
 @pytest.mark.parametrize(("tif", "appendages"), BAD_TIF, ids=BAD_TIF_IDS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from tickwire.exchange import Exchange, ExchangeConfig
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.moldudp64.aio import run
@@ -262,6 +263,87 @@ def test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_c
     live = {k for k, r in v.acct.records.items() if r.state == "live"}
     assert live == {"C"}  # system hours: no time limit
     assert [o.tag for o in v.engine.resting_orders()] == ["C"]
+    v.equal()
+
+
+def test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock() -> None:
+    """OUCH 5.0 GTT (``6``) with an ExpireTime appendage of N seconds ("Seconds to live")
+    is canceled N seconds after its Order Accepted, Order Canceled reason ``T`` sent
+    unsolicited, its Order Delete on the feed; a replacement to GTT counts from its Order
+    Replaced with the Replace's own ExpireTime, and a replacement to Day has no deadline.
+    The clock is driven: what is due expires before the next message is answered, or
+    when ``expire`` is called (the server's timer). GTT orders rested for ever: the Cancel
+    below was answered reason ``U``."""
+    from tickwire.itch import OrderDelete, decode
+
+    s = 1_000_000_000
+    t0 = 36_000 * s
+    now = [t0]
+    v = _Venue(Account50, clock=lambda: now[0])
+
+    def gtt(seconds: int) -> tuple[v50.TagValue, ...]:
+        return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+
+    def enter(ref: int, price: int, tif: str, app: tuple[v50.TagValue, ...]) -> list[object]:
+        e = v50.EnterOrder(ref, "B", 100, "AAPL", price, tif, "Y", "P", "N", "N", "X", app)
+        return v.acct.handle(e)
+
+    def replace(old: int, new: int, price: int, tif: str, app: tuple[v50.TagValue, ...]) -> list[object]:  # fmt: skip
+        r = v50.ReplaceOrder(old, new, 100, price, tif, "Y", "N", "X", app)
+        return v.acct.handle(r)
+
+    assert [type(m) for m in enter(1, 1_400_000, "6", gtt(5))] == [v50.OrderAccepted]
+    assert [type(m) for m in enter(2, 1_390_000, "6", gtt(10))] == [v50.OrderAccepted]
+    assert [type(m) for m in enter(3, 1_380_000, "6", gtt(5))] == [v50.OrderAccepted]
+    assert [type(m) for m in enter(4, 1_370_000, "6", gtt(3))] == [v50.OrderAccepted]
+    now[0] = t0 + 2 * s  # 3's replacement (5 s of its own) ends at t0 + 7 s
+    assert [type(m) for m in replace(3, 5, 1_360_000, "6", gtt(5))] == [v50.OrderReplaced]
+    assert [type(m) for m in replace(4, 6, 1_350_000, "0", ())] == [v50.OrderReplaced]  # Day
+
+    now[0] = t0 + 5 * s - 1  # not yet
+    assert [type(m) for m in enter(7, 1_340_000, "5", ())] == [v50.OrderAccepted]  # GTX
+    assert v.sent == []
+    now[0] = t0 + 5 * s  # 1's time is up: it expires before the Cancel is answered
+    ref = v.acct.records[1].ref
+    published = len(v.published)
+    assert v.acct.handle(v50.CancelOrder(1, 0)) == []
+    assert v.sent == [v50.OrderCanceled(t0 + 5 * s, 1, 100, "T")]
+    assert [decode(m) for m in v.published[published:]] == [OrderDelete(1, 0, t0 + 5 * s, ref)]
+    assert v.acct.records[5].state == "live"  # 3's 5 s were replaced by 5's own
+    v.equal()
+
+    v.sent.clear()
+    now[0] = t0 + 7 * s  # the server's timer: nothing else happens
+    assert v.acct.expire() == 1
+    assert v.sent == [v50.OrderCanceled(t0 + 7 * s, 5, 100, "T")]
+    assert v.acct.next_expiry() == t0 + 10 * s
+    v.sent.clear()
+    now[0] = t0 + 10 * s - 1
+    assert v.acct.expire() == 0 and v.sent == []
+    now[0] = t0 + 10 * s
+    assert v.acct.expire() == 1
+    assert v.sent == [v50.OrderCanceled(t0 + 10 * s, 2, 100, "T")]
+    assert v.acct.next_expiry() is None
+    live = {k for k, r in v.acct.records.items() if r.state == "live"}
+    assert live == {6, 7}  # Day (ends at M) and GTX: no time limit of their own
+    assert sorted(o.tag for o in v.engine.resting_orders()) == [6, 7]  # type: ignore[type-var]
+    v.equal()
+
+
+@pytest.mark.parametrize("seconds", [0, 86_400, 2**32 - 1])
+def test_ouch50_a_gtt_expire_time_of_0_or_a_day_or_more_is_refused(seconds: int) -> None:
+    """ExpireTime "Must be less than 86400" (a day), and 0 is no expire time, which GTT
+    needs: an Enter is Rejected 0x0F Other as GTT without ExpireTime is, a Replace has
+    invalid details (the original canceled ``Z``, the UserRefNum not consumed). Both
+    were taken, and the order rested for ever."""
+    v = _Venue(Account50)
+    app = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+    e = v50.EnterOrder(1, "B", 100, "AAPL", 1_400_000, "6", "Y", "P", "N", "N", "X", app)
+    assert v.acct.handle(e) == [v50.Rejected(1, 1, v50.RejectReason.OTHER, "X")]
+    v.acct.handle(_enter50(2, 1_390_000))
+    r = v50.ReplaceOrder(2, 3, 100, 1_380_000, "6", "Y", "N", "X", app)
+    assert v.acct.handle(r) == [v50.OrderCanceled(1, 2, 100, "Z")]
+    assert list(v.engine.resting_orders()) == [] and v.acct.last_user_ref_num == 2
     v.equal()
 
 

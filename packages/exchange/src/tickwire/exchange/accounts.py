@@ -6,7 +6,8 @@ feed shows), Order Executed for every fill (liquidity flag ``A`` added or ``R`` 
 the match number of the ITCH Order Executed), Order Canceled (reason ``U`` user request,
 ``I`` the unexecuted rest of an IOC order, ``T`` timeout: a Day order at the End of
 Market Hours, :meth:`_AccountBase.at_close`, or a 4.2 order whose Time In Force in
-seconds is up, :meth:`_AccountBase.expire`), Order Replaced, Order Modified (a Modify:
+seconds is up or a 5.0 GTT order whose ExpireTime is, :meth:`_AccountBase.expire`),
+Order Replaced, Order Modified (a Modify:
 :meth:`_AccountBase._modify`, OUCH 5.0 section 2.4) and Rejected.
 
 Inbound messages are benignly repeatable, as the spec requires: an Enter or Replace with
@@ -30,7 +31,8 @@ invalid (those checks, or the symbol halted or the market not open) is not Rejec
 OUCH 5.0 section 2.2 case 2 says (4.2: the same), the original is canceled (Order
 Canceled, reason ``Z``) and the replacement's UserRefNum (4.2: Order Token) is not
 consumed, as the backtest venue answers. A 5.0 Time In Force byte not in the table, or
-GTT without an ExpireTime appendage, is Rejected 0x0F Other (a Replace: invalid details),
+GTT without an ExpireTime appendage of 1 to 86,399 seconds, is Rejected 0x0F Other (a
+Replace: invalid details),
 checked after the others (:func:`_time_in_force_reason`). A 5.0 Replace whose total is at or below the
 shares the chain executed replaces the order dead (Order Replaced, 0 shares, state
 ``D``), as the backtest venue answers (:meth:`Account50._replace_dead`). And :meth:`handle` never leaves the batch open: should anything
@@ -56,12 +58,12 @@ from tickwire.exchange.matching import (
 from tickwire.ouch import v42, v50
 from tickwire.ouch.orders import modify_refusal
 
-__all__ = ["TIMEOUT", "Account42", "Account50", "OrderRecord", "v42_lifetime"]
+__all__ = ["TIMEOUT", "Account42", "Account50", "OrderRecord", "v42_lifetime", "v50_lifetime"]
 
 #: Order Canceled reason ``T``, timeout (OUCH 5.0 and 4.2 alike): a Day order at the End of
-#: Market Hours, a 4.2 order at the end of its Time In Force in seconds. The codecs
-#: (tickwire.ouch.v42/v50) have no table of cancel reasons to take it from.
-TIMEOUT = "T"
+#: Market Hours, a 4.2 order at the end of its Time In Force in seconds, a 5.0 GTT order at
+#: the end of its ExpireTime. The one name the backtest venues use too.
+TIMEOUT = v50.CANCELED_TIMEOUT
 #: Nanoseconds in a second: a 4.2 Time In Force in seconds, on the engine's clock (ns).
 _NS = 1_000_000_000
 #: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port (see _V42_REJECT).
@@ -91,7 +93,7 @@ class OrderRecord:
     open: int = 0
     state: str = "live"  # live, done, rejected
     day: bool = False  # ends with market hours (5.0 Time In Force 0; 4.2 99998)
-    expires: int | None = None  # engine clock (ns) it is canceled at (4.2 TIF in seconds)
+    expires: int | None = None  # engine clock (ns) it is canceled at (4.2 TIF in s, GTT)
 
 
 def v42_lifetime(time_in_force: int) -> int | None:
@@ -105,6 +107,23 @@ def v42_lifetime(time_in_force: int) -> int | None:
     if time_in_force in (v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS):
         return None
     return time_in_force * _NS
+
+
+def v50_lifetime(time_in_force: str, appendages: tuple[v50.TagValue, ...]) -> int | None:
+    """How long (ns) a 5.0 order of ``time_in_force`` with ``appendages`` lives, or None:
+    no time limit.
+
+    Rule: GTT (``6``) lives its ExpireTime appendage's seconds
+    (:func:`tickwire.ouch.v50.expire_time`); every other Time In Force has no deadline of
+    its own (Day ends at the End of Market Hours, :meth:`_AccountBase.at_close`). A GTT
+    whose ExpireTime is missing, 0 or 86,400 and above never gets here: the Enter is
+    Rejected, the Replace has invalid details (:func:`tickwire.ouch.v50.time_in_force_error`).
+    Test: ``test_exchange_hostile.py::test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock``.
+    """
+    if time_in_force != v50.TimeInForce.GTT:
+        return None
+    seconds = v50.expire_time(appendages)
+    return None if seconds is None else seconds * _NS
 
 
 def _ouch_price(price: int) -> bool:
@@ -222,17 +241,20 @@ class _AccountBase:
         """Cancel every live order whose time is up at engine time ``now`` (default: the
         engine's clock); returns how many.
 
-        Rule: an OUCH 4.2 order whose Time In Force is N seconds (:func:`v42_lifetime`)
-        is canceled N seconds after it was accepted (the timestamp of its Order Accepted
-        or Order Replaced: a replacement's own Time In Force counts from its replace),
-        earliest deadline first: the feed shows its Order Delete and the account answers
-        Order Canceled, reason :data:`TIMEOUT`, unsolicited. Time is the engine's clock,
-        so the exchange is driven sans-I/O: :meth:`Account42.handle` expires what is due
-        before it answers (a Cancel or Replace of an order whose time is up finds it
-        gone), and the server calls this when :meth:`next_expiry` comes and before
-        anything can trade (``Exchange._expire_due``). Why: every such order was good
-        for ever. Test:
-        ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
+        Rule: an OUCH 4.2 order whose Time In Force is N seconds (:func:`v42_lifetime`),
+        and an OUCH 5.0 GTT order whose ExpireTime appendage is N seconds
+        (:func:`v50_lifetime`), is canceled N seconds after it was accepted (the timestamp
+        of its Order Accepted or Order Replaced: a replacement's own Time In Force and
+        appendages count from its replace), earliest deadline first: the feed shows its
+        Order Delete and the account answers Order Canceled, reason :data:`TIMEOUT`,
+        unsolicited. Time is the engine's clock, so the exchange is driven sans-I/O:
+        ``handle`` (both versions) expires what is due before it answers (a Cancel or
+        Replace of an order whose time is up finds it gone), and the server calls this
+        when :meth:`next_expiry` comes and before anything can trade
+        (``Exchange._expire_due``). Why: every such order was good for ever (5.0 GTT
+        until the End of System Hours took it). Tests:
+        ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``,
+        ``test_exchange_hostile.py::test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock``.
         """
         if now is None:
             now = self.engine.clock()
@@ -402,14 +424,15 @@ class _AccountBase:
 def _time_in_force_reason(msg: v50.EnterOrder | v50.ReplaceOrder) -> Reject | None:
     """Why an OUCH 5.0 Enter or Replace's Time In Force cannot be taken, or None.
 
-    Rule: a byte not in OUCH 5.0's table, or GTT without an ExpireTime appendage
-    (:func:`tickwire.ouch.v50.time_in_force_error`), is 0x0F Other (Appendix D has no
+    Rule: a byte not in OUCH 5.0's table, or GTT without an ExpireTime appendage of 1 to
+    86,399 seconds (:func:`tickwire.ouch.v50.time_in_force_error`), is 0x0F Other (Appendix D has no
     Time In Force reason), asked after every other check of :meth:`_AccountBase._validate`:
     an Enter is Rejected, a Replace has invalid details (section 2.2 case 2: the original
     is canceled, reason ``Z``), as the backtest venue answers. Why: the account took any
     byte a client sent (it receives raw bytes) and rested the order as if it were not Day,
-    never expired; GTT without ExpireTime rested for ever. Test:
-    ``tests/test_exchange_venue_replace_parity.py::test_a_bad_time_in_force_is_answered_alike_on_both``.
+    never expired; GTT without ExpireTime rested for ever. Tests:
+    ``tests/test_exchange_venue_replace_parity.py::test_a_bad_time_in_force_is_answered_alike_on_both``,
+    ``test_exchange_hostile.py::test_ouch50_a_gtt_expire_time_of_0_or_a_day_or_more_is_refused``.
     """
     if v50.time_in_force_error(msg.time_in_force, msg.appendages) is not None:
         return Reject.OTHER
@@ -447,6 +470,7 @@ class Account50(_AccountBase):
 
     def _handle(self, msg: object) -> list[object]:
         ts = self.engine.clock()
+        self.expire(ts)  # what is due goes first (sent unsolicited), then the answer
         if isinstance(msg, v50.EnterOrder):
             if msg.user_ref_num <= self.last_user_ref_num:
                 self.ignored += 1  # a repeat (resent after a reconnect): ignore it
@@ -471,6 +495,7 @@ class Account50(_AccountBase):
                 self._batch = None
                 reason = Reject.PROCESSING_ERROR
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
+            self._expire_after(rec, ts, v50_lifetime(msg.time_in_force, msg.appendages))
             acc = v50.OrderAccepted(
                 ts, msg.user_ref_num, msg.side, msg.quantity, msg.symbol, msg.price,
                 msg.time_in_force, msg.display, rec.ref, msg.capacity,
@@ -534,6 +559,7 @@ class Account50(_AccountBase):
         rec.ref = ref
         rec.open = resting
         rec.state = "live" if resting else "done"
+        self._expire_after(rec, ts, v50_lifetime(msg.time_in_force, msg.appendages))
         rep = v50.OrderReplaced(
             ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, new_open, old.symbol,
             msg.price, msg.time_in_force, msg.display, ref, "P",

@@ -16,8 +16,9 @@
   dropping the OUCH connection after every N orders, *after* the order was processed but
   before its answers left (the harshest moment for a client).
 
-OUCH 4.2 orders with a Time In Force in seconds expire on the engine's clock
-(:meth:`~tickwire.exchange.accounts.Account42.expire`): a timer fires at the next
+OUCH 4.2 orders with a Time In Force in seconds, and OUCH 5.0 GTT orders with an
+ExpireTime, expire on the engine's clock
+(:meth:`~tickwire.exchange.accounts.Account42.expire`, ``Account50.expire``): a timer fires at the next
 deadline (:meth:`Exchange._arm_expiry`), and what is due expires before any OUCH
 message is handled or any flow message applied (:meth:`Exchange._expire_due`), so an
 order whose time is up never trades.
@@ -146,7 +147,7 @@ class Exchange:
         #: OUCH messages no decoder could read (unknown type, wrong length): unanswered.
         self.undecodable = 0
         self._enters = 0
-        # the timer of the next 4.2 Time In Force deadline (_arm_expiry), and its time
+        # the timer of the next 4.2 Time In Force / 5.0 GTT deadline (_arm_expiry), its time
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._expiry_at: int | None = None
 
@@ -223,7 +224,8 @@ class Exchange:
         applied (nothing trades with an order past its time, whichever port or flow it
         comes from), and by the timer when the next deadline comes (the client hears of
         the expiry then, unsolicited, even when nothing else happens). Why: OUCH 4.2
-        orders with a Time In Force in seconds were good for ever. Tests:
+        orders with a Time In Force in seconds (and 5.0 GTT orders) were good for ever.
+        Tests:
         ``test_exchange_server.py::test_ouch42_a_time_in_force_in_seconds_expires_unsolicited``
         and, sans-I/O, ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
         """

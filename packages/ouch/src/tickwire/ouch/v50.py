@@ -40,6 +40,8 @@ from ._wire import (
 from ._wire import encode as _encode
 
 __all__ = [
+    "CANCELED_TIMEOUT",
+    "EXPIRE_TIME_LIMIT",
     "INBOUND_MIN_LENGTHS",
     "MAX_PRICE",
     "MAX_QUANTITY",
@@ -79,9 +81,17 @@ __all__ = [
     "decode_inbound",
     "decode_outbound",
     "encode",
+    "expire_time",
     "next_user_ref_num",
     "time_in_force_error",
 ]
+
+
+#: Order Canceled reason ``T``: "Timeout. The Time In Force for this order has expired"
+#: (4.2 alike). One name for the backtest venues (a Day order at the End of Market Hours,
+#: anything left at the End of System Hours) and the simulated exchange (those, and a
+#: GTT or 4.2 Time In Force in seconds run out); the codec has no table of cancel reasons.
+CANCELED_TIMEOUT = "T"
 
 
 class Side(StrEnum):
@@ -664,7 +674,10 @@ def time_in_force_error(time_in_force: object, appendages: Sequence[TagValue] = 
     Rule: the field is one byte of :class:`TimeInForce` (``0`` Day, ``3`` IOC, ``5`` GTX,
     ``6`` GTT, ``E`` After Hours); anything else (another byte, an empty string, an
     ``int``) is an error, and GTT "needs ExpireTime to be specified": an
-    :attr:`OptionTag.EXPIRE_TIME` appendage ("Seconds to live") among ``appendages``.
+    :attr:`OptionTag.EXPIRE_TIME` appendage ("Seconds to live") among ``appendages``,
+    of 1 to 86,399 seconds (:func:`expire_time`): Appendix B's ExpireTime "Must be less
+    than 86400" (a day), and 0 is no expire time at all, where GTT needs one: both are
+    refused as a missing one is, rather than taken as an order that never expires.
     The one statement of this rule: pre-trade risk (``tickwire.engine.risk``, which has
     no appendage to give, so GTT is always refused there), both backtest venues and the
     simulated exchange's ``Account50`` ask it. Why: none checked it, so an order of Time
@@ -675,10 +688,33 @@ def time_in_force_error(time_in_force: object, appendages: Sequence[TagValue] = 
     """
     if time_in_force not in _TIME_IN_FORCE:  # (a tuple: == per member, any object)
         return f"Time In Force {time_in_force!r} is not one of 0, 3, 5, 6, E"
-    if time_in_force == TimeInForce.GTT and not any(
-        a.tag == OptionTag.EXPIRE_TIME for a in appendages
-    ):
-        return "Time In Force '6' (GTT) needs an ExpireTime appendage (OptionTag 15)"
+    if time_in_force == TimeInForce.GTT:
+        seconds = expire_time(appendages)
+        if seconds is None:
+            return "Time In Force '6' (GTT) needs an ExpireTime appendage (OptionTag 15)"
+        if not 0 < seconds < EXPIRE_TIME_LIMIT:
+            return (
+                f"Time In Force '6' (GTT) needs an ExpireTime of 1 to {EXPIRE_TIME_LIMIT - 1}"
+                f" seconds, not {seconds}"
+            )
+    return None
+
+
+#: ExpireTime ("Seconds to live") must be less than this: the seconds in a day.
+EXPIRE_TIME_LIMIT = 86_400
+
+
+def expire_time(appendages: Sequence[TagValue]) -> int | None:
+    """The seconds of the first :attr:`OptionTag.EXPIRE_TIME` appendage, or None: none.
+
+    A value that is not an ``int`` (a tag the codec did not read as one) counts as none.
+    :func:`time_in_force_error` takes GTT only when this is 1 to ``EXPIRE_TIME_LIMIT - 1``;
+    the simulated exchange's ``Account50`` cancels such an order that many seconds after
+    it was accepted (its ``expire``).
+    """
+    for a in appendages:
+        if a.tag == OptionTag.EXPIRE_TIME:
+            return a.value if isinstance(a.value, int) else None
     return None
 
 
