@@ -9,8 +9,8 @@ whose total is at or below what the chain executed answers a dead Order Replaced
 shares, state ``D``). Beyond Replace, both reject a price above $199,999.9900 (0x1D),
 an Enter outside market hours 0x02 and in a halted symbol 0x07, an Enter whose Time In
 Force byte is not in the table or is GTT without ExpireTime 0x0F (a Replace with one:
-case 2), and cancel Day orders at the End of Market Hours (System Event ``M``), reason
-``T``.
+case 2), cancel Day orders at the End of Market Hours (System Event ``M``), reason
+``T``, and every order left at the End of System Hours (``E``), reason ``T``.
 
 Each scenario runs on both: a real ``MatchingEngine`` with an ``Account50`` (someone
 else's offer submitted to the engine) and a real ``SimulatedVenue`` over a real
@@ -257,6 +257,40 @@ def test_day_orders_are_canceled_at_the_end_of_market_hours_on_both() -> None:
     assert [o.user_ref_num for o in tw.venue.live_orders()] == [2]
     assert [r.key for r in tw.acct.records.values() if r.state == "live"] == [2]
     assert tw.send(v50.CancelOrder(1, 0)) == []
+
+
+def test_every_order_left_is_canceled_at_the_end_of_system_hours_on_both() -> None:
+    """System Event ``E``: every order still resting (GTX ``5``, After Hours ``E``, GTT
+    with an ExpireTime not yet up, a replacement, whatever is left) is canceled, reason
+    ``T``, oldest first; the Day order went at ``M``. Someone else's offer (the feed's)
+    stays. Both left them resting after the end of the system's day."""
+    tw = Twins()
+    tw.send(_enter(1, BID - 100, tif="5"))
+    tw.send(_enter(2, BID - 200, tif="E"))
+    gtt = _enter(3, BID - 300, tif="6", appendages=EXPIRE)  # 30 s: not up by E here
+    tw.venue.receive(gtt, tw.ts())
+    assert _types(_plain(tw.acct.handle(gtt), {})) == _types(_plain(tw.venue_out, {}))
+    tw.venue_out.clear()
+    tw.send(_enter(4, BID - 400))  # Day
+    tw.send(_replace(1, 5, 100, BID - 500, tif="5"))  # GTX again, now behind 2, 3 and 4
+    tw.system("M")
+    assert tw.unsolicited() == [
+        ("OrderCanceled", {"user_ref_num": 4, "quantity": 100, "reason": "T"})
+    ]
+    tw.system("E")
+    assert tw.unsolicited() == [
+        ("OrderCanceled", {"user_ref_num": n, "quantity": 100, "reason": "T"}) for n in (2, 3, 5)
+    ]
+    assert tw.venue.live_orders() == []
+    assert [r.key for r in tw.acct.records.values() if r.state == "live"] == []
+    assert [o.owner for o in tw.engine.resting_orders()] == [None]  # the offer
+    assert tw.send(v50.CancelOrder(2, 0)) == []
+    assert tw.send(_enter(6)) == [
+        (
+            "Rejected",
+            {"user_ref_num": 6, "reason": v50.RejectReason.DESTINATION_CLOSED, "cl_ord_id": "C6"},
+        )
+    ]
 
 
 @pytest.mark.parametrize(

@@ -908,6 +908,39 @@ def test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_ther
     assert [r["time_in_force"] for r in rows] == ["Q", "ZZ", "", "", "6", "6", ""]
 
 
+class _RestingGtx(_BadOrders):
+    """From step 0, three GTX buys and one After Hours buy 2% below the bid (inside
+    ``DEFAULT_RISK``'s 5% collar, below every price the day trades at), left to rest to
+    the end of the day; logs each order update."""
+
+    TIFS = (TimeInForce.GTX, TimeInForce.GTX, TimeInForce.AFTER_HOURS, TimeInForce.GTX)
+
+    def step(self, orders: OrderManager, symbol: str, bid: int, step: int) -> None:
+        if 0 <= step < len(self.TIFS):
+            price = (bid - bid // 50) // 100 * 100
+            orders.submit(symbol, "B", 100, price, self.TIFS[step])
+
+
+def test_engine_backtest_core_gtx_orders_left_resting_are_canceled_at_the_end_of_system_hours() -> (
+    None
+):
+    """The generated day ends with System Events ``M``, ``E`` (End of System Hours) and
+    ``C``: GTX and After Hours orders outlive ``M`` but not ``E``, where the venue cancels
+    each, reason ``T``: the orders table shows them done (canceled, not filled), not
+    live, on both backends alike. Both left them ``live`` in the table of a finished day."""
+    day = _day(4_000, 1, 9, 0)
+    assert [getattr(m, "event_code", "") for m in day[-3:]] == ["M", "E", "C"]
+    want = _same(_RestingGtx, lambda: _day(4_000, 1, 9, 0))
+    rows = want["orders"]
+    assert [o["time_in_force"] for o in rows] == ["5", "5", "E", "5"]
+    assert [(o["state"], o["filled"]) for o in rows] == [("done", 0)] * 4  # not "live"
+    assert want["report"]["orders"]["by_state"] == {"done": 4}
+    end_of_system_hours = 72_000 * 1_000_000_000  # the generator's E: 20:00
+    cancels = [line.split() for line in want["log"] if " cancelled " in line]
+    assert [(c[2], c[3]) for c in cancels] == [(str(o["user_ref_num"]), "T") for o in rows]
+    assert all(int(c[0]) >= end_of_system_hours for c in cancels)
+
+
 class _BadNames(_BadOrders):
     """From step 0, a Day buy at the bid whose symbol or side is not a ``str`` (None, an
     int, bytes, unhashable list and dict), or a ``str`` that is no wire symbol or side,

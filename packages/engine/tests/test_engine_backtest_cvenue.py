@@ -52,7 +52,7 @@ _itch = st.one_of(
     st.tuples(st.just("P"), st.sampled_from("BS"), st.integers(1, 500), _px),
     # Halts and the close are rare, and mostly undone (T, Q): orders must get through.
     st.tuples(st.just("H"), st.sampled_from(["H", "T", "T", "T"])),
-    st.tuples(st.just("S"), st.sampled_from(["M", "Q", "Q", "Q"])),
+    st.tuples(st.just("S"), st.sampled_from(["M", "E", "Q", "Q", "Q", "Q"])),
 )
 _ouch = st.one_of(
     # flaw: 0-7 one thing wrong (side, quantity, price, symbol, a retransmission), else none
@@ -266,6 +266,32 @@ def test_engine_backtest_cvenue_a_bad_time_in_force_is_answered_alike() -> None:
     pair.check()
     assert isinstance(pair.c_out[-1], v50.OrderAccepted)
     assert [o.user_ref_num for o in pair.comp.live_orders()] == [5]
+
+
+def test_engine_backtest_cvenue_every_order_left_expires_at_the_end_of_system_hours() -> None:
+    """System Event ``E`` (End of System Hours): every order still resting, whatever its
+    Time In Force (GTX, After Hours, GTT with ExpireTime), is canceled, reason ``T``,
+    oldest first, on both venues; the Day order went at ``M``. Both left them resting."""
+    pair = Pair()
+    pair.ouch(("enter", "B", 300, PX - TICK, "5", 23))  # UserRefNum 1: GTX
+    pair.ouch(("enter", "S", 100, PX + TICK, "E", 23))  # 2: After Hours
+    pair.ouch(("enter", "B", 200, PX - 2 * TICK, "0", 23))  # 3: Day
+    expire = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+    pair.send(v50.EnterOrder(4, "B", 50, SYM, PX - 3 * TICK, "6", "Y", "P", "N", "N", "C4", expire))
+    pair.check()
+    pair.ref_out.clear()
+    pair.c_out.clear()
+    pair.itch(("S", "M"))
+    pair.check()
+    assert [(m.user_ref_num, m.reason) for m in pair.c_out] == [(3, "T")]  # type: ignore[union-attr]
+    pair.itch(("S", "E"))
+    pair.check()
+    assert [(type(m), m.user_ref_num, m.quantity, m.reason) for m in pair.c_out[1:]] == [  # type: ignore[union-attr]
+        (v50.OrderCanceled, 1, 300, "T"),
+        (v50.OrderCanceled, 2, 100, "T"),
+        (v50.OrderCanceled, 4, 50, "T"),
+    ]
+    assert pair.comp.live_orders() == [] and pair.ref.live_orders() == []
 
 
 def test_an_invalid_replace_does_not_consume_its_user_ref_num() -> None:

@@ -212,6 +212,48 @@ def test_day_orders_expire_at_the_close_and_the_feed_shows_it() -> None:
         v.equal()
 
 
+def test_every_order_left_expires_at_the_end_of_system_hours() -> None:
+    """System Event ``E``: each live order, whatever its Time In Force (5.0 GTX, After
+    Hours, GTT; 4.2 system hours 99999 and seconds), is canceled, reason ``T``, sent
+    unsolicited, oldest first, and the feed shows each Order Delete (the books rebuilt
+    from the feed equal the exchange's); someone else's order stays. They rested past
+    the end of the system's day."""
+    from tickwire.itch import OrderDelete, decode
+
+    gtt = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 60),)
+    for account in (Account50, Account42):
+        v = _Venue(account)
+        other = v.engine.submit("AAPL", "B", 100, 1_300_000)[0]
+        if account is Account50:
+            for ref, price, tif, app in [
+                (1, 1_400_000, "5", ()),
+                (2, 1_390_000, "E", ()),
+                (3, 1_380_000, "6", gtt),
+            ]:
+                e = v50.EnterOrder(ref, "B", 100, "AAPL", price, tif, "Y", "P", "N", "N", "X", app)
+                assert [type(m) for m in v.acct.handle(e)] == [v50.OrderAccepted]
+            keys: list[int | str] = [1, 2, 3]
+            expect: list[object] = [v50.OrderCanceled(1, k, 100, "T") for k in (1, 2, 3)]
+        else:
+            v.acct.handle(_enter42("S", 1_400_000))  # 99999: system hours
+            secs = v42.EnterOrder("N", "B", 100, "AAPL", 1_390_000, 3600, "TW", "Y", "P", "N", 0, "N", " ")  # fmt: skip
+            v.acct.handle(secs)
+            keys = ["S", "N"]
+            expect = [v42.OrderCanceled(1, k, 100, "T") for k in ("S", "N")]
+        refs = [v.acct.records[k].ref for k in keys]
+        v.engine.system("M")
+        assert v.sent == []  # none is a Day order
+        published = len(v.published)
+        v.engine.system("E")
+        assert v.sent == expect
+        deletes = [decode(m) for m in v.published[published + 1 :]]
+        assert deletes == [OrderDelete(1, 0, 1, ref) for ref in refs]
+        assert all(v.acct.records[k].state == "done" for k in keys)
+        assert [o.ref for o in v.engine.resting_orders()] == [other]
+        assert v.acct.next_expiry() is None
+        v.equal()
+
+
 def test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock() -> None:
     """OUCH 4.2 Time In Force N (not 0, 99998 or 99999) is N seconds: the order is
     canceled N seconds after its acceptance, Order Canceled reason ``T`` (timeout) sent

@@ -1834,11 +1834,14 @@ cdef class CVenue:
     # OUCH 5.0's Time In Force rule (``tickwire.ouch.v50.time_in_force_error``), asked of
     # any byte but Day and IOC: the one statement of it, as the Python venue's _validate.
     cdef object tif_error
+    # Order Canceled reason ``T`` (``tickwire.ouch.v50.CANCELED_TIMEOUT``), given by
+    # ``compiled_venue``: one name for both venues and the simulated exchange.
+    cdef str timeout
 
     def __init__(self, CBookManager books, respond, fill, order_accepted, order_replaced,
                  order_canceled, order_executed, rejected, enter_order, replace_order,
                  cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price,
-                 tif_error):
+                 tif_error, str timeout):
         self.books = books
         self.respond = respond
         self.fills = []
@@ -1864,6 +1867,7 @@ cdef class CVenue:
         self.max_quantity = max_quantity
         self.max_price = max_price
         self.tif_error = tif_error
+        self.timeout = timeout
 
     # -- helpers ------------------------------------------------------------------------
     cdef object _locate_of(self, str symbol):
@@ -1993,6 +1997,8 @@ cdef class CVenue:
         if ty == 0x53:
             if m[S_CODE] == 0x4D:  # end of market hours: Day orders expire
                 self._expire_day_orders()
+            elif m[S_CODE] == 0x45:  # end of system hours: every order left expires
+                self._expire_all_orders()
             return 0
         if not is_book_type(ty) and ty != 0x50:
             return 0  # only book messages and trades act on our orders or _consumed
@@ -2153,7 +2159,15 @@ cdef class CVenue:
         cdef CSimOrder o
         for o in self.live_orders():
             if o.tif == self.DAY:
-                self._cancel(o, o.open, "T")
+                self._cancel(o, o.open, self.timeout)
+        return 0
+
+    cdef int _expire_all_orders(self) except -1:
+        """End of System Hours: every resting order canceled, reason ``T``, oldest first
+        (``SimulatedVenue._expire_all_orders``, the rule and its tests)."""
+        cdef CSimOrder o
+        for o in self.live_orders():
+            self._cancel(o, o.open, self.timeout)
         return 0
 
     # -- order entry -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ answers the way NASDAQ does: Order Accepted (with the order reference number the
 feed shows), Order Executed for every fill (liquidity flag ``A`` added or ``R`` removed,
 the match number of the ITCH Order Executed), Order Canceled (reason ``U`` user request,
 ``I`` the unexecuted rest of an IOC order, ``T`` timeout: a Day order at the End of
-Market Hours, :meth:`_AccountBase.at_close`, or a 4.2 order whose Time In Force in
+Market Hours, :meth:`_AccountBase.at_close`, any order left at the End of System Hours,
+:meth:`_AccountBase.at_system_close`, or a 4.2 order whose Time In Force in
 seconds is up or a 5.0 GTT order whose ExpireTime is, :meth:`_AccountBase.expire`),
 Order Replaced, Order Modified (a Modify:
 :meth:`_AccountBase._modify`, OUCH 5.0 section 2.4) and Rejected.
@@ -214,6 +215,27 @@ class _AccountBase:
             return
         rec = self.records.get(tag)
         if rec is None or not rec.day or rec.state != "live":
+            return
+        dec = self._cancel(tag, 0)
+        if dec:
+            self._emit(self._canceled(tag, dec, TIMEOUT))
+
+    def at_system_close(self, tag: object) -> None:
+        """End of system hours (the engine's System Event ``E``): a live order ends.
+
+        Rule: every order still resting, whatever its Time In Force (5.0 GTX ``5``, After
+        Hours ``E``, GTT whose ExpireTime runs past it, a Day order left; 4.2 system
+        hours 99999, a Time In Force in seconds), is canceled, the feed showing its Order
+        Delete, and the account answers Order Canceled, reason ``T`` (timeout),
+        unsolicited. As the backtest venue (``SimulatedVenue._expire_all_orders``, and the
+        compiled ``CVenue``) does at ``E``. Why: they rested past the end of the system's
+        day. Tests: ``tests/test_exchange_venue_replace_parity.py::test_every_order_left_is_canceled_at_the_end_of_system_hours_on_both``,
+        ``test_exchange_hostile.py::test_every_order_left_expires_at_the_end_of_system_hours``.
+        """
+        if not isinstance(tag, int | str):
+            return
+        rec = self.records.get(tag)
+        if rec is None or rec.state != "live":
             return
         dec = self._cancel(tag, 0)
         if dec:

@@ -78,11 +78,16 @@ def valid_shares(shares: int) -> bool:
 
 @runtime_checkable
 class ExpiresAtClose(Protocol):
-    """An order owner told of each of its resting orders at the End of Market Hours."""
+    """An order owner told of each of its resting orders at the End of Market Hours and
+    at the End of System Hours."""
 
     def at_close(self, tag: object) -> None:
         """Cancel the order ``tag`` (through :meth:`MatchingEngine.cancel`) if it ends
         with market hours (a Day order); leave it otherwise."""
+
+    def at_system_close(self, tag: object) -> None:
+        """Cancel the order ``tag`` (through :meth:`MatchingEngine.cancel`): nothing
+        outlives system hours."""
 
 
 class MatchingError(ValueError):
@@ -168,7 +173,8 @@ class MatchingEngine:
 
     # -- session and instruments ---------------------------------------------------------
     def system(self, code: str) -> None:
-        """Publish a System Event (O, S, Q, M, E, C); at ``M`` Day orders expire.
+        """Publish a System Event (O, S, Q, M, E, C); at ``M`` Day orders expire, at ``E``
+        every order of an owner left.
 
         Rule: after the End of Market Hours event (``M``) is published, each resting
         order whose owner is an :class:`ExpiresAtClose` (the OUCH accounts) is offered to
@@ -179,13 +185,25 @@ class MatchingEngine:
         (``SimulatedVenue.on_market``) cancels them at ``M``, so a strategy met another
         day live. Tests: ``tests/test_exchange_venue_replace_parity.py::test_day_orders_are_canceled_at_the_end_of_market_hours_on_both``,
         ``test_exchange_hostile.py::test_day_orders_expire_at_the_close_and_the_feed_shows_it``.
+
+        After the End of System Hours event (``E``) every such owner's resting order is
+        offered to it alike (``at_system_close``), and the owner cancels it whatever its
+        Time In Force (GTX, After Hours, GTT, 4.2 system hours): Order Delete on the feed,
+        Order Canceled reason ``T``. Background flow (no owner) is the feed's own and
+        stays. Why: those orders rested past the end of the system's day, where the
+        backtest venue now cancels them at ``E``. Tests:
+        ``tests/test_exchange_venue_replace_parity.py::test_every_order_left_is_canceled_at_the_end_of_system_hours_on_both``,
+        ``test_exchange_hostile.py::test_every_order_left_expires_at_the_end_of_system_hours``.
         """
         self.system_event = code
         self.publish(SystemEvent(0, 0, self.clock(), code))
-        if code == "M":
+        if code in ("M", "E"):
             for o in list(self.orders.values()):
                 if isinstance(o.owner, ExpiresAtClose) and o.ref in self.orders:
-                    o.owner.at_close(o.tag)
+                    if code == "M":
+                        o.owner.at_close(o.tag)
+                    else:
+                        o.owner.at_system_close(o.tag)
 
     def add_instrument(self, symbol: str, locate: int | None = None) -> int:
         """List ``symbol`` (Stock Directory, then Trading Action T); returns its locate."""

@@ -57,6 +57,7 @@ from tickwire.engine.cbook import positional_constructor
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
+    EventCode,
     Message,
     OrderCancel,
     OrderDelete,
@@ -214,8 +215,10 @@ class SimulatedVenue:
         """Let one ITCH message work on our resting orders, then the caller books it."""
         self.now = t
         if isinstance(msg, SystemEvent):
-            if msg.event_code == "M":  # end of market hours: Day orders expire
+            if msg.event_code == EventCode.END_OF_MARKET_HOURS:  # Day orders expire
                 self._expire_day_orders()
+            elif msg.event_code == EventCode.END_OF_SYSTEM_HOURS:  # every order expires
+                self._expire_all_orders()
             return
         rest = self._by_locate.get(msg.stock_locate)
         if rest:
@@ -337,9 +340,31 @@ class SimulatedVenue:
                 self._fill(o, q, o.price, "A", "trade-through")
 
     def _expire_day_orders(self) -> None:
+        """End of Market Hours (System Event ``M``): each resting Day order (Time In Force
+        ``0``) is canceled, reason ``T`` (:data:`tickwire.ouch.v50.CANCELED_TIMEOUT`),
+        oldest first; the compiled ``CVenue`` and the simulated exchange alike. Test:
+        ``tests/test_exchange_venue_replace_parity.py::test_day_orders_are_canceled_at_the_end_of_market_hours_on_both``."""
         for o in sorted(self._live.values(), key=lambda o: o.seq):
             if o.tif == v50.TimeInForce.DAY:
-                self._cancel(o, o.open, "T")
+                self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
+
+    def _expire_all_orders(self) -> None:
+        """End of System Hours (System Event ``E``): every order still resting ends.
+
+        Rule: no Time In Force outlives the system's day (GTX ``5`` and After Hours ``E``
+        end with system hours; a GTT's ExpireTime is under a day but may run past it), so
+        each resting order, whatever its Time In Force, is canceled, reason ``T``
+        (:data:`tickwire.ouch.v50.CANCELED_TIMEOUT`), oldest first. The compiled
+        ``CVenue`` and the simulated exchange (``MatchingEngine.system``,
+        ``_AccountBase.at_system_close``) alike. Why: such orders were left resting after
+        the feed's last System Event, ``live`` in the orders table of a finished
+        backtest. Tests:
+        ``tests/test_exchange_venue_replace_parity.py::test_every_order_left_is_canceled_at_the_end_of_system_hours_on_both``,
+        ``test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_every_order_left_expires_at_the_end_of_system_hours``,
+        ``test_engine_backtest_core.py::test_engine_backtest_core_gtx_orders_left_resting_are_canceled_at_the_end_of_system_hours``.
+        """
+        for o in sorted(self._live.values(), key=lambda o: o.seq):
+            self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
 
     # -- order entry -----------------------------------------------------------------------
     def receive(self, msg: v50.InboundMessage, t: int) -> None:
@@ -582,4 +607,5 @@ def compiled_venue(books: Any, respond: Callable[[v50.OutboundMessage], None]) -
         v50.MAX_QUANTITY,
         v50.MAX_PRICE,
         time_in_force_error,
+        v50.CANCELED_TIMEOUT,
     )
