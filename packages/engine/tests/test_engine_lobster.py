@@ -506,23 +506,24 @@ def test_engine_lobster_refuses_rows_past_24_hours(
 def test_engine_lobster_an_earlier_exports_files_go(
     day: list[Message], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An export that ends with its symbols found removes the LOBSTER files an earlier
-    one left in ``--out`` that it did not write (another symbol, other levels or date)
-    and says so in one line; files of any other name, and anything below the folder,
-    stay. An export of AAPL after one of MSFT left MSFT's two CSVs beside AAPL's."""
+    """An export that ends with its symbols found removes the files an earlier export
+    into ``--out`` wrote (its manifest, ``.tickwire-export.json``) that it did not write
+    (another symbol, other levels or date), and says so in one line; files it never
+    wrote, and anything below the folder, stay. A failed export removes nothing but
+    lists its files with the earlier ones. An export of AAPL after one of MSFT left
+    MSFT's two CSVs beside AAPL's."""
     books = BookManager()
     books.feed(day[:3000])
     first, second = sorted({b.symbol for b in books.books.values()})[:2]
     out = tmp_path / "out"
     export(day[:3000], [first], out, levels=2, bbo_format=None)
-    dated = tmp_path / "dated"  # another earlier export's files, moved in
-    export(day[:3000], [first], dated, levels=2, bbo_format=None, date="2020-01-02")
-    for p in dated.iterdir():
-        p.rename(out / p.name)
+    # A failed export (a symbol not found, exit 1) writes its files and removes nothing.
+    res = export(day[:3000], [first, "NOPE"], out, levels=2, bbo_format=None, date="2020-01-02")
+    assert res.missing_symbols == ["NOPE"] and res.removed == []
     mine = [
         "notes.txt",
-        "analysis_v2_message_1.csv",  # 11 characters before _message: no symbol's
-        f"{first}_message_0.csv",  # no levels an export writes
+        "analysis_v2_message_1.csv",
+        f"{first}_message_0.csv",
         f"{first}_message_2.txt",
     ]
     for name in mine:
@@ -533,7 +534,13 @@ def test_engine_lobster_an_earlier_exports_files_go(
     assert len(earlier) == 4
     res = export(day[:3000], [second], out, levels=2, bbo_format=None)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*mine, "sub", f"{second}_message_2.csv", f"{second}_orderbook_2.csv"]
+        [
+            *mine,
+            "sub",
+            ".tickwire-export.json",
+            f"{second}_message_2.csv",
+            f"{second}_orderbook_2.csv",
+        ]
     )
     assert sorted(p.name for p in res.removed) == earlier
     assert (out / "sub" / f"{first}_message_2.csv").exists()
@@ -550,6 +557,75 @@ def test_engine_lobster_an_earlier_exports_files_go(
         f"{first}_orderbook_3.csv, {second}_message_2.csv, {second}_orderbook_2.csv"
     ]
     assert not (out / f"{second}_message_2.csv").exists()
+    assert all((out / name).read_text() == "mine\n" for name in mine)
+
+
+def test_engine_lobster_removes_only_files_it_wrote(day: list[Message], tmp_path: Path) -> None:
+    """Files in ``--out`` an export did not write stay, whatever their names: LOBSTER's
+    own sample files (lobsterdata.com's names, as an export with ``--date`` writes them)
+    and a ``notes_message_1.csv`` (the name of symbol ``notes``'s files). An export
+    removed every file whose name an export could have written, so a first export into a
+    folder of LOBSTER's samples deleted them."""
+    books = BookManager()
+    books.feed(day[:3000])
+    first, second = sorted({b.symbol for b in books.books.values()})[:2]
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = {
+        "AAPL_2012-06-21_34200000_57600000_message_10.csv": "34200.01,5,0,1,2238200,-1\n",
+        "AAPL_2012-06-21_34200000_57600000_orderbook_10.csv": "2239500,100,2231800,100\n",
+        "notes_message_1.csv": "mine\n",
+        "bbo_message_1.csv": "mine\n",
+    }
+    for name, text in theirs.items():
+        (out / name).write_text(text)
+    res = export(day[:3000], [first], out, levels=10, bbo_format=None)
+    assert res.removed == []
+    res = export(day[:3000], [second], out, levels=10, bbo_format=None, date="2012-06-21")
+    assert sorted(p.name for p in res.removed) == [
+        f"{first}_message_10.csv",
+        f"{first}_orderbook_10.csv",
+    ]
+    for name, text in theirs.items():
+        assert (out / name).read_text() == text
+    assert (out / f"{second}_2012-06-21_34200000_57600000_message_10.csv").exists()
+
+
+def test_engine_lobster_an_unreadable_manifest_removes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest (``.tickwire-export.json``) that cannot be read, or names anything but a
+    file directly in ``--out``, is said in one warning line on stderr and no file is
+    removed (exit 0); the export's own manifest replaces it, so the next export removes
+    this one's files again."""
+    gen = ["--messages", "3000", "--symbols", "20", "--day-seed", "3"]
+    books = BookManager()
+    books.feed(generate_day(3000, 20, 3))
+    first, second, third = sorted({b.symbol for b in books.books.values()})[:3]
+    out = tmp_path / "out"
+    argv = ["export", "--out", str(out), "--bbo", "none", "--levels", "2", *gen]
+    manifest = out / ".tickwire-export.json"
+    (tmp_path / "outside.csv").write_text("mine\n")
+    fmt = '{"format": "tickwire-export/1", "files": '
+    paths = [f'{fmt}["../outside.csv"]}}', f'{fmt}["{out}/x.csv"]}}', f"{fmt}[7]}}"]
+    for bad in ("{not json", '{"files": []}', "[]", *paths):
+        assert main([*argv, "--symbol", first]) == 0
+        capsys.readouterr()
+        manifest.write_text(bad)
+        assert main([*argv, "--symbol", second]) == 0
+        out_text, err = capsys.readouterr()
+        assert err.count("\n") == 1 and err.startswith(f"warning: {manifest}: "), err
+        assert err.endswith("; no file of an earlier export removed\n"), err
+        assert "removed" not in out_text
+        assert (out / f"{first}_message_2.csv").exists()
+        assert (tmp_path / "outside.csv").read_text() == "mine\n"
+        assert main([*argv, "--symbol", third]) == 0
+        out_text, err = capsys.readouterr()
+        assert err == ""
+        assert f"  removed 2 files of an earlier export from {out}: {second}_" in out_text
+        assert (out / f"{first}_message_2.csv").exists()
+        for p in out.iterdir():
+            p.unlink()
 
 
 def test_engine_lobster_a_missing_symbol_names_its_near_miss(

@@ -633,7 +633,7 @@ def _backtest_outputs(
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from tickwire.engine.book import fault_phrases, unknown_types_phrase
-    from tickwire.engine.lobster import ExportError, export
+    from tickwire.engine.lobster import MANIFEST_NAME, ExportError, export
     from tickwire.itch.fastpath import FrameStats
 
     symbols = [s for item in args.symbol for s in item]  # each checked by stock_symbols
@@ -671,6 +671,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"  BBO series: {res.bbo_rows:,} rows")
     for p in res.files:
         print(f"  wrote {p}")
+    if res.manifest_error is not None:  # nothing removed: said, never silently
+        manifest = Path(args.out) / MANIFEST_NAME
+        print(
+            f"warning: {manifest}: {res.manifest_error}; no file of an earlier export removed",
+            file=sys.stderr,
+        )
     if res.removed:  # an earlier export's files, which would pass for this one's
         names = [p.name for p in res.removed]
         more = f", and {len(names) - 6:,} more" if len(names) > 6 else ""

@@ -40,11 +40,13 @@ time is earlier than the row before are written as the data has them and counted
 symbol (:attr:`ExportResult.time_reversals`, said by ``engine export``): LOBSTER files
 are read as a time series (test: ``test_engine_lobster_says_when_time_goes_back``).
 
-An export that ends with every chosen symbol found leaves ``out_dir`` holding its own
-files only, of those an export writes: an earlier export's LOBSTER files that this one
-did not write (other symbols, other ``--levels`` or ``--date``; names of
-:func:`_is_lobster_name`) and its ``bbo.csv`` or ``bbo.parquet`` are removed, listed in
-:attr:`ExportResult.removed` (:func:`_remove_earlier`); any other file is left alone.
+Each export that writes files lists them in ``out_dir``'s manifest,
+:data:`MANIFEST_NAME` (written last, whole, through :func:`tickwire.cli.atomic_path`),
+and one that ends with every chosen symbol found removes the files the earlier manifest
+lists that it did not write, and an earlier ``bbo.csv`` or ``bbo.parquet`` (the
+export's own names), listed in :attr:`ExportResult.removed` (:func:`_remove_earlier`):
+a tool removes only what it wrote. A folder without a manifest (an older version's
+export) loses no LOBSTER file.
 
 A chosen symbol the data never names is in :attr:`ExportResult.missing_symbols`, with the
 data's symbols it is a near miss of (another case, or alike: :func:`near_misses`) in
@@ -61,17 +63,16 @@ were written as stamped, a day's file running past its midnight. Test:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import difflib
-import re
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tickwire.cli import atomic_path, is_iso_date, stock_symbol
+from tickwire.cli import atomic_path, is_iso_date
 from tickwire.engine.book import BookManager, OrderBook, fault_counts
 from tickwire.itch import (
     AddOrder,
@@ -91,6 +92,7 @@ __all__ = [
     "ASK_DUMMY",
     "BID_DUMMY",
     "DAY_NS",
+    "MANIFEST_NAME",
     "ExportError",
     "ExportResult",
     "export",
@@ -130,6 +132,9 @@ class ExportResult:
     near_misses: dict[str, list[str]] = field(default_factory=dict)
     #: Files of an earlier export removed from the folder (:func:`_remove_earlier`).
     removed: list[Path] = field(default_factory=list)
+    #: Why the folder's earlier manifest (:data:`MANIFEST_NAME`) could not be read (no
+    #: file it lists was removed), or None: ``engine export`` says it as a warning.
+    manifest_error: str | None = None
 
 
 #: Nanoseconds in a day: LOBSTER's time is seconds after midnight, so a message stamped
@@ -409,8 +414,15 @@ def export(
         if bbo_format is not None:
             result.bbo_rows = len(bbo_rows)
             result.files.append(_write_bbo(bbo_rows, out, bbo_format, files))
-    if not result.missing_symbols:  # a failed export (exit 1) leaves the earlier files
-        result.removed = _remove_earlier(out, result.files)
+    if not result.files:  # nothing written: the folder and its manifest stay as they are
+        return result
+    listed, result.manifest_error = _read_manifest(out)
+    if result.missing_symbols:  # a failed export (exit 1) removes nothing, lists its files
+        keep = [n for n in listed if _plain_file(out / n)]
+    else:
+        result.removed = _remove_earlier(out, result.files, listed)
+        keep = []
+    _write_manifest(out, [*keep, *(p.name for p in result.files)])
     return result
 
 
@@ -431,52 +443,76 @@ def near_misses(symbol: str, names: Iterable[str]) -> list[str]:
 #: The BBO series' names, one a format.
 _BBO_NAMES = ("bbo.csv", "bbo.parquet")
 
-#: A LOBSTER file name as :class:`_Writer` makes it: ``NAME_message_N.csv`` or
-#: ``NAME_DATE_34200000_57600000_orderbook_N.csv`` (NAME and DATE checked apart).
-_LOBSTER_NAME = re.compile(
-    r"(?P<name>.+?)(?:_(?P<date>[^_]+)_34200000_57600000)?"
-    r"_(?:message|orderbook)_(?P<levels>[1-9][0-9]{0,3})\.csv"
-)
+#: The file in ``out_dir`` listing the files an export wrote there (:func:`export`).
+MANIFEST_NAME = ".tickwire-export.json"
+
+#: The manifest's ``format`` (a manifest of another is unreadable: nothing removed).
+_MANIFEST_FORMAT = "tickwire-export/1"
 
 
-def _is_lobster_name(file_name: str) -> bool:
-    """True if an export could have written ``file_name`` as a symbol's LOBSTER file: a
-    stock symbol written by :func:`_file_name`, a ``YYYY-MM-DD`` date or none, 1 to
-    :data:`MAX_LEVELS` levels. ``analysis_v2_message_1.csv`` (11 characters before
-    ``_message``, longer than a stock field) is no export's; ``notes_message_1.csv`` is
-    symbol ``notes``'s."""
-    m = _LOBSTER_NAME.fullmatch(file_name)
-    if m is None or int(m["levels"]) > MAX_LEVELS:
-        return False
-    if m["date"] is not None and not is_iso_date(m["date"]):
-        return False
-    name = m["name"]
-    symbol = name.replace("%2F", "/").replace("%25", "%")
+def _plain_file(path: Path) -> bool:
+    """True if ``path`` is a regular file (not a folder, nor a link to anything)."""
+    return path.is_file() and not path.is_symlink()
+
+
+def _read_manifest(out: Path) -> tuple[list[str], str | None]:
+    """The file names ``out``'s manifest (:data:`MANIFEST_NAME`) lists, and None; or no
+    name and why it cannot be read (unreadable, not JSON, another format, a name that is
+    not a file directly in ``out``: ``../x``, ``a/b``). No manifest (an older version's
+    folder, or none yet) lists nothing. Why: :func:`_remove_earlier` removes what it
+    lists, and a name it cannot trust must remove nothing. Test:
+    ``test_engine_lobster.py::test_engine_lobster_an_unreadable_manifest_removes_nothing``."""
+    path = out / MANIFEST_NAME
+    if not path.exists() and not path.is_symlink():
+        return [], None
     try:
-        stock_symbol(symbol)
-    except argparse.ArgumentTypeError:
-        return False
-    return _file_name(symbol) == name
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [], f"cannot be read ({reason})"
+    if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT:
+        return [], f"is not a manifest of {_MANIFEST_FORMAT}"
+    files = data.get("files")
+    if not isinstance(files, list):
+        return [], "has no list of files"
+    for name in files:
+        if not isinstance(name, str) or name in ("", ".", "..", MANIFEST_NAME):
+            return [], f"lists {name!r}, no file of an export"
+        if Path(name).name != name or "/" in name or "\0" in name:
+            return [], f"lists {name!r}, not a file directly in the folder"
+    return files, None
 
 
-def _remove_earlier(out: Path, written: list[Path]) -> list[Path]:
+def _write_manifest(out: Path, names: list[str]) -> None:
+    """Write ``out``'s manifest (:data:`MANIFEST_NAME`) listing ``names`` (sorted, once
+    each), whole through :func:`tickwire.cli.atomic_path`: after the files it lists are
+    in place, so it never names a file the export did not finish."""
+    data = {"format": _MANIFEST_FORMAT, "files": sorted(set(names))}
+    with atomic_path(out / MANIFEST_NAME) as tmp:
+        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def _remove_earlier(out: Path, written: list[Path], listed: list[str]) -> list[Path]:
     """Remove from ``out`` (not below it) the files an earlier export wrote that this one
-    did not (``written``): LOBSTER files (:func:`_is_lobster_name`) and the BBO series
-    ``bbo.csv`` / ``bbo.parquet``; the removed ones, sorted. Files of any other name stay.
+    did not (``written``): those its manifest lists (``listed``, :func:`_read_manifest`)
+    and the BBO series ``bbo.csv`` / ``bbo.parquet`` (the export's own names); only
+    regular files, the removed ones sorted. Any other file stays, whatever its name.
 
-    Rule: a successful export leaves the folder holding one export's files. Why: an
-    export of AAPL after one of MSFT into the same ``--out`` left MSFT's two CSVs beside
-    AAPL's (and ``--bbo none`` an earlier ``bbo.csv``), a reader of the folder taking them
-    for this export's. Tests:
+    Rule: a successful export leaves the folder holding one export's files, and a tool
+    removes only what it wrote. Why: an export of AAPL after one of MSFT into the same
+    ``--out`` left MSFT's two CSVs beside AAPL's (and ``--bbo none`` an earlier
+    ``bbo.csv``), a reader of the folder taking them for this export's; and removing
+    what an export's names could be deleted LOBSTER's own sample files
+    (``AAPL_2012-06-21_34200000_57600000_message_10.csv``) and a
+    ``notes_message_1.csv`` the tool never wrote. Tests:
     ``test_engine_lobster.py::test_engine_lobster_an_earlier_exports_files_go``,
+    ``test_engine_lobster.py::test_engine_lobster_removes_only_files_it_wrote``,
     ``test_engine_lobster.py::test_engine_lobster_an_earlier_runs_bbo_series_goes``."""
     keep = {p.name for p in written}
     removed = []
-    for p in sorted(out.iterdir()):
-        name = p.name
-        if name in keep or not (name in _BBO_NAMES or _is_lobster_name(name)):
-            continue
-        if p.is_file():  # a folder of that name is no export's file
+    for name in sorted(set(listed) | set(_BBO_NAMES)):
+        p = out / name
+        if name not in keep and _plain_file(p):
             p.unlink()
             removed.append(p)
     return removed
