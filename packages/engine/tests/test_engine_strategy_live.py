@@ -156,24 +156,13 @@ def test_sys_exit_in_a_live_callback_is_a_strategy_error() -> None:
         asyncio.run(asyncio.wait_for(runner.run(feed(), settle=0.0), timeout=60))
 
 
-def test_live_an_order_of_a_symbol_not_a_str_is_refused_logged_and_the_session_goes_on(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """An order whose symbol or side is not a ``str`` (None, an int, bytes, a list, a
-    dict) is refused by risk (``invalid``), the strategy is told, the session goes on to
-    the end of the feed, and one WARNING per order names what it was given: the strategy
-    was told, but the session's log said nothing."""
+def _run_bad_orders(
+    caplog: pytest.LogCaptureFixture, orders: list[tuple[object, ...]]
+) -> tuple[list[tuple[str, str]], int, list[bytes], LiveRunner, list[str]]:
+    """A live session whose strategy sends ``ctx.orders.submit(*args)`` for each of
+    ``orders``, one per book update: (its order updates, its book updates, the bytes
+    sent, the runner, the order manager's log lines)."""
     from tickwire.engine.strategy import Strategy
-
-    bad: list[tuple[object, object]] = [
-        (None, "B"),
-        (42, "B"),
-        (b"AAPL", "B"),
-        (["AAPL"], "B"),
-        ({"AAPL": 1}, "B"),
-        ("AAPL", None),
-        ("AAPL", ["B"]),
-    ]
 
     class Bad(Strategy):
         def __init__(self) -> None:
@@ -183,57 +172,9 @@ def test_live_an_order_of_a_symbol_not_a_str_is_refused_logged_and_the_session_g
 
         async def on_book(self, update: object) -> None:
             self.books += 1
-            if self.books <= len(bad):
+            if self.books <= len(orders):
                 assert self.ctx is not None
-                symbol, side = bad[self.books - 1]
-                self.ctx.orders.submit(symbol, side, 100, 10_000)  # type: ignore[arg-type]
-
-        async def on_order_update(self, update: OrderUpdate) -> None:
-            self.updates.append((update.kind, update.reason))
-
-    strategy = Bad()
-    runner = LiveRunner(strategy, lambda data: None, limits=RiskLimits())
-    day = list(generate_day(2_000, 3, 1))
-
-    async def feed() -> AsyncIterator[Message]:
-        for msg in day:
-            yield msg
-
-    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
-        asyncio.run(asyncio.wait_for(runner.run(feed(), settle=0.0), timeout=60))
-    assert strategy.updates == [("refused", "invalid")] * len(bad)
-    assert strategy.books > len(bad)  # it went on
-    logged = [r.getMessage() for r in caplog.records if r.name == "tickwire.engine.orders"]
-    assert len(logged) == len(bad)
-    assert logged[0] == (
-        "order 1 refused by risk (invalid): symbol None, side 'B', quantity 100, price 10000, "
-        "time in force '0'"
-    )
-    assert "symbol ['AAPL']" in logged[3] and "side ['B']" in logged[6]
-
-
-def test_live_an_order_of_a_bad_time_in_force_is_refused_logged_and_nothing_is_sent(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """An order whose Time In Force is not OUCH 5.0's (``Q``, empty, the ``int`` 5) or is
-    GTT (no ExpireTime can go with it) is refused by risk (``invalid``) before it leaves,
-    as in a backtest: nothing is sent, the strategy is told, the WARNING names the value.
-    Before, each went out on the wire (the int as ``"5"``)."""
-    from tickwire.engine.strategy import Strategy
-
-    bad: list[object] = ["Q", "", 5, "6"]
-
-    class Bad(Strategy):
-        def __init__(self) -> None:
-            super().__init__()
-            self.books = 0
-            self.updates: list[tuple[str, str]] = []
-
-        async def on_book(self, update: object) -> None:
-            self.books += 1
-            if self.books <= len(bad):
-                assert self.ctx is not None
-                self.ctx.orders.submit("AAPL", "B", 100, 10_000, bad[self.books - 1])  # type: ignore[arg-type]
+                self.ctx.orders.submit(*orders[self.books - 1])  # type: ignore[arg-type]
 
         async def on_order_update(self, update: OrderUpdate) -> None:
             self.updates.append((update.kind, update.reason))
@@ -249,9 +190,52 @@ def test_live_an_order_of_a_bad_time_in_force_is_refused_logged_and_nothing_is_s
 
     with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
         asyncio.run(asyncio.wait_for(runner.run(feed(), settle=0.0), timeout=60))
-    assert strategy.updates == [("refused", "invalid")] * len(bad)
-    assert wire == [] and len(runner.sent) == 0
     logged = [r.getMessage() for r in caplog.records if r.name == "tickwire.engine.orders"]
+    return strategy.updates, strategy.books, wire, runner, logged
+
+
+def test_live_an_order_of_a_symbol_not_a_str_is_refused_logged_and_the_session_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An order whose symbol or side is not a ``str`` (None, an int, bytes, a list, a
+    dict) is refused by risk (``invalid``), the strategy is told, the session goes on to
+    the end of the feed, and one WARNING per order names what it was given: the strategy
+    was told, but the session's log said nothing."""
+    bad: list[tuple[object, object]] = [
+        (None, "B"),
+        (42, "B"),
+        (b"AAPL", "B"),
+        (["AAPL"], "B"),
+        ({"AAPL": 1}, "B"),
+        ("AAPL", None),
+        ("AAPL", ["B"]),
+    ]
+    updates, books, _, _, logged = _run_bad_orders(
+        caplog, [(symbol, side, 100, 10_000) for symbol, side in bad]
+    )
+    assert updates == [("refused", "invalid")] * len(bad)
+    assert books > len(bad)  # it went on
+    assert len(logged) == len(bad)
+    assert logged[0] == (
+        "order 1 refused by risk (invalid): symbol None, side 'B', quantity 100, price 10000, "
+        "time in force '0'"
+    )
+    assert "symbol ['AAPL']" in logged[3] and "side ['B']" in logged[6]
+
+
+def test_live_an_order_of_a_bad_time_in_force_is_refused_logged_and_nothing_is_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An order whose Time In Force is not OUCH 5.0's (``Q``, empty, the ``int`` 5) or is
+    GTT (no ExpireTime can go with it) is refused by risk (``invalid``) before it leaves,
+    as in a backtest: nothing is sent, the strategy is told, the WARNING names the value.
+    Before, each went out on the wire (the int as ``"5"``)."""
+    bad: list[object] = ["Q", "", 5, "6"]
+    updates, _, wire, runner, logged = _run_bad_orders(
+        caplog, [("AAPL", "B", 100, 10_000, tif) for tif in bad]
+    )
+    assert updates == [("refused", "invalid")] * len(bad)
+    assert wire == [] and len(runner.sent) == 0
     assert [line.rsplit(", ", 1)[1] for line in logged] == [
         "time in force 'Q'",
         "time in force ''",
