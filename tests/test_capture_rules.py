@@ -83,8 +83,7 @@ def test_itch_commands_read_one_session_with_session(
     mixed = _capture(tmp_path / "mixed.pcap", [("FEED", 1), ("FEED", 2), ("OTHER", 1), ("FEED", 3)])
     binaryfile = tmp_path / "day.itch"
     with BinaryFileWriter(binaryfile) as w:
-        for msg in generate_day(40, 2, 1):
-            w.write(msg)
+        w.write_all(generate_day(40, 2, 1))
 
     def run(path: Path, session: str) -> tuple[int, str, str]:
         out = tmp_path / f"{cmd}-{session}"

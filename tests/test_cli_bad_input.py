@@ -66,8 +66,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("corpus")
     itch = d / "good.itch"
     with BinaryFileWriter(itch) as w:
-        for msg in generate_day(600, 3, 1):
-            w.write(msg)
+        w.write_all(generate_day(600, 3, 1))
     good = itch.read_bytes()
     frames = [
         build_udp_frame(pkt, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2)

@@ -423,8 +423,7 @@ def test_engine_backtest_from_binaryfile_and_capture(tmp_path: Path) -> None:
     day = list(generate_day(8_000, 10, 4))
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as w:
-        for m in day:
-            w.write(m)
+        w.write_all(day)
     pcap = tmp_path / "day.pcap"
     with PcapWriter(pcap) as pw:
         seq = 1

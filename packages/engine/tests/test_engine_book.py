@@ -518,8 +518,7 @@ def test_bbo_after_every_message_equals_itch_book(tmp_path: Path) -> None:
     messages = list(generate_day(50_000, 40, 2024))
     path = tmp_path / "day.itch"
     with BinaryFileWriter(path) as w:
-        for msg in messages:
-            w.write(msg)
+        w.write_all(messages)
     expected = _bbo_rows_of_itch_book(path)
 
     m = BookManager()

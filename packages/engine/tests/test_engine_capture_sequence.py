@@ -34,8 +34,7 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]
     tmp = tmp_path_factory.mktemp("ab")
     itch = tmp / "day.itch"
     with BinaryFileWriter(itch) as out:
-        for msg in generate_day(*DAY):
-            out.write(msg)
+        out.write_all(generate_day(*DAY))
     packets = list(pack_binaryfile(str(itch), session="AB", max_payload=400))
     single, ab = tmp / "single.pcap", tmp / "ab.pcap"
     write_capture(single, packets, list(range(len(packets))))
@@ -124,8 +123,7 @@ def mixed_capture(tmp_path: Path, *, stray_at: int = 6) -> tuple[Path, Path]:
 
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as out:
-        for msg in generate_day(500, 3, 1):
-            out.write(msg)
+        out.write_all(generate_day(500, 3, 1))
     packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
     clean = tmp_path / "clean.pcap"
     write_capture(clean, packets, list(range(len(packets))))
@@ -230,8 +228,7 @@ def test_capture_options_for_a_binaryfile_are_refused(
     """They were ignored without a word."""
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as out:
-        for msg in generate_day(200, 2, 1):
-            out.write(msg)
+        out.write_all(generate_day(200, 2, 1))
     for argv in (["book", str(itch)], _argv("backtest", itch, tmp_path / "o"), ["backtest"]):
         assert engine_main([*argv, *option]) == 2
         err = capsys.readouterr().err
@@ -245,8 +242,7 @@ def faulty_capture(tmp_path: Path, fault: str) -> Path:
     an A/B duplicate that differs); or ``cut+bad``: an earlier packet cut, then it bad."""
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as out:
-        for msg in generate_day(500, 3, 1):
-            out.write(msg)
+        out.write_all(generate_day(500, 3, 1))
     packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
     raw = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))  # pcap, us
     if fault == "forged":
@@ -353,8 +349,7 @@ def test_the_capture_line_shows_a_session_name_escaped(
 
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as out:
-        for msg in generate_day(200, 3, 1):
-            out.write(msg)
+        out.write_all(generate_day(200, 3, 1))
     packets = list(pack_binaryfile(str(itch), session="FEED01", max_payload=400))
     evil = DownstreamPacket("\x1b[2J\x1b[H", 1, parse_downstream(packets[1][1]).messages)
     packets.insert(2, (packets[1][0], evil.build()))
@@ -373,8 +368,7 @@ def test_the_first_conflict_names_its_session_escaped(
     line names the first conflict's session escaped (it went to stderr raw)."""
     itch = tmp_path / "day.itch"
     with BinaryFileWriter(itch) as out:
-        for msg in generate_day(200, 3, 1):
-            out.write(msg)
+        out.write_all(generate_day(200, 3, 1))
     packets = list(pack_binaryfile(str(itch), session="\x1b[2J\x1b[H", max_payload=400))
     ts, pkt = packets[2]
     packets.insert(2, (ts, pkt[:-1] + bytes([pkt[-1] ^ 1])))

@@ -139,8 +139,7 @@ def test_sample_day_options_with_data_are_refused(
 def _day(tmp_path: Path) -> bytes:
     path = tmp_path / "day.itch"
     with BinaryFileWriter(path) as w:
-        for msg in generate_day(500, 3, 1):
-            w.write(msg)
+        w.write_all(generate_day(500, 3, 1))
     return path.read_bytes()
 
 
@@ -166,8 +165,7 @@ def test_a_cut_gzip_is_the_same_line_on_every_backend(
 
     day = tmp_path / "day.itch"
     with BinaryFileWriter(day) as w:
-        for msg in generate_day(3000, 5, 1):
-            w.write(msg)
+        w.write_all(generate_day(3000, 5, 1))
     whole = gzip.compress(day.read_bytes())
     cut = tmp_path / "cut.itch.gz"
     cut.write_bytes(whole[: len(whole) * 2 // 3])
@@ -517,8 +515,7 @@ def test_a_strategy_error_over_a_file_is_not_said_to_be_the_files(
     chunks fed before); only the framing's are (``_cbook.FRAMING``)."""
     day = tmp_path / "day.itch"
     with BinaryFileWriter(day) as w:
-        for msg in generate_day(3000, 5, 1):
-            w.write(msg)
+        w.write_all(generate_day(3000, 5, 1))
     argv = ["backtest", str(day), "--strategy", f"{failing}:{cls}"]
     argv += ["--backend", backend, "--out", str(tmp_path / "o"), "--no-plot", "--quiet"]
     assert main(argv) == 1

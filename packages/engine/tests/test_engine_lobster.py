@@ -234,8 +234,7 @@ def test_engine_lobster_a_failed_export_leaves_no_file(
 
     data = tmp_path / "day.itch"
     with BinaryFileWriter(data) as w:
-        for m in day[:2000]:
-            w.write(m)
+        w.write_all(day[:2000])
     data.write_bytes(data.read_bytes()[:-3])
     cli_out = tmp_path / "cli"
     assert main(["export", str(data), "--symbol", symbol, "--out", str(cli_out)]) == 1
@@ -329,8 +328,7 @@ def test_engine_lobster_says_what_the_book_refused(
     }
     data = tmp_path / "weird.itch"
     with BinaryFileWriter(data) as w:
-        for msg in day:
-            w.write(msg)
+        w.write_all(day)
     argv = ["export", str(data), "--symbol", "ZZZ", "--out", str(tmp_path / "cli")]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -340,8 +338,7 @@ def test_engine_lobster_says_what_the_book_refused(
     )
     clean = tmp_path / "clean.itch"
     with BinaryFileWriter(clean) as w:
-        for msg in day[:3]:
-            w.write(msg)
+        w.write_all(day[:3])
     assert main(["export", str(clean), "--symbol", "ZZZ", "--out", str(tmp_path / "c")]) == 0
     assert "  book      " not in capsys.readouterr().out  # no fault, no line
 
@@ -401,8 +398,7 @@ def test_engine_lobster_a_symbol_under_two_locates_is_a_data_error(
     assert not isinstance(info.value, ExportError)  # the data, not the arguments
     data = tmp_path / "two_days.itch"
     with BinaryFileWriter(data) as w:
-        for msg in day:
-            w.write(msg)
+        w.write_all(day)
     out = tmp_path / "cli"
     assert main(["export", str(data), "--symbol", "ZZZ", "--out", str(out), "--levels", "1"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
@@ -432,8 +428,7 @@ def test_engine_lobster_says_when_time_goes_back(
     assert res.time_reversals == {"ZZZ": 2}
     data = tmp_path / "day.itch"
     with BinaryFileWriter(data) as w:
-        for msg in day:
-            w.write(msg)
+        w.write_all(day)
     argv = ["export", str(data), "--symbol", "ZZZ,YYY", "--out", str(tmp_path / "cli")]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -494,8 +489,7 @@ def test_engine_lobster_refuses_rows_past_24_hours(
     assert _read(out / "ZZZ_orderbook_1.csv") == [[str(ASK_DUMMY), "0", "1000000", "100"]]
     data = tmp_path / "day.itch"
     with BinaryFileWriter(data) as w:
-        for msg in day:
-            w.write(msg)
+        w.write_all(day)
     argv = ["export", str(data), "--symbol", "ZZZ,YYY", "--out", str(tmp_path / "cli")]
     assert main(argv) == 0
     out_text = capsys.readouterr().out

@@ -101,8 +101,7 @@ def test_a_day_without_unknown_types_says_nothing_of_them(
 ) -> None:
     day = tmp_path / "clean.itch"
     with BinaryFileWriter(day) as w:
-        for msg in generate_day(1_000, 3, 1):
-            w.write(msg)
+        w.write_all(generate_day(1_000, 3, 1))
     assert main(["book", str(day)]) == 0
     assert "unknown types" not in capsys.readouterr().out
     assert main(["book", str(day), "--json"]) == 0

@@ -106,8 +106,7 @@ def test_a_flow_from_a_bad_file_exits_1(
 ) -> None:
     day = tmp_path / "day.itch"
     with BinaryFileWriter(day) as w:
-        for msg in generate_day(500, 3, 1):
-            w.write(msg)
+        w.write_all(generate_day(500, 3, 1))
     bad = tmp_path / "cut.itch"
     bad.write_bytes(day.read_bytes()[:-5])
     assert MAINS[door]([*LOCAL, "--flow", str(bad), "--rate", "1000000", "--duration", "0"]) == 1
@@ -125,8 +124,7 @@ def test_an_unreadable_preload_or_flow_is_named_in_the_error(
 
     day = tmp_path / "day.itch"
     with BinaryFileWriter(day) as w:
-        for msg in generate_day(500, 3, 1):
-            w.write(msg)
+        w.write_all(generate_day(500, 3, 1))
     cut = tmp_path / "cut.itch"
     cut.write_bytes(day.read_bytes()[:-5])
     packed = gzip.compress(day.read_bytes())
@@ -278,8 +276,7 @@ def test_a_capture_follows_the_capture_rules(
     capsys.readouterr()
     day = tmp_path / "day.itch"
     with BinaryFileWriter(day) as w:
-        for msg in generate_day(40, 2, 1):
-            w.write(msg)
+        w.write_all(generate_day(40, 2, 1))
     assert exchange_main([*run, str(day), "--session", "FEED"]) == 2
     assert "--session: for a MoldUDP64 capture" in _error_line(capsys.readouterr().err)
 

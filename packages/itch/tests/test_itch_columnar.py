@@ -42,8 +42,7 @@ def impl(request: pytest.FixtureRequest) -> columnar.Implementation:
 def binaryfile(msgs: list[Message | bytes]) -> bytes:
     buf = io.BytesIO()
     with BinaryFileWriter(buf) as w:
-        for m in msgs:
-            w.write(m)
+        w.write_all(msgs)
     return buf.getvalue()
 
 

@@ -33,8 +33,7 @@ def _itch(tmp_path: Path) -> Path:
 
     path = tmp_path / "day.itch"
     with BinaryFileWriter(path) as w:
-        for msg in generate_day(200, 3, 1):
-            w.write(msg)
+        w.write_all(generate_day(200, 3, 1))
     return path
 
 
