@@ -64,6 +64,56 @@ def test_ouch_host50_rejects_bad_quantity_and_ignores_stale() -> None:
     assert host.handle(v50.CancelOrder(99, 0), 0) == []  # superfluous cancel: ignored
 
 
+GTT_1S = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 1),)
+MAXQ, MAXP = v50.MAX_QUANTITY, v50.MAX_PRICE
+
+
+@pytest.mark.parametrize(
+    ("side", "qty", "price", "tif", "appendages", "reason"),
+    [
+        ("B", 100, 1, "0", (), None),
+        ("E", MAXQ, MAXP, "6", GTT_1S, None),  # every limit, exactly
+        ("X", 100, 1, "0", (), 0x09),
+        ("", 100, 1, "0", (), 0x09),
+        ("X", 0, 0, "Q", (), 0x09),  # side first
+        ("S", 0, 1, "0", (), 0x13),
+        ("S", MAXQ + 1, 1, "0", (), 0x13),
+        ("S", 2**32 - 1, 0, "Q", (), 0x13),  # then quantity
+        ("T", 1, 0, "0", (), 0x1D),
+        ("T", 1, MAXP + 1, "0", (), 0x1D),
+        ("T", 1, 2**32 - 1, "Q", (), 0x1D),  # then price
+        ("B", 1, 1, "Q", (), 0x0F),
+        ("B", 1, 1, "6", (), 0x0F),  # GTT without ExpireTime
+    ],
+)
+def test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force(
+    side: str, qty: int, price: int, tif: str, appendages: tuple[v50.TagValue, ...],
+    reason: int | None,
+) -> None:  # fmt: skip
+    """OuchHost50 answers what the simulated exchange and the backtest venue answer
+    (``v50.order_fields_reason``, then the Time In Force: 0x0F); OuchHost42 the same
+    side, quantity and price rule, as its letter (X price, Z else). Each answer goes
+    through the wire, as ``serve_ouch`` sends it."""
+    host = OuchHost50()
+    enter = v50.EnterOrder(7, side, qty, "AAPL", price, tif, "Y", "A", "N", "N", "x", appendages)
+    [out] = [v50.decode_outbound(v50.encode(m)) for m in host.handle(enter, 0)]
+    if reason is None:
+        assert isinstance(out, v50.OrderAccepted) and 7 in host.live
+    else:
+        assert out == v50.Rejected(0, 7, reason, "x") and host.live == {}
+    assert host.handle(enter, 0) == []  # its UserRefNum consumed either way
+
+    host42 = OuchHost42()
+    e42 = v42.EnterOrder("T1", side, qty, "AAPL", price, 99998, "", "Y", "A", "N", 0, "N", " ")
+    [out42] = [v42.decode_outbound(v42.encode(m)) for m in host42.handle(e42, 0)]
+    if reason in (None, 0x0F):  # 4.2's Time In Force is seconds: no 5.0 byte to refuse
+        assert isinstance(out42, v42.OrderAccepted) and "T1" in host42.live
+    else:
+        letter = "X" if reason == 0x1D else "Z"
+        assert out42 == v42.Rejected(0, "T1", letter) and host42.live == {}
+    assert host42.handle(e42, 0) == []
+
+
 def test_ouch_book42_lifecycle_through_host() -> None:
     book, host = OrderBook42(prefix="AB"), OuchHost42()
 

@@ -255,6 +255,18 @@ class OuchHost50:
     :func:`~tickwire.ouch.client.serve_ouch` passes the wall clock). Enter and
     Replace with a UserRefNum at or below the last one processed are ignored
     as retransmissions (spec 1.2); superfluous cancels are ignored.
+
+    An Enter whose side, quantity or price OUCH refuses is Rejected with the reason of
+    :func:`~tickwire.ouch.v50.order_fields_reason` (0x09 side, 0x13 quantity, 0x1D
+    price, in that order), then one whose Time In Force
+    :func:`~tickwire.ouch.v50.time_in_force_error` refuses with 0x0F Other, the
+    simulated exchange's and the backtest venue's answers (this host has no symbols and
+    no market state to check). Its UserRefNum is consumed, as there. A Replace is not
+    checked: this host replaces whatever it is given, as before (it keeps no executions,
+    so it has no section 2.2 case 2 of its own; the simulated exchange answers that).
+    Why: the host checked only the quantity and accepted any side, price or Time In
+    Force byte. Test:
+    ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
     """
 
     def __init__(self, clock: Callable[[], int] | None = None) -> None:
@@ -272,8 +284,10 @@ class OuchHost50:
                 self.ignored += 1
                 return []
             self.last_user_ref_num = msg.user_ref_num
-            if not 0 < msg.quantity <= v50.MAX_QUANTITY:
-                reason = v50.RejectReason.INVALID_QUANTITY
+            reason = v50.order_fields_reason(msg.side, msg.quantity, msg.price)
+            if reason is None and v50.time_in_force_error(msg.time_in_force, msg.appendages):
+                reason = v50.RejectReason.OTHER
+            if reason is not None:
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
             acc = v50.OrderAccepted(
                 ts, msg.user_ref_num, msg.side, msg.quantity, msg.symbol, msg.price,
@@ -439,7 +453,16 @@ class OrderBook42(_ClientBook[str]):
 class OuchHost42:
     """The host side of an OUCH 4.2 port's order lifecycle (no matching);
     a token already used is ignored (duplicate Enter Orders are benign).
-    ``handle(inbound, now)`` stamps its answers ``now``, as :class:`OuchHost50`."""
+    ``handle(inbound, now)`` stamps its answers ``now``, as :class:`OuchHost50`.
+
+    An Enter whose side, quantity or price OUCH refuses is Rejected (its token used) by
+    the one rule of :func:`~tickwire.ouch.v50.order_fields_reason` (4.2 has 5.0's sides
+    and limits), the reason as its 4.2 letter: ``X`` invalid price, ``Z`` otherwise, as
+    the simulated exchange's ``Account42`` answers. The Time In Force (seconds, or 0,
+    99998, 99999) has no rule here, nor at the exchange. A Replace is not checked: this
+    host replaces whatever it is given, as before. Why: the host checked only the
+    quantity. Test:
+    ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``."""
 
     def __init__(self, clock: Callable[[], int] | None = None) -> None:
         #: deprecated: read by :meth:`handle` only when it is given no ``now``
@@ -456,8 +479,10 @@ class OuchHost42:
                 self.ignored += 1
                 return []
             self.used_tokens.add(msg.order_token)
-            if not 0 < msg.shares < 1_000_000:
-                return [v42.Rejected(ts, msg.order_token, "Z")]
+            reason = v50.order_fields_reason(msg.buy_sell_indicator, msg.shares, msg.price)
+            if reason is not None:
+                letter = "X" if reason == v50.RejectReason.INVALID_PRICE else "Z"
+                return [v42.Rejected(ts, msg.order_token, letter)]
             acc = v42.OrderAccepted(
                 ts, msg.order_token, msg.buy_sell_indicator, msg.shares, msg.stock, msg.price,
                 msg.time_in_force, msg.firm, msg.display, self._orn(), msg.capacity,

@@ -83,6 +83,7 @@ __all__ = [
     "encode",
     "expire_time",
     "next_user_ref_num",
+    "order_fields_reason",
     "time_in_force_error",
 ]
 
@@ -649,6 +650,39 @@ MAX_QUANTITY = 999_999
 #: The largest limit Price, $199,999.9900 in Price(4) (OUCH 5.0). One table, as
 #: :data:`MAX_QUANTITY` (``test_engine_ouch_limits.py``).
 MAX_PRICE = 1_999_999_900
+#: The sides an Enter Order may carry (:class:`Side`; OUCH 4.2's Buy/Sell Indicator alike).
+_SIDES = tuple(s.value for s in Side)
+
+
+def order_fields_reason(side: object, quantity: int, price: int) -> RejectReason | None:
+    """The Appendix D reason an Enter (or Replace) Order's own side, quantity and price
+    earn, or None when all three may be taken.
+
+    Rule, checked in this order: a side not one of :class:`Side` (``B``, ``S``, ``T``,
+    ``E``) is :attr:`RejectReason.INVALID_SIDE`; a quantity not in 1..:data:`MAX_QUANTITY`
+    ("greater than zero and less than 1,000,000") :attr:`~RejectReason.INVALID_QUANTITY`;
+    a price not in 1..:data:`MAX_PRICE` :attr:`~RejectReason.INVALID_PRICE`. OUCH 4.2 has
+    the same sides and limits (its Shares "less than 1,000,000", its Price(4) up to
+    $199,999.9900), so a 4.2 port asks this too and maps the reason to its letter. The
+    symbol, market state and Time In Force (:func:`time_in_force_error`) are the
+    caller's to check: a venue's symbol comes first, the market state and Time In Force
+    after these. The one statement of these rules: the simulated exchange's accounts
+    (``Account50``, ``Account42``), the backtest venue (``SimulatedVenue._validate``;
+    the compiled ``CVenue`` keeps them in C, given these limits, and is held equal by a
+    grid of edge values) and :class:`~tickwire.ouch.orders.OuchHost50`/``OuchHost42``
+    ask it. Why: each restated them (the exchange with its own ``MAX_SHARES``), and the
+    hosts took any side and price. Tests:
+    ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``,
+    ``packages/engine/tests/test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_edge_fields_are_answered_alike``.
+    """
+    if side not in _SIDES:  # (a tuple: == per member, any object)
+        return RejectReason.INVALID_SIDE
+    if not 0 < quantity <= MAX_QUANTITY:
+        return RejectReason.INVALID_QUANTITY
+    if not 0 < price <= MAX_PRICE:
+        return RejectReason.INVALID_PRICE
+    return None
+
 
 #: The largest UserRefNum (4 bytes, strictly increasing in a session): none follows it.
 MAX_USER_REF_NUM = 2**32 - 1
