@@ -10,7 +10,9 @@ shares, state ``D``). Beyond Replace, both reject a price above $199,999.9900 (0
 an Enter outside market hours 0x02 and in a halted symbol 0x07, an Enter whose Time In
 Force byte is not in the table or is GTT without ExpireTime 0x0F (a Replace with one:
 case 2), cancel Day orders at the End of Market Hours (System Event ``M``), reason
-``T``, and every order left at the End of System Hours (``E``), reason ``T``.
+``T``, and every order left at the End of System Hours (``E``), reason ``T``. Every side
+byte and each quantity and price edge is answered alike, by the one rule both ask
+(``v50.order_fields_reason``).
 
 Each scenario runs on both: a real ``MatchingEngine`` with an ``Account50`` (someone
 else's offer submitted to the engine) and a real ``SimulatedVenue`` over a real
@@ -380,3 +382,53 @@ def test_gtt_with_expire_time_and_the_other_time_in_force_values_are_taken_on_bo
         tw.venue_out.clear()
     assert [o.user_ref_num for o in tw.venue.live_orders()] == [1, 2, 4, 5]
     assert sorted(r.key for r in tw.acct.records.values() if r.state == "live") == [1, 2, 4, 5]
+
+
+#: The edges of OUCH's side, quantity and price rules (``v50.order_fields_reason``).
+EDGE_QTY = [0, 1, v50.MAX_QUANTITY, v50.MAX_QUANTITY + 1, 2**32 - 1]
+EDGE_PX = [0, 1, v50.MAX_PRICE, v50.MAX_PRICE + 1, 2**32 - 1]
+
+
+def test_an_enter_of_edge_fields_is_answered_alike_on_both() -> None:
+    """Every side byte, with each quantity and price edge (0, 1, the limit, one past it,
+    2**32 - 1), as an IOC Enter: both answer alike, a refused one Rejected with the
+    reason of ``v50.order_fields_reason`` (side, then quantity, then price), the one
+    rule both ask; then the Time In Force (0x0F), after the fields. A Replace of a
+    resting order to each quantity and price edge: replaced, or the original canceled
+    (case 2), alike."""
+    tw = Twins()
+    ref = 0
+    for side in [chr(b) for b in range(256)]:
+        for qty in EDGE_QTY:
+            for price in EDGE_PX:
+                ref += 1
+                msg = v50.EnterOrder(ref, side, qty, SYM, price, "3", "Y", "P", "N", "N", "C")
+                answer = tw.send(msg)
+                reason = v50.order_fields_reason(side, qty, price)
+                if reason is not None:
+                    assert answer == [
+                        ("Rejected", {"user_ref_num": ref, "reason": reason, "cl_ord_id": "C"})
+                    ]
+                else:
+                    assert _types(answer)[0] == "OrderAccepted"
+    for qty in EDGE_QTY:
+        for price in EDGE_PX:
+            ref += 1
+            fields = v50.order_fields_reason("B", qty, price)
+            assert tw.send(_enter(ref, price, qty, "Q")) == [  # a bad Time In Force too
+                (
+                    "Rejected",
+                    {
+                        "user_ref_num": ref,
+                        "reason": fields or v50.RejectReason.OTHER,  # the fields first
+                        "cl_ord_id": f"C{ref}",
+                    },
+                )
+            ]
+            ref += 1
+            tw.send(_enter(ref, BID - 100))
+            ref += 1
+            answer = tw.send(_replace(ref - 1, ref, qty, price))
+            expected = "OrderCanceled" if fields is not None else "OrderReplaced"
+            assert _types(answer)[0] == expected
+            tw.send(v50.CancelOrder(ref, 0))

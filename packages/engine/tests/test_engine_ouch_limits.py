@@ -2,7 +2,8 @@
 and ``MAX_PRICE``: pre-trade risk re-exports them (``MAX_OUCH_QUANTITY``,
 ``MAX_OUCH_PRICE``), the reference venue reads them and the compiled venue is given them,
 so the two venues and risk cannot drift apart. Both venues accept an order at each limit
-and reject one past it; no engine, exchange or bench source restates the limits as literals."""
+and reject one past it; no engine, exchange or bench source restates the limits as literals (nor the OUCH and
+exchange sources OUCH's "less than 1,000,000" as a bound)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from tickwire.ouch import v50
 ROOT = Path(__file__).resolve().parents[3]
 PX = 1_000_000
 LITERAL = re.compile(r"\b(1_?999_?999_?900|999_?999)\b")
+#: OUCH's "less than 1,000,000" restated: a bound of 1,000,000 (the exchange's old
+#: ``MAX_SHARES = 1_000_000``, OuchHost42's ``shares < 1_000_000``). Only as a bound: a
+#: rate or a burst of 1,000,000 (the exchange server's) is no share limit.
+SHARES_BOUND = re.compile(r"(<=?|SHARES\s*=)\s*1_?000_?000\b(?!\.)")
 
 
 def test_risk_reexports_the_one_table() -> None:
@@ -28,15 +33,19 @@ def test_risk_reexports_the_one_table() -> None:
 
 def test_no_source_restates_the_limits() -> None:
     """The engine, exchange and OUCH sources and the bench scripts (``bench/``: its
-    config-schema models bound quantities by ``v50.MAX_QUANTITY``) hold no limit literal."""
+    config-schema models bound quantities by ``v50.MAX_QUANTITY``) hold no limit literal;
+    the exchange and OUCH sources no bound of 1,000,000 (OUCH's wording of the quantity
+    limit), which the exchange's ``MAX_SHARES`` and ``OuchHost42``'s check were."""
     found = []
     roots = [ROOT / "packages" / pkg / "src" for pkg in ("engine", "exchange", "ouch")]
+    bounded = roots[1:]  # exchange, ouch (the engine's 1_000_000 are nanoseconds)
     for root in [*roots, ROOT / "bench"]:
         for path in sorted(root.rglob("*")):
             if path.suffix not in (".py", ".pyx", ".pxd") or path.name == "v50.py":
                 continue
             for n, line in enumerate(path.read_text().splitlines(), 1):
-                if LITERAL.search(line.split("#")[0]):
+                code = line.split("#")[0]
+                if LITERAL.search(code) or (root in bounded and SHARES_BOUND.search(code)):
                     found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert found == []
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from tickwire.exchange.accounts import Account42, Account50
-from tickwire.exchange.matching import MatchingError
+from tickwire.exchange.matching import MatchingError, valid_price, valid_shares
 from tickwire.ouch import v42, v50
 
 _HERE = str(Path(__file__).parent)
@@ -141,7 +141,7 @@ def test_an_exception_out_of_handle_leaves_no_batch_open() -> None:
 
 
 # --- shares: ITCH's Shares(4) -----------------------------------------------------------
-# The accounts cap an order at MAX_SHARES (1,000,000), but the engine is public (the seed
+# The accounts cap an order at OUCH's v50.MAX_QUANTITY (999,999), but the engine is public (the seed
 # flow and tests submit to it directly) and every size it books must reach the feed's
 # Add Order / Order Replace, whose Shares field is 4 bytes.
 
@@ -181,15 +181,19 @@ def test_the_largest_publishable_size_is_booked_and_reaches_the_feed() -> None:
     v.equal()
 
 
-def test_both_ports_reject_unpublishable_shares_whatever_their_cap(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The accounts' own cap (MAX_SHARES) is not the only guard: raised past what the feed
-    carries, an Enter or Replace of 2**32 shares is still Rejected as an invalid quantity
-    (4.2: Z) on both ports, before anything changes."""
-    from tickwire.exchange import accounts
+def test_ouchs_limits_are_within_what_the_feed_carries() -> None:
+    """The accounts take sizes and prices by OUCH's table (``v50.order_fields_reason``),
+    and the matching engine refuses what the feed cannot publish (``valid_shares``,
+    ``valid_price``): every order the accounts take can be booked and published, so an
+    order is never refused mid-way. (The accounts had a cap of their own, ``MAX_SHARES``,
+    and asked the engine's guards too.)"""
+    assert v50.MAX_QUANTITY < MAX_FEED_SHARES and v50.MAX_PRICE < MAX_PRICE
+    assert valid_shares(v50.MAX_QUANTITY) and valid_price(v50.MAX_PRICE)
 
-    monkeypatch.setattr(accounts, "MAX_SHARES", 2**40)
+
+def test_both_ports_reject_unpublishable_shares() -> None:
+    """An Enter or Replace of 2**32 shares is Rejected as an invalid quantity (4.2: Z) on
+    both ports, before anything changes."""
     v = _Venue(Account50)
     v.acct.handle(_enter50(1, 1_000_000))
     before = _book_state(v)

@@ -21,13 +21,15 @@ a dropped connection without an order being doubled. Every accepted order is rec
 ``send(outbound)`` delivers the answers (the server publishes them as sequenced data).
 
 Every Enter and Replace is validated before anything changes (book, ledger, records,
-batch): a price not in ``1..v50.MAX_PRICE`` (1,999,999,900, $199,999.9900: OUCH's
-largest price, the backtest venue's and pre-trade risk's limit; it is also within what the
-feed can publish, ITCH Price(4)) is Rejected with ``RejectReason.INVALID_PRICE`` (0x1D;
-OUCH 4.2: ``X``), a bad size with
-``INVALID_QUANTITY`` (4.2: ``Z``): over the account cap ``MAX_SHARES``, and in any case
-one the feed cannot publish (``valid_shares``, ITCH Shares(4)), so raising the cap never
-lets a size through that the engine would refuse mid-order. A Replace whose details are
+batch): its side, quantity and price by the one rule of
+:func:`tickwire.ouch.v50.order_fields_reason` (a side not B, S, T, E:
+``RejectReason.INVALID_SIDE``, 0x09, 4.2: ``Z``; a quantity not in
+``1..v50.MAX_QUANTITY``, 999,999: ``INVALID_QUANTITY``, 0x13, 4.2: ``Z``; a price not in
+``1..v50.MAX_PRICE``, 1,999,999,900, $199,999.9900: ``INVALID_PRICE``, 0x1D, 4.2: ``X``),
+the backtest venue's and pre-trade risk's table. Both limits are within what the feed can
+publish (ITCH Shares(4) and Price(4), the matching engine's own guards ``valid_shares``
+and ``valid_price``), so no size or price the accounts take is refused mid-order. A
+Replace whose details are
 invalid (those checks, or the symbol halted or the market not open) is not Rejected: as
 OUCH 5.0 section 2.2 case 2 says (4.2: the same), the original is canceled (Order
 Canceled, reason ``Z``) and the replacement's UserRefNum (4.2: Order Token) is not
@@ -49,13 +51,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tickwire.engine.risk import Ledger
-from tickwire.exchange.matching import (
-    Fill,
-    MatchingEngine,
-    MatchingError,
-    valid_price,
-    valid_shares,
-)
+from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
 from tickwire.ouch import v42, v50
 from tickwire.ouch.orders import modify_refusal
 
@@ -69,7 +65,6 @@ TIMEOUT = v50.CANCELED_TIMEOUT
 _NS = 1_000_000_000
 #: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port (see _V42_REJECT).
 Reject = v50.RejectReason
-MAX_SHARES = 1_000_000
 #: The OUCH 4.2 Rejected reason letter for each reason :meth:`_AccountBase._validate`
 #: gives (S invalid stock, H halted, X invalid price, C exchange closed; Z otherwise).
 _V42_REJECT = {
@@ -125,19 +120,6 @@ def v50_lifetime(time_in_force: str, appendages: tuple[v50.TagValue, ...]) -> in
         return None
     seconds = v50.expire_time(appendages)
     return None if seconds is None else seconds * _NS
-
-
-def _ouch_price(price: int) -> bool:
-    """Whether ``price`` is a limit price an OUCH port accepts: 1..``v50.MAX_PRICE``.
-
-    Rule: OUCH 5.0 (4.2 alike) prices go up to $199,999.9900 (1,999,999,900 in Price(4)
-    units), the limit the backtest venue (``SimulatedVenue._validate``) and pre-trade
-    risk (its ``MAX_OUCH_PRICE``, the same table) apply; ``valid_price`` (what the feed
-    can publish) stays the engine's own guard. Why: the accounts accepted up to ITCH's
-    Price(4) maximum, 4,294,967,295, so an order the backtest rejected rested live. Test:
-    ``tests/test_exchange_venue_replace_parity.py::test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both``.
-    """
-    return valid_price(price) and price <= v50.MAX_PRICE
 
 
 class _AccountBase:
@@ -290,15 +272,23 @@ class _AccountBase:
         return n
 
     def _validate(self, symbol: str, side: str, qty: int, price: int) -> Reject | None:
-        """Why a new order is rejected, or None when it may enter the book."""
+        """Why a new order is rejected, or None when it may enter the book.
+
+        Rule: the symbol first (``INVALID_SYMBOL``), then the order's own side, quantity
+        and price by :func:`tickwire.ouch.v50.order_fields_reason` (the one statement of
+        OUCH's limits, 4.2's being the same), then the trading state
+        (:meth:`_trading_reason`); a 5.0 Time In Force after all of these
+        (:func:`_time_in_force_reason`): the backtest venue's order. Why: the accounts
+        restated the limits (their own ``MAX_SHARES``, 1,000,000, and a price check of
+        their own). Tests:
+        ``tests/test_exchange_venue_replace_parity.py::test_an_enter_of_edge_fields_is_answered_alike_on_both``,
+        ``tests/test_exchange_venue_replace_parity.py::test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both``.
+        """
         if symbol not in self.engine.books:
             return Reject.INVALID_SYMBOL
-        if side not in ("B", "S", "T", "E"):
-            return Reject.INVALID_SIDE
-        if not 0 < qty < MAX_SHARES or not valid_shares(qty):
-            return Reject.INVALID_QUANTITY
-        if not _ouch_price(price):
-            return Reject.INVALID_PRICE
+        reason = v50.order_fields_reason(side, qty, price)
+        if reason is not None:
+            return reason
         return self._trading_reason(symbol)
 
     def _trading_reason(self, symbol: str) -> Reject | None:
@@ -317,7 +307,7 @@ class _AccountBase:
             return Reject.HALTED
         return None
 
-    def _validate_replace(self, symbol: str, qty: int, price: int) -> Reject | None:
+    def _validate_replace(self, symbol: str, side: str, qty: int, price: int) -> Reject | None:
         """Why a replace's details are invalid, or None when it may replace the original.
 
         Rule: the checks of :meth:`_validate` that a replace can fail, in its order, the
@@ -330,10 +320,9 @@ class _AccountBase:
         ``test_exchange_hostile.py::test_ouch50_a_replace_while_halted_cancels_the_original_and_does_not_trade``
         and ``tests/test_exchange_venue_replace_parity.py``.
         """
-        if not 0 < qty < MAX_SHARES or not valid_shares(qty):
-            return Reject.INVALID_QUANTITY
-        if not _ouch_price(price):
-            return Reject.INVALID_PRICE
+        reason = v50.order_fields_reason(side, qty, price)  # side: the original's
+        if reason is not None:
+            return reason
         return self._trading_reason(symbol)
 
     def _cancel_for_replace(self, old: OrderRecord) -> int:
@@ -556,7 +545,7 @@ class Account50(_AccountBase):
             self.ignored += 1
             return []
         if (
-            self._validate_replace(old.symbol, msg.quantity, msg.price) is not None
+            self._validate_replace(old.symbol, old.side, msg.quantity, msg.price) is not None
             or _time_in_force_reason(msg) is not None
         ):
             # invalid details: the original is canceled, the UserRefNum not consumed (case 2)
@@ -694,7 +683,7 @@ class Account42(_AccountBase):
         if msg.replacement_order_token in self.records or old is None or old.state != "live":
             self.ignored += 1  # a repeat, or the original is gone: ignored
             return []
-        if self._validate_replace(old.symbol, msg.shares, msg.price) is not None:
+        if self._validate_replace(old.symbol, old.side, msg.shares, msg.price) is not None:
             # invalid details: the original is canceled, the token not consumed (case 2)
             dec = self._cancel_for_replace(old)
             return [v42.OrderCanceled(ts, msg.existing_order_token, dec, "Z")] if dec else []
