@@ -315,3 +315,67 @@ def test_an_invalid_replace_does_not_consume_its_user_ref_num() -> None:
     last = pair.c_out[-1]
     assert isinstance(last, v50.OrderReplaced)
     assert (last.orig_user_ref_num, last.user_ref_num) == (2, 4)
+
+
+# The edges of OUCH's order-field rules (``v50.order_fields_reason`` in the reference venue,
+# the C checks of ``CVenue._validate`` given the same table at construction).
+EDGE_QTY = [0, 1, v50.MAX_QUANTITY, v50.MAX_QUANTITY + 1, 2**32 - 1]
+EDGE_PX = [0, 1, v50.MAX_PRICE, v50.MAX_PRICE + 1, 2**32 - 1]
+EVERY_BYTE = [chr(b) for b in range(256)]
+EXPIRE = {
+    "none": (),
+    "0s": (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 0),),
+    "1s": (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 1),),
+    "86399s": (v50.TagValue(v50.OptionTag.EXPIRE_TIME, v50.EXPIRE_TIME_LIMIT - 1),),
+    "86400s": (v50.TagValue(v50.OptionTag.EXPIRE_TIME, v50.EXPIRE_TIME_LIMIT),),
+}
+
+
+def _answer_alike(pair: Pair, msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
+    """Send ``msg`` to both venues; both answer the same, which is returned."""
+    before = len(pair.ref_out)
+    pair.send(msg)
+    assert pair.c_out[before:] == pair.ref_out[before:], msg
+    return pair.ref_out[before:]
+
+
+def _edge_enter(ref: int, side: str, qty: int, price: int, tif: str, expire: str) -> v50.EnterOrder:
+    return v50.EnterOrder(
+        ref, side, qty, SYM, price, tif, "Y", "P", "N", "N", f"C{ref}", EXPIRE[expire]
+    )  # fmt: skip
+
+
+def test_engine_backtest_cvenue_edge_fields_are_answered_alike() -> None:
+    """Every side byte, the quantity and price edges (0, 1, the limit, one past it,
+    2**32 - 1) and every Time In Force byte (GTT with no, 0, 1, 86,399 and 86,400 s of
+    ExpireTime), as Enters and as Replaces: the compiled venue, whose checks stay in C,
+    answers each alike with the reference, whose checks are
+    ``v50.order_fields_reason`` and ``v50.time_in_force_error``; an Enter's side,
+    quantity and price earn the reason that function gives. Seen failing with one
+    limit given to ``CVenue`` off by one."""
+    pair = Pair()
+    ref = 0
+    grid = [(s, q, p, "3", "none") for s in EVERY_BYTE for q in EDGE_QTY for p in EDGE_PX]
+    grid += [(s, q, p, t, "none") for t in EVERY_BYTE for s in "BX" for q in EDGE_QTY[1:4] for p in EDGE_PX[1:4]]  # fmt: skip
+    grid += [(s, q, p, "6", e) for e in EXPIRE for s in "SX" for q in EDGE_QTY for p in EDGE_PX]  # fmt: skip
+    for side, qty, price, tif, expire in grid:
+        ref += 1
+        out = _answer_alike(pair, _edge_enter(ref, side, qty, price, tif, expire))[0]
+        fields = v50.order_fields_reason(side, qty, price)
+        if fields is not None:
+            assert out == v50.Rejected(pair.t, ref, fields, f"C{ref}")
+        if isinstance(out, v50.OrderAccepted) and ref in pair.ref._live:
+            _answer_alike(pair, v50.CancelOrder(ref, 0))  # keep the book small
+    pair.check()
+    # Replaces of a resting order to each edge: taken alike, or the order out alike
+    for qty in EDGE_QTY:
+        for price in [p for p in EDGE_PX if p < PX] + [0, 2**32 - 1]:
+            for tif, expire in [("0", "none"), ("Q", "none"), ("6", "none"), ("6", "1s"), ("6", "86400s")]:  # fmt: skip
+                ref += 1
+                _answer_alike(pair, _edge_enter(ref, "B", 100, PX - 5 * TICK, "0", "none"))
+                ref += 1
+                rep = v50.ReplaceOrder(ref - 1, ref, qty, price, tif, "Y", "N", f"C{ref}", EXPIRE[expire])  # fmt: skip
+                _answer_alike(pair, rep)
+                for live in list(pair.ref._live):
+                    _answer_alike(pair, v50.CancelOrder(live, 0))
+    pair.check()

@@ -410,7 +410,12 @@ class SimulatedVenue:
         """(the locate, 0) when an Enter (or a Replace, of its order's symbol and side) may
         go on, else (None, the Appendix D reason).
 
-        Rule, after the other checks: a Time In Force byte not in OUCH 5.0's table, or GTT
+        Rule: the symbol first (0x17), then the order's side, quantity and price by the one
+        statement of OUCH's rules, :func:`tickwire.ouch.v50.order_fields_reason` (0x09,
+        0x13, 0x1D; the compiled ``CVenue`` keeps these checks in C, given the same
+        limits, and ``test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_edge_fields_are_answered_alike``
+        holds the two equal over a grid of edge values), then the market state (0x02
+        closed, 0x07 halted). After these: a Time In Force byte not in OUCH 5.0's table, or GTT
         without an ExpireTime appendage (:func:`tickwire.ouch.v50.time_in_force_error`), is
         0x0F Other (Appendix D has no Time In Force reason): an Enter is Rejected, a Replace
         has invalid details (section 2.2 case 2, :meth:`_replace`). The compiled
@@ -422,12 +427,9 @@ class SimulatedVenue:
         locate = self._locate_of(symbol)
         if locate is None:
             return None, RejectReason.INVALID_SYMBOL
-        if side not in ("B", "S", "T", "E"):
-            return None, RejectReason.INVALID_SIDE
-        if not 1 <= qty <= v50.MAX_QUANTITY:
-            return None, RejectReason.INVALID_QUANTITY
-        if not 1 <= price <= v50.MAX_PRICE:
-            return None, RejectReason.INVALID_PRICE
+        fields = v50.order_fields_reason(side, qty, price)  # side, quantity, price
+        if fields is not None:
+            return None, fields
         if self.books.system_event != "Q":
             return None, RejectReason.DESTINATION_CLOSED
         if self.books.books[locate].trading_state not in ("T", ""):
