@@ -503,7 +503,7 @@ class RiskEngine:
             and type(price) is int
             and 0 < quantity <= MAX_OUCH_QUANTITY
             and 0 < price <= MAX_OUCH_PRICE
-            and side in ("B", "S", "T", "E")
+            and side in _SIDES
             and time_in_force in _SENDABLE_TIME_IN_FORCE
             and type(symbol) is str
             and (wire := _WIRE_FORMS.get(symbol)) is not None
@@ -792,6 +792,8 @@ def symbol_key(symbol: str) -> str:
     return wire_symbol(symbol) or symbol
 
 
+#: The sides an order may have: OUCH 5.0's table (buy, sell, sell short, sell short exempt).
+_SIDES = tuple(s.value for s in v50.Side)
 #: The Time In Force values an order may leave with: OUCH 5.0's table but GTT, which needs
 #: an ExpireTime appendage no order of the order manager carries (:func:`_invalid`).
 _SENDABLE_TIME_IN_FORCE = tuple(t.value for t in v50.TimeInForce if t is not v50.TimeInForce.GTT)
@@ -819,7 +821,7 @@ def _invalid(
         return f"quantity {quantity} out of range 1..{MAX_OUCH_QUANTITY}"
     if not 1 <= price <= MAX_OUCH_PRICE:
         return f"price {price} out of range 1..{MAX_OUCH_PRICE}"
-    if side not in ("B", "S", "T", "E"):
+    if side not in _SIDES:
         return f"side {side!r} is not one of B, S, T, E"
     if wire_symbol(symbol) is None:
         return (
