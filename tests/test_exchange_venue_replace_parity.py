@@ -14,7 +14,8 @@ case 2), cancel Day orders at the End of Market Hours (System Event ``M``), reas
 byte and each quantity and price edge is answered alike, by the one rule both ask
 (``v50.order_fields_reason``).
 
-Each scenario runs on both: a real ``MatchingEngine`` with an ``Account50`` (someone
+Each scenario runs on both (``_exchange_venue_twins.Twins``, which the random flows of
+``test_exchange_venue_parity_property.py`` share): a real ``MatchingEngine`` with an ``Account50`` (someone
 else's offer submitted to the engine) and a real ``SimulatedVenue`` over a real
 ``BookManager`` (the same offer as an ITCH Add Order). The answers must be the same
 message types with the same fields, but for the timestamp and the match number, which
@@ -30,115 +31,22 @@ names its case).
 
 from __future__ import annotations
 
-import dataclasses
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tickwire.engine.backtest.venue import SimulatedVenue
-from tickwire.engine.book import BookManager
-from tickwire.exchange import MatchingEngine
-from tickwire.exchange.accounts import Account50
-from tickwire.itch import AddOrder, StockTradingAction, SystemEvent
 from tickwire.ouch import v50
 
-SYM = "AAPL"
-#: OUCH 5.0's largest price ($199,999.9900; tickwire.engine.risk.MAX_OUCH_PRICE).
-MAX_OUCH_PRICE = 1_999_999_900
-BID = 1_400_000
-ASK = 1_500_000
-#: Fields each side numbers by itself (not compared).
-OWN_NUMBERS = {"timestamp", "match_number"}
-#: Compared renumbered: the n-th distinct number a side answers is n (0 stays 0).
-ORDER_REF = "order_reference_number"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _exchange_venue_twins import ASK, BID, SYM, Twins
+from _exchange_venue_twins import enter as _enter
+from _exchange_venue_twins import plain as _plain
+from _exchange_venue_twins import replace as _replace
+from _exchange_venue_twins import types as _types
 
-
-class Twins:
-    """The exchange's account and the backtest venue, given the same market and orders."""
-
-    def __init__(self) -> None:
-        self.t = 34_200_000_000_000
-        self.engine = MatchingEngine(lambda m: None, lambda f: self.acct.on_fill(f), self.ts)
-        self.acct_sent: list[object] = []
-        self.acct = Account50("TW", self.engine, self.acct_sent.append)
-        self.books = BookManager()
-        self.venue_out: list[v50.OutboundMessage] = []
-        # each side's order reference numbers, renumbered by first appearance (_plain)
-        self.acct_refs: dict[int, int] = {}
-        self.venue_refs: dict[int, int] = {}
-        self.venue = SimulatedVenue(self.books, self.venue_out.append)
-        self.locate = self.engine.add_instrument(SYM)
-        self.feed_ref = 1000
-        self.system("Q")
-        self.offer(100, ASK)
-
-    def ts(self) -> int:
-        self.t += 1_000
-        return self.t
-
-    def _feed(self, msg: Any) -> None:
-        self.venue.on_market(msg, msg.timestamp)
-        self.books.apply(msg)
-
-    def system(self, code: str) -> None:
-        self.engine.system(code)
-        self._feed(SystemEvent(0, 0, self.ts(), code))
-
-    def trading_state(self, state: str) -> None:
-        self.engine.set_trading_state(SYM, state)
-        self._feed(StockTradingAction(self.locate, 0, self.ts(), SYM, state, " ", ""))
-
-    def offer(self, shares: int, price: int) -> None:
-        """Someone else's sell order, resting on both."""
-        self.engine.submit(SYM, "S", shares, price)
-        self.feed_ref += 1
-        self._feed(AddOrder(self.locate, 0, self.ts(), self.feed_ref, "S", shares, SYM, price))
-
-    def send(self, msg: v50.InboundMessage) -> list[tuple[str, dict[str, Any]]]:
-        """Both answers to ``msg``, compared; returns them (without their own numbers)."""
-        self.venue_out.clear()
-        exchange = _plain(self.acct.handle(msg) + self.acct_sent, self.acct_refs)
-        self.acct_sent.clear()
-        self.venue.receive(msg, self.ts())
-        assert exchange == _plain(self.venue_out, self.venue_refs), msg
-        self.venue_out.clear()
-        return exchange
-
-    def unsolicited(self) -> list[tuple[str, dict[str, Any]]]:
-        """What both sent by themselves since the last request (e.g. at the close), compared."""
-        exchange = _plain(self.acct_sent, self.acct_refs)
-        venue = _plain(self.venue_out, self.venue_refs)
-        self.acct_sent.clear()
-        self.venue_out.clear()
-        assert exchange == venue
-        return exchange
-
-
-def _plain(msgs: list[Any], refs: dict[int, int]) -> list[tuple[str, dict[str, Any]]]:
-    """Each message as its type name and fields, without :data:`OWN_NUMBERS`, its order
-    reference number renumbered in ``refs`` (the side's numbers so far)."""
-    out = []
-    for m in msgs:
-        fields = {k: v for k, v in dataclasses.asdict(m).items() if k not in OWN_NUMBERS}
-        if fields.get(ORDER_REF):
-            fields[ORDER_REF] = refs.setdefault(fields[ORDER_REF], len(refs) + 1)
-        out.append((type(m).__name__, fields))
-    return out
-
-
-def _enter(
-    ref: int, price: int = BID, qty: int = 100, tif: str = "0", appendages: Any = ()
-) -> v50.EnterOrder:
-    return v50.EnterOrder(ref, "B", qty, SYM, price, tif, "Y", "P", "N", "N", f"C{ref}", appendages)
-
-
-def _replace(
-    orig: int, ref: int, qty: int = 100, price: int = BID, tif: str = "0", appendages: Any = ()
-) -> v50.ReplaceOrder:
-    return v50.ReplaceOrder(orig, ref, qty, price, tif, "Y", "N", f"C{ref}", appendages)
-
-
-def _types(answer: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    return [name for name, _ in answer]
+#: OUCH 5.0's largest price ($199,999.9900), as the one rule states it.
+MAX_OUCH_PRICE = v50.MAX_PRICE
 
 
 def _reuse(tw: Twins, ref: int) -> None:
@@ -432,3 +340,28 @@ def test_an_enter_of_edge_fields_is_answered_alike_on_both() -> None:
             expected = "OrderCanceled" if fields is not None else "OrderReplaced"
             assert _types(answer)[0] == expected
             tw.send(v50.CancelOrder(ref, 0))
+
+
+@pytest.mark.parametrize("price", [BID - 100, ASK], ids=["not-crossing", "crossing"])
+def test_a_replace_to_ioc_never_rests_on_both(price: int) -> None:
+    """A Replace to Time In Force ``3`` (IOC) executes what it crosses and its rest is
+    canceled, reason ``I``, after its Order Replaced (and Order Executed), as an IOC
+    Enter's: nothing rests. The exchange rested the replacement as a Day order (found by
+    ``test_exchange_venue_parity_property.py``)."""
+    tw = Twins()
+    tw.send(_enter(1, qty=150))
+    answer = tw.send(_replace(1, 2, 150, price, tif="3"))
+    filled = 100 if price == ASK else 0
+    assert _types(answer) == ["OrderReplaced"] + ["OrderExecuted"] * bool(filled) + [
+        "OrderCanceled"
+    ]
+    assert answer[-1] == (
+        "OrderCanceled",
+        {"user_ref_num": 2, "quantity": 150 - filled, "reason": "I"},
+    )
+    assert (
+        tw.venue.live_orders() == []
+        and [r.key for r in tw.acct.records.values() if r.state == "live"] == []
+    )
+    assert [o.owner for o in tw.engine.resting_orders()] == [None] * (price != ASK)  # the offer
+    assert tw.send(v50.CancelOrder(2, 0)) == []

@@ -562,11 +562,16 @@ class Account50(_AccountBase):
         day = msg.time_in_force == v50.TimeInForce.DAY
         rec = self._successor(old, msg.user_ref_num, new_open, msg.price, day)
         self._begin()
-        result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num)
+        # An IOC replacement never rests: its unexecuted rest is canceled, reason I, after
+        # its Order Replaced and Order Executed, as an IOC Enter's and the backtest
+        # venue's (it rested as a Day order). Test:
+        # tests/test_exchange_venue_replace_parity.py::test_a_replace_to_ioc_never_rests_on_both
+        ioc = msg.time_in_force == v50.TimeInForce.IOC
+        result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num, ioc=ioc)
         old.state = "done"
         old.open = 0
         assert result is not None
-        ref, _, resting = result
+        ref, done, resting = result
         rec.ref = ref
         rec.open = resting
         rec.state = "live" if resting else "done"
@@ -577,7 +582,11 @@ class Account50(_AccountBase):
             msg.intermarket_sweep_eligibility, "N", "L", msg.cl_ord_id,
             msg.appendages,
         )  # fmt: skip
-        return self._end([rep])
+        out = self._end([rep])
+        unfilled = new_open - done - resting
+        if ioc and unfilled:
+            out.append(v50.OrderCanceled(ts, msg.user_ref_num, unfilled, "I"))
+        return out
 
     def _replace_dead(self, old: OrderRecord, msg: v50.ReplaceOrder, ts: int) -> list[object]:
         """A Replace whose chain total is at or below the shares the chain executed.

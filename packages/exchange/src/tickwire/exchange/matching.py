@@ -382,13 +382,20 @@ class MatchingEngine:
         return dec
 
     def replace(
-        self, ref: int, shares: int, price: int, *, tag: object | None = None
+        self, ref: int, shares: int, price: int, *, tag: object | None = None, ioc: bool = False
     ) -> tuple[int, int, int] | None:
         """Replace a resting order (new reference number, time priority lost).
 
         A replace that does not cross is published as Order Replace (``U``); one that
         crosses is a delete plus a new order that matches first. Returns like
         :meth:`submit`, or None when the order is gone.
+
+        Rule: an ``ioc`` replacement (OUCH 5.0 Time In Force ``3``) never rests: the
+        original is deleted (Order Delete) and the replacement matches what it crosses, as
+        :meth:`submit` with ``ioc``; the rest is the caller's to cancel. Why: the engine
+        rested it as if it were Day, where the backtest venue cancels its unexecuted rest
+        (reason ``I``). Test:
+        ``tests/test_exchange_venue_replace_parity.py::test_a_replace_to_ioc_never_rests_on_both``.
         """
         o = self.orders.get(ref)
         if o is None:
@@ -399,9 +406,9 @@ class MatchingEngine:
         contra = book.side("S" if o.side == "B" else "B")
         best = None if not contra else contra.keys()[0 if o.side == "B" else -1]
         new_tag = o.tag if tag is None else tag
-        if best is not None and _crosses(o.side, price, best):
+        if ioc or (best is not None and _crosses(o.side, price, best)):
             self.cancel(ref)
-            return self.submit(o.symbol, o.side, shares, price, owner=o.owner, tag=new_tag)
+            return self.submit(o.symbol, o.side, shares, price, ioc=ioc, owner=o.owner, tag=new_tag)
         new = self.next_ref
         self.publish(OrderReplace(book.locate, 0, self.clock(), ref, new, shares, price))
         self.next_ref += 1
