@@ -41,7 +41,6 @@ from tickwire.ouch import v50
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _exchange_venue_twins import ASK, BID, SYM, Twins
 from _exchange_venue_twins import enter as _enter
-from _exchange_venue_twins import plain as _plain
 from _exchange_venue_twins import replace as _replace
 from _exchange_venue_twins import types as _types
 
@@ -177,10 +176,7 @@ def test_every_order_left_is_canceled_at_the_end_of_system_hours_on_both() -> No
     tw = Twins()
     tw.send(_enter(1, BID - 100, tif="5"))
     tw.send(_enter(2, BID - 200, tif="E"))
-    gtt = _enter(3, BID - 300, tif="6", appendages=EXPIRE)  # 30 s: not up by E here
-    tw.venue.receive(gtt, tw.ts())
-    assert _types(_plain(tw.acct.handle(gtt), {})) == _types(_plain(tw.venue_out, {}))
-    tw.venue_out.clear()
+    tw.send(_enter(3, BID - 300, tif="6", appendages=EXPIRE))  # 30 s: not up by E here
     tw.send(_enter(4, BID - 400))  # Day
     tw.send(_replace(1, 5, 100, BID - 500, tif="5"))  # GTX again, now behind 2, 3 and 4
     tw.system("M")
@@ -273,21 +269,13 @@ def test_a_bad_time_in_force_is_answered_alike_on_both(tif: str, appendages: Any
 
 def test_gtt_with_expire_time_and_the_other_time_in_force_values_are_taken_on_both() -> None:
     """What the table has is taken: GTX, After Hours, Day; and GTT with an ExpireTime
-    appendage, entered or replaced to (its answers compared by type: the exchange echoes
-    the appendages in its Accepted and Replaced, the venue does not)."""
+    appendage, entered or replaced to (field for field: both repeat the appendages)."""
     tw = Twins()
     assert _types(tw.send(_enter(1, BID - 100, tif="5"))) == ["OrderAccepted"]
     assert _types(tw.send(_enter(2, BID - 200, tif="E"))) == ["OrderAccepted"]
     assert _types(tw.send(_enter(3, BID - 300))) == ["OrderAccepted"]
-    for msg in (
-        _enter(4, BID - 400, tif="6", appendages=EXPIRE),
-        _replace(3, 5, 100, BID - 500, "6", EXPIRE),
-    ):
-        tw.venue.receive(msg, tw.ts())
-        exchange = tw.acct.handle(msg)
-        assert [type(m) for m in exchange] == [type(m) for m in tw.venue_out], msg
-        assert [type(m) for m in exchange] in ([v50.OrderAccepted], [v50.OrderReplaced])
-        tw.venue_out.clear()
+    assert _types(tw.send(_enter(4, BID - 400, tif="6", appendages=EXPIRE))) == ["OrderAccepted"]
+    assert _types(tw.send(_replace(3, 5, 100, BID - 500, "6", EXPIRE))) == ["OrderReplaced"]
     assert [o.user_ref_num for o in tw.venue.live_orders()] == [1, 2, 4, 5]
     assert sorted(r.key for r in tw.acct.records.values() if r.state == "live") == [1, 2, 4, 5]
 
@@ -365,3 +353,16 @@ def test_a_replace_to_ioc_never_rests_on_both(price: int) -> None:
     )
     assert [o.owner for o in tw.engine.resting_orders()] == [None] * (price != ASK)  # the offer
     assert tw.send(v50.CancelOrder(2, 0)) == []
+
+
+def test_accepted_and_replaced_repeat_the_appendages_on_both() -> None:
+    """An Order Accepted and an Order Replaced repeat the Enter's and the Replace's
+    appendages (a GTT's ExpireTime), as ``OuchHost50`` does: field for field alike. The
+    backtest venue answered none where the exchange repeated them (found by
+    ``test_exchange_venue_parity_property.py``)."""
+    tw = Twins()
+    expire = ({"tag": v50.OptionTag.EXPIRE_TIME, "value": 30},)  # EXPIRE, as compared
+    [(name, fields)] = tw.send(_enter(1, BID - 100, tif="6", appendages=EXPIRE))
+    assert (name, fields["appendages"]) == ("OrderAccepted", expire)
+    [(name, fields)] = tw.send(_replace(1, 2, 100, BID - 200, tif="6", appendages=EXPIRE))
+    assert (name, fields["appendages"]) == ("OrderReplaced", expire)

@@ -379,3 +379,18 @@ def test_engine_backtest_cvenue_edge_fields_are_answered_alike() -> None:
                 for live in list(pair.ref._live):
                     _answer_alike(pair, v50.CancelOrder(live, 0))
     pair.check()
+
+
+def test_engine_backtest_cvenue_accepted_and_replaced_repeat_the_appendages() -> None:
+    """An Order Accepted and an Order Replaced repeat the Enter's and the Replace's
+    appendages (a GTT's ExpireTime) on both venues, as the simulated exchange and
+    ``OuchHost50`` answer. Both answered none."""
+    pair = Pair()
+    expire = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+    pair.send(v50.EnterOrder(1, "B", 50, SYM, PX - TICK, "6", "Y", "P", "N", "N", "C1", expire))
+    pair.send(v50.ReplaceOrder(1, 2, 50, PX - 2 * TICK, "6", "Y", "N", "C2", expire))
+    pair.check()
+    assert [(type(m), m.appendages) for m in pair.c_out] == [  # type: ignore[union-attr]
+        (v50.OrderAccepted, expire),
+        (v50.OrderReplaced, expire),
+    ]

@@ -2259,6 +2259,7 @@ cdef class CVenue:
                 msg.cross_type,
                 "L",  # order_state
                 msg.cl_ord_id,
+                msg.appendages,  # repeated, as the venue's (and the exchange's) answer
             )
         )
         self._arrive(o)
@@ -2354,6 +2355,7 @@ cdef class CVenue:
                 "N",  # cross_type
                 "L" if exposed > 0 else "D",  # order_state
                 msg.cl_ord_id,
+                msg.appendages,
             )
         )
         if exposed > 0:

@@ -32,6 +32,11 @@ why (the same text is in ``docs/backtest.md``):
    priced through our resting order would have executed against us on arrival: we fill,
    up to its shares, at our price, and those shares of the new order count as taken.
 
+An Order Accepted or Order Replaced repeats the Enter's or Replace's appendages (an
+ExpireTime, ...), as the simulated exchange's accounts and ``OuchHost50`` answer. Why: the
+venue answered none, so a GTT order's answers differed from the exchange's. Test:
+``tests/test_exchange_venue_replace_parity.py::test_accepted_and_replaced_repeat_the_appendages_on_both``.
+
 Cancels (X), deletes (D) and replaces (U) of orders ahead of us shrink the queue ahead
 (a replace loses priority). Cross trades (Q) never fill us: our orders are continuous
 market orders (Cross Type ``N``). Several of our orders share one aggressor's shares in
@@ -478,6 +483,7 @@ class SimulatedVenue:
                 cross_type=msg.cross_type,
                 order_state="L",
                 cl_ord_id=msg.cl_ord_id,
+                appendages=msg.appendages,
             )
         )
         self._arrive(o)
@@ -560,6 +566,7 @@ class SimulatedVenue:
                 cross_type="N",
                 order_state="L" if exposed > 0 else "D",
                 cl_ord_id=msg.cl_ord_id,
+                appendages=msg.appendages,
             )
         )
         if exposed > 0:
