@@ -366,3 +366,17 @@ def test_accepted_and_replaced_repeat_the_appendages_on_both() -> None:
     assert (name, fields["appendages"]) == ("OrderAccepted", expire)
     [(name, fields)] = tw.send(_replace(1, 2, 100, BID - 200, tif="6", appendages=EXPIRE))
     assert (name, fields["appendages"]) == ("OrderReplaced", expire)
+
+
+@pytest.mark.parametrize("side", ["T", "E"], ids=["sell-short", "sell-short-exempt"])
+def test_a_replace_of_a_sell_short_order_keeps_its_side_on_both(side: str) -> None:
+    """A Replace cannot change the side: the Order Replaced of a sell short order (``T``,
+    ``E``) says the side it was entered with, as its Order Accepted did, and as
+    ``OuchHost50`` answers. The backtest venue said ``S`` (the book's side), the exchange
+    ``T``/``E`` (found by ``test_exchange_venue_parity_property.py``)."""
+    tw = Twins()
+    assert _types(tw.send(_enter(1, ASK + 100, side=side))) == ["OrderAccepted"]
+    [(name, fields)] = tw.send(_replace(1, 2, 100, ASK + 200))
+    assert (name, fields["side"]) == ("OrderReplaced", side)
+    [(name, fields)] = tw.send(_replace(2, 3, 100, ASK + 300))  # the replacement's too
+    assert (name, fields["side"]) == ("OrderReplaced", side)

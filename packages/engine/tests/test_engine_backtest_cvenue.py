@@ -394,3 +394,17 @@ def test_engine_backtest_cvenue_accepted_and_replaced_repeat_the_appendages() ->
         (v50.OrderAccepted, expire),
         (v50.OrderReplaced, expire),
     ]
+
+
+def test_engine_backtest_cvenue_a_replace_of_a_sell_short_order_keeps_its_side() -> None:
+    """The Order Replaced of a sell short order (``T``, ``E``), and of its replacement,
+    says the side it was entered with on both venues, as the simulated exchange and
+    ``OuchHost50`` answer. Both said ``S``."""
+    pair = Pair()
+    for ref, side in ((1, "T"), (3, "E")):
+        pair.send(v50.EnterOrder(ref, side, 50, SYM, PX + TICK, "0", "Y", "P", "N", "N", "C"))
+        pair.send(v50.ReplaceOrder(ref, ref + 1, 50, PX + 2 * TICK, "0", "Y", "N", "C"))
+    pair.send(v50.ReplaceOrder(4, 5, 50, PX + 3 * TICK, "0", "Y", "N", "C"))
+    pair.check()
+    replaced = [m.side for m in pair.c_out if isinstance(m, v50.OrderReplaced)]
+    assert replaced == ["T", "E", "E"]

@@ -1766,11 +1766,12 @@ cdef class CSimOrder:
     cdef public int64_t ahead
     cdef public int64_t joined_ahead
     cdef public set ahead_refs
+    cdef public str entered_side  # the Enter's side byte (B, S, T, E): Order Replaced's
     cdef readonly uint8_t sd
 
     def __init__(self, int64_t user_ref_num, int locate, str symbol, str side, int64_t price,
                  int64_t open, tif, int64_t seq, int64_t order_reference_number,
-                 int64_t chain_filled=0):
+                 int64_t chain_filled=0, str entered_side=""):
         self.user_ref_num = user_ref_num
         self.locate = locate
         self.symbol = symbol
@@ -1785,6 +1786,7 @@ cdef class CSimOrder:
         self.ahead = 0
         self.joined_ahead = 0
         self.ahead_refs = set()
+        self.entered_side = entered_side
 
     def __repr__(self):
         return (f"CSimOrder(user_ref_num={self.user_ref_num}, symbol={self.symbol!r}, "
@@ -2240,7 +2242,7 @@ cdef class CVenue:
             return 0
         self._seq += 1
         o = CSimOrder(ref, locate, symbol, "B" if side == "B" else "S", price, quantity, tif,
-                      self._seq, _OWN_REF_BASE + self._seq)
+                      self._seq, _OWN_REF_BASE + self._seq, 0, side)
         # The answers are built by position (the class's field order, named on each line):
         # no keyword dict to build and match (issue #16).
         self.respond(
@@ -2337,13 +2339,14 @@ cdef class CVenue:
             exposed = 0
         tif = msg.time_in_force
         o = CSimOrder(ref, old.locate, old.symbol, old.side, price, exposed, tif,
-                      self._seq, _OWN_REF_BASE + self._seq, old.chain_filled)
+                      self._seq, _OWN_REF_BASE + self._seq, old.chain_filled,
+                      old.entered_side)
         self.respond(
             self.replaced(  # by position, as the accepted one in _enter
                 self.now,  # timestamp
                 old.user_ref_num,  # orig_user_ref_num
                 o.user_ref_num,
-                old.side,
+                old.entered_side,  # side: the Enter's byte (T, E too), as the venue's
                 exposed,  # quantity
                 old.symbol,
                 price,

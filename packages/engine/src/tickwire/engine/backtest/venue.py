@@ -110,6 +110,11 @@ class SimOrder:
     ahead: int = 0
     joined_ahead: int = 0  # ``ahead`` when the order joined its price level: its FIFO place
     ahead_refs: set[int] = field(default_factory=set)
+    #: The side byte the Enter gave (B, S, T sell short, E exempt): ``side`` is the book's
+    #: (B or S), this is the one an Order Replaced repeats, as the simulated exchange's
+    #: accounts and ``OuchHost50`` do (it said ``S`` for a sell short order). Test:
+    #: ``tests/test_exchange_venue_replace_parity.py::test_a_replace_of_a_sell_short_order_keeps_its_side_on_both``.
+    entered_side: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +471,7 @@ class SimulatedVenue:
             msg.time_in_force,
             self._seq,
             _OWN_REF_BASE + self._seq,
+            entered_side=msg.side,
         )
         self.respond(
             _order_accepted(
@@ -548,13 +554,14 @@ class SimulatedVenue:
             self._seq,
             _OWN_REF_BASE + self._seq,
             chain_filled=old.chain_filled,
+            entered_side=old.entered_side,
         )
         self.respond(
             _order_replaced(
                 timestamp=self.now,
                 orig_user_ref_num=old.user_ref_num,
                 user_ref_num=o.user_ref_num,
-                side=old.side,
+                side=old.entered_side,
                 quantity=exposed,
                 symbol=old.symbol,
                 price=msg.price,
