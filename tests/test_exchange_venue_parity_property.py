@@ -2,10 +2,11 @@
 venue (``Twins``: a real ``MatchingEngine`` + ``Account50`` beside a real
 ``SimulatedVenue`` over a real ``BookManager``, the same market given to both).
 
-Each example is up to 30 steps of: our Enter (side B or S, sell short T and E too; quantity 0, 1, 999,999,
-1,000,000 or a usual size; a price on a grid around the book, crossing or not, or 0,
-1, OUCH's largest and one above; a Time In Force from OUCH 5.0's table, GTT with and
-without an ExpireTime, or a byte not in the table; a fresh UserRefNum or a repeat),
+Each example is up to 30 steps of: our Enter (side B or S, sell short T and E too;
+quantity 0, 1, 999,999, 1,000,000 or a usual size; a price on a grid around the book,
+crossing or not, or 0, 1, OUCH's largest and one above; a Time In Force from OUCH 5.0's
+table, GTT with and without an ExpireTime, or a byte not in the table; a fresh
+UserRefNum or a repeat; now and then a symbol not listed),
 a Replace of a UserRefNum (live, dead, never known, a replaced one's), a Cancel with a
 quantity (0, partial, above the open), someone else's bid or offer, a halt or resume
 (Stock Trading Action H, P, Q, T) and System Events Q, M and E (a close often followed
@@ -36,6 +37,7 @@ Left out, by design (each named where the strategy leaves it out):
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ from hypothesis import strategies as st
 from tickwire.ouch import v50
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _exchange_venue_twins import BID, Twins, enter, replace
+from _exchange_venue_twins import BID, SYM, Twins, enter, replace
 
 #: Prices around the book (BID .. ASK and beyond), every 25,000 (the grid others use).
 GRID = [BID - 50_000 + 25_000 * i for i in range(9)]
@@ -71,6 +73,7 @@ enters = st.tuples(
     st.sampled_from(PRICES),
     st.sampled_from(TIFS),
     st.integers(0, 7),  # 7: a repeat of an earlier UserRefNum (ignored), else fresh
+    st.sampled_from([SYM] * 7 + ["NOPE"]),  # a symbol neither lists: 0x17
 )
 replaces = st.tuples(
     st.just("replace"),
@@ -153,7 +156,8 @@ def run(flow: list[tuple[Any, ...]]) -> None:
                 side = step[1]
                 if _crosses_ours(tw, side, price):
                     continue
-                tw.send(enter(ref, price, qty, tif, appendages, side))
+                msg = enter(ref, price, qty, tif, appendages, side)
+                tw.send(dataclasses.replace(msg, symbol=step[6]))
             else:
                 orig = _earlier(tw, used, step[1])
                 live = {o.user_ref_num: o for o in tw.venue.live_orders()}
