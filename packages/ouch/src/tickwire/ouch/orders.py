@@ -60,7 +60,8 @@ class _ClientBook(Generic[K]):
         self.tracker.sent(order)
         if order.replaces is None:
             self.orders[order.key] = order
-        self._pending[order.key] = request
+        if order.is_open:  # a replace of an order over is ignored: nothing to resend
+            self._pending[order.key] = request
 
     def _drop_other(self, kind: str, key: K) -> None:
         """Forget the oldest cancel or modify of ``key`` not yet acknowledged."""

@@ -50,9 +50,13 @@ The chain rules of a Replace (the same in 4.2 and 5.0):
   from the answer when its original is tracked (a replace sent by another client of
   the session), at most one entry per chain (:meth:`OrderTracker._adopt`);
 * a rejected replacement leaves its original intact (OUCH 5.0 section 2.2, case 3);
-* an original that ends (executed or cancelled to nothing) while its replacement is in
-  flight ends that replacement too: the venue silently ignores a replace of an order
-  that is gone (section 2.2, case 1). :attr:`Change.cascaded` lists it.
+* an original that ends (executed or cancelled to nothing, its Enter rejected or
+  accepted dead) while its replacement is in flight ends that replacement too: the venue
+  silently ignores a replace of an order that is gone (section 2.2, case 1).
+  :attr:`Change.cascaded` lists it. So does an Order Replaced for every other
+  replacement of the same original still in flight (the venue takes one), and a
+  replacement sent of an original already over is over at once
+  (:meth:`OrderTracker._ignored_replace`).
 
 An answer naming a key never tracked changes nothing and is counted in
 :attr:`OrderTracker.unknown`.
@@ -369,6 +373,10 @@ class OrderTracker(Generic[K]):
         self.orders: dict[K, TrackedOrder[K]] = {}
         self.keep_history = keep_history
         self.unknown = 0  # answers naming a key never tracked
+        # original key -> replacements sent before its latest one (``replaced_by``), still
+        # unanswered: the venue takes one Replace of an order and ignores the rest once the
+        # original is gone (:meth:`_end_replacement`)
+        self._superseded: dict[K, list[K]] = {}
         self.distrusted = 0  # answers more than their order explains (module docs)
 
     def sent(self, order: TrackedOrder[K]) -> TrackedOrder[K]:
@@ -379,9 +387,28 @@ class OrderTracker(Generic[K]):
         if order.replaces is not None:
             orig = self.orders.get(order.replaces)
             if orig is not None:
-                orig.replaced_by = order.key
                 order.chain_filled = orig.executed
+                if not orig.is_open:
+                    self._ignored_replace(order)
+                    return order
+                prev = orig.replaced_by
+                if prev is not None and prev != order.key:
+                    self._superseded.setdefault(orig.key, []).append(prev)
+                orig.replaced_by = order.key
         return order
+
+    def _ignored_replace(self, order: TrackedOrder[K]) -> None:
+        """Rule: a Replace sent of an original this tracker knows is over (dead or
+        rejected) is ignored by the venue (OUCH 5.0 section 2.2, case 1, 4.2 the same: no
+        answer comes), so its replacement is over at once: ``DEAD``, nothing open, reason
+        "original order no longer live", as a replacement whose original ends in flight
+        (:meth:`_end_replacement`). Why: it stayed ``PENDING`` for ever (the client book
+        resent it after every reconnect and counted it in flight) while the exchange
+        never recorded it. Test:
+        ``packages/exchange/tests/test_exchange_client_property.py::test_a_replace_of_an_order_over_ends_at_once_and_is_not_resent``."""
+        order.state = _DEAD
+        order.quantity = 0
+        order.reason = "original order no longer live"
 
     def modify_sent(self, key: K) -> None:
         """A Modify of order ``key`` was sent: until it is answered (Order Modified, or a
@@ -503,19 +530,36 @@ class OrderTracker(Generic[K]):
             o.state = state
         if o.quantity == 0 and event in _ENDS_WHEN_EMPTY:
             o.state = _DEAD
-            if event is _EXECUTED or event is _CANCELED or event is _MODIFIED:
-                self._end_replacement(o, change)
+        if (o.replaced_by is not None or self._superseded) and not o.is_open:
+            # over (filled, cancelled, modified to nothing, or its Enter rejected or
+            # accepted dead): a Replace of it in flight is ignored by the venue
+            self._end_replacement(o, change)
 
-    def _end_replacement(self, o: TrackedOrder[K], change: Change[K]) -> None:
-        """``o`` ended with a replacement in flight: the venue will ignore that replace."""
-        if o.replaced_by is None:
-            return
-        new = self.orders.get(o.replaced_by)
-        if new is not None and new.state is _PENDING:
-            new.state = _DEAD
-            new.quantity = 0
-            new.reason = "original order no longer live"
-            change.cascaded += (new,)
+    def _end_replacement(
+        self, o: TrackedOrder[K], change: Change[K], keep: K | None = None
+    ) -> None:
+        """``o`` ended with a replacement in flight: the venue will ignore that replace.
+
+        Rule: every replacement of ``o`` still pending ends (``DEAD``, nothing open), its
+        latest (:attr:`TrackedOrder.replaced_by`) and any sent before it and not answered
+        (``keep``: the one the venue's Order Replaced named, which lives on). Why: a second
+        Replace sent of the same original while the first was in flight is ignored by the
+        venue once the first replaced it (section 2.2, case 1), and it stayed ``PENDING``
+        for ever; so did one of an original whose Enter was rejected or accepted dead.
+        Tests (``packages/exchange/tests/test_exchange_client_property.py``):
+        ``test_a_second_replace_in_flight_of_one_original_ends_when_the_first_replaces_it``,
+        ``test_a_replace_of_an_order_over_ends_at_once_and_is_not_resent``.
+        """
+        keys = self._superseded.pop(o.key, [])
+        if o.replaced_by is not None:
+            keys.append(o.replaced_by)
+        for k in keys:
+            new = self.orders.get(k)
+            if k != keep and new is not None and new.state is _PENDING:
+                new.state = _DEAD
+                new.quantity = 0
+                new.reason = "original order no longer live"
+                change.cascaded += (new,)
 
     def _share_history(self, old: TrackedOrder[K], new: TrackedOrder[K]) -> None:
         """Rule: a replace chain shares one history list; the replacement's own messages
@@ -558,9 +602,6 @@ class OrderTracker(Generic[K]):
         if new is not None and new.state not in EXPECTED_IN[a.event]:
             why = f"{a.event.value} by an order {new.state.value}"
             return self._distrust(Change(a, new, old), why, ignored=True)
-        if old is not None:
-            old.state = _DEAD
-            old.quantity = 0
         adopted = new is None
         if new is None:
             if old is None:  # nothing tracked on either side: nothing to adopt (bounded)
@@ -568,6 +609,11 @@ class OrderTracker(Generic[K]):
                 return Change(a, None)
             new = self._adopt(a, old)
         change = Change(a, new, old, adopted=adopted)
+        if old is not None:
+            old.state = _DEAD
+            old.quantity = 0
+            if old.replaced_by != a.key or old.key in self._superseded:
+                self._end_replacement(old, change, keep=a.key)  # other Replaces of it
         if not adopted:
             self._check_granted(new, a, change)
         if old is not None:
