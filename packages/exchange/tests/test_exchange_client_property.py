@@ -328,3 +328,21 @@ def test_a_second_replace_in_flight_of_one_original_ends_when_the_first_replaces
         first, second = (r.client.tracker.orders[k] for k in r.keys[-2:])
         assert (first.state, first.quantity) == (OrderState.LIVE, 50)
         assert (second.state, second.quantity) == (OrderState.DEAD, 0)
+
+
+def test_requests_the_exchange_ignores_are_not_kept_pending() -> None:
+    """A Cancel of an order over or to a size at or above its shares open, a repeated
+    Cancel, a Modify to more shares than open: the exchange answers none (OUCH 5.0
+    sections 2.3, 2.4), so the client keeps none pending, whether moot when sent or made
+    so by an answer read meanwhile (a fill crossing a Cancel). Before: each stayed in
+    ``pending()`` for ever."""
+    for version in (50, 42):
+        _session(version, [("enter", "B", 0, PX, 2), ("flush",),
+                           ("cancel", 0, 0), ("modify", 0, "B", 0)])  # fmt: skip
+        _session(version, [("enter", "B", 100, PX, 2), ("flush",),
+                           ("cancel", 0, 100), ("modify", 0, "B", 200),
+                           ("cancel", 0, 0), ("cancel", 0, 0)])  # fmt: skip
+        # a Cancel to 50 crossed by a fill of 60: ignored by the exchange
+        _session(version, [("enter", "B", 100, PX, 2), ("flush",),
+                           ("cancel", 0, 50), ("other", "S", 30, PX, True),
+                           ("other", "S", 30, PX, True), ("deliver", 1)])  # fmt: skip

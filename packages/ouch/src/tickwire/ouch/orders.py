@@ -3,7 +3,9 @@
 Client side, :class:`OrderBook50` (OUCH 5.0, keyed by UserRefNum) and
 :class:`OrderBook42` (OUCH 4.2, keyed by Order Token) build the inbound
 messages, track every order from the outbound messages, and keep the requests
-not yet acknowledged. After a reconnect those are resent unchanged: OUCH makes
+not yet acknowledged (not one the venue will ignore: a Cancel or Modify of an order
+over or beyond its shares open, a Replace of an order over, :meth:`_ClientBook._drop_moot`).
+After a reconnect those are resent unchanged: OUCH makes
 inbound messages benignly repeatable (a UserRefNum at or below the last one
 processed, or a token already used, is ignored by the host), so a resent order
 is recognised, never doubled. UserRefNums are strictly increasing, as the
@@ -63,6 +65,40 @@ class _ClientBook(Generic[K]):
         if order.is_open:  # a replace of an order over is ignored: nothing to resend
             self._pending[order.key] = request
 
+    def _other_sent(self, kind: str, key: K, request: object) -> None:
+        """Keep a Cancel or Modify of ``key`` pending (then drop it if already moot)."""
+        self._pending_other.append((kind, key, request))
+        if kind == "modify":
+            self.tracker.modify_sent(key)
+        self._drop_moot(key)
+
+    def _drop_moot(self, key: K) -> None:
+        """Forget the Cancels and Modifies of order ``key`` the venue will ignore.
+
+        Rule: the venue answers nothing to a Cancel of an order not open or to a size at
+        or above its shares open, nor to a Modify of an order not live or to more shares
+        than open (OUCH 5.0 sections 2.3, 2.4: "ignored"; 4.2 the same). The shares open
+        this book knows are never fewer than the venue's (executions only reduce them,
+        and the venue's answers arrive in the order it acted), so a request moot by this
+        book's record is moot at the venue: it is not kept pending (nor its Modify in
+        flight in the tracker), when sent or once an answer makes it so. Why: such a
+        request stayed in :meth:`pending` for ever, resent after every reconnect, and a
+        Modify so kept let a later Rejected of the live order pass as its refusal. Test:
+        ``packages/exchange/tests/test_exchange_client_property.py::test_requests_the_exchange_ignores_are_not_kept_pending``.
+        """
+        o = self.tracker.orders.get(key)
+        if o is None:
+            return
+        keep: list[tuple[str, K, Any]] = []
+        for p in self._pending_other:
+            kind, k, req = p
+            if k == key and (not o.is_open or _moot(kind, req, o.quantity)):
+                if kind == "modify" and o.modifying:
+                    o.modifying -= 1
+                continue
+            keep.append(p)
+        self._pending_other = keep
+
     def _drop_other(self, kind: str, key: K) -> None:
         """Forget the oldest cancel or modify of ``key`` not yet acknowledged."""
         for i, pending in enumerate(self._pending_other):
@@ -92,7 +128,18 @@ class _ClientBook(Generic[K]):
             self._pending_other = [p for p in self._pending_other if p[:2] != (kind, key)]
         for gone in change.cascaded:  # a replace the venue will ignore: nothing to resend
             self._pending.pop(gone.key, None)
+        if self._pending_other:
+            for o in (change.order, change.previous):
+                if o is not None:
+                    self._drop_moot(o.key)
         return change.order
+
+
+def _moot(kind: str, request: Any, open_shares: int) -> bool:
+    """Whether the venue ignores a Cancel (``kind`` "cancel") or Modify of an order with
+    ``open_shares`` open: a Cancel to a size at or above it, a Modify to more."""
+    size = request.quantity if hasattr(request, "quantity") else request.shares
+    return bool(size >= open_shares) if kind == "cancel" else bool(size > open_shares)
 
 
 def _stamp(host: OuchHost50 | OuchHost42, now: int | None) -> int:
@@ -225,14 +272,13 @@ class OrderBook50(_ClientBook[int]):
     def cancel(self, user_ref_num: int, quantity: int = 0) -> v50.CancelOrder:
         self._chain(user_ref_num, "UserRefNum")
         msg = v50.CancelOrder(user_ref_num, quantity)
-        self._pending_other.append(("cancel", user_ref_num, msg))
+        self._other_sent("cancel", user_ref_num, msg)
         return msg
 
     def modify(self, user_ref_num: int, side: str, quantity: int) -> v50.ModifyOrder:
         self._chain(user_ref_num, "UserRefNum")
         msg = v50.ModifyOrder(user_ref_num, side, quantity)
-        self._pending_other.append(("modify", user_ref_num, msg))
-        self.tracker.modify_sent(user_ref_num)
+        self._other_sent("modify", user_ref_num, msg)
         return msg
 
     def pending(self) -> list[v50.InboundMessage]:
@@ -432,14 +478,13 @@ class OrderBook42(_ClientBook[str]):
     def cancel(self, order_token: str, shares: int = 0) -> v42.CancelOrder:
         self._chain(order_token, "token")
         msg = v42.CancelOrder(order_token, shares)
-        self._pending_other.append(("cancel", order_token, msg))
+        self._other_sent("cancel", order_token, msg)
         return msg
 
     def modify(self, order_token: str, buy_sell_indicator: str, shares: int) -> v42.ModifyOrder:
         self._chain(order_token, "token")
         msg = v42.ModifyOrder(order_token, buy_sell_indicator, shares)
-        self._pending_other.append(("modify", order_token, msg))
-        self.tracker.modify_sent(order_token)
+        self._other_sent("modify", order_token, msg)
         return msg
 
     def pending(self) -> list[v42.InboundMessage]:
