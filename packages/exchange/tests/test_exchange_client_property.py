@@ -346,3 +346,14 @@ def test_requests_the_exchange_ignores_are_not_kept_pending() -> None:
         _session(version, [("enter", "B", 100, PX, 2), ("flush",),
                            ("cancel", 0, 50), ("other", "S", 30, PX, True),
                            ("other", "S", 30, PX, True), ("deliver", 1)])  # fmt: skip
+
+
+def test_a_replacement_takes_the_side_a_modify_gave_its_original() -> None:
+    """A sell short (T) modified to S, then replaced, the Modify still in flight when the
+    Replace is sent: the exchange's Order Replaced names side S, the original's side as
+    the Modify left it. Before: the client's replacement kept T and distrusted that honest
+    answer (the order manager's kill switch)."""
+    for version in (50, 42):
+        r = _session(version, [("enter", "T", 100, PX, 2), ("flush",), ("modify", 0, "S", 100),
+                               ("replace", 0, 50, PX, 2)])  # fmt: skip
+        assert r.client.tracker.orders[r.keys[-1]].side == "S"

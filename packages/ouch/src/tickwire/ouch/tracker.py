@@ -56,7 +56,9 @@ The chain rules of a Replace (the same in 4.2 and 5.0):
   :attr:`Change.cascaded` lists it. So does an Order Replaced for every other
   replacement of the same original still in flight (the venue takes one), and a
   replacement sent of an original already over is over at once
-  (:meth:`OrderTracker._ignored_replace`).
+  (:meth:`OrderTracker._ignored_replace`);
+* the replacement has the original's side as the venue last said it (a Modify among the
+  sell sides may have moved it while the Replace was in flight).
 
 An answer naming a key never tracked changes nothing and is counted in
 :attr:`OrderTracker.unknown`.
@@ -615,6 +617,14 @@ class OrderTracker(Generic[K]):
             if old.replaced_by != a.key or old.key in self._superseded:
                 self._end_replacement(old, change, keep=a.key)  # other Replaces of it
         if not adopted:
+            if old is not None and new.side != old.side:
+                # Rule: the replacement has its original's side as the venue last said
+                # it; a Modify granted among the sell sides after the Replace was sent
+                # (its Order Modified heard before this answer) moved it. Why: the
+                # replacement kept the side of the moment it was sent and the honest
+                # Order Replaced naming the new side was distrusted. Test:
+                # ``test_exchange_client_property.py::test_a_replacement_takes_the_side_a_modify_gave_its_original``.
+                new.side = old.side
             self._check_granted(new, a, change)
         if old is not None:
             # Executions of the original that crossed the replace in flight arrived
