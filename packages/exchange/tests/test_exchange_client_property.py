@@ -357,3 +357,18 @@ def test_a_replacement_takes_the_side_a_modify_gave_its_original() -> None:
         r = _session(version, [("enter", "T", 100, PX, 2), ("flush",), ("modify", 0, "S", 100),
                                ("replace", 0, 50, PX, 2)])  # fmt: skip
         assert r.client.tracker.orders[r.keys[-1]].side == "S"
+
+
+def test_ouch42_a_replace_of_a_partly_executed_order_opens_the_total_less_executed() -> None:
+    """OUCH 4.2 Replace: Shares is the chain's total, as in 5.0 (the client's rule): a buy
+    of 100 with 30 executed replaced to 80 opens 50, and to 30 or less is replaced dead.
+    Before: ``Account42`` opened 80 and the client distrusted the Order Replaced."""
+    r = _session(42, [("enter", "B", 100, PX, 2), ("flush",), ("other", "S", 30, PX, True), ("flush",),
+                      ("replace", 0, 80, PX, 2)])  # fmt: skip
+    key = r.keys[-1]
+    assert (r.v.acct.records[key].open, r.client.tracker.orders[key].quantity) == (50, 50)
+    r = _session(42, [("enter", "B", 100, PX, 2), ("flush",), ("other", "S", 30, PX, True), ("flush",),
+                      ("replace", 0, 30, PX, 2)])  # fmt: skip
+    rec = r.v.acct.records[r.keys[-1]]
+    assert (rec.state, rec.open, rec.executed) == ("done", 0, 30)
+    assert r.client.tracker.orders[r.keys[-1]].state is OrderState.DEAD

@@ -38,7 +38,8 @@ GTT without an ExpireTime appendage of 1 to 86,399 seconds, is Rejected 0x0F Oth
 Replace: invalid details),
 checked after the others (:func:`_time_in_force_reason`). A 5.0 Replace whose total is at or below the
 shares the chain executed replaces the order dead (Order Replaced, 0 shares, state
-``D``), as the backtest venue answers (:meth:`Account50._replace_dead`). And :meth:`handle` never leaves the batch open: should anything
+``D``), as the backtest venue answers (:meth:`Account50._replace_dead`); a 4.2
+Replace's Shares is the chain's total too (:meth:`Account42._replace`). And :meth:`handle` never leaves the batch open: should anything
 raise inside, the batch is closed and what it collected (executions already booked) is
 sent, then the exception goes on.
 """
@@ -687,7 +688,18 @@ class Account42(_AccountBase):
         return []
 
     def _replace(self, msg: v42.ReplaceOrder, ts: int) -> list[object]:
-        """OUCH 4.2 Replace: ``shares`` is the new open size of the replacement order."""
+        """OUCH 4.2 Replace: ``shares`` is the chain's total (executed + open), as in 5.0.
+
+        Rule: the replacement's open shares are ``shares`` less what the chain executed,
+        as :meth:`Account50._replace` takes a 5.0 Quantity, and a total at or below the
+        shares executed replaces the order dead (Order Replaced, 0 shares, state ``D``:
+        :meth:`_replace_dead`). Why: the rule the client keeps for both versions
+        (``tickwire.ouch.tracker``, "the chain rules of a Replace (the same in 4.2 and
+        5.0)", ``OrderBook42.replace``); this port took ``shares`` as the new open size,
+        so a Replace of a partly executed order opened more than the client sent, and the
+        client distrusted the honest answer (the order manager's kill switch). Test:
+        ``test_exchange_client_property.py::test_ouch42_a_replace_of_a_partly_executed_order_opens_the_total_less_executed``.
+        """
         old = self.records.get(msg.existing_order_token)
         if msg.replacement_order_token in self.records or old is None or old.state != "live":
             self.ignored += 1  # a repeat, or the original is gone: ignored
@@ -697,10 +709,13 @@ class Account42(_AccountBase):
             dec = self._cancel_for_replace(old)
             return [v42.OrderCanceled(ts, msg.existing_order_token, dec, "Z")] if dec else []
         token = msg.replacement_order_token
+        new_open = msg.shares - old.executed  # the wire carries the chain's total
+        if new_open <= 0:
+            return self._replace_dead(old, msg, ts)
         day = msg.time_in_force == v42.TIF_MARKET_HOURS
-        rec = self._successor(old, token, msg.shares, msg.price, day)
+        rec = self._successor(old, token, new_open, msg.price, day)
         self._begin()
-        result = self.engine.replace(old.ref, msg.shares, msg.price, tag=token)
+        result = self.engine.replace(old.ref, new_open, msg.price, tag=token)
         assert result is not None
         ref, _, resting = result
         old.state = "done"
@@ -710,8 +725,24 @@ class Account42(_AccountBase):
         rec.state = "live" if resting else "done"
         self._expire_after(rec, ts, v42_lifetime(msg.time_in_force))
         rep = v42.OrderReplaced(
-            ts, msg.replacement_order_token, old.side, msg.shares, old.symbol, msg.price,
+            ts, msg.replacement_order_token, old.side, new_open, old.symbol, msg.price,
             msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,
             msg.minimum_quantity, "N", "L", msg.existing_order_token, " ",
         )  # fmt: skip
         return self._end([rep])
+
+    def _replace_dead(self, old: OrderRecord, msg: v42.ReplaceOrder, ts: int) -> list[object]:
+        """A 4.2 Replace whose total is at or below the shares the chain executed: as
+        :meth:`Account50._replace_dead` (the original leaves the book, the token is
+        consumed, Order Replaced of 0 shares, state ``D``, a fresh reference number)."""
+        self._cancel(old.key, 0)
+        old.state = "done"
+        rec = self._successor(old, msg.replacement_order_token, 0, msg.price)
+        rec.state = "done"
+        rec.ref = self.engine.new_ref()
+        rep = v42.OrderReplaced(
+            ts, msg.replacement_order_token, old.side, 0, old.symbol, msg.price,
+            msg.time_in_force, "", msg.display, rec.ref, "A", msg.intermarket_sweep_eligibility,
+            msg.minimum_quantity, "N", "D", msg.existing_order_token, " ",
+        )  # fmt: skip
+        return [rep]
