@@ -6,20 +6,23 @@ trusts) sends random requests through a real ``Account50`` / ``Account42`` in fr
 real ``MatchingEngine`` (sans-I/O, the ``Venue`` of ``_exchange_venue.py``), interleaved
 with other parties' orders trading against ours, halts and resumes, System Events ``M``,
 ``E`` and ``Q`` and the clock moving (Day, IOC, GTX; 4.2 Time In Force in seconds).
-Every answer, solicited or not, is encoded and fed to the client. After every step:
+Every answer, solicited or not, is encoded and fed to the client. Requests reach the
+exchange and answers the client either at once (every step) or only on drawn ``deliver``
+and ``read`` steps, so requests and answers cross in flight. After every step:
 
 * the client never distrusts the honest exchange (``tracker.distrusted == 0``: the order
   manager trips its kill switch on one, docs/robustness.md) and never hears of a key it
   did not track;
-* every order the client tracks is as the exchange records it: live or not, rejected or
-  not, shares open and shares executed over its replace chain (a key the exchange never
-  recorded, a replacement the exchange ignored, is over: nothing open, nothing executed);
-* nothing is left pending (``client.pending() == []``): the exchange answers every
-  request at once, so a request still pending is one the exchange ignored and the client
-  would resend for ever.
+* with nothing in flight, every order the client tracks is as the exchange records it:
+  live or not, rejected or not, shares open and shares executed over its replace chain
+  (a key the exchange never recorded, a replacement it ignored, is over, nothing open);
+* with nothing in flight nothing is left pending (``client.pending() == []``): a request
+  still pending then is one the exchange ignored, which the client would resend for ever.
 
 A request the client book refuses (``OuchError``: a key it holds no chain under, a
-replaced or unknown order) is sent raw to the exchange, which must ignore it.
+replaced or unknown order) is sent raw to the exchange, which must ignore it (not a
+replacement in flight: the book knows it by its original's key until the Order Replaced).
+Run locally with ``TW_PROPERTY_EXAMPLES=3000`` and several ``--hypothesis-seed``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.ouch import OuchError, v42, v50
@@ -90,7 +93,7 @@ _TIF50 = [v50.TimeInForce.DAY, v50.TimeInForce.IOC, v50.TimeInForce.GTX, v50.Tim
 #: 4.2 Time In Force by draw: IOC, market hours, system hours, seconds.
 _TIF42 = [v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS, 1, 2, 5]
 
-# CI-sized; run locally with e.g. ``--hypothesis-seed=N`` and a larger max_examples.
+# CI-sized (about 2 s each); ``TW_PROPERTY_EXAMPLES`` sets it (module docs).
 _SETTINGS = settings(
     max_examples=int(os.environ.get("TW_PROPERTY_EXAMPLES", "600")),
     deadline=None,
@@ -287,6 +290,22 @@ def _run(version: int, steps: list[tuple[Any, ...]], at_once: bool) -> None:
         r.check()
     r.flush()
     r.check()
+
+
+@_SETTINGS
+@given(_steps, st.booleans())
+def test_ouch50_the_client_agrees_with_the_exchange(
+    steps: list[tuple[Any, ...]], at_once: bool
+) -> None:
+    _run(50, steps, at_once)
+
+
+@_SETTINGS
+@given(_steps, st.booleans())
+def test_ouch42_the_client_agrees_with_the_exchange(
+    steps: list[tuple[Any, ...]], at_once: bool
+) -> None:
+    _run(42, steps, at_once)
 
 
 # --- the disagreements the property found, each a sequence of its own -----------------
