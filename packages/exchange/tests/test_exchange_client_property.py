@@ -18,6 +18,9 @@ and ``read`` steps, so requests and answers cross in flight. After every step:
   (a key the exchange never recorded, a replacement it ignored, is over, nothing open);
 * with nothing in flight nothing is left pending (``client.pending() == []``): a request
   still pending then is one the exchange ignored, which the client would resend for ever.
+* a request the exchange answers was still in ``pending()`` when it arrived (one the
+  client stopped counting in flight is one the exchange ignores: else a reconnect would
+  not resend it).
 
 A request the client book refuses (``OuchError``: a key it holds no chain under, a
 replaced or unknown order) is sent raw to the exchange, which must ignore it (not a
@@ -132,7 +135,12 @@ class _Run:
                 assert out == [] and self.v.state() == before, (req, out)
                 self.feed([])
             else:
-                self.feed(self.v.acct.handle(req))  # type: ignore[arg-type]
+                kept = any(p is req for p in self.client.pending())
+                out = self.v.acct.handle(req)  # type: ignore[arg-type]
+                # a request the client stopped counting in flight is one the exchange
+                # ignores (else a reconnect now would not resend what the exchange wants)
+                assert kept or out == [], ("answered, not pending", req, out)
+                self.feed(out)
 
     def read(self, n: int) -> None:
         """The client reads the next ``n`` answers."""
@@ -391,3 +399,15 @@ def test_ouch42_a_replace_of_a_partly_executed_order_opens_the_total_less_execut
     rec = r.v.acct.records[r.keys[-1]]
     assert (rec.state, rec.open, rec.executed) == ("done", 0, 30)
     assert r.client.tracker.orders[r.keys[-1]].state is OrderState.DEAD
+
+
+def test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered() -> None:
+    """Two Cancels (two Modifies) of one order in flight: the first one's answer
+    acknowledges it alone; the second stays in ``pending()`` (to resend after a reconnect)
+    until its own answer (the harness checks a request the exchange answers was pending
+    when it arrived). Before: the first answer dropped both."""
+    for version in (50, 42):
+        _session(version, [("enter", "B", 100, PX, 2), ("flush",), ("cancel", 0, 30),
+                           ("cancel", 0, 0), ("deliver", 1), ("read", 1), ("deliver", 1)])  # fmt: skip
+        _session(version, [("enter", "S", 100, PX, 2), ("flush",), ("modify", 0, "S", 50),
+                           ("modify", 0, "T", 30), ("deliver", 1), ("read", 1), ("deliver", 1)])  # fmt: skip

@@ -123,9 +123,16 @@ class _ClientBook(Generic[K]):
             self._drop_other("modify", key)
         elif event in (Event.ACCEPTED, Event.ACCEPTED_DEAD, Event.REJECTED):
             self._pending.pop(key, None)
-        elif event is Event.CANCELED or event is Event.MODIFIED:
-            kind = "cancel" if event is Event.CANCELED else "modify"
-            self._pending_other = [p for p in self._pending_other if p[:2] != (kind, key)]
+        elif event is Event.MODIFIED or (event is Event.CANCELED and answer.reason == "U"):
+            # Rule: an Order Modified answers the oldest Modify of the order in flight, an
+            # Order Canceled of reason U (user request) its oldest Cancel: that one only
+            # is acknowledged (the venue answers in the order it acts; one it ignored was
+            # moot and is gone already, :meth:`_drop_moot`). Another reason (an IOC's
+            # rest, a timeout, AIQ) answers no Cancel. Why: every Cancel (Modify) of the
+            # order was dropped, so a second one still in flight was not resent after a
+            # reconnect. Test:
+            # ``test_exchange_client_property.py::test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered``.
+            self._drop_other("cancel" if event is Event.CANCELED else "modify", key)
         for gone in change.cascaded:  # a replace the venue will ignore: nothing to resend
             self._pending.pop(gone.key, None)
         if self._pending_other:
