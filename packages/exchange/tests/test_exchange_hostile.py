@@ -73,6 +73,36 @@ def test_ouch42_a_replace_that_crosses_reports_its_executions() -> None:
     v.equal()
 
 
+@pytest.mark.parametrize("crossing", [False, True], ids=["not-crossing", "crossing"])
+def test_ouch42_a_replace_to_ioc_never_rests(crossing: bool) -> None:
+    """A 4.2 Replace to Time In Force 0 (IOC) executes what it crosses and its rest is
+    canceled, reason ``I``, after its Order Replaced (and Order Executed), as a 4.2 IOC
+    Enter's and a 5.0 IOC Replace's: nothing rests. It rested as if good for the day (the
+    5.0 port's fix, found by ``tests/test_exchange_venue_parity_property.py``, had left
+    4.2's ``_replace`` out)."""
+    v = _Venue(Account42)
+    v.engine.submit("AAPL", "S", 60, 1_500_000)  # someone else's offer
+    v.acct.handle(_enter42("OLD", 1_400_000, 150))
+    price = 1_500_000 if crossing else 1_400_100
+    out = v.acct.handle(v42.ReplaceOrder("OLD", "NEW", 150, price, v42.TIF_IOC, "Y", "N", 0))
+    filled = 60 if crossing else 0
+    assert [type(m) for m in out] == [v42.OrderReplaced] + [v42.OrderExecuted] * bool(filled) + [
+        v42.OrderCanceled
+    ]
+    canceled = out[-1]
+    assert isinstance(canceled, v42.OrderCanceled)
+    assert (canceled.order_token, canceled.decrement_shares, canceled.reason) == (
+        "NEW",
+        150 - filled,
+        "I",
+    )
+    assert v.acct.records["NEW"].state == "done" and v.acct.records["NEW"].open == 0
+    assert [o.owner for o in v.engine.resting_orders()] == [None] * (not crossing)  # the offer
+    for m in out:
+        ouch_encode(m)  # type: ignore[arg-type]
+    v.equal()
+
+
 # --- UserRefNums used up ---------------------------------------------------------------
 
 

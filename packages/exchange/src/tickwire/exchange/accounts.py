@@ -715,9 +715,12 @@ class Account42(_AccountBase):
         day = msg.time_in_force == v42.TIF_MARKET_HOURS
         rec = self._successor(old, token, new_open, msg.price, day)
         self._begin()
-        result = self.engine.replace(old.ref, new_open, msg.price, tag=token)
+        # An IOC replacement never rests, as 5.0's (Account50._replace). Test:
+        # test_exchange_hostile.py::test_ouch42_a_replace_to_ioc_never_rests
+        ioc = msg.time_in_force == v42.TIF_IOC
+        result = self.engine.replace(old.ref, new_open, msg.price, tag=token, ioc=ioc)
         assert result is not None
-        ref, _, resting = result
+        ref, done, resting = result
         old.state = "done"
         old.open = 0
         rec.ref = ref
@@ -729,7 +732,11 @@ class Account42(_AccountBase):
             msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,
             msg.minimum_quantity, "N", "L", msg.existing_order_token, " ",
         )  # fmt: skip
-        return self._end([rep])
+        out = self._end([rep])
+        unfilled = new_open - done - resting
+        if ioc and unfilled:
+            out.append(v42.OrderCanceled(ts, token, unfilled, "I"))
+        return out
 
     def _replace_dead(self, old: OrderRecord, msg: v42.ReplaceOrder, ts: int) -> list[object]:
         """A 4.2 Replace whose total is at or below the shares the chain executed: as
