@@ -382,6 +382,18 @@ class _AccountBase:
         self.entered.append(key)
         return rec
 
+    def _dead_successor(self, old: OrderRecord, key: int | str, price: int) -> OrderRecord:
+        """End ``old``'s chain with a replacement that is dead on arrival (a Replace whose
+        total is at or below what the chain executed, 5.0 and 4.2 alike): the original
+        leaves the book, the replacement's key is consumed, and it gets a fresh order
+        reference number the feed never shows (:meth:`MatchingEngine.new_ref`)."""
+        self._cancel(old.key, 0)
+        old.state = "done"
+        rec = self._successor(old, key, 0, price)
+        rec.state = "done"
+        rec.ref = self.engine.new_ref()
+        return rec
+
     def _live(self, key: int | str) -> bool:
         """Whether order ``key`` is live; if not, the request naming it is ignored
         (counted in :attr:`ignored`)."""
@@ -607,11 +619,7 @@ class Account50(_AccountBase):
         strategy saw its chain end in a backtest and go on trading live. Test:
         ``tests/test_exchange_venue_replace_parity.py::test_a_replace_at_or_below_the_executed_shares_replaces_the_order_dead_on_both``.
         """
-        self._cancel(old.key, 0)
-        old.state = "done"
-        rec = self._successor(old, msg.user_ref_num, 0, msg.price)
-        rec.state = "done"
-        rec.ref = self.engine.new_ref()
+        rec = self._dead_successor(old, msg.user_ref_num, msg.price)
         rep = v50.OrderReplaced(
             ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, 0, old.symbol, msg.price,
             msg.time_in_force, msg.display, rec.ref, "P", msg.intermarket_sweep_eligibility,
@@ -742,11 +750,7 @@ class Account42(_AccountBase):
         """A 4.2 Replace whose total is at or below the shares the chain executed: as
         :meth:`Account50._replace_dead` (the original leaves the book, the token is
         consumed, Order Replaced of 0 shares, state ``D``, a fresh reference number)."""
-        self._cancel(old.key, 0)
-        old.state = "done"
-        rec = self._successor(old, msg.replacement_order_token, 0, msg.price)
-        rec.state = "done"
-        rec.ref = self.engine.new_ref()
+        rec = self._dead_successor(old, msg.replacement_order_token, msg.price)
         rep = v42.OrderReplaced(
             ts, msg.replacement_order_token, old.side, 0, old.symbol, msg.price,
             msg.time_in_force, "", msg.display, rec.ref, "A", msg.intermarket_sweep_eligibility,
