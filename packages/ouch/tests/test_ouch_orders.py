@@ -184,3 +184,37 @@ def test_account_query_after_the_last_user_ref_num_says_none_left() -> None:
     book = OrderBook50(next_user_ref_num=7)
     book.on_message(resp)
     assert book.next_user_ref_num == 7
+
+
+def test_a_cancel_reject_ends_the_cancel_it_answers() -> None:
+    """A Cancel Reject answers the oldest Cancel of its order in flight (OUCH 5.0: sent
+    once for a UserRefNum, and "duplicate cancel requests for the same UserRefNum will be
+    ignored"), so that Cancel is no longer pending: it was kept, resent after every
+    reconnect, and ignored. A second Cancel in flight stays pending; the order stays
+    live with its shares (4.2 alike)."""
+    book50 = OrderBook50()
+    enter = book50.enter("B", 300, "AAPL", 1_500_000)
+    book50.on_message(
+        v50.OrderAccepted(
+            1, enter.user_ref_num, "B", 300, "AAPL", 1_500_000, "0", "Y", 7, "P", "N", "N",
+            "L", enter.cl_ord_id,
+        )
+    )  # fmt: skip
+    first = book50.cancel(enter.user_ref_num, 100)
+    second = book50.cancel(enter.user_ref_num, 50)
+    book50.on_message(v50.CancelReject(2, enter.user_ref_num))
+    assert book50.pending() == [second] and first != second
+    assert book50.orders[enter.user_ref_num].state == "live"
+    assert book50.orders[enter.user_ref_num].quantity == 300
+
+    book42 = OrderBook42(prefix="AB")
+    e = book42.enter("B", 300, "SPY", 4_000_000)
+    book42.on_message(
+        v42.OrderAccepted(
+            1, e.order_token, "B", 300, "SPY", 4_000_000, 99999, "", "Y", 7, "P", "N", 0,
+            "N", "L", "N",
+        )
+    )  # fmt: skip
+    book42.cancel(e.order_token, 100)
+    book42.on_message(v42.CancelReject(2, e.order_token))
+    assert book42.pending() == [] and book42.orders[e.order_token].state == "live"

@@ -133,6 +133,13 @@ class _ClientBook(Generic[K]):
             # reconnect. Test:
             # ``test_exchange_client_property.py::test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered``.
             self._drop_other("cancel" if event is Event.CANCELED else "modify", key)
+        elif isinstance(msg, v50.CancelReject | v42.CancelReject):
+            # Rule: a Cancel Reject answers the oldest Cancel of the order in flight, which
+            # ends there (OUCH 5.0: sent once for a UserRefNum, and "duplicate cancel
+            # requests for the same UserRefNum will be ignored"); the order stays as it
+            # was. Why: the Cancel stayed pending, resent after every reconnect and
+            # ignored. Test: ``test_ouch_orders.py::test_a_cancel_reject_ends_the_cancel_it_answers``.
+            self._drop_other("cancel", key)
         for gone in change.cascaded:  # a replace the venue will ignore: nothing to resend
             self._pending.pop(gone.key, None)
         if self._pending_other:
