@@ -222,13 +222,26 @@ class Exchange:
 
         Rule: called before an OUCH message is handled and before a flow message is
         applied (nothing trades with an order past its time, whichever port or flow it
-        comes from), and by the timer when the next deadline comes (the client hears of
+        comes from), and by the timer (:meth:`_expire_now`) when the next deadline comes (the client hears of
         the expiry then, unsolicited, even when nothing else happens). Why: OUCH 4.2
         orders with a Time In Force in seconds (and 5.0 GTT orders) were good for ever.
         Tests:
         ``test_exchange_server.py::test_ouch42_a_time_in_force_in_seconds_expires_unsolicited``
         and, sans-I/O, ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
+
+        Nothing is due before :attr:`_expiry_at`, the earliest deadline when the timer
+        was last armed (every OUCH answer re-arms it, and only OUCH answers add
+        deadlines; an order gone since leaves it early, which only costs a full look), so
+        the check per flow message is one comparison: asking both accounts every time
+        made seeding the books 60% slower.
         """
+        at = self._expiry_at
+        if at is not None and at <= self.engine.clock():
+            self._expire_now()
+
+    def _expire_now(self) -> None:
+        """Expire what is due in both accounts, then re-arm the timer (the timer's own
+        call: it may fire a hair before its deadline by the engine's clock)."""
         for account in (self.account50, self.account42):
             account.expire()
         self._arm_expiry()
@@ -253,8 +266,8 @@ class Exchange:
         self._expiry_timer = loop.call_later(delay, self._on_expiry_timer)
 
     def _on_expiry_timer(self) -> None:
-        self._expiry_timer, self._expiry_at = None, None
-        self._expire_due()
+        self._expiry_timer = None
+        self._expire_now()
         self.flush()
 
     # -- OUCH in --------------------------------------------------------------------
