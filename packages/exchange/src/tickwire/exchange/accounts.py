@@ -153,7 +153,10 @@ class _AccountBase:
 
     def _guarded(self, msg: object) -> list[object]:
         """:meth:`_handle`, with the batch closed whatever happens inside: on an
-        exception what it collected (fills already booked) is sent, then it goes on."""
+        exception what it collected (fills already booked) is sent, then it goes on.
+        What is due expires first (:meth:`expire`, sent unsolicited), so a request naming
+        an order whose time is up finds it gone."""
+        self.expire()
         try:
             return self._handle(msg)
         finally:
@@ -494,7 +497,6 @@ class Account50(_AccountBase):
 
     def _handle(self, msg: object) -> list[object]:
         ts = self.engine.clock()
-        self.expire(ts)  # what is due goes first (sent unsolicited), then the answer
         if isinstance(msg, v50.EnterOrder):
             if msg.user_ref_num <= self.last_user_ref_num:
                 self.ignored += 1  # a repeat (resent after a reconnect): ignore it
@@ -650,7 +652,6 @@ class Account42(_AccountBase):
 
     def _handle(self, msg: object) -> list[object]:
         ts = self.engine.clock()
-        self.expire(ts)  # what is due goes first (sent unsolicited), then the answer
         if isinstance(msg, v42.EnterOrder):
             if msg.order_token in self.records:
                 self.ignored += 1
