@@ -64,16 +64,9 @@ __all__ = ["TIMEOUT", "Account42", "Account50", "OrderRecord", "v42_lifetime", "
 TIMEOUT = v50.CANCELED_TIMEOUT
 #: Nanoseconds in a second: a 4.2 Time In Force in seconds, on the engine's clock (ns).
 _NS = 1_000_000_000
-#: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port (see _V42_REJECT).
+#: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port, whose Rejected
+#: says each as its letter (``tickwire.ouch.v42.reject_letter``).
 Reject = v50.RejectReason
-#: The OUCH 4.2 Rejected reason letter for each reason :meth:`_AccountBase._validate`
-#: gives (S invalid stock, H halted, X invalid price, C exchange closed; Z otherwise).
-_V42_REJECT = {
-    Reject.INVALID_SYMBOL: "S",
-    Reject.HALTED: "H",
-    Reject.INVALID_PRICE: "X",
-    Reject.DESTINATION_CLOSED: "C",
-}
 
 
 @dataclass(slots=True)
@@ -661,7 +654,7 @@ class Account42(_AccountBase):
                 self._rejected(
                     msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price
                 )
-                return [v42.Rejected(ts, msg.order_token, _V42_REJECT.get(reason, "Z"))]
+                return [v42.Rejected(ts, msg.order_token, v42.reject_letter(reason))]
             ioc = msg.time_in_force == 0
             self._begin()
             day = msg.time_in_force == v42.TIF_MARKET_HOURS
@@ -691,7 +684,7 @@ class Account42(_AccountBase):
             if refused is False:
                 return []
             if refused is not None:
-                return [v42.Rejected(ts, msg.order_token, _V42_REJECT.get(refused, "Z"))]
+                return [v42.Rejected(ts, msg.order_token, v42.reject_letter(refused))]
             return [v42.OrderModified(ts, msg.order_token, side, msg.shares)]
         self.ignored += 1
         return []

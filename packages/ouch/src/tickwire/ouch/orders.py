@@ -541,8 +541,7 @@ class OuchHost42:
             self.used_tokens.add(msg.order_token)
             reason = v50.order_fields_reason(msg.buy_sell_indicator, msg.shares, msg.price)
             if reason is not None:
-                letter = "X" if reason == v50.RejectReason.INVALID_PRICE else "Z"
-                return [v42.Rejected(ts, msg.order_token, letter)]
+                return [v42.Rejected(ts, msg.order_token, v42.reject_letter(reason))]
             acc = v42.OrderAccepted(
                 ts, msg.order_token, msg.buy_sell_indicator, msg.shares, msg.stock, msg.price,
                 msg.time_in_force, msg.firm, msg.display, self._orn(), msg.capacity,
@@ -587,7 +586,7 @@ class OuchHost42:
                 self.ignored += 1
                 return []
             if refused is not None:
-                return [v42.Rejected(ts, msg.order_token, "Z")]
+                return [v42.Rejected(ts, msg.order_token, v42.reject_letter(refused))]
             if msg.shares == 0:
                 del self.live[msg.order_token]
             else:

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from ._wire import CHAR, U32, U64, Message, Registry, alpha
 from ._wire import encode as _encode
+from .v50 import RejectReason
 
 __all__ = [
     "INBOUND_LENGTHS",
@@ -44,11 +45,30 @@ __all__ = [
     "decode_inbound",
     "decode_outbound",
     "encode",
+    "reject_letter",
 ]
 
 TIF_IOC = 0
 TIF_MARKET_HOURS = 99998
 TIF_SYSTEM_HOURS = 99999
+
+#: The 4.2 Rejected reason letter of each OUCH 5.0 Appendix D reason that has one of its
+#: own; every other reason is ``Z`` (:func:`reject_letter`).
+_REJECT_LETTERS: dict[int, str] = {
+    RejectReason.INVALID_SYMBOL: "S",
+    RejectReason.HALTED: "H",
+    RejectReason.INVALID_PRICE: "X",
+    RejectReason.DESTINATION_CLOSED: "C",
+}
+
+
+def reject_letter(reason: int) -> str:
+    """The OUCH 4.2 Rejected reason letter for an OUCH 5.0 reject ``reason``: ``S``
+    invalid stock, ``H`` halted, ``X`` invalid price, ``C`` exchange closed, ``Z``
+    otherwise. One table for the simulated exchange's 4.2 port and :class:`OuchHost42`,
+    which both decide by 5.0's rules (:func:`tickwire.ouch.v50.order_fields_reason`)."""
+    return _REJECT_LETTERS.get(reason, "Z")
+
 
 INBOUND = Registry("OUCH 4.2 inbound")
 OUTBOUND = Registry("OUCH 4.2 outbound")
