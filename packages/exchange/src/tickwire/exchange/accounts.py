@@ -655,7 +655,7 @@ class Account42(_AccountBase):
                     msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price
                 )
                 return [v42.Rejected(ts, msg.order_token, v42.reject_letter(reason))]
-            ioc = msg.time_in_force == 0
+            ioc = msg.time_in_force == v42.TIF_IOC
             self._begin()
             day = msg.time_in_force == v42.TIF_MARKET_HOURS
             rec, unfilled = self._enter(
