@@ -246,7 +246,7 @@ def test_engine_lobster_an_earlier_runs_bbo_series_goes(day: list[Message], tmp_
     """``--bbo none`` (or the other format) into an earlier export's folder removes its
     bbo.csv: it stayed, with other symbols or another day, beside this export's files."""
     symbol = next(m.stock for m in day if m.message_type == "R")
-    (tmp_path / "bbo.csv").write_text("an earlier day\n")
+    export(day[:2000], [symbol], tmp_path, levels=2, bbo_format="csv")  # an earlier day
     export(day[:3000], [symbol], tmp_path, levels=2, bbo_format=None)
     assert not (tmp_path / "bbo.csv").exists()
     export(day[:3000], [symbol], tmp_path, levels=2, bbo_format="csv")
@@ -600,9 +600,11 @@ def test_engine_lobster_an_unreadable_manifest_removes_nothing(
     argv = ["export", "--out", str(out), "--bbo", "none", "--levels", "2", *gen]
     manifest = out / ".tickwire-export.json"
     (tmp_path / "outside.csv").write_text("mine\n")
-    fmt = '{"format": "tickwire-export/1", "files": '
-    paths = [f'{fmt}["../outside.csv"]}}', f'{fmt}["{out}/x.csv"]}}', f"{fmt}[7]}}"]
-    for bad in ("{not json", '{"files": []}', "[]", *paths):
+    fmt = '{"format": "tickwire-export/2", "files": '
+    paths = [f'{fmt}{{"../outside.csv": [5, 1]}}}}', f'{fmt}{{"{out}/x.csv": [5, 1]}}}}']
+    stamps = [f'{fmt}{{"{first}_message_2.csv": {v}}}}}' for v in ("7", "[1]", "[-1, 2]")]
+    old = '{"format": "tickwire-export/1", "files": ["a_message_2.csv"]}'  # names only
+    for bad in ("{not json", '{"files": {}}', "[]", f"{fmt}[]}}", old, *paths, *stamps):
         assert main([*argv, "--symbol", first]) == 0
         capsys.readouterr()
         manifest.write_text(bad)
@@ -643,3 +645,38 @@ def test_engine_lobster_a_missing_symbol_names_its_near_miss(
     res = export(day, ["aapl", "GOGL", "NOPE"], tmp_path / "api", bbo_format=None)
     assert res.missing_symbols == ["GOGL", "NOPE", "aapl"] and res.rows == {}
     assert res.near_misses == {"GOGL": ["GOOGL", "GOOG"], "aapl": ["AAPL"]}
+
+
+def test_engine_lobster_a_file_changed_since_its_export_stays(
+    day: list[Message], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file an earlier export wrote that was changed since (a user saved a file under
+    its name, or edited it) is not removed: the manifest records each file's size and
+    modification time, a file that matches neither is the user's now, and one warning
+    line names it. The manifest listed names only, so the next export deleted a user's
+    file saved under a listed name; and a ``bbo.csv`` no export listed (a user's, or an
+    older version's) was removed by its name alone."""
+    books = BookManager()
+    books.feed(day[:3000])
+    first, second = sorted({b.symbol for b in books.books.values()})[:2]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "bbo.csv").write_text("my own BBO series\n")
+    export(day[:3000], [first], out, levels=2, bbo_format=None)
+    assert (out / "bbo.csv").read_text() == "my own BBO series\n"
+    saved = out / f"{first}_message_2.csv"
+    saved.write_text("my notes, saved under an exported name\n")
+    argv = ["export", "--symbol", second, "--levels", "2", "--out", str(out), "--bbo", "csv"]
+    assert main([*argv, "--messages", "3000", "--symbols", "20", "--day-seed", "3"]) == 0
+    text, err = capsys.readouterr()
+    assert saved.read_text() == "my notes, saved under an exported name\n"
+    assert not (out / f"{first}_orderbook_2.csv").exists()  # unchanged: removed
+    assert err == (
+        f"warning: kept 1 file an earlier export wrote in {out}, changed since: "
+        f"{first}_message_2.csv\n"
+    ), err
+    assert f"removed 1 files of an earlier export from {out}: {first}_orderbook_2.csv" in text
+    # The kept file is the user's now: no later export lists or removes it.
+    assert main([*argv, "--messages", "3000", "--symbols", "20", "--day-seed", "3"]) == 0
+    assert capsys.readouterr()[1] == ""
+    assert saved.exists() and saved.name not in (out / ".tickwire-export.json").read_text()

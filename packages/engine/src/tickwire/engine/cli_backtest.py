@@ -677,6 +677,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"warning: {manifest}: {res.manifest_error}; no file of an earlier export removed",
             file=sys.stderr,
         )
+    if res.changed:  # listed by an earlier export, changed since: the user's, kept
+        names = [p.name for p in res.changed]
+        more = f", and {len(names) - 6:,} more" if len(names) > 6 else ""
+        files = "file" if len(names) == 1 else "files"
+        print(
+            f"warning: kept {len(names):,} {files} an earlier export wrote in {args.out},"
+            f" changed since: {', '.join(names[:6])}{more}",
+            file=sys.stderr,
+        )
     if res.removed:  # an earlier export's files, which would pass for this one's
         names = [p.name for p in res.removed]
         more = f", and {len(names) - 6:,} more" if len(names) > 6 else ""

@@ -42,11 +42,11 @@ are read as a time series (test: ``test_engine_lobster_says_when_time_goes_back`
 
 Each export that writes files lists them in ``out_dir``'s manifest,
 :data:`MANIFEST_NAME` (written last, whole, through :func:`tickwire.cli.atomic_path`),
-and one that ends with every chosen symbol found removes the files the earlier manifest
-lists that it did not write, and an earlier ``bbo.csv`` or ``bbo.parquet`` (the
-export's own names), listed in :attr:`ExportResult.removed` (:func:`_remove_earlier`):
-a tool removes only what it wrote. A folder without a manifest (an older version's
-export) loses no LOBSTER file.
+with each file's size and modification time, and one that ends with every chosen symbol
+found removes the files the earlier manifest lists that it did not write and that are as
+the export left them, listed in :attr:`ExportResult.removed`; a listed file changed since
+stays, in :attr:`ExportResult.changed` (:func:`_remove_earlier`): a tool removes only
+what it wrote. A folder without a manifest (an older version's export) loses no file.
 
 A chosen symbol the data never names is in :attr:`ExportResult.missing_symbols`, with the
 data's symbols it is a near miss of (another case, or alike: :func:`near_misses`) in
@@ -132,6 +132,9 @@ class ExportResult:
     near_misses: dict[str, list[str]] = field(default_factory=dict)
     #: Files of an earlier export removed from the folder (:func:`_remove_earlier`).
     removed: list[Path] = field(default_factory=list)
+    #: Files an earlier export wrote that were changed since (another size or time): kept,
+    #: and no longer listed; ``engine export`` names them in a warning.
+    changed: list[Path] = field(default_factory=list)
     #: Why the folder's earlier manifest (:data:`MANIFEST_NAME`) could not be read (no
     #: file it lists was removed), or None: ``engine export`` says it as a warning.
     manifest_error: str | None = None
@@ -417,12 +420,17 @@ def export(
     if not result.files:  # nothing written: the folder and its manifest stay as they are
         return result
     listed, result.manifest_error = _read_manifest(out)
+    written = {p.name for p in result.files}
+    earlier = {n: stamp for n, stamp in listed.items() if n not in written}
+    result.changed = [out / n for n, stamp in earlier.items() if not _as_written(out / n, stamp)]
+    for p in result.changed:
+        del earlier[p.name]  # the user's now: neither removed nor listed again
     if result.missing_symbols:  # a failed export (exit 1) removes nothing, lists its files
-        keep = [n for n in listed if _plain_file(out / n)]
+        keep = {n: stamp for n, stamp in earlier.items() if _plain_file(out / n)}
     else:
-        result.removed = _remove_earlier(out, result.files, listed)
-        keep = []
-    _write_manifest(out, [*keep, *(p.name for p in result.files)])
+        result.removed = _remove_earlier(out, earlier)
+        keep = {}
+    _write_manifest(out, keep, result.files)
     return result
 
 
@@ -440,14 +448,14 @@ def near_misses(symbol: str, names: Iterable[str]) -> list[str]:
     return same or difflib.get_close_matches(symbol.upper(), names, n=3, cutoff=0.75)
 
 
-#: The BBO series' names, one a format.
-_BBO_NAMES = ("bbo.csv", "bbo.parquet")
-
 #: The file in ``out_dir`` listing the files an export wrote there (:func:`export`).
 MANIFEST_NAME = ".tickwire-export.json"
 
 #: The manifest's ``format`` (a manifest of another is unreadable: nothing removed).
-_MANIFEST_FORMAT = "tickwire-export/1"
+_MANIFEST_FORMAT = "tickwire-export/2"
+
+#: A file as an export left it: its size in bytes and modification time in ns.
+Stamp = tuple[int, int]
 
 
 def _plain_file(path: Path) -> bool:
@@ -455,64 +463,89 @@ def _plain_file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
-def _read_manifest(out: Path) -> tuple[list[str], str | None]:
-    """The file names ``out``'s manifest (:data:`MANIFEST_NAME`) lists, and None; or no
-    name and why it cannot be read (unreadable, not JSON, another format, a name that is
-    not a file directly in ``out``: ``../x``, ``a/b``). No manifest (an older version's
-    folder, or none yet) lists nothing. Why: :func:`_remove_earlier` removes what it
-    lists, and a name it cannot trust must remove nothing. Test:
+def _stamp(path: Path) -> Stamp:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _as_written(path: Path, stamp: Stamp) -> bool:
+    """True if ``path`` is a regular file of the size and modification time ``stamp``
+    recorded when an export wrote it, or is gone (nothing of the user's to keep)."""
+    if not path.exists() and not path.is_symlink():
+        return True
+    return _plain_file(path) and _stamp(path) == stamp
+
+
+def _read_manifest(out: Path) -> tuple[dict[str, Stamp], str | None]:
+    """The files ``out``'s manifest (:data:`MANIFEST_NAME`) lists, each with its
+    :data:`Stamp`, and None; or none and why it cannot be read (unreadable, not JSON,
+    another format, a name that is not a file directly in ``out``: ``../x``, ``a/b``, a
+    stamp that is not two integers). No manifest (an older version's folder, or none
+    yet) lists nothing. Why: :func:`_remove_earlier` removes what it lists, and a name it
+    cannot trust must remove nothing. Test:
     ``test_engine_lobster.py::test_engine_lobster_an_unreadable_manifest_removes_nothing``."""
     path = out / MANIFEST_NAME
     if not path.exists() and not path.is_symlink():
-        return [], None
+        return {}, None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return [], f"cannot be read ({reason})"
+        return {}, f"cannot be read ({reason})"
     if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT:
-        return [], f"is not a manifest of {_MANIFEST_FORMAT}"
+        return {}, f"is not a manifest of {_MANIFEST_FORMAT}"
     files = data.get("files")
-    if not isinstance(files, list):
-        return [], "has no list of files"
-    for name in files:
-        if not isinstance(name, str) or name in ("", ".", "..", MANIFEST_NAME):
-            return [], f"lists {name!r}, no file of an export"
+    if not isinstance(files, dict):
+        return {}, "has no table of files"
+    listed: dict[str, Stamp] = {}
+    for name, stamp in files.items():
+        if name in ("", ".", "..", MANIFEST_NAME):
+            return {}, f"lists {name!r}, no file of an export"
         if Path(name).name != name or "/" in name or "\0" in name:
-            return [], f"lists {name!r}, not a file directly in the folder"
-    return files, None
+            return {}, f"lists {name!r}, not a file directly in the folder"
+        if not (
+            isinstance(stamp, list)
+            and len(stamp) == 2
+            and all(type(v) is int and v >= 0 for v in stamp)
+        ):
+            return {}, f"gives {name!r} {stamp!r}, not its size and time"
+        listed[name] = (stamp[0], stamp[1])
+    return listed, None
 
 
-def _write_manifest(out: Path, names: list[str]) -> None:
-    """Write ``out``'s manifest (:data:`MANIFEST_NAME`) listing ``names`` (sorted, once
-    each), whole through :func:`tickwire.cli.atomic_path`: after the files it lists are
-    in place, so it never names a file the export did not finish."""
-    data = {"format": _MANIFEST_FORMAT, "files": sorted(set(names))}
+def _write_manifest(out: Path, kept: dict[str, Stamp], written: list[Path]) -> None:
+    """Write ``out``'s manifest (:data:`MANIFEST_NAME`): the ``kept`` files of an earlier
+    export with their stamps, and the ``written`` ones with theirs as they are now, whole
+    through :func:`tickwire.cli.atomic_path`: after the files it lists are in place, so it
+    never names a file the export did not finish."""
+    files = {**kept, **{p.name: _stamp(p) for p in written}}
+    data = {"format": _MANIFEST_FORMAT, "files": {n: list(files[n]) for n in sorted(files)}}
     with atomic_path(out / MANIFEST_NAME) as tmp:
         tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def _remove_earlier(out: Path, written: list[Path], listed: list[str]) -> list[Path]:
-    """Remove from ``out`` (not below it) the files an earlier export wrote that this one
-    did not (``written``): those its manifest lists (``listed``, :func:`_read_manifest`)
-    and the BBO series ``bbo.csv`` / ``bbo.parquet`` (the export's own names); only
-    regular files, the removed ones sorted. Any other file stays, whatever its name.
+def _remove_earlier(out: Path, earlier: dict[str, Stamp]) -> list[Path]:
+    """Remove from ``out`` (not below it) the files of an earlier export that this one did
+    not write (``earlier``: from its manifest, :func:`_read_manifest`) and that are as it
+    left them (:func:`_as_written`); only regular files, the removed ones sorted. Any
+    other file stays, whatever its name.
 
     Rule: a successful export leaves the folder holding one export's files, and a tool
     removes only what it wrote. Why: an export of AAPL after one of MSFT into the same
     ``--out`` left MSFT's two CSVs beside AAPL's (and ``--bbo none`` an earlier
-    ``bbo.csv``), a reader of the folder taking them for this export's; and removing
-    what an export's names could be deleted LOBSTER's own sample files
-    (``AAPL_2012-06-21_34200000_57600000_message_10.csv``) and a
-    ``notes_message_1.csv`` the tool never wrote. Tests:
+    ``bbo.csv``), a reader of the folder taking them for this export's; removing what an
+    export's names could be deleted LOBSTER's own sample files
+    (``AAPL_2012-06-21_34200000_57600000_message_10.csv``) and a ``notes_message_1.csv``
+    the tool never wrote; and removing what the manifest named deleted a user's file
+    saved since under one of its names. Tests:
     ``test_engine_lobster.py::test_engine_lobster_an_earlier_exports_files_go``,
     ``test_engine_lobster.py::test_engine_lobster_removes_only_files_it_wrote``,
-    ``test_engine_lobster.py::test_engine_lobster_an_earlier_runs_bbo_series_goes``."""
-    keep = {p.name for p in written}
+    ``test_engine_lobster.py::test_engine_lobster_an_earlier_runs_bbo_series_goes``,
+    ``test_engine_lobster.py::test_engine_lobster_a_file_changed_since_its_export_stays``."""
     removed = []
-    for name in sorted(set(listed) | set(_BBO_NAMES)):
+    for name in sorted(earlier):
         p = out / name
-        if name not in keep and _plain_file(p):
+        if _plain_file(p) and _as_written(p, earlier[name]):
             p.unlink()
             removed.append(p)
     return removed
