@@ -319,14 +319,18 @@ def test_is_capture_reads_the_magic_under_gzip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("version", "endian"),
-    [((3, 0), "<"), ((3, 0), ">"), ((2, 5), "<"), ((1, 0), "<"), ((0, 4), ">"), ((543, 0), "<")],
-)
+    [
+        ((3, 0), "<"), ((3, 0), ">"), ((2, 5), "<"), ((1, 0), "<"), ((0, 4), ">"),
+        ((543, 1), "<"), ((0x1F02, 0), "<"),
+    ],
+)  # fmt: skip
 def test_a_pcap_version_other_than_2_0_to_2_4_is_refused(
     version: tuple[int, int], endian: str
 ) -> None:
-    """A classic pcap header of a version other than 2.0 to 2.4 is refused at the header,
-    one line naming the version (libpcap refuses them too, but for DG/UX's 543.0). It was
-    read as 2.4, its records trusted."""
+    """A classic pcap header of a version other than 2.0 to 2.4 (and DG/UX's 543.0) is
+    refused at the header, one line naming the version, as libpcap refuses them (543.1,
+    and 543.0 with its bytes the other way round). It was read as 2.4, its records
+    trusted."""
     raw = bytearray(_written("pcap_be" if endian == ">" else "pcap", _frames(2)))
     struct.pack_into(endian + "HH", raw, 4, *version)
     with pytest.raises(BadPcap) as err:
@@ -337,20 +341,20 @@ def test_a_pcap_version_other_than_2_0_to_2_4_is_refused(
     )
 
 
-def _old_version(minor: int, endian: str, frames: list[tuple[int, bytes]]) -> bytes:
-    """``frames`` (microsecond timestamps), each cut by 4 bytes, as a pcap of version
-    ``2.minor`` (0 to 3) written by the project's writer, then patched: the version, and
-    each record's lengths in the order of that version: wire length first before 2.3;
-    in 2.3 the records alternate, wire length first or captured length first (files of
-    2.3 were written both ways)."""
+def _old_version(version: tuple[int, int], endian: str, frames: list[tuple[int, bytes]]) -> bytes:
+    """``frames`` (microsecond timestamps), each cut by 4 bytes, as a pcap of ``version``
+    (2.0 to 2.3, or DG/UX's 543.0) written by the project's writer, then patched: the
+    version, and each record's lengths in the order of that version: wire length first
+    before 2.3 and in 543.0; in 2.3 the records alternate, wire length first or captured
+    length first (files of 2.3 were written both ways)."""
     raw = bytearray(_written("pcap_be" if endian == ">" else "pcap_us", frames))
-    struct.pack_into(endian + "HH", raw, 4, 2, minor)
+    struct.pack_into(endian + "HH", raw, 4, *version)
     at = 24
     for i in range(len(frames)):
         incl = struct.unpack_from(endian + "I", raw, at + 8)[0]
         del raw[at + 16 + incl - 4 : at + 16 + incl]  # the capture cut the frame's tail
         lengths = (incl - 4, incl)
-        if minor < 3 or i % 2:
+        if version != (2, 3) or i % 2:
             lengths = lengths[::-1]
         struct.pack_into(endian + "II", raw, at + 8, *lengths)
         at += 16 + incl - 4
@@ -358,19 +362,26 @@ def _old_version(minor: int, endian: str, frames: list[tuple[int, bytes]]) -> by
     return bytes(raw)
 
 
+#: The classic pcap versions before 2.4 that libpcap and tshark read.
+OLD_VERSIONS = [(2, 0), (2, 1), (2, 2), (2, 3), (543, 0)]
+
+
 @pytest.mark.parametrize("endian", ["<", ">"])
-@pytest.mark.parametrize("minor", [0, 1, 2, 3])
-def test_a_pcap_of_2_0_to_2_3_is_read_as_libpcap_reads_it(minor: int, endian: str) -> None:
-    """A classic pcap of version 2.0 to 2.2 holds each record's wire length before its
-    captured length, and one of 2.3 either order: libpcap (and tshark) read 2.0 to 2.2
-    swapped, and 2.3 swapped where the captured length would be past the wire length.
-    They are read so: the frames as captured, their wire lengths (tshark reads the same
-    files to the same frames: the test below). They were refused (``pcap version 2.3 is
-    not 2.4``)."""
+@pytest.mark.parametrize("version", OLD_VERSIONS)
+def test_a_pcap_of_2_0_to_2_3_is_read_as_libpcap_reads_it(
+    version: tuple[int, int], endian: str
+) -> None:
+    """A classic pcap of version 2.0 to 2.2 (or DG/UX tcpdump's 543.0) holds each
+    record's wire length before its captured length, and one of 2.3 either order:
+    libpcap (and tshark) read 2.0 to 2.2 and 543.0 swapped, and 2.3 swapped where the
+    captured length would be past the wire length. They are read so: the frames as
+    captured, their wire lengths (tshark reads the same files to the same frames: the
+    test below). They were refused (``pcap version 2.3 is not 2.4``; 543.0 until
+    later)."""
     frames = _frames(6)
     got = [
         (r.timestamp_ns, r.frame, r.original_length)
-        for r in read_pcap(_old_version(minor, endian, frames))
+        for r in read_pcap(_old_version(version, endian, frames))
     ]
     assert got == [(ts // 1000 * 1000, fr[:-4], len(fr)) for ts, fr in frames]
 
@@ -378,13 +389,13 @@ def test_a_pcap_of_2_0_to_2_3_is_read_as_libpcap_reads_it(minor: int, endian: st
 @pytest.mark.tshark
 @needs_tshark
 @pytest.mark.parametrize("endian", ["<", ">"])
-@pytest.mark.parametrize("minor", [0, 1, 2, 3])
+@pytest.mark.parametrize("version", OLD_VERSIONS)
 def test_tshark_reads_the_2_0_to_2_3_files_to_the_same_frames(
-    tmp_path: Path, minor: int, endian: str
+    tmp_path: Path, version: tuple[int, int], endian: str
 ) -> None:
     """tshark reads each file of the test above to the frames read_pcap reads: rewritten
     by tshark as a pcap of 2.4 (``-F pcap``), the same timestamps, bytes and wire lengths."""
-    raw = _old_version(minor, endian, _frames(6))
+    raw = _old_version(version, endian, _frames(6))
     old, new = tmp_path / "old.pcap", tmp_path / "new.pcap"
     old.write_bytes(raw)
     subprocess.run(

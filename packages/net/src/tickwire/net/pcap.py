@@ -240,15 +240,17 @@ def _lengths_swapped(major: int, minor: int) -> tuple[bool, bool]:
     is the larger (``maybe_swapped``): libpcap read and wrote them in that order before
     2.3, and files of 2.3 were written both ways, so libpcap (``sf-pcap.c``) and tshark
     read 2.0 to 2.2 swapped and 2.3 swapped only where the captured length would be past
-    the wire length. 2.4 is read as written. Every other version is refused at the header,
-    one :class:`~tickwire.net.errors.BadPcap` naming it, as libpcap refuses them (it reads
-    543.0, DG/UX tcpdump's, which is refused here too).
+    the wire length. 543.0, the version DG/UX's tcpdump wrote, is read swapped as they
+    read it. 2.4 is read as written. Every other version is refused at the header, one
+    :class:`~tickwire.net.errors.BadPcap` naming it, as libpcap refuses them.
 
     Why: a 3.0 file or a header of garbage after a good magic was read as 2.4, its records
-    trusted; then 2.0 to 2.3, which libpcap and tshark read, were refused too. Tests:
-    ``test_net_pcap.py::test_a_pcap_of_2_0_to_2_3_is_read_as_libpcap_reads_it``,
+    trusted; then 2.0 to 2.3 and 543.0, which libpcap and tshark read, were refused too.
+    Tests: ``test_net_pcap.py::test_a_pcap_of_2_0_to_2_3_is_read_as_libpcap_reads_it``,
     ``::test_tshark_reads_the_2_0_to_2_3_files_to_the_same_frames``,
     ``::test_a_pcap_version_other_than_2_0_to_2_4_is_refused``."""
+    if (major, minor) == (543, 0):  # DG/UX
+        return True, False
     if major != 2 or minor > 4:
         raise BadPcap(
             f"pcap version {major}.{minor} is not 2.0 to 2.4, the versions pcap files are "
