@@ -14,8 +14,9 @@ memory. Every length read from the file is checked before it is used: a record l
 16 MiB, a pcapng block length below 12, unaligned or past the end of the file, packet data
 running past its block, a record holding more bytes than its frame had on the wire, a
 packet for an interface not declared in its section, a file cut inside a header or a
-record, a classic pcap version other than 2.0 to 2.4 (a pcapng section's major version
-other than 1; the record lengths of 2.0 to 2.3 are read in their order, as libpcap does),
+record, a classic pcap version other than 2.0 to 2.4 and DG/UX's 543.0 (a pcapng
+section's major version other than 1; the record lengths of 2.0 to 2.3 and 543.0 are read
+in their order, as libpcap does),
 a second capture's header where a record should be (two files concatenated): each is a
 :class:`~tickwire.net.errors.BadPcap` naming it, with the byte offset. A clean end of
 file between records is the only silent end.
