@@ -51,14 +51,15 @@ class Sim:
 
     def __init__(self, venue_kind: str) -> None:
         self.out: list[v50.OutboundMessage] = []
+        self.wakes: list[int] = []  # the deadlines the venue asked to be woken at
         self.books: Any
         self.venue: Any
         if venue_kind == "compiled":
             self.books = cbook.make_book_manager("cython")
-            self.venue = compiled_venue(self.books, self.out.append)
+            self.venue = compiled_venue(self.books, self.out.append, self.wakes.append)
         else:
             self.books = BookManager()
-            self.venue = SimulatedVenue(self.books, self.out.append)
+            self.venue = SimulatedVenue(self.books, self.out.append, self.wakes.append)
         self.t = 34_200_000_000_000
         self.feed(SystemEvent(0, 0, self.t, "Q"))
 
@@ -82,7 +83,15 @@ class Sim:
     def delete(self, ref: int) -> None:
         self.feed(OrderDelete(LOC, 0, self.ts(), ref))
 
-    def enter(self, ref: int, side: str, qty: int, price: int = PX, tif: str = "0") -> None:
+    def enter(
+        self,
+        ref: int,
+        side: str,
+        qty: int,
+        price: int = PX,
+        tif: str = "0",
+        appendages: tuple[v50.TagValue, ...] = (),
+    ) -> None:
         self.venue.receive(
             v50.EnterOrder(
                 user_ref_num=ref,
@@ -96,8 +105,36 @@ class Sim:
                 intermarket_sweep_eligibility="N",
                 cross_type="N",
                 cl_ord_id=v50.cl_ord_id_for(ref),
+                appendages=appendages,
             ),
             self.ts(),
+        )
+
+    def replace(
+        self,
+        orig: int,
+        ref: int,
+        qty: int,
+        price: int = PX,
+        tif: str = "0",
+        appendages: tuple[v50.TagValue, ...] = (),
+        at: int | None = None,
+    ) -> None:
+        if at is not None:
+            self.t = at
+        self.venue.receive(
+            v50.ReplaceOrder(
+                orig_user_ref_num=orig,
+                user_ref_num=ref,
+                quantity=qty,
+                price=price,
+                time_in_force=tif,
+                display="Y",
+                intermarket_sweep_eligibility="N",
+                cl_ord_id=v50.cl_ord_id_for(ref),
+                appendages=appendages,
+            ),
+            self.t if at is not None else self.ts(),
         )
 
     def filled(self, ref: int | None = None) -> int:
@@ -374,3 +411,101 @@ def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored(
     assert len(s.out) == answered
     s.enter(6, "B", 100)
     assert len(s.out) == answered + 1
+
+
+# -- GTT (Time In Force 6) orders expire at their ExpireTime ------------------------------
+SECOND = 1_000_000_000
+
+
+def _expire_time(seconds: int) -> tuple[v50.TagValue, ...]:
+    return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+
+
+def test_gtt_order_expires_on_a_quiet_symbol(venue_kind: str) -> None:
+    """A resting GTT order asks to be woken at accepted + ExpireTime; :meth:`expire` then
+    cancels it, reason T, stamped at the deadline, with no market message or order at
+    that time (the loop calls it: ``wake``)."""
+    s = Sim(venue_kind)
+    s.add(99, "S", 100, PX + 10_000)  # the symbol's book, far from our orders
+    s.enter(10, "B", 100, tif="6", appendages=_expire_time(2))
+    accepted = s.out[-1]
+    assert isinstance(accepted, v50.OrderAccepted) and accepted.appendages == _expire_time(2)
+    deadline = accepted.timestamp + 2 * SECOND
+    assert s.wakes == [deadline]
+    s.venue.expire(deadline - 1)
+    assert s.cancelled(10) == [] and [o.user_ref_num for o in s.venue.live_orders()] == [10]
+    s.venue.expire(deadline)
+    assert [(m.timestamp, m.quantity, m.reason) for m in s.cancelled(10)] == [
+        (deadline, 100, v50.CANCELED_TIMEOUT)
+    ]
+    assert s.venue.live_orders() == []
+    s.venue.expire(deadline + 10 * SECOND)  # nothing more
+    assert len(s.cancelled(10)) == 1
+
+
+def test_gtt_partly_filled_expires_its_rest_before_a_message_of_its_time(venue_kind: str) -> None:
+    """Filled in part on arrival, the rest rests; an Add crossing it at the deadline
+    finds it gone: the deadline fires before the message of that time."""
+    s = Sim(venue_kind)
+    s.add(99, "S", 100, PX + 10_000)
+    s.add(1, "S", 40, PX)
+    s.enter(10, "B", 100, PX, tif="6", appendages=_expire_time(1))
+    assert s.filled(10) == 40
+    deadline = s.wakes[0]
+    s.t = deadline - 1_000  # (ts() adds 1_000)
+    s.add(2, "S", 500, PX)  # crosses us at the deadline: too late
+    assert s.filled(10) == 40
+    assert [(m.timestamp, m.quantity, m.reason) for m in s.cancelled(10)] == [
+        (deadline, 60, v50.CANCELED_TIMEOUT)
+    ]
+    assert s.venue.live_orders() == []
+
+
+def test_gtt_replaced_before_its_deadline_by_a_day_order_stays(venue_kind: str) -> None:
+    s = Sim(venue_kind)
+    s.add(99, "S", 100, PX + 10_000)  # the symbol's book, far from our orders
+    s.enter(10, "B", 100, tif="6", appendages=_expire_time(2))
+    deadline = s.wakes[0]
+    s.replace(10, 11, 100, PX - 100, tif="0", at=deadline - SECOND)
+    assert isinstance(s.out[-1], v50.OrderReplaced)
+    s.venue.expire(deadline)
+    s.add(1, "B", 10, PX - 500)  # a message after the old deadline
+    assert s.cancelled(10) == [] and s.cancelled(11) == []
+    assert [o.user_ref_num for o in s.venue.live_orders()] == [11]
+    assert s.wakes == [deadline]
+
+
+def test_gtt_replacement_expires_at_its_own_deadline(venue_kind: str) -> None:
+    """A GTT replacement's ExpireTime counts from its Order Replaced, by its own
+    appendage (the original's deadline passes harmlessly)."""
+    s = Sim(venue_kind)
+    s.add(99, "S", 100, PX + 10_000)  # the symbol's book, far from our orders
+    s.enter(10, "B", 100, tif="6", appendages=_expire_time(2))
+    first = s.wakes[0]
+    replaced_at = first - SECOND
+    s.replace(10, 11, 100, PX, tif="6", appendages=_expire_time(5), at=replaced_at)
+    rep = s.out[-1]
+    assert isinstance(rep, v50.OrderReplaced) and rep.appendages == _expire_time(5)
+    assert s.wakes == [first, replaced_at + 5 * SECOND]
+    s.venue.expire(first)
+    assert s.cancelled(10) == [] and s.cancelled(11) == []
+    s.venue.expire(replaced_at + 5 * SECOND - 1)
+    assert s.cancelled(11) == []
+    s.t = replaced_at + 6 * SECOND
+    s.enter(12, "S", 100, PX + 100)  # an order after the deadline: the expiry goes first
+    assert [(m.timestamp, m.quantity, m.reason) for m in s.cancelled(11)] == [
+        (s.t, 100, v50.CANCELED_TIMEOUT)
+    ]
+    assert isinstance(s.out[-1], v50.OrderAccepted) and s.out[-1].user_ref_num == 12
+    assert [o.user_ref_num for o in s.venue.live_orders()] == [12]
+
+
+def test_gtt_expiry_leaves_day_orders_alone(venue_kind: str) -> None:
+    s = Sim(venue_kind)
+    s.add(99, "S", 100, PX + 10_000)  # the symbol's book, far from our orders
+    s.enter(9, "B", 100, PX - 100)  # Day
+    s.enter(10, "B", 100, tif="6", appendages=_expire_time(1))
+    s.venue.expire(s.wakes[0] + 3600 * SECOND)
+    assert s.cancelled(9) == [] and s.cancelled(10)[0].reason == v50.CANCELED_TIMEOUT
+    assert [o.user_ref_num for o in s.venue.live_orders()] == [9]
+    assert len(s.wakes) == 1  # only the GTT order asked

@@ -29,6 +29,7 @@ Beside the books: :class:`ReplayCore`, the compiled backtest's loop
 engine's frozen dataclasses (:func:`tickwire.engine.cbook.positional_constructor`).
 """
 
+import heapq
 from collections import deque
 from itertools import islice
 
@@ -1684,11 +1685,12 @@ cdef struct FeedItem:
 # key (time, kind, seq) orders it, seq being unique; payload is a strong reference.
 cdef struct HeapItem:
     int64_t t
-    int64_t kind      # EV_ARRIVE, EV_RESPOND, EV_TIMER (runner._ARRIVE, _RESPOND, _TIMER)
+    int64_t kind      # EV_EXPIRE, EV_ARRIVE, EV_RESPOND, EV_TIMER (runner._EXPIRE, ...)
     int64_t seq
     PyObject* payload
 
 cdef enum:
+    EV_EXPIRE = -1  # a GTT deadline at the venue: before anything else of its time
     EV_ARRIVE = 0
     EV_RESPOND = 1
     EV_TIMER = 2
@@ -1696,8 +1698,9 @@ cdef enum:
 
 cdef inline bint heap_less(HeapItem* a, HeapItem* b) noexcept nogil:
     """Whether ``a`` runs before ``b``: the runner's heap tuples compared, (time, kind,
-    seq). The kind ranks simultaneous events (an arrival at the venue, then an answer to
-    the strategy, then a timer: a timer due with an answer sees it), the seq keeps the
+    seq). The kind ranks simultaneous events (a GTT deadline at the venue, then an arrival
+    at the venue, then an answer to the strategy, then a timer: a timer due with an
+    answer sees it), the seq keeps the
     order of scheduling; seq is unique, so the order is total and the pops are heapq's.
     Test: test_engine_backtest_core.py (the simultaneous-events test fails with the
     kinds swapped)."""
@@ -1767,6 +1770,7 @@ cdef class CSimOrder:
     cdef public int64_t joined_ahead
     cdef public set ahead_refs
     cdef public str entered_side  # the Enter's side byte (B, S, T, E): Order Replaced's
+    cdef public int64_t expires  # a GTT order's deadline (venue ns); 0: none (SimOrder's)
     cdef readonly uint8_t sd
 
     def __init__(self, int64_t user_ref_num, int locate, str symbol, str side, int64_t price,
@@ -1787,6 +1791,7 @@ cdef class CSimOrder:
         self.joined_ahead = 0
         self.ahead_refs = set()
         self.entered_side = entered_side
+        self.expires = 0
 
     def __repr__(self):
         return (f"CSimOrder(user_ref_num={self.user_ref_num}, symbol={self.symbol!r}, "
@@ -1839,11 +1844,18 @@ cdef class CVenue:
     # Order Canceled reason ``T`` (``tickwire.ouch.v50.CANCELED_TIMEOUT``), given by
     # ``compiled_venue``: one name for both venues and the simulated exchange.
     cdef str timeout
+    # GTT expiry (``SimulatedVenue.expire``, the rule): ``wake`` (the loop's, called with
+    # a deadline when a GTT order rests), GTT's byte, ``venue.gtt_deadline`` (the one
+    # statement of a deadline), and the (deadline, seq, UserRefNum) heap of resting GTT
+    # orders.
+    cdef public object wake
+    cdef object GTT, gtt_deadline
+    cdef public list _deadlines
 
     def __init__(self, CBookManager books, respond, fill, order_accepted, order_replaced,
                  order_canceled, order_executed, rejected, enter_order, replace_order,
                  cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price,
-                 tif_error, str timeout):
+                 tif_error, str timeout, wake=None, gtt=None, gtt_deadline=None):
         self.books = books
         self.respond = respond
         self.fills = []
@@ -1870,6 +1882,10 @@ cdef class CVenue:
         self.max_price = max_price
         self.tif_error = tif_error
         self.timeout = timeout
+        self.wake = wake
+        self.GTT = gtt
+        self.gtt_deadline = gtt_deadline
+        self._deadlines = []
 
     # -- helpers ------------------------------------------------------------------------
     cdef object _locate_of(self, str symbol):
@@ -1937,6 +1953,10 @@ cdef class CVenue:
         else:
             lst.append(o)
         self.version += 1
+        if o.expires:  # a GTT order: its deadline (expire)
+            heapq.heappush(self._deadlines, (o.expires, o.seq, o.user_ref_num))
+            if self.wake is not None:
+                self.wake(o.expires)
         return 0
 
     cdef list _priority(self, list orders, uint8_t sd):
@@ -1996,6 +2016,8 @@ cdef class CVenue:
         cdef int64_t n, shares
         cdef uint64_t ref = 0
         self.now = t
+        if self._deadlines and self._deadlines[0][0] <= t:
+            self._expire(t)  # what is due first (SimulatedVenue.on_market)
         if ty == 0x53:
             if m[S_CODE] == 0x4D:  # end of market hours: Day orders expire
                 self._expire_day_orders()
@@ -2172,16 +2194,39 @@ cdef class CVenue:
             self._cancel(o, o.open, self.timeout)
         return 0
 
+    def expire(self, int64_t t):
+        """``SimulatedVenue.expire`` (the rule and its tests): every resting GTT order
+        whose deadline is at or before ``t`` is canceled, reason ``T``, earliest first."""
+        self._expire(t)
+
+    cdef int _expire(self, int64_t t) except -1:
+        """:meth:`expire`, called by ReplayCore (and what is due before each message and
+        order) without a Python call."""
+        cdef CSimOrder o
+        heap = self._deadlines
+        self.now = t
+        while heap and heap[0][0] <= t:
+            deadline, _, ref = heapq.heappop(heap)
+            found = self._live.get(ref)
+            if found is not None:
+                o = found
+                if o.expires == deadline:  # else gone meanwhile
+                    self._cancel(o, o.open, self.timeout)
+        return 0
+
     # -- order entry -----------------------------------------------------------------------
     def receive(self, msg, int64_t t):
         """Process one OUCH 5.0 inbound message arriving at exchange time ``t``."""
         self._receive(msg, t)
 
     cdef int _receive(self, msg, int64_t t) except -1:
-        """:meth:`receive`, called by ReplayCore without a Python call."""
+        """:meth:`receive`, called by ReplayCore without a Python call (what is due
+        expires first: :meth:`expire`)."""
         cdef CSimOrder o
         cdef int64_t cut
         self.now = t
+        if self._deadlines and self._deadlines[0][0] <= t:
+            self._expire(t)
         if isinstance(msg, self.EnterOrder):
             self._enter(msg)
         elif isinstance(msg, self.ReplaceOrder):
@@ -2243,6 +2288,8 @@ cdef class CVenue:
         self._seq += 1
         o = CSimOrder(ref, locate, symbol, "B" if side == "B" else "S", price, quantity, tif,
                       self._seq, _OWN_REF_BASE + self._seq, 0, side)
+        if tif == self.GTT:
+            o.expires = self.gtt_deadline(self.now, msg.appendages)
         # The answers are built by position (the class's field order, named on each line):
         # no keyword dict to build and match (issue #16).
         self.respond(
@@ -2341,6 +2388,8 @@ cdef class CVenue:
         o = CSimOrder(ref, old.locate, old.symbol, old.side, price, exposed, tif,
                       self._seq, _OWN_REF_BASE + self._seq, old.chain_filled,
                       old.entered_side)
+        if tif == self.GTT:
+            o.expires = self.gtt_deadline(self.now, msg.appendages)
         self.respond(
             self.replaced(  # by position, as the accepted one in _enter
                 self.now,  # timestamp
@@ -2607,6 +2656,7 @@ cdef class ReplayCore:
         runner._heap.clear()
         self.manager._send = self.send
         self.venue.respond = self.respond
+        self.venue.wake = self.wake
         self.saved_schedule = self.ctx._schedule
         self.ctx._schedule = self.timer
         return 0
@@ -2622,6 +2672,7 @@ cdef class ReplayCore:
         runner._last_sent_ref = self.last_sent_ref
         self.manager._send = runner._send
         self.venue.respond = runner._respond
+        self.venue.wake = runner._wake
         self.ctx._schedule = self.saved_schedule
         return 0
 
@@ -2689,6 +2740,11 @@ cdef class ReplayCore:
     def timer(self, int64_t at, name):
         """The context's ``schedule`` (the runner's ``push(at, _TIMER, name)``)."""
         self._hpush(at, EV_TIMER, name)
+
+    def wake(self, int64_t at):
+        """The venue's ``wake`` (the runner's ``_wake``): a GTT order's deadline, when
+        the venue expires what is due (``SimulatedVenue.expire``)."""
+        self._hpush(at, EV_EXPIRE, None)
 
     def send(self, msg):
         """The runner's ``_send``: an OUCH message the order manager sends reaches the venue
@@ -3032,6 +3088,16 @@ cdef class ReplayCore:
             self._pin(payload, ref, -1)
             if self.pending_updates:
                 self.deliver_updates()
+            if r["_finished"]:  # runner._finished
+                self._forget_finished()
+        elif item.kind == EV_EXPIRE:  # the runner's _EXPIRE: the venue's GTT deadline
+            if t > self.exchange_now:
+                self.exchange_now = t
+            self._push()
+            if self.cvenue is not None:
+                self.cvenue._expire(self.exchange_now)
+            else:
+                self.venue.expire(self.exchange_now)
             if r["_finished"]:  # runner._finished
                 self._forget_finished()
         else:

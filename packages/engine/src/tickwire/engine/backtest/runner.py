@@ -61,6 +61,7 @@ _SUSPENDED = (
 )
 
 # Heap event kinds (the rank orders simultaneous events).
+_EXPIRE = -1  # a GTT order's deadline at the venue: before anything else of its time
 _ARRIVE = 0  # an OUCH message reaches the venue
 _RESPOND = 1  # a venue answer reaches the strategy
 _TIMER = 2  # a strategy timer
@@ -384,9 +385,9 @@ class _Runner:
         # The compiled core runs the compiled venue (venue.compiled_venue: the same rules
         # in Cython, on the compiled book); the reference runs SimulatedVenue, its oracle.
         self.venue: Any = (
-            compiled_venue(self.vbooks, self._respond)
+            compiled_venue(self.vbooks, self._respond, self._wake)
             if compiled
-            else SimulatedVenue(self.vbooks, self._respond)
+            else SimulatedVenue(self.vbooks, self._respond, self._wake)
         )
         self.prints: list[TapePrint] = []
         prints = self.prints
@@ -458,6 +459,15 @@ class _Runner:
             self._sent_at[ref] = self.now
         self._pin(msg, 1)
         self.push(arrive, _ARRIVE, msg)
+
+    def _wake(self, deadline: int) -> None:
+        """The venue's ``wake``: at a GTT order's deadline the venue expires what is due
+        (``SimulatedVenue.expire``), before any other event of that time (``_EXPIRE``
+        ranks first) and before the market message of that time, as the simulated
+        exchange's timer does, even when nothing else happens then. The compiled core
+        schedules the same event (``ReplayCore.wake``). Test:
+        ``test_engine_backtest_core.py::test_engine_backtest_core_gtt_orders_expire_as_there``."""
+        self.push(deadline, _EXPIRE, None)
 
     def _respond(self, msg: v50.OutboundMessage) -> None:
         deliver = self.exchange_now + self.ack_lat.sample()
@@ -588,6 +598,13 @@ class _Runner:
             self.venue.receive(payload, self.exchange_now)
             self._record_fills()
             self._pin(payload, -1)
+            if self._finished:
+                self._forget_finished()
+            return
+        if kind == _EXPIRE:
+            if t > self.exchange_now:
+                self.exchange_now = t
+            self.venue.expire(self.exchange_now)
             if self._finished:
                 self._forget_finished()
             return

@@ -52,6 +52,7 @@ hand-built flow on both.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,7 @@ from typing import Any
 from tickwire.engine import cbook
 from tickwire.engine.book import BUY, BookManager
 from tickwire.engine.cbook import positional_constructor
+from tickwire.engine.strategy.api import MAX_TIME_NS
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
@@ -79,10 +81,30 @@ from tickwire.ouch.v50 import (
     time_in_force_error,
 )
 
-__all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue", "compiled_venue"]
+__all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue", "compiled_venue", "gtt_deadline"]
 
 #: Our order reference numbers live far above any the feed uses.
 _OWN_REF_BASE = 1 << 60
+_NS = 1_000_000_000
+_GTT = v50.TimeInForce.GTT.value
+
+
+def gtt_deadline(now: int, appendages: tuple[v50.TagValue, ...]) -> int:
+    """The venue time (ns) a GTT order (Time In Force ``6``) accepted or replaced at
+    ``now`` with ``appendages`` expires at: ``now`` + its ExpireTime's seconds
+    (:func:`tickwire.ouch.v50.expire_time`), at most :data:`MAX_TIME_NS`; 0 when it has
+    none (a GTT without one never rests: :func:`tickwire.ouch.v50.time_in_force_error`).
+
+    The one statement of the rule for both venues (``SimulatedVenue`` and the compiled
+    ``CVenue`` ask it), as the simulated exchange's ``accounts.v50_lifetime``: the
+    order is canceled, reason ``T``, that many seconds after its Order Accepted (a
+    replacement's after its Order Replaced, by its own Time In Force and appendages).
+    Test: ``test_engine_backtest_queue.py::test_gtt_order_expires_on_a_quiet_symbol``."""
+    seconds = v50.expire_time(appendages)
+    if seconds is None or seconds <= 0:
+        return 0
+    return min(now + seconds * _NS, MAX_TIME_NS)
+
 
 # The venue's answers, built without the frozen dataclasses' per-field
 # ``object.__setattr__`` (the same messages; a replace's answer has 16 fields).
@@ -115,6 +137,9 @@ class SimOrder:
     #: accounts and ``OuchHost50`` do (it said ``S`` for a sell short order). Test:
     #: ``tests/test_exchange_venue_replace_parity.py::test_a_replace_of_a_sell_short_order_keeps_its_side_on_both``.
     entered_side: str = ""
+    #: A GTT order's deadline (venue ns, :func:`gtt_deadline`); 0: none (every other
+    #: Time In Force).
+    expires: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +163,19 @@ class Fill:
 class SimulatedVenue:
     """OUCH 5.0 order entry against an ITCH-driven L3 book (see the module docs)."""
 
-    def __init__(self, books: BookManager, respond: Callable[[v50.OutboundMessage], None]) -> None:
+    def __init__(
+        self,
+        books: BookManager,
+        respond: Callable[[v50.OutboundMessage], None],
+        wake: Callable[[int], None] | None = None,
+    ) -> None:
         self.books = books
         self.respond = respond
+        #: Called with a GTT order's deadline when it rests: the backtest loop schedules
+        #: :meth:`expire` then (the deadline may come with no market message or order).
+        self.wake = wake
+        # (deadline, seq, UserRefNum) of resting GTT orders: :meth:`expire`
+        self._deadlines: list[tuple[int, int, int]] = []
         self.fills: list[Fill] = []
         self._live: dict[int, SimOrder] = {}  # user_ref_num -> order
         self._by_locate: dict[int, list[SimOrder]] = {}
@@ -211,6 +246,10 @@ class SimulatedVenue:
             o.ahead_refs = {q.ref for q in queue}
         self._live[o.user_ref_num] = o
         self._by_locate.setdefault(o.locate, []).append(o)
+        if o.expires:  # a GTT order: its deadline (expire)
+            heapq.heappush(self._deadlines, (o.expires, o.seq, o.user_ref_num))
+            if self.wake is not None:
+                self.wake(o.expires)
 
     def _priority(self, orders: list[SimOrder], side: str) -> list[SimOrder]:
         mine = [o for o in orders if o.side == side]
@@ -224,6 +263,8 @@ class SimulatedVenue:
     def on_market(self, msg: Message, t: int) -> None:
         """Let one ITCH message work on our resting orders, then the caller books it."""
         self.now = t
+        if self._deadlines and self._deadlines[0][0] <= t:
+            self.expire(t)  # what is due first (expire)
         if isinstance(msg, SystemEvent):
             if msg.event_code == EventCode.END_OF_MARKET_HOURS:  # Day orders expire
                 self._expire_day_orders()
@@ -376,10 +417,40 @@ class SimulatedVenue:
         for o in sorted(self._live.values(), key=lambda o: o.seq):
             self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
 
+    def expire(self, t: int) -> None:
+        """Cancel every resting GTT order whose deadline is at or before venue time ``t``.
+
+        Rule: a GTT order (Time In Force ``6``) with an ExpireTime of N seconds is
+        canceled N seconds after it was accepted (a replacement: after its Order
+        Replaced, by the Replace's own Time In Force and appendages; :func:`gtt_deadline`),
+        reason ``T`` (:data:`tickwire.ouch.v50.CANCELED_TIMEOUT`), earliest deadline
+        first (then oldest), before anything else at or after that time: the simulated
+        exchange's rule (``accounts._AccountBase.expire``, its timer
+        ``Exchange._expire_now``). :meth:`receive` and :meth:`on_market` expire what is
+        due first; the backtest loops (the reference runner's heap, the compiled core's)
+        call this at each deadline given to :attr:`wake`, so an order on a quiet symbol
+        expires on time and its Canceled reaches the strategy one ack latency later. The
+        compiled ``CVenue`` alike. Why: the venues expired a GTT order only at the End of
+        System Hours, so a raw OUCH flow with one was answered otherwise than at the
+        exchange. Tests: ``test_engine_backtest_queue.py`` (``test_gtt_*``, both venues),
+        ``tests/test_exchange_venue_parity_property.py``,
+        ``test_engine_backtest_core.py::test_engine_backtest_core_gtt_orders_expire_as_there``.
+        """
+        self.now = t
+        heap = self._deadlines
+        while heap and heap[0][0] <= t:
+            deadline, _, ref = heapq.heappop(heap)
+            o = self._live.get(ref)
+            if o is not None and o.expires == deadline:  # else gone meanwhile
+                self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
+
     # -- order entry -----------------------------------------------------------------------
     def receive(self, msg: v50.InboundMessage, t: int) -> None:
-        """Process one OUCH 5.0 inbound message arriving at exchange time ``t``."""
+        """Process one OUCH 5.0 inbound message arriving at exchange time ``t`` (what is
+        due expires first: :meth:`expire`)."""
         self.now = t
+        if self._deadlines and self._deadlines[0][0] <= t:
+            self.expire(t)
         if isinstance(msg, v50.EnterOrder):
             self._enter(msg)
         elif isinstance(msg, v50.ReplaceOrder):
@@ -473,6 +544,8 @@ class SimulatedVenue:
             _OWN_REF_BASE + self._seq,
             entered_side=msg.side,
         )
+        if msg.time_in_force == _GTT:
+            o.expires = gtt_deadline(self.now, msg.appendages)
         self.respond(
             _order_accepted(
                 timestamp=self.now,
@@ -556,6 +629,8 @@ class SimulatedVenue:
             chain_filled=old.chain_filled,
             entered_side=old.entered_side,
         )
+        if msg.time_in_force == _GTT:
+            o.expires = gtt_deadline(self.now, msg.appendages)
         self.respond(
             _order_replaced(
                 timestamp=self.now,
@@ -589,7 +664,11 @@ class SimulatedVenue:
         return self._live[user_ref_num].ahead
 
 
-def compiled_venue(books: Any, respond: Callable[[v50.OutboundMessage], None]) -> Any:
+def compiled_venue(
+    books: Any,
+    respond: Callable[[v50.OutboundMessage], None],
+    wake: Callable[[int], None] | None = None,
+) -> Any:
     """The compiled venue (``tickwire.engine._cbook.CVenue``) over the compiled venue book
     ``books`` (a :class:`~tickwire.engine.cbook.CythonBookManager`): this module's rules in
     Cython, reading the book's levels and FIFO lists directly, with the same
@@ -624,4 +703,7 @@ def compiled_venue(books: Any, respond: Callable[[v50.OutboundMessage], None]) -
         v50.MAX_PRICE,
         time_in_force_error,
         v50.CANCELED_TIMEOUT,
+        wake,
+        _GTT,
+        gtt_deadline,
     )
