@@ -71,7 +71,8 @@ CORES = ["compiled"]
 # -- a random strategy -----------------------------------------------------------------
 class RandomFlow(Strategy):
     """Acts at random, deterministically from its seed and the events it is given: on a
-    book update, a print, a timer or an order update it may submit (Day or IOC, priced
+    book update, a print, a timer or an order update it may submit (Day, IOC or GTT of
+    1 to 20 seconds, which expire at the venue on their own, priced
     anywhere from through the far side to a few ticks behind its own), replace (price and
     size), cancel (all or part), set risk's reference price itself, or set a timer; it
     may log what it reads of any known symbol (subscribed or not: its book's top levels,
@@ -151,8 +152,15 @@ class RandomFlow(Strategy):
             base = {0: far, 1: near}.get(rng.randrange(3)) or ref
             sign = 1 if side == "B" else -1
             price = max(tick, base + sign * tick * rng.randint(-3, 2))
-            tif = TimeInForce.IOC if rng.random() < 0.3 else TimeInForce.DAY
-            ctx.orders.submit(symbol, side, rng.randint(1, 400), price, tif)
+            r = rng.random()
+            tif = TimeInForce.IOC if r < 0.3 else TimeInForce.GTT if r < 0.45 else TimeInForce.DAY
+            if tif == TimeInForce.GTT:  # a few seconds of the day: some expire quietly
+                expire_time = rng.randint(1, 20)
+                ctx.orders.submit(
+                    symbol, side, rng.randint(1, 400), price, tif, expire_time=expire_time
+                )
+            else:
+                ctx.orders.submit(symbol, side, rng.randint(1, 400), price, tif)
         elif r < 0.75:
             o: Order = rng.choice(mine)
             price = max(tick, o.price + tick * rng.randint(-2, 2))
@@ -889,7 +897,7 @@ def test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_ther
     tmp_path: Path,
 ) -> None:
     """An order whose Time In Force is not OUCH 5.0's (``Q``, ``ZZ``, empty, the ``int``
-    5, a list) or is GTT (no ExpireTime can go with it) is refused by risk (``invalid``)
+    5, a list) or is GTT without an ``expire_time`` is refused by risk (``invalid``)
     on both backends, as live; its row keeps a string as given and has a null for what
     is not one. Before, each was sent, accepted by the venue and rested ``live`` all day
     (the int as ``"5"``, GTX)."""
@@ -939,6 +947,66 @@ def test_engine_backtest_core_gtx_orders_left_resting_are_canceled_at_the_end_of
     cancels = [line.split() for line in want["log"] if " cancelled " in line]
     assert [(c[2], c[3]) for c in cancels] == [(str(o["user_ref_num"]), "T") for o in rows]
     assert all(int(c[0]) >= end_of_system_hours for c in cancels)
+
+
+class _Gtt(_BadOrders):
+    """From step 0: GTT buys 2% below the bid (they rest, never fill) of ExpireTime 1, 2
+    and 3 seconds, a Day one, and a GTT of 30 seconds replaced (a tick lower) at the
+    next step; logs each update with its time."""
+
+    EXPIRE = (1, 2, 3, None, 30)
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.replace: Order | None = None
+
+    def step(self, orders: OrderManager, symbol: str, bid: int, step: int) -> None:
+        price = (bid - bid // 50) // 100 * 100
+        if 0 <= step < len(self.EXPIRE):
+            seconds = self.EXPIRE[step]
+            if seconds is None:
+                orders.submit(symbol, "B", 100, price, TimeInForce.DAY)
+            else:
+                o = orders.submit(symbol, "B", 100, price, TimeInForce.GTT, expire_time=seconds)
+                if seconds == 30:
+                    self.replace = o
+        elif self.replace is not None and self.replace.state is OrderState.LIVE:
+            orders.replace(self.replace, price=self.replace.price - 100)
+            self.replace = None
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(
+            f"{update.kind} {update.order.user_ref_num} {update.reason} {update.timestamp}"
+        )
+
+
+def test_engine_backtest_core_gtt_orders_expire_as_there() -> None:
+    """A GTT order (``expire_time=N``) rests and is canceled, reason ``T``, N seconds
+    after the venue accepted it (a replacement: after its replace), on both backends
+    alike, at that very time: the loop wakes the venue at the deadline, between market
+    messages (the generated day has a message every few seconds), and the Canceled
+    reaches the strategy one ack latency later. The Day order lives to the close. Before,
+    risk refused every GTT, and the venues expired one only at the End of System Hours."""
+    want = _same(_Gtt, lambda: _day(4_000, 1, 9, 0))
+    rows = want["orders"]
+    assert [o["time_in_force"] for o in rows] == ["6", "6", "6", "0", "6", "6"]
+    assert [(o["state"], o["filled"]) for o in rows] == [("done", 0)] * 6
+    events: dict[int, dict[str, int]] = {}
+    for line in want["log"]:
+        _, kind, ref, *reason, ts = line.split()
+        events.setdefault(int(ref), {})[f"{kind} {' '.join(reason)}".strip()] = int(ts)
+    first = rows[0]["user_ref_num"]
+    second = 1_000_000_000
+    for i, seconds in enumerate((1, 2, 3)):
+        got = events[first + i]
+        assert got["cancelled T"] - got["accepted"] == seconds * second
+    replaced = events[first + 4]
+    assert "cancelled T" not in replaced  # replaced before its deadline
+    replacement = events[first + 5]
+    assert replacement["cancelled T"] - replacement["replaced"] == 30 * second
+    day_order = events[first + 3]
+    assert day_order["cancelled T"] >= 57_600 * second  # at the close (M), not before
 
 
 class _BadNames(_BadOrders):

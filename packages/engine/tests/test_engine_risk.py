@@ -714,6 +714,38 @@ def test_engine_risk_refuses_a_time_in_force_not_in_ouch50s_table() -> None:
     assert r.check(SYM, "B", 1, REF, 0, time_in_force="Q") is not None
 
 
+def test_engine_risk_checks_a_gtt_orders_expire_time() -> None:
+    """GTT passes with an ExpireTime appendage of 1 to 86,399 seconds (by
+    ``v50.time_in_force_error``); without one, with 0 or 86,400, a non-int, or an
+    ExpireTime with another Time In Force it is ``invalid``, one reason naming what is
+    wrong. The old risk refused every GTT (it took no appendage)."""
+
+    def expire(value: object) -> tuple[v50.TagValue, ...]:
+        return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, value),)  # type: ignore[arg-type]
+
+    r = engine()
+    for ref, seconds in enumerate((1, 30, 86_399), start=1):
+        assert (
+            r.submit(ref, SYM, "B", 1, REF, 0, time_in_force="6", appendages=expire(seconds))
+            is None
+        )
+    cases: list[tuple[str, tuple[v50.TagValue, ...], str]] = [
+        ("6", (), "needs an ExpireTime appendage"),
+        ("6", expire(0), "1 to 86399 seconds, not 0"),
+        ("6", expire(86_400), "1 to 86399 seconds, not 86400"),
+        ("6", expire(True), "expire_time must be an integer"),
+        ("6", expire(1.5), "expire_time must be an integer"),
+        ("0", expire(30), "goes with Time In Force '6' (GTT) only, not '0'"),
+        ("5", expire(30), "goes with Time In Force '6' (GTT) only, not '5'"),
+    ]
+    for tif, appendages, why in cases:
+        refusal = r.submit(9, SYM, "B", 1, REF, 0, time_in_force=tif, appendages=appendages)
+        assert refusal is not None and refusal.reason is RiskReason.INVALID, (tif, appendages)
+        assert why in refusal.detail, refusal.detail
+        assert "\n" not in refusal.detail
+    assert r.refusals == {"invalid": len(cases)} and r.open_orders() == 3
+
+
 def test_engine_risk_clock_must_not_go_backwards() -> None:
     """Rate windows need monotonic time; time since midnight wrapping is an error, not
     a day of refusals."""

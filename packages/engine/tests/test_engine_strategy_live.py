@@ -12,7 +12,7 @@ import pytest
 from tickwire.engine.backtest.venue import SimulatedVenue
 from tickwire.engine.book import BookManager
 from tickwire.engine.risk import RiskLimits
-from tickwire.engine.strategy import MarketMaker, OrderState, OrderUpdate
+from tickwire.engine.strategy import BookUpdate, MarketMaker, OrderState, OrderUpdate, Strategy
 from tickwire.engine.strategy.live import LiveRunner, wall_clock_ns
 from tickwire.itch import Message
 from tickwire.itch.generator import generate_day
@@ -21,7 +21,9 @@ from tickwire.soupbintcp.aio import SoupClient, SoupServerRunner
 from tickwire.soupbintcp.session import ClientSession, ServerConnection, SoupServer
 
 
-async def _session() -> tuple[LiveRunner, SimulatedVenue, list[v50.OutboundMessage]]:
+async def _session(
+    strategy: Strategy | None = None,
+) -> tuple[LiveRunner, SimulatedVenue, list[v50.OutboundMessage]]:
     vbooks = BookManager()
     answers: list[v50.OutboundMessage] = []
     server: SoupServerRunner | None = None
@@ -48,7 +50,8 @@ async def _session() -> tuple[LiveRunner, SimulatedVenue, list[v50.OutboundMessa
         ClientSession("TW", "SECRET"), "127.0.0.1", port, reconnect=False, on_message=to_runner
     )
     await client.connect(timeout=5)
-    strategy = MarketMaker({"max_symbols": 3, "requote_ns": 0})
+    if strategy is None:
+        strategy = MarketMaker({"max_symbols": 3, "requote_ns": 0})
     runner = LiveRunner(strategy, client.send, limits=RiskLimits(max_position=1_000))
 
     async def feed() -> AsyncIterator[Message]:
@@ -83,6 +86,45 @@ def test_engine_strategy_live_over_soupbintcp() -> None:
         filled_at_venue[f.user_ref_num] = filled_at_venue.get(f.user_ref_num, 0) + f.quantity
     assert {o.user_ref_num: o.filled_qty for o in orders if o.filled_qty} == filled_at_venue
     assert len(answers) >= len(sent)
+
+
+class _OneGtt(Strategy):
+    """On its first two-sided book, one GTT buy 1% below the bid, ExpireTime 2 seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[OrderUpdate] = []
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        bid, ask = update.bbo.bid_price, update.bbo.ask_price
+        if self.updates or self.ctx.orders.orders or bid is None or ask is None:
+            return
+        price = (bid - bid // 100) // 100 * 100
+        self.ctx.orders.submit(update.symbol, "B", 100, price, "6", expire_time=2)
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        self.updates.append(update)
+
+
+def test_live_a_gtt_order_carries_its_expire_time_and_ends_t() -> None:
+    """Live, ``submit(..., "6", expire_time=2)`` goes out over SoupBinTCP as an Enter
+    with the ExpireTime appendage (OUCH 5.0's codec), the venue accepts it (repeating
+    the appendage) and cancels it 2 seconds later, reason ``T``; the order manager
+    (its tracker) takes both answers and the order ends done. Before, risk refused it."""
+    strategy = _OneGtt()
+    runner, _, answers = asyncio.run(_session(strategy))
+    expire = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 2),)
+    (enter,) = [m for m in runner.sent if isinstance(m, v50.EnterOrder)]
+    assert enter.time_in_force == "6" and enter.appendages == expire
+    accepted = [m for m in answers if isinstance(m, v50.OrderAccepted)]
+    assert [a.appendages for a in accepted] == [expire]
+    (canceled,) = [m for m in answers if isinstance(m, v50.OrderCanceled)]
+    assert canceled.reason == v50.CANCELED_TIMEOUT and canceled.quantity == 100
+    assert canceled.timestamp >= accepted[0].timestamp + 2_000_000_000
+    assert [(u.kind, u.reason) for u in strategy.updates] == [("accepted", ""), ("cancelled", "T")]
+    (order,) = runner.manager.orders.values()
+    assert order.state is OrderState.DONE and order.expire_time == 2
 
 
 def test_engine_strategy_wall_clock() -> None:
@@ -227,7 +269,7 @@ def test_live_an_order_of_a_bad_time_in_force_is_refused_logged_and_nothing_is_s
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An order whose Time In Force is not OUCH 5.0's (``Q``, empty, the ``int`` 5) or is
-    GTT (no ExpireTime can go with it) is refused by risk (``invalid``) before it leaves,
+    GTT without an ExpireTime (``expire_time``) is refused by risk (``invalid``) before it leaves,
     as in a backtest: nothing is sent, the strategy is told, the WARNING names the value.
     Before, each went out on the wire (the int as ``"5"``)."""
     bad: list[object] = ["Q", "", 5, "6"]

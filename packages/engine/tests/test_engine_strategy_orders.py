@@ -371,7 +371,7 @@ def test_a_rejected_live_order_stays_counted(caplog: pytest.LogCaptureFixture) -
 
 def test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves() -> None:
     """``submit`` with a Time In Force not in OUCH 5.0's table (``Q``, ``ZZ``, empty, the
-    ``int`` 5) or GTT ``6`` (no ExpireTime can go with it) sends nothing: the order is
+    ``int`` 5) or GTT ``6`` without an ``expire_time`` sends nothing: the order is
     ``refused``, reason ``invalid``, keeping the value it was given; a member of the table
     goes out as its plain byte. The old manager sent every one (``str(5)`` as GTX)."""
     sent: list[object] = []
@@ -390,6 +390,65 @@ def test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves() -> None:
     o = m.submit("AAPL", "B", 100, PX, v50.TimeInForce.IOC)
     assert o.state is OrderState.PENDING and type(o.time_in_force) is str
     assert isinstance(sent[-1], v50.EnterOrder) and sent[-1].time_in_force == "3"
+
+
+def test_a_gtt_order_goes_with_its_expire_time() -> None:
+    """``submit(..., time_in_force="6", expire_time=N)`` sends an Enter carrying the
+    ExpireTime appendage (OptionTag 15, N seconds), which encodes on OUCH 5.0's wire and
+    decodes back; a replace of it keeps GTT and carries the same ExpireTime (counted from
+    the replace at the venue). GTT without ``expire_time``, with 0 or 86,400, a non-int,
+    or an ``expire_time`` with another Time In Force is refused ``invalid`` with one
+    reason, and nothing is sent. The tracker takes the answers (which repeat the
+    appendage) and the Canceled ``T``. Before, every GTT was refused: no ExpireTime
+    could be given."""
+    sent: list[object] = []
+    updates: list[OrderUpdate] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7, on_update=updates.append)
+    expire = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+    o = m.submit("AAPL", "B", 100, PX, v50.TimeInForce.GTT, expire_time=30)
+    assert o.state is OrderState.PENDING and o.time_in_force == "6" and o.expire_time == 30
+    enter = sent[-1]
+    assert isinstance(enter, v50.EnterOrder) and enter.appendages == expire
+    assert enter.time_in_force == "6"
+    assert v50.decode_inbound(v50.encode(enter)) == enter
+    args = (PX, "6", "Y", 9001, "P", "N", "N", "L", o.cl_ord_id, expire)
+    m.on_message(v50.OrderAccepted(1, o.user_ref_num, "B", 100, "AAPL", *args))
+    assert o.state is OrderState.LIVE
+    new = m.replace(o, price=PX - 100)
+    assert new is not None and new.state is OrderState.PENDING and new.expire_time == 30
+    rep = sent[-1]
+    assert isinstance(rep, v50.ReplaceOrder) and rep.appendages == expire
+    assert rep.time_in_force == "6"
+    assert v50.decode_inbound(v50.encode(rep)) == rep
+    m.on_message(
+        v50.OrderReplaced(
+            2, o.user_ref_num, new.user_ref_num, "B", 100, "AAPL", PX - 100, "6", "Y",
+            9002, "P", "N", "N", "L", new.cl_ord_id, expire,
+        )
+    )  # fmt: skip
+    assert (o.state, new.state) == (OrderState.DONE, OrderState.LIVE)
+    m.on_message(v50.OrderCanceled(3, new.user_ref_num, 100, v50.CANCELED_TIMEOUT))
+    assert new.state is OrderState.DONE and updates[-1].kind == "cancelled"
+    assert updates[-1].reason == "T" and risk.open_orders() == 0
+    before = len(sent)
+    bad: list[tuple[str, object]] = [
+        ("6", None),
+        ("6", 0),
+        ("6", 86_400),
+        ("6", -1),
+        ("6", True),
+        ("6", "30"),
+        ("0", 30),
+        ("3", 30),
+    ]
+    for tif, seconds in bad:
+        r = m.submit("AAPL", "B", 100, PX, tif, expire_time=seconds)  # type: ignore[arg-type]
+        assert r.state is OrderState.REFUSED and r.reason == "invalid", (tif, seconds)
+        assert updates[-1].kind == "refused"
+    assert len(sent) == before and risk.refusals == {"invalid": len(bad)}
+    ok = m.submit("AAPL", "B", 100, PX, "6", expire_time=86_399)
+    assert ok.state is OrderState.PENDING and len(sent) == before + 1
 
 
 def test_a_replace_of_an_inherited_gtt_order_is_refused() -> None:

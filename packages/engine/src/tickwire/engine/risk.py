@@ -15,9 +15,10 @@ reason              refuses a new order (or a replace) when
 ``invalid``         quantity or price not an ``int`` (``True``, ``100.0`` are refused),
                     quantity < 1 or > 999,999, price < 1 or > $199,999.99 (OUCH
                     5.0), side not B/S/T/E, a symbol that is not a wire symbol, a
-                    Time In Force not one of OUCH 5.0's 0/3/5/E (GTT ``6`` too: it
-                    needs an ExpireTime appendage, which no order here carries), or
-                    a replace that changes symbol or side
+                    Time In Force not one of OUCH 5.0's 0/3/5/6/E (GTT ``6`` needs
+                    an ExpireTime of 1 to 86,399 seconds: ``expire_time``), an
+                    ExpireTime with another Time In Force, or a replace that changes
+                    symbol or side
 ``kill_switch``     the kill switch is engaged (cancels are always allowed)
 ``restricted``      the symbol is on the restricted list
 ``max_order_qty``   quantity > ``max_order_qty``
@@ -457,6 +458,7 @@ class RiskEngine:
         *,
         replaces: int | None = None,
         time_in_force: str = "0",
+        appendages: tuple[v50.TagValue, ...] = (),
     ) -> RiskRefusal | None:
         """``None`` when the order may leave, else why not. Changes no exposure state
         (it only notes ``now_ns``).
@@ -465,10 +467,13 @@ class RiskEngine:
         ``quantity`` and ``price`` must be ``int`` (not ``bool``, not ``float``).
         ``replaces`` is the order reference (UserRefNum) of the order a replace takes
         the place of: the replacement joins that order's chain (see the class docs).
-        ``time_in_force`` is the OUCH 5.0 byte the order goes with (default Day; see
+        ``time_in_force`` is the OUCH 5.0 byte the order goes with (default Day), and
+        ``appendages`` its Optional Appendages (a GTT order's ExpireTime; see
         :func:`_invalid`). ``now_ns`` is monotonic time (see the class docs).
         """
-        return self._check(symbol, side, quantity, price, now_ns, replaces, time_in_force)[0]
+        return self._check(
+            symbol, side, quantity, price, now_ns, replaces, time_in_force, appendages
+        )[0]
 
     def _check(
         self,
@@ -479,6 +484,7 @@ class RiskEngine:
         now_ns: int,
         replaces: int | None,
         time_in_force: str = "0",
+        appendages: tuple[v50.TagValue, ...] = (),
     ) -> tuple[RiskRefusal | None, str, _Open | None]:
         """:meth:`check`, and what :meth:`submit` records when it passes: the symbol's wire
         form and the open order a replace joins (None: a new chain), found once, not again
@@ -505,12 +511,13 @@ class RiskEngine:
             and 0 < price <= MAX_OUCH_PRICE
             and side in _SIDES
             and time_in_force in _SENDABLE_TIME_IN_FORCE
+            and not appendages
             and type(symbol) is str
             and (wire := _WIRE_FORMS.get(symbol)) is not None
         ):
             symbol = wire
         else:
-            invalid = _invalid(symbol, side, quantity, price, time_in_force)
+            invalid = _invalid(symbol, side, quantity, price, time_in_force, appendages)
             if invalid is not None:
                 return RiskRefusal(RiskReason.INVALID, invalid), symbol, None
             symbol = symbol.rstrip(" ")
@@ -642,6 +649,7 @@ class RiskEngine:
         *,
         replaces: int | None = None,
         time_in_force: str = "0",
+        appendages: tuple[v50.TagValue, ...] = (),
     ) -> RiskRefusal | None:
         """Check, and on success record the order as sent; count a refusal by reason.
 
@@ -649,7 +657,7 @@ class RiskEngine:
         chain until :meth:`replaced` or :meth:`order_done` says which one is left.
         """
         refusal, symbol, old = self._check(
-            symbol, side, quantity, price, now_ns, replaces, time_in_force
+            symbol, side, quantity, price, now_ns, replaces, time_in_force, appendages
         )
         if refusal is None and ref in self._open:
             refusal = RiskRefusal(RiskReason.INVALID, f"order reference {ref} is already open")
@@ -794,24 +802,34 @@ def symbol_key(symbol: str) -> str:
 
 #: The sides an order may have: OUCH 5.0's table (buy, sell, sell short, sell short exempt).
 _SIDES = tuple(s.value for s in v50.Side)
-#: The Time In Force values an order may leave with: OUCH 5.0's table but GTT, which needs
-#: an ExpireTime appendage no order of the order manager carries (:func:`_invalid`).
+#: The Time In Force values an order without appendages takes the fast path with: OUCH
+#: 5.0's table but GTT, which needs an ExpireTime appendage (:func:`_invalid`).
 _SENDABLE_TIME_IN_FORCE = tuple(t.value for t in v50.TimeInForce if t is not v50.TimeInForce.GTT)
 
 
 def _invalid(
-    symbol: object, side: object, quantity: object, price: object, time_in_force: object = "0"
+    symbol: object,
+    side: object,
+    quantity: object,
+    price: object,
+    time_in_force: object = "0",
+    appendages: tuple[v50.TagValue, ...] = (),
 ) -> str | None:
     """Why an order is malformed, or None. Integers only: ``True`` would go out as one
     share and ``100.0`` or ``438300.5`` cannot be encoded (or would fill in a backtest).
 
     The Time In Force must be one of OUCH 5.0's table, a ``str`` (the ``int`` 5 is not
-    ``"5"``), by the one rule of :func:`tickwire.ouch.v50.time_in_force_error`, and not
-    GTT (``"6"``), which that rule accepts only with an ExpireTime appendage: an order
-    here has none. Why: it was never checked, so a backtest accepted an order of Time In
-    Force ``"Q"``, ``""``, ``5`` or ``"6"`` and rested it all day (both backends), where
-    the exchange would refuse it or treat it otherwise. Tests:
+    ``"5"``), by the one rule of :func:`tickwire.ouch.v50.time_in_force_error` given the
+    order's ``appendages``: GTT (``"6"``) only with an ExpireTime appendage of 1 to
+    86,399 seconds (the order manager's ``expire_time``), which must be an ``int``
+    (``True`` is not one second) and goes with GTT only (another Time In Force with one
+    is refused, not sent with a deadline the venue would ignore). Why: it was never
+    checked, so a backtest accepted an order of Time In Force ``"Q"``, ``""``, ``5`` or
+    ``"6"`` and rested it all day (both backends), where the exchange would refuse it or
+    treat it otherwise; GTT was then refused always, as no order could carry an
+    ExpireTime. Tests:
     ``test_engine_risk.py::test_engine_risk_refuses_a_time_in_force_not_in_ouch50s_table``,
+    ``test_engine_risk.py::test_engine_risk_checks_a_gtt_orders_expire_time``,
     ``test_engine_backtest_core.py::test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_there``."""
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         return f"quantity must be an integer, got {type(quantity).__name__} {quantity!r}"
@@ -828,9 +846,22 @@ def _invalid(
             f"symbol {symbol!r} is not a wire symbol "
             "(1 to 8 printable ASCII characters, space padded on the right)"
         )
-    bad_tif = v50.time_in_force_error(time_in_force)  # GTT: no ExpireTime given here
+    for a in appendages:
+        if a.tag == v50.OptionTag.EXPIRE_TIME and (
+            isinstance(a.value, bool) or not isinstance(a.value, int)
+        ):
+            return (
+                f"expire_time must be an integer number of seconds, "
+                f"got {type(a.value).__name__} {a.value!r}"
+            )
+    bad_tif = v50.time_in_force_error(time_in_force, appendages)
     if bad_tif is not None:
-        if time_in_force == v50.TimeInForce.GTT:
-            return f"{bad_tif}, which an order of the order manager cannot carry"
+        if time_in_force == v50.TimeInForce.GTT and v50.expire_time(appendages) is None:
+            return f"{bad_tif}: give expire_time=SECONDS"
         return bad_tif
+    if time_in_force != v50.TimeInForce.GTT and v50.expire_time(appendages) is not None:
+        return (
+            f"expire_time ({v50.expire_time(appendages)} s) goes with Time In Force '6' "
+            f"(GTT) only, not {time_in_force!r}"
+        )
     return None

@@ -712,8 +712,8 @@ def time_in_force_error(time_in_force: object, appendages: Sequence[TagValue] = 
     of 1 to 86,399 seconds (:func:`expire_time`): Appendix B's ExpireTime "Must be less
     than 86400" (a day), and 0 is no expire time at all, where GTT needs one: both are
     refused as a missing one is, rather than taken as an order that never expires.
-    The one statement of this rule: pre-trade risk (``tickwire.engine.risk``, which has
-    no appendage to give, so GTT is always refused there), both backtest venues and the
+    The one statement of this rule: pre-trade risk (``tickwire.engine.risk``, given the
+    order manager's ``expire_time`` as the appendage), both backtest venues and the
     simulated exchange's ``Account50`` ask it. Why: none checked it, so an order of Time
     In Force ``Q`` or ``6`` without ExpireTime was accepted and rested all day in a
     backtest and at the simulated exchange. Tests:

@@ -178,6 +178,8 @@ class Order:
     refused: bool = False  # by pre-trade risk: never sent, never tracked
     #: A previous run's order, learnt from the venue's answers (:meth:`OrderManager.inherit`)
     inherited: bool = False
+    #: A GTT order's ExpireTime (seconds to live, sent as OUCH 5.0's appendage); None: none.
+    expire_time: int | None = None
     tracked: TrackedOrder[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -331,17 +333,26 @@ class OrderManager:
         quantity: int,
         price: int,
         time_in_force: str = v50.TimeInForce.DAY,
+        *,
+        expire_time: int | None = None,
     ) -> Order:
         """Enter a new limit order; returns it (state ``refused`` if risk said no).
 
         ``time_in_force`` is OUCH 5.0's byte (:class:`~tickwire.ouch.v50.TimeInForce`):
-        Day ``0``, IOC ``3``, GTX ``5`` or After Hours ``E``. Anything else is refused by
-        risk (``invalid``): another string, an ``int`` (``5`` is not ``"5"``), and GTT
-        ``6``, which needs an ExpireTime appendage this manager cannot send. A ``str``
-        (a ``TimeInForce`` member) is kept as the plain string of its characters; any
-        other value as given, for the refusal to name (``_invalid`` of
+        Day ``0``, IOC ``3``, GTX ``5``, GTT ``6`` or After Hours ``E``. Anything else is
+        refused by risk (``invalid``): another string, an ``int`` (``5`` is not ``"5"``).
+        A ``str`` (a ``TimeInForce`` member) is kept as the plain string of its
+        characters; any other value as given, for the refusal to name (``_invalid`` of
         :mod:`tickwire.engine.risk`; test ``test_engine_strategy_orders.py::
-        test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves``)."""
+        test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves``).
+
+        ``expire_time`` (keyword only; OUCH 5.0's ExpireTime, "seconds to live") goes
+        with GTT, and GTT needs it: 1 to 86,399 seconds, sent as the Enter's ExpireTime
+        appendage (OptionTag 15); the venue cancels what is left of the order that many
+        seconds after accepting it, reason ``T``. GTT without it, with 0 or 86,400 and
+        above, or an ``expire_time`` given with another Time In Force, is refused by risk
+        (``invalid``, :func:`tickwire.ouch.v50.time_in_force_error`) and nothing is sent.
+        Test: ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``."""
         now = self._clock()
         ref = 0 if self.inheriting else self._take_ref()
         symbol = wire_symbol(symbol) or symbol  # an invalid one is refused by risk
@@ -349,12 +360,23 @@ class OrderManager:
         if type(tif) is not str and isinstance(tif, str):
             tif = str.__str__(tif)  # a TimeInForce member: its characters
         order = Order(ref, symbol, side, price, quantity, tif, v50.cl_ord_id_for(ref), now)
+        appendages: tuple[v50.TagValue, ...] = ()
+        if expire_time is not None:
+            order.expire_time = expire_time
+            appendages = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, expire_time),)
         if not ref:  # no UserRefNum (left): refused, not kept in ``orders``
             return self._refuse(order, self._unnumbered())
         self.orders[ref] = order
         self._maybe_open[ref] = order
         refusal = self.risk.submit(
-            ref, symbol, side, quantity, price, self._risk_clock(), time_in_force=tif
+            ref,
+            symbol,
+            side,
+            quantity,
+            price,
+            self._risk_clock(),
+            time_in_force=tif,
+            appendages=appendages,
         )
         if refusal is not None:
             return self._refuse(order, refusal)
@@ -374,6 +396,7 @@ class OrderManager:
                 "N",  # intermarket_sweep_eligibility
                 "N",  # cross_type
                 order.cl_ord_id,
+                appendages,  # a GTT order's ExpireTime
             )
         )
         return order
@@ -386,8 +409,12 @@ class OrderManager:
         ``quantity`` is the new *open* size; the wire carries executed + open as OUCH
         requires. Returns the new order (``refused`` if risk said no), or None when the
         order is not live (nothing is sent). The replacement keeps the order's Time In
-        Force, checked again by risk (an inherited GTT order's replace is refused:
-        ``invalid``, no ExpireTime to send with it).
+        Force and ExpireTime (:meth:`submit`'s ``expire_time``), checked again by risk;
+        a GTT replacement's ExpireTime counts from the replace (OUCH 5.0: the Replace
+        carries its own appendages; the venue cancels the replacement that many seconds
+        after its Order Replaced). An inherited GTT order's replace is refused
+        (``invalid``: no ExpireTime known to send with it). Test:
+        ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``.
         """
         tracked = order.tracked  # (``state``, ``replaced_by``, ``open_qty``, read off it)
         if order.refused or tracked.state is not _W_LIVE or tracked.replaced_by is not None:
@@ -406,7 +433,11 @@ class OrderManager:
             v50.cl_ord_id_for(ref),
             now,
             replaces=order.user_ref_num,
+            expire_time=order.expire_time,
         )
+        appendages: tuple[v50.TagValue, ...] = ()
+        if order.expire_time is not None:
+            appendages = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, order.expire_time),)
         new.tracked.chain_filled = tracked.executed
         if not ref:  # no UserRefNum (left): refused, not kept in ``orders``
             return self._refuse(new, self._unnumbered())
@@ -421,6 +452,7 @@ class OrderManager:
             self._risk_clock(),
             replaces=order.user_ref_num,
             time_in_force=order.time_in_force,  # an inherited order's too (e.g. GTT)
+            appendages=appendages,
         )
         if refusal is not None:
             return self._refuse(new, refusal)
@@ -437,6 +469,7 @@ class OrderManager:
                 "Y",  # display
                 "N",  # intermarket_sweep_eligibility
                 new.cl_ord_id,
+                appendages,  # a GTT order's ExpireTime, counted from the replace
             )
         )
         return new
