@@ -83,6 +83,15 @@ class Twins:
         self.feed_ref += 1
         self._feed(AddOrder(self.locate, 0, self.ts(), self.feed_ref, side, shares, SYM, price))
 
+    def wait(self, seconds: int) -> None:
+        """Let ``seconds`` pass with nothing happening, then each side expires what is
+        due: the exchange's timer (``Account50.expire``), the backtest loop's wake
+        (``SimulatedVenue.expire``); the caller compares what they sent
+        (:meth:`unsolicited`)."""
+        self.t += seconds * 1_000_000_000
+        self.acct.expire()
+        self.venue.expire(self.ts())
+
     def send(self, msg: v50.InboundMessage) -> list[tuple[str, dict[str, Any]]]:
         """Both answers to ``msg``, compared; returns them (without their own numbers)."""
         self.venue_out.clear()

@@ -5,12 +5,14 @@ venue (``Twins``: a real ``MatchingEngine`` + ``Account50`` beside a real
 Each example is up to 30 steps of: our Enter (side B or S, sell short T and E too;
 quantity 0, 1, 999,999, 1,000,000 or a usual size; a price on a grid around the book,
 crossing or not, or 0, 1, OUCH's largest and one above; a Time In Force from OUCH 5.0's
-table, GTT with and without an ExpireTime, or a byte not in the table; a fresh
-UserRefNum or a repeat; now and then a symbol not listed),
+table, GTT with an ExpireTime of 1, 2 or 30 seconds and without one, or a byte not in
+the table; a fresh UserRefNum or a repeat; now and then a symbol not listed),
 a Replace of a UserRefNum (live, dead, never known, a replaced one's), a Cancel with a
 quantity (0, partial, above the open), someone else's bid or offer, a halt or resume
-(Stock Trading Action H, P, Q, T) and System Events Q, M and E (a close often followed
-by a reopening). Every answer, solicited (``Twins.send``) or not (``Twins.unsolicited``,
+(Stock Trading Action H, P, Q, T), System Events Q, M and E (a close often followed
+by a reopening) and a wait of 1 to 3 seconds (``Twins.wait``), after which each side
+expires what is due: a GTT order (Enter or Replace) whose ExpireTime ran out is
+canceled, reason ``T``, alike on both. Every answer, solicited (``Twins.send``) or not (``Twins.unsolicited``,
 after a market event), must be the same on both, field for field but each side's own
 timestamps and match numbers, order reference numbers renumbered.
 
@@ -29,10 +31,6 @@ Left out, by design (each named where the strategy leaves it out):
 * someone else's order crossing someone else's: the venue's rule 4 ("Incoming orders
   that cross us") is about our orders; the feed never shows a crossed book, while the
   engine would match the two;
-* a GTT's ExpireTime running out: the exchange cancels the order then, which the
-  backtest venue does not model (``docs/backtest.md``, "which the backtest venue ...
-  does not model"; its docstring does not say so); here the clock moves microseconds
-  per step and the shortest ExpireTime is a second, so it never runs out.
 """
 
 from __future__ import annotations
@@ -56,12 +54,20 @@ PRICES = [*GRID * 2, 0, 1, v50.MAX_PRICE, v50.MAX_PRICE + 1]
 #: Our quantities: usual sizes (twice, so most orders are valid) and OUCH's edges.
 QTYS = [*[60, 100, 150, 300] * 2, 0, 1, v50.MAX_QUANTITY, v50.MAX_QUANTITY + 1]
 EXPIRE = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+
+
+def _expire(seconds: int) -> tuple[v50.TagValue, ...]:
+    return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+
+
 #: Time In Force bytes with their appendages: the table (Day, GTX and After Hours
 #: twice, so most orders rest), then what is refused.
 TIFS: list[tuple[str, tuple[v50.TagValue, ...]]] = [
     *[("0", ()), ("5", ()), ("E", ())] * 2,
     ("3", ()),
     ("6", EXPIRE),
+    ("6", _expire(1)),
+    ("6", _expire(2)),
     ("6", ()),
     ("Q", ()),
 ]
@@ -96,9 +102,12 @@ states = st.tuples(st.just("state"), st.sampled_from("HPQTTT"))  # resume as oft
 #: System Events, one or a few in a row: a close is often followed by a reopening
 #: (``Q``) in the same step, so most of a flow runs with the market open.
 systems = st.tuples(st.just("system"), st.sampled_from(["Q", "M", "E", "MQ", "EQ", "MEQ"]))
+#: Whole seconds with nothing else happening: a GTT deadline (1, 2 or 30 s after its
+#: Accepted or Replaced) may pass (the clock otherwise moves microseconds a step).
+waits = st.tuples(st.just("wait"), st.sampled_from([1, 1, 2, 3]))
 #: One flow: orders and others' orders more often than market events.
 steps = st.lists(
-    st.one_of(enters, enters, replaces, replaces, cancels, others, others, states, systems),
+    st.one_of(enters, enters, replaces, replaces, cancels, others, others, states, systems, waits),
     min_size=5,
     max_size=30,
 )
@@ -174,6 +183,9 @@ def run(flow: list[tuple[Any, ...]]) -> None:
             if _crosses_others(tw, side, price):
                 continue
             tw.other(side, shares, price)
+            tw.unsolicited()
+        elif kind == "wait":
+            tw.wait(step[1])
             tw.unsolicited()
         elif kind == "state":
             tw.trading_state(step[1])

@@ -6,9 +6,12 @@ strategies that send valid orders through pre-trade risk; here random interleavi
 ITCH book messages (adds with any side byte, executions, cancels, deletes, replaces,
 non-displayed trades, halts, the open and the close, references that are unknown or
 reused) and raw OUCH 5.0 messages (any side, quantity, price, symbol and time in force,
-replaces and cancels of any of our orders, retransmitted UserRefNums) reach both venues,
-each over its own book, and after every message both have sent the same answers, made
-the same fills, and hold the same orders with the same queue ahead and the same shares
+GTT with an ExpireTime of 1 or 2 seconds among them, replaces and cancels of any of our
+orders, retransmitted UserRefNums), with waits of whole seconds (after which both are
+woken at that time, as the backtest loops wake them, or not, so what is due expires
+before the next message), reach both venues, each over its own book, and after every
+message both have sent the same answers, made the same fills, asked to be woken at the
+same deadlines, and hold the same orders with the same queue ahead and the same shares
 taken from feed orders."""
 
 from __future__ import annotations
@@ -53,7 +56,11 @@ _itch = st.one_of(
     # Halts and the close are rare, and mostly undone (T, Q): orders must get through.
     st.tuples(st.just("H"), st.sampled_from(["H", "T", "T", "T"])),
     st.tuples(st.just("S"), st.sampled_from(["M", "E", "Q", "Q", "Q", "Q"])),
+    # Whole seconds pass (a GTT's deadline may), then both are woken or not.
+    st.tuples(st.just("W"), st.sampled_from([1, 1, 2]), st.booleans()),
 )
+#: A Time In Force, ``6/N`` being GTT with an ExpireTime of N seconds (``6`` without).
+_GTT = {"6/1": 1, "6/2": 2}
 _ouch = st.one_of(
     # flaw: 0-7 one thing wrong (side, quantity, price, symbol, a retransmission), else none
     st.tuples(
@@ -61,7 +68,9 @@ _ouch = st.one_of(
         st.sampled_from("BSTE"),
         st.sampled_from([100, 300, 50, 1, 999_999]),
         _px,
-        st.sampled_from(["0", "0", "3", "0", "0", "3", "5", "6", "Q"]),  # 6, Q: refused
+        st.sampled_from(
+            ["0", "0", "3", "0", "0", "3", "5", "6", "Q", "6/1", "6/2"]
+        ),  # 6, Q: refused
         st.integers(0, 23),
     ),
     st.tuples(
@@ -69,7 +78,7 @@ _ouch = st.one_of(
         st.integers(0, 20),
         st.sampled_from([100, 300, 50, 1, 0, 1_000_000]),
         _px,
-        st.sampled_from(["0", "3", "0", "3", "6", "Q"]),
+        st.sampled_from(["0", "3", "0", "3", "6", "Q", "6/1", "6/2"]),
     ),
     st.tuples(st.just("cancel"), st.integers(0, 20), st.sampled_from([0, 10, 100, 0])),
 )
@@ -83,8 +92,10 @@ class Pair:
         self.c_out: list[v50.OutboundMessage] = []
         self.ref_books = BookManager()
         self.c_books: Any = cbook.make_book_manager("cython")
-        self.ref = SimulatedVenue(self.ref_books, self.ref_out.append)
-        self.comp: Any = compiled_venue(self.c_books, self.c_out.append)
+        self.ref_wakes: list[int] = []
+        self.c_wakes: list[int] = []
+        self.ref = SimulatedVenue(self.ref_books, self.ref_out.append, self.ref_wakes.append)
+        self.comp: Any = compiled_venue(self.c_books, self.c_out.append, self.c_wakes.append)
         self.t = 34_200_000_000_000
         self.match = 0
         self.user_ref = 0
@@ -134,13 +145,26 @@ class Pair:
             self.feed(Trade(LOC, 0, t, 0, side, shares, SYM, price, self.match))
         elif kind == "H":
             self.feed(StockTradingAction(LOC, 0, t, SYM, op[1], " ", ""))
+        elif kind == "W":
+            self.t += op[1] * 1_000_000_000
+            if op[2]:  # woken (the loops' wake); else what is due goes before what comes
+                self.ref.expire(self.t)
+                self.comp.expire(self.t)
         else:
             self.feed(SystemEvent(0, 0, t, op[1]))
+
+    @staticmethod
+    def tif(tif: str) -> tuple[str, tuple[v50.TagValue, ...]]:
+        """The Time In Force byte and appendages of ``tif`` (``6/N``: GTT, N seconds)."""
+        if tif in _GTT:
+            return "6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, _GTT[tif]),)
+        return tif, ()
 
     def ouch(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
         if kind == "enter":
             _, side, qty, price, tif, flaw = op
+            tif, appendages = self.tif(tif)
             symbol = SYM
             if flaw < 8:
                 side, qty, price, symbol = (
@@ -168,10 +192,12 @@ class Pair:
                     intermarket_sweep_eligibility="N",
                     cross_type="N",
                     cl_ord_id=v50.cl_ord_id_for(self.user_ref),
+                    appendages=appendages,
                 )
             )
         elif kind == "replace":
             _, back, qty, price, tif = op
+            tif, appendages = self.tif(tif)
             self.user_ref += 1
             self.send(
                 v50.ReplaceOrder(
@@ -183,6 +209,7 @@ class Pair:
                     display="Y",
                     intermarket_sweep_eligibility="N",
                     cl_ord_id=v50.cl_ord_id_for(self.user_ref),
+                    appendages=appendages,
                 )
             )
         else:
@@ -198,15 +225,17 @@ class Pair:
         assert c_live == ref_live
         for o in self.ref.live_orders():
             c = self.comp._live[o.user_ref_num]
-            assert (c.ahead, c.joined_ahead, c.ahead_refs, c.chain_filled) == (
+            assert (c.ahead, c.joined_ahead, c.ahead_refs, c.chain_filled, c.expires) == (
                 o.ahead,
                 o.joined_ahead,
                 o.ahead_refs,
                 o.chain_filled,
+                o.expires,
             )
             assert self.comp.queue_ahead(o.user_ref_num) == self.ref.queue_ahead(o.user_ref_num)
         assert sorted(self.comp._by_locate) == sorted(self.ref._by_locate)
         assert self.comp._last_ref == self.ref._last_ref
+        assert self.c_wakes == self.ref_wakes
 
 
 @settings(
