@@ -45,10 +45,11 @@ whose hand-built flows run on both venues.
 The event queue is in C as well (issue #16): the runner's heap of scheduled events (an
 OUCH message on its way to the venue, a venue answer on its way to the strategy, a timer)
 is ``ReplayCore``'s binary heap of typed entries keyed as the runner's tuples, (time,
-kind, seq): at equal times an arrival, then an answer, then a timer, then the order of
-scheduling (``_cbook.heap_less``). For the run, the core takes the runner's scheduling
-over (``ReplayCore._take_heap``: the events ``on_start`` scheduled move in, the order
-manager's ``send``, the venue's ``respond`` and the context's timers become the core's)
+kind, seq): at equal times a GTT deadline at the venue, then an arrival, then an answer,
+then a timer, then the order of scheduling (``_cbook.heap_less``). For the run, the core
+takes the runner's scheduling over (``ReplayCore._take_heap``: the events ``on_start``
+scheduled move in, the order manager's ``send``, the venue's ``respond`` and ``wake`` and
+the context's timers become the core's)
 and gives it back after the drain, before ``on_stop``. Its ``send`` and ``respond`` are the
 runner's ``_send`` and ``_respond``: a constant order or ack latency is added in C, a
 random one is drawn from the runner's seeded model, in the reference's order; the

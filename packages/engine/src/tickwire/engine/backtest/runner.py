@@ -11,9 +11,9 @@ Three clocks meet in one deterministic event queue, all in ns since midnight:
   latency draw; the venue's answers reach the strategy after an ack latency draw (both
   in order, like one TCP session).
 
-At equal times, scheduled events (order arrivals at the venue, answers, timers) come
-before the market message of that time, and feed deliveries of earlier messages come
-before it only when strictly earlier. Nothing reads the wall clock except the
+At equal times, scheduled events (a GTT order's deadline at the venue, then order
+arrivals at the venue, answers, timers) come before the market message of that time,
+and feed deliveries of earlier messages come before it only when strictly earlier. Nothing reads the wall clock except the
 optional runtime measurements, which are reported separately (``runtime``) because they
 are the only part of a report that differs between two runs.
 """
