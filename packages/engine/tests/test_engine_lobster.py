@@ -4,6 +4,7 @@ the message file replays into exactly the order book file."""
 from __future__ import annotations
 
 import csv
+import os
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -601,8 +602,10 @@ def test_engine_lobster_an_unreadable_manifest_removes_nothing(
     manifest = out / ".tickwire-export.json"
     (tmp_path / "outside.csv").write_text("mine\n")
     fmt = '{"format": "tickwire-export/2", "files": '
-    paths = [f'{fmt}{{"../outside.csv": [5, 1]}}}}', f'{fmt}{{"{out}/x.csv": [5, 1]}}}}']
-    stamps = [f'{fmt}{{"{first}_message_2.csv": {v}}}}}' for v in ("7", "[1]", "[-1, 2]")]
+    sha = '"' + "ab" * 32 + '"'
+    paths = [f'{fmt}{{"../outside.csv": [5, {sha}]}}}}', f'{fmt}{{"{out}/x.csv": [5, {sha}]}}}}']
+    bad_stamps = ("7", "[1]", f"[-1, {sha}]", "[5, 1]", '[5, "ab"]', f"[5, {sha.upper()}]")
+    stamps = [f'{fmt}{{"{first}_message_2.csv": {v}}}}}' for v in bad_stamps]
     old = '{"format": "tickwire-export/1", "files": ["a_message_2.csv"]}'  # names only
     for bad in ("{not json", '{"files": {}}', "[]", f"{fmt}[]}}", old, *paths, *stamps):
         assert main([*argv, "--symbol", first]) == 0
@@ -652,8 +655,9 @@ def test_engine_lobster_a_file_changed_since_its_export_stays(
 ) -> None:
     """A file an earlier export wrote that was changed since (a user saved a file under
     its name, or edited it) is not removed: the manifest records each file's size and
-    modification time, a file that matches neither is the user's now, and one warning
-    line names it. The manifest listed names only, so the next export deleted a user's
+    SHA-256, a file that matches them no more is the user's now, and one warning line
+    names it (one of the same size too, and one copied over with the export's
+    modification time). The manifest listed names only, so the next export deleted a user's
     file saved under a listed name; and a ``bbo.csv`` no export listed (a user's, or an
     older version's) was removed by its name alone."""
     books = BookManager()
@@ -665,11 +669,15 @@ def test_engine_lobster_a_file_changed_since_its_export_stays(
     export(day[:3000], [first], out, levels=2, bbo_format=None)
     assert (out / "bbo.csv").read_text() == "my own BBO series\n"
     saved = out / f"{first}_message_2.csv"
-    saved.write_text("my notes, saved under an exported name\n")
+    size, times = saved.stat().st_size, saved.stat()
+    note = "my notes, saved under an exported name\n"
+    saved.write_text((note * (size // len(note) + 1))[:size])  # the same size
+    os.utime(saved, ns=(times.st_atime_ns, times.st_mtime_ns))  # and time, as cp -p
+    mine = saved.read_text()
     argv = ["export", "--symbol", second, "--levels", "2", "--out", str(out), "--bbo", "csv"]
     assert main([*argv, "--messages", "3000", "--symbols", "20", "--day-seed", "3"]) == 0
     text, err = capsys.readouterr()
-    assert saved.read_text() == "my notes, saved under an exported name\n"
+    assert saved.read_text() == mine
     assert not (out / f"{first}_orderbook_2.csv").exists()  # unchanged: removed
     assert err == (
         f"warning: kept 1 file an earlier export wrote in {out}, changed since: "

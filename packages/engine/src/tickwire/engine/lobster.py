@@ -42,7 +42,7 @@ are read as a time series (test: ``test_engine_lobster_says_when_time_goes_back`
 
 Each export that writes files lists them in ``out_dir``'s manifest,
 :data:`MANIFEST_NAME` (written last, whole, through :func:`tickwire.cli.atomic_path`),
-with each file's size and modification time, and one that ends with every chosen symbol
+with each file's size and SHA-256, and one that ends with every chosen symbol
 found removes the files the earlier manifest lists that it did not write and that are as
 the export left them, listed in :attr:`ExportResult.removed`; a listed file changed since
 stays, in :attr:`ExportResult.changed` (:func:`_remove_earlier`): a tool removes only
@@ -66,7 +66,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+import hashlib
 import json
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +135,7 @@ class ExportResult:
     near_misses: dict[str, list[str]] = field(default_factory=dict)
     #: Files of an earlier export removed from the folder (:func:`_remove_earlier`).
     removed: list[Path] = field(default_factory=list)
-    #: Files an earlier export wrote that were changed since (another size or time): kept,
+    #: Files an earlier export wrote that were changed since (another size or content): kept,
     #: and no longer listed; ``engine export`` names them in a warning.
     changed: list[Path] = field(default_factory=list)
     #: Why the folder's earlier manifest (:data:`MANIFEST_NAME`) could not be read (no
@@ -454,8 +457,11 @@ MANIFEST_NAME = ".tickwire-export.json"
 #: The manifest's ``format`` (a manifest of another is unreadable: nothing removed).
 _MANIFEST_FORMAT = "tickwire-export/2"
 
-#: A file as an export left it: its size in bytes and modification time in ns.
-Stamp = tuple[int, int]
+_SHA256 = re.compile("[0-9a-f]{64}")
+
+#: A file as an export left it: its size in bytes and its SHA-256 (hex). Its content, not
+#: its modification time, so that two exports of the same data write the same manifest.
+Stamp = tuple[int, str]
 
 
 def _plain_file(path: Path) -> bool:
@@ -464,23 +470,23 @@ def _plain_file(path: Path) -> bool:
 
 
 def _stamp(path: Path) -> Stamp:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
+    with path.open("rb") as f:
+        return os.fstat(f.fileno()).st_size, hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _as_written(path: Path, stamp: Stamp) -> bool:
-    """True if ``path`` is a regular file of the size and modification time ``stamp``
-    recorded when an export wrote it, or is gone (nothing of the user's to keep)."""
+    """True if ``path`` is a regular file of the size and SHA-256 ``stamp`` recorded when
+    an export wrote it, or is gone (nothing of the user's to keep)."""
     if not path.exists() and not path.is_symlink():
         return True
-    return _plain_file(path) and _stamp(path) == stamp
+    return _plain_file(path) and path.stat().st_size == stamp[0] and _stamp(path) == stamp
 
 
 def _read_manifest(out: Path) -> tuple[dict[str, Stamp], str | None]:
     """The files ``out``'s manifest (:data:`MANIFEST_NAME`) lists, each with its
     :data:`Stamp`, and None; or none and why it cannot be read (unreadable, not JSON,
     another format, a name that is not a file directly in ``out``: ``../x``, ``a/b``, a
-    stamp that is not two integers). No manifest (an older version's folder, or none
+    stamp that is not a size and a SHA-256). No manifest (an older version's folder, or none
     yet) lists nothing. Why: :func:`_remove_earlier` removes what it lists, and a name it
     cannot trust must remove nothing. Test:
     ``test_engine_lobster.py::test_engine_lobster_an_unreadable_manifest_removes_nothing``."""
@@ -506,9 +512,12 @@ def _read_manifest(out: Path) -> tuple[dict[str, Stamp], str | None]:
         if not (
             isinstance(stamp, list)
             and len(stamp) == 2
-            and all(type(v) is int and v >= 0 for v in stamp)
+            and type(stamp[0]) is int
+            and stamp[0] >= 0
+            and isinstance(stamp[1], str)
+            and _SHA256.fullmatch(stamp[1])
         ):
-            return {}, f"gives {name!r} {stamp!r}, not its size and time"
+            return {}, f"gives {name!r} {stamp!r}, not its size and SHA-256"
         listed[name] = (stamp[0], stamp[1])
     return listed, None
 
