@@ -451,10 +451,42 @@ def test_a_gtt_order_goes_with_its_expire_time() -> None:
     assert ok.state is OrderState.PENDING and len(sent) == before + 1
 
 
+def test_a_replace_of_an_inherited_gtt_order_carries_its_expire_time() -> None:
+    """An order inherited from a previous run as GTT takes the ExpireTime its replayed
+    Order Accepted repeats (the appendage, OptionTag 15): its replace goes as GTT with
+    that ExpireTime, as for this run's GTT orders. So does a replacement inherited from a
+    replayed Order Replaced, with the Replace's own ExpireTime (here 5, the original's
+    30). Before: the inherited order had no ``expire_time`` and its replace was refused
+    ``invalid``, nothing sent."""
+    sent: list[object] = []
+    m = OrderManager(sent.append, RiskEngine(RiskLimits()), lambda: 7)
+    m.inheriting = True
+    exp30 = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+    exp5 = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 5),)
+    m.on_message(v50.OrderAccepted(1, 1, "B", 100, "AAPL", PX, "6", "Y", 9001, "P",
+                                   "N", "N", "L", "X1", exp30))  # fmt: skip
+    m.on_message(v50.OrderAccepted(2, 2, "S", 100, "AAPL", PX + 500, "6", "Y", 9002, "P",
+                                   "N", "N", "L", "X2", exp30))  # fmt: skip
+    m.on_message(v50.OrderReplaced(3, 2, 3, "S", 100, "AAPL", PX + 400, "6", "Y", 9003,
+                                   "P", "N", "N", "L", "X3", exp5))  # fmt: skip
+    m.inherit(4)
+    first, replacement = m.inherited_open()
+    assert (first.expire_time, replacement.expire_time) == (30, 5)
+    for o, exp in ((first, exp30), (replacement, exp5)):
+        new = m.replace(o, price=o.price + 100)
+        assert new is not None and new.state is OrderState.PENDING, new and new.reason
+        rep = sent[-1]
+        assert isinstance(rep, v50.ReplaceOrder) and rep.orig_user_ref_num == o.user_ref_num
+        assert (rep.time_in_force, rep.appendages) == ("6", exp)
+        assert v50.decode_inbound(v50.encode(rep)) == rep
+    assert len(sent) == 2
+
+
 def test_a_replace_of_an_inherited_gtt_order_is_refused() -> None:
     """A replace carries its order's Time In Force and risk checks it again: an order
-    inherited from a previous run as GTT (its ExpireTime unknown here) cannot be replaced
-    (``invalid``), nothing is sent; the old manager sent the Replace as GTT without one."""
+    inherited from a previous run as GTT whose replayed Order Accepted repeats no
+    ExpireTime (unknown here) cannot be replaced (``invalid``), nothing is sent; the old
+    manager sent the Replace as GTT without one. (One that repeats it: next test above.)"""
     sent: list[object] = []
     m = OrderManager(sent.append, RiskEngine(RiskLimits()), lambda: 7)
     m.inheriting = True

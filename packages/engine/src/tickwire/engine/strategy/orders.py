@@ -412,9 +412,11 @@ class OrderManager:
         Force and ExpireTime (:meth:`submit`'s ``expire_time``), checked again by risk;
         a GTT replacement's ExpireTime counts from the replace (OUCH 5.0: the Replace
         carries its own appendages; the venue cancels the replacement that many seconds
-        after its Order Replaced). An inherited GTT order's replace is refused
-        (``invalid``: no ExpireTime known to send with it). Test:
-        ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``.
+        after its Order Replaced). An inherited GTT order carries the ExpireTime its
+        replayed Order Accepted (or Order Replaced) repeated (:meth:`_inherit`); only one
+        whose answer repeated none is refused (``invalid``: no ExpireTime to send). Tests:
+        ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``,
+        ``test_engine_strategy_orders.py::test_a_replace_of_an_inherited_gtt_order_carries_its_expire_time``.
         """
         tracked = order.tracked  # (``state``, ``replaced_by``, ``open_qty``, read off it)
         if order.refused or tracked.state is not _W_LIVE or tracked.replaced_by is not None:
@@ -563,6 +565,11 @@ class OrderManager:
         orders took their replayed answers for unknown ones (the first execution tripped
         its kill switch) and knew neither the position nor the orders resting. Test:
         ``test_engine_live.py::test_a_restart_on_a_session_with_history_inherits_it``.
+        A GTT order's ExpireTime is taken from the answer's repeated appendages
+        (:func:`tickwire.ouch.v50.expire_time`, the Accepted's or the Replaced's) into
+        :attr:`Order.expire_time`, so :meth:`replace` sends it as for this run's GTT
+        orders; without it an inherited GTT's replace was refused ``invalid``. Test:
+        ``test_engine_strategy_orders.py::test_a_replace_of_an_inherited_gtt_order_carries_its_expire_time``.
         """
         ref = getattr(msg, "user_ref_num", None)
         if ref is None:
@@ -572,7 +579,8 @@ class OrderManager:
         if isinstance(msg, v50.OrderAccepted) and ref not in self.orders:
             symbol = wire_symbol(msg.symbol) or msg.symbol
             o = Order(ref, symbol, msg.side, msg.price, msg.quantity,
-                      msg.time_in_force, msg.cl_ord_id, ts, inherited=True)  # fmt: skip
+                      msg.time_in_force, msg.cl_ord_id, ts, inherited=True,
+                      expire_time=v50.expire_time(msg.appendages))  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
@@ -583,7 +591,7 @@ class OrderManager:
                 return False
             o = Order(ref, orig.symbol, orig.side, msg.price, msg.quantity,
                       msg.time_in_force, msg.cl_ord_id, ts, replaces=orig.user_ref_num,
-                      inherited=True)  # fmt: skip
+                      inherited=True, expire_time=v50.expire_time(msg.appendages))  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
