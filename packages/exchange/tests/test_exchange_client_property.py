@@ -5,7 +5,11 @@ Property (OUCH 5.0 and 4.2): a real :class:`~tickwire.ouch.orders.OrderBook50` /
 trusts) sends random requests through a real ``Account50`` / ``Account42`` in front of a
 real ``MatchingEngine`` (sans-I/O, the ``Venue`` of ``_exchange_venue.py``), interleaved
 with other parties' orders trading against ours, halts and resumes, System Events ``M``,
-``E`` and ``Q`` and the clock moving (Day, IOC, GTX; 4.2 Time In Force in seconds).
+``E`` and ``Q`` and the clock moving (Day, IOC, GTX, GTT of 1-3 s: Enters, Replaces
+that keep GTT, turn a GTT into Day and a Day into GTT, ticks of 1-4 s that cross their
+deadlines, so the exchange cancels them ``T`` unsolicited, crossing Cancels and Replaces
+in flight, its expiry timer now and then late, so what is due expires as the next request
+is handled; 4.2 Time In Force in seconds).
 Every answer, solicited or not, is encoded and fed to the client. Requests reach the
 exchange and answers the client either at once (every step) or only on drawn ``deliver``
 and ``read`` steps, so requests and answers cross in flight. After every step:
@@ -25,7 +29,7 @@ and ``read`` steps, so requests and answers cross in flight. After every step:
 A request the client book refuses (``OuchError``: a key it holds no chain under, a
 replaced or unknown order) is sent raw to the exchange, which must ignore it (not a
 replacement in flight: the book knows it by its original's key until the Order Replaced).
-Run locally with ``TW_PROPERTY_EXAMPLES=3000`` and several ``--hypothesis-seed``.
+Run locally with ``TW_PROPERTY_EXAMPLES=5000`` and several ``--hypothesis-seed``.
 """
 
 from __future__ import annotations
@@ -63,8 +67,12 @@ _price = st.one_of(
 _qty = st.one_of(st.sampled_from(VALID_QTYS), st.sampled_from(VALID_QTYS), st.sampled_from(QTYS))
 # the latest key sent (most often), the one before, ... (too far: unknown)
 _which = st.one_of(st.just(0), st.integers(0, 2), st.integers(0, 8))
-_enter = st.tuples(st.just("enter"), st.sampled_from(SIDES), _qty, _price, st.integers(0, 5))
-_replace = st.tuples(st.just("replace"), _which, _qty, _price, st.integers(0, 5))
+# 5.0: a GTT of 1-3 s (ExpireTime) instead of the drawn Time In Force, or 0: not GTT
+# (4.2 ignores it): Enters and Replaces of GTT orders, a GTT replaced by a Day order and
+# a Day order by a GTT, whose deadlines the ``tick`` steps (1-4 s) cross.
+_gtt = st.sampled_from([0, 0, 0, 1, 2, 3])
+_enter = st.tuples(st.just("enter"), st.sampled_from(SIDES), _qty, _price, st.integers(0, 5), _gtt)
+_replace = st.tuples(st.just("replace"), _which, _qty, _price, st.integers(0, 5), _gtt)
 _cancel = st.tuples(st.just("cancel"), _which, st.sampled_from([0, 0, 1, 30, 100, 200]))
 _modify = st.tuples(
     st.just("modify"), _which, st.sampled_from(SIDES), st.sampled_from([0, 1, 30, 50, 100, 200])
@@ -86,7 +94,9 @@ _step = st.one_of(
     _other,
     _other,
     st.tuples(st.just("state"), st.sampled_from(["H", "T", "T", "M", "E", "Q", "Q", "Q"])),
-    st.tuples(st.just("tick"), st.integers(1, 4)),
+    # the clock moves 1-4 s; the server's expiry timer fires then, or (True) late: what
+    # is due expires only before the next request or other party's order is handled
+    st.tuples(st.just("tick"), st.integers(1, 4), st.sampled_from([False, False, True])),
     st.tuples(st.just("deliver"), st.integers(1, 3)),  # requests reach the exchange
     st.tuples(st.just("read"), st.integers(1, 4)),  # answers reach the client
 )
@@ -94,6 +104,17 @@ _steps = st.lists(_step, min_size=10, max_size=40)
 
 #: 5.0 Time In Force by draw: Day, IOC, GTX (and Day again).
 _TIF50 = [v50.TimeInForce.DAY, v50.TimeInForce.IOC, v50.TimeInForce.GTX, v50.TimeInForce.DAY]
+
+
+def _tif50(tif: int, gtt: int) -> dict[str, Any]:
+    """The 5.0 Time In Force keywords drawn: GTT with an ExpireTime of ``gtt`` seconds, or
+    (``gtt`` 0) ``_TIF50``'s and no appendage."""
+    if gtt:
+        exp = v50.TagValue(v50.OptionTag.EXPIRE_TIME, gtt)
+        return {"time_in_force": v50.TimeInForce.GTT, "appendages": (exp,)}
+    return {"time_in_force": _TIF50[tif % 4]}
+
+
 #: 4.2 Time In Force by draw: IOC, market hours, system hours, seconds.
 _TIF42 = [v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS, 1, 2, 5]
 
@@ -131,6 +152,7 @@ class _Run:
             n -= 1
             req, raw = self.inbound.pop(0)
             if raw:  # a request the client book refused: the exchange must ignore it too
+                self.v.acct.expire()  # (what ``handle`` does first: the timer was late)
                 before = self.v.state()
                 out = self.v.acct.handle(req)  # type: ignore[arg-type]
                 assert out == [] and self.v.state() == before, (req, out)
@@ -178,20 +200,20 @@ class _Run:
         kind = s[0]
         c, v = self.client, self.v
         if kind == "enter":
-            _, side, qty, price, tif = s
+            _, side, qty, price, tif, *gtt = s
             if self.version == 50:
-                req = c.enter(side, qty, "AAPL", price, time_in_force=_TIF50[tif % 4])
+                req = c.enter(side, qty, "AAPL", price, **_tif50(tif, gtt[0] if gtt else 0))
                 self.keys.append(req.user_ref_num)
             else:
                 req = c.enter(side, qty, "AAPL", price, time_in_force=_TIF42[tif])
                 self.keys.append(req.order_token)
             self.handle(req)
         elif kind == "replace":
-            _, which, qty, price, tif = s
+            _, which, qty, price, tif, *gtt = s
             key = self.key(which)
             try:
                 if self.version == 50:
-                    req = c.replace(key, qty, price, time_in_force=_TIF50[tif % 4])
+                    req = c.replace(key, qty, price, **_tif50(tif, gtt[0] if gtt else 0))
                     self.keys.append(req.user_ref_num)
                 else:
                     req = c.replace(key, qty, price, time_in_force=_TIF42[tif])
@@ -237,10 +259,12 @@ class _Run:
             self.handle(req)
         elif kind == "other":
             _, side, qty, price, ioc = s
+            v.acct.expire()  # what is due first, as the server does (``_expire_due``)
             v.engine.submit("AAPL", side, qty, price, ioc=ioc)
             self.feed([])
         elif kind == "state":
             code = s[1]
+            v.acct.expire()  # (as the server does before any flow message)
             if code in "HT":
                 v.engine.set_trading_state("AAPL", code)
             else:
@@ -248,7 +272,8 @@ class _Run:
             self.feed([])
         elif kind == "tick":
             self.now[0] += s[1] * _NS
-            v.acct.expire()
+            if not s[2:] or not s[2]:  # else the timer is late: ``handle`` expires first
+                v.acct.expire()
             self.feed([])
         elif kind == "deliver":
             self.deliver(s[1])
