@@ -402,6 +402,62 @@ def test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock() 
     v.equal()
 
 
+def test_ouch50_an_order_replaced_of_a_gtt_replacement_repeats_its_appendages_and_counts_from_the_replace() -> None:  # fmt: skip
+    """The Order Replaced of a Replace to GTT repeats the Replace's own appendages (its
+    ExpireTime, not the original's), on the wire too, and the replacement is canceled
+    ``T`` that many seconds after the Order Replaced, the original's deadline forgotten,
+    whether the original was GTT (partly executed: the replacement opens the rest) or
+    Day; a Replace of a GTT to Day repeats no appendage and has no deadline. What the
+    backtest venue answers (``tests/test_exchange_venue_replace_parity.py``,
+    ``packages/engine/tests/test_engine_backtest_queue.py::test_gtt_*``)."""
+    s = 1_000_000_000
+    t0 = 36_000 * s
+    now = [t0]
+    v = _Venue(Account50, clock=lambda: now[0])
+
+    def gtt(seconds: int) -> tuple[v50.TagValue, ...]:
+        return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+
+    def enter(ref: int, price: int, tif: str, app: tuple[v50.TagValue, ...]) -> None:
+        e = v50.EnterOrder(ref, "B", 100, "AAPL", price, tif, "Y", "P", "N", "N", "X", app)
+        assert [type(m) for m in v.acct.handle(e)] == [v50.OrderAccepted]
+
+    def replace(old: int, new: int, tif: str, app: tuple[v50.TagValue, ...]) -> v50.OrderReplaced:  # fmt: skip
+        r = v50.ReplaceOrder(old, new, 100, 1_390_000 - new, tif, "Y", "N", f"R{new}", app)
+        [rep] = v.acct.handle(r)
+        assert isinstance(rep, v50.OrderReplaced) and rep.timestamp == now[0]
+        assert v50.decode_outbound(v50.encode(rep)) == rep
+        return rep
+
+    enter(1, 1_400_000, "6", gtt(3))  # deadline t0 + 3 s
+    enter(2, 1_390_000, "0", ())  # Day
+    enter(3, 1_380_000, "6", gtt(1))  # deadline t0 + 1 s
+    v.engine.submit("AAPL", "S", 30, 1_400_000, ioc=True)  # 1 executes 30
+    v.sent.clear()
+    now[0] = t0 + s // 2
+    rep = replace(1, 4, "6", gtt(2))  # GTT -> GTT of its own 2 s: t0 + 2.5 s
+    assert (rep.quantity, rep.time_in_force, rep.appendages) == (70, "6", gtt(2))
+    rep = replace(2, 5, "6", gtt(1))  # Day -> GTT: t0 + 1.5 s
+    assert (rep.time_in_force, rep.appendages) == ("6", gtt(1))
+    rep = replace(3, 6, "0", ())  # GTT -> Day: no deadline (3's was t0 + 1 s)
+    assert (rep.time_in_force, rep.appendages) == ("0", ())
+    assert v.acct.next_expiry() == t0 + 3 * s // 2
+
+    now[0] = t0 + 3 * s // 2
+    assert v.acct.expire() == 1 and v.sent == [v50.OrderCanceled(now[0], 5, 100, "T")]
+    v.sent.clear()
+    now[0] = t0 + 5 * s // 2 - 1  # not yet
+    assert v.acct.expire() == 0 and v.sent == []
+    now[0] = t0 + 5 * s // 2  # before 1's old deadline (t0 + 3 s)
+    assert v.acct.expire() == 1 and v.sent == [v50.OrderCanceled(now[0], 4, 70, "T")]
+    v.sent.clear()
+    now[0] = t0 + 10 * s
+    assert v.acct.expire() == 0 and v.sent == [] and v.acct.next_expiry() is None
+    live = {k for k, r in v.acct.records.items() if r.state == "live"}
+    assert live == {6}
+    v.equal()
+
+
 @pytest.mark.parametrize("seconds", [0, 86_400, 2**32 - 1])
 def test_ouch50_a_gtt_expire_time_of_0_or_a_day_or_more_is_refused(seconds: int) -> None:
     """ExpireTime "Must be less than 86400" (a day), and 0 is no expire time, which GTT
