@@ -39,7 +39,7 @@ class Twins:
         self.t = 34_200_000_000_000
         self.engine = MatchingEngine(lambda m: None, lambda f: self.acct.on_fill(f), self.ts)
         self.acct_sent: list[object] = []
-        self.acct = Account50("TW", self.engine, self.acct_sent.append)
+        self.acct = Account50("TW", self.engine, self.acct_sent.append, deadline_clock=self.ts)
         self.books = BookManager()
         self.venue_out: list[v50.OutboundMessage] = []
         # each side's order reference numbers, renumbered by first appearance (_plain)

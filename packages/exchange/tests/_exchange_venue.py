@@ -1,7 +1,8 @@
 """The sans-I/O exchange the account tests drive: a real MatchingEngine and a real
 account, every message the engine publishes encoded and replayed into a real BookManager
 (``equal`` checks the two books agree), the account's answers kept in ``sent``; the
-engine's clock is ``clock`` (always 1 unless a test drives it)."""
+engine's clock is ``clock`` (always 1 unless a test drives it), and so is the account's
+deadline clock unless a test gives its own ``deadline_clock``."""
 
 from __future__ import annotations
 
@@ -18,13 +19,18 @@ class Venue:
     """An engine whose every published message is encoded and replayed into books."""
 
     def __init__(
-        self, account: type[Account50] | type[Account42], clock: Callable[[], int] = lambda: 1
+        self,
+        account: type[Account50] | type[Account42],
+        clock: Callable[[], int] = lambda: 1,
+        deadline_clock: Callable[[], int] | None = None,
     ) -> None:
         self.books = BookManager()
         self.published: list[bytes] = []
         self.sent: list[object] = []
         self.engine = MatchingEngine(self._publish, lambda f: self.acct.on_fill(f), clock)
-        self.acct = account("TW", self.engine, self.sent.append)
+        self.acct = account(
+            "TW", self.engine, self.sent.append, deadline_clock=deadline_clock or clock
+        )
         self.engine.system("Q")
         self.engine.add_instrument("AAPL")
 

@@ -195,3 +195,45 @@ def test_undecodable_ouch_is_counted_and_logged(caplog: pytest.LogCaptureFixture
     assert len(lines) == 2 and all("not decoded, not answered" in line for line in lines)
     assert "OUCH 5.0 from ('127.0.0.1', " in lines[0] and "(TW)" in lines[0]
     assert "EnterOrder is 47 bytes or more, got 44" in lines[1]
+
+
+async def _deadlines_across_midnight() -> tuple[float, list[object], list[object]]:
+    s = 1_000_000_000
+    wall, mono = [86_399 * s + 9 * s // 10], [5_000 * s]  # 23:59:59.9 local; any
+    config = ExchangeConfig(feed_target=("127.0.0.1", 9), ouch42_port=0)
+    ex = Exchange(config, clock=lambda: wall[0], deadline_clock=lambda: mono[0])
+    sent: list[object] = []
+    ex.account42.send = sent.append
+    ex.open_market()
+    ex.engine.add_instrument("AAPL")
+    enter = v42.EnterOrder("A", "B", 100, "AAPL", 1_400_000, 10, "TW", "Y", "P", "N", 0, "N", " ")  # fmt: skip
+    ex._expire_due()  # as _on_ouch42 does, then answers
+    [acc] = ex.account42.handle(enter)
+    ex._arm_expiry()
+    try:
+        wall[0], mono[0] = s // 2, mono[0] + 6 * s // 10  # midnight passed
+        ex._on_expiry_timer()  # the timer a hair early: nothing due, it re-arms
+        loop = asyncio.get_running_loop()
+        assert ex._expiry_timer is not None
+        delay = ex._expiry_timer.when() - loop.time()
+        before = list(sent)
+        wall[0], mono[0] = 9 * s + 9 * s // 10, mono[0] + 94 * s // 10  # 10 s on
+        ex._expire_due()  # before the next OUCH message or flow message
+        return delay, before, [acc, *sent]
+    finally:
+        if ex._expiry_timer is not None:
+            ex._expiry_timer.cancel()
+
+
+def test_the_timer_and_expire_due_measure_deadlines_on_the_deadline_clock() -> None:
+    """A 4.2 order of 10 s accepted at 23:59:59.9 local: after midnight the exchange's
+    timer, re-armed, waits the 9.4 s left (not a day), and 10 s after its acceptance
+    ``_expire_due`` cancels it ``T``, stamped 00:00:09.9. Before, both compared its
+    deadline (86,409.9 s on the wall clock of the day) with the wall clock, back at 0:
+    the timer slept a day and the order never expired."""
+    delay, before, got = run(_deadlines_across_midnight())
+    assert 9.3 < delay < 9.5
+    assert before == []
+    acc, *canceled = got
+    assert isinstance(acc, v42.OrderAccepted)
+    assert canceled == [v42.OrderCanceled(9_900_000_000, "A", 100, "T")]

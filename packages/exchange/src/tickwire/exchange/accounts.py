@@ -47,6 +47,7 @@ sent, then the exception goes on.
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -62,7 +63,7 @@ __all__ = ["TIMEOUT", "Account42", "Account50", "OrderRecord", "v42_lifetime", "
 #: Market Hours, a 4.2 order at the end of its Time In Force in seconds, a 5.0 GTT order at
 #: the end of its ExpireTime. The one name the backtest venues use too.
 TIMEOUT = v50.CANCELED_TIMEOUT
-#: Nanoseconds in a second: a 4.2 Time In Force in seconds, on the engine's clock (ns).
+#: Nanoseconds in a second: a 4.2 Time In Force in seconds, a GTT ExpireTime (ns).
 _NS = 1_000_000_000
 #: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port, whose Rejected
 #: says each as its letter (``tickwire.ouch.v42.reject_letter``).
@@ -83,7 +84,7 @@ class OrderRecord:
     open: int = 0
     state: str = "live"  # live, done, rejected
     day: bool = False  # ends with market hours (5.0 Time In Force 0; 4.2 99998)
-    expires: int | None = None  # engine clock (ns) it is canceled at (4.2 TIF in s, GTT)
+    expires: int | None = None  # deadline clock (ns) it is canceled at (4.2 TIF in s, GTT)
 
 
 def v42_lifetime(time_in_force: int) -> int | None:
@@ -118,10 +119,18 @@ def v50_lifetime(time_in_force: str, appendages: tuple[v50.TagValue, ...]) -> in
 
 class _AccountBase:
     def __init__(
-        self, name: str, engine: MatchingEngine, send: Callable[[object], None] | None = None
+        self,
+        name: str,
+        engine: MatchingEngine,
+        send: Callable[[object], None] | None = None,
+        *,
+        deadline_clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.name = name
         self.engine = engine
+        #: The clock (ns, only runs forward) order deadlines are measured on: see
+        #: :meth:`_expire_after`. Not the engine's clock, which stamps the messages.
+        self.deadline_clock = deadline_clock
         self.send: Callable[[object], None] = send if send is not None else (lambda m: None)
         self.ledger = Ledger()
         self.entered: list[int | str] = []
@@ -220,15 +229,31 @@ class _AccountBase:
         if dec:
             self._emit(self._canceled(tag, dec, TIMEOUT))
 
-    def _expire_after(self, rec: OrderRecord, accepted: int, lifetime: int | None) -> None:
-        """Give ``rec`` (accepted at engine time ``accepted``) its deadline, if any."""
+    def _expire_after(self, rec: OrderRecord, lifetime: int | None) -> None:
+        """Give ``rec``, accepted (or replaced) now, its deadline, if any: the one place
+        that says what a deadline is.
+
+        Rule: a deadline is :attr:`deadline_clock` at acceptance plus the order's
+        ``lifetime`` (:func:`v42_lifetime`, :func:`v50_lifetime`), and :meth:`expire`,
+        :meth:`next_expiry` and the server's timer (``Exchange._arm_expiry``,
+        ``Exchange._expire_due``) compare it with that clock only. The clock only runs
+        forward (the server's is ``time.monotonic_ns``; a sans-I/O user gives its own);
+        the engine's clock stays for the timestamps (ITCH and OUCH: nanoseconds since
+        midnight). Why: a Time In Force in seconds and an ExpireTime are intervals, and
+        they were measured on the wall clock of the day, so an order accepted just before
+        local midnight never expired (the clock went back to 0 below its deadline) and a
+        daylight-saving change made every deadline an hour late (or early). Tests:
+        ``test_exchange_deadlines.py::test_orders_expire_on_time_across_local_midnight``,
+        ``test_exchange_deadlines.py::test_orders_expire_on_time_when_the_wall_clock_steps_an_hour``.
+        """
         if lifetime is None or rec.state != "live":
             return
-        rec.expires = accepted + lifetime
+        rec.expires = self.deadline_clock() + lifetime
         heapq.heappush(self._deadlines, (rec.expires, len(self.entered), rec.key))
 
     def next_expiry(self) -> int | None:
-        """The engine time (ns) :meth:`expire` next has an order to cancel at, or None."""
+        """The time (ns, on :attr:`deadline_clock`) :meth:`expire` next has an order to
+        cancel at, or None."""
         heap = self._deadlines
         while heap:
             deadline, _, key = heap[0]
@@ -239,26 +264,28 @@ class _AccountBase:
         return None
 
     def expire(self, now: int | None = None) -> int:
-        """Cancel every live order whose time is up at engine time ``now`` (default: the
-        engine's clock); returns how many.
+        """Cancel every live order whose time is up at ``now`` on :attr:`deadline_clock`
+        (default: that clock's reading); returns how many.
 
         Rule: an OUCH 4.2 order whose Time In Force is N seconds (:func:`v42_lifetime`),
         and an OUCH 5.0 GTT order whose ExpireTime appendage is N seconds
-        (:func:`v50_lifetime`), is canceled N seconds after it was accepted (the timestamp
-        of its Order Accepted or Order Replaced: a replacement's own Time In Force and
-        appendages count from its replace), earliest deadline first: the feed shows its
+        (:func:`v50_lifetime`), is canceled N seconds after it was accepted (its Order
+        Accepted or Order Replaced: a replacement's own Time In Force and appendages count
+        from its replace), earliest deadline first: the feed shows its
         Order Delete and the account answers Order Canceled, reason :data:`TIMEOUT`,
-        unsolicited. Time is the engine's clock, so the exchange is driven sans-I/O:
+        unsolicited. Time is :attr:`deadline_clock` (:meth:`_expire_after`, never the
+        engine's clock of the day), given to the account, so the exchange is driven sans-I/O:
         ``handle`` (both versions) expires what is due before it answers (a Cancel or
         Replace of an order whose time is up finds it gone), and the server calls this
         when :meth:`next_expiry` comes and before anything can trade
         (``Exchange._expire_due``). Why: every such order was good for ever (5.0 GTT
         until the End of System Hours took it). Tests:
         ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``,
-        ``test_exchange_hostile.py::test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock``.
+        ``test_exchange_hostile.py::test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock``,
+        and across midnight and a daylight-saving change, ``test_exchange_deadlines.py``.
         """
         if now is None:
-            now = self.engine.clock()
+            now = self.deadline_clock()
         n = 0
         while (deadline := self.next_expiry()) is not None and deadline <= now:
             _, _, key = heapq.heappop(self._deadlines)
@@ -463,9 +490,14 @@ class Account50(_AccountBase):
     """An OUCH 5.0 port (see the module docs)."""
 
     def __init__(
-        self, name: str, engine: MatchingEngine, send: Callable[[object], None] | None = None
+        self,
+        name: str,
+        engine: MatchingEngine,
+        send: Callable[[object], None] | None = None,
+        *,
+        deadline_clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
-        super().__init__(name, engine, send)
+        super().__init__(name, engine, send, deadline_clock=deadline_clock)
         self.last_user_ref_num = 0
         #: The ClOrdID of every order accepted, entered or replaced (a Replace Order
         #: Request carries the replacement's own), for the answers that carry one.
@@ -514,7 +546,7 @@ class Account50(_AccountBase):
                 self._batch = None
                 reason = Reject.PROCESSING_ERROR
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
-            self._expire_after(rec, ts, v50_lifetime(msg.time_in_force, msg.appendages))
+            self._expire_after(rec, v50_lifetime(msg.time_in_force, msg.appendages))
             acc = v50.OrderAccepted(
                 ts, msg.user_ref_num, msg.side, msg.quantity, msg.symbol, msg.price,
                 msg.time_in_force, msg.display, rec.ref, msg.capacity,
@@ -583,7 +615,7 @@ class Account50(_AccountBase):
         rec.ref = ref
         rec.open = resting
         rec.state = "live" if resting else "done"
-        self._expire_after(rec, ts, v50_lifetime(msg.time_in_force, msg.appendages))
+        self._expire_after(rec, v50_lifetime(msg.time_in_force, msg.appendages))
         rep = v50.OrderReplaced(
             ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, new_open, old.symbol,
             msg.price, msg.time_in_force, msg.display, ref, "P",
@@ -661,7 +693,7 @@ class Account42(_AccountBase):
             rec, unfilled = self._enter(
                 msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc, day
             )
-            self._expire_after(rec, ts, v42_lifetime(msg.time_in_force))
+            self._expire_after(rec, v42_lifetime(msg.time_in_force))
             acc = v42.OrderAccepted(
                 ts, msg.order_token, msg.buy_sell_indicator, msg.shares, msg.stock, msg.price,
                 msg.time_in_force, msg.firm, msg.display, rec.ref, msg.capacity,
@@ -728,7 +760,7 @@ class Account42(_AccountBase):
         rec.ref = ref
         rec.open = resting
         rec.state = "live" if resting else "done"
-        self._expire_after(rec, ts, v42_lifetime(msg.time_in_force))
+        self._expire_after(rec, v42_lifetime(msg.time_in_force))
         rep = v42.OrderReplaced(
             ts, msg.replacement_order_token, old.side, new_open, old.symbol, msg.price,
             msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,

@@ -17,7 +17,9 @@
   before its answers left (the harshest moment for a client).
 
 OUCH 4.2 orders with a Time In Force in seconds, and OUCH 5.0 GTT orders with an
-ExpireTime, expire on the engine's clock
+ExpireTime, expire on a monotonic clock (``time.monotonic_ns``, :attr:`Exchange.deadline_clock`:
+the wall clock of the day, which stamps ITCH and OUCH, goes back to 0 at midnight and
+steps at a daylight-saving change)
 (:meth:`~tickwire.exchange.accounts.Account42.expire`, ``Account50.expire``): a timer fires at the next
 deadline (:meth:`Exchange._arm_expiry`), and what is due expires before any OUCH
 message is handled or any flow message applied (:meth:`Exchange._expire_due`), so an
@@ -36,7 +38,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tickwire.cli import log_first
@@ -128,14 +131,28 @@ class FaultyPublisher(MoldPublisher):
 
 
 class Exchange:
-    """The simulated exchange (see the module docs). ``await Exchange.start(config)``."""
+    """The simulated exchange (see the module docs). ``await Exchange.start(config)``.
 
-    def __init__(self, config: ExchangeConfig) -> None:
+    ``clock`` stamps the ITCH and OUCH messages (ns since midnight: the wall clock of the
+    day); ``deadline_clock`` measures the orders' deadlines, the accounts' and the
+    timer's alike (ns, only runs forward: ``_AccountBase._expire_after`` in
+    ``tickwire.exchange.accounts`` says why).
+    """
+
+    def __init__(
+        self,
+        config: ExchangeConfig,
+        *,
+        clock: Callable[[], int] = wall_clock_ns,
+        deadline_clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         self.config = config
-        self.engine = MatchingEngine(self._publish_itch, self._on_fill, wall_clock_ns)
+        self.engine = MatchingEngine(self._publish_itch, self._on_fill, clock)
         self.flow = FlowReplayer(self.engine)
-        self.account50 = Account50("ouch50", self.engine)
-        self.account42 = Account42("ouch42", self.engine)
+        #: What order deadlines are measured on (both accounts, :meth:`_arm_expiry`).
+        self.deadline_clock = deadline_clock
+        self.account50 = Account50("ouch50", self.engine, deadline_clock=deadline_clock)
+        self.account42 = Account42("ouch42", self.engine, deadline_clock=deadline_clock)
         self.feed: FaultyPublisher | None = None
         self.ouch50: SoupServerRunner | None = None
         self.ouch42: SoupServerRunner | None = None
@@ -234,14 +251,18 @@ class Exchange:
         deadlines; an order gone since leaves it early, which only costs a full look), so
         the check per flow message is one comparison: asking both accounts every time
         made seeding the books 60% slower.
+
+        Deadlines are on :attr:`deadline_clock`, the accounts' own (never the engine's
+        wall clock of the day). Test:
+        ``test_exchange_server.py::test_the_timer_and_expire_due_measure_deadlines_on_the_deadline_clock``.
         """
         at = self._expiry_at
-        if at is not None and at <= self.engine.clock():
+        if at is not None and at <= self.deadline_clock():
             self._expire_now()
 
     def _expire_now(self) -> None:
         """Expire what is due in both accounts, then re-arm the timer (the timer's own
-        call: it may fire a hair before its deadline by the engine's clock)."""
+        call: it may fire a hair before its deadline by :attr:`deadline_clock`)."""
         for account in (self.account50, self.account42):
             account.expire()
         self._arm_expiry()
@@ -262,7 +283,7 @@ class Exchange:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        delay = max(0.0, (at - self.engine.clock()) / 1e9)
+        delay = max(0.0, (at - self.deadline_clock()) / 1e9)
         self._expiry_timer = loop.call_later(delay, self._on_expiry_timer)
 
     def _on_expiry_timer(self) -> None:
