@@ -242,6 +242,11 @@ def test_day_orders_expire_at_the_close_and_the_feed_shows_it() -> None:
         v.equal()
 
 
+def _gtt(seconds: int) -> tuple[v50.TagValue, ...]:
+    """The appendages of a GTT order of ``seconds`` to live: its ExpireTime."""
+    return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+
+
 def test_every_order_left_expires_at_the_end_of_system_hours() -> None:
     """System Event ``E``: each live order, whatever its Time In Force (5.0 GTX, After
     Hours, GTT; 4.2 system hours 99999 and seconds), is canceled, reason ``T``, sent
@@ -250,7 +255,7 @@ def test_every_order_left_expires_at_the_end_of_system_hours() -> None:
     the end of the system's day."""
     from tickwire.itch import OrderDelete, decode
 
-    gtt = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 60),)
+    gtt = _gtt(60)
     for account in (Account50, Account42):
         v = _Venue(account)
         other = v.engine.submit("AAPL", "B", 100, 1_300_000)[0]
@@ -353,9 +358,6 @@ def test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock() 
     now = [t0]
     v = _Venue(Account50, clock=lambda: now[0])
 
-    def gtt(seconds: int) -> tuple[v50.TagValue, ...]:
-        return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
-
     def enter(ref: int, price: int, tif: str, app: tuple[v50.TagValue, ...]) -> list[object]:
         e = v50.EnterOrder(ref, "B", 100, "AAPL", price, tif, "Y", "P", "N", "N", "X", app)
         return v.acct.handle(e)
@@ -364,12 +366,12 @@ def test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock() 
         r = v50.ReplaceOrder(old, new, 100, price, tif, "Y", "N", "X", app)
         return v.acct.handle(r)
 
-    assert [type(m) for m in enter(1, 1_400_000, "6", gtt(5))] == [v50.OrderAccepted]
-    assert [type(m) for m in enter(2, 1_390_000, "6", gtt(10))] == [v50.OrderAccepted]
-    assert [type(m) for m in enter(3, 1_380_000, "6", gtt(5))] == [v50.OrderAccepted]
-    assert [type(m) for m in enter(4, 1_370_000, "6", gtt(3))] == [v50.OrderAccepted]
+    assert [type(m) for m in enter(1, 1_400_000, "6", _gtt(5))] == [v50.OrderAccepted]
+    assert [type(m) for m in enter(2, 1_390_000, "6", _gtt(10))] == [v50.OrderAccepted]
+    assert [type(m) for m in enter(3, 1_380_000, "6", _gtt(5))] == [v50.OrderAccepted]
+    assert [type(m) for m in enter(4, 1_370_000, "6", _gtt(3))] == [v50.OrderAccepted]
     now[0] = t0 + 2 * s  # 3's replacement (5 s of its own) ends at t0 + 7 s
-    assert [type(m) for m in replace(3, 5, 1_360_000, "6", gtt(5))] == [v50.OrderReplaced]
+    assert [type(m) for m in replace(3, 5, 1_360_000, "6", _gtt(5))] == [v50.OrderReplaced]
     assert [type(m) for m in replace(4, 6, 1_350_000, "0", ())] == [v50.OrderReplaced]  # Day
 
     now[0] = t0 + 5 * s - 1  # not yet
@@ -415,9 +417,6 @@ def test_ouch50_an_order_replaced_of_a_gtt_replacement_repeats_its_appendages_an
     now = [t0]
     v = _Venue(Account50, clock=lambda: now[0])
 
-    def gtt(seconds: int) -> tuple[v50.TagValue, ...]:
-        return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
-
     def enter(ref: int, price: int, tif: str, app: tuple[v50.TagValue, ...]) -> None:
         e = v50.EnterOrder(ref, "B", 100, "AAPL", price, tif, "Y", "P", "N", "N", "X", app)
         assert [type(m) for m in v.acct.handle(e)] == [v50.OrderAccepted]
@@ -429,16 +428,16 @@ def test_ouch50_an_order_replaced_of_a_gtt_replacement_repeats_its_appendages_an
         assert v50.decode_outbound(v50.encode(rep)) == rep
         return rep
 
-    enter(1, 1_400_000, "6", gtt(3))  # deadline t0 + 3 s
+    enter(1, 1_400_000, "6", _gtt(3))  # deadline t0 + 3 s
     enter(2, 1_390_000, "0", ())  # Day
-    enter(3, 1_380_000, "6", gtt(1))  # deadline t0 + 1 s
+    enter(3, 1_380_000, "6", _gtt(1))  # deadline t0 + 1 s
     v.engine.submit("AAPL", "S", 30, 1_400_000, ioc=True)  # 1 executes 30
     v.sent.clear()
     now[0] = t0 + s // 2
-    rep = replace(1, 4, "6", gtt(2))  # GTT -> GTT of its own 2 s: t0 + 2.5 s
-    assert (rep.quantity, rep.time_in_force, rep.appendages) == (70, "6", gtt(2))
-    rep = replace(2, 5, "6", gtt(1))  # Day -> GTT: t0 + 1.5 s
-    assert (rep.time_in_force, rep.appendages) == ("6", gtt(1))
+    rep = replace(1, 4, "6", _gtt(2))  # GTT -> GTT of its own 2 s: t0 + 2.5 s
+    assert (rep.quantity, rep.time_in_force, rep.appendages) == (70, "6", _gtt(2))
+    rep = replace(2, 5, "6", _gtt(1))  # Day -> GTT: t0 + 1.5 s
+    assert (rep.time_in_force, rep.appendages) == ("6", _gtt(1))
     rep = replace(3, 6, "0", ())  # GTT -> Day: no deadline (3's was t0 + 1 s)
     assert (rep.time_in_force, rep.appendages) == ("0", ())
     assert v.acct.next_expiry() == t0 + 3 * s // 2
@@ -465,7 +464,7 @@ def test_ouch50_a_gtt_expire_time_of_0_or_a_day_or_more_is_refused(seconds: int)
     invalid details (the original canceled ``Z``, the UserRefNum not consumed). Both
     were taken, and the order rested for ever."""
     v = _Venue(Account50)
-    app = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+    app = _gtt(seconds)
     e = v50.EnterOrder(1, "B", 100, "AAPL", 1_400_000, "6", "Y", "P", "N", "N", "X", app)
     assert v.acct.handle(e) == [v50.Rejected(1, 1, v50.RejectReason.OTHER, "X")]
     v.acct.handle(_enter50(2, 1_390_000))
