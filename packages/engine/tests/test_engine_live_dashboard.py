@@ -325,3 +325,14 @@ def test_render_escapes_control_characters_from_the_feed() -> None:
     raw = console.export_text(styles=True)  # with rich's own styling: ESC [ ... m only
     assert "\x1b[2J" not in raw and "\x1b]0;" not in raw and "\x9b" not in raw
     assert "\\x1b[2J\\x9bH" in raw and "\\x1b]0;pwned\\x07" in raw
+
+
+def test_uptime_is_measured_on_a_monotonic_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``uptime_s`` (status, the dashboard's ``up``) is an interval: the wall clock set back
+    an hour (an NTP step, a hand-set clock) leaves it as it was. It was ``time.time()``
+    minus the start, so it went negative (``up -3600s``) or jumped."""
+    eng = _engine()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600.0)
+    up = eng.snapshot()["uptime_s"]
+    assert 0 <= up < 60, up

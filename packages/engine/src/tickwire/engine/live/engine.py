@@ -308,7 +308,11 @@ class LiveEngine:
         #: feed (ITCH) and OUCH messages no decoder could read (:meth:`_undecodable`)
         self.undecodable_itch = 0
         self.undecodable_ouch = 0
-        self.started = time.time()
+        self.started = time.time()  # the wall clock at the start (a time stamp)
+        #: ``time.monotonic`` at the start: ``uptime_s`` is an interval, so it is measured
+        #: on a clock that only runs forward (a wall clock set back made it negative).
+        #: Test: ``test_engine_live_dashboard.py::test_uptime_is_measured_on_a_monotonic_clock``.
+        self._started_monotonic = time.monotonic()
         self._stop = asyncio.Event()
         self._control: asyncio.AbstractServer | None = None
         #: control connections that have not sent their line yet, oldest first (the ones
@@ -929,7 +933,7 @@ class LiveEngine:
             "latency_ns": percentiles(list(r.latencies)),
             # the strategy's ctx.log: every line went to the tickwire.engine.strategy logger
             "log": {"lines": r.log.lines, "last": list(r.log.recent)[-LOG_SHOWN:]},
-            "uptime_s": round(time.time() - self.started, 3),
+            "uptime_s": round(time.monotonic() - self._started_monotonic, 3),
         }
 
 
