@@ -202,6 +202,7 @@ EXPECTED_OUTPUT: dict[tuple[str, str], list[str]] = {
     ("packages/fpga/README.md", "import"): ['"orders": 1', "0x54574650"],
     ("packages/exchange/README.md", "import"): ["R INVALID_SYMBOL", "{'AAPL': 200}"],
     ("docs/index.md", "itch.read("): ["12012 [('P', 5000), ('A', 4997)]"],
+    ("docs/backtest.md", "expire_time=2"): ["accepted cancelled T 2 s later"],
 }
 
 
