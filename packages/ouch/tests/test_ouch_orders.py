@@ -16,7 +16,7 @@ def test_ouch_book50_lifecycle_through_host() -> None:
             book.on_message(v50.decode_outbound(v50.encode(r)))
         return replies
 
-    a = book.enter("B", 500, "AAPL", 1_500_000, time_in_force=v50.TimeInForce.IOC)
+    a = book.enter("B", 500, "AAPL", 1_500_000)  # Day: an IOC order never rests here
     assert a.user_ref_num == 100 and a.cl_ord_id == "TW000000000100"
     assert book.orders[100].state == "pending" and book.pending() == [a]
     [acc] = exchange(a)
@@ -218,3 +218,114 @@ def test_a_cancel_reject_ends_the_cancel_it_answers() -> None:
     book42.cancel(e.order_token, 100)
     book42.on_message(v42.CancelReject(2, e.order_token))
     assert book42.pending() == [] and book42.orders[e.order_token].state == "live"
+
+
+def enter50(urn: int, qty: int = 100, tif: str = "0", appendages: tuple[v50.TagValue, ...] = ()) -> v50.EnterOrder:  # fmt: skip
+    return v50.EnterOrder(urn, "B", qty, "AAPL", 1_000_000, tif, "Y", "P", "N", "N", f"C{urn}", appendages)  # fmt: skip
+
+
+def enter42(token: str, shares: int = 100, tif: int = v42.TIF_MARKET_HOURS) -> v42.EnterOrder:
+    return v42.EnterOrder(token, "B", shares, "AAPL", 1_000_000, tif, "", "Y", "A", "N", 0, "N", " ")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("qty", "price", "tif", "appendages"),
+    [
+        (0, 1_000_000, "0", ()),  # quantity
+        (MAXQ + 1, 1_000_000, "0", ()),
+        (100, 0, "0", ()),  # price
+        (100, MAXP + 1, "0", ()),
+        (100, 1_000_000, "Q", ()),  # Time In Force byte
+        (100, 1_000_000, "6", ()),  # GTT without ExpireTime
+        (100, 1_000_000, "6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 86_400),)),
+    ],
+)
+def test_hosts_cancel_the_original_of_a_replace_of_invalid_details(
+    qty: int, price: int, tif: str, appendages: tuple[v50.TagValue, ...]
+) -> None:
+    """OUCH 5.0 section 2.2 case 2 (4.2 the same), as the simulated exchange answers: a
+    Replace whose details OUCH refuses cancels the original (Order Canceled of its open
+    shares, reason Z) and does not consume the replacement's UserRefNum (token), which a
+    later Enter may take. The host replaced whatever it was given."""
+    host = OuchHost50()
+    host.handle(enter50(1, 300), 1)
+    bad = v50.ReplaceOrder(1, 2, qty, price, tif, "Y", "N", "C2", appendages)
+    assert host.handle(bad, 2) == [v50.OrderCanceled(2, 1, 300, "Z")]
+    assert host.live == {} and host.handle(bad, 3) == []  # the original is gone
+    [acc] = host.handle(enter50(2), 4)  # UserRefNum 2 not consumed
+    assert isinstance(acc, v50.OrderAccepted)
+
+    if tif != "0":  # 4.2's Time In Force is seconds: no byte to refuse
+        return
+    host42 = OuchHost42()
+    host42.handle(enter42("A", 300), 1)
+    bad42 = v42.ReplaceOrder("A", "B", qty, price, v42.TIF_MARKET_HOURS, "Y", "N", 0)
+    assert host42.handle(bad42, 2) == [v42.OrderCanceled(2, "A", 300, "Z")]
+    assert host42.live == {}
+    [acc42] = host42.handle(enter42("B"), 3)  # token B not used
+    assert isinstance(acc42, v42.OrderAccepted)
+
+
+def test_hosts_never_rest_an_ioc_order() -> None:
+    """Nothing executes on a host, so an IOC order (an Enter, or a Replace to IOC) is
+    accepted (replaced) and canceled whole at once, reason I, as the simulated exchange
+    answers with no liquidity. The host rested it as a Day order."""
+    host = OuchHost50()
+    [acc, can] = host.handle(enter50(1, 300, "3"), 5)
+    assert isinstance(acc, v50.OrderAccepted)
+    assert can == v50.OrderCanceled(5, 1, 300, "I") and host.live == {}
+    host.handle(enter50(2, 200), 6)
+    [rep, can2] = host.handle(v50.ReplaceOrder(2, 3, 150, 1_000_000, "3", "Y", "N", "C3"), 7)
+    assert isinstance(rep, v50.OrderReplaced) and rep.quantity == 150
+    assert can2 == v50.OrderCanceled(7, 3, 150, "I") and host.live == {}
+
+    host42 = OuchHost42()
+    [acc42, can42] = host42.handle(enter42("A", 300, v42.TIF_IOC), 5)
+    assert isinstance(acc42, v42.OrderAccepted)
+    assert can42 == v42.OrderCanceled(5, "A", 300, "I") and host42.live == {}
+    host42.handle(enter42("B", 200), 6)
+    rep42 = v42.ReplaceOrder("B", "C", 150, 1_000_000, v42.TIF_IOC, "Y", "N", 0)
+    [_, can42b] = host42.handle(rep42, 7)
+    assert can42b == v42.OrderCanceled(7, "C", 150, "I") and host42.live == {}
+
+
+def test_hosts_expire_a_gtt_or_4_2_time_in_force_in_seconds_on_the_deadline_clock() -> None:
+    """A 5.0 GTT order (ExpireTime N s) and a 4.2 order of Time In Force N seconds are
+    canceled N s after their Accepted (a replacement: after its Replaced), reason T,
+    earliest first, as the simulated exchange does; measured on ``deadline_clock`` (only
+    runs forward), not on the timestamps, which here go back (midnight). ``handle``
+    expires what is due first; ``expire``/``next_expiry`` let a timer do it unsolicited.
+    The host never expired an order."""
+    mono = [1_000]
+    s = 1_000_000_000
+
+    def gtt(seconds: int) -> tuple[v50.TagValue, ...]:
+        return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+
+    host = OuchHost50(deadline_clock=lambda: mono[0])
+    host.handle(enter50(1, 100, "6", gtt(2)), 86_399 * s)
+    host.handle(enter50(2, 200, "6", gtt(1)), 86_399 * s)
+    host.handle(enter50(3, 300, "0"), 86_399 * s)
+    assert host.next_expiry() == 1_000 + s
+    mono[0] += s  # the timestamps of the day went back to 0 at midnight
+    assert host.expire(5) == [v50.OrderCanceled(5, 2, 200, "T")]
+    assert host.next_expiry() == 1_000 + 2 * s
+    # a Replace of order 1 to GTT 3 s: its deadline counts from the replace
+    host.handle(v50.ReplaceOrder(1, 4, 100, 1_000_000, "6", "Y", "N", "C4", gtt(3)), 6)
+    mono[0] += 2 * s
+    assert host.expire(7) == []  # 1's deadline is forgotten
+    mono[0] += s
+    # handle expires what is due before it answers: the Cancel finds order 4 gone
+    assert host.handle(v50.CancelOrder(4, 0), 8) == [v50.OrderCanceled(8, 4, 100, "T")]
+    assert set(host.live) == {3} and host.next_expiry() is None
+
+    mono[0] = 50
+    host42 = OuchHost42(deadline_clock=lambda: mono[0])
+    host42.handle(enter42("A", 100, 2), 86_399 * s)
+    host42.handle(enter42("B", 100, v42.TIF_SYSTEM_HOURS), 86_399 * s)
+    assert host42.next_expiry() == 50 + 2 * s
+    mono[0] += 2 * s - 1
+    assert host42.expire(1) == []
+    mono[0] += 1
+    assert host42.expire(2) == [v42.OrderCanceled(2, "A", 100, "T")]
+    assert set(host42.live) == {"B"} and host42.next_expiry() is None

@@ -63,8 +63,6 @@ __all__ = ["TIMEOUT", "Account42", "Account50", "OrderRecord", "v42_lifetime", "
 #: Market Hours, a 4.2 order at the end of its Time In Force in seconds, a 5.0 GTT order at
 #: the end of its ExpireTime. The one name the backtest venues use too.
 TIMEOUT = v50.CANCELED_TIMEOUT
-#: Nanoseconds in a second: a 4.2 Time In Force in seconds, a GTT ExpireTime (ns).
-_NS = 1_000_000_000
 #: Reject reasons: OUCH 5.0's table (Appendix D), also for a 4.2 port, whose Rejected
 #: says each as its letter (``tickwire.ouch.v42.reject_letter``).
 Reject = v50.RejectReason
@@ -87,34 +85,13 @@ class OrderRecord:
     expires: int | None = None  # deadline clock (ns) it is canceled at (4.2 TIF in s, GTT)
 
 
-def v42_lifetime(time_in_force: int) -> int | None:
-    """How long (ns) a 4.2 order of ``time_in_force`` lives, or None: no time limit.
-
-    Rule: OUCH 4.2's Time In Force is a number of seconds but for ``v42.TIF_IOC`` (0),
-    ``TIF_MARKET_HOURS`` (99998, a Day order: :meth:`_AccountBase.at_close`) and
-    ``TIF_SYSTEM_HOURS`` (99999). Test:
-    ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
-    """
-    if time_in_force in (v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS):
-        return None
-    return time_in_force * _NS
-
-
-def v50_lifetime(time_in_force: str, appendages: tuple[v50.TagValue, ...]) -> int | None:
-    """How long (ns) a 5.0 order of ``time_in_force`` with ``appendages`` lives, or None:
-    no time limit.
-
-    Rule: GTT (``6``) lives its ExpireTime appendage's seconds
-    (:func:`tickwire.ouch.v50.expire_time`); every other Time In Force has no deadline of
-    its own (Day ends at the End of Market Hours, :meth:`_AccountBase.at_close`). A GTT
-    whose ExpireTime is missing, 0 or 86,400 and above never gets here: the Enter is
-    Rejected, the Replace has invalid details (:func:`tickwire.ouch.v50.time_in_force_error`).
-    Test: ``test_exchange_hostile.py::test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock``.
-    """
-    if time_in_force != v50.TimeInForce.GTT:
-        return None
-    seconds = v50.expire_time(appendages)
-    return None if seconds is None else seconds * _NS
+#: How long (ns) a 4.2 order of a Time In Force lives, or None: no time limit (a number
+#: of seconds but for 0 IOC, 99998 market hours, 99999 system hours). The one rule,
+#: :func:`tickwire.ouch.v42.lifetime`, which ``OuchHost42`` shares.
+v42_lifetime = v42.lifetime
+#: How long (ns) a 5.0 order lives: a GTT its ExpireTime's seconds, else None. The one
+#: rule, :func:`tickwire.ouch.v50.lifetime`, which ``OuchHost50`` shares.
+v50_lifetime = v50.lifetime
 
 
 class _AccountBase:

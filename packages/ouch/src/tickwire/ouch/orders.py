@@ -13,8 +13,10 @@ spec requires.
 
 Host side, :class:`OuchHost50` and :class:`OuchHost42` answer inbound
 messages the way an OUCH port does for the order lifecycle (accept, replace,
-cancel, modify by :func:`modify_refusal`, account query; duplicates ignored). They are conformance hosts
-for tests, examples and benchmarks, not a matching engine: nothing executes.
+cancel, modify by :func:`modify_refusal`, account query; duplicates ignored; IOC orders
+canceled at once, GTT and 4.2 Time In Force in seconds expired on a deadline clock), as
+the simulated exchange's accounts answer an account alone in an open market. They are
+conformance hosts for tests, examples and benchmarks, not a matching engine: nothing executes.
 
 The client books' order state is the one :class:`~tickwire.ouch.tracker.OrderTracker`:
 the books add the request side (UserRefNums or tokens, validation, the requests not yet
@@ -25,6 +27,8 @@ under its current key.
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar
@@ -201,6 +205,68 @@ def modify_refusal(side: str, new_side: str, open_shares: int, quantity: int) ->
     return None
 
 
+class _HostDeadlines(Generic[K]):
+    """The order deadlines of a conformance host: a 5.0 GTT's ExpireTime, a 4.2 Time In
+    Force in seconds (:func:`~tickwire.ouch.v50.lifetime`, :func:`~tickwire.ouch.v42.lifetime`).
+
+    Rule: an order accepted (or replaced: the replacement's own Time In Force counts from
+    the replace) with a lifetime is canceled that long after, earliest deadline first,
+    ties in arrival order: Order Canceled, reason ``T``
+    (:data:`~tickwire.ouch.v50.CANCELED_TIMEOUT`), stamped ``now``. Deadlines are
+    measured on :attr:`deadline_clock` (ns, a clock that only runs forward; default
+    ``time.monotonic_ns``), never on the timestamps of the day, as the simulated
+    exchange's accounts measure theirs (their ``deadline_clock``). ``handle(msg, now)``
+    expires what is due first (a request naming an order whose time is up finds it gone),
+    :meth:`expire` and :meth:`next_expiry` let a caller (``serve_ouch``'s timer) expire
+    unsolicited. Why: the hosts never expired an order, where the exchange does. Tests:
+    ``test_ouch_orders.py::test_hosts_expire_a_gtt_or_4_2_time_in_force_in_seconds_on_the_deadline_clock``,
+    ``packages/exchange/tests/test_exchange_host_parity.py``.
+    """
+
+    live: dict[K, Any]
+
+    def _init_deadlines(self, deadline_clock: Callable[[], int]) -> None:
+        #: The clock (ns, only runs forward) order deadlines are measured on.
+        self.deadline_clock = deadline_clock
+        self._deadlines: list[tuple[int, int, K]] = []  # (deadline, arrival, key)
+        self._expires: dict[K, int] = {}
+        self._arrivals = 0
+
+    def _expire_after(self, key: K, lifetime: int | None) -> None:
+        """Give order ``key``, live from now, its deadline when it has a ``lifetime``."""
+        self._arrivals += 1
+        if lifetime is None:
+            return
+        deadline = self.deadline_clock() + lifetime
+        self._expires[key] = deadline
+        heapq.heappush(self._deadlines, (deadline, self._arrivals, key))
+
+    def next_expiry(self) -> int | None:
+        """The time (ns, on :attr:`deadline_clock`) :meth:`expire` next has an order to
+        cancel at, or None."""
+        heap = self._deadlines
+        while heap:
+            deadline, _, key = heap[0]
+            if key in self.live and self._expires.get(key) == deadline:
+                return deadline
+            heapq.heappop(heap)  # gone meanwhile (canceled, replaced, modified to 0)
+            if key not in self.live:
+                self._expires.pop(key, None)
+        return None
+
+    def _expire_due(self, at: int | None) -> list[K]:
+        """Take every live order whose deadline is at or before ``at`` (default:
+        :attr:`deadline_clock` now) out of :attr:`live`; returns their keys, in order."""
+        if at is None:
+            at = self.deadline_clock()
+        gone: list[K] = []
+        while (deadline := self.next_expiry()) is not None and deadline <= at:
+            _, _, key = heapq.heappop(self._deadlines)
+            del self._expires[key]
+            gone.append(key)
+        return gone
+
+
 # ================================================================ OUCH 5.0
 class OrderBook50(_ClientBook[int]):
     """Client-side OUCH 5.0 order state keyed by UserRefNum."""
@@ -308,46 +374,79 @@ class OrderBook50(_ClientBook[int]):
         return self._apply(msg)
 
 
-class OuchHost50:
+class OuchHost50(_HostDeadlines[int]):
     """The host side of an OUCH 5.0 port's order lifecycle (no matching).
 
     ``handle(inbound, now)`` returns the outbound messages to sequence, stamped
     ``now`` (ns since midnight: sans-I/O, the caller owns the clock;
     :func:`~tickwire.ouch.client.serve_ouch` passes the wall clock). Enter and
     Replace with a UserRefNum at or below the last one processed are ignored
-    as retransmissions (spec 1.2); superfluous cancels are ignored.
+    as retransmissions (spec 1.2); superfluous cancels are ignored. It answers as the
+    simulated exchange's ``Account50`` (the reference) answers an account alone in an
+    open market: ``packages/exchange/tests/test_exchange_host_parity.py`` drives both.
 
     An Enter whose side, quantity or price OUCH refuses is Rejected with the reason of
     :func:`~tickwire.ouch.v50.order_fields_reason` (0x09 side, 0x13 quantity, 0x1D
     price, in that order), then one whose Time In Force
     :func:`~tickwire.ouch.v50.time_in_force_error` refuses with 0x0F Other, the
     simulated exchange's and the backtest venue's answers (this host has no symbols and
-    no market state to check). Its UserRefNum is consumed, as there. A Replace is not
-    checked: this host replaces whatever it is given, as before (it keeps no executions,
-    so it has no section 2.2 case 2 of its own; the simulated exchange answers that).
-    Why: the host checked only the quantity and accepted any side, price or Time In
-    Force byte. Test:
+    no market state to check). Its UserRefNum is consumed, as there. Why: the host
+    checked only the quantity and accepted any side, price or Time In Force byte. Test:
     ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
+
+    A Replace of a live order whose details those same rules refuse (the quantity, the
+    new price, the Time In Force and its ExpireTime; the side is the original's) is
+    OUCH 5.0 section 2.2 case 2: the original is canceled (Order Canceled, reason ``Z``)
+    and the replacement's UserRefNum is not consumed, as the exchange answers. Nothing
+    executes here, so no Replace replaces an order dead (the exchange's section 2.2 case
+    for a total at or below the shares executed). Why: the host replaced whatever it was
+    given. Test: ``test_ouch_orders.py::test_hosts_cancel_the_original_of_a_replace_of_invalid_details``.
+
+    An IOC order (Enter, or Replace to IOC) never rests: nothing here can fill it, so its
+    Order Accepted (Replaced) is followed by an Order Canceled of all its shares, reason
+    ``I``, as the exchange answers with no liquidity. Why: the host rested it as a Day
+    order. Test: ``test_ouch_orders.py::test_hosts_never_rest_an_ioc_order``.
+
+    A GTT order expires after its ExpireTime: see :class:`_HostDeadlines` (the
+    ``deadline_clock`` keyword, :meth:`expire`, :meth:`next_expiry`).
     """
 
-    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], int] | None = None,
+        *,
+        deadline_clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         #: deprecated: read by :meth:`handle` only when it is given no ``now``
         self.clock = _deprecated_clock("OuchHost50", clock)
         self.last_user_ref_num = 0
         self.next_order_reference_number = 1
         self.live: dict[int, v50.OrderAccepted | v50.OrderReplaced] = {}
         self.ignored = 0
+        self._init_deadlines(deadline_clock)
+
+    def expire(self, now: int, at: int | None = None) -> list[v50.OutboundMessage]:
+        """Cancel every live order whose deadline is at or before ``at`` on
+        :attr:`deadline_clock` (default: that clock now): Order Canceled of its open
+        shares, reason ``T``, stamped ``now`` (ns since midnight), earliest first."""
+        out: list[v50.OutboundMessage] = []
+        for key in self._expire_due(at):
+            order = self.live.pop(key)
+            out.append(v50.OrderCanceled(now, key, order.quantity, v50.CANCELED_TIMEOUT))
+        return out
 
     def handle(self, msg: v50.InboundMessage, now: int | None = None) -> list[v50.OutboundMessage]:
         ts = _stamp(self, now)
+        expired = self.expire(ts)
+        return expired + self._handle(msg, ts)
+
+    def _handle(self, msg: v50.InboundMessage, ts: int) -> list[v50.OutboundMessage]:
         if isinstance(msg, v50.EnterOrder):
             if msg.user_ref_num <= self.last_user_ref_num:
                 self.ignored += 1
                 return []
             self.last_user_ref_num = msg.user_ref_num
-            reason = v50.order_fields_reason(msg.side, msg.quantity, msg.price)
-            if reason is None and v50.time_in_force_error(msg.time_in_force, msg.appendages):
-                reason = v50.RejectReason.OTHER
+            reason = _fields_reason50(msg.side, msg.quantity, msg.price, msg)
             if reason is not None:
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
             acc = v50.OrderAccepted(
@@ -356,13 +455,17 @@ class OuchHost50:
                 msg.intermarket_sweep_eligibility, msg.cross_type, "L", msg.cl_ord_id,
                 msg.appendages,
             )  # fmt: skip
-            self.live[msg.user_ref_num] = acc
-            return [acc]
+            return [acc, *self._rest(acc)]
         if isinstance(msg, v50.ReplaceOrder):
             old = self.live.get(msg.orig_user_ref_num)
             if old is None or msg.user_ref_num <= self.last_user_ref_num:
                 self.ignored += 1
                 return []
+            if _fields_reason50(old.side, msg.quantity, msg.price, msg) is not None:
+                # invalid details (section 2.2 case 2): the original is canceled, the
+                # replacement's UserRefNum not consumed
+                del self.live[msg.orig_user_ref_num]
+                return [v50.OrderCanceled(ts, msg.orig_user_ref_num, old.quantity, "Z")]
             self.last_user_ref_num = msg.user_ref_num
             del self.live[msg.orig_user_ref_num]
             rep = v50.OrderReplaced(
@@ -371,8 +474,7 @@ class OuchHost50:
                 msg.intermarket_sweep_eligibility, old.cross_type, "L", msg.cl_ord_id,
                 msg.appendages,
             )  # fmt: skip
-            self.live[msg.user_ref_num] = rep
-            return [rep]
+            return [rep, *self._rest(rep)]
         if isinstance(msg, v50.CancelOrder):
             order = self.live.get(msg.user_ref_num)
             if order is None or msg.quantity >= order.quantity:
@@ -405,10 +507,30 @@ class OuchHost50:
             return [v50.AccountQueryResponse(ts, v50.next_user_ref_num(self.last_user_ref_num))]
         return []
 
+    def _rest(self, order: v50.OrderAccepted | v50.OrderReplaced) -> list[v50.OutboundMessage]:
+        """Rest an order just accepted or replaced, or (IOC) cancel all of it, reason I."""
+        if order.time_in_force == v50.TimeInForce.IOC:
+            return [v50.OrderCanceled(order.timestamp, order.user_ref_num, order.quantity, "I")]
+        self.live[order.user_ref_num] = order
+        self._expire_after(order.user_ref_num, v50.lifetime(order.time_in_force, order.appendages))
+        return []
+
     def _orn(self) -> int:
         n = self.next_order_reference_number
         self.next_order_reference_number += 1
         return n
+
+
+def _fields_reason50(
+    side: str, quantity: int, price: int, msg: v50.EnterOrder | v50.ReplaceOrder
+) -> v50.RejectReason | None:
+    """Why OUCH refuses an order of these fields: :func:`~tickwire.ouch.v50.order_fields_reason`,
+    then a Time In Force :func:`~tickwire.ouch.v50.time_in_force_error` refuses, 0x0F Other
+    (the simulated exchange's order of checks)."""
+    reason = v50.order_fields_reason(side, quantity, price)
+    if reason is None and v50.time_in_force_error(msg.time_in_force, msg.appendages):
+        reason = v50.RejectReason.OTHER
+    return reason
 
 
 def _with_quantity(
@@ -510,30 +632,61 @@ class OrderBook42(_ClientBook[str]):
         return self._apply(msg)
 
 
-class OuchHost42:
+class OuchHost42(_HostDeadlines[str]):
     """The host side of an OUCH 4.2 port's order lifecycle (no matching);
     a token already used is ignored (duplicate Enter Orders are benign).
-    ``handle(inbound, now)`` stamps its answers ``now``, as :class:`OuchHost50`.
+    ``handle(inbound, now)`` stamps its answers ``now``, as :class:`OuchHost50`, and
+    answers as the simulated exchange's ``Account42`` (the reference) answers an account
+    alone in an open market: ``packages/exchange/tests/test_exchange_host_parity.py``.
 
     An Enter whose side, quantity or price OUCH refuses is Rejected (its token used) by
     the one rule of :func:`~tickwire.ouch.v50.order_fields_reason` (4.2 has 5.0's sides
     and limits), the reason as its 4.2 letter: ``X`` invalid price, ``Z`` otherwise, as
     the simulated exchange's ``Account42`` answers. The Time In Force (seconds, or 0,
-    99998, 99999) has no rule here, nor at the exchange. A Replace is not checked: this
-    host replaces whatever it is given, as before. Why: the host checked only the
-    quantity. Test:
-    ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``."""
+    99998, 99999) has no refusal here, nor at the exchange. Why: the host checked only
+    the quantity. Test:
+    ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
 
-    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+    A Replace of a live order whose shares or price that rule refuses is section 2.2
+    case 2 (4.2 the same): the original is canceled (Order Canceled, reason ``Z``) and
+    the replacement's token is not used; an IOC order (Time In Force 0, Enter or Replace)
+    is canceled whole at once, reason ``I``; an order whose Time In Force is N seconds
+    (:func:`~tickwire.ouch.v42.lifetime`) is canceled N seconds after its Accepted
+    (Replaced), reason ``T``, on :attr:`deadline_clock` (:class:`_HostDeadlines`), as
+    :class:`OuchHost50` and the exchange. Why: the host replaced whatever it was given,
+    rested IOC orders and never expired one. Tests:
+    ``test_ouch_orders.py::test_hosts_cancel_the_original_of_a_replace_of_invalid_details``,
+    ``test_ouch_orders.py::test_hosts_never_rest_an_ioc_order``,
+    ``test_ouch_orders.py::test_hosts_expire_a_gtt_or_4_2_time_in_force_in_seconds_on_the_deadline_clock``."""
+
+    def __init__(
+        self,
+        clock: Callable[[], int] | None = None,
+        *,
+        deadline_clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         #: deprecated: read by :meth:`handle` only when it is given no ``now``
         self.clock = _deprecated_clock("OuchHost42", clock)
         self.used_tokens: set[str] = set()
         self.next_order_reference_number = 1
         self.live: dict[str, v42.OrderAccepted | v42.OrderReplaced] = {}
         self.ignored = 0
+        self._init_deadlines(deadline_clock)
+
+    def expire(self, now: int, at: int | None = None) -> list[v42.OutboundMessage]:
+        """As :meth:`OuchHost50.expire`: Order Canceled, reason ``T``, stamped ``now``."""
+        out: list[v42.OutboundMessage] = []
+        for key in self._expire_due(at):
+            order = self.live.pop(key)
+            out.append(v42.OrderCanceled(now, key, order.shares, v50.CANCELED_TIMEOUT))
+        return out
 
     def handle(self, msg: v42.InboundMessage, now: int | None = None) -> list[v42.OutboundMessage]:
         ts = _stamp(self, now)
+        expired = self.expire(ts)
+        return expired + self._handle(msg, ts)
+
+    def _handle(self, msg: v42.InboundMessage, ts: int) -> list[v42.OutboundMessage]:
         if isinstance(msg, v42.EnterOrder):
             if msg.order_token in self.used_tokens:
                 self.ignored += 1
@@ -547,13 +700,17 @@ class OuchHost42:
                 msg.time_in_force, msg.firm, msg.display, self._orn(), msg.capacity,
                 msg.intermarket_sweep_eligibility, msg.minimum_quantity, msg.cross_type, "L", " ",
             )  # fmt: skip
-            self.live[msg.order_token] = acc
-            return [acc]
+            return [acc, *self._rest(acc)]
         if isinstance(msg, v42.ReplaceOrder):
             old = self.live.get(msg.existing_order_token)
             if old is None or msg.replacement_order_token in self.used_tokens:
                 self.ignored += 1
                 return []
+            side = old.buy_sell_indicator
+            if v50.order_fields_reason(side, msg.shares, msg.price) is not None:
+                # invalid details (case 2): the original is canceled, the token not used
+                del self.live[msg.existing_order_token]
+                return [v42.OrderCanceled(ts, msg.existing_order_token, old.shares, "Z")]
             self.used_tokens.add(msg.replacement_order_token)
             del self.live[msg.existing_order_token]
             rep = v42.OrderReplaced(
@@ -562,8 +719,7 @@ class OuchHost42:
                 msg.intermarket_sweep_eligibility, msg.minimum_quantity, old.cross_type, "L",
                 msg.existing_order_token, " ",
             )  # fmt: skip
-            self.live[msg.replacement_order_token] = rep
-            return [rep]
+            return [rep, *self._rest(rep)]
         if isinstance(msg, v42.CancelOrder):
             order = self.live.get(msg.order_token)
             if order is None or msg.shares >= order.shares:
@@ -600,3 +756,15 @@ class OuchHost42:
         n = self.next_order_reference_number
         self.next_order_reference_number += 1
         return n
+
+    def _rest(self, order: v42.OrderAccepted | v42.OrderReplaced) -> list[v42.OutboundMessage]:
+        """Rest an order just accepted or replaced, or (IOC) cancel all of it, reason I."""
+        if isinstance(order, v42.OrderReplaced):
+            key = order.replacement_order_token
+        else:
+            key = order.order_token
+        if order.time_in_force == v42.TIF_IOC:
+            return [v42.OrderCanceled(order.timestamp, key, order.shares, "I")]
+        self.live[key] = order
+        self._expire_after(key, v42.lifetime(order.time_in_force))
+        return []

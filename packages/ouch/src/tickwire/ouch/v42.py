@@ -45,12 +45,30 @@ __all__ = [
     "decode_inbound",
     "decode_outbound",
     "encode",
+    "lifetime",
     "reject_letter",
 ]
 
 TIF_IOC = 0
 TIF_MARKET_HOURS = 99998
 TIF_SYSTEM_HOURS = 99999
+
+
+def lifetime(time_in_force: int) -> int | None:
+    """How long (ns) a 4.2 order of ``time_in_force`` lives, or None: no time limit.
+
+    Rule: OUCH 4.2's Time In Force is a number of seconds but for :data:`TIF_IOC` (0),
+    :data:`TIF_MARKET_HOURS` (99998, a Day order) and :data:`TIF_SYSTEM_HOURS` (99999).
+    The one statement of it: the simulated exchange's ``Account42`` (as
+    ``tickwire.exchange.accounts.v42_lifetime``) and ``OuchHost42`` cancel an order
+    that long after its Order Accepted (or Replaced), reason ``T``. Tests:
+    ``packages/exchange/tests/test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``,
+    ``test_ouch_orders.py::test_hosts_expire_a_gtt_or_4_2_time_in_force_in_seconds_on_the_deadline_clock``.
+    """
+    if time_in_force in (TIF_IOC, TIF_MARKET_HOURS, TIF_SYSTEM_HOURS):
+        return None
+    return time_in_force * 1_000_000_000
+
 
 #: The 4.2 Rejected reason letter of each OUCH 5.0 Appendix D reason that has one of its
 #: own; every other reason is ``Z`` (:func:`reject_letter`).

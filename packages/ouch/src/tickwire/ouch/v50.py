@@ -82,6 +82,7 @@ __all__ = [
     "decode_outbound",
     "encode",
     "expire_time",
+    "lifetime",
     "next_user_ref_num",
     "order_fields_reason",
     "time_in_force_error",
@@ -750,6 +751,26 @@ def expire_time(appendages: Sequence[TagValue]) -> int | None:
         if a.tag == OptionTag.EXPIRE_TIME:
             return a.value if isinstance(a.value, int) else None
     return None
+
+
+def lifetime(time_in_force: str, appendages: Sequence[TagValue]) -> int | None:
+    """How long (ns) a 5.0 order of ``time_in_force`` with ``appendages`` lives, or None:
+    no time limit.
+
+    Rule: GTT (``6``) lives its ExpireTime appendage's seconds (:func:`expire_time`);
+    every other Time In Force has no deadline of its own (Day ends at the End of Market
+    Hours). A GTT whose ExpireTime is missing, 0 or a day or more is refused before
+    (:func:`time_in_force_error`). The one statement of it: the simulated exchange's
+    ``Account50`` (as ``tickwire.exchange.accounts.v50_lifetime``) and ``OuchHost50``
+    cancel an order that long after its Order Accepted (or Replaced), reason
+    :data:`CANCELED_TIMEOUT`. Tests:
+    ``packages/exchange/tests/test_exchange_hostile.py::test_ouch50_a_gtt_order_expires_after_its_expire_time_on_the_engine_clock``,
+    ``test_ouch_orders.py::test_hosts_expire_a_gtt_or_4_2_time_in_force_in_seconds_on_the_deadline_clock``.
+    """
+    if time_in_force != TimeInForce.GTT:
+        return None
+    seconds = expire_time(appendages)
+    return None if seconds is None else seconds * 1_000_000_000
 
 
 _TIME_IN_FORCE = tuple(t.value for t in TimeInForce)
