@@ -42,6 +42,45 @@ def test_ouch_aio_enter_replace_cancel_modify_v50() -> None:
     run(main())
 
 
+def test_serve_ouch_expires_a_gtt_order_unsolicited() -> None:
+    """``serve_ouch`` arms a timer for the host's next deadline: a GTT order of 1 s is
+    canceled (reason T) a second after its Accepted, with nothing else sent, a Day order
+    stays; a 4.2 order of Time In Force 1 s alike. The host never expired an order."""
+
+    async def main() -> None:
+        for version in ("5.0", "4.2"):
+            server = await serve_ouch(USERS, version=version)  # type: ignore[arg-type]
+            try:
+                async with OuchClient(
+                    "127.0.0.1",
+                    server.port,
+                    "USER01",
+                    "Secret123",
+                    version=version,  # type: ignore[arg-type]
+                ) as c:
+                    if isinstance(c.book, OrderBook50):
+                        gtt = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 1),)
+                        c.send(c.book.enter("B", 100, "AAPL", 1_500_000))
+                        c.send(c.book.enter("B", 200, "AAPL", 1_500_000, time_in_force="6", appendages=gtt))  # fmt: skip
+                        expired_key: object = 2
+                    else:
+                        c.send(c.book.enter("B", 100, "AAPL", 1_500_000))
+                        c.send(c.book.enter("B", 200, "AAPL", 1_500_000, time_in_force=1))
+                        expired_key = "TW000000000002"
+                    await c.next_update()
+                    await c.next_update()
+                    canceled = await c.next_update(timeout=3.0)
+                    assert isinstance(canceled, v50.OrderCanceled | v42.OrderCanceled)
+                    assert canceled.reason == "T"
+                    key = getattr(canceled, "user_ref_num", getattr(canceled, "order_token", None))
+                    assert key == expired_key and len(server.host.live) == 1
+                    assert server.expiry_timer is None
+            finally:
+                await server.close()
+
+    run(main())
+
+
 def test_ouch_aio_v42_tokens() -> None:
     async def main() -> None:
         server = await serve_ouch(USERS, version="4.2")

@@ -211,8 +211,13 @@ class OuchServer:
     host: OuchHost50 | OuchHost42
     port: int
     undecodable: int = 0
+    #: the timer of the host's next order deadline (:func:`serve_ouch`), if armed
+    expiry_timer: asyncio.TimerHandle | None = None
 
     async def close(self) -> None:
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
         await self.runner.close()
 
 
@@ -230,9 +235,19 @@ async def serve_ouch(
     max_rate: float = 5000.0,
     burst: int = 1000,
     clock: Callable[[], int] = ns_since_midnight,
+    deadline_clock: Callable[[], int] = time.monotonic_ns,
 ) -> OuchServer:
     """Start an OUCH host on ``host:port`` (``port=0`` picks a free one). The host's
-    answers are stamped ``clock()`` (ns since midnight; the wall clock by default)."""
+    answers are stamped ``clock()`` (ns since midnight; the wall clock by default).
+
+    Order deadlines (a 5.0 GTT's ExpireTime, a 4.2 Time In Force in seconds) are
+    measured on ``deadline_clock`` (ns, only runs forward; ``time.monotonic_ns``), the
+    host's own: a timer is armed for the host's ``next_expiry()`` after every message
+    and when it fires, and then sends the host's ``expire`` answers (Order Canceled,
+    reason ``T``) unsolicited, as the simulated exchange's server does
+    (``Exchange._arm_expiry``). Why: the host never expired an order. Test:
+    ``test_ouch_aio.py::test_serve_ouch_expires_a_gtt_order_unsolicited``.
+    """
     core = SoupServer(
         users,
         session=session,
@@ -243,7 +258,32 @@ async def serve_ouch(
         max_rate=max_rate,
         burst=burst,
     )
-    ouch_host: OuchHost50 | OuchHost42 = OuchHost50() if version == "5.0" else OuchHost42()
+    ouch_host: OuchHost50 | OuchHost42 = (
+        OuchHost50(deadline_clock=deadline_clock)
+        if version == "5.0"
+        else OuchHost42(deadline_clock=deadline_clock)
+    )
+
+    def publish(replies: list[Message]) -> None:
+        for reply in replies:
+            runner.core.publish(encode_message(reply))
+        if replies:
+            runner.pump()
+
+    def arm_expiry() -> None:
+        """(Re)start the timer for the host's next deadline, if any."""
+        if server.expiry_timer is not None:
+            server.expiry_timer.cancel()
+            server.expiry_timer = None
+        at = ouch_host.next_expiry()
+        if at is not None:
+            delay = max(0.0, (at - deadline_clock()) / 1e9)
+            server.expiry_timer = asyncio.get_running_loop().call_later(delay, on_expiry)
+
+    def on_expiry() -> None:
+        server.expiry_timer = None
+        publish(list(ouch_host.expire(clock())))
+        arm_expiry()
 
     def on_message(conn: ServerConnection, data: bytes) -> None:
         replies: list[Message]
@@ -263,10 +303,8 @@ async def serve_ouch(
                 exc,
             )
             return
-        for reply in replies:
-            runner.core.publish(encode_message(reply))
-        if replies:
-            runner.pump()
+        publish(replies)
+        arm_expiry()
 
     runner = SoupServerRunner(core, on_message)
     server = OuchServer(runner, ouch_host, await runner.start(host, port))
