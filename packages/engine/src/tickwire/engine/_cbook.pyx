@@ -29,9 +29,10 @@ Beside the books: :class:`ReplayCore`, the compiled backtest's loop
 engine's frozen dataclasses (:func:`tickwire.engine.cbook.positional_constructor`).
 """
 
-import heapq
 from collections import deque
 from itertools import islice
+
+from tickwire.ouch.deadlines import Deadlines
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItemWithError
@@ -1850,7 +1851,8 @@ cdef class CVenue:
     # orders.
     cdef public object wake
     cdef object GTT, gtt_deadline
-    cdef public list _deadlines
+    cdef public object _deadlines
+    cdef list _deadline_heap
 
     def __init__(self, CBookManager books, respond, fill, order_accepted, order_replaced,
                  order_canceled, order_executed, rejected, enter_order, replace_order,
@@ -1885,7 +1887,8 @@ cdef class CVenue:
         self.wake = wake
         self.GTT = gtt
         self.gtt_deadline = gtt_deadline
-        self._deadlines = []
+        self._deadlines = Deadlines()  # of resting GTT orders, by UserRefNum
+        self._deadline_heap = self._deadlines.heap  # the hot loops' cheap test
 
     # -- helpers ------------------------------------------------------------------------
     cdef object _locate_of(self, str symbol):
@@ -1954,7 +1957,7 @@ cdef class CVenue:
             lst.append(o)
         self.version += 1
         if o.expires:  # a GTT order: its deadline (expire)
-            heapq.heappush(self._deadlines, (o.expires, o.seq, o.user_ref_num))
+            self._deadlines.set(o.user_ref_num, o.expires)
             if self.wake is not None:
                 self.wake(o.expires)
         return 0
@@ -2016,7 +2019,7 @@ cdef class CVenue:
         cdef int64_t n, shares
         cdef uint64_t ref = 0
         self.now = t
-        if self._deadlines and self._deadlines[0][0] <= t:
+        if self._deadline_heap and self._deadline_heap[0][0] <= t:
             self._expire(t)  # what is due first (SimulatedVenue.on_market)
         if ty == 0x53:
             if m[S_CODE] == 0x4D:  # end of market hours: Day orders expire
@@ -2203,15 +2206,10 @@ cdef class CVenue:
         """:meth:`expire`, called by ReplayCore (and what is due before each message and
         order) without a Python call."""
         cdef CSimOrder o
-        heap = self._deadlines
         self.now = t
-        while heap and heap[0][0] <= t:
-            deadline, _, ref = heapq.heappop(heap)
-            found = self._live.get(ref)
-            if found is not None:
-                o = found
-                if o.expires == deadline:  # else gone meanwhile
-                    self._cancel(o, o.open, self.timeout)
+        for ref in self._deadlines.due(t, self._live.__contains__):
+            o = self._live[ref]
+            self._cancel(o, o.open, self.timeout)
         return 0
 
     # -- order entry -----------------------------------------------------------------------
@@ -2225,7 +2223,7 @@ cdef class CVenue:
         cdef CSimOrder o
         cdef int64_t cut
         self.now = t
-        if self._deadlines and self._deadlines[0][0] <= t:
+        if self._deadline_heap and self._deadline_heap[0][0] <= t:
             self._expire(t)
         if isinstance(msg, self.EnterOrder):
             self._enter(msg)

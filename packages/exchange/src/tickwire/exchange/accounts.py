@@ -46,7 +46,6 @@ sent, then the exception goes on.
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from typing import Literal
 from tickwire.engine.risk import Ledger
 from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
 from tickwire.ouch import v42, v50
+from tickwire.ouch.deadlines import Deadlines
 from tickwire.ouch.orders import modify_refusal
 
 __all__ = ["TIMEOUT", "Account42", "Account50", "OrderRecord", "v42_lifetime", "v50_lifetime"]
@@ -114,8 +114,8 @@ class _AccountBase:
         self.records: dict[int | str, OrderRecord] = {}
         self.ignored = 0
         self._batch: list[object] | None = None
-        # (deadline ns, arrival, key) of orders with a time limit: :meth:`expire`
-        self._deadlines: list[tuple[int, int, int | str]] = []
+        # the deadlines (ns, on deadline_clock) of orders with a time limit: :meth:`expire`
+        self._deadlines: Deadlines[int | str] = Deadlines()
 
     def _emit(self, msg: object) -> None:
         if self._batch is not None:
@@ -226,19 +226,16 @@ class _AccountBase:
         if lifetime is None or rec.state != "live":
             return
         rec.expires = self.deadline_clock() + lifetime
-        heapq.heappush(self._deadlines, (rec.expires, len(self.entered), rec.key))
+        self._deadlines.set(rec.key, rec.expires)
+
+    def _is_live(self, key: int | str) -> bool:
+        rec = self.records.get(key)
+        return rec is not None and rec.state == "live"
 
     def next_expiry(self) -> int | None:
         """The time (ns, on :attr:`deadline_clock`) :meth:`expire` next has an order to
         cancel at, or None."""
-        heap = self._deadlines
-        while heap:
-            deadline, _, key = heap[0]
-            rec = self.records.get(key)
-            if rec is not None and rec.state == "live" and rec.expires == deadline:
-                return deadline
-            heapq.heappop(heap)  # gone meanwhile (filled, canceled, replaced)
-        return None
+        return self._deadlines.next(self._is_live)
 
     def expire(self, now: int | None = None) -> int:
         """Cancel every live order whose time is up at ``now`` on :attr:`deadline_clock`
@@ -264,8 +261,7 @@ class _AccountBase:
         if now is None:
             now = self.deadline_clock()
         n = 0
-        while (deadline := self.next_expiry()) is not None and deadline <= now:
-            _, _, key = heapq.heappop(self._deadlines)
+        for key in self._deadlines.due(now, self._is_live):
             dec = self._cancel(key, 0)
             if dec:
                 self._emit(self._canceled(key, dec, TIMEOUT))

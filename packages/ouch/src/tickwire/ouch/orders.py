@@ -27,7 +27,6 @@ under its current key.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import time
 import warnings
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from . import v42, v50
 from ._errors import OuchError
+from .deadlines import Deadlines
 from .tracker import SELL_SIDES, Event, OrderTracker, TrackedOrder
 
 __all__ = ["Order", "OrderBook42", "OrderBook50", "OuchHost42", "OuchHost50", "modify_refusal"]
@@ -228,43 +228,24 @@ class _HostDeadlines(Generic[K]):
     def _init_deadlines(self, deadline_clock: Callable[[], int]) -> None:
         #: The clock (ns, only runs forward) order deadlines are measured on.
         self.deadline_clock = deadline_clock
-        self._deadlines: list[tuple[int, int, K]] = []  # (deadline, arrival, key)
-        self._expires: dict[K, int] = {}
-        self._arrivals = 0
+        self._deadlines: Deadlines[K] = Deadlines()
 
     def _expire_after(self, key: K, lifetime: int | None) -> None:
         """Give order ``key``, live from now, its deadline when it has a ``lifetime``."""
-        self._arrivals += 1
-        if lifetime is None:
-            return
-        deadline = self.deadline_clock() + lifetime
-        self._expires[key] = deadline
-        heapq.heappush(self._deadlines, (deadline, self._arrivals, key))
+        if lifetime is not None:
+            self._deadlines.set(key, self.deadline_clock() + lifetime)
 
     def next_expiry(self) -> int | None:
         """The time (ns, on :attr:`deadline_clock`) :meth:`expire` next has an order to
         cancel at, or None."""
-        heap = self._deadlines
-        while heap:
-            deadline, _, key = heap[0]
-            if key in self.live and self._expires.get(key) == deadline:
-                return deadline
-            heapq.heappop(heap)  # gone meanwhile (canceled, replaced, modified to 0)
-            if key not in self.live:
-                self._expires.pop(key, None)
-        return None
+        return self._deadlines.next(self.live.__contains__)
 
     def _expire_due(self, at: int | None) -> list[K]:
-        """Take every live order whose deadline is at or before ``at`` (default:
-        :attr:`deadline_clock` now) out of :attr:`live`; returns their keys, in order."""
-        if at is None:
-            at = self.deadline_clock()
-        gone: list[K] = []
-        while (deadline := self.next_expiry()) is not None and deadline <= at:
-            _, _, key = heapq.heappop(self._deadlines)
-            del self._expires[key]
-            gone.append(key)
-        return gone
+        """The live orders whose deadline is at or before ``at`` (default:
+        :attr:`deadline_clock` now), in order; the caller takes them out of :attr:`live`."""
+        return self._deadlines.due(
+            self.deadline_clock() if at is None else at, self.live.__contains__
+        )
 
 
 # ================================================================ OUCH 5.0

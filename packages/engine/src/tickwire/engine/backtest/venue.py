@@ -52,7 +52,6 @@ hand-built flow on both.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +75,7 @@ from tickwire.itch import (
     encode,
 )
 from tickwire.ouch import v50
+from tickwire.ouch.deadlines import Deadlines
 from tickwire.ouch.v50 import (
     RejectReason,  # the one table of reject codes; re-exported here
     time_in_force_error,
@@ -85,25 +85,25 @@ __all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue", "compiled_venue
 
 #: Our order reference numbers live far above any the feed uses.
 _OWN_REF_BASE = 1 << 60
-_NS = 1_000_000_000
 _GTT = v50.TimeInForce.GTT.value
 
 
 def gtt_deadline(now: int, appendages: tuple[v50.TagValue, ...]) -> int:
     """The venue time (ns) a GTT order (Time In Force ``6``) accepted or replaced at
-    ``now`` with ``appendages`` expires at: ``now`` + its ExpireTime's seconds
-    (:func:`tickwire.ouch.v50.expire_time`), at most :data:`MAX_TIME_NS`; 0 when it has
-    none (a GTT without one never rests: :func:`tickwire.ouch.v50.time_in_force_error`).
+    ``now`` with ``appendages`` expires at: ``now`` + its lifetime
+    (:func:`tickwire.ouch.v50.lifetime`: its ExpireTime's seconds), at most
+    :data:`MAX_TIME_NS`; 0 when it has none (a GTT without one never rests:
+    :func:`tickwire.ouch.v50.time_in_force_error`).
 
-    The one statement of the rule for both venues (``SimulatedVenue`` and the compiled
-    ``CVenue`` ask it), as the simulated exchange's ``accounts.v50_lifetime``: the
-    order is canceled, reason ``T``, that many seconds after its Order Accepted (a
-    replacement's after its Order Replaced, by its own Time In Force and appendages).
+    For both venues (``SimulatedVenue`` and the compiled ``CVenue`` ask it), by the rule
+    the simulated exchange's accounts and tickwire-ouch's hosts follow: the order is
+    canceled, reason ``T``, that many seconds after its Order Accepted (a replacement's
+    after its Order Replaced, by its own Time In Force and appendages).
     Test: ``test_engine_backtest_queue.py::test_gtt_order_expires_on_a_quiet_symbol``."""
-    seconds = v50.expire_time(appendages)
-    if seconds is None or seconds <= 0:
+    lifetime = v50.lifetime(_GTT, appendages)
+    if not lifetime or lifetime < 0:
         return 0
-    return min(now + seconds * _NS, MAX_TIME_NS)
+    return min(now + lifetime, MAX_TIME_NS)
 
 
 # The venue's answers, built without the frozen dataclasses' per-field
@@ -174,8 +174,8 @@ class SimulatedVenue:
         #: Called with a GTT order's deadline when it rests: the backtest loop schedules
         #: :meth:`expire` then (the deadline may come with no market message or order).
         self.wake = wake
-        # (deadline, seq, UserRefNum) of resting GTT orders: :meth:`expire`
-        self._deadlines: list[tuple[int, int, int]] = []
+        # the deadlines of resting GTT orders, by UserRefNum: :meth:`expire`
+        self._deadlines: Deadlines[int] = Deadlines()
         self.fills: list[Fill] = []
         self._live: dict[int, SimOrder] = {}  # user_ref_num -> order
         self._by_locate: dict[int, list[SimOrder]] = {}
@@ -247,7 +247,7 @@ class SimulatedVenue:
         self._live[o.user_ref_num] = o
         self._by_locate.setdefault(o.locate, []).append(o)
         if o.expires:  # a GTT order: its deadline (expire)
-            heapq.heappush(self._deadlines, (o.expires, o.seq, o.user_ref_num))
+            self._deadlines.set(o.user_ref_num, o.expires)
             if self.wake is not None:
                 self.wake(o.expires)
 
@@ -263,7 +263,7 @@ class SimulatedVenue:
     def on_market(self, msg: Message, t: int) -> None:
         """Let one ITCH message work on our resting orders, then the caller books it."""
         self.now = t
-        if self._deadlines and self._deadlines[0][0] <= t:
+        if (heap := self._deadlines.heap) and heap[0][0] <= t:
             self.expire(t)  # what is due first (expire)
         if isinstance(msg, SystemEvent):
             if msg.event_code == EventCode.END_OF_MARKET_HOURS:  # Day orders expire
@@ -437,19 +437,16 @@ class SimulatedVenue:
         ``test_engine_backtest_core.py::test_engine_backtest_core_gtt_orders_expire_as_there``.
         """
         self.now = t
-        heap = self._deadlines
-        while heap and heap[0][0] <= t:
-            deadline, _, ref = heapq.heappop(heap)
-            o = self._live.get(ref)
-            if o is not None and o.expires == deadline:  # else gone meanwhile
-                self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
+        for ref in self._deadlines.due(t, self._live.__contains__):
+            o = self._live[ref]
+            self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
 
     # -- order entry -----------------------------------------------------------------------
     def receive(self, msg: v50.InboundMessage, t: int) -> None:
         """Process one OUCH 5.0 inbound message arriving at exchange time ``t`` (what is
         due expires first: :meth:`expire`)."""
         self.now = t
-        if self._deadlines and self._deadlines[0][0] <= t:
+        if (heap := self._deadlines.heap) and heap[0][0] <= t:
             self.expire(t)
         if isinstance(msg, v50.EnterOrder):
             self._enter(msg)

@@ -1,0 +1,62 @@
+"""Deadlines: the live orders due, earliest deadline first, ties in the order set."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tickwire.ouch.deadlines import Deadlines
+
+
+def test_due_takes_the_live_orders_due_earliest_first_ties_in_the_order_set() -> None:
+    d: Deadlines[str] = Deadlines()
+    live = {"a", "b", "c", "d"}
+    d.set("a", 30)
+    d.set("b", 10)
+    d.set("c", 30)
+    d.set("d", 20)
+    live.discard("d")  # ended otherwise (filled, canceled): passed over
+    assert d.next(live.__contains__) == 10
+    assert d.due(29, live.__contains__) == ["b"]
+    assert d.due(30, live.__contains__) == ["a", "c"]
+    assert d.next(live.__contains__) is None and d.due(10**9, live.__contains__) == []
+    assert len(d) == 0
+
+
+def test_a_later_set_replaces_the_deadline() -> None:
+    d: Deadlines[int] = Deadlines()
+    d.set(1, 10)
+    d.set(1, 50)
+    assert d.due(49, lambda k: True) == [] and d.due(50, lambda k: True) == [1]
+
+
+# (op, key, time): set key at time, end key, or take what is due at time
+_OPS = st.lists(
+    st.tuples(st.sampled_from(["set", "end", "due"]), st.integers(0, 5), st.integers(0, 40)),
+    max_size=40,
+)
+
+
+@settings(max_examples=300)
+@given(_OPS)
+def test_deadlines_agree_with_a_list_of_every_deadline(ops: list[tuple[str, int, int]]) -> None:
+    """Against the obvious model: every (deadline, set order, key) kept in a list."""
+    d: Deadlines[int] = Deadlines()
+    live: set[int] = set()
+    model: dict[int, tuple[int, int]] = {}  # key -> (deadline, set order)
+    n = 0
+    for op, key, t in ops:
+        if op == "set":
+            n += 1
+            live.add(key)
+            model[key] = (t, n)
+            d.set(key, t)
+        elif op == "end":
+            live.discard(key)
+            model.pop(key, None)
+        else:
+            want = sorted((at, i, k) for k, (at, i) in model.items() if at <= t and k in live)
+            assert d.due(t, live.__contains__) == [k for _, _, k in want]
+            for _, _, k in want:
+                del model[k]
+        earliest = min((at for k, (at, _) in model.items() if k in live), default=None)
+        assert d.next(live.__contains__) == earliest
