@@ -31,6 +31,7 @@ names its case).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -380,3 +381,23 @@ def test_a_replace_of_a_sell_short_order_keeps_its_side_on_both(side: str) -> No
     assert (name, fields["side"]) == ("OrderReplaced", side)
     [(name, fields)] = tw.send(_replace(2, 3, 100, ASK + 300))  # the replacement's too
     assert (name, fields["side"]) == ("OrderReplaced", side)
+
+
+@pytest.mark.parametrize("dead", [False, True], ids=["live", "dead"])
+def test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both(dead: bool) -> None:
+    """A Replace Order carries no Capacity and no Cross Type (OUCH 5.0 section 2.2: they
+    cannot change), so the Order Replaced says the original's, as its Order Accepted did,
+    and a chain of Replaces keeps the first Enter's, a dead replacement's too (``D``: a
+    total at or below what executed), as ``OuchHost50`` answers. Both said Capacity
+    ``P`` and Cross Type ``N`` whatever the Enter said."""
+    tw = Twins()
+    price = ASK if dead else BID  # dead: buy 150 takes the 100 offered, total 100 is dead
+    msg = dataclasses.replace(_enter(1, price, qty=150), capacity="A", cross_type="O")
+    [(name, fields), *_] = tw.send(msg)
+    assert (name, fields["capacity"], fields["cross_type"]) == ("OrderAccepted", "A", "O")
+    [(name, fields)] = tw.send(_replace(1, 2, 100, BID - 100))
+    assert (name, fields["capacity"], fields["cross_type"]) == ("OrderReplaced", "A", "O")
+    assert fields["order_state"] == ("D" if dead else "L")
+    if not dead:  # the replacement's replacement: still the Enter's
+        [(name, fields)] = tw.send(_replace(2, 3, 100, BID - 200))
+        assert (name, fields["capacity"], fields["cross_type"]) == ("OrderReplaced", "A", "O")

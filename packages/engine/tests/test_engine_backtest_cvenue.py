@@ -61,6 +61,9 @@ _itch = st.one_of(
 )
 #: A Time In Force, ``6/N`` being GTT with an ExpireTime of N seconds (``6`` without).
 _GTT = {"6/1": 1, "6/2": 2}
+#: Every OUCH 5.0 Capacity and Cross Type, an Enter's by its UserRefNum.
+_CAPACITIES = [str(c) for c in v50.Capacity]
+_CROSS_TYPES = [str(c) for c in v50.CrossType]
 _ouch = st.one_of(
     # flaw: 0-7 one thing wrong (side, quantity, price, symbol, a retransmission), else none
     st.tuples(
@@ -188,9 +191,11 @@ class Pair:
                     price=price,
                     time_in_force=tif,
                     display="Y",
-                    capacity="P",
+                    # every Capacity and Cross Type, which the Order Replaced of the
+                    # order's chain repeats (SimOrder.capacity)
+                    capacity=_CAPACITIES[self.user_ref % len(_CAPACITIES)],
                     intermarket_sweep_eligibility="N",
-                    cross_type="N",
+                    cross_type=_CROSS_TYPES[self.user_ref % len(_CROSS_TYPES)],
                     cl_ord_id=v50.cl_ord_id_for(self.user_ref),
                     appendages=appendages,
                 )
@@ -225,13 +230,13 @@ class Pair:
         assert c_live == ref_live
         for o in self.ref.live_orders():
             c = self.comp._live[o.user_ref_num]
-            assert (c.ahead, c.joined_ahead, c.ahead_refs, c.chain_filled, c.expires) == (
-                o.ahead,
-                o.joined_ahead,
-                o.ahead_refs,
-                o.chain_filled,
-                o.expires,
-            )
+            assert (
+                c.ahead, c.joined_ahead, c.ahead_refs, c.chain_filled, c.expires, c.capacity,
+                c.cross_type,
+            ) == (
+                o.ahead, o.joined_ahead, o.ahead_refs, o.chain_filled, o.expires, o.capacity,
+                o.cross_type,
+            )  # fmt: skip
             assert self.comp.queue_ahead(o.user_ref_num) == self.ref.queue_ahead(o.user_ref_num)
         assert sorted(self.comp._by_locate) == sorted(self.ref._by_locate)
         assert self.comp._last_ref == self.ref._last_ref

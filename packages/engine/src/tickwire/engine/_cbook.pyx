@@ -1772,11 +1772,14 @@ cdef class CSimOrder:
     cdef public set ahead_refs
     cdef public str entered_side  # the Enter's side byte (B, S, T, E): Order Replaced's
     cdef public int64_t expires  # a GTT order's deadline (venue ns); 0: none (SimOrder's)
+    cdef public str capacity  # the Enter's Capacity and Cross Type: every Order Replaced
+    cdef public str cross_type  # of the chain repeats them (SimOrder's)
     cdef readonly uint8_t sd
 
     def __init__(self, int64_t user_ref_num, int locate, str symbol, str side, int64_t price,
                  int64_t open, tif, int64_t seq, int64_t order_reference_number,
-                 int64_t chain_filled=0, str entered_side=""):
+                 int64_t chain_filled=0, str entered_side="", str capacity="",
+                 str cross_type=""):
         self.user_ref_num = user_ref_num
         self.locate = locate
         self.symbol = symbol
@@ -1793,6 +1796,8 @@ cdef class CSimOrder:
         self.ahead_refs = set()
         self.entered_side = entered_side
         self.expires = 0
+        self.capacity = capacity
+        self.cross_type = cross_type
 
     def __repr__(self):
         return (f"CSimOrder(user_ref_num={self.user_ref_num}, symbol={self.symbol!r}, "
@@ -2285,7 +2290,8 @@ cdef class CVenue:
             return 0
         self._seq += 1
         o = CSimOrder(ref, locate, symbol, "B" if side == "B" else "S", price, quantity, tif,
-                      self._seq, _OWN_REF_BASE + self._seq, 0, side)
+                      self._seq, _OWN_REF_BASE + self._seq, 0, side, msg.capacity,
+                      msg.cross_type)
         if tif == self.GTT:
             o.expires = self.gtt_deadline(self.now, msg.appendages)
         # The answers are built by position (the class's field order, named on each line):
@@ -2385,7 +2391,7 @@ cdef class CVenue:
         tif = msg.time_in_force
         o = CSimOrder(ref, old.locate, old.symbol, old.side, price, exposed, tif,
                       self._seq, _OWN_REF_BASE + self._seq, old.chain_filled,
-                      old.entered_side)
+                      old.entered_side, old.capacity, old.cross_type)
         if tif == self.GTT:
             o.expires = self.gtt_deadline(self.now, msg.appendages)
         self.respond(
@@ -2400,9 +2406,9 @@ cdef class CVenue:
                 tif,  # time_in_force
                 msg.display,
                 o.order_reference_number,
-                "P",  # capacity
+                old.capacity,  # the Enter's: a Replace carries none (SimOrder's)
                 msg.intermarket_sweep_eligibility,
-                "N",  # cross_type
+                old.cross_type,
                 "L" if exposed > 0 else "D",  # order_state
                 msg.cl_ord_id,
                 msg.appendages,

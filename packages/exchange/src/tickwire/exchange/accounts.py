@@ -83,6 +83,17 @@ class OrderRecord:
     state: str = "live"  # live, done, rejected
     day: bool = False  # ends with market hours (5.0 Time In Force 0; 4.2 99998)
     expires: int | None = None  # deadline clock (ns) it is canceled at (4.2 TIF in s, GTT)
+    #: The Enter's fields no Replace carries (5.0: Capacity, Cross Type; 4.2: Firm too),
+    #: which every Order Replaced of the chain repeats: a replacement is the original
+    #: order with a new size, price, Time In Force, Display and ISE, and the spec's
+    #: Replace Order has no field to change these. The exchange said Capacity ``P``
+    #: (4.2: ``A``, Firm empty) and Cross Type ``N`` whatever the Enter said, where
+    #: ``OuchHost50``/``OuchHost42`` and the backtest venue repeat the original's. Tests:
+    #: ``tests/test_exchange_venue_replace_parity.py::test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both``,
+    #: ``test_exchange_hostile.py::test_ouch42_a_replace_keeps_the_originals_firm_capacity_and_cross_type``.
+    capacity: str = ""
+    cross_type: str = ""
+    firm: str = ""  # 4.2 only
 
 
 #: How long (ns) a 4.2 order of a Time In Force lives, or None: no time limit (a number
@@ -342,8 +353,8 @@ class _AccountBase:
         self.records[key] = OrderRecord(key, symbol, side, price, qty, state="rejected")
         self.entered.append(key)
 
-    def _enter(self, key: int | str, symbol: str, side: str, qty: int, price: int, ioc: bool, day: bool = False) -> tuple[OrderRecord, int]:  # fmt: skip
-        rec = OrderRecord(key, symbol, side, price, qty, open=qty, day=day)
+    def _enter(self, key: int | str, symbol: str, side: str, qty: int, price: int, ioc: bool, day: bool = False, *, capacity: str = "", cross_type: str = "", firm: str = "") -> tuple[OrderRecord, int]:  # fmt: skip
+        rec = OrderRecord(key, symbol, side, price, qty, open=qty, day=day, capacity=capacity, cross_type=cross_type, firm=firm)  # fmt: skip
         self.records[key] = rec
         self.entered.append(key)
         ref, done, resting = self.engine.submit(
@@ -374,6 +385,8 @@ class _AccountBase:
         """
         rec = OrderRecord(key, old.symbol, old.side, price, qty, day=day)
         rec.executed = old.executed
+        # what no Replace carries: the chain's first Enter's (OrderRecord.capacity)
+        rec.capacity, rec.cross_type, rec.firm = old.capacity, old.cross_type, old.firm
         self.records[key] = rec
         self.entered.append(key)
         return rec
@@ -513,8 +526,9 @@ class Account50(_AccountBase):
             try:
                 day = msg.time_in_force == v50.TimeInForce.DAY
                 rec, unfilled = self._enter(
-                    msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price, ioc, day
-                )
+                    msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price, ioc, day,
+                    capacity=msg.capacity, cross_type=msg.cross_type,
+                )  # fmt: skip
             except MatchingError:
                 self._batch = None
                 reason = Reject.PROCESSING_ERROR
@@ -591,8 +605,8 @@ class Account50(_AccountBase):
         self._expire_after(rec, v50_lifetime(msg.time_in_force, msg.appendages))
         rep = v50.OrderReplaced(
             ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, new_open, old.symbol,
-            msg.price, msg.time_in_force, msg.display, ref, "P",
-            msg.intermarket_sweep_eligibility, "N", "L", msg.cl_ord_id,
+            msg.price, msg.time_in_force, msg.display, ref, rec.capacity,
+            msg.intermarket_sweep_eligibility, rec.cross_type, "L", msg.cl_ord_id,
             msg.appendages,
         )  # fmt: skip
         out = self._end([rep])
@@ -622,8 +636,8 @@ class Account50(_AccountBase):
         rec = self._dead_successor(old, msg.user_ref_num, msg.price)
         rep = v50.OrderReplaced(
             ts, msg.orig_user_ref_num, msg.user_ref_num, old.side, 0, old.symbol, msg.price,
-            msg.time_in_force, msg.display, rec.ref, "P", msg.intermarket_sweep_eligibility,
-            "N", "D", msg.cl_ord_id, msg.appendages,
+            msg.time_in_force, msg.display, rec.ref, rec.capacity,
+            msg.intermarket_sweep_eligibility, rec.cross_type, "D", msg.cl_ord_id, msg.appendages,
         )  # fmt: skip
         return [rep]
 
@@ -664,8 +678,9 @@ class Account42(_AccountBase):
             self._begin()
             day = msg.time_in_force == v42.TIF_MARKET_HOURS
             rec, unfilled = self._enter(
-                msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc, day
-            )
+                msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc, day,
+                capacity=msg.capacity, cross_type=msg.cross_type, firm=msg.firm,
+            )  # fmt: skip
             self._expire_after(rec, v42_lifetime(msg.time_in_force))
             acc = v42.OrderAccepted(
                 ts, msg.order_token, msg.buy_sell_indicator, msg.shares, msg.stock, msg.price,
@@ -736,8 +751,9 @@ class Account42(_AccountBase):
         self._expire_after(rec, v42_lifetime(msg.time_in_force))
         rep = v42.OrderReplaced(
             ts, msg.replacement_order_token, old.side, new_open, old.symbol, msg.price,
-            msg.time_in_force, "", msg.display, ref, "A", msg.intermarket_sweep_eligibility,
-            msg.minimum_quantity, "N", "L", msg.existing_order_token, " ",
+            msg.time_in_force, rec.firm, msg.display, ref, rec.capacity,
+            msg.intermarket_sweep_eligibility, msg.minimum_quantity, rec.cross_type, "L",
+            msg.existing_order_token, " ",
         )  # fmt: skip
         out = self._end([rep])
         unfilled = new_open - done - resting
@@ -752,7 +768,8 @@ class Account42(_AccountBase):
         rec = self._dead_successor(old, msg.replacement_order_token, msg.price)
         rep = v42.OrderReplaced(
             ts, msg.replacement_order_token, old.side, 0, old.symbol, msg.price,
-            msg.time_in_force, "", msg.display, rec.ref, "A", msg.intermarket_sweep_eligibility,
-            msg.minimum_quantity, "N", "D", msg.existing_order_token, " ",
+            msg.time_in_force, rec.firm, msg.display, rec.ref, rec.capacity,
+            msg.intermarket_sweep_eligibility, msg.minimum_quantity, rec.cross_type, "D",
+            msg.existing_order_token, " ",
         )  # fmt: skip
         return [rep]

@@ -140,6 +140,13 @@ class SimOrder:
     #: A GTT order's deadline (venue ns, :func:`gtt_deadline`); 0: none (every other
     #: Time In Force).
     expires: int = 0
+    #: The Enter's Capacity and Cross Type, which every Order Replaced of the chain
+    #: repeats: a Replace Order carries neither (OUCH 5.0 section 2.2), so the
+    #: replacement keeps the original's, as the simulated exchange's accounts and
+    #: ``OuchHost50`` answer. The venue said ``P`` and ``N`` whatever the Enter said. Test:
+    #: ``tests/test_exchange_venue_replace_parity.py::test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both``.
+    capacity: str = ""
+    cross_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,6 +547,8 @@ class SimulatedVenue:
             self._seq,
             _OWN_REF_BASE + self._seq,
             entered_side=msg.side,
+            capacity=msg.capacity,
+            cross_type=msg.cross_type,
         )
         if msg.time_in_force == _GTT:
             o.expires = gtt_deadline(self.now, msg.appendages)
@@ -625,6 +634,8 @@ class SimulatedVenue:
             _OWN_REF_BASE + self._seq,
             chain_filled=old.chain_filled,
             entered_side=old.entered_side,
+            capacity=old.capacity,
+            cross_type=old.cross_type,
         )
         if msg.time_in_force == _GTT:
             o.expires = gtt_deadline(self.now, msg.appendages)
@@ -640,9 +651,9 @@ class SimulatedVenue:
                 time_in_force=msg.time_in_force,
                 display=msg.display,
                 order_reference_number=o.order_reference_number,
-                capacity="P",
+                capacity=old.capacity,  # the Enter's: a Replace carries none (SimOrder)
                 intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
-                cross_type="N",
+                cross_type=old.cross_type,
                 order_state="L" if exposed > 0 else "D",
                 cl_ord_id=msg.cl_ord_id,
                 appendages=msg.appendages,
