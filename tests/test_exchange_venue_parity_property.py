@@ -6,7 +6,8 @@ Each example is up to 30 steps of: our Enter (side B or S, sell short T and E to
 quantity 0, 1, 999,999, 1,000,000 or a usual size; a price on a grid around the book,
 crossing or not, or 0, 1, OUCH's largest and one above; a Time In Force from OUCH 5.0's
 table, GTT with an ExpireTime of 1, 2 or 30 seconds and without one, or a byte not in
-the table; a fresh UserRefNum or a repeat; now and then a symbol not listed),
+the table; a fresh UserRefNum or a repeat; now and then a symbol not listed; every
+Capacity and Cross Type),
 a Replace of a UserRefNum (live, dead, never known, a replaced one's), a Cancel with a
 quantity (0, partial, above the open), someone else's bid or offer, a halt or resume
 (Stock Trading Action H, P, Q, T), System Events Q, M and E (a close often followed
@@ -18,6 +19,9 @@ timestamps and match numbers, order reference numbers renumbered.
 
 What it found, each fixed with its scenario in ``test_exchange_venue_replace_parity.py``:
 the exchange rested a Replace to IOC (``test_a_replace_to_ioc_never_rests_on_both``);
+both said Capacity ``P`` and Cross Type ``N`` in every Order Replaced, whatever the Enter
+said (hidden here while every Enter said those; now drawn:
+``test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both``);
 the backtest venue repeated no appendages in its Order Accepted and Order Replaced
 (``test_accepted_and_replaced_repeat_the_appendages_on_both``) and said ``S`` in the
 Order Replaced of a sell short order
@@ -80,6 +84,13 @@ enters = st.tuples(
     st.sampled_from(TIFS),
     st.integers(0, 7),  # 7: a repeat of an earlier UserRefNum (ignored), else fresh
     st.sampled_from([SYM] * 7 + ["NOPE"]),  # a symbol neither lists: 0x17
+    # Capacity and Cross Type, every value: no Replace carries them, so every Order
+    # Replaced of the chain repeats the Enter's, on both. Every Cross Type is drawn:
+    # neither side models a cross (the venue's docstring, "our orders are continuous
+    # market orders (Cross Type N)"; the exchange's engine has no crosses), so an order
+    # of any Cross Type is accepted and trades as a continuous one on both alike.
+    st.sampled_from([str(c) for c in v50.Capacity]),
+    st.sampled_from([str(c) for c in v50.CrossType]),
 )
 replaces = st.tuples(
     st.just("replace"),
@@ -166,7 +177,8 @@ def run(flow: list[tuple[Any, ...]]) -> None:
                 if _crosses_ours(tw, side, price):
                     continue
                 msg = enter(ref, price, qty, tif, appendages, side)
-                tw.send(dataclasses.replace(msg, symbol=step[6]))
+                carried = {"capacity": step[7], "cross_type": step[8]}
+                tw.send(dataclasses.replace(msg, symbol=step[6], **carried))
             else:
                 orig = _earlier(tw, used, step[1])
                 live = {o.user_ref_num: o for o in tw.venue.live_orders()}

@@ -23,10 +23,13 @@ What the flows leave out, on purpose:
   matching engine: nothing executes". So our own orders never trade either: every buy is
   priced below every sell (``BUY_PRICES`` < ``SELL_PRICES``), a Replace keeps its order's
   side and band, and a Modify changes a side only among the sell sides (``modify_refusal``).
-* Capacity and Cross Type of a 5.0 Enter are ``P`` and ``N`` (4.2: Firm empty, Capacity
-  ``A``, Cross Type ``N``): the exchange's Order Replaced says those whatever the
-  original said (``Account50._replace``, ``Account42._replace``), where a host repeats
-  the original's; a difference in the exchange's answer, not the host's, left as it is.
+
+Enters draw every Capacity and Cross Type (4.2: a Firm too), which no Replace carries:
+every Order Replaced of a chain repeats the first Enter's on both sides. The exchange
+said Capacity ``P`` (4.2 ``A``, Firm empty) and Cross Type ``N`` whatever the original
+said, which the flows hid by entering only those; fixed with
+``test_exchange_hostile.py::test_ouch42_a_replace_keeps_the_originals_firm_capacity_and_cross_type``
+and ``tests/test_exchange_venue_replace_parity.py::test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both``.
 
 Run locally with ``TW_PROPERTY_EXAMPLES=5000`` and several ``--hypothesis-seed``.
 """
@@ -77,7 +80,15 @@ _TIF42 = [v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS, 1, 2, 3, 86_4
 _tif = st.integers(0, 8)
 _expire = st.integers(0, 6)
 
-_enter = st.tuples(st.just("enter"), _fresh, _side, _qty, _band, _price_pick, _tif, _expire)
+# what no Replace carries: an Enter's Capacity, Cross Type and (4.2) Firm, every value
+_carried = st.tuples(
+    st.sampled_from([str(c) for c in v50.Capacity]),
+    st.sampled_from([str(c) for c in v50.CrossType]),
+    st.sampled_from(["", "TW", "ABCD"]),
+)
+_enter = st.tuples(
+    st.just("enter"), _fresh, _side, _qty, _band, _price_pick, _tif, _expire, _carried
+)
 _replace = st.tuples(st.just("replace"), _which, _fresh, _qty, _band, _price_pick, _tif, _expire)
 _cancel = st.tuples(st.just("cancel"), _which, st.sampled_from([0, 0, 1, 100, 299, 300, MAXQ]))
 _modify = st.tuples(st.just("modify"), _which, _side, st.sampled_from([0, 1, 100, 300, 301]))
@@ -175,9 +186,10 @@ class _Pair:
             if self.version == 50:
                 self.send(v50.AccountQueryRequest())
         elif kind == "enter":
-            _, fresh, side, qty, band, pick, tif, expire = step
+            _, fresh, side, qty, band, pick, tif, expire, carried = step
             key = self.new_key(fresh)
-            self.send(self.enter(key, side, qty, self.price(side, band, pick), tif, expire))
+            price = self.price(side, band, pick)
+            self.send(self.enter(key, side, qty, price, tif, expire, carried))
         elif kind == "replace":
             _, which, fresh, qty, band, pick, tif, expire = step
             orig = self.key(which)
@@ -200,15 +212,20 @@ class _Pair:
             else:
                 self.send(v42.ModifyOrder(key, side, qty))
 
-    def enter(self, key: Any, side: str, qty: int, price: int, tif: int, expire: int) -> Any:
+    def enter(
+        self, key: Any, side: str, qty: int, price: int, tif: int, expire: int,
+        carried: tuple[str, str, str],
+    ) -> Any:  # fmt: skip
+        capacity, cross_type, firm = carried
         if self.version == 50:
             tif50, app = _tif50(tif, expire)
             return v50.EnterOrder(
-                key, side, qty, "AAPL", price, tif50, "Y", "P", "N", "N", f"C{key}", app
-            )
+                key, side, qty, "AAPL", price, tif50, "Y", capacity, "N", cross_type,
+                f"C{key}", app,
+            )  # fmt: skip
         return v42.EnterOrder(
-            key, side, qty, "AAPL", price, _TIF42[tif % len(_TIF42)], "", "Y", "A", "N", 0,
-            "N", " ",
+            key, side, qty, "AAPL", price, _TIF42[tif % len(_TIF42)], firm, "Y", capacity, "N",
+            0, cross_type, " ",
         )  # fmt: skip
 
     def replace(self, orig: Any, key: Any, qty: int, price: int, tif: int, expire: int) -> Any:
