@@ -6,13 +6,26 @@ deadline clock unless a test gives its own ``deadline_clock``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
+from hypothesis import HealthCheck, settings
 from tickwire.engine.book import BookManager
 from tickwire.exchange import MatchingEngine
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.itch import decode, encode
 from tickwire.ouch import v50
+
+
+def property_settings(examples: int) -> settings:
+    """A property test's hypothesis settings: ``examples`` in CI (a few seconds; the
+    environment variable ``TW_PROPERTY_EXAMPLES`` runs more locally), no deadline and no
+    too-slow check (a loaded machine draws slowly, which proves nothing)."""
+    return settings(
+        max_examples=int(os.environ.get("TW_PROPERTY_EXAMPLES", str(examples))),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 class Venue:

@@ -34,12 +34,11 @@ Run locally with ``TW_PROPERTY_EXAMPLES=5000`` and several ``--hypothesis-seed``
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.ouch import OuchError, v42, v50
@@ -50,7 +49,7 @@ from tickwire.ouch.tracker import OrderState
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
-from _exchange_venue import Venue  # noqa: E402
+from _exchange_venue import Venue, property_settings  # noqa: E402
 
 PX = 1_400_000
 _NS = 1_000_000_000
@@ -119,11 +118,7 @@ def _tif50(tif: int, gtt: int) -> dict[str, Any]:
 _TIF42 = [v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS, 1, 2, 5]
 
 # CI-sized (about 2 s each); ``TW_PROPERTY_EXAMPLES`` sets it (module docs).
-_SETTINGS = settings(
-    max_examples=int(os.environ.get("TW_PROPERTY_EXAMPLES", "600")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+_SETTINGS = property_settings(600)
 
 
 class _Run:

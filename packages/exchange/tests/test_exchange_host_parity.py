@@ -36,12 +36,11 @@ Run locally with ``TW_PROPERTY_EXAMPLES=5000`` and several ``--hypothesis-seed``
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.ouch import v42, v50
@@ -51,7 +50,7 @@ _HERE = Path(__file__).parent
 for _dir in (str(_HERE), str(_HERE.parents[2] / "tests")):
     if _dir not in sys.path:
         sys.path.insert(0, _dir)
-from _exchange_venue import Venue  # noqa: E402
+from _exchange_venue import Venue, property_settings  # noqa: E402
 from _exchange_venue_twins import plain  # noqa: E402
 
 _NS = 1_000_000_000
@@ -107,11 +106,7 @@ _step = st.one_of(
 _steps = st.lists(_step, min_size=10, max_size=50)
 
 # CI-sized (a few seconds each); ``TW_PROPERTY_EXAMPLES`` sets it (module docs).
-_SETTINGS = settings(
-    max_examples=int(os.environ.get("TW_PROPERTY_EXAMPLES", "500")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+_SETTINGS = property_settings(500)
 
 
 class _Pair:
