@@ -212,17 +212,16 @@ async def _deadlines_across_midnight() -> tuple[float, list[object], list[object
     ex._arm_expiry()
     try:
         wall[0], mono[0] = s // 2, mono[0] + 6 * s // 10  # midnight passed
-        ex._on_expiry_timer()  # the timer a hair early: nothing due, it re-arms
+        ex._expiry.fire()  # the timer a hair early: nothing due, it re-arms
         loop = asyncio.get_running_loop()
-        assert ex._expiry_timer is not None
-        delay = ex._expiry_timer.when() - loop.time()
+        assert ex._expiry.handle is not None
+        delay = ex._expiry.handle.when() - loop.time()
         before = list(sent)
         wall[0], mono[0] = 9 * s + 9 * s // 10, mono[0] + 94 * s // 10  # 10 s on
         ex._expire_due()  # before the next OUCH message or flow message
         return delay, before, [acc, *sent]
     finally:
-        if ex._expiry_timer is not None:
-            ex._expiry_timer.cancel()
+        ex._expiry.cancel()
 
 
 def test_the_timer_and_expire_due_measure_deadlines_on_the_deadline_clock() -> None:

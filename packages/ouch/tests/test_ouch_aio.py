@@ -74,7 +74,7 @@ def test_serve_ouch_expires_a_gtt_order_unsolicited() -> None:
                     assert canceled.reason == "T"
                     key = getattr(canceled, "user_ref_num", getattr(canceled, "order_token", None))
                     assert key == expired_key and len(server.host.live) == 1
-                    assert server.expiry_timer is None
+                    assert server.expiry is not None and server.expiry.handle is None
             finally:
                 await server.close()
 

@@ -60,3 +60,35 @@ def test_deadlines_agree_with_a_list_of_every_deadline(ops: list[tuple[str, int,
                 del model[k]
         earliest = min((at for k, (at, _) in model.items() if k in live), default=None)
         assert d.next(live.__contains__) == earliest
+
+
+def test_the_timer_runs_once_per_deadline_and_only_on_a_loop() -> None:
+    """Armed again for the same deadline it keeps its timer (an owner arms after every
+    answer); a new deadline replaces it; off a loop it only notes the deadline; when it
+    fires it is spent, then calls back (which arms it again even for the same time)."""
+    import asyncio
+
+    from tickwire.ouch.deadlines import DeadlineTimer
+
+    now = [0]
+    calls: list[int] = []
+    off = DeadlineTimer(lambda: now[0], lambda: calls.append(1))
+    off.arm(5)
+    assert off.at == 5 and off.handle is None
+
+    async def run() -> None:
+        t = DeadlineTimer(lambda: now[0], lambda: calls.append(t.at or 0))
+        t.arm(2_000_000_000)
+        first = t.handle
+        t.arm(2_000_000_000)
+        assert t.handle is first is not None
+        t.arm(1_000_000)
+        assert t.handle is not first and first.cancelled() and t.at == 1_000_000
+        await asyncio.sleep(0.05)
+        assert t.handle is None and calls == [1_000_000]
+        t.arm(1_000_000)  # a hair early: the same deadline again
+        assert t.handle is not None
+        t.arm(None)
+        assert t.handle is None and t.at is None
+
+    asyncio.run(run())

@@ -55,6 +55,7 @@ from tickwire.moldudp64.events import Address
 from tickwire.moldudp64.publisher import PublisherConfig, RequestServer
 from tickwire.ouch import OuchError, v42, v50
 from tickwire.ouch import encode as ouch_encode
+from tickwire.ouch.deadlines import DeadlineTimer
 from tickwire.soupbintcp.aio import SoupServerRunner
 from tickwire.soupbintcp.session import ServerConnection, SoupServer
 
@@ -165,8 +166,8 @@ class Exchange:
         self.undecodable = 0
         self._enters = 0
         # the timer of the next 4.2 Time In Force / 5.0 GTT deadline (_arm_expiry), its time
-        self._expiry_timer: asyncio.TimerHandle | None = None
-        self._expiry_at: int | None = None
+        # the timer of the accounts' next order deadline (_arm_expiry)
+        self._expiry = DeadlineTimer(deadline_clock, self._on_expiry_timer)
 
     @classmethod
     async def start(cls, config: ExchangeConfig) -> Exchange:
@@ -246,7 +247,7 @@ class Exchange:
         ``test_exchange_server.py::test_ouch42_a_time_in_force_in_seconds_expires_unsolicited``
         and, sans-I/O, ``test_exchange_hostile.py::test_ouch42_an_order_with_a_time_in_force_in_seconds_expires_on_the_engine_clock``.
 
-        Nothing is due before :attr:`_expiry_at`, the earliest deadline when the timer
+        Nothing is due before ``_expiry.at``, the earliest deadline when the timer
         was last armed (every OUCH answer re-arms it, and only OUCH answers add
         deadlines; an order gone since leaves it early, which only costs a full look), so
         the check per flow message is one comparison: asking both accounts every time
@@ -256,7 +257,7 @@ class Exchange:
         wall clock of the day). Test:
         ``test_exchange_server.py::test_the_timer_and_expire_due_measure_deadlines_on_the_deadline_clock``.
         """
-        at = self._expiry_at
+        at = self._expiry.at
         if at is not None and at <= self.deadline_clock():
             self._expire_now()
 
@@ -271,23 +272,9 @@ class Exchange:
         """(Re)start the timer for the earliest deadline of either account, if any (only
         on a running loop: driven sans-I/O, the caller calls ``expire`` itself)."""
         due = [a.next_expiry() for a in (self.account50, self.account42)]
-        at = min((d for d in due if d is not None), default=None)
-        if at == self._expiry_at and (at is None or self._expiry_timer is not None):
-            return
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
-        self._expiry_timer, self._expiry_at = None, at
-        if at is None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        delay = max(0.0, (at - self.deadline_clock()) / 1e9)
-        self._expiry_timer = loop.call_later(delay, self._on_expiry_timer)
+        self._expiry.arm(min((d for d in due if d is not None), default=None))
 
     def _on_expiry_timer(self) -> None:
-        self._expiry_timer = None
         self._expire_now()
         self.flush()
 
@@ -392,9 +379,7 @@ class Exchange:
     async def close(self) -> None:
         """End the OUCH sessions (both before either port closes: no order is taken on one
         while the other has ended), close the ports, end the feed session."""
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
-            self._expiry_timer = None
+        self._expiry.cancel()
         runners = [r for r in (self.ouch50, self.ouch42) if r is not None]
         for r in runners:
             r.end_session()

@@ -30,6 +30,7 @@ from . import v42, v50
 from ._errors import OuchError
 from ._wire import Message
 from ._wire import encode as encode_message
+from .deadlines import DeadlineTimer
 from .orders import OrderBook42, OrderBook50, OuchHost42, OuchHost50
 
 __all__ = ["OuchClient", "OuchServer", "ns_since_midnight", "serve_ouch"]
@@ -211,13 +212,12 @@ class OuchServer:
     host: OuchHost50 | OuchHost42
     port: int
     undecodable: int = 0
-    #: the timer of the host's next order deadline (:func:`serve_ouch`), if armed
-    expiry_timer: asyncio.TimerHandle | None = None
+    #: the timer of the host's next order deadline (:func:`serve_ouch`)
+    expiry: DeadlineTimer | None = None
 
     async def close(self) -> None:
-        if self.expiry_timer is not None:
-            self.expiry_timer.cancel()
-            self.expiry_timer = None
+        if self.expiry is not None:
+            self.expiry.cancel()
         await self.runner.close()
 
 
@@ -272,18 +272,13 @@ async def serve_ouch(
 
     def arm_expiry() -> None:
         """(Re)start the timer for the host's next deadline, if any."""
-        if server.expiry_timer is not None:
-            server.expiry_timer.cancel()
-            server.expiry_timer = None
-        at = ouch_host.next_expiry()
-        if at is not None:
-            delay = max(0.0, (at - deadline_clock()) / 1e9)
-            server.expiry_timer = asyncio.get_running_loop().call_later(delay, on_expiry)
+        timer.arm(ouch_host.next_expiry())
 
     def on_expiry() -> None:
-        server.expiry_timer = None
         publish(list(ouch_host.expire(clock())))
         arm_expiry()
+
+    timer = DeadlineTimer(deadline_clock, on_expiry)
 
     def on_message(conn: ServerConnection, data: bytes) -> None:
         replies: list[Message]
@@ -307,5 +302,5 @@ async def serve_ouch(
         arm_expiry()
 
     runner = SoupServerRunner(core, on_message)
-    server = OuchServer(runner, ouch_host, await runner.start(host, port))
+    server = OuchServer(runner, ouch_host, await runner.start(host, port), expiry=timer)
     return server

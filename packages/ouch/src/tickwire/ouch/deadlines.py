@@ -18,15 +18,19 @@ replayed time). Why one class: the exchange, the hosts and the venue each kept a
 their own, three copies of one rule. Tests: ``test_ouch_deadlines.py``, and every expiry
 test of its owners (``test_exchange_deadlines.py``, ``test_ouch_orders.py``,
 ``test_engine_backtest_queue.py``).
+
+:class:`DeadlineTimer` is the one asyncio timer for the next of them, which the simulated
+exchange's server and :func:`tickwire.ouch.client.serve_ouch` each arm after every answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["Deadlines"]
+__all__ = ["DeadlineTimer", "Deadlines"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -75,3 +79,56 @@ class Deadlines(Generic[K]):
             del self._at[key]
             keys.append(key)
         return keys
+
+
+class DeadlineTimer:
+    """One asyncio timer for the earliest order deadline, on ``clock`` (the owner's
+    deadline clock, ns), calling ``callback`` when it comes (:meth:`fire`).
+
+    Rule: :meth:`arm` with the owner's next deadline (``Deadlines.next``, or None)
+    starts the timer for it, unless it is already running for that same time, so an
+    owner may arm after every answer; :attr:`at` keeps the deadline last armed for
+    (nothing is due before it: a hot path's one comparison), also off a running loop,
+    where nothing is started (driven sans-I/O, the owner expires what is due itself).
+    The timer may fire a hair before :attr:`at` by ``clock``; the owner then expires
+    nothing and arms again. Why one class: the exchange's server and ``serve_ouch`` each
+    kept a timer of their own, the second restarting it after every message. Tests:
+    ``test_exchange_server.py::test_the_timer_and_expire_due_measure_deadlines_on_the_deadline_clock``,
+    ``test_ouch_aio.py::test_serve_ouch_expires_a_gtt_order_unsolicited``.
+    """
+
+    __slots__ = ("_callback", "_clock", "at", "handle")
+
+    def __init__(self, clock: Callable[[], int], callback: Callable[[], None]) -> None:
+        self._clock = clock
+        self._callback = callback
+        #: The deadline (on ``clock``) last armed for, or None: none.
+        self.at: int | None = None
+        #: The running timer, or None (fired, cancelled, or not on a loop).
+        self.handle: asyncio.TimerHandle | None = None
+
+    def arm(self, at: int | None) -> None:
+        """Run the timer for deadline ``at`` (None: no timer)."""
+        if at == self.at and (at is None or self.handle is not None):
+            return
+        self.cancel()
+        self.at = at
+        if at is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.handle = loop.call_later(max(0.0, (at - self._clock()) / 1e9), self.fire)
+
+    def cancel(self) -> None:
+        """Stop the timer, if running."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+    def fire(self) -> None:
+        """What the loop calls when the timer comes: the timer is spent, then
+        ``callback`` (which arms it again for what is left)."""
+        self.handle = None
+        self._callback()
