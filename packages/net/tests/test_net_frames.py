@@ -242,6 +242,36 @@ def test_ethernet_stacked_tags_and_their_limit() -> None:
         parse_ethernet(Cursor(qinq), max_tags=1)
 
 
+def test_build_ethernet_stacks_tags_as_parse_ethernet_reads_them() -> None:
+    """``vlan_tags`` builds QinQ (either outer TPID) byte for byte as a switch stacks it,
+    and a third tag, which ``parse_ethernet`` refuses."""
+    ipv4 = build_ethernet(bytes(6), bytes(6), ETHERTYPE_IPV4)
+    for outer in (0x88A8, 0x8100):
+        hdr = build_ethernet(
+            bytes(6), bytes(6), ETHERTYPE_IPV4, vlan_tags=((outer, 9), (0x8100, 7))
+        )
+        assert hdr == ipv4[:12] + outer.to_bytes(2, "big") + bytes.fromhex("00098100") + (
+            bytes.fromhex("00070800")
+        )
+        assert parse_ethernet(Cursor(hdr)) == Ethernet(bytes(6), bytes(6), ETHERTYPE_IPV4, 9)
+    one = build_ethernet(bytes(6), bytes(6), ETHERTYPE_IPV4, vlan_tags=((0x8100, 7),))
+    assert one == build_ethernet(bytes(6), bytes(6), ETHERTYPE_IPV4, vlan_tci=7)
+    three = ((0x88A8, 1), (0x8100, 2), (0x8100, 3))
+    with pytest.raises(BadFrame, match="more than 2 VLAN tags"):
+        parse_ethernet(Cursor(build_ethernet(bytes(6), bytes(6), 0x0800, vlan_tags=three)))
+    with pytest.raises(BadFrame, match="not both"):
+        build_ethernet(bytes(6), bytes(6), 0x0800, vlan_tci=1, vlan_tags=((0x8100, 2),))
+    frame = build_udp_frame(
+        b"x",
+        src_ip="198.18.0.1",
+        dst_ip="198.18.0.2",
+        src_port=1,
+        dst_port=2,
+        vlan_tags=((0x88A8, 9), (0x8100, 7)),
+    )
+    assert parse_udp_frame(frame).vlan_tci == 9 and parse_udp_frame(frame).payload == b"x"
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     src=ip4,

@@ -27,7 +27,7 @@ import dataclasses
 import ipaddress
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -690,19 +690,40 @@ def _check_fields(*fields: tuple[str, int, int]) -> None:
 
 
 def build_ethernet(
-    dst_mac: bytes, src_mac: bytes, ethertype: int, *, vlan_tci: int | None = None
+    dst_mac: bytes,
+    src_mac: bytes,
+    ethertype: int,
+    *,
+    vlan_tci: int | None = None,
+    vlan_tags: Sequence[tuple[int, int]] = (),
 ) -> bytes:
-    """An Ethernet II header, with one 802.1Q tag when ``vlan_tci`` is given."""
+    """An Ethernet II header, with one 802.1Q tag when ``vlan_tci`` is given.
+
+    ``vlan_tags`` stacks tags instead, outer first, each a ``(TPID, TCI)`` pair (QinQ:
+    ``((ETHERTYPE_QINQ, s_tci), (ETHERTYPE_VLAN, c_tci))``); each TPID is written as the
+    EtherType before its tag, ``ethertype`` after the last. Any number is built (a
+    three-tag frame is how a test shows :func:`parse_ethernet` refusing one); give
+    ``vlan_tci`` or ``vlan_tags``, not both. Test:
+    ``packages/net/tests/test_net_frames.py::test_build_ethernet_stacks_tags_as_parse_ethernet_reads_them``.
+    """
     if len(dst_mac) != 6 or len(src_mac) != 6:
         raise BadFrame("MAC addresses are 6 bytes")
     if not 0 <= ethertype < 0x10000:
         _check_fields(("ethertype", ethertype, 16))
-    if vlan_tci is None:
+    if vlan_tci is not None:
+        if vlan_tags:
+            raise BadFrame("give vlan_tci or vlan_tags, not both")
+        vlan_tags = ((ETHERTYPE_VLAN, vlan_tci),)
+    for tpid, tci in vlan_tags:
+        if not 0 <= tpid <= 0xFFFF:
+            raise BadFrame(f"VLAN TPID {tpid} does not fit in 16 bits")
+        if not 0 <= tci <= 0xFFFF:
+            raise BadFrame(f"802.1Q TCI {tci} does not fit in 16 bits")
+    if not vlan_tags:
         return ETHERNET_HEADER.pack(dst_mac, src_mac, ethertype)
-    if not 0 <= vlan_tci <= 0xFFFF:
-        raise BadFrame(f"802.1Q TCI {vlan_tci} does not fit in 16 bits")
-    return ETHERNET_HEADER.pack(dst_mac, src_mac, ETHERTYPE_VLAN) + VLAN_TAG.pack(
-        vlan_tci, ethertype
+    nexts = [tpid for tpid, _ in vlan_tags[1:]] + [ethertype]
+    return ETHERNET_HEADER.pack(dst_mac, src_mac, vlan_tags[0][0]) + b"".join(
+        VLAN_TAG.pack(tci, after) for (_, tci), after in zip(vlan_tags, nexts, strict=True)
     )
 
 
@@ -785,6 +806,7 @@ def build_udp_frame(
     dst_mac: bytes | None = None,
     src_mac: bytes = _ZERO_MAC,
     vlan_tci: int | None = None,
+    vlan_tags: Sequence[tuple[int, int]] = (),
     tos: int = 0,
     identification: int = 0,
     dont_fragment: bool = True,
@@ -801,6 +823,7 @@ def build_udp_frame(
     ``dst_mac`` defaults to the group's multicast MAC for a multicast ``dst_ip`` (else zeros).
     ``options`` are IPv4 options, padded with zeros (End of Option List) to a multiple of 4.
     The UDP checksum is 0 ("none", legal over IPv4) unless ``udp_checksum`` asks for one.
+    ``vlan_tci`` (one 802.1Q tag) or ``vlan_tags`` (stacked tags) as :func:`build_ethernet`.
     """
     src = ip_bytes(src_ip)
     dst = ip_bytes(dst_ip)
@@ -808,7 +831,7 @@ def build_udp_frame(
         flags_fragment = IP_DF if dont_fragment else 0
     if dst_mac is None:
         dst_mac = multicast_mac(dst) if 224 <= dst[0] <= 239 else _ZERO_MAC
-    link = build_ethernet(dst_mac, src_mac, ETHERTYPE_IPV4, vlan_tci=vlan_tci)
+    link = build_ethernet(dst_mac, src_mac, ETHERTYPE_IPV4, vlan_tci=vlan_tci, vlan_tags=vlan_tags)
     udp = build_udp(src_port, dst_port, payload, checksum_ips=(src, dst) if udp_checksum else None)
     ip = build_ipv4(
         src,
