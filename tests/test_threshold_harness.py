@@ -200,6 +200,28 @@ class _WrongTtl(ThresholdEngine):
         return [f[:22] + b"\x3f" + f[23:] for f in super().feed(frame)]
 
 
+_TAG_TPIDS = (b"\x81\x00", b"\x88\xa8")
+
+
+class _OneTagOnly(ThresholdEngine):
+    """Deliberately wrong, as every backend was before QinQ: a second tag is "not IPv4"."""
+
+    def feed(self, frame: bytes) -> list[bytes]:
+        if frame[12:14] in _TAG_TPIDS and frame[16:18] in _TAG_TPIDS:
+            self._stats.frames += 1
+            return []
+        return super().feed(frame)
+
+
+class _ReadsAThirdTag(ThresholdEngine):
+    """Deliberately wrong: reads past a third tag (the contract reads two)."""
+
+    def feed(self, frame: bytes) -> list[bytes]:
+        if all(frame[k : k + 2] in _TAG_TPIDS for k in (12, 16, 20)):
+            return super().feed(frame[:20] + frame[24:])
+        return super().feed(frame)
+
+
 def test_the_harness_catches_a_wrong_backend() -> None:
     """The comparisons the harness makes fail on backends that each break one rule."""
     config, specs = _generated_specs(5_000)
@@ -216,9 +238,10 @@ def test_the_harness_catches_a_wrong_backend() -> None:
         check_frames(_WrongTtl(), config, frames)
 
 
-@pytest.mark.parametrize("broken", [_MiscountsSuppression, _WrongTtl])
+@pytest.mark.parametrize("broken", [_MiscountsSuppression, _WrongTtl, _OneTagOnly, _ReadsAThirdTag])
 def test_check_backend_catches_a_wrong_backend(broken: type[ThresholdEngine]) -> None:
-    """The public one-call harness finds each broken backend on generated input."""
+    """The public one-call harness finds each broken backend on generated input (the
+    generated frames include QinQ, with either outer TPID, and three tags)."""
     with pytest.raises(HarnessMismatch):
         check_backend(broken, max_examples=200, derandomize=True)
 

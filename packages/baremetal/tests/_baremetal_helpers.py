@@ -8,6 +8,7 @@ import shutil
 
 from tickwire.baremetal import qemu_binary
 from tickwire.baremetal.layout import config_blob, new_secret
+from tickwire.threshold.cheader import ORDER_LENGTHS
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 
 TOOLS = ("nasm", "gcc", "ld")
@@ -39,7 +40,7 @@ class CStrategy:
     def __init__(self, lib: ctypes.CDLL) -> None:
         self._lib = lib
         self._state = ctypes.create_string_buffer(lib.tw_state_size())
-        self._out = ctypes.create_string_buffer(115)
+        self._out = ctypes.create_string_buffer(ORDER_LENGTHS["TW_ORDER_FRAME_QINQ_LEN"])
 
     def load(self, config: ThresholdConfig) -> int:
         blob = config_blob(config, new_secret())

@@ -26,6 +26,7 @@ from tickwire.baremetal.traffic import (
 )
 from tickwire.threshold import ThresholdEngine, ThresholdStats
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
+from tickwire.threshold.testing import add_order, feed_frame
 
 PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 MESSAGES = list(generated_messages(6000, 20, 3))
@@ -78,6 +79,30 @@ def test_generated_day_sends_and_refuses() -> None:
 
 def test_tagged_frames_match_reference(cstrategy: CStrategy) -> None:
     run_both(cstrategy, CONFIG, TAGGED)
+
+
+@pytest.mark.parametrize("outer", [0x88A8, 0x8100])
+def test_qinq_feed_frames_match_the_reference(cstrategy: CStrategy, outer: int) -> None:
+    """QinQ (docs/threshold.md section 2 rule 1): read, the order carries both tags back
+    (119 bytes, the longest order: the out buffer holds it); a third tag, or a frame cut
+    inside the second, is ignored. Before, strategy.c ignored every QinQ frame."""
+    two = ((outer, 0xE00D), (0x8100, 0x0123))
+    trig = [add_order(13, "S", 1_490_000)]
+    frames = [
+        feed_frame(trig, vlan_tags=two),
+        feed_frame(trig, vlan_tags=((0x88A8, 7),)),
+        feed_frame(trig, vlan_tags=((0x8100, 7), (0x88A8, 8))),
+        feed_frame(trig, vlan_tags=(*two, (0x8100, 9))),
+        feed_frame(trig, vlan_tags=two)[:21],
+        *(f[:12] + bytes.fromhex(f"{outer:04x}e00d81000123") + f[12:] for f in TAGGED[:300]),
+    ]
+    config = ThresholdConfig(
+        True, 1000, 1, 26477, 26400, "TWORDERS01",
+        (*CONFIG.instruments, InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 10**12)),
+    )  # fmt: skip
+    run_both(cstrategy, config, frames)
+    (order,) = ThresholdEngine(config).feed(frames[0])
+    assert len(order) == 119 and order[12:22] == frames[0][12:20] + b"\x08\x00"
 
 
 def test_real_captures_match_reference(cstrategy: CStrategy) -> None:

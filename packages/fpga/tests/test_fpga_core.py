@@ -425,6 +425,34 @@ def test_the_header_decision_at_its_edges(fpga: FpgaBackend) -> None:
     _check(fpga, CONFIG, frames)
 
 
+@pytest.mark.parametrize("outer", [0x88A8, 0x8100])
+def test_qinq_feed_frames_match_the_reference(fpga: FpgaBackend, outer: int) -> None:
+    """QinQ (docs/threshold.md section 2 rule 1): two tags, either TPID at either depth,
+    are read (L3 = 22, so L4 up to 82 with 40 bytes of options, the 18th candidate L4)
+    and the order carries both back (119 bytes, 15 beats); a third tag, or a frame cut
+    inside the second, is ignored; the header decision at its edges with two tags.
+    Back to back, each followed by an intact trigger. Before, the core ignored QinQ."""
+    frames = []
+    for tags, options in (
+        (((outer, 0xE00D), (0x8100, 0x0123)), b""),
+        (((outer, 5), (0x88A8, 6)), bytes(40)),
+        (((0x88A8, 7),), bytes(12)),
+    ):
+        l4 = L3_UNTAGGED + 4 * len(tags) + 20 + len(options)
+        base = feed_frame([add_order(13, "S", 1_499_900)], vlan_tags=tags, options=options)
+        intact = feed_frame([add_order(14, "S", 3_999_990)], vlan_tags=tags, options=options)
+        frames += [base, intact, base[: 14 + 4 * len(tags) - 1], intact]
+        for udp_len in (7, 8, 27, 28):
+            frames += [_with_udp_length(base, l4, udp_len), intact]
+        for end in (l4 + 7, l4 + 8, l4 + 9):
+            frames += [base[:end], intact]
+    three = ((outer, 1), (0x8100, 2), (0x8100, 3))
+    frames += [feed_frame([add_order(13, "S", 1_499_900)], vlan_tags=three)]
+    want, _ = _reference(CONFIG, frames[:1])
+    assert len(want[0][0]) == 119 and want[0][0][12:22] == frames[0][12:20] + b"\x08\x00"
+    _check(fpga, CONFIG, frames)
+
+
 @pytest.mark.parametrize("beat_gap", [0, 1])
 def test_the_datagram_ending_in_the_beats_after_the_decision(
     fpga: FpgaBackend, beat_gap: int

@@ -83,14 +83,14 @@ def test_every_offset_reads_its_field_in_a_frame_the_codecs_build(
 class _Framer(Elaboratable):
     """order_frame_bytes alone: a descriptor in, the frame's bytes out."""
 
-    def __init__(self, vlan: bool) -> None:
+    def __init__(self, ntags: int) -> None:
         self.desc = Signal(DESC)
-        self.out = Signal(8 * wire.ORDER_FRAME_LENS[vlan])
-        self.vlan = vlan
+        self.out = Signal(8 * wire.ORDER_FRAME_LENS[ntags])
+        self.ntags = ntags
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
-        m.d.comb += self.out.eq(Cat(*order_frame_bytes(self.desc, vlan=self.vlan)))
+        m.d.comb += self.out.eq(Cat(*order_frame_bytes(self.desc, self.ntags)))
         return m
 
 
@@ -112,18 +112,18 @@ ORDERS = [
 ]
 
 
-@pytest.mark.parametrize("vlan", [False, True])
-def test_order_frame_bytes_writes_the_frame_of_build_order_frame(vlan: bool) -> None:
-    framer = _Framer(vlan)
+@pytest.mark.parametrize("ntags", [0, 1, 2])
+def test_order_frame_bytes_writes_the_frame_of_build_order_frame(ntags: int) -> None:
+    framer = _Framer(ntags)
     inst = CONFIG.instruments[0]
     got: list[bytes] = []
     want: list[bytes] = []
     for tci, seq, uref, qty, price in ORDERS:
-        tci = tci if vlan else None
+        tags = ((0x88A8, tci ^ 0xF0F0), (0x8100, tci))[2 - ntags :]
         frame = build_order_frame(
             in_dst_mac=b"\x02\x00\x00\x00\x00\x01",
             in_src_mac=b"\x02\x00\x00\x00\x00\x02",
-            vlan_tci=tci,
+            vlan_tags=tags,
             in_src_ip=b"\xc6\x12\x00\x01",
             in_dst_ip=b"\xc6\x12\x00\x02",
             config=CONFIG,
@@ -134,15 +134,16 @@ def test_order_frame_bytes_writes_the_frame_of_build_order_frame(vlan: bool) -> 
             price=price,
         )
         want.append(frame)
-        l3 = wire.L3_TAGGED if vlan else wire.L3_UNTAGGED
+        l3 = (wire.L3_UNTAGGED, wire.L3_TAGGED, wire.L3_QINQ)[ntags]
         csum = WIRE["IPV4"].span("checksum", l3)
+        raw_tags = b"".join(t.to_bytes(2, "big") + c.to_bytes(2, "big") for t, c in tags)
         got.append(
             DESC.const(
                 {
                     "dmac": int.from_bytes(b"\x02\x00\x00\x00\x00\x02", "little"),
                     "smac": int.from_bytes(b"\x02\x00\x00\x00\x00\x01", "little"),
-                    "vlan": int(vlan),
-                    "tci": int.from_bytes((tci or 0).to_bytes(2, "big"), "little"),
+                    "ntags": ntags,
+                    "tags": int.from_bytes(raw_tags, "little"),
                     "sip": int.from_bytes(b"\xc6\x12\x00\x02", "little"),
                     "dip": int.from_bytes(b"\xc6\x12\x00\x01", "little"),
                     "csum": int.from_bytes(frame[csum], "big"),
@@ -170,7 +171,7 @@ def test_order_frame_bytes_writes_the_frame_of_build_order_frame(vlan: bool) -> 
     sim.add_testbench(bench)
     sim.run()
     assert out == want
-    assert len(want[0]) == wire.ORDER_FRAME_LENS[vlan]
+    assert len(want[0]) == wire.ORDER_FRAME_LENS[ntags]
 
 
 def test_check_names_the_assumption_a_changed_table_breaks(monkeypatch: pytest.MonkeyPatch) -> None:

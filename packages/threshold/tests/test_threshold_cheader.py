@@ -49,11 +49,11 @@ HEADER = render_header()
 D = defines(HEADER)
 
 
-def order(vlan_tci: int | None) -> bytes:
+def order(vlan_tci: int | None, *inner: tuple[int, int]) -> bytes:
     return build_order_frame(
         in_dst_mac=b"\x01\x00\x5e\x00\x00\x01",
         in_src_mac=b"\x02\x00\x00\x00\x00\x02",
-        vlan_tci=vlan_tci,
+        vlan_tags=() if vlan_tci is None else ((0x8100, vlan_tci), *inner),
         in_src_ip=bytes([198, 18, 0, 1]),
         in_dst_ip=bytes([198, 18, 0, 2]),
         config=CONFIG,
@@ -68,6 +68,7 @@ def order(vlan_tci: int | None) -> bytes:
 def test_order_lengths_are_the_builders() -> None:
     assert len(order(None)) == D["TW_ORDER_FRAME_LEN"] == ORDER_LENGTHS["TW_ORDER_FRAME_LEN"]
     assert len(order(0x2064)) == D["TW_ORDER_FRAME_TAGGED_LEN"]
+    assert len(order(0x2064, (0x8100, 7))) == D["TW_ORDER_FRAME_QINQ_LEN"] == 119
     frame = order(None)
     ip = D["TW_ETH_LEN"]
     assert int.from_bytes(frame[ip + 2 : ip + 4], "big") == D["TW_ORDER_IP_LEN"] == 97

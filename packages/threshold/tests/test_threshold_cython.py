@@ -76,8 +76,10 @@ def frames(draw: st.DrawFn) -> bytes:
         kw["cut"] = draw(st.integers(0, 200))
     elif kind == "snap":
         kw["snap"] = draw(st.integers(0, 300))
-    elif kind == "vlan":
-        kw["vlan_tci"] = draw(st.integers(0, 0xFFFF))
+    elif kind == "vlan":  # one tag, QinQ (either outer TPID, either inner) or three
+        tpids = st.sampled_from([0x8100, 0x8100, 0x88A8])
+        tag = st.tuples(tpids, st.integers(0, 0xFFFF))
+        kw["vlan_tags"] = tuple(draw(st.lists(tag, min_size=1, max_size=3)))
     elif kind == "options":
         kw["options"] = bytes(4 * draw(st.integers(1, 10)))
     elif kind == "port":
@@ -100,6 +102,32 @@ def test_cython_matches_reference(config: ThresholdConfig, specs: list[bytes]) -
     got_out, got_stats = run_frames(CythonBackend(), config, specs)
     assert got_out == want_out
     assert got_stats.to_json() == want_stats.to_json()
+
+
+@pytest.mark.parametrize("outer", [0x88A8, 0x8100])
+def test_qinq_feed_frames_match_the_reference(outer: int) -> None:
+    """A QinQ feed frame triggers, and its order carries both tags back (docs/threshold.md
+    sections 2 and 5); a third tag, or a frame cut inside the second, is ignored.
+    Before, the compiled core ignored every QinQ frame."""
+    config = ThresholdConfig(
+        armed=True,
+        max_orders=10,
+        first_user_ref_num=7,
+        feed_port=FEED,
+        order_port=ORDERS,
+        order_session="TWORDERS01",
+        instruments=(InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 10**12),),
+    )
+    two = ((outer, 0xE009), (0x8100, 0x0123))
+    frames = [
+        feed_frame([add_order(13, "S", 1_499_800)], vlan_tags=two),
+        feed_frame([add_order(13, "S", 1_499_800)], vlan_tags=((0x88A8, 5), *two)),
+        feed_frame([add_order(13, "S", 1_499_800)], vlan_tags=two)[:21],
+    ]
+    want_out, want_stats = run_frames(ThresholdEngine(), config, frames)
+    got_out, got_stats = run_frames(CythonBackend(), config, frames)
+    assert len(want_out[0]) == 1 and want_out[0][0][12:20] == frames[0][12:20]
+    assert got_out == want_out and got_stats.to_json() == want_stats.to_json()
 
 
 def test_registered_as_cython_and_runs_a_trigger() -> None:

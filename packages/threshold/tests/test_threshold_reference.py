@@ -164,6 +164,29 @@ def test_vlan_tag_kept_and_input_ip_options_dropped() -> None:
     ]
 
 
+@pytest.mark.parametrize("outer", [0x88A8, 0x8100])  # 802.1ad S-tag, or 802.1Q twice
+def test_a_qinq_feed_frame_is_read_and_its_tags_go_back(outer: int) -> None:
+    """Two stacked tags (QinQ) are read as parse_udp_frame reads them, and the order carries
+    both back as they came (docs/threshold.md sections 2 and 5). Before, the frame was
+    ignored: no order, not even a scanned message."""
+    tags = bytes.fromhex(f"{outer:04x}e0098100208d")  # outer TPID + TCI, inner TPID + TCI
+    untagged = feed_frame([SELL_149_90])
+    frame = untagged[:12] + tags + untagged[12:]
+    assert frame == feed_frame([SELL_149_90], vlan_tags=((outer, 0xE009), (0x8100, 0x208D)))
+    assert parse_udp_frame(frame).vlan_tci == 0xE009  # the captures path reads it
+    (out,), stats = run(CONFIG, [frame])
+    assert out == [EXPECTED_FIRST_ORDER[:12] + tags + EXPECTED_FIRST_ORDER[12:]]
+    assert len(out[0]) == 119 and stats["messages_scanned"] == 1 and stats["orders"] == 1
+
+
+def test_a_lone_8021ad_tag_is_a_tag_and_goes_back_as_it_came() -> None:
+    frame = feed_frame([SELL_149_90], vlan_tags=((0x88A8, 7),))
+    (out,), _ = run(CONFIG, [frame])
+    assert out == [
+        EXPECTED_FIRST_ORDER[:12] + bytes.fromhex("88a80007") + EXPECTED_FIRST_ORDER[12:]
+    ]
+
+
 def test_user_ref_num_and_sequence_count_up() -> None:
     cfg = dataclasses.replace(CONFIG, first_user_ref_num=4_294_967_290, max_orders=6)
     out, stats = run(cfg, [feed_frame([add_order(13, "S", 1_500_000)])] * 2)
@@ -411,7 +434,9 @@ def _patched(frame: bytes, offset: int, value: bytes) -> bytes:
         _patched(feed_frame([SELL_149_90]), 23, b"\x06"),  # TCP
         _patched(feed_frame([SELL_149_90]), 14, b"\x65"),  # IP version 6
         _patched(feed_frame([SELL_149_90]), 14, b"\x44"),  # IHL 4
-        _patched(feed_frame([SELL_149_90], vlan_tci=5), 16, b"\x81\x00"),  # QinQ
+        feed_frame([SELL_149_90], vlan_tags=((0x88A8, 5), (0x8100, 6), (0x8100, 7))),  # 3 tags
+        feed_frame([SELL_149_90], vlan_tags=((0x8100, 5), (0x88A8, 6), (0x8100, 7))),
+        feed_frame([SELL_149_90], vlan_tags=((0x88A8, 5), (0x8100, 6)))[:21],  # 2nd tag cut
         feed_frame([SELL_149_90])[:13],  # runt
         feed_frame([SELL_149_90])[:41],  # UDP header cut
         feed_frame([SELL_149_90], vlan_tci=5)[:17],  # tag cut

@@ -8,12 +8,13 @@ import dataclasses
 import socket
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tickwire.itch import AddOrder, AddOrderMPID, decode, encode
 from tickwire.itch.strategies import messages_of
 from tickwire.moldudp64.codec import parse_downstream
-from tickwire.net import parse_udp_frame, read_pcap
+from tickwire.net import BadFrame, parse_udp_frame, read_pcap
 from tickwire.threshold.harness import FEED_PORT, FrameSpec, frame_specs
 from tickwire.threshold.scan import MAX_SCANNED, add_order_view, field_offset, scan_frame
 
@@ -28,6 +29,7 @@ def _well_formed(spec: FrameSpec) -> FrameSpec:
         cut=None,
         trailing=b"",
         snap=None,
+        vlan_tags=spec.vlan_tags[:2],  # a third tag is not well formed (parse_udp_frame)
         blocks=tuple(
             b for b in spec.blocks if not (b and b[0] in b"AF" and len(b) < 36 + 4 * (b[0] == 70))
         ),
@@ -48,6 +50,26 @@ def test_scanner_agrees_with_the_codecs_on_well_formed_frames(spec: FrameSpec) -
     assert socket.inet_ntoa(seen.dst_ip) == udp.dst_ip
     assert (seen.src_port, seen.dst_port) == (udp.src_port, udp.dst_port)
     assert list(seen.blocks) == list(packet.messages[:MAX_SCANNED])
+    assert seen.vlan_tags == spec.tags
+
+
+@settings(max_examples=100, deadline=None)
+@given(spec=frame_specs(), tpids=st.lists(st.sampled_from([0x8100, 0x88A8]), min_size=3))
+def test_tags_are_read_as_parse_udp_frame_reads_them(spec: FrameSpec, tpids: list[int]) -> None:
+    """Up to two tags, either TPID at either depth; a third makes the frame not for the
+    feed, as it is a BadFrame to the codec (docs/threshold.md section 2 rule 1)."""
+    spec = _well_formed(spec)
+    for n in range(len(tpids) + 1):
+        tags = tuple((tpid, 0x1000 + i) for i, tpid in enumerate(tpids[:n]))
+        frame = dataclasses.replace(spec, vlan_tci=None, vlan_tags=tags).build()
+        seen = scan_frame(frame, FEED_PORT)
+        if n <= 2:
+            assert seen is not None and seen.vlan_tags == tags
+            assert seen.vlan_tci == parse_udp_frame(frame).vlan_tci
+        else:
+            assert seen is None
+            with pytest.raises(BadFrame, match="more than 2 VLAN tags"):
+                parse_udp_frame(frame)
 
 
 @settings(max_examples=200, deadline=None)

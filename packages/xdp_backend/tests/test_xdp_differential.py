@@ -94,11 +94,14 @@ _blocks = st.lists(
 )
 
 
+_tags = st.tuples(st.sampled_from([0x8100, 0x88A8]), st.integers(0, 0xFFFF))
+
+
 @st.composite
 def damaged_frames(draw: st.DrawFn) -> bytes:
     frame = feed_frame(
         draw(_blocks),
-        vlan_tci=draw(st.one_of(st.none(), st.integers(0, 0xFFFF))),
+        vlan_tags=tuple(draw(st.lists(_tags, max_size=3))),  # none, one, QinQ, three
         options=draw(st.sampled_from([b"", b"\x01" * 4, b"\x01" * 40])),
         dst_port=draw(st.sampled_from([FEED_PORT, FEED_PORT, FEED_PORT, 26400])),
     )
@@ -214,6 +217,27 @@ def test_order_frame_is_exactly_the_reference(xdp: XdpBackend) -> None:
     assert len(order) == 115
     assert [order] == ThresholdEngine(config).feed(frame)
     assert order[99:113] == b"TW004294967295"
+
+
+@pytest.mark.parametrize("outer", [0x88A8, 0x8100])
+def test_qinq_feed_frames_match_the_reference(xdp: XdpBackend, outer: int) -> None:
+    """QinQ (docs/threshold.md section 2 rule 1): read, and the order carries both tags
+    back in place (119 bytes); a third tag, or a frame cut inside the second, is ignored.
+    Before, the program passed every QinQ frame (XDP_PASS, no order)."""
+    trig = [add_order(13, "S", 1_490_000)]
+    two = ((outer, 0xE00D), (0x8100, 0x0123))
+    frames = [
+        feed_frame(trig, vlan_tags=two),
+        feed_frame(trig, vlan_tags=((0x88A8, 7),)),
+        feed_frame(trig, vlan_tags=((0x8100, 7), (0x88A8, 8))),
+        feed_frame(trig, vlan_tags=(*two, (0x8100, 9))),
+        feed_frame(trig, vlan_tags=two)[:21],
+    ]
+    _compare(xdp, _config(), frames)
+    xdp.configure(_config())
+    (order,) = xdp.feed(frames[0])
+    assert len(order) == 119 and order[12:22] == frames[0][12:20] + b"\x08\x00"
+    assert xdp.stats().orders == 1
 
 
 def test_frames_too_long_for_test_run_are_refused(xdp: XdpBackend) -> None:

@@ -109,7 +109,8 @@ Scanner (the cycle after ``R``; "cycle T" below for the beat that ends a message
     the configuration it was read with, so a config change between frames never applies
     to half of a frame's events.
 TX
-    The FIFO's head (first word fall through) is turned into the 111/115-byte frame and
+    The FIFO's head (first word fall through) is turned into the 111/115/119-byte frame (no
+    tag, one, QinQ) and
     sent a beat a cycle from T + 10 on; frames queue back to back. The ClOrdID's decimal
     UserRefNum comes from a BCD counter kept beside the binary one (set by double dabble
     at RESET, incremented in BCD per order), so no binary-to-decimal conversion sits in
@@ -148,6 +149,7 @@ from .wire import (
     IP_TTL,
     IP_VERSION,
     IP_VIHL,
+    L3_QINQ,
     L3_TAGGED,
     L3_UNTAGGED,
     ORDER_BLOCK_LEN,
@@ -155,7 +157,8 @@ from .wire import (
     ORDER_IP_LEN,
     ORDER_LAST_BE,
     ORDER_UDP_LEN,
-    TCI,
+    TAGS_LEN,
+    THIRD_ETHERTYPE,
     UDP_DPORT,
     UDP_HEADER,
     UDP_LENGTH,
@@ -166,13 +169,16 @@ __all__ = ["DESC", "INST", "LATENCY_CYCLES", "ORDER_FRAME_BEATS", "POS", "Thresh
 _LEN_A, _LEN_F = min_add_lengths()
 _TYPE_A, _TYPE_F, _SELL = 0x41, 0x46, 0x53
 _S_HDR, _S_BLK, _S_DONE, _S_ERR = range(4)
-_HDR_BEATS = 12  # the header buffer: P <= 18 + 60 + 8 = 86 bytes (checked below)
+_HDR_BEATS = 12  # the header buffer: P <= 22 + 60 + 8 = 90 bytes (checked below)
 _FRAGMENT = 0x3FFF  # MF and the fragment offset: a fragment is not scanned
 _ETH_DST = WIRE["ETH"].field("dst").offset
 _ETH_SRC = WIRE["ETH"].field("src").offset
-# The header decision reads bytes before P from the buffer; the largest P has a tag and
-# 40 bytes of IPv4 options.
-assert L3_TAGGED + 15 * 4 + UDP_HEADER <= 8 * _HDR_BEATS
+# The header decision reads bytes before P from the buffer; the largest P has two tags
+# and 40 bytes of IPv4 options.
+assert L3_QINQ + 15 * 4 + UDP_HEADER <= 8 * _HDR_BEATS
+# The fields decoded before the decision (up to the IPv4 protocol, and the fragment word
+# before it) are in beats 0..3 whatever the tags: registered from beat 4 on.
+assert L3_QINQ + IP_PROTO < 32 and L3_QINQ + IP_FRAG + 1 < 32
 _LEFT_EQ = 5  # sc_left's values 1..5 kept one-hot: the hops' gates read them
 _POS = 18  # bits of a byte position (frames and UDP ends up to 256 KiB)
 TX_FIFO_DEPTH = 8
@@ -217,8 +223,8 @@ _EVT = data.StructLayout(
         "pos": POS,
         "dmac": 48,  # wire order (byte k in bits 8k..8k+7), like every address below
         "smac": 48,
-        "vlan": 1,
-        "tci": 16,
+        "ntags": 2,  # VLAN tags of the input (0..2) ...
+        "tags": 8 * TAGS_LEN,  # ... and its bytes from the EtherType on: TPIDs and TCIs
         "sip": 32,
         "dip": 32,
         "fport": 16,
@@ -231,8 +237,8 @@ DESC = data.StructLayout(
     {
         "dmac": 48,
         "smac": 48,
-        "vlan": 1,
-        "tci": 16,
+        "ntags": 2,
+        "tags": 8 * TAGS_LEN,
         "sip": 32,
         "dip": 32,
         "csum": 16,
@@ -273,12 +279,14 @@ def _ascii(text: str) -> list[Any]:
     return [C(ord(ch), 8) for ch in text]
 
 
-def order_frame_bytes(d: Any, vlan: bool) -> list[Any]:
-    """The order frame of ``docs/threshold.md`` section 5 as a list of byte values."""
+def order_frame_bytes(d: Any, ntags: int) -> list[Any]:
+    """The order frame of ``docs/threshold.md`` section 5 as a list of byte values, for
+    an input with ``ntags`` VLAN tags (0..2): they go back as they came, TPIDs and TCIs
+    (``d.tags``, the input's bytes from the EtherType on), QinQ included. Test:
+    ``packages/fpga/tests/test_fpga_core.py::test_qinq_feed_frames_match_the_reference``."""
     out: list[Any] = []
     out += _wire_bytes(d.dmac, 6) + _wire_bytes(d.smac, 6)
-    if vlan:
-        out += [C(0x81, 8), C(0x00, 8), *_wire_bytes(d.tci, 2)]
+    out += _wire_bytes(d.tags, 4 * ntags)
     out += [C(v, 8) for v in net.ETHERTYPE_IPV4.to_bytes(2, "big")]
     out += [C(v, 8) for v in IP_VIHL_TOS.to_bytes(2, "big") + ORDER_IP_LEN.to_bytes(2, "big")]
     out += [C(v, 8) for v in bytes(2) + net.IP_DF.to_bytes(2, "big")]
@@ -447,29 +455,47 @@ class ThresholdCore(wiring.Component):
         # Bytes received so far, counted a cycle ahead from the incoming beat.
         nrx = Signal(_POS)
         m.d.sync += nrx.eq(in_beat * 8 + sum(self.rx_be[i] for i in range(8)))
+
         # The header fields up to the IPv4 protocol (bytes 0..27, in beats 0..3) are
         # decoded every cycle from the buffer and registered: from beat 4 on they are
         # the frame's, and no frame for the feed decides before beat 5 (L4 + 8 >= 42).
-        # L4 is one of 17 offsets (14 + 4k): it is kept one-hot, so the UDP port and
-        # length are read by 17 comparisons and a 17-way select instead of a shifter.
+        # L4 is one of 18 offsets (14 + 4k): it is kept one-hot, so the UDP port and
+        # length are read by 18 comparisons and an 18-way select instead of a shifter.
+        # Up to two VLAN tags, 0x8100 or 0x88A8 at either depth (QinQ, docs/threshold.md
+        # section 2 rule 1); a third leaves its TPID where IPv4 is expected.
+        def is_tag(et: Any) -> Any:
+            return (et == net.ETHERTYPE_VLAN) | (et == net.ETHERTYPE_QINQ)
+
         ethertype = u16(ETHERTYPE)
-        c_vlan = Signal()
-        hm.d.comb += c_vlan.eq(ethertype == net.ETHERTYPE_VLAN)
-        l3type = Mux(c_vlan, u16(INNER_ETHERTYPE), ethertype)
-        vihl = Mux(c_vlan, byte(L3_TAGGED + IP_VIHL), byte(L3_UNTAGGED + IP_VIHL))
+        c_tag1, c_tag2 = Signal(), Signal()
+        hm.d.comb += [
+            c_tag1.eq(is_tag(ethertype)),
+            c_tag2.eq(c_tag1 & is_tag(u16(INNER_ETHERTYPE))),
+        ]
+
+        def at_l3(offset: int, read: Any) -> Any:
+            """``read`` of the field at ``offset`` from L3, whichever L3 the tags give."""
+            return Mux(
+                c_tag2,
+                read(L3_QINQ + offset),
+                Mux(c_tag1, read(L3_TAGGED + offset), read(L3_UNTAGGED + offset)),
+            )
+
+        l3type = Mux(c_tag2, u16(THIRD_ETHERTYPE), Mux(c_tag1, u16(INNER_ETHERTYPE), ethertype))
+        vihl = at_l3(IP_VIHL, byte)
         ihl = vihl[0:4]
         c_l4 = Signal(7)
-        hm.d.comb += c_l4.eq(Mux(c_vlan, L3_TAGGED, L3_UNTAGGED) + (ihl << 2))
-        frag = Mux(c_vlan, u16(L3_TAGGED + IP_FRAG), u16(L3_UNTAGGED + IP_FRAG))
-        proto = Mux(c_vlan, byte(L3_TAGGED + IP_PROTO), byte(L3_UNTAGGED + IP_PROTO))
-        l4_at = [L3_UNTAGGED + 4 * k for k in range((L3_TAGGED + 60 - L3_UNTAGGED) // 4 + 1)]
+        hm.d.comb += c_l4.eq(Mux(c_tag2, L3_QINQ, Mux(c_tag1, L3_TAGGED, L3_UNTAGGED)) + (ihl << 2))
+        frag = at_l3(IP_FRAG, u16)
+        proto = at_l3(IP_PROTO, byte)
+        l4_at = [L3_UNTAGGED + 4 * k for k in range((L3_QINQ + 60 - L3_UNTAGGED) // 4 + 1)]
         cnt_at = [at + UDP_HEADER + COUNT_LO for at in l4_at]  # the count's low byte per L4
-        vlan = Signal()
+        ntags = Signal(2)
         l4 = Signal(7)
         l4_oh = Signal(len(l4_at))
         ip_ok = Signal()
         m.d.sync += [
-            vlan.eq(c_vlan),
+            ntags.eq(Mux(c_tag2, 2, c_tag1)),
             l4.eq(c_l4),
             l4_oh.eq(Cat(*[c_l4 == at for at in l4_at])),
             ip_ok.eq(
@@ -484,7 +510,7 @@ class ThresholdCore(wiring.Component):
         # Every compare of the decision on a field after L4 (the destination port with
         # the feed's, the UDP length with 8 and with the count's end, the bytes received
         # with L4 + 8) and the datagram's end ``L4 + UL`` are made a cycle ahead for each
-        # of the 17 candidate L4s, from the buffer as it will be (the incoming beat
+        # of the 18 candidate L4s, from the buffer as it will be (the incoming beat
         # written into it) and registered; the decision cycle selects them by ``l4_oh``.
         # Exact: the buffer then holds what the compare read, and the feed port cannot
         # change between the two cycles (APPLY needs no frame in flight, and this frame
@@ -1370,7 +1396,11 @@ class ThresholdCore(wiring.Component):
         # stage register loads each cycle and its valid bit says when it holds an event.
         s1 = Signal(_EVT)
         s1_v = Signal()
-        hdr_ip = Mux(vlan, hdr[8 * L3_TAGGED :], hdr[8 * L3_UNTAGGED :])
+        hdr_ip = Mux(
+            ntags == 2,
+            hdr[8 * L3_QINQ :],
+            Mux(ntags == 1, hdr[8 * L3_TAGGED :], hdr[8 * L3_UNTAGGED :]),
+        )
         m.d.sync += s1_v.eq(r_valid & cand_any & cam_hit)
         m.d.sync += [
             s1.frame.eq(fcount),
@@ -1382,8 +1412,8 @@ class ThresholdCore(wiring.Component):
             s1.pos.eq(pos_rd.data),
             s1.dmac.eq(hdr[8 * _ETH_SRC : 8 * _ETH_SRC + 48]),
             s1.smac.eq(hdr[8 * _ETH_DST : 8 * _ETH_DST + 48]),
-            s1.vlan.eq(vlan),
-            s1.tci.eq(hdr[8 * TCI : 8 * TCI + 16]),
+            s1.ntags.eq(ntags),
+            s1.tags.eq(hdr[8 * ETHERTYPE : 8 * (ETHERTYPE + TAGS_LEN)]),
             s1.sip.eq(hdr_ip[8 * IP_DST : 8 * IP_DST + 32]),
             s1.dip.eq(hdr_ip[8 * IP_SRC : 8 * IP_SRC + 32]),
             s1.fport.eq(act_fport),
@@ -1662,8 +1692,8 @@ class ThresholdCore(wiring.Component):
         d3.d.comb += [
             desc.dmac.eq(s3.dmac),
             desc.smac.eq(s3.smac),
-            desc.vlan.eq(s3.vlan),
-            desc.tci.eq(s3.tci),
+            desc.ntags.eq(s3.ntags),
+            desc.tags.eq(s3.tags),
             desc.sip.eq(s3.sip),
             desc.dip.eq(s3.dip),
             desc.csum.eq(s3_csum),
@@ -1714,17 +1744,19 @@ class ThresholdCore(wiring.Component):
 
         # ------------------------------------------------------------------ TX
         head = data.View(DESC, tx_fifo.r_data)
-        frame_plain = Cat(*order_frame_bytes(head, vlan=False))
-        frame_vlan = Cat(*order_frame_bytes(head, vlan=True))
+        # One frame per number of tags (none, one, QinQ), the head's picks one.
+        frames = [Cat(*order_frame_bytes(head, k)) for k in range(len(ORDER_FRAME_BEATS))]
         vec = Signal(16 * 64)
-        tm.d.comb += vec.eq(Mux(head.vlan, frame_vlan, frame_plain))
+        assert max(len(f) for f in frames) <= len(vec)
+        two, one = head.ntags == 2, head.ntags == 1
+        tm.d.comb += vec.eq(Mux(two, frames[2], Mux(one, frames[1], frames[0])))
         tx_beat = Signal(4)
         # ``tx_beat`` at each kind's last beat, registers beside it: the FIFO's head
         # (a LUT RAM read) then picks one, and the FIFO's read enable is one LUT after it.
-        at_last = [Signal(name=f"tx_at_last_{k}") for k in range(2)]
-        last_be = Mux(head.vlan, ORDER_LAST_BE[1], ORDER_LAST_BE[0])
+        at_last = [Signal(name=f"tx_at_last_{k}") for k in range(len(ORDER_FRAME_BEATS))]
+        last_be = Mux(two, ORDER_LAST_BE[2], Mux(one, ORDER_LAST_BE[1], ORDER_LAST_BE[0]))
         is_last = Signal()
-        tm.d.comb += is_last.eq(Mux(head.vlan, at_last[1], at_last[0]))
+        tm.d.comb += is_last.eq(Mux(two, at_last[2], Mux(one, at_last[1], at_last[0])))
         m.d.comb += [
             self.tx_valid.eq(tx_fifo.r_rdy),
             self.tx_data.eq(vec.word_select(tx_beat, 64)),

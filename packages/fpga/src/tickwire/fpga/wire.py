@@ -1,6 +1,6 @@
 """Where the core finds each field, from the one wire table.
 
-The core reads Ethernet, 802.1Q, IPv4, UDP and MoldUDP64 fields by byte offset and builds
+The core reads Ethernet, up to two VLAN tags, IPv4, UDP and MoldUDP64 fields by byte offset and builds
 the order frame byte by byte; every offset, length and constant it uses is derived here
 from the tables the XDP and bare-metal backends get theirs from (their C header is
 generated from the same ones): :data:`tickwire.threshold.cheader.WIRE` (the layouts of
@@ -20,6 +20,7 @@ offset against frames built by the codecs, and the order frame against
 from __future__ import annotations
 
 from tickwire.threshold.cheader import ORDER_LENGTHS, WIRE
+from tickwire.threshold.scan import MAX_TAGS
 
 __all__ = [
     "BLOCK_PREFIX",
@@ -36,15 +37,19 @@ __all__ = [
     "IP_TTL",
     "IP_VERSION",
     "IP_VIHL",
+    "L3_QINQ",
     "L3_TAGGED",
     "L3_UNTAGGED",
+    "MAX_TAGS",
     "ORDER_BLOCK_LEN",
     "ORDER_FRAME_BEATS",
     "ORDER_FRAME_LENS",
     "ORDER_IP_LEN",
     "ORDER_LAST_BE",
     "ORDER_UDP_LEN",
+    "TAGS_LEN",
     "TCI",
+    "THIRD_ETHERTYPE",
     "UDP_DPORT",
     "UDP_HEADER",
     "UDP_LENGTH",
@@ -59,11 +64,18 @@ ETHERTYPE = _ETH.field("ethertype").offset
 L3_UNTAGGED = _ETH.size
 """Where IPv4 starts without a tag."""
 L3_TAGGED = _ETH.size + _VLAN.size
-"""... and with one 802.1Q tag."""
+"""... and with one VLAN tag."""
+L3_QINQ = _ETH.size + MAX_TAGS * _VLAN.size
+"""... and with two (QinQ, ``docs/threshold.md`` section 2 rule 1: at most two are read)."""
 TCI = _ETH.size + _VLAN.field("tci").offset
-"""The tag's TCI, from the frame's start."""
+"""The (outer) tag's TCI, from the frame's start."""
 INNER_ETHERTYPE = _ETH.size + _VLAN.field("ethertype").offset
-"""The EtherType after the tag, from the frame's start."""
+"""The EtherType after the first tag (the inner tag's TPID in QinQ), from the frame's start."""
+THIRD_ETHERTYPE = _ETH.size + _VLAN.size + _VLAN.field("ethertype").offset
+"""The EtherType after a second tag, from the frame's start."""
+TAGS_LEN = MAX_TAGS * _VLAN.size
+"""Bytes of the tags an order carries back at most: ``TAGS_LEN`` bytes from
+:data:`ETHERTYPE` hold both tags' TPIDs and TCIs as they came."""
 IP_VIHL = _IP.field("version_ihl").offset
 IP_FRAG = _IP.field("flags_fragment").offset
 IP_PROTO = _IP.field("protocol").offset
@@ -90,12 +102,16 @@ BLOCK_PREFIX = ORDER_LENGTHS["TW_MOLD_BLOCK_PREFIX_LEN"]
 """The length field before each MoldUDP64 message block."""
 ORDER_BLOCK_LEN = WIRE["OUCH_ENTER_ORDER"].size
 """The MoldUDP64 block length of the Enter Order (no appendage)."""
-ORDER_FRAME_LENS = (ORDER_LENGTHS["TW_ORDER_FRAME_LEN"], ORDER_LENGTHS["TW_ORDER_FRAME_TAGGED_LEN"])
-"""Bytes of an order frame without and with an 802.1Q tag."""
+ORDER_FRAME_LENS = (
+    ORDER_LENGTHS["TW_ORDER_FRAME_LEN"],
+    ORDER_LENGTHS["TW_ORDER_FRAME_TAGGED_LEN"],
+    ORDER_LENGTHS["TW_ORDER_FRAME_QINQ_LEN"],
+)
+"""Bytes of an order frame by its number of VLAN tags (none, one, two)."""
 ORDER_FRAME_BEATS = tuple(-(-n // 8) for n in ORDER_FRAME_LENS)
-"""Beats of an order frame without and with a tag."""
+"""Beats of an order frame by its number of tags."""
 ORDER_LAST_BE = tuple((1 << (n % 8 or 8)) - 1 for n in ORDER_FRAME_LENS)
-"""The byte enables of an order frame's last beat, without and with a tag."""
+"""The byte enables of an order frame's last beat, by its number of tags."""
 
 #: The Enter Order's fields as the core writes them: (name, bytes), in wire order.
 ENTER_ORDER_FIELDS = (
@@ -126,7 +142,9 @@ def check() -> list[str]:
         if not ok:
             problems.append(what)
 
-    want(eth.size + vlan.size <= 32, "L3 must fit the 5-bit L3 offset")
+    want(eth.size + MAX_TAGS * vlan.size <= 32, "L3 must fit the 5-bit L3 offset")
+    want(MAX_TAGS == 2, "two tags are read (one-tag and QinQ muxes)")
+    want(eth.field("ethertype").offset + 2 == eth.size, "Ethernet ends with the EtherType")
     want(vlan.field("ethertype").offset + 2 == vlan.size, "the tag ends with the EtherType")
     want(ip.field("src").length == 4 and ip.field("dst").length == 4, "IPv4 addresses: 4 bytes")
     want(ip.size == ip.field("dst").offset + 4, "the IPv4 header ends with its destination")
@@ -147,6 +165,9 @@ def check() -> list[str]:
         "ETHERTYPE": eth.field("ethertype").offset,
         "L3_UNTAGGED": eth.size,
         "L3_TAGGED": eth.size + vlan.size,
+        "L3_QINQ": eth.size + 2 * vlan.size,
+        "THIRD_ETHERTYPE": eth.size + vlan.size + vlan.field("ethertype").offset,
+        "TAGS_LEN": 2 * vlan.size,
         "TCI": eth.size + vlan.field("tci").offset,
         "INNER_ETHERTYPE": eth.size + vlan.field("ethertype").offset,
         "IP_FRAG": ip.field("flags_fragment").offset,
@@ -164,7 +185,7 @@ def check() -> list[str]:
     for name, value in derived.items():
         want(globals()[name] == value, f"{name} is {globals()[name]}, the table says {value}")
     want(
-        (eth.size + ORDER_IP_LEN, eth.size + vlan.size + ORDER_IP_LEN) == ORDER_FRAME_LENS
+        tuple(eth.size + k * vlan.size + ORDER_IP_LEN for k in range(3)) == ORDER_FRAME_LENS
         and ip.size + ORDER_UDP_LEN == ORDER_IP_LEN
         and udp.size + mold.size + BLOCK_PREFIX + enter.size == ORDER_UDP_LEN,
         "the order frame: Ethernet, IPv4 without options, UDP, one MoldUDP64 block",

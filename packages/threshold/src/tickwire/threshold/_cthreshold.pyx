@@ -29,6 +29,8 @@ cdef extern from "tickwire_layout.h":
         TW_MAX_SCANNED
         TW_ETH_P_IPV4
         TW_ETH_P_8021Q
+        TW_ETH_P_8021AD
+        TW_MAX_TAGS
         TW_IPPROTO_UDP
         TW_IP_DF
         TW_MOLD_END_OF_SESSION
@@ -40,6 +42,7 @@ cdef extern from "tickwire_layout.h":
         TW_ETH_SRC_OFF
         TW_ETH_SRC_LEN
         TW_ETH_ETHERTYPE_OFF
+        TW_ETH_ETHERTYPE_LEN
         TW_ETH_LEN
         TW_VLAN_TCI_OFF
         TW_VLAN_TCI_LEN
@@ -100,6 +103,13 @@ cdef extern from *:
                    TW_OUCH_ENTER_ORDER_CL_ORD_ID_LEN == 2 + 12 &&
                    TW_OUCH_ENTER_ORDER_APPENDAGES_LENGTH_LEN == 2,
                    "the widths _cthreshold.pyx reads and writes with");
+    /* The order copies the input's tags as one run of bytes from the EtherType at 12 to
+       L3 - 2: each tag's TPID is the EtherType before it, so both EtherTypes end their
+       header. */
+    _Static_assert(TW_ETH_ETHERTYPE_OFF + TW_ETH_ETHERTYPE_LEN == TW_ETH_LEN &&
+                   TW_VLAN_ETHERTYPE_OFF + TW_VLAN_ETHERTYPE_LEN == TW_VLAN_LEN &&
+                   TW_ETH_ETHERTYPE_LEN == TW_VLAN_ETHERTYPE_LEN,
+                   "an EtherType ends the Ethernet header and each tag");
     """
 
 DEF ORDER_TTL = 64  # the TTL of an order (docs/threshold.md section 5)
@@ -234,7 +244,8 @@ cdef class ThresholdCore:
         cdef Py_ssize_t n = PyBytes_GET_SIZE(frame)
         cdef uint32_t ethertype, vihl, ihl, udp_len, count, length
         cdef Py_ssize_t l3, l4, start, end, q, k, limit
-        cdef bint tagged = False, error = False, sent = False
+        cdef bint error = False, sent = False
+        cdef int tags = 0
         cdef const uint8_t* msg
         cdef int idx
         cdef int64_t price, qty, room
@@ -247,12 +258,14 @@ cdef class ThresholdCore:
             return []
         ethertype = rd16(f + TW_ETH_ETHERTYPE_OFF)
         l3 = TW_ETH_LEN
-        if ethertype == TW_ETH_P_8021Q:
-            if n < TW_ETH_LEN + TW_VLAN_LEN:
+        # Up to two tags, 0x8100 or 0x88A8 at either depth (docs/threshold.md section 2
+        # rule 1); a third leaves its TPID where IPv4 is expected.
+        while (ethertype == TW_ETH_P_8021Q or ethertype == TW_ETH_P_8021AD) and tags < TW_MAX_TAGS:
+            if n < l3 + TW_VLAN_LEN:
                 return []
-            tagged = True
-            ethertype = rd16(f + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF)
-            l3 = TW_ETH_LEN + TW_VLAN_LEN
+            ethertype = rd16(f + l3 + TW_VLAN_ETHERTYPE_OFF)
+            l3 += TW_VLAN_LEN
+            tags += 1
         if ethertype != TW_ETH_P_IPV4 or n < l3 + TW_IPV4_LEN:
             return []
         vihl = f[l3 + TW_IPV4_VERSION_IHL_OFF]
@@ -353,13 +366,16 @@ cdef class ThresholdCore:
             self.parse_errors += 1
         if not sent:
             return []
-        return [self._order_frame(f, tagged, l3, order_inst, order_qty, order_price)]
+        return [self._order_frame(f, l3, order_inst, order_qty, order_price)]
 
     cdef bytes _order_frame(
-        self, const uint8_t* f, bint tagged, Py_ssize_t l3, int idx, int64_t qty, int64_t price
+        self, const uint8_t* f, Py_ssize_t l3, int idx, int64_t qty, int64_t price
     ):
-        """The order frame of docs/threshold.md section 5 (``self.orders`` already counts it)."""
-        cdef Py_ssize_t total = (TW_ETH_LEN + TW_VLAN_LEN if tagged else TW_ETH_LEN) + TW_ORDER_IP_LEN
+        """The order frame of docs/threshold.md section 5 (``self.orders`` already counts it).
+
+        ``l3`` is where the input's IPv4 header starts: its tags (none, one or two) are
+        ``f[TW_ETH_ETHERTYPE_OFF : l3 - 2]`` and go back as they came."""
+        cdef Py_ssize_t total = l3 + TW_ORDER_IP_LEN
         cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
         cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
         cdef uint8_t* ip
@@ -369,17 +385,12 @@ cdef class ThresholdCore:
         cdef uint32_t sum, saddr, daddr, ref
         cdef uint64_t v
         cdef int i
-        # Ethernet: addresses swapped, an 802.1Q tag kept.
+        # Ethernet: addresses swapped, the tags kept as they came (TPIDs and TCIs).
         memcpy(o + TW_ETH_DST_OFF, f + TW_ETH_SRC_OFF, TW_ETH_DST_LEN)
         memcpy(o + TW_ETH_SRC_OFF, f + TW_ETH_DST_OFF, TW_ETH_SRC_LEN)
-        if tagged:
-            wr16(o + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_8021Q)
-            memcpy(o + TW_ETH_LEN + TW_VLAN_TCI_OFF, f + TW_ETH_LEN + TW_VLAN_TCI_OFF, TW_VLAN_TCI_LEN)
-            wr16(o + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF, TW_ETH_P_IPV4)
-            ip = o + TW_ETH_LEN + TW_VLAN_LEN
-        else:
-            wr16(o + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_IPV4)
-            ip = o + TW_ETH_LEN
+        memcpy(o + TW_ETH_ETHERTYPE_OFF, f + TW_ETH_ETHERTYPE_OFF, l3 - TW_ETH_LEN)
+        wr16(o + l3 - TW_ETH_ETHERTYPE_LEN, TW_ETH_P_IPV4)
+        ip = o + l3
         # IPv4: no options, TOS 0, ID 0, DF, TTL 64, UDP, addresses swapped.
         saddr = rd32(f + l3 + TW_IPV4_SRC_OFF)
         daddr = rd32(f + l3 + TW_IPV4_DST_OFF)

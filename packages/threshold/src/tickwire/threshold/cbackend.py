@@ -14,7 +14,7 @@ reference engine (which stays available as ``--backend reference``).
 
 The core's offsets come from the generated ``tickwire_layout.h``; its order frames are
 also checked against the one builder when this module is imported
-(:func:`check_order_writer`: untagged and VLAN-tagged, UserRefNum at the top of its
+(:func:`check_order_writer`: untagged, VLAN-tagged and QinQ, UserRefNum at the top of its
 range, a price at the limit), as ``tickwire.itch`` checks its fast codecs against its
 table: a drift fails the import with ``AssertionError`` instead of sending other bytes.
 """
@@ -146,14 +146,15 @@ def check_order_writer() -> None:
 
     The reference builds its frames with :func:`tickwire.threshold.order.build_order_frame`
     (the project codecs); the core writes them at the generated header's offsets. Four
-    triggers (untagged and tagged, below and at the limit, UserRefNum reaching 2**32 - 1)
-    through both, compared byte for byte. Run at import when the extension is built.
+    triggers (untagged, one tag and QinQ, below and at the limit, UserRefNum reaching
+    2**32 - 1) through both, compared byte for byte. Run at import when the extension is
+    built.
     """
     inst = InstrumentConfig(4242, "ZVZZT.A", 4_000_000, 7, 3, 100, 999_999, 2**62, 2**62)
-    config = ThresholdConfig(True, 4, 2**32 - 4, 26477, 26400, "PROBE 01", (inst,))
+    config = ThresholdConfig(True, 6, 2**32 - 6, 26477, 26400, "PROBE 01", (inst,))
     frames = [
-        feed_frame([add_order(4242, "S", price)], vlan_tci=tci)
-        for tci in (None, 0xE08D)
+        feed_frame([add_order(4242, "S", price)], vlan_tags=tags)
+        for tags in ((), ((0x8100, 0xE08D),), ((0x88A8, 0xE08D), (0x8100, 0x0123)))
         for price in (3_512_345, 4_000_000)
     ]
     got, _ = run_frames(CythonBackend(), config, frames)

@@ -52,7 +52,7 @@ from tickwire.moldudp64 import codec as mold
 from tickwire.net import frames as net
 from tickwire.ouch import v50
 from tickwire.threshold.config import MAX_INSTRUMENTS
-from tickwire.threshold.scan import MAX_SCANNED
+from tickwire.threshold.scan import MAX_SCANNED, MAX_TAGS
 from tickwire.threshold.stats import REFUSAL_REASONS
 
 __all__ = [
@@ -215,6 +215,7 @@ def _order_frame() -> list[tuple[str, int, str]]:
         ("TW_ORDER_IP_LEN", ip_len, "IPv4 total length of an order"),
         ("TW_ORDER_FRAME_LEN", frame, "the order frame, untagged"),
         ("TW_ORDER_FRAME_TAGGED_LEN", frame + lay["VLAN"].size, "with an 802.1Q tag"),
+        ("TW_ORDER_FRAME_QINQ_LEN", frame + MAX_TAGS * lay["VLAN"].size, "with two tags"),
     ]
 
 
@@ -296,6 +297,7 @@ def render_header(
             [
                 ("TW_ETH_P_IPV4", f"0x{net.ETHERTYPE_IPV4:04x}", "EtherType IPv4"),
                 ("TW_ETH_P_8021Q", f"0x{net.ETHERTYPE_VLAN:04x}", "EtherType 802.1Q"),
+                ("TW_ETH_P_8021AD", f"0x{net.ETHERTYPE_QINQ:04x}", "EtherType 802.1ad (QinQ)"),
                 ("TW_IPPROTO_UDP", net.IPPROTO_UDP, ""),
                 ("TW_IP_DF", f"0x{net.IP_DF:04x}", "flags/fragment: Don't Fragment"),
                 ("TW_MOLD_END_OF_SESSION", f"0x{mold.END_OF_SESSION_COUNT:04x}", "count"),
@@ -313,6 +315,7 @@ def render_header(
         *_defines(
             [
                 ("TW_MAX_SCANNED", MAX_SCANNED, "blocks looked at per packet"),
+                ("TW_MAX_TAGS", MAX_TAGS, "VLAN tags read (0x8100/0x88a8 each)"),
                 ("TW_MAX_INSTRUMENTS", MAX_INSTRUMENTS, "instruments in a config"),
                 *_order_frame(),
             ]

@@ -20,7 +20,7 @@ def build_order_frame(
     *,
     in_dst_mac: bytes,
     in_src_mac: bytes,
-    vlan_tci: int | None,
+    vlan_tags: tuple[tuple[int, int], ...],
     in_src_ip: bytes,
     in_dst_ip: bytes,
     config: ThresholdConfig,
@@ -32,7 +32,9 @@ def build_order_frame(
 ) -> bytes:
     """The order frame of ``docs/threshold.md`` section 5, built with the project codecs.
 
-    ``in_*`` are the addresses of the triggering input frame (IPs as 4 raw bytes).
+    ``in_*`` are the addresses of the triggering input frame (IPs as 4 raw bytes);
+    ``vlan_tags`` are its VLAN tags, ``(TPID, TCI)`` outer first, which the order carries
+    back as they came (QinQ included: the way back crosses the same provider network).
     """
     order = v50.EnterOrder(
         user_ref_num=user_ref_num,
@@ -56,7 +58,7 @@ def build_order_frame(
         packet,
         dst_mac=in_src_mac,
         src_mac=in_dst_mac,
-        vlan_tci=vlan_tci,
+        vlan_tags=vlan_tags,
         src_ip=in_dst_ip,
         dst_ip=in_src_ip,
         src_port=config.feed_port,

@@ -98,7 +98,7 @@ class ThresholdEngine:
                 build_order_frame(
                     in_dst_mac=scanned.dst_mac,
                     in_src_mac=scanned.src_mac,
-                    vlan_tci=scanned.vlan_tci,
+                    vlan_tags=scanned.vlan_tags,
                     in_src_ip=scanned.src_ip,
                     in_dst_ip=scanned.dst_ip,
                     config=config,

@@ -21,12 +21,14 @@ from typing import NamedTuple
 
 from tickwire.itch import MESSAGE_LENGTHS
 from tickwire.itch.layouts import offset as itch_offset
+from tickwire.net.frames import ETHERTYPE_QINQ, ETHERTYPE_VLAN
 
 __all__ = [
     "A_LOCATE",
     "A_PRICE",
     "A_SIDE",
     "MAX_SCANNED",
+    "MAX_TAGS",
     "AddView",
     "FeedFrame",
     "add_order_view",
@@ -38,8 +40,10 @@ __all__ = [
 MAX_SCANNED = 64
 """Blocks looked at per MoldUDP64 packet; later blocks are neither counted nor checked."""
 
-_ETH_VLAN = 0x8100
 _ETH_IPV4 = 0x0800
+_TAG_TPIDS = (ETHERTYPE_VLAN, ETHERTYPE_QINQ)
+MAX_TAGS = 2
+"""VLAN tags read before the EtherType, as :func:`tickwire.net.parse_ethernet` reads them."""
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _TYPE_A = 0x41
@@ -99,11 +103,13 @@ class FeedFrame:
 
     ``blocks`` are the scanned messages (at most 64, each a complete block that passed
     the A/F length rule); ``parse_error`` says the scan stopped on a defect.
+    ``vlan_tags`` are the frame's VLAN tags as they came, outer first, each a
+    ``(TPID, TCI)`` pair: none, one, or two (QinQ); the order frame carries them back.
     """
 
     dst_mac: bytes
     src_mac: bytes
-    vlan_tci: int | None
+    vlan_tags: tuple[tuple[int, int], ...]
     src_ip: bytes
     dst_ip: bytes
     src_port: int
@@ -111,24 +117,38 @@ class FeedFrame:
     blocks: tuple[bytes, ...]
     parse_error: bool
 
+    @property
+    def vlan_tci(self) -> int | None:
+        """The outer tag's TCI (None untagged), as ``parse_udp_frame`` reports it."""
+        return self.vlan_tags[0][1] if self.vlan_tags else None
+
 
 _LEN_A, _LEN_F = min_add_lengths()
 
 
 def scan_frame(frame: bytes, feed_port: int) -> FeedFrame | None:
-    """Scan one Ethernet frame; None when it is not a frame for the feed port."""
+    """Scan one Ethernet frame; None when it is not a frame for the feed port.
+
+    Up to two VLAN tags (``docs/threshold.md`` section 2 rule 1): an EtherType 0x8100 or
+    0x88A8 at 12, then at 16, is a tag, whose TCI follows it, the same rule as
+    :func:`tickwire.net.parse_ethernet` (QinQ: a provider's S-tag over the customer's
+    VLAN). Why: a feed carried in QinQ was read by every capture reader but ignored
+    here, so a backtest of a capture and the live strategy answered the same feed
+    differently. A third tag leaves a tag TPID where IPv4 is expected: not for the feed.
+    Test: ``packages/threshold/tests/test_threshold_reference.py::test_a_qinq_feed_frame_is_read_and_its_tags_go_back``.
+    """
     n = len(frame)
     if n < 14:
         return None
     ethertype = (frame[12] << 8) | frame[13]
-    vlan_tci: int | None = None
+    tags: list[tuple[int, int]] = []
     l3 = 14
-    if ethertype == _ETH_VLAN:
-        if n < 18:
+    while ethertype in _TAG_TPIDS and len(tags) < MAX_TAGS:
+        if n < l3 + 4:
             return None
-        vlan_tci = (frame[14] << 8) | frame[15]
-        ethertype = (frame[16] << 8) | frame[17]
-        l3 = 18
+        tags.append((ethertype, (frame[l3] << 8) | frame[l3 + 1]))
+        ethertype = (frame[l3 + 2] << 8) | frame[l3 + 3]
+        l3 += 4
     if ethertype != _ETH_IPV4 or n < l3 + 20:
         return None
     vihl = frame[l3]
@@ -152,7 +172,7 @@ def scan_frame(frame: bytes, feed_port: int) -> FeedFrame | None:
     return FeedFrame(
         dst_mac=frame[0:6],
         src_mac=frame[6:12],
-        vlan_tci=vlan_tci,
+        vlan_tags=tuple(tags),
         src_ip=frame[l3 + 12 : l3 + 16],
         dst_ip=frame[l3 + 16 : l3 + 20],
         src_port=(frame[l4] << 8) | frame[l4 + 1],

@@ -73,6 +73,7 @@ def feed_frame(
     dst_port: int = 26477,
     src_port: int = 49653,
     vlan_tci: int | None = None,
+    vlan_tags: tuple[tuple[int, int], ...] = (),
     options: bytes = b"",
     flags_fragment: int | None = None,
     session: str = "FEED000001",
@@ -94,6 +95,8 @@ def feed_frame(
     stray bytes after the last block; ``padding`` appends Ethernet padding after the
     datagram; ``snap`` cuts the finished frame to that many bytes, as a capture snap
     length does (the IPv4 and UDP lengths then claim more than the frame holds).
+    ``vlan_tci`` adds one 802.1Q tag; ``vlan_tags`` stacks ``(TPID, TCI)`` tags, outer
+    first (QinQ, or three tags), as :func:`tickwire.net.frames.build_ethernet`.
     """
     payload = DownstreamPacket(
         session, sequence, () if end_of_session else tuple(blocks), end_of_session=end_of_session
@@ -110,6 +113,7 @@ def feed_frame(
         dst_mac=dst_mac,
         src_mac=src_mac,
         vlan_tci=vlan_tci,
+        vlan_tags=vlan_tags,
         options=options,
         flags_fragment=flags_fragment,
     )

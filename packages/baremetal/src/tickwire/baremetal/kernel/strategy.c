@@ -21,6 +21,9 @@ _Static_assert(TW_ITCH_A_STOCK_LOCATE_LEN == 2 && TW_ITCH_A_PRICE_LEN == 4 &&
                    TW_UDP_LENGTH_LEN == 2 && TW_MOLD_COUNT_LEN == 2 &&
                    TW_MOLD_SEQUENCE_LEN == 8 && TW_MOLD_BLOCK_PREFIX_LEN == 2,
                "the widths the frame is read and written with");
+_Static_assert(TW_ETH_ETHERTYPE_OFF + TW_ETH_ETHERTYPE_LEN == TW_ETH_LEN &&
+                   TW_VLAN_ETHERTYPE_OFF + TW_VLAN_ETHERTYPE_LEN == TW_VLAN_LEN,
+               "an EtherType ends the Ethernet header and each tag: the tags are one run");
 _Static_assert(TW_OUCH_ENTER_ORDER_USER_REF_NUM_LEN == 4 &&
                    TW_OUCH_ENTER_ORDER_QUANTITY_LEN == 4 && TW_OUCH_ENTER_ORDER_PRICE_LEN == 8 &&
                    TW_OUCH_ENTER_ORDER_CL_ORD_ID_LEN == 2 + 12 &&
@@ -123,18 +126,16 @@ static u32 ipv4_checksum(const u8 *h, u32 len) {
 }
 
 /* Section 5: the order frame. `f` is the input frame, already known to hold the
- * Ethernet header, the tag (when `tagged`) and the IPv4 header at l3. */
+ * Ethernet header, its tags (none, one or two) and the IPv4 header at l3. The tags go back
+ * as they came, TPIDs and TCIs (QinQ included): they are f[TW_ETH_ETHERTYPE_OFF, l3 - 2),
+ * each tag's TPID being the EtherType before it; then the IPv4 EtherType. Test:
+ * packages/baremetal/tests/test_baremetal_cstrategy.py::test_qinq_feed_frames_match_the_reference. */
 static u32 build_order(const struct tw_state *s, const struct tw_instrument *in, const u8 *f,
-                       int tagged, u32 l3, u32 urn, u64 seq, u32 qty, u32 price, u8 *out) {
-    u32 o = TW_ETH_ETHERTYPE_OFF;
+                       u32 l3, u32 urn, u64 seq, u32 qty, u32 price, u8 *out) {
+    u32 o = l3 - TW_ETH_ETHERTYPE_LEN;
     memcpy(out + TW_ETH_DST_OFF, f + TW_ETH_SRC_OFF, TW_ETH_DST_LEN); /* = input source */
     memcpy(out + TW_ETH_SRC_OFF, f + TW_ETH_DST_OFF, TW_ETH_SRC_LEN); /* = input destination */
-    if (tagged) {
-        tw_put_be16(out + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_8021Q);
-        memcpy(out + TW_ETH_LEN + TW_VLAN_TCI_OFF, f + TW_ETH_LEN + TW_VLAN_TCI_OFF,
-               TW_VLAN_TCI_LEN);
-        o += TW_VLAN_LEN; /* the inner EtherType */
-    }
+    memcpy(out + TW_ETH_ETHERTYPE_OFF, f + TW_ETH_ETHERTYPE_OFF, o - TW_ETH_ETHERTYPE_OFF);
     tw_put_be16(out + o, TW_ETH_P_IPV4);
     o += TW_ETH_ETHERTYPE_LEN;
     u8 *ip = out + o;
@@ -185,8 +186,8 @@ static u32 build_order(const struct tw_state *s, const struct tw_instrument *in,
 }
 
 /* Section 4 for one A/F trigger candidate. Returns the order length or 0. */
-static u32 evaluate(struct tw_state *s, const u8 *m, u32 l, const u8 *f, int tagged, u32 l3,
-                    int *sent, u8 *out) {
+static u32 evaluate(struct tw_state *s, const u8 *m, u32 l, const u8 *f, u32 l3, int *sent,
+                    u8 *out) {
     u32 locate, price;
     if (l == 0 || (m[0] != TW_ITCH_A_TYPE && m[0] != TW_ITCH_F_TYPE)) return 0;
     if (tw_be16(m, l, TW_ITCH_A_STOCK_LOCATE_OFF, &locate) ||
@@ -212,21 +213,21 @@ static u32 evaluate(struct tw_state *s, const u8 *m, u32 l, const u8 *f, int tag
     in->position += (u64)q;
     in->notional += cost;
     *sent = 1;
-    return build_order(s, in, f, tagged, l3, urn, s->st.orders, (u32)q, price, out);
+    return build_order(s, in, f, l3, urn, s->st.orders, (u32)q, price, out);
 }
 
 u32 tw_process(struct tw_state *s, const u8 *f, u32 n, u8 *out) {
-    u32 type, tci, l3 = TW_ETH_LEN, vihl, frag, dport, ulen, count;
-    int tagged = 0;
+    u32 type, l3 = TW_ETH_LEN, vihl, frag, dport, ulen, count;
     s->st.frames++;
     /* Section 2: is this a frame for the feed port? Any failure: ignored. */
     if (tw_be16(f, n, TW_ETH_ETHERTYPE_OFF, &type)) return 0;
-    if (type == TW_ETH_P_8021Q) {
-        if (tw_be16(f, n, TW_ETH_LEN + TW_VLAN_TCI_OFF, &tci) ||
-            tw_be16(f, n, TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF, &type))
+    /* Up to two tags, 0x8100 or 0x88A8 at either depth (QinQ); a third leaves its TPID
+     * where IPv4 is expected. */
+    for (u32 tags = 0; (type == TW_ETH_P_8021Q || type == TW_ETH_P_8021AD) && tags < TW_MAX_TAGS;
+         tags++) {
+        if (!tw_has(n, l3, TW_VLAN_LEN) || tw_be16(f, n, l3 + TW_VLAN_ETHERTYPE_OFF, &type))
             return 0;
-        tagged = 1;
-        l3 = TW_ETH_LEN + TW_VLAN_LEN;
+        l3 += TW_VLAN_LEN;
     }
     if (type != TW_ETH_P_IPV4 || !tw_has(n, l3, TW_IPV4_LEN)) return 0;
     vihl = f[l3 + TW_IPV4_VERSION_IHL_OFF];
@@ -261,7 +262,7 @@ u32 tw_process(struct tw_state *s, const u8 *f, u32 n, u8 *out) {
             break;
         }
         s->st.messages_scanned++;
-        u32 r = evaluate(s, m, l, f, tagged, l3, &sent, out);
+        u32 r = evaluate(s, m, l, f, l3, &sent, out);
         if (r) olen = r;
         q += l;
     }

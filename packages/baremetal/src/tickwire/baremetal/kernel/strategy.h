@@ -12,7 +12,7 @@
  * config blob (TW_CFG_*, TW_CFG_INSTRUMENT_*), control packets and replies. */
 #include "tickwire_layout.h"
 
-#define TW_ORDER_MAX TW_ORDER_FRAME_TAGGED_LEN /* room for the longest order frame */
+#define TW_ORDER_MAX TW_ORDER_FRAME_QINQ_LEN /* room for the longest order frame (QinQ) */
 
 /* Binary configuration blob (little-endian), built by tickwire.baremetal.layout.CONFIG:
  * a TW_CFG_LEN-byte header, then `count` instruments of TW_CFG_INSTRUMENT_LEN bytes. */

@@ -10,6 +10,7 @@
 /* ---- constants of the formats */
 #define TW_ETH_P_IPV4 0x0800                     /* EtherType IPv4 */
 #define TW_ETH_P_8021Q 0x8100                    /* EtherType 802.1Q */
+#define TW_ETH_P_8021AD 0x88a8                   /* EtherType 802.1ad (QinQ) */
 #define TW_IPPROTO_UDP 17
 #define TW_IP_DF 0x4000                          /* flags/fragment: Don't Fragment */
 #define TW_MOLD_END_OF_SESSION 0xffff            /* count */
@@ -283,6 +284,7 @@ _Static_assert(__builtin_offsetof(struct tw_wire_ouch_enter_order, appendages_le
 
 /* ---- the threshold contract (docs/threshold.md): tickwire.threshold */
 #define TW_MAX_SCANNED 64                        /* blocks looked at per packet */
+#define TW_MAX_TAGS 2                            /* VLAN tags read (0x8100/0x88a8 each) */
 #define TW_MAX_INSTRUMENTS 64                    /* instruments in a config */
 #define TW_MOLD_BLOCK_PREFIX_LEN 2               /* the length before each message block */
 #define TW_ORDER_MOLD_LEN 69                     /* header + one block of an Enter Order */
@@ -290,6 +292,7 @@ _Static_assert(__builtin_offsetof(struct tw_wire_ouch_enter_order, appendages_le
 #define TW_ORDER_IP_LEN 97                       /* IPv4 total length of an order */
 #define TW_ORDER_FRAME_LEN 111                   /* the order frame, untagged */
 #define TW_ORDER_FRAME_TAGGED_LEN 115            /* with an 802.1Q tag */
+#define TW_ORDER_FRAME_QINQ_LEN 119              /* with two tags */
 /* The counters in contract order: TW_STAT_<NAME> is the index of the 64-bit counter
  * in a backend's stats struct (checked there with TW_CHECK_COUNTERS). */
 #define TW_STAT_FRAMES 0

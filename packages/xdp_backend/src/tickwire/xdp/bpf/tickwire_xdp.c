@@ -2,7 +2,7 @@
 /*
  * tickwire_xdp.c: the threshold strategy of docs/threshold.md in the XDP hook.
  *
- * Reads Ethernet (one optional 802.1Q tag) / IPv4 (any IHL) / UDP frames carrying
+ * Reads Ethernet (up to two VLAN tags, QinQ) / IPv4 (any IHL) / UDP frames carrying
  * MoldUDP64 packets of ITCH 5.0 messages, decides on Add Orders (A, F) exactly as the
  * reference engine (tickwire.threshold.reference) does, and turns the frame into a
  * MoldUDP64-framed OUCH 5.0 Enter Order in place, sent back with XDP_TX. Everything it
@@ -108,6 +108,12 @@ _Static_assert(TW_OUCH_ENTER_ORDER_USER_REF_NUM_LEN == 4 && TW_OUCH_ENTER_ORDER_
 	       TW_OUCH_ENTER_ORDER_SYMBOL_LEN == TW_ITCH_A_STOCK_LEN,
 	       "the Enter Order as tw_emit writes it");
 _Static_assert(TW_ETH_DST_LEN + TW_ETH_SRC_LEN == TW_ETH_ETHERTYPE_OFF, "macs[] holds both");
+/* Section 2 rule 1 reads up to two tags (two nested reads below), and the order keeps the
+ * input's tags where they are: from the EtherType at 12 to L3 - 2, since each tag's TPID
+ * is the EtherType before it and an EtherType ends the Ethernet header and each tag. */
+_Static_assert(TW_MAX_TAGS == 2, "the program reads exactly two tags");
+_Static_assert(TW_ETH_ETHERTYPE_OFF + 2 == TW_ETH_LEN && TW_VLAN_ETHERTYPE_OFF + 2 == TW_VLAN_LEN,
+	       "an EtherType ends the Ethernet header and each tag");
 
 /* Version 4, a header without options: the first byte of every IPv4 header written. */
 #define TW_IPV4_VIHL (0x40 | (TW_IPV4_LEN / 4))
@@ -265,13 +271,19 @@ static __always_inline void tw_mirror_frame(struct xdp_md *ctx, struct tw_stats 
 	st->mirrored += 1;
 }
 
-/* Build the order frame of docs/threshold.md section 5 in place and return the verdict. */
+/* Build the order frame of docs/threshold.md section 5 in place and return the verdict.
+ *
+ * The input's VLAN tags (``tags`` of them, 0..2: TPIDs and TCIs) go back as they came,
+ * QinQ included, and they are already where the order needs them: bytes 12 .. L3 - 2 of
+ * the frame, which bpf_xdp_adjust_tail leaves alone; only the EtherType after them is
+ * written. Test: packages/xdp_backend/tests/test_xdp_differential.py::test_qinq_feed_frames_match_the_reference. */
 static __always_inline int tw_emit(struct xdp_md *ctx, struct tw_stats *st, struct tw_config *cfg,
-				   const struct tw_order *ord, __u32 n, int tagged,
-				   const __u8 *macs /* dst[6], src[6] of the input */, __u16 tci_be,
+				   const struct tw_order *ord, __u32 n, int tags,
+				   const __u8 *macs /* dst[6], src[6] of the input */,
 				   __u32 saddr, __u32 daddr /* input's, host order */)
 {
-	__u32 out_len = tagged ? TW_ORDER_FRAME_TAGGED_LEN : TW_ORDER_FRAME_LEN;
+	__u32 out_len = tags == 2 ? TW_ORDER_FRAME_QINQ_LEN :
+			tags == 1 ? TW_ORDER_FRAME_TAGGED_LEN : TW_ORDER_FRAME_LEN;
 	void *data, *data_end;
 	__u8 *eth, *ip, *udp, *mold, *ouch;
 	__u32 sum, ref;
@@ -288,22 +300,18 @@ static __always_inline int tw_emit(struct xdp_md *ctx, struct tw_stats *st, stru
 	eth = data;
 	if ((void *)(eth + TW_ETH_LEN) > data_end)
 		return XDP_ABORTED;
-	/* Ethernet: addresses swapped, the tag kept. */
+	/* Ethernet: addresses swapped, the tags kept in place, then the IPv4 EtherType. */
 	__builtin_memcpy(eth + TW_ETH_DST_OFF, macs + TW_ETH_SRC_OFF, TW_ETH_DST_LEN);
 	__builtin_memcpy(eth + TW_ETH_SRC_OFF, macs + TW_ETH_DST_OFF, TW_ETH_SRC_LEN);
-	if (tagged) {
-		if ((void *)(eth + TW_ETH_LEN + TW_VLAN_LEN) > data_end)
-			return XDP_ABORTED;
-		wr16(eth + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_8021Q);
-		__builtin_memcpy(eth + TW_ETH_LEN + TW_VLAN_TCI_OFF, &tci_be, TW_VLAN_TCI_LEN);
-		wr16(eth + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF, TW_ETH_P_IPV4);
+	if (tags == 2)
+		ip = eth + TW_ETH_LEN + 2 * TW_VLAN_LEN;
+	else if (tags == 1)
 		ip = eth + TW_ETH_LEN + TW_VLAN_LEN;
-	} else {
-		wr16(eth + TW_ETH_ETHERTYPE_OFF, TW_ETH_P_IPV4);
+	else
 		ip = eth + TW_ETH_LEN;
-	}
 	if ((void *)(ip + TW_ORDER_IP_LEN) > data_end)
 		return XDP_ABORTED;
+	wr16(ip - TW_ETH_ETHERTYPE_LEN, TW_ETH_P_IPV4);
 
 	/* IPv4: no options, TOS 0, ID 0, DF, TTL 64, UDP, addresses swapped. */
 	ip[TW_IPV4_VERSION_IHL_OFF] = TW_IPV4_VIHL;
@@ -386,9 +394,9 @@ int tickwire_threshold(struct xdp_md *ctx)
 	__u32 zero = 0, n, l3, l4, ihl, ulen, count, locate, last_locate = 0;
 	__u64 p, e, q, msg, len, i = 0;
 	__u32 saddr, daddr;
-	__u16 tci_be = 0, ethertype;
+	__u16 ethertype;
 	__u64 price;
-	int tagged = 0, sent = 0, verdict;
+	int tags = 0, sent = 0, verdict;
 
 	cfg = bpf_map_lookup_elem(&tw_config, &zero);
 	state = bpf_map_lookup_elem(&tw_state, &zero);
@@ -408,15 +416,23 @@ int tickwire_threshold(struct xdp_md *ctx)
 	__builtin_memcpy(macs, p8, sizeof(macs));
 	l3 = TW_ETH_LEN;
 	ethertype = rd16(p8 + TW_ETH_ETHERTYPE_OFF);
-	if (ethertype == TW_ETH_P_8021Q) {
-		/* One 802.1Q tag; an inner tag is simply "not IPv4". */
+	/* Up to two tags, 0x8100 or 0x88A8 at either depth (QinQ); a third leaves its TPID
+	 * where IPv4 is expected: "not IPv4". */
+	if (ethertype == TW_ETH_P_8021Q || ethertype == TW_ETH_P_8021AD) {
 		p8 = pkt_at(data, data_end, 0, TW_ETH_LEN + TW_VLAN_LEN);
 		if (!p8)
 			return XDP_PASS;
-		__builtin_memcpy(&tci_be, p8 + TW_ETH_LEN + TW_VLAN_TCI_OFF, TW_VLAN_TCI_LEN);
 		ethertype = rd16(p8 + TW_ETH_LEN + TW_VLAN_ETHERTYPE_OFF);
-		tagged = 1;
+		tags = 1;
 		l3 = TW_ETH_LEN + TW_VLAN_LEN;
+		if (ethertype == TW_ETH_P_8021Q || ethertype == TW_ETH_P_8021AD) {
+			p8 = pkt_at(data, data_end, 0, TW_ETH_LEN + 2 * TW_VLAN_LEN);
+			if (!p8)
+				return XDP_PASS;
+			ethertype = rd16(p8 + TW_ETH_LEN + TW_VLAN_LEN + TW_VLAN_ETHERTYPE_OFF);
+			tags = 2;
+			l3 = TW_ETH_LEN + 2 * TW_VLAN_LEN;
+		}
 	}
 	if (ethertype != TW_ETH_P_IPV4)
 		return XDP_PASS;
@@ -562,7 +578,7 @@ done:
 		tw_mirror_frame(ctx, st, n, sent);
 	if (!sent)
 		return XDP_PASS;
-	return tw_emit(ctx, st, cfg, &ord, n, tagged, macs, tci_be, saddr, daddr);
+	return tw_emit(ctx, st, cfg, &ord, n, tags, macs, saddr, daddr);
 }
 
 /* Passes everything. Attached natively to the *peer* of a veth that runs
