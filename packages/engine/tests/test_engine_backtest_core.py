@@ -164,7 +164,17 @@ class RandomFlow(Strategy):
         elif r < 0.75:
             o: Order = rng.choice(mine)
             price = max(tick, o.price + tick * rng.randint(-2, 2))
-            ctx.orders.replace(o, price=price, quantity=rng.randint(1, 400))
+            r = rng.random()  # mostly price and size; some change Time In Force or ExpireTime
+            if r < 0.7:
+                ctx.orders.replace(o, price=price, quantity=rng.randint(1, 400))
+            elif r < 0.8:  # to GTT (or a GTT's life counted again from now)
+                ctx.orders.replace(o, price=price, time_in_force=TimeInForce.GTT,
+                                   expire_time=rng.randint(1, 20))  # fmt: skip
+            elif r < 0.9:  # to Day or IOC (an IOC replacement trades at once or is canceled)
+                tif = rng.choice([TimeInForce.DAY, TimeInForce.IOC])
+                ctx.orders.replace(o, price=price, time_in_force=tif)
+            else:  # an ExpireTime alone: a GTT's new life; a Day order's refused by risk
+                ctx.orders.replace(o, expire_time=rng.randint(1, 20))
         else:
             o = rng.choice(mine)
             ctx.orders.cancel(o, 0 if rng.random() < 0.7 else max(0, o.open_qty // 2))

@@ -451,6 +451,68 @@ def test_a_gtt_order_goes_with_its_expire_time() -> None:
     assert ok.state is OrderState.PENDING and len(sent) == before + 1
 
 
+def test_a_replace_may_change_time_in_force_and_expire_time() -> None:
+    """OUCH 5.0's Replace carries its own Time In Force and appendages, and
+    ``replace(..., time_in_force=, expire_time=)`` sends them: a GTT order's life
+    extended (the same Time In Force, a new ExpireTime), a GTT order made Day (its
+    ExpireTime dropped, as one goes with GTT only), a Day order made GTT, a Time In Force
+    given as a ``TimeInForce`` member sent as its characters. What is not given is kept.
+    A replace to GTT without an ExpireTime, or an ExpireTime with Day, is refused
+    ``invalid`` and nothing is sent. Before, ``replace`` took neither keyword: a
+    strategy could only cancel and submit again."""
+    sent: list[object] = []
+    m = OrderManager(sent.append, RiskEngine(RiskLimits()), lambda: 7)
+
+    def live(order: object) -> None:
+        msg = sent[-1]
+        if isinstance(msg, v50.EnterOrder):
+            m.on_message(v50.OrderAccepted(1, msg.user_ref_num, msg.side, msg.quantity,
+                                           msg.symbol, msg.price, msg.time_in_force, "Y",
+                                           9000 + msg.user_ref_num, "P", "N", "N", "L",
+                                           msg.cl_ord_id, msg.appendages))  # fmt: skip
+        else:
+            assert isinstance(msg, v50.ReplaceOrder)
+            m.on_message(v50.OrderReplaced(1, msg.orig_user_ref_num, msg.user_ref_num, "B",
+                                           msg.quantity, "AAPL", msg.price,
+                                           msg.time_in_force, "Y", 9000 + msg.user_ref_num,
+                                           "P", "N", "N", "L", msg.cl_ord_id,
+                                           msg.appendages))  # fmt: skip
+        assert getattr(order, "state", None) is OrderState.LIVE
+
+    def expire(seconds: int) -> tuple[v50.TagValue, ...]:
+        return (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+
+    o = m.submit("AAPL", "B", 100, PX, "6", expire_time=30)
+    live(o)
+    steps: list[tuple[dict[str, object], str, tuple[v50.TagValue, ...]]] = [
+        ({"expire_time": 90}, "6", expire(90)),  # a GTT's life extended
+        ({"price": PX - 100}, "6", expire(90)),  # nothing given: both kept
+        ({"time_in_force": v50.TimeInForce.DAY}, "0", ()),  # GTT to Day: ExpireTime dropped
+        ({"quantity": 50}, "0", ()),
+        ({"time_in_force": "6", "expire_time": 5}, "6", expire(5)),  # Day to GTT
+        ({"time_in_force": "6"}, "6", expire(5)),  # the same Time In Force: kept
+    ]
+    for kwargs, tif, appendages in steps:
+        new = m.replace(o, **kwargs)  # type: ignore[arg-type]
+        assert new is not None and new.state is OrderState.PENDING, (kwargs, new and new.reason)
+        rep = sent[-1]
+        assert isinstance(rep, v50.ReplaceOrder), kwargs
+        assert (rep.time_in_force, rep.appendages) == (tif, appendages), kwargs
+        assert type(rep.time_in_force) is str and new.time_in_force == tif
+        assert new.expire_time == (appendages[0].value if appendages else None)
+        assert v50.decode_inbound(v50.encode(rep)) == rep
+        live(new)
+        o = new
+    before = len(sent)
+    day = m.replace(o, time_in_force="0")
+    assert day is not None
+    live(day)
+    for kwargs in ({"time_in_force": "6"}, {"expire_time": 30}, {"time_in_force": "Q"}):
+        r = m.replace(day, **kwargs)  # type: ignore[arg-type]
+        assert r is not None and r.state is OrderState.REFUSED and r.reason == "invalid", kwargs
+    assert len(sent) == before + 1 and day.state is OrderState.LIVE
+
+
 def test_a_replace_of_an_inherited_gtt_order_carries_its_expire_time() -> None:
     """An order inherited from a previous run as GTT takes the ExpireTime its replayed
     Order Accepted repeats (the appendage, OptionTag 15): its replace goes as GTT with

@@ -157,6 +157,15 @@ _EXECUTED, _CANCELED, _REJECTED, _MODIFIED = (
 )
 
 
+def _plain(time_in_force: str) -> str:
+    """A Time In Force as the order keeps it: a ``str`` subclass (a ``TimeInForce``
+    member) as the plain string of its characters, anything else as given (for risk's
+    refusal to name)."""
+    if type(time_in_force) is not str and isinstance(time_in_force, str):
+        return str.__str__(time_in_force)
+    return time_in_force
+
+
 @dataclass(slots=True, eq=False)
 class Order:
     """One order as the strategy sees it (one UserRefNum of a replace chain).
@@ -356,9 +365,7 @@ class OrderManager:
         now = self._clock()
         ref = 0 if self.inheriting else self._take_ref()
         symbol = wire_symbol(symbol) or symbol  # an invalid one is refused by risk
-        tif = time_in_force
-        if type(tif) is not str and isinstance(tif, str):
-            tif = str.__str__(tif)  # a TimeInForce member: its characters
+        tif = _plain(time_in_force)
         order = Order(ref, symbol, side, price, quantity, tif, v50.cl_ord_id_for(ref), now)
         appendages: tuple[v50.TagValue, ...] = ()
         if expire_time is not None:
@@ -402,20 +409,39 @@ class OrderManager:
         return order
 
     def replace(
-        self, order: Order, price: int | None = None, quantity: int | None = None
+        self,
+        order: Order,
+        price: int | None = None,
+        quantity: int | None = None,
+        *,
+        time_in_force: str | None = None,
+        expire_time: int | None = None,
     ) -> Order | None:
-        """Replace a live order's price and/or open size (losing time priority).
+        """Replace a live order's price, open size, Time In Force and/or ExpireTime
+        (losing time priority).
 
         ``quantity`` is the new *open* size; the wire carries executed + open as OUCH
         requires. Returns the new order (``refused`` if risk said no), or None when the
-        order is not live (nothing is sent). The replacement keeps the order's Time In
-        Force and ExpireTime (:meth:`submit`'s ``expire_time``), checked again by risk;
-        a GTT replacement's ExpireTime counts from the replace (OUCH 5.0: the Replace
-        carries its own appendages; the venue cancels the replacement that many seconds
-        after its Order Replaced). An inherited GTT order carries the ExpireTime its
-        replayed Order Accepted (or Order Replaced) repeated (:meth:`_inherit`); only one
-        whose answer repeated none is refused (``invalid``: no ExpireTime to send). Tests:
+        order is not live (nothing is sent).
+
+        OUCH 5.0's Replace Order carries its own Time In Force and appendages, so a
+        replace may change both (keyword only, as :meth:`submit` takes them). What is not
+        given is kept: ``time_in_force`` None keeps the order's; ``expire_time`` None keeps
+        the order's ExpireTime while the Time In Force stays what it was, and drops it
+        when the replace changes the Time In Force (an ExpireTime goes with GTT only). So
+        ``replace(o, expire_time=60)`` gives a GTT order 60 s from the replace,
+        ``replace(o, time_in_force="6", expire_time=60)`` makes a Day order GTT, and
+        ``replace(o, time_in_force="0")`` makes a GTT order Day. Risk checks the result by
+        :meth:`submit`'s rule (``invalid``: a GTT without an ExpireTime, an ExpireTime
+        with another Time In Force, a Time In Force not in the table) and nothing is sent
+        then. A GTT replacement's ExpireTime counts from the replace (the venue cancels
+        it that many seconds after its Order Replaced, reason ``T``); a replace to IOC
+        trades what it can at once and the rest is canceled (``I``). An inherited GTT
+        order carries the ExpireTime its replayed Order Accepted (or Order Replaced)
+        repeated (:meth:`_inherit`); only one whose answer repeated none, replaced without
+        ``expire_time``, is refused (``invalid``: no ExpireTime to send). Tests:
         ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``,
+        ``test_engine_strategy_orders.py::test_a_replace_may_change_time_in_force_and_expire_time``,
         ``test_engine_strategy_orders.py::test_a_replace_of_an_inherited_gtt_order_carries_its_expire_time``.
         """
         tracked = order.tracked  # (``state``, ``replaced_by``, ``open_qty``, read off it)
@@ -424,6 +450,14 @@ class OrderManager:
         now = self._clock()
         new_price = order.price if price is None else price
         new_open = tracked.quantity if quantity is None else quantity
+        tif = order.time_in_force
+        expire = order.expire_time
+        if time_in_force is not None:
+            time_in_force = _plain(time_in_force)
+            if time_in_force != tif:
+                tif, expire = time_in_force, None
+        if expire_time is not None:
+            expire = expire_time
         ref = 0 if self.inheriting else self._take_ref()
         new = Order(
             ref,
@@ -431,15 +465,15 @@ class OrderManager:
             order.side,
             new_price,
             new_open,
-            order.time_in_force,
+            tif,
             v50.cl_ord_id_for(ref),
             now,
             replaces=order.user_ref_num,
-            expire_time=order.expire_time,
+            expire_time=expire,
         )
         appendages: tuple[v50.TagValue, ...] = ()
-        if order.expire_time is not None:
-            appendages = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, order.expire_time),)
+        if expire is not None:
+            appendages = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, expire),)
         new.tracked.chain_filled = tracked.executed
         if not ref:  # no UserRefNum (left): refused, not kept in ``orders``
             return self._refuse(new, self._unnumbered())
@@ -453,7 +487,7 @@ class OrderManager:
             new_price,
             self._risk_clock(),
             replaces=order.user_ref_num,
-            time_in_force=order.time_in_force,  # an inherited order's too (e.g. GTT)
+            time_in_force=tif,  # an inherited order's too (e.g. GTT)
             appendages=appendages,
         )
         if refusal is not None:
@@ -467,7 +501,7 @@ class OrderManager:
                 ref,  # user_ref_num
                 new.tracked.chain_filled + new_open,  # quantity: the chain's total
                 new_price,
-                order.time_in_force,
+                tif,
                 "Y",  # display
                 "N",  # intermarket_sweep_eligibility
                 new.cl_ord_id,
