@@ -611,9 +611,10 @@ _make_udp_frame = positional_constructor(UdpFrame)
 def parse_udp_frame(frame: bytes | bytearray | memoryview, *, verify: bool = False) -> UdpFrame:
     """Parse an Ethernet (up to two VLAN tags) / IPv4 / UDP frame.
 
-    Tags: none, one 802.1Q (0x8100), or two stacked (QinQ: an 802.1ad 0x88A8 or 0x8100
-    outer tag, then 0x8100), as :func:`parse_ethernet` reads them; ``vlan_tci`` is the
-    outer tag's. A third tag is a :class:`~tickwire.net.errors.BadFrame`. Why: a feed
+    Tags: none, one, or two stacked (QinQ: a provider's S-tag over the customer's
+    C-tag), each an EtherType 0x8100 (802.1Q) or 0x88A8 (802.1ad), either at either depth,
+    as :func:`parse_ethernet` reads them (and the threshold contract's ``scan_frame``);
+    ``vlan_tci`` is the outer tag's. A third tag is a :class:`~tickwire.net.errors.BadFrame`. Why: a feed
     carried in QinQ (a provider's S-tag over the customer's VLAN) was read as other
     traffic, "more than 1 VLAN tags", its packets lost without a word in every capture
     reader. Test: ``packages/moldudp64/tests/test_moldudp64_tshark.py::test_a_qinq_feed_is_read_as_tshark_reads_it``,
