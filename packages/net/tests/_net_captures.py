@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 from tickwire.net import PcapngWriter, PcapWriter, build_udp_frame
@@ -26,6 +27,20 @@ def _frames(n: int) -> list[tuple[int, bytes]]:
     ]
 
 
+def modified_pcap(records: Iterable[tuple[int, bytes, int]], endian: str = "<") -> bytes:
+    """``records`` (timestamp in ns, frame, wire length) as a "modified" pcap (magic
+    ``a1b2cd34``, Kuznetsov's tcpdump of 1999, ``editcap -F modpcap``): version 2.4,
+    Ethernet, microsecond timestamps, each record header 2.4's 16 bytes then 8 more
+    (interface index 2, protocol 0x0800, packet type 0 and a pad byte), written here by
+    the format's layout, not by the reader under test."""
+    out = bytearray(struct.pack(endian + "IHHiIII", 0xA1B2CD34, 2, 4, 0, 0, 65535, 1))
+    for ts, frame, wire in records:
+        sec, us = divmod(ts // 1000, 1_000_000)
+        out += struct.pack(endian + "IIII", sec, us, len(frame), wire)
+        out += struct.pack(endian + "iHBB", 2, 0x0800, 0, 0) + frame
+    return bytes(out)
+
+
 def capture_corpus(tmp_path: Path) -> dict[str, tuple[Path, bool]]:
     """name -> (file, whether it is a capture): every kind of capture, plain and gzipped,
     and files that are not one (a BinaryFILE, gzipped too, short, empty, a cut gzip)."""
@@ -40,12 +55,15 @@ def capture_corpus(tmp_path: Path) -> dict[str, tuple[Path, bool]]:
             w3.write(fr, timestamp_ns=ts)
     big = struct.pack(">IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     big_ns = struct.pack(">IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1)
+    big_modified = struct.pack(">IHHiIII", 0xA1B2CD34, 2, 4, 0, 0, 65535, 1)
     itch = b"\x00\x0cS" + bytes(11)  # a BinaryFILE: a System Event
     contents = {
         "pcap_us": (pcap_us.getvalue(), True),
         "pcap_ns": (pcap_ns.getvalue(), True),
         "pcap_big": (big, True),
         "pcap_big_ns": (big_ns, True),
+        "pcap_modified": (modified_pcap((ts, fr, len(fr)) for ts, fr in frames), True),
+        "pcap_big_modified": (big_modified, True),
         "pcapng": (pcapng.getvalue(), True),
         "itch": (itch, False),
         "short": (b"\xd4\xc3\xb2", False),

@@ -19,7 +19,7 @@ from tickwire.net.pcap import PCAP_HEADER, PCAP_RECORD
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
-from _net_captures import capture_corpus  # noqa: E402
+from _net_captures import capture_corpus, modified_pcap  # noqa: E402
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 
@@ -312,7 +312,7 @@ def test_is_capture_reads_the_magic_under_gzip(tmp_path: Path) -> None:
     for name, (path, capture) in corpus.items():
         if capture and not name.startswith("pcap_big"):  # headers only: no records
             assert len(list(read_pcap(path))) == 2, name
-    assert len(CAPTURE_MAGICS) == 5
+    assert len(CAPTURE_MAGICS) == 7
     with pytest.raises(FileNotFoundError):
         is_capture(tmp_path / "missing.pcap")
 
@@ -407,6 +407,52 @@ def test_tshark_reads_the_2_0_to_2_3_files_to_the_same_frames(
     ours = [(r.timestamp_ns, r.frame, r.original_length) for r in read_pcap(raw)]
     assert theirs == ours
     assert len(ours) == 6 and all(len(fr) == n - 4 for _, fr, n in ours)
+
+
+def _cut_by_four(frames: list[tuple[int, bytes]]) -> list[tuple[int, bytes, int]]:
+    """Each frame with its last 4 bytes not captured (a snap length), odd ones only."""
+    return [(ts, fr[:-4] if i % 2 else fr, len(fr)) for i, (ts, fr) in enumerate(frames)]
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_a_modified_pcap_is_read_as_libpcap_reads_it(endian: str) -> None:
+    """A "modified" pcap (magic a1b2cd34: Kuznetsov's tcpdump, ``editcap -F modpcap``)
+    holds 8 more bytes in each record header than 2.4 (interface index, protocol, packet
+    type); libpcap and tshark read past them. read_pcap reads the frames as captured,
+    their microsecond timestamps and wire lengths, in either byte order, and the file is
+    a capture cut inside its last record header as any other. It was "not a pcap or
+    pcapng file (magic 34cdb2a1)", and framed as ITCH by the commands that sniff."""
+    records = _cut_by_four(_frames(6))
+    raw = modified_pcap(records, endian)
+    got = [(r.timestamp_ns, r.frame, r.original_length, r.linktype) for r in read_pcap(raw)]
+    assert got == [(ts // 1000 * 1000, fr, n, 1) for ts, fr, n in records]
+    with pytest.raises(BadPcap, match="file ends inside a record header"):
+        list(read_pcap(raw + raw[24:44]))  # 20 bytes of a 24-byte record header
+
+
+@pytest.mark.tshark
+@needs_tshark
+def test_a_modified_pcap_is_read_as_tshark_reads_it(tmp_path: Path) -> None:
+    """tshark agrees, both ways: the test above's file rewritten by tshark as a pcap of
+    2.4 has the frames read_pcap reads, and ours rewritten by editcap as a modified pcap
+    (its writer, not ours) reads to the frames of the original."""
+    records = _cut_by_four(_frames(6))
+    ours, theirs = tmp_path / "ours.pcap", tmp_path / "theirs.pcap"
+    ours.write_bytes(modified_pcap(records))
+    subprocess.run(
+        ["tshark", "-r", str(ours), "-F", "pcap", "-w", str(theirs)],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    want = [(r.timestamp_ns, r.frame, r.original_length) for r in read_pcap(ours)]
+    assert [(r.timestamp_ns, r.frame, r.original_length) for r in read_pcap(theirs)] == want
+    plain, edited = tmp_path / "plain.pcap", tmp_path / "edited.pcap"
+    plain.write_bytes(_written("pcap_us", _frames(6)))
+    subprocess.run(
+        ["editcap", "-F", "modpcap", str(plain), str(edited)],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert edited.read_bytes()[:4] == struct.pack("<I", 0xA1B2CD34)
+    assert list(read_pcap(edited)) == list(read_pcap(plain))
 
 
 @pytest.mark.parametrize("fmt", ["pcap", "pcap_be", "pcapng"])

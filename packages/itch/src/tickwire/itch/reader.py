@@ -64,15 +64,18 @@ CHUNK_SIZE: Final = 1 << 20
 MAX_KEPT_ERRORS: Final = 1000
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
-#: The first four bytes of a capture, as in the file: classic pcap (microsecond and
-#: nanosecond, both byte orders) and pcapng's section header block. tickwire-itch imports
-#: nothing, so this is its copy of :data:`tickwire.net.pcap.CAPTURE_MAGICS`
-#: (``tests/test_capture_sniffing.py`` holds the two equal).
+#: The first four bytes of a capture, as in the file: classic pcap (microsecond,
+#: nanosecond and the "modified" pcap of 1999's Linux tcpdump, both byte orders) and
+#: pcapng's section header block. tickwire-itch imports nothing, so this is its copy of
+#: :data:`tickwire.net.pcap.CAPTURE_MAGICS` (``tests/test_capture_sniffing.py`` holds
+#: the two equal).
 _CAPTURE_MAGICS: Final = (
     b"\xd4\xc3\xb2\xa1",
     b"\xa1\xb2\xc3\xd4",
     b"\x4d\x3c\xb2\xa1",
     b"\xa1\xb2\x3c\x4d",
+    b"\x34\xcd\xb2\xa1",
+    b"\xa1\xb2\xcd\x34",
     b"\x0a\x0d\x0d\x0a",
 )
 #: The first bytes of a file compressed by another tool than gzip, and what it is called

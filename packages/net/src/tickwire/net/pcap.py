@@ -1,7 +1,7 @@
 """Read pcap and pcapng captures; write either.
 
 :func:`read_pcap` streams the records of a classic pcap file (either byte order, microsecond
-or nanosecond timestamps) or a pcapng file (section and interface blocks, enhanced, simple
+or nanosecond timestamps, and the "modified" pcap's longer record headers) or a pcapng file (section and interface blocks, enhanced, simple
 and obsolete packet blocks, any ``if_tsresol`` and ``if_tsoffset``, sections of either byte
 order), gzip-compressed or not, from a path, a binary file object or bytes.
 :func:`is_capture` says whether a file is one (its magic number, under gzip too), so a
@@ -71,14 +71,20 @@ PCAPNG_BLOCK = struct.Struct("<II")
 
 _MAGIC_US = 0xA1B2C3D4
 _MAGIC_NS = 0xA1B23C4D
+#: Alexey Kuznetsov's "modified" pcap (tcpdump of the Linux distributions of 1999-2000,
+#: ``editcap -F modpcap``): microsecond timestamps, and each record header 8 bytes longer
+#: than 2.4's (interface index, protocol, packet type, padding), which libpcap
+#: (``sf-pcap.c``, ``KUZNETZOV_TCPDUMP_MAGIC``) and tshark read past.
+_MAGIC_MODIFIED = 0xA1B2CD34
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BOM = 0x1A2B3C4D
 
 #: The first four bytes of every capture :func:`read_pcap` reads, as they are in the file:
-#: classic pcap with microsecond or nanosecond timestamps in either byte order, and a
-#: pcapng section header block (its type reads the same in both byte orders).
+#: classic pcap with microsecond or nanosecond timestamps and the "modified" pcap
+#: (:data:`_MAGIC_MODIFIED`), in either byte order, and a pcapng section header block (its
+#: type reads the same in both byte orders).
 CAPTURE_MAGICS: Final = frozenset(
-    [struct.pack(e + "I", m) for e in "<>" for m in (_MAGIC_US, _MAGIC_NS)]
+    [struct.pack(e + "I", m) for e in "<>" for m in (_MAGIC_US, _MAGIC_NS, _MAGIC_MODIFIED)]
     + [struct.pack("<I", _PCAPNG_SHB)]
 )
 
@@ -194,14 +200,25 @@ def read_pcap(source: str | os.PathLike[str] | IO[bytes] | bytes) -> Iterator[Pc
             g.close()
 
 
+_CLASSIC_MAGICS = (_MAGIC_US, _MAGIC_NS, _MAGIC_MODIFIED)
+
+
 def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
+    """The records of a classic pcap; ``ch`` holds at least its 4-byte magic.
+
+    A "modified" pcap (:data:`_MAGIC_MODIFIED`) is read as libpcap reads it: microsecond
+    timestamps, each record header 24 bytes (2.4's 16, then the interface index, protocol
+    and packet type, which are passed over). Why: it was "not a pcap or pcapng file (magic
+    34cdb2a1)", and the commands that tell a capture from a BinaryFILE by its magic framed
+    it as ITCH (``truncated frame ... message type '²'``). Test:
+    ``test_net_pcap.py::test_a_modified_pcap_is_read_as_tshark_reads_it``."""
     # The magic first: a short file of something else is "not a pcap", not a cut pcap.
     magic = struct.unpack_from("<I", ch.buf, 0)[0]
-    if magic in (_MAGIC_US, _MAGIC_NS):
+    if magic in _CLASSIC_MAGICS:
         endian = "<"
     else:
         magic = struct.unpack_from(">I", ch.buf, 0)[0]
-        if magic not in (_MAGIC_US, _MAGIC_NS):
+        if magic not in _CLASSIC_MAGICS:
             raise BadPcap(f"not a pcap or pcapng file (magic {ch.buf[:4].hex()})", offset=0)
         endian = ">"
     if not ch.need(24):
@@ -214,8 +231,9 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
     ch.pos = 24
     rec = struct.Struct(endian + "IIII")
     unpack = rec.unpack_from
+    head = 24 if magic == _MAGIC_MODIFIED else 16  # a record header's bytes
     while True:
-        if not ch.need(16):
+        if not ch.need(head):
             if len(ch.buf) != ch.pos:
                 raise CutPcap("file ends inside a record header", offset=ch.offset)
             return
@@ -228,9 +246,9 @@ def _read_classic(ch: _Chunks) -> Iterator[PcapRecord]:
                 raise BadPcap(f"record length {incl} is not plausible", offset=ch.offset)
         if incl > orig:
             raise BadPcap(_more_than_the_wire(incl, orig), offset=ch.offset)
-        if not ch.need(16 + incl):
+        if not ch.need(head + incl):
             raise CutPcap(f"file ends inside a {incl}-byte record", offset=ch.offset)
-        start = ch.pos + 16
+        start = ch.pos + head
         ch.pos = start + incl
         yield PcapRecord(sec * 1_000_000_000 + frac * scale, ch.buf[start : ch.pos], linktype, orig)
 
