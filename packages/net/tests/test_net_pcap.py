@@ -124,6 +124,50 @@ def test_pcapng_tsresol_simple_and_unknown_blocks() -> None:
     assert got[3].frame == frames[0][1] and got[3].timestamp_ns == 0
 
 
+def _simple_blocks(frames: list[bytes], snaplen: int, pad: bytes = b"\xee") -> bytes:
+    """A pcapng of one Ethernet interface of SnapLen ``snaplen`` and a simple packet block
+    per frame, each holding the frame cut to the SnapLen, padded to 4 bytes with ``pad``."""
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = _block(1, struct.pack("<HHI", 1, 0, snaplen))
+    blocks = [shb, idb]
+    for fr in frames:
+        data = fr[:snaplen] if snaplen else fr
+        blocks.append(_block(3, struct.pack("<I", len(fr)) + data + pad * (-len(data) % 4)))
+    return b"".join(blocks)
+
+
+@pytest.mark.parametrize("snaplen", [62, 63, 0])
+def test_a_simple_packet_block_is_cut_to_the_snaplen(snaplen: int) -> None:
+    """A simple packet block's captured length is its original length cut to the
+    interface's SnapLen (pcapng's rule; 0 is no limit): the frame is what was captured,
+    not the block's padding after it. A frame cut at 62 bytes was read as 64, two bytes
+    of padding taken for its own. A block whose packet runs past it, with no SnapLen to
+    cut it, is refused as an enhanced packet block's is (it was read as a cut frame)."""
+    frames = [fr for _, fr in _frames(44)[40:]]  # 83 to 86 bytes
+    got = [(r.frame, r.original_length) for r in read_pcap(_simple_blocks(frames, snaplen))]
+    assert got == [(fr[:snaplen] if snaplen else fr, len(fr)) for fr in frames]
+    if snaplen:
+        raw = _simple_blocks(frames[:1], snaplen)
+        no_limit = raw.replace(struct.pack("<HHI", 1, 0, snaplen), struct.pack("<HHI", 1, 0, 0))
+        with pytest.raises(BadPcap, match="packet data runs past its block"):
+            list(read_pcap(no_limit))
+
+
+@pytest.mark.tshark
+@needs_tshark
+def test_tshark_reads_simple_packet_blocks_to_the_same_frames(tmp_path: Path) -> None:
+    """tshark reads the test above's file (SnapLen 62) to the frames read_pcap reads."""
+    ours, theirs = tmp_path / "spb.pcapng", tmp_path / "spb.pcap"
+    ours.write_bytes(_simple_blocks([fr for _, fr in _frames(44)[40:]], 62))
+    subprocess.run(
+        ["tshark", "-r", str(ours), "-F", "pcap", "-w", str(theirs)],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    want = [(r.frame, r.original_length) for r in read_pcap(theirs)]
+    assert [(r.frame, r.original_length) for r in read_pcap(ours)] == want
+    assert all(len(fr) == 62 for fr, _ in want)
+
+
 def test_bad_files_raise_typed_errors(tmp_path: Path) -> None:
     with pytest.raises(BadPcap, match="empty"):
         list(read_pcap(b""))

@@ -332,6 +332,9 @@ def _second_header(ch: _Chunks) -> None:
 @dataclass(slots=True)
 class _Interface:
     linktype: int
+    #: The interface's SnapLen (0: no limit), which a simple packet block's captured
+    #: length is cut to (:func:`_simple_packet`).
+    snaplen: int = 0
     # timestamp units -> ns: ns = ts * num // den
     num: int = 1000
     den: int = 1
@@ -382,7 +385,8 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
         elif btype == 1:  # interface description
             if len(body) < 8:
                 raise BadPcap("short interface description block", offset=block_start)
-            iface = _Interface(struct.unpack_from(endian + "H", body, 0)[0])
+            linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", body, 0)
+            iface = _Interface(linktype, snaplen)
             _interface_options(iface, body[8:], endian)
             interfaces.append(iface)
         elif btype == 6 or btype == 2:  # enhanced / obsolete packet block
@@ -406,10 +410,25 @@ def _read_pcapng(ch: _Chunks) -> Iterator[PcapRecord]:
         elif btype == 3:  # simple packet block: no timestamp, interface 0
             if not interfaces or len(body) < 4:
                 raise BadPcap("simple packet block without an interface", offset=block_start)
-            orig = struct.unpack_from(endian + "I", body, 0)[0]
-            data = body[4 : 4 + orig]
-            yield PcapRecord(0, data, interfaces[0].linktype, orig)
+            yield _simple_packet(body, endian, interfaces[0], block_start)
         # other blocks (name resolution, statistics, custom, ...) carry no frames
+
+
+def _simple_packet(body: bytes, endian: str, iface: _Interface, block_start: int) -> PcapRecord:
+    """The record of a simple packet block (``body``: its original length, then the packet
+    data padded to 4 bytes) of interface 0, ``iface``: by the pcapng rule, its captured
+    length is the original length cut to the interface's SnapLen (0: no limit), and data
+    that would run past the block is refused as an enhanced packet block's is.
+
+    Why: the data was read up to the original length, so a frame the SnapLen cut took
+    the block's padding bytes as its own (62 bytes captured, 64 read: tshark reads 62),
+    and a block too short for its packet was read as a frame cut short. Test:
+    ``test_net_pcap.py::test_a_simple_packet_block_is_cut_to_the_snaplen``."""
+    orig = struct.unpack_from(endian + "I", body, 0)[0]
+    caplen = min(orig, iface.snaplen) if iface.snaplen else orig
+    if 4 + caplen > len(body):
+        raise BadPcap("packet data runs past its block", offset=block_start)
+    return PcapRecord(0, body[4 : 4 + caplen], iface.linktype, orig)
 
 
 def _interface_options(iface: _Interface, opts: bytes, endian: str) -> None:
