@@ -89,9 +89,47 @@ def test_the_end_of_the_capture_gives_up_every_hole_and_the_announced_tail() -> 
 
 
 def test_copies_before_the_join_point_are_counted_not_delivered() -> None:
-    got, cap = read(capture([1, 0, 2, 1, 0]))
+    """Packet 0 comes after the join window (1 s of capture time) closed: the session was
+    joined at packet 1 and both copies of packet 0 are counted, not delivered."""
+    got, cap = read(capture([1, 0, 2, 1, 0], times_ms=[0, 1000, 1001, 1002, 1003]))
     assert got == MSGS[6:18]
     assert cap.stats.before_start == 12 and cap.stats.sessions["AB"] == (7, 19)
+
+
+def test_line_b_ahead_at_the_start_loses_nothing() -> None:
+    """Line B brings packets 1 and 2 before line A brings packet 0, within the join
+    window: the session is joined at packet 0 and every message is delivered once. Before,
+    the join was the first packet: packet 0's six messages were dropped (``before_start``)
+    and the read said nothing was missing."""
+    got, cap = read(capture([1, 2, 0, 0, 1, 2, 3, 3]))
+    assert got == MSGS[:24]
+    assert cap.stats.before_start == 0 and cap.stats.missing == 0
+    assert cap.stats.duplicates == 24 and cap.stats.sessions["AB"] == (1, 25)
+
+
+def test_a_copy_far_before_the_start_does_not_move_it() -> None:
+    """Within the join window, a packet that ends before the start (packet 0 on a capture
+    joined at packet 5: a retransmission of the morning on a capture started at noon)
+    does not reach it: the join stays at packet 5 and packet 0 is counted, not made a gap
+    of 24 missing messages. A packet that only reaches it through another held packet
+    (3, held before 4) moves it step by step."""
+    got, cap = read(capture([5, 0, 6]))
+    assert got == MSGS[30:42]
+    assert cap.stats.before_start == 6 and cap.stats.missing == 0 and cap.stats.gaps == 0
+    got, cap = read(capture([5, 3, 4, 6]))
+    assert got == MSGS[18:42]
+    assert cap.stats.before_start == 0 and cap.stats.sessions["AB"] == (19, 43)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(list(range(10)) * 2))
+def test_any_ab_interleaving_within_the_window_is_undone(order: list[int]) -> None:
+    """Two copies of every packet in any order, the first one included, all within the
+    join window: the single line, whole."""
+    got, cap = read(capture(order))
+    assert got == MSGS
+    assert cap.stats.missing == 0 and cap.stats.before_start == 0
+    assert cap.stats.duplicates == 60 and cap.stats.sessions == {"AB": (1, 61)}
 
 
 def test_only_one_session_when_asked() -> None:
