@@ -1,9 +1,10 @@
 """Read pcap and pcapng captures; write either.
 
 :func:`read_pcap` streams the records of a classic pcap file (either byte order, microsecond
-or nanosecond timestamps, and the "modified" pcap's longer record headers) or a pcapng file (section and interface blocks, enhanced, simple
-and obsolete packet blocks, any ``if_tsresol`` and ``if_tsoffset``, sections of either byte
-order), gzip-compressed or not, from a path, a binary file object or bytes.
+or nanosecond timestamps, and the "modified" pcap's longer record headers) or a pcapng
+file (section and interface blocks, enhanced, simple and obsolete packet blocks, any
+``if_tsresol`` and ``if_tsoffset``, sections of either byte order), gzip-compressed or not,
+from a path, a binary file object or bytes.
 :func:`is_capture` says whether a file is one (its magic number, under gzip too), so a
 command tells a capture from a BinaryFILE by the same rule the reader reads by.
 
