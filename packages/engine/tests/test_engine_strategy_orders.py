@@ -22,7 +22,7 @@ def _manager() -> tuple[OrderManager, list[OrderUpdate]]:
 def _accept(m: OrderManager, ref: int, qty: int) -> None:
     o = m.orders[ref]
     orn = 9000 + ref
-    args = (o.price, "0", "Y", orn, "P", "N", "N", "L", o.cl_ord_id)
+    args = (o.price, o.time_in_force, "Y", orn, "P", "N", "N", "L", o.cl_ord_id)
     m.on_message(v50.OrderAccepted(1, ref, o.side, qty, o.symbol, *args))
 
 
@@ -559,3 +559,110 @@ def test_a_replace_of_an_inherited_gtt_order_is_refused() -> None:
     new = m.replace(o, price=PX + 100)
     assert new is not None and new.state is OrderState.REFUSED and new.reason == "invalid"
     assert sent == [] and o.state is OrderState.LIVE
+
+
+def _terms_lies() -> dict[str, tuple[dict[str, object], str, tuple[v50.TagValue, ...]]]:
+    """An Order Accepted or Replaced (``replace``: of a live GTT order) naming other
+    terms than the request sent: (the request's keywords, the answer's Time In Force,
+    the answer's appendages)."""
+
+    def expire(*seconds: int) -> tuple[v50.TagValue, ...]:
+        return tuple(v50.TagValue(v50.OptionTag.EXPIRE_TIME, s) for s in seconds)
+
+    gtt: dict[str, object] = {"time_in_force": "6", "expire_time": 30}
+    return {
+        "day_accepted_as_gtx": ({}, "5", ()),
+        "ioc_accepted_as_day": ({"time_in_force": "3"}, "0", ()),
+        "gtt_accepted_with_another_expire_time": (gtt, "6", expire(86_399)),
+        "gtt_accepted_with_its_expire_time_then_another": (gtt, "6", expire(30, 86_399)),
+        "day_accepted_with_an_expire_time": ({}, "0", expire(30)),
+        "replace_to_day_replaced_as_gtt": ({"replace": {"time_in_force": "0"}}, "6", expire(30)),
+        "replace_to_ioc_replaced_as_day": ({"replace": {"time_in_force": "3"}}, "0", ()),
+        "replace_extending_replaced_longer": ({"replace": {"expire_time": 60}}, "6", expire(600)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_terms_lies()))
+def test_an_answer_naming_other_terms_than_sent_trips_the_kill_switch(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An Order Accepted or Order Replaced whose Time In Force, or a repeated ExpireTime,
+    is not what the Enter or Replace sent trips the kill switch (``distrusted_answers``)
+    and the order keeps what was sent: the venue holds an order on terms the strategy
+    never chose (an IOC resting all day, a GTT living ten times its time). The honest
+    answers (the same terms, or no appendages repeated) change nothing. The old manager
+    took such an answer silently, armed, its order still saying the terms it sent."""
+    kwargs, tif, appendages = _terms_lies()[case]
+    replace_kwargs = kwargs.pop("replace", None)
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7)
+
+    def answer(msg: v50.InboundMessage, tif: str, appendages: tuple[v50.TagValue, ...]) -> None:
+        if isinstance(msg, v50.EnterOrder):
+            m.on_message(v50.OrderAccepted(1, msg.user_ref_num, msg.side, msg.quantity,
+                                           msg.symbol, msg.price, tif, "Y",
+                                           9000 + msg.user_ref_num, "P", "N", "N", "L",
+                                           msg.cl_ord_id, appendages))  # fmt: skip
+        else:
+            assert isinstance(msg, v50.ReplaceOrder)
+            m.on_message(v50.OrderReplaced(1, msg.orig_user_ref_num, msg.user_ref_num, "B",
+                                           msg.quantity, "AAPL", msg.price, tif, "Y",
+                                           9000 + msg.user_ref_num, "P", "N", "N", "L",
+                                           msg.cl_ord_id, appendages))  # fmt: skip
+
+    if replace_kwargs is None:
+        o = m.submit("AAPL", "B", 100, PX, **kwargs)  # type: ignore[arg-type]
+        honest = sent[-1]
+        assert isinstance(honest, v50.EnterOrder)
+        sent_terms = (honest.time_in_force, honest.appendages)
+    else:
+        first = m.submit("AAPL", "B", 100, PX, "6", expire_time=30)
+        entered = sent[-1]
+        assert isinstance(entered, v50.EnterOrder)
+        answer(entered, "6", ())  # an answer repeating no appendages: trusted
+        answer_again = m.replace(first, **replace_kwargs)  # type: ignore[arg-type]
+        assert answer_again is not None
+        o = answer_again
+        honest = sent[-1]
+        assert isinstance(honest, v50.ReplaceOrder)
+        sent_terms = (honest.time_in_force, honest.appendages)
+    assert risk.armed and m.distrusted_answers == 0
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        answer(honest, tif, appendages)
+    assert not risk.armed and m.distrusted_answers == 1, case
+    assert len(caplog.records) == 1 and "kill switch tripped" in caplog.messages[0]
+    assert o.state is OrderState.LIVE and o.open_qty == 100  # counted: risk keeps it
+    expire = v50.expire_time(sent_terms[1])
+    assert (o.time_in_force, o.expire_time) == (sent_terms[0], expire)  # as sent
+
+
+def test_answers_repeating_the_terms_sent_are_trusted() -> None:
+    """The answers every venue of tickwire gives (the Time In Force sent, the appendages
+    repeated, or none repeated) leave the kill switch armed, GTT, IOC, Day and a replace
+    changing Time In Force alike."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7)
+    o = m.submit("AAPL", "B", 100, PX, "6", expire_time=30)
+    e = sent[-1]
+    assert isinstance(e, v50.EnterOrder)
+    m.on_message(v50.OrderAccepted(1, e.user_ref_num, "B", 100, "AAPL", PX, "6", "Y", 1, "P",
+                                   "N", "N", "L", e.cl_ord_id, e.appendages))  # fmt: skip
+    for kwargs, repeat in (
+        ({"time_in_force": "0"}, True),
+        ({"time_in_force": "6", "expire_time": 9}, False),
+        ({"expire_time": 10}, True),
+    ):
+        new = m.replace(o, **kwargs)  # type: ignore[arg-type]
+        assert new is not None
+        r = sent[-1]
+        assert isinstance(r, v50.ReplaceOrder)
+        apps = r.appendages if repeat else ()
+        m.on_message(v50.OrderReplaced(2, r.orig_user_ref_num, r.user_ref_num, "B",
+                                       r.quantity, "AAPL", r.price, r.time_in_force, "Y",
+                                       2 + r.user_ref_num, "P", "N", "N", "L", r.cl_ord_id,
+                                       apps))  # fmt: skip
+        assert new.state is OrderState.LIVE
+        o = new
+    assert risk.armed and m.distrusted_answers == 0

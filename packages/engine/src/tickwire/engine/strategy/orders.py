@@ -60,7 +60,8 @@ the one the manager replaced. Test:
 replacement it never sent freed the original's exposure, trading on with nothing said).
 
 And so does any answer the tracker distrusts (``distrusted_answers``): it takes no
-quantity, side or symbol from the venue beyond what was sent, and an answer its order
+quantity, side or symbol from the venue beyond what was sent (nor, the manager's own
+check, another Time In Force or ExpireTime: :func:`_other_terms`), and an answer its order
 cannot hear in its state (a second Accepted, a dead order accepted again, a Replaced of
 an original already gone) changes nothing; as does any Order Modified, since this
 manager sends no Modify. An Order Replaced by a UserRefNum never sent trips it live or
@@ -164,6 +165,31 @@ def _plain(time_in_force: str) -> str:
     if type(time_in_force) is not str and isinstance(time_in_force, str):
         return str.__str__(time_in_force)
     return time_in_force
+
+
+def _other_terms(order: Order, msg: object) -> str:
+    """Why an Order Accepted or Order Replaced ``msg`` of ``order`` names other terms than
+    the Enter or Replace sent, or ``""`` when it names the same.
+
+    Rule: the answer's Time In Force must be the one sent, and every ExpireTime appendage
+    it repeats (OptionTag 15; repeating none is no lie: OUCH 5.0's answers may leave the
+    appendages out) must be the ExpireTime sent; else the answer is distrusted (the kill
+    switch) and ``order`` keeps the terms it was sent with, as for another side or symbol
+    (the tracker's rule). Why: the venue would hold the order on terms the strategy never
+    chose (an IOC resting all day, a GTT living ten times its time, a Day order made GTT)
+    and the manager took such an answer silently, its order still saying the terms it
+    sent. Test:
+    ``test_engine_strategy_orders.py::test_an_answer_naming_other_terms_than_sent_trips_the_kill_switch``
+    (and the honest answers: ``..::test_answers_repeating_the_terms_sent_are_trusted``).
+    """
+    tif = getattr(msg, "time_in_force", order.time_in_force)
+    if tif != order.time_in_force:
+        return f"Time In Force {tif!r} for an order sent {order.time_in_force!r}"
+    for a in getattr(msg, "appendages", ()):
+        if a.tag == v50.OptionTag.EXPIRE_TIME and a.value != order.expire_time:
+            sent = "none" if order.expire_time is None else f"{order.expire_time} s"
+            return f"ExpireTime {a.value!r} s for an order sent with {sent}"
+    return ""
 
 
 @dataclass(slots=True, eq=False)
@@ -727,6 +753,8 @@ class OrderManager:
                 self._unexpected_replacement(a.orig, a.key, a.quantity, new.tracked.replaces)
             elif change.distrust:
                 self._distrusted(msg, a.key, change.distrust)
+            elif other := _other_terms(new, msg):
+                self._distrusted(msg, a.key, other)
             return
         o = self.orders.get(a.key) if change.order is not None else None
         if o is None:
@@ -758,6 +786,8 @@ class OrderManager:
             self._emit(_order_update("accepted", o, ts, o.open_qty, a.price))
             if change.distrust:
                 self._distrusted(msg, o.user_ref_num, change.distrust)
+            elif other := _other_terms(o, msg):
+                self._distrusted(msg, o.user_ref_num, other)
         elif event is _CANCELED:
             self.risk.reduce(o.user_ref_num, a.quantity)
             if o.open_qty == 0:
