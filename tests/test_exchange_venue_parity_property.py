@@ -6,7 +6,7 @@ Each example is up to 30 steps of: our Enter (side B or S, sell short T and E to
 quantity 0, 1, 999,999, 1,000,000 or a usual size; a price on a grid around the book,
 crossing or not, or 0, 1, OUCH's largest and one above; a Time In Force from OUCH 5.0's
 table, GTT with an ExpireTime of 1, 2 or 30 seconds and without one, or a byte not in
-the table; a fresh UserRefNum or a repeat; now and then a symbol not listed; every
+the table; an ExpireTime given twice, among other tags or with another Time In Force; a fresh UserRefNum or a repeat; now and then a symbol not listed; every
 Capacity and Cross Type),
 a Replace of a UserRefNum (live, dead, never known, a replaced one's), a Cancel with a
 quantity (0, partial, above the open), someone else's bid or offer, a halt or resume
@@ -65,7 +65,10 @@ def _expire(seconds: int) -> tuple[v50.TagValue, ...]:
 
 
 #: Time In Force bytes with their appendages: the table (Day, GTX and After Hours
-#: twice, so most orders rest), then what is refused.
+#: twice, so most orders rest), then what is refused, then hostile appendages: an
+#: ExpireTime with another Time In Force (ignored: no deadline), given twice (the first
+#: counts, :func:`tickwire.ouch.v50.expire_time`, a valid one or 0 first), among other
+#: tags (a known one, one no version knows) or only another tag (GTT without one).
 TIFS: list[tuple[str, tuple[v50.TagValue, ...]]] = [
     *[("0", ()), ("5", ()), ("E", ())] * 2,
     ("3", ()),
@@ -74,6 +77,13 @@ TIFS: list[tuple[str, tuple[v50.TagValue, ...]]] = [
     ("6", _expire(2)),
     ("6", ()),
     ("Q", ()),
+    ("0", _expire(1)),
+    ("3", _expire(1)),
+    ("6", (*_expire(1), *_expire(30))),
+    ("6", (*_expire(0), *_expire(2))),
+    ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5), *_expire(1))),
+    ("6", (v50.TagValue(99, b"xx"), *_expire(2))),
+    ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5),)),
 ]
 
 enters = st.tuples(

@@ -6,7 +6,8 @@ strategies that send valid orders through pre-trade risk; here random interleavi
 ITCH book messages (adds with any side byte, executions, cancels, deletes, replaces,
 non-displayed trades, halts, the open and the close, references that are unknown or
 reused) and raw OUCH 5.0 messages (any side, quantity, price, symbol and time in force,
-GTT with an ExpireTime of 1 or 2 seconds among them, replaces and cancels of any of our
+GTT with an ExpireTime of 1 or 2 seconds among them, an ExpireTime twice, after another
+tag or with another Time In Force, replaces and cancels of any of our
 orders, retransmitted UserRefNums), with waits of whole seconds (after which both are
 woken at that time, as the backtest loops wake them, or not, so what is due expires
 before the next message), reach both venues, each over its own book, and after every
@@ -61,6 +62,15 @@ _itch = st.one_of(
 )
 #: A Time In Force, ``6/N`` being GTT with an ExpireTime of N seconds (``6`` without).
 _GTT = {"6/1": 1, "6/2": 2}
+#: Hostile appendages: an ExpireTime with another Time In Force (no deadline), twice (the
+#: first counts), after another tag, or another tag alone with GTT (refused).
+_APPENDED = {
+    "0/1": ("0", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 1),)),
+    "6/1,2": ("6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 1), v50.TagValue(15, 2))),
+    "6/0,1": ("6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 0), v50.TagValue(15, 1))),
+    "6/m,1": ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5), v50.TagValue(15, 1))),
+    "6/m": ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5),)),
+}
 #: Every OUCH 5.0 Capacity and Cross Type, an Enter's by its UserRefNum.
 _CAPACITIES = [str(c) for c in v50.Capacity]
 _CROSS_TYPES = [str(c) for c in v50.CrossType]
@@ -72,7 +82,7 @@ _ouch = st.one_of(
         st.sampled_from([100, 300, 50, 1, 999_999]),
         _px,
         st.sampled_from(
-            ["0", "0", "3", "0", "0", "3", "5", "6", "Q", "6/1", "6/2"]
+            ["0", "0", "3", "0", "0", "3", "5", "6", "Q", "6/1", "6/2", *_APPENDED]
         ),  # 6, Q: refused
         st.integers(0, 23),
     ),
@@ -81,7 +91,7 @@ _ouch = st.one_of(
         st.integers(0, 20),
         st.sampled_from([100, 300, 50, 1, 0, 1_000_000]),
         _px,
-        st.sampled_from(["0", "3", "0", "3", "6", "Q", "6/1", "6/2"]),
+        st.sampled_from(["0", "3", "0", "3", "6", "Q", "6/1", "6/2", "5", "E", *_APPENDED]),
     ),
     st.tuples(st.just("cancel"), st.integers(0, 20), st.sampled_from([0, 10, 100, 0])),
 )
@@ -159,6 +169,8 @@ class Pair:
     @staticmethod
     def tif(tif: str) -> tuple[str, tuple[v50.TagValue, ...]]:
         """The Time In Force byte and appendages of ``tif`` (``6/N``: GTT, N seconds)."""
+        if tif in _APPENDED:
+            return _APPENDED[tif]
         if tif in _GTT:
             return "6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, _GTT[tif]),)
         return tif, ()

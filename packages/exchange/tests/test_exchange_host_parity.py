@@ -73,11 +73,16 @@ _which = st.one_of(st.just(-1), st.just(-1), st.integers(-4, -1), st.just(None))
 _fresh = st.sampled_from([True, True, True, False])
 # every 5.0 byte (Day and GTT twice), and two bad ones
 _TIF50 = ["0", "0", "3", "5", "6", "6", "E", "Q", "9"]
-# ExpireTime appendage: none, or its seconds (0 and 86,400 are refused)
-_EXPIRE = [1, 2, 1, 2, None, 0, 86_400]
+# ExpireTime appendage: none, or its seconds (0 and 86,400 are refused); then hostile
+# appendages: an ExpireTime twice (the first counts: a valid one, or 0, first), after
+# another tag, or another tag alone (GTT without an ExpireTime)
+_MIN_QTY = v50.TagValue(v50.OptionTag.MIN_QTY, 5)
+_EXPIRE: list[int | tuple[int | v50.TagValue, ...] | None] = [
+    1, 2, 1, 2, None, 0, 86_400, (1, 2), (0, 1), (_MIN_QTY, 1), (_MIN_QTY,),
+]  # fmt: skip
 _TIF42 = [v42.TIF_IOC, v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS, 1, 2, 3, 86_400]
 _tif = st.integers(0, 8)
-_expire = st.integers(0, 6)
+_expire = st.integers(0, 10)
 
 # what no Replace carries: an Enter's Capacity, Cross Type and (4.2) Firm, every value
 _carried = st.tuples(
@@ -233,7 +238,11 @@ class _Pair:
 def _tif50(tif: int, expire: int) -> tuple[str, tuple[v50.TagValue, ...]]:
     """The 5.0 Time In Force byte and appendages drawn (an ExpireTime with any byte)."""
     seconds = _EXPIRE[expire % len(_EXPIRE)]
-    app = () if seconds is None else (v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds),)
+    items = () if seconds is None else seconds if isinstance(seconds, tuple) else (seconds,)
+    app = tuple(
+        x if isinstance(x, v50.TagValue) else v50.TagValue(v50.OptionTag.EXPIRE_TIME, x)
+        for x in items
+    )
     return _TIF50[tif % len(_TIF50)], app
 
 
