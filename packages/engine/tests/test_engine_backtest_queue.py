@@ -477,7 +477,8 @@ def test_gtt_replaced_before_its_deadline_by_a_day_order_stays(venue_kind: str) 
 
 def test_gtt_replacement_expires_at_its_own_deadline(venue_kind: str) -> None:
     """A GTT replacement's ExpireTime counts from its Order Replaced, by its own
-    appendage (the original's deadline passes harmlessly)."""
+    appendage (the original's deadline passes harmlessly: woken then, the venue asks for
+    the replacement's, ``Deadlines.wake_at``)."""
     s = Sim(venue_kind)
     s.add(99, "S", 100, PX + 10_000)  # the symbol's book, far from our orders
     s.enter(10, "B", 100, tif="6", appendages=_expire_time(2))
@@ -486,9 +487,10 @@ def test_gtt_replacement_expires_at_its_own_deadline(venue_kind: str) -> None:
     s.replace(10, 11, 100, PX, tif="6", appendages=_expire_time(5), at=replaced_at)
     rep = s.out[-1]
     assert isinstance(rep, v50.OrderReplaced) and rep.appendages == _expire_time(5)
-    assert s.wakes == [first, replaced_at + 5 * SECOND]
+    assert s.wakes == [first]  # a wake comes before the new deadline: no other asked
     s.venue.expire(first)
     assert s.cancelled(10) == [] and s.cancelled(11) == []
+    assert s.wakes == [first, replaced_at + 5 * SECOND]  # the next, asked when woken
     s.venue.expire(replaced_at + 5 * SECOND - 1)
     assert s.cancelled(11) == []
     s.t = replaced_at + 6 * SECOND
@@ -498,6 +500,28 @@ def test_gtt_replacement_expires_at_its_own_deadline(venue_kind: str) -> None:
     ]
     assert isinstance(s.out[-1], v50.OrderAccepted) and s.out[-1].user_ref_num == 12
     assert [o.user_ref_num for o in s.venue.live_orders()] == [12]
+
+
+def test_gtt_orders_canceled_before_their_deadline_cost_nothing_after(venue_kind: str) -> None:
+    """A strategy entering and cancelling GTT orders (ExpireTime a day, less a second)
+    all day leaves nothing behind per order, in the venue nor in its loop: the venue
+    forgets an ended order's deadline (``Deadlines.discard``) and asks its loop to wake
+    it only at its earliest live deadline (``Deadlines.wake_at``), once. The old venues
+    kept every deadline until it came and asked for a wake at each: 20,000 orders left
+    20,000 heap entries and 20,000 wakes (a day of them, some 230 bytes an order). The
+    order still live keeps its deadline, and expires at it."""
+    s = Sim(venue_kind)
+    s.add(99, "S", 100, PX + 10_000)  # the symbol's book, far from our orders
+    s.enter(1, "B", 100, PX - 100, tif="6", appendages=_expire_time(3600))  # stays
+    deadline = s.wakes[0]
+    for ref in range(2, 20_002):
+        s.enter(ref, "B", 100, PX - 200, tif="6", appendages=_expire_time(86_399))
+        s.venue.receive(v50.CancelOrder(ref, 0), s.ts())
+    assert [o.user_ref_num for o in s.venue.live_orders()] == [1]
+    assert len(s.venue._deadlines.heap) < 200 and len(s.venue._deadlines) < 200
+    assert s.wakes == [deadline]
+    s.venue.expire(deadline)
+    assert [(m.timestamp, m.reason) for m in s.cancelled(1)] == [(deadline, "T")]
 
 
 def test_gtt_expiry_leaves_day_orders_alone(venue_kind: str) -> None:

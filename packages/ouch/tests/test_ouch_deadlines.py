@@ -31,7 +31,9 @@ def test_a_later_set_replaces_the_deadline() -> None:
 
 # (op, key, time): set key at time, end key, or take what is due at time
 _OPS = st.lists(
-    st.tuples(st.sampled_from(["set", "end", "due"]), st.integers(0, 5), st.integers(0, 40)),
+    st.tuples(
+        st.sampled_from(["set", "end", "discard", "due"]), st.integers(0, 5), st.integers(0, 40)
+    ),
     max_size=40,
 )
 
@@ -50,9 +52,11 @@ def test_deadlines_agree_with_a_list_of_every_deadline(ops: list[tuple[str, int,
             live.add(key)
             model[key] = (t, n)
             d.set(key, t)
-        elif op == "end":
+        elif op in ("end", "discard"):  # ended; its owner tells the deadlines, or not
             live.discard(key)
             model.pop(key, None)
+            if op == "discard":
+                d.discard(key)
         else:
             want = sorted((at, i, k) for k, (at, i) in model.items() if at <= t and k in live)
             assert d.due(t, live.__contains__) == [k for _, _, k in want]
@@ -60,6 +64,35 @@ def test_deadlines_agree_with_a_list_of_every_deadline(ops: list[tuple[str, int,
                 del model[k]
         earliest = min((at for k, (at, _) in model.items() if k in live), default=None)
         assert d.next(live.__contains__) == earliest
+
+
+def test_discarded_deadlines_are_not_kept_and_a_loop_is_asked_to_wake_once() -> None:
+    """Orders set and discarded (ended) leave the heap bounded by the orders live (it is
+    compacted in place: the same list, which hot loops hold); ``wake_at`` asks for the
+    earliest live deadline only when no wake asked for before comes at or before it, and
+    asks again once that wake has come. The old class kept every deadline until it came."""
+    d: Deadlines[int] = Deadlines()
+    heap = d.heap
+    live = {0}
+    d.set(0, 1_000)
+    assert d.wake_at(0, live.__contains__) == 1_000
+    for key in range(1, 10_001):
+        live.add(key)
+        d.set(key, 5_000 + key)
+        assert d.wake_at(key % 500, live.__contains__) is None  # 1,000 comes first
+        live.discard(key)
+        d.discard(key)
+    assert d.heap is heap and len(heap) < 100 and len(d) == 1
+    live.add(1)
+    d.set(1, 900)  # earlier than the wake asked for: asked
+    assert d.wake_at(600, live.__contains__) == 900
+    assert d.due(900, live.__contains__) == [1] and d.wake_at(900, live.__contains__) is None
+    live.discard(1)
+    assert d.due(1_000, live.__contains__) == [0]
+    assert d.wake_at(1_000, live.__contains__) is None  # nothing live left
+    live.add(2)
+    d.set(2, 3_000)
+    assert d.wake_at(1_000, live.__contains__) == 3_000
 
 
 def test_the_timer_runs_once_per_deadline_and_only_on_a_loop() -> None:

@@ -1921,6 +1921,8 @@ cdef class CVenue:
 
     cdef int _unrest(self, CSimOrder o) except -1:
         self._live.pop(o.user_ref_num, None)
+        if o.expires:  # its deadline goes with it (SimulatedVenue._unrest)
+            self._deadlines.discard(o.user_ref_num)
         lst = self._by_locate.get(o.locate)
         if lst is not None and o in lst:
             lst.remove(o)
@@ -1963,8 +1965,16 @@ cdef class CVenue:
         self.version += 1
         if o.expires:  # a GTT order: its deadline (expire)
             self._deadlines.set(o.user_ref_num, o.expires)
-            if self.wake is not None:
-                self.wake(o.expires)
+            self._wake()
+        return 0
+
+    cdef int _wake(self) except -1:
+        """``SimulatedVenue._wake``: the loop wakes the venue at its earliest live
+        deadline, unless a wake asked for before comes first (``Deadlines.wake_at``)."""
+        if self.wake is not None:
+            at = self._deadlines.wake_at(self.now, self._live.__contains__)
+            if at is not None:
+                self.wake(at)
         return 0
 
     cdef list _priority(self, list orders, uint8_t sd):
@@ -2215,6 +2225,7 @@ cdef class CVenue:
         for ref in self._deadlines.due(t, self._live.__contains__):
             o = self._live[ref]
             self._cancel(o, o.open, self.timeout)
+        self._wake()  # for the next deadline (SimulatedVenue.expire)
         return 0
 
     # -- order entry -----------------------------------------------------------------------

@@ -12,7 +12,10 @@ takes every order whose deadline is at or before a time and that is still live, 
 deadline first, ties in the order the deadlines were set (the orders' arrival);
 :meth:`Deadlines.next` is the earliest deadline of a live order, when to look again. An
 order that ends otherwise (filled, canceled, replaced) needs no call: its deadline is
-passed over when reached. Times are whatever clock the owner measures deadlines on (the
+passed over when reached; an owner that keeps nothing else of an ended order (the
+backtest venues) calls :meth:`Deadlines.discard` so its deadline is forgotten at once,
+and one woken by a loop asks it for the earliest live deadline only
+(:meth:`Deadlines.wake_at`): what either keeps is bounded by the orders live. Times are whatever clock the owner measures deadlines on (the
 exchange and the hosts: a clock that only runs forward; a backtest venue: the day's
 replayed time). Why one class: the exchange, the hosts and the venue each kept a heap of
 their own, three copies of one rule. Tests: ``test_ouch_deadlines.py``, and every expiry
@@ -38,16 +41,18 @@ K = TypeVar("K", bound=Hashable)
 class Deadlines(Generic[K]):
     """The deadlines of orders keyed by ``K`` (a UserRefNum, an Order Token, ...)."""
 
-    __slots__ = ("_at", "_set", "heap")
+    __slots__ = ("_at", "_set", "_woken", "heap")
 
     def __init__(self) -> None:
-        #: (deadline, set order, key), a heap: read it, never change it. Empty: nothing
-        #: pending; else ``heap[0][0]`` is no later than the earliest live deadline (it
-        #: may be an order's that ended meanwhile), a hot loop's cheap test before
-        #: :meth:`due`.
+        #: (deadline, set order, key), a heap: read it, never change it (this class
+        #: compacts it in place: the same list). Empty: nothing pending; else
+        #: ``heap[0][0]`` is no later than the earliest live deadline (it may be an
+        #: order's that ended meanwhile), a hot loop's cheap test before :meth:`due`.
         self.heap: list[tuple[int, int, K]] = []
         self._at: dict[K, int] = {}  # the deadline of each key not yet passed over
         self._set = 0
+        # the times :meth:`wake_at` had the owner ask its loop for, not yet passed (a heap)
+        self._woken: list[int] = []
 
     def __len__(self) -> int:
         return len(self._at)
@@ -57,6 +62,44 @@ class Deadlines(Generic[K]):
         self._set += 1
         self._at[key] = at
         heapq.heappush(self.heap, (at, self._set, key))
+
+    def discard(self, key: K) -> None:
+        """Order ``key`` ended (filled, canceled, replaced): forget its deadline now.
+
+        Rule: an owner that keeps nothing else of an ended order (a backtest venue) calls
+        this when the order ends; the heap is compacted, in place, once more than half
+        of it is deadlines forgotten or replaced (amortized O(1) a call), so what is kept
+        is bounded by the orders live, not by every order of the day. Why: an order's
+        deadline stayed until it came (up to a day), so a strategy entering and
+        cancelling GTT orders all day grew the venue by every one of them. Test:
+        ``test_engine_backtest_queue.py::test_gtt_orders_canceled_before_their_deadline_cost_nothing_after``.
+        """
+        if self._at.pop(key, None) is not None and len(self.heap) > 2 * len(self._at) + 64:
+            at = self._at
+            self.heap[:] = [e for e in self.heap if at.get(e[2]) == e[0]]
+            heapq.heapify(self.heap)
+
+    def wake_at(self, now: int, live: Callable[[K], bool]) -> int | None:
+        """The time an owner woken by a loop (a backtest venue's ``wake``) must ask to
+        be woken at, now at ``now``, or None: none.
+
+        Rule: the earliest deadline of an order ``live`` says is live (:meth:`next`),
+        unless a wake asked for before (by this method) and still to come (after
+        ``now``) is at or before it: the loop wakes the owner then, and the owner asks
+        again (after its :meth:`due`). So each deadline is met exactly, and an owner asks
+        for at most one wake per earliest deadline, not one per order. Why: a venue asked
+        for a wake at every GTT order's deadline as it rested, and its loop kept each
+        until its time, a day of them for orders long canceled. Test:
+        ``test_engine_backtest_queue.py::test_gtt_orders_canceled_before_their_deadline_cost_nothing_after``.
+        """
+        woken = self._woken
+        while woken and woken[0] <= now:  # come: the loop has woken the owner then
+            heapq.heappop(woken)
+        at = self.next(live)
+        if at is None or (woken and woken[0] <= at):
+            return None
+        heapq.heappush(woken, at)
+        return at
 
     def next(self, live: Callable[[K], bool]) -> int | None:
         """The earliest deadline of an order ``live`` says is live, or None: none."""

@@ -178,8 +178,10 @@ class SimulatedVenue:
     ) -> None:
         self.books = books
         self.respond = respond
-        #: Called with a GTT order's deadline when it rests: the backtest loop schedules
-        #: :meth:`expire` then (the deadline may come with no market message or order).
+        #: Called with the earliest GTT deadline of a resting order, when no wake asked
+        #: for before comes at or before it (``Deadlines.wake_at``): the backtest loop
+        #: schedules :meth:`expire` then (the deadline may come with no market message or
+        #: order), which asks for the next.
         self.wake = wake
         # the deadlines of resting GTT orders, by UserRefNum: :meth:`expire`
         self._deadlines: Deadlines[int] = Deadlines()
@@ -239,6 +241,8 @@ class SimulatedVenue:
 
     def _unrest(self, o: SimOrder) -> None:
         self._live.pop(o.user_ref_num, None)
+        if o.expires:  # its deadline goes with it (Deadlines.discard)
+            self._deadlines.discard(o.user_ref_num)
         lst = self._by_locate.get(o.locate)
         if lst is not None and o in lst:
             lst.remove(o)
@@ -255,8 +259,15 @@ class SimulatedVenue:
         self._by_locate.setdefault(o.locate, []).append(o)
         if o.expires:  # a GTT order: its deadline (expire)
             self._deadlines.set(o.user_ref_num, o.expires)
-            if self.wake is not None:
-                self.wake(o.expires)
+            self._wake()
+
+    def _wake(self) -> None:
+        """Ask the loop (:attr:`wake`) to wake the venue at its earliest live deadline,
+        unless a wake asked for before comes first (``Deadlines.wake_at``)."""
+        if self.wake is not None:
+            at = self._deadlines.wake_at(self.now, self._live.__contains__)
+            if at is not None:
+                self.wake(at)
 
     def _priority(self, orders: list[SimOrder], side: str) -> list[SimOrder]:
         mine = [o for o in orders if o.side == side]
@@ -447,6 +458,7 @@ class SimulatedVenue:
         for ref in self._deadlines.due(t, self._live.__contains__):
             o = self._live[ref]
             self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
+        self._wake()  # for the next deadline, if no wake asked for comes before it
 
     # -- order entry -----------------------------------------------------------------------
     def receive(self, msg: v50.InboundMessage, t: int) -> None:
