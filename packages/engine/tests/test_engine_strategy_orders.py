@@ -575,23 +575,23 @@ def _terms_lies() -> dict[str, tuple[dict[str, object], str, tuple[v50.TagValue,
         "ioc_accepted_as_day": ({"time_in_force": "3"}, "0", ()),
         "gtt_accepted_with_another_expire_time": (gtt, "6", expire(86_399)),
         "gtt_accepted_with_its_expire_time_then_another": (gtt, "6", expire(30, 86_399)),
-        "day_accepted_with_an_expire_time": ({}, "0", expire(30)),
-        "replace_to_day_replaced_as_gtt": ({"replace": {"time_in_force": "0"}}, "6", expire(30)),
+        "after_hours_accepted_as_gtx": ({"time_in_force": "E"}, "5", ()),
+        "replace_to_ioc_replaced_as_gtt": ({"replace": {"time_in_force": "3"}}, "6", expire(5)),
         "replace_to_ioc_replaced_as_day": ({"replace": {"time_in_force": "3"}}, "0", ()),
         "replace_extending_replaced_longer": ({"replace": {"expire_time": 60}}, "6", expire(600)),
     }
 
 
 @pytest.mark.parametrize("case", list(_terms_lies()))
-def test_an_answer_naming_other_terms_than_sent_trips_the_kill_switch(
+def test_an_answer_naming_wider_terms_than_sent_trips_the_kill_switch(
     case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An Order Accepted or Order Replaced whose Time In Force, or a repeated ExpireTime,
-    is not what the Enter or Replace sent trips the kill switch (``distrusted_answers``)
-    and the order keeps what was sent: the venue holds an order on terms the strategy
-    never chose (an IOC resting all day, a GTT living ten times its time). The honest
-    answers (the same terms, or no appendages repeated) change nothing. The old manager
-    took such an answer silently, armed, its order still saying the terms it sent."""
+    """An Order Accepted or Order Replaced whose Time In Force is wider in scope than
+    what the Enter or Replace sent, for certain (``v50.wider_time_in_force``), or which
+    repeats a longer ExpireTime, trips the kill switch (``distrusted_answers``) and the
+    order keeps what was sent: the venue holds an order on terms the strategy never chose
+    (an IOC resting all day, a GTT living ten times its time). The old manager took such
+    an answer silently, armed, its order still saying the terms it sent."""
     kwargs, tif, appendages = _terms_lies()[case]
     replace_kwargs = kwargs.pop("replace", None)
     sent: list[v50.InboundMessage] = []
@@ -666,3 +666,41 @@ def test_answers_repeating_the_terms_sent_are_trusted() -> None:
         assert new.state is OrderState.LIVE
         o = new
     assert risk.armed and m.distrusted_answers == 0
+
+
+def test_an_answer_naming_narrower_terms_is_taken() -> None:
+    """OUCH 5.0 lets the accepted Time In Force be "equal to or shorter in scope" than
+    entered: such an answer leaves the kill switch armed and the order takes the venue's
+    terms (a GTX accepted as Day; a GTT accepted with a shorter ExpireTime, which its
+    replace then sends; a Day order accepted as After Hours; an ExpireTime repeated on a
+    Day answer is no ExpireTime of a Day order)."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7)
+
+    def accept(tif: str, appendages: tuple[v50.TagValue, ...] = ()) -> None:
+        e = sent[-1]
+        assert isinstance(e, v50.EnterOrder)
+        m.on_message(v50.OrderAccepted(1, e.user_ref_num, "B", 100, "AAPL", PX, tif, "Y",
+                                       9000 + e.user_ref_num, "P", "N", "N", "L",
+                                       e.cl_ord_id, appendages))  # fmt: skip
+
+    ten = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 10),)
+    cases: list[tuple[dict[str, object], str, tuple[v50.TagValue, ...], str, int | None]] = [
+        ({"time_in_force": "5"}, "0", (), "0", None),
+        ({"time_in_force": "6", "expire_time": 30}, "6", ten, "6", 10),
+        ({"time_in_force": "6", "expire_time": 30}, "6", (), "6", 30),
+        ({}, "E", (), "E", None),
+        ({}, "0", ten, "0", None),
+    ]
+    for kwargs, tif, appendages, want_tif, want_expire in cases:
+        o = m.submit("AAPL", "B", 100, PX, **kwargs)  # type: ignore[arg-type]
+        accept(tif, appendages)
+        assert o.state is OrderState.LIVE
+        assert (o.time_in_force, o.expire_time) == (want_tif, want_expire), kwargs
+    assert risk.armed and m.distrusted_answers == 0
+    gtt = m.open_orders()[1]  # GTT 30 accepted with 10
+    new = m.replace(gtt, price=PX - 100)
+    assert new is not None and new.state is OrderState.PENDING
+    rep = sent[-1]
+    assert isinstance(rep, v50.ReplaceOrder) and rep.appendages == ten

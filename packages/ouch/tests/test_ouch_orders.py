@@ -329,3 +329,44 @@ def test_hosts_expire_a_gtt_or_4_2_time_in_force_in_seconds_on_the_deadline_cloc
     mono[0] += 1
     assert host42.expire(2) == [v42.OrderCanceled(2, "A", 100, "T")]
     assert set(host42.live) == {"B"} and host42.next_expiry() is None
+
+
+def test_wider_time_in_force_is_only_a_wider_scope_for_certain() -> None:
+    """OUCH 5.0: the accepted Time In Force is "equal to or shorter in scope" than the one
+    entered. Wider for certain: IOC accepted as anything else, Day or After Hours as GTX,
+    a GTT with a longer ExpireTime (any of the ExpireTimes repeated). Narrower, equal, or
+    not ordered by the spec (Day and After Hours, Day and GTT): not wider."""
+    from tickwire.ouch.v50 import OptionTag, TagValue, wider_time_in_force
+
+    def et(*seconds: int) -> tuple[TagValue, ...]:
+        return tuple(TagValue(OptionTag.EXPIRE_TIME, s) for s in seconds)
+
+    wider = [
+        ("3", None, "0", ()),
+        ("3", None, "5", ()),
+        ("3", None, "6", et(5)),
+        ("3", None, "E", ()),
+        ("0", None, "5", ()),
+        ("E", None, "5", ()),
+        ("6", 30, "6", et(31)),
+        ("6", 30, "6", et(30, 86_399)),
+    ]
+    for case in wider:
+        assert wider_time_in_force(*case) is not None, case
+    narrower_or_unordered = [
+        ("0", None, "0", ()),
+        ("0", None, "3", ()),
+        ("5", None, "0", ()),
+        ("5", None, "E", ()),
+        ("5", None, "3", ()),
+        ("0", None, "E", ()),
+        ("E", None, "0", ()),
+        ("0", None, "6", et(30)),
+        ("6", 30, "0", ()),
+        ("6", 30, "6", ()),
+        ("6", 30, "6", et(30)),
+        ("6", 30, "6", et(10)),
+        ("6", 30, "5", ()),
+    ]
+    for case in narrower_or_unordered:
+        assert wider_time_in_force(*case) is None, case

@@ -86,6 +86,7 @@ __all__ = [
     "next_user_ref_num",
     "order_fields_reason",
     "time_in_force_error",
+    "wider_time_in_force",
 ]
 
 
@@ -735,6 +736,38 @@ def time_in_force_error(time_in_force: object, appendages: Sequence[TagValue] = 
     return None
 
 
+def wider_time_in_force(
+    sent: str, sent_expire: int | None, accepted: str, appendages: Sequence[TagValue]
+) -> str | None:
+    """Why an Order Accepted's (Order Replaced's) Time In Force ``accepted``, with the
+    ExpireTimes its ``appendages`` repeat, is wider in scope than the ``sent`` one (with
+    ``sent_expire``) of the Enter (Replace) it answers, or None: it is not.
+
+    Rule: OUCH 5.0 section 3 (Order Accepted, Order Replaced): "the accepted Time in Force
+    may potentially be different than the entered Time in Force. The accepted Time in
+    Force will always be equal to or shorter in scope". So a narrower or equal answer is
+    the venue's to give, and only one wider for certain is a lie: IOC (``3``, the
+    narrowest) accepted as anything else; Day (``0``) or After Hours (``E``) accepted as
+    GTX (``5``: extended hours, both sessions and more); a GTT (``6``) accepted as GTT
+    with an ExpireTime longer than sent. Pairs the spec does not order (Day and After
+    Hours, Day and GTT) are the venue's word. Test:
+    ``test_ouch_orders.py::test_wider_time_in_force_is_only_a_wider_scope_for_certain``.
+    """
+    if accepted != sent and (
+        sent == TimeInForce.IOC or (accepted == TimeInForce.GTX and sent in _SESSION_BOUND)
+    ):
+        return f"Time In Force {accepted!r} is wider than the {sent!r} sent"
+    if sent == accepted == TimeInForce.GTT and sent_expire is not None:
+        for a in appendages:
+            if (
+                a.tag == OptionTag.EXPIRE_TIME
+                and isinstance(a.value, int)
+                and a.value > sent_expire
+            ):
+                return f"ExpireTime {a.value!r} s is longer than the {sent_expire} s sent"
+    return None
+
+
 #: ExpireTime ("Seconds to live") must be less than this: the seconds in a day.
 EXPIRE_TIME_LIMIT = 86_400
 
@@ -774,3 +807,5 @@ def lifetime(time_in_force: str, appendages: Sequence[TagValue]) -> int | None:
 
 
 _TIME_IN_FORCE = tuple(t.value for t in TimeInForce)
+# Day and After Hours: each one session, both within GTX's extended hours.
+_SESSION_BOUND = (TimeInForce.DAY.value, TimeInForce.AFTER_HOURS.value)

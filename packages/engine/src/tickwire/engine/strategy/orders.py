@@ -61,7 +61,7 @@ replacement it never sent freed the original's exposure, trading on with nothing
 
 And so does any answer the tracker distrusts (``distrusted_answers``): it takes no
 quantity, side or symbol from the venue beyond what was sent (nor, the manager's own
-check, another Time In Force or ExpireTime: :func:`_other_terms`), and an answer its order
+check, a wider Time In Force or a longer ExpireTime: :func:`_other_terms`), and an answer its order
 cannot hear in its state (a second Accepted, a dead order accepted again, a Replaced of
 an original already gone) changes nothing; as does any Order Modified, since this
 manager sends no Modify. An Order Replaced by a UserRefNum never sent trips it live or
@@ -90,7 +90,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from tickwire.engine.cbook import positional_constructor
 from tickwire.engine.risk import (
@@ -167,28 +167,37 @@ def _plain(time_in_force: str) -> str:
     return time_in_force
 
 
-def _other_terms(order: Order, msg: object) -> str:
-    """Why an Order Accepted or Order Replaced ``msg`` of ``order`` names other terms than
-    the Enter or Replace sent, or ``""`` when it names the same.
+def _other_terms(order: Order, msg: Any) -> str:
+    """Why an Order Accepted or Order Replaced ``msg`` (a ``v50.OrderAccepted`` or
+    ``v50.OrderReplaced``: the tracker's event says which) of ``order`` names wider terms than
+    the Enter or Replace sent, or ``""``; narrower terms it names become ``order``'s.
 
-    Rule: the answer's Time In Force must be the one sent, and every ExpireTime appendage
-    it repeats (OptionTag 15; repeating none is no lie: OUCH 5.0's answers may leave the
-    appendages out) must be the ExpireTime sent; else the answer is distrusted (the kill
-    switch) and ``order`` keeps the terms it was sent with, as for another side or symbol
-    (the tracker's rule). Why: the venue would hold the order on terms the strategy never
-    chose (an IOC resting all day, a GTT living ten times its time, a Day order made GTT)
-    and the manager took such an answer silently, its order still saying the terms it
-    sent. Test:
-    ``test_engine_strategy_orders.py::test_an_answer_naming_other_terms_than_sent_trips_the_kill_switch``
-    (and the honest answers: ``..::test_answers_repeating_the_terms_sent_are_trusted``).
+    Rule: OUCH 5.0 lets the accepted Time In Force differ from the one entered, "equal to
+    or shorter in scope" (:func:`tickwire.ouch.v50.wider_time_in_force`, which says when
+    an answer is wider for certain: an IOC accepted as Day, a Day order as GTX, a GTT with
+    a longer ExpireTime). Such an answer is distrusted (the kill switch) and ``order``
+    keeps the terms it was sent with, as for another side or symbol (the tracker's rule).
+    Any other Time In Force is the venue's word: ``order`` takes it, and the ExpireTime the
+    answer repeats when it is GTT (none otherwise; a GTT answer that repeats none keeps
+    what was sent, or has none), so a later replace sends what the venue holds. Why: the
+    manager took any answer silently, its order still saying the terms it sent, so an IOC
+    resting all day or a GTT living ten times its time traded on with nothing said.
+    Tests:
+    ``test_engine_strategy_orders.py::test_an_answer_naming_wider_terms_than_sent_trips_the_kill_switch``,
+    ``test_engine_strategy_orders.py::test_an_answer_naming_narrower_terms_is_taken``.
     """
-    tif = getattr(msg, "time_in_force", order.time_in_force)
-    if tif != order.time_in_force:
-        return f"Time In Force {tif!r} for an order sent {order.time_in_force!r}"
-    for a in getattr(msg, "appendages", ()):
-        if a.tag == v50.OptionTag.EXPIRE_TIME and a.value != order.expire_time:
-            sent = "none" if order.expire_time is None else f"{order.expire_time} s"
-            return f"ExpireTime {a.value!r} s for an order sent with {sent}"
+    tif = msg.time_in_force
+    appendages = msg.appendages
+    if tif == order.time_in_force and not appendages:
+        return ""  # the usual answer: the terms sent, no appendage repeated
+    wider = v50.wider_time_in_force(order.time_in_force, order.expire_time, tif, appendages)
+    if wider is not None:
+        return wider
+    expire = v50.expire_time(appendages) if tif == v50.TimeInForce.GTT else None
+    if expire is None and tif == order.time_in_force == v50.TimeInForce.GTT:
+        expire = order.expire_time  # repeated none: what was sent
+    order.time_in_force = tif
+    order.expire_time = expire
     return ""
 
 
