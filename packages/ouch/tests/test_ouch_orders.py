@@ -370,3 +370,46 @@ def test_wider_time_in_force_is_only_a_wider_scope_for_certain() -> None:
     ]
     for case in narrower_or_unordered:
         assert wider_time_in_force(*case) is None, case
+
+
+def test_a_replace_keeps_what_it_does_not_say() -> None:
+    """A client book's ``replace`` given only shares and price keeps the order's Time In
+    Force, Display, Intermarket Sweep Eligibility and appendages (4.2: Minimum Quantity)
+    from its Enter or last Replace; a new Time In Force drops a kept ExpireTime (it goes
+    with GTT only) and keeps the other appendages; what is given wins. Before, the
+    defaults were Day (4.2: market hours), visible and no appendages: the host answered
+    the GTT's replace by canceling the original (``Z``: GTT without an ExpireTime) and a
+    hidden order came back visible."""
+    book, host = OrderBook50(), OuchHost50()
+
+    def send(msg: v50.InboundMessage) -> list[v50.OutboundMessage]:
+        out = host.handle(msg, now=1)
+        for answer in out:
+            book.on_message(answer)
+        return out
+
+    expire = v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30)
+    other = v50.TagValue(v50.OptionTag.MIN_QTY, 100)
+    enter = book.enter("B", 300, "AAPL", 1_000_000, time_in_force="6", display="N",
+                       appendages=(expire, other))  # fmt: skip
+    send(enter)
+    rep = book.replace(enter.user_ref_num, 300, 999_900)
+    assert (rep.time_in_force, rep.display, rep.appendages) == ("6", "N", (expire, other))
+    (answer,) = send(rep)
+    assert isinstance(answer, v50.OrderReplaced) and answer.time_in_force == "6"
+    day = book.replace(rep.user_ref_num, 300, 999_800, time_in_force="0")
+    assert (day.time_in_force, day.display, day.appendages) == ("0", "N", (other,))
+    (answer,) = send(day)
+    assert isinstance(answer, v50.OrderReplaced) and answer.time_in_force == "0"
+    shown = book.replace(day.user_ref_num, 300, 999_700, display="Y", appendages=())
+    assert (shown.time_in_force, shown.display, shown.appendages) == ("0", "Y", ())
+
+    book42, host42 = OrderBook42(), OuchHost42()
+    e42 = book42.enter("B", 300, "AAPL", 1_000_000, time_in_force=30, display="N",
+                       minimum_quantity=100)  # fmt: skip
+    for a in host42.handle(e42, now=1):
+        book42.on_message(a)
+    r42 = book42.replace(e42.order_token, 300, 999_900)
+    assert (r42.time_in_force, r42.display, r42.minimum_quantity) == (30, "N", 100)
+    r42b = book42.replace(e42.order_token, 300, 999_900, time_in_force=0)
+    assert (r42b.time_in_force, r42b.display, r42b.minimum_quantity) == (0, "N", 100)

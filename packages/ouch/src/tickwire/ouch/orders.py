@@ -54,6 +54,9 @@ class _ClientBook(Generic[K]):
         self.tracker: OrderTracker[K] = OrderTracker(keep_history=True)
         self.orders: dict[K, TrackedOrder[K]] = {}  # one entry per chain, current key
         self._pending: dict[K, Any] = {}  # key -> unacknowledged Enter or Replace
+        # key -> the Enter or Replace that set the order's terms, while it may be open
+        # (what :meth:`replace` keeps: :meth:`_kept`)
+        self._terms: dict[K, Any] = {}
         self._pending_other: list[tuple[str, K, Any]] = []  # (cancel|modify, key, request)
 
     def _chain(self, key: K, what: str) -> TrackedOrder[K]:
@@ -68,6 +71,24 @@ class _ClientBook(Generic[K]):
             self.orders[order.key] = order
         if order.is_open:  # a replace of an order over is ignored: nothing to resend
             self._pending[order.key] = request
+            self._terms[order.key] = request
+
+    def _kept(self, key: K, field: str, given: Any, default: Any) -> Any:
+        """A Replace's ``field``: as ``given``, else as the Enter or Replace of order
+        ``key`` said it (``default`` when this book sent none).
+
+        Rule: what a Replace Order does not say is kept from the order it replaces, as the
+        engine's order manager keeps it: its Time In Force, Display, Intermarket Sweep
+        Eligibility, 4.2's Minimum Quantity and 5.0's appendages, but for an ExpireTime
+        (OptionTag 15) once the Replace gives another Time In Force (it goes with GTT
+        only). Why: the defaults were Day (4.2: market hours), visible, no appendages, so
+        a replace of a price alone made a GTT or hidden order a visible Day order (a GTT
+        without its ExpireTime: refused, and its original canceled). Test:
+        ``test_ouch_orders.py::test_a_replace_keeps_what_it_does_not_say``."""
+        if given is not None:
+            return given
+        terms = self._terms.get(key)
+        return default if terms is None else getattr(terms, field)
 
     def _other_sent(self, kind: str, key: K, request: object) -> None:
         """Keep a Cancel or Modify of ``key`` pending (then drop it if already moot)."""
@@ -117,9 +138,14 @@ class _ClientBook(Generic[K]):
             return None
         answer = change.answer
         key, event = answer.key, answer.event
+        if change.order is not None and not change.order.is_open:
+            self._terms.pop(key, None)  # over: nothing to replace
+        for ended in change.cascaded:
+            self._terms.pop(ended.key, None)
         if event is Event.REPLACED or event is Event.REPLACED_DEAD:
             if answer.orig is not None:
                 self.orders.pop(answer.orig, None)
+                self._terms.pop(answer.orig, None)
             self._pending.pop(key, None)
             if change.order is not None:
                 self.orders[key] = change.order
@@ -304,22 +330,35 @@ class OrderBook50(_ClientBook[int]):
         quantity: int,
         price: int,
         *,
-        time_in_force: str = v50.TimeInForce.DAY,
-        display: str = v50.Display.VISIBLE,
-        intermarket_sweep_eligibility: str = "N",
+        time_in_force: str | None = None,
+        display: str | None = None,
+        intermarket_sweep_eligibility: str | None = None,
         cl_ord_id: str | None = None,
-        appendages: tuple[v50.TagValue, ...] = (),
+        appendages: tuple[v50.TagValue, ...] | None = None,
     ) -> v50.ReplaceOrder:
+        """Replace order ``user_ref_num``: ``quantity`` is the chain's total (executed +
+        open), as on the wire. What is not given is kept from the order's Enter or last
+        Replace (:meth:`_ClientBook._kept`): Time In Force, Display, Intermarket Sweep
+        Eligibility and appendages (its ExpireTime dropped when another Time In Force is
+        given); a new ClOrdID is made unless given."""
         old = self._chain(user_ref_num, "UserRefNum")
         new = self._peek_user_ref_num()
+        kept = self._terms.get(user_ref_num)
+        tif = self._kept(user_ref_num, "time_in_force", time_in_force, v50.TimeInForce.DAY)
+        if appendages is None:
+            appendages = () if kept is None else kept.appendages
+            if kept is not None and tif != kept.time_in_force:
+                appendages = tuple(a for a in appendages if a.tag != v50.OptionTag.EXPIRE_TIME)
         msg = v50.ReplaceOrder(
             user_ref_num,
             new,
             quantity,
             price,
-            time_in_force,
-            display,
-            intermarket_sweep_eligibility,
+            tif,
+            self._kept(user_ref_num, "display", display, v50.Display.VISIBLE),
+            self._kept(
+                user_ref_num, "intermarket_sweep_eligibility", intermarket_sweep_eligibility, "N"
+            ),
             v50.cl_ord_id_for(new) if cl_ord_id is None else cl_ord_id,
             appendages,
         )
@@ -575,16 +614,24 @@ class OrderBook42(_ClientBook[str]):
         shares: int,
         price: int,
         *,
-        time_in_force: int = v42.TIF_MARKET_HOURS,
-        display: str = "Y",
-        intermarket_sweep_eligibility: str = "N",
-        minimum_quantity: int = 0,
+        time_in_force: int | None = None,
+        display: str | None = None,
+        intermarket_sweep_eligibility: str | None = None,
+        minimum_quantity: int | None = None,
     ) -> v42.ReplaceOrder:
+        """Replace order ``order_token``: ``shares`` is the chain's total (executed +
+        open). What is not given is kept from the order's Enter or last Replace
+        (:meth:`_ClientBook._kept`): Time In Force, Display, Intermarket Sweep
+        Eligibility, Minimum Quantity."""
         old = self._chain(order_token, "token")
         new = self.new_token()
+        k = self._kept
         msg = v42.ReplaceOrder(
-            order_token, new, shares, price, time_in_force, display,
-            intermarket_sweep_eligibility, minimum_quantity,
+            order_token, new, shares, price,
+            k(order_token, "time_in_force", time_in_force, v42.TIF_MARKET_HOURS),
+            k(order_token, "display", display, "Y"),
+            k(order_token, "intermarket_sweep_eligibility", intermarket_sweep_eligibility, "N"),
+            k(order_token, "minimum_quantity", minimum_quantity, 0),
         )  # fmt: skip
         v42.encode(msg)
         self.used_tokens.add(new)
