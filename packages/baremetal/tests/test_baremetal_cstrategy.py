@@ -26,7 +26,7 @@ from tickwire.baremetal.traffic import (
 )
 from tickwire.threshold import ThresholdEngine, ThresholdStats
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
-from tickwire.threshold.testing import add_order, feed_frame
+from tickwire.threshold.testing import add_order, tag_frames
 
 PCAPS = Path(__file__).resolve().parents[3] / "data" / "pcap" / "nasdaq-itch50"
 MESSAGES = list(generated_messages(6000, 20, 3))
@@ -86,14 +86,8 @@ def test_qinq_feed_frames_match_the_reference(cstrategy: CStrategy, outer: int) 
     """QinQ (docs/threshold.md section 2 rule 1): read, the order carries both tags back
     (119 bytes, the longest order: the out buffer holds it); a third tag, or a frame cut
     inside the second, is ignored. Before, strategy.c ignored every QinQ frame."""
-    two = ((outer, 0xE00D), (0x8100, 0x0123))
-    trig = [add_order(13, "S", 1_490_000)]
     frames = [
-        feed_frame(trig, vlan_tags=two),
-        feed_frame(trig, vlan_tags=((0x88A8, 7),)),
-        feed_frame(trig, vlan_tags=((0x8100, 7), (0x88A8, 8))),
-        feed_frame(trig, vlan_tags=(*two, (0x8100, 9))),
-        feed_frame(trig, vlan_tags=two)[:21],
+        *tag_frames([add_order(13, "S", 1_490_000)], outer),
         *(f[:12] + bytes.fromhex(f"{outer:04x}e00d81000123") + f[12:] for f in TAGGED[:300]),
     ]
     config = ThresholdConfig(

@@ -16,7 +16,7 @@ from tickwire.itch import OrderDelete, encode
 from tickwire.threshold import InstrumentConfig, ThresholdConfig, ThresholdEngine, run_frames
 from tickwire.threshold.backends import BackendUnavailable, load_backend
 from tickwire.threshold.cbackend import AVAILABLE, UNAVAILABLE_REASON, CythonBackend
-from tickwire.threshold.testing import add_order, feed_frame
+from tickwire.threshold.testing import add_order, feed_frame, tag_frames
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"{UNAVAILABLE_REASON}")
 
@@ -118,12 +118,7 @@ def test_qinq_feed_frames_match_the_reference(outer: int) -> None:
         order_session="TWORDERS01",
         instruments=(InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 10**12),),
     )
-    two = ((outer, 0xE009), (0x8100, 0x0123))
-    frames = [
-        feed_frame([add_order(13, "S", 1_499_800)], vlan_tags=two),
-        feed_frame([add_order(13, "S", 1_499_800)], vlan_tags=((0x88A8, 5), *two)),
-        feed_frame([add_order(13, "S", 1_499_800)], vlan_tags=two)[:21],
-    ]
+    frames = tag_frames([add_order(13, "S", 1_499_800)], outer)
     want_out, want_stats = run_frames(ThresholdEngine(), config, frames)
     got_out, got_stats = run_frames(CythonBackend(), config, frames)
     assert len(want_out[0]) == 1 and want_out[0][0][12:20] == frames[0][12:20]

@@ -21,7 +21,7 @@ from tickwire.net import parse_udp_frame
 from tickwire.threshold.backends import load_backend, run_frames
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 from tickwire.threshold.reference import ThresholdEngine
-from tickwire.threshold.testing import add_order, feed_frame
+from tickwire.threshold.testing import add_order, feed_frame, tag_frames
 from tickwire.xdp import FrameSizeError, XdpBackend
 from tickwire.xdp.program import TEST_RUN_MAX_FRAME
 
@@ -224,15 +224,7 @@ def test_qinq_feed_frames_match_the_reference(xdp: XdpBackend, outer: int) -> No
     """QinQ (docs/threshold.md section 2 rule 1): read, and the order carries both tags
     back in place (119 bytes); a third tag, or a frame cut inside the second, is ignored.
     Before, the program passed every QinQ frame (XDP_PASS, no order)."""
-    trig = [add_order(13, "S", 1_490_000)]
-    two = ((outer, 0xE00D), (0x8100, 0x0123))
-    frames = [
-        feed_frame(trig, vlan_tags=two),
-        feed_frame(trig, vlan_tags=((0x88A8, 7),)),
-        feed_frame(trig, vlan_tags=((0x8100, 7), (0x88A8, 8))),
-        feed_frame(trig, vlan_tags=(*two, (0x8100, 9))),
-        feed_frame(trig, vlan_tags=two)[:21],
-    ]
+    frames = tag_frames([add_order(13, "S", 1_490_000)], outer)
     _compare(xdp, _config(), frames)
     xdp.configure(_config())
     (order,) = xdp.feed(frames[0])

@@ -19,6 +19,7 @@ __all__ = [
     "FEED_SRC_MAC",
     "add_order",
     "feed_frame",
+    "tag_frames",
 ]
 
 FEED_SRC_MAC = bytes.fromhex("00005e0001fe")
@@ -121,3 +122,19 @@ def feed_frame(
     if snap is not None:
         frame = frame[:snap]
     return frame
+
+
+def tag_frames(blocks: list[bytes] | tuple[bytes, ...], outer: int) -> list[bytes]:
+    """The frames of ``blocks`` that docs/threshold.md section 2 rule 1 speaks of, for
+    every backend's QinQ test: two tags (outer TPID ``outer``, then 0x8100), which the
+    contract reads and the order carries back; one 0x88A8 tag, and 0x8100 then 0x88A8
+    (a tag type at either depth); three tags (not IPv4: ignored); and the QinQ frame cut
+    inside its second tag (ignored)."""
+    two = ((outer, 0xE00D), (0x8100, 0x0123))
+    return [
+        feed_frame(blocks, vlan_tags=two),
+        feed_frame(blocks, vlan_tags=((0x88A8, 7),)),
+        feed_frame(blocks, vlan_tags=((0x8100, 7), (0x88A8, 8))),
+        feed_frame(blocks, vlan_tags=(*two, (0x8100, 9))),
+        feed_frame(blocks, vlan_tags=two)[:21],
+    ]
