@@ -104,20 +104,23 @@ def test_cython_matches_reference(config: ThresholdConfig, specs: list[bytes]) -
     assert got_stats.to_json() == want_stats.to_json()
 
 
+#: One armed instrument, AAPL at locate 13, limit $150.00: an ask at $149.98 triggers.
+AAPL_ARMED = ThresholdConfig(
+    armed=True,
+    max_orders=10,
+    first_user_ref_num=7,
+    feed_port=FEED,
+    order_port=ORDERS,
+    order_session="TWORDERS01",
+    instruments=(InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 10**12),),
+)
+
 @pytest.mark.parametrize("outer", [0x88A8, 0x8100])
 def test_qinq_feed_frames_match_the_reference(outer: int) -> None:
     """A QinQ feed frame triggers, and its order carries both tags back (docs/threshold.md
     sections 2 and 5); a third tag, or a frame cut inside the second, is ignored.
     Before, the compiled core ignored every QinQ frame."""
-    config = ThresholdConfig(
-        armed=True,
-        max_orders=10,
-        first_user_ref_num=7,
-        feed_port=FEED,
-        order_port=ORDERS,
-        order_session="TWORDERS01",
-        instruments=(InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 10**12),),
-    )
+    config = AAPL_ARMED
     frames = tag_frames([add_order(13, "S", 1_499_800)], outer)
     want_out, want_stats = run_frames(ThresholdEngine(), config, frames)
     got_out, got_stats = run_frames(CythonBackend(), config, frames)
@@ -128,15 +131,7 @@ def test_qinq_feed_frames_match_the_reference(outer: int) -> None:
 def test_registered_as_cython_and_runs_a_trigger() -> None:
     backend = load_backend("cython")
     assert isinstance(backend, CythonBackend)
-    config = ThresholdConfig(
-        armed=True,
-        max_orders=10,
-        first_user_ref_num=7,
-        feed_port=FEED,
-        order_port=ORDERS,
-        order_session="TWORDERS01",
-        instruments=(InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 10**12),),
-    )
+    config = AAPL_ARMED
     frame = feed_frame([add_order(13, "S", 1_499_800), add_order(13, "S", 1_499_900)])
     backend.configure(config)
     out = backend.feed(frame)
