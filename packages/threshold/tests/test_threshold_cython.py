@@ -115,6 +115,7 @@ AAPL_ARMED = ThresholdConfig(
     instruments=(InstrumentConfig(13, "AAPL", 1_500_000, 100, 100, 100, 1000, 5000, 10**12),),
 )
 
+
 @pytest.mark.parametrize("outer", [0x88A8, 0x8100])
 def test_qinq_feed_frames_match_the_reference(outer: int) -> None:
     """A QinQ feed frame triggers, and its order carries both tags back (docs/threshold.md
