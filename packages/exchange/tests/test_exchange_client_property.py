@@ -207,12 +207,15 @@ class _Run:
             _, which, qty, price, tif, *gtt = s
             key = self.key(which)
             try:
-                if self.version == 50:
+                if tif == 5 and not (gtt and gtt[0]):  # nothing but shares and price: the
+                    req = c.replace(key, qty, price)  # order's terms kept (the book's rule)
+                elif self.version == 50:
                     req = c.replace(key, qty, price, **_tif50(tif, gtt[0] if gtt else 0))
-                    self.keys.append(req.user_ref_num)
                 else:
                     req = c.replace(key, qty, price, time_in_force=_TIF42[tif])
-                    self.keys.append(req.replacement_order_token)
+                self.keys.append(
+                    req.user_ref_num if self.version == 50 else req.replacement_order_token
+                )
             except OuchError:
                 assert key not in c.orders
                 if self.version == 50:
