@@ -73,9 +73,10 @@ class _ClientBook(Generic[K]):
             self._pending[order.key] = request
             self._terms[order.key] = request
 
-    def _kept(self, key: K, field: str, given: Any, default: Any) -> Any:
-        """A Replace's ``field``: as ``given``, else as the Enter or Replace of order
-        ``key`` said it (``default`` when this book sent none).
+    @staticmethod
+    def _kept(terms: Any, field: str, given: Any, default: Any) -> Any:
+        """A Replace's ``field``: as ``given``, else as ``terms`` (the Enter or last
+        Replace of the order, :attr:`_terms`) said it (``default`` when there are none).
 
         Rule: what a Replace Order does not say is kept from the order it replaces, as the
         engine's order manager keeps it: its Time In Force, Display, Intermarket Sweep
@@ -87,7 +88,6 @@ class _ClientBook(Generic[K]):
         ``test_ouch_orders.py::test_a_replace_keeps_what_it_does_not_say``."""
         if given is not None:
             return given
-        terms = self._terms.get(key)
         return default if terms is None else getattr(terms, field)
 
     def _other_sent(self, kind: str, key: K, request: object) -> None:
@@ -344,7 +344,7 @@ class OrderBook50(_ClientBook[int]):
         old = self._chain(user_ref_num, "UserRefNum")
         new = self._peek_user_ref_num()
         kept = self._terms.get(user_ref_num)
-        tif = self._kept(user_ref_num, "time_in_force", time_in_force, v50.TimeInForce.DAY)
+        tif = self._kept(kept, "time_in_force", time_in_force, v50.TimeInForce.DAY)
         if appendages is None:
             appendages = () if kept is None else kept.appendages
             if kept is not None and tif != kept.time_in_force:
@@ -355,10 +355,8 @@ class OrderBook50(_ClientBook[int]):
             quantity,
             price,
             tif,
-            self._kept(user_ref_num, "display", display, v50.Display.VISIBLE),
-            self._kept(
-                user_ref_num, "intermarket_sweep_eligibility", intermarket_sweep_eligibility, "N"
-            ),
+            self._kept(kept, "display", display, v50.Display.VISIBLE),
+            self._kept(kept, "intermarket_sweep_eligibility", intermarket_sweep_eligibility, "N"),
             v50.cl_ord_id_for(new) if cl_ord_id is None else cl_ord_id,
             appendages,
         )
@@ -625,13 +623,13 @@ class OrderBook42(_ClientBook[str]):
         Eligibility, Minimum Quantity."""
         old = self._chain(order_token, "token")
         new = self.new_token()
-        k = self._kept
+        kept, k = self._terms.get(order_token), self._kept
         msg = v42.ReplaceOrder(
             order_token, new, shares, price,
-            k(order_token, "time_in_force", time_in_force, v42.TIF_MARKET_HOURS),
-            k(order_token, "display", display, "Y"),
-            k(order_token, "intermarket_sweep_eligibility", intermarket_sweep_eligibility, "N"),
-            k(order_token, "minimum_quantity", minimum_quantity, 0),
+            k(kept, "time_in_force", time_in_force, v42.TIF_MARKET_HOURS),
+            k(kept, "display", display, "Y"),
+            k(kept, "intermarket_sweep_eligibility", intermarket_sweep_eligibility, "N"),
+            k(kept, "minimum_quantity", minimum_quantity, 0),
         )  # fmt: skip
         v42.encode(msg)
         self.used_tokens.add(new)
