@@ -7,7 +7,8 @@ quantity 0, 1, 999,999, 1,000,000 or a usual size; a price on a grid around the 
 crossing or not, or 0, 1, OUCH's largest and one above; a Time In Force from OUCH 5.0's
 table, GTT with an ExpireTime of 1, 2 or 30 seconds and without one, or a byte not in
 the table; an ExpireTime given twice, among other tags or with another Time In Force; a fresh UserRefNum or a repeat; now and then a symbol not listed; every
-Capacity and Cross Type),
+Capacity and Cross Type, ``N`` most often, a byte not in the table too: any but ``N`` is
+Rejected 0x14 alike on both),
 a Replace of a UserRefNum (live, dead, never known, a replaced one's), a Cancel with a
 quantity (0, partial, above the open), someone else's bid or offer, a halt or resume
 (Stock Trading Action H, P, Q, T), System Events Q, M and E (a close often followed
@@ -58,6 +59,9 @@ PRICES = [*GRID * 2, 0, 1, v50.MAX_PRICE, v50.MAX_PRICE + 1]
 #: Our quantities: usual sizes (twice, so most orders are valid) and OUCH's edges.
 QTYS = [*[60, 100, 150, 300] * 2, 0, 1, v50.MAX_QUANTITY, v50.MAX_QUANTITY + 1]
 EXPIRE = (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30),)
+#: Cross Types: ``N`` (continuous, the only one taken) three times in four, every other
+#: one and a byte not in the table.
+CROSS_TYPES = ["N"] * 24 + [str(c) for c in v50.CrossType if c != "N"] + ["X"]
 
 
 def _expire(seconds: int) -> tuple[v50.TagValue, ...]:
@@ -95,12 +99,13 @@ enters = st.tuples(
     st.integers(0, 7),  # 7: a repeat of an earlier UserRefNum (ignored), else fresh
     st.sampled_from([SYM] * 7 + ["NOPE"]),  # a symbol neither lists: 0x17
     # Capacity and Cross Type, every value: no Replace carries them, so every Order
-    # Replaced of the chain repeats the Enter's, on both. Every Cross Type is drawn:
-    # neither side models a cross (the venue's docstring, "our orders are continuous
-    # market orders (Cross Type N)"; the exchange's engine has no crosses), so an order
-    # of any Cross Type is accepted and trades as a continuous one on both alike.
+    # Replaced of the chain repeats the Enter's, on both. Every Cross Type is drawn (and
+    # a byte not in the table), ``N`` most often: neither side runs a cross, so an Enter
+    # of any other is Rejected 0x14 Invalid Cross Order, after every other check
+    # (``v50.cross_type_reason``), alike on both. Both took it and traded it as a
+    # continuous order.
     st.sampled_from([str(c) for c in v50.Capacity]),
-    st.sampled_from([str(c) for c in v50.CrossType]),
+    st.sampled_from(CROSS_TYPES),
 )
 replaces = st.tuples(
     st.just("replace"),

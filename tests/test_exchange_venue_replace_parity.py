@@ -389,15 +389,17 @@ def test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both(dead: boo
     cannot change), so the Order Replaced says the original's, as its Order Accepted did,
     and a chain of Replaces keeps the first Enter's, a dead replacement's too (``D``: a
     total at or below what executed), as ``OuchHost50`` answers. Both said Capacity
-    ``P`` and Cross Type ``N`` whatever the Enter said."""
+    ``P`` and Cross Type ``N`` whatever the Enter said. The Cross Type kept is ``N``:
+    an Enter of any other is Rejected 0x14 (``v50.cross_type_reason``; this test
+    entered ``O`` until then, and both traded it as a continuous order)."""
     tw = Twins()
     price = ASK if dead else BID  # dead: buy 150 takes the 100 offered, total 100 is dead
-    msg = dataclasses.replace(_enter(1, price, qty=150), capacity="A", cross_type="O")
+    msg = dataclasses.replace(_enter(1, price, qty=150), capacity="A", cross_type="N")
     [(name, fields), *_] = tw.send(msg)
-    assert (name, fields["capacity"], fields["cross_type"]) == ("OrderAccepted", "A", "O")
+    assert (name, fields["capacity"], fields["cross_type"]) == ("OrderAccepted", "A", "N")
     [(name, fields)] = tw.send(_replace(1, 2, 100, BID - 100))
-    assert (name, fields["capacity"], fields["cross_type"]) == ("OrderReplaced", "A", "O")
+    assert (name, fields["capacity"], fields["cross_type"]) == ("OrderReplaced", "A", "N")
     assert fields["order_state"] == ("D" if dead else "L")
     if not dead:  # the replacement's replacement: still the Enter's
         [(name, fields)] = tw.send(_replace(2, 3, 100, BID - 200))
-        assert (name, fields["capacity"], fields["cross_type"]) == ("OrderReplaced", "A", "O")
+        assert (name, fields["capacity"], fields["cross_type"]) == ("OrderReplaced", "A", "N")

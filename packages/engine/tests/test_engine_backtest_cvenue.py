@@ -17,6 +17,7 @@ taken from feed orders."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -71,9 +72,11 @@ _APPENDED = {
     "6/m,1": ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5), v50.TagValue(15, 1))),
     "6/m": ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5),)),
 }
-#: Every OUCH 5.0 Capacity and Cross Type, an Enter's by its UserRefNum.
+#: Every OUCH 5.0 Capacity and Cross Type, an Enter's by its UserRefNum: Cross Type ``N``
+#: three times in four (only it is taken: ``v50.cross_type_reason``), every other one and
+#: a byte not in the table now and then (Rejected 0x14 alike).
 _CAPACITIES = [str(c) for c in v50.Capacity]
-_CROSS_TYPES = [str(c) for c in v50.CrossType]
+_CROSS_TYPES = ["N"] * 24 + [str(c) for c in v50.CrossType if c != "N"] + ["X"]
 _ouch = st.one_of(
     # flaw: 0-7 one thing wrong (side, quantity, price, symbol, a retransmission), else none
     st.tuples(
@@ -312,6 +315,36 @@ def test_engine_backtest_cvenue_a_bad_time_in_force_is_answered_alike() -> None:
     pair.check()
     assert isinstance(pair.c_out[-1], v50.OrderAccepted)
     assert [o.user_ref_num for o in pair.comp.live_orders()] == [5]
+
+
+def test_engine_backtest_cvenue_an_enter_of_a_cross_type_other_than_n_is_rejected_alike() -> None:
+    """The venues run the continuous market only: an Enter whose Cross Type is any byte
+    but ``N`` is Rejected 0x14 Invalid Cross Order on both (``v50.cross_type_reason``,
+    as the simulated exchange answers), its UserRefNum consumed, after every other check
+    (a bad price earns 0x1D, a bad Time In Force 0x0F). Both accepted an order of any
+    Cross Type and traded it at once against the offer it crossed."""
+    pair = Pair()
+    pair.itch(("A", 1, "S", 100, PX))  # someone else's offer, which each buy would take
+    invalid = v50.RejectReason.INVALID_CROSS_ORDER
+    ref = 0
+    for cross_type in [chr(b) for b in range(256) if chr(b) != "N"]:
+        ref += 1
+        enter = v50.EnterOrder(ref, "B", 100, SYM, PX, "0", "Y", "P", "N", cross_type, "C")
+        assert _answer_alike(pair, enter) == [v50.Rejected(pair.t, ref, invalid, "C")]
+        bad = [
+            (dataclasses.replace(enter, price=0), v50.RejectReason.INVALID_PRICE),
+            (dataclasses.replace(enter, time_in_force="Q"), v50.RejectReason.OTHER),
+        ]
+        for other, reason in bad:
+            ref += 1
+            msg = dataclasses.replace(other, user_ref_num=ref)
+            assert _answer_alike(pair, msg) == [v50.Rejected(pair.t, ref, reason, "C")]
+    assert pair.comp.fills == [] and pair.comp.live_orders() == []
+    n = v50.EnterOrder(ref, "B", 100, SYM, PX, "0", "Y", "P", "N", "N", "C")
+    assert _answer_alike(pair, n) == []  # the last UserRefNum was consumed
+    out = _answer_alike(pair, dataclasses.replace(n, user_ref_num=ref + 1))
+    assert [type(m) for m in out] == [v50.OrderAccepted, v50.OrderExecuted]
+    pair.check()
 
 
 def test_engine_backtest_cvenue_every_order_left_expires_at_the_end_of_system_hours() -> None:

@@ -109,22 +109,24 @@ def test_ouch42_a_replace_keeps_the_originals_firm_capacity_and_cross_type(dead:
     the side or stock), so its Order Replaced says the original's, as its Order Accepted
     did, and a chain keeps the first Enter's, a dead replacement's (state ``D``) too, as
     ``OuchHost42`` answers. The exchange said Firm empty, Capacity ``A``, Cross Type
-    ``N`` whatever the Enter said."""
+    ``N`` whatever the Enter said. The Cross Type kept is ``N``: an Enter of any other
+    is Rejected (``test_exchange_cross_type.py``; this test entered ``C`` until then,
+    and the exchange traded it as a continuous order)."""
     v = _Venue(Account42)
     v.engine.submit("AAPL", "S", 100, 1_500_000)  # someone else's offer
     price = 1_500_000 if dead else 1_400_000  # dead: buy 150 takes the 100 offered
-    enter = v42.EnterOrder("OLD", "B", 150, "AAPL", price, 99999, "FIRM", "Y", "R", "N", 0, "C", " ")  # fmt: skip
+    enter = v42.EnterOrder("OLD", "B", 150, "AAPL", price, 99999, "FIRM", "Y", "R", "N", 0, "N", " ")  # fmt: skip
     acc = v.acct.handle(enter)[0]
     assert isinstance(acc, v42.OrderAccepted)
-    assert (acc.firm, acc.capacity, acc.cross_type) == ("FIRM", "R", "C")
+    assert (acc.firm, acc.capacity, acc.cross_type) == ("FIRM", "R", "N")
     [rep] = v.acct.handle(v42.ReplaceOrder("OLD", "NEW", 100, 1_390_000, 99999, "Y", "N", 0))
     assert isinstance(rep, v42.OrderReplaced)
-    assert (rep.firm, rep.capacity, rep.cross_type) == ("FIRM", "R", "C")
+    assert (rep.firm, rep.capacity, rep.cross_type) == ("FIRM", "R", "N")
     assert (rep.order_state, rep.bbo_weight_indicator) == ("D" if dead else "L", acc.bbo_weight_indicator)  # fmt: skip
     if not dead:  # the replacement's replacement: still the Enter's
         [rep2] = v.acct.handle(v42.ReplaceOrder("NEW", "NEWER", 100, 1_380_000, 99999, "Y", "N", 0))  # fmt: skip
         assert isinstance(rep2, v42.OrderReplaced)
-        assert (rep2.firm, rep2.capacity, rep2.cross_type) == ("FIRM", "R", "C")
+        assert (rep2.firm, rep2.capacity, rep2.cross_type) == ("FIRM", "R", "N")
     for m in v.sent:
         ouch_encode(m)  # type: ignore[arg-type]
     ouch_encode(rep)

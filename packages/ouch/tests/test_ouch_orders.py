@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from tickwire.ouch import OuchError, v42, v50
 from tickwire.ouch.orders import OrderBook42, OrderBook50, OuchHost42, OuchHost50
@@ -112,6 +114,44 @@ def test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force(
         letter = "X" if reason == 0x1D else "Z"
         assert out42 == v42.Rejected(0, "T1", letter) and host42.live == {}
     assert host42.handle(e42, 0) == []
+
+
+#: Every Cross Type but continuous (``N``), and bytes no table has.
+_NOT_CONTINUOUS = [str(c) for c in v50.CrossType if c != v50.CrossType.CONTINUOUS] + ["X", " "]
+
+
+@pytest.mark.parametrize("cross_type", _NOT_CONTINUOUS)
+def test_hosts_reject_an_enter_of_a_cross_type_other_than_continuous(cross_type: str) -> None:
+    """The exchange runs no crosses, so an Enter of a Cross Type but ``N`` is Rejected
+    0x14 Invalid Cross Order (4.2: ``Z``), its UserRefNum (token) consumed, nothing live
+    (``v50.cross_type_reason``, as the simulated exchange answers); after every other
+    check: a bad price first earns 0x1D (4.2 ``X``), a bad 5.0 Time In Force 0x0F. The
+    hosts accepted any Cross Type. Answers go through the wire."""
+    invalid = v50.RejectReason.INVALID_CROSS_ORDER
+    host = OuchHost50()
+    enter = v50.EnterOrder(7, "B", 100, "AAPL", 1, "0", "Y", "A", "N", cross_type, "x")
+    [out] = [v50.decode_outbound(v50.encode(m)) for m in host.handle(enter, 0)]
+    assert out == v50.Rejected(0, 7, invalid, "x") and host.live == {}
+    ok = v50.EnterOrder(7, "B", 100, "AAPL", 1, "0", "Y", "A", "N", "N", "x")
+    assert host.handle(ok, 0) == []  # its UserRefNum consumed
+    for n, (fault, reason) in enumerate(
+        [({"price": 0}, v50.RejectReason.INVALID_PRICE), ({"time_in_force": "Q"}, 0x0F)], 8
+    ):
+        bad = v50.EnterOrder(n, "B", 100, "AAPL", 1, "0", "Y", "A", "N", cross_type, "x")
+        bad = dataclasses.replace(bad, **fault)  # type: ignore[arg-type]
+        assert host.handle(bad, 0) == [v50.Rejected(0, n, reason, "x")]
+    [acc] = host.handle(dataclasses.replace(ok, user_ref_num=10), 0)
+    assert isinstance(acc, v50.OrderAccepted) and list(host.live) == [10]
+
+    host42 = OuchHost42()
+    e42 = v42.EnterOrder("T1", "B", 100, "AAPL", 1, 99998, "", "Y", "A", "N", 0, cross_type, " ")
+    [out42] = [v42.decode_outbound(v42.encode(m)) for m in host42.handle(e42, 0)]
+    assert out42 == v42.Rejected(0, "T1", "Z") and host42.live == {}
+    assert host42.handle(dataclasses.replace(e42, cross_type="N"), 0) == []  # token used
+    bad42 = dataclasses.replace(e42, order_token="T2", price=0)
+    assert host42.handle(bad42, 0) == [v42.Rejected(0, "T2", "X")]
+    [acc42] = host42.handle(dataclasses.replace(e42, order_token="T3", cross_type="N"), 0)
+    assert isinstance(acc42, v42.OrderAccepted) and list(host42.live) == ["T3"]
 
 
 def test_ouch_book42_lifecycle_through_host() -> None:

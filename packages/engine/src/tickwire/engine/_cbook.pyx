@@ -1856,13 +1856,18 @@ cdef class CVenue:
     # orders.
     cdef public object wake
     cdef object GTT, gtt_deadline
+    # OUCH 5.0's Cross Type rule (``tickwire.ouch.v50.cross_type_reason``: not ``N``,
+    # 0x14), asked of an Enter after _validate: the one statement of it, given by
+    # ``compiled_venue``, as the Python venue's _enter.
+    cdef object cross_reason
     cdef public object _deadlines
     cdef list _deadline_heap
 
     def __init__(self, CBookManager books, respond, fill, order_accepted, order_replaced,
                  order_canceled, order_executed, rejected, enter_order, replace_order,
                  cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price,
-                 tif_error, str timeout, wake=None, gtt=None, gtt_deadline=None):
+                 tif_error, str timeout, wake=None, gtt=None, gtt_deadline=None,
+                 cross_reason=None):
         self.books = books
         self.respond = respond
         self.fills = []
@@ -1892,6 +1897,9 @@ cdef class CVenue:
         self.wake = wake
         self.GTT = gtt
         self.gtt_deadline = gtt_deadline
+        if cross_reason is None:
+            raise TypeError("CVenue: cross_reason (tickwire.ouch.v50.cross_type_reason) is needed")
+        self.cross_reason = cross_reason
         self._deadlines = Deadlines()  # of resting GTT orders, by UserRefNum
         self._deadline_heap = self._deadlines.heap  # the hot loops' cheap test
 
@@ -2295,6 +2303,10 @@ cdef class CVenue:
         price = msg.price
         tif = msg.time_in_force
         locate, reason = self._validate(symbol, side, quantity, price, tif, msg.appendages)
+        if locate is not None:  # the Enter's Cross Type, last (the Python venue's _enter)
+            cross = self.cross_reason(msg.cross_type)
+            if cross is not None:
+                locate, reason = None, cross
         if locate is None:
             # Rejected(timestamp, user_ref_num, reason, cl_ord_id)
             self.respond(self.rejected(self.now, ref, reason, msg.cl_ord_id))

@@ -36,7 +36,12 @@ Canceled, reason ``Z``) and the replacement's UserRefNum (4.2: Order Token) is n
 consumed, as the backtest venue answers. A 5.0 Time In Force byte not in the table, or
 GTT without an ExpireTime appendage of 1 to 86,399 seconds, is Rejected 0x0F Other (a
 Replace: invalid details),
-checked after the others (:func:`_time_in_force_reason`). A 5.0 Replace whose total is at or below the
+checked after the others (:func:`_time_in_force_reason`). The exchange runs the
+continuous market only (no opening, closing, halt or other cross), so an Enter whose
+Cross Type is not ``N`` is Rejected 0x14 Invalid Cross Order (4.2: ``Z``), its
+UserRefNum (Order Token) consumed, checked after all of those
+(:func:`tickwire.ouch.v50.cross_type_reason`); a Replace carries no Cross Type, so
+nothing changes there. A 5.0 Replace whose total is at or below the
 shares the chain executed replaces the order dead (Order Replaced, 0 shares, state
 ``D``), as the backtest venue answers (:meth:`Account50._replace_dead`); a 4.2
 Replace's Shares is the chain's total too (:meth:`Account42._replace`). And :meth:`handle` never leaves the batch open: should anything
@@ -286,11 +291,16 @@ class _AccountBase:
         and price by :func:`tickwire.ouch.v50.order_fields_reason` (the one statement of
         OUCH's limits, 4.2's being the same), then the trading state
         (:meth:`_trading_reason`); a 5.0 Time In Force after all of these
-        (:func:`_time_in_force_reason`): the backtest venue's order. Why: the accounts
-        restated the limits (their own ``MAX_SHARES``, 1,000,000, and a price check of
-        their own). Tests:
+        (:func:`_time_in_force_reason`), and an Enter's Cross Type last
+        (:func:`tickwire.ouch.v50.cross_type_reason`: not ``N``, 0x14 Invalid Cross
+        Order, 4.2 ``Z``; the exchange runs no crosses): the backtest venue's order. A
+        Replace carries no Cross Type (its chain keeps the Enter's), so it is asked of
+        Enters only, by the callers. Why: the accounts restated the limits (their own
+        ``MAX_SHARES``, 1,000,000, and a price check of their own), and took an order of
+        any Cross Type and traded it in the continuous book. Tests:
         ``tests/test_exchange_venue_replace_parity.py::test_an_enter_of_edge_fields_is_answered_alike_on_both``,
-        ``tests/test_exchange_venue_replace_parity.py::test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both``.
+        ``tests/test_exchange_venue_replace_parity.py::test_the_largest_ouch_price_is_accepted_and_one_above_rejected_on_both``,
+        ``test_exchange_cross_type.py``.
         """
         if symbol not in self.engine.books:
             return Reject.INVALID_SYMBOL
@@ -516,6 +526,8 @@ class Account50(_AccountBase):
             reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
             if reason is None:
                 reason = _time_in_force_reason(msg)
+            if reason is None:  # the Enter's Cross Type, last (_validate's docs)
+                reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
                 self._rejected(msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price)
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
@@ -669,6 +681,8 @@ class Account42(_AccountBase):
                 self.ignored += 1
                 return []
             reason = self._validate(msg.stock, msg.buy_sell_indicator, msg.shares, msg.price)
+            if reason is None:  # the Enter's Cross Type, last (_validate's docs)
+                reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
                 self._rejected(
                     msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price

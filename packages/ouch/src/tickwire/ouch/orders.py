@@ -412,6 +412,13 @@ class OuchHost50(_HostDeadlines[int]):
     checked only the quantity and accepted any side, price or Time In Force byte. Test:
     ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
 
+    An Enter whose Cross Type is not ``N`` (continuous market) is Rejected 0x14 Invalid
+    Cross Order after all of those (:func:`~tickwire.ouch.v50.cross_type_reason`), its
+    UserRefNum consumed: the exchange runs no crosses and answers so. A Replace carries
+    no Cross Type (the chain keeps the Enter's), so nothing changes there. Why: the host
+    accepted an order of any Cross Type, an on-close order as a continuous one. Test:
+    ``test_ouch_orders.py::test_hosts_reject_an_enter_of_a_cross_type_other_than_continuous``.
+
     A Replace of a live order whose details those same rules refuse (the quantity, the
     new price, the Time In Force and its ExpireTime; the side is the original's) is
     OUCH 5.0 section 2.2 case 2: the original is canceled (Order Canceled, reason ``Z``)
@@ -465,6 +472,8 @@ class OuchHost50(_HostDeadlines[int]):
                 return []
             self.last_user_ref_num = msg.user_ref_num
             reason = _fields_reason50(msg.side, msg.quantity, msg.price, msg)
+            if reason is None:  # the Enter's Cross Type, last: no Replace carries one
+                reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
                 return [v50.Rejected(ts, msg.user_ref_num, reason, msg.cl_ord_id)]
             acc = v50.OrderAccepted(
@@ -672,6 +681,11 @@ class OuchHost42(_HostDeadlines[str]):
     99998, 99999) has no refusal here, nor at the exchange. Why: the host checked only
     the quantity. Test:
     ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
+    After those, an Enter whose Cross Type is not ``N`` is Rejected ``Z`` (0x14 Invalid
+    Cross Order, :func:`~tickwire.ouch.v50.cross_type_reason`; 4.2 names no letter of
+    its own for it), its token used, as :class:`OuchHost50` and the exchange answer; a
+    Replace carries no Cross Type. Test:
+    ``test_ouch_orders.py::test_hosts_reject_an_enter_of_a_cross_type_other_than_continuous``.
 
     A Replace of a live order whose shares or price that rule refuses is section 2.2
     case 2 (4.2 the same): the original is canceled (Order Canceled, reason ``Z``) and
@@ -719,6 +733,8 @@ class OuchHost42(_HostDeadlines[str]):
                 return []
             self.used_tokens.add(msg.order_token)
             reason = v50.order_fields_reason(msg.buy_sell_indicator, msg.shares, msg.price)
+            if reason is None:  # the Enter's Cross Type, last: no Replace carries one
+                reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
                 return [v42.Rejected(ts, msg.order_token, v42.reject_letter(reason))]
             acc = v42.OrderAccepted(

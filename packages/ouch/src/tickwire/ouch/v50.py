@@ -78,6 +78,7 @@ __all__ = [
     "TagValue",
     "TimeInForce",
     "cl_ord_id_for",
+    "cross_type_reason",
     "decode_inbound",
     "decode_outbound",
     "encode",
@@ -683,6 +684,37 @@ def order_fields_reason(side: object, quantity: int, price: int) -> RejectReason
         return RejectReason.INVALID_QUANTITY
     if not 0 < price <= MAX_PRICE:
         return RejectReason.INVALID_PRICE
+    return None
+
+
+def cross_type_reason(cross_type: object) -> RejectReason | None:
+    """The Appendix D reason an Enter Order's Cross Type earns, or None when it may be
+    taken.
+
+    Rule: tickwire's venues run the continuous market only (no opening, closing,
+    halt/IPO, supplemental, retail, extended-life or after-hours-close cross), so a Cross
+    Type other than ``N`` (:attr:`CrossType.CONTINUOUS`) is
+    :attr:`RejectReason.INVALID_CROSS_ORDER`, a :class:`CrossType` member or any other
+    byte alike. Asked of an Enter after every other check (the symbol,
+    :func:`order_fields_reason`, the market state, :func:`time_in_force_error`): the
+    Enter is Rejected and its UserRefNum (4.2: Order Token) consumed, as for the other
+    rejects. A Replace carries no Cross Type (the chain keeps its Enter's, which was
+    ``N``), so no Replace is asked this and the checks it shares with an Enter keep their
+    order. OUCH 4.2's Enter Order has the same field and asks this of its byte, the
+    reason said as its letter (``tickwire.ouch.v42.reject_letter``: ``Z``, 4.2 naming
+    none of its own here). The one statement of this rule: the simulated exchange's
+    ``Account50`` and ``Account42``, :class:`~tickwire.ouch.orders.OuchHost50` and
+    ``OuchHost42``, and both backtest venues (``SimulatedVenue._enter``, the compiled
+    ``CVenue``, given this function) ask it. Why: they took an order of any Cross Type
+    (``O``, ``C``, a byte not in the table) and traded it at once in the continuous
+    book, so a client's on-close order filled at 10:00 and a client tested against them
+    learned a wrong answer. Tests:
+    ``packages/exchange/tests/test_exchange_cross_type.py``,
+    ``test_ouch_orders.py::test_hosts_reject_an_enter_of_a_cross_type_other_than_continuous``,
+    ``packages/engine/tests/test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_an_enter_of_a_cross_type_other_than_n_is_rejected_alike``.
+    """
+    if cross_type != CrossType.CONTINUOUS:
+        return RejectReason.INVALID_CROSS_ORDER
     return None
 
 

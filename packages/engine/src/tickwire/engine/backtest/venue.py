@@ -39,7 +39,14 @@ venue answered none, so a GTT order's answers differed from the exchange's. Test
 
 Cancels (X), deletes (D) and replaces (U) of orders ahead of us shrink the queue ahead
 (a replace loses priority). Cross trades (Q) never fill us: our orders are continuous
-market orders (Cross Type ``N``). Several of our orders share one aggressor's shares in
+market orders (Cross Type ``N``). An Enter of any other Cross Type (``O`` opening,
+``C`` closing, ..., or a byte not in the table) is Rejected 0x14 Invalid Cross Order,
+after every other check of the Enter (:func:`tickwire.ouch.v50.cross_type_reason`, the
+rule the simulated exchange and ``OuchHost50`` share): the venue runs no cross, so such
+an order would otherwise trade as a continuous one. A Replace carries no Cross Type.
+Tests: ``tests/test_exchange_venue_parity_property.py`` (every Cross Type drawn),
+``test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_an_enter_of_a_cross_type_other_than_n_is_rejected_alike``.
+Several of our orders share one aggressor's shares in
 price-time priority. Passive fills are at our limit price with liquidity flag ``A``.
 
 :class:`SimulatedVenue` is the oracle, and the reference backend's venue. The compiled
@@ -78,6 +85,7 @@ from tickwire.ouch import v50
 from tickwire.ouch.deadlines import Deadlines
 from tickwire.ouch.v50 import (
     RejectReason,  # the one table of reject codes; re-exported here
+    cross_type_reason,
     time_in_force_error,
 )
 
@@ -516,7 +524,9 @@ class SimulatedVenue:
         without an ExpireTime appendage (:func:`tickwire.ouch.v50.time_in_force_error`), is
         0x0F Other (Appendix D has no Time In Force reason): an Enter is Rejected, a Replace
         has invalid details (section 2.2 case 2, :meth:`_replace`). The compiled
-        ``CVenue`` and the simulated exchange's ``Account50`` answer alike. Why: the venue
+        ``CVenue`` and the simulated exchange's ``Account50`` answer alike. An Enter's
+        Cross Type is asked after all of these, by :meth:`_enter` alone (a Replace carries
+        none): :func:`tickwire.ouch.v50.cross_type_reason`, 0x14. Why: the venue
         took any byte, and rested an order of Time In Force ``Q`` or GTT without
         ExpireTime all day (never expired as Day). Tests:
         ``tests/test_exchange_venue_replace_parity.py::test_a_bad_time_in_force_is_answered_alike_on_both``,
@@ -543,6 +553,10 @@ class SimulatedVenue:
         locate, reason = self._validate(
             msg.symbol, msg.side, msg.quantity, msg.price, msg.time_in_force, msg.appendages
         )
+        if locate is not None:  # the Enter's Cross Type, last (cross_type_reason's docs)
+            cross = cross_type_reason(msg.cross_type)
+            if cross is not None:
+                locate, reason = None, cross
         if locate is None:
             self._reject(ref, reason, msg.cl_ord_id)
             return
@@ -726,4 +740,5 @@ def compiled_venue(
         wake,
         _GTT,
         gtt_deadline,
+        cross_type_reason,
     )
