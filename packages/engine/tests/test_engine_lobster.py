@@ -586,6 +586,29 @@ def test_engine_lobster_removes_only_files_it_wrote(day: list[Message], tmp_path
     assert (out / f"{second}_2012-06-21_34200000_57600000_message_10.csv").exists()
 
 
+def test_engine_lobster_a_manifest_that_is_not_a_file_is_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out``'s manifest (``.tickwire-export.json``) a folder (or anything but a file)
+    is a usage error before any file is written: one line naming it, exit 2, the folder as
+    it was. The old code wrote the LOBSTER files, then failed to write the manifest over
+    the folder (exit 1), leaving files no manifest listed."""
+    out = tmp_path / "out"
+    (out / ".tickwire-export.json").mkdir(parents=True)
+    (out / ".tickwire-export.json" / "mine.txt").write_text("mine\n")
+    gen = ["--messages", "3000", "--symbols", "20", "--day-seed", "3"]
+    books = BookManager()
+    books.feed(generate_day(3000, 20, 3))
+    first = sorted({b.symbol for b in books.books.values()})[0]
+    argv = ["export", "--out", str(out), "--bbo", "csv", "--symbol", first, *gen]
+    assert main(argv) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1, err
+    assert f"{out / '.tickwire-export.json'}: is not a file" in err, err
+    assert sorted(p.name for p in out.iterdir()) == [".tickwire-export.json"]
+    assert (out / ".tickwire-export.json" / "mine.txt").read_text() == "mine\n"
+
+
 def test_engine_lobster_an_unreadable_manifest_removes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -47,6 +47,10 @@ found removes the files the earlier manifest lists that it did not write and tha
 the export left them, listed in :attr:`ExportResult.removed`; a listed file changed since
 stays, in :attr:`ExportResult.changed` (:func:`_remove_earlier`): a tool removes only
 what it wrote. A folder without a manifest (an older version's export) loses no file.
+A manifest's place taken by anything but a file (a folder of that name) is an
+:class:`ExportError` before any file is written: the old code wrote the files and then
+failed to write the manifest over the folder (exit 1), leaving files none listed. Test:
+``test_engine_lobster.py::test_engine_lobster_a_manifest_that_is_not_a_file_is_refused_before_writing``.
 
 A chosen symbol the data never names is in :attr:`ExportResult.missing_symbols`, with the
 data's symbols it is a near miss of (another case, or alike: :func:`near_misses`) in
@@ -304,6 +308,9 @@ def export(
             raise ExportError("Parquet output needs pyarrow: pip install pyarrow") from None
     _room_for_files(len(set(symbols)))
     out = Path(out_dir)
+    manifest = out / MANIFEST_NAME
+    if manifest.exists() and not manifest.is_file():  # refused before any file is written
+        raise ExportError(f"{manifest}: is not a file; an export lists the files it wrote there")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     wanted = set(symbols)
