@@ -1034,3 +1034,220 @@ def test_too_few_user_ref_nums_ends_the_sweep_as_a_usage_error(
         line.split("error: ", 1)[1].replace(str(refs), str(cfg))
         == err.split("p000: ", 1)[1].strip()
     )
+
+
+# --resume: an interrupted sweep is finished, not run again from zero.
+
+
+@pytest.fixture(scope="module")
+def short_days(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two generated days of 1,000 messages (seeds 4, 5): the resume tests run many
+    sweeps, and what they hold (which pairs run) does not depend on a day's length."""
+    folder = tmp_path_factory.mktemp("short")
+    paths = []
+    for seed in (4, 5):
+        path = folder / f"short{seed}.itch"
+        with BinaryFileWriter(path) as w:
+            w.write_all(generate_day(1_000, 20, seed))
+        paths.append(path)
+    return paths
+
+
+def _reports(out: Path) -> dict[tuple[str, str], tuple[int, int]]:
+    """Each run folder's report.json as (inode, mtime): a run writes a new one (staged,
+    renamed in), so a pair that ran again has a new inode."""
+    found = {}
+    for report in sorted((out / "runs").glob("*/*/report.json")):
+        st = report.stat()
+        found[(report.parent.parent.name, report.parent.name)] = (st.st_ino, st.st_mtime_ns)
+    return found
+
+
+def _ran(before: dict[Any, Any], after: dict[Any, Any]) -> list[tuple[str, str]]:
+    """The pairs whose report.json was written again between two snapshots."""
+    return sorted(k for k in after if before.get(k) != after[k])
+
+
+def _copy_days(days: list[Path], folder: Path) -> list[Path]:
+    folder.mkdir()
+    return [Path(shutil.copy2(d, folder / d.name)) for d in days]
+
+
+def test_resume_runs_only_the_pair_an_interrupted_sweep_lost(
+    short_days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two days x two parameter sets, one run's record (``run.json``) gone as a run
+    interrupted midway leaves it: ``--resume`` runs that pair only (its report is new,
+    the other three untouched), says so in one stderr line, and writes the summary, the
+    tables and the plots of the uninterrupted sweep (the kept runs' ``runtime_s`` too).
+    The same command ran every pair again from zero. (Both sweeps on one running
+    cluster, ``--scheduler``: one cluster start, not two.)"""
+    from dask.distributed import LocalCluster
+
+    mine = _copy_days(short_days, tmp_path / "days")
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.quote_size" = [100, 200]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", *map(str, mine), "--grid", str(grid), "--config", str(CONFIG)]
+    argv += ["--out", str(out)]
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        argv += ["--scheduler", cluster.scheduler_address]
+        assert main([*argv, "--quiet"]) == 0
+        capsys.readouterr()
+        first = {n: (out / n).read_bytes() for n in ("pnl_heatmap.png", "equity.png")}
+        table = pq.read_table(out / "summary.parquet").to_pylist()
+        with (out / "summary.csv").open() as f:
+            first_csv = list(csv.DictReader(f))
+        lost = out / "runs" / mine[1].name / "p001"
+        (lost / "run.json").unlink()
+        before = _reports(out)
+        assert main([*argv, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"sweep: resumed 3 of 4 runs from {out / 'runs'}; running 1\n" in err
+    assert _ran(before, _reports(out)) == [(mine[1].name, "p001")]
+    assert (lost / "run.json").exists()  # written again: it finished
+    with (out / "summary.csv").open() as f:
+        again_csv = list(csv.DictReader(f))
+    again = pq.read_table(out / "summary.parquet").to_pylist()
+    rerun = (mine[1].name, "p001")
+    for tables in ((table, again), (first_csv, again_csv)):
+        for old, new in zip(*tables, strict=True):
+            if (new["day"], new["params_id"]) == rerun:  # only its wall time can differ
+                old, new = {**old, "runtime_s": None}, {**new, "runtime_s": None}
+            assert new == old  # the kept runs' runtime_s included
+    assert len({r["pnl_e4"] for r in table}) > 1  # the sets differ: rows cannot be swapped
+    for name in ("pnl_heatmap.png", "equity.png"):
+        assert (out / name).read_bytes() == first[name]
+
+
+def test_resume_reruns_exactly_what_changed(
+    short_days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under ``--resume`` a pair runs again when anything that decides its report
+    changed since its run: a grid value (that set's runs), a base config value (every
+    run), a day touched (that day's runs; the day is known by its size and mtime, not
+    its bytes), ``--strategy`` (every run); a record that cannot be read is no error
+    (that run runs). The same with ``--scheduler`` (here: every sweep of the test on one
+    running cluster) as on the sweep's own: the client decides before submitting."""
+    from dask.distributed import LocalCluster
+
+    mine = _copy_days(short_days, tmp_path / "days")
+    a, b = (d.name for d in mine)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1, 2]\n')
+    cfg = tmp_path / "mm.toml"
+    cfg.write_text(CONFIG.read_text())
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", *map(str, mine), "--grid", str(grid), "--config", str(cfg)]
+    argv += ["--out", str(out), "--no-plot", "--quiet", "--resume"]
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+
+    def sweep(*more: str) -> tuple[list[tuple[str, str]], str]:
+        before = _reports(out)
+        assert main([*argv, "--scheduler", cluster.scheduler_address, *more]) == 0
+        return _ran(before, _reports(out)), capsys.readouterr().err
+
+    with cluster:
+        assert sweep() == (
+            [(a, "p000"), (a, "p001"), (b, "p000"), (b, "p001")],
+            f"sweep: resumed 0 of 4 runs from {out / 'runs'}; running 4\n",
+        )
+        assert sweep() == ([], f"sweep: resumed 4 of 4 runs from {out / 'runs'}; running 0\n")
+
+        grid.write_text('[grid]\n"backtest.seed" = [1, 3]\n')  # p001's value
+        assert sweep()[0] == [(a, "p001"), (b, "p001")]
+
+        cfg.write_text(CONFIG.read_text().replace("max_inventory = 500", "max_inventory = 400"))
+        assert sweep()[0] == [(a, "p000"), (a, "p001"), (b, "p000"), (b, "p001")]
+
+        st = mine[0].stat()  # the same bytes, a new mtime
+        os.utime(mine[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        assert sweep()[0] == [(a, "p000"), (a, "p001")]
+
+        strategy = ["--strategy", "tickwire.engine.strategy.market_maker:MarketMaker"]
+        assert len(sweep(*strategy)[0]) == 4  # the config's class, but named otherwise
+
+        (out / "runs" / b / "p000" / "run.json").write_text('{"fingerprint": ')  # cut short
+        assert sweep(*strategy) == (
+            [(b, "p000")],
+            f"sweep: resumed 3 of 4 runs from {out / 'runs'}; running 1\n",
+        )
+
+
+def test_resume_runs_a_failed_run_again(
+    days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that failed (its day cut short) writes no record, so ``--resume`` runs it
+    again (and it fails again, said again, exit 1); the run that went well is kept.
+    Without ``--resume`` both run again, as before the option."""
+    folder = tmp_path / "days"
+    folder.mkdir()
+    shutil.copy(days[0], folder / "a-good.itch")
+    (folder / "b-cut.itch").write_bytes(days[1].read_bytes()[:1000] + b"\x00\x30A\x00\x01")
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"backtest.seed" = [1]\n')
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(folder), "--grid", str(grid), "--out", str(out)]
+    argv += ["--workers", "1", "--no-plot", "--quiet"]
+    assert main(argv) == 1
+    assert sorted(p.name for p in (out / "runs" / "b-cut.itch" / "p000").iterdir()) == [
+        "params.json"
+    ]
+    good = out / "runs" / "a-good.itch" / "p000" / "report.json"
+    kept = (good.stat().st_ino, good.stat().st_mtime_ns)
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert f"sweep: resumed 1 of 2 runs from {out / 'runs'}; running 1\n" in err
+    assert "sweep: b-cut.itch p000 failed: DecodeError: " in err
+    assert (good.stat().st_ino, good.stat().st_mtime_ns) == kept
+    rows = pq.read_table(out / "summary.parquet").to_pylist()
+    assert [(r["day"], r["status"]) for r in rows] == [
+        ("a-good.itch", "ok"),
+        ("b-cut.itch", "error"),
+    ]
+    assert main(argv) == 1  # without --resume: every run, the good one too
+    assert (good.stat().st_ino, good.stat().st_mtime_ns) != kept
+    assert "resumed" not in capsys.readouterr().err
+
+
+def test_a_run_killed_midway_leaves_no_record_and_reruns(
+    days: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run is killed midway (its worker dies after the run started: its params.json is
+    written, its report is not) in the folder of an earlier, finished run of other
+    parameters. The run removed that run's record first, so the earlier sweep resumed
+    runs its pair again and the folder is whole and that run's (its params.json). The
+    earlier record, left, was taken by ``--resume`` beside the killed run's
+    params.json."""
+    import dask
+    import distributed  # noqa: F401  (its defaults join dask.config on import)
+
+    (tmp_path / "sweep_killer.py").write_text(KILLER)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the client builds each strategy first
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the workers import it to run it
+    grid = tmp_path / "grid.toml"
+    mm = '[grid]\n"strategy.class" = ["tickwire.engine.strategy.market_maker:MarketMaker"]\n'
+    out = tmp_path / "o"
+    argv = ["sweep", "--data", str(days[0]), "--grid", str(grid), "--out", str(out)]
+    argv += ["--workers", "1", "--no-plot", "--quiet"]
+    grid.write_text(mm)
+    assert main(argv) == 0
+    run = out / "runs" / days[0].name / "p000"
+    grid.write_text('[grid]\n"strategy.class" = ["sweep_killer:Killer"]\n')
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        assert main(argv) == 1  # KilledWorker: the folder is as the killed run left it
+    assert not (run / "run.json").exists()
+    killed = json.loads((run / "params.json").read_text())["params"]
+    assert killed == {"strategy.class": "sweep_killer:Killer"}
+    before = _reports(out)
+    grid.write_text(mm)
+    assert main([*argv, "--resume"]) == 0
+    assert _ran(before, _reports(out)) == [(days[0].name, "p000")]
+    assert json.loads((run / "params.json").read_text())["params"] == {
+        "strategy.class": "tickwire.engine.strategy.market_maker:MarketMaker"
+    }

@@ -3,7 +3,7 @@
     python -m tickwire.engine sweep --data DAY [DAY ...] (files or folders)
         --grid GRID.toml [--config FILE] [--strategy module:Class] --out DIR
         [--scheduler ADDRESS | --workers N] [--no-plot] [--keep-duplicates]
-        [--session NAME] [--quiet]
+        [--session NAME] [--resume] [--quiet]
 
 Every (day, parameter set) pair is one ``backtest`` (the same config loading, run and
 report; its outputs in ``DIR/runs/<day>/<params-id>/``), run on Dask distributed: a
@@ -19,6 +19,11 @@ Exit status: 0 when every run succeeded, 1 when any failed (the others' results 
 written all the same), 2 on a usage, config or grid error (nothing is run), and on a run
 whose ``backtest.first_user_ref_num`` leaves too few UserRefNums, as ``backtest``
 (found during that run: the others are cancelled, no summary is written).
+
+``--resume`` runs only the pairs an earlier sweep into ``DIR`` did not finish with the
+same inputs (each finished run's ``run.json`` records them and its row;
+:func:`tickwire.engine.backtest.sweep.resumed_rows`); one stderr line says how many
+were resumed.
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ def add_parser(subparsers: Any) -> None:
 
     add_capture_options(sw)
     sw.add_argument("--no-plot", action="store_true", help="no PNGs (the sweep's nor the runs')")
+    sw.add_argument(
+        "--resume",
+        action="store_true",
+        help="run only the pairs not finished in DIR/runs with the same config, day and "
+        "options (the others' rows are taken from their run.json)",
+    )
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     sw.set_defaults(func=run)
 
@@ -81,6 +92,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         foreign_runs,
         load_grid,
         plots_skipped,
+        resumed_rows,
         run_sweep,
         total_pnl,
         write_results,
@@ -114,6 +126,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             "not this sweep's (an earlier sweep's, kept; not in this summary)",
             file=sys.stderr,
         )
+    # --resume: the rows of the pairs already run with these inputs, decided here in the
+    # client before anything is submitted (a LocalCluster and --scheduler alike)
+    kept = resumed_rows(tasks) if args.resume else [None] * len(tasks)
+    todo = [t for t, row in zip(tasks, kept, strict=True) if row is None]
+    if args.resume:
+        print(
+            f"sweep: resumed {len(tasks) - len(todo)} of {len(tasks)} runs from "
+            f"{out / 'runs'}; running {len(todo)}",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
     with Progress(len(tasks), "sweep", unit="runs", enabled=False if args.quiet else None) as bar:
 
@@ -127,9 +149,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 bar.print(f"sweep: {day} {row['params_id']} {what}: {row['error']}")
             bar.update(1)
 
-        rows, n_workers = run_sweep(
-            tasks, scheduler=args.scheduler, workers=args.workers, on_done=done
-        )
+        for row in kept:  # resumed: done at the start (an incomplete one said again)
+            if row is not None:
+                done(row)
+        ran: list[dict[str, Any]] = []
+        n_workers = 0  # every run resumed: no cluster is started
+        if todo:
+            ran, n_workers = run_sweep(
+                todo, scheduler=args.scheduler, workers=args.workers, on_done=done
+            )
+    new = iter(ran)
+    rows = [row if row is not None else next(new) for row in kept]
     wall = time.perf_counter() - start
     names = [d.name for d in days]
     files = write_results(rows, names, grid, out, plot=not args.no_plot)
@@ -149,9 +179,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if not args.quiet:
+        resumed = f", {len(tasks) - len(todo)} resumed" if args.resume else ""
+        on = f" on {n_workers} workers" if todo else ""  # none started when all resumed
         print(
-            f"sweep: {len(rows)} runs ({len(days)} days x {grid.size} parameter sets) on "
-            f"{n_workers} workers in {wall:.1f} s: {counts}"
+            f"sweep: {len(rows)} runs ({len(days)} days x {grid.size} parameter sets"
+            f"{resumed}){on} in {wall:.1f} s: {counts}"
         )
         totals = {k: v for k, v in total_pnl(rows, grid).items() if v is not None}
         if totals:

@@ -23,7 +23,11 @@ this module is the library under it. The algorithm:
 4. The client collects the rows with ``as_completed`` (a callback per finished run for
    the progress bar and the failure lines); a task that dies with its worker
    (``KilledWorker``) becomes an error row the same way.
-5. :func:`write_results`: ``summary.parquet`` and ``summary.csv`` (every row, ordered by
+5. Each run that finishes (``ok`` or ``incomplete``) writes last, whole, a record
+   (:data:`RUN_RECORD`, ``run.json``) of what decided its report
+   (:func:`run_fingerprint`) and its row; ``--resume`` (:func:`resumed_rows`) takes the
+   row of every pair whose record matches instead of running it again.
+6. :func:`write_results`: ``summary.parquet`` and ``summary.csv`` (every row, ordered by
    day then parameter set), ``sweep.json`` (days, grid, parameter sets),
    ``pnl_heatmap.png`` and ``equity.png`` (:func:`write_plots`).
 
@@ -51,6 +55,7 @@ from typing import Any
 
 from tickwire.cli import (
     UsageError,
+    atomic_path,
     existing_file,
     one_line,
     remove_stages,
@@ -63,6 +68,7 @@ __all__ = [
     "MAX_RUNS",
     "METRICS",
     "PLOT_MAX_SETS",
+    "RUN_RECORD",
     "SCHEDULER_TIMEOUT",
     "Grid",
     "GridFile",
@@ -75,6 +81,8 @@ __all__ = [
     "load_grid",
     "parse_grid",
     "plots_skipped",
+    "resumed_rows",
+    "run_fingerprint",
     "run_sweep",
     "run_task",
     "summarize",
@@ -416,6 +424,13 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     try:
         out = Path(task.out)
         out.mkdir(parents=True, exist_ok=True)
+        # Rule: a run removes its folder's record (RUN_RECORD) before it writes anything,
+        # and writes its own last. Why: a run killed midway (its worker ended with an
+        # interrupted sweep) left the record of an earlier run of the folder beside its
+        # own params.json, or its own report; --resume took that record for the folder.
+        # Test: test_engine_sweep.py::test_a_run_killed_midway_leaves_no_record_and_reruns
+        (out / RUN_RECORD).unlink(missing_ok=True)
+        fingerprint = run_fingerprint(task)  # the day as it is before the run reads it
         # Rule: a run first removes the hidden stage folders an earlier run of this folder
         # left, killed while writing (its worker ended with an interrupted sweep's
         # cluster, or by the OOM killer before a retry): half-written tables nothing
@@ -439,18 +454,95 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         faults = _capture_faults(report)
         if faults is not None:  # figures of a day with messages lost: kept, and said so
             row.update(status="incomplete", error=f"{task.day_name}: {faults}")
+        row["runtime_s"] = round(time.perf_counter() - start, 3)
+        with atomic_path(out / RUN_RECORD) as tmp:  # last, whole: the run is done
+            tmp.write_text(json.dumps({"fingerprint": fingerprint, "row": row}) + "\n")
     except UserRefNumsTooFew:  # a configuration error: the sweep's, not this run's
         raise
     except Exception as exc:  # any other failure is this run's row, never the sweep's end
+        row.update(dict.fromkeys(METRICS))  # none of its figures: the run failed
         row.update(status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
         _clear_outputs(Path(task.out))
-    row["runtime_s"] = round(time.perf_counter() - start, 3)
+        row["runtime_s"] = round(time.perf_counter() - start, 3)
     return row
 
 
+#: The record a finished run (``ok`` or ``incomplete``) writes last, whole, in its run
+#: folder: ``{"fingerprint": ..., "row": ...}`` (:func:`run_fingerprint`, the summary
+#: row). ``sweep --resume`` takes the row from it instead of running the pair again
+#: (:func:`resumed_rows`).
+RUN_RECORD = "run.json"
+
+
+def run_fingerprint(task: SweepTask) -> dict[str, Any]:
+    """Everything that decides the report of ``task``'s run, as JSON values: the merged
+    config (canonical JSON), ``--strategy``, ``--keep-duplicates``, ``--session``, the
+    plot option, the day's resolved path, size and ``st_mtime_ns``, and the
+    tickwire-engine version.
+
+    The day is known by its size and modification time, not a hash of its bytes: days
+    are gigabytes, and hashing each one at every resume would cost a read of the month.
+    Touching a day (``touch``, a copy that does not keep times) re-runs its runs. What
+    the fingerprint cannot see (the code of a strategy module edited in place, without a
+    version change) is not compared: a sweep without ``--resume`` runs everything.
+    Test: ``test_engine_sweep.py::test_resume_reruns_exactly_what_changed``."""
+    from tickwire.engine import __version__
+
+    day = Path(task.day).resolve()
+    st = day.stat()
+    return {
+        "config": json.dumps(task.config, sort_keys=True, separators=(",", ":"), default=repr),
+        "strategy": task.strategy,
+        "keep_duplicates": task.keep_duplicates,
+        "session": task.session,
+        "plot": task.plot,
+        "day": {"path": str(day), "size": st.st_size, "mtime_ns": st.st_mtime_ns},
+        "engine": __version__,
+    }
+
+
+def _resumed_row(task: SweepTask) -> dict[str, Any] | None:
+    """``task``'s row from the record of its run folder, or None (it is to be run): no
+    ``report.json``, or a record missing, unreadable, not a finished run's, or of a run
+    whose fingerprint differs."""
+    folder = Path(task.out)
+    try:
+        if not (folder / "report.json").is_file():
+            return None
+        record = json.loads((folder / RUN_RECORD).read_text(encoding="utf-8"))
+        kept = record["row"]
+        if record["fingerprint"] != run_fingerprint(task):
+            return None
+        if kept["status"] not in ("ok", "incomplete"):
+            return None
+        row = _row(task)  # this sweep's day, id and grid columns
+        row.update(status=kept["status"], error=kept["error"])
+        row.update({name: kept[name] for name in METRICS})
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):  # not a record
+        return None
+    return row
+
+
+def resumed_rows(tasks: Sequence[SweepTask]) -> list[dict[str, Any] | None]:
+    """For ``sweep --resume``: each task's row as its finished run recorded it
+    (:data:`RUN_RECORD`), or None where the pair is to be run again.
+
+    Rule: a pair is resumed only when its run folder holds ``report.json`` and a record
+    whose fingerprint (:func:`run_fingerprint`) equals the task's; the row is the
+    record's (``runtime_s`` the original run's), so the summary, tables and plots are
+    those of the sweep had it not been interrupted. A record that is missing (a run
+    killed midway removed it first), unreadable or of other inputs is no error: that
+    pair runs. A failed run writes no record, so it always runs again. Decided in the
+    client before any task is submitted, so it is the same on a LocalCluster and with
+    ``--scheduler``. Why: a sweep interrupted at 90% re-ran every pair from zero.
+    Tests: ``test_engine_sweep.py::test_resume_runs_only_the_pair_an_interrupted_sweep_lost``
+    and the ``test_resume_*`` tests after it."""
+    return [_resumed_row(t) for t in tasks]
+
+
 def _clear_outputs(folder: Path) -> None:
-    """Remove an earlier run's backtest outputs (:data:`report.OUT_FILES`) from the
-    folder of a run that failed, leaving its ``params.json``.
+    """Remove an earlier run's backtest outputs (:data:`report.OUT_FILES`) and its record
+    (:data:`RUN_RECORD`) from the folder of a run that failed, leaving its ``params.json``.
 
     Rule: a failed run's folder holds this run's ``params.json`` and nothing of an
     earlier sweep's. Why: a sweep into the ``--out`` of an earlier one, whose run of the
@@ -460,7 +552,7 @@ def _clear_outputs(folder: Path) -> None:
     ``test_engine_sweep.py::test_a_failed_run_leaves_no_earlier_report_in_its_folder``."""
     from tickwire.engine.backtest.report import OUT_FILES
 
-    for name in OUT_FILES:
+    for name in (RUN_RECORD, *OUT_FILES):
         try:
             (folder / name).unlink(missing_ok=True)
         except OSError:  # the folder could not be made or read: nothing of it to show
