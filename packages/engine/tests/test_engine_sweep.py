@@ -1177,6 +1177,10 @@ def test_resume_reruns_exactly_what_changed(
             f"sweep: resumed 3 of 4 runs from {out / 'runs'}; running 1\n",
         )
 
+        report = out / "runs" / a / "p001" / "report.json"  # another's since (backtest --out)
+        report.write_text(report.read_text().replace('"messages"', '"messages" '))
+        assert sweep(*strategy)[0] == [(a, "p001")]
+
 
 def test_resume_runs_a_failed_run_again(
     days: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]

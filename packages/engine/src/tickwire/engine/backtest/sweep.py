@@ -455,8 +455,9 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         if faults is not None:  # figures of a day with messages lost: kept, and said so
             row.update(status="incomplete", error=f"{task.day_name}: {faults}")
         row["runtime_s"] = round(time.perf_counter() - start, 3)
+        record = {"fingerprint": fingerprint, "report": _stamp(out / "report.json"), "row": row}
         with atomic_path(out / RUN_RECORD) as tmp:  # last, whole: the run is done
-            tmp.write_text(json.dumps({"fingerprint": fingerprint, "row": row}) + "\n")
+            tmp.write_text(json.dumps(record) + "\n")
     except UserRefNumsTooFew:  # a configuration error: the sweep's, not this run's
         raise
     except Exception as exc:  # any other failure is this run's row, never the sweep's end
@@ -501,16 +502,23 @@ def run_fingerprint(task: SweepTask) -> dict[str, Any]:
     }
 
 
+def _stamp(path: Path) -> list[int]:
+    """``path``'s size and ``st_mtime_ns``: a run's ``report.json`` as its record knows it."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
 def _resumed_row(task: SweepTask) -> dict[str, Any] | None:
     """``task``'s row from the record of its run folder, or None (it is to be run): no
-    ``report.json``, or a record missing, unreadable, not a finished run's, or of a run
-    whose fingerprint differs."""
+    ``report.json``, one other than the run wrote (its size or mtime not the record's:
+    a ``backtest --out`` into the folder since), or a record missing, unreadable, not a
+    finished run's, or of a run whose fingerprint differs."""
     folder = Path(task.out)
     try:
-        if not (folder / "report.json").is_file():
-            return None
         record = json.loads((folder / RUN_RECORD).read_text(encoding="utf-8"))
         kept = record["row"]
+        if record["report"] != _stamp(folder / "report.json"):
+            return None
         if record["fingerprint"] != run_fingerprint(task):
             return None
         if kept["status"] not in ("ok", "incomplete"):
@@ -527,8 +535,9 @@ def resumed_rows(tasks: Sequence[SweepTask]) -> list[dict[str, Any] | None]:
     """For ``sweep --resume``: each task's row as its finished run recorded it
     (:data:`RUN_RECORD`), or None where the pair is to be run again.
 
-    Rule: a pair is resumed only when its run folder holds ``report.json`` and a record
-    whose fingerprint (:func:`run_fingerprint`) equals the task's; the row is the
+    Rule: a pair is resumed only when its run folder holds the ``report.json`` its run
+    wrote (the size and mtime its record keeps) and a record whose fingerprint
+    (:func:`run_fingerprint`) equals the task's; the row is the
     record's (``runtime_s`` the original run's), so the summary, tables and plots are
     those of the sweep had it not been interrupted. A record that is missing (a run
     killed midway removed it first), unreadable or of other inputs is no error: that
