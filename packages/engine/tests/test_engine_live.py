@@ -1302,3 +1302,82 @@ def test_a_strategy_behind_the_feed_holds_bounded_memory_and_loses_nothing() -> 
     assert report["feed"]["datagrams_dropped"] > 0 and report["feed"]["gaps"] > 0
     assert eng.runner.messages_seen == ex.published  # every message, once
     _assert_books_equal(ex, eng)
+
+
+class _ReplaceOnAccept(Strategy):
+    """Offers 100 AAPL once the market trades, and replaces the offer's price as soon as
+    it is accepted; ``race`` runs right after the Replace is handed to the session (the
+    exchange has not read it yet)."""
+
+    def __init__(self, race: Callable[[], None]) -> None:
+        super().__init__()
+        self.race = race
+        self.offer: Any = None
+        self.replacement: Any = None
+
+    async def on_instrument_state(self, state: Any) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.offer is None and ctx.is_trading(state.symbol):
+            self.offer = ctx.orders.submit(state.symbol, "S", 100, 1_000_000)
+
+    async def on_order_update(self, update: Any) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if update.kind == "accepted" and update.order is self.offer:
+            self.replacement = ctx.orders.replace(self.offer, price=1_000_100)
+            self.race()
+
+
+def test_a_replace_the_venue_ignores_is_not_resent_or_left_unanswered() -> None:
+    """The flow takes an offer whole while its Replace is on the wire: the exchange
+    ignores the Replace (OUCH 5.0 section 2.2 case 1: the original is gone; no answer
+    comes). The engine ends the replacement with the original, forgets the Replace as a
+    request waiting for an answer, so a dropped OUCH connection does not resend it, and
+    the report says nothing is unanswered. Before, it stayed in ``ouch.unacked`` for the
+    session, resent after every reconnect (``ouch.resent``)."""
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], _ReplaceOnAccept]:
+        holder: list[Exchange] = []
+
+        def take_the_offer() -> None:  # the flow's buy, ahead of the Replace
+            ex = holder[0]
+            ex.engine.submit("AAPL", "B", 100, 1_000_000)
+            ex.flush()
+
+        strat = _ReplaceOnAccept(take_the_offer)
+        ex, eng = await _pair(strategy=strat)
+        holder.append(ex)
+        task = asyncio.create_task(eng.run())
+        ex.open_market()
+        ex.engine.add_instrument("AAPL")
+        ex.flush()
+        m = eng.runner.manager
+        for _ in range(200):  # the execution, then the replacement ended (bounded: 2 s)
+            await asyncio.sleep(0.01)
+            if strat.replacement is not None and not strat.replacement.is_open:
+                break
+        assert strat.offer.filled_qty == 100 and strat.replacement.state is OrderState.DONE
+        assert ex.account50.ignored >= 1, "the exchange ignored the Replace"
+        connections = eng.client.connections if eng.client is not None else 0
+        ex.drop_ouch()  # a reconnect resends what is still waiting for an answer
+        for _ in range(300):  # bounded: 3 s
+            await asyncio.sleep(0.01)
+            client = eng.client
+            if client is not None and client.connections > connections and client.logged_in:
+                break
+        assert ex.feed is not None
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 10)
+        await ex.close()
+        assert m.open_orders() == []
+        return ex, eng, report, strat
+
+    ex, eng, report, strat = run(main())
+    assert report["ouch"]["connections"] >= 2, "the link was dropped and came back"
+    assert report["ouch"]["unacked"] == 0, "the ignored Replace is not waiting for an answer"
+    assert report["ouch"]["resent"] == 0, "nothing to resend: every request was answered"
+    assert strat.replacement.user_ref_num not in ex.account50.records
+    assert report["positions"] == {"AAPL": -100}
+    _assert_agree(ex, eng)
+    _assert_books_equal(ex, eng)

@@ -260,18 +260,37 @@ class _Runner(LiveRunner):
         elif isinstance(msg, v50.OrderCanceled):
             self.unacked.pop(("X", msg.user_ref_num), None)
 
-    def to_resend(self) -> list[v50.InboundMessage]:
-        """Unacknowledged requests in UserRefNum order; cancels of orders already
-        finished are dropped (the exchange would ignore them anyway)."""
-        out = []
-        for (kind, ref), msg in sorted(self.unacked.items(), key=lambda kv: kv[0][1]):
-            if kind == "X":
-                o = self.manager.orders.get(ref)
+    def forget_ignored(self) -> None:
+        """Forget the requests the exchange ignores without an answer: a cancel of an
+        order finished, and a Replace whose replacement the order manager ended (its
+        original executed or cancelled first).
+
+        Rule: OUCH 5.0 section 2.2 case 1 ignores a Replace of an order no longer live,
+        silently, and a cancel of a finished order is ignored alike: no answer will ever
+        acknowledge them, so they are not waiting for one (``ouch.unacked``) and are not
+        resent after a reconnect. Called before every resend (:meth:`to_resend`) and
+        every snapshot. Why: a Replace overtaken by the fill of its original stayed
+        unacknowledged all session, was resent after every reconnect (counted in
+        ``ouch.resent``) and left the report saying a request was still unanswered. Test:
+        ``test_engine_live.py::test_a_replace_the_venue_ignores_is_not_resent_or_left_unanswered``.
+        """
+        orders = self.manager.orders
+        for kind, ref in list(self.unacked):
+            if kind == "X" or kind == "U":  # a Replace's key: its replacement's UserRefNum
+                o = orders.get(ref)
                 if o is None or not o.is_open:
                     del self.unacked[(kind, ref)]
-                    continue
-            out.append(msg)
-        return out
+
+    def unacked_count(self) -> int:
+        """Requests still waiting for an answer (:meth:`forget_ignored` first)."""
+        self.forget_ignored()
+        return len(self.unacked)
+
+    def to_resend(self) -> list[v50.InboundMessage]:
+        """Unacknowledged requests in UserRefNum order, less those the exchange ignores
+        without an answer (:meth:`forget_ignored`)."""
+        self.forget_ignored()
+        return [msg for (_kind, _ref), msg in sorted(self.unacked.items(), key=lambda kv: kv[0][1])]
 
 
 class LiveEngine:
@@ -913,7 +932,8 @@ class LiveEngine:
                 # sequenced answers a re-login was not replayed (the exchange resumed
                 # after the sequence asked for): lost fills or cancels, reconcile them
                 "skipped": self.client.skipped_messages if self.client else 0,
-                "unacked": len(r.unacked),
+                # requests waiting for an answer (none for what the exchange ignores)
+                "unacked": r.unacked_count(),
                 # sequenced messages on the session before this run's login, and whether
                 # orders are still held for the Account Query Response (LiveEngine._inherit)
                 "history": self.ouch_history,
