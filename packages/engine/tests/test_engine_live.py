@@ -1381,3 +1381,88 @@ def test_a_replace_the_venue_ignores_is_not_resent_or_left_unanswered() -> None:
     assert report["positions"] == {"AAPL": -100}
     _assert_agree(ex, eng)
     _assert_books_equal(ex, eng)
+
+
+class _ReduceOnAccept(Strategy):
+    """Offers 300 AAPL once the market trades and, accepted, reduces it to 100."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offer: Any = None
+
+    async def on_instrument_state(self, state: Any) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.offer is None and ctx.is_trading(state.symbol):
+            self.offer = ctx.orders.submit(state.symbol, "S", 300, 1_000_000)
+
+    async def on_order_update(self, update: Any) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if update.kind == "accepted" and update.order is self.offer:
+            ctx.orders.cancel(self.offer, remaining=100)
+
+
+def test_a_cancel_sent_after_a_reduce_is_resent_when_the_link_loses_it() -> None:
+    """A reduce (Cancel Order to 100 shares) is answered; the kill switch's cancel of the
+    rest left before that answer arrived and is lost with the link (the exchange had not
+    read it). The reduce's answer acknowledges the reduce only, so the cancel is resent
+    on the re-login and the order ends on both sides. Before, both cancels of the order
+    were one entry: the reduce's answer forgot the cancel, it was never resent, and the
+    100 shares stayed on the exchange's book after the engine logged out (its shutdown
+    does not cancel an order again whose cancel it believes in flight)."""
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], _ReduceOnAccept]:
+        strat = _ReduceOnAccept()
+        ex, eng = await _pair(strategy=strat)
+        assert ex.ouch50 is not None
+        handle = ex.ouch50.on_message
+        assert handle is not None
+        killed: list[int] = []
+
+        def reduce_then_kill(conn: Any, data: bytes) -> None:
+            handle(conn, data)
+            msg = v50.decode_inbound(data)
+            if isinstance(msg, v50.CancelOrder) and msg.quantity == 100 and not killed:
+                # the reduce is processed and its answer is on its way; the exchange
+                # reads nothing more on this link (the kill's cancel waits unread)
+                assert ex.ouch50 is not None
+                for proto in ex.ouch50.connections:
+                    if proto.transport is not None:
+                        proto.transport.pause_reading()
+                killed.append(eng.kill())  # the operator's kill: cancel the rest
+
+        ex.ouch50.on_message = reduce_then_kill
+        task = asyncio.create_task(eng.run())
+        ex.open_market()
+        ex.engine.add_instrument("AAPL")
+        ex.flush()
+        for _ in range(300):  # the reduce answered, the kill's cancel unread (bounded: 3 s)
+            await asyncio.sleep(0.01)
+            if killed and strat.offer.open_qty == 100:
+                break
+        assert killed == [1] and strat.offer.open_qty == 100
+        rec = ex.account50.records[strat.offer.user_ref_num]
+        assert (rec.state, rec.open) == ("live", 100), "the exchange has not read the cancel"
+        connections = eng.client.connections if eng.client is not None else 0
+        ex.drop_ouch()  # the unread cancel is lost with the link
+        for _ in range(300):  # the re-login, and what it resends answered (bounded: 3 s)
+            await asyncio.sleep(0.01)
+            client = eng.client
+            back = client is not None and client.connections > connections and client.logged_in
+            if back and not strat.offer.is_open:
+                break
+        assert ex.feed is not None
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 10)
+        await ex.close()
+        return ex, eng, report, strat
+
+    ex, eng, report, strat = run(main())
+    rec = ex.account50.records[strat.offer.user_ref_num]
+    assert (rec.state, rec.open) == ("done", 0), "the exchange cancelled the rest"
+    assert not [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
+    assert not strat.offer.is_open and report["orders"]["open"] == []
+    assert report["ouch"]["resent"] == 1 and report["ouch"]["unacked"] == 0
+    _assert_agree(ex, eng)
+    _assert_books_equal(ex, eng)

@@ -223,7 +223,13 @@ class _Runner(LiveRunner):
         self.rx_times: deque[int] = deque()  # receive time of each queued ITCH message
         self.current_rx = 0
         self.latencies: deque[int] = deque(maxlen=200_000)
+        #: Enters and Replaces not yet answered, by kind and UserRefNum (a Replace's:
+        #: its replacement's)
         self.unacked: dict[tuple[str, int], v50.InboundMessage] = {}
+        #: Cancels not yet answered, by the UserRefNum of their order, oldest first: an
+        #: order may have several in flight (a reduce, then the rest), each answered by
+        #: its own Order Canceled (:meth:`acknowledge`)
+        self.cancels: dict[int, deque[v50.CancelOrder]] = {}
         self.messages_seen = 0
         self.orders_after_kill = 0
 
@@ -233,8 +239,10 @@ class _Runner(LiveRunner):
                 self.latencies.append(time.perf_counter_ns() - self.current_rx)
             if not self.risk.armed:
                 self.orders_after_kill += 1  # cannot happen: risk refuses first (tested)
-        if isinstance(msg, v50.EnterOrder | v50.ReplaceOrder | v50.CancelOrder):
+        if isinstance(msg, v50.EnterOrder | v50.ReplaceOrder):
             self.unacked[(msg.message_type, msg.user_ref_num)] = msg
+        elif isinstance(msg, v50.CancelOrder):
+            self.cancels.setdefault(msg.user_ref_num, deque()).append(msg)
         super()._send(msg)
 
     async def _dispatch(self, kind: str, payload: Any) -> None:
@@ -251,14 +259,28 @@ class _Runner(LiveRunner):
         self.current_rx = 0
 
     def acknowledge(self, msg: v50.OutboundMessage) -> None:
-        """Forget the requests ``msg`` answers."""
+        """Forget the requests ``msg`` answers.
+
+        Rule: an Order Canceled answers the oldest cancel of its order still in flight,
+        only that one; a later one (the rest of an order reduced) waits for its own
+        answer and is resent after a reconnect until it comes (or the order ends:
+        :meth:`forget_ignored`). Why: one entry per order held only the last cancel
+        sent, and the reduce's answer forgot it: a cancel lost with the link was never
+        resent, and the order stayed on the exchange's book after the engine logged out
+        (its shutdown does not cancel again an order whose cancel is in flight). Test:
+        ``test_engine_live.py::test_a_cancel_sent_after_a_reduce_is_resent_when_the_link_loses_it``.
+        """
         if isinstance(msg, v50.OrderAccepted | v50.Rejected):
             self.unacked.pop(("O", msg.user_ref_num), None)
             self.unacked.pop(("U", msg.user_ref_num), None)
         elif isinstance(msg, v50.OrderReplaced):
             self.unacked.pop(("U", msg.user_ref_num), None)
         elif isinstance(msg, v50.OrderCanceled):
-            self.unacked.pop(("X", msg.user_ref_num), None)
+            waiting = self.cancels.get(msg.user_ref_num)
+            if waiting:
+                waiting.popleft()
+                if not waiting:
+                    del self.cancels[msg.user_ref_num]
 
     def forget_ignored(self) -> None:
         """Forget the requests the exchange ignores without an answer: a cancel of an
@@ -276,21 +298,31 @@ class _Runner(LiveRunner):
         """
         orders = self.manager.orders
         for kind, ref in list(self.unacked):
-            if kind == "X" or kind == "U":  # a Replace's key: its replacement's UserRefNum
+            if kind == "U":  # a Replace's key: its replacement's UserRefNum
                 o = orders.get(ref)
                 if o is None or not o.is_open:
                     del self.unacked[(kind, ref)]
+        for ref in list(self.cancels):
+            o = orders.get(ref)
+            if o is None or not o.is_open:
+                del self.cancels[ref]
 
     def unacked_count(self) -> int:
         """Requests still waiting for an answer (:meth:`forget_ignored` first)."""
         self.forget_ignored()
-        return len(self.unacked)
+        return len(self.unacked) + sum(len(c) for c in self.cancels.values())
 
     def to_resend(self) -> list[v50.InboundMessage]:
-        """Unacknowledged requests in UserRefNum order, less those the exchange ignores
+        """Unacknowledged requests in UserRefNum order (an order's Enter or Replace
+        before its cancels, its cancels oldest first), less those the exchange ignores
         without an answer (:meth:`forget_ignored`)."""
         self.forget_ignored()
-        return [msg for (_kind, _ref), msg in sorted(self.unacked.items(), key=lambda kv: kv[0][1])]
+        waiting: list[tuple[int, int, v50.InboundMessage]] = [
+            (ref, 0, msg) for (_kind, ref), msg in self.unacked.items()
+        ]
+        waiting += [(ref, 1, c) for ref, cs in self.cancels.items() for c in cs]
+        waiting.sort(key=lambda w: (w[0], w[1]))  # stable: each kind in the order sent
+        return [msg for _ref, _cancel, msg in waiting]
 
 
 class LiveEngine:
