@@ -1466,3 +1466,49 @@ def test_a_cancel_sent_after_a_reduce_is_resent_when_the_link_loses_it() -> None
     assert report["ouch"]["resent"] == 1 and report["ouch"]["unacked"] == 0
     _assert_agree(ex, eng)
     _assert_books_equal(ex, eng)
+
+
+def test_the_ouch_session_ended_by_the_exchange_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The exchange ends the OUCH session (SoupBinTCP End of Session) mid-day while its
+    feed goes on. The engine cannot send or hear anything on it any more: it trips the
+    kill switch, so the market maker's next quotes are refused ``kill_switch`` (heard
+    and counted) and none is sent, warns naming what is left open, and the report has
+    ``ouch.session_ended``. Before, nothing was said: the quotes went into the queue of
+    requests to resend, for a session that would never come back, and the report listed
+    them as pending."""
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], int, dict[str, Any]]:
+        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        ex, eng = await _pair(strategy=mm)
+        task = asyncio.create_task(eng.run())
+        day = list(generate_day(5_000, 6, 3))
+        await ex.run_flow(day[:2_500], rate=20_000)
+        await asyncio.sleep(0.3)
+        assert eng.runner.manager.open_orders(), "quotes rest when the session ends"
+        assert ex.ouch50 is not None
+        ex.ouch50.end_session()
+        for _ in range(200):  # the End of Session reaches the engine (bounded: 2 s)
+            await asyncio.sleep(0.01)
+            if eng.client is not None and eng.client.core.ended:
+                break
+        sent = eng.runner.manager.sent
+        await ex.run_flow(day[2_500:], rate=20_000)  # the feed goes on: the books move
+        await asyncio.sleep(0.3)
+        status = eng.snapshot()
+        assert ex.feed is not None
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 30)
+        await ex.close()
+        return ex, eng, report, sent, status
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        ex, eng, report, sent, status = run(main())
+    assert status["armed"] is False and status["ouch"]["session_ended"] is True
+    assert status["orders"]["refusals"].get("kill_switch", 0) >= 1, "the quotes were refused"
+    assert eng.runner.manager.sent == sent, "nothing sent after the session ended"
+    warned = [r.getMessage() for r in caplog.records if "ended the OUCH session" in r.getMessage()]
+    assert len(warned) == 1 and "orders open" in warned[0], warned
+    assert report["ouch"]["session_ended"] is True
+    _assert_books_equal(ex, eng)  # the feed was read to its end

@@ -108,6 +108,16 @@ def test_render_shows_the_frames_from_the_xdp_mirror_when_there_is_one() -> None
     assert "61 (60 ordered, 1 cut, 2 dropped)" in _text(snap)
 
 
+def test_render_shows_an_ouch_session_the_exchange_ended() -> None:
+    """``ouch.session_ended`` (``LiveEngine._ouch_session_ended``: the kill switch
+    tripped, no order can go out) is a dashboard row, shown only when it happened."""
+    snap = _engine().snapshot()
+    assert snap["ouch"]["session_ended"] is False
+    assert "OUCH session" not in _text(snap)
+    snap["ouch"]["session_ended"] = True
+    assert "ended by the exchange (kill switch)" in _text(snap)
+
+
 def test_render_shows_what_the_feed_receiver_refused() -> None:
     snap = _engine().snapshot()
     assert snap["feed"]["refused"]["stale_end_of_session"] == 0

@@ -201,3 +201,38 @@ def test_messages_nobody_receives_pause_the_reading() -> None:
             await runner.close()
 
     run(main())
+
+
+def test_the_servers_end_of_session_is_told_once_and_not_reconnected() -> None:
+    """``on_session_end`` is called once when the server ends the session, after the
+    messages before it; the client does not reconnect to an ended session. (The live
+    engine trips its kill switch on it: there is no session left to send orders on.)"""
+
+    async def main() -> None:
+        core = SoupServer(USERS)
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        got: list[object] = []
+        try:
+            client = SoupClient(
+                ClientSession("USER01", "Secret123"),
+                "127.0.0.1",
+                port,
+                on_message=lambda m: got.append(m.data),
+                on_session_end=lambda c: got.append(("ended", c.core.ended)),
+            )
+            await client.connect()
+            runner.publish(b"last")
+            runner.end_session()
+            for _ in range(200):  # bounded: 2 s
+                await asyncio.sleep(0.01)
+                if len(got) == 2:
+                    break
+            await asyncio.sleep(0.2)  # time enough for a reconnect, were one to start
+            assert got == [b"last", ("ended", True)]
+            assert client.connections == 1 and not client.logged_in
+            await client.close()
+        finally:
+            await runner.close()
+
+    run(main())

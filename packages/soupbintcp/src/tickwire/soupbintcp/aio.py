@@ -105,7 +105,9 @@ class SoupClient:
     ``tap(direction, data)``, if given, sees every chunk written ("out") and
     read ("in"), e.g. to write a capture. ``on_reconnect`` is called on every
     re-login, as soon as it is accepted and before anything else is sent (e.g.
-    to resend unacknowledged orders).
+    to resend unacknowledged orders). ``on_session_end``, if given, is called once the
+    server's End of Session arrives (no reconnect follows: the session is over), so an
+    application that sends on the session learns it can no longer.
 
     **Events.** :attr:`events` keeps the last ``keep_events`` (100) non-data events
     (:class:`Accepted`, :class:`Closed`, :class:`DebugText`...) for inspection, oldest
@@ -156,6 +158,7 @@ class SoupClient:
         max_backoff: float = 1.0,
         keep_events: int = 100,
         max_queued: int = 10_000,
+        on_session_end: Callable[[SoupClient], None] | None = None,
     ) -> None:
         if busy_retry_for < 0 or max_backoff <= 0 or reconnect_delay <= 0:
             raise ValueError(
@@ -179,6 +182,7 @@ class SoupClient:
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_attempts = max_reconnect_attempts
         self.on_reconnect = on_reconnect
+        self.on_session_end = on_session_end
         self.busy_retry_for = busy_retry_for
         self.max_backoff = max_backoff
         #: Logins answered "S" (Session not available) and retried (see the class docs).
@@ -383,7 +387,8 @@ class SoupClient:
                 if self._login and not self._login.done():
                     self._login.set_exception(LoginRejectedError(ev.reason))
             elif isinstance(ev, SessionEnded):
-                pass
+                if self.on_session_end is not None:
+                    self.on_session_end(self)
             elif isinstance(ev, Closed):
                 self.last_close_reason = ev.reason
                 log.info("client closing: %s", ev.reason)

@@ -340,6 +340,9 @@ class LiveEngine:
         self.resent = 0
         self.kill_trips = 0
         self._skipped_seen = 0  # the OUCH client's skipped_messages already acted on
+        #: The exchange ended the OUCH session (SoupBinTCP End of Session) before the
+        #: engine stopped: :meth:`_ouch_session_ended`
+        self.ouch_session_ended = False
         #: "OLD -> NEW" for each change of the feed's session (each tripped the kill switch)
         self.session_changes: list[str] = []
         #: feed messages whose copies differed from the copy applied (module docs)
@@ -422,6 +425,7 @@ class LiveEngine:
             reconnect=True,
             on_reconnect=self._relogged_in,
             on_message=self._on_ouch,
+            on_session_end=self._ouch_session_ended,
         )
         try:
             self.ouch_history = await self._probe_history()
@@ -678,6 +682,42 @@ class LiveEngine:
                 lost,
                 cancels,
             )
+
+    def _ouch_session_ended(self, soup: SoupClient) -> None:
+        """The exchange ended the OUCH session: trip the kill switch and say what is left.
+
+        Rule: a SoupBinTCP End of Session on the OUCH port before the engine stops trips
+        the kill switch (every order the strategy makes from then on is refused
+        ``kill_switch``, counted and heard) and logs a warning naming the orders open
+        and the requests unanswered, which the exchange holds as it alone knows (no
+        answer can come: there is no session to log in to again); the report and
+        ``status`` have ``ouch.session_ended``. The engine runs on (the feed may still
+        be read) until it is stopped. Nothing open and nothing unanswered (the end of
+        the day): the same, said at INFO. Why: the client does not reconnect to an ended
+        session, and the engine took no notice: the strategy's orders after it went into
+        the unsent queue with no word, counted as exposure, and the session ended with
+        them listed as pending (exit 0). Test:
+        ``test_engine_live.py::test_the_ouch_session_ended_by_the_exchange_trips_the_kill_switch``.
+        """
+        if self.stopping:
+            return  # our own end: the shutdown says what is left
+        self.ouch_session_ended = True
+        r = self.runner
+        open_orders = len(r.manager.open_orders())
+        unanswered = r.unacked_count()
+        if r.risk.armed:
+            r.risk.kill()  # no cancel can go out any more: only the refusals
+            self.kill_trips += 1
+        left = open_orders or unanswered
+        log.log(
+            logging.WARNING if left else logging.INFO,
+            "the exchange ended the OUCH session: no order can be sent or answered any "
+            "more; kill switch tripped. %d orders open and %d requests unanswered are "
+            "left as the exchange holds them%s",
+            open_orders,
+            unanswered,
+            " (reconcile with it)" if left else "",
+        )
 
     def _resend(self, soup: SoupClient) -> None:
         for msg in self.runner.to_resend():
@@ -966,6 +1006,9 @@ class LiveEngine:
                 "skipped": self.client.skipped_messages if self.client else 0,
                 # requests waiting for an answer (none for what the exchange ignores)
                 "unacked": r.unacked_count(),
+                # the exchange ended the OUCH session before the engine stopped: the
+                # kill switch tripped, no order could go out after (_ouch_session_ended)
+                "session_ended": self.ouch_session_ended,
                 # sequenced messages on the session before this run's login, and whether
                 # orders are still held for the Account Query Response (LiveEngine._inherit)
                 "history": self.ouch_history,
