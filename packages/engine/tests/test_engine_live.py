@@ -1512,3 +1512,92 @@ def test_the_ouch_session_ended_by_the_exchange_trips_the_kill_switch(
     assert len(warned) == 1 and "orders open" in warned[0], warned
     assert report["ouch"]["session_ended"] is True
     _assert_books_equal(ex, eng)  # the feed was read to its end
+
+
+def _halted_day(messages: int, halt_at: int, resume_at: int) -> Any:
+    """``generate_day(messages, 6, 3)`` with every symbol halted (Trading Action H) before
+    message ``halt_at`` and trading again before ``resume_at``."""
+    from tickwire.itch import StockDirectory, StockTradingAction
+
+    symbols: list[str] = []
+    for i, msg in enumerate(generate_day(messages, 6, 3)):
+        if isinstance(msg, StockDirectory):
+            symbols.append(msg.stock)
+        for at, state in ((halt_at, "H"), (resume_at, "T")):
+            if i == at:
+                for s in symbols:
+                    yield StockTradingAction(0, 0, msg.timestamp, s, state, " ", "")
+        yield msg
+
+
+def _assert_engine_is_the_exchange(ex: Exchange, eng: LiveEngine, report: dict[str, Any]) -> None:
+    """The engine's whole view at the end is the exchange's truth: every order's fills
+    (over its replace chain) and state, positions, cash, realised PnL, the books, every
+    feed message once, nothing left open or waiting for an answer, nothing distrusted."""
+    m = eng.runner.manager
+    records = ex.account50.records
+    assert len(ex.account50.entered) == len(set(ex.account50.entered)), "no order doubled"
+    assert set(ex.account50.entered) <= set(m.orders), "no order unknown to the engine"
+    for o in m.orders.values():
+        if o.state is OrderState.REFUSED:
+            continue
+        rec = records.get(o.user_ref_num)
+        if rec is None:  # a Replace the exchange ignored (its original gone first)
+            assert o.replaces is not None and not o.is_open and not o.filled_qty, o
+            continue
+        assert o.chain_filled + o.filled_qty == rec.executed, o.user_ref_num
+        assert o.is_open == (rec.state == "live"), o.user_ref_num
+    assert not m.open_orders() and eng.runner.risk.open_orders() == 0
+    assert not [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
+    _assert_agree(ex, eng)
+    assert eng.runner.messages_seen == ex.published
+    _assert_books_equal(ex, eng)
+    o = report["orders"]
+    assert o["sent"] == m.sent and o["states"].get("live", 0) == 0
+    for k in ("unknown_answers", "unknown_executions", "excess_executions"):
+        assert o[k] == 0, k
+    assert o["unexpected_replacements"] == 0 and o["distrusted_answers"] == 0
+    assert report["ouch"]["unacked"] == 0 and report["ouch"]["skipped"] == 0
+    assert not any(report["feed"]["book_faults"].values())
+    assert report["positions"] == dict(sorted(eng.runner.risk.ledger.positions.items()))
+
+
+@pytest.mark.parametrize(
+    ("faults", "halted"),
+    [
+        (Faults(drop_ouch_every=3, feed_loss=0.05, feed_reorder=0.02, seed=11), False),
+        (Faults(drop_ouch_every=2, feed_loss=0.05, seed=7), True),
+    ],
+    ids=["drops-loss-reorder", "drops-loss-halt"],
+)
+def test_a_market_maker_under_faults_ends_with_the_exchanges_view(
+    faults: Faults, halted: bool
+) -> None:
+    """A market maker (Enters, Replaces in flight, Cancels, fills as the maker) while the
+    exchange drops the OUCH connection every few orders (answers and requests lost in
+    flight, resent and replayed) and loses and reorders feed packets (gaps recovered
+    from the re-request server), once with every symbol halted for a stretch (Replaces
+    rejected): at the end the engine's view is the exchange's, order by order
+    (``_assert_engine_is_the_exchange``). The red team's harness of the live path, kept
+    (each run about 0.2 s of CPU)."""
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any]]:
+        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        ex, eng = await _pair(faults, strategy=mm)
+        task = asyncio.create_task(eng.run())
+        flow = _halted_day(6_000, 1_000, 4_000) if halted else generate_day(5_000, 6, 3)
+        await ex.run_flow(flow, rate=20_000)
+        await asyncio.sleep(0.3)
+        assert ex.feed is not None
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 30)
+        await ex.close()
+        return ex, eng, report
+
+    ex, eng, report = run(main())
+    assert ex.ouch_drops >= 2 and report["ouch"]["connections"] >= 3
+    assert ex.feed is not None and ex.feed.dropped > 0 and report["feed"]["gaps"] > 0
+    m = eng.runner.manager
+    assert any(o.replaces is not None for o in m.orders.values()), "quotes were replaced"
+    assert any(o.filled_qty for o in m.orders.values()), "quotes were hit"
+    _assert_engine_is_the_exchange(ex, eng, report)
