@@ -236,3 +236,41 @@ def test_the_timer_and_expire_due_measure_deadlines_on_the_deadline_clock() -> N
     acc, *canceled = got
     assert isinstance(acc, v42.OrderAccepted)
     assert canceled == [v42.OrderCanceled(9_900_000_000, "A", 100, "T")]
+
+
+def test_a_dropped_ouch_connection_loses_the_requests_read_with_the_order() -> None:
+    """``Faults(drop_ouch_every=1)``: three Enter Orders arrive in one read; the exchange
+    processes the first, answers it and aborts the connection, and the two behind it are
+    lost with the link (requests in flight, as the fault says), one drop counted. Before,
+    the runner handed on the whole read after the abort: all three were entered, and each
+    aborted the dead connection again (three drops counted for one)."""
+    from tickwire.exchange import Faults
+    from tickwire.soupbintcp.aio import SoupClient
+    from tickwire.soupbintcp.session import ClientSession
+
+    async def main() -> Exchange:
+        ex = await Exchange.start(
+            ExchangeConfig(feed_target=("127.0.0.1", 9), faults=Faults(drop_ouch_every=1))
+        )
+        ex.open_market()
+        ex.engine.add_instrument("AAPL")
+        client = SoupClient(
+            ClientSession("TW", "SECRET"), "127.0.0.1", ex.ouch50_port, reconnect=False
+        )
+        await client.connect()
+        now = asyncio.get_running_loop().time()
+        for ref in (1, 2, 3):  # queued, then written at once: one read at the exchange
+            enter = v50.EnterOrder(ref, "B", 100, "AAPL", 1_000_000, "0", "Y", "A", "N", "N", "")
+            client.core.send_message(v50.encode(enter), now)
+        client._flush()
+        for _ in range(200):  # the drop (bounded: 2 s)
+            await asyncio.sleep(0.01)
+            if not client.logged_in:
+                break
+        await client.close()
+        await ex.close()
+        return ex
+
+    ex = run(main())
+    assert ex.account50.entered == [1], "the requests behind the dropping one were lost"
+    assert ex.ouch_drops == 1 and ex.ouch_lost == 2

@@ -272,6 +272,8 @@ async def _exchange(args: argparse.Namespace) -> int:
         "executions": ex.engine.executions,
         "dropped_packets": ex.feed.dropped,
         "ouch_drops": ex.ouch_drops,
+        # requests read behind a dropped one, lost with the link (--drop-ouch-every)
+        "ouch_lost": ex.ouch_lost,
         "ouch_undecodable": ex.undecodable,
         "ouch_unsent": ex.ouch_unsent,
         "ouch_closed": list(ex.ouch50.closed_reasons) if ex.ouch50 else [],
