@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tickwire.soupbintcp import ClientSession, SoupServer
+from tickwire.soupbintcp import ClientSession, SoupServer, StreamDiverged
 from tickwire.soupbintcp.aio import LoginRejectedError, SoupClient, SoupServerRunner, run
+from tickwire.soupbintcp.packets import LoginAccepted, build_packet, data_packet
 
 USERS = {"USER01": "Secret123"}
 
@@ -234,5 +235,57 @@ def test_the_servers_end_of_session_is_told_once_and_not_reconnected() -> None:
             await client.close()
         finally:
             await runner.close()
+
+    run(main())
+
+
+def test_a_server_that_restarts_its_stream_is_told_once_and_heard() -> None:
+    """A tiny server on loopback sends 1..3, drops the link, then, restarted with the same
+    session and an empty stream, accepts the re-login (at 4) at 1 and numbers its new
+    messages 1, 2, 3, 4. ``on_stream_diverged`` is called once (sequence 1) and all four
+    are delivered. Before, 1..3 were dropped as replays, silently."""
+
+    async def main() -> None:
+        logins: list[int] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            request = await reader.readexactly(size)
+            logins.append(int(request[1 + 6 + 10 + 10 :][:20]))  # the sequence asked for
+            writer.write(build_packet(LoginAccepted("S1", 1)))
+            first = len(logins) == 1
+            for m in (b"a", b"b", b"c") if first else (b"w", b"x", b"y", b"z"):
+                writer.write(data_packet("S", m))
+            await writer.drain()
+            if first:
+                writer.transport.abort()  # the restart: the stream starts again at 1
+                return
+            await reader.read()  # until the client closes
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        got: list[tuple[bytes, int | None]] = []
+        told: list[StreamDiverged] = []
+        client = SoupClient(
+            ClientSession("USER01", "pw"),
+            "127.0.0.1",
+            port,
+            on_message=lambda m: got.append((m.data, m.sequence_number)),
+            on_stream_diverged=lambda c, ev: told.append(ev),
+        )
+        try:
+            await client.connect()
+            for _ in range(300):  # bounded: 3 s
+                await asyncio.sleep(0.01)
+                if len(got) == 7:
+                    break
+        finally:
+            await client.close()
+            server.close()
+            await server.wait_closed()
+        assert logins == [1, 4]
+        old, new = [(b"a", 1), (b"b", 2), (b"c", 3)], [(b"w", 1), (b"x", 2), (b"y", 3), (b"z", 4)]
+        assert got == old + new  # the new stream's 1..4 after the old stream's 1..3
+        assert told == [StreamDiverged("S1", 1)] and client.streams_diverged == 1
 
     run(main())

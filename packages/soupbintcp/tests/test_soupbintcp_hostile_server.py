@@ -20,6 +20,7 @@ from tickwire.soupbintcp import (
     Message,
     SessionError,
     SessionState,
+    StreamDiverged,
     build_packet,
     parse_client_packet,
 )
@@ -145,6 +146,107 @@ def test_an_ordinary_or_earlier_resume_skips_nothing() -> None:
     events = client.receive_data(accepted("S1", 1) + data_packet("S", b"a"), 3.0)
     assert events == [Accepted("S1", 1, skipped=0)]  # the replay of 1 is dropped
     assert client.skipped_messages == 0
+
+
+def _relogin(client: ClientSession, now: float) -> None:
+    client.connection_lost()
+    client.connect(now)
+    client.data_to_send()
+
+
+def _delivered(events: list[object]) -> list[tuple[bytes, int | None]]:
+    return [(e.data, e.sequence_number) for e in events if isinstance(e, Message)]
+
+
+def test_an_earlier_resume_with_equal_replays_delivers_nothing_twice() -> None:
+    """(a) An honest server that resumes earlier replays what was delivered, byte for
+    byte: dropped, nothing emitted, nothing unchecked."""
+    client = logged_in("S1", seq=1)
+    stream = data_packet("S", b"a") + data_packet("S", b"b") + data_packet("S", b"c")
+    assert len(_delivered(client.receive_data(stream, 1.0))) == 3
+    _relogin(client, 2.0)
+    events = client.receive_data(accepted("S1", 1) + stream + data_packet("S", b"d"), 3.0)
+    assert events == [Accepted("S1", 1), Message(b"d", 4)]
+    assert client.streams_diverged == 0 and client.unchecked_replays == 0
+    assert client.next_sequence == 5
+
+
+def test_a_reset_stream_is_delivered_not_dropped_as_a_replay(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """(b) A server restarted with the same session and an empty stream accepts the login
+    at 1 and numbers its new messages 1, 2, ...: the first differs from the 1 delivered,
+    so the client says so (StreamDiverged, one warning) and delivers all of them. Before,
+    1..3 were dropped as replays, silently."""
+    client = logged_in("S1", seq=1)
+    old = data_packet("S", b"a") + data_packet("S", b"b") + data_packet("S", b"c")
+    client.receive_data(old, 1.0)
+    _relogin(client, 2.0)
+    new = b"".join(data_packet("S", m) for m in (b"w", b"x", b"y", b"z"))
+    with caplog.at_level(logging.WARNING, logger="tickwire.soupbintcp"):
+        events = client.receive_data(accepted("S1", 1) + new, 3.0)
+    assert events[:2] == [Accepted("S1", 1), StreamDiverged("S1", 1)]
+    assert _delivered(events) == [(b"w", 1), (b"x", 2), (b"y", 3), (b"z", 4)]
+    assert client.streams_diverged == 1 and client.next_sequence == 5
+    warned = [r.getMessage() for r in caplog.records if "differs" in r.getMessage()]
+    assert len(warned) == 1 and "message 1 " in warned[0], warned
+    # a second restart: checked against what this stream delivered, the same rule
+    _relogin(client, 4.0)
+    events = client.receive_data(accepted("S1", 1) + new[:4] + data_packet("S", b"X"), 5.0)
+    assert StreamDiverged("S1", 2) in events and _delivered(events) == [(b"X", 2)]
+    assert client.streams_diverged == 2 and client.next_sequence == 3
+
+
+def test_a_replay_older_than_the_window_is_dropped_unchecked() -> None:
+    """(c) With a window of 2, a replay of message 1 after 3 were delivered has no digest
+    left: dropped as before, counted unchecked; 2 and 3 are checked (equal: dropped)."""
+    client = logged_in("S1", seq=1, replay_window=2)
+    stream = data_packet("S", b"a") + data_packet("S", b"b") + data_packet("S", b"c")
+    client.receive_data(stream, 1.0)
+    _relogin(client, 2.0)
+    replay = data_packet("S", b"A") + data_packet("S", b"b") + data_packet("S", b"c")
+    events = client.receive_data(accepted("S1", 1) + replay, 3.0)
+    assert events == [Accepted("S1", 1)]
+    assert client.unchecked_replays == 1 and client.streams_diverged == 0
+
+
+def test_a_replay_window_of_0_checks_nothing() -> None:
+    """(d) Window 0: the old behaviour, every replay dropped (counted unchecked), even a
+    reset stream's."""
+    client = logged_in("S1", seq=1, replay_window=0)
+    client.receive_data(data_packet("S", b"a") + data_packet("S", b"b"), 1.0)
+    _relogin(client, 2.0)
+    new = data_packet("S", b"x") + data_packet("S", b"y") + data_packet("S", b"z")
+    events = client.receive_data(accepted("S1", 1) + new, 3.0)
+    assert events == [Accepted("S1", 1), Message(b"z", 3)]
+    assert client.unchecked_replays == 2 and client.streams_diverged == 0
+    with pytest.raises(ValueError, match="replay_window"):
+        ClientSession("USER01", "pw", replay_window=-1)
+
+
+def test_the_replay_ring_wraps_and_a_divergence_keeps_the_digests_before_it() -> None:
+    """The digests live in a ring of ``replay_window``: after it wrapped, the last window
+    of messages is still checked; a stream that diverges at 5 of 1..6 keeps 1..4's
+    digests (checked equal) and forgets 5 and 6's."""
+    client = logged_in("S1", seq=1, replay_window=4)
+    msgs = [bytes([65 + i]) for i in range(6)]
+    client.receive_data(b"".join(data_packet("S", m) for m in msgs), 1.0)
+    _relogin(client, 2.0)
+    # 1 and 2 are out of the window (unchecked), 3 and 4 equal, 5 differs
+    other = [*msgs[:4], b"e", b"f", b"g"]
+    events = client.receive_data(
+        accepted("S1", 1) + b"".join(data_packet("S", m) for m in other), 3.0
+    )
+    assert events[1] == StreamDiverged("S1", 5)
+    assert _delivered(events) == [(b"e", 5), (b"f", 6), (b"g", 7)]
+    assert client.unchecked_replays == 2
+    _relogin(client, 4.0)
+    again = [msgs[2], msgs[3], b"e", b"f", b"g"]  # 3..7 of the new stream: replays
+    events = client.receive_data(
+        accepted("S1", 3) + b"".join(data_packet("S", m) for m in again), 5.0
+    )
+    assert events == [Accepted("S1", 3)]
+    assert client.streams_diverged == 1 and client.unchecked_replays == 3
 
 
 def test_asking_for_the_most_recent_message_skips_nothing() -> None:

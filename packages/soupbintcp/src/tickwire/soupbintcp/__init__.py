@@ -52,6 +52,7 @@ from .session import (
     SessionError,
     SoupServer,
     SourceThrottle,
+    StreamDiverged,
 )
 from .state import TRANSITIONS, Role, SessionState, TransitionError
 
@@ -91,6 +92,7 @@ __all__ = [
     "SoupServer",
     "SoupVersion",
     "SourceThrottle",
+    "StreamDiverged",
     "TransitionError",
     "UnsequencedData",
     "build_packet",

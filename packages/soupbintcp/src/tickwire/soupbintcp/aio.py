@@ -33,6 +33,7 @@ from .session import (
     ServerConnection,
     SessionEnded,
     SoupServer,
+    StreamDiverged,
     count_reason,
 )
 
@@ -108,6 +109,15 @@ class SoupClient:
     to resend unacknowledged orders). ``on_session_end``, if given, is called once the
     server's End of Session arrives (no reconnect follows: the session is over), so an
     application that sends on the session learns it can no longer.
+    ``on_stream_diverged(client, event)``, if given, is called when the server's stream
+    differs from the one delivered (a :class:`StreamDiverged`: the server was reset, e.g.
+    a gateway restarted with an empty stream under the same session name), before the
+    message that showed it is delivered; the server's messages from
+    ``event.sequence`` on are delivered as new (:class:`ClientSession`, "Replays are
+    checked"), and :attr:`streams_diverged` counts the events. Why: an application
+    that matched answers to requests must learn that what it was told before may no
+    longer be what the server holds (the live engine trips its kill switch). Test:
+    ``test_soupbintcp_aio.py::test_a_server_that_restarts_its_stream_is_told_once_and_heard``.
 
     **Events.** :attr:`events` keeps the last ``keep_events`` (100) non-data events
     (:class:`Accepted`, :class:`Closed`, :class:`DebugText`...) for inspection, oldest
@@ -159,6 +169,7 @@ class SoupClient:
         keep_events: int = 100,
         max_queued: int = 10_000,
         on_session_end: Callable[[SoupClient], None] | None = None,
+        on_stream_diverged: Callable[[SoupClient, StreamDiverged], None] | None = None,
     ) -> None:
         if busy_retry_for < 0 or max_backoff <= 0 or reconnect_delay <= 0:
             raise ValueError(
@@ -183,6 +194,7 @@ class SoupClient:
         self.max_reconnect_attempts = max_reconnect_attempts
         self.on_reconnect = on_reconnect
         self.on_session_end = on_session_end
+        self.on_stream_diverged = on_stream_diverged
         self.busy_retry_for = busy_retry_for
         self.max_backoff = max_backoff
         #: Logins answered "S" (Session not available) and retried (see the class docs).
@@ -270,6 +282,12 @@ class SoupClient:
     def skipped_messages(self) -> int:
         """Sequenced messages servers did not replay on a login (lost to this client)."""
         return self.core.skipped_messages
+
+    @property
+    def streams_diverged(self) -> int:
+        """Times a server's stream differed from the one delivered (:class:`StreamDiverged`;
+        the core's :attr:`ClientSession.streams_diverged`)."""
+        return self.core.streams_diverged
 
     def drop(self) -> None:
         """Abort the TCP connection without logging out (tests a dropped link)."""
@@ -389,6 +407,9 @@ class SoupClient:
             elif isinstance(ev, SessionEnded):
                 if self.on_session_end is not None:
                     self.on_session_end(self)
+            elif isinstance(ev, StreamDiverged):
+                if self.on_stream_diverged is not None:
+                    self.on_stream_diverged(self, ev)
             elif isinstance(ev, Closed):
                 self.last_close_reason = ev.reason
                 log.info("client closing: %s", ev.reason)

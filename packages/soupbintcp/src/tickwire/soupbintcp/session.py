@@ -17,7 +17,9 @@ Sequencing (spec 1.2): the server numbers its Sequenced Data from 1; a client
 logs in again with its session and its next expected sequence number and so
 sees every message exactly once across reconnects. :class:`ClientSession`
 additionally drops any replayed message it already delivered, so a server
-that resumes too early still causes no duplicate.
+that resumes too early still causes no duplicate; and a "replay" that differs
+from what it delivered is a server whose stream was reset (:class:`StreamDiverged`):
+its messages are delivered as new, not dropped.
 
 Logins (server): a source address that failed too many logins is refused
 without its password being checked (:class:`SourceThrottle`), and a session
@@ -31,6 +33,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from array import array
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +77,7 @@ __all__ = [
     "SessionError",
     "SoupServer",
     "SourceThrottle",
+    "StreamDiverged",
     "reason_kind",
 ]
 
@@ -130,6 +134,17 @@ class SessionEnded(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StreamDiverged(Event):
+    """Client: the server's message ``sequence`` differs from the one delivered under
+    that number: its stream is not the one delivered (it was reset, e.g. a gateway
+    restarted with the same session name and an empty stream). The message and those
+    after it are delivered as new (:class:`ClientSession`, "Replays are checked")."""
+
+    session: str
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedIn(Event):
     """Server: a client logged in; replay starts at ``sequence_number``."""
 
@@ -166,6 +181,10 @@ _WHEN = {
 #: The largest sequence number a Login Request can ask for (20 ASCII digits).
 MAX_SEQUENCE = 10**20 - 1
 
+#: How many sequence numbers back :class:`ClientSession` can check a replay by default:
+#: 8 bytes each, 8 MB at most (a SoupBinTCP ITCH feed of 400M messages stays bounded).
+REPLAY_WINDOW = 1_000_000
+
 
 class ClientSession(StateMachine):
     """The client side of one SoupBinTCP session, across any number of connections.
@@ -191,6 +210,29 @@ class ClientSession(StateMachine):
     replay the messages between: they are lost, so it is not silent. The
     :class:`Accepted` event says how many (``skipped``), :attr:`skipped_messages`
     counts them all, and a warning is logged.
+
+    **Replays are checked.** Rule: a replay must equal what was delivered. The client
+    keeps a digest of each message it delivers (``hash(bytes)``, 8 bytes, in an
+    ``array('q')`` ring) for the last ``replay_window`` sequence numbers (default
+    :data:`REPLAY_WINDOW`, 8 MB at most; 0 turns the check off). A message numbered below
+    :attr:`next_sequence` whose digest is known and equal is a replay, dropped. One whose
+    digest differs means the server's stream is not the one delivered: the client emits
+    :class:`StreamDiverged` (counted in :attr:`streams_diverged`, one warning logged),
+    moves :attr:`next_sequence` back to that message, forgets the digests after it and
+    delivers it and every message after it as new. A stream that diverges again (a
+    second restart) is checked the same way, against what was delivered since. A replay
+    whose digest is not known (older than the window, before this client's first
+    message or a skipped resume, or any replay with the window 0) is dropped unchecked,
+    counted in :attr:`unchecked_replays`: not an error. Why: a server accepting a login
+    at S below the sequence asked for may be replaying (honest: dropped as before) or
+    may have restarted with an empty stream, numbering its new messages from 1 again;
+    the client dropped those as "replays", silently, and an OUCH client lost the
+    answers of a restarted gateway. ``hash`` is randomised per process, which does not
+    matter: the digests are compared only within this process; a collision of two
+    different messages' 64-bit hashes (a reset taken for a replay) is negligible, and
+    a reset stream whose messages equal the delivered ones byte for byte is a replay
+    by this rule. Tests: ``test_soupbintcp_hostile_server.py::test_a_reset_stream_is_delivered_not_dropped_as_a_replay``
+    and its neighbours.
     """
 
     role = Role.CLIENT
@@ -206,9 +248,12 @@ class ClientSession(StateMachine):
         heartbeat_interval: float = 1.0,
         timeout: float = 15.0,
         max_packet_length: int = 0xFFFF,
+        replay_window: int = REPLAY_WINDOW,
     ) -> None:
         if not 0 <= next_sequence <= MAX_SEQUENCE:
             raise ValueError(f"next_sequence must be 0 to {MAX_SEQUENCE}, got {next_sequence}")
+        if replay_window < 0:
+            raise ValueError(f"replay_window must be >= 0, got {replay_window}")
         self.username = username
         self._password = password
         self.session = session
@@ -226,6 +271,19 @@ class ClientSession(StateMachine):
         self._requested = (session, next_sequence)
         #: Sequenced messages the server did not replay on a login (see the class docs).
         self.skipped_messages = 0
+        #: Sequence numbers back a replay is checked against what was delivered (class
+        #: docs, "Replays are checked"); 0: not checked.
+        self.replay_window = replay_window
+        #: Times the server's stream differed from the one delivered (:class:`StreamDiverged`).
+        self.streams_diverged = 0
+        #: Replays dropped without a known digest to check them against (class docs).
+        self.unchecked_replays = 0
+        # The digests of the delivered messages _digest_low.._digest_next-1 (at most
+        # replay_window of them): message s at (s - _digest_base) % replay_window.
+        self._digests = array("q")
+        self._digest_base = 0
+        self._digest_low = 0
+        self._digest_next = 0
         self._last_recv = 0.0
         self._last_send = 0.0
         self._on: dict[type[Packet], Callable[[Any], list[Event]]] = {
@@ -358,10 +416,50 @@ class ClientSession(StateMachine):
                 f"protocol error: sequence number {seq} leaves none to log in at after it"
             )
         self._server_seq = seq + 1
-        if seq < self.next_sequence:
-            return []  # a replay of something already delivered
+        data = packet.message
+        window = self.replay_window
+        events: list[Event] = []
+        if seq < self.next_sequence:  # a replay: equal to what was delivered? (class docs)
+            if not self._digest_low <= seq < self._digest_next:  # window 0: never
+                self.unchecked_replays += 1
+                return []
+            if self._digests[(seq - self._digest_base) % window] == hash(data):
+                return []
+            events.append(self._diverged(seq))
         self.next_sequence = seq + 1
-        return [Message(packet.message, seq)]
+        if window:
+            digests, nxt = self._digests, self._digest_next
+            if seq != nxt and (seq > nxt or seq < self._digest_low):
+                del digests[:]  # not next to the digests kept: start again from seq
+                self._digest_base = self._digest_low = seq
+            i = seq - self._digest_base
+            if i == len(digests) < window:  # still filling the ring
+                digests.append(hash(data))
+            else:
+                digests[i % window] = hash(data)
+            self._digest_next = nxt = seq + 1
+            if nxt - self._digest_low > window:  # the oldest one was just overwritten
+                self._digest_low = nxt - window
+        events.append(Message(data, seq))
+        return events
+
+    def _diverged(self, seq: int) -> StreamDiverged:
+        """Message ``seq`` differs from the one delivered: deliver from it on as new, the
+        digests after it forgotten (the class docs, "Replays are checked")."""
+        self.streams_diverged += 1
+        log.warning(
+            "session %r: the server's message %d differs from the one delivered: its "
+            "stream was reset (or is another); the %d messages delivered from %d to %d "
+            "were not this stream's, its messages from %d on are delivered as new",
+            self.session,
+            seq,
+            self.next_sequence - seq,
+            seq,
+            self.next_sequence - 1,
+            seq,
+        )
+        self._digest_next = seq  # forget the digests from seq on
+        return StreamDiverged(self.session, seq)
 
     def _on_accepted(self, packet: LoginAccepted) -> list[Event]:
         session, start = packet.session, packet.sequence_number
