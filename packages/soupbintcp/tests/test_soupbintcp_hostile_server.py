@@ -197,6 +197,31 @@ def test_a_reset_stream_is_delivered_not_dropped_as_a_replay(
     assert client.streams_diverged == 2 and client.next_sequence == 3
 
 
+def test_a_reset_stream_that_already_holds_messages_is_checked_from_its_start() -> None:
+    """A restarted server whose new stream holds 2 messages when the client (5 delivered)
+    logs in at 6 accepts at 3, the end of its stream: its 1 and 2 were not sent. The first
+    message, 3, differs: the client closes and logs in again at 1 (the oldest digest it
+    holds), finds the divergence at 1 and delivers the new stream's 1, 2, 3. Before, 3 was
+    dropped as a replay; without the check from the start, 1 and 2 were lost."""
+    client = logged_in("S1", seq=1)
+    client.receive_data(b"".join(data_packet("S", m) for m in (b"a", b"b", b"c", b"d", b"e")), 1)
+    _relogin(client, 2.0)
+    new = [data_packet("S", m) for m in (b"x", b"y", b"z")]
+    events = client.receive_data(accepted("S1", 3) + new[2], 3.0)
+    assert events[0] == Accepted("S1", 3)
+    assert isinstance(events[-1], Closed) and events[-1].reason.startswith("stream diverged")
+    assert _delivered(events) == [] and client.next_sequence == 6
+    client.connection_lost()
+    client.connect(4.0)
+    assert login_request(client).requested_sequence_number == 1
+    events = client.receive_data(accepted("S1", 1) + b"".join(new), 5.0)
+    assert events[1] == StreamDiverged("S1", 1)
+    assert _delivered(events) == [(b"x", 1), (b"y", 2), (b"z", 3)]
+    assert client.streams_diverged == 1 and client.next_sequence == 4
+    _relogin(client, 6.0)  # and the next login asks for what comes next again
+    assert client._requested == ("S1", 4)
+
+
 def test_a_replay_older_than_the_window_is_dropped_unchecked() -> None:
     """(c) With a window of 2, a replay of message 1 after 3 were delivered has no digest
     left: dropped as before, counted unchecked; 2 and 3 are checked (equal: dropped)."""

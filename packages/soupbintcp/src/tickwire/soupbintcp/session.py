@@ -231,7 +231,16 @@ class ClientSession(StateMachine):
     matter: the digests are compared only within this process; a collision of two
     different messages' 64-bit hashes (a reset taken for a replay) is negligible, and
     a reset stream whose messages equal the delivered ones byte for byte is a replay
-    by this rule. Tests: ``test_soupbintcp_hostile_server.py::test_a_reset_stream_is_delivered_not_dropped_as_a_replay``
+    by this rule. When the first message of a connection differs and the server started
+    there because its stream ends before the sequence asked for (a reset stream that
+    already holds a few messages: a login at N accepted at K + 1), the new stream's
+    messages 1..K were not sent: the client closes the connection (``"stream diverged:
+    ..."``) and its next login asks for the oldest message it holds a digest of, so
+    they are checked and the divergence is found (and delivered) where it is. A reset
+    stream whose messages are all numbered below the window (more than
+    ``replay_window`` delivered) cannot be told from a replay: its messages are dropped
+    unchecked, counted. Tests:
+    ``test_soupbintcp_hostile_server.py::test_a_reset_stream_is_delivered_not_dropped_as_a_replay``
     and its neighbours.
     """
 
@@ -284,6 +293,10 @@ class ClientSession(StateMachine):
         self._digest_base = 0
         self._digest_low = 0
         self._digest_next = 0
+        self._accepted_at = 0  # where the server started on this connection
+        #: the next login asks for this, not next_sequence (None): a diverged stream's
+        #: earlier messages are to be checked (class docs, "Replays are checked")
+        self._check_from: int | None = None
         self._last_recv = 0.0
         self._last_send = 0.0
         self._on: dict[type[Packet], Callable[[Any], list[Event]]] = {
@@ -314,16 +327,16 @@ class ClientSession(StateMachine):
         timeout_ms = None
         if self.version is SoupVersion.V4_1:
             timeout_ms = min(99999, int(self.timeout * 1000))
-        request = LoginRequest(
-            self.username, self._password, self.session, self.next_sequence, timeout_ms
-        )
+        # a check of a diverged stream's earlier messages asks for them (class docs)
+        ask = self.next_sequence if self._check_from is None else self._check_from
+        request = LoginRequest(self.username, self._password, self.session, ask, timeout_ms)
         try:
             data = build_packet(request)  # first: a failure must leave the state as it was
         except PacketError as exc:
             raise SessionError(f"cannot build the Login Request: {exc}") from exc
         self._framer = PacketFramer(self.max_packet_length)
         self._out.clear()
-        self._requested = (self.session, self.next_sequence)
+        self._requested = (self.session, ask)
         self._sent_packet(LoginRequest)
         self._out += data
         self._last_send = now
@@ -425,6 +438,8 @@ class ClientSession(StateMachine):
                 return []
             if self._digests[(seq - self._digest_base) % window] == hash(data):
                 return []
+            if seq == self._accepted_at and self._digest_low < seq <= self._requested[1]:
+                return self._check_earlier(seq)
             events.append(self._diverged(seq))
         self.next_sequence = seq + 1
         if window:
@@ -442,6 +457,25 @@ class ClientSession(StateMachine):
                 self._digest_low = nxt - window
         events.append(Message(data, seq))
         return events
+
+    def _check_earlier(self, seq: int) -> list[Event]:
+        """The first message of this connection, ``seq``, differs, and the server started
+        there only because its stream ends before (it was asked for more): its messages
+        from the oldest digest kept to ``seq`` - 1 were not sent, so not checked. Log in
+        again asking for them (class docs, "Replays are checked")."""
+        low = self._digest_low
+        self._check_from = low
+        log.warning(
+            "session %r: the server's first message, %d, differs from the one delivered; "
+            "logging in again at %d to find where its stream diverged",
+            self.session,
+            seq,
+            low,
+        )
+        return self._close(
+            f"stream diverged: message {seq} differs, logging in again at {low} to check "
+            "the messages before it"
+        )
 
     def _diverged(self, seq: int) -> StreamDiverged:
         """Message ``seq`` differs from the one delivered: deliver from it on as new, the
@@ -471,7 +505,8 @@ class ClientSession(StateMachine):
         if start == 0:
             return self._close("protocol error: Login Accepted at sequence number 0")
         self.session = session
-        self._server_seq = start
+        self._server_seq = self._accepted_at = start
+        self._check_from = None
         skipped = 0
         if asked and start > self.next_sequence:
             skipped = start - self.next_sequence
