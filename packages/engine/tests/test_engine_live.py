@@ -1514,6 +1514,72 @@ def test_the_ouch_session_ended_by_the_exchange_trips_the_kill_switch(
     _assert_books_equal(ex, eng)  # the feed was read to its end
 
 
+def test_an_ouch_stream_the_exchange_reset_trips_the_kill_switch_and_is_heard(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The exchange's OUCH gateway restarts mid-day with the same session name and an
+    empty stream (a fresh SoupServer behind the same port, every connection dropped)
+    while the engine has answers delivered. The engine logs in again at its next
+    sequence number, the gateway accepts at 1 and numbers its new answers 1, 2, ...:
+    the first differs from the answer 1 delivered, so the kill switch trips (the open
+    quotes cancelled, later ones refused ``kill_switch``), one warning names the
+    sequence, the report has ``ouch.stream_diverged``, and every answer of the new
+    stream reaches the order manager: both sides agree order by order. Before, the new
+    stream's first answers were dropped as replays, silently: the engine's quotes stayed
+    open in its view, cancelled in the exchange's."""
+    from tickwire.soupbintcp.session import SoupServer
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], dict[str, Any], int]:
+        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        ex, eng = await _pair(strategy=mm)
+        task = asyncio.create_task(eng.run())
+        day = list(generate_day(5_000, 6, 3))
+        await ex.run_flow(day[:2_500], rate=20_000)
+        await asyncio.sleep(0.3)
+        assert ex.ouch50 is not None and eng.client is not None
+        delivered = eng.client.core.next_sequence - 1
+        assert delivered > 5 and eng.runner.manager.open_orders(), "answers delivered"
+        old = ex.ouch50.core
+        fresh = SoupServer(
+            ex.config.users, session=old.session, max_rate=old.max_rate, burst=old.burst
+        )
+        ex.ouch50.core = fresh  # the gateway restarted: the same session, an empty stream
+        ex.drop_ouch()
+        await ex.run_flow(day[2_500:], rate=20_000)  # the feed goes on: the books move
+        await asyncio.sleep(0.5)
+        status = eng.snapshot()
+        assert ex.feed is not None
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 30)
+        await ex.close()
+        return ex, eng, report, status, len(fresh.stream)
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        ex, eng, report, status, new_answers = run(main())
+    assert status["armed"] is False
+    assert status["ouch"]["stream_diverged"] == 1 and status["ouch"]["stream_diverged_at"] == 1
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tickwire.engine.live" and "stream was reset" in r.getMessage()
+    ]
+    assert len(warned) == 1 and "at sequence 1:" in warned[0], warned
+    assert report["ouch"]["stream_diverged"] == 1
+    assert new_answers > 0
+    assert eng.client is not None and eng.client.core.next_sequence == new_answers + 1
+    # every answer of the new stream reached the order manager: the two sides agree
+    m = eng.runner.manager
+    for ref, o in m.orders.items():
+        rec = ex.account50.records.get(ref)
+        if rec is None:  # refused, or a replacement that never came to be: nowhere
+            assert not o.is_open and not o.filled_qty, ref
+            continue
+        assert o.filled_qty == rec.executed, ref
+        assert o.is_open == (rec.state == "live"), ref
+    assert report["orders"]["open"] == [] and report["ouch"]["unacked"] == 0
+    _assert_agree(ex, eng)
+
+
 def _halted_day(messages: int, halt_at: int, resume_at: int) -> Any:
     """``generate_day(messages, 6, 3)`` with every symbol halted (Trading Action H) before
     message ``halt_at`` and trading again before ``resume_at``."""

@@ -118,6 +118,17 @@ def test_render_shows_an_ouch_session_the_exchange_ended() -> None:
     assert "ended by the exchange (kill switch)" in _text(snap)
 
 
+def test_render_shows_an_ouch_stream_the_exchange_reset() -> None:
+    """``ouch.stream_diverged`` (``LiveEngine._ouch_stream_diverged``: the exchange's OUCH
+    stream was reset, the kill switch tripped) is a dashboard row, shown only when it
+    happened, with the sequence number of the last reset."""
+    snap = _engine().snapshot()
+    assert snap["ouch"]["stream_diverged"] == 0 and snap["ouch"]["stream_diverged_at"] is None
+    assert "OUCH stream reset" not in _text(snap)
+    snap["ouch"].update(stream_diverged=2, stream_diverged_at=7)
+    assert "at sequence 7, 2x (kill switch)" in _text(snap)
+
+
 def test_render_shows_what_the_feed_receiver_refused() -> None:
     snap = _engine().snapshot()
     assert snap["feed"]["refused"]["stale_end_of_session"] == 0

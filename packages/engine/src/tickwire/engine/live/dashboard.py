@@ -157,6 +157,13 @@ def render(snap: dict[str, Any]) -> Group:
     )
     if snap["ouch"].get("session_ended"):  # no order can go out any more (kill switch)
         _row(stats, "OUCH session", "ended by the exchange (kill switch)")
+    if snap["ouch"].get("stream_diverged"):  # the exchange reset its stream (kill switch)
+        o = snap["ouch"]
+        _row(
+            stats,
+            "OUCH stream reset",
+            f"at sequence {o['stream_diverged_at']}, {o['stream_diverged']}x (kill switch)",
+        )
     lat = snap["latency_ns"]
     us = [f"{(lat[k] or 0) / 1e3:.1f}" for k in ("p50", "p99", "p99_9", "max")]
     _row(stats, "tick-to-order us P50/P99/P99.9/max", f"{' / '.join(us)} (n={lat['count']})")

@@ -54,7 +54,10 @@ Test: ``test_engine_live_multicast.py::test_live_multicast_forged_packet_first``
 forged packet before lines A and B; on the old code the engine traded on).
 
 So does an OUCH re-login the exchange resumes past the sequence asked for (the answers
-between, ``ouch.skipped``, are lost): :meth:`LiveEngine._relogged_in`.
+between, ``ouch.skipped``, are lost): :meth:`LiveEngine._relogged_in`; and an OUCH stream
+the exchange reset (a gateway restarted with an empty stream under the same session
+name: its answers differ from those delivered, ``ouch.stream_diverged``), whose answers
+are processed as new: :meth:`LiveEngine._ouch_stream_diverged`.
 
 A start on an OUCH session that already holds a previous run's answers (a restart
 mid-day) inherits them before it trades: the orders still open are cancelled, the
@@ -103,7 +106,7 @@ from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.net.stats import percentiles
 from tickwire.ouch import OuchError, v50
 from tickwire.soupbintcp.aio import SoupClient
-from tickwire.soupbintcp.session import ClientSession
+from tickwire.soupbintcp.session import ClientSession, StreamDiverged
 from tickwire.soupbintcp.session import Message as SoupMessage
 from tickwire.threshold.schema import Str, check_fields, setting
 
@@ -343,6 +346,10 @@ class LiveEngine:
         #: The exchange ended the OUCH session (SoupBinTCP End of Session) before the
         #: engine stopped: :meth:`_ouch_session_ended`
         self.ouch_session_ended = False
+        #: Times the exchange's OUCH stream differed from the answers delivered (it was
+        #: reset), and the sequence number of the last: :meth:`_ouch_stream_diverged`
+        self.ouch_stream_diverged = 0
+        self.ouch_stream_diverged_at: int | None = None
         #: "OLD -> NEW" for each change of the feed's session (each tripped the kill switch)
         self.session_changes: list[str] = []
         #: feed messages whose copies differed from the copy applied (module docs)
@@ -426,6 +433,7 @@ class LiveEngine:
             on_reconnect=self._relogged_in,
             on_message=self._on_ouch,
             on_session_end=self._ouch_session_ended,
+            on_stream_diverged=self._ouch_stream_diverged,
         )
         try:
             self.ouch_history = await self._probe_history()
@@ -702,21 +710,65 @@ class LiveEngine:
         if self.stopping:
             return  # our own end: the shutdown says what is left
         self.ouch_session_ended = True
+        self._ouch_untrusted(
+            "the exchange ended the OUCH session: no order can be sent or answered any more",
+            cancel=False,
+        )
+
+    def _ouch_stream_diverged(self, soup: SoupClient, event: StreamDiverged) -> None:
+        """The exchange's OUCH stream was reset: trip the kill switch and say what is left.
+
+        Rule: an answer numbered below the next expected one that differs from the answer
+        delivered under that number (the client's :class:`StreamDiverged`: a gateway
+        restarted with an empty stream under the same session name numbers its new
+        answers from 1 again) trips the kill switch when armed and cancels every open
+        order (the link is up), logs one warning naming the sequence number and the
+        orders open and requests unanswered, which must be reconciled with the exchange
+        (what it answered before may not be what it holds now), and counts it
+        (``ouch.stream_diverged``, ``ouch.stream_diverged_at`` in the report and
+        ``status``, a dashboard row). The new stream's answers are processed as any
+        (the client delivers them). Re-arming is the operator's word. A second reset is
+        the same. Why: the client dropped the new stream's first answers as replays of
+        those delivered, silently, and the engine waited for answers it had thrown away
+        (its requests resent after every reconnect, answered, dropped again), exit 0.
+        Test: ``test_engine_live.py::test_an_ouch_stream_the_exchange_reset_trips_the_kill_switch_and_is_heard``.
+        """
+        self.ouch_stream_diverged += 1
+        self.ouch_stream_diverged_at = event.sequence
+        self._ouch_untrusted(
+            f"the exchange's OUCH stream was reset at sequence {event.sequence}: its "
+            "answers from there on differ from those delivered (processed as new), and "
+            "what it answered before may not be what it holds",
+            cancel=True,
+        )
+
+    def _ouch_untrusted(self, what: str, *, cancel: bool) -> None:
+        """The OUCH session can no longer be trusted: trip the kill switch (when armed;
+        with ``cancel``, cancelling every open order too: only when a cancel can still
+        go out) and log ``what`` with the orders open and the requests unanswered, left
+        as the exchange holds them: a warning, or INFO when ``cancel`` is off and nothing
+        is left (the end of the day). Shared by :meth:`_ouch_session_ended` and
+        :meth:`_ouch_stream_diverged`."""
         r = self.runner
         open_orders = len(r.manager.open_orders())
         unanswered = r.unacked_count()
+        cancels = ""
         if r.risk.armed:
-            r.risk.kill()  # no cancel can go out any more: only the refusals
-            self.kill_trips += 1
+            if cancel:
+                cancels = f", {self.kill()} cancels sent"
+            else:
+                r.risk.kill()  # no cancel can go out any more: only the refusals
+                self.kill_trips += 1
         left = open_orders or unanswered
         log.log(
-            logging.WARNING if left else logging.INFO,
-            "the exchange ended the OUCH session: no order can be sent or answered any "
-            "more; kill switch tripped. %d orders open and %d requests unanswered are "
+            logging.WARNING if left or cancel else logging.INFO,
+            "%s; kill switch tripped%s. %d orders open and %d requests unanswered are "
             "left as the exchange holds them%s",
+            what,
+            cancels,
             open_orders,
             unanswered,
-            " (reconcile with it)" if left else "",
+            " (reconcile with it)" if left or cancel else "",
         )
 
     def _resend(self, soup: SoupClient) -> None:
@@ -1009,6 +1061,11 @@ class LiveEngine:
                 # the exchange ended the OUCH session before the engine stopped: the
                 # kill switch tripped, no order could go out after (_ouch_session_ended)
                 "session_ended": self.ouch_session_ended,
+                # times the exchange's OUCH stream was reset (its answers differed from
+                # those delivered) and the sequence number of the last: the kill switch
+                # tripped, reconcile (_ouch_stream_diverged)
+                "stream_diverged": self.ouch_stream_diverged,
+                "stream_diverged_at": self.ouch_stream_diverged_at,
                 # sequenced messages on the session before this run's login, and whether
                 # orders are still held for the Account Query Response (LiveEngine._inherit)
                 "history": self.ouch_history,
