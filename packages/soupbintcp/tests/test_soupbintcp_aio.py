@@ -6,6 +6,7 @@ heartbeat timeout."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from tickwire.soupbintcp import ClientSession, SoupServer, StreamDiverged
@@ -105,7 +106,7 @@ class _Relay:
             await self.server.wait_closed()
 
 
-def _live_client(port: int, **kw: float) -> SoupClient:
+def _live_client(port: int, **kw: Any) -> SoupClient:
     # SoupBinTCP 4.1: the Login Request asks the server for a 0.5 s heartbeat timeout
     core = ClientSession("USER01", "Secret123", timeout=0.5, heartbeat_interval=0.1)
     return SoupClient(core, "127.0.0.1", port, reconnect_delay=0.02, max_backoff=0.1, **kw)
@@ -287,5 +288,46 @@ def test_a_server_that_restarts_its_stream_is_told_once_and_heard() -> None:
         old, new = [(b"a", 1), (b"b", 2), (b"c", 3)], [(b"w", 1), (b"x", 2), (b"y", 3), (b"z", 4)]
         assert got == old + new  # the new stream's 1..4 after the old stream's 1..3
         assert told == [StreamDiverged("S1", 1)] and client.streams_diverged == 1
+
+    run(main())
+
+
+def test_a_relogin_lost_before_the_reconnect_loop_resumes_is_reconnected() -> None:
+    """The link drops; the re-login is accepted and lost at once, inside ``on_reconnect``
+    (the resend's write failing), before the reconnect loop's ``connect()`` returns. The
+    client logs in again and gets what was published meanwhile. Before, ``_lost`` saw the
+    finishing reconnect task, started none, and the loop returned: the client stayed
+    disconnected with ``reconnect=True``."""
+
+    async def main() -> None:
+        core = SoupServer(USERS, heartbeat_interval=0.1)
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        relogins: list[int] = []
+
+        def on_reconnect(client: SoupClient) -> None:
+            relogins.append(client.connections)
+            if client.connections == 2:
+                client.drop()  # the link fails as the resend is written
+
+        client = _live_client(port, on_reconnect=on_reconnect)
+        try:
+            await client.connect()
+            runner.publish(b"one")
+            assert (await client.receive(2.0)).data == b"one"
+            client.drop()
+            await client.wait_disconnected()
+            runner.publish(b"two")
+            for _ in range(200):  # bounded: 2 s
+                await asyncio.sleep(0.01)
+                if client.logged_in and client.connections == 3:
+                    break
+            assert relogins[:1] == [2] and client.connections == 3, relogins
+            assert client.logged_in
+            got = await client.receive(2.0)
+            assert (got.data, got.sequence_number) == (b"two", 2)  # resumed, nothing lost
+        finally:
+            await client.close()
+            await runner.close()
 
     run(main())

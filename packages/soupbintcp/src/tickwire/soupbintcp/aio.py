@@ -349,16 +349,29 @@ class SoupClient:
         if self._login and not self._login.done():
             why = f" ({self.last_close_reason})" if self.last_close_reason else ""
             self._login.set_exception(ConnectionError(f"connection lost before login{why}"))
-        if (
+        if self._wants_reconnect() and self._reconnect_task is None:
+            self._reconnect_task = self.loop.create_task(self._reconnect_loop())
+
+    def _wants_reconnect(self) -> bool:
+        """Whether a lost connection is to be replaced (by the reconnect loop)."""
+        return (
             self.reconnect
             and not self._closing
             and not self._rejected  # connect() decides whether to try again
             and not self.core.ended
-            and self._reconnect_task is None
-        ):
-            self._reconnect_task = self.loop.create_task(self._reconnect_loop())
+        )
 
     async def _reconnect_loop(self) -> None:
+        """Reconnect, at most ``max_reconnect_attempts`` tries, until a login holds.
+
+        A login whose connection is already lost when :meth:`connect` returns (accepted,
+        then lost before this coroutine resumed: ``on_reconnect``'s resend failing, a
+        server that closes after Login Accepted) counts as a failed attempt and the loop
+        goes on. Why: :meth:`_lost` starts no second loop while this one's task is set,
+        so the loop returning then left the client disconnected for good with
+        ``reconnect=True``. Test (``test_soupbintcp_aio.py``):
+        ``test_a_relogin_lost_before_the_reconnect_loop_resumes_is_reconnected``.
+        """
         try:
             for _ in range(self.max_reconnect_attempts):
                 await asyncio.sleep(self.reconnect_delay)
@@ -371,6 +384,9 @@ class SoupClient:
                     return
                 except (TimeoutError, OSError):
                     continue
+                if self._proto is None and self._wants_reconnect():
+                    log.warning("re-login lost at once; reconnecting")
+                    continue  # _lost saw this task and started none
                 return
             log.error("could not reconnect after %d attempts", self.max_reconnect_attempts)
         finally:
