@@ -1580,6 +1580,77 @@ def test_an_ouch_stream_the_exchange_reset_trips_the_kill_switch_and_is_heard(
     _assert_agree(ex, eng)
 
 
+def test_replays_with_nothing_to_check_them_against_are_reported() -> None:
+    """The exchange resumes the first login 2 answers past the sequence asked (counted in
+    ``ouch.skipped``, nothing tripped: they predate this engine), then drops the link and
+    accepts the re-login at 1, replaying those 2: the client holds no digest of them, so
+    it drops them unchecked. The status and the report count them in
+    ``ouch.unchecked_replays`` (the client's ``unchecked_replays``) and nothing trips.
+    Before, the report did not say how many replays were taken on trust."""
+    from tickwire.soupbintcp.packets import (
+        LoginAccepted,
+        LoginRequest,
+        SequencedData,
+        build_packet,
+    )
+
+    old = [v50.encode(v50.SystemEvent(i, "S")) for i in (1, 2)]  # before this engine
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any], list[int]]:
+        asked: list[int] = []
+        replayed = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            login = await _read_client_packet(reader)
+            assert isinstance(login, LoginRequest)
+            if login.requested_sequence_number == 0:  # the engine's probe: no history
+                writer.write(build_packet(LoginAccepted("OUCH01", 1)))
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                    await _read_client_packet(reader)  # its logout
+                writer.close()
+                return
+            asked.append(login.requested_sequence_number)
+            if len(asked) == 1:  # past the sequence asked, then the link drops
+                writer.write(build_packet(LoginAccepted("OUCH01", 3)))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+                writer.transport.abort()
+                return
+            writer.write(build_packet(LoginAccepted("OUCH01", 1)))  # replays 1 and 2
+            for data in old:
+                writer.write(build_packet(SequencedData(data)))
+            await writer.drain()
+            replayed.set()
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while await reader.read(4096):
+                    pass
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        cfg = LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
+        eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
+        await eng.start()
+        task = asyncio.create_task(eng.run())
+        try:
+            await asyncio.wait_for(replayed.wait(), 5)
+            await asyncio.sleep(0.2)
+            status = eng.snapshot()
+        finally:
+            eng.stop()
+            report = await asyncio.wait_for(task, 10)
+            server.close()
+            await server.wait_closed()
+        return status, report, asked
+
+    status, report, asked = run(main())
+    assert asked == [1, 3]
+    assert status["ouch"]["skipped"] == 2 and status["armed"] and status["kill_trips"] == 0
+    assert status["ouch"]["unchecked_replays"] == 2
+    assert report["ouch"]["unchecked_replays"] == 2
+    assert report["ouch"]["stream_diverged"] == 0
+
+
 def _halted_day(messages: int, halt_at: int, resume_at: int) -> Any:
     """``generate_day(messages, 6, 3)`` with every symbol halted (Trading Action H) before
     message ``halt_at`` and trading again before ``resume_at``."""

@@ -289,6 +289,15 @@ class SoupClient:
         the core's :attr:`ClientSession.streams_diverged`)."""
         return self.core.streams_diverged
 
+    @property
+    def unchecked_replays(self) -> int:
+        """Replays dropped without a digest to check them against (older than the
+        window, or before this client's first message: the core's
+        :attr:`ClientSession.unchecked_replays`). Not an error: a reset stream numbered
+        wholly below the window cannot be told from a replay, so an application can
+        report how many it took on trust."""
+        return self.core.unchecked_replays
+
     def drop(self) -> None:
         """Abort the TCP connection without logging out (tests a dropped link)."""
         if self._proto and self._proto.transport:

@@ -1066,6 +1066,9 @@ class LiveEngine:
                 # tripped, reconcile (_ouch_stream_diverged)
                 "stream_diverged": self.ouch_stream_diverged,
                 "stream_diverged_at": self.ouch_stream_diverged_at,
+                # replays dropped with no digest to check them against (older than the
+                # client's replay window or than its first answer): taken on trust
+                "unchecked_replays": self.client.unchecked_replays if self.client else 0,
                 # sequenced messages on the session before this run's login, and whether
                 # orders are still held for the Account Query Response (LiveEngine._inherit)
                 "history": self.ouch_history,
