@@ -495,10 +495,12 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
 
 async def _crash(eng: LiveEngine, task: asyncio.Task[dict[str, Any]]) -> None:
     """End ``eng`` as a killed process ends: the OUCH link dies without a logout, nothing
-    is cancelled, no report (its open orders stay resting at the exchange)."""
+    is cancelled, no report (its open orders stay resting at the exchange). The client
+    is closed without a logout, which also stops a reconnect under way (a link the
+    exchange dropped just before): ``reconnect = False`` and ``drop()`` did not, and the
+    "crashed" engine could log in again and hold the session."""
     assert eng.client is not None
-    eng.client.reconnect = False
-    eng.client.drop()
+    await eng.client.close(logout=False)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -331,3 +331,43 @@ def test_a_relogin_lost_before_the_reconnect_loop_resumes_is_reconnected() -> No
             await runner.close()
 
     run(main())
+
+
+def test_close_without_logout_stops_a_reconnect_under_way() -> None:
+    """The server drops the link and the client's reconnect loop is under way when the
+    application ends it with ``close(logout=False)`` (a killed process): the loop stops,
+    no login follows. A connected client closed so sends no Logout Request: the server
+    sees the connection lost, not a logout. Before, ``reconnect = False`` and ``drop()``
+    (what the live tests' crash did) left the running loop to log in again and hold the
+    session."""
+
+    async def main() -> None:
+        core = SoupServer(USERS, heartbeat_interval=0.1)
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        session = ClientSession("USER01", "Secret123", heartbeat_interval=0.1, timeout=0.5)
+        client = SoupClient(session, "127.0.0.1", port, reconnect_delay=0.1)
+        other = _live_client(port)
+        try:
+            await client.connect()
+            for conn in list(runner.connections):
+                assert conn.transport is not None
+                conn.transport.abort()  # the server drops the link: a reconnect begins
+            await client.wait_disconnected()
+            await client.close(logout=False)
+            await asyncio.sleep(0.4)  # time for the loop's next login, were it running
+            assert client.connections == 1 and not client.logged_in
+            assert core.stats.logins == 1
+            await other.connect()  # logged in, then killed: no Logout Request
+            await other.close(logout=False)
+            await asyncio.sleep(0.1)
+            assert core.stats.logins == 2 and not other.logged_in
+            assert "logout" not in runner.closed_reasons, list(runner.closed_reasons)
+            await asyncio.sleep(0.3)
+            assert other.connections == 1  # no reconnect after the abort
+        finally:
+            await client.close()
+            await other.close()
+            await runner.close()
+
+    run(main())

@@ -310,17 +310,28 @@ class SoupClient:
         """Wait until logged in (again, after a reconnect)."""
         await asyncio.wait_for(self._accepted.wait(), timeout)
 
-    async def close(self) -> None:
-        """Log out and close; no reconnect."""
+    async def close(self, *, logout: bool = True) -> None:
+        """Log out and close; no reconnect (a reconnect loop under way is cancelled).
+
+        ``logout=False`` aborts the connection without a Logout Request, as a killed
+        process leaves it: the server keeps the session for the next login to resume.
+        Why: setting ``reconnect = False`` and :meth:`drop` stop no reconnect loop
+        already running, which logs in again and holds the session (a test's "crashed"
+        client did, under faults). Test:
+        ``test_soupbintcp_aio.py::test_close_without_logout_stops_a_reconnect_under_way``.
+        """
         self._closing = True
         if self._reconnect_task:
             self._reconnect_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reconnect_task
         if self._proto and self._proto.transport and not self._proto.transport.is_closing():
-            self._dispatch(self.core.logout(self.loop.time()))
-            self._flush()
-            self._proto.transport.close()
+            if not logout:
+                self._proto.transport.abort()
+            else:
+                self._dispatch(self.core.logout(self.loop.time()))
+                self._flush()
+                self._proto.transport.close()
         if self._timer:
             self._timer.cancel()
 
