@@ -1740,3 +1740,92 @@ def test_a_market_maker_under_faults_ends_with_the_exchanges_view(
     assert any(o.replaces is not None for o in m.orders.values()), "quotes were replaced"
     assert any(o.filled_qty for o in m.orders.values()), "quotes were hit"
     _assert_engine_is_the_exchange(ex, eng, report)
+
+
+def test_an_ouch_stream_reset_while_inheriting_still_ends_the_inheriting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Run 1 (a market maker) is killed with quotes resting; run 2 logs in to the same
+    OUCH session and asks its Account Query. The gateway restarts right then (a fresh
+    stream under the same session name, the query lost with the link): run 2 logs in
+    again, asks again, and the new stream answers at sequence 1, below the count of the
+    old stream's messages (``ouch.history``). The stream divergence trips the kill
+    switch; the response still ends the inheriting (orders released from the hold, the
+    report's ``inherited`` set), so an ``arm`` after reconciling trades again. Before,
+    the response was taken for a previous run's (``sequence_number <= ouch_history``):
+    the engine held every order ``awaiting_account`` for the rest of the session, armed
+    or not, and the report said it still waited."""
+    from tickwire.soupbintcp.session import SoupServer
+
+    def maker() -> MarketMaker:
+        return MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], dict[str, Any], int]:
+        ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
+        cfg = LiveConfig(
+            feed=("127.0.0.1", 0),
+            ouch=("127.0.0.1", ex.ouch50_port),
+            rerequest=ex.rerequest_address,
+            limits=RiskLimits(max_position=5_000),
+        )
+        eng1 = LiveEngine(maker(), cfg)
+        await eng1.start()
+        assert ex.feed is not None and ex.ouch50 is not None
+        ex.feed.target = eng1.feed_address
+        task1 = asyncio.create_task(eng1.run())
+        day = list(generate_day(8_000, 6, 3))
+        await ex.run_flow(day[:3_000], rate=20_000)
+        await asyncio.sleep(0.3)
+        assert [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
+        await _crash(eng1, task1)
+        history = len(ex.ouch50.core.stream)
+        handle = ex.ouch50.on_message
+        assert handle is not None
+        resets: list[SoupServer] = []
+
+        def reset_at_the_query(conn: Any, data: bytes) -> None:
+            if not resets and isinstance(v50.decode_inbound(data), v50.AccountQueryRequest):
+                assert ex.ouch50 is not None
+                old = ex.ouch50.core
+                resets.append(SoupServer(ex.config.users, session=old.session,
+                                         max_rate=old.max_rate, burst=old.burst))  # fmt: skip
+                ex.ouch50.core = resets[0]  # the gateway restarted: an empty stream
+                ex.drop_ouch()  # the query is lost with the link
+                return
+            handle(conn, data)
+
+        ex.ouch50.on_message = reset_at_the_query
+        eng2 = LiveEngine(maker(), cfg)
+        await eng2.start()
+        ex.feed.target = eng2.feed_address
+        task2 = asyncio.create_task(eng2.run())
+        for _ in range(300):  # the reset, the re-login and the new stream's answer (3 s)
+            await asyncio.sleep(0.01)
+            if (
+                resets
+                and eng2.ouch_stream_diverged
+                and not eng2.snapshot()["ouch"]["awaiting_account"]
+            ):
+                break
+        status = eng2.snapshot()
+        eng2.arm()  # reconciled: the operator re-arms
+        await ex.run_flow(day[3_000:], rate=20_000)
+        await asyncio.sleep(0.3)
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task2, 30)
+        await ex.close()
+        return ex, eng2, report, status, history
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        ex, eng, report, status, history = run(main())
+    assert status["ouch"]["history"] == history > 1
+    assert status["ouch"]["stream_diverged"] == 1 and status["armed"] is False
+    assert status["ouch"]["awaiting_account"] is False, "the new stream's response is ours"
+    assert status["inherited"] is not None and status["inherited"]["cancelled"] >= 0
+    assert report["ouch"]["awaiting_account"] is False
+    assert eng.runner.manager.sent > 0, "re-armed, the maker quoted again"
+    own = [o for o in eng.runner.manager.orders.values() if not o.inherited]
+    assert own and all(o.state is not OrderState.PENDING for o in own)
+    assert not [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
+    assert report["orders"]["open"] == [] and report["ouch"]["unacked"] == 0
+    _assert_agree(ex, eng)  # both runs' fills: inherited from the replay, then its own

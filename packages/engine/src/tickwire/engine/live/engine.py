@@ -786,7 +786,7 @@ class LiveEngine:
         if (
             self._awaiting_account
             and isinstance(msg, v50.AccountQueryResponse)
-            and (ev.sequence_number or 0) > self.ouch_history
+            and self._account_response_is_ours(ev.sequence_number or 0)
         ):  # ours (a previous run's is in the replay): it ends the inheriting (_inherit)
             self._awaiting_account = False
             self._awaiting_since = None
@@ -794,6 +794,26 @@ class LiveEngine:
             return
         self.runner.acknowledge(msg)
         self.runner.on_ouch(ev.data)
+
+    def _account_response_is_ours(self, sequence: int) -> bool:
+        """Whether an Account Query Response sequenced at ``sequence`` answers this run's
+        query (it ends the inheriting: :meth:`_inherit`), not a previous run's replayed.
+
+        Rule: one sequenced after the session's count at this run's start
+        (``ouch.history``: earlier runs' own queries left theirs in the replay), or, once
+        the exchange's stream was reset (:meth:`_ouch_stream_diverged`), any at or after
+        the sequence where the new stream parted from the answers delivered: the new
+        stream began after this run logged in, so whatever it holds answers this run.
+        Why: a reset numbers the answers from 1 again, so the response to the query
+        asked again on the new stream came at or below the old count and was taken for a
+        previous run's: the engine held every order ``awaiting_account`` for the rest of
+        the session, re-armed or not. Test:
+        ``test_engine_live.py::test_an_ouch_stream_reset_while_inheriting_still_ends_the_inheriting``.
+        """
+        if sequence > self.ouch_history:
+            return True
+        reset_at = self.ouch_stream_diverged_at
+        return reset_at is not None and sequence >= reset_at
 
     # -- kill switch and control ----------------------------------------------------
     def kill(self) -> int:
