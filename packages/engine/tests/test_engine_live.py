@@ -1829,3 +1829,39 @@ def test_an_ouch_stream_reset_while_inheriting_still_ends_the_inheriting(
     assert not [o for o in ex.engine.resting_orders() if o.owner is ex.account50]
     assert report["orders"]["open"] == [] and report["ouch"]["unacked"] == 0
     _assert_agree(ex, eng)  # both runs' fills: inherited from the replay, then its own
+
+
+def test_orders_left_open_at_the_stop_are_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    """A market maker is stopped while the exchange reads nothing more on the OUCH link:
+    its cancels go unanswered, so its quotes stay resting at the exchange. The shutdown
+    waits for them, then one warning names the orders open and the requests unanswered
+    (and the report has them). Before, nothing was logged: the engine logged out with
+    quotes resting, said only inside the report's JSON (the ``live`` command exits 1
+    now: ``test_engine_live_cli.py::test_live_exits_1_when_orders_are_left_open_at_the_stop``)."""
+
+    async def main() -> tuple[dict[str, Any], int]:
+        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        ex, eng = await _pair(strategy=mm)
+        task = asyncio.create_task(eng.run())
+        await ex.run_flow(list(generate_day(5_000, 6, 3))[:2_500], rate=20_000)
+        await asyncio.sleep(0.3)
+        assert ex.ouch50 is not None and eng.runner.manager.open_orders(), "quotes rest"
+        for proto in ex.ouch50.connections:  # the exchange reads no more (the cancels)
+            if proto.transport is not None:
+                proto.transport.pause_reading()
+        eng.stop()
+        report = await asyncio.wait_for(task, 20)
+        resting = sum(1 for o in ex.engine.resting_orders() if o.owner is ex.account50)
+        await ex.close()
+        return report, resting
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.live"):
+        report, resting = run(main())
+    left = len(report["orders"]["open"])
+    assert left == resting > 0 and report["ouch"]["unacked"] == left
+    warned = [r.getMessage() for r in caplog.records if "stopped with" in r.getMessage()]
+    assert warned == [
+        f"stopped with {left} orders still open and {left} requests unanswered (no answer "
+        "in 2 s): the exchange may still hold them; reconcile with it (the report's "
+        "orders.open, ouch.unacked)"
+    ]

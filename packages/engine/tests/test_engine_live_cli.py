@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,3 +230,102 @@ def test_strategy_log_lines_on_stderr_are_escaped(capsys: pytest.CaptureFixture[
     finally:
         log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
     assert capsys.readouterr().err == "strategy: 123 bought \\x1b[2J\\x9bH\n"
+
+
+def test_live_exits_1_when_orders_are_left_open_at_the_stop() -> None:
+    """An OUCH session with a previous run's order resting: the engine inherits it and
+    cancels it, and the exchange (a hand-written one) never answers the cancel. Stopped
+    (SIGTERM), the engine waits for the answer, logs out and prints its report with the
+    order open and the cancel unanswered, then one ``live: error:`` line naming them,
+    exit 1. Before, it exited 0 with the order still resting at the exchange, said only
+    inside the report's JSON."""
+    import asyncio
+    import contextlib
+    import threading
+
+    from tickwire.ouch import v50
+    from tickwire.soupbintcp.packets import (
+        LoginAccepted,
+        LoginRequest,
+        SequencedData,
+        build_packet,
+        parse_client_packet,
+    )
+
+    accepted = v50.OrderAccepted(1, 4, "B", 300, "AAPL", 1_500_000, "0", "Y", 9, "P", "N", "N",
+                                 "L", "X", ())  # fmt: skip
+    ready = threading.Event()
+    port: list[int] = []
+    stop: list[Any] = []
+
+    async def read_packet(reader: asyncio.StreamReader) -> object:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+        return parse_client_packet(await reader.readexactly(size))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            login = await read_packet(reader)
+            assert isinstance(login, LoginRequest)
+            if login.requested_sequence_number == 0:  # the probe: one message of history
+                writer.write(build_packet(LoginAccepted("OUCH01", 2)))
+                await read_packet(reader)
+                return
+            writer.write(build_packet(LoginAccepted("OUCH01", 1)))
+            writer.write(build_packet(SequencedData(v50.encode(accepted))))
+            while True:  # answers the Account Query, never the cancel
+                packet = await read_packet(reader)
+                data = getattr(packet, "message", None)
+                if data and isinstance(v50.decode_inbound(data), v50.AccountQueryRequest):
+                    response = v50.encode(v50.AccountQueryResponse(2, 5))
+                    writer.write(build_packet(SequencedData(response)))
+        writer.close()
+
+    def serve() -> None:
+        async def main() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port.append(server.sockets[0].getsockname()[1])
+            done = asyncio.Event()
+            stop.append((asyncio.get_running_loop(), done))
+            ready.set()
+            await done.wait()
+            server.close()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    with tempfile.TemporaryDirectory() as tmp:
+        ctl = Path(tmp, "ctl.sock")
+        live = subprocess.Popen(
+            [*ENGINE, "live", "--feed", f"127.0.0.1:{_free_udp_port()}",
+             "--ouch", f"127.0.0.1:{port[0]}", "--control", str(ctl)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            _wait_for(ctl)
+            for _ in range(100):  # the inheriting ended: the cancel went out (bounded: 10 s)
+                status = subprocess.run(
+                    [*ENGINE, "live", "--control", str(ctl), "--command", "status"],
+                    capture_output=True, text=True, timeout=30, check=True,
+                )  # fmt: skip
+                if json.loads(status.stdout)["inherited"] is not None:
+                    break
+                time.sleep(0.1)
+            live.send_signal(signal.SIGTERM)
+            out, err = live.communicate(timeout=30)
+        finally:
+            if live.poll() is None:
+                live.kill()
+            loop, done = stop[0]
+            loop.call_soon_threadsafe(done.set)
+            thread.join(10)
+    rep = json.loads(out)
+    assert len(rep["orders"]["open"]) == 1 and rep["ouch"]["unacked"] == 1
+    assert live.returncode == 1, err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].endswith(
+        "live: error: stopped with 1 orders still open and 1 requests unanswered: the "
+        "exchange may still hold them; reconcile with it (the report's orders.open, "
+        "ouch.unacked)"
+    ), err

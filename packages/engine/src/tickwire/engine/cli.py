@@ -42,6 +42,7 @@ from tickwire.cli import (
 )
 from tickwire.engine.book import BookManager, faults_text
 from tickwire.engine.cbook import BOOK_BACKENDS, CythonBookManager, make_book_manager
+from tickwire.engine.live import OrdersLeftOpen
 from tickwire.engine.risk import RiskConfigError
 from tickwire.engine.sources import (
     CaptureFeedStats,
@@ -187,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
         lambda args: int(args.func(args)),
         usage_errors=(ConfigError, RiskConfigError, BackendNotFound, BackendUnavailable),
-        # StrategyError: the strategy failed the run (sys.exit in a callback, ...)
-        data_errors=(DecodeError, MoldError, StrategyError),
+        # StrategyError: the strategy failed the run (sys.exit in a callback, ...);
+        # OrdersLeftOpen: a live session stopped with orders open or requests unanswered
+        data_errors=(DecodeError, MoldError, StrategyError, OrdersLeftOpen),
         dist="tickwire-engine",
     )

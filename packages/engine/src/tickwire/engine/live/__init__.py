@@ -7,6 +7,7 @@ from tickwire.engine.live.engine import (
     LiveConfig,
     LiveEngine,
     MirrorError,
+    OrdersLeftOpen,
     percentiles,
     send_command,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "LiveConfig",
     "LiveEngine",
     "MirrorError",
+    "OrdersLeftOpen",
     "percentiles",
     "send_command",
 ]

@@ -110,7 +110,15 @@ from tickwire.soupbintcp.session import ClientSession, StreamDiverged
 from tickwire.soupbintcp.session import Message as SoupMessage
 from tickwire.threshold.schema import Str, check_fields, setting
 
-__all__ = ["FeedConfig", "LiveConfig", "LiveEngine", "MirrorError", "percentiles", "send_command"]
+__all__ = [
+    "FeedConfig",
+    "LiveConfig",
+    "LiveEngine",
+    "MirrorError",
+    "OrdersLeftOpen",
+    "percentiles",
+    "send_command",
+]
 
 log = logging.getLogger("tickwire.engine.live")
 
@@ -980,6 +988,7 @@ class LiveEngine:
             except Exception as exc:  # the strategy failed: the shutdown goes on
                 failure = exc
                 log.error("the strategy failed: %s: %s", type(exc).__name__, one_line(exc))
+        self._warn_left_open()
         if self.client is not None:
             await self.client.close()  # logs out
         if self._control is not None:
@@ -996,6 +1005,32 @@ class LiveEngine:
         if failure is not None:
             raise failure
         return self._report
+
+    def _warn_left_open(self) -> None:
+        """At the stop, after the wait for the cancels' answers: warn when orders are still
+        open or requests unanswered.
+
+        Rule: the shutdown cancels every open order and waits
+        :attr:`LiveConfig.shutdown_timeout` seconds for the answers; what is still open or
+        unanswered then (the OUCH link down at the stop, the exchange not answering) may
+        rest at the exchange after the engine is gone: one WARNING names the counts, the
+        report has them (``orders.open``, ``ouch.unacked``) and the ``live`` command
+        exits 1 (:class:`OrdersLeftOpen`). Why: the engine logged out and exited 0 with
+        quotes still resting at the exchange, said only inside the report's JSON. Test:
+        ``test_engine_live.py::test_orders_left_open_at_the_stop_are_warned_of``,
+        ``test_engine_live_cli.py::test_live_exits_1_when_orders_are_left_open_at_the_stop``.
+        """
+        left = len(self.runner.manager.open_orders())
+        unanswered = self.runner.unacked_count()
+        if left or unanswered:
+            log.warning(
+                "stopped with %d orders still open and %d requests unanswered (no answer "
+                "in %g s): the exchange may still hold them; reconcile with it (the "
+                "report's orders.open, ouch.unacked)",
+                left,
+                unanswered,
+                self.config.shutdown_timeout,
+            )
 
     # -- state ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -1157,6 +1192,12 @@ def _bind_owner_only(path: str) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class OrdersLeftOpen(RuntimeError):
+    """The ``live`` command's session stopped with orders still open or requests
+    unanswered (:meth:`LiveEngine._warn_left_open`): the run failed to leave the
+    account as it should, exit 1 (its report printed first)."""
 
 
 class ControlError(OSError):
