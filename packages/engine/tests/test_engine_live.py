@@ -1865,3 +1865,128 @@ def test_orders_left_open_at_the_stop_are_warned_of(caplog: pytest.LogCaptureFix
         "in 2 s): the exchange may still hold them; reconcile with it (the report's "
         "orders.open, ouch.unacked)"
     ]
+
+
+def _crash_now(eng: LiveEngine) -> None:
+    """Kill ``eng``'s OUCH link at once, from inside the exchange's handler: what the
+    exchange has just sent it is never read (a process killed between the two); the
+    rest of :func:`_crash` follows."""
+    client = eng.client
+    assert client is not None
+    client._closing = True  # no reconnect (what close(logout=False) sets)
+    if client._reconnect_task is not None:
+        client._reconnect_task.cancel()
+    if client._proto is not None and client._proto.transport is not None:
+        client._proto.transport.abort()
+
+
+@pytest.mark.parametrize(
+    ("maker", "faults"),
+    [
+        (True, Faults(drop_ouch_every=3, feed_loss=0.05, feed_reorder=0.02, seed=11)),
+        (False, Faults(drop_ouch_every=2, feed_loss=0.05, feed_reorder=0.02, seed=7)),
+    ],
+    ids=["maker", "taker"],
+)
+def test_a_chain_of_crashes_under_faults_ends_with_the_exchanges_view(
+    maker: bool, faults: Faults
+) -> None:
+    """Three runs on one OUCH session while the exchange drops the OUCH link every few
+    orders and loses and reorders feed packets: run 1 is killed right after the exchange
+    executed one of its orders (the Executed sent, never read); run 2 is killed while
+    inheriting, its Account Query answered but the response never read; run 3 inherits
+    both (run 1's orders and fills, run 2's query in the replay), cancels what is left
+    and trades to the end of the day. Its view is then the exchange's, order by order
+    over the three runs (``_assert_engine_is_the_exchange``). The red team's harness of
+    restarts under faults (the single-restart test has no faults, no crash mid-answer
+    and no second crash)."""
+
+    def strategy() -> Strategy:
+        if maker:
+            return MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        return ThresholdTaker(STRATEGY)
+
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], int]:
+        ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), faults=faults))
+        cfg = LiveConfig(
+            feed=("127.0.0.1", 0),
+            ouch=("127.0.0.1", ex.ouch50_port),
+            rerequest=ex.rerequest_address,
+            limits=RiskLimits(max_position=5_000),
+        )
+        assert ex.feed is not None and ex.ouch50 is not None
+        engines: list[LiveEngine] = []
+
+        async def launch() -> asyncio.Task[dict[str, Any]]:
+            eng = LiveEngine(strategy(), cfg)
+            engines.append(eng)  # before start: its query goes out inside it
+            await asyncio.wait_for(eng.start(), 40)
+            assert ex.feed is not None
+            ex.feed.target = eng.feed_address
+            return asyncio.create_task(eng.run())
+
+        send, handle = ex.account50.send, ex.ouch50.on_message
+        assert handle is not None
+        crashes: list[str] = []
+
+        def crash_if_executed() -> None:  # a maker's fill, or a taker's, answering its Enter
+            if not crashes and ex.account50.ledger.executed_notional:
+                crashes.append("run 1, its Executed unread")
+                _crash_now(engines[0])
+
+        def sent_unprompted(msg: Any) -> None:
+            send(msg)
+            crash_if_executed()
+
+        def answered(conn: Any, data: bytes) -> None:
+            handle(conn, data)
+            crash_if_executed()
+
+        ex.account50.send = sent_unprompted  # type: ignore[method-assign]
+        ex.ouch50.on_message = answered
+        task = await launch()
+        day = list(generate_day(8_000, 6, 3))
+        at = 0
+        while not crashes and at < 5_000:  # until one of run 1's orders is executed
+            await ex.run_flow(day[at : at + 250], rate=20_000)
+            at += 250
+            await asyncio.sleep(0.05)
+        assert crashes, "run 1 was executed"
+        await _crash(engines[0], task)
+        ex.account50.send = send  # type: ignore[method-assign]
+
+        def crash_at_the_query(conn: Any, data: bytes) -> None:
+            handle(conn, data)  # answered (sequenced), the answer never read
+            if len(crashes) == 1 and isinstance(v50.decode_inbound(data), v50.AccountQueryRequest):
+                crashes.append("run 2, inheriting")
+                _crash_now(engines[1])
+
+        ex.ouch50.on_message = crash_at_the_query
+        task = await launch()
+        await _crash(engines[1], task)
+        assert len(crashes) == 2 and engines[1].inherited is None
+        ex.ouch50.on_message = handle
+        task = await launch()
+        last = engines[2]
+        for _ in range(500):  # bounded: 5 s
+            if last.inherited is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert last.inherited is not None and last.runner.risk.armed
+        await ex.run_flow(day[at:], rate=20_000)
+        await asyncio.sleep(0.3)
+        await ex.feed.end_session()
+        report = await asyncio.wait_for(task, 30)
+        await ex.close()
+        return ex, last, report, engines[0].runner.manager.sent
+
+    ex, eng, report, run1_sent = run(main())
+    assert ex.ouch_drops >= 2 and report["feed"]["gaps"] > 0
+    inherited = report["inherited"]
+    assert inherited["orders"] > 0 and report["ouch"]["history"] > 0 and run1_sent > 0
+    own = [o for o in eng.runner.manager.orders.values() if not o.inherited]
+    assert own and min(o.user_ref_num for o in own if o.user_ref_num) > max(
+        o.user_ref_num for o in eng.runner.manager.orders.values() if o.inherited
+    )
+    assert report["kill_trips"] == 1  # the stop's, only
+    _assert_engine_is_the_exchange(ex, eng, report)
