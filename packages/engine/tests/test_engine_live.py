@@ -1306,29 +1306,25 @@ def test_a_strategy_behind_the_feed_holds_bounded_memory_and_loses_nothing() -> 
     _assert_books_equal(ex, eng)
 
 
-class _ReplaceOnAccept(Strategy):
-    """Offers 100 AAPL once the market trades, and replaces the offer's price as soon as
-    it is accepted; ``race`` runs right after the Replace is handed to the session (the
-    exchange has not read it yet)."""
+class _OfferThen(Strategy):
+    """Offers ``quantity`` AAPL once the market trades and, as soon as the offer is
+    accepted, calls ``then(ctx, offer)`` (a replace, a reduce: what the test races)."""
 
-    def __init__(self, race: Callable[[], None]) -> None:
+    def __init__(self, quantity: int, then: Callable[[Any, Any], None]) -> None:
         super().__init__()
-        self.race = race
+        self.quantity = quantity
+        self.then = then
         self.offer: Any = None
-        self.replacement: Any = None
 
     async def on_instrument_state(self, state: Any) -> None:
         ctx = self.ctx
         assert ctx is not None
         if self.offer is None and ctx.is_trading(state.symbol):
-            self.offer = ctx.orders.submit(state.symbol, "S", 100, 1_000_000)
+            self.offer = ctx.orders.submit(state.symbol, "S", self.quantity, 1_000_000)
 
     async def on_order_update(self, update: Any) -> None:
-        ctx = self.ctx
-        assert ctx is not None
         if update.kind == "accepted" and update.order is self.offer:
-            self.replacement = ctx.orders.replace(self.offer, price=1_000_100)
-            self.race()
+            self.then(self.ctx, self.offer)
 
 
 def test_a_replace_the_venue_ignores_is_not_resent_or_left_unanswered() -> None:
@@ -1339,15 +1335,18 @@ def test_a_replace_the_venue_ignores_is_not_resent_or_left_unanswered() -> None:
     the report says nothing is unanswered. Before, it stayed in ``ouch.unacked`` for the
     session, resent after every reconnect (``ouch.resent``)."""
 
-    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], _ReplaceOnAccept]:
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], Any]:
         holder: list[Exchange] = []
+        replacement: list[Any] = []
 
-        def take_the_offer() -> None:  # the flow's buy, ahead of the Replace
+        def replace_then_take_the_offer(ctx: Any, offer: Any) -> None:
+            # the Replace is handed to the session; the flow's buy gets there first
+            replacement.append(ctx.orders.replace(offer, price=1_000_100))
             ex = holder[0]
             ex.engine.submit("AAPL", "B", 100, 1_000_000)
             ex.flush()
 
-        strat = _ReplaceOnAccept(take_the_offer)
+        strat = _OfferThen(100, replace_then_take_the_offer)
         ex, eng = await _pair(strategy=strat)
         holder.append(ex)
         task = asyncio.create_task(eng.run())
@@ -1357,9 +1356,9 @@ def test_a_replace_the_venue_ignores_is_not_resent_or_left_unanswered() -> None:
         m = eng.runner.manager
         for _ in range(200):  # the execution, then the replacement ended (bounded: 2 s)
             await asyncio.sleep(0.01)
-            if strat.replacement is not None and not strat.replacement.is_open:
+            if replacement and not replacement[0].is_open:
                 break
-        assert strat.offer.filled_qty == 100 and strat.replacement.state is OrderState.DONE
+        assert strat.offer.filled_qty == 100 and replacement[0].state is OrderState.DONE
         assert ex.account50.ignored >= 1, "the exchange ignored the Replace"
         connections = eng.client.connections if eng.client is not None else 0
         ex.drop_ouch()  # a reconnect resends what is still waiting for an answer
@@ -1373,36 +1372,16 @@ def test_a_replace_the_venue_ignores_is_not_resent_or_left_unanswered() -> None:
         report = await asyncio.wait_for(task, 10)
         await ex.close()
         assert m.open_orders() == []
-        return ex, eng, report, strat
+        return ex, eng, report, replacement[0]
 
-    ex, eng, report, strat = run(main())
+    ex, eng, report, replaced = run(main())
     assert report["ouch"]["connections"] >= 2, "the link was dropped and came back"
     assert report["ouch"]["unacked"] == 0, "the ignored Replace is not waiting for an answer"
     assert report["ouch"]["resent"] == 0, "nothing to resend: every request was answered"
-    assert strat.replacement.user_ref_num not in ex.account50.records
+    assert replaced.user_ref_num not in ex.account50.records
     assert report["positions"] == {"AAPL": -100}
     _assert_agree(ex, eng)
     _assert_books_equal(ex, eng)
-
-
-class _ReduceOnAccept(Strategy):
-    """Offers 300 AAPL once the market trades and, accepted, reduces it to 100."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.offer: Any = None
-
-    async def on_instrument_state(self, state: Any) -> None:
-        ctx = self.ctx
-        assert ctx is not None
-        if self.offer is None and ctx.is_trading(state.symbol):
-            self.offer = ctx.orders.submit(state.symbol, "S", 300, 1_000_000)
-
-    async def on_order_update(self, update: Any) -> None:
-        ctx = self.ctx
-        assert ctx is not None
-        if update.kind == "accepted" and update.order is self.offer:
-            ctx.orders.cancel(self.offer, remaining=100)
 
 
 def test_a_cancel_sent_after_a_reduce_is_resent_when_the_link_loses_it() -> None:
@@ -1414,8 +1393,8 @@ def test_a_cancel_sent_after_a_reduce_is_resent_when_the_link_loses_it() -> None
     100 shares stayed on the exchange's book after the engine logged out (its shutdown
     does not cancel an order again whose cancel it believes in flight)."""
 
-    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], _ReduceOnAccept]:
-        strat = _ReduceOnAccept()
+    async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], _OfferThen]:
+        strat = _OfferThen(300, lambda ctx, offer: ctx.orders.cancel(offer, remaining=100))
         ex, eng = await _pair(strategy=strat)
         assert ex.ouch50 is not None
         handle = ex.ouch50.on_message
