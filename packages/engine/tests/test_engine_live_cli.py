@@ -263,22 +263,24 @@ def test_live_exits_1_when_orders_are_left_open_at_the_stop() -> None:
         return parse_client_packet(await reader.readexactly(size))
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            login = await read_packet(reader)
-            assert isinstance(login, LoginRequest)
-            if login.requested_sequence_number == 0:  # the probe: one message of history
-                writer.write(build_packet(LoginAccepted("OUCH01", 2)))
-                await read_packet(reader)
-                return
-            writer.write(build_packet(LoginAccepted("OUCH01", 1)))
-            writer.write(build_packet(SequencedData(v50.encode(accepted))))
-            while True:  # answers the Account Query, never the cancel
-                packet = await read_packet(reader)
-                data = getattr(packet, "message", None)
-                if data and isinstance(v50.decode_inbound(data), v50.AccountQueryRequest):
-                    response = v50.encode(v50.AccountQueryResponse(2, 5))
-                    writer.write(build_packet(SequencedData(response)))
-        writer.close()
+        try:  # closed on every path (an unclosed writer warns when collected later)
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                login = await read_packet(reader)
+                assert isinstance(login, LoginRequest)
+                if login.requested_sequence_number == 0:  # the probe: one message of history
+                    writer.write(build_packet(LoginAccepted("OUCH01", 2)))
+                    await read_packet(reader)
+                    return
+                writer.write(build_packet(LoginAccepted("OUCH01", 1)))
+                writer.write(build_packet(SequencedData(v50.encode(accepted))))
+                while True:  # answers the Account Query, never the cancel
+                    packet = await read_packet(reader)
+                    data = getattr(packet, "message", None)
+                    if data and isinstance(v50.decode_inbound(data), v50.AccountQueryRequest):
+                        response = v50.encode(v50.AccountQueryResponse(2, 5))
+                        writer.write(build_packet(SequencedData(response)))
+        finally:
+            writer.close()
 
     def serve() -> None:
         async def main() -> None:
