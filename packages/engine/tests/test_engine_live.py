@@ -1516,11 +1516,20 @@ def test_an_ouch_stream_the_exchange_reset_trips_the_kill_switch_and_is_heard(
         task = asyncio.create_task(eng.run())
         day = list(generate_day(5_000, 6, 3))
         await ex.run_flow(day[:2_500], rate=20_000)
-        await asyncio.sleep(0.3)
         assert ex.ouch50 is not None and eng.client is not None
-        delivered = eng.client.core.next_sequence - 1
-        assert delivered > 5 and eng.runner.manager.open_orders(), "answers delivered"
         old = ex.ouch50.core
+        for _ in range(500):  # bounded: 5 s
+            # quiet: every answer of the old stream delivered, no request unanswered, so
+            # the restart loses nothing in flight (what it would lose is no engine's to
+            # know: the kill switch says reconcile) and both sides can be compared
+            await asyncio.sleep(0.01)
+            if eng.client.core.next_sequence == len(old.stream) + 1 and not (
+                eng.runner.unacked_count()
+            ):
+                break
+        delivered = eng.client.core.next_sequence - 1
+        assert delivered == len(old.stream) and not eng.runner.unacked_count(), "quiet"
+        assert delivered > 5 and eng.runner.manager.open_orders(), "answers delivered"
         fresh = SoupServer(
             ex.config.users, session=old.session, max_rate=old.max_rate, burst=old.burst
         )
@@ -1555,7 +1564,7 @@ def test_an_ouch_stream_the_exchange_reset_trips_the_kill_switch_and_is_heard(
         if rec is None:  # refused, or a replacement that never came to be: nowhere
             assert not o.is_open and not o.filled_qty, ref
             continue
-        assert o.filled_qty == rec.executed, ref
+        assert o.chain_filled + o.filled_qty == rec.executed, ref  # over its replace chain
         assert o.is_open == (rec.state == "live"), ref
     assert report["orders"]["open"] == [] and report["ouch"]["unacked"] == 0
     _assert_agree(ex, eng)
