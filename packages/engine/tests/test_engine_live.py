@@ -125,6 +125,15 @@ def _assert_books_equal(ex: Exchange, eng: LiveEngine) -> None:
         assert book.l2() == xb.l2(), book.symbol
 
 
+async def _taker_against(handle: Any) -> tuple[asyncio.Server, LiveEngine]:
+    """A ``ThresholdTaker`` engine (not started) against a hand-written OUCH exchange:
+    ``handle``, an ``asyncio.start_server`` callback, serving on loopback."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    cfg = LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
+    return server, LiveEngine(ThresholdTaker(STRATEGY), cfg)
+
+
 async def _read_client_packet(reader: asyncio.StreamReader) -> object:
     """One SoupBinTCP packet from the engine, for the hand-written exchanges below."""
     from tickwire.soupbintcp.packets import parse_client_packet
@@ -463,10 +472,7 @@ def test_a_resume_past_the_sequence_asked_trips_the_kill_switch(
                             second_cancel.set()
             writer.close()
 
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        cfg = LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
-        eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
+        server, eng = await _taker_against(handle)
         await eng.start()
         try:
             assert eng.runner.risk.armed and eng.snapshot()["ouch"]["skipped"] == 2
@@ -700,10 +706,7 @@ def test_a_query_lost_with_the_link_is_asked_again() -> None:
                         answered.set()
             writer.close()
 
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        cfg = LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
-        eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
+        server, eng = await _taker_against(handle)
         await eng.start()
         task = asyncio.create_task(eng.run())
         try:
@@ -758,11 +761,7 @@ def test_an_unanswered_account_query_is_warned_of_once_and_orders_stay_held(
                     await _read_client_packet(reader)
             writer.close()
 
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        eng = LiveEngine(
-            ThresholdTaker(STRATEGY), LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
-        )
+        server, eng = await _taker_against(handle)
         eng.account_alert_after = 0.3
         await eng.start()
         task = asyncio.create_task(eng.run())
@@ -1616,10 +1615,7 @@ def test_replays_with_nothing_to_check_them_against_are_reported() -> None:
                     pass
             writer.close()
 
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        cfg = LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", port))
-        eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
+        server, eng = await _taker_against(handle)
         await eng.start()
         task = asyncio.create_task(eng.run())
         try:
