@@ -46,6 +46,23 @@ NO_FAULTS = Faults()
 FREE = FeeSchedule()
 
 
+def _config(ex: Exchange, **more: Any) -> LiveConfig:
+    """The engine's config against ``ex``: its OUCH port and re-request server, a 5,000
+    share position limit, and ``more``."""
+    return LiveConfig(
+        feed=("127.0.0.1", 0),
+        ouch=("127.0.0.1", ex.ouch50_port),
+        rerequest=ex.rerequest_address,
+        limits=RiskLimits(max_position=5_000),
+        **more,
+    )
+
+
+def _maker() -> MarketMaker:
+    """The market maker these tests run (three symbols, requoting at once)."""
+    return MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+
+
 async def _pair(
     faults: Faults = NO_FAULTS,
     control: str | None = None,
@@ -55,15 +72,8 @@ async def _pair(
     fees: FeeSchedule = FREE,
 ) -> tuple[Exchange, LiveEngine]:
     ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), faults=faults))
-    cfg = LiveConfig(
-        feed=("127.0.0.1", 0),
-        ouch=("127.0.0.1", ex.ouch50_port),
-        rerequest=ex.rerequest_address,
-        limits=RiskLimits(max_position=5_000),
-        control=control,
-        report=report,
-        first_user_ref_num=first_user_ref_num,
-        fees=fees,
+    cfg = _config(
+        ex, control=control, report=report, first_user_ref_num=first_user_ref_num, fees=fees
     )
     eng = LiveEngine(strategy if strategy is not None else ThresholdTaker(STRATEGY), cfg)
     await eng.start()
@@ -281,7 +291,7 @@ def test_matching_price_time_priority() -> None:
 def test_market_maker_quotes_replaced_and_hit_by_flow_positions_agree() -> None:
     """Resting quotes, replaces and cancels (OUCH 5.0 Replace and Cancel), filled by the
     background flow as the maker (executions arriving unprompted)."""
-    mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+    mm = _maker()
     ex, eng, report = run(_session(messages=5_000, rate=20_000, strategy=mm))
     states = report["orders"]["states"]
     assert states.get("done", 0) > 0
@@ -306,7 +316,7 @@ def test_live_fees_charge_every_execution_as_the_schedule_says() -> None:
         if isinstance(msg, v50.OrderExecuted):
             executions.append(msg)
 
-    mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+    mm = _maker()
     ex, eng, report = run(
         _session(messages=5_000, rate=20_000, strategy=mm, fees=fees, on_ouch=tap)
     )
@@ -335,13 +345,7 @@ def test_a_pinned_feed_session_holds_against_packets_nobody_published() -> None:
     async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], bool]:
         ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
         session = ex.config.feed_session
-        cfg = LiveConfig(
-            feed=("127.0.0.1", 0),
-            ouch=("127.0.0.1", ex.ouch50_port),
-            rerequest=ex.rerequest_address,
-            limits=RiskLimits(max_position=5_000),
-            feed_session=session,
-        )
+        cfg = _config(ex, feed_session=session)
         eng = LiveEngine(ThresholdTaker(STRATEGY), cfg)
         await eng.start()
         assert ex.feed is not None
@@ -547,19 +551,11 @@ def test_a_restart_on_a_session_with_history_inherits_it(
     The old engine took the replayed executions for orders it did not know and tripped
     its kill switch, and numbered its orders from 1 again (ignored by the exchange)."""
 
-    def maker() -> MarketMaker:
-        return MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
-
     async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], dict[str, Any]]:
         ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
         assert (await _account_query(ex)).next_user_ref_num == 1  # an earlier login's
-        cfg = LiveConfig(
-            feed=("127.0.0.1", 0),
-            ouch=("127.0.0.1", ex.ouch50_port),
-            rerequest=ex.rerequest_address,
-            limits=RiskLimits(max_position=5_000),
-        )
-        eng1 = LiveEngine(maker(), cfg)
+        cfg = _config(ex)
+        eng1 = LiveEngine(_maker(), cfg)
         await eng1.start()
         assert ex.feed is not None
         ex.feed.target = eng1.feed_address
@@ -580,7 +576,7 @@ def test_a_restart_on_a_session_with_history_inherits_it(
         }  # fmt: skip
         before["run1"] = eng1.snapshot()
         caplog.clear()
-        eng2 = LiveEngine(maker(), cfg)
+        eng2 = LiveEngine(_maker(), cfg)
         await eng2.start()
         ex.feed.target = eng2.feed_address
         task2 = asyncio.create_task(eng2.run())
@@ -1460,7 +1456,7 @@ def test_the_ouch_session_ended_by_the_exchange_trips_the_kill_switch(
     them as pending."""
 
     async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], int, dict[str, Any]]:
-        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        mm = _maker()
         ex, eng = await _pair(strategy=mm)
         task = asyncio.create_task(eng.run())
         day = list(generate_day(5_000, 6, 3))
@@ -1510,7 +1506,7 @@ def test_an_ouch_stream_the_exchange_reset_trips_the_kill_switch_and_is_heard(
     from tickwire.soupbintcp.session import SoupServer
 
     async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], dict[str, Any], int]:
-        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        mm = _maker()
         ex, eng = await _pair(strategy=mm)
         task = asyncio.create_task(eng.run())
         day = list(generate_day(5_000, 6, 3))
@@ -1705,7 +1701,7 @@ def test_a_market_maker_under_faults_ends_with_the_exchanges_view(
     (each run about 0.2 s of CPU)."""
 
     async def main() -> tuple[Exchange, LiveEngine, dict[str, Any]]:
-        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        mm = _maker()
         ex, eng = await _pair(faults, strategy=mm)
         task = asyncio.create_task(eng.run())
         flow = _halted_day(6_000, 1_000, 4_000) if halted else generate_day(5_000, 6, 3)
@@ -1741,18 +1737,10 @@ def test_an_ouch_stream_reset_while_inheriting_still_ends_the_inheriting(
     or not, and the report said it still waited."""
     from tickwire.soupbintcp.session import SoupServer
 
-    def maker() -> MarketMaker:
-        return MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
-
     async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], dict[str, Any], int]:
         ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9)))
-        cfg = LiveConfig(
-            feed=("127.0.0.1", 0),
-            ouch=("127.0.0.1", ex.ouch50_port),
-            rerequest=ex.rerequest_address,
-            limits=RiskLimits(max_position=5_000),
-        )
-        eng1 = LiveEngine(maker(), cfg)
+        cfg = _config(ex)
+        eng1 = LiveEngine(_maker(), cfg)
         await eng1.start()
         assert ex.feed is not None and ex.ouch50 is not None
         ex.feed.target = eng1.feed_address
@@ -1779,7 +1767,7 @@ def test_an_ouch_stream_reset_while_inheriting_still_ends_the_inheriting(
             handle(conn, data)
 
         ex.ouch50.on_message = reset_at_the_query
-        eng2 = LiveEngine(maker(), cfg)
+        eng2 = LiveEngine(_maker(), cfg)
         await eng2.start()
         ex.feed.target = eng2.feed_address
         task2 = asyncio.create_task(eng2.run())
@@ -1824,7 +1812,7 @@ def test_orders_left_open_at_the_stop_are_warned_of(caplog: pytest.LogCaptureFix
     now: ``test_engine_live_cli.py::test_live_exits_1_when_orders_are_left_open_at_the_stop``)."""
 
     async def main() -> tuple[dict[str, Any], int]:
-        mm = MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+        mm = _maker()
         ex, eng = await _pair(strategy=mm)
         task = asyncio.create_task(eng.run())
         await ex.run_flow(list(generate_day(5_000, 6, 3))[:2_500], rate=20_000)
@@ -1887,17 +1875,12 @@ def test_a_chain_of_crashes_under_faults_ends_with_the_exchanges_view(
 
     def strategy() -> Strategy:
         if maker:
-            return MarketMaker({"max_symbols": 3, "requote_ns": 0, "improve_spread_ticks": 1})
+            return _maker()
         return ThresholdTaker(STRATEGY)
 
     async def main() -> tuple[Exchange, LiveEngine, dict[str, Any], int]:
         ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), faults=faults))
-        cfg = LiveConfig(
-            feed=("127.0.0.1", 0),
-            ouch=("127.0.0.1", ex.ouch50_port),
-            rerequest=ex.rerequest_address,
-            limits=RiskLimits(max_position=5_000),
-        )
+        cfg = _config(ex)
         assert ex.feed is not None and ex.ouch50 is not None
         engines: list[LiveEngine] = []
 
