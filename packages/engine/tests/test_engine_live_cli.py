@@ -327,7 +327,7 @@ def test_live_exits_1_when_orders_are_left_open_at_the_stop() -> None:
     assert live.returncode == 1, err
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and errors[0].endswith(
-        "live: error: stopped with 1 orders still open and 1 requests unanswered: the "
-        "exchange may still hold them; reconcile with it (the report's orders.open, "
-        "ouch.unacked)"
+        "live: error: stopped with 1 orders still open and 1 requests unanswered (no "
+        "answer in 2 s): the exchange may still hold them; reconcile with it (the report's "
+        "orders.open, ouch.unacked)"
     ), err

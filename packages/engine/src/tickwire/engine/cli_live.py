@@ -297,13 +297,6 @@ async def _live(args: argparse.Namespace) -> int:
         # down and reported; its error follows as the command's one line, exit 1).
         if engine.report is not None:
             print(json.dumps(engine.report), flush=True)
-    report = engine.report
-    if report is not None and (report["orders"]["open"] or report["ouch"]["unacked"]):
-        from tickwire.engine.live import OrdersLeftOpen
-
-        raise OrdersLeftOpen(
-            f"stopped with {len(report['orders']['open'])} orders still open and "
-            f"{report['ouch']['unacked']} requests unanswered: the exchange may still hold "
-            "them; reconcile with it (the report's orders.open, ouch.unacked)"
-        )
+    if engine.left_open is not None:  # said once by the engine at the stop: exit 1
+        raise engine.left_open
     return 0

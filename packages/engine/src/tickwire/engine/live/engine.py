@@ -394,6 +394,8 @@ class LiveEngine:
         self.control_timeout = CONTROL_TIMEOUT
         self._task: asyncio.Task[None] | None = None
         self._report: dict[str, Any] | None = None
+        # Set at the stop when orders were left open or requests unanswered (_warn_left_open)
+        self.left_open: OrdersLeftOpen | None = None
 
     # -- set up ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -1008,29 +1010,29 @@ class LiveEngine:
 
     def _warn_left_open(self) -> None:
         """At the stop, after the wait for the cancels' answers: warn when orders are still
-        open or requests unanswered.
+        open or requests unanswered, and keep the error in :attr:`left_open`.
 
         Rule: the shutdown cancels every open order and waits
         :attr:`LiveConfig.shutdown_timeout` seconds for the answers; what is still open or
         unanswered then (the OUCH link down at the stop, the exchange not answering) may
         rest at the exchange after the engine is gone: one WARNING names the counts, the
         report has them (``orders.open``, ``ouch.unacked``) and the ``live`` command
-        exits 1 (:class:`OrdersLeftOpen`). Why: the engine logged out and exited 0 with
-        quotes still resting at the exchange, said only inside the report's JSON. Test:
+        raises :attr:`left_open`, exit 1: decided here once. Why: the engine logged out
+        and exited 0 with quotes still resting at the exchange, said only inside the
+        report's JSON. Test:
         ``test_engine_live.py::test_orders_left_open_at_the_stop_are_warned_of``,
         ``test_engine_live_cli.py::test_live_exits_1_when_orders_are_left_open_at_the_stop``.
         """
         left = len(self.runner.manager.open_orders())
         unanswered = self.runner.unacked_count()
         if left or unanswered:
-            log.warning(
-                "stopped with %d orders still open and %d requests unanswered (no answer "
-                "in %g s): the exchange may still hold them; reconcile with it (the "
-                "report's orders.open, ouch.unacked)",
-                left,
-                unanswered,
-                self.config.shutdown_timeout,
+            self.left_open = OrdersLeftOpen(
+                f"stopped with {left} orders still open and {unanswered} requests "
+                f"unanswered (no answer in {self.config.shutdown_timeout:g} s): the exchange "
+                "may still hold them; reconcile with it (the report's orders.open, "
+                "ouch.unacked)"
             )
+            log.warning("%s", self.left_open)
 
     # -- state ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
