@@ -255,6 +255,34 @@ def test_an_execution_beyond_the_order_trips_the_live_kill_switch() -> None:
     assert "KILLED" in text and "executions beyond the order" in text
 
 
+def test_a_broken_trade_trips_the_live_kill_switch_and_is_shown() -> None:
+    """Through the live runner's OUCH path: a Broken Trade of one of the engine's orders
+    (OUCH 5.0 section 3.7: "the trade is no longer good and will not clear") trips the
+    kill switch, the report counts it (``orders.broken_trades``) and the dashboard says
+    so; the position stays as booked, to reconcile. The old engine took it silently,
+    armed, its position 100 shares off what clears."""
+    import asyncio
+
+    eng = _engine()
+    order = eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+
+    async def main() -> None:
+        ref = order.user_ref_num
+        acc = v50.OrderAccepted(1, ref, "B", 100, "AAPL", 1_500_000, "0", "Y", 9, "P", "N",
+                                "N", "L", order.cl_ord_id)  # fmt: skip
+        exe = v50.OrderExecuted(2, ref, 100, 1_500_000, "A", 77)
+        broken = v50.BrokenTrade(3, ref, 77, "E", order.cl_ord_id)
+        for msg in (acc, exe, broken):
+            await eng.runner._dispatch("ouch", v50.encode(msg))
+
+    asyncio.run(main())
+    snap = eng.snapshot()
+    assert snap["armed"] is False and snap["orders"]["broken_trades"] == 1
+    assert snap["positions"] == {"AAPL": 100}
+    text = _text(snap)
+    assert "KILLED" in text and "broken trades" in text
+
+
 def test_a_feed_copy_that_differs_trips_the_live_kill_switch_once() -> None:
     """The receiver's Conflict (a forged packet of the session was applied, or is the
     copy now): the kill switch trips, the open order is cancelled, a flood trips it

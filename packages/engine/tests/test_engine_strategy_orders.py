@@ -22,7 +22,7 @@ def _manager() -> tuple[OrderManager, list[OrderUpdate]]:
 def _accept(m: OrderManager, ref: int, qty: int) -> None:
     o = m.orders[ref]
     orn = 9000 + ref
-    args = (o.price, o.time_in_force, "Y", orn, "P", "N", "N", "L", o.cl_ord_id)
+    args = (o.price, o.time_in_force, "Y", orn, o.capacity, "N", "N", "L", o.cl_ord_id)
     m.on_message(v50.OrderAccepted(1, ref, o.side, qty, o.symbol, *args))
 
 
@@ -216,6 +216,9 @@ def _venue_lies() -> dict[str, list[object]]:
     def exe(ref: int, qty: int) -> v50.OrderExecuted:
         return v50.OrderExecuted(2, ref, qty, PX, "A", 1)
 
+    def exe_at(ref: int, qty: int, price: int) -> v50.OrderExecuted:
+        return v50.OrderExecuted(2, ref, qty, price, "A", 1)
+
     def rep(orig: int, ref: int, qty: int, state: str = "L") -> v50.OrderReplaced:
         args = ("B", qty, "AAPL", PX, "0", "Y", 10, "P", "N", "N", state, "x")
         return v50.OrderReplaced(4, orig, ref, *args)
@@ -242,6 +245,23 @@ def _venue_lies() -> dict[str, list[object]]:
         "replaced_with_more_than_sent": [acc(1, 100), "replace", rep(1, 2, 900), exe(2, 900)],
         "modified_unasked": [acc(1, 100), v50.OrderModified(5, 1, "B", 900), exe(1, 900)],
         "accepted_as_another_side_and_symbol": [acc(1, 100, "S", "MSFT"), exe(1, 100)],
+        # a Replace is answered by an Order Replaced, "one and only one" (OUCH 5.0 3.3)
+        "replacement_accepted_as_an_enter": [
+            acc(1, 100),
+            "replace",
+            acc(2, 100),
+            exe(2, 100),
+            exe(1, 100),
+        ],
+        # a buy limit executed above its price (then a message about no order)
+        "executed_above_the_limit": [
+            acc(1, 100),
+            exe_at(1, 100, PX + 5000),
+            v50.SystemEvent(6, "Q"),
+        ],
+        # "You will always get an Executed Order Message prior to getting a Broken Trade
+        # Message for a given execution" (3.7): the position booked is not what clears
+        "broken_trade": [acc(1, 100), exe(1, 50), v50.BrokenTrade(5, 1, 99, "E", "x")],
         "dead_replaced_by_a_ref_never_sent": [
             acc(1, 100),
             rep(1, 777, 0, state="D"),
@@ -283,12 +303,15 @@ def test_answers_beyond_what_was_sent_trip_the_kill_switch(
         else:
             pytest.fail("the kill switch is still armed")
     assert refused in ([], [True])  # no second order went out
-    assert m.distrusted_answers + m.unexpected_replacements == 1
+    assert m.distrusted_answers + m.unexpected_replacements + m.broken_trades == 1
     assert len(caplog.records) == 1 and "kill switch tripped" in caplog.messages[0]
     # Risk counts what it approved less what the venue executed or cancelled before the
     # lie (nothing freed, nothing inflated by it).
     left = {"accepted_twice": 40, "dead_order_accepted_again": 0}
     left["replaced_after_the_original_filled"] = 0
+    left["replacement_accepted_as_an_enter"] = 200  # the chain's members, as sent
+    left["executed_above_the_limit"] = 0
+    left["broken_trade"] = 50
     assert sum(o.remaining for o in risk._open.values()) == left.get(case, 100)
 
 
@@ -704,3 +727,125 @@ def test_an_answer_naming_narrower_terms_is_taken() -> None:
     assert new is not None and new.state is OrderState.PENDING
     rep = sent[-1]
     assert isinstance(rep, v50.ReplaceOrder) and rep.appendages == ten
+
+
+def _fields_lies() -> dict[str, tuple[bool, dict[str, object]]]:
+    """An Order Accepted (``False``) or Order Replaced (``True``: of a live order, the
+    replace raising the price by 100) naming a field other than the request sent, which
+    OUCH 5.0 echoes "as entered" (Capacity "specified on the order", Cross Type, and the
+    Intermarket Sweep Eligibility echoed with them), or a price worse than sent ("always
+    better than or equal to the entered price")."""
+    return {
+        "accepted_as_another_capacity": (False, {"capacity": "A"}),
+        "accepted_as_an_on_close_cross": (False, {"cross_type": "C"}),
+        "accepted_as_an_intermarket_sweep": (False, {"intermarket_sweep_eligibility": "Y"}),
+        "accepted_at_a_worse_price": (False, {"price": PX + 100}),
+        "replaced_as_an_opening_cross": (True, {"cross_type": "O"}),
+        "replaced_as_another_capacity": (True, {"capacity": "R"}),
+        "replaced_at_a_worse_price": (True, {"price": PX + 200}),
+    }
+
+
+def _answer(m: OrderManager, msg: object, **fields: object) -> None:
+    """The honest answer to ``msg`` (an Enter or a Replace the manager sent), with
+    ``fields`` changed."""
+    import dataclasses
+
+    if isinstance(msg, v50.EnterOrder):
+        ans: object = v50.OrderAccepted(1, msg.user_ref_num, msg.side, msg.quantity,
+                                        msg.symbol, msg.price, msg.time_in_force, "Y",
+                                        9000 + msg.user_ref_num, msg.capacity, "N",
+                                        msg.cross_type, "L", msg.cl_ord_id, msg.appendages)  # fmt: skip
+    else:
+        assert isinstance(msg, v50.ReplaceOrder)
+        ans = v50.OrderReplaced(2, msg.orig_user_ref_num, msg.user_ref_num, "B", msg.quantity,
+                                "AAPL", msg.price, msg.time_in_force, "Y",
+                                9000 + msg.user_ref_num, "P", "N", "N", "L", msg.cl_ord_id,
+                                msg.appendages)  # fmt: skip
+    m.on_message(dataclasses.replace(ans, **fields))  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize("case", list(_fields_lies()))
+def test_an_answer_naming_other_fields_than_entered_trips_the_kill_switch(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The venue says it holds the order on terms the strategy never sent (an agency
+    order as principal, a continuous order in the closing cross, an order flagged as an
+    intermarket sweep, a buy priced above its limit): the kill switch trips
+    (``distrusted_answers``), the order stays live and counted, at the price sent. The
+    old manager compared none of these and traded on, armed."""
+    replaced, fields = _fields_lies()[case]
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7)
+    o = m.submit("AAPL", "B", 100, PX)
+    if replaced:
+        _answer(m, sent[-1])
+        new = m.replace(o, price=PX + 100)
+        assert new is not None
+        o = new
+    assert risk.armed and m.distrusted_answers == 0
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        _answer(m, sent[-1], **fields)
+    assert not risk.armed and m.distrusted_answers == 1, case
+    assert len(caplog.records) == 1 and "kill switch tripped" in caplog.messages[0]
+    assert o.state is OrderState.LIVE and o.open_qty == 100
+    assert o.tracked.price == o.price  # the price sent, not the worse one
+
+
+def test_answers_within_what_the_spec_lets_a_venue_change_are_trusted() -> None:
+    """What OUCH 5.0 lets an answer change is the venue's word: a better price (a buy
+    re-priced lower), another Display ("the accepted display"); an inherited order takes
+    its Capacity, Intermarket Sweep Eligibility and Cross Type from its replayed Order
+    Accepted, so their echo on its replace is trusted, and so is this run's own order
+    sent with the manager's ``capacity``."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7, capacity="A")
+    o = m.submit("AAPL", "B", 100, PX)
+    _answer(m, sent[-1], price=PX - 100, display="N")
+    assert o.tracked.price == PX - 100 and o.state is OrderState.LIVE
+    m2 = OrderManager(sent.append, RiskEngine(RiskLimits()), lambda: 7)
+    m2.inheriting = True
+    m2.on_message(v50.OrderAccepted(1, 1, "B", 100, "AAPL", PX, "0", "Y", 9001, "R",
+                                    "Y", "C", "L", "X1"))  # fmt: skip
+    m2.inherit(4)
+    (old,) = m2.inherited_open()
+    new = m2.replace(old, price=PX - 100)
+    assert new is not None
+    r = sent[-1]
+    assert isinstance(r, v50.ReplaceOrder)
+    m2.on_message(v50.OrderReplaced(2, 1, r.user_ref_num, "B", 100, "AAPL", r.price, "0", "Y",
+                                    9002, "R", "N", "C", "L", r.cl_ord_id))  # fmt: skip
+    assert new.state is OrderState.LIVE
+    assert (m.distrusted_answers, m2.distrusted_answers) == (0, 0)
+    assert risk.armed and m2.risk.armed
+
+
+def test_a_cancel_no_order_explains_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An Order Canceled of an order already filled changes nothing and tells the
+    strategy nothing; one decrementing more shares than the order has open, or none,
+    ends (or leaves) the order as the venue says; each trips the kill switch
+    (``distrusted_answers``). The old manager took each silently, armed: a filled order
+    was told ``cancelled`` to the strategy (900 shares of it for a 100-share order)."""
+    risk = RiskEngine(RiskLimits())
+    updates: list[OrderUpdate] = []
+    m = OrderManager(lambda msg: None, risk, lambda: 7, on_update=updates.append)
+    cases = [("filled", 100, OrderState.DONE), ("more", 900, OrderState.DONE)]
+    cases.append(("none", 0, OrderState.LIVE))
+    for case, dec, state in cases:
+        risk.arm()
+        o = m.submit("AAPL", "B", 100, PX)
+        _accept(m, o.user_ref_num, 100)
+        if case == "filled":
+            m.on_message(v50.OrderExecuted(2, o.user_ref_num, 100, PX, "A", 7))
+        seen = len(updates)
+        with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+            m.on_message(v50.OrderCanceled(3, o.user_ref_num, dec, "U"))
+        assert not risk.armed, case
+        assert o.state is state and o.filled_qty == (100 if case == "filled" else 0), case
+        told = [u.kind for u in updates[seen:]]
+        assert told == ([] if case == "filled" else ["cancelled"]), case
+    assert m.distrusted_answers == 3 and risk.ledger.position("AAPL") == 100

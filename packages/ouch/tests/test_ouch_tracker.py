@@ -332,3 +332,113 @@ def test_ouch_tracker_a_rejected_live_order_stays_live() -> None:
     book.on_message(v50.Rejected(6, r.user_ref_num, 0x15, "x"))
     assert (o.state, o.quantity, new.state, o.replaced_by) == ("live", 100, "rejected", None)
     assert book.tracker.distrusted == 1
+
+
+def test_ouch_tracker_a_price_worse_than_sent_is_distrusted() -> None:
+    """OUCH 5.0 section 3 (Order Accepted, Order Replaced): "The accepted price will always
+    be better than or equal to the entered price". A buy accepted above its price, a sell
+    below it, or a replacement replaced at a worse price than the Replace sent is
+    distrusted and the order keeps the price sent; a better price (the venue re-priced it)
+    is the order's. The old tracker took any price silently: a buy at $1.00 resting at
+    $1.10."""
+    t: OrderTracker[int] = OrderTracker()
+    buy = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    c = t.on_message(dataclasses.replace(_accepted50(1, 100), price=110))
+    assert c is not None and c.distrust == "price 110 for a 'B' order sent at 100 (worse)"
+    assert (buy.state, buy.price, t.distrusted) == ("live", 100, 1)
+    sell = t.sent(TrackedOrder(2, "AAPL", "S", 100, 100))
+    c = t.on_message(dataclasses.replace(_accepted50(2, 100), side="S", price=90))
+    assert c is not None and c.distrust and (sell.price, t.distrusted) == (100, 2)
+    better = t.sent(TrackedOrder(3, "AAPL", "B", 100, 100))
+    c = t.on_message(dataclasses.replace(_accepted50(3, 100), price=95))
+    assert c is not None and not c.distrust and (better.price, t.distrusted) == (95, 2)
+    new = t.sent(TrackedOrder(4, "AAPL", "B", 98, 100, replaces=3))
+    c = t.on_message(_replaced50(3, 4, 100))  # at 99: worse than the 98 sent
+    assert c is not None and c.distrust == "price 99 for a 'B' order sent at 98 (worse)"
+    assert (new.state, new.price, t.distrusted) == ("live", 98, 3)
+    # 4.2 alike: a sell accepted below its price.
+    t42: OrderTracker[str] = OrderTracker()
+    s42 = t42.sent(TrackedOrder("A1", "AAPL", "S", 101, 100))
+    c = t42.on_message(dataclasses.replace(_accepted42("A1", 100), buy_sell_indicator="S"))
+    assert c is not None and c.distrust and (s42.price, t42.distrusted) == (101, 1)
+
+
+def test_ouch_tracker_a_cancel_no_order_explains_is_distrusted() -> None:
+    """An Order Canceled (or AIQ Canceled) decrements shares open: "the number of shares
+    being decremented from the order". One naming an order already over (filled,
+    cancelled, replaced away, rejected) changes nothing; one decrementing more shares than
+    the order has open, or none, is applied (the order ends when nothing is left) and
+    distrusted. The old tracker took each silently (a filled order cancelled again, 900
+    shares cancelled of 100)."""
+    t: OrderTracker[int] = OrderTracker()
+    o = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(1, 100))
+    t.on_message(v50.OrderExecuted(2, 1, 100, 100, "A", 1))
+    c = t.on_message(v50.OrderCanceled(3, 1, 100, "U"))  # of an order filled
+    assert c is not None and c.ignored and c.distrust == "canceled of an order dead"
+    assert (o.state, o.filled, t.distrusted) == ("dead", 100, 1)
+    c = t.on_message(v50.AiqCanceled(3, 1, 100, "Q", 100, 100, "A", "N"))
+    assert c is not None and c.ignored and t.distrusted == 2
+    r = t.sent(TrackedOrder(2, "AAPL", "B", 100, 100))
+    t.on_message(v50.Rejected(3, 2, 0x13, "x"))
+    c = t.on_message(v50.OrderCanceled(3, 2, 100, "U"))  # of an order rejected
+    assert c is not None and c.ignored and (r.state, t.distrusted) == ("rejected", 3)
+    more = t.sent(TrackedOrder(3, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(3, 100))
+    c = t.on_message(v50.OrderCanceled(4, 3, 900, "U"))
+    assert c is not None and not c.ignored and c.distrust == "900 shares canceled, 100 open"
+    assert (more.state, more.quantity, t.distrusted) == ("dead", 0, 4)
+    zero = t.sent(TrackedOrder(4, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(4, 100))
+    c = t.on_message(v50.OrderCanceled(5, 4, 0, "U"))
+    assert c is not None and c.distrust == "0 shares canceled, 100 open"
+    assert (zero.state, zero.quantity, t.distrusted) == ("live", 100, 5)
+    # What an honest venue says is trusted: a partial cancel, then the rest.
+    ok = t.sent(TrackedOrder(5, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(5, 100))
+    for dec in (40, 60):
+        c = t.on_message(v50.OrderCanceled(6, 5, dec, "U"))
+        assert c is not None and not c.distrust
+    assert (ok.state, ok.quantity, t.distrusted) == ("dead", 0, 5)
+    # 4.2 alike: a cancel of a token already gone.
+    t42: OrderTracker[str] = OrderTracker()
+    t42.sent(TrackedOrder("A1", "AAPL", "B", 100, 100))
+    t42.on_message(_accepted42("A1", 100))
+    t42.on_message(v42.OrderCanceled(3, "A1", 100, "U"))
+    c = t42.on_message(v42.OrderCanceled(4, "A1", 100, "U"))
+    assert c is not None and c.ignored and t42.distrusted == 1
+
+
+def test_ouch_tracker_an_execution_beyond_the_shares_open_is_distrusted() -> None:
+    """An Order Executed of more shares than the order has open (or of an order already
+    over) is booked as the venue says (``filled``: the shares changed hands) and
+    distrusted, so a client book's user sees it (``OrderTracker.distrusted``). The old
+    tracker booked it silently."""
+    t: OrderTracker[int] = OrderTracker()
+    o = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(1, 100))
+    c = t.on_message(v50.OrderExecuted(2, 1, 60, 100, "A", 1))
+    assert c is not None and not c.distrust
+    c = t.on_message(v50.OrderExecuted(2, 1, 900, 100, "A", 2))
+    assert c is not None and not c.ignored and c.distrust == "900 shares executed, 40 open"
+    assert (o.state, o.filled, o.quantity, t.distrusted) == ("dead", 960, 0, 1)
+    c = t.on_message(v50.OrderExecuted(2, 1, 10, 100, "A", 3))  # after it was over
+    assert c is not None and c.distrust == "10 shares executed, 0 open"
+    assert (o.filled, t.distrusted) == (970, 2)
+
+
+def test_ouch_tracker_a_replacement_accepted_as_an_enter_changes_nothing() -> None:
+    """A Replace is answered by an Order Replaced ("one and only one of these two for each
+    replacement", OUCH 5.0 section 3.3; 4.2 the same): an Order Accepted naming the
+    replacement in flight is distrusted and changes nothing, the original live with its
+    Replace in flight. The old tracker made the replacement live beside its original, two
+    live orders for one chain."""
+    t: OrderTracker[int] = OrderTracker()
+    o = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(1, 100))
+    r = t.sent(TrackedOrder(2, "AAPL", "B", 100, 100, replaces=1))
+    c = t.on_message(_accepted50(2, 100))
+    assert c is not None and c.ignored and c.distrust == "accepted of a replacement"
+    assert (o.state, o.replaced_by, r.state, t.distrusted) == ("live", 2, "pending", 1)
+    c = t.on_message(_replaced50(1, 2, 100))  # the honest answer still comes
+    assert c is not None and not c.distrust and (o.state, r.state) == ("dead", "live")

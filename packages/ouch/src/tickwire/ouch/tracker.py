@@ -85,6 +85,7 @@ __all__ = [
     "OrderTracker",
     "TrackedOrder",
     "answer_for",
+    "worse_price",
 ]
 
 K = TypeVar("K", int, str)
@@ -136,6 +137,10 @@ EXPECTED_IN: dict[Event, frozenset[OrderState]] = {
     Event.REPLACED: frozenset({OrderState.PENDING}),
     Event.REPLACED_DEAD: frozenset({OrderState.PENDING}),
     Event.MODIFIED: frozenset({OrderState.LIVE}),
+    # "The number of shares being decremented from the order" (OUCH 5.0 Order Canceled,
+    # AIQ Canceled; 4.2 the same): an order over has none left to decrement. Test:
+    # ``test_ouch_tracker_a_cancel_no_order_explains_is_distrusted``.
+    Event.CANCELED: _OPEN,
     # An Enter's or Replace's (pending) or a Modify's (live: :data:`REFUSES_IN`): a dead
     # or rejected order has no request a Rejected could answer. Test:
     # ``test_ouch_tracker_a_rejected_dead_or_rejected_order_changes_nothing``.
@@ -185,6 +190,32 @@ _ACCEPTED, _ACCEPTED_DEAD = Event.ACCEPTED, Event.ACCEPTED_DEAD
 _REPLACED, _REPLACED_DEAD = Event.REPLACED, Event.REPLACED_DEAD
 _EXECUTED, _CANCELED, _REJECTED = Event.EXECUTED, Event.CANCELED, Event.REJECTED
 _MODIFIED, _PRIORITY, _NOTICE = Event.MODIFIED, Event.PRIORITY, Event.NOTICE
+
+
+def worse_price(side: str, price: int, limit: int) -> bool:
+    """Whether ``price`` is worse than ``limit`` for an order of ``side``: higher for a
+    buy (``B``), lower for a sell (``S``, ``T``, ``E``; 4.2 the same letters).
+
+    The one statement of "better than or equal to": the tracker asks it of an Order
+    Accepted's and Order Replaced's price (:func:`_price`), the engine's order manager of
+    an execution's (``tickwire.engine.strategy.orders``: a limit order executes at its
+    price or better)."""
+    return price > limit if side == "B" else price < limit
+
+
+def _price(o: TrackedOrder[Any], price: int) -> int:
+    """The price order ``o`` (as sent, not yet answered) takes from an Order Accepted or
+    Order Replaced naming ``price``: ``price`` unless it is worse than ``o``'s.
+
+    Rule: OUCH 5.0 section 3 (Order Accepted, Order Replaced; 4.2 alike): "the accepted
+    price could potentially be different than the entered price if the order was
+    re-priced ... The accepted price will always be better than or equal to the entered
+    price" (:func:`worse_price`). A better price is the venue's word and becomes the
+    order's; a worse one is more than was sent, so :meth:`OrderTracker._check_granted`
+    distrusts it and the order keeps its own, as for another side or symbol. Why: any
+    price was taken silently, so a buy sent at $1.00 was shown resting at $1.10. Test:
+    ``test_ouch_tracker.py::test_ouch_tracker_a_price_worse_than_sent_is_distrusted``."""
+    return o.price if worse_price(o.side, price, o.price) else price
 
 
 class Answer(NamedTuple, Generic[K]):
@@ -448,14 +479,25 @@ class OrderTracker(Generic[K]):
         refuses = REFUSES_IN.get(event)
         if refuses is not None and o.state in refuses:
             return self._refuses(o, change)
+        if o.replaces is not None and (event is _ACCEPTED or event is _ACCEPTED_DEAD):
+            # Rule: a replacement is answered by an Order Replaced, "one and only one of
+            # these two for each replacement" (OUCH 5.0 section 3.3; 4.2 the same), never
+            # an Order Accepted. Why: the Accepted made it live beside its original, two
+            # live orders of one chain. Test:
+            # ``test_ouch_tracker_a_replacement_accepted_as_an_enter_changes_nothing``.
+            return self._distrust(change, f"{event.value} of a replacement", ignored=True)
         if event is _EXECUTED:
+            if a.quantity > o.quantity:
+                self._distrust(change, f"{a.quantity} shares executed, {o.quantity} open")
             o.filled += a.quantity
             o.quantity = max(0, o.quantity - a.quantity)
         elif event is _CANCELED:
+            if not 0 < a.quantity <= o.quantity:
+                self._distrust(change, f"{a.quantity} shares canceled, {o.quantity} open")
             o.quantity = max(0, o.quantity - a.quantity)
         elif event is _ACCEPTED or event is _ACCEPTED_DEAD:
             self._check_granted(o, a, change)
-            o.quantity, o.price = min(o.quantity, a.quantity), a.price
+            o.quantity, o.price = min(o.quantity, a.quantity), _price(o, a.price)
             o.order_reference_number = a.order_reference_number
         elif event is _REJECTED:
             o.quantity = 0
@@ -524,6 +566,10 @@ class OrderTracker(Generic[K]):
         elif a.symbol and a.symbol.rstrip(" ") != o.symbol.rstrip(" "):
             self._distrust(
                 change, f"symbol {a.symbol.rstrip()!r} for an order of {o.symbol.rstrip()!r}"
+            )
+        elif a.event is not _MODIFIED and _price(o, a.price) != a.price:
+            self._distrust(
+                change, f"price {a.price} for a {o.side!r} order sent at {o.price} (worse)"
             )
 
     def _transition(self, o: TrackedOrder[K], event: Event, change: Change[K]) -> None:
@@ -632,7 +678,7 @@ class OrderTracker(Generic[K]):
             new.chain_filled = old.executed
             if self.keep_history and new.history is not old.history:
                 self._share_history(old, new)
-        new.quantity, new.price = min(new.quantity, a.quantity), a.price
+        new.quantity, new.price = min(new.quantity, a.quantity), _price(new, a.price)
         new.order_reference_number = a.order_reference_number
         self._transition(new, a.event, change)
         return change

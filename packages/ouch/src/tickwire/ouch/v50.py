@@ -800,6 +800,43 @@ def wider_time_in_force(
     return None
 
 
+#: The fields an Order Accepted or Order Replaced echoes as the order was entered, in
+#: their order on the wire (:func:`not_as_entered`).
+AS_ENTERED = ("capacity", "intermarket_sweep_eligibility", "cross_type")
+
+
+def not_as_entered(
+    answer: OrderAccepted | OrderReplaced,
+    capacity: str,
+    intermarket_sweep_eligibility: str,
+    cross_type: str,
+) -> str | None:
+    """Why an Order Accepted's (Order Replaced's) ``answer`` does not echo the order as it
+    was entered, or None: it does.
+
+    Rule: OUCH 5.0 section 3: "The data fields from the Enter Order Message are echoed
+    back in this message. Note that the accepted values may differ from the entered
+    values for some fields", and the fields that may differ are the ones the table calls
+    accepted: Quantity, Price (better or equal), Time In Force (equal or shorter,
+    :func:`wider_time_in_force`) and Display. Capacity is "the capacity specified on the
+    order" and Cross Type "the cross type as entered" (a Replace carries neither: the
+    chain keeps the Enter's), and Intermarket Sweep Eligibility is echoed as the Enter
+    (or the Replace) sent it: another value of any of them is a venue holding an order
+    on terms never sent (an agency order as principal, a continuous order in the closing
+    cross, an order trading through protected quotes as a sweep). The order manager asks
+    this of every Order Accepted and Order Replaced and trips its kill switch on an
+    answer (``tickwire.engine.strategy.orders._other_terms``). Why: nothing compared them,
+    so such an answer was taken silently. Test:
+    ``test_engine_strategy_orders.py::test_an_answer_naming_other_fields_than_entered_trips_the_kill_switch``.
+    """
+    sent_fields = (capacity, intermarket_sweep_eligibility, cross_type)
+    for name, sent in zip(AS_ENTERED, sent_fields, strict=True):
+        got = getattr(answer, name)
+        if got != sent:
+            return f"{name.replace('_', ' ')} {got!r} for an order entered with {sent!r}"
+    return None
+
+
 #: ExpireTime ("Seconds to live") must be less than this: the seconds in a day.
 EXPIRE_TIME_LIMIT = 86_400
 

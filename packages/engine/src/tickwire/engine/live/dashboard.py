@@ -110,6 +110,8 @@ def render(snap: dict[str, Any]) -> Group:
         _row(stats, "executions beyond the order", f"{o['excess_executions']} (kill switch)")
     if o.get("unexpected_replacements"):  # replacements this engine never sent
         _row(stats, "replacements never sent", f"{o['unexpected_replacements']} (kill switch)")
+    if o.get("broken_trades"):  # executions the venue broke: the position is not what clears
+        _row(stats, "broken trades", f"{o['broken_trades']} (kill switch)")
     if o.get("distrusted_answers"):  # answers granting more than was sent, or out of turn
         _row(stats, "answers beyond the order", f"{o['distrusted_answers']} (kill switch)")
     inherited = snap.get("inherited")

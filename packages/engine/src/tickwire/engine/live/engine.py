@@ -1068,6 +1068,8 @@ class LiveEngine:
                 "excess_executions": r.manager.excess_executions,
                 "unexpected_replacements": r.manager.unexpected_replacements,
                 "distrusted_answers": r.manager.distrusted_answers,
+                # Broken Trades of its orders: each tripped the kill switch
+                "broken_trades": r.manager.broken_trades,
                 "open": [
                     {
                         "user_ref_num": o.user_ref_num,

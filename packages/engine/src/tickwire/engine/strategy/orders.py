@@ -60,11 +60,21 @@ the one the manager replaced. Test:
 replacement it never sent freed the original's exposure, trading on with nothing said).
 
 And so does any answer the tracker distrusts (``distrusted_answers``): it takes no
-quantity, side or symbol from the venue beyond what was sent (nor, the manager's own
-check, a wider Time In Force or a longer ExpireTime: :func:`_other_terms`), and an answer its order
-cannot hear in its state (a second Accepted, a dead order accepted again, a Replaced of
-an original already gone) changes nothing; as does any Order Modified, since this
-manager sends no Modify. An Order Replaced by a UserRefNum never sent trips it live or
+quantity, side, symbol or worse price from the venue beyond what was sent (nor, the
+manager's own check, a wider Time In Force or a longer ExpireTime, or a Capacity,
+Intermarket Sweep Eligibility or Cross Type other than entered: :func:`_other_terms`), an
+Order Canceled of more shares than open or of none is applied and distrusted, and an
+answer its order cannot hear in its state (a second Accepted, a dead order accepted
+again or cancelled, a replacement accepted as an Enter, a Replaced of an original
+already gone) changes nothing; as does any Order Modified, since this manager sends no
+Modify. An execution at a price worse than its order's limit is booked as the venue
+says, then distrusted (``tickwire.ouch.tracker.worse_price``). Tests:
+``test_engine_strategy_orders.py::test_an_answer_naming_other_fields_than_entered_trips_the_kill_switch``,
+``test_engine_strategy_orders.py::test_a_cancel_no_order_explains_trips_the_kill_switch``.
+A Broken Trade of one of its orders trips it too (``broken_trades``): the ledger keeps
+the execution as booked (the message carries no shares), so the position is not what
+will clear until the operator reconciles it; one naming a match never executed is a
+lie the engine cannot tell from it. An Order Replaced by a UserRefNum never sent trips it live or
 dead and frees nothing in risk: risk keeps counting what it approved until the venue's
 executions and cancels say otherwise. Tests:
 ``test_engine_strategy_orders.py::test_answers_beyond_what_was_sent_trip_the_kill_switch``,
@@ -102,7 +112,7 @@ from tickwire.engine.risk import (
 )
 from tickwire.engine.strategy.api import OrderUpdate
 from tickwire.ouch import v50
-from tickwire.ouch.tracker import Event, OrderTracker, TrackedOrder
+from tickwire.ouch.tracker import Event, OrderTracker, TrackedOrder, worse_price
 from tickwire.ouch.tracker import OrderState as WireState
 
 log = logging.getLogger("tickwire.engine.orders")
@@ -172,6 +182,11 @@ def _other_terms(order: Order, msg: Any) -> str:
     ``v50.OrderReplaced``: the tracker's event says which) of ``order`` names wider terms than
     the Enter or Replace sent, or ``""``; narrower terms it names become ``order``'s.
 
+    First, the fields OUCH echoes as entered (Capacity, Intermarket Sweep Eligibility,
+    Cross Type: :func:`tickwire.ouch.v50.not_as_entered`, the rule, reason and test) must
+    be the order's (:attr:`Order.capacity` ...: what this manager sent, or for an
+    inherited order what its replayed Order Accepted said); another value is distrusted.
+
     Rule: OUCH 5.0 lets the accepted Time In Force differ from the one entered, "equal to
     or shorter in scope" (:func:`tickwire.ouch.v50.wider_time_in_force`, which says when
     an answer is wider for certain: an IOC accepted as Day, a Day order as GTX, a GTT with
@@ -186,6 +201,13 @@ def _other_terms(order: Order, msg: Any) -> str:
     ``test_engine_strategy_orders.py::test_an_answer_naming_wider_terms_than_sent_trips_the_kill_switch``,
     ``test_engine_strategy_orders.py::test_an_answer_naming_narrower_terms_is_taken``.
     """
+    if (
+        msg.capacity != order.capacity
+        or msg.cross_type != order.cross_type
+        or msg.intermarket_sweep_eligibility != order.intermarket_sweep_eligibility
+    ):
+        isoe, cross = order.intermarket_sweep_eligibility, order.cross_type
+        return v50.not_as_entered(msg, order.capacity, isoe, cross) or ""
     tif = msg.time_in_force
     appendages = msg.appendages
     if tif == order.time_in_force and not appendages:
@@ -224,6 +246,12 @@ class Order:
     inherited: bool = False
     #: A GTT order's ExpireTime (seconds to live, sent as OUCH 5.0's appendage); None: none.
     expire_time: int | None = None
+    #: The fields OUCH echoes as entered (``v50.not_as_entered``): the Enter's Capacity and
+    #: Cross Type (a replacement's: its chain's), and the Intermarket Sweep Eligibility
+    #: its Enter or Replace sent (this manager sends ``N`` and Cross Type ``N``).
+    capacity: str = "P"
+    intermarket_sweep_eligibility: str = "N"
+    cross_type: str = "N"
     tracked: TrackedOrder[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -322,6 +350,9 @@ class OrderManager:
         self.excess_executions = 0
         # Replacements of an order by a UserRefNum never sent: each trips it too.
         self.unexpected_replacements = 0
+        # Broken Trades of this manager's orders: each trips it too (the ledger still
+        # holds the execution the venue broke).
+        self.broken_trades = 0
         # Answers the tracker distrusts (more shares than sent, another side or symbol, an
         # answer to an order in a state it cannot hear it in) and any Order Modified (this
         # manager sends no Modify): each trips it too.
@@ -402,6 +433,7 @@ class OrderManager:
         symbol = wire_symbol(symbol) or symbol  # an invalid one is refused by risk
         tif = _plain(time_in_force)
         order = Order(ref, symbol, side, price, quantity, tif, v50.cl_ord_id_for(ref), now)
+        order.capacity = self.capacity
         appendages: tuple[v50.TagValue, ...] = ()
         if expire_time is not None:
             order.expire_time = expire_time
@@ -505,6 +537,8 @@ class OrderManager:
             now,
             replaces=order.user_ref_num,
             expire_time=expire,
+            capacity=order.capacity,  # (the chain's, as its Cross Type; the Replace sends
+            cross_type=order.cross_type,  # Intermarket Sweep Eligibility N)
         )
         appendages: tuple[v50.TagValue, ...] = ()
         if expire is not None:
@@ -649,7 +683,9 @@ class OrderManager:
             symbol = wire_symbol(msg.symbol) or msg.symbol
             o = Order(ref, symbol, msg.side, msg.price, msg.quantity,
                       msg.time_in_force, msg.cl_ord_id, ts, inherited=True,
-                      expire_time=v50.expire_time(msg.appendages))  # fmt: skip
+                      expire_time=v50.expire_time(msg.appendages), capacity=msg.capacity,
+                      intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
+                      cross_type=msg.cross_type)  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
@@ -660,7 +696,9 @@ class OrderManager:
                 return False
             o = Order(ref, orig.symbol, orig.side, msg.price, msg.quantity,
                       msg.time_in_force, msg.cl_ord_id, ts, replaces=orig.user_ref_num,
-                      inherited=True, expire_time=v50.expire_time(msg.appendages))  # fmt: skip
+                      inherited=True, expire_time=v50.expire_time(msg.appendages),
+                      capacity=orig.capacity, cross_type=orig.cross_type,
+                      intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility)  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
@@ -787,6 +825,8 @@ class OrderManager:
                     f"had {before} open (the position went {a.quantity - before} shares "
                     "beyond what risk approved)"
                 )
+            elif worse_price(o.side, a.price, o.price):  # booked as said, then distrusted
+                self._distrusted(msg, o.user_ref_num, f"executed at {a.price}, limit {o.price}")
         elif event is _ACCEPTED or event is _ACCEPTED_DEAD:
             if o.state is _DONE:
                 self.risk.order_done(o.user_ref_num)
@@ -802,6 +842,8 @@ class OrderManager:
             if o.open_qty == 0:
                 self._ended(o, change.cascaded)
             self._emit(_order_update("cancelled", o, ts, a.quantity, reason=a.reason))
+            if change.distrust:  # more shares than open, or none: applied, then distrusted
+                self._distrusted(msg, o.user_ref_num, change.distrust)
         elif event is _REJECTED:
             if change.refused:  # a Replace of the live order refused: it stays counted
                 return
@@ -809,4 +851,10 @@ class OrderManager:
             self._emit(_order_update("rejected", o, ts, reason=a.reason))
         elif event is _MODIFIED:  # this manager sends no Modify: none is explained
             self._distrusted(msg, o.user_ref_num, change.distrust or "no Modify was sent")
+        elif isinstance(msg, v50.BrokenTrade):
+            self.broken_trades += 1
+            self._distrust(
+                f"the venue broke match {msg.match_number} of UserRefNum {o.user_ref_num} "
+                f"(reason {msg.reason!r}): the position booked is not what will clear"
+            )
         # PRIORITY: the tracker keeps it.
