@@ -82,7 +82,7 @@ class _ClientBook(Generic[K]):
         engine's order manager keeps it: its Time In Force, Display, Intermarket Sweep
         Eligibility, 4.2's Minimum Quantity and 5.0's appendages, but for an ExpireTime
         (OptionTag 15) once the Replace gives another Time In Force (it goes with GTT
-        only). Why: the defaults were Day (4.2: market hours), visible, no appendages, so
+        only: :func:`tickwire.ouch.v50.replace_keeps_expire_time`). Why: the defaults were Day (4.2: market hours), visible, no appendages, so
         a replace of a price alone made a GTT or hidden order a visible Day order (a GTT
         without its ExpireTime: refused, and its original canceled). Test:
         ``test_ouch_orders.py::test_a_replace_keeps_what_it_does_not_say``."""
@@ -347,7 +347,7 @@ class OrderBook50(_ClientBook[int]):
         tif = self._kept(kept, "time_in_force", time_in_force, v50.TimeInForce.DAY)
         if appendages is None:
             appendages = () if kept is None else kept.appendages
-            if kept is not None and tif != kept.time_in_force:
+            if kept is not None and not v50.replace_keeps_expire_time(kept.time_in_force, tif):
                 appendages = tuple(a for a in appendages if a.tag != v50.OptionTag.EXPIRE_TIME)
         msg = v50.ReplaceOrder(
             user_ref_num,

@@ -855,6 +855,24 @@ def expire_time(appendages: Sequence[TagValue]) -> int | None:
     return None
 
 
+def replace_keeps_expire_time(kept_time_in_force: object, time_in_force: object) -> bool:
+    """Whether a Replace Order of Time In Force ``time_in_force`` that gives no ExpireTime
+    of its own carries the one of the order it replaces (whose Time In Force is
+    ``kept_time_in_force``).
+
+    Rule: an ExpireTime goes with GTT only (:func:`time_in_force_error`), so a Replace
+    keeps its order's ExpireTime (the appendage, re-sent: it counts from the replace, as
+    the venues here count a replacement's) while it keeps its Time In Force, and drops it
+    when it names another (a Replace to GTT then needs one given). The one statement of
+    it: the engine's order manager (``OrderManager.replace``) and the OUCH client book
+    (``OrderBook50.replace``) ask it. Why: each layer stated it in its own words, which
+    could part. Tests:
+    ``test_engine_strategy_orders.py::test_a_replace_may_change_time_in_force_and_expire_time``,
+    ``test_ouch_orders.py::test_a_replace_keeps_what_it_does_not_say``.
+    """
+    return time_in_force == kept_time_in_force
+
+
 def lifetime(time_in_force: str, appendages: Sequence[TagValue]) -> int | None:
     """How long (ns) a 5.0 order of ``time_in_force`` with ``appendages`` lives, or None:
     no time limit.

@@ -495,7 +495,8 @@ class OrderManager:
         replace may change both (keyword only, as :meth:`submit` takes them). What is not
         given is kept: ``time_in_force`` None keeps the order's; ``expire_time`` None keeps
         the order's ExpireTime while the Time In Force stays what it was, and drops it
-        when the replace changes the Time In Force (an ExpireTime goes with GTT only). So
+        when the replace changes the Time In Force (an ExpireTime goes with GTT only: the
+        one rule, :func:`tickwire.ouch.v50.replace_keeps_expire_time`). So
         ``replace(o, expire_time=60)`` gives a GTT order 60 s from the replace,
         ``replace(o, time_in_force="6", expire_time=60)`` makes a Day order GTT, and
         ``replace(o, time_in_force="0")`` makes a GTT order Day. Risk checks the result by
@@ -521,7 +522,7 @@ class OrderManager:
         expire = order.expire_time
         if time_in_force is not None:
             time_in_force = _plain(time_in_force)
-            if time_in_force != tif:
+            if not v50.replace_keeps_expire_time(tif, time_in_force):
                 tif, expire = time_in_force, None
         if expire_time is not None:
             expire = expire_time
