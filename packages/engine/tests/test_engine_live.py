@@ -1957,3 +1957,35 @@ def test_a_chain_of_crashes_under_faults_ends_with_the_exchanges_view(
     )
     assert report["kill_trips"] == 1  # the stop's, only
     _assert_engine_is_the_exchange(ex, eng, report)
+
+
+def test_only_a_user_requested_cancel_answers_a_cancel_in_flight() -> None:
+    """An Order Canceled answers a Cancel Order only when its reason is ``U`` (user
+    request), the rule the OUCH client books keep
+    (``tickwire.ouch.orders.acknowledges_cancel``): an unsolicited partial cancel (here
+    ``S``, supervisory, of 20 shares) while a reduce to 50 is in flight leaves that reduce
+    waiting for its own answer, so it is resent after a reconnect. Before, any Order
+    Canceled acknowledged the oldest cancel in flight: the reduce was forgotten and, were
+    the link to drop, never resent (the order stayed 80 shares at the exchange, not 50)."""
+    eng = LiveEngine(ThresholdTaker(), LiveConfig(feed=("127.0.0.1", 0), ouch=("127.0.0.1", 1)))
+    runner = eng.runner
+    order = runner.manager.submit("AAPL", "B", 100, 1_500_000)
+    ref = order.user_ref_num
+    accepted = v50.OrderAccepted(
+        1, ref, "B", 100, "AAPL", 1_500_000, "0", "Y", 9, "P", "N", "N", "L", order.cl_ord_id
+    )
+    answers: list[v50.OutboundMessage] = [accepted]
+    for msg in answers:
+        runner.acknowledge(msg)
+        runner.manager.on_message(msg)
+    assert runner.manager.cancel(order, remaining=50)
+    assert runner.unacked_count() == 1
+    unsolicited = v50.OrderCanceled(2, ref, 20, "S")
+    runner.acknowledge(unsolicited)
+    runner.manager.on_message(unsolicited)
+    assert order.open_qty == 80 and runner.unacked_count() == 1
+    assert [type(m).__name__ for m in runner.to_resend()] == ["CancelOrder"]
+    answer = v50.OrderCanceled(3, ref, 30, "U")  # the reduce's own answer
+    runner.acknowledge(answer)
+    runner.manager.on_message(answer)
+    assert order.open_qty == 50 and runner.unacked_count() == 0 and runner.risk.armed

@@ -37,7 +37,15 @@ from ._errors import OuchError
 from .deadlines import Deadlines
 from .tracker import SELL_SIDES, Event, OrderTracker, TrackedOrder
 
-__all__ = ["Order", "OrderBook42", "OrderBook50", "OuchHost42", "OuchHost50", "modify_refusal"]
+__all__ = [
+    "Order",
+    "OrderBook42",
+    "OrderBook50",
+    "OuchHost42",
+    "OuchHost50",
+    "acknowledges_cancel",
+    "modify_refusal",
+]
 
 K = TypeVar("K", int, str)
 
@@ -153,14 +161,15 @@ class _ClientBook(Generic[K]):
             self._drop_other("modify", key)
         elif event in (Event.ACCEPTED, Event.ACCEPTED_DEAD, Event.REJECTED):
             self._pending.pop(key, None)
-        elif event is Event.MODIFIED or (event is Event.CANCELED and answer.reason == "U"):
+        elif event is Event.MODIFIED or (
+            event is Event.CANCELED and acknowledges_cancel(answer.reason)
+        ):
             # Rule: an Order Modified answers the oldest Modify of the order in flight, an
-            # Order Canceled of reason U (user request) its oldest Cancel: that one only
-            # is acknowledged (the venue answers in the order it acts; one it ignored was
-            # moot and is gone already, :meth:`_drop_moot`). Another reason (an IOC's
-            # rest, a timeout, AIQ) answers no Cancel. Why: every Cancel (Modify) of the
-            # order was dropped, so a second one still in flight was not resent after a
-            # reconnect. Test:
+            # Order Canceled of reason U (:func:`acknowledges_cancel`) its oldest Cancel:
+            # that one only is acknowledged (the venue answers in the order it acts; one
+            # it ignored was moot and is gone already, :meth:`_drop_moot`). Why: every
+            # Cancel (Modify) of the order was dropped, so a second one still in flight
+            # was not resent after a reconnect. Test:
             # ``test_exchange_client_property.py::test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered``.
             self._drop_other("cancel" if event is Event.CANCELED else "modify", key)
         elif isinstance(msg, v50.CancelReject | v42.CancelReject):
@@ -177,6 +186,26 @@ class _ClientBook(Generic[K]):
                 if o is not None:
                     self._drop_moot(o.key)
         return change.order
+
+
+def acknowledges_cancel(reason: str) -> bool:
+    """Whether an Order Canceled of ``reason`` answers a Cancel Order in flight (the
+    oldest of its order's).
+
+    Rule: only ``U`` (:data:`~tickwire.ouch.v50.CANCELED_USER_REQUESTED`, "user requested
+    cancel") does; another reason is the venue's own doing (an IOC's rest ``I``, a
+    timeout ``T``, a Replace's invalid details or a system cancel ``Z``, a supervisory
+    ``S`` ...), partial or whole, and answers no request: the Cancel in flight still waits
+    for its own answer (resent after a reconnect; an order that ends has none to wait
+    for). The one statement of it: the client books (:meth:`_ClientBook._apply`) and the
+    live engine (``tickwire.engine.live.engine._Runner.acknowledge``) ask it. Why: the
+    live engine took any Order Canceled for the answer of the oldest cancel in flight, so
+    a reduce overtaken by an unsolicited partial cancel was forgotten and never resent.
+    Tests:
+    ``test_exchange_client_property.py::test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered``,
+    ``test_engine_live.py::test_only_a_user_requested_cancel_answers_a_cancel_in_flight``.
+    """
+    return reason == v50.CANCELED_USER_REQUESTED
 
 
 def _moot(kind: str, request: Any, open_shares: int) -> bool:

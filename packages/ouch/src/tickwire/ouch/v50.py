@@ -41,6 +41,7 @@ from ._wire import encode as _encode
 
 __all__ = [
     "CANCELED_TIMEOUT",
+    "CANCELED_USER_REQUESTED",
     "EXPIRE_TIME_LIMIT",
     "INBOUND_MIN_LENGTHS",
     "MAX_PRICE",
@@ -96,6 +97,11 @@ __all__ = [
 #: anything left at the End of System Hours) and the simulated exchange (those, and a
 #: GTT or 4.2 Time In Force in seconds run out); the codec has no table of cancel reasons.
 CANCELED_TIMEOUT = "T"
+
+#: Order Canceled reason ``U``: "User requested cancel" (4.2 alike), the answer to a Cancel
+#: Order (or a Replace's invalid details' cancel is ``Z``, an IOC's rest ``I``: none of
+#: those answers a Cancel; ``tickwire.ouch.orders.acknowledges_cancel``).
+CANCELED_USER_REQUESTED = "U"
 
 
 class Side(StrEnum):

@@ -105,6 +105,7 @@ from tickwire.moldudp64.events import (
 from tickwire.moldudp64.receiver import ReceiverConfig, ReceiverStats
 from tickwire.net.stats import percentiles
 from tickwire.ouch import OuchError, v50
+from tickwire.ouch.orders import acknowledges_cancel
 from tickwire.soupbintcp.aio import SoupClient
 from tickwire.soupbintcp.session import ClientSession, StreamDiverged
 from tickwire.soupbintcp.session import Message as SoupMessage
@@ -272,8 +273,11 @@ class _Runner(LiveRunner):
     def acknowledge(self, msg: v50.OutboundMessage) -> None:
         """Forget the requests ``msg`` answers.
 
-        Rule: an Order Canceled answers the oldest cancel of its order still in flight,
-        only that one; a later one (the rest of an order reduced) waits for its own
+        Rule: an Order Canceled of reason ``U`` answers the oldest cancel of its order
+        still in flight, only that one (another reason answers none:
+        :func:`tickwire.ouch.orders.acknowledges_cancel`, test
+        ``test_engine_live.py::test_only_a_user_requested_cancel_answers_a_cancel_in_flight``);
+        a later one (the rest of an order reduced) waits for its own
         answer and is resent after a reconnect until it comes (or the order ends:
         :meth:`forget_ignored`). Why: one entry per order held only the last cancel
         sent, and the reduce's answer forgot it: a cancel lost with the link was never
@@ -286,7 +290,7 @@ class _Runner(LiveRunner):
             self.unacked.pop(("U", msg.user_ref_num), None)
         elif isinstance(msg, v50.OrderReplaced):
             self.unacked.pop(("U", msg.user_ref_num), None)
-        elif isinstance(msg, v50.OrderCanceled):
+        elif isinstance(msg, v50.OrderCanceled) and acknowledges_cancel(msg.reason):
             waiting = self.cancels.get(msg.user_ref_num)
             if waiting:
                 waiting.popleft()
