@@ -602,6 +602,14 @@ def _terms_lies() -> dict[str, tuple[dict[str, object], str, tuple[v50.TagValue,
         "replace_to_ioc_replaced_as_gtt": ({"replace": {"time_in_force": "3"}}, "6", expire(5)),
         "replace_to_ioc_replaced_as_day": ({"replace": {"time_in_force": "3"}}, "0", ()),
         "replace_extending_replaced_longer": ({"replace": {"expire_time": 60}}, "6", expire(600)),
+        # out of OUCH 5.0's range: a byte not in the table, an ExpireTime of 0 (none)
+        "day_accepted_as_a_byte_not_in_the_table": ({}, "Q", ()),
+        "replace_replaced_as_a_byte_not_in_the_table": (
+            {"replace": {"time_in_force": "0"}},
+            "Z",
+            (),
+        ),
+        "gtt_accepted_with_an_expire_time_of_0": (gtt, "6", expire(0)),
     }
 
 
@@ -611,7 +619,9 @@ def test_an_answer_naming_wider_terms_than_sent_trips_the_kill_switch(
 ) -> None:
     """An Order Accepted or Order Replaced whose Time In Force is wider in scope than
     what the Enter or Replace sent, for certain (``v50.wider_time_in_force``), or which
-    repeats a longer ExpireTime, trips the kill switch (``distrusted_answers``) and the
+    repeats a longer ExpireTime, or names terms out of OUCH 5.0's range (a Time In Force
+    not in the table, an ExpireTime of 0: ``v50.time_in_force_error``; the old manager
+    made them the order's, whose next replace risk then refused), trips the kill switch (``distrusted_answers``) and the
     order keeps what was sent: the venue holds an order on terms the strategy never chose
     (an IOC resting all day, a GTT living ten times its time). The old manager took such
     an answer silently, armed, its order still saying the terms it sent."""

@@ -215,6 +215,17 @@ def _other_terms(order: Order, msg: Any) -> str:
     wider = v50.wider_time_in_force(order.time_in_force, order.expire_time, tif, appendages)
     if wider is not None:
         return wider
+    if tif != v50.TimeInForce.GTT or v50.expire_time(appendages) is not None:
+        # Rule: the answer's terms are within OUCH 5.0's range, by the rule an order is
+        # sent by (``v50.time_in_force_error``): a Time In Force of the table, a GTT's
+        # repeated ExpireTime 1 to 86,399 s (a GTT repeating none keeps what was sent, and
+        # an ExpireTime repeated on another is none). Why: a byte not in the table or an
+        # ExpireTime of 0 became the order's, armed, and its next replace was refused
+        # ``invalid``. Test: ``test_an_answer_naming_wider_terms_than_sent_trips_the_kill_switch``
+        # (``..._not_in_the_table``, ``..._an_expire_time_of_0``).
+        bad = v50.time_in_force_error(tif, appendages if tif == v50.TimeInForce.GTT else ())
+        if bad is not None:
+            return bad
     expire = v50.expire_time(appendages) if tif == v50.TimeInForce.GTT else None
     if expire is None and tif == order.time_in_force == v50.TimeInForce.GTT:
         expire = order.expire_time  # repeated none: what was sent
