@@ -259,6 +259,8 @@ def _venue_lies() -> dict[str, list[object]]:
             exe_at(1, 100, PX + 5000),
             v50.SystemEvent(6, "Q"),
         ],
+        # a buy executed at $0 (out of range: booked at 0 it is a free position)
+        "executed_at_a_price_of_0": [acc(1, 100), exe_at(1, 100, 0), v50.SystemEvent(6, "Q")],
         # "You will always get an Executed Order Message prior to getting a Broken Trade
         # Message for a given execution" (3.7): the position booked is not what clears
         "broken_trade": [acc(1, 100), exe(1, 50), v50.BrokenTrade(5, 1, 99, "E", "x")],
@@ -310,7 +312,7 @@ def test_answers_beyond_what_was_sent_trip_the_kill_switch(
     left = {"accepted_twice": 40, "dead_order_accepted_again": 0}
     left["replaced_after_the_original_filled"] = 0
     left["replacement_accepted_as_an_enter"] = 200  # the chain's members, as sent
-    left["executed_above_the_limit"] = 0
+    left["executed_above_the_limit"] = left["executed_at_a_price_of_0"] = 0
     left["broken_trade"] = 50
     assert sum(o.remaining for o in risk._open.values()) == left.get(case, 100)
 
