@@ -192,6 +192,17 @@ def test_config_blob_validation_in_c(cstrategy: CStrategy) -> None:
     run_both(cstrategy, CONFIG, FRAMES[:50])
 
 
+@pytest.mark.parametrize("session", [" ", "          ", "  x"])
+def test_an_order_session_of_spaces_is_loaded(cstrategy: CStrategy, session: str) -> None:
+    """``order_session`` is 1 to 10 characters in 0x20..0x7E (docs/threshold.md section
+    1), a space included, so ``" "`` is valid and its orders carry ten spaces. Before,
+    the kernel stripped the padding, found nothing left and refused the blob
+    (BAD_VALUE), so a config every other backend ran could not boot the guest."""
+    config = ThresholdConfig(True, 1000, 1, 26477, 26400, session, CONFIG.instruments)
+    run_both(cstrategy, config, FRAMES)
+    assert cstrategy.counters()[3] > 0  # orders were sent, with the session's bytes
+
+
 @pytest.mark.parametrize("urn", [0, 7, 4_294_967_295 - 3])
 def test_user_ref_num_and_cl_ord_id(cstrategy: CStrategy, urn: int) -> None:
     config = ThresholdConfig(True, 4, urn, 26477, 26400, "X", CONFIG.instruments)
