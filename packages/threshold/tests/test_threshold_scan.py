@@ -30,6 +30,10 @@ def _well_formed(spec: FrameSpec) -> FrameSpec:
         trailing=b"",
         snap=None,
         vlan_tags=spec.vlan_tags[:2],  # a third tag is not well formed (parse_udp_frame)
+        unchecked=(),  # a codec may check what the contract does not
+        not_udp=None,
+        udp_length=None,
+        count=None,
         blocks=tuple(
             b for b in spec.blocks if not (b and b[0] in b"AF" and len(b) < 36 + 4 * (b[0] == 70))
         ),

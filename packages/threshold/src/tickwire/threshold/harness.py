@@ -21,8 +21,11 @@ The parts, also usable on their own:
   and every way the contract says a frame can be odd: VLAN tags (one, QinQ with either
   outer TPID, or a third one the contract does not read), IPv4 options, another
   port, fragments, truncation of the MoldUDP64 packet, snap-length cuts, stray trailing
-  bytes, Ethernet padding, heartbeats), built into bytes with the project codecs
-  (:func:`tickwire.threshold.testing.feed_frame`);
+  bytes, Ethernet padding, heartbeats; header fields the contract does not check written
+  wrong, one field that makes the frame not IPv4/UDP, the UDP length and the MoldUDP64
+  count as sent rather than as built), built into bytes with the project codecs
+  (:func:`tickwire.threshold.testing.feed_frame`) and then patched at offsets from the one
+  wire table (:data:`tickwire.threshold.cheader.WIRE`);
 * :func:`expected`: an independent model that computes, from the descriptions alone,
   the order frames and statistics the contract prescribes (it reads messages with
   ``tickwire.itch.decode``, never with the engine's scanner);
@@ -42,6 +45,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.itch import MESSAGE_LENGTHS, AddOrder, AddOrderMPID, OrderDelete, decode, encode
 from tickwire.threshold.backends import Backend, run_frames
+from tickwire.threshold.cheader import WIRE
 from tickwire.threshold.config import InstrumentConfig, ThresholdConfig
 from tickwire.threshold.monitoring import clear_orphaned_events
 from tickwire.threshold.order import build_order_frame
@@ -98,9 +102,23 @@ class FrameSpec:
     trailing: bytes = b""
     padding: int = 0
     snap: int | None = None
+    #: Header fields the contract does not check, ``(layout, field, value)`` with the
+    #: layout a key of :data:`tickwire.threshold.cheader.WIRE` (``IPV4``, ``UDP``,
+    #: ``MOLD``): a wrong IPv4 checksum or total length, TTL 0, a UDP checksum...
+    unchecked: tuple[tuple[str, str, int], ...] = ()
+    #: One field that makes the frame not IPv4/UDP, ``(layout, field, value)``: the
+    #: EtherType after the tags (``ETH``, ``ethertype``: 0x9100, IPv6...), the IPv4
+    #: version or IHL below 5 (``IPV4``, ``version_ihl``), another protocol.
+    not_udp: tuple[str, str, int] | None = None
+    #: The UDP length as sent, instead of the datagram's: below 8, or shorter than the
+    #: datagram (the bytes after it stay in the frame), or longer (when nothing is cut).
+    udp_length: int | None = None
+    #: The MoldUDP64 message count as sent, instead of the number of blocks: 0, 0xFFFF,
+    #: or fewer than the blocks present (the later ones are ignored).
+    count: int | None = None
 
     def build(self) -> bytes:
-        return feed_frame(
+        frame = feed_frame(
             list(self.blocks),
             dst_port=self.dst_port,
             vlan_tci=self.vlan_tci,
@@ -111,8 +129,30 @@ class FrameSpec:
             cut=self.cut,
             trailing=self.trailing,
             padding=self.padding,
-            snap=self.snap,
         )
+        patches = list(self.unchecked)
+        if self.not_udp is not None:
+            patches.append(self.not_udp)
+        if self.udp_length is not None:
+            patches.append(("UDP", "length", self.udp_length))
+        if self.count is not None:
+            patches.append(("MOLD", "count", self.count))
+        if patches:
+            frame = self._patched(frame, patches)
+        return frame if self.snap is None else frame[: self.snap]
+
+    def _patched(self, frame: bytes, patches: Sequence[tuple[str, str, int]]) -> bytes:
+        """``frame`` with each ``(layout, field, value)`` written big-endian where the
+        layout starts in this frame (offsets from the one table, ``cheader.WIRE``)."""
+        l3 = WIRE["ETH"].size + WIRE["VLAN"].size * len(self.tags)
+        l4 = l3 + WIRE["IPV4"].size + len(self.options)
+        bases = {"ETH": l3 - WIRE["ETH"].size, "IPV4": l3, "UDP": l4, "MOLD": l4 + WIRE["UDP"].size}
+        out = bytearray(frame)
+        for layout, name, value in patches:
+            at = WIRE[layout].span(name, bases[layout])
+            if at.stop <= len(out):
+                out[at] = value.to_bytes(at.stop - at.start, "big")
+        return bytes(out)
 
     @property
     def tags(self) -> tuple[tuple[int, int], ...]:
@@ -137,6 +177,8 @@ def _is_for_feed(spec: FrameSpec, feed_port: int) -> bool:
     if spec.dst_port != feed_port:
         return False
     if spec.flags_fragment is not None and spec.flags_fragment & 0x3FFF:
+        return False
+    if spec.not_udp is not None:  # another EtherType, IP version, IHL < 5 or protocol
         return False
     # A snap length that cuts into the Ethernet/IPv4/UDP headers hides the frame.
     return spec.snap is None or spec.snap >= spec.headers
@@ -165,15 +207,25 @@ def expected(
         if not _is_for_feed(spec, config.feed_port):
             continue
         available = spec.packet_length
+        if spec.udp_length is not None:
+            if spec.udp_length < _UDP:
+                stats.parse_errors += 1
+                continue
+            available = min(spec.udp_length - _UDP, spec.packet_length + spec.padding)
         if spec.snap is not None:
             available = min(available, spec.snap - spec.headers)
         if available < _MOLD:
             stats.parse_errors += 1
             continue
-        if spec.end_of_session or not spec.blocks:
-            continue  # count 0xFFFF or 0: nothing to scan
+        count = (
+            (0xFFFF if spec.end_of_session else len(spec.blocks))
+            if spec.count is None
+            else spec.count
+        )
+        if count in (0, 0xFFFF):
+            continue  # a heartbeat or the end of session: nothing to scan
         pos = _MOLD
-        for i, block in enumerate(spec.blocks):
+        for i, block in enumerate(spec.blocks[:count]):
             if i == 64:
                 break
             if pos + 2 > available or pos + 2 + len(block) > available:
@@ -281,7 +333,7 @@ _LOCATE_LISTS = {
 }
 _MAX_ORDERS = st.sampled_from([0, 1, 2, 3, 10])
 _ARMED = st.sampled_from([True, True, True, False])  # mostly armed
-_SESSIONS = st.sampled_from(["TWORDERS01", "A", "   x  "])
+_SESSIONS = st.sampled_from(["TWORDERS01", "A", "   x  ", " "])  # " ": spaces only, valid
 
 
 @st.composite
@@ -364,11 +416,51 @@ _TAGS = st.one_of(
 )
 _OPTIONS = st.sampled_from([b"", b"", b"\x01\x01\x01\x01", bytes([1]) * 40])
 _PORTS = st.sampled_from([FEED_PORT] * 8 + [ORDER_PORT, 1])
-_FRAGMENTS = st.sampled_from([None] * 8 + [0, 0x2000, 0x0001, 0x4001])
+# 0x8000 is the reserved flag: not a fragment (the contract masks 0x3FFF).
+_FRAGMENTS = st.sampled_from([None] * 8 + [0, 0x2000, 0x0001, 0x4001, 0x8000, 0xC000])
 _TWENTIETHS = st.integers(0, 19)
 _PADDINGS = st.sampled_from([0, 0, 0, 1, 26])
 _MODES = st.sampled_from(["whole"] * 9 + ["cut", "trailing", "snap"])
 _TRAILING = st.binary(min_size=1, max_size=6)
+# Frames the contract reads whatever these fields hold (docs/threshold.md section 2, "Not
+# checked, on purpose"), and frames one field makes not IPv4/UDP; the UDP length and the
+# MoldUDP64 count as sent rather than as built.
+_VARIANTS = st.sampled_from(["none"] * 6 + ["unchecked", "not_udp", "udp_length", "count"])
+_UNCHECKED = st.lists(
+    st.sampled_from(
+        [
+            ("IPV4", "tos", 0xFF),
+            ("IPV4", "total_length", 0),
+            ("IPV4", "total_length", 20),
+            ("IPV4", "total_length", 0xFFFF),
+            ("IPV4", "identification", 0xBEEF),
+            ("IPV4", "ttl", 0),
+            ("IPV4", "checksum", 0),
+            ("IPV4", "checksum", 0xFFFF),
+            ("UDP", "src_port", 0),
+            ("UDP", "src_port", FEED_PORT),
+            ("UDP", "checksum", 0xDEAD),
+            ("MOLD", "session", int.from_bytes(b"\xff" * 10, "big")),
+            ("MOLD", "sequence", 2**64 - 1),
+        ]
+    ),
+    min_size=1,
+    max_size=3,
+).map(tuple)
+_NOT_UDP = st.sampled_from(
+    [
+        ("ETH", "ethertype", 0x9100),  # a TPID the contract does not read as a tag
+        ("ETH", "ethertype", 0x86DD),
+        ("ETH", "ethertype", 0x0806),
+        ("IPV4", "version_ihl", 0x65),
+        ("IPV4", "version_ihl", 0x05),
+        ("IPV4", "version_ihl", 0x40),
+        ("IPV4", "version_ihl", 0x44),
+        ("IPV4", "protocol", 6),
+        ("IPV4", "protocol", 0),
+    ]
+)
+_SHORT_UDP_LENGTHS = st.integers(0, 7)
 
 
 @st.composite
@@ -393,6 +485,21 @@ def frame_specs(draw: st.DrawFn) -> FrameSpec:
     elif mode == "snap":
         total = spec.headers + spec.packet_length
         spec = dataclasses.replace(spec, snap=draw(st.integers(0, total)), padding=0)
+    variant = draw(_VARIANTS)
+    if variant == "unchecked":
+        spec = dataclasses.replace(spec, unchecked=draw(_UNCHECKED))
+    elif variant == "not_udp":
+        spec = dataclasses.replace(spec, not_udp=draw(_NOT_UDP))
+    elif variant == "udp_length":
+        datagram = _UDP + spec.packet_length
+        # Longer than the datagram only when nothing is cut: the padding it then takes
+        # in is never read (every block the count promises comes before it).
+        longest = 0xFFFF if spec.cut is None else max(datagram - 1, _UDP)
+        ul = draw(st.one_of(_SHORT_UDP_LENGTHS, st.integers(_UDP, longest)))
+        spec = dataclasses.replace(spec, udp_length=ul)
+    elif variant == "count" and spec.cut is None and spec.blocks and not spec.end_of_session:
+        fewer = st.integers(1, len(spec.blocks) - 1) if len(spec.blocks) > 1 else st.just(0)
+        spec = dataclasses.replace(spec, count=draw(st.one_of(st.sampled_from([0, 0xFFFF]), fewer)))
     return spec
 
 
