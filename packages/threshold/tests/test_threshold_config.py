@@ -167,6 +167,19 @@ def test_at_most_64_instruments() -> None:
     assert len(parse_config(ok).instruments) == 64
 
 
+def test_too_many_instruments_is_reported_before_any_instrument_s_value() -> None:
+    """The number of ``[[instrument]]`` tables is the value of the top-level key
+    ``instrument``, checked before each table's values (docs/threshold.md section 1: the
+    top-level keys before each ``[[instrument]]`` in turn). Before, a file of 65 whose
+    first had a bad locate (0) named that locate, and only once it was fixed, the count."""
+    one = EXAMPLE[EXAMPLE.index("[[instrument]]") :]
+    many = EXAMPLE.split("[[instrument]]")[0] + "".join(
+        one.replace("locate = 13", f"locate = {i}") for i in range(65)
+    )
+    with pytest.raises(ConfigError, match=r"^instrument: at most 64 instruments, got 65$"):
+        parse_config(many)
+
+
 instruments = st.builds(
     InstrumentConfig,
     locate=st.integers(1, 65535),

@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import MISSING, dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -417,6 +417,11 @@ class Tables(Kind):
     def parse(self, value: object, path: str, error: type[ConfigError]) -> Any:
         if not isinstance(value, list):
             raise error(path, f"must be an array of tables ([[{self.toml}]])")
+        # How many tables there are is this key's value, so it is checked before any
+        # table's own values (docs/threshold.md section 1: the top-level keys before each
+        # [[instrument]] in turn); before, 65 tables with a bad first one named that one.
+        # Test: test_threshold_config.py::test_too_many_instruments_is_reported_before_any_instrument_s_value.
+        self._check_len(value, path, error)
         items: tuple[Any, ...] = tuple(
             from_table(self.cls, raw, f"{path}[{i}]", error=error) for i, raw in enumerate(value)
         )
@@ -428,11 +433,14 @@ class Tables(Kind):
             raise error(path, f"must be an array of tables ([[{self.toml}]])")
         self._check_set(value, path, error)
 
+    def _check_len(self, items: Sized, path: str, error: type[ConfigError]) -> None:
+        if self.max_len is not None and len(items) > self.max_len:
+            raise error(path, f"at most {self.max_len} {self.noun}, got {len(items)}")
+
     def _check_set(
         self, items: tuple[Any, ...] | list[Any], path: str, error: type[ConfigError]
     ) -> None:
-        if self.max_len is not None and len(items) > self.max_len:
-            raise error(path, f"at most {self.max_len} {self.noun}, got {len(items)}")
+        self._check_len(items, path, error)
         seen: set[Any] = set()
         for i, item in enumerate(items):
             if not isinstance(item, self.cls):
