@@ -280,7 +280,7 @@ def test_check_backend_passes_the_reference() -> None:
 #: covered, rather than found again): the fields docs/threshold.md section 2 says are not
 #: checked, the reserved IPv4 flag, one field that makes a frame not IPv4/UDP (a 0x9100
 #: TPID, IP version, IHL < 5, protocol), the UDP length and the MoldUDP64 count as sent
-#: rather than as built.
+#: rather than as built, an add's side byte and stock field as any bytes.
 DRAWN_CLASSES: dict[str, Callable[[FrameSpec], bool]] = {
     "IPv4 checksum, total length, TTL... wrong": lambda s: any(
         lay == "IPV4" for lay, _, _ in s.unchecked
@@ -309,6 +309,12 @@ DRAWN_CLASSES: dict[str, Callable[[FrameSpec], bool]] = {
         s.udp_length is not None and s.padding > 0 and s.udp_length > 8 + s.packet_length
     ),
     "count 0 with blocks present": lambda s: s.count == 0 and len(s.blocks) > 0,
+    "an add whose side byte is 0xD3 ('S' with the top bit)": lambda s: any(
+        len(b) >= 36 and b[0] in b"AF" and b[19] == 0xD3 for b in s.blocks
+    ),
+    "an add whose stock field is not ASCII": lambda s: any(
+        len(b) >= 36 and b[0] in b"AF" and max(b[24:32]) > 0x7F for b in s.blocks
+    ),
     "count 0xFFFF with blocks present": lambda s: s.count == 0xFFFF and len(s.blocks) > 0,
     "count below the blocks present": lambda s: s.count is not None and 0 < s.count < len(s.blocks),
 }

@@ -23,7 +23,8 @@ The parts, also usable on their own:
   port, fragments, truncation of the MoldUDP64 packet, snap-length cuts, stray trailing
   bytes, Ethernet padding, heartbeats; header fields the contract does not check written
   wrong, one field that makes the frame not IPv4/UDP, the UDP length and the MoldUDP64
-  count as sent rather than as built), built into bytes with the project codecs
+  count as sent rather than as built; an add's side byte and stock field as any bytes),
+  built into bytes with the project codecs
   (:func:`tickwire.threshold.testing.feed_frame`) and then patched at offsets from the one
   wire table (:data:`tickwire.threshold.cheader.WIRE`);
 * :func:`expected`: an independent model that computes, from the descriptions alone,
@@ -377,7 +378,14 @@ def add_blocks(draw: st.DrawFn) -> bytes:
 
 
 _ADDS = add_blocks()
-_KINDS = st.sampled_from(["add"] * 8 + ["filler", "filler", "short", "longer", "empty", "other"])
+_KINDS = st.sampled_from(
+    ["add"] * 16
+    + ["filler"] * 4
+    + ["short", "short", "longer", "longer", "empty", "empty", "other", "other", "odd"]
+)
+# An A/F block's side byte as sent: only 0x53 sells; 0xD3 is 'S' with the top bit set.
+_ODD_SIDES = st.sampled_from(b"SBs\x00\xd3 ")
+_STOCK_BYTES = st.binary(min_size=8, max_size=8)  # not read: non-ASCII, NULs, spaces
 _EXTRA = st.binary(min_size=1, max_size=8)
 _OTHER_TYPES = st.integers(0, 255).filter(lambda b: b not in b"AF")
 _OTHER_BODIES = st.binary(max_size=40)
@@ -395,6 +403,11 @@ def blocks(draw: st.DrawFn) -> bytes:
         return full[: draw(st.integers(1, len(full) - 1))]
     if kind == "longer":  # extra bytes after a whole A/F are ignored
         return draw(_ADDS) + draw(_EXTRA)
+    if kind == "odd":  # any side byte, any stock bytes (the codec reads them as latin-1)
+        out = bytearray(draw(_ADDS))
+        out[WIRE["ITCH_A"].span("buy_sell_indicator")] = bytes([draw(_ODD_SIDES)])
+        out[WIRE["ITCH_A"].span("stock")] = draw(_STOCK_BYTES)
+        return bytes(out)
     if kind == "empty":
         return b""
     first = draw(_OTHER_TYPES)
@@ -425,7 +438,13 @@ _TRAILING = st.binary(min_size=1, max_size=6)
 # Frames the contract reads whatever these fields hold (docs/threshold.md section 2, "Not
 # checked, on purpose"), and frames one field makes not IPv4/UDP; the UDP length and the
 # MoldUDP64 count as sent rather than as built.
-_VARIANTS = st.sampled_from(["none"] * 6 + ["unchecked", "not_udp", "udp_length", "count"])
+# Weighted so that few frames lose their blocks (not_udp always, a short UDP length or a
+# count of 0 or 0xFFFF): the rules that need whole frames would starve (suppression needs
+# two triggers in one frame; with each variant at one frame in ten, examples with a
+# suppressed trigger fell from about one in twenty to one in a hundred).
+_VARIANTS = st.sampled_from(
+    ["none"] * 28 + ["unchecked"] * 6 + ["not_udp"] * 2 + ["udp_length"] * 4 + ["count"] * 2
+)
 _UNCHECKED = st.lists(
     st.sampled_from(
         [
