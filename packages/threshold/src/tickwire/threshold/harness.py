@@ -583,7 +583,11 @@ def check_backend(
     backend that cannot run here raises
     :class:`~tickwire.threshold.backends.BackendUnavailable` from its ``configure``, which
     propagates (the plugin's ``threshold_backend`` fixture skips on it).
-    ``derandomize=True`` makes the run reproducible (a fixed seed, as for CI).
+    ``derandomize=True`` makes the run reproducible (a fixed seed, as for CI) for the same
+    code loaded: hypothesis also draws literal constants from the project's own modules
+    in ``sys.modules``, so what else the process imported, or a constant added anywhere,
+    changes the examples. A test that a broken backend is caught should give it a margin
+    of examples (``tests/test_threshold_harness.py::test_check_backend_catches_a_wrong_backend``).
     """
     backend = factory()
     reference = ThresholdEngine()
