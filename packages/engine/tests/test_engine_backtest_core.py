@@ -54,9 +54,11 @@ from tickwire.itch import (
     DecodeError,
     Message,
     OrderDelete,
+    OrderExecuted,
     OrderReplace,
     StockDirectory,
     StockTradingAction,
+    SystemEvent,
     read,
 )
 from tickwire.itch.generator import generate_day
@@ -1113,6 +1115,77 @@ def test_engine_backtest_core_callbacks_bound_per_instance_are_called_as_there(
     want = _same(cls, lambda: _day(3_000, 4, 3, 0))
     assert sum(line.split()[1] == "book" for line in want["log"]) > 50
     assert sum(line.split()[1] == "trade" for line in want["log"]) > 10
+
+
+class _BuyOnce(Strategy):
+    """At its first two-sided book update, one Day buy of 300 at the bid (it rests behind
+    the bid's queue); logs each order update."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.sent = False
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        if not self.sent and None not in (update.bbo.bid_price, update.bbo.ask_price):
+            self.sent = True
+            self.ctx.orders.submit(update.symbol, "B", 300, update.bbo.bid_price)
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"{update.kind} {update.order.user_ref_num} {update.reason}")
+
+
+def _elsewhere_day() -> list[Message]:
+    """Our buy of 300 rests at 10.00 in AAA (locate 1) behind feed order 1; then messages
+    that name feed orders by a locate other than the one they rest in, and an add onto
+    the live reference 1 (the book evicts the order ahead of us; the new one queues
+    behind us)."""
+    px, t = 100_000, 34_200 * 10**9
+    ms = 10**6
+
+    def sys(ts: int, code: str) -> SystemEvent:
+        return SystemEvent(0, 0, ts, code)
+
+    def add(ts: int, loc: int, ref: int, side: str, shares: int, stock: str, price: int) -> Any:
+        return AddOrder(loc, 0, ts, ref, side, shares, stock, price)
+
+    return [
+        sys(t - 2 * ms, "O"),
+        sys(t - 2 * ms, "S"),
+        dataclasses.replace(_directory(1, "AAA"), timestamp=t - ms),
+        dataclasses.replace(_directory(2, "BBB"), timestamp=t - ms),
+        sys(t, "Q"),
+        add(t + ms, 1, 1, "B", 100, "AAA", px),
+        add(t + ms, 1, 2, "S", 100, "AAA", px + 100),
+        add(t + ms, 2, 3, "B", 1_000, "BBB", 10_000),
+        # BBB's bid traded, said at AAA's locate: nothing of AAA traded, no fill
+        OrderExecuted(1, 0, t + 10 * ms, 3, 500, 1),
+        # AAA's bid below ours traded, said at BBB's locate: it went through us, 150
+        add(t + 11 * ms, 1, 4, "B", 200, "AAA", px - 100),
+        OrderExecuted(2, 0, t + 12 * ms, 4, 150, 2),
+        # an add onto the live reference 1: the order ahead of us is evicted, the new one
+        # queues behind us, and its execution reaches us: 100
+        add(t + 13 * ms, 1, 1, "B", 100, "AAA", px),
+        OrderExecuted(1, 0, t + 14 * ms, 1, 100, 3),
+        sys(t + 20 * ms, "M"),
+        sys(t + 21 * ms, "E"),
+        sys(t + 22 * ms, "C"),
+    ]
+
+
+def test_engine_backtest_core_messages_naming_orders_elsewhere_match_the_reference() -> None:
+    """A message naming a feed order works on our orders where that order rests, whatever
+    locate it carries (the book applies it there: ``SimulatedVenue._gone``), and an add
+    onto a live reference takes the evicted order out of the queue ahead of us, on both
+    backends (the core's venue filter, ``ReplayCore._venue_needs_python``, asks the
+    order's locate). Both filled our AAA buy from an execution of BBB's order said at
+    AAA's locate, missed the fill from an execution of AAA's order said at BBB's, and
+    kept the evicted order ahead of us."""
+    want = _same(_BuyOnce, _elsewhere_day)
+    fills = [(f.quantity, f.price, f.cause) for f in want["fills"]]
+    assert fills == [(150, 100_000, "execution-through"), (100, 100_000, "execution")]
+    assert want["report"]["book_faults"]["duplicate_references"] == 1
 
 
 def _sample_file() -> Iterator[Message]:

@@ -397,6 +397,65 @@ def test_engine_backtest_queue_replace_in_feed_shrinks_queue(venue_kind: str) ->
     assert s.filled(10) == 50
 
 
+def test_engine_backtest_queue_a_message_works_where_its_order_rests(venue_kind: str) -> None:
+    """An execution, cancel or replace naming a feed order works on our orders of the
+    stock that order rests in, whatever locate the message carries: the book applies it
+    to that order there (``tickwire.engine.book``'s module docs; ``SimulatedVenue._gone``).
+    Both venues looked at our orders of the message's locate: an execution of another
+    stock's cheap bid said at ours filled our bid at its price, one of ours said at
+    another's filled nothing."""
+    s = Sim(venue_kind)
+    other = LOC + 1
+    s.feed(AddOrder(other, 0, s.ts(), 50, "B", 1_000, "OTHR", 10_000))
+    s.add(1, "B", 100)
+    s.add(2, "B", 500, PX - 100)
+    s.add(7, "S", 100, PX + 500)
+    s.enter(10, "B", 300)
+    s.feed(OrderExecuted(LOC, 0, s.ts(), 50, 500, 1))  # OTHR's bid, said at our locate
+    assert s.filled(10) == 0
+    s.feed(OrderExecuted(other, 0, s.ts(), 2, 200, 2))  # ours below us, said at OTHR's
+    assert s.filled(10) == 200
+    s.feed(OrderCancel(other, 0, s.ts(), 1, 60))  # the order ahead of us, said at OTHR's
+    assert s.venue.queue_ahead(10) == 40
+    s.feed(OrderReplace(other, 0, s.ts(), 1, 3, 100, PX))  # it leaves; the new one is behind
+    assert s.venue.queue_ahead(10) == 0
+    s.feed(OrderReplace(other, 0, s.ts(), 7, 8, 100, PX - 100))  # our ask, now through us
+    assert s.filled(10) == 300
+
+
+def test_engine_backtest_queue_an_evicted_order_leaves_our_queue(venue_kind: str) -> None:
+    """An add (or a replace's new order) onto a live reference evicts the older order
+    (the book's ``duplicate_references``): it leaves the queue ahead of ours as a delete
+    would, and the shares we took from it are forgotten, so its successor under the same
+    number is another order (``SimulatedVenue._gone``). Both venues kept the evicted
+    order ahead of us (an execution of its successor, behind us, filled nothing) and
+    its shares counted as taken (a second buy took 40 of 100 on offer)."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 100)
+    s.add(2, "B", 100, PX - 200)
+    s.enter(10, "B", 100)
+    assert s.venue.queue_ahead(10) == 100
+    s.add(1, "B", 100)  # evicts the order ahead of us; the new one queues behind us
+    assert s.venue.queue_ahead(10) == 0
+    s.execute(1, 100)  # an aggressor reached the order behind us: it fills us
+    assert s.filled(10) == 100
+
+    s = Sim(venue_kind)
+    s.add(1, "B", 100)
+    s.add(2, "B", 100, PX - 200)
+    s.enter(10, "B", 100)
+    s.feed(OrderReplace(LOC, 0, s.ts(), 2, 1, 100, PX - 300))  # onto the live 1: evicted
+    assert s.venue.queue_ahead(10) == 0
+    assert s.books.stats.duplicate_references == 1
+
+    s = Sim(venue_kind)
+    s.add(1, "S", 100, PX)
+    s.enter(10, "B", 60, PX, tif="3")  # takes 60 of order 1
+    s.add(1, "S", 100, PX)  # another order under number 1: all 100 on offer
+    s.enter(11, "B", 100, PX, tif="3")
+    assert (s.filled(10), s.filled(11)) == (60, 100)
+
+
 def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored(
     venue_kind: str,
 ) -> None:

@@ -2040,7 +2040,8 @@ cdef class CVenue:
         cdef int32_t oi
         cdef COrder* o
         cdef int64_t n, shares
-        cdef uint64_t ref = 0
+        cdef uint64_t ref = 0, nref
+        cdef int loc
         self.now = t
         if self._deadline_heap and self._deadline_heap[0][0] <= t:
             self._expire(t)  # what is due first (SimulatedVenue.on_market)
@@ -2052,50 +2053,78 @@ cdef class CVenue:
             return 0
         if not is_book_type(ty) and ty != 0x50:
             return 0  # only book messages and trades act on our orders or _consumed
-        rest = self._by_locate.get(rd16(m + L_LOCATE))
-        if rest:
-            if ty == 0x45 or ty == 0x43:
-                ref = rd64(m + (E_REF if ty == 0x45 else C_REF))
-                oi = self.books._find(ref)
-                if oi >= 0:
-                    o = &self.books.orders_[oi]
+        if not self._by_locate and not self._consumed:
+            return 0  # nothing of ours rests and we took from no feed order
+        # A message naming a feed order works where that order rests, whatever locate
+        # the message carries (SimulatedVenue._gone's rule).
+        if ty == 0x45 or ty == 0x43:
+            ref = rd64(m + (E_REF if ty == 0x45 else C_REF))
+            oi = self.books._find(ref)
+            if oi >= 0:
+                o = &self.books.orders_[oi]
+                rest = self._by_locate.get(self.books.cbooks[o.book].locate)
+                if rest:
                     n = rd32(m + (E_SHARES if ty == 0x45 else C_SHARES))
                     if o.shares < n:
                         n = o.shares
                     self._passive(rest, o.side, o.price, n, ref)
-            elif ty == 0x58:
-                ref = rd64(m + X_REF)
-                oi = self.books._find(ref)
-                if oi >= 0:
-                    o = &self.books.orders_[oi]
+        elif ty == 0x58:
+            ref = rd64(m + X_REF)
+            oi = self.books._find(ref)
+            if oi >= 0:
+                o = &self.books.orders_[oi]
+                rest = self._by_locate.get(self.books.cbooks[o.book].locate)
+                if rest:
                     n = rd32(m + X_SHARES)
                     if o.shares < n:
                         n = o.shares
                     self._shrink_queue(rest, ref, o.side, o.price, n, n == o.shares)
-            elif ty == 0x44:
-                ref = rd64(m + D_REF)
-                oi = self.books._find(ref)
-                if oi >= 0:
-                    o = &self.books.orders_[oi]
-                    self._shrink_queue(rest, ref, o.side, o.price, o.shares, True)
-            elif ty == 0x55:
-                ref = rd64(m + U_OLD)
-                oi = self.books._find(ref)
-                if oi >= 0:
-                    o = &self.books.orders_[oi]
-                    ind = o.side
-                    self._shrink_queue(rest, ref, ind, o.price, o.shares, True)
-                    self._crossing(rest, ind, rd32(m + U_PRICE), rd32(m + U_SHARES),
-                                   rd64(m + U_NEW))
-            elif ty == 0x41 or ty == 0x46:
-                ind = m[A_SIDE]
-                if ind == 0x42 or ind == 0x53:  # else no order (the book's docs)
+        elif ty == 0x44:
+            oi = self.books._find(rd64(m + D_REF))
+            if oi >= 0:
+                self._gone(oi)
+        elif ty == 0x55:
+            ref = rd64(m + U_OLD)
+            oi = self.books._find(ref)
+            if oi >= 0:
+                o = &self.books.orders_[oi]
+                ind = o.side
+                loc = self.books.cbooks[o.book].locate
+                self._gone(oi)
+                nref = rd64(m + U_NEW)
+                if nref != ref:
+                    oi = self.books._find(nref)
+                    if oi >= 0:  # the book evicts it (duplicate_references)
+                        self._gone(oi)
+                rest = self._by_locate.get(loc)
+                if rest:
+                    self._crossing(rest, ind, rd32(m + U_PRICE), rd32(m + U_SHARES), nref)
+        elif ty == 0x41 or ty == 0x46:
+            oi = self.books._find(rd64(m + A_REF))
+            if oi >= 0:  # the book evicts it (duplicate_references)
+                self._gone(oi)
+            ind = m[A_SIDE]
+            if ind == 0x42 or ind == 0x53:  # else no order (the book's docs)
+                rest = self._by_locate.get(rd16(m + L_LOCATE))
+                if rest:
                     self._crossing(rest, 0 if ind == 0x42 else 1, rd32(m + A_PRICE),
                                    rd32(m + A_SHARES), rd64(m + A_REF))
-            elif ty == 0x50:
+        elif ty == 0x50:
+            rest = self._by_locate.get(rd16(m + L_LOCATE))
+            if rest:
                 self._through(rest, rd32(m + P_PRICE), rd32(m + P_SHARES))
         if self._consumed:
             self._forget_consumed(m, ty)
+        return 0
+
+    cdef int _gone(self, int32_t oi) except -1:
+        """Feed order ``oi`` (the book's index) leaves the book whole:
+        ``SimulatedVenue._gone`` (the rule)."""
+        cdef COrder* o = &self.books.orders_[oi]
+        self._consumed.pop(o.ref, None)
+        rest = self._by_locate.get(self.books.cbooks[o.book].locate)
+        if rest:
+            self._shrink_queue(rest, o.ref, o.side, o.price, o.shares, True)
         return 0
 
     cdef int _forget_consumed(self, const uint8_t* m, uint8_t ty) except -1:
@@ -3441,11 +3470,15 @@ cdef class ReplayCore:
         side priced at or through it (``vbid``/``vask``), a cancel or delete (X, D) on our
         queue only if that order was ahead of one of ours (:meth:`_is_ahead`), an add (A,
         F) or the new side of a replace (U) only if it crosses one of ours, a trade (P)
-        only strictly through one of ours. Anywhere, a book message naming a feed order we
-        took shares from (``_consumed``). Otherwise the venue would change nothing: it is
-        not called."""
+        only strictly through one of ours. A message naming a feed order (E, C, X, D, U)
+        works where that order rests, whatever locate the message carries, and an add or
+        a replace's new order onto a live reference evicts the order there
+        (``SimulatedVenue._gone``): that one counts as ahead of ours or taken from as a
+        delete of it would. Anywhere, a book message naming a feed order we took shares
+        from (``_consumed``). Otherwise the venue would change nothing: it is not
+        called."""
         cdef uint64_t ref = 0
-        cdef uint16_t loc
+        cdef int loc
         cdef int32_t oi
         cdef int64_t price
         cdef uint8_t side
@@ -3453,7 +3486,22 @@ cdef class ReplayCore:
             return True
         if not is_book_type(t) and t != 0x50:
             return False
-        loc = rd16(m + L_LOCATE)
+        if t == 0x41 or t == 0x46 or t == 0x50:
+            loc = rd16(m + L_LOCATE)
+            if t != 0x50 and self._evicts(rd64(m + A_REF)):
+                return True
+            if not self.vflag[loc]:
+                return False
+            if t == 0x50:
+                price = rd32(m + P_PRICE)
+                return self.vbid[loc] > price or self.vask[loc] < price
+            price = rd32(m + A_PRICE)
+            if rd32(m + A_SHARES) > 0 and price > 0:
+                if m[A_SIDE] == 0x42:
+                    return self.vask[loc] <= price
+                if m[A_SIDE] == 0x53:
+                    return self.vbid[loc] >= price
+            return False
         if t == 0x45:
             ref = rd64(m + E_REF)
         elif t == 0x43:
@@ -3462,36 +3510,25 @@ cdef class ReplayCore:
             ref = rd64(m + X_REF)
         elif t == 0x44:
             ref = rd64(m + D_REF)
-        elif t == 0x55:
+        else:
             ref = rd64(m + U_OLD)
-        if self.vflag[loc]:
-            if t == 0x41 or t == 0x46:
-                price = rd32(m + A_PRICE)
-                if rd32(m + A_SHARES) > 0 and price > 0:
-                    if m[A_SIDE] == 0x42:
-                        if self.vask[loc] <= price:
-                            return True
-                    elif m[A_SIDE] == 0x53 and self.vbid[loc] >= price:
-                        return True
-                return False  # an add names no feed order we took from
-            if t == 0x50:
-                price = rd32(m + P_PRICE)
-                return self.vbid[loc] > price or self.vask[loc] < price
-            if t == 0x45 or t == 0x43:
-                oi = self.vb._find(ref)
-                if oi >= 0:
+        oi = self.vb._find(ref)
+        if oi >= 0:
+            loc = self.vb.cbooks[self.vb.orders_[oi].book].locate  # where it rests
+            if t == 0x55 and rd64(m + U_NEW) != ref and self._evicts(rd64(m + U_NEW)):
+                return True
+            if self.vflag[loc]:
+                if t == 0x45 or t == 0x43:
                     price = self.vb.orders_[oi].price
                     if self.vb.orders_[oi].side == 0:
                         if self.vbid[loc] >= price:
                             return True
                     elif self.vask[loc] <= price:
                         return True
-            elif t == 0x58 or t == 0x44:
-                if self._is_ahead(loc, ref):
-                    return True
-            else:  # U: the old order leaves a queue, the new one may cross us
-                oi = self.vb._find(ref)
-                if oi >= 0:
+                elif t == 0x58 or t == 0x44:
+                    if self._is_ahead(loc, ref):
+                        return True
+                else:  # U: the old order leaves a queue, the new one may cross us
                     if self._is_ahead(loc, ref):
                         return True
                     price = rd32(m + U_PRICE)
@@ -3502,9 +3539,20 @@ cdef class ReplayCore:
                                 return True
                         elif self.vbid[loc] >= price:
                             return True
-        if t == 0x41 or t == 0x46 or t == 0x50 or not self.consumed:
+        if not self.consumed:
             return False
         return ref in self.consumed
+
+    cdef bint _evicts(self, uint64_t ref) except -1:
+        """Does an add (or a replace's new order) onto ``ref`` evict a live feed order the
+        venue's queue model knows: one ahead of ours where it rests, or one we took
+        shares from (``SimulatedVenue._gone``)?"""
+        cdef int32_t oi = self.vb._find(ref)
+        if oi < 0:
+            return False
+        if self.consumed and ref in self.consumed:
+            return True
+        return self._is_ahead(self.vb.cbooks[self.vb.orders_[oi].book].locate, ref)
 
     cdef int _message(self, const uint8_t* m, Py_ssize_t length) except -1:
         cdef uint8_t t = m[0]

@@ -126,6 +126,13 @@ class Order:
         self.book = book
         self.level = level
 
+    @property
+    def locate(self) -> int:
+        """The stock locate of the book the order rests in (the compiled book's
+        ``OrderInfo.locate``): where a message naming the order works, whatever locate
+        that message carries (the module docs)."""
+        return self.book.locate
+
     def __repr__(self) -> str:
         return (
             f"Order(ref={self.ref}, side={self.side!r}, price={self.price}, shares={self.shares})"

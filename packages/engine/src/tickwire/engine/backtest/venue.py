@@ -38,7 +38,9 @@ venue answered none, so a GTT order's answers differed from the exchange's. Test
 ``tests/test_exchange_venue_replace_parity.py::test_accepted_and_replaced_repeat_the_appendages_on_both``.
 
 Cancels (X), deletes (D) and replaces (U) of orders ahead of us shrink the queue ahead
-(a replace loses priority). Cross trades (Q) never fill us: our orders are continuous
+(a replace loses priority), and so does an add or replace onto the reference of a live
+order ahead of us (the book evicts it); a message naming a feed order works where the
+book files that order, whatever locate it carries (:meth:`SimulatedVenue._gone`). Cross trades (Q) never fill us: our orders are continuous
 market orders (Cross Type ``N``). An Enter of any other Cross Type (``O`` opening,
 ``C`` closing, ..., or a byte not in the table) is Rejected 0x14 Invalid Cross Order,
 after every other check of the Enter (:func:`tickwire.ouch.v50.cross_type_reason`, the
@@ -297,39 +299,76 @@ class SimulatedVenue:
             elif msg.event_code == EventCode.END_OF_SYSTEM_HOURS:  # every order expires
                 self._expire_all_orders()
             return
-        rest = self._by_locate.get(msg.stock_locate)
-        if rest:
-            orders = self.books.orders
-            if isinstance(msg, OrderExecuted | OrderExecutedWithPrice):
-                o = orders.get(msg.order_reference_number)
-                if o is not None:
-                    executed = min(msg.executed_shares, o.shares)
-                    self._passive(rest, o.side, o.price, executed, o.ref)
-            elif isinstance(msg, OrderCancel):
-                o = orders.get(msg.order_reference_number)
-                if o is not None:
-                    gone = min(msg.cancelled_shares, o.shares)
-                    self._shrink_queue(rest, o.ref, o.side, o.price, gone, gone == o.shares)
-            elif isinstance(msg, OrderDelete):
-                o = orders.get(msg.order_reference_number)
-                if o is not None:
-                    self._shrink_queue(rest, o.ref, o.side, o.price, o.shares, True)
-            elif isinstance(msg, OrderReplace):
-                o = orders.get(msg.original_order_reference_number)
-                if o is not None:
-                    self._shrink_queue(rest, o.ref, o.side, o.price, o.shares, True)
-                    self._crossing(
-                        rest, o.side, msg.price, msg.shares, msg.new_order_reference_number
-                    )
-            elif isinstance(msg, AddOrder | AddOrderMPID):
-                indicator = msg.buy_sell_indicator
-                if indicator == BUY or indicator == "S":  # else no order (the book's docs)
-                    side = BUY if indicator == BUY else "S"
-                    self._crossing(rest, side, msg.price, msg.shares, msg.order_reference_number)
-            elif isinstance(msg, Trade):
-                self._through(rest, msg.price, msg.shares)
+        by_locate = self._by_locate
+        if not by_locate and not self._consumed:
+            return  # nothing of ours rests and we took from no feed order
+        orders = self.books.orders
+        # A message naming a feed order works where that order rests (its ``locate``),
+        # whatever locate the message carries: the book's rule (:meth:`_gone`).
+        if isinstance(msg, OrderExecuted | OrderExecutedWithPrice):
+            o = orders.get(msg.order_reference_number)
+            if o is not None and (rest := by_locate.get(o.locate)):
+                executed = min(msg.executed_shares, o.shares)
+                self._passive(rest, o.side, o.price, executed, o.ref)
+        elif isinstance(msg, OrderCancel):
+            o = orders.get(msg.order_reference_number)
+            if o is not None and (rest := by_locate.get(o.locate)):
+                gone = min(msg.cancelled_shares, o.shares)
+                self._shrink_queue(rest, o.ref, o.side, o.price, gone, gone == o.shares)
+        elif isinstance(msg, OrderDelete):
+            o = orders.get(msg.order_reference_number)
+            if o is not None:
+                self._gone(o)
+        elif isinstance(msg, OrderReplace):
+            o = orders.get(msg.original_order_reference_number)
+            if o is not None:
+                self._gone(o)
+                new = msg.new_order_reference_number
+                stale = orders.get(new) if new != o.ref else None
+                if stale is not None:  # the book evicts it (duplicate_references)
+                    self._gone(stale)
+                if rest := by_locate.get(o.locate):
+                    self._crossing(rest, o.side, msg.price, msg.shares, new)
+        elif isinstance(msg, AddOrder | AddOrderMPID):
+            ref = msg.order_reference_number
+            stale = orders.get(ref)
+            if stale is not None:  # the book evicts it (duplicate_references)
+                self._gone(stale)
+            indicator = msg.buy_sell_indicator
+            if (indicator == BUY or indicator == "S") and (
+                rest := by_locate.get(msg.stock_locate)
+            ):  # else no order (the book's docs)
+                side = BUY if indicator == BUY else "S"
+                self._crossing(rest, side, msg.price, msg.shares, ref)
+        elif isinstance(msg, Trade) and (rest := by_locate.get(msg.stock_locate)):
+            self._through(rest, msg.price, msg.shares)
         if self._consumed:
             self._forget_consumed(msg)
+
+    def _gone(self, o: Any) -> None:
+        """Feed order ``o`` leaves the book whole: by a delete (D), as a replace's (U)
+        original, or evicted by an add (A, F) or a replace's new order onto its live
+        reference (the book's ``duplicate_references``). It leaves the queue ahead of
+        each of our orders it was ahead of, where it rested (``o.locate``, whatever
+        locate the message carries), and the shares we took from it are forgotten: a
+        later order under its number is another order.
+
+        Rule: a message naming a feed order works on our orders of the stock that order
+        rests in, as the book applies it there (``tickwire.engine.book``'s module docs);
+        the compiled ``CVenue`` and the core's venue filter
+        (``ReplayCore._venue_needs_python``) alike. Why: the venue looked at our orders of
+        the locate the message carried, so an execution of one stock's order carrying
+        another's locate filled our orders of the other stock at the first one's price,
+        and an evicted order stayed ahead of ours (an execution of its successor, behind
+        us, never reached us) with its shares still counted as taken. Tests:
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_message_works_where_its_order_rests``,
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_an_evicted_order_leaves_our_queue``,
+        ``test_engine_backtest_core.py::test_engine_backtest_core_messages_naming_orders_elsewhere_match_the_reference``.
+        """
+        self._consumed.pop(o.ref, None)
+        rest = self._by_locate.get(o.locate)
+        if rest:
+            self._shrink_queue(rest, o.ref, o.side, o.price, o.shares, True)
 
     def _forget_consumed(self, msg: Message) -> None:
         """Keep the shares we took from a feed order within what it still has."""
