@@ -1188,6 +1188,31 @@ def test_engine_backtest_core_messages_naming_orders_elsewhere_match_the_referen
     assert want["report"]["book_faults"]["duplicate_references"] == 1
 
 
+def _held_day() -> list[Message]:
+    """:func:`_elsewhere_day`'s start (our buy of 300 rests at 10.00 behind feed order 1's
+    100), then an execution of 150 that comes before the add of its order, which queues
+    behind ours: the book holds the execution and applies it when the add comes."""
+    day = _elsewhere_day()
+    t = day[5].timestamp
+    ms = 10**6
+    return [
+        *day[:8],
+        OrderExecuted(1, 0, t + 10 * ms, 5, 150, 1),
+        AddOrder(1, 0, t + 10 * ms, 5, "B", 200, "AAA", 100_000),
+        *day[-3:],
+    ]
+
+
+def test_engine_backtest_core_held_messages_match_the_reference() -> None:
+    """A message held in the venue book's reorder window reaches the venue's queue model
+    when the book applies it (``SimulatedVenue._held``, ``CVenue.held``), on both
+    backends: the core's venue filter lets the add that resolves it through
+    (``ReplayCore._venue_needs_python``). The execution traded 100 ahead of us, then 50
+    of ours; both filled nothing."""
+    want = _same(_BuyOnce, _held_day)
+    assert [(f.quantity, f.cause) for f in want["fills"]] == [(50, "execution")]
+
+
 def _sample_file() -> Iterator[Message]:
     with DATA.open("rb") as f:
         yield from read(f)

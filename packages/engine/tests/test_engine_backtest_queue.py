@@ -456,6 +456,25 @@ def test_engine_backtest_queue_an_evicted_order_leaves_our_queue(venue_kind: str
     assert (s.filled(10), s.filled(11)) == (60, 100)
 
 
+def test_engine_backtest_queue_a_held_execution_works_when_applied(venue_kind: str) -> None:
+    """A message that comes a few messages before the add of its order is held by the
+    book (its reorder window) and applied when the add comes; it works on our orders
+    then, as any message does (``SimulatedVenue._held``, ``CVenue.held``). Both venues
+    looked at it only when it came, its order unknown: the execution of an order queued
+    behind ours traded past our place and filled nothing."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 100)
+    s.enter(10, "B", 100)
+    s.execute(5, 150)  # early: order 5 is not in the book yet (held)
+    assert s.filled(10) == 0
+    s.add(5, "B", 200)  # queues behind us; the held execution is applied now
+    assert s.books.orders[5].shares == 50
+    assert (s.filled(10), s.venue.queue_ahead(10)) == (50, 0)  # 100 ahead, then 50 us
+    s.feed(OrderReplace(LOC, 0, s.ts(), 8, 9, 40, PX - 100))  # early: order 8 unknown
+    s.add(8, "S", 100, PX + 100)  # the held replace re-prices it through our bid
+    assert s.filled(10) == 90
+
+
 def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored(
     venue_kind: str,
 ) -> None:

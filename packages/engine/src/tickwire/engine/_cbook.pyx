@@ -720,6 +720,9 @@ cdef class CBookManager:
     cdef object expiry_
     cdef int64_t next_expiry
     cdef int64_t n_pending
+    # The compiled venue over this book (``CVenue``, which sets it): each held message
+    # reaches its ``held`` just before it is applied (:meth:`_resolve`).
+    cdef public object held_to
     # Python-level state
     cdef public object on_print
     cdef public dict books
@@ -1174,6 +1177,8 @@ cdef class CBookManager:
         self.reordered_ += len(held)
         for m in held:
             kind = m[0]
+            if self.held_to is not None:  # the venue's queue model sees it first
+                self.held_to.held(m)
             if kind == 0x45 or kind == 0x43:
                 self._op_exec(kind, m[1], m[2], m[3], m[4], m[5], m[6])
             elif kind == 0x58:
@@ -1869,6 +1874,7 @@ cdef class CVenue:
                  tif_error, str timeout, wake=None, gtt=None, gtt_deadline=None,
                  cross_reason=None):
         self.books = books
+        books.held_to = self  # what the book applies from its reorder window (held)
         self.respond = respond
         self.fills = []
         self._live = {}
@@ -2038,10 +2044,6 @@ cdef class CVenue:
         cdef uint8_t ty = m[0]
         cdef uint8_t ind
         cdef int32_t oi
-        cdef COrder* o
-        cdef int64_t n, shares
-        cdef uint64_t ref = 0, nref
-        cdef int loc
         self.now = t
         if self._deadline_heap and self._deadline_heap[0][0] <= t:
             self._expire(t)  # what is due first (SimulatedVenue.on_market)
@@ -2055,50 +2057,17 @@ cdef class CVenue:
             return 0  # only book messages and trades act on our orders or _consumed
         if not self._by_locate and not self._consumed:
             return 0  # nothing of ours rests and we took from no feed order
-        # A message naming a feed order works where that order rests, whatever locate
-        # the message carries (SimulatedVenue._gone's rule).
-        if ty == 0x45 or ty == 0x43:
-            ref = rd64(m + (E_REF if ty == 0x45 else C_REF))
-            oi = self.books._find(ref)
-            if oi >= 0:
-                o = &self.books.orders_[oi]
-                rest = self._by_locate.get(self.books.cbooks[o.book].locate)
-                if rest:
-                    n = rd32(m + (E_SHARES if ty == 0x45 else C_SHARES))
-                    if o.shares < n:
-                        n = o.shares
-                    self._passive(rest, o.side, o.price, n, ref)
+        if ty == 0x45:
+            self._named(ty, rd64(m + E_REF), rd32(m + E_SHARES), 0, 0)
+        elif ty == 0x43:
+            self._named(ty, rd64(m + C_REF), rd32(m + C_SHARES), 0, 0)
         elif ty == 0x58:
-            ref = rd64(m + X_REF)
-            oi = self.books._find(ref)
-            if oi >= 0:
-                o = &self.books.orders_[oi]
-                rest = self._by_locate.get(self.books.cbooks[o.book].locate)
-                if rest:
-                    n = rd32(m + X_SHARES)
-                    if o.shares < n:
-                        n = o.shares
-                    self._shrink_queue(rest, ref, o.side, o.price, n, n == o.shares)
+            self._named(ty, rd64(m + X_REF), rd32(m + X_SHARES), 0, 0)
         elif ty == 0x44:
-            oi = self.books._find(rd64(m + D_REF))
-            if oi >= 0:
-                self._gone(oi)
+            self._named(ty, rd64(m + D_REF), 0, 0, 0)
         elif ty == 0x55:
-            ref = rd64(m + U_OLD)
-            oi = self.books._find(ref)
-            if oi >= 0:
-                o = &self.books.orders_[oi]
-                ind = o.side
-                loc = self.books.cbooks[o.book].locate
-                self._gone(oi)
-                nref = rd64(m + U_NEW)
-                if nref != ref:
-                    oi = self.books._find(nref)
-                    if oi >= 0:  # the book evicts it (duplicate_references)
-                        self._gone(oi)
-                rest = self._by_locate.get(loc)
-                if rest:
-                    self._crossing(rest, ind, rd32(m + U_PRICE), rd32(m + U_SHARES), nref)
+            self._named(ty, rd64(m + U_OLD), rd32(m + U_SHARES), rd64(m + U_NEW),
+                        rd32(m + U_PRICE))
         elif ty == 0x41 or ty == 0x46:
             oi = self.books._find(rd64(m + A_REF))
             if oi >= 0:  # the book evicts it (duplicate_references)
@@ -2113,8 +2082,65 @@ cdef class CVenue:
             rest = self._by_locate.get(rd16(m + L_LOCATE))
             if rest:
                 self._through(rest, rd32(m + P_PRICE), rd32(m + P_SHARES))
+        return 0
+
+    def held(self, tuple m):
+        """A message the venue's book held in its reorder window, applied now that its
+        order was added (``CBookManager._resolve`` calls this just before applying it,
+        ``held_to``): it works on our orders as on arrival (``SimulatedVenue._held``,
+        the rule). ``m``: the book's held tuple, kind first."""
+        cdef int kind = m[0]
+        if not self._by_locate and not self._consumed:
+            return
+        if kind == 0x45 or kind == 0x43 or kind == 0x58:
+            self._named(kind, m[1], m[2], 0, 0)
+        elif kind == 0x44:
+            self._named(kind, m[1], 0, 0, 0)
+        else:
+            self._named(0x55, m[1], m[3], m[2], m[4])
+
+    cdef int _named(self, uint8_t ty, uint64_t ref, int64_t n, uint64_t nref,
+                    int64_t price) except -1:
+        """An E, C, X, D or U naming feed order ``ref`` (``n``: the shares executed,
+        cancelled or, for U, the new order's; ``nref`` and ``price``: a replace's new
+        order). It works where that order rests, whatever locate the message carries
+        (``SimulatedVenue._gone``'s rule)."""
+        cdef int32_t oi = self.books._find(ref)
+        cdef COrder* o
+        cdef uint8_t ind
+        cdef int loc
+        if oi >= 0 and self._by_locate:
+            o = &self.books.orders_[oi]
+            if ty == 0x45 or ty == 0x43:
+                rest = self._by_locate.get(self.books.cbooks[o.book].locate)
+                if rest:
+                    self._passive(rest, o.side, o.price, n if n < o.shares else o.shares,
+                                  ref)
+            elif ty == 0x58:
+                rest = self._by_locate.get(self.books.cbooks[o.book].locate)
+                if rest:
+                    if o.shares < n:
+                        n = o.shares
+                    self._shrink_queue(rest, ref, o.side, o.price, n, n == o.shares)
+            elif ty == 0x44:
+                self._gone(oi)
+            else:
+                ind = o.side
+                loc = self.books.cbooks[o.book].locate
+                self._gone(oi)
+                if nref != ref:
+                    oi = self.books._find(nref)
+                    if oi >= 0:  # the book evicts it (duplicate_references)
+                        self._gone(oi)
+                rest = self._by_locate.get(loc)
+                if rest:
+                    self._crossing(rest, ind, price, n, nref)
+        elif oi >= 0 and ty == 0x55 and nref != ref:  # nothing rests: still forget
+            oi = self.books._find(nref)
+            if oi >= 0:
+                self._gone(oi)
         if self._consumed:
-            self._forget_consumed(m, ty)
+            self._forget_consumed(ty, ref, n)
         return 0
 
     cdef int _gone(self, int32_t oi) except -1:
@@ -2127,24 +2153,13 @@ cdef class CVenue:
             self._shrink_queue(rest, o.ref, o.side, o.price, o.shares, True)
         return 0
 
-    cdef int _forget_consumed(self, const uint8_t* m, uint8_t ty) except -1:
-        """Keep the shares we took from a feed order within what it still has."""
-        cdef uint64_t ref
-        cdef int64_t reduce, left
+    cdef int _forget_consumed(self, uint8_t ty, uint64_t ref, int64_t reduce) except -1:
+        """Keep the shares we took from a feed order within what it still has (an E, C,
+        X, D or U naming ``ref``; ``reduce``: the shares an E, C or X takes)."""
         cdef int32_t oi
-        if ty == 0x44:
-            self._consumed.pop(rd64(m + D_REF), None)
-            return 0
-        if ty == 0x55:
-            self._consumed.pop(rd64(m + U_OLD), None)
-            return 0
-        if ty == 0x45:
-            ref, reduce = rd64(m + E_REF), rd32(m + E_SHARES)
-        elif ty == 0x43:
-            ref, reduce = rd64(m + C_REF), rd32(m + C_SHARES)
-        elif ty == 0x58:
-            ref, reduce = rd64(m + X_REF), rd32(m + X_SHARES)
-        else:
+        cdef int64_t left
+        if ty == 0x44 or ty == 0x55:
+            self._consumed.pop(ref, None)
             return 0
         key = ref
         taken = self._consumed.get(key)
@@ -3474,7 +3489,9 @@ cdef class ReplayCore:
         works where that order rests, whatever locate the message carries, and an add or
         a replace's new order onto a live reference evicts the order there
         (``SimulatedVenue._gone``): that one counts as ahead of ours or taken from as a
-        delete of it would. Anywhere, a book message naming a feed order we took shares
+        delete of it would; one that files a reference the book holds messages for in
+        its reorder window applies them (``SimulatedVenue._held``): it counts wherever we
+        rest or took shares. Anywhere, a book message naming a feed order we took shares
         from (``_consumed``). Otherwise the venue would change nothing: it is not
         called."""
         cdef uint64_t ref = 0
@@ -3488,8 +3505,10 @@ cdef class ReplayCore:
             return False
         if t == 0x41 or t == 0x46 or t == 0x50:
             loc = rd16(m + L_LOCATE)
-            if t != 0x50 and self._evicts(rd64(m + A_REF)):
-                return True
+            if t != 0x50:
+                ref = rd64(m + A_REF)
+                if self._evicts(ref) or self._resolves(ref):
+                    return True
             if not self.vflag[loc]:
                 return False
             if t == 0x50:
@@ -3517,6 +3536,8 @@ cdef class ReplayCore:
             loc = self.vb.cbooks[self.vb.orders_[oi].book].locate  # where it rests
             if t == 0x55 and rd64(m + U_NEW) != ref and self._evicts(rd64(m + U_NEW)):
                 return True
+            if t == 0x55 and self._resolves(rd64(m + U_NEW)):
+                return True
             if self.vflag[loc]:
                 if t == 0x45 or t == 0x43:
                     price = self.vb.orders_[oi].price
@@ -3542,6 +3563,14 @@ cdef class ReplayCore:
         if not self.consumed:
             return False
         return ref in self.consumed
+
+    cdef bint _resolves(self, uint64_t ref) except -1:
+        """Does the venue's book hold messages for feed order ``ref`` in its reorder
+        window, which it applies (each through ``CVenue.held`` first) once an add or a
+        replace's new order files ``ref``, where we rest or took shares?"""
+        if not self.vb.n_pending or (not self.by_locate and not self.consumed):
+            return False
+        return ref in self.vb.pending_
 
     cdef bint _evicts(self, uint64_t ref) except -1:
         """Does an add (or a replace's new order) onto ``ref`` evict a live feed order the

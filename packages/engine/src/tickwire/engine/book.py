@@ -334,6 +334,10 @@ class BookManager:
         self.orders: dict[int, Order] = {}
         self.stats = BookStats()
         self.on_print = on_print
+        #: Called with each message held in the reorder window just before it is applied
+        #: (:meth:`_resolve`): the backtest venue's queue model sees it then, as it sees
+        #: every other message before the book (``SimulatedVenue._held``, which sets it).
+        self.on_held: Callable[[Message], None] | None = None
         self.system_event: str = ""
         self.mwcb_levels: MWCBDeclineLevel | None = None
         self.mwcb_status: MWCBStatus | None = None
@@ -438,6 +442,8 @@ class BookManager:
         held = self._pending.pop(ref)
         self.stats.reordered += len(held)
         for msg in held:
+            if self.on_held is not None:
+                self.on_held(msg)
             self._dispatch[msg.message_type](msg)
 
     def bbo(self, locate: int) -> BBO:

@@ -40,7 +40,9 @@ venue answered none, so a GTT order's answers differed from the exchange's. Test
 Cancels (X), deletes (D) and replaces (U) of orders ahead of us shrink the queue ahead
 (a replace loses priority), and so does an add or replace onto the reference of a live
 order ahead of us (the book evicts it); a message naming a feed order works where the
-book files that order, whatever locate it carries (:meth:`SimulatedVenue._gone`). Cross trades (Q) never fill us: our orders are continuous
+book files that order, whatever locate it carries (:meth:`SimulatedVenue._gone`), and a
+message the book held in its reorder window works when the book applies it
+(:meth:`SimulatedVenue._held`). Cross trades (Q) never fill us: our orders are continuous
 market orders (Cross Type ``N``). An Enter of any other Cross Type (``O`` opening,
 ``C`` closing, ..., or a byte not in the table) is Rejected 0x14 Invalid Cross Order,
 after every other check of the Enter (:func:`tickwire.ouch.v50.cross_type_reason`, the
@@ -187,6 +189,8 @@ class SimulatedVenue:
         wake: Callable[[int], None] | None = None,
     ) -> None:
         self.books = books
+        if isinstance(books, BookManager):  # its reorder window's messages (_held)
+            books.on_held = self._held
         self.respond = respond
         #: Called with the earliest GTT deadline of a resting order, when no wake asked
         #: for before comes at or before it (``Deadlines.wake_at``): the backtest loop
@@ -344,6 +348,25 @@ class SimulatedVenue:
             self._through(rest, msg.price, msg.shares)
         if self._consumed:
             self._forget_consumed(msg)
+
+    def _held(self, msg: Message) -> None:
+        """A message the book held in its reorder window (it named an order not yet
+        added), applied now that the add (or a replace's new order) filed that order:
+        it works on our orders as any message does, just before the book applies it
+        (:meth:`on_market`, at the time of the message that filed the order).
+
+        Rule: every message the book applies reaches the queue model first, the held
+        ones too (``BookManager.on_held``; the compiled book calls ``CVenue.held``, and
+        the core's venue filter, ``ReplayCore._venue_needs_python``, lets an add through
+        that resolves held messages). Why: the venue saw a held execution only when it
+        came, with its order not in the book, and never when the book applied it: an
+        execution that arrived a few messages before the add of an order queued behind
+        ours (NASDAQ's sample file has 117 such early messages) traded past our place and
+        filled nothing. Tests:
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_held_execution_works_when_applied``,
+        ``test_engine_backtest_core.py::test_engine_backtest_core_held_messages_match_the_reference``.
+        """
+        self.on_market(msg, self.now)
 
     def _gone(self, o: Any) -> None:
         """Feed order ``o`` leaves the book whole: by a delete (D), as a replace's (U)
