@@ -223,6 +223,19 @@ def test_engine_backtest_queue_trade_through_and_better_price(venue_kind: str) -
     assert s.filled(10) == 300
 
 
+def test_engine_backtest_queue_a_print_of_zero_price_fills_nothing(venue_kind: str) -> None:
+    """A Trade (P) of price 0 is no trade (``SimulatedVenue._through``), as an add of
+    price 0 is no order: it filled our resting buy, being below every bid. One priced
+    a tick through us still fills us."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 500)
+    s.enter(10, "B", 300)
+    s.feed(Trade(LOC, 0, s.ts(), 0, "S", 100, SYM, 0, 77))
+    assert s.filled(10) == 0
+    s.feed(Trade(LOC, 0, s.ts(), 0, "S", 100, SYM, PX - 100, 78))
+    assert s.filled(10) == 100
+
+
 def test_engine_backtest_queue_incoming_cross_fills_us(venue_kind: str) -> None:
     s = Sim(venue_kind)
     s.add(1, "S", 100, PX + 500)

@@ -2238,6 +2238,8 @@ cdef class CVenue:
         cdef CSimOrder o
         cdef uint8_t sd
         cdef bint through
+        if price <= 0:
+            return 0  # no trade (SimulatedVenue._through)
         for sd in range(2):
             budget = shares
             for o in self._priority(rest, sd):

@@ -468,6 +468,16 @@ class SimulatedVenue:
             self._fill(o, q, o.price, "A", "incoming-cross")
 
     def _through(self, rest: list[SimOrder], price: int, shares: int) -> None:
+        """A non-displayed print (P) at ``price``: does it trade through our orders?
+
+        Rule: a print of zero price is no trade (as an add of zero price is no order, the
+        book's module docs, and :meth:`_crossing` takes none): it fills nothing; the
+        compiled ``CVenue`` alike. Why: a damaged Trade of price 0 was below every bid,
+        so it filled each of our resting buys at its limit. Test:
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_print_of_zero_price_fills_nothing``.
+        """
+        if price <= 0:
+            return
         for side in (BUY, "S"):
             budget = shares
             for o in self._priority(rest, side):
