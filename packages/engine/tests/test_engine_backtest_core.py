@@ -53,8 +53,10 @@ from tickwire.itch import (
     AddOrderMPID,
     DecodeError,
     Message,
+    OrderCancel,
     OrderDelete,
     OrderExecuted,
+    OrderExecutedWithPrice,
     OrderReplace,
     StockDirectory,
     StockTradingAction,
@@ -266,9 +268,10 @@ _REF_FIELDS = (
 
 def _reuse_refs(day: list[Message], seed: int) -> list[Message]:
     """The day with order reference numbers reused: after a delete (D) or a replace (U)
-    takes a feed order off the book, the next add (A, F) of the same locate takes, one
-    time in two, the reference number it freed (and keeps it for the rest of its life:
-    its executions, cancels, replace and delete).
+    takes a feed order off the book, or executions or cancels (E, C, X) take all its
+    shares, the next add (A, F) of the same locate takes, one time in two, the reference
+    number it freed (and keeps it for the rest of its life: its executions, cancels,
+    replace and delete).
 
     Generated days never reuse a number, and a real feed rarely does, but the venue's
     queue model keys the shares we took from a feed order by its number alone
@@ -282,6 +285,7 @@ def _reuse_refs(day: list[Message], seed: int) -> list[Message]:
     freed: dict[int, list[int]] = {}  # locate -> numbers off the book, oldest first
     rename: dict[int, int] = {}  # the generator's number -> the reused one
     out: list[Message] = []
+    shares: dict[int, int] = {}  # live number -> its shares left
     for msg in day:
         fields = [f for f in _REF_FIELDS if hasattr(msg, f)]
         if not fields:
@@ -295,11 +299,23 @@ def _reuse_refs(day: list[Message], seed: int) -> list[Message]:
             gone = getattr(msg, "order_reference_number", None)
             if gone is None:
                 gone = msg.original_order_reference_number
+                shares[msg.new_order_reference_number] = msg.shares
+            shares.pop(gone, None)
             freed.setdefault(locate, []).append(gone)
-        elif isinstance(msg, AddOrder | AddOrderMPID) and freed.get(locate) and rng.random() < 0.5:
-            reused = freed[locate].pop(0)
-            rename[msg.order_reference_number] = reused
-            msg = dataclasses.replace(msg, order_reference_number=reused)
+        elif isinstance(msg, OrderExecuted | OrderExecutedWithPrice | OrderCancel):
+            ref = msg.order_reference_number
+            taken = getattr(msg, "executed_shares", None) or getattr(msg, "cancelled_shares", 0)
+            if ref in shares:
+                shares[ref] -= taken
+                if shares[ref] <= 0:  # traded or cancelled away whole: the number is free
+                    del shares[ref]
+                    freed.setdefault(locate, []).append(ref)
+        elif isinstance(msg, AddOrder | AddOrderMPID):
+            if freed.get(locate) and rng.random() < 0.5:
+                reused = freed[locate].pop(0)
+                rename[msg.order_reference_number] = reused
+                msg = dataclasses.replace(msg, order_reference_number=reused)
+            shares[msg.order_reference_number] = msg.shares
         out.append(msg)
     return out
 

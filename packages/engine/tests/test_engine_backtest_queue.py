@@ -488,6 +488,23 @@ def test_engine_backtest_queue_a_held_execution_works_when_applied(venue_kind: s
     assert s.filled(10) == 90
 
 
+def test_engine_backtest_queue_a_number_reused_after_a_whole_execution_is_behind_us(
+    venue_kind: str,
+) -> None:
+    """An order ahead of ours that trades away whole leaves our queue as a delete would
+    (``SimulatedVenue._passive``): a later order under its number queues behind ours and
+    its execution reaches us. Both venues kept the number among those ahead of ours, so
+    that execution filled nothing."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 100)
+    s.enter(10, "B", 100)
+    s.execute(1, 100)  # the order ahead of us trades away whole
+    s.add(1, "B", 100)  # the number again: a new order, behind us
+    assert s.venue.queue_ahead(10) == 0
+    s.execute(1, 60)  # an aggressor reached the order behind us
+    assert s.filled(10) == 60
+
+
 def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored(
     venue_kind: str,
 ) -> None:

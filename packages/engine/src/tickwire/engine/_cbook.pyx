@@ -2114,8 +2114,9 @@ cdef class CVenue:
             if ty == 0x45 or ty == 0x43:
                 rest = self._by_locate.get(self.books.cbooks[o.book].locate)
                 if rest:
-                    self._passive(rest, o.side, o.price, n if n < o.shares else o.shares,
-                                  ref)
+                    if o.shares < n:
+                        n = o.shares
+                    self._passive(rest, o.side, o.price, n, ref, n == o.shares)
             elif ty == 0x58:
                 rest = self._by_locate.get(self.books.cbooks[o.book].locate)
                 if rest:
@@ -2174,7 +2175,7 @@ cdef class CVenue:
         return 0
 
     cdef int _passive(self, list rest, uint8_t sd, int64_t price, int64_t executed,
-                      uint64_t ref) except -1:
+                      uint64_t ref, bint gone) except -1:
         cdef int64_t budget = executed, q, use
         cdef CSimOrder o
         cdef bint better
@@ -2190,6 +2191,8 @@ cdef class CVenue:
             elif o.price == price:
                 if key in o.ahead_refs:
                     o.ahead = o.ahead - executed if o.ahead > executed else 0
+                    if gone:  # it left the book (SimulatedVenue._passive)
+                        o.ahead_refs.discard(key)
                     continue
                 if budget <= 0:
                     continue

@@ -313,7 +313,7 @@ class SimulatedVenue:
             o = orders.get(msg.order_reference_number)
             if o is not None and (rest := by_locate.get(o.locate)):
                 executed = min(msg.executed_shares, o.shares)
-                self._passive(rest, o.side, o.price, executed, o.ref)
+                self._passive(rest, o.side, o.price, executed, o.ref, executed == o.shares)
         elif isinstance(msg, OrderCancel):
             o = orders.get(msg.order_reference_number)
             if o is not None and (rest := by_locate.get(o.locate)):
@@ -418,8 +418,19 @@ class SimulatedVenue:
             self._consumed[ref] = min(taken, left)
 
     def _passive(
-        self, rest: list[SimOrder], side: str, price: int, executed: int, ref: int
+        self, rest: list[SimOrder], side: str, price: int, executed: int, ref: int, gone: bool
     ) -> None:
+        """An execution (E, C) of ``executed`` shares of feed order ``ref`` resting on
+        ``side`` at ``price`` (``gone``: all it had, it leaves the book): rule 2 of the
+        module docs.
+
+        An order ahead of ours that trades away whole leaves our queue as a delete would
+        (:meth:`_shrink_queue`, ``gone``), so a later order under its number, which
+        queues behind ours, reaches us when it trades; the compiled ``CVenue`` alike.
+        Why: its number stayed among those ahead of ours, so an execution of the new
+        order behind us was taken for one ahead: it filled nothing. Test:
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_number_reused_after_a_whole_execution_is_behind_us``.
+        """
         budget = executed
         for o in self._priority(rest, side):
             better = o.price > price if side == BUY else o.price < price
@@ -432,6 +443,8 @@ class SimulatedVenue:
             elif o.price == price:
                 if ref in o.ahead_refs:
                     o.ahead = max(0, o.ahead - executed)
+                    if gone:
+                        o.ahead_refs.discard(ref)
                     continue
                 if budget <= 0:
                     continue
