@@ -453,3 +453,41 @@ def test_a_replace_keeps_what_it_does_not_say() -> None:
     assert (r42.time_in_force, r42.display, r42.minimum_quantity) == (30, "N", 100)
     r42b = book42.replace(e42.order_token, 300, 999_900, time_in_force=0)
     assert (r42b.time_in_force, r42b.display, r42b.minimum_quantity) == (0, "N", 100)
+
+
+def test_a_replace_keeps_the_terms_the_venue_accepted() -> None:
+    """An Order Accepted (Replaced) may name a Time In Force "equal to or shorter in scope"
+    than entered (OUCH 5.0 section 3): a replace that does not say one keeps what the venue
+    holds (``v50.answered_terms``, as the engine's order manager does): a GTX order
+    accepted as Day is replaced as Day, a GTT 300 s accepted with 60 s re-sends 60 (its
+    other appendages kept), a GTT whose answer repeats no ExpireTime keeps the one sent.
+    A wider answer (a Day order accepted as GTX) is not the order's: its replace keeps the
+    terms sent. The old book kept the terms sent in every case."""
+    book = OrderBook50()
+
+    def accepted(
+        enter: v50.EnterOrder, tif: str, appendages: tuple[v50.TagValue, ...] = ()
+    ) -> None:
+        book.on_message(v50.OrderAccepted(1, enter.user_ref_num, enter.side, enter.quantity,
+                                          enter.symbol, enter.price, tif, enter.display, 7,
+                                          enter.capacity, "N", enter.cross_type, "L",
+                                          enter.cl_ord_id, appendages))  # fmt: skip
+
+    def expire(seconds: int) -> v50.TagValue:
+        return v50.TagValue(v50.OptionTag.EXPIRE_TIME, seconds)
+
+    gtx = book.enter("B", 100, "AAPL", 1_000_000, time_in_force="5")
+    accepted(gtx, "0")
+    assert book.replace(gtx.user_ref_num, 100, 999_900).time_in_force == "0"
+    other = v50.TagValue(v50.OptionTag.MIN_QTY, 100)
+    gtt = book.enter("B", 100, "AAPL", 1_000_000, time_in_force="6",
+                     appendages=(other, expire(300)))  # fmt: skip
+    accepted(gtt, "6", (expire(60),))
+    rep = book.replace(gtt.user_ref_num, 100, 999_900)
+    assert (rep.time_in_force, rep.appendages) == ("6", (other, expire(60)))
+    quiet = book.enter("B", 100, "AAPL", 1_000_000, time_in_force="6", appendages=(expire(30),))
+    accepted(quiet, "6")  # repeats no ExpireTime: the one sent
+    assert book.replace(quiet.user_ref_num, 100, 999_900).appendages == (expire(30),)
+    day = book.enter("B", 100, "AAPL", 1_000_000, time_in_force="0")
+    accepted(day, "5")  # wider than sent: not the order's
+    assert book.replace(day.user_ref_num, 100, 999_900).time_in_force == "0"

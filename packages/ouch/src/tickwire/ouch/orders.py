@@ -150,6 +150,12 @@ class _ClientBook(Generic[K]):
             self._terms.pop(key, None)  # over: nothing to replace
         for ended in change.cascaded:
             self._terms.pop(ended.key, None)
+        if (
+            isinstance(msg, v50.OrderAccepted | v50.OrderReplaced)
+            and not change.distrust
+            and key in self._terms
+        ):
+            self._terms[key] = _answered(self._terms[key], msg)
         if event is Event.REPLACED or event is Event.REPLACED_DEAD:
             if answer.orig is not None:
                 self.orders.pop(answer.orig, None)
@@ -186,6 +192,33 @@ class _ClientBook(Generic[K]):
                 if o is not None:
                     self._drop_moot(o.key)
         return change.order
+
+
+def _answered(
+    request: v50.EnterOrder | v50.ReplaceOrder, answer: v50.OrderAccepted | v50.OrderReplaced
+) -> v50.EnterOrder | v50.ReplaceOrder:
+    """``request`` (an order's kept terms, :attr:`_ClientBook._terms`) with the Time In
+    Force and ExpireTime its ``answer`` gave the order.
+
+    Rule: :func:`tickwire.ouch.v50.answered_terms`, the one the engine's order manager
+    asks: narrower terms the venue accepted (a GTX order accepted as Day, a GTT with a
+    shorter ExpireTime) are the order's, and what a later :meth:`OrderBook50.replace` keeps;
+    terms it distrusts (wider than sent, out of range) leave the request as sent. The
+    ExpireTime appendage is set in place (dropped when the answer's Time In Force has none),
+    the other appendages kept. Why: the book kept the terms it sent and the order manager
+    the accepted ones, so the two layers replaced one order differently (a GTX accepted as
+    Day replaced as GTX). Test:
+    ``test_ouch_orders.py::test_a_replace_keeps_the_terms_the_venue_accepted``."""
+    gtt = request.time_in_force == v50.TimeInForce.GTT
+    sent = (request.time_in_force, v50.expire_time(request.appendages) if gtt else None)
+    terms = v50.answered_terms(*sent, answer.time_in_force, answer.appendages)
+    if isinstance(terms, str) or terms == sent:
+        return request
+    tag = v50.OptionTag.EXPIRE_TIME
+    kept = tuple(a for a in request.appendages if a.tag != tag)
+    if terms.expire_time is not None:
+        kept += (v50.TagValue(tag, terms.expire_time),)
+    return dataclasses.replace(request, time_in_force=terms.time_in_force, appendages=kept)
 
 
 def acknowledges_cancel(reason: str) -> bool:

@@ -18,7 +18,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import construct as cs
 
@@ -52,6 +52,7 @@ __all__ = [
     "AccountQueryRequest",
     "AccountQueryResponse",
     "AiqCanceled",
+    "AnsweredTerms",
     "BrokenTrade",
     "CancelOrder",
     "CancelPending",
@@ -78,6 +79,7 @@ __all__ = [
     "SystemEvent",
     "TagValue",
     "TimeInForce",
+    "answered_terms",
     "cl_ord_id_for",
     "cross_type_reason",
     "decode_inbound",
@@ -877,6 +879,52 @@ def replace_keeps_expire_time(kept_time_in_force: object, time_in_force: object)
     ``test_ouch_orders.py::test_a_replace_keeps_what_it_does_not_say``.
     """
     return time_in_force == kept_time_in_force
+
+
+class AnsweredTerms(NamedTuple):
+    """The Time In Force and ExpireTime (seconds, GTT only; None: none) an order holds
+    once the venue answered it (:func:`answered_terms`)."""
+
+    time_in_force: str
+    expire_time: int | None
+
+
+def answered_terms(
+    sent: str, sent_expire: int | None, time_in_force: str, appendages: Sequence[TagValue]
+) -> AnsweredTerms | str:
+    """The terms an order holds after an Order Accepted (Order Replaced) naming
+    ``time_in_force``, with the ExpireTime its ``appendages`` repeat, answers the Enter
+    (Replace) sent with ``sent`` and ``sent_expire``; or why the answer is distrusted (a
+    ``str``), the order keeping the terms sent.
+
+    Rule: the accepted Time In Force may differ from the one entered, "equal to or shorter
+    in scope" (OUCH 5.0 section 3): one wider for certain (:func:`wider_time_in_force`) is
+    distrusted, and so is one out of the range an order is sent with
+    (:func:`time_in_force_error`: a byte not in the table, a GTT repeating an ExpireTime
+    of 0 or a day; a GTT repeating none keeps what was sent, and an ExpireTime repeated on
+    another Time In Force is none). Any other answer is the venue's word and the order's
+    terms from then on, so what a later Replace keeps (it carries its own Time In Force and
+    appendages, section 2.2: nothing is inherited on the wire) is what the venue holds: a
+    GTX order accepted as Day is replaced as Day, a GTT accepted with a shorter ExpireTime
+    re-sends that one. The one statement of it: the engine's order manager
+    (``_other_terms``) and the OUCH client book (``OrderBook50.replace``, through its
+    kept terms) ask it. Why: the manager kept the accepted terms and the client book the
+    terms sent, so the two layers replaced one order differently. Tests:
+    ``test_engine_strategy_orders.py::test_an_answer_naming_narrower_terms_is_taken``,
+    ``test_ouch_orders.py::test_a_replace_keeps_the_terms_the_venue_accepted``,
+    ``tests/test_ouch_answered_terms_parity.py``.
+    """
+    wider = wider_time_in_force(sent, sent_expire, time_in_force, appendages)
+    if wider is not None:
+        return wider
+    repeated = expire_time(appendages) if time_in_force == TimeInForce.GTT else None
+    if time_in_force != TimeInForce.GTT or repeated is not None:
+        bad = time_in_force_error(time_in_force, appendages if repeated is not None else ())
+        if bad is not None:
+            return bad
+    if repeated is None and time_in_force == sent == TimeInForce.GTT:
+        repeated = sent_expire  # repeated none: what was sent
+    return AnsweredTerms(time_in_force, repeated)
 
 
 def lifetime(time_in_force: str, appendages: Sequence[TagValue]) -> int | None:

@@ -188,16 +188,15 @@ def _other_terms(order: Order, msg: Any) -> str:
     inherited order what its replayed Order Accepted said); another value is distrusted.
 
     Rule: OUCH 5.0 lets the accepted Time In Force differ from the one entered, "equal to
-    or shorter in scope" (:func:`tickwire.ouch.v50.wider_time_in_force`, which says when
-    an answer is wider for certain: an IOC accepted as Day, a Day order as GTX, a GTT with
-    a longer ExpireTime). Such an answer is distrusted (the kill switch) and ``order``
-    keeps the terms it was sent with, as for another side or symbol (the tracker's rule).
-    Any other Time In Force is the venue's word: ``order`` takes it, and the ExpireTime the
-    answer repeats when it is GTT (none otherwise; a GTT answer that repeats none keeps
-    what was sent, or has none), so a later replace sends what the venue holds. Why: the
-    manager took any answer silently, its order still saying the terms it sent, so an IOC
-    resting all day or a GTT living ten times its time traded on with nothing said.
-    Tests:
+    or shorter in scope": :func:`tickwire.ouch.v50.answered_terms` (the one statement,
+    which the OUCH client book asks too) says what ``order`` holds after the answer, or why
+    it is distrusted: wider for certain (an IOC accepted as Day, a Day order as GTX, a GTT
+    with a longer ExpireTime) or out of OUCH 5.0's range. A distrusted answer trips the
+    kill switch and ``order`` keeps the terms it was sent with, as for another side or
+    symbol (the tracker's rule); any other is the venue's word and ``order`` takes it, so a
+    later replace sends what the venue holds. Why: the manager took any answer silently,
+    its order still saying the terms it sent, so an IOC resting all day or a GTT living ten
+    times its time traded on with nothing said. Tests:
     ``test_engine_strategy_orders.py::test_an_answer_naming_wider_terms_than_sent_trips_the_kill_switch``,
     ``test_engine_strategy_orders.py::test_an_answer_naming_narrower_terms_is_taken``.
     """
@@ -212,25 +211,10 @@ def _other_terms(order: Order, msg: Any) -> str:
     appendages = msg.appendages
     if tif == order.time_in_force and not appendages:
         return ""  # the usual answer: the terms sent, no appendage repeated
-    wider = v50.wider_time_in_force(order.time_in_force, order.expire_time, tif, appendages)
-    if wider is not None:
-        return wider
-    if tif != v50.TimeInForce.GTT or v50.expire_time(appendages) is not None:
-        # Rule: the answer's terms are within OUCH 5.0's range, by the rule an order is
-        # sent by (``v50.time_in_force_error``): a Time In Force of the table, a GTT's
-        # repeated ExpireTime 1 to 86,399 s (a GTT repeating none keeps what was sent, and
-        # an ExpireTime repeated on another is none). Why: a byte not in the table or an
-        # ExpireTime of 0 became the order's, armed, and its next replace was refused
-        # ``invalid``. Test: ``test_an_answer_naming_wider_terms_than_sent_trips_the_kill_switch``
-        # (``..._not_in_the_table``, ``..._an_expire_time_of_0``).
-        bad = v50.time_in_force_error(tif, appendages if tif == v50.TimeInForce.GTT else ())
-        if bad is not None:
-            return bad
-    expire = v50.expire_time(appendages) if tif == v50.TimeInForce.GTT else None
-    if expire is None and tif == order.time_in_force == v50.TimeInForce.GTT:
-        expire = order.expire_time  # repeated none: what was sent
-    order.time_in_force = tif
-    order.expire_time = expire
+    terms = v50.answered_terms(order.time_in_force, order.expire_time, tif, appendages)
+    if isinstance(terms, str):
+        return terms
+    order.time_in_force, order.expire_time = terms
     return ""
 
 
