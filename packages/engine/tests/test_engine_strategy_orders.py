@@ -264,6 +264,9 @@ def _venue_lies() -> dict[str, list[object]]:
         # "You will always get an Executed Order Message prior to getting a Broken Trade
         # Message for a given execution" (3.7): the position booked is not what clears
         "broken_trade": [acc(1, 100), exe(1, 50), v50.BrokenTrade(5, 1, 99, "E", "x")],
+        # live with no shares accepted (OUCH 5.0 3.2): not taken for dead, nothing freed
+        "accepted_live_with_no_shares": [acc(1, 0), "submit", acc(2, 100)],
+        "replaced_live_with_no_shares": [acc(1, 100), "replace", rep(1, 2, 0), "submit"],
         "dead_replaced_by_a_ref_never_sent": [
             acc(1, 100),
             rep(1, 777, 0, state="D"),
@@ -314,6 +317,7 @@ def test_answers_beyond_what_was_sent_trip_the_kill_switch(
     left["replacement_accepted_as_an_enter"] = 200  # the chain's members, as sent
     left["executed_above_the_limit"] = left["executed_at_a_price_of_0"] = 0
     left["broken_trade"] = 50
+    left["replaced_live_with_no_shares"] = 200  # the original and its replacement
     assert sum(o.remaining for o in risk._open.values()) == left.get(case, 100)
 
 

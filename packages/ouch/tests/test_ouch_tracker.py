@@ -442,3 +442,31 @@ def test_ouch_tracker_a_replacement_accepted_as_an_enter_changes_nothing() -> No
     assert (o.state, o.replaced_by, r.state, t.distrusted) == ("live", 2, "pending", 1)
     c = t.on_message(_replaced50(1, 2, 100))  # the honest answer still comes
     assert c is not None and not c.distrust and (o.state, r.state) == ("dead", "live")
+
+
+def test_ouch_tracker_an_accepted_live_with_no_shares_changes_nothing() -> None:
+    """An Order Accepted's Quantity is the "total number of shares accepted" and its Order
+    State L "Order Live" (OUCH 5.0 section 3.2; an order "accepted and automatically
+    canceled" is D): live with none accepted contradicts itself, as no Enter asks for 0
+    shares. It is distrusted and changes nothing: the order stays pending with the shares
+    sent. The old tracker made it dead (and the order manager freed its exposure) while the
+    venue said it was live. Accepted dead with 0 is still an ordinary end."""
+    t: OrderTracker[int] = OrderTracker()
+    o = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    c = t.on_message(_accepted50(1, 0))
+    assert c is not None and c.ignored and c.distrust == "accepted live with 0 shares"
+    assert (o.state, o.quantity, t.distrusted) == ("pending", 100, 1)
+    c = t.on_message(_accepted50(1, 100))  # its real answer is still heard
+    assert c is not None and not c.distrust and (o.state, o.quantity) == ("live", 100)
+    # a Replaced live with no shares "left exposed" alike: both stay as they were
+    new = t.sent(TrackedOrder(3, "AAPL", "B", 99, 100, replaces=1))
+    c = t.on_message(_replaced50(1, 3, 0))
+    assert c is not None and c.ignored and c.distrust == "replaced live with 0 shares"
+    assert (o.state, o.quantity, new.state, new.quantity) == ("live", 100, "pending", 100)
+    dead = t.sent(TrackedOrder(2, "AAPL", "B", 100, 100))
+    c = t.on_message(_accepted50(2, 0, state="D"))
+    assert c is not None and not c.distrust and (dead.state, dead.quantity) == ("dead", 0)
+    t42: OrderTracker[str] = OrderTracker()
+    o42 = t42.sent(TrackedOrder("A1", "AAPL", "B", 100, 100))
+    c = t42.on_message(_accepted42("A1", 0))
+    assert c is not None and c.ignored and (o42.state, o42.quantity) == ("pending", 100)

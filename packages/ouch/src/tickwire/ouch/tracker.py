@@ -29,7 +29,8 @@ The tracker never takes more from the venue than was sent. :data:`EXPECTED_IN` g
 the states in which an order may hear each event (an Accepted only while it is
 pending, so never twice and never for an order already dead; a Modified only while it
 is live; a Rejected only while it is pending or live, never for an order already dead
-or rejected); heard in any other state, the answer changes nothing. An Accepted, Replaced
+or rejected); heard in any other state, the answer changes nothing, as does an Accepted
+or Replaced live with 0 shares. An Accepted, Replaced
 or Modified that grants more shares open than the order had (requested, for an
 Accepted or a replacement), or names another side or symbol, is applied with the
 order's own side and symbol and at most its shares. A Replaced of an original that is
@@ -486,6 +487,17 @@ class OrderTracker(Generic[K]):
             # live orders of one chain. Test:
             # ``test_ouch_tracker_a_replacement_accepted_as_an_enter_changes_nothing``.
             return self._distrust(change, f"{event.value} of a replacement", ignored=True)
+        if event is _ACCEPTED and a.quantity == 0:
+            # Rule: an Order Accepted of Order State L ("Order Live") names the "total
+            # number of shares accepted" (OUCH 5.0 section 3.2; 4.2 alike); one "accepted
+            # and automatically canceled" is D. Live with 0 contradicts itself (no Enter
+            # asks for 0 shares, and a live order has some): neither reading is the
+            # venue's for certain, so it is distrusted and changes nothing, the order
+            # pending with the shares sent (counted, cancellable); so is a Replaced live
+            # with 0 shares "left exposed" (:meth:`_replaced`). Why: it was taken for dead,
+            # and the order manager freed the exposure of an order the venue said was
+            # live. Test: ``test_ouch_tracker_an_accepted_live_with_no_shares_changes_nothing``.
+            return self._distrust(change, "accepted live with 0 shares", ignored=True)
         if event is _EXECUTED:
             if a.quantity > o.quantity:
                 self._distrust(change, f"{a.quantity} shares executed, {o.quantity} open")
@@ -650,6 +662,9 @@ class OrderTracker(Generic[K]):
         if new is not None and new.state not in EXPECTED_IN[a.event]:
             why = f"{a.event.value} by an order {new.state.value}"
             return self._distrust(Change(a, new, old), why, ignored=True)
+        if a.event is _REPLACED and a.quantity == 0:
+            # live with no shares: see the Accepted's rule (:meth:`apply`)
+            return self._distrust(Change(a, new, old), "replaced live with 0 shares", ignored=True)
         adopted = new is None
         if new is None:
             if old is None:  # nothing tracked on either side: nothing to adopt (bounded)
