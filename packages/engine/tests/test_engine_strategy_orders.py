@@ -264,6 +264,17 @@ def _venue_lies() -> dict[str, list[object]]:
         # "You will always get an Executed Order Message prior to getting a Broken Trade
         # Message for a given execution" (3.7): the position booked is not what clears
         "broken_trade": [acc(1, 100), exe(1, 50), v50.BrokenTrade(5, 1, 99, "E", "x")],
+        # "The limit price of the order" (OUCH 5.0 3.11): priced above a buy's limit
+        "priority_update_above_the_limit": [
+            acc(1, 100),
+            v50.OrderPriorityUpdate(5, 1, PX + 100, "Y", 11),
+        ],
+        # only a live order has priority
+        "priority_update_of_a_dead_order": [
+            acc(1, 100),
+            v50.OrderCanceled(3, 1, 100, "U"),
+            v50.OrderPriorityUpdate(5, 1, PX, "Y", 11),
+        ],
         # live with no shares accepted (OUCH 5.0 3.2): not taken for dead, nothing freed
         "accepted_live_with_no_shares": [acc(1, 0), "submit", acc(2, 100)],
         "replaced_live_with_no_shares": [acc(1, 100), "replace", rep(1, 2, 0), "submit"],
@@ -317,6 +328,7 @@ def test_answers_beyond_what_was_sent_trip_the_kill_switch(
     left["replacement_accepted_as_an_enter"] = 200  # the chain's members, as sent
     left["executed_above_the_limit"] = left["executed_at_a_price_of_0"] = 0
     left["broken_trade"] = 50
+    left["priority_update_of_a_dead_order"] = 0
     left["replaced_live_with_no_shares"] = 200  # the original and its replacement
     assert sum(o.remaining for o in risk._open.values()) == left.get(case, 100)
 

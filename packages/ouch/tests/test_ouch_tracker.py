@@ -444,6 +444,45 @@ def test_ouch_tracker_a_replacement_accepted_as_an_enter_changes_nothing() -> No
     assert c is not None and not c.distrust and (o.state, r.state) == ("dead", "live")
 
 
+def test_ouch_tracker_a_priority_update_worse_than_the_limit_is_distrusted() -> None:
+    """An Order Priority Update (OUCH 5.0 section 3.11, 4.2 alike) names "the limit price
+    of the order" with a new Order Reference Number: it may move the price within the
+    limit sent (a buy accepted re-priced to 95 may go back to the 100 it was sent at) but
+    never worse (``worse_price``, the Accepted's rule); such an update is distrusted and
+    the order keeps its price. Only a live order has priority: an update of an order not
+    live changes nothing. The old tracker took any update: a buy sent at 100 shown at 110,
+    a cancelled order re-priced."""
+    t: OrderTracker[int] = OrderTracker()
+    buy = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    t.on_message(dataclasses.replace(_accepted50(1, 100), price=95))  # re-priced better
+    c = t.on_message(v50.OrderPriorityUpdate(2, 1, 100, "Y", 71))  # back to its limit
+    assert c is not None and not c.distrust and (buy.price, buy.order_reference_number) == (100, 71)
+    c = t.on_message(v50.OrderPriorityUpdate(3, 1, 110, "Y", 72))
+    assert c is not None and c.distrust == "price 110 for a 'B' order sent at 100 (worse)"
+    assert (buy.state, buy.price, buy.quantity, t.distrusted) == ("live", 100, 100, 1)
+    sell = t.sent(TrackedOrder(2, "AAPL", "S", 100, 100))
+    t.on_message(dataclasses.replace(_accepted50(2, 100), side="S"))
+    c = t.on_message(v50.OrderPriorityUpdate(4, 2, 90, "Y", 73))
+    assert c is not None and c.distrust and (sell.price, t.distrusted) == (100, 2)
+    c = t.on_message(v50.OrderPriorityUpdate(5, 2, 105, "Y", 74))  # better for a sell
+    assert c is not None and not c.distrust and sell.price == 105
+    # a replacement's limit is the Replace's price
+    new = t.sent(TrackedOrder(3, "AAPL", "B", 99, 100, replaces=1))
+    t.on_message(_replaced50(1, 3, 100))
+    c = t.on_message(v50.OrderPriorityUpdate(6, 3, 100, "Y", 75))
+    assert c is not None and c.distrust and (new.price, t.distrusted) == (99, 3)
+    # only a live order has priority: the replaced original (dead) hears none
+    c = t.on_message(v50.OrderPriorityUpdate(7, 1, 90, "Y", 76))
+    assert c is not None and c.ignored and c.distrust == "priority of an order dead"
+    assert (buy.price, buy.order_reference_number, t.distrusted) == (100, 72, 4)
+    # 4.2 alike
+    t42: OrderTracker[str] = OrderTracker()
+    b42 = t42.sent(TrackedOrder("A1", "AAPL", "B", 100, 100))
+    t42.on_message(_accepted42("A1", 100))
+    c = t42.on_message(v42.OrderPriorityUpdate(2, "A1", 101, "Y", 77))
+    assert c is not None and c.distrust and (b42.price, t42.distrusted) == (100, 1)
+
+
 def test_ouch_tracker_an_accepted_live_with_no_shares_changes_nothing() -> None:
     """An Order Accepted's Quantity is the "total number of shares accepted" and its Order
     State L "Order Live" (OUCH 5.0 section 3.2; an order "accepted and automatically

@@ -27,13 +27,14 @@ The algorithm, in two tables:
 
 The tracker never takes more from the venue than was sent. :data:`EXPECTED_IN` gives
 the states in which an order may hear each event (an Accepted only while it is
-pending, so never twice and never for an order already dead; a Modified only while it
-is live; a Rejected only while it is pending or live, never for an order already dead
-or rejected); heard in any other state, the answer changes nothing, as does an Accepted
-or Replaced live with 0 shares. An Accepted, Replaced
-or Modified that grants more shares open than the order had (requested, for an
-Accepted or a replacement), or names another side or symbol, is applied with the
-order's own side and symbol and at most its shares. A Replaced of an original that is
+pending, so never twice and never for an order already dead; a Modified or a Priority
+Update only while it is live; a Rejected only while it is pending or live, never for an
+order already dead or rejected); heard in any other state, the answer changes nothing, as
+does an Accepted or Replaced live with 0 shares. An Accepted, Replaced or Modified that
+grants more shares open than the order had (requested, for an Accepted or a
+replacement), or names another side or symbol, is applied with the order's own side and
+symbol and at most its shares; a price worse than the limit sent (an Accepted's,
+Replaced's or Priority Update's) is not taken. A Replaced of an original that is
 no longer open (a replace of an order that is gone is ignored by the venue, OUCH 5.0
 section 2.2), or naming a replacement that is not pending, changes nothing; so does a
 Rejected naming a live order with no Modify or Replace of it in flight. Each of
@@ -138,6 +139,10 @@ EXPECTED_IN: dict[Event, frozenset[OrderState]] = {
     Event.REPLACED: frozenset({OrderState.PENDING}),
     Event.REPLACED_DEAD: frozenset({OrderState.PENDING}),
     Event.MODIFIED: frozenset({OrderState.LIVE}),
+    # "sent whenever priority of the order has been changed" (OUCH 5.0 section 3.11, 4.2
+    # alike): only an order resting at the venue has priority. Test:
+    # ``test_ouch_tracker_a_priority_update_worse_than_the_limit_is_distrusted``.
+    Event.PRIORITY: frozenset({OrderState.LIVE}),
     # "The number of shares being decremented from the order" (OUCH 5.0 Order Canceled,
     # AIQ Canceled; 4.2 the same): an order over has none left to decrement. Test:
     # ``test_ouch_tracker_a_cancel_no_order_explains_is_distrusted``.
@@ -198,10 +203,19 @@ def worse_price(side: str, price: int, limit: int) -> bool:
     buy (``B``), lower for a sell (``S``, ``T``, ``E``; 4.2 the same letters).
 
     The one statement of "better than or equal to": the tracker asks it of an Order
-    Accepted's and Order Replaced's price (:func:`_price`), the engine's order manager of
-    an execution's (``tickwire.engine.strategy.orders``: a limit order executes at its
-    price or better)."""
+    Accepted's and Order Replaced's price (:func:`_price`) and an Order Priority Update's
+    (:func:`_worse_price_why`, against :attr:`TrackedOrder.limit`), the engine's order
+    manager of an execution's (``tickwire.engine.strategy.orders``: a limit order executes
+    at its price or better)."""
     return price > limit if side == "B" else price < limit
+
+
+def _worse_price_why(side: str, price: int, limit: int) -> str:
+    """Why ``price`` named by an answer is distrusted for an order of ``side`` sent at
+    ``limit`` (:func:`worse_price`), or ``""``: it is not worse."""
+    if worse_price(side, price, limit):
+        return f"price {price} for a {side!r} order sent at {limit} (worse)"
+    return ""
 
 
 def _price(o: TrackedOrder[Any], price: int) -> int:
@@ -365,6 +379,10 @@ class TrackedOrder(Generic[K]):
     reason: str = ""
     adopted: bool = False  # a replacement never sent, tracked from the venue's Replaced
     modifying: int = 0  # Modify requests sent (OrderTracker.modify_sent), not answered
+    #: The limit price sent (the Enter's or Replace's), set when the venue answers it (an
+    #: Accepted or Replaced may name a better ``price``, :func:`_price`): no later answer
+    #: may price the order worse (an Order Priority Update, :meth:`OrderTracker.apply`).
+    limit: int = 0
     # The outbound messages about it (along its replace chain, oldest first), if the
     # tracker keeps them: one list shared by every member of the chain.
     history: list[object] | None = None
@@ -509,6 +527,7 @@ class OrderTracker(Generic[K]):
             o.quantity = max(0, o.quantity - a.quantity)
         elif event is _ACCEPTED or event is _ACCEPTED_DEAD:
             self._check_granted(o, a, change)
+            o.limit = o.price
             o.quantity, o.price = min(o.quantity, a.quantity), _price(o, a.price)
             o.order_reference_number = a.order_reference_number
         elif event is _REJECTED:
@@ -533,7 +552,21 @@ class OrderTracker(Generic[K]):
             self._check_granted(o, a, change)
             o.quantity = min(o.quantity, a.quantity)
         elif event is _PRIORITY:
-            o.price, o.order_reference_number = a.price, a.order_reference_number
+            # Rule: an Order Priority Update (OUCH 5.0 section 3.11, 4.2 alike) may change
+            # what it carries, "the limit price of the order", its Display and its Order
+            # Reference Number ("a new order reference number will be assigned"), and
+            # nothing else (no shares, side or symbol: its Answer has none). The price
+            # moves within the limit sent (:attr:`TrackedOrder.limit`: a re-priced order may
+            # go back to it) and, worse than it, is distrusted and not taken, by the
+            # Accepted's rule (:func:`worse_price`). Why: any price was taken silently, a
+            # buy sent at 100 shown at 110 and no kill switch tripped. Test:
+            # ``test_ouch_tracker_a_priority_update_worse_than_the_limit_is_distrusted``.
+            why = _worse_price_why(o.side, a.price, o.limit)
+            if why:
+                self._distrust(change, why)
+            else:
+                o.price = a.price
+            o.order_reference_number = a.order_reference_number
         self._transition(o, event, change)
         return change
 
@@ -579,10 +612,8 @@ class OrderTracker(Generic[K]):
             self._distrust(
                 change, f"symbol {a.symbol.rstrip()!r} for an order of {o.symbol.rstrip()!r}"
             )
-        elif a.event is not _MODIFIED and _price(o, a.price) != a.price:
-            self._distrust(
-                change, f"price {a.price} for a {o.side!r} order sent at {o.price} (worse)"
-            )
+        elif a.event is not _MODIFIED and (why := _worse_price_why(o.side, a.price, o.price)):
+            self._distrust(change, why)
 
     def _transition(self, o: TrackedOrder[K], event: Event, change: Change[K]) -> None:
         state = TRANSITIONS.get(event)
@@ -693,6 +724,7 @@ class OrderTracker(Generic[K]):
             new.chain_filled = old.executed
             if self.keep_history and new.history is not old.history:
                 self._share_history(old, new)
+        new.limit = new.price
         new.quantity, new.price = min(new.quantity, a.quantity), _price(new, a.price)
         new.order_reference_number = a.order_reference_number
         self._transition(new, a.event, change)

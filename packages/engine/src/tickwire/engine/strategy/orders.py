@@ -66,9 +66,11 @@ Intermarket Sweep Eligibility or Cross Type other than entered: :func:`_other_te
 Order Canceled of more shares than open or of none is applied and distrusted, and an
 answer its order cannot hear in its state (a second Accepted, a dead order accepted
 again or cancelled, a replacement accepted as an Enter, a Replaced of an original
-already gone, an Accepted or Replaced live with 0 shares) changes nothing; as does any
-Order Modified, since this manager sends no Modify. An execution at a price worse than its order's limit is booked as the venue
-says, then distrusted (``tickwire.ouch.tracker.worse_price``). Tests:
+already gone, an Accepted or Replaced live with 0 shares, an Order Priority Update of an
+order not live) changes nothing; as does any Order Modified, since this manager sends no
+Modify. An Order Priority Update priced worse than the limit sent is distrusted too (the
+order keeps its price). An execution at a price worse than its order's limit is booked
+as the venue says, then distrusted (``tickwire.ouch.tracker.worse_price``). Tests:
 ``test_engine_strategy_orders.py::test_an_answer_naming_other_fields_than_entered_trips_the_kill_switch``,
 ``test_engine_strategy_orders.py::test_a_cancel_no_order_explains_trips_the_kill_switch``.
 A Broken Trade of one of its orders trips it too (``broken_trades``): the ledger keeps
@@ -858,4 +860,5 @@ class OrderManager:
                 f"the venue broke match {msg.match_number} of UserRefNum {o.user_ref_num} "
                 f"(reason {msg.reason!r}): the position booked is not what will clear"
             )
-        # PRIORITY: the tracker keeps it.
+        elif change.distrust:  # PRIORITY priced worse than the limit (the tracker's rule)
+            self._distrusted(msg, o.user_ref_num, change.distrust)
