@@ -403,3 +403,20 @@ def test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both(dead: boo
     if not dead:  # the replacement's replacement: still the Enter's
         [(name, fields)] = tw.send(_replace(2, 3, 100, BID - 200))
         assert (name, fields["capacity"], fields["cross_type"]) == ("OrderReplaced", "A", "N")
+
+
+@pytest.mark.parametrize("state", ["H", "P", "Q"])
+def test_a_crossing_order_fills_nothing_in_a_halt_on_both(state: str) -> None:
+    """Halted, paused or quotation only (Stock Trading Action H, P, Q), someone else's
+    order crossing our resting bid rests crossed: NASDAQ executes no continuous order
+    then (ITCH 5.0 4.2.2). Both filled our bid (the exchange matched it, the venue's
+    rule 4 took the Add for an aggressor)."""
+    tw = Twins()
+    tw.send(_enter(1, price=BID))
+    tw.trading_state(state)
+    tw.other("S", 100, BID - 25_000)  # through our bid
+    assert tw.unsolicited() == []
+    assert tw.engine.executions == 0 and tw.venue.fills == []
+    assert tw.venue.live_orders()[0].open == 100
+    tw.trading_state("T")  # the resume trades nothing by itself
+    assert tw.unsolicited() == [] and tw.venue.fills == []

@@ -26,7 +26,9 @@ from tickwire.itch import (
     OrderCancel,
     OrderDelete,
     OrderExecuted,
+    OrderExecutedWithPrice,
     OrderReplace,
+    StockTradingAction,
     SystemEvent,
     Trade,
 )
@@ -503,6 +505,50 @@ def test_engine_backtest_queue_a_number_reused_after_a_whole_execution_is_behind
     assert s.venue.queue_ahead(10) == 0
     s.execute(1, 60)  # an aggressor reached the order behind us
     assert s.filled(10) == 60
+
+
+@pytest.mark.parametrize("state", ["H", "P", "Q"])
+def test_engine_backtest_queue_a_crossing_order_fills_nothing_in_a_halt(
+    venue_kind: str, state: str
+) -> None:
+    """Halted, paused or quotation only (Stock Trading Action H, P, Q), an add or a
+    replace priced through our resting orders fills nothing: NASDAQ executes no
+    continuous order then (ITCH 5.0 4.2.2; ``SimulatedVenue._crossing``). Both venues
+    filled our bid and our ask at once; trading again (T), a crossing add fills us."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 100, PX - 500)
+    s.enter(10, "B", 100)
+    s.enter(11, "S", 100, PX + 500)
+    s.feed(StockTradingAction(LOC, 0, s.ts(), SYM, state, " ", ""))
+    s.add(2, "S", 300, PX - 100)  # through our bid
+    s.feed(OrderReplace(LOC, 0, s.ts(), 1, 3, 300, PX + 600))  # through our ask
+    assert s.filled() == 0
+    assert [o.open for o in s.venue.live_orders()] == [100, 100]
+    s.feed(StockTradingAction(LOC, 0, s.ts(), SYM, "T", " ", ""))
+    s.add(4, "S", 60, PX)  # trading: it crosses our bid
+    assert (s.filled(10), s.filled(11)) == (60, 0)
+
+
+def test_engine_backtest_queue_a_cross_execution_fills_nothing(venue_kind: str) -> None:
+    """An Order Executed With Price not printable (``N``: a cross's execution, ITCH 5.0
+    4.4.2, its shares in the Cross Trade's bulk print) fills none of ours: our orders
+    are continuous (Cross Type N). The book applies it, so an order ahead of ours
+    leaves the queue by its shares (``SimulatedVenue._passive``). Both venues filled our
+    bid from a cross's execution of an order below it or behind it."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 100)
+    s.enter(10, "B", 200)
+    s.add(2, "B", 300)  # behind us
+    s.add(3, "B", 300, PX - 100)  # below us
+    s.feed(OrderExecutedWithPrice(LOC, 0, s.ts(), 3, 200, 1, "N", PX - 100))
+    s.feed(OrderExecutedWithPrice(LOC, 0, s.ts(), 2, 150, 2, "N", PX))
+    s.feed(OrderExecutedWithPrice(LOC, 0, s.ts(), 1, 60, 3, "N", PX))  # ahead of us
+    assert (s.filled(10), s.venue.queue_ahead(10)) == (0, 40)
+    s.feed(OrderExecutedWithPrice(LOC, 0, s.ts(), 9, 100, 4, "N", PX))  # early: held
+    s.add(9, "B", 100)  # behind us; the held cross execution is applied now
+    assert (s.filled(10), s.venue.queue_ahead(10)) == (0, 40)
+    s.feed(OrderExecutedWithPrice(LOC, 0, s.ts(), 2, 100, 5, "Y", PX))  # printable
+    assert (s.filled(10), s.venue.queue_ahead(10)) == (60, 0)
 
 
 def test_engine_backtest_queue_a_user_ref_num_at_or_below_the_last_is_ignored(

@@ -2058,16 +2058,17 @@ cdef class CVenue:
         if not self._by_locate and not self._consumed:
             return 0  # nothing of ours rests and we took from no feed order
         if ty == 0x45:
-            self._named(ty, rd64(m + E_REF), rd32(m + E_SHARES), 0, 0)
-        elif ty == 0x43:
-            self._named(ty, rd64(m + C_REF), rd32(m + C_SHARES), 0, 0)
+            self._named(ty, rd64(m + E_REF), rd32(m + E_SHARES), 0, 0, False)
+        elif ty == 0x43:  # not printable Y: a cross's execution (SimulatedVenue._passive)
+            self._named(ty, rd64(m + C_REF), rd32(m + C_SHARES), 0, 0,
+                        m[C_PRINTABLE] != 0x59)
         elif ty == 0x58:
-            self._named(ty, rd64(m + X_REF), rd32(m + X_SHARES), 0, 0)
+            self._named(ty, rd64(m + X_REF), rd32(m + X_SHARES), 0, 0, False)
         elif ty == 0x44:
-            self._named(ty, rd64(m + D_REF), 0, 0, 0)
+            self._named(ty, rd64(m + D_REF), 0, 0, 0, False)
         elif ty == 0x55:
             self._named(ty, rd64(m + U_OLD), rd32(m + U_SHARES), rd64(m + U_NEW),
-                        rd32(m + U_PRICE))
+                        rd32(m + U_PRICE), False)
         elif ty == 0x41 or ty == 0x46:
             oi = self.books._find(rd64(m + A_REF))
             if oi >= 0:  # the book evicts it (duplicate_references)
@@ -2077,7 +2078,7 @@ cdef class CVenue:
                 rest = self._by_locate.get(rd16(m + L_LOCATE))
                 if rest:
                     self._crossing(rest, 0 if ind == 0x42 else 1, rd32(m + A_PRICE),
-                                   rd32(m + A_SHARES), rd64(m + A_REF))
+                                   rd32(m + A_SHARES), rd64(m + A_REF), rd16(m + L_LOCATE))
         elif ty == 0x50:
             rest = self._by_locate.get(rd16(m + L_LOCATE))
             if rest:
@@ -2092,18 +2093,20 @@ cdef class CVenue:
         cdef int kind = m[0]
         if not self._by_locate and not self._consumed:
             return
-        if kind == 0x45 or kind == 0x43 or kind == 0x58:
-            self._named(kind, m[1], m[2], 0, 0)
+        if kind == 0x45 or kind == 0x58:
+            self._named(kind, m[1], m[2], 0, 0, False)
+        elif kind == 0x43:  # m[5]: its Printable (a cross's execution unless Y)
+            self._named(kind, m[1], m[2], 0, 0, m[5] != 0x59)
         elif kind == 0x44:
-            self._named(kind, m[1], 0, 0, 0)
+            self._named(kind, m[1], 0, 0, 0, False)
         else:
-            self._named(0x55, m[1], m[3], m[2], m[4])
+            self._named(0x55, m[1], m[3], m[2], m[4], False)
 
     cdef int _named(self, uint8_t ty, uint64_t ref, int64_t n, uint64_t nref,
-                    int64_t price) except -1:
+                    int64_t price, bint cross) except -1:
         """An E, C, X, D or U naming feed order ``ref`` (``n``: the shares executed,
         cancelled or, for U, the new order's; ``nref`` and ``price``: a replace's new
-        order). It works where that order rests, whatever locate the message carries
+        order; ``cross``: a C not printable, a cross's execution). It works where that order rests, whatever locate the message carries
         (``SimulatedVenue._gone``'s rule)."""
         cdef int32_t oi = self.books._find(ref)
         cdef COrder* o
@@ -2116,7 +2119,7 @@ cdef class CVenue:
                 if rest:
                     if o.shares < n:
                         n = o.shares
-                    self._passive(rest, o.side, o.price, n, ref, n == o.shares)
+                    self._passive(rest, o.side, o.price, n, ref, n == o.shares, cross)
             elif ty == 0x58:
                 rest = self._by_locate.get(self.books.cbooks[o.book].locate)
                 if rest:
@@ -2135,7 +2138,7 @@ cdef class CVenue:
                         self._gone(oi)
                 rest = self._by_locate.get(loc)
                 if rest:
-                    self._crossing(rest, ind, price, n, nref)
+                    self._crossing(rest, ind, price, n, nref, loc)
         elif oi >= 0 and ty == 0x55 and nref != ref:  # nothing rests: still forget
             oi = self.books._find(nref)
             if oi >= 0:
@@ -2143,6 +2146,11 @@ cdef class CVenue:
         if self._consumed:
             self._forget_consumed(ty, ref, n)
         return 0
+
+    cdef bint _trading(self, int locate) except -1:
+        """``SimulatedVenue._trading``: the stock of ``locate`` trades (state ``T`` or
+        none; not halted ``H``, paused ``P`` nor quotation only ``Q``)."""
+        return self.books.books[locate].trading_state in ("T", "")
 
     cdef int _gone(self, int32_t oi) except -1:
         """Feed order ``oi`` (the book's index) leaves the book whole:
@@ -2175,10 +2183,14 @@ cdef class CVenue:
         return 0
 
     cdef int _passive(self, list rest, uint8_t sd, int64_t price, int64_t executed,
-                      uint64_t ref, bint gone) except -1:
+                      uint64_t ref, bint gone, bint cross) except -1:
+        """``SimulatedVenue._passive`` (the rules; ``cross``: a cross's execution fills
+        nothing, only the queue ahead moves)."""
         cdef int64_t budget = executed, q, use
         cdef CSimOrder o
         cdef bint better
+        if cross:
+            return self._shrink_queue(rest, ref, sd, price, executed, gone)
         key = ref
         for o in self._priority(rest, sd):
             better = o.price > price if sd == 0 else o.price < price
@@ -2217,11 +2229,14 @@ cdef class CVenue:
         return 0
 
     cdef int _crossing(self, list rest, uint8_t sd, int64_t price, int64_t shares,
-                       uint64_t ref) except -1:
-        """An incoming order on ``sd`` at ``price``: does it cross our other-side orders?"""
+                       uint64_t ref, int locate) except -1:
+        """An incoming order on ``sd`` at ``price`` in the book of ``locate``: does it
+        cross our other-side orders? Only while the stock trades
+        (``SimulatedVenue._crossing``, the rule)."""
         cdef int64_t budget = shares, q
         cdef CSimOrder o
         cdef bint crosses
+        cdef int trading = -1  # not asked yet
         if price <= 0 or shares <= 0:
             return 0
         key = ref
@@ -2229,6 +2244,10 @@ cdef class CVenue:
         for o in self._priority(rest, 1 - sd):
             crosses = price <= o.price if sd == 1 else price >= o.price
             if not crosses or budget <= 0:
+                break
+            if trading < 0:  # asked once, only when something crosses
+                trading = self._trading(locate)
+            if not trading:
                 break
             q = budget if budget < o.open else o.open
             budget -= q
@@ -2332,7 +2351,7 @@ cdef class CVenue:
             return None, reasons.INVALID_PRICE
         if self.books.system_event != "Q":
             return None, reasons.DESTINATION_CLOSED
-        if self.books.books[locate].trading_state not in ("T", ""):
+        if not self._trading(locate):
             return None, reasons.HALTED
         # A Time In Force not in the table, or GTT without ExpireTime: 0x0F (the Python
         # venue's _validate; Day and IOC, the usual ones, skip the call)

@@ -278,6 +278,14 @@ class MatchingEngine:
 
         Returns ``(order reference number, shares executed, shares resting)``. Sell
         short variants (``T``, ``E``) trade as sells.
+
+        Only while the symbol trades (trading state ``T``) does it match: halted ``H``,
+        paused ``P`` or quotation only ``Q`` (ITCH 5.0 4.2.2), NASDAQ executes no
+        continuous order, so it rests, crossed or not (an IOC's shares go unexecuted).
+        The accounts reject their own orders then (0x07); this holds for everyone else's
+        (the seed flow, a direct caller), as the backtest venue's incoming orders fill
+        none of ours in a halt (``SimulatedVenue._crossing``). Test:
+        ``tests/test_exchange_venue_replace_parity.py::test_a_crossing_order_fills_nothing_in_a_halt_on_both``.
         """
         if not valid_shares(shares) or not valid_price(price):
             raise MatchingError(f"bad order: {shares} shares at {price}")
@@ -287,7 +295,7 @@ class MatchingEngine:
         self.next_ref += 1
         left = shares
         contra = book.side("S" if side == "B" else "B")
-        while left and contra:
+        while left and contra and book.trading_state == "T":
             best = contra.keys()[0 if side == "B" else -1]
             if not _crosses(side, price, best):
                 break

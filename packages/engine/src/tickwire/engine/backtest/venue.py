@@ -24,6 +24,10 @@ why (the same text is in ``docs/backtest.md``):
    * At our price, against an order that queued behind us: the aggressor reached our
      place in the queue. The executed shares first use up what is still ahead of us,
      the rest fills us.
+   * In a cross: an Order Executed With Price not printable ``Y`` (ITCH 5.0 4.4.2: a
+     cross's executions are non-printable, in the Cross Trade's bulk print) fills
+     nothing, whatever its price; an order ahead of us still leaves the queue by its
+     shares, as the book applies it (:meth:`SimulatedVenue._passive`).
 3. **Trades (P) strictly through our price.** A non-displayed print below our bid (above
    our ask) means someone traded at a price that would have reached our order first,
    whichever side was aggressive, so we fill, up to the printed shares. A print *at* our
@@ -31,6 +35,9 @@ why (the same text is in ``docs/backtest.md``):
 4. **Incoming orders that cross us.** An Add (A, F) or a Replace (U) on the other side
    priced through our resting order would have executed against us on arrival: we fill,
    up to its shares, at our price, and those shares of the new order count as taken.
+   Only while the stock trades: halted, paused or quotation only (Stock Trading Action
+   ``H``, ``P``, ``Q``) NASDAQ executes no continuous order, so it fills nothing
+   (:meth:`SimulatedVenue._crossing`; an Enter then is Rejected 0x07).
 
 An Order Accepted or Order Replaced repeats the Enter's or Replace's appendages (an
 ExpireTime, ...), as the simulated exchange's accounts and ``OuchHost50`` answer. Why: the
@@ -222,6 +229,13 @@ class SimulatedVenue:
                     break
         return locate
 
+    def _trading(self, locate: int) -> bool:
+        """Whether the stock of ``locate`` trades: its last Stock Trading Action said
+        ``T``, or none came. Halted ``H``, paused ``P`` or quotation only ``Q`` (ITCH 5.0
+        4.2.2), an Enter is Rejected 0x07 (:meth:`_validate`) and no incoming order
+        fills ours (:meth:`_crossing`)."""
+        return self.books.books[locate].trading_state in ("T", "")
+
     def _fill(self, o: SimOrder, qty: int, price: int, flag: str, cause: str) -> None:
         self._match += 1
         o.open -= qty
@@ -313,7 +327,8 @@ class SimulatedVenue:
             o = orders.get(msg.order_reference_number)
             if o is not None and (rest := by_locate.get(o.locate)):
                 executed = min(msg.executed_shares, o.shares)
-                self._passive(rest, o.side, o.price, executed, o.ref, executed == o.shares)
+                cross = isinstance(msg, OrderExecutedWithPrice) and msg.printable != "Y"
+                self._passive(rest, o.side, o.price, executed, o.ref, executed == o.shares, cross)
         elif isinstance(msg, OrderCancel):
             o = orders.get(msg.order_reference_number)
             if o is not None and (rest := by_locate.get(o.locate)):
@@ -332,7 +347,7 @@ class SimulatedVenue:
                 if stale is not None:  # the book evicts it (duplicate_references)
                     self._gone(stale)
                 if rest := by_locate.get(o.locate):
-                    self._crossing(rest, o.side, msg.price, msg.shares, new)
+                    self._crossing(rest, o.side, msg.price, msg.shares, new, o.locate)
         elif isinstance(msg, AddOrder | AddOrderMPID):
             ref = msg.order_reference_number
             stale = orders.get(ref)
@@ -343,7 +358,7 @@ class SimulatedVenue:
                 rest := by_locate.get(msg.stock_locate)
             ):  # else no order (the book's docs)
                 side = BUY if indicator == BUY else "S"
-                self._crossing(rest, side, msg.price, msg.shares, ref)
+                self._crossing(rest, side, msg.price, msg.shares, ref, msg.stock_locate)
         elif isinstance(msg, Trade) and (rest := by_locate.get(msg.stock_locate)):
             self._through(rest, msg.price, msg.shares)
         if self._consumed:
@@ -418,11 +433,29 @@ class SimulatedVenue:
             self._consumed[ref] = min(taken, left)
 
     def _passive(
-        self, rest: list[SimOrder], side: str, price: int, executed: int, ref: int, gone: bool
+        self,
+        rest: list[SimOrder],
+        side: str,
+        price: int,
+        executed: int,
+        ref: int,
+        gone: bool,
+        cross: bool = False,
     ) -> None:
         """An execution (E, C) of ``executed`` shares of feed order ``ref`` resting on
         ``side`` at ``price`` (``gone``: all it had, it leaves the book): rule 2 of the
         module docs.
+
+        An execution in a cross (``cross``: an Order Executed With Price not printable
+        ``Y``) fills none of ours; it only shrinks the queue ahead of ours when its order
+        was ahead. Rule: ITCH 5.0 section 4.4.2 marks a cross's executions non-printable
+        ("included into a later bulk print", the Cross Trade), and our orders are
+        continuous (Cross Type ``N``), in no cross; the book still applies the execution,
+        so the order's shares leave the queue. The book's tape takes a C as a print only
+        when printable ``Y`` (``BookManager.on_print``); the compiled ``CVenue`` alike.
+        Why: a halt or closing cross's execution of a feed order behind ours, or priced
+        worse than ours, filled us, though the cross never reached our order. Test:
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_cross_execution_fills_nothing``.
 
         An order ahead of ours that trades away whole leaves our queue as a delete would
         (:meth:`_shrink_queue`, ``gone``), so a later order under its number, which
@@ -431,6 +464,9 @@ class SimulatedVenue:
         order behind us was taken for one ahead: it filled nothing. Test:
         ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_number_reused_after_a_whole_execution_is_behind_us``.
         """
+        if cross:  # only the queue ahead moves
+            self._shrink_queue(rest, ref, side, price, executed, gone)
+            return
         budget = executed
         for o in self._priority(rest, side):
             better = o.price > price if side == BUY else o.price < price
@@ -465,15 +501,35 @@ class SimulatedVenue:
                 if gone:
                     o.ahead_refs.discard(ref)
 
-    def _crossing(self, rest: list[SimOrder], side: str, price: int, shares: int, ref: int) -> None:
-        """An incoming order on ``side`` at ``price``: does it cross our other-side orders?"""
+    def _crossing(
+        self, rest: list[SimOrder], side: str, price: int, shares: int, ref: int, locate: int
+    ) -> None:
+        """An incoming order on ``side`` at ``price`` in the book of ``locate``: does it
+        cross our other-side orders?
+
+        Rule: only while the stock trades (its Stock Trading Action ``T``, or none yet)
+        does it fill us; halted (``H``), paused (``P``) or quotation only (``Q``), it
+        rests crossed and fills nothing (nor counts as taken). ITCH 5.0 section 4.2.2:
+        NASDAQ executes no continuous order then; the book is uncrossed by the halt
+        cross, whose executions fill none of ours (:meth:`_passive`). The state is the
+        one an Enter is held to (:meth:`_validate`, 0x07 Halted); the compiled ``CVenue``
+        and the simulated exchange (``MatchingEngine.submit``) alike. Why: an add or
+        replace crossing our resting order during a halt filled it, a trade the halted
+        market never made. Test:
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_crossing_order_fills_nothing_in_a_halt``.
+        """
         if price <= 0 or shares <= 0:
             return
         budget = shares
         other = "S" if side == BUY else BUY
+        trading = None
         for o in self._priority(rest, other):
             crosses = price <= o.price if side != BUY else price >= o.price
             if not crosses or budget <= 0:
+                break
+            if trading is None:  # asked once, only when something crosses
+                trading = self._trading(locate)
+            if not trading:
                 break
             q = min(budget, o.open)
             budget -= q
@@ -624,7 +680,7 @@ class SimulatedVenue:
             return None, fields
         if self.books.system_event != "Q":
             return None, RejectReason.DESTINATION_CLOSED
-        if self.books.books[locate].trading_state not in ("T", ""):
+        if not self._trading(locate):
             return None, RejectReason.HALTED
         if time_in_force_error(tif, appendages) is not None:
             return None, RejectReason.OTHER
