@@ -1204,6 +1204,48 @@ def test_engine_backtest_core_messages_naming_orders_elsewhere_match_the_referen
     assert want["report"]["book_faults"]["duplicate_references"] == 1
 
 
+def _log_books(consumes: Consumes) -> Callable[[], Strategy]:
+    """A strategy declaring ``consumes`` that logs each book update and trade it gets."""
+
+    class _LogBooks(Strategy):
+        async def on_book(self, update: BookUpdate) -> None:
+            assert self.ctx is not None
+            bbo = update.bbo
+            self.ctx.log(
+                f"book {update.symbol.strip()} {update.locate} {bbo.bid_price} {bbo.bid_size}"
+            )
+
+        async def on_trade(self, trade: TradeEvent) -> None:
+            assert self.ctx is not None
+            self.ctx.log(f"trade {trade.symbol.strip()} {trade.locate} {trade.shares}")
+
+    _LogBooks.consumes = consumes
+    return _LogBooks
+
+
+@pytest.mark.parametrize(
+    "consumes",
+    [Consumes(), Consumes(book="bbo"), Consumes(book="depth", depth=2)],
+    ids=["every", "bbo", "depth"],
+)
+def test_engine_backtest_core_a_book_update_goes_to_the_stock_whose_book_changed(
+    consumes: Consumes,
+) -> None:
+    """A message naming a feed order of another stock than its locate's changes that
+    order's book, and the strategy's book update, its trade and risk's mark are that
+    stock's (``StrategyContext.market``, ``context._filed_locate``; the core's
+    ``ReplayCore._filed_loc``), on both backends. Both gave an update of the stock the
+    message named (its book unchanged; none under ``bbo``) and none of the stock whose
+    bid went from 1,000 to 500 shares."""
+    want = _same(_log_books(consumes), _elsewhere_day)
+    lines = [line.split(" ", 1)[1] for line in want["log"]]
+    assert lines.count("book BBB 2 10000 500") == 1
+    assert "trade BBB 2 500" in lines and "trade AAA 1 500" not in lines
+    assert "trade AAA 1 150" in lines and "trade BBB 2 150" not in lines
+    if consumes.book == "every":  # one update per book message, of its own stock
+        assert sum(line.startswith("book BBB") for line in lines) == 2
+
+
 def _held_day() -> list[Message]:
     """:func:`_elsewhere_day`'s start (our buy of 300 rests at 10.00 behind feed order 1's
     100), then an execution of 150 that comes before the add of its order, which queues

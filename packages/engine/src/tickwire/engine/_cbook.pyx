@@ -3221,7 +3221,7 @@ cdef class ReplayCore:
         self.trigger_ts = ts
         if self.routes_stale:
             self._routes()
-        loc = rd16(m + L_LOCATE)
+        loc = self._filed_loc(m, t)
         route = self.route[loc]
         if route != ROUTE_PY:
             if is_book_type(t):
@@ -3244,7 +3244,7 @@ cdef class ReplayCore:
                 return 0
         if is_book_type(t):  # applied here, from the bytes: the context reads the book after
             self.sb._apply_frame(m, it.length)
-            return self._python_applied(None, m, it.length, ft, ts, False)
+            return self._python_applied(None, m, it.length, ft, ts, False, loc)
         self.python_deliveries += 1
         self._push()
         self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, it.length)))
@@ -3253,6 +3253,31 @@ cdef class ReplayCore:
         if t == 0x52 and not self.routes_stale:  # the directory (re)named its book
             self._route(loc, self.sb.books.get(loc))
         return 0
+
+    cdef inline uint16_t _filed_loc(self, const uint8_t* m, uint8_t t) noexcept:
+        """The locate of the strategy's book message ``m`` (type ``t``) changes, asked
+        before it is applied: for an E, C, X, D or U (by its original) naming an order
+        the strategy's book holds, that order's book's, whatever locate ``m`` carries;
+        else ``m``'s. ``StrategyContext.market``'s rule (``context._filed_locate``):
+        the events and risk's mark go to the stock whose book changed."""
+        cdef uint64_t ref
+        cdef int32_t oi
+        if t == 0x45:
+            ref = rd64(m + E_REF)
+        elif t == 0x43:
+            ref = rd64(m + C_REF)
+        elif t == 0x58:
+            ref = rd64(m + X_REF)
+        elif t == 0x44:
+            ref = rd64(m + D_REF)
+        elif t == 0x55:
+            ref = rd64(m + U_OLD)
+        else:
+            return rd16(m + L_LOCATE)
+        oi = self.sb._find(ref)
+        if oi < 0:
+            return rd16(m + L_LOCATE)
+        return <uint16_t>self.sb.cbooks[self.sb.orders_[oi].book].locate
 
     cdef int _apply_quiet(self, const uint8_t* m, Py_ssize_t length) except -1:
         """Apply to the strategy's book with no tape prints built (an execution's, or
@@ -3331,7 +3356,7 @@ cdef class ReplayCore:
             if (seen == NULL or seen[1] != self.dnow[0] or seen[2] != self.dnow[1]
                     or memcmp(self.dnow, seen + 1, used * sizeof(int64_t))
                     or (len(prints) and not d.count_prints)):
-                return self._python_applied(None, m, length, ft, ts, True)
+                return self._python_applied(None, m, length, ft, ts, True, loc)
             if len(prints):  # on_trade is the base no-op: counted, not called
                 self.counted_events += len(prints)
                 prints.clear()
@@ -3344,7 +3369,7 @@ cdef class ReplayCore:
                        and last.bid_px == now.bid_px and last.bid_sz == now.bid_sz
                        and last.ask_px == now.ask_px and last.ask_sz == now.ask_sz)
         if (changed and d.book == BOOK_BBO) or (len(prints) and not d.count_prints):
-            return self._python_applied(None, m, length, ft, ts, True)
+            return self._python_applied(None, m, length, ft, ts, True, loc)
         if len(prints):  # on_trade is the base no-op: its events are counted, not called
             self.counted_events += len(prints)
             prints.clear()
@@ -3388,10 +3413,10 @@ cdef class ReplayCore:
         return 0
 
     cdef int _python_applied(self, object unused, const uint8_t* m, Py_ssize_t length,
-                             int64_t ft, int64_t ts, bint filtered) except -1:
+                             int64_t ft, int64_t ts, bint filtered, uint16_t loc) except -1:
         """Deliver a book message already applied to the strategy's book through the
-        context (``filtered``: of a locate whose BBO ``lastq`` follows)."""
-        cdef uint16_t loc = rd16(m + L_LOCATE)
+        context (``filtered``: of a locate whose BBO ``lastq`` follows), the book of
+        ``loc`` changed (:meth:`_filed_loc`)."""
         self.python_deliveries += 1
         self._push()
         if (filtered and self.book_update is not None and not len(self.prints)
@@ -3399,7 +3424,8 @@ cdef class ReplayCore:
             self._bbo_call(m, length, loc)
         else:
             self.deliver_py(ft, ts,
-                            itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)), True)
+                            itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)), True,
+                            loc)
         self._pull()
         self._after_strategy()
         if filtered:  # the context saw this book as it is now (its "bbo", risk's mark)

@@ -631,11 +631,16 @@ class _Runner:
             self._trigger_ts = t
             self._drive(self.strategy.on_timer(TimerEvent(payload, t)))
 
-    def _deliver(self, t: int, exch_ts: int, msg: Message, applied: bool = False) -> None:
+    def _deliver(
+        self, t: int, exch_ts: int, msg: Message, applied: bool = False, locate: int = -1
+    ) -> None:
+        """The strategy's events for feed message ``msg`` (``applied``: the compiled core
+        applied it to the strategy's book, which it changed at ``locate``:
+        :meth:`StrategyContext.market`)."""
         if t > self.now:
             self.now = t
         self._trigger_ts = exch_ts
-        events = self.ctx.market(msg, applied)
+        events = self.ctx.market(msg, applied, None if locate < 0 else locate)
         if events:
             callback = self._callbacks
             drive = self._drive

@@ -71,11 +71,38 @@ from tickwire.engine.strategy.api import (
     TradeEvent,
 )
 from tickwire.engine.strategy.orders import OrderManager
-from tickwire.itch import Message, StockDirectory, StockTradingAction
+from tickwire.itch import (
+    Message,
+    OrderCancel,
+    OrderDelete,
+    OrderExecuted,
+    OrderExecutedWithPrice,
+    OrderReplace,
+    StockDirectory,
+    StockTradingAction,
+)
 
 __all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
 
 _BOOK_TYPES = frozenset("AFECXDU")
+
+
+def _filed_locate(books: Any, msg: Message) -> int:
+    """The stock locate of the book ``msg`` changes, asked before it is applied: for a
+    message naming a feed order (E, C, X, D; U by its original), the locate of the book
+    that files that order, whatever locate the message carries (the book applies it
+    there: ``tickwire.engine.book``'s module docs); else, or for an order the book does
+    not hold (it holds the message in its reorder window, or drops it), the message's.
+    The rule :meth:`StrategyContext.market` and the compiled core's delivery
+    (``ReplayCore._deliver``) share."""
+    if isinstance(msg, OrderExecuted | OrderExecutedWithPrice | OrderCancel | OrderDelete):
+        o = books.orders.get(msg.order_reference_number)
+    elif isinstance(msg, OrderReplace):
+        o = books.orders.get(msg.original_order_reference_number)
+    else:
+        return msg.stock_locate
+    return msg.stock_locate if o is None else int(o.locate)
+
 
 #: What :meth:`StrategyContext.market` yields.
 MarketEvent = BookUpdate | InstrumentState | TradeEvent
@@ -267,20 +294,31 @@ class StrategyContext:
 
     # -- the feed -----------------------------------------------------------------------
     def market(
-        self, msg: Message, applied: bool = False
+        self, msg: Message, applied: bool = False, locate: int | None = None
     ) -> tuple[MarketEvent, ...] | list[MarketEvent]:
         """Apply ``msg`` to the strategy's books; the events it gives, in callback order.
 
         ``applied``: the books already hold it (the compiled core applies a message in C
-        before it knows whether the strategy consumes it)."""
+        before it knows whether the strategy consumes it), and ``locate`` is the book it
+        changed, asked before (:func:`_filed_locate`; the message's when not given).
+
+        Rule: the events, and risk's mark, are the stock's whose book the message changed:
+        a message naming a feed order (E, C, X, D, U) is the stock's that files that
+        order, whatever locate it carries (:func:`_filed_locate`); the compiled core
+        alike. Why: the book applied such a message to the order's stock, but the
+        strategy got a BookUpdate of the stock the message named (its BBO unchanged) and
+        none of the stock that changed, and risk's mark of the first moved not. Test:
+        ``test_engine_backtest_core.py::test_engine_backtest_core_a_book_update_goes_to_the_stock_whose_book_changed``."""
         books = self.books
         if not applied:
+            locate = _filed_locate(books, msg)
             books.apply(msg)
+        elif locate is None:
+            locate = msg.stock_locate
         prints = self._prints
         if isinstance(msg, StockDirectory):
             self.locates[msg.stock] = msg.stock_locate
             return _NOTHING
-        locate = msg.stock_locate
         book = books.books.get(locate)
         if book is None:
             prints.clear()
