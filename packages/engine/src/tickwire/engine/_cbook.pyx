@@ -1514,6 +1514,12 @@ cdef class CBookManager:
         cdef int32_t oi = self._find(ref)
         return None if oi < 0 else self._info(oi)
 
+    def order_locate(self, uint64_t ref):
+        """The stock locate of the book filing live order ``ref``, or -1 (no
+        :class:`OrderInfo` made): ``BookManager.order_locate``."""
+        cdef int32_t oi = self._find(ref)
+        return -1 if oi < 0 else self.cbooks[self.orders_[oi].book].locate
+
     def __contains__(self, ref):
         return ref >= 0 and self._find(ref) >= 0
 

@@ -450,6 +450,14 @@ class BookManager:
         b = self.books.get(locate)
         return b.bbo() if b is not None else BBO(None, 0, None, 0)
 
+    def order_locate(self, order_reference_number: int) -> int:
+        """The stock locate of the book filing live order ``order_reference_number`` (where
+        a message naming it works, the module docs), or -1 when no live order has it.
+        The compiled book's alike, without making an ``OrderInfo``: the strategy
+        context asks it of every message naming an order (``context._filed_locate``)."""
+        order = self.orders.get(order_reference_number)
+        return -1 if order is None else order.book.locate
+
     def queue_ahead(self, order_reference_number: int) -> tuple[int, int]:
         """(shares, orders) ahead of a live order in its price level's FIFO."""
         order = self.orders.get(order_reference_number)

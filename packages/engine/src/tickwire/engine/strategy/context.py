@@ -71,20 +71,21 @@ from tickwire.engine.strategy.api import (
     TradeEvent,
 )
 from tickwire.engine.strategy.orders import OrderManager
-from tickwire.itch import (
-    Message,
-    OrderCancel,
-    OrderDelete,
-    OrderExecuted,
-    OrderExecutedWithPrice,
-    OrderReplace,
-    StockDirectory,
-    StockTradingAction,
-)
+from tickwire.itch import Message, StockDirectory, StockTradingAction
 
 __all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
 
 _BOOK_TYPES = frozenset("AFECXDU")
+
+
+#: The order reference number a book message names, by its type (U: its original).
+_NAMED_REF: dict[str, Callable[[Any], int]] = {
+    "E": operator.attrgetter("order_reference_number"),
+    "C": operator.attrgetter("order_reference_number"),
+    "X": operator.attrgetter("order_reference_number"),
+    "D": operator.attrgetter("order_reference_number"),
+    "U": operator.attrgetter("original_order_reference_number"),
+}
 
 
 def _filed_locate(books: Any, msg: Message) -> int:
@@ -95,13 +96,11 @@ def _filed_locate(books: Any, msg: Message) -> int:
     not hold (it holds the message in its reorder window, or drops it), the message's.
     The rule :meth:`StrategyContext.market` and the compiled core's delivery
     (``ReplayCore._deliver``) share."""
-    if isinstance(msg, OrderExecuted | OrderExecutedWithPrice | OrderCancel | OrderDelete):
-        o = books.orders.get(msg.order_reference_number)
-    elif isinstance(msg, OrderReplace):
-        o = books.orders.get(msg.original_order_reference_number)
-    else:
+    named = _NAMED_REF.get(msg.message_type)  # one dict probe: most messages name none
+    if named is None:
         return msg.stock_locate
-    return msg.stock_locate if o is None else int(o.locate)
+    locate: int = books.order_locate(named(msg))
+    return msg.stock_locate if locate < 0 else locate
 
 
 #: What :meth:`StrategyContext.market` yields.
