@@ -59,6 +59,9 @@ class Sim:
         if venue_kind == "compiled":
             self.books = cbook.make_book_manager("cython")
             self.venue = compiled_venue(self.books, self.out.append, self.wakes.append)
+        elif venue_kind == "reference-over-compiled":  # book_backend compiled
+            self.books = cbook.make_book_manager("cython")
+            self.venue = SimulatedVenue(self.books, self.out.append, self.wakes.append)
         else:
             self.books = BookManager()
             self.venue = SimulatedVenue(self.books, self.out.append, self.wakes.append)
@@ -488,6 +491,18 @@ def test_engine_backtest_queue_a_held_execution_works_when_applied(venue_kind: s
     s.feed(OrderReplace(LOC, 0, s.ts(), 8, 9, 40, PX - 100))  # early: order 8 unknown
     s.add(8, "S", 100, PX + 100)  # the held replace re-prices it through our bid
     assert s.filled(10) == 90
+
+
+@pytest.mark.skipif(not cbook.AVAILABLE, reason="compiled extension not built")
+def test_engine_backtest_queue_a_held_execution_works_when_applied_over_the_compiled_book(
+    venue_kind: str,
+) -> None:
+    """The reference venue over the compiled book (``book_backend`` compiled) is given
+    the book's held messages too (``SimulatedVenue.held``): only ``CVenue`` was, so the
+    held execution of an order queued behind ours filled nothing."""
+    if venue_kind != "reference":
+        pytest.skip("one combination: the reference venue over the compiled book")
+    test_engine_backtest_queue_a_held_execution_works_when_applied("reference-over-compiled")
 
 
 def test_engine_backtest_queue_a_number_reused_after_a_whole_execution_is_behind_us(

@@ -198,6 +198,8 @@ class SimulatedVenue:
         self.books = books
         if isinstance(books, BookManager):  # its reorder window's messages (_held)
             books.on_held = self._held
+        elif hasattr(books, "held_to"):  # the compiled book's: tuples (held)
+            books.held_to = self
         self.respond = respond
         #: Called with the earliest GTT deadline of a resting order, when no wake asked
         #: for before comes at or before it (``Deadlines.wake_at``): the backtest loop
@@ -382,6 +384,29 @@ class SimulatedVenue:
         ``test_engine_backtest_core.py::test_engine_backtest_core_held_messages_match_the_reference``.
         """
         self.on_market(msg, self.now)
+
+    def held(self, m: tuple[Any, ...]) -> None:
+        """:meth:`_held` for the compiled book (``CBookManager.held_to``), which gives
+        a held message as its tuple, kind first (the layout ``CVenue.held`` reads): the
+        same message rebuilt (its locate and time are not read: it works where its
+        order rests, :meth:`_gone`). Why: over the compiled book (``book_backend``
+        compiled) only ``CVenue`` was given held messages, so this venue never saw
+        them applied. Test:
+        ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_held_execution_works_when_applied_over_the_compiled_book``."""
+        kind = m[0]
+        msg: Message
+        if kind == 0x45:
+            msg = OrderExecuted(0, 0, m[3], m[1], m[2], m[4])
+        elif kind == 0x43:
+            printable = "Y" if m[5] == 0x59 else "N"
+            msg = OrderExecutedWithPrice(0, 0, m[3], m[1], m[2], m[4], printable, m[6])
+        elif kind == 0x58:
+            msg = OrderCancel(0, 0, self.now, m[1], m[2])
+        elif kind == 0x44:
+            msg = OrderDelete(0, 0, self.now, m[1])
+        else:
+            msg = OrderReplace(0, 0, self.now, m[1], m[2], m[3], m[4])
+        self._held(msg)
 
     def _gone(self, o: Any) -> None:
         """Feed order ``o`` leaves the book whole: by a delete (D), as a replace's (U)
