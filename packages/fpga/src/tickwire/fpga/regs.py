@@ -146,7 +146,12 @@ REGISTERS: tuple[Register, ...] = (
     Register("REFUSED_POSITION", 0x050, "STAT", 64, "triggers refused: position", words=2),
     Register("REFUSED_NOTIONAL", 0x052, "STAT", 64, "triggers refused: notional", words=2),
     Register(
-        "TX_OVERFLOW", 0x054, "STAT", 64, "orders lost to a full TX FIFO (0 by design)", words=2
+        "TX_OVERFLOW",
+        0x054,
+        "STAT",
+        64,
+        "orders lost to a full TX FIFO (short triggering frames back to back)",
+        words=2,
     ),
     Register(
         "INST_SHARES",
