@@ -317,6 +317,27 @@ cdef inline uint64_t rd48(const uint8_t* p) noexcept nogil:
     return (<uint64_t>rd16(p) << 32) | rd32(p + 2)
 
 
+cdef inline bint named_ref(const uint8_t* m, uint8_t t, uint64_t* ref) noexcept nogil:
+    """Whether message ``m`` of type ``t`` names a resting order (E, C, X, D, or U by its
+    original reference), with that reference put in ``ref``. The one place the named
+    order's field is read for routing: the strategy's events go to the named order's stock
+    (``ReplayCore._filed_loc``) and the venue filter looks where it rests
+    (``ReplayCore._venue_needs_python``); applying the message reads its own fields."""
+    if t == 0x45:
+        ref[0] = rd64(m + E_REF)
+    elif t == 0x43:
+        ref[0] = rd64(m + C_REF)
+    elif t == 0x58:
+        ref[0] = rd64(m + X_REF)
+    elif t == 0x44:
+        ref[0] = rd64(m + D_REF)
+    elif t == 0x55:
+        ref[0] = rd64(m + U_OLD)
+    else:
+        return False
+    return True
+
+
 # -- framing (the one BinaryFILE loop: feed_binaryfile and the replay core) ----------
 # Why not tickwire.itch's framing loop (``_Framer._frame`` in ``tickwire/itch/_fast.pyx``,
 # which frames by the same rules): a cimport of it would make this package need
@@ -3268,17 +3289,7 @@ cdef class ReplayCore:
         the events and risk's mark go to the stock whose book changed."""
         cdef uint64_t ref
         cdef int32_t oi
-        if t == 0x45:
-            ref = rd64(m + E_REF)
-        elif t == 0x43:
-            ref = rd64(m + C_REF)
-        elif t == 0x58:
-            ref = rd64(m + X_REF)
-        elif t == 0x44:
-            ref = rd64(m + D_REF)
-        elif t == 0x55:
-            ref = rd64(m + U_OLD)
-        else:
+        if not named_ref(m, t, &ref):
             return rd16(m + L_LOCATE)
         oi = self.sb._find(ref)
         if oi < 0:
@@ -3577,16 +3588,7 @@ cdef class ReplayCore:
                 if m[A_SIDE] == 0x53:
                     return self.vbid[loc] >= price
             return False
-        if t == 0x45:
-            ref = rd64(m + E_REF)
-        elif t == 0x43:
-            ref = rd64(m + C_REF)
-        elif t == 0x58:
-            ref = rd64(m + X_REF)
-        elif t == 0x44:
-            ref = rd64(m + D_REF)
-        else:
-            ref = rd64(m + U_OLD)
+        named_ref(m, t, &ref)  # an E, C, X, D or U: the others returned above
         oi = self.vb._find(ref)
         if oi >= 0:
             loc = self.vb.cbooks[self.vb.orders_[oi].book].locate  # where it rests
