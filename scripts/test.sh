@@ -46,6 +46,14 @@ read -r -a WANTED <<<"${TICKWIRE_PYTHONS:-${SUPPORTED_PYTHONS[*]}}"
 # the 3.11 suite, 904 s with .pyc files (2026-12-06; the sweep tests 77 s -> 32 s). Compiling
 # everything at install instead (uv sync --compile-bytecode) cost 30 s per environment more.
 unset PYTHONDONTWRITEBYTECODE
+# C and C++ compiles go through ccache (setup.sh installs it; Debian's /usr/lib/ccache holds
+# a gcc, cc, g++ that call it): each interpreter's Cython extensions are compiled by its
+# `uv sync` and again, from the sdist in a temporary folder, by the release test
+# (tests/test_dist_wheels.py). The folder is left out of the hash (CCACHE_NOHASHDIR; with -g
+# it is hashed for the debug info's compile directory, which the release strips anyway), so
+# the second compile is a hit: scripts/build-dist.sh took 101 s of CPU, 49 s after a sync
+# (2026-12-07, Python 3.11; bench/RESULTS.md, "Test suite: CPU per file").
+if [ -d /usr/lib/ccache ]; then export PATH="/usr/lib/ccache:$PATH" CCACHE_NOHASHDIR=1; fi
 SYNC=(uv sync --all-packages --all-groups --locked --quiet --no-python-downloads)
 workers=${TICKWIRE_TEST_WORKERS:-2}
 XDIST=()
