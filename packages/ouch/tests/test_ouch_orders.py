@@ -491,3 +491,138 @@ def test_a_replace_keeps_the_terms_the_venue_accepted() -> None:
     day = book.enter("B", 100, "AAPL", 1_000_000, time_in_force="0")
     accepted(day, "5")  # wider than sent: not the order's
     assert book.replace(day.user_ref_num, 100, 999_900).time_in_force == "0"
+
+
+def _accept50(enter: v50.EnterOrder, **fields: object) -> v50.OrderAccepted:
+    """The Order Accepted echoing ``enter`` as entered, but for ``fields``."""
+    acc = v50.OrderAccepted(1, enter.user_ref_num, enter.side, enter.quantity, enter.symbol,
+                            enter.price, enter.time_in_force, enter.display, 7, enter.capacity,
+                            enter.intermarket_sweep_eligibility, enter.cross_type, "L",
+                            enter.cl_ord_id)  # fmt: skip
+    return dataclasses.replace(acc, **fields)  # type: ignore[arg-type]
+
+
+def _accept42(enter: v42.EnterOrder, **fields: object) -> v42.OrderAccepted:
+    """The Order Accepted echoing ``enter`` as entered, but for ``fields``."""
+    acc = v42.OrderAccepted(1, enter.order_token, enter.buy_sell_indicator, enter.shares,
+                            enter.stock, enter.price, enter.time_in_force, enter.firm,
+                            enter.display, 7, enter.capacity, enter.intermarket_sweep_eligibility,
+                            enter.minimum_quantity, enter.cross_type, "L", " ")  # fmt: skip
+    return dataclasses.replace(acc, **fields)  # type: ignore[arg-type]
+
+
+FIRM = v50.TagValue(v50.OptionTag.FIRM, "ABCD")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("capacity", "P"), ("cross_type", "C"), ("intermarket_sweep_eligibility", "Y"),
+     ("firm", "ZZZZ")],
+)  # fmt: skip
+def test_the_books_distrust_an_answer_not_as_entered(field: str, value: str) -> None:
+    """OUCH 5.0 section 3: an Order Accepted echoes the Enter; Capacity is "the capacity
+    specified on the order", Cross Type "the cross type as entered", and the Intermarket
+    Sweep Eligibility and the Firm (5.0: the Firm appendage, repeated; 4.2: the Firm
+    field) are the order's too: another value is counted in ``tracker.distrusted`` by both
+    client books, by the order manager's rule (``v50.not_as_entered``), once per answer,
+    the order live as the tracker applied it. An answer naming them as entered, or a firm
+    for an order entered with a blank one (the account's default firm), or a 5.0 answer
+    repeating no Firm, is not. Before, the books compared none of these."""
+    b50, b42 = OrderBook50(), OrderBook42()
+    e50 = b50.enter("B", 100, "AAPL", 1_000_000, capacity="A", appendages=(FIRM,))
+    e42 = b42.enter("B", 100, "AAPL", 1_000_000, capacity="A", firm="ABCD")
+    b50.on_message(_accept50(e50, appendages=(FIRM,)))  # as entered
+    b42.on_message(_accept42(e42))
+    blank50, blank42 = b50.enter("B", 100, "AAPL", 1_000_000), b42.enter("B", 100, "AAPL", 1)
+    b50.on_message(_accept50(blank50, appendages=(dataclasses.replace(FIRM, value="DFLT"),)))
+    b42.on_message(_accept42(blank42, firm="DFLT"))  # the default firm of a blank one
+    assert (b50.tracker.distrusted, b42.tracker.distrusted) == (0, 0)
+    o50 = b50.enter("B", 100, "AAPL", 1_000_000, capacity="A", appendages=(FIRM,))
+    o42 = b42.enter("B", 100, "AAPL", 1_000_000, capacity="A", firm="ABCD")
+    if field == "firm":
+        a50 = _accept50(o50, appendages=(dataclasses.replace(FIRM, value=value),))
+    else:
+        a50 = _accept50(o50, **{field: value})
+    b50.on_message(a50)
+    b42.on_message(_accept42(o42, **{field: value}))
+    assert (b50.tracker.distrusted, b42.tracker.distrusted) == (1, 1)
+    assert b50.orders[o50.user_ref_num].state == b42.orders[o42.order_token].state == "live"
+    # a replacement: its Order Replaced echoes the chain's Enter (a Replace carries none
+    # of Capacity, Cross Type, Firm)
+    r50 = b50.replace(e50.user_ref_num, 100, 999_900)
+    b50.on_message(v50.OrderReplaced(2, e50.user_ref_num, r50.user_ref_num, "B", 100, "AAPL",
+                                     999_900, "0", "Y", 8, "O", "N", "N", "L", r50.cl_ord_id))  # fmt: skip
+    assert b50.tracker.distrusted == 2, "a replacement of capacity O, entered A"
+
+
+def test_the_books_count_a_wider_time_in_force() -> None:
+    """An answer wider than sent is distrusted and counted in ``tracker.distrusted`` by the
+    client books, as the order manager counts it: a Time In Force wider in scope (5.0: a
+    Day order accepted as GTX; 4.2: IOC accepted as market hours, 30 s as 60 s), as were
+    already more shares or a worse price (pinned: one count per answer, however many
+    reasons). The order keeps the terms sent. Before, a wider Time In Force was left out of
+    the book's terms silently: ``tracker.distrusted`` stayed 0."""
+    b50, b42 = OrderBook50(), OrderBook42()
+    day = b50.enter("B", 100, "AAPL", 1_000_000, time_in_force="0")
+    b50.on_message(_accept50(day, time_in_force="5"))
+    assert b50.tracker.distrusted == 1
+    assert b50.replace(day.user_ref_num, 100, 999_900).time_in_force == "0"
+    ioc = b42.enter("B", 100, "AAPL", 1_000_000, time_in_force=v42.TIF_IOC)
+    b42.on_message(_accept42(ioc, time_in_force=v42.TIF_MARKET_HOURS))
+    secs = b42.enter("B", 100, "AAPL", 1_000_000, time_in_force=30)
+    b42.on_message(_accept42(secs, time_in_force=60))
+    assert b42.tracker.distrusted == 2
+    assert b42.replace(secs.order_token, 100, 999_900).time_in_force == 30
+    more = b50.enter("B", 100, "AAPL", 1_000_000)
+    b50.on_message(_accept50(more, quantity=200, time_in_force="5"))  # two reasons: one count
+    worse = b42.enter("B", 100, "AAPL", 1_000_000)
+    b42.on_message(_accept42(worse, price=1_100_000))
+    assert (b50.tracker.distrusted, b42.tracker.distrusted) == (2, 3)
+    assert b50.orders[more.user_ref_num].quantity == 100
+    assert b42.orders[worse.order_token].price == 1_000_000
+
+
+def test_the_4_2_book_keeps_the_time_in_force_the_venue_accepted() -> None:
+    """OUCH 4.2 follows 5.0's rule (``v50.answered_terms``, by ``v42.answered_time_in_force``
+    on the 5.0 terms of the same scope): an answer "equal to or shorter in scope" is the
+    order's and what a later replace that names none keeps: system hours accepted as
+    market hours is replaced as market hours, 60 s accepted as 30 s re-sends 30, a pair
+    the spec does not order (seconds accepted as market hours) is the venue's word. A wider
+    one (market hours as system hours) is not: the replace keeps what was sent. The old
+    book kept the Time In Force sent in every case."""
+    book = OrderBook42()
+    cases = [(v42.TIF_SYSTEM_HOURS, v42.TIF_MARKET_HOURS, v42.TIF_MARKET_HOURS),
+             (60, 30, 30), (60, v42.TIF_MARKET_HOURS, v42.TIF_MARKET_HOURS),
+             (v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS, v42.TIF_MARKET_HOURS)]  # fmt: skip
+    for sent, accepted, kept in cases:
+        e = book.enter("B", 100, "AAPL", 1_000_000, time_in_force=sent)
+        book.on_message(_accept42(e, time_in_force=accepted))
+        assert book.replace(e.order_token, 100, 999_900).time_in_force == kept, (sent, accepted)
+    assert book.tracker.distrusted == 1, "market hours accepted as system hours"
+    assert v42.answered_time_in_force(v42.TIF_IOC, v42.TIF_IOC) == v42.TIF_IOC
+    assert isinstance(v42.answered_time_in_force(30, 100_000), str)
+
+
+def test_the_books_keep_the_display_the_venue_accepted() -> None:
+    """The Display the exchange accepted (OUCH 5.0 section 3: "the accepted display on the
+    order", which may differ from the entered; 4.2's Display field alike), then an Order
+    Priority Update's "new display", is the book's order's ``display``: a visible order
+    accepted hidden says ``N``, its replacement the Replaced's, an update's afterwards;
+    an answer distrusted for the order's state (a second Accepted) changes nothing. Before,
+    neither the books nor the order manager kept it: the order said nothing of it."""
+    b50, b42 = OrderBook50(), OrderBook42()
+    e50 = b50.enter("B", 100, "AAPL", 1_000_000, display="Y")
+    e42 = b42.enter("B", 100, "AAPL", 1_000_000, display="Y")
+    assert b50.orders[e50.user_ref_num].display == b42.orders[e42.order_token].display == ""
+    b50.on_message(_accept50(e50, display="N"))
+    b42.on_message(_accept42(e42, display="N"))
+    assert b50.orders[e50.user_ref_num].display == b42.orders[e42.order_token].display == "N"
+    b50.on_message(_accept50(e50, display="A"))  # a second Accepted: changes nothing
+    assert b50.orders[e50.user_ref_num].display == "N" and b50.tracker.distrusted == 1
+    r50 = b50.replace(e50.user_ref_num, 100, 999_900)
+    b50.on_message(v50.OrderReplaced(2, e50.user_ref_num, r50.user_ref_num, "B", 100, "AAPL",
+                                     999_900, "0", "A", 8, "A", "N", "N", "L", r50.cl_ord_id))  # fmt: skip
+    assert b50.orders[r50.user_ref_num].display == "A"
+    b50.on_message(v50.OrderPriorityUpdate(3, r50.user_ref_num, 999_900, "Y", 9))
+    b42.on_message(v42.OrderPriorityUpdate(3, e42.order_token, 1_000_000, "Y", 9))
+    assert b50.orders[r50.user_ref_num].display == b42.orders[e42.order_token].display == "Y"

@@ -14,6 +14,7 @@ from tickwire.ouch.tracker import (
     OrderTracker,
     TrackedOrder,
     answer_for,
+    worse_price,
 )
 
 
@@ -115,10 +116,10 @@ def test_ouch_tracker_accepted_and_replaced_answers_are_whole() -> None:
         accepted = Event.ACCEPTED if live else Event.ACCEPTED_DEAD
         replaced = Event.REPLACED if live else Event.REPLACED_DEAD
         expected = [
-            (acc50, Answer(accepted, 1, 500, 100, None, 7, "B", "AAPL")),
-            (rep50, Answer(replaced, 2, 200, 99, 1, 8, "B", "AAPL")),
-            (acc42, Answer(accepted, "A1", 500, 100, None, 7, "B", "AAPL")),
-            (rep42, Answer(replaced, "A2", 200, 99, "A1", 8, "B", "AAPL")),
+            (acc50, Answer(accepted, 1, 500, 100, None, 7, "B", "AAPL", display=acc50.display)),
+            (rep50, Answer(replaced, 2, 200, 99, 1, 8, "B", "AAPL", display=rep50.display)),
+            (acc42, Answer(accepted, "A1", 500, 100, None, 7, "B", "AAPL", display=acc42.display)),
+            (rep42, Answer(replaced, "A2", 200, 99, "A1", 8, "B", "AAPL", display=rep42.display)),
         ]
         for msg, want in expected:
             got = answer_for(msg)
@@ -509,3 +510,35 @@ def test_ouch_tracker_an_accepted_live_with_no_shares_changes_nothing() -> None:
     o42 = t42.sent(TrackedOrder("A1", "AAPL", "B", 100, 100))
     c = t42.on_message(_accepted42("A1", 0))
     assert c is not None and c.ignored and (o42.state, o42.quantity) == ("pending", 100)
+
+
+def test_ouch_tracker_a_price_of_0_is_no_better_price() -> None:
+    """A price of 0 is no OUCH price (section 1.2: prices are unsigned, a limit 1 to
+    $199,999.9900; an Enter at 0 is refused, 0x1D Invalid Price) and not a market order
+    (those are flagged above the largest limit, ``7FFFFFFF``): named for a buy sent at a
+    limit it is no better price, though 0 is below any limit. An Order Accepted priced 0
+    is distrusted and the order keeps its limit, an Order Priority Update priced 0 too
+    (4.2 alike), as is a market flag named for a sell sent at a limit (above any limit,
+    "better" in the arithmetic). A price equal to the limit sent is never worse (a market
+    order for a cross sent at the flag is echoed with it). The old tracker took 0 as a
+    better price: the buy was shown resting at $0 and nothing was distrusted."""
+    assert worse_price("B", 0, 100) and worse_price("S", 0x7FFF_FFFF, 100)
+    assert not worse_price("B", 99, 100) and not worse_price("S", 0x7FFF_FFFF, 0x7FFF_FFFF)
+    t: OrderTracker[int] = OrderTracker()
+    buy = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    c = t.on_message(dataclasses.replace(_accepted50(1, 100), price=0))
+    assert c is not None and c.distrust == "price 0 for a 'B' order sent at 100 (worse)"
+    assert (buy.state, buy.price, buy.limit, t.distrusted) == ("live", 100, 100, 1)
+    c = t.on_message(v50.OrderPriorityUpdate(2, 1, 0, "Y", 71))
+    assert c is not None and c.distrust and (buy.price, t.distrusted) == (100, 2)
+    sell = t.sent(TrackedOrder(2, "AAPL", "S", 100, 100))
+    t.on_message(dataclasses.replace(_accepted50(2, 100), side="S", price=0x7FFF_FFFF))
+    assert (sell.price, t.distrusted) == (100, 3)
+    market = t.sent(TrackedOrder(3, "AAPL", "B", 0x7FFF_FFFF, 100))
+    c = t.on_message(dataclasses.replace(_accepted50(3, 100), price=0x7FFF_FFFF))
+    assert c is not None and not c.distrust and market.price == 0x7FFF_FFFF
+    t42: OrderTracker[str] = OrderTracker()
+    b42 = t42.sent(TrackedOrder("A1", "AAPL", "B", 100, 100))
+    t42.on_message(_accepted42("A1", 100))
+    c = t42.on_message(v42.OrderPriorityUpdate(2, "A1", 0, "Y", 77))
+    assert c is not None and c.distrust and (b42.price, t42.distrusted) == (100, 1)

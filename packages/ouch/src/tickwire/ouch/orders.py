@@ -65,6 +65,9 @@ class _ClientBook(Generic[K]):
         # key -> the Enter or Replace that set the order's terms, while it may be open
         # (what :meth:`replace` keeps: :meth:`_kept`)
         self._terms: dict[K, Any] = {}
+        # key -> the Enter Order of its chain (its Capacity, Cross Type and Firm, which a
+        # Replace does not carry), while :attr:`_terms` holds the key
+        self._entered: dict[K, Any] = {}
         self._pending_other: list[tuple[str, K, Any]] = []  # (cancel|modify, key, request)
 
     def _chain(self, key: K, what: str) -> TrackedOrder[K]:
@@ -80,6 +83,19 @@ class _ClientBook(Generic[K]):
         if order.is_open:  # a replace of an order over is ignored: nothing to resend
             self._pending[order.key] = request
             self._terms[order.key] = request
+            if order.replaces is None:
+                self._entered[order.key] = request
+            elif order.replaces in self._entered:
+                self._entered[order.key] = self._entered[order.replaces]
+
+    def _forget_terms(self, key: K) -> None:
+        self._terms.pop(key, None)
+        self._entered.pop(key, None)
+
+    def _answered(self, key: K, msg: Any) -> Any:
+        """The terms order ``key`` holds after its Order Accepted (Replaced) ``msg``, or
+        why ``msg`` is distrusted (a ``str``). Each book states it for its version."""
+        raise NotImplementedError
 
     @staticmethod
     def _kept(terms: Any, field: str, given: Any, default: Any) -> Any:
@@ -146,20 +162,32 @@ class _ClientBook(Generic[K]):
             return None
         answer = change.answer
         key, event = answer.key, answer.event
+        if isinstance(msg, _TERMS_ANSWERS) and not change.ignored and key in self._terms:
+            # Rule: an Order Accepted (Replaced) the tracker applied is checked against what
+            # was sent, as the engine's order manager checks it: the fields OUCH echoes as
+            # entered (:func:`tickwire.ouch.v50.not_as_entered`: Capacity, Intermarket
+            # Sweep Eligibility, Cross Type, Firm) and the Time In Force, "equal to or
+            # shorter in scope" (:meth:`OrderBook50._answered`, :meth:`OrderBook42._answered`).
+            # One another or wider than sent is counted in ``tracker.distrusted`` (once per
+            # answer; not when the tracker distrusted it already) and the order keeps the
+            # terms sent; narrower terms become the order's. Why: the books took such an
+            # answer silently (a wider Time In Force was left out of the terms and not
+            # counted). Tests:
+            # ``test_ouch_orders.py::test_the_books_distrust_an_answer_not_as_entered``,
+            # ``test_ouch_orders.py::test_the_books_count_a_wider_time_in_force``.
+            terms = self._answered(key, msg)
+            if isinstance(terms, str):
+                self.tracker.distrust(change, terms)
+            elif not change.distrust:
+                self._terms[key] = terms
         if change.order is not None and not change.order.is_open:
-            self._terms.pop(key, None)  # over: nothing to replace
+            self._forget_terms(key)  # over: nothing to replace
         for ended in change.cascaded:
-            self._terms.pop(ended.key, None)
-        if (
-            isinstance(msg, v50.OrderAccepted | v50.OrderReplaced)
-            and not change.distrust
-            and key in self._terms
-        ):
-            self._terms[key] = _answered(self._terms[key], msg)
+            self._forget_terms(ended.key)
         if event is Event.REPLACED or event is Event.REPLACED_DEAD:
             if answer.orig is not None:
                 self.orders.pop(answer.orig, None)
-                self._terms.pop(answer.orig, None)
+                self._forget_terms(answer.orig)
             self._pending.pop(key, None)
             if change.order is not None:
                 self.orders[key] = change.order
@@ -194,16 +222,33 @@ class _ClientBook(Generic[K]):
         return change.order
 
 
-def _answered(
+#: The answers whose terms a client book checks against the Enter or Replace sent.
+_TERMS_ANSWERS = (v50.OrderAccepted, v50.OrderReplaced, v42.OrderAccepted, v42.OrderReplaced)
+
+
+def _not_as_entered(request: Any, entered: Any, answer: Any, firm: str) -> str | None:
+    """Why ``answer`` does not echo the fields of the order as entered (the chain's Enter
+    ``entered``: Capacity, Cross Type, ``firm``; the Enter's or Replace's ``request``:
+    Intermarket Sweep Eligibility), or None: :func:`tickwire.ouch.v50.not_as_entered`,
+    the order manager's rule, for both versions."""
+    if entered is None:
+        return None
+    return v50.not_as_entered(
+        answer, entered.capacity, request.intermarket_sweep_eligibility, entered.cross_type, firm
+    )
+
+
+def _answered50(
     request: v50.EnterOrder | v50.ReplaceOrder, answer: v50.OrderAccepted | v50.OrderReplaced
-) -> v50.EnterOrder | v50.ReplaceOrder:
+) -> v50.EnterOrder | v50.ReplaceOrder | str:
     """``request`` (an order's kept terms, :attr:`_ClientBook._terms`) with the Time In
-    Force and ExpireTime its ``answer`` gave the order.
+    Force and ExpireTime its ``answer`` gave the order, or why the answer is distrusted.
 
     Rule: :func:`tickwire.ouch.v50.answered_terms`, the one the engine's order manager
     asks: narrower terms the venue accepted (a GTX order accepted as Day, a GTT with a
     shorter ExpireTime) are the order's, and what a later :meth:`OrderBook50.replace` keeps;
-    terms it distrusts (wider than sent, out of range) leave the request as sent. The
+    terms it distrusts (wider than sent, out of range) leave the request as sent, and the
+    reason is returned, for ``tracker.distrusted`` to count. The
     ExpireTime appendage is set in place (dropped when the answer's Time In Force has none),
     the other appendages kept. Why: the book kept the terms it sent and the order manager
     the accepted ones, so the two layers replaced one order differently (a GTX accepted as
@@ -212,7 +257,9 @@ def _answered(
     gtt = request.time_in_force == v50.TimeInForce.GTT
     sent = (request.time_in_force, v50.expire_time(request.appendages) if gtt else None)
     terms = v50.answered_terms(*sent, answer.time_in_force, answer.appendages)
-    if isinstance(terms, str) or terms == sent:
+    if isinstance(terms, str):
+        return terms
+    if terms == sent:
         return request
     tag = v50.OptionTag.EXPIRE_TIME
     kept = tuple(a for a in request.appendages if a.tag != tag)
@@ -440,6 +487,16 @@ class OrderBook50(_ClientBook[int]):
         msg = v50.ModifyOrder(user_ref_num, side, quantity)
         self._other_sent("modify", user_ref_num, msg)
         return msg
+
+    def _answered(
+        self, key: int, msg: v50.OrderAccepted | v50.OrderReplaced
+    ) -> v50.EnterOrder | v50.ReplaceOrder | str:
+        """The 5.0 rule of :meth:`_ClientBook._apply`: as entered (the Firm appendage of
+        the Enter), then :func:`_answered50`."""
+        request, entered = self._terms[key], self._entered.get(key)
+        firm = "" if entered is None else v50.firm_appendage(entered.appendages)
+        why = _not_as_entered(request, entered, msg, firm)
+        return why if why is not None else _answered50(request, msg)
 
     def pending(self) -> list[v50.InboundMessage]:
         """Requests not yet acknowledged, in the order they were made (resend these)."""
@@ -719,6 +776,28 @@ class OrderBook42(_ClientBook[str]):
         msg = v42.ModifyOrder(order_token, buy_sell_indicator, shares)
         self._other_sent("modify", order_token, msg)
         return msg
+
+    def _answered(
+        self, key: str, msg: v42.OrderAccepted | v42.OrderReplaced
+    ) -> v42.EnterOrder | v42.ReplaceOrder | str:
+        """The 4.2 rule of :meth:`_ClientBook._apply`, 5.0's where the fields match: as
+        entered (:func:`tickwire.ouch.v50.not_as_entered`, the Enter's Firm field), then
+        the Time In Force (:func:`tickwire.ouch.v42.answered_time_in_force`, 5.0's
+        :func:`~tickwire.ouch.v50.answered_terms` on the terms of the same scope): the
+        one the venue accepted becomes the order's, what a later :meth:`replace` keeps.
+        Test: ``test_ouch_orders.py::test_the_4_2_book_keeps_the_time_in_force_the_venue_accepted``."""
+        request: v42.EnterOrder | v42.ReplaceOrder = self._terms[key]
+        entered = self._entered.get(key)
+        firm = "" if entered is None else entered.firm
+        why = _not_as_entered(request, entered, msg, firm)
+        if why is not None:
+            return why
+        tif = v42.answered_time_in_force(request.time_in_force, msg.time_in_force)
+        if isinstance(tif, str):
+            return tif
+        if tif == request.time_in_force:
+            return request
+        return dataclasses.replace(request, time_in_force=tif)
 
     def pending(self) -> list[v42.InboundMessage]:
         """Requests not yet acknowledged, in the order they were made (resend these)."""

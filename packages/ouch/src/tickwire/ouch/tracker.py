@@ -34,7 +34,10 @@ does an Accepted or Replaced live with 0 shares. An Accepted, Replaced or Modifi
 grants more shares open than the order had (requested, for an Accepted or a
 replacement), or names another side or symbol, is applied with the order's own side and
 symbol and at most its shares; a price worse than the limit sent (an Accepted's,
-Replaced's or Priority Update's) is not taken. A Replaced of an original that is
+Replaced's or Priority Update's; :func:`worse_price`, for which a price of 0 is no price
+and never a better one) is not taken. The Display they name is the order's
+(:attr:`TrackedOrder.display`). The client books add their own checks of an Accepted's
+terms (:meth:`OrderTracker.distrust`). A Replaced of an original that is
 no longer open (a replace of an order that is gone is ignored by the venue, OUCH 5.0
 section 2.2), or naming a replacement that is not pending, changes nothing; so does a
 Rejected naming a live order with no Modify or Replace of it in flight. Each of
@@ -200,13 +203,29 @@ _MODIFIED, _PRIORITY, _NOTICE = Event.MODIFIED, Event.PRIORITY, Event.NOTICE
 
 def worse_price(side: str, price: int, limit: int) -> bool:
     """Whether ``price`` is worse than ``limit`` for an order of ``side``: higher for a
-    buy (``B``), lower for a sell (``S``, ``T``, ``E``; 4.2 the same letters).
+    buy (``B``), lower for a sell (``S``, ``T``, ``E``; 4.2 the same letters); and any
+    price out of OUCH's limit prices, 1 to :data:`~tickwire.ouch.v50.MAX_PRICE`, but
+    ``limit`` itself.
 
     The one statement of "better than or equal to": the tracker asks it of an Order
     Accepted's and Order Replaced's price (:func:`_price`) and an Order Priority Update's
     (:func:`_worse_price_why`, against :attr:`TrackedOrder.limit`), the engine's order
     manager of an execution's (``tickwire.engine.strategy.orders``: a limit order executes
-    at its price or better)."""
+    at its price or better).
+
+    Rule for the range: OUCH 5.0 section 1.2 (4.2's Price(4) alike) makes prices unsigned,
+    a limit at most $199,999.9900, and a price above it (``7FFFFFFF``, or $200,000.00 and
+    up) the flag of "a market order for a cross"; 0 is no price at all (an Enter of it is
+    refused, 0x1D Invalid Price: :func:`~tickwire.ouch.v50.order_fields_reason`), not a
+    market order. So a price of 0, or a market flag, named for an order sent at a limit is
+    no price of that order, least of all a better one, though the arithmetic says 0 is
+    below any buy's limit (and a flag above any sell's); it is worse. A price equal to
+    ``limit`` is never worse (a market order for a cross sent at a flag is echoed with
+    it). Why: a Priority Update or an Accepted priced 0 for a buy was taken as a better
+    price, and the book showed the order resting at $0. Test:
+    ``test_ouch_tracker.py::test_ouch_tracker_a_price_of_0_is_no_better_price``."""
+    if not 0 < price <= v50.MAX_PRICE and price != limit:
+        return True
     return price > limit if side == "B" else price < limit
 
 
@@ -247,24 +266,27 @@ class Answer(NamedTuple, Generic[K]):
     symbol: str = ""
     reason: str = ""
     liquidity_flag: str = ""
+    display: str = ""  # accepted/replaced/priority: the Display the venue names
 
 
 # The Answers of an Accepted and a Replaced (one per order sent) are built from all their
 # fields in order, past the NamedTuple's ``__new__``, which binds each argument by name
-# first: a Replaced's Answer 360 -> 160 ns (``timeit``). The last two are ``reason`` and
-# ``liquidity_flag``, empty.
+# first: a Replaced's Answer 360 -> 160 ns (``timeit``). ``reason`` and ``liquidity_flag``
+# are empty, ``display`` last.
 _tuple_new = tuple.__new__
 
 
 def _accepted(key: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
     event = _ACCEPTED if m.order_state == "L" else _ACCEPTED_DEAD
-    fields = (event, key, qty, m.price, None, m.order_reference_number, side, symbol, "", "")
+    orn = m.order_reference_number
+    fields = (event, key, qty, m.price, None, orn, side, symbol, "", "", m.display)
     return _tuple_new(Answer, fields)
 
 
 def _replaced(key: Any, orig: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
     event = _REPLACED if m.order_state == "L" else _REPLACED_DEAD
-    fields = (event, key, qty, m.price, orig, m.order_reference_number, side, symbol, "", "")
+    orn = m.order_reference_number
+    fields = (event, key, qty, m.price, orig, orn, side, symbol, "", "", m.display)
     return _tuple_new(Answer, fields)
 
 
@@ -289,6 +311,7 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
         m.user_ref_num,
         price=m.price,
         order_reference_number=m.order_reference_number,
+        display=m.display,
     ),
     # OUCH 4.2, keyed by Order Token
     v42.OrderAccepted: lambda m: _accepted(
@@ -328,6 +351,7 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
         m.order_token,
         price=m.price,
         order_reference_number=m.order_reference_number,
+        display=m.display,
     ),
     v42.OrderModified: lambda m: Answer(
         _MODIFIED, m.order_token, m.shares, side=m.buy_sell_indicator
@@ -383,6 +407,16 @@ class TrackedOrder(Generic[K]):
     #: Accepted or Replaced may name a better ``price``, :func:`_price`): no later answer
     #: may price the order worse (an Order Priority Update, :meth:`OrderTracker.apply`).
     limit: int = 0
+    #: The Display the venue accepted (OUCH 5.0 and 4.2: the Order Accepted's or Order
+    #: Replaced's Display field, then an Order Priority Update's "new display"), which may
+    #: differ from the one entered ("the accepted display on the order": Y visible, N
+    #: hidden, A attributable, Z conformant; 4.2 has its own letters); ``""`` until the
+    #: venue answered. Rule: an answer applied sets it (one changing nothing, distrusted for
+    #: the order's state, does not), so a user asking the book about a live order sees
+    #: what the exchange holds, not what was sent. Why: neither the client books nor the
+    #: order manager kept it. Test:
+    #: ``test_ouch_orders.py::test_the_books_keep_the_display_the_venue_accepted``.
+    display: str = ""
     # The outbound messages about it (along its replace chain, oldest first), if the
     # tracker keeps them: one list shared by every member of the chain.
     history: list[object] | None = None
@@ -530,6 +564,7 @@ class OrderTracker(Generic[K]):
             o.limit = o.price
             o.quantity, o.price = min(o.quantity, a.quantity), _price(o, a.price)
             o.order_reference_number = a.order_reference_number
+            o.display = a.display
         elif event is _REJECTED:
             o.quantity = 0
             o.reason = a.reason
@@ -567,6 +602,7 @@ class OrderTracker(Generic[K]):
             else:
                 o.price = a.price
             o.order_reference_number = a.order_reference_number
+            o.display = a.display
         self._transition(o, event, change)
         return change
 
@@ -594,6 +630,15 @@ class OrderTracker(Generic[K]):
             )
             return self._distrust(change, why, ignored=True)
         return change
+
+    def distrust(self, change: Change[K], why: str) -> Change[K]:
+        """Count the answer of ``change`` (applied) as distrusted for ``why``, a reason its
+        caller found beyond this tracker's (the client books' terms: the fields OUCH echoes
+        as entered, the Time In Force, :meth:`tickwire.ouch.orders._ClientBook._apply`),
+        unless it is already; one answer counts once in :attr:`distrusted`."""
+        if change.distrust:
+            return change
+        return self._distrust(change, why)
 
     def _distrust(self, change: Change[K], why: str, *, ignored: bool = False) -> Change[K]:
         self.distrusted += 1
@@ -727,5 +772,6 @@ class OrderTracker(Generic[K]):
         new.limit = new.price
         new.quantity, new.price = min(new.quantity, a.quantity), _price(new, a.price)
         new.order_reference_number = a.order_reference_number
+        new.display = a.display
         self._transition(new, a.event, change)
         return change

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from ._wire import CHAR, U32, U64, Message, Registry, alpha
 from ._wire import encode as _encode
-from .v50 import RejectReason
+from .v50 import OptionTag, RejectReason, TagValue, TimeInForce, answered_terms
 
 __all__ = [
     "INBOUND_LENGTHS",
@@ -42,6 +42,7 @@ __all__ = [
     "ReplaceOrder",
     "SystemEvent",
     "TradeCorrection",
+    "answered_time_in_force",
     "decode_inbound",
     "decode_outbound",
     "encode",
@@ -68,6 +69,48 @@ def lifetime(time_in_force: int) -> int | None:
     if time_in_force in (TIF_IOC, TIF_MARKET_HOURS, TIF_SYSTEM_HOURS):
         return None
     return time_in_force * 1_000_000_000
+
+
+def _as_v50(time_in_force: int) -> tuple[str, tuple[TagValue, ...]]:
+    """A 4.2 Time In Force as the 5.0 one of the same scope: IOC as IOC, market hours as
+    Day, system hours as GTX (extended hours), N seconds as GTT with ExpireTime N."""
+    if time_in_force == TIF_IOC:
+        return TimeInForce.IOC.value, ()
+    if time_in_force == TIF_MARKET_HOURS:
+        return TimeInForce.DAY.value, ()
+    if time_in_force == TIF_SYSTEM_HOURS:
+        return TimeInForce.GTX.value, ()
+    return TimeInForce.GTT.value, (TagValue(OptionTag.EXPIRE_TIME, time_in_force),)
+
+
+def answered_time_in_force(sent: int, accepted: int) -> int | str:
+    """The Time In Force a 4.2 order holds after an Order Accepted (Order Replaced) naming
+    ``accepted`` answers the Enter (Replace) sent with ``sent``; or why the answer is
+    distrusted (a ``str``), the order keeping ``sent``.
+
+    Rule: OUCH 5.0's, :func:`tickwire.ouch.v50.answered_terms` (the accepted Time In Force
+    is "equal to or shorter in scope"), asked of the 5.0 terms of the same scope: IOC (0)
+    as IOC, market hours (99998) as Day, system hours (99999) as GTX, N seconds as GTT
+    with an ExpireTime of N. So IOC accepted as anything else, market hours as system
+    hours, or more seconds than sent are wider and distrusted, and so is a value out of
+    the range an order is sent with (seconds of a day or more, or above 99999, unless
+    they are the ones sent); fewer seconds, system hours as market hours, and pairs the
+    spec does not order (seconds and market hours) are the venue's word and the order's
+    from then on, what a later Replace keeps. Why: ``OrderBook42`` kept the Time In Force
+    sent whatever the answer said, and distrusted none. Test:
+    ``test_ouch_orders.py::test_the_4_2_book_keeps_the_time_in_force_the_venue_accepted``.
+    """
+    if accepted == sent:
+        return sent
+    terms = answered_terms(*_sent_as_v50(sent), *_as_v50(accepted))
+    if isinstance(terms, str):
+        return f"Time In Force {accepted} for an order sent with {sent} (as 5.0: {terms})"
+    return accepted
+
+
+def _sent_as_v50(time_in_force: int) -> tuple[str, int | None]:
+    tif, appendages = _as_v50(time_in_force)
+    return tif, (time_in_force if appendages else None)
 
 
 #: The 4.2 Rejected reason letter of each OUCH 5.0 Appendix D reason that has one of its

@@ -79,6 +79,7 @@ __all__ = [
     "SystemEvent",
     "TagValue",
     "TimeInForce",
+    "answer_firm",
     "answered_terms",
     "cl_ord_id_for",
     "cross_type_reason",
@@ -86,8 +87,10 @@ __all__ = [
     "decode_outbound",
     "encode",
     "expire_time",
+    "firm_appendage",
     "lifetime",
     "next_user_ref_num",
+    "not_as_entered",
     "order_fields_reason",
     "time_in_force_error",
     "wider_time_in_force",
@@ -814,10 +817,11 @@ AS_ENTERED = ("capacity", "intermarket_sweep_eligibility", "cross_type")
 
 
 def not_as_entered(
-    answer: OrderAccepted | OrderReplaced,
+    answer: object,
     capacity: str,
     intermarket_sweep_eligibility: str,
     cross_type: str,
+    firm: str = "",
 ) -> str | None:
     """Why an Order Accepted's (Order Replaced's) ``answer`` does not echo the order as it
     was entered, or None: it does.
@@ -836,12 +840,48 @@ def not_as_entered(
     answer (``tickwire.engine.strategy.orders._other_terms``). Why: nothing compared them,
     so such an answer was taken silently. Test:
     ``test_engine_strategy_orders.py::test_an_answer_naming_other_fields_than_entered_trips_the_kill_switch``.
+
+    The Firm (Appendix B, OptionTag 2, of the Enter: a Replace carries none, so the chain
+    keeps it; OUCH 4.2's Firm field alike) is compared too when the order was entered with
+    one (``firm`` not blank): the answer's (:func:`answer_firm`: 4.2's field, or a repeated
+    Firm appendage) must be it. A blank ``firm`` is "the default firm for the OUCH account",
+    which the answer may name, and an answer repeating no Firm appendage has none to
+    compare. The fields match in 4.2's Order Accepted and Order Replaced, so the one rule
+    serves both versions: the OUCH client books (``OrderBook50``, ``OrderBook42``) ask it of
+    every Accepted and Replaced, with the chain's Enter, and count another value in
+    ``tracker.distrusted``. Why: the client books compared none of these. Tests:
+    ``test_ouch_orders.py::test_the_books_distrust_an_answer_not_as_entered``.
     """
     sent_fields = (capacity, intermarket_sweep_eligibility, cross_type)
     for name, sent in zip(AS_ENTERED, sent_fields, strict=True):
         got = getattr(answer, name)
         if got != sent:
             return f"{name.replace('_', ' ')} {got!r} for an order entered with {sent!r}"
+    if firm.strip(" "):
+        named = answer_firm(answer)
+        if named is not None and named.rstrip(" ") != firm.rstrip(" "):
+            return f"firm {named!r} for an order entered with {firm!r}"
+    return None
+
+
+def firm_appendage(appendages: Sequence[TagValue]) -> str:
+    """The value of the first :attr:`OptionTag.FIRM` appendage, or ``""``: none (the
+    account's default firm, as a blank Firm is)."""
+    for a in appendages:
+        if a.tag == OptionTag.FIRM:
+            return a.value if isinstance(a.value, str) else ""
+    return ""
+
+
+def answer_firm(answer: object) -> str | None:
+    """The Firm an Order Accepted (Replaced) names: OUCH 4.2's ``firm`` field, or 5.0's
+    repeated Firm appendage (:func:`firm_appendage`); None when a 5.0 answer repeats none."""
+    named = getattr(answer, "firm", None)
+    if isinstance(named, str):
+        return named
+    for a in getattr(answer, "appendages", ()):
+        if a.tag == OptionTag.FIRM:
+            return a.value if isinstance(a.value, str) else repr(a.value)
     return None
 
 
