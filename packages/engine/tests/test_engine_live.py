@@ -1989,3 +1989,92 @@ def test_only_a_user_requested_cancel_answers_a_cancel_in_flight() -> None:
     runner.acknowledge(answer)
     runner.manager.on_message(answer)
     assert order.open_qty == 50 and runner.unacked_count() == 0 and runner.risk.armed
+
+
+def test_a_request_answered_by_a_distrusted_answer_stays_unanswered() -> None:
+    """A hand-written exchange accepts one Enter as entered and another as an agency order
+    (the engine enters principal, ``P``: an Order Accepted not as entered,
+    ``v50.not_as_entered``), then answers the cancels the kill switch sends. The honest
+    answer answers its Enter; the distrusted one trips the kill switch and leaves its
+    Enter unanswered as entered: ``ouch.unacked`` is 1 in the status and the report, and
+    the stop says a request went unanswered (:attr:`LiveEngine.left_open`). Before, any
+    Order Accepted acknowledged its Enter: the report said every request was answered."""
+    from tickwire.soupbintcp.packets import (
+        LoginAccepted,
+        LoginRequest,
+        SequencedData,
+        UnsequencedData,
+        build_packet,
+    )
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any], LiveEngine]:
+        seq = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal seq
+            login = await _read_client_packet(reader)
+            assert isinstance(login, LoginRequest)
+            writer.write(build_packet(LoginAccepted("OUCH01", seq + 1)))
+            if login.requested_sequence_number == 0:  # the engine's probe: no history
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                    await _read_client_packet(reader)  # its logout
+                writer.close()
+                return
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while True:
+                    packet = await _read_client_packet(reader)
+                    if not isinstance(packet, UnsequencedData):
+                        continue
+                    msg = v50.decode_inbound(packet.message)
+                    answer: v50.OutboundMessage | None = None
+                    if isinstance(msg, v50.EnterOrder):
+                        capacity = msg.capacity if msg.user_ref_num == 1 else "A"
+                        answer = v50.OrderAccepted(
+                            5, msg.user_ref_num, msg.side, msg.quantity, msg.symbol,
+                            msg.price, msg.time_in_force, msg.display, msg.user_ref_num,
+                            capacity, msg.intermarket_sweep_eligibility, msg.cross_type, "L",
+                            msg.cl_ord_id,
+                        )  # fmt: skip
+                    elif isinstance(msg, v50.CancelOrder):
+                        answer = v50.OrderCanceled(6, msg.user_ref_num, 100, "U")
+                    if answer is not None:
+                        seq += 1
+                        writer.write(build_packet(SequencedData(v50.encode(answer))))
+                        await writer.drain()
+            writer.close()
+
+        server, eng = await _taker_against(handle)
+        await eng.start()
+        task = asyncio.create_task(eng.run())
+        try:
+            m = eng.runner.manager
+            for _ in range(300):  # bounded: 3 s, until the session is up
+                if eng.client is not None and eng.client.logged_in:
+                    break
+                await asyncio.sleep(0.01)
+            first = m.submit("AAPL", "B", 100, 1_500_000)
+            for _ in range(300):  # bounded: 3 s
+                await asyncio.sleep(0.01)
+                if first.state is OrderState.LIVE:
+                    break
+            assert first.state is OrderState.LIVE and eng.runner.risk.armed
+            assert eng.runner.unacked_count() == 0, "the honest Accepted answered its Enter"
+            second = m.submit("AAPL", "B", 100, 1_500_000)
+            for _ in range(300):  # bounded: 3 s, until the kill switch's cancels are answered
+                await asyncio.sleep(0.01)
+                if not first.is_open and not second.is_open:
+                    break
+            assert not eng.runner.risk.armed, "the distrusted Accepted tripped the kill switch"
+            status = eng.snapshot()
+        finally:
+            eng.stop()
+            report = await asyncio.wait_for(task, 10)
+            server.close()
+            await server.wait_closed()
+        return status, report, eng
+
+    status, report, eng = run(main())
+    assert report["orders"]["open"] == [] and eng.runner.manager.distrusted_answers == 1
+    assert status["ouch"]["unacked"] == report["ouch"]["unacked"] == 1
+    assert [type(r).__name__ for r in eng.runner.to_resend()] == ["EnterOrder"]
+    assert eng.left_open is not None and "1 requests unanswered" in str(eng.left_open)

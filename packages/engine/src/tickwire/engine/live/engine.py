@@ -242,6 +242,10 @@ class _Runner(LiveRunner):
         #: order may have several in flight (a reduce, then the rest), each answered by
         #: its own Order Canceled (:meth:`acknowledge`)
         self.cancels: dict[int, deque[v50.CancelOrder]] = {}
+        #: Enters and Replaces an Order Accepted or Order Replaced answered, by UserRefNum,
+        #: until the order manager has applied that answer (:meth:`_venue_answer`): back
+        #: to :attr:`unacked` if it distrusted it
+        self.answering: dict[int, list[tuple[tuple[str, int], v50.InboundMessage]]] = {}
         self.messages_seen = 0
         self.orders_after_kill = 0
 
@@ -262,7 +266,42 @@ class _Runner(LiveRunner):
             self._engine._inherit(payload)
             await self._drain_updates()
             return
+        if kind == "ouch" and self.answering:
+            self._venue_answer(v50.decode_outbound(payload))
+            await self._drain_updates()
+            return
         await super()._dispatch(kind, payload)
+
+    def _distrusts(self) -> int:
+        """The answers the order manager found no order of its own explains (and so
+        tripped the kill switch on) so far."""
+        m = self.manager
+        return m.distrusted_answers + m.unexpected_replacements
+
+    def _venue_answer(self, msg: v50.OutboundMessage) -> None:
+        """Apply ``msg`` (the order manager), then settle the request an Order Accepted or
+        Order Replaced answered (:meth:`acknowledge` held it in :attr:`answering`).
+
+        Rule: a request is answered only by an answer the order manager takes; one it
+        distrusts (another Capacity or Cross Type, a wider Time In Force, more shares or a
+        worse price than sent, an Accepted live with 0 shares, a replacement sent for
+        another order: its ``distrusted_answers``, ``unexpected_replacements``) leaves the
+        Enter or Replace unanswered as entered: back in :attr:`unacked`, counted in the
+        report's ``ouch.unacked`` and in :attr:`LiveEngine.left_open` at the stop, resent
+        after a reconnect (a repeat the exchange ignores, OUCH 5.0 section 1.2). The kill
+        switch trips as ever. Why: the request was forgotten on any Accepted or Replaced,
+        so after a distrusted one the report said every request was answered when the
+        exchange had answered none as it was sent. Test:
+        ``test_engine_live.py::test_a_request_answered_by_a_distrusted_answer_stays_unanswered``.
+        """
+        held = None
+        if isinstance(msg, v50.OrderAccepted | v50.OrderReplaced):
+            held = self.answering.pop(msg.user_ref_num, None)
+        before = self._distrusts()
+        self.manager.on_message(msg)
+        if held and self._distrusts() != before:
+            for key, request in held:
+                self.unacked.setdefault(key, request)
 
     async def _market(self, msg: Message) -> None:
         self.current_rx = self.rx_times.popleft() if self.rx_times else 0
@@ -285,10 +324,18 @@ class _Runner(LiveRunner):
         (its shutdown does not cancel again an order whose cancel is in flight). Test:
         ``test_engine_live.py::test_a_cancel_sent_after_a_reduce_is_resent_when_the_link_loses_it``.
         """
-        if isinstance(msg, v50.OrderAccepted | v50.Rejected):
+        if isinstance(msg, v50.OrderAccepted | v50.OrderReplaced):
+            # answered once the order manager takes the answer (:meth:`_venue_answer`)
+            kinds = ("O", "U") if isinstance(msg, v50.OrderAccepted) else ("U",)
+            held = [
+                (key, self.unacked.pop(key))
+                for key in ((kind, msg.user_ref_num) for kind in kinds)
+                if key in self.unacked
+            ]
+            if held:
+                self.answering.setdefault(msg.user_ref_num, []).extend(held)
+        elif isinstance(msg, v50.Rejected):
             self.unacked.pop(("O", msg.user_ref_num), None)
-            self.unacked.pop(("U", msg.user_ref_num), None)
-        elif isinstance(msg, v50.OrderReplaced):
             self.unacked.pop(("U", msg.user_ref_num), None)
         elif isinstance(msg, v50.OrderCanceled) and acknowledges_cancel(msg.reason):
             waiting = self.cancels.get(msg.user_ref_num)
