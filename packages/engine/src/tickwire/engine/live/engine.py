@@ -243,7 +243,7 @@ class _Runner(LiveRunner):
         #: its own Order Canceled (:meth:`acknowledge`)
         self.cancels: dict[int, deque[v50.CancelOrder]] = {}
         #: Enters and Replaces an Order Accepted or Order Replaced answered, by UserRefNum,
-        #: until the order manager has applied that answer (:meth:`_venue_answer`): back
+        #: until the order manager has applied that answer (:meth:`_venue_message`): back
         #: to :attr:`unacked` if it distrusted it
         self.answering: dict[int, list[tuple[tuple[str, int], v50.InboundMessage]]] = {}
         self.messages_seen = 0
@@ -266,10 +266,6 @@ class _Runner(LiveRunner):
             self._engine._inherit(payload)
             await self._drain_updates()
             return
-        if kind == "ouch" and self.answering:
-            self._venue_answer(v50.decode_outbound(payload))
-            await self._drain_updates()
-            return
         await super()._dispatch(kind, payload)
 
     def _distrusts(self) -> int:
@@ -278,7 +274,7 @@ class _Runner(LiveRunner):
         m = self.manager
         return m.distrusted_answers + m.unexpected_replacements
 
-    def _venue_answer(self, msg: v50.OutboundMessage) -> None:
+    def _venue_message(self, msg: v50.OutboundMessage) -> None:
         """Apply ``msg`` (the order manager), then settle the request an Order Accepted or
         Order Replaced answered (:meth:`acknowledge` held it in :attr:`answering`).
 
@@ -325,7 +321,7 @@ class _Runner(LiveRunner):
         ``test_engine_live.py::test_a_cancel_sent_after_a_reduce_is_resent_when_the_link_loses_it``.
         """
         if isinstance(msg, v50.OrderAccepted | v50.OrderReplaced):
-            # answered once the order manager takes the answer (:meth:`_venue_answer`)
+            # answered once the order manager takes the answer (:meth:`_venue_message`)
             kinds = ("O", "U") if isinstance(msg, v50.OrderAccepted) else ("U",)
             held = [
                 (key, self.unacked.pop(key))

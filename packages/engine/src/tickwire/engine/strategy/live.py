@@ -228,13 +228,18 @@ class LiveRunner:
 
     async def _dispatch(self, kind: str, payload: Any) -> None:
         if kind == "ouch":
-            self.manager.on_message(v50.decode_outbound(payload))
+            self._venue_message(v50.decode_outbound(payload))
             await self._drain_updates()
         elif kind == "timer":
             name, at = payload
             await self._call(TimerEvent(name, at))
         else:
             await self._market(payload)
+
+    def _venue_message(self, msg: v50.OutboundMessage) -> None:
+        """Apply one OUCH message from the venue: the order manager's (the live engine
+        also settles the request it answered)."""
+        self.manager.on_message(msg)
 
     async def _market(self, msg: Message) -> None:
         for event in self.ctx.market(msg):
