@@ -1233,7 +1233,7 @@ def test_engine_backtest_core_a_book_update_goes_to_the_stock_whose_book_changed
 ) -> None:
     """A message naming a feed order of another stock than its locate's changes that
     order's book, and the strategy's book update, its trade and risk's mark are that
-    stock's (``StrategyContext.market``, ``context._filed_locate``; the core's
+    stock's (``StrategyContext.market``, ``book.filed_locate``; the core's
     ``ReplayCore._filed_loc``), on both backends. Both gave an update of the stock the
     message named (its book unchanged; none under ``bbo``) and none of the stock whose
     bid went from 1,000 to 500 shares."""

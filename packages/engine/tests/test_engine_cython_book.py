@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tickwire.engine import cbook
-from tickwire.engine.book import BBO, BookManager, TapePrint
+from tickwire.engine import cbook, series
+from tickwire.engine.book import BBO, BookManager, TapePrint, filed_locate
 from tickwire.engine.sources import iter_binaryfile
 from tickwire.itch import (
     AddOrder,
@@ -232,21 +232,29 @@ def test_book_equals_reference_after_every_message(
     assert _recorded_prints(fast) == ref_prints  # the object path records too
     # The bytes path rebuilds the same books from the same messages, and prints the same
     # tape (P, Q and B read in C, no decode), to on_print and to the trades recorder.
+    # The BBO recorder's rows are the reference's (the series' rule: each to the stock
+    # whose book the message changed, where the messages here often name orders of
+    # another locate than their own).
     raw_prints: list[TapePrint] = []
     raw = cbook.CythonBookManager(raw_prints.append, reorder_window=window)
     raw.record_trades(True)
+    raw.record_bbo(True)
     raw.feed_binaryfile(_binaryfile(msgs))
     assert _state(raw, locates, None) == _state(ref, locates, None)
     assert raw_prints == ref_prints
     assert _recorded_prints(raw) == ref_prints
+    ref_bbo = _reference_bbo(msgs, window)
+    assert _recorded_bbo(raw) == ref_bbo
     # tickwire.itch's framer feeding the book through its C sink: the same again.
     sunk = cbook.CythonBookManager(reorder_window=window)
     sunk.record_trades(True)
+    sunk.record_bbo(True)
     builder = _column_builder()
     builder.attach(sunk)
     assert builder.feed(_binaryfile(msgs)) == (len(_binaryfile(msgs)), False)
     assert _state(sunk, locates, None) == _state(ref, locates, None)
     assert _recorded_prints(sunk) == ref_prints
+    assert _recorded_bbo(sunk) == ref_bbo
 
 
 @pytest.mark.parametrize("side", ["\x00", "B", "S", "X"])
@@ -308,6 +316,58 @@ def _recorded_prints(m: Any) -> list[TapePrint]:
         )
         for i in range(rows)
     ]
+
+
+_BBO_FORMATS = {
+    "timestamp": "Q",
+    "stock_locate": "H",
+    "bid_price": "I",
+    "bid_size": "q",
+    "ask_price": "I",
+    "ask_size": "q",
+}
+
+
+def _recorded_bbo(m: Any) -> list[tuple[int, int, BBO]]:
+    """The BBO recorder's rows (``take_bbo``): (timestamp, locate, BBO)."""
+    rows, cols = m.take_bbo()
+    c = {name: memoryview(cols[name]).cast(fmt).tolist() for name, fmt in _BBO_FORMATS.items()}
+    assert all(len(v) == rows for v in c.values())
+
+    def valid(side: str, i: int) -> bool:
+        return bool(cols[f"{side}_valid"][i >> 3] >> (i & 7) & 1)
+
+    return [
+        (
+            c["timestamp"][i],
+            c["stock_locate"][i],
+            BBO(
+                c["bid_price"][i] if valid("bid", i) else None,
+                c["bid_size"][i],
+                c["ask_price"][i] if valid("ask", i) else None,
+                c["ask_size"][i],
+            ),
+        )
+        for i in range(rows)
+    ]
+
+
+def _reference_bbo(msgs: Sequence[Message], window: int) -> list[tuple[int, int, BBO]]:
+    """The BBO rows of ``msgs`` from the reference book, by the series' rule
+    (:func:`tickwire.engine.series.iter_series`): after each book message, the BBO of the
+    stock whose book it changed (:func:`~tickwire.engine.book.filed_locate`, asked
+    before), when it differs from the last row of that stock."""
+    ref = BookManager(reorder_window=window)
+    last: dict[int, BBO] = {}
+    rows = []
+    for msg in msgs:
+        book_message = msg.message_type in series.BOOK_TYPES
+        loc = filed_locate(ref, msg) if book_message else msg.stock_locate
+        ref.apply(msg)
+        if book_message and ref.bbo(loc) != last.get(loc):
+            last[loc] = ref.bbo(loc)
+            rows.append((msg.timestamp, loc, last[loc]))
+    return rows
 
 
 def _reference_from_bytes(data: bytes) -> tuple[BookManager, type[Exception] | None]:

@@ -711,3 +711,57 @@ def test_engine_lobster_a_file_changed_since_its_export_stays(
     assert main([*argv, "--messages", "3000", "--symbols", "20", "--day-seed", "3"]) == 0
     assert capsys.readouterr()[1] == ""
     assert saved.exists() and saved.name not in (out / ".tickwire-export.json").read_text()
+
+
+def test_engine_lobster_a_row_goes_to_the_stock_whose_book_changed(tmp_path: Path) -> None:
+    """A message naming a feed order (E, C, X, D, U) changes the book that files the
+    order, whatever locate it carries (``tickwire.engine.book``'s rule,
+    :func:`~tickwire.engine.book.filed_locate`): its rows go to that stock's files and
+    BBO series. Here an execution, a replace and a delete carry AAA's locate and name
+    BBB's orders: the old code wrote them to AAA's files beside AAA's unchanged book
+    (the replace's new order added to AAA's book), and BBB's message file missed them."""
+    from tickwire.itch import (
+        AddOrder,
+        OrderDelete,
+        OrderExecuted,
+        OrderReplace,
+        StockDirectory,
+    )
+
+    def directory(locate: int, stock: str) -> StockDirectory:
+        return StockDirectory(
+            locate, 0, 1_000, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
+        )
+
+    s = 10**9
+    day = [
+        directory(1, "AAA"),
+        directory(2, "BBB"),
+        AddOrder(1, 0, 1 * s, 1, "B", 100, "AAA", 100_000),
+        AddOrder(2, 0, 2 * s, 2, "B", 1_000, "BBB", 10_000),
+        AddOrder(2, 0, 3 * s, 3, "S", 400, "BBB", 10_100),
+        OrderExecuted(1, 0, 4 * s, 2, 500, 1),  # BBB's bid, said at AAA's locate
+        OrderReplace(1, 0, 5 * s, 3, 4, 300, 10_200),  # BBB's ask
+        OrderDelete(1, 0, 6 * s, 4),  # the replaced ask
+    ]
+    res = export(day, ["AAA", "BBB"], tmp_path, levels=1)
+    assert res.rows == {"AAA": 1, "BBB": 6}
+    fields = {
+        sym: [[int(x) for x in r[1:]] for r in _read(tmp_path / f"{sym}_message_1.csv")]
+        for sym in ("AAA", "BBB")
+    }
+    assert fields["AAA"] == [[1, 1, 100, 100_000, 1]]
+    assert fields["BBB"] == [
+        [1, 2, 1_000, 10_000, 1],
+        [1, 3, 400, 10_100, -1],
+        [4, 2, 500, 10_000, 1],
+        [3, 3, 400, 10_100, -1],
+        [1, 4, 300, 10_200, -1],
+        [3, 4, 300, 10_200, -1],
+    ]
+    books = {sym: _read(tmp_path / f"{sym}_orderbook_1.csv") for sym in ("AAA", "BBB")}
+    assert books["AAA"] == [[str(ASK_DUMMY), "0", "100000", "100"]]
+    assert books["BBB"][-1] == [str(ASK_DUMMY), "0", "10000", "500"]
+    with (tmp_path / "bbo.csv").open() as f:
+        bbo = [(r["timestamp_ns"], r["symbol"]) for r in csv.DictReader(f)]
+    assert bbo == [(str(t * s), "AAA" if t == 1 else "BBB") for t in range(1, 7)]

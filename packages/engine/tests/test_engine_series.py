@@ -138,3 +138,67 @@ def test_convert_of_a_capture_feeds_the_book_in_the_same_pass(day: Path, tmp_pat
     want = tables(day)
     for name in ("bbo", "trades"):
         assert pq.read_table(outdir / f"{name}.parquet").equals(want[name]), name
+
+
+def _elsewhere_day(path: Path) -> list[Any]:
+    """Two stocks, AAA (locate 1) and BBB (locate 2), one bid each; then messages that
+    carry AAA's locate but name BBB's orders: an execution of half of BBB's bid, a
+    replace of BBB's ask, a delete of the replaced ask. Written to ``path``; the
+    messages returned."""
+    from tickwire.itch import (
+        AddOrder,
+        BinaryFileWriter,
+        OrderDelete,
+        OrderExecuted,
+        OrderReplace,
+        StockDirectory,
+    )
+
+    def directory(locate: int, stock: str) -> StockDirectory:
+        return StockDirectory(
+            locate, 0, 1_000, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
+        )
+
+    s = 10**9
+    day = [
+        directory(1, "AAA"),
+        directory(2, "BBB"),
+        AddOrder(1, 0, 1 * s, 1, "B", 100, "AAA", 100_000),
+        AddOrder(2, 0, 2 * s, 2, "B", 1_000, "BBB", 10_000),
+        AddOrder(2, 0, 3 * s, 3, "S", 400, "BBB", 10_100),
+        OrderExecuted(1, 0, 4 * s, 2, 500, 1),  # BBB's bid, said at AAA's locate
+        OrderReplace(1, 0, 5 * s, 3, 4, 300, 10_200),  # BBB's ask
+        OrderDelete(1, 0, 6 * s, 4),  # the replaced ask: it leaves BBB's book
+    ]
+    with BinaryFileWriter(path) as w:
+        w.write_all(day)
+    return day
+
+
+def test_a_bbo_row_goes_to_the_stock_whose_book_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message naming a feed order (E, C, X, D, U) changes the book that files the
+    order, whatever locate it carries (``tickwire.engine.book``'s rule): its BBO row is
+    that stock's, on the compiled recorder (``CBookManager._apply_frame``) and the
+    reference one (:func:`series.iter_series`), and the two give the same table. Both
+    re-checked the locate the message carried (AAA's, unchanged: the compiled recorder
+    wrote no row) and missed BBB's three changes."""
+    path = tmp_path / "elsewhere.itch"
+    _elsewhere_day(path)
+    s = 10**9
+    want = [
+        (1 * s, 1, "AAA", 100_000, 100, None, 0),
+        (2 * s, 2, "BBB", 10_000, 1_000, None, 0),
+        (3 * s, 2, "BBB", 10_000, 1_000, 10_100, 400),
+        (4 * s, 2, "BBB", 10_000, 500, 10_100, 400),
+        (5 * s, 2, "BBB", 10_000, 500, 10_200, 300),
+        (6 * s, 2, "BBB", 10_000, 500, None, 0),
+    ]
+    got = {}
+    for available in (True, False) if cbook.AVAILABLE else (False,):
+        monkeypatch.setattr(cbook, "AVAILABLE", available)
+        got[available] = tables(path)["bbo"]
+        assert [tuple(r.values()) for r in got[available].to_pylist()] == want, available
+    if cbook.AVAILABLE:
+        assert got[True].equals(got[False])

@@ -1281,6 +1281,9 @@ cdef class CBookManager:
         straight from its bytes: the body of :meth:`feed_binaryfile`, of the compiled
         replay core's feed and of the tickwire.itch sink (:meth:`itch_sink`)."""
         cdef uint8_t t = m[0]
+        cdef uint16_t rec_loc = 0
+        if self.rec_on:  # the BBO row's stock, asked before the message removes its order
+            rec_loc = self._filed_loc(m, t)
         self.messages_ += 1
         self.counts[t] += 1
         if self.messages_ > self.next_expiry:
@@ -1318,8 +1321,27 @@ cdef class CBookManager:
                 handler(itch_decode(PyBytes_FromStringAndSize(<const char*>m, length)))
             return 0
         if self.rec_on and t != 0x50 and t != 0x51 and t != 0x42:
-            self._rec_bbo(rd16(m + L_LOCATE), rd48(m + L_TS))
+            self._rec_bbo(rec_loc, rd48(m + L_TS))
         return 0
+
+    cdef inline uint16_t _filed_loc(self, const uint8_t* m, uint8_t t) noexcept nogil:
+        """The locate of the book message ``m`` (type ``t``) changes, asked before it is
+        applied: for an E, C, X, D or U (by its original, :func:`named_ref`) naming an
+        order these books hold, that order's book's, whatever locate ``m`` carries (the
+        book applies it there); else ``m``'s (an order not held: the reorder window holds
+        the message, or drops it). The reference's rule (``book.filed_locate``), read here
+        for the BBO recorder (:meth:`_apply_frame`) and the replay core's deliveries
+        (``ReplayCore._filed_loc``): a row, an event and risk's mark go to the stock whose
+        book changed. Test: ``test_engine_series.py::
+        test_a_bbo_row_goes_to_the_stock_whose_book_changed``."""
+        cdef uint64_t ref
+        cdef int32_t oi
+        if not named_ref(m, t, &ref):
+            return rd16(m + L_LOCATE)
+        oi = self._find(ref)
+        if oi < 0:
+            return rd16(m + L_LOCATE)
+        return <uint16_t>self.cbooks[self.orders_[oi].book].locate
 
     # -- prints: on_print and the trades recorder ----------------------------------------
     cdef int _print(self, uint8_t kind, uint32_t locate, uint64_t ts, uint64_t match,
@@ -1381,9 +1403,11 @@ cdef class CBookManager:
     # -- BBO recorder -----------------------------------------------------------------------
     def record_bbo(self, bint on=True):
         """Record, during :meth:`feed_binaryfile`, a row each time a message that can move
-        a book (A, F, D, U, E, X, C) leaves that instrument's best bid or offer different
-        from the last row recorded for it (the first such message of an instrument always
-        records one); :meth:`take_bbo` hands the rows over."""
+        a book (A, F, D, U, E, X, C) leaves the best bid or offer of the instrument whose
+        book it changed (:meth:`_filed_loc`: for one naming a feed order, the order's
+        stock, whatever locate it carries) different from the last row recorded for it
+        (the first such message of an instrument always records one); :meth:`take_bbo`
+        hands the rows over."""
         if on and self.rec_last == NULL:
             self.rec_last = <RecLast*>malloc(65536 * sizeof(RecLast))
             if self.rec_last == NULL:
@@ -3285,16 +3309,10 @@ cdef class ReplayCore:
         """The locate of the strategy's book message ``m`` (type ``t``) changes, asked
         before it is applied: for an E, C, X, D or U (by its original) naming an order
         the strategy's book holds, that order's book's, whatever locate ``m`` carries;
-        else ``m``'s. ``StrategyContext.market``'s rule (``context._filed_locate``):
-        the events and risk's mark go to the stock whose book changed."""
-        cdef uint64_t ref
-        cdef int32_t oi
-        if not named_ref(m, t, &ref):
-            return rd16(m + L_LOCATE)
-        oi = self.sb._find(ref)
-        if oi < 0:
-            return rd16(m + L_LOCATE)
-        return <uint16_t>self.sb.cbooks[self.sb.orders_[oi].book].locate
+        else ``m``'s. ``StrategyContext.market``'s rule (``book.filed_locate``):
+        the events and risk's mark go to the stock whose book changed
+        (``CBookManager._filed_loc``, the one place the rule is read in C)."""
+        return self.sb._filed_loc(m, t)
 
     cdef int _apply_quiet(self, const uint8_t* m, Py_ssize_t length) except -1:
         """Apply to the strategy's book with no tape prints built (an execution's, or

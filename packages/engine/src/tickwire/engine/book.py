@@ -35,6 +35,7 @@ The commands report that count as ``unknown_types`` beside the book's
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ __all__ = [
     "OrderBook",
     "TapePrint",
     "TopLevels",
+    "filed_locate",
     "unknown_types_phrase",
 ]
 
@@ -454,7 +456,7 @@ class BookManager:
         """The stock locate of the book filing live order ``order_reference_number`` (where
         a message naming it works, the module docs), or -1 when no live order has it.
         The compiled book's alike, without making an ``OrderInfo``: the strategy
-        context asks it of every message naming an order (``context._filed_locate``)."""
+        context asks it of every message naming an order (:func:`filed_locate`)."""
         order = self.orders.get(order_reference_number)
         return -1 if order is None else order.book.locate
 
@@ -719,6 +721,40 @@ class BookManager:
 
     def _dlcr(self, msg: DLCRPriceDiscovery) -> None:
         self.book(msg.stock_locate).dlcr = msg
+
+
+#: The order reference number a book message names, by its type (U: its original).
+_NAMED_REF: dict[str, Callable[[Any], int]] = {
+    "E": operator.attrgetter("order_reference_number"),
+    "C": operator.attrgetter("order_reference_number"),
+    "X": operator.attrgetter("order_reference_number"),
+    "D": operator.attrgetter("order_reference_number"),
+    "U": operator.attrgetter("original_order_reference_number"),
+}
+
+
+def filed_locate(books: Any, msg: Message) -> int:
+    """The stock locate of the book ``msg`` changes in ``books`` (a :class:`BookManager`
+    or the compiled one: ``order_locate``), asked before it is applied: for a message
+    naming a feed order (E, C, X, D; U by its original), the locate of the book that
+    files that order, whatever locate the message carries (the book applies it there:
+    the module docs); else, or for an order the book does not hold (it holds the message
+    in its reorder window, or drops it), the message's. Asked before, as a delete or a
+    full execution removes the order.
+
+    The one rule of every layer that says which stock a message changed: the strategy's
+    events and risk's mark (:meth:`StrategyContext.market
+    <tickwire.engine.strategy.context.StrategyContext.market>`), the BBO series
+    (:func:`tickwire.engine.series.iter_series`) and the LOBSTER export; the compiled
+    book reads it in C (``CBookManager._filed_loc``: its BBO recorder and the replay
+    core). Tests: ``test_engine_backtest_core.py::
+    test_engine_backtest_core_a_book_update_goes_to_the_stock_whose_book_changed``,
+    ``test_engine_series.py::test_a_bbo_row_goes_to_the_stock_whose_book_changed``."""
+    named = _NAMED_REF.get(msg.message_type)  # one dict probe: most messages name none
+    if named is None:
+        return msg.stock_locate
+    locate: int = books.order_locate(named(msg))
+    return msg.stock_locate if locate < 0 else locate
 
 
 def fault_counts(unknown_references: int, stats: BookStats) -> dict[str, int]:

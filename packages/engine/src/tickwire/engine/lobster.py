@@ -30,6 +30,12 @@ blank / null). Parquet needs pyarrow (``pip install pyarrow``), imported only th
 
 The books are the engine's :class:`~tickwire.engine.book.BookManager`; a replace is fed
 to it as the delete and add it is equivalent to, so the intermediate book exists. A
+message's rows (and BBO row) are the stock's whose book it changes: for one naming a feed
+order (E, C, X, D, U), the stock that files the order, whatever locate it carries
+(:func:`~tickwire.engine.book.filed_locate`, the rule of every layer). Why: they went to
+the stock the locate named, beside its unchanged book (a replace's new order added to
+that book), and the order's stock's files missed them. Test:
+``test_engine_lobster.py::test_engine_lobster_a_row_goes_to_the_stock_whose_book_changed``. A
 message the book cannot apply as it is (an unknown reference, a cancel or execution
 beyond the order's shares, an add of zero shares or price) has no row, or a clamped one:
 :attr:`ExportResult.book_faults` counts them and ``engine export`` prints them (``book``
@@ -80,7 +86,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tickwire.cli import atomic_path, is_iso_date
-from tickwire.engine.book import BookManager, OrderBook, fault_counts
+from tickwire.engine.book import BookManager, OrderBook, fault_counts, filed_locate
 from tickwire.itch import (
     AddOrder,
     AddOrderMPID,
@@ -329,7 +335,7 @@ def export(
             files.push(lambda kind, *_: kind is not None and _rmdir(out))
         for msg in messages:
             typ = msg.message_type
-            locate = msg.stock_locate
+            locate = filed_locate(manager, msg)  # the stock whose book it changes
             w = writers.get(locate)
             if w is None:
                 stock = getattr(msg, "stock", None)

@@ -6,8 +6,11 @@ depends on nothing else), so it looks up this plugin, registered by tickwire-eng
 (:class:`BookSeries`). The algorithm: apply every message of the input (a BinaryFILE,
 gzip, or a MoldUDP64 capture in sequence order) to a fresh book manager, and
 
-* after each message that can move a book (A, F, E, C, X, D, U), compare that
-  instrument's best bid and offer with the last one written for it; a change is a row
+* after each message that can move a book (A, F, E, C, X, D, U), compare the best bid
+  and offer of the instrument whose book it changed (for one naming a feed order, the
+  stock that files the order, whatever locate the message carries:
+  :func:`~tickwire.engine.book.filed_locate`) with the last one written for it; a
+  change is a row
   of ``bbo.parquet``: ``timestamp, stock_locate, stock, bid_price, bid_size,
   ask_price, ask_size`` (integer Price(4); an empty side is a null price and size 0);
 * every print the book reports (E, printable C, P, Q, and B with price and shares 0) is
@@ -48,7 +51,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from tickwire.engine import cbook
-from tickwire.engine.book import BBO, BookManager, TapePrint
+from tickwire.engine.book import BBO, BookManager, TapePrint, filed_locate
 from tickwire.engine.sources import is_capture, iter_binaryfile, iter_capture
 from tickwire.itch import Message, StockDirectory
 from tickwire.itch.convert import TableWriter
@@ -148,10 +151,10 @@ def iter_series(messages: Iterator[Message]) -> Iterator[tuple[str, list[tuple[A
     trade_rows: list[tuple[Any, ...]] = []
     apply, bbo = manager.apply, manager.bbo
     for msg in messages:
-        apply(msg)
         t = msg.message_type
+        loc = filed_locate(manager, msg) if t in BOOK_TYPES else msg.stock_locate
+        apply(msg)
         if t in BOOK_TYPES:
-            loc = msg.stock_locate
             now = bbo(loc)
             if now != last.get(loc):
                 last[loc] = now

@@ -56,7 +56,14 @@ import operator
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
-from tickwire.engine.book import BBO, BookManager, OrderBook, TapePrint, TopLevels
+from tickwire.engine.book import (
+    BBO,
+    BookManager,
+    OrderBook,
+    TapePrint,
+    TopLevels,
+    filed_locate,
+)
 from tickwire.engine.cbook import positional_constructor
 from tickwire.engine.risk import symbol_key
 from tickwire.engine.strategy.api import (
@@ -76,31 +83,6 @@ from tickwire.itch import Message, StockDirectory, StockTradingAction
 __all__ = ["MarketEvent", "StrategyContext", "StrategyEvent", "callback_for", "callbacks"]
 
 _BOOK_TYPES = frozenset("AFECXDU")
-
-
-#: The order reference number a book message names, by its type (U: its original).
-_NAMED_REF: dict[str, Callable[[Any], int]] = {
-    "E": operator.attrgetter("order_reference_number"),
-    "C": operator.attrgetter("order_reference_number"),
-    "X": operator.attrgetter("order_reference_number"),
-    "D": operator.attrgetter("order_reference_number"),
-    "U": operator.attrgetter("original_order_reference_number"),
-}
-
-
-def _filed_locate(books: Any, msg: Message) -> int:
-    """The stock locate of the book ``msg`` changes, asked before it is applied: for a
-    message naming a feed order (E, C, X, D; U by its original), the locate of the book
-    that files that order, whatever locate the message carries (the book applies it
-    there: ``tickwire.engine.book``'s module docs); else, or for an order the book does
-    not hold (it holds the message in its reorder window, or drops it), the message's.
-    The rule :meth:`StrategyContext.market` and the compiled core's delivery
-    (``ReplayCore._deliver``) share."""
-    named = _NAMED_REF.get(msg.message_type)  # one dict probe: most messages name none
-    if named is None:
-        return msg.stock_locate
-    locate: int = books.order_locate(named(msg))
-    return msg.stock_locate if locate < 0 else locate
 
 
 #: What :meth:`StrategyContext.market` yields.
@@ -299,18 +281,18 @@ class StrategyContext:
 
         ``applied``: the books already hold it (the compiled core applies a message in C
         before it knows whether the strategy consumes it), and ``locate`` is the book it
-        changed, asked before (:func:`_filed_locate`; the message's when not given).
+        changed, asked before (:func:`~tickwire.engine.book.filed_locate`; the message's when not given).
 
         Rule: the events, and risk's mark, are the stock's whose book the message changed:
         a message naming a feed order (E, C, X, D, U) is the stock's that files that
-        order, whatever locate it carries (:func:`_filed_locate`); the compiled core
+        order, whatever locate it carries (:func:`~tickwire.engine.book.filed_locate`); the compiled core
         alike. Why: the book applied such a message to the order's stock, but the
         strategy got a BookUpdate of the stock the message named (its BBO unchanged) and
         none of the stock that changed, and risk's mark of the first moved not. Test:
         ``test_engine_backtest_core.py::test_engine_backtest_core_a_book_update_goes_to_the_stock_whose_book_changed``."""
         books = self.books
         if not applied:
-            locate = _filed_locate(books, msg)
+            locate = filed_locate(books, msg)
             books.apply(msg)
         elif locate is None:
             locate = msg.stock_locate
