@@ -1495,7 +1495,9 @@ def test_engine_backtest_core_consumes_per_symbol_start_afresh() -> None:
     bbo_a = {"AAAA": Consumes(book="bbo"), "BBBB": Consumes(book="depth", depth=2)}
     ctx.subscribe(bbo_a)
     assert [books(1, 1000), books(1, 990)] == [1, 0]  # the BBO, then below it
-    assert [books(3, 1000), books(3, 990)] == [1, 0]
+    # 3: a book the feed names AAAA too, but AAAA's directory named 1: not AAAA's book,
+    # it yields nothing (book.name_locate)
+    assert [books(3, 1000), books(3, 990)] == [0, 0]
     assert [books(2, 1000), books(2, 990), books(2, 980)] == [1, 1, 0]  # 2 levels deep
     generation = ctx.generation
     ctx.subscribe(dict(bbo_a))  # the same again: nothing starts afresh
@@ -1504,7 +1506,7 @@ def test_engine_backtest_core_consumes_per_symbol_start_afresh() -> None:
     ctx.subscribe({**bbo_a, "AAAA": Consumes(book="bbo", trades=False)})  # AAAA's changes
     assert ctx.generation == generation + 1
     assert [books(1, 970), books(1, 960), books(2, 960)] == [1, 0, 0]
-    assert [books(3, 980), books(3, 970)] == [1, 0]  # every book of AAAA starts afresh
+    assert [books(3, 980), books(3, 970)] == [0, 0]  # still not AAAA's book
     with pytest.raises(StrategyError, match=r"ctx\.subscribe: AAAA's declaration must be a "):
         ctx.subscribe({"AAAA": {"book": "bbo"}})  # type: ignore[dict-item]
 
@@ -1583,3 +1585,81 @@ def test_engine_backtest_core_truncated_file_is_a_decode_error(tmp_path: Path) -
 def test_engine_backtest_core_unknown_backend() -> None:
     with pytest.raises(ValueError, match="backend 'jit' is not one of reference, compiled"):
         _run(ThresholdTaker, _sample_file(), "jit")
+
+
+def _two_directories_day() -> list[Message]:
+    """XYZ's Stock Directory names locate 1 (its book: 9.90 bid, 10.00 ask), then again
+    locate 2 (19.90 bid, 20.00 ask); then both books move: a bid below locate 1's, locate
+    1's ask half executed, locate 2's bid replaced higher."""
+    t, ms = 34_200 * 10**9, 10**6
+
+    def sys(ts: int, code: str) -> SystemEvent:
+        return SystemEvent(0, 0, ts, code)
+
+    def add(ts: int, loc: int, ref: int, side: str, price: int) -> AddOrder:
+        return AddOrder(loc, 0, ts, ref, side, 100, "XYZ", price)
+
+    return [
+        sys(t - 2 * ms, "O"),
+        sys(t - 2 * ms, "S"),
+        dataclasses.replace(_directory(1, "XYZ"), timestamp=t - ms),
+        sys(t, "Q"),
+        add(t + ms, 1, 1, "B", 99_000),
+        add(t + ms, 1, 2, "S", 100_000),
+        dataclasses.replace(_directory(2, "XYZ"), timestamp=t + 2 * ms),
+        add(t + 3 * ms, 2, 3, "B", 199_000),
+        add(t + 3 * ms, 2, 4, "S", 200_000),
+        add(t + 5 * ms, 1, 6, "B", 98_000),  # below locate 1's bid: its BBO stays
+        OrderExecuted(1, 0, t + 20 * ms, 2, 50, 1),
+        OrderReplace(2, 0, t + 21 * ms, 3, 5, 100, 199_500),
+        sys(t + 30 * ms, "M"),
+        sys(t + 31 * ms, "E"),
+        sys(t + 32 * ms, "C"),
+    ]
+
+
+class _BuyWhatItSees(Strategy):
+    """At 10 ms after the open, one IOC buy of 10 XYZ at the ask of ``ctx.book("XYZ")``;
+    logs that book's locate and risk's mark of XYZ then, and each book update's locate
+    and bid."""
+
+    async def on_start(self, ctx: Context) -> None:
+        await super().on_start(ctx)
+        ctx.set_timer(34_200 * 10**9 + 10 * 10**6, "buy")
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        book = ctx.book("XYZ")
+        assert book is not None
+        ctx.log(f"sees {book.locate} {ctx.orders.risk.ledger.marks.get('XYZ')}")
+        ctx.orders.submit("XYZ", "B", 10, book.bbo().ask_price, TimeInForce.IOC)
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"book {update.locate} {update.bbo.bid_price}")
+
+
+@pytest.mark.parametrize("consumes", [Consumes(), Consumes(book="bbo")], ids=["every", "bbo"])
+def test_engine_backtest_core_a_symbol_is_the_book_its_last_directory_named(
+    consumes: Consumes,
+) -> None:
+    """A symbol whose Stock Directory comes again at another locate is that locate's
+    book in every layer (``book.name_locate``'s rule): the strategy's ``ctx.book``, the
+    venue an order of the symbol rests or fills in, risk's and the report's marks, and
+    the updates the strategy gets (none from the book the symbol left), on both
+    backends with equal reports. The strategy saw locate 2 but its buy at 20.00 filled
+    at 10.00 against locate 1's ask (both venues took the first book named XYZ, as the
+    marks did), and it got locate 1's updates under XYZ's name after the move. Under
+    ``book="bbo"`` the compiled core filters locate 1 in C until the directory moves
+    XYZ, which re-routes it (``ReplayCore._deliver``): not re-routed, the core set
+    risk's mark of XYZ to locate 1's mid at its add below the bid (no call to Python)."""
+    strategy = type("_BuyWhatItSeesDeclared", (_BuyWhatItSees,), {"consumes": consumes})
+    want = _same(strategy, _two_directories_day)
+    lines = [line.split(" ", 1)[1] for line in want["log"]]
+    assert "sees 2 199500" in lines  # risk's mark: locate 2's mid
+    assert [(f.quantity, f.price) for f in want["fills"]] == [(10, 200_000)]
+    moved = lines.index("book 2 199000")  # the first update after the second directory
+    assert all(line.startswith("book 2 ") for line in lines[moved:] if line.startswith("book"))
+    assert "book 2 199500" in lines
+    assert [mark for _, mark in want["marks"]["XYZ"]] == [199_500, 199_750]

@@ -194,6 +194,7 @@ def _state(m: Any, locates: Sequence[int], sample: int | None) -> dict[str, obje
         "unknown": m.unknown_references,
         "pending": m.pending,
         "system_event": m.system_event,
+        "symbol_locates": m.locates,  # book.name_locate's rule, on both
     }
 
 

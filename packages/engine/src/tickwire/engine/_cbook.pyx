@@ -32,6 +32,7 @@ engine's frozen dataclasses (:func:`tickwire.engine.cbook.positional_constructor
 from collections import deque
 from itertools import islice
 
+from tickwire.engine.book import name_locate
 from tickwire.ouch.deadlines import Deadlines
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -747,6 +748,7 @@ cdef class CBookManager:
     # Python-level state
     cdef public object on_print
     cdef public dict books
+    cdef public dict locates  # symbol -> locate (name_locate): locate_of
     cdef public str system_event
     cdef public object mwcb_levels, mwcb_status
     cdef dict admin
@@ -815,6 +817,7 @@ cdef class CBookManager:
         self.hcount = 0
         self.book_objs = []
         self.books = {}
+        self.locates = {}
         memset(self.counts, 0, sizeof(self.counts))
         self.messages_ = self.unknown_ = self.reordered_ = 0
         self.dup_ = self.clamped_ = self.rejected_ = 0
@@ -989,6 +992,7 @@ cdef class CBookManager:
         obj = CBook(self, bi, locate, symbol)
         self.book_objs.append(obj)
         self.books[locate] = obj
+        name_locate(self.locates, symbol, locate, directory=False)
         return bi
 
     # -- book changes ---------------------------------------------------------------------
@@ -1488,6 +1492,12 @@ cdef class CBookManager:
             obj = self.books[locate]
         return obj
 
+    def locate_of(self, symbol):
+        """The stock locate of ``symbol``'s book, as ``BookManager.locate_of`` says: the
+        one its latest Stock Directory named, else the first book that carried its name
+        (``book.name_locate``); None for a symbol the feed has not named."""
+        return self.locates.get(symbol)
+
     def bbo(self, int locate):
         """Best bid and offer of ``locate``."""
         if not 0 <= locate < 65536 or self.book_of[locate] < 0:
@@ -1687,6 +1697,7 @@ cdef class CBookManager:
         b = self.book(msg.stock_locate)
         b.symbol = msg.stock
         b.directory = msg
+        name_locate(self.locates, msg.stock, msg.stock_locate, directory=True)
 
     def _system(self, msg):
         self.system_event = str(msg.event_code)
@@ -1697,6 +1708,7 @@ cdef class CBookManager:
         b.trading_action = msg
         if not b.symbol:
             b.symbol = msg.stock
+            name_locate(self.locates, msg.stock, msg.stock_locate, directory=False)
 
     def _reg_sho(self, msg):
         self.book(msg.stock_locate).reg_sho = msg
@@ -1891,7 +1903,7 @@ cdef class CVenue:
     cdef public CBookManager books
     cdef public object respond
     cdef public list fills
-    cdef public dict _live, _by_locate, _consumed, _locates
+    cdef public dict _live, _by_locate, _consumed
     cdef public int64_t _last_ref, _seq, _match, now
     cdef public int64_t version
     cdef object Fill, executed, accepted, replaced, canceled, rejected
@@ -1931,7 +1943,6 @@ cdef class CVenue:
         self._live = {}
         self._by_locate = {}
         self._consumed = {}
-        self._locates = {}
         self._last_ref = self._seq = self._match = self.now = 0
         self.version = 0
         self.Fill = fill
@@ -1962,13 +1973,8 @@ cdef class CVenue:
 
     # -- helpers ------------------------------------------------------------------------
     cdef object _locate_of(self, str symbol):
-        locate = self._locates.get(symbol)
-        if locate is None:
-            for loc, book in self.books.books.items():
-                if book.symbol == symbol:
-                    self._locates[symbol] = locate = loc
-                    break
-        return locate
+        """The locate of ``symbol``'s book (``SimulatedVenue._locate_of``'s rule)."""
+        return self.books.locates.get(symbol)
 
     cdef int _fill(self, CSimOrder o, int64_t qty, int64_t price, bint passive,
                    str cause) except -1:
@@ -3133,15 +3139,20 @@ cdef class ReplayCore:
         :class:`~tickwire.engine.strategy.context.StrategyContext`, steps 3 to 5): Python
         for a locate with no strategy book, or whose symbol the context does not know
         yet (it learns it at its next message: the locate waits in ``waiting`` for it);
-        else in C, skipped outside the subscription, filtered (``decl``) for a declaration
-        other than ``book="every"`` with the strategy's own ``on_book``."""
+        else in C, skipped outside the subscription or when the book is not its symbol's
+        (its symbol's later directory named another locate: ``book.name_locate``, the
+        context's step 4), filtered (``decl``) for a declaration other than
+        ``book="every"`` with the strategy's own ``on_book``."""
         cdef uint8_t r = ROUTE_PY
         self.route_updates += 1
         if book is not None:
             symbol = book.symbol
             sub = self.ctx.subscribed
-            if symbol and symbol not in self.ctx.locates:
+            known = self.locates.get(symbol) if symbol else None
+            if symbol and known is None:
                 self.waiting.setdefault(symbol, []).append(loc)
+            elif known is not None and known != loc:
+                r = ROUTE_SKIP
             elif sub is not None and symbol not in sub:
                 r = ROUTE_SKIP
             elif self._declare(loc, self.ctx.consumes_for(symbol)):
@@ -3297,12 +3308,16 @@ cdef class ReplayCore:
             self.sb._apply_frame(m, it.length)
             return self._python_applied(None, m, it.length, ft, ts, False, loc)
         self.python_deliveries += 1
+        msg = itch_decode(PyBytes_FromStringAndSize(<const char*>m, it.length))
+        left = self.locates.get(msg.stock) if t == 0x52 else None
         self._push()
-        self.deliver_py(ft, ts, itch_decode(PyBytes_FromStringAndSize(<const char*>m, it.length)))
+        self.deliver_py(ft, ts, msg)
         self._pull()
         self._after_strategy()
         if t == 0x52 and not self.routes_stale:  # the directory (re)named its book
             self._route(loc, self.sb.books.get(loc))
+            if left is not None and left != loc:  # and its symbol left the book it named
+                self._route(left, self.sb.books.get(left))
         return 0
 
     cdef inline uint16_t _filed_loc(self, const uint8_t* m, uint8_t t) noexcept:

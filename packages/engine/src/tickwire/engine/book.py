@@ -81,6 +81,7 @@ __all__ = [
     "TapePrint",
     "TopLevels",
     "filed_locate",
+    "name_locate",
     "unknown_types_phrase",
 ]
 
@@ -333,6 +334,8 @@ class BookManager:
         self._pending: dict[int, list[Message]] = {}
         self._expiry: deque[tuple[int, int]] = deque()  # (expires after message n, ref)
         self.books: dict[int, OrderBook] = {}
+        #: Symbol -> the stock locate of its book (:func:`name_locate`; :meth:`locate_of`).
+        self.locates: dict[str, int] = {}
         self.orders: dict[int, Order] = {}
         self.stats = BookStats()
         self.on_print = on_print
@@ -452,6 +455,12 @@ class BookManager:
         b = self.books.get(locate)
         return b.bbo() if b is not None else BBO(None, 0, None, 0)
 
+    def locate_of(self, symbol: str) -> int | None:
+        """The stock locate of ``symbol``'s book: the one its latest Stock Directory named,
+        else the first book that carried its name (:func:`name_locate`); None for a
+        symbol the feed has not named."""
+        return self.locates.get(symbol)
+
     def order_locate(self, order_reference_number: int) -> int:
         """The stock locate of the book filing live order ``order_reference_number`` (where
         a message naming it works, the module docs), or -1 when no live order has it.
@@ -557,6 +566,7 @@ class BookManager:
         if book is None:
             book = self.book(msg.stock_locate)
             book.symbol = msg.stock
+            name_locate(self.locates, msg.stock, msg.stock_locate, directory=False)
         if indicator == BUY:
             side, levels = BUY, book.bids
         else:
@@ -681,6 +691,7 @@ class BookManager:
         b = self.book(msg.stock_locate)
         b.symbol = msg.stock
         b.directory = msg
+        name_locate(self.locates, msg.stock, msg.stock_locate, directory=True)
 
     def _system(self, msg: SystemEvent) -> None:
         self.system_event = str(msg.event_code)
@@ -691,6 +702,7 @@ class BookManager:
         b.trading_action = msg
         if not b.symbol:
             b.symbol = msg.stock
+            name_locate(self.locates, msg.stock, msg.stock_locate, directory=False)
 
     def _reg_sho(self, msg: RegSHORestriction) -> None:
         self.book(msg.stock_locate).reg_sho = msg
@@ -721,6 +733,29 @@ class BookManager:
 
     def _dlcr(self, msg: DLCRPriceDiscovery) -> None:
         self.book(msg.stock_locate).dlcr = msg
+
+
+def name_locate(locates: dict[str, int], symbol: str, locate: int, *, directory: bool) -> None:
+    """Record in ``locates`` (symbol -> stock locate) that the book of ``locate`` is named
+    ``symbol``: by a Stock Directory (``directory``), or else by the first message that
+    named it (an add's stock, a Stock Trading Action's, for a book the feed built without
+    a directory). The rule: **a symbol is the book its latest Stock Directory named**; a
+    symbol no directory named is the first book that carried its name.
+
+    Why the latest: a Stock Directory re-sent for a symbol at another locate (a live feed
+    that re-numbers an instrument, two days in one file) says where the symbol's orders
+    are from then on; the earlier book keeps its orders and its name but is no longer the
+    symbol's. Every layer that maps a symbol to a book follows it, through this one
+    function: the book managers (``BookManager.locate_of``, the compiled book's alike),
+    so both backtest venues (where an order of the symbol rests and fills) and the
+    report's marks; the strategy context (``ctx.book``, ``ctx.is_trading``, and which
+    book's messages reach the strategy and risk's mark: none of a book its symbol left),
+    and with it the compiled core's routes and the live runner. It costs the compiled
+    core one dict write per directory or new book. (``engine export`` refuses such a day
+    instead: one pair of LOBSTER files follows one book, ``lobster._one_locate``.) Test:
+    ``test_engine_backtest_core.py::test_engine_backtest_core_a_symbol_is_the_book_its_last_directory_named``."""
+    if symbol and (directory or symbol not in locates):
+        locates[symbol] = locate
 
 
 #: The order reference number a book message names, by its type (U: its original).

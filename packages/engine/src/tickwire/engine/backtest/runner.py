@@ -430,7 +430,6 @@ class _Runner:
         # A ledger at exchange time for the PnL series (the strategy's own ledger learns
         # of fills one ack latency later; both end equal).
         self.xledger = Ledger()
-        self._vbook_by_symbol: dict[str, Any] = {}
         #: The compiled core's counts of where deliveries ran (empty on the reference).
         self.core_counts: dict[str, int] = {}
         self._fills_seen = 0  # of venue.fills, drained into the fills table as recorded
@@ -680,15 +679,14 @@ class _Runner:
     def _mark(self, symbol: str) -> None:
         """Mark ``symbol`` from the venue book now: the mid (floor) of a two-sided book,
         else the one best price there is; an empty book keeps the previous mark. The
-        rule depends only on the book, so sampling never changes the final marks."""
-        book = self._vbook_by_symbol.get(symbol)
+        rule depends only on the book, so sampling never changes the final marks. The book
+        is the symbol's as everywhere (``locate_of``: the one its latest Stock Directory
+        named, :func:`~tickwire.engine.book.name_locate`), not the first found with its
+        name."""
+        vbooks = self.vbooks
+        book = vbooks.books.get(vbooks.locate_of(symbol))
         if book is None:
-            for b in self.vbooks.books.values():
-                if b.symbol == symbol:
-                    book = self._vbook_by_symbol[symbol] = b
-                    break
-            else:
-                return
+            return
         bbo = book.bbo()
         if bbo.bid_price is not None and bbo.ask_price is not None:
             mark = (bbo.bid_price + bbo.ask_price) // 2

@@ -218,18 +218,18 @@ class SimulatedVenue:
         self._consumed: dict[int, int] = {}  # feed order ref -> shares we took from it
         self._seq = 0
         self._match = 0
-        self._locates: dict[str, int] = {}
         self.now = 0
 
     # -- helpers ------------------------------------------------------------------------
     def _locate_of(self, symbol: str) -> int | None:
-        locate = self._locates.get(symbol)
-        if locate is None:
-            for loc, book in self.books.books.items():
-                if book.symbol == symbol:
-                    self._locates[symbol] = locate = loc
-                    break
-        return locate
+        """The locate of ``symbol``'s book, where its orders rest and fill: the one its
+        latest Stock Directory named (``BookManager.locate_of``, the rule of every layer:
+        :func:`~tickwire.engine.book.name_locate`), as the strategy's ``ctx.book``. Why:
+        the first book found with the name was taken (and kept), so with the directory
+        sent again at another locate an order the strategy priced on the book it saw
+        filled against the other. Test: ``test_engine_backtest_core.py::
+        test_engine_backtest_core_a_symbol_is_the_book_its_last_directory_named``."""
+        return self.books.locate_of(symbol)
 
     def _trading(self, locate: int) -> bool:
         """Whether the stock of ``locate`` trades: its last Stock Trading Action said

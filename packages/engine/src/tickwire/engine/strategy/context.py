@@ -22,10 +22,12 @@ order its callbacks run. The rule, one for both paths:
 
 1. the message is applied to the books;
 2. a Stock Directory (R) makes its symbol known (``symbols()``, ``book()``) and yields
-   nothing;
+   nothing; sent again at another locate, the symbol is that locate's book from then on
+   (:func:`~tickwire.engine.book.name_locate`, the rule of every layer);
 3. a message for a locate with no book yields nothing (its tape prints are dropped);
 4. the book's symbol becomes known if it was not (a book the feed built without a
-   directory message): known symbols do not depend on the subscription;
+   directory message): known symbols do not depend on the subscription; a book that is
+   not its symbol's (its symbol's later directory named another locate) yields nothing;
 5. only then the subscription: a symbol outside it yields nothing (prints dropped);
 6. a book message (A F E C X D U) sets risk's reference price (the mid of a two-sided
    book) and yields a :class:`BookUpdate`; a Stock Trading Action (H) an
@@ -63,6 +65,7 @@ from tickwire.engine.book import (
     TapePrint,
     TopLevels,
     filed_locate,
+    name_locate,
 )
 from tickwire.engine.cbook import positional_constructor
 from tickwire.engine.risk import symbol_key
@@ -298,15 +301,20 @@ class StrategyContext:
             locate = msg.stock_locate
         prints = self._prints
         if isinstance(msg, StockDirectory):
-            self.locates[msg.stock] = msg.stock_locate
+            name_locate(self.locates, msg.stock, msg.stock_locate, directory=True)
             return _NOTHING
         book = books.books.get(locate)
         if book is None:
             prints.clear()
             return _NOTHING
         symbol = book.symbol
-        if symbol and symbol not in self.locates:
-            self.locates[symbol] = locate
+        if symbol:
+            known = self.locates.get(symbol)
+            if known is None:
+                name_locate(self.locates, symbol, locate, directory=False)
+            elif known != locate:  # a book its symbol's later directory left
+                prints.clear()
+                return _NOTHING
         sub = self.subscribed
         if sub is not None and symbol not in sub:
             prints.clear()
