@@ -3043,7 +3043,9 @@ cdef class ReplayCore:
         ``ctx.subscribe`` with the same list on every callback). New symbols and books
         only touch their own locates: both dicts only grow, in insertion order, so the new
         entries are their last ones; a new book's locate is routed, and a new symbol routes
-        the locates that were waiting for it (:meth:`_route`). So the start-up's directory
+        the locates that were waiting for it (:meth:`_route`); a directory that moves a
+        known symbol to another locate grows neither: :meth:`_deliver` re-routes the book
+        it left. So the start-up's directory
         burst (a symbol and a book per message, ~10k on a real day) costs one route each,
         not a pass over every book each (quadratic: seconds on a full day; held by
         ``test_engine_backtest_core_start_up_routes_are_linear``)."""
