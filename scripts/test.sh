@@ -23,9 +23,13 @@
 # hypothesis strategies were built once (2026-12-05); the FPGA core's growth took it to
 # 1,299 s and .ci/run past 30 minutes, and 885 s after the cuts of 2026-12-06 (ccache for
 # Verilator, CoreSim.close's reuse, shorter days where the length is not the point).
-# So each suite runs on two pytest-xdist workers, a test file per worker (--dist loadfile:
+# So each suite runs on pytest-xdist workers, a test file per worker (--dist loadfile:
 # a file's module and session fixtures, such as a QEMU guest or the built wheels, are
-# made once), TICKWIRE_TEST_WORKERS=N to change it (0: one process).
+# made once): three on the two cores, since about a third of a worker's wall time is
+# waiting (live sessions at a set message rate, Dask and CLI subprocesses, sockets, QEMU),
+# which a third worker fills: the 3.11 suite took 537 s of wall on two workers, 406 s on
+# three, for 755 and 776 s of CPU (2026-12-07; CONTRIBUTING.md). TICKWIRE_TEST_WORKERS=N
+# changes it (0: one process).
 # Every test still runs on every interpreter: no smaller hypothesis profile, nothing skipped.
 # The suite is safe in parallel: network namespaces, veth pairs and BPF pins are named after
 # the process id, sockets bind port 0, scratch files live in each worker's tmp_path, and the
@@ -55,7 +59,7 @@ unset PYTHONDONTWRITEBYTECODE
 # (2026-12-07, Python 3.11; bench/RESULTS.md, "Test suite: CPU per file").
 if [ -d /usr/lib/ccache ]; then export PATH="/usr/lib/ccache:$PATH" CCACHE_NOHASHDIR=1; fi
 SYNC=(uv sync --all-packages --all-groups --locked --quiet --no-python-downloads)
-workers=${TICKWIRE_TEST_WORKERS:-2}
+workers=${TICKWIRE_TEST_WORKERS:-3}
 XDIST=()
 if [ "$workers" != 0 ]; then XDIST=(-n "$workers" --dist loadfile); fi
 summary=()
