@@ -823,10 +823,10 @@ class OrderManager:
                     f"had {before} open (the position went {a.quantity - before} shares "
                     "beyond what risk approved)"
                 )
-            elif worse_price(o.side, a.price, o.price) or a.price <= 0:
+            elif worse_price(o.side, a.price, o.price):
                 # booked as said, then distrusted: a limit order executes at its price or
-                # better, and at a price of OUCH's range (1 up: 0 is no price, "better"
-                # for a buy only in the arithmetic). Test:
+                # better, and at a price of OUCH's range (``worse_price``: 0 is no price,
+                # "better" for a buy only in the arithmetic). Test:
                 # ``test_answers_beyond_what_was_sent_trip_the_kill_switch``
                 # (``executed_above_the_limit``, ``executed_at_a_price_of_0``).
                 self._distrusted(msg, o.user_ref_num, f"executed at {a.price}, limit {o.price}")
