@@ -363,12 +363,12 @@ class _AccountBase:
         self.records[key] = OrderRecord(key, symbol, side, price, qty, state="rejected")
         self.entered.append(key)
 
-    def _enter(self, key: int | str, symbol: str, side: str, qty: int, price: int, ioc: bool, day: bool = False, *, capacity: str = "", cross_type: str = "", firm: str = "") -> tuple[OrderRecord, int]:  # fmt: skip
+    def _enter(self, key: int | str, symbol: str, side: str, qty: int, price: int, ioc: bool, day: bool = False, *, capacity: str = "", cross_type: str = "", firm: str = "", display: str = "Y") -> tuple[OrderRecord, int]:  # fmt: skip
         rec = OrderRecord(key, symbol, side, price, qty, open=qty, day=day, capacity=capacity, cross_type=cross_type, firm=firm)  # fmt: skip
         self.records[key] = rec
         self.entered.append(key)
         ref, done, resting = self.engine.submit(
-            symbol, side, qty, price, ioc=ioc, owner=self, tag=key
+            symbol, side, qty, price, ioc=ioc, owner=self, tag=key, hidden=hidden(display)
         )
         rec.ref = ref
         rec.open = resting
@@ -464,6 +464,18 @@ class _AccountBase:
         return dec
 
 
+def hidden(display: str) -> bool:
+    """Whether an order of OUCH Display ``display`` is hidden (5.0 and 4.2: ``N``).
+
+    Rule: a hidden order rests and trades but the ITCH feed never shows it (the matching
+    engine's ``hidden``: no Add Order, its executions Trades ``P``); every other Display
+    is shown. An Enter's Display decides, a Replace's its replacement's. Why: the
+    exchange ignored Display and published a hidden order's Add Order and executions
+    like any other's. Test: ``test_exchange_display.py``.
+    """
+    return display == v50.Display.HIDDEN
+
+
 def _time_in_force_reason(msg: v50.EnterOrder | v50.ReplaceOrder) -> Reject | None:
     """Why an OUCH 5.0 Enter or Replace's Time In Force cannot be taken, or None.
 
@@ -539,7 +551,7 @@ class Account50(_AccountBase):
                 day = msg.time_in_force == v50.TimeInForce.DAY
                 rec, unfilled = self._enter(
                     msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price, ioc, day,
-                    capacity=msg.capacity, cross_type=msg.cross_type,
+                    capacity=msg.capacity, cross_type=msg.cross_type, display=msg.display,
                 )  # fmt: skip
             except MatchingError:
                 self._batch = None
@@ -606,7 +618,9 @@ class Account50(_AccountBase):
         # venue's (it rested as a Day order). Test:
         # tests/test_exchange_venue_replace_parity.py::test_a_replace_to_ioc_never_rests_on_both
         ioc = msg.time_in_force == v50.TimeInForce.IOC
-        result = self.engine.replace(old.ref, new_open, msg.price, tag=msg.user_ref_num, ioc=ioc)
+        result = self.engine.replace(
+            old.ref, new_open, msg.price, tag=msg.user_ref_num, ioc=ioc, hidden=hidden(msg.display)
+        )
         old.state = "done"
         old.open = 0
         assert result is not None
@@ -694,6 +708,7 @@ class Account42(_AccountBase):
             rec, unfilled = self._enter(
                 msg.order_token, msg.stock, msg.buy_sell_indicator, msg.shares, msg.price, ioc, day,
                 capacity=msg.capacity, cross_type=msg.cross_type, firm=msg.firm,
+                display=msg.display,
             )  # fmt: skip
             self._expire_after(rec, v42_lifetime(msg.time_in_force))
             acc = v42.OrderAccepted(
@@ -754,7 +769,9 @@ class Account42(_AccountBase):
         # An IOC replacement never rests, as 5.0's (Account50._replace). Test:
         # test_exchange_hostile.py::test_ouch42_a_replace_to_ioc_never_rests
         ioc = msg.time_in_force == v42.TIF_IOC
-        result = self.engine.replace(old.ref, new_open, msg.price, tag=token, ioc=ioc)
+        result = self.engine.replace(
+            old.ref, new_open, msg.price, tag=token, ioc=ioc, hidden=hidden(msg.display)
+        )
         assert result is not None
         ref, done, resting = result
         old.state = "done"

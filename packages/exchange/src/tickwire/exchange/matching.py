@@ -6,7 +6,18 @@ Executed (``E``, one per maker, with a fresh match number), a partial cancel an 
 Cancel (``X``), a full cancel an Order Delete (``D``) and a non-crossing replace an Order
 Replace (``U``). An incoming order that trades is never shown itself (it only takes
 liquidity), exactly as on NASDAQ, so replaying the published messages into
-:class:`tickwire.engine.book.BookManager` rebuilds books equal to this engine's.
+:class:`tickwire.engine.book.BookManager` rebuilds books equal to this engine's
+displayed books (:meth:`MatchingEngine.l2`).
+
+A hidden order (``hidden``: OUCH Display ``N``) rests and trades like any other but the
+feed never shows it: no Add Order, no Order Cancel or Delete, and each execution of it
+is a Trade (``P``, non-cross: order reference number 0 and side ``B``, as ITCH 5.0
+section 4.5.1 says since 2010 and 2014) instead of an Order Executed; a Replace that
+makes it visible publishes its Add Order, one that hides a visible order its Order
+Delete. Why: the engine published every order, hidden ones included (an Add Order
+for an OUCH Display ``N``, their executions as ``E``), so the feed showed what NASDAQ
+hides and a client saw its own hidden order on the book. Tests:
+``test_exchange_display.py``.
 
 Fills are reported to whoever owns the two sides through ``on_fill`` (a :class:`Fill` per
 side), so the OUCH front ends can send Executed messages to their account. The engine owns
@@ -42,6 +53,7 @@ from tickwire.itch import (
     StockDirectory,
     StockTradingAction,
     SystemEvent,
+    Trade,
 )
 
 __all__ = [
@@ -105,6 +117,7 @@ class Resting:
     shares: int
     owner: object | None = None
     tag: object | None = None  # the owner's key for the order (UserRefNum, token)
+    displayed: bool = True  # False: hidden, never on the feed (the module docs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +148,15 @@ class _Book:
         return self.bids if side == "B" else self.asks
 
     def l2(self) -> tuple[list[LevelView], list[LevelView]]:
-        def view(levels: dict[int, Resting], price: int) -> LevelView:
-            return LevelView(price, sum(o.shares for o in levels.values()), len(levels))
+        """The displayed book: what the feed shows (hidden orders left out)."""
 
-        bids = [view(self.bids[p], p) for p in reversed(self.bids.keys())]
-        asks = [view(self.asks[p], p) for p in self.asks]
-        return bids, asks
+        def view(price: int, level: dict[int, Resting]) -> LevelView | None:
+            shown = [o.shares for o in level.values() if o.displayed]
+            return LevelView(price, sum(shown), len(shown)) if shown else None
+
+        bids = [view(p, self.bids[p]) for p in reversed(self.bids.keys())]
+        asks = [view(p, self.asks[p]) for p in self.asks]
+        return [v for v in bids if v], [v for v in asks if v]
 
 
 def _crosses(side: str, price: int, best: int) -> bool:
@@ -273,11 +289,13 @@ class MatchingEngine:
         ioc: bool = False,
         owner: object | None = None,
         tag: object | None = None,
+        hidden: bool = False,
     ) -> tuple[int, int, int]:
         """Match an incoming limit order, then rest what is left (unless ``ioc``).
 
         Returns ``(order reference number, shares executed, shares resting)``. Sell
-        short variants (``T``, ``E``) trade as sells.
+        short variants (``T``, ``E``) trade as sells. A ``hidden`` order rests unseen
+        (the module docs).
 
         Only while the symbol trades (trading state ``T``) does it match: halted ``H``,
         paused ``P`` or quotation only ``Q`` (ITCH 5.0 4.2.2), NASDAQ executes no
@@ -308,8 +326,9 @@ class MatchingEngine:
         if left and not ioc:
             resting = left
             # Published first: a feed that fails leaves no order it never showed.
-            self.publish(AddOrder(book.locate, 0, self.clock(), ref, side, left, symbol, price))
-            o = Resting(ref, symbol, side, price, left, owner, tag)
+            if not hidden:
+                self.publish(AddOrder(book.locate, 0, self.clock(), ref, side, left, symbol, price))
+            o = Resting(ref, symbol, side, price, left, owner, tag, not hidden)
             self.orders[ref] = o
             book.side(side).setdefault(price, {})[ref] = o
         return ref, shares - left, resting
@@ -328,7 +347,12 @@ class MatchingEngine:
         match = self.next_match
         self.next_match += 1
         self.executions += 1
-        self.publish(OrderExecuted(book.locate, 0, self.clock(), maker.ref, qty, match))
+        if maker.displayed:
+            self.publish(OrderExecuted(book.locate, 0, self.clock(), maker.ref, qty, match))
+        else:  # ITCH 5.0 4.5.1: reference number 0, side "B" whatever the resting side
+            self.publish(
+                Trade(book.locate, 0, self.clock(), 0, "B", qty, book.symbol, price, match)
+            )
         self._reduce(book, maker, qty)
         self.on_fill(
             Fill(maker.owner, maker.tag, book.symbol, maker.side, qty, price, match, "A", maker.ref)
@@ -382,7 +406,9 @@ class MatchingEngine:
             return 0
         book = self.books[o.symbol]
         dec = o.shares - remaining
-        if remaining == 0:
+        if not o.displayed:
+            pass  # the feed never showed it
+        elif remaining == 0:
             self.publish(OrderDelete(book.locate, 0, self.clock(), ref))
         else:
             self.publish(OrderCancel(book.locate, 0, self.clock(), ref, dec))
@@ -390,7 +416,14 @@ class MatchingEngine:
         return dec
 
     def replace(
-        self, ref: int, shares: int, price: int, *, tag: object | None = None, ioc: bool = False
+        self,
+        ref: int,
+        shares: int,
+        price: int,
+        *,
+        tag: object | None = None,
+        ioc: bool = False,
+        hidden: bool | None = None,
     ) -> tuple[int, int, int] | None:
         """Replace a resting order (new reference number, time priority lost).
 
@@ -404,6 +437,11 @@ class MatchingEngine:
         rested it as if it were Day, where the backtest venue cancels its unexecuted rest
         (reason ``I``). Test:
         ``tests/test_exchange_venue_replace_parity.py::test_a_replace_to_ioc_never_rests_on_both``.
+
+        ``hidden`` (None: as the original) is the replacement's display: a hidden
+        replacement of a hidden order publishes nothing, of a visible one the original's
+        Order Delete; a visible replacement of a hidden order its Add Order (the module
+        docs; test: ``test_exchange_display.py``).
         """
         o = self.orders.get(ref)
         if o is None:
@@ -414,21 +452,32 @@ class MatchingEngine:
         contra = book.side("S" if o.side == "B" else "B")
         best = None if not contra else contra.keys()[0 if o.side == "B" else -1]
         new_tag = o.tag if tag is None else tag
+        hide = not o.displayed if hidden is None else hidden
         if ioc or (best is not None and _crosses(o.side, price, best)):
             self.cancel(ref)
-            return self.submit(o.symbol, o.side, shares, price, ioc=ioc, owner=o.owner, tag=new_tag)
+            return self.submit(
+                o.symbol, o.side, shares, price, ioc=ioc, owner=o.owner, tag=new_tag, hidden=hide
+            )
         new = self.next_ref
-        self.publish(OrderReplace(book.locate, 0, self.clock(), ref, new, shares, price))
+        now = self.clock()
+        if o.displayed and not hide:
+            self.publish(OrderReplace(book.locate, 0, now, ref, new, shares, price))
+        elif o.displayed:  # hidden from now on: gone from the feed's book
+            self.publish(OrderDelete(book.locate, 0, now, ref))
+        elif not hide:  # shown from now on
+            self.publish(AddOrder(book.locate, 0, now, new, o.side, shares, o.symbol, price))
         self.next_ref += 1
         self._reduce(book, o, o.shares)
-        n = Resting(new, o.symbol, o.side, price, shares, o.owner, new_tag)
+        n = Resting(new, o.symbol, o.side, price, shares, o.owner, new_tag, not hide)
         self.orders[new] = n
         book.side(o.side).setdefault(price, {})[new] = n
         return new, 0, shares
 
     # -- views ----------------------------------------------------------------------------
     def l2(self, symbol: str) -> tuple[list[LevelView], list[LevelView]]:
-        """Every level of each side, best first (same shape as the engine's books)."""
+        """Every displayed level of each side, best first (same shape as the engine's
+        books): what the feed shows, hidden orders left out (:meth:`resting_orders` has
+        them all)."""
         return self._book(symbol).l2()
 
     def resting_orders(self, symbol: str | None = None) -> Iterator[Resting]:

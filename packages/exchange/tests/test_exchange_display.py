@@ -1,0 +1,121 @@
+"""OUCH Display at the simulated exchange: a hidden order (``N``) is never on the feed.
+
+ITCH 5.0: an Add Order is "added to the displayable book" (4.3); "no Add Order Message is
+generated when a non-displayed order is initially received", and each execution of one is
+a Trade (``P``, 4.5.1: Order Reference Number 0, Buy/Sell Indicator ``B`` whatever the
+resting side). Sans-I/O, as ``test_exchange_modify.py``: a real MatchingEngine and
+accounts, every published message replayed into a real BookManager (``Venue.equal``), the
+client a real ``OrderBook50`` / ``OrderBook42`` that must distrust nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tickwire.exchange.accounts import Account42, Account50
+from tickwire.itch import AddOrder, OrderDelete, OrderExecuted, Trade, decode
+from tickwire.ouch import encode as ouch_encode
+from tickwire.ouch import v50
+from tickwire.ouch.orders import OrderBook42, OrderBook50
+
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from _exchange_venue import Venue  # noqa: E402
+
+PX = 1_400_000
+
+
+def _answer(book: OrderBook50 | OrderBook42, out: list[object]) -> None:
+    for m in out:
+        ouch_encode(m)  # type: ignore[arg-type]  # what the server would send
+        book.on_message(m)  # type: ignore[arg-type]
+    assert book.tracker.distrusted == 0
+
+
+def _feed(v: Venue, since: int) -> list[object]:
+    return [decode(raw) for raw in v.published[since:]]
+
+
+def test_ouch50_a_hidden_order_is_never_on_the_feed_and_trades_as_p() -> None:
+    """A hidden buy rests unseen; a sell trading with it prints a Trade (P), reference 0,
+    side B, its match number the Order Executed's; the rest canceled shows nothing.
+    Before: an Add Order, an Order Executed and an Order Delete showed it."""
+    v = Venue(Account50)
+    client = OrderBook50()
+    before = len(v.published)
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX, display="N")))
+    assert _feed(v, before) == [] and v.engine.l2("AAPL") == ([], [])
+    v.equal()
+    before = len(v.published)
+    v.engine.submit("AAPL", "S", 30, PX - 100, ioc=True)  # someone's sell
+    (fill,) = v.sent
+    assert isinstance(fill, v50.OrderExecuted) and fill.liquidity_flag == "A"
+    _answer(client, v.sent)
+    assert _feed(v, before) == [
+        Trade(v.engine.by_locate[1].locate, 0, 1, 0, "B", 30, "AAPL", PX, fill.match_number)
+    ]
+    v.equal()
+    before = len(v.published)
+    out = v.acct.handle(client.cancel(1))
+    assert [(m.quantity, m.reason) for m in out] == [(70, "U")]  # type: ignore[attr-defined]
+    _answer(client, out)
+    assert _feed(v, before) == [] and list(v.engine.resting_orders()) == []
+    v.equal()
+
+
+def test_ouch42_a_hidden_order_is_never_on_the_feed_and_trades_as_p() -> None:
+    v = Venue(Account42)
+    client = OrderBook42()
+    before = len(v.published)
+    _answer(client, v.acct.handle(client.enter("S", 100, "AAPL", PX, display="N")))
+    v.engine.submit("AAPL", "B", 100, PX)  # takes it all
+    _answer(client, v.sent)
+    feed = _feed(v, before)
+    assert [type(m) for m in feed] == [Trade]
+    assert (feed[0].buy_sell_indicator, feed[0].shares) == ("B", 100)  # type: ignore[attr-defined]
+    assert v.acct.records[next(iter(v.acct.records))].state == "done"
+    v.equal()
+
+
+def test_a_replace_that_hides_or_shows_an_order_says_so_on_the_feed() -> None:
+    """Visible to hidden: the original's Order Delete; hidden to visible: the
+    replacement's Add Order; hidden to hidden: nothing. Before: an Order Replace each
+    time (and the hidden order on the feed's book)."""
+    v = Venue(Account50)
+    client = OrderBook50()
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX)))
+    kinds = []
+    for urn, display in ((1, "N"), (2, "N"), (3, "Y")):
+        before = len(v.published)
+        _answer(client, v.acct.handle(client.replace(urn, 100, PX - 100 * urn, display=display)))
+        kinds.append([type(m) for m in _feed(v, before)])
+        v.equal()
+    assert kinds == [[OrderDelete], [], [AddOrder]]
+    ((bid,), asks) = v.engine.l2("AAPL")
+    assert (bid.price, bid.shares, asks) == (PX - 300, 100, [])
+
+
+def test_an_order_sweeping_levels_with_a_hidden_one_prints_e_p_e() -> None:
+    """A buy crossing a visible ask, our hidden ask and another visible ask: Order
+    Executed, Trade, Order Executed, in price order; the books agree after each."""
+    v = Venue(Account50)
+    client = OrderBook50()
+    v.engine.submit("AAPL", "S", 100, PX)
+    _answer(client, v.acct.handle(client.enter("S", 100, "AAPL", PX + 100, display="N")))
+    v.engine.submit("AAPL", "S", 100, PX + 200)
+    v.equal()
+    before = len(v.published)
+    v.engine.submit("AAPL", "B", 250, PX + 200)
+    _answer(client, v.sent)
+    feed = _feed(v, before)
+    shares = [m.executed_shares if isinstance(m, OrderExecuted) else m.shares for m in feed]  # type: ignore[attr-defined]
+    assert list(zip(map(type, feed), shares, strict=True)) == [
+        (OrderExecuted, 100),
+        (Trade, 100),
+        (OrderExecuted, 50),
+    ]
+    assert feed[1].price == PX + 100  # type: ignore[attr-defined]
+    v.equal()
+    assert client.orders[1].executed == 100
