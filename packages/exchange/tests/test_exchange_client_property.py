@@ -70,8 +70,13 @@ _which = st.one_of(st.just(0), st.integers(0, 2), st.integers(0, 8))
 # (4.2 ignores it): Enters and Replaces of GTT orders, a GTT replaced by a Day order and
 # a Day order by a GTT, whose deadlines the ``tick`` steps (1-4 s) cross.
 _gtt = st.sampled_from([0, 0, 0, 1, 2, 3])
-_enter = st.tuples(st.just("enter"), st.sampled_from(SIDES), _qty, _price, st.integers(0, 5), _gtt)
-_replace = st.tuples(st.just("replace"), _which, _qty, _price, st.integers(0, 5), _gtt)
+# Display: visible mostly, hidden (never on the feed, its fills Trades P) and attributable
+# (Add Order with MPID) now and then; a Replace may hide, show or attribute its order.
+_display = st.sampled_from(["Y", "Y", "N", "A"])
+_enter = st.tuples(
+    st.just("enter"), st.sampled_from(SIDES), _qty, _price, st.integers(0, 5), _gtt, _display
+)
+_replace = st.tuples(st.just("replace"), _which, _qty, _price, st.integers(0, 5), _gtt, _display)
 _cancel = st.tuples(st.just("cancel"), _which, st.sampled_from([0, 0, 1, 30, 100, 200]))
 _modify = st.tuples(
     st.just("modify"), _which, st.sampled_from(SIDES), st.sampled_from([0, 1, 30, 50, 100, 200])
@@ -196,23 +201,27 @@ class _Run:
         c, v = self.client, self.v
         if kind == "enter":
             _, side, qty, price, tif, *gtt = s
+            shown = {"display": gtt[1]} if gtt[1:] else {}
             if self.version == 50:
-                req = c.enter(side, qty, "AAPL", price, **_tif50(tif, gtt[0] if gtt else 0))
+                tif50 = _tif50(tif, gtt[0] if gtt else 0)
+                req = c.enter(side, qty, "AAPL", price, **tif50, **shown)
                 self.keys.append(req.user_ref_num)
             else:
-                req = c.enter(side, qty, "AAPL", price, time_in_force=_TIF42[tif])
+                req = c.enter(side, qty, "AAPL", price, time_in_force=_TIF42[tif], **shown)
                 self.keys.append(req.order_token)
             self.handle(req)
         elif kind == "replace":
             _, which, qty, price, tif, *gtt = s
             key = self.key(which)
+            shown = {"display": gtt[1]} if gtt[1:] else {}
             try:
                 if tif == 5 and not (gtt and gtt[0]):  # nothing but shares and price: the
                     req = c.replace(key, qty, price)  # order's terms kept (the book's rule)
                 elif self.version == 50:
-                    req = c.replace(key, qty, price, **_tif50(tif, gtt[0] if gtt else 0))
+                    tif50 = _tif50(tif, gtt[0] if gtt else 0)
+                    req = c.replace(key, qty, price, **tif50, **shown)
                 else:
-                    req = c.replace(key, qty, price, time_in_force=_TIF42[tif])
+                    req = c.replace(key, qty, price, time_in_force=_TIF42[tif], **shown)
                 self.keys.append(
                     req.user_ref_num if self.version == 50 else req.replacement_order_token
                 )

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from tickwire.exchange.accounts import Account42, Account50
-from tickwire.itch import AddOrder, OrderDelete, OrderExecuted, Trade, decode
+from tickwire.itch import AddOrder, AddOrderMPID, OrderDelete, OrderExecuted, Trade, decode
 from tickwire.ouch import encode as ouch_encode
 from tickwire.ouch import v50
 from tickwire.ouch.orders import OrderBook42, OrderBook50
@@ -119,3 +119,36 @@ def test_an_order_sweeping_levels_with_a_hidden_one_prints_e_p_e() -> None:
     assert feed[1].price == PX + 100  # type: ignore[attr-defined]
     v.equal()
     assert client.orders[1].executed == 100
+
+
+def test_an_attributable_order_is_an_add_order_with_mpid() -> None:
+    """Display A: Add Order with MPID Attribution (F) naming the order's Firm (5.0: its
+    Firm appendage, else NSDQ; 4.2: its Firm); a Replace dropping or taking the
+    attribution is the original's Order Delete and an Add Order of the new kind, one
+    keeping it an Order Replace. Before: an unattributed Add Order (A) every time."""
+    v = Venue(Account50)
+    client = OrderBook50()
+    before = len(v.published)
+    firm = (v50.TagValue(v50.OptionTag.FIRM, "ABCD"),)
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX, display="A")))
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX, display="A", appendages=firm)))
+    feed = _feed(v, before)
+    assert [(type(m), m.attribution) for m in feed] == [  # type: ignore[attr-defined]
+        (AddOrderMPID, "NSDQ"),
+        (AddOrderMPID, "ABCD"),
+    ]
+    kinds = []
+    for urn, display in ((2, "A"), (3, "Y"), (4, "A")):
+        before = len(v.published)
+        _answer(client, v.acct.handle(client.replace(urn, 100, PX - 100, display=display)))
+        kinds.append([(type(m).__name__, getattr(m, "attribution", "")) for m in _feed(v, before)])
+        v.equal()
+    assert kinds == [
+        [("OrderReplace", "")],
+        [("OrderDelete", ""), ("AddOrder", "")],
+        [("OrderDelete", ""), ("AddOrderMPID", "ABCD")],  # the chain's Firm
+    ]
+    v = Venue(Account42)
+    before = len(v.published)
+    v.acct.handle(OrderBook42().enter("S", 100, "AAPL", PX, firm="WXYZ", display="A"))
+    assert [(type(m), m.attribution) for m in _feed(v, before)] == [(AddOrderMPID, "WXYZ")]  # type: ignore[attr-defined]

@@ -98,7 +98,7 @@ class OrderRecord:
     #: ``test_exchange_hostile.py::test_ouch42_a_replace_keeps_the_originals_firm_capacity_and_cross_type``.
     capacity: str = ""
     cross_type: str = ""
-    firm: str = ""  # 4.2 only
+    firm: str = ""  # 4.2: Firm; 5.0: the Firm appendage (the feed's attribution)
 
 
 #: How long (ns) a 4.2 order of a Time In Force lives, or None: no time limit (a number
@@ -368,8 +368,9 @@ class _AccountBase:
         self.records[key] = rec
         self.entered.append(key)
         ref, done, resting = self.engine.submit(
-            symbol, side, qty, price, ioc=ioc, owner=self, tag=key, hidden=hidden(display)
-        )
+            symbol, side, qty, price, ioc=ioc, owner=self, tag=key, hidden=hidden(display),
+            attribution=attribution(display, firm),
+        )  # fmt: skip
         rec.ref = ref
         rec.open = resting
         if resting == 0:
@@ -476,6 +477,25 @@ def hidden(display: str) -> bool:
     return display == v50.Display.HIDDEN
 
 
+#: The MPID an attributed order with no Firm of its own shows: ITCH 5.0 4.3.1's "NSDQ".
+DEFAULT_ATTRIBUTION = "NSDQ"
+
+
+def attribution(display: str, firm: str) -> str:
+    """The MPID the feed attributes an order of Display ``display`` to, or ``""``.
+
+    Rule: Display ``A`` (attributable, 5.0 and 4.2) is an ITCH Add Order with MPID
+    Attribution (``F``) naming the order's Firm (4.2's Firm field, 5.0's Firm
+    appendage; a Replace keeps its chain's), or ``NSDQ`` when it has none (ITCH 5.0
+    4.3.1's MPID for an order without one); any other Display is unattributed. Why: the
+    exchange published every displayed order as an unattributed Add Order. Test:
+    ``test_exchange_display.py``.
+    """
+    if display != v50.Display.ATTRIBUTABLE:
+        return ""
+    return firm.strip() or DEFAULT_ATTRIBUTION
+
+
 def _time_in_force_reason(msg: v50.EnterOrder | v50.ReplaceOrder) -> Reject | None:
     """Why an OUCH 5.0 Enter or Replace's Time In Force cannot be taken, or None.
 
@@ -552,6 +572,7 @@ class Account50(_AccountBase):
                 rec, unfilled = self._enter(
                     msg.user_ref_num, msg.symbol, msg.side, msg.quantity, msg.price, ioc, day,
                     capacity=msg.capacity, cross_type=msg.cross_type, display=msg.display,
+                    firm=v50.firm_appendage(msg.appendages),
                 )  # fmt: skip
             except MatchingError:
                 self._batch = None
@@ -619,8 +640,9 @@ class Account50(_AccountBase):
         # tests/test_exchange_venue_replace_parity.py::test_a_replace_to_ioc_never_rests_on_both
         ioc = msg.time_in_force == v50.TimeInForce.IOC
         result = self.engine.replace(
-            old.ref, new_open, msg.price, tag=msg.user_ref_num, ioc=ioc, hidden=hidden(msg.display)
-        )
+            old.ref, new_open, msg.price, tag=msg.user_ref_num, ioc=ioc,
+            hidden=hidden(msg.display), attribution=attribution(msg.display, old.firm),
+        )  # fmt: skip
         old.state = "done"
         old.open = 0
         assert result is not None
@@ -770,8 +792,9 @@ class Account42(_AccountBase):
         # test_exchange_hostile.py::test_ouch42_a_replace_to_ioc_never_rests
         ioc = msg.time_in_force == v42.TIF_IOC
         result = self.engine.replace(
-            old.ref, new_open, msg.price, tag=token, ioc=ioc, hidden=hidden(msg.display)
-        )
+            old.ref, new_open, msg.price, tag=token, ioc=ioc,
+            hidden=hidden(msg.display), attribution=attribution(msg.display, old.firm),
+        )  # fmt: skip
         assert result is not None
         ref, done, resting = result
         old.state = "done"

@@ -19,6 +19,14 @@ for an OUCH Display ``N``, their executions as ``E``), so the feed showed what N
 hides and a client saw its own hidden order on the book. Tests:
 ``test_exchange_display.py``.
 
+An attributed order (``attribution``: an MPID, for OUCH Display ``A``) is an Add Order
+with MPID Attribution (``F``) instead of an Add Order (``A``). ITCH's Order Replace
+cannot change attribution (4.4.5: "Firms should retain the side, stock symbol and MPID
+from the original Add Order"), so a Replace that attributes an order or drops its
+attribution publishes the original's Order Delete and the replacement's Add Order of the
+right kind. Why: every displayed order went out as ``A``, the attribution the client
+asked for lost. Test: ``test_exchange_display.py``.
+
 Fills are reported to whoever owns the two sides through ``on_fill`` (a :class:`Fill` per
 side), so the OUCH front ends can send Executed messages to their account. The engine owns
 no socket and no clock beyond the ``clock`` callable: it is a sans-I/O core.
@@ -45,6 +53,7 @@ from sortedcontainers import SortedDict
 from tickwire.engine.book import LevelView
 from tickwire.itch import (
     AddOrder,
+    AddOrderMPID,
     Message,
     OrderCancel,
     OrderDelete,
@@ -118,6 +127,7 @@ class Resting:
     owner: object | None = None
     tag: object | None = None  # the owner's key for the order (UserRefNum, token)
     displayed: bool = True  # False: hidden, never on the feed (the module docs)
+    attribution: str = ""  # the MPID its Add Order names (F), or "": unattributed (A)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,12 +300,13 @@ class MatchingEngine:
         owner: object | None = None,
         tag: object | None = None,
         hidden: bool = False,
+        attribution: str = "",
     ) -> tuple[int, int, int]:
         """Match an incoming limit order, then rest what is left (unless ``ioc``).
 
         Returns ``(order reference number, shares executed, shares resting)``. Sell
-        short variants (``T``, ``E``) trade as sells. A ``hidden`` order rests unseen
-        (the module docs).
+        short variants (``T``, ``E``) trade as sells. A ``hidden`` order rests unseen,
+        an ``attribution`` one is published as Add Order with MPID (the module docs).
 
         Only while the symbol trades (trading state ``T``) does it match: halted ``H``,
         paused ``P`` or quotation only ``Q`` (ITCH 5.0 4.2.2), NASDAQ executes no
@@ -326,12 +337,21 @@ class MatchingEngine:
         if left and not ioc:
             resting = left
             # Published first: a feed that fails leaves no order it never showed.
+            o = Resting(ref, symbol, side, price, left, owner, tag, not hidden, attribution)
             if not hidden:
-                self.publish(AddOrder(book.locate, 0, self.clock(), ref, side, left, symbol, price))
-            o = Resting(ref, symbol, side, price, left, owner, tag, not hidden)
+                self.publish(self._add_message(book, o))
             self.orders[ref] = o
             book.side(side).setdefault(price, {})[ref] = o
         return ref, shares - left, resting
+
+    def _add_message(self, book: _Book, o: Resting) -> AddOrder | AddOrderMPID:
+        """The Add Order showing ``o``: with MPID Attribution (``F``) when it has one."""
+        now = self.clock()
+        if o.attribution:
+            return AddOrderMPID(
+                book.locate, 0, now, o.ref, o.side, o.shares, o.symbol, o.price, o.attribution
+            )
+        return AddOrder(book.locate, 0, now, o.ref, o.side, o.shares, o.symbol, o.price)
 
     def _execute(
         self,
@@ -424,6 +444,7 @@ class MatchingEngine:
         tag: object | None = None,
         ioc: bool = False,
         hidden: bool | None = None,
+        attribution: str | None = None,
     ) -> tuple[int, int, int] | None:
         """Replace a resting order (new reference number, time priority lost).
 
@@ -440,8 +461,10 @@ class MatchingEngine:
 
         ``hidden`` (None: as the original) is the replacement's display: a hidden
         replacement of a hidden order publishes nothing, of a visible one the original's
-        Order Delete; a visible replacement of a hidden order its Add Order (the module
-        docs; test: ``test_exchange_display.py``).
+        Order Delete; a visible replacement of a hidden order its Add Order.
+        ``attribution`` (None: as the original) is the replacement's MPID, or "": a
+        change of it is the original's Order Delete and the replacement's Add Order (the
+        module docs; test: ``test_exchange_display.py``).
         """
         o = self.orders.get(ref)
         if o is None:
@@ -453,22 +476,25 @@ class MatchingEngine:
         best = None if not contra else contra.keys()[0 if o.side == "B" else -1]
         new_tag = o.tag if tag is None else tag
         hide = not o.displayed if hidden is None else hidden
+        mpid = o.attribution if attribution is None else attribution
         if ioc or (best is not None and _crosses(o.side, price, best)):
             self.cancel(ref)
             return self.submit(
-                o.symbol, o.side, shares, price, ioc=ioc, owner=o.owner, tag=new_tag, hidden=hide
-            )
+                o.symbol, o.side, shares, price, ioc=ioc, owner=o.owner, tag=new_tag,
+                hidden=hide, attribution=mpid,
+            )  # fmt: skip
         new = self.next_ref
         now = self.clock()
-        if o.displayed and not hide:
+        n = Resting(new, o.symbol, o.side, price, shares, o.owner, new_tag, not hide, mpid)
+        if o.displayed and not hide and mpid == o.attribution:
             self.publish(OrderReplace(book.locate, 0, now, ref, new, shares, price))
-        elif o.displayed:  # hidden from now on: gone from the feed's book
-            self.publish(OrderDelete(book.locate, 0, now, ref))
-        elif not hide:  # shown from now on
-            self.publish(AddOrder(book.locate, 0, now, new, o.side, shares, o.symbol, price))
+        else:  # hidden, shown or (un)attributed from now on
+            if o.displayed:
+                self.publish(OrderDelete(book.locate, 0, now, ref))
+            if not hide:
+                self.publish(self._add_message(book, n))
         self.next_ref += 1
         self._reduce(book, o, o.shares)
-        n = Resting(new, o.symbol, o.side, price, shares, o.owner, new_tag, not hide)
         self.orders[new] = n
         book.side(o.side).setdefault(price, {})[new] = n
         return new, 0, shares
