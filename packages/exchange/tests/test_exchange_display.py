@@ -51,7 +51,7 @@ def test_ouch50_a_hidden_order_is_never_on_the_feed_and_trades_as_p() -> None:
     before = len(v.published)
     v.engine.submit("AAPL", "S", 30, PX - 100, ioc=True)  # someone's sell
     (fill,) = v.sent
-    assert isinstance(fill, v50.OrderExecuted) and fill.liquidity_flag == "A"
+    assert isinstance(fill, v50.OrderExecuted) and fill.liquidity_flag == "J"
     _answer(client, v.sent)
     assert _feed(v, before) == [
         Trade(v.engine.by_locate[1].locate, 0, 1, 0, "B", 30, "AAPL", PX, fill.match_number)
@@ -152,3 +152,19 @@ def test_an_attributable_order_is_an_add_order_with_mpid() -> None:
     before = len(v.published)
     v.acct.handle(OrderBook42().enter("S", 100, "AAPL", PX, firm="WXYZ", display="A"))
     assert [(type(m), m.attribution) for m in _feed(v, before)] == [(AddOrderMPID, "WXYZ")]  # type: ignore[attr-defined]
+
+
+def test_a_hidden_orders_passive_fill_is_flagged_j_and_ends_the_order() -> None:
+    """OUCH 5.0 Appendix E: ``J``, "Non-displayed adding liquidity", for the resting
+    hidden order's Order Executed (4.2 alike), ``R`` for the incoming one's; a hidden
+    order filled in full is done. Before: ``A``, as for a displayed order."""
+    for account, book in ((Account50, OrderBook50), (Account42, OrderBook42)):
+        v = Venue(account)
+        client = book()
+        _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX, display="N")))
+        out = v.acct.handle(client.enter("S", 100, "AAPL", PX))  # trades with it
+        _answer(client, out)
+        assert [m.liquidity_flag for m in out[1:]] == ["J", "R"]  # type: ignore[attr-defined]
+        maker = next(iter(v.acct.records.values()))
+        assert (maker.state, maker.open, maker.executed) == ("done", 0, 100)
+        assert client.pending() == [] and not any(o.is_open for o in client.orders.values())

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tickwire.engine.risk import Ledger
-from tickwire.exchange.matching import Fill, MatchingEngine, MatchingError
+from tickwire.exchange.matching import REMOVED, Fill, MatchingEngine, MatchingError
 from tickwire.ouch import v42, v50
 from tickwire.ouch.deadlines import Deadlines
 from tickwire.ouch.orders import modify_refusal
@@ -171,7 +171,7 @@ class _AccountBase:
             return
         rec.executed += fill.shares
         rec.open = max(0, rec.open - fill.shares)
-        if rec.open == 0 and fill.liquidity == "A":
+        if rec.open == 0 and fill.liquidity != REMOVED:  # a maker (A, or J: hidden)
             rec.state = "done"
         self.ledger.fill(fill.symbol, fill.side, fill.shares, fill.price)
         self._emit(self._executed(fill))

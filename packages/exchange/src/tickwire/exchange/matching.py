@@ -12,7 +12,9 @@ displayed books (:meth:`MatchingEngine.l2`).
 A hidden order (``hidden``: OUCH Display ``N``) rests and trades like any other but the
 feed never shows it: no Add Order, no Order Cancel or Delete, and each execution of it
 is a Trade (``P``, non-cross: order reference number 0 and side ``B``, as ITCH 5.0
-section 4.5.1 says since 2010 and 2014) instead of an Order Executed; a Replace that
+section 4.5.1 says since 2010 and 2014) instead of an Order Executed, and its owner's
+fill has liquidity flag ``J`` (:data:`ADDED_HIDDEN`, OUCH 5.0 Appendix E: "Non-displayed
+adding liquidity"), not ``A``; a Replace that
 makes it visible publishes its Add Order, one that hides a visible order its Order
 Delete. Why: the engine published every order, hidden ones included (an Add Order
 for an OUCH Display ``N``, their executions as ``E``), so the feed showed what NASDAQ
@@ -66,8 +68,11 @@ from tickwire.itch import (
 )
 
 __all__ = [
+    "ADDED",
+    "ADDED_HIDDEN",
     "MAX_FEED_SHARES",
     "MAX_PRICE",
+    "REMOVED",
     "ExpiresAtClose",
     "Fill",
     "MatchingEngine",
@@ -95,6 +100,14 @@ MAX_FEED_SHARES = 0xFFFF_FFFF
 def valid_shares(shares: int) -> bool:
     """Whether ``shares`` is an order size the exchange can book and publish."""
     return 0 < shares <= MAX_FEED_SHARES
+
+
+#: Liquidity flags of a :class:`Fill` (OUCH 5.0 Appendix E; the Order Executed carries
+#: them): the resting side of a displayed order ``A`` (added), of a hidden one ``J``
+#: ("Non-displayed adding liquidity"), the incoming side ``R`` (removed).
+ADDED = "A"
+ADDED_HIDDEN = "J"
+REMOVED = "R"
 
 
 @runtime_checkable
@@ -132,7 +145,8 @@ class Resting:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One side of one execution: ``liquidity`` is ``A`` (added, the maker) or ``R``."""
+    """One side of one execution: ``liquidity`` is :data:`ADDED` (the maker; a hidden
+    maker :data:`ADDED_HIDDEN`) or :data:`REMOVED` (the taker)."""
 
     owner: object | None
     tag: object | None
@@ -374,12 +388,25 @@ class MatchingEngine:
                 Trade(book.locate, 0, self.clock(), 0, "B", qty, book.symbol, price, match)
             )
         self._reduce(book, maker, qty)
+        flag = ADDED if maker.displayed else ADDED_HIDDEN
         self.on_fill(
-            Fill(maker.owner, maker.tag, book.symbol, maker.side, qty, price, match, "A", maker.ref)
+            Fill(
+                maker.owner, maker.tag, book.symbol, maker.side, qty, price, match, flag, maker.ref
+            )
         )
         taker_side = "S" if maker.side == "B" else "B"
         self.on_fill(
-            Fill(taker_owner, taker_tag, book.symbol, taker_side, qty, price, match, "R", taker_ref)
+            Fill(
+                taker_owner,
+                taker_tag,
+                book.symbol,
+                taker_side,
+                qty,
+                price,
+                match,
+                REMOVED,
+                taker_ref,
+            )
         )
 
     def _reduce(self, book: _Book, o: Resting, qty: int) -> None:
