@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tickwire.exchange import FlowReplayer
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.itch import AddOrder, AddOrderMPID, OrderDelete, OrderExecuted, Trade, decode
 from tickwire.ouch import encode as ouch_encode
@@ -168,3 +169,18 @@ def test_a_hidden_orders_passive_fill_is_flagged_j_and_ends_the_order() -> None:
         maker = next(iter(v.acct.records.values()))
         assert (maker.state, maker.open, maker.executed) == ("done", 0, 100)
         assert client.pending() == [] and not any(o.is_open for o in client.orders.values())
+
+
+def test_seed_flow_keeps_its_attribution() -> None:
+    """A seed's Add Order with MPID is republished as one with the same MPID (and a
+    plain Add Order as plain). Before: both as plain Add Orders."""
+    v = Venue(Account50)
+    replayer = FlowReplayer(v.engine)
+    before = len(v.published)
+    replayer.apply(AddOrderMPID(1, 0, 1, 7, "B", 100, "AAPL", PX, "GSCO"))
+    replayer.apply(AddOrder(1, 0, 1, 8, "S", 100, "AAPL", PX + 100))
+    assert [(type(m), getattr(m, "attribution", "")) for m in _feed(v, before)] == [
+        (AddOrderMPID, "GSCO"),
+        (AddOrder, ""),
+    ]
+    v.equal()

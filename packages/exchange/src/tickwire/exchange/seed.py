@@ -4,7 +4,8 @@ A :class:`FlowReplayer` replays any ITCH 5.0 message stream (a BinaryFILE read w
 ``tickwire.itch.read`` or ``tickwire.itch.generator.generate_day``) as orders of other
 participants: Stock Directory lists the symbol (keeping its locate), System Events and
 Trading Actions are republished, Add Orders are submitted (they may trade against resting
-orders, ours included), and executions, cancels, deletes and replaces act on the order the
+orders, ours included; an Add Order with MPID keeps its attribution: the exchange's
+feed republishes it as ``F`` with the same MPID, where it said ``A``), and executions, cancels, deletes and replaces act on the order the
 seed's reference number now maps to. The exchange republishes everything under its own
 order reference numbers, so the feed it sends is consistent however the seed's flow and
 the participants' orders interleave.
@@ -50,7 +51,11 @@ class FlowReplayer:
                 sym = self.locates.get(msg.stock_locate, msg.stock)
                 if sym not in eng.books:
                     eng.add_instrument(sym)
-                new, _, resting = eng.submit(sym, msg.buy_sell_indicator, msg.shares, msg.price)
+                # an F keeps its MPID (test: test_seed_flow_keeps_its_attribution)
+                mpid = msg.attribution.strip() if isinstance(msg, AddOrderMPID) else ""
+                new, _, resting = eng.submit(
+                    sym, msg.buy_sell_indicator, msg.shares, msg.price, attribution=mpid
+                )
                 if resting:
                     self.refs[msg.order_reference_number] = new
             elif isinstance(msg, OrderExecuted | OrderExecutedWithPrice):
