@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tickwire.exchange import FlowReplayer
+from tickwire.exchange import FlowReplayer, MatchingError
 from tickwire.exchange.accounts import Account42, Account50
 from tickwire.itch import AddOrder, AddOrderMPID, OrderDelete, OrderExecuted, Trade, decode
 from tickwire.ouch import encode as ouch_encode
@@ -184,3 +184,23 @@ def test_seed_flow_keeps_its_attribution() -> None:
         (AddOrder, ""),
     ]
     v.equal()
+
+
+def test_an_attribution_the_feed_cannot_carry_is_refused_before_anything_trades() -> None:
+    """An MPID longer than ITCH's Alpha(4) (a direct caller's) is a MatchingError with
+    the book, the reference numbers and the feed untouched, as a bad size or price."""
+    v = Venue(Account50)
+    v.engine.submit("AAPL", "S", 100, PX)
+    ref, _, _ = v.engine.submit("AAPL", "B", 100, PX - 100)
+    before = v.state()
+    for call in (
+        lambda: v.engine.submit("AAPL", "B", 100, PX, attribution="TOOLONG"),
+        lambda: v.engine.replace(ref, 100, PX, attribution="TOOLONG"),
+    ):
+        try:
+            call()
+        except MatchingError:
+            pass
+        else:
+            raise AssertionError("accepted")
+        assert v.state() == before

@@ -78,6 +78,7 @@ __all__ = [
     "MatchingEngine",
     "MatchingError",
     "Resting",
+    "valid_attribution",
     "valid_price",
     "valid_shares",
 ]
@@ -108,6 +109,14 @@ def valid_shares(shares: int) -> bool:
 ADDED = "A"
 ADDED_HIDDEN = "J"
 REMOVED = "R"
+
+
+def valid_attribution(mpid: str) -> bool:
+    """Whether ``mpid`` is an attribution the feed can carry (ITCH Alpha(4), ASCII; ""
+    is none), checked with the size and price before anything changes: an Add Order with
+    MPID that failed to encode after its order traded would leave trades behind an
+    exception (the module docs)."""
+    return len(mpid) <= 4 and mpid.isascii()
 
 
 @runtime_checkable
@@ -332,6 +341,8 @@ class MatchingEngine:
         """
         if not valid_shares(shares) or not valid_price(price):
             raise MatchingError(f"bad order: {shares} shares at {price}")
+        if not valid_attribution(attribution):
+            raise MatchingError(f"bad attribution {attribution!r}")
         book = self._book(symbol)
         side = "B" if side == "B" else "S"
         ref = self.next_ref
@@ -498,6 +509,8 @@ class MatchingEngine:
             return None
         if not valid_shares(shares) or not valid_price(price):
             raise MatchingError(f"bad replace: {shares} shares at {price}")
+        if attribution is not None and not valid_attribution(attribution):
+            raise MatchingError(f"bad attribution {attribution!r}")
         book = self.books[o.symbol]
         contra = book.side("S" if o.side == "B" else "B")
         best = None if not contra else contra.keys()[0 if o.side == "B" else -1]
