@@ -11,7 +11,14 @@ were delivered after the EndOfSession event, with ``ended`` true.
 from __future__ import annotations
 
 from tickwire.moldudp64 import DownstreamPacket
-from tickwire.moldudp64.events import EndOfSession, Event, Messages, SendRequest
+from tickwire.moldudp64.events import (
+    EndOfSession,
+    Event,
+    FeedResumed,
+    Messages,
+    SendRequest,
+    StaleFeed,
+)
 from tickwire.moldudp64.publisher import Publisher, PublisherConfig
 from tickwire.moldudp64.receiver import Receiver, ReceiverConfig
 
@@ -101,3 +108,26 @@ def test_the_publishers_end_is_confirmed_by_its_own_repeat() -> None:
         for p in pub.tick(t):
             got += rx.receive(p, "A", t)
     assert ends(got) == [EndOfSession("FEED", 3)] and t <= 1.6
+
+
+def test_a_heartbeat_beyond_the_end_after_it_requests_nothing() -> None:
+    """Once the session ended, a heartbeat or end of session claiming messages beyond its
+    end is refused like data beyond it: it opened a gap after ``EndOfSession``, and the
+    receiver reported it and requested it for ever (every answer refused), one packet
+    of anyone's, a far claim too once a second packet confirmed the jump."""
+    rx = pinned(request_server=SRV, request_delay=0.0)
+    rx.receive(pkt(1, 5), "A", 0.0)
+    rx.receive(eos(6), "A", 0.1)
+    assert ends(rx.receive(eos(6), "A", 1.1)) == [EndOfSession("FEED", 6)]
+    hb = DownstreamPacket.heartbeat("FEED", 50).build()
+    got = rx.receive(hb, "X", 1.2) + rx.receive(eos(60), "X", 1.3)
+    got += rx.receive(eos(300_000), "X", 1.4) + rx.receive(eos(300_001), "X", 1.5)
+    for t in (2.0, 5.0, 30.0):
+        got += rx.tick(t)
+    assert [e for e in got if not isinstance(e, StaleFeed)] == []
+    assert not rx.in_gap and rx.next_deadline() is None and rx.known_end == 6
+    assert rx.stats.after_end_of_session == 4 and rx.ended
+    assert rx.stats.requests_sent == 0
+    ev = rx.receive(eos(6), "A", 31.0)  # the publisher's repeat: nothing more to say
+    assert [e for e in ev if not isinstance(e, FeedResumed)] == []
+    assert rx.stats.after_end_of_session == 4

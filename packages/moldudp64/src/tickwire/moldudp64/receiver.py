@@ -84,12 +84,14 @@ confirmed or not, proves it stale: it is dropped and counted (``stale_end_of_ses
 and delivery goes on with ``ended`` false. An end below what was already delivered is
 stale at once. The latest confirmed end at or above the delivered position counts. Once
 the session ended, data beyond its end is refused and counted (``after_end_of_session``):
-no message is ever delivered after :class:`EndOfSession`. Why: the publisher repeats its
-end of session every heartbeat interval (MoldUDP64: a receiver that lost it still learns
-the end), so the real end is confirmed about a second later, while one forged end of
-session at the delivered position used to end a pinned session at once (the live engine
-then shut down) and the real messages after it were still delivered, with ``ended``
-true. At most ``_MAX_END_CLAIMS`` claims are held (the lowest is dropped). Tests:
+no message is ever delivered after :class:`EndOfSession`; so is a heartbeat or end of
+session claiming messages beyond it. Why: the publisher repeats its end of session every
+heartbeat interval (MoldUDP64: a receiver that lost it still learns the end), so the real
+end is confirmed about a second later, while one forged end of session at the delivered
+position used to end a pinned session at once (the live engine then shut down) and the
+real messages after it were still delivered, with ``ended`` true; and one heartbeat
+beyond the end, after it, opened a gap the receiver reported and requested for ever, every
+answer refused (``test_a_heartbeat_beyond_the_end_after_it_requests_nothing``). At most ``_MAX_END_CLAIMS`` claims are held (the lowest is dropped). Tests:
 ``test_moldudp64_receiver_end.py``.
 
 Copies that differ
@@ -269,8 +271,9 @@ class ReceiverStats:
     jumps_confirmed: int = 0
     #: End-of-session packets ignored: below what was delivered, or contradicted by data.
     stale_end_of_session: int = 0
-    #: Data packets of the ended session reaching beyond its end: refused (nothing is
-    #: delivered after :class:`~tickwire.moldudp64.events.EndOfSession`).
+    #: Packets of the ended session claiming messages beyond its end (data, heartbeat or
+    #: end of session): refused (nothing is delivered, and no gap opened or requested,
+    #: after :class:`~tickwire.moldudp64.events.EndOfSession`).
     after_end_of_session: int = 0
     #: Out-of-order messages not buffered (``max_buffer`` / ``max_buffer_bytes``); they
     #: are requested again.
@@ -478,6 +481,11 @@ class Receiver:
                     ),
                 )
             self._cur_rx = now
+            if self._eos_reported and seq > self._expected:
+                # The session ended: a claim of messages beyond its end opens no gap (and
+                # no request) after EndOfSession, as data beyond it is refused.
+                self.stats.after_end_of_session += 1
+                return events
             if seq > self._known_end + self._max_jump:
                 return self._on_jump(seq, data, source, now, events)
             self.stats.heartbeats += 1
