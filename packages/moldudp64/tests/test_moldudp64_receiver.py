@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import logging
 import random
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -742,3 +743,31 @@ def test_a_packet_running_past_2_64_is_refused_wherever_it_arrives(
     assert rx.stats.bad_packets == 1
     assert sum(isinstance(e, BadPacket) for e in ev) == 1
     assert not rx.in_gap and rx.known_end == TOP
+
+
+def test_giving_up_many_holes_costs_no_scan_of_the_buffer() -> None:
+    """``skip_gap`` finds the first buffered message from a heap of the buffered runs'
+    starts, not by scanning the buffer: it took ``min`` of every buffered sequence number
+    at each hole given up, so a capture of a line losing every other packet, read with
+    100,000 messages held (``SequencedCapture``'s default), cost 100,000 steps a packet
+    (20,000 packets with 16,000 held took 6.5 s, 40,000 took 14 s)."""
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1))
+    rx.receive(pkt(1, 1), "A", 0.0)
+    holes = 2_000
+    for k in range(holes):  # 2, 4, 6, ... lost
+        rx.receive(pkt(3 + 2 * k, 1), "A", 0.0)
+    far = 1_000_000
+    for k in range(60):  # a block far beyond, 60,000 messages held
+        rx.receive(pkt(far + 1000 * k, 1000), "A", 0.0)
+    assert rx.buffered == holes + 60_000
+    got: list[int] = [1]
+    start = time.perf_counter()
+    for _ in range(holes):
+        got += delivered(rx.skip_gap(1.0))
+    elapsed = time.perf_counter() - start
+    assert got == [1, *range(3, 3 + 2 * holes, 2)] and rx.next_sequence == 2 * holes + 2
+    assert rx.stats.skipped_messages == holes
+    assert elapsed < 0.25, f"{holes} holes given up in {elapsed:.2f} s"  # 1.75 s before, 0.012 now
+    # The far block comes next, in one piece; the heap holds nothing stale.
+    assert delivered(rx.skip_gap(2.0)) == list(range(far, far + 60_000))
+    assert rx.buffered == 0 and not rx.in_gap
