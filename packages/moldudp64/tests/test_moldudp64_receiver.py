@@ -771,3 +771,22 @@ def test_giving_up_many_holes_costs_no_scan_of_the_buffer() -> None:
     # The far block comes next, in one piece; the heap holds nothing stale.
     assert delivered(rx.skip_gap(2.0)) == list(range(far, far + 60_000))
     assert rx.buffered == 0 and not rx.in_gap
+
+
+def test_a_max_request_the_count_field_cannot_hold_is_refused_at_once() -> None:
+    """Requested Message Count is 2 bytes: ``max_request`` above 65,535 is a ValueError
+    when the receiver is made. It was taken, and a hole over 65,535 messages made a
+    request that raised MoldError when built, in the asyncio receiver's datagram callback
+    and timer: a traceback at each attempt, the hole never requested."""
+    with pytest.raises(ValueError, match="max_request"):
+        Receiver(ReceiverConfig(max_request=0x10000))
+    cfg = ReceiverConfig(
+        session="S", start_sequence=1, request_server=SRV, request_delay=0, max_jump=10**6
+    )
+    rx = Receiver(dataclasses.replace(cfg, max_request=0xFFFF))  # the largest: it builds
+    ev = rx.receive(pkt(200_000, 1), "A", 0.0)
+    n = 0xFFFF
+    assert requests(ev) == [(1, n), (1 + n, n), (1 + 2 * n, n), (1 + 3 * n, 200_000 - 1 - 3 * n)]
+    for e in ev:
+        if isinstance(e, SendRequest):
+            assert parse_request(e.data) == e.request

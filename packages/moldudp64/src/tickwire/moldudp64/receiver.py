@@ -202,7 +202,8 @@ class ReceiverConfig:
     start_sequence: int | None = None
     #: Where request packets go (None: no recovery, gaps wait for the other line).
     request_server: Address = None
-    #: Largest Requested Message Count the server allows; bigger holes are split.
+    #: Largest Requested Message Count the server allows; bigger holes are split. At
+    #: most 65,535 (the field is 2 bytes).
     max_request: int = 1000
     #: How many requests may be in flight at once.
     max_outstanding: int = 8
@@ -330,6 +331,13 @@ class Receiver:
         self.config = cfg = config or ReceiverConfig()
         if cfg.max_request < 1 or cfg.max_outstanding < 1:
             raise ValueError("max_request and max_outstanding must be at least 1")
+        if cfg.max_request > 0xFFFF:
+            # Requested Message Count is 2 bytes: a bigger request cannot be built (test:
+            # test_a_max_request_the_count_field_cannot_hold_is_refused_at_once).
+            raise ValueError(
+                f"max_request {cfg.max_request} does not fit the 2-byte Requested Message"
+                " Count (at most 65535)"
+            )
         if cfg.request_rate <= 0 or cfg.request_burst < 1:
             raise ValueError("request_rate must be positive and request_burst at least 1")
         if cfg.max_jump < 1 or cfg.session_change_after < 1:
