@@ -151,3 +151,26 @@ def test_rotating_source_ports_over_real_sockets() -> None:
             await pub.close()
 
     assert run(main()) == 3
+
+
+def test_a_clock_going_back_refills_no_bucket() -> None:
+    """Time passed in that goes back refills nothing: each bucket keeps the latest time it
+    saw. It kept the last one given, so a clock going back and forth between 0 and 10
+    refilled the buckets at every step forward: one address at 1 request a second got 11
+    of 20 requests answered, and the server sent 10 byte bursts where its budget allows
+    one burst and 10 s of its rate (``byte_burst + byte_rate * t``)."""
+
+    def run(cfg: ServerConfig) -> tuple[RequestServer, int]:
+        srv = RequestServer("S", store_of(1000), cfg)
+        sent = 0
+        for k in range(20):
+            now = 10.0 if k % 2 else 0.0
+            sent += sum(map(len, srv.handle(REQUEST, ("198.18.0.1", 1), now)))
+        return srv, sent
+
+    srv, _ = run(ServerConfig(rate=1, burst=1))
+    # One answer at 0 and one at 10 (the bucket refilled once, by 10 s at 1 a second).
+    assert srv.stats.answered == 2 and srv.stats.rate_limited == 18
+    cfg = ServerConfig(rate=100, burst=100, byte_rate=1000, byte_burst=5000)
+    srv, sent = run(cfg)
+    assert sent <= cfg.byte_burst + 10 * cfg.byte_rate and srv.stats.bytes_sent == sent

@@ -432,23 +432,31 @@ class RequestServer:
         buckets = self._buckets
         held = buckets.pop(address, None)
         tokens, last = held if held is not None else (cfg.burst, now)
-        tokens = min(cfg.burst, tokens + max(0.0, now - last) * cfg.rate)
+        if now > last:  # a clock going back refills nothing, now or later (_pay)
+            tokens = min(cfg.burst, tokens + (now - last) * cfg.rate)
+            last = now
         ok = tokens >= 1.0
         if ok:
             tokens -= 1.0
         if held is None and len(buckets) >= cfg.max_requesters:
             del buckets[next(iter(buckets))]  # the least recently seen
             self.stats.forgotten += 1
-        buckets[address] = (tokens, now)
+        buckets[address] = (tokens, last)
         return ok
 
     def _pay(self, packets: list[bytes], now: float) -> list[bytes]:
-        """The leading ``packets`` the global byte bucket can pay for (and pays)."""
+        """The leading ``packets`` the global byte bucket can pay for (and pays).
+
+        Each bucket keeps the latest time it was given: a ``now`` that goes back refills
+        nothing. Why: it kept the last ``now``, so a clock going back and forth refilled
+        the buckets at every step forward, over the stated budget. Test:
+        ``test_moldudp64_server.py::test_a_clock_going_back_refills_no_bucket``."""
         cfg = self.config
-        if self._bytes_time is not None:
-            refill = max(0.0, now - self._bytes_time) * cfg.byte_rate
-            self._bytes = min(cfg.byte_burst, self._bytes + refill)
-        self._bytes_time = now
+        last = self._bytes_time
+        if last is None or now > last:
+            if last is not None:
+                self._bytes = min(cfg.byte_burst, self._bytes + (now - last) * cfg.byte_rate)
+            self._bytes_time = now
         n = 0
         for p in packets:
             if len(p) > self._bytes:
