@@ -131,3 +131,40 @@ def test_a_heartbeat_beyond_the_end_after_it_requests_nothing() -> None:
     ev = rx.receive(eos(6), "A", 31.0)  # the publisher's repeat: nothing more to say
     assert [e for e in ev if not isinstance(e, FeedResumed)] == []
     assert rx.stats.after_end_of_session == 4
+
+
+def test_messages_held_beyond_an_end_prove_it_stale() -> None:
+    """An end confirmed at a hole, with messages held beyond the hole: when everything
+    before the end is delivered, the held messages prove it stale, as delivered ones do,
+    and they are delivered once the hole fills. The end was reported with them held and
+    the gap open: the receiver went on requesting it after ``EndOfSession``, and
+    ``skip_gap`` (a capture reader's) delivered them after it. A heartbeat beyond a
+    confirmed end claims no message: the end is reported and the gap it opened closed."""
+    rx = pinned(request_server=SRV, request_delay=0.0)
+    rx.receive(pkt(1, 2), "A", 0.0)  # 1 .. 2
+    rx.receive(pkt(5, 3), "A", 0.1)  # 5 .. 7 held: 3 .. 4 missing
+    rx.receive(eos(4), "X", 0.2)
+    rx.receive(eos(4), "X", 1.2)  # confirmed at 4
+    ev = rx.receive(pkt(3, 1), SRV, 1.3)  # 3: everything before the end delivered
+    assert [e for e in ev if isinstance(e, Messages)] == [Messages("FEED", 3, [b"m3"])]
+    assert ends(ev) == [] and not rx.ended and rx.stats.stale_end_of_session == 1
+    assert rx.in_gap and rx.buffered == 3
+    ev = rx.receive(pkt(4, 1), SRV, 1.4)
+    assert [e for e in ev if isinstance(e, Messages)] == [
+        Messages("FEED", 4, [b"m4", b"m5", b"m6", b"m7"])
+    ]
+    assert ends(rx.receive(eos(8), "A", 1.5) + rx.receive(eos(8), "A", 2.5)) == [
+        EndOfSession("FEED", 8)
+    ]
+
+    rx = pinned(request_server=SRV, request_delay=0.0)
+    rx.receive(pkt(1, 2), "A", 0.0)
+    rx.receive(eos(4), "X", 0.2)
+    rx.receive(eos(4), "X", 1.2)  # confirmed at 4
+    rx.receive(DownstreamPacket.heartbeat("FEED", 11).build(), "X", 1.25)  # 3 .. 10 missing
+    ev = rx.receive(pkt(3, 1), SRV, 1.3)
+    assert ends(ev) == [EndOfSession("FEED", 4)] and ev[-1] == EndOfSession("FEED", 4)
+    assert not rx.in_gap and rx.known_end == 4
+    after = rx.skip_gap(2.0) + rx.tick(2.0) + rx.tick(10.0)
+    assert [e for e in after if not isinstance(e, StaleFeed)] == []
+    assert rx.next_deadline() is None and rx.next_sequence == 4

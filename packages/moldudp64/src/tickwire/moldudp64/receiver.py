@@ -81,7 +81,9 @@ position is only a *claim* until a second, independent end-of-session packet cla
 same sequence number; then it is confirmed, and reported (:class:`EndOfSession`, then
 ``ended``) once everything before it is delivered. Data delivered at or beyond a claim,
 confirmed or not, proves it stale: it is dropped and counted (``stale_end_of_session``)
-and delivery goes on with ``ended`` false. An end below what was already delivered is
+and delivery goes on with ``ended`` false; so do messages held beyond a confirmed end
+when everything before it is delivered (they are delivered once the hole before them
+fills). An end below what was already delivered is
 stale at once. The latest confirmed end at or above the delivered position counts. Once
 the session ended, data beyond its end is refused and counted (``after_end_of_session``):
 no message is ever delivered after :class:`EndOfSession`; so is a heartbeat or end of
@@ -271,7 +273,8 @@ class ReceiverStats:
     suspect_packets: int = 0
     #: Suspect jumps a second, independent packet confirmed.
     jumps_confirmed: int = 0
-    #: End-of-session packets ignored: below what was delivered, or contradicted by data.
+    #: End-of-session packets ignored: below what was delivered, or contradicted by data
+    #: (delivered beyond them, or held beyond a confirmed end).
     stale_end_of_session: int = 0
     #: Packets of the ended session claiming messages beyond its end (data, heartbeat or
     #: end of session): refused (nothing is delivered, and no gap opened or requested,
@@ -582,8 +585,15 @@ class Receiver:
 
     def _check_end(self, now: float, events: list[Event]) -> None:
         """The one place an end of session is dropped as stale or reported: data delivered
-        at or beyond an end (claimed or confirmed) proves it stale; a confirmed end is
-        reported once everything before it is delivered."""
+        at or beyond an end (claimed or confirmed) proves it stale, and so do messages
+        held beyond a confirmed end once everything before it is delivered; else it is
+        reported then, and the gap a heartbeat beyond it opened is closed.
+
+        Why the held messages: an end confirmed at a hole, with messages held beyond it,
+        was reported with them still held and the gap open, so the receiver went on
+        requesting it after :class:`EndOfSession` and ``skip_gap`` (a capture reader's)
+        delivered them after it. Test:
+        ``test_moldudp64_receiver_end.py::test_messages_held_beyond_an_end_prove_it_stale``."""
         expected = self._expected
         claims = self._eos_claims
         if claims:
@@ -592,13 +602,15 @@ class Receiver:
                 self.stats.stale_end_of_session += 1
         eos = self._eos
         if eos is not None and not self._eos_reported and expected >= eos:
-            if expected > eos:
-                # Messages at and beyond it were delivered: that was no end of session.
+            if expected > eos or self._buffer:
+                # Messages beyond it were delivered, or are held: that was no end of session.
                 self._eos = None
                 self.stats.stale_end_of_session += 1
             else:
                 self._eos_reported = True
                 claims.clear()
+                self._known_end = eos  # nothing is requested after the end
+                self._gap_since = None
                 events.append(EndOfSession(self._session, eos))
                 if self._candidates:
                     self._adopt_ready(now, events)
