@@ -174,3 +174,23 @@ def test_a_clock_going_back_refills_no_bucket() -> None:
     cfg = ServerConfig(rate=100, burst=100, byte_rate=1000, byte_burst=5000)
     srv, sent = run(cfg)
     assert sent <= cfg.byte_burst + 10 * cfg.byte_rate and srv.stats.bytes_sent == sent
+
+
+def test_a_message_no_answer_packet_can_carry_is_counted_not_raised() -> None:
+    """A stored message longer than an answer packet can carry (the publisher's packets
+    bigger than the server's ``max_payload``): the answer is the messages before it (a
+    prefix the receiver continues) and a request starting at it is refused, counted in
+    ``too_large``. ``handle`` raised MessageTooLarge on these valid requests, against
+    "it never raises on what it is sent" (a traceback in the asyncio server's callback at
+    each retry)."""
+    store = MessageStore()
+    for m in (b"a" * 10, b"b" * 2000, b"c" * 10):
+        store.append(m)
+    srv = RequestServer("S", store)  # max_payload 1400
+    (answer,) = srv.handle(RequestPacket("S", 1, 3).build(), ("198.18.0.1", 1), 0.0)
+    assert parse_downstream(answer).messages == (b"a" * 10,)
+    assert srv.handle(RequestPacket("S", 2, 2).build(), ("198.18.0.1", 1), 0.0) == []
+    (answer,) = srv.handle(RequestPacket("S", 3, 1).build(), ("198.18.0.1", 1), 0.0)
+    assert parse_downstream(answer).messages == (b"c" * 10,)
+    st = srv.stats
+    assert (st.requests, st.answered, st.too_large, st.partial) == (3, 2, 2, 0)
