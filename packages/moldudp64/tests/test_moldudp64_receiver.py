@@ -761,10 +761,10 @@ def test_giving_up_many_holes_costs_no_scan_of_the_buffer() -> None:
         rx.receive(pkt(far + 1000 * k, 1000), "A", 0.0)
     assert rx.buffered == holes + 60_000
     got: list[int] = [1]
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(holes):
         got += delivered(rx.skip_gap(1.0))
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert got == [1, *range(3, 3 + 2 * holes, 2)] and rx.next_sequence == 2 * holes + 2
     assert rx.stats.skipped_messages == holes
     assert elapsed < 0.25, f"{holes} holes given up in {elapsed:.2f} s"  # 1.75 s before, 0.012 now

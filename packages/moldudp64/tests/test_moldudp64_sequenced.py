@@ -259,9 +259,9 @@ def test_packets_numbered_1_while_a_join_waits_cost_no_rescan() -> None:
         put(DownstreamPacket("S", 2, (b"m2", b"m3", b"m4")), 3_000)  # bridges 1 .. 5
         put(DownstreamPacket("S", 6, (b"m6",)), 3_001)
     data = buf.getvalue()
-    start = time.perf_counter()
+    start = time.process_time()
     got, cap = read(data)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert got == [b"m1", b"m2", b"m3", b"m4", b"m5", b"m6"]
     assert cap.stats.sessions == {"S": (1, 7)} and cap.stats.missing == 0
     assert elapsed < 0.5, f"{elapsed:.2f} s"  # 2.6 s before
