@@ -194,3 +194,36 @@ def test_a_message_no_answer_packet_can_carry_is_counted_not_raised() -> None:
     assert parse_downstream(answer).messages == (b"c" * 10,)
     st = srv.stats
     assert (st.requests, st.answered, st.too_large, st.partial) == (3, 2, 2, 0)
+
+
+def test_the_server_answers_in_the_publishers_packet_size() -> None:
+    """``MoldPublisher.create`` without a ``server_config``: its re-request server answers
+    in the publisher's ``max_payload``. It used the default 1,400 bytes, so a 2,500-byte
+    message the publisher sent (in its 3,000-byte packets) was refused (``too_large``) to
+    every re-request. A ``server_config`` given is used as it is."""
+    from tickwire.moldudp64.aio import MoldPublisher, run
+    from tickwire.moldudp64.publisher import PublisherConfig
+
+    big = b"x" * 2500
+
+    async def main(server_config: ServerConfig | None) -> tuple[list[bytes], int]:
+        pub = await MoldPublisher.create(
+            PublisherConfig("S", max_payload=3000),
+            ("127.0.0.1", 9),
+            request_bind=None,
+            server_config=server_config,
+        )
+        try:
+            pub.publish_many([b"a", big])
+            pub.flush()
+            answer = pub.server.handle(RequestPacket("S", 1, 2).build(), ("127.0.0.1", 1), 0.0)
+            return answer, pub.server.config.max_payload
+        finally:
+            await pub.close()
+
+    answer, size = run(main(None))
+    assert size == 3000
+    assert [m for p in answer for m in parse_downstream(p).messages] == [b"a", big]
+    answer, size = run(main(ServerConfig(max_payload=200)))
+    assert size == 200
+    assert [m for p in answer for m in parse_downstream(p).messages] == [b"a"]

@@ -356,7 +356,17 @@ class MoldPublisher:
         multicast_interface: str | None = None,
         multicast_loop: bool = True,
     ) -> MoldPublisher:
+        """Open the feed socket (and the request socket unless ``request_bind`` is None).
+
+        Without ``server_config`` the re-request server answers in packets of the
+        publisher's ``max_payload``: it built them at the default 1,400 bytes whatever the
+        publisher's, so a publisher of larger packets could not re-send a message longer
+        than 1,400 bytes (refused as ``too_large``) and the receiver's gap never filled.
+        Test: ``test_moldudp64_server.py::test_the_server_answers_in_the_publishers_packet_size``.
+        """
         pub = Publisher(config)
+        if server_config is None:
+            server_config = ServerConfig(max_payload=config.max_payload)
         self = cls(pub, RequestServer(config.session, pub.store, server_config), target)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         sock.bind(source)
