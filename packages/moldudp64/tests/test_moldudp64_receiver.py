@@ -790,3 +790,29 @@ def test_a_max_request_the_count_field_cannot_hold_is_refused_at_once() -> None:
     for e in ev:
         if isinstance(e, SendRequest):
             assert parse_request(e.data) == e.request
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [bytearray, lambda b: memoryview(b).toreadonly(), memoryview, lambda b: memoryview(bytes(b))],
+    ids=["bytearray", "readonly-view", "writable-view", "view-of-bytes"],
+)
+def test_any_bytes_like_datagram_is_copied_once(wrap: object) -> None:
+    """``receive`` takes any bytes-like datagram, as the codec's parsers do, and delivers
+    ``bytes`` of its own, whatever the caller does with its buffer afterwards. A
+    ``bytearray`` or a view of one raised ``TypeError`` or ``ValueError`` (the receiver
+    hashes the datagram); a view of ``bytes`` was sliced into ``memoryview`` messages,
+    delivered and kept (buffered beyond a hole or in order)."""
+    assert callable(wrap)
+    rx = Receiver(ReceiverConfig(session="S", start_sequence=1, request_server=SRV))
+    got: list[Event] = []
+    for first in (3, 1, 5):  # 3..4 beyond the hole, 1..2 fills it, 5..6 in order
+        buf = bytearray(pkt(first, 2))
+        got += rx.receive(wrap(buf), SRV, 0.0)
+        buf[:] = bytes(len(buf))  # the caller reuses its buffer
+        got += rx.receive(pkt(first, 2), ("198.18.0.8", 9000), 0.0)  # the B line's copy
+    assert delivered(got) == [1, 2, 3, 4, 5, 6]
+    msgs = [m for e in got if isinstance(e, Messages) for m in e.messages]
+    assert all(type(m) is bytes for m in msgs)
+    assert rx.stats.bad_packets == 0 and rx.stats.conflicts == 0
+    assert not [e for e in got if isinstance(e, Conflict)]

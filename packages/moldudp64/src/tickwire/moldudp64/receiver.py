@@ -147,6 +147,7 @@ from .codec import (
     END_OF_SESSION_COUNT,
     HEADER_SIZE,
     RequestPacket,
+    _as_bytes,
     check_sequence_range,
     encode_session,
     parse_downstream,
@@ -453,15 +454,27 @@ class Receiver:
 
     # --- input ----------------------------------------------------------------------------
 
-    def receive(self, data: bytes, source: Address, now: float) -> list[Event]:
-        """Process one datagram from ``source`` received at ``now``; return the events."""
+    def receive(
+        self, data: bytes | bytearray | memoryview, source: Address, now: float
+    ) -> list[Event]:
+        """Process one datagram from ``source`` received at ``now``; return the events.
+
+        ``data`` is any bytes-like object, as the codec's parsers take: anything but
+        ``bytes`` is copied to ``bytes`` once, here (``codec._as_bytes``), so every message
+        delivered is ``bytes`` of its own. Why: the receiver hashes datagrams to tell
+        copies apart, so a ``bytearray`` (or a view of one: ``recv_into``'s buffer) raised
+        ``TypeError`` or ``ValueError``, and a view of ``bytes`` was sliced into
+        ``memoryview`` messages, delivered and kept as such. Test:
+        ``test_moldudp64_receiver.py::test_any_bytes_like_datagram_is_copied_once``.
+        """
+        raw = data if type(data) is bytes else _as_bytes(data)
         self.stats.packets += 1
         events: list[Event] = []
         if self._stale:
             self._stale = False
             events.append(FeedResumed(now - (self._last_rx or now)))
         self._last_rx = now
-        self._process(data, source, now, events)
+        self._process(raw, source, now, events)
         return events
 
     def _process(
