@@ -18,16 +18,17 @@ from __future__ import annotations
 import itertools
 import socket
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tickwire.net.stats import percentiles
+from tickwire.net.stats import QUANTILES, nearest_rank, percentiles
 
 from .capture import MAX_ERRORS, CaptureStats, MoldCapture, faults_text
 from .codec import END_OF_SESSION_COUNT, HEADER_SIZE
 
-__all__ = ["ReplayReport", "capture_payloads", "open_sender", "parse_address", "replay"]
+__all__ = ["Lateness", "ReplayReport", "capture_payloads", "open_sender", "parse_address", "replay"]
 
 _SPIN = 0.0005  # sleep until this close to a due time, then spin
 
@@ -158,12 +159,87 @@ class ReplayReport:
         self.skipped_reason = faults_text(lost) if self.skipped_frames else None
 
 
-def _timing_error(values: list[float]) -> dict[str, float]:
-    """The project's percentiles (:func:`tickwire.net.stats.percentiles`, nearest rank) of
-    the send-time errors: ``p50``, ``p99``, ``p99_9`` and ``max`` (empty with no packets)."""
-    p = percentiles(values)
-    picked = {"p50": p["p50"], "p99": p["p99"], "p99_9": p["p99_9"], "max": p["max"]}
-    return {k: float(v) for k, v in picked.items() if v is not None}
+#: Send-time errors kept exactly, one float each; beyond this many the percentiles come
+#: from :class:`Lateness`' histogram.
+EXACT_TIMING = 100_000
+
+
+class Lateness:
+    """Send-time errors (actual minus due time, microseconds) in constant memory.
+
+    The first ``exact`` values (:data:`EXACT_TIMING`) are kept as they are (8 bytes each, an ``array``), and
+    their percentiles are exact (the project's nearest rank,
+    :func:`tickwire.net.stats.percentiles`). Every value also goes into a log-linear
+    histogram of nanoseconds: 16 buckets per power of two (the bare-metal kernel's
+    scheme, ``tickwire.baremetal.stats.bucket_index``, which this package cannot import),
+    at most 16 * 64 buckets whatever the run. Beyond ``exact`` values the list is
+    dropped and a percentile is its bucket's upper bound, clamped to the observed
+    minimum and maximum: at most one bucket width (6.25 %) above the nearest-rank value,
+    never below it; ``max`` stays exact. Why: ``replay`` kept one float per packet sent,
+    so a day's capture or ``--loop`` grew without limit. Test:
+    ``test_moldudp64_replay.py::test_replay_timing_memory_is_bounded``.
+    """
+
+    __slots__ = ("buckets", "count", "exact", "maximum", "minimum", "values")
+
+    def __init__(self, exact: int | None = None) -> None:
+        self.exact = EXACT_TIMING if exact is None else exact
+        self.values: array[float] | None = array("d")
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self.minimum = 0
+        self.maximum = 0
+
+    def add(self, us: float) -> None:
+        ns = max(0, round(us * 1000.0))
+        if self.count == 0 or ns < self.minimum:
+            self.minimum = ns
+        if ns > self.maximum:
+            self.maximum = ns
+        self.count += 1
+        b = _bucket(ns)
+        self.buckets[b] = self.buckets.get(b, 0) + 1
+        if self.values is not None:
+            if len(self.values) < self.exact:
+                self.values.append(us)
+            else:
+                self.values = None
+
+    def percentiles(self) -> dict[str, float]:
+        """``p50``, ``p99``, ``p99_9`` and ``max`` in microseconds (empty with none)."""
+        if self.values is not None:
+            p = percentiles(self.values)
+            picked = {"p50": p["p50"], "p99": p["p99"], "p99_9": p["p99_9"], "max": p["max"]}
+            return {k: float(v) for k, v in picked.items() if v is not None}
+        out: dict[str, float] = {}
+        ranks = {k: nearest_rank(q, self.count) for k, q in QUANTILES.items()}
+        seen = 0
+        for b in sorted(self.buckets):
+            seen += self.buckets[b]
+            for k, rank in list(ranks.items()):
+                if seen >= rank:
+                    high = _bucket_high(b)
+                    out[k] = max(min(high, self.maximum), self.minimum) / 1000.0
+                    del ranks[k]
+        out["max"] = self.maximum / 1000.0
+        return {k: out[k] for k in ("p50", "p99", "p99_9", "max")}
+
+
+def _bucket(ns: int) -> int:
+    """Log-linear bucket of ``ns`` >= 0: exact below 16, then 16 per power of two."""
+    if ns < 16:
+        return ns
+    msb = ns.bit_length() - 1
+    return 16 + (msb - 4) * 16 + ((ns >> (msb - 4)) & 0xF)
+
+
+def _bucket_high(index: int) -> int:
+    """The largest value of bucket ``index``."""
+    if index < 16:
+        return index
+    msb = (index - 16) // 16 + 4
+    width = 1 << (msb - 4)
+    return (1 << msb) + ((index - 16) % 16) * width + width - 1
 
 
 def replay(
@@ -187,6 +263,9 @@ def replay(
     sends were tried (sent or failed: a send that fails is counted in ``send_errors``,
     not in ``packets``, ``messages`` or ``bytes``).
     The first ``preload`` packets of each pass are read before the pass starts.
+    ``timing_error_us`` is exact over the first :data:`EXACT_TIMING` paced sends and
+    within one histogram bucket (6.25 %, never below) beyond, in constant memory
+    (:class:`Lateness`).
 
     ``max_packets`` N: the first N packets, and nothing of the source is read past the
     Nth (the read-ahead stops at it, and the source is closed when the pass ends), so
@@ -205,7 +284,7 @@ def replay(
     rep = ReplayReport()
     peer = sock.getpeername()
     rep.destination = f"{peer[0]}:{peer[1]}"
-    errors: list[float] = []
+    errors = Lateness()
     tried = 0  # sends tried: sent (rep.packets) or failed (rep.send_errors)
     send = sock.send
     start = clock()
@@ -260,7 +339,7 @@ def replay(
                     if count != END_OF_SESSION_COUNT:
                         rep.messages += count
             if due is not None:
-                errors.append((clock() - due) * 1e6)
+                errors.add((clock() - due) * 1e6)
             sent_this_pass += 1
             if on_packet is not None:
                 on_packet(1)
@@ -279,5 +358,5 @@ def replay(
     if rep.elapsed_s > 0:
         rep.packets_per_s = rep.packets / rep.elapsed_s
         rep.messages_per_s = rep.messages / rep.elapsed_s
-    rep.timing_error_us = _timing_error(errors)
+    rep.timing_error_us = errors.percentiles()
     return rep
