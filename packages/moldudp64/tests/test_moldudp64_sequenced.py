@@ -265,3 +265,39 @@ def test_packets_numbered_1_while_a_join_waits_cost_no_rescan() -> None:
     assert got == [b"m1", b"m2", b"m3", b"m4", b"m5", b"m6"]
     assert cap.stats.sessions == {"S": (1, 7)} and cap.stats.missing == 0
     assert elapsed < 0.5, f"{elapsed:.2f} s"  # 2.6 s before
+
+
+def _frames(payloads: list[tuple[int, bytes]]) -> bytes:
+    """A pcap of ``(capture time in ms, MoldUDP64 payload)``."""
+    buf = io.BytesIO()
+    with PcapWriter(buf) as w:
+        for ms, payload in payloads:
+            frame = build_udp_frame(
+                payload, src_ip="198.18.0.1", dst_ip="198.18.0.2", src_port=1, dst_port=2
+            )
+            w.write(frame, timestamp_ns=ms * 1_000_000)
+    return buf.getvalue()
+
+
+def test_data_after_a_confirmed_end_of_session_is_a_fault() -> None:
+    """Data 1..2, an end of session at 3 sent twice a second apart (confirmed and
+    reported), then data 3..4 of the same session: the end of session is final, so 3..4
+    are not read, and they are counted and named in the fault. They were dropped with
+    nothing said (no count, no fault: exit 0)."""
+    data = DownstreamPacket("S", 1, (b"m1", b"m2")).build()
+    end = DownstreamPacket.end_of_session_packet("S", 3).build()
+    after = DownstreamPacket("S", 3, (b"m3", b"m4")).build()
+    got, cap = read(_frames([(0, data), (1, end), (1001, end), (1002, after)]))
+    assert got == [b"m1", b"m2"]
+    st = cap.stats
+    assert st.faults() == (
+        "2 messages after the end of session (not read: an end of session is final;"
+        " the first at S 3)"
+    )
+    assert st.after_end == 2 and st.first_after_end == "S 3"
+    assert st.as_dict()["after_end"] == 2
+    assert "2 messages after the end of session" in st.text()
+    # Only one end of session (not confirmed): 3..4 are read, the end was stale.
+    got, cap = read(_frames([(0, data), (1, end), (1002, after)]))
+    assert got == [b"m1", b"m2", b"m3", b"m4"]
+    assert cap.stats.faults() is None and cap.stats.after_end == 0

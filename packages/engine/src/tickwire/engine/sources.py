@@ -134,7 +134,8 @@ class CaptureFeedStats:
     packets of the others when ``session`` chose one. ``bad_packets`` and ``cut_frames``
     (of the skipped frames), ``short_messages`` and ``gaps`` are lost messages, and
     ``conflicts`` (copies that
-    differ from the copy read) messages that cannot be trusted: :meth:`faults`.
+    differ from the copy read) messages that cannot be trusted, and ``after_end`` messages
+    after a confirmed end of session (not read: the end is final): :meth:`faults`.
     """
 
     frames: int = 0
@@ -167,6 +168,11 @@ class CaptureFeedStats:
     conflicts: int = 0
     #: The first of them, "SESSION SEQUENCE".
     first_conflict: str | None = None
+    #: Messages after their session's confirmed end of session, not read: a fault (the
+    #: end is final; :attr:`tickwire.moldudp64.sequenced.SequenceStats.after_end`).
+    after_end: int = 0
+    #: The first of them, "SESSION SEQUENCE".
+    first_after_end: str | None = None
     sessions: list[str] = dataclasses.field(default_factory=list)
     #: The session asked for (``--session``), None for the capture's one session.
     session: str | None = None
@@ -199,6 +205,8 @@ class CaptureFeedStats:
             missing=self.missing,
             conflicts=self.conflicts,
             first_conflict=self.first_conflict,
+            after_end=self.after_end,
+            first_after_end=self.first_after_end,
         )
         if not self.short_messages:
             return text
@@ -228,6 +236,8 @@ class CaptureFeedStats:
                 line += f", {self.before_start:,} copies before the start dropped"
             if self.conflicts:
                 line += f", {self.conflicts:,} copies that differ"
+            if self.after_end:
+                line += f", {self.after_end:,} messages after the end of session dropped"
         else:
             line = (
                 f"capture: {self.messages:,} messages of {self.packets:,} packets in capture "
@@ -339,6 +349,8 @@ def iter_capture(
             st.before_start = seq.before_start
             st.conflicts = seq.conflicts
             st.first_conflict = seq.first_conflict
+            st.after_end = seq.after_end
+            st.first_after_end = seq.first_after_end
         st.sessions = sorted(cstats.sessions)
 
 

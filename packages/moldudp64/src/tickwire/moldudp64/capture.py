@@ -90,6 +90,8 @@ def faults_text(
     missing: int = 0,
     conflicts: int = 0,
     first_conflict: str | None = None,
+    after_end: int = 0,
+    first_after_end: str | None = None,
 ) -> str | None:
     """What a capture's reading lost, as one phrase, or None when nothing was lost.
 
@@ -113,6 +115,13 @@ def faults_text(
     capture of another link type is refused for the same reason). A session's
     heartbeats are packets: a quiet session is not this. Test:
     ``tests/test_capture_rules.py::test_a_capture_without_one_moldudp64_packet_is_a_fault``.
+
+    Messages of a session after its confirmed end of session (``after_end``, sequenced
+    reading only; the first at ``first_after_end``, "SESSION SEQUENCE") are lost too: the
+    end of session is final (MoldUDP64), so the receiver does not read them, and the
+    capture holds messages its output lacks. Why: they were dropped with exit 0, in no
+    count (the receiver counted them, the capture's summary did not read the count). Test:
+    ``test_moldudp64_sequenced.py::test_data_after_a_confirmed_end_of_session_is_a_fault``.
     """
     parts = []
     if not (
@@ -143,6 +152,12 @@ def faults_text(
     if conflicts:
         where = f", the first at {first_conflict}" if first_conflict else ""
         parts.append(f"{conflicts:,} messages whose copies differ (one copy lies{where})")
+    if after_end:
+        where = f"; the first at {first_after_end}" if first_after_end else ""
+        parts.append(
+            f"{after_end:,} messages after the end of session (not read: an end of session"
+            f" is final{where})"
+        )
     return ", ".join(parts) if parts else None
 
 

@@ -281,6 +281,9 @@ class ReceiverStats:
     #: end of session): refused (nothing is delivered, and no gap opened or requested,
     #: after :class:`~tickwire.moldudp64.events.EndOfSession`).
     after_end_of_session: int = 0
+    #: Of them, the messages beyond the end that data packets carried (not delivered; a
+    #: capture reader's fault: ``SequenceStats.after_end``).
+    after_end_messages: int = 0
     #: Out-of-order messages not buffered (``max_buffer`` / ``max_buffer_bytes``); they
     #: are requested again.
     buffer_dropped: int = 0
@@ -535,6 +538,7 @@ class Receiver:
                 # The session ended: nothing is delivered (or buffered, or requested) after
                 # EndOfSession.
                 self.stats.after_end_of_session += 1
+                self.stats.after_end_messages += end - max(seq, expected)
                 return events
             if end <= expected:
                 self.stats.duplicate_messages += count

@@ -47,6 +47,11 @@ How it sequences
   sequence number in ``first_conflict``): the lines of an A/B feed and a retransmission
   carry the same bytes, so one of the copies lies and the messages delivered may be the
   forged ones. Like a gap, it is a fault (:meth:`SequenceStats.faults`).
+* Data of a session after its confirmed end of session (the receiver's rule: reported
+  on two independent end-of-session packets) is not read, the end being final, and is
+  counted in ``after_end`` (the first in ``first_after_end``): lost messages, a fault.
+  Why: they were dropped with exit 0 and in no count. Test:
+  ``test_moldudp64_sequenced.py::test_data_after_a_confirmed_end_of_session_is_a_fault``.
 
 >>> from tickwire.moldudp64.codec import DownstreamPacket
 >>> from tickwire.net import build_udp_frame
@@ -106,6 +111,13 @@ class SequenceStats:
     conflicts: int = 0
     #: Where the first of them is: "SESSION SEQUENCE".
     first_conflict: str | None = None
+    #: Messages after their session's confirmed end of session, not read: a fault (the
+    #: end is final; the receiver's ``after_end_messages``).
+    after_end: int = 0
+    #: Where the first of them is: "SESSION SEQUENCE".
+    first_after_end: str | None = None
+    #: End-of-session packets the data proved stale (ignored: nothing lost).
+    stale_ends: int = 0
     #: Packets of sessions other than the one asked for.
     other_session_packets: int = 0
     #: Per session: the sequence number it was joined at and the next one after the last
@@ -126,6 +138,8 @@ class SequenceStats:
             "gaps": self.gaps,
             "before_start": self.before_start,
             "conflicts": self.conflicts,
+            "after_end": self.after_end,
+            "stale_ends": self.stale_ends,
             "sessions": {s: {"first": a, "next": b} for s, a, b in self._session_rows()},
             "not_udp": cap.not_udp,
             "other_port": cap.other_port,
@@ -147,6 +161,8 @@ class SequenceStats:
             missing=self.missing,
             conflicts=self.conflicts,
             first_conflict=self.first_conflict,
+            after_end=self.after_end,
+            first_after_end=self.first_after_end,
         )
 
     def text(self) -> str:
@@ -160,6 +176,10 @@ class SequenceStats:
             line += f", {self.before_start:,} before the start dropped"
         if self.conflicts:
             line += f", {self.conflicts:,} copies that differ"
+        if self.after_end:
+            line += f", {self.after_end:,} messages after the end of session dropped"
+        if self.stale_ends:
+            line += f", {self.stale_ends:,} stale ends of session ignored"
         skipped = self.capture.frames - self.capture.packets
         if skipped:
             line += f", {skipped:,} frames without a MoldUDP64 packet"
@@ -273,6 +293,8 @@ class SequencedCapture:
             st.messages += rs.messages
             st.duplicates += rs.duplicate_messages
             st.missing += rs.skipped_messages
+            st.after_end += rs.after_end_messages
+            st.stale_ends += rs.stale_end_of_session
             st.sessions[name] = (starts[name], rx.next_sequence)
 
     def _join(
@@ -307,7 +329,12 @@ class SequencedCapture:
         since = rx.gap_since
         if since is not None and now - since >= self._window:
             yield from self._skip(rx, now)  # the hole expired before this packet came
+        refused = rx.stats.after_end_messages
         yield from self._delivered(rx.receive(mf.udp.payload, mf.timestamp_ns, now), mf)
+        if rx.stats.after_end_messages != refused and self.stats.first_after_end is None:
+            # a capture's session: control characters escaped (it reaches stderr)
+            first = max(pkt.sequence, rx.next_sequence)
+            self.stats.first_after_end = f"{printable(pkt.session)} {first}"
         if rx.buffered >= self._max_held:
             yield from self._skip(rx, now)
 
