@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tickwire.net.stats import nearest_rank
+from tickwire.net.stats import log_bucket, log_bucket_bounds, nearest_rank
 from tickwire.threshold.stats import REFUSAL_REASONS, InstrumentStats, ThresholdStats
 
 __all__ = [
@@ -39,25 +39,16 @@ class ReportError(ValueError):
 
 
 def bucket_index(cycles: int) -> int:
-    """The histogram bucket of a cycle count (the kernel's ``hist_index``)."""
-    c = min(max(cycles, 0), 0xFFFFFFFF)
-    if c < 16:
-        return c
-    msb = c.bit_length() - 1
-    return 16 + (msb - 4) * 16 + ((c >> (msb - 4)) & 0xF)
+    """The histogram bucket of a cycle count (the kernel's ``hist_index``): the project's
+    log-linear scheme (:func:`tickwire.net.stats.log_bucket`) on the kernel's 32 bits."""
+    return log_bucket(min(max(cycles, 0), 0xFFFFFFFF))
 
 
 def bucket_bounds(index: int) -> tuple[int, int]:
     """``[low, high)`` cycle range of a bucket."""
     if not 0 <= index < BUCKETS:
         raise ValueError(f"bucket index {index} out of range 0..{BUCKETS - 1}")
-    if index < 16:
-        return index, index + 1
-    msb = (index - 16) // 16 + 4
-    sub = (index - 16) % 16
-    width = 1 << (msb - 4)
-    low = (1 << msb) | (sub << (msb - 4))
-    return low, low + width
+    return log_bucket_bounds(index)
 
 
 @dataclass(slots=True)

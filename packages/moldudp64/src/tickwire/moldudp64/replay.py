@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tickwire.net.stats import QUANTILES, nearest_rank, percentiles
+from tickwire.net.stats import QUANTILES, log_bucket, log_bucket_bounds, nearest_rank, percentiles
 
 from .capture import MAX_ERRORS, CaptureStats, MoldCapture, faults_text
 from .codec import END_OF_SESSION_COUNT, HEADER_SIZE
@@ -167,12 +167,12 @@ EXACT_TIMING = 100_000
 class Lateness:
     """Send-time errors (actual minus due time, microseconds) in constant memory.
 
-    The first ``exact`` values (:data:`EXACT_TIMING`) are kept as they are (8 bytes each, an ``array``), and
-    their percentiles are exact (the project's nearest rank,
+    The first ``exact`` values (:data:`EXACT_TIMING`) are kept as they are (8 bytes
+    each, an ``array``), and their percentiles are exact (the project's nearest rank,
     :func:`tickwire.net.stats.percentiles`). Every value also goes into a log-linear
-    histogram of nanoseconds: 16 buckets per power of two (the bare-metal kernel's
-    scheme, ``tickwire.baremetal.stats.bucket_index``, which this package cannot import),
-    at most 16 * 64 buckets whatever the run. Beyond ``exact`` values the list is
+    histogram of nanoseconds: 16 buckets per power of two (the project's one scheme,
+    :func:`tickwire.net.stats.log_bucket`, the bare-metal kernel's too), at most 16 * 64
+    buckets whatever the run. Beyond ``exact`` values the list is
     dropped and a percentile is its bucket's upper bound, clamped to the observed
     minimum and maximum: at most one bucket width (6.25 %) above the nearest-rank value,
     never below it; ``max`` stays exact. Why: ``replay`` kept one float per packet sent,
@@ -197,7 +197,7 @@ class Lateness:
         if ns > self.maximum:
             self.maximum = ns
         self.count += 1
-        b = _bucket(ns)
+        b = log_bucket(ns)
         self.buckets[b] = self.buckets.get(b, 0) + 1
         if self.values is not None:
             if len(self.values) < self.exact:
@@ -218,28 +218,11 @@ class Lateness:
             seen += self.buckets[b]
             for k, rank in list(ranks.items()):
                 if seen >= rank:
-                    high = _bucket_high(b)
+                    high = log_bucket_bounds(b)[1] - 1
                     out[k] = max(min(high, self.maximum), self.minimum) / 1000.0
                     del ranks[k]
         out["max"] = self.maximum / 1000.0
         return {k: out[k] for k in ("p50", "p99", "p99_9", "max")}
-
-
-def _bucket(ns: int) -> int:
-    """Log-linear bucket of ``ns`` >= 0: exact below 16, then 16 per power of two."""
-    if ns < 16:
-        return ns
-    msb = ns.bit_length() - 1
-    return 16 + (msb - 4) * 16 + ((ns >> (msb - 4)) & 0xF)
-
-
-def _bucket_high(index: int) -> int:
-    """The largest value of bucket ``index``."""
-    if index < 16:
-        return index
-    msb = (index - 16) // 16 + 4
-    width = 1 << (msb - 4)
-    return (1 << msb) + ((index - 16) % 16) * width + width - 1
 
 
 def replay(

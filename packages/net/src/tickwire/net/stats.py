@@ -19,7 +19,14 @@ import math
 from collections.abc import Sequence
 from typing import TypedDict, TypeVar
 
-__all__ = ["QUANTILES", "Percentiles", "nearest_rank", "percentiles"]
+__all__ = [
+    "QUANTILES",
+    "Percentiles",
+    "log_bucket",
+    "log_bucket_bounds",
+    "nearest_rank",
+    "percentiles",
+]
 
 #: The quantiles :func:`percentiles` reports, by key.
 QUANTILES = {"p50": 0.50, "p99": 0.99, "p99_9": 0.999}
@@ -75,3 +82,35 @@ def percentiles(values: Sequence[_N], *, ordered: bool = False) -> Percentiles:
         max=ranked[-1],
         tail_ratio=round(p999 / p50, 3) if p50 > 0 else None,
     )
+
+
+def log_bucket(value: int) -> int:
+    """The log-linear histogram bucket of ``value`` >= 0: one bucket a value below 16,
+    then 16 buckets per power of two (each at most 1/16, 6.25 %, of its values wide).
+
+    The one scheme of the project's histograms: the bare-metal kernel's cycle histogram
+    (``hist_index`` in its C, decoded by ``tickwire.baremetal.stats.bucket_index``, which
+    clamps to the kernel's 32 bits) and ``tickwire.moldudp64.replay.Lateness`` (send-time
+    errors in constant memory).
+
+    >>> [log_bucket(v) for v in (0, 15, 16, 17, 31, 32, 34)]
+    [0, 15, 16, 17, 31, 32, 33]
+    """
+    if value < 16:
+        return value
+    msb = value.bit_length() - 1
+    return 16 + (msb - 4) * 16 + ((value >> (msb - 4)) & 0xF)
+
+
+def log_bucket_bounds(index: int) -> tuple[int, int]:
+    """``[low, high)``: the values of :func:`log_bucket` bucket ``index`` >= 0.
+
+    >>> log_bucket_bounds(15), log_bucket_bounds(32), log_bucket_bounds(33)
+    ((15, 16), (32, 34), (34, 36))
+    """
+    if index < 16:
+        return index, index + 1
+    msb = (index - 16) // 16 + 4
+    width = 1 << (msb - 4)
+    low = (1 << msb) | (((index - 16) % 16) << (msb - 4))
+    return low, low + width
