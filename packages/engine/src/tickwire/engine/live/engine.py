@@ -1208,6 +1208,7 @@ def _refused(rx: ReceiverStats | None) -> dict[str, int]:
         "jumps_confirmed",
         "stale_end_of_session",
         "after_end_of_session",
+        "after_end_messages",
         "requests_deferred",
         "buffer_dropped",
         "held_dropped",
