@@ -85,10 +85,17 @@ TIFS: list[tuple[str, tuple[v50.TagValue, ...]]] = [
     ("3", _expire(1)),
     ("6", (*_expire(1), *_expire(30))),
     ("6", (*_expire(0), *_expire(2))),
-    ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5), *_expire(1))),
+    ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 0), *_expire(1))),  # MinQty 0: none
     ("6", (v50.TagValue(99, b"xx"), *_expire(2))),
     ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5),)),
+    # a MinQty, which neither runs (0x0D, ``v50.order_terms_reason``): a round lot or not
+    ("0", (v50.TagValue(v50.OptionTag.MIN_QTY, 100),)),
+    ("0", (v50.TagValue(v50.OptionTag.MIN_QTY, 5),)),
 ]
+#: Display: ``Y`` most often, and bytes no table has (0x03 Invalid Display alike on
+#: both, ``v50.order_terms_reason``; ``N`` and ``A`` are left out: the venue's book
+#: models no hidden or attributed order of ours, the exchange's feed does).
+DISPLAYS = ["Y"] * 14 + ["Q", "\x00"]
 
 enters = st.tuples(
     st.just("enter"),
@@ -106,6 +113,7 @@ enters = st.tuples(
     # continuous order.
     st.sampled_from([str(c) for c in v50.Capacity]),
     st.sampled_from(CROSS_TYPES),
+    st.sampled_from(DISPLAYS),
 )
 replaces = st.tuples(
     st.just("replace"),
@@ -114,6 +122,7 @@ replaces = st.tuples(
     st.sampled_from(PRICES),
     st.sampled_from(TIFS),
     st.integers(0, 7),  # as the Enter's
+    st.sampled_from(DISPLAYS),
 )
 cancels = st.tuples(
     st.just("cancel"), st.integers(0, 9), st.sampled_from([0, 1, 50, 99, 100, 150, 10**6])
@@ -192,14 +201,15 @@ def run(flow: list[tuple[Any, ...]]) -> None:
                 if _crosses_ours(tw, side, price):
                     continue
                 msg = enter(ref, price, qty, tif, appendages, side)
-                carried = {"capacity": step[7], "cross_type": step[8]}
+                carried = {"capacity": step[7], "cross_type": step[8], "display": step[9]}
                 tw.send(dataclasses.replace(msg, symbol=step[6], **carried))
             else:
                 orig = _earlier(tw, used, step[1])
                 live = {o.user_ref_num: o for o in tw.venue.live_orders()}
                 if orig in live and _crosses_ours(tw, live[orig].side, price):
                     continue
-                tw.send(replace(orig, ref, qty, price, tif, appendages))
+                msg = replace(orig, ref, qty, price, tif, appendages)
+                tw.send(dataclasses.replace(msg, display=step[6]))
             last = max(last, ref)
             used.append(ref)
         elif kind == "cancel":

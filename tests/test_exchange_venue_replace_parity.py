@@ -268,6 +268,43 @@ def test_a_bad_time_in_force_is_answered_alike_on_both(tif: str, appendages: Any
     _reuse(tw, 3)
 
 
+#: (Display, MinQty appendages, the reason): Display bytes no Enter may carry, and a MinQty
+#: (a round lot or not), which neither venue runs.
+BAD_TERMS: list[tuple[str, Any, v50.RejectReason]] = [
+    ("Q", (), v50.RejectReason.INVALID_DISPLAY),
+    ("\x00", (), v50.RejectReason.INVALID_DISPLAY),
+    ("Z", (), v50.RejectReason.INVALID_DISPLAY),
+    ("Y", (v50.TagValue(v50.OptionTag.MIN_QTY, 100),), v50.RejectReason.INVALID_MIN_QUANTITY),
+    ("Y", (v50.TagValue(v50.OptionTag.MIN_QTY, 150),), v50.RejectReason.INVALID_MIN_QUANTITY),
+]
+
+
+@pytest.mark.parametrize(
+    ("display", "appendages", "reason"),
+    BAD_TERMS,
+    ids=["Q", "NUL", "Z", "MinQty-100", "MinQty-150"],
+)
+def test_a_bad_display_or_a_min_qty_is_answered_alike_on_both(
+    display: str, appendages: Any, reason: v50.RejectReason
+) -> None:
+    """OUCH 5.0's Display is ``Y``, ``N`` or ``A`` (0x03 Invalid Display otherwise), and
+    neither venue runs MinQty ("must be a round lot", 0x0D Invalid Min Quantity):
+    ``v50.order_terms_reason``, the one rule. An Enter is Rejected, nothing trades (a
+    MinQty 100 buy at the offer filled on both); a Replace has invalid details: the
+    original canceled, reason ``Z``, its UserRefNum not consumed. Both accepted and
+    echoed a Display ``Q``."""
+    tw = Twins()
+    msg = dataclasses.replace(_enter(1, ASK, appendages=appendages), display=display)
+    assert tw.send(msg) == [("Rejected", {"user_ref_num": 1, "reason": reason, "cl_ord_id": "C1"})]
+    assert tw.venue.live_orders() == [] and len(list(tw.engine.resting_orders())) == 1  # the offer
+    tw.send(_enter(2))
+    rep = _replace(2, 3, 100, BID - 100, appendages=appendages)
+    answer = tw.send(dataclasses.replace(rep, display=display))
+    assert answer == [("OrderCanceled", {"user_ref_num": 2, "quantity": 100, "reason": "Z"})]
+    assert tw.venue.live_orders() == [] and len(list(tw.engine.resting_orders())) == 1
+    _reuse(tw, 3)
+
+
 def test_gtt_with_expire_time_and_the_other_time_in_force_values_are_taken_on_both() -> None:
     """What the table has is taken: GTX, After Hours, Day; and GTT with an ExpireTime
     appendage, entered or replaced to (field for field: both repeat the appendages)."""

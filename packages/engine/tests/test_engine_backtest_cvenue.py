@@ -69,7 +69,7 @@ _APPENDED = {
     "0/1": ("0", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 1),)),
     "6/1,2": ("6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 1), v50.TagValue(15, 2))),
     "6/0,1": ("6", (v50.TagValue(v50.OptionTag.EXPIRE_TIME, 0), v50.TagValue(15, 1))),
-    "6/m,1": ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5), v50.TagValue(15, 1))),
+    "6/m,1": ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 0), v50.TagValue(15, 1))),  # 0: none
     "6/m": ("6", (v50.TagValue(v50.OptionTag.MIN_QTY, 5),)),
 }
 #: Every OUCH 5.0 Capacity and Cross Type, an Enter's by its UserRefNum: Cross Type ``N``
@@ -344,6 +344,35 @@ def test_engine_backtest_cvenue_an_enter_of_a_cross_type_other_than_n_is_rejecte
     assert _answer_alike(pair, n) == []  # the last UserRefNum was consumed
     out = _answer_alike(pair, dataclasses.replace(n, user_ref_num=ref + 1))
     assert [type(m) for m in out] == [v50.OrderAccepted, v50.OrderExecuted]
+    pair.check()
+
+
+def test_engine_backtest_cvenue_a_bad_display_or_a_min_qty_is_refused_alike() -> None:
+    """An Enter whose Display is any byte but ``Y``, ``N``, ``A`` is Rejected 0x03
+    Invalid Display on both, one with a MinQty other than 0 (which neither venue runs)
+    0x0D Invalid Min Quantity (``v50.order_terms_reason``, given to the ``CVenue``);
+    a Replace with either cancels its original, reason ``Z``, on both. Both accepted
+    and echoed a Display ``Q``; a MinQty 100 buy filled at once."""
+    pair = Pair()
+    pair.itch(("A", 1, "S", 100, PX))  # someone else's offer, which each buy would take
+    ref = 0
+    min_qty = (v50.TagValue(v50.OptionTag.MIN_QTY, 100),)
+    cases = [(chr(b), (), v50.RejectReason.INVALID_DISPLAY) for b in range(256)
+             if chr(b) not in "YNA"]  # fmt: skip
+    cases += [("Y", min_qty, v50.RejectReason.INVALID_MIN_QUANTITY)]
+    for display, appendages, reason in cases:
+        ref += 1
+        enter = v50.EnterOrder(ref, "B", 100, SYM, PX, "0", display, "P", "N", "N", "C",
+                               appendages)  # fmt: skip
+        assert _answer_alike(pair, enter) == [v50.Rejected(pair.t, ref, reason, "C")]
+    assert pair.comp.fills == [] and pair.comp.live_orders() == []
+    for display, appendages, _ in [cases[0], cases[-1]]:
+        ref += 1
+        rest = v50.EnterOrder(ref, "B", 100, SYM, PX - TICK, "0", "Y", "P", "N", "N", "C")
+        assert [type(m) for m in _answer_alike(pair, rest)] == [v50.OrderAccepted]
+        rep = v50.ReplaceOrder(ref, ref + 1, 100, PX - TICK, "0", display, "N", "R", appendages)
+        assert _answer_alike(pair, rep) == [v50.OrderCanceled(pair.t, ref, 100, "Z")]
+    assert pair.comp.live_orders() == []
     pair.check()
 
 

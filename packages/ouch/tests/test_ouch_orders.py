@@ -154,6 +154,51 @@ def test_hosts_reject_an_enter_of_a_cross_type_other_than_continuous(cross_type:
     assert isinstance(acc42, v42.OrderAccepted) and list(host42.live) == ["T3"]
 
 
+@pytest.mark.parametrize(
+    ("display", "min_qty", "reason"),
+    [
+        ("Q", 0, v50.RejectReason.INVALID_DISPLAY),
+        ("\x00", 0, v50.RejectReason.INVALID_DISPLAY),
+        ("Z", 0, v50.RejectReason.INVALID_DISPLAY),  # conformant: an answer's only
+        ("Q", 100, v50.RejectReason.INVALID_DISPLAY),  # Display first
+        ("Y", 100, v50.RejectReason.INVALID_MIN_QUANTITY),  # no venue runs MinQty
+        ("N", 150, v50.RejectReason.INVALID_MIN_QUANTITY),  # "must be a round lot"
+    ],
+    ids=["Q", "NUL", "Z", "Q-and-min-qty", "min-qty-100", "min-qty-150"],
+)
+def test_hosts_refuse_a_bad_display_or_a_min_qty(display: str, min_qty: int, reason: int) -> None:
+    """OUCH 5.0's Enter and Replace Display is ``Y``, ``N`` or ``A``; another byte is
+    0x03 Invalid Display, and a MinQty other than 0 is 0x0D Invalid Min Quantity
+    (``v50.order_terms_reason``, as the simulated exchange answers; 4.2's Display and
+    Minimum Quantity field alike, ``Z``): an Enter Rejected, its UserRefNum (token)
+    consumed; a Replace has invalid details, its original canceled ``Z``. The hosts
+    accepted and echoed any Display. Answers go through the wire."""
+    appendages = (v50.TagValue(v50.OptionTag.MIN_QTY, min_qty),)
+    host = OuchHost50()
+    enter = v50.EnterOrder(1, "B", 100, "AAPL", 1, "0", display, "A", "N", "N", "x", appendages)
+    [out] = [v50.decode_outbound(v50.encode(m)) for m in host.handle(enter, 0)]
+    assert out == v50.Rejected(0, 1, reason, "x") and host.live == {}
+    ok = dataclasses.replace(enter, user_ref_num=2, display="Y", appendages=())
+    assert [type(m) for m in host.handle(dataclasses.replace(ok, user_ref_num=1), 0)] == []
+    [acc] = host.handle(ok, 0)
+    assert isinstance(acc, v50.OrderAccepted)
+    replace = v50.ReplaceOrder(2, 3, 100, 1, "0", display, "N", "y", appendages)
+    assert host.handle(replace, 0) == [v50.OrderCanceled(0, 2, 100, "Z")] and host.live == {}
+    # MinQty 0, "no minimum quantity", is taken
+    zero = dataclasses.replace(ok, user_ref_num=3, appendages=(v50.TagValue(3, 0),))
+    assert [type(m) for m in host.handle(zero, 0)] == [v50.OrderAccepted]
+
+    host42 = OuchHost42()
+    e42 = v42.EnterOrder("T1", "B", 100, "AAPL", 1, 99998, "", display, "A", "N", min_qty, "N", " ")
+    [out42] = [v42.decode_outbound(v42.encode(m)) for m in host42.handle(e42, 0)]
+    assert out42 == v42.Rejected(0, "T1", "Z") and host42.live == {}
+    ok42 = dataclasses.replace(e42, order_token="T2", display="Y", minimum_quantity=0)
+    assert [type(m) for m in host42.handle(ok42, 0)] == [v42.OrderAccepted]
+    r42 = v42.ReplaceOrder("T2", "T3", 100, 1, 99998, display, "N", min_qty)
+    assert host42.handle(r42, 0) == [v42.OrderCanceled(0, "T2", 100, "Z")]
+    assert host42.live == {}
+
+
 def test_ouch_book42_lifecycle_through_host() -> None:
     book, host = OrderBook42(prefix="AB"), OuchHost42()
 
@@ -429,7 +474,8 @@ def test_a_replace_keeps_what_it_does_not_say() -> None:
         return out
 
     expire = v50.TagValue(v50.OptionTag.EXPIRE_TIME, 30)
-    other = v50.TagValue(v50.OptionTag.MIN_QTY, 100)
+    # another appendage the host takes (a MinQty, which it now refuses: 0x0D)
+    other = v50.TagValue(v50.OptionTag.CUSTOMER_TYPE, "N")
     enter = book.enter("B", 300, "AAPL", 1_000_000, time_in_force="6", display="N",
                        appendages=(expire, other))  # fmt: skip
     send(enter)
@@ -447,8 +493,13 @@ def test_a_replace_keeps_what_it_does_not_say() -> None:
     book42, host42 = OrderBook42(), OuchHost42()
     e42 = book42.enter("B", 300, "AAPL", 1_000_000, time_in_force=30, display="N",
                        minimum_quantity=100)  # fmt: skip
-    for a in host42.handle(e42, now=1):
-        book42.on_message(a)
+    # a venue that runs Minimum Quantity accepts it (tickwire's hosts refuse one: Z)
+    assert host42.handle(e42, now=1) == [v42.Rejected(1, e42.order_token, "Z")]
+    book42.on_message(
+        v42.OrderAccepted(1, e42.order_token, "B", 300, "AAPL", 1_000_000, 30, e42.firm, "N",
+                          7, e42.capacity, e42.intermarket_sweep_eligibility, 100,
+                          e42.cross_type, "L", " ")
+    )  # fmt: skip
     r42 = book42.replace(e42.order_token, 300, 999_900)
     assert (r42.time_in_force, r42.display, r42.minimum_quantity) == (30, "N", 100)
     r42b = book42.replace(e42.order_token, 300, 999_900, time_in_force=0)

@@ -1928,6 +1928,10 @@ cdef class CVenue:
     # 0x14), asked of an Enter after _validate: the one statement of it, given by
     # ``compiled_venue``, as the Python venue's _enter.
     cdef object cross_reason
+    # OUCH 5.0's Display and MinQty rule (``tickwire.engine.backtest.venue.order_terms_reason``,
+    # of ``tickwire.ouch.v50.order_terms_reason``: 0x03, 0x0D), asked by _validate after
+    # the Time In Force, as the Python venue's _validate.
+    cdef object terms_reason
     cdef public object _deadlines
     cdef list _deadline_heap
 
@@ -1935,7 +1939,7 @@ cdef class CVenue:
                  order_canceled, order_executed, rejected, enter_order, replace_order,
                  cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price,
                  tif_error, str timeout, wake=None, gtt=None, gtt_deadline=None,
-                 cross_reason=None):
+                 cross_reason=None, terms_reason=None):
         self.books = books
         books.held_to = self  # what the book applies from its reorder window (held)
         self.respond = respond
@@ -1968,6 +1972,9 @@ cdef class CVenue:
         if cross_reason is None:
             raise TypeError("CVenue: cross_reason (tickwire.ouch.v50.cross_type_reason) is needed")
         self.cross_reason = cross_reason
+        if terms_reason is None:
+            raise TypeError("CVenue: terms_reason (venue.order_terms_reason) is needed")
+        self.terms_reason = terms_reason
         self._deadlines = Deadlines()  # of resting GTT orders, by UserRefNum
         self._deadline_heap = self._deadlines.heap  # the hot loops' cheap test
 
@@ -2395,7 +2402,7 @@ cdef class CVenue:
             self._unrest(o)
         return 0
 
-    cdef tuple _validate(self, str symbol, str side, qty, price, tif, appendages):
+    cdef tuple _validate(self, str symbol, str side, qty, price, tif, appendages, display):
         locate = self._locate_of(symbol)
         reasons = self.reasons
         if locate is None:
@@ -2414,6 +2421,12 @@ cdef class CVenue:
         # venue's _validate; Day and IOC, the usual ones, skip the call)
         if tif != self.DAY and tif != self.IOC and self.tif_error(tif, appendages) is not None:
             return None, reasons.OTHER
+        # Display not Y, N, A (0x03) or a MinQty (0x0D): the Python venue's _validate; a
+        # visible order without appendages, the usual one, skips the call
+        if display != "Y" or appendages:
+            terms = self.terms_reason(display, appendages)
+            if terms is not None:
+                return None, terms
         return locate, 0
 
     cdef int _enter(self, msg) except -1:
@@ -2427,7 +2440,8 @@ cdef class CVenue:
         quantity = msg.quantity
         price = msg.price
         tif = msg.time_in_force
-        locate, reason = self._validate(symbol, side, quantity, price, tif, msg.appendages)
+        locate, reason = self._validate(symbol, side, quantity, price, tif, msg.appendages,
+                                        msg.display)
         if locate is not None:  # the Enter's Cross Type, last (the Python venue's _enter)
             cross = self.cross_reason(msg.cross_type)
             if cross is not None:
@@ -2524,7 +2538,7 @@ cdef class CVenue:
         quantity = msg.quantity
         price = msg.price
         locate, _ = self._validate(old.symbol, old.side, quantity, price, msg.time_in_force,
-                                   msg.appendages)
+                                   msg.appendages, msg.display)
         if locate is None:
             # Invalid details: the existing order is taken out of the book (case 2), and
             # the replacement's UserRefNum is not consumed (as the venue's _replace).

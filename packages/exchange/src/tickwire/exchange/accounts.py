@@ -36,7 +36,10 @@ Canceled, reason ``Z``) and the replacement's UserRefNum (4.2: Order Token) is n
 consumed, as the backtest venue answers. A 5.0 Time In Force byte not in the table, or
 GTT without an ExpireTime appendage of 1 to 86,399 seconds, is Rejected 0x0F Other (a
 Replace: invalid details),
-checked after the others (:func:`_time_in_force_reason`). The exchange runs the
+checked after the others (:func:`_time_in_force_reason`), then a Display not ``Y``,
+``N``, ``A`` (0x03 Invalid Display) or a Minimum Quantity other than 0, which the
+exchange does not run (0x0D Invalid Min Quantity; both 4.2 ``Z``; a Replace: invalid
+details): :func:`_terms_reason`. The exchange runs the
 continuous market only (no opening, closing, halt or other cross), so an Enter whose
 Cross Type is not ``N`` is Rejected 0x14 Invalid Cross Order (4.2: ``Z``), its
 UserRefNum (Order Token) consumed, checked after all of those
@@ -514,6 +517,24 @@ def _time_in_force_reason(msg: v50.EnterOrder | v50.ReplaceOrder) -> Reject | No
     return None
 
 
+def _terms_reason(
+    msg: v50.EnterOrder | v50.ReplaceOrder | v42.EnterOrder | v42.ReplaceOrder,
+) -> Reject | None:
+    """Why an Enter or Replace's Display or Minimum Quantity cannot be taken, or None.
+
+    Rule: :func:`tickwire.ouch.v50.order_terms_reason` (a Display not ``Y``, ``N``,
+    ``A``: 0x03 Invalid Display; a MinQty other than 0, which the exchange does not
+    run: 0x0D Invalid Min Quantity; 4.2: ``Z``), of 5.0's MinQty appendage or 4.2's
+    Minimum Quantity field, asked after the Time In Force and before an Enter's Cross
+    Type: an Enter is Rejected, a Replace has invalid details (section 2.2 case 2), as
+    the backtest venue answers. Why: a Display ``Q`` or NUL was accepted and echoed,
+    and MinQty 100 filled 50 shares. Test: ``test_exchange_order_terms.py``.
+    """
+    if isinstance(msg, v42.EnterOrder | v42.ReplaceOrder):
+        return v50.order_terms_reason(msg.display, msg.minimum_quantity)
+    return v50.order_terms_reason(msg.display, v50.min_qty(msg.appendages))
+
+
 class Account50(_AccountBase):
     """An OUCH 5.0 port (see the module docs)."""
 
@@ -558,6 +579,8 @@ class Account50(_AccountBase):
             reason = self._validate(msg.symbol, msg.side, msg.quantity, msg.price)
             if reason is None:
                 reason = _time_in_force_reason(msg)
+            if reason is None:
+                reason = _terms_reason(msg)
             if reason is None:  # the Enter's Cross Type, last (_validate's docs)
                 reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
@@ -619,6 +642,7 @@ class Account50(_AccountBase):
         if (
             self._validate_replace(old.symbol, old.side, msg.quantity, msg.price) is not None
             or _time_in_force_reason(msg) is not None
+            or _terms_reason(msg) is not None
         ):
             # invalid details: the original is canceled, the UserRefNum not consumed (case 2)
             dec = self._cancel_for_replace(old)
@@ -717,6 +741,8 @@ class Account42(_AccountBase):
                 self.ignored += 1
                 return []
             reason = self._validate(msg.stock, msg.buy_sell_indicator, msg.shares, msg.price)
+            if reason is None:
+                reason = _terms_reason(msg)
             if reason is None:  # the Enter's Cross Type, last (_validate's docs)
                 reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
@@ -777,7 +803,10 @@ class Account42(_AccountBase):
         if msg.replacement_order_token in self.records or old is None or old.state != "live":
             self.ignored += 1  # a repeat, or the original is gone: ignored
             return []
-        if self._validate_replace(old.symbol, old.side, msg.shares, msg.price) is not None:
+        if (
+            self._validate_replace(old.symbol, old.side, msg.shares, msg.price) is not None
+            or _terms_reason(msg) is not None
+        ):
             # invalid details: the original is canceled, the token not consumed (case 2)
             dec = self._cancel_for_replace(old)
             return [v42.OrderCanceled(ts, msg.existing_order_token, dec, "Z")] if dec else []

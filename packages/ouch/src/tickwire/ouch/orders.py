@@ -531,6 +531,12 @@ class OuchHost50(_HostDeadlines[int]):
     checked only the quantity and accepted any side, price or Time In Force byte. Test:
     ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
 
+    After those, a Display not ``Y``, ``N``, ``A`` is 0x03 Invalid Display and a MinQty
+    other than 0 (which no tickwire venue runs) 0x0D Invalid Min Quantity
+    (:func:`~tickwire.ouch.v50.order_terms_reason`; a Replace: invalid details), as the
+    exchange answers. Why: the host accepted and echoed a Display ``Q`` or NUL. Test:
+    ``test_ouch_orders.py::test_hosts_refuse_a_bad_display_or_a_min_qty``.
+
     An Enter whose Cross Type is not ``N`` (continuous market) is Rejected 0x14 Invalid
     Cross Order after all of those (:func:`~tickwire.ouch.v50.cross_type_reason`), its
     UserRefNum consumed: the exchange runs no crosses and answers so. A Replace carries
@@ -671,11 +677,14 @@ def _fields_reason50(
     side: str, quantity: int, price: int, msg: v50.EnterOrder | v50.ReplaceOrder
 ) -> v50.RejectReason | None:
     """Why OUCH refuses an order of these fields: :func:`~tickwire.ouch.v50.order_fields_reason`,
-    then a Time In Force :func:`~tickwire.ouch.v50.time_in_force_error` refuses, 0x0F Other
-    (the simulated exchange's order of checks)."""
+    then a Time In Force :func:`~tickwire.ouch.v50.time_in_force_error` refuses, 0x0F Other,
+    then a Display or MinQty :func:`~tickwire.ouch.v50.order_terms_reason` refuses (0x03,
+    0x0D): the simulated exchange's order of checks."""
     reason = v50.order_fields_reason(side, quantity, price)
     if reason is None and v50.time_in_force_error(msg.time_in_force, msg.appendages):
         reason = v50.RejectReason.OTHER
+    if reason is None:
+        reason = v50.order_terms_reason(msg.display, v50.min_qty(msg.appendages))
     return reason
 
 
@@ -822,6 +831,10 @@ class OuchHost42(_HostDeadlines[str]):
     99998, 99999) has no refusal here, nor at the exchange. Why: the host checked only
     the quantity. Test:
     ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
+    Then a Display not ``Y``, ``N``, ``A`` or a Minimum Quantity other than 0 is
+    Rejected ``Z`` (0x03, 0x0D: :func:`~tickwire.ouch.v50.order_terms_reason`; a
+    Replace: invalid details), as the exchange answers. Test:
+    ``test_ouch_orders.py::test_hosts_refuse_a_bad_display_or_a_min_qty``.
     After those, an Enter whose Cross Type is not ``N`` is Rejected ``Z`` (0x14 Invalid
     Cross Order, :func:`~tickwire.ouch.v50.cross_type_reason`; 4.2 names no letter of
     its own for it), its token used, as :class:`OuchHost50` and the exchange answer; a
@@ -874,6 +887,8 @@ class OuchHost42(_HostDeadlines[str]):
                 return []
             self.used_tokens.add(msg.order_token)
             reason = v50.order_fields_reason(msg.buy_sell_indicator, msg.shares, msg.price)
+            if reason is None:  # Display, Minimum Quantity (v50.order_terms_reason)
+                reason = v50.order_terms_reason(msg.display, msg.minimum_quantity)
             if reason is None:  # the Enter's Cross Type, last: no Replace carries one
                 reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
@@ -890,7 +905,10 @@ class OuchHost42(_HostDeadlines[str]):
                 self.ignored += 1
                 return []
             side = old.buy_sell_indicator
-            if v50.order_fields_reason(side, msg.shares, msg.price) is not None:
+            if (
+                v50.order_fields_reason(side, msg.shares, msg.price) is not None
+                or v50.order_terms_reason(msg.display, msg.minimum_quantity) is not None
+            ):
                 # invalid details (case 2): the original is canceled, the token not used
                 del self.live[msg.existing_order_token]
                 return [v42.OrderCanceled(ts, msg.existing_order_token, old.shares, "Z")]

@@ -42,6 +42,7 @@ from ._wire import encode as _encode
 __all__ = [
     "CANCELED_TIMEOUT",
     "CANCELED_USER_REQUESTED",
+    "ENTER_DISPLAYS",
     "EXPIRE_TIME_LIMIT",
     "INBOUND_MIN_LENGTHS",
     "MAX_PRICE",
@@ -89,9 +90,11 @@ __all__ = [
     "expire_time",
     "firm_appendage",
     "lifetime",
+    "min_qty",
     "next_user_ref_num",
     "not_as_entered",
     "order_fields_reason",
+    "order_terms_reason",
     "time_in_force_error",
     "wider_time_in_force",
 ]
@@ -726,6 +729,55 @@ def cross_type_reason(cross_type: object) -> RejectReason | None:
     """
     if cross_type != CrossType.CONTINUOUS:
         return RejectReason.INVALID_CROSS_ORDER
+    return None
+
+
+#: The Display an Enter or Replace Order may carry: OUCH 5.0 sections 2.1 and 2.2 list
+#: ``Y`` visible, ``N`` hidden, ``A`` attributable (``Z`` conformant is an answer's only).
+ENTER_DISPLAYS = (Display.VISIBLE.value, Display.HIDDEN.value, Display.ATTRIBUTABLE.value)
+
+
+def min_qty(appendages: Sequence[TagValue]) -> object:
+    """The value of the first :attr:`OptionTag.MIN_QTY` appendage, or 0: none (Appendix
+    B's default, "0 (zero), no minimum quantity")."""
+    for a in appendages:
+        if a.tag == OptionTag.MIN_QTY:
+            return a.value
+    return 0
+
+
+def order_terms_reason(display: object, minimum_quantity: object) -> RejectReason | None:
+    """The Appendix D reason an Enter (or Replace) Order's Display and MinQty earn, or
+    None when both may be taken.
+
+    Rule, checked in this order: a Display not in :data:`ENTER_DISPLAYS` (``Y``, ``N``,
+    ``A``: another byte, NUL, the answers' ``Z``) is :attr:`RejectReason.INVALID_DISPLAY`
+    (0x03); a MinQty other than 0 is :attr:`~RejectReason.INVALID_MIN_QUANTITY` (0x0D).
+    tickwire's venues do not run Minimum Quantity, as they run no crosses
+    (:func:`cross_type_reason`): Appendix B says only "MinQty must be a round lot. 0
+    (zero), no minimum quantity", so a MinQty that is no round lot is invalid by the
+    spec and one that is would be an order whose condition the venue cannot keep; both
+    are refused with the field's own reason rather than filled below the minimum. 0 (or
+    no MinQty appendage, :func:`min_qty`) is no minimum and is taken. Asked after
+    :func:`time_in_force_error` and before an Enter's :func:`cross_type_reason`: an
+    Enter is Rejected, its UserRefNum (4.2: Order Token) consumed; a Replace (which
+    carries both fields) has invalid details, section 2.2 case 2 (the original
+    canceled, reason ``Z``). OUCH 4.2's Enter and Replace carry the same Display byte
+    and a Minimum Quantity field; a 4.2 port asks this of them and says the reason as
+    its letter (``tickwire.ouch.v42.reject_letter``: ``Z``). The one statement of this
+    rule: the simulated exchange's ``Account50`` and ``Account42``,
+    :class:`~tickwire.ouch.orders.OuchHost50` and ``OuchHost42``, and both backtest
+    venues (``SimulatedVenue._validate``, the compiled ``CVenue``, given it) ask it.
+    Why: they accepted an Enter (Replace) of Display ``Q`` or NUL and echoed it in the
+    Order Accepted, and the exchange took MinQty 100 and filled 50 shares of it. Tests:
+    ``packages/exchange/tests/test_exchange_order_terms.py``,
+    ``test_ouch_orders.py::test_hosts_refuse_a_bad_display_or_a_min_qty``,
+    ``tests/test_exchange_venue_replace_parity.py::test_a_bad_display_or_a_min_qty_is_answered_alike_on_both``.
+    """
+    if display not in ENTER_DISPLAYS:  # (a tuple: == per member, any object)
+        return RejectReason.INVALID_DISPLAY
+    if minimum_quantity != 0:
+        return RejectReason.INVALID_MIN_QUANTITY
     return None
 
 

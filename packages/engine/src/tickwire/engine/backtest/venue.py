@@ -107,6 +107,14 @@ _OWN_REF_BASE = 1 << 60
 _GTT = v50.TimeInForce.GTT.value
 
 
+def order_terms_reason(display: object, appendages: tuple[v50.TagValue, ...]) -> int | None:
+    """An Enter's (Replace's) Display and MinQty appendage asked of the one rule,
+    :func:`tickwire.ouch.v50.order_terms_reason` (0x03 Invalid Display, 0x0D Invalid Min
+    Quantity: the venue runs no minimum quantity): ``SimulatedVenue._validate`` asks it
+    and ``compiled_venue`` gives it to the ``CVenue``, so both answer alike."""
+    return v50.order_terms_reason(display, v50.min_qty(appendages))
+
+
 def gtt_deadline(now: int, appendages: tuple[v50.TagValue, ...]) -> int:
     """The venue time (ns) a GTT order (Time In Force ``6``) accepted or replaced at
     ``now`` with ``appendages`` expires at: ``now`` + its lifetime
@@ -677,6 +685,7 @@ class SimulatedVenue:
         price: int,
         tif: str,
         appendages: tuple[v50.TagValue, ...],
+        display: str,
     ) -> tuple[int | None, int]:
         """(the locate, 0) when an Enter (or a Replace, of its order's symbol and side) may
         go on, else (None, the Appendix D reason).
@@ -689,7 +698,9 @@ class SimulatedVenue:
         closed, 0x07 halted). After these: a Time In Force byte not in OUCH 5.0's table, or GTT
         without an ExpireTime appendage (:func:`tickwire.ouch.v50.time_in_force_error`), is
         0x0F Other (Appendix D has no Time In Force reason): an Enter is Rejected, a Replace
-        has invalid details (section 2.2 case 2, :meth:`_replace`). The compiled
+        has invalid details (section 2.2 case 2, :meth:`_replace`); then a Display not
+        ``Y``, ``N``, ``A`` (0x03) or a MinQty other than 0 (0x0D: the venue runs no
+        minimum quantity), :func:`order_terms_reason`, alike. The compiled
         ``CVenue`` and the simulated exchange's ``Account50`` answer alike. An Enter's
         Cross Type is asked after all of these, by :meth:`_enter` alone (a Replace carries
         none): :func:`tickwire.ouch.v50.cross_type_reason`, 0x14. Why: the venue
@@ -709,6 +720,9 @@ class SimulatedVenue:
             return None, RejectReason.HALTED
         if time_in_force_error(tif, appendages) is not None:
             return None, RejectReason.OTHER
+        terms = order_terms_reason(display, appendages)  # Display, MinQty: 0x03, 0x0D
+        if terms is not None:
+            return None, terms
         return locate, 0
 
     def _enter(self, msg: v50.EnterOrder) -> None:
@@ -717,7 +731,13 @@ class SimulatedVenue:
             return  # a retransmission: ignored (OUCH 5.0 1.2)
         self._last_ref = ref
         locate, reason = self._validate(
-            msg.symbol, msg.side, msg.quantity, msg.price, msg.time_in_force, msg.appendages
+            msg.symbol,
+            msg.side,
+            msg.quantity,
+            msg.price,
+            msg.time_in_force,
+            msg.appendages,
+            msg.display,
         )
         if locate is not None:  # the Enter's Cross Type, last (cross_type_reason's docs)
             cross = cross_type_reason(msg.cross_type)
@@ -800,7 +820,13 @@ class SimulatedVenue:
         if old is None or msg.user_ref_num <= self._last_ref:
             return  # silently ignored (OUCH 5.0 2.2, case 1; 1.2)
         locate, _ = self._validate(
-            old.symbol, old.side, msg.quantity, msg.price, msg.time_in_force, msg.appendages
+            old.symbol,
+            old.side,
+            msg.quantity,
+            msg.price,
+            msg.time_in_force,
+            msg.appendages,
+            msg.display,
         )
         if locate is None:
             # Invalid details: the existing order is taken out of the book (case 2),
@@ -907,4 +933,5 @@ def compiled_venue(
         _GTT,
         gtt_deadline,
         cross_type_reason,
+        order_terms_reason,
     )
