@@ -294,7 +294,8 @@ class _AccountBase:
         and price by :func:`tickwire.ouch.v50.order_fields_reason` (the one statement of
         OUCH's limits, 4.2's being the same), then the trading state
         (:meth:`_trading_reason`); a 5.0 Time In Force after all of these
-        (:func:`_time_in_force_reason`), and an Enter's Cross Type last
+        (:func:`_time_in_force_reason`), then the Display and Minimum Quantity
+        (:func:`_terms_reason`), and an Enter's Cross Type last
         (:func:`tickwire.ouch.v50.cross_type_reason`: not ``N``, 0x14 Invalid Cross
         Order, 4.2 ``Z``; the exchange runs no crosses): the backtest venue's order. A
         Replace carries no Cross Type (its chain keeps the Enter's), so it is asked of

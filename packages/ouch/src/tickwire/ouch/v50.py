@@ -710,7 +710,8 @@ def cross_type_reason(cross_type: object) -> RejectReason | None:
     Type other than ``N`` (:attr:`CrossType.CONTINUOUS`) is
     :attr:`RejectReason.INVALID_CROSS_ORDER`, a :class:`CrossType` member or any other
     byte alike. Asked of an Enter after every other check (the symbol,
-    :func:`order_fields_reason`, the market state, :func:`time_in_force_error`): the
+    :func:`order_fields_reason`, the market state, :func:`time_in_force_error`,
+    :func:`order_terms_reason`): the
     Enter is Rejected and its UserRefNum (4.2: Order Token) consumed, as for the other
     rejects. A Replace carries no Cross Type (the chain keeps its Enter's, which was
     ``N``), so no Replace is asked this and the checks it shares with an Enter keep their

@@ -100,7 +100,15 @@ from tickwire.ouch.v50 import (
     time_in_force_error,
 )
 
-__all__ = ["Fill", "RejectReason", "SimOrder", "SimulatedVenue", "compiled_venue", "gtt_deadline"]
+__all__ = [
+    "Fill",
+    "RejectReason",
+    "SimOrder",
+    "SimulatedVenue",
+    "compiled_venue",
+    "gtt_deadline",
+    "order_terms_reason",
+]
 
 #: Our order reference numbers live far above any the feed uses.
 _OWN_REF_BASE = 1 << 60
