@@ -91,6 +91,12 @@ TIFS: list[tuple[str, tuple[v50.TagValue, ...]]] = [
     # a MinQty, which neither runs (0x0D, ``v50.order_terms_reason``): a round lot or not
     ("0", (v50.TagValue(v50.OptionTag.MIN_QTY, 100),)),
     ("0", (v50.TagValue(v50.OptionTag.MIN_QTY, 5),)),
+    # appendages neither runs (``v50.order_terms_reason``): a reserve order (MaxFloor 50:
+    # 0x04, taken when the order is of 50 shares or fewer, all displayed), a post-only
+    # one (0x0F); and PriceType ``L``, limit, which is no peg and is taken
+    ("0", (v50.TagValue(v50.OptionTag.MAX_FLOOR, 50),)),
+    ("5", (v50.TagValue(v50.OptionTag.POST_ONLY, "P"),)),
+    ("0", (v50.TagValue(v50.OptionTag.PRICE_TYPE, "L"),)),
 ]
 #: Display: ``Y`` most often, and bytes no table has (0x03 Invalid Display alike on
 #: both, ``v50.order_terms_reason``; ``N`` and ``A`` are left out: the venue's book

@@ -351,8 +351,10 @@ def test_engine_backtest_cvenue_a_bad_display_or_a_min_qty_is_refused_alike() ->
     """An Enter whose Display is any byte but ``Y``, ``N``, ``A`` is Rejected 0x03
     Invalid Display on both, one with a MinQty other than 0 (which neither venue runs)
     0x0D Invalid Min Quantity (``v50.order_terms_reason``, given to the ``CVenue``);
-    a Replace with either cancels its original, reason ``Z``, on both. Both accepted
-    and echoed a Display ``Q``; a MinQty 100 buy filled at once."""
+    a Replace with either cancels its original, reason ``Z``, on both; so too a
+    MaxFloor below the quantity (0x04), a peg (0x05), PostOnly ``P`` (0x0F). Both
+    accepted and echoed a Display ``Q``; a MinQty 100 (a MaxFloor 10, a post-only) buy
+    filled at once."""
     pair = Pair()
     pair.itch(("A", 1, "S", 100, PX))  # someone else's offer, which each buy would take
     ref = 0
@@ -360,6 +362,12 @@ def test_engine_backtest_cvenue_a_bad_display_or_a_min_qty_is_refused_alike() ->
     cases = [(chr(b), (), v50.RejectReason.INVALID_DISPLAY) for b in range(256)
              if chr(b) not in "YNA"]  # fmt: skip
     cases += [("Y", min_qty, v50.RejectReason.INVALID_MIN_QUANTITY)]
+    # appendages neither runs (v50.order_terms_reason's table): a reserve order, a peg,
+    # a post-only order (which here would take the offer)
+    T, R = v50.OptionTag, v50.RejectReason
+    cases += [("Y", (v50.TagValue(T.MAX_FLOOR, 10),), R.INVALID_MAX_FLOOR),
+              ("N", (v50.TagValue(T.PRICE_TYPE, "M"),), R.INVALID_PEG_TYPE),
+              ("Y", (v50.TagValue(T.POST_ONLY, "P"),), R.OTHER)]  # fmt: skip
     for display, appendages, reason in cases:
         ref += 1
         enter = v50.EnterOrder(ref, "B", 100, SYM, PX, "0", display, "P", "N", "N", "C",

@@ -174,3 +174,85 @@ def test_display_and_min_qty_come_after_the_time_in_force_and_before_the_cross_t
         reasons.append(answer.reason)
     R = v50.RejectReason
     assert reasons == [R.OTHER, R.INVALID_DISPLAY, R.INVALID_MIN_QUANTITY, R.INVALID_CROSS_ORDER]
+
+
+T = v50.OptionTag
+R = v50.RejectReason
+#: An appendage asking for a condition the exchange does not run, and its Appendix D
+#: reason (``v50.order_terms_reason``'s per-tag table).
+UNRUN = [
+    (T.MAX_FLOOR, 10, R.INVALID_MAX_FLOOR),
+    (T.MAX_FLOOR, 99, R.INVALID_MAX_FLOOR),
+    (T.PRICE_TYPE, "P", R.INVALID_PEG_TYPE),
+    (T.PRICE_TYPE, "m", R.INVALID_PEG_TYPE),
+    (T.PEG_OFFSET, -100, R.INVALID_PEG_TYPE),
+    (T.DISCRETION_PRICE, OFFER + 100, R.OTHER),
+    (T.DISCRETION_PRICE_TYPE, "M", R.INVALID_PEG_TYPE),
+    (T.DISCRETION_PEG_OFFSET, 100, R.INVALID_PEG_TYPE),
+    (T.POST_ONLY, "P", R.OTHER),
+    (T.RANDOM_RESERVES, 100, R.OTHER),
+    (T.ROUTE, "SCAN", R.ROUTING_NOT_ALLOWED),
+    (T.HANDLE_INST, "I", R.INVALID_CROSS_ORDER),
+]
+#: Their "no effect" values (Appendix B's defaults; a MaxFloor of the whole order), and
+#: informational tags, which are taken and trade as a plain order.
+TAKEN = [
+    (T.MAX_FLOOR, 0),
+    (T.MAX_FLOOR, 100),
+    (T.MAX_FLOOR, 500),
+    (T.PRICE_TYPE, "L"),
+    (T.PEG_OFFSET, 0),
+    (T.DISCRETION_PRICE, 0),
+    (T.DISCRETION_PRICE_TYPE, "L"),
+    (T.DISCRETION_PEG_OFFSET, 0),
+    (T.POST_ONLY, "N"),
+    (T.RANDOM_RESERVES, 0),
+    (T.ROUTE, ""),
+    (T.HANDLE_INST, " "),
+    (T.SECONDARY_ORD_REF_NUM, 7),
+    (T.CUSTOMER_TYPE, "R"),
+    (T.TRADE_NOW, "Y"),
+    (T.BBO_WEIGHT_INDICATOR, "3"),
+    (T.GROUP_ID, 12),
+    (T.SHARES_LOCATED, "Y"),
+]
+
+
+@pytest.mark.parametrize(("tag", "value", "reason"), UNRUN, ids=lambda x: str(x))
+def test_ouch50_an_enter_with_an_appendage_the_exchange_does_not_run_is_refused(
+    tag: int, value: object, reason: int
+) -> None:
+    """A reserve (MaxFloor 10 of 100), pegged, discretionary, post-only (which here
+    would take the offer), random-reserve, routed or cross-handled order traded at once
+    as a plain visible limit order; each is Rejected with its tag's Appendix D reason,
+    nothing trades, and a Replace carrying one cancels its original (case 2)."""
+    v = Venue(Account50)
+    v.engine.submit("AAPL", "S", 50, OFFER)
+    msg = dataclasses.replace(enter50(1, OFFER), appendages=(v50.TagValue(tag, value),))
+    out = v.acct.handle(msg)
+    assert out == [v50.Rejected(1, 1, reason, "X")]
+    ouch_encode(out[0])
+    assert v.engine.executions == 0 and v.acct.ledger.positions == {}
+    assert [type(m) for m in v.acct.handle(enter50(2, OFFER - 200))] == [v50.OrderAccepted]
+    out = v.acct.handle(_replace50(2, 3, appendages=(v50.TagValue(tag, value),)))
+    assert out == [v50.OrderCanceled(1, 2, 100, "Z")]
+    v.equal()
+
+
+@pytest.mark.parametrize(("tag", "value"), TAKEN, ids=lambda x: str(x))
+def test_ouch50_an_appendage_of_no_effect_is_taken(tag: int, value: object) -> None:
+    v = Venue(Account50)
+    v.engine.submit("AAPL", "S", 50, OFFER)
+    msg = dataclasses.replace(enter50(1, OFFER), appendages=(v50.TagValue(tag, value),))
+    assert [type(m) for m in v.acct.handle(msg)] == [v50.OrderAccepted, v50.OrderExecuted]
+    assert v.acct.ledger.positions == {"AAPL": 50}
+    v.equal()
+
+
+def test_the_first_refused_appendage_in_wire_order_gives_the_reason() -> None:
+    """Display first, then the appendages in wire order: one rule for every venue."""
+    peg, floor = v50.TagValue(T.PRICE_TYPE, "P"), v50.TagValue(T.MAX_FLOOR, 10)
+    assert v50.order_terms_reason("Q", 100, (peg, floor)) == R.INVALID_DISPLAY
+    assert v50.order_terms_reason("Y", 100, (peg, floor)) == R.INVALID_PEG_TYPE
+    assert v50.order_terms_reason("Y", 100, (floor, peg)) == R.INVALID_MAX_FLOOR
+    assert v50.order_terms_reason("N", 100, (v50.TagValue(T.MAX_FLOOR, 100),)) is None

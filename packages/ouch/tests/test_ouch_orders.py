@@ -199,6 +199,45 @@ def test_hosts_refuse_a_bad_display_or_a_min_qty(display: str, min_qty: int, rea
     assert host42.live == {}
 
 
+@pytest.mark.parametrize(
+    ("tag", "value", "reason"),
+    [
+        (v50.OptionTag.MAX_FLOOR, 10, v50.RejectReason.INVALID_MAX_FLOOR),
+        (v50.OptionTag.PRICE_TYPE, "M", v50.RejectReason.INVALID_PEG_TYPE),
+        (v50.OptionTag.PEG_OFFSET, 5, v50.RejectReason.INVALID_PEG_TYPE),
+        (v50.OptionTag.DISCRETION_PRICE, 2, v50.RejectReason.OTHER),
+        (v50.OptionTag.POST_ONLY, "P", v50.RejectReason.OTHER),
+        (v50.OptionTag.RANDOM_RESERVES, 100, v50.RejectReason.OTHER),
+    ],
+    ids=["max-floor", "midpoint-peg", "peg-offset", "discretion", "post-only", "random-reserves"],
+)
+def test_hosts_refuse_an_appendage_they_do_not_run(tag: int, value: object, reason: int) -> None:
+    """A reserve, pegged, discretionary, post-only or random-reserve order was accepted
+    and rested as a plain limit order; ``v50.order_terms_reason`` now refuses each with
+    its tag's Appendix D reason (an Enter Rejected, a Replace's original canceled
+    ``Z``), while the tag's "no effect" value (MaxFloor of the whole order, PriceType
+    ``L``, PostOnly ``N``) is taken. Answers go through the wire."""
+    appendages = (v50.TagValue(tag, value),)
+    host = OuchHost50()
+    enter = v50.EnterOrder(1, "B", 100, "AAPL", 1, "0", "Y", "A", "N", "N", "x", appendages)
+    [out] = [v50.decode_outbound(v50.encode(m)) for m in host.handle(enter, 0)]
+    assert out == v50.Rejected(0, 1, reason, "x") and host.live == {}
+    ok = dataclasses.replace(enter, user_ref_num=2, appendages=())
+    [acc] = host.handle(ok, 0)
+    assert isinstance(acc, v50.OrderAccepted)
+    replace = v50.ReplaceOrder(2, 3, 100, 1, "0", "Y", "N", "y", appendages)
+    assert host.handle(replace, 0) == [v50.OrderCanceled(0, 2, 100, "Z")] and host.live == {}
+    for n, harmless in enumerate(
+        [
+            (v50.OptionTag.MAX_FLOOR, 100),
+            (v50.OptionTag.PRICE_TYPE, "L"),
+            (v50.OptionTag.POST_ONLY, "N"),
+        ]
+    ):
+        taken = dataclasses.replace(ok, user_ref_num=4 + n, appendages=(v50.TagValue(*harmless),))
+        assert [type(m) for m in host.handle(taken, 0)] == [v50.OrderAccepted]
+
+
 def test_ouch_book42_lifecycle_through_host() -> None:
     book, host = OrderBook42(prefix="AB"), OuchHost42()
 

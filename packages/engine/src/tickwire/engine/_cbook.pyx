@@ -2421,10 +2421,11 @@ cdef class CVenue:
         # venue's _validate; Day and IOC, the usual ones, skip the call)
         if tif != self.DAY and tif != self.IOC and self.tif_error(tif, appendages) is not None:
             return None, reasons.OTHER
-        # Display not Y, N, A (0x03) or a MinQty (0x0D): the Python venue's _validate; a
+        # Display not Y, N, A (0x03) or an appendage not run (MinQty 0x0D, MaxFloor 0x04,
+        # pegs 0x05, ...: v50.order_terms_reason): the Python venue's _validate; a
         # visible order without appendages, the usual one, skips the call
         if display != "Y" or appendages:
-            terms = self.terms_reason(display, appendages)
+            terms = self.terms_reason(display, qty, appendages)
             if terms is not None:
                 return None, terms
         return locate, 0

@@ -37,8 +37,9 @@ consumed, as the backtest venue answers. A 5.0 Time In Force byte not in the tab
 GTT without an ExpireTime appendage of 1 to 86,399 seconds, is Rejected 0x0F Other (a
 Replace: invalid details),
 checked after the others (:func:`_time_in_force_reason`), then a Display not ``Y``,
-``N``, ``A`` (0x03 Invalid Display) or a Minimum Quantity other than 0, which the
-exchange does not run (0x0D Invalid Min Quantity; both 4.2 ``Z``; a Replace: invalid
+``N``, ``A`` (0x03 Invalid Display) or an appendage the exchange does not run, each
+with its own reason (a Minimum Quantity other than 0, 0x0D Invalid Min Quantity; a
+MaxFloor below the quantity, 0x04; a peg, 0x05; ...; all 4.2 ``Z``; a Replace: invalid
 details): :func:`_terms_reason`. The exchange runs the
 continuous market only (no opening, closing, halt or other cross), so an Enter whose
 Cross Type is not ``N`` is Rejected 0x14 Invalid Cross Order (4.2: ``Z``), its
@@ -521,19 +522,22 @@ def _time_in_force_reason(msg: v50.EnterOrder | v50.ReplaceOrder) -> Reject | No
 def _terms_reason(
     msg: v50.EnterOrder | v50.ReplaceOrder | v42.EnterOrder | v42.ReplaceOrder,
 ) -> Reject | None:
-    """Why an Enter or Replace's Display or Minimum Quantity cannot be taken, or None.
+    """Why an Enter or Replace's Display or appendages cannot be taken, or None.
 
     Rule: :func:`tickwire.ouch.v50.order_terms_reason` (a Display not ``Y``, ``N``,
-    ``A``: 0x03 Invalid Display; a MinQty other than 0, which the exchange does not
-    run: 0x0D Invalid Min Quantity; 4.2: ``Z``), of 5.0's MinQty appendage or 4.2's
-    Minimum Quantity field, asked after the Time In Force and before an Enter's Cross
+    ``A``: 0x03 Invalid Display; then an appendage the exchange does not run: a MinQty
+    other than 0, 0x0D Invalid Min Quantity; a MaxFloor below the quantity, 0x04; a
+    peg, 0x05; discretion, PostOnly, RandomReserves, 0x0F; a Route, 0x16; a HandleInst,
+    0x14; 4.2: ``Z``), of 5.0's appendages or 4.2's Minimum Quantity field, asked after the Time In Force and before an Enter's Cross
     Type: an Enter is Rejected, a Replace has invalid details (section 2.2 case 2), as
     the backtest venue answers. Why: a Display ``Q`` or NUL was accepted and echoed,
-    and MinQty 100 filled 50 shares. Test: ``test_exchange_order_terms.py``.
+    MinQty 100 filled 50 shares, and a reserve or post-only order traded as a plain
+    one. Test: ``test_exchange_order_terms.py``.
     """
     if isinstance(msg, v42.EnterOrder | v42.ReplaceOrder):
-        return v50.order_terms_reason(msg.display, msg.minimum_quantity)
-    return v50.order_terms_reason(msg.display, v50.min_qty(msg.appendages))
+        appendages = v50.min_qty_appendages(msg.minimum_quantity)
+        return v50.order_terms_reason(msg.display, msg.shares, appendages)
+    return v50.order_terms_reason(msg.display, msg.quantity, msg.appendages)
 
 
 class Account50(_AccountBase):

@@ -531,11 +531,14 @@ class OuchHost50(_HostDeadlines[int]):
     checked only the quantity and accepted any side, price or Time In Force byte. Test:
     ``test_ouch_orders.py::test_hosts_refuse_an_enter_of_a_bad_side_quantity_price_or_time_in_force``.
 
-    After those, a Display not ``Y``, ``N``, ``A`` is 0x03 Invalid Display and a MinQty
-    other than 0 (which no tickwire venue runs) 0x0D Invalid Min Quantity
-    (:func:`~tickwire.ouch.v50.order_terms_reason`; a Replace: invalid details), as the
-    exchange answers. Why: the host accepted and echoed a Display ``Q`` or NUL. Test:
-    ``test_ouch_orders.py::test_hosts_refuse_a_bad_display_or_a_min_qty``.
+    After those, a Display not ``Y``, ``N``, ``A`` is 0x03 Invalid Display and an
+    appendage no tickwire venue runs earns its own reason (a MinQty other than 0, 0x0D
+    Invalid Min Quantity; a MaxFloor below the quantity, 0x04; a peg, 0x05; a
+    post-only order, 0x0F; ...: :func:`~tickwire.ouch.v50.order_terms_reason`; a
+    Replace: invalid details), as the exchange answers. Why: the host accepted and
+    echoed a Display ``Q`` or NUL, and rested a reserve or post-only order as a plain
+    one. Tests: ``test_ouch_orders.py::test_hosts_refuse_a_bad_display_or_a_min_qty``,
+    ``test_ouch_orders.py::test_hosts_refuse_an_appendage_they_do_not_run``.
 
     An Enter whose Cross Type is not ``N`` (continuous market) is Rejected 0x14 Invalid
     Cross Order after all of those (:func:`~tickwire.ouch.v50.cross_type_reason`), its
@@ -678,13 +681,14 @@ def _fields_reason50(
 ) -> v50.RejectReason | None:
     """Why OUCH refuses an order of these fields: :func:`~tickwire.ouch.v50.order_fields_reason`,
     then a Time In Force :func:`~tickwire.ouch.v50.time_in_force_error` refuses, 0x0F Other,
-    then a Display or MinQty :func:`~tickwire.ouch.v50.order_terms_reason` refuses (0x03,
-    0x0D): the simulated exchange's order of checks."""
+    then :func:`~tickwire.ouch.v50.order_terms_reason` refuses a Display (0x03) or an
+    appendage no venue runs (MinQty 0x0D, MaxFloor 0x04, pegs 0x05, ...): the simulated
+    exchange's order of checks."""
     reason = v50.order_fields_reason(side, quantity, price)
     if reason is None and v50.time_in_force_error(msg.time_in_force, msg.appendages):
         reason = v50.RejectReason.OTHER
     if reason is None:
-        reason = v50.order_terms_reason(msg.display, v50.min_qty(msg.appendages))
+        reason = v50.order_terms_reason(msg.display, quantity, msg.appendages)
     return reason
 
 
@@ -888,7 +892,9 @@ class OuchHost42(_HostDeadlines[str]):
             self.used_tokens.add(msg.order_token)
             reason = v50.order_fields_reason(msg.buy_sell_indicator, msg.shares, msg.price)
             if reason is None:  # Display, Minimum Quantity (v50.order_terms_reason)
-                reason = v50.order_terms_reason(msg.display, msg.minimum_quantity)
+                reason = v50.order_terms_reason(
+                    msg.display, msg.shares, v50.min_qty_appendages(msg.minimum_quantity)
+                )
             if reason is None:  # the Enter's Cross Type, last: no Replace carries one
                 reason = v50.cross_type_reason(msg.cross_type)
             if reason is not None:
@@ -907,7 +913,10 @@ class OuchHost42(_HostDeadlines[str]):
             side = old.buy_sell_indicator
             if (
                 v50.order_fields_reason(side, msg.shares, msg.price) is not None
-                or v50.order_terms_reason(msg.display, msg.minimum_quantity) is not None
+                or v50.order_terms_reason(
+                    msg.display, msg.shares, v50.min_qty_appendages(msg.minimum_quantity)
+                )
+                is not None
             ):
                 # invalid details (case 2): the original is canceled, the token not used
                 del self.live[msg.existing_order_token]

@@ -50,6 +50,7 @@ __all__ = [
     "MAX_USER_REF_NUM",
     "OPTION_TYPES",
     "OUTBOUND_MIN_LENGTHS",
+    "UNRUN_APPENDAGES",
     "AccountQueryRequest",
     "AccountQueryResponse",
     "AiqCanceled",
@@ -91,6 +92,7 @@ __all__ = [
     "firm_appendage",
     "lifetime",
     "min_qty",
+    "min_qty_appendages",
     "next_user_ref_num",
     "not_as_entered",
     "order_fields_reason",
@@ -747,39 +749,104 @@ def min_qty(appendages: Sequence[TagValue]) -> object:
     return 0
 
 
-def order_terms_reason(display: object, minimum_quantity: object) -> RejectReason | None:
-    """The Appendix D reason an Enter (or Replace) Order's Display and MinQty earn, or
-    None when both may be taken.
+def min_qty_appendages(minimum_quantity: int) -> tuple[TagValue, ...]:
+    """OUCH 4.2's Minimum Quantity field as 5.0 appendages, for
+    :func:`order_terms_reason`: a MinQty appendage (0, no minimum, alike)."""
+    return (TagValue(OptionTag.MIN_QTY, minimum_quantity),)
+
+
+#: OUCH 5.0 Appendix B appendages that change how an order trades, which tickwire's
+#: venues do not run: each tag's "no effect" values (its Appendix B default) and the
+#: Appendix D reason any other value earns (:func:`order_terms_reason`). MinQty: 0x0D
+#: Invalid Min Quantity; MaxFloor: 0x04 Invalid Max Floor (also taken: a MaxFloor of the
+#: whole quantity or more, which displays all of it, as the venues do); PriceType,
+#: PegOffset, DiscretionPriceType, DiscretionPegOffset: 0x05 Invalid Peg Type (pegs);
+#: DiscretionPrice, PostOnly, RandomReserves: 0x0F Other (Appendix D names no reason of
+#: their own; 0x1B is for a midpoint post-only price only); HandleInst: 0x14 Invalid
+#: Cross Order (each of its values belongs to a Cross Type other than ``N``); Route:
+#: 0x16 Routing Not Allowed (the venues route nowhere; blank, no route, is taken).
+UNRUN_APPENDAGES: dict[int, tuple[tuple[object, ...], RejectReason]] = {
+    OptionTag.MIN_QTY: ((0,), RejectReason.INVALID_MIN_QUANTITY),
+    OptionTag.MAX_FLOOR: ((0,), RejectReason.INVALID_MAX_FLOOR),
+    OptionTag.PRICE_TYPE: (("L",), RejectReason.INVALID_PEG_TYPE),
+    OptionTag.PEG_OFFSET: ((0,), RejectReason.INVALID_PEG_TYPE),
+    OptionTag.DISCRETION_PRICE: ((0,), RejectReason.OTHER),
+    OptionTag.DISCRETION_PRICE_TYPE: (("L",), RejectReason.INVALID_PEG_TYPE),
+    OptionTag.DISCRETION_PEG_OFFSET: ((0,), RejectReason.INVALID_PEG_TYPE),
+    OptionTag.POST_ONLY: (("N",), RejectReason.OTHER),
+    OptionTag.RANDOM_RESERVES: ((0,), RejectReason.OTHER),
+    OptionTag.ROUTE: (("", "    "), RejectReason.ROUTING_NOT_ALLOWED),
+    OptionTag.HANDLE_INST: ((" ", ""), RejectReason.INVALID_CROSS_ORDER),
+}
+
+
+def order_terms_reason(
+    display: object, quantity: object, appendages: Sequence[TagValue]
+) -> RejectReason | None:
+    """The Appendix D reason an Enter (or Replace) Order's Display and appendages earn,
+    or None when they may be taken.
 
     Rule, checked in this order: a Display not in :data:`ENTER_DISPLAYS` (``Y``, ``N``,
     ``A``: another byte, NUL, the answers' ``Z``) is :attr:`RejectReason.INVALID_DISPLAY`
-    (0x03); a MinQty other than 0 is :attr:`~RejectReason.INVALID_MIN_QUANTITY` (0x0D).
-    tickwire's venues do not run Minimum Quantity, as they run no crosses
-    (:func:`cross_type_reason`): Appendix B says only "MinQty must be a round lot. 0
-    (zero), no minimum quantity", so a MinQty that is no round lot is invalid by the
-    spec and one that is would be an order whose condition the venue cannot keep; both
-    are refused with the field's own reason rather than filled below the minimum. 0 (or
-    no MinQty appendage, :func:`min_qty`) is no minimum and is taken. Asked after
-    :func:`time_in_force_error` and before an Enter's :func:`cross_type_reason`: an
-    Enter is Rejected, its UserRefNum (4.2: Order Token) consumed; a Replace (which
-    carries both fields) has invalid details, section 2.2 case 2 (the original
-    canceled, reason ``Z``). OUCH 4.2's Enter and Replace carry the same Display byte
-    and a Minimum Quantity field; a 4.2 port asks this of them and says the reason as
-    its letter (``tickwire.ouch.v42.reject_letter``: ``Z``). The one statement of this
-    rule: the simulated exchange's ``Account50`` and ``Account42``,
+    (0x03); then each appendage in wire order, the first that asks for a condition the
+    venue cannot keep earning its tag's reason (:data:`UNRUN_APPENDAGES`). Policy: a
+    field whose condition the venue cannot keep is refused with the field's own Appendix
+    D reason rather than filled as if absent; its Appendix B default ("no effect") is
+    taken. Per tag (OUCH 5.0 Appendix B):
+
+    - MinQty (3): 0 taken; else 0x0D Invalid Min Quantity ("must be a round lot": one
+      that is not is invalid, one that is a minimum the venue does not run).
+    - MaxFloor (5): 0, or the whole ``quantity`` or more (all displayed), taken; else
+      0x04 Invalid Max Floor (a reserve order would be displayed whole).
+    - PriceType (6) ``L`` and DiscretionPriceType (10) ``L`` taken; PegOffset (7) and
+      DiscretionPegOffset (11) 0 taken; else 0x05 Invalid Peg Type (no pegs run).
+    - DiscretionPrice (9) 0, PostOnly (12) ``N``, RandomReserves (13) 0 taken; else 0x0F
+      Other (Appendix D has no reason of their own; a post-only order that would take
+      liquidity would have executed).
+    - HandleInst (17) space taken; else 0x14 Invalid Cross Order (every instruction
+      belongs to a Cross Type other than ``N``, which :func:`cross_type_reason` refuses).
+    - Route (14) blank taken; else 0x16 Routing Not Allowed (the venues route nowhere).
+    - Taken whatever the value (informational, or run, or harmless here):
+      SecondaryOrdRefNum (1), Firm (2, asked by the callers' own rule), CustomerType (4,
+      a designation), ExpireTime (15, run: :func:`time_in_force_error`), TradeNow (16:
+      the venues' book never locks), BBO Weight Indicator (18), Display Quantity (22)
+      and Display Price (23, Order Restated only), GroupID (24), SharesLocated (25), and
+      a tag this table does not know.
+
+    Asked after :func:`time_in_force_error` and before an Enter's
+    :func:`cross_type_reason`: an Enter is Rejected, its UserRefNum (4.2: Order Token)
+    consumed; a Replace has invalid details, section 2.2 case 2 (the original canceled,
+    reason ``Z``). OUCH 4.2's Enter and Replace carry the same Display byte and a
+    Minimum Quantity field; a 4.2 port asks this of them, its Minimum Quantity given as
+    a MinQty appendage, and says the reason as its letter
+    (``tickwire.ouch.v42.reject_letter``: ``Z``). The one statement of this rule: the
+    simulated exchange's ``Account50`` and ``Account42``,
     :class:`~tickwire.ouch.orders.OuchHost50` and ``OuchHost42``, and both backtest
     venues (``SimulatedVenue._validate``, the compiled ``CVenue``, given it) ask it.
     Why: they accepted an Enter (Replace) of Display ``Q`` or NUL and echoed it in the
-    Order Accepted, and the exchange took MinQty 100 and filled 50 shares of it. Tests:
+    Order Accepted, the exchange took MinQty 100 and filled 50 shares of it, and a
+    reserve, pegged or post-only order traded as a plain visible limit order. Tests:
     ``packages/exchange/tests/test_exchange_order_terms.py``,
     ``test_ouch_orders.py::test_hosts_refuse_a_bad_display_or_a_min_qty``,
-    ``tests/test_exchange_venue_replace_parity.py::test_a_bad_display_or_a_min_qty_is_answered_alike_on_both``.
+    ``test_ouch_orders.py::test_hosts_refuse_an_appendage_they_do_not_run``,
+    ``tests/test_exchange_venue_replace_parity.py::test_a_bad_display_or_a_min_qty_is_answered_alike_on_both``,
+    ``tests/test_exchange_venue_parity_property.py``.
     """
     if display not in ENTER_DISPLAYS:  # (a tuple: == per member, any object)
         return RejectReason.INVALID_DISPLAY
-    if minimum_quantity != 0:
-        return RejectReason.INVALID_MIN_QUANTITY
+    for a in appendages:
+        rule = UNRUN_APPENDAGES.get(a.tag)
+        if rule is None or a.value in rule[0]:
+            continue
+        if a.tag == OptionTag.MAX_FLOOR and _at_least(a.value, quantity):
+            continue
+        return rule[1]
     return None
+
+
+def _at_least(value: object, quantity: object) -> bool:
+    """``value >= quantity`` for two ints, else False (a MaxFloor of the whole order)."""
+    return isinstance(value, int) and isinstance(quantity, int) and value >= quantity
 
 
 #: The largest UserRefNum (4 bytes, strictly increasing in a session): none follows it.

@@ -115,12 +115,16 @@ _OWN_REF_BASE = 1 << 60
 _GTT = v50.TimeInForce.GTT.value
 
 
-def order_terms_reason(display: object, appendages: tuple[v50.TagValue, ...]) -> int | None:
-    """An Enter's (Replace's) Display and MinQty appendage asked of the one rule,
-    :func:`tickwire.ouch.v50.order_terms_reason` (0x03 Invalid Display, 0x0D Invalid Min
-    Quantity: the venue runs no minimum quantity): ``SimulatedVenue._validate`` asks it
-    and ``compiled_venue`` gives it to the ``CVenue``, so both answer alike."""
-    return v50.order_terms_reason(display, v50.min_qty(appendages))
+def order_terms_reason(
+    display: object, qty: object, appendages: tuple[v50.TagValue, ...]
+) -> int | None:
+    """An Enter's (Replace's) Display, quantity and appendages asked of the one rule,
+    :func:`tickwire.ouch.v50.order_terms_reason` (0x03 Invalid Display, then the first
+    appendage the venue does not run: MinQty 0x0D, MaxFloor below the quantity 0x04,
+    pegs 0x05, discretion, PostOnly, RandomReserves 0x0F, ...):
+    ``SimulatedVenue._validate`` asks it and ``compiled_venue`` gives it to the
+    ``CVenue``, so both answer alike."""
+    return v50.order_terms_reason(display, qty, appendages)
 
 
 def gtt_deadline(now: int, appendages: tuple[v50.TagValue, ...]) -> int:
@@ -707,8 +711,8 @@ class SimulatedVenue:
         without an ExpireTime appendage (:func:`tickwire.ouch.v50.time_in_force_error`), is
         0x0F Other (Appendix D has no Time In Force reason): an Enter is Rejected, a Replace
         has invalid details (section 2.2 case 2, :meth:`_replace`); then a Display not
-        ``Y``, ``N``, ``A`` (0x03) or a MinQty other than 0 (0x0D: the venue runs no
-        minimum quantity), :func:`order_terms_reason`, alike. The compiled
+        ``Y``, ``N``, ``A`` (0x03) or an appendage the venue does not run (MinQty 0x0D,
+        MaxFloor 0x04, pegs 0x05, ...), :func:`order_terms_reason`, alike. The compiled
         ``CVenue`` and the simulated exchange's ``Account50`` answer alike. An Enter's
         Cross Type is asked after all of these, by :meth:`_enter` alone (a Replace carries
         none): :func:`tickwire.ouch.v50.cross_type_reason`, 0x14. Why: the venue
@@ -728,7 +732,7 @@ class SimulatedVenue:
             return None, RejectReason.HALTED
         if time_in_force_error(tif, appendages) is not None:
             return None, RejectReason.OTHER
-        terms = order_terms_reason(display, appendages)  # Display, MinQty: 0x03, 0x0D
+        terms = order_terms_reason(display, qty, appendages)  # Display, appendages
         if terms is not None:
             return None, terms
         return locate, 0
