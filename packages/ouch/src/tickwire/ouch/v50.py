@@ -91,7 +91,6 @@ __all__ = [
     "expire_time",
     "firm_appendage",
     "lifetime",
-    "min_qty",
     "min_qty_appendages",
     "next_user_ref_num",
     "not_as_entered",
@@ -738,15 +737,6 @@ def cross_type_reason(cross_type: object) -> RejectReason | None:
 #: The Display an Enter or Replace Order may carry: OUCH 5.0 sections 2.1 and 2.2 list
 #: ``Y`` visible, ``N`` hidden, ``A`` attributable (``Z`` conformant is an answer's only).
 ENTER_DISPLAYS = (Display.VISIBLE.value, Display.HIDDEN.value, Display.ATTRIBUTABLE.value)
-
-
-def min_qty(appendages: Sequence[TagValue]) -> object:
-    """The value of the first :attr:`OptionTag.MIN_QTY` appendage, or 0: none (Appendix
-    B's default, "0 (zero), no minimum quantity")."""
-    for a in appendages:
-        if a.tag == OptionTag.MIN_QTY:
-            return a.value
-    return 0
 
 
 def min_qty_appendages(minimum_quantity: int) -> tuple[TagValue, ...]:
