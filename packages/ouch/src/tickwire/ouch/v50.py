@@ -974,13 +974,17 @@ def not_as_entered(
     return None
 
 
+def _option(appendages: Sequence[TagValue], tag: OptionTag) -> TagValue | None:
+    """The first appendage of ``tag``, or None: the message has none. The one lookup of
+    :func:`firm_appendage`, :func:`answer_firm` and :func:`expire_time`."""
+    return next((a for a in appendages if a.tag == tag), None)
+
+
 def firm_appendage(appendages: Sequence[TagValue]) -> str:
     """The value of the first :attr:`OptionTag.FIRM` appendage, or ``""``: none (the
     account's default firm, as a blank Firm is)."""
-    for a in appendages:
-        if a.tag == OptionTag.FIRM:
-            return a.value if isinstance(a.value, str) else ""
-    return ""
+    a = _option(appendages, OptionTag.FIRM)
+    return a.value if a is not None and isinstance(a.value, str) else ""
 
 
 def answer_firm(answer: object) -> str | None:
@@ -989,10 +993,10 @@ def answer_firm(answer: object) -> str | None:
     named = getattr(answer, "firm", None)
     if isinstance(named, str):
         return named
-    for a in getattr(answer, "appendages", ()):
-        if a.tag == OptionTag.FIRM:
-            return a.value if isinstance(a.value, str) else repr(a.value)
-    return None
+    a = _option(getattr(answer, "appendages", ()), OptionTag.FIRM)
+    if a is None:
+        return None
+    return a.value if isinstance(a.value, str) else repr(a.value)
 
 
 #: ExpireTime ("Seconds to live") must be less than this: the seconds in a day.
@@ -1007,10 +1011,8 @@ def expire_time(appendages: Sequence[TagValue]) -> int | None:
     the simulated exchange's ``Account50`` cancels such an order that many seconds after
     it was accepted (its ``expire``).
     """
-    for a in appendages:
-        if a.tag == OptionTag.EXPIRE_TIME:
-            return a.value if isinstance(a.value, int) else None
-    return None
+    a = _option(appendages, OptionTag.EXPIRE_TIME)
+    return a.value if a is not None and isinstance(a.value, int) else None
 
 
 def replace_keeps_expire_time(kept_time_in_force: object, time_in_force: object) -> bool:
