@@ -716,3 +716,92 @@ def test_the_books_keep_the_display_the_venue_accepted() -> None:
     b50.on_message(v50.OrderPriorityUpdate(3, r50.user_ref_num, 999_900, "Y", 9))
     b42.on_message(v42.OrderPriorityUpdate(3, e42.order_token, 1_000_000, "Y", 9))
     assert b50.orders[r50.user_ref_num].display == b42.orders[e42.order_token].display == "Y"
+
+
+def test_a_replace_keeps_the_display_the_venue_accepted() -> None:
+    """A replace that gives no Display re-sends the one the venue holds: the Order
+    Accepted's (Replaced's) Display ("the accepted display on the order", OUCH 5.0 section
+    3; 4.2 alike), then an Order Priority Update's "new display", when a Replace may carry
+    it (``Y``, ``N``, ``A``: ``v50.ENTER_DISPLAYS``). A conformant ``Z`` (an answer's only,
+    refused 0x03 in a Replace, whose original the venue would cancel) or a distrusted
+    answer's Display leaves the one sent. Before, the book re-sent the Display it had sent:
+    a visible order the venue accepted hidden came back visible at each replace."""
+    b50, b42 = OrderBook50(), OrderBook42()
+    e50 = b50.enter("B", 100, "AAPL", 1_000_000, display="Y")
+    e42 = b42.enter("B", 100, "AAPL", 1_000_000, display="Y")
+    b50.on_message(_accept50(e50, display="N"))
+    b42.on_message(_accept42(e42, display="N"))
+    r50 = b50.replace(e50.user_ref_num, 100, 999_900)
+    r42 = b42.replace(e42.order_token, 100, 999_900)
+    assert (r50.display, r42.display) == ("N", "N")
+    # the replacement answered attributable, then a Priority Update says visible
+    b50.on_message(v50.OrderReplaced(2, e50.user_ref_num, r50.user_ref_num, "B", 100, "AAPL",
+                                     999_900, "0", "A", 8, "A", "N", "N", "L", r50.cl_ord_id))  # fmt: skip
+    assert b50.replace(r50.user_ref_num, 100, 999_800).display == "A"
+    b50.on_message(v50.OrderPriorityUpdate(3, r50.user_ref_num, 999_900, "Y", 9))
+    assert b50.replace(r50.user_ref_num, 100, 999_800).display == "Y"
+    assert b50.replace(r50.user_ref_num, 100, 999_800, display="N").display == "N"  # given
+    # conformant (an answer's only) and a distrusted answer: the Display sent
+    z = b50.enter("B", 100, "AAPL", 1_000_000, display="N")
+    b50.on_message(_accept50(z, display="Z"))
+    assert b50.replace(z.user_ref_num, 100, 999_900).display == "N"
+    bad = b42.enter("B", 100, "AAPL", 1_000_000, display="Y", capacity="A")
+    b42.on_message(_accept42(bad, display="N", capacity="P"))
+    assert b42.tracker.distrusted == 1
+    assert b42.replace(bad.order_token, 100, 999_900).display == "Y"
+
+
+def test_the_books_distrust_an_answer_of_another_minimum_quantity() -> None:
+    """An Order Accepted (Replaced) echoes the Minimum Quantity as entered (OUCH 4.2's
+    field; 5.0's MinQty appendage, when the answer repeats one: ``v50.answer_min_qty``):
+    OUCH lists it among no accepted values that may differ, so another (a minimum of 100
+    on an order sent with none) is counted in ``tracker.distrusted`` by both books, by the
+    one rule ``v50.not_as_entered``; the Enter's (the Replace's) own value, or a 5.0 answer
+    repeating none, is not. Before, neither book compared it."""
+    b50, b42 = OrderBook50(), OrderBook42()
+    mq = v50.TagValue(v50.OptionTag.MIN_QTY, 100)
+    same50 = b50.enter("B", 100, "AAPL", 1_000_000, appendages=(mq,))
+    b50.on_message(_accept50(same50, appendages=(mq,)))
+    quiet50 = b50.enter("B", 100, "AAPL", 1_000_000, appendages=(mq,))
+    b50.on_message(_accept50(quiet50))  # repeats none: nothing to compare
+    none50 = b50.enter("B", 100, "AAPL", 1_000_000)
+    b50.on_message(_accept50(none50, appendages=(dataclasses.replace(mq, value=0),)))
+    same42 = b42.enter("B", 100, "AAPL", 1_000_000, minimum_quantity=100)
+    b42.on_message(_accept42(same42))
+    assert (b50.tracker.distrusted, b42.tracker.distrusted) == (0, 0)
+    o50 = b50.enter("B", 100, "AAPL", 1_000_000)
+    o42 = b42.enter("B", 100, "AAPL", 1_000_000)
+    b50.on_message(_accept50(o50, appendages=(mq,)))
+    b42.on_message(_accept42(o42, minimum_quantity=100))
+    assert (b50.tracker.distrusted, b42.tracker.distrusted) == (1, 1)
+    # a replacement is compared with its Replace's Minimum Quantity
+    r42 = b42.replace(same42.order_token, 100, 999_900, minimum_quantity=200)
+    b42.on_message(v42.OrderReplaced(2, r42.replacement_order_token, "B", 100, "AAPL", 999_900,
+                                     r42.time_in_force, "", "Y", 8, "A", "N", 100, "N", "L",
+                                     same42.order_token, " "))  # fmt: skip
+    assert b42.tracker.distrusted == 2, "MinQty 100 for a replace of 200"
+
+
+def test_a_4_2_time_in_force_of_a_day_or_more_is_judged_as_seconds() -> None:
+    """OUCH 4.2's Time In Force is a number of seconds but for 0 (IOC), 99998 (market
+    hours) and 99999 (system hours): any other value, a day (86,400) or more too, is
+    seconds (``v42.lifetime``, as the exchange expires it). An answer is wider only as
+    5.0's rule says (``v50.wider_time_in_force`` on the terms of the same scope): more
+    seconds than sent, or anything for IOC, or system hours for market hours; fewer
+    seconds, or seconds for system hours (a pair the spec does not order), are the
+    venue's word. 5.0's ExpireTime limit (below a day) is 5.0's, not 4.2's. Before, a
+    value of a day or more was distrusted as "out of range" whenever it was not the one
+    sent: 90,000 s accepted for 95,000 s sent, or for system hours."""
+    taken = [(95_000, 90_000), (v42.TIF_SYSTEM_HOURS, 90_000), (v42.TIF_SYSTEM_HOURS, 86_400),
+             (100_000, 86_400), (90_000, 30), (v42.TIF_MARKET_HOURS, 100_000)]  # fmt: skip
+    for sent, accepted in taken:
+        assert v42.answered_time_in_force(sent, accepted) == accepted, (sent, accepted)
+    wider = [(30, 86_400), (86_400, 90_000), (v42.TIF_IOC, 90_000),
+             (v42.TIF_MARKET_HOURS, v42.TIF_SYSTEM_HOURS)]  # fmt: skip
+    for sent, accepted in wider:
+        assert isinstance(v42.answered_time_in_force(sent, accepted), str), (sent, accepted)
+    book = OrderBook42()
+    e = book.enter("B", 100, "AAPL", 1_000_000, time_in_force=95_000)
+    book.on_message(_accept42(e, time_in_force=90_000))
+    assert book.tracker.distrusted == 0
+    assert book.replace(e.order_token, 100, 999_900).time_in_force == 90_000

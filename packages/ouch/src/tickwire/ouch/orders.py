@@ -100,7 +100,9 @@ class _ClientBook(Generic[K]):
     @staticmethod
     def _kept(terms: Any, field: str, given: Any, default: Any) -> Any:
         """A Replace's ``field``: as ``given``, else as ``terms`` (the Enter or last
-        Replace of the order, :attr:`_terms`) said it (``default`` when there are none).
+        Replace of the order, with the Time In Force and Display the venue accepted:
+        :attr:`_terms`, :func:`_answered50`, :func:`_with_display`) said it (``default``
+        when there are none).
 
         Rule: what a Replace Order does not say is kept from the order it replaces, as the
         engine's order manager keeps it: its Time In Force, Display, Intermarket Sweep
@@ -179,7 +181,10 @@ class _ClientBook(Generic[K]):
             if isinstance(terms, str):
                 self.tracker.distrust(change, terms)
             elif not change.distrust:
-                self._terms[key] = terms
+                self._terms[key] = _with_display(terms, msg.display)
+        elif isinstance(msg, _DISPLAY_UPDATES) and not change.distrust and key in self._terms:
+            # (a Priority Update priced worse than the limit, or of no live order, is not)
+            self._terms[key] = _with_display(self._terms[key], msg.display)
         if change.order is not None and not change.order.is_open:
             self._forget_terms(key)  # over: nothing to replace
         for ended in change.cascaded:
@@ -224,18 +229,41 @@ class _ClientBook(Generic[K]):
 
 #: The answers whose terms a client book checks against the Enter or Replace sent.
 _TERMS_ANSWERS = (v50.OrderAccepted, v50.OrderReplaced, v42.OrderAccepted, v42.OrderReplaced)
+#: The other answers naming the Display the venue now holds ("the new display").
+_DISPLAY_UPDATES = (v50.OrderPriorityUpdate, v42.OrderPriorityUpdate)
+
+
+def _with_display(terms: Any, display: str) -> Any:
+    """``terms`` (an order's Enter or last Replace, :attr:`_ClientBook._terms`) with the
+    Display the venue named, what a later replace that gives none re-sends.
+
+    Rule: the Display of an Order Accepted or Replaced the book trusts ("the accepted
+    display on the order", which may differ from the entered, OUCH 5.0 section 3; 4.2
+    alike), then of an Order Priority Update ("the new display for the order") not
+    distrusted, is the order's, when a Replace Order may carry it (``Y``, ``N``, ``A``:
+    :data:`tickwire.ouch.v50.ENTER_DISPLAYS`); another (5.0's conformant ``Z``, an
+    answer's only, which a Replace would have refused with 0x03 and its original
+    canceled) leaves the Display the order holds in :attr:`_ClientBook._terms`. Why:
+    ``replace`` re-sent the Display the book had sent, not the one the venue accepted, so
+    a visible order accepted hidden was made visible again by a replace of its price
+    alone. Test: ``test_ouch_orders.py::test_a_replace_keeps_the_display_the_venue_accepted``."""
+    if display == terms.display or display not in v50.ENTER_DISPLAYS:
+        return terms
+    return dataclasses.replace(terms, display=display)
 
 
 def _not_as_entered(request: Any, entered: Any, answer: Any, firm: str) -> str | None:
     """Why ``answer`` does not echo the fields of the order as entered (the chain's Enter
     ``entered``: Capacity, Cross Type, ``firm``; the Enter's or Replace's ``request``:
-    Intermarket Sweep Eligibility), or None: :func:`tickwire.ouch.v50.not_as_entered`,
-    the order manager's rule, for both versions."""
+    Intermarket Sweep Eligibility, Minimum Quantity), or None:
+    :func:`tickwire.ouch.v50.not_as_entered`, the order manager's rule, for both versions."""
     if entered is None:
         return None
+    sent_min = v50.answer_min_qty(request)  # a 5.0 request with no MinQty: 0, none
     return v50.not_as_entered(
-        answer, entered.capacity, request.intermarket_sweep_eligibility, entered.cross_type, firm
-    )
+        answer, entered.capacity, request.intermarket_sweep_eligibility, entered.cross_type,
+        firm, sent_min if isinstance(sent_min, int) else 0,
+    )  # fmt: skip
 
 
 def _answered50(
@@ -796,7 +824,7 @@ class OrderBook42(_ClientBook[str]):
         """The 4.2 rule of :meth:`_ClientBook._apply`, 5.0's where the fields match: as
         entered (:func:`tickwire.ouch.v50.not_as_entered`, the Enter's Firm field), then
         the Time In Force (:func:`tickwire.ouch.v42.answered_time_in_force`, 5.0's
-        :func:`~tickwire.ouch.v50.answered_terms` on the terms of the same scope): the
+        :func:`~tickwire.ouch.v50.wider_time_in_force` on the terms of the same scope): the
         one the venue accepted becomes the order's, what a later :meth:`replace` keeps.
         Test: ``test_ouch_orders.py::test_the_4_2_book_keeps_the_time_in_force_the_venue_accepted``."""
         request: v42.EnterOrder | v42.ReplaceOrder = self._terms[key]

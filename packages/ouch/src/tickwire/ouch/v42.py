@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from ._wire import CHAR, U32, U64, Message, Registry, alpha
 from ._wire import encode as _encode
-from .v50 import OptionTag, RejectReason, TagValue, TimeInForce, answered_terms
+from .v50 import OptionTag, RejectReason, TagValue, TimeInForce, wider_time_in_force
 
 __all__ = [
     "INBOUND_LENGTHS",
@@ -88,23 +88,28 @@ def answered_time_in_force(sent: int, accepted: int) -> int | str:
     ``accepted`` answers the Enter (Replace) sent with ``sent``; or why the answer is
     distrusted (a ``str``), the order keeping ``sent``.
 
-    Rule: OUCH 5.0's, :func:`tickwire.ouch.v50.answered_terms` (the accepted Time In Force
-    is "equal to or shorter in scope"), asked of the 5.0 terms of the same scope: IOC (0)
-    as IOC, market hours (99998) as Day, system hours (99999) as GTX, N seconds as GTT
-    with an ExpireTime of N. So IOC accepted as anything else, market hours as system
-    hours, or more seconds than sent are wider and distrusted, and so is a value out of
-    the range an order is sent with (seconds of a day or more, or above 99999, unless
-    they are the ones sent); fewer seconds, system hours as market hours, and pairs the
-    spec does not order (seconds and market hours) are the venue's word and the order's
-    from then on, what a later Replace keeps. Why: ``OrderBook42`` kept the Time In Force
-    sent whatever the answer said, and distrusted none. Test:
-    ``test_ouch_orders.py::test_the_4_2_book_keeps_the_time_in_force_the_venue_accepted``.
+    Rule: OUCH 5.0's "equal to or shorter in scope" (:func:`tickwire.ouch.v50.wider_time_in_force`,
+    the rule of :func:`~tickwire.ouch.v50.answered_terms`), asked of the 5.0 terms of the
+    same scope: IOC (0) as IOC, market hours (99998) as Day, system hours (99999) as GTX,
+    N seconds as GTT with an ExpireTime of N. So IOC accepted as anything else, market
+    hours as system hours, or more seconds than sent are wider and distrusted; fewer
+    seconds, system hours as market hours, and pairs the spec does not order (seconds and
+    market or system hours) are the venue's word and the order's from then on, what a
+    later Replace keeps. Every 4-byte value is a 4.2 Time In Force: any but 0, 99998 and
+    99999 is a number of seconds (:func:`lifetime`, as the venues expire it), a day
+    (86,400) or more too, so none is out of range: 5.0's ExpireTime limit (below a day,
+    :func:`~tickwire.ouch.v50.time_in_force_error`) is 5.0's and not asked here. Why:
+    ``OrderBook42`` kept the Time In Force sent whatever the answer said, and distrusted
+    none; then it distrusted every value of a day or more not the one sent, as out of
+    5.0's range (90,000 s accepted for 95,000 s sent, or for system hours). Tests:
+    ``test_ouch_orders.py::test_the_4_2_book_keeps_the_time_in_force_the_venue_accepted``,
+    ``test_ouch_orders.py::test_a_4_2_time_in_force_of_a_day_or_more_is_judged_as_seconds``.
     """
     if accepted == sent:
         return sent
-    terms = answered_terms(*_sent_as_v50(sent), *_as_v50(accepted))
-    if isinstance(terms, str):
-        return f"Time In Force {accepted} for an order sent with {sent} (as 5.0: {terms})"
+    wider = wider_time_in_force(*_sent_as_v50(sent), *_as_v50(accepted))
+    if wider is not None:
+        return f"Time In Force {accepted} for an order sent with {sent} (as 5.0: {wider})"
     return accepted
 
 

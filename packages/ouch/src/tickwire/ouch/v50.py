@@ -82,6 +82,7 @@ __all__ = [
     "TagValue",
     "TimeInForce",
     "answer_firm",
+    "answer_min_qty",
     "answered_terms",
     "cl_ord_id_for",
     "cross_type_reason",
@@ -932,6 +933,7 @@ def not_as_entered(
     intermarket_sweep_eligibility: str,
     cross_type: str,
     firm: str = "",
+    min_qty: int = 0,
 ) -> str | None:
     """Why an Order Accepted's (Order Replaced's) ``answer`` does not echo the order as it
     was entered, or None: it does.
@@ -961,6 +963,16 @@ def not_as_entered(
     every Accepted and Replaced, with the chain's Enter, and count another value in
     ``tracker.distrusted``. Why: the client books compared none of these. Tests:
     ``test_ouch_orders.py::test_the_books_distrust_an_answer_not_as_entered``.
+
+    The Minimum Quantity (``min_qty``: the Enter's or the Replace's, 4.2's field or 5.0's
+    MinQty appendage, OptionTag 3; 0, none, when a 5.0 request carries no MinQty) is
+    compared last: the answer's (:func:`answer_min_qty`: 4.2's field, or a repeated MinQty
+    appendage; a 5.0 answer repeating none has none to compare) must be it. OUCH names it
+    among no accepted values that may differ (Appendix B: "0 (zero), no minimum
+    quantity"), and another minimum is an order that trades, or does not, on terms never
+    sent. Why: neither client book compared it, in either version (the 4.2 Accepted's
+    Minimum Quantity field and the 5.0 repeated MinQty were taken silently). Test:
+    ``test_ouch_orders.py::test_the_books_distrust_an_answer_of_another_minimum_quantity``.
     """
     sent_fields = (capacity, intermarket_sweep_eligibility, cross_type)
     for name, sent in zip(AS_ENTERED, sent_fields, strict=True):
@@ -971,6 +983,9 @@ def not_as_entered(
         named = answer_firm(answer)
         if named is not None and named.rstrip(" ") != firm.rstrip(" "):
             return f"firm {named!r} for an order entered with {firm!r}"
+    shown = answer_min_qty(answer)
+    if shown is not None and shown != min_qty:
+        return f"minimum quantity {shown!r} for an order entered with {min_qty!r}"
     return None
 
 
@@ -997,6 +1012,18 @@ def answer_firm(answer: object) -> str | None:
     if a is None:
         return None
     return a.value if isinstance(a.value, str) else repr(a.value)
+
+
+def answer_min_qty(msg: object) -> int | str | bytes | None:
+    """The Minimum Quantity an OUCH message carries: OUCH 4.2's ``minimum_quantity``
+    field, or the value of 5.0's first :attr:`OptionTag.MIN_QTY` appendage; None when a
+    5.0 message carries none (for a request: 0, no minimum). Asked of the requests and
+    the answers alike (:func:`not_as_entered`)."""
+    named = getattr(msg, "minimum_quantity", None)
+    if isinstance(named, int):
+        return named
+    a = _option(getattr(msg, "appendages", ()), OptionTag.MIN_QTY)
+    return None if a is None else a.value
 
 
 #: ExpireTime ("Seconds to live") must be less than this: the seconds in a day.
