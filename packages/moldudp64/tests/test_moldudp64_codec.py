@@ -115,6 +115,30 @@ def test_a_header_running_past_2_64_is_refused(
     assert str(event.error) == str(info.value)  # the receiver's words: the same
 
 
+@settings(max_examples=200, deadline=None)
+@given(sessions, st.integers(2, 40), st.data())  # one message fits at 2^64 - 1
+def test_a_packet_running_past_2_64_is_not_built(
+    session: str, count: int, data: st.DataObject
+) -> None:
+    """``DownstreamPacket.build`` refuses a packet whose ``count`` messages from
+    ``sequence`` would run past sequence number 2^64 - 1 with the one-line reason every
+    reader gives (``SequenceOverflow``, a ``ValueError``: ``check_sequence_range``); at
+    2^64 exactly it builds, as do a heartbeat and an end of session at 2^64 - 1. Before,
+    it built packets the codec and the receiver refuse."""
+    top = 1 << 64
+    seq = data.draw(st.integers(top - count + 1, top - 1), label="sequence")
+    msgs = tuple(b"x" for _ in range(count))
+    with pytest.raises(ValueError) as info:
+        DownstreamPacket(session, seq, msgs).build()
+    assert isinstance(info.value, SequenceOverflow)
+    assert str(info.value) == f"{count} messages from sequence {seq} run past 2^64 - 1 (at byte 10)"
+    assert "\n" not in str(info.value)
+    whole = DownstreamPacket(session, top - count, msgs)
+    assert parse_downstream(whole.build()) == whole
+    for edge in (DownstreamPacket.heartbeat, DownstreamPacket.end_of_session_packet):
+        assert parse_downstream(edge(session, top - 1).build()) == edge(session, top - 1)
+
+
 def test_heartbeat_and_end_of_session() -> None:
     hb = DownstreamPacket.heartbeat("SESSION001", 42)
     assert hb.is_heartbeat and hb.count == 0 and hb.next_sequence == 42

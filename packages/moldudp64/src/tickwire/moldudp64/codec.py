@@ -238,7 +238,14 @@ class DownstreamPacket:
         return self.sequence + len(self.messages)
 
     def build(self) -> bytes:
-        """The packet's wire bytes (validated: session, sequence range, counts, lengths)."""
+        """The packet's wire bytes (validated: session, sequence range, counts, lengths).
+
+        Rule: a packet whose messages would run past sequence number 2^64 - 1 (sequence +
+        count > 2^64) is not built: :class:`~tickwire.moldudp64.errors.SequenceOverflow`
+        (a ``ValueError``), the codec's and the receiver's rule and words
+        (:func:`check_sequence_range`). Why: it was built, and every reader refuses it,
+        so a publisher numbering past the top sent packets no receiver takes. Test:
+        ``test_moldudp64_codec.py::test_a_packet_running_past_2_64_is_not_built``."""
         if self.end_of_session and self.messages:
             raise MoldError("an end-of-session packet carries no messages")
         if not 0 <= self.sequence <= _U64_MAX:
@@ -246,6 +253,8 @@ class DownstreamPacket:
         count = len(self.messages)
         if count > MAX_MESSAGE_COUNT:
             raise MoldError(f"{count} messages do not fit in one packet (max {MAX_MESSAGE_COUNT})")
+        if self.sequence + count > _SEQ_LIMIT:
+            check_sequence_range(self.sequence, count)
         session = encode_session(self.session)
         if self.end_of_session:
             return _pack_header(session, self.sequence, END_OF_SESSION_COUNT)
