@@ -4,13 +4,16 @@ front ends (5.0 and 4.2) over SoupBinTCP with login, with the stock OUCH clients
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
 from tickwire.engine.book import BookManager
 from tickwire.exchange import Exchange, ExchangeConfig, MatchingEngine
 from tickwire.itch import read
+from tickwire.moldudp64 import RequestPacket
 from tickwire.moldudp64.aio import run
+from tickwire.moldudp64.publisher import ServerConfig
 from tickwire.ouch import v42, v50
 from tickwire.ouch.client import OuchClient
 from tickwire.soupbintcp.aio import LoginRejectedError
@@ -274,3 +277,41 @@ def test_a_dropped_ouch_connection_loses_the_requests_read_with_the_order() -> N
     ex = run(main())
     assert ex.account50.entered == [1], "the requests behind the dropping one were lost"
     assert ex.ouch_drops == 1 and ex.ouch_lost == 2
+
+
+def test_the_rerequest_server_runs_the_configured_limits() -> None:
+    """``ExchangeConfig.rerequest`` is the feed's re-request server's config: with a burst
+    of 1 request per address, the second of two requests from one address is refused
+    (``rate_limited``) and the first answered with at most ``max_count`` messages; with
+    none, the server is the publisher's own, of the moldudp64 defaults in the feed's
+    packet size. Before, ``Exchange.start`` replaced the publisher's server by one of the
+    default config: no limit could be set."""
+    limits = ServerConfig(max_count=2, rate=0.001, burst=1)
+
+    async def main(rerequest: ServerConfig | None) -> Exchange:
+        ex = await Exchange.start(ExchangeConfig(feed_target=("127.0.0.1", 9), rerequest=rerequest))
+        try:
+            ex.open_market()  # System Event messages: sequence 1 onwards
+            loop = asyncio.get_running_loop()
+            for _ in range(2):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                    u.sendto(RequestPacket("TWFEED0001", 1, 3).build(), ex.rerequest_address)
+            assert ex.feed is not None
+            end = loop.time() + 5
+            while ex.feed.server.stats.requests < 2 and loop.time() < end:
+                await asyncio.sleep(0.01)
+        finally:
+            await ex.close()
+        return ex
+
+    ex = run(main(limits))
+    assert ex.feed is not None and ex.feed.server.config is limits
+    got = ex.feed.server.stats
+    assert (got.requests, got.answered, got.rate_limited, got.messages_sent) == (2, 1, 1, 2)
+    default = run(main(None))
+    assert default.feed is not None
+    assert default.feed.server.config == ServerConfig(
+        max_payload=default.feed.publisher.config.max_payload
+    )
+    stats = default.feed.server.stats
+    assert (stats.requests, stats.answered, stats.messages_sent) == (2, 2, 6)

@@ -53,7 +53,7 @@ from tickwire.itch import Message
 from tickwire.itch import encode as itch_encode
 from tickwire.moldudp64.aio import MoldPublisher
 from tickwire.moldudp64.events import Address
-from tickwire.moldudp64.publisher import PublisherConfig, RequestServer
+from tickwire.moldudp64.publisher import PublisherConfig, ServerConfig
 from tickwire.ouch import OuchError, v42, v50
 from tickwire.ouch import encode as ouch_encode
 from tickwire.ouch.deadlines import DeadlineTimer
@@ -98,6 +98,17 @@ class ExchangeConfig:
     ouch_session: str = "TWOUCH0001"
     flush_interval: float = 0.0005
     faults: Faults = Faults()
+    #: The limits of the feed's MoldUDP64 re-request server (most messages a request is
+    #: answered with, requests per address, answer bytes for all requesters: the
+    #: ``ServerConfig`` fields). None: ``MoldPublisher.create``'s, the moldudp64 defaults
+    #: (2,000 messages a request, 50 + 200/s requests per address, 1 MB + 10 MB/s of
+    #: answers) in packets of the feed's ``max_payload``. Rule: the exchange's server is
+    #: the one its publisher was made with, of this config. Why: ``Exchange.start``
+    #: replaced the publisher's server by one of the default config, so no limit could be
+    #: set (and a feed packet size other than the default would have been answered in
+    #: default-size packets). Test:
+    #: ``test_exchange_server.py::test_the_rerequest_server_runs_the_configured_limits``.
+    rerequest: ServerConfig | None = None
 
 
 class FaultyPublisher(MoldPublisher):
@@ -179,16 +190,17 @@ class Exchange:
         self = cls(config)
         f = config.faults
         pub_cfg = PublisherConfig(config.feed_session, flush_interval=config.flush_interval)
+        # answers to re-requests are never faulted (FaultyPublisher faults the feed line
+        # only); they are limited by config.rerequest (ExchangeConfig.rerequest)
         feed = await FaultyPublisher.create(
-            pub_cfg, config.feed_target, request_bind=(config.host, config.rerequest_port)
+            pub_cfg,
+            config.feed_target,
+            request_bind=(config.host, config.rerequest_port),
+            server_config=config.rerequest,
         )
         assert isinstance(feed, FaultyPublisher)
         feed.faults = f
         feed.rng = random.Random(f.seed)
-        # answers to re-requests are never faulted (FaultyPublisher faults the feed line
-        # only); they are limited as any RequestServer's (moldudp64 ServerConfig defaults:
-        # 50 + 200/s requests per address, 1 MB + 10 MB/s of answers for all requesters)
-        feed.server = RequestServer(pub_cfg.session, feed.publisher.store)
         self.feed = feed
         self.ouch50 = SoupServerRunner(self._soup(), self._on_ouch50)
         self.ouch50_port = await self.ouch50.start(config.host, config.ouch50_port)
