@@ -1078,6 +1078,74 @@ def test_undecodable_feed_messages_are_counted_and_logged_a_few_times(
     assert lines[-1].endswith("(later ones are counted only)")
 
 
+def test_undecodable_ouch_answers_are_counted_and_the_session_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hostile OUCH exchange sequences messages no OUCH 5.0 decoder reads: an unknown
+    type, an Order Accepted of one byte, an empty message, a short Order Executed. Each
+    is counted (``ouch.undecodable``) and logged, the engine stays armed on the same
+    connection, and an order it enters afterwards reaches the exchange."""
+    from tickwire.soupbintcp.packets import (
+        LoginAccepted,
+        LoginRequest,
+        UnsequencedData,
+        build_packet,
+        data_packet,
+    )
+
+    junk = (b"?junk", b"A", b"", b"E" + bytes(5))
+
+    async def main() -> tuple[dict[str, Any], int, bool]:
+        entered = asyncio.Event()
+        logins = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal logins
+            login = await _read_client_packet(reader)
+            assert isinstance(login, LoginRequest)
+            writer.write(build_packet(LoginAccepted("OUCH01", 1)))
+            if login.requested_sequence_number == 0:  # the engine's probe of the history
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                    await _read_client_packet(reader)  # its logout
+                writer.close()
+                return
+            logins += 1
+            writer.write(b"".join(data_packet("S", j) for j in junk))
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while True:  # until the engine logs out
+                    packet = await _read_client_packet(reader)
+                    if isinstance(packet, UnsequencedData) and isinstance(
+                        v50.decode_inbound(packet.message), v50.EnterOrder
+                    ):
+                        entered.set()
+            writer.close()
+
+        server, eng = await _taker_against(handle)
+        await eng.start()
+        try:
+            for _ in range(300):
+                if eng.snapshot()["ouch"]["undecodable"] == len(junk):
+                    break
+                await asyncio.sleep(0.01)
+            eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entered.wait(), 5)
+            snap = eng.snapshot()
+        finally:
+            await eng.shutdown()
+            server.close()
+            await server.wait_closed()
+        return snap, logins, entered.is_set()
+
+    with caplog.at_level(logging.ERROR, logger="tickwire.engine.live"):
+        snap, logins, entered = run(main())
+    assert snap["ouch"]["undecodable"] == len(junk)
+    assert snap["armed"] is True and entered
+    assert logins == 1 and snap["ouch"]["connections"] == 1
+    lines = [m for m in caplog.messages if m.startswith("undecodable OUCH message")]
+    assert len(lines) == min(len(junk), LOGGED_UNDECODABLE)
+
+
 def test_a_forged_session_name_reaches_the_log_escaped(caplog: pytest.LogCaptureFixture) -> None:
     """Packets of a session named ESC [ 2 J ESC [ H, then a differing copy of the first:
     the kill-switch warning names the session as a literal. On the old code the control
