@@ -6,6 +6,7 @@ loopback (bounded: one connection, a few seconds at most)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 
@@ -334,3 +335,95 @@ def test_a_session_name_in_the_resume_warning_is_escaped(caplog: pytest.LogCaptu
         client.receive_data(accepted(evil, 10), 3.0)
     (line,) = [r.getMessage() for r in caplog.records if "will not be replayed" in r.getMessage()]
     assert repr(evil) in line and "\x1b" not in line
+
+
+# ------------------------------------------------------------ a login nobody answers
+def test_a_server_that_heartbeats_but_never_answers_the_login_is_timed_out() -> None:
+    """Heartbeats keep a logged-in link alive, not an unanswered Login Request: the old
+    client waited in ``login_sent`` for as long as they came."""
+    client = ClientSession("USER01", "pw", timeout=5.0)
+    client.connect(0.0)
+    client.data_to_send()
+    heartbeat = b"\x00\x01H"
+    for t in (1.0, 2.0, 3.0, 4.0, 4.9):
+        assert client.receive_data(heartbeat, t) == []
+        assert client.timer(t) == []
+    assert client.next_deadline() == 5.0
+    events = client.receive_data(heartbeat, 5.0) + client.timer(5.0)
+    assert events == [Closed("login timeout: no answer to the Login Request in 5 s")]
+    assert client.state is SessionState.CLOSED and client.next_deadline() is None
+    client.connection_lost()
+    client.connect(6.0)  # the next connection asks again, and has its own 5 s
+    assert login_request(client).requested_sequence_number == 1
+    assert client.timer(10.9) == []
+
+
+def test_an_answered_login_is_timed_by_the_heartbeats_alone() -> None:
+    client = ClientSession("USER01", "pw", timeout=5.0)
+    client.connect(0.0)
+    client.data_to_send()
+    client.receive_data(accepted("S1", 1), 4.0)
+    for t in (6.0, 8.0, 10.0):  # the server heartbeats, the login is long answered
+        assert client.receive_data(b"\x00\x01H", t) == []
+        assert client.timer(t) == []
+    assert client.state is SessionState.LOGGED_IN
+
+
+def test_soup_client_closes_a_connection_whose_login_went_unanswered() -> None:
+    """``connect`` timed out and left the connection open, the core waiting for the
+    answer: the next ``connect`` raised "already connected" inside ``connection_made``
+    and timed out too, a second connection leaked."""
+
+    async def main() -> None:
+        peers: list[asyncio.StreamReader] = []
+        done = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peers.append(reader)
+            await reader.read(100)  # the Login Request
+            if len(peers) > 1:  # the second connection is answered
+                writer.write(accepted("S1", 1))
+            while not done.is_set() and not writer.is_closing() and not reader.at_eof():
+                writer.write(b"\x00\x01H")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), 0.1)
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = SoupClient(ClientSession("USER01", "pw"), "127.0.0.1", port, reconnect=False)
+        try:
+            with pytest.raises(TimeoutError):
+                await client.connect(timeout=1.0)
+            assert await asyncio.wait_for(peers[0].read(), 3.0) == b""  # closed: EOF
+            accepted_ = await client.connect(timeout=3.0)
+            assert accepted_.session == "S1" and len(peers) == 2
+        finally:
+            done.set()
+            await client.close()
+            server.close()
+            await server.wait_closed()
+
+    run(main())
+
+
+def test_a_packet_trickled_a_byte_at_a_time_does_not_keep_a_dead_link_alive() -> None:
+    """Silence is counted in packets: the old client restarted its timeout at every byte,
+    so a server stuck part-way through a packet, a byte now and then, was never timed
+    out (a 65,535-byte packet at a byte every 14 s: ten days)."""
+    client = logged_in(timeout=5.0)  # Login Accepted at 0.5
+    stuck = struct.pack(">H", 1000) + b"S"
+    events: list[object] = []
+    for i, t in enumerate((1.0, 2.0, 3.0, 4.0, 5.0, 5.4, 5.6)):
+        events += client.receive_data(stuck[i : i + 1] or b"x", t) + client.timer(t)
+    assert events == [Closed("heartbeat timeout: nothing from the server")]
+    assert client.state is SessionState.CLOSED
+
+
+def test_a_packet_split_across_reads_restarts_the_timeout_once_whole() -> None:
+    client = logged_in(timeout=5.0)
+    packet = data_packet("S", b"slow")
+    assert client.receive_data(packet[:3], 4.0) == []
+    assert client.receive_data(packet[3:], 5.4) == [Message(b"slow", 1)]
+    assert client.timer(10.3) == []  # 5 s from the whole packet, not from its first byte
+    assert client.timer(10.4) == [Closed("heartbeat timeout: nothing from the server")]

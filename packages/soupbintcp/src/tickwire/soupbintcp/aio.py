@@ -223,7 +223,10 @@ class SoupClient:
 
     async def connect(self, timeout: float = 5.0) -> Accepted:
         """Open a TCP connection and log in, retrying "S" (see the class docs);
-        ``timeout`` bounds each attempt."""
+        ``timeout`` bounds each attempt: a login unanswered by then raises
+        ``TimeoutError`` with the connection closed (the core's login timeout,
+        :meth:`ClientSession.timer`, sooner). Test: ``test_soupbintcp_hostile_server.py::
+        test_soup_client_closes_a_connection_whose_login_went_unanswered``."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.busy_retry_for
         delay = self.reconnect_delay
@@ -252,7 +255,17 @@ class SoupClient:
         self._login = loop.create_future()
         self._disconnected.clear()
         await loop.create_connection(lambda: _ClientProtocol(self), self.host, self.port)
-        return await asyncio.wait_for(self._login, timeout)
+        try:
+            return await asyncio.wait_for(self._login, timeout)
+        except TimeoutError:
+            # unanswered in ``timeout``: this connection is given up, as the core gives it
+            # up at its own login timeout (ClientSession.timer); left open, the core still
+            # awaited the answer and the next connect could not log in
+            proto = self._proto
+            if proto is not None and proto.transport is not None:
+                proto.transport.abort()
+                self._lost(proto)
+            raise
 
     def send(self, message: bytes) -> None:
         """Send an Unsequenced Data packet (raises SessionError when not logged in)."""

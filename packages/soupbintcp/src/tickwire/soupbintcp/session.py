@@ -299,6 +299,7 @@ class ClientSession(StateMachine):
         self._check_from: int | None = None
         self._last_recv = 0.0
         self._last_send = 0.0
+        self._login_sent = 0.0  # when connect sent the Login Request (timer's login rule)
         self._on: dict[type[Packet], Callable[[Any], list[Event]]] = {
             SequencedData: self._on_sequenced,
             UnsequencedData: lambda p: [Message(p.message, None)],
@@ -341,6 +342,7 @@ class ClientSession(StateMachine):
         self._out += data
         self._last_send = now
         self._last_recv = now
+        self._login_sent = now
 
     def send_message(self, message: bytes, now: float) -> None:
         """Queue an Unsequenced Data packet (only once logged in)."""
@@ -369,6 +371,8 @@ class ClientSession(StateMachine):
             return None
         if self.can_send(ClientHeartbeat):
             return min(self._last_recv + self.timeout, self._last_send + self.heartbeat_interval)
+        if self.state is SessionState.LOGIN_SENT:  # the login's own deadline comes first
+            return self._login_sent + self.timeout
         return self._last_recv + self.timeout
 
     def hold_timeout(self, now: float) -> None:
@@ -378,9 +382,22 @@ class ClientSession(StateMachine):
         self._last_recv = now
 
     def timer(self, now: float) -> list[Event]:
-        """Heartbeats and the dead-peer timeout."""
+        """Heartbeats, the dead-peer timeout and the login timeout.
+
+        Rule: the server answers the Login Request (Login Accepted or Rejected) within
+        :attr:`timeout` of :meth:`connect`, or the connection is closed (``"login
+        timeout: ..."``); heartbeats and Debug packets do not extend it. Why: they kept
+        a client whose login a server never answered waiting in ``login_sent`` for as
+        long as they came, and ``SoupClient.connect`` gave up on it with the connection
+        still open. Test: ``test_soupbintcp_hostile_server.py::
+        test_a_server_that_heartbeats_but_never_answers_the_login_is_timed_out``.
+        """
         if not self.reading:
             return []
+        if self.state is SessionState.LOGIN_SENT and now - self._login_sent >= self.timeout:
+            return self._close(
+                f"login timeout: no answer to the Login Request in {self.timeout:g} s"
+            )
         if now - self._last_recv >= self.timeout:
             return self._close("heartbeat timeout: nothing from the server")
         if self.can_send(ClientHeartbeat) and now - self._last_send >= self.heartbeat_interval:
@@ -388,15 +405,24 @@ class ClientSession(StateMachine):
         return []
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Frame and handle the server's bytes; returns the events.
+
+        Rule: the heartbeat timeout restarts at a whole packet, not at every byte (the
+        spec's "neither data nor heartbeats" are packets). Why: a server stuck part-way
+        through a packet that sent a byte now and then was never timed out. Test:
+        ``test_soupbintcp_hostile_server.py::
+        test_a_packet_trickled_a_byte_at_a_time_does_not_keep_a_dead_link_alive``.
+        """
         if not self.reading:
             return []
-        self._last_recv = now
         events: list[Event] = []
         framing: PacketError | None = None
         try:
             bodies: Sequence[bytes] = self._framer.feed(data)
         except PacketError as exc:  # the packets before the bad length first
             bodies, framing = exc.bodies, exc
+        if bodies:
+            self._last_recv = now
         # Each packet: the table says whether it is legal now and what state follows
         # (looked up in this state's row, kept at hand by _go); _on does what it means.
         for body in bodies:
