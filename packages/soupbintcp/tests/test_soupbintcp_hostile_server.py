@@ -21,11 +21,12 @@ from tickwire.soupbintcp import (
     Message,
     SessionError,
     SessionState,
+    SoupServer,
     StreamDiverged,
     build_packet,
     parse_client_packet,
 )
-from tickwire.soupbintcp.aio import SoupClient, run
+from tickwire.soupbintcp.aio import SoupClient, SoupServerRunner, run
 from tickwire.soupbintcp.packets import data_packet
 
 
@@ -427,3 +428,51 @@ def test_a_packet_split_across_reads_restarts_the_timeout_once_whole() -> None:
     assert client.receive_data(packet[3:], 5.4) == [Message(b"slow", 1)]
     assert client.timer(10.3) == []  # 5 s from the whole packet, not from its first byte
     assert client.timer(10.4) == [Closed("heartbeat timeout: nothing from the server")]
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_a_reconnect_while_the_application_holds_the_reading_logs_in_and_pauses(
+    loop: str,
+) -> None:
+    """The link drops while the queue is full (the reading paused). The old client paused
+    the new connection in ``connection_made``, before its login was answered: on
+    asyncio's loop every attempt timed out unanswered; on uvloop the pause was not
+    honoured there at all and the client read the rest of the stream into the queue.
+    Now the login is read, then the reading pauses: the queue stays near its bound and
+    every message comes once, in order."""
+    count, bound = 100_000, 2_000
+
+    async def main() -> None:
+        core = SoupServer({"USER01": "pw"}, heartbeat_interval=0.1)
+        for i in range(count):
+            core.publish(b"message %06d" % i)
+        runner = SoupServerRunner(core)
+        port = await runner.start()
+        session = ClientSession("USER01", "pw", heartbeat_interval=0.1, timeout=2.0)
+        client = SoupClient(session, "127.0.0.1", port, max_queued=bound, reconnect_delay=0.05)
+        try:
+            await client.connect()
+            for _ in range(200):  # bounded: 2 s
+                if client.pauses:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.pauses == 1
+            client.drop()
+            await client.wait_disconnected()
+            await client.wait_logged_in(timeout=4.0)  # read while paused: not timed out
+            await asyncio.sleep(0.5)  # time to read the whole stream, were it read
+            held = client.messages.qsize()
+            assert held < count // 4, held  # a read or two past the bound, not the stream
+            assert client.connections == 2
+            for i in range(count):
+                msg = await client.receive(timeout=2.0)
+                assert (msg.sequence_number, msg.data) == (i + 1, b"message %06d" % i)
+            assert client.connections == 2 and client.messages.empty()
+        finally:
+            await client.close()
+            await runner.close()
+
+    if loop == "uvloop":
+        run(main())
+    else:
+        asyncio.run(main())

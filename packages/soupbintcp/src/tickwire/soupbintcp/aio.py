@@ -149,7 +149,13 @@ class SoupClient:
     the application, not the server, holds the reading
     (:meth:`ClientSession.hold_timeout`). Why: the queue was unbounded, so a client
     that never called :meth:`receive` held every message of the day. Test:
-    ``test_soupbintcp_aio.py::test_messages_nobody_receives_pause_the_reading``.
+    ``test_soupbintcp_aio.py::test_messages_nobody_receives_pause_the_reading``. A
+    connection made while the queue is still full reads until its login is answered,
+    then pauses. Why: paused from ``connection_made``, it never read the Login Accepted
+    (asyncio's loop: every reconnect timed out), or, on uvloop, which does not honour a
+    pause there, never paused (the rest of the stream read into the queue). Test:
+    ``test_soupbintcp_hostile_server.py::
+    test_a_reconnect_while_the_application_holds_the_reading_logs_in_and_pauses``.
     """
 
     def __init__(
@@ -354,8 +360,8 @@ class SoupClient:
         self._rejected = False
         self.last_close_reason = None
         self.connections += 1
-        if self._paused and proto.transport is not None:  # still full: read nothing yet
-            proto.transport.pause_reading()
+        # still full (self._paused): the reading pauses once the login is answered
+        # (_dispatch, Accepted), not here: the answer must be read
         self.core.connect(self.loop.time())
         self._flush()
         self._arm()
@@ -441,6 +447,9 @@ class SoupClient:
             kept.append(ev)
             if isinstance(ev, Accepted):
                 self._accepted.set()
+                transport = self._proto.transport if self._proto else None
+                if self._paused and transport is not None and not transport.is_closing():
+                    transport.pause_reading()  # still full: the login read, nothing more
                 if self.connections > 1 and self.on_reconnect is not None:
                     # synchronously, before anything else can be sent on the new link:
                     # a resend must precede newer orders (UserRefNums only increase)
