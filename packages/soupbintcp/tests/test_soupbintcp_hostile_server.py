@@ -476,3 +476,40 @@ def test_a_reconnect_while_the_application_holds_the_reading_logs_in_and_pauses(
         run(main())
     else:
         asyncio.run(main())
+
+
+def test_soup_client_leaves_a_server_that_goes_silent_after_login_and_logs_in_again() -> None:
+    """A server that accepts the login, then sends nothing: the adapter's timer closes the
+    connection after the client's timeout (1 s) and the client logs in again."""
+
+    async def main() -> None:
+        logins: list[float] = []
+        loop = asyncio.get_running_loop()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(100)  # the Login Request
+            logins.append(loop.time())
+            writer.write(accepted("S1", 1))
+            with contextlib.suppress(ConnectionError):
+                await reader.read()  # silent, until the client closes
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = SoupClient(ClientSession("USER01", "pw", timeout=1.0), "127.0.0.1", port)
+        try:
+            await client.connect()
+            for _ in range(400):  # bounded: 4 s
+                if len(logins) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(logins) >= 2, logins
+            assert logins[1] - logins[0] >= 0.99  # not before the timeout
+            reasons = [e.reason for e in client.events if isinstance(e, Closed)]
+            assert reasons[0] == "heartbeat timeout: nothing from the server"
+        finally:
+            await client.close()
+            server.close()
+            await server.wait_closed()
+
+    run(main())
