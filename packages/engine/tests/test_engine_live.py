@@ -1146,6 +1146,62 @@ def test_undecodable_ouch_answers_are_counted_and_the_session_goes_on(
     assert len(lines) == min(len(junk), LOGGED_UNDECODABLE)
 
 
+def test_an_ouch_link_that_cannot_be_restored_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The OUCH exchange drops the link and closes every connection after (a gateway
+    that does not come back): once the client's reconnect tries are used up, the kill
+    switch trips, one line says why (INFO: nothing was open), and
+    ``ouch.reconnect_failed`` says so. The old
+    engine stayed armed: its orders were queued for a resend that never came."""
+    from tickwire.soupbintcp.packets import LoginAccepted, LoginRequest, build_packet
+
+    async def main() -> tuple[dict[str, Any], int, int]:
+        drop = asyncio.Event()
+        opened = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal opened
+            opened += 1
+            if opened > 2:  # the probe, then the engine's login: every later one closed
+                writer.close()
+                return
+            login = await _read_client_packet(reader)
+            assert isinstance(login, LoginRequest)
+            writer.write(build_packet(LoginAccepted("OUCH01", 1)))
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                if login.requested_sequence_number == 0:  # the probe of the history
+                    await _read_client_packet(reader)  # its logout
+                else:
+                    await drop.wait()
+            writer.close()
+
+        server, eng = await _taker_against(handle)
+        await eng.start()
+        try:
+            assert eng.client is not None and eng.runner.risk.armed
+            eng.client.max_reconnect_attempts = 3
+            drop.set()
+            for _ in range(300):  # bounded: 3 s (the tries wait 0.05, 0.1, 0.2 s)
+                if not eng.runner.risk.armed:
+                    break
+                await asyncio.sleep(0.01)
+            snap = eng.snapshot()
+            trips = eng.kill_trips
+        finally:
+            await eng.shutdown()
+            server.close()
+            await server.wait_closed()
+        return snap, trips, opened
+
+    with caplog.at_level(logging.INFO, logger="tickwire.engine.live"):
+        snap, trips, opened = run(main())
+    assert snap["armed"] is False and trips == 1 and opened == 2 + 3
+    assert snap["ouch"]["reconnect_failed"] == "could not reconnect after 3 attempts"
+    (line,) = [m for m in caplog.messages if "could not be restored" in m]
+    assert "kill switch tripped" in line
+
+
 def test_a_forged_session_name_reaches_the_log_escaped(caplog: pytest.LogCaptureFixture) -> None:
     """Packets of a session named ESC [ 2 J ESC [ H, then a differing copy of the first:
     the kill-switch warning names the session as a literal. On the old code the control

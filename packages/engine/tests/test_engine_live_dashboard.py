@@ -118,6 +118,17 @@ def test_render_shows_an_ouch_session_the_exchange_ended() -> None:
     assert "ended by the exchange (kill switch)" in _text(snap)
 
 
+def test_render_shows_an_ouch_link_that_could_not_be_restored() -> None:
+    """``ouch.reconnect_failed`` (``LiveEngine._ouch_reconnect_failed``: the client gave up
+    reconnecting, the kill switch tripped) is a dashboard row, shown only when it
+    happened, with the reason."""
+    snap = _engine().snapshot()
+    assert snap["ouch"]["reconnect_failed"] is None
+    assert "OUCH reconnect" not in _text(snap)
+    snap["ouch"]["reconnect_failed"] = "could not reconnect after 50 attempts"
+    assert "given up: could not reconnect after 50 attempts (kill switch)" in _text(snap)
+
+
 def test_render_shows_an_ouch_stream_the_exchange_reset() -> None:
     """``ouch.stream_diverged`` (``LiveEngine._ouch_stream_diverged``: the exchange's OUCH
     stream was reset, the kill switch tripped) is a dashboard row, shown only when it

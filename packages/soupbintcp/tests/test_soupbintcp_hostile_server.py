@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import struct
 
@@ -507,6 +508,95 @@ def test_soup_client_leaves_a_server_that_goes_silent_after_login_and_logs_in_ag
             assert logins[1] - logins[0] >= 0.99  # not before the timeout
             reasons = [e.reason for e in client.events if isinstance(e, Closed)]
             assert reasons[0] == "heartbeat timeout: nothing from the server"
+        finally:
+            await client.close()
+            server.close()
+            await server.wait_closed()
+
+    run(main())
+
+
+def test_a_reconnect_that_fails_backs_off_and_is_told() -> None:
+    """A server that, after the first login, closes every connection at once (a gateway
+    restarting): the reconnect tries wait 0.05, 0.1, 0.2 s (doubling, at most
+    ``max_backoff``), and when they are used up ``on_reconnect_failed`` is told. The old
+    loop tried every 0.05 s and told nobody."""
+
+    async def main() -> None:
+        opened: list[float] = []
+        loop = asyncio.get_running_loop()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            opened.append(loop.time())
+            if len(opened) == 1:
+                await reader.read(100)  # the Login Request
+                writer.write(accepted("S1", 1))
+                with contextlib.suppress(ConnectionError):
+                    await reader.read()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        told: list[str] = []
+        client = SoupClient(
+            ClientSession("USER01", "pw"),
+            "127.0.0.1",
+            port,
+            reconnect_delay=0.05,
+            max_backoff=0.2,
+            max_reconnect_attempts=4,
+            on_reconnect_failed=lambda c, reason: told.append(reason),
+        )
+        try:
+            await client.connect()
+            client.drop()
+            for _ in range(300):  # bounded: 3 s
+                if told:
+                    break
+                await asyncio.sleep(0.01)
+            assert told == ["could not reconnect after 4 attempts"]
+            assert len(opened) == 1 + 4
+            gaps = [b - a for a, b in itertools.pairwise(opened[1:])]  # between the tries
+            waits = (0.1, 0.2, 0.2)  # doubled from 0.05, at most 0.2 (loop clock: 5 %)
+            assert all(g >= w * 0.95 for g, w in zip(gaps, waits, strict=True)), gaps
+        finally:
+            await client.close()
+            server.close()
+            await server.wait_closed()
+
+    run(main())
+
+
+def test_a_rejected_re_login_is_told() -> None:
+    async def main() -> None:
+        logins = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal logins
+            logins += 1
+            await reader.read(100)  # the Login Request
+            writer.write(accepted("S1", 1) if logins == 1 else b"\x00\x02JA")
+            with contextlib.suppress(ConnectionError):
+                await reader.read()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        told: list[str] = []
+        client = SoupClient(
+            ClientSession("USER01", "pw"),
+            "127.0.0.1",
+            port,
+            on_reconnect_failed=lambda c, reason: told.append(reason),
+        )
+        try:
+            await client.connect()
+            client.drop()
+            for _ in range(300):  # bounded: 3 s
+                if told:
+                    break
+                await asyncio.sleep(0.01)
+            assert told == ["re-login rejected ('A')"] and logins == 2
         finally:
             await client.close()
             server.close()

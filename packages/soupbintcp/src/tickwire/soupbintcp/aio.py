@@ -119,6 +119,17 @@ class SoupClient:
     longer be what the server holds (the live engine trips its kill switch). Test:
     ``test_soupbintcp_aio.py::test_a_server_that_restarts_its_stream_is_told_once_and_heard``.
 
+    **Reconnecting.** A lost connection is replaced by a reconnect loop: at most
+    ``max_reconnect_attempts`` (50) tries, the first after ``reconnect_delay``, each next
+    one after twice the wait before, at most ``max_backoff`` (so 50 tries span about 47 s
+    with the defaults). When the loop stops without a login (the tries are used up, or
+    the re-login is rejected), it logs an error and calls ``on_reconnect_failed(client,
+    reason)``, if given. Why: the tries came every ``reconnect_delay`` (50 ms), so a
+    server down for 2.5 s (a restart) lost the session for good, and the application
+    was not told: the live engine stayed armed and queued its orders for a resend that
+    would never come. Test:
+    ``test_soupbintcp_hostile_server.py::test_a_reconnect_that_fails_backs_off_and_is_told``.
+
     **Events.** :attr:`events` keeps the last ``keep_events`` (100) non-data events
     (:class:`Accepted`, :class:`Closed`, :class:`DebugText`...) for inspection, oldest
     first; older ones are dropped and counted in :attr:`events_dropped`, so a server
@@ -176,6 +187,7 @@ class SoupClient:
         max_queued: int = 10_000,
         on_session_end: Callable[[SoupClient], None] | None = None,
         on_stream_diverged: Callable[[SoupClient, StreamDiverged], None] | None = None,
+        on_reconnect_failed: Callable[[SoupClient, str], None] | None = None,
     ) -> None:
         if busy_retry_for < 0 or max_backoff <= 0 or reconnect_delay <= 0:
             raise ValueError(
@@ -201,6 +213,7 @@ class SoupClient:
         self.on_reconnect = on_reconnect
         self.on_session_end = on_session_end
         self.on_stream_diverged = on_stream_diverged
+        self.on_reconnect_failed = on_reconnect_failed
         self.busy_retry_for = busy_retry_for
         self.max_backoff = max_backoff
         #: Logins answered "S" (Session not available) and retried (see the class docs).
@@ -412,14 +425,16 @@ class SoupClient:
         ``test_a_relogin_lost_before_the_reconnect_loop_resumes_is_reconnected``.
         """
         try:
+            delay = self.reconnect_delay
             for _ in range(self.max_reconnect_attempts):
-                await asyncio.sleep(self.reconnect_delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)  # the next try, if any, waits more
                 if self._closing:
                     return
                 try:
                     await self.connect()
                 except LoginRejectedError as exc:  # "A", or "S" for busy_retry_for
-                    log.error("re-login rejected (%s); giving up", exc.reason)
+                    self._gave_up(f"re-login rejected ({exc.reason!r})")
                     return
                 except (TimeoutError, OSError):
                     continue
@@ -427,9 +442,16 @@ class SoupClient:
                     log.warning("re-login lost at once; reconnecting")
                     continue  # _lost saw this task and started none
                 return
-            log.error("could not reconnect after %d attempts", self.max_reconnect_attempts)
+            self._gave_up(f"could not reconnect after {self.max_reconnect_attempts} attempts")
         finally:
             self._reconnect_task = None
+
+    def _gave_up(self, reason: str) -> None:
+        """The reconnect loop stops without a login: log it and tell ``on_reconnect_failed``
+        (the class docs, "Reconnecting")."""
+        log.error("%s; giving up", reason)
+        if self.on_reconnect_failed is not None:
+            self.on_reconnect_failed(self, reason)
 
     def _dispatch(self, events: list[Event]) -> None:
         for ev in events:

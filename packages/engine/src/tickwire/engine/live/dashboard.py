@@ -159,6 +159,8 @@ def render(snap: dict[str, Any]) -> Group:
     )
     if snap["ouch"].get("session_ended"):  # no order can go out any more (kill switch)
         _row(stats, "OUCH session", "ended by the exchange (kill switch)")
+    if snap["ouch"].get("reconnect_failed"):  # the client gave up (kill switch)
+        _row(stats, "OUCH reconnect", f"given up: {snap['ouch']['reconnect_failed']} (kill switch)")
     if snap["ouch"].get("stream_diverged"):  # the exchange reset its stream (kill switch)
         o = snap["ouch"]
         _row(

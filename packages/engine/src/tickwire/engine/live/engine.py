@@ -401,6 +401,9 @@ class LiveEngine:
         #: The exchange ended the OUCH session (SoupBinTCP End of Session) before the
         #: engine stopped: :meth:`_ouch_session_ended`
         self.ouch_session_ended = False
+        #: Why the OUCH client stopped reconnecting (None: it did not):
+        #: :meth:`_ouch_reconnect_failed`
+        self.ouch_reconnect_failed: str | None = None
         #: Times the exchange's OUCH stream differed from the answers delivered (it was
         #: reset), and the sequence number of the last: :meth:`_ouch_stream_diverged`
         self.ouch_stream_diverged = 0
@@ -491,6 +494,7 @@ class LiveEngine:
             on_message=self._on_ouch,
             on_session_end=self._ouch_session_ended,
             on_stream_diverged=self._ouch_stream_diverged,
+            on_reconnect_failed=self._ouch_reconnect_failed,
         )
         try:
             self.ouch_history = await self._probe_history()
@@ -772,6 +776,28 @@ class LiveEngine:
             cancel=False,
         )
 
+    def _ouch_reconnect_failed(self, soup: SoupClient, reason: str) -> None:
+        """The OUCH client stopped reconnecting: trip the kill switch and say what is left.
+
+        Rule: when the client's reconnect loop stops without a login (its tries, about
+        47 s of them, used up, or the re-login rejected) the kill switch trips, one
+        warning names the reason and the orders open and requests unanswered, and the
+        report and ``status`` have ``ouch.reconnect_failed`` (the reason), a dashboard
+        row. The engine runs on until it is stopped. Why: the client gave up with one
+        error line of its own and the engine stayed armed: the strategy's orders went
+        into the queue of requests to resend after a re-login that would never come,
+        counted as exposure, exit 0. Test:
+        ``test_engine_live.py::test_an_ouch_link_that_cannot_be_restored_trips_the_kill_switch``.
+        """
+        if self.stopping:
+            return  # our own end: the shutdown says what is left
+        self.ouch_reconnect_failed = reason
+        self._ouch_untrusted(
+            f"the OUCH connection could not be restored ({reason}): no order can be sent "
+            "or answered until the engine is restarted",
+            cancel=False,
+        )
+
     def _ouch_stream_diverged(self, soup: SoupClient, event: StreamDiverged) -> None:
         """The exchange's OUCH stream was reset: trip the kill switch and say what is left.
 
@@ -804,8 +830,8 @@ class LiveEngine:
         with ``cancel``, cancelling every open order too: only when a cancel can still
         go out) and log ``what`` with the orders open and the requests unanswered, left
         as the exchange holds them: a warning, or INFO when ``cancel`` is off and nothing
-        is left (the end of the day). Shared by :meth:`_ouch_session_ended` and
-        :meth:`_ouch_stream_diverged`."""
+        is left (the end of the day). Shared by :meth:`_ouch_session_ended`,
+        :meth:`_ouch_reconnect_failed` and :meth:`_ouch_stream_diverged`."""
         r = self.runner
         open_orders = len(r.manager.open_orders())
         unanswered = r.unacked_count()
@@ -1167,6 +1193,9 @@ class LiveEngine:
                 # the exchange ended the OUCH session before the engine stopped: the
                 # kill switch tripped, no order could go out after (_ouch_session_ended)
                 "session_ended": self.ouch_session_ended,
+                # why the client stopped reconnecting (None: it did not): the kill switch
+                # tripped, no order could go out after (_ouch_reconnect_failed)
+                "reconnect_failed": self.ouch_reconnect_failed,
                 # times the exchange's OUCH stream was reset (its answers differed from
                 # those delivered) and the sequence number of the last: the kill switch
                 # tripped, reconcile (_ouch_stream_diverged)
