@@ -395,7 +395,7 @@ def test_soup_client_closes_a_connection_whose_login_went_unanswered() -> None:
         port = server.sockets[0].getsockname()[1]
         client = SoupClient(ClientSession("USER01", "pw"), "127.0.0.1", port, reconnect=False)
         try:
-            with pytest.raises(TimeoutError):
+            with pytest.raises(TimeoutError, match="no answer to the Login Request in 1 s"):
                 await client.connect(timeout=1.0)
             assert await asyncio.wait_for(peers[0].read(), 3.0) == b""  # closed: EOF
             accepted_ = await client.connect(timeout=3.0)

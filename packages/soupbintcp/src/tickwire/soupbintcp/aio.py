@@ -284,7 +284,10 @@ class SoupClient:
             if proto is not None and proto.transport is not None:
                 proto.transport.abort()
                 self._lost(proto)
-            raise
+            # named, not bare: `engine live` printed "TimeoutError" and nothing else
+            raise TimeoutError(
+                f"{self.host}:{self.port}: no answer to the Login Request in {timeout:g} s"
+            ) from None
 
     def send(self, message: bytes) -> None:
         """Send an Unsequenced Data packet (raises SessionError when not logged in)."""
