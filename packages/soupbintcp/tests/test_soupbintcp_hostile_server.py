@@ -17,6 +17,7 @@ from tickwire.soupbintcp import (
     Accepted,
     ClientSession,
     Closed,
+    LoggedIn,
     LoginAccepted,
     LoginRequest,
     Message,
@@ -603,3 +604,23 @@ def test_a_rejected_re_login_is_told() -> None:
             await server.wait_closed()
 
     run(main())
+
+
+def test_a_session_padded_on_the_wrong_side_is_asked_for_without_its_padding() -> None:
+    """A Login Accepted whose Session is padded on the right ("S1" then 8 spaces; the spec
+    pads on the left): the client keeps "S1", so its next login asks for the session
+    the server named. The old client kept the spaces and asked for "S1        ", which a
+    server reading the field as the spec says (left padding removed) refused "S"."""
+    client = ClientSession("USER01", "pw")
+    client.connect(0.0)
+    client.data_to_send()
+    body = b"A" + b"S1".ljust(10) + b"1".rjust(20)
+    events = client.receive_data(struct.pack(">H", len(body)) + body, 0.5)
+    assert events == [Accepted("S1", 1)] and client.session == "S1"
+    client.connection_lost()
+    client.connect(1.0)
+    wire = client.data_to_send()
+    assert wire[3 + 6 + 10 : 3 + 6 + 10 + 10] == b"        S1"  # Requested Session
+    server = SoupServer({"USER01": "pw"}, session="S1")
+    conn = server.connection(1.0)
+    assert isinstance(conn.receive_data(wire, 1.0)[0], LoggedIn)

@@ -522,9 +522,14 @@ class ClientSession(StateMachine):
         return StreamDiverged(self.session, seq)
 
     def _on_accepted(self, packet: LoginAccepted) -> list[Event]:
-        session, start = packet.session, packet.sequence_number
+        # padding on either side is not the session's: a server padding on the right
+        # (the spec pads on the left) named "S1", not "S1" and 8 spaces, which the next
+        # Login Request asked for and a server reading the spec's way refused. Test
+        # (test_soupbintcp_hostile_server.py):
+        # test_a_session_padded_on_the_wrong_side_is_asked_for_without_its_padding
+        session, start = packet.session.strip(" "), packet.sequence_number
         wanted, asked = self._requested
-        if wanted.strip() and session.strip() != wanted.strip():
+        if wanted.strip() and session != wanted.strip():
             return self._close(
                 f"protocol error: Login Accepted for session {session!r}, {wanted!r} requested"
             )
