@@ -204,3 +204,62 @@ def test_an_attribution_the_feed_cannot_carry_is_refused_before_anything_trades(
         else:
             raise AssertionError("accepted")
         assert v.state() == before
+
+
+def _executed(client: OrderBook50) -> dict[int, int]:
+    return {urn: o.executed for urn, o in client.orders.items()}
+
+
+def test_displayed_orders_at_a_price_trade_before_hidden_ones_whatever_their_time() -> None:
+    """NASDAQ matches by price, then display, then time: our hidden bid (first), someone's
+    displayed bid, our second hidden bid, all at one price; a sell of 150 takes the
+    displayed 100 (Order Executed), then 50 of the older hidden bid (Trade), none of the
+    newer. Before: time alone, so the hidden bid that came first traded 100 before the
+    displayed one (a Trade, then an Order Executed of 50)."""
+    v = Venue(Account50)
+    client = OrderBook50()
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX, display="N")))
+    v.engine.submit("AAPL", "B", 100, PX)  # someone's, displayed, later
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX, display="N")))
+    before = len(v.published)
+    v.sent.clear()
+    v.engine.submit("AAPL", "S", 150, PX, ioc=True)
+    _answer(client, v.sent)
+    feed = _feed(v, before)
+    assert [(type(m), getattr(m, "executed_shares", getattr(m, "shares", 0))) for m in feed] == [
+        (OrderExecuted, 100),
+        (Trade, 50),
+    ]
+    assert _executed(client) == {1: 50, 2: 0}
+    v.equal()
+    before = len(v.published)
+    v.sent.clear()
+    v.engine.submit("AAPL", "S", 100, PX, ioc=True)  # hidden among hidden: by time
+    _answer(client, v.sent)
+    assert [type(m) for m in _feed(v, before)] == [Trade, Trade]
+    assert _executed(client) == {1: 100, 2: 50}
+    v.equal()
+
+
+def test_a_replace_that_changes_display_moves_the_order_to_its_new_place() -> None:
+    """A Replace gives the order a new timestamp (OUCH 5.0 2.2) and its new Display: our
+    displayed bid replaced hidden goes behind our older hidden bid; that one replaced
+    displayed goes ahead of both hidden ones, behind someone's displayed bid that came
+    before the replace. A sell of 250: someone's 100, our now displayed 100, then 50 of
+    our now hidden one. Before: time alone, the now hidden bid traded before the now
+    displayed one."""
+    v = Venue(Account50)
+    client = OrderBook50()
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX)))  # 1: displayed
+    _answer(client, v.acct.handle(client.enter("B", 100, "AAPL", PX, display="N")))  # 2
+    v.engine.submit("AAPL", "B", 100, PX)  # someone's, displayed
+    _answer(client, v.acct.handle(client.replace(1, 100, PX, display="N")))  # 3: hidden
+    _answer(client, v.acct.handle(client.replace(2, 100, PX, display="Y")))  # 4: displayed
+    v.equal()
+    before = len(v.published)
+    v.sent.clear()
+    v.engine.submit("AAPL", "S", 250, PX, ioc=True)
+    _answer(client, v.sent)
+    assert [type(m) for m in _feed(v, before)] == [OrderExecuted, OrderExecuted, Trade]
+    assert {urn: n for urn, n in _executed(client).items() if urn > 2} == {3: 50, 4: 100}
+    v.equal()

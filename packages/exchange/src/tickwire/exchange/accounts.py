@@ -474,7 +474,8 @@ def hidden(display: str) -> bool:
     """Whether an order of OUCH Display ``display`` is hidden (5.0 and 4.2: ``N``).
 
     Rule: a hidden order rests and trades but the ITCH feed never shows it (the matching
-    engine's ``hidden``: no Add Order, its executions Trades ``P``); every other Display
+    engine's ``hidden``: no Add Order, its executions Trades ``P``), and at its price it
+    trades after every displayed order (``matching._next_in_line``); every other Display
     is shown. An Enter's Display decides, a Replace's its replacement's. Why: the
     exchange ignored Display and published a hidden order's Add Order and executions
     like any other's. Test: ``test_exchange_display.py``.

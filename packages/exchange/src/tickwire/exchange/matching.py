@@ -1,4 +1,4 @@
-"""A price-time priority matching engine for many instruments, publishing ITCH 5.0.
+"""A price-display-time priority matching engine for many instruments, publishing ITCH 5.0.
 
 Every change to a book is returned as the ITCH 5.0 message NASDAQ would publish for it:
 a resting order is an Add Order (``A``), an execution of a resting order an Order
@@ -9,14 +9,14 @@ liquidity), exactly as on NASDAQ, so replaying the published messages into
 :class:`tickwire.engine.book.BookManager` rebuilds books equal to this engine's
 displayed books (:meth:`MatchingEngine.l2`).
 
-A hidden order (``hidden``: OUCH Display ``N``) rests and trades like any other but the
-feed never shows it: no Add Order, no Order Cancel or Delete, and each execution of it
-is a Trade (``P``, non-cross: order reference number 0 and side ``B``, as ITCH 5.0
-section 4.5.1 says since 2010 and 2014) instead of an Order Executed, and its owner's
-fill has liquidity flag ``J`` (:data:`ADDED_HIDDEN`, OUCH 5.0 Appendix E: "Non-displayed
-adding liquidity"), not ``A``; a Replace that
-makes it visible publishes its Add Order, one that hides a visible order its Order
-Delete. Why: the engine published every order, hidden ones included (an Add Order
+A hidden order (``hidden``: OUCH Display ``N``) rests and trades like any other, but
+behind every displayed order at its price (price, display, time priority:
+:func:`_next_in_line`), and the feed never shows it: no Add Order, no Order Cancel or
+Delete, and each execution of it is a Trade (``P``, non-cross: order reference number 0
+and side ``B``, as ITCH 5.0 section 4.5.1 says since 2010 and 2014) instead of an Order
+Executed, and its owner's fill has liquidity flag ``J`` (:data:`ADDED_HIDDEN`, OUCH 5.0
+Appendix E: "Non-displayed adding liquidity"), not ``A``; a Replace that makes it
+visible publishes its Add Order, one that hides a visible order its Order Delete. Why: the engine published every order, hidden ones included (an Add Order
 for an OUCH Display ``N``, their executions as ``E``), so the feed showed what NASDAQ
 hides and a client saw its own hidden order on the book. Tests:
 ``test_exchange_display.py``.
@@ -172,7 +172,8 @@ class Fill:
 class _Book:
     locate: int
     symbol: str
-    # price -> FIFO of resting orders (dicts keep insertion order: time priority)
+    # price -> FIFO of resting orders (dicts keep insertion order: time priority; the
+    # displayed ones before the hidden ones: _next_in_line)
     bids: SortedDict = field(default_factory=SortedDict)
     asks: SortedDict = field(default_factory=SortedDict)
     trading_state: str = "T"
@@ -192,12 +193,34 @@ class _Book:
         return [v for v in bids if v], [v for v in asks if v]
 
 
+def _next_in_line(level: dict[int, Resting]) -> Resting:
+    """The order at one price an incoming order executes against next: the oldest
+    displayed one, else (none displayed) the oldest hidden one.
+
+    Rule: NASDAQ matches by price, then display, then time: at a price every displayed
+    order executes before any non-displayed (OUCH Display ``N``) one, whatever their
+    arrival; hidden among hidden by time. The level keeps arrival order (a replace
+    appends the replacement: a new timestamp, OUCH 5.0 section 2.2, and its new Display),
+    so a Replace that hides an order puts it behind every displayed order there and after
+    the older hidden ones, one that shows it behind the displayed orders already there.
+    Why: the engine matched by time alone, so a hidden order that came first traded
+    ahead of displayed ones (and the backtest venue, which queues our hidden orders
+    behind all displayed volume, could not agree). Tests: ``test_exchange_display.py``
+    (``test_displayed_orders_at_a_price_trade_before_hidden_ones_whatever_their_time``,
+    ``test_a_replace_that_changes_display_moves_the_order_to_its_new_place``).
+    """
+    for o in level.values():
+        if o.displayed:
+            return o
+    return next(iter(level.values()))
+
+
 def _crosses(side: str, price: int, best: int) -> bool:
     return price >= best if side == "B" else price <= best
 
 
 class MatchingEngine:
-    """Price-time priority books for many instruments (see the module docs).
+    """Price-display-time priority books for many instruments (see the module docs).
 
     ``publish(msg)`` receives every ITCH message in order; ``on_fill(fill)`` every side
     of every execution. ``clock()`` gives ITCH timestamps (ns since midnight).
@@ -353,8 +376,7 @@ class MatchingEngine:
             best = contra.keys()[0 if side == "B" else -1]
             if not _crosses(side, price, best):
                 break
-            level: dict[int, Resting] = contra[best]
-            maker = next(iter(level.values()))
+            maker = _next_in_line(contra[best])
             qty = min(left, maker.shares)
             left -= qty
             self._execute(book, maker, qty, best, taker_owner=owner, taker_tag=tag, taker_ref=ref)
