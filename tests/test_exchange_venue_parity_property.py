@@ -99,8 +99,11 @@ TIFS: list[tuple[str, tuple[v50.TagValue, ...]]] = [
     ("0", (v50.TagValue(v50.OptionTag.PRICE_TYPE, "L"),)),
 ]
 #: Display: ``Y`` most often, and bytes no table has (0x03 Invalid Display alike on
-#: both, ``v50.order_terms_reason``; ``N`` and ``A`` are left out: the venue's book
-#: models no hidden or attributed order of ours, the exchange's feed does).
+#: both, ``v50.order_terms_reason``). ``N`` is left out: both now queue a hidden order
+#: behind the displayed ones at its price, but its passive fill says flag ``J`` at the
+#: exchange and ``A`` at the venue (the venue's module docs, "Hidden orders"), which
+#: ``test_exchange_venue_replace_parity.py::test_a_hidden_order_trades_after_a_displayed_one_at_its_price_on_both``
+#: pins; ``A`` is left out as the venue's book models no attributed order of ours.
 DISPLAYS = ["Y"] * 14 + ["Q", "\x00"]
 
 enters = st.tuples(

@@ -6,6 +6,7 @@ strategies that send valid orders through pre-trade risk; here random interleavi
 ITCH book messages (adds with any side byte, executions, cancels, deletes, replaces,
 non-displayed trades, halts, the open and the close, references that are unknown or
 reused) and raw OUCH 5.0 messages (any side, quantity, price, symbol and time in force,
+displayed or hidden,
 GTT with an ExpireTime of 1 or 2 seconds among them, an ExpireTime twice, after another
 tag or with another Time In Force, replaces and cancels of any of our
 orders, retransmitted UserRefNums), with waits of whole seconds (after which both are
@@ -77,6 +78,9 @@ _APPENDED = {
 #: a byte not in the table now and then (Rejected 0x14 alike).
 _CAPACITIES = [str(c) for c in v50.Capacity]
 _CROSS_TYPES = ["N"] * 24 + [str(c) for c in v50.CrossType if c != "N"] + ["X"]
+#: Display: hidden (``N``) one order in three, so our hidden and displayed orders share
+#: prices and aggressors (the module docs' hidden order rule; ``A`` is displayed).
+_DISPLAYS = ["Y", "N", "Y", "N", "A", "Y"]
 _ouch = st.one_of(
     # flaw: 0-7 one thing wrong (side, quantity, price, symbol, a retransmission), else none
     st.tuples(
@@ -205,7 +209,7 @@ class Pair:
                     symbol=symbol,
                     price=price,
                     time_in_force=tif,
-                    display="Y",
+                    display=_DISPLAYS[self.user_ref % len(_DISPLAYS)],
                     # every Capacity and Cross Type, which the Order Replaced of the
                     # order's chain repeats (SimOrder.capacity)
                     capacity=_CAPACITIES[self.user_ref % len(_CAPACITIES)],
@@ -226,7 +230,7 @@ class Pair:
                     quantity=qty,
                     price=price,
                     time_in_force=tif,
-                    display="Y",
+                    display=_DISPLAYS[self.user_ref // 2 % len(_DISPLAYS)],
                     intermarket_sweep_eligibility="N",
                     cl_ord_id=v50.cl_ord_id_for(self.user_ref),
                     appendages=appendages,
@@ -247,10 +251,10 @@ class Pair:
             c = self.comp._live[o.user_ref_num]
             assert (
                 c.ahead, c.joined_ahead, c.ahead_refs, c.chain_filled, c.expires, c.capacity,
-                c.cross_type,
+                c.cross_type, c.hidden,
             ) == (
                 o.ahead, o.joined_ahead, o.ahead_refs, o.chain_filled, o.expires, o.capacity,
-                o.cross_type,
+                o.cross_type, o.hidden,
             )  # fmt: skip
             assert self.comp.queue_ahead(o.user_ref_num) == self.ref.queue_ahead(o.user_ref_num)
         assert sorted(self.comp._by_locate) == sorted(self.ref._by_locate)
@@ -524,3 +528,42 @@ def test_engine_backtest_cvenue_a_replace_of_a_sell_short_order_keeps_its_side()
     pair.check()
     replaced = [m.side for m in pair.c_out if isinstance(m, v50.OrderReplaced)]
     assert replaced == ["T", "E", "E"]
+
+
+def test_engine_backtest_cvenue_a_hidden_order_is_held_alike() -> None:
+    """A hand-made day of our hidden and displayed bids at one price (the venue's module
+    docs, "Hidden orders"), both venues compared after every message: our hidden bid
+    (UserRefNum 1, Display ``N`` by ``_DISPLAYS``) never fills from its place, not when
+    the displayed bid that came after it trades; our displayed bid (2) fills from its
+    place, and first from a print through both; replaced hidden (3) the chain has no
+    place, replaced displayed (4) it joins the back of the queue and fills from there."""
+    pair = Pair()
+    ops: list[tuple[Any, ...]] = [
+        ("A", 10, "B", 300, PX),
+        ("enter", "B", 100, PX, "0", 23),  # 1: hidden
+        ("A", 11, "B", 200, PX),  # displayed, after our hidden bid
+        ("enter", "B", 100, PX, "0", 23),  # 2: displayed
+        ("E", 10, 300),
+        ("E", 11, 150),  # came after our hidden bid: fills nothing of ours
+        ("A", 12, "B", 100, PX),
+        ("E", 12, 100),  # 50 of order 11 ahead of 2, then 50 of 2; never 1
+        ("P", "B", 120, PX - TICK),  # through: 2's last 50, then 70 of 1
+        ("replace", 1, 100, PX, "0"),  # 3 replaces 1, hidden (_DISPLAYS[3 // 2])
+        ("A", 12, "B", 100, PX),
+        ("E", 12, 10),  # behind 3: fills nothing
+        ("replace", 0, 100, PX, "0"),  # 4 replaces 3, displayed (_DISPLAYS[4 // 2])
+        ("A", 13, "B", 100, PX),
+        ("E", 11, 50),  # ahead of 4 (11's last 50 and 12's 90): fills nothing
+        ("E", 12, 50),
+        ("E", 13, 100),  # behind 4: 40 of 12 first, then 4's 30 open (its chain had 70)
+    ]
+    for op in ops:
+        pair.ouch(op) if op[0] in ("enter", "replace", "cancel") else pair.itch(op)
+        pair.check()
+    got = [(f.user_ref_num, f.quantity, f.cause) for f in pair.ref.fills]
+    assert got == [
+        (2, 50, "execution"),
+        (2, 50, "trade-through"),
+        (1, 70, "trade-through"),
+        (4, 30, "execution"),
+    ]

@@ -96,6 +96,7 @@ class Sim:
         price: int = PX,
         tif: str = "0",
         appendages: tuple[v50.TagValue, ...] = (),
+        display: str = "Y",
     ) -> None:
         self.venue.receive(
             v50.EnterOrder(
@@ -105,7 +106,7 @@ class Sim:
                 symbol=SYM,
                 price=price,
                 time_in_force=tif,
-                display="Y",
+                display=display,
                 capacity="P",
                 intermarket_sweep_eligibility="N",
                 cross_type="N",
@@ -124,6 +125,7 @@ class Sim:
         tif: str = "0",
         appendages: tuple[v50.TagValue, ...] = (),
         at: int | None = None,
+        display: str = "Y",
     ) -> None:
         if at is not None:
             self.t = at
@@ -134,7 +136,7 @@ class Sim:
                 quantity=qty,
                 price=price,
                 time_in_force=tif,
-                display="Y",
+                display=display,
                 intermarket_sweep_eligibility="N",
                 cl_ord_id=v50.cl_ord_id_for(ref),
                 appendages=appendages,
@@ -226,6 +228,62 @@ def test_engine_backtest_queue_trade_through_and_better_price(venue_kind: str) -
     assert s.filled(10) == 200
     s.feed(Trade(LOC, 0, s.ts(), 0, "B", 500, SYM, PX - 100, 78))  # strictly through: fill
     assert s.filled(10) == 300
+
+
+def test_engine_backtest_queue_a_hidden_order_never_fills_from_its_place_at_its_price(
+    venue_kind: str,
+) -> None:
+    """Our Display N bid has no place in the queue at its price: every displayed order
+    there executes first (NASDAQ's price, display, time priority), those that came after
+    it too, so an execution at its price fills it never; one or a print through its
+    price does, after our displayed orders at that price (the module docs' hidden rule).
+    Before: it queued as a displayed order, so the execution of a displayed bid that
+    came after it filled it, and a print through filled it first, being older."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 300)
+    s.enter(10, "B", 100, display="N")
+    s.add(2, "B", 200)  # displayed, after our hidden bid
+    s.enter(11, "B", 100)  # ours, displayed, behind 1 and 2
+    s.execute(1, 300)
+    s.execute(2, 150)  # order 2 came after our hidden bid: it still trades first
+    assert (s.filled(10), s.filled(11)) == (0, 0)
+    s.add(3, "B", 100)  # behind both of ours
+    s.execute(3, 100)  # reached our displayed bid (50 of order 2 first), never the hidden
+    assert (s.filled(10), s.filled(11)) == (0, 50)
+    s.feed(Trade(LOC, 0, s.ts(), 0, "B", 120, SYM, PX - 100, 7))  # through: displayed first
+    assert (s.filled(10), s.filled(11)) == (70, 50 + 50)
+    s.feed(Trade(LOC, 0, s.ts(), 0, "B", 500, SYM, PX, 8))  # at its price: nothing
+    s.add(4, "B", 100, PX - 100)
+    s.execute(4, 10)  # an execution through its price: fills it
+    assert s.filled(10) == 80
+    fills = [m for m in s.out if isinstance(m, v50.OrderExecuted)]
+    assert all(f.price == PX for f in fills)
+
+
+def test_engine_backtest_queue_a_replace_that_changes_display_moves_the_order(
+    venue_kind: str,
+) -> None:
+    """A Replace gets a new timestamp and its new Display: our displayed bid replaced
+    hidden no longer fills when an order behind it trades; replaced displayed again it
+    joins the back of the displayed queue and fills from there. Before: the hidden
+    replacement kept a displayed order's place and filled."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 300)
+    s.enter(10, "B", 100)
+    s.replace(10, 11, 100, display="N")
+    s.add(2, "B", 100)  # displayed, behind our now hidden bid
+    s.execute(1, 300)
+    s.execute(2, 100)
+    assert s.filled() == 0
+    s.add(3, "B", 100)
+    s.replace(11, 12, 100, display="Y")  # displayed, behind order 3
+    s.add(4, "B", 100)
+    s.execute(3, 100)
+    assert s.filled() == 0
+    s.execute(4, 60)
+    assert s.filled(12) == 60
+    s.enter(13, "S", 50, PX - 500, display="N")  # a hidden order takes on arrival alike
+    assert s.filled(13) == 40  # what is left of order 4
 
 
 def test_engine_backtest_queue_a_print_of_zero_price_fills_nothing(venue_kind: str) -> None:

@@ -1842,6 +1842,7 @@ cdef class CSimOrder:
     cdef public int64_t expires  # a GTT order's deadline (venue ns); 0: none (SimOrder's)
     cdef public str capacity  # the Enter's Capacity and Cross Type: every Order Replaced
     cdef public str cross_type  # of the chain repeats them (SimOrder's)
+    cdef public bint hidden  # Display N: no place in the queue at its price (SimOrder's)
     cdef readonly uint8_t sd
 
     def __init__(self, int64_t user_ref_num, int locate, str symbol, str side, int64_t price,
@@ -1866,6 +1867,7 @@ cdef class CSimOrder:
         self.expires = 0
         self.capacity = capacity
         self.cross_type = cross_type
+        self.hidden = False
 
     def __repr__(self):
         return (f"CSimOrder(user_ref_num={self.user_ref_num}, symbol={self.symbol!r}, "
@@ -1874,9 +1876,12 @@ cdef class CSimOrder:
 
 
 cdef inline bint _first(CSimOrder a, CSimOrder b, uint8_t sd) noexcept:
-    """Is ``a`` before ``b`` in price-time priority on side ``sd``?"""
+    """Is ``a`` before ``b`` in price, display, time priority on side ``sd``
+    (``SimulatedVenue._priority``: at one price the displayed before the hidden)?"""
     if a.price != b.price:
         return a.price > b.price if sd == 0 else a.price < b.price
+    if a.hidden != b.hidden:
+        return b.hidden
     return a.seq < b.seq
 
 
@@ -1932,6 +1937,9 @@ cdef class CVenue:
     # of ``tickwire.ouch.v50.order_terms_reason``: 0x03, 0x0D), asked by _validate after
     # the Time In Force, as the Python venue's _validate.
     cdef object terms_reason
+    # OUCH 5.0's Display byte of a hidden order (``N``, ``venue.hidden``), given by
+    # ``compiled_venue``: such an order has no place in the queue at its price.
+    cdef object HIDDEN
     cdef public object _deadlines
     cdef list _deadline_heap
 
@@ -1939,7 +1947,7 @@ cdef class CVenue:
                  order_canceled, order_executed, rejected, enter_order, replace_order,
                  cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price,
                  tif_error, str timeout, wake=None, gtt=None, gtt_deadline=None,
-                 cross_reason=None, terms_reason=None):
+                 cross_reason=None, terms_reason=None, hidden_display=None):
         self.books = books
         books.held_to = self  # what the book applies from its reorder window (held)
         self.respond = respond
@@ -1975,6 +1983,9 @@ cdef class CVenue:
         if terms_reason is None:
             raise TypeError("CVenue: terms_reason (venue.order_terms_reason) is needed")
         self.terms_reason = terms_reason
+        if hidden_display is None:
+            raise TypeError("CVenue: hidden_display (v50.Display.HIDDEN) is needed")
+        self.HIDDEN = hidden_display
         self._deadlines = Deadlines()  # of resting GTT orders, by UserRefNum
         self._deadline_heap = self._deadlines.heap  # the hot loops' cheap test
 
@@ -2056,8 +2067,8 @@ cdef class CVenue:
         return 0
 
     cdef list _priority(self, list orders, uint8_t sd):
-        """Our orders of side ``sd`` in price-time priority (an insertion sort: a locate
-        has few of ours)."""
+        """Our orders of side ``sd`` in price, display, time priority (``_first``; an
+        insertion sort: a locate has few of ours)."""
         cdef list mine = []
         cdef CSimOrder o, p
         cdef Py_ssize_t i, j, n
@@ -2270,7 +2281,7 @@ cdef class CVenue:
                     if gone:  # it left the book (SimulatedVenue._passive)
                         o.ahead_refs.discard(key)
                     continue
-                if budget <= 0:
+                if budget <= 0 or o.hidden:  # a hidden order (SimulatedVenue's docs)
                     continue
                 use = budget if budget < o.ahead else o.ahead
                 o.ahead -= use
@@ -2455,6 +2466,7 @@ cdef class CVenue:
         o = CSimOrder(ref, locate, symbol, "B" if side == "B" else "S", price, quantity, tif,
                       self._seq, _OWN_REF_BASE + self._seq, 0, side, msg.capacity,
                       msg.cross_type)
+        o.hidden = msg.display == self.HIDDEN
         if tif == self.GTT:
             o.expires = self.gtt_deadline(self.now, msg.appendages)
         # The answers are built by position (the class's field order, named on each line):
@@ -2555,6 +2567,7 @@ cdef class CVenue:
         o = CSimOrder(ref, old.locate, old.symbol, old.side, price, exposed, tif,
                       self._seq, _OWN_REF_BASE + self._seq, old.chain_filled,
                       old.entered_side, old.capacity, old.cross_type)
+        o.hidden = msg.display == self.HIDDEN
         if tif == self.GTT:
             o.expires = self.gtt_deadline(self.now, msg.appendages)
         self.respond(

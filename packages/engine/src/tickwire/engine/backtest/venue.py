@@ -39,6 +39,31 @@ why (the same text is in ``docs/backtest.md``):
    ``H``, ``P``, ``Q``) NASDAQ executes no continuous order, so it fills nothing
    (:meth:`SimulatedVenue._crossing`; an Enter then is Rejected 0x07).
 
+**Hidden orders (our Display ``N``).** NASDAQ matches by price, then display, then time:
+at a price every displayed order executes before any non-displayed one, whatever their
+arrival (the simulated exchange alike, ``matching._next_in_line``). So our hidden order
+has no place in the queue at its price: rule 2's executions *at* its price (always of
+displayed orders: ITCH names no hidden one) never fill it, neither of an order that was
+ahead of it nor of one that came after it, since every displayed share resting at that
+price, now or later, is ahead of it; its shares ahead (``queue_ahead``) are only what
+the displayed level held when it joined. It fills by rule 1 on arrival, by rule 2 at a
+price worse than its own (the aggressor went past its price: every order there, hidden
+ones too, traded first), by rule 3 (prints strictly through it; one at its price fills
+nothing, as for any order) and by rule 4 (an order that crosses it: on a sound feed no
+displayed order of its side rests at its price then, or that order would have traded).
+Where several of ours share an aggressor's shares, at one price our displayed orders
+come before our hidden ones (:meth:`SimulatedVenue._priority`). A Replace's Display is
+the replacement's: replaced hidden, an order leaves its place; replaced displayed, it
+joins the back of the displayed queue. Passive fills of a hidden order keep flag ``A``
+(the exchange answers ``J``; the fee schedule prices ``A``). Why: the venue ignored
+Display, so our hidden order took a displayed order's place and filled when a displayed
+order that came after it traded, a fill NASDAQ would have given that order. Tests:
+``test_engine_backtest_queue.py::test_engine_backtest_queue_a_hidden_order_never_fills_from_its_place_at_its_price``,
+``..._a_replace_that_changes_display_moves_the_order`` (both venues),
+``test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_a_hidden_order_is_held_alike``
+(a hand-made day, both venues compared after every message; the file's random OUCH
+draws Display ``N`` too), ``tests/test_exchange_venue_replace_parity.py::test_a_hidden_order_trades_after_a_displayed_one_at_its_price_on_both``.
+
 An Order Accepted or Order Replaced repeats the Enter's or Replace's appendages (an
 ExpireTime, ...), as the simulated exchange's accounts and ``OuchHost50`` answer. Why: the
 venue answered none, so a GTT order's answers differed from the exchange's. Test:
@@ -58,7 +83,7 @@ an order would otherwise trade as a continuous one. A Replace carries no Cross T
 Tests: ``tests/test_exchange_venue_parity_property.py`` (every Cross Type drawn),
 ``test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_an_enter_of_a_cross_type_other_than_n_is_rejected_alike``.
 Several of our orders share one aggressor's shares in
-price-time priority. Passive fills are at our limit price with liquidity flag ``A``.
+price, display, time priority (at one price our displayed orders first). Passive fills are at our limit price with liquidity flag ``A``.
 
 :class:`SimulatedVenue` is the oracle, and the reference backend's venue. The compiled
 replay core runs the same rules compiled (:func:`compiled_venue`, ``_cbook.CVenue``), held
@@ -107,6 +132,7 @@ __all__ = [
     "SimulatedVenue",
     "compiled_venue",
     "gtt_deadline",
+    "hidden",
     "order_terms_reason",
 ]
 
@@ -125,6 +151,14 @@ def order_terms_reason(
     ``SimulatedVenue._validate`` asks it and ``compiled_venue`` gives it to the
     ``CVenue``, so both answer alike."""
     return v50.order_terms_reason(display, qty, appendages)
+
+
+def hidden(display: object) -> bool:
+    """Whether an Enter's (Replace's) Display makes our order hidden: ``N``
+    (:attr:`tickwire.ouch.v50.Display.HIDDEN`), the byte the simulated exchange's
+    ``accounts.hidden`` hides. ``SimulatedVenue`` asks it; ``compiled_venue`` gives the
+    ``CVenue`` the same byte. The rule for such an order is the module docs'."""
+    return display == v50.Display.HIDDEN
 
 
 def gtt_deadline(now: int, appendages: tuple[v50.TagValue, ...]) -> int:
@@ -186,6 +220,9 @@ class SimOrder:
     #: ``tests/test_exchange_venue_replace_parity.py::test_a_replace_keeps_the_originals_capacity_and_cross_type_on_both``.
     capacity: str = ""
     cross_type: str = ""
+    #: OUCH Display ``N`` (:func:`hidden`): no place in the queue at its price, behind
+    #: every displayed order there (the module docs' hidden order rule).
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,11 +357,14 @@ class SimulatedVenue:
                 self.wake(at)
 
     def _priority(self, orders: list[SimOrder], side: str) -> list[SimOrder]:
+        """Our orders of ``side`` in price, display, time priority: at one price the
+        displayed ones before the hidden ones (NASDAQ's rule, the simulated exchange's
+        ``matching._next_in_line``), each by arrival (the compiled ``_first`` alike)."""
         mine = [o for o in orders if o.side == side]
         if side == BUY:
-            mine.sort(key=lambda o: (-o.price, o.seq))
+            mine.sort(key=lambda o: (-o.price, o.hidden, o.seq))
         else:
-            mine.sort(key=lambda o: (o.price, o.seq))
+            mine.sort(key=lambda o: (o.price, o.hidden, o.seq))
         return mine
 
     # -- market data (call before the venue book applies the message) ---------------------
@@ -527,7 +567,7 @@ class SimulatedVenue:
                     if gone:
                         o.ahead_refs.discard(ref)
                     continue
-                if budget <= 0:
+                if budget <= 0 or o.hidden:  # a hidden order: the module docs
                     continue
                 use = min(budget, o.ahead)
                 o.ahead -= use
@@ -773,6 +813,7 @@ class SimulatedVenue:
             entered_side=msg.side,
             capacity=msg.capacity,
             cross_type=msg.cross_type,
+            hidden=hidden(msg.display),
         )
         if msg.time_in_force == _GTT:
             o.expires = gtt_deadline(self.now, msg.appendages)
@@ -866,6 +907,7 @@ class SimulatedVenue:
             entered_side=old.entered_side,
             capacity=old.capacity,
             cross_type=old.cross_type,
+            hidden=hidden(msg.display),
         )
         if msg.time_in_force == _GTT:
             o.expires = gtt_deadline(self.now, msg.appendages)
@@ -946,4 +988,5 @@ def compiled_venue(
         gtt_deadline,
         cross_type_reason,
         order_terms_reason,
+        v50.Display.HIDDEN.value,
     )
