@@ -1663,3 +1663,118 @@ def test_engine_backtest_core_a_symbol_is_the_book_its_last_directory_named(
     assert all(line.startswith("book 2 ") for line in lines[moved:] if line.startswith("book"))
     assert "book 2 199500" in lines
     assert [mark for _, mark in want["marks"]["XYZ"]] == [199_500, 199_750]
+
+
+def _renamed_locate_day(move: bool = False) -> list[Message]:
+    """AAA's Stock Directory names locate 1 (9.90 bid, 10.00 ask); 3 ms after the open
+    another directory gives locate 1 the symbol BBB (``move``: names AAA at locate 2
+    instead, 19.90 bid, 20.00 ask); then a sell at 9.90 comes into locate 1 (through a
+    bid of ours at 9.95, were it still there), and locate 1's ask is half executed."""
+    t, ms = 34_200 * 10**9, 10**6
+
+    def sys(ts: int, code: str) -> SystemEvent:
+        return SystemEvent(0, 0, ts, code)
+
+    def add(ts: int, loc: int, ref: int, side: str, price: int, stock: str) -> AddOrder:
+        return AddOrder(loc, 0, ts, ref, side, 100, stock, price)
+
+    second = [
+        dataclasses.replace(_directory(2, "AAA"), timestamp=t + 3 * ms),
+        add(t + 3 * ms, 2, 3, "B", 199_000, "AAA"),
+        add(t + 3 * ms, 2, 4, "S", 200_000, "AAA"),
+    ]
+    renamed = [dataclasses.replace(_directory(1, "BBB"), timestamp=t + 3 * ms)]
+    later = "AAA" if move else "BBB"  # the name locate 1's messages carry after it
+    return [
+        sys(t - 2 * ms, "O"),
+        sys(t - 2 * ms, "S"),
+        dataclasses.replace(_directory(1, "AAA"), timestamp=t - ms),
+        sys(t, "Q"),
+        add(t + ms, 1, 1, "B", 99_000, "AAA"),
+        add(t + ms, 1, 2, "S", 100_000, "AAA"),
+        *(second if move else renamed),
+        add(t + 4 * ms, 1, 5, "S", 99_000, later),
+        OrderExecuted(1, 0, t + 8 * ms, 2, 50, 1),
+        sys(t + 30 * ms, "M"),
+        sys(t + 31 * ms, "E"),
+        sys(t + 32 * ms, "C"),
+    ]
+
+
+class _TradesTheOldSymbol(Strategy):
+    """2 ms after the open, a Day buy of 10 AAA at 9.95 (rests: between locate 1's bid and
+    ask); 6 ms after, an IOC buy of 10 AAA at the ask of ``ctx.book("AAA")`` (at 10.00
+    when it has no book). Logs what it sees of AAA then (its book's locate, whether it trades, risk's mark)
+    and each book update's symbol, locate and bid, and each order update."""
+
+    async def on_start(self, ctx: Context) -> None:
+        await super().on_start(ctx)
+        ctx.set_timer(34_200 * 10**9 + 2 * 10**6, "rest")
+        ctx.set_timer(34_200 * 10**9 + 6 * 10**6, "take")
+
+    async def on_timer(self, timer: TimerEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        book = ctx.book("AAA")
+        marks = ctx.orders.risk.ledger.marks
+        seen = None if book is None else book.locate
+        ctx.log(f"{timer.name} {seen} {ctx.is_trading('AAA')} {marks.get('AAA')}")
+        if timer.name == "rest":
+            ctx.orders.submit("AAA", "B", 10, 99_500, TimeInForce.DAY)
+        else:
+            ask = 100_000 if book is None else book.bbo().ask_price
+            ctx.orders.submit("AAA", "B", 10, ask, TimeInForce.IOC)
+
+    async def on_book(self, update: BookUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"book {update.symbol} {update.locate} {update.bbo.bid_price}")
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        self.ctx.log(f"{update.kind} {update.quantity} {update.price} {update.reason}")
+
+
+def test_engine_backtest_core_a_symbol_whose_book_a_directory_renamed_has_none() -> None:
+    """A Stock Directory that gives AAA's locate the symbol BBB leaves AAA with no book
+    (``book.name_locate``'s rule) in every layer, on both backends with equal reports:
+    ``ctx.book("AAA")`` is None and AAA does not trade, its IOC of AAA is Rejected 0x17
+    Invalid Symbol (no book at the venue either), locate 1's updates come under
+    BBB's name, risk's mark of AAA stays at AAA's last mid, the report counts the rename
+    among the book's faults (``renamed_locates``), and the Day buy of AAA resting in
+    locate 1 is canceled, reason ``Z``, when the directory comes (the venues' rule: an
+    order of ours rests in its symbol's book). Before, AAA still named locate 1: the
+    strategy saw BBB's book as AAA's, its IOC filled at 10.00 against BBB's ask, its
+    resting bid filled at 9.95 against BBB's incoming sell, and the report marked AAA at
+    BBB's prices."""
+    want = _same(_TradesTheOldSymbol, _renamed_locate_day)
+    lines = [line.split(" ", 1)[1] for line in want["log"]]
+    assert "rest 1 True 99500" in lines
+    assert "take None False 99500" in lines  # no book, not trading; the mark kept
+    assert "book BBB 1 99000" in lines  # locate 1's updates under its new name
+    renamed = lines.index("take None False 99500")
+    assert not any(line.startswith("book AAA") for line in lines[renamed:])
+    assert lines.index("cancelled 10 0 Z") < lines.index("book BBB 1 99000")
+    assert "rejected 0 0 23" in lines  # 0x17
+    assert want["fills"] == []
+    report = want["report"]
+    assert report["book_faults"]["renamed_locates"] == 1
+    assert report["orders"]["rejected_by_venue"] == {"0x0017": 1}
+    assert [(o["symbol"], o["filled"]) for o in want["orders"]] == [("AAA", 0), ("AAA", 0)]
+    assert dict(want["marks"]) == {}  # AAA's marks never took BBB's book
+
+
+def test_engine_backtest_core_an_order_resting_in_a_book_its_symbol_left_is_canceled() -> None:
+    """A Stock Directory that names AAA at locate 2 cancels our Day buy of AAA resting in
+    locate 1 (reason ``Z``; the venues' rule: an order of ours rests in its symbol's
+    book), on both backends with equal reports; AAA's IOC then fills at locate 2's ask.
+    Before, the order stayed in locate 1 and filled at 9.95 against the sell that came
+    into the book AAA had left."""
+    want = _same(_TradesTheOldSymbol, lambda: _renamed_locate_day(move=True))
+    lines = [line.split(" ", 1)[1] for line in want["log"]]
+    assert "take 2 True 199500" in lines
+    assert [(f.symbol, f.quantity, f.price, f.cause) for f in want["fills"]] == [
+        ("AAA", 10, 200_000, "arrival")
+    ]
+    assert want["report"]["book_faults"]["renamed_locates"] == 0
+    assert "cancelled 10 0 Z" in lines  # the Day buy left in locate 1: never filled there
+    assert [(o["time_in_force"], o["filled"]) for o in want["orders"]] == [("0", 0), ("3", 10)]

@@ -311,6 +311,7 @@ def test_directory_names_instruments() -> None:
         "duplicate_references": 0,
         "clamped": 0,
         "rejected": 0,
+        "renamed_locates": 0,
         "unknown_types": 0,
         "instruments": {
             "5": {
@@ -574,3 +575,38 @@ def test_gzipped_binaryfile_rebuilds_the_same(tmp_path: Path) -> None:
     gz = tmp_path / "day.itch.gz"
     gz.write_bytes(gzip.compress(TEST_FILE.read_bytes()))
     assert rebuild(gz).summary() == rebuild(TEST_FILE).summary()
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_a_directory_that_renames_a_locate_leaves_the_old_symbol_no_book(backend: str) -> None:
+    """Locate 1 is AAA's, then a Stock Directory names it BBB: BBB is locate 1's book and
+    AAA has none (``book.name_locate``), not even once an add at another locate carries
+    its name, until a directory names one for it; the rename is counted among the faults
+    (``renamed_locates``, ``engine book``'s text). A directory sent again unchanged is no
+    rename. Before, AAA still named locate 1, BBB's book, and nothing was counted."""
+    from tickwire.engine import cbook
+    from tickwire.engine.book import faults_text
+
+    if backend == "compiled" and not cbook.AVAILABLE:
+        pytest.skip(cbook.UNAVAILABLE_REASON)
+    m = BookManager() if backend == "reference" else cbook.CythonBookManager()
+
+    def directory(locate: int, stock: str) -> StockDirectory:
+        return StockDirectory(
+            locate, 0, 0, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
+        )
+
+    m.apply(directory(1, "AAA"))
+    m.apply(directory(1, "AAA"))  # the same again: no rename
+    m.apply(AddOrder(1, 0, 1, 1, "B", 100, "AAA", 1_000_000))
+    assert (m.locate_of("AAA"), m.stats.renamed_locates) == (1, 0)
+    m.apply(directory(1, "BBB"))
+    m.apply(AddOrder(2, 0, 2, 2, "B", 100, "AAA", 2_000_000))  # a book the add names AAA
+    assert (m.locate_of("AAA"), m.locate_of("BBB"), m.locate_of("ZZZ")) == (None, 1, None)
+    assert (m.books[1].symbol, m.books[2].symbol) == ("BBB", "AAA")
+    assert m.stats.renamed_locates == 1
+    assert "1 stock directories that gave a named locate another symbol" in faults_text(
+        m.stats, m.unknown_references
+    )
+    m.apply(directory(3, "AAA"))  # a directory names AAA a book again
+    assert (m.locate_of("AAA"), m.stats.renamed_locates) == (3, 1)

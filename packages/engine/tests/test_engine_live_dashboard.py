@@ -169,6 +169,7 @@ def test_the_books_faults_reach_the_report_and_the_dashboard() -> None:
         "duplicate_references": 1,
         "clamped": 1,
         "rejected": 0,
+        "renamed_locates": 0,
     }
     text = _text(snap)
     assert "book faults" in text and "1 adds onto a live reference" in text

@@ -326,6 +326,7 @@ def test_engine_lobster_says_what_the_book_refused(
         "duplicate_references": 0,
         "clamped": 2,
         "rejected": 2,
+        "renamed_locates": 0,
     }
     data = tmp_path / "weird.itch"
     with BinaryFileWriter(data) as w:
@@ -405,6 +406,59 @@ def test_engine_lobster_a_symbol_under_two_locates_is_a_data_error(
     (line,) = capsys.readouterr().err.splitlines()
     assert "error: ZZZ: listed under stock locates 1 and 2" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("chosen", ["AAA", "BBB"])
+def test_engine_lobster_a_locate_renamed_is_a_data_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], chosen: str
+) -> None:
+    """A Stock Directory that gives AAA's stock locate the symbol BBB (AAA has no book
+    then: ``book.name_locate``) cannot make LOBSTER files of either, a row following one
+    book: one line naming both and the locate, exit 1, no file left. AAA's files went on
+    with BBB's orders (an add and an execution of BBB written as AAA's); BBB's began
+    with AAA's orders in their depth."""
+    from tickwire.itch import (
+        AddOrder,
+        BinaryFileWriter,
+        OrderExecuted,
+        StockDirectory,
+        SystemEvent,
+    )
+
+    def directory(stock: str, locate: int = 1) -> StockDirectory:
+        return StockDirectory(
+            locate, 0, 2_000, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
+        )
+
+    day = [
+        SystemEvent(0, 0, 1_000, "O"),
+        directory("AAA"),
+        directory("CCC", 2),
+        AddOrder(2, 0, 4_000_000_000, 9, "B", 100, "CCC", 2_000_000),
+        AddOrder(1, 0, 5_000_000_000, 1, "B", 100, "AAA", 1_000_000),
+        directory("BBB"),
+        AddOrder(1, 0, 6_000_000_000, 2, "S", 100, "BBB", 1_100_000),
+        OrderExecuted(1, 0, 7_000_000_000, 2, 50, 1),
+    ]
+    reason = r"^AAA: its stock locate 1 renamed BBB by a later Stock Directory"
+    with pytest.raises(ValueError, match=reason) as info:
+        export(day, [chosen], tmp_path / "api", levels=1)
+    assert not isinstance(info.value, ExportError)  # the data, not the arguments
+    assert not (tmp_path / "api").exists()
+    data = tmp_path / "renamed.itch"
+    with BinaryFileWriter(data) as w:
+        w.write_all(day)
+    out = tmp_path / "cli"
+    args = ["export", str(data), "--symbol", chosen, "--out", str(out), "--levels", "1"]
+    assert main(args) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "error: AAA: its stock locate 1 renamed BBB by a later Stock Directory" in line
+    assert not out.exists()
+    # Another symbol's export runs, and a directory sent again unchanged is no rename.
+    res = export(day, ["CCC"], tmp_path / "other", levels=1, bbo_format=None)
+    assert res.rows == {"CCC": 1}
+    res = export([*day[:5], directory("AAA")], ["AAA"], tmp_path / "again", levels=1)
+    assert res.rows == {"AAA": 1}
 
 
 def test_engine_lobster_says_when_time_goes_back(

@@ -32,7 +32,7 @@ engine's frozen dataclasses (:func:`tickwire.engine.cbook.positional_constructor
 from collections import deque
 from itertools import islice
 
-from tickwire.engine.book import name_locate
+from tickwire.engine.book import book_locate, name_locate
 from tickwire.ouch.deadlines import Deadlines
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -197,7 +197,7 @@ cdef class SlotsConstructor:
 
 # -- layout, configured once from the ITCH construct table (cbook.py) -------------------
 cdef int L_TS, L_LOCATE
-cdef int A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE
+cdef int A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE, R_STOCK
 cdef int E_REF, E_SHARES, E_MATCH
 cdef int C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE
 cdef int X_REF, X_SHARES
@@ -245,7 +245,7 @@ cdef object _bbo_new(object bid, object bid_size, object ask, object ask_size):
 def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print, book_stats,
               decode, decode_error):
     """Set the wire layout (field offsets by ``"TYPE.field"``) and the Python types used."""
-    global L_TS, L_LOCATE, A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE, E_REF, E_SHARES
+    global L_TS, L_LOCATE, A_REF, A_SIDE, A_SHARES, A_STOCK, A_PRICE, R_STOCK, E_REF, E_SHARES
     global E_MATCH, C_REF, C_SHARES, C_MATCH, C_PRINTABLE, C_PRICE, X_REF, X_SHARES, D_REF
     global U_OLD, U_NEW, U_SHARES, U_PRICE, CONFIGURED
     global P_REF, P_SIDE, P_SHARES, P_PRICE, P_MATCH, Q_SHARES, Q_PRICE, Q_MATCH, B_MATCH
@@ -260,6 +260,7 @@ def configure(dict layout, list lengths, order_info, level_view, bbo, tape_print
     A_SIDE = layout["A.buy_sell_indicator"]
     A_SHARES = layout["A.shares"]
     A_STOCK = layout["A.stock"]
+    R_STOCK = layout["R.stock"]
     A_PRICE = layout["A.price"]
     E_REF = layout["E.order_reference_number"]
     E_SHARES = layout["E.executed_shares"]
@@ -733,6 +734,7 @@ cdef class CBookManager:
     cdef int64_t hcount
     # statistics
     cdef int64_t messages_, unknown_, reordered_, dup_, clamped_, rejected_
+    cdef int64_t renamed_  # directories that renamed a named book (BookStats.renamed_locates)
     cdef int64_t counts[256]
     cdef public int64_t skipped, length_fixups
     cdef bint stream_started  # stream_start looked at the first bytes fed
@@ -820,7 +822,7 @@ cdef class CBookManager:
         self.locates = {}
         memset(self.counts, 0, sizeof(self.counts))
         self.messages_ = self.unknown_ = self.reordered_ = 0
-        self.dup_ = self.clamped_ = self.rejected_ = 0
+        self.dup_ = self.clamped_ = self.rejected_ = self.renamed_ = 0
         self.skipped = self.length_fixups = 0
         self.pending_ = {}
         self.expiry_ = deque()
@@ -1495,8 +1497,9 @@ cdef class CBookManager:
     def locate_of(self, symbol):
         """The stock locate of ``symbol``'s book, as ``BookManager.locate_of`` says: the
         one its latest Stock Directory named, else the first book that carried its name
-        (``book.name_locate``); None for a symbol the feed has not named."""
-        return self.locates.get(symbol)
+        (``book.name_locate``); None for a symbol the feed has not named or whose book
+        a directory renamed (``book.book_locate``)."""
+        return book_locate(self.locates, symbol)
 
     def bbo(self, int locate):
         """Best bid and offer of ``locate``."""
@@ -1612,7 +1615,7 @@ cdef class CBookManager:
         cdef int i
         by_type = {chr(i): self.counts[i] for i in range(256) if self.counts[i]}
         return BookStats(self.messages_, self.unknown_, self.reordered_, self.dup_,
-                         self.clamped_, self.rejected_, by_type)
+                         self.clamped_, self.rejected_, by_type, self.renamed_)
 
     @property
     def pending(self):
@@ -1695,9 +1698,12 @@ cdef class CBookManager:
 
     def _directory(self, msg):
         b = self.book(msg.stock_locate)
+        previous = b.symbol
         b.symbol = msg.stock
         b.directory = msg
-        name_locate(self.locates, msg.stock, msg.stock_locate, directory=True)
+        if name_locate(self.locates, msg.stock, msg.stock_locate, directory=True,
+                       previous=previous):
+            self.renamed_ += 1
 
     def _system(self, msg):
         self.system_event = str(msg.event_code)
@@ -1991,8 +1997,9 @@ cdef class CVenue:
 
     # -- helpers ------------------------------------------------------------------------
     cdef object _locate_of(self, str symbol):
-        """The locate of ``symbol``'s book (``SimulatedVenue._locate_of``'s rule)."""
-        return self.books.locates.get(symbol)
+        """The locate of ``symbol``'s book (``SimulatedVenue._locate_of``'s rule): None
+        for none (``book.book_locate``: one a directory renamed has none)."""
+        return book_locate(self.books.locates, symbol)
 
     cdef int _fill(self, CSimOrder o, int64_t qty, int64_t price, bint passive,
                    str cause) except -1:
@@ -2127,6 +2134,11 @@ cdef class CVenue:
                 self._expire_day_orders()
             elif m[S_CODE] == 0x45:  # end of system hours: every order left expires
                 self._expire_all_orders()
+            return 0
+        if ty == 0x52:  # a Stock Directory: ours in a book no longer their symbol's end
+            if self._live:
+                self._directory(rd16(m + L_LOCATE), PyBytes_FromStringAndSize(
+                    <const char*>(m + R_STOCK), 8).decode("latin-1").rstrip(" "))
             return 0
         if not is_book_type(ty) and ty != 0x50:
             return 0  # only book messages and trades act on our orders or _consumed
@@ -2353,6 +2365,18 @@ cdef class CVenue:
         for o in self.live_orders():
             if o.tif == self.DAY:
                 self._cancel(o, o.open, self.timeout)
+        return 0
+
+    cdef int _directory(self, int locate, str symbol) except -1:
+        """A Stock Directory naming ``symbol`` at ``locate``: each order of ours resting in
+        a book no longer its symbol's (at ``locate`` for another symbol, or of ``symbol``
+        at another locate) is canceled, reason ``Z``
+        (``tickwire.ouch.v50.CANCELED_SYSTEM``), oldest first
+        (``SimulatedVenue._directory``, the rule and its tests)."""
+        cdef CSimOrder o
+        for o in self.live_orders():
+            if (o.locate == locate) != (o.symbol == symbol):
+                self._cancel(o, o.open, "Z")
         return 0
 
     cdef int _expire_all_orders(self) except -1:
@@ -3099,7 +3123,8 @@ cdef class ReplayCore:
                 for loc in self.waiting.pop(symbol, ()):
                     self._route(loc, books.get(loc))
                 loc = locates[symbol]
-                self._route(loc, books.get(loc))
+                if loc >= 0:  # not NO_BOOK (book.name_locate): never a new entry, but
+                    self._route(loc, books.get(loc))  # route[-1] would write outside
             self.n_locates = n
         n = len(books)
         if n != self.n_books:
@@ -3346,7 +3371,8 @@ cdef class ReplayCore:
         self._after_strategy()
         if t == 0x52 and not self.routes_stale:  # the directory (re)named its book
             self._route(loc, self.sb.books.get(loc))
-            if left is not None and left != loc:  # and its symbol left the book it named
+            if left is not None and left >= 0 and left != loc:  # and its symbol left the
+                # book it named (not NO_BOOK: a symbol whose book was renamed has none)
                 self._route(left, self.sb.books.get(left))
         return 0
 
@@ -3610,7 +3636,8 @@ cdef class ReplayCore:
         """Would the venue's queue model (``CVenue.market``, or ``SimulatedVenue.on_market``
         for a reference venue) act on this message?
 
-        Its rules, read backwards: a system event may end market hours; where our orders
+        Its rules, read backwards: a system event may end market hours, a Stock Directory
+        may end orders of ours wherever they rest (``SimulatedVenue._directory``); where our orders
         rest (``vflag``), an execution (E, C) of a feed order works on our orders of its
         side priced at or through it (``vbid``/``vask``), a cancel or delete (X, D) on our
         queue only if that order was ahead of one of ours (:meth:`_is_ahead`), an add (A,
@@ -3631,6 +3658,8 @@ cdef class ReplayCore:
         cdef uint8_t side
         if t == 0x53:
             return True
+        if t == 0x52:  # a directory may end our orders (CVenue._directory)
+            return bool(self.by_locate)
         if not is_book_type(t) and t != 0x50:
             return False
         if t == 0x41 or t == 0x46 or t == 0x50:

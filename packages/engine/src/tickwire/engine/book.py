@@ -71,6 +71,7 @@ from tickwire.itch import (
 
 __all__ = [
     "BBO",
+    "NO_BOOK",
     "BookInvariantError",
     "BookManager",
     "BookStats",
@@ -80,6 +81,7 @@ __all__ = [
     "OrderBook",
     "TapePrint",
     "TopLevels",
+    "book_locate",
     "filed_locate",
     "name_locate",
     "unknown_types_phrase",
@@ -312,6 +314,9 @@ class BookStats:
     clamped: int = 0
     rejected: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
+    #: Stock Directories that gave a book the feed had named another symbol
+    #: (:func:`name_locate`: the old symbol has no book until a directory names one).
+    renamed_locates: int = 0
 
 
 class BookManager:
@@ -458,8 +463,9 @@ class BookManager:
     def locate_of(self, symbol: str) -> int | None:
         """The stock locate of ``symbol``'s book: the one its latest Stock Directory named,
         else the first book that carried its name (:func:`name_locate`); None for a
-        symbol the feed has not named."""
-        return self.locates.get(symbol)
+        symbol the feed has not named or whose book a directory renamed
+        (:func:`book_locate`)."""
+        return book_locate(self.locates, symbol)
 
     def order_locate(self, order_reference_number: int) -> int:
         """The stock locate of the book filing live order ``order_reference_number`` (where
@@ -689,9 +695,12 @@ class BookManager:
     # -- instrument and market state ------------------------------------------------------
     def _directory(self, msg: StockDirectory) -> None:
         b = self.book(msg.stock_locate)
-        b.symbol = msg.stock
+        previous, b.symbol = b.symbol, msg.stock
         b.directory = msg
-        name_locate(self.locates, msg.stock, msg.stock_locate, directory=True)
+        if name_locate(
+            self.locates, msg.stock, msg.stock_locate, directory=True, previous=previous
+        ):
+            self.stats.renamed_locates += 1
 
     def _system(self, msg: SystemEvent) -> None:
         self.system_event = str(msg.event_code)
@@ -735,27 +744,68 @@ class BookManager:
         self.book(msg.stock_locate).dlcr = msg
 
 
-def name_locate(locates: dict[str, int], symbol: str, locate: int, *, directory: bool) -> None:
+#: The ``locates`` value (symbol -> stock locate) of a symbol whose book a later Stock
+#: Directory gave another symbol: it has no book until a directory names one for it
+#: (:func:`name_locate`). Never a stock locate (ITCH's are 16-bit, unsigned), so no book
+#: has it: ``books.get(NO_BOOK)`` is None; ``locate_of`` says None.
+NO_BOOK = -1
+
+
+def name_locate(
+    locates: dict[str, int],
+    symbol: str,
+    locate: int,
+    *,
+    directory: bool,
+    previous: str = "",
+) -> bool:
     """Record in ``locates`` (symbol -> stock locate) that the book of ``locate`` is named
-    ``symbol``: by a Stock Directory (``directory``), or else by the first message that
-    named it (an add's stock, a Stock Trading Action's, for a book the feed built without
-    a directory). The rule: **a symbol is the book its latest Stock Directory named**; a
-    symbol no directory named is the first book that carried its name.
+    ``symbol``: by a Stock Directory (``directory``; ``previous``: the book's name before
+    it, "" for a book the feed had not named), or else by the first message that named it
+    (an add's stock, a Stock Trading Action's, for a book the feed built without a
+    directory). The rule: **a symbol is the book its latest Stock Directory named**; a
+    symbol no directory named is the first book that carried its name; **a symbol whose
+    book a directory gave another symbol has no book** (``locates`` says :data:`NO_BOOK`)
+    until a directory names one for it (an add or a trading action carrying its name
+    does not). Returns whether the directory renamed a book the feed had named otherwise
+    (``previous`` not ``symbol``): a feed fault, which the book managers count
+    (``BookStats.renamed_locates``, :func:`fault_counts`).
 
     Why the latest: a Stock Directory re-sent for a symbol at another locate (a live feed
     that re-numbers an instrument, two days in one file) says where the symbol's orders
     are from then on; the earlier book keeps its orders and its name but is no longer the
-    symbol's. Every layer that maps a symbol to a book follows it, through this one
-    function: the book managers (``BookManager.locate_of``, the compiled book's alike),
-    so both backtest venues (where an order of the symbol rests and fills) and the
-    report's marks; the strategy context (``ctx.book``, ``ctx.is_trading``, and which
-    book's messages reach the strategy and risk's mark: none of a book its symbol left),
-    and with it the compiled core's routes and the live runner. It costs the compiled
-    core one dict write per directory or new book. (``engine export`` refuses such a day
-    instead: one pair of LOBSTER files follows one book, ``lobster._one_locate``.) Test:
-    ``test_engine_backtest_core.py::test_engine_backtest_core_a_symbol_is_the_book_its_last_directory_named``."""
-    if symbol and (directory or symbol not in locates):
-        locates[symbol] = locate
+    symbol's. Why no book after a rename: a directory that gives locate 1 (AAA's) the
+    symbol BBB says locate 1's orders are BBB's from then on; AAA still pointing there,
+    ``ctx.book("AAA")`` was BBB's book, an order of AAA rested and filled in BBB's book,
+    and the report marked AAA at BBB's prices. With no book, an Enter of AAA is Rejected
+    0x17 Invalid Symbol, the strategy gets no events and risk no mark of AAA, and the
+    report keeps AAA's last mark. Every layer that maps a symbol to a book follows it,
+    through this one function: the book managers (``BookManager.locate_of``, the
+    compiled book's alike), so both backtest venues (where an order of the symbol rests
+    and fills) and the report's marks; the strategy context (``ctx.book``,
+    ``ctx.is_trading``, and which book's messages reach the strategy and risk's mark:
+    none of a book its symbol left), and with it the compiled core's routes and the live
+    runner. It costs the compiled core one dict write per directory or new book.
+    (``engine export`` refuses such a day instead: one pair of LOBSTER files follows one
+    book, ``lobster._one_locate``.) Tests:
+    ``test_engine_backtest_core.py::test_engine_backtest_core_a_symbol_is_the_book_its_last_directory_named``,
+    ``test_engine_backtest_core.py::test_engine_backtest_core_a_symbol_whose_book_a_directory_renamed_has_none``."""
+    if not symbol or not (directory or symbol not in locates):
+        return False
+    locates[symbol] = locate
+    if not previous or previous == symbol:
+        return False
+    if locates.get(previous) == locate:  # its book is the renamed one: it has none now
+        locates[previous] = NO_BOOK
+    return True
+
+
+def book_locate(locates: dict[str, int], symbol: str) -> int | None:
+    """The stock locate of ``symbol``'s book by ``locates`` (:func:`name_locate`'s map),
+    or None for a symbol with no book: one the feed has not named, or whose book a
+    directory renamed (:data:`NO_BOOK`)."""
+    locate = locates.get(symbol)
+    return None if locate is None or locate == NO_BOOK else locate
 
 
 #: The order reference number a book message names, by its type (U: its original).
@@ -794,13 +844,15 @@ def filed_locate(books: Any, msg: Message) -> int:
 
 def fault_counts(unknown_references: int, stats: BookStats) -> dict[str, int]:
     """The faults a book handled (module docs), by name: ``unknown_references``,
-    ``duplicate_references``, ``clamped``, ``rejected`` (``engine book --json``, the
+    ``duplicate_references``, ``clamped``, ``rejected``, ``renamed_locates``
+    (:func:`name_locate`) (``engine book --json``, the
     backtest report's ``book_faults``)."""
     return {
         "unknown_references": unknown_references,
         "duplicate_references": stats.duplicate_references,
         "clamped": stats.clamped,
         "rejected": stats.rejected,
+        "renamed_locates": stats.renamed_locates,
     }
 
 
@@ -810,6 +862,7 @@ _FAULT_WORDS = {
     "duplicate_references": "adds onto a live reference (the older order evicted)",
     "clamped": "executions or cancels beyond the order's shares",
     "rejected": "adds or replaces not booked (zero shares or price, no side)",
+    "renamed_locates": "stock directories that gave a named locate another symbol",
 }
 
 

@@ -164,6 +164,7 @@ _FIELDS = {
     "Q": ("shares", "cross_price", "match_number"),
     "B": ("match_number",),
     "S": ("event_code",),
+    "R": ("stock",),  # the venue's directory rule (CVenue._directory)
 }
 
 
@@ -172,7 +173,7 @@ def layout() -> dict[str, int]:
     out = {f"{t}.{name}": field_offset(t, name) for t, names in _FIELDS.items() for name in names}
     # F shares A's first fields (it only appends the attribution), and every message
     # carries stock locate and timestamp at the same place: checked, not assumed.
-    for t in ("F", "E", "C", "X", "D", "U", "P", "Q", "B"):
+    for t in ("F", "E", "C", "X", "D", "U", "P", "Q", "B", "R"):
         if field_offset(t, "timestamp") != out["A.timestamp"]:  # pragma: no cover
             raise AssertionError(f"{t}: timestamp is not where A has it")
         if field_offset(t, "stock_locate") != out["A.stock_locate"]:  # pragma: no cover

@@ -97,6 +97,7 @@ from tickwire.itch import (
     OrderExecuted,
     OrderExecutedWithPrice,
     OrderReplace,
+    StockDirectory,
     StockTradingAction,
     Trade,
 )
@@ -246,6 +247,23 @@ def _one_locate(writers: dict[int, _Writer], symbol: str, locate: int) -> None:
             )
 
 
+def _one_symbol(manager: BookManager, wanted: set[str], msg: StockDirectory) -> None:
+    """A ``ValueError`` (the data's, exit 1) when Stock Directory ``msg`` gives a stock
+    locate whose book had another symbol its symbol (``book.name_locate``: the old one
+    has no book then), either symbol chosen. Why: the chosen symbol's rows follow one
+    book, and its files took the other symbol's rows after the directory (the old
+    symbol's files went on with the new one's orders), or began with the other's orders
+    in their depth (the new symbol's). Test:
+    ``test_engine_lobster.py::test_engine_lobster_a_locate_renamed_is_a_data_error``."""
+    book = manager.books.get(msg.stock_locate)
+    before = "" if book is None else book.symbol
+    if before and before != msg.stock and (before in wanted or msg.stock in wanted):
+        raise ValueError(
+            f"{before}: its stock locate {msg.stock_locate} renamed {msg.stock} by a later "
+            "Stock Directory: one pair of LOBSTER files follows one book (two days in one file?)"
+        )
+
+
 #: Open files an export needs beyond two a symbol: its input, the BBO series and the
 #: interpreter's own.
 _SPARE_FILES = 64
@@ -335,6 +353,8 @@ def export(
             files.push(lambda kind, *_: kind is not None and _rmdir(out))
         for msg in messages:
             typ = msg.message_type
+            if typ == "R" and isinstance(msg, StockDirectory):
+                _one_symbol(manager, wanted, msg)
             locate = filed_locate(manager, msg)  # the stock whose book it changes
             w = writers.get(locate)
             if w is None:

@@ -40,6 +40,7 @@ from ._wire import (
 from ._wire import encode as _encode
 
 __all__ = [
+    "CANCELED_SYSTEM",
     "CANCELED_TIMEOUT",
     "CANCELED_USER_REQUESTED",
     "ENTER_DISPLAYS",
@@ -112,6 +113,11 @@ CANCELED_TIMEOUT = "T"
 #: Order (or a Replace's invalid details' cancel is ``Z``, an IOC's rest ``I``: none of
 #: those answers a Cancel; ``tickwire.ouch.orders.acknowledges_cancel``).
 CANCELED_USER_REQUESTED = "U"
+
+#: Order Canceled reason ``Z``: "System cancel. This order was cancelled by the system".
+#: The backtest venues' answer for an order resting in a book that a Stock Directory
+#: made no longer its symbol's (``SimulatedVenue._directory``, ``CVenue._directory``).
+CANCELED_SYSTEM = "Z"
 
 
 class Side(StrEnum):

@@ -113,6 +113,7 @@ from tickwire.itch import (
     OrderExecuted,
     OrderExecutedWithPrice,
     OrderReplace,
+    StockDirectory,
     SystemEvent,
     Trade,
     encode,
@@ -378,6 +379,10 @@ class SimulatedVenue:
                 self._expire_day_orders()
             elif msg.event_code == EventCode.END_OF_SYSTEM_HOURS:  # every order expires
                 self._expire_all_orders()
+            return
+        if isinstance(msg, StockDirectory):
+            if self._live:
+                self._directory(msg.stock_locate, msg.stock)
             return
         by_locate = self._by_locate
         if not by_locate and not self._consumed:
@@ -650,6 +655,24 @@ class SimulatedVenue:
         for o in sorted(self._live.values(), key=lambda o: o.seq):
             if o.tif == v50.TimeInForce.DAY:
                 self._cancel(o, o.open, v50.CANCELED_TIMEOUT)
+
+    def _directory(self, locate: int, symbol: str) -> None:
+        """A Stock Directory naming ``symbol`` at ``locate`` (before the book applies it):
+        each order of ours resting in a book that is no longer its symbol's is canceled,
+        reason ``Z`` (:data:`tickwire.ouch.v50.CANCELED_SYSTEM`), oldest first: one
+        resting at ``locate`` for another symbol (the directory renamed its book), one of
+        ``symbol`` resting at another locate (the symbol moved). The compiled ``CVenue``
+        alike.
+
+        Rule: an order of ours rests in its symbol's book (the one its latest directory
+        named, :func:`~tickwire.engine.book.name_locate`). Why: it stayed in the book and
+        filled against the flow of the symbol that book was now (or of none: a book its
+        symbol left), under its own symbol's name, a market it was no longer in. Tests:
+        ``test_engine_backtest_core.py::test_engine_backtest_core_a_symbol_whose_book_a_directory_renamed_has_none``,
+        ``test_engine_backtest_core.py::test_engine_backtest_core_an_order_resting_in_a_book_its_symbol_left_is_canceled``."""
+        for o in sorted(self._live.values(), key=lambda o: o.seq):
+            if (o.locate == locate) != (o.symbol == symbol):
+                self._cancel(o, o.open, v50.CANCELED_SYSTEM)
 
     def _expire_all_orders(self) -> None:
         """End of System Hours (System Event ``E``): every order still resting ends.

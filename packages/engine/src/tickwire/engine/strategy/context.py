@@ -64,6 +64,7 @@ from tickwire.engine.book import (
     OrderBook,
     TapePrint,
     TopLevels,
+    book_locate,
     filed_locate,
     name_locate,
 )
@@ -190,14 +191,14 @@ class StrategyContext:
 
     # -- the Context protocol -----------------------------------------------------------
     def book(self, symbol: str) -> OrderBook | None:
-        locate = self.locates.get(symbol_key(symbol))
+        locate = book_locate(self.locates, symbol_key(symbol))
         return None if locate is None else self.books.books.get(locate)
 
     def symbols(self) -> list[str]:
         return sorted(self.locates)
 
     def is_trading(self, symbol: str) -> bool:
-        locate = self.locates.get(symbol_key(symbol))
+        locate = book_locate(self.locates, symbol_key(symbol))
         return locate is not None and self.books.in_continuous_trading(locate)
 
     def subscribe(self, symbols: list[str] | Mapping[str, Consumes] | None) -> None:
@@ -294,15 +295,21 @@ class StrategyContext:
         none of the stock that changed, and risk's mark of the first moved not. Test:
         ``test_engine_backtest_core.py::test_engine_backtest_core_a_book_update_goes_to_the_stock_whose_book_changed``."""
         books = self.books
+        if isinstance(msg, StockDirectory):  # never applied before: not a book message
+            renamed = books.books.get(msg.stock_locate)
+            previous = "" if renamed is None else renamed.symbol  # its name before
+            if not applied:
+                books.apply(msg)
+            name_locate(
+                self.locates, msg.stock, msg.stock_locate, directory=True, previous=previous
+            )
+            return _NOTHING
         if not applied:
             locate = filed_locate(books, msg)
             books.apply(msg)
         elif locate is None:
             locate = msg.stock_locate
         prints = self._prints
-        if isinstance(msg, StockDirectory):
-            name_locate(self.locates, msg.stock, msg.stock_locate, directory=True)
-            return _NOTHING
         book = books.books.get(locate)
         if book is None:
             prints.clear()
