@@ -562,6 +562,7 @@ def test_engine_backtest_report_shows_the_books_faults(backend: str) -> None:
         "duplicate_references": 1,
         "clamped": 1,
         "rejected": 1,
+        "renamed_locates": 0,
     }
     assert "  book      " in summary_text(report) and "not booked" in summary_text(report)
     clean = build_report(

@@ -489,12 +489,15 @@ def _damaged(day: list[Message], seed: int, rate: float) -> list[Message]:
     delete), swapped with the one before (an execution before its add), given an edge
     value (zero or huge shares, a zero or out-of-range price), made to name another live
     order or a number never used, moved to a locate no directory names or to another
-    symbol's, or stamped earlier than the message before it. Nothing here is a framing
-    error: each message still encodes (every value fits its field)."""
+    symbol's, or stamped earlier than the message before it; or a Stock Directory comes
+    before it that gives a locate another symbol or names a symbol at another locate
+    (``book.name_locate``: the old symbol has no book, our orders there end). Nothing
+    here is a framing error: each message still encodes (every value fits its field)."""
     rng = random.Random(seed)
     out: list[Message] = []
     refs: list[int] = []  # references added so far
     locates = sorted({m.stock_locate for m in day if m.stock_locate})
+    symbols = sorted({m.stock for m in day if isinstance(m, StockDirectory)})
     for msg in day:
         ref = getattr(msg, "order_reference_number", None)
         if isinstance(msg, AddOrder | AddOrderMPID) and ref is not None:
@@ -523,6 +526,9 @@ def _damaged(day: list[Message], seed: int, rate: float) -> list[Message]:
         elif kind == 6 and out:
             stamp = max(0, out[-1].timestamp - rng.choice([1, 10**6, 10**10]))
             out.append(dataclasses.replace(msg, timestamp=stamp))
+        elif kind == 7:
+            loc, stock = rng.choice([*locates, 9_999]), rng.choice([*symbols, "ZZZZ"])
+            out += [dataclasses.replace(_directory(loc, stock), timestamp=msg.timestamp), msg]
         else:
             out.append(msg)
     return out

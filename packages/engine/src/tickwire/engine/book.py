@@ -21,7 +21,9 @@ message whose order never shows up within the window is dropped and counted in
 the stale order first (``duplicate_references``); an execution or cancel larger than
 the order removes it (``clamped``); an add or replace with zero shares or a zero price is
 not booked (``rejected``). These are the rules itch-book documents, so both books can be
-compared message by message. An add whose side is neither ``B`` nor ``S`` is not booked
+compared message by message. A Stock Directory that gives a locate the feed had named
+another symbol is counted (``renamed_locates``): the old symbol has no book from then on
+(:func:`name_locate`). An add whose side is neither ``B`` nor ``S`` is not booked
 either (``rejected``): it is no order, and read as a sell it would stand on the ask and
 cross a backtest's bids (test: ``test_faults_are_counted_never_raised``).
 
