@@ -176,9 +176,10 @@ def test_messages_nobody_receives_pause_the_reading() -> None:
     three of its heartbeat timeouts: the queue stops near ``max_queued`` (the reading
     paused, the server holding the rest), the client does not take its own pause for a
     dead server, and then every message comes, once, in order. On the old code the queue
-    held all 30,000. The timeout is 1 s (the sleep three of them): with 0.5 s, a process
+    held all 30,000. The timeout is 2 s (the sleep three of them): with 0.5 s, a process
     descheduled for half a second while it drained the queue (CI runs three test workers
-    on two cores) saw its timer before the server's next bytes and reconnected."""
+    on two cores) saw its timer before the server's next bytes and reconnected, and with
+    1 s it did so once on a machine running three test workers beside other builds."""
 
     async def main() -> None:
         core = SoupServer(USERS, heartbeat_interval=0.1)
@@ -187,10 +188,10 @@ def test_messages_nobody_receives_pause_the_reading() -> None:
         runner = SoupServerRunner(core)
         port = await runner.start()
         try:
-            session = ClientSession("USER01", "Secret123", heartbeat_interval=0.1, timeout=1.0)
+            session = ClientSession("USER01", "Secret123", heartbeat_interval=0.1, timeout=2.0)
             client = SoupClient(session, "127.0.0.1", port, max_queued=1_000)
             await client.connect()
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(6.0)
             held = client.messages.qsize()
             assert client.pauses >= 1 and held < 10_000, held
             assert client.connections == 1 and client.logged_in  # no timeout, no reconnect
