@@ -186,7 +186,37 @@ MAX_SEQUENCE = 10**20 - 1
 REPLAY_WINDOW = 1_000_000
 
 
-class ClientSession(StateMachine):
+class _Core(StateMachine):
+    """What the client and server cores share: the peer's bytes framed into packets, and
+    the dead-peer timer that whole packets restart."""
+
+    _framer: PacketFramer
+    _last_recv: float  # when the last whole packet came (the heartbeat timeout's start)
+
+    def _frame(self, data: bytes, now: float) -> tuple[Sequence[bytes], PacketError | None]:
+        """The packet bodies ``data`` completes, and the framing error after them if any.
+
+        Rule: silence is counted in packets: the heartbeat timeout restarts when a whole
+        packet arrives, not at every byte (the spec's "neither data nor heartbeats" are
+        packets). Why: a peer stuck part-way through a packet that sent a byte now and
+        then was never timed out: a server by the client, and a logged-in client by the
+        server, which kept the session held (a re-login elsewhere refused "S") for as
+        long as the bytes came. Tests: ``test_soupbintcp_hostile_server.py::
+        test_a_packet_trickled_a_byte_at_a_time_does_not_keep_a_dead_link_alive``,
+        ``test_soupbintcp_hostile_client.py::
+        test_a_packet_trickled_after_login_does_not_keep_a_dead_client_alive``.
+        """
+        try:
+            bodies: Sequence[bytes] = self._framer.feed(data)
+            framing = None
+        except PacketError as exc:  # the packets before the bad length first
+            bodies, framing = exc.bodies, exc
+        if bodies:
+            self._last_recv = now
+        return bodies, framing
+
+
+class ClientSession(_Core):
     """The client side of one SoupBinTCP session, across any number of connections.
 
     Call :meth:`connect` for every new TCP connection: it queues a Login Request
@@ -405,24 +435,12 @@ class ClientSession(StateMachine):
         return []
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
-        """Frame and handle the server's bytes; returns the events.
-
-        Rule: the heartbeat timeout restarts at a whole packet, not at every byte (the
-        spec's "neither data nor heartbeats" are packets). Why: a server stuck part-way
-        through a packet that sent a byte now and then was never timed out. Test:
-        ``test_soupbintcp_hostile_server.py::
-        test_a_packet_trickled_a_byte_at_a_time_does_not_keep_a_dead_link_alive``.
-        """
+        """Frame and handle the server's bytes; returns the events. The heartbeat
+        timeout restarts at a whole packet, not at every byte (:meth:`_Core._frame`)."""
         if not self.reading:
             return []
         events: list[Event] = []
-        framing: PacketError | None = None
-        try:
-            bodies: Sequence[bytes] = self._framer.feed(data)
-        except PacketError as exc:  # the packets before the bad length first
-            bodies, framing = exc.bodies, exc
-        if bodies:
-            self._last_recv = now
+        bodies, framing = self._frame(data, now)
         # Each packet: the table says whether it is legal now and what state follows
         # (looked up in this state's row, kept at hand by _go); _on does what it means.
         for body in bodies:
@@ -789,7 +807,7 @@ class SoupServer:
         count_reason(self.stats.by_reason, reason)
 
 
-class ServerConnection(StateMachine):
+class ServerConnection(_Core):
     """The server side of one TCP connection.
 
     What may be sent or received when is
@@ -946,14 +964,11 @@ class ServerConnection(StateMachine):
         self._closing()
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Frame and handle the client's bytes; returns the events. The heartbeat
+        timeout restarts at a whole packet, not at every byte (:meth:`_Core._frame`)."""
         if not self.reading:
             return []
-        self._last_recv = now
-        framing: PacketError | None = None
-        try:
-            bodies: Sequence[bytes] = self._framer.feed(data)
-        except PacketError as exc:  # the packets before the bad length first
-            bodies, framing = exc.bodies, exc
+        bodies, framing = self._frame(data, now)
         events: list[Event] = []
         for body in bodies:
             if not self._take_token(now):
