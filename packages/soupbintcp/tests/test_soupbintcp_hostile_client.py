@@ -125,8 +125,9 @@ def test_a_login_request_trickled_a_byte_at_a_time_is_bounded() -> None:
 def test_a_trickling_client_is_dropped_over_tcp(when: str) -> None:
     """Over loopback, the real runner: a client that sends a byte of an unfinished packet
     every 0.4 s (the heartbeat timeout 1 s; the login deadline 1.5 s). The server closes
-    it within a second or so of its last whole packet; the old server kept the logged-in
-    one for as long as the bytes came (12 bytes, 4.8 s here)."""
+    it within a second or so of its last whole packet (bound: 4 s, for a loaded machine);
+    the old server kept the logged-in one for as long as the bytes came (20 bytes, 8 s
+    here)."""
 
     async def main() -> None:
         core = SoupServer(USERS, timeout=1.0, login_timeout=1.5, heartbeat_interval=0.2)
@@ -138,11 +139,11 @@ def test_a_trickling_client_is_dropped_over_tcp(when: str) -> None:
                 writer.write(login_bytes(timeout=1.0))
                 head = await asyncio.wait_for(reader.readexactly(3), 2.0)
                 assert head[2:3] == b"A"  # Login Accepted
-                trickle = STUCK + b"x" * 9
+                trickle = STUCK + b"x" * 17
             else:
-                trickle = login_bytes(timeout=1.0)[:12]
+                trickle = login_bytes(timeout=1.0)[:20]
             start = time.monotonic()
-            closer = asyncio.ensure_future(eof_within(reader, 6.0))
+            closer = asyncio.ensure_future(eof_within(reader, 10.0))
             for byte in trickle:
                 if closer.done():
                     break
@@ -153,7 +154,7 @@ def test_a_trickling_client_is_dropped_over_tcp(when: str) -> None:
                 await asyncio.sleep(0.4)
             took = await closer
             assert took is not None, f"{when}: still open after {time.monotonic() - start:.1f} s"
-            assert took < 3.0, took
+            assert took < 4.0, took
             assert core.stats.timeouts == 1 and core.active is None and core.pending_total == 0
             writer.close()
         finally:
