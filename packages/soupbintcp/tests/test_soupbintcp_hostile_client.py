@@ -281,7 +281,7 @@ def test_a_client_that_never_reads_holds_bounded_memory_and_stalls_no_other_port
                 assert proto.transport is not None
                 most = max(most, proto.transport.get_write_buffer_size())
             assert most < 1_000_000, most  # 60,000 * 103 bytes = 6.2 MB were published
-            assert slowest < 1.0, slowest
+            assert slowest < 3.0, slowest  # at once; a loaded CI machine may deschedule us
             assert stuck_core.active is not None  # kept: it heartbeats (see the module)
             w.close()
             writer.close()
