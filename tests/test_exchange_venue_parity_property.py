@@ -98,13 +98,13 @@ TIFS: list[tuple[str, tuple[v50.TagValue, ...]]] = [
     ("5", (v50.TagValue(v50.OptionTag.POST_ONLY, "P"),)),
     ("0", (v50.TagValue(v50.OptionTag.PRICE_TYPE, "L"),)),
 ]
-#: Display: ``Y`` most often, and bytes no table has (0x03 Invalid Display alike on
-#: both, ``v50.order_terms_reason``). ``N`` is left out: both now queue a hidden order
-#: behind the displayed ones at its price, but its passive fill says flag ``J`` at the
-#: exchange and ``A`` at the venue (the venue's module docs, "Hidden orders"), which
-#: ``test_exchange_venue_replace_parity.py::test_a_hidden_order_trades_after_a_displayed_one_at_its_price_on_both``
-#: pins; ``A`` is left out as the venue's book models no attributed order of ours.
-DISPLAYS = ["Y"] * 14 + ["Q", "\x00"]
+#: Display: ``Y`` most often, ``N`` (hidden: both queue it behind the displayed orders
+#: at its price and flag its passive fills ``J``, the venue's module docs, "Hidden
+#: orders"), and bytes no table has (0x03 Invalid Display alike on both,
+#: ``v50.order_terms_reason``). ``N`` was left out while the venue flagged a hidden
+#: order's passive fill ``A`` and the exchange ``J``; ``A`` is left out as the venue's
+#: book models no attributed order of ours.
+DISPLAYS = ["Y"] * 10 + ["N"] * 4 + ["Q", "\x00"]
 
 enters = st.tuples(
     st.just("enter"),

@@ -62,8 +62,30 @@ def charged() -> BacktestResult:
 def test_engine_fees_schedule_prices_each_flag() -> None:
     assert FEES.fee("R", 100) == 3_000  # $0.30 to take 100 shares
     assert FEES.fee("A", 100) == -2_000  # a $0.20 rebate for adding them
-    assert FEES.fee("X", 100) is None  # never silently priced as one of the two
+    assert FEES.fee("J", 100) == 0  # hidden liquidity added: its own rate, default 0
+    assert FEES.fee("X", 100) is None  # never silently priced as one of the others
     assert FeeSchedule().is_free and not FEES.is_free
+
+
+def test_engine_fees_a_hidden_add_is_priced_by_its_own_rate() -> None:
+    """Flag ``J`` (our hidden order's passive fill, OUCH 5.0 Appendix E "Non-displayed
+    adding liquidity") costs ``add_hidden_per_share`` (``[fees]``; default 0, not the
+    displayed rebate), is in the ledger's ``added`` and the schedule's table, and is not
+    an unknown flag. Before: the schedule knew ``A`` and ``R`` only, so a ``J`` fill was
+    charged nothing and counted in ``unknown_flag_fills``."""
+    hidden = FeeSchedule.from_mapping({"add_per_share": -20, "add_hidden_per_share": 10})
+    assert hidden.fee("J", 100) == 1_000 and hidden.fee("A", 100) == -2_000
+    assert not FeeSchedule(add_hidden_per_share=-1).is_free
+    ledger = FeeLedger(hidden)
+    assert [ledger.charge("AAPL", flag, 100) for flag in "AJR"] == [-2_000, 1_000, 0]
+    assert (ledger.added, ledger.removed, ledger.unknown_flag_fills) == (-1_000, 0, 0)
+    assert ledger.as_dict()["schedule"] == {
+        "remove_per_share": 0,
+        "add_per_share": -20,
+        "add_hidden_per_share": 10,
+    }
+    with pytest.raises(ConfigError, match=r"^fees\.add_hidden_per_share: must be between"):
+        FeeSchedule.from_mapping({"add_hidden_per_share": 10_001})
 
 
 @pytest.mark.parametrize(
@@ -100,7 +122,11 @@ def test_engine_fees_in_pnl_and_report(free: BacktestResult, charged: BacktestRe
     for sym, s in b["symbols"].items():
         assert s["pnl_e4"] == s["gross_pnl_e4"] - s["fees_e4"]
         assert s["gross_pnl_e4"] == a["symbols"][sym]["pnl_e4"]
-    assert b["config"]["fees"] == {"remove_per_share": 30, "add_per_share": -20}
+    assert b["config"]["fees"] == {
+        "remove_per_share": 30,
+        "add_per_share": -20,
+        "add_hidden_per_share": 0,
+    }
     assert "  fees      gross" in summary_text(b)
 
 

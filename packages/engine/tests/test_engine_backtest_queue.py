@@ -286,6 +286,31 @@ def test_engine_backtest_queue_a_replace_that_changes_display_moves_the_order(
     assert s.filled(13) == 40  # what is left of order 4
 
 
+def test_engine_backtest_queue_a_hidden_orders_passive_fills_are_flagged_j(
+    venue_kind: str,
+) -> None:
+    """Every passive fill of our hidden order has liquidity flag ``J`` (OUCH 5.0 Appendix
+    E, "Non-displayed adding liquidity", :attr:`v50.LiquidityFlag.ADDED_HIDDEN`, the
+    simulated exchange's answer too): by an execution through its price, a print through
+    it and an order crossing it; our displayed order's are ``A``, and a hidden order
+    that takes on arrival is ``R``. In the Fill and in the Order Executed alike. Before:
+    both venues answered ``A`` for the hidden order's, so the fee schedule priced it as
+    a displayed add."""
+    s = Sim(venue_kind)
+    s.add(1, "B", 100, PX - 200)
+    s.enter(10, "B", 100, display="N")
+    s.enter(11, "B", 100, PX - 100)
+    s.execute(1, 30)  # through both of ours: 30 to the hidden bid
+    s.feed(Trade(LOC, 0, s.ts(), 0, "S", 50, SYM, PX - 300, 9))  # through both: 50 more
+    s.add(2, "S", 40, PX - 100)  # crosses both: 20 hidden, then 20 to the displayed
+    s.add(3, "B", 100, PX + 500)
+    s.enter(12, "S", 10, PX + 500, display="N")  # a hidden order that takes: R
+    flags = [(f.user_ref_num, f.liquidity_flag) for f in s.venue.fills]
+    assert flags == [(10, "J"), (10, "J"), (10, "J"), (11, "A"), (12, "R")]
+    executed = [m for m in s.out if isinstance(m, v50.OrderExecuted)]
+    assert [(m.user_ref_num, m.liquidity_flag) for m in executed] == flags
+
+
 def test_engine_backtest_queue_a_print_of_zero_price_fills_nothing(venue_kind: str) -> None:
     """A Trade (P) of price 0 is no trade (``SimulatedVenue._through``), as an add of
     price 0 is no order: it filled our resting buy, being below every bid. One priced

@@ -325,7 +325,7 @@ def test_live_fees_charge_every_execution_as_the_schedule_says() -> None:
     added = sum(e.quantity * -20 for e in executions if e.liquidity_flag == "A")
     assert added < 0
     assert report["fees"] == {
-        "schedule": {"remove_per_share": 30, "add_per_share": -20},
+        "schedule": {"remove_per_share": 30, "add_per_share": -20, "add_hidden_per_share": 0},
         "total_e4": removed + added,
         "removed_e4": removed,
         "added_e4": added,

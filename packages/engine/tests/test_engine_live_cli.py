@@ -81,7 +81,11 @@ def test_exchange_and_live_processes_sigterm_and_kill_command() -> None:
             rep = json.loads(report.read_text())
             assert live.stdout is not None and json.loads(live.stdout.read()) == rep
             # [fees] of --config is the session's schedule (it was ignored)
-            assert rep["fees"]["schedule"] == {"remove_per_share": 30, "add_per_share": -20}
+            assert rep["fees"]["schedule"] == {
+                "remove_per_share": 30,
+                "add_per_share": -20,
+                "add_hidden_per_share": 0,
+            }
             assert rep["pnl"] == rep["pnl_gross"] - rep["fees"]["total_e4"]
             assert rep["orders"]["open"] == []
             assert rep["ouch"]["unacked"] == 0

@@ -1946,6 +1946,10 @@ cdef class CVenue:
     # OUCH 5.0's Display byte of a hidden order (``N``, ``venue.hidden``), given by
     # ``compiled_venue``: such an order has no place in the queue at its price.
     cdef object HIDDEN
+    # Our fills' Liquidity Flags, ``A`` (passive, displayed), ``J`` (passive, hidden) and
+    # ``R`` (on arrival): ``venue.LIQUIDITY_FLAGS``, given by ``compiled_venue``
+    # (``venue.liquidity_flag``'s rule).
+    cdef str ADDED, ADDED_HIDDEN, REMOVED
     cdef public object _deadlines
     cdef list _deadline_heap
 
@@ -1953,7 +1957,8 @@ cdef class CVenue:
                  order_canceled, order_executed, rejected, enter_order, replace_order,
                  cancel_order, day, ioc, reject_reason, encode, max_quantity, max_price,
                  tif_error, str timeout, wake=None, gtt=None, gtt_deadline=None,
-                 cross_reason=None, terms_reason=None, hidden_display=None):
+                 cross_reason=None, terms_reason=None, hidden_display=None,
+                 liquidity_flags=None):
         self.books = books
         books.held_to = self  # what the book applies from its reorder window (held)
         self.respond = respond
@@ -1992,6 +1997,9 @@ cdef class CVenue:
         if hidden_display is None:
             raise TypeError("CVenue: hidden_display (v50.Display.HIDDEN) is needed")
         self.HIDDEN = hidden_display
+        if liquidity_flags is None:
+            raise TypeError("CVenue: liquidity_flags (venue.LIQUIDITY_FLAGS) is needed")
+        self.ADDED, self.ADDED_HIDDEN, self.REMOVED = liquidity_flags
         self._deadlines = Deadlines()  # of resting GTT orders, by UserRefNum
         self._deadline_heap = self._deadlines.heap  # the hot loops' cheap test
 
@@ -2006,7 +2014,12 @@ cdef class CVenue:
         self._match += 1
         o.open -= qty
         o.chain_filled += qty
-        flag = "A" if passive else "R"
+        if not passive:  # venue.liquidity_flag's rule
+            flag = self.REMOVED
+        elif o.hidden:
+            flag = self.ADDED_HIDDEN
+        else:
+            flag = self.ADDED
         self.fills.append(self.Fill(self.now, o.user_ref_num, o.symbol, o.side, qty, price,
                                     flag, self._match, cause,
                                     o.joined_ahead if passive else 0))

@@ -66,6 +66,7 @@ from tickwire.itch import (
     SystemEvent,
     Trade,
 )
+from tickwire.ouch.v50 import LiquidityFlag
 
 __all__ = [
     "ADDED",
@@ -105,10 +106,11 @@ def valid_shares(shares: int) -> bool:
 
 #: Liquidity flags of a :class:`Fill` (OUCH 5.0 Appendix E; the Order Executed carries
 #: them): the resting side of a displayed order ``A`` (added), of a hidden one ``J``
-#: ("Non-displayed adding liquidity"), the incoming side ``R`` (removed).
-ADDED = "A"
-ADDED_HIDDEN = "J"
-REMOVED = "R"
+#: ("Non-displayed adding liquidity"), the incoming side ``R`` (removed); the bytes are
+#: :class:`tickwire.ouch.v50.LiquidityFlag`'s, which the backtest venues answer too.
+ADDED: str = LiquidityFlag.ADDED.value
+ADDED_HIDDEN: str = LiquidityFlag.ADDED_HIDDEN.value
+REMOVED: str = LiquidityFlag.REMOVED.value
 
 
 def valid_attribution(mpid: str) -> bool:

@@ -65,6 +65,7 @@ __all__ = [
     "Display",
     "EnterOrder",
     "InboundMessage",
+    "LiquidityFlag",
     "ModifyOrder",
     "OptionTag",
     "OrderAccepted",
@@ -140,6 +141,18 @@ class Display(StrEnum):
     HIDDEN = "N"
     ATTRIBUTABLE = "A"
     CONFORMANT = "Z"
+
+
+class LiquidityFlag(StrEnum):
+    """The Liquidity Flags of an Order Executed that a continuous book gives (OUCH 5.0
+    Appendix E): the resting side of a displayed order ``A`` (Added), of a non-displayed
+    one (Display ``N``) ``J`` ("Non-displayed adding liquidity"), the incoming side ``R``
+    (Removed). One place for the bytes: the simulated exchange's matching, both backtest
+    venues and the backtest's fee schedule and maker/taker counts read them here."""
+
+    ADDED = "A"
+    ADDED_HIDDEN = "J"
+    REMOVED = "R"
 
 
 class Capacity(StrEnum):

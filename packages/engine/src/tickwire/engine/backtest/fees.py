@@ -2,13 +2,25 @@
 
 NASDAQ charges the side that *removes* liquidity (OUCH liquidity flag ``R``: our order
 executed on arrival against displayed orders) and pays a rebate to the side that *added*
-it (flag ``A``: our resting order was executed by someone else's). The ``[fees]`` table of
-a backtest config gives both as Price(4) units per share (``30`` is $0.0030 a share), a
-positive number a fee we pay and a negative one a rebate we receive::
+it (flag ``A``: our resting order was executed by someone else's). A resting hidden order
+(Display ``N``) that is executed adds liquidity too, with its own flag ``J``
+("Non-displayed adding liquidity", OUCH 5.0 Appendix E) and its own price. The ``[fees]``
+table of a backtest config gives the three as Price(4) units per share (``30`` is
+$0.0030 a share), a positive number a fee we pay and a negative one a rebate we receive::
 
     [fees]
-    remove_per_share = 30    # $0.0030 per share taken
-    add_per_share = -20      # a $0.0020 per share rebate for liquidity added
+    remove_per_share = 30         # $0.0030 per share taken
+    add_per_share = -20           # a $0.0020 per share rebate for liquidity added
+    add_hidden_per_share = 0      # hidden liquidity added: no rebate
+
+``add_hidden_per_share`` defaults to 0, as every key does, and not to ``add_per_share``:
+NASDAQ's rebate is paid for *displayed* liquidity and a non-displayed add earns a smaller
+one or none, so inheriting the displayed rebate would overstate a hidden strategy's PnL by
+a payment the user never configured; 0 charges and pays nothing the table does not say.
+Both venues and the simulated exchange flag a hidden order's passive fills ``J``
+(:func:`tickwire.engine.backtest.venue.liquidity_flag`); both ``A`` and ``J`` are maker
+fills (:data:`MAKER_FLAGS`: the report's passive shares and fills, the HTML report's
+passive markers), ``R`` the taker's (:data:`TAKER_FLAGS`).
 
 A fill of ``q`` shares costs ``q * per_share`` in the report's ``..._e4`` money units
 (Price(4) x shares), so fees stay exact integers that reconcile with the fills. The
@@ -30,9 +42,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tickwire.ouch.v50 import LiquidityFlag
 from tickwire.threshold.schema import Int, check_fields, from_table, setting
 
-__all__ = ["MAX_PER_SHARE", "FeeLedger", "FeeSchedule"]
+__all__ = ["MAKER_FLAGS", "MAX_PER_SHARE", "TAKER_FLAGS", "FeeLedger", "FeeSchedule"]
+
+_ADDED = LiquidityFlag.ADDED.value
+_ADDED_HIDDEN = LiquidityFlag.ADDED_HIDDEN.value
+_REMOVED = LiquidityFlag.REMOVED.value
+
+#: The liquidity flags of a maker (passive) fill, our resting order executed: ``A``
+#: displayed, ``J`` hidden. The backtest report's and statistics' passive counts and the
+#: HTML report's passive markers read this one set.
+MAKER_FLAGS = frozenset({_ADDED, _ADDED_HIDDEN})
+#: The liquidity flags of a taker (aggressive) fill: ``R``, our order executed on arrival.
+TAKER_FLAGS = frozenset({_REMOVED})
 
 #: The largest fee or rebate accepted, in Price(4) units per share ($1.00 a share): a
 #: bound that catches a schedule written in dollars times 10,000 twice.
@@ -54,6 +78,11 @@ class FeeSchedule:
     add_per_share: int = setting(
         _PER_SHARE, 0, doc="flag A (our resting order executed); negative: a rebate"
     )
+    add_hidden_per_share: int = setting(
+        _PER_SHARE,
+        0,
+        doc="flag J (our resting hidden order, Display N, executed); negative: a rebate",
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -66,20 +95,26 @@ class FeeSchedule:
     @property
     def is_free(self) -> bool:
         """True for the default schedule (nothing charged, nothing paid)."""
-        return self.remove_per_share == 0 and self.add_per_share == 0
+        return self.remove_per_share == self.add_per_share == self.add_hidden_per_share == 0
 
     def fee(self, liquidity_flag: str, quantity: int) -> int | None:
         """What a fill of ``quantity`` shares with ``liquidity_flag`` costs (negative: a
         rebate), in Price(4) x shares units; None for a flag the schedule does not know."""
-        if liquidity_flag == "R":
+        if liquidity_flag == _REMOVED:
             return quantity * self.remove_per_share
-        if liquidity_flag == "A":
+        if liquidity_flag == _ADDED:
             return quantity * self.add_per_share
+        if liquidity_flag == _ADDED_HIDDEN:
+            return quantity * self.add_hidden_per_share
         return None
 
     def as_dict(self) -> dict[str, int]:
         """The schedule as the report's ``config.fees`` shows it."""
-        return {"remove_per_share": self.remove_per_share, "add_per_share": self.add_per_share}
+        return {
+            "remove_per_share": self.remove_per_share,
+            "add_per_share": self.add_per_share,
+            "add_hidden_per_share": self.add_hidden_per_share,
+        }
 
 
 class _FillLike(Protocol):
@@ -100,7 +135,8 @@ class FeeLedger:
     """What ``schedule`` charged, fill by fill, in Price(4) x shares units.
 
     ``by_symbol`` and :attr:`total` are net (fees paid less rebates received),
-    ``removed`` and ``added`` split them by liquidity flag, and ``unknown_flag_fills``
+    ``removed`` (flag ``R``) and ``added`` (the maker flags ``A`` and ``J``) split them by
+    liquidity flag, and ``unknown_flag_fills``
     counts the fills charged nothing because the schedule does not price their flag.
     """
 
@@ -123,7 +159,7 @@ class FeeLedger:
             self.unknown_flag_fills += 1
             return 0
         self.by_symbol[symbol] = self.by_symbol.get(symbol, 0) + fee
-        if liquidity_flag == "R":
+        if liquidity_flag == _REMOVED:
             self.removed += fee
         else:
             self.added += fee

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tickwire.engine.backtest.fees import MAKER_FLAGS, TAKER_FLAGS
 from tickwire.engine.backtest.runner import BacktestResult
 
 __all__ = ["HTML_HINT", "HtmlUnavailable", "UnknownSymbol", "chart_symbol", "write_html"]
@@ -168,16 +169,17 @@ def _figures(result: BacktestResult, symbol: str | None) -> list[Any]:
                 line={"shape": "hv", "color": "grey"},
             )
         )
-        for side, flag, name, marker in (
-            ("B", "A", "buy, passive", {"symbol": "triangle-up", "color": "green"}),
-            ("B", "R", "buy, aggressive", {"symbol": "triangle-up-open", "color": "green"}),
-            ("S", "A", "sell, passive", {"symbol": "triangle-down", "color": "red"}),
-            ("S", "R", "sell, aggressive", {"symbol": "triangle-down-open", "color": "red"}),
+        maker, taker = MAKER_FLAGS, TAKER_FLAGS  # passive: A, and J (a hidden order's)
+        for side, flags, name, marker in (
+            ("B", maker, "buy, passive", {"symbol": "triangle-up", "color": "green"}),
+            ("B", taker, "buy, aggressive", {"symbol": "triangle-up-open", "color": "green"}),
+            ("S", maker, "sell, passive", {"symbol": "triangle-down", "color": "red"}),
+            ("S", taker, "sell, aggressive", {"symbol": "triangle-down-open", "color": "red"}),
         ):
             fills = [
                 f
                 for f in result.fills
-                if f.symbol == symbol and f.side == side and f.liquidity_flag == flag
+                if f.symbol == symbol and f.side == side and f.liquidity_flag in flags
             ]
             if fills:
                 price.add_trace(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tickwire.cli.output import staged_folder
-from tickwire.engine.backtest.fees import FeeLedger
+from tickwire.engine.backtest.fees import MAKER_FLAGS, TAKER_FLAGS, FeeLedger
 from tickwire.engine.backtest.frames import SCHEMA, iter_rows, write_parquet
 from tickwire.engine.backtest.runner import BacktestResult
 from tickwire.engine.backtest.spill import percentiles_of
@@ -84,9 +84,9 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         count += 1
         shares += f.quantity
         notional += f.quantity * f.price
-        if f.liquidity_flag == "A":
+        if f.liquidity_flag in MAKER_FLAGS:  # A, and J: a hidden order's
             passive += f.quantity
-        elif f.liquidity_flag == "R":
+        elif f.liquidity_flag in TAKER_FLAGS:
             aggressive += f.quantity
     per_symbol = symbol_statistics_all(result, symbols)
     total_pnl = 0

@@ -24,7 +24,8 @@ on disk, :mod:`tickwire.engine.backtest.spill`). The rules (the same text is in 
 * **Fill ratio** is shares filled over shares ordered, over the orders the venue got
   (refused orders never left; a replacement counts its own quantity); ``orders_filled``
   is the share of those orders with at least one fill.
-* **Queue position at fill** is, for each passive fill (flag ``A``), the shares that
+* **Queue position at fill** is, for each passive fill (flag ``A``, or ``J``: a hidden
+  order's), the shares that
   were ahead of our order at its price when it joined the queue (the venue's FIFO place
   from the L3 book, :attr:`Fill.queue_ahead`), averaged over passive fills.
 """
@@ -36,6 +37,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tickwire.engine.backtest.fees import MAKER_FLAGS, TAKER_FLAGS
 from tickwire.engine.backtest.runner import BacktestResult, PnlPoint
 
 __all__ = [
@@ -129,7 +131,7 @@ def statistics(result: BacktestResult) -> dict[str, Any]:
     for f in result.fills:
         turnover += f.quantity * f.price
         turnover_shares += f.quantity
-        if f.liquidity_flag == "A":
+        if f.liquidity_flag in MAKER_FLAGS:
             queue += f.queue_ahead
             passive += 1
     return {
@@ -163,11 +165,11 @@ def symbol_statistics_all(
         acc = fills.get(f.symbol)
         if acc is None:
             acc = fills[f.symbol] = [0, 0, 0, 0]
-        if f.liquidity_flag == "A":
+        if f.liquidity_flag in MAKER_FLAGS:  # A, and J: a hidden order's
             acc[0] += f.quantity
             acc[2] += 1
             acc[3] += f.queue_ahead
-        elif f.liquidity_flag == "R":
+        elif f.liquidity_flag in TAKER_FLAGS:
             acc[1] += f.quantity
     # orders and fills both carry the wire form; compare trimmed
     orders: dict[str, list[int]] = {}  # trimmed symbol -> [ordered, filled]

@@ -54,8 +54,11 @@ displayed order of its side rests at its price then, or that order would have tr
 Where several of ours share an aggressor's shares, at one price our displayed orders
 come before our hidden ones (:meth:`SimulatedVenue._priority`). A Replace's Display is
 the replacement's: replaced hidden, an order leaves its place; replaced displayed, it
-joins the back of the displayed queue. Passive fills of a hidden order keep flag ``A``
-(the exchange answers ``J``; the fee schedule prices ``A``). Why: the venue ignored
+joins the back of the displayed queue. Passive fills of a hidden order have liquidity
+flag ``J`` ("Non-displayed adding liquidity", OUCH 5.0 Appendix E), as the simulated
+exchange answers; the fee schedule prices it by ``add_hidden_per_share``
+(:func:`liquidity_flag`). A strategy sends one with ``ctx.orders.submit(...,
+display="N")``. Why: the venue ignored
 Display, so our hidden order took a displayed order's place and filled when a displayed
 order that came after it traded, a fill NASDAQ would have given that order. Tests:
 ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_hidden_order_never_fills_from_its_place_at_its_price``,
@@ -83,7 +86,7 @@ an order would otherwise trade as a continuous one. A Replace carries no Cross T
 Tests: ``tests/test_exchange_venue_parity_property.py`` (every Cross Type drawn),
 ``test_engine_backtest_cvenue.py::test_engine_backtest_cvenue_an_enter_of_a_cross_type_other_than_n_is_rejected_alike``.
 Several of our orders share one aggressor's shares in
-price, display, time priority (at one price our displayed orders first). Passive fills are at our limit price with liquidity flag ``A``.
+price, display, time priority (at one price our displayed orders first). Passive fills are at our limit price with liquidity flag ``A`` (``J`` for a hidden order: :func:`liquidity_flag`).
 
 :class:`SimulatedVenue` is the oracle, and the reference backend's venue. The compiled
 replay core runs the same rules compiled (:func:`compiled_venue`, ``_cbook.CVenue``), held
@@ -134,6 +137,7 @@ __all__ = [
     "compiled_venue",
     "gtt_deadline",
     "hidden",
+    "liquidity_flag",
     "order_terms_reason",
 ]
 
@@ -160,6 +164,29 @@ def hidden(display: object) -> bool:
     ``accounts.hidden`` hides. ``SimulatedVenue`` asks it; ``compiled_venue`` gives the
     ``CVenue`` the same byte. The rule for such an order is the module docs'."""
     return display == v50.Display.HIDDEN
+
+
+#: Our fills' Liquidity Flags (OUCH 5.0 Appendix E, :class:`tickwire.ouch.v50.LiquidityFlag`),
+#: in the order :func:`liquidity_flag` and ``compiled_venue`` give them.
+LIQUIDITY_FLAGS = (
+    v50.LiquidityFlag.ADDED.value,
+    v50.LiquidityFlag.ADDED_HIDDEN.value,
+    v50.LiquidityFlag.REMOVED.value,
+)
+
+
+def liquidity_flag(passive: bool, hidden: bool) -> str:
+    """The Liquidity Flag of our fill: resting (``passive``), ``A`` for a displayed order
+    and ``J`` ("Non-displayed adding liquidity") for a hidden one; on arrival ``R``. The
+    simulated exchange's matching answers alike; the backtest's fee schedule prices
+    ``J`` by ``add_hidden_per_share`` and the report counts it a maker fill. The compiled
+    ``CVenue`` is given :data:`LIQUIDITY_FLAGS` by ``compiled_venue``. Why: both venues
+    answered ``A`` for a hidden order's passive fill, a displayed add's flag and fee.
+    Test: ``test_engine_backtest_queue.py::test_engine_backtest_queue_a_hidden_orders_passive_fills_are_flagged_j``."""
+    added, added_hidden, removed = LIQUIDITY_FLAGS
+    if not passive:
+        return removed
+    return added_hidden if hidden else added
 
 
 def gtt_deadline(now: int, appendages: tuple[v50.TagValue, ...]) -> int:
@@ -296,7 +323,8 @@ class SimulatedVenue:
         fills ours (:meth:`_crossing`)."""
         return self.books.books[locate].trading_state in ("T", "")
 
-    def _fill(self, o: SimOrder, qty: int, price: int, flag: str, cause: str) -> None:
+    def _fill(self, o: SimOrder, qty: int, price: int, passive: bool, cause: str) -> None:
+        flag = liquidity_flag(passive, o.hidden)
         self._match += 1
         o.open -= qty
         o.chain_filled += qty
@@ -311,7 +339,7 @@ class SimulatedVenue:
                 flag,
                 self._match,
                 cause,
-                o.joined_ahead if flag == "A" else 0,
+                o.joined_ahead if passive else 0,
             )
         )
         self.respond(
@@ -565,7 +593,7 @@ class SimulatedVenue:
                     continue
                 q = min(budget, o.open)
                 budget -= q
-                self._fill(o, q, o.price, "A", "execution-through")
+                self._fill(o, q, o.price, True, "execution-through")
             elif o.price == price:
                 if ref in o.ahead_refs:
                     o.ahead = max(0, o.ahead - executed)
@@ -580,7 +608,7 @@ class SimulatedVenue:
                 q = min(budget, o.open)
                 if q > 0:
                     budget -= q
-                    self._fill(o, q, o.price, "A", "execution")
+                    self._fill(o, q, o.price, True, "execution")
 
     def _shrink_queue(
         self, rest: list[SimOrder], ref: int, side: str, price: int, shares: int, gone: bool
@@ -624,7 +652,7 @@ class SimulatedVenue:
             q = min(budget, o.open)
             budget -= q
             self._consumed[ref] = self._consumed.get(ref, 0) + q
-            self._fill(o, q, o.price, "A", "incoming-cross")
+            self._fill(o, q, o.price, True, "incoming-cross")
 
     def _through(self, rest: list[SimOrder], price: int, shares: int) -> None:
         """A non-displayed print (P) at ``price``: does it trade through our orders?
@@ -645,7 +673,7 @@ class SimulatedVenue:
                     break
                 q = min(budget, o.open)
                 budget -= q
-                self._fill(o, q, o.price, "A", "trade-through")
+                self._fill(o, q, o.price, True, "trade-through")
 
     def _expire_day_orders(self) -> None:
         """End of Market Hours (System Event ``M``): each resting Day order (Time In Force
@@ -876,7 +904,7 @@ class SimulatedVenue:
                     continue
                 q = min(avail, o.open)
                 consumed[ref] = consumed.get(ref, 0) + q
-                self._fill(o, q, price, "R", "arrival")
+                self._fill(o, q, price, False, "arrival")
                 if o.open == 0:
                     break
         if o.open == 0:
@@ -1012,4 +1040,5 @@ def compiled_venue(
         cross_type_reason,
         order_terms_reason,
         v50.Display.HIDDEN.value,
+        LIQUIDITY_FLAGS,
     )
