@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import gc
 import gzip
+import itertools
 import json
 import random
 import sys
@@ -32,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tickwire.engine import cbook
 from tickwire.engine.backtest import BacktestConfig, BacktestResult, run_backtest
+from tickwire.engine.backtest.fees import FeeSchedule
 from tickwire.engine.backtest.frames import write_parquet
 from tickwire.engine.backtest.report import build_report, write_csv
 from tickwire.engine.cli_backtest import DEFAULT_RISK, main
@@ -64,7 +66,7 @@ from tickwire.itch import (
     read,
 )
 from tickwire.itch.generator import generate_day
-from tickwire.ouch.v50 import TimeInForce
+from tickwire.ouch.v50 import Display, TimeInForce
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "itch" / "ex20101224.TEST_ITCH_50"
 
@@ -76,9 +78,9 @@ CORES = ["compiled"]
 class RandomFlow(Strategy):
     """Acts at random, deterministically from its seed and the events it is given: on a
     book update, a print, a timer or an order update it may submit (Day, IOC or GTT of
-    1 to 20 seconds, which expire at the venue on their own, priced
+    1 to 20 seconds, which expire at the venue on their own, a quarter hidden, priced
     anywhere from through the far side to a few ticks behind its own), replace (price and
-    size), cancel (all or part), set risk's reference price itself, or set a timer; it
+    size, or Display), cancel (all or part), set risk's reference price itself, or set a timer; it
     may log what it reads of any known symbol (subscribed or not: its book's top levels,
     its trading state, the position, risk's mark), subscribe anew from an order update or
     a print as from a timer, set a timer from an order update, and cancel all from a
@@ -158,19 +160,21 @@ class RandomFlow(Strategy):
             price = max(tick, base + sign * tick * rng.randint(-3, 2))
             r = rng.random()
             tif = TimeInForce.IOC if r < 0.3 else TimeInForce.GTT if r < 0.45 else TimeInForce.DAY
+            display = "N" if rng.random() < 0.25 else "Y"  # hidden: behind the displayed
             if tif == TimeInForce.GTT:  # a few seconds of the day: some expire quietly
                 expire_time = rng.randint(1, 20)
-                ctx.orders.submit(
-                    symbol, side, rng.randint(1, 400), price, tif, expire_time=expire_time
-                )
+                ctx.orders.submit(symbol, side, rng.randint(1, 400), price, tif,
+                                  expire_time=expire_time, display=display)  # fmt: skip
             else:
-                ctx.orders.submit(symbol, side, rng.randint(1, 400), price, tif)
+                ctx.orders.submit(symbol, side, rng.randint(1, 400), price, tif, display=display)
         elif r < 0.75:
             o: Order = rng.choice(mine)
             price = max(tick, o.price + tick * rng.randint(-2, 2))
             r = rng.random()  # mostly price and size; some change Time In Force or ExpireTime
-            if r < 0.7:
+            if r < 0.6:  # its Display kept
                 ctx.orders.replace(o, price=price, quantity=rng.randint(1, 400))
+            elif r < 0.7:  # hidden, or shown again
+                ctx.orders.replace(o, price=price, display=rng.choice("YN"))
             elif r < 0.8:  # to GTT (or a GTT's life counted again from now)
                 ctx.orders.replace(o, price=price, time_in_force=TimeInForce.GTT,
                                    expire_time=rng.randint(1, 20))  # fmt: skip
@@ -1041,6 +1045,100 @@ def test_engine_backtest_core_gtt_orders_expire_as_there() -> None:
     assert replacement["cancelled T"] - replacement["replaced"] == 30 * second
     day_order = events[first + 3]
     assert day_order["cancelled T"] >= 57_600 * second  # at the close (M), not before
+
+
+class _Hidden(_BadOrders):
+    """Hidden orders (``display="N"``) beside displayed ones: at step 0 a hidden and a
+    displayed buy at the bid and a hidden buy a tick above it (inside the spread: no
+    displayed order there), at step 1 a hidden and a displayed sell at the ask; at step 40
+    each live hidden order is replaced a tick more aggressive, keeping its Display, and
+    a displayed one made hidden; a Display not sendable (``Z``) raises at once. Logs each
+    update with the order's Display and the fill's liquidity flag."""
+
+    def step(self, orders: OrderManager, symbol: str, bid: int, step: int) -> None:
+        if step == 0:
+            orders.submit(symbol, "B", 300, bid, display="N")
+            orders.submit(symbol, "B", 200, bid)  # (not 300: risk's duplicate window)
+            orders.submit(symbol, "B", 300, bid + 100, display=Display.HIDDEN)
+        elif step == 1:
+            book = self.ctx.book(symbol) if self.ctx is not None else None
+            ask = book.bbo().ask_price if book is not None else None
+            if ask is not None:
+                orders.submit(symbol, "S", 300, ask, display="N")
+                orders.submit(symbol, "S", 200, ask, display="Y")
+        elif step == 2:
+            try:
+                orders.submit(symbol, "B", 100, bid, display="Z")
+            except ValueError as e:
+                assert self.ctx is not None
+                self.ctx.log(f"refused {e}")
+        elif step == 40:
+            for o in orders.open_orders(symbol):
+                if o.state is not OrderState.LIVE:
+                    continue
+                better = o.price + (100 if o.side == "B" else -100)
+                if o.display == "N" or o.side == "B":  # keeps its Display
+                    orders.replace(o, price=better)
+                else:
+                    orders.replace(o, display="N")
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        assert self.ctx is not None
+        o = update.order
+        self.ctx.log(f"{update.kind} {o.user_ref_num} {o.display} {update.liquidity_flag}")
+        assert update.kind != "refused", update.reason
+
+
+def test_engine_backtest_core_a_strategys_hidden_orders_match_the_reference() -> None:
+    """A strategy sends hidden orders (``submit(..., display="N")``; a replace keeps the
+    Display unless given one): both backends give equal reports and fills, with fees
+    charged by flag; a hidden order's passive fills are flagged ``J`` and priced by
+    ``add_hidden_per_share``, never fill from its place at its price (cause
+    ``execution``: every displayed order there trades first), and a Display outside
+    ``Y``, ``N``, ``A`` raises one line. Before: ``submit`` took no ``display`` (every
+    order went Display ``Y``), and the venues flagged a hidden order's passive fills ``A``."""
+    fees = FeeSchedule(remove_per_share=30, add_per_share=-20, add_hidden_per_share=5)
+    outcomes = []
+    for backend in ["reference", *CORES]:
+        result = run_backtest(
+            _Hidden(),
+            _day(4_000, 1, 9, 0),
+            limits=parse_risk_limits(DEFAULT_RISK),
+            config=BacktestConfig(),
+            fees=fees,
+            backend=backend,
+        )
+        outcomes.append(_outcome(result))
+    want = outcomes[0]
+    for got in outcomes[1:]:
+        for key in want:
+            assert got[key] == want[key], f"{key} differs from the reference"
+    hidden = set()
+    for line in want["log"]:
+        kind, *rest = line.split(maxsplit=1)[1].split()
+        if kind in ("accepted", "replaced") and rest[1] == "N":
+            hidden.add(int(rest[0]))
+    assert len(hidden) >= 4  # three entered hidden, and replacements kept or made hidden
+    fills = want["fills"]
+    passive_hidden = [f for f in fills if f.user_ref_num in hidden and f.liquidity_flag != "R"]
+    assert passive_hidden, "no hidden order was filled passively on this day"
+    assert all(f.liquidity_flag == "J" for f in passive_hidden)
+    assert all(f.cause != "execution" for f in passive_hidden)
+    shown = [f for f in fills if f.user_ref_num not in hidden and f.liquidity_flag != "R"]
+    assert shown and all(f.liquidity_flag == "A" for f in shown)
+    # of one aggressor at one price, our displayed order fills before our hidden one
+    for a, b in itertools.pairwise(fills):
+        if (a.timestamp, a.side, a.price) == (b.timestamp, b.side, b.price):
+            assert (a.liquidity_flag, b.liquidity_flag) != ("J", "A")
+    replaced = [line.split()[3] for line in want["log"] if line.split()[1] == "replaced"]
+    assert sorted(replaced) == ["N", "N", "N", "N", "Y"]  # kept, but the sell made hidden
+    report = want["report"]
+    expected = sum(fees.fee(f.liquidity_flag, f.quantity) or 0 for f in fills)
+    assert report["fees"]["total_e4"] == expected
+    assert report["fees"]["unknown_flag_fills"] == 0
+    maker = sum(f.quantity for f in fills if f.liquidity_flag in ("A", "J"))
+    assert report["fills"]["passive_shares"] == maker
+    assert any(line.endswith("got 'Z'") for line in want["log"]), want["log"][:5]
 
 
 class _BadNames(_BadOrders):

@@ -62,6 +62,41 @@ def test_the_enter_and_replace_sent_carry_every_field() -> None:
     )
 
 
+def test_a_hidden_order_is_sent_with_display_n_and_replaced_alike() -> None:
+    """``submit(..., display="N")`` sends a hidden order (OUCH 5.0 Display ``N``; a
+    ``Display`` member alike); a replace keeps the order's Display unless given one; the
+    venue's answered Display (``Y``, ``N``, ``A``) is the one a later replace sends, a
+    conformant ``Z`` is not; a Display not sendable raises one line and takes no
+    UserRefNum, sends nothing. Before: ``submit`` and ``replace`` took no ``display`` and
+    every Enter and Replace went ``Y``."""
+    sent: list[v50.EnterOrder | v50.ReplaceOrder] = []
+    m = OrderManager(sent.append, RiskEngine(RiskLimits()), lambda: 7)  # type: ignore[arg-type]
+    o = m.submit("AAPL", "B", 100, PX, display="N")
+    assert (sent[-1].display, o.display) == ("N", "N")
+    _answer(m, sent[-1], display="N")
+    new = m.replace(o, price=PX - 100)  # kept
+    assert new is not None and (sent[-1].display, new.display) == ("N", "N")
+    _answer(m, sent[-1], display="N")
+    shown = m.replace(new, display=v50.Display.ATTRIBUTABLE)  # given
+    assert shown is not None and sent[-1].display == "A" and type(shown.display) is str
+    _answer(m, sent[-1], display="Y")  # the venue holds it displayed: a replace sends Y
+    assert shown.display == "Y"
+    again = m.replace(shown, price=PX)
+    assert again is not None and sent[-1].display == "Y"
+    _answer(m, sent[-1], display="Z")  # conformant: an answer's byte, never re-sent
+    assert again.display == "Y"
+    count, next_ref = len(sent), m._next_ref
+    for bad in ("Z", "H", "", "NN", 1, None, True):
+        with pytest.raises(ValueError, match=r"^display must be one of Y, N, A .* got ") as e:
+            m.submit("AAPL", "B", 100, PX, display=bad)  # type: ignore[arg-type]
+        assert "\n" not in str(e.value)
+        if bad is not None:  # a replace's None keeps the order's
+            with pytest.raises(ValueError, match=r"^display must be one of"):
+                m.replace(again, display=bad)  # type: ignore[arg-type]
+    assert (len(sent), m._next_ref) == (count, next_ref)
+    assert m.submit("AAPL", "S", 100, PX).display == "Y" and sent[-1].display == "Y"
+
+
 def test_engine_orders_state_is_the_ouch_trackers() -> None:
     m, _ = _manager()
     o = m.submit("AAPL", "B", 100, PX)

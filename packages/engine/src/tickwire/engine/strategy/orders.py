@@ -179,6 +179,31 @@ def _plain(time_in_force: str) -> str:
     return time_in_force
 
 
+def _display(display: object) -> str:
+    """An Enter's or Replace's Display as the order keeps and sends it: one of
+    :data:`tickwire.ouch.v50.ENTER_DISPLAYS` (``Y`` displayed, ``N`` hidden, ``A``
+    attributable; a ``Display`` member as its plain string), else ``ValueError`` in one
+    line, before a UserRefNum is taken or anything is sent. Why: OUCH 5.0's other bytes
+    (``Z``, conformant, is an answer's) are Rejected 0x03 by the venue; a typo such as
+    ``"H"`` is the strategy's error, as :meth:`OrderManager.cancel`'s ``remaining``. Test:
+    ``test_engine_strategy_orders.py::test_a_hidden_order_is_sent_with_display_n_and_replaced_alike``."""
+    if isinstance(display, str) and display in v50.ENTER_DISPLAYS:
+        return str.__str__(display)
+    raise ValueError(
+        f"display must be one of {', '.join(v50.ENTER_DISPLAYS)} (OUCH 5.0 Display: "
+        f"Y displayed, N hidden, A attributable), got {display!r}"
+    )
+
+
+def _held_display(answered: str, kept: str) -> str:
+    """The Display a later Replace re-sends after an Order Accepted (Replaced) answered
+    ``answered``: the venue's, when a Replace may carry it (``Y``, ``N``, ``A``; OUCH 5.0
+    section 3, the Accepted's Display "reflects the display on the order"), else ``kept``
+    (a conformant ``Z``: the one sent); the OUCH client book's rule
+    (``tickwire.ouch.orders._with_display``)."""
+    return answered if answered in v50.ENTER_DISPLAYS else kept
+
+
 def _other_terms(order: Order, msg: Any) -> str:
     """Why an Order Accepted or Order Replaced ``msg`` (a ``v50.OrderAccepted`` or
     ``v50.OrderReplaced``: the tracker's event says which) of ``order`` names wider terms than
@@ -209,6 +234,7 @@ def _other_terms(order: Order, msg: Any) -> str:
     ):
         isoe, cross = order.intermarket_sweep_eligibility, order.cross_type
         return v50.not_as_entered(msg, order.capacity, isoe, cross) or ""
+    order.display = _held_display(msg.display, order.display)
     tif = msg.time_in_force
     appendages = msg.appendages
     if tif == order.time_in_force and not appendages:
@@ -249,6 +275,11 @@ class Order:
     capacity: str = "P"
     intermarket_sweep_eligibility: str = "N"
     cross_type: str = "N"
+    #: OUCH 5.0's Display: ``Y`` displayed (the default), ``N`` hidden (no place in the
+    #: queue at its price: behind every displayed order there), ``A`` attributable; what
+    #: the Enter or Replace sent, then what the venue's Accepted or Replaced said
+    #: (:func:`_held_display`). A replace sends it unless given another.
+    display: str = "Y"
     tracked: TrackedOrder[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -407,6 +438,7 @@ class OrderManager:
         time_in_force: str = v50.TimeInForce.DAY,
         *,
         expire_time: int | None = None,
+        display: str = v50.Display.VISIBLE,
     ) -> Order:
         """Enter a new limit order; returns it (state ``refused`` if risk said no).
 
@@ -424,13 +456,23 @@ class OrderManager:
         seconds after accepting it, reason ``T``. GTT without it, with 0 or 86,400 and
         above, or an ``expire_time`` given with another Time In Force, is refused by risk
         (``invalid``, :func:`tickwire.ouch.v50.time_in_force_error`) and nothing is sent.
-        Test: ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``."""
+        Test: ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``.
+
+        ``display`` (keyword only; OUCH 5.0's Display, :class:`~tickwire.ouch.v50.Display`):
+        ``Y`` displayed (the default), ``N`` hidden, ``A`` attributable. A hidden order
+        rests behind every displayed order at its price (price, display, time priority)
+        and its passive fills have liquidity flag ``J`` (priced by the fee schedule's
+        ``add_hidden_per_share``). Any other value raises ``ValueError`` (:func:`_display`)
+        and nothing is sent. Test:
+        ``test_engine_strategy_orders.py::test_a_hidden_order_is_sent_with_display_n_and_replaced_alike``."""
+        display = _display(display)
         now = self._clock()
         ref = 0 if self.inheriting else self._take_ref()
         symbol = wire_symbol(symbol) or symbol  # an invalid one is refused by risk
         tif = _plain(time_in_force)
         order = Order(ref, symbol, side, price, quantity, tif, v50.cl_ord_id_for(ref), now)
         order.capacity = self.capacity
+        order.display = display
         appendages: tuple[v50.TagValue, ...] = ()
         if expire_time is not None:
             order.expire_time = expire_time
@@ -462,7 +504,7 @@ class OrderManager:
                 symbol,
                 price,
                 order.time_in_force,
-                "Y",  # display
+                display,
                 self.capacity,
                 "N",  # intermarket_sweep_eligibility
                 "N",  # cross_type
@@ -480,6 +522,7 @@ class OrderManager:
         *,
         time_in_force: str | None = None,
         expire_time: int | None = None,
+        display: str | None = None,
     ) -> Order | None:
         """Replace a live order's price, open size, Time In Force and/or ExpireTime
         (losing time priority).
@@ -508,7 +551,14 @@ class OrderManager:
         ``test_engine_strategy_orders.py::test_a_gtt_order_goes_with_its_expire_time``,
         ``test_engine_strategy_orders.py::test_a_replace_may_change_time_in_force_and_expire_time``,
         ``test_engine_strategy_orders.py::test_a_replace_of_an_inherited_gtt_order_carries_its_expire_time``.
+
+        ``display`` (keyword only, :meth:`submit`'s values) None keeps the order's Display
+        (the one the venue holds: :attr:`Order.display`), so a hidden order stays hidden;
+        given, the replacement takes it (a replace that hides an order puts it behind the
+        displayed orders at its price).
         """
+        if display is not None:
+            display = _display(display)
         tracked = order.tracked  # (``state``, ``replaced_by``, ``open_qty``, read off it)
         if order.refused or tracked.state is not _W_LIVE or tracked.replaced_by is not None:
             return None
@@ -537,6 +587,7 @@ class OrderManager:
             expire_time=expire,
             capacity=order.capacity,  # (the chain's, as its Cross Type; the Replace sends
             cross_type=order.cross_type,  # Intermarket Sweep Eligibility N)
+            display=order.display if display is None else display,
         )
         appendages: tuple[v50.TagValue, ...] = ()
         if expire is not None:
@@ -569,7 +620,7 @@ class OrderManager:
                 new.tracked.chain_filled + new_open,  # quantity: the chain's total
                 new_price,
                 tif,
-                "Y",  # display
+                new.display,
                 "N",  # intermarket_sweep_eligibility
                 new.cl_ord_id,
                 appendages,  # a GTT order's ExpireTime, counted from the replace
@@ -683,7 +734,8 @@ class OrderManager:
                       msg.time_in_force, msg.cl_ord_id, ts, inherited=True,
                       expire_time=v50.expire_time(msg.appendages), capacity=msg.capacity,
                       intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
-                      cross_type=msg.cross_type)  # fmt: skip
+                      cross_type=msg.cross_type,
+                      display=_held_display(msg.display, "Y"))  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
@@ -696,7 +748,8 @@ class OrderManager:
                       msg.time_in_force, msg.cl_ord_id, ts, replaces=orig.user_ref_num,
                       inherited=True, expire_time=v50.expire_time(msg.appendages),
                       capacity=orig.capacity, cross_type=orig.cross_type,
-                      intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility)  # fmt: skip
+                      intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
+                      display=_held_display(msg.display, orig.display))  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
