@@ -207,7 +207,8 @@ def _held_display(answered: str, kept: str) -> str:
 def _other_terms(order: Order, msg: Any) -> str:
     """Why an Order Accepted or Order Replaced ``msg`` (a ``v50.OrderAccepted`` or
     ``v50.OrderReplaced``: the tracker's event says which) of ``order`` names wider terms than
-    the Enter or Replace sent, or ``""``; narrower terms it names become ``order``'s.
+    the Enter or Replace sent, or ``""``; narrower terms it names become ``order``'s, and
+    so does the Display of a trusted answer (:func:`_held_display`).
 
     First, the fields OUCH echoes as entered (Capacity, Intermarket Sweep Eligibility,
     Cross Type: :func:`tickwire.ouch.v50.not_as_entered`, the rule, reason and test) must
@@ -234,15 +235,14 @@ def _other_terms(order: Order, msg: Any) -> str:
     ):
         isoe, cross = order.intermarket_sweep_eligibility, order.cross_type
         return v50.not_as_entered(msg, order.capacity, isoe, cross) or ""
-    order.display = _held_display(msg.display, order.display)
     tif = msg.time_in_force
     appendages = msg.appendages
-    if tif == order.time_in_force and not appendages:
-        return ""  # the usual answer: the terms sent, no appendage repeated
-    terms = v50.answered_terms(order.time_in_force, order.expire_time, tif, appendages)
-    if isinstance(terms, str):
-        return terms
-    order.time_in_force, order.expire_time = terms
+    if tif != order.time_in_force or appendages:  # (usually the terms sent, none repeated)
+        terms = v50.answered_terms(order.time_in_force, order.expire_time, tif, appendages)
+        if isinstance(terms, str):
+            return terms
+        order.time_in_force, order.expire_time = terms
+    order.display = _held_display(msg.display, order.display)  # trusted: the venue's
     return ""
 
 
