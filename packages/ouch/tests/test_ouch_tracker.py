@@ -428,6 +428,41 @@ def test_ouch_tracker_an_execution_beyond_the_shares_open_is_distrusted() -> Non
     assert (o.filled, t.distrusted) == (970, 2)
 
 
+def test_ouch_tracker_a_repeated_or_empty_execution_changes_nothing() -> None:
+    """OUCH 5.0 section 3.6 (4.2 alike): a Match Number identifies one trade, shared by
+    its buy and its sell, so an order hears one execution per match; and an execution is
+    of some shares. The same execution sent twice (one Match Number), or one of 0 shares,
+    is distrusted and changes nothing; the same Match Number on an order of the other
+    side (our own buy and sell matched) is a trade. The old tracker applied both: the
+    repeat booked twice, the empty one told as an execution."""
+    t: OrderTracker[int] = OrderTracker()
+    o = t.sent(TrackedOrder(1, "AAPL", "B", 100, 200))
+    t.on_message(_accepted50(1, 200))
+    c = t.on_message(v50.OrderExecuted(2, 1, 100, 100, "A", 5))
+    assert c is not None and not c.distrust
+    c = t.on_message(v50.OrderExecuted(3, 1, 100, 100, "A", 5))
+    assert c is not None and c.ignored and c.distrust == "match 5 executed twice"
+    c = t.on_message(v50.OrderExecuted(4, 1, 0, 100, "A", 6))
+    assert c is not None and c.ignored and c.distrust == "an execution of 0 shares"
+    assert (o.state, o.filled, o.quantity, t.distrusted) == ("live", 100, 100, 2)
+    sell = t.sent(TrackedOrder(2, "AAPL", "S", 100, 100))
+    t.on_message(dataclasses.replace(_accepted50(2, 100), side="S"))
+    c = t.on_message(v50.OrderExecuted(5, 2, 100, 100, "A", 5))  # the match's other side
+    assert c is not None and not c.distrust and sell.filled == 100
+    # OUCH 4.2, through a client book: counted in its tracker, the order as it was
+    book = OrderBook42()
+    token = book.enter("B", 200, "AAPL", 100).order_token
+    acc = v42.OrderAccepted(
+        1, token, "B", 200, "AAPL", 100, 99998, "", "Y", 7, "A", "N", 0, "N", "L", " "
+    )
+    book.on_message(acc)
+    for shares in (100, 100, 0):
+        match = 5 if shares else 6
+        book.on_message(v42.OrderExecuted(2, token, shares, 100, "A", match))
+    order = book.orders[token]
+    assert (order.filled, order.quantity, book.tracker.distrusted) == (100, 100, 2)
+
+
 def test_ouch_tracker_a_replacement_accepted_as_an_enter_changes_nothing() -> None:
     """A Replace is answered by an Order Replaced ("one and only one of these two for each
     replacement", OUCH 5.0 section 3.3; 4.2 the same): an Order Accepted naming the

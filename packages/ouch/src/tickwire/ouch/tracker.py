@@ -267,6 +267,7 @@ class Answer(NamedTuple, Generic[K]):
     reason: str = ""
     liquidity_flag: str = ""
     display: str = ""  # accepted/replaced/priority: the Display the venue names
+    match_number: int | None = None  # executed: the trade's Match Number
 
 
 # The Answers of an Accepted and a Replaced (one per order sent) are built from all their
@@ -279,14 +280,14 @@ _tuple_new = tuple.__new__
 def _accepted(key: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
     event = _ACCEPTED if m.order_state == "L" else _ACCEPTED_DEAD
     orn = m.order_reference_number
-    fields = (event, key, qty, m.price, None, orn, side, symbol, "", "", m.display)
+    fields = (event, key, qty, m.price, None, orn, side, symbol, "", "", m.display, None)
     return _tuple_new(Answer, fields)
 
 
 def _replaced(key: Any, orig: Any, m: Any, qty: int, side: str, symbol: str) -> Answer[Any]:
     event = _REPLACED if m.order_state == "L" else _REPLACED_DEAD
     orn = m.order_reference_number
-    fields = (event, key, qty, m.price, orig, orn, side, symbol, "", "", m.display)
+    fields = (event, key, qty, m.price, orig, orn, side, symbol, "", "", m.display, None)
     return _tuple_new(Answer, fields)
 
 
@@ -298,7 +299,12 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
         m.user_ref_num, m.orig_user_ref_num, m, m.quantity, m.side, m.symbol
     ),
     v50.OrderExecuted: lambda m: Answer(
-        _EXECUTED, m.user_ref_num, m.quantity, m.price, liquidity_flag=m.liquidity_flag
+        _EXECUTED,
+        m.user_ref_num,
+        m.quantity,
+        m.price,
+        liquidity_flag=m.liquidity_flag,
+        match_number=m.match_number,
     ),
     v50.OrderCanceled: lambda m: Answer(_CANCELED, m.user_ref_num, m.quantity, reason=m.reason),
     v50.AiqCanceled: lambda m: Answer(
@@ -331,6 +337,7 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
         m.executed_shares,
         m.execution_price,
         liquidity_flag=m.liquidity_flag,
+        match_number=m.match_number,
     ),
     v42.ExecutedWithReferencePrice: lambda m: Answer(
         _EXECUTED,
@@ -338,6 +345,7 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
         m.executed_shares,
         m.execution_price,
         liquidity_flag=m.liquidity_flag,
+        match_number=m.match_number,
     ),
     v42.OrderCanceled: lambda m: Answer(
         _CANCELED, m.order_token, m.decrement_shares, reason=m.reason
@@ -420,6 +428,9 @@ class TrackedOrder(Generic[K]):
     # The outbound messages about it (along its replace chain, oldest first), if the
     # tracker keeps them: one list shared by every member of the chain.
     history: list[object] | None = None
+    #: The Match Numbers of the executions applied to this key (None: none yet), by which
+    #: a repeated execution is told (:meth:`OrderTracker._repeated`).
+    matches: set[int] | None = None
 
     @property
     def executed(self) -> int:
@@ -551,6 +562,8 @@ class OrderTracker(Generic[K]):
             # live. Test: ``test_ouch_tracker_an_accepted_live_with_no_shares_changes_nothing``.
             return self._distrust(change, "accepted live with 0 shares", ignored=True)
         if event is _EXECUTED:
+            if why := self._repeated(o, a):
+                return self._distrust(change, why, ignored=True)
             if a.quantity > o.quantity:
                 self._distrust(change, f"{a.quantity} shares executed, {o.quantity} open")
             o.filled += a.quantity
@@ -605,6 +618,35 @@ class OrderTracker(Generic[K]):
             o.display = a.display
         self._transition(o, event, change)
         return change
+
+    @staticmethod
+    def _repeated(o: TrackedOrder[K], a: Answer[K]) -> str:
+        """Why the execution ``a`` of ``o`` is no trade to book ("" when it is one).
+
+        Rule: an Order Executed (4.2's Executed, Executed with Reference Price) of 0
+        shares, or repeating a Match Number this order key already executed, is
+        distrusted and changes nothing: not booked, nothing told. OUCH 5.0 section 3.6
+        (4.2 alike): the Match Number is "assigned by the exchange to identify the trade.
+        Both the buy and the sell executions participating in the trade will share the
+        same match number", so one order hears one execution per match, and an execution
+        is of some shares. Why: both were applied as trades, armed: the same execution
+        sent twice was booked twice (200 shares for a 100-share trade), and one of 0
+        shares told the strategy ``executed``. Tests:
+        ``test_ouch_tracker.py::test_ouch_tracker_a_repeated_or_empty_execution_changes_nothing``,
+        ``test_engine_strategy_orders.py::test_a_repeated_or_empty_execution_trips_the_kill_switch``,
+        ``test_engine_live.py::test_an_execution_sent_twice_is_booked_once_and_trips_the_kill_switch``."""
+        if a.quantity <= 0:
+            return "an execution of 0 shares"
+        match = a.match_number
+        if match is None:
+            return ""
+        if o.matches is None:
+            o.matches = {match}
+        elif match in o.matches:
+            return f"match {match} executed twice"
+        else:
+            o.matches.add(match)
+        return ""
 
     def _refuses(self, o: TrackedOrder[K], change: Change[K]) -> Change[K]:
         """A Rejected heard by the live order ``o`` (:data:`REFUSES_IN`).
