@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -2202,3 +2203,140 @@ def test_a_request_answered_by_a_distrusted_answer_stays_unanswered() -> None:
     assert status["ouch"]["unacked"] == report["ouch"]["unacked"] == 1
     assert [type(r).__name__ for r in eng.runner.to_resend()] == ["EnterOrder"]
     assert eng.left_open is not None and "1 requests unanswered" in str(eng.left_open)
+
+
+async def _exchange_answering(
+    answers: Callable[[v50.EnterOrder], list[v50.OutboundMessage]],
+) -> tuple[dict[str, Any], dict[str, Any], list[v50.InboundMessage]]:
+    """A hand-written OUCH exchange that answers the engine's first Enter (AAPL B 200 at
+    $150) with ``answers(enter)`` and every Cancel with an Order Canceled of reason U;
+    the engine's status once its kill switch tripped (or 3 s passed), its report and
+    what it sent."""
+    from tickwire.soupbintcp.packets import (
+        LoginAccepted,
+        LoginRequest,
+        SequencedData,
+        UnsequencedData,
+        build_packet,
+    )
+
+    received: list[v50.InboundMessage] = []
+    shares: dict[int, int] = {}  # open at the exchange, by UserRefNum (its own: 100)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        login = await _read_client_packet(reader)
+        assert isinstance(login, LoginRequest)
+        writer.write(build_packet(LoginAccepted("OUCH01", 1)))
+        if login.requested_sequence_number == 0:  # the engine's probe: no history
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                await _read_client_packet(reader)  # its logout
+            writer.close()
+            return
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:  # until the engine logs out
+                packet = await _read_client_packet(reader)
+                if not isinstance(packet, UnsequencedData):
+                    continue
+                msg = v50.decode_inbound(packet.message)
+                received.append(msg)
+                out: list[v50.OutboundMessage] = []
+                if isinstance(msg, v50.EnterOrder):
+                    out = answers(msg)
+                    for a in out:  # the executions it answered with
+                        if isinstance(a, v50.OrderExecuted):
+                            shares[a.user_ref_num] = msg.quantity - a.quantity
+                    shares.setdefault(msg.user_ref_num, msg.quantity)
+                elif isinstance(msg, v50.CancelOrder):
+                    left = shares.pop(msg.user_ref_num, 100)
+                    out = [v50.OrderCanceled(6, msg.user_ref_num, left, "U")]
+                for answer in out:
+                    writer.write(build_packet(SequencedData(v50.encode(answer))))
+                await writer.drain()
+        writer.close()
+
+    server, eng = await _taker_against(handle)
+    await eng.start()
+    task = asyncio.create_task(eng.run())
+    try:
+        for _ in range(300):  # bounded: 3 s, until the session is up
+            if eng.client is not None and eng.client.logged_in:
+                break
+            await asyncio.sleep(0.01)
+        eng.runner.manager.submit("AAPL", "B", 200, 1_500_000)
+        for _ in range(300):  # bounded: 3 s
+            await asyncio.sleep(0.01)
+            if not eng.runner.risk.armed:
+                break
+        await asyncio.sleep(0.2)  # the kill switch's cancels answered
+        status = eng.snapshot()
+    finally:
+        eng.stop()
+        report = await asyncio.wait_for(task, 10)
+        server.close()
+        await server.wait_closed()
+    return status, report, received
+
+
+def _accepted(enter: v50.EnterOrder) -> v50.OrderAccepted:
+    """The Order Accepted of ``enter``, as entered."""
+    return v50.OrderAccepted(
+        5, enter.user_ref_num, enter.side, enter.quantity, enter.symbol, enter.price,
+        enter.time_in_force, enter.display, 9, enter.capacity,
+        enter.intermarket_sweep_eligibility, enter.cross_type, "L", enter.cl_ord_id,
+    )  # fmt: skip
+
+
+def test_an_execution_sent_twice_is_booked_once_and_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hand-written exchange accepts a 200-share buy and sends its 100-share execution
+    twice, one Match Number (OUCH 5.0 section 3.6: one trade). The position is 100, the
+    kill switch trips, the status counts the answer (``orders.distrusted_answers``) and
+    the trip (``kill_trips`` 1, the report 2 with the stop's), and one warning names the
+    order and the match. The old engine booked 200 shares and stayed armed; and a trip by
+    the order manager (an execution of an order never sent, beyond its order) was not in
+    ``kill_trips`` (0 beside ``armed`` false)."""
+
+    def answers(enter: v50.EnterOrder) -> list[v50.OutboundMessage]:
+        ref = enter.user_ref_num
+        twice = v50.OrderExecuted(5, ref, 100, enter.price, "A", 5)
+        return [_accepted(enter), twice, twice]
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        status, report, _received = run(_exchange_answering(answers))
+    assert status["positions"] == report["positions"] == {"AAPL": 100}
+    assert status["armed"] is False and status["kill_trips"] == 1
+    assert report["kill_trips"] == 2  # the answer's, then the stop's
+    assert status["orders"]["distrusted_answers"] == 1 and report["orders"]["open"] == []
+    assert [m for m in caplog.messages if "kill switch tripped" in m] == [
+        "kill switch tripped: the venue sent OrderExecuted for UserRefNum 1 (match 5 "
+        "executed twice), which no order of this engine explains; 1 cancels sent"
+    ]
+
+
+def test_an_order_accepted_that_was_never_sent_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hand-written exchange accepts the engine's Enter, then sends an Order Accepted
+    live with 100 shares for UserRefNum 777, which the engine never sent (not a previous
+    run's: the session had no history). The kill switch trips, the status and the report
+    count it (``orders.unknown_orders``, ``kill_trips``), the engine cancels order 777 at
+    the exchange, and one warning names it. The old engine counted it in
+    ``unknown_answers`` only and traded on, armed, with 100 shares at the exchange that
+    its position and limits left out."""
+
+    def answers(enter: v50.EnterOrder) -> list[v50.OutboundMessage]:
+        foreign = dataclasses.replace(_accepted(enter), user_ref_num=777, quantity=100)
+        return [_accepted(enter), foreign]
+
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        status, report, received = run(_exchange_answering(answers))
+    assert status["armed"] is False and status["kill_trips"] == 1
+    assert status["orders"]["unknown_orders"] == report["orders"]["unknown_orders"] == 1
+    # its Accepted, then the Order Canceled answering the engine's cancel of it
+    assert status["orders"]["unknown_answers"] == 2 and report["orders"]["open"] == []
+    assert v50.CancelOrder(user_ref_num=777, quantity=0) in received
+    assert [m for m in caplog.messages if "kill switch tripped" in m] == [
+        "kill switch tripped: the venue sent OrderAccepted for UserRefNum 777 (100 shares "
+        "live), an order this engine never sent; 1 cancels sent"
+    ]

@@ -397,3 +397,26 @@ def test_uptime_is_measured_on_a_monotonic_clock(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(time, "time", lambda: real() - 3600.0)
     up = eng.snapshot()["uptime_s"]
     assert 0 <= up < 60, up
+
+
+def test_an_order_never_sent_live_at_the_exchange_is_shown() -> None:
+    """Through the live runner's OUCH path: an Order Accepted live for a UserRefNum this
+    engine never sent trips the kill switch; the report counts it
+    (``orders.unknown_orders``) and the dashboard says so."""
+    import asyncio
+
+    eng = _engine()
+    eng.runner.manager.submit("AAPL", "B", 100, 1_500_000)
+
+    async def main() -> None:
+        foreign = v50.OrderAccepted(
+            5, 777, "B", 100, "AAPL", 1_500_000, "0", "Y", 9, "P", "N", "N", "L", "x"
+        )
+        await eng.runner._dispatch("ouch", v50.encode(foreign))
+
+    asyncio.run(main())
+    snap = eng.snapshot()
+    assert snap["armed"] is False and snap["kill_trips"] == 1
+    assert snap["orders"]["unknown_orders"] == snap["orders"]["unknown_answers"] == 1
+    text = _text(snap)
+    assert "KILLED" in text and "orders never sent, live" in text

@@ -912,3 +912,70 @@ def test_a_cancel_no_order_explains_trips_the_kill_switch(
         told = [u.kind for u in updates[seen:]]
         assert told == ([] if case == "filled" else ["cancelled"]), case
     assert m.distrusted_answers == 3 and risk.ledger.position("AAPL") == 100
+
+
+def test_a_repeated_or_empty_execution_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same execution sent twice (one Match Number: OUCH 5.0 section 3.6, one trade),
+    then an execution of 0 shares, of a 200-share order: the repeat is not booked, the
+    order keeps its 100 open, the strategy hears one execution; the repeat trips the kill
+    switch (``distrusted_answers``, logged once naming the order and the match), the
+    empty one is counted too. The old manager booked 200 shares, told the strategy of
+    three executions and stayed armed."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    updates: list[OrderUpdate] = []
+    m = OrderManager(sent.append, risk, lambda: 7, on_update=updates.append)
+    o = m.submit("AAPL", "B", 200, PX)
+    _accept(m, o.user_ref_num, 200)
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderExecuted(2, o.user_ref_num, 100, PX, "A", 5))
+        m.on_message(v50.OrderExecuted(3, o.user_ref_num, 100, PX, "A", 5))
+        m.on_message(v50.OrderExecuted(4, o.user_ref_num, 0, PX, "A", 6))
+    assert risk.ledger.positions == {"AAPL": 100} and o.filled_qty == 100
+    assert [u.kind for u in updates] == ["accepted", "executed"]
+    assert not risk.armed and m.distrusted_answers == 2 and m.trips == 1
+    assert sent[-1] == v50.CancelOrder(user_ref_num=o.user_ref_num, quantity=0)
+    assert caplog.messages == [
+        f"kill switch tripped: the venue sent OrderExecuted for UserRefNum {o.user_ref_num} "
+        "(match 5 executed twice), which no order of this engine explains; 1 cancels sent"
+    ]
+
+
+def test_an_order_accepted_that_was_never_sent_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An Order Accepted live with 100 shares, and an Order Replaced live, each naming
+    UserRefNums this manager never sent (not inheriting): orders the venue holds that
+    risk does not count. Each is counted (``unknown_orders``, with ``unknown_answers``),
+    trips the kill switch (logged once, naming the order) and is cancelled. One accepted
+    dead, or a Rejected or Order Canceled naming an order never sent, holds nothing:
+    counted as unknown, no trip. The old manager only counted them, armed."""
+    sent: list[v50.InboundMessage] = []
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(sent.append, risk, lambda: 7)
+    own = m.submit("AAPL", "B", 100, PX)
+    _accept(m, own.user_ref_num, 100)
+    args = ("B", 100, "AAPL", PX, "0", "Y", 9, "P", "N", "N")
+    m.on_message(v50.OrderAccepted(2, 700, *args, "D", "x"))  # accepted dead: holds nothing
+    m.on_message(v50.Rejected(2, 701, 1, "x"))
+    m.on_message(v50.OrderCanceled(2, 702, 100, "U"))
+    assert risk.armed and m.unknown_answers == 3
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderAccepted(3, 777, *args, "L", "x"))
+    assert not risk.armed, "the venue holds an order risk does not count"
+    assert (m.unknown_answers, m.unknown_orders, m.trips) == (4, 1, 1)
+    assert sent[-2:] == [
+        v50.CancelOrder(user_ref_num=own.user_ref_num, quantity=0),
+        v50.CancelOrder(user_ref_num=777, quantity=0),
+    ]
+    assert caplog.messages == [
+        "kill switch tripped: the venue sent OrderAccepted for UserRefNum 777 (100 shares "
+        "live), an order this engine never sent; 1 cancels sent"
+    ]
+    risk.arm()
+    m.on_message(v50.OrderReplaced(4, 800, 801, *args, "L", "x"))
+    assert not risk.armed and (m.unknown_orders, m.trips) == (2, 2)
+    assert sent[-1] == v50.CancelOrder(user_ref_num=801, quantity=0)
+    assert m.open_orders() == [own]  # nothing of them tracked (own's cancel in flight)

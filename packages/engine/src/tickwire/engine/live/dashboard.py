@@ -106,6 +106,8 @@ def render(snap: dict[str, Any]) -> Group:
         _row(stats, "answers for orders never sent", str(o["unknown_answers"]))
     if o.get("unknown_executions"):  # executions among them tripped the kill switch
         _row(stats, "executions of orders never sent", f"{o['unknown_executions']} (kill switch)")
+    if o.get("unknown_orders"):  # live orders never sent, among them: cancelled
+        _row(stats, "orders never sent, live", f"{o['unknown_orders']} (kill switch)")
     if o.get("excess_executions"):  # more shares than the order had open
         _row(stats, "executions beyond the order", f"{o['excess_executions']} (kill switch)")
     if o.get("unexpected_replacements"):  # replacements this engine never sent

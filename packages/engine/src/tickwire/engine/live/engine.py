@@ -396,7 +396,7 @@ class LiveEngine:
         self.gaps = 0
         self.end_of_session = False
         self.resent = 0
-        self.kill_trips = 0
+        self._kills = 0  # the engine's own trips (:attr:`kill_trips`)
         self._skipped_seen = 0  # the OUCH client's skipped_messages already acted on
         #: The exchange ended the OUCH session (SoupBinTCP End of Session) before the
         #: engine stopped: :meth:`_ouch_session_ended`
@@ -841,7 +841,7 @@ class LiveEngine:
                 cancels = f", {self.kill()} cancels sent"
             else:
                 r.risk.kill()  # no cancel can go out any more: only the refusals
-                self.kill_trips += 1
+                self._kills += 1
         left = open_orders or unanswered
         log.log(
             logging.WARNING if left or cancel else logging.INFO,
@@ -902,8 +902,21 @@ class LiveEngine:
     def kill(self) -> int:
         """Trip the kill switch and cancel every open order; returns the cancels sent."""
         self.runner.risk.kill()
-        self.kill_trips += 1
+        self._kills += 1
         return self.runner.manager.cancel_all()
+
+    @property
+    def kill_trips(self) -> int:
+        """Times the kill switch was tripped: by the engine (:meth:`kill`, the control
+        socket's ``kill``, the feed's and the OUCH session's faults, the stop) and by the
+        order manager on an answer of the exchange no order explains (its ``trips``).
+
+        Rule: the status and the report's ``kill_trips`` count every trip, whoever made
+        it. Why: only the engine's own were counted, so a session whose kill switch the
+        order manager tripped (an execution of an order never sent, beyond its order,
+        repeated) reported ``kill_trips`` 0 beside ``armed`` false. Test:
+        ``test_engine_live.py::test_an_execution_sent_twice_is_booked_once_and_trips_the_kill_switch``."""
+        return self._kills + self.runner.manager.trips
 
     def arm(self) -> None:
         """Reset the kill switch."""
@@ -1136,6 +1149,9 @@ class LiveEngine:
                 "unknown_answers": r.manager.unknown_answers,
                 # executions among them: each trips the kill switch
                 "unknown_executions": r.manager.unknown_executions,
+                # orders live at the exchange never sent (Accepted, Replaced): each trips
+                # the kill switch and is cancelled
+                "unknown_orders": r.manager.unknown_orders,
                 # executions beyond an order's open shares, replacements never sent:
                 # each tripped the kill switch (tickwire.engine.strategy.orders)
                 "excess_executions": r.manager.excess_executions,

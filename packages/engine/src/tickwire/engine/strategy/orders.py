@@ -374,6 +374,11 @@ class OrderManager:
         self.unknown_answers = 0
         # Executions among them: each trips the kill switch (module docs).
         self.unknown_executions = 0
+        # Order Accepted (Replaced) live among them, outside inheriting: orders the venue
+        # holds that risk does not count; each trips it too (:meth:`_unknown_order`).
+        self.unknown_orders = 0
+        # Times this manager tripped risk's kill switch (:meth:`_distrust`: it was armed).
+        self.trips = 0
         # Executions of more shares than the order had open: each trips it too.
         self.excess_executions = 0
         # Replacements of an order by a UserRefNum never sent: each trips it too.
@@ -775,6 +780,29 @@ class OrderManager:
             "engine does not know (the position is no longer what it believes)"
         )
 
+    def _unknown_order(self, msg: object, ref: int, quantity: int) -> None:
+        """The venue holds order ``ref``, live with ``quantity`` shares, which this manager
+        never sent: trip the kill switch and cancel it.
+
+        Rule: an Order Accepted (or an Order Replaced of an original never sent, either)
+        live with shares, naming a UserRefNum this manager never sent, once it is not
+        inheriting (:meth:`_inherit` adopts a previous run's), is an order risk does not
+        count: counted in :attr:`unknown_orders` (with ``unknown_answers``), it trips the
+        kill switch, logged once with the UserRefNum, and is cancelled, as a replacement
+        never sent is (:meth:`_unexpected_replacement`). Why: it was counted with the
+        other unknown answers only, armed: the venue held 100 shares the position and
+        every limit left out, and any execution of it would have come as a surprise.
+        Tests: ``test_engine_strategy_orders.py::test_an_order_accepted_that_was_never_sent_trips_the_kill_switch``,
+        ``test_engine_live.py::test_an_order_accepted_that_was_never_sent_trips_the_kill_switch``."""
+        self.unknown_orders += 1
+        armed = self.risk.armed
+        self._distrust(
+            f"the venue sent {type(msg).__name__} for UserRefNum {ref} ({quantity} shares "
+            "live), an order this engine never sent"
+        )
+        if armed:
+            self._send(_cancel_order(user_ref_num=ref, quantity=0))
+
     def _distrust(self, why: str) -> None:
         """The venue said something no order of this manager explains: engage risk's kill
         switch, cancel every open order and log ``why`` once (not again while it stays
@@ -782,6 +810,7 @@ class OrderManager:
         if not self.risk.armed:
             return  # already tripped: counted, not logged again
         self.risk.kill()
+        self.trips += 1
         cancels = self.cancel_all()
         log.warning("kill switch tripped: %s; %d cancels sent", why, cancels)
 
@@ -840,6 +869,8 @@ class OrderManager:
                 if a.orig in self.orders:
                     dead = event is _REPLACED_DEAD or a.quantity == 0
                     self._unexpected_replacement(a.orig, a.key, a.quantity, dead=dead)
+                elif new is None and event is _REPLACED and a.quantity > 0:
+                    self._unknown_order(msg, a.key, a.quantity)
                 return
             open_qty = new.tracked.quantity  # the venue's, at most what was sent
             # The original is gone now (and only now) for risk too.
@@ -859,6 +890,8 @@ class OrderManager:
             self.unknown_answers += 1
             if event is _EXECUTED:
                 self._unknown_execution(a.key, a.quantity, a.price)
+            elif event is _ACCEPTED and a.quantity > 0 and change.order is None:
+                self._unknown_order(msg, a.key, a.quantity)
             return
         if event is _EXECUTED:
             self.risk.fill(o.user_ref_num, o.symbol, o.side, a.quantity, a.price)
