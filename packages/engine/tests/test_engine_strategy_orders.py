@@ -216,8 +216,11 @@ def test_answers_no_order_explains_trip_the_kill_switch(
 def test_a_replacement_answered_for_another_order_trips_the_kill_switch(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The engine replaces A by R; the venue answers "B replaced by R". The old code took
-    it: B ended, A stayed live with its replace pending for ever, and trading went on."""
+    """The engine replaces A by R; the venue answers "B replaced by R" (then, alike,
+    "B replaced by C", C sent as an Enter). The tracker distrusts it and it changes
+    nothing: B stays live and counted by risk, and the kill switch cancels it with the
+    others. Before, B ended and its exposure was freed though no Replace of it was sent,
+    and the kill switch cancelled A and R but not B, which the venue may still hold."""
     sent: list[v50.InboundMessage] = []
     risk = RiskEngine(RiskLimits())
     m = OrderManager(sent.append, risk, lambda: 7)
@@ -230,14 +233,21 @@ def test_a_replacement_answered_for_another_order_trips_the_kill_switch(
     args = ("B", 200, "AAPL", PX + 100, "0", "Y", 9100, "A", "N", "N", "L", r.cl_ord_id)
     with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
         m.on_message(v50.OrderReplaced(2, b.user_ref_num, r.user_ref_num, *args))
-    assert not risk.armed and m.unexpected_replacements == 1
+    assert not risk.armed and m.distrusted_answers == 1
+    assert b.state is OrderState.LIVE and b.user_ref_num in risk._open
     assert [rec.getMessage() for rec in caplog.records] == [
-        f"kill switch tripped: the venue replaced UserRefNum {b.user_ref_num} by "
-        f"{r.user_ref_num} (200 shares open), a replacement this engine sent for UserRefNum "
-        f"{a.user_ref_num}; 2 cancels sent"
+        f"kill switch tripped: the venue sent OrderReplaced for UserRefNum {r.user_ref_num} "
+        f"(replaced of {b.user_ref_num} by an order sent to replace {a.user_ref_num}), which "
+        "no order of this engine explains; 3 cancels sent"
     ]
-    cancels = [msg for msg in sent if isinstance(msg, v50.CancelOrder)]
-    assert sorted(c.user_ref_num for c in cancels) == [a.user_ref_num, r.user_ref_num]
+    cancels = [msg.user_ref_num for msg in sent if isinstance(msg, v50.CancelOrder)]
+    assert sorted(cancels) == sorted([a.user_ref_num, b.user_ref_num, r.user_ref_num])
+    # an order sent as an Enter named as the replacement
+    risk.arm()
+    c = m.submit("AAPL", "B", 100, PX - 200)
+    m.on_message(v50.OrderReplaced(3, b.user_ref_num, c.user_ref_num, *args))
+    assert not risk.armed and m.distrusted_answers == 2
+    assert b.state is OrderState.LIVE and c.state is OrderState.PENDING
 
 
 def _venue_lies() -> dict[str, list[object]]:

@@ -463,6 +463,35 @@ def test_ouch_tracker_a_repeated_or_empty_execution_changes_nothing() -> None:
     assert (order.filled, order.quantity, book.tracker.distrusted) == (100, 100, 2)
 
 
+def test_ouch_tracker_a_replaced_naming_another_orders_replacement_changes_nothing() -> None:
+    """An Order Replaced echoes the Replace it answers (OUCH 5.0 section 3.3; 4.2 the
+    same): "B replaced by R" where R was sent to replace A, or "B replaced by C" where C
+    was sent as an Enter, answers no Replace sent. Distrusted, it changes nothing: B
+    stays live with its shares, R and C pending. The old tracker ended B (nothing open)
+    and made R live in its place."""
+    t: OrderTracker[int] = OrderTracker()
+    a = t.sent(TrackedOrder(1, "AAPL", "B", 100, 100))
+    b = t.sent(TrackedOrder(2, "AAPL", "B", 100, 100))
+    t.on_message(_accepted50(1, 100))
+    t.on_message(_accepted50(2, 100))
+    r = t.sent(TrackedOrder(3, "AAPL", "B", 99, 100, replaces=1))
+    c = t.on_message(_replaced50(2, 3, 100))
+    assert (
+        c is not None and c.ignored and c.distrust == "replaced of 2 by an order sent to replace 1"
+    )
+    enter = t.sent(TrackedOrder(4, "AAPL", "B", 99, 100))
+    c = t.on_message(_replaced50(2, 4, 100))
+    assert (
+        c is not None and c.ignored and c.distrust == "replaced of 2 by an order sent as an Enter"
+    )
+    assert (a.state, b.state, b.quantity, r.state, enter.state) == (
+        "live", "live", 100, "pending", "pending",
+    )  # fmt: skip
+    assert t.distrusted == 2
+    c = t.on_message(_replaced50(1, 3, 100))  # the honest answer is still taken
+    assert c is not None and not c.distrust and (a.state, r.state) == ("dead", "live")
+
+
 def test_ouch_tracker_a_replacement_accepted_as_an_enter_changes_nothing() -> None:
     """A Replace is answered by an Order Replaced ("one and only one of these two for each
     replacement", OUCH 5.0 section 3.3; 4.2 the same): an Order Accepted naming the

@@ -39,7 +39,8 @@ and never a better one) is not taken. The Display they name is the order's
 (:attr:`TrackedOrder.display`). The client books add their own checks of an Accepted's
 terms (:meth:`OrderTracker.distrust`). A Replaced of an original that is
 no longer open (a replace of an order that is gone is ignored by the venue, OUCH 5.0
-section 2.2), or naming a replacement that is not pending, changes nothing; so does a
+section 2.2), or naming a replacement that is not pending or was not sent to replace
+that original (sent for another, or as an Enter), changes nothing; so does a
 Rejected naming a live order with no Modify or Replace of it in flight. Each of
 these is *distrusted*: :attr:`Change.distrust` says why, and
 :attr:`OrderTracker.distrusted` counts them (the engine's order manager trips its kill
@@ -779,6 +780,20 @@ class OrderTracker(Generic[K]):
             return self._distrust(Change(a, new, old), why, ignored=True)
         if new is not None and new.state not in EXPECTED_IN[a.event]:
             why = f"{a.event.value} by an order {new.state.value}"
+            return self._distrust(Change(a, new, old), why, ignored=True)
+        if new is not None and new.replaces != a.orig:
+            # Rule: an Order Replaced echoes the Replace it answers, its original and its
+            # replacement (OUCH 5.0 section 3.3; 4.2 the same): one naming as replacement
+            # an order sent to replace another, or sent as an Enter, answers no Replace
+            # sent, so it is distrusted and changes nothing (the original it names stays
+            # as it was, live and cancellable; the order named stays pending). Why: it
+            # was applied, the original ended and its exposure freed though no Replace of
+            # it was sent: the engine's kill switch cancelled every order but that one,
+            # which the venue may still hold. Tests:
+            # ``test_ouch_tracker.py::test_ouch_tracker_a_replaced_naming_another_orders_replacement_changes_nothing``,
+            # ``test_engine_strategy_orders.py::test_a_replacement_answered_for_another_order_trips_the_kill_switch``.
+            sent = "as an Enter" if new.replaces is None else f"to replace {new.replaces!r}"
+            why = f"{a.event.value} of {a.orig!r} by an order sent {sent}"
             return self._distrust(Change(a, new, old), why, ignored=True)
         if a.event is _REPLACED and a.quantity == 0:
             # live with no shares: see the Accepted's rule (:meth:`apply`)

@@ -281,7 +281,8 @@ class _Runner(LiveRunner):
         Rule: a request is answered only by an answer the order manager takes; one it
         distrusts (another Capacity or Cross Type, a wider Time In Force, more shares or a
         worse price than sent, an Accepted live with 0 shares, a replacement sent for
-        another order: its ``distrusted_answers``, ``unexpected_replacements``) leaves the
+        another order, a replacement never sent: its ``distrusted_answers``,
+        ``unexpected_replacements``) leaves the
         Enter or Replace unanswered as entered: back in :attr:`unacked`, counted in the
         report's ``ouch.unacked`` and in :attr:`LiveEngine.left_open` at the stop, resent
         after a reconnect (a repeat the exchange ignores, OUCH 5.0 section 1.2). The kill

@@ -51,10 +51,11 @@ Two more answers no order this manager sent can explain trip it the same way, ea
 counted and logged. An Order Executed of more shares than the order had open
 (``excess_executions``): the ledger books what the venue says it executed, and the
 position went beyond what risk approved. An Order Replaced of one of its orders by a
-UserRefNum it never sent, or sent to replace another of its orders
-(``unexpected_replacements``): the venue holds an order of this account that the manager
-never made (a cancel of it goes out with the others), or says another order ended than
-the one the manager replaced. Test:
+UserRefNum it never sent (``unexpected_replacements``): the venue holds an order of this
+account that the manager never made (a cancel of it goes out with the others). One naming
+as replacement an order this manager sent to replace another, or as an Enter, is
+distrusted by the tracker and changes nothing (``distrusted_answers``, below: the
+original it names stays live and is cancelled with the others). Test:
 ``test_engine_strategy_orders.py::test_answers_no_order_explains_trip_the_kill_switch``
 (the old code booked a 900-share fill of a 100-share order, past ``max_position``, and a
 replacement it never sent freed the original's exposure, trading on with nothing said).
@@ -823,22 +824,17 @@ class OrderManager:
         )
 
     def _unexpected_replacement(
-        self, orig: int, ref: int, quantity: int, sent_for: int | None = None, dead: bool = False
+        self, orig: int, ref: int, quantity: int, dead: bool = False
     ) -> None:
         """The venue replaced order ``orig`` by ``ref``, a UserRefNum this manager never
-        sent (``sent_for`` None: ``ref`` is cancelled too) or sent to replace another order
-        (``sent_for``): trip the kill switch (module docs)."""
+        sent (``ref`` is cancelled too, unless dead): trip the kill switch (module docs)."""
         self.unexpected_replacements += 1
         armed = self.risk.armed
-        what = (
-            "a replacement this engine never sent"
-            if sent_for is None
-            else f"a replacement this engine sent for UserRefNum {sent_for}"
-        )
         self._distrust(
-            f"the venue replaced UserRefNum {orig} by {ref} ({quantity} shares open), {what}"
+            f"the venue replaced UserRefNum {orig} by {ref} ({quantity} shares open), "
+            "a replacement this engine never sent"
         )
-        if armed and sent_for is None and not dead:  # held for this account: cancelled
+        if armed and not dead:  # held for this account: cancelled
             self._send(_cancel_order(user_ref_num=ref, quantity=0))
 
     # -- venue responses -----------------------------------------------------------------
@@ -878,9 +874,8 @@ class OrderManager:
             if new.is_open:
                 self._maybe_open[a.key] = new
             self._emit(_order_update("replaced", new, ts, open_qty, a.price))
-            if new.tracked.replaces != a.orig:  # sent to replace another order
-                self._unexpected_replacement(a.orig, a.key, a.quantity, new.tracked.replaces)
-            elif change.distrust:
+            # (one sent to replace another order, or as an Enter: the tracker ignored it)
+            if change.distrust:
                 self._distrusted(msg, a.key, change.distrust)
             elif other := _other_terms(new, msg):
                 self._distrusted(msg, a.key, other)
