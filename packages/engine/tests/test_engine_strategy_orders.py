@@ -149,6 +149,10 @@ def test_an_execution_of_an_unknown_order_trips_the_kill_switch(
     # answers that are not executions change nothing about the position: no trip
     m.on_message(v50.OrderCanceled(2, 777, 100, "U"))
     assert risk.armed and m.unknown_answers == 1 and m.unknown_executions == 0
+    assert caplog.messages == [  # logged, no trip (_unknown_answer)
+        "the venue sent OrderCanceled for UserRefNum 777, an order this engine never sent"
+    ]
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
         m.on_message(v50.OrderExecuted(3, 778, 200, PX, "A", 1))
         m.on_message(v50.OrderExecuted(4, 779, 300, PX, "R", 2))
@@ -968,10 +972,16 @@ def test_an_order_accepted_that_was_never_sent_trips_the_kill_switch(
     own = m.submit("AAPL", "B", 100, PX)
     _accept(m, own.user_ref_num, 100)
     args = ("B", 100, "AAPL", PX, "0", "Y", 9, "P", "N", "N")
-    m.on_message(v50.OrderAccepted(2, 700, *args, "D", "x"))  # accepted dead: holds nothing
-    m.on_message(v50.Rejected(2, 701, 1, "x"))
-    m.on_message(v50.OrderCanceled(2, 702, 100, "U"))
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.OrderAccepted(2, 700, *args, "D", "x"))  # dead: holds nothing
+        m.on_message(v50.Rejected(2, 701, 1, "x"))
+        m.on_message(v50.OrderCanceled(2, 702, 100, "U"))
     assert risk.armed and m.unknown_answers == 3
+    assert caplog.messages == [  # logged, the first LOGGED_FIRST (log_first)
+        f"the venue sent {kind} for UserRefNum {ref}, an order this engine never sent"
+        for kind, ref in (("OrderAccepted", 700), ("Rejected", 701), ("OrderCanceled", 702))
+    ]
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
         m.on_message(v50.OrderAccepted(3, 777, *args, "L", "x"))
     assert not risk.armed, "the venue holds an order risk does not count"

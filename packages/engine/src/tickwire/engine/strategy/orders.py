@@ -105,6 +105,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from tickwire.cli.output import log_first
 from tickwire.engine.cbook import positional_constructor
 from tickwire.engine.risk import (
     MAX_OUCH_QUANTITY,
@@ -380,6 +381,8 @@ class OrderManager:
         self.unknown_orders = 0
         # Times this manager tripped risk's kill switch (:meth:`_distrust`: it was armed).
         self.trips = 0
+        # Answers naming an order never sent that trip nothing (:meth:`_unknown_answer`).
+        self._unknown_quiet = 0
         # Executions of more shares than the order had open: each trips it too.
         self.excess_executions = 0
         # Replacements of an order by a UserRefNum never sent: each trips it too.
@@ -781,6 +784,27 @@ class OrderManager:
             "engine does not know (the position is no longer what it believes)"
         )
 
+    def _unknown_answer(self, msg: object, ref: int) -> None:
+        """An answer naming UserRefNum ``ref``, never sent, that holds nothing (a Rejected,
+        an Order Canceled, a Cancel Reject, a Broken Trade, one accepted or replaced dead).
+
+        Rule: counted in ``unknown_answers`` (by the caller) and logged, a warning naming
+        the message and the UserRefNum, the first
+        :data:`~tickwire.cli.output.LOGGED_FIRST` of them (later ones are counted only:
+        :func:`~tickwire.cli.output.log_first`); no trip, as no position or exposure
+        changes. Why: they were counted only, so the log of a session whose exchange
+        answered for orders never sent said nothing of it. Test:
+        ``test_engine_strategy_orders.py::test_an_order_accepted_that_was_never_sent_trips_the_kill_switch``."""
+        self._unknown_quiet += 1
+        log_first(
+            log,
+            logging.WARNING,
+            self._unknown_quiet,
+            "the venue sent %s for UserRefNum %d, an order this engine never sent",
+            type(msg).__name__,
+            ref,
+        )
+
     def _unknown_order(self, msg: object, ref: int, quantity: int) -> None:
         """The venue holds order ``ref``, live with ``quantity`` shares, which this manager
         never sent: trip the kill switch and cancel it.
@@ -867,6 +891,8 @@ class OrderManager:
                     self._unexpected_replacement(a.orig, a.key, a.quantity, dead=dead)
                 elif new is None and event is _REPLACED and a.quantity > 0:
                     self._unknown_order(msg, a.key, a.quantity)
+                elif new is None:
+                    self._unknown_answer(msg, a.key)
                 return
             open_qty = new.tracked.quantity  # the venue's, at most what was sent
             # The original is gone now (and only now) for risk too.
@@ -887,6 +913,8 @@ class OrderManager:
                 self._unknown_execution(a.key, a.quantity, a.price)
             elif event is _ACCEPTED and a.quantity > 0 and change.order is None:
                 self._unknown_order(msg, a.key, a.quantity)
+            else:
+                self._unknown_answer(msg, a.key)
             return
         if event is _EXECUTED:
             self.risk.fill(o.user_ref_num, o.symbol, o.side, a.quantity, a.price)
