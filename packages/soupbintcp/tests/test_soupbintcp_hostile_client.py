@@ -290,3 +290,34 @@ def test_a_client_that_never_reads_holds_bounded_memory_and_stalls_no_other_port
             await other.close()
 
     run(main())
+
+
+# ------------------------------------------------------------ the Requested Session's padding
+@pytest.mark.parametrize("field", [b"        S1", b"S1        ", b"    S1    ", b" " * 10])
+def test_a_requested_session_padded_on_the_right_logs_in(field: bytes) -> None:
+    """The Requested Session "S1" padded on the left (the spec), the right or both sides,
+    or all spaces (any session), logs in to session "S1"; the old server removed only the
+    left padding and refused "S1" and 8 spaces with "S", though the client reads a Login
+    Accepted padded either side as "S1"."""
+    server = SoupServer(USERS, session="S1")
+    good = login_bytes()
+    wire = good[:19] + field + good[29:]  # Requested Session: bytes 19 to 28
+    assert len(wire) == len(good)
+    conn = server.connection(0.0)
+    events = conn.receive_data(wire, 0.0)
+    assert events == [LoggedIn("USER01", "S1", 1)], events
+    assert parse_server_packet(PacketFramer(1024).feed(conn.data_to_send())[0]) == (
+        LoginAccepted("S1", 1)
+    )
+
+
+@pytest.mark.parametrize("field", [b"        S2", b"S2        ", b"      S1S2", b"S 1       "])
+def test_a_requested_session_that_is_another_is_still_refused(field: bytes) -> None:
+    """Stripping the padding names no other session: "S2" (either side) and "S1S2" are
+    refused "S", and a space inside ("S 1") is not padding."""
+    server = SoupServer(USERS, session="S1")
+    good = login_bytes()
+    conn = server.connection(0.0)
+    events = conn.receive_data(good[:19] + field + good[29:], 0.0)
+    assert len(events) == 1 and isinstance(events[0], Closed), events
+    assert conn.data_to_send().endswith(b"JS") and server.stats.logins == 0

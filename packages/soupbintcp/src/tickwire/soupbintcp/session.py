@@ -1018,7 +1018,12 @@ class ServerConnection(_Core):
            connection rate learns nothing (``login_throttled``).
         2. Wrong username or password: "A", and one failure charged to the source
            (``bad_logins``).
-        3. Another session requested, or the session ended: "S" (``bad_logins``).
+        3. Another session requested, or the session ended: "S" (``bad_logins``). The
+           Requested Session is compared without spaces on either side: the spec pads it
+           on the left, but "S1" padded on the right names "S1" too, as the client reads a
+           Login Accepted (``ClientSession._on_accepted``). Why: a client padding on the
+           right was refused "S" for the session it named. Test:
+           ``test_soupbintcp_hostile_client.py::test_a_requested_session_padded_on_the_right_logs_in``.
         4. The session is already logged in on another connection: "S" (Session not
            available), and the first connection carries on (``duplicate_logins``). Two
            live connections would each see the other's answers (the sequenced stream is
@@ -1040,7 +1045,8 @@ class ServerConnection(_Core):
             log.warning("rejected login for user %r from %s", req.username, self.peer or "?")
             self._send(LoginRejected(LoginRejected.NOT_AUTHORIZED), now)
             return self._close("login rejected: not authorized")
-        if (req.requested_session and req.requested_session != s.session) or s.ended:
+        wanted = req.requested_session.strip(" ")  # padding on either side (step 3)
+        if (wanted and wanted != s.session.strip(" ")) or s.ended:
             s.stats.bad_logins += 1
             self._send(LoginRejected(LoginRejected.SESSION_NOT_AVAILABLE), now)
             return self._close("login rejected: session not available")
