@@ -260,3 +260,69 @@ def test_undecodable_outbound_is_counted_and_logged_a_few_times(
     lines = [r.getMessage() for r in caplog.records if "undecodable OUCH" in r.getMessage()]
     assert c.undecodable == 100 and len(lines) == LOGGED_UNDECODABLE
     assert lines[-1].endswith("(later ones are counted only)")
+
+
+def test_a_reconnect_that_fails_is_told_to_the_ouch_client() -> None:
+    """The host goes away for good after an order: the OuchClient's reconnect tries
+    (4, 0.05 s doubling to at most 0.2 s) are used up and ``on_reconnect_failed`` is
+    called with the OuchClient and the reason; an order sent meanwhile stays pending.
+    The old OuchClient took no such callback: only ``client.soup`` could be told."""
+
+    async def main() -> None:
+        server = await serve_ouch(USERS)
+        told: list[tuple[OuchClient, str]] = []
+        c = OuchClient(
+            "127.0.0.1",
+            server.port,
+            "USER01",
+            "Secret123",
+            reconnect_delay=0.05,
+            max_backoff=0.2,
+            max_reconnect_attempts=4,
+            on_reconnect_failed=lambda client, reason: told.append((client, reason)),
+        )
+        try:
+            await c.connect()
+            c.send(c.book.enter("B", 100, "AAPL", 1_000_000))
+            assert isinstance(await c.next_update(), v50.OrderAccepted)
+            await server.close()  # the host is gone: every try is refused
+            for _ in range(500):  # bounded: 5 s (the tries take about 0.55 s)
+                if told:
+                    break
+                await asyncio.sleep(0.01)
+            assert told == [(c, "could not reconnect after 4 attempts")]
+            assert not c.send(c.book.enter("S", 100, "AAPL", 1_000_000))
+            assert len(c.book.pending()) == 1 and c.resent == 0
+        finally:
+            await c.close()
+
+    run(main())
+
+
+def test_a_reconnect_is_told_to_the_ouch_client_after_the_resend() -> None:
+    """A dropped link logs in again: ``on_reconnect`` is called with the OuchClient once,
+    after the order sent while down was resent (so it sees ``resent`` 1), and the order
+    is accepted once."""
+
+    async def main() -> None:
+        server = await serve_ouch(USERS)
+        seen: list[tuple[OuchClient, int]] = []
+        try:
+            c = OuchClient(
+                "127.0.0.1",
+                server.port,
+                "USER01",
+                "Secret123",
+                on_reconnect=lambda client: seen.append((client, client.resent)),
+            )
+            async with c:
+                c.soup.drop()
+                await asyncio.wait_for(c.soup.wait_disconnected(), 5.0)
+                assert not c.send(c.book.enter("B", 100, "AAPL", 1_000_000))  # pending
+                accepted = await c.next_update()
+                assert isinstance(accepted, v50.OrderAccepted) and accepted.user_ref_num == 1
+                assert seen == [(c, 1)]
+        finally:
+            await server.close()
+
+    run(main())

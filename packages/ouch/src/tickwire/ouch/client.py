@@ -23,7 +23,7 @@ from tickwire.cli import log_first
 from tickwire.cli.output import LOGGED_FIRST
 from tickwire.soupbintcp.aio import SoupClient, SoupServerRunner
 from tickwire.soupbintcp.packets import SoupVersion
-from tickwire.soupbintcp.session import ClientSession, ServerConnection, SoupServer
+from tickwire.soupbintcp.session import ClientSession, ServerConnection, SoupServer, StreamDiverged
 from tickwire.soupbintcp.session import Message as SoupMessage
 
 from . import v42, v50
@@ -72,6 +72,27 @@ class OuchClient:
     logged (each was an error line, at the host's rate; test:
     ``test_ouch_aio.py::test_undecodable_outbound_is_counted_and_logged_a_few_times``).
 
+    **The link's fate.** The :class:`~tickwire.soupbintcp.aio.SoupClient` under it
+    (:attr:`soup`) reconnects by itself (``reconnect_delay``, ``max_reconnect_attempts``,
+    ``max_backoff``: its class docs, "Reconnecting"); its callbacks are this client's,
+    called with this client instead of the SoupClient:
+
+    * ``on_reconnect(client)``: a re-login was accepted, after :attr:`book`'s pending
+      requests were resent (:attr:`resent`) and before anything newer is sent;
+    * ``on_session_end(client)``: the host's End of Session arrived; nothing more can
+      be sent on the session and no reconnect follows;
+    * ``on_stream_diverged(client, event)``: the host's stream is not the one applied to
+      :attr:`book` (a :class:`~tickwire.soupbintcp.session.StreamDiverged`: it was
+      reset); what the book was told may no longer be what the host holds;
+    * ``on_reconnect_failed(client, reason)``: the reconnect loop stopped without a login
+      (tries used up, or the re-login rejected); the link is lost for good and the
+      pending requests will not be resent.
+
+    Why: an OuchClient user could not learn that the link was lost for good (nor that
+    the session ended or the host's stream was reset) without reaching into
+    :attr:`soup`. Test:
+    ``test_ouch_aio.py::test_a_reconnect_that_fails_is_told_to_the_ouch_client``.
+
     >>> # async with OuchClient("127.0.0.1", port, "USER01", "secret") as c:
     >>> #     msg = c.book.enter("B", 100, "AAPL", 1_500_000); c.send(msg)
     """
@@ -92,6 +113,13 @@ class OuchClient:
         reconnect: bool = True,
         tap: Callable[[str, bytes], None] | None = None,
         keep_updates: int = 10_000,
+        reconnect_delay: float = 0.05,
+        max_reconnect_attempts: int = 50,
+        max_backoff: float = 1.0,
+        on_reconnect: Callable[[OuchClient], None] | None = None,
+        on_session_end: Callable[[OuchClient], None] | None = None,
+        on_stream_diverged: Callable[[OuchClient, StreamDiverged], None] | None = None,
+        on_reconnect_failed: Callable[[OuchClient, str], None] | None = None,
     ) -> None:
         if keep_updates < 1:
             raise ValueError(f"keep_updates must be >= 1, got {keep_updates}")
@@ -107,14 +135,24 @@ class OuchClient:
             heartbeat_interval=heartbeat_interval,
             timeout=timeout,
         )
+        self.on_reconnect = on_reconnect
+        self.on_session_end = on_session_end
+        self.on_stream_diverged = on_stream_diverged
+        self.on_reconnect_failed = on_reconnect_failed
         self.soup = SoupClient(
             core,
             host,
             port,
             reconnect=reconnect,
+            reconnect_delay=reconnect_delay,
+            max_reconnect_attempts=max_reconnect_attempts,
+            max_backoff=max_backoff,
             on_reconnect=self._resend,
             tap=tap,
             on_message=self._on_message,
+            on_session_end=self._session_ended,
+            on_stream_diverged=self._stream_diverged,
+            on_reconnect_failed=self._reconnect_failed,
         )
         self.updates: asyncio.Queue[Message] = asyncio.Queue(keep_updates)
         #: updates dropped, oldest first, from the full :attr:`updates` (class docs)
@@ -169,6 +207,20 @@ class OuchClient:
         for msg in self.book.pending():
             soup.send(encode_message(msg))
             self.resent += 1
+        if self.on_reconnect is not None:  # after the resend (class docs)
+            self.on_reconnect(self)
+
+    def _session_ended(self, soup: SoupClient) -> None:
+        if self.on_session_end is not None:
+            self.on_session_end(self)
+
+    def _stream_diverged(self, soup: SoupClient, event: StreamDiverged) -> None:
+        if self.on_stream_diverged is not None:
+            self.on_stream_diverged(self, event)
+
+    def _reconnect_failed(self, soup: SoupClient, reason: str) -> None:
+        if self.on_reconnect_failed is not None:
+            self.on_reconnect_failed(self, reason)
 
     def _on_message(self, ev: SoupMessage) -> None:
         """Sequenced (and 4.0+ unsequenced) data from the host, straight from the protocol."""
