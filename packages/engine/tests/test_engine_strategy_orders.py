@@ -459,6 +459,38 @@ def test_a_rejected_live_order_stays_counted(caplog: pytest.LogCaptureFixture) -
     assert len(caplog.records) == 1 and "no request in flight" in caplog.messages[0]
 
 
+def test_a_cancel_reject_of_no_cancel_sent_trips_the_kill_switch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Cancel Reject answering a cancel the manager sent changes nothing and trips
+    nothing (the order live, its 300 shares counted); one naming a live order with no
+    cancel in flight (none sent, or its one answered already) answers no request: the
+    kill switch trips, the order stays live and counted. The old manager took every
+    Cancel Reject for a notice, armed."""
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(lambda msg: None, risk, iter(range(1, 10**6)).__next__)
+    o = m.submit("AAPL", "B", 300, PX)
+    _accept(m, o.user_ref_num, 300)
+    assert m.cancel(o, 100)  # a reduce refused: explained
+    m.on_message(v50.CancelReject(3, o.user_ref_num))
+    assert (o.state, o.open_qty, risk.armed, m.distrusted_answers) == (
+        OrderState.LIVE,
+        300,
+        True,
+        0,
+    )
+    with caplog.at_level(logging.WARNING, logger="tickwire.engine.orders"):
+        m.on_message(v50.CancelReject(4, o.user_ref_num))  # its Cancel answered already
+    assert (o.state, o.open_qty, risk.armed, m.distrusted_answers) == (
+        OrderState.LIVE,
+        300,
+        False,
+        1,
+    )
+    assert sum(x.remaining for x in risk._open.values()) == 300
+    assert len(caplog.records) == 1 and "no Cancel in flight" in caplog.messages[0]
+
+
 def test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves() -> None:
     """``submit`` with a Time In Force not in OUCH 5.0's table (``Q``, ``ZZ``, empty, the
     ``int`` 5) or GTT ``6`` without an ``expire_time`` sends nothing: the order is

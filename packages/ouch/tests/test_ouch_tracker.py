@@ -173,8 +173,10 @@ def test_ouch_tracker_counts_answers_for_unknown_orders() -> None:
     change = tracker.on_message(v50.OrderExecuted(3, 99, 100, 100, "A", 1))
     assert change is not None and change.order is None and tracker.unknown == 1
     assert tracker.on_message(v50.AccountQueryResponse(1, 5)) is None  # about no order
-    notice = answer_for(v50.CancelReject(1, 99))
+    notice = answer_for(v50.CancelPending(1, 99))
     assert notice is not None and notice.event is Event.NOTICE
+    change = tracker.on_message(v50.CancelReject(1, 99))
+    assert change is not None and change.order is None and tracker.unknown == 2
 
 
 def test_ouch_tracker_aiq_cancel_ends_the_order() -> None:
@@ -302,6 +304,47 @@ def test_ouch_tracker_a_rejected_dead_or_rejected_order_changes_nothing() -> Non
     change = book.tracker.on_message(v50.Rejected(5, r.user_ref_num, 0x0F, "x"))
     assert change is not None and change.ignored
     assert (rejected.state, rejected.reason, book.tracker.distrusted) == ("rejected", first, 2)
+
+
+def test_ouch_tracker_a_cancel_reject_with_no_cancel_in_flight_is_distrusted() -> None:
+    """A Cancel Reject answers a Cancel in flight (OUCH 5.0 section 3.10; 4.2 alike):
+    naming a live order with none in flight, or a second time for one Cancel, it is
+    distrusted and changes nothing; answering a Cancel sent, it ends that Cancel and the
+    order stays as it was, not distrusted. A Cancel answered by an Order Canceled (reason
+    U) is no longer in flight; one the venue ignores (moot: to a size at or above the
+    shares open) never was. The old tracker took every one for a notice, counted
+    nowhere."""
+    for book, key, canceled in (
+        (OrderBook50(), 1, lambda k, n: v50.OrderCanceled(9, k, n, "U")),
+        (OrderBook42(prefix="AB"), "AB000000000001", lambda k, n: v42.OrderCanceled(9, k, n, "U")),
+    ):
+        e = book.enter("B", 300, "AAPL", 100)
+        assert getattr(e, "user_ref_num", getattr(e, "order_token", None)) == key
+        if isinstance(book, OrderBook50):
+            o = book.on_message(_accepted50(1, 300))
+            reject: object = v50.CancelReject(3, 1)
+        else:
+            o = book.on_message(_accepted42("AB000000000001", 300))
+            reject = v42.CancelReject(3, "AB000000000001")
+        assert o is not None and o.state == "live"
+        change = book.tracker.on_message(reject)  # no Cancel sent
+        assert change is not None and change.ignored and change.order is o
+        assert change.distrust == "cancel reject of an order live with no Cancel in flight"
+        assert (o.state, o.quantity, book.tracker.distrusted) == ("live", 300, 1)
+        book.cancel(key, 100)  # a Cancel sent: the Reject answers it
+        change = book.tracker.on_message(reject)
+        assert change is not None and not change.distrust and not change.ignored
+        assert (o.state, o.quantity, book.tracker.distrusted, o.cancelling) == ("live", 300, 1, 0)
+        change = book.tracker.on_message(reject)  # "only once for a given UserRefNum"
+        assert change is not None and change.ignored and book.tracker.distrusted == 2
+        book.cancel(key, 200)  # answered by an Order Canceled (U): no longer in flight
+        book.on_message(canceled(key, 100))
+        assert (o.quantity, o.cancelling, book.pending()) == (200, 0, [])
+        book.cancel(key, 500)  # moot (at or above the 200 open): the venue ignores it
+        assert (o.cancelling, book.pending()) == (0, [])
+        change = book.tracker.on_message(reject)
+        assert change is not None and change.ignored and book.tracker.distrusted == 3
+        assert (o.state, o.quantity) == ("live", 200)
 
 
 def test_ouch_tracker_a_rejected_live_order_stays_live() -> None:

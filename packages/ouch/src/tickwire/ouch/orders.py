@@ -35,7 +35,7 @@ from typing import Any, Generic, Literal, TypeVar
 from . import v42, v50
 from ._errors import OuchError
 from .deadlines import Deadlines
-from .tracker import SELL_SIDES, Event, OrderTracker, TrackedOrder
+from .tracker import SELL_SIDES, Event, OrderTracker, TrackedOrder, acknowledges_cancel
 
 __all__ = [
     "Order",
@@ -121,6 +121,8 @@ class _ClientBook(Generic[K]):
         self._pending_other.append((kind, key, request))
         if kind == "modify":
             self.tracker.modify_sent(key)
+        else:
+            self.tracker.cancel_sent(key)
         self._drop_moot(key)
 
     def _drop_moot(self, key: K) -> None:
@@ -132,7 +134,7 @@ class _ClientBook(Generic[K]):
         this book knows are never fewer than the venue's (executions only reduce them,
         and the venue's answers arrive in the order it acted), so a request moot by this
         book's record is moot at the venue: it is not kept pending (nor its Modify in
-        flight in the tracker), when sent or once an answer makes it so. Why: such a
+        flight in the tracker, nor its Cancel), when sent or once an answer makes it so. Why: such a
         request stayed in :meth:`pending` for ever, resent after every reconnect, and a
         Modify so kept let a later Rejected of the live order pass as its refusal. Test:
         ``packages/exchange/tests/test_exchange_client_property.py::test_requests_the_exchange_ignores_are_not_kept_pending``.
@@ -146,6 +148,8 @@ class _ClientBook(Generic[K]):
             if k == key and (not o.is_open or _moot(kind, req, o.quantity)):
                 if kind == "modify" and o.modifying:
                     o.modifying -= 1
+                elif kind == "cancel" and o.cancelling:
+                    o.cancelling -= 1
                 continue
             keep.append(p)
         self._pending_other = keep
@@ -211,12 +215,13 @@ class _ClientBook(Generic[K]):
             # was not resent after a reconnect. Test:
             # ``test_exchange_client_property.py::test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered``.
             self._drop_other("cancel" if event is Event.CANCELED else "modify", key)
-        elif isinstance(msg, v50.CancelReject | v42.CancelReject):
+        elif event is Event.CANCEL_REJECTED and not change.ignored:
             # Rule: a Cancel Reject answers the oldest Cancel of the order in flight, which
             # ends there (OUCH 5.0: sent once for a UserRefNum, and "duplicate cancel
             # requests for the same UserRefNum will be ignored"); the order stays as it
             # was. Why: the Cancel stayed pending, resent after every reconnect and
             # ignored. Test: ``test_ouch_orders.py::test_a_cancel_reject_ends_the_cancel_it_answers``.
+            # (One with no Cancel in flight the tracker distrusts: ``_cancel_rejected``.)
             self._drop_other("cancel", key)
         for gone in change.cascaded:  # a replace the venue will ignore: nothing to resend
             self._pending.pop(gone.key, None)
@@ -294,26 +299,6 @@ def _answered50(
     if terms.expire_time is not None:
         kept += (v50.TagValue(tag, terms.expire_time),)
     return dataclasses.replace(request, time_in_force=terms.time_in_force, appendages=kept)
-
-
-def acknowledges_cancel(reason: str) -> bool:
-    """Whether an Order Canceled of ``reason`` answers a Cancel Order in flight (the
-    oldest of its order's).
-
-    Rule: only ``U`` (:data:`~tickwire.ouch.v50.CANCELED_USER_REQUESTED`, "user requested
-    cancel") does; another reason is the venue's own doing (an IOC's rest ``I``, a
-    timeout ``T``, a Replace's invalid details or a system cancel ``Z``, a supervisory
-    ``S`` ...), partial or whole, and answers no request: the Cancel in flight still waits
-    for its own answer (resent after a reconnect; an order that ends has none to wait
-    for). The one statement of it: the client books (:meth:`_ClientBook._apply`) and the
-    live engine (``tickwire.engine.live.engine._Runner.acknowledge``) ask it. Why: the
-    live engine took any Order Canceled for the answer of the oldest cancel in flight, so
-    a reduce overtaken by an unsolicited partial cancel was forgotten and never resent.
-    Tests:
-    ``test_exchange_client_property.py::test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered``,
-    ``test_engine_live.py::test_only_a_user_requested_cancel_answers_a_cancel_in_flight``.
-    """
-    return reason == v50.CANCELED_USER_REQUESTED
 
 
 def _moot(kind: str, request: Any, open_shares: int) -> bool:

@@ -15,9 +15,10 @@ The algorithm, in two tables:
    ``EXECUTED``, ``OrderCanceled`` and ``AiqCanceled`` are ``CANCELED`` (by the shares
    decremented), ``OrderReplaced`` is ``REPLACED`` (or ``REPLACED_DEAD``), ``Rejected``
    is ``REJECTED``, ``OrderModified`` ``MODIFIED`` and 5.0's ``OrderPriorityUpdate``
-   ``PRIORITY``; a cancel pending or refused, a restatement, a broken trade or a trade
-   correction is a ``NOTICE`` (kept in the order's history, nothing else changes). Any
-   other message (account query, system event) concerns no order.
+   ``PRIORITY``, ``CancelReject`` ``CANCEL_REJECTED``; a cancel pending, a
+   restatement, a broken trade or a trade correction is a ``NOTICE`` (kept in the
+   order's history, nothing else changes). Any other message (account query, system
+   event) concerns no order.
 2. :meth:`OrderTracker.apply` updates the order's shares and then its state:
    :data:`TRANSITIONS` gives the state an event leads to (accepted: live, rejected:
    rejected, ...), and an order with no shares left open after an accept, a replace, an
@@ -41,7 +42,9 @@ terms (:meth:`OrderTracker.distrust`). A Replaced of an original that is
 no longer open (a replace of an order that is gone is ignored by the venue, OUCH 5.0
 section 2.2), or naming a replacement that is not pending or was not sent to replace
 that original (sent for another, or as an Enter), changes nothing; so does a
-Rejected naming a live order with no Modify or Replace of it in flight. Each of
+Rejected naming a live order with no Modify or Replace of it in flight, and a Cancel
+Reject naming an order with no Cancel of it in flight (:meth:`OrderTracker.cancel_sent`,
+:meth:`OrderTracker._cancel_rejected`). Each of
 these is *distrusted*: :attr:`Change.distrust` says why, and
 :attr:`OrderTracker.distrusted` counts them (the engine's order manager trips its kill
 switch on one).
@@ -90,6 +93,7 @@ __all__ = [
     "OrderState",
     "OrderTracker",
     "TrackedOrder",
+    "acknowledges_cancel",
     "answer_for",
     "worse_price",
 ]
@@ -118,6 +122,7 @@ class Event(StrEnum):
     REJECTED = "rejected"
     MODIFIED = "modified"
     PRIORITY = "priority"
+    CANCEL_REJECTED = "cancel_rejected"  # a Cancel refused: the order as it was
     NOTICE = "notice"  # about the order, no change to its state or shares
 
 
@@ -200,6 +205,29 @@ _ACCEPTED, _ACCEPTED_DEAD = Event.ACCEPTED, Event.ACCEPTED_DEAD
 _REPLACED, _REPLACED_DEAD = Event.REPLACED, Event.REPLACED_DEAD
 _EXECUTED, _CANCELED, _REJECTED = Event.EXECUTED, Event.CANCELED, Event.REJECTED
 _MODIFIED, _PRIORITY, _NOTICE = Event.MODIFIED, Event.PRIORITY, Event.NOTICE
+_CANCEL_REJECTED = Event.CANCEL_REJECTED
+
+
+def acknowledges_cancel(reason: str) -> bool:
+    """Whether an Order Canceled of ``reason`` answers a Cancel Order in flight (the
+    oldest of its order's).
+
+    Rule: only ``U`` (:data:`~tickwire.ouch.v50.CANCELED_USER_REQUESTED`, "user requested
+    cancel") does; another reason is the venue's own doing (an IOC's rest ``I``, a
+    timeout ``T``, a Replace's invalid details or a system cancel ``Z``, a supervisory
+    ``S`` ...), partial or whole, and answers no request: the Cancel in flight still waits
+    for its own answer (resent after a reconnect; an order that ends has none to wait
+    for). The one statement of it: this tracker (:attr:`TrackedOrder.cancelling`), the
+    client books (``tickwire.ouch.orders._ClientBook._apply``, which re-export it as
+    ``tickwire.ouch.orders.acknowledges_cancel``) and the live engine
+    (``tickwire.engine.live.engine._Runner.acknowledge``) ask it. Why: the
+    live engine took any Order Canceled for the answer of the oldest cancel in flight, so
+    a reduce overtaken by an unsolicited partial cancel was forgotten and never resent.
+    Tests:
+    ``test_exchange_client_property.py::test_a_second_cancel_or_modify_in_flight_stays_pending_until_answered``,
+    ``test_engine_live.py::test_only_a_user_requested_cancel_answers_a_cancel_in_flight``.
+    """
+    return reason == v50.CANCELED_USER_REQUESTED
 
 
 def worse_price(side: str, price: int, limit: int) -> bool:
@@ -313,6 +341,7 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
     ),
     v50.Rejected: lambda m: Answer(_REJECTED, m.user_ref_num, reason=str(m.reason)),
     v50.OrderModified: lambda m: Answer(_MODIFIED, m.user_ref_num, m.quantity, side=m.side),
+    v50.CancelReject: lambda m: Answer(_CANCEL_REJECTED, m.user_ref_num),
     v50.OrderPriorityUpdate: lambda m: Answer(
         _PRIORITY,
         m.user_ref_num,
@@ -355,6 +384,7 @@ ANSWERS: dict[type, Callable[[Any], Answer[Any]]] = {
         _CANCELED, m.order_token, m.decrement_shares, reason=m.reason
     ),
     v42.Rejected: lambda m: Answer(_REJECTED, m.order_token, reason=m.reason),
+    v42.CancelReject: lambda m: Answer(_CANCEL_REJECTED, m.order_token),
     v42.OrderPriorityUpdate: lambda m: Answer(
         _PRIORITY,
         m.order_token,
@@ -373,15 +403,13 @@ def _notice(key_field: str) -> Callable[[Any], Answer[Any]]:
 
 
 #: Messages about one order that change neither its state nor its shares: a cancel
-#: pending or refused, a restatement, a broken trade or a trade correction (reported to
+#: pending, a restatement, a broken trade or a trade correction (reported to
 #: the order's history; the executed total stays as the executions said).
 for _cls, _key in (
     (v50.CancelPending, "user_ref_num"),
-    (v50.CancelReject, "user_ref_num"),
     (v50.OrderRestated, "user_ref_num"),
     (v50.BrokenTrade, "user_ref_num"),
     (v42.CancelPending, "order_token"),
-    (v42.CancelReject, "order_token"),
     (v42.BrokenTrade, "order_token"),
     (v42.TradeCorrection, "order_token"),
 ):
@@ -412,6 +440,7 @@ class TrackedOrder(Generic[K]):
     reason: str = ""
     adopted: bool = False  # a replacement never sent, tracked from the venue's Replaced
     modifying: int = 0  # Modify requests sent (OrderTracker.modify_sent), not answered
+    cancelling: int = 0  # Cancel requests sent (OrderTracker.cancel_sent), not answered
     #: The limit price sent (the Enter's or Replace's), set when the venue answers it (an
     #: Accepted or Replaced may name a better ``price``, :func:`_price`): no later answer
     #: may price the order worse (an Order Priority Update, :meth:`OrderTracker.apply`).
@@ -515,6 +544,14 @@ class OrderTracker(Generic[K]):
         if o is not None:
             o.modifying += 1
 
+    def cancel_sent(self, key: K) -> None:
+        """A Cancel Order of order ``key`` was sent: until it is answered (an Order
+        Canceled that :func:`acknowledges_cancel`, or a Cancel Reject) the order may hear
+        that Cancel Reject (:meth:`_cancel_rejected`)."""
+        o = self.orders.get(key)
+        if o is not None:
+            o.cancelling += 1
+
     def on_message(self, msg: object) -> Change[K] | None:
         """Apply one outbound message; None if it concerns no order."""
         parse = ANSWERS.get(type(msg))
@@ -544,6 +581,8 @@ class OrderTracker(Generic[K]):
         refuses = REFUSES_IN.get(event)
         if refuses is not None and o.state in refuses:
             return self._refuses(o, change)
+        if event is _CANCEL_REJECTED:
+            return self._cancel_rejected(o, change)
         if o.replaces is not None and (event is _ACCEPTED or event is _ACCEPTED_DEAD):
             # Rule: a replacement is answered by an Order Replaced, "one and only one of
             # these two for each replacement" (OUCH 5.0 section 3.3; 4.2 the same), never
@@ -570,6 +609,8 @@ class OrderTracker(Generic[K]):
             o.filled += a.quantity
             o.quantity = max(0, o.quantity - a.quantity)
         elif event is _CANCELED:
+            if o.cancelling and acknowledges_cancel(a.reason):
+                o.cancelling -= 1  # the oldest Cancel in flight is answered
             if not 0 < a.quantity <= o.quantity:
                 self._distrust(change, f"{a.quantity} shares canceled, {o.quantity} open")
             o.quantity = max(0, o.quantity - a.quantity)
@@ -673,6 +714,27 @@ class OrderTracker(Generic[K]):
             )
             return self._distrust(change, why, ignored=True)
         return change
+
+    def _cancel_rejected(self, o: TrackedOrder[K], change: Change[K]) -> Change[K]:
+        """A Cancel Reject naming ``o``.
+
+        Rule: it answers the oldest Cancel of ``o`` in flight (:meth:`cancel_sent`), which
+        ends there, and ``o`` stays as it was (state and shares); with no Cancel of ``o``
+        in flight it answers no request: distrusted, it changes nothing, by the rule of a
+        Rejected naming a live order with no Modify or Replace in flight
+        (:meth:`_refuses`). Reason: OUCH 5.0 section 3.10: a Cancel Reject "is sent in
+        response to a partial cancel request" (4.2 alike) and "only once for a given
+        UserRefNum"; it was a notice, counted nowhere, so a venue refusing a cancel
+        nobody sent (or twice) went unremarked while the engine's order manager trips
+        its kill switch on every other answer that no request explains. Tests:
+        ``test_ouch_tracker.py::test_ouch_tracker_a_cancel_reject_with_no_cancel_in_flight_is_distrusted``,
+        ``test_engine_strategy_orders.py::test_a_cancel_reject_of_no_cancel_sent_trips_the_kill_switch``.
+        """
+        if o.cancelling:
+            o.cancelling -= 1
+            return change
+        why = f"cancel reject of an order {o.state.value} with no Cancel in flight"
+        return self._distrust(change, why, ignored=True)
 
     def distrust(self, change: Change[K], why: str) -> Change[K]:
         """Count the answer of ``change`` (applied) as distrusted for ``why``, a reason its

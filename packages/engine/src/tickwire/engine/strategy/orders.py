@@ -91,7 +91,11 @@ flight until its own answer; with nothing in flight (this manager sends no Modif
 distrusted answer like the above: kill switch, the order live and its exposure kept.
 Reason: the old manager took any Rejected for the end of its order and freed the
 exposure of an order the venue still held. Test:
-``test_engine_strategy_orders.py::test_a_rejected_live_order_stays_counted``.
+``test_engine_strategy_orders.py::test_a_rejected_live_order_stays_counted``. Likewise a
+Cancel Reject answers a Cancel in flight (every cancel this manager sends goes through
+:meth:`OrderManager._send_cancel`, which tells the tracker) and changes nothing; naming
+an order with none in flight it is distrusted: kill switch. Test:
+``test_engine_strategy_orders.py::test_a_cancel_reject_of_no_cancel_sent_trips_the_kill_switch``.
 
 Transport is a plain callable taking the inbound message, so the same manager drives the
 simulated venue of a backtest and, live, an OUCH session over SoupBinTCP.
@@ -652,8 +656,15 @@ class OrderManager:
             return False
         if remaining == 0:
             order.pending_cancel = True
-        self._send(_cancel_order(user_ref_num=order.user_ref_num, quantity=remaining))
+        self._send_cancel(order.user_ref_num, remaining)
         return True
+
+    def _send_cancel(self, ref: int, quantity: int) -> None:
+        """Send a Cancel Order of ``ref`` (to ``quantity`` shares), in flight for the
+        tracker (``OrderTracker.cancel_sent``): a Cancel Reject answering it is explained;
+        one answering no Cancel sent is distrusted (module docs)."""
+        self.tracker.cancel_sent(ref)
+        self._send(_cancel_order(user_ref_num=ref, quantity=quantity))
 
     def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every open order (of ``symbol``); returns how many cancels were sent."""
@@ -826,7 +837,7 @@ class OrderManager:
             "live), an order this engine never sent"
         )
         if armed:
-            self._send(_cancel_order(user_ref_num=ref, quantity=0))
+            self._send_cancel(ref, 0)
 
     def _distrust(self, why: str) -> None:
         """The venue said something no order of this manager explains: engage risk's kill
@@ -859,7 +870,7 @@ class OrderManager:
             "a replacement this engine never sent"
         )
         if armed and not dead:  # held for this account: cancelled
-            self._send(_cancel_order(user_ref_num=ref, quantity=0))
+            self._send_cancel(ref, 0)
 
     # -- venue responses -----------------------------------------------------------------
     def on_message(self, msg: v50.OutboundMessage) -> None:
