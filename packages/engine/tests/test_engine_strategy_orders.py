@@ -491,6 +491,31 @@ def test_a_cancel_reject_of_no_cancel_sent_trips_the_kill_switch(
     assert len(caplog.records) == 1 and "no Cancel in flight" in caplog.messages[0]
 
 
+def test_a_replayed_cancel_reject_of_an_inherited_order_trips_nothing() -> None:
+    """While inheriting, a replayed Cancel Reject naming an inherited live order answers
+    the previous run's Cancel, which this run never saw: counted with the inherited
+    answers, the order live and counted, nothing tripped. After inheriting, the same
+    message with no cancel in flight trips the kill switch
+    (:func:`test_a_cancel_reject_of_no_cancel_sent_trips_the_kill_switch`)."""
+    risk = RiskEngine(RiskLimits())
+    m = OrderManager(lambda msg: None, risk, lambda: 7)
+    m.inheriting = True
+    m.on_message(v50.OrderAccepted(1, 1, "B", 100, "AAPL", PX, "0", "Y", 9001, "P",
+                                   "N", "N", "L", "X1", ()))  # fmt: skip
+    m.on_message(v50.CancelReject(2, 1))
+    m.inherit(2)
+    (o,) = m.inherited_open()
+    assert (o.state, o.open_qty, risk.armed, m.distrusted_answers) == (
+        OrderState.LIVE,
+        100,
+        True,
+        0,
+    )
+    assert m.inherited_answers == 2
+    m.on_message(v50.CancelReject(3, 1))
+    assert (risk.armed, m.distrusted_answers) == (False, 1)
+
+
 def test_a_time_in_force_not_in_the_table_is_refused_before_it_leaves() -> None:
     """``submit`` with a Time In Force not in OUCH 5.0's table (``Q``, ``ZZ``, empty, the
     ``int`` 5) or GTT ``6`` without an ``expire_time`` sends nothing: the order is
