@@ -22,6 +22,7 @@ from tickwire.engine.risk import (
     parse_risk_limits,
     wire_symbol,
 )
+from tickwire.engine.strategy import OrderManager
 from tickwire.ouch import v50
 
 SYM = "AAPL"
@@ -301,6 +302,35 @@ def test_engine_risk_replace_is_checked_as_the_new_order() -> None:
     assert r.check(SYM, "B", 301, REF, 0, replaces=1) is not None
     assert r.submit(2, SYM, "B", 250, REF, 0, replaces=1) is None
     assert r.open_orders() == 1
+
+
+def test_engine_risk_duplicate_window_keys_display() -> None:
+    """``duplicate`` guards against one order sent twice (a loop, a retry), which goes
+    with the same Display: an order differing only in Display (a displayed order at the
+    price of a hidden one sent just before, on purpose) is another order and leaves;
+    the same hidden order again is refused, in the engine and through the order manager
+    (its ``display=``). Before: the key was (symbol, side, quantity, price) and the
+    displayed order was refused as a duplicate of the hidden one."""
+    sent: list[object] = []
+    m = OrderManager(sent.append, engine(duplicate_window_ns=1_000), lambda: 7)
+    hidden = m.submit(SYM, "B", 100, REF, display="N")
+    shown = m.submit(SYM, "B", 100, REF)
+    again = m.submit(SYM, "B", 100, REF, display="N")
+    assert [o.refused for o in (hidden, shown, again)] == [False, False, True]
+    assert [getattr(msg, "display", None) for msg in sent] == ["N", "Y"]
+
+    r = engine(duplicate_window_ns=1_000)
+    assert r.submit(1, SYM, "B", 100, REF, 0, display="N") is None
+    assert r.check(SYM, "B", 100, REF, 10) is None  # displayed (default Y)
+    assert r.submit(2, SYM, "B", 100, REF, 10, display="Y") is None
+    assert r.submit(3, SYM, "B", 100, REF, 20, display="A") is None  # attributable
+    for ref, display in ((4, "N"), (5, "Y"), (6, "A")):
+        refusal = r.submit(ref, SYM, "B", 100, REF, 30, display=display)
+        assert refusal is not None and refusal.reason is RiskReason.DUPLICATE
+    assert r.refusals == {"duplicate": 3}
+    # A replace is keyed by the Display it goes with (kept, or given).
+    assert r.check(SYM, "B", 100, REF, 40, replaces=1, display="N") is not None
+    assert r.check(SYM, "B", 100, REF + 1, 40, replaces=1, display="N") is None
 
 
 def test_engine_risk_refused_orders_do_not_count() -> None:

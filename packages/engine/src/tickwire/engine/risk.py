@@ -35,8 +35,10 @@ reason              refuses a new order (or a replace) when
                     <= -``daily_loss_limit``
 ``max_open_orders`` the number of live orders >= ``max_open_orders`` (an order and
                     its replace in flight count once)
-``duplicate``       an order with the same symbol, side, quantity and price was sent
-                    within the last ``duplicate_window_ns``
+``duplicate``       an order with the same symbol, side, quantity, price and Display
+                    was sent within the last ``duplicate_window_ns`` (the same order
+                    sent twice: a strategy's loop or retry; a hidden and a displayed
+                    order at one price are two orders, sent so on purpose)
 ``throttle``        ``throttle_orders`` orders were already sent within the last
                     ``throttle_window_ns`` (a sliding window)
 ==================  ================================================================
@@ -188,7 +190,9 @@ class RiskLimits:
     restricted: frozenset[str] = setting(
         ListOf(_SYMBOL, frozenset), frozenset(), doc="symbols never traded"
     )
-    duplicate_window_ns: int | None = _limit("same symbol, side, quantity, price within it")
+    duplicate_window_ns: int | None = _limit(
+        "same symbol, side, quantity, price, Display within it"
+    )
     throttle_orders: int | None = _limit("orders per `throttle_window_ns`; set both or neither")
     throttle_window_ns: int | None = _limit("the throttle's sliding window, ns", lo=1)
     max_open_orders: int | None = _limit("live orders (an order and its replace count once)")
@@ -365,9 +369,11 @@ class RiskEngine:
         self._chains: dict[int, list[int]] = {}  # chain id -> member refs, oldest first
         self._last_now: int | None = None
         self._sent_times: deque[int] = deque()
-        self._recent: deque[tuple[int, tuple[str, str, int, int]]] = deque()
+        # The duplicate window: (time, key) sent, key = (symbol, side, quantity, price,
+        # display); see :meth:`_limits`.
+        self._recent: deque[tuple[int, tuple[str, str, int, int, str]]] = deque()
         # (a dict, not a Counter: Counter's missing key and del are Python-level calls)
-        self._recent_keys: dict[tuple[str, str, int, int], int] = {}
+        self._recent_keys: dict[tuple[str, str, int, int, str], int] = {}
 
     # -- the kill switch --------------------------------------------------------------
     def kill(self) -> None:
@@ -459,6 +465,7 @@ class RiskEngine:
         replaces: int | None = None,
         time_in_force: str = "0",
         appendages: tuple[v50.TagValue, ...] = (),
+        display: str = "Y",
     ) -> RiskRefusal | None:
         """``None`` when the order may leave, else why not. Changes no exposure state
         (it only notes ``now_ns``).
@@ -469,10 +476,12 @@ class RiskEngine:
         the place of: the replacement joins that order's chain (see the class docs).
         ``time_in_force`` is the OUCH 5.0 byte the order goes with (default Day), and
         ``appendages`` its Optional Appendages (a GTT order's ExpireTime; see
-        :func:`_invalid`). ``now_ns`` is monotonic time (see the class docs).
+        :func:`_invalid`). ``display`` is its OUCH 5.0 Display (default ``Y``; the order
+        manager checks it): part of what makes an order the same as one sent before
+        (``duplicate``, :meth:`_limits`). ``now_ns`` is monotonic time (see the class docs).
         """
         return self._check(
-            symbol, side, quantity, price, now_ns, replaces, time_in_force, appendages
+            symbol, side, quantity, price, now_ns, replaces, time_in_force, appendages, display
         )[0]
 
     def _check(
@@ -485,6 +494,7 @@ class RiskEngine:
         replaces: int | None,
         time_in_force: str = "0",
         appendages: tuple[v50.TagValue, ...] = (),
+        display: str = "Y",
     ) -> tuple[RiskRefusal | None, str, _Open | None]:
         """:meth:`check`, and what :meth:`submit` records when it passes: the symbol's wire
         form and the open order a replace joins (None: a new chain), found once, not again
@@ -532,13 +542,27 @@ class RiskEngine:
                 symbol,
                 old,
             )
-        return self._limits(symbol, side, quantity, price, now_ns, old), symbol, old
+        return self._limits(symbol, side, quantity, price, now_ns, old, display), symbol, old
 
     def _limits(
-        self, symbol: str, side: str, quantity: int, price: int, now_ns: int, old: _Open | None
+        self,
+        symbol: str,
+        side: str,
+        quantity: int,
+        price: int,
+        now_ns: int,
+        old: _Open | None,
+        display: str = "Y",
     ) -> RiskRefusal | None:
         """The checks after ``invalid``, in their order, for a well-formed order (``symbol``
-        in its wire form, ``old`` the open order a replace joins, or None)."""
+        in its wire form, ``old`` the open order a replace joins, or None).
+
+        ``duplicate`` is the same order sent again within the window: the same symbol,
+        side, quantity, price *and Display*. It guards against a strategy sending one
+        order twice (a loop, a retry), which sends it with the same Display too; an order
+        differing only in Display (a hidden order under a displayed one at one price) is
+        another order, sent so on purpose, and rests in another queue. Test:
+        ``test_engine_risk.py::test_engine_risk_duplicate_window_keys_display``."""
         lim = self.limits
         if not self.armed:
             return RiskRefusal(RiskReason.KILL_SWITCH, "kill switch engaged")
@@ -607,7 +631,7 @@ class RiskEngine:
             self._expire(now_ns)  # both windows at once
         if (
             lim.duplicate_window_ns is not None
-            and (symbol, side, quantity, price) in self._recent_keys
+            and (symbol, side, quantity, price, display) in self._recent_keys
         ):
             return RiskRefusal(
                 RiskReason.DUPLICATE,
@@ -650,6 +674,7 @@ class RiskEngine:
         replaces: int | None = None,
         time_in_force: str = "0",
         appendages: tuple[v50.TagValue, ...] = (),
+        display: str = "Y",
     ) -> RiskRefusal | None:
         """Check, and on success record the order as sent; count a refusal by reason.
 
@@ -657,7 +682,7 @@ class RiskEngine:
         chain until :meth:`replaced` or :meth:`order_done` says which one is left.
         """
         refusal, symbol, old = self._check(
-            symbol, side, quantity, price, now_ns, replaces, time_in_force, appendages
+            symbol, side, quantity, price, now_ns, replaces, time_in_force, appendages, display
         )
         if refusal is None and ref in self._open:
             refusal = RiskRefusal(RiskReason.INVALID, f"order reference {ref} is already open")
@@ -672,7 +697,7 @@ class RiskEngine:
         if lim.throttle_window_ns is not None:  # (set with throttle_orders)
             self._sent_times.append(now_ns)
         if lim.duplicate_window_ns is not None:
-            key = (symbol, side, quantity, price)
+            key = (symbol, side, quantity, price, display)
             self._recent.append((now_ns, key))
             keys = self._recent_keys
             keys[key] = keys.get(key, 0) + 1

@@ -503,6 +503,7 @@ class OrderManager:
             self._risk_clock(),
             time_in_force=tif,
             appendages=appendages,
+            display=display,
         )
         if refusal is not None:
             return self._refuse(order, refusal)
@@ -620,6 +621,7 @@ class OrderManager:
             replaces=order.user_ref_num,
             time_in_force=tif,  # an inherited order's too (e.g. GTT)
             appendages=appendages,
+            display=new.display,
         )
         if refusal is not None:
             return self._refuse(new, refusal)
