@@ -1141,6 +1141,43 @@ def test_engine_backtest_core_a_strategys_hidden_orders_match_the_reference() ->
     assert any(line.endswith("got 'Z'") for line in want["log"]), want["log"][:5]
 
 
+
+def test_engine_backtest_core_the_orders_table_has_each_orders_display(tmp_path: Path) -> None:
+    """The orders table carries each order's Display (``Order.display``): a hidden order's
+    row says ``N``, a displayed one's ``Y``, a replacement's the Display it went with, in
+    ``result.orders``, orders.csv and orders.parquet, equal on both backends. Before: the
+    table had no ``display`` column, so a hidden order's row looked displayed."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - the parquet extra is in the dev group
+        pq = None
+    tables = {}
+    for backend in ["reference", *CORES]:
+        result = _run(_Hidden, _day(4_000, 1, 9, 0), backend)
+        orders = list(result.orders)
+        # step 0: hidden, displayed, hidden; step 1: hidden, displayed (as _Hidden sends)
+        assert [o["display"] for o in orders[:5]] == ["N", "Y", "N", "N", "Y"]
+        held = {}  # each order's Display as its update logged it
+        for line in result.log:
+            kind, *rest = line.split(maxsplit=1)[1].split()
+            if kind in ("accepted", "replaced"):
+                held[int(rest[0])] = rest[1]
+        assert len(held) >= 7 and "N" in held.values() and "Y" in held.values()
+        assert {o["user_ref_num"]: o["display"] for o in orders if o["user_ref_num"] in held} == (
+            held
+        )
+        out = tmp_path / backend
+        write_csv(result, out)
+        with (out / "orders.csv").open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["display"] for r in rows] == [o["display"] for o in orders]
+        tables[backend] = (out / "orders.csv").read_text()
+        if pq is not None:  # (pyarrow: the parquet extra)
+            (orders_parquet,) = [p for p in write_parquet(result, out) if p.stem == "orders"]
+            column = pq.read_table(orders_parquet).column("display")
+            assert column.to_pylist() == [o["display"] for o in orders]
+    assert all(text == tables["reference"] for text in tables.values())
+
 class _BadNames(_BadOrders):
     """From step 0, a Day buy at the bid whose symbol or side is not a ``str`` (None, an
     int, bytes, unhashable list and dict), or a ``str`` that is no wire symbol or side,

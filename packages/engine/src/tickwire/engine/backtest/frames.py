@@ -53,6 +53,7 @@ SCHEMA: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
         ("price", "int64"),
         ("quantity", "int64"),
         ("time_in_force", "string"),
+        ("display", "string"),
         ("state", "string"),
         ("filled", "int64"),
         ("replaces", "uint32"),

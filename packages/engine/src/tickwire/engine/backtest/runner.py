@@ -135,7 +135,8 @@ class PnlPoint:
     fees: int = 0
 
 
-#: The columns of the orders table (``BacktestResult.orders``: a dict per order).
+#: The columns of the orders table (``BacktestResult.orders``: a dict per order), as
+#: :data:`tickwire.engine.backtest.frames.SCHEMA` has them for the CSV and Parquet.
 ORDER_COLUMNS = (
     "user_ref_num",
     "sent_ns",
@@ -144,6 +145,7 @@ ORDER_COLUMNS = (
     "price",
     "quantity",
     "time_in_force",
+    "display",
     "state",
     "filled",
     "replaces",
@@ -207,7 +209,12 @@ def _order_row(o: Order) -> tuple[Any, ...]:
     So is a refused order's Time In Force that is not a ``str`` (the ``int`` 5: risk
     refuses it, ``invalid``); a ``str`` outside OUCH 5.0's table (``"Q"``, ``""``) is kept
     as given. Test: ``test_engine_backtest_core.py::
-    test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_there``."""
+    test_engine_backtest_core_an_order_of_a_bad_time_in_force_is_refused_as_there``.
+
+    ``display`` is the order's OUCH 5.0 Display (:attr:`Order.display`: ``Y``, ``N``
+    hidden, ``A``; always one of them, a refused order's too: another raises before an
+    order exists). Test: ``test_engine_backtest_core.py::
+    test_engine_backtest_core_the_orders_table_has_each_orders_display``."""
     price: int | None = o.price
     quantity: int | None = o.quantity
     symbol: str | None = o.symbol
@@ -224,6 +231,7 @@ def _order_row(o: Order) -> tuple[Any, ...]:
         price,
         quantity,
         tif,
+        o.display,
         _STATE_NAMES[o.state],
         o.filled_qty,
         o.replaces,
@@ -347,7 +355,7 @@ class _Runner:
         # The records that grow with the day go to disk as the run goes (spill.py).
         self.spill = spill = Spill()
         self._fills = spill.table("fills", "iussiisusi", Fill)
-        self._orders = spill.table("orders", "uis?s?i?i?s?siu?s", _order_dict)
+        self._orders = spill.table("orders", "uis?s?i?i?s?ssiu?s", _order_dict)
         self._pnl = spill.table("pnl", "iiiiiii", PnlPoint)
         self._marks = spill.table("marks", "sii", lambda s, t, m: (s, t, m))
         self._last_mark: dict[str, int] = {}
