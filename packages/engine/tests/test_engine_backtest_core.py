@@ -1141,7 +1141,6 @@ def test_engine_backtest_core_a_strategys_hidden_orders_match_the_reference() ->
     assert any(line.endswith("got 'Z'") for line in want["log"]), want["log"][:5]
 
 
-
 def test_engine_backtest_core_the_orders_table_has_each_orders_display(tmp_path: Path) -> None:
     """The orders table carries each order's Display (``Order.display``): a hidden order's
     row says ``N``, a displayed one's ``Y``, a replacement's the Display it went with, in
@@ -1177,6 +1176,7 @@ def test_engine_backtest_core_the_orders_table_has_each_orders_display(tmp_path:
             column = pq.read_table(orders_parquet).column("display")
             assert column.to_pylist() == [o["display"] for o in orders]
     assert all(text == tables["reference"] for text in tables.values())
+
 
 class _BadNames(_BadOrders):
     """From step 0, a Day buy at the bid whose symbol or side is not a ``str`` (None, an
