@@ -1846,7 +1846,8 @@ class _TradesTheOldSymbol(Strategy):
     """2 ms after the open, a Day buy of 10 AAA at 9.95 (rests: between locate 1's bid and
     ask); 6 ms after, an IOC buy of 10 AAA at the ask of ``ctx.book("AAA")`` (at 10.00
     when it has no book). Logs what it sees of AAA then (its book's locate, whether it trades, risk's mark)
-    and each book update's symbol, locate and bid, and each order update."""
+    and ``ctx.symbols()``, and each book update's symbol, locate and bid, and each order
+    update."""
 
     async def on_start(self, ctx: Context) -> None:
         await super().on_start(ctx)
@@ -1860,6 +1861,7 @@ class _TradesTheOldSymbol(Strategy):
         marks = ctx.orders.risk.ledger.marks
         seen = None if book is None else book.locate
         ctx.log(f"{timer.name} {seen} {ctx.is_trading('AAA')} {marks.get('AAA')}")
+        ctx.log(f"symbols {' '.join(ctx.symbols())}")
         if timer.name == "rest":
             ctx.orders.submit("AAA", "B", 10, 99_500, TimeInForce.DAY)
         else:
@@ -1881,16 +1883,19 @@ def test_engine_backtest_core_a_symbol_whose_book_a_directory_renamed_has_none()
     ``ctx.book("AAA")`` is None and AAA does not trade, its IOC of AAA is Rejected 0x17
     Invalid Symbol (no book at the venue either), locate 1's updates come under
     BBB's name, risk's mark of AAA stays at AAA's last mid, the report counts the rename
-    among the book's faults (``renamed_locates``), and the Day buy of AAA resting in
+    among the book's faults (``renamed_locates``), ``ctx.symbols()`` lists BBB and not
+    AAA, and the Day buy of AAA resting in
     locate 1 is canceled, reason ``Z``, when the directory comes (the venues' rule: an
     order of ours rests in its symbol's book). Before, AAA still named locate 1: the
     strategy saw BBB's book as AAA's, its IOC filled at 10.00 against BBB's ask, its
     resting bid filled at 9.95 against BBB's incoming sell, and the report marked AAA at
-    BBB's prices."""
+    BBB's prices; then, AAA with no book, ``ctx.symbols()`` still listed it."""
     want = _same(_TradesTheOldSymbol, _renamed_locate_day)
     lines = [line.split(" ", 1)[1] for line in want["log"]]
     assert "rest 1 True 99500" in lines
     assert "take None False 99500" in lines  # no book, not trading; the mark kept
+    assert lines[lines.index("rest 1 True 99500") + 1] == "symbols AAA"
+    assert lines[lines.index("take None False 99500") + 1] == "symbols BBB"  # AAA: no book
     assert "book BBB 1 99000" in lines  # locate 1's updates under its new name
     renamed = lines.index("take None False 99500")
     assert not any(line.startswith("book AAA") for line in lines[renamed:])
@@ -1913,6 +1918,7 @@ def test_engine_backtest_core_an_order_resting_in_a_book_its_symbol_left_is_canc
     want = _same(_TradesTheOldSymbol, lambda: _renamed_locate_day(move=True))
     lines = [line.split(" ", 1)[1] for line in want["log"]]
     assert "take 2 True 199500" in lines
+    assert lines[lines.index("take 2 True 199500") + 1] == "symbols AAA"  # at locate 2
     assert [(f.symbol, f.quantity, f.price, f.cause) for f in want["fills"]] == [
         ("AAA", 10, 200_000, "arrival")
     ]

@@ -291,7 +291,8 @@ class Context(Protocol):
         ...
 
     def symbols(self) -> list[str]:
-        """Every symbol known from the feed so far."""
+        """Every symbol known from the feed so far that has a book (not one whose book a
+        Stock Directory gave another symbol: ``book()`` of it is None), sorted."""
         ...
 
     def is_trading(self, symbol: str) -> bool:

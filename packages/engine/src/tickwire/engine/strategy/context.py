@@ -21,7 +21,8 @@ message to the strategy's books and returns the events the strategy gets for it,
 order its callbacks run. The rule, one for both paths:
 
 1. the message is applied to the books;
-2. a Stock Directory (R) makes its symbol known (``symbols()``, ``book()``) and yields
+2. a Stock Directory (R) makes its symbol known (``symbols()``, ``book()``; a symbol
+   whose book a later directory gave another symbol has none, and ``symbols()`` drops it) and yields
    nothing; sent again at another locate, the symbol is that locate's book from then on
    (:func:`~tickwire.engine.book.name_locate`, the rule of every layer);
 3. a message for a locate with no book yields nothing (its tape prints are dropped);
@@ -195,7 +196,14 @@ class StrategyContext:
         return None if locate is None else self.books.books.get(locate)
 
     def symbols(self) -> list[str]:
-        return sorted(self.locates)
+        """Every symbol with a book (:func:`~tickwire.engine.book.book_locate`), sorted: not
+        one whose book a Stock Directory gave another symbol (``locates`` keeps it, as
+        :data:`~tickwire.engine.book.NO_BOOK`, until a directory names a book for it).
+        Why: ``book()`` of it is None and an order of it is rejected, so listing it sent
+        a strategy looping over ``symbols()`` to a symbol it cannot see or trade. Test:
+        ``test_engine_backtest_core.py::test_engine_backtest_core_a_symbol_whose_book_a_directory_renamed_has_none``."""
+        locates = self.locates
+        return sorted(s for s in locates if book_locate(locates, s) is not None)
 
     def is_trading(self, symbol: str) -> bool:
         locate = book_locate(self.locates, symbol_key(symbol))
