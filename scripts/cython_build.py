@@ -25,7 +25,11 @@ The rules, for every extension:
   runs the source). Python imports that extension before the source, so each
   one's build writes the SHA-256 of the source it was compiled from beside it
   (``<extension file>.sha256``): the package's import guard (``tickwire.engine.compiled``)
-  runs the source instead of a compiled module whose source has changed since.
+  runs the source instead of a compiled module whose source has changed since;
+- a ``.pyx`` extension's build writes the SHA-256 of its ``.pyx`` beside it the same way,
+  so where the ``.pyx`` is installed too (a checkout's editable install) a package can
+  refuse an extension built from an older one (``tickwire.engine.compiled.pyx_stale_reason``:
+  the compiled book). A wheel ships no ``.pyx``: nothing to compare, nothing refused.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ def setup_args(
     from_py = {
         f"{package}.{name}": Path(src, *name.split(".")).with_suffix(".py") for name in compiled_py
     }
+    #: Extension name -> its ``.pyx``: its digest is written beside it too, for a guard
+    #: that refuses an extension older than the ``.pyx`` beside it (a checkout's).
+    from_pyx = {f"{package}.{name}": src / f"{name}.pyx" for name in modules}
 
     def skip(exc: BaseException) -> None:
         print(f"WARNING: {package} extensions not built ({exc!r}); {fallback}", file=sys.stderr)
@@ -121,17 +128,17 @@ def setup_args(
             except Exception as exc:
                 skip(exc)
                 return
-            source = from_py.get(ext.name)
-            if source is not None:  # what it was compiled from, for the import guard
+            source = from_py.get(ext.name) or from_pyx.get(ext.name)
+            if source is not None and (here / source).exists():  # for the import guards
                 digest = hashlib.sha256((here / source).read_bytes()).hexdigest()
                 Path(self.get_ext_fullpath(ext.name) + ".sha256").write_text(digest + "\n")
 
         def copy_extensions_to_source(self) -> None:
-            """An editable install: each extension and, for ``compiled_py``, its digest."""
+            """An editable install: each extension and its digest."""
             super().copy_extensions_to_source()
             build_py = self.get_finalized_command("build_py")
             for ext in self.extensions:
-                if ext.name in from_py:
+                if ext.name in from_py or ext.name in from_pyx:
                     inplace, regular = self._get_inplace_equivalent(build_py, ext)
                     record = Path(regular + ".sha256")
                     if record.exists():

@@ -116,6 +116,46 @@ def test_the_order_path_runs_compiled_where_the_extensions_are_built() -> None:
     assert compiled.status() == dict.fromkeys(compiled.ORDER_PATH, True)
 
 
+def test_a_pyx_extension_older_than_its_pyx_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``.pyx`` extension with its ``.pyx`` beside it (a checkout) runs only if the
+    build recorded that ``.pyx`` as it is now: changed since, or never recorded, it is
+    refused, with the reason; with no ``.pyx`` beside it (a wheel) nothing is asked. The
+    compiled book's loader says so in its one line and how to rebuild."""
+    monkeypatch.delenv("TICKWIRE_PURE", raising=False)
+    extension = tmp_path / f"_book{SUFFIX}"
+    extension.write_bytes(b"not a shared object")
+    assert compiled.pyx_stale_reason(extension) is None  # a wheel: no .pyx
+    pyx = tmp_path / "_book.pyx"
+    pyx.write_text("# the source\n")
+    assert compiled.pyx_stale_reason(extension) == (
+        f"no record of the source it was compiled from ({extension.name}.sha256)"
+    )
+    record = Path(f"{extension}.sha256")
+    record.write_text(hashlib.sha256(pyx.read_bytes()).hexdigest() + "\n")
+    assert compiled.pyx_stale_reason(extension) is None
+    pyx.write_text("# the source, edited\n")
+    assert compiled.pyx_stale_reason(extension) == "_book.pyx changed since it was compiled"
+    monkeypatch.setattr(compiled, "pyx_stale_reason", lambda ext: "_cbook.pyx changed")
+    ext, why = cbook._load()
+    assert ext is None and why == (
+        "extension tickwire.engine._cbook is stale: _cbook.pyx changed "
+        "(rebuild it: uv sync --reinstall-package tickwire-engine)"
+    )
+
+
+def test_the_compiled_book_in_this_checkout_is_built_from_its_pyx() -> None:
+    """The build recorded ``_cbook.pyx`` beside the extension it built (the guard's
+    digest, ``scripts/cython_build.py``), and it is the ``.pyx`` as it is now."""
+    spec = importlib.util.find_spec("tickwire.engine._cbook")
+    assert spec is not None and spec.origin is not None
+    extension = Path(spec.origin)
+    assert extension.with_name("_cbook.pyx").is_file()  # a checkout: the guard asks
+    assert compiled.pyx_stale_reason(extension) is None
+    assert cbook.AVAILABLE
+
+
 _REPORT = """
 import hashlib, json, sys
 from tickwire.engine import compiled

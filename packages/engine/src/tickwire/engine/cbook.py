@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -194,6 +195,14 @@ def _lengths() -> list[int]:
 def _load() -> tuple[Any, str | None]:
     if compiled.pure_requested():
         return None, "TICKWIRE_PURE is set"
+    spec = importlib.util.find_spec("tickwire.engine._cbook")
+    if spec is not None and spec.origin is not None:
+        stale = compiled.pyx_stale_reason(Path(spec.origin))
+        if stale is not None:  # built from an older _cbook.pyx: never run (compiled docs)
+            return None, (
+                f"extension tickwire.engine._cbook is stale: {stale} (rebuild it: "
+                "uv sync --reinstall-package tickwire-engine)"
+            )
     try:
         ext = importlib.import_module("tickwire.engine._cbook")
     except ImportError as exc:

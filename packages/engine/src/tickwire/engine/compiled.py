@@ -18,7 +18,8 @@ imports the source instead when that digest is missing or differs (with a
 ``RuntimeWarning`` naming the file), or when ``TICKWIRE_PURE=1`` is set (every compiled
 part off, as for the compiled book: :mod:`tickwire.engine.cbook`). It looks only at
 ``tickwire.engine`` modules that have both an extension and a ``.py`` of the same name;
-``_cbook`` (a ``.pyx``) is not one of them.
+``_cbook`` (a ``.pyx``) has no source to run instead: :mod:`tickwire.engine.cbook` asks
+:func:`pyx_stale_reason` and treats a stale one as not built.
 
 Tests: ``test_engine_compiled.py`` (a stale or unrecorded extension is passed over for its
 source, a current one is kept, the order path runs compiled in this checkout, and a
@@ -40,7 +41,15 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["ORDER_PATH", "SourceFirst", "install", "pure_requested", "stale_reason", "status"]
+__all__ = [
+    "ORDER_PATH",
+    "SourceFirst",
+    "install",
+    "pure_requested",
+    "pyx_stale_reason",
+    "stale_reason",
+    "status",
+]
 
 #: The modules (under ``tickwire.engine``) the build also compiles from their source;
 #: ``setup.py`` reads this tuple from here (a literal, so it can without importing).
@@ -65,6 +74,25 @@ def stale_reason(extension: Path, source: Path) -> str | None:
     if hashlib.sha256(source.read_bytes()).hexdigest() != built_from:
         return f"{source.name} changed since it was compiled"
     return None
+
+
+def pyx_stale_reason(extension: Path) -> str | None:
+    """Why the extension ``extension`` (a ``.pyx``'s: ``_cbook``) must not run, or None.
+
+    Rule: where its ``.pyx`` is installed beside it (a checkout's editable install), the
+    extension runs only if it was built from that ``.pyx`` as it is now
+    (:func:`stale_reason`: the digest the build records, ``scripts/cython_build.py``); a
+    wheel ships no ``.pyx`` and is not asked. The caller treats a stale one as not built:
+    its reason says so and how to rebuild. Why: a ``_cbook`` built before a ``.pyx``
+    change (a ``git pull`` with no rebuild) ran silently against the newer Python beside
+    it: the compiled venue took the reference venue's arguments of another release
+    (113 tests failed with ``TypeError``; had the count matched, the compiled twin of the
+    oracle would have run old rules). Test: ``test_engine_compiled.py::
+    test_a_pyx_extension_older_than_its_pyx_is_refused``."""
+    source = extension.with_name(extension.name.split(".", 1)[0] + ".pyx")
+    if not source.is_file():
+        return None
+    return stale_reason(extension, source)
 
 
 class SourceFirst(importlib.abc.MetaPathFinder):
