@@ -245,16 +245,13 @@ def _with_display(terms: Any, display: str) -> Any:
     Rule: the Display of an Order Accepted or Replaced the book trusts ("the accepted
     display on the order", which may differ from the entered, OUCH 5.0 section 3; 4.2
     alike), then of an Order Priority Update ("the new display for the order") not
-    distrusted, is the order's, when a Replace Order may carry it (``Y``, ``N``, ``A``:
-    :data:`tickwire.ouch.v50.ENTER_DISPLAYS`); another (5.0's conformant ``Z``, an
-    answer's only, which a Replace would have refused with 0x03 and its original
-    canceled) leaves the Display the order holds in :attr:`_ClientBook._terms`. Why:
+    distrusted, is the order's: :func:`tickwire.ouch.v50.held_display` (``Y``, ``N``,
+    ``A``; a conformant ``Z`` leaves the Display in :attr:`_ClientBook._terms`). Why:
     ``replace`` re-sent the Display the book had sent, not the one the venue accepted, so
     a visible order accepted hidden was made visible again by a replace of its price
     alone. Test: ``test_ouch_orders.py::test_a_replace_keeps_the_display_the_venue_accepted``."""
-    if display == terms.display or display not in v50.ENTER_DISPLAYS:
-        return terms
-    return dataclasses.replace(terms, display=display)
+    held = v50.held_display(display, terms.display)
+    return terms if held == terms.display else dataclasses.replace(terms, display=held)
 
 
 def _not_as_entered(request: Any, entered: Any, answer: Any, firm: str) -> str | None:

@@ -93,6 +93,7 @@ __all__ = [
     "encode",
     "expire_time",
     "firm_appendage",
+    "held_display",
     "lifetime",
     "min_qty_appendages",
     "next_user_ref_num",
@@ -757,6 +758,17 @@ def cross_type_reason(cross_type: object) -> RejectReason | None:
 #: The Display an Enter or Replace Order may carry: OUCH 5.0 sections 2.1 and 2.2 list
 #: ``Y`` visible, ``N`` hidden, ``A`` attributable (``Z`` conformant is an answer's only).
 ENTER_DISPLAYS = (Display.VISIBLE.value, Display.HIDDEN.value, Display.ATTRIBUTABLE.value)
+
+
+def held_display(answered: str, kept: str) -> str:
+    """The Display an order holds after a trusted answer naming ``answered`` (an Order
+    Accepted's or Replaced's, "the accepted display on the order", OUCH 5.0 section 3; an
+    Order Priority Update's "new display"), the one a later Replace re-sends: the
+    venue's when a Replace may carry it (:data:`ENTER_DISPLAYS`), else ``kept`` (5.0's
+    conformant ``Z`` is an answer's only: a Replace carrying it is refused 0x03 and its
+    original canceled). The one rule of the OUCH client books
+    (``tickwire.ouch.orders._with_display``) and the engine's order manager."""
+    return answered if answered in ENTER_DISPLAYS else kept
 
 
 def min_qty_appendages(minimum_quantity: int) -> tuple[TagValue, ...]:

@@ -201,20 +201,11 @@ def _display(display: object) -> str:
     )
 
 
-def _held_display(answered: str, kept: str) -> str:
-    """The Display a later Replace re-sends after an Order Accepted (Replaced) answered
-    ``answered``: the venue's, when a Replace may carry it (``Y``, ``N``, ``A``; OUCH 5.0
-    section 3, the Accepted's Display "reflects the display on the order"), else ``kept``
-    (a conformant ``Z``: the one sent); the OUCH client book's rule
-    (``tickwire.ouch.orders._with_display``)."""
-    return answered if answered in v50.ENTER_DISPLAYS else kept
-
-
 def _other_terms(order: Order, msg: Any) -> str:
     """Why an Order Accepted or Order Replaced ``msg`` (a ``v50.OrderAccepted`` or
     ``v50.OrderReplaced``: the tracker's event says which) of ``order`` names wider terms than
     the Enter or Replace sent, or ``""``; narrower terms it names become ``order``'s, and
-    so does the Display of a trusted answer (:func:`_held_display`).
+    so does the Display of a trusted answer (:func:`tickwire.ouch.v50.held_display`).
 
     First, the fields OUCH echoes as entered (Capacity, Intermarket Sweep Eligibility,
     Cross Type: :func:`tickwire.ouch.v50.not_as_entered`, the rule, reason and test) must
@@ -248,7 +239,7 @@ def _other_terms(order: Order, msg: Any) -> str:
         if isinstance(terms, str):
             return terms
         order.time_in_force, order.expire_time = terms
-    order.display = _held_display(msg.display, order.display)  # trusted: the venue's
+    order.display = v50.held_display(msg.display, order.display)  # trusted: the venue's
     return ""
 
 
@@ -284,7 +275,7 @@ class Order:
     #: OUCH 5.0's Display: ``Y`` displayed (the default), ``N`` hidden (no place in the
     #: queue at its price: behind every displayed order there), ``A`` attributable; what
     #: the Enter or Replace sent, then what the venue's Accepted or Replaced said
-    #: (:func:`_held_display`). A replace sends it unless given another.
+    #: (:func:`tickwire.ouch.v50.held_display`). A replace sends it unless given another.
     display: str = "Y"
     tracked: TrackedOrder[int] = field(init=False)
 
@@ -757,7 +748,7 @@ class OrderManager:
                       expire_time=v50.expire_time(msg.appendages), capacity=msg.capacity,
                       intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
                       cross_type=msg.cross_type,
-                      display=_held_display(msg.display, "Y"))  # fmt: skip
+                      display=v50.held_display(msg.display, "Y"))  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
@@ -771,7 +762,7 @@ class OrderManager:
                       inherited=True, expire_time=v50.expire_time(msg.appendages),
                       capacity=orig.capacity, cross_type=orig.cross_type,
                       intermarket_sweep_eligibility=msg.intermarket_sweep_eligibility,
-                      display=_held_display(msg.display, orig.display))  # fmt: skip
+                      display=v50.held_display(msg.display, orig.display))  # fmt: skip
             o.tracked.quantity = msg.quantity
             self.orders[ref] = o
             self.tracker.sent(o.tracked)
